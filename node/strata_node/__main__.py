@@ -1,0 +1,103 @@
+"""`strata-node`: run one node process.
+
+    strata-node [--config config/strata.yml] [-E name=value ...]
+
+Settings come from the YAML file, then STRATA_SETTING_* environment variables, then -E
+flags. A bad setting, a busy port or an unusable data folder stops start-up with a
+message and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+from pathlib import Path
+
+EXIT_CONFIG = 78  # Elasticsearch's exit code for configuration errors
+EXIT_STARTUP = 1
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="strata-node", description="Run one Strata node.")
+    parser.add_argument("--config", default="config/strata.yml", help="settings file (YAML)")
+    parser.add_argument("-E", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting, overriding the file and the environment")
+    return parser.parse_args(argv)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format="[%(asctime)s][%(levelname)-5s][%(name)s] %(message)s")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging()
+    log = logging.getLogger("strata.node")
+    from .node import Node, NodeStartupError
+    from .settings import SettingsError, load_node_settings
+
+    try:
+        settings = load_node_settings(Path(args.config), args.settings)
+    except SettingsError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+
+    node = Node(settings)
+    try:
+        node.prepare_data_path()
+    except NodeStartupError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        sys.exit(EXIT_STARTUP)
+
+    host, port = settings.get("http.host"), settings.get("http.port")
+    try:
+        sock = bind(host, port)
+    except OSError as e:
+        print(f"ERROR: failed to bind HTTP on [{host}:{port}]: {e.strerror}", file=sys.stderr)
+        sys.exit(EXIT_STARTUP)
+    bound_host, bound_port = sock.getsockname()[:2]
+
+    import uvicorn
+
+    config = uvicorn.Config(node.app(), log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=30)
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            log.info("publish_address {%s:%d}, bound_addresses {%s:%d}", bound_host, bound_port,
+                     bound_host, bound_port)
+            print(f"strata-node [{node.name}] listening on http://{bound_host}:{bound_port}",
+                  file=sys.stderr, flush=True)
+        await task
+
+    try:
+        import uvloop
+
+        uvloop.run(serve())
+    except ImportError:
+        asyncio.run(serve())
+    if not server.started:
+        sys.exit(EXIT_STARTUP)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,348 @@
+"""The write path: every index, create, update and delete goes through here, one item or
+a thousand (Elasticsearch's TransportBulkAction and TransportShardBulkAction).
+
+The coordinating step resolves indices (creating missing ones), picks each item's shard
+by routing and fans the items out, one shard request per shard, in parallel. The shard
+step executes its items in order on the primary, makes them durable (translog fsync with
+`request` durability) and honours the refresh policy, then answers item by item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..common.errors import (
+    DocumentMissing,
+    IllegalArgument,
+    IndexNotFound,
+    StrataError,
+    UnavailableShards,
+    VersionConflict,
+)
+from ..common.ids import time_based_id
+from ..common.xcontent import raw
+from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO, DeleteOp, IndexOp, WriteResult
+from ..index.service import IndexService, IndicesService
+from ..index.shard import IndexShard
+from .source_filter import filter_source, parse_source_param
+from .update import UpdateSpec, merge
+
+STATUS = {"created": 201, "updated": 200, "deleted": 200, "not_found": 404, "noop": 200}
+
+
+@dataclass
+class BulkItem:
+    action: str  # index | create | update | delete
+    index: str | None
+    id: str | None
+    routing: str | None = None
+    source: bytes | None = None  # index and create
+    update: UpdateSpec | None = None
+    if_seq_no: int = UNASSIGNED_SEQ_NO
+    if_primary_term: int = 0
+    version: int = MATCH_ANY
+    version_type: str = "internal"
+    retry_on_conflict: int = 0
+    require_alias: bool = False
+    error: StrataError | None = None  # a problem found while parsing this item alone
+    auto_id: bool = False
+
+
+@dataclass
+class WriteOptions:
+    refresh: str = "false"  # true | false | wait_for
+    wait_for_active_shards: str = "1"
+    timeout: float = 60.0
+    pipeline: str | None = None
+
+
+@dataclass
+class ItemResponse:
+    action: str
+    index: str | None
+    id: str | None
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    error: StrataError | None = None
+
+
+def _shards_header(service: IndexService, successful: int = 1) -> dict[str, int]:
+    # Replicas are counted though unassigned on one node, as Elasticsearch counts them.
+    return {"total": 1 + service.metadata.number_of_replicas, "successful": successful, "failed": 0}
+
+
+def _auto_create_allowed(setting: str, name: str) -> bool:
+    value = setting.strip().lower()
+    if value in ("true", ""):
+        return True
+    if value == "false":
+        return False
+    for pattern in (p.strip() for p in setting.split(",")):
+        if not pattern:
+            continue
+        if pattern.startswith("-") and fnmatch.fnmatchcase(name, pattern[1:]):
+            return False
+        if fnmatch.fnmatchcase(name, pattern.lstrip("+")):
+            return True
+    return False
+
+
+class BulkAction:
+    def __init__(self, indices: IndicesService, auto_create_index: str = "true"):
+        self.indices = indices
+        self.auto_create_index = auto_create_index
+
+    async def execute(self, items: list[BulkItem], options: WriteOptions) -> list[ItemResponse]:
+        if options.pipeline:
+            raise IllegalArgument(f"pipeline with id [{options.pipeline}] does not exist")
+        responses: list[ItemResponse | None] = [None] * len(items)
+        services = await self._resolve_indices(items, responses)
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, item in enumerate(items):
+            if responses[i] is not None:
+                continue
+            service = services[item.index]
+            if item.id is None:
+                item.id, item.auto_id = time_based_id(), True
+            try:
+                shard = service.metadata.shard_for(item.id, item.routing)
+            except ValueError as e:
+                responses[i] = self._failure(item, IllegalArgument(str(e)))
+                continue
+            groups.setdefault((item.index, shard), []).append(i)
+        await asyncio.gather(*(
+            self._shard_request(services[index], services[index].shard(shard), [items[i] for i in idx],
+                                idx, responses, options)
+            for (index, shard), idx in groups.items()
+        ))
+        return [r for r in responses if r is not None]
+
+    async def _resolve_indices(self, items: list[BulkItem], responses: list) -> dict[str, IndexService]:
+        services: dict[str, IndexService] = {}
+        failures: dict[str, StrataError] = {}
+        for i, item in enumerate(items):
+            if item.error is not None:
+                responses[i] = self._failure(item, item.error)
+                continue
+            name = item.index
+            if name in services:
+                continue
+            if name not in failures:
+                try:
+                    services[name] = await self._index_for_write(name, item)
+                except StrataError as e:
+                    failures[name] = e
+            if name in failures:
+                responses[i] = self._failure(item, failures[name])
+        return services
+
+    async def _index_for_write(self, name: str, item: BulkItem) -> IndexService:
+        if item.require_alias:
+            # Aliases do not exist yet, so no name can satisfy require_alias.
+            raise IndexNotFound(name, f"no such index [{name}] and [require_alias] request flag is "
+                                      f"[true] and [{name}] is not an alias")
+        existing = self.indices.indices.get(name)
+        if existing is not None:
+            return existing
+        if not _auto_create_allowed(self.auto_create_index, name):
+            raise IndexNotFound(name)
+        try:
+            return await self.indices.create(name, {})
+        except StrataError as e:
+            if e.type == "resource_already_exists_exception":
+                return self.indices.get(name)
+            raise
+
+    @staticmethod
+    def _failure(item: BulkItem, error: StrataError) -> ItemResponse:
+        return ItemResponse(item.action, item.index, item.id, error.status, error=error)
+
+    async def _shard_request(self, service: IndexService, shard: IndexShard, items: list[BulkItem],
+                             positions: list[int], responses: list, options: WriteOptions) -> None:
+        try:
+            engine = shard.active_engine()
+            await self._check_active_shards(service, options)
+        except StrataError as e:
+            for pos, item in zip(positions, items, strict=True):
+                responses[pos] = self._failure(item, e)
+            return
+        results: list[ItemResponse | None] = [None] * len(items)
+        pending: list[tuple[int, IndexOp | DeleteOp]] = []
+
+        def write_pending() -> None:
+            if not pending:
+                return
+            batch = list(pending)
+            pending.clear()
+
+            def on_item(k: int, outcome: WriteResult | StrataError) -> None:
+                j = batch[k][0]
+                results[j] = self._write_response(service, shard, items[j], outcome)
+
+            try:
+                engine.write([op for _, op in batch], on_item)
+            except StrataError as e:
+                for j, _ in batch:
+                    results[j] = self._failure(items[j], e)
+
+        wrote = False
+        for j, item in enumerate(items):
+            if item.action == "update":
+                write_pending()
+                results[j] = self._update(service, shard, item)
+                wrote = True
+            elif item.action == "delete":
+                pending.append((j, DeleteOp(item.id, item.routing, item.if_seq_no, item.if_primary_term,
+                                            item.version, item.version_type)))
+            else:
+                pending.append((j, IndexOp(item.id, item.source, item.routing, item.action == "create",
+                                           item.if_seq_no, item.if_primary_term, item.version,
+                                           item.version_type, item.auto_id)))
+        wrote |= bool(pending)
+        write_pending()
+        if wrote:
+            try:
+                if service.metadata.setting("index.translog.durability") == "request":
+                    await engine.sync_translog()
+                forced = await self._apply_refresh_policy(service, shard, options.refresh)
+            except StrataError as e:
+                for j in range(len(items)):
+                    results[j] = self._failure(items[j], e)
+                forced = False
+            if forced:
+                for r in results:
+                    if r is not None and r.error is None and r.body.get("result") != "noop":
+                        r.body["forced_refresh"] = True
+            service.after_write(shard)
+        for pos, r in zip(positions, results, strict=True):
+            responses[pos] = r
+
+    async def _check_active_shards(self, service: IndexService, options: WriteOptions) -> None:
+        wanted = options.wait_for_active_shards
+        copies = 1 + service.metadata.number_of_replicas
+        needed = copies if wanted == "all" else int(wanted)
+        active = 1  # replicas stay unassigned until replication lands
+        if needed <= active:
+            return
+        await asyncio.sleep(options.timeout)
+        raise UnavailableShards(
+            f"[{service.name}][0] Not enough active copies to meet shard count of [{wanted}] "
+            f"(have {active}, needed {needed}). Timeout: [{_format_timeout(options.timeout)}]")
+
+    @staticmethod
+    async def _apply_refresh_policy(service: IndexService, shard: IndexShard, policy: str) -> bool:
+        if policy == "true":
+            shard.engine.refresh()
+            return True
+        if policy == "wait_for" and shard.engine.needs_refresh:
+            if service.metadata.setting("index.refresh_interval") <= 0:
+                shard.engine.refresh()  # no scheduled refresh would ever come
+                return True
+            await shard.engine.wait_for_refresh()
+        return False
+
+    def _write_response(self, service: IndexService, shard: IndexShard, item: BulkItem,
+                        outcome: WriteResult | StrataError) -> ItemResponse:
+        if isinstance(outcome, StrataError):
+            return self._failure(item, outcome)
+        op = outcome.operation
+        body = {
+            "_index": service.name, "_id": op.id, "_version": op.version, "result": outcome.result,
+            "_shards": _shards_header(service), "_seq_no": op.seq_no, "_primary_term": op.primary_term,
+        }
+        return ItemResponse(item.action, service.name, op.id, STATUS[outcome.result], body)
+
+    def _update(self, service: IndexService, shard: IndexShard, item: BulkItem) -> ItemResponse:
+        spec = item.update
+        engine = shard.engine
+        attempts = item.retry_on_conflict + 1
+        for attempt in range(attempts):
+            current = engine.get(item.id)
+            if current is None:
+                source = spec.doc if spec.doc_as_upsert else spec.upsert
+                if source is None:
+                    return self._failure(item, DocumentMissing(
+                        f"[{item.id}]: document missing", index_uuid=service.metadata.uuid,
+                        shard=str(shard.ref.shard), index=service.name))
+                op = IndexOp(item.id, orjson.dumps(source), item.routing, create=True)
+                merged = source
+            else:
+                current_source = orjson.loads(current.source)
+                merged, changed = merge(current_source, spec.doc or {})
+                cas = item.if_seq_no != UNASSIGNED_SEQ_NO
+                stale = cas and (item.if_seq_no, item.if_primary_term) != (current.seq_no,
+                                                                           current.primary_term)
+                if spec.detect_noop and not changed and not stale:
+                    body = {"_index": service.name, "_id": item.id, "_version": current.version,
+                            "result": "noop", "_shards": {"total": 0, "successful": 0, "failed": 0},
+                            "_seq_no": current.seq_no, "_primary_term": current.primary_term}
+                    self._add_get(body, spec, current_source, current.seq_no, current.primary_term,
+                                  current.routing)
+                    return ItemResponse("update", service.name, item.id, 200, body)
+                # A caller's compare-and-set wins over the read's; the engine checks either.
+                op = IndexOp(item.id, orjson.dumps(merged), item.routing,
+                             if_seq_no=item.if_seq_no if cas else current.seq_no,
+                             if_primary_term=item.if_primary_term if cas else current.primary_term)
+            outcome: list[WriteResult | StrataError] = []
+            try:
+                engine.write([op], lambda _, o, out=outcome: out.append(o))
+            except StrataError as e:
+                return self._failure(item, e)
+            result = outcome[0]
+            if isinstance(result, VersionConflict) and attempt + 1 < attempts:
+                continue
+            response = self._write_response(service, shard, item, result)
+            if response.error is None:
+                written = result.operation
+                self._add_get(response.body, spec, merged, written.seq_no, written.primary_term,
+                              written.routing)
+            return response
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _add_get(body: dict, spec: UpdateSpec, source: dict, seq_no: int, term: int,
+                 routing: str | None) -> None:
+        if spec.fetch_source is None:
+            return
+        fetch, includes, excludes = parse_source_param(spec.fetch_source)
+        get: dict[str, Any] = {"_seq_no": seq_no, "_primary_term": term, "found": True}
+        if routing is not None:
+            get["_routing"] = routing
+        if fetch:
+            get["_source"] = filter_source(source, includes, excludes) if includes or excludes else source
+        body["get"] = get
+
+
+def _format_timeout(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    if seconds >= 1 and seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{int(seconds * 1000)}ms"
+
+
+def item_to_json(r: ItemResponse, *, with_status: bool = True) -> dict[str, Any]:
+    """One entry of a bulk response's `items`."""
+    if r.error is not None:
+        entry: dict[str, Any] = {"_index": r.index, "_id": r.id, "status": r.status,
+                                 "error": r.error.to_dict()}
+        if r.index is None:
+            del entry["_index"]
+        return {r.action: entry}
+    entry = dict(r.body)
+    if with_status:
+        entry["status"] = r.status
+    return {r.action: entry}
+
+
+def took_since(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)
+
+
+__all__ = ["BulkAction", "BulkItem", "ItemResponse", "WriteOptions", "item_to_json", "raw", "took_since"]

@@ -1,0 +1,195 @@
+"""Elasticsearch-shaped errors.
+
+Every failure a client can see is one of these: it knows its `type` (the snake_case name
+Elasticsearch gives the exception), its HTTP status and the metadata Elasticsearch puts
+beside the reason (`index`, `index_uuid`, `shard`, `resource.id`, ...), so the REST layer
+renders it exactly as Elasticsearch would.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+
+class StrataError(Exception):
+    type = "exception"
+    status = 500
+
+    def __init__(self, reason: str, *, caused_by: BaseException | None = None, **metadata: Any):
+        super().__init__(reason)
+        self.reason = reason
+        self.caused_by = caused_by
+        # Metadata keys may contain dots ("resource.id"), so callers pass them via a dict.
+        self.metadata: dict[str, Any] = {k: v for k, v in metadata.items() if v is not None}
+
+    def with_metadata(self, **metadata: Any) -> StrataError:
+        self.metadata.update({k.replace("__", "."): v for k, v in metadata.items() if v is not None})
+        return self
+
+    def to_dict(self, *, stack_trace: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "reason": self.reason}
+        body.update(self.metadata)
+        if self.caused_by is not None:
+            body["caused_by"] = error_to_dict(self.caused_by, stack_trace=stack_trace)
+        if stack_trace:
+            body["stack_trace"] = "".join(traceback.format_exception(self))
+        return body
+
+    def root_causes(self) -> list[dict[str, Any]]:
+        cause = self
+        while isinstance(cause.caused_by, StrataError) and cause.wraps_root_cause:
+            cause = cause.caused_by
+        body = {"type": cause.type, "reason": cause.reason}
+        body.update(cause.metadata)
+        return [body]
+
+    # Wrapper exceptions (Elasticsearch's "ElasticsearchWrapperException") report their cause
+    # as the root cause rather than themselves.
+    wraps_root_cause = False
+
+
+def error_to_dict(error: BaseException, *, stack_trace: bool = False) -> dict[str, Any]:
+    if isinstance(error, StrataError):
+        return error.to_dict(stack_trace=stack_trace)
+    body: dict[str, Any] = {"type": snake_type(error), "reason": str(error) or None}
+    if stack_trace:
+        body["stack_trace"] = "".join(traceback.format_exception(error))
+    return body
+
+
+def snake_type(error: BaseException) -> str:
+    name = type(error).__name__
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def error_body(error: BaseException, *, stack_trace: bool = False) -> dict[str, Any]:
+    """The body Elasticsearch sends for a failed request."""
+    if not isinstance(error, StrataError):
+        error = InternalError(str(error) or type(error).__name__, caused_by=error)
+    err = error.to_dict(stack_trace=stack_trace)
+    return {"error": {"root_cause": error.root_causes(), **err}, "status": error.status}
+
+
+class InternalError(StrataError):
+    type = "exception"
+    status = 500
+
+
+class IllegalArgument(StrataError):
+    type = "illegal_argument_exception"
+    status = 400
+
+
+class IllegalState(StrataError):
+    type = "illegal_state_exception"
+    status = 500
+
+
+class ParseError(StrataError):
+    type = "parse_exception"
+    status = 400
+
+
+class ParsingError(StrataError):
+    type = "parsing_exception"
+    status = 400
+
+
+class XContentParseError(StrataError):
+    type = "x_content_parse_exception"
+    status = 400
+
+
+class JsonParseError(StrataError):
+    type = "json_parse_exception"
+    status = 400
+
+
+class NotXContent(StrataError):
+    type = "not_x_content_exception"
+    status = 400
+
+
+class MapperParsingError(StrataError):
+    type = "mapper_parsing_exception"
+    status = 400
+
+
+class ActionRequestValidation(StrataError):
+    type = "action_request_validation_exception"
+    status = 400
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        reason = "Validation Failed: " + "".join(f"{i}: {e};" for i, e in enumerate(errors, 1))
+        super().__init__(reason)
+
+
+class IndexNotFound(StrataError):
+    type = "index_not_found_exception"
+    status = 404
+
+    def __init__(self, index: str, reason: str | None = None):
+        super().__init__(reason or f"no such index [{index}]")
+        self.metadata.update({"resource.type": "index_or_alias", "resource.id": index,
+                              "index_uuid": "_na_", "index": index})
+
+
+class ResourceAlreadyExists(StrataError):
+    type = "resource_already_exists_exception"
+    status = 400
+
+
+class InvalidIndexName(StrataError):
+    type = "invalid_index_name_exception"
+    status = 400
+
+    def __init__(self, index: str, why: str):
+        super().__init__(f"Invalid index name [{index}], {why}")
+        self.metadata.update({"index_uuid": "_na_", "index": index})
+
+
+class VersionConflict(StrataError):
+    type = "version_conflict_engine_exception"
+    status = 409
+
+
+class DocumentMissing(StrataError):
+    type = "document_missing_exception"
+    status = 404
+
+
+class UnavailableShards(StrataError):
+    type = "unavailable_shards_exception"
+    status = 503
+
+
+class ShardFailed(StrataError):
+    type = "shard_not_available_exception"
+    status = 503
+
+
+class ContentTooLong(StrataError):
+    type = "content_too_long_exception"
+    status = 413
+
+
+class TaskCancelled(StrataError):
+    type = "task_cancelled_exception"
+    status = 400
+
+
+class SettingsError(StrataError):
+    type = "settings_exception"
+    status = 400
+
+
+class TranslogCorrupted(StrataError):
+    type = "translog_corrupted_exception"
+    status = 500

@@ -1,0 +1,31 @@
+"""Local checkpoint tracking: the highest sequence number below which every operation
+has been processed. Operations may complete out of order (on replicas, and on a primary
+once writes are concurrent), so completed numbers above the checkpoint wait in a set."""
+
+from __future__ import annotations
+
+
+class LocalCheckpointTracker:
+    def __init__(self, max_seq_no: int = -1, local_checkpoint: int = -1):
+        self.max_seq_no = max_seq_no
+        self.checkpoint = local_checkpoint
+        self._pending: set[int] = set()
+
+    def generate_seq_no(self) -> int:
+        self.max_seq_no += 1
+        return self.max_seq_no
+
+    def advance_max_seq_no(self, seq_no: int) -> None:
+        self.max_seq_no = max(self.max_seq_no, seq_no)
+
+    def mark_processed(self, seq_no: int) -> None:
+        self.advance_max_seq_no(seq_no)
+        if seq_no <= self.checkpoint:
+            return
+        self._pending.add(seq_no)
+        while self.checkpoint + 1 in self._pending:
+            self.checkpoint += 1
+            self._pending.discard(self.checkpoint)
+
+    def has_processed(self, seq_no: int) -> bool:
+        return seq_no <= self.checkpoint or seq_no in self._pending

@@ -1,0 +1,390 @@
+"""The shard engine: one LevelDB store plus a translog, as DESIGN.md describes.
+
+Keyspaces in the store:
+  d<id>          the latest operation for a document (index, or a delete tombstone)
+  h<seq_no:8>    every operation by sequence number: the history peer recovery replays
+  m:count        live document count, so a match_all count reads one key
+  m:commit       the commit point written by flush (synced)
+
+A write batch is staged on the event loop, appended to the translog, then written to the
+store in one LevelDB batch. Store writes are not synced; the translog is, before the
+write is acknowledged. Refresh swaps the searchers' LevelDB snapshot; GET reads the store
+directly and so is real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import plyvel
+
+from ..common.errors import StrataError, VersionConflict
+from . import operation as ops
+from .checkpoint_tracker import LocalCheckpointTracker
+from .operation import CommitPoint, Operation
+from .translog import Translog
+
+log = logging.getLogger(__name__)
+
+DOC = b"d"
+HISTORY = b"h"
+COUNT_KEY = b"m:count"
+COMMIT_KEY = b"m:commit"
+SEQ = struct.Struct(">Q")
+
+UNASSIGNED_SEQ_NO = -2
+MATCH_ANY = -3  # version: no constraint
+
+
+def history_key(seq_no: int) -> bytes:
+    return HISTORY + SEQ.pack(seq_no)
+
+
+@dataclass(frozen=True)
+class ShardRef:
+    index: str
+    index_uuid: str
+    shard: int
+
+    def __str__(self) -> str:
+        return f"[{self.index}][{self.shard}]"
+
+
+@dataclass
+class IndexOp:
+    id: str
+    source: bytes
+    routing: str | None = None
+    create: bool = False  # op_type=create
+    if_seq_no: int = UNASSIGNED_SEQ_NO
+    if_primary_term: int = 0
+    version: int = MATCH_ANY
+    version_type: str = "internal"
+    auto_generated_id: bool = False
+
+
+@dataclass
+class DeleteOp:
+    id: str
+    routing: str | None = None
+    if_seq_no: int = UNASSIGNED_SEQ_NO
+    if_primary_term: int = 0
+    version: int = MATCH_ANY
+    version_type: str = "internal"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    operation: Operation
+    result: str  # created | updated | deleted | not_found
+
+
+class EngineClosed(StrataError):
+    type = "already_closed_exception"
+    status = 503
+
+
+class Engine:
+    def __init__(self, shard: ShardRef, path: Path, primary_term: int):
+        self.shard = shard
+        self.path = path
+        self.primary_term = primary_term
+        self.db: plyvel.DB | None = None
+        self.translog: Translog | None = None
+        self.tracker = LocalCheckpointTracker()
+        self.commit: CommitPoint | None = None
+        self._searcher = None
+        self._refresh_listeners: list[asyncio.Future] = []
+        self._dirty = False  # writes since the last refresh
+        self._flush_lock = asyncio.Lock()
+        self._doc_count = 0
+        self.failure: BaseException | None = None
+        self.closed = False
+        self.stats = {"index_total": 0, "delete_total": 0, "refresh_total": 0, "flush_total": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open or create the store and translog; replay the translog above the commit."""
+        loop = asyncio.get_running_loop()
+        replayed = await loop.run_in_executor(None, self._open_blocking)
+        self._searcher = self.db.snapshot()
+        if replayed:
+            log.info("%s recovered %d operations from the translog", self.shard, replayed)
+            await self.flush(force=True)
+
+    def _open_blocking(self) -> int:
+        store_path = self.path / "index"
+        translog_path = self.path / "translog"
+        fresh = not (store_path / "CURRENT").exists()
+        store_path.mkdir(parents=True, exist_ok=True)
+        self.db = plyvel.DB(str(store_path), create_if_missing=True, bloom_filter_bits=10,
+                            write_buffer_size=32 * 1024 * 1024, lru_cache_size=32 * 1024 * 1024)
+        raw_commit = self.db.get(COMMIT_KEY)
+        if fresh or raw_commit is None:
+            self.translog = Translog.create(translog_path)
+            self.commit = CommitPoint(-1, -1, self.translog.current_generation,
+                                      self.translog.translog_uuid, uuid.uuid4().hex)
+            self.db.put(COMMIT_KEY, ops.encode_commit(self.commit), sync=True)
+            return 0
+        self.commit = ops.decode_commit(raw_commit)
+        self.tracker = LocalCheckpointTracker(self.commit.max_seq_no, self.commit.local_checkpoint)
+        self.translog, payloads = Translog.open(translog_path)
+        if self.translog.translog_uuid != self.commit.translog_uuid:
+            raise StrataError(f"{self.shard} translog does not belong to this store "
+                              "(translog uuid differs from the commit point)")
+        replayed = 0
+        wb = self.db.write_batch()
+        staged: dict[str, Operation] = {}
+        count = self._read_count(self.db)
+        for payload in payloads:
+            op = ops.decode(payload)
+            if op.seq_no <= self.commit.local_checkpoint:
+                continue
+            count += self._stage_replay(wb, op, payload, staged)
+            self.tracker.mark_processed(op.seq_no)
+            replayed += 1
+        wb.put(COUNT_KEY, str(count).encode())
+        wb.write()
+        # The store may hold operations whose translog records were lost (async durability):
+        # the history keyspace is the ground truth of what the store applied.
+        for key, _ in self.db.iterator(start=history_key(self.tracker.checkpoint + 1),
+                                       stop=HISTORY + b"\xff" * 8):
+            seq_no = SEQ.unpack(key[1:])[0]
+            if not self.tracker.has_processed(seq_no):
+                self.tracker.mark_processed(seq_no)
+                replayed += 1
+        self._doc_count = count
+        return replayed
+
+    def _stage_replay(self, wb, op: Operation, payload: bytes, staged: dict[str, Operation]) -> int:
+        """Apply a replayed operation unless the store already has it or a newer one;
+        returns the change in live document count."""
+        wb.put(history_key(op.seq_no), payload)
+        if op.op_type == ops.NO_OP:
+            return 0
+        current = staged.get(op.id) or self._load(op.id)
+        if current is not None and current.seq_no >= op.seq_no:
+            return 0
+        staged[op.id] = op
+        wb.put(DOC + op.id.encode(), payload)
+        was_live = current is not None and not current.is_delete
+        return int(not op.is_delete) - int(was_live)
+
+    @staticmethod
+    def _read_count(reader) -> int:
+        raw = reader.get(COUNT_KEY)
+        return int(raw) if raw else 0
+
+    async def close(self, flush: bool = True) -> None:
+        if self.closed:
+            return
+        if flush and self.failure is None and self.db is not None:
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("%s failed to flush on close", self.shard)
+        self.closed = True
+        for f in self._refresh_listeners:
+            if not f.done():
+                f.set_exception(EngineClosed(f"{self.shard} engine is closed"))
+        self._refresh_listeners.clear()
+
+        def close_blocking() -> None:
+            if self.translog is not None:
+                self.translog.close()
+            if self._searcher is not None:
+                self._searcher.close()
+            if self.db is not None:
+                self.db.close()
+
+        await asyncio.get_running_loop().run_in_executor(None, close_blocking)
+
+    def fail(self, reason: str, error: BaseException) -> None:
+        if self.failure is None:
+            log.error("%s shard failed: %s", self.shard, reason, exc_info=error)
+            self.failure = error
+
+    def ensure_open(self) -> None:
+        if self.closed:
+            raise EngineClosed(f"{self.shard} engine is closed")
+        if self.failure is not None:
+            raise StrataError(f"{self.shard} engine failed", caused_by=self.failure)
+
+    # -- writes (event loop, synchronous) ------------------------------------------------
+
+    def _load(self, id: str) -> Operation | None:
+        raw = self.db.get(DOC + id.encode())
+        return ops.decode(raw) if raw is not None else None
+
+    def _conflict(self, id: str, message: str) -> VersionConflict:
+        return VersionConflict(f"[{id}]: version conflict, {message}", index_uuid=self.shard.index_uuid,
+                               shard=str(self.shard.shard), index=self.shard.index)
+
+    def _check(self, req: IndexOp | DeleteOp, current: Operation | None) -> int:
+        """Validate the request's concurrency constraints; returns the new version."""
+        live = current if current is not None and not current.is_delete else None
+        if req.if_seq_no != UNASSIGNED_SEQ_NO:
+            if live is None:
+                raise self._conflict(req.id, f"required seqNo [{req.if_seq_no}], primary term "
+                                             f"[{req.if_primary_term}] but no document was found")
+            if live.seq_no != req.if_seq_no or live.primary_term != req.if_primary_term:
+                raise self._conflict(req.id, f"required seqNo [{req.if_seq_no}], primary term "
+                                             f"[{req.if_primary_term}]. current document has seqNo "
+                                             f"[{live.seq_no}] and primary term [{live.primary_term}]")
+        if isinstance(req, IndexOp) and req.create and live is not None:
+            raise self._conflict(req.id, f"document already exists (current version [{live.version}])")
+        if req.version_type in ("external", "external_gte"):
+            if current is not None:
+                higher = req.version > current.version if req.version_type == "external" \
+                    else req.version >= current.version
+                if not higher:
+                    what = "higher or equal to" if req.version_type == "external" else "higher than"
+                    raise self._conflict(req.id, f"current version [{current.version}] is {what} "
+                                                 f"the one provided [{req.version}]")
+            return req.version
+        if current is None:
+            return 1
+        return current.version + 1
+
+    def write(self, requests: list[IndexOp | DeleteOp],
+              on_item: Callable[[int, WriteResult | StrataError], None]) -> int:
+        """Execute write requests as the primary, in order, as one batch. Each item's
+        outcome goes to `on_item`; returns the number of operations written."""
+        self.ensure_open()
+        wb = self.db.write_batch()
+        staged: dict[str, Operation] = {}
+        payloads: list[bytes] = []
+        count_delta = 0
+        first_seq = self.tracker.max_seq_no + 1
+        term = self.primary_term
+        for i, req in enumerate(requests):
+            if isinstance(req, IndexOp) and req.auto_generated_id:
+                current = None  # a fresh id cannot exist yet: skip the lookup (append-only)
+            else:
+                current = staged.get(req.id)
+                if current is None:
+                    current = self._load(req.id)
+            try:
+                version = self._check(req, current)
+            except StrataError as e:
+                on_item(i, e)
+                continue
+            seq_no = self.tracker.generate_seq_no()
+            was_live = current is not None and not current.is_delete
+            if isinstance(req, IndexOp):
+                op = Operation(ops.INDEX, seq_no, term, version, req.id, req.source, req.routing)
+                result = "updated" if was_live else "created"
+                count_delta += 0 if was_live else 1
+            else:
+                op = Operation(ops.DELETE, seq_no, term, version, req.id, None, req.routing)
+                result = "deleted" if was_live else "not_found"
+                count_delta -= 1 if was_live else 0
+            payload = ops.encode(op)
+            payloads.append(payload)
+            staged[req.id] = op
+            wb.put(DOC + req.id.encode(), payload)
+            wb.put(history_key(seq_no), payload)
+            on_item(i, WriteResult(op, result))
+        if not payloads:
+            return 0
+        self._doc_count += count_delta
+        wb.put(COUNT_KEY, str(self._doc_count).encode())
+        try:
+            self.translog.append(payloads, first_seq, self.tracker.max_seq_no)
+            wb.write()
+        except Exception as e:
+            self.fail("failed to write operations", e)
+            raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
+        for seq_no in range(first_seq, self.tracker.max_seq_no + 1):
+            self.tracker.mark_processed(seq_no)
+        self._dirty = True
+        self.stats["index_total"] += sum(1 for r in requests if isinstance(r, IndexOp))
+        self.stats["delete_total"] += sum(1 for r in requests if isinstance(r, DeleteOp))
+        return len(payloads)
+
+    async def sync_translog(self) -> None:
+        try:
+            await self.translog.sync()
+        except Exception as e:
+            self.fail("failed to sync the translog", e)
+            raise StrataError(f"{self.shard} failed to sync the translog", caused_by=e) from e
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, id: str) -> Operation | None:
+        """Real-time get: the latest indexed version, refreshed or not."""
+        self.ensure_open()
+        op = self._load(id)
+        return None if op is None or op.is_delete else op
+
+    def get_refreshed(self, id: str) -> Operation | None:
+        """Get as of the last refresh (`realtime=false`)."""
+        self.ensure_open()
+        raw = self._searcher.get(DOC + id.encode())
+        op = ops.decode(raw) if raw is not None else None
+        return None if op is None or op.is_delete else op
+
+    def count(self) -> int:
+        """Live documents visible to search (as of the last refresh)."""
+        self.ensure_open()
+        return self._read_count(self._searcher)
+
+    @property
+    def doc_count(self) -> int:
+        return self._doc_count
+
+    # -- refresh and flush ---------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self.ensure_open()
+        old, self._searcher = self._searcher, self.db.snapshot()
+        old.close()
+        self._dirty = False
+        self.stats["refresh_total"] += 1
+        listeners, self._refresh_listeners = self._refresh_listeners, []
+        for f in listeners:
+            if not f.done():
+                f.set_result(None)
+
+    @property
+    def needs_refresh(self) -> bool:
+        return self._dirty
+
+    def wait_for_refresh(self) -> asyncio.Future:
+        """A future done at the next refresh (for `?refresh=wait_for`)."""
+        f = asyncio.get_running_loop().create_future()
+        self._refresh_listeners.append(f)
+        return f
+
+    def uncommitted_translog_bytes(self) -> int:
+        return self.translog.size_in_bytes(self.commit.translog_generation)
+
+    async def flush(self, force: bool = False) -> bool:
+        """Write a synced commit point and trim the translog generations it covers."""
+        async with self._flush_lock:
+            self.ensure_open()
+            if not force and self.tracker.checkpoint == self.commit.local_checkpoint:
+                return False
+            loop = asyncio.get_running_loop()
+            # The generation switch happens on the loop between two writes, so every
+            # operation at or below `checkpoint` is in an older generation and in the store.
+            new_generation = await self.translog.roll_generation()
+            commit = CommitPoint(self.tracker.checkpoint, self.tracker.max_seq_no, new_generation,
+                                 self.translog.translog_uuid, self.commit.history_uuid)
+            try:
+                await loop.run_in_executor(
+                    None, lambda: self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True))
+                self.commit = commit
+                await self.translog.trim_below(new_generation)
+            except Exception as e:
+                self.fail("failed to flush", e)
+                raise
+            self.stats["flush_total"] += 1
+            return True

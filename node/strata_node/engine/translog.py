@@ -1,0 +1,328 @@
+"""The translog: a write-ahead log of shard operations in numbered generations.
+
+Files in the translog folder:
+  translog-<generation>.tlog   header, then records: u32 length | u32 crc32 | payload
+  translog.ckp                 two checkpoint slots, written alternately and fsynced
+
+The checkpoint says which generation is current, how many of its bytes were synced and
+which generations are still needed. Everything below the synced offset was acknowledged
+and must read back intact: a bad record there is corruption and fails the shard. Bytes
+past the synced offset were never promised to anyone, so a torn record there is cut off.
+
+Threading: `append` and the generation switch run on the event loop; fsync and checkpoint
+writes run in an executor, serialized by an asyncio lock so concurrent `sync` calls
+coalesce into one fsync (group commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import struct
+import uuid
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..common.errors import TranslogCorrupted
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"STLG\x01"
+HEADER = struct.Struct("<5s16sQ")  # magic, translog uuid, generation
+RECORD = struct.Struct("<II")  # payload length, crc32 of payload
+CHECKPOINT = struct.Struct("<QQQQqqqQ16s")  # see Checkpoint fields, in order
+SLOT_SIZE = 128
+FILE_RE = re.compile(r"^translog-(\d+)\.tlog$")
+MAX_RECORD = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    counter: int  # which slot write is newest
+    generation: int
+    offset: int  # synced bytes of the current generation
+    num_ops: int
+    min_seq_no: int
+    max_seq_no: int
+    global_checkpoint: int
+    min_generation: int
+    translog_uuid: bytes
+
+    def encode(self) -> bytes:
+        body = CHECKPOINT.pack(self.counter, self.generation, self.offset, self.num_ops,
+                               self.min_seq_no, self.max_seq_no, self.global_checkpoint,
+                               self.min_generation, self.translog_uuid)
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    @classmethod
+    def decode(cls, data: bytes) -> Checkpoint | None:
+        body, crc = data[: CHECKPOINT.size], data[CHECKPOINT.size: CHECKPOINT.size + 4]
+        if len(crc) < 4 or struct.unpack("<I", crc)[0] != zlib.crc32(body):
+            return None
+        return cls(*CHECKPOINT.unpack(body))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Writer:
+    """The open file of one generation."""
+
+    def __init__(self, path: Path, generation: int, fd: int, offset: int):
+        self.path = path
+        self.generation = generation
+        self.fd = fd
+        self.offset = offset  # bytes written (maybe not synced)
+        self.synced_offset = offset
+        self.num_ops = 0
+        self.min_seq_no = -1
+        self.max_seq_no = -1
+
+
+class Translog:
+    def __init__(self, path: Path, translog_uuid: bytes, checkpoint: Checkpoint, writer: _Writer):
+        self.path = path
+        self.translog_uuid = translog_uuid
+        self._checkpoint = checkpoint
+        self._writer = writer
+        self._sync_lock = asyncio.Lock()
+        self._closed = False
+        self.global_checkpoint = checkpoint.global_checkpoint
+
+    # -- creation and opening (blocking: call from an executor) ------------------------
+
+    @classmethod
+    def create(cls, path: Path, *, global_checkpoint: int = -1) -> Translog:
+        """A new, empty translog in an empty (or missing) folder."""
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.iterdir():
+            stale.unlink()
+        translog_uuid = uuid.uuid4().bytes
+        writer = cls._new_generation_file(path, translog_uuid, 1)
+        ckp = Checkpoint(0, 1, writer.offset, 0, -1, -1, global_checkpoint, 1, translog_uuid)
+        cls._write_checkpoint(path, ckp)
+        _fsync_dir(path)
+        return cls(path, translog_uuid, ckp, writer)
+
+    @classmethod
+    def open(cls, path: Path) -> tuple[Translog, list[bytes]]:
+        """Open an existing translog: validate every generation, cut a torn tail, start a
+        new generation, and return the payloads of all retained operations in order."""
+        ckp = cls._read_checkpoint(path)
+        payloads: list[bytes] = []
+        generations = sorted(
+            int(m.group(1)) for f in path.iterdir() if (m := FILE_RE.match(f.name))
+        )
+        for gen in range(ckp.min_generation, ckp.generation + 1):
+            if gen not in generations:
+                raise TranslogCorrupted(f"translog file for generation [{gen}] is missing in [{path}]")
+        for gen in generations:
+            if gen < ckp.min_generation:
+                (path / f"translog-{gen}.tlog").unlink()  # trimmed but not yet deleted
+                continue
+            # Bytes below this mark were acknowledged; a generation before the current
+            # one was fully synced before the checkpoint moved past it.
+            if gen < ckp.generation:
+                strict_until = None
+            elif gen == ckp.generation:
+                strict_until = ckp.offset
+            else:
+                strict_until = 0  # created by a roll whose checkpoint never landed
+            payloads.extend(cls._read_generation(path, gen, ckp.translog_uuid, strict_until))
+        next_gen = max([ckp.generation, *generations]) + 1
+        writer = cls._new_generation_file(path, ckp.translog_uuid, next_gen)
+        ckp = replace(ckp, counter=ckp.counter + 1, generation=next_gen, offset=writer.offset,
+                      num_ops=0, min_seq_no=-1, max_seq_no=-1)
+        cls._write_checkpoint(path, ckp)
+        _fsync_dir(path)
+        return cls(path, ckp.translog_uuid, ckp, writer), payloads
+
+    @staticmethod
+    def _new_generation_file(path: Path, translog_uuid: bytes, generation: int) -> _Writer:
+        file = path / f"translog-{generation}.tlog"
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        header = HEADER.pack(MAGIC, translog_uuid, generation)
+        os.write(fd, header)
+        os.fsync(fd)
+        return _Writer(file, generation, fd, len(header))
+
+    @staticmethod
+    def _read_checkpoint(path: Path) -> Checkpoint:
+        try:
+            data = (path / "translog.ckp").read_bytes()
+        except FileNotFoundError:
+            raise TranslogCorrupted(f"translog checkpoint [{path / 'translog.ckp'}] is missing") from None
+        slots = [Checkpoint.decode(data[i: i + SLOT_SIZE]) for i in (0, SLOT_SIZE)]
+        valid = [c for c in slots if c is not None]
+        if not valid:
+            raise TranslogCorrupted(f"translog checkpoint [{path / 'translog.ckp'}] is corrupted")
+        return max(valid, key=lambda c: c.counter)
+
+    @staticmethod
+    def _write_checkpoint(path: Path, ckp: Checkpoint) -> None:
+        file = path / "translog.ckp"
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, ckp.encode().ljust(SLOT_SIZE, b"\0"), (ckp.counter % 2) * SLOT_SIZE)
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _read_generation(path: Path, gen: int, translog_uuid: bytes, strict_until: int | None) -> list[bytes]:
+        file = path / f"translog-{gen}.tlog"
+        data = file.read_bytes()
+        where = f"translog [{file}]"
+        if len(data) < HEADER.size:
+            if strict_until == 0:
+                file.unlink()
+                return []
+            raise TranslogCorrupted(f"{where} has a truncated header")
+        magic, file_uuid, file_gen = HEADER.unpack_from(data)
+        if magic != MAGIC or file_uuid != translog_uuid or file_gen != gen:
+            raise TranslogCorrupted(f"{where} has a header that does not belong to this translog")
+        if strict_until and len(data) < strict_until:
+            raise TranslogCorrupted(f"{where} is shorter than its synced length [{strict_until}]")
+        payloads = []
+        pos = HEADER.size
+        while pos < len(data):
+            problem = None
+            if pos + RECORD.size > len(data):
+                problem = "a truncated record header"
+            else:
+                length, crc = RECORD.unpack_from(data, pos)
+                end = pos + RECORD.size + length
+                if length > MAX_RECORD or end > len(data):
+                    problem = "a truncated record"
+                elif zlib.crc32(data[pos + RECORD.size: end]) != crc:
+                    problem = "a record with a bad checksum"
+            if problem is not None:
+                if strict_until is None or pos < strict_until:
+                    raise TranslogCorrupted(f"{where} is corrupted: {problem} at offset [{pos}]")
+                log.warning("%s: truncating torn tail at offset [%d] (%s), beyond the last sync",
+                            where, pos, problem)
+                with open(file, "r+b") as f:
+                    f.truncate(pos)
+                    os.fsync(f.fileno())
+                break
+            payloads.append(data[pos + RECORD.size: end])
+            pos = end
+        return payloads
+
+    # -- writing (event loop) -----------------------------------------------------------
+
+    def append(self, payloads: list[bytes], min_seq_no: int, max_seq_no: int) -> None:
+        """Append operations to the current generation (not yet durable: call sync)."""
+        if self._closed:
+            raise TranslogCorrupted("translog is closed")
+        parts = []
+        for p in payloads:
+            parts.append(RECORD.pack(len(p), zlib.crc32(p)))
+            parts.append(p)
+        buf = b"".join(parts)
+        w = self._writer
+        written = os.write(w.fd, buf)
+        while written < len(buf):  # os.write may write partially on a full disk
+            written += os.write(w.fd, buf[written:])
+        w.offset += len(buf)
+        w.num_ops += len(payloads)
+        w.min_seq_no = min_seq_no if w.min_seq_no < 0 else min(w.min_seq_no, min_seq_no)
+        w.max_seq_no = max(w.max_seq_no, max_seq_no)
+
+    @property
+    def current_generation(self) -> int:
+        return self._writer.generation
+
+    def size_in_bytes(self, from_generation: int) -> int:
+        total = self._writer.offset
+        for gen in range(from_generation, self._writer.generation):
+            try:
+                total += (self.path / f"translog-{gen}.tlog").stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+    def current_generation_size(self) -> int:
+        return self._writer.offset
+
+    def needs_sync(self) -> bool:
+        w = self._writer
+        return w.synced_offset < w.offset or self._checkpoint.global_checkpoint != self.global_checkpoint
+
+    async def sync(self) -> None:
+        """Make every appended operation durable: fsync the file, then the checkpoint."""
+        async with self._sync_lock:
+            if self._closed or not self.needs_sync():
+                return
+            w = self._writer
+            ckp = self._checkpoint_for(w, w.offset)
+            await asyncio.get_running_loop().run_in_executor(None, self._sync_blocking, w.fd, ckp)
+            w.synced_offset = ckp.offset
+            self._checkpoint = ckp
+
+    def _checkpoint_for(self, w: _Writer, offset: int, min_generation: int | None = None) -> Checkpoint:
+        c = self._checkpoint
+        return Checkpoint(c.counter + 1, w.generation, offset, w.num_ops, w.min_seq_no,
+                          w.max_seq_no, self.global_checkpoint,
+                          c.min_generation if min_generation is None else min_generation,
+                          self.translog_uuid)
+
+    def _sync_blocking(self, fd: int, ckp: Checkpoint) -> None:
+        os.fsync(fd)
+        self._write_checkpoint(self.path, ckp)
+
+    async def roll_generation(self) -> int:
+        """Start a new generation; returns its number. Everything appended before the
+        call is in older, synced generations afterwards."""
+        loop = asyncio.get_running_loop()
+        async with self._sync_lock:
+            old = self._writer
+            new = await loop.run_in_executor(
+                None, self._new_generation_file, self.path, self.translog_uuid, old.generation + 1)
+            self._writer = new  # appends from here on go to the new generation
+            ckp = self._checkpoint_for(new, new.offset)
+
+            def finish() -> None:
+                os.fsync(old.fd)  # the old generation must be whole before the checkpoint leaves it
+                os.close(old.fd)
+                _fsync_dir(self.path)
+                self._write_checkpoint(self.path, ckp)
+
+            await loop.run_in_executor(None, finish)
+            self._checkpoint = ckp
+            return new.generation
+
+    async def trim_below(self, generation: int) -> None:
+        """Forget generations older than `generation` (their operations are committed)."""
+        async with self._sync_lock:
+            if generation <= self._checkpoint.min_generation:
+                return
+            w = self._writer
+            ckp = self._checkpoint_for(w, w.synced_offset, min_generation=generation)
+
+            def trim() -> None:
+                self._write_checkpoint(self.path, ckp)
+                for f in self.path.iterdir():
+                    m = FILE_RE.match(f.name)
+                    if m and int(m.group(1)) < generation:
+                        f.unlink()
+
+            await asyncio.get_running_loop().run_in_executor(None, trim)
+            self._checkpoint = ckp
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._writer.fd)
+
+    @property
+    def min_generation(self) -> int:
+        return self._checkpoint.min_generation

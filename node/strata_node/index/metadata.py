@@ -1,0 +1,106 @@
+"""Index metadata: what an index is, apart from its data.
+
+Settings are kept flat and as strings, the way Elasticsearch stores them, and parsed on
+use through the typed registry in settings.py. Until cluster coordination lands, each
+index's metadata is persisted under its own folder (`_state/index.json`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .. import ES_COMPAT_VERSION
+from ..settings import index_setting
+from . import routing
+
+# Elasticsearch's version id for the version Strata reports (major*1000000 + minor*10000 + patch*100 + 99).
+_MAJOR, _MINOR, _PATCH = (int(p) for p in ES_COMPAT_VERSION.split("."))
+VERSION_CREATED = str(_MAJOR * 1_000_000 + _MINOR * 10_000 + _PATCH * 100 + 99)
+
+
+def setting_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class IndexMetadata:
+    name: str
+    uuid: str
+    settings: Mapping[str, str]  # flat, `index.`-prefixed, values as strings
+    mappings: Mapping[str, Any] = field(default_factory=dict)
+    aliases: Mapping[str, Any] = field(default_factory=dict)
+    primary_terms: tuple[int, ...] = ()
+    state: str = "open"
+    version: int = 1
+
+    def setting(self, key: str) -> Any:
+        return index_setting(self.settings, key)
+
+    @property
+    def number_of_shards(self) -> int:
+        return self.setting("index.number_of_shards")
+
+    @property
+    def number_of_replicas(self) -> int:
+        return self.setting("index.number_of_replicas")
+
+    @property
+    def number_of_routing_shards(self) -> int:
+        value = self.setting("index.number_of_routing_shards")
+        return value if value is not None else routing.default_number_of_routing_shards(self.number_of_shards)
+
+    def shard_for(self, id: str, routing_value: str | None) -> int:
+        return routing.shard_id(id, routing_value, self.number_of_shards, self.number_of_routing_shards,
+                                self.setting("index.routing_partition_size"))
+
+    def with_primary_term(self, shard: int, term: int) -> IndexMetadata:
+        terms = list(self.primary_terms)
+        terms[shard] = term
+        return replace(self, primary_terms=tuple(terms), version=self.version + 1)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"name": self.name, "uuid": self.uuid, "settings": dict(self.settings),
+                             "mappings": self.mappings, "aliases": self.aliases,
+                             "primary_terms": list(self.primary_terms), "state": self.state,
+                             "version": self.version})
+
+    @classmethod
+    def from_json(cls, data: bytes) -> IndexMetadata:
+        raw = orjson.loads(data)
+        return cls(raw["name"], raw["uuid"], raw["settings"], raw["mappings"], raw["aliases"],
+                   tuple(raw["primary_terms"]), raw["state"], raw["version"])
+
+    def settings_tree(self) -> dict[str, Any]:
+        """Settings nested by dots, as the get-index and get-settings APIs show them."""
+        tree: dict[str, Any] = {}
+        for key, value in sorted(self.settings.items()):
+            node = tree
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        return tree
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write, fsync, rename, fsync the folder: a reader sees the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

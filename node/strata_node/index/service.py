@@ -1,0 +1,225 @@
+"""The indices on this node: creating, opening, resolving and deleting them, and the
+per-index background work (scheduled refresh, async translog sync)."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import shutil
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..common.errors import (
+    IllegalArgument,
+    IndexNotFound,
+    ResourceAlreadyExists,
+)
+from ..common.ids import random_base64_uuid
+from ..engine.engine import ShardRef
+from ..settings import SettingsError, normalize_index_settings, validate_index_settings
+from . import routing
+from .metadata import VERSION_CREATED, IndexMetadata, setting_string, write_atomically
+from .names import validate_index_name
+from .shard import IndexShard
+
+log = logging.getLogger(__name__)
+
+
+class IndexService:
+    def __init__(self, metadata: IndexMetadata, path: Path):
+        self.metadata = metadata
+        self.path = path
+        self.shards = [
+            IndexShard(ShardRef(metadata.name, metadata.uuid, n), path / str(n), metadata.primary_terms[n])
+            for n in range(metadata.number_of_shards)
+        ]
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    async def start(self) -> None:
+        await asyncio.gather(*(s.start() for s in self.shards))
+        self._tasks.append(asyncio.create_task(self._refresh_loop()))
+        self._tasks.append(asyncio.create_task(self._sync_loop()))
+
+    def shard(self, n: int) -> IndexShard:
+        return self.shards[n]
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            interval = self.metadata.setting("index.refresh_interval")
+            await asyncio.sleep(interval if interval > 0 else 1.0)
+            if interval <= 0:
+                continue
+            for shard in self.shards:
+                if shard.state == "STARTED" and shard.engine.needs_refresh:
+                    try:
+                        shard.engine.refresh()
+                    except Exception:
+                        log.exception("%s scheduled refresh failed", shard.ref)
+
+    async def _sync_loop(self) -> None:
+        """With async durability the translog is fsynced on a timer instead of per request."""
+        while True:
+            await asyncio.sleep(self.metadata.setting("index.translog.sync_interval"))
+            if self.metadata.setting("index.translog.durability") != "async":
+                continue
+            for shard in self.shards:
+                if shard.state == "STARTED":
+                    try:
+                        await shard.engine.sync_translog()
+                    except Exception:
+                        log.exception("%s scheduled translog sync failed", shard.ref)
+
+    def after_write(self, shard: IndexShard) -> None:
+        shard.maybe_flush(self.metadata.setting("index.translog.flush_threshold_size"),
+                          self.metadata.setting("index.translog.generation_threshold_size"))
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in self.shards))
+
+
+def _parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], dict, dict]:
+    for key in body:
+        if key not in ("settings", "mappings", "aliases"):
+            raise IllegalArgument(f"unknown key [{key}] for create index")
+    raw_settings = body.get("settings") or {}
+    mappings = body.get("mappings") or {}
+    aliases = body.get("aliases") or {}
+    for key, value in (("settings", raw_settings), ("mappings", mappings), ("aliases", aliases)):
+        if not isinstance(value, dict):
+            raise IllegalArgument(f"[{key}] must be an object, found [{value}]")
+    settings = normalize_index_settings(raw_settings)
+    try:
+        parsed = validate_index_settings(settings)
+        shards = parsed.get("index.number_of_shards", 1)
+        if "index.number_of_routing_shards" in parsed:
+            routing.validate_number_of_routing_shards(shards, parsed["index.number_of_routing_shards"])
+        partition = parsed.get("index.routing_partition_size", 1)
+        if partition > 1 and partition >= shards:
+            raise SettingsError(f"routing partition size [{partition}] should be a positive number "
+                                f"less than the number of routing shards [{shards}]")
+    except (SettingsError, ValueError) as e:
+        raise IllegalArgument(str(e)) from None
+    flat = {k: setting_string(v) for k, v in settings.items() if v is not None}
+    return flat, mappings, aliases
+
+
+class IndicesService:
+    def __init__(self, data_path: Path):
+        self.root = data_path / "indices"
+        self.indices: dict[str, IndexService] = {}
+        self._create_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for folder in sorted(self.root.iterdir()):
+            state = folder / "_state" / "index.json"
+            if not state.exists():
+                continue
+            metadata = IndexMetadata.from_json(state.read_bytes())
+            # A primary re-opened after a restart starts a new primary term, as when
+            # Elasticsearch assigns a primary after a full cluster restart.
+            for n in range(metadata.number_of_shards):
+                metadata = metadata.with_primary_term(n, metadata.primary_terms[n] + 1)
+            write_atomically(state, metadata.to_json())
+            service = IndexService(metadata, folder)
+            self.indices[metadata.name] = service
+        await asyncio.gather(*(s.start() for s in self.indices.values()))
+        if self.indices:
+            log.info("opened %d indices", len(self.indices))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(s.close() for s in self.indices.values()))
+        self.indices.clear()
+
+    def get(self, name: str) -> IndexService:
+        service = self.indices.get(name)
+        if service is None:
+            raise IndexNotFound(name)
+        return service
+
+    async def create(self, name: str, body: Mapping[str, Any]) -> IndexService:
+        validate_index_name(name)
+        settings, mappings, aliases = _parse_create_body(name, body)
+        async with self._create_lock:
+            if name in self.indices:
+                existing = self.indices[name].metadata
+                raise ResourceAlreadyExists(f"index [{name}/{existing.uuid}] already exists",
+                                            index_uuid=existing.uuid, index=name)
+            uuid = random_base64_uuid()
+            settings.update({
+                "index.uuid": uuid,
+                "index.creation_date": str(int(time.time() * 1000)),
+                "index.version.created": VERSION_CREATED,
+                "index.provided_name": name,
+            })
+            settings.setdefault("index.number_of_shards", "1")
+            settings.setdefault("index.number_of_replicas", "1")
+            shards = int(settings["index.number_of_shards"])
+            metadata = IndexMetadata(name, uuid, settings, mappings, aliases, primary_terms=(1,) * shards)
+            path = self.root / uuid
+            await asyncio.get_running_loop().run_in_executor(
+                None, write_atomically, path / "_state" / "index.json", metadata.to_json())
+            service = IndexService(metadata, path)
+            await service.start()
+            self.indices[name] = service
+            log.info("[%s] created index with %d shard(s)", name, shards)
+            return service
+
+    async def delete(self, names: list[str]) -> None:
+        for name in names:
+            service = self.indices.pop(name, None)
+            if service is None:
+                continue
+            await service.close()
+            await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, service.path, True)
+            log.info("[%s] deleted index", name)
+
+    def resolve(self, expression: str | None, *, ignore_unavailable: bool = False,
+                allow_no_indices: bool = True, expand_wildcards: str = "open") -> list[str]:
+        """Resolve a comma list of names and wildcards, `_all` and `-exclusions`."""
+        parts = [p for p in (expression or "_all").split(",") if p] or ["_all"]
+        expand = expand_wildcards.split(",")
+        include_hidden = "hidden" in expand or "all" in expand
+        wildcards_off = "none" in expand
+        out: list[str] = []
+        seen: set[str] = set()
+        for i, part in enumerate(parts):
+            if part.startswith("-") and i > 0:
+                pattern = part[1:]
+                out = [n for n in out if not fnmatch.fnmatchcase(n, pattern)]
+                seen = set(out)
+                continue
+            if part in ("_all", "*"):
+                matches = [n for n in sorted(self.indices) if include_hidden or not self._hidden(n)]
+            elif "*" in part:
+                if wildcards_off:
+                    matches = []
+                else:
+                    matches = sorted(n for n in self.indices if fnmatch.fnmatchcase(n, part)
+                                     and (include_hidden or not self._hidden(n) or part.startswith(".")))
+            else:
+                if part not in self.indices:
+                    if ignore_unavailable:
+                        continue
+                    raise IndexNotFound(part)
+                matches = [part]
+            for n in matches:
+                if n not in seen:
+                    seen.add(n)
+                    out.append(n)
+        if not out and not allow_no_indices:
+            raise IndexNotFound(expression or "_all")
+        return out
+
+    def _hidden(self, name: str) -> bool:
+        return self.indices[name].metadata.setting("index.hidden") or name.startswith(".")

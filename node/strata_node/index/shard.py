@@ -1,0 +1,80 @@
+"""One shard copy on this node: its engine, its state, and what happens when it fails.
+
+A shard whose store or translog cannot be recovered is FAILED: the node keeps running,
+the failure is logged and every request to the shard answers with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ..common.errors import StrataError, UnavailableShards
+from ..engine.engine import Engine, ShardRef
+
+log = logging.getLogger(__name__)
+
+INITIALIZING = "INITIALIZING"
+STARTED = "STARTED"
+FAILED = "FAILED"
+CLOSED = "CLOSED"
+
+
+class IndexShard:
+    def __init__(self, ref: ShardRef, path: Path, primary_term: int):
+        self.ref = ref
+        self.path = path
+        self.engine = Engine(ref, path, primary_term)
+        self.state = INITIALIZING
+        self.failure: BaseException | None = None
+        self._flush_task: asyncio.Task | None = None
+
+    @property
+    def primary_term(self) -> int:
+        return self.engine.primary_term
+
+    async def start(self) -> None:
+        try:
+            await self.engine.open()
+            self.state = STARTED
+        except Exception as e:  # the shard fails; the node goes on
+            self.state = FAILED
+            self.failure = e
+            log.error("%s failed to recover: %s", self.ref, e, exc_info=not isinstance(e, StrataError))
+            await self.engine.close(flush=False)
+
+    def active_engine(self) -> Engine:
+        """The engine, or the error a request to this shard gets."""
+        if self.state == STARTED and self.engine.failure is not None:
+            self.state, self.failure = FAILED, self.engine.failure
+        if self.state != STARTED:
+            reason = f"{self.ref} primary shard is not active"
+            if self.failure is not None:
+                reason += f": {self.failure}"
+            raise UnavailableShards(reason, index_uuid=self.ref.index_uuid, shard=str(self.ref.shard),
+                                    index=self.ref.index)
+        return self.engine
+
+    def maybe_flush(self, threshold: int, generation_threshold: int) -> None:
+        """Flush in the background once the uncommitted translog passes the threshold."""
+        if self._flush_task is not None and not self._flush_task.done():
+            return
+        engine = self.engine
+        if engine.uncommitted_translog_bytes() > threshold:
+            self._flush_task = asyncio.create_task(self._background(engine.flush()))
+        elif engine.translog.current_generation_size() > generation_threshold:
+            self._flush_task = asyncio.create_task(self._background(engine.translog.roll_generation()))
+
+    async def _background(self, work) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("%s background flush failed", self.ref)
+
+    async def close(self, flush: bool = True) -> None:
+        if self._flush_task is not None:
+            await asyncio.gather(self._flush_task, return_exceptions=True)
+        if self.state != FAILED:
+            await self.engine.close(flush=flush)
+        self.state = CLOSED

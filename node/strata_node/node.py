@@ -1,0 +1,101 @@
+"""One node: its settings, its data folder, its services and the HTTP app, wired together
+with a start and stop order."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+from pathlib import Path
+
+import orjson
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from .action.bulk import BulkAction
+from .common.ids import random_base64_uuid
+from .index.metadata import write_atomically
+from .index.service import IndicesService
+from .rest.bulk import BulkHandlers
+from .rest.controller import RestController
+from .rest.documents import DocumentHandlers
+from .rest.indices import IndexHandlers
+from .rest.root import RootHandlers
+from .settings import NodeSettings
+
+log = logging.getLogger("strata.node")
+
+
+class NodeStartupError(Exception):
+    """The node cannot start: the message says why, for a person to act on."""
+
+
+class Node:
+    def __init__(self, settings: NodeSettings):
+        self.settings = settings
+        self.name: str = settings.get("node.name")
+        self.cluster_name: str = settings.get("cluster.name")
+        self.data_path = Path(settings.get("path.data")).resolve()
+        self.node_id = ""
+        self.cluster_uuid = "_na_"
+        self.indices = IndicesService(self.data_path)
+        self.bulk = BulkAction(self.indices, settings.get("action.auto_create_index"))
+        self.rest = RestController(settings.get("http.max_content_length"))
+        for handlers in (RootHandlers, IndexHandlers, DocumentHandlers, BulkHandlers):
+            handlers(self).register(self.rest)
+        self._lock_fd: int | None = None
+
+    def app(self) -> Starlette:
+        methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+        return Starlette(routes=[Route("/{path:path}", self.rest.handle, methods=methods)],
+                         lifespan=self._lifespan)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app):
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def prepare_data_path(self) -> None:
+        """Create and lock the data folder; a second node on the same folder is refused."""
+        try:
+            self.data_path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.data_path / "node.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise NodeStartupError(f"data path [{self.data_path}] is not usable: {e.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise NodeStartupError(
+                f"failed to obtain node locks, tried [{self.data_path}]; maybe these locations are not "
+                "writable or multiple nodes were started on the same data path?") from None
+        self._lock_fd = fd
+        state = self.data_path / "_state" / "node.json"
+        try:
+            if state.exists():
+                meta = orjson.loads(state.read_bytes())
+            else:
+                meta = {"node_id": random_base64_uuid(), "cluster_uuid": random_base64_uuid()}
+                write_atomically(state, orjson.dumps(meta))
+        except OSError as e:
+            raise NodeStartupError(f"data path [{self.data_path}] is not usable: {e}") from None
+        self.node_id = meta["node_id"]
+        self.cluster_uuid = meta["cluster_uuid"]
+
+    async def start(self) -> None:
+        if self._lock_fd is None:
+            self.prepare_data_path()
+        await self.indices.start()
+        log.info("[%s] started, node id [%s], data path [%s]", self.name, self.node_id, self.data_path)
+
+    async def stop(self) -> None:
+        log.info("[%s] stopping: flushing shards", self.name)
+        await self.indices.stop()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        log.info("[%s] stopped", self.name)

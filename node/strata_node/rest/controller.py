@@ -1,0 +1,227 @@
+"""The route table and the request cycle, like Elasticsearch's RestController.
+
+Routes are matched segment by segment; a literal segment beats a `{param}` at the same
+place, so `/_bulk` wins over `/{index}`. A path that matches but not for the method is a
+405, a path that matches nothing a 400, both worded as Elasticsearch words them. Every
+response carries the product header the official clients check.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from ..common import xcontent
+from ..common.errors import ContentTooLong, IllegalArgument, StrataError, error_body
+
+log = logging.getLogger(__name__)
+
+GLOBAL_PARAMS = frozenset({"pretty", "human", "filter_path", "error_trace", "format"})
+SUPPORTED_MEDIA = ("application/json", "application/x-ndjson", "application/vnd.elasticsearch+json",
+                   "application/vnd.elasticsearch+x-ndjson")
+COMPATIBLE_VERSIONS = ("7", "8", "9")
+
+
+@dataclass
+class RestResponse:
+    status: int
+    body: Any = None  # JSON-able, or bytes/str sent as text
+    headers: dict[str, str] | None = None
+    content_type: str | None = None
+
+
+Handler = Callable[..., Awaitable[RestResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: tuple[str, ...]
+    handler: Handler
+    params: frozenset[str]
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        if len(segments) != len(self.pattern):
+            return None
+        found = {}
+        for part, seg in zip(self.pattern, segments, strict=True):
+            if part.startswith("{"):
+                if not seg:
+                    return None
+                found[part[1:-1]] = seg
+            elif part != seg:
+                return None
+        return found
+
+    @property
+    def specificity(self) -> tuple[int, ...]:
+        return tuple(1 if p.startswith("{") else 0 for p in self.pattern)
+
+
+def split_path(path: str) -> list[str]:
+    return [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
+
+
+class RestController:
+    def __init__(self, max_content_length: int):
+        self.routes: list[Route] = []
+        self.max_content_length = max_content_length
+
+    def register(self, method: str, path: str, handler: Handler, params: Iterable[str] = ()) -> None:
+        pattern = tuple(p for p in path.strip("/").split("/") if p)
+        self.routes.append(Route(method, pattern, handler, frozenset(params)))
+        self.routes.sort(key=lambda r: r.specificity)
+
+    def _find(self, method: str, segments: list[str]) -> tuple[Route | None, dict[str, str], list[str]]:
+        allowed: list[str] = []
+        best: tuple[int, ...] | None = None
+        for route in self.routes:
+            params = route.match(segments)
+            if params is None:
+                continue
+            if best is not None and route.specificity != best:
+                break  # only the most specific matching pattern answers
+            best = route.specificity
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
+                return route, params, []
+            allowed.append(route.method)
+        return None, {}, allowed
+
+    async def handle(self, request: Request) -> Response:
+        start = time.monotonic()
+        params = dict(request.query_params)
+        pretty = params.get("pretty") in ("", "true")
+        error_trace = params.get("error_trace") in ("", "true")
+        accept = request.headers.get("accept", "")
+        try:
+            route, path_params, allowed = self._find(request.method, split_path(request.url.path))
+            if route is None:
+                return self._no_route(request, allowed, pretty)
+            self._check_params(request.url.path, params, route)
+            body = await self._read_body(request)
+            self._check_content_type(request, body)
+            rest = RestRequest(request.method, request.url.path, params, path_params, body,
+                               dict(request.headers))
+            response = await route.handler(rest)
+        except ClientDisconnect:
+            return Response(status_code=499)
+        except StrataError as e:
+            response = RestResponse(e.status, error_body(e, stack_trace=error_trace))
+        except Exception as e:
+            log.exception("unexpected failure handling [%s %s]", request.method, request.url.path)
+            response = RestResponse(500, error_body(e, stack_trace=error_trace))
+        return self._render(request, response, params, pretty, accept, start)
+
+    @staticmethod
+    def _check_params(path: str, params: dict[str, str], route: Route) -> None:
+        unknown = [p for p in params if p not in route.params and p not in GLOBAL_PARAMS]
+        if not unknown:
+            return
+        parts = []
+        for p in unknown:
+            close = difflib.get_close_matches(p, sorted(route.params | GLOBAL_PARAMS), n=1, cutoff=0.7)
+            parts.append(f"[{p}] -> did you mean [{close[0]}]?" if close else f"[{p}]")
+        noun = "parameter" if len(unknown) == 1 else "parameters"
+        raise IllegalArgument(f"request [{path}] contains unrecognized {noun}: {', '.join(parts)}")
+
+    async def _read_body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_content_length:
+            raise ContentTooLong(f"request content length [{declared}] is larger than the allowed "
+                                 f"[http.max_content_length] of [{self.max_content_length}] bytes")
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_content_length:
+                raise ContentTooLong(f"request content is larger than the allowed [http.max_content_length] "
+                                     f"of [{self.max_content_length}] bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _check_content_type(request: Request, body: bytes) -> None:
+        content_type = request.headers.get("content-type")
+        if not body:
+            return
+        if content_type is None:
+            raise _MediaTypeError(406, "Content-Type header is missing")
+        media, _, rest = content_type.partition(";")
+        media = media.strip().lower()
+        if media not in SUPPORTED_MEDIA:
+            raise _MediaTypeError(406, f"Content-Type header [{content_type}] is not supported")
+        if "compatible-with" in rest:
+            version = rest.split("compatible-with=", 1)[1].split(";")[0].strip()
+            if version not in COMPATIBLE_VERSIONS:
+                raise _MediaTypeError(400, f"A compatible version is required on both Content-Type and "
+                                           f"Accept headers if either one has requested a compatible "
+                                           f"version. Accept=null, Content-Type={version}")
+
+    def _no_route(self, request: Request, allowed: list[str], pretty: bool) -> Response:
+        if request.method == "OPTIONS" and allowed:
+            return Response(status_code=200, headers={"Allow": ",".join(sorted(set(allowed)))})
+        if allowed:
+            body = {"error": f"Incorrect HTTP method for uri [{request.url.path}] and method "
+                             f"[{request.method}], allowed: [{', '.join(sorted(set(allowed)))}]",
+                    "status": 405}
+            return self._json(request, body, 405, pretty, {"Allow": ",".join(sorted(set(allowed)))})
+        body = {"error": f"no handler found for uri [{request.url.path}] and method [{request.method}]",
+                "status": 400}
+        return self._json(request, body, 400, pretty)
+
+    def _json(self, request: Request, body: Any, status: int, pretty: bool,
+              headers: dict[str, str] | None = None) -> Response:
+        data = xcontent.dumps(body, pretty=pretty)
+        return self._send(request, data, status, "application/json", headers)
+
+    @staticmethod
+    def _send(request: Request, data: bytes, status: int, content_type: str,
+              headers: dict[str, str] | None = None) -> Response:
+        out = {"X-Elastic-Product": "Elasticsearch"}
+        if headers:
+            out.update(headers)
+        if request.method == "HEAD":
+            out["content-length"] = str(len(data))
+            return Response(b"", status_code=status, headers=out, media_type=content_type)
+        return Response(data, status_code=status, headers=out, media_type=content_type)
+
+    def _render(self, request: Request, response: RestResponse, params: dict[str, str], pretty: bool,
+                accept: str, start: float) -> Response:
+        body = response.body
+        if isinstance(body, bytes | str):
+            data = body.encode() if isinstance(body, str) else body
+            return self._send(request, data, response.status, response.content_type or "text/plain",
+                              response.headers)
+        if body is None:
+            return self._send(request, b"", response.status, "application/json", response.headers)
+        if "filter_path" in params:
+            body = xcontent.filter_path(xcontent.materialize(body), params["filter_path"].split(","))
+        data = xcontent.dumps(body, pretty=pretty)
+        content_type = response.content_type or "application/json"
+        if "compatible-with" in accept and "vnd.elasticsearch+json" in accept:
+            version = accept.split("compatible-with=", 1)[1].split(";")[0].strip()
+            content_type = f"application/vnd.elasticsearch+json;compatible-with={version}"
+        elapsed = time.monotonic() - start
+        if elapsed > 1:
+            log.debug("[%s %s] took %.1fs", request.method, request.url.path, elapsed)
+        return self._send(request, data, response.status, content_type, response.headers)
+
+
+class _MediaTypeError(StrataError):
+    type = "media_type_header_exception"
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+# imported here to avoid a cycle at module import time
+from .request import RestRequest  # noqa: E402

@@ -1,0 +1,128 @@
+"""Index APIs: create, get, exists, delete, refresh, flush, count, mapping and settings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..common.errors import IllegalArgument, ParsingError
+from ..index.service import IndexService
+from .controller import RestController, RestResponse
+from .request import RestRequest
+
+RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
+CREATE_PARAMS = ("wait_for_active_shards", "timeout", "master_timeout")
+GET_PARAMS = (*RESOLVE_PARAMS, "flat_settings", "include_defaults", "local", "master_timeout", "features")
+DELETE_PARAMS = (*RESOLVE_PARAMS, "timeout", "master_timeout")
+FLUSH_PARAMS = (*RESOLVE_PARAMS, "force", "wait_if_ongoing")
+COUNT_PARAMS = (*RESOLVE_PARAMS, "q", "routing", "preference", "min_score", "terminate_after",
+                "ignore_throttled", "analyzer", "analyze_wildcard", "default_operator", "df", "lenient")
+
+
+class IndexHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self, c: RestController) -> None:
+        c.register("PUT", "/{index}", self.create, CREATE_PARAMS)
+        c.register("GET", "/{index}", self.get, GET_PARAMS)
+        c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS)
+        for method in ("GET", "POST"):
+            c.register(method, "/_refresh", self.refresh, RESOLVE_PARAMS)
+            c.register(method, "/{index}/_refresh", self.refresh, RESOLVE_PARAMS)
+            c.register(method, "/_flush", self.flush, FLUSH_PARAMS)
+            c.register(method, "/{index}/_flush", self.flush, FLUSH_PARAMS)
+            c.register(method, "/_count", self.count, COUNT_PARAMS)
+            c.register(method, "/{index}/_count", self.count, COUNT_PARAMS)
+        c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, "local", "master_timeout"))
+        c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, "local", "master_timeout"))
+        c.register("GET", "/_settings", self.get_settings, GET_PARAMS)
+        c.register("GET", "/{index}/_settings", self.get_settings, GET_PARAMS)
+
+    def _resolve(self, request: RestRequest, *, default_allow_no_indices: bool = True,
+                 default_ignore_unavailable: bool = False) -> list[IndexService]:
+        names = self.node.indices.resolve(
+            request.param("index"),
+            ignore_unavailable=request.bool_param("ignore_unavailable", default_ignore_unavailable),
+            allow_no_indices=request.bool_param("allow_no_indices", default_allow_no_indices),
+            expand_wildcards=request.param("expand_wildcards", "open"))
+        return [self.node.indices.get(n) for n in names]
+
+    async def create(self, request: RestRequest) -> RestResponse:
+        name = request.param("index")
+        service = await self.node.indices.create(name, request.json_body())
+        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": True, "index": service.name})
+
+    async def get(self, request: RestRequest) -> RestResponse:
+        services = self._resolve(request, default_allow_no_indices=False)
+        flat = request.bool_param("flat_settings")
+        body = {s.name: {"aliases": dict(s.metadata.aliases), "mappings": dict(s.metadata.mappings),
+                         "settings": _settings(s, flat)} for s in services}
+        return RestResponse(200, body)
+
+    async def delete(self, request: RestRequest) -> RestResponse:
+        expression = request.param("index")
+        if self.node.settings.get("action.destructive_requires_name"):
+            for part in expression.split(","):
+                if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
+                    raise IllegalArgument("Wildcard expressions or all indices are not allowed")
+        services = self._resolve(request, default_allow_no_indices=True)
+        await self.node.indices.delete([s.name for s in services])
+        return RestResponse(200, {"acknowledged": True})
+
+    @staticmethod
+    def _shards_body(services: list[IndexService], successful: int) -> dict[str, Any]:
+        total = sum(s.metadata.number_of_shards * (1 + s.metadata.number_of_replicas) for s in services)
+        return {"total": total, "successful": successful, "failed": 0}
+
+    async def refresh(self, request: RestRequest) -> RestResponse:
+        services = self._resolve(request)
+        successful = 0
+        for s in services:
+            for shard in s.shards:
+                shard.active_engine().refresh()
+                successful += 1
+        return RestResponse(200, {"_shards": self._shards_body(services, successful)})
+
+    async def flush(self, request: RestRequest) -> RestResponse:
+        services = self._resolve(request)
+        force = request.bool_param("force")
+        request.bool_param("wait_if_ongoing", True)
+        engines = [shard.active_engine() for s in services for shard in s.shards]
+        await asyncio.gather(*(e.flush(force=force) for e in engines))
+        return RestResponse(200, {"_shards": self._shards_body(services, len(engines))})
+
+    async def count(self, request: RestRequest) -> RestResponse:
+        if request.param("q") is not None:
+            raise IllegalArgument("[q] is not supported by _count yet: only match_all counts are")
+        body = request.json_body()
+        query = body.get("query", {"match_all": {}})
+        for key in body:
+            if key != "query":
+                raise ParsingError(f"request does not support [{key}]")
+        if not (isinstance(query, dict) and list(query) == ["match_all"]):
+            raise IllegalArgument("only [match_all] queries are supported by _count yet")
+        services = self._resolve(request)
+        count = 0
+        shards = 0
+        for s in services:
+            for shard in s.shards:
+                count += shard.active_engine().count()
+                shards += 1
+        return RestResponse(200, {"count": count, "_shards": {"total": shards, "successful": shards,
+                                                               "skipped": 0, "failed": 0}})
+
+    async def get_mapping(self, request: RestRequest) -> RestResponse:
+        services = self._resolve(request)
+        return RestResponse(200, {s.name: {"mappings": dict(s.metadata.mappings)} for s in services})
+
+    async def get_settings(self, request: RestRequest) -> RestResponse:
+        services = self._resolve(request)
+        flat = request.bool_param("flat_settings")
+        return RestResponse(200, {s.name: {"settings": _settings(s, flat)} for s in services})
+
+
+def _settings(service: IndexService, flat: bool) -> dict[str, Any]:
+    if flat:
+        return dict(sorted(service.metadata.settings.items()))
+    return service.metadata.settings_tree()

@@ -1,0 +1,74 @@
+"""A REST request as handlers see it: path and query parameters with typed accessors,
+and the body. Parameters are declared per route, so an unknown one is refused before
+any handler runs (nothing is half-applied)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..common import xcontent
+from ..common.errors import IllegalArgument, ParseError
+from ..common.units import parse_time
+
+
+@dataclass
+class RestRequest:
+    method: str
+    path: str
+    params: dict[str, str]
+    path_params: dict[str, str]
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        value = self.path_params.get(name)
+        if value is None:
+            value = self.params.get(name)
+        return default if value is None else value
+
+    def has_param(self, name: str) -> bool:
+        return name in self.params or name in self.path_params
+
+    def bool_param(self, name: str, default: bool = False) -> bool:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        if value in ("", "true"):
+            return True
+        if value == "false":
+            return False
+        raise IllegalArgument(f"Failed to parse value [{value}] only [true] or [false] are allowed.")
+
+    def int_param(self, name: str, default: int) -> int:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise IllegalArgument(f"Failed to parse int parameter [{name}] with value [{value}]") from None
+
+    def time_param(self, name: str, default: float) -> float:
+        value = self.params.get(name)
+        if value is None:
+            return default
+        try:
+            return parse_time(value, name)
+        except ValueError as e:
+            raise ParseError(str(e)) from None
+
+    def list_param(self, name: str) -> list[str]:
+        value = self.param(name)
+        return [v for v in value.split(",") if v] if value else []
+
+    @property
+    def has_body(self) -> bool:
+        return bool(self.body.strip())
+
+    def json_body(self, *, required: bool = False) -> dict[str, Any]:
+        if not self.has_body:
+            if required:
+                raise ParseError("request body is required")
+            return {}
+        return xcontent.loads_object(self.body)

@@ -1,0 +1,35 @@
+"""`GET /` and `HEAD /`: who this node is, in the shape the official clients expect."""
+
+from __future__ import annotations
+
+from .. import ES_COMPAT_VERSION, LUCENE_COMPAT_VERSION, __version__
+from .controller import RestController, RestResponse
+from .request import RestRequest
+
+
+class RootHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self, c: RestController) -> None:
+        c.register("GET", "/", self.info)
+
+    async def info(self, request: RestRequest) -> RestResponse:
+        node = self.node
+        return RestResponse(200, {
+            "name": node.name,
+            "cluster_name": node.cluster_name,
+            "cluster_uuid": node.cluster_uuid,
+            "version": {
+                "number": ES_COMPAT_VERSION,
+                "build_flavor": "default",
+                "build_type": "strata",
+                "build_hash": f"strata-{__version__}",
+                "build_date": "2026-11-01T00:00:00.000Z",
+                "build_snapshot": False,
+                "lucene_version": LUCENE_COMPAT_VERSION,
+                "minimum_wire_compatibility_version": "7.17.0",
+                "minimum_index_compatibility_version": "7.0.0",
+            },
+            "tagline": "You Know, for Search",
+        })

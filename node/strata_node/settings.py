@@ -1,0 +1,289 @@
+"""Typed settings: node settings from the YAML file, the environment and `-E` flags, and
+index settings from create-index bodies.
+
+Every setting is registered once with its type, default and scope; anything else is
+refused with Elasticsearch's message, so a typo stops start-up instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .common.units import parse_bytes, parse_time
+
+ALL_ROLES = ("master", "data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen",
+             "ingest", "remote_cluster_client")
+
+
+class SettingsError(ValueError):
+    """A setting that is unknown or whose value does not parse."""
+
+
+def _int(minimum: int | None = None, maximum: int | None = None) -> Callable[[Any, str], int]:
+    def parse(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]") from None
+        if minimum is not None and n < minimum:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be >= {minimum}")
+        if maximum is not None and n > maximum:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be <= {maximum}")
+        return n
+
+    return parse
+
+
+def _port(value: Any, key: str) -> int:
+    return _int(0, 65535)(value, key)
+
+
+def _str(value: Any, key: str) -> str:
+    if isinstance(value, dict | list):
+        raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]: expected a string")
+    return str(value)
+
+
+def _bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    if text in ("true", "false"):
+        return text == "true"
+    raise SettingsError(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+
+
+def _list(value: Any, key: str) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip() for v in value]
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _roles(value: Any, key: str) -> list[str]:
+    roles = _list(value, key)
+    for role in roles:
+        if role not in ALL_ROLES:
+            raise SettingsError(f"unknown role [{role}] in setting [{key}]; known roles are "
+                                f"[{', '.join(ALL_ROLES)}]")
+    return roles
+
+
+def _time(value: Any, key: str) -> float:
+    try:
+        return parse_time(value, key)
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+
+
+def _bytes(value: Any, key: str) -> int:
+    try:
+        return parse_bytes(value, key)
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+
+
+def _enum(*choices: str) -> Callable[[Any, str], str]:
+    def parse(value: Any, key: str) -> str:
+        text = str(value).lower()
+        if text not in choices:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]: must be one of "
+                                f"[{', '.join(choices)}]")
+        return text
+
+    return parse
+
+
+def _time_min(minimum: float) -> Callable[[Any, str], float]:
+    def parse(value: Any, key: str) -> float:
+        seconds = _time(value, key)
+        if seconds < minimum:
+            raise SettingsError(f"failed to parse value [{value}] for setting [{key}], must be >= "
+                                f"[{int(minimum * 1000)}ms]")
+        return seconds
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: Any
+    parse: Callable[[Any, str], Any]
+    dynamic: bool = False
+    private: bool = False  # set by the system, never by a user
+
+    def get(self, values: Mapping[str, Any]) -> Any:
+        raw = values.get(self.key)
+        if raw is None:
+            return self.default(values) if callable(self.default) else self.default
+        return self.parse(raw, self.key)
+
+
+def _default_node_name(values: Mapping[str, Any]) -> str:
+    return socket.gethostname()
+
+
+NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
+    Setting("cluster.name", "strata", _str),
+    Setting("node.name", _default_node_name, _str),
+    Setting("node.roles", list(ALL_ROLES), _roles),
+    Setting("path.data", "data", _str),
+    Setting("path.logs", "logs", _str),
+    Setting("path.config", "config", _str),
+    Setting("network.host", "127.0.0.1", _str),
+    Setting("http.host", lambda v: v.get("network.host", "127.0.0.1"), _str),
+    Setting("http.port", 9200, _port),
+    Setting("http.max_content_length", 100 * 1024 * 1024, _bytes),
+    Setting("transport.host", lambda v: v.get("network.host", "127.0.0.1"), _str),
+    Setting("transport.port", 9300, _port),
+    Setting("discovery.seed_hosts", [], _list),
+    Setting("discovery.type", "multi-node", _enum("multi-node", "single-node")),
+    Setting("cluster.initial_master_nodes", [], _list),
+    Setting("action.auto_create_index", "true", _str, dynamic=True),
+    Setting("action.destructive_requires_name", True, _bool, dynamic=True),
+]}
+# Affix settings: any key under these prefixes is allowed (custom node attributes).
+NODE_SETTING_PREFIXES = ("node.attr.",)
+
+INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
+    Setting("index.number_of_shards", 1, _int(1, 1024)),
+    Setting("index.number_of_replicas", 1, _int(0), dynamic=True),
+    Setting("index.number_of_routing_shards", None, _int(1, 1024)),
+    Setting("index.routing_partition_size", 1, _int(1)),
+    Setting("index.refresh_interval", 1.0, _time, dynamic=True),
+    Setting("index.translog.durability", "request", _enum("request", "async"), dynamic=True),
+    Setting("index.translog.sync_interval", 5.0, _time_min(0.1)),
+    Setting("index.translog.flush_threshold_size", 512 * 1024 * 1024, _bytes, dynamic=True),
+    Setting("index.translog.generation_threshold_size", 64 * 1024 * 1024, _bytes, dynamic=True),
+    Setting("index.max_result_window", 10000, _int(1), dynamic=True),
+    Setting("index.auto_expand_replicas", "false", _str, dynamic=True),
+    Setting("index.hidden", False, _bool, dynamic=True),
+    Setting("index.uuid", None, _str, private=True),
+    Setting("index.creation_date", None, _str, private=True),
+    Setting("index.version.created", None, _str, private=True),
+    Setting("index.provided_name", None, _str, private=True),
+]}
+
+
+def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
+    out: dict[str, Any] = {}
+    for key, child in value.items():
+        full = f"{prefix}{key}"
+        if isinstance(child, Mapping):
+            out.update(flatten(child, full + "."))
+        else:
+            out[full] = child
+    return out
+
+
+def _suggest(key: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.8)
+    return f" did you mean [{close[0]}]?" if close else ""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The validated settings of one node."""
+
+    values: Mapping[str, Any]
+
+    def get(self, key: str) -> Any:
+        if key in NODE_SETTINGS:
+            return NODE_SETTINGS[key].get(self.values)
+        return self.values.get(key)
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {k[len("node.attr."):]: str(v) for k, v in self.values.items() if k.startswith("node.attr.")}
+
+
+ENV_PREFIX = "STRATA_SETTING_"
+
+
+def env_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """STRATA_SETTING_CLUSTER_NAME=x -> cluster.name=x ('_' is '.', '__' is '_'), as
+    Elasticsearch's Docker image reads ES_SETTING_*."""
+    out = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            key = name[len(ENV_PREFIX):].lower().replace("__", "\0").replace("_", ".").replace("\0", "_")
+            out[key] = value
+    return out
+
+
+def load_node_settings(config_path: Path | None, overrides: Iterable[str] = (),
+                       environ: Mapping[str, str] | None = None) -> NodeSettings:
+    """File, then environment, then `-E name=value` flags; every key validated."""
+    values: dict[str, Any] = {}
+    if config_path is not None and config_path.exists():
+        try:
+            loaded = yaml.safe_load(config_path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise SettingsError(f"failed to parse settings file [{config_path}]: {e}") from None
+        if not isinstance(loaded, dict):
+            raise SettingsError(f"settings file [{config_path}] must hold a mapping of settings")
+        values.update(flatten(loaded))
+    values.update(env_settings(os.environ if environ is None else environ))
+    for flag in overrides:
+        key, sep, value = flag.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"setting [{flag}] must be of the form name=value")
+        values[key.strip()] = value
+    for key in values:
+        if key not in NODE_SETTINGS and not key.startswith(NODE_SETTING_PREFIXES):
+            raise SettingsError(f"unknown setting [{key}]{_suggest(key, NODE_SETTINGS)} please check "
+                                "that any required plugins are installed, or check the breaking "
+                                "changes documentation for removed settings")
+    if config_path is not None and "path.config" not in values:
+        values["path.config"] = str(config_path.parent)
+    settings = NodeSettings(values)
+    for key in NODE_SETTINGS:
+        settings.get(key)  # parse every value now, so a bad one stops start-up
+    return settings
+
+
+def normalize_index_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Flatten and prefix with `index.` as Elasticsearch does for create-index bodies."""
+    out = {}
+    for key, value in flatten(raw).items():
+        full = key if key.startswith("index.") else f"index.{key}"
+        out[full] = value
+    return out
+
+
+def validate_index_settings(values: Mapping[str, Any], *, allow_private: bool = False) -> dict[str, Any]:
+    """Parse every value; unknown or private keys are refused. Returns the parsed values."""
+    parsed = {}
+    for key, value in values.items():
+        setting = INDEX_SETTINGS.get(key)
+        if setting is None:
+            raise SettingsError(f"unknown setting [{key}]{_suggest(key, INDEX_SETTINGS)} please check "
+                                "that any required plugins are installed, or check the breaking "
+                                "changes documentation for removed settings")
+        if setting.private and not allow_private:
+            raise SettingsError(f"private index setting [{key}] can not be set explicitly")
+        if value is None:
+            continue
+        if isinstance(value, list | dict):
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
+        parsed[key] = setting.parse(value, key)
+    return parsed
+
+
+def index_setting(values: Mapping[str, Any], key: str) -> Any:
+    return INDEX_SETTINGS[key].get(values)
