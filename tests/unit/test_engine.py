@@ -1,0 +1,197 @@
+"""The shard engine: versions and sequence numbers, concurrency checks, refresh
+visibility, flush, and recovery of the store from the translog."""
+
+import asyncio
+
+import pytest
+
+from strata_node.common.errors import StrataError, VersionConflict
+from strata_node.engine import operation as ops
+from strata_node.engine.engine import COMMIT_KEY, DeleteOp, Engine, IndexOp, ShardRef
+
+REF = ShardRef("logs", "uuid-1", 0)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def write(engine, *requests):
+    outcomes = [None] * len(requests)
+
+    def on_item(i, outcome):
+        outcomes[i] = outcome
+
+    engine.write(list(requests), on_item)
+    return outcomes
+
+
+async def opened(path, term=1):
+    e = Engine(REF, path, term)
+    await e.open()
+    return e
+
+
+def test_index_assigns_sequence_numbers_and_versions(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        a, b, c = write(e, IndexOp("1", b'{"v":1}'), IndexOp("1", b'{"v":2}'), IndexOp("2", b"{}"))
+        assert (a.operation.seq_no, a.operation.version, a.result) == (0, 1, "created")
+        assert (b.operation.seq_no, b.operation.version, b.result) == (1, 2, "updated")
+        assert (c.operation.seq_no, c.result) == (2, "created")
+        assert e.tracker.checkpoint == 2
+        await e.close()
+
+    run(go())
+
+
+def test_get_is_real_time_but_count_waits_for_refresh(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b'{"a":1}'))
+        assert e.get("1").source == b'{"a":1}'
+        assert e.count() == 0
+        e.refresh()
+        assert e.count() == 1
+        await e.close()
+
+    run(go())
+
+
+def test_delete_leaves_a_tombstone_that_continues_the_version(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b"{}"))
+        [d] = write(e, DeleteOp("1"))
+        assert d.result == "deleted" and d.operation.version == 2
+        assert e.get("1") is None
+        [again] = write(e, IndexOp("1", b"{}"))
+        assert again.result == "created" and again.operation.version == 3
+        [missing] = write(e, DeleteOp("nope"))
+        assert missing.result == "not_found"
+        e.refresh()
+        assert e.count() == 1
+        await e.close()
+
+    run(go())
+
+
+def test_create_conflicts_with_a_live_document(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b"{}"))
+        [conflict] = write(e, IndexOp("1", b"{}", create=True))
+        assert isinstance(conflict, VersionConflict)
+        assert conflict.reason == "[1]: version conflict, document already exists (current version [1])"
+        assert e.tracker.max_seq_no == 0  # a refused write takes no sequence number
+        await e.close()
+
+    run(go())
+
+
+def test_compare_and_set_on_seq_no_and_primary_term(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b"{}"), IndexOp("1", b"{}"))
+        [stale] = write(e, IndexOp("1", b"{}", if_seq_no=0, if_primary_term=1))
+        assert stale.reason == ("[1]: version conflict, required seqNo [0], primary term [1]. current "
+                                "document has seqNo [1] and primary term [1]")
+        [ok] = write(e, IndexOp("1", b"{}", if_seq_no=1, if_primary_term=1))
+        assert ok.operation.seq_no == 2
+        [gone] = write(e, IndexOp("2", b"{}", if_seq_no=0, if_primary_term=1))
+        assert "but no document was found" in gone.reason
+        await e.close()
+
+    run(go())
+
+
+def test_external_versions_must_increase(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        [a] = write(e, IndexOp("1", b"{}", version=5, version_type="external"))
+        assert a.operation.version == 5
+        [same] = write(e, IndexOp("1", b"{}", version=5, version_type="external"))
+        assert same.reason == ("[1]: version conflict, current version [5] is higher or equal to the one "
+                               "provided [5]")
+        [gte] = write(e, IndexOp("1", b"{}", version=5, version_type="external_gte"))
+        assert gte.operation.version == 5
+        await e.close()
+
+    run(go())
+
+
+def test_reopen_after_clean_close_keeps_everything(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, *(IndexOp(str(i), b"{}") for i in range(100)), DeleteOp("5"))
+        await e.sync_translog()
+        await e.close()
+        e = await opened(tmp_path, term=2)
+        assert e.get("5") is None and e.get("6") is not None
+        assert e.tracker.checkpoint == 100 and e.tracker.max_seq_no == 100
+        e.refresh()
+        assert e.count() == 99
+        [next_op] = write(e, IndexOp("x", b"{}"))
+        assert (next_op.operation.seq_no, next_op.operation.primary_term) == (101, 2)
+        await e.close()
+
+    run(go())
+
+
+def test_translog_replays_operations_the_store_lost(tmp_path):
+    """Simulate a crash after the translog fsync but before the store kept the writes:
+    drop the store's copy of the operations above the commit, then reopen."""
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("a", b'{"n":1}'))
+        await e.flush(force=True)
+        write(e, IndexOp("b", b'{"n":2}'), IndexOp("a", b'{"n":3}'), DeleteOp("zz"))
+        await e.sync_translog()
+        # The store loses everything after the commit (its writes are not synced).
+        e.db.delete(b"db")
+        e.db.delete(b"dzz")
+        e.db.put(b"da", ops.encode(ops.Operation(ops.INDEX, 0, 1, 1, "a", b'{"n":1}')))
+        for seq in (1, 2, 3):
+            e.db.delete(b"h" + seq.to_bytes(8, "big"))
+        e.db.put(b"m:count", b"1")
+        await e.close(flush=False)
+        e = await opened(tmp_path)
+        assert e.get("a").source == b'{"n":3}' and e.get("a").version == 2
+        assert e.get("b").seq_no == 1
+        assert e.tracker.checkpoint == 3
+        e.refresh()
+        assert e.count() == 2
+        await e.close()
+
+    run(go())
+
+
+def test_flush_writes_a_commit_point_and_trims_the_translog(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b"{}"), IndexOp("2", b"{}"))
+        assert await e.flush()
+        commit = ops.decode_commit(e.db.get(COMMIT_KEY))
+        assert (commit.local_checkpoint, commit.max_seq_no) == (1, 1)
+        gens = sorted(p.name for p in (tmp_path / "translog").glob("*.tlog"))
+        assert gens == [f"translog-{commit.translog_generation}.tlog"]
+        assert not await e.flush()  # nothing new: no commit
+        await e.close()
+
+    run(go())
+
+
+def test_a_corrupted_translog_fails_the_open_with_the_reason(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b'{"a":"xxxxxxxx"}'), IndexOp("2", b'{"a":"yyyyyyyy"}'))
+        await e.sync_translog()
+        await e.close(flush=False)
+        tlog = max((tmp_path / "translog").glob("*.tlog"))
+        data = bytearray(tlog.read_bytes())
+        data[data.index(b"xxxxxxxx")] = ord("z")
+        tlog.write_bytes(bytes(data))
+        with pytest.raises(StrataError, match="bad checksum"):
+            await opened(tmp_path)
+
+    run(go())
