@@ -54,7 +54,8 @@ def test_lists_accept_yaml_lists_and_comma_strings(tmp_path):
     config = tmp_path / "strata.yml"
     config.write_text("discovery.seed_hosts: [a:9300, b:9300]\n")
     assert load_node_settings(config, [], {}).get("discovery.seed_hosts") == ["a:9300", "b:9300"]
-    assert load_node_settings(None, ["discovery.seed_hosts=a,b"], {}).get("discovery.seed_hosts") == ["a", "b"]
+    flags = load_node_settings(None, ["discovery.seed_hosts=a,b"], {})
+    assert flags.get("discovery.seed_hosts") == ["a", "b"]
 
 
 def test_index_settings_are_flattened_and_prefixed():

@@ -1,12 +1,15 @@
-"""Partial updates: merging a `doc` into the current source as Elasticsearch does
-(objects merge recursively, every other value replaces), and detecting no-ops."""
+"""Partial updates: reading an update body as Elasticsearch's UpdateRequest parser does,
+merging a `doc` into the current source (objects merge recursively, every other value
+replaces), and detecting no-ops."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from ..common.errors import ActionRequestValidation, IllegalArgument
+from ..common.errors import IllegalArgument, NumberFormatError, XContentParseError
+from ..common.xcontent import field_locations, loads, token_name
 
 
 def merge(current: dict[str, Any], changes: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -33,34 +36,80 @@ class UpdateSpec:
     doc_as_upsert: bool = False
     detect_noop: bool = True
     fetch_source: Any = None  # the `_source` of the update body, for the `get` section
+    if_seq_no: int | None = None  # compare-and-set may also come in the body
+    if_primary_term: int | None = None
 
 
-_KNOWN = {"doc", "upsert", "doc_as_upsert", "detect_noop", "_source", "script", "scripted_upsert",
-          "lang", "params"}
+PARSER_NAME = "UpdateRequest"
+# The fields of UpdateRequest's ObjectParser and the tokens each accepts.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "script": ("START_OBJECT", "VALUE_STRING"),
+    "scripted_upsert": ("VALUE_BOOLEAN", "VALUE_STRING"),
+    "upsert": ("START_OBJECT",),
+    "doc": ("START_OBJECT",),
+    "doc_as_upsert": ("VALUE_BOOLEAN", "VALUE_STRING"),
+    "detect_noop": ("VALUE_BOOLEAN", "VALUE_STRING"),
+    "_source": ("START_OBJECT", "START_ARRAY", "VALUE_BOOLEAN", "VALUE_STRING"),
+    "if_seq_no": ("VALUE_NUMBER", "VALUE_STRING"),
+    "if_primary_term": ("VALUE_NUMBER", "VALUE_STRING"),
+}
 
 
-def parse_update_body(body: Any) -> UpdateSpec:
+def parse_update_body(raw: bytes, *, line_offset: int = 0) -> UpdateSpec:
+    """Read an update body. Problems are x_content_parse_exception located at the field,
+    worded as Elasticsearch's ObjectParser words them. An empty body is an empty update,
+    which validation then refuses ("script or doc is missing")."""
+    spec = UpdateSpec()
+    if not raw.strip():
+        return spec
+    body = loads(raw, line_offset=line_offset)
     if not isinstance(body, dict):
-        raise IllegalArgument("update request body must be an object")
-    for key in body:
-        if key not in _KNOWN:
-            raise IllegalArgument(f"[UpdateRequest] unknown field [{key}]")
-    if "script" in body or body.get("scripted_upsert"):
-        raise IllegalArgument("scripted updates are not supported by Strata: use [doc] or [upsert]")
-    spec = UpdateSpec(fetch_source=body.get("_source"))
-    for key in ("doc", "upsert"):
-        value = body.get(key)
-        if value is not None and not isinstance(value, dict):
-            raise IllegalArgument(f"[UpdateRequest] [{key}] must be an object, found [{value}]")
-        setattr(spec, key, value)
-    for key in ("doc_as_upsert", "detect_noop"):
-        if key in body:
-            if not isinstance(body[key], bool):
-                raise IllegalArgument(f"[UpdateRequest] failed to parse field [{key}]: "
-                                      f"expected a boolean, found [{body[key]}]")
-            setattr(spec, key, body[key])
-    if spec.doc is None and spec.upsert is None:
-        raise ActionRequestValidation(["script or doc is missing"])
-    if spec.doc_as_upsert and spec.doc is None:
-        raise ActionRequestValidation(["doc must be specified if doc_as_upsert is enabled"])
+        raise XContentParseError(f"[{PARSER_NAME}] Expected START_OBJECT but was: {token_name(body)}",
+                                 line=1 + line_offset, column=1)
+    where = field_locations(raw, line_offset=line_offset)
+
+    def fail(key: str, message: str, *, at_name: bool = False, cause: BaseException | None = None):
+        line, column = where[key][0 if at_name else 1]
+        return XContentParseError(f"[{PARSER_NAME}] {message}", line=line, column=column, caused_by=cause)
+
+    for key, value in body.items():
+        accepted = _FIELDS.get(key)
+        if accepted is None:
+            close = difflib.get_close_matches(key, list(_FIELDS), n=1, cutoff=0.8)
+            hint = f" did you mean [{close[0]}]?" if close else ""
+            raise fail(key, f"unknown field [{key}]{hint}", at_name=True)
+        if token_name(value) not in accepted:
+            raise fail(key, f"{key} doesn't support values of type: {token_name(value)}")
+        if key in ("script", "scripted_upsert"):
+            raise IllegalArgument("scripted updates are not supported by Strata: use [doc] or [upsert]")
+        if key in ("doc_as_upsert", "detect_noop"):
+            if isinstance(value, str):
+                if value not in ("true", "false"):
+                    raise fail(key, f"failed to parse field [{key}]", cause=IllegalArgument(
+                        f"Failed to parse value [{value}] as only [true] or [false] are allowed."))
+                value = value == "true"
+            setattr(spec, key, value)
+        elif key in ("if_seq_no", "if_primary_term"):
+            try:
+                setattr(spec, key, as_long(value))
+            except NumberFormatError as e:
+                raise fail(key, f"failed to parse field [{key}]", cause=e) from None
+        elif key == "_source":
+            spec.fetch_source = value
+        else:
+            setattr(spec, key, value)
     return spec
+
+
+def as_long(value: Any) -> int:
+    """A long from a JSON number or numeric string, as XContentParser.longValue reads one."""
+    if isinstance(value, str):
+        try:
+            value = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            raise NumberFormatError(f'For input string: "{value}"') from None
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise NumberFormatError(f"Value [{value}] has a decimal part")
+        value = int(value)
+    return value

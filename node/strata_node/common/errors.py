@@ -102,8 +102,19 @@ class ParsingError(StrataError):
 
 
 class XContentParseError(StrataError):
+    """A body that is not the JSON a parser expected; the reason starts with the
+    `[line:column]` where parsing stopped, as Elasticsearch's XContentParseException."""
+
     type = "x_content_parse_exception"
     status = 400
+
+    def __init__(self, reason: str, *, line: int | None = None, column: int | None = None,
+                 caused_by: BaseException | None = None, **metadata: Any):
+        self.line, self.column = line, column
+        self.message = reason
+        if line is not None:
+            reason = f"[{line}:{column}] {reason}"
+        super().__init__(reason, caused_by=caused_by, **metadata)
 
 
 class JsonParseError(StrataError):
@@ -117,7 +128,25 @@ class NotXContent(StrataError):
 
 
 class MapperParsingError(StrataError):
+    """A document that cannot be indexed, with the `[line:column]` of the problem when
+    there is one. Elasticsearch 8.8+ calls it mapper_parsing_exception; Strata keeps
+    mapper_parsing_exception, the type OpenSearch and earlier 8.x clients expect."""
+
     type = "mapper_parsing_exception"
+    status = 400
+
+    def __init__(self, reason: str, *, line: int | None = None, column: int | None = None,
+                 caused_by: BaseException | None = None):
+        if line is not None:
+            reason = f"[{line}:{column}] {reason}"
+        super().__init__(reason, caused_by=caused_by)
+
+
+class NumberFormatError(StrataError):
+    """Java's NumberFormatException, which Elasticsearch reports as is for numbers in
+    bodies that do not parse (`For input string: "abc"`)."""
+
+    type = "number_format_exception"
     status = 400
 
 

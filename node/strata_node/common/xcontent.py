@@ -7,58 +7,96 @@ its body went wrong. Responses may embed a document's original `_source` bytes u
 
 from __future__ import annotations
 
+import json
+from json.decoder import scanstring
 from typing import Any
 
 import orjson
 
-from .errors import JsonParseError, ParseError
+from .errors import JsonParseError, ParseError, ParsingError, XContentParseError
 
 Fragment = orjson.Fragment
+Location = tuple[int, int]
 
-
-def _position(body: bytes, pos: int) -> tuple[int, int]:
-    line = body.count(b"\n", 0, pos) + 1
-    start = body.rfind(b"\n", 0, pos) + 1
-    return line, pos - start + 1
+# Jackson's wording when, as in Elasticsearch, the source is left out of error locations.
+_REDACTED_SOURCE = "REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled)"
 
 
 def loads(body: bytes | str, *, line_offset: int = 0) -> Any:
-    """Parse JSON or raise json_parse_exception with Elasticsearch-like position info."""
+    """Parse JSON, or raise x_content_parse_exception `[line:column] message` caused by a
+    json_parse_exception, the pair Elasticsearch reports for a body Jackson cannot read.
+    `line_offset` shifts line numbers for a slice of a larger body (a bulk line)."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        raw = body if isinstance(body, bytes) else body.encode()
-        line, column = _position(raw, e.pos)
-        msg = e.msg.split(":")[0]
-        raise JsonParseError(
-            f"{msg}: line: {line + line_offset}, column: {column}"
-        ) from None
+        line, column = e.lineno + line_offset, e.colno
+        message = e.msg[:1].upper() + e.msg[1:]
+        cause = JsonParseError(f"{message}\n at [Source: {_REDACTED_SOURCE}; line: {line}, column: {column}]")
+        raise XContentParseError(message, line=line, column=column, caused_by=cause) from None
 
 
 def loads_object(body: bytes, what: str = "request body") -> dict[str, Any]:
-    """Parse a JSON object; any other top-level value is a parse error, as in Elasticsearch."""
+    """Parse a JSON object for an API that reads its body as a map; anything else is
+    Elasticsearch's parse_exception "Failed to parse content to map"."""
     if not body or not body.strip():
         raise ParseError(f"{what} is required")
     try:
         value = loads(body)
-    except JsonParseError as e:
+    except XContentParseError as e:
         raise ParseError("Failed to parse content to map", caused_by=e) from None
     if not isinstance(value, dict):
-        raise ParseError("Failed to parse content to map",
-                         caused_by=JsonParseError(f"expected an object, found {_json_kind(value)}"))
+        raise ParseError("Failed to parse content to map", caused_by=ParsingError(
+            "Failed to parse object: expecting token of type [START_OBJECT] but found "
+            f"[{token_name(value)}]"))
     return value
 
 
-def _json_kind(value: Any) -> str:
+def token_name(value: Any) -> str:
+    """The XContent token a JSON value starts with, for messages that name it."""
     if isinstance(value, list):
-        return "an array"
+        return "START_ARRAY"
+    if isinstance(value, dict):
+        return "START_OBJECT"
     if isinstance(value, str):
-        return "a string"
+        return "VALUE_STRING"
     if value is None:
-        return "null"
+        return "VALUE_NULL"
     if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
+        return "VALUE_BOOLEAN"
+    return "VALUE_NUMBER"
+
+
+def field_locations(body: bytes | str, *, line_offset: int = 0) -> dict[str, tuple[Location, Location]]:
+    """Where each top-level field's name and value start, `(line, column)`, in a JSON
+    object already known to parse, so a parser that rejects a field can say where it is,
+    as Elasticsearch's ObjectParser does. orjson keeps no positions, hence this scan."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    decoder = json.JSONDecoder()
+    out: dict[str, tuple[Location, Location]] = {}
+
+    def where(pos: int) -> Location:
+        return (text.count("\n", 0, pos) + 1 + line_offset, pos - (text.rfind("\n", 0, pos) + 1) + 1)
+
+    pos = _skip_ws(text, 0)
+    if pos >= len(text) or text[pos] != "{":
+        return out
+    pos = _skip_ws(text, pos + 1)
+    while pos < len(text) and text[pos] == '"':
+        key_at = pos
+        key, pos = scanstring(text, pos + 1)
+        pos = _skip_ws(text, _skip_ws(text, pos) + 1)  # past the colon
+        out[key] = (where(key_at), where(pos))
+        _, pos = decoder.raw_decode(text, pos)
+        pos = _skip_ws(text, pos)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip_ws(text, pos + 1)
+    return out
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
 
 
 def dumps(value: Any, *, pretty: bool = False) -> bytes:

@@ -42,7 +42,12 @@ class IndexMetadata:
     version: int = 1
 
     def setting(self, key: str) -> Any:
-        return index_setting(self.settings, key)
+        # Metadata is immutable, so each setting is parsed once per metadata value; the
+        # write path asks for several settings per document.
+        cache = self.__dict__.setdefault("_parsed", {})
+        if key not in cache:
+            cache[key] = index_setting(self.settings, key)
+        return cache[key]
 
     @property
     def number_of_shards(self) -> int:

@@ -1,7 +1,15 @@
 """`POST /_bulk`: newline-delimited action and source lines (BulkRequestParser).
 
-A malformed action line fails the whole request, since nothing after it can be trusted;
-a bad document fails only its own item, as in Elasticsearch."""
+What Elasticsearch refuses while parsing fails the whole request: a malformed action or
+update line, a value that cannot be read, a missing final newline, and any item that
+does not validate (action_request_validation_exception listing every item's problems).
+Nothing of such a request is applied. What Elasticsearch finds later, item by item (a
+document that does not parse, a bad index name, an empty id), fails only that item.
+
+Positions in parse errors of action and update lines are lines of the whole body, which
+is what a client needs to find the culprit; document errors are located within the
+document, as Elasticsearch locates them.
+"""
 
 from __future__ import annotations
 
@@ -9,144 +17,168 @@ import time
 from typing import Any
 
 from ..action.bulk import BulkItem, item_to_json
-from ..action.update import parse_update_body
-from ..common.errors import (
-    ActionRequestValidation,
-    IllegalArgument,
-    JsonParseError,
-    StrataError,
-    XContentParseError,
-)
-from ..common.xcontent import loads
-from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO
+from ..action.update import as_long, parse_update_body
+from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError
+from ..common.ids import time_based_id
+from ..common.xcontent import loads, token_name
 from ..index.names import validate_index_name
 from .controller import RestController, RestResponse
-from .request import RestRequest
-from .write_params import check_source, parse_long, validate_item, write_options
+from .request import RestRequest, source_from_params
+from .write_params import (
+    check_cas_values,
+    check_id_not_empty,
+    check_source,
+    parse_version_type,
+    validation_errors,
+    write_options,
+)
 
 ACTIONS = ("index", "create", "update", "delete")
-METADATA = {"_index", "_id", "routing", "if_seq_no", "if_primary_term", "version", "version_type",
-            "op_type", "pipeline", "require_alias", "retry_on_conflict", "_source", "dynamic_templates",
-            "require_data_stream", "list_executed_pipelines"}
+TEXT_FIELDS = {"_index", "_id", "routing", "op_type", "pipeline", "version_type"}
+LONG_FIELDS = {"version", "if_seq_no", "if_primary_term", "retry_on_conflict"}
+BOOLEAN_FIELDS = {"require_alias", "require_data_stream", "list_executed_pipelines"}
+OBJECT_FIELDS = {"_source", "dynamic_templates"}
+KNOWN_FIELDS = TEXT_FIELDS | LONG_FIELDS | BOOLEAN_FIELDS | OBJECT_FIELDS
 BULK_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "pipeline", "require_alias",
                "_source", "_source_includes", "_source_excludes", "list_executed_pipelines")
 
 
-def _action_line(line: bytes, number: int) -> tuple[str, dict[str, Any]]:
-    try:
-        value = loads(line, line_offset=number - 1)
-    except JsonParseError as e:
-        raise XContentParseError(f"[{number}:1] Malformed action/metadata line [{number}]",
-                                 caused_by=e) from None
-    if not isinstance(value, dict):
-        raise IllegalArgument(f"Malformed action/metadata line [{number}], expected START_OBJECT or "
-                              f"END_OBJECT but found [{_token(value)}]")
-    if len(value) != 1:
-        raise IllegalArgument(f"Malformed action/metadata line [{number}], expected a single action, "
-                              f"found [{len(value)}]")
-    [(action, meta)] = value.items()
-    if action not in ACTIONS:
-        raise IllegalArgument(f"Malformed action/metadata line [{number}], expected field [create], "
-                              f"[delete], [index] or [update] but found [{action}]")
-    if not isinstance(meta, dict):
-        raise IllegalArgument(f"Malformed action/metadata line [{number}], expected START_OBJECT but "
-                              f"found [{_token(meta)}]")
-    for key, v in meta.items():
-        if key not in METADATA:
-            raise IllegalArgument(f"Action/metadata line [{number}] contains an unknown parameter [{key}]")
-        if isinstance(v, dict | list) and key not in ("_source", "dynamic_templates"):
-            raise IllegalArgument(f"Malformed action/metadata line [{number}], expected a simple value "
-                                  f"for field [{key}] but found [{_token(v)}]")
-    return action, meta
+def _malformed(number: int, what: str) -> IllegalArgument:
+    return IllegalArgument(f"Malformed action/metadata line [{number}], {what}")
 
 
-def _token(value: Any) -> str:
-    if isinstance(value, list):
-        return "START_ARRAY"
-    if isinstance(value, dict):
-        return "START_OBJECT"
-    if isinstance(value, str):
-        return "VALUE_STRING"
-    if value is None:
-        return "VALUE_NULL"
+def _text(value: Any) -> str:
+    """A scalar as XContentParser.text() renders it."""
     if isinstance(value, bool):
-        return "VALUE_BOOLEAN"
-    return "VALUE_NUMBER"
+        return "true" if value else "false"
+    return str(value)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise IllegalArgument(f"Failed to parse value [{_text(value)}] as only [true] or [false] are allowed.")
+
+
+def parse_action_line(line: bytes, number: int) -> tuple[str, dict[str, Any]]:
+    """The action and its metadata, with null values dropped (Elasticsearch skips them)."""
+    value = loads(line, line_offset=number - 1)
+    if not isinstance(value, dict):
+        raise _malformed(number, f"expected START_OBJECT but found [{token_name(value)}]")
+    if not value:
+        raise _malformed(number, "expected FIELD_NAME but found [END_OBJECT]")
+    action, meta = next(iter(value.items()))
+    if action not in ACTIONS:
+        raise _malformed(number, "expected field [create], [delete], [index] or [update] "
+                                 f"but found [{action}]")
+    if not isinstance(meta, dict):
+        raise _malformed(number, f"expected START_OBJECT or END_OBJECT but found [{token_name(meta)}]")
+    for key, v in meta.items():
+        if isinstance(v, list) or (isinstance(v, dict) and key not in OBJECT_FIELDS):
+            raise _malformed(number, f"expected a simple value for field [{key}] but found [{token_name(v)}]")
+        if v is not None and not isinstance(v, dict) and key not in KNOWN_FIELDS:
+            raise IllegalArgument(f"Action/metadata line [{number}] contains an unknown parameter [{key}]")
+    if len(value) > 1:
+        # Elasticsearch 8 ignores further keys with a deprecation warning; 9 refuses them, as here.
+        raise _malformed(number, "expected END_OBJECT but found [FIELD_NAME]")
+    return action, {k: v for k, v in meta.items() if v is not None}
+
+
+def _item(action: str, meta: dict[str, Any], defaults: dict[str, Any]) -> BulkItem:
+    item = BulkItem(action=action, index=_text(meta["_index"]) if "_index" in meta else defaults["index"],
+                    id=_text(meta["_id"]) if "_id" in meta else None)
+    item.routing = _text(meta["routing"]) if "routing" in meta else defaults["routing"]
+    item.version_type = parse_version_type(_text(meta["version_type"]) if "version_type" in meta else None)
+    longs = {key: as_long(meta[key]) for key in LONG_FIELDS if key in meta}
+    item.version = longs.get("version", item.version)
+    item.if_seq_no = longs.get("if_seq_no", item.if_seq_no)
+    item.if_primary_term = longs.get("if_primary_term", item.if_primary_term)
+    item.retry_on_conflict = longs.get("retry_on_conflict", 0)
+    check_cas_values(item.if_seq_no, item.if_primary_term)
+    item.require_alias = _boolean(meta["require_alias"]) if "require_alias" in meta \
+        else defaults["require_alias"]
+    for key in BOOLEAN_FIELDS - {"require_alias"}:
+        if key in meta:
+            _boolean(meta[key])
+    if action == "index" and _text(meta.get("op_type", "index")) == "create":
+        item.action = "create"
+    if action == "update" and ("version" in meta or item.version_type != "internal"):
+        raise IllegalArgument("Update requests do not support versioning. "
+                              "Please use `if_seq_no` and `if_primary_term` instead")
+    if meta.get("pipeline"):
+        item.error = IllegalArgument(f"pipeline with id [{meta['pipeline']}] does not exist")
+    return item
 
 
 def parse_bulk(body: bytes, default_index: str | None, default_routing: str | None,
                default_require_alias: bool) -> list[BulkItem]:
-    if not body.strip():
-        raise ActionRequestValidation(["no requests added"])
-    if not body.endswith(b"\n"):
-        raise IllegalArgument("The bulk request must be terminated by a newline [\\n]")
-    lines = body.split(b"\n")
+    if not body:
+        raise ParseError("request body is required")
+    *lines, tail = body.split(b"\n")
+    defaults = {"index": default_index, "routing": default_routing, "require_alias": default_require_alias}
     items: list[BulkItem] = []
-    missing_index: list[str] = []
     n = 0
     while n < len(lines):
         line = lines[n]
         n += 1
         if not line.strip():
             continue
-        action, meta = _action_line(line, n)
-        item = BulkItem(action=action, index=meta.get("_index", default_index), id=None)
-        try:
-            if "_id" in meta:
-                item.id = str(meta["_id"]) if meta["_id"] is not None else None
-            item.routing = meta.get("routing", default_routing)
-            if item.routing is not None:
-                item.routing = str(item.routing)
-            if action == "index" and meta.get("op_type") == "create":
-                item.action = "create"
-            item.if_seq_no = parse_long("if_seq_no", meta.get("if_seq_no", UNASSIGNED_SEQ_NO))
-            item.if_primary_term = parse_long("if_primary_term", meta.get("if_primary_term", 0))
-            item.version = parse_long("version", meta.get("version", MATCH_ANY))
-            item.version_type = str(meta.get("version_type", "internal"))
-            item.retry_on_conflict = parse_long("retry_on_conflict", meta.get("retry_on_conflict", 0))
-            item.require_alias = bool(meta.get("require_alias", default_require_alias))
-            if meta.get("pipeline"):
-                raise IllegalArgument(f"pipeline with id [{meta['pipeline']}] does not exist")
-        except StrataError as e:
-            item.error = e
-        if item.index is None:
-            missing_index.append("index is missing")
+        action, meta = parse_action_line(line, n)
+        item = _item(action, meta, defaults)
         if action != "delete":
-            if n >= len(lines) or (n == len(lines) - 1 and not lines[n]):
-                raise IllegalArgument(f"Malformed action/metadata line [{n}], the [{action}] action "
-                                      "requires a document on the following line")
-            source = lines[n]
+            if n >= len(lines):
+                if tail:
+                    break  # the document line is there, but unterminated
+                raise _malformed(n, f"the [{action}] action requires a document on the following line")
+            source = lines[n].removesuffix(b"\r")
             n += 1
             if action == "update":
-                try:
-                    spec_body = loads(source, line_offset=n - 1)
-                except JsonParseError as e:
-                    raise XContentParseError(f"[{n}:1] Malformed update request on line [{n}]",
-                                             caused_by=e) from None
-                try:
-                    item.update = parse_update_body(spec_body)
-                    if "_source" in meta and item.update.fetch_source is None:
-                        item.update.fetch_source = meta["_source"]
-                except StrataError as e:
-                    item.error = item.error or e
+                _read_update(item, source, n, meta)
             else:
                 item.source = source.strip()
-                if item.error is None:
-                    try:
-                        check_source(item.source, n)
-                    except StrataError as e:
-                        item.error = e
+                _check_item_source(item, source)
         if item.error is None:
             try:
-                validate_item(item)
+                check_id_not_empty(item)
                 if item.index is not None:
                     validate_index_name(item.index)
             except StrataError as e:
                 item.error = e
         items.append(item)
-    if missing_index:
-        raise ActionRequestValidation(missing_index)
+    if tail:
+        raise IllegalArgument("The bulk request must be terminated by a newline [\\n]")
+    errors = [error for item in items for error in validation_errors(item)]
+    if not items:
+        errors.append("no requests added")
+    if errors:
+        raise ActionRequestValidation(errors)
     return items
+
+
+def _read_update(item: BulkItem, source: bytes, number: int, meta: dict[str, Any]) -> None:
+    spec = parse_update_body(source, line_offset=number - 1)
+    if spec.fetch_source is None and "_source" in meta:
+        spec.fetch_source = meta["_source"]
+    if spec.if_seq_no is not None:
+        item.if_seq_no = spec.if_seq_no
+    if spec.if_primary_term is not None:
+        item.if_primary_term = spec.if_primary_term
+    check_cas_values(item.if_seq_no, item.if_primary_term)
+    item.update = spec
+
+
+def _check_item_source(item: BulkItem, source: bytes) -> None:
+    """A document that does not parse fails its own item, under the id it would have had."""
+    if item.error is not None:
+        return
+    try:
+        check_source(source)
+    except StrataError as e:
+        item.error = e
+        if item.id is None:
+            item.id, item.auto_id = time_based_id(), True
 
 
 class BulkHandlers:
@@ -163,6 +195,10 @@ class BulkHandlers:
         options = write_options(request)
         items = parse_bulk(request.body, request.param("index"), request.param("routing"),
                            request.bool_param("require_alias"))
+        fetch = source_from_params(request)
+        for item in items:
+            if item.update is not None and item.update.fetch_source is None:
+                item.update.fetch_source = fetch
         responses = await self.node.bulk.execute(items, options)
         rendered = [item_to_json(r) for r in responses]
         errors = any(r.error is not None for r in responses)

@@ -8,7 +8,6 @@ response carries the product header the official clients check.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -66,8 +65,32 @@ class Route:
         return tuple(1 if p.startswith("{") else 0 for p in self.pattern)
 
 
-def split_path(path: str) -> list[str]:
-    return [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
+def similarity(a: str, b: str) -> float:
+    """Lucene's LevenshteinDistance: 1 - edits / length of the longer string."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return 1 - previous[-1] / max(len(a), len(b), 1)
+
+
+def split_path(raw_path: str) -> list[str]:
+    """Segments of the path as sent, each percent-decoded once, so an id may hold an
+    encoded `/` (`%2F`) or `%` (`%25`) as in Elasticsearch."""
+    return [unquote(s) for s in raw_path.strip("/").split("/")] if raw_path.strip("/") else []
+
+
+def raw_path(request: Request) -> str:
+    raw = request.scope.get("raw_path")
+    return raw.decode("latin-1") if raw else request.url.path
+
+
+def raw_uri(request: Request) -> str:
+    """The URI as Elasticsearch quotes it in routing errors: path and query string."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return raw_path(request) + (f"?{query}" if query else "")
 
 
 class RestController:
@@ -83,6 +106,7 @@ class RestController:
     def _find(self, method: str, segments: list[str]) -> tuple[Route | None, dict[str, str], list[str]]:
         allowed: list[str] = []
         best: tuple[int, ...] | None = None
+        head_fallback: tuple[Route, dict[str, str]] | None = None
         for route in self.routes:
             params = route.match(segments)
             if params is None:
@@ -90,9 +114,15 @@ class RestController:
             if best is not None and route.specificity != best:
                 break  # only the most specific matching pattern answers
             best = route.specificity
-            if route.method == method or (method == "HEAD" and route.method == "GET"):
+            if route.method == method:
                 return route, params, []
+            if method == "HEAD" and route.method == "GET":
+                head_fallback = (route, params)  # HEAD is GET without a body, unless it has its own
             allowed.append(route.method)
+        if head_fallback is not None:
+            return head_fallback[0], head_fallback[1], []
+        if "GET" in allowed:
+            allowed.append("HEAD")  # every GET route answers HEAD too
         return None, {}, allowed
 
     async def handle(self, request: Request) -> Response:
@@ -102,17 +132,19 @@ class RestController:
         error_trace = params.get("error_trace") in ("", "true")
         accept = request.headers.get("accept", "")
         try:
-            route, path_params, allowed = self._find(request.method, split_path(request.url.path))
+            route, path_params, allowed = self._find(request.method, split_path(raw_path(request)))
             if route is None:
                 return self._no_route(request, allowed, pretty)
-            self._check_params(request.url.path, params, route)
             body = await self._read_body(request)
             self._check_content_type(request, body)
+            self._check_params(request.url.path, params, route)
             rest = RestRequest(request.method, request.url.path, params, path_params, body,
                                dict(request.headers))
             response = await route.handler(rest)
         except ClientDisconnect:
             return Response(status_code=499)
+        except _MediaTypeError as e:
+            return self._json(request, {"error": e.reason, "status": e.status}, e.status, pretty)
         except StrataError as e:
             response = RestResponse(e.status, error_body(e, stack_trace=error_trace))
         except Exception as e:
@@ -122,13 +154,22 @@ class RestController:
 
     @staticmethod
     def _check_params(path: str, params: dict[str, str], route: Route) -> None:
-        unknown = [p for p in params if p not in route.params and p not in GLOBAL_PARAMS]
+        """Refuse parameters the route does not know, suggesting the near misses as
+        Elasticsearch's BaseRestHandler does (unknown names in sorted order)."""
+        unknown = sorted(p for p in params if p not in route.params and p not in GLOBAL_PARAMS)
         if not unknown:
             return
+        candidates = route.params | GLOBAL_PARAMS
         parts = []
         for p in unknown:
-            close = difflib.get_close_matches(p, sorted(route.params | GLOBAL_PARAMS), n=1, cutoff=0.7)
-            parts.append(f"[{p}] -> did you mean [{close[0]}]?" if close else f"[{p}]")
+            scored = sorted((-similarity(p, c), c) for c in candidates if similarity(p, c) > 0.5)
+            close = [c for _, c in scored]
+            part = f"[{p}]"
+            if len(close) == 1:
+                part += f" -> did you mean [{close[0]}]?"
+            elif close:
+                part += f" -> did you mean any of [{', '.join(close)}]?"
+            parts.append(part)
         noun = "parameter" if len(unknown) == 1 else "parameters"
         raise IllegalArgument(f"request [{path}] contains unrecognized {noun}: {', '.join(parts)}")
 
@@ -161,19 +202,21 @@ class RestController:
         if "compatible-with" in rest:
             version = rest.split("compatible-with=", 1)[1].split(";")[0].strip()
             if version not in COMPATIBLE_VERSIONS:
-                raise _MediaTypeError(400, f"A compatible version is required on both Content-Type and "
-                                           f"Accept headers if either one has requested a compatible "
-                                           f"version. Accept=null, Content-Type={version}")
+                raise _MediaTypeHeaderError(
+                    "Invalid media-type value on headers [Accept, Content-Type]",
+                    caused_by=_StatusError("A compatible version is required on both Content-Type and "
+                                           "Accept headers if either one has requested a compatible "
+                                           f"version. Accept=null, Content-Type={version}"))
 
     def _no_route(self, request: Request, allowed: list[str], pretty: bool) -> Response:
         if request.method == "OPTIONS" and allowed:
             return Response(status_code=200, headers={"Allow": ",".join(sorted(set(allowed)))})
         if allowed:
-            body = {"error": f"Incorrect HTTP method for uri [{request.url.path}] and method "
+            body = {"error": f"Incorrect HTTP method for uri [{raw_uri(request)}] and method "
                              f"[{request.method}], allowed: [{', '.join(sorted(set(allowed)))}]",
                     "status": 405}
             return self._json(request, body, 405, pretty, {"Allow": ",".join(sorted(set(allowed)))})
-        body = {"error": f"no handler found for uri [{request.url.path}] and method [{request.method}]",
+        body = {"error": f"no handler found for uri [{raw_uri(request)}] and method [{request.method}]",
                 "status": 400}
         return self._json(request, body, 400, pretty)
 
@@ -215,12 +258,24 @@ class RestController:
         return self._send(request, data, response.status, content_type, response.headers)
 
 
-class _MediaTypeError(StrataError):
+class _MediaTypeHeaderError(StrataError):
     type = "media_type_header_exception"
+    status = 400
+
+
+class _StatusError(StrataError):
+    type = "status_exception"
+    status = 400
+
+
+class _MediaTypeError(Exception):
+    """A body in a format this node does not read. Elasticsearch answers these before any
+    handler runs, with its simple error shape: `{"error": "<reason>", "status": 406}`."""
 
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
         self.status = status
+        self.reason = reason
 
 
 # imported here to avoid a cycle at module import time

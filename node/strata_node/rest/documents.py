@@ -6,26 +6,34 @@ follows the same path to the shard."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from ..action.bulk import BulkItem, item_to_json
 from ..action.get import GetRequest, get_document
 from ..action.source_filter import parse_source_param
 from ..action.update import parse_update_body
-from ..common.errors import ActionRequestValidation, IllegalArgument, StrataError, error_body
-from ..common.xcontent import loads_object
+from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError, error_body
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO
 from ..index.names import validate_index_name
 from .controller import RestController, RestResponse
-from .request import RestRequest
-from .write_params import check_source, parse_long, validate_item, write_options
+from .request import RestRequest, source_from_params
+from .write_params import (
+    check_cas_values,
+    check_source,
+    parse_long,
+    parse_version_type,
+    validate_item,
+    write_options,
+)
 
 WRITE_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "require_alias", "pipeline",
                 "if_seq_no", "if_primary_term", "version", "version_type", "op_type")
 GET_PARAMS = ("routing", "realtime", "refresh", "preference", "stored_fields", "_source",
               "_source_includes", "_source_excludes", "version", "version_type")
+SOURCE_PARAMS = ("_source", "_source_includes", "_source_excludes")
 UPDATE_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "require_alias",
                  "if_seq_no", "if_primary_term", "retry_on_conflict", "_source", "_source_includes",
-                 "_source_excludes", "lang")
+                 "_source_excludes", "lang", "version", "version_type")
 
 
 class DocumentHandlers:
@@ -55,9 +63,10 @@ class DocumentHandlers:
             if_seq_no=parse_long("if_seq_no", request.param("if_seq_no", UNASSIGNED_SEQ_NO)),
             if_primary_term=parse_long("if_primary_term", request.param("if_primary_term", 0)),
             version=parse_long("version", request.param("version", MATCH_ANY)),
-            version_type=request.param("version_type", "internal"),
+            version_type=parse_version_type(request.param("version_type")),
             require_alias=request.bool_param("require_alias"),
         )
+        check_cas_values(item.if_seq_no, item.if_primary_term)
         return item
 
     async def _write(self, request: RestRequest, item: BulkItem) -> RestResponse:
@@ -69,33 +78,49 @@ class DocumentHandlers:
         body = item_to_json(response, with_status=False)[item.action]
         headers = None
         if response.status == 201:
-            headers = {"Location": f"/{body['_index']}/_doc/{body['_id']}"}
+            headers = {"Location": f"/{quote(body['_index'], safe='')}/_doc/{quote(body['_id'], safe='')}"}
         return RestResponse(response.status, body, headers)
+
+    @staticmethod
+    def _source(request: RestRequest) -> bytes:
+        """The document: required, and one JSON object (checked before anything is written)."""
+        if not request.body:
+            raise ParseError("request body is required")
+        check_source(request.body)
+        return request.body.strip()
 
     async def index(self, request: RestRequest) -> RestResponse:
         op_type = request.param("op_type", "index")
         if op_type not in ("index", "create"):
             raise IllegalArgument(f"opType must be 'create' or 'index', found: [{op_type}]")
         item = self._item(request, op_type)
-        check_source(request.body)
-        item.source = request.body.strip()
+        item.source = self._source(request)
         return await self._write(request, item)
 
     async def create(self, request: RestRequest) -> RestResponse:
         item = self._item(request, "create")
-        check_source(request.body)
-        item.source = request.body.strip()
+        item.source = self._source(request)
         return await self._write(request, item)
 
     async def delete(self, request: RestRequest) -> RestResponse:
         return await self._write(request, self._item(request, "delete"))
 
     async def update(self, request: RestRequest) -> RestResponse:
+        if request.has_param("version") or request.has_param("version_type"):
+            # Known to the endpoint only to be refused, as RestUpdateAction refuses them.
+            raise ActionRequestValidation(["internal versioning can not be used for optimistic concurrency "
+                                           "control. Please use `if_seq_no` and `if_primary_term` instead"])
         item = self._item(request, "update")
         item.retry_on_conflict = request.int_param("retry_on_conflict", 0)
-        spec = parse_update_body(loads_object(request.body))
-        if request.has_param("_source") or request.has_param("_source_includes"):
-            spec.fetch_source = _source_from_params(request)
+        spec = parse_update_body(request.body)
+        if spec.if_seq_no is not None:
+            item.if_seq_no = spec.if_seq_no
+        if spec.if_primary_term is not None:
+            item.if_primary_term = spec.if_primary_term
+        check_cas_values(item.if_seq_no, item.if_primary_term)
+        fetch = source_from_params(request)
+        if fetch is not None:
+            spec.fetch_source = fetch
         item.update = spec
         return await self._write(request, item)
 
@@ -107,6 +132,11 @@ class DocumentHandlers:
                                                        else request.param("_source"))
         includes = includes or request.list_param("_source_includes")
         excludes = excludes or request.list_param("_source_excludes")
+        explicit = source is not None or any(request.has_param(p) for p in SOURCE_PARAMS)
+        if not explicit and request.has_param("stored_fields"):
+            # Stored fields are asked for instead of the source: no field is stored apart
+            # from `_source`, so the answer is the source if it was named, else nothing.
+            fetch = "_source" in request.list_param("stored_fields")
         version = request.param("version")
         return GetRequest(index=index, id=id, routing=routing or request.param("routing"),
                           realtime=request.bool_param("realtime", True),
@@ -162,14 +192,6 @@ class DocumentHandlers:
             except StrataError as e:
                 docs.append({"_index": index, "_id": id, "error": error_body(e)["error"]})
         return RestResponse(200, {"docs": docs})
-
-
-def _source_from_params(request: RestRequest) -> Any:
-    includes = request.list_param("_source_includes")
-    excludes = request.list_param("_source_excludes")
-    if includes or excludes:
-        return {"includes": includes, "excludes": excludes}
-    return request.param("_source")
 
 
 class _ResourceNotFound(StrataError):

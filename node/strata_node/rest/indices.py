@@ -26,6 +26,7 @@ class IndexHandlers:
     def register(self, c: RestController) -> None:
         c.register("PUT", "/{index}", self.create, CREATE_PARAMS)
         c.register("GET", "/{index}", self.get, GET_PARAMS)
+        c.register("HEAD", "/{index}", self.exists, GET_PARAMS)
         c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS)
         for method in ("GET", "POST"):
             c.register(method, "/_refresh", self.refresh, RESOLVE_PARAMS)
@@ -39,12 +40,11 @@ class IndexHandlers:
         c.register("GET", "/_settings", self.get_settings, GET_PARAMS)
         c.register("GET", "/{index}/_settings", self.get_settings, GET_PARAMS)
 
-    def _resolve(self, request: RestRequest, *, default_allow_no_indices: bool = True,
-                 default_ignore_unavailable: bool = False) -> list[IndexService]:
+    def _resolve(self, request: RestRequest) -> list[IndexService]:
         names = self.node.indices.resolve(
             request.param("index"),
-            ignore_unavailable=request.bool_param("ignore_unavailable", default_ignore_unavailable),
-            allow_no_indices=request.bool_param("allow_no_indices", default_allow_no_indices),
+            ignore_unavailable=request.bool_param("ignore_unavailable"),
+            allow_no_indices=request.bool_param("allow_no_indices", True),
             expand_wildcards=request.param("expand_wildcards", "open"))
         return [self.node.indices.get(n) for n in names]
 
@@ -54,11 +54,17 @@ class IndexHandlers:
         return RestResponse(200, {"acknowledged": True, "shards_acknowledged": True, "index": service.name})
 
     async def get(self, request: RestRequest) -> RestResponse:
-        services = self._resolve(request, default_allow_no_indices=False)
+        services = self._resolve(request)
         flat = request.bool_param("flat_settings")
         body = {s.name: {"aliases": dict(s.metadata.aliases), "mappings": dict(s.metadata.mappings),
                          "settings": _settings(s, flat)} for s in services}
         return RestResponse(200, body)
+
+    async def exists(self, request: RestRequest) -> RestResponse:
+        """`HEAD /{index}`: 200 when the expression names at least one index; a wildcard
+        that matches nothing is 404 here, though `GET` of it is an empty 200."""
+        services = self._resolve(request)
+        return RestResponse(200 if services else 404)
 
     async def delete(self, request: RestRequest) -> RestResponse:
         expression = request.param("index")
@@ -66,7 +72,7 @@ class IndexHandlers:
             for part in expression.split(","):
                 if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
                     raise IllegalArgument("Wildcard expressions or all indices are not allowed")
-        services = self._resolve(request, default_allow_no_indices=True)
+        services = self._resolve(request)
         await self.node.indices.delete([s.name for s in services])
         return RestResponse(200, {"acknowledged": True})
 

@@ -38,7 +38,7 @@ class RestRequest:
             return True
         if value == "false":
             return False
-        raise IllegalArgument(f"Failed to parse value [{value}] only [true] or [false] are allowed.")
+        raise IllegalArgument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
 
     def int_param(self, name: str, default: int) -> int:
         value = self.params.get(name)
@@ -72,3 +72,13 @@ class RestRequest:
                 raise ParseError("request body is required")
             return {}
         return xcontent.loads_object(self.body)
+
+
+def source_from_params(request: RestRequest) -> Any:
+    """`_source`, `_source_includes` and `_source_excludes` as one fetch-source value
+    (None when the request has none of them)."""
+    includes = request.list_param("_source_includes")
+    excludes = request.list_param("_source_excludes")
+    if includes or excludes:
+        return {"includes": includes, "excludes": excludes}
+    return request.param("_source")

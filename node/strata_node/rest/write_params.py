@@ -1,18 +1,20 @@
-"""Validation shared by single-document writes and bulk items (IndexRequest.validate and
-friends in Elasticsearch): ids, versions, compare-and-set, the refresh policy."""
+"""Validation shared by single-document writes and bulk items: ids, versions,
+compare-and-set and the refresh policy.
+
+Elasticsearch splits these checks in two, and so does this module. Values that cannot
+even be read (a version type that does not exist, a negative sequence number) fail while
+the request is parsed. Everything else is collected, item by item, into one
+action_request_validation_exception (IndexRequest.validate, DeleteRequest.validate,
+UpdateRequest.validate), which fails the whole request, a bulk included: nothing of a
+request that does not validate is applied.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..action.bulk import BulkItem, WriteOptions
-from ..common.errors import (
-    ActionRequestValidation,
-    IllegalArgument,
-    JsonParseError,
-    MapperParsingError,
-    ParsingError,
-)
+from ..common.errors import ActionRequestValidation, IllegalArgument, MapperParsingError, XContentParseError
 from ..common.xcontent import loads
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO
 from .request import RestRequest
@@ -22,65 +24,124 @@ VERSION_TYPES = ("internal", "external", "external_gte")
 
 
 def parse_long(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise IllegalArgument(f"Failed to parse value [{value}] for [{name}]: expected a number")
+    """A long request parameter (RestRequest.paramAsLong)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return int(str(value))
+    except ValueError:
         raise IllegalArgument(f"Failed to parse long parameter [{name}] with value [{value}]") from None
 
 
-def validate_item(item: BulkItem) -> None:
-    """Raise action_request_validation_exception for what Elasticsearch refuses up front."""
+def parse_version_type(value: str | None) -> str:
+    if value is None:
+        return "internal"
+    if value not in VERSION_TYPES:
+        raise IllegalArgument(f"No version type match [{value}]")
+    return value
+
+
+def check_cas_values(if_seq_no: int, if_primary_term: int) -> None:
+    """The setters' checks (setIfSeqNo, setIfPrimaryTerm): these fail at parse time."""
+    if if_seq_no < 0 and if_seq_no != UNASSIGNED_SEQ_NO:
+        raise IllegalArgument(f"sequence numbers must be non negative. got [{if_seq_no}].")
+    if if_primary_term < 0:
+        raise IllegalArgument(f"primary term must be non negative. got [{if_primary_term}].")
+
+
+def validation_errors(item: BulkItem) -> list[str]:
+    """What Elasticsearch's validate() of the item's request reports, in its order."""
+    errors: list[str] = []
+    if item.index is None:
+        errors.append("index is missing")
+    if item.action in ("index", "create"):
+        if item.action == "create":
+            if item.version_type != "internal":
+                return [*errors, "create operations only support internal versioning. use index instead"]
+            if item.version != MATCH_ANY:
+                return [*errors, "create operations do not support explicit versions. use index instead"]
+            if item.if_seq_no != UNASSIGNED_SEQ_NO or item.if_primary_term != 0:
+                return [*errors, "create operations do not support compare and set. use index instead"]
+        if item.id is None and (item.version_type != "internal" or item.version != MATCH_ANY):
+            errors.append("an id must be provided if version type or value are set")
+        errors += _cas_errors(item)
+        errors += _id_length_errors(item.id)
+    elif item.action == "delete":
+        if not item.id:
+            errors.append("id is missing")
+        errors += _cas_errors(item)
+        errors += _id_length_errors(item.id)
+    else:
+        spec = item.update
+        if not item.id:
+            errors.append("id is missing")
+        errors += _cas_errors(item)
+        if item.if_seq_no != UNASSIGNED_SEQ_NO:
+            if item.retry_on_conflict > 0:
+                errors.append("compare and write operations can not be retried")
+            if spec is not None and spec.doc_as_upsert:
+                errors.append("compare and write operations can not be used with upsert")
+            if spec is not None and spec.upsert is not None:
+                errors.append("upsert requests don't support `if_seq_no` and `if_primary_term`")
+        if spec is None or spec.doc is None:
+            errors.append("script or doc is missing")
+        if spec is not None and spec.doc is None and spec.doc_as_upsert:
+            errors.append("doc must be specified if doc_as_upsert is enabled")
+    return errors
+
+
+def _cas_errors(item: BulkItem) -> list[str]:
+    """DocWriteRequest.validateSeqNoBasedCASParams."""
     errors = []
-    if item.id is not None:
-        if item.id == "":
-            errors.append("if _id is specified it must not be empty")
-        elif len(item.id.encode()) > MAX_ID_BYTES:
-            errors.append(f"id [{item.id}] is too long, must be no longer than {MAX_ID_BYTES} bytes "
-                          f"but was: {len(item.id.encode())}")
-    elif item.action in ("update", "delete"):
-        errors.append("id is missing")
-    if item.version_type not in VERSION_TYPES:
-        raise IllegalArgument(f"No version type match [{item.version_type}]")
-    if item.action == "create" and item.version_type != "internal":
-        errors.append("create operations only support internal versioning. use index instead")
-    if item.version != MATCH_ANY and item.version_type == "internal" and item.action != "create":
+    version, version_type = item.version, item.version_type
+    valid = version >= 0 if version_type != "internal" else (version > 0 or version == MATCH_ANY)
+    if not valid:
+        errors.append(f"illegal version value [{version}] for version type [{version_type.upper()}]")
+    if version_type == "internal" and version != MATCH_ANY:
         errors.append("internal versioning can not be used for optimistic concurrency control. "
                       "Please use `if_seq_no` and `if_primary_term` instead")
-    if item.version_type != "internal" and item.version == MATCH_ANY:
-        errors.append(f"illegal version value [{item.version}] for version type [{item.version_type}]")
-    if item.version_type != "internal" and item.version < 0 and item.version != MATCH_ANY:
-        errors.append(f"illegal version value [{item.version}] for version type [{item.version_type}]")
-    if item.if_seq_no != UNASSIGNED_SEQ_NO:
-        if item.if_seq_no < 0:
-            errors.append(f"ifSeqNo must be non negative but was [{item.if_seq_no}]")
-        if item.if_primary_term <= 0:
-            errors.append(f"ifSeqNo is set, but primary term is [{item.if_primary_term}]")
-        if item.version != MATCH_ANY:
-            errors.append("compare and write operations can not use versioning")
-    elif item.if_primary_term != 0:
-        errors.append(f"ifPrimaryTerm is set, but ifSeqNo is [{item.if_seq_no}]")
-    if item.action == "update" and item.retry_on_conflict > 0 and item.if_seq_no != UNASSIGNED_SEQ_NO:
-        errors.append("compare and write operations can not be retried")
-    if item.action == "update" and item.version != MATCH_ANY:
-        errors.append("can't provide version in update request.")
+    if item.if_seq_no != UNASSIGNED_SEQ_NO and (version_type != "internal" or version != MATCH_ANY):
+        errors.append("compare and write operations can not use versioning")
+    if item.if_primary_term == 0 and item.if_seq_no != UNASSIGNED_SEQ_NO:
+        errors.append("ifSeqNo is set, but primary term is [0]")
+    if item.if_primary_term != 0 and item.if_seq_no == UNASSIGNED_SEQ_NO:
+        errors.append(f"ifSeqNo is unassigned, but primary term is [{item.if_primary_term}]")
+    return errors
+
+
+def _id_length_errors(id: str | None) -> list[str]:
+    if id is not None and len(id.encode()) > MAX_ID_BYTES:
+        return [f"id [{id}] is too long, must be no longer than {MAX_ID_BYTES} bytes but was: "
+                f"{len(id.encode())}"]
+    return []
+
+
+def validate_item(item: BulkItem) -> None:
+    errors = validation_errors(item)
     if errors:
         raise ActionRequestValidation(errors)
 
 
-def check_source(source: bytes, line: int | None = None) -> None:
-    """A document must be one JSON object; otherwise the item fails with
-    mapper_parsing_exception, as Elasticsearch fails documents it cannot parse."""
+def check_id_not_empty(item: BulkItem) -> None:
+    """An explicit empty id fails its item when it is routed (IndexRouting.process)."""
+    if item.action in ("index", "create") and item.id == "":
+        raise IllegalArgument("if _id is specified it must not be empty")
+
+
+def check_source(source: bytes) -> None:
+    """A document must be one JSON object, or it fails with mapper_parsing_exception,
+    located where parsing stopped (positions are within the document itself)."""
+    if not source:
+        raise MapperParsingError("failed to parse, document is empty", line=0, column=0)
     if not source.strip():
-        raise ActionRequestValidation(["source is missing"])
+        raise MapperParsingError("Malformed content, must start with an object")
     try:
-        value = loads(source, line_offset=(line - 1) if line else 0)
-    except JsonParseError as e:
-        raise MapperParsingError("failed to parse", caused_by=e) from None
+        value = loads(source)
+    except XContentParseError as e:
+        raise MapperParsingError(f"failed to parse: {e.message}", line=e.line, column=e.column,
+                                   caused_by=e) from None
     if not isinstance(value, dict):
-        raise MapperParsingError("failed to parse", caused_by=ParsingError(
-            "Malformed content, must start with an object"))
+        raise MapperParsingError("Malformed content, must start with an object")
 
 
 def refresh_policy(value: str | None) -> str:
