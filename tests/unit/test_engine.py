@@ -7,7 +7,7 @@ import pytest
 
 from strata_node.common.errors import StrataError, VersionConflict
 from strata_node.engine import operation as ops
-from strata_node.engine.engine import COMMIT_KEY, DeleteOp, Engine, IndexOp, ShardRef
+from strata_node.engine.engine import COMMIT_KEY, DeleteOp, DocVersion, Engine, IndexOp, ShardRef
 
 REF = ShardRef("logs", "uuid-1", 0)
 
@@ -150,7 +150,7 @@ def test_translog_replays_operations_the_store_lost(tmp_path):
         # The store loses everything after the commit (its writes are not synced).
         e.db.delete(b"db")
         e.db.delete(b"dzz")
-        e.db.put(b"da", ops.encode(ops.Operation(ops.INDEX, 0, 1, 1, "a", b'{"n":1}')))
+        e.db.put(b"da", DocVersion(seq_no=0, primary_term=1, version=1, deleted=False).encode())
         for seq in (1, 2, 3):
             e.db.delete(b"h" + seq.to_bytes(8, "big"))
         e.db.put(b"m:count", b"1")
@@ -193,5 +193,18 @@ def test_a_corrupted_translog_fails_the_open_with_the_reason(tmp_path):
         tlog.write_bytes(bytes(data))
         with pytest.raises(StrataError, match="bad checksum"):
             await opened(tmp_path)
+
+    run(go())
+
+
+def test_history_keeps_every_version_while_the_id_points_at_the_latest(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b'{"v":1}'), IndexOp("1", b'{"v":2}'))
+        first = ops.decode(e.db.get(b"h" + (0).to_bytes(8, "big")))
+        assert first.source == b'{"v":1}'
+        assert e.get("1").source == b'{"v":2}'
+        assert DocVersion.decode(e.db.get(b"d1")).seq_no == 1
+        await e.close()
 
     run(go())

@@ -27,5 +27,15 @@ class LocalCheckpointTracker:
             self.checkpoint += 1
             self._pending.discard(self.checkpoint)
 
+    def mark_processed_range(self, first: int, last: int) -> None:
+        """A primary's batch completes a contiguous range; skip the set when it extends
+        the checkpoint directly."""
+        if first == self.checkpoint + 1 and not self._pending:
+            self.checkpoint = last
+            self.max_seq_no = max(self.max_seq_no, last)
+            return
+        for seq_no in range(first, last + 1):
+            self.mark_processed(seq_no)
+
     def has_processed(self, seq_no: int) -> bool:
         return seq_no <= self.checkpoint or seq_no in self._pending

@@ -1,8 +1,10 @@
 """The shard engine: one LevelDB store plus a translog, as DESIGN.md describes.
 
 Keyspaces in the store:
-  d<id>          the latest operation for a document (index, or a delete tombstone)
-  h<seq_no:8>    every operation by sequence number: the history peer recovery replays
+  d<id>          the latest version of a document: seq_no, primary term, version and
+                 whether it is a delete tombstone (25 bytes; the operation itself is in h)
+  h<seq_no:8>    every operation by sequence number: the history peer recovery replays,
+                 and where GET finds a document's source through its d<id> pointer
   m:count        live document count, so a match_all count reads one key
   m:commit       the commit point written by flush (synced)
 
@@ -37,6 +39,7 @@ HISTORY = b"h"
 COUNT_KEY = b"m:count"
 COMMIT_KEY = b"m:commit"
 SEQ = struct.Struct(">Q")
+POINTER = struct.Struct(">qqq?")  # seq_no, primary_term, version, deleted
 
 UNASSIGNED_SEQ_NO = -2
 MATCH_ANY = -3  # version: no constraint
@@ -44,6 +47,34 @@ MATCH_ANY = -3  # version: no constraint
 
 def history_key(seq_no: int) -> bytes:
     return HISTORY + SEQ.pack(seq_no)
+
+
+class DocVersion:
+    """What the d<id> pointer says about a document: enough for concurrency checks
+    without reading the operation."""
+
+    __slots__ = ("deleted", "primary_term", "seq_no", "version")
+
+    def __init__(self, seq_no: int, primary_term: int, version: int, deleted: bool):
+        self.seq_no = seq_no
+        self.primary_term = primary_term
+        self.version = version
+        self.deleted = deleted
+
+    @property
+    def is_delete(self) -> bool:
+        return self.deleted
+
+    def encode(self) -> bytes:
+        return POINTER.pack(self.seq_no, self.primary_term, self.version, self.deleted)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> DocVersion:
+        return cls(*POINTER.unpack(raw))
+
+    @classmethod
+    def of(cls, op: Operation) -> DocVersion:
+        return cls(op.seq_no, op.primary_term, op.version, op.op_type == ops.DELETE)
 
 
 @dataclass(frozen=True)
@@ -106,7 +137,7 @@ class Engine:
         self._doc_count = 0
         self.failure: BaseException | None = None
         self.closed = False
-        self.stats = {"index_total": 0, "delete_total": 0, "refresh_total": 0, "flush_total": 0}
+        self.stats = {"operations_total": 0, "refresh_total": 0, "flush_total": 0}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -141,7 +172,7 @@ class Engine:
                               "(translog uuid differs from the commit point)")
         replayed = 0
         wb = self.db.write_batch()
-        staged: dict[str, Operation] = {}
+        staged: dict[str, DocVersion] = {}
         count = self._read_count(self.db)
         for payload in payloads:
             op = ops.decode(payload)
@@ -163,17 +194,18 @@ class Engine:
         self._doc_count = count
         return replayed
 
-    def _stage_replay(self, wb, op: Operation, payload: bytes, staged: dict[str, Operation]) -> int:
+    def _stage_replay(self, wb, op: Operation, payload: bytes, staged: dict[str, DocVersion]) -> int:
         """Apply a replayed operation unless the store already has it or a newer one;
         returns the change in live document count."""
         wb.put(history_key(op.seq_no), payload)
         if op.op_type == ops.NO_OP:
             return 0
-        current = staged.get(op.id) or self._load(op.id)
+        current = staged.get(op.id) or self._version(op.id)
         if current is not None and current.seq_no >= op.seq_no:
             return 0
-        staged[op.id] = op
-        wb.put(DOC + op.id.encode(), payload)
+        version = DocVersion.of(op)
+        staged[op.id] = version
+        wb.put(DOC + op.id.encode(), version.encode())
         was_live = current is not None and not current.is_delete
         return int(not op.is_delete) - int(was_live)
 
@@ -219,15 +251,24 @@ class Engine:
 
     # -- writes (event loop, synchronous) ------------------------------------------------
 
-    def _load(self, id: str) -> Operation | None:
-        raw = self.db.get(DOC + id.encode())
-        return ops.decode(raw) if raw is not None else None
+    def _version(self, id: str, reader=None) -> DocVersion | None:
+        raw = (reader or self.db).get(DOC + id.encode())
+        return DocVersion.decode(raw) if raw is not None else None
+
+    def _read_live(self, id: str, reader) -> Operation | None:
+        version = self._version(id, reader)
+        if version is None or version.deleted:
+            return None
+        raw = reader.get(history_key(version.seq_no))
+        if raw is None:
+            raise StrataError(f"{self.shard} history is missing seq_no [{version.seq_no}] of [{id}]")
+        return ops.decode(raw)
 
     def _conflict(self, id: str, message: str) -> VersionConflict:
         return VersionConflict(f"[{id}]: version conflict, {message}", index_uuid=self.shard.index_uuid,
                                shard=str(self.shard.shard), index=self.shard.index)
 
-    def _check(self, req: IndexOp | DeleteOp, current: Operation | None) -> int:
+    def _check(self, req: IndexOp | DeleteOp, current: DocVersion | None) -> int:
         """Validate the request's concurrency constraints; returns the new version."""
         live = current if current is not None and not current.is_delete else None
         if req.if_seq_no != UNASSIGNED_SEQ_NO:
@@ -259,7 +300,7 @@ class Engine:
         outcome goes to `on_item`; returns the number of operations written."""
         self.ensure_open()
         wb = self.db.write_batch()
-        staged: dict[str, Operation] = {}
+        staged: dict[str, DocVersion] = {}
         payloads: list[bytes] = []
         count_delta = 0
         first_seq = self.tracker.max_seq_no + 1
@@ -270,7 +311,7 @@ class Engine:
             else:
                 current = staged.get(req.id)
                 if current is None:
-                    current = self._load(req.id)
+                    current = self._version(req.id)
             try:
                 version = self._check(req, current)
             except StrataError as e:
@@ -288,8 +329,9 @@ class Engine:
                 count_delta -= 1 if was_live else 0
             payload = ops.encode(op)
             payloads.append(payload)
-            staged[req.id] = op
-            wb.put(DOC + req.id.encode(), payload)
+            pointer = DocVersion.of(op)
+            staged[req.id] = pointer
+            wb.put(DOC + req.id.encode(), pointer.encode())
             wb.put(history_key(seq_no), payload)
             on_item(i, WriteResult(op, result))
         if not payloads:
@@ -302,11 +344,9 @@ class Engine:
         except Exception as e:
             self.fail("failed to write operations", e)
             raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
-        for seq_no in range(first_seq, self.tracker.max_seq_no + 1):
-            self.tracker.mark_processed(seq_no)
+        self.tracker.mark_processed_range(first_seq, self.tracker.max_seq_no)
         self._dirty = True
-        self.stats["index_total"] += sum(1 for r in requests if isinstance(r, IndexOp))
-        self.stats["delete_total"] += sum(1 for r in requests if isinstance(r, DeleteOp))
+        self.stats["operations_total"] += len(payloads)
         return len(payloads)
 
     async def sync_translog(self) -> None:
@@ -321,15 +361,12 @@ class Engine:
     def get(self, id: str) -> Operation | None:
         """Real-time get: the latest indexed version, refreshed or not."""
         self.ensure_open()
-        op = self._load(id)
-        return None if op is None or op.is_delete else op
+        return self._read_live(id, self.db)
 
     def get_refreshed(self, id: str) -> Operation | None:
         """Get as of the last refresh (`realtime=false`)."""
         self.ensure_open()
-        raw = self._searcher.get(DOC + id.encode())
-        op = ops.decode(raw) if raw is not None else None
-        return None if op is None or op.is_delete else op
+        return self._read_live(id, self._searcher)
 
     def count(self) -> int:
         """Live documents visible to search (as of the last refresh)."""

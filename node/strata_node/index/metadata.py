@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from .. import ES_COMPAT_VERSION
+from ..common.patterns import simple_match_any
 from ..settings import index_setting
 from . import routing
 
@@ -63,6 +64,8 @@ class IndexMetadata:
         return value if value is not None else routing.default_number_of_routing_shards(self.number_of_shards)
 
     def shard_for(self, id: str, routing_value: str | None) -> int:
+        if self.number_of_shards == 1 and self.setting("index.routing_partition_size") == 1:
+            return 0  # the hash cannot change the answer
         return routing.shard_id(id, routing_value, self.number_of_shards, self.number_of_routing_shards,
                                 self.setting("index.routing_partition_size"))
 
@@ -85,14 +88,24 @@ class IndexMetadata:
 
     def settings_tree(self) -> dict[str, Any]:
         """Settings nested by dots, as the get-index and get-settings APIs show them."""
-        tree: dict[str, Any] = {}
-        for key, value in sorted(self.settings.items()):
-            node = tree
-            parts = key.split(".")
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = value
-        return tree
+        return settings_tree(self.settings)
+
+    def settings_matching(self, patterns: list[str]) -> dict[str, str]:
+        """The settings whose flat names match any of the patterns (`*` wildcards, as
+        Elasticsearch's Regex.simpleMatch), for `GET /{index}/_settings/{name}`."""
+        return {k: v for k, v in self.settings.items() if simple_match_any(patterns, k)}
+
+
+def settings_tree(settings: Mapping[str, str]) -> dict[str, Any]:
+    """Flat settings nested by dots: {"index.number_of_shards": "1"} -> {"index": {...}}."""
+    tree: dict[str, Any] = {}
+    for key, value in sorted(settings.items()):
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return tree
 
 
 def write_atomically(path: Path, data: bytes) -> None:
