@@ -11,10 +11,6 @@ class LocalCheckpointTracker:
         self.checkpoint = local_checkpoint
         self._pending: set[int] = set()
 
-    def generate_seq_no(self) -> int:
-        self.max_seq_no += 1
-        return self.max_seq_no
-
     def advance_max_seq_no(self, seq_no: int) -> None:
         self.max_seq_no = max(self.max_seq_no, seq_no)
 

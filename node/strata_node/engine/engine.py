@@ -300,26 +300,39 @@ class Engine:
         outcome goes to `on_item`; returns the number of operations written."""
         self.ensure_open()
         wb = self.db.write_batch()
+        put = wb.put
+        encode = ops.encode
+        pack_pointer = POINTER.pack
         staged: dict[str, DocVersion] = {}
         payloads: list[bytes] = []
         count_delta = 0
         first_seq = self.tracker.max_seq_no + 1
+        seq_no = first_seq - 1
         term = self.primary_term
         for i, req in enumerate(requests):
-            if isinstance(req, IndexOp) and req.auto_generated_id:
-                current = None  # a fresh id cannot exist yet: skip the lookup (append-only)
-            else:
-                current = staged.get(req.id)
-                if current is None:
-                    current = self._version(req.id)
+            if req.__class__ is IndexOp and req.auto_generated_id:
+                # A fresh id cannot exist yet and carries no constraints: append-only,
+                # no lookup, version 1 (the common case for logs, kept lean).
+                seq_no += 1
+                op = Operation(ops.INDEX, seq_no, term, 1, req.id, req.source, req.routing)
+                payload = encode(op)
+                payloads.append(payload)
+                put(DOC + req.id.encode(), pack_pointer(seq_no, term, 1, False))
+                put(HISTORY + SEQ.pack(seq_no), payload)
+                count_delta += 1
+                on_item(i, WriteResult(op, "created"))
+                continue
+            current = staged.get(req.id)
+            if current is None:
+                current = self._version(req.id)
             try:
                 version = self._check(req, current)
             except StrataError as e:
                 on_item(i, e)
                 continue
-            seq_no = self.tracker.generate_seq_no()
-            was_live = current is not None and not current.is_delete
-            if isinstance(req, IndexOp):
+            seq_no += 1
+            was_live = current is not None and not current.deleted
+            if req.__class__ is IndexOp:
                 op = Operation(ops.INDEX, seq_no, term, version, req.id, req.source, req.routing)
                 result = "updated" if was_live else "created"
                 count_delta += 0 if was_live else 1
@@ -327,24 +340,25 @@ class Engine:
                 op = Operation(ops.DELETE, seq_no, term, version, req.id, None, req.routing)
                 result = "deleted" if was_live else "not_found"
                 count_delta -= 1 if was_live else 0
-            payload = ops.encode(op)
+            payload = encode(op)
             payloads.append(payload)
             pointer = DocVersion.of(op)
             staged[req.id] = pointer
-            wb.put(DOC + req.id.encode(), pointer.encode())
-            wb.put(history_key(seq_no), payload)
+            put(DOC + req.id.encode(), pointer.encode())
+            put(HISTORY + SEQ.pack(seq_no), payload)
             on_item(i, WriteResult(op, result))
         if not payloads:
             return 0
         self._doc_count += count_delta
         wb.put(COUNT_KEY, str(self._doc_count).encode())
+        self.tracker.advance_max_seq_no(seq_no)
         try:
-            self.translog.append(payloads, first_seq, self.tracker.max_seq_no)
+            self.translog.append(payloads, first_seq, seq_no)
             wb.write()
         except Exception as e:
             self.fail("failed to write operations", e)
             raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
-        self.tracker.mark_processed_range(first_seq, self.tracker.max_seq_no)
+        self.tracker.mark_processed_range(first_seq, seq_no)
         self._dirty = True
         self.stats["operations_total"] += len(payloads)
         return len(payloads)
