@@ -18,6 +18,7 @@ from .common.ids import random_base64_uuid
 from .index.metadata import write_atomically
 from .index.service import IndicesService
 from .rest.bulk import BulkHandlers
+from .rest.cluster import ClusterHandlers
 from .rest.controller import RestController
 from .rest.documents import DocumentHandlers
 from .rest.indices import IndexHandlers
@@ -42,7 +43,7 @@ class Node:
         self.indices = IndicesService(self.data_path)
         self.bulk = BulkAction(self.indices, settings.get("action.auto_create_index"))
         self.rest = RestController(settings.get("http.max_content_length"))
-        for handlers in (RootHandlers, IndexHandlers, DocumentHandlers, BulkHandlers):
+        for handlers in (RootHandlers, IndexHandlers, DocumentHandlers, BulkHandlers, ClusterHandlers):
             handlers(self).register(self.rest)
         self._lock_fd: int | None = None
 

@@ -327,11 +327,12 @@ def _format_timeout(seconds: float) -> str:
     return f"{int(seconds * 1000)}ms"
 
 
-def item_to_json(r: ItemResponse, *, with_status: bool = True) -> dict[str, Any]:
-    """One entry of a bulk response's `items`."""
+def item_to_json(r: ItemResponse, *, with_status: bool = True, stack_trace: bool = False) -> dict[str, Any]:
+    """One entry of a bulk response's `items`; a failed item's error carries its stack trace
+    when the request asked for `error_trace`, as Elasticsearch's item failures do."""
     if r.error is not None:
         entry: dict[str, Any] = {"_index": r.index, "_id": r.id, "status": r.status,
-                                 "error": r.error.to_dict()}
+                                 "error": r.error.to_dict(stack_trace=stack_trace)}
         if r.index is None:
             del entry["_index"]
         return {r.action: entry}

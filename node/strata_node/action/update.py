@@ -4,11 +4,11 @@ replaces), and detecting no-ops."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 from ..common.errors import IllegalArgument, NumberFormatError, XContentParseError
+from ..common.suggest import did_you_mean
 from ..common.xcontent import field_locations, loads, token_name
 
 
@@ -75,9 +75,7 @@ def parse_update_body(raw: bytes, *, line_offset: int = 0) -> UpdateSpec:
     for key, value in body.items():
         accepted = _FIELDS.get(key)
         if accepted is None:
-            close = difflib.get_close_matches(key, list(_FIELDS), n=1, cutoff=0.8)
-            hint = f" did you mean [{close[0]}]?" if close else ""
-            raise fail(key, f"unknown field [{key}]{hint}", at_name=True)
+            raise fail(key, f"unknown field [{key}]{did_you_mean(key, _FIELDS)}", at_name=True)
         if token_name(value) not in accepted:
             raise fail(key, f"{key} doesn't support values of type: {token_name(value)}")
         if key in ("script", "scripted_upsert"):

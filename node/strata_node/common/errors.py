@@ -33,15 +33,17 @@ class StrataError(Exception):
         if self.caused_by is not None:
             body["caused_by"] = error_to_dict(self.caused_by, stack_trace=stack_trace)
         if stack_trace:
-            body["stack_trace"] = "".join(traceback.format_exception(self))
+            body["stack_trace"] = format_stack_trace(self)
         return body
 
-    def root_causes(self) -> list[dict[str, Any]]:
+    def root_causes(self, *, stack_trace: bool = False) -> list[dict[str, Any]]:
         cause = self
         while isinstance(cause.caused_by, StrataError) and cause.wraps_root_cause:
             cause = cause.caused_by
         body = {"type": cause.type, "reason": cause.reason}
         body.update(cause.metadata)
+        if stack_trace:
+            body["stack_trace"] = format_stack_trace(cause)
         return [body]
 
     # Wrapper exceptions (Elasticsearch's "ElasticsearchWrapperException") report their cause
@@ -54,8 +56,54 @@ def error_to_dict(error: BaseException, *, stack_trace: bool = False) -> dict[st
         return error.to_dict(stack_trace=stack_trace)
     body: dict[str, Any] = {"type": snake_type(error), "reason": str(error) or None}
     if stack_trace:
-        body["stack_trace"] = "".join(traceback.format_exception(error))
+        body["stack_trace"] = format_stack_trace(error)
     return body
+
+
+def java_class_name(error: BaseException) -> str:
+    """The Java class Elasticsearch would name: its types are the snake_case of the class
+    (`document_missing_exception` <- DocumentMissingException)."""
+    type_ = error.type if isinstance(error, StrataError) else snake_type(error)
+    return "".join(part[:1].upper() + part[1:] for part in type_.split("_"))
+
+
+def detailed_message(error: BaseException) -> str:
+    """ExceptionsHelper.detailedMessage: `Class[reason]`, and the causes after `nested: `."""
+    if getattr(error, "caused_by", None) is None:
+        return f"{java_class_name(error)}[{_reason(error)}]"
+    parts = []
+    current: BaseException | None = error
+    while current is not None:
+        parts.append(f"{java_class_name(current)}[{_reason(current)}]; ")
+        current = getattr(current, "caused_by", None)
+        if current is not None:
+            parts.append("nested: ")
+    return "".join(parts)
+
+
+def describe(error: BaseException) -> str:
+    """ElasticsearchException.toString(): the index (`[name/uuid]`) and shard (`[[name][0]]`)
+    the failure belongs to, then the detailed message."""
+    prefix = ""
+    metadata = getattr(error, "metadata", {})
+    if "index" in metadata:
+        index, uuid = metadata["index"], metadata.get("index_uuid", "_na_")
+        prefix = f"[{index}]" if uuid == "_na_" else f"[{index}/{uuid}]"
+        if "shard" in metadata:
+            prefix += f"[[{index}][{metadata['shard']}]]"
+        prefix += " "
+    return prefix + detailed_message(error).strip()
+
+
+def format_stack_trace(error: BaseException) -> str:
+    """What `error_trace=true` returns. Elasticsearch's trace starts with the exception's
+    toString(), which clients and the REST tests match on; the frames below it are
+    Strata's own, from Python."""
+    return describe(error) + "\n" + "".join(traceback.format_exception(error))
+
+
+def _reason(error: BaseException) -> str:
+    return error.reason if isinstance(error, StrataError) else str(error)
 
 
 def snake_type(error: BaseException) -> str:
@@ -73,7 +121,8 @@ def error_body(error: BaseException, *, stack_trace: bool = False) -> dict[str, 
     if not isinstance(error, StrataError):
         error = InternalError(str(error) or type(error).__name__, caused_by=error)
     err = error.to_dict(stack_trace=stack_trace)
-    return {"error": {"root_cause": error.root_causes(), **err}, "status": error.status}
+    root_causes = error.root_causes(stack_trace=stack_trace)
+    return {"error": {"root_cause": root_causes, **err}, "status": error.status}
 
 
 class InternalError(StrataError):

@@ -66,6 +66,13 @@ def token_name(value: Any) -> str:
     return "VALUE_NUMBER"
 
 
+def scalar_text(value: Any) -> str:
+    """A scalar as XContentParser.text() renders it: `true`, `1`, `1.5`, or the string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def field_locations(body: bytes | str, *, line_offset: int = 0) -> dict[str, tuple[Location, Location]]:
     """Where each top-level field's name and value start, `(line, column)`, in a JSON
     object already known to parse, so a parser that rejects a field can say where it is,

@@ -21,6 +21,7 @@ from ..action.update import as_long, parse_update_body
 from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError
 from ..common.ids import time_based_id
 from ..common.xcontent import loads, token_name
+from ..common.xcontent import scalar_text as _text
 from ..index.names import validate_index_name
 from .controller import RestController, RestResponse
 from .request import RestRequest, source_from_params
@@ -45,13 +46,6 @@ BULK_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "pipel
 
 def _malformed(number: int, what: str) -> IllegalArgument:
     return IllegalArgument(f"Malformed action/metadata line [{number}], {what}")
-
-
-def _text(value: Any) -> str:
-    """A scalar as XContentParser.text() renders it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _boolean(value: Any) -> bool:
@@ -200,7 +194,7 @@ class BulkHandlers:
             if item.update is not None and item.update.fetch_source is None:
                 item.update.fetch_source = fetch
         responses = await self.node.bulk.execute(items, options)
-        rendered = [item_to_json(r) for r in responses]
+        rendered = [item_to_json(r, stack_trace=request.error_trace) for r in responses]
         errors = any(r.error is not None for r in responses)
         return RestResponse(200, {"errors": errors, "took": int((time.monotonic() - start) * 1000),
                                   "items": rendered})

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from ..common import xcontent
 from ..common.errors import ContentTooLong, IllegalArgument, StrataError, error_body
+from ..common.suggest import close_matches
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +64,6 @@ class Route:
     @property
     def specificity(self) -> tuple[int, ...]:
         return tuple(1 if p.startswith("{") else 0 for p in self.pattern)
-
-
-def similarity(a: str, b: str) -> float:
-    """Lucene's LevenshteinDistance: 1 - edits / length of the longer string."""
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return 1 - previous[-1] / max(len(a), len(b), 1)
 
 
 def split_path(raw_path: str) -> list[str]:
@@ -162,8 +152,7 @@ class RestController:
         candidates = route.params | GLOBAL_PARAMS
         parts = []
         for p in unknown:
-            scored = sorted((-similarity(p, c), c) for c in candidates if similarity(p, c) > 0.5)
-            close = [c for _, c in scored]
+            close = close_matches(p, candidates)
             part = f"[{p}]"
             if len(close) == 1:
                 part += f" -> did you mean [{close[0]}]?"

@@ -5,17 +5,16 @@ follows the same path to the shard."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 from ..action.bulk import BulkItem, item_to_json
 from ..action.get import GetRequest, get_document
-from ..action.source_filter import parse_source_param
 from ..action.update import parse_update_body
 from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError, error_body
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO
 from ..index.names import validate_index_name
 from .controller import RestController, RestResponse
+from .mget import Fetch, parse_mget_body
 from .request import RestRequest, source_from_params
 from .write_params import (
     check_cas_values,
@@ -30,7 +29,8 @@ WRITE_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "requ
                 "if_seq_no", "if_primary_term", "version", "version_type", "op_type")
 GET_PARAMS = ("routing", "realtime", "refresh", "preference", "stored_fields", "_source",
               "_source_includes", "_source_excludes", "version", "version_type")
-SOURCE_PARAMS = ("_source", "_source_includes", "_source_excludes")
+MGET_PARAMS = ("routing", "realtime", "refresh", "preference", "stored_fields", "_source",
+               "_source_includes", "_source_excludes", "fields")
 UPDATE_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "require_alias",
                  "if_seq_no", "if_primary_term", "retry_on_conflict", "_source", "_source_includes",
                  "_source_excludes", "lang", "version", "version_type")
@@ -50,8 +50,8 @@ class DocumentHandlers:
         c.register("DELETE", "/{index}/_doc/{id}", self.delete, WRITE_PARAMS)
         c.register("POST", "/{index}/_update/{id}", self.update, UPDATE_PARAMS)
         for method in ("GET", "POST"):
-            c.register(method, "/_mget", self.mget, GET_PARAMS)
-            c.register(method, "/{index}/_mget", self.mget, GET_PARAMS)
+            c.register(method, "/_mget", self.mget, MGET_PARAMS)
+            c.register(method, "/{index}/_mget", self.mget, MGET_PARAMS)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -126,72 +126,91 @@ class DocumentHandlers:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def _get_request(self, request: RestRequest, index: str, id: str, routing: str | None = None,
-                     source: Any = None) -> GetRequest:
-        fetch, includes, excludes = parse_source_param(source if source is not None
-                                                       else request.param("_source"))
-        includes = includes or request.list_param("_source_includes")
-        excludes = excludes or request.list_param("_source_excludes")
-        explicit = source is not None or any(request.has_param(p) for p in SOURCE_PARAMS)
-        if not explicit and request.has_param("stored_fields"):
-            # Stored fields are asked for instead of the source: no field is stored apart
-            # from `_source`, so the answer is the source if it was named, else nothing.
-            fetch = "_source" in request.list_param("stored_fields")
-        version = request.param("version")
-        return GetRequest(index=index, id=id, routing=routing or request.param("routing"),
+    def _get_request(self, request: RestRequest, index: str, id: str, *, routing: str | None = None,
+                     fetch: Fetch | None = None, stored_fields: list[str] | None = None,
+                     version: int | None = None) -> GetRequest:
+        fetch_source, includes, excludes = resolve_fetch(fetch, stored_fields)
+        return GetRequest(index=index, id=id, routing=routing,
                           realtime=request.bool_param("realtime", True),
                           refresh=request.bool_param("refresh", False),
-                          fetch_source=fetch, includes=tuple(includes), excludes=tuple(excludes),
-                          version=parse_long("version", version) if version is not None else None)
+                          fetch_source=fetch_source, includes=tuple(includes), excludes=tuple(excludes),
+                          version=version)
+
+    def _single_get(self, request: RestRequest) -> GetRequest:
+        version = request.param("version")
+        parse_version_type(request.param("version_type"))
+        stored = request.list_param("stored_fields") if request.has_param("stored_fields") else None
+        return self._get_request(request, request.param("index"), request.param("id"),
+                                 routing=request.param("routing"), fetch=fetch_from_params(request),
+                                 stored_fields=stored,
+                                 version=parse_long("version", version) if version is not None else None)
 
     async def get(self, request: RestRequest) -> RestResponse:
-        req = self._get_request(request, request.param("index"), request.param("id"))
-        body = get_document(self.node.indices, req)
+        body = get_document(self.node.indices, self._single_get(request))
         return RestResponse(200 if body["found"] else 404, body)
 
     async def get_source(self, request: RestRequest) -> RestResponse:
-        req = self._get_request(request, request.param("index"), request.param("id"))
+        req = self._single_get(request)
         body = get_document(self.node.indices, req)
         if not body["found"]:
             raise _ResourceNotFound(f"Document not found [{req.index}]/[{req.id}]")
         return RestResponse(200, body.get("_source", {}))
 
     async def mget(self, request: RestRequest) -> RestResponse:
-        body = request.json_body(required=True)
-        default_index = request.param("index")
-        for key in body:
-            if key not in ("docs", "ids"):
-                raise IllegalArgument(f"unknown key [{key}] for a START_ARRAY, expected [docs] or [ids]")
-        specs: list[dict[str, Any]] = []
-        if "ids" in body:
-            if not isinstance(body["ids"], list):
-                raise IllegalArgument("[ids] must be an array")
-            specs = [{"_id": i} for i in body["ids"]]
-        elif "docs" in body:
-            if not isinstance(body["docs"], list):
-                raise IllegalArgument("[docs] must be an array")
-            specs = body["docs"]
+        if request.has_param("fields"):
+            raise IllegalArgument("The parameter [fields] is no longer supported, please use [stored_fields] "
+                                  "to retrieve stored fields or _source filtering if the field is not stored")
+        stored = request.list_param("stored_fields") if request.has_param("stored_fields") else None
+        default_fetch = fetch_from_params(request)
+        items = parse_mget_body(request.body, request.param("index"), request.param("routing"), stored)
         errors = []
-        for n, spec in enumerate(specs):
-            if not isinstance(spec, dict):
-                raise IllegalArgument(f"docs[{n}] must be an object")
-            if spec.get("_index", default_index) is None:
+        for n, item in enumerate(items):
+            if item.index is None:
                 errors.append(f"index is missing for doc {n}")
-            if spec.get("_id") is None:
+            if item.id is None:
                 errors.append(f"id is missing for doc {n}")
-        if not specs:
-            errors.append("no documents to get")
-        if errors:
-            raise ActionRequestValidation(errors)
+        if errors or not items:
+            raise ActionRequestValidation(errors or ["no documents to get"])
         docs = []
-        for spec in specs:
-            index, id = spec.get("_index", default_index), str(spec["_id"])
+        for item in items:
             try:
-                req = self._get_request(request, index, id, spec.get("routing"), spec.get("_source"))
+                req = self._get_request(request, item.index, item.id, routing=item.routing,
+                                        fetch=item.fetch or default_fetch, stored_fields=item.stored_fields,
+                                        version=item.version)
                 docs.append(get_document(self.node.indices, req))
             except StrataError as e:
-                docs.append({"_index": index, "_id": id, "error": error_body(e)["error"]})
+                failure = error_body(e, stack_trace=request.error_trace)["error"]
+                docs.append({"_index": item.index, "_id": item.id, "error": failure})
         return RestResponse(200, {"docs": docs})
+
+
+def fetch_from_params(request: RestRequest) -> Fetch | None:
+    """`_source`, `_source_includes` and `_source_excludes` as one fetch-source context,
+    None when the request has none of them (FetchSourceContext.parseFromRestRequest)."""
+    fetch: bool | None = None
+    includes: list[str] | None = None
+    source = request.param("_source")
+    if source is not None:
+        if source in ("true", "false"):
+            fetch = source == "true"
+        else:
+            includes = [v for v in source.split(",") if v]
+    if request.has_param("_source_includes"):
+        includes = request.list_param("_source_includes")
+    excludes = request.list_param("_source_excludes") if request.has_param("_source_excludes") else None
+    if fetch is None and includes is None and excludes is None:
+        return None
+    return (True if fetch is None else fetch), includes or [], excludes or []
+
+
+def resolve_fetch(fetch: Fetch | None, stored_fields: list[str] | None) -> Fetch:
+    """Without an explicit `_source`, asking for stored fields leaves the source out unless
+    `_source` is one of them (ShardGetService.normalizeFetchSourceContent)."""
+    if fetch is not None:
+        return fetch
+    if stored_fields is None:
+        return True, [], []
+    return "_source" in stored_fields, [], []
 
 
 class _ResourceNotFound(StrataError):

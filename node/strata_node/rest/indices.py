@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
-from ..common.errors import IllegalArgument, ParsingError
+from ..common.errors import ActionRequestValidation, IllegalArgument, ParsingError
+from ..index.metadata import settings_tree
 from ..index.service import IndexService
 from .controller import RestController, RestResponse
 from .request import RestRequest
@@ -37,15 +39,16 @@ class IndexHandlers:
             c.register(method, "/{index}/_count", self.count, COUNT_PARAMS)
         c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, "local", "master_timeout"))
         c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, "local", "master_timeout"))
-        c.register("GET", "/_settings", self.get_settings, GET_PARAMS)
-        c.register("GET", "/{index}/_settings", self.get_settings, GET_PARAMS)
+        for path in ("/_settings", "/_settings/{name}", "/{index}/_settings", "/{index}/_settings/{name}",
+                     "/{index}/_setting/{name}"):
+            c.register("GET", path, self.get_settings, GET_PARAMS)
 
     def _resolve(self, request: RestRequest) -> list[IndexService]:
         names = self.node.indices.resolve(
             request.param("index"),
             ignore_unavailable=request.bool_param("ignore_unavailable"),
             allow_no_indices=request.bool_param("allow_no_indices", True),
-            expand_wildcards=request.param("expand_wildcards", "open"))
+            expand_wildcards=request.expand_wildcards_param("open"))
         return [self.node.indices.get(n) for n in names]
 
     async def create(self, request: RestRequest) -> RestResponse:
@@ -91,9 +94,11 @@ class IndexHandlers:
         return RestResponse(200, {"_shards": self._shards_body(services, successful)})
 
     async def flush(self, request: RestRequest) -> RestResponse:
-        services = self._resolve(request)
         force = request.bool_param("force")
-        request.bool_param("wait_if_ongoing", True)
+        if force and not request.bool_param("wait_if_ongoing", True):
+            # FlushRequest.validate: checked before any index is resolved or flushed.
+            raise ActionRequestValidation(["wait_if_ongoing must be true for a force flush"])
+        services = self._resolve(request)
         engines = [shard.active_engine() for s in services for shard in s.shards]
         await asyncio.gather(*(e.flush(force=force) for e in engines))
         return RestResponse(200, {"_shards": self._shards_body(services, len(engines))})
@@ -123,12 +128,33 @@ class IndexHandlers:
         return RestResponse(200, {s.name: {"mappings": dict(s.metadata.mappings)} for s in services})
 
     async def get_settings(self, request: RestRequest) -> RestResponse:
-        services = self._resolve(request)
+        """`/{index}/_settings/{name}`: `name` is a comma list of setting names with `*`
+        wildcards (`_all` or `*` alone: every setting). Indices left with no setting
+        after filtering are left out, as Elasticsearch leaves them out."""
+        names = request.list_param("name")
+        if names in (["_all"], ["*"]):
+            names = []
         flat = request.bool_param("flat_settings")
-        return RestResponse(200, {s.name: {"settings": _settings(s, flat)} for s in services})
+        request.bool_param("include_defaults")
+        _read_master_params(request)
+        body = {}
+        for service in self._resolve(request):
+            settings = service.metadata.settings_matching(names) if names else service.metadata.settings
+            if settings:
+                body[service.name] = {"settings": _render(settings, flat)}
+        return RestResponse(200, body)
+
+
+def _read_master_params(request: RestRequest) -> None:
+    """`local` and `master_timeout` mean nothing on one node, but a bad value is still
+    refused, as Elasticsearch parses them whether or not they matter."""
+    request.bool_param("local")
+    request.time_param("master_timeout", 30.0)
 
 
 def _settings(service: IndexService, flat: bool) -> dict[str, Any]:
-    if flat:
-        return dict(sorted(service.metadata.settings.items()))
-    return service.metadata.settings_tree()
+    return _render(service.metadata.settings, flat)
+
+
+def _render(settings: Mapping[str, str], flat: bool) -> dict[str, Any]:
+    return dict(sorted(settings.items())) if flat else settings_tree(settings)

@@ -11,6 +11,8 @@ from ..common import xcontent
 from ..common.errors import IllegalArgument, ParseError
 from ..common.units import parse_time
 
+EXPAND_WILDCARDS = ("open", "closed", "hidden", "none", "all")
+
 
 @dataclass
 class RestRequest:
@@ -58,9 +60,24 @@ class RestRequest:
         except ValueError as e:
             raise ParseError(str(e)) from None
 
+    def expand_wildcards_param(self, default: str) -> str:
+        """`expand_wildcards`: a comma list of open, closed, hidden, none and all; anything
+        else is refused as IndicesOptions refuses it, before any index is resolved."""
+        value = self.param("expand_wildcards", default)
+        for part in value.split(","):
+            if part.strip() not in EXPAND_WILDCARDS:
+                raise IllegalArgument(f"No valid expand wildcard value [{part}]")
+        return value
+
     def list_param(self, name: str) -> list[str]:
         value = self.param(name)
         return [v for v in value.split(",") if v] if value else []
+
+    @property
+    def error_trace(self) -> bool:
+        """`error_trace`, read as the controller reads it for the top-level error, so
+        per-item errors (bulk items, mget docs) follow the same switch."""
+        return self.params.get("error_trace") in ("", "true")
 
     @property
     def has_body(self) -> bool:

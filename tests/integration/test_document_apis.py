@@ -1,0 +1,170 @@
+"""Document APIs over raw HTTP: how mget bodies are read, what `error_trace` adds to
+per-item errors, and the "did you mean" of a misspelt update field."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+
+NDJSON = {"content-type": "application/x-ndjson"}
+
+
+@pytest.fixture
+def index(request, http) -> str:
+    """An index of the test's own holding documents 1 (`{"a": 1, "b": 2}`) and 2."""
+    name = re.sub(r"[^a-z0-9_-]", "-", request.node.name.lower())[:200]
+    created = http.put(f"/{name}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
+    assert created.status_code == 200
+    for id, doc in (("1", {"a": 1, "b": 2}), ("2", {"a": 3})):
+        assert http.put(f"/{name}/_doc/{id}", json=doc).status_code == 201
+    return name
+
+
+def mget(http: httpx.Client, body, path: str = "/_mget", **params) -> httpx.Response:
+    return http.post(path, content=json.dumps(body), headers={"content-type": "application/json"},
+                     params=params)
+
+
+def refused(response: httpx.Response, type: str) -> str:
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == type
+    return error["reason"]
+
+
+# -- mget bodies ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["_routing", "_version", "colour"])
+def test_mget_refuses_a_doc_field_it_does_not_know(http, index, field):
+    response = mget(http, {"docs": [{"_index": index, "_id": "1", field: "x"}]})
+    reason = refused(response, "parse_exception")
+    assert reason == f"failed to parse multi get request. unknown field [{field}]"
+
+
+def test_mget_points_from_fields_to_stored_fields(http, index):
+    response = mget(http, {"docs": [{"_index": index, "_id": "1", "fields": ["a"]}]})
+    reason = refused(response, "parsing_exception")
+    assert reason == "Unsupported field [fields] used, expected [stored_fields] instead"
+
+
+@pytest.mark.parametrize(("body", "type", "reason"), [
+    ({"docs": {}}, "parsing_exception",
+     "unexpected token [START_OBJECT], expected [FIELD_NAME] or [START_ARRAY]"),
+    ({"documents": []}, "parsing_exception",
+     "unknown key [documents] for a START_ARRAY, expected [docs] or [ids]"),
+    ({"docs": ["1"]}, "illegal_argument_exception", "docs array element should include an object"),
+    ({"ids": [["1"]]}, "illegal_argument_exception", "ids array element should only contain ids"),
+    ([], "parsing_exception", "unexpected token [START_ARRAY], expected [START_OBJECT]"),
+    ({"docs": [{"_id": "1", "_source": 3}]}, "parse_exception", "illegal type for _source: [VALUE_NUMBER]"),
+    ({"docs": [{"_id": "1", "_source": {"only": ["a"]}}]}, "parse_exception",
+     "source definition may not contain [only]"),
+    ({"docs": [{"_id": "1", "version_type": "newest"}]}, "illegal_argument_exception",
+     "No version type match [newest]"),
+])
+def test_mget_body_of_the_wrong_shape_is_refused_as_elasticsearch_words_it(http, index, body, type, reason):
+    assert refused(mget(http, body, f"/{index}/_mget"), type) == reason
+
+
+def test_mget_without_a_body_says_one_is_required(http, index):
+    response = http.post(f"/{index}/_mget")
+    assert refused(response, "parse_exception") == "request body or source parameter is required"
+
+
+def test_mget_url_takes_no_version_as_mget_versions_are_per_document(http, index):
+    response = mget(http, {"ids": ["1"]}, f"/{index}/_mget", version="1")
+    assert refused(response, "illegal_argument_exception").startswith(
+        "request [/" + index + "/_mget] contains unrecognized parameter: [version]")
+
+
+def test_mget_checks_each_documents_version(http, index):
+    docs = mget(http, {"docs": [{"_id": "1", "version": 1}, {"_id": "2", "version": 7}]},
+                f"/{index}/_mget").json()["docs"]
+    assert docs[0]["found"] is True
+    assert docs[1]["error"]["type"] == "version_conflict_engine_exception"
+
+
+def test_mget_reads_per_document_source_filters_and_stored_fields(http, index):
+    docs = mget(http, {"docs": [{"_id": "1", "_source": "a"},
+                                {"_id": "1", "_source": {"include": "a", "excludes": ["b"]}},
+                                {"_id": "1", "_source": "false"},
+                                {"_id": "1", "stored_fields": ["_source"]},
+                                {"_id": "1", "stored_fields": "a"},
+                                {"_id": 2, "_index": None}]},
+                f"/{index}/_mget").json()["docs"]
+    assert docs[0]["_source"] == {"a": 1}
+    assert docs[1]["_source"] == {"a": 1}
+    assert "_source" not in docs[2]
+    assert docs[3]["_source"] == {"a": 1, "b": 2}
+    assert "_source" not in docs[4]
+    assert (docs[5]["_id"], docs[5]["_source"]) == ("2", {"a": 3})  # a null value is passed over
+
+
+def test_mget_url_source_filters_apply_unless_a_document_has_its_own(http, index):
+    docs = mget(http, {"docs": [{"_id": "1"}, {"_id": "1", "_source": True}]}, f"/{index}/_mget",
+                _source_excludes="b").json()["docs"]
+    assert docs[0]["_source"] == {"a": 1}
+    assert docs[1]["_source"] == {"a": 1, "b": 2}
+
+
+# -- error_trace on per-item errors ---------------------------------------------------------------
+
+
+def test_bulk_item_errors_carry_an_elasticsearch_style_stack_trace_when_asked(http, index):
+    body = "".join(json.dumps(line) + "\n" for line in ({"update": {"_index": index, "_id": "404"}},
+                                                        {"doc": {"a": 1}}))
+    item = http.post("/_bulk", content=body, headers=NDJSON,
+                     params={"error_trace": "true"}).json()["items"][0]["update"]
+    first_line = item["error"]["stack_trace"].splitlines()[0]
+    uuid = http.get(f"/{index}/_settings/index.uuid", params={"flat_settings": "true"}).json()[index][
+        "settings"]["index.uuid"]
+    assert first_line == f"[{index}/{uuid}][[{index}][0]] DocumentMissingException[[404]: document missing]"
+    without = http.post("/_bulk", content=body, headers=NDJSON).json()["items"][0]["update"]
+    assert "stack_trace" not in without["error"]
+
+
+def test_mget_doc_errors_and_their_root_causes_carry_stack_traces_when_asked(http):
+    docs = mget(http, {"ids": ["1"]}, "/no-such-index/_mget", error_trace="true").json()["docs"]
+    error = docs[0]["error"]
+    expected = "[no-such-index] IndexNotFoundException[no such index [no-such-index]]"
+    assert error["stack_trace"].splitlines()[0] == expected
+    assert error["root_cause"][0]["stack_trace"].splitlines()[0] == expected
+    plain = mget(http, {"ids": ["1"]}, "/no-such-index/_mget").json()["docs"][0]["error"]
+    assert "stack_trace" not in plain and "stack_trace" not in plain["root_cause"][0]
+
+
+def test_a_failed_request_lists_its_causes_after_nested_and_traces_its_root_causes(http, index):
+    response = http.put(f"/{index}/_doc/3", content=b'{"a": }', headers={"content-type": "application/json"},
+                        params={"error_trace": "true"})
+    error = response.json()["error"]
+    trace = error["stack_trace"]
+    assert trace.startswith("MapperParsingException[[1:7] failed to parse: Unexpected character")
+    assert "]; nested: XContentParseException[[1:7] Unexpected character" in trace
+    assert "]; nested: JsonParseException[Unexpected character" in trace
+    assert error["root_cause"][0]["stack_trace"].startswith("MapperParsingException[")
+
+
+# -- update ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "hint"), [
+    ("dac", " did you mean [doc]?"),
+    ("upsrt", " did you mean [upsert]?"),
+    ("detect_nop", " did you mean [detect_noop]?"),
+    ("doc_as", ""),
+])
+def test_a_misspelt_update_field_is_answered_with_the_fields_it_is_close_to(http, index, field, hint):
+    response = http.post(f"/{index}/_update/1", json={field: {"a": 5}})
+    reason = refused(response, "x_content_parse_exception")
+    assert reason == f"[1:2] [UpdateRequest] unknown field [{field}]{hint}"
+
+
+# -- get ------------------------------------------------------------------------------------------
+
+
+def test_get_refuses_a_version_type_that_does_not_exist(http, index):
+    response = http.get(f"/{index}/_doc/1", params={"version_type": "newest"})
+    assert refused(response, "illegal_argument_exception") == "No version type match [newest]"

@@ -1,0 +1,109 @@
+"""Index APIs over raw HTTP, where elasticsearch-py would hide the detail: get-settings
+filtered by name, and flush's parameter validation."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def indices(node):
+    """Two indices, created once for the module, that no test changes."""
+    with node.client() as http:
+        for name, shards, replicas in (("settings-a", 5, 1), ("settings-b", 3, 0)):
+            body = {"settings": {"number_of_shards": shards, "number_of_replicas": replicas}}
+            assert http.put(f"/{name}", json=body).status_code == 200
+    return ["settings-a", "settings-b"]
+
+
+def settings(http, path: str, **params) -> dict:
+    response = http.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return {name: body["settings"] for name, body in response.json().items() if name.startswith("settings-")}
+
+
+# -- get settings by name -------------------------------------------------------------------------
+
+
+def test_a_setting_name_keeps_only_that_setting(http, indices):
+    assert settings(http, "/settings-a/_settings/index.number_of_shards") == {
+        "settings-a": {"index": {"number_of_shards": "5"}}}
+
+
+def test_names_may_be_a_comma_list_and_use_wildcards(http, indices):
+    both = settings(http, "/settings-a/_settings/index.number_of_shards,index.number_of_replicas")
+    assert both == {"settings-a": {"index": {"number_of_shards": "5", "number_of_replicas": "1"}}}
+    assert settings(http, "/settings-a/_settings/index.number_of_s*") == {
+        "settings-a": {"index": {"number_of_shards": "5"}}}
+
+
+@pytest.mark.parametrize("name", ["_all", "*"])
+def test_all_or_a_lone_wildcard_keeps_every_setting(http, indices, name):
+    every = settings(http, "/settings-a/_settings")
+    assert settings(http, f"/settings-a/_settings/{name}") == every
+    assert "uuid" in every["settings-a"]["index"]
+
+
+@pytest.mark.parametrize("path", ["/_settings/index.number_of_replicas",
+                                  "/_all/_settings/index.number_of_replicas",
+                                  "/settings-*/_settings/index.number_of_replicas",
+                                  "/settings-a,settings-b/_setting/index.number_of_replicas"])
+def test_every_index_path_form_filters_by_name(http, indices, path):
+    assert settings(http, path) == {"settings-a": {"index": {"number_of_replicas": "1"}},
+                                    "settings-b": {"index": {"number_of_replicas": "0"}}}
+
+
+def test_an_index_with_no_setting_matching_the_name_is_left_out(http, indices):
+    response = http.get("/settings-a,settings-b/_settings/index.no_such_setting")
+    assert response.status_code == 200
+    assert response.json() == {}
+
+
+def test_a_name_matches_flat_keys_whatever_the_rendering(http, indices):
+    assert settings(http, "/settings-b/_settings/index.number_of_shards", flat_settings="true") == {
+        "settings-b": {"index.number_of_shards": "3"}}
+
+
+def test_setting_names_match_only_star_wildcards_not_shell_globs(http, indices):
+    assert settings(http, "/settings-b/_settings/index.number_of_shard?") == {}
+
+
+@pytest.mark.parametrize(("params", "reason"), [
+    ({"local": "perhaps"}, "Failed to parse value [perhaps] as only [true] or [false] are allowed."),
+    ({"master_timeout": "later"},
+     "failed to parse setting [master_timeout] with value [later] as a time value: unit is missing or "
+     "unrecognized"),
+])
+def test_get_settings_refuses_values_it_cannot_read(http, indices, params, reason):
+    response = http.get("/settings-a/_settings", params=params)
+    assert response.status_code == 400
+    assert response.json()["error"]["reason"] == reason
+
+
+# -- flush ----------------------------------------------------------------------------------------
+
+
+def test_a_forced_flush_that_would_not_wait_is_refused_before_anything_is_resolved(http):
+    response = http.post("/no-such-index/_flush", params={"force": "true", "wait_if_ongoing": "false"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "action_request_validation_exception"
+    assert error["reason"] == "Validation Failed: 1: wait_if_ongoing must be true for a force flush;"
+
+
+def test_a_forced_flush_that_waits_and_an_unforced_one_that_does_not_are_fine(http, indices):
+    for params in ({"force": "true", "wait_if_ongoing": "true"}, {"wait_if_ongoing": "false"}):
+        response = http.post("/settings-b/_flush", params=params)
+        assert response.status_code == 200, response.text
+        assert response.json()["_shards"] == {"total": 3, "successful": 3, "failed": 0}
+
+
+# -- index options --------------------------------------------------------------------------------
+
+
+def test_an_unknown_expand_wildcards_value_is_refused_before_anything_is_resolved(http):
+    assert http.put("/kept-idx").status_code == 200
+    response = http.delete("/kept-*", params={"expand_wildcards": "open,everything"})
+    assert response.status_code == 400
+    assert response.json()["error"]["reason"] == "No valid expand wildcard value [everything]"
+    assert http.head("/kept-idx").status_code == 200
