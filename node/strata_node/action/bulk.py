@@ -25,7 +25,7 @@ from ..common.errors import (
     UnavailableShards,
     VersionConflict,
 )
-from ..common.ids import time_based_id
+from ..common.ids import time_based_ids
 from ..common.xcontent import raw
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO, DeleteOp, IndexOp, WriteResult
 from ..index.service import IndexService, IndicesService
@@ -36,7 +36,7 @@ from .update import UpdateSpec, merge
 STATUS = {"created": 201, "updated": 200, "deleted": 200, "not_found": 404, "noop": 200}
 
 
-@dataclass
+@dataclass(slots=True)
 class BulkItem:
     action: str  # index | create | update | delete
     index: str | None
@@ -62,7 +62,7 @@ class WriteOptions:
     pipeline: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemResponse:
     action: str
     index: str | None
@@ -104,12 +104,13 @@ class BulkAction:
         responses: list[ItemResponse | None] = [None] * len(items)
         services = await self._resolve_indices(items, responses)
         groups: dict[tuple[str, int], list[int]] = {}
+        ids = iter(time_based_ids(sum(1 for item in items if item.id is None)))
         for i, item in enumerate(items):
+            if item.id is None:
+                item.id, item.auto_id = next(ids), True
             if responses[i] is not None:
                 continue
             service = services[item.index]
-            if item.id is None:
-                item.id, item.auto_id = time_based_id(), True
             try:
                 shard = service.metadata.shard_for(item.id, item.routing)
             except ValueError as e:
@@ -174,6 +175,7 @@ class BulkAction:
             return
         results: list[ItemResponse | None] = [None] * len(items)
         pending: list[tuple[int, IndexOp | DeleteOp]] = []
+        shards = _shards_header(service)
 
         def write_pending() -> None:
             if not pending:
@@ -183,7 +185,7 @@ class BulkAction:
 
             def on_item(k: int, outcome: WriteResult | StrataError) -> None:
                 j = batch[k][0]
-                results[j] = self._write_response(service, shard, items[j], outcome)
+                results[j] = self._write_response(service, items[j], outcome, shards)
 
             try:
                 engine.write([op for _, op in batch], on_item)
@@ -247,16 +249,19 @@ class BulkAction:
             await shard.engine.wait_for_refresh()
         return False
 
-    def _write_response(self, service: IndexService, shard: IndexShard, item: BulkItem,
-                        outcome: WriteResult | StrataError) -> ItemResponse:
+    def _write_response(self, service: IndexService, item: BulkItem, outcome: WriteResult | StrataError,
+                        shards: dict[str, int]) -> ItemResponse:
+        """A finished item's response body, `status` included, built once; `shards` is
+        shared by every item of a shard request (it is the same for all of them)."""
         if isinstance(outcome, StrataError):
             return self._failure(item, outcome)
         op = outcome.operation
+        status = STATUS[outcome.result]
         body = {
             "_index": service.name, "_id": op.id, "_version": op.version, "result": outcome.result,
-            "_shards": _shards_header(service), "_seq_no": op.seq_no, "_primary_term": op.primary_term,
+            "_shards": shards, "_seq_no": op.seq_no, "_primary_term": op.primary_term, "status": status,
         }
-        return ItemResponse(item.action, service.name, op.id, STATUS[outcome.result], body)
+        return ItemResponse(item.action, service.name, op.id, status, body)
 
     def _update(self, service: IndexService, shard: IndexShard, item: BulkItem) -> ItemResponse:
         spec = item.update
@@ -297,7 +302,7 @@ class BulkAction:
             result = outcome[0]
             if isinstance(result, VersionConflict) and attempt + 1 < attempts:
                 continue
-            response = self._write_response(service, shard, item, result)
+            response = self._write_response(service, item, result, _shards_header(service))
             if response.error is None:
                 written = result.operation
                 self._add_get(response.body, spec, merged, written.seq_no, written.primary_term,
@@ -336,10 +341,9 @@ def item_to_json(r: ItemResponse, *, with_status: bool = True, stack_trace: bool
         if r.index is None:
             del entry["_index"]
         return {r.action: entry}
-    entry = dict(r.body)
     if with_status:
-        entry["status"] = r.status
-    return {r.action: entry}
+        return {r.action: r.body}
+    return {r.action: {k: v for k, v in r.body.items() if k != "status"}}
 
 
 def took_since(start: float) -> int:

@@ -40,6 +40,7 @@ LONG_FIELDS = {"version", "if_seq_no", "if_primary_term", "retry_on_conflict"}
 BOOLEAN_FIELDS = {"require_alias", "require_data_stream", "list_executed_pipelines"}
 OBJECT_FIELDS = {"_source", "dynamic_templates"}
 KNOWN_FIELDS = TEXT_FIELDS | LONG_FIELDS | BOOLEAN_FIELDS | OBJECT_FIELDS
+SIMPLE_FIELDS = frozenset({"_index", "_id"})
 BULK_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "pipeline", "require_alias",
                "_source", "_source_includes", "_source_excludes", "list_executed_pipelines")
 
@@ -64,6 +65,9 @@ def parse_action_line(line: bytes, number: int) -> tuple[str, dict[str, Any]]:
     if not value:
         raise _malformed(number, "expected FIELD_NAME but found [END_OBJECT]")
     action, meta = next(iter(value.items()))
+    if len(value) == 1 and action in ACTIONS and meta.__class__ is dict and meta.keys() <= SIMPLE_FIELDS \
+            and all(v.__class__ is str for v in meta.values()):
+        return action, meta  # the common line: `{"index": {"_index": "x", "_id": "1"}}` or less
     if action not in ACTIONS:
         raise _malformed(number, "expected field [create], [delete], [index] or [update] "
                                  f"but found [{action}]")
@@ -81,6 +85,9 @@ def parse_action_line(line: bytes, number: int) -> tuple[str, dict[str, Any]]:
 
 
 def _item(action: str, meta: dict[str, Any], defaults: dict[str, Any]) -> BulkItem:
+    if meta.keys() <= SIMPLE_FIELDS:  # nothing to convert or check beyond the defaults
+        return BulkItem(action, meta.get("_index", defaults["index"]), meta.get("_id"),
+                        routing=defaults["routing"], require_alias=defaults["require_alias"])
     item = BulkItem(action=action, index=_text(meta["_index"]) if "_index" in meta else defaults["index"],
                     id=_text(meta["_id"]) if "_id" in meta else None)
     item.routing = _text(meta["routing"]) if "routing" in meta else defaults["routing"]
@@ -113,6 +120,7 @@ def parse_bulk(body: bytes, default_index: str | None, default_routing: str | No
     *lines, tail = body.split(b"\n")
     defaults = {"index": default_index, "routing": default_routing, "require_alias": default_require_alias}
     items: list[BulkItem] = []
+    valid_names: set[str] = set()
     n = 0
     while n < len(lines):
         line = lines[n]
@@ -136,8 +144,9 @@ def parse_bulk(body: bytes, default_index: str | None, default_routing: str | No
         if item.error is None:
             try:
                 check_id_not_empty(item)
-                if item.index is not None:
+                if item.index is not None and item.index not in valid_names:
                     validate_index_name(item.index)
+                    valid_names.add(item.index)
             except StrataError as e:
                 item.error = e
         items.append(item)
