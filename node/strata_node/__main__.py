@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> None:
                      bound_host, bound_port)
             print(f"strata-node [{node.name}] listening on http://{bound_host}:{bound_port}",
                   file=sys.stderr, flush=True)
+        while not task.done():
+            if server.should_exit:
+                node.closing.set()
+            await asyncio.sleep(0.1)
         await task
 
     try:

@@ -3,6 +3,7 @@ with a start and stop order."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -46,6 +47,9 @@ class Node:
         for handlers in (RootHandlers, IndexHandlers, DocumentHandlers, BulkHandlers, ClusterHandlers):
             handlers(self).register(self.rest)
         self._lock_fd: int | None = None
+        # Set as soon as shutdown begins, before in-flight requests finish, so that
+        # requests waiting on a condition (health) give up instead of holding it.
+        self.closing = asyncio.Event()
 
     def app(self) -> Starlette:
         methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -94,6 +98,7 @@ class Node:
         log.info("[%s] started, node id [%s], data path [%s]", self.name, self.node_id, self.data_path)
 
     async def stop(self) -> None:
+        self.closing.set()
         log.info("[%s] stopping: flushing shards", self.name)
         await self.indices.stop()
         if self._lock_fd is not None:

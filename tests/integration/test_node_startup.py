@@ -72,3 +72,26 @@ def test_sigterm_flushes_shards_and_exits_cleanly(tmp_path):
             assert http.get("/logs/_doc/1").json()["_source"] == {"a": 1}
     finally:
         node.stop()
+
+
+def test_shutdown_does_not_wait_for_a_pending_health_wait(tmp_path):
+    import threading
+    import time
+
+    node = NodeProcess(tmp_path).start()
+    answers = []
+
+    def wait_for_green():
+        with node.client(timeout=60) as http:
+            http.put("/yellow").raise_for_status()  # one replica: never green on one node
+            answers.append(http.get("/_cluster/health", params={"wait_for_status": "green",
+                                                                "timeout": "50s"}))
+
+    waiter = threading.Thread(target=wait_for_green)
+    waiter.start()
+    time.sleep(1.0)
+    started = time.monotonic()
+    assert node.stop() == 0
+    waiter.join(10)
+    assert time.monotonic() - started < 10
+    assert answers and answers[0].json()["error"]["type"] == "node_closed_exception"

@@ -271,3 +271,8 @@ class SettingsError(StrataError):
 class TranslogCorrupted(StrataError):
     type = "translog_corrupted_exception"
     status = 500
+
+
+class NodeClosed(StrataError):
+    type = "node_closed_exception"
+    status = 500

@@ -15,6 +15,7 @@ waiting starts, so a bad value is a 400 at once, never a 408 later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import operator
 import re
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..action.cluster_health import ClusterHealth, Status
-from ..common.errors import IllegalArgument, IndexNotFound, NumberFormatError
+from ..common.errors import IllegalArgument, IndexNotFound, NodeClosed, NumberFormatError
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -147,7 +148,11 @@ class ClusterHandlers:
             if ready or req.timeout <= 0 or remaining <= 0:
                 body["timed_out"] = not ready
                 return RestResponse(200 if ready else 408, body)
-            await asyncio.sleep(min(POLL_SECONDS, remaining))
+            # A node shutting down answers at once rather than holding its shutdown.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.node.closing.wait(), min(POLL_SECONDS, remaining))
+            if self.node.closing.is_set():
+                raise NodeClosed(f"node closed {{{self.node.name}}}{{{self.node.node_id}}}")
 
     @property
     def _data_nodes(self) -> int:
