@@ -125,7 +125,7 @@ def parse_bulk(body: bytes, default_index: str | None, default_routing: str | No
     while n < len(lines):
         line = lines[n]
         n += 1
-        if not line.strip():
+        if not line or line.isspace():
             continue
         action, meta = parse_action_line(line, n)
         item = _item(action, meta, defaults)
@@ -203,7 +203,8 @@ class BulkHandlers:
             if item.update is not None and item.update.fetch_source is None:
                 item.update.fetch_source = fetch
         responses = await self.node.bulk.execute(items, options)
-        rendered = [item_to_json(r, stack_trace=request.error_trace) for r in responses]
+        stack_trace = request.error_trace
+        rendered = [item_to_json(r, stack_trace=stack_trace) for r in responses]
         errors = any(r.error is not None for r in responses)
         return RestResponse(200, {"errors": errors, "took": int((time.monotonic() - start) * 1000),
                                   "items": rendered})

@@ -51,6 +51,10 @@ def check_cas_values(if_seq_no: int, if_primary_term: int) -> None:
 
 def validation_errors(item: BulkItem) -> list[str]:
     """What Elasticsearch's validate() of the item's request reports, in its order."""
+    if item.id is None and item.action == "index" and item.index is not None \
+            and item.version == MATCH_ANY and item.version_type == "internal" \
+            and item.if_seq_no == UNASSIGNED_SEQ_NO and item.if_primary_term == 0:
+        return []  # a plain index request with a generated id: nothing below can apply
     errors: list[str] = []
     if item.index is None:
         errors.append("index is missing")
