@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from tests.support.node_process import NodeProcess
@@ -30,3 +32,12 @@ def fresh_node(tmp_path):
 def http(node):
     with node.client() as c:
         yield c
+
+
+@pytest.fixture
+def index(request, http) -> str:
+    """An empty index of the test's own (1 shard, 0 replicas), named after the test."""
+    name = re.sub(r"[^a-z0-9_-]", "-", request.node.name.lower())[:200]
+    created = http.put(f"/{name}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
+    assert created.status_code == 200, created.text
+    return name

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 
 import httpx
 import pytest
@@ -13,14 +12,6 @@ import pytest
 JSON = {"content-type": "application/json"}
 NDJSON = {"content-type": "application/x-ndjson"}
 
-
-@pytest.fixture
-def index(request, http) -> str:
-    """An existing, empty index of the test's own, refreshed on every write."""
-    name = re.sub(r"[^a-z0-9_-]", "-", request.node.name.lower())[:200]
-    created = http.put(f"/{name}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
-    assert created.status_code == 200
-    return name
 
 
 def error(response: httpx.Response, status: int, type: str) -> dict:

@@ -4,7 +4,6 @@ per-item errors, and the "did you mean" of a misspelt update field."""
 from __future__ import annotations
 
 import json
-import re
 
 import httpx
 import pytest
@@ -13,11 +12,9 @@ NDJSON = {"content-type": "application/x-ndjson"}
 
 
 @pytest.fixture
-def index(request, http) -> str:
-    """An index of the test's own holding documents 1 (`{"a": 1, "b": 2}`) and 2."""
-    name = re.sub(r"[^a-z0-9_-]", "-", request.node.name.lower())[:200]
-    created = http.put(f"/{name}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
-    assert created.status_code == 200
+def index(index, http) -> str:
+    """The test's own index (see conftest), holding documents 1 (`{"a": 1, "b": 2}`) and 2."""
+    name = index
     for id, doc in (("1", {"a": 1, "b": 2}), ("2", {"a": 3})):
         assert http.put(f"/{name}/_doc/{id}", json=doc).status_code == 201
     return name
