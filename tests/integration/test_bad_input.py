@@ -573,3 +573,66 @@ def test_unknown_path_is_400_no_handler_found(http):
     assert response.status_code == 400
     assert response.json() == {"error": "no handler found for uri [/_no_such_api/a/b/c?v=1] and method [GET]",
                                "status": 400}
+
+
+# -- values of unexpected types and sizes -------------------------------------------------------
+
+
+def test_bulk_ids_and_index_names_given_as_numbers_or_booleans_are_read_as_text(http, index):
+    response = bulk(http, ndjson({"index": {"_index": index, "_id": 5}}, {"a": 1},
+                                 {"delete": {"_index": index, "_id": True}}))
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert items[0]["index"]["_id"] == "5" and items[0]["index"]["result"] == "created"
+    assert items[1]["delete"]["_id"] == "true" and items[1]["delete"]["result"] == "not_found"
+    assert source(http, index, "5") == {"a": 1}
+
+
+@pytest.mark.parametrize("spec", [{"includes": 5}, {"includes": [{"a": 1}]}, [{}], 5, {"bogus": ["a"]}])
+def test_update_with_a_bad_source_filter_is_refused_before_anything_is_written(http, index, spec):
+    put_doc(http, index, "1", {"a": 1})
+    response = http.post(f"/{index}/_update/1", json={"doc": {"a": 2}, "_source": spec})
+    error(response, 400, "x_content_parse_exception")
+    response = bulk(http, ndjson({"update": {"_index": index, "_id": "1"}},
+                                 {"doc": {"a": 3}, "_source": spec}))
+    error(response, 400, "x_content_parse_exception")
+    response = bulk(http, ndjson({"update": {"_index": index, "_id": "1", "_source": spec}},
+                                 {"doc": {"a": 4}}))
+    assert response.status_code == 400, response.text
+    assert source(http, index, "1") == {"a": 1}
+
+
+@pytest.mark.parametrize("value", ["9223372036854775808", "1_0", " 1"])
+def test_a_version_that_is_not_a_java_long_is_refused_and_writes_nothing(http, index, value):
+    response = http.put(f"/{index}/_doc/1", json={"a": 1},
+                        params={"version": value, "version_type": "external"})
+    err = error(response, 400, "illegal_argument_exception")
+    assert err["reason"] == f"Failed to parse long parameter [version] with value [{value}]"
+    response = bulk(http, ndjson({"index": {"_index": index, "_id": "1", "version": 1e30,
+                                            "version_type": "external"}}, {"a": 1}))
+    error(response, 400, "illegal_argument_exception")
+    assert source(http, index, "1") is None
+
+
+def test_a_negative_retry_on_conflict_means_no_retries(http, index):
+    put_doc(http, index, "1", {"a": 1})
+    response = http.post(f"/{index}/_update/1", json={"doc": {"a": 2}}, params={"retry_on_conflict": "-1"})
+    assert response.status_code == 200, response.text
+    assert source(http, index, "1") == {"a": 2}
+
+
+def test_an_empty_routing_on_a_write_is_no_routing(http):
+    """IndexRequest, DeleteRequest and UpdateRequest read `routing=` as no routing, so
+    the document is where a get without routing looks for it."""
+    name = "empty-routing"
+    http.put(f"/{name}", json={"settings": {"number_of_shards": 5, "number_of_replicas": 0}})
+    for n in range(8):
+        put = http.put(f"/{name}/_doc/{n}", json={"n": n}, params={"routing": ""})
+        assert put.status_code == 201, put.text
+        got = http.get(f"/{name}/_doc/{n}")
+        assert got.status_code == 200, got.text
+        assert "_routing" not in got.json()
+    response = bulk(http, ndjson({"index": {"_index": name, "_id": "b", "routing": ""}}, {}), routing="")
+    assert response.json()["errors"] is False
+    assert http.get(f"/{name}/_doc/b").status_code == 200
+    http.delete(f"/{name}")

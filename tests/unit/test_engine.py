@@ -2,12 +2,22 @@
 visibility, flush, and recovery of the store from the translog."""
 
 import asyncio
+import os
+import time
 
 import pytest
 
 from strata_node.common.errors import StrataError, VersionConflict
 from strata_node.engine import operation as ops
-from strata_node.engine.engine import COMMIT_KEY, DeleteOp, DocVersion, Engine, IndexOp, ShardRef
+from strata_node.engine.engine import (
+    COMMIT_KEY,
+    DeleteOp,
+    DocVersion,
+    Engine,
+    EngineClosed,
+    IndexOp,
+    ShardRef,
+)
 
 REF = ShardRef("logs", "uuid-1", 0)
 
@@ -205,6 +215,120 @@ def test_history_keeps_every_version_while_the_id_points_at_the_latest(tmp_path)
         assert first.source == b'{"v":1}'
         assert e.get("1").source == b'{"v":2}'
         assert DocVersion.decode(e.db.get(b"d1")).seq_no == 1
+        await e.close()
+
+    run(go())
+
+
+def test_wait_for_refresh_on_a_closed_engine_raises_instead_of_waiting_forever(tmp_path):
+    """A write that awaited its sync while the engine closed must not then wait for a
+    refresh that will never come."""
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b"{}"))
+        await e.close()
+        with pytest.raises(EngineClosed):
+            e.wait_for_refresh()
+
+    run(go())
+
+
+def test_a_failed_engine_releases_requests_waiting_for_a_refresh(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b"{}"))
+        waiting = e.wait_for_refresh()
+        e.fail("disk trouble", OSError(5, "Input/output error"))
+        assert waiting.done()
+        with pytest.raises(StrataError, match="engine failed"):
+            await waiting
+        with pytest.raises(StrataError, match="engine failed"):
+            e.wait_for_refresh()
+        await e.close()
+
+    run(go())
+
+
+def test_close_does_not_close_the_translog_under_a_sync_in_progress(tmp_path, monkeypatch):
+    """The sync runs in an executor thread; closing its file descriptor under it fails
+    the sync (EBADF), or worse, syncs or closes whatever file reused the number."""
+    real_fsync = os.fsync
+
+    def slow_fsync(fd):
+        time.sleep(0.2)
+        real_fsync(fd)
+
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b"{}"))
+        monkeypatch.setattr(os, "fsync", slow_fsync)
+        in_flight = asyncio.create_task(e.sync_translog())
+        await asyncio.sleep(0.05)  # the sync is inside its fsync now
+        await e.close(flush=False)
+        await in_flight
+        assert e.failure is None
+
+    run(go())
+    monkeypatch.setattr(os, "fsync", real_fsync)
+
+    async def reopen():
+        e = await opened(tmp_path)
+        assert e.get("1") is not None
+        await e.close()
+
+    run(reopen())
+
+
+def test_a_compare_and_set_on_a_missing_document_is_worded_as_elasticsearch_words_it(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        [gone] = write(e, IndexOp("2", b"{}", if_seq_no=0, if_primary_term=1))
+        assert gone.reason == ("[2]: version conflict, required seqNo [0], primary term [1]. "
+                               "but no document was found")
+        await e.close()
+
+    run(go())
+
+
+def test_an_internal_version_that_cannot_grow_fails_its_item_not_the_batch(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        top = (1 << 63) - 1
+        write(e, IndexOp("1", b"{}", version=top, version_type="external"))
+        stuck, fine = write(e, IndexOp("1", b"{}"), IndexOp("2", b"{}"))
+        assert isinstance(stuck, StrataError) and stuck.status == 400
+        assert fine.result == "created"
+        assert e.get("1").version == top
+        await e.close()
+
+    run(go())
+
+
+def test_restarts_of_an_idle_shard_do_not_pile_up_translog_generations(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        write(e, IndexOp("1", b"{}"))
+        await e.close()
+        for term in range(2, 6):
+            e = await opened(tmp_path, term=term)
+            await e.close()
+        return sorted((tmp_path / "translog").glob("*.tlog"))
+
+    assert len(run(go())) == 1
+
+
+def test_flush_puts_every_committed_operation_in_a_table_file(tmp_path):
+    """A synced LevelDB write syncs only the current log file, not a log LevelDB already
+    switched away from; the commit point may only claim what is on disk for sure, so a
+    flush first turns the memtable into a (synced) table file."""
+    async def go():
+        e = await opened(tmp_path)
+        marker = os.urandom(16).hex().encode()  # incompressible, so findable in a table file
+        write(e, IndexOp("1", b'{"marker":"' + marker + b'"}'))
+        assert not list((tmp_path / "index").glob("*.ldb"))
+        await e.flush()
+        tables = list((tmp_path / "index").glob("*.ldb"))
+        assert any(marker in t.read_bytes() for t in tables)
         await e.close()
 
     run(go())

@@ -2,7 +2,13 @@
 the primary term bump when an index is reopened."""
 
 import asyncio
+import json
+import shutil
+from pathlib import Path
 
+import pytest
+
+from strata_node.common.errors import StrataError
 from strata_node.engine.engine import IndexOp
 from strata_node.index.service import IndicesService
 
@@ -91,6 +97,146 @@ def test_reopening_an_index_starts_a_new_primary_term(tmp_path):
         service = indices.get("logs")
         assert service.metadata.primary_terms == (2, 2)
         assert service.shard(1).primary_term == 2
+        await indices.stop()
+
+    run(go())
+
+
+def test_a_crash_while_deleting_an_index_does_not_bring_it_back(tmp_path, monkeypatch):
+    """kill -9 in the middle of removing the folder (here: after the store's CURRENT
+    file went) must not leave an index that reopens, empty or broken, at start-up."""
+    def rmtree_cut_short(path, ignore_errors=False):
+        for current in Path(path).glob("*/index/CURRENT"):
+            current.unlink()
+        # ...and the process dies here
+
+    async def go():
+        indices = IndicesService(tmp_path)
+        await indices.start()
+        service = await indices.create("logs", {})
+        write(service.shard(0), IndexOp("1", b"{}"))
+        monkeypatch.setattr(shutil, "rmtree", rmtree_cut_short)
+        await indices.delete(["logs"])
+        monkeypatch.undo()
+        restarted = IndicesService(tmp_path)
+        await restarted.start()
+        assert "logs" not in restarted.indices
+        assert list((tmp_path / "indices").iterdir()) == []  # the leftover is cleaned up
+        await restarted.stop()
+
+    run(go())
+
+
+def test_closing_a_shard_that_failed_at_runtime_closes_its_store(tmp_path):
+    async def go():
+        indices = IndicesService(tmp_path)
+        await indices.start()
+        service = await indices.create("logs", {})
+        shard = service.shard(0)
+        shard.engine.fail("disk trouble", OSError(5, "Input/output error"))
+        with pytest.raises(StrataError):
+            shard.active_engine()  # the shard notices: FAILED
+        await indices.stop()
+        assert shard.engine.closed
+        # The LevelDB lock was released: the store opens again.
+        restarted = IndicesService(tmp_path)
+        await restarted.start()
+        assert restarted.get("logs").shard(0).state == "STARTED"
+        await restarted.stop()
+
+    run(go())
+
+
+def test_no_background_roll_or_flush_starts_on_a_closed_shard(tmp_path):
+    """A bulk still in flight when its index is deleted calls after_write once the shard
+    is closed; rolling then would create files in a folder being removed and fsync and
+    close a descriptor number that may belong to another file by now."""
+    async def go():
+        indices = IndicesService(tmp_path)
+        await indices.start()
+        service = await indices.create("logs", {})
+        shard = service.shard(0)
+        write(shard, IndexOp("1", b"{}"))
+        await service.close()
+        files = sorted(p.name for p in (shard.path / "translog").iterdir())
+        shard.maybe_flush(threshold=1 << 40, generation_threshold=0)
+        if shard._flush_task is not None:
+            await shard._flush_task
+        assert sorted(p.name for p in (shard.path / "translog").iterdir()) == files
+
+    run(go())
+
+
+def test_an_update_on_a_shard_closing_under_a_bulk_fails_that_item_alone(tmp_path):
+    """An index deleted while a bulk runs: its engine is closed before its shard is, and
+    the bulk's items for it fail one by one while the other items are answered."""
+    from strata_node.action.bulk import BulkAction, BulkItem, WriteOptions
+    from strata_node.action.update import UpdateSpec
+
+    async def go():
+        indices = IndicesService(tmp_path)
+        await indices.start()
+        doomed = await indices.create("doomed", {})
+        await indices.create("kept", {})
+        write(doomed.shard(0), IndexOp("1", b"{}"))
+        await doomed.shard(0).engine.close()
+        items = [BulkItem("update", "doomed", "1", update=UpdateSpec(doc={"a": 1})),
+                 BulkItem("index", "kept", "1", source=b"{}")]
+        updated, indexed = await BulkAction(indices).execute(items, WriteOptions())
+        assert updated.error is not None and updated.status == 503
+        assert indexed.error is None and indexed.status == 201
+        await indices.stop()
+
+    run(go())
+
+
+def test_a_name_is_not_reused_on_disk_before_its_old_index_is_durably_deleted(tmp_path, monkeypatch):
+    """A bulk may auto-create an index whose deletion is still closing it. If the node
+    dies then, only the new index may come back: two folders of one name would let a
+    restart open the deleted one and hide every write acknowledged by the new one."""
+    from strata_node.index.service import IndexService
+
+    gate = asyncio.Event()
+    real_close = IndexService.close
+
+    async def slow_close(self, *args, **kwargs):
+        await gate.wait()
+        await real_close(self, *args, **kwargs)
+
+    def names_on_disk():
+        states = (tmp_path / "indices").glob("*/_state/index.json")
+        return [json.loads(p.read_bytes())["name"] for p in states]
+
+    async def go():
+        indices = IndicesService(tmp_path)
+        await indices.start()
+        await indices.create("logs", {})
+        monkeypatch.setattr(IndexService, "close", slow_close)
+        deleting = asyncio.create_task(indices.delete(["logs"]))
+        await asyncio.sleep(0.05)
+        successor = await indices.create("logs", {})
+        assert names_on_disk() == ["logs"]  # a crash here brings back the successor only
+        gate.set()
+        await deleting
+        monkeypatch.undo()
+        await indices.stop()
+        restarted = IndicesService(tmp_path)
+        await restarted.start()
+        assert restarted.get("logs").metadata.uuid == successor.metadata.uuid
+        assert len(list((tmp_path / "indices").iterdir())) == 1
+        await restarted.stop()
+
+    run(go())
+
+
+def test_start_up_removes_what_an_unfinished_index_creation_left(tmp_path):
+    async def go():
+        half = tmp_path / "indices" / "half-created"
+        (half / "_state").mkdir(parents=True)
+        (half / "_state" / "index.json.tmp").write_bytes(b'{"name":')
+        indices = IndicesService(tmp_path)
+        await indices.start()
+        assert not half.exists()
         await indices.stop()
 
     run(go())

@@ -3,12 +3,13 @@ loudly on damage anywhere else."""
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from strata_node.common.errors import TranslogCorrupted
-from strata_node.engine.translog import HEADER, RECORD, Translog
+from strata_node.engine.translog import HEADER, RECORD, Translog, TranslogFailed
 
 
 def run(coro):
@@ -140,4 +141,113 @@ def test_concurrent_syncs_coalesce_and_all_return_durable(tmp_path):
     run(go())
     t, ops = Translog.open(tmp_path)
     assert ops == [str(i).encode() for i in range(50)]
+    t.close()
+
+
+def test_a_roll_that_died_before_writing_its_header_does_not_break_later_opens(tmp_path):
+    """kill -9 between creating the next generation's file and writing its header leaves
+    an empty file past the checkpoint. It must go without leaving a hole in the range
+    of generations the next checkpoint names, or the open after next fails."""
+    write_synced(tmp_path, [[b"a"]])
+    (tmp_path / "translog-2.tlog").write_bytes(b"")
+    for _ in range(3):
+        t, ops = Translog.open(tmp_path)
+        assert ops == [b"a"]
+        t.close()
+
+
+def test_a_generation_past_the_checkpoint_with_a_garbled_header_is_dropped(tmp_path):
+    """Power lost while a roll wrote its header: the file may hold zeros instead."""
+    write_synced(tmp_path, [[b"a"]])
+    (tmp_path / "translog-2.tlog").write_bytes(b"\0" * HEADER.size)
+    for _ in range(2):
+        t, ops = Translog.open(tmp_path)
+        assert ops == [b"a"]
+        t.close()
+
+
+def test_generations_past_a_gap_above_the_checkpoint_are_dropped(tmp_path):
+    write_synced(tmp_path, [[b"a"]])
+    (tmp_path / "translog-2.tlog").write_bytes(b"")  # a roll cut short
+    (tmp_path / "translog-3.tlog").write_bytes(HEADER.pack(b"STLG\x01", b"\0" * 16, 3))  # never checkpointed
+    t, ops = Translog.open(tmp_path)
+    t.close()
+    t, ops = Translog.open(tmp_path)
+    assert ops == [b"a"]
+    t.close()
+
+
+def test_open_fsyncs_unsynced_records_before_they_become_an_older_generation(tmp_path, monkeypatch):
+    """Records written after the last sync are kept by open, whose checkpoint then makes
+    their generation an older one, which must read back whole: so open syncs them."""
+    write_synced(tmp_path, [[b"synced"]])
+
+    async def append_unsynced():
+        t, _ = await asyncio.to_thread(Translog.open, tmp_path)
+        t.append([b"unsynced"], 1, 1)
+        t.close()
+
+    run(append_unsynced())
+    synced_files = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced_files.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    t, ops = Translog.open(tmp_path)
+    t.close()
+    assert ops == [b"synced", b"unsynced"]
+    assert str(tmp_path / "translog-2.tlog") in synced_files
+
+
+def test_a_failed_fsync_while_rolling_fails_every_later_sync(tmp_path, monkeypatch):
+    """Appends waiting for a sync went to the old generation; if its fsync fails they
+    are not durable, so the sync they wait for must not return as if they were."""
+    real_fsync = os.fsync
+
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"waiting for its sync"], 0, 0)
+
+        def failing_fsync(fd):
+            if os.readlink(f"/proc/self/fd/{fd}").endswith("translog-1.tlog"):
+                raise OSError(5, "Input/output error")
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", failing_fsync)
+        with pytest.raises(TranslogFailed):
+            await t.roll_generation()
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        with pytest.raises(TranslogFailed):
+            await t.sync()
+        with pytest.raises(TranslogFailed):
+            t.append([b"more"], 1, 1)
+        await t.aclose()
+
+    run(go())
+
+
+def test_close_waits_for_a_sync_in_progress_and_syncs_what_was_appended(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def slow_fsync(fd):
+        time.sleep(0.2)
+        real_fsync(fd)
+
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"a"], 0, 0)
+        monkeypatch.setattr(os, "fsync", slow_fsync)
+        in_flight = asyncio.create_task(t.sync())
+        await asyncio.sleep(0.05)  # the sync is inside its fsync now
+        t.append([b"b"], 1, 1)
+        await t.aclose()
+        await in_flight  # its file was not closed under it
+        assert not t.needs_sync()
+
+    run(go())
+    t, ops = Translog.open(tmp_path)
+    assert ops == [b"a", b"b"]
     t.close()

@@ -108,6 +108,8 @@ class BulkAction:
         for i, item in enumerate(items):
             if item.id is None:
                 item.id, item.auto_id = next(ids), True
+            if item.routing == "":
+                item.routing = None  # an empty routing is no routing, as IndexRequest.routing has it
             if responses[i] is not None:
                 continue
             service = services[item.index]
@@ -197,7 +199,10 @@ class BulkAction:
         for j, item in enumerate(items):
             if item.action == "update":
                 write_pending()
-                results[j] = self._update(service, shard, item)
+                try:
+                    results[j] = self._update(service, shard, item)
+                except StrataError as e:  # the engine closed or failed: this item fails
+                    results[j] = self._failure(item, e)
                 wrote = True
             elif item.action == "delete":
                 pending.append((j, DeleteOp(item.id, item.routing, item.if_seq_no, item.if_primary_term,
@@ -266,7 +271,7 @@ class BulkAction:
     def _update(self, service: IndexService, shard: IndexShard, item: BulkItem) -> ItemResponse:
         spec = item.update
         engine = shard.engine
-        attempts = item.retry_on_conflict + 1
+        attempts = max(item.retry_on_conflict, 0) + 1  # a negative count retries never, as in ES
         for attempt in range(attempts):
             current = engine.get(item.id)
             if current is None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+from ..common.errors import ParsingError
+from ..common.xcontent import token_name
+
 
 def _matches(path: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) for p in patterns)
@@ -49,6 +52,37 @@ def _apply_excludes(value: Any, excludes: list[str], prefix: str) -> Any:
     if isinstance(value, list):
         return [_apply_excludes(v, excludes, prefix) for v in value]
     return value
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is not None and not isinstance(value, dict | list)
+
+
+def check_fetch_source(value: Any, field: str = "_source") -> None:
+    """Refuse a `_source` fetch specification that FetchSourceContext.fromXContent refuses:
+    checked while the request is parsed, before anything is written, since an update
+    applies its source filter only after its write."""
+    if isinstance(value, bool | str):
+        return
+    if isinstance(value, list):
+        for v in value:
+            if not _is_scalar(v):
+                raise ParsingError(f"Unknown key for a {token_name(v)} in [{field}].")
+        return
+    if isinstance(value, dict):
+        for key, entries in value.items():
+            known = key in ("includes", "include", "excludes", "exclude")
+            if isinstance(entries, str) and known:
+                continue
+            if isinstance(entries, list) and known:
+                for v in entries:
+                    if not isinstance(v, str):
+                        raise ParsingError(f"Unknown key for a {token_name(v)} in [{key}].")
+                continue
+            raise ParsingError(f"Unknown key for a {token_name(entries)} in [{key}].")
+        return
+    raise ParsingError("Expected one of [VALUE_BOOLEAN, VALUE_STRING, START_ARRAY, START_OBJECT] "
+                       f"but found [{token_name(value)}]")
 
 
 def parse_source_param(value: Any) -> tuple[bool, list[str], list[str]]:

@@ -7,9 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..common.errors import IllegalArgument, NumberFormatError, XContentParseError
+from ..common.errors import IllegalArgument, NumberFormatError, StrataError, XContentParseError
 from ..common.suggest import did_you_mean
 from ..common.xcontent import field_locations, loads, token_name
+from .source_filter import check_fetch_source
+
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def merge(current: dict[str, Any], changes: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -93,6 +96,10 @@ def parse_update_body(raw: bytes, *, line_offset: int = 0) -> UpdateSpec:
             except NumberFormatError as e:
                 raise fail(key, f"failed to parse field [{key}]", cause=e) from None
         elif key == "_source":
+            try:
+                check_fetch_source(value)
+            except StrataError as e:
+                raise fail(key, f"failed to parse field [{key}]", cause=e) from None
             spec.fetch_source = value
         else:
             setattr(spec, key, value)
@@ -109,5 +116,9 @@ def as_long(value: Any) -> int:
     if isinstance(value, float):
         if not value.is_integer():
             raise NumberFormatError(f"Value [{value}] has a decimal part")
+        if not LONG_MIN <= value <= LONG_MAX:
+            raise IllegalArgument(f"Value [{value}] is out of range for a long")
         value = int(value)
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise IllegalArgument(f"Value [{value}] is out of range for a long")
     return value

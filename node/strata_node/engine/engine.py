@@ -26,7 +26,7 @@ from pathlib import Path
 
 import plyvel
 
-from ..common.errors import StrataError, VersionConflict
+from ..common.errors import IllegalArgument, StrataError, VersionConflict
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
 from .operation import CommitPoint, Operation
@@ -38,11 +38,13 @@ DOC = b"d"
 HISTORY = b"h"
 COUNT_KEY = b"m:count"
 COMMIT_KEY = b"m:commit"
+PAST_ALL_KEYS = b"\xff\xff"  # sorts after every key of every keyspace
 SEQ = struct.Struct(">Q")
 POINTER = struct.Struct(">qqq?")  # seq_no, primary_term, version, deleted
 
 UNASSIGNED_SEQ_NO = -2
 MATCH_ANY = -3  # version: no constraint
+MAX_VERSION = (1 << 63) - 1  # versions are Java longs in Elasticsearch, and in the d<id> pointer
 
 
 def history_key(seq_no: int) -> bytes:
@@ -137,6 +139,7 @@ class Engine:
         self._doc_count = 0
         self.failure: BaseException | None = None
         self.closed = False
+        self._closing: asyncio.Future | None = None
         self.stats = {"operations_total": 0, "refresh_total": 0, "flush_total": 0}
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -148,6 +151,9 @@ class Engine:
         self._searcher = self.db.snapshot()
         if replayed:
             log.info("%s recovered %d operations from the translog", self.shard, replayed)
+        if self.translog.min_generation < self.translog.current_generation:
+            # Opening started a new generation; commit and trim, or every restart of an
+            # idle shard would leave one more generation behind, never trimmed.
             await self.flush(force=True)
 
     def _open_blocking(self) -> int:
@@ -215,33 +221,49 @@ class Engine:
         return int(raw) if raw else 0
 
     async def close(self, flush: bool = True) -> None:
-        if self.closed:
-            return
+        """Flush (unless told not to or failed), then close. Concurrent and repeated calls
+        share one close; a caller cancelled while waiting does not cut the close short."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close(flush))
+        await asyncio.shield(self._closing)
+
+    async def _close(self, flush: bool) -> None:
         if flush and self.failure is None and self.db is not None:
             try:
                 await self.flush()
             except Exception:
                 log.exception("%s failed to flush on close", self.shard)
         self.closed = True
-        for f in self._refresh_listeners:
-            if not f.done():
-                f.set_exception(EngineClosed(f"{self.shard} engine is closed"))
-        self._refresh_listeners.clear()
-
-        def close_blocking() -> None:
+        self._fail_refresh_listeners(EngineClosed(f"{self.shard} engine is closed"))
+        # A flush, sync or roll still running uses the files and the store: let it end
+        # before closing them (a closed descriptor number may be reused by another file).
+        async with self._flush_lock:
             if self.translog is not None:
-                self.translog.close()
-            if self._searcher is not None:
-                self._searcher.close()
-            if self.db is not None:
-                self.db.close()
+                try:
+                    await self.translog.aclose(sync=self.failure is None)
+                except Exception:
+                    log.exception("%s failed to sync the translog on close", self.shard)
 
-        await asyncio.get_running_loop().run_in_executor(None, close_blocking)
+            def close_blocking() -> None:
+                if self._searcher is not None:
+                    self._searcher.close()
+                if self.db is not None:
+                    self.db.close()
+
+            await asyncio.get_running_loop().run_in_executor(None, close_blocking)
 
     def fail(self, reason: str, error: BaseException) -> None:
         if self.failure is None:
             log.error("%s shard failed: %s", self.shard, reason, exc_info=error)
             self.failure = error
+            # No refresh will come for a failed shard: release everyone waiting for one.
+            self._fail_refresh_listeners(StrataError(f"{self.shard} engine failed", caused_by=error))
+
+    def _fail_refresh_listeners(self, error: StrataError) -> None:
+        listeners, self._refresh_listeners = self._refresh_listeners, []
+        for f in listeners:
+            if not f.done():
+                f.set_exception(error)
 
     def ensure_open(self) -> None:
         if self.closed:
@@ -274,7 +296,7 @@ class Engine:
         if req.if_seq_no != UNASSIGNED_SEQ_NO:
             if live is None:
                 raise self._conflict(req.id, f"required seqNo [{req.if_seq_no}], primary term "
-                                             f"[{req.if_primary_term}] but no document was found")
+                                             f"[{req.if_primary_term}]. but no document was found")
             if live.seq_no != req.if_seq_no or live.primary_term != req.if_primary_term:
                 raise self._conflict(req.id, f"required seqNo [{req.if_seq_no}], primary term "
                                              f"[{req.if_primary_term}]. current document has seqNo "
@@ -292,6 +314,9 @@ class Engine:
             return req.version
         if current is None:
             return 1
+        if current.version >= MAX_VERSION:
+            raise IllegalArgument(f"[{req.id}]: version [{current.version}] cannot be incremented "
+                                  "any further: use external versioning or delete the document")
         return current.version + 1
 
     def write(self, requests: list[IndexOp | DeleteOp],
@@ -370,6 +395,16 @@ class Engine:
             self.fail("failed to sync the translog", e)
             raise StrataError(f"{self.shard} failed to sync the translog", caused_by=e) from e
 
+    async def roll_translog(self) -> int:
+        """Start a new translog generation (the size-triggered roll between flushes)."""
+        self.ensure_open()
+        try:
+            return await self.translog.roll_generation()
+        except Exception as e:
+            if not self.closed:  # a close that won the race is no failure
+                self.fail("failed to roll the translog", e)
+            raise
+
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, id: str) -> Operation | None:
@@ -409,13 +444,25 @@ class Engine:
         return self._dirty
 
     def wait_for_refresh(self) -> asyncio.Future:
-        """A future done at the next refresh (for `?refresh=wait_for`)."""
+        """A future done at the next refresh (for `?refresh=wait_for`); a closed or failed
+        engine has no next refresh, so it raises instead."""
+        self.ensure_open()
         f = asyncio.get_running_loop().create_future()
         self._refresh_listeners.append(f)
         return f
 
     def uncommitted_translog_bytes(self) -> int:
         return self.translog.size_in_bytes(self.commit.translog_generation)
+
+    def _write_commit(self, commit: CommitPoint) -> None:
+        """Make every operation up to the commit's checkpoint durable in the store, then
+        record the commit point. A synced write syncs only LevelDB's current log file:
+        writes in a log LevelDB switched away from (memtable full) stay unsynced until
+        their memtable becomes a table file. So first force the memtable out (a compaction
+        of a key range past every key flushes it, writes the table file and the manifest
+        synced, and compacts nothing), then write the commit point synced."""
+        self.db.compact_range(start=PAST_ALL_KEYS, stop=PAST_ALL_KEYS)
+        self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True)
 
     async def flush(self, force: bool = False) -> bool:
         """Write a synced commit point and trim the translog generations it covers."""
@@ -426,12 +473,15 @@ class Engine:
             loop = asyncio.get_running_loop()
             # The generation switch happens on the loop between two writes, so every
             # operation at or below `checkpoint` is in an older generation and in the store.
-            new_generation = await self.translog.roll_generation()
+            try:
+                new_generation = await self.translog.roll_generation()
+            except Exception as e:
+                self.fail("failed to roll the translog", e)
+                raise
             commit = CommitPoint(self.tracker.checkpoint, self.tracker.max_seq_no, new_generation,
                                  self.translog.translog_uuid, self.commit.history_uuid)
             try:
-                await loop.run_in_executor(
-                    None, lambda: self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True))
+                await loop.run_in_executor(None, self._write_commit, commit)
                 self.commit = commit
                 await self.translog.trim_below(new_generation)
             except Exception as e:

@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..common.errors import TranslogCorrupted
+from ..common.errors import StrataError, TranslogCorrupted
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,15 @@ CHECKPOINT = struct.Struct("<QQQQqqqQ16s")  # see Checkpoint fields, in order
 SLOT_SIZE = 128
 FILE_RE = re.compile(r"^translog-(\d+)\.tlog$")
 MAX_RECORD = 512 * 1024 * 1024
+
+
+class TranslogFailed(StrataError):
+    """An fsync or checkpoint write failed: nothing appended since the last good sync can
+    be proven durable, so the translog refuses every further append and sync (a tragic
+    event, in Elasticsearch's words)."""
+
+    type = "translog_exception"
+    status = 500
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class Translog:
         self._writer = writer
         self._sync_lock = asyncio.Lock()
         self._closed = False
+        self._tragic: BaseException | None = None
         self.global_checkpoint = checkpoint.global_checkpoint
 
     # -- creation and opening (blocking: call from an executor) ------------------------
@@ -124,9 +134,18 @@ class Translog:
         for gen in range(ckp.min_generation, ckp.generation + 1):
             if gen not in generations:
                 raise TranslogCorrupted(f"translog file for generation [{gen}] is missing in [{path}]")
+        last_gen = ckp.generation
         for gen in generations:
+            file = path / f"translog-{gen}.tlog"
             if gen < ckp.min_generation:
-                (path / f"translog-{gen}.tlog").unlink()  # trimmed but not yet deleted
+                file.unlink()  # trimmed but not yet deleted
+                continue
+            if gen > last_gen + 1:
+                # A generation after a gap (or after one dropped below): never checkpointed,
+                # so never acknowledged. Kept, it would leave a hole in the range of
+                # generations the next checkpoint says exist.
+                log.warning("translog [%s]: dropping generation [%d], never checkpointed", file, gen)
+                file.unlink()
                 continue
             # Bytes below this mark were acknowledged; a generation before the current
             # one was fully synced before the checkpoint moved past it.
@@ -136,8 +155,12 @@ class Translog:
                 strict_until = ckp.offset
             else:
                 strict_until = 0  # created by a roll whose checkpoint never landed
-            payloads.extend(cls._read_generation(path, gen, ckp.translog_uuid, strict_until))
-        next_gen = max([ckp.generation, *generations]) + 1
+            records = cls._read_generation(path, gen, ckp.translog_uuid, strict_until)
+            if records is None:  # a roll died before the file had its header: dropped
+                continue
+            payloads.extend(records)
+            last_gen = max(last_gen, gen)
+        next_gen = last_gen + 1
         writer = cls._new_generation_file(path, ckp.translog_uuid, next_gen)
         ckp = replace(ckp, counter=ckp.counter + 1, generation=next_gen, offset=writer.offset,
                       num_ops=0, min_seq_no=-1, max_seq_no=-1)
@@ -177,17 +200,25 @@ class Translog:
             os.close(fd)
 
     @staticmethod
-    def _read_generation(path: Path, gen: int, translog_uuid: bytes, strict_until: int | None) -> list[bytes]:
+    def _read_generation(path: Path, gen: int, translog_uuid: bytes,
+                         strict_until: int | None) -> list[bytes] | None:
+        """The records of one generation; None when the file was a roll's empty leftover
+        and has been deleted. Generations that may hold unsynced bytes are fsynced once
+        read, since the checkpoint written next makes them older generations, which must
+        read back whole."""
         file = path / f"translog-{gen}.tlog"
         data = file.read_bytes()
         where = f"translog [{file}]"
         if len(data) < HEADER.size:
             if strict_until == 0:
                 file.unlink()
-                return []
+                return None
             raise TranslogCorrupted(f"{where} has a truncated header")
         magic, file_uuid, file_gen = HEADER.unpack_from(data)
         if magic != MAGIC or file_uuid != translog_uuid or file_gen != gen:
+            if strict_until == 0:  # never checkpointed: a roll that died writing its header
+                file.unlink()
+                return None
             raise TranslogCorrupted(f"{where} has a header that does not belong to this translog")
         if strict_until and len(data) < strict_until:
             raise TranslogCorrupted(f"{where} is shorter than its synced length [{strict_until}]")
@@ -215,14 +246,28 @@ class Translog:
                 break
             payloads.append(data[pos + RECORD.size: end])
             pos = end
+        if strict_until is not None:
+            with open(file, "rb") as f:
+                os.fsync(f.fileno())
         return payloads
 
     # -- writing (event loop) -----------------------------------------------------------
 
+    def _check_usable(self) -> None:
+        if self._tragic is not None:
+            raise TranslogFailed(f"translog [{self.path}] failed earlier and refuses further work",
+                                 caused_by=self._tragic)
+        if self._closed:
+            raise TranslogFailed(f"translog [{self.path}] is closed")
+
+    def _failed(self, error: BaseException) -> TranslogFailed:
+        if self._tragic is None:
+            self._tragic = error
+        return TranslogFailed(f"translog [{self.path}] failed: {error}", caused_by=error)
+
     def append(self, payloads: list[bytes], min_seq_no: int, max_seq_no: int) -> None:
         """Append operations to the current generation (not yet durable: call sync)."""
-        if self._closed:
-            raise TranslogCorrupted("translog is closed")
+        self._check_usable()
         parts = []
         for p in payloads:
             parts.append(RECORD.pack(len(p), zlib.crc32(p)))
@@ -258,13 +303,20 @@ class Translog:
         return w.synced_offset < w.offset or self._checkpoint.global_checkpoint != self.global_checkpoint
 
     async def sync(self) -> None:
-        """Make every appended operation durable: fsync the file, then the checkpoint."""
+        """Make every appended operation durable: fsync the file, then the checkpoint.
+        After a failed fsync nothing is durable for sure any more, so this raises from
+        then on; after `aclose` everything appended was synced, so it returns."""
         async with self._sync_lock:
+            if self._tragic is not None:
+                self._check_usable()
             if self._closed or not self.needs_sync():
                 return
             w = self._writer
             ckp = self._checkpoint_for(w, w.offset)
-            await asyncio.get_running_loop().run_in_executor(None, self._sync_blocking, w.fd, ckp)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._sync_blocking, w.fd, ckp)
+            except Exception as e:
+                raise self._failed(e) from e
             w.synced_offset = ckp.offset
             self._checkpoint = ckp
 
@@ -284,6 +336,7 @@ class Translog:
         call is in older, synced generations afterwards."""
         loop = asyncio.get_running_loop()
         async with self._sync_lock:
+            self._check_usable()
             old = self._writer
             new = await loop.run_in_executor(
                 None, self._new_generation_file, self.path, self.translog_uuid, old.generation + 1)
@@ -291,18 +344,26 @@ class Translog:
             ckp = self._checkpoint_for(new, new.offset)
 
             def finish() -> None:
-                os.fsync(old.fd)  # the old generation must be whole before the checkpoint leaves it
-                os.close(old.fd)
+                try:
+                    os.fsync(old.fd)  # the old generation must be whole before the checkpoint leaves it
+                finally:
+                    os.close(old.fd)
                 _fsync_dir(self.path)
                 self._write_checkpoint(self.path, ckp)
 
-            await loop.run_in_executor(None, finish)
+            try:
+                await loop.run_in_executor(None, finish)
+            except Exception as e:
+                # Appends waiting for a sync went to the old generation, which may not be
+                # on disk: none of them may be acknowledged.
+                raise self._failed(e) from e
             self._checkpoint = ckp
             return new.generation
 
     async def trim_below(self, generation: int) -> None:
         """Forget generations older than `generation` (their operations are committed)."""
         async with self._sync_lock:
+            self._check_usable()
             if generation <= self._checkpoint.min_generation:
                 return
             w = self._writer
@@ -315,10 +376,34 @@ class Translog:
                     if m and int(m.group(1)) < generation:
                         f.unlink()
 
-            await asyncio.get_running_loop().run_in_executor(None, trim)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, trim)
+            except Exception as e:
+                raise self._failed(e) from e
             self._checkpoint = ckp
 
+    async def aclose(self, sync: bool = True) -> None:
+        """Close once any sync, roll or trim in progress is done (they use the file),
+        syncing whatever was appended since the last sync, so that a request still
+        waiting for its sync is durable when that sync returns."""
+        async with self._sync_lock:
+            if self._closed:
+                return
+            self._closed = True
+            w = self._writer
+            try:
+                if sync and self._tragic is None and self.needs_sync():
+                    ckp = self._checkpoint_for(w, w.offset)
+                    await asyncio.get_running_loop().run_in_executor(None, self._sync_blocking, w.fd, ckp)
+                    w.synced_offset = ckp.offset
+                    self._checkpoint = ckp
+            except Exception as e:
+                raise self._failed(e) from e
+            finally:
+                os.close(w.fd)
+
     def close(self) -> None:
+        """Close at once, without syncing (tests; a translog that never served writes)."""
         if not self._closed:
             self._closed = True
             os.close(self._writer.fd)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
+import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -26,6 +27,52 @@ from .names import validate_index_name
 from .shard import IndexShard
 
 log = logging.getLogger(__name__)
+
+# Deleting an index takes three steps, so that a crash at any point can neither bring it
+# back nor leave it beside a new index of the same name: its metadata file is renamed to
+# DELETED_STATE (durably, before the name can be taken again), its shards are closed, and
+# its folder is renamed with DELETING_SUFFIX and removed. Start-up finishes the removal of
+# any folder left in either state.
+DELETED_STATE = "index.json.deleted"
+DELETING_SUFFIX = ".deleting"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mark_deleted(path: Path) -> None:
+    state = path / "_state"
+    os.replace(state / "index.json", state / DELETED_STATE)
+    _fsync_dir(state)
+
+
+def _remove_index_folder(path: Path) -> None:
+    doomed = path.with_name(path.name + DELETING_SUFFIX)
+    try:
+        os.replace(path, doomed)
+        _fsync_dir(path.parent)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _leftover(folder: Path) -> str | None:
+    """Why a folder of the indices folder is to be removed at start-up, if it is: what
+    remains of a deletion, or of a creation that died before its metadata file was in
+    place (nothing else is ever written before it)."""
+    if folder.name.endswith(DELETING_SUFFIX) or (folder / "_state" / DELETED_STATE).exists():
+        return "an index deletion"
+    if folder.is_dir() and not (folder / "_state" / "index.json").exists():
+        entries = {p.name for p in folder.iterdir()}
+        state = {p.name for p in (folder / "_state").iterdir()} if "_state" in entries else set()
+        if entries <= {"_state"} and state <= {"index.json.tmp"}:
+            return "an index creation that did not complete"
+    return None
 
 
 class IndexService:
@@ -80,11 +127,11 @@ class IndexService:
         shard.maybe_flush(self.metadata.setting("index.translog.flush_threshold_size"),
                           self.metadata.setting("index.translog.generation_threshold_size"))
 
-    async def close(self) -> None:
+    async def close(self, flush: bool = True) -> None:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(s.close() for s in self.shards))
+        await asyncio.gather(*(s.close(flush=flush) for s in self.shards))
 
 
 def _parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], dict, dict]:
@@ -122,6 +169,11 @@ class IndicesService:
     async def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         for folder in sorted(self.root.iterdir()):
+            leftover = _leftover(folder)
+            if leftover is not None:
+                log.info("removing [%s], left over from %s", folder, leftover)
+                await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, folder, True)
+                continue
             state = folder / "_state" / "index.json"
             if not state.exists():
                 continue
@@ -176,12 +228,22 @@ class IndicesService:
             return service
 
     async def delete(self, names: list[str]) -> None:
+        loop = asyncio.get_running_loop()
         for name in names:
-            service = self.indices.pop(name, None)
-            if service is None:
-                continue
-            await service.close()
-            await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, service.path, True)
+            async with self._create_lock:
+                service = self.indices.pop(name, None)
+                if service is None:
+                    continue
+                # Durable before the name is free again: a create (an auto-create by a
+                # bulk, say) must not leave a second folder of this name on disk that a
+                # restart could open instead of it.
+                try:
+                    await loop.run_in_executor(None, _mark_deleted, service.path)
+                except BaseException:
+                    self.indices[name] = service
+                    raise
+            await service.close(flush=False)  # nothing of a deleted index needs committing
+            await loop.run_in_executor(None, _remove_index_folder, service.path)
             log.info("[%s] deleted index", name)
 
     def resolve(self, expression: str | None, *, ignore_unavailable: bool = False,

@@ -61,10 +61,12 @@ class IndexShard:
         if self._flush_task is not None and not self._flush_task.done():
             return
         engine = self.engine
+        if self.state != STARTED or engine.closed or engine.failure is not None:
+            return  # closing (index deleted, node stopping) or failed: nothing to flush
         if engine.uncommitted_translog_bytes() > threshold:
             self._flush_task = asyncio.create_task(self._background(engine.flush()))
         elif engine.translog.current_generation_size() > generation_threshold:
-            self._flush_task = asyncio.create_task(self._background(engine.translog.roll_generation()))
+            self._flush_task = asyncio.create_task(self._background(engine.roll_translog()))
 
     async def _background(self, work) -> None:
         try:
@@ -75,6 +77,7 @@ class IndexShard:
     async def close(self, flush: bool = True) -> None:
         if self._flush_task is not None:
             await asyncio.gather(self._flush_task, return_exceptions=True)
-        if self.state != FAILED:
-            await self.engine.close(flush=flush)
+        # A shard that failed at runtime still has its store and translog open: close
+        # them too (the engine does not flush a failed store).
+        await self.engine.close(flush=flush and self.state != FAILED)
         self.state = CLOSED

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from ..action.bulk import BulkItem, item_to_json
+from ..action.source_filter import check_fetch_source
 from ..action.update import as_long, parse_update_body
 from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError
 from ..common.ids import time_based_id
@@ -85,7 +86,9 @@ def parse_action_line(line: bytes, number: int) -> tuple[str, dict[str, Any]]:
 
 
 def _item(action: str, meta: dict[str, Any], defaults: dict[str, Any]) -> BulkItem:
-    if meta.keys() <= SIMPLE_FIELDS:  # nothing to convert or check beyond the defaults
+    if meta.keys() <= SIMPLE_FIELDS and all(v.__class__ is str for v in meta.values()):
+        # nothing to convert or check beyond the defaults (a number or boolean `_id` or
+        # `_index` is read as its text below)
         return BulkItem(action, meta.get("_index", defaults["index"]), meta.get("_id"),
                         routing=defaults["routing"], require_alias=defaults["require_alias"])
     item = BulkItem(action=action, index=_text(meta["_index"]) if "_index" in meta else defaults["index"],
@@ -103,6 +106,8 @@ def _item(action: str, meta: dict[str, Any], defaults: dict[str, Any]) -> BulkIt
     for key in BOOLEAN_FIELDS - {"require_alias"}:
         if key in meta:
             _boolean(meta[key])
+    if "_source" in meta:
+        check_fetch_source(meta["_source"])
     if action == "index" and _text(meta.get("op_type", "index")) == "create":
         item.action = "create"
     if action == "update" and ("version" in meta or item.version_type != "internal"):

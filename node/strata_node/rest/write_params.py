@@ -11,10 +11,17 @@ request that does not validate is applied.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..action.bulk import BulkItem, WriteOptions
-from ..common.errors import ActionRequestValidation, IllegalArgument, MapperParsingError, XContentParseError
+from ..common.errors import (
+    ActionRequestValidation,
+    IllegalArgument,
+    MapperParsingError,
+    NumberFormatError,
+    XContentParseError,
+)
 from ..common.xcontent import loads
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO
 from .request import RestRequest
@@ -23,14 +30,20 @@ MAX_ID_BYTES = 512
 VERSION_TYPES = ("internal", "external", "external_gte")
 
 
+_LONG = re.compile(r"[+-]?[0-9]+")
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def parse_long(name: str, value: Any) -> int:
-    """A long request parameter (RestRequest.paramAsLong)."""
+    """A long request parameter (RestRequest.paramAsLong: Long.parseLong, so no spaces,
+    no underscores, and nothing beyond the range of a Java long)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    try:
-        return int(str(value))
-    except ValueError:
-        raise IllegalArgument(f"Failed to parse long parameter [{name}] with value [{value}]") from None
+    text = str(value)
+    if _LONG.fullmatch(text) and LONG_MIN <= int(text) <= LONG_MAX:
+        return int(text)
+    raise IllegalArgument(f"Failed to parse long parameter [{name}] with value [{value}]",
+                          caused_by=NumberFormatError(f'For input string: "{value}"'))
 
 
 def parse_version_type(value: str | None) -> str:
