@@ -11,6 +11,8 @@ import time
 import httpx
 import pytest
 
+from tests.support.damage import flip_translog_byte
+
 JSON = {"content-type": "application/json"}
 FIELDS = ["cluster_name", "status", "timed_out", "number_of_nodes", "number_of_data_nodes",
           "active_primary_shards", "active_shards", "relocating_shards", "initializing_shards",
@@ -253,12 +255,7 @@ def test_a_shard_that_failed_to_recover_makes_its_index_red(fresh_node):
         for n in range(5):
             assert http.put(f"/broken/_doc/{n}", json={"marker": f"BREAK-ME-{n}"}).status_code == 201
     node.kill()  # the operations live in the translog only
-    folder = next(p for p in (node.data / "indices").iterdir()
-                  if b'"name":"broken"' in (p / "_state" / "index.json").read_bytes())
-    [tlog] = [t for t in (folder / "0" / "translog").glob("*.tlog") if b"BREAK-ME-2" in t.read_bytes()]
-    data = bytearray(tlog.read_bytes())
-    data[data.index(b"BREAK-ME-2")] = ord("X")
-    tlog.write_bytes(bytes(data))
+    flip_translog_byte(node.data, "broken", b"BREAK-ME-2")
 
     node.start()
     with node.client() as http:

@@ -165,3 +165,11 @@ def test_a_misspelt_update_field_is_answered_with_the_fields_it_is_close_to(http
 def test_get_refuses_a_version_type_that_does_not_exist(http, index):
     response = http.get(f"/{index}/_doc/1", params={"version_type": "newest"})
     assert refused(response, "illegal_argument_exception") == "No version type match [newest]"
+
+
+def test_create_endpoint_refuses_any_op_type_but_create(http, index):
+    response = http.put(f"/{index}/_create/9", params={"op_type": "index"}, json={"a": 1})
+    assert response.status_code == 400
+    assert response.json()["error"]["reason"] == "opType must be 'create', found: [index]"
+    assert http.get(f"/{index}/_doc/9").status_code == 404
+    assert http.put(f"/{index}/_create/9", params={"op_type": "create"}, json={"a": 1}).status_code == 201

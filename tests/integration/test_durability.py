@@ -8,6 +8,9 @@ import elasticsearch
 import pytest
 from elasticsearch import Elasticsearch
 
+from strata_node.index.routing import shard_id
+from tests.support.damage import flip_translog_byte
+
 SEED = random.randrange(1 << 30)
 
 
@@ -92,12 +95,7 @@ def test_corrupted_translog_fails_that_shard_only(fresh_node):
         es.index(index="damaged", id=str(n), document={"marker": f"DAMAGE-ME-{n:04d}"})
         es.index(index="healthy", id=str(n), document={"n": n})
     node.kill()  # no flush: the operations live in the translog only
-    uuid = next(p for p in (node.data / "indices").iterdir()
-                if b'"name":"damaged"' in (p / "_state" / "index.json").read_bytes())
-    [tlog] = [t for t in (uuid / "0" / "translog").glob("*.tlog") if b"DAMAGE-ME-0003" in t.read_bytes()]
-    data = bytearray(tlog.read_bytes())
-    data[data.index(b"DAMAGE-ME-0003")] = ord("X")  # a record in the middle, long since synced
-    tlog.write_bytes(bytes(data))
+    flip_translog_byte(node.data, "damaged", b"DAMAGE-ME-0003")  # long since synced
 
     node.start()
     es = Elasticsearch(node.url)
@@ -110,4 +108,42 @@ def test_corrupted_translog_fails_that_shard_only(fresh_node):
     reason = failure.value.body["error"]["reason"]
     assert "bad checksum" in reason and "translog" in reason
     assert "bad checksum" in node.output()
+    node.stop()
+
+
+def test_broadcast_apis_report_a_failed_shard_instead_of_failing(fresh_node):
+    node = fresh_node().start()
+    es = Elasticsearch(node.url)
+    es.indices.create(index="split", settings={"number_of_shards": 2, "number_of_replicas": 0})
+    ids = {shard: next(str(i) for i in range(100) if shard_id(str(i), None, 2) == shard) for shard in (0, 1)}
+    es.index(index="split", id=ids[0], document={"marker": "BROKEN-SHARD"})
+    es.index(index="split", id=ids[1], document={"marker": "fine-shard"})
+    node.kill()
+    flip_translog_byte(node.data, "split", b"BROKEN-SHARD", shard=0)
+    node.start()
+    with node.client() as http:
+        for path in ("/split/_refresh", "/split/_flush"):
+            shards = http.post(path).json()["_shards"]
+            assert (shards["total"], shards["successful"], shards["failed"]) == (2, 1, 1)
+            [failure] = shards["failures"]
+            assert (failure["index"], failure["shard"]) == ("split", 0)
+            assert failure["status"] == "SERVICE_UNAVAILABLE"
+            assert "bad checksum" in failure["reason"]["reason"]
+        counted = http.get("/split/_count").json()
+        assert counted["count"] == 1
+        assert counted["_shards"]["failed"] == 1 and counted["_shards"]["failures"][0]["shard"] == 0
+    node.stop()
+
+
+def test_count_over_only_failed_shards_is_all_shards_failed(fresh_node):
+    node = fresh_node().start()
+    Elasticsearch(node.url).index(index="gone", id="1", document={"marker": "ONLY-SHARD"})
+    node.kill()
+    flip_translog_byte(node.data, "gone", b"ONLY-SHARD")
+    node.start()
+    with node.client() as http:
+        response = http.get("/gone/_count")
+        assert response.status_code == 503
+        assert response.json()["error"]["type"] == "search_phase_execution_exception"
+        assert response.json()["error"]["reason"] == "all shards failed"
     node.stop()

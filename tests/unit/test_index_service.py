@@ -240,3 +240,18 @@ def test_start_up_removes_what_an_unfinished_index_creation_left(tmp_path):
         await indices.stop()
 
     run(go())
+
+
+def test_background_work_skips_a_shard_whose_engine_failed(tmp_path, caplog):
+    async def go():
+        indices = IndicesService(tmp_path)
+        await indices.start()
+        service = await indices.create("logs", {"settings": {"refresh_interval": "100ms"}})
+        shard = service.shard(0)
+        write(shard, IndexOp("1", b"{}"))  # a refresh is due
+        shard.engine.fail("disk trouble", OSError("simulated"))
+        await asyncio.sleep(0.5)
+        await indices.stop()
+
+    run(go())
+    assert "scheduled refresh failed" not in caplog.text

@@ -104,7 +104,7 @@ class IndexService:
             if interval <= 0:
                 continue
             for shard in self.shards:
-                if shard.state == "STARTED" and shard.engine.needs_refresh:
+                if shard.is_active and shard.engine.needs_refresh:
                     try:
                         shard.engine.refresh()
                     except Exception:
@@ -117,7 +117,7 @@ class IndexService:
             if self.metadata.setting("index.translog.durability") != "async":
                 continue
             for shard in self.shards:
-                if shard.state == "STARTED":
+                if shard.is_active:
                     try:
                         await shard.engine.sync_translog()
                     except Exception:

@@ -44,6 +44,12 @@ class IndexShard:
             log.error("%s failed to recover: %s", self.ref, e, exc_info=not isinstance(e, StrataError))
             await self.engine.close(flush=False)
 
+    @property
+    def is_active(self) -> bool:
+        """Started, and its engine has neither failed nor closed (background work skips
+        a shard that is not, rather than failing on it every interval)."""
+        return self.state == STARTED and self.engine.failure is None and not self.engine.closed
+
     def active_engine(self) -> Engine:
         """The engine, or the error a request to this shard gets."""
         if self.state == STARTED and self.engine.failure is not None:

@@ -98,6 +98,9 @@ class DocumentHandlers:
         return await self._write(request, item)
 
     async def create(self, request: RestRequest) -> RestResponse:
+        op_type = request.param("op_type")
+        if op_type is not None and op_type.lower() != "create":
+            raise IllegalArgument(f"opType must be 'create', found: [{op_type}]")
         item = self._item(request, "create")
         item.source = self._source(request)
         return await self._write(request, item)

@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from ..common.errors import ActionRequestValidation, IllegalArgument, ParsingError
+from ..common.errors import ActionRequestValidation, IllegalArgument, ParsingError, StrataError
 from ..index.metadata import settings_tree
 from ..index.service import IndexService
+from ..index.shard import IndexShard
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -79,19 +80,10 @@ class IndexHandlers:
         await self.node.indices.delete([s.name for s in services])
         return RestResponse(200, {"acknowledged": True})
 
-    @staticmethod
-    def _shards_body(services: list[IndexService], successful: int) -> dict[str, Any]:
-        total = sum(s.metadata.number_of_shards * (1 + s.metadata.number_of_replicas) for s in services)
-        return {"total": total, "successful": successful, "failed": 0}
-
     async def refresh(self, request: RestRequest) -> RestResponse:
         services = self._resolve(request)
-        successful = 0
-        for s in services:
-            for shard in s.shards:
-                shard.active_engine().refresh()
-                successful += 1
-        return RestResponse(200, {"_shards": self._shards_body(services, successful)})
+        outcomes = await _per_shard(services, _refresh)
+        return RestResponse(200, {"_shards": _broadcast_shards(services, outcomes)})
 
     async def flush(self, request: RestRequest) -> RestResponse:
         force = request.bool_param("force")
@@ -99,9 +91,8 @@ class IndexHandlers:
             # FlushRequest.validate: checked before any index is resolved or flushed.
             raise ActionRequestValidation(["wait_if_ongoing must be true for a force flush"])
         services = self._resolve(request)
-        engines = [shard.active_engine() for s in services for shard in s.shards]
-        await asyncio.gather(*(e.flush(force=force) for e in engines))
-        return RestResponse(200, {"_shards": self._shards_body(services, len(engines))})
+        outcomes = await _per_shard(services, lambda engine: engine.flush(force=force))
+        return RestResponse(200, {"_shards": _broadcast_shards(services, outcomes)})
 
     async def count(self, request: RestRequest) -> RestResponse:
         if request.param("q") is not None:
@@ -114,14 +105,16 @@ class IndexHandlers:
         if not (isinstance(query, dict) and list(query) == ["match_all"]):
             raise IllegalArgument("only [match_all] queries are supported by _count yet")
         services = self._resolve(request)
-        count = 0
-        shards = 0
-        for s in services:
-            for shard in s.shards:
-                count += shard.active_engine().count()
-                shards += 1
-        return RestResponse(200, {"count": count, "_shards": {"total": shards, "successful": shards,
-                                                               "skipped": 0, "failed": 0}})
+        outcomes = await _per_shard(services, _count)
+        failures = [(shard, e) for shard, e in outcomes if isinstance(e, StrataError)]
+        if outcomes and len(failures) == len(outcomes):
+            raise AllShardsFailed([_shard_failure(shard, e, search=True) for shard, e in failures])
+        shards: dict[str, Any] = {"total": len(outcomes), "successful": len(outcomes) - len(failures),
+                                  "skipped": 0, "failed": len(failures)}
+        if failures:
+            shards["failures"] = [_shard_failure(shard, e, search=True) for shard, e in failures]
+        count = sum(n for _, n in outcomes if not isinstance(n, StrataError))
+        return RestResponse(200, {"count": count, "_shards": shards})
 
     async def get_mapping(self, request: RestRequest) -> RestResponse:
         services = self._resolve(request)
@@ -158,3 +151,59 @@ def _settings(service: IndexService, flat: bool) -> dict[str, Any]:
 
 def _render(settings: Mapping[str, str], flat: bool) -> dict[str, Any]:
     return dict(sorted(settings.items())) if flat else settings_tree(settings)
+
+
+# -- broadcast to every shard of the resolved indices ------------------------------------
+
+STATUS_NAMES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 409: "CONFLICT", 500: "INTERNAL_SERVER_ERROR",
+                503: "SERVICE_UNAVAILABLE"}
+
+
+async def _refresh(engine) -> None:
+    engine.refresh()
+
+
+async def _count(engine) -> int:
+    return engine.count()
+
+
+async def _per_shard(services: list[IndexService], action) -> list[tuple[IndexShard, Any]]:
+    """Run `action` on each shard's engine; a shard that fails gives its error instead of
+    failing the request, as Elasticsearch's broadcast actions report per-shard failures."""
+
+    async def one(shard: IndexShard) -> tuple[IndexShard, Any]:
+        try:
+            return shard, await action(shard.active_engine())
+        except StrataError as e:
+            return shard, e
+
+    return list(await asyncio.gather(*(one(shard) for s in services for shard in s.shards)))
+
+
+def _shard_failure(shard: IndexShard, error: StrataError, *, search: bool = False) -> dict[str, Any]:
+    failure: dict[str, Any] = {"shard": shard.ref.shard, "index": shard.ref.index}
+    if not search:
+        failure["status"] = STATUS_NAMES.get(error.status, str(error.status))
+    failure["reason"] = error.to_dict()
+    return failure
+
+
+def _broadcast_shards(services: list[IndexService], outcomes: list[tuple[IndexShard, Any]]) -> dict[str, Any]:
+    """`_shards` of refresh and flush: every configured copy counts in `total` (replicas
+    are unassigned on one node), active primaries are `successful`."""
+    failures = [(shard, e) for shard, e in outcomes if isinstance(e, StrataError)]
+    total = sum(s.metadata.number_of_shards * (1 + s.metadata.number_of_replicas) for s in services)
+    body: dict[str, Any] = {"total": total, "successful": len(outcomes) - len(failures),
+                            "failed": len(failures)}
+    if failures:
+        body["failures"] = [_shard_failure(shard, e) for shard, e in failures]
+    return body
+
+
+class AllShardsFailed(StrataError):
+    type = "search_phase_execution_exception"
+    status = 503
+
+    def __init__(self, failures: list[dict[str, Any]]):
+        super().__init__("all shards failed")
+        self.metadata.update({"phase": "query", "grouped": True, "failed_shards": failures})
