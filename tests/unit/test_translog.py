@@ -251,3 +251,20 @@ def test_close_waits_for_a_sync_in_progress_and_syncs_what_was_appended(tmp_path
     t, ops = Translog.open(tmp_path)
     assert ops == [b"a", b"b"]
     t.close()
+
+
+def test_size_counts_the_generations_from_the_one_asked_without_touching_the_disk(tmp_path):
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"x" * 100], 0, 0)
+        first = await t.roll_generation()
+        t.append([b"y" * 50], 1, 1)
+        whole = t.size_in_bytes(1)
+        assert whole == (tmp_path / "translog-1.tlog").stat().st_size + t.current_generation_size()
+        assert t.size_in_bytes(first) == t.current_generation_size()
+        await t.sync()
+        await t.trim_below(first)
+        assert t.size_in_bytes(1) == t.current_generation_size()
+        await t.aclose()
+
+    run(go())

@@ -106,6 +106,13 @@ class Translog:
         self._closed = False
         self._tragic: BaseException | None = None
         self.global_checkpoint = checkpoint.global_checkpoint
+        # Sizes of the finished generations, so the flush-by-size check on every write
+        # needs no stat() calls. Built here (in the executor that opens the translog).
+        self._sizes: dict[int, int] = {}
+        for f in path.iterdir():
+            m = FILE_RE.match(f.name)
+            if m and int(m.group(1)) < writer.generation:
+                self._sizes[int(m.group(1))] = f.stat().st_size
 
     # -- creation and opening (blocking: call from an executor) ------------------------
 
@@ -287,13 +294,7 @@ class Translog:
         return self._writer.generation
 
     def size_in_bytes(self, from_generation: int) -> int:
-        total = self._writer.offset
-        for gen in range(from_generation, self._writer.generation):
-            try:
-                total += (self.path / f"translog-{gen}.tlog").stat().st_size
-            except FileNotFoundError:
-                pass
-        return total
+        return self._writer.offset + sum(size for gen, size in self._sizes.items() if gen >= from_generation)
 
     def current_generation_size(self) -> int:
         return self._writer.offset
@@ -341,6 +342,7 @@ class Translog:
             new = await loop.run_in_executor(
                 None, self._new_generation_file, self.path, self.translog_uuid, old.generation + 1)
             self._writer = new  # appends from here on go to the new generation
+            self._sizes[old.generation] = old.offset
             ckp = self._checkpoint_for(new, new.offset)
 
             def finish() -> None:
@@ -381,6 +383,7 @@ class Translog:
             except Exception as e:
                 raise self._failed(e) from e
             self._checkpoint = ckp
+            self._sizes = {gen: size for gen, size in self._sizes.items() if gen >= generation}
 
     async def aclose(self, sync: bool = True) -> None:
         """Close once any sync, roll or trim in progress is done (they use the file),
