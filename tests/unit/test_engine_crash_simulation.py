@@ -15,6 +15,7 @@ import shutil
 import pytest
 
 from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
+from strata_node.engine.index_structures import IndexedDocument
 
 REF = ShardRef("sim", "uuid-sim", 0)
 SEEDS = range(40)
@@ -25,10 +26,20 @@ def snapshot(live, copy, acked):
     return copy, dict(acked)
 
 
+def indexed(source: bytes) -> IndexedDocument:
+    """Each document's postings: its own id term, so recovery can be checked per document."""
+    return IndexedDocument(terms={"id": {source: []}})
+
+
+def indexer(op):
+    return indexed(op.source)
+
+
 async def simulate(seed: int, root) -> None:
     rng = random.Random(seed)
     live = root / "live"
     engine = Engine(REF, live, primary_term=1)
+    engine.indexer = indexer
     await engine.open()
     acked: dict[str, tuple[int, int] | None] = {}  # id -> (seq_no, version), None if deleted
     crashes = []
@@ -39,7 +50,7 @@ async def simulate(seed: int, root) -> None:
             if rng.random() < 0.2:
                 batch.append(DeleteOp(doc_id))
             else:
-                batch.append(IndexOp(doc_id, b'{"step":%d}' % step))
+                batch.append(IndexOp(doc_id, doc_id.encode(), indexed=indexed(doc_id.encode())))
         outcomes = []
         engine.write(batch, lambda i, o, out=outcomes: out.append(o))
         await engine.sync_translog()  # durability=request: acknowledged from here on
@@ -62,15 +73,20 @@ async def simulate(seed: int, root) -> None:
     await engine.close()
     for copy, expected in crashes:
         recovered = Engine(REF, copy, primary_term=2)
+        recovered.indexer = indexer
         await recovered.open()
+        recovered.refresh()
+        reader = recovered.searcher()
         for doc_id, state in expected.items():
             got = recovered.get(doc_id)
             if state is None:
                 assert got is None, (seed, copy.name, doc_id)
+                assert list(reader.postings("id", doc_id.encode())) == [], (seed, copy.name, doc_id)
             else:
                 assert got is not None, (seed, copy.name, doc_id)
                 assert (got.seq_no, got.version) == state, (seed, copy.name, doc_id)
-        recovered.refresh()
+                live = [p.seq_no for p in reader.postings("id", doc_id.encode())]
+                assert live == [state[0]], (seed, copy.name, doc_id, live)
         assert recovered.count() == sum(1 for s in expected.values() if s is not None), (seed, copy.name)
         assert recovered.tracker.checkpoint == recovered.tracker.max_seq_no
         await recovered.close()

@@ -27,8 +27,10 @@ from pathlib import Path
 import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
+from . import index_structures
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
+from .index_structures import IndexedDocument, SegmentWriter
 from .operation import CommitPoint, Operation
 from .translog import Translog
 
@@ -100,6 +102,7 @@ class IndexOp:
     version: int = MATCH_ANY
     version_type: str = "internal"
     auto_generated_id: bool = False
+    indexed: IndexedDocument | None = None  # what the mapping and analyzers made of the source
 
 
 @dataclass
@@ -138,6 +141,10 @@ class Engine:
         self._flush_lock = asyncio.Lock()
         self._doc_count = 0
         self.failure: BaseException | None = None
+        # Rebuilds a replayed operation's search structures (set by the shard from its
+        # mapping and analyzers); live writes bring theirs in IndexOp.indexed.
+        self.indexer: Callable[[Operation], IndexedDocument | None] | None = None
+        self._field_stats: dict[str, list[int]] = {}
         self.closed = False
         self._closing: asyncio.Future | None = None
         self.stats = {"operations_total": 0, "refresh_total": 0, "flush_total": 0}
@@ -180,13 +187,19 @@ class Engine:
         wb = self.db.write_batch()
         staged: dict[str, DocVersion] = {}
         count = self._read_count(self.db)
+        segment = SegmentWriter()
         for payload in payloads:
             op = ops.decode(payload)
             if op.seq_no <= self.commit.local_checkpoint:
                 continue
-            count += self._stage_replay(wb, op, payload, staged)
             self.tracker.mark_processed(op.seq_no)
+            # A LevelDB batch is atomic: an operation whose history record the store has
+            # came with its document pointer and search structures, and is not redone.
+            if self.db.get(history_key(op.seq_no)) is not None:
+                continue
+            count += self._stage_replay(wb, op, payload, staged, segment)
             replayed += 1
+        self._write_segment(wb, segment)
         wb.put(COUNT_KEY, str(count).encode())
         wb.write()
         # The store may hold operations whose translog records were lost (async durability):
@@ -200,15 +213,23 @@ class Engine:
         self._doc_count = count
         return replayed
 
-    def _stage_replay(self, wb, op: Operation, payload: bytes, staged: dict[str, DocVersion]) -> int:
-        """Apply a replayed operation unless the store already has it or a newer one;
-        returns the change in live document count."""
+    def _stage_replay(self, wb, op: Operation, payload: bytes, staged: dict[str, DocVersion],
+                      segment: SegmentWriter) -> int:
+        """Apply a replayed operation the store lacks, unless it holds a newer version of
+        the document; returns the change in live document count."""
         wb.put(history_key(op.seq_no), payload)
         if op.op_type == ops.NO_OP:
             return 0
         current = staged.get(op.id) or self._version(op.id)
         if current is not None and current.seq_no >= op.seq_no:
+            wb.put(index_structures.dead_key(op.seq_no), b"")  # replaced before the crash
             return 0
+        if current is not None and not current.deleted:
+            wb.put(index_structures.dead_key(current.seq_no), b"")
+        if not op.is_delete and self.indexer is not None:
+            indexed = self.indexer(op)
+            if indexed is not None:
+                segment.add(op.seq_no, indexed)
         version = DocVersion.of(op)
         staged[op.id] = version
         wb.put(DOC + op.id.encode(), version.encode())
@@ -330,6 +351,7 @@ class Engine:
         pack_pointer = POINTER.pack
         staged: dict[str, DocVersion] = {}
         payloads: list[bytes] = []
+        segment = SegmentWriter()
         count_delta = 0
         first_seq = self.tracker.max_seq_no + 1
         seq_no = first_seq - 1
@@ -344,6 +366,8 @@ class Engine:
                 payloads.append(payload)
                 put(DOC + req.id.encode(), pack_pointer(seq_no, term, 1, False))
                 put(HISTORY + SEQ.pack(seq_no), payload)
+                if req.indexed is not None:
+                    segment.add(seq_no, req.indexed)
                 count_delta += 1
                 on_item(i, WriteResult(op, "created"))
                 continue
@@ -357,8 +381,12 @@ class Engine:
                 continue
             seq_no += 1
             was_live = current is not None and not current.deleted
+            if was_live:
+                put(index_structures.dead_key(current.seq_no), b"")  # no longer the live version
             if req.__class__ is IndexOp:
                 op = Operation(ops.INDEX, seq_no, term, version, req.id, req.source, req.routing)
+                if req.indexed is not None:
+                    segment.add(seq_no, req.indexed)
                 result = "updated" if was_live else "created"
                 count_delta += 0 if was_live else 1
             else:
@@ -374,6 +402,7 @@ class Engine:
             on_item(i, WriteResult(op, result))
         if not payloads:
             return 0
+        self._write_segment(wb, segment)
         self._doc_count += count_delta
         wb.put(COUNT_KEY, str(self._doc_count).encode())
         self.tracker.advance_max_seq_no(seq_no)
@@ -387,6 +416,24 @@ class Engine:
         self._dirty = True
         self.stats["operations_total"] += len(payloads)
         return len(payloads)
+
+    def _write_segment(self, wb, segment: SegmentWriter) -> None:
+        """Add a batch's search structures and updated field stats to its LevelDB batch."""
+        totals: dict[str, list[int]] = {}
+        segment.emit(wb.put, totals)
+        for name, (docs, length) in totals.items():
+            current = self._field_stats.get(name)
+            if current is None:
+                current = index_structures.decode_stats(self.db.get(index_structures.stats_key(name)))
+                self._field_stats[name] = current
+            current[0] += docs
+            current[1] += length
+            wb.put(index_structures.stats_key(name), index_structures.encode_stats(current))
+
+    def searcher(self) -> index_structures.SegmentReader:
+        """The search structures as of the last refresh."""
+        self.ensure_open()
+        return index_structures.SegmentReader(self._searcher)
 
     async def sync_translog(self) -> None:
         try:

@@ -1,0 +1,219 @@
+"""Search structures in the shard's LevelDB, written in the same batch as the documents.
+
+Sequence numbers are the internal document numbers (Lucene's doc ids): every indexed
+version of a document has its own, and a version stops being live when a later write or
+a delete replaces it. Each engine write batch is a small segment, so one batch of 1000
+log lines costs one key per distinct term and one column per field, not a key per term
+per document:
+
+  t<field>\\0<escaped term><first seq:8>  postings of the term in one batch:
+                                          msgpack [seq deltas, freqs, positions or None]
+  v<field>\\0<first seq:8>                doc values of one batch: msgpack [seq deltas, values]
+  n<field>\\0<first seq:8>                field lengths (BM25 norms) of one batch, same layout
+  s<field>                               field stats: docs with the field, sum of lengths
+  x<seq:8>                               a version that is no longer live
+
+Terms are bytes; the escape (\\0 -> \\0\\xff, then \\0\\0) keeps them in byte order and lets
+a prefix scan over `t<field>\\0<term>` never match a longer term. Statistics count dead
+versions until a merge purges them, as Lucene's do.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+SEQ = struct.Struct(">Q")
+POSTINGS = b"t"
+DOC_VALUES = b"v"
+NORMS = b"n"
+FIELD_STATS = b"s"
+DEAD = b"x"
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder().decode
+
+
+def escape_term(term: bytes) -> bytes:
+    return term.replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+
+
+def unescape_term(escaped: bytes) -> bytes:
+    return escaped[:-2].replace(b"\x00\xff", b"\x00")
+
+
+def field_prefix(kind: bytes, name: str) -> bytes:
+    return kind + name.encode() + b"\x00"
+
+
+def term_prefix(name: str, term: bytes) -> bytes:
+    return field_prefix(POSTINGS, name) + escape_term(term)
+
+
+def dead_key(seq_no: int) -> bytes:
+    return DEAD + SEQ.pack(seq_no)
+
+
+@dataclass
+class IndexedDocument:
+    """What a document contributes to the search structures, as the mapping and the
+    analyzers produce it: per field, terms with their positions (empty for exact terms
+    such as keywords and numbers), the field length for scored text fields, and the
+    values sorts and aggregations read."""
+
+    terms: dict[str, dict[bytes, list[int]]] = field(default_factory=dict)
+    lengths: dict[str, int] = field(default_factory=dict)
+    doc_values: dict[str, Any] = field(default_factory=dict)
+
+
+def _deltas(seqs: list[int]) -> list[int]:
+    out, last = [], 0
+    for s in seqs:
+        out.append(s - last)
+        last = s
+    return out
+
+
+def _undelta(deltas: list[int]) -> list[int]:
+    out, total = [], 0
+    for d in deltas:
+        total += d
+        out.append(total)
+    return out
+
+
+class SegmentWriter:
+    """Collects one write batch's documents, then emits its keys into the LevelDB batch."""
+
+    def __init__(self) -> None:
+        self.first_seq: int | None = None
+        self._postings: dict[tuple[str, bytes], tuple[list[int], list[int], list[list[int]] | None]] = {}
+        self._values: dict[str, tuple[list[int], list[Any]]] = {}
+        self._norms: dict[str, tuple[list[int], list[int]]] = {}
+
+    def add(self, seq_no: int, doc: IndexedDocument) -> None:
+        if self.first_seq is None:
+            self.first_seq = seq_no
+        postings = self._postings
+        for name, terms in doc.terms.items():
+            for term, positions in terms.items():
+                entry = postings.get((name, term))
+                if entry is None:
+                    entry = postings[(name, term)] = ([], [], [] if positions else None)
+                entry[0].append(seq_no)
+                entry[1].append(len(positions) or 1)
+                if entry[2] is not None:
+                    entry[2].append(positions)
+        for name, value in doc.doc_values.items():
+            column = self._values.get(name)
+            if column is None:
+                column = self._values[name] = ([], [])
+            column[0].append(seq_no)
+            column[1].append(value)
+        for name, length in doc.lengths.items():
+            column = self._norms.get(name)
+            if column is None:
+                column = self._norms[name] = ([], [])
+            column[0].append(seq_no)
+            column[1].append(length)
+
+    def emit(self, put, stats: dict[str, list[int]]) -> None:
+        """Write the batch's keys with `put`, and fold its totals into `stats`
+        (field -> [docs with the field, sum of lengths]); the caller writes those."""
+        if self.first_seq is None:
+            return
+        suffix = SEQ.pack(self.first_seq)
+        for (name, term), (seqs, freqs, positions) in self._postings.items():
+            put(term_prefix(name, term) + suffix, _encode([_deltas(seqs), freqs, positions]))
+        for name, (seqs, values) in self._values.items():
+            put(field_prefix(DOC_VALUES, name) + suffix, _encode([_deltas(seqs), values]))
+        for name, (seqs, lengths) in self._norms.items():
+            put(field_prefix(NORMS, name) + suffix, _encode([_deltas(seqs), lengths]))
+            totals = stats.setdefault(name, [0, 0])
+            totals[0] += len(seqs)
+            totals[1] += sum(lengths)
+
+
+def stats_key(name: str) -> bytes:
+    return FIELD_STATS + name.encode()
+
+
+def encode_stats(totals: list[int]) -> bytes:
+    return _encode(totals)
+
+
+def decode_stats(raw: bytes | None) -> list[int]:
+    return list(_decode(raw)) if raw else [0, 0]
+
+
+@dataclass(frozen=True)
+class Posting:
+    seq_no: int
+    freq: int
+    positions: list[int] | None
+
+
+class SegmentReader:
+    """Reads the search structures from a LevelDB snapshot (what the last refresh saw)."""
+
+    def __init__(self, snapshot) -> None:
+        self.snapshot = snapshot
+        self._dead: frozenset[int] | None = None
+
+    @property
+    def dead(self) -> frozenset[int]:
+        if self._dead is None:
+            self._dead = frozenset(SEQ.unpack(k[1:])[0] for k in self.snapshot.iterator(
+                prefix=DEAD, include_value=False))
+        return self._dead
+
+    def postings(self, name: str, term: bytes, *, live_only: bool = True) -> Iterator[Posting]:
+        """The term's postings in sequence number order."""
+        dead = self.dead if live_only else frozenset()
+        for _, raw in self.snapshot.iterator(prefix=term_prefix(name, term)):
+            deltas, freqs, positions = _decode(raw)
+            for i, seq in enumerate(_undelta(deltas)):
+                if seq not in dead:
+                    yield Posting(seq, freqs[i], positions[i] if positions is not None else None)
+
+    def doc_freq(self, name: str, term: bytes) -> int:
+        """Documents containing the term, dead versions included (as Lucene counts)."""
+        return sum(len(_decode(raw)[0]) for _, raw in self.snapshot.iterator(prefix=term_prefix(name, term)))
+
+    def terms(self, name: str, start: bytes = b"", stop: bytes | None = None) -> Iterator[bytes]:
+        """Distinct terms of a field in byte order, from `start` (inclusive) to `stop`
+        (exclusive): what range, prefix and wildcard queries walk."""
+        prefix = field_prefix(POSTINGS, name)
+        last = None
+        begin = prefix + (escape_term(start)[:-2] if start else b"")
+        end = prefix[:-1] + b"\x01"  # just past every key of this field
+        for key in self.snapshot.iterator(start=begin, stop=end, include_value=False):
+            term = unescape_term(key[len(prefix):-SEQ.size])
+            if stop is not None and term >= stop:
+                return
+            if term != last:
+                last = term
+                yield term
+
+    def doc_values(self, name: str, *, live_only: bool = True) -> Iterable[tuple[int, Any]]:
+        yield from self._columns(DOC_VALUES, name, live_only)
+
+    def norms(self, name: str, *, live_only: bool = False) -> Iterable[tuple[int, int]]:
+        yield from self._columns(NORMS, name, live_only)
+
+    def _columns(self, kind: bytes, name: str, live_only: bool) -> Iterator[tuple[int, Any]]:
+        dead = self.dead if live_only else frozenset()
+        for _, raw in self.snapshot.iterator(prefix=field_prefix(kind, name)):
+            deltas, values = _decode(raw)
+            for seq, value in zip(_undelta(deltas), values, strict=True):
+                if seq not in dead:
+                    yield seq, value
+
+    def field_stats(self, name: str) -> tuple[int, int]:
+        """(documents with the field, sum of their lengths), dead versions included."""
+        docs, total = decode_stats(self.snapshot.get(stats_key(name)))
+        return docs, total
