@@ -18,11 +18,13 @@ from .action.bulk import BulkAction
 from .common.ids import random_base64_uuid
 from .index.metadata import write_atomically
 from .index.service import IndicesService
+from .rest.analyze import AnalyzeHandlers
 from .rest.bulk import BulkHandlers
 from .rest.cluster import ClusterHandlers
 from .rest.controller import RestController
 from .rest.documents import DocumentHandlers
 from .rest.indices import IndexHandlers
+from .rest.mapping import MappingHandlers
 from .rest.root import RootHandlers
 from .settings import NodeSettings
 
@@ -44,7 +46,8 @@ class Node:
         self.indices = IndicesService(self.data_path)
         self.bulk = BulkAction(self.indices, settings.get("action.auto_create_index"))
         self.rest = RestController(settings.get("http.max_content_length"))
-        for handlers in (RootHandlers, IndexHandlers, DocumentHandlers, BulkHandlers, ClusterHandlers):
+        for handlers in (RootHandlers, IndexHandlers, DocumentHandlers, BulkHandlers, ClusterHandlers,
+                         AnalyzeHandlers, MappingHandlers):
             handlers(self).register(self.rest)
         self._lock_fd: int | None = None
         # Set as soon as shutdown begins, before in-flight requests finish, so that

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .common.units import parse_bytes, parse_time
+from .index.analysis import validate_analysis_settings
 
 ALL_ROLES = ("master", "data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen",
              "ingest", "remote_cluster_client")
@@ -176,6 +177,9 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.provided_name", None, _str, private=True),
 ]}
 
+# Analysis components (`index.analysis.analyzer.<name>.*`, ...), validated by index/analysis.
+INDEX_ANALYSIS_PREFIX = "index.analysis."
+
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
@@ -267,9 +271,13 @@ def normalize_index_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validate_index_settings(values: Mapping[str, Any], *, allow_private: bool = False) -> dict[str, Any]:
-    """Parse every value; unknown or private keys are refused. Returns the parsed values."""
+    """Parse every value; unknown or private keys are refused. Returns the parsed values.
+    Keys under `index.analysis.` are a group that the analysis package checks as a whole
+    (a custom analyzer names tokenizers and filters defined beside it)."""
     parsed = {}
     for key, value in values.items():
+        if key.startswith(INDEX_ANALYSIS_PREFIX):
+            continue
         setting = INDEX_SETTINGS.get(key)
         if setting is None:
             raise SettingsError(f"unknown setting [{key}]{_suggest(key, INDEX_SETTINGS)} please check "
@@ -282,6 +290,8 @@ def validate_index_settings(values: Mapping[str, Any], *, allow_private: bool = 
         if isinstance(value, list | dict):
             raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
         parsed[key] = setting.parse(value, key)
+    if any(key.startswith(INDEX_ANALYSIS_PREFIX) for key in values):
+        validate_analysis_settings(values)
     return parsed
 
 

@@ -21,9 +21,25 @@ REF = ShardRef("sim", "uuid-sim", 0)
 SEEDS = range(40)
 
 
+def _files(folder) -> set:
+    return {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()}
+
+
 def snapshot(live, copy, acked):
-    shutil.copytree(live, copy)
-    return copy, dict(acked)
+    """Copy the shard's files as they stand. LevelDB's compactions run in their own
+    threads: a copy during which a file appeared or vanished mixes two moments, which
+    no kill -9 can leave behind, so it is taken again."""
+    for _ in range(50):
+        before = _files(live)
+        try:
+            shutil.copytree(live, copy)
+        except (shutil.Error, FileNotFoundError):
+            pass
+        else:
+            if _files(live) == before:
+                return copy, dict(acked)
+        shutil.rmtree(copy, ignore_errors=True)
+    raise AssertionError("the shard's files never held still long enough to copy")
 
 
 def indexed(source: bytes) -> IndexedDocument:

@@ -28,12 +28,24 @@ from ..common.errors import (
 from ..common.ids import time_based_ids
 from ..common.xcontent import raw
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO, DeleteOp, IndexOp, WriteResult
+from ..index.indexing import DocumentIndexer
 from ..index.service import IndexService, IndicesService
 from ..index.shard import IndexShard
+from .document_mapping import ShardMapper
 from .source_filter import filter_source, parse_source_param
 from .update import UpdateSpec, merge
 
 STATUS = {"created": 201, "updated": 200, "deleted": 200, "not_found": 404, "noop": 200}
+
+
+class RoutingMissing(StrataError):
+    """An index whose mapping says `_routing.required` got a write without routing."""
+
+    type = "routing_missing_exception"
+    status = 400
+
+    def __init__(self, index: str, id: str):
+        super().__init__(f"routing is required for [{index}]/[{id}]", index_uuid="_na_", index=index)
 
 
 @dataclass(slots=True)
@@ -113,6 +125,9 @@ class BulkAction:
             if responses[i] is not None:
                 continue
             service = services[item.index]
+            if item.routing is None and service.mapping.routing_required:
+                responses[i] = self._failure(item, RoutingMissing(item.index, item.id))
+                continue
             try:
                 shard = service.metadata.shard_for(item.id, item.routing)
             except ValueError as e:
@@ -176,43 +191,81 @@ class BulkAction:
                 responses[pos] = self._failure(item, e)
             return
         results: list[ItemResponse | None] = [None] * len(items)
-        pending: list[tuple[int, IndexOp | DeleteOp]] = []
+        # (position, operation, the parsed source when it may have to be parsed again)
+        pending: list[tuple[int, IndexOp | DeleteOp, dict | None]] = []
         shards = _shards_header(service)
+        mapper = ShardMapper(service)
+        fresh_indexer: list[DocumentIndexer] = []  # for the mapping this request extended
 
-        def write_pending() -> None:
+        def indexer_for(mapping) -> DocumentIndexer:
+            if not mapper.dirty:
+                return service.indexer
+            if not fresh_indexer or fresh_indexer[0].mapping is not mapping:
+                fresh_indexer[:] = [DocumentIndexer(mapping, service.indexer.analyzers)]
+            return fresh_indexer[0]
+
+        async def write_pending() -> None:
             if not pending:
                 return
             batch = list(pending)
             pending.clear()
+            if mapper.dirty:
+                try:
+                    failures, reparsed = await mapper.publish([(j, doc, items[j].id) for j, _, doc in batch
+                                                               if doc is not None])
+                except StrataError as e:  # no mapping, no write: every document of the batch fails
+                    for j, *_ in batch:
+                        results[j] = self._failure(items[j], e)
+                    return
+                for j, error in failures.items():
+                    results[j] = self._failure(items[j], error)
+                batch = [entry for entry in batch if entry[0] not in failures]
+                # Parsed again against a mapping another request published first: the
+                # search structures follow the parse that the write goes out with.
+                for j, op, _ in batch:
+                    if j in reparsed:
+                        op.indexed = service.indexer(reparsed[j])
+                if not batch:
+                    return
 
             def on_item(k: int, outcome: WriteResult | StrataError) -> None:
                 j = batch[k][0]
                 results[j] = self._write_response(service, items[j], outcome, shards)
 
             try:
-                engine.write([op for _, op in batch], on_item)
+                engine.write([op for _, op, _ in batch], on_item)
             except StrataError as e:
-                for j, _ in batch:
+                for j, *_ in batch:
                     results[j] = self._failure(items[j], e)
 
         wrote = False
         for j, item in enumerate(items):
             if item.action == "update":
-                write_pending()
+                await write_pending()
                 try:
-                    results[j] = self._update(service, shard, item)
+                    results[j] = await self._update(service, shard, mapper, item)
                 except StrataError as e:  # the engine closed or failed: this item fails
                     results[j] = self._failure(item, e)
                 wrote = True
             elif item.action == "delete":
                 pending.append((j, DeleteOp(item.id, item.routing, item.if_seq_no, item.if_primary_term,
-                                            item.version, item.version_type)))
+                                            item.version, item.version_type), None))
             else:
+                try:
+                    doc = mapper.load(item.source)
+                    parsed = mapper.parse(doc, item.id)
+                    indexed = indexer_for(mapper.mapping)(parsed)
+                except StrataError as e:  # a document that does not fit the mapping fails alone
+                    results[j] = self._failure(item, e)
+                    continue
+                # Only a document parsed against fields this request has not yet published
+                # may need parsing again (ShardMapper.publish); the others are not kept.
                 pending.append((j, IndexOp(item.id, item.source, item.routing, item.action == "create",
                                            item.if_seq_no, item.if_primary_term, item.version,
-                                           item.version_type, item.auto_id)))
+                                           item.version_type, item.auto_id, indexed),
+                                doc if mapper.dirty else None))
         wrote |= bool(pending)
-        write_pending()
+        await write_pending()
         if wrote:
             try:
                 if service.metadata.setting("index.translog.durability") == "request":
@@ -220,7 +273,8 @@ class BulkAction:
                 forced = await self._apply_refresh_policy(service, shard, options.refresh)
             except StrataError as e:
                 for j in range(len(items)):
-                    results[j] = self._failure(items[j], e)
+                    if results[j] is None or results[j].error is None:
+                        results[j] = self._failure(items[j], e)
                 forced = False
             if forced:
                 for r in results:
@@ -268,7 +322,8 @@ class BulkAction:
         }
         return ItemResponse(item.action, service.name, op.id, status, body)
 
-    def _update(self, service: IndexService, shard: IndexShard, item: BulkItem) -> ItemResponse:
+    async def _update(self, service: IndexService, shard: IndexShard, mapper: ShardMapper,
+                      item: BulkItem) -> ItemResponse:
         spec = item.update
         engine = shard.engine
         attempts = max(item.retry_on_conflict, 0) + 1  # a negative count retries never, as in ES
@@ -299,6 +354,17 @@ class BulkAction:
                 op = IndexOp(item.id, orjson.dumps(merged), item.routing,
                              if_seq_no=item.if_seq_no if cas else current.seq_no,
                              if_primary_term=item.if_primary_term if cas else current.primary_term)
+            # The document the update leaves is parsed like any other, its new fields
+            # published before it is written.
+            try:
+                parsed = mapper.parse(merged, item.id)
+                indexer = DocumentIndexer(mapper.mapping, service.indexer.analyzers)
+                failures, reparsed = await mapper.publish([(0, merged, item.id)])
+            except StrataError as e:
+                return self._failure(item, e)
+            if failures:
+                return self._failure(item, failures[0])
+            op.indexed = service.indexer(reparsed[0]) if 0 in reparsed else indexer(parsed)
             outcome: list[WriteResult | StrataError] = []
             try:
                 engine.write([op], lambda _, o, out=outcome: out.append(o))

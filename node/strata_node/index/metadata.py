@@ -1,8 +1,10 @@
 """Index metadata: what an index is, apart from its data.
 
 Settings are kept flat and as strings, the way Elasticsearch stores them, and parsed on
-use through the typed registry in settings.py. Until cluster coordination lands, each
-index's metadata is persisted under its own folder (`_state/index.json`).
+use through the typed registry in settings.py. Mappings are kept in their normalized
+form (what GET _mapping shows), compiled by index/service.py once per version. Until
+cluster coordination lands, each index's metadata is persisted under its own folder
+(`_state/index.json`).
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ class IndexMetadata:
         return routing.shard_id(id, routing_value, self.number_of_shards, self.number_of_routing_shards,
                                 self.setting("index.routing_partition_size"))
 
+    def with_mappings(self, mappings: Mapping[str, Any]) -> IndexMetadata:
+        """A new version with these mappings (normalized, as GET _mapping shows them)."""
+        return replace(self, mappings=mappings, version=self.version + 1)
+
     def with_primary_term(self, shard: int, term: int) -> IndexMetadata:
         terms = list(self.primary_terms)
         terms[shard] = term
@@ -108,9 +114,12 @@ def settings_tree(settings: Mapping[str, str]) -> dict[str, Any]:
     return tree
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write, fsync, rename, fsync the folder: a reader sees the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomically(path: Path, data: bytes, *, create_parents: bool = True) -> None:
+    """Write, fsync, rename, fsync the folder: a reader sees the old or the new file.
+    `create_parents=False` for a file whose folder must already exist (an index's
+    metadata update must not recreate the folder of an index deleted meanwhile)."""
+    if create_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "wb") as f:
         f.write(data)

@@ -1,10 +1,13 @@
-"""The indices on this node: creating, opening, resolving and deleting them, and the
-per-index background work (scheduled refresh, async translog sync)."""
+"""The indices on this node: creating, opening, resolving and deleting them, their
+mappings (compiled once per metadata version, updated durably), and the per-index
+background work (scheduled refresh, async translog sync)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
+import functools
 import logging
 import os
 import shutil
@@ -13,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..common.errors import (
     IllegalArgument,
     IndexNotFound,
@@ -20,8 +25,13 @@ from ..common.errors import (
 )
 from ..common.ids import random_base64_uuid
 from ..engine.engine import ShardRef
+from ..engine.index_structures import IndexedDocument
+from ..engine.operation import Operation
 from ..settings import SettingsError, normalize_index_settings, validate_index_settings
+from . import mapping as mappings
 from . import routing
+from .analysis import index_analyzers
+from .indexing import DocumentIndexer
 from .metadata import VERSION_CREATED, IndexMetadata, setting_string, write_atomically
 from .names import validate_index_name
 from .shard import IndexShard
@@ -75,6 +85,14 @@ def _leftover(folder: Path) -> str | None:
     return None
 
 
+def analysis_names(settings: Mapping[str, str], index: str) -> mappings.AnalysisNames:
+    """The analyzer and normalizer names mappings of this index may use."""
+    analyzers = index_analyzers(settings, index)
+    return mappings.AnalysisNames(
+        analyzer=lambda name: name == "default" or analyzers.analyzer(name) is not None,
+        normalizer=lambda name: analyzers.normalizer(name) is not None)
+
+
 class IndexService:
     def __init__(self, metadata: IndexMetadata, path: Path):
         self.metadata = metadata
@@ -84,10 +102,66 @@ class IndexService:
             for n in range(metadata.number_of_shards)
         ]
         self._tasks: list[asyncio.Task] = []
+        self._indexer: DocumentIndexer | None = None
+        for shard in self.shards:
+            shard.engine.indexer = self.index_replayed
+        self._mapping: mappings.Mapping | None = None
+        self._mapping_of: Mapping[str, Any] | None = None
+        # Held while the metadata file is rewritten (mapping updates) and while the index
+        # is deleted, so that no update lands in the folder of a deleted index.
+        self.metadata_lock = asyncio.Lock()
+        self.deleted = False
 
     @property
     def name(self) -> str:
         return self.metadata.name
+
+    @property
+    def mapping(self) -> mappings.Mapping:
+        """The compiled mapping of the current metadata, built once per version: every
+        document written to the index is parsed with it."""
+        source = self.metadata.mappings
+        if self._mapping_of is not source:
+            self._mapping = mappings.Mapping.parse(source)
+            self._mapping_of = source
+        return self._mapping
+
+    @property
+    def indexer(self) -> DocumentIndexer:
+        """Turns documents parsed with the current mapping into search structures; rebuilt
+        when the mapping changes (the analyzers are cached per analysis settings)."""
+        mapping = self.mapping
+        if self._indexer is None or self._indexer.mapping is not mapping:
+            self._indexer = DocumentIndexer(mapping, index_analyzers(self.metadata.settings, self.name))
+        return self._indexer
+
+    def index_replayed(self, op: Operation) -> IndexedDocument | None:
+        """The search structures of an operation replayed from the translog. Its fields
+        were published before it was acknowledged, so the current mapping has them."""
+        indexer = self.indexer
+        return indexer(indexer.mapping.parse_document(orjson.loads(op.source), op.id))
+
+    @property
+    def analysis_names(self) -> mappings.AnalysisNames:
+        return analysis_names(self.metadata.settings, self.name)
+
+    async def publish_mapping(self, mapping: mappings.Mapping) -> bool:
+        """Make `mapping` this index's mapping: a new metadata version, written durably
+        (temp file, fsync, rename) before this returns, so a write that needed it is
+        acknowledged only once a restart would find it. The caller holds metadata_lock.
+        Returns False when there was nothing to change."""
+        assert self.metadata_lock.locked()
+        if self.deleted:
+            raise IndexNotFound(self.name)
+        normalized = mapping.to_dict()
+        if normalized == self.metadata.mappings:
+            return False
+        metadata = self.metadata.with_mappings(normalized)
+        await asyncio.get_running_loop().run_in_executor(None, functools.partial(
+            write_atomically, self.path / "_state" / "index.json", metadata.to_json(), create_parents=False))
+        self.metadata = metadata
+        self._mapping, self._mapping_of = mapping, normalized
+        return True
 
     async def start(self) -> None:
         await asyncio.gather(*(s.start() for s in self.shards))
@@ -135,13 +209,15 @@ class IndexService:
 
 
 def _parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], dict, dict]:
+    """Settings (flat strings), mappings (normalized) and aliases of a create-index body,
+    every part checked before anything is created."""
     for key in body:
         if key not in ("settings", "mappings", "aliases"):
             raise IllegalArgument(f"unknown key [{key}] for create index")
     raw_settings = body.get("settings") or {}
-    mappings = body.get("mappings") or {}
+    mapping_source = body.get("mappings") or {}
     aliases = body.get("aliases") or {}
-    for key, value in (("settings", raw_settings), ("mappings", mappings), ("aliases", aliases)):
+    for key, value in (("settings", raw_settings), ("mappings", mapping_source), ("aliases", aliases)):
         if not isinstance(value, dict):
             raise IllegalArgument(f"[{key}] must be an object, found [{value}]")
     settings = normalize_index_settings(raw_settings)
@@ -157,7 +233,11 @@ def _parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, An
     except (SettingsError, ValueError) as e:
         raise IllegalArgument(str(e)) from None
     flat = {k: setting_string(v) for k, v in settings.items() if v is not None}
-    return flat, mappings, aliases
+    if mappings.is_typed_mapping(mapping_source):
+        raise IllegalArgument("The mapping definition cannot be nested under a type [_doc] unless "
+                              "include_type_name is set to true.")
+    mapping = mappings.Mapping.parse(mapping_source, analysis=analysis_names(flat, name))
+    return flat, mapping.to_dict(), aliases
 
 
 class IndicesService:
@@ -201,7 +281,7 @@ class IndicesService:
 
     async def create(self, name: str, body: Mapping[str, Any]) -> IndexService:
         validate_index_name(name)
-        settings, mappings, aliases = _parse_create_body(name, body)
+        settings, mapping_source, aliases = _parse_create_body(name, body)
         async with self._create_lock:
             if name in self.indices:
                 existing = self.indices[name].metadata
@@ -217,7 +297,8 @@ class IndicesService:
             settings.setdefault("index.number_of_shards", "1")
             settings.setdefault("index.number_of_replicas", "1")
             shards = int(settings["index.number_of_shards"])
-            metadata = IndexMetadata(name, uuid, settings, mappings, aliases, primary_terms=(1,) * shards)
+            metadata = IndexMetadata(name, uuid, settings, mapping_source, aliases,
+                                     primary_terms=(1,) * shards)
             path = self.root / uuid
             await asyncio.get_running_loop().run_in_executor(
                 None, write_atomically, path / "_state" / "index.json", metadata.to_json())
@@ -236,15 +317,37 @@ class IndicesService:
                     continue
                 # Durable before the name is free again: a create (an auto-create by a
                 # bulk, say) must not leave a second folder of this name on disk that a
-                # restart could open instead of it.
+                # restart could open instead of it. Under the metadata lock: a mapping
+                # update in flight finishes first, and none starts after.
                 try:
-                    await loop.run_in_executor(None, _mark_deleted, service.path)
+                    async with service.metadata_lock:
+                        await loop.run_in_executor(None, _mark_deleted, service.path)
+                        service.deleted = True
                 except BaseException:
                     self.indices[name] = service
                     raise
             await service.close(flush=False)  # nothing of a deleted index needs committing
             await loop.run_in_executor(None, _remove_index_folder, service.path)
             log.info("[%s] deleted index", name)
+
+    async def put_mapping(self, services: list[IndexService], source: Mapping[str, Any]) -> None:
+        """Merge a mapping update into every index named, or into none: each merge is
+        computed (and any conflict raised) before the first index is changed."""
+        if mappings.is_typed_mapping(source):
+            raise IllegalArgument("Types cannot be provided in put mapping requests")
+        ordered = sorted(set(services), key=lambda s: s.name)
+        async with contextlib.AsyncExitStack() as locks:
+            for service in ordered:  # in name order: two requests cannot wait on each other
+                await locks.enter_async_context(service.metadata_lock)
+            merged = []
+            for service in ordered:
+                if service.deleted:
+                    raise IndexNotFound(service.name)
+                update = mappings.Mapping.parse_update(source, analysis=service.analysis_names)
+                merged.append((service, service.mapping.merge(update)))
+            for service, mapping in merged:
+                if await service.publish_mapping(mapping):
+                    log.info("[%s] mapping updated", service.name)
 
     def resolve(self, expression: str | None, *, ignore_unavailable: bool = False,
                 allow_no_indices: bool = True, expand_wildcards: str = "open") -> list[str]:

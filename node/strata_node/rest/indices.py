@@ -1,4 +1,5 @@
-"""Index APIs: create, get, exists, delete, refresh, flush, count, mapping and settings."""
+"""Index APIs: create, get, exists, delete, refresh, flush, count and settings (mappings
+are in mapping.py)."""
 
 from __future__ import annotations
 
@@ -38,8 +39,6 @@ class IndexHandlers:
             c.register(method, "/{index}/_flush", self.flush, FLUSH_PARAMS)
             c.register(method, "/_count", self.count, COUNT_PARAMS)
             c.register(method, "/{index}/_count", self.count, COUNT_PARAMS)
-        c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, "local", "master_timeout"))
-        c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, "local", "master_timeout"))
         for path in ("/_settings", "/_settings/{name}", "/{index}/_settings", "/{index}/_settings/{name}",
                      "/{index}/_setting/{name}"):
             c.register("GET", path, self.get_settings, GET_PARAMS)
@@ -115,10 +114,6 @@ class IndexHandlers:
             shards["failures"] = [_shard_failure(shard, e, search=True) for shard, e in failures]
         count = sum(n for _, n in outcomes if not isinstance(n, StrataError))
         return RestResponse(200, {"count": count, "_shards": shards})
-
-    async def get_mapping(self, request: RestRequest) -> RestResponse:
-        services = self._resolve(request)
-        return RestResponse(200, {s.name: {"mappings": dict(s.metadata.mappings)} for s in services})
 
     async def get_settings(self, request: RestRequest) -> RestResponse:
         """`/{index}/_settings/{name}`: `name` is a comma list of setting names with `*`

@@ -1,0 +1,236 @@
+"""The field types Strata maps: their parameters and how a document value becomes the
+value the index holds.
+
+Every converter takes a JSON value (never null: the document parser substitutes
+`null_value` first) and returns the normalized value, or raises MalformedValue with the
+cause Elasticsearch reports. Normalized values: text and keyword as strings, whole
+numbers as int, double and float as float (float at single precision), dates as epoch
+milliseconds, ip as canonical text, booleans as bool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...common.errors import IllegalArgument, StrataError
+from . import numbers
+from .dates import DEFAULT_FORMAT, DateParseError, formatter
+from .errors import MalformedValue, MappingParseError, illegal, not_text
+from .ip import canonical_ip, convert_ip
+from .params import (
+    COERCE,
+    DOC_VALUES,
+    EAGER_GLOBAL_ORDINALS,
+    IGNORE_MALFORMED,
+    INDEX,
+    META,
+    SIMILARITY,
+    STORE,
+    TERM_VECTOR,
+    Param,
+    bool_param,
+    choice_param,
+    int_param,
+    null_value_param,
+    parse_bool,
+    parse_string,
+    string_param,
+)
+
+IGNORE_ABOVE_DEFAULT = 2147483647
+
+
+@dataclass(frozen=True)
+class FieldType:
+    name: str
+    params: dict[str, Param]
+    # (explicit parameters, resolved getter) -> converter
+    converter: Callable[[Callable[[str], Any]], Callable[[Any], Any]]
+
+
+def text_of(value: Any) -> str:
+    """XContentParser.text() of a scalar: what a text or keyword field indexes."""
+    cls = value.__class__
+    if cls is str:
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if cls is int or cls is float:
+        return str(value)
+    raise not_text(value)
+
+
+def _text_converter(get: Callable[[str], Any]) -> Callable[[Any], str]:
+    return text_of
+
+
+def _analyzer_param(name: str, updatable: bool) -> Param:
+    return string_param(name, "default", updatable=updatable)
+
+
+TEXT = FieldType("text", {p.name: p for p in (
+    _analyzer_param("analyzer", False),
+    _analyzer_param("search_analyzer", True),
+    _analyzer_param("search_quote_analyzer", True),
+    INDEX,
+    STORE,
+    choice_param("index_options", "positions", ("positions", "docs", "freqs", "offsets")),
+    bool_param("norms", True, updatable=True),
+    int_param("position_increment_gap", 100, minimum=0),
+    bool_param("fielddata", False, updatable=True),
+    EAGER_GLOBAL_ORDINALS,
+    SIMILARITY,
+    TERM_VECTOR,
+    bool_param("index_phrases", False),
+    META,
+)}, _text_converter)
+
+
+def _keyword_null(value: Any, field: str) -> str | None:
+    return None if value is None else parse_string(value, field)
+
+
+KEYWORD = FieldType("keyword", {p.name: p for p in (
+    INDEX,
+    DOC_VALUES,
+    STORE,
+    null_value_param(_keyword_null),
+    int_param("ignore_above", IGNORE_ABOVE_DEFAULT, updatable=True, minimum=0),
+    choice_param("index_options", "docs", ("docs", "freqs")),
+    null_value_param(lambda value, field: None if value is None else parse_string(value, field))
+    .renamed("normalizer"),
+    bool_param("norms", False, updatable=True),
+    EAGER_GLOBAL_ORDINALS,
+    SIMILARITY,
+    bool_param("split_queries_on_whitespace", False, updatable=True),
+    META,
+)}, _text_converter)
+
+
+def _number_type(name: str) -> FieldType:
+    def null_value(value: Any, field: str) -> int | float | None:
+        if value is None:
+            return None
+        try:
+            return numbers.parse_null_value(name, value)
+        except MalformedValue as e:
+            raise e.cause from None
+
+    def converter(get: Callable[[str], Any]) -> Callable[[Any], int | float]:
+        return numbers.converter(name, get("coerce"))
+
+    return FieldType(name, {p.name: p for p in (
+        INDEX, DOC_VALUES, STORE, null_value_param(null_value), IGNORE_MALFORMED, COERCE, META,
+    )}, converter)
+
+
+def _check_format(text: str, field: str) -> None:
+    formatter(text)  # raises IllegalArgument("Invalid format: [...]: ...")
+
+
+def _check_locale(text: str, field: str) -> None:
+    # Names of months and days are read in English; other locales would read differently.
+    language = text.replace("-", "_").split("_", 1)[0].lower()
+    if language not in ("", "en", "root"):
+        raise IllegalArgument(f"locale [{text}] is not supported: Strata reads dates in English (ROOT) only")
+
+
+def _date_null(value: Any, field: str) -> str | None:
+    return None if value is None else parse_string(value, field)
+
+
+def _date_converter(get: Callable[[str], Any]) -> Callable[[Any], int]:
+    date_format = formatter(get("format"))
+    parse, fast = date_format.parse_millis, date_format.fast
+
+    def convert(value: Any) -> int:
+        cls = value.__class__
+        if cls is str:
+            if fast is not None:
+                millis = fast(value)
+                if millis is not None:
+                    return millis
+            text = value
+        elif cls is int or cls is float or cls is bool:
+            text = text_of(value)
+        else:
+            raise not_text(value)
+        try:
+            return parse(text)
+        except DateParseError as e:
+            raise illegal(str(e)) from None
+
+    return convert
+
+
+DATE = FieldType("date", {p.name: p for p in (
+    INDEX, DOC_VALUES, STORE,
+    string_param("format", DEFAULT_FORMAT, check=_check_format),
+    string_param("locale", "ROOT", check=_check_locale),
+    null_value_param(_date_null),
+    IGNORE_MALFORMED,
+    META,
+)}, _date_converter)
+
+
+def _boolean_null(value: Any, field: str) -> bool | None:
+    return None if value is None else parse_bool(value, field)
+
+
+def _convert_boolean(value: Any) -> bool:
+    if value is True or value is False:
+        return value
+    if value.__class__ is str:
+        if value == "true":
+            return True
+        if value == "false" or value == "":
+            return False  # Booleans.parseBoolean's default for empty text
+        raise illegal(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+    if isinstance(value, dict | list):
+        raise not_text(value)
+    raise illegal(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+
+
+BOOLEAN = FieldType("boolean", {p.name: p for p in (
+    INDEX, DOC_VALUES, STORE, null_value_param(_boolean_null), IGNORE_MALFORMED, META,
+)}, lambda get: _convert_boolean)
+
+
+def _ip_null(value: Any, field: str) -> str | None:
+    return None if value is None else parse_string(value, field)
+
+
+IP = FieldType("ip", {p.name: p for p in (
+    INDEX, DOC_VALUES, STORE, null_value_param(_ip_null), IGNORE_MALFORMED, META,
+)}, lambda get: convert_ip)
+
+
+FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
+    TEXT, KEYWORD, DATE, BOOLEAN, IP, *(_number_type(n) for n in numbers.NUMERIC_TYPES),
+)}
+
+
+def resolve_null_value(type_name: str, field: str, raw: Any, get: Callable[[str], Any]) -> Any:
+    """`null_value` as the index holds it: dates and addresses are read when the mapping
+    is parsed, as DateFieldMapper and IpFieldMapper read them, so a bad one fails there."""
+    if raw is None:
+        return None
+    if type_name == "date":
+        try:
+            return formatter(get("format")).parse_millis(raw)
+        except DateParseError as e:
+            raise MappingParseError(f"Error parsing [null_value] on field [{field}]: {e}") from None
+    if type_name == "ip":
+        try:
+            return canonical_ip(raw)
+        except ValueError:
+            raise MappingParseError(f"Error parsing [null_value] on field [{field}]: '{raw}' is not an IP "
+                                    "string literal.") from None
+    return raw
+
+
+__all__ = ["FIELD_TYPES", "IGNORE_ABOVE_DEFAULT", "FieldType", "StrataError", "resolve_null_value", "text_of"]

@@ -1,0 +1,117 @@
+"""`GET|POST /_analyze` and `/{index}/_analyze` (RestAnalyzeAction).
+
+The body is read as Elasticsearch's `analyze_request` ObjectParser reads it: `text` (a
+string or an array), `analyzer`, `tokenizer` (a name or an inline definition), `filter`
+and `char_filter` (arrays of names or definitions), `field`, `normalizer`, `explain` and
+`attributes`. A field it does not know, or a value of the wrong kind, is an
+x_content_parse_exception located at the field. The request is then validated (`text is
+missing`, ...) before the index is looked up, as TransportAction validates before it runs.
+
+`field` is resolved by the index's mappings once they name analyzers; until then a field
+analyses with the index's default analyzer, which is what Elasticsearch does for a field
+that is not mapped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
+from ..common.suggest import did_you_mean
+from ..common.xcontent import field_locations, loads, scalar_text, token_name
+from ..index.analysis import AnalyzeRequest, analyze, index_analyzers
+from .controller import RestController, RestResponse
+from .request import RestRequest
+
+PARSER_NAME = "analyze_request"
+# The fields of AnalyzeAction.Request's ObjectParser and the tokens each accepts.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "text": ("START_ARRAY", "VALUE_STRING"),
+    "analyzer": ("VALUE_STRING",),
+    "tokenizer": ("START_OBJECT", "VALUE_STRING"),
+    "filter": ("START_OBJECT", "START_ARRAY"),
+    "char_filter": ("START_OBJECT", "START_ARRAY"),
+    "field": ("VALUE_STRING",),
+    "explain": ("VALUE_BOOLEAN", "VALUE_STRING"),
+    "attributes": ("START_ARRAY", "VALUE_STRING"),
+    "normalizer": ("VALUE_STRING",),
+}
+
+
+class AnalyzeHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self, c: RestController) -> None:
+        for method in ("GET", "POST"):
+            c.register(method, "/_analyze", self.analyze, ("index",))
+            c.register(method, "/{index}/_analyze", self.analyze, ("index",))
+
+    async def analyze(self, request: RestRequest) -> RestResponse:
+        spec = parse_analyze_body(request.body)
+        index_name = request.param("index")
+        spec.validate(has_index=index_name is not None)
+        index = None
+        if index_name is not None:
+            service = self.node.indices.get(index_name)
+            index = index_analyzers(service.metadata.settings, service.name)
+        return RestResponse(200, analyze(spec, index))
+
+
+def parse_analyze_body(raw: bytes) -> AnalyzeRequest:
+    if not raw.strip():
+        raise ParseError("request body or source parameter is required")
+    body = loads(raw)
+    if not isinstance(body, dict):
+        raise XContentParseError(f"[{PARSER_NAME}] Expected START_OBJECT but was: {token_name(body)}",
+                                 line=1, column=1)
+    where = field_locations(raw)
+
+    def fail(key: str, message: str, *, at_name: bool = False, cause: BaseException | None = None):
+        line, column = where[key][0 if at_name else 1]
+        return XContentParseError(f"[{PARSER_NAME}] {message}", line=line, column=column, caused_by=cause)
+
+    spec = AnalyzeRequest()
+    for key, value in body.items():
+        accepted = _FIELDS.get(key)
+        if accepted is None:
+            raise fail(key, f"unknown field [{key}]{did_you_mean(key, _FIELDS)}", at_name=True)
+        if token_name(value) not in accepted:
+            raise fail(key, f"{key} doesn't support values of type: {token_name(value)}")
+        try:
+            if key in ("text", "attributes"):
+                setattr(spec, key, _strings(value))
+            elif key in ("filter", "char_filter"):
+                components = [_name_or_definition(v) for v in (value if isinstance(value, list) else [value])]
+                setattr(spec, "filters" if key == "filter" else "char_filters", components)
+            elif key == "explain":
+                spec.explain = _boolean(value)
+            else:
+                setattr(spec, key, value)
+        except StrataError as e:
+            raise fail(key, f"failed to parse field [{key}]", cause=e) from None
+    return spec
+
+
+def _strings(value: Any) -> list[str]:
+    """A string array: one string, or an array of values read as text."""
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, dict | list) or v is None:
+            raise IllegalArgument(f"Can't get text on a {token_name(v)}")
+    return [scalar_text(v) for v in values]
+
+
+def _name_or_definition(value: Any) -> str | dict[str, Any]:
+    """NameOrDefinition.fromXContent: a component's name, or its definition."""
+    if isinstance(value, str | dict):
+        return value
+    raise XContentParseError(f"Expected [VALUE_STRING] or [START_OBJECT], got {token_name(value)}")
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise IllegalArgument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")

@@ -1,0 +1,72 @@
+"""Mapping APIs: get mapping, put mapping, get field mapping.
+
+Put-mapping merges the body into the mapping of every index the path names, or of none
+(each merge is computed, and any conflict raised, before the first index changes); the
+mapping an index then has is what GET _mapping shows, in Elasticsearch's normalized form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..common.patterns import simple_match_any
+from ..index.service import IndexService
+from .controller import RestController, RestResponse
+from .request import RestRequest
+
+RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
+MASTER_PARAMS = ("local", "master_timeout")
+PUT_PARAMS = (*RESOLVE_PARAMS, "timeout", "master_timeout", "write_index_only")
+FIELD_PARAMS = (*RESOLVE_PARAMS, "include_defaults", "local")
+
+
+class MappingHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self, c: RestController) -> None:
+        c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS))
+        c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS))
+        for method in ("PUT", "POST"):
+            c.register(method, "/{index}/_mapping", self.put_mapping, PUT_PARAMS)
+        c.register("GET", "/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
+        c.register("GET", "/{index}/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
+
+    def _resolve(self, request: RestRequest) -> list[IndexService]:
+        names = self.node.indices.resolve(
+            request.param("index"),
+            ignore_unavailable=request.bool_param("ignore_unavailable"),
+            allow_no_indices=request.bool_param("allow_no_indices", True),
+            expand_wildcards=request.expand_wildcards_param("open"))
+        return [self.node.indices.get(n) for n in names]
+
+    async def get_mapping(self, request: RestRequest) -> RestResponse:
+        request.bool_param("local")
+        request.time_param("master_timeout", 30.0)
+        services = self._resolve(request)
+        return RestResponse(200, {s.name: {"mappings": s.metadata.mappings} for s in services})
+
+    async def put_mapping(self, request: RestRequest) -> RestResponse:
+        """`PUT /{index}/_mapping`: the body is a mapping definition, merged in."""
+        request.time_param("timeout", 30.0)
+        request.time_param("master_timeout", 30.0)
+        request.bool_param("write_index_only")
+        body = request.json_body(required=True)
+        services = self._resolve(request)
+        await self.node.indices.put_mapping(services, body)
+        return RestResponse(200, {"acknowledged": True})
+
+    async def get_field_mapping(self, request: RestRequest) -> RestResponse:
+        """`GET /{index}/_mapping/field/{fields}`: the mapping of each leaf field whose
+        full name matches (`*` wildcards), under its full name; objects are not fields."""
+        patterns = request.list_param("fields")
+        request.bool_param("include_defaults")
+        request.bool_param("local")
+        body: dict[str, Any] = {}
+        for service in self._resolve(request):
+            found: dict[str, Any] = {}
+            for path, field in service.mapping.fields.items():
+                if simple_match_any(patterns, path):
+                    found[path] = {"full_name": path, "mapping": {field.name: field.to_dict()}}
+            body[service.name] = {"mappings": found}
+        return RestResponse(200, body)
