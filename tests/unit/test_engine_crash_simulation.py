@@ -44,7 +44,7 @@ def snapshot(live, copy, acked):
 
 def indexed(source: bytes) -> IndexedDocument:
     """Each document's postings: its own id term, so recovery can be checked per document."""
-    return IndexedDocument(terms={"id": {source: []}})
+    return IndexedDocument(terms={"id": ([source], None)})
 
 
 def indexer(op):

@@ -21,12 +21,10 @@ def run(coro):
 def doc(words: str, status: int) -> IndexedDocument:
     """A toy indexing of a `message` text field and a `status` number, as the mapping
     and a whitespace analyzer would produce them."""
-    terms: dict[bytes, list[int]] = {}
-    for position, word in enumerate(words.split()):
-        terms.setdefault(word.encode(), []).append(position)
-    code = str(status).encode()
-    return IndexedDocument(terms={"message": terms, "status": {code: []}},
-                           lengths={"message": len(words.split())}, doc_values={"status": status})
+    tokens = words.split()
+    return IndexedDocument(terms={"message": (tokens, list(range(len(tokens)))),
+                                  "status": ([str(status).encode()], None)},
+                           lengths={"message": len(tokens)}, doc_values={"status": status})
 
 
 def index(engine, id, words, status, **kwargs):

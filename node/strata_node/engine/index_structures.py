@@ -6,8 +6,9 @@ a delete replaces it. Each engine write batch is a small segment, so one batch o
 log lines costs one key per distinct term and one column per field, not a key per term
 per document:
 
-  t<field>\\0<escaped term><first seq:8>  postings of the term in one batch:
-                                          msgpack [seq deltas, freqs, positions or None]
+  t<field>\\0<escaped term><first seq:8>  postings of the term in one batch: msgpack
+                                          [seq deltas, freqs, positions] (both None for
+                                          exact terms, which occur once per document)
   v<field>\\0<first seq:8>                doc values of one batch: msgpack [seq deltas, values]
   n<field>\\0<first seq:8>                field lengths (BM25 norms) of one batch, same layout
   s<field>                               field stats: docs with the field, sum of lengths
@@ -61,21 +62,18 @@ def dead_key(seq_no: int) -> bytes:
 @dataclass
 class IndexedDocument:
     """What a document contributes to the search structures, as the mapping and the
-    analyzers produce it: per field, terms with their positions (empty for exact terms
-    such as keywords and numbers), the field length for scored text fields, and the
-    values sorts and aggregations read."""
+    analyzers produce it: per field, its terms in order with their positions (positions
+    None for exact terms such as keywords and numbers, which index no positions), the
+    field length for scored text fields, and the values sorts and aggregations read.
+    Terms may be str (encoded once per batch, not once per occurrence) or bytes."""
 
-    terms: dict[str, dict[bytes, list[int]]] = field(default_factory=dict)
+    terms: dict[str, tuple[list, list[int] | None]] = field(default_factory=dict)
     lengths: dict[str, int] = field(default_factory=dict)
     doc_values: dict[str, Any] = field(default_factory=dict)
 
 
 def _deltas(seqs: list[int]) -> list[int]:
-    out, last = [], 0
-    for s in seqs:
-        out.append(s - last)
-        last = s
-    return out
+    return [b - a for a, b in zip([0, *seqs[:-1]], seqs, strict=True)]
 
 
 def _undelta(deltas: list[int]) -> list[int]:
@@ -87,11 +85,14 @@ def _undelta(deltas: list[int]) -> list[int]:
 
 
 class SegmentWriter:
-    """Collects one write batch's documents, then emits its keys into the LevelDB batch."""
+    """Collects one write batch's documents, then emits its keys into the LevelDB batch.
+
+    Per field, each term maps to a flat list `[seq, positions, seq, positions, ...]`, built
+    in the one pass over a document's tokens: a lookup and an append per token."""
 
     def __init__(self) -> None:
         self.first_seq: int | None = None
-        self._postings: dict[tuple[str, bytes], tuple[list[int], list[int], list[list[int]] | None]] = {}
+        self._postings: dict[str, dict[bytes, list]] = {}
         self._values: dict[str, tuple[list[int], list[Any]]] = {}
         self._norms: dict[str, tuple[list[int], list[int]]] = {}
 
@@ -99,15 +100,29 @@ class SegmentWriter:
         if self.first_seq is None:
             self.first_seq = seq_no
         postings = self._postings
-        for name, terms in doc.terms.items():
-            for term, positions in terms.items():
-                entry = postings.get((name, term))
+        for name, (terms, positions) in doc.terms.items():
+            table = postings.get(name)
+            if table is None:
+                table = postings[name] = {}
+            get = table.get
+            if positions is None:
+                for term in terms:
+                    entry = get(term)
+                    if entry is None:
+                        table[term] = [seq_no, None]
+                    elif entry[-2] != seq_no:  # a repeated exact value counts once
+                        entry.append(seq_no)
+                        entry.append(None)
+                continue
+            for term, position in zip(terms, positions, strict=True):
+                entry = get(term)
                 if entry is None:
-                    entry = postings[(name, term)] = ([], [], [] if positions else None)
-                entry[0].append(seq_no)
-                entry[1].append(len(positions) or 1)
-                if entry[2] is not None:
-                    entry[2].append(positions)
+                    table[term] = [seq_no, [position]]
+                elif entry[-2] == seq_no:
+                    entry[-1].append(position)
+                else:
+                    entry.append(seq_no)
+                    entry.append([position])
         for name, value in doc.doc_values.items():
             column = self._values.get(name)
             if column is None:
@@ -127,8 +142,17 @@ class SegmentWriter:
         if self.first_seq is None:
             return
         suffix = SEQ.pack(self.first_seq)
-        for (name, term), (seqs, freqs, positions) in self._postings.items():
-            put(term_prefix(name, term) + suffix, _encode([_deltas(seqs), freqs, positions]))
+        for name, table in self._postings.items():
+            prefix = field_prefix(POSTINGS, name)
+            for term, flat in table.items():
+                seqs = flat[0::2]
+                positions = flat[1::2]
+                if positions[0] is not None:
+                    value = [_deltas(seqs), [len(p) for p in positions], positions]
+                else:  # exact terms (keywords, numbers): frequency 1, no positions
+                    value = [_deltas(seqs), None, None]
+                key = term.encode() if term.__class__ is str else term
+                put(prefix + escape_term(key) + suffix, _encode(value))
         for name, (seqs, values) in self._values.items():
             put(field_prefix(DOC_VALUES, name) + suffix, _encode([_deltas(seqs), values]))
         for name, (seqs, lengths) in self._norms.items():
@@ -178,7 +202,8 @@ class SegmentReader:
             deltas, freqs, positions = _decode(raw)
             for i, seq in enumerate(_undelta(deltas)):
                 if seq not in dead:
-                    yield Posting(seq, freqs[i], positions[i] if positions is not None else None)
+                    yield Posting(seq, 1 if freqs is None else freqs[i],
+                                  positions[i] if positions is not None else None)
 
     def doc_freq(self, name: str, term: bytes) -> int:
         """Documents containing the term, dead versions included (as Lucene counts)."""

@@ -55,7 +55,7 @@ def _term_encoder(mapper: FieldMapper) -> Callable[[Any], bytes] | None:
     if kind == "ip":
         return sortable_ip
     if kind == "keyword":
-        return lambda v: v.encode()
+        return str  # encoded once per batch by the segment writer
     return None
 
 
@@ -86,23 +86,22 @@ class DocumentIndexer:
 
     def __call__(self, parsed: ParsedDocument) -> IndexedDocument:
         doc = IndexedDocument()
+        plans = self._plans
         for path, values in parsed.fields.items():
             if not values:
                 continue
-            kind, how, indexed, doc_values, normalizer = self._plan(path)
+            plan = plans.get(path) or self._plan(path)
+            kind, how, indexed, doc_values, normalizer = plan
             if kind == "text":
                 if indexed:
-                    tokens = how.analyze_values(values)
-                    terms: dict[bytes, list[int]] = {}
-                    for term, position in zip(tokens.terms, tokens.position_list(), strict=True):
-                        terms.setdefault(term.encode(), []).append(position)
-                    doc.terms[path] = terms
+                    tokens = how.analyze_values(values) if len(values) > 1 else how.analyze(values[0])
+                    doc.terms[path] = (tokens.terms, tokens.position_list())
                     doc.lengths[path] = len(tokens.terms)
             elif kind == "exact":
                 if normalizer is not None:
                     values = ["".join(normalizer.analyze(v).terms) for v in values]
                 if indexed and how is not None:
-                    doc.terms[path] = {how(v): [] for v in values}
+                    doc.terms[path] = ([how(v) for v in values], None)
                 if doc_values:
                     doc.doc_values[path] = values[0] if len(values) == 1 else list(values)
         return doc
