@@ -92,9 +92,22 @@ def test_index_analyzers_come_from_index_settings(es, analysed_index):
     assert tokens(whitespace) == ["a-b", "c"]
 
 
-def test_a_field_uses_the_index_default_analyzer(es, analysed_index):
+def test_a_field_that_is_not_mapped_uses_the_index_default_analyzer(es, analysed_index):
     assert tokens(es.indices.analyze(index=analysed_index, field="title", text="Brown-Foxes")) == [
         "brown", "foxes"]
+
+
+def test_a_mapped_field_analyses_as_its_mapping_says(es):
+    es.indices.create(index="mapped", settings={"number_of_replicas": 0, "analysis": ANALYSIS}, mappings={
+        "properties": {"body": {"type": "text", "analyzer": "my"}, "tag": {"type": "keyword"},
+                       "count": {"type": "long"}}})
+    assert tokens(es.indices.analyze(index="mapped", field="body", text="The QUICK fox")) == ["fox"]
+    assert tokens(es.indices.analyze(index="mapped", field="tag", text="Brown Foxes")) == ["Brown Foxes"]
+    with pytest.raises(BadRequestError) as e:
+        es.indices.analyze(index="mapped", field="count", text="1")
+    assert error(e) == ("illegal_argument_exception",
+                        "Can't process field [count], Analysis requests are only supported on tokenized "
+                        "fields")
 
 
 def error(excinfo) -> tuple[str, str]:
@@ -155,3 +168,13 @@ def test_index_analyzers_survive_a_restart(fresh_node):
     client = Elasticsearch(node.url, request_timeout=30)
     assert tokens(client.indices.analyze(index="kept", analyzer="my", text="The QUICK brown fox")) == [
         "brown", "fox"]
+
+
+def test_list_valued_analysis_settings_read_back_as_arrays(http):
+    settings = {"analysis": {"analyzer": {"my_stop": {"type": "custom", "tokenizer": "standard",
+                                                      "filter": ["lowercase", "stop"]}}}}
+    assert http.put("/list-settings", json={"settings": settings}).status_code == 200
+    got = http.get("/list-settings/_settings").json()["list-settings"]["settings"]["index"]
+    assert got["analysis"]["analyzer"]["my_stop"]["filter"] == ["lowercase", "stop"]
+    tokens = http.post("/list-settings/_analyze", json={"analyzer": "my_stop", "text": "The Fox"}).json()
+    assert [t["token"] for t in tokens["tokens"]] == ["fox"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 
 import pytest
+import regex
+from uniseg.wordbreak import words
 
 from strata_node.common.errors import ActionRequestValidation, IllegalArgument, IllegalState, SettingsError
 from strata_node.common.errors import XContentParseError as XContentParse
@@ -236,6 +238,34 @@ def test_max_token_length_outside_lucene_limits_is_refused():
     with pytest.raises(IllegalArgument, match="maxTokenLength must be greater than zero"):
         index_analyzers({"index.analysis.tokenizer.t.type": "standard",
                          "index.analysis.tokenizer.t.max_token_length": 0})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("'apple' pie", ["apple", "pie"]),  # a quote before a vowel is no part of the word
+    ("cafe\u0301's menu", ["cafe\u0301's", "menu"]),  # marks belong to their letter (NFD text)
+    ("Jose\u0301:Mari\u0301a 1\u0301.5", ["Jose\u0301:Mari\u0301a", "1\u0301.5"]),
+    ("\u0301abc", ["abc"]),  # a mark with nothing before it is dropped
+    ("🇸abc 🇺🇸🇺x", ["abc", "🇺🇸", "x"]),  # a lone flag half is dropped
+])
+def test_words_that_general_purpose_word_boundaries_get_wrong(text, expected):
+    """The `regex` module's word boundaries (its WORD flag) split or glue each of these
+    differently from UAX #29, which is why the tokenizer does not use them."""
+    assert [t for t, _ in standard_tokens(text)] == expected
+
+
+def test_words_and_numbers_match_an_independent_uax29_implementation():
+    """Where Lucene's grammar is plain UAX #29 (letters, digits, katakana, `_`, the
+    mid-word punctuation, marks, format characters, joiners, flags and line breaks),
+    the tokens are the segments uniseg finds that hold a letter or digit, or a flag."""
+    keep = regex.compile(r"[\p{WB=ALetter}\p{WB=Numeric}\p{WB=Katakana}]").search
+    indicators = regex.compile(r"\p{WB=Regional_Indicator}").findall
+    alphabet = [*"aB1_.,:;'\" \n\r-", "\u0301", "\u00ad", "\u200d", "\u200b", "\u2060", "\ufe0f",
+                "🇺", "🇸", "カ"]
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        expected = [w for w in words(text) if keep(w) or len(indicators(w)) == 2]
+        assert [t for t, _ in standard_tokens(text)] == expected, text
 
 
 def test_terms_without_detail_equal_terms_with_detail_on_random_ascii():

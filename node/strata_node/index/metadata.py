@@ -27,7 +27,11 @@ _MAJOR, _MINOR, _PATCH = (int(p) for p in ES_COMPAT_VERSION.split("."))
 VERSION_CREATED = str(_MAJOR * 1_000_000 + _MINOR * 10_000 + _PATCH * 100 + 99)
 
 
-def setting_string(value: Any) -> str:
+def setting_string(value: Any) -> str | list[str]:
+    """A setting as Elasticsearch stores it: a string, or a list of strings (analysis
+    filter chains, for one)."""
+    if isinstance(value, list | tuple):
+        return [setting_string(v) for v in value]
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -7,9 +7,10 @@ and `char_filter` (arrays of names or definitions), `field`, `normalizer`, `expl
 x_content_parse_exception located at the field. The request is then validated (`text is
 missing`, ...) before the index is looked up, as TransportAction validates before it runs.
 
-`field` is resolved by the index's mappings once they name analyzers; until then a field
-analyses with the index's default analyzer, which is what Elasticsearch does for a field
-that is not mapped.
+`field` analyses as the index's mapping says: a text field with its analyzer, a keyword
+field as one token (through its normalizer, if it has one), a field that is not mapped
+with the index's default analyzer; other field types are refused, as Elasticsearch
+refuses them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
 from ..common.suggest import did_you_mean
 from ..common.xcontent import field_locations, loads, scalar_text, token_name
-from ..index.analysis import AnalyzeRequest, analyze, index_analyzers
+from ..index.analysis import (
+    Analyzer,
+    AnalyzeRequest,
+    IndexAnalyzers,
+    analyze,
+    global_analyzer,
+    index_analyzers,
+)
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -51,11 +59,25 @@ class AnalyzeHandlers:
         spec = parse_analyze_body(request.body)
         index_name = request.param("index")
         spec.validate(has_index=index_name is not None)
-        index = None
-        if index_name is not None:
-            service = self.node.indices.get(index_name)
-            index = index_analyzers(service.metadata.settings, service.name)
-        return RestResponse(200, analyze(spec, index))
+        if index_name is None:
+            return RestResponse(200, analyze(spec, None))
+        service = self.node.indices.get(index_name)
+        index = index_analyzers(service.metadata.settings, service.name)
+        return RestResponse(200, analyze(spec, index, field_analyzer=lambda path: _field_analyzer(
+            service.mapping.field(path), path, index)))
+
+
+def _field_analyzer(mapper, path: str, index: IndexAnalyzers) -> Analyzer | None:
+    """The analyzer a mapped field indexes with (TransportAnalyzeAction: a StringFieldType's
+    index analyzer); None for a field that is not mapped."""
+    if mapper is None:
+        return None
+    if mapper.type_name in ("text", "match_only_text"):
+        return index.default if mapper.analyzer == "default" else index.analyzer(mapper.analyzer)
+    if mapper.type_name == "keyword":
+        return index.normalizer(mapper.normalizer) if mapper.normalizer else global_analyzer("keyword")
+    raise IllegalArgument(f"Can't process field [{path}], Analysis requests are only supported on tokenized "
+                          "fields")
 
 
 def parse_analyze_body(raw: bytes) -> AnalyzeRequest:
