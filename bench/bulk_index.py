@@ -274,7 +274,10 @@ def run_node(bodies: list[bytes], counts: list[int], args: argparse.Namespace, c
             key, _, value = kv.partition("=")
             index_settings[key.removeprefix("index.")] = value
         with httpx.Client(base_url=node.url, timeout=60) as admin:
-            r = admin.put(f"/{args.index}", json={"settings": {"index": index_settings}})
+            body: dict[str, object] = {"settings": {"index": index_settings}}
+            if args.mapping == "stored":
+                body["mappings"] = {"dynamic": False}  # kept in _source, nothing indexed
+            r = admin.put(f"/{args.index}", json=body)
             if r.status_code != 200:
                 raise BulkFailed(f"creating index [{args.index}] failed: HTTP {r.status_code} {r.text}")
 
@@ -493,7 +496,8 @@ def report(runs: list[NodeRun], ceiling_runs: list[tuple[int, float]], args: arg
     print(f"Strata bulk_index: {docs:,} docs, batch {args.batch}, "
           f"{'explicit' if args.ids else 'auto-generated'} ids, seed {args.seed}, "
           f"NDJSON {ndjson_bytes / MB:,.1f} MB ({ndjson_bytes / docs:,.0f} B/doc), "
-          f"generated in {gen_seconds:.1f}s; index: 1 shard, 0 replicas, translog durability request")
+          f"generated in {gen_seconds:.1f}s; index: 1 shard, 0 replicas, translog durability request, "
+          f"mapping {args.mapping}")
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
           + (f", node profiled with {args.profile} (figures are slowed by it)" if args.profile else ""))
     print()
@@ -556,6 +560,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="extra index setting at creation, e.g. refresh_interval=-1")
     p.add_argument("--node-setting", action="append", default=[], metavar="NAME=VALUE",
                    help="extra node setting (-E) for the node process")
+    p.add_argument("--mapping", choices=("dynamic", "stored"), default="dynamic",
+                   help="dynamic: Elasticsearch's default mapping, every string text plus keyword "
+                        "(the inverted index in place); stored: {dynamic: false}, documents stored "
+                        "and retrievable but not indexed (the document store alone)")
     p.add_argument("--timeout", type=float, default=120.0, help="per bulk request timeout, seconds")
     p.add_argument("--no-ceiling", action="store_true", help="skip the in-process ceiling")
     p.add_argument("--ceiling-runs", type=int, default=3,
