@@ -64,6 +64,7 @@ class BulkItem:
     require_alias: bool = False
     error: StrataError | None = None  # a problem found while parsing this item alone
     auto_id: bool = False
+    document: dict | None = None  # `source` parsed, when the REST layer already did it
 
 
 @dataclass
@@ -252,7 +253,8 @@ class BulkAction:
                                             item.version, item.version_type), None))
             else:
                 try:
-                    doc = mapper.load(item.source)
+                    doc = item.document if item.document is not None else mapper.load(item.source)
+                    item.document = None  # not kept past this point (memory of big batches)
                     parsed = mapper.parse(doc, item.id)
                     indexed = indexer_for(mapper.mapping)(parsed)
                 except StrataError as e:  # a document that does not fit the mapping fails alone

@@ -182,7 +182,7 @@ def _check_item_source(item: BulkItem, source: bytes) -> None:
     if item.error is not None:
         return
     try:
-        check_source(source)
+        item.document = check_source(source)
     except StrataError as e:
         item.error = e
         if item.id is None:

@@ -145,9 +145,10 @@ def check_id_not_empty(item: BulkItem) -> None:
         raise IllegalArgument("if _id is specified it must not be empty")
 
 
-def check_source(source: bytes) -> None:
+def check_source(source: bytes) -> dict:
     """A document must be one JSON object, or it fails with mapper_parsing_exception,
-    located where parsing stopped (positions are within the document itself)."""
+    located where parsing stopped (positions are within the document itself). Returns
+    the parsed object, which the shard step maps and indexes without parsing again."""
     if not source:
         raise MapperParsingError("failed to parse, document is empty", line=0, column=0)
     if not source.strip():
@@ -159,6 +160,7 @@ def check_source(source: bytes) -> None:
                                    caused_by=e) from None
     if not isinstance(value, dict):
         raise MapperParsingError("Malformed content, must start with an object")
+    return value
 
 
 def refresh_policy(value: str | None) -> str:
