@@ -44,12 +44,7 @@ class IndexHandlers:
             c.register("GET", path, self.get_settings, GET_PARAMS)
 
     def _resolve(self, request: RestRequest) -> list[IndexService]:
-        names = self.node.indices.resolve(
-            request.param("index"),
-            ignore_unavailable=request.bool_param("ignore_unavailable"),
-            allow_no_indices=request.bool_param("allow_no_indices", True),
-            expand_wildcards=request.expand_wildcards_param("open"))
-        return [self.node.indices.get(n) for n in names]
+        return resolve_indices(self.node.indices, request)
 
     async def create(self, request: RestRequest) -> RestResponse:
         name = request.param("index")
@@ -202,3 +197,13 @@ class AllShardsFailed(StrataError):
     def __init__(self, failures: list[dict[str, Any]]):
         super().__init__("all shards failed")
         self.metadata.update({"phase": "query", "grouped": True, "failed_shards": failures})
+
+
+def resolve_indices(indices, request: RestRequest) -> list[IndexService]:
+    """The indices a request's `{index}` names, with the usual index options."""
+    names = indices.resolve(
+        request.param("index"),
+        ignore_unavailable=request.bool_param("ignore_unavailable"),
+        allow_no_indices=request.bool_param("allow_no_indices", True),
+        expand_wildcards=request.expand_wildcards_param("open"))
+    return [indices.get(n) for n in names]

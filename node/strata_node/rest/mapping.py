@@ -12,6 +12,7 @@ from typing import Any
 from ..common.patterns import simple_match_any
 from ..index.service import IndexService
 from .controller import RestController, RestResponse
+from .indices import resolve_indices
 from .request import RestRequest
 
 RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
@@ -33,12 +34,7 @@ class MappingHandlers:
         c.register("GET", "/{index}/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
 
     def _resolve(self, request: RestRequest) -> list[IndexService]:
-        names = self.node.indices.resolve(
-            request.param("index"),
-            ignore_unavailable=request.bool_param("ignore_unavailable"),
-            allow_no_indices=request.bool_param("allow_no_indices", True),
-            expand_wildcards=request.expand_wildcards_param("open"))
-        return [self.node.indices.get(n) for n in names]
+        return resolve_indices(self.node.indices, request)
 
     async def get_mapping(self, request: RestRequest) -> RestResponse:
         request.bool_param("local")

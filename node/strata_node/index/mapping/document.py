@@ -166,22 +166,31 @@ class _DocumentParser:
 
     def dotted(self, obj: ObjectMapper, key: str, parts: list[str], value: Any, dynamic: str) -> None:
         """`{"a.b": 1}` is `{"a": {"b": 1}}`: walk, or create, the objects on the way."""
-        for part in parts[:-1]:
+        walked = self.parents(obj, parts[:-1], dynamic, key)
+        if walked is not None:
+            obj, dynamic = walked
+            self.object(obj, {parts[-1]: value}, dynamic)
+
+    def parents(self, obj: ObjectMapper, parts: list[str], dynamic: str,
+                name: str) -> tuple[ObjectMapper, str] | None:
+        """Walk, or create, the objects named by `parts` below `obj`; None when the value
+        is to be dropped (dynamic false, or a disabled object on the way)."""
+        for part in parts:
             child = self.child(obj, part)
             if child is None:
                 if dynamic == "strict":
                     raise StrictDynamicMapping(obj.path or "_doc", part)
                 if dynamic == "false":
-                    return
+                    return None
                 child = self.add(obj, ObjectMapper(part, child_path(obj.path, part)))
             elif child.__class__ is FieldMapper:
-                raise _not_an_object(key, child)
+                raise _not_an_object(name, child)
             elif child.enabled is False:
-                return
+                return None
             else:
                 dynamic = child.dynamic or dynamic
             obj = child
-        self.object(obj, {parts[-1]: value}, dynamic)
+        return obj, dynamic
 
     # -- new fields -------------------------------------------------------------------------
 
@@ -264,23 +273,10 @@ class _DocumentParser:
         mapper = self.lookup.get(target) or (self.new.get(target) if self.new else None)
         if mapper is None:
             parts = target.split(".")
-            obj: ObjectMapper = self.root
-            dynamic = self.root.dynamic or "true"
-            for part in parts[:-1]:
-                child = self.child(obj, part)
-                if child is None:
-                    if dynamic == "strict":
-                        raise StrictDynamicMapping(obj.path or "_doc", part)
-                    if dynamic == "false":
-                        return
-                    child = self.add(obj, ObjectMapper(part, child_path(obj.path, part)))
-                elif child.__class__ is FieldMapper:
-                    raise _not_an_object(target, child)
-                elif child.enabled is False:
-                    return
-                else:
-                    dynamic = child.dynamic or dynamic
-                obj = child
+            walked = self.parents(self.root, parts[:-1], self.root.dynamic or "true", target)
+            if walked is None:
+                return
+            obj, dynamic = walked
             if dynamic == "strict":
                 raise StrictDynamicMapping(obj.path or "_doc", parts[-1])
             if dynamic == "false" or value is None:
