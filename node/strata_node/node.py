@@ -15,8 +15,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from .action.bulk import BulkAction
+from .common.files import write_atomically
 from .common.ids import random_base64_uuid
-from .index.metadata import write_atomically
 from .index.service import IndicesService
 from .rest.analyze import AnalyzeHandlers
 from .rest.bulk import BulkHandlers

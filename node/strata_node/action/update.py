@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..common.errors import IllegalArgument, NumberFormatError, StrataError, XContentParseError
-from ..common.suggest import did_you_mean
-from ..common.xcontent import field_locations, loads, token_name
+from ..common.errors import IllegalArgument, NumberFormatError, StrataError
+from ..common.xcontent import ObjectFields
 from .source_filter import check_fetch_source
 
 LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
@@ -65,22 +64,9 @@ def parse_update_body(raw: bytes, *, line_offset: int = 0) -> UpdateSpec:
     spec = UpdateSpec()
     if not raw.strip():
         return spec
-    body = loads(raw, line_offset=line_offset)
-    if not isinstance(body, dict):
-        raise XContentParseError(f"[{PARSER_NAME}] Expected START_OBJECT but was: {token_name(body)}",
-                                 line=1 + line_offset, column=1)
-    where = field_locations(raw, line_offset=line_offset)
-
-    def fail(key: str, message: str, *, at_name: bool = False, cause: BaseException | None = None):
-        line, column = where[key][0 if at_name else 1]
-        return XContentParseError(f"[{PARSER_NAME}] {message}", line=line, column=column, caused_by=cause)
-
+    body = ObjectFields(PARSER_NAME, raw, _FIELDS, line_offset=line_offset)
+    fail = body.fail
     for key, value in body.items():
-        accepted = _FIELDS.get(key)
-        if accepted is None:
-            raise fail(key, f"unknown field [{key}]{did_you_mean(key, _FIELDS)}", at_name=True)
-        if token_name(value) not in accepted:
-            raise fail(key, f"{key} doesn't support values of type: {token_name(value)}")
         if key in ("script", "scripted_upsert"):
             raise IllegalArgument("scripted updates are not supported by Strata: use [doc] or [upsert]")
         if key in ("doc_as_upsert", "detect_noop"):

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from .errors import JsonParseError, ParseError, ParsingError, XContentParseError
+from .suggest import did_you_mean
 
 Fragment = orjson.Fragment
 Location = tuple[int, int]
@@ -185,3 +186,34 @@ def _exclude(value: Any, paths: list[list[str]]) -> Any:
             continue
         out[key] = _exclude(child, rest) if rest else child
     return out
+
+
+class ObjectFields:
+    """A request body read as Elasticsearch's ObjectParser reads one: a JSON object whose
+    fields must be known and of an accepted token type, every problem an
+    x_content_parse_exception named for the parser and located at the field."""
+
+    def __init__(self, parser: str, raw: bytes, fields: dict[str, tuple[str, ...]], *, line_offset: int = 0):
+        self.parser = parser
+        self.fields = fields
+        body = loads(raw, line_offset=line_offset)
+        if not isinstance(body, dict):
+            raise XContentParseError(f"[{parser}] Expected START_OBJECT but was: {token_name(body)}",
+                                     line=1 + line_offset, column=1)
+        self.body: dict[str, Any] = body
+        self._where = field_locations(raw, line_offset=line_offset)
+
+    def fail(self, key: str, message: str, *, at_name: bool = False,
+             cause: BaseException | None = None) -> XContentParseError:
+        line, column = self._where[key][0 if at_name else 1]
+        return XContentParseError(f"[{self.parser}] {message}", line=line, column=column, caused_by=cause)
+
+    def items(self):
+        """The fields in body order, each checked to be known and of an accepted type."""
+        for key, value in self.body.items():
+            accepted = self.fields.get(key)
+            if accepted is None:
+                raise self.fail(key, f"unknown field [{key}]{did_you_mean(key, self.fields)}", at_name=True)
+            if token_name(value) not in accepted:
+                raise self.fail(key, f"{key} doesn't support values of type: {token_name(value)}")
+            yield key, value

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..common.errors import StrataError, TranslogCorrupted
+from ..common.files import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,6 @@ class Checkpoint:
         return cls(*CHECKPOINT.unpack(body))
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 class _Writer:
     """The open file of one generation."""
@@ -126,7 +120,7 @@ class Translog:
         writer = cls._new_generation_file(path, translog_uuid, 1)
         ckp = Checkpoint(0, 1, writer.offset, 0, -1, -1, global_checkpoint, 1, translog_uuid)
         cls._write_checkpoint(path, ckp)
-        _fsync_dir(path)
+        fsync_dir(path)
         return cls(path, translog_uuid, ckp, writer)
 
     @classmethod
@@ -172,7 +166,7 @@ class Translog:
         ckp = replace(ckp, counter=ckp.counter + 1, generation=next_gen, offset=writer.offset,
                       num_ops=0, min_seq_no=-1, max_seq_no=-1)
         cls._write_checkpoint(path, ckp)
-        _fsync_dir(path)
+        fsync_dir(path)
         return cls(path, ckp.translog_uuid, ckp, writer), payloads
 
     @staticmethod
@@ -350,7 +344,7 @@ class Translog:
                     os.fsync(old.fd)  # the old generation must be whole before the checkpoint leaves it
                 finally:
                     os.close(old.fd)
-                _fsync_dir(self.path)
+                fsync_dir(self.path)
                 self._write_checkpoint(self.path, ckp)
 
             try:

@@ -9,10 +9,8 @@ cluster coordination lands, each index's metadata is persisted under its own fol
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -116,22 +114,3 @@ def settings_tree(settings: Mapping[str, str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
     return tree
-
-
-def write_atomically(path: Path, data: bytes, *, create_parents: bool = True) -> None:
-    """Write, fsync, rename, fsync the folder: a reader sees the old or the new file.
-    `create_parents=False` for a file whose folder must already exist (an index's
-    metadata update must not recreate the folder of an index deleted meanwhile)."""
-    if create_parents:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

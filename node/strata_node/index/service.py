@@ -23,6 +23,7 @@ from ..common.errors import (
     IndexNotFound,
     ResourceAlreadyExists,
 )
+from ..common.files import fsync_dir, write_atomically
 from ..common.ids import random_base64_uuid
 from ..engine.engine import ShardRef
 from ..engine.index_structures import IndexedDocument
@@ -32,7 +33,7 @@ from . import mapping as mappings
 from . import routing
 from .analysis import index_analyzers
 from .indexing import DocumentIndexer
-from .metadata import VERSION_CREATED, IndexMetadata, setting_string, write_atomically
+from .metadata import VERSION_CREATED, IndexMetadata, setting_string
 from .names import validate_index_name
 from .shard import IndexShard
 
@@ -47,25 +48,18 @@ DELETED_STATE = "index.json.deleted"
 DELETING_SUFFIX = ".deleting"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def _mark_deleted(path: Path) -> None:
     state = path / "_state"
     os.replace(state / "index.json", state / DELETED_STATE)
-    _fsync_dir(state)
+    fsync_dir(state)
 
 
 def _remove_index_folder(path: Path) -> None:
     doomed = path.with_name(path.name + DELETING_SUFFIX)
     try:
         os.replace(path, doomed)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except FileNotFoundError:
         return
     shutil.rmtree(doomed, ignore_errors=True)

@@ -18,8 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
-from ..common.suggest import did_you_mean
-from ..common.xcontent import field_locations, loads, scalar_text, token_name
+from ..common.xcontent import ObjectFields, scalar_text, token_name
 from ..index.analysis import (
     Analyzer,
     AnalyzeRequest,
@@ -83,23 +82,10 @@ def _field_analyzer(mapper, path: str, index: IndexAnalyzers) -> Analyzer | None
 def parse_analyze_body(raw: bytes) -> AnalyzeRequest:
     if not raw.strip():
         raise ParseError("request body or source parameter is required")
-    body = loads(raw)
-    if not isinstance(body, dict):
-        raise XContentParseError(f"[{PARSER_NAME}] Expected START_OBJECT but was: {token_name(body)}",
-                                 line=1, column=1)
-    where = field_locations(raw)
-
-    def fail(key: str, message: str, *, at_name: bool = False, cause: BaseException | None = None):
-        line, column = where[key][0 if at_name else 1]
-        return XContentParseError(f"[{PARSER_NAME}] {message}", line=line, column=column, caused_by=cause)
-
+    body = ObjectFields(PARSER_NAME, raw, _FIELDS)
+    fail = body.fail
     spec = AnalyzeRequest()
     for key, value in body.items():
-        accepted = _FIELDS.get(key)
-        if accepted is None:
-            raise fail(key, f"unknown field [{key}]{did_you_mean(key, _FIELDS)}", at_name=True)
-        if token_name(value) not in accepted:
-            raise fail(key, f"{key} doesn't support values of type: {token_name(value)}")
         try:
             if key in ("text", "attributes"):
                 setattr(spec, key, _strings(value))

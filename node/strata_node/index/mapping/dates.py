@@ -185,11 +185,11 @@ def _region_offset_ms(zone: str, *local: str | None) -> int:
     for prefix in ("UTC", "GMT", "UT"):
         if upper.startswith(prefix) and upper[len(prefix)] in "+-":
             return _zone_offset_ms(zone[len(prefix):])
-    try:
-        from zoneinfo import ZoneInfo
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    try:
         info = ZoneInfo(zone)
-    except Exception:
+    except (ZoneInfoNotFoundError, ValueError):  # unknown, or not a zone key at all
         raise DateParseError(zone) from None
     defaults = ("1970", 1, 1, 0, 0, 0)
     y, mo, d, h, mi, s = (int(v or default) for v, default in zip(local, defaults, strict=True))

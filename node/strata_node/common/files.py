@@ -1,0 +1,30 @@
+"""Durable file operations: what must be on disk before the node says it is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (created, renamed, deleted files) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes, *, create_parents: bool = True) -> None:
+    """Write, fsync, rename, fsync the folder: a reader sees the old or the new file.
+    `create_parents=False` for a file whose folder must already exist (an index's
+    metadata update must not recreate the folder of an index deleted meanwhile)."""
+    if create_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
