@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from tests.support.node_process import NodeProcess
 
@@ -34,10 +35,24 @@ def http(node):
         yield c
 
 
+@pytest.fixture(scope="module")
+def es(node):
+    """elasticsearch-py on the module's node, as an application would use it."""
+    client = Elasticsearch(node.url, request_timeout=30)
+    yield client
+    client.close()
+
+
 @pytest.fixture
-def index(request, http) -> str:
+def index_name(request) -> str:
+    """An index name of the test's own."""
+    return re.sub(r"[^a-z0-9_-]", "-", request.node.name.lower())[:200]
+
+
+@pytest.fixture
+def index(index_name, http) -> str:
     """An empty index of the test's own (1 shard, 0 replicas), named after the test."""
-    name = re.sub(r"[^a-z0-9_-]", "-", request.node.name.lower())[:200]
+    name = index_name
     created = http.put(f"/{name}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
     assert created.status_code == 200, created.text
     return name

@@ -15,13 +15,6 @@ ANALYSIS = {
 
 
 @pytest.fixture(scope="module")
-def es(node):
-    client = Elasticsearch(node.url, request_timeout=30)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def analysed_index(es) -> str:
     es.indices.create(index="analysed", settings={"number_of_shards": 1, "number_of_replicas": 0,
                                                    "analysis": ANALYSIS})

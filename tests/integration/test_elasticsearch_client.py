@@ -3,7 +3,6 @@ against a real node process. Each test works in indices named after itself."""
 
 from __future__ import annotations
 
-import re
 import string
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,17 +20,10 @@ from strata_node.index.routing import shard_id
 URL_SAFE = set(string.ascii_letters + string.digits + "-_")
 
 
-@pytest.fixture(scope="module")
-def es(node):
-    client = Elasticsearch(node.url, request_timeout=30)
-    yield client
-    client.close()
-
-
 @pytest.fixture
-def index(request) -> str:
-    """An index name of the test's own."""
-    return re.sub(r"[^a-z0-9_-]", "-", request.node.name.lower())[:200]
+def index(index_name) -> str:
+    """A name only: these tests create the index themselves, through the client."""
+    return index_name
 
 
 def make_index(es: Elasticsearch, name: str, shards: int = 1, **settings) -> str:

@@ -3,22 +3,14 @@ and put mapping, conflicts, dynamic mapping on the write path, and its durabilit
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
 
-@pytest.fixture(scope="module")
-def es(node):
-    client = Elasticsearch(node.url, request_timeout=30)
-    yield client
-    client.close()
-
-
 @pytest.fixture
-def index(request) -> str:
-    return re.sub(r"[^a-z0-9_-]", "-", request.node.name.lower())[:200]
+def index(index_name) -> str:
+    """A name only: these tests create the index themselves, through the client."""
+    return index_name
 
 
 def mapping_of(es: Elasticsearch, index: str) -> dict:
