@@ -97,13 +97,14 @@ async def simulate(seed: int, root) -> None:
             got = recovered.get(doc_id)
             if state is None:
                 assert got is None, (seed, copy.name, doc_id)
-                assert list(reader.postings("id", doc_id.encode())) == [], (seed, copy.name, doc_id)
+                assert reader.postings("id", doc_id.encode()).seqs.tolist() == [], (seed, copy.name, doc_id)
             else:
                 assert got is not None, (seed, copy.name, doc_id)
                 assert (got.seq_no, got.version) == state, (seed, copy.name, doc_id)
-                live = [p.seq_no for p in reader.postings("id", doc_id.encode())]
+                live = reader.postings("id", doc_id.encode()).seqs.tolist()
                 assert live == [state[0]], (seed, copy.name, doc_id, live)
         assert recovered.count() == sum(1 for s in expected.values() if s is not None), (seed, copy.name)
+        assert len(reader.docs()) == recovered.count(), (seed, copy.name)
         assert recovered.tracker.checkpoint == recovered.tracker.max_seq_no
         await recovered.close()
 

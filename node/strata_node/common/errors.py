@@ -146,8 +146,53 @@ class ParseError(StrataError):
 
 
 class ParsingError(StrataError):
+    """A request body (a query, an aggregation) that parsed as JSON but is not what the
+    parser expected: ES puts `line` and `col` beside the reason."""
+
     type = "parsing_exception"
     status = 400
+
+    def __init__(self, reason: str, *, line: int | None = None, column: int | None = None,
+                 caused_by: BaseException | None = None, **metadata: Any):
+        super().__init__(reason, caused_by=caused_by, **metadata)
+        if line is not None:
+            self.metadata.update(line=line, col=column)
+
+
+class QueryShardError(StrataError):
+    """A query that cannot run against one shard's mapping (a range on a field of the
+    wrong type, a value the field cannot hold)."""
+
+    type = "query_shard_exception"
+    status = 400
+
+
+class SearchPhaseExecutionError(StrataError):
+    """A search whose shards all failed (or a coordinating step that failed): the shard
+    failures are its root causes, deduplicated by index and cause as ES groups them."""
+
+    type = "search_phase_execution_exception"
+    wraps_root_cause = True
+
+    def __init__(self, phase: str, reason: str, shard_failures: list[dict[str, Any]],
+                 causes: list[BaseException], *, caused_by: BaseException | None = None):
+        super().__init__(reason, caused_by=caused_by)
+        self.metadata.update(phase=phase, grouped=True, failed_shards=shard_failures)
+        self.causes = causes
+        # ES answers with the status of the first cause (400 for a bad query on every
+        # shard), 503 when no shard could run it at all.
+        self.status = next((c.status for c in causes if isinstance(c, StrataError)), 503)
+
+    def root_causes(self, *, stack_trace: bool = False) -> list[dict[str, Any]]:
+        seen, out = set(), []
+        for cause in self.causes:
+            for body in (cause.root_causes(stack_trace=stack_trace) if isinstance(cause, StrataError)
+                         else [error_to_dict(cause, stack_trace=stack_trace)]):
+                key = (body.get("type"), body.get("reason"), body.get("index"))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(body)
+        return out or super().root_causes(stack_trace=stack_trace)
 
 
 class XContentParseError(StrataError):

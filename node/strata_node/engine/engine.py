@@ -32,6 +32,7 @@ from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
 from .index_structures import IndexedDocument, SegmentWriter
 from .operation import CommitPoint, Operation
+from .segment_reader import BlockCache, SegmentReader
 from .translog import Translog
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,8 @@ class Engine:
         self.tracker = LocalCheckpointTracker()
         self.commit: CommitPoint | None = None
         self._searcher = None
+        self._reader: SegmentReader | None = None  # over _searcher, made at first use
+        self.block_cache = BlockCache()
         self._refresh_listeners: list[asyncio.Future] = []
         self._dirty = False  # writes since the last refresh
         self._flush_lock = asyncio.Lock()
@@ -430,10 +433,14 @@ class Engine:
             current[1] += length
             wb.put(index_structures.stats_key(name), index_structures.encode_stats(current))
 
-    def searcher(self) -> index_structures.SegmentReader:
-        """The search structures as of the last refresh."""
+    def searcher(self) -> SegmentReader:
+        """The search structures as of the last refresh (one reader per refresh, so what
+        it works out about the snapshot is worked out once)."""
         self.ensure_open()
-        return index_structures.SegmentReader(self._searcher)
+        reader = self._reader
+        if reader is None or reader.snapshot is not self._searcher:
+            reader = self._reader = SegmentReader(self._searcher, self.block_cache)
+        return reader
 
     async def sync_translog(self) -> None:
         try:
@@ -477,8 +484,9 @@ class Engine:
 
     def refresh(self) -> None:
         self.ensure_open()
-        old, self._searcher = self._searcher, self.db.snapshot()
-        old.close()
+        # The old snapshot is not closed here: a search on a worker thread may still read
+        # it. plyvel releases it when its last reader lets go of it.
+        self._searcher = self.db.snapshot()
         self._dirty = False
         self.stats["refresh_total"] += 1
         listeners, self._refresh_listeners = self._refresh_listeners, []

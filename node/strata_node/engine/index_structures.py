@@ -11,6 +11,8 @@ per document:
                                           exact terms, which occur once per document)
   v<field>\\0<first seq:8>                doc values of one batch: msgpack [seq deltas, values]
   n<field>\\0<first seq:8>                field lengths (BM25 norms) of one batch, same layout
+  a<first seq:8>                         the sequence numbers of the batch's indexed
+                                          documents: msgpack seq deltas (match_all reads these)
   s<field>                               field stats: docs with the field, sum of lengths
   x<seq:8>                               a version that is no longer live
 
@@ -22,7 +24,6 @@ versions until a merge purges them, as Lucene's do.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ DOC_VALUES = b"v"
 NORMS = b"n"
 FIELD_STATS = b"s"
 DEAD = b"x"
+DOCS = b"a"
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -76,14 +78,6 @@ def _deltas(seqs: list[int]) -> list[int]:
     return [b - a for a, b in zip([0, *seqs[:-1]], seqs, strict=True)]
 
 
-def _undelta(deltas: list[int]) -> list[int]:
-    out, total = [], 0
-    for d in deltas:
-        total += d
-        out.append(total)
-    return out
-
-
 class SegmentWriter:
     """Collects one write batch's documents, then emits its keys into the LevelDB batch.
 
@@ -92,6 +86,7 @@ class SegmentWriter:
 
     def __init__(self) -> None:
         self.first_seq: int | None = None
+        self._seqs: list[int] = []
         self._postings: dict[str, dict[bytes, list]] = {}
         self._values: dict[str, tuple[list[int], list[Any]]] = {}
         self._norms: dict[str, tuple[list[int], list[int]]] = {}
@@ -99,6 +94,7 @@ class SegmentWriter:
     def add(self, seq_no: int, doc: IndexedDocument) -> None:
         if self.first_seq is None:
             self.first_seq = seq_no
+        self._seqs.append(seq_no)
         postings = self._postings
         for name, (terms, positions) in doc.terms.items():
             table = postings.get(name)
@@ -142,6 +138,7 @@ class SegmentWriter:
         if self.first_seq is None:
             return
         suffix = SEQ.pack(self.first_seq)
+        put(DOCS + suffix, _encode(_deltas(self._seqs)))
         for name, table in self._postings.items():
             prefix = field_prefix(POSTINGS, name)
             for term, flat in table.items():
@@ -174,71 +171,17 @@ def decode_stats(raw: bytes | None) -> list[int]:
     return list(_decode(raw)) if raw else [0, 0]
 
 
-@dataclass(frozen=True)
-class Posting:
-    seq_no: int
-    freq: int
-    positions: list[int] | None
+def decode_postings(raw: bytes) -> tuple[list[int], list[int] | None, list[list[int]] | None]:
+    """One batch's postings of a term: (seq deltas, freqs, positions); freqs and positions
+    are None for exact terms."""
+    return _decode(raw)
 
 
-class SegmentReader:
-    """Reads the search structures from a LevelDB snapshot (what the last refresh saw)."""
+def decode_column(raw: bytes) -> tuple[list[int], list[Any]]:
+    """One batch's doc values or norms of a field: (seq deltas, values)."""
+    return _decode(raw)
 
-    def __init__(self, snapshot) -> None:
-        self.snapshot = snapshot
-        self._dead: frozenset[int] | None = None
 
-    @property
-    def dead(self) -> frozenset[int]:
-        if self._dead is None:
-            self._dead = frozenset(SEQ.unpack(k[1:])[0] for k in self.snapshot.iterator(
-                prefix=DEAD, include_value=False))
-        return self._dead
-
-    def postings(self, name: str, term: bytes, *, live_only: bool = True) -> Iterator[Posting]:
-        """The term's postings in sequence number order."""
-        dead = self.dead if live_only else frozenset()
-        for _, raw in self.snapshot.iterator(prefix=term_prefix(name, term)):
-            deltas, freqs, positions = _decode(raw)
-            for i, seq in enumerate(_undelta(deltas)):
-                if seq not in dead:
-                    yield Posting(seq, 1 if freqs is None else freqs[i],
-                                  positions[i] if positions is not None else None)
-
-    def doc_freq(self, name: str, term: bytes) -> int:
-        """Documents containing the term, dead versions included (as Lucene counts)."""
-        return sum(len(_decode(raw)[0]) for _, raw in self.snapshot.iterator(prefix=term_prefix(name, term)))
-
-    def terms(self, name: str, start: bytes = b"", stop: bytes | None = None) -> Iterator[bytes]:
-        """Distinct terms of a field in byte order, from `start` (inclusive) to `stop`
-        (exclusive): what range, prefix and wildcard queries walk."""
-        prefix = field_prefix(POSTINGS, name)
-        last = None
-        begin = prefix + (escape_term(start)[:-2] if start else b"")
-        end = prefix[:-1] + b"\x01"  # just past every key of this field
-        for key in self.snapshot.iterator(start=begin, stop=end, include_value=False):
-            term = unescape_term(key[len(prefix):-SEQ.size])
-            if stop is not None and term >= stop:
-                return
-            if term != last:
-                last = term
-                yield term
-
-    def doc_values(self, name: str, *, live_only: bool = True) -> Iterable[tuple[int, Any]]:
-        yield from self._columns(DOC_VALUES, name, live_only)
-
-    def norms(self, name: str, *, live_only: bool = False) -> Iterable[tuple[int, int]]:
-        yield from self._columns(NORMS, name, live_only)
-
-    def _columns(self, kind: bytes, name: str, live_only: bool) -> Iterator[tuple[int, Any]]:
-        dead = self.dead if live_only else frozenset()
-        for _, raw in self.snapshot.iterator(prefix=field_prefix(kind, name)):
-            deltas, values = _decode(raw)
-            for seq, value in zip(_undelta(deltas), values, strict=True):
-                if seq not in dead:
-                    yield seq, value
-
-    def field_stats(self, name: str) -> tuple[int, int]:
-        """(documents with the field, sum of their lengths), dead versions included."""
-        docs, total = decode_stats(self.snapshot.get(stats_key(name)))
-        return docs, total
+def decode_docs(raw: bytes) -> list[int]:
+    """One batch's indexed documents: seq deltas."""
+    return _decode(raw)

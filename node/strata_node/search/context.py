@@ -1,0 +1,38 @@
+"""ShardContext: everything a shard-level search reads, fixed for the request."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..engine.segment_reader import SegmentReader
+from ..index.analysis import IndexAnalyzers
+from ..index.mapping import Mapping
+from ..index.mapping.mappers import FieldMapper
+
+
+@dataclass
+class ShardContext:
+    """One shard's search structures as of its last refresh, the index's mapping and
+    analyzers, and the request's clock.
+
+    `now_millis` is taken once per request on the coordinating node, so date math such
+    as `now-1d/d` means the same instant on every shard. `deadline` (time.monotonic())
+    is where `timeout` cuts collection short."""
+
+    index: str
+    shard_id: int
+    reader: SegmentReader
+    mapping: Mapping
+    analyzers: IndexAnalyzers
+    now_millis: int
+    deadline: float | None = None
+    timed_out: bool = field(default=False)
+
+    def field(self, path: str) -> FieldMapper | None:
+        return self.mapping.field(path)
+
+    def past_deadline(self) -> bool:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.timed_out = True
+        return self.timed_out
