@@ -1,0 +1,97 @@
+"""One running action, as `_tasks` reports it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..common.errors import IllegalArgument, TaskCancelled
+
+
+@dataclass(frozen=True, order=True)
+class TaskId:
+    """`{node_id}:{number}`: node ids are persistent and numbers never repeat on a node,
+    so an id names one task forever (stored results are fetched by it)."""
+
+    node_id: str
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.node_id}:{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> TaskId:
+        node_id, sep, number = text.rpartition(":")
+        if not sep or not node_id:
+            raise IllegalArgument(f"malformed task id {text}")
+        try:
+            value = int(number)
+        except ValueError:
+            raise IllegalArgument(f"malformed task id {text}") from None
+        return cls(node_id, value)
+
+
+@dataclass(eq=False)
+class Task:
+    """A registered action. `status` is a callable so progress is read when someone asks,
+    not pushed on every step."""
+
+    id: TaskId
+    action: str
+    type: str  # "transport" for actions, "rest" for what the REST layer starts, "direct" for local children
+    description: str = ""
+    parent: TaskId | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    cancellable: bool = False
+    status: Callable[[], dict[str, Any] | None] | None = None
+    start_time_millis: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
+    start_nanos: int = field(default_factory=time.monotonic_ns)
+    cancelled_reason: str | None = None
+    # Called once when the task is cancelled (the shell cancels the running coroutine).
+    _on_cancel: list[Callable[[str], None]] = field(default_factory=list)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_reason is not None
+
+    def on_cancel(self, listener: Callable[[str], None]) -> None:
+        if self.cancelled:
+            listener(self.cancelled_reason)
+        else:
+            self._on_cancel.append(listener)
+
+    def cancel(self, reason: str) -> bool:
+        """Mark the task cancelled and tell its listeners; False when it was already."""
+        if self.cancelled:
+            return False
+        self.cancelled_reason = reason
+        listeners, self._on_cancel = self._on_cancel, []
+        for listener in listeners:
+            listener(reason)
+        return True
+
+    def ensure_not_cancelled(self) -> None:
+        """Long work calls this between steps: a cancelled task stops at the next one."""
+        if self.cancelled:
+            raise TaskCancelled(f"task cancelled [{self.cancelled_reason}]")
+
+    def info(self, *, detailed: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"node": self.id.node_id, "id": self.id.id, "type": self.type,
+                                "action": self.action}
+        if detailed:
+            if self.description:
+                body["description"] = self.description
+            status = self.status() if self.status is not None else None
+            if status is not None:
+                body["status"] = status
+        body["start_time_in_millis"] = self.start_time_millis
+        body["running_time_in_nanos"] = time.monotonic_ns() - self.start_nanos
+        body["cancellable"] = self.cancellable
+        if self.cancellable:
+            body["cancelled"] = self.cancelled
+        if self.parent is not None:
+            body["parent_task_id"] = str(self.parent)
+        body["headers"] = dict(self.headers)
+        return body

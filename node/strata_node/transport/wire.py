@@ -1,0 +1,98 @@
+"""The transport's wire format: an envelope around a typed message body.
+
+Messages are msgspec structs encoded as msgpack arrays (compact: field names are not
+sent). The envelope carries the wire version first, so a node refuses a message from a
+version it does not speak before it reads anything else; headers (X-Opaque-Id, trace
+context) and the parent task id travel in it, so every action a request spawns on every
+node sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+from ..common.errors import StrataError
+
+WIRE_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+
+
+class Message(msgspec.Struct, array_like=True, frozen=True, kw_only=True):
+    """Base of every transport request and response body."""
+
+
+class Empty(Message):
+    """The body of actions that need no input or give no output."""
+
+
+class Request(msgspec.Struct, array_like=True, frozen=True):
+    version: int
+    action: str
+    body: bytes
+    headers: dict[str, str] = {}
+    parent_task_id: str | None = None
+    timeout_millis: int | None = None
+
+
+class Response(msgspec.Struct, array_like=True, frozen=True):
+    version: int
+    body: bytes | None = None
+    error: dict[str, Any] | None = None  # an ES-shaped error: type, reason, status, ...
+
+
+class UnsupportedWireVersion(StrataError):
+    type = "illegal_state_exception"
+    status = 400
+
+
+class MalformedMessage(StrataError):
+    type = "transport_serialization_exception"
+    status = 400
+
+
+M = TypeVar("M", bound=msgspec.Struct)
+
+_encode = msgspec.msgpack.Encoder().encode
+_request = msgspec.msgpack.Decoder(Request)
+_response = msgspec.msgpack.Decoder(Response)
+_version = msgspec.msgpack.Decoder(tuple)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    return _encode(message)
+
+
+def _check_version(data: bytes) -> None:
+    try:
+        head = _version.decode(data)
+    except msgspec.DecodeError as e:
+        raise MalformedMessage(f"failed to read transport message: {e}") from None
+    version = head[0] if head else None
+    if version not in SUPPORTED_VERSIONS:
+        raise UnsupportedWireVersion(f"received a transport message of unsupported version [{version}], "
+                                     f"this node speaks {sorted(SUPPORTED_VERSIONS)}")
+
+
+def decode_request(data: bytes) -> Request:
+    _check_version(data)
+    try:
+        return _request.decode(data)
+    except msgspec.DecodeError as e:
+        raise MalformedMessage(f"failed to read transport request: {e}") from None
+
+
+def decode_response(data: bytes) -> Response:
+    _check_version(data)
+    try:
+        return _response.decode(data)
+    except msgspec.DecodeError as e:
+        raise MalformedMessage(f"failed to read transport response: {e}") from None
+
+
+def decode_body(data: bytes, kind: type[M]) -> M:
+    try:
+        return msgspec.msgpack.decode(data, type=kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise MalformedMessage(f"failed to read [{kind.__name__}]: {e}") from None

@@ -1,0 +1,43 @@
+import msgspec
+import pytest
+
+from strata_node.transport import wire
+from strata_node.transport.wire import Message
+
+
+class Sleep(Message):
+    millis: int
+    children: list[str] = []
+
+
+def test_a_request_round_trips_with_its_headers_and_parent():
+    body = wire.encode(Sleep(millis=50, children=["b", "c"]))
+    request = wire.Request(wire.WIRE_VERSION, "cluster:admin/sleep", body,
+                           {"X-Opaque-Id": "abc"}, "nodeA:12", 30_000)
+    back = wire.decode_request(wire.encode(request))
+    assert back == request
+    assert wire.decode_body(back.body, Sleep) == Sleep(millis=50, children=["b", "c"])
+
+
+def test_a_response_round_trips_with_a_body_or_an_error():
+    ok = wire.Response(wire.WIRE_VERSION, wire.encode(wire.Empty()))
+    assert wire.decode_response(wire.encode(ok)) == ok
+    failed = wire.Response(wire.WIRE_VERSION, None, {"type": "task_cancelled_exception", "reason": "x"})
+    assert wire.decode_response(wire.encode(failed)) == failed
+
+
+def test_messages_are_compact_arrays_without_field_names():
+    assert b"millis" not in wire.encode(Sleep(millis=1))
+
+
+def test_an_unknown_wire_version_is_refused_before_anything_else_is_read():
+    future = msgspec.msgpack.encode([99, "cluster:admin/sleep", b"", {"new": "field"}, None, None, "extra"])
+    with pytest.raises(wire.UnsupportedWireVersion, match=r"unsupported version \[99\]"):
+        wire.decode_request(future)
+
+
+def test_garbage_and_mistyped_bodies_are_malformed_messages():
+    with pytest.raises(wire.MalformedMessage):
+        wire.decode_request(b"\xc1\xff")
+    with pytest.raises(wire.MalformedMessage, match=r"\[Sleep\]"):
+        wire.decode_body(wire.encode(wire.Empty()), Sleep)
