@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import logging
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -35,20 +34,11 @@ def configure_logging() -> None:
         format="[%(asctime)s][%(levelname)-5s][%(name)s] %(message)s")
 
 
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging()
     log = logging.getLogger("strata.node")
+    from .common.net import bind
     from .node import Node, NodeStartupError
     from .settings import SettingsError, load_node_settings
 

@@ -34,6 +34,7 @@ class Request(msgspec.Struct, array_like=True, frozen=True):
     headers: dict[str, str] = {}
     parent_task_id: str | None = None
     timeout_millis: int | None = None
+    request_id: str | None = None  # the sender's name for this call: what cancel_child names
 
 
 class Response(msgspec.Struct, array_like=True, frozen=True):

@@ -1,0 +1,294 @@
+"""TransportService: the registry of internal actions, the server that runs them for other
+nodes, and the client that calls them on any node, this one included.
+
+Local and remote calls take one path: an envelope is built from the caller's context
+(headers, parent task), and `_dispatch` registers the task, binds the context, runs the
+handler on its executor and unregisters the task. Remote calls add the wire: an HTTP POST
+on the transport port through a keep-alive connection pool, signed with the cluster
+secret; the server verifies the proof before it reads the action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request as HttpRequest
+from starlette.responses import Response as HttpResponse
+from starlette.routing import Route
+
+from .. import __version__
+from ..common.errors import StrataError, TaskCancelled, error_to_dict
+from ..tasks.manager import TaskManager
+from ..tasks.task import Task, TaskId
+from . import context, wire
+from .auth import HEADER, AuthenticationFailed, Signer, Verifier
+from .wire import Empty, Message
+
+log = logging.getLogger("strata.transport")
+
+HANDSHAKE = "internal:transport/handshake"
+CANCEL_CHILD = "internal:admin/tasks/cancel_child"
+CONTENT_TYPE = "application/x-strata-transport"
+
+
+class ActionNotFound(StrataError):
+    type = "action_not_found_transport_exception"
+    status = 400
+
+
+class ConnectTransportError(StrataError):
+    type = "connect_transport_exception"
+    status = 500
+
+
+class ReceiveTimeout(StrataError):
+    type = "receive_timeout_transport_exception"
+    status = 500
+
+
+class RemoteTransportError(StrataError):
+    """An error a remote handler answered with, rebuilt with its type and status so the
+    REST layer renders it as the remote node did."""
+
+    def __init__(self, body: dict[str, Any]):
+        super().__init__(str(body.get("reason")))
+        self.type = body.get("type", "exception")
+        self.status = int(body.get("status", 500))
+        self.body = body
+
+    def to_dict(self, *, stack_trace: bool = False) -> dict[str, Any]:
+        return {k: v for k, v in self.body.items() if k != "status"}
+
+
+class CancelChild(Message):
+    """Cancel the task a timed-out request started (ES cancels such a child remotely)."""
+
+    request_id: str
+    reason: str
+
+
+class Handshake(Message):
+    cluster_name: str
+    node_id: str
+    node_name: str
+    version: str
+
+
+Handler = Callable[[Any, Task], Awaitable[Message] | Message]
+
+
+@dataclass(frozen=True)
+class RegisteredAction:
+    name: str
+    request_type: type[Message]
+    response_type: type[Message]
+    handler: Handler
+    executor: str | None  # None: a short handler that runs on the event loop
+    cancellable: bool
+
+
+class TransportService:
+    def __init__(self, *, node_id: str, node_name: str, cluster_name: str, secret: str,
+                 tasks: TaskManager, executors: dict[str, ThreadPoolExecutor] | None = None):
+        self.node_id = node_id
+        self.node_name = node_name
+        self.cluster_name = cluster_name
+        self.tasks = tasks
+        self.executors = executors or {}
+        self._signer = Signer(secret)
+        self._verifier = Verifier(secret)
+        self._actions: dict[str, RegisteredAction] = {}
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._handshakes: dict[str, Handshake] = {}
+        self._by_request_id: dict[str, Task] = {}  # running remote-started tasks, by the sender's id
+        self._request_ids = itertools.count()
+        self._background: set[asyncio.Future] = set()
+        self.register(HANDSHAKE, Handshake, Handshake, self._handshake)
+        self.register(CANCEL_CHILD, CancelChild, Empty, self._cancel_child)
+
+    # -- registry --------------------------------------------------------------------------
+
+    def register(self, name: str, request_type: type[Message], response_type: type[Message],
+                 handler: Handler, *, executor: str | None = None, cancellable: bool = False) -> None:
+        if name in self._actions:
+            raise ValueError(f"transport action [{name}] is already registered")
+        if executor is not None and executor not in self.executors:
+            raise ValueError(f"transport action [{name}] names unknown executor [{executor}]")
+        self._actions[name] = RegisteredAction(name, request_type, response_type, handler, executor,
+                                               cancellable)
+
+    # -- server side -------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/", self._receive, methods=["POST"])])
+
+    async def _receive(self, http: HttpRequest) -> HttpResponse:
+        raw = await http.body()
+        peer = f"{http.client.host}:{http.client.port}" if http.client else "?"
+        try:
+            envelope = wire.decode_request(raw)
+            self._verifier.verify(envelope.action, raw, http.headers.get(HEADER), peer=peer)
+            body = await self._dispatch(envelope)
+            response = wire.Response(wire.WIRE_VERSION, body)
+        except AuthenticationFailed as e:
+            return HttpResponse(wire.encode(wire.Response(wire.WIRE_VERSION, None, _error(e))),
+                                status_code=401, media_type=CONTENT_TYPE)
+        except Exception as e:  # every failure travels back to the caller, typed
+            if not isinstance(e, StrataError):
+                log.exception("transport action failed on [%s]", self.node_name)
+            response = wire.Response(wire.WIRE_VERSION, None, _error(e))
+        return HttpResponse(wire.encode(response), media_type=CONTENT_TYPE)
+
+    async def _dispatch(self, envelope: wire.Request) -> bytes:
+        action = self._actions.get(envelope.action)
+        if action is None:
+            raise ActionNotFound(f"No handler for action [{envelope.action}]")
+        request = wire.decode_body(envelope.body, action.request_type)
+        parent = TaskId.parse(envelope.parent_task_id) if envelope.parent_task_id else None
+        task = self.tasks.register(action.name, type="transport", parent=parent, headers=envelope.headers,
+                                   cancellable=action.cancellable,
+                                   description=getattr(request, "description", "") or "")
+        if envelope.request_id is not None:
+            self._by_request_id[envelope.request_id] = task
+        try:
+            with context.bound(context.RequestContext(envelope.headers, str(task.id))):
+                result = await self._run(action, request, task)
+        finally:
+            self.tasks.unregister(task)
+            if envelope.request_id is not None:
+                self._by_request_id.pop(envelope.request_id, None)
+        return wire.encode(result)
+
+    async def _run(self, action: RegisteredAction, request: Message, task: Task) -> Message:
+        if action.executor is None:
+            outcome = action.handler(request, task)
+            if not asyncio.iscoroutine(outcome):
+                return outcome
+            running = asyncio.ensure_future(outcome)
+            task.on_cancel(lambda reason: running.cancel(reason))
+            try:
+                return await running
+            except asyncio.CancelledError:
+                if task.cancelled:
+                    raise TaskCancelled(f"task cancelled [{task.cancelled_reason}]") from None
+                raise
+        loop = asyncio.get_running_loop()
+        ctx = context.current()
+
+        def in_executor() -> Message:
+            with context.bound(ctx):
+                return action.handler(request, task)
+
+        return await loop.run_in_executor(self.executors[action.executor], in_executor)
+
+    async def _handshake(self, request: Handshake, task: Task) -> Handshake:
+        if request.cluster_name != self.cluster_name:
+            raise ConnectTransportError(f"handshake failed: remote cluster name [{request.cluster_name}] "
+                                        f"does not match local cluster name [{self.cluster_name}]")
+        return self._local_handshake()
+
+    async def _cancel_child(self, request: CancelChild, task: Task) -> Empty:
+        child = self._by_request_id.get(request.request_id)
+        if child is not None and child.cancellable:
+            self.tasks.cancel(child, request.reason)
+        return Empty()
+
+    def _local_handshake(self) -> Handshake:
+        return Handshake(cluster_name=self.cluster_name, node_id=self.node_id, node_name=self.node_name,
+                         version=__version__)
+
+    # -- client side -------------------------------------------------------------------------
+
+    async def execute(self, action: str, request: Message, response_type: type[Message] | None = None,
+                      *, address: str | None = None, timeout: float | None = None) -> Message:
+        """Run `action` on the node at `address` (this node when None) with the caller's
+        headers, as a child of the caller's task."""
+        current = context.current()
+        envelope = wire.Request(wire.WIRE_VERSION, action, wire.encode(request), dict(current.headers),
+                                current.task_id, int(timeout * 1000) if timeout is not None else None,
+                                f"{self.node_id}/{next(self._request_ids)}")
+        if address is None:
+            body = await self._dispatch(envelope)
+            registered = self._actions[action]
+            return wire.decode_body(body, response_type or registered.response_type)
+        if action != HANDSHAKE and address not in self._handshakes:
+            await self.connect(address)
+        return await self._send(address, envelope, response_type or self._response_type(action), timeout)
+
+    def _response_type(self, action: str) -> type[Message]:
+        registered = self._actions.get(action)
+        if registered is None:
+            raise ActionNotFound(f"No response type known for action [{action}]: pass it to execute()")
+        return registered.response_type
+
+    async def connect(self, address: str) -> Handshake:
+        """Handshake with a node: refuse it unless it belongs to this cluster."""
+        remote = await self._send(address, wire.Request(wire.WIRE_VERSION, HANDSHAKE,
+                                                        wire.encode(self._local_handshake())),
+                                  Handshake, timeout=10.0)
+        if remote.cluster_name != self.cluster_name:
+            raise ConnectTransportError(f"handshake failed: remote cluster name [{remote.cluster_name}] "
+                                        f"does not match local cluster name [{self.cluster_name}]")
+        self._handshakes[address] = remote
+        return remote
+
+    async def _send(self, address: str, envelope: wire.Request, response_type: type[Message],
+                    timeout: float | None) -> Message:
+        raw = wire.encode(envelope)
+        client = self._clients.get(address)
+        if client is None:
+            client = self._clients[address] = httpx.AsyncClient(
+                base_url=f"http://{address}", timeout=None,
+                limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=60))
+        headers = {HEADER: self._signer.sign(envelope.action, raw), "content-type": CONTENT_TYPE}
+        try:
+            http = await asyncio.wait_for(client.post("/", content=raw, headers=headers), timeout)
+        except TimeoutError:
+            if envelope.request_id is not None and envelope.action != CANCEL_CHILD:
+                self._cancel_remote(address, envelope)
+            raise ReceiveTimeout(f"[{address}][{envelope.action}] request timed out after "
+                                 f"[{timeout}s]") from None
+        except httpx.TransportError as e:
+            self._handshakes.pop(address, None)
+            raise ConnectTransportError(f"[{address}] connect_exception: {e}") from None
+        response = wire.decode_response(http.content)
+        if response.error is not None:
+            raise RemoteTransportError(response.error)
+        return wire.decode_body(response.body, response_type)
+
+    def _cancel_remote(self, address: str, envelope: wire.Request) -> None:
+        """Nobody waits for the answer any more: tell the remote node to stop the work."""
+        cancel = wire.Request(wire.WIRE_VERSION, CANCEL_CHILD, wire.encode(
+            CancelChild(request_id=envelope.request_id, reason="the parent request timed out")))
+
+        async def send() -> None:
+            try:
+                await self._send(address, cancel, Empty, 10.0)
+            except StrataError as e:
+                log.warning("failed to cancel timed-out [%s] on [%s]: %s", envelope.action, address, e)
+
+        self._background.add(asyncio.ensure_future(send()))
+        for done in [t for t in self._background if t.done()]:
+            self._background.discard(done)
+
+    async def close(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+
+def _error(e: BaseException) -> dict[str, Any]:
+    body = error_to_dict(e)
+    body["status"] = e.status if isinstance(e, StrataError) else 500
+    return body
+

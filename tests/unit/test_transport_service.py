@@ -1,0 +1,184 @@
+"""Two transport services on loopback in one event loop: real HTTP, real signing."""
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+
+from strata_node.common.errors import TaskCancelled
+from strata_node.common.net import bind
+from strata_node.tasks.manager import TaskManager
+from strata_node.transport import context, wire
+from strata_node.transport.auth import HEADER, Signer
+from strata_node.transport.service import (
+    ActionNotFound,
+    ConnectTransportError,
+    ReceiveTimeout,
+    RemoteTransportError,
+    TransportService,
+)
+from strata_node.transport.wire import Message
+
+
+class Echo(Message):
+    text: str
+
+
+class Seen(Message):
+    text: str
+    headers: dict[str, str]
+    parent: str | None
+    task: str
+    thread: str = ""
+
+
+def service(node_id, cluster="c1", secret="s3cret"):
+    t = TransportService(node_id=node_id, node_name=node_id, cluster_name=cluster, secret=secret,
+                         tasks=TaskManager(node_id), executors={"generic": ThreadPoolExecutor(2, "generic")})
+
+    async def echo(request, task):
+        parent = str(task.parent) if task.parent else None
+        return Seen(text=request.text, headers=dict(task.headers), parent=parent, task=str(task.id))
+
+    def echo_in_pool(request, task):
+        import threading
+        return Seen(text=request.text, headers=context.current().headers, parent=None, task=str(task.id),
+                    thread=threading.current_thread().name)
+
+    async def sleep(request, task):
+        await asyncio.sleep(float(request.text))
+        return Echo(text="woke")
+
+    t.register("test:echo", Echo, Seen, echo)
+    t.register("test:echo_pool", Echo, Seen, echo_in_pool, executor="generic")
+    t.register("test:sleep", Echo, Echo, sleep, cancellable=True)
+    return t
+
+
+@contextlib.asynccontextmanager
+async def serving(t):
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(t.app(), log_level="warning", access_log=False, lifespan="off"))
+    running = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await running
+        await t.close()
+
+
+def run(coro):
+    asyncio.run(coro)
+
+
+def test_a_remote_action_runs_with_the_callers_headers_as_a_child_of_its_task():
+    async def go():
+        a, b = service("nodeA"), service("nodeB")
+        async with serving(b) as address:
+            caller = a.tasks.register("indices:data/read/search", cancellable=True)
+            with context.bound(context.RequestContext({"X-Opaque-Id": "req-1"}, str(caller.id))):
+                seen = await a.execute("test:echo", Echo(text="hi"), Seen, address=address)
+            assert seen.text == "hi"
+            assert seen.headers == {"X-Opaque-Id": "req-1"}
+            assert seen.parent == str(caller.id)
+            assert seen.task.startswith("nodeB:")
+            assert b.tasks.tasks() == []  # unregistered once done
+    run(go())
+
+
+def test_a_local_call_takes_the_same_path_and_registers_a_task():
+    async def go():
+        a = service("nodeA")
+        with context.bound(context.RequestContext({"X-Opaque-Id": "x"}, None)):
+            seen = await a.execute("test:echo", Echo(text="local"))
+        assert seen.task.startswith("nodeA:") and seen.headers == {"X-Opaque-Id": "x"}
+    run(go())
+
+
+def test_long_handlers_run_on_their_named_executor_with_the_context():
+    async def go():
+        a = service("nodeA")
+        with context.bound(context.RequestContext({"X-Opaque-Id": "p"}, None)):
+            seen = await a.execute("test:echo_pool", Echo(text="x"))
+        assert seen.thread.startswith("generic") and seen.headers == {"X-Opaque-Id": "p"}
+    run(go())
+
+
+def test_a_node_with_another_secret_cannot_call_any_action():
+    async def go():
+        b = service("nodeB")
+        foreign = service("nodeX", secret="guess")
+        async with serving(b) as address:
+            for action in ("test:echo", "internal:transport/handshake"):
+                with pytest.raises((RemoteTransportError, ConnectTransportError)) as refused:
+                    await foreign.execute(action, Echo(text="x"), Seen, address=address)
+                assert "security_exception" in str(refused.value.to_dict())
+    run(go())
+
+
+def test_a_plain_http_client_without_proof_or_with_a_replay_is_refused():
+    async def go():
+        b = service("nodeB")
+        async with serving(b) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+            raw = wire.encode(wire.Request(wire.WIRE_VERSION, "test:echo", wire.encode(Echo(text="x"))))
+            assert (await http.post("/", content=raw)).status_code == 401
+            header = Signer("s3cret").sign("test:echo", raw)
+            assert (await http.post("/", content=raw, headers={HEADER: header})).status_code == 200
+            replay = await http.post("/", content=raw, headers={HEADER: header})
+            assert replay.status_code == 401
+            assert wire.decode_response(replay.content).error["reason"].startswith("replayed")
+    run(go())
+
+
+def test_a_node_of_another_cluster_is_refused_at_the_handshake():
+    async def go():
+        b = service("nodeB", cluster="c1")
+        other = service("nodeO", cluster="c2")
+        async with serving(b) as address:
+            with pytest.raises(RemoteTransportError, match="does not match local cluster name"):
+                await other.execute("test:echo", Echo(text="x"), Seen, address=address)
+    run(go())
+
+
+def test_an_unknown_action_is_refused_by_the_remote_node():
+    async def go():
+        a, b = service("nodeA"), service("nodeB")
+        async with serving(b) as address:
+            with pytest.raises(RemoteTransportError, match=r"No handler for action \[test:nope\]") as e:
+                await a.execute("test:nope", Echo(text="x"), Seen, address=address)
+            assert e.value.type == "action_not_found_transport_exception"
+        with pytest.raises(ActionNotFound):
+            await a.execute("test:nope", Echo(text="x"))
+    run(go())
+
+
+def test_a_request_that_times_out_is_cancelled_on_the_remote_node():
+    async def go():
+        a, b = service("nodeA"), service("nodeB")
+        async with serving(b) as address:
+            with pytest.raises(ReceiveTimeout, match="timed out"):
+                await a.execute("test:sleep", Echo(text="30"), address=address, timeout=0.3)
+            for _ in range(200):
+                if not b.tasks.list(actions=["test:sleep"]):
+                    break
+                await asyncio.sleep(0.01)
+            assert b.tasks.list(actions=["test:sleep"]) == []
+    run(go())
+
+
+def test_cancelling_a_running_handler_ends_it_with_task_cancelled():
+    async def go():
+        a = service("nodeA")
+        running = asyncio.create_task(a.execute("test:sleep", Echo(text="5")))
+        while not a.tasks.list(actions=["test:sleep"]):
+            await asyncio.sleep(0.01)
+        a.tasks.cancel(a.tasks.list(actions=["test:sleep"])[0], "by user request")
+        with pytest.raises(TaskCancelled, match="by user request"):
+            await running
+    run(go())
