@@ -17,8 +17,10 @@ import atexit
 import os
 import signal
 
-_KIND = os.environ.get("STRATA_BENCH_PROFILE", "")
-_OUT = os.environ.get("STRATA_BENCH_PROFILE_OUT", "/tmp/strata-node-profile")
+# Taken out of the environment: processes the node starts (its indexing worker) inherit
+# it, and would otherwise profile themselves into the same files.
+_KIND = os.environ.pop("STRATA_BENCH_PROFILE", "")
+_OUT = os.environ.pop("STRATA_BENCH_PROFILE_OUT", "/tmp/strata-node-profile")
 
 
 def _install() -> None:

@@ -62,12 +62,25 @@ def main(argv: list[str] | None = None) -> None:
         print(f"ERROR: failed to bind HTTP on [{host}:{port}]: {e.strerror}", file=sys.stderr)
         sys.exit(EXIT_STARTUP)
     bound_host, bound_port = sock.getsockname()[:2]
+    transport_host, transport_port = settings.get("transport.host"), settings.get("transport.port")
+    try:
+        transport_sock = bind(transport_host, transport_port)
+    except OSError as e:
+        print(f"ERROR: failed to bind transport on [{transport_host}:{transport_port}]: {e.strerror}",
+              file=sys.stderr)
+        sys.exit(EXIT_STARTUP)
+    transport_address = "{}:{}".format(*transport_sock.getsockname()[:2])
+    node.transport.address = transport_address
 
     import uvicorn
 
     config = uvicorn.Config(node.app(), log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=30)
     server = uvicorn.Server(config)
+    # Internal actions only, on their own port; the node's lifespan runs with the HTTP server.
+    transport_server = uvicorn.Server(uvicorn.Config(node.transport.app(), log_level="warning",
+                                                     access_log=False, lifespan="off",
+                                                     timeout_graceful_shutdown=5))
 
     # uvicorn re-raises the signal that stopped it once it has shut down; with these
     # handlers in place that is a no-op and the process exits 0 after the clean stop.
@@ -75,10 +88,14 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(sig, lambda *_: None)
 
     async def serve() -> None:
+        transport = asyncio.create_task(transport_server.serve(sockets=[transport_sock]))
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
+        while not (server.started and transport_server.started) and not task.done() and not transport.done():
             await asyncio.sleep(0.05)
-        if server.started:
+        if server.started and transport_server.started:
+            log.info("transport publish_address {%s}", transport_address)
+            print(f"strata-node [{node.name}] transport listening on {transport_address}",
+                  file=sys.stderr, flush=True)
             log.info("publish_address {%s:%d}, bound_addresses {%s:%d}", bound_host, bound_port,
                      bound_host, bound_port)
             print(f"strata-node [{node.name}] listening on http://{bound_host}:{bound_port}",
@@ -86,8 +103,13 @@ def main(argv: list[str] | None = None) -> None:
         while not task.done():
             if server.should_exit:
                 node.closing.set()
+                transport_server.should_exit = True
+            if transport.done() and not server.should_exit:
+                server.should_exit = True  # the transport failed: the node cannot serve
             await asyncio.sleep(0.1)
+        transport_server.should_exit = True
         await task
+        await transport
 
     try:
         import uvloop

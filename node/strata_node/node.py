@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -26,7 +27,15 @@ from .rest.documents import DocumentHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
 from .rest.root import RootHandlers
+from .rest.search import SearchHandlers
+from .rest.tasks import TaskHandlers
 from .settings import NodeSettings
+from .tasks.actions import TaskActions
+from .tasks.manager import TaskManager
+from .tasks.results import TaskResults
+from .tasks.task import Task
+from .transport.auth import generate_secret
+from .transport.service import TransportService
 
 log = logging.getLogger("strata.node")
 
@@ -47,8 +56,19 @@ class Node:
         self.bulk = BulkAction(self.indices, settings.get("action.auto_create_index"))
         self.rest = RestController(settings.get("http.max_content_length"))
         for handlers in (RootHandlers, IndexHandlers, DocumentHandlers, BulkHandlers, ClusterHandlers,
-                         AnalyzeHandlers, MappingHandlers):
+                         AnalyzeHandlers, MappingHandlers, SearchHandlers):
             handlers(self).register(self.rest)
+        TaskHandlers(self).register(self.rest)
+        # Named executors for long work, so the event loop only ever waits on them.
+        cpus = os.cpu_count() or 2
+        self.executors = {"generic": ThreadPoolExecutor(4 * cpus, "generic"),
+                          "search": ThreadPoolExecutor(cpus * 3 // 2 + 1, "search"),
+                          "management": ThreadPoolExecutor(2, "management")}
+        # Made once the node id is known (prepare_data_path).
+        self.tasks: TaskManager | None = None
+        self.transport: TransportService | None = None
+        self.task_actions: TaskActions | None = None
+        self.task_results = TaskResults(self.indices, self.bulk)
         self._lock_fd: int | None = None
         # Set as soon as shutdown begins, before in-flight requests finish, so that
         # requests waiting on a condition (health) give up instead of holding it.
@@ -93,6 +113,32 @@ class Node:
             raise NodeStartupError(f"data path [{self.data_path}] is not usable: {e}") from None
         self.node_id = meta["node_id"]
         self.cluster_uuid = meta["cluster_uuid"]
+        self._start_transport_services(self._transport_secret())
+
+    def _transport_secret(self) -> str:
+        configured = self.settings.get("transport.secret")
+        if configured:
+            return configured
+        path = self.data_path / "_state" / "transport.secret"
+        try:
+            if not path.exists():
+                write_atomically(path, generate_secret().encode())
+                path.chmod(0o600)
+            return path.read_text().strip()
+        except OSError as e:
+            raise NodeStartupError(f"data path [{self.data_path}] is not usable: {e}") from None
+
+    def _start_transport_services(self, secret: str) -> None:
+        self.tasks = TaskManager(self.node_id)
+        self.transport = TransportService(node_id=self.node_id, node_name=self.name,
+                                          cluster_name=self.cluster_name, secret=secret, tasks=self.tasks,
+                                          executors=self.executors)
+        self.task_actions = TaskActions(self.transport, self.tasks)
+        self.rest.tasks = self.tasks
+        self.rest.cancel = self.cancel_task
+
+    async def cancel_task(self, task: Task, reason: str) -> None:
+        await self.task_actions.cancel_local(task, reason)
 
     async def start(self) -> None:
         if self._lock_fd is None:
@@ -103,7 +149,12 @@ class Node:
     async def stop(self) -> None:
         self.closing.set()
         log.info("[%s] stopping: flushing shards", self.name)
+        await self.task_results.close()
+        if self.transport is not None:
+            await self.transport.close()
         await self.indices.stop()
+        for executor in self.executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

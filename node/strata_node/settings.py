@@ -149,11 +149,17 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("http.max_content_length", 100 * 1024 * 1024, _bytes),
     Setting("transport.host", lambda v: v.get("network.host", "127.0.0.1"), _str),
     Setting("transport.port", 9300, _port),
+    # The shared cluster secret every transport request proves it holds. When unset, a
+    # node generates one at first start and keeps it in its data path (a one-node
+    # cluster); nodes of one cluster must be given the same value.
+    Setting("transport.secret", None, _str),
     Setting("discovery.seed_hosts", [], _list),
     Setting("discovery.type", "multi-node", _enum("multi-node", "single-node")),
     Setting("cluster.initial_master_nodes", [], _list),
     Setting("action.auto_create_index", "true", _str, dynamic=True),
     Setting("action.destructive_requires_name", True, _bool, dynamic=True),
+    # The timeout of a search that sets none (-1: none), as in Elasticsearch.
+    Setting("search.default_search_timeout", -1.0, _time, dynamic=True),
 ]}
 # Affix settings: any key under these prefixes is allowed (custom node attributes).
 NODE_SETTING_PREFIXES = ("node.attr.",)

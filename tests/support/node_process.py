@@ -15,6 +15,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
+TRANSPORT = re.compile(r"transport listening on ([\d.]+:\d+)")
 
 
 class NodeProcess:
@@ -27,6 +28,7 @@ class NodeProcess:
         self.port = port
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.transport_address = ""
         self.log: list[str] = []
         self._lines = threading.Condition()
 
@@ -36,6 +38,8 @@ class NodeProcess:
         args = [sys.executable, "-m", "strata_node", "--config", str(self.data / "strata.yml"),
                 "-E", f"path.data={self.data}", "-E", f"http.port={self.port}",
                 "-E", f"node.name={self.name}"]
+        if not any(s.startswith("transport.port=") for s in self.settings):
+            args += ["-E", "transport.port=0"]
         for s in self.settings:
             args += ["-E", s]
         self.log = []
@@ -46,6 +50,9 @@ class NodeProcess:
         with self._lines:
             while True:
                 for line in self.log:
+                    t = TRANSPORT.search(line)
+                    if t:
+                        self.transport_address = t.group(1)
                     m = LISTENING.search(line)
                     if m:
                         self.url = m.group(1)

@@ -7,6 +7,14 @@ from strata_node.engine import operation as ops
 from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
 from strata_node.engine.index_structures import (
     IndexedDocument,
+    SegmentWriter,
+    _encode,
+    decode_column,
+    decode_docs,
+    decode_postings,
+    decode_segment,
+    decode_stats,
+    encode_segment,
     escape_term,
     unescape_term,
 )
@@ -180,3 +188,111 @@ def test_operations_the_store_kept_are_not_replayed_twice(tmp_path):
         await e.close()
 
     run(go())
+
+
+def test_exact_fields_keep_doc_count_and_sum_of_distinct_terms(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        tags = IndexedDocument(terms={"tag": (["a", "a", "b"], None)})  # a repeated value counts once
+        e.write([IndexOp("1", b"{}", indexed=tags),
+                 IndexOp("2", b"{}", indexed=IndexedDocument(terms={"tag": (["c"], None)})),
+                 IndexOp("3", b"{}", indexed=IndexedDocument())], lambda i, o: None)
+        e.refresh()
+        assert e.searcher().field_stats("tag") == (2, 3)  # docCount, sumDocFreq
+        await e.close()
+        e = await opened(tmp_path)
+        index(e, "4", "x", 200)
+        e.refresh()
+        assert e.searcher().field_stats("status") == (1, 1)
+        e.write([IndexOp("5", b"{}", indexed=IndexedDocument(terms={"tag": (["a"], None)}))],
+                lambda i, o: None)
+        e.refresh()
+        assert e.searcher().field_stats("tag") == (3, 4)  # continued from what was persisted
+        await e.close()
+
+    run(go())
+
+
+def keys_and_values(engine) -> dict[bytes, object]:
+    """Every search structure key with its decoded value (raw bytes differ by layout)."""
+    decoders = {b"t": decode_postings, b"v": decode_column, b"n": decode_column, b"a": decode_docs,
+                b"s": decode_stats}
+    return {k: decoders[k[:1]](v) for k, v in engine.db.iterator() if k[:1] in decoders}
+
+
+def test_a_segment_built_by_place_in_the_batch_writes_what_the_engine_would(tmp_path):
+    docs = [doc("quick brown fox quick", 200), doc("lazy brown dog", 404), doc("fox fox", 200)]
+
+    async def go():
+        a = await opened(tmp_path / "a")
+        b = await opened(tmp_path / "b")
+        for e in (a, b):  # both start past sequence number 0
+            index(e, "0", "first", 500)
+        a.write([IndexOp(str(i + 1), b"{}", indexed=d) for i, d in enumerate(docs)], lambda i, o: None)
+        writer = SegmentWriter()
+        for i, d in enumerate(docs):
+            writer.add_local(i, d)
+        segment = decode_segment(encode_segment(writer.encode()))  # as it comes back from the worker
+        b.write([IndexOp(str(i + 1), b"{}") for i in range(len(docs))], lambda i, o: None, segment)
+        assert keys_and_values(a) == keys_and_values(b)
+        b.refresh()
+        quick = b.searcher().postings("message", b"quick", positions=True)
+        assert (quick.seqs.tolist(), quick.freqs.tolist(), quick.positions) == ([1], [2], [[0, 3]])
+        await a.close()
+        await b.close()
+
+    run(go())
+
+
+def test_a_prebuilt_segment_skips_the_documents_that_failed(tmp_path):
+    async def go():
+        a = await opened(tmp_path / "a")
+        b = await opened(tmp_path / "b")
+        for e in (a, b):
+            index(e, "taken", "first", 500)
+        # The second request fails (the document exists); the delete takes a sequence number.
+        a.write([IndexOp("x", b"{}", indexed=doc("alpha beta", 200)), DeleteOp("gone"),
+                 IndexOp("y", b"{}", indexed=doc("gamma alpha", 200))], lambda i, o: None)
+        writer = SegmentWriter()
+        writer.add_local(0, doc("alpha beta", 200))
+        writer.add_local(1, doc("beta gamma", 404))
+        writer.add_local(3, doc("gamma alpha", 200))
+        outcomes = []
+        b.write([IndexOp("x", b"{}"), IndexOp("taken", b"{}", create=True), DeleteOp("gone"),
+                 IndexOp("y", b"{}")], lambda i, o: outcomes.append(o), writer.encode())
+        assert [type(o).__name__ for o in outcomes] == ["WriteResult", "VersionConflict", "WriteResult",
+                                                        "WriteResult"]
+        assert keys_and_values(a) == keys_and_values(b)
+        b.refresh()
+        assert b.searcher().postings("message", b"alpha").seqs.tolist() == [1, 3]
+        assert b.searcher().postings("status", b"404").seqs.tolist() == []
+        assert b.searcher().field_stats("message") == (3, 5)
+        await a.close()
+        await b.close()
+
+    run(go())
+
+
+def test_values_written_before_the_base_header_still_decode():
+    assert list(decode_postings(_encode([[5, 2], [1, 2], [[0], [1, 4]]]))) == [[5, 2], [1, 2], [[0], [1, 4]]]
+    assert list(decode_postings(_encode([[5, 2], None, None]))) == [[5, 2], None, None]
+    assert list(decode_column(_encode([[5, 1], [200, 404]]))) == [[5, 1], [200, 404]]
+    assert decode_docs(_encode([5, 1, 1])) == [5, 1, 1]
+    assert decode_docs(_encode([5, 1])) == [5, 1]
+    # and the current layout: a base, deltas from it, positions flat
+    current = _encode([100, [5, 2], [1, 2], [0, 1, 4]])
+    assert list(decode_postings(current)) == [[105, 2], [1, 2], [[0], [1, 4]]]
+    assert decode_docs(_encode([100, [0, 1]])) == [100, 1]
+
+
+def test_documents_added_below_the_first_sequence_number_keep_theirs():
+    """Replay could hand the writer a lower sequence number after a higher one."""
+    writer = SegmentWriter()
+    writer.add(10, IndexedDocument(terms={"tag": (["a"], None), "body": ([b"x"], range(1))}))
+    writer.add(7, IndexedDocument(terms={"tag": (["b"], None), "body": ([b"x"], range(1))}))
+    out = {}
+    writer.emit(out.__setitem__, {})
+    assert decode_postings(out[b"ttag\x00a\x00\x00" + (10).to_bytes(8, "big")])[0] == [10]
+    assert decode_postings(out[b"ttag\x00b\x00\x00" + (10).to_bytes(8, "big")])[0] == [7]
+    deltas, freqs, positions = decode_postings(out[b"tbody\x00x\x00\x00" + (10).to_bytes(8, "big")])
+    assert (deltas, freqs, positions) == ([10, -3], [1, 1], [[0], [0]])

@@ -4,6 +4,8 @@ mapping and analyzers, and byte order of encoded values is value order."""
 import asyncio
 import random
 
+import orjson
+
 from strata_node.action.bulk import BulkAction, BulkItem, WriteOptions
 from strata_node.index.indexing import sortable_double, sortable_ip, sortable_long
 from strata_node.index.service import IndicesService
@@ -94,5 +96,153 @@ def test_replayed_operations_are_indexed_with_the_published_mapping(tmp_path):
         engine.refresh()
         assert engine.searcher().postings("message", b"translog").seqs.tolist() == [0]
         await indices.stop()
+
+    asyncio.run(go())
+
+
+TEXTS = ["The Quick fox", "GET /api/v1/users/96530 HTTP/1.1 200 \"Mozilla/5.0 (X11; Linux x86_64)\"",
+         "10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] x.y:z a'b 1,000.5; __init__ _", "", "  ---  ",
+         "Grüße aus Köln", "我是中国人", "a" * 300 + " b", "x" * 10 + " " + "7.1" * 120]
+
+
+def test_index_terms_are_the_analyzed_terms_as_utf8():
+    from strata_node.index.analysis import index_analyzers
+
+    analyzers = index_analyzers({"index.analysis.analyzer.stop_std.type": "standard",
+                                 "index.analysis.analyzer.stop_std.stopwords": "_english_"}, "x")
+    for analyzer in (analyzers.default, analyzers.analyzer("stop_std"), analyzers.analyzer("whitespace")):
+        for text in TEXTS:
+            tokens = analyzer.analyze(text)
+            terms, positions = analyzer.index_terms([text])
+            assert terms == [t.encode() for t in tokens.terms], (analyzer.name, text)
+            assert (positions or list(range(len(terms)))) == tokens.position_list()
+        several = analyzer.analyze_values(TEXTS[:3])
+        assert analyzer.index_terms(TEXTS[:3]) == ([t.encode() for t in several.terms], several.positions)
+
+
+LOGS = [b'{"message": "GET /cart HTTP/1.1 200", "status": 200, "host": "web-1", "ok": true, '
+        b'"took": 1.5, "at": "2026-11-21T10:00:00Z", "ip": "10.0.0.%d", "tags": ["a", "b", "a"]}' % i
+        for i in range(80)]
+
+
+def test_a_batch_indexed_by_the_worker_function_matches_the_indexer(tmp_path):
+    from strata_node.engine.index_structures import SegmentWriter, decode_segment
+    from strata_node.index.analysis import index_analyzers
+    from strata_node.index.indexing import DocumentIndexer, encode_documents, index_part
+    from strata_node.index.mapping import Mapping
+
+    mapping = Mapping.empty()
+    docs = [orjson.loads(d) for d in LOGS]
+    mapping = mapping.merge(mapping.parse_document(docs[0], "0").dynamic_update)
+    indexer = DocumentIndexer(mapping, index_analyzers({}, "logs"))
+    fields = [mapping.parse_document(d, str(i)).fields for i, d in enumerate(docs)]
+    writer = SegmentWriter()
+    for i, d in enumerate(docs):
+        writer.add_local(2 * i, indexer(mapping.parse_document(d, str(i))))
+    numbers = [2 * i for i in range(len(fields))]
+    plans = indexer.plans(fields)
+    assert index_part(7, plans, numbers[:30], encode_documents(fields[:30]), False) is None
+    last = index_part(7, plans, numbers[30:], encode_documents(fields[30:]), True)
+    assert decode_segment(last) == writer.encode()
+
+
+def bulk_many(indices, items):
+    return BulkAction(indices).execute(items, WriteOptions(refresh="true"))
+
+
+def structures(engine) -> dict[bytes, bytes]:
+    return {k: v for k, v in engine.db.iterator() if k[:1] in b"tvnas"}
+
+
+def mixed_items() -> list[BulkItem]:
+    """More documents than a part, with a delete and a failing create among them (the
+    segment then skips a place in the batch)."""
+    items = [BulkItem("index", "logs", f"d{i}", source=LOGS[i % len(LOGS)]) for i in range(600)]
+    items[300] = BulkItem("delete", "logs", "d5")
+    items[301] = BulkItem("create", "logs", "d6", source=LOGS[0])  # exists: a version conflict
+    return items
+
+
+def test_bulk_requests_indexed_in_the_worker_or_in_process_write_the_same_structures(tmp_path, monkeypatch):
+    from strata_node.index import indexing_pool
+
+    assert len(LOGS) >= indexing_pool.MIN_WORKER_BATCH
+    assert len(mixed_items()) > 2 * indexing_pool.PART_SIZE
+
+    async def go(path, use_worker):
+        indices = IndicesService(path)
+        await indices.start()
+        parts = []
+        real_send, real_finish = indexing_pool.IndexingSession.send, indexing_pool.IndexingSession.finish
+
+        def send(self, plans, numbers, documents):
+            if not use_worker:
+                raise RuntimeError("worker gone")
+            parts.append(len(numbers))
+            real_send(self, plans, numbers, documents)
+
+        async def finish(self, plans, numbers, documents):
+            if not use_worker:
+                raise RuntimeError("worker gone")
+            parts.append(len(numbers))
+            return await real_finish(self, plans, numbers, documents)
+        monkeypatch.setattr(indexing_pool.IndexingSession, "send", send)
+        monkeypatch.setattr(indexing_pool.IndexingSession, "finish", finish)
+        responses = await bulk_many(indices, [BulkItem("index", "logs", None, source=d) for d in LOGS])
+        assert all(r.error is None for r in responses)
+        assert parts == ([len(LOGS)] if use_worker else [])  # fewer than a part: sent at once
+        responses = await bulk_many(indices, [BulkItem("index", "logs", None, source=d) for d in LOGS[:5]])
+        assert all(r.error is None for r in responses)  # small: in-process either way
+        responses = await bulk_many(indices, mixed_items())
+        assert [r.status for r in responses[300:302]] == [200, 409]
+        assert all(r.error is None for k, r in enumerate(responses) if k != 301)
+        if use_worker:
+            assert parts == [len(LOGS), 250, 249, 100]  # in parts as parsed (a delete has no document)
+        engine = indices.get("logs").shard(0).engine
+        found = structures(engine)
+        reader = engine.searcher()
+        # 598 documents indexed by the mixed request, d5 deleted since; stats count dead versions
+        assert len(reader.postings("message", b"cart").seqs) == 85 + 597
+        assert reader.field_stats("tags.keyword") == (85 + 598, 2 * (85 + 598))
+        assert reader.field_stats("message") == (85 + 598, 5 * (85 + 598))
+        await indices.stop()
+        monkeypatch.undo()
+        return found
+
+    in_worker = asyncio.run(go(tmp_path / "worker", True))
+    in_process = asyncio.run(go(tmp_path / "here", False))
+    assert in_worker == in_process
+
+
+def test_a_dead_worker_leaves_the_indexing_to_the_event_loop(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from strata_node.action import bulk as bulk_action
+    from strata_node.index import indexing_pool
+
+    pool = indexing_pool.IndexingPool(workers=1)
+    monkeypatch.setattr(bulk_action, "POOL", pool)
+
+    async def go():
+        indices = IndicesService(tmp_path)
+        await indices.start()
+        try:
+            # in the worker; then the worker is killed: in-process, and again while it is not retried
+            for _ in range(3):
+                responses = await bulk_many(indices, [BulkItem("index", "logs", None, source=d)
+                                                      for d in LOGS])
+                assert all(r.error is None for r in responses)
+                executor = pool._lanes[0]
+                if executor is not None:
+                    for pid in list(executor._processes):
+                        os.kill(pid, signal.SIGKILL)
+            assert pool._lanes[0] is None and pool._retry_at > 0
+            reader = indices.get("logs").shard(0).engine.searcher()
+            assert len(reader.postings("message", b"cart").seqs) == 3 * len(LOGS)
+            assert reader.field_stats("host.keyword") == (3 * len(LOGS), 3 * len(LOGS))
+        finally:
+            await indices.stop()
+            pool.shutdown()
 
     asyncio.run(go())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +29,16 @@ from ..common.errors import (
 from ..common.ids import time_based_ids
 from ..common.xcontent import raw
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO, DeleteOp, IndexOp, WriteResult
-from ..index.indexing import DocumentIndexer
+from ..index.indexing import DocumentIndexer, encode_documents
+from ..index.indexing_pool import MIN_WORKER_BATCH, PART_SIZE, POOL, IndexingSession, WorkerUnavailable
+from ..index.mapping import ParsedDocument
 from ..index.service import IndexService, IndicesService
 from ..index.shard import IndexShard
 from .document_mapping import ShardMapper
 from .source_filter import filter_source, parse_source_param
 from .update import UpdateSpec, merge
+
+log = logging.getLogger(__name__)
 
 STATUS = {"created": 201, "updated": 200, "deleted": 200, "not_found": 404, "noop": 200}
 
@@ -192,11 +197,17 @@ class BulkAction:
                 responses[pos] = self._failure(item, e)
             return
         results: list[ItemResponse | None] = [None] * len(items)
-        # (position, operation, the parsed source when it may have to be parsed again)
-        pending: list[tuple[int, IndexOp | DeleteOp, dict | None]] = []
+        # (position, operation, the parsed source when it may have to be parsed again,
+        # the parse the search structures are built from; None for deletes)
+        pending: list[tuple[int, IndexOp | DeleteOp, dict | None, ParsedDocument | None]] = []
         shards = _shards_header(service)
         mapper = ShardMapper(service)
         fresh_indexer: list[DocumentIndexer] = []  # for the mapping this request extended
+        # A request with enough documents has them indexed by the worker, sent in parts as
+        # they are parsed (`session`); entries of `pending` from `sent` on are not sent yet.
+        use_worker = sum(1 for item in items if item.action in ("index", "create")) >= MIN_WORKER_BATCH
+        session: IndexingSession | None = None
+        sent = 0
 
         def indexer_for(mapping) -> DocumentIndexer:
             if not mapper.dirty:
@@ -205,69 +216,125 @@ class BulkAction:
                 fresh_indexer[:] = [DocumentIndexer(mapping, service.indexer.analyzers)]
             return fresh_indexer[0]
 
+        def part(entries: list[tuple], start: int) -> tuple[bytes, list[int], bytes]:
+            """The documents of entries[start:] for the worker, numbered by place."""
+            numbered = [(k, e[3]) for k, e in enumerate(entries[start:], start) if e[3] is not None]
+            fields = [parsed.fields for _, parsed in numbered]
+            return (indexer_for(mapper.mapping).plans(fields), [k for k, _ in numbered],
+                    encode_documents(fields))
+
+        def send_part() -> None:
+            nonlocal session, sent, use_worker
+            if session is None:
+                session = POOL.session()
+            try:
+                session.send(*part(pending, sent))
+            except Exception as e:  # no worker: this request is indexed here
+                _log_worker_failure(e, len(pending))
+                session.discard()
+                session = None
+                use_worker = False
+            sent = len(pending)
+
         async def write_pending() -> None:
+            nonlocal session, sent
             if not pending:
                 return
             batch = list(pending)
             pending.clear()
+            batch_session, session = session, None
+            unsent, sent = sent, 0
             if mapper.dirty:
                 try:
-                    failures, reparsed = await mapper.publish([(j, doc, items[j].id) for j, _, doc in batch
+                    failures, reparsed = await mapper.publish([(j, doc, items[j].id) for j, _, doc, _ in batch
                                                                if doc is not None])
                 except StrataError as e:  # no mapping, no write: every document of the batch fails
+                    if batch_session is not None:
+                        batch_session.discard()
                     for j, *_ in batch:
                         results[j] = self._failure(items[j], e)
                     return
                 for j, error in failures.items():
                     results[j] = self._failure(items[j], error)
-                batch = [entry for entry in batch if entry[0] not in failures]
-                # Parsed again against a mapping another request published first: the
-                # search structures follow the parse that the write goes out with.
-                for j, op, _ in batch:
-                    if j in reparsed:
-                        op.indexed = service.indexer(reparsed[j])
-                if not batch:
-                    return
+                if failures or reparsed:
+                    # The parts sent are numbered by place in the batch and parsed against
+                    # the mapping of then: rare enough to index this batch here instead.
+                    if batch_session is not None:
+                        batch_session.discard()
+                    batch_session = None
+                    unsent = -1
+                    # Parsed again against a mapping another request published first: the
+                    # search structures follow the parse that the write goes out with.
+                    batch = [(j, op, doc, reparsed.get(j, parsed)) for j, op, doc, parsed in batch
+                             if j not in failures]
+                    if not batch:
+                        return
+            segment = None
+            if batch_session is None and unsent == 0 and use_worker \
+                    and sum(1 for *_, parsed in batch if parsed is not None) >= MIN_WORKER_BATCH:
+                batch_session = POOL.session()  # fewer documents than a part: all go at once
+            if batch_session is not None:
+                try:
+                    segment = await batch_session.finish(*part(batch, unsent))
+                except Exception as e:  # the worker died or a document failed: index here
+                    _log_worker_failure(e, len(batch))
+            if segment is None:
+                # The published mapping now holds every field of the batch's parses.
+                indexer = service.indexer
+                for j, op, _, parsed in batch:
+                    if parsed is not None:
+                        try:
+                            op.indexed = indexer(parsed)
+                        except StrataError as e:
+                            results[j] = self._failure(items[j], e)
+                batch = [entry for entry in batch if results[entry[0]] is None]
 
             def on_item(k: int, outcome: WriteResult | StrataError) -> None:
                 j = batch[k][0]
                 results[j] = self._write_response(service, items[j], outcome, shards)
 
+            if not batch:
+                return
             try:
-                engine.write([op for _, op, _ in batch], on_item)
+                engine.write([op for _, op, _, _ in batch], on_item, segment)
             except StrataError as e:
                 for j, *_ in batch:
                     results[j] = self._failure(items[j], e)
 
         wrote = False
-        for j, item in enumerate(items):
-            if item.action == "update":
-                await write_pending()
-                try:
-                    results[j] = await self._update(service, shard, mapper, item)
-                except StrataError as e:  # the engine closed or failed: this item fails
-                    results[j] = self._failure(item, e)
-                wrote = True
-            elif item.action == "delete":
-                pending.append((j, DeleteOp(item.id, item.routing, item.if_seq_no, item.if_primary_term,
-                                            item.version, item.version_type), None))
-            else:
-                try:
-                    doc = item.document if item.document is not None else mapper.load(item.source)
-                    item.document = None  # not kept past this point (memory of big batches)
-                    parsed = mapper.parse(doc, item.id)
-                    indexed = indexer_for(mapper.mapping)(parsed)
-                except StrataError as e:  # a document that does not fit the mapping fails alone
-                    results[j] = self._failure(item, e)
-                    continue
-                # Only a document parsed against fields this request has not yet published
-                # may need parsing again (ShardMapper.publish); the others are not kept.
-                pending.append((j, IndexOp(item.id, item.source, item.routing, item.action == "create",
-                                           item.if_seq_no, item.if_primary_term, item.version,
-                                           item.version_type, item.auto_id, indexed),
-                                doc if mapper.dirty else None))
-        wrote |= bool(pending)
-        await write_pending()
+        try:
+            for j, item in enumerate(items):
+                if item.action == "update":
+                    await write_pending()
+                    try:
+                        results[j] = await self._update(service, shard, mapper, item)
+                    except StrataError as e:  # the engine closed or failed: this item fails
+                        results[j] = self._failure(item, e)
+                    wrote = True
+                elif item.action == "delete":
+                    pending.append((j, DeleteOp(item.id, item.routing, item.if_seq_no, item.if_primary_term,
+                                                item.version, item.version_type), None, None))
+                else:
+                    try:
+                        doc = item.document if item.document is not None else mapper.load(item.source)
+                        item.document = None  # not kept past this point (memory of big batches)
+                        parsed = mapper.parse(doc, item.id)
+                    except StrataError as e:  # a document that does not fit the mapping fails alone
+                        results[j] = self._failure(item, e)
+                        continue
+                    # Only a document parsed against fields this request has not yet published
+                    # may need parsing again (ShardMapper.publish); the others are not kept.
+                    pending.append((j, IndexOp(item.id, item.source, item.routing, item.action == "create",
+                                               item.if_seq_no, item.if_primary_term, item.version,
+                                               item.version_type, item.auto_id),
+                                    doc if mapper.dirty else None, parsed))
+                    if use_worker and len(pending) - sent >= PART_SIZE:
+                        send_part()
+            wrote |= bool(pending)
+            await write_pending()
+        finally:
+            if session is not None:  # an error left a batch unwritten
+                session.discard()
         if wrote:
             try:
                 if service.metadata.setting("index.translog.durability") == "request":
@@ -395,6 +462,13 @@ class BulkAction:
         if fetch:
             get["_source"] = filter_source(source, includes, excludes) if includes or excludes else source
         body["get"] = get
+
+
+def _log_worker_failure(error: Exception, documents: int) -> None:
+    if isinstance(error, WorkerUnavailable):  # logged when the worker died
+        return
+    log.warning("indexing in the worker failed; indexing [%d] documents in-process", documents,
+                exc_info=error)
 
 
 def _format_timeout(seconds: float) -> str:

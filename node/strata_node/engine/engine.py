@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import plyvel
 
@@ -30,7 +31,7 @@ from ..common.errors import IllegalArgument, StrataError, VersionConflict
 from . import index_structures
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
-from .index_structures import IndexedDocument, SegmentWriter
+from .index_structures import EncodedSegment, IndexedDocument, SegmentWriter
 from .operation import CommitPoint, Operation
 from .segment_reader import BlockCache, SegmentReader
 from .translog import Translog
@@ -92,7 +93,7 @@ class ShardRef:
         return f"[{self.index}][{self.shard}]"
 
 
-@dataclass
+@dataclass(slots=True)
 class IndexOp:
     id: str
     source: bytes
@@ -106,7 +107,7 @@ class IndexOp:
     indexed: IndexedDocument | None = None  # what the mapping and analyzers made of the source
 
 
-@dataclass
+@dataclass(slots=True)
 class DeleteOp:
     id: str
     routing: str | None = None
@@ -116,8 +117,10 @@ class DeleteOp:
     version_type: str = "internal"
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(NamedTuple):
+    """An item's outcome. A tuple: one is made per written document, and a frozen
+    dataclass costs several times as much to build."""
+
     operation: Operation
     result: str  # created | updated | deleted | not_found
 
@@ -344,9 +347,16 @@ class Engine:
         return current.version + 1
 
     def write(self, requests: list[IndexOp | DeleteOp],
-              on_item: Callable[[int, WriteResult | StrataError], None]) -> int:
+              on_item: Callable[[int, WriteResult | StrataError], None],
+              segment: EncodedSegment | None = None) -> int:
         """Execute write requests as the primary, in order, as one batch. Each item's
-        outcome goes to `on_item`; returns the number of operations written."""
+        outcome goes to `on_item`; returns the number of operations written.
+
+        `segment`, when given, holds the batch's search structures built beforehand
+        (`indexing.index_part`, in a worker process) with each document numbered by its
+        place in `requests`; the IndexOps' own `indexed` is then not used. Sequence
+        numbers are still assigned here, so the segment only learns them as it is written:
+        request i becomes sequence number first + i, unless an item failed."""
         self.ensure_open()
         wb = self.db.write_batch()
         put = wb.put
@@ -354,7 +364,8 @@ class Engine:
         pack_pointer = POINTER.pack
         staged: dict[str, DocVersion] = {}
         payloads: list[bytes] = []
-        segment = SegmentWriter()
+        writer = SegmentWriter() if segment is None else None
+        failed: list[int] = []  # requests that wrote nothing
         count_delta = 0
         first_seq = self.tracker.max_seq_no + 1
         seq_no = first_seq - 1
@@ -369,8 +380,8 @@ class Engine:
                 payloads.append(payload)
                 put(DOC + req.id.encode(), pack_pointer(seq_no, term, 1, False))
                 put(HISTORY + SEQ.pack(seq_no), payload)
-                if req.indexed is not None:
-                    segment.add(seq_no, req.indexed)
+                if writer is not None and req.indexed is not None:
+                    writer.add(seq_no, req.indexed)
                 count_delta += 1
                 on_item(i, WriteResult(op, "created"))
                 continue
@@ -380,6 +391,7 @@ class Engine:
             try:
                 version = self._check(req, current)
             except StrataError as e:
+                failed.append(i)
                 on_item(i, e)
                 continue
             seq_no += 1
@@ -388,8 +400,8 @@ class Engine:
                 put(index_structures.dead_key(current.seq_no), b"")  # no longer the live version
             if req.__class__ is IndexOp:
                 op = Operation(ops.INDEX, seq_no, term, version, req.id, req.source, req.routing)
-                if req.indexed is not None:
-                    segment.add(seq_no, req.indexed)
+                if writer is not None and req.indexed is not None:
+                    writer.add(seq_no, req.indexed)
                 result = "updated" if was_live else "created"
                 count_delta += 0 if was_live else 1
             else:
@@ -405,7 +417,11 @@ class Engine:
             on_item(i, WriteResult(op, result))
         if not payloads:
             return 0
-        self._write_segment(wb, segment)
+        if writer is not None:
+            self._write_segment(wb, writer)
+        else:
+            self._write_segment(wb, segment, first_seq,
+                                self._sequence_numbers(len(requests), first_seq, failed))
         self._doc_count += count_delta
         wb.put(COUNT_KEY, str(self._doc_count).encode())
         self.tracker.advance_max_seq_no(seq_no)
@@ -420,10 +436,33 @@ class Engine:
         self.stats["operations_total"] += len(payloads)
         return len(payloads)
 
-    def _write_segment(self, wb, segment: SegmentWriter) -> None:
-        """Add a batch's search structures and updated field stats to its LevelDB batch."""
+    @staticmethod
+    def _sequence_numbers(count: int, first_seq: int, failed: list[int]) -> list[int | None] | None:
+        """The sequence number of each request of a batch, None for those that failed;
+        None when none failed (request i is then first_seq + i)."""
+        if not failed:
+            return None
+        skip = set(failed)
+        numbers: list[int | None] = []
+        seq_no = first_seq
+        for i in range(count):
+            if i in skip:
+                numbers.append(None)
+            else:
+                numbers.append(seq_no)
+                seq_no += 1
+        return numbers
+
+    def _write_segment(self, wb, segment: SegmentWriter | EncodedSegment, base: int = 0,
+                       seq_of: list[int | None] | None = None) -> None:
+        """Add a batch's search structures and updated field stats to its LevelDB batch:
+        a SegmentWriter's (numbered by sequence number), or an EncodedSegment's whose
+        local number i is sequence number base + i, or seq_of[i] when given."""
         totals: dict[str, list[int]] = {}
-        segment.emit(wb.put, totals)
+        if segment.__class__ is SegmentWriter:
+            segment.emit(wb.put, totals)
+        else:
+            segment.emit(wb.put, base, totals, seq_of)
         for name, (docs, length) in totals.items():
             current = self._field_stats.get(name)
             if current is None:

@@ -7,14 +7,28 @@ log lines costs one key per distinct term and one column per field, not a key pe
 per document:
 
   t<field>\\0<escaped term><first seq:8>  postings of the term in one batch: msgpack
-                                          [seq deltas, freqs, positions] (both None for
-                                          exact terms, which occur once per document)
-  v<field>\\0<first seq:8>                doc values of one batch: msgpack [seq deltas, values]
+                                          [base, seq deltas, freqs, positions] (freqs and
+                                          positions None for exact terms, which occur once
+                                          per document; positions flat, freqs split them)
+  v<field>\\0<first seq:8>                doc values of one batch: msgpack [base, seq deltas, values]
   n<field>\\0<first seq:8>                field lengths (BM25 norms) of one batch, same layout
   a<first seq:8>                         the sequence numbers of the batch's indexed
-                                          documents: msgpack seq deltas (match_all reads these)
-  s<field>                               field stats: docs with the field, sum of lengths
+                                          documents: msgpack [base, seq deltas] (match_all
+                                          reads these)
+  s<field>                               field stats: [docs with the field, sum over those
+                                          docs of the field length] for text fields, of the
+                                          distinct terms for exact fields (Lucene's
+                                          docCount and sumTotalTermFreq; for exact fields,
+                                          which index no frequencies, that is sumDocFreq)
   x<seq:8>                               a version that is no longer live
+
+The first delta of a batch counts from `base` (the batch's first sequence number), so a
+segment is built without knowing its sequence numbers: from each document's place in
+the write batch. That lets a bulk request's segment be built in a worker process while
+the engine assigns sequence numbers on the event loop; only the header naming the base is
+added when the batch is written (`EncodedSegment.emit`). Values written before the base
+(three-element postings, two-element columns, a bare list of doc deltas, nested
+positions) still decode.
 
 Terms are bytes; the escape (\\0 -> \\0\\xff, then \\0\\0) keeps them in byte order and lets
 a prefix scan over `t<field>\\0<term>` never match a longer term. Statistics count dead
@@ -24,7 +38,10 @@ versions until a merge purges them, as Lucene's do.
 from __future__ import annotations
 
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import accumulate
+from operator import sub
 from typing import Any
 
 import msgspec
@@ -65,98 +82,265 @@ def dead_key(seq_no: int) -> bytes:
 class IndexedDocument:
     """What a document contributes to the search structures, as the mapping and the
     analyzers produce it: per field, its terms in order with their positions (positions
-    None for exact terms such as keywords and numbers, which index no positions), the
-    field length for scored text fields, and the values sorts and aggregations read.
-    Terms may be str (encoded once per batch, not once per occurrence) or bytes."""
+    None for exact terms such as keywords and numbers, which index no positions; any
+    sequence of ints for text, a `range` when no token was dropped), the field length
+    for scored text fields, and the values sorts and aggregations read. Terms may be str
+    (encoded once per batch, not once per occurrence) or bytes."""
 
-    terms: dict[str, tuple[list, list[int] | None]] = field(default_factory=dict)
+    terms: dict[str, tuple[list, Any]] = field(default_factory=dict)
     lengths: dict[str, int] = field(default_factory=dict)
     doc_values: dict[str, Any] = field(default_factory=dict)
 
 
-def _deltas(seqs: list[int]) -> list[int]:
-    return [b - a for a, b in zip([0, *seqs[:-1]], seqs, strict=True)]
+def _deltas(numbers: list[int]) -> list[int]:
+    """Deltas of ascending numbers, the first from 0."""
+    return [numbers[0], *map(sub, numbers[1:], numbers)]
+
+
+# msgpack of [n] for the small numbers a batch's documents and positions mostly are: a
+# term seen in one document of the batch (most terms of log lines) is then encoded by
+# joining bytes instead of calling the encoder.
+_SMALL = [_encode([i]) for i in range(4096)]
+_NO_FREQS = b"\xc0\xc0"  # freqs None, positions None
+_FREQ_ONE = _encode([1])
+_STEM_END = b"\x00\x00"
+
+
+def _one(n: int) -> bytes:
+    # (a replay out of sequence number order could number a document below the first)
+    return _SMALL[n] if 0 <= n < 4096 else _encode([n])
+
+
+class EncodedSegment(msgspec.Struct, array_like=True):
+    """A batch's search structures, encoded against the documents' places in the batch
+    (local numbers) rather than their sequence numbers. Each value is the tail of its
+    msgpack array: `emit` puts the array header and the base in front.
+
+    postings: per field [name, exact, keys without the batch suffix, value tails];
+    columns: [kind (doc values or norms), name, value tail];
+    docs: value tail of the batch's indexed documents;
+    stats: per field [docs with the field, sum of lengths or of distinct terms]."""
+
+    postings: list[tuple[str, bool, list[bytes], list[bytes]]]
+    columns: list[tuple[bytes, str, bytes]]
+    docs: bytes | None
+    stats: dict[str, list[int]]
+
+    def emit(self, put, base: int, stats: dict[str, list[int]],
+             seq_of: list[int | None] | None = None) -> None:
+        """Write the batch's keys with `put`, local number i becoming sequence number
+        `base + i` (or `seq_of[i]`, None for a document that was not written), and fold
+        the batch's totals into `stats` (field -> [docs, sum]); the caller writes those."""
+        if seq_of is not None:
+            segment, base = self._remapped(seq_of)
+            segment.emit(put, base, stats)
+            return
+        if self.docs is None:
+            return
+        number = _encode(base)
+        suffix = SEQ.pack(base)
+        put(DOCS + suffix, b"\x92" + number + self.docs)
+        head = b"\x94" + number
+        for _, _, stems, tails in self.postings:
+            for stem, tail in zip(stems, tails, strict=True):
+                put(stem + suffix, head + tail)
+        head = b"\x93" + number
+        for kind, name, tail in self.columns:
+            put(field_prefix(kind, name) + suffix, head + tail)
+        for name, (docs, total) in self.stats.items():
+            totals = stats.get(name)
+            if totals is None:
+                stats[name] = [docs, total]
+            else:
+                totals[0] += docs
+                totals[1] += total
+
+    def _remapped(self, seq_of: list[int | None]) -> tuple[EncodedSegment, int]:
+        """The same segment numbered from a new base, the smallest sequence number:
+        document i becomes `seq_of[i] - base`, and the documents that were not written
+        (an item of the batch that failed) are left out. Rare (a version conflict in a
+        bulk request), so plainly decoded and rebuilt."""
+        kept = [s for s in seq_of if s is not None]
+        if not kept:
+            return EncodedSegment([], [], None, {}), 0
+        base = min(kept)
+        local = [None if s is None else s - base for s in seq_of]
+        stats: dict[str, list[int]] = {}
+        postings = []
+        for name, exact, stems, tails in self.postings:
+            out_stems, out_tails = [], []
+            docs_with_field: set[int] = set()
+            total = 0
+            for stem, tail in zip(stems, tails, strict=True):
+                deltas, freqs, positions = _decode(b"\x93" + tail)
+                numbers = list(accumulate(deltas))
+                freqs = freqs if freqs is not None else [1] * len(numbers)
+                new_numbers, new_freqs, new_positions = [], [], []
+                at = 0
+                for n, f in zip(numbers, freqs, strict=True):
+                    if local[n] is not None:
+                        new_numbers.append(local[n])
+                        new_freqs.append(f)
+                        if positions is not None:
+                            new_positions += positions[at:at + f]
+                    at += f
+                if not new_numbers:
+                    continue
+                docs_with_field.update(new_numbers)
+                total += len(new_numbers)
+                out_stems.append(stem)
+                value = (_deltas(new_numbers), None, None) if exact else \
+                    (_deltas(new_numbers), new_freqs, new_positions)
+                out_tails.append(_encode(value)[1:])
+            postings.append((name, exact, out_stems, out_tails))
+            if exact and docs_with_field:
+                stats[name] = [len(docs_with_field), total]
+        columns = []
+        for kind, name, tail in self.columns:
+            deltas, values = _decode(b"\x92" + tail)
+            pairs = [(local[n], v) for n, v in zip(accumulate(deltas), values, strict=True)
+                     if local[n] is not None]
+            if not pairs:
+                continue
+            columns.append((kind, name, _encode((_deltas([n for n, _ in pairs]), [v for _, v in pairs]))[1:]))
+            if kind == NORMS:
+                stats[name] = [len(pairs), sum(v for _, v in pairs)]
+        docs = [local[n] for n in accumulate(_decode(self.docs))] if self.docs is not None else []
+        docs = [n for n in docs if n is not None]
+        return EncodedSegment(postings, columns, _encode(_deltas(docs)) if docs else None, stats), base
+
+
+_segment_decoder = msgspec.msgpack.Decoder(EncodedSegment)
+
+
+def encode_segment(segment: EncodedSegment) -> bytes:
+    return _encode(segment)
+
+
+def decode_segment(raw: bytes) -> EncodedSegment:
+    return _segment_decoder.decode(raw)
 
 
 class SegmentWriter:
-    """Collects one write batch's documents, then emits its keys into the LevelDB batch.
+    """Collects one write batch's documents, then encodes its keys.
 
-    Per field, each term maps to a flat list `[seq, positions, seq, positions, ...]`, built
-    in the one pass over a document's tokens: a lookup and an append per token."""
+    Documents are numbered by their place in the batch (`add_local`) or by sequence
+    number (`add`, numbered from the first one added). Per field, each term maps to what
+    its documents so far need: for an exact term the number of its one document (most
+    terms) or a list of them; for a text term a flat list [number, position, number,
+    position, ...] of its occurrences. That is one dictionary lookup and one append per
+    token; frequencies are counted once per term, when the batch is encoded."""
 
     def __init__(self) -> None:
         self.first_seq: int | None = None
-        self._seqs: list[int] = []
-        self._postings: dict[str, dict[bytes, list]] = {}
+        self._docs: list[int] = []
+        self._text: dict[str, dict[Any, Any]] = {}
+        self._exact: dict[str, dict[Any, Any]] = {}
+        self._exact_stats: dict[str, list[int]] = {}
         self._values: dict[str, tuple[list[int], list[Any]]] = {}
         self._norms: dict[str, tuple[list[int], list[int]]] = {}
 
     def add(self, seq_no: int, doc: IndexedDocument) -> None:
         if self.first_seq is None:
             self.first_seq = seq_no
-        self._seqs.append(seq_no)
-        postings = self._postings
+        self.add_local(seq_no - self.first_seq, doc)
+
+    def add_local(self, n: int, doc: IndexedDocument) -> None:
+        self._docs.append(n)
         for name, (terms, positions) in doc.terms.items():
-            table = postings.get(name)
-            if table is None:
-                table = postings[name] = {}
-            get = table.get
             if positions is None:
-                for term in terms:
-                    entry = get(term)
-                    if entry is None:
-                        table[term] = [seq_no, None]
-                    elif entry[-2] != seq_no:  # a repeated exact value counts once
-                        entry.append(seq_no)
-                        entry.append(None)
+                self._add_exact(n, name, terms)
                 continue
+            table = self._text.get(name)
+            if table is None:
+                table = self._text[name] = {}
+            get = table.get
             for term, position in zip(terms, positions, strict=True):
                 entry = get(term)
                 if entry is None:
-                    table[term] = [seq_no, [position]]
-                elif entry[-2] == seq_no:
-                    entry[-1].append(position)
+                    table[term] = [n, position]
                 else:
-                    entry.append(seq_no)
-                    entry.append([position])
+                    entry += (n, position)
         for name, value in doc.doc_values.items():
             column = self._values.get(name)
             if column is None:
                 column = self._values[name] = ([], [])
-            column[0].append(seq_no)
+            column[0].append(n)
             column[1].append(value)
         for name, length in doc.lengths.items():
             column = self._norms.get(name)
             if column is None:
                 column = self._norms[name] = ([], [])
-            column[0].append(seq_no)
+            column[0].append(n)
             column[1].append(length)
 
-    def emit(self, put, stats: dict[str, list[int]]) -> None:
-        """Write the batch's keys with `put`, and fold its totals into `stats`
-        (field -> [docs with the field, sum of lengths]); the caller writes those."""
-        if self.first_seq is None:
+    def _add_exact(self, n: int, name: str, terms: list) -> None:
+        table = self._exact.get(name)
+        if table is None:
+            table = self._exact[name] = {}
+            self._exact_stats[name] = [0, 0]
+        distinct = terms if len(terms) == 1 else list(dict.fromkeys(terms))  # a repeated value counts once
+        if not distinct:
             return
-        suffix = SEQ.pack(self.first_seq)
-        put(DOCS + suffix, _encode(_deltas(self._seqs)))
-        for name, table in self._postings.items():
+        for term in distinct:
+            entry = table.get(term)
+            if entry is None:
+                table[term] = n
+            elif entry.__class__ is int:
+                table[term] = [entry, n]
+            else:
+                entry.append(n)
+        totals = self._exact_stats[name]
+        totals[0] += 1
+        totals[1] += len(distinct)
+
+    def encode(self) -> EncodedSegment:
+        if not self._docs:
+            return EncodedSegment([], [], None, {})
+        postings = []
+        for name, table in self._exact.items():
             prefix = field_prefix(POSTINGS, name)
-            for term, flat in table.items():
-                seqs = flat[0::2]
-                positions = flat[1::2]
-                if positions[0] is not None:
-                    value = [_deltas(seqs), [len(p) for p in positions], positions]
-                else:  # exact terms (keywords, numbers): frequency 1, no positions
-                    value = [_deltas(seqs), None, None]
+            stems, tails = [], []
+            for term, entry in table.items():
                 key = term.encode() if term.__class__ is str else term
-                put(prefix + escape_term(key) + suffix, _encode(value))
-        for name, (seqs, values) in self._values.items():
-            put(field_prefix(DOC_VALUES, name) + suffix, _encode([_deltas(seqs), values]))
-        for name, (seqs, lengths) in self._norms.items():
-            put(field_prefix(NORMS, name) + suffix, _encode([_deltas(seqs), lengths]))
-            totals = stats.setdefault(name, [0, 0])
-            totals[0] += len(seqs)
-            totals[1] += sum(lengths)
+                stems.append(prefix + (key + _STEM_END if b"\x00" not in key else escape_term(key)))
+                if entry.__class__ is int:
+                    tails.append(_one(entry) + _NO_FREQS)
+                else:
+                    tails.append(_encode(_deltas(entry)) + _NO_FREQS)
+            postings.append((name, True, stems, tails))
+        for name, table in self._text.items():
+            prefix = field_prefix(POSTINGS, name)
+            stems, tails = [], []
+            for term, entry in table.items():
+                key = term.encode() if term.__class__ is str else term
+                stems.append(prefix + (key + _STEM_END if b"\x00" not in key else escape_term(key)))
+                if len(entry) == 2:
+                    tails.append(_one(entry[0]) + _FREQ_ONE + _one(entry[1]))
+                    continue
+                numbers = entry[0::2]
+                docs = list(dict.fromkeys(numbers))  # ascending, as documents were added
+                if len(docs) == len(numbers):
+                    freqs = [1] * len(docs)
+                else:
+                    counts = Counter(numbers)
+                    freqs = [counts[d] for d in docs]
+                tails.append(_encode((_deltas(docs), freqs, entry[1::2]))[1:])
+            postings.append((name, False, stems, tails))
+        columns = [(DOC_VALUES, name, _encode((_deltas(numbers), values))[1:])
+                   for name, (numbers, values) in self._values.items()]
+        columns += [(NORMS, name, _encode((_deltas(numbers), lengths))[1:])
+                    for name, (numbers, lengths) in self._norms.items()]
+        stats = {name: [len(numbers), sum(lengths)] for name, (numbers, lengths) in self._norms.items()}
+        stats.update((name, totals) for name, totals in self._exact_stats.items() if totals[0])
+        return EncodedSegment(postings, columns, _encode(_deltas(self._docs)), stats)
+
+    def emit(self, put, stats: dict[str, list[int]]) -> None:
+        """Write the batch's keys with `put` (documents numbered by sequence number, as
+        `add` numbers them), and fold its totals into `stats` (field -> [docs, sum]); the
+        caller writes those."""
+        if self.first_seq is not None:
+            self.encode().emit(put, self.first_seq, stats)
 
 
 def stats_key(name: str) -> bytes:
@@ -171,17 +355,41 @@ def decode_stats(raw: bytes | None) -> list[int]:
     return list(_decode(raw)) if raw else [0, 0]
 
 
+def _absolute(base: int, deltas: list[int]) -> list[int]:
+    if deltas:
+        deltas[0] += base
+    return deltas
+
+
 def decode_postings(raw: bytes) -> tuple[list[int], list[int] | None, list[list[int]] | None]:
-    """One batch's postings of a term: (seq deltas, freqs, positions); freqs and positions
-    are None for exact terms."""
-    return _decode(raw)
+    """One batch's postings of a term: (seq deltas, freqs, positions per document); freqs
+    and positions are None for exact terms."""
+    value = _decode(raw)
+    if len(value) == 3:  # written before the base header
+        return value
+    base, deltas, freqs, positions = value
+    if positions is not None and positions and positions[0].__class__ is int:
+        nested = []
+        at = 0
+        for f in freqs:
+            nested.append(positions[at:at + f])
+            at += f
+        positions = nested
+    return _absolute(base, deltas), freqs, positions
 
 
 def decode_column(raw: bytes) -> tuple[list[int], list[Any]]:
     """One batch's doc values or norms of a field: (seq deltas, values)."""
-    return _decode(raw)
+    value = _decode(raw)
+    if len(value) == 2:  # written before the base header
+        return value
+    base, deltas, values = value
+    return _absolute(base, deltas), values
 
 
 def decode_docs(raw: bytes) -> list[int]:
     """One batch's indexed documents: seq deltas."""
-    return _decode(raw)
+    value = _decode(raw)
+    if len(value) == 2 and value[1].__class__ is list:
+        return _absolute(value[0], value[1])
+    return value  # written before the base header: the deltas alone

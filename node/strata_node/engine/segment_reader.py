@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -31,11 +32,34 @@ _SEQ_SIZE = ix.SEQ.size
 @dataclass(frozen=True)
 class Postings:
     """A term's live postings: sequence numbers, term frequencies (1 for exact terms), and
-    positions per document when they were asked for (None for exact terms)."""
+    when asked for, positions: every document's positions in one int32 array, each
+    document's run starting at `position_starts[i]` and `freqs[i]` long. `exact` says
+    the term was indexed without positions (keywords, numbers)."""
 
     seqs: np.ndarray
     freqs: np.ndarray
-    positions: list[list[int]] | None = None
+    flat_positions: np.ndarray | None = None
+    position_starts: np.ndarray | None = None
+    exact: bool = False
+
+    @property
+    def positions(self) -> list[list[int] | None] | None:
+        """Per document positions as lists (None per document for exact terms); for
+        tests and small postings, the arrays are what queries use."""
+        if self.flat_positions is None:
+            return [None] * len(self.seqs) if self.exact else None
+        flat = self.flat_positions
+        return [flat[s:s + f].tolist() for s, f in zip(self.position_starts.tolist(), self.freqs.tolist(),
+                                                       strict=True)]
+
+    def positions_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, the row each belongs to) for the given rows, in row order."""
+        counts = self.freqs[rows].astype(np.int64)
+        starts = self.position_starts[rows]
+        total = int(counts.sum())
+        run_starts = np.cumsum(counts) - counts
+        within = np.arange(total, dtype=np.int64) - np.repeat(run_starts, counts)
+        return self.flat_positions[np.repeat(starts, counts) + within], np.repeat(rows, counts)
 
 
 @dataclass(frozen=True)
@@ -189,41 +213,50 @@ class SegmentReader:
 
     # -- postings ----------------------------------------------------------------------------
 
-    def _block(self, key: bytes, decode, convert) -> Any:
-        block = self.cache.get(key)
+    def _block(self, key: bytes, decode, convert, *, cache_key: bytes | None = None) -> Any:
+        """A decoded block, from the cache or read from `key` (cached under `cache_key`
+        when one key yields two blocks, as postings and their positions do)."""
+        cache_key = cache_key or key
+        block = self.cache.get(cache_key)
         if block is None:
-            raw = self.snapshot.get(key)
-            block = convert(decode(raw))
-            self.cache.put(key, block, _nbytes(*[b for b in block if isinstance(b, np.ndarray)]))
+            block = convert(decode(self.snapshot.get(key)))
+            self.cache.put(cache_key, block, _nbytes(*[b for b in block if isinstance(b, np.ndarray)]))
         return block
 
     def postings(self, name: str, term: bytes, *, positions: bool = False) -> Postings:
         """The term's live postings in sequence number order."""
         prefix = ix.term_prefix(name, term)
-        seq_blocks, freq_blocks, position_lists = [], [], []
+        seq_blocks, freq_blocks, position_blocks = [], [], []
+        exact = False
         for key in self.snapshot.iterator(prefix=prefix, include_value=False):
             seqs, freqs = self._block(key, ix.decode_postings, _postings_block)
             seq_blocks.append(seqs)
             freq_blocks.append(freqs)
             if positions:
-                position_lists.extend(ix.decode_postings(self.snapshot.get(key))[2] or [None] * len(seqs))
+                (flat,) = self._block(key, ix.decode_postings, _positions_block, cache_key=key + b"#p")
+                exact = exact or flat is None
+                position_blocks.append(flat)
         if not seq_blocks:
-            return Postings(EMPTY_SEQS, np.empty(0, dtype=np.int32), [] if positions else None)
+            empty = np.empty(0, dtype=np.int32)
+            return Postings(EMPTY_SEQS, empty, empty if positions else None,
+                            np.empty(0, dtype=np.int64) if positions else None)
         seqs = np.concatenate(seq_blocks)
         freqs = np.concatenate(freq_blocks)
+        flat = starts = None
+        if positions and not exact:
+            flat = np.concatenate(position_blocks)
+            starts = np.cumsum(freqs, dtype=np.int64) - freqs
         if len(seq_blocks) > 1 and np.any(seqs[1:] < seqs[:-1]):
             order = np.argsort(seqs, kind="stable")
             seqs, freqs = seqs[order], freqs[order]
-            if positions:
-                position_lists = [position_lists[i] for i in order.tolist()]
+            starts = starts[order] if starts is not None else None
         dead = self.dead
         if len(dead):
             keep = ~np.isin(seqs, dead)
             if not keep.all():
                 seqs, freqs = seqs[keep], freqs[keep]
-                if positions:
-                    position_lists = [p for p, k in zip(position_lists, keep.tolist(), strict=True) if k]
-        return Postings(seqs, freqs, position_lists if positions else None)
+                starts = starts[keep] if starts is not None else None
+        return Postings(seqs, freqs, flat, starts, exact=exact)
 
     def doc_freq(self, name: str, term: bytes) -> int:
         """Documents containing the term, dead versions included (as Lucene counts)."""
@@ -290,6 +323,14 @@ def _postings_block(decoded) -> tuple[np.ndarray, np.ndarray]:
     if freqs is None:
         return seqs, np.ones(len(seqs), dtype=np.int32)
     return seqs, np.asarray(freqs, dtype=np.int32)
+
+
+def _positions_block(decoded) -> tuple[np.ndarray | None]:
+    positions = decoded[2]
+    if positions is None:
+        return (None,)
+    return (np.fromiter(chain.from_iterable(positions), dtype=np.int32,
+                        count=sum(len(p) for p in positions)),)
 
 
 def _column_block(decoded) -> tuple[np.ndarray, np.ndarray]:

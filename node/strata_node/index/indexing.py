@@ -4,16 +4,23 @@ Text is analyzed into terms with positions and a field length (for BM25 norms); 
 are exact terms. Numbers, dates, IPs and booleans become terms whose byte order is their
 value order, so range queries are LevelDB range scans over a field's terms. Fields with
 doc values keep their values for sorting and aggregations.
+
+A bulk shard request's documents can be indexed in another process (`index_part`, run
+by `indexing_pool`): what it needs of the mapping and analyzers travels as `plans`, a
+pickled table of each field's plan, and the documents as msgpack of their parsed fields.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import pickle
 import struct
 from collections.abc import Callable
 from typing import Any
 
-from ..engine.index_structures import IndexedDocument
+import msgspec
+
+from ..engine.index_structures import IndexedDocument, SegmentWriter, encode_segment
 from .analysis import IndexAnalyzers
 from .mapping import Mapping, ParsedDocument
 from .mapping.mappers import FieldMapper
@@ -23,17 +30,27 @@ _SIGN = 1 << 63
 _MASK = (1 << 64) - 1
 _DOUBLE = struct.Struct(">d")
 _U64 = struct.Struct(">Q")
+_pack_u64 = _U64.pack
 
 
 def sortable_long(value: int) -> bytes:
     """Two's complement with the sign bit flipped: byte order is numeric order."""
-    return _U64.pack((value + _SIGN) & _MASK)
+    return _pack_u64((value + _SIGN) & _MASK)
 
 
 def sortable_double(value: float) -> bytes:
     """IEEE 754 bits, all flipped for negatives and the sign flipped for positives."""
     bits = _U64.unpack(_DOUBLE.pack(value))[0]
     return _U64.pack(bits ^ _MASK if bits & _SIGN else bits | _SIGN)
+
+
+# Module-level functions, not lambdas: plans are pickled for the indexing worker.
+def sortable_float(value: Any) -> bytes:
+    return sortable_double(float(value))
+
+
+def sortable_boolean(value: bool) -> bytes:
+    return b"T" if value else b"F"
 
 
 def sortable_ip(value: str) -> bytes:
@@ -47,16 +64,20 @@ def sortable_ip(value: str) -> bytes:
 def _term_encoder(mapper: FieldMapper) -> Callable[[Any], bytes] | None:
     kind = mapper.type_name
     if kind in FLOAT_TYPES:
-        return lambda v: sortable_double(float(v))
+        return sortable_float
     if kind in NUMERIC_TYPES or kind == "date":
         return sortable_long
     if kind == "boolean":
-        return lambda v: b"T" if v else b"F"
+        return sortable_boolean
     if kind == "ip":
         return sortable_ip
-    if kind == "keyword":
-        return str  # encoded once per batch by the segment writer
     return None
+
+
+# A field's plan: (kind, how, indexed, doc_values, normalizer). kind "text": how is the
+# analyzer; "keyword": terms are the (normalized) values; "exact": how encodes a value
+# into its term (None: nothing indexed); None: not a leaf of this mapping.
+Plan = tuple
 
 
 class DocumentIndexer:
@@ -66,9 +87,10 @@ class DocumentIndexer:
     def __init__(self, mapping: Mapping, analyzers: IndexAnalyzers):
         self.mapping = mapping
         self.analyzers = analyzers
-        self._plans: dict[str, tuple] = {}
+        self._plans: dict[str, Plan] = {}
+        self._pickled: bytes | None = None
 
-    def _plan(self, path: str) -> tuple:
+    def _plan(self, path: str) -> Plan:
         plan = self._plans.get(path)
         if plan is None:
             mapper = self.mapping.field(path)
@@ -80,28 +102,104 @@ class DocumentIndexer:
                 plan = ("text", analyzer or self.analyzers.default, mapper.index, False, None)
             else:
                 normalizer = self.analyzers.normalizer(mapper.normalizer) if mapper.normalizer else None
-                plan = ("exact", _term_encoder(mapper), mapper.index, mapper.doc_values, normalizer)
+                kind = "keyword" if mapper.type_name == "keyword" else "exact"
+                plan = (kind, _term_encoder(mapper), mapper.index, mapper.doc_values, normalizer)
             self._plans[path] = plan
+            self._pickled = None
         return plan
 
+    def plans(self, documents: list[dict[str, list[Any]]]) -> bytes:
+        """The plans of every field of `documents` (and of every field planned before),
+        pickled for `index_part`; the same bytes while no new field comes up."""
+        for path in set().union(*documents).difference(self._plans):
+            self._plan(path)
+        if self._pickled is None:
+            self._pickled = pickle.dumps(self._plans, protocol=pickle.HIGHEST_PROTOCOL)
+        return self._pickled
+
     def __call__(self, parsed: ParsedDocument) -> IndexedDocument:
-        doc = IndexedDocument()
-        plans = self._plans
-        for path, values in parsed.fields.items():
-            if not values:
-                continue
-            plan = plans.get(path) or self._plan(path)
-            kind, how, indexed, doc_values, normalizer = plan
-            if kind == "text":
-                if indexed:
-                    tokens = how.analyze_values(values) if len(values) > 1 else how.analyze(values[0])
-                    doc.terms[path] = (tokens.terms, tokens.position_list())
-                    doc.lengths[path] = len(tokens.terms)
-            elif kind == "exact":
-                if normalizer is not None:
-                    values = ["".join(normalizer.analyze(v).terms) for v in values]
-                if indexed and how is not None:
-                    doc.terms[path] = ([how(v) for v in values], None)
-                if doc_values:
-                    doc.doc_values[path] = values[0] if len(values) == 1 else list(values)
-        return doc
+        return index_fields(parsed.fields, self._plans, self._plan)
+
+
+def index_fields(fields: dict[str, list[Any]], plans: dict[str, Plan],
+                 plan_of: Callable[[str], Plan]) -> IndexedDocument:
+    doc = IndexedDocument()
+    terms = doc.terms
+    for path, values in fields.items():
+        if not values:
+            continue
+        kind, how, indexed, doc_values, normalizer = plans.get(path) or plan_of(path)
+        if kind == "text":
+            if indexed:
+                found, positions = how.index_terms(values)
+                # consecutive positions unless a filter dropped tokens: no list to build
+                terms[path] = (found, positions if positions is not None else range(len(found)))
+                doc.lengths[path] = len(found)
+            continue
+        if kind is None:
+            continue
+        if normalizer is not None:
+            values = ["".join(normalizer.analyze(v).terms) for v in values]
+        if indexed:
+            if kind == "keyword":
+                terms[path] = (values, None)
+            elif how is not None:
+                terms[path] = ([how(values[0])] if len(values) == 1 else [how(v) for v in values], None)
+        if doc_values:
+            doc.doc_values[path] = values[0] if len(values) == 1 else list(values)
+    return doc
+
+
+_documents = msgspec.msgpack.Decoder(list[dict[str, list[Any]]])
+_encode = msgspec.msgpack.Encoder().encode
+_plans_cache: dict[bytes, dict[str, Plan]] = {}
+
+
+def encode_documents(documents: list[dict[str, list[Any]]]) -> bytes:
+    return _encode(documents)
+
+
+def _missing_plan(path: str) -> Plan:
+    raise KeyError(f"no indexing plan for field [{path}]")
+
+
+def _plan_table(plans: bytes) -> dict[str, Plan]:
+    table = _plans_cache.get(plans)
+    if table is None:
+        if len(_plans_cache) >= 64:  # mappings change rarely; old ones are not needed again
+            _plans_cache.clear()
+        table = _plans_cache[plans] = pickle.loads(plans)
+    return table
+
+
+def _add_documents(writer: SegmentWriter, plans: bytes, numbers: list[int], documents: bytes) -> None:
+    table = _plan_table(plans)
+    for n, fields in zip(numbers, _documents.decode(documents), strict=True):
+        writer.add_local(n, index_fields(fields, table, _missing_plan))
+
+
+# Batches whose documents arrive in parts (`index_part`), by batch id: the parts of one
+# batch go to one worker, in order.
+_open_batches: dict[int, SegmentWriter] = {}
+
+
+def index_part(batch: int, plans: bytes, numbers: list[int], documents: bytes, last: bool) -> bytes | None:
+    """Index a part of a batch's documents (msgpack of their parsed fields), numbered
+    `numbers` (their places in the engine's write batch). The parts of a batch come in
+    order, so the worker indexes one while the event loop parses the next; the last
+    returns the batch's encoded segment, the others None. Runs in the indexing worker."""
+    writer = _open_batches.get(batch)
+    if writer is None:
+        writer = _open_batches[batch] = SegmentWriter()
+    # A part that fails leaves the batch unusable: the event loop sees the failure when it
+    # collects the parts, indexes the batch itself and drops whatever the last part returns.
+    _add_documents(writer, plans, numbers, documents)
+    if not last:
+        return None
+    del _open_batches[batch]
+    return encode_segment(writer.encode())
+
+
+def discard_batch(batch: int) -> None:
+    """Forget a batch whose segment is no longer wanted. Runs in the indexing worker."""
+    _open_batches.pop(batch, None)

@@ -58,8 +58,17 @@ def _boolean(value: Any) -> bool:
     raise IllegalArgument(f"Failed to parse value [{_text(value)}] as only [true] or [false] are allowed.")
 
 
+# Action lines without metadata, what clients that let the node pick ids send for every
+# document: recognised by their bytes, without a JSON parse.
+BARE_ACTIONS = {b'{"index":{}}': "index", b'{"create":{}}': "create",
+                b'{"index": {}}': "index", b'{"create": {}}': "create"}
+
+
 def parse_action_line(line: bytes, number: int) -> tuple[str, dict[str, Any]]:
     """The action and its metadata, with null values dropped (Elasticsearch skips them)."""
+    action = BARE_ACTIONS.get(line)
+    if action is not None:
+        return action, {}
     value = loads(line, line_offset=number - 1)
     if not isinstance(value, dict):
         raise _malformed(number, f"expected START_OBJECT but found [{token_name(value)}]")

@@ -8,6 +8,7 @@ response carries the product header the official clients check.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,8 +20,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..common import xcontent
-from ..common.errors import ContentTooLong, IllegalArgument, StrataError, error_body
+from ..common.errors import ContentTooLong, IllegalArgument, StrataError, TaskCancelled, error_body
 from ..common.suggest import close_matches
+from ..tasks.manager import TaskManager
+from ..tasks.task import Task
+from ..transport import context
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,12 @@ class Route:
     pattern: tuple[str, ...]
     handler: Handler
     params: frozenset[str]
+    action: str | None = None  # the task's action name; "rest:<METHOD> <path>" when None
+    cancellable: bool = False
+
+    @property
+    def task_action(self) -> str:
+        return self.action or f"rest:{self.method} /{'/'.join(self.pattern)}"
 
     def match(self, segments: list[str]) -> dict[str, str] | None:
         if len(segments) != len(self.pattern):
@@ -84,13 +94,19 @@ def raw_uri(request: Request) -> str:
 
 
 class RestController:
-    def __init__(self, max_content_length: int):
+    def __init__(self, max_content_length: int, tasks: TaskManager | None = None,
+                 cancel: Callable[[Task, str], Awaitable[None]] | None = None):
         self.routes: list[Route] = []
         self.max_content_length = max_content_length
+        # Every request runs as a task when a TaskManager is given; `cancel` is how a
+        # client that went away cancels it (with bans on the nodes running children).
+        self.tasks = tasks
+        self.cancel = cancel
 
-    def register(self, method: str, path: str, handler: Handler, params: Iterable[str] = ()) -> None:
+    def register(self, method: str, path: str, handler: Handler, params: Iterable[str] = (), *,
+                 action: str | None = None, cancellable: bool = False) -> None:
         pattern = tuple(p for p in path.strip("/").split("/") if p)
-        self.routes.append(Route(method, pattern, handler, frozenset(params)))
+        self.routes.append(Route(method, pattern, handler, frozenset(params), action, cancellable))
         self.routes.sort(key=lambda r: r.specificity)
 
     def _find(self, method: str, segments: list[str]) -> tuple[Route | None, dict[str, str], list[str]]:
@@ -130,7 +146,7 @@ class RestController:
             self._check_params(request.url.path, params, route)
             rest = RestRequest(request.method, request.url.path, params, path_params, body,
                                dict(request.headers))
-            response = await route.handler(rest)
+            response = await self._run(route, rest, request)
         except ClientDisconnect:
             return Response(status_code=499)
         except _MediaTypeError as e:
@@ -141,6 +157,43 @@ class RestController:
             log.exception("unexpected failure handling [%s %s]", request.method, request.url.path)
             response = RestResponse(500, error_body(e, stack_trace=error_trace))
         return self._render(request, response, params, pretty, accept, start)
+
+    async def _run(self, route: Route, rest: RestRequest, request: Request) -> RestResponse:
+        """Run the handler as a task carrying the request's headers; a client that
+        disconnects cancels a cancellable one."""
+        if self.tasks is None:
+            return await route.handler(rest)
+        headers = context.propagated(rest.headers)
+        task = self.tasks.register(route.task_action, type="transport", headers=headers,
+                                   cancellable=route.cancellable, description=f"{rest.method} {rest.path}")
+        with context.bound(context.RequestContext(headers, str(task.id))):
+            running = asyncio.ensure_future(route.handler(rest))
+        task.on_cancel(lambda reason: running.cancel())
+        watcher = asyncio.ensure_future(self._watch_disconnect(request, task)) if route.cancellable else None
+        try:
+            return await running
+        except asyncio.CancelledError:
+            if task.cancelled:
+                raise TaskCancelled(f"task cancelled [{task.cancelled_reason}]") from None
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            self.tasks.unregister(task)
+
+    async def _watch_disconnect(self, request: Request, task: Task) -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                break
+        log.info("client of [%s] disconnected, cancelling task [%s]", task.description, task.id)
+        reason = "channel closed"
+        if self.cancel is not None:
+            # The handler ends as soon as the task is cancelled, and with it this watcher:
+            # the bans to the other nodes must still go out.
+            await asyncio.shield(self.cancel(task, reason))
+        else:
+            self.tasks.cancel(task, reason)
 
     @staticmethod
     def _check_params(path: str, params: dict[str, str], route: Route) -> None:

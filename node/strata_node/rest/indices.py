@@ -1,4 +1,4 @@
-"""Index APIs: create, get, exists, delete, refresh, flush, count and settings (mappings
+"""Index APIs: create, get, exists, delete, refresh, flush and settings (mappings
 are in mapping.py)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from ..common.errors import ActionRequestValidation, IllegalArgument, ParsingError, StrataError
+from ..common.errors import ActionRequestValidation, IllegalArgument, StrataError
 from ..index.metadata import settings_tree
 from ..index.service import IndexService
 from ..index.shard import IndexShard
@@ -19,8 +19,6 @@ CREATE_PARAMS = ("wait_for_active_shards", "timeout", "master_timeout")
 GET_PARAMS = (*RESOLVE_PARAMS, "flat_settings", "include_defaults", "local", "master_timeout", "features")
 DELETE_PARAMS = (*RESOLVE_PARAMS, "timeout", "master_timeout")
 FLUSH_PARAMS = (*RESOLVE_PARAMS, "force", "wait_if_ongoing")
-COUNT_PARAMS = (*RESOLVE_PARAMS, "q", "routing", "preference", "min_score", "terminate_after",
-                "ignore_throttled", "analyzer", "analyze_wildcard", "default_operator", "df", "lenient")
 
 
 class IndexHandlers:
@@ -37,8 +35,6 @@ class IndexHandlers:
             c.register(method, "/{index}/_refresh", self.refresh, RESOLVE_PARAMS)
             c.register(method, "/_flush", self.flush, FLUSH_PARAMS)
             c.register(method, "/{index}/_flush", self.flush, FLUSH_PARAMS)
-            c.register(method, "/_count", self.count, COUNT_PARAMS)
-            c.register(method, "/{index}/_count", self.count, COUNT_PARAMS)
         for path in ("/_settings", "/_settings/{name}", "/{index}/_settings", "/{index}/_settings/{name}",
                      "/{index}/_setting/{name}"):
             c.register("GET", path, self.get_settings, GET_PARAMS)
@@ -88,28 +84,6 @@ class IndexHandlers:
         outcomes = await _per_shard(services, lambda engine: engine.flush(force=force))
         return RestResponse(200, {"_shards": _broadcast_shards(services, outcomes)})
 
-    async def count(self, request: RestRequest) -> RestResponse:
-        if request.param("q") is not None:
-            raise IllegalArgument("[q] is not supported by _count yet: only match_all counts are")
-        body = request.json_body()
-        query = body.get("query", {"match_all": {}})
-        for key in body:
-            if key != "query":
-                raise ParsingError(f"request does not support [{key}]")
-        if not (isinstance(query, dict) and list(query) == ["match_all"]):
-            raise IllegalArgument("only [match_all] queries are supported by _count yet")
-        services = self._resolve(request)
-        outcomes = await _per_shard(services, _count)
-        failures = [(shard, e) for shard, e in outcomes if isinstance(e, StrataError)]
-        if outcomes and len(failures) == len(outcomes):
-            raise AllShardsFailed([_shard_failure(shard, e, search=True) for shard, e in failures])
-        shards: dict[str, Any] = {"total": len(outcomes), "successful": len(outcomes) - len(failures),
-                                  "skipped": 0, "failed": len(failures)}
-        if failures:
-            shards["failures"] = [_shard_failure(shard, e, search=True) for shard, e in failures]
-        count = sum(n for _, n in outcomes if not isinstance(n, StrataError))
-        return RestResponse(200, {"count": count, "_shards": shards})
-
     async def get_settings(self, request: RestRequest) -> RestResponse:
         """`/{index}/_settings/{name}`: `name` is a comma list of setting names with `*`
         wildcards (`_all` or `*` alone: every setting). Indices left with no setting
@@ -153,10 +127,6 @@ async def _refresh(engine) -> None:
     engine.refresh()
 
 
-async def _count(engine) -> int:
-    return engine.count()
-
-
 async def _per_shard(services: list[IndexService], action) -> list[tuple[IndexShard, Any]]:
     """Run `action` on each shard's engine; a shard that fails gives its error instead of
     failing the request, as Elasticsearch's broadcast actions report per-shard failures."""
@@ -188,15 +158,6 @@ def _broadcast_shards(services: list[IndexService], outcomes: list[tuple[IndexSh
     if failures:
         body["failures"] = [_shard_failure(shard, e) for shard, e in failures]
     return body
-
-
-class AllShardsFailed(StrataError):
-    type = "search_phase_execution_exception"
-    status = 503
-
-    def __init__(self, failures: list[dict[str, Any]]):
-        super().__init__("all shards failed")
-        self.metadata.update({"phase": "query", "grouped": True, "failed_shards": failures})
 
 
 def resolve_indices(indices, request: RestRequest) -> list[IndexService]:

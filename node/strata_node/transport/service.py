@@ -35,6 +35,7 @@ from .wire import Empty, Message
 log = logging.getLogger("strata.transport")
 
 HANDSHAKE = "internal:transport/handshake"
+PING = "internal:transport/ping"
 CANCEL_CHILD = "internal:admin/tasks/cancel_child"
 CONTENT_TYPE = "application/x-strata-transport"
 
@@ -80,6 +81,7 @@ class Handshake(Message):
     node_id: str
     node_name: str
     version: str
+    address: str = ""  # where the sender's transport listens ("" for a client-only caller)
 
 
 Handler = Callable[[Any, Task], Awaitable[Message] | Message]
@@ -97,22 +99,28 @@ class RegisteredAction:
 
 class TransportService:
     def __init__(self, *, node_id: str, node_name: str, cluster_name: str, secret: str,
-                 tasks: TaskManager, executors: dict[str, ThreadPoolExecutor] | None = None):
+                 tasks: TaskManager, executors: dict[str, ThreadPoolExecutor] | None = None,
+                 address: str = "", authenticate: bool = True):
         self.node_id = node_id
+        self.address = address
         self.node_name = node_name
         self.cluster_name = cluster_name
         self.tasks = tasks
         self.executors = executors or {}
         self._signer = Signer(secret)
         self._verifier = Verifier(secret)
+        # False only where a benchmark measures what the proof costs; nodes never turn it off.
+        self._authenticate = authenticate
         self._actions: dict[str, RegisteredAction] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
-        self._handshakes: dict[str, Handshake] = {}
+        self._handshakes: dict[str, Handshake] = {}  # by address we connected to
+        self._peers: dict[str, str] = {}  # node id -> transport address, from handshakes both ways
         self._by_request_id: dict[str, Task] = {}  # running remote-started tasks, by the sender's id
         self._request_ids = itertools.count()
         self._background: set[asyncio.Future] = set()
         self.register(HANDSHAKE, Handshake, Handshake, self._handshake)
         self.register(CANCEL_CHILD, CancelChild, Empty, self._cancel_child)
+        self.register(PING, Empty, Empty, _pong)
 
     # -- registry --------------------------------------------------------------------------
 
@@ -135,7 +143,8 @@ class TransportService:
         peer = f"{http.client.host}:{http.client.port}" if http.client else "?"
         try:
             envelope = wire.decode_request(raw)
-            self._verifier.verify(envelope.action, raw, http.headers.get(HEADER), peer=peer)
+            if self._authenticate:
+                self._verifier.verify(envelope.action, raw, http.headers.get(HEADER), peer=peer)
             body = await self._dispatch(envelope)
             response = wire.Response(wire.WIRE_VERSION, body)
         except AuthenticationFailed as e:
@@ -147,7 +156,7 @@ class TransportService:
             response = wire.Response(wire.WIRE_VERSION, None, _error(e))
         return HttpResponse(wire.encode(response), media_type=CONTENT_TYPE)
 
-    async def _dispatch(self, envelope: wire.Request) -> bytes:
+    async def _dispatch(self, envelope: wire.Request, on_task: Callable[[Task], None] | None = None) -> bytes:
         action = self._actions.get(envelope.action)
         if action is None:
             raise ActionNotFound(f"No handler for action [{envelope.action}]")
@@ -158,6 +167,8 @@ class TransportService:
                                    description=getattr(request, "description", "") or "")
         if envelope.request_id is not None:
             self._by_request_id[envelope.request_id] = task
+        if on_task is not None:
+            on_task(task)
         try:
             with context.bound(context.RequestContext(envelope.headers, str(task.id))):
                 result = await self._run(action, request, task)
@@ -193,6 +204,8 @@ class TransportService:
         if request.cluster_name != self.cluster_name:
             raise ConnectTransportError(f"handshake failed: remote cluster name [{request.cluster_name}] "
                                         f"does not match local cluster name [{self.cluster_name}]")
+        if request.address:
+            self._peers[request.node_id] = request.address
         return self._local_handshake()
 
     async def _cancel_child(self, request: CancelChild, task: Task) -> Empty:
@@ -203,20 +216,22 @@ class TransportService:
 
     def _local_handshake(self) -> Handshake:
         return Handshake(cluster_name=self.cluster_name, node_id=self.node_id, node_name=self.node_name,
-                         version=__version__)
+                         version=__version__, address=self.address)
 
     # -- client side -------------------------------------------------------------------------
 
     async def execute(self, action: str, request: Message, response_type: type[Message] | None = None,
-                      *, address: str | None = None, timeout: float | None = None) -> Message:
+                      *, address: str | None = None, timeout: float | None = None,
+                      on_task: Callable[[Task], None] | None = None) -> Message:
         """Run `action` on the node at `address` (this node when None) with the caller's
-        headers, as a child of the caller's task."""
+        headers, as a child of the caller's task. `on_task` hears of the task a local
+        call registers (what `wait_for_completion=false` answers with)."""
         current = context.current()
         envelope = wire.Request(wire.WIRE_VERSION, action, wire.encode(request), dict(current.headers),
                                 current.task_id, int(timeout * 1000) if timeout is not None else None,
                                 f"{self.node_id}/{next(self._request_ids)}")
         if address is None:
-            body = await self._dispatch(envelope)
+            body = await self._dispatch(envelope, on_task)
             registered = self._actions[action]
             return wire.decode_body(body, response_type or registered.response_type)
         if action != HANDSHAKE and address not in self._handshakes:
@@ -238,7 +253,19 @@ class TransportService:
             raise ConnectTransportError(f"handshake failed: remote cluster name [{remote.cluster_name}] "
                                         f"does not match local cluster name [{self.cluster_name}]")
         self._handshakes[address] = remote
+        self._peers[remote.node_id] = address
         return remote
+
+    def peers(self) -> dict[str, str]:
+        """Nodes of this cluster this node has shaken hands with: node id -> address."""
+        return dict(self._peers)
+
+    def addresses_of(self, node_ids: set[str]) -> list[str]:
+        return sorted(self._peers[n] for n in node_ids if n in self._peers)
+
+    def node_id_at(self, address: str) -> str | None:
+        remote = self._handshakes.get(address)
+        return remote.node_id if remote is not None else None
 
     async def _send(self, address: str, envelope: wire.Request, response_type: type[Message],
                     timeout: float | None) -> Message:
@@ -248,7 +275,9 @@ class TransportService:
             client = self._clients[address] = httpx.AsyncClient(
                 base_url=f"http://{address}", timeout=None,
                 limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=60))
-        headers = {HEADER: self._signer.sign(envelope.action, raw), "content-type": CONTENT_TYPE}
+        headers = {"content-type": CONTENT_TYPE}
+        if self._authenticate:
+            headers[HEADER] = self._signer.sign(envelope.action, raw)
         try:
             http = await asyncio.wait_for(client.post("/", content=raw, headers=headers), timeout)
         except TimeoutError:
@@ -285,6 +314,10 @@ class TransportService:
         clients, self._clients = self._clients, {}
         for client in clients.values():
             await client.aclose()
+
+
+def _pong(request: Empty, task: Task) -> Empty:
+    return request
 
 
 def _error(e: BaseException) -> dict[str, Any]:

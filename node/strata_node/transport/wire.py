@@ -97,3 +97,14 @@ def decode_body(data: bytes, kind: type[M]) -> M:
         return msgspec.msgpack.decode(data, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
         raise MalformedMessage(f"failed to read [{kind.__name__}]: {e}") from None
+
+
+def to_json_value(value: Any) -> Any:
+    """A message as JSON-able data with field names (the wire form is positional)."""
+    if isinstance(value, msgspec.Struct):
+        return {name: to_json_value(v) for name, v in msgspec.structs.asdict(value).items()}
+    if isinstance(value, list | tuple):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json_value(v) for k, v in value.items()}
+    return value

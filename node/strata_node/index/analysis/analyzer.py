@@ -13,11 +13,12 @@ output for those, and only the analyzer's output for the others, as Elasticsearc
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .filters import TokenFilter
-from .tokenizers import Tokenizer
+from .filters import LowercaseFilter, TokenFilter
+from .tokenizers import StandardTokenizer, Tokenizer
 from .tokens import Token, TokenList
+from .uax29 import ascii_index_terms, ascii_terms
 
 POSITION_INCREMENT_GAP = 100  # TextFieldMapper.Defaults.POSITION_INCREMENT_GAP
 OFFSET_GAP = 1
@@ -31,14 +32,46 @@ class Analyzer:
     position_increment_gap: int = POSITION_INCREMENT_GAP
     offset_gap: int = OFFSET_GAP
     components: bool = False
+    # A standard tokenizer followed by lowercase: for ASCII text, lower-casing first gives
+    # the same terms (ASCII case never changes a character's word-break class), so the
+    # tokenizer's output needs no second pass; see `analyze`.
+    _lower_first: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_lower_first", self.tokenizer.__class__ is StandardTokenizer
+                           and bool(self.filters) and self.filters[0].__class__ is LowercaseFilter)
 
     def analyze(self, text: str, *, detail: bool = False) -> TokenList:
         """The tokens of one value. Without detail only terms and positions are filled in,
         which is all indexing needs and much the cheapest."""
+        filters = self.filters
+        if not detail and self._lower_first and text.isascii():
+            terms = ascii_terms(text.lower(), self.tokenizer.max_token_length)
+            if terms is not None:
+                tokens = TokenList(terms, None, None, None, None, len(terms))
+                for f in filters[1:]:
+                    tokens = f.apply(tokens)
+                return tokens
         tokens = self.tokenizer.tokenize(text, detail)
-        for f in self.filters:
+        for f in filters:
             tokens = f.apply(tokens)
         return tokens
+
+    def index_terms(self, values: Sequence[str]) -> tuple[list[bytes], list[int] | None]:
+        """A field's values as the index takes them: the terms `analyze_values` gives, as
+        UTF-8 bytes, with their positions (None when they are 0, 1, 2, ...). ASCII text
+        under a standard tokenizer and lowercase alone (the standard analyzer without stop
+        words) is scanned as bytes, which is the cheapest way to those same terms."""
+        if len(values) == 1:
+            text = values[0]
+            if self._lower_first and len(self.filters) == 1 and text.isascii():
+                terms = ascii_index_terms(text.encode().lower(), self.tokenizer.max_token_length)
+                if terms is not None:
+                    return terms, None
+            tokens = self.analyze(text)
+        else:
+            tokens = self.analyze_values(values)
+        return [t.encode() for t in tokens.terms], tokens.positions
 
     def tokens(self, text: str) -> list[Token]:
         return self.analyze(text, detail=True).tokens()

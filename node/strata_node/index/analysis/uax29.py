@@ -240,10 +240,53 @@ def _cut(text: str, scanned: tuple[list[str], list[int], list[int], list[str]],
     return terms, starts, ends, types
 
 
+_ascii_findall = ASCII_TOKEN.findall
+
+
+def ascii_terms(text: str, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> list[str] | None:
+    """The terms of ASCII text, or None when one is longer than `max_length` (to be cut
+    by the full scan). A text no longer than the limit holds no longer token, which
+    spares measuring them."""
+    terms = list(filter(None, _ascii_findall(text)))  # skipped runs of `_` come back empty
+    if len(text) <= max_length or not terms or max(map(len, terms)) <= max_length:
+        return terms
+    return None
+
+
+# ASCII characters that belong to no token and join no two parts of one (everything but
+# letters, digits, `_` and the mid-word `'.,:;`): a scan never crosses one, so text cut at
+# them scans piece by piece to the same tokens, and a piece of letters and digits alone
+# is one token without a scan.
+_ASCII_BREAKS = bytes(c if chr(c).isalnum() or chr(c) in "_'.,:;" else 32 for c in range(128)) \
+    + b" " * 128
+_ascii_bytes_findall = re.compile(ASCII_TOKEN.pattern.encode()).findall
+
+
+def ascii_index_terms(data: bytes, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> list[bytes] | None:
+    """What `ascii_terms` finds in ASCII text, as bytes (the index stores terms as UTF-8),
+    or None when a term is longer than `max_length`. Splitting at the characters no token
+    holds is a C loop, and most pieces of log text are plain words or numbers that need
+    no regular expression at all."""
+    terms: list[bytes] = []
+    for piece in data.translate(_ASCII_BREAKS).split():
+        if piece.isalnum():
+            terms.append(piece)
+        else:
+            terms += filter(None, _ascii_bytes_findall(piece))
+    if len(data) <= max_length or not terms or max(map(len, terms)) <= max_length:
+        return terms
+    return None
+
+
 def standard_tokens(text: str, max_length: int = DEFAULT_MAX_TOKEN_LENGTH, *, detail: bool) -> TokenList:
     if not detail:
-        terms = list(filter(None, (ASCII_TOKEN if text.isascii() else TOKEN).findall(text)))
-        if not terms or max(map(len, terms)) <= max_length:
+        if text.isascii():
+            terms = ascii_terms(text, max_length)
+        else:
+            terms = list(filter(None, TOKEN.findall(text)))
+            if terms and max(map(len, terms)) > max_length:
+                terms = None
+        if terms is not None:
             return TokenList.of(terms)
     scanned = _scan(text)
     if scanned[0] and max(map(len, scanned[0])) > max_length:

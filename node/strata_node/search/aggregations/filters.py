@@ -1,0 +1,135 @@
+"""filter and filters: buckets defined by queries.
+
+A filter runs its query on the shard (no scores) and keeps the matched documents that
+are also in the bucket's documents; filters does that once per named (or anonymous)
+filter and, with `other_bucket`, adds the documents no filter matched. Named filters
+come back in key order, as FiltersAggregationBuilder sorts them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...common.errors import IllegalArgument, ParsingError
+from ...common.xcontent import token_name
+from ..matches import Matches
+from .base import Aggregator, Params, collect_subs, reduce_subs, render_subs, subset
+
+
+def _parse_query(body: Any, where: str):
+    from ..query import parse_query
+
+    if not isinstance(body, dict):
+        raise ParsingError(f"[{where}] query malformed, must start with start_object")
+    return parse_query(body)
+
+
+def _intersect(ctx, query, matches: Matches) -> np.ndarray:
+    """The matched seqs the query also matches (both sorted and unique)."""
+    found = query.execute(ctx, score=False).seqs
+    if not len(found) or not len(matches.seqs):
+        return matches.seqs[:0]
+    return np.intersect1d(matches.seqs, found, assume_unique=True)
+
+
+def _single_bucket_sort_value(agg: Aggregator, reduced: dict[str, Any], path: list[str]) -> float:
+    """`filter_agg` or `filter_agg>_count` is the doc count; `filter_agg>metric` reaches in."""
+    if not path or path == ["_count"] or path == ["doc_count"]:
+        return float(reduced["doc_count"])
+    sub = agg.subs.get(path[0]) if agg.subs else None
+    if sub is None:
+        raise IllegalArgument(f"No aggregation found for path [{'>'.join(path)}]")
+    return sub.sort_value(reduced["subs"][path[0]], path[1:])
+
+
+class Filter(Aggregator):
+    type_name = "filter"
+
+    def __init__(self, name: str, subs, meta, body: dict[str, Any]):
+        super().__init__(name, subs, meta)
+        self.query = _parse_query(body, "filter")
+
+    def collect(self, ctx, matches: Matches) -> dict[str, Any]:
+        seqs = _intersect(ctx, self.query, matches)
+        return {"doc_count": len(seqs), "subs": collect_subs(self, ctx, subset(matches, seqs))}
+
+    def empty(self) -> dict[str, Any]:
+        return {"doc_count": 0, "subs": self.subs.empty() if self.subs else {}}
+
+    def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"doc_count": sum(p["doc_count"] for p in partials),
+                "subs": reduce_subs(self, [p["subs"] for p in partials])}
+
+    def render(self, reduced: dict[str, Any], typed_keys: bool = False) -> dict[str, Any]:
+        return render_subs(self, reduced["subs"], {"doc_count": reduced["doc_count"]}, typed_keys)
+
+    def sort_value(self, reduced: dict[str, Any], path: list[str]) -> float:
+        return _single_bucket_sort_value(self, reduced, path)
+
+    def check_order_path(self, path: list[str]) -> None:
+        if not path or path in (["_count"], ["doc_count"]):
+            return
+        sub = self.subs.get(path[0]) if self.subs else None
+        if sub is None:
+            raise IllegalArgument(f"No aggregation found for path [{'>'.join(path)}]")
+        sub.check_order_path(path[1:])
+
+
+class Filters(Aggregator):
+    type_name = "filters"
+
+    def __init__(self, name: str, subs, meta, body: dict[str, Any]):
+        super().__init__(name, subs, meta)
+        p = Params(self.type_name, body, ("filters", "other_bucket", "other_bucket_key", "keyed"))
+        raw = p.get("filters")
+        if raw is None:
+            raise IllegalArgument(f"[filters] cannot be null for aggregation [{name}]")
+        if isinstance(raw, dict):
+            self.named = True
+            self.filters = [(key, _parse_query(q, "filters")) for key, q in sorted(raw.items())]
+        elif isinstance(raw, list):
+            self.named = False
+            self.filters = [(str(i), _parse_query(q, "filters")) for i, q in enumerate(raw)]
+        else:
+            raise ParsingError(f"Unknown token {token_name(raw)} in [filters].")
+        if not self.filters:
+            raise IllegalArgument(f"[filters] cannot be empty for aggregation [{name}]")
+        self.other_key = p.string("other_bucket_key")
+        self.other = p.boolean("other_bucket", self.other_key is not None)
+        self.other_key = self.other_key or "_other_"
+        self.keyed = p.boolean("keyed", True) if self.named else False
+
+    def collect(self, ctx, matches: Matches) -> dict[str, Any]:
+        buckets = []
+        matched_any = np.zeros(len(matches.seqs), dtype=bool) if self.other else None
+        for key, query in self.filters:
+            seqs = _intersect(ctx, query, matches)
+            if matched_any is not None and len(seqs):
+                matched_any[np.searchsorted(matches.seqs, seqs)] = True
+            buckets.append([key, len(seqs), collect_subs(self, ctx, subset(matches, seqs))])
+        if self.other:
+            rest = matches.seqs[~matched_any]
+            buckets.append([self.other_key, len(rest), collect_subs(self, ctx, subset(matches, rest))])
+        return {"buckets": buckets}
+
+    def empty(self) -> dict[str, Any]:
+        keys = [key for key, _ in self.filters] + ([self.other_key] if self.other else [])
+        return {"buckets": [[key, 0, self.subs.empty() if self.subs else {}] for key in keys]}
+
+    def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
+        first = partials[0]["buckets"]
+        return {"buckets": [[key, sum(p["buckets"][i][1] for p in partials),
+                             reduce_subs(self, [p["buckets"][i][2] for p in partials])]
+                            for i, (key, _, _) in enumerate(first)]}
+
+    def render(self, reduced: dict[str, Any], typed_keys: bool = False) -> dict[str, Any]:
+        rendered = []
+        for key, count, subs in reduced["buckets"]:
+            bucket: dict[str, Any] = {"key": key} if self.named and not self.keyed else {}
+            bucket["doc_count"] = count
+            rendered.append((key, render_subs(self, subs, bucket, typed_keys)))
+        if self.keyed:
+            return {"buckets": {key: b for key, b in rendered}}
+        return {"buckets": [b for _, b in rendered]}

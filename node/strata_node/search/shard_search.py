@@ -1,0 +1,320 @@
+"""The query phase and the fetch phase on one shard (Elasticsearch's QueryPhase and
+FetchPhase), synchronous: the coordinator runs them on the search executor, since a query
+over a million documents is long CPU work that must not hold the event loop.
+
+The query phase returns what the coordinator needs to merge shards (the shard's top
+documents with their sort values and scores, its total, its aggregation partial) and keeps
+the reader it ran on, so the fetch phase reads the same refresh the query saw.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ..action.source_filter import filter_source
+from ..common.errors import IllegalArgument
+from ..common.xcontent import raw
+from ..engine.segment_reader import SegmentReader
+from ..index.mapping.dates import formatter
+from .context import ShardContext
+from .matches import Matches
+from .request import TRACK_DISABLED, SearchRequest
+from .sort import SCORE, SortKey, after_mask, is_relevance, key_values, needs_scores, top_k
+
+RELEVANCE = [SortKey(SCORE, "desc")]
+
+
+@dataclass
+class ShardQueryResult:
+    """One shard's answer to the query phase."""
+
+    ordinal: int  # the shard's place among the request's shards: the merge tie-break
+    index: str
+    shard_id: int
+    reader: SegmentReader
+    total: int
+    seqs: np.ndarray  # the shard's top from+size documents, in sort order
+    scores: list[float | None]
+    sort_values: list[list[Any]] | None  # rendered, when the request sorts
+    merge_values: list[tuple] | None
+    max_score: float | None
+    aggs: Any = None
+    timed_out: bool = False
+    terminated_early: bool = False
+
+
+def check_result_window(req: SearchRequest, max_result_window: int) -> None:
+    """DefaultSearchContext.preProcess: from + size bounded per index."""
+    window = req.from_ + req.size
+    if window > max_result_window:
+        raise IllegalArgument(
+            f"Result window is too large, from + size must be less than or equal to: [{max_result_window}] "
+            f"but was [{window}]. See the scroll api for a more efficient way to request large data sets. "
+            "This limit can be set by changing the [index.max_result_window] index level setting.")
+
+
+def _keep(matches: Matches, mask: np.ndarray) -> Matches:
+    if mask.all():
+        return matches
+    return Matches(matches.seqs[mask], None if matches.scores is None else matches.scores[mask])
+
+
+def _float32(value: float) -> float:
+    return float(str(np.float32(value)))
+
+
+def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, ordinal: int, max_result_window: int,
+                boost: float = 1.0) -> ShardQueryResult:
+    check_result_window(req, max_result_window)
+    keys = req.sort if not is_relevance(req.sort) else None
+    wants_hits = req.size > 0 or req.search_after is not None
+    score = (wants_hits and needs_scores(keys)) or req.track_scores or req.min_score is not None \
+        or (req.aggs is not None and req.aggs.needs_scores)
+    matches = query.execute(ctx, score=score)
+    if score and boost != 1.0 and matches.scores is not None:
+        matches = Matches(matches.seqs, (matches.scores * np.float32(boost)).astype(np.float32))
+    if req.min_score is not None and matches.scores is not None:
+        matches = _keep(matches, matches.scores >= np.float32(req.min_score))
+    terminated_early = False
+    if req.terminate_after and len(matches) > req.terminate_after:
+        n = req.terminate_after
+        matches = Matches(matches.seqs[:n], None if matches.scores is None else matches.scores[:n])
+        terminated_early = True
+    partial = req.aggs.collect(ctx, matches) if req.aggs is not None else None
+    hits = matches
+    if req.post_filter is not None:
+        filtered = req.post_filter.execute(ctx, score=False)
+        hits = _keep(matches, np.isin(matches.seqs, filtered.seqs, assume_unique=True))
+    total = len(hits) if req.track_total_hits != TRACK_DISABLED else 0
+    max_score = None
+    if wants_hits and hits.scores is not None and len(hits) and (keys is None or req.track_scores):
+        max_score = _float32(float(hits.scores.max()))
+    result = ShardQueryResult(ordinal, ctx.index, ctx.shard_id, ctx.reader, total, hits.seqs[:0], [], None,
+                              None, max_score, partial, terminated_early=terminated_early)
+    k = req.from_ + req.size
+    if k > 0 and len(hits):
+        _top_docs(ctx, req, keys, hits, k, result)
+    result.timed_out = ctx.past_deadline()
+    return result
+
+
+def _top_docs(ctx: ShardContext, req: SearchRequest, keys: list[SortKey] | None, hits: Matches, k: int,
+              result: ShardQueryResult) -> None:
+    order = keys or RELEVANCE
+    values = [key_values(ctx, key, hits.seqs, hits.scores) for key in order]
+    candidates = np.arange(len(hits))
+    if req.search_after is not None:
+        candidates = np.flatnonzero(after_mask(values, req.search_after))
+        values = [kv.subset(candidates) for kv in values]
+    picked = top_k(values, k)
+    positions = candidates[picked]
+    result.seqs = hits.seqs[positions]
+    scores = hits.scores
+    result.scores = [_float32(float(scores[p])) for p in positions.tolist()] if scores is not None \
+        else [None] * len(positions)
+    if keys is not None:
+        picked_list = picked.tolist()
+        result.sort_values = [[kv.render(i) for kv in values] for i in picked_list]
+        result.merge_values = [tuple(kv.merge_value(i) for kv in values) for i in picked_list]
+
+
+def count_phase(ctx: ShardContext, query: Any, *, min_score: float | None,
+                terminate_after: int) -> tuple[int, bool]:
+    """`_count` on one shard: how many documents match (and whether terminate_after cut it)."""
+    matches = query.execute(ctx, score=min_score is not None)
+    count = len(matches)
+    if min_score is not None and matches.scores is not None:
+        count = int(np.count_nonzero(matches.scores >= np.float32(min_score)))
+    if terminate_after and count > terminate_after:
+        return terminate_after, True
+    return count, False
+
+
+def validate_phase(ctx: ShardContext, query: Any) -> None:
+    """`_validate/query` on one shard: the query run against the shard's mapping, so what
+    only a shard can refuse (a value its field cannot hold) is found."""
+    query.execute(ctx, score=False)
+
+
+# -- fetch -----------------------------------------------------------------------------------
+
+@dataclass
+class FetchSpec:
+    """What each hit shows beside `_index`, `_id` and `_score`."""
+
+    fetch_source: bool
+    includes: list[str]
+    excludes: list[str]
+    version: bool
+    seq_no_primary_term: bool
+    stored_fields: list[str] | None
+    docvalue_fields: list[dict[str, Any]] = field(default_factory=list)
+    source_explicit: bool = False
+    fields: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, req: SearchRequest, source_explicit: bool) -> FetchSpec:
+        return cls(req.fetch_source, req.source_includes, req.source_excludes, req.version,
+                   req.seq_no_primary_term, req.stored_fields, req.docvalue_fields, source_explicit,
+                   req.fields)
+
+    @property
+    def show_id(self) -> bool:
+        return self.stored_fields != ["_none_"]
+
+    @property
+    def show_source(self) -> bool:
+        """FetchPhase: a stored_fields list without `_source` turns the source off unless
+        the request asked for it explicitly; `_none_` turns everything off."""
+        if self.stored_fields is None:
+            return self.fetch_source
+        if self.stored_fields == ["_none_"]:
+            return False
+        if self.source_explicit:
+            return self.fetch_source
+        return "_source" in self.stored_fields
+
+
+def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
+                sort_values: list[list[Any]] | None, spec: FetchSpec) -> list[dict[str, Any]]:
+    """The hits of one shard, in the order given."""
+    hits = []
+    columns: dict[str, Any] = {}
+    for i, seq in enumerate(seqs):
+        op = ctx.reader.document(seq)
+        hit: dict[str, Any] = {"_index": ctx.index}
+        if spec.show_id:
+            hit["_id"] = op.id
+        if spec.version:
+            hit["_version"] = op.version
+        if spec.seq_no_primary_term:
+            hit["_seq_no"] = op.seq_no
+            hit["_primary_term"] = op.primary_term
+        score = scores[i]
+        hit["_score"] = None if score is None or math.isnan(score) else score
+        if op.routing is not None and spec.show_id:
+            hit["_routing"] = op.routing
+        source = None
+        if spec.show_source or spec.stored_fields or spec.fields:
+            source = op.source
+        if spec.show_source and source is not None:
+            if spec.includes or spec.excludes:
+                hit["_source"] = filter_source(orjson.loads(source), spec.includes, spec.excludes)
+            else:
+                hit["_source"] = raw(source)
+        fields = _stored_fields(ctx, spec.stored_fields, source) if spec.stored_fields else {}
+        if spec.fields and source is not None:
+            fields.update(_fetch_fields(ctx, spec.fields, op.id, source))
+        for item in spec.docvalue_fields:
+            fields.update(_docvalue_field(ctx, columns, item, seq))
+        if fields:
+            hit["fields"] = fields
+        if sort_values is not None:
+            from .sort import render_sort_value
+
+            hit["sort"] = [render_sort_value(v) for v in sort_values[i]]
+        hits.append(hit)
+    return hits
+
+
+def _path_values(source: Any, path: list[str]) -> list[Any]:
+    if not path:
+        return source if isinstance(source, list) else [source]
+    if isinstance(source, list):
+        return [v for item in source for v in _path_values(item, path)]
+    if not isinstance(source, dict):
+        return []
+    out = []
+    for cut in range(len(path), 0, -1):  # "a.b" may be one key or two levels
+        key = ".".join(path[:cut])
+        if key in source:
+            out += _path_values(source[key], path[cut:])
+    return out
+
+
+def _stored_fields(ctx: ShardContext, names: list[str], source: bytes | None) -> dict[str, list[Any]]:
+    """Fields mapped with `store: true`, read back from the stored source (which holds the
+    same values the store would)."""
+    stored = [path for path, mapper in ctx.mapping.fields.items() if mapper.store]
+    patterns = [n for n in names if n not in ("_source", "_id")]
+    wanted = [p for p in stored if any(fnmatch.fnmatchcase(p, n) for n in patterns)]
+    if not wanted or source is None:
+        return {}
+    doc = orjson.loads(source)
+    out = {}
+    for path in wanted:
+        values = [v for v in _path_values(doc, path.split(".")) if v is not None]
+        if values:
+            out[path] = values
+    return out
+
+
+def _fetch_fields(ctx: ShardContext, patterns: list[dict[str, Any]], doc_id: str,
+                  source: bytes) -> dict[str, list[Any]]:
+    """The `fields` option (FetchFieldsPhase): each mapped field matching a pattern, its
+    values read from the source as the mapping reads them (multi-fields from their parent,
+    numbers parsed, dates formatted with the field's format or the one asked for)."""
+    parsed = ctx.mapping.parse_document(orjson.loads(source), doc_id).fields
+    out: dict[str, list[Any]] = {}
+    for item in patterns:
+        pattern = item["field"]
+        for path, values in parsed.items():
+            mapper = ctx.field(path)
+            if mapper is None or path in out or not fnmatch.fnmatchcase(path, pattern):
+                continue
+            out[path] = [_format_fetched(mapper, v, item.get("format")) for v in values]
+    return out
+
+
+def _format_fetched(mapper, value: Any, fmt: str | None) -> Any:
+    if mapper.type_name == "date":
+        pattern = fmt or str(mapper.get("format")).split("||")[0]
+        return str(value) if pattern == "epoch_millis" else formatter(pattern).format_millis(int(value))
+    if mapper.type_name in ("float", "half_float") and isinstance(value, float):
+        return _float32(value)
+    return value
+
+
+def _docvalue_field(ctx: ShardContext, columns: dict[str, Any], item: dict[str, Any],
+                    seq: int) -> dict[str, list]:
+    pattern = item["field"]
+    names = [pattern] if "*" not in pattern else sorted(
+        p for p in ctx.mapping.fields if fnmatch.fnmatchcase(p, pattern))
+    out = {}
+    for name in names:
+        mapper = ctx.field(name)
+        if mapper is None:
+            continue
+        if mapper.type_name == "text":
+            from .sort import fielddata_error
+
+            raise fielddata_error(ctx, name)
+        if name not in columns:
+            columns[name] = ctx.reader.doc_values(name)
+        column = columns[name]
+        lo, hi = np.searchsorted(column.seqs, [seq, seq + 1])
+        if lo == hi:
+            continue
+        values = column.values[lo:hi]
+        out[name] = [_format_docvalue(mapper, v, item.get("format")) for v in sorted(values.tolist())]
+    return out
+
+
+def _format_docvalue(mapper, value: Any, fmt: str | None) -> Any:
+    """A doc value as the fields section shows it: dates formatted with the field's first
+    format, numbers through a DecimalFormat-like pattern when one is given."""
+    if mapper.type_name == "date":
+        pattern = fmt if fmt and fmt != "use_field_mapping" else str(mapper.get("format")).split("||")[0]
+        if pattern == "epoch_millis":
+            return str(value)
+        return formatter(pattern).format_millis(int(value))
+    if fmt and fmt != "use_field_mapping" and isinstance(value, int | float) and not isinstance(value, bool):
+        decimals = len(fmt.split(".", 1)[1]) if "." in fmt else 0
+        return f"{float(value):.{decimals}f}"
+    return value

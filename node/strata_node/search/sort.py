@@ -1,0 +1,513 @@
+"""Sorting: the `sort` of a search body, the per-shard top k, sort values and search_after.
+
+A sort is a list of keys (`_score`, `_doc` or a field). On a shard every key becomes an
+array aligned with the matched documents, in *value space*: the numbers or strings the
+hits' `sort` arrays show, with a missing document given the value Elasticsearch gives it
+(Long.MAX_VALUE / +Infinity for a numeric `_last` ascending, null for a keyword). The top
+k is then picked with numpy (a partition on the first key, a lexsort of the candidates),
+ties broken by sequence number as Lucene breaks them by doc id. search_after filters on
+the same value space, so a sort value handed back to a client is exactly what it sends
+back on the next page. The coordinator merges shards with `compare_hits` on the same
+values, ties broken by shard then sequence number.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import itertools
+import math
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..common.errors import IllegalArgument, ParsingError, QueryShardError, XContentParseError
+from ..common.xcontent import token_name
+from ..index.mapping.types import FIELD_TYPES
+from .context import ShardContext
+
+SCORE = "_score"
+DOC = "_doc"
+MODES = ("min", "max", "sum", "avg", "median")
+INTEGRAL_TYPES = ("long", "integer", "short", "byte", "date", "boolean")
+FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
+STRING_TYPES = ("keyword", "ip")
+SORT_OPTIONS = ("order", "missing", "unmapped_type", "mode", "numeric_type", "format")
+LONG_MAX = (1 << 63) - 1
+LONG_MIN = -(1 << 63)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One key of a sort: `_score`, `_doc` or a field, with its order and options."""
+
+    field: str
+    order: str = "asc"
+    missing: Any = "_last"
+    unmapped_type: str | None = None
+    mode: str | None = None
+
+    @property
+    def reverse(self) -> bool:
+        return self.order == "desc"
+
+    @property
+    def is_score(self) -> bool:
+        return self.field == SCORE
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+def _order(value: Any) -> str:
+    if isinstance(value, str) and value.lower() in ("asc", "desc"):
+        return value.lower()
+    raise IllegalArgument(f"Unknown SortOrder [{value}]")
+
+
+def _key(field: str, options: Any) -> SortKey:
+    if field in ("_geo_distance", "_script"):
+        raise IllegalArgument(f"sort type [{field}] is not supported")
+    default_order = "desc" if field == SCORE else "asc"
+    if isinstance(options, str):
+        return SortKey(field, _order(options))
+    if not isinstance(options, dict):
+        raise ParsingError(f"[{'_score' if field == SCORE else 'field_sort'}] unexpected token "
+                           f"[{token_name(options)}] for sort field [{field}]")
+    parser = "score_sort" if field in (SCORE, DOC) else "field_sort"
+    known = ("order",) if field == SCORE else SORT_OPTIONS
+    for name in options:
+        if name not in known:
+            raise XContentParseError(f"[{parser}] unknown field [{name}]")
+    order = _order(options["order"]) if "order" in options else default_order
+    mode = options.get("mode")
+    if mode is not None and mode not in MODES:
+        raise IllegalArgument(f"Unknown SortMode [{mode}]")
+    missing = options.get("missing", "_last")
+    if missing is None:
+        missing = "_last"
+    return SortKey(field, order, missing, options.get("unmapped_type"), mode)
+
+
+def parse_sort(value: Any) -> list[SortKey]:
+    """A body's `sort`: a field name, an object of field -> order or options, or an array
+    of those (SortBuilder.fromXContent)."""
+    items = value if isinstance(value, list) else [value]
+    keys: list[SortKey] = []
+    for item in items:
+        if isinstance(item, str):
+            keys.append(SortKey(item, "desc" if item == SCORE else "asc"))
+        elif isinstance(item, dict):
+            keys.extend(_key(field, options) for field, options in item.items())
+        else:
+            raise ParsingError(f"malformed sort format, within the sort array, an object, or an actual "
+                               f"string are allowed, got [{token_name(item)}]")
+    return keys
+
+
+def parse_sort_param(text: str) -> list[SortKey]:
+    """The `sort` URL parameter: `field`, `field:asc`, `field:desc`, comma separated. A
+    part with a colon and any other order is passed over, as RestSearchAction does."""
+    keys = []
+    for part in text.split(","):
+        if not part:
+            continue
+        field, sep, order = part.rpartition(":")
+        if not sep:
+            keys.append(SortKey(part, "desc" if part == SCORE else "asc"))
+        elif order in ("asc", "desc"):
+            keys.append(SortKey(field, order))
+    return keys
+
+
+def is_relevance(keys: Sequence[SortKey] | None) -> bool:
+    """No sort, or `_score` descending alone: the default relevance order, whose hits
+    carry no `sort` values (SortBuilder.buildSort returns no sort for it)."""
+    return not keys or (len(keys) == 1 and keys[0].is_score and keys[0].reverse)
+
+
+def needs_scores(keys: Sequence[SortKey] | None) -> bool:
+    return not keys or any(k.is_score for k in keys)
+
+
+# -- per shard: values of the matched documents ----------------------------------------------
+
+_reduced_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def _per_document(ctx: ShardContext, field: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(sequence numbers, one value each) of a field's doc values, a multi-valued document
+    reduced by `mode`. Kept per reader (one per refresh), since every sorted search on the
+    field needs it and a reader's columns never change."""
+    reader = ctx.reader
+    with _cache_lock:
+        per_reader = _reduced_cache.setdefault(reader, {})
+        cached = per_reader.get((field, mode))
+    if cached is not None:
+        return cached
+    column = reader.doc_values(field)
+    seqs, values = column.seqs, column.values
+    if len(seqs) and np.any(seqs[1:] == seqs[:-1]):
+        uniq, starts = np.unique(seqs, return_index=True)
+        if mode == "min":
+            values = np.minimum.reduceat(values, starts)
+        elif mode == "max":
+            values = np.maximum.reduceat(values, starts)
+        else:
+            numbers = values.astype(np.float64)
+            sums = np.add.reduceat(numbers, starts)
+            if mode == "sum":
+                values = sums if values.dtype == np.float64 else sums.astype(np.int64)
+            elif mode == "avg":
+                counts = np.diff(np.append(starts, len(seqs)))
+                values = sums / counts
+            else:  # median
+                bounds = np.append(starts, len(seqs))
+                values = np.array([np.median(numbers[a:b]) for a, b in itertools.pairwise(bounds.tolist())])
+        seqs = uniq
+    result = (seqs, values)
+    with _cache_lock:
+        _reduced_cache.setdefault(reader, {})[(field, mode)] = result
+    return result
+
+
+def _sort_form(kind: str, value: Any) -> Any:
+    """How a string-like value compares: an IP by its 16-byte form, a keyword as itself
+    (Python compares str by code point, which is the UTF-8 byte order Lucene uses)."""
+    return _ip_bytes(value) if kind == "ip" else value
+
+
+def _ordinals(ctx: ShardContext, field: str, mode: str, kind: str):
+    """Global ordinals of a string field for one reader, as Lucene keeps them per segment:
+    (seqs, each document's ordinal, the distinct values in order, their sort forms).
+    Sorting a million keyword values then compares integers, and the string sort is done
+    once per refresh rather than per request."""
+    with _cache_lock:
+        cached = _reduced_cache.setdefault(ctx.reader, {}).get((field, mode, "ordinals"))
+    if cached is not None:
+        return cached
+    seqs, values = _per_document(ctx, field, mode)
+    if kind == "ip":
+        distinct = sorted(set(values.tolist()), key=_ip_bytes)
+        position = {v: i for i, v in enumerate(distinct)}
+        ranks = np.fromiter((position[v] for v in values.tolist()), np.int64, len(values))
+        lookup = np.empty(len(distinct), dtype=object)
+        lookup[:] = distinct
+        forms = np.empty(len(distinct), dtype=object)
+        forms[:] = [_ip_bytes(v) for v in distinct]
+    else:
+        lookup, ranks = np.unique(values, return_inverse=True)
+        forms = lookup
+    result = (seqs, ranks.astype(np.int64), lookup, forms)
+    with _cache_lock:
+        _reduced_cache.setdefault(ctx.reader, {})[(field, mode, "ordinals")] = result
+    return result
+
+
+def _rank(forms: np.ndarray, kind: str, value: Any) -> int:
+    """A value's place among the distinct values, doubled so that a value the shard does
+    not hold falls between two that it does (odd: held, even: between)."""
+    form = _sort_form(kind, value)
+    lo = int(np.searchsorted(forms, form, side="left")) if len(forms) else 0
+    return 2 * lo + 1 if lo < len(forms) and forms[lo] == form else 2 * lo
+
+
+@dataclass
+class KeyValues:
+    """One sort key's values for the matched documents. Numbers are kept in value space
+    (`values`, a missing document holding the value Elasticsearch gives it); strings as
+    doubled ordinals (`ranks`, see `_rank`) into `lookup`, with `missing` marking documents
+    without a value (a substituted `missing` value is `custom`)."""
+
+    key: SortKey
+    values: np.ndarray | None
+    kind: str  # "int", "float", "float32", "str", "ip"
+    missing: np.ndarray | None = None
+    ranks: np.ndarray | None = None
+    lookup: np.ndarray | None = None
+    forms: np.ndarray | None = None
+    custom: Any = None
+
+    @property
+    def size(self) -> int:
+        return len(self.ranks if self.values is None else self.values)
+
+    def subset(self, positions: np.ndarray) -> KeyValues:
+        return KeyValues(self.key, None if self.values is None else self.values[positions], self.kind,
+                         None if self.missing is None else self.missing[positions],
+                         None if self.ranks is None else self.ranks[positions], self.lookup, self.forms,
+                         self.custom)
+
+    def render(self, i: int) -> Any:
+        if self.missing is not None and self.missing[i]:
+            return None
+        if self.ranks is not None:
+            rank = int(self.ranks[i])
+            return self.lookup[rank // 2] if rank % 2 else self.custom
+        value = self.values[i]
+        if self.kind == "int":
+            return int(value)
+        if self.kind == "float":
+            return float(value)
+        return _float32(value)
+
+    def merge_value(self, i: int) -> Any:
+        """What the coordinator compares: the rendered value, except an IP, which sorts by
+        its 16-byte form rather than its text."""
+        value = self.render(i)
+        if self.kind == "ip" and value is not None:
+            return _ip_bytes(value)
+        return value
+
+
+def _float32(value: Any) -> float:
+    """A float as Java prints a float: the shortest decimal that reads back to it."""
+    return float(str(np.float32(value)))
+
+
+def fielddata_error(ctx: ShardContext, field: str) -> IllegalArgument:
+    return IllegalArgument(
+        f"Fielddata is disabled on [{field}] in [{ctx.index}]. Text fields are not optimised for operations "
+        "that require per-document field data like aggregations and sorting, so these operations are "
+        "disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on "
+        f"[{field}] in order to load field data by uninverting the inverted index. Note that this can "
+        "use significant memory.")
+
+
+def _type_of(ctx: ShardContext, key: SortKey) -> str | None:
+    mapper = ctx.field(key.field)
+    if mapper is None:
+        if key.unmapped_type is None:
+            raise QueryShardError(f"No mapping found for [{key.field}] in order to sort on",
+                                  index_uuid="_na_", index=ctx.index)
+        if key.unmapped_type not in FIELD_TYPES:
+            raise IllegalArgument(f"No mapper found for type [{key.unmapped_type}]")
+        return None
+    if mapper.type_name == "text":
+        raise fielddata_error(ctx, key.field)
+    if not mapper.doc_values:
+        raise IllegalArgument(f"Can't load fielddata on [{key.field}] because fielddata is unsupported on "
+                              f"fields of type [{mapper.type_name}]. Use doc values instead.")
+    return mapper.type_name
+
+
+def _kind(type_name: str) -> str:
+    if type_name in INTEGRAL_TYPES:
+        return "int"
+    if type_name == "float" or type_name == "half_float":
+        return "float32"
+    if type_name in FLOAT_TYPES:
+        return "float"
+    if type_name == "ip":
+        return "ip"
+    return "str"
+
+
+def _missing_value(key: SortKey, kind: str, convert: Callable[[Any], Any] | None) -> Any:
+    """The value a document without one sorts (and shows) as."""
+    last = key.missing == "_last"
+    if key.missing in ("_last", "_first"):
+        high = last != key.reverse
+        if kind == "int":
+            return LONG_MAX if high else LONG_MIN
+        if kind in ("float", "float32"):
+            return math.inf if high else -math.inf
+        return None
+    value = key.missing
+    try:
+        if convert is not None:
+            value = convert(value)
+        if kind == "int":
+            return int(value)
+        if kind in ("float", "float32"):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise IllegalArgument(f"failed to parse missing value [{key.missing}] of sort field [{key.field}]") \
+            from None
+
+
+def key_values(ctx: ShardContext, key: SortKey, seqs: np.ndarray, scores: np.ndarray | None) -> KeyValues:
+    """The values of one sort key for the matched documents `seqs`."""
+    if key.field == SCORE:
+        return KeyValues(key, scores if scores is not None else np.zeros(len(seqs), np.float32), "float32")
+    if key.field == DOC:
+        return KeyValues(key, seqs, "int")
+    type_name = _type_of(ctx, key)
+    kind = _kind(type_name or key.unmapped_type)
+    mapper = ctx.field(key.field)
+    missing_value = _missing_value(key, kind, mapper.convert if mapper is not None else None)
+    if type_name is None:
+        doc_seqs, doc_values = seqs[:0], np.empty(0, dtype=object)
+    else:
+        doc_seqs, doc_values = _per_document(ctx, key.field, key.mode or ("max" if key.reverse else "min"))
+    idx = np.searchsorted(doc_seqs, seqs)
+    idx_clipped = np.minimum(idx, max(len(doc_seqs) - 1, 0))
+    present = (idx < len(doc_seqs)) & (doc_seqs[idx_clipped] == seqs) if len(doc_seqs) else \
+        np.zeros(len(seqs), dtype=bool)
+    if kind in ("int", "float", "float32"):
+        dtype = np.int64 if kind == "int" else np.float64
+        values = np.full(len(seqs), missing_value, dtype=dtype)
+        if len(doc_seqs):
+            values[present] = doc_values[idx_clipped[present]].astype(dtype)
+        return KeyValues(key, values, kind)
+    if type_name is None:
+        doc_ranks, lookup, forms = np.empty(0, np.int64), np.empty(0, dtype=object), np.empty(0, dtype=object)
+    else:
+        mode = key.mode or ("max" if key.reverse else "min")
+        doc_seqs, doc_ranks, lookup, forms = _ordinals(ctx, key.field, mode, kind)
+    ranks = np.zeros(len(seqs), dtype=np.int64)
+    if len(doc_seqs):
+        ranks[present] = 2 * doc_ranks[idx_clipped[present]] + 1
+    if missing_value is not None:
+        ranks[~present] = _rank(forms, kind, missing_value)
+        return KeyValues(key, None, kind, None, ranks, lookup, forms, missing_value)
+    return KeyValues(key, None, kind, ~present, ranks, lookup, forms)
+
+
+def _ip_bytes(text: str) -> bytes:
+    address = ipaddress.ip_address(text)
+    if address.version == 4:
+        return b"\0" * 10 + b"\xff\xff" + address.packed
+    return address.packed
+
+
+def _ordering_array(kv: KeyValues) -> np.ndarray:
+    """An ascending numeric key for lexsort that orders documents as the sort key does."""
+    if kv.ranks is None:
+        values = kv.values
+        if kv.kind == "int":
+            return ~values if kv.key.reverse else values  # ~v reverses int64 order without overflow
+        return -values.astype(np.float64) if kv.key.reverse else values.astype(np.float64)
+    ranks = -kv.ranks if kv.key.reverse else kv.ranks.copy()
+    if kv.missing is not None:
+        beyond = 2 * len(kv.lookup) + 3
+        ranks[kv.missing] = beyond if kv.key.missing == "_last" else -beyond
+    return ranks
+
+
+def top_k(keys: list[KeyValues], k: int) -> np.ndarray:
+    """Positions of the first k documents in sort order (ties by position, which is
+    sequence number order since matches are sorted by seq)."""
+    n = keys[0].size if keys else 0
+    if k <= 0 or n == 0:
+        return np.empty(0, dtype=np.int64)
+    arrays = [_ordering_array(kv) for kv in keys]
+    primary = arrays[0]
+    if n > k:
+        kth = np.partition(primary, k - 1)[k - 1]
+        if len(arrays) == 1:
+            less = np.flatnonzero(primary < kth)
+            equal = np.flatnonzero(primary == kth)[:k - len(less)]
+            candidates = np.concatenate([less, equal])
+        else:
+            candidates = np.flatnonzero(primary <= kth)
+    else:
+        candidates = np.arange(n)
+    order = np.lexsort([candidates] + [a[candidates] for a in reversed(arrays)])
+    return candidates[order][:k]
+
+
+# -- search_after ----------------------------------------------------------------------------
+
+def _after_value(kv: KeyValues, value: Any) -> Any:
+    key = kv.key
+    if kv.kind in ("int", "float", "float32"):
+        if value is None:
+            return _missing_value(key if key.missing in ("_last", "_first") else
+                                  SortKey(key.field, key.order, "_last"), kv.kind, None)
+        try:
+            if kv.kind == "int":
+                if isinstance(value, bool):
+                    return int(value)
+                if isinstance(value, float):
+                    return int(value)
+                if isinstance(value, str):
+                    return int(float(value)) if "." in value else int(value)
+                return int(value)
+            return float(value)
+        except (TypeError, ValueError):
+            raise IllegalArgument(f"Failed to parse search_after value for field [{key.field}].") from None
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def after_mask(keys: list[KeyValues], after: Sequence[Any]) -> np.ndarray:
+    """Documents strictly after the `after` sort values (a tie is not after, as Lucene's
+    paging collector excludes it)."""
+    if len(after) != len(keys):
+        raise IllegalArgument(f"search_after has {len(after)} value(s) but sort has {len(keys)}.")
+    n = keys[0].size
+    greater = np.zeros(n, dtype=bool)
+    equal = np.ones(n, dtype=bool)
+    for kv, raw in zip(keys, after, strict=True):
+        a = _after_value(kv, raw)
+        if kv.ranks is None:
+            values = kv.values
+            after_v = values < a if kv.key.reverse else values > a
+            same = values == a
+        else:
+            missing = kv.missing if kv.missing is not None else np.zeros(n, dtype=bool)
+            last = kv.key.missing == "_last"
+            if a is None:
+                after_v = np.zeros(n, dtype=bool) if last else ~missing
+                same = missing.copy()
+            else:
+                try:
+                    target = _rank(kv.forms, kv.kind, a)
+                except ValueError:
+                    raise IllegalArgument(f"Failed to parse search_after value for field [{kv.key.field}].") \
+                        from None
+                ranks = kv.ranks
+                after_v = ((ranks < target) if kv.key.reverse else (ranks > target)) & ~missing
+                same = (ranks == target) & ~missing
+                if last:
+                    after_v |= missing
+        greater |= equal & after_v
+        equal &= same
+    return greater
+
+
+# -- coordinating merge ------------------------------------------------------------------------
+
+def _compare_value(key: SortKey, a: Any, b: Any) -> int:
+    if a == b:
+        return 0
+    if a is None or b is None:  # strings without a value
+        a_first = key.missing == "_first" if a is None else key.missing == "_last"
+        return -1 if a_first else 1
+    try:
+        less = a < b
+    except TypeError:
+        raise IllegalArgument(f"Can't sort on field [{key.field}]: it has incompatible types across the "
+                              "indices searched") from None
+    result = -1 if less else 1
+    return -result if key.reverse else result
+
+
+def sort_comparator(keys: Sequence[SortKey]) -> Callable[[Any], Any]:
+    """A sort key function over (sort values, shard ordinal, seq) tuples: the merge order of
+    hits from several shards."""
+
+    def compare(x: tuple, y: tuple) -> int:
+        for key, a, b in zip(keys, x[0], y[0], strict=True):
+            c = _compare_value(key, a, b)
+            if c:
+                return c
+        return (x[1] > y[1]) - (x[1] < y[1]) or (x[2] > y[2]) - (x[2] < y[2])
+
+    return functools.cmp_to_key(compare)
+
+
+def render_sort_value(value: Any) -> Any:
+    """Infinity has no JSON number: Elasticsearch writes it as a string."""
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value

@@ -1,0 +1,134 @@
+"""The task management actions every node serves: list its tasks, cancel them, take a ban
+on a parent, and a sleep action with children on other nodes for tests and demos.
+
+Until cluster coordination lands, "every node" means this node and the nodes the
+transport has shaken hands with (TransportService.peers()); the fan-out code does not
+change when the cluster state's node list replaces that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..common.errors import StrataError
+from ..transport.service import TransportService
+from ..transport.wire import Empty, Message
+from .manager import TaskManager
+from .task import Task, TaskId
+
+log = logging.getLogger("strata.tasks")
+
+LIST_NODE = "cluster:monitor/tasks/lists[n]"
+CANCEL_NODE = "cluster:admin/tasks/cancel[n]"
+BAN = "internal:admin/tasks/ban"
+SLEEP = "cluster:admin/strata/sleep"
+SLEEP_CHILD = "cluster:admin/strata/sleep[n]"
+
+
+class TaskFilter(Message):
+    actions: list[str] = []
+    parent_task_id: str | None = None
+    task_id: str | None = None
+    detailed: bool = False
+
+
+class NodeTasks(Message):
+    node_id: str
+    node_name: str
+    transport_address: str
+    tasks: list[dict[str, Any]] = []
+
+
+class CancelTasks(Message):
+    filter: TaskFilter
+    reason: str = "by user request"
+
+
+class BanParent(Message):
+    parent_task_id: str
+    reason: str = ""
+    ban: bool = True  # False lifts the ban once the parent is gone
+
+
+class Sleep(Message):
+    """Sleep `millis`, first starting a child sleep on each node in `children`."""
+
+    millis: int
+    children: list[str] = []
+    description: str = ""
+
+
+def _matching(tasks: TaskManager, f: TaskFilter) -> list[Task]:
+    parent = TaskId.parse(f.parent_task_id) if f.parent_task_id else None
+    found = tasks.list(actions=f.actions, parent=parent)
+    if f.task_id:
+        wanted = TaskId.parse(f.task_id)
+        found = [t for t in found if t.id == wanted]
+    return found
+
+
+class TaskActions:
+    def __init__(self, transport: TransportService, tasks: TaskManager):
+        self.transport = transport
+        self.tasks = tasks
+        transport.register(LIST_NODE, TaskFilter, NodeTasks, self._list_node)
+        transport.register(CANCEL_NODE, CancelTasks, NodeTasks, self._cancel_node)
+        transport.register(BAN, BanParent, Empty, self._ban)
+        transport.register(SLEEP, Sleep, Empty, self.sleep, cancellable=True)
+        transport.register(SLEEP_CHILD, Sleep, Empty, self.sleep, cancellable=True)
+
+    def _node_tasks(self, found: list[Task], detailed: bool) -> NodeTasks:
+        return NodeTasks(node_id=self.tasks.node_id, node_name=self.transport.node_name,
+                         transport_address=self.transport.address,
+                         tasks=[t.info(detailed=detailed) for t in found])
+
+    async def _list_node(self, request: TaskFilter, task: Task) -> NodeTasks:
+        # The listing task itself is a child of the caller's, as in ES's output.
+        return self._node_tasks(_matching(self.tasks, request), request.detailed)
+
+    async def _cancel_node(self, request: CancelTasks, task: Task) -> NodeTasks:
+        cancelled = []
+        by_id = request.filter.task_id is not None
+        for found in _matching(self.tasks, request.filter):
+            if not found.cancellable or found.cancelled:
+                continue
+            if not by_id and found.parent is not None and self.tasks.get(found.parent) is not None:
+                continue  # a cancellation by filter cancels local roots; their children follow
+            await self.cancel_local(found, request.reason)
+            cancelled.append(found)
+        return self._node_tasks(cancelled, detailed=False)
+
+    async def cancel_local(self, task: Task, reason: str) -> None:
+        """Cancel a task here and ban its parent id on every node that ran its children."""
+        nodes = self.tasks.cancel(task, reason)
+        addresses = self.transport.addresses_of(nodes)
+        await asyncio.gather(*(self._send_ban(address, task, reason) for address in addresses))
+
+    async def _send_ban(self, address: str, task: Task, reason: str) -> None:
+        try:
+            await self.transport.execute(BAN, BanParent(parent_task_id=str(task.id), reason=reason),
+                                         address=address, timeout=30.0)
+        except StrataError as e:
+            log.warning("failed to ban children of [%s] on [%s]: %s", task.id, address, e)
+
+    async def _ban(self, request: BanParent, task: Task) -> Empty:
+        parent = TaskId.parse(request.parent_task_id)
+        if request.ban:
+            self.tasks.ban_parent(parent, request.reason)
+        else:
+            self.tasks.remove_ban(parent)
+        return Empty()
+
+    async def sleep(self, request: Sleep, task: Task) -> Empty:
+        children = []
+        for address in request.children:
+            if self.transport.node_id_at(address) is None:
+                await self.transport.connect(address)
+            self.tasks.register_child_node(task, self.transport.node_id_at(address))
+            children.append(self.transport.execute(SLEEP_CHILD, Sleep(millis=request.millis),
+                                                   address=address))
+        waits = [asyncio.sleep(request.millis / 1000), *children]
+        await asyncio.gather(*waits)
+        return Empty()

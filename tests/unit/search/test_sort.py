@@ -1,0 +1,202 @@
+"""Sort specs, per-shard top k, sort values and search_after, on a real engine's
+search structures (a shard written with the real indexing chain)."""
+
+import asyncio
+import math
+
+import numpy as np
+import orjson
+import pytest
+
+from strata_node.common.errors import IllegalArgument, QueryShardError, XContentParseError
+from strata_node.engine.engine import Engine, IndexOp, ShardRef
+from strata_node.index.analysis import index_analyzers
+from strata_node.index.indexing import DocumentIndexer
+from strata_node.index.mapping import Mapping
+from strata_node.search.context import ShardContext
+from strata_node.search.sort import (
+    LONG_MAX,
+    SortKey,
+    after_mask,
+    is_relevance,
+    key_values,
+    parse_sort,
+    parse_sort_param,
+    render_sort_value,
+    sort_comparator,
+    top_k,
+)
+
+MAPPING = {"properties": {"n": {"type": "long"}, "f": {"type": "double"}, "k": {"type": "keyword"},
+                          "t": {"type": "text"}, "d": {"type": "date"}, "ip": {"type": "ip"}}}
+DOCS = [
+    {"n": 5, "f": 1.5, "k": "b", "t": "x", "d": "2024-01-02", "ip": "10.0.0.2"},
+    {"n": [1, 9], "f": 0.5, "k": "a", "d": "2024-01-01", "ip": "9.0.0.1"},
+    {"n": 5, "k": ["z", "c"], "ip": "10.0.0.10"},
+    {"f": 2.5, "k": "d"},
+]
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    """A one-shard engine holding DOCS (ids "0".."3"), refreshed."""
+    mapping = Mapping.parse(MAPPING)
+    analyzers = index_analyzers({}, "test")
+    indexer = DocumentIndexer(mapping, analyzers)
+    engine = Engine(ShardRef("test", "uuid", 0), tmp_path, 1)
+
+    async def open_and_write():
+        await engine.open()
+        ops = [IndexOp(str(i), orjson.dumps(doc), indexed=indexer(mapping.parse_document(doc, str(i))))
+               for i, doc in enumerate(DOCS)]
+        engine.write(ops, lambda i, outcome: None)
+        engine.refresh()
+
+    asyncio.run(open_and_write())
+    yield ShardContext("test", 0, engine.searcher(), mapping, analyzers, now_millis=0)
+    asyncio.run(engine.close())
+
+
+def ordered_ids(ctx, keys, k=10, after=None):
+    seqs = ctx.reader.docs()
+    values = [key_values(ctx, key, seqs, None) for key in keys]
+    positions = np.arange(len(seqs))
+    if after is not None:
+        positions = np.flatnonzero(after_mask(values, after))
+        values = [v.subset(positions) for v in values]
+    picked = top_k(values, k)
+    return [ctx.reader.document(int(seqs[positions[p]])).id for p in picked], \
+        [[render_sort_value(v.render(int(p))) for v in values] for p in picked]
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+def test_parse_sort_forms():
+    keys = parse_sort(["a", {"b": "desc"}, {"c": {"order": "asc", "missing": "_first", "mode": "max"}},
+                       "_score", {"_doc": {"order": "desc"}}])
+    assert [(k.field, k.order) for k in keys] == [
+        ("a", "asc"), ("b", "desc"), ("c", "asc"), ("_score", "desc"), ("_doc", "desc")]
+    assert keys[2].missing == "_first" and keys[2].mode == "max"
+    assert parse_sort("x") == [SortKey("x")]
+
+
+def test_parse_sort_refuses_bad_order_mode_and_options():
+    with pytest.raises(IllegalArgument, match=r"Unknown SortOrder \[up\]"):
+        parse_sort({"a": "up"})
+    with pytest.raises(IllegalArgument, match=r"Unknown SortMode \[first\]"):
+        parse_sort({"a": {"mode": "first"}})
+    with pytest.raises(XContentParseError, match=r"\[field_sort\] unknown field \[size\]"):
+        parse_sort({"a": {"size": 1}})
+
+
+def test_sort_param():
+    assert parse_sort_param("a:desc,b,c:asc") == [SortKey("a", "desc"), SortKey("b"), SortKey("c")]
+    assert parse_sort_param("a:sideways") == []  # passed over, as RestSearchAction does
+
+
+def test_relevance_is_no_sort():
+    assert is_relevance(None) and is_relevance([SortKey("_score", "desc")])
+    assert not is_relevance([SortKey("_score", "asc")])
+    assert not is_relevance([SortKey("_score", "desc"), SortKey("_doc")])
+
+
+# -- per shard -------------------------------------------------------------------------------------
+
+def test_numeric_sort_uses_min_ascending_max_descending_and_missing_last(ctx):
+    ids, values = ordered_ids(ctx, [SortKey("n")])
+    assert ids == ["1", "0", "2", "3"]
+    assert values == [[1], [5], [5], [LONG_MAX]]
+    ids, values = ordered_ids(ctx, [SortKey("n", "desc")])
+    assert ids == ["1", "0", "2", "3"]
+    assert values[0] == [9] and values[-1] == [-LONG_MAX - 1]
+
+
+def test_missing_first_and_custom_missing(ctx):
+    assert ordered_ids(ctx, [SortKey("f", "asc", "_first")])[0] == ["2", "1", "0", "3"]
+    ids, values = ordered_ids(ctx, [SortKey("f", "asc", 2.0)])
+    assert ids == ["1", "0", "2", "3"] and values[2] == [2.0]
+
+
+def test_float_missing_renders_infinity(ctx):
+    _, values = ordered_ids(ctx, [SortKey("f")])
+    assert values[-1] == ["Infinity"]
+
+
+def test_keyword_sort_values_are_strings_and_missing_is_null(ctx):
+    ids, values = ordered_ids(ctx, [SortKey("k")])
+    assert ids == ["1", "0", "2", "3"]
+    assert values == [["a"], ["b"], ["c"], ["d"]]
+    ids, values = ordered_ids(ctx, [SortKey("k", "desc")])
+    assert ids == ["2", "3", "0", "1"] and values[0] == ["z"]
+    ids, values = ordered_ids(ctx, [SortKey("d")])
+    assert values[-1] == [LONG_MAX] and values[0] == [1704067200000]
+
+
+def test_ip_sorts_by_address_not_text(ctx):
+    ids, values = ordered_ids(ctx, [SortKey("ip")])
+    assert ids[:3] == ["1", "0", "2"]
+    assert values[:3] == [["9.0.0.1"], ["10.0.0.2"], ["10.0.0.10"]]
+
+
+def test_ties_break_by_sequence_number_and_secondary_key(ctx):
+    assert ordered_ids(ctx, [SortKey("n")], k=2)[0] == ["1", "0"]
+    assert ordered_ids(ctx, [SortKey("n"), SortKey("k", "desc")])[0] == ["1", "2", "0", "3"]
+
+
+def test_search_after_walks_every_document_once(ctx):
+    keys = [SortKey("n"), SortKey("_doc")]
+    seen, after = [], None
+    while True:
+        ids, values = ordered_ids(ctx, keys, k=1, after=after)
+        if not ids:
+            break
+        seen += ids
+        after = values[-1]
+    assert seen == ["1", "0", "2", "3"]
+
+
+def test_search_after_on_keyword_with_missing(ctx):
+    assert ordered_ids(ctx, [SortKey("k")], after=["b"])[0] == ["2", "3"]
+    seqs = ctx.reader.docs()
+    with pytest.raises(IllegalArgument, match=r"search_after has 2 value\(s\) but sort has 1"):
+        after_mask([key_values(ctx, SortKey("k"), seqs, None)], ["a", "b"])
+
+
+def test_keyword_custom_missing_and_values_the_shard_does_not_hold(ctx):
+    ids, values = ordered_ids(ctx, [SortKey("k", "asc", "bb")])
+    assert ids == ["1", "0", "2", "3"] and values[0] == ["a"]
+    ids, values = ordered_ids(ctx, [SortKey("title_missing", "asc", "m", unmapped_type="keyword")])
+    assert values == [["m"]] * 4
+    assert ordered_ids(ctx, [SortKey("k")], after=["bb"])[0] == ["2", "3"]
+    assert ordered_ids(ctx, [SortKey("k", "desc")], after=["bb"])[0] == ["0", "1"]
+    assert ordered_ids(ctx, [SortKey("ip")], after=["10.0.0.3"])[0] == ["2", "3"]
+
+
+def test_unmapped_and_text_fields(ctx):
+    seqs = ctx.reader.docs()
+    with pytest.raises(QueryShardError, match=r"No mapping found for \[nope\] in order to sort on"):
+        key_values(ctx, SortKey("nope"), seqs, None)
+    kv = key_values(ctx, SortKey("nope", unmapped_type="long"), seqs, None)
+    assert kv.render(0) == LONG_MAX
+    with pytest.raises(IllegalArgument, match=r"Fielddata is disabled on \[t\] in \[test\]"):
+        key_values(ctx, SortKey("t"), seqs, None)
+
+
+def test_sort_modes(ctx):
+    seqs = ctx.reader.docs()
+    kv = key_values(ctx, SortKey("n", mode="sum"), seqs, None)
+    assert kv.render(1) == 10
+    kv = key_values(ctx, SortKey("n", mode="avg"), seqs, None)
+    assert kv.render(1) == 5
+
+
+# -- coordinating merge -----------------------------------------------------------------------------
+
+def test_merge_comparator_orders_by_values_then_shard_then_seq():
+    cmp = sort_comparator([SortKey("k", "desc")])
+    hits = [(("a",), 0, 5), (("b",), 1, 1), ((None,), 0, 1), (("b",), 0, 9)]
+    assert sorted(hits, key=cmp) == [(("b",), 0, 9), (("b",), 1, 1), (("a",), 0, 5), ((None,), 0, 1)]
+
+
+def test_render_infinity():
+    assert render_sort_value(math.inf) == "Infinity" and render_sort_value(-math.inf) == "-Infinity"
