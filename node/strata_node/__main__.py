@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_STARTUP)
     transport_address = "{}:{}".format(*transport_sock.getsockname()[:2])
     node.transport.address = transport_address
+    node.http_address = f"{bound_host}:{bound_port}"
 
     import uvicorn
 

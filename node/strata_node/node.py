@@ -15,6 +15,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from .action import nodes_info
 from .action.bulk import BulkAction
 from .common.files import write_atomically
 from .common.ids import random_base64_uuid
@@ -26,6 +27,7 @@ from .rest.controller import RestController
 from .rest.documents import DocumentHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
+from .rest.nodes import NodesHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
 from .rest.tasks import TaskHandlers
@@ -59,6 +61,8 @@ class Node:
                          AnalyzeHandlers, MappingHandlers, SearchHandlers):
             handlers(self).register(self.rest)
         TaskHandlers(self).register(self.rest)
+        NodesHandlers(self).register(self.rest)
+        self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Named executors for long work, so the event loop only ever waits on them.
         cpus = os.cpu_count() or 2
         self.executors = {"generic": ThreadPoolExecutor(4 * cpus, "generic"),
@@ -134,6 +138,7 @@ class Node:
                                           cluster_name=self.cluster_name, secret=secret, tasks=self.tasks,
                                           executors=self.executors)
         self.task_actions = TaskActions(self.transport, self.tasks)
+        nodes_info.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task
 

@@ -167,3 +167,18 @@ def test_a_node_with_another_secret_cannot_join_the_sleep(cluster, tmp_path):
     finally:
         stranger.stop()
     assert "refused transport request" in a.output()
+
+
+def test_nodes_info_lists_this_node_and_the_nodes_it_has_talked_to(cluster):
+    a, b, c = cluster
+    with a.client() as client:
+        children = f"{b.transport_address},{c.transport_address}"
+        client.post("/_strata/sleep", params={"millis": 1, "children": children})
+        info = client.get("/_nodes").json()
+        assert info["_nodes"] == {"total": 3, "successful": 3, "failed": 0}
+        assert sorted(n["name"] for n in info["nodes"].values()) == ["a", "b", "c"]
+        local = client.get("/_nodes/_local").json()["nodes"]
+        [me] = local.values()
+        assert me["http"]["publish_address"] == a.url.removeprefix("http://")
+        assert me["transport_address"] == a.transport_address and "master" in me["roles"]
+        assert list(client.get("/_nodes/http").json()["nodes"]) != []  # a metric, not a node name

@@ -6,7 +6,7 @@ import pytest
 from strata_node.common.errors import IllegalArgument
 from strata_node.search.aggregations import parse_aggregations
 
-from .agg_shards import one_shard, run, shards
+from .shards import one_shard, run, shards
 
 MAPPING = {"properties": {"ts": {"type": "date"}, "day": {"type": "date", "format": "yyyy-MM-dd"},
                           "n": {"type": "long"}}}

@@ -3,7 +3,7 @@ matches, named or anonymous, with an optional bucket for what no filter matched.
 
 from strata_node.search.matches import Matches
 
-from .agg_shards import one_shard, run, shards
+from .shards import one_shard, run, shards
 
 MAPPING = {"properties": {"status": {"type": "keyword"}, "n": {"type": "long"}}}
 DOCS = [{"status": "ok", "n": 1}, {"status": "ok", "n": 2}, {"status": "error", "n": 3},

@@ -7,7 +7,7 @@ import pytest
 from strata_node.common.errors import IllegalArgument
 from strata_node.search.aggregations import parse_aggregations
 
-from .agg_shards import one_shard, run, shards
+from .shards import one_shard, run, shards
 
 MAPPING = {"properties": {"price": {"type": "double"}, "n": {"type": "long"}, "k": {"type": "keyword"}}}
 DOCS = [{"price": 12.0}, {"price": 18.0}, {"price": 55.0}, {"price": 99.9}, {"k": "no price"}]

@@ -3,7 +3,7 @@ them, empty results, `missing`, dates, and exact reduction across shards."""
 
 import pytest
 
-from .agg_shards import one_shard, run, shards
+from .shards import one_shard, run, shards
 
 MAPPING = {"properties": {"n": {"type": "long"}, "f": {"type": "double"}, "d": {"type": "date"},
                           "k": {"type": "keyword"}, "b": {"type": "boolean"}}}
@@ -124,7 +124,7 @@ def test_partials_are_plain_data_for_the_transport(tmp_path):
 
     from strata_node.search.aggregations import parse_aggregations
 
-    from .agg_shards import match_all
+    from .shards import match_all
 
     body = {"s": {"stats": {"field": "d"}}, "c": {"cardinality": {"field": "k"}},
             "t": {"terms": {"field": "k"}, "aggs": {"h": {"top_hits": {"size": 1}}}},

@@ -7,7 +7,7 @@ from strata_node.common.errors import IllegalArgument, ParsingError, XContentPar
 from strata_node.search.aggregations import parse_aggregations
 from strata_node.search.aggregations.base import AggregationInitializationError
 
-from .agg_shards import one_shard
+from .shards import one_shard
 
 
 def test_an_unknown_type_is_a_parsing_exception_with_a_suggestion():
@@ -79,7 +79,7 @@ def test_meta_is_returned_first_in_the_aggregation(tmp_path):
 
 def test_typed_keys_prefix_names_with_the_result_type(tmp_path):
     mapping = {"properties": {"n": {"type": "long"}, "k": {"type": "keyword"}, "f": {"type": "double"}}}
-    from .agg_shards import match_all, shards
+    from .shards import match_all, shards
 
     with shards(tmp_path, mapping, [[{"n": 1, "k": "a", "f": 1.5}]]) as (ctx,):
         aggs = parse_aggregations({"a": {"terms": {"field": "k"}}, "b": {"terms": {"field": "n"}},

@@ -6,7 +6,7 @@ import pytest
 from strata_node.common.errors import IllegalArgument
 from strata_node.search.aggregations import parse_aggregations
 
-from .agg_shards import one_shard, run, shards
+from .shards import one_shard, run, shards
 
 MAPPING = {"properties": {"price": {"type": "double"}, "ts": {"type": "date"}, "n": {"type": "long"}}}
 DOCS = [{"price": 50, "ts": "2023-11-01T00:00:00Z"}, {"price": 100, "ts": "2023-11-10T00:00:00Z"},

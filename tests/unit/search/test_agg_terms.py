@@ -5,7 +5,7 @@ import pytest
 
 from strata_node.common.errors import IllegalArgument
 
-from .agg_shards import one_shard, run, shards
+from .shards import one_shard, run, shards
 
 MAPPING = {"properties": {"status": {"type": "keyword"}, "code": {"type": "long"},
                           "price": {"type": "double"},

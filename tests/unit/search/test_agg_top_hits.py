@@ -7,7 +7,7 @@ import pytest
 from strata_node.common.errors import IllegalArgument
 from strata_node.search.matches import Matches
 
-from .agg_shards import one_shard, run, shards
+from .shards import one_shard, run, shards
 
 MAPPING = {"properties": {"user": {"type": "keyword"}, "n": {"type": "long"}, "note": {"type": "keyword"}}}
 DOCS = [{"user": "a", "n": 3, "note": "x"}, {"user": "a", "n": 9, "note": "y"},

@@ -9,7 +9,7 @@ import pytest
 
 from strata_node.search.similarity import LENGTH_TABLE, byte4_to_int, int_to_byte4
 
-from .query_shards import hits, shard
+from .shards import hits, shard
 
 F = np.float32
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from .query_shards import hits, shard
+from .shards import hits, shard
 
 WORDS = ["red", "green", "blue", "black", "white"]
 

@@ -6,7 +6,7 @@ import pytest
 
 from strata_node.search.query import named_matches, parse_query
 
-from .query_shards import hits, ids, shard
+from .shards import hits, ids, shard
 
 MAPPING = {"properties": {"title": {"type": "text"}, "tag": {"type": "keyword"}, "n": {"type": "long"}}}
 DOCS = [

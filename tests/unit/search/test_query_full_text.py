@@ -7,7 +7,7 @@ from strata_node.common.errors import QueryShardError
 from strata_node.search.query import parse_query
 from strata_node.search.query.fuzzy import edit_distance
 
-from .query_shards import hits, ids, shard
+from .shards import hits, ids, shard
 from .test_bm25 import F, expected
 
 MAPPING = {"properties": {"title": {"type": "text"}, "body": {"type": "text"}, "tag": {"type": "keyword"},

@@ -7,7 +7,7 @@ import pytest
 from strata_node.common.errors import IllegalArgument, QueryShardError
 from strata_node.search.query import parse_query
 
-from .query_shards import hits, ids, shard
+from .shards import hits, ids, shard
 
 MAPPING = {"properties": {"n": {"type": "long"}, "x": {"type": "double"}, "f": {"type": "float"},
                           "day": {"type": "date"}, "local": {"type": "date", "format": "yyyy/MM/dd HH:mm"},

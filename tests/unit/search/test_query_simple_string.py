@@ -6,7 +6,7 @@ import pytest
 from strata_node.common.errors import IllegalArgument
 from strata_node.search.query import parse_query
 
-from .query_shards import hits, ids, shard
+from .shards import hits, ids, shard
 
 MAPPING = {"properties": {"title": {"type": "text"}, "body": {"type": "text"}, "n": {"type": "long"}}}
 DOCS = [

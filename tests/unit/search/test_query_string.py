@@ -7,7 +7,7 @@ from strata_node.common.errors import QueryShardError
 from strata_node.search.query import parse_query
 from strata_node.search.query.query_string import parse_uri_query
 
-from .query_shards import hits, ids, shard
+from .shards import hits, ids, shard
 
 MAPPING = {"properties": {"title": {"type": "text"}, "body": {"type": "text"}, "tag": {"type": "keyword"},
                           "n": {"type": "long"}, "day": {"type": "date"}}}

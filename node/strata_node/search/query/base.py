@@ -196,6 +196,14 @@ def to_str(kind: str, key: str, value: Any) -> str:
     return str(value)
 
 
+def parse_operator(kind: str, key: str, value: Any) -> str:
+    """`operator` or `default_operator`: "and" or "or", in any case."""
+    text = to_str(kind, key, value).lower()
+    if text not in ("and", "or"):
+        raise IllegalArgument(f"operator needs to be either [and, or], but not [{value}]")
+    return text
+
+
 def query_text(value: Any) -> str:
     """A query's text as XContentParser.text() renders a scalar."""
     if isinstance(value, bool):
@@ -218,6 +226,25 @@ def single_field(kind: str, body: dict[str, Any], *, value_key: str = "value",
     if field is None or field == "":
         raise IllegalArgument("field name is null or empty")
     return field, found
+
+
+def field_value(kind: str, spec: Any, query: Query, option: Callable[[str, Any], bool],
+                value_keys: tuple[str, ...] = ("value",)) -> Any:
+    """The value of a field-named query, given bare (`{"user": "kimchy"}`) or in an object
+    of parameters (`{"user": {"value": "kimchy", "boost": 2}}`), checked (not null, not an
+    array). The object's other keys go to `option` (True if it took the key), then to
+    `boost`/`_name`; anything else is refused."""
+    if not isinstance(spec, dict):
+        check_value(kind, spec)
+        return spec
+    value = None
+    for key, v in spec.items():
+        if key in value_keys:
+            value = v
+        elif not option(key, v) and not set_common(query, kind, key, v):
+            raise unsupported(kind, key)
+    check_value(kind, value)
+    return value
 
 
 def check_value(kind: str, value: Any) -> None:

@@ -42,6 +42,21 @@ def check_searchable(mapper: FieldMapper) -> None:
         raise QueryShardError(f"Cannot search on field [{mapper.path}] since it is not indexed.")
 
 
+def string_field(ctx: ShardContext, field: str, kind: str) -> FieldMapper | None:
+    """The keyword or text field a term-walking query (prefix, wildcard, regexp, fuzzy)
+    searches, None when unmapped; other types are refused with the message
+    Elasticsearch gives for `kind`."""
+    mapper = ctx.field(field)
+    if mapper is None:
+        return None
+    if mapper.type_name not in ("keyword", *TEXT):
+        kinds = "keyword and text" if kind in ("regexp", "fuzzy") else "keyword, text and wildcard"
+        raise QueryShardError(f"Can only use {kind} queries on {kinds} fields - not on [{field}] "
+                              f"which is of type [{mapper.type_name}]")
+    check_searchable(mapper)
+    return mapper
+
+
 def text_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -25,6 +25,7 @@ from .analysis import minimum_should_match, positions_and_terms
 from .base import (
     Query,
     constant,
+    parse_operator,
     query_text,
     register,
     set_common,
@@ -214,10 +215,7 @@ _PARAMS = {
 def set_match_option(opts: MatchOptions, kind: str, key: str, value: Any) -> bool:
     """Reads one shared option into `opts`; False if `key` is not one."""
     if key == "operator":
-        text = to_str(kind, key, value).lower()
-        if text not in ("and", "or"):
-            raise IllegalArgument(f"operator needs to be either [and, or], but not [{value}]")
-        opts.operator = text
+        opts.operator = parse_operator(kind, key, value)
     elif key == "minimum_should_match":
         opts.minimum_should_match = to_str(kind, key, value)
     elif key == "analyzer":

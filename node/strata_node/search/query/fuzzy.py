@@ -20,23 +20,20 @@ from typing import Any
 import numpy as np
 import regex
 
-from ...common.errors import ParsingError, QueryShardError
+from ...common.errors import ParsingError
 from ..context import ShardContext
 from ..matches import Matches
 from .base import (
     Query,
-    check_value,
     query_text,
     register,
-    set_common,
     single_field,
     to_bool,
     to_int,
     to_str,
-    unsupported,
 )
 from .combine import disjunction
-from .fields import TEXT, check_searchable, keyword_term
+from .fields import keyword_term, string_field
 
 _AUTO = stdre.compile(r"AUTO(?::(\d+),(\d+))?", stdre.IGNORECASE)
 
@@ -54,6 +51,9 @@ class Fuzziness:
             return min(self.edits, 2)
         n = len(text)
         return 0 if n < self.low else 1 if n < self.high else 2
+
+
+AUTO = Fuzziness()
 
 
 def parse_fuzziness(value: Any) -> Fuzziness:
@@ -142,31 +142,21 @@ def blended_matches(ctx: ShardContext, field: str, terms: list[tuple[bytes, np.f
     return disjunction(clauses, scored)
 
 
-def fuzzy_field(ctx: ShardContext, field: str):
-    mapper = ctx.field(field)
-    if mapper is None:
-        return None
-    if mapper.type_name not in ("keyword", *TEXT):
-        raise QueryShardError("Can only use fuzzy queries on keyword and text fields - not on "
-                              f"[{field}] which is of type [{mapper.type_name}]")
-    check_searchable(mapper)
-    return mapper
-
-
 class Fuzzy(Query):
     kind = "fuzzy"
 
-    def __init__(self, field: str, value: str):
+    def __init__(self, field: str, value: str, fuzziness: Fuzziness = AUTO, prefix_length: int = 0,
+                 max_expansions: int = 50, transpositions: bool = True):
         self.field = field
         self.value = value
-        self.fuzziness = Fuzziness()
-        self.prefix_length = 0
-        self.max_expansions = 50
-        self.transpositions = True
+        self.fuzziness = fuzziness
+        self.prefix_length = prefix_length
+        self.max_expansions = max_expansions
+        self.transpositions = transpositions
 
     def _run(self, ctx: ShardContext, scored: bool, boost: np.float32,
              within: np.ndarray | None = None) -> Matches:
-        mapper = fuzzy_field(ctx, self.field)
+        mapper = string_field(ctx, self.field, self.kind)
         if mapper is None:
             return Matches.none(scored)
         text = keyword_term(ctx, mapper, self.value).decode()
@@ -179,27 +169,49 @@ class Fuzzy(Query):
 def parse_fuzzy(kind: str, body: dict[str, Any]) -> Query:
     field, spec = single_field(kind, body)
     query = Fuzzy(field, "")
-    value: Any = None
-    if isinstance(spec, dict):
-        for key, v in spec.items():
-            if key == "value":
-                value = v
-            elif key == "fuzziness":
-                query.fuzziness = parse_fuzziness(v)
-            elif key == "prefix_length":
-                query.prefix_length = to_int(kind, key, v)
-            elif key == "max_expansions":
-                query.max_expansions = to_int(kind, key, v)
-                if query.max_expansions <= 0:
-                    raise ParsingError(f"[{kind}] max_expansions must be positive")
-            elif key == "transpositions":
-                query.transpositions = to_bool(kind, key, v)
-            elif key == "rewrite":
-                to_str(kind, key, v)
-            elif not set_common(query, kind, key, v):
-                raise unsupported(kind, key)
-    else:
-        value = spec
-    check_value(kind, value)
-    query.value = query_text(value)
+
+    def option(key: str, value: Any) -> bool:
+        if key == "fuzziness":
+            query.fuzziness = parse_fuzziness(value)
+        elif key == "prefix_length":
+            query.prefix_length = to_int(kind, key, value)
+        elif key == "max_expansions":
+            query.max_expansions = to_int(kind, key, value)
+            if query.max_expansions <= 0:
+                raise ParsingError(f"[{kind}] max_expansions must be positive")
+        elif key == "transpositions":
+            query.transpositions = to_bool(kind, key, value)
+        elif key == "rewrite":
+            to_str(kind, key, value)
+        else:
+            return False
+        return True
+
+    query.value = query_text(field_value(kind, spec, query, option))
     return query
+
+
+@dataclass
+class FuzzyOptions:
+    """The `fuzzy_*` parameters of query_string and simple_query_string: how the fuzzy
+    queries their `term~N` pieces become expand. One reader for both, so the two
+    syntaxes accept and refuse the same values."""
+
+    prefix_length: int = 0
+    max_expansions: int = 50
+    transpositions: bool = True
+
+    def set(self, kind: str, key: str, value: Any) -> bool:
+        """Reads one `fuzzy_*` parameter; False if `key` is not one."""
+        if key == "fuzzy_prefix_length":
+            self.prefix_length = to_int(kind, key, value)
+        elif key == "fuzzy_max_expansions":
+            self.max_expansions = to_int(kind, key, value)
+        elif key == "fuzzy_transpositions":
+            self.transpositions = to_bool(kind, key, value)
+        else:
+            return False
+        return True
+
+    def query(self, field: str, text: str, fuzziness: Fuzziness) -> Fuzzy:
+        return Fuzzy(field, text, fuzziness, self.prefix_length, self.max_expansions, self.transpositions)

@@ -14,6 +14,7 @@ and `default_operator`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -24,18 +25,27 @@ from ...common.errors import IllegalArgument, ParseError, QueryShardError
 from ..context import ShardContext
 from ..matches import Matches
 from .analysis import normalize
-from .base import Lenient, Query, register, set_common, to_bool, to_float, to_int, to_str, unsupported
+from .base import Query, parse_operator, register, set_common, to_bool, to_float, to_int, to_str, unsupported
 from .compound import Bool, DisMax
 from .fields import TEXT
 from .full_text import PHRASE, Match, MatchOptions, parse_field_boost, resolve_fields
-from .fuzzy import Fuzziness, Fuzzy, parse_fuzziness
+from .fuzzy import AUTO, Fuzziness, FuzzyOptions, parse_fuzziness
 from .range import Range
+from .string_queries import (
+    across_fields,
+    bool_of,
+    every_field,
+    is_lenient,
+    on_field,
+    parse_fields,
+    searches_every_field,
+)
 from .term_level import Exists, MatchAll, MatchNone, Prefix, Regexp, Wildcard
 
-AUTO = Fuzziness()
 _SPECIAL = set(' \t\n\r\u3000()[]{}:^~"/!')
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MUST, SHOULD, MUST_NOT = "must", "should", "must_not"
+_PUNCTUATION = {"(": "lparen", ")": "rparen", ":": "colon", "+": "plus", "-": "minus", "!": "not"}
 
 
 @dataclass
@@ -57,20 +67,8 @@ def _lex(text: str) -> list[Token]:
         c = text[i]
         if c.isspace():
             i += 1
-        elif c in "()":
-            tokens.append(Token("lparen" if c == "(" else "rparen"))
-            i += 1
-        elif c == ":":
-            tokens.append(Token("colon"))
-            i += 1
-        elif c == "+":
-            tokens.append(Token("plus"))
-            i += 1
-        elif c == "-":
-            tokens.append(Token("minus"))
-            i += 1
-        elif c == "!":
-            tokens.append(Token("not"))
+        elif c in _PUNCTUATION:
+            tokens.append(Token(_PUNCTUATION[c]))
             i += 1
         elif text.startswith("&&", i) or text.startswith("||", i):
             tokens.append(Token("and" if c == "&" else "or"))
@@ -341,9 +339,7 @@ class Options:
     quote_analyzer: str | None = None
     lenient: bool | None = None
     fuzziness: Fuzziness = AUTO
-    fuzzy_prefix_length: int = 0
-    fuzzy_max_expansions: int = 50
-    fuzzy_transpositions: bool = True
+    fuzzy: FuzzyOptions = dataclasses.field(default_factory=FuzzyOptions)
     phrase_slop: int = 0
     tie_breaker: float | None = None
     type: str = "best_fields"
@@ -357,7 +353,7 @@ class _Builder:
     def __init__(self, ctx: ShardContext, opts: Options):
         self.ctx = ctx
         self.opts = opts
-        self.lenient = opts.lenient if opts.lenient is not None else any(n == "*" for n, _ in opts.fields)
+        self.lenient = is_lenient(opts.lenient, opts.fields)
 
     def fields(self, name: str | None) -> list[tuple[str, np.float32]]:
         if name is None:
@@ -374,70 +370,53 @@ class _Builder:
 
     def _build(self, node: Node) -> Query:
         if node.kind == "bool":
-            query = Bool()
-            for occur, child in node.clauses or []:
-                getattr(query, occur).append(self.build(child))
-            if not query.must and not query.should and not query.filter:
-                query.filter.append(MatchAll())  # a pure negative query matches the rest
-            return query
+            return bool_of((occur, self.build(child)) for occur, child in node.clauses or [])
         if node.kind == "all":
             return MatchAll()
         if node.kind == "exists":
             if node.field is not None:
                 return Exists(node.field)
-            if any(name == "*" for name, _ in self.opts.fields):
+            if searches_every_field(self.opts.fields):
                 return MatchAll()
             return DisMax([Exists(name) for name, _ in self.fields(None)] or [MatchNone()], 0.0)
-        per_field = [self._field_query(node, name, boost) for name, boost in self.fields(node.field)]
-        if not per_field:
-            return MatchNone()
-        if len(per_field) == 1:
-            return per_field[0]
+        per_field = [on_field(self._field_query(node, name), boost, self.lenient)
+                     for name, boost in self.fields(node.field)]
         tie = self.opts.tie_breaker if self.opts.tie_breaker is not None else (
             1.0 if self.opts.type == "most_fields" else 0.0)
-        return DisMax(per_field, tie)
+        return across_fields(per_field, tie)
 
-    def _field_query(self, node: Node, name: str, boost: np.float32) -> Query:
+    def _field_query(self, node: Node, name: str) -> Query:
+        """The query one piece of the syntax tree makes on one field."""
         mapper = self.ctx.field(name)
         opts = self.opts
-        query: Query
         if node.kind == "term":
+            if node.fuzzy is not None:
+                text = normalize(self.ctx, mapper, node.text, opts.analyzer)
+                fuzziness = parse_fuzziness(node.fuzzy) if node.fuzzy else opts.fuzziness
+                return opts.fuzzy.query(name, text, fuzziness)
             match_opts = MatchOptions(operator="and" if opts.default_and else "or", analyzer=opts.analyzer,
                                       lenient=self.lenient, kind="query_string")
-            if node.fuzzy is not None:
-                fuzzy = Fuzzy(name, normalize(self.ctx, mapper, node.text, opts.analyzer))
-                fuzzy.fuzziness = parse_fuzziness(node.fuzzy) if node.fuzzy else opts.fuzziness
-                fuzzy.prefix_length = opts.fuzzy_prefix_length
-                fuzzy.max_expansions = opts.fuzzy_max_expansions
-                fuzzy.transpositions = opts.fuzzy_transpositions
-                query = fuzzy
-            else:
-                query = Match(name, node.text, match_opts)
-        elif node.kind == "phrase":
+            return Match(name, node.text, match_opts)
+        if node.kind == "phrase":
             match_opts = MatchOptions(analyzer=opts.quote_analyzer or opts.analyzer, lenient=self.lenient,
                                       slop=node.slop if node.slop is not None else opts.phrase_slop,
                                       kind="query_string")
-            query = Match(name, node.text, match_opts, PHRASE)
-        elif node.kind == "wildcard":
+            return Match(name, node.text, match_opts, PHRASE)
+        if node.kind == "wildcard":
             if not opts.allow_leading_wildcard and node.text[:1] in ("*", "?"):
                 raise ParseError("Leading wildcard is not allowed: " + name + ":" + node.text)
             pattern = self._normalize(mapper, node.text)
             plain = pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?")
-            query = Prefix(name, _unescape(pattern[:-1])) if plain else Wildcard(name, pattern)
-        elif node.kind == "regexp":
-            query = Regexp(name, node.text)
-        elif node.kind == "range":
+            return Prefix(name, _unescape(pattern[:-1])) if plain else Wildcard(name, pattern)
+        if node.kind == "regexp":
+            return Regexp(name, node.text)
+        if node.kind == "range":
             low, high, include_low, include_high = node.extra
-            query = self._range(name, low, high, include_low, include_high)
-        else:  # cmp: >, >=, <, <=
-            op = node.extra
-            if op.startswith(">"):
-                query = self._range(name, node.text, None, op == ">=", True)
-            else:
-                query = self._range(name, None, node.text, True, op == "<=")
-        if boost != 1.0:
-            query.boost = np.float32(query.boost * boost)
-        return Lenient(query) if self.lenient else query
+            return self._range(name, low, high, include_low, include_high)
+        op = node.extra  # cmp: >, >=, <, <=
+        if op.startswith(">"):
+            return self._range(name, node.text, None, op == ">=", True)
+        return self._range(name, None, node.text, True, op == "<=")
 
     def _range(self, name: str, low: str | None, high: str | None, include_low: bool,
                include_high: bool) -> Query:
@@ -491,13 +470,6 @@ class QueryString(Query):
         return query.run(ctx, scored, boost, within)
 
 
-def _operator(value: str) -> bool:
-    text = value.lower()
-    if text not in ("and", "or"):
-        raise IllegalArgument(f"operator needs to be either [and, or], but not [{value}]")
-    return text == "and"
-
-
 _PARAMS = {"quote_field_suffix", "auto_generate_synonyms_phrase_query", "enable_position_increments",
            "max_determinized_states", "rewrite", "fuzzy_rewrite", "escape", "split_on_whitespace",
            "auto_generate_phrase_queries"}
@@ -515,10 +487,9 @@ def parse_query_string(kind: str, body: dict[str, Any]) -> Query:
         elif key == "default_field":
             default_field = to_str(kind, key, value)
         elif key == "fields":
-            names = value if isinstance(value, list) else [value]
-            opts.fields = [parse_field_boost(to_str(kind, key, n)) for n in names]
+            opts.fields = parse_fields(kind, key, value)
         elif key == "default_operator":
-            opts.default_and = _operator(to_str(kind, key, value))
+            opts.default_and = parse_operator(kind, key, to_str(kind, key, value)) == "and"
         elif key == "analyzer":
             opts.analyzer = to_str(kind, key, value)
         elif key == "quote_analyzer":
@@ -527,12 +498,6 @@ def parse_query_string(kind: str, body: dict[str, Any]) -> Query:
             opts.lenient = to_bool(kind, key, value)
         elif key == "fuzziness":
             opts.fuzziness = parse_fuzziness(value)
-        elif key == "fuzzy_prefix_length":
-            opts.fuzzy_prefix_length = to_int(kind, key, value)
-        elif key == "fuzzy_max_expansions":
-            opts.fuzzy_max_expansions = to_int(kind, key, value)
-        elif key == "fuzzy_transpositions":
-            opts.fuzzy_transpositions = to_bool(kind, key, value)
         elif key == "phrase_slop":
             opts.phrase_slop = to_int(kind, key, value)
         elif key == "tie_breaker":
@@ -552,7 +517,7 @@ def parse_query_string(kind: str, body: dict[str, Any]) -> Query:
             opts.analyze_wildcard = to_bool(kind, key, value)
         elif key in _PARAMS:
             to_str(kind, key, value)
-        elif not set_common(query, kind, key, value):
+        elif not opts.fuzzy.set(kind, key, value) and not set_common(query, kind, key, value):
             raise unsupported(kind, key)
     if text is None:
         raise IllegalArgument(f"[{kind}] must be provided with a [query]")
@@ -561,7 +526,7 @@ def parse_query_string(kind: str, body: dict[str, Any]) -> Query:
     if default_field is not None:
         opts.fields = [parse_field_boost(default_field)]
     if not opts.fields:
-        opts.fields = [("*", np.float32(1.0))]
+        opts.fields = every_field()
     query.text = text
     return query
 
@@ -570,8 +535,9 @@ def parse_uri_query(q: str, *, default_field: str | None = None, default_operato
                     analyzer: str | None = None, lenient: bool = False) -> Query:
     """The query of a URI search's `q=` (with `df`, `default_operator`, `analyzer`,
     `lenient`): a query_string on `default_field`, every field when none."""
-    fields = [parse_field_boost(default_field)] if default_field else [("*", np.float32(1.0))]
-    opts = Options(fields=fields, default_and=_operator(default_operator), analyzer=analyzer,
+    fields = [parse_field_boost(default_field)] if default_field else every_field()
+    default_and = parse_operator("query_string", "default_operator", default_operator) == "and"
+    opts = Options(fields=fields, default_and=default_and, analyzer=analyzer,
                    lenient=True if lenient else None)
     return QueryString(q, opts)
 

@@ -21,11 +21,12 @@ from ...common.errors import IllegalArgument
 from ..context import ShardContext
 from ..matches import Matches
 from .analysis import normalize
-from .base import Lenient, Query, register, set_common, to_bool, to_int, to_str, unsupported
-from .compound import Bool, DisMax
-from .full_text import PHRASE, Match, MatchOptions, parse_field_boost, resolve_fields
-from .fuzzy import Fuzziness, Fuzzy
-from .term_level import MatchAll, MatchNone, Prefix
+from .base import Query, parse_operator, register, set_common, to_bool, to_str, unsupported
+from .compound import Bool
+from .full_text import PHRASE, Match, MatchOptions, resolve_fields
+from .fuzzy import Fuzziness, FuzzyOptions
+from .string_queries import across_fields, bool_of, every_field, is_lenient, on_field, parse_fields
+from .term_level import MatchAll, Prefix
 
 FLAGS = {"NONE": 0, "AND": 1, "NOT": 2, "OR": 4, "PREFIX": 8, "PHRASE": 16, "PRECEDENCE": 32, "ESCAPE": 64,
          "WHITESPACE": 128, "FUZZY": 256, "NEAR": 512, "SLOP": 512, "ALL": -1}
@@ -207,9 +208,7 @@ class SimpleQueryString(Query):
         self.flags = -1
         self.lenient: bool | None = None
         self.minimum_should_match: str | None = None
-        self.fuzzy_prefix_length = 0
-        self.fuzzy_max_expansions = 50
-        self.fuzzy_transpositions = True
+        self.fuzzy = FuzzyOptions()
 
     def _run(self, ctx: ShardContext, scored: bool, boost: np.float32,
              within: np.ndarray | None = None) -> Matches:
@@ -225,25 +224,14 @@ class SimpleQueryString(Query):
         if node == "all":
             return MatchAll()
         if isinstance(node, tuple):
-            query = Bool()
-            for occur, child in node[1]:
-                getattr(query, occur).append(self._build(ctx, child))
-            if not query.must and not query.should:
-                query.filter.append(MatchAll())
-            return query
+            return bool_of((occur, self._build(ctx, child)) for occur, child in node[1])
         if node.kind == "group":
             return self._build(ctx, node.group)
-        fields = self.fields or [("*", np.float32(1.0))]
-        lenient = self.lenient if self.lenient is not None else any(name == "*" for name, _ in fields)
-        per_field = []
-        for name, field_boost in resolve_fields(ctx, fields):
-            query = self._field_query(ctx, node, name, lenient)
-            if field_boost != 1.0:
-                query.boost = np.float32(query.boost * field_boost)
-            per_field.append(Lenient(query) if lenient else query)
-        if not per_field:
-            return MatchNone()
-        return per_field[0] if len(per_field) == 1 else DisMax(per_field, 1.0)
+        fields = self.fields or every_field()
+        lenient = is_lenient(self.lenient, fields)
+        per_field = [on_field(self._field_query(ctx, node, name, lenient), field_boost, lenient)
+                     for name, field_boost in resolve_fields(ctx, fields)]
+        return across_fields(per_field, 1.0)
 
     def _field_query(self, ctx: ShardContext, piece: _Piece, name: str, lenient: bool) -> Query:
         opts = MatchOptions(operator="and" if self.default_and else "or", analyzer=self.analyzer,
@@ -256,12 +244,7 @@ class SimpleQueryString(Query):
         text = normalize(ctx, ctx.field(name), piece.text, self.analyzer)
         if piece.kind == "prefix":
             return Prefix(name, text)
-        fuzzy = Fuzzy(name, text)
-        fuzzy.fuzziness = Fuzziness(edits=piece.number)
-        fuzzy.prefix_length = self.fuzzy_prefix_length
-        fuzzy.max_expansions = self.fuzzy_max_expansions
-        fuzzy.transpositions = self.fuzzy_transpositions
-        return fuzzy
+        return self.fuzzy.query(name, text, Fuzziness(edits=piece.number))
 
 
 _IGNORED = {"quote_field_suffix", "analyze_wildcard", "auto_generate_synonyms_phrase_query"}
@@ -275,13 +258,9 @@ def parse_simple_query_string(kind: str, body: dict[str, Any]) -> Query:
         if key == "query":
             text = to_str(kind, key, value)
         elif key == "fields":
-            names = value if isinstance(value, list) else [value]
-            query.fields = [parse_field_boost(to_str(kind, key, n)) for n in names]
+            query.fields = parse_fields(kind, key, value)
         elif key == "default_operator":
-            operator = to_str(kind, key, value).lower()
-            if operator not in ("and", "or"):
-                raise IllegalArgument(f"operator needs to be either [and, or], but not [{value}]")
-            query.default_and = operator == "and"
+            query.default_and = parse_operator(kind, key, value) == "and"
         elif key == "analyzer":
             query.analyzer = to_str(kind, key, value)
         elif key == "flags":
@@ -290,15 +269,9 @@ def parse_simple_query_string(kind: str, body: dict[str, Any]) -> Query:
             query.lenient = to_bool(kind, key, value)
         elif key == "minimum_should_match":
             query.minimum_should_match = to_str(kind, key, value)
-        elif key == "fuzzy_prefix_length":
-            query.fuzzy_prefix_length = to_int(kind, key, value)
-        elif key == "fuzzy_max_expansions":
-            query.fuzzy_max_expansions = to_int(kind, key, value)
-        elif key == "fuzzy_transpositions":
-            query.fuzzy_transpositions = to_bool(kind, key, value)
         elif key in _IGNORED:
             to_str(kind, key, value)
-        elif not set_common(query, kind, key, value):
+        elif not query.fuzzy.set(kind, key, value) and not set_common(query, kind, key, value):
             raise unsupported(kind, key)
     if text is None:
         raise IllegalArgument(f"[{kind}] query text missing")

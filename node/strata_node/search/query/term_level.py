@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from ...common.errors import IllegalArgument, ParsingError, QueryShardError, XContentParseError
+from ...common.errors import IllegalArgument, ParsingError, XContentParseError
+from ...index.mapping.mappers import FieldMapper
 from ..context import ShardContext
 from ..matches import Matches
 from ..similarity import term_scores
 from .base import (
     Query,
-    check_value,
     constant,
     query_text,
     register,
@@ -41,6 +41,7 @@ from .fields import (
     exists_seqs,
     keyword_term,
     metadata_seqs,
+    string_field,
 )
 
 
@@ -148,20 +149,14 @@ class Term(Query):
 def parse_term(kind: str, body: dict[str, Any]) -> Query:
     field, spec = single_field(kind, body)
     query = Term(field, None)
-    if isinstance(spec, dict):
-        for key, value in spec.items():
-            if key == "value":
-                check_value(kind, value)
-                query.value = value
-            elif key == "case_insensitive":
-                query.case_insensitive = to_bool(kind, key, value)
-            elif not set_common(query, kind, key, value):
-                raise unsupported(kind, key)
-    else:
-        check_value(kind, spec)
-        query.value = spec
-    if query.value is None:
-        raise IllegalArgument("value cannot be null")
+
+    def option(key: str, value: Any) -> bool:
+        if key != "case_insensitive":
+            return False
+        query.case_insensitive = to_bool(kind, key, value)
+        return True
+
+    query.value = field_value(kind, spec, query, option)
     return query
 
 
@@ -282,20 +277,10 @@ def walk_terms(ctx: ShardContext, field: str, prefix: bytes,
     return union_seqs(parts)
 
 
-def _string_field(ctx: ShardContext, field: str, kind: str, what: str):
-    mapper = ctx.field(field)
-    if mapper is None:
-        return None
-    if mapper.type_name not in ("keyword", *TEXT):
-        kinds = "keyword and text" if what == "regexp" else "keyword, text and wildcard"
-        raise QueryShardError(f"Can only use {what} queries on {kinds} fields - not on [{field}] "
-                              f"which is of type [{mapper.type_name}]")
-    check_searchable(mapper)
-    return mapper
-
-
-class Prefix(Query):
-    kind = "prefix"
+class MultiTerm(Query):
+    """Prefix, wildcard and regexp: constant-score queries over the field's terms that
+    fit a pattern, searchable on keyword and text fields only. Subclasses say which
+    terms fit (`_seqs`); an unmapped field matches nothing."""
 
     def __init__(self, field: str, value: str, case_insensitive: bool = False):
         self.field = field
@@ -304,15 +289,23 @@ class Prefix(Query):
 
     def _run(self, ctx: ShardContext, scored: bool, boost: np.float32,
              within: np.ndarray | None = None) -> Matches:
-        mapper = _string_field(ctx, self.field, self.kind, "prefix")
+        mapper = string_field(ctx, self.field, self.kind)
         if mapper is None:
             return Matches.none(scored)
+        return constant(self._seqs(ctx, mapper), scored, boost)
+
+    def _seqs(self, ctx: ShardContext, mapper: FieldMapper) -> np.ndarray:
+        raise NotImplementedError(type(self).__name__)
+
+
+class Prefix(MultiTerm):
+    kind = "prefix"
+
+    def _seqs(self, ctx: ShardContext, mapper: FieldMapper) -> np.ndarray:
         if self.case_insensitive:
             wanted = self.value.lower()
-            seqs = walk_terms(ctx, self.field, b"", lambda t: t.lower().startswith(wanted))
-        else:
-            seqs = walk_terms(ctx, self.field, keyword_term(ctx, mapper, self.value), None)
-        return constant(seqs, scored, boost)
+            return walk_terms(ctx, self.field, b"", lambda t: t.lower().startswith(wanted))
+        return walk_terms(ctx, self.field, keyword_term(ctx, mapper, self.value), None)
 
 
 def wildcard_regex(pattern: str) -> tuple[str, re.Pattern]:
@@ -343,50 +336,29 @@ def wildcard_regex(pattern: str) -> tuple[str, re.Pattern]:
     return "".join(prefix), re.compile("".join(parts), re.DOTALL)
 
 
-class Wildcard(Query):
+class Wildcard(MultiTerm):
     kind = "wildcard"
 
-    def __init__(self, field: str, value: str, case_insensitive: bool = False):
-        self.field = field
-        self.value = value
-        self.case_insensitive = case_insensitive
-
-    def _run(self, ctx: ShardContext, scored: bool, boost: np.float32,
-             within: np.ndarray | None = None) -> Matches:
-        mapper = _string_field(ctx, self.field, self.kind, "wildcard")
-        if mapper is None:
-            return Matches.none(scored)
+    def _seqs(self, ctx: ShardContext, mapper: FieldMapper) -> np.ndarray:
         pattern = self.value
         if mapper.type_name == "keyword" and mapper.normalizer:
             pattern = keyword_term(ctx, mapper, pattern).decode()
         if self.case_insensitive:
             _, regex = wildcard_regex(pattern.lower())
-            seqs = walk_terms(ctx, self.field, b"", lambda t: regex.fullmatch(t.lower()) is not None)
-        else:
-            prefix, regex = wildcard_regex(pattern)
-            seqs = walk_terms(ctx, self.field, prefix.encode(), lambda t: regex.fullmatch(t) is not None)
-        return constant(seqs, scored, boost)
+            return walk_terms(ctx, self.field, b"", lambda t: regex.fullmatch(t.lower()) is not None)
+        prefix, regex = wildcard_regex(pattern)
+        return walk_terms(ctx, self.field, prefix.encode(), lambda t: regex.fullmatch(t) is not None)
 
 
-class Regexp(Query):
+class Regexp(MultiTerm):
     kind = "regexp"
 
-    def __init__(self, field: str, value: str, case_insensitive: bool = False):
-        self.field = field
-        self.value = value
-        self.case_insensitive = case_insensitive
-
-    def _run(self, ctx: ShardContext, scored: bool, boost: np.float32,
-             within: np.ndarray | None = None) -> Matches:
-        mapper = _string_field(ctx, self.field, self.kind, "regexp")
-        if mapper is None:
-            return Matches.none(scored)
+    def _seqs(self, ctx: ShardContext, mapper: FieldMapper) -> np.ndarray:
         try:
             regex = re.compile(self.value, re.DOTALL | (re.IGNORECASE if self.case_insensitive else 0))
         except re.error as e:
             raise IllegalArgument(f"invalid regular expression [{self.value}]: {e}") from None
-        seqs = walk_terms(ctx, self.field, b"", lambda t: regex.fullmatch(t) is not None)
-        return constant(seqs, scored, boost)
+        return walk_terms(ctx, self.field, b"", lambda t: regex.fullmatch(t) is not None)
 
 
 _MULTI_TERM = {"prefix": Prefix, "wildcard": Wildcard, "regexp": Regexp}
@@ -397,20 +369,17 @@ _IGNORED = {"rewrite", "flags", "max_determinized_states"}
 def parse_multi_term(kind: str, body: dict[str, Any]) -> Query:
     field, spec = single_field(kind, body)
     query = _MULTI_TERM[kind](field, "")
-    value: Any = None
-    if isinstance(spec, dict):
-        for key, v in spec.items():
-            if key == "value" or (kind == "wildcard" and key == "wildcard"):
-                value = v
-            elif key == "case_insensitive":
-                query.case_insensitive = to_bool(kind, key, v)
-            elif key in _IGNORED:
-                to_str(kind, key, v)
-            elif not set_common(query, kind, key, v):
-                raise unsupported(kind, key)
-    else:
-        value = spec
-    check_value(kind, value)
-    query.value = query_text(value)
+
+    def option(key: str, value: Any) -> bool:
+        if key == "case_insensitive":
+            query.case_insensitive = to_bool(kind, key, value)
+        elif key in _IGNORED:
+            to_str(kind, key, value)
+        else:
+            return False
+        return True
+
+    value_keys = ("value", "wildcard") if kind == "wildcard" else ("value",)
+    query.value = query_text(field_value(kind, spec, query, option, value_keys))
     return query
 
