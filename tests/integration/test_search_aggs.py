@@ -4,8 +4,9 @@ typed_keys."""
 
 from __future__ import annotations
 
-import orjson
 import pytest
+
+from tests.support.sharded import sharded_copies
 
 MAPPING = {"properties": {"n": {"type": "long"}, "k": {"type": "keyword"}, "d": {"type": "date"},
                           "p": {"type": "double"}}}
@@ -31,18 +32,8 @@ AGGS = {
 
 @pytest.fixture(scope="module")
 def indices(node):
-    with node.client() as http:
-        for shards in (1, 3):
-            name = f"aggs-{shards}"
-            r = http.put(f"/{name}", json={"settings": {"number_of_shards": shards, "number_of_replicas": 0},
-                                           "mappings": MAPPING})
-            assert r.status_code == 200, r.text
-            lines = b"".join(orjson.dumps({"index": {"_id": str(i)}}) + b"\n" + orjson.dumps(d) + b"\n"
-                             for i, d in enumerate(DOCS))
-            r = http.post(f"/{name}/_bulk?refresh=true", content=lines,
-                          headers={"content-type": "application/x-ndjson"})
-            assert not r.json()["errors"]
-    return ["aggs-1", "aggs-3"]
+    """The same documents in indices of 1 and 3 shards."""
+    return list(sharded_copies(node, "aggs", (1, 3), MAPPING, DOCS).values())
 
 
 def aggregations(http, index, aggs=AGGS, **body):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from tests.support.sharded import sharded_copies
+
 MAPPING = {"properties": {
     "title": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
     "tag": {"type": "keyword"},
@@ -24,27 +26,10 @@ for doc in DOCS[::10]:
     del doc["n"]  # some documents without the sort field
 
 
-def bulk(http, index, docs, refresh="true"):
-    lines = []
-    for i, doc in docs:
-        lines.append(orjson.dumps({"index": {"_index": index, "_id": str(i)}}))
-        lines.append(orjson.dumps(doc))
-    r = http.post(f"/_bulk?refresh={refresh}", content=b"\n".join(lines) + b"\n",
-                  headers={"content-type": "application/x-ndjson"})
-    assert r.status_code == 200 and not r.json()["errors"], r.text
-
-
 @pytest.fixture(scope="module")
 def corpus(node):
     """The same 40 documents in indices of 1, 3 and 5 shards."""
-    with node.client() as http:
-        for shards in (1, 3, 5):
-            name = f"books-{shards}"
-            r = http.put(f"/{name}", json={"settings": {"number_of_shards": shards, "number_of_replicas": 0},
-                                           "mappings": MAPPING})
-            assert r.status_code == 200, r.text
-            bulk(http, name, list(enumerate(DOCS)))
-    return {1: "books-1", 3: "books-3", 5: "books-5"}
+    return sharded_copies(node, "books", (1, 3, 5), MAPPING, DOCS)
 
 
 def search(http, index, body=None, **params):

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..common import xcontent
 from ..common.errors import IllegalArgument, ParseError
+from ..common.flags import parse_flag
 from ..common.units import parse_time
 
 EXPAND_WILDCARDS = ("open", "closed", "hidden", "none", "all")
@@ -33,14 +34,7 @@ class RestRequest:
         return name in self.params or name in self.path_params
 
     def bool_param(self, name: str, default: bool = False) -> bool:
-        value = self.params.get(name)
-        if value is None:
-            return default
-        if value in ("", "true"):
-            return True
-        if value == "false":
-            return False
-        raise IllegalArgument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+        return parse_flag(self.params.get(name), default)
 
     def int_param(self, name: str, default: int) -> int:
         value = self.params.get(name)

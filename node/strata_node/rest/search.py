@@ -19,6 +19,7 @@ from ..common.errors import (
     detailed_message,
     error_body,
 )
+from ..common.flags import parse_flag
 from ..common.xcontent import loads, token_name
 from ..index.service import IndexService
 from ..search.coordinator import SearchCoordinator
@@ -98,8 +99,8 @@ class SearchHandlers:
         indices = self.node.indices
         names = indices.resolve(
             expression,
-            ignore_unavailable=_flag(options.get("ignore_unavailable"), False),
-            allow_no_indices=_flag(options.get("allow_no_indices"), True),
+            ignore_unavailable=parse_flag(options.get("ignore_unavailable"), False),
+            allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
             expand_wildcards=_expand_wildcards(options.get("expand_wildcards", "open")))
         return [indices.get(n) for n in names]
 
@@ -107,7 +108,7 @@ class SearchHandlers:
                 options: dict[str, Any]) -> dict[str, float]:
         """`indices_boost`: the first entry naming an index (by name or pattern) wins."""
         boosts: dict[str, float] = {}
-        ignore_unavailable = _flag(options.get("ignore_unavailable"), False)
+        ignore_unavailable = parse_flag(options.get("ignore_unavailable"), False)
         targets = {s.name for s in services}
         for expression, boost in req.indices_boost:
             for name in self.node.indices.resolve(expression, ignore_unavailable=ignore_unavailable):
@@ -262,16 +263,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _flag(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if value in ("", "true", True):
-        return True
-    if value in ("false", False):
-        return False
-    raise IllegalArgument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
-
-
 def _expand_wildcards(value: str) -> str:
     from .request import EXPAND_WILDCARDS
 
@@ -312,7 +303,7 @@ def _check_transport_params(params: dict[str, str]) -> None:
     for name in ("request_cache", "ccs_minimize_roundtrips", "ignore_throttled",
                  "include_named_queries_score", "allow_partial_search_results"):
         if name in params:
-            _flag(params[name], False)
+            parse_flag(params[name], False)
     for name, minimum, message in (
             ("batched_reduce_size", 2, "batchedReduceSize must be >= 2"),
             ("max_concurrent_shard_requests", 1, "maxConcurrentShardRequests must be >= 1"),

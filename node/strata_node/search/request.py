@@ -16,6 +16,7 @@ from typing import Any
 
 from ..action.source_filter import check_fetch_source, parse_source_param
 from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, ParsingError
+from ..common.flags import parse_flag
 from ..common.units import parse_time
 from ..common.xcontent import field_locations, token_name
 from .aggregations import parse_aggregations
@@ -257,7 +258,7 @@ def apply_params(req: SearchRequest, params: Mapping[str, str]) -> SearchRequest
         req.query = parse_uri_query(
             params["q"], default_field=params.get("df"),
             default_operator=params.get("default_operator", "OR"), analyzer=params.get("analyzer"),
-            lenient=_param_bool(params, "lenient", False))
+            lenient=parse_flag(params.get("lenient"), False))
         req.query_body = None
     if "from" in params:
         value = _param_int(params, "from")
@@ -269,7 +270,7 @@ def apply_params(req: SearchRequest, params: Mapping[str, str]) -> SearchRequest
             req.size = _size(value)
     for name in ("explain", "version", "seq_no_primary_term", "track_scores"):
         if name in params:
-            setattr(req, name, _param_bool(params, name, False))
+            setattr(req, name, parse_flag(params.get(name), False))
     if "timeout" in params:
         req.timeout = _time("timeout", params["timeout"])
     if "terminate_after" in params:
@@ -294,21 +295,10 @@ def apply_params(req: SearchRequest, params: Mapping[str, str]) -> SearchRequest
         req.sort = (req.sort or []) + parse_sort_param(params["sort"])
     if "search_type" in params and params["search_type"] not in SEARCH_TYPES:
         raise IllegalArgument(f"No search type for [{params['search_type']}]")
-    req.rest_total_hits_as_int = _param_bool(params, "rest_total_hits_as_int", False)
-    req.typed_keys = _param_bool(params, "typed_keys", False)
-    req.allow_partial_search_results = _param_bool(params, "allow_partial_search_results", True)
+    req.rest_total_hits_as_int = parse_flag(params.get("rest_total_hits_as_int"), False)
+    req.typed_keys = parse_flag(params.get("typed_keys"), False)
+    req.allow_partial_search_results = parse_flag(params.get("allow_partial_search_results"), True)
     return req
-
-
-def _param_bool(params: Mapping[str, str], name: str, default: bool) -> bool:
-    value = params.get(name)
-    if value is None:
-        return default
-    if value in ("", "true"):
-        return True
-    if value == "false":
-        return False
-    raise IllegalArgument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
 
 
 def _param_int(params: Mapping[str, str], name: str) -> int:

@@ -45,22 +45,40 @@ def _with_string(out: dict[str, Any], key: str, value: Any, fmt: Any) -> dict[st
     return out
 
 
-class NumericMetric(Aggregator):
-    """The shared collection of min, max, sum, avg and stats: the matched documents'
-    values (with `missing` filling documents that have none) folded into count, sum,
-    min and max."""
+class FieldMetric(Aggregator):
+    """A metric over one field's values, with `missing` filling documents that have none:
+    what every metric here reads from its body and how it finds the values. Subclasses
+    add their own parameters (`extra_params`, read in `configure`)."""
 
     accepts_subs = False
+    extra_params: tuple[str, ...] = ()
+    kinds: tuple[str, ...] | None = None  # the field types it takes; None for any
 
     def __init__(self, name: str, subs, meta, body: dict[str, Any]):
         super().__init__(name, subs, meta)
-        p = Params(self.type_name, body, _VALUES_SOURCE_PARAMS)
+        p = Params(self.type_name, body, (*_VALUES_SOURCE_PARAMS, *self.extra_params))
         self.field = p.field()
         self.missing = p.get("missing")
+        self.configure(p)
+
+    def configure(self, p: Params) -> None:
+        """Reads the parameters a subclass adds."""
+
+    def values_source(self, ctx):
+        return with_missing(resolve(ctx, self.field, self.type_name, self.kinds), self.missing)
+
+
+class NumericMetric(FieldMetric):
+    """The shared collection of min, max, sum, avg and stats: the matched documents'
+    values folded into count, sum, min and max."""
+
+    kinds = NUMERIC
+
+    def configure(self, p: Params) -> None:
         self.format = p.string("format")
 
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
-        vs = with_missing(resolve(ctx, self.field, self.type_name, NUMERIC), self.missing)
+        vs = self.values_source(ctx)
         _, values = matched(vs, ctx, matches.seqs, self.missing)
         return _stats_partial(values, value_format(vs, self.format) if vs.mapped else None)
 
@@ -153,22 +171,14 @@ class Stats(NumericMetric):
         return reduced["sum"] / count if key == "avg" else reduced[key]
 
 
-class ValueCount(Aggregator):
+class ValueCount(FieldMetric):
     """How many values the matched documents have (every value of a multi-valued
     document counts), for fields of any type with doc values."""
 
     type_name = "value_count"
-    accepts_subs = False
-
-    def __init__(self, name: str, subs, meta, body: dict[str, Any]):
-        super().__init__(name, subs, meta)
-        p = Params(self.type_name, body, _VALUES_SOURCE_PARAMS)
-        self.field = p.field()
-        self.missing = p.get("missing")
 
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
-        vs = with_missing(resolve(ctx, self.field, self.type_name), self.missing)
-        _, values = matched(vs, ctx, matches.seqs, self.missing)
+        _, values = matched(self.values_source(ctx), ctx, matches.seqs, self.missing)
         return {"count": len(values)}
 
     def empty(self) -> dict[str, Any]:
@@ -186,7 +196,7 @@ class ValueCount(Aggregator):
         return float(reduced["count"])
 
 
-class Cardinality(Aggregator):
+class Cardinality(FieldMetric):
     """The number of distinct values among the matched documents.
 
     This count is exact: each shard sends its distinct values and the reduce takes their
@@ -197,23 +207,18 @@ class Cardinality(Aggregator):
     `precision_threshold` and `execution_hint` are accepted and have nothing to tune."""
 
     type_name = "cardinality"
-    accepts_subs = False
+    extra_params = ("precision_threshold", "rehash", "execution_hint")
 
-    def __init__(self, name: str, subs, meta, body: dict[str, Any]):
-        super().__init__(name, subs, meta)
-        p = Params(self.type_name, body, (*_VALUES_SOURCE_PARAMS, "precision_threshold", "rehash",
-                                          "execution_hint"))
-        self.field = p.field()
-        self.missing = p.get("missing")
+    def configure(self, p: Params) -> None:
         threshold = p.integer("precision_threshold")
         if threshold is not None and threshold < 0:
             from ...common.errors import IllegalArgument
 
             raise IllegalArgument("[precisionThreshold] must be greater than or equal to 0. Found "
-                                  f"[{threshold}] in [{name}]")
+                                  f"[{threshold}] in [{self.name}]")
 
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
-        vs = with_missing(resolve(ctx, self.field, self.type_name), self.missing)
+        vs = self.values_source(ctx)
         if self.missing is None and vs.kind in ("keyword", "ip") and vs.mapped:
             rows = vs.rows(ctx, matches.seqs)
             terms, ords = ordinals(vs.column.values)

@@ -287,6 +287,14 @@ _SEARCHABLE = {"text", "match_only_text", "keyword", "long", "integer", "short",
                "half_float", "scaled_float", "date", "boolean", "ip"}
 
 
+def parse_match_type(kind: str, key: str, value: Any) -> str:
+    """A multi_match `type`, which query_string's `type` also names."""
+    name = to_str(kind, key, value).lower()
+    if name not in _TYPES:
+        raise ParseError(f"failed to parse [multi_match] query type [{value}]. unknown type.")
+    return name
+
+
 def parse_field_boost(spec: str) -> tuple[str, np.float32]:
     """`title^2` -> ("title", 2.0)."""
     name, caret, boost = spec.partition("^")
@@ -409,10 +417,7 @@ def parse_multi_match(kind: str, body: dict[str, Any]) -> Query:
                     raise ParsingError(f"[{kind}] query does not support [{key}]")
                 query.fields.append(parse_field_boost(name))
         elif key == "type":
-            name = to_str(kind, key, value).lower()
-            if name not in _TYPES:
-                raise ParseError(f"failed to parse [{kind}] query type [{value}]. unknown type.")
-            query.type = name
+            query.type = parse_match_type(kind, key, value)
         elif key == "tie_breaker":
             query.tie_breaker = float(to_float(kind, key, value))
         elif key in _MULTI_PARAMS:

@@ -25,6 +25,7 @@ from ..context import ShardContext
 from ..matches import Matches
 from .base import (
     Query,
+    field_value,
     query_text,
     register,
     single_field,

@@ -28,7 +28,7 @@ from .analysis import normalize
 from .base import Query, parse_operator, register, set_common, to_bool, to_float, to_int, to_str, unsupported
 from .compound import Bool, DisMax
 from .fields import TEXT
-from .full_text import PHRASE, Match, MatchOptions, parse_field_boost, resolve_fields
+from .full_text import PHRASE, Match, MatchOptions, parse_field_boost, parse_match_type, resolve_fields
 from .fuzzy import AUTO, Fuzziness, FuzzyOptions, parse_fuzziness
 from .range import Range
 from .string_queries import (
@@ -503,10 +503,7 @@ def parse_query_string(kind: str, body: dict[str, Any]) -> Query:
         elif key == "tie_breaker":
             opts.tie_breaker = float(to_float(kind, key, value))
         elif key == "type":
-            opts.type = to_str(kind, key, value).lower()
-            if opts.type not in ("best_fields", "most_fields", "cross_fields", "phrase", "phrase_prefix",
-                                 "bool_prefix"):
-                raise ParseError(f"failed to parse [multi_match] query type [{value}]. unknown type.")
+            opts.type = parse_match_type(kind, key, value)
         elif key == "minimum_should_match":
             opts.minimum_should_match = to_str(kind, key, value)
         elif key == "time_zone":

@@ -21,7 +21,9 @@ from ..matches import Matches
 from ..similarity import term_scores
 from .base import (
     Query,
+    check_value,
     constant,
+    field_value,
     query_text,
     register,
     set_common,
@@ -149,14 +151,22 @@ class Term(Query):
 def parse_term(kind: str, body: dict[str, Any]) -> Query:
     field, spec = single_field(kind, body)
     query = Term(field, None)
-
-    def option(key: str, value: Any) -> bool:
-        if key != "case_insensitive":
-            return False
-        query.case_insensitive = to_bool(kind, key, value)
-        return True
-
-    query.value = field_value(kind, spec, query, option)
+    # not field_value: a term checks its value as soon as it reads it, so a bad value is
+    # reported before a bad parameter that follows it
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "value":
+                check_value(kind, value)
+                query.value = value
+            elif key == "case_insensitive":
+                query.case_insensitive = to_bool(kind, key, value)
+            elif not set_common(query, kind, key, value):
+                raise unsupported(kind, key)
+    else:
+        check_value(kind, spec)
+        query.value = spec
+    if query.value is None:
+        raise IllegalArgument("value cannot be null")
     return query
 
 
