@@ -90,6 +90,12 @@ def main(argv: list[str] | None = None) -> None:
 
     async def serve() -> None:
         transport = asyncio.create_task(transport_server.serve(sockets=[transport_sock]))
+
+        async def stop_transport_server() -> None:
+            transport_server.should_exit = True
+            await asyncio.shield(transport)
+
+        node.stop_transport_server = stop_transport_server
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not (server.started and transport_server.started) and not task.done() and not transport.done():
             await asyncio.sleep(0.05)

@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -63,6 +64,8 @@ class Node:
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
+        # Set by the launcher: stops the transport server, so stop() shuts it before the services.
+        self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
         # Named executors for long work, so the event loop only ever waits on them.
         cpus = os.cpu_count() or 2
         self.executors = {"generic": ThreadPoolExecutor(4 * cpus, "generic"),
@@ -126,8 +129,7 @@ class Node:
         path = self.data_path / "_state" / "transport.secret"
         try:
             if not path.exists():
-                write_atomically(path, generate_secret().encode())
-                path.chmod(0o600)
+                write_atomically(path, generate_secret().encode(), mode=0o600)
             return path.read_text().strip()
         except OSError as e:
             raise NodeStartupError(f"data path [{self.data_path}] is not usable: {e}") from None
@@ -154,6 +156,8 @@ class Node:
     async def stop(self) -> None:
         self.closing.set()
         log.info("[%s] stopping: flushing shards", self.name)
+        if self.stop_transport_server is not None:
+            await self.stop_transport_server()  # no internal action may run past this point
         await self.task_results.close()
         if self.transport is not None:
             await self.transport.close()

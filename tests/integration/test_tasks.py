@@ -120,12 +120,12 @@ def test_a_client_that_disconnects_cancels_its_task_and_the_children(cluster):
 def test_a_detached_task_stores_its_result_for_later(cluster):
     a, b, _ = cluster
     with a.client() as client:
-        started = client.post("/_strata/sleep", params={"millis": 300, "children": b.transport_address,
+        started = client.post("/_strata/sleep", params={"millis": 3000, "children": b.transport_address,
                                                         "wait_for_completion": "false"}).json()
         task_id = started["task"]
         running = client.get(f"/_tasks/{task_id}").json()
         assert running["completed"] is False and running["task"]["action"] == "cluster:admin/strata/sleep"
-        waited = {"wait_for_completion": "true", "timeout": "10s"}
+        waited = {"wait_for_completion": "true", "timeout": "20s"}
         done = client.get(f"/_tasks/{task_id}", params=waited).json()
         assert done["completed"] is True
         assert done["task"]["id"] == int(task_id.split(":")[1])

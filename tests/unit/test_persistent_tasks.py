@@ -36,10 +36,13 @@ def test_tasks_on_live_nodes_keep_their_allocation():
     assert state.reassign(["n1", "n2"], least_loaded) == state
 
 
-def test_with_no_node_left_the_task_waits_unassigned_and_keeps_its_allocation_id():
-    task = with_one_task("n1").reassign([], least_loaded).tasks["reindex-1"]
-    assert not task.assignment.assigned and task.allocation_id == 1
+def test_with_no_node_left_the_task_waits_unassigned_under_a_new_allocation_id():
+    state = with_one_task("n1").reassign([], least_loaded)
+    task = state.tasks["reindex-1"]
+    assert not task.assignment.assigned and task.allocation_id == 2
     assert task.assignment.explanation == "no node is available to run the task"
+    with pytest.raises(ResourceNotFound):  # the node that left reports late
+        state.update_state("reindex-1", 1, {"done": 1})
 
 
 def test_a_report_from_a_stale_allocation_is_refused():

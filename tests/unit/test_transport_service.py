@@ -12,7 +12,7 @@ from strata_node.common.errors import TaskCancelled
 from strata_node.common.net import bind
 from strata_node.tasks.manager import TaskManager
 from strata_node.transport import context, wire
-from strata_node.transport.auth import HEADER, Signer
+from strata_node.transport.auth import HEADER, Signer, audience
 from strata_node.transport.service import (
     ActionNotFound,
     ConnectTransportError,
@@ -110,29 +110,98 @@ def test_long_handlers_run_on_their_named_executor_with_the_context():
     run(go())
 
 
-def test_a_node_with_another_secret_cannot_call_any_action():
+def test_a_node_with_another_secret_cannot_even_shake_hands():
     async def go():
         b = service("nodeB")
         foreign = service("nodeX", secret="guess")
         async with serving(b) as address:
-            for action in ("test:echo", "internal:transport/handshake"):
-                with pytest.raises((RemoteTransportError, ConnectTransportError)) as refused:
-                    await foreign.execute(action, Echo(text="x"), Seen, address=address)
-                assert "security_exception" in str(refused.value.to_dict())
+            with pytest.raises((RemoteTransportError, ConnectTransportError)) as refused:
+                await foreign.execute("test:echo", Echo(text="x"), Seen, address=address)
+            assert "security_exception" in str(refused.value.to_dict())
     run(go())
+
+
+def echo_request() -> bytes:
+    return wire.encode(wire.Request(wire.WIRE_VERSION, "test:echo", wire.encode(Echo(text="x"))))
 
 
 def test_a_plain_http_client_without_proof_or_with_a_replay_is_refused():
     async def go():
         b = service("nodeB")
         async with serving(b) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
-            raw = wire.encode(wire.Request(wire.WIRE_VERSION, "test:echo", wire.encode(Echo(text="x"))))
+            raw = echo_request()
             assert (await http.post("/", content=raw)).status_code == 401
-            header = Signer("s3cret").sign("test:echo", raw)
+            header = Signer("s3cret").sign(audience("c1", "nodeB"), raw)
             assert (await http.post("/", content=raw, headers={HEADER: header})).status_code == 200
             replay = await http.post("/", content=raw, headers={HEADER: header})
             assert replay.status_code == 401
             assert wire.decode_response(replay.content).error["reason"].startswith("replayed")
+    run(go())
+
+
+def test_an_action_signed_with_a_wrong_secret_is_refused():
+    async def go():
+        b = service("nodeB")
+        async with serving(b) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+            raw = echo_request()
+            header = Signer("guess").sign(audience("c1", "nodeB"), raw)
+            refused = await http.post("/", content=raw, headers={HEADER: header})
+            assert refused.status_code == 401
+            assert wire.decode_response(refused.content).error["type"] == "security_exception"
+    run(go())
+
+
+def test_a_request_signed_for_one_node_cannot_be_replayed_to_another():
+    async def go():
+        b, c = service("nodeB"), service("nodeC")
+        async with serving(c) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+            raw = echo_request()
+            meant_for_b = Signer("s3cret").sign(audience("c1", "nodeB"), raw)
+            refused = await http.post("/", content=raw, headers={HEADER: meant_for_b})
+            assert refused.status_code == 401
+        await b.close()
+    run(go())
+
+
+def test_a_handshake_proof_is_good_for_the_handshake_only():
+    async def go():
+        b = service("nodeB")
+        async with serving(b) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+            raw = echo_request()
+            header = Signer("s3cret").sign(audience("c1", None), raw)
+            assert (await http.post("/", content=raw, headers={HEADER: header})).status_code == 401
+    run(go())
+
+
+def test_an_unauthenticated_body_is_refused_before_it_is_read():
+    async def go():
+        b = service("nodeB")
+        async with serving(b) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+            refused = await http.post("/", content=b"x" * (8 * 1024 * 1024))
+            assert refused.status_code == 401
+    run(go())
+
+
+def test_an_oversized_message_is_refused():
+    async def go():
+        b = TransportService(node_id="nodeB", node_name="nodeB", cluster_name="c1", secret="s3cret",
+                             tasks=TaskManager("nodeB"), max_message_bytes=1024)
+        async with serving(b) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+            raw = b"x" * 4096
+            header = Signer("s3cret").sign(audience("c1", "nodeB"), raw)
+            answer = await http.post("/", content=raw, headers={HEADER: header})
+            assert wire.decode_response(answer.content).error["type"] == "content_too_long_exception"
+    run(go())
+
+
+def test_a_cancel_that_overtakes_its_request_refuses_the_request():
+    async def go():
+        a = service("nodeA")
+        from strata_node.transport.service import CANCEL_CHILD, CancelChild
+        await a.execute(CANCEL_CHILD, CancelChild(request_id="nodeX:1", reason="timed out"))
+        late = wire.Request(wire.WIRE_VERSION, "test:echo", wire.encode(Echo(text="x")), request_id="nodeX:1")
+        with pytest.raises(TaskCancelled, match="cancelled before it arrived"):
+            await a._dispatch(late)
     run(go())
 
 
@@ -141,7 +210,8 @@ def test_a_node_of_another_cluster_is_refused_at_the_handshake():
         b = service("nodeB", cluster="c1")
         other = service("nodeO", cluster="c2")
         async with serving(b) as address:
-            with pytest.raises(RemoteTransportError, match="does not match local cluster name"):
+            # The proof names the cluster it is meant for, so the refusal comes before the handshake.
+            with pytest.raises(RemoteTransportError, match=r"meant for \[c2/\], not this node"):
                 await other.execute("test:echo", Echo(text="x"), Seen, address=address)
     run(go())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -15,14 +16,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: Path, data: bytes, *, create_parents: bool = True) -> None:
+def write_atomically(path: Path, data: bytes, *, create_parents: bool = True, mode: int = 0o644) -> None:
     """Write, fsync, rename, fsync the folder: a reader sees the old or the new file.
     `create_parents=False` for a file whose folder must already exist (an index's
-    metadata update must not recreate the folder of an index deleted meanwhile)."""
+    metadata update must not recreate the folder of an index deleted meanwhile). `mode`
+    applies from creation, so a secret is never readable by others, not even briefly."""
     if create_parents:
         path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # a leftover of a crash may carry other permissions
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

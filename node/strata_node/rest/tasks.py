@@ -22,7 +22,7 @@ from .request import RestRequest
 
 LIST_PARAMS = ("nodes", "actions", "parent_task_id", "detailed", "group_by", "wait_for_completion", "timeout")
 GET_PARAMS = ("wait_for_completion", "timeout")
-CANCEL_PARAMS = ("nodes", "actions", "parent_task_id", "wait_for_completion")
+CANCEL_PARAMS = ("nodes", "actions", "parent_task_id", "wait_for_completion", "timeout")
 CAT_PARAMS = ("nodes", "actions", "parent_task_id", "detailed", "h", "v", "help", "s", "format", "bytes",
               "time", "timeout")
 GROUP_BY = ("nodes", "parents", "none")
@@ -31,6 +31,14 @@ GROUP_BY = ("nodes", "parents", "none")
 class ResourceNotFound(StrataError):
     type = "resource_not_found_exception"
     status = 404
+
+
+class TimedOut(StrataError):
+    """ES's ElasticsearchTimeoutException: 429, "the closest thing to 'your request took
+    longer than you asked for'"."""
+
+    type = "elasticsearch_timeout_exception"
+    status = 429
 
 
 class TaskHandlers:
@@ -107,7 +115,7 @@ class TaskHandlers:
             if not others:
                 return
             await asyncio.sleep(0.05)
-        raise StrataError("timed out waiting for all nodes to process the request")
+        raise TimedOut("Timed out waiting for all nodes to process the request")
 
     def _render(self, answers: list[NodeTasks], failures: list[dict[str, Any]],
                 group_by: str) -> dict[str, Any]:
@@ -162,11 +170,14 @@ class TaskHandlers:
             if not wait:
                 return RestResponse(200, {"completed": False, "task": running})
             if pending is not None:
-                await asyncio.wait_for(self.results.wait_stored(task_id),
-                                       max(0.0, deadline - time.monotonic()))
+                try:
+                    await asyncio.wait_for(self.results.wait_stored(task_id),
+                                           max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    raise TimedOut(f"Timed out waiting for completion of task [{task_id}]") from None
                 continue
             if time.monotonic() > deadline:
-                raise StrataError(f"Timed out waiting for completion of task [{task_id}]")
+                raise TimedOut(f"Timed out waiting for completion of task [{task_id}]")
             await asyncio.sleep(0.05)
 
     async def _running(self, task_id: TaskId) -> dict[str, Any] | None:
@@ -192,13 +203,16 @@ class TaskHandlers:
             if not running.get("cancellable"):
                 raise IllegalArgument(f"task [{raw_id}] doesn't support cancellation")
         if request.bool_param("wait_for_completion"):
+            deadline = time.monotonic() + request.time_param("timeout", 30.0)
             for a in answers:
                 for t in a.tasks:
-                    await self._wait_gone(TaskId(t["node"], t["id"]))
+                    await self._wait_gone(TaskId(t["node"], t["id"]), deadline)
         return RestResponse(200, self._render(answers, failures, "nodes"))
 
-    async def _wait_gone(self, task_id: TaskId) -> None:
+    async def _wait_gone(self, task_id: TaskId, deadline: float) -> None:
         while await self._running(task_id) is not None:
+            if time.monotonic() > deadline:
+                raise TimedOut(f"Timed out waiting for the cancelled task [{task_id}] to end")
             await asyncio.sleep(0.05)
 
     async def cat(self, request: RestRequest) -> RestResponse:

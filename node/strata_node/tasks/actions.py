@@ -73,6 +73,7 @@ class TaskActions:
     def __init__(self, transport: TransportService, tasks: TaskManager):
         self.transport = transport
         self.tasks = tasks
+        self._pending: set[asyncio.Future] = set()
         transport.register(LIST_NODE, TaskFilter, NodeTasks, self._list_node)
         transport.register(CANCEL_NODE, CancelTasks, NodeTasks, self._cancel_node)
         transport.register(BAN, BanParent, Empty, self._ban)
@@ -101,17 +102,27 @@ class TaskActions:
         return self._node_tasks(cancelled, detailed=False)
 
     async def cancel_local(self, task: Task, reason: str) -> None:
-        """Cancel a task here and ban its parent id on every node that ran its children."""
+        """Cancel a task here and ban its id on every node that ran its children; once
+        the task has ended, lift the bans (late children can no longer arrive then)."""
         nodes = self.tasks.cancel(task, reason)
         addresses = self.transport.addresses_of(nodes)
-        await asyncio.gather(*(self._send_ban(address, task, reason) for address in addresses))
+        await asyncio.gather(*(self._send_ban(address, task, reason, True) for address in addresses))
+        if addresses:
+            task.on_done(lambda: self._background(
+                asyncio.gather(*(self._send_ban(a, task, reason, False) for a in addresses))))
 
-    async def _send_ban(self, address: str, task: Task, reason: str) -> None:
+    def _background(self, work) -> None:
+        future = asyncio.ensure_future(work)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    async def _send_ban(self, address: str, task: Task, reason: str, ban: bool) -> None:
         try:
-            await self.transport.execute(BAN, BanParent(parent_task_id=str(task.id), reason=reason),
+            await self.transport.execute(BAN, BanParent(parent_task_id=str(task.id), reason=reason, ban=ban),
                                          address=address, timeout=30.0)
         except StrataError as e:
-            log.warning("failed to ban children of [%s] on [%s]: %s", task.id, address, e)
+            log.warning("failed to %s children of [%s] on [%s]: %s", "ban" if ban else "lift the ban on",
+                        task.id, address, e)
 
     async def _ban(self, request: BanParent, task: Task) -> Empty:
         parent = TaskId.parse(request.parent_task_id)
@@ -124,9 +135,6 @@ class TaskActions:
     async def sleep(self, request: Sleep, task: Task) -> Empty:
         children = []
         for address in request.children:
-            if self.transport.node_id_at(address) is None:
-                await self.transport.connect(address)
-            self.tasks.register_child_node(task, self.transport.node_id_at(address))
             children.append(self.transport.execute(SLEEP_CHILD, Sleep(millis=request.millis),
                                                    address=address))
         waits = [asyncio.sleep(request.millis / 1000), *children]

@@ -56,6 +56,7 @@ class TaskManager:
 
     def unregister(self, task: Task) -> None:
         self._tasks.pop(task.id.id, None)
+        task.finish()
         self._child_nodes.pop(task.id, None)
         if task.parent is not None:
             siblings = self._children.get(task.parent)

@@ -109,8 +109,9 @@ class PersistentTasks:
             assignment = assigner(task, live_nodes)
             if assignment == task.assignment:
                 continue
-            allocation_id = out.last_allocation_id + 1 if assignment.assigned else task.allocation_id
-            out = out._with(replace(task, assignment=assignment, allocation_id=allocation_id))
+            # Every change of assignment, to no node included, gets a new allocation id: a
+            # late report from the node that had the task names the old one and is refused.
+            out = out._with(replace(task, assignment=assignment, allocation_id=out.last_allocation_id + 1))
         return out
 
     def assigned_to(self, node_id: str) -> dict[str, PersistentTask]:

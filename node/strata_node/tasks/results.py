@@ -81,7 +81,7 @@ class TaskResults:
             [response] = await self.bulk.execute([item], WriteOptions(refresh="true"))
             if response.error is not None:
                 raise response.error
-        except StrataError:
+        except Exception:  # any failure: the result is lost, and the log must say so
             log.exception("failed to store the result of task [%s]", task.id)
         finally:
             _, stored = self._pending.pop(task.id, (None, None))

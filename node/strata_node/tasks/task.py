@@ -51,6 +51,9 @@ class Task:
     cancelled_reason: str | None = None
     # Called once when the task is cancelled (the shell cancels the running coroutine).
     _on_cancel: list[Callable[[str], None]] = field(default_factory=list)
+    # Called once when the task ends (is unregistered): bans on its children are lifted then.
+    _on_done: list[Callable[[], None]] = field(default_factory=list)
+    finished: bool = False
 
     @property
     def cancelled(self) -> bool:
@@ -61,6 +64,19 @@ class Task:
             listener(self.cancelled_reason)
         else:
             self._on_cancel.append(listener)
+
+    def on_done(self, listener: Callable[[], None]) -> None:
+        if self.finished:
+            listener()
+        else:
+            self._on_done.append(listener)
+
+    def finish(self) -> None:
+        if not self.finished:
+            self.finished = True
+            listeners, self._on_done = self._on_done, []
+            for listener in listeners:
+                listener()
 
     def cancel(self, reason: str) -> bool:
         """Mark the task cancelled and tell its listeners; False when it was already."""

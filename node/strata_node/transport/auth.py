@@ -1,10 +1,16 @@
 """Proof that a transport request comes from a node holding the cluster secret.
 
-Each request carries an HMAC-SHA256 over the action, a timestamp, a random nonce and the
-body, keyed by the shared secret. The receiver refuses a missing or wrong proof, one
-whose timestamp is outside the allowed skew, and one whose nonce it has already seen
+Each request carries an HMAC-SHA256, keyed by the shared secret, over its audience (the
+cluster name and the node id it is meant for), a timestamp, a random nonce and the whole
+message (which names the action). The receiver checks it on the raw bytes before it
+decodes anything, and refuses a missing or wrong proof, one meant for another node or
+cluster (so a request captured on its way to one node cannot be replayed to another),
+one whose timestamp is outside the allowed skew, and one whose nonce it has already seen
 within that window (a replay). Seen nonces older than the window are forgotten: the
-timestamp check refuses their replays anyway.
+timestamp check refuses their replays anyway, and the window bounds their number.
+
+A handshake is sent before the sender knows the receiver's node id: its audience names
+the cluster and no node, and the receiver accepts such a proof for the handshake only.
 """
 
 from __future__ import annotations
@@ -35,10 +41,14 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _mac(secret: bytes, action: str, timestamp_ms: int, nonce: str, body: bytes) -> str:
-    signed = b"\n".join((action.encode(), str(timestamp_ms).encode(), nonce.encode(),
+def _mac(secret: bytes, audience: str, timestamp_ms: int, nonce: str, body: bytes) -> str:
+    signed = b"\n".join((audience.encode(), str(timestamp_ms).encode(), nonce.encode(),
                          hashlib.sha256(body).digest()))
     return hmac.new(secret, signed, hashlib.sha256).hexdigest()
+
+
+def audience(cluster_name: str, node_id: str | None) -> str:
+    return f"{cluster_name}/{node_id or ''}"
 
 
 class Signer:
@@ -46,11 +56,12 @@ class Signer:
         self._secret = secret.encode()
         self._clock_ms = clock_ms
 
-    def sign(self, action: str, body: bytes) -> str:
+    def sign(self, to: str, body: bytes) -> str:
+        """A proof for `body` meant for the audience `to` (see `audience()`)."""
         timestamp = self._clock_ms()
         nonce = secrets.token_hex(16)
-        signature = _mac(self._secret, action, timestamp, nonce, body)
-        return f"{SCHEME} ts={timestamp},nonce={nonce},sig={signature}"
+        signature = _mac(self._secret, to, timestamp, nonce, body)
+        return f"{SCHEME} ts={timestamp},nonce={nonce},to={to},sig={signature}"
 
 
 class Verifier:
@@ -61,35 +72,40 @@ class Verifier:
         self._clock_ms = clock_ms
         self._seen: OrderedDict[str, int] = OrderedDict()  # nonce -> timestamp, oldest first
 
-    def verify(self, action: str, body: bytes, header: str | None, *, peer: str = "?") -> None:
-        """Raise AuthenticationFailed (and log who tried) unless the proof is good and new."""
+    def verify(self, body: bytes, header: str | None, *, accept: tuple[str, ...], peer: str = "?") -> str:
+        """Raise AuthenticationFailed (and log who tried) unless the proof is good, new and
+        meant for one of the `accept` audiences; returns the audience it was meant for."""
         try:
-            self._verify(action, body, header)
+            return self._verify(body, header, accept)
         except AuthenticationFailed as e:
-            log.warning("refused transport request [%s] from [%s]: %s", action, peer, e.reason)
+            log.warning("refused transport request from [%s]: %s", peer, e.reason)
             raise
 
-    def _verify(self, action: str, body: bytes, header: str | None) -> None:
+    def _verify(self, body: bytes, header: str | None, accept: tuple[str, ...]) -> str:
         if not header:
-            raise AuthenticationFailed(f"missing authentication for transport action [{action}]")
+            raise AuthenticationFailed("missing authentication for transport request")
         scheme, _, params = header.partition(" ")
         fields = dict(p.split("=", 1) for p in params.split(",") if "=" in p)
-        if scheme != SCHEME or not {"ts", "nonce", "sig"} <= fields.keys():
-            raise AuthenticationFailed(f"malformed authentication for transport action [{action}]")
+        complete = {"ts", "nonce", "to", "sig"} <= fields.keys()
+        if scheme != SCHEME or not complete or not fields["sig"].isascii():
+            raise AuthenticationFailed("malformed authentication for transport request")
         try:
             timestamp = int(fields["ts"])
         except ValueError:
-            raise AuthenticationFailed(f"malformed authentication for transport action [{action}]") from None
-        expected = _mac(self._secret, action, timestamp, fields["nonce"], body)
+            raise AuthenticationFailed("malformed authentication for transport request") from None
+        expected = _mac(self._secret, fields["to"], timestamp, fields["nonce"], body)
         if not hmac.compare_digest(expected, fields["sig"]):
-            raise AuthenticationFailed(f"invalid cluster secret for transport action [{action}]")
+            raise AuthenticationFailed("invalid cluster secret for transport request")
+        if fields["to"] not in accept:
+            raise AuthenticationFailed(f"transport request meant for [{fields['to']}], not this node")
         now = self._clock_ms()
         if abs(now - timestamp) > self._max_skew_ms:
-            raise AuthenticationFailed(f"expired authentication for transport action [{action}]")
+            raise AuthenticationFailed("expired authentication for transport request")
         self._forget_before(now - self._max_skew_ms)
         if fields["nonce"] in self._seen:
-            raise AuthenticationFailed(f"replayed transport request for action [{action}]")
+            raise AuthenticationFailed("replayed transport request")
         self._seen[fields["nonce"]] = timestamp
+        return fields["to"]
 
     def _forget_before(self, oldest_ms: int) -> None:
         # Nonces arrive in roughly timestamp order; stop at the first one still inside

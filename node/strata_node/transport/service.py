@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from ..common.errors import StrataError, TaskCancelled, error_to_dict
 from ..tasks.manager import TaskManager
 from ..tasks.task import Task, TaskId
 from . import context, wire
-from .auth import HEADER, AuthenticationFailed, Signer, Verifier
+from .auth import HEADER, AuthenticationFailed, Signer, Verifier, audience
 from .wire import Empty, Message
 
 log = logging.getLogger("strata.transport")
@@ -48,6 +50,11 @@ class ActionNotFound(StrataError):
 class ConnectTransportError(StrataError):
     type = "connect_transport_exception"
     status = 500
+
+
+class MessageTooLarge(StrataError):
+    type = "content_too_long_exception"
+    status = 413
 
 
 class ReceiveTimeout(StrataError):
@@ -100,7 +107,7 @@ class RegisteredAction:
 class TransportService:
     def __init__(self, *, node_id: str, node_name: str, cluster_name: str, secret: str,
                  tasks: TaskManager, executors: dict[str, ThreadPoolExecutor] | None = None,
-                 address: str = "", authenticate: bool = True):
+                 address: str = "", authenticate: bool = True, max_message_bytes: int = 100 * 1024 * 1024):
         self.node_id = node_id
         self.address = address
         self.node_name = node_name
@@ -111,12 +118,17 @@ class TransportService:
         self._verifier = Verifier(secret)
         # False only where a benchmark measures what the proof costs; nodes never turn it off.
         self._authenticate = authenticate
+        self._max_message_bytes = max_message_bytes
+        # The proofs this node accepts: meant for it, or (the handshake only) for the cluster.
+        self._audiences = (audience(cluster_name, node_id), audience(cluster_name, None))
         self._actions: dict[str, RegisteredAction] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._handshakes: dict[str, Handshake] = {}  # by address we connected to
         self._peers: dict[str, str] = {}  # node id -> transport address, from handshakes both ways
         self._by_request_id: dict[str, Task] = {}  # running remote-started tasks, by the sender's id
-        self._request_ids = itertools.count()
+        # Request ids start from the clock, so a restarted sender never reuses one.
+        self._request_ids = itertools.count(time.time_ns() // 1000)
+        self._cancelled_requests: OrderedDict[str, float] = OrderedDict()  # id -> when, for late arrivals
         self._background: set[asyncio.Future] = set()
         self.register(HANDSHAKE, Handshake, Handshake, self._handshake)
         self.register(CANCEL_CHILD, CancelChild, Empty, self._cancel_child)
@@ -139,12 +151,19 @@ class TransportService:
         return Starlette(routes=[Route("/", self._receive, methods=["POST"])])
 
     async def _receive(self, http: HttpRequest) -> HttpResponse:
-        raw = await http.body()
         peer = f"{http.client.host}:{http.client.port}" if http.client else "?"
         try:
-            envelope = wire.decode_request(raw)
+            proof = http.headers.get(HEADER)
+            if self._authenticate and not proof:  # refused before a byte of the body is read
+                self._verifier.verify(b"", None, accept=self._audiences, peer=peer)
+            raw = await self._read(http)
             if self._authenticate:
-                self._verifier.verify(envelope.action, raw, http.headers.get(HEADER), peer=peer)
+                meant_for = self._verifier.verify(raw, proof, accept=self._audiences, peer=peer)
+            envelope = wire.decode_request(raw)
+            if self._authenticate and meant_for != self._audiences[0] and envelope.action != HANDSHAKE:
+                log.warning("refused transport request [%s] from [%s]: a handshake proof",
+                            envelope.action, peer)
+                raise AuthenticationFailed("a proof not meant for a node is good for the handshake only")
             body = await self._dispatch(envelope)
             response = wire.Response(wire.WIRE_VERSION, body)
         except AuthenticationFailed as e:
@@ -156,10 +175,26 @@ class TransportService:
             response = wire.Response(wire.WIRE_VERSION, None, _error(e))
         return HttpResponse(wire.encode(response), media_type=CONTENT_TYPE)
 
+    async def _read(self, http: HttpRequest) -> bytes:
+        declared = http.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_message_bytes:
+            raise MessageTooLarge(f"transport message of [{declared}] bytes is larger than the allowed "
+                                  f"[{self._max_message_bytes}]")
+        chunks, size = [], 0
+        async for chunk in http.stream():
+            size += len(chunk)
+            if size > self._max_message_bytes:
+                raise MessageTooLarge("transport message is larger than the allowed "
+                                      f"[{self._max_message_bytes}]")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def _dispatch(self, envelope: wire.Request, on_task: Callable[[Task], None] | None = None) -> bytes:
         action = self._actions.get(envelope.action)
         if action is None:
             raise ActionNotFound(f"No handler for action [{envelope.action}]")
+        if envelope.request_id is not None and envelope.request_id in self._cancelled_requests:
+            raise TaskCancelled("the request was cancelled before it arrived (its sender timed out)")
         request = wire.decode_body(envelope.body, action.request_type)
         parent = TaskId.parse(envelope.parent_task_id) if envelope.parent_task_id else None
         task = self.tasks.register(action.name, type="transport", parent=parent, headers=envelope.headers,
@@ -212,6 +247,12 @@ class TransportService:
         child = self._by_request_id.get(request.request_id)
         if child is not None and child.cancellable:
             self.tasks.cancel(child, request.reason)
+        elif child is None:
+            # The cancel overtook its request (or the request is gone): refuse it if it comes.
+            now = time.monotonic()
+            self._cancelled_requests[request.request_id] = now
+            while self._cancelled_requests and next(iter(self._cancelled_requests.values())) < now - 60:
+                self._cancelled_requests.popitem(last=False)
         return Empty()
 
     def _local_handshake(self) -> Handshake:
@@ -236,6 +277,10 @@ class TransportService:
             return wire.decode_body(body, response_type or registered.response_type)
         if action != HANDSHAKE and address not in self._handshakes:
             await self.connect(address)
+        remote = self._handshakes.get(address)
+        parent = self.tasks.get(TaskId.parse(current.task_id)) if current.task_id else None
+        if parent is not None and remote is not None:
+            self.tasks.register_child_node(parent, remote.node_id)  # so a cancellation reaches it
         return await self._send(address, envelope, response_type or self._response_type(action), timeout)
 
     def _response_type(self, action: str) -> type[Message]:
@@ -277,7 +322,9 @@ class TransportService:
                 limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=60))
         headers = {"content-type": CONTENT_TYPE}
         if self._authenticate:
-            headers[HEADER] = self._signer.sign(envelope.action, raw)
+            remote = self._handshakes.get(address) if envelope.action != HANDSHAKE else None
+            to = audience(self.cluster_name, remote.node_id if remote else None)
+            headers[HEADER] = self._signer.sign(to, raw)
         try:
             http = await asyncio.wait_for(client.post("/", content=raw, headers=headers), timeout)
         except TimeoutError:

@@ -1,0 +1,42 @@
+"""Which voting configuration the master should aim for.
+
+Elasticsearch's Reconfigurator. The configuration follows the live master-eligible nodes
+so that the cluster tolerates as many failures as it can: an odd size (an even one
+tolerates no more failures than one node fewer), the master first, then nodes already in
+the configuration (fewer changes), then newcomers. With auto-shrink it keeps at least
+three nodes once it has three; without, it never shrinks. A change is proposed only when
+the live nodes hold a quorum of the new configuration, so it can actually commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from strata_node.cluster.coordination.voting import VotingConfiguration
+
+
+def _round_down_to_odd(count: int) -> int:
+    return count - (1 - count % 2) if count > 0 else 0
+
+
+def reconfigure(
+    live_nodes: Iterable[str],
+    master: str,
+    current: VotingConfiguration,
+    *,
+    auto_shrink: bool,
+) -> VotingConfiguration:
+    live = sorted(set(live_nodes) | {master})
+    live_in_config = [n for n in live if n in current and n != master]
+    live_not_in_config = [n for n in live if n not in current and n != master]
+    in_config_not_live = sorted(n for n in current.node_ids if n not in live and n != master)
+    minimum = 1 if len(current) <= 1 else 3
+    if auto_shrink:
+        target = max(_round_down_to_odd(len(live)), minimum)
+    else:
+        target = max(_round_down_to_odd(len(live)), len(current))
+    ordered = [master, *live_in_config, *live_not_in_config, *in_config_not_live]
+    proposed = VotingConfiguration(frozenset(ordered[:target]))
+    if proposed.has_quorum(live):
+        return proposed
+    return current

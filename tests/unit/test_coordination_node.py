@@ -1,0 +1,322 @@
+"""The Coordinator's behaviour around the safety core: pre-votes, elections by ticks,
+publication with its timeout, leader and follower checks, and the output contract."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from strata_node.cluster.coordination import (
+    CoordinationSettings,
+    Coordinator,
+    Mode,
+    Output,
+    PersistedState,
+    VotingConfiguration,
+)
+from strata_node.cluster.coordination.election_scheduler import ElectionScheduler
+from strata_node.cluster.coordination.messages import (
+    FollowerCheckRequest,
+    Join,
+    PreVoteRequest,
+    PreVoteResponse,
+    PublishRequest,
+    StartJoinRequest,
+)
+from strata_node.cluster.coordination.pre_vote import PreVotingRound, pre_vote_rejection
+from strata_node.cluster.coordination.reconfigurator import reconfigure
+
+SETTINGS = CoordinationSettings(
+    election_initial_timeout=2,
+    election_back_off_time=2,
+    election_max_timeout=10,
+    election_duration=3,
+    leader_check_interval=2,
+    leader_check_timeout=2,
+    leader_check_retry_count=2,
+    follower_check_interval=2,
+    follower_check_timeout=2,
+    follower_check_retry_count=2,
+    publish_timeout=6,
+    follower_lag_timeout=6,
+    find_peers_interval=3,
+)
+
+
+class Network:
+    """Instant, lossless delivery among the nodes not cut off."""
+
+    def __init__(self, node_ids: list[str], seed: int = 1) -> None:
+        self.nodes = {
+            n: Coordinator(n, peers=node_ids, settings=SETTINGS, random=random.Random(f"{seed}{n}"))
+            for n in node_ids
+        }
+        self.cut_off: set[str] = set()
+        self.queue: list[tuple[str, object]] = []
+        self.applied: dict[str, list[tuple[int, int]]] = {n: [] for n in node_ids}
+
+    def take(self, node_id: str, out: Output) -> None:
+        self.queue.extend(out.messages)
+        self.applied[node_id].extend((s.term, s.version) for s in out.applied)
+
+    def deliver(self) -> None:
+        while self.queue:
+            destination, message = self.queue.pop(0)
+            if destination in self.cut_off or message.source in self.cut_off:
+                continue
+            self.take(destination, self.nodes[destination].handle(message))
+
+    def run(self, ticks: int) -> None:
+        for _ in range(ticks):
+            for node_id, node in self.nodes.items():
+                self.take(node_id, node.tick())
+            self.deliver()
+
+    def leaders(self) -> list[str]:
+        return [n for n, node in self.nodes.items() if node.mode is Mode.LEADER]
+
+
+def formed(node_ids: list[str]) -> Network:
+    network = Network(node_ids)
+    configuration = VotingConfiguration(frozenset(node_ids))
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(configuration))
+    network.run(40)
+    assert len(network.leaders()) == 1
+    return network
+
+
+def test_a_bootstrapped_single_node_elects_itself_and_applies_its_first_state():
+    network = Network(["a"])
+    network.take("a", network.nodes["a"].bootstrap(VotingConfiguration.of("a")))
+    network.run(10)
+    node = network.nodes["a"]
+    assert node.mode is Mode.LEADER
+    assert network.applied["a"] == [(1, 1)]
+
+
+def test_a_node_without_a_configuration_never_starts_an_election():
+    network = Network(["a"])
+    network.run(50)
+    assert network.nodes["a"].mode is Mode.CANDIDATE
+    assert network.nodes["a"].current_term == 0
+
+
+def test_three_nodes_elect_one_leader_and_all_apply_its_state():
+    network = formed(["a", "b", "c"])
+    leader = network.nodes[network.leaders()[0]]
+    for node_id, node in network.nodes.items():
+        if node is not leader:
+            assert node.mode is Mode.FOLLOWER and node.leader == leader.node_id
+        assert network.applied[node_id][-1] == (leader.current_term, leader.last_accepted_state.version)
+
+
+def test_bootstrapping_again_is_ignored():
+    network = formed(["a", "b", "c"])
+    node = network.nodes["a"]
+    before = node.persisted_state
+    assert node.bootstrap(VotingConfiguration.of("x")).persist is None
+    assert node.persisted_state is before
+
+
+def test_a_vote_is_output_for_persisting_together_with_the_join_it_sends():
+    node = Coordinator("b", peers=["a", "b"], settings=SETTINGS, random=random.Random(1))
+    out = node.handle(StartJoinRequest(source="a", term=4))
+    assert out.persist is not None and out.persist.current_term == 4
+    assert [destination for destination, _ in out.messages] == ["a"]
+
+
+def test_submitted_changes_are_published_committed_and_applied_everywhere():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    network.take(leader_id, network.nodes[leader_id].submit(lambda value: (*(value or ()), "x")))
+    network.deliver()
+    network.run(2)
+    for node in network.nodes.values():
+        assert node.applied_state is not None and node.applied_state.value == ("x",)
+
+
+def test_a_leader_that_cannot_reach_a_quorum_steps_down_when_the_publication_times_out():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    network.cut_off = {n for n in network.nodes if n != leader_id}
+    leader = network.nodes[leader_id]
+    network.take(leader_id, leader.submit(lambda value: "lost"))
+    assert leader.publication_in_progress
+    for _ in range(SETTINGS.publish_timeout):
+        network.take(leader_id, leader.tick())
+    assert leader.mode is Mode.CANDIDATE
+
+
+def test_followers_elect_a_new_leader_when_theirs_stops_answering_checks():
+    network = formed(["a", "b", "c"])
+    old = network.leaders()[0]
+    network.cut_off = {old}
+    network.run(60)
+    survivors = [n for n in network.leaders() if n != old]
+    assert len(survivors) == 1
+    assert network.nodes[survivors[0]].current_term > network.nodes[old].current_term
+
+
+def test_the_leader_removes_a_follower_that_stops_answering_checks():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    gone = next(n for n in network.nodes if n != leader_id)
+    network.cut_off = {gone}
+    network.run(20)
+    assert gone not in network.nodes[leader_id].last_accepted_state.nodes
+    assert network.leaders() == [leader_id]
+
+
+def test_a_node_that_comes_back_rejoins_and_catches_up():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    gone = next(n for n in network.nodes if n != leader_id)
+    network.cut_off = {gone}
+    network.run(20)
+    network.take(leader_id, network.nodes[leader_id].submit(lambda value: "while away"))
+    network.cut_off = set()
+    network.run(30)
+    assert network.nodes[gone].mode is Mode.FOLLOWER
+    assert network.nodes[gone].applied_state.value == "while away"
+
+
+def test_a_restarted_node_refuses_follower_checks_until_it_has_rejoined():
+    network = formed(["a", "b", "c"])
+    leader = network.nodes[network.leaders()[0]]
+    follower_id = next(n for n in network.nodes if n != leader.node_id)
+    restarted = Coordinator(
+        follower_id,
+        peers=network.nodes,
+        settings=SETTINGS,
+        random=random.Random(2),
+        persisted=network.nodes[follower_id].persisted_state,
+    )
+    out = restarted.handle(FollowerCheckRequest(source=leader.node_id, term=leader.current_term, check_id=1))
+    assert [message.ok for _, message in out.messages] == [False]
+    assert restarted.mode is Mode.CANDIDATE
+
+
+def test_a_follower_refuses_to_pre_vote_while_it_has_a_leader():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    follower = next(node for n, node in network.nodes.items() if n != leader_id)
+    request = PreVoteRequest(
+        source="z",
+        current_term=follower.current_term,
+        last_accepted_term=follower.last_accepted_state.term,
+        last_accepted_version=follower.last_accepted_state.version,
+    )
+    (_, response), *_ = follower.handle(request).messages
+    assert response.granted is False
+
+
+def test_a_pre_vote_is_refused_to_a_candidate_behind_us():
+    request = PreVoteRequest(source="b", current_term=3, last_accepted_term=2, last_accepted_version=9)
+    assert pre_vote_rejection(request, leader=None, last_accepted_term=3, last_accepted_version=1) is not None
+    assert (
+        pre_vote_rejection(request, leader=None, last_accepted_term=2, last_accepted_version=10) is not None
+    )
+    assert pre_vote_rejection(request, leader=None, last_accepted_term=2, last_accepted_version=9) is None
+
+
+def test_a_pre_vote_from_our_own_leader_is_granted():
+    request = PreVoteRequest(source="a", current_term=3, last_accepted_term=3, last_accepted_version=1)
+    assert pre_vote_rejection(request, leader="a", last_accepted_term=3, last_accepted_version=1) is None
+
+
+def test_the_election_starts_once_pre_votes_form_a_quorum_of_both_configurations():
+    pre_voting = PreVotingRound(
+        "a",
+        last_accepted_term=1,
+        last_accepted_version=1,
+        last_committed_configuration=VotingConfiguration.of("a", "b", "c"),
+        last_accepted_configuration=VotingConfiguration.of("a", "d", "e"),
+    )
+
+    def grant(source: str) -> bool:
+        return pre_voting.handle_response(
+            PreVoteResponse(
+                source=source, current_term=1, last_accepted_term=1, last_accepted_version=1, granted=True
+            )
+        )
+
+    assert not grant("a")
+    assert not grant("b")
+    assert grant("d")
+    assert not grant("e")  # only once
+
+
+def test_a_grant_from_a_node_ahead_of_the_candidate_does_not_count():
+    pre_voting = PreVotingRound(
+        "a",
+        last_accepted_term=1,
+        last_accepted_version=1,
+        last_committed_configuration=VotingConfiguration.of("a", "b", "c"),
+        last_accepted_configuration=VotingConfiguration.of("a", "b", "c"),
+    )
+    pre_voting.handle_response(
+        PreVoteResponse(
+            source="a", current_term=1, last_accepted_term=1, last_accepted_version=1, granted=True
+        )
+    )
+    ahead = PreVoteResponse(
+        source="b", current_term=1, last_accepted_term=1, last_accepted_version=2, granted=True
+    )
+    assert not pre_voting.handle_response(ahead)
+
+
+class Highest:
+    """A random source that always picks the top of the range."""
+
+    def randint(self, a: int, b: int) -> int:
+        return b
+
+
+def test_election_timeouts_back_off_up_to_the_maximum():
+    scheduler = ElectionScheduler(SETTINGS, Highest(), now=0)
+    attempts, now = [], 0
+    while len(attempts) < 6:
+        now += 1
+        if scheduler.due(now):
+            attempts.append(now)
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    # bound 2 + 2 * attempt, capped at 10, plus the election duration of 3
+    assert attempts[0] == 2
+    assert gaps == [4 + 3, 6 + 3, 8 + 3, 10 + 3, 10 + 3]
+
+
+def test_election_timeouts_come_from_the_injected_random_source():
+    def schedule(seed: int) -> list[int]:
+        scheduler = ElectionScheduler(SETTINGS, random.Random(seed), now=0)
+        return [now for now in range(1, 80) if scheduler.due(now)]
+
+    assert schedule(5) == schedule(5)
+    assert any(schedule(5) != schedule(seed) for seed in range(6, 12))
+
+
+def test_a_publish_request_from_a_newer_term_makes_the_node_join_that_term_and_follow():
+    node = Coordinator("b", peers=["a", "b", "c"], settings=SETTINGS, random=random.Random(1))
+    node.bootstrap(VotingConfiguration.of("a", "b", "c"))
+    state = node.last_accepted_state.next(term=3, version=1, master="a", nodes=frozenset("abc"))
+    out = node.handle(PublishRequest(source="a", state=state))
+    assert node.mode is Mode.FOLLOWER and node.leader == "a" and node.current_term == 3
+    (_, response), *_ = out.messages
+    assert response.join == Join(
+        source="b", target="a", term=3, last_accepted_term=0, last_accepted_version=0
+    )
+    assert out.persist == PersistedState(current_term=3, last_accepted_state=state)
+
+
+def test_the_voting_configuration_grows_and_shrinks_with_the_live_nodes_keeping_an_odd_size():
+    one = VotingConfiguration.of("a")
+    assert reconfigure(["a", "b", "c"], "a", one, auto_shrink=True) == VotingConfiguration.of("a", "b", "c")
+    assert reconfigure(["a", "b"], "a", one, auto_shrink=True) == one
+    five = VotingConfiguration.of("a", "b", "c", "d", "e")
+    assert reconfigure(["a", "b", "c", "d"], "a", five, auto_shrink=True) == VotingConfiguration.of(
+        "a", "b", "c"
+    )
+    assert reconfigure(["a", "b", "c", "d"], "a", five, auto_shrink=False) == five
+    # never below three once there are three, even with fewer live nodes
+    three = VotingConfiguration.of("a", "b", "c")
+    assert reconfigure(["a", "b"], "a", three, auto_shrink=True) == three
