@@ -142,6 +142,8 @@ class Engine:
         self._searcher = None
         self._reader: SegmentReader | None = None  # over _searcher, made at first use
         self.block_cache = BlockCache()
+        self._last_segment_seq = -1  # first seq of the newest batch written since open
+        self._generation = 0  # counts refreshes, so readers know which snapshot is newer
         self._refresh_listeners: list[asyncio.Future] = []
         self._dirty = False  # writes since the last refresh
         self._flush_lock = asyncio.Lock()
@@ -459,6 +461,12 @@ class Engine:
         a SegmentWriter's (numbered by sequence number), or an EncodedSegment's whose
         local number i is sequence number base + i, or seq_of[i] when given."""
         totals: dict[str, list[int]] = {}
+        first = segment.first_seq if segment.__class__ is SegmentWriter else \
+            (min((s for s in seq_of if s is not None), default=None) if seq_of is not None else base)
+        if first is not None:
+            if first <= self._last_segment_seq:
+                self.block_cache.in_order = False  # readers walk every key from now on
+            self._last_segment_seq = max(self._last_segment_seq, first)
         if segment.__class__ is SegmentWriter:
             segment.emit(wb.put, totals)
         else:
@@ -478,7 +486,7 @@ class Engine:
         self.ensure_open()
         reader = self._reader
         if reader is None or reader.snapshot is not self._searcher:
-            reader = self._reader = SegmentReader(self._searcher, self.block_cache)
+            reader = self._reader = SegmentReader(self._searcher, self.block_cache, self._generation)
         return reader
 
     async def sync_translog(self) -> None:
@@ -526,6 +534,7 @@ class Engine:
         # The old snapshot is not closed here: a search on a worker thread may still read
         # it. plyvel releases it when its last reader lets go of it.
         self._searcher = self.db.snapshot()
+        self._generation += 1
         self._dirty = False
         self.stats["refresh_total"] += 1
         listeners, self._refresh_listeners = self._refresh_listeners, []

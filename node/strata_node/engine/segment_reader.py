@@ -128,6 +128,10 @@ class BlockCache:
 
     def __init__(self, max_bytes: int = 256 * 1024 * 1024):
         self.max_bytes = max_bytes
+        # True while every batch was written with a first seq above all earlier ones, so a
+        # term's keys after the last one a reader saw are exactly the new batches (what
+        # the incremental postings below rely on). The engine clears it otherwise.
+        self.in_order = True
         self.bytes = 0
         self._blocks: OrderedDict[bytes, tuple[int, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -144,11 +148,15 @@ class BlockCache:
             self.hits += 1
             return entry[1]
 
-    def put(self, key: bytes, block: Any, size: int) -> None:
+    def put(self, key: bytes, block: Any, size: int, *, replace: bool = False) -> None:
         with self._lock:
-            if key in self._blocks:
-                return
+            old = self._blocks.get(key)
+            if old is not None:
+                if not replace:
+                    return
+                self.bytes -= old[0]
             self._blocks[key] = (size, block)
+            self._blocks.move_to_end(key)
             self.bytes += size
             while self.bytes > self.max_bytes and len(self._blocks) > 1:
                 _, (old_size, _) = self._blocks.popitem(last=False)
@@ -163,9 +171,10 @@ def _nbytes(*arrays: np.ndarray) -> int:
 class SegmentReader:
     """The search structures as one LevelDB snapshot (one refresh) has them."""
 
-    def __init__(self, snapshot, cache: BlockCache):
+    def __init__(self, snapshot, cache: BlockCache, generation: int = 0):
         self.snapshot = snapshot
         self.cache = cache
+        self.generation = generation  # increases with every refresh: which snapshot is newer
         self._dead: np.ndarray | None = None
         self._docs: np.ndarray | None = None
         self._columns: dict[tuple[bytes, str], Column] = {}
@@ -223,9 +232,51 @@ class SegmentReader:
             self.cache.put(cache_key, block, _nbytes(*[b for b in block if isinstance(b, np.ndarray)]))
         return block
 
+    def _all_postings(self, prefix: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+        """A term's postings over every batch, dead versions included, built incrementally:
+        the concatenation a reader made is cached with the last key it covered, and a later
+        reader reads only the keys past it (a small batch costs a key per term, so a term
+        of a million documents may span thousands of keys; walking them all on every
+        query is what this saves). None when the batches are not known to be in order."""
+        if not self.cache.in_order:
+            return None
+        cache_key = b"T" + prefix
+        cached = self.cache.get(cache_key)
+        if cached is not None and cached[0] > self.generation:
+            cached = None  # made from a newer snapshot than this one: it may hold more
+        last_key = cached[1] if cached is not None else None
+        start = last_key + b"\x00" if last_key is not None else prefix
+        seq_blocks = [cached[2]] if cached is not None else []
+        freq_blocks = [cached[3]] if cached is not None else []
+        for key in self.snapshot.iterator(start=start, stop=prefix[:-1] + bytes([prefix[-1] + 1]),
+                                          include_value=False):
+            seqs, freqs = self._block(key, ix.decode_postings, _postings_block)
+            seq_blocks.append(seqs)
+            freq_blocks.append(freqs)
+            last_key = key
+        if not seq_blocks:
+            return EMPTY_SEQS, np.empty(0, dtype=np.int32)
+        if cached is not None and len(seq_blocks) == 1:
+            return cached[2], cached[3]
+        seqs, freqs = np.concatenate(seq_blocks), np.concatenate(freq_blocks)
+        if np.any(seqs[1:] < seqs[:-1]):
+            return None  # out of order after all: read block by block
+        self.cache.put(cache_key, (self.generation, last_key, seqs, freqs),
+                       _nbytes(seqs, freqs), replace=True)
+        return seqs, freqs
+
     def postings(self, name: str, term: bytes, *, positions: bool = False) -> Postings:
         """The term's live postings in sequence number order."""
         prefix = ix.term_prefix(name, term)
+        if not positions:
+            whole = self._all_postings(prefix)
+            if whole is not None:
+                seqs, freqs = whole
+                if len(self.dead) and len(seqs):
+                    keep = ~np.isin(seqs, self.dead)
+                    if not keep.all():
+                        seqs, freqs = seqs[keep], freqs[keep]
+                return Postings(seqs, freqs)
         seq_blocks, freq_blocks, position_blocks = [], [], []
         exact = False
         for key in self.snapshot.iterator(prefix=prefix, include_value=False):
@@ -260,6 +311,9 @@ class SegmentReader:
 
     def doc_freq(self, name: str, term: bytes) -> int:
         """Documents containing the term, dead versions included (as Lucene counts)."""
+        whole = self._all_postings(ix.term_prefix(name, term))
+        if whole is not None:
+            return len(whole[0])
         return sum(len(self._block(key, ix.decode_postings, _postings_block)[0])
                    for key in self.snapshot.iterator(prefix=ix.term_prefix(name, term), include_value=False))
 
