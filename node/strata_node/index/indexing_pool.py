@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import itertools
+import logging
 import multiprocessing
 import os
 import threading
@@ -37,6 +38,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ..engine.index_structures import EncodedSegment, decode_segment
 from .indexing import discard_batch, index_part
+
+log = logging.getLogger("strata.indexing")
 
 # Below this many documents a batch is indexed in-process: the round trip to the worker
 # (two copies of the batch and a wake-up) would cost more than it frees the loop of.
@@ -126,8 +129,8 @@ class IndexingSession:
         if self._executor is not None and self._parts:
             try:
                 self._submit(discard_batch, self.batch).add_done_callback(_consume)
-            except Exception:  # the worker is gone: so is the batch
-                pass
+            except (BrokenProcessPool, RuntimeError) as e:  # the worker is gone: so is the batch
+                log.debug("indexing worker gone before batch %s was discarded: %s", self.batch, e)
 
 
 class IndexingPool:
