@@ -69,8 +69,7 @@ def start(target, *args) -> tuple[multiprocessing.Process, int]:
     queue = multiprocessing.Queue()
     proc = multiprocessing.Process(target=target, args=(queue, *args), daemon=True)
     proc.start()
-    port = queue.get(timeout=30)
-    time.sleep(0.3)  # let uvicorn enter its accept loop
+    port = queue.get(timeout=30)  # listening already: early connects wait in the backlog
     return proc, port
 
 

@@ -20,10 +20,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..common import xcontent
-from ..common.errors import ContentTooLong, IllegalArgument, StrataError, TaskCancelled, error_body
+from ..common.bodies import read_capped
+from ..common.errors import ContentTooLong, IllegalArgument, StrataError, error_body
 from ..common.suggest import close_matches
 from ..tasks.manager import TaskManager
-from ..tasks.task import Task
+from ..tasks.task import Task, run_as
 from ..transport import context
 
 log = logging.getLogger(__name__)
@@ -166,16 +167,10 @@ class RestController:
         headers = context.propagated(rest.headers)
         task = self.tasks.register(route.task_action, type="transport", headers=headers,
                                    cancellable=route.cancellable, description=f"{rest.method} {rest.path}")
-        with context.bound(context.RequestContext(headers, str(task.id))):
-            running = asyncio.ensure_future(route.handler(rest))
-        task.on_cancel(lambda reason: running.cancel())
         watcher = asyncio.ensure_future(self._watch_disconnect(request, task)) if route.cancellable else None
         try:
-            return await running
-        except asyncio.CancelledError:
-            if task.cancelled:
-                raise TaskCancelled(f"task cancelled [{task.cancelled_reason}]") from None
-            raise
+            with context.bound(context.RequestContext(headers, str(task.id))):
+                return await run_as(task, route.handler(rest))
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -216,19 +211,14 @@ class RestController:
         raise IllegalArgument(f"request [{path}] contains unrecognized {noun}: {', '.join(parts)}")
 
     async def _read_body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_content_length:
-            raise ContentTooLong(f"request content length [{declared}] is larger than the allowed "
-                                 f"[http.max_content_length] of [{self.max_content_length}] bytes")
-        chunks = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_content_length:
-                raise ContentTooLong(f"request content is larger than the allowed [http.max_content_length] "
-                                     f"of [{self.max_content_length}] bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        def too_large(declared: str | None) -> ContentTooLong:
+            if declared is not None:
+                return ContentTooLong(f"request content length [{declared}] is larger than the allowed "
+                                      f"[http.max_content_length] of [{self.max_content_length}] bytes")
+            return ContentTooLong(f"request content is larger than the allowed [http.max_content_length] "
+                                  f"of [{self.max_content_length}] bytes")
+
+        return await read_capped(request, self.max_content_length, too_large)
 
     @staticmethod
     def _check_content_type(request: Request, body: bytes) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..common.errors import IllegalArgument, TaskCancelled
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, order=True)
@@ -111,3 +114,17 @@ class Task:
             body["parent_task_id"] = str(self.parent)
         body["headers"] = dict(self.headers)
         return body
+
+
+async def run_as(task: Task, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` as the task's work: cancelling the task cancels it, and the caller then
+    gets task_cancelled_exception (a cancellation from elsewhere stays a CancelledError).
+    The work runs in a copy of the caller's context, so bind the task's context first."""
+    running = asyncio.ensure_future(work)
+    task.on_cancel(lambda reason: running.cancel(reason))
+    try:
+        return await running
+    except asyncio.CancelledError:
+        if task.cancelled:
+            raise TaskCancelled(f"task cancelled [{task.cancelled_reason}]") from None
+        raise

@@ -27,9 +27,10 @@ from starlette.responses import Response as HttpResponse
 from starlette.routing import Route
 
 from .. import __version__
+from ..common.bodies import read_capped
 from ..common.errors import StrataError, TaskCancelled, error_to_dict
 from ..tasks.manager import TaskManager
-from ..tasks.task import Task, TaskId
+from ..tasks.task import Task, TaskId, run_as
 from . import context, wire
 from .auth import HEADER, AuthenticationFailed, Signer, Verifier, audience
 from .wire import Empty, Message
@@ -176,18 +177,12 @@ class TransportService:
         return HttpResponse(wire.encode(response), media_type=CONTENT_TYPE)
 
     async def _read(self, http: HttpRequest) -> bytes:
-        declared = http.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_message_bytes:
-            raise MessageTooLarge(f"transport message of [{declared}] bytes is larger than the allowed "
-                                  f"[{self._max_message_bytes}]")
-        chunks, size = [], 0
-        async for chunk in http.stream():
-            size += len(chunk)
-            if size > self._max_message_bytes:
-                raise MessageTooLarge("transport message is larger than the allowed "
-                                      f"[{self._max_message_bytes}]")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        def too_large(declared: str | None) -> MessageTooLarge:
+            size = f" of [{declared}] bytes" if declared is not None else ""
+            return MessageTooLarge(f"transport message{size} is larger than the allowed "
+                                   f"[{self._max_message_bytes}]")
+
+        return await read_capped(http, self._max_message_bytes, too_large)
 
     async def _dispatch(self, envelope: wire.Request, on_task: Callable[[Task], None] | None = None) -> bytes:
         action = self._actions.get(envelope.action)
@@ -218,14 +213,7 @@ class TransportService:
             outcome = action.handler(request, task)
             if not asyncio.iscoroutine(outcome):
                 return outcome
-            running = asyncio.ensure_future(outcome)
-            task.on_cancel(lambda reason: running.cancel(reason))
-            try:
-                return await running
-            except asyncio.CancelledError:
-                if task.cancelled:
-                    raise TaskCancelled(f"task cancelled [{task.cancelled_reason}]") from None
-                raise
+            return await run_as(task, outcome)
         loop = asyncio.get_running_loop()
         ctx = context.current()
 
