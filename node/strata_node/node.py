@@ -16,16 +16,22 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import nodes_info
+from .action import cluster_admin, nodes_info
 from .action.bulk import BulkAction
+from .action.master import MasterActions
+from .cluster.coordination.discovery_node import DiscoveryNode
+from .cluster.coordination_service import CoordinationService
+from .cluster.state import UNKNOWN_UUID
 from .common.files import write_atomically
 from .common.ids import random_base64_uuid
 from .index.service import IndicesService
 from .rest.analyze import AnalyzeHandlers
 from .rest.bulk import BulkHandlers
+from .rest.cat_apis import CatHandlers
 from .rest.cluster import ClusterHandlers
 from .rest.controller import RestController
 from .rest.documents import DocumentHandlers
+from .rest.fault import FaultHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
 from .rest.nodes import NodesHandlers
@@ -54,15 +60,16 @@ class Node:
         self.cluster_name: str = settings.get("cluster.name")
         self.data_path = Path(settings.get("path.data")).resolve()
         self.node_id = ""
-        self.cluster_uuid = "_na_"
         self.indices = IndicesService(self.data_path)
         self.bulk = BulkAction(self.indices, settings.get("action.auto_create_index"))
         self.rest = RestController(settings.get("http.max_content_length"))
         for handlers in (RootHandlers, IndexHandlers, DocumentHandlers, BulkHandlers, ClusterHandlers,
-                         AnalyzeHandlers, MappingHandlers, SearchHandlers):
+                         AnalyzeHandlers, MappingHandlers, SearchHandlers,
+                         CatHandlers):
             handlers(self).register(self.rest)
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
+        FaultHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -75,6 +82,7 @@ class Node:
         self.tasks: TaskManager | None = None
         self.transport: TransportService | None = None
         self.task_actions: TaskActions | None = None
+        self.coordination: CoordinationService | None = None  # made at start, once addresses are bound
         self.task_results = TaskResults(self.indices, self.bulk)
         self._lock_fd: int | None = None
         # Set as soon as shutdown begins, before in-flight requests finish, so that
@@ -114,12 +122,11 @@ class Node:
             if state.exists():
                 meta = orjson.loads(state.read_bytes())
             else:
-                meta = {"node_id": random_base64_uuid(), "cluster_uuid": random_base64_uuid()}
+                meta = {"node_id": random_base64_uuid()}
                 write_atomically(state, orjson.dumps(meta))
         except OSError as e:
             raise NodeStartupError(f"data path [{self.data_path}] is not usable: {e}") from None
         self.node_id = meta["node_id"]
-        self.cluster_uuid = meta["cluster_uuid"]
         self._start_transport_services(self._transport_secret())
 
     def _transport_secret(self) -> str:
@@ -138,11 +145,42 @@ class Node:
         self.tasks = TaskManager(self.node_id)
         self.transport = TransportService(node_id=self.node_id, node_name=self.name,
                                           cluster_name=self.cluster_name, secret=secret, tasks=self.tasks,
-                                          executors=self.executors)
+                                          executors=self.executors,
+                                          roles=tuple(self.settings.get("node.roles")))
         self.task_actions = TaskActions(self.transport, self.tasks)
+        self.master_actions = MasterActions(self)
         nodes_info.register(self)
+        cluster_admin.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task
+
+    @property
+    def cluster_uuid(self) -> str:
+        if self.coordination is None:
+            return UNKNOWN_UUID
+        return self.coordination.content.metadata.cluster_uuid
+
+    def discovery_node(self) -> DiscoveryNode:
+        attributes = self.settings.attributes
+        return DiscoveryNode(id=self.node_id, name=self.name, transport_address=self.transport.address,
+                             http_address=self.http_address, roles=tuple(self.settings.get("node.roles")),
+                             attributes=attributes, ephemeral_id=random_base64_uuid())
+
+    def cluster_nodes(self) -> dict[str, str | None]:
+        """Every node of the cluster (node id -> transport address; None for this one): the
+        nodes of the applied cluster state, or before one is applied, the nodes this node
+        has shaken hands with."""
+        state = self.coordination.applied_state if self.coordination is not None else None
+        if state is None:
+            return {self.node_id: None, **self.transport.peers()}
+        nodes: dict[str, str | None] = {}
+        for node_id in sorted(state.nodes):
+            details = state.node_details.get(node_id)
+            address = (details.transport_address if details is not None
+                       else self.transport.peers().get(node_id))
+            nodes[node_id] = None if node_id == self.node_id else address
+        nodes.setdefault(self.node_id, None)
+        return nodes
 
     async def cancel_task(self, task: Task, reason: str) -> None:
         await self.task_actions.cancel_local(task, reason)
@@ -151,6 +189,9 @@ class Node:
         if self._lock_fd is None:
             self.prepare_data_path()
         await self.indices.start()
+        self.coordination = CoordinationService(settings=self.settings, local_node=self.discovery_node(),
+                                                transport=self.transport, data_path=self.data_path)
+        self.coordination.start()
         log.info("[%s] started, node id [%s], data path [%s]", self.name, self.node_id, self.data_path)
 
     async def stop(self) -> None:
@@ -159,6 +200,8 @@ class Node:
         if self.stop_transport_server is not None:
             await self.stop_transport_server()  # no internal action may run past this point
         await self.task_results.close()
+        if self.coordination is not None:
+            await self.coordination.stop()
         if self.transport is not None:
             await self.transport.close()
         await self.indices.stop()

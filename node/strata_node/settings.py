@@ -156,6 +156,30 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("discovery.seed_hosts", [], _list),
     Setting("discovery.type", "multi-node", _enum("multi-node", "single-node")),
     Setting("cluster.initial_master_nodes", [], _list),
+    # Coordination timings (ES's names; the node turns them into ticks of
+    # cluster.coordination.tick_interval). Checks time out after 1s rather than ES's 10s,
+    # so a lost master is replaced in a few seconds.
+    Setting("cluster.coordination.tick_interval", 0.1, _time_min(0.01)),
+    Setting("discovery.find_peers_interval", 1.0, _time_min(0.1)),
+    Setting("cluster.election.initial_timeout", 0.1, _time_min(0.01)),
+    Setting("cluster.election.back_off_time", 0.1, _time_min(0.01)),
+    Setting("cluster.election.max_timeout", 10.0, _time_min(0.2)),
+    Setting("cluster.election.duration", 0.5, _time_min(0.01)),
+    Setting("cluster.fault_detection.leader_check.interval", 1.0, _time_min(0.1)),
+    Setting("cluster.fault_detection.leader_check.timeout", 1.0, _time_min(0.01)),
+    Setting("cluster.fault_detection.leader_check.retry_count", 3, _int(1)),
+    Setting("cluster.fault_detection.follower_check.interval", 1.0, _time_min(0.1)),
+    Setting("cluster.fault_detection.follower_check.timeout", 1.0, _time_min(0.01)),
+    Setting("cluster.fault_detection.follower_check.retry_count", 3, _int(1)),
+    Setting("cluster.publish.timeout", 30.0, _time_min(0.01)),
+    Setting("cluster.follower_lag.timeout", 90.0, _time_min(0.01)),
+    Setting("cluster.auto_shrink_voting_configuration", True, _bool, dynamic=True),
+    # How many voting configuration exclusions may exist at once (POST
+    # /_cluster/voting_config_exclusions), as in Elasticsearch.
+    Setting("cluster.max_voting_config_exclusions", 10, _int(1), dynamic=True),
+    # Lets tests cut this node off from others (POST /_strata/fault/disconnect): the
+    # transport-level fault switch the partition tests use. Never on in production.
+    Setting("strata.fault_injection", False, _bool),
     Setting("action.auto_create_index", "true", _str, dynamic=True),
     Setting("action.destructive_requires_name", True, _bool, dynamic=True),
     # The timeout of a search that sets none (-1: none), as in Elasticsearch.

@@ -8,19 +8,15 @@ import httpx
 import pytest
 from elasticsearch import Elasticsearch
 
+from tests.support.cluster import LocalCluster
 from tests.support.node_process import NodeProcess
-
-SECRET = "transport.secret=integration-test-secret"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    nodes = [NodeProcess(tmp_path_factory.mktemp(name), SECRET, name=name) for name in ("a", "b", "c")]
-    for n in nodes:
-        n.start()
-    yield nodes
-    for n in nodes:
-        n.stop()
+    local = LocalCluster(tmp_path_factory.mktemp("tasks"), ["a", "b", "c"]).start()
+    yield local.nodes
+    local.stop()
 
 
 def node_ids(cluster):

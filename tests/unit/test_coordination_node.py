@@ -320,3 +320,87 @@ def test_the_voting_configuration_grows_and_shrinks_with_the_live_nodes_keeping_
     # never below three once there are three, even with fewer live nodes
     three = VotingConfiguration.of("a", "b", "c")
     assert reconfigure(["a", "b"], "a", three, auto_shrink=True) == three
+
+
+def with_roles(network: Network, roles: dict[str, tuple[str, ...]], exclusions=None) -> Network:
+    """Rebuild the network's nodes so each tells the master its roles when it joins."""
+    from strata_node.cluster.coordination.discovery_node import DiscoveryNode
+
+    ids = list(network.nodes)
+    network.nodes = {
+        n: Coordinator(n, peers=ids, settings=SETTINGS, random=random.Random(f"roles{n}"),
+                       local_node=DiscoveryNode(id=n, name=f"node-{n}", roles=roles.get(n, ("master",))),
+                       exclusions=exclusions or (lambda value: frozenset()))
+        for n in ids
+    }
+    return network
+
+
+def test_a_node_without_the_master_role_joins_but_never_stands_or_votes():
+    network = with_roles(Network(["a", "b", "c", "d"]), {"d": ("data",)})
+    for node_id in ("a", "b", "c"):
+        network.take(node_id, network.nodes[node_id].bootstrap(VotingConfiguration.of("a", "b", "c")))
+    network.run(60)
+    leader = network.nodes[network.leaders()[0]]
+    state = leader.last_accepted_state
+    assert state.nodes == {"a", "b", "c", "d"}
+    assert "d" not in state.last_committed_configuration
+    assert state.node_details["d"].roles == ("data",)
+    assert network.nodes["d"].mode is Mode.FOLLOWER and network.nodes["d"].current_term == leader.current_term
+
+
+def test_a_node_under_a_voting_exclusion_leaves_the_configuration():
+    network = with_roles(Network(["a", "b", "c", "d", "e"]), {},
+                         exclusions=lambda value: frozenset(value or ()))
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(VotingConfiguration.of("a", "b", "c", "d", "e")))
+    network.run(60)
+    leader_id = network.leaders()[0]
+    excluded = next(n for n in "abcde" if n != leader_id)
+    network.take(leader_id, network.nodes[leader_id].submit(lambda value: (excluded,)))
+    network.deliver()
+    network.run(30)
+    configuration = network.nodes[leader_id].last_accepted_state.last_committed_configuration
+    assert excluded not in configuration and len(configuration) == 3
+
+
+def test_a_restarted_node_with_new_details_is_published_again():
+    from strata_node.cluster.coordination.discovery_node import DiscoveryNode
+
+    network = with_roles(Network(["a", "b", "c"]), {})
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(VotingConfiguration.of("a", "b", "c")))
+    network.run(60)
+    leader_id = network.leaders()[0]
+    other = next(n for n in "abc" if n != leader_id)
+    moved = DiscoveryNode(id=other, name=f"node-{other}", transport_address="10.0.0.9:9300")
+    restarted = Coordinator(other, peers=list("abc"), settings=SETTINGS, random=random.Random(3),
+                            persisted=network.nodes[other].persisted_state, local_node=moved)
+    network.nodes[other] = restarted
+    network.run(60)
+    details = network.nodes[leader_id].last_accepted_state.node_details[other]
+    assert details.transport_address == "10.0.0.9:9300"
+
+
+def test_a_follower_that_cannot_reach_its_leader_stops_following_it_at_once():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    follower_id = next(n for n in "abc" if n != leader_id)
+    network.take(follower_id, network.nodes[follower_id].disconnected(leader_id))
+    assert network.nodes[follower_id].mode is Mode.CANDIDATE
+
+
+def test_a_leader_removes_a_follower_it_cannot_reach_without_waiting_for_the_publish_timeout():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    leader = network.nodes[leader_id]
+    gone = next(n for n in "abc" if n != leader_id)
+    network.cut_off.add(gone)
+    network.take(leader_id, leader.submit(lambda value: "changed"))
+    network.deliver()
+    assert leader.publication_in_progress  # committed by the other two, waiting on `gone`
+    network.take(leader_id, leader.disconnected(gone))
+    network.deliver()
+    network.run(1)
+    assert not leader.publication_in_progress
+    assert gone not in leader.last_accepted_state.nodes

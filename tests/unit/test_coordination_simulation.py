@@ -1,8 +1,9 @@
 """Randomized, deterministic simulation of coordinating clusters.
 
-Each seed builds a cluster of 3-5 master-eligible nodes on a simulated network that loses,
-delays, duplicates and reorders messages, splits into partitions and heals, and crashes and
-restarts nodes with only their persisted state surviving. After every single step (one
+Each seed builds a cluster of 3-5 master-eligible nodes (sometimes plus one that is not)
+on a simulated network that loses, delays, duplicates and reorders messages, splits into
+partitions and heals, and crashes and restarts nodes with only their persisted state
+surviving. After every single step (one
 tick of one node, or one delivered message) the safety properties are checked:
 
 - at most one leader per term;
@@ -16,7 +17,7 @@ Then faults stop and the cluster must converge within a bound: one leader, every
 following it and applying its latest state, and a new change committed and applied
 everywhere.
 
-`STRATA_SIM_SEEDS=N` runs N seeds (default 300); `STRATA_SIM_SEED=S` replays one seed,
+`STRATA_SIM_SEEDS=N` runs N seeds (default 2,000: about 45 s); `STRATA_SIM_SEED=S` replays one seed,
 which every failure message names.
 """
 
@@ -40,6 +41,7 @@ from strata_node.cluster.coordination import (
     PersistedState,
     VotingConfiguration,
 )
+from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 from strata_node.cluster.coordination.messages import StartJoinRequest
 
 # Timings in ticks, kept in Elasticsearch's proportions: checks and elections take several
@@ -60,6 +62,7 @@ SETTINGS = CoordinationSettings(
     find_peers_interval=5,
 )
 CHAOS_TICKS = 400
+DISCONNECTED = object()  # delivered as (unreachable node -> sender): a refused connection
 CONVERGENCE_BOUND_TICKS = 400
 
 
@@ -84,7 +87,10 @@ class SimulatedCluster:
         self.seed = seed
         self.rng = random.Random(seed)
         rng = self.rng
-        self.node_ids = [f"n{i}" for i in range(rng.randint(3, 5))]
+        self.master_ids = [f"n{i}" for i in range(rng.randint(3, 5))]
+        # Sometimes a node without the master role: it joins, follows, and never votes.
+        self.data_ids = ["d0"] if rng.random() < 0.3 else []
+        self.node_ids = self.master_ids + self.data_ids
         self.disks: dict[str, PersistedState] = {n: PersistedState() for n in self.node_ids}
         self.nodes: dict[str, Coordinator | None] = {n: self._start(n) for n in self.node_ids}
         self.now = 0
@@ -96,6 +102,7 @@ class SimulatedCluster:
         self.max_delay = rng.choice([0, 1, 2, 4])
         self.straggling = rng.choice([0.0, 0.01, 0.05])
         self.fault_rate = rng.choice([0.01, 0.03, 0.06])
+        self.disconnect_notices = rng.choice([0.0, 0.5, 1.0])
         self.tokens = 0
         self.trace: deque[str] = deque(maxlen=40)
         # what the checks remember
@@ -117,14 +124,16 @@ class SimulatedCluster:
             settings=SETTINGS,
             random=random.Random(self.rng.getrandbits(64)),
             persisted=self.disks[node_id],
+            local_node=DiscoveryNode(id=node_id, roles=("data",)) if node_id in self.data_ids else None,
         )
 
     def _bootstrap(self) -> None:
         """cluster.initial_master_nodes, once: the same configuration on one or more nodes,
         sometimes naming only some of the nodes (the rest join and grow it)."""
         rng = self.rng
-        size = rng.choice([1, 3, len(self.node_ids)]) if len(self.node_ids) > 3 else rng.choice([1, 3])
-        configuration = VotingConfiguration(frozenset(rng.sample(self.node_ids, size)))
+        masters = self.master_ids
+        size = rng.choice([1, 3, len(masters)]) if len(masters) > 3 else rng.choice([1, 3])
+        configuration = VotingConfiguration(frozenset(rng.sample(masters, size)))
         for node_id in sorted(configuration.node_ids):
             if rng.random() < 0.6 or node_id == min(configuration.node_ids):
                 node = self.nodes[node_id]
@@ -146,7 +155,13 @@ class SimulatedCluster:
         return self.group[a] == self.group[b]
 
     def _send(self, source: str, destination: str, message: Any) -> None:
-        if not self._connected(source, destination):
+        if not self._connected(source, destination) or self.nodes.get(destination) is None:
+            # Sometimes the sender hears of it (a refused connection), sometimes not (a
+            # silent drop); safety must not depend on which.
+            if self.rng.random() < self.disconnect_notices:
+                self.sequence += 1
+                at = self.now + self.rng.randint(0, self.max_delay)
+                heapq.heappush(self.in_flight, (at, self.sequence, destination, source, DISCONNECTED))
             return
         copies = 2 if self.rng.random() < self.duplication else 1
         for _ in range(copies):
@@ -166,6 +181,12 @@ class SimulatedCluster:
         if out.persist is not None:
             self.disks[node_id] = out.persist
             self._check_accepted(node_id, out.persist.last_accepted_state)
+            accepted = out.persist.last_accepted_state
+            for data_id in self.data_ids:
+                if data_id in accepted.last_accepted_configuration or data_id in (
+                    accepted.last_committed_configuration
+                ):
+                    self._fail(f"{data_id}, which is not master-eligible, entered a voting configuration")
         for destination, message in out.messages:
             self._send(node_id, destination, message)
         for state in out.applied:
@@ -187,6 +208,11 @@ class SimulatedCluster:
         while self.in_flight and self.in_flight[0][0] <= self.now:
             _, _, source, destination, message = heapq.heappop(self.in_flight)
             node = self.nodes[destination]
+            if message is DISCONNECTED:
+                if node is not None:
+                    self.trace.append(f"t={self.now} {destination} cannot reach {source}")
+                    self._record(destination, node.disconnected(source))
+                continue
             if node is None or not self._connected(source, destination):
                 continue
             self.trace.append(f"t={self.now} {source}->{destination} {message!r}")
@@ -364,7 +390,7 @@ class SimulatedCluster:
 def _seeds() -> list[int]:
     if "STRATA_SIM_SEED" in os.environ:
         return [int(os.environ["STRATA_SIM_SEED"])]
-    return list(range(int(os.environ.get("STRATA_SIM_SEEDS", "300"))))
+    return list(range(int(os.environ.get("STRATA_SIM_SEEDS", "2000"))))
 
 
 @pytest.mark.parametrize("seed", _seeds())

@@ -13,6 +13,7 @@ import asyncio
 import fnmatch
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,8 +113,10 @@ def _auto_create_allowed(setting: str, name: str) -> bool:
 
 
 class BulkAction:
-    def __init__(self, indices: IndicesService, auto_create_index: str = "true"):
+    def __init__(self, indices: IndicesService, auto_create_index: str | Callable[[], str] = "true"):
         self.indices = indices
+        # The setting's value, or a function giving its current value (the node's cluster
+        # settings, which `PUT /_cluster/settings` changes).
         self.auto_create_index = auto_create_index
 
     async def execute(self, items: list[BulkItem], options: WriteOptions) -> list[ItemResponse]:
@@ -174,7 +177,8 @@ class BulkAction:
         existing = self.indices.indices.get(name)
         if existing is not None:
             return existing
-        if not _auto_create_allowed(self.auto_create_index, name):
+        setting = self.auto_create_index() if callable(self.auto_create_index) else self.auto_create_index
+        if not _auto_create_allowed(setting, name):
             raise IndexNotFound(name)
         try:
             return await self.indices.create(name, {})

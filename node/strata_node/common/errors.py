@@ -321,3 +321,30 @@ class TranslogCorrupted(StrataError):
 class NodeClosed(StrataError):
     type = "node_closed_exception"
     status = 500
+
+
+class NotMasterError(StrataError):
+    """This node is not (or no longer) the elected master (ES's NotMasterException)."""
+
+    type = "not_master_exception"
+    status = 503
+
+
+class MasterNotDiscovered(StrataError):
+    type = "master_not_discovered_exception"
+    status = 503
+
+
+class FailedToCommitClusterState(StrataError):
+    type = "failed_to_commit_cluster_state_exception"
+    status = 503
+
+
+class IncompatibleClusterStateVersion(StrataError):
+    type = "incompatible_cluster_state_version_exception"
+    status = 500
+
+
+class ClusterBlockError(StrataError):
+    type = "cluster_block_exception"
+    status = 503

@@ -5,8 +5,9 @@ The health itself comes from the real shard states (action/cluster_health.py). E
 `wait_for_*` parameter is one condition; the answer comes as soon as all of them hold,
 or when `timeout` (30s by default) passes, and then it is a 408 with `timed_out: true`
 and the health as it stood. Naming an index that does not exist is a condition too: the
-health waits for it to appear and is red meanwhile. Until cluster-state publication
-exists there is no change to wait on, so the conditions are re-evaluated every 50ms.
+health waits for it to appear and is red meanwhile. The node counts come from the
+applied cluster state; index and shard health still from this node's own shards. The
+conditions are re-evaluated on every cluster state change and every 50ms.
 
 Parameters are read in Elasticsearch's order, and every one is checked before any
 waiting starts, so a bad value is a 400 at once, never a 408 later.
@@ -24,6 +25,7 @@ from typing import Any
 
 from ..action.cluster_health import ClusterHealth, Status
 from ..common.errors import IllegalArgument, IndexNotFound, NodeClosed, NumberFormatError
+from .cluster_state import ClusterStateHandlers, node_counts
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -33,7 +35,6 @@ HEALTH_PARAMS = ("expand_wildcards", "ignore_unavailable", "allow_no_indices", "
                  "wait_for_relocating_shards")
 LEVELS = ("cluster", "indices", "shards")
 PRIORITIES = ("IMMEDIATE", "URGENT", "HIGH", "NORMAL", "LOW", "LANGUID")
-DATA_ROLES = ("data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen")
 POLL_SECONDS = 0.05
 # wait_for_nodes forms, in the order TransportClusterHealthAction tries them.
 NODE_CONDITIONS: tuple[tuple[str, Callable[[int, int], bool]], ...] = (
@@ -136,6 +137,7 @@ class ClusterHandlers:
     def register(self, c: RestController) -> None:
         c.register("GET", "/_cluster/health", self.health, HEALTH_PARAMS)
         c.register("GET", "/_cluster/health/{index}", self.health, HEALTH_PARAMS)
+        ClusterStateHandlers(self.node).register(c)
 
     async def health(self, request: RestRequest) -> RestResponse:
         req = HealthRequest.parse(request)
@@ -148,16 +150,27 @@ class ClusterHandlers:
             if ready or req.timeout <= 0 or remaining <= 0:
                 body["timed_out"] = not ready
                 return RestResponse(200 if ready else 408, body)
-            # A node shutting down answers at once rather than holding its shutdown.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.node.closing.wait(), min(POLL_SECONDS, remaining))
+            # A cluster state change wakes the wait at once; a node shutting down answers
+            # at once rather than holding its shutdown.
+            await self._wait(min(POLL_SECONDS, remaining))
             if self.node.closing.is_set():
                 raise NodeClosed(f"node closed {{{self.node.name}}}{{{self.node.node_id}}}")
 
-    @property
-    def _data_nodes(self) -> int:
-        roles = self.node.settings.get("node.roles")
-        return int(any(role in DATA_ROLES for role in roles))
+    async def _wait(self, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(self.node.closing.wait())]
+        if self.node.coordination is not None:
+            waiters.append(asyncio.ensure_future(self.node.coordination.wait_for_change(seconds)))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*waiters, return_exceptions=True)
+
+    def _node_counts(self) -> tuple[int, int]:
+        """(nodes, data nodes) of the applied cluster state; this node alone before one."""
+        return node_counts(self.node)
 
     def _evaluate(self, req: HealthRequest, human: bool) -> tuple[dict[str, Any], bool]:
         """The health now, and whether every wait condition holds (prepareResponse)."""
@@ -190,13 +203,14 @@ class ClusterHandlers:
             except IndexNotFound:
                 status = Status.RED
         if req.wait_for_nodes is not None:
-            wanted, met = wanted + 1, met + req.wait_for_nodes(1)
+            wanted, met = wanted + 1, met + req.wait_for_nodes(self._node_counts()[0])
         return self._body(health, status, human, req.level), met == wanted
 
     def _body(self, health: ClusterHealth, status: Status, human: bool, level: str) -> dict[str, Any]:
+        nodes, data_nodes = self._node_counts()
         body: dict[str, Any] = {
             "cluster_name": self.node.cluster_name, "status": status.text, "timed_out": False,
-            "number_of_nodes": 1, "number_of_data_nodes": self._data_nodes,
+            "number_of_nodes": nodes, "number_of_data_nodes": data_nodes,
             **health.counts.to_json(),
             "delayed_unassigned_shards": 0, "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
         }

@@ -62,7 +62,7 @@ class IndexHandlers:
 
     async def delete(self, request: RestRequest) -> RestResponse:
         expression = request.param("index")
-        if self.node.settings.get("action.destructive_requires_name"):
+        if self.node.cluster_settings.get("action.destructive_requires_name"):
             for part in expression.split(","):
                 if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
                     raise IllegalArgument("Wildcard expressions or all indices are not allowed")

@@ -90,7 +90,7 @@ class SearchHandlers:
         boosts = self._boosts(req, services, options)
         query = req.query if req.query is not None else _match_all()
         if req.timeout is None:
-            default = self.node.settings.get("search.default_search_timeout")
+            default = self.node.cluster_settings.get("search.default_search_timeout")
             req.timeout = default if default >= 0 else None
         return await self.coordinator.search(services, req, query=query, boosts=boosts,
                                              routing=options.get("routing"), source_explicit=source_explicit)

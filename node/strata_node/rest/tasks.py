@@ -12,19 +12,40 @@ import asyncio
 import time
 from typing import Any
 
+from .. import ES_COMPAT_VERSION
 from ..common.errors import IllegalArgument, StrataError, error_to_dict
 from ..tasks.actions import CANCEL_NODE, LIST_NODE, SLEEP, CancelTasks, NodeTasks, Sleep, TaskFilter
 from ..tasks.results import TaskResults
 from ..tasks.task import TaskId
 from ..transport import context
+from .cat import CAT_PARAMS as CAT_TABLE_PARAMS
+from .cat import CatTable, Millis, col
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
 LIST_PARAMS = ("nodes", "actions", "parent_task_id", "detailed", "group_by", "wait_for_completion", "timeout")
 GET_PARAMS = ("wait_for_completion", "timeout")
 CANCEL_PARAMS = ("nodes", "actions", "parent_task_id", "wait_for_completion", "timeout")
-CAT_PARAMS = ("nodes", "actions", "parent_task_id", "detailed", "h", "v", "help", "s", "format", "bytes",
-              "time", "timeout")
+CAT_PARAMS = ("nodes", "actions", "parent_task_id", "detailed", "bytes", "time", "timeout", *CAT_TABLE_PARAMS)
+# RestTasksAction's columns; the default ones are Strata's long-standing `_cat/tasks` columns.
+CAT_TASK_COLUMNS = [
+    col("id", "", "id of the task with the node", default=False),
+    col("action", "ac", "task action"),
+    col("task_id", "ti", "unique task id"),
+    col("parent_task_id", "pti", "parent task id"),
+    col("type", "ty", "task type"),
+    col("start_time", "start", "start time in ms"),
+    col("timestamp", "ts,hms,hhmmss", "start time in HH:MM:SS"),
+    col("running_time_ns", "", "running time ns", default=False, right=True),
+    col("running_time", "time", "running time", right=True),
+    col("node_id", "ni", "unique node id", default=False),
+    col("ip", "i", "ip address"),
+    col("port", "po", "bound transport port", default=False),
+    col("node", "n", "node name"),
+    col("version", "v", "es version", default=False),
+    col("x_opaque_id", "x", "X-Opaque-ID header", default=False),
+    col("description", "desc", "task action", default=False),
+]
 GROUP_BY = ("nodes", "parents", "none")
 
 
@@ -63,7 +84,7 @@ class TaskHandlers:
 
     def _targets(self, request: RestRequest) -> dict[str, str | None]:
         """node id -> address (None for this node), filtered by `nodes`."""
-        targets: dict[str, str | None] = {self.node.node_id: None, **self.node.transport.peers()}
+        targets = self.node.cluster_nodes()
         wanted = request.list_param("nodes")
         if wanted and "_all" not in wanted:
             names = {self.node.node_id: self.node.name}
@@ -139,17 +160,23 @@ class TaskHandlers:
             body["nodes"] = {a.node_id: {"name": a.node_name, "transport_address": a.transport_address,
                                          "host": a.transport_address.rsplit(":", 1)[0],
                                          "ip": a.transport_address,
-                                         "roles": list(self.node.settings.get("node.roles"))
-                                         if a.node_id == self.node.node_id else [],
+                                         "roles": self._roles(a.node_id),
                                          "attributes": {},
                                          "tasks": {f"{t['node']}:{t['id']}": t for t in a.tasks}}
                              for a in answers}
         return body
 
+    def _roles(self, node_id: str) -> list[str]:
+        if node_id == self.node.node_id:
+            return sorted(self.node.settings.get("node.roles"))
+        state = self.node.coordination.applied_state if self.node.coordination is not None else None
+        details = state.node_details.get(node_id) if state is not None else None
+        return sorted(details.roles) if details is not None else []
+
     def _address(self, task_id: TaskId) -> str | None:
         if task_id.node_id == self.node.node_id:
             return None
-        address = self.node.transport.peers().get(task_id.node_id)
+        address = self.node.cluster_nodes().get(task_id.node_id)
         if address is None:
             raise ResourceNotFound(f"task [{task_id}] belongs to the node [{task_id.node_id}] which isn't "
                                    "part of the cluster and there is no record of the task")
@@ -217,20 +244,22 @@ class TaskHandlers:
 
     async def cat(self, request: RestRequest) -> RestResponse:
         answers, _ = await self._fan_out(LIST_NODE, self._filter(request), self._targets(request))
-        rows = []
+        table = CatTable(CAT_TASK_COLUMNS)
         for a in answers:
             for t in a.tasks:
                 start = t["start_time_in_millis"]
-                rows.append([t["action"], f"{t['node']}:{t['id']}", t.get("parent_task_id", "-"), t["type"],
-                             str(start), time.strftime("%H:%M:%S", time.gmtime(start / 1000)),
-                             f"{t['running_time_in_nanos'] / 1e6:.1f}ms",
-                             a.transport_address.rsplit(":", 1)[0], a.node_name])
-        headers = ["action", "task_id", "parent_task_id", "type", "start_time", "timestamp", "running_time",
-                   "ip", "node"]
-        if request.param("format") == "json":
-            return RestResponse(200, [dict(zip(headers, r, strict=True)) for r in rows])
-        return RestResponse(200, _table(headers, rows, request.bool_param("v")),
-                            content_type="text/plain; charset=UTF-8")
+                host = a.transport_address.rsplit(":", 1)[0]
+                table.add({"id": t["id"], "action": t["action"], "task_id": f"{t['node']}:{t['id']}",
+                           "parent_task_id": t.get("parent_task_id", "-"), "type": t["type"],
+                           "start_time": start,
+                           "timestamp": time.strftime("%H:%M:%S", time.gmtime(start / 1000)),
+                           "running_time_ns": t["running_time_in_nanos"],
+                           "running_time": Millis(t["running_time_in_nanos"] / 1e6), "node_id": t["node"],
+                           "ip": host, "port": a.transport_address.rsplit(":", 1)[-1], "node": a.node_name,
+                           "version": ES_COMPAT_VERSION,
+                           "x_opaque_id": t.get("headers", {}).get("X-Opaque-Id"),
+                           "description": t.get("description")})
+        return table.response(request)
 
     async def sleep(self, request: RestRequest) -> RestResponse:
         millis = request.int_param("millis", 1000)
@@ -249,11 +278,3 @@ class TaskHandlers:
             task_id = await self.results.run_detached(started, work)
         return RestResponse(200, {"task": str(task_id)})
 
-
-def _table(headers: list[str], rows: list[list[str]], verbose: bool) -> str:
-    table = ([headers] if verbose else []) + rows
-    if not table:
-        return ""
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(headers))]
-    return "".join(" ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n"
-                   for r in table)

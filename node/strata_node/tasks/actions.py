@@ -1,9 +1,8 @@
 """The task management actions every node serves: list its tasks, cancel them, take a ban
 on a parent, and a sleep action with children on other nodes for tests and demos.
 
-Until cluster coordination lands, "every node" means this node and the nodes the
-transport has shaken hands with (TransportService.peers()); the fan-out code does not
-change when the cluster state's node list replaces that.
+"Every node" is the nodes of the applied cluster state (Node.cluster_nodes()); bans go to
+the nodes a task sent children to, which the transport has shaken hands with.
 """
 
 from __future__ import annotations

@@ -90,6 +90,7 @@ class Handshake(Message):
     node_name: str
     version: str
     address: str = ""  # where the sender's transport listens ("" for a client-only caller)
+    roles: tuple[str, ...] = ()  # so discovery knows which peers may vote before they join
 
 
 Handler = Callable[[Any, Task], Awaitable[Message] | Message]
@@ -108,8 +109,10 @@ class RegisteredAction:
 class TransportService:
     def __init__(self, *, node_id: str, node_name: str, cluster_name: str, secret: str,
                  tasks: TaskManager, executors: dict[str, ThreadPoolExecutor] | None = None,
-                 address: str = "", authenticate: bool = True, max_message_bytes: int = 100 * 1024 * 1024):
+                 address: str = "", authenticate: bool = True, max_message_bytes: int = 100 * 1024 * 1024,
+                 roles: tuple[str, ...] = ()):
         self.node_id = node_id
+        self.roles = roles
         self.address = address
         self.node_name = node_name
         self.cluster_name = cluster_name
@@ -131,6 +134,9 @@ class TransportService:
         self._request_ids = itertools.count(time.time_ns() // 1000)
         self._cancelled_requests: OrderedDict[str, float] = OrderedDict()  # id -> when, for late arrivals
         self._background: set[asyncio.Future] = set()
+        # The fault switch partition tests use: requests to these nodes fail as if the
+        # network dropped them, and requests from them are refused.
+        self.disconnected: set[str] = set()
         self.register(HANDSHAKE, Handshake, Handshake, self._handshake)
         self.register(CANCEL_CHILD, CancelChild, Empty, self._cancel_child)
         self.register(PING, Empty, Empty, _pong)
@@ -161,6 +167,8 @@ class TransportService:
             if self._authenticate:
                 meant_for = self._verifier.verify(raw, proof, accept=self._audiences, peer=peer)
             envelope = wire.decode_request(raw)
+            if envelope.sender is not None and envelope.sender in self.disconnected:
+                raise ConnectTransportError(f"[{self.node_name}] is disconnected from [{envelope.sender}]")
             if self._authenticate and meant_for != self._audiences[0] and envelope.action != HANDSHAKE:
                 log.warning("refused transport request [%s] from [%s]: a handshake proof",
                             envelope.action, peer)
@@ -245,7 +253,7 @@ class TransportService:
 
     def _local_handshake(self) -> Handshake:
         return Handshake(cluster_name=self.cluster_name, node_id=self.node_id, node_name=self.node_name,
-                         version=__version__, address=self.address)
+                         version=__version__, address=self.address, roles=self.roles)
 
     # -- client side -------------------------------------------------------------------------
 
@@ -258,7 +266,7 @@ class TransportService:
         current = context.current()
         envelope = wire.Request(wire.WIRE_VERSION, action, wire.encode(request), dict(current.headers),
                                 current.task_id, int(timeout * 1000) if timeout is not None else None,
-                                f"{self.node_id}/{next(self._request_ids)}")
+                                f"{self.node_id}/{next(self._request_ids)}", self.node_id)
         if address is None:
             body = await self._dispatch(envelope, on_task)
             registered = self._actions[action]
@@ -280,11 +288,14 @@ class TransportService:
     async def connect(self, address: str) -> Handshake:
         """Handshake with a node: refuse it unless it belongs to this cluster."""
         remote = await self._send(address, wire.Request(wire.WIRE_VERSION, HANDSHAKE,
-                                                        wire.encode(self._local_handshake())),
+                                                        wire.encode(self._local_handshake()),
+                                                        sender=self.node_id),
                                   Handshake, timeout=10.0)
         if remote.cluster_name != self.cluster_name:
             raise ConnectTransportError(f"handshake failed: remote cluster name [{remote.cluster_name}] "
                                         f"does not match local cluster name [{self.cluster_name}]")
+        if remote.node_id in self.disconnected:
+            raise ConnectTransportError(f"[{address}] disconnected by the fault switch")
         self._handshakes[address] = remote
         self._peers[remote.node_id] = address
         return remote
@@ -302,6 +313,10 @@ class TransportService:
 
     async def _send(self, address: str, envelope: wire.Request, response_type: type[Message],
                     timeout: float | None) -> Message:
+        if self.disconnected:
+            remote = self._handshakes.get(address)
+            if remote is not None and remote.node_id in self.disconnected:
+                raise ConnectTransportError(f"[{address}] disconnected by the fault switch")
         raw = wire.encode(envelope)
         client = self._clients.get(address)
         if client is None:

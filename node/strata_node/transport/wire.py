@@ -35,6 +35,7 @@ class Request(msgspec.Struct, array_like=True, frozen=True):
     parent_task_id: str | None = None
     timeout_millis: int | None = None
     request_id: str | None = None  # the sender's name for this call: what cancel_child names
+    sender: str | None = None  # the sending node's id
 
 
 class Response(msgspec.Struct, array_like=True, frozen=True):

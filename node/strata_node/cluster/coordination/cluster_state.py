@@ -1,9 +1,9 @@
 """The minimal cluster state the coordination core needs.
 
-Coordination only reads a state's term, version, master, nodes and voting
-configurations; everything else the cluster agrees on travels in `value`. The full
-ClusterState (metadata, routing table, blocks) can replace `value` without touching the
-election and publication rules.
+Coordination only reads a state's term, version, master, nodes (with what each node said
+of itself on joining) and voting configurations; everything else the cluster agrees on
+travels in `value` (cluster/state.py: metadata, routing table, blocks), which the election
+and publication rules never look into.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 from strata_node.cluster.coordination.voting import EMPTY_CONFIGURATION, VotingConfiguration
 
 
@@ -32,6 +33,13 @@ class ClusterState(msgspec.Struct, frozen=True):
     last_committed_configuration: VotingConfiguration = EMPTY_CONFIGURATION
     last_accepted_configuration: VotingConfiguration = EMPTY_CONFIGURATION
     value: Any = None
+    # What each member told the master of itself when it joined; a node missing here
+    # (the simulation's bare ids) is taken as master-eligible.
+    node_details: dict[str, DiscoveryNode] = msgspec.field(default_factory=dict)
+
+    def is_master_eligible(self, node_id: str) -> bool:
+        details = self.node_details.get(node_id)
+        return details is None or details.is_master_eligible
 
     def with_committed_configuration(self) -> ClusterState:
         """This state once it is known committed: its accepted configuration is committed too."""

@@ -98,6 +98,9 @@ class FollowersChecker:
             if node_id not in self._followers:
                 self._followers[node_id] = _PeerCheck(now + self._settings.follower_check_interval)
 
+    def forget(self, node_id: str) -> None:
+        self._followers.pop(node_id, None)
+
     def followers(self) -> frozenset[str]:
         return frozenset(self._followers)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from strata_node.cluster.coordination.cluster_state import ClusterState
+from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 
 
 class CoordinationMessage(msgspec.Struct, frozen=True, tag=True):
@@ -35,10 +36,12 @@ class Join(msgspec.Struct, frozen=True):
 
 class JoinRequest(CoordinationMessage, frozen=True, tag=True):
     """Asks the receiver (a candidate or the leader) to take `source` into its cluster,
-    carrying the vote when `source` has one for it in the receiver's term."""
+    carrying the vote when `source` has one for it in the receiver's term, and what the
+    master should publish about `source` (address, roles)."""
 
     term: int
     join: Join | None = None
+    node: DiscoveryNode | None = None
 
 
 class PublishRequest(CoordinationMessage, frozen=True, tag=True):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strata_node.cluster.coordination.cluster_state import ClusterState
+from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 from strata_node.cluster.coordination.election_scheduler import ElectionScheduler, RandomSource
 from strata_node.cluster.coordination.errors import CoordinationStateRejectedError
 from strata_node.cluster.coordination.fault_detection import FollowersChecker, LeaderChecker
@@ -67,10 +68,18 @@ class Output:
 
 
 ValueUpdate = Callable[[Any], Any]
+Exclusions = Callable[[Any], frozenset[str]]
+
+
+def _no_exclusions(value: Any) -> frozenset[str]:
+    return frozenset()
 
 
 class Coordinator:
-    """One master-eligible node. `peers` are the other nodes discovery found."""
+    """One node. `peers` are the other nodes discovery found; `local_node` is what this
+    node tells a master about itself when it joins (a node without the master role never
+    stands for election and never enters a voting configuration); `exclusions` reads the
+    voting configuration exclusions out of a state's value."""
 
     def __init__(
         self,
@@ -80,8 +89,12 @@ class Coordinator:
         settings: CoordinationSettings,
         random: RandomSource,
         persisted: PersistedState | None = None,
+        local_node: DiscoveryNode | None = None,
+        exclusions: Exclusions = _no_exclusions,
     ) -> None:
         self.node_id = node_id
+        self.local_node = local_node
+        self._exclusions = exclusions
         self.settings = settings
         self._random = random
         self.peers: tuple[str, ...] = tuple(sorted(set(peers) - {node_id}))
@@ -104,6 +117,7 @@ class Coordinator:
         self._followers_checker: FollowersChecker | None = None
         self._pending_updates: list[ValueUpdate] = []
         self._pending_removals: set[str] = set()
+        self._joining_details: dict[str, DiscoveryNode] = {}
         self._lag_checks: list[tuple[str, int, int]] = []  # (node, version, deadline)
         self._applied_versions: dict[str, int] = {}
         self._out = Output()
@@ -153,6 +167,14 @@ class Coordinator:
 
     def handle(self, message: Message) -> Output:
         return self._run(lambda: self._dispatch(message))
+
+    def disconnected(self, node_id: str) -> Output:
+        """The network could not reach `node_id` at all (connection refused or reset, not
+        a timeout). As in Elasticsearch, that condemns it at once rather than after the
+        checks' retries: a follower stops following a disconnected leader, a leader removes
+        a disconnected follower and stops waiting for it in the publication in flight.
+        Safety never depends on it: a wrongly condemned node just joins again."""
+        return self._run(lambda: self._on_disconnected(node_id))
 
     def tick(self) -> Output:
         return self._run(self._tick)
@@ -237,6 +259,7 @@ class Coordinator:
         self._pre_voting_round = None
         self._next_peers_round_at = self.now
         self._joining = set()
+        self._joining_details = {}
         self._leader_checker = None
         self._stop_leading()
 
@@ -297,6 +320,9 @@ class Coordinator:
             self._become_candidate()
         return join
 
+    def _join_request(self, join: Join | None) -> JoinRequest:
+        return JoinRequest(source=self.node_id, term=self.current_term, join=join, node=self.local_node)
+
     def _join_for(self, destination: str, term: int) -> Join | None:
         join = self.last_join
         if join is not None and join.target == destination and join.term == term:
@@ -305,7 +331,13 @@ class Coordinator:
 
     # -- elections --------------------------------------------------------------------
 
+    @property
+    def _master_eligible(self) -> bool:
+        return self.local_node is None or self.local_node.is_master_eligible
+
     def _may_win_election(self) -> bool:
+        if not self._master_eligible:
+            return False
         state = self.coordination_state
         return self.node_id in state.last_committed_configuration or self.node_id in (
             state.last_accepted_configuration
@@ -351,7 +383,7 @@ class Coordinator:
         if request.source == self.node_id:
             self._handle_join(join)
         else:
-            self._send(request.source, JoinRequest(source=self.node_id, term=self.current_term, join=join))
+            self._send(request.source, self._join_request(join))
 
     def _on_pre_vote_request(self, request: PreVoteRequest) -> None:
         self._update_max_term_seen(request.current_term)
@@ -376,15 +408,20 @@ class Coordinator:
         self._update_max_term_seen(response.term)
         if self.mode is Mode.CANDIDATE and response.leader is not None:
             join = self._join_for(response.leader, self.current_term)
-            self._send(response.leader, JoinRequest(source=self.node_id, term=self.current_term, join=join))
+            self._send(response.leader, self._join_request(join))
 
     def _on_join_request(self, request: JoinRequest) -> None:
         self._update_max_term_seen(request.term)
         if request.join is not None:
             self._handle_join(request.join)
+        if request.node is not None:
+            self._joining_details[request.source] = request.node
         if self.mode is Mode.LEADER:
             self._pending_removals.discard(request.source)
-            if request.source not in self._cluster_nodes():
+            known = self._cluster_details().get(request.source)
+            if request.source not in self._cluster_nodes() or (
+                request.node is not None and request.node != known
+            ):
                 self._joining.add(request.source)
                 self._maybe_publish()
         elif self.mode is Mode.CANDIDATE:
@@ -393,8 +430,8 @@ class Coordinator:
     def _handle_join(self, join: Join) -> None:
         """Count a vote; a vote for a term we have not reached yet moves us there first
         (voting for ourselves), as a candidate that restarted mid-election must."""
-        if join.target != self.node_id:
-            return
+        if join.target != self.node_id or not self._master_eligible:
+            return  # a node without the master role counts no votes, so it never leads
         own = self._ensure_term_at_least(self.node_id, join.term)
         if own is not None:
             self._handle_join(own)
@@ -414,6 +451,11 @@ class Coordinator:
             return self._publication.state.nodes
         return self.last_accepted_state.nodes
 
+    def _cluster_details(self) -> dict[str, DiscoveryNode]:
+        if self._publication is not None:
+            return self._publication.state.node_details
+        return self.last_accepted_state.node_details
+
     def _maybe_publish(self) -> None:
         # At most one publication per call, so every state this node accepts is persisted
         # on its own before it can be applied; further changes wait for the next tick.
@@ -427,20 +469,30 @@ class Coordinator:
         state = self.coordination_state
         base = state.last_accepted_state
         nodes = frozenset((base.nodes | self._joining | {self.node_id}) - self._pending_removals)
+        details = {**base.node_details, **self._joining_details}
+        if self.local_node is not None:
+            details[self.node_id] = self.local_node
+        details = {n: details[n] for n in sorted(nodes) if n in details}
         value = base.value
         for update in self._pending_updates:
             value = update(value)
         accepted_configuration = base.last_accepted_configuration
         if base.last_committed_configuration == base.last_accepted_configuration:
-            live = [n for n in nodes if state.contains_join_vote_for(n)]
+            live = [
+                n
+                for n in nodes
+                if state.contains_join_vote_for(n) and (n not in details or details[n].is_master_eligible)
+            ]
             accepted_configuration = reconfigure(
                 live,
                 self.node_id,
                 base.last_accepted_configuration,
                 auto_shrink=self.settings.auto_shrink_voting_configuration,
+                excluded=self._exclusions(value),
             )
         changed = (
             nodes != base.nodes
+            or details != base.node_details
             or bool(self._pending_updates)
             or accepted_configuration != base.last_accepted_configuration
             or base.term != self.current_term
@@ -452,12 +504,14 @@ class Coordinator:
             version=base.version + 1,
             master=self.node_id,
             nodes=nodes,
+            node_details=details,
             last_accepted_configuration=accepted_configuration,
             value=value,
         )
         self._pending_updates = []
         self._pending_removals = set()
         self._joining = set()
+        self._joining_details = {}
         self._published_in_this_call = True
         try:
             request = state.handle_client_value(new_state)
@@ -656,6 +710,18 @@ class Coordinator:
         ):
             self._remove_node(response.source)
         self._update_max_term_seen(response.current_term)
+
+    def _on_disconnected(self, node_id: str) -> None:
+        if self.mode is Mode.FOLLOWER and node_id == self.leader:
+            self._become_candidate()
+        elif self.mode is Mode.LEADER and node_id != self.node_id:
+            publication = self._publication
+            if publication is not None and node_id in publication.targets - publication.applied:
+                publication.refused.add(node_id)
+            if self._followers_checker is not None:
+                self._followers_checker.forget(node_id)
+            self._remove_node(node_id)
+            self._check_publication()
 
     def _remove_node(self, node_id: str) -> None:
         if node_id in self._cluster_nodes() or node_id in self._joining:

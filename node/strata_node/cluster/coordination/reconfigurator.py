@@ -5,7 +5,8 @@ so that the cluster tolerates as many failures as it can: an odd size (an even o
 tolerates no more failures than one node fewer), the master first, then nodes already in
 the configuration (fewer changes), then newcomers. With auto-shrink it keeps at least
 three nodes once it has three; without, it never shrinks. A change is proposed only when
-the live nodes hold a quorum of the new configuration, so it can actually commit.
+the live nodes hold a quorum of the new configuration, so it can actually commit. Nodes
+under a voting configuration exclusion are left out, live or not.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ def reconfigure(
     current: VotingConfiguration,
     *,
     auto_shrink: bool,
+    excluded: frozenset[str] = frozenset(),
 ) -> VotingConfiguration:
-    live = sorted(set(live_nodes) | {master})
+    live = sorted((set(live_nodes) - excluded) | {master})
     live_in_config = [n for n in live if n in current and n != master]
     live_not_in_config = [n for n in live if n not in current and n != master]
-    in_config_not_live = sorted(n for n in current.node_ids if n not in live and n != master)
+    in_config_not_live = sorted(
+        n for n in current.node_ids if n not in live and n != master and n not in excluded
+    )
     minimum = 1 if len(current) <= 1 else 3
     if auto_shrink:
         target = max(_round_down_to_odd(len(live)), minimum)

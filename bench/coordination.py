@@ -1,0 +1,148 @@
+"""Coordination figures on real local node processes (issue 5's benchmark).
+
+    python bench/coordination.py                      # failover on 3 and 5 nodes, publication on 3/5/9
+    python bench/coordination.py --runs 3 --nodes 3   # a quicker run
+
+1. Failover: a cluster of N master-eligible nodes with default settings; kill -9 the
+   elected master and time until every survivor reports one new master and a cluster state
+   newer than the one before the kill (that is, the new master committed a state). The
+   killed node is restarted and rejoins between runs. Median and max of --runs.
+2. Publication: on a cluster of N nodes, one cluster settings change at a time through the
+   master; reports the client-side latency of `PUT /_cluster/settings` (answered once the
+   master has committed and applied the state), and the master's own commit and completion
+   times per publication from `_nodes/stats/discovery` (completion: every node applied it),
+   as Elasticsearch reports them. `--indices` first creates that many indices' worth of
+   metadata in the state when the cluster state carries index metadata (it does not yet:
+   see the note printed), so the state published is what the cluster holds.
+
+Targets (printed beside the figures): failover under 5 s, publication under 100 ms at 5
+nodes. Figures, never pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.cluster import LocalCluster  # noqa: E402
+
+FAILOVER_TARGET_S = 5.0
+PUBLICATION_TARGET_MS = 100.0
+
+
+def master_and_version(node) -> tuple[str | None, int]:
+    with httpx.Client(base_url=node.url, timeout=2) as c:
+        body = c.get("/_cluster/state/master_node,version").json()
+    return body.get("master_node"), body.get("version", -1)
+
+
+def measure_failover(cluster: LocalCluster, runs: int) -> list[float]:
+    times = []
+    for run in range(runs):
+        master_name = cluster.wait_for_nodes(len(cluster.nodes), timeout=60)
+        master = cluster.node(master_name)
+        survivors = [n for n in cluster.nodes if n is not master]
+        old_master_id, version = master_and_version(survivors[0])
+        master.kill()
+        killed = time.monotonic()
+        while True:
+            try:
+                views = [master_and_version(n) for n in survivors]
+            except httpx.HTTPError:
+                views = []
+            if views and all(v[0] not in (None, old_master_id) and v == views[0] and v[1] > version
+                             for v in views):
+                break
+            if time.monotonic() - killed > 60:
+                raise RuntimeError(f"no new master within 60 s (run {run})")
+            time.sleep(0.01)
+        elapsed = time.monotonic() - killed
+        times.append(elapsed)
+        print(f"  run {run + 1}: {elapsed:.2f} s", flush=True)
+        master.start()
+    return times
+
+
+def discovery_stats(node) -> dict:
+    with httpx.Client(base_url=node.url, timeout=10) as c:
+        nodes = c.get("/_nodes/_local/stats/discovery").json()["nodes"]
+    return next(iter(nodes.values()))["discovery"]["cluster_state_update"]["success"]
+
+
+def measure_publication(cluster: LocalCluster, changes: int) -> tuple[list[float], float, float]:
+    master = cluster.node(cluster.wait_for_nodes(len(cluster.nodes), timeout=60))
+    before = discovery_stats(master)
+    latencies = []
+    with httpx.Client(base_url=master.url, timeout=30) as c:
+        for i in range(changes):
+            started = time.perf_counter()
+            r = c.put("/_cluster/settings",
+                      json={"persistent": {"action.auto_create_index": f"+bench-{i}-*,-*"}})
+            latencies.append((time.perf_counter() - started) * 1000)
+            r.raise_for_status()
+            time.sleep(0.05)  # let the publication complete on every node before the next
+    after = discovery_stats(master)
+    count = max(1, after["count"] - before["count"])
+    commit = (after["commit_time_millis"] - before["commit_time_millis"]) / count
+    completion = (after["completion_time_millis"] - before["completion_time_millis"]) / count
+    return latencies, commit, completion
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10, help="failovers per cluster size")
+    parser.add_argument("--nodes", type=int, nargs="*", default=None,
+                        help="cluster sizes (default: 3 5 for failover, 3 5 9 for publication)")
+    parser.add_argument("--changes", type=int, default=50, help="settings changes per publication run")
+    parser.add_argument("--skip-failover", action="store_true")
+    parser.add_argument("--skip-publication", action="store_true")
+    args = parser.parse_args()
+
+    rows = []
+    if not args.skip_failover:
+        for size in args.nodes or [3, 5]:
+            print(f"failover, {size} nodes ({args.runs} runs):", flush=True)
+            with tempfile.TemporaryDirectory(prefix="strata-bench-") as root:
+                cluster = LocalCluster(Path(root), [f"n{i}" for i in range(size)]).start()
+                try:
+                    times = measure_failover(cluster, args.runs)
+                finally:
+                    cluster.stop()
+            rows.append(f"failover {size} nodes: median {statistics.median(times):.2f} s, "
+                        f"max {max(times):.2f} s (target < {FAILOVER_TARGET_S:.0f} s)")
+            print(rows[-1], flush=True)
+    if not args.skip_publication:
+        print("note: index metadata is not in the cluster state yet, so the published state holds nodes, "
+              "coordination metadata and cluster settings only; the 1,000-index figure waits on it.")
+        for size in args.nodes or [3, 5, 9]:
+            with tempfile.TemporaryDirectory(prefix="strata-bench-") as root:
+                cluster = LocalCluster(Path(root), [f"n{i}" for i in range(size)]).start()
+                try:
+                    latencies, commit, completion = measure_publication(cluster, args.changes)
+                finally:
+                    cluster.stop()
+            rows.append(f"publication {size} nodes: PUT _cluster/settings p50 "
+                        f"{percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms; master "
+                        f"commit {commit:.1f} ms, completion {completion:.1f} ms per state "
+                        f"(target < {PUBLICATION_TARGET_MS:.0f} ms at 5 nodes)")
+            print(rows[-1], flush=True)
+    print("\n".join(["", "summary:", *rows]))
+
+
+if __name__ == "__main__":
+    main()

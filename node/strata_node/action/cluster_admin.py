@@ -1,0 +1,232 @@
+"""Cluster-level actions that run on the elected master: update cluster settings, add and
+clear voting configuration exclusions, and tell a node which state the master has applied
+(so a non-local read on another node waits until it has caught up with the master).
+
+`register(node)` wires these, the nodes stats action, and the node's ClusterSettings
+accessor (the effective value of dynamic settings, read by the write and search paths).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..cluster.state import ClusterStateContent, VotingConfigExclusion
+from ..common.cluster_settings import ClusterSettings, apply_update
+from ..common.errors import IllegalArgument, StrataError
+from ..tasks.task import Task
+from ..transport.wire import Empty, Message
+from . import nodes_stats
+
+UPDATE_SETTINGS = "cluster:admin/settings/update"
+ADD_VOTING_EXCLUSIONS = "cluster:admin/voting_config/add_exclusions"
+CLEAR_VOTING_EXCLUSIONS = "cluster:admin/voting_config/clear_exclusions"
+STATE_VERSION = "cluster:monitor/state/version"
+ABSENT = "_absent_"  # VotingConfigExclusion.MISSING_VALUE_MARKER
+
+
+class TimedOut(StrataError):
+    """ElasticsearchTimeoutException."""
+
+    type = "elasticsearch_timeout_exception"
+    status = 429
+
+
+class UpdateSettingsRequest(Message):
+    persistent: dict[str, Any] = {}
+    transient: dict[str, Any] = {}
+
+
+class UpdateSettingsResponse(Message):
+    persistent: dict[str, Any] = {}
+    transient: dict[str, Any] = {}
+
+
+class AddExclusionsRequest(Message):
+    node_ids: list[str] = []
+    node_names: list[str] = []
+    timeout: float = 30.0
+
+
+class ClearExclusionsRequest(Message):
+    wait_for_removal: bool = True
+    timeout: float = 30.0
+
+
+class StateVersion(Message):
+    term: int
+    version: int
+
+
+def _describe(exclusions) -> str:
+    return "[" + ", ".join(f"{{{e.node_id}}}{{{e.node_name}}}" for e in exclusions) + "]"
+
+
+def resolve_exclusions(state, node_ids: list[str], node_names: list[str]) -> list[VotingConfigExclusion]:
+    """AddVotingConfigExclusionsRequest.resolveVotingConfigExclusions: nodes present in the
+    cluster by id or name (master-eligible ones only); absent ones with `_absent_` for the
+    part not known."""
+    details = dict(state.node_details) if state is not None else {}
+    members = set(state.nodes) if state is not None else set()
+    out: list[VotingConfigExclusion] = []
+    if node_ids:
+        for node_id in node_ids:
+            node = details.get(node_id)
+            if node_id in members and node is not None:
+                if node.is_master_eligible:
+                    out.append(VotingConfigExclusion(node_id, node.name))
+            elif node_id in members:
+                out.append(VotingConfigExclusion(node_id, ABSENT))
+            else:
+                out.append(VotingConfigExclusion(node_id, ABSENT))
+    else:
+        by_name: dict[str, Any] = {}
+        for node_id in sorted(members):
+            node = details.get(node_id)
+            if node is None:
+                continue
+            if node.name in by_name:
+                other = by_name[node.name]
+                raise IllegalArgument(
+                    f"node name [{node.name}] is ambiguous, matching [{{{other.name}}}"
+                    f"{{{other.id}}}] and [{{{node.name}}}{{{node.id}}}]; specify node ID instead"
+                )
+            by_name[node.name] = node
+        for name in node_names:
+            node = by_name.get(name)
+            if node is not None:
+                if node.is_master_eligible:
+                    out.append(VotingConfigExclusion(node.id, node.name))
+            else:
+                out.append(VotingConfigExclusion(ABSENT, name))
+    unique: list[VotingConfigExclusion] = []
+    for e in out:
+        if e not in unique:
+            unique.append(e)
+    return unique
+
+
+def with_exclusions(
+    content: ClusterStateContent, added: list[VotingConfigExclusion], maximum: int, described: list[str]
+) -> ClusterStateContent:
+    metadata = content.metadata
+    existing = metadata.voting_config_exclusions
+    new = [e for e in added if e not in existing]
+    if len(existing) + len(new) > maximum:
+        raise IllegalArgument(
+            f"add voting config exclusions request for [{', '.join(described)}] would add [{len(new)}] "
+            f"exclusions to the existing [{len(existing)}] which would exceed the maximum of "
+            f"[{maximum}] set by [cluster.max_voting_config_exclusions]"
+        )
+    if not new:
+        return content
+    return msgspec.structs.replace(
+        content,
+        metadata=msgspec.structs.replace(
+            metadata, voting_config_exclusions=existing + tuple(new), version=metadata.version + 1
+        ),
+    )
+
+
+def register(node) -> None:
+    coordination = lambda: node.coordination  # noqa: E731  (made at start, after this runs)
+
+    def current_metadata():
+        c = node.coordination
+        return c.content.metadata if c is not None and c.applied_state is not None else None
+
+    node.cluster_settings = ClusterSettings(node.settings, current_metadata)
+    node.bulk.auto_create_index = lambda: node.cluster_settings.get("action.auto_create_index")
+    nodes_stats.register(node)
+
+    async def update_settings(request: UpdateSettingsRequest, task: Task) -> UpdateSettingsResponse:
+        applied: dict[str, dict[str, Any]] = {}
+
+        def update(content: ClusterStateContent) -> ClusterStateContent:
+            metadata = content.metadata
+            persistent, applied["persistent"] = apply_update(
+                metadata.persistent_settings, request.persistent, "persistent"
+            )
+            transient, applied["transient"] = apply_update(
+                metadata.transient_settings, request.transient, "transient"
+            )
+            return msgspec.structs.replace(
+                content,
+                metadata=msgspec.structs.replace(
+                    metadata,
+                    persistent_settings=persistent,
+                    transient_settings=transient,
+                    version=metadata.version + 1,
+                ),
+            )
+
+        update(coordination().content)  # refuse a bad request before it is queued
+        await coordination().submit("cluster_update_settings", update)
+        return UpdateSettingsResponse(persistent=applied["persistent"], transient=applied["transient"])
+
+    async def add_exclusions(request: AddExclusionsRequest, task: Task) -> Empty:
+        c = coordination()
+        resolved = resolve_exclusions(c.applied_state, request.node_ids, request.node_names)
+        maximum = node.cluster_settings.get("cluster.max_voting_config_exclusions")
+        described = request.node_names or request.node_ids
+
+        def update(content: ClusterStateContent) -> ClusterStateContent:
+            return with_exclusions(content, resolved, maximum, described)
+
+        update(c.content)
+        await c.submit("add-voting-config-exclusions", update)
+        excluded = {e.node_id for e in resolved if e.node_id != ABSENT}
+
+        def removed(state) -> bool:
+            if state is None:
+                return False
+            voters = set(state.last_committed_configuration.node_ids) | set(
+                state.last_accepted_configuration.node_ids
+            )
+            return not (excluded & voters)
+
+        if not await c.wait_for_state(removed, request.timeout):
+            raise TimedOut(
+                f"timed out waiting for voting config exclusions {_describe(resolved)} to take effect"
+            )
+        return Empty()
+
+    async def clear_exclusions(request: ClearExclusionsRequest, task: Task) -> Empty:
+        c = coordination()
+        exclusions = c.content.metadata.voting_config_exclusions
+        if not exclusions:
+            return Empty()
+        if request.wait_for_removal:
+            ids = {e.node_id for e in exclusions}
+            if not await c.wait_for_state(
+                lambda s: s is not None and not (ids & set(s.nodes)), request.timeout
+            ):
+                raise TimedOut(
+                    "timed out waiting for removal of nodes; if nodes should not be removed, set "
+                    f"waitForRemoval to false. {_describe(exclusions)}"
+                )
+
+        def update(content: ClusterStateContent) -> ClusterStateContent:
+            metadata = content.metadata
+            if not metadata.voting_config_exclusions:
+                return content
+            return msgspec.structs.replace(
+                content,
+                metadata=msgspec.structs.replace(
+                    metadata, voting_config_exclusions=(), version=metadata.version + 1
+                ),
+            )
+
+        await c.submit("clear-voting-config-exclusions", update)
+        return Empty()
+
+    async def state_version(request: Empty, task: Task) -> StateVersion:
+        state = coordination().applied_state
+        return StateVersion(term=state.term if state else 0, version=state.version if state else 0)
+
+    master = node.master_actions
+    master.register(UPDATE_SETTINGS, UpdateSettingsRequest, UpdateSettingsResponse, update_settings)
+    master.register(ADD_VOTING_EXCLUSIONS, AddExclusionsRequest, Empty, add_exclusions)
+    master.register(CLEAR_VOTING_EXCLUSIONS, ClearExclusionsRequest, Empty, clear_exclusions)
+    master.register(STATE_VERSION, Empty, StateVersion, state_version)

@@ -1,0 +1,716 @@
+"""The networked shell around the pure Coordinator: transport, clock, disk, discovery.
+
+One asyncio task owns the Coordinator and feeds it one input at a time (a delivered
+message, a tick, a client change, discovery's view of the peers, the bootstrap
+configuration). After each input it carries out the Output in the order the core
+requires: persist synced (on a thread), then send, then hand committed states to the
+applier task, which runs appliers and then listeners with (old, new) in version order.
+
+Around that loop:
+- a ticker delivers one tick every `cluster.coordination.tick_interval`;
+- discovery resolves `discovery.seed_hosts` (DNS names again on every round), shakes
+  hands with what it finds and with the addresses other nodes shared, and tells the core
+  which nodes it can reach; it also bootstraps the first voting configuration once every
+  `cluster.initial_master_nodes` entry is found;
+- one sender task per destination keeps that node's messages in order. A publication
+  goes as a diff against the last state the destination acknowledged, or in full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..common.errors import (
+    IncompatibleClusterStateVersion,
+    NotMasterError,
+    StrataError,
+)
+from ..common.ids import random_base64_uuid
+from ..settings import NodeSettings
+from ..tasks.task import Task
+from ..transport.service import ConnectTransportError, Handshake, RemoteTransportError, TransportService
+from ..transport.wire import Empty, Message
+from . import diff
+from .coordination import ClusterState, CoordinationSettings, Coordinator, Mode, Output, VotingConfiguration
+from .coordination.discovery_node import DiscoveryNode
+from .coordination.errors import CoordinationStateRejectedError
+from .coordination.messages import ApplyCommitResponse, JoinRequest, PublishRequest, PublishWithJoinResponse
+from .coordination.messages import Message as CoordinationMessage
+from .master_service import ContentUpdate, PendingTasks, UpdateTask
+from .persisted import PersistedStateStore
+from .state import (
+    UNKNOWN_UUID,
+    ClusterStateContent,
+    content_of,
+    decode_state,
+    encode_state,
+    voting_config_exclusions,
+)
+
+log = logging.getLogger("strata.cluster.coordination")
+
+MESSAGE_ACTION = "internal:cluster/coordination/message"
+PUBLISH_ACTION = "internal:cluster/coordination/publish_state"
+VALIDATE_JOIN_ACTION = "internal:cluster/coordination/join/validate"
+SEND_TIMEOUT = 10.0
+MAX_QUEUED_PER_NODE = 1000
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode_message = msgspec.msgpack.Decoder(CoordinationMessage).decode
+_decode_any = msgspec.msgpack.Decoder().decode
+
+Applier = Callable[[ClusterState | None, ClusterState], Awaitable[None] | None]
+
+
+class CoordinationEnvelope(Message):
+    source: str
+    payload: bytes  # one coordination message, msgpack
+    known_peers: list[str] = []  # transport addresses the sender knows: discovery shares them
+
+
+class PublishEnvelope(Message):
+    """A PublishRequest on the wire: the state in full, or a diff against (base_term,
+    base_version), which the receiver must hold as its last accepted state."""
+
+    source: str
+    term: int
+    version: int
+    full: bytes | None = None
+    diff: bytes | None = None
+    base_term: int = 0
+    base_version: int = 0
+    known_peers: list[str] = []
+
+
+class ValidateJoinRequest(Message):
+    """Sent by a master to a node asking to join, before its join counts: the node refuses
+    if its data belongs to another cluster (ES's join validation)."""
+
+    cluster_uuid: str
+
+
+def coordination_settings(settings: NodeSettings) -> CoordinationSettings:
+    """ES's time settings in ticks of cluster.coordination.tick_interval."""
+    tick = settings.get("cluster.coordination.tick_interval")
+
+    def ticks(key: str) -> int:
+        return max(1, round(settings.get(key) / tick))
+
+    return CoordinationSettings(
+        election_initial_timeout=ticks("cluster.election.initial_timeout"),
+        election_back_off_time=ticks("cluster.election.back_off_time"),
+        election_max_timeout=ticks("cluster.election.max_timeout"),
+        election_duration=ticks("cluster.election.duration"),
+        leader_check_interval=ticks("cluster.fault_detection.leader_check.interval"),
+        leader_check_timeout=ticks("cluster.fault_detection.leader_check.timeout"),
+        leader_check_retry_count=settings.get("cluster.fault_detection.leader_check.retry_count"),
+        follower_check_interval=ticks("cluster.fault_detection.follower_check.interval"),
+        follower_check_timeout=ticks("cluster.fault_detection.follower_check.timeout"),
+        follower_check_retry_count=settings.get("cluster.fault_detection.follower_check.retry_count"),
+        publish_timeout=ticks("cluster.publish.timeout"),
+        follower_lag_timeout=ticks("cluster.follower_lag.timeout"),
+        find_peers_interval=ticks("discovery.find_peers_interval"),
+        auto_shrink_voting_configuration=settings.get("cluster.auto_shrink_voting_configuration"),
+    )
+
+
+def parse_seed_host(entry: str, default_port: int) -> tuple[str, int]:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` (ES's seed host forms)."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else default_port
+    if entry.count(":") == 1:
+        host, port = entry.split(":")
+        return host, int(port)
+    return entry, default_port
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class CoordinationService:
+    def __init__(self, *, settings: NodeSettings, local_node: DiscoveryNode, transport: TransportService,
+                 data_path: Path):
+        self.settings = settings
+        self.local_node = local_node
+        self.node_id = local_node.id
+        self.transport = transport
+        self._store = PersistedStateStore(data_path / "_state" / "coordination")
+        self._tick_seconds: float = settings.get("cluster.coordination.tick_interval")
+        self._find_peers_seconds: float = settings.get("discovery.find_peers_interval")
+        self._seed_hosts: list[str] = settings.get("discovery.seed_hosts")
+        self._initial_master_nodes: list[str] = settings.get("cluster.initial_master_nodes")
+        self._single_node = settings.get("discovery.type") == "single-node"
+        self._default_port: int = settings.get("transport.port") or 9300
+        self.coordinator = Coordinator(
+            self.node_id, peers=(), settings=coordination_settings(settings), random=random.Random(),
+            persisted=self._store.load(), local_node=local_node, exclusions=voting_config_exclusions)
+        self._inputs: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._tick_pending = False
+        self._applied_queue: asyncio.Queue[ClusterState] = asyncio.Queue()
+        self.applied_state: ClusterState | None = None
+        self._appliers: list[Applier] = []
+        self._listeners: list[Applier] = []
+        self._state_changed = asyncio.Condition()
+        self._pending = PendingTasks()
+        self._senders: dict[str, asyncio.Queue] = {}
+        self._sender_tasks: dict[str, asyncio.Task] = {}
+        self._acked: dict[str, tuple[int, int]] = {}  # node -> last (term, version) it accepted
+        self._encoded: OrderedDict[tuple[int, int], Any] = OrderedDict()  # recent states as builtins
+        self._learned_addresses: set[str] = set()
+        self.discovered: dict[str, Handshake] = {}  # address -> handshake, last round
+        self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
+        self._last_mode = self.coordinator.mode
+        self._last_leader: str | None = None
+        self._assigning_uuid = False
+        self.stats = PublicationStats()
+        self._publishing: tuple[int, int, float] | None = None  # (term, version, started)
+        self._last_timed: tuple[int, int] | None = None
+        transport.register(MESSAGE_ACTION, CoordinationEnvelope, Empty, self._on_message)
+        transport.register(PUBLISH_ACTION, PublishEnvelope, Empty, self._on_publish)
+        transport.register(VALIDATE_JOIN_ACTION, ValidateJoinRequest, Empty, self._on_validate_join)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.local_node.is_master_eligible and (
+            self._single_node or (not self._seed_hosts and not self._initial_master_nodes)
+        ):
+            # Nothing to discover: this node is the whole cluster (ES's single-node discovery
+            # and its auto-bootstrap of an unconfigured development node).
+            self._inputs.put_nowait(("bootstrap", VotingConfiguration.of(self.node_id)))
+        self._tasks = [asyncio.create_task(coro, name=name) for name, coro in (
+            ("coordination-loop", self._run()), ("coordination-ticker", self._ticker()),
+            ("coordination-applier", self._apply_loop()), ("discovery", self._discovery_loop()))]
+
+    async def stop(self) -> None:
+        tasks = self._tasks + list(self._sender_tasks.values()) + list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pending.fail_all("the node is shutting down")
+        await asyncio.to_thread(self._store.close)
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        return self.coordinator.mode
+
+    @property
+    def is_master(self) -> bool:
+        return self.coordinator.mode is Mode.LEADER
+
+    @property
+    def master_node(self) -> DiscoveryNode | None:
+        """The elected master as this node knows it (None while there is none)."""
+        leader = self.coordinator.leader
+        if leader is None:
+            return None
+        state = self.applied_state
+        details = state.node_details.get(leader) if state is not None else None
+        return details or (self.local_node if leader == self.node_id else None)
+
+    @property
+    def content(self) -> ClusterStateContent:
+        return content_of(self.applied_state)
+
+    @property
+    def current_term(self) -> int:
+        return self.coordinator.current_term
+
+    def add_applier(self, applier: Applier) -> None:
+        self._appliers.append(applier)
+
+    def add_listener(self, listener: Applier) -> None:
+        self._listeners.append(listener)
+
+    async def wait_for_state(self, predicate: Callable[[ClusterState | None], bool], timeout: float) -> bool:
+        """Wait until the applied state satisfies `predicate` (ES's ClusterStateObserver)."""
+        async with self._state_changed:
+            try:
+                await asyncio.wait_for(self._state_changed.wait_for(lambda: predicate(self.applied_state)),
+                                       timeout)
+                return True
+            except TimeoutError:
+                return predicate(self.applied_state)
+
+    async def wait_for_change(self, timeout: float) -> None:
+        async with self._state_changed:
+            try:
+                await asyncio.wait_for(self._state_changed.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    def address_of(self, node_id: str) -> str | None:
+        for state in (self.coordinator.last_accepted_state, self.applied_state):
+            if state is not None and node_id in state.node_details:
+                address = state.node_details[node_id].transport_address
+                if address:
+                    return address
+        return self.transport.peers().get(node_id)
+
+    # -- the master service ---------------------------------------------------------------
+
+    async def submit(self, source: str, update: ContentUpdate) -> ClusterState:
+        """Run `update` on the master's next state; answers with the applied state that
+        carries it. Raises NotMasterError unless this node is the elected master."""
+        if not self.is_master:
+            raise NotMasterError(f"node [{self.local_node.name}] is not the elected master")
+        task = UpdateTask(source, update, asyncio.get_running_loop().create_future())
+        self._inputs.put_nowait(("submit", task))
+        return await task.future
+
+    # -- the loop that owns the Coordinator -----------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            kind, argument = await self._inputs.get()
+            try:
+                output = self._step(kind, argument)
+            except Exception:
+                log.exception("[%s] coordination failed to handle [%s]", self.local_node.name, kind)
+                continue
+            try:
+                if output.persist is not None:
+                    await asyncio.to_thread(self._store.write, output.persist)
+            except Exception:
+                # Sending a vote or an acceptance that was not persisted could elect two
+                # masters: drop the whole output, as a crash right here would.
+                log.exception("[%s] failed to persist coordination state; not sending", self.local_node.name)
+                continue
+            for destination, message in output.messages:
+                self._send(destination, message)
+            for state in output.applied:
+                self._applied_queue.put_nowait(state)
+            self._after_step()
+
+    def _step(self, kind: str, argument: Any) -> Output:
+        coordinator = self.coordinator
+        if kind == "tick":
+            self._tick_pending = False
+            return coordinator.tick()
+        if kind == "message":
+            return coordinator.handle(argument)
+        if kind == "disconnected":
+            return coordinator.disconnected(argument)
+        if kind == "peers":
+            coordinator.set_peers(argument)
+            return Output()
+        if kind == "bootstrap":
+            if not coordinator.is_bootstrapped:
+                log.info("[%s] bootstrapping the cluster with voting configuration %s",
+                         self.local_node.name, sorted(argument.node_ids))
+            return coordinator.bootstrap(argument)
+        if kind == "submit":
+            task: UpdateTask = argument
+            update = self._pending.wrap(task, lambda: (coordinator.current_term,
+                                                       coordinator.last_accepted_state.version + 1))
+            try:
+                return coordinator.submit(update)
+            except CoordinationStateRejectedError as e:
+                self._pending.fail_all(str(e))
+                return Output()
+        raise ValueError(f"unknown coordination input [{kind}]")
+
+    def _after_step(self) -> None:
+        coordinator = self.coordinator
+        self._time_publications()
+        if coordinator.mode is not self._last_mode or coordinator.leader != self._last_leader:
+            if coordinator.mode is Mode.LEADER:
+                log.info("[%s] elected-as-master, term [%d]", self.local_node.name, coordinator.current_term)
+            elif coordinator.leader is not None:
+                log.info("[%s] master node changed: now [%s]{%s}, term [%d]", self.local_node.name,
+                         self._name_of(coordinator.leader), coordinator.leader, coordinator.current_term)
+            else:
+                log.info("[%s] no master: %s", self.local_node.name, coordinator.mode.value)
+            if self._last_mode is Mode.LEADER:
+                self._pending.fail_all("this node stopped being the master")
+                self._assigning_uuid = False
+            self._last_mode, self._last_leader = coordinator.mode, coordinator.leader
+            self._notify_soon()
+        if coordinator.mode is Mode.LEADER and not self._assigning_uuid and (
+            content_of(coordinator.last_accepted_state).metadata.cluster_uuid == UNKNOWN_UUID
+        ):
+            self._assigning_uuid = True  # the first master of a cluster names it
+            uuid = random_base64_uuid()
+            task = UpdateTask("elected-as-master: assign cluster uuid", lambda c: msgspec.structs.replace(
+                c, metadata=msgspec.structs.replace(c.metadata, cluster_uuid=uuid)),
+                asyncio.get_running_loop().create_future())
+            task.future.add_done_callback(_log_failure)
+            self._inputs.put_nowait(("submit", task))
+
+    def _time_publications(self) -> None:
+        """Commit and completion times of this master's publications (ES's
+        cluster_state_update stats in `_nodes/stats/discovery`)."""
+        coordinator = self.coordinator
+        now = time.monotonic()
+        in_flight = coordinator.publication_in_progress
+        state = coordinator.last_accepted_state
+        if self._publishing is not None:
+            term, version, started = self._publishing
+            applied = coordinator.applied_state
+            if applied is not None and (applied.term, applied.version) == (term, version) and (
+                    self.stats.committed_version != (term, version)):
+                self.stats.record_commit((term, version), now - started)
+            if not in_flight or (state.term, state.version) != (term, version):
+                committed = applied is not None and (applied.term, applied.version) >= (term, version)
+                self.stats.record_completion(now - started, committed and coordinator.mode is Mode.LEADER)
+                self._publishing = None
+        if in_flight and self._publishing is None:
+            self._publishing = (state.term, state.version, now)
+        elif (not in_flight and coordinator.mode is Mode.LEADER
+              and self._last_timed != (state.term, state.version)):
+            # Committed and completed within one step (a master alone in its cluster).
+            self.stats.record_commit((state.term, state.version), 0.0)
+            self.stats.record_completion(0.0, True)
+        self._last_timed = (state.term, state.version)
+
+    def _name_of(self, node_id: str) -> str:
+        for state in (self.coordinator.last_accepted_state, self.applied_state):
+            if state is not None and node_id in state.node_details:
+                return state.node_details[node_id].name
+        handshake = next((h for h in self.discovered.values() if h.node_id == node_id), None)
+        return handshake.node_name if handshake is not None else node_id
+
+    def _notify_soon(self) -> None:
+        async def notify() -> None:
+            async with self._state_changed:
+                self._state_changed.notify_all()
+        asyncio.get_running_loop().create_task(notify())
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_seconds)
+            if not self._tick_pending:  # a loop that fell behind gets one tick, not a burst
+                self._tick_pending = True
+                self._inputs.put_nowait(("tick", None))
+
+    # -- applying committed states ----------------------------------------------------------
+
+    async def _apply_loop(self) -> None:
+        while True:
+            state = await self._applied_queue.get()
+            old = self.applied_state
+            content = content_of(state)
+            for applier in self._appliers:
+                await _call(applier, old, state, "applier")
+            uuid = content.metadata.cluster_uuid
+            if uuid != UNKNOWN_UUID and uuid != self._store.committed_cluster_uuid:
+                await asyncio.to_thread(self._store.record_committed_cluster_uuid, uuid)
+            self.applied_state = state
+            self._pending.applied(state)
+            async with self._state_changed:
+                self._state_changed.notify_all()
+            for listener in self._listeners:
+                await _call(listener, old, state, "listener")
+
+    @property
+    def committed_cluster_uuid(self) -> str | None:
+        return self._store.committed_cluster_uuid
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _send(self, destination: str, message: CoordinationMessage) -> None:
+        if destination == self.node_id:
+            self._inputs.put_nowait(("message", message))
+            return
+        queue = self._senders.get(destination)
+        if queue is None:
+            queue = self._senders[destination] = asyncio.Queue()
+            self._sender_tasks[destination] = asyncio.create_task(self._sender(destination, queue),
+                                                                  name=f"coordination-sender-{destination}")
+        if queue.qsize() >= MAX_QUEUED_PER_NODE:
+            queue.get_nowait()  # an unreachable node: its oldest messages are stale anyway
+        queue.put_nowait(message)
+
+    async def _sender(self, destination: str, queue: asyncio.Queue) -> None:
+        while True:
+            message = await queue.get()
+            address = self.address_of(destination)
+            if address is None:
+                continue
+            try:
+                if isinstance(message, PublishRequest):
+                    await self._send_publication(destination, address, message)
+                else:
+                    await self.transport.execute(
+                        MESSAGE_ACTION, CoordinationEnvelope(source=self.node_id, payload=_encode(message),
+                                                             known_peers=self._known_addresses()),
+                        Empty, address=address, timeout=SEND_TIMEOUT)
+            except ConnectTransportError as e:
+                log.debug("[%s] cannot reach [%s]: %s", self.local_node.name, destination, e)
+                self._inputs.put_nowait(("disconnected", destination))
+            except StrataError as e:
+                log.debug("[%s] failed to send %s to [%s]: %s", self.local_node.name,
+                          type(message).__name__, destination, e)
+            except Exception:
+                log.exception("[%s] failed to send %s to [%s]", self.local_node.name,
+                              type(message).__name__, destination)
+
+    def _builtins(self, state: ClusterState) -> Any:
+        key = (state.term, state.version)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            encoded = self._encoded[key] = encode_state(state)
+            while len(self._encoded) > 4:
+                self._encoded.popitem(last=False)
+        return encoded
+
+    async def _send_publication(self, destination: str, address: str, request: PublishRequest) -> None:
+        state = request.state
+        new = self._builtins(state)
+        base_key = self._acked.get(destination)
+        peers = self._known_addresses()
+        if base_key is not None and base_key in self._encoded and base_key < (state.term, state.version):
+            envelope = PublishEnvelope(source=self.node_id, term=state.term, version=state.version,
+                                       diff=_encode(diff.diff(self._encoded[base_key], new)),
+                                       base_term=base_key[0], base_version=base_key[1], known_peers=peers)
+            try:
+                await self.transport.execute(PUBLISH_ACTION, envelope, Empty, address=address,
+                                             timeout=SEND_TIMEOUT)
+                self.stats.compatible_diffs += 1
+                return
+            except RemoteTransportError as e:
+                if e.type != IncompatibleClusterStateVersion.type:
+                    raise
+                self.stats.incompatible_diffs += 1
+                log.debug("[%s] diff refused by [%s], sending the full state", self.local_node.name,
+                          destination)
+        envelope = PublishEnvelope(source=self.node_id, term=state.term, version=state.version,
+                                   full=_encode(new), known_peers=peers)
+        await self.transport.execute(PUBLISH_ACTION, envelope, Empty, address=address, timeout=SEND_TIMEOUT)
+        self.stats.full_states += 1
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _learn(self, addresses: list[str]) -> None:
+        own = self.transport.address
+        self._learned_addresses.update(a for a in addresses if a and a != own)
+
+    def _on_message(self, request: CoordinationEnvelope, task: Task) -> Empty:
+        message = _decode_message(request.payload)
+        if isinstance(message, PublishWithJoinResponse):
+            self._record_ack(message.source, message.response.term, message.response.version)
+        elif isinstance(message, ApplyCommitResponse):
+            self._record_ack(message.source, message.term, message.version)
+        self._learn(request.known_peers)
+        known = self.coordinator.last_accepted_state.nodes
+        if isinstance(message, JoinRequest) and message.source not in known:
+            self._validate_then_deliver(message)
+        else:
+            self._inputs.put_nowait(("message", message))
+        return Empty()
+
+    def _validate_then_deliver(self, join: JoinRequest) -> None:
+        """A node new to the cluster joins only once it has checked it may."""
+        async def validate() -> None:
+            uuid = content_of(self.coordinator.last_accepted_state).metadata.cluster_uuid
+            address = self.address_of(join.source) or (join.node.transport_address if join.node else None)
+            if address is None:
+                return
+            try:
+                await self.transport.execute(VALIDATE_JOIN_ACTION, ValidateJoinRequest(cluster_uuid=uuid),
+                                             Empty, address=address, timeout=SEND_TIMEOUT)
+            except StrataError as e:
+                name = join.node.name if join.node is not None else join.source
+                log.warning("[%s] refused the join of [%s]: %s", self.local_node.name, name, e)
+                return
+            self._inputs.put_nowait(("message", join))
+
+        task = asyncio.get_running_loop().create_task(validate())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _on_validate_join(self, request: ValidateJoinRequest, task: Task) -> Empty:
+        self._check_same_cluster(request.cluster_uuid)
+        return Empty()
+
+    def _check_same_cluster(self, incoming: str) -> None:
+        committed = self._store.committed_cluster_uuid
+        if committed is not None and incoming != UNKNOWN_UUID and incoming != committed:
+            log.error("[%s] this node previously joined a cluster with UUID [%s] and is now trying to join "
+                      "a different cluster with UUID [%s]. This is forbidden and usually indicates an "
+                      "incorrect discovery or cluster bootstrapping configuration. Note that the cluster "
+                      "UUID persists across restarts and can only be changed by deleting the contents of "
+                      "the node's data path or with `strata unsafe detach-cluster`.", self.local_node.name,
+                      committed, incoming)
+            raise CoordinationRefused(f"join validation on cluster state with a different cluster uuid "
+                                      f"[{incoming}] than local cluster uuid [{committed}], rejecting")
+
+    def _record_ack(self, node_id: str, term: int, version: int) -> None:
+        known = self._acked.get(node_id)
+        if known is None or known < (term, version):
+            self._acked[node_id] = (term, version)
+
+    def _on_publish(self, request: PublishEnvelope, task: Task) -> Empty:
+        self._learn(request.known_peers)
+        if request.full is not None:
+            data = _decode_any(request.full)
+        else:
+            base = self.coordinator.last_accepted_state
+            if (base.term, base.version) != (request.base_term, request.base_version):
+                raise IncompatibleClusterStateVersion(
+                    f"have state ({base.term}, {base.version}), the diff is against "
+                    f"({request.base_term}, {request.base_version})")
+            data = diff.apply(self._builtins(base), _decode_any(request.diff))
+        state = decode_state(data)
+        if (state.term, state.version) != (request.term, request.version):
+            raise IncompatibleClusterStateVersion("the rebuilt state does not carry the announced version")
+        self._check_same_cluster(content_of(state).metadata.cluster_uuid)
+        self._builtins(state)  # keep it: the next diff is against it
+        self._inputs.put_nowait(("message", PublishRequest(source=request.source, state=state)))
+        return Empty()
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def _known_addresses(self) -> list[str]:
+        addresses = {h.address for h in self.discovered.values() if h.address}
+        state = self.coordinator.last_accepted_state
+        addresses.update(d.transport_address for d in state.node_details.values() if d.transport_address)
+        if self.transport.address:
+            addresses.add(self.transport.address)
+        return sorted(addresses)
+
+    async def _discovery_loop(self) -> None:
+        while True:
+            try:
+                await self._discovery_round()
+            except Exception:
+                log.exception("[%s] discovery round failed", self.local_node.name)
+            await asyncio.sleep(self._find_peers_seconds)
+
+    async def _resolve_seed_hosts(self) -> set[str]:
+        loop = asyncio.get_running_loop()
+        addresses: set[str] = set()
+        for entry in self._seed_hosts:
+            try:
+                host, port = parse_seed_host(entry, self._default_port)
+                infos = await asyncio.wait_for(
+                    loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self._find_peers_seconds * 5)
+            except (OSError, ValueError, TimeoutError) as e:
+                log.warning("[%s] failed to resolve seed host [%s]: %s", self.local_node.name, entry, e)
+                continue
+            for _family, _type, _proto, _name, sockaddr in infos:
+                addresses.add(format_address(sockaddr[0], sockaddr[1]))
+        return addresses
+
+    async def _discovery_round(self) -> None:
+        if self._single_node:
+            return
+        addresses = await self._resolve_seed_hosts()
+        addresses |= self._learned_addresses
+        state = self.coordinator.last_accepted_state
+        addresses.update(d.transport_address for d in state.node_details.values() if d.transport_address)
+        addresses.discard(self.transport.address)
+
+        async def probe(address: str) -> tuple[str, Handshake | None]:
+            known = self.transport.node_id_at(address)
+            if known is not None:
+                return address, self.discovered.get(address)
+            try:
+                return address, await asyncio.wait_for(self.transport.connect(address), 3.0)
+            except (StrataError, TimeoutError) as e:
+                log.debug("[%s] no node of this cluster at [%s]: %s", self.local_node.name, address, e)
+                return address, None
+
+        results = await asyncio.gather(*(probe(a) for a in sorted(addresses)))
+        self.discovered = {a: h for a, h in results if h is not None and h.node_id != self.node_id}
+        peers = {h.node_id for h in self.discovered.values()} | set(state.nodes)
+        peers -= self.transport.disconnected
+        self._inputs.put_nowait(("peers", peers))
+        self._maybe_bootstrap()
+
+    def _maybe_bootstrap(self) -> None:
+        coordinator = self.coordinator
+        if (not self._initial_master_nodes or coordinator.is_bootstrapped
+                or not self.local_node.is_master_eligible or coordinator.leader is not None
+                or self._store.committed_cluster_uuid is not None):
+            return
+        candidates = [(self.local_node.name, self.transport.address, self.node_id, True)]
+        candidates += [(h.node_name, h.address, h.node_id, "master" in h.roles or not h.roles)
+                       for h in self.discovered.values()]
+        chosen: set[str] = set()
+        for entry in self._initial_master_nodes:
+            match = [node_id for name, address, node_id, eligible in candidates
+                     if eligible and entry in (name, address, address.rpartition(":")[0])]
+            if len(match) != 1:
+                return  # not all found yet (or ambiguous): wait for the next round
+            chosen.add(match[0])
+        self._inputs.put_nowait(("bootstrap", VotingConfiguration(frozenset(chosen))))
+
+    # -- the fault switch -------------------------------------------------------------------
+
+    def disconnect(self, node_ids: set[str]) -> None:
+        self.transport.disconnected |= node_ids
+
+    def reconnect(self) -> None:
+        self.transport.disconnected.clear()
+
+
+class PublicationStats:
+    def __init__(self) -> None:
+        self.successes = 0
+        self.failures = 0
+        self.commit_seconds = 0.0
+        self.completion_seconds = 0.0
+        self.committed_version: tuple[int, int] | None = None
+        self.full_states = 0
+        self.compatible_diffs = 0
+        self.incompatible_diffs = 0
+
+    def record_commit(self, version: tuple[int, int], seconds: float) -> None:
+        self.committed_version = version
+        self.commit_seconds += seconds
+
+    def record_completion(self, seconds: float, succeeded: bool) -> None:
+        if succeeded:
+            self.successes += 1
+            self.completion_seconds += seconds
+        else:
+            self.failures += 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cluster_state_update": {
+                "success": {"count": self.successes,
+                            "commit_time_millis": round(self.commit_seconds * 1000),
+                            "completion_time_millis": round(self.completion_seconds * 1000)},
+                "failure": {"count": self.failures},
+            },
+            "published_cluster_states": {"full_states": self.full_states,
+                                         "incompatible_diffs": self.incompatible_diffs,
+                                         "compatible_diffs": self.compatible_diffs},
+        }
+
+
+class CoordinationRefused(StrataError):
+    type = "coordination_state_rejected_exception"
+    status = 400
+
+
+async def _call(function: Applier, old: ClusterState | None, new: ClusterState, kind: str) -> None:
+    try:
+        result = function(old, new)
+        if asyncio.iscoroutine(result):
+            await result
+    except Exception:
+        log.exception("cluster state %s [%s] failed on version [%d]", kind,
+                      getattr(function, "__qualname__", function), new.version)
+
+
+def _log_failure(future: asyncio.Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.info("cluster state update failed: %s", future.exception())

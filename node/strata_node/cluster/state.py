@@ -1,0 +1,119 @@
+"""The content of the cluster state: what the cluster agrees on beyond who leads it.
+
+The coordination core's ClusterState carries term, version, master, nodes and voting
+configurations, and this in its `value`: metadata (cluster uuid, persistent and transient
+settings, indices, templates, customs such as persistent tasks and reserved state, voting
+configuration exclusions), the routing table and blocks. Every struct is frozen; a change
+is a new value built with `msgspec.structs.replace`, so appliers can compare old and new
+by identity and equality.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .coordination.cluster_state import ClusterState
+
+UNKNOWN_UUID = "_na_"
+
+
+class VotingConfigExclusion(msgspec.Struct, frozen=True):
+    node_id: str
+    node_name: str
+
+
+class IndexMetadata(msgspec.Struct, frozen=True):
+    name: str
+    uuid: str
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    mappings: dict[str, Any] = msgspec.field(default_factory=dict)
+    aliases: dict[str, Any] = msgspec.field(default_factory=dict)
+    state: str = "open"
+    version: int = 1
+    mapping_version: int = 1
+    settings_version: int = 1
+    primary_terms: tuple[int, ...] = ()
+    # shard number (as a string: msgpack map keys) -> allocation ids of in-sync copies
+    in_sync_allocation_ids: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+
+
+class Metadata(msgspec.Struct, frozen=True):
+    cluster_uuid: str = UNKNOWN_UUID
+    # True once a state carrying the uuid committed: from then on the node belongs to it.
+    cluster_uuid_committed: bool = False
+    version: int = 0
+    persistent_settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    transient_settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    indices: dict[str, IndexMetadata] = msgspec.field(default_factory=dict)
+    templates: dict[str, Any] = msgspec.field(default_factory=dict)
+    customs: dict[str, Any] = msgspec.field(default_factory=dict)
+    voting_config_exclusions: tuple[VotingConfigExclusion, ...] = ()
+
+
+class ShardRouting(msgspec.Struct, frozen=True):
+    index: str
+    shard: int
+    primary: bool
+    state: str = "UNASSIGNED"  # UNASSIGNED, INITIALIZING, STARTED, RELOCATING
+    node: str | None = None
+    allocation_id: str | None = None
+    unassigned_reason: str | None = "INDEX_CREATED"
+
+
+class RoutingTable(msgspec.Struct, frozen=True):
+    version: int = 0
+    indices: dict[str, tuple[ShardRouting, ...]] = msgspec.field(default_factory=dict)
+
+
+class ClusterBlock(msgspec.Struct, frozen=True):
+    id: int
+    description: str
+    retryable: bool
+    levels: tuple[str, ...]
+
+
+# Elasticsearch's NO_MASTER_BLOCK_WRITES: while no master is known, cluster state cannot
+# change and writes are refused.
+NO_MASTER_BLOCK = ClusterBlock(2, "no master", True, ("write", "metadata_write"))
+
+
+class ClusterBlocks(msgspec.Struct, frozen=True):
+    global_blocks: tuple[ClusterBlock, ...] = ()
+    indices: dict[str, tuple[ClusterBlock, ...]] = msgspec.field(default_factory=dict)
+
+
+class ClusterStateContent(msgspec.Struct, frozen=True):
+    metadata: Metadata = Metadata()
+    routing_table: RoutingTable = RoutingTable()
+    blocks: ClusterBlocks = ClusterBlocks()
+
+
+EMPTY_CONTENT = ClusterStateContent()
+
+
+def content_of(state: ClusterState | None) -> ClusterStateContent:
+    """A state's content; the initial (bootstrap) state has none yet."""
+    if state is None or state.value is None:
+        return EMPTY_CONTENT
+    return state.value
+
+
+def voting_config_exclusions(value: Any) -> frozenset[str]:
+    """The node ids the reconfigurator must leave out (read by the coordination core)."""
+    if not isinstance(value, ClusterStateContent):
+        return frozenset()
+    return frozenset(e.node_id for e in value.metadata.voting_config_exclusions)
+
+
+def encode_state(state: ClusterState) -> Any:
+    """A state as plain data (msgpack- and diff-friendly)."""
+    return msgspec.to_builtins(state)
+
+
+def decode_state(data: Any) -> ClusterState:
+    state = msgspec.convert(data, ClusterState)
+    if state.value is not None:
+        state = msgspec.structs.replace(state, value=msgspec.convert(state.value, ClusterStateContent))
+    return state

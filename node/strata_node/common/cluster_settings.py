@@ -1,0 +1,156 @@
+"""Dynamic cluster settings: what `PUT /_cluster/settings` may change, and the value a
+node should use now (Elasticsearch's ClusterSettings and SettingsUpdater).
+
+Persistent and transient settings live in the cluster state's metadata, flat and as
+strings, the way Elasticsearch stores them. Only settings registered as dynamic in
+settings.py NODE_SETTINGS are accepted. The effective value of a setting is the
+transient one, else the persistent one, else the node's own (file, environment, `-E`),
+else its default, so a change made through the API takes effect on every node as soon
+as it applies the cluster state.
+
+`apply_update` is pure: it validates a whole request before anything changes, so one
+bad key rejects the request (the master runs it inside a cluster state update).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..settings import NODE_SETTINGS, NodeSettings, SettingsError, flatten
+from .errors import IllegalArgument
+from .patterns import simple_match
+
+# Node settings never listed by `include_defaults` (ES filters secure settings the same way).
+HIDDEN_SETTINGS = frozenset({"transport.secret", "strata.fault_injection"})
+
+
+def setting_text(value: Any) -> Any:
+    """A value as Elasticsearch stores settings: strings, or lists of strings."""
+    if isinstance(value, list | tuple):
+        return [setting_text(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def apply_update(
+    current: Mapping[str, Any], update: Mapping[str, Any], scope: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply one scope (`persistent` or `transient`) of an update request to the current
+    settings of that scope. Returns (new settings, settings this request set). A `null`
+    value removes a key, or every key matching it when it ends in `*`; removing an
+    unknown key is allowed, as in Elasticsearch."""
+    flat = flatten(update)
+    to_set: dict[str, Any] = {}
+    to_remove: list[str] = []
+    for key, value in flat.items():
+        setting = NODE_SETTINGS.get(key)
+        if value is None:
+            if setting is None or setting.dynamic or key.endswith("*"):
+                to_remove.append(key)
+                continue
+            raise IllegalArgument(f"{scope} setting [{key}], not dynamically updateable")
+        if setting is None:
+            raise IllegalArgument(f"{scope} setting [{key}], not recognized")
+        if not setting.dynamic or setting.private:
+            raise IllegalArgument(f"{scope} setting [{key}], not dynamically updateable")
+        if isinstance(value, dict):
+            raise IllegalArgument(f"Failed to parse value [{value}] for setting [{key}]")
+        try:
+            setting.parse(value, key)
+        except SettingsError as e:
+            raise IllegalArgument(str(e)) from None
+        to_set[key] = setting_text(value)
+    new = {
+        k: v
+        for k, v in current.items()
+        if not any(
+            k == pattern or (pattern.endswith("*") and simple_match(pattern, k)) for pattern in to_remove
+        )
+    }
+    new.update(to_set)
+    return new, to_set
+
+
+def nested(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{"a.b": "1"} -> {"a": {"b": "1"}}, as Settings.toXContent writes settings without
+    flat_settings. A key that is both a value and a prefix keeps its flat form."""
+    tree: dict[str, Any] = {}
+    for key in sorted(flat):
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                if child is not None:
+                    break
+                child = node[part] = {}
+            node = child
+        else:
+            node[parts[-1]] = flat[key]
+            continue
+        tree[key] = flat[key]
+    return tree
+
+
+def render(flat: Mapping[str, Any], flat_settings: bool) -> dict[str, Any]:
+    return dict(sorted(flat.items())) if flat_settings else nested(flat)
+
+
+def format_default(value: Any) -> Any:
+    """A parsed default as Elasticsearch prints it (floats are times in seconds here)."""
+    if isinstance(value, float):
+        if value < 0:
+            return "-1"
+        if value.is_integer():
+            return f"{int(value)}s"
+        return f"{round(value * 1000)}ms"
+    return setting_text(value)
+
+
+def defaults(node_settings: NodeSettings, *, exclude: Mapping[str, Any] = {}) -> dict[str, Any]:
+    """Every registered node setting not set in the cluster state, with the node's value
+    (`include_defaults`)."""
+    out: dict[str, Any] = {}
+    for key in NODE_SETTINGS:
+        if key in HIDDEN_SETTINGS or key in exclude:
+            continue
+        raw = node_settings.values.get(key)
+        value = setting_text(raw) if raw is not None else format_default(node_settings.get(key))
+        if value is not None and value != "None":
+            out[key] = value
+    return out
+
+
+class ClusterSettings:
+    """The effective value of dynamic settings on this node: transient > persistent >
+    node setting > default."""
+
+    def __init__(self, node_settings: NodeSettings, metadata: Callable[[], Any]):
+        self.node_settings = node_settings
+        self._metadata = metadata
+        self._cache: dict[str, Any] = {}
+        self._cache_of: tuple[Any, Any] = (None, None)  # the layers the cache was filled from
+
+    def get(self, key: str) -> Any:
+        setting = NODE_SETTINGS[key]
+        metadata = self._metadata()
+        if metadata is None:
+            return self.node_settings.get(key)
+        layers = (metadata.transient_settings, metadata.persistent_settings)
+        if layers[0] is not self._cache_of[0] or layers[1] is not self._cache_of[1]:
+            self._cache, self._cache_of = {}, layers
+        if key not in self._cache:
+            value = self.node_settings.get(key)
+            for layer in layers:
+                if key in layer:
+                    try:
+                        value = setting.parse(layer[key], key)
+                    except SettingsError:
+                        continue  # validated on the way in; never fail a reader
+                    break
+            self._cache[key] = value
+        return self._cache[key]

@@ -1,0 +1,540 @@
+"""`_cat/nodes`, `_cat/master`, `_cat/health`, `_cat/indices`, `_cat/shards` and
+`_cat/allocation`, as Elasticsearch 8 renders them (rest/cat.py does the table).
+
+Node rows come from the applied cluster state and each node's own stats (fanned out over
+the transport); master and health from this node's view of the cluster; index and shard
+rows from the indices this node holds, as `_cluster/health` counts them, until index
+metadata and routing live in the cluster state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from ..action.cluster_health import ClusterHealth, Status, index_health, primary_is_active
+from ..action.nodes_stats import dir_size, gather, role_letters, shard_figures
+from ..common.errors import IllegalArgument
+from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
+from .cluster_state import node_counts
+from .controller import RestController, RestResponse
+from .request import RestRequest
+
+UNIT_PARAMS = ("bytes", "time")
+NODE_PARAMS = (*CAT_PARAMS, *UNIT_PARAMS, "full_id", "include_unloaded_segments", "local", "master_timeout")
+MASTER_PARAMS = (*CAT_PARAMS, "local", "master_timeout")
+HEALTH_PARAMS = (*CAT_PARAMS, "time", "ts", "local", "master_timeout")
+INDICES_PARAMS = (
+    *CAT_PARAMS,
+    *UNIT_PARAMS,
+    "health",
+    "pri",
+    "include_unloaded_segments",
+    "expand_wildcards",
+    "local",
+    "master_timeout",
+)
+SHARDS_PARAMS = (*CAT_PARAMS, *UNIT_PARAMS, "local", "master_timeout")
+ALLOCATION_PARAMS = (*CAT_PARAMS, "bytes", "local", "master_timeout")
+
+CAT_ENDPOINTS = (
+    "/_cat/allocation",
+    "/_cat/shards",
+    "/_cat/shards/{index}",
+    "/_cat/master",
+    "/_cat/nodes",
+    "/_cat/tasks",
+    "/_cat/indices",
+    "/_cat/indices/{index}",
+    "/_cat/health",
+)
+
+NODE_COLUMNS = [
+    col("id", "id,nodeId", "unique node id", default=False),
+    col("pid", "p", "process id", default=False),
+    col("ip", "i", "ip address"),
+    col("port", "po", "bound transport port", default=False),
+    col("http_address", "http", "bound http address", default=False),
+    col("version", "v", "es version", default=False),
+    col("disk.total", "dt,diskTotal", "total disk space", default=False, right=True),
+    col("disk.used", "du,diskUsed", "used disk space", default=False, right=True),
+    col("disk.avail", "d,da,disk,diskAvail", "available disk space", default=False, right=True),
+    col("disk.used_percent", "dup,diskUsedPercent", "used disk space percentage", default=False, right=True),
+    col("heap.current", "hc,heapCurrent", "used heap", default=False, right=True),
+    col("heap.percent", "hp,heapPercent", "used heap ratio", right=True),
+    col("heap.max", "hm,heapMax", "max configured heap", default=False, right=True),
+    col("ram.current", "rc,ramCurrent", "used machine memory", default=False, right=True),
+    col("ram.percent", "rp,ramPercent", "used machine memory ratio", right=True),
+    col("ram.max", "rm,ramMax", "total machine memory", default=False, right=True),
+    col("file_desc.current", "fdc,fileDescriptorCurrent", "used file descriptors", default=False, right=True),
+    col(
+        "file_desc.percent",
+        "fdp,fileDescriptorPercent",
+        "used file descriptor ratio",
+        default=False,
+        right=True,
+    ),
+    col("file_desc.max", "fdm,fileDescriptorMax", "max file descriptors", default=False, right=True),
+    col("cpu", "", "recent cpu usage", right=True),
+    col("load_1m", "", "1m load avg", right=True),
+    col("load_5m", "", "5m load avg", right=True),
+    col("load_15m", "", "15m load avg", right=True),
+    col("uptime", "u", "node uptime", default=False, right=True),
+    col(
+        "node.role",
+        "r,role,nodeRole",
+        "m:master eligible node, d:data node, i:ingest node, -:coordinating node only",
+    ),
+    col("master", "m", "*:current master"),
+    col("name", "n", "node name"),
+    col(
+        "indexing.index_total", "iito,indexingIndexTotal", "number of indexing ops", default=False, right=True
+    ),
+    col("refresh.total", "rto,refreshTotal", "total refreshes", default=False, right=True),
+    col("flush.total", "ft,flushTotal", "number of flushes", default=False, right=True),
+    col("search.query_total", "sqto,searchQueryTotal", "total query phase ops", default=False, right=True),
+]
+
+MASTER_COLUMNS = [
+    col("id", "", "node id"),
+    col("host", "h", "host name"),
+    col("ip", "", "ip address"),
+    col("node", "n", "node name"),
+]
+
+HEALTH_COLUMNS = [
+    col("epoch", "t,time", "seconds since 1970-01-01 00:00:00"),
+    col("timestamp", "ts,hms,hhmmss", "time in HH:MM:SS"),
+    col("cluster", "cl", "cluster name"),
+    col("status", "st", "health status"),
+    col("node.total", "nt,nodeTotal", "total number of nodes", right=True),
+    col("node.data", "nd,nodeData", "number of nodes that can store data", right=True),
+    col("shards", "t,sh,shards.total,shardsTotal", "total number of shards", right=True),
+    col("pri", "p,shards.primary,shardsPrimary", "number of primary shards", right=True),
+    col("relo", "r,shards.relocating,shardsRelocating", "number of relocating nodes", right=True),
+    col("init", "i,shards.initializing,shardsInitializing", "number of initializing nodes", right=True),
+    col("unassign", "u,shards.unassigned,shardsUnassigned", "number of unassigned shards", right=True),
+    col(
+        "unassign.pri",
+        "up,shards.unassigned.primary,shardsUnassignedPrimary",
+        "number of unassigned primary shards",
+        right=True,
+    ),
+    col("pending_tasks", "pt,pendingTasks", "number of pending tasks", right=True),
+    col("max_task_wait_time", "mtwt,maxTaskWaitTime", "wait time of longest task pending", right=True),
+    col("active_shards_percent", "asp,activeShardsPercent", "active number of shards in percent", right=True),
+]
+
+INDEX_COLUMNS = [
+    col("health", "h", "current health status"),
+    col("status", "s", "open/close status"),
+    col("index", "i,idx", "index name"),
+    col("uuid", "id,uuid", "index uuid"),
+    col("pri", "p,shards.primary,shardsPrimary", "number of primary shards", right=True),
+    col("rep", "r,shards.replica,shardsReplica", "number of replica shards", right=True),
+    col("docs.count", "dc,docsCount", "available docs", right=True),
+    col("docs.deleted", "dd,docsDeleted", "deleted docs", right=True),
+    col("creation.date", "cd", "index creation date (millisecond value)", default=False),
+    col("creation.date.string", "cds", "index creation date (as string)", default=False),
+    col("store.size", "ss,storeSize", "store size of primaries & replicas", right=True),
+    col("pri.store.size", "", "store size of primaries", right=True),
+    col("dataset.size", "", "total size of dataset", right=True),
+    col(
+        "indexing.index_total", "iito,indexingIndexTotal", "number of indexing ops", default=False, right=True
+    ),
+    col("pri.indexing.index_total", "", "number of indexing ops", default=False, right=True),
+    col("refresh.total", "rto,refreshTotal", "total refreshes", default=False, right=True),
+    col("pri.refresh.total", "", "total refreshes", default=False, right=True),
+    col("flush.total", "ft,flushTotal", "number of flushes", default=False, right=True),
+    col("pri.flush.total", "", "number of flushes", default=False, right=True),
+    col("search.query_total", "sqto,searchQueryTotal", "total query phase ops", default=False, right=True),
+    col("pri.search.query_total", "", "total query phase ops", default=False, right=True),
+]
+
+SHARD_COLUMNS = [
+    col("index", "i,idx", "index name"),
+    col("shard", "s,sh", "shard name"),
+    col("prirep", "p,pr,primaryOrReplica", "primary or replica"),
+    col("state", "st", "shard state"),
+    col("docs", "d,dc", "number of docs in shard", right=True),
+    col("store", "sto", "store size of shard (how much disk it uses)", right=True),
+    col("dataset", "", "total size of dataset", right=True),
+    col("ip", "", "ip of node where it lives"),
+    col("id", "", "unique id of node where it lives", default=False),
+    col("node", "n", "name of node where it lives"),
+    col("sync_id", "", "sync id", default=False),
+    col("unassigned.reason", "ur", "reason shard became unassigned", default=False),
+    col("unassigned.at", "ua", "time shard became unassigned (UTC)", default=False),
+    col("unassigned.for", "uf", "time has been unassigned", default=False),
+    col(
+        "unassigned.details", "ud", "additional details as to why the shard became unassigned", default=False
+    ),
+    col("recoverysource.type", "rs", "recovery source type", default=False),
+    col(
+        "indexing.index_total", "iito,indexingIndexTotal", "number of indexing ops", default=False, right=True
+    ),
+    col("refresh.total", "rto,refreshTotal", "total refreshes", default=False, right=True),
+    col("flush.total", "ft,flushTotal", "number of flushes", default=False, right=True),
+    col("search.query_total", "sqto,searchQueryTotal", "total query phase ops", default=False, right=True),
+    col("seq_no.max", "sqm,maxSeqNo", "max sequence number", default=False, right=True),
+    col("seq_no.local_checkpoint", "sql,localCheckpoint", "local checkpoint", default=False, right=True),
+    col("seq_no.global_checkpoint", "sqg,globalCheckpoint", "global checkpoint", default=False, right=True),
+    col("path.data", "pd,dataPath", "shard data path", default=False),
+    col("path.state", "ps,statsPath", "shard state path", default=False),
+]
+
+ALLOCATION_COLUMNS = [
+    col("shards", "s", "number of shards on node", right=True),
+    col(
+        "shards.undesired",
+        "",
+        "number of shards that are scheduled to be moved elsewhere in the cluster",
+        right=True,
+    ),
+    col("write_load.forecast", "wlf,writeLoadForecast", "sum of index write load forecasts", right=True),
+    col("disk.indices.forecast", "dif,diskIndicesForecast", "sum of shard size forecasts", right=True),
+    col("disk.indices", "di,diskIndices", "disk used by ES indices", right=True),
+    col("disk.used", "du,diskUsed", "disk used (total, not just ES)", right=True),
+    col("disk.avail", "da,diskAvail", "disk available", right=True),
+    col("disk.total", "dt,diskTotal", "total capacity of all volumes", right=True),
+    col("disk.percent", "dp,diskPercent", "percent disk used", right=True),
+    col("host", "h", "host of node"),
+    col("ip", "", "ip of node"),
+    col("node", "n", "name of node"),
+    col("node.role", "r,role,nodeRole", "node roles"),
+]
+
+
+def _host(address: str | None) -> str | None:
+    return address.rsplit(":", 1)[0].strip("[]") if address else None
+
+
+def _percent(part: int, whole: int) -> int:
+    return round(part * 100 / whole) if whole else 0
+
+
+class CatHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self, c: RestController) -> None:
+        c.register("GET", "/_cat", self.cat, ())
+        c.register("GET", "/_cat/nodes", self.nodes, NODE_PARAMS, action="cluster:monitor/nodes/stats")
+        c.register("GET", "/_cat/master", self.master, MASTER_PARAMS, action="cluster:monitor/state")
+        c.register("GET", "/_cat/health", self.health, HEALTH_PARAMS, action="cluster:monitor/health")
+        for path in ("/_cat/indices", "/_cat/indices/{index}"):
+            c.register("GET", path, self.indices, INDICES_PARAMS, action="indices:monitor/stats")
+        for path in ("/_cat/shards", "/_cat/shards/{index}"):
+            c.register("GET", path, self.shards, SHARDS_PARAMS, action="indices:monitor/stats")
+        for path in ("/_cat/allocation", "/_cat/allocation/{node_id}"):
+            c.register("GET", path, self.allocation, ALLOCATION_PARAMS, action="cluster:monitor/nodes/stats")
+
+    async def cat(self, request: RestRequest) -> RestResponse:
+        return RestResponse(
+            200,
+            "=^.^=\n" + "".join(f"{p}\n" for p in CAT_ENDPOINTS),
+            content_type="text/plain; charset=UTF-8",
+        )
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def _details(self) -> dict[str, Any]:
+        coordination = self.node.coordination
+        state = coordination.applied_state if coordination is not None else None
+        return dict(state.node_details) if state is not None else {}
+
+    async def nodes(self, request: RestRequest) -> RestResponse:
+        full_id = request.bool_param("full_id")
+        request.bool_param("local")
+        request.time_param("master_timeout", 30.0)
+        stats, _ = await gather(
+            self.node, self.node.cluster_nodes(), ["os", "process", "jvm", "fs", "indices"]
+        )
+        master = self.node.coordination.master_node if self.node.coordination is not None else None
+        details = self._details()
+        table = CatTable(NODE_COLUMNS)
+        for node_id, s in stats.items():
+            extra = s.get("strata", {})
+            jvm, os_, process = s["jvm"]["mem"], s["os"], s["process"]
+            fs = s["fs"]["total"]
+            indices = s["indices"]
+            transport = s.get("transport_address") or (
+                details[node_id].transport_address if node_id in details else ""
+            )
+            used_disk = fs["total_in_bytes"] - fs["available_in_bytes"]
+            fds, max_fds = process["open_file_descriptors"], process["max_file_descriptors"]
+            load = os_["cpu"]["load_average"]
+            table.add(
+                {
+                    "id": node_id if full_id else node_id[:4],
+                    "pid": extra.get("pid"),
+                    "ip": _host(transport),
+                    "port": transport.rsplit(":", 1)[1] if ":" in transport else None,
+                    "http_address": extra.get("http_address") or None,
+                    "version": extra.get("version"),
+                    "disk.total": ByteSize(fs["total_in_bytes"]),
+                    "disk.used": ByteSize(used_disk),
+                    "disk.avail": ByteSize(fs["available_in_bytes"]),
+                    "disk.used_percent": f"{used_disk * 100 / fs['total_in_bytes']:.2f}"
+                    if fs["total_in_bytes"]
+                    else None,
+                    "heap.current": ByteSize(jvm["heap_used_in_bytes"]),
+                    "heap.percent": jvm["heap_used_percent"],
+                    "heap.max": ByteSize(jvm["heap_max_in_bytes"]),
+                    "ram.current": ByteSize(os_["mem"]["used_in_bytes"]),
+                    "ram.percent": os_["mem"]["used_percent"],
+                    "ram.max": ByteSize(os_["mem"]["total_in_bytes"]),
+                    "file_desc.current": fds,
+                    "file_desc.percent": _percent(fds, max_fds),
+                    "file_desc.max": max_fds,
+                    "cpu": process["cpu"]["percent"],
+                    "load_1m": _load(load.get("1m")),
+                    "load_5m": _load(load.get("5m")),
+                    "load_15m": _load(load.get("15m")),
+                    "uptime": Millis(extra.get("uptime_in_millis", 0)),
+                    "node.role": role_letters(s.get("roles", ())),
+                    "master": "*" if master is not None and master.id == node_id else "-",
+                    "name": s.get("name"),
+                    "indexing.index_total": indices["indexing"]["index_total"],
+                    "refresh.total": indices["refresh"]["total"],
+                    "flush.total": indices["flush"]["total"],
+                    "search.query_total": indices["search"]["query_total"],
+                }
+            )
+        return table.response(request)
+
+    async def master(self, request: RestRequest) -> RestResponse:
+        """This node's view of the elected master (`-` in every column while it knows
+        none), without waiting for one."""
+        request.bool_param("local")
+        request.time_param("master_timeout", 30.0)
+        master = self.node.coordination.master_node if self.node.coordination is not None else None
+        table = CatTable(MASTER_COLUMNS)
+        if master is None:
+            table.add({"id": "-", "host": "-", "ip": "-", "node": "-"})
+        else:
+            host = _host(master.transport_address)
+            table.add({"id": master.id, "host": host, "ip": host, "node": master.name})
+        return table.response(request)
+
+    # -- health -----------------------------------------------------------------------------
+
+    async def health(self, request: RestRequest) -> RestResponse:
+        with_timestamps = request.bool_param("ts", True)
+        request.bool_param("local")
+        request.time_param("master_timeout", 30.0)
+        services = list(self.node.indices.indices.values())
+        health = ClusterHealth.of(services, services)
+        counts = health.counts
+        nodes, data_nodes = node_counts(self.node)
+        now = time.time()
+        table = CatTable(HEALTH_COLUMNS)
+        table.add(
+            {
+                "epoch": int(now),
+                "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
+                "cluster": self.node.cluster_name,
+                "status": counts.status.text,
+                "node.total": nodes,
+                "node.data": data_nodes,
+                "shards": counts.active,
+                "pri": counts.active_primary,
+                "relo": 0,
+                "init": counts.initializing,
+                "unassign": counts.unassigned,
+                "unassign.pri": counts.unassigned_primary,
+                "pending_tasks": 0,
+                "max_task_wait_time": "-",
+                "active_shards_percent": f"{health.active_shards_percent:.1f}%",
+            }
+        )
+        return table.response(request, with_timestamps=with_timestamps)
+
+    # -- indices and shards -------------------------------------------------------------------
+
+    def _resolve(self, request: RestRequest, default_expand: str) -> list[Any]:
+        indices = self.node.indices
+        names = indices.resolve(
+            request.param("index"),
+            ignore_unavailable=False,
+            allow_no_indices=True,
+            expand_wildcards=request.expand_wildcards_param(default_expand),
+        )
+        return [indices.indices[n] for n in names if n in indices.indices]
+
+    async def indices(self, request: RestRequest) -> RestResponse:
+        wanted_health = request.param("health")
+        if wanted_health is not None and wanted_health.upper() not in Status.__members__:
+            raise IllegalArgument(f"unknown health status [{wanted_health}]")
+        request.bool_param("pri")
+        request.bool_param("local")
+        request.time_param("master_timeout", 30.0)
+        services = self._resolve(request, "open,closed")  # IndicesOptions.strictExpand: no hidden ones
+        sizes = await asyncio.to_thread(
+            lambda: {s.name: sum(dir_size(sh.path) for sh in s.shards) for s in services}
+        )
+        table = CatTable(INDEX_COLUMNS)
+        for service in services:
+            health = index_health(service)
+            if wanted_health is not None and health.counts.status.text != wanted_health.lower():
+                continue
+            figures = [shard_figures(s) for s in service.shards]
+            md = service.metadata
+            created = md.settings.get("index.creation_date")
+            created_ms = int(created) if created and str(created).isdigit() else None
+            size = ByteSize(sizes[service.name])
+            docs = sum(f["docs"] or 0 for f in figures)
+            index_total = sum(f["index_total"] for f in figures)
+            refresh_total = sum(f["refresh_total"] for f in figures)
+            flush_total = sum(f["flush_total"] for f in figures)
+            table.add(
+                {
+                    "health": health.counts.status.text,
+                    "status": md.state,
+                    "index": service.name,
+                    "uuid": md.uuid,
+                    "pri": md.number_of_shards,
+                    "rep": md.number_of_replicas,
+                    "docs.count": docs,
+                    "docs.deleted": 0,
+                    "creation.date": created_ms,
+                    "creation.date.string": _iso(created_ms),
+                    "store.size": size,
+                    "pri.store.size": size,
+                    "dataset.size": size,
+                    "indexing.index_total": index_total,
+                    "pri.indexing.index_total": index_total,
+                    "refresh.total": refresh_total,
+                    "pri.refresh.total": refresh_total,
+                    "flush.total": flush_total,
+                    "pri.flush.total": flush_total,
+                    "search.query_total": 0,
+                    "pri.search.query_total": 0,
+                }
+            )
+        return table.response(request)
+
+    async def shards(self, request: RestRequest) -> RestResponse:
+        request.bool_param("local")
+        request.time_param("master_timeout", 30.0)
+        services = self._resolve(request, "all")
+        sizes = await asyncio.to_thread(
+            lambda: {(s.name, sh.ref.shard): dir_size(sh.path) for s in services for sh in s.shards}
+        )
+        transport = self.node.transport.address
+        ip = _host(transport)
+        table = CatTable(SHARD_COLUMNS)
+        for service in services:
+            md = service.metadata
+            created = md.settings.get("index.creation_date")
+            at = _iso(int(created)) if created and str(created).isdigit() else None
+            for shard in service.shards:
+                figures = shard_figures(shard)
+                active = primary_is_active(shard)
+                state = (
+                    "STARTED" if active else "INITIALIZING" if shard.state == "INITIALIZING" else "UNASSIGNED"
+                )
+                size = ByteSize(sizes[(service.name, shard.ref.shard)])
+                placed = state != "UNASSIGNED"
+                table.add(
+                    {
+                        "index": service.name,
+                        "shard": shard.ref.shard,
+                        "prirep": "p",
+                        "state": state,
+                        "docs": figures["docs"] if placed else None,
+                        "store": size if placed else None,
+                        "dataset": size if placed else None,
+                        "ip": ip if placed else None,
+                        "id": self.node.node_id if placed else None,
+                        "node": self.node.name if placed else None,
+                        "unassigned.reason": None if placed else "ALLOCATION_FAILED",
+                        "unassigned.at": None if placed else at,
+                        "recoverysource.type": None if placed else "EXISTING_STORE",
+                        "indexing.index_total": figures["index_total"],
+                        "refresh.total": figures["refresh_total"],
+                        "flush.total": figures["flush_total"],
+                        "search.query_total": 0,
+                        "seq_no.max": figures["max_seq_no"],
+                        "seq_no.local_checkpoint": figures["local_checkpoint"],
+                        "seq_no.global_checkpoint": figures["local_checkpoint"],
+                        "path.data": str(shard.path) if placed else None,
+                        "path.state": str(shard.path) if placed else None,
+                    }
+                )
+                for _ in range(md.number_of_replicas):
+                    table.add(
+                        {
+                            "index": service.name,
+                            "shard": shard.ref.shard,
+                            "prirep": "r",
+                            "state": "UNASSIGNED",
+                            "unassigned.reason": "INDEX_CREATED",
+                            "unassigned.at": at,
+                            "recoverysource.type": "PEER",
+                        }
+                    )
+        return table.response(request)
+
+    # -- allocation -----------------------------------------------------------------------------
+
+    async def allocation(self, request: RestRequest) -> RestResponse:
+        request.bool_param("local")
+        request.time_param("master_timeout", 30.0)
+        targets = self.node.cluster_nodes()
+        wanted = request.list_param("node_id")
+        if wanted and "_all" not in wanted:
+            details = self._details()
+            targets = {
+                n: a
+                for n, a in targets.items()
+                if n in wanted
+                or (details[n].name if n in details else (self.node.name if n == self.node.node_id else None))
+                in wanted
+                or ("_local" in wanted and a is None)
+            }
+        stats, _ = await gather(self.node, targets, ["fs", "indices"])
+        table = CatTable(ALLOCATION_COLUMNS)
+        for _node_id, s in stats.items():
+            roles = s.get("roles", ())
+            if not any(r.startswith("data") for r in roles):
+                continue
+            fs = s["fs"]["total"]
+            indices = s["indices"]
+            used = fs["total_in_bytes"] - fs["available_in_bytes"]
+            host = _host(s.get("transport_address"))
+            table.add(
+                {
+                    "shards": indices["shard_stats"]["total_count"],
+                    "shards.undesired": 0,
+                    "write_load.forecast": 0.0,
+                    "disk.indices.forecast": ByteSize(indices["store"]["size_in_bytes"]),
+                    "disk.indices": ByteSize(indices["store"]["size_in_bytes"]),
+                    "disk.used": ByteSize(used),
+                    "disk.avail": ByteSize(fs["available_in_bytes"]),
+                    "disk.total": ByteSize(fs["total_in_bytes"]),
+                    "disk.percent": _percent(used, fs["total_in_bytes"]),
+                    "host": host,
+                    "ip": host,
+                    "node": s.get("name"),
+                    "node.role": role_letters(roles),
+                }
+            )
+        unassigned = sum(index_health(s).counts.unassigned for s in self.node.indices.indices.values())
+        if unassigned and not wanted:
+            table.add({"shards": unassigned, "node": "UNASSIGNED"})
+        return table.response(request)
+
+
+def _load(value: float | None) -> str | None:
+    if value is None or value < 0:
+        return None
+    return f"{value:.2f}"
+
+
+def _iso(millis: int | None) -> str | None:
+    if millis is None:
+        return None
+    seconds, ms = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"

@@ -1,0 +1,224 @@
+"""Cluster coordination across real node processes on loopback: forming from a bootstrap
+list, failover after kill -9, rejoining, partitions through the transport fault switch,
+full cluster restarts, a coordinating-only node, and a node of another cluster."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.support.cluster import SECRET, LocalCluster, start_all
+from tests.support.node_process import ROOT, NodeProcess
+
+FAULTS = "strata.fault_injection=true"
+
+
+def state(node: NodeProcess, *path: str) -> dict:
+    with node.client(timeout=10) as c:
+        return c.get("/_cluster/state/" + "/".join(path) if path else "/_cluster/state").json()
+
+
+def coordination(node: NodeProcess) -> dict:
+    return state(node, "metadata")["metadata"]["cluster_coordination"]
+
+
+def uuid_of(node: NodeProcess) -> str:
+    with node.client() as c:
+        return c.get("/").json()["cluster_uuid"]
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+            if last:
+                return last
+        except (httpx.HTTPError, KeyError, ValueError) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"condition not met in time (last: {last!r})")
+
+
+def put_setting(node: NodeProcess, value: str, timeout: str = "30s") -> httpx.Response:
+    with node.client(timeout=60) as c:
+        return c.put("/_cluster/settings", params={"master_timeout": timeout},
+                     json={"persistent": {"action.auto_create_index": value}})
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory):
+    cluster = LocalCluster(tmp_path_factory.mktemp("three"), ["m0", "m1", "m2"], FAULTS).start()
+    yield cluster
+    cluster.stop()
+
+
+def test_three_master_eligible_nodes_form_one_cluster_from_the_bootstrap_list(three):
+    masters = {three.master_name(n) for n in three.nodes}
+    assert len(masters) == 1 and masters <= {"m0", "m1", "m2"}
+    assert len({uuid_of(n) for n in three.nodes}) == 1 and uuid_of(three.nodes[0]) != "_na_"
+    ids = set(state(three.nodes[0], "nodes")["nodes"])
+    assert len(ids) == 3
+    assert set(coordination(three.nodes[0])["last_committed_config"]) == ids
+
+
+def test_a_cluster_setting_changed_on_any_node_reaches_every_node(three):
+    follower = next(n for n in three.nodes if n.name != three.master_name(n))
+    assert put_setting(follower, "+logs-*,-*").status_code == 200
+    for node in three.nodes:
+        wait_until(lambda n=node: "+logs-*,-*" in str(_settings(n)))
+    assert put_setting(follower, "true").status_code == 200
+
+
+def _settings(node: NodeProcess) -> dict:
+    with node.client() as c:
+        return c.get("/_cluster/settings", params={"flat_settings": "true"}).json()["persistent"]
+
+
+def test_a_partitioned_node_cannot_elect_itself_or_change_the_cluster_state(three):
+    master = three.node(three.master_name(three.nodes[0]))
+    isolated = next(n for n in three.nodes if n is not master)
+    others = [n for n in three.nodes if n is not isolated]
+    term_before = coordination(master)["term"]
+    for node in others:
+        with node.client() as c:
+            c.post("/_strata/fault/disconnect", json={"nodes": [isolated.name]}).raise_for_status()
+    with isolated.client() as c:
+        c.post("/_strata/fault/disconnect", json={"nodes": [n.name for n in others]}).raise_for_status()
+    try:
+        three.wait_for_nodes(2, nodes=others)
+        assert three.master_name(others[0]) == master.name  # the majority side keeps its master
+        wait_until(lambda: three.master_name(isolated) is None, timeout=15)
+        refused = put_setting(isolated, "false", timeout="2s")
+        assert refused.status_code == 503
+        assert refused.json()["error"]["type"] == "master_not_discovered_exception"
+        time.sleep(2)  # elections come and go on the isolated side; none may succeed
+        assert three.master_name(isolated) is None
+        assert put_setting(master, "+kept-*").status_code == 200
+    finally:
+        for node in three.nodes:
+            with node.client() as c:
+                c.post("/_strata/fault/reconnect").raise_for_status()
+    three.wait_for_nodes(3)
+    assert "+kept-*" in str(_settings(isolated))
+    assert coordination(isolated)["term"] == term_before  # the isolated node never moved the term on
+    assert put_setting(master, "true").status_code == 200
+
+
+def test_kill_9_of_the_master_elects_a_new_master_that_publishes_and_the_old_one_rejoins(three):
+    old = three.node(three.master_name(three.nodes[0]))
+    term = coordination(old)["term"]
+    version = state(old)["version"]
+    old.kill()
+    killed_at = time.monotonic()
+    survivors = [n for n in three.nodes if n is not old]
+    new_master = three.wait_for_nodes(2, nodes=survivors)
+    failover = time.monotonic() - killed_at
+    assert new_master != old.name
+    assert coordination(survivors[0])["term"] > term and state(survivors[0])["version"] > version
+    assert failover < 10, f"failover took {failover:.1f}s"
+    old.start()
+    assert three.wait_for_nodes(3) == new_master  # back as a follower; the master stays
+    assert three.master_name(old) == new_master
+
+
+def test_five_nodes_form_a_cluster_with_five_voters_and_survive_losing_the_master(tmp_path):
+    cluster = LocalCluster(tmp_path, [f"n{i}" for i in range(5)]).start()
+    try:
+        assert len(coordination(cluster.nodes[0])["last_committed_config"]) == 5
+        master = cluster.node(cluster.master_name(cluster.nodes[0]))
+        master.kill()
+        new_master = cluster.wait_for_nodes(4)
+        assert new_master != master.name
+        assert put_setting(cluster.running()[0], "true").status_code == 200
+    finally:
+        cluster.stop()
+
+
+def test_a_full_cluster_restart_keeps_the_cluster_its_settings_and_documents(tmp_path):
+    cluster = LocalCluster(tmp_path, ["r0", "r1", "r2"]).start()
+    try:
+        uuid = uuid_of(cluster.nodes[0])
+        assert put_setting(cluster.nodes[1], "+kept-*,-*").status_code == 200
+        with cluster.nodes[0].client() as c:
+            c.put("/kept-1/_doc/1", params={"refresh": "true"}, json={"a": 1}).raise_for_status()
+        cluster.stop()
+        start_all(cluster.nodes)
+        cluster.wait_for_nodes(3)
+        assert {uuid_of(n) for n in cluster.nodes} == {uuid}
+        assert "+kept-*,-*" in str(_settings(cluster.nodes[2]))
+        with cluster.nodes[0].client() as c:
+            assert c.get("/kept-1/_doc/1").json()["_source"] == {"a": 1}
+    finally:
+        cluster.stop()
+
+
+def test_a_coordinating_only_node_joins_but_never_votes(tmp_path):
+    cluster = LocalCluster(tmp_path, ["v0", "v1", "v2", "c0"], roles={"c0": "[]"}).start()
+    try:
+        nodes = state(cluster.nodes[0], "nodes")["nodes"]
+        coordinating = next(i for i, n in nodes.items() if n["name"] == "c0")
+        assert nodes[coordinating]["roles"] == []
+        assert coordinating not in coordination(cluster.nodes[0])["last_committed_config"]
+        assert len(coordination(cluster.nodes[0])["last_committed_config"]) == 3
+        assert cluster.master_name(cluster.node("c0")) != "c0"
+    finally:
+        cluster.stop()
+
+
+def test_a_node_whose_data_belongs_to_another_cluster_refuses_to_join_it(tmp_path):
+    first = LocalCluster(tmp_path / "first", ["a0", "a1", "a2"]).start()
+    first.stop()
+    other = LocalCluster(tmp_path / "other", ["b0"]).start()
+    try:
+        # a0 alone cannot win an election in its old cluster; it finds b0's cluster instead.
+        stray = NodeProcess(tmp_path / "first" / "a0", SECRET, "transport.port=0",
+                            f"discovery.seed_hosts={other.nodes[0].transport_address}", name="a0").start()
+        try:
+            wait_until(lambda: "previously joined a cluster with UUID" in stray.output(), timeout=20)
+            with other.nodes[0].client() as c:
+                assert c.get("/_cluster/health").json()["number_of_nodes"] == 1
+        finally:
+            stray.stop()
+    finally:
+        other.stop()
+
+
+def _repair(command: str, data) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "node"))
+    argv = [sys.executable, "-m", "strata_node.cli", command, "--path-data", str(data), "--yes"]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_unsafe_bootstrap_and_detach_cluster_recover_a_cluster_that_lost_its_majority(tmp_path):
+    cluster = LocalCluster(tmp_path, ["u0", "u1", "u2"]).start()
+    old_uuid = uuid_of(cluster.nodes[0])
+    assert put_setting(cluster.nodes[0], "+kept-*,-*").status_code == 200
+    cluster.stop()
+    survivor, lost = cluster.node("u0"), cluster.node("u1")
+    bootstrapped = _repair("unsafe-bootstrap", survivor.data)
+    assert bootstrapped.returncode == 0, bootstrapped.stderr
+    assert "can cause arbitrary data loss" in bootstrapped.stderr
+    try:
+        survivor.start()
+        cluster.wait_for_nodes(1, nodes=[survivor])
+        new_uuid = uuid_of(survivor)
+        assert new_uuid not in (old_uuid, "_na_")
+        assert "+kept-*,-*" in str(_settings(survivor))
+        assert _repair("detach-cluster", lost.data).returncode == 0
+        lost.start()
+        cluster.wait_for_nodes(2, nodes=[survivor, lost])
+        assert uuid_of(lost) == new_uuid
+    finally:
+        cluster.stop()
+
+
+def test_the_repair_commands_refuse_a_running_node(three):
+    refused = _repair("detach-cluster", three.nodes[0].data)
+    assert refused.returncode == 1 and "is a node still running" in refused.stderr
