@@ -6,7 +6,9 @@
 1. Failover: a cluster of N master-eligible nodes with default settings; kill -9 the
    elected master and time until every survivor reports one new master and a cluster state
    newer than the one before the kill (that is, the new master committed a state). The
-   killed node is restarted and rejoins between runs. Median and max of --runs.
+   killed node is restarted and rejoins between runs. Median and max of --runs. Then the
+   same with the master frozen (SIGSTOP) instead: no connection is refused, so only the
+   leader checks' timeouts can notice, as with a machine that hangs or drops off the net.
 2. Publication: on a cluster of N nodes, one cluster settings change at a time through the
    master; reports the client-side latency of `PUT /_cluster/settings` (answered once the
    master has committed and applied the state), and the master's own commit and completion
@@ -22,6 +24,8 @@ nodes. Figures, never pass/fail.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -45,14 +49,29 @@ def master_and_version(node) -> tuple[str | None, int]:
     return body.get("master_node"), body.get("version", -1)
 
 
-def measure_failover(cluster: LocalCluster, runs: int) -> list[float]:
+def freeze(node) -> None:
+    """SIGSTOP: the process stops answering but its sockets stay open, as a hung machine's
+    would; only the checks' timeouts can find it."""
+    os.kill(node.proc.pid, signal.SIGSTOP)
+
+
+def thaw_and_restart(node) -> None:
+    os.kill(node.proc.pid, signal.SIGCONT)
+    node.kill()
+    node.start()
+
+
+def measure_failover(cluster: LocalCluster, runs: int, frozen: bool = False) -> list[float]:
     times = []
     for run in range(runs):
         master_name = cluster.wait_for_nodes(len(cluster.nodes), timeout=60)
         master = cluster.node(master_name)
         survivors = [n for n in cluster.nodes if n is not master]
         old_master_id, version = master_and_version(survivors[0])
-        master.kill()
+        if frozen:
+            freeze(master)
+        else:
+            master.kill()
         killed = time.monotonic()
         while True:
             try:
@@ -68,7 +87,10 @@ def measure_failover(cluster: LocalCluster, runs: int) -> list[float]:
         elapsed = time.monotonic() - killed
         times.append(elapsed)
         print(f"  run {run + 1}: {elapsed:.2f} s", flush=True)
-        master.start()
+        if frozen:
+            thaw_and_restart(master)
+        else:
+            master.start()
     return times
 
 
@@ -123,9 +145,20 @@ def main() -> None:
                     times = measure_failover(cluster, args.runs)
                 finally:
                     cluster.stop()
-            rows.append(f"failover {size} nodes: median {statistics.median(times):.2f} s, "
+            rows.append(f"failover {size} nodes, kill -9: median {statistics.median(times):.2f} s, "
                         f"max {max(times):.2f} s (target < {FAILOVER_TARGET_S:.0f} s)")
             print(rows[-1], flush=True)
+        size = (args.nodes or [3])[0]
+        print(f"failover, {size} nodes, master frozen with SIGSTOP ({args.runs} runs):", flush=True)
+        with tempfile.TemporaryDirectory(prefix="strata-bench-") as root:
+            cluster = LocalCluster(Path(root), [f"n{i}" for i in range(size)]).start()
+            try:
+                times = measure_failover(cluster, args.runs, frozen=True)
+            finally:
+                cluster.stop()
+        rows.append(f"failover {size} nodes, frozen master (no connection error, only check timeouts): "
+                    f"median {statistics.median(times):.2f} s, max {max(times):.2f} s")
+        print(rows[-1], flush=True)
     if not args.skip_publication:
         print("note: index metadata is not in the cluster state yet, so the published state holds nodes, "
               "coordination metadata and cluster settings only; the 1,000-index figure waits on it.")
