@@ -1,5 +1,7 @@
-# The Strata node image. The operator image will be a second target from this tree.
-FROM python:3.11-slim AS node
+# Two images from one tree:
+#   docker build --target operator -t strata/strata-operator:0.1.0 .   the kopf operator
+#   docker build -t strata/strata-node:0.1.0 .                          the node (the default, last stage)
+FROM python:3.11-slim AS base
 
 RUN groupadd --system --gid 1000 strata \
  && useradd --system --uid 1000 --gid strata --home-dir /usr/share/strata strata
@@ -8,6 +10,19 @@ WORKDIR /usr/share/strata
 COPY pyproject.toml README.md ./
 COPY node ./node
 COPY operator ./operator
+
+
+# The operator: the strata_operator package and its dependencies only (kopf, kubernetes, httpx).
+FROM base AS operator
+
+RUN pip install --no-cache-dir ".[operator]"
+USER strata
+ENTRYPOINT ["strata-operator"]
+
+
+# The node image.
+FROM base AS node
+
 RUN pip install --no-cache-dir ".[node]"
 
 COPY config/strata.yml ./config/strata.yml

@@ -18,10 +18,12 @@ from starlette.routing import Route
 
 from .action import cluster_admin, nodes_info
 from .action.bulk import BulkAction
+from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
 from .cluster.coordination.discovery_node import DiscoveryNode
 from .cluster.coordination_service import CoordinationService
 from .cluster.state import UNKNOWN_UUID
+from .common.errors import ClusterBlockError
 from .common.files import write_atomically
 from .common.ids import random_base64_uuid
 from .index.service import IndicesService
@@ -47,6 +49,7 @@ from .transport.auth import generate_secret
 from .transport.service import TransportService
 
 log = logging.getLogger("strata.node")
+STATE_WAIT_SECONDS = 30.0
 
 
 class NodeStartupError(Exception):
@@ -149,6 +152,11 @@ class Node:
                                           roles=tuple(self.settings.get("node.roles")))
         self.task_actions = TaskActions(self.transport, self.tasks)
         self.master_actions = MasterActions(self)
+        self.index_admin = IndexAdmin(self)
+        self.index_admin.register()
+        self.indices.admin = self.index_admin
+        self.indices.node_id = self.node_id
+        self.rest.wait_for_state = self._wait_for_state
         nodes_info.register(self)
         cluster_admin.register(self)
         self.rest.tasks = self.tasks
@@ -182,6 +190,25 @@ class Node:
         nodes.setdefault(self.node_id, None)
         return nodes
 
+    async def _bounded(self, what: str, work: Awaitable[None], seconds: float) -> None:
+        """One shutdown step, given up (loudly) after `seconds`: a stuck step must not keep
+        the node from stopping and its shards from flushing."""
+        try:
+            await asyncio.wait_for(work, seconds)
+        except TimeoutError:
+            log.warning("[%s] stopping %s took more than %.0fs; going on without it", self.name, what,
+                        seconds)
+
+    async def _wait_for_state(self) -> None:
+        """Until this node has applied a cluster state (ES answers 503 with the
+        state-not-recovered block meanwhile; waiting a little first spares clients the
+        retry right after a start)."""
+        coordination = self.coordination
+        if coordination is None or coordination.applied_state is not None:
+            return
+        if not await coordination.wait_for_state(lambda s: s is not None, STATE_WAIT_SECONDS):
+            raise ClusterBlockError("blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];")
+
     async def cancel_task(self, task: Task, reason: str) -> None:
         await self.task_actions.cancel_local(task, reason)
 
@@ -191,6 +218,7 @@ class Node:
         await self.indices.start()
         self.coordination = CoordinationService(settings=self.settings, local_node=self.discovery_node(),
                                                 transport=self.transport, data_path=self.data_path)
+        self.coordination.add_applier(self.indices.apply_cluster_state)
         self.coordination.start()
         log.info("[%s] started, node id [%s], data path [%s]", self.name, self.node_id, self.data_path)
 
@@ -198,13 +226,16 @@ class Node:
         self.closing.set()
         log.info("[%s] stopping: flushing shards", self.name)
         if self.stop_transport_server is not None:
-            await self.stop_transport_server()  # no internal action may run past this point
-        await self.task_results.close()
-        if self.coordination is not None:
-            await self.coordination.stop()
+            # No internal action may run past this point.
+            await self._bounded("the transport server", self.stop_transport_server(), 15.0)
+        await self._bounded("stored task results", self.task_results.close(), 10.0)
         if self.transport is not None:
-            await self.transport.close()
-        await self.indices.stop()
+            await self._bounded("shard state reports", self.index_admin.close(), 10.0)
+        if self.coordination is not None:
+            await self._bounded("coordination", self.coordination.stop(), 10.0)
+        if self.transport is not None:
+            await self._bounded("transport connections", self.transport.close(), 10.0)
+        await self.indices.stop()  # unbounded: shards flush
         for executor in self.executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
         if self._lock_fd is not None:

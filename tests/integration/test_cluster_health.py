@@ -259,7 +259,7 @@ def test_a_shard_that_failed_to_recover_makes_its_index_red(fresh_node):
 
     node.start()
     with node.client() as http:
-        body = health(http, level="shards")
+        body = health(http, level="shards", wait_for_no_initializing_shards="true")
         assert body["status"] == "red"
         assert (body["active_primary_shards"], body["unassigned_primary_shards"]) == (1, 1)
         assert body["active_shards_percent_as_number"] == 50.0

@@ -65,7 +65,7 @@ def test_three_master_eligible_nodes_form_one_cluster_from_the_bootstrap_list(th
     assert len({uuid_of(n) for n in three.nodes}) == 1 and uuid_of(three.nodes[0]) != "_na_"
     ids = set(state(three.nodes[0], "nodes")["nodes"])
     assert len(ids) == 3
-    assert set(coordination(three.nodes[0])["last_committed_config"]) == ids
+    wait_until(lambda: set(coordination(three.nodes[0])["last_committed_config"]) == ids)
 
 
 def test_a_cluster_setting_changed_on_any_node_reaches_every_node(three):
@@ -131,7 +131,9 @@ def test_kill_9_of_the_master_elects_a_new_master_that_publishes_and_the_old_one
 def test_five_nodes_form_a_cluster_with_five_voters_and_survive_losing_the_master(tmp_path):
     cluster = LocalCluster(tmp_path, [f"n{i}" for i in range(5)]).start()
     try:
-        assert len(coordination(cluster.nodes[0])["last_committed_config"]) == 5
+        # The first master may commit a smaller configuration before every vote is in; it
+        # grows to all five as the remaining joins arrive.
+        wait_until(lambda: len(coordination(cluster.nodes[0])["last_committed_config"]) == 5)
         master = cluster.node(cluster.master_name(cluster.nodes[0]))
         master.kill()
         new_master = cluster.wait_for_nodes(4)
@@ -222,3 +224,31 @@ def test_unsafe_bootstrap_and_detach_cluster_recover_a_cluster_that_lost_its_maj
 def test_the_repair_commands_refuse_a_running_node(three):
     refused = _repair("detach-cluster", three.nodes[0].data)
     assert refused.returncode == 1 and "is a node still running" in refused.stderr
+
+
+def test_index_metadata_goes_through_the_master_and_reaches_every_node(three):
+    master = three.node(three.master_name(three.nodes[0]))
+    follower, other = [n for n in three.nodes if n is not master]
+    with follower.client() as c:
+        settings = {"number_of_shards": 2, "number_of_replicas": 0}
+        created = c.put("/through-master", json={"settings": settings}).json()
+        assert created == {"acknowledged": True, "shards_acknowledged": True, "index": "through-master"}
+        written = c.put("/through-master/_doc/1", params={"refresh": "true"}, json={"new_field": "x"})
+        written.raise_for_status()
+    follower_id = next(i for i, n in state(master, "nodes")["nodes"].items() if n["name"] == follower.name)
+    for node in three.nodes:  # every node's state has the index, its dynamic mapping and its routing
+        body = wait_until(lambda n=node: state(n, "metadata,routing_table", "through-master"))
+        metadata = body["metadata"]["indices"]["through-master"]
+        assert "new_field" in metadata["mappings"]["_doc"]["properties"]
+        shards = body["routing_table"]["indices"]["through-master"]["shards"]
+        assert {copy["node"] for copies in shards.values() for copy in copies} == {follower_id}
+        assert {copy["state"] for copies in shards.values() for copy in copies} == {"STARTED"}
+    with other.client() as c:
+        elsewhere = c.get("/through-master/_doc/1")
+        assert elsewhere.status_code == 503
+        assert elsewhere.json()["error"]["type"] == "no_shard_available_action_exception"
+        again = c.put("/through-master", json={}).json()
+        assert again["error"]["type"] == "resource_already_exists_exception"
+        assert c.delete("/through-master").json() == {"acknowledged": True}
+    with follower.client() as c:
+        wait_until(lambda: c.get("/through-master").status_code == 404)

@@ -1,5 +1,6 @@
 """Cluster state diffs rebuild exactly the new state from the old one."""
 
+import dataclasses
 import random
 
 import msgspec
@@ -7,7 +8,8 @@ import msgspec
 from strata_node.cluster import diff
 from strata_node.cluster.coordination import ClusterState, VotingConfiguration
 from strata_node.cluster.coordination.discovery_node import DiscoveryNode
-from strata_node.cluster.state import ClusterStateContent, IndexMetadata, Metadata, decode_state, encode_state
+from strata_node.cluster.state import ClusterStateContent, Metadata, decode_state, encode_state
+from strata_node.index.metadata import IndexMetadata
 
 
 def a_state(version: int, indices: dict[str, IndexMetadata], settings: dict) -> ClusterState:
@@ -23,7 +25,7 @@ def test_a_diff_of_one_changed_index_carries_that_index_only():
     indices = {f"i{n}": IndexMetadata(name=f"i{n}", uuid=str(n), settings={"index.number_of_shards": "1"})
                for n in range(100)}
     old = a_state(1, indices, {})
-    i7 = msgspec.structs.replace(indices["i7"], settings={"index.number_of_shards": "2"})
+    i7 = dataclasses.replace(indices["i7"], settings={"index.number_of_shards": "2"})
     changed = dict(indices, i7=i7)
     new = a_state(2, changed, {})
     changes = diff.diff(encode_state(old), encode_state(new))
@@ -32,8 +34,8 @@ def test_a_diff_of_one_changed_index_carries_that_index_only():
 
 
 def test_a_diff_applies_additions_removals_and_replacements():
-    old = a_state(1, {"a": IndexMetadata(name="a", uuid="1")}, {"x": "1", "y": "2"})
-    new = a_state(2, {"b": IndexMetadata(name="b", uuid="2")}, {"x": "3"})
+    old = a_state(1, {"a": IndexMetadata(name="a", uuid="1", settings={})}, {"x": "1", "y": "2"})
+    new = a_state(2, {"b": IndexMetadata(name="b", uuid="2", settings={})}, {"x": "3"})
     assert decode_state(diff.apply(encode_state(old), diff.diff(encode_state(old), encode_state(new)))) == new
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from strata_node.common.errors import StrataError
 from strata_node.engine.engine import IndexOp
-from strata_node.index.service import IndicesService
+from tests.support.local_master import open_indices
 
 
 def run(coro):
@@ -30,8 +30,7 @@ async def poll(predicate, timeout=5.0):
 
 def test_scheduled_refresh_makes_writes_searchable(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {"settings": {"refresh_interval": "100ms"}})
         shard = service.shard(0)
         write(shard, IndexOp("1", b"{}"))
@@ -44,8 +43,7 @@ def test_scheduled_refresh_makes_writes_searchable(tmp_path):
 
 def test_refresh_interval_minus_one_never_refreshes_on_its_own(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {"settings": {"refresh_interval": "-1"}})
         write(service.shard(0), IndexOp("1", b"{}"))
         await asyncio.sleep(1.2)
@@ -57,8 +55,7 @@ def test_refresh_interval_minus_one_never_refreshes_on_its_own(tmp_path):
 
 def test_async_durability_syncs_the_translog_on_a_timer(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {"settings": {
             "translog": {"durability": "async", "sync_interval": "100ms"}}})
         engine = service.shard(0).engine
@@ -72,8 +69,7 @@ def test_async_durability_syncs_the_translog_on_a_timer(tmp_path):
 
 def test_translog_past_the_flush_threshold_is_flushed_in_the_background(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {"settings": {
             "translog": {"flush_threshold_size": "1kb"}}})
         shard = service.shard(0)
@@ -88,12 +84,10 @@ def test_translog_past_the_flush_threshold_is_flushed_in_the_background(tmp_path
 
 def test_reopening_an_index_starts_a_new_primary_term(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         await indices.create("logs", {"settings": {"number_of_shards": 2}})
         await indices.stop()
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = indices.get("logs")
         assert service.metadata.primary_terms == (2, 2)
         assert service.shard(1).primary_term == 2
@@ -111,15 +105,14 @@ def test_a_crash_while_deleting_an_index_does_not_bring_it_back(tmp_path, monkey
         # ...and the process dies here
 
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {})
         write(service.shard(0), IndexOp("1", b"{}"))
         monkeypatch.setattr(shutil, "rmtree", rmtree_cut_short)
         await indices.delete(["logs"])
         monkeypatch.undo()
-        restarted = IndicesService(tmp_path)
-        await restarted.start()
+        indices.local_master.store.close()  # the process died: its locks went with it
+        restarted = await open_indices(tmp_path)
         assert "logs" not in restarted.indices
         assert list((tmp_path / "indices").iterdir()) == []  # the leftover is cleaned up
         await restarted.stop()
@@ -129,8 +122,7 @@ def test_a_crash_while_deleting_an_index_does_not_bring_it_back(tmp_path, monkey
 
 def test_closing_a_shard_that_failed_at_runtime_closes_its_store(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {})
         shard = service.shard(0)
         shard.engine.fail("disk trouble", OSError(5, "Input/output error"))
@@ -139,8 +131,7 @@ def test_closing_a_shard_that_failed_at_runtime_closes_its_store(tmp_path):
         await indices.stop()
         assert shard.engine.closed
         # The LevelDB lock was released: the store opens again.
-        restarted = IndicesService(tmp_path)
-        await restarted.start()
+        restarted = await open_indices(tmp_path)
         assert restarted.get("logs").shard(0).state == "STARTED"
         await restarted.stop()
 
@@ -152,8 +143,7 @@ def test_no_background_roll_or_flush_starts_on_a_closed_shard(tmp_path):
     is closed; rolling then would create files in a folder being removed and fsync and
     close a descriptor number that may belong to another file by now."""
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {})
         shard = service.shard(0)
         write(shard, IndexOp("1", b"{}"))
@@ -174,8 +164,7 @@ def test_an_update_on_a_shard_closing_under_a_bulk_fails_that_item_alone(tmp_pat
     from strata_node.action.update import UpdateSpec
 
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         doomed = await indices.create("doomed", {})
         await indices.create("kept", {})
         write(doomed.shard(0), IndexOp("1", b"{}"))
@@ -193,7 +182,9 @@ def test_an_update_on_a_shard_closing_under_a_bulk_fails_that_item_alone(tmp_pat
 def test_a_name_is_not_reused_on_disk_before_its_old_index_is_durably_deleted(tmp_path, monkeypatch):
     """A bulk may auto-create an index whose deletion is still closing it. If the node
     dies then, only the new index may come back: two folders of one name would let a
-    restart open the deleted one and hide every write acknowledged by the new one."""
+    restart open the deleted one and hide every write acknowledged by the new one. States
+    apply in order, so the new index opens only once the old one's removal is done, and
+    the old one is durably marked deleted before that."""
     from strata_node.index.service import IndexService
 
     gate = asyncio.Event()
@@ -208,20 +199,21 @@ def test_a_name_is_not_reused_on_disk_before_its_old_index_is_durably_deleted(tm
         return [json.loads(p.read_bytes())["name"] for p in states]
 
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         await indices.create("logs", {})
         monkeypatch.setattr(IndexService, "close", slow_close)
         deleting = asyncio.create_task(indices.delete(["logs"]))
         await asyncio.sleep(0.05)
-        successor = await indices.create("logs", {})
-        assert names_on_disk() == ["logs"]  # a crash here brings back the successor only
+        creating = asyncio.create_task(indices.create("logs", {}))
+        await asyncio.sleep(0.05)
+        assert names_on_disk() == []  # a crash here brings back neither
         gate.set()
         await deleting
+        successor = await creating
+        assert names_on_disk() == ["logs"]  # a crash here brings back the successor only
         monkeypatch.undo()
         await indices.stop()
-        restarted = IndicesService(tmp_path)
-        await restarted.start()
+        restarted = await open_indices(tmp_path)
         assert restarted.get("logs").metadata.uuid == successor.metadata.uuid
         assert len(list((tmp_path / "indices").iterdir())) == 1
         await restarted.stop()
@@ -234,8 +226,7 @@ def test_start_up_removes_what_an_unfinished_index_creation_left(tmp_path):
         half = tmp_path / "indices" / "half-created"
         (half / "_state").mkdir(parents=True)
         (half / "_state" / "index.json.tmp").write_bytes(b'{"name":')
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         assert not half.exists()
         await indices.stop()
 
@@ -244,8 +235,7 @@ def test_start_up_removes_what_an_unfinished_index_creation_left(tmp_path):
 
 def test_background_work_skips_a_shard_whose_engine_failed(tmp_path, caplog):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {"settings": {"refresh_interval": "100ms"}})
         shard = service.shard(0)
         write(shard, IndexOp("1", b"{}"))  # a refresh is due

@@ -8,7 +8,7 @@ import orjson
 
 from strata_node.action.bulk import BulkAction, BulkItem, WriteOptions
 from strata_node.index.indexing import sortable_double, sortable_ip, sortable_long
-from strata_node.index.service import IndicesService
+from tests.support.local_master import open_indices
 
 
 def test_long_terms_sort_as_their_values():
@@ -34,8 +34,7 @@ def bulk(indices, *docs: bytes, index="logs"):
 
 def test_bulk_documents_are_indexed_with_their_dynamic_mapping(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         work = bulk(indices, b'{"message": "The Quick fox", "status": 200, "ok": true}',
                        b'{"message": "lazy DOG and fox", "status": 404, "ok": false}')
         responses = await work
@@ -56,8 +55,7 @@ def test_bulk_documents_are_indexed_with_their_dynamic_mapping(tmp_path):
 
 def test_explicit_mapping_decides_what_is_indexed(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         await indices.create("typed", {"mappings": {"properties": {
             "code": {"type": "keyword", "index": False},
             "ts": {"type": "date"},
@@ -79,8 +77,7 @@ def test_explicit_mapping_decides_what_is_indexed(tmp_path):
 
 def test_replayed_operations_are_indexed_with_the_published_mapping(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         work = bulk(indices, b'{"message": "kept in the translog"}')
         await work
         engine = indices.get("logs").shard(0).engine
@@ -90,8 +87,7 @@ def test_replayed_operations_are_indexed_with_the_published_mapping(tmp_path):
                 engine.db.delete(key)
         await engine.close(flush=False)
         await indices.stop()  # the engine is closed already: nothing more is flushed
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         engine = indices.get("logs").shard(0).engine
         engine.refresh()
         assert engine.searcher().postings("message", b"translog").seqs.tolist() == [0]
@@ -170,8 +166,7 @@ def test_bulk_requests_indexed_in_the_worker_or_in_process_write_the_same_struct
     assert len(mixed_items()) > 2 * indexing_pool.PART_SIZE
 
     async def go(path, use_worker):
-        indices = IndicesService(path)
-        await indices.start()
+        indices = await open_indices(path)
         parts = []
         real_send, real_finish = indexing_pool.IndexingSession.send, indexing_pool.IndexingSession.finish
 
@@ -225,8 +220,7 @@ def test_a_dead_worker_leaves_the_indexing_to_the_event_loop(tmp_path, monkeypat
     monkeypatch.setattr(bulk_action, "POOL", pool)
 
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         try:
             # in the worker; then the worker is killed: in-process, and again while it is not retried
             for _ in range(3):

@@ -10,7 +10,7 @@ import pytest
 
 from strata_node.action.document_mapping import ShardMapper
 from strata_node.common.errors import IndexNotFound
-from strata_node.index.service import IndicesService
+from tests.support.local_master import open_indices
 
 
 def run(coro):
@@ -23,8 +23,7 @@ def stored_mapping(service) -> dict:
 
 def test_a_batch_publishes_its_new_fields_once_and_durably(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {})
         version = service.metadata.version
         mapper = ShardMapper(service)
@@ -44,8 +43,7 @@ def test_a_batch_publishes_its_new_fields_once_and_durably(tmp_path):
 
 def test_when_another_request_maps_a_field_first_the_losing_documents_fail(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {"settings": {"number_of_shards": 2}})
         first, second = ShardMapper(service), ShardMapper(service)
         first.parse({"x": 1}, "1")
@@ -66,8 +64,7 @@ def test_when_another_request_maps_a_field_first_the_losing_documents_fail(tmp_p
 
 def test_no_update_is_written_into_a_deleted_index(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {})
         mapper = ShardMapper(service)
         mapper.parse({"a": 1}, "1")
@@ -82,8 +79,7 @@ def test_no_update_is_written_into_a_deleted_index(tmp_path):
 
 def test_the_compiled_mapping_is_reused_until_the_mapping_changes(tmp_path):
     async def go():
-        indices = IndicesService(tmp_path)
-        await indices.start()
+        indices = await open_indices(tmp_path)
         service = await indices.create("logs", {"mappings": {"properties": {"a": {"type": "long"}}}})
         assert service.mapping is service.mapping
         before = service.mapping
@@ -91,8 +87,7 @@ def test_the_compiled_mapping_is_reused_until_the_mapping_changes(tmp_path):
         assert service.mapping is not before
         assert sorted(service.mapping.fields) == ["a", "b"]
         await indices.stop()
-        reopened = IndicesService(tmp_path)
-        await reopened.start()
+        reopened = await open_indices(tmp_path)
         assert sorted(reopened.get("logs").mapping.fields) == ["a", "b"]
         await reopened.stop()
 

@@ -181,11 +181,11 @@ class BulkAction:
         if not _auto_create_allowed(setting, name):
             raise IndexNotFound(name)
         try:
-            return await self.indices.create(name, {})
+            await self.indices.create(name, {})
         except StrataError as e:
-            if e.type == "resource_already_exists_exception":
-                return self.indices.get(name)
-            raise
+            if e.type != "resource_already_exists_exception":
+                raise
+        return self.indices.get(name)
 
     @staticmethod
     def _failure(item: BulkItem, error: StrataError) -> ItemResponse:

@@ -1,15 +1,12 @@
-"""Cluster health from the shards this node really holds (ClusterStateHealth,
+"""Cluster health from the routing table of the applied cluster state (ClusterStateHealth,
 ClusterIndexHealth and ClusterShardHealth in Elasticsearch).
 
-Every shard has one primary copy here and `number_of_replicas` replica copies that stay
-unassigned until replication lands (there is no second node to put them on), so:
-
-- a STARTED primary is active; the shard is green with no replicas, yellow with some;
-- a FAILED primary (a store or translog that did not recover) is unassigned: red;
-- an INITIALIZING primary is recovering an existing store (a new index is only
-  published once its shards have started, so nothing else is ever seen initializing),
-  which Elasticsearch reports red until it is done;
-- a CLOSED primary (its index is being deleted, or the node is stopping) is unassigned: red.
+Per shard: a STARTED primary is active, and the shard is green when every replica is
+active too, yellow when some are not (replicas stay unassigned until replication lands);
+an INITIALIZING primary is recovering, which Elasticsearch reports red until it is done;
+an UNASSIGNED primary (a store or translog that did not recover, a node that left) is red.
+A copy this node holds counts as active only while its shard really is: an engine that
+failed since it started makes its shard red at once, before the master hears of it.
 
 Nothing here reads a clock or waits; the REST handler re-evaluates until its wait
 conditions hold or its timeout passes.
@@ -22,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from ..cluster.state import ShardRouting
+from ..index.metadata import IndexMetadata
 from ..index.service import IndexService
 from ..index.shard import INITIALIZING, STARTED, IndexShard
 
@@ -104,20 +103,47 @@ def primary_is_active(shard: IndexShard) -> bool:
     return shard.state == STARTED and shard.engine.failure is None
 
 
-def shard_health(shard: IndexShard, replicas: int) -> ShardHealth:
-    if primary_is_active(shard):
-        status = Status.GREEN if replicas == 0 else Status.YELLOW
-        return ShardHealth(shard.ref.shard, status, True, 1, 0, replicas, 0)
-    if shard.state == INITIALIZING:
-        return ShardHealth(shard.ref.shard, Status.RED, False, 0, 1, replicas, 0)
-    # FAILED, CLOSED, or STARTED with an engine that has failed (marked FAILED on next use)
-    return ShardHealth(shard.ref.shard, Status.RED, False, 0, 0, replicas + 1, 1)
+@dataclass(frozen=True)
+class IndexView:
+    """One index as health sees it: its metadata, its copies, and this node's shards of it."""
+
+    metadata: IndexMetadata
+    copies: tuple[ShardRouting, ...]
+    local: IndexService | None
+    node_id: str
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def copy_active(self, copy: ShardRouting) -> bool:
+        if copy.state != STARTED:
+            return False
+        if copy.node == self.node_id:
+            return self.local is not None and primary_is_active(self.local.shards[copy.shard])
+        return True
 
 
-def index_health(service: IndexService) -> IndexHealth:
-    replicas = service.metadata.number_of_replicas
-    health = IndexHealth(service.name, service.metadata.number_of_shards, replicas,
-                         [shard_health(s, replicas) for s in service.shards])
+def shard_health(view: IndexView, shard: int) -> ShardHealth:
+    copies = [c for c in view.copies if c.shard == shard]
+    primary = next((c for c in copies if c.primary), None)
+    replicas = [c for c in copies if not c.primary]
+    active_replicas = sum(view.copy_active(c) for c in replicas)
+    initializing = sum(c.state == INITIALIZING for c in copies)
+    if primary is not None and view.copy_active(primary):
+        status = Status.GREEN if active_replicas == len(replicas) else Status.YELLOW
+        unassigned = len(replicas) - active_replicas - sum(c.state == INITIALIZING for c in replicas)
+        return ShardHealth(shard, status, True, 1 + active_replicas, initializing, unassigned, 0)
+    if primary is not None and primary.state == INITIALIZING:
+        return ShardHealth(shard, Status.RED, False, active_replicas, initializing, len(replicas), 0)
+    return ShardHealth(shard, Status.RED, False, active_replicas, initializing,
+                       len(copies) - active_replicas - initializing, 1)
+
+
+def index_health(view: IndexView) -> IndexHealth:
+    metadata = view.metadata
+    health = IndexHealth(view.name, metadata.number_of_shards, metadata.number_of_replicas,
+                         [shard_health(view, n) for n in range(metadata.number_of_shards)])
     for shard in health.shards:
         health.counts.add(shard)
     if not health.shards:
@@ -128,15 +154,15 @@ def index_health(service: IndexService) -> IndexHealth:
 @dataclass
 class ClusterHealth:
     """The health of some indices (all of them unless the request names some), and the
-    active-shard percentage of the whole node, as Elasticsearch computes it."""
+    active-shard percentage of the whole cluster, as Elasticsearch computes it."""
 
     indices: list[IndexHealth]
     counts: Counts
     active_shards_percent: float
 
     @classmethod
-    def of(cls, selected: Iterable[IndexService], everything: Iterable[IndexService]) -> ClusterHealth:
-        indices = [index_health(s) for s in selected]
+    def of(cls, selected: Iterable[IndexView], everything: Iterable[IndexView]) -> ClusterHealth:
+        indices = [index_health(v) for v in selected]
         counts = Counts()
         for index in indices:
             counts.add(index.counts)
@@ -144,9 +170,20 @@ class ClusterHealth:
             percent = 100.0
         else:
             total = active = 0
-            for service in everything:
-                copies = 1 + service.metadata.number_of_replicas
-                total += copies * len(service.shards)
-                active += sum(primary_is_active(s) for s in service.shards)
+            for view in everything:
+                total += len(view.copies)
+                active += sum(view.copy_active(c) for c in view.copies)
             percent = active / total * 100 if total else 100.0
         return cls(indices, counts, percent)
+
+
+def index_views(node, names: Iterable[str] | None = None) -> list[IndexView]:
+    """The named indices (every index of the applied state when None) as health sees them."""
+    from ..cluster.state import content_of
+
+    coordination = node.coordination
+    content = content_of(coordination.applied_state if coordination is not None else None)
+    wanted = content.metadata.indices if names is None else {
+        n: content.metadata.indices[n] for n in names if n in content.metadata.indices}
+    return [IndexView(metadata, content.routing_table.indices.get(name, ()), node.indices.indices.get(name),
+                      node.node_id) for name, metadata in wanted.items()]

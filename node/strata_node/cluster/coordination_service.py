@@ -155,7 +155,8 @@ class CoordinationService:
         self._default_port: int = settings.get("transport.port") or 9300
         self.coordinator = Coordinator(
             self.node_id, peers=(), settings=coordination_settings(settings), random=random.Random(),
-            persisted=self._store.load(), local_node=local_node, exclusions=voting_config_exclusions)
+            persisted=self._store.load(), local_node=local_node, exclusions=voting_config_exclusions,
+            on_membership=_allocate)
         self._inputs: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tick_pending = False
         self._applied_queue: asyncio.Queue[ClusterState] = asyncio.Queue()
@@ -699,6 +700,13 @@ class PublicationStats:
 class CoordinationRefused(StrataError):
     type = "coordination_state_rejected_exception"
     status = 400
+
+
+def _allocate(value: Any, nodes: dict[str, DiscoveryNode]) -> ClusterStateContent:
+    """Shard allocation on every state the master builds: copies follow their nodes."""
+    from ..allocation.allocator import reroute
+
+    return reroute(value if isinstance(value, ClusterStateContent) else content_of(None), nodes)
 
 
 async def _call(function: Applier, old: ClusterState | None, new: ClusterState, kind: str) -> None:

@@ -9,6 +9,7 @@ node refuse to join a different cluster later.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import msgspec
@@ -31,6 +32,12 @@ class PersistedStateStore:
         path.mkdir(parents=True, exist_ok=True)
         self._db = plyvel.DB(str(path), create_if_missing=True)
         self._written_state: ClusterState | None = None
+        # Writes run on worker threads; closing the DB under a write in flight is undefined
+        # behaviour in LevelDB, so close waits for it.
+        self._lock = threading.Lock()
+        self._closed = False
+        raw = self._db.get(COMMITTED_UUID)
+        self._committed_uuid: str | None = raw.decode() if raw is not None else None
 
     def load(self) -> PersistedState:
         term = self._db.get(TERM)
@@ -42,23 +49,36 @@ class PersistedStateStore:
     def write(self, persisted: PersistedState) -> None:
         """Synced: when this returns the term and state survive a crash. The state is
         rewritten only when it changed (a term bump alone is a few bytes)."""
-        with self._db.write_batch(sync=True) as batch:
-            batch.put(TERM, str(persisted.current_term).encode())
-            if persisted.last_accepted_state is not self._written_state:
-                batch.put(STATE, _encode(encode_state(persisted.last_accepted_state)))
-        self._written_state = persisted.last_accepted_state
+        with self._lock:
+            self._check_open()
+            with self._db.write_batch(sync=True) as batch:
+                batch.put(TERM, str(persisted.current_term).encode())
+                if persisted.last_accepted_state is not self._written_state:
+                    batch.put(STATE, _encode(encode_state(persisted.last_accepted_state)))
+            self._written_state = persisted.last_accepted_state
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise OSError("the coordination state store is closed")
 
     @property
     def committed_cluster_uuid(self) -> str | None:
-        raw = self._db.get(COMMITTED_UUID)
-        return raw.decode() if raw is not None else None
+        return self._committed_uuid
 
     def record_committed_cluster_uuid(self, uuid: str) -> None:
-        self._db.put(COMMITTED_UUID, uuid.encode(), sync=True)
+        with self._lock:
+            self._check_open()
+            self._db.put(COMMITTED_UUID, uuid.encode(), sync=True)
+            self._committed_uuid = uuid
 
     def forget_committed_cluster_uuid(self) -> None:
         """Only for the unsafe repair commands: the node may join another cluster."""
-        self._db.delete(COMMITTED_UUID, sync=True)
+        with self._lock:
+            self._db.delete(COMMITTED_UUID, sync=True)
+            self._committed_uuid = None
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()

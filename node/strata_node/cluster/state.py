@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from ..index.metadata import IndexMetadata
 from .coordination.cluster_state import ClusterState
 
 UNKNOWN_UUID = "_na_"
@@ -22,21 +23,6 @@ UNKNOWN_UUID = "_na_"
 class VotingConfigExclusion(msgspec.Struct, frozen=True):
     node_id: str
     node_name: str
-
-
-class IndexMetadata(msgspec.Struct, frozen=True):
-    name: str
-    uuid: str
-    settings: dict[str, Any] = msgspec.field(default_factory=dict)
-    mappings: dict[str, Any] = msgspec.field(default_factory=dict)
-    aliases: dict[str, Any] = msgspec.field(default_factory=dict)
-    state: str = "open"
-    version: int = 1
-    mapping_version: int = 1
-    settings_version: int = 1
-    primary_terms: tuple[int, ...] = ()
-    # shard number (as a string: msgpack map keys) -> allocation ids of in-sync copies
-    in_sync_allocation_ids: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
 
 class Metadata(msgspec.Struct, frozen=True):
@@ -53,13 +39,22 @@ class Metadata(msgspec.Struct, frozen=True):
 
 
 class ShardRouting(msgspec.Struct, frozen=True):
+    """One copy of one shard. An assigned copy names its node and that node's ephemeral
+    id: a node that restarted holds its data but no open shard, so the copy is initialized
+    again. An unassigned copy remembers where it was, so an in-sync copy goes back to the
+    node that has its data rather than starting empty elsewhere."""
+
     index: str
     shard: int
     primary: bool
     state: str = "UNASSIGNED"  # UNASSIGNED, INITIALIZING, STARTED, RELOCATING
     node: str | None = None
+    node_ephemeral_id: str | None = None
     allocation_id: str | None = None
     unassigned_reason: str | None = "INDEX_CREATED"
+    unassigned_details: str | None = None
+    last_node: str | None = None
+    last_allocation_id: str | None = None
 
 
 class RoutingTable(msgspec.Struct, frozen=True):

@@ -348,3 +348,16 @@ class IncompatibleClusterStateVersion(StrataError):
 class ClusterBlockError(StrataError):
     type = "cluster_block_exception"
     status = 503
+
+
+class IndexNotLocal(StrataError):
+    """The index exists, but this node holds none of its shards. Until requests are routed
+    to the node of each shard (replication), a node serves the indices it holds; ES's
+    closest answer is no_shard_available_action_exception."""
+
+    type = "no_shard_available_action_exception"
+    status = 503
+
+    def __init__(self, index: str, node_id: str):
+        super().__init__(f"[{index}] has no shard on node [{node_id}]: send requests for it to the node "
+                         "that holds it (requests are not routed between nodes yet)", index=index)

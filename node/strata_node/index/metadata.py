@@ -2,9 +2,9 @@
 
 Settings are kept flat and as strings, the way Elasticsearch stores them, and parsed on
 use through the typed registry in settings.py. Mappings are kept in their normalized
-form (what GET _mapping shows), compiled by index/service.py once per version. Until
-cluster coordination lands, each index's metadata is persisted under its own folder
-(`_state/index.json`).
+form (what GET _mapping shows), compiled by index/service.py once per version. The master
+owns it: it lives in the cluster state's metadata, and every node holding a shard of the
+index keeps a copy under the index's folder (`_state/index.json`).
 """
 
 from __future__ import annotations
@@ -39,12 +39,17 @@ def setting_string(value: Any) -> str | list[str]:
 class IndexMetadata:
     name: str
     uuid: str
-    settings: Mapping[str, str]  # flat, `index.`-prefixed, values as strings
+    settings: Mapping[str, str | list[str]]  # flat, `index.`-prefixed, strings (or lists of them)
     mappings: Mapping[str, Any] = field(default_factory=dict)
     aliases: Mapping[str, Any] = field(default_factory=dict)
     primary_terms: tuple[int, ...] = ()
     state: str = "open"
     version: int = 1
+    mapping_version: int = 1
+    settings_version: int = 1
+    # shard number (a string: cluster state maps are keyed by strings) -> the allocation
+    # ids of the copies known to hold every acknowledged write
+    in_sync_allocation_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def setting(self, key: str) -> Any:
         # Metadata is immutable, so each setting is parsed once per metadata value; the
@@ -75,7 +80,15 @@ class IndexMetadata:
 
     def with_mappings(self, mappings: Mapping[str, Any]) -> IndexMetadata:
         """A new version with these mappings (normalized, as GET _mapping shows them)."""
-        return replace(self, mappings=mappings, version=self.version + 1)
+        return replace(self, mappings=mappings, version=self.version + 1,
+                       mapping_version=self.mapping_version + 1)
+
+    def with_in_sync(self, shard: int, allocation_ids: tuple[str, ...]) -> IndexMetadata:
+        in_sync = {**self.in_sync_allocation_ids, str(shard): allocation_ids}
+        return replace(self, in_sync_allocation_ids=in_sync, version=self.version + 1)
+
+    def in_sync(self, shard: int) -> tuple[str, ...]:
+        return tuple(self.in_sync_allocation_ids.get(str(shard), ()))
 
     def with_primary_term(self, shard: int, term: int) -> IndexMetadata:
         terms = list(self.primary_terms)
@@ -86,13 +99,18 @@ class IndexMetadata:
         return orjson.dumps({"name": self.name, "uuid": self.uuid, "settings": dict(self.settings),
                              "mappings": self.mappings, "aliases": self.aliases,
                              "primary_terms": list(self.primary_terms), "state": self.state,
-                             "version": self.version})
+                             "version": self.version, "mapping_version": self.mapping_version,
+                             "settings_version": self.settings_version,
+                             "in_sync_allocation_ids": {k: list(v) for k, v in
+                                                        self.in_sync_allocation_ids.items()}})
 
     @classmethod
     def from_json(cls, data: bytes) -> IndexMetadata:
         raw = orjson.loads(data)
         return cls(raw["name"], raw["uuid"], raw["settings"], raw["mappings"], raw["aliases"],
-                   tuple(raw["primary_terms"]), raw["state"], raw["version"])
+                   tuple(raw["primary_terms"]), raw["state"], raw["version"], raw.get("mapping_version", 1),
+                   raw.get("settings_version", 1),
+                   {k: tuple(v) for k, v in raw.get("in_sync_allocation_ids", {}).items()})
 
     def settings_tree(self) -> dict[str, Any]:
         """Settings nested by dots, as the get-index and get-settings APIs show them."""

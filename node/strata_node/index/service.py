@@ -5,13 +5,11 @@ background work (scheduled refresh, async translog sync)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import functools
 import logging
 import os
 import shutil
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,11 +18,12 @@ import orjson
 
 from ..common.errors import (
     IllegalArgument,
+    IllegalState,
     IndexNotFound,
+    IndexNotLocal,
     ResourceAlreadyExists,
 )
 from ..common.files import fsync_dir, write_atomically
-from ..common.ids import random_base64_uuid
 from ..engine.engine import ShardRef
 from ..engine.index_structures import IndexedDocument
 from ..engine.operation import Operation
@@ -33,7 +32,7 @@ from . import mapping as mappings
 from . import routing
 from .analysis import index_analyzers
 from .indexing import DocumentIndexer
-from .metadata import VERSION_CREATED, IndexMetadata, setting_string
+from .metadata import IndexMetadata, setting_string
 from .names import validate_index_name
 from .shard import IndexShard
 
@@ -105,6 +104,7 @@ class IndexService:
         # is deleted, so that no update lands in the folder of a deleted index.
         self.metadata_lock = asyncio.Lock()
         self.deleted = False
+        self.admin = None  # the node's IndexAdmin: where mapping updates go (set by IndicesService)
 
     @property
     def name(self) -> str:
@@ -140,22 +140,32 @@ class IndexService:
         return analysis_names(self.metadata.settings, self.name)
 
     async def publish_mapping(self, mapping: mappings.Mapping) -> bool:
-        """Make `mapping` this index's mapping: a new metadata version, written durably
-        (temp file, fsync, rename) before this returns, so a write that needed it is
-        acknowledged only once a restart would find it. The caller holds metadata_lock.
-        Returns False when there was nothing to change."""
+        """Make `mapping` this index's mapping: the master merges it into the cluster
+        state and this returns once this node has applied that state (and written it to
+        the index's metadata file), so a write that needed it is acknowledged only once
+        the cluster and a restart know it. The caller holds metadata_lock. Returns False
+        when there was nothing to change."""
         assert self.metadata_lock.locked()
         if self.deleted:
             raise IndexNotFound(self.name)
         normalized = mapping.to_dict()
         if normalized == self.metadata.mappings:
             return False
-        metadata = self.metadata.with_mappings(normalized)
+        if self.admin is None:
+            raise IllegalState(f"[{self.name}] has no master to publish its mapping to")
+        await self.admin.put_dynamic_mapping(self.name, self.metadata.uuid, normalized)
+        if self.deleted:
+            raise IndexNotFound(self.name)
+        return True
+
+    async def apply_metadata(self, metadata: IndexMetadata) -> None:
+        """The cluster's newer metadata for this index: kept, and written to the index's
+        folder so the shards' own copy matches what the cluster acknowledged."""
+        if metadata == self.metadata:
+            return
         await asyncio.get_running_loop().run_in_executor(None, functools.partial(
             write_atomically, self.path / "_state" / "index.json", metadata.to_json(), create_parents=False))
         self.metadata = metadata
-        self._mapping, self._mapping_of = mapping, normalized
-        return True
 
     async def start(self) -> None:
         await asyncio.gather(*(s.start() for s in self.shards))
@@ -202,7 +212,7 @@ class IndexService:
         await asyncio.gather(*(s.close(flush=flush) for s in self.shards))
 
 
-def _parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], dict, dict]:
+def parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], dict, dict]:
     """Settings (flat strings), mappings (normalized) and aliases of a create-index body,
     every part checked before anything is created."""
     for key in body:
@@ -235,117 +245,159 @@ def _parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, An
 
 
 class IndicesService:
+    """This node's shards, opened, updated and removed as the applied cluster state says
+    (Elasticsearch's IndicesClusterStateService), and the node's entry points for index
+    metadata changes, which go through the master (`admin`, action/index_admin.py)."""
+
     def __init__(self, data_path: Path):
         self.root = data_path / "indices"
         self.indices: dict[str, IndexService] = {}
-        self._create_lock = asyncio.Lock()
+        self.admin = None  # IndexAdmin, set once the node's transport exists
+        self.node_id = ""
+        # Every index of the applied cluster state, local or not: names this node can tell
+        # apart from indices that do not exist.
+        self.cluster_indices: dict[str, IndexMetadata] = {}
+        self._apply_lock = asyncio.Lock()
 
     async def start(self) -> None:
+        """Finish removals a crash interrupted; shards open when the cluster state says so."""
         self.root.mkdir(parents=True, exist_ok=True)
         for folder in sorted(self.root.iterdir()):
             leftover = _leftover(folder)
             if leftover is not None:
                 log.info("removing [%s], left over from %s", folder, leftover)
                 await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, folder, True)
-                continue
-            state = folder / "_state" / "index.json"
-            if not state.exists():
-                continue
-            metadata = IndexMetadata.from_json(state.read_bytes())
-            # A primary re-opened after a restart starts a new primary term, as when
-            # Elasticsearch assigns a primary after a full cluster restart.
-            for n in range(metadata.number_of_shards):
-                metadata = metadata.with_primary_term(n, metadata.primary_terms[n] + 1)
-            write_atomically(state, metadata.to_json())
-            service = IndexService(metadata, folder)
-            self.indices[metadata.name] = service
-        await asyncio.gather(*(s.start() for s in self.indices.values()))
-        if self.indices:
-            log.info("opened %d indices", len(self.indices))
 
     async def stop(self) -> None:
-        await asyncio.gather(*(s.close() for s in self.indices.values()))
-        self.indices.clear()
+        async with self._apply_lock:
+            await asyncio.gather(*(s.close() for s in self.indices.values()))
+            self.indices.clear()
 
     def get(self, name: str) -> IndexService:
         service = self.indices.get(name)
         if service is None:
+            if name in self.cluster_indices:
+                raise IndexNotLocal(name, self.node_id)
             raise IndexNotFound(name)
         return service
 
-    async def create(self, name: str, body: Mapping[str, Any]) -> IndexService:
+    async def create(self, name: str, body: Mapping[str, Any]) -> IndexService | None:
+        """Create through the master; the local service once this node holds the index
+        (None when the master placed it on another node)."""
         validate_index_name(name)
-        settings, mapping_source, aliases = _parse_create_body(name, body)
-        async with self._create_lock:
-            if name in self.indices:
-                existing = self.indices[name].metadata
-                raise ResourceAlreadyExists(f"index [{name}/{existing.uuid}] already exists",
-                                            index_uuid=existing.uuid, index=name)
-            uuid = random_base64_uuid()
-            settings.update({
-                "index.uuid": uuid,
-                "index.creation_date": str(int(time.time() * 1000)),
-                "index.version.created": VERSION_CREATED,
-                "index.provided_name": name,
-            })
-            settings.setdefault("index.number_of_shards", "1")
-            settings.setdefault("index.number_of_replicas", "1")
-            shards = int(settings["index.number_of_shards"])
-            metadata = IndexMetadata(name, uuid, settings, mapping_source, aliases,
-                                     primary_terms=(1,) * shards)
-            path = self.root / uuid
-            await asyncio.get_running_loop().run_in_executor(
-                None, write_atomically, path / "_state" / "index.json", metadata.to_json())
-            service = IndexService(metadata, path)
-            await service.start()
-            self.indices[name] = service
-            log.info("[%s] created index with %d shard(s)", name, shards)
-            return service
+        parse_create_body(name, body)  # a bad body fails here, before the master sees it
+        if name in self.cluster_indices:
+            existing = self.cluster_indices[name]
+            raise ResourceAlreadyExists(f"index [{name}/{existing.uuid}] already exists",
+                                        index_uuid=existing.uuid, index=name)
+        try:
+            await self.admin.create_index(name, dict(body))
+        except ResourceAlreadyExists:
+            # Another request created it first: let this node apply that state too, so
+            # the caller can use the index at once.
+            await self.admin.wait_for_index(name)
+            raise
+        return self.indices.get(name)
 
     async def delete(self, names: list[str]) -> None:
-        loop = asyncio.get_running_loop()
-        for name in names:
-            async with self._create_lock:
-                service = self.indices.pop(name, None)
-                if service is None:
-                    continue
-                # Durable before the name is free again: a create (an auto-create by a
-                # bulk, say) must not leave a second folder of this name on disk that a
-                # restart could open instead of it. Under the metadata lock: a mapping
-                # update in flight finishes first, and none starts after.
-                try:
-                    async with service.metadata_lock:
-                        await loop.run_in_executor(None, _mark_deleted, service.path)
-                        service.deleted = True
-                except BaseException:
-                    self.indices[name] = service
-                    raise
-            await service.close(flush=False)  # nothing of a deleted index needs committing
-            await loop.run_in_executor(None, _remove_index_folder, service.path)
-            log.info("[%s] deleted index", name)
+        if names:
+            await self.admin.delete_indices(names)
 
     async def put_mapping(self, services: list[IndexService], source: Mapping[str, Any]) -> None:
-        """Merge a mapping update into every index named, or into none: each merge is
-        computed (and any conflict raised) before the first index is changed."""
+        """Merge a mapping update into every index named, or into none: the master
+        computes each merge (and raises any conflict) before it changes any index."""
         if mappings.is_typed_mapping(source):
             raise IllegalArgument("Types cannot be provided in put mapping requests")
-        ordered = sorted(set(services), key=lambda s: s.name)
-        async with contextlib.AsyncExitStack() as locks:
-            for service in ordered:  # in name order: two requests cannot wait on each other
-                await locks.enter_async_context(service.metadata_lock)
-            merged = []
-            for service in ordered:
-                if service.deleted:
-                    raise IndexNotFound(service.name)
-                update = mappings.Mapping.parse_update(source, analysis=service.analysis_names)
-                merged.append((service, service.mapping.merge(update)))
-            for service, mapping in merged:
-                if await service.publish_mapping(mapping):
-                    log.info("[%s] mapping updated", service.name)
+        for service in services:  # a conflict is reported before the master is asked
+            service.mapping.merge(mappings.Mapping.parse_update(source, analysis=service.analysis_names))
+        await self.admin.put_mapping(sorted({s.name for s in services}), dict(source))
+
+    # -- applying the cluster state ------------------------------------------------------
+
+    async def apply_cluster_state(self, old, new) -> None:
+        """Open the copies routed to this node, update the metadata of open ones, close and
+        delete what the cluster no longer has. Runs on the applier task, in version order."""
+        from ..cluster.state import content_of
+
+        content = content_of(new)
+        async with self._apply_lock:
+            # Indices leave at once and arrive once opened: a request never finds a name
+            # the cluster has but this node has not opened yet, nor one it already dropped.
+            self.cluster_indices = {n: m for n, m in content.metadata.indices.items()
+                                    if n in self.cluster_indices}
+            wanted: dict[str, list] = {}
+            for name, copies in content.routing_table.indices.items():
+                mine = [c for c in copies
+                        if c.node == self.node_id and c.state in ("INITIALIZING", "STARTED")]
+                if mine:
+                    wanted[name] = mine
+            for name in list(self.indices):
+                service = self.indices[name]
+                metadata = content.metadata.indices.get(name)
+                if metadata is None or metadata.uuid != service.metadata.uuid:
+                    await self._delete_local(name)
+                elif name not in wanted and any(c.node is not None for c in
+                                                content.routing_table.indices.get(name, ())):
+                    # The copies moved to other nodes: the data stays until it is needed. (A
+                    # copy that failed here stays open, failed, so requests see why.)
+                    await self._close_local(name)
+            for name, copies in sorted(wanted.items()):
+                metadata = content.metadata.indices[name]
+                service = self.indices.get(name)
+                if service is None:
+                    service = await self._open_local(metadata)
+                    for copy in copies:
+                        self._report(service, copy)
+                else:
+                    await service.apply_metadata(metadata)
+                    for copy in copies:
+                        if copy.state == "INITIALIZING":
+                            self._report(service, copy)
+            self.cluster_indices = dict(content.metadata.indices)
+
+    def _report(self, service: IndexService, copy) -> None:
+        shard = service.shards[copy.shard]
+        started = shard.state == "STARTED"
+        reason = "" if started else f"shard failed to open: {shard.failure}"
+        self.admin.report_shard(started, service.name, service.metadata.uuid, copy.shard, copy.allocation_id,
+                                reason)
+
+    async def _open_local(self, metadata: IndexMetadata) -> IndexService:
+        """The index's folder (its uuid) opened with the cluster's metadata; created when
+        the index is new to this node."""
+        path = self.root / metadata.uuid
+        await asyncio.get_running_loop().run_in_executor(
+            None, write_atomically, path / "_state" / "index.json", metadata.to_json())
+        service = IndexService(metadata, path)
+        service.admin = self.admin
+        await service.start()
+        self.indices[metadata.name] = service
+        log.info("[%s] opened with %d shard(s)", metadata.name, metadata.number_of_shards)
+        return service
+
+    async def _close_local(self, name: str) -> None:
+        service = self.indices.pop(name)
+        await service.close()
+
+    async def _delete_local(self, name: str) -> None:
+        """In three steps, so that a crash at any point can neither bring the index back
+        nor leave it beside a new index of the same name (see DELETED_STATE)."""
+        loop = asyncio.get_running_loop()
+        service = self.indices.pop(name)
+        # Under the metadata lock: a mapping update in flight finishes first, none starts after.
+        async with service.metadata_lock:
+            await loop.run_in_executor(None, _mark_deleted, service.path)
+            service.deleted = True
+        await service.close(flush=False)  # nothing of a deleted index needs committing
+        await loop.run_in_executor(None, _remove_index_folder, service.path)
+        log.info("[%s] deleted index", name)
 
     def resolve(self, expression: str | None, *, ignore_unavailable: bool = False,
-                allow_no_indices: bool = True, expand_wildcards: str = "open") -> list[str]:
-        """Resolve a comma list of names and wildcards, `_all` and `-exclusions`."""
+                allow_no_indices: bool = True, expand_wildcards: str = "open",
+                cluster: bool = False) -> list[str]:
+        """Resolve a comma list of names and wildcards, `_all` and `-exclusions`, among this
+        node's open indices, or (`cluster`) among every index of the cluster state."""
+        universe = self.cluster_indices if cluster else {n: s.metadata for n, s in self.indices.items()}
         parts = [p for p in (expression or "_all").split(",") if p] or ["_all"]
         expand = expand_wildcards.split(",")
         include_hidden = "hidden" in expand or "all" in expand
@@ -359,17 +411,19 @@ class IndicesService:
                 seen = set(out)
                 continue
             if part in ("_all", "*"):
-                matches = [n for n in sorted(self.indices) if include_hidden or not self._hidden(n)]
+                matches = [n for n in sorted(universe) if include_hidden or not _hidden(universe[n])]
             elif "*" in part:
                 if wildcards_off:
                     matches = []
                 else:
-                    matches = sorted(n for n in self.indices if fnmatch.fnmatchcase(n, part)
-                                     and (include_hidden or not self._hidden(n) or part.startswith(".")))
+                    matches = sorted(n for n in universe if fnmatch.fnmatchcase(n, part)
+                                     and (include_hidden or not _hidden(universe[n]) or part.startswith(".")))
             else:
-                if part not in self.indices:
+                if part not in universe:
                     if ignore_unavailable:
                         continue
+                    if not cluster and part in self.cluster_indices:
+                        raise IndexNotLocal(part, self.node_id)
                     raise IndexNotFound(part)
                 matches = [part]
             for n in matches:
@@ -380,5 +434,6 @@ class IndicesService:
             raise IndexNotFound(expression or "_all")
         return out
 
-    def _hidden(self, name: str) -> bool:
-        return self.indices[name].metadata.setting("index.hidden") or name.startswith(".")
+
+def _hidden(metadata: IndexMetadata) -> bool:
+    return metadata.setting("index.hidden") or metadata.name.startswith(".")

@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Any
 
-from ..action.cluster_health import ClusterHealth, Status, index_health, primary_is_active
+from ..action.cluster_health import ClusterHealth, Status, index_health, index_views, primary_is_active
 from ..action.nodes_stats import dir_size, gather, role_letters, shard_figures
 from ..common.errors import IllegalArgument
 from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
@@ -324,8 +324,8 @@ class CatHandlers:
         with_timestamps = request.bool_param("ts", True)
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        services = list(self.node.indices.indices.values())
-        health = ClusterHealth.of(services, services)
+        views = index_views(self.node)
+        health = ClusterHealth.of(views, views)
         counts = health.counts
         nodes, data_nodes = node_counts(self.node)
         now = time.time()
@@ -375,8 +375,9 @@ class CatHandlers:
             lambda: {s.name: sum(dir_size(sh.path) for sh in s.shards) for s in services}
         )
         table = CatTable(INDEX_COLUMNS)
+        views = {v.name: v for v in index_views(self.node, [s.name for s in services])}
         for service in services:
-            health = index_health(service)
+            health = index_health(views[service.name])
             if wanted_health is not None and health.counts.status.text != wanted_health.lower():
                 continue
             figures = [shard_figures(s) for s in service.shards]
@@ -521,7 +522,7 @@ class CatHandlers:
                     "node.role": role_letters(roles),
                 }
             )
-        unassigned = sum(index_health(s).counts.unassigned for s in self.node.indices.indices.values())
+        unassigned = sum(index_health(v).counts.unassigned for v in index_views(self.node))
         if unassigned and not wanted:
             table.add({"shards": unassigned, "node": "UNASSIGNED"})
         return table.response(request)

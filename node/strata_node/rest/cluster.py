@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..action.cluster_health import ClusterHealth, Status
+from ..action.cluster_health import ClusterHealth, Status, index_views
 from ..common.errors import IllegalArgument, IndexNotFound, NodeClosed, NumberFormatError
 from .cluster_state import ClusterStateHandlers, node_counts
 from .controller import RestController, RestResponse
@@ -178,11 +178,11 @@ class ClusterHandlers:
         try:
             names = indices.resolve(",".join(req.indices) or None, ignore_unavailable=req.ignore_unavailable,
                                     allow_no_indices=req.allow_no_indices,
-                                    expand_wildcards=req.expand_wildcards)
+                                    expand_wildcards=req.expand_wildcards, cluster=True)
             missing = False
         except IndexNotFound:
             names, missing = [], True
-        health = ClusterHealth.of([indices.indices[n] for n in names], list(indices.indices.values()))
+        health = ClusterHealth.of(index_views(self.node, names), index_views(self.node))
         counts = health.counts
         status = Status.RED if missing else counts.status
         wanted = met = 0
@@ -198,6 +198,7 @@ class ClusterHandlers:
             wanted += 1
             try:  # the named indices must exist (IndicesOptions.strictExpand)
                 indices.resolve(",".join(req.indices), ignore_unavailable=False, allow_no_indices=True,
+                                cluster=True,
                                 expand_wildcards="open,closed")
                 met += 1
             except IndexNotFound:

@@ -94,6 +94,12 @@ def raw_uri(request: Request) -> str:
     return raw_path(request) + (f"?{query}" if query else "")
 
 
+# Routes that answer from what the node knows without a cluster state (who it is, who it
+# thinks is master, its tasks); everything else waits for the first one.
+STATELESS_ROOTS = frozenset({(), ("_nodes",), ("_tasks",), ("_strata",), ("_cat", "master"),
+                             ("_cat", "nodes"), ("_cat", "tasks"), ("_cluster", "state")})
+
+
 class RestController:
     def __init__(self, max_content_length: int, tasks: TaskManager | None = None,
                  cancel: Callable[[Task, str], Awaitable[None]] | None = None):
@@ -103,6 +109,9 @@ class RestController:
         # client that went away cancels it (with bans on the nodes running children).
         self.tasks = tasks
         self.cancel = cancel
+        # Waits until the node has applied a cluster state (raises when it cannot): most
+        # routes need what the state holds or opens (STATELESS_ROOTS do not).
+        self.wait_for_state: Callable[[], Awaitable[None]] | None = None
 
     def register(self, method: str, path: str, handler: Handler, params: Iterable[str] = (), *,
                  action: str | None = None, cancellable: bool = False) -> None:
@@ -147,6 +156,9 @@ class RestController:
             self._check_params(request.url.path, params, route)
             rest = RestRequest(request.method, request.url.path, params, path_params, body,
                                dict(request.headers))
+            if self.wait_for_state is not None and route.pattern[:1] not in STATELESS_ROOTS \
+                    and route.pattern[:2] not in STATELESS_ROOTS:
+                await self.wait_for_state()
             response = await self._run(route, rest, request)
         except ClientDisconnect:
             return Response(status_code=499)

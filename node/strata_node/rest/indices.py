@@ -66,8 +66,7 @@ class IndexHandlers:
             for part in expression.split(","):
                 if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
                     raise IllegalArgument("Wildcard expressions or all indices are not allowed")
-        services = self._resolve(request)
-        await self.node.indices.delete([s.name for s in services])
+        await self.node.indices.delete(resolve_names(self.node.indices, request, cluster=True))
         return RestResponse(200, {"acknowledged": True})
 
     async def refresh(self, request: RestRequest) -> RestResponse:
@@ -162,9 +161,14 @@ def _broadcast_shards(services: list[IndexService], outcomes: list[tuple[IndexSh
 
 def resolve_indices(indices, request: RestRequest) -> list[IndexService]:
     """The indices a request's `{index}` names, with the usual index options."""
-    names = indices.resolve(
+    return [indices.get(n) for n in resolve_names(indices, request)]
+
+
+def resolve_names(indices, request: RestRequest, *, cluster: bool = False) -> list[str]:
+    """The names a request's `{index}` resolves to: among this node's indices, or
+    (`cluster`) among every index of the cluster, for metadata-only requests."""
+    return indices.resolve(
         request.param("index"),
         ignore_unavailable=request.bool_param("ignore_unavailable"),
         allow_no_indices=request.bool_param("allow_no_indices", True),
-        expand_wildcards=request.expand_wildcards_param("open"))
-    return [indices.get(n) for n in names]
+        expand_wildcards=request.expand_wildcards_param("open"), cluster=cluster)

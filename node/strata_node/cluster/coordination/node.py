@@ -69,6 +69,8 @@ class Output:
 
 ValueUpdate = Callable[[Any], Any]
 Exclusions = Callable[[Any], frozenset[str]]
+# Brings a value in line with the members of the state being built (shard allocation).
+MembershipUpdate = Callable[[Any, dict[str, DiscoveryNode]], Any]
 
 
 def _no_exclusions(value: Any) -> frozenset[str]:
@@ -79,7 +81,8 @@ class Coordinator:
     """One node. `peers` are the other nodes discovery found; `local_node` is what this
     node tells a master about itself when it joins (a node without the master role never
     stands for election and never enters a voting configuration); `exclusions` reads the
-    voting configuration exclusions out of a state's value."""
+    voting configuration exclusions out of a state's value; `on_membership` adjusts the
+    value of every state the leader builds to its members (the shell allocates shards)."""
 
     def __init__(
         self,
@@ -91,10 +94,12 @@ class Coordinator:
         persisted: PersistedState | None = None,
         local_node: DiscoveryNode | None = None,
         exclusions: Exclusions = _no_exclusions,
+        on_membership: MembershipUpdate | None = None,
     ) -> None:
         self.node_id = node_id
         self.local_node = local_node
         self._exclusions = exclusions
+        self._on_membership = on_membership
         self.settings = settings
         self._random = random
         self.peers: tuple[str, ...] = tuple(sorted(set(peers) - {node_id}))
@@ -476,6 +481,8 @@ class Coordinator:
         value = base.value
         for update in self._pending_updates:
             value = update(value)
+        if self._on_membership is not None:
+            value = self._on_membership(value, details)
         accepted_configuration = base.last_accepted_configuration
         if base.last_committed_configuration == base.last_accepted_configuration:
             live = [
@@ -493,6 +500,7 @@ class Coordinator:
         changed = (
             nodes != base.nodes
             or details != base.node_details
+            or value is not base.value
             or bool(self._pending_updates)
             or accepted_configuration != base.last_accepted_configuration
             or base.term != self.current_term

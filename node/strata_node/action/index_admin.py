@@ -1,0 +1,292 @@
+"""Index metadata changes, made by the master and seen by every node through the cluster
+state (Elasticsearch's MetadataCreateIndexService, MetadataDeleteIndexService,
+MetadataMappingService and ShardStateAction).
+
+Each change is a master action: the node that took the request checks what it can
+locally, sends it to the master (`MasterActions`), and the master turns it into one
+cluster state update, validated inside the update so two racing requests cannot both
+succeed. The requesting node then waits until it has applied the state that carries the
+change, so a request that follows on the same node sees it. Shard allocation runs on every
+state the master builds (allocation/allocator.py); nodes report their copies started or
+failed with `internal:cluster/shard/started` and `.../failure`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import msgspec
+import orjson
+
+from ..allocation import allocator
+from ..cluster.coordination.discovery_node import DiscoveryNode
+from ..cluster.state import ClusterStateContent, content_of
+from ..common.errors import IndexNotFound, ResourceAlreadyExists, StrataError
+from ..common.ids import random_base64_uuid
+from ..index import mapping as mappings
+from ..index.metadata import VERSION_CREATED, IndexMetadata
+from ..index.service import analysis_names, parse_create_body
+from ..tasks.task import Task
+from ..transport.wire import Message
+
+log = logging.getLogger("strata.index_admin")
+
+CREATE = "indices:admin/create"
+DELETE = "indices:admin/delete"
+PUT_MAPPING = "indices:admin/mapping/put"
+AUTO_PUT_MAPPING = "indices:admin/mapping/auto_put"
+SHARD_STARTED = "internal:cluster/shard/started"
+SHARD_FAILED = "internal:cluster/shard/failure"
+APPLY_TIMEOUT = 30.0
+
+
+class CreateIndexRequest(Message):
+    name: str
+    body: bytes  # the create-index body, JSON
+    requested_on: str = ""  # the node the request came to: its primaries go there if it holds data
+
+
+class DeleteIndicesRequest(Message):
+    names: list[str]
+
+
+class PutMappingRequest(Message):
+    names: list[str]
+    source: bytes  # JSON
+
+
+class AutoPutMappingRequest(Message):
+    name: str
+    uuid: str
+    mapping: bytes  # the full mapping the node's documents need, JSON
+
+
+class ShardStateRequest(Message):
+    index: str
+    uuid: str
+    shard: int
+    allocation_id: str
+    reason: str = ""
+
+
+class AppliedVersion(Message):
+    """The (term, version) of the state carrying the change: the requester waits for it."""
+
+    term: int
+    version: int
+
+
+def _with_indices(content: ClusterStateContent, indices: dict[str, IndexMetadata]) -> ClusterStateContent:
+    metadata = msgspec.structs.replace(content.metadata, indices=indices,
+                                       version=content.metadata.version + 1)
+    return msgspec.structs.replace(content, metadata=metadata)
+
+
+def _index(content: ClusterStateContent, name: str, uuid: str | None = None) -> IndexMetadata:
+    metadata = content.metadata.indices.get(name)
+    if metadata is None or (uuid is not None and metadata.uuid != uuid):
+        raise IndexNotFound(name)
+    return metadata
+
+
+# -- the updates, as pure functions of the content (the master runs them in its batch) --------
+
+
+def build_index_metadata(name: str, body: dict[str, Any]) -> IndexMetadata:
+    settings, mapping, aliases = parse_create_body(name, body)
+    uuid = random_base64_uuid()
+    settings.update({"index.uuid": uuid, "index.creation_date": str(int(time.time() * 1000)),
+                     "index.version.created": VERSION_CREATED, "index.provided_name": name})
+    settings.setdefault("index.number_of_shards", "1")
+    settings.setdefault("index.number_of_replicas", "1")
+    shards = int(settings["index.number_of_shards"])
+    return IndexMetadata(name, uuid, settings, mapping, aliases, primary_terms=(1,) * shards)
+
+
+def create_index(content: ClusterStateContent, metadata: IndexMetadata,
+                 requested_on: DiscoveryNode | None) -> ClusterStateContent:
+    existing = content.metadata.indices.get(metadata.name)
+    if existing is not None:
+        raise ResourceAlreadyExists(f"index [{metadata.name}/{existing.uuid}] already exists",
+                                    index_uuid=existing.uuid, index=metadata.name)
+    content = _with_indices(content, {**content.metadata.indices, metadata.name: metadata})
+    return allocator.place_new_index(content, metadata.name, requested_on)
+
+
+def delete_indices(content: ClusterStateContent, names: list[str]) -> ClusterStateContent:
+    indices = {n: m for n, m in content.metadata.indices.items() if n not in names}
+    if len(indices) == len(content.metadata.indices):
+        return content
+    return _with_indices(content, indices)
+
+
+def put_mapping(content: ClusterStateContent, names: list[str],
+                source: dict[str, Any]) -> ClusterStateContent:
+    """Every merge computed (and any conflict raised) before any index changes."""
+    indices = dict(content.metadata.indices)
+    changed = False
+    for name in sorted(names):
+        metadata = _index(content, name)
+        analysis = analysis_names(metadata.settings, name)
+        parsed = mappings.Mapping.parse_update(source, analysis=analysis)
+        merged = mappings.Mapping.parse(metadata.mappings).merge(parsed).to_dict()
+        if merged != metadata.mappings:
+            indices[name] = metadata.with_mappings(merged)
+            changed = True
+    return _with_indices(content, indices) if changed else content
+
+
+def merge_dynamic_mapping(content: ClusterStateContent, name: str, uuid: str,
+                          wanted: dict[str, Any]) -> ClusterStateContent:
+    """The fields a node's documents added, merged into the index's mapping (a conflict with
+    another node's update raises, and fails the documents that needed it)."""
+    metadata = _index(content, name, uuid)
+    if wanted == metadata.mappings:
+        return content
+    merged = mappings.Mapping.parse(metadata.mappings).merge(mappings.Mapping.parse(wanted)).to_dict()
+    if merged == metadata.mappings:
+        return content
+    return _with_indices(content, {**content.metadata.indices, name: metadata.with_mappings(merged)})
+
+
+def start_shard(content: ClusterStateContent, index: str, shard: int,
+                allocation_id: str) -> ClusterStateContent:
+    if index not in content.metadata.indices:
+        return content
+    return allocator.shard_started(content, index, shard, allocation_id)
+
+
+def fail_shard(content: ClusterStateContent, index: str, shard: int, allocation_id: str,
+               reason: str) -> ClusterStateContent:
+    if index not in content.metadata.indices:
+        return content
+    return allocator.shard_failed(content, index, shard, allocation_id, reason)
+
+
+class IndexAdmin:
+    """The node's client for index metadata changes, and the master's handlers of them."""
+
+    def __init__(self, node):
+        self.node = node
+        self._background: set[asyncio.Task] = set()
+
+    def register(self) -> None:
+        master = self.node.master_actions
+        master.register(CREATE, CreateIndexRequest, AppliedVersion, self._create)
+        master.register(DELETE, DeleteIndicesRequest, AppliedVersion, self._delete)
+        master.register(PUT_MAPPING, PutMappingRequest, AppliedVersion, self._put_mapping)
+        master.register(AUTO_PUT_MAPPING, AutoPutMappingRequest, AppliedVersion, self._auto_put_mapping)
+        master.register(SHARD_STARTED, ShardStateRequest, AppliedVersion, self._shard_started)
+        master.register(SHARD_FAILED, ShardStateRequest, AppliedVersion, self._shard_failed)
+
+    # -- the client side ---------------------------------------------------------------
+
+    async def _execute(self, action: str, request: Message) -> None:
+        applied: AppliedVersion = await self.node.master_actions.execute(action, request)
+        await self.wait_for_version(applied.term, applied.version)
+
+    async def wait_for_version(self, term: int, version: int, timeout: float = APPLY_TIMEOUT) -> None:
+        def reached(state) -> bool:
+            return state is not None and (state.term, state.version) >= (term, version)
+
+        if not await self.node.coordination.wait_for_state(reached, timeout):
+            raise StrataError(f"timed out waiting for this node to apply cluster state version [{version}]")
+
+    async def wait_for_index(self, name: str, timeout: float = APPLY_TIMEOUT) -> None:
+        await self.node.coordination.wait_for_state(
+            lambda state: name in content_of(state).metadata.indices, timeout)
+
+    async def create_index(self, name: str, body: dict[str, Any], timeout: float = APPLY_TIMEOUT) -> bool:
+        """Create it; True once every primary has started (ES's default
+        wait_for_active_shards=1), False if they had not within `timeout`."""
+        await self._execute(CREATE, CreateIndexRequest(name=name, body=orjson.dumps(body),
+                                                       requested_on=self.node.node_id))
+        return await self.wait_for_primaries(name, timeout)
+
+    async def wait_for_primaries(self, name: str, timeout: float = APPLY_TIMEOUT) -> bool:
+        def started(state) -> bool:
+            copies = content_of(state).routing_table.indices.get(name)
+            return copies is None or all(c.state == "STARTED" for c in copies if c.primary)
+
+        return await self.node.coordination.wait_for_state(started, timeout)
+
+    async def delete_indices(self, names: list[str]) -> None:
+        await self._execute(DELETE, DeleteIndicesRequest(names=names))
+
+    async def put_mapping(self, names: list[str], source: dict[str, Any]) -> None:
+        await self._execute(PUT_MAPPING, PutMappingRequest(names=names, source=orjson.dumps(source)))
+
+    async def put_dynamic_mapping(self, name: str, uuid: str, mapping: dict[str, Any]) -> None:
+        await self._execute(AUTO_PUT_MAPPING, AutoPutMappingRequest(name=name, uuid=uuid,
+                                                                    mapping=orjson.dumps(mapping)))
+
+    def report_shard(self, started: bool, index: str, uuid: str, shard: int, allocation_id: str,
+                     reason: str = "") -> None:
+        """Tell the master a copy is open (or failed), retrying across master changes."""
+        action = SHARD_STARTED if started else SHARD_FAILED
+        request = ShardStateRequest(index=index, uuid=uuid, shard=shard, allocation_id=allocation_id,
+                                    reason=reason)
+
+        async def send() -> None:
+            try:
+                await self.node.master_actions.execute(action, request, master_timeout=300.0)
+            except StrataError as e:
+                log.warning("failed to report shard [%s][%d] %s to the master: %s", index, shard,
+                            "started" if started else "failed", e)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- the master side: each handler is one cluster state update -----------------------
+
+    async def _submit(self, source: str, update) -> AppliedVersion:
+        state = await self.node.coordination.submit(source, update)
+        return AppliedVersion(term=state.term, version=state.version)
+
+    async def _create(self, request: CreateIndexRequest, task: Task) -> AppliedVersion:
+        metadata = build_index_metadata(request.name, orjson.loads(request.body))
+
+        def update(content: ClusterStateContent) -> ClusterStateContent:
+            details = self.node.coordination.coordinator.last_accepted_state.node_details
+            return create_index(content, metadata, details.get(request.requested_on))
+
+        applied = await self._submit(f"create-index [{request.name}]", update)
+        log.info("[%s] creating index, shards [%d]/[%d]", request.name, metadata.number_of_shards,
+                 metadata.number_of_replicas)
+        return applied
+
+    async def _delete(self, request: DeleteIndicesRequest, task: Task) -> AppliedVersion:
+        applied = await self._submit(f"delete-index {request.names}",
+                                     lambda content: delete_indices(content, request.names))
+        log.info("%s deleting indices", request.names)
+        return applied
+
+    async def _put_mapping(self, request: PutMappingRequest, task: Task) -> AppliedVersion:
+        source = orjson.loads(request.source)
+        return await self._submit(f"put-mapping {request.names}",
+                                  lambda content: put_mapping(content, request.names, source))
+
+    async def _auto_put_mapping(self, request: AutoPutMappingRequest, task: Task) -> AppliedVersion:
+        wanted = orjson.loads(request.mapping)
+        return await self._submit(f"dynamic-mapping [{request.name}]", lambda content: merge_dynamic_mapping(
+            content, request.name, request.uuid, wanted))
+
+    async def _shard_started(self, request: ShardStateRequest, task: Task) -> AppliedVersion:
+        return await self._submit(f"shard-started [{request.index}][{request.shard}]",
+                                  lambda content: start_shard(content, request.index, request.shard,
+                                                              request.allocation_id))
+
+    async def _shard_failed(self, request: ShardStateRequest, task: Task) -> AppliedVersion:
+        log.warning("[%s][%d] shard failed: %s", request.index, request.shard, request.reason)
+        return await self._submit(f"shard-failed [{request.index}][{request.shard}]",
+                                  lambda content: fail_shard(content, request.index, request.shard,
+                                                             request.allocation_id, request.reason))

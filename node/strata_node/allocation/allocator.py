@@ -1,0 +1,190 @@
+"""Primary allocation on the master: pure functions from a cluster state's content and its
+nodes to the next content.
+
+What Elasticsearch's AllocationService does for primaries, and only that so far:
+- a copy whose node left becomes UNASSIGNED (NODE_LEFT), remembering its node and
+  allocation id; a copy whose node restarted (a new ephemeral id) is initialized again on
+  that node, from the data it has;
+- an unassigned primary goes back to the node of its in-sync copy, with its allocation id
+  and a new primary term; it stays unassigned (the index red) while that node is away,
+  rather than starting empty elsewhere and losing acknowledged writes;
+- the primaries of a new index go to the node its create request came to when that node
+  holds data, else to the data node with the fewest shards, all of one index on one node.
+  These rules stand in until requests are routed to the node of each shard (replication,
+  issue 6): a node serves the indices it holds.
+Replicas stay UNASSIGNED until replication exists.
+
+`shard_started` and `shard_failed` are the updates a node's report causes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from ..cluster.coordination.discovery_node import DiscoveryNode
+from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
+from ..common.ids import random_base64_uuid
+from ..index.metadata import IndexMetadata
+
+DATA_ROLES = frozenset({"data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen"})
+
+
+def is_data_node(node: DiscoveryNode) -> bool:
+    return bool(DATA_ROLES.intersection(node.roles))
+
+
+def new_index_routing(metadata: IndexMetadata) -> tuple[ShardRouting, ...]:
+    copies = []
+    for shard in range(metadata.number_of_shards):
+        copies.append(ShardRouting(metadata.name, shard, True))
+        copies.extend(ShardRouting(metadata.name, shard, False) for _ in range(metadata.number_of_replicas))
+    return tuple(copies)
+
+
+def _unassign(copy: ShardRouting, reason: str, details: str) -> ShardRouting:
+    return msgspec.structs.replace(
+        copy, state="UNASSIGNED", node=None, node_ephemeral_id=None, unassigned_reason=reason,
+        unassigned_details=details, last_node=copy.node or copy.last_node,
+        last_allocation_id=copy.allocation_id or copy.last_allocation_id, allocation_id=None)
+
+
+def _initialize(copy: ShardRouting, node: DiscoveryNode, allocation_id: str) -> ShardRouting:
+    return msgspec.structs.replace(
+        copy, state="INITIALIZING", node=node.id, node_ephemeral_id=node.ephemeral_id,
+        allocation_id=allocation_id, unassigned_reason=None, unassigned_details=None)
+
+
+def _bump_term(metadata: IndexMetadata, shard: int) -> IndexMetadata:
+    return metadata.with_primary_term(shard, metadata.primary_terms[shard] + 1)
+
+
+def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) -> ClusterStateContent:
+    """The content with every copy's assignment brought in line with `nodes`; the same
+    content (identical) when nothing changes."""
+    routing = {name: copies for name, copies in content.routing_table.indices.items()
+               if name in content.metadata.indices}
+    for name, metadata in content.metadata.indices.items():
+        routing.setdefault(name, new_index_routing(metadata))
+    indices = dict(content.metadata.indices)
+    data_nodes = {n: d for n, d in nodes.items() if is_data_node(d)}
+    load = {n: 0 for n in data_nodes}
+    for copies in routing.values():
+        for copy in copies:
+            if copy.node in load:
+                load[copy.node] += 1
+    new_routing: dict[str, tuple[ShardRouting, ...]] = {}
+    for name in sorted(routing):
+        metadata = indices[name]
+        index_nodes = {c.node for c in routing[name] if c.node is not None}
+        updated: list[ShardRouting] = []
+        for copy in routing[name]:
+            if copy.node is not None:
+                node = nodes.get(copy.node)
+                if node is None:
+                    copy = _unassign(copy, "NODE_LEFT", f"node_left [{copy.node}]")
+                elif copy.node_ephemeral_id != node.ephemeral_id:
+                    if copy.primary:  # restarted: its data is there, its open shard is not
+                        copy = _initialize(copy, node, copy.allocation_id or random_base64_uuid())
+                        metadata = _bump_term(metadata, copy.shard)
+                    else:
+                        copy = _unassign(copy, "NODE_RESTARTING", f"node [{copy.node}] restarted")
+            if copy.node is None and copy.primary and copy.unassigned_reason != "ALLOCATION_FAILED":
+                target = _primary_target(copy, metadata, data_nodes, load, index_nodes)
+                if target is not None:
+                    in_sync = metadata.in_sync(copy.shard)
+                    copy = _initialize(copy, data_nodes[target],
+                                       copy.last_allocation_id if in_sync else random_base64_uuid())
+                    if in_sync:
+                        metadata = _bump_term(metadata, copy.shard)
+                    load[target] += 1
+                    index_nodes.add(target)
+            updated.append(copy)
+        new_routing[name] = tuple(updated)
+        indices[name] = metadata
+    if new_routing == content.routing_table.indices and indices == content.metadata.indices:
+        return content
+    return msgspec.structs.replace(
+        content, metadata=msgspec.structs.replace(content.metadata, indices=indices),
+        routing_table=RoutingTable(content.routing_table.version + 1, new_routing))
+
+
+def _primary_target(copy: ShardRouting, metadata: IndexMetadata, data_nodes: Mapping[str, DiscoveryNode],
+                    load: dict[str, int], index_nodes: set[str]) -> str | None:
+    in_sync = metadata.in_sync(copy.shard)
+    if in_sync:
+        # Only where an in-sync copy's data is: anything else could lose acknowledged writes.
+        if copy.last_allocation_id in in_sync and copy.last_node in data_nodes:
+            return copy.last_node
+        return None
+    if not data_nodes:
+        return None
+    placed = [n for n in index_nodes if n in data_nodes]
+    if placed:
+        return sorted(placed)[0]
+    return min(sorted(data_nodes), key=lambda n: load[n])
+
+
+def place_new_index(content: ClusterStateContent, name: str,
+                    node: DiscoveryNode | None) -> ClusterStateContent:
+    """The primaries of a just-created index on `node` (the node the create request came
+    to) when it holds data: while requests are not routed between nodes, that is the node
+    its client talks to. Otherwise reroute places them."""
+    metadata = content.metadata.indices[name]
+    if node is None or not is_data_node(node) or name in content.routing_table.indices:
+        return content
+    copies = tuple(_initialize(c, node, random_base64_uuid()) if c.primary else c
+                   for c in new_index_routing(metadata))
+    routing = {**content.routing_table.indices, name: copies}
+    return msgspec.structs.replace(content, routing_table=RoutingTable(content.routing_table.version + 1,
+                                                                       routing))
+
+
+def shard_started(content: ClusterStateContent, index: str, shard: int,
+                  allocation_id: str) -> ClusterStateContent:
+    """A node reports its copy open and serving: STARTED, and (a primary) in sync."""
+    copies = content.routing_table.indices.get(index)
+    metadata = content.metadata.indices.get(index)
+    if copies is None or metadata is None:
+        return content
+    updated = []
+    found: ShardRouting | None = None
+    for copy in copies:
+        if copy.shard == shard and copy.allocation_id == allocation_id and copy.state == "INITIALIZING":
+            found = copy
+            copy = msgspec.structs.replace(copy, state="STARTED")
+        updated.append(copy)
+    if found is None:
+        return content  # a stale report: the copy moved on meanwhile
+    indices = dict(content.metadata.indices)
+    if found.primary and allocation_id not in metadata.in_sync(shard):
+        indices[index] = metadata.with_in_sync(shard, (allocation_id,))
+    routing = dict(content.routing_table.indices)
+    routing[index] = tuple(updated)
+    return msgspec.structs.replace(
+        content, metadata=msgspec.structs.replace(content.metadata, indices=indices),
+        routing_table=RoutingTable(content.routing_table.version + 1, routing))
+
+
+def shard_failed(content: ClusterStateContent, index: str, shard: int, allocation_id: str,
+                 reason: str) -> ClusterStateContent:
+    """A node could not open or keep its copy: UNASSIGNED (ALLOCATION_FAILED) with the
+    reason, left there (no retry yet) so the failure shows in health and the APIs."""
+    copies = content.routing_table.indices.get(index)
+    if copies is None:
+        return content
+    updated = []
+    found = False
+    for copy in copies:
+        if copy.shard == shard and copy.allocation_id == allocation_id and copy.node is not None:
+            found = True
+            copy = msgspec.structs.replace(
+                _unassign(copy, "ALLOCATION_FAILED", reason), last_node=None)
+        updated.append(copy)
+    if not found:
+        return content
+    routing = dict(content.routing_table.indices)
+    routing[index] = tuple(updated)
+    return msgspec.structs.replace(content, routing_table=RoutingTable(content.routing_table.version + 1,
+                                                                       routing))

@@ -1,0 +1,109 @@
+"""Primary allocation on the master: copies follow their nodes, an in-sync primary goes
+back only where its data is, and a restarted node's copies start again with a new term."""
+
+from strata_node.action import index_admin
+from strata_node.allocation import allocator
+from strata_node.cluster.coordination.discovery_node import DiscoveryNode
+from strata_node.cluster.state import ClusterStateContent
+
+
+def node(node_id: str, *roles: str, ephemeral: str = "e1") -> DiscoveryNode:
+    return DiscoveryNode(id=node_id, name=node_id, roles=roles or ("master", "data"), ephemeral_id=ephemeral)
+
+
+def created(name: str, shards: int = 1, on: DiscoveryNode | None = None, nodes=None) -> ClusterStateContent:
+    metadata = index_admin.build_index_metadata(name, {"settings": {"number_of_shards": shards,
+                                                                    "number_of_replicas": 1}})
+    content = index_admin.create_index(ClusterStateContent(), metadata, on)
+    return allocator.reroute(content, nodes or {})
+
+
+def primaries(content: ClusterStateContent, name: str):
+    return [c for c in content.routing_table.indices[name] if c.primary]
+
+
+def started(content: ClusterStateContent, name: str) -> ClusterStateContent:
+    for copy in primaries(content, name):
+        content = allocator.shard_started(content, name, copy.shard, copy.allocation_id)
+    return content
+
+
+def test_a_new_index_goes_to_the_node_its_request_came_to_when_it_holds_data():
+    a, b = node("a"), node("b")
+    content = created("logs", shards=2, on=b, nodes={"a": a, "b": b})
+    assert {c.node for c in primaries(content, "logs")} == {"b"}
+    assert all(c.state == "INITIALIZING" for c in primaries(content, "logs"))
+
+
+def test_a_new_index_created_on_a_coordinating_node_goes_to_the_least_loaded_data_node():
+    coordinating, a, b = node("c", "master"), node("a"), node("b")
+    nodes = {"a": a, "b": b, "c": coordinating}
+    content = started(created("first", on=a, nodes=nodes), "first")
+    metadata = index_admin.build_index_metadata("second", {})
+    content = allocator.reroute(index_admin.create_index(content, metadata, coordinating), nodes)
+    assert [c.node for c in primaries(content, "second")] == ["b"]
+
+
+def test_replicas_stay_unassigned():
+    content = created("logs", on=node("a"), nodes={"a": node("a")})
+    replicas = [c for c in content.routing_table.indices["logs"] if not c.primary]
+    assert [(c.state, c.unassigned_reason) for c in replicas] == [("UNASSIGNED", "INDEX_CREATED")]
+
+
+def test_a_started_primary_is_in_sync():
+    a = node("a")
+    content = started(created("logs", on=a, nodes={"a": a}), "logs")
+    [primary] = primaries(content, "logs")
+    assert primary.state == "STARTED"
+    assert content.metadata.indices["logs"].in_sync(0) == (primary.allocation_id,)
+
+
+def test_a_primary_whose_node_left_is_unassigned_and_not_started_empty_elsewhere():
+    a, b = node("a"), node("b")
+    content = started(created("logs", on=a, nodes={"a": a, "b": b}), "logs")
+    content = allocator.reroute(content, {"b": b})
+    [primary] = primaries(content, "logs")
+    assert (primary.state, primary.unassigned_reason, primary.last_node) == ("UNASSIGNED", "NODE_LEFT", "a")
+
+
+def test_a_primary_goes_back_to_its_node_with_its_allocation_id_and_a_new_term():
+    a, b = node("a"), node("b")
+    content = started(created("logs", on=a, nodes={"a": a, "b": b}), "logs")
+    [before] = primaries(content, "logs")
+    content = allocator.reroute(content, {"b": b})  # a leaves
+    content = allocator.reroute(content, {"a": node("a", ephemeral="e2"), "b": b})  # and comes back
+    [primary] = primaries(content, "logs")
+    assert (primary.node, primary.state, primary.allocation_id) == ("a", "INITIALIZING", before.allocation_id)
+    assert content.metadata.indices["logs"].primary_terms == (2,)
+
+
+def test_a_restarted_node_initializes_its_primaries_again_with_a_new_term():
+    a = node("a")
+    content = started(created("logs", on=a, nodes={"a": a}), "logs")
+    content = allocator.reroute(content, {"a": node("a", ephemeral="e2")})
+    [primary] = primaries(content, "logs")
+    assert (primary.state, primary.node_ephemeral_id) == ("INITIALIZING", "e2")
+    assert content.metadata.indices["logs"].primary_terms == (2,)
+
+
+def test_a_failed_primary_stays_unassigned_with_its_reason():
+    a = node("a")
+    content = created("logs", on=a, nodes={"a": a})
+    [primary] = primaries(content, "logs")
+    content = allocator.shard_failed(content, "logs", 0, primary.allocation_id, "translog corrupted")
+    content = allocator.reroute(content, {"a": a})
+    [failed] = primaries(content, "logs")
+    assert (failed.state, failed.unassigned_reason, failed.unassigned_details) == (
+        "UNASSIGNED", "ALLOCATION_FAILED", "translog corrupted")
+
+
+def test_a_stale_started_report_changes_nothing():
+    a = node("a")
+    content = created("logs", on=a, nodes={"a": a})
+    assert allocator.shard_started(content, "logs", 0, "some-other-copy") is content
+
+
+def test_nothing_to_change_gives_the_same_content():
+    a = node("a")
+    content = started(created("logs", on=a, nodes={"a": a}), "logs")
+    assert allocator.reroute(content, {"a": a}) is content
