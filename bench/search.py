@@ -46,6 +46,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -267,12 +268,33 @@ def run_queries(url: str, index: str, kinds: list[QueryKind], count: int, seed: 
     return results
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User plus system CPU seconds of the node process and of its children (the indexing
+    worker) so far. CPU time, unlike wall-clock time, hardly moves when another process
+    shares the cores, so it compares runs on a busy machine."""
+    node = psutil.Process(pid)
+    times = node.cpu_times()
+    children = 0.0
+    for child in node.children(recursive=True):
+        try:
+            t = child.cpu_times()
+        except psutil.Error:  # a child that ended between listing and reading
+            continue
+        children += t.user + t.system
+    return times.user + times.system, children
+
+
 @dataclass
 class ShardRun:
     shards: int
     docs: int
     index_seconds: float
     queries: list[QueryResult]
+    node_cpu: float = 0.0  # CPU seconds of the node process while indexing
+    worker_cpu: float = 0.0  # ... and of its indexing worker
+
+    def per_100k(self, seconds: float) -> float:
+        return seconds * 100_000 / self.docs
 
     @property
     def docs_per_s(self) -> float:
@@ -282,7 +304,8 @@ class ShardRun:
 def run(shards: int, bodies: list[bytes], counts: list[int], last_ms: int,
         args: argparse.Namespace) -> ShardRun:
     data = Path(tempfile.mkdtemp(prefix=f"strata-search-s{shards}-", dir=args.data_dir))
-    node = _start_node(data, args.node_setting, None, None)
+    profile_out = f"{args.profile_out}-s{shards}"
+    node = _start_node(data, args.node_setting, args.profile, profile_out)
     docs = sum(counts)
     try:
         with httpx.Client(base_url=node.url, timeout=300) as admin:
@@ -294,8 +317,16 @@ def run(shards: int, bodies: list[bytes], counts: list[int], last_ms: int,
                 raise BulkFailed(f"creating the index failed: HTTP {r.status_code} {r.text}")
             print(f"indexing {docs:,} docs into {shards} shard(s) with {args.clients} client(s) ...",
                   flush=True)
+            cpu_before = cpu_seconds(node.proc.pid)
+            client_before = sum(psutil.Process().cpu_times()[:2])
             seconds = bulk_index(node.url, args.index, bodies, counts, args.clients, args.timeout)
-            print(f"  {docs / seconds:,.0f} docs/s", flush=True)
+            client_cpu = sum(psutil.Process().cpu_times()[:2]) - client_before
+            node_cpu, worker_cpu = (after - before for after, before in
+                                    zip(cpu_seconds(node.proc.pid), cpu_before, strict=True))
+            per_100k = 100_000 / docs
+            print(f"  {docs / seconds:,.0f} docs/s; CPU per 100k docs: node {node_cpu * per_100k:.2f} s, "
+                  f"worker {worker_cpu * per_100k:.2f} s, this client {client_cpu * per_100k:.2f} s",
+                  flush=True)
             for r in (admin.post(f"/{args.index}/_refresh"), admin.get(f"/{args.index}/_count")):
                 if r.status_code != 200:
                     raise BulkFailed(f"HTTP {r.status_code}: {r.text}")
@@ -303,7 +334,7 @@ def run(shards: int, bodies: list[bytes], counts: list[int], last_ms: int,
                 raise BulkFailed(f"_count is {r.json()['count']:,} after indexing {docs:,} docs")
         print(f"querying ({args.queries:,} of each kind after {WARMUP} warm-up queries) ...", flush=True)
         queries = run_queries(node.url, args.index, query_kinds(docs, last_ms), args.queries, args.seed)
-        return ShardRun(shards, docs, seconds, queries)
+        return ShardRun(shards, docs, seconds, queries, node_cpu, worker_cpu)
     finally:
         node.stop(timeout=120)
         if not args.keep_data:
@@ -320,12 +351,16 @@ def report(runs: list[ShardRun], ceiling: tuple[int, float] | None, args: argpar
     print()
     ceiling_rate = ceiling[0] / ceiling[1] if ceiling else None
     rows = [[f"{r.shards} shard(s)", f"{r.docs_per_s:,.0f}", f"{r.index_seconds:.1f}",
+             f"{r.per_100k(r.node_cpu):.2f}", f"{r.per_100k(r.worker_cpu):.2f}",
              f"{100 * r.docs_per_s / ceiling_rate:.1f}%" if ceiling_rate else "-",
              f">= {TARGET_DOCS_PER_S:,}", "yes" if r.docs_per_s >= TARGET_DOCS_PER_S else "NO"]
             for r in runs]
     if ceiling_rate:
-        rows.append(["ceiling", f"{ceiling_rate:,.0f}", f"{ceiling[1]:.1f}", "100%", "-", "-"])
-    print(table(["indexing", "docs/s", "seconds", "% of ceiling", "target", "met"], rows))
+        rows.append(["ceiling", f"{ceiling_rate:,.0f}", f"{ceiling[1]:.1f}", "-", "-", "100%", "-", "-"])
+    print(table(["indexing", "docs/s", "seconds", "node CPU s/100k", "worker CPU s/100k", "% of ceiling",
+                 "target", "met"], rows))
+    print("CPU: user + system seconds per 100,000 documents while indexing, of the node process and of "
+          "its indexing worker (steadier than docs/s on a shared machine)")
     if ceiling_rate:
         print(f"ceiling: orjson.loads of every action and source line + plyvel write batches of {args.batch} "
               "(one key per doc), in-process, no HTTP, no translog, no inverted index, best of 3 "
@@ -361,6 +396,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=120.0, help="per bulk request timeout, seconds")
     p.add_argument("--no-ceiling", action="store_true", help="skip the in-process ceiling")
     p.add_argument("--data-dir", default=None, help="parent folder of the temporary data folders")
+    p.add_argument("--profile", choices=("cprofile", "pyinstrument"), default=None,
+                   help="profile the node's main thread (event loop) for its whole life")
+    p.add_argument("--profile-out", default="/tmp/strata-node-profile",
+                   help="profile output path prefix, -s<shards> appended (.prof for cProfile; .txt and "
+                        ".pyisession for pyinstrument)")
     p.add_argument("--keep-data", action="store_true", help="keep the node's data folder")
     args = p.parse_args(argv)
     try:

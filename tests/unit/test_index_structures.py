@@ -244,6 +244,16 @@ def test_a_segment_built_by_place_in_the_batch_writes_what_the_engine_would(tmp_
     run(go())
 
 
+def test_a_segment_puts_its_postings_in_key_order():
+    writer = SegmentWriter()
+    for i, (words, status) in enumerate([("zebra apple", 500), ("mango apple \x00nul", 200), ("kiwi", 404)]):
+        writer.add_local(i, doc(words, status))
+    keys = []
+    writer.encode().emit(lambda k, v: keys.append(k), 10, {})
+    postings = [k for k in keys if k[:1] == b"t"]
+    assert postings == sorted(postings) and len(postings) == 8
+
+
 def test_a_prebuilt_segment_skips_the_documents_that_failed(tmp_path):
     async def go():
         a = await opened(tmp_path / "a")

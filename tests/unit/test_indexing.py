@@ -27,6 +27,18 @@ def test_ip_terms_sort_ipv4_inside_ipv6_order():
     assert sorted(ips, key=sortable_ip) == ["::1", "10.0.0.1", "10.0.0.2", "192.168.1.1", "2001:db8::1"]
 
 
+def test_ip_terms_of_dotted_quads_are_what_ipaddress_packs():
+    import ipaddress
+
+    rng = random.Random(5)
+    quads = ["0.0.0.0", "255.255.255.255", "10.0.0.1"] + \
+        [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(200)]
+    for ip in quads:
+        assert sortable_ip(ip) == ipaddress.ip_address(f"::ffff:{ip}").packed
+    assert sortable_ip("::ffff:10.0.0.1") == sortable_ip("10.0.0.1")
+    assert sortable_ip("2001:db8::1") == ipaddress.ip_address("2001:db8::1").packed
+
+
 def bulk(indices, *docs: bytes, index="logs"):
     items = [BulkItem("index", index, str(i), source=d) for i, d in enumerate(docs)]
     return BulkAction(indices).execute(items, WriteOptions(refresh="true"))

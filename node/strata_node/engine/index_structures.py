@@ -249,7 +249,25 @@ class SegmentWriter:
         self._docs.append(n)
         for name, (terms, positions) in doc.terms.items():
             if positions is None:
-                self._add_exact(n, name, terms)
+                if len(terms) != 1:
+                    self._add_exact(n, name, terms)
+                    continue
+                # one value (most keyword and numeric fields): _add_exact inlined
+                table = self._exact.get(name)
+                if table is None:
+                    self._add_exact(n, name, terms)
+                    continue
+                term = terms[0]
+                entry = table.get(term)
+                if entry is None:
+                    table[term] = n
+                elif entry.__class__ is int:
+                    table[term] = [entry, n]
+                else:
+                    entry.append(n)
+                totals = self._exact_stats[name]
+                totals[0] += 1
+                totals[1] += 1
                 continue
             table = self._text.get(name)
             if table is None:
@@ -295,6 +313,10 @@ class SegmentWriter:
         totals[1] += len(distinct)
 
     def encode(self) -> EncodedSegment:
+        """The batch's segment, postings in key order: LevelDB inserts each key of a write
+        batch into its memtable (a skip list), and keys in order find their place along
+        the path the previous key warmed in the CPU caches, where random keys miss them
+        (about half the cost of the batch write, measured with a 32 MB memtable)."""
         if not self._docs:
             return EncodedSegment([], [], None, {})
         postings = []
@@ -308,7 +330,7 @@ class SegmentWriter:
                     tails.append(_one(entry) + _NO_FREQS)
                 else:
                     tails.append(_encode(_deltas(entry)) + _NO_FREQS)
-            postings.append((name, True, stems, tails))
+            postings.append(_in_key_order(name, True, stems, tails))
         for name, table in self._text.items():
             prefix = field_prefix(POSTINGS, name)
             stems, tails = [], []
@@ -326,7 +348,8 @@ class SegmentWriter:
                     counts = Counter(numbers)
                     freqs = [counts[d] for d in docs]
                 tails.append(_encode((_deltas(docs), freqs, entry[1::2]))[1:])
-            postings.append((name, False, stems, tails))
+            postings.append(_in_key_order(name, False, stems, tails))
+        postings.sort(key=lambda p: p[0])  # fields in key order too
         columns = [(DOC_VALUES, name, _encode((_deltas(numbers), values))[1:])
                    for name, (numbers, values) in self._values.items()]
         columns += [(NORMS, name, _encode((_deltas(numbers), lengths))[1:])
@@ -341,6 +364,11 @@ class SegmentWriter:
         caller writes those."""
         if self.first_seq is not None:
             self.encode().emit(put, self.first_seq, stats)
+
+
+def _in_key_order(name: str, exact: bool, stems: list[bytes], tails: list[bytes]) -> tuple:
+    order = sorted(range(len(stems)), key=stems.__getitem__)
+    return name, exact, [stems[i] for i in order], [tails[i] for i in order]
 
 
 def stats_key(name: str) -> bytes:
