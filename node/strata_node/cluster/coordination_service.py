@@ -168,7 +168,9 @@ class CoordinationService:
         self._senders: dict[str, asyncio.Queue] = {}
         self._sender_tasks: dict[str, asyncio.Task] = {}
         self._acked: dict[str, tuple[int, int]] = {}  # node -> last (term, version) it accepted
-        self._encoded: OrderedDict[tuple[int, int], Any] = OrderedDict()  # recent states as builtins
+        # Recent states as plain data, by (term, version), with the state object they were
+        # made from: diffs need them, and the store writes them without encoding again.
+        self._encoded: OrderedDict[tuple[int, int], tuple[ClusterState, Any]] = OrderedDict()
         self._learned_addresses: set[str] = set()
         self.discovered: dict[str, Handshake] = {}  # address -> handshake, last round
         self._tasks: list[asyncio.Task] = []
@@ -286,7 +288,10 @@ class CoordinationService:
                 continue
             try:
                 if output.persist is not None:
-                    await asyncio.to_thread(self._store.write, output.persist)
+                    accepted = output.persist.last_accepted_state
+                    if self.coordinator.mode is Mode.LEADER and self._exact_builtins(accepted) is None:
+                        self._builtins(accepted)  # the senders diff against it too
+                    await asyncio.to_thread(self._store.write, output.persist, self._exact_builtins(accepted))
             except Exception:
                 # Sending a vote or an acceptance that was not persisted could elect two
                 # masters: drop the whole output, as a crash right here would.
@@ -461,14 +466,23 @@ class CoordinationService:
                 log.exception("[%s] failed to send %s to [%s]", self.local_node.name,
                               type(message).__name__, destination)
 
-    def _builtins(self, state: ClusterState) -> Any:
+    def _builtins(self, state: ClusterState, data: Any = None) -> Any:
+        """The state as plain data (`data` when the caller already has it). A state with
+        the same (term, version) but another object (the commit marks the committed
+        configuration) keeps the cached data for diffs, which set every field they change."""
         key = (state.term, state.version)
-        encoded = self._encoded.get(key)
-        if encoded is None:
-            encoded = self._encoded[key] = encode_state(state)
+        cached = self._encoded.get(key)
+        if cached is None:
+            cached = self._encoded[key] = (state, data if data is not None else encode_state(state))
             while len(self._encoded) > 4:
                 self._encoded.popitem(last=False)
-        return encoded
+        return cached[1]
+
+    def _exact_builtins(self, state: ClusterState) -> Any:
+        """The cached plain data of exactly this state object, or None (what the store may
+        write as it is)."""
+        cached = self._encoded.get((state.term, state.version))
+        return cached[1] if cached is not None and cached[0] is state else None
 
     async def _send_publication(self, destination: str, address: str, request: PublishRequest) -> None:
         state = request.state
@@ -477,7 +491,7 @@ class CoordinationService:
         peers = self._known_addresses()
         if base_key is not None and base_key in self._encoded and base_key < (state.term, state.version):
             envelope = PublishEnvelope(source=self.node_id, term=state.term, version=state.version,
-                                       diff=_encode(diff.diff(self._encoded[base_key], new)),
+                                       diff=_encode(diff.diff(self._encoded[base_key][1], new)),
                                        base_term=base_key[0], base_version=base_key[1], known_peers=peers)
             try:
                 await self.transport.execute(PUBLISH_ACTION, envelope, Empty, address=address,
@@ -571,7 +585,7 @@ class CoordinationService:
         if (state.term, state.version) != (request.term, request.version):
             raise IncompatibleClusterStateVersion("the rebuilt state does not carry the announced version")
         self._check_same_cluster(content_of(state).metadata.cluster_uuid)
-        self._builtins(state)  # keep it: the next diff is against it
+        self._builtins(state, data)  # keep it: the next diff is against it, and the store writes it
         self._inputs.put_nowait(("message", PublishRequest(source=request.source, state=state)))
         return Empty()
 

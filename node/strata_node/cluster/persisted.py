@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import plyvel
@@ -46,15 +47,17 @@ class PersistedStateStore:
         self._written_state = state
         return PersistedState(current_term=int(term) if term is not None else 0, last_accepted_state=state)
 
-    def write(self, persisted: PersistedState) -> None:
+    def write(self, persisted: PersistedState, encoded: Any = None) -> None:
         """Synced: when this returns the term and state survive a crash. The state is
-        rewritten only when it changed (a term bump alone is a few bytes)."""
+        rewritten only when it changed (a term bump alone is a few bytes); `encoded` is the
+        state as plain data when the caller has it already."""
         with self._lock:
             self._check_open()
             with self._db.write_batch(sync=True) as batch:
                 batch.put(TERM, str(persisted.current_term).encode())
                 if persisted.last_accepted_state is not self._written_state:
-                    batch.put(STATE, _encode(encode_state(persisted.last_accepted_state)))
+                    data = encoded if encoded is not None else encode_state(persisted.last_accepted_state)
+                    batch.put(STATE, _encode(data))
             self._written_state = persisted.last_accepted_state
 
     def _check_open(self) -> None:
