@@ -485,18 +485,20 @@ class Coordinator:
             value = self._on_membership(value, details)
         accepted_configuration = base.last_accepted_configuration
         if base.last_committed_configuration == base.last_accepted_configuration:
-            live = [
-                n
-                for n in nodes
-                if state.contains_join_vote_for(n) and (n not in details or details[n].is_master_eligible)
-            ]
-            accepted_configuration = reconfigure(
+            # As Elasticsearch's Reconfigurator: every master-eligible member counts as live
+            # (the followers checker keeps the membership honest); the change is made only
+            # when the join votes already hold a quorum of the new configuration, which is
+            # what CoordinationState requires to accept it.
+            live = [n for n in nodes if n not in details or details[n].is_master_eligible]
+            proposed = reconfigure(
                 live,
                 self.node_id,
                 base.last_accepted_configuration,
                 auto_shrink=self.settings.auto_shrink_voting_configuration,
                 excluded=self._exclusions(value),
             )
+            if proposed == base.last_accepted_configuration or state.join_votes_have_quorum_for(proposed):
+                accepted_configuration = proposed
         changed = (
             nodes != base.nodes
             or details != base.node_details
