@@ -12,6 +12,7 @@ services do not keep yet (search, get, merges, segments, query cache, ...) are z
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import resource
 import threading
@@ -20,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import ES_COMPAT_VERSION
+from ..common.errors import StrataError
 from ..index.shard import IndexShard
 from ..tasks.task import Task
 from ..transport.wire import Message
+
+log = logging.getLogger("strata.nodes_stats")
 
 NODES_STATS_NODE = "cluster:monitor/nodes/stats[n]"
 METRICS = (
@@ -182,7 +186,8 @@ def shard_figures(shard: IndexShard) -> dict[str, Any]:
     try:
         if shard.is_active:
             docs = engine.count()
-    except Exception:
+    except StrataError as e:  # the engine failed under us: the shard reports its failure elsewhere
+        log.info("%s: no document count for stats: %s", shard.ref, e)
         docs = None
     tracker = engine.tracker
     return {
@@ -460,7 +465,7 @@ async def gather(
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Stats of every target node (node id -> address, None for this one), in parallel:
     (node id -> stats, failures as ES-shaped errors)."""
-    from ..common.errors import StrataError, error_to_dict
+    from ..common.errors import error_to_dict
 
     async def one(node_id: str, address: str | None) -> NodeStats | dict[str, Any]:
         try:
