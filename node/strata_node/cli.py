@@ -54,18 +54,20 @@ def _cluster_secret(data: Path) -> str:
 
 def _wait_for_cluster(url: str, nodes: int, procs: list[subprocess.Popen],
                       timeout: float = 60.0) -> str | None:
-    """The elected master's name once every node has joined it, or None."""
+    """The elected master's name once every node has joined it, or None. The node waits
+    for the cluster state (`wait_for_nodes`); each call is short so a node that died is seen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and all(p.poll() is None for p in procs):
         try:
-            health = httpx.get(f"{url}/_cluster/health", timeout=5).json()
-            if health.get("number_of_nodes") == nodes:
+            health = httpx.get(f"{url}/_cluster/health", params={"wait_for_nodes": nodes, "timeout": "2s"},
+                               timeout=10)
+            if health.status_code == 200:
                 rows = httpx.get(f"{url}/_cat/master", params={"format": "json"}, timeout=5).json()
                 if rows and rows[0].get("node") not in (None, "-"):
                     return rows[0]["node"]
+                time.sleep(0.1)  # all joined, the master changing hands: ask again shortly
         except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
+            time.sleep(0.2)  # not listening yet, or busy starting
     return None
 
 

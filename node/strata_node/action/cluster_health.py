@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from ..cluster.state import ShardRouting
+from ..cluster.state import ShardRouting, content_of
 from ..index.metadata import IndexMetadata
 from ..index.service import IndexService
 from ..index.shard import INITIALIZING, STARTED, IndexShard
@@ -179,8 +179,6 @@ class ClusterHealth:
 
 def index_views(node, names: Iterable[str] | None = None) -> list[IndexView]:
     """The named indices (every index of the applied state when None) as health sees them."""
-    from ..cluster.state import content_of
-
     coordination = node.coordination
     content = content_of(coordination.applied_state if coordination is not None else None)
     wanted = content.metadata.indices if names is None else {

@@ -28,12 +28,6 @@ from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
 from ..common.ids import random_base64_uuid
 from ..index.metadata import IndexMetadata
 
-DATA_ROLES = frozenset({"data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen"})
-
-
-def is_data_node(node: DiscoveryNode) -> bool:
-    return bool(DATA_ROLES.intersection(node.roles))
-
 
 def new_index_routing(metadata: IndexMetadata) -> tuple[ShardRouting, ...]:
     copies = []
@@ -68,7 +62,7 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
     for name, metadata in content.metadata.indices.items():
         routing.setdefault(name, new_index_routing(metadata))
     indices = dict(content.metadata.indices)
-    data_nodes = {n: d for n, d in nodes.items() if is_data_node(d)}
+    data_nodes = {n: d for n, d in nodes.items() if d.is_data_node}
     load = {n: 0 for n in data_nodes}
     for copies in routing.values():
         for copy in copies:
@@ -132,7 +126,7 @@ def place_new_index(content: ClusterStateContent, name: str,
     to) when it holds data: while requests are not routed between nodes, that is the node
     its client talks to. Otherwise reroute places them."""
     metadata = content.metadata.indices[name]
-    if node is None or not is_data_node(node) or name in content.routing_table.indices:
+    if node is None or not node.is_data_node or name in content.routing_table.indices:
         return content
     copies = tuple(_initialize(c, node, random_base64_uuid()) if c.primary else c
                    for c in new_index_routing(metadata))

@@ -51,6 +51,7 @@ from .persisted import PersistedStateStore
 from .state import (
     UNKNOWN_UUID,
     ClusterStateContent,
+    as_content,
     content_of,
     decode_state,
     encode_state,
@@ -257,12 +258,17 @@ class CoordinationService:
             except TimeoutError:
                 pass
 
-    def address_of(self, node_id: str) -> str | None:
+    def _details_of(self, node_id: str) -> DiscoveryNode | None:
+        """What the newest state this node has says of `node_id`."""
         for state in (self.coordinator.last_accepted_state, self.applied_state):
             if state is not None and node_id in state.node_details:
-                address = state.node_details[node_id].transport_address
-                if address:
-                    return address
+                return state.node_details[node_id]
+        return None
+
+    def address_of(self, node_id: str) -> str | None:
+        details = self._details_of(node_id)
+        if details is not None and details.transport_address:
+            return details.transport_address
         return self.transport.peers().get(node_id)
 
     # -- the master service ---------------------------------------------------------------
@@ -385,9 +391,9 @@ class CoordinationService:
         self._last_timed = (state.term, state.version)
 
     def _name_of(self, node_id: str) -> str:
-        for state in (self.coordinator.last_accepted_state, self.applied_state):
-            if state is not None and node_id in state.node_details:
-                return state.node_details[node_id].name
+        details = self._details_of(node_id)
+        if details is not None:
+            return details.name
         handshake = next((h for h in self.discovered.values() if h.node_id == node_id), None)
         return handshake.node_name if handshake is not None else node_id
 
@@ -720,7 +726,7 @@ def _allocate(value: Any, nodes: dict[str, DiscoveryNode]) -> ClusterStateConten
     """Shard allocation on every state the master builds: copies follow their nodes."""
     from ..allocation.allocator import reroute
 
-    return reroute(value if isinstance(value, ClusterStateContent) else content_of(None), nodes)
+    return reroute(as_content(value), nodes)
 
 
 async def _call(function: Applier, old: ClusterState | None, new: ClusterState, kind: str) -> None:

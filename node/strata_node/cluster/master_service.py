@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..common.errors import FailedToCommitClusterState
 from .coordination.cluster_state import ClusterState
-from .state import ClusterStateContent, content_of
+from .state import ClusterStateContent, as_content
 
 log = logging.getLogger("strata.cluster.master")
 
@@ -30,7 +30,6 @@ class UpdateTask:
     future: asyncio.Future
     # (term, version) of the state that carries this task, once it is built
     published_in: tuple[int, int] | None = None
-    failed: bool = field(default=False)
 
 
 class PendingTasks:
@@ -44,11 +43,10 @@ class PendingTasks:
         self._tasks.append(task)
 
         def run(value):
-            content = content_of_value(value)
+            content = as_content(value)
             try:
                 updated = task.update(content)
             except Exception as e:  # one task's failure fails that task only
-                task.failed = True
                 log.info("cluster state update task [%s] failed: %s", task.source, e)
                 if not task.future.done():
                     task.future.set_exception(e)
@@ -79,10 +77,3 @@ class PendingTasks:
             if not task.future.done():
                 task.future.set_exception(FailedToCommitClusterState(
                     f"failed to publish cluster state update [{task.source}]: {reason}"))
-
-    def __len__(self) -> int:
-        return sum(1 for t in self._tasks if not t.future.done())
-
-
-def content_of_value(value) -> ClusterStateContent:
-    return value if isinstance(value, ClusterStateContent) else content_of(None)

@@ -88,18 +88,18 @@ class ClusterStateContent(msgspec.Struct, frozen=True):
 EMPTY_CONTENT = ClusterStateContent()
 
 
+def as_content(value: Any) -> ClusterStateContent:
+    """A core state's value as content; the initial (bootstrap) state has none yet."""
+    return value if isinstance(value, ClusterStateContent) else EMPTY_CONTENT
+
+
 def content_of(state: ClusterState | None) -> ClusterStateContent:
-    """A state's content; the initial (bootstrap) state has none yet."""
-    if state is None or state.value is None:
-        return EMPTY_CONTENT
-    return state.value
+    return as_content(state.value if state is not None else None)
 
 
 def voting_config_exclusions(value: Any) -> frozenset[str]:
     """The node ids the reconfigurator must leave out (read by the coordination core)."""
-    if not isinstance(value, ClusterStateContent):
-        return frozenset()
-    return frozenset(e.node_id for e in value.metadata.voting_config_exclusions)
+    return frozenset(e.node_id for e in as_content(value).metadata.voting_config_exclusions)
 
 
 def encode_state(state: ClusterState) -> Any:

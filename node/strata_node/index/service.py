@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from ..cluster.state import content_of
 from ..common.errors import (
     IllegalArgument,
     IllegalState,
@@ -258,6 +259,7 @@ class IndicesService:
         # apart from indices that do not exist.
         self.cluster_indices: dict[str, IndexMetadata] = {}
         self._apply_lock = asyncio.Lock()
+        self._reported: set[str] = set()  # allocation ids of initializing copies already reported
 
     async def start(self) -> None:
         """Finish removals a crash interrupted; shards open when the cluster state says so."""
@@ -276,10 +278,12 @@ class IndicesService:
     def get(self, name: str) -> IndexService:
         service = self.indices.get(name)
         if service is None:
-            if name in self.cluster_indices:
-                raise IndexNotLocal(name, self.node_id)
-            raise IndexNotFound(name)
+            raise self._absent(name)
         return service
+
+    def _absent(self, name: str) -> IndexNotFound | IndexNotLocal:
+        """The error for a name this node does not hold: held elsewhere, or nowhere."""
+        return IndexNotLocal(name, self.node_id) if name in self.cluster_indices else IndexNotFound(name)
 
     async def create(self, name: str, body: Mapping[str, Any]) -> IndexService | None:
         """Create through the master; the local service once this node holds the index
@@ -317,8 +321,6 @@ class IndicesService:
     async def apply_cluster_state(self, old, new) -> None:
         """Open the copies routed to this node, update the metadata of open ones, close and
         delete what the cluster no longer has. Runs on the applier task, in version order."""
-        from ..cluster.state import content_of
-
         content = content_of(new)
         async with self._apply_lock:
             # Indices leave at once and arrive once opened: a request never finds a name
@@ -346,16 +348,22 @@ class IndicesService:
                 service = self.indices.get(name)
                 if service is None:
                     service = await self._open_local(metadata)
-                    for copy in copies:
-                        self._report(service, copy)
                 else:
                     await service.apply_metadata(metadata)
-                    for copy in copies:
-                        if copy.state == "INITIALIZING":
-                            self._report(service, copy)
+                for copy in copies:
+                    if copy.state == "INITIALIZING":
+                        self._report(service, copy)
+            initializing = {c.allocation_id for copies in wanted.values() for c in copies
+                            if c.state == "INITIALIZING"}
+            self._reported &= initializing
             self.cluster_indices = dict(content.metadata.indices)
 
     def _report(self, service: IndexService, copy) -> None:
+        """Tell the master how opening an initializing copy went, once per copy: the
+        states applied before the master's answer arrives must not send it again."""
+        if copy.allocation_id in self._reported:
+            return
+        self._reported.add(copy.allocation_id)
         shard = service.shards[copy.shard]
         started = shard.state == "STARTED"
         reason = "" if started else f"shard failed to open: {shard.failure}"
@@ -422,9 +430,7 @@ class IndicesService:
                 if part not in universe:
                     if ignore_unavailable:
                         continue
-                    if not cluster and part in self.cluster_indices:
-                        raise IndexNotLocal(part, self.node_id)
-                    raise IndexNotFound(part)
+                    raise IndexNotFound(part) if cluster else self._absent(part)
                 matches = [part]
             for n in matches:
                 if n not in seen:

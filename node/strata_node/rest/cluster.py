@@ -1,13 +1,13 @@
-"""`GET /_cluster/health` and `GET /_cluster/health/{index}` for this one node
+"""`GET /_cluster/health` and `GET /_cluster/health/{index}`
 (RestClusterHealthAction and TransportClusterHealthAction in Elasticsearch).
 
-The health itself comes from the real shard states (action/cluster_health.py). Each
+The health itself comes from the routing table of the applied cluster state, with this
+node's own copies checked against their engines (action/cluster_health.py). Each
 `wait_for_*` parameter is one condition; the answer comes as soon as all of them hold,
 or when `timeout` (30s by default) passes, and then it is a 408 with `timed_out: true`
 and the health as it stood. Naming an index that does not exist is a condition too: the
-health waits for it to appear and is red meanwhile. The node counts come from the
-applied cluster state; index and shard health still from this node's own shards. The
-conditions are re-evaluated on every cluster state change and every 50ms.
+health waits for it to appear and is red meanwhile. The conditions are re-evaluated on
+every cluster state change, and every 50ms for a local engine that fails between states.
 
 Parameters are read in Elasticsearch's order, and every one is checked before any
 waiting starts, so a bad value is a 400 at once, never a 408 later.

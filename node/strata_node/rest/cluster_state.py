@@ -16,9 +16,7 @@ cluster state does not list is shown from the node's own index metadata and shar
 from __future__ import annotations
 
 import base64
-import fnmatch
 import hashlib
-import time
 from typing import Any
 
 from .. import ES_COMPAT_VERSION
@@ -32,14 +30,15 @@ from ..action.cluster_admin import (
     UpdateSettingsResponse,
 )
 from ..action.cluster_admin import UPDATE_SETTINGS as UPDATE_SETTINGS_ACTION
-from ..cluster.state import NO_MASTER_BLOCK, ClusterBlock, content_of
+from ..cluster.coordination.discovery_node import DATA_ROLES
+from ..cluster.state import NO_MASTER_BLOCK, ClusterBlock, ShardRouting, content_of
 from ..common import cluster_settings
-from ..common.errors import ActionRequestValidation, IllegalArgument, IndexNotFound, XContentParseError
+from ..common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
+from ..index.metadata import IndexMetadata
 from ..transport.wire import Empty
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
-DATA_ROLES = ("data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen")
 METRICS = (
     "version",
     "master_node",
@@ -117,56 +116,42 @@ def render_node(details) -> dict[str, Any]:
     }
 
 
-def render_shard(routing: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        "state": routing["state"],
-        "primary": routing["primary"],
-        "node": routing.get("node"),
+def render_shard(copy: ShardRouting) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "state": copy.state,
+        "primary": copy.primary,
+        "node": copy.node,
         "relocating_node": None,
-        "shard": routing["shard"],
-        "index": routing["index"],
+        "shard": copy.shard,
+        "index": copy.index,
     }
-    if routing.get("allocation_id"):
-        out["allocation_id"] = {"id": routing["allocation_id"]}
-    if routing["state"] == "UNASSIGNED":
-        out["recovery_source"] = {"type": "EMPTY_STORE" if routing["primary"] else "PEER"}
+    if copy.allocation_id:
+        out["allocation_id"] = {"id": copy.allocation_id}
+    if copy.state == "UNASSIGNED":
+        out["recovery_source"] = {"type": "EMPTY_STORE" if copy.primary else "PEER"}
         out["unassigned_info"] = {
-            "reason": routing.get("unassigned_reason") or "INDEX_CREATED",
-            "at": routing.get("at") or "1970-01-01T00:00:00.000Z",
+            "reason": copy.unassigned_reason or "INDEX_CREATED",
+            "at": "1970-01-01T00:00:00.000Z",
             "delayed": False,
             "allocation_status": "no_attempt",
         }
     return out
 
 
-def iso_millis(millis: int | None) -> str | None:
-    if millis is None:
-        return None
-    seconds, ms = divmod(int(millis), 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
-
-
-def render_index(view: dict[str, Any], flat_settings: bool) -> dict[str, Any]:
-    settings = {k: v for k, v in view["settings"].items()}
-    shards = int(settings.get("index.number_of_shards", 1))
-    routing_shards = settings.get("index.number_of_routing_shards")
-    if routing_shards is None:
-        from ..index import routing
-
-        routing_shards = routing.default_number_of_routing_shards(shards)
-    terms = list(view.get("primary_terms") or ()) or [1] * shards
+def render_index(md: IndexMetadata, flat_settings: bool) -> dict[str, Any]:
+    shards = md.number_of_shards
     return {
-        "version": view.get("version", 1),
-        "mapping_version": view.get("mapping_version", 1),
-        "settings_version": view.get("settings_version", 1),
+        "version": md.version,
+        "mapping_version": md.mapping_version,
+        "settings_version": md.settings_version,
         "aliases_version": 1,
-        "routing_num_shards": int(routing_shards),
-        "state": view.get("state", "open"),
-        "settings": cluster_settings.render(settings, flat_settings),
-        "mappings": {"_doc": view["mappings"]} if view.get("mappings") else {},
-        "aliases": sorted(view.get("aliases") or {}),
-        "primary_terms": {str(i): t for i, t in enumerate(terms)},
-        "in_sync_allocations": {str(i): list(view.get("in_sync", {}).get(str(i), ())) for i in range(shards)},
+        "routing_num_shards": md.number_of_routing_shards,
+        "state": md.state,
+        "settings": cluster_settings.render(dict(md.settings), flat_settings),
+        "mappings": {"_doc": md.mappings} if md.mappings else {},
+        "aliases": sorted(md.aliases),
+        "primary_terms": {str(i): t for i, t in enumerate(md.primary_terms)},
+        "in_sync_allocations": {str(i): list(md.in_sync(i)) for i in range(shards)},
         "rollover_info": {},
         "system": False,
         "timestamp_range": {"shards": []},
@@ -261,131 +246,21 @@ class ClusterStateHandlers:
         )
         return RestResponse(200, body)
 
-    def _index_views(self) -> dict[str, dict[str, Any]]:
-        """Every index: from the cluster state, or this node's own metadata for an index
-        the cluster state does not list yet."""
+    def _index_views(self) -> dict[str, tuple[IndexMetadata, tuple[ShardRouting, ...]]]:
+        """Every index of the applied cluster state, with its copies."""
         content = self.coordination.content if self.coordination is not None else content_of(None)
-        views: dict[str, dict[str, Any]] = {}
-        for name, md in content.metadata.indices.items():
-            routing = [
-                {
-                    "index": r.index,
-                    "shard": r.shard,
-                    "primary": r.primary,
-                    "state": r.state,
-                    "node": r.node,
-                    "allocation_id": r.allocation_id,
-                    "unassigned_reason": r.unassigned_reason,
-                }
-                for r in content.routing_table.indices.get(name, ())
-            ]
-            views[name] = {
-                "name": name,
-                "uuid": md.uuid,
-                "settings": dict(md.settings),
-                "mappings": md.mappings,
-                "aliases": md.aliases,
-                "state": md.state,
-                "version": md.version,
-                "mapping_version": md.mapping_version,
-                "settings_version": md.settings_version,
-                "primary_terms": md.primary_terms,
-                "in_sync": dict(md.in_sync_allocation_ids),
-                "routing": routing,
-            }
-        for name, service in self.node.indices.indices.items():
-            if name in views:
-                continue
-            md = service.metadata
-            settings = dict(md.settings)
-            created = settings.get("index.creation_date")
-            at = iso_millis(int(created)) if created and str(created).isdigit() else None
-            routing = []
-            for shard in service.shards:
-                state = (
-                    "STARTED"
-                    if shard.is_active
-                    else "INITIALIZING"
-                    if shard.state == "INITIALIZING"
-                    else "UNASSIGNED"
-                )
-                routing.append(
-                    {
-                        "index": name,
-                        "shard": shard.ref.shard,
-                        "primary": True,
-                        "state": state,
-                        "node": self.node.node_id if state != "UNASSIGNED" else None,
-                        "at": at,
-                        "unassigned_reason": "ALLOCATION_FAILED" if state == "UNASSIGNED" else None,
-                    }
-                )
-                for _ in range(md.number_of_replicas):
-                    routing.append(
-                        {
-                            "index": name,
-                            "shard": shard.ref.shard,
-                            "primary": False,
-                            "state": "UNASSIGNED",
-                            "node": None,
-                            "at": at,
-                        }
-                    )
-            views[name] = {
-                "name": name,
-                "uuid": md.uuid,
-                "settings": settings,
-                "mappings": dict(md.mappings),
-                "aliases": dict(md.aliases),
-                "state": md.state,
-                "version": md.version,
-                "primary_terms": md.primary_terms,
-                "routing": routing,
-            }
-        return views
+        return {name: (md, content.routing_table.indices.get(name, ()))
+                for name, md in content.metadata.indices.items()}
 
-    def _select(
-        self,
-        views: dict[str, dict[str, Any]],
-        expression: str | None,
-        ignore_unavailable: bool,
-        allow_no_indices: bool,
-        expand: str,
-    ) -> list[str]:
+    def _select(self, views: dict, expression: str | None, ignore_unavailable: bool, allow_no_indices: bool,
+                expand: str) -> list[str]:
+        """Every index (hidden ones too) without an expression, else the expression
+        resolved among the cluster's indices."""
         if expression is None:
             return sorted(views)
-        expand_set = set(expand.split(","))
-        include_hidden = bool(expand_set & {"hidden", "all"})
-        wildcards = "none" not in expand_set
-
-        def hidden(name: str) -> bool:
-            return name.startswith(".") or str(views[name]["settings"].get("index.hidden", "false")) == "true"
-
-        out: list[str] = []
-        for part in [p for p in expression.split(",") if p]:
-            if part.startswith("-") and out:
-                out = [n for n in out if not fnmatch.fnmatchcase(n, part[1:])]
-                continue
-            if part in ("_all", "*") or "*" in part:
-                if not wildcards:
-                    continue
-                pattern = "*" if part == "_all" else part
-                matches = [
-                    n
-                    for n in sorted(views)
-                    if fnmatch.fnmatchcase(n, pattern)
-                    and (include_hidden or not hidden(n) or part.startswith("."))
-                ]
-            elif part in views:
-                matches = [part]
-            elif ignore_unavailable:
-                matches = []
-            else:
-                raise IndexNotFound(part).with_metadata(index=part)
-            out.extend(n for n in matches if n not in out)
-        if not out and not allow_no_indices:
-            raise IndexNotFound(expression).with_metadata(index=expression)
-        return out
+        return self.node.indices.resolve(expression, ignore_unavailable=ignore_unavailable,
+                                         allow_no_indices=allow_no_indices, expand_wildcards=expand,
+                                         cluster=True)
 
     def _render_state(
         self,
@@ -448,7 +323,7 @@ class ClusterStateHandlers:
                     ],
                 },
                 "templates": dict(metadata.templates),
-                "indices": {n: render_index(views[n], flat) for n in selected},
+                "indices": {n: render_index(views[n][0], flat) for n in selected},
                 "index-graveyard": {"tombstones": []},
             }
             for key, value in sorted(metadata.customs.items()):
@@ -458,7 +333,7 @@ class ClusterStateHandlers:
             body["metadata"] = md
         if "routing_table" in metrics:
             body["routing_table"] = {
-                "indices": {n: {"shards": _by_shard(views[n]["routing"])} for n in selected}
+                "indices": {n: {"shards": _by_shard(views[n][1])} for n in selected}
             }
         if "routing_nodes" in metrics:
             unassigned: list[dict[str, Any]] = []
@@ -466,15 +341,14 @@ class ClusterStateHandlers:
             if state is not None:
                 for node_id in sorted(state.nodes):
                     details = state.node_details.get(node_id)
-                    roles = details.roles if details is not None else ()
-                    if node_id == self.node.node_id or any(r in DATA_ROLES for r in roles):
+                    if node_id == self.node.node_id or (details is not None and details.is_data_node):
                         by_node[node_id] = []
             for name in sorted(views):
-                for routing in views[name]["routing"]:
-                    if routing.get("node") is None:
-                        unassigned.append(render_shard(routing))
+                for copy in views[name][1]:
+                    if copy.node is None:
+                        unassigned.append(render_shard(copy))
                     else:
-                        by_node.setdefault(routing["node"], []).append(render_shard(routing))
+                        by_node.setdefault(copy.node, []).append(render_shard(copy))
             body["routing_nodes"] = {"unassigned": unassigned, "nodes": by_node}
         return body
 
@@ -568,8 +442,8 @@ class ClusterStateHandlers:
         return RestResponse(200)
 
 
-def _by_shard(routing: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _by_shard(copies: tuple[ShardRouting, ...]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for r in sorted(routing, key=lambda r: (r["shard"], not r["primary"])):
-        out.setdefault(str(r["shard"]), []).append(render_shard(r))
+    for copy in sorted(copies, key=lambda c: (c.shard, not c.primary)):
+        out.setdefault(str(copy.shard), []).append(render_shard(copy))
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 MASTER_ROLE = "master"
+DATA_ROLES = frozenset({"data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen"})
 
 
 class DiscoveryNode(msgspec.Struct, frozen=True):
@@ -26,3 +27,7 @@ class DiscoveryNode(msgspec.Struct, frozen=True):
     @property
     def is_master_eligible(self) -> bool:
         return MASTER_ROLE in self.roles
+
+    @property
+    def is_data_node(self) -> bool:
+        return not DATA_ROLES.isdisjoint(self.roles)

@@ -481,7 +481,11 @@ class Coordinator:
         value = base.value
         for update in self._pending_updates:
             value = update(value)
-        if self._on_membership is not None:
+        # The hook is a function of the value and the members: with neither changed, the
+        # base (itself the hook's output) stands, and a leader's tick costs nothing.
+        if self._on_membership is not None and (
+            self._pending_updates or nodes != base.nodes or details != base.node_details or base.value is None
+        ):
             value = self._on_membership(value, details)
         accepted_configuration = base.last_accepted_configuration
         if base.last_committed_configuration == base.last_accepted_configuration:
