@@ -16,10 +16,11 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import cluster_admin, nodes_info
+from .action import cluster_admin, get, nodes_info
 from .action.bulk import BulkAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
+from .action.shard_router import ShardRouter
 from .cluster.coordination.discovery_node import DiscoveryNode
 from .cluster.coordination_service import CoordinationService
 from .cluster.state import UNKNOWN_UUID
@@ -86,7 +87,7 @@ class Node:
         self.transport: TransportService | None = None
         self.task_actions: TaskActions | None = None
         self.coordination: CoordinationService | None = None  # made at start, once addresses are bound
-        self.task_results = TaskResults(self.indices, self.bulk)
+        self.task_results = TaskResults(self)
         self._lock_fd: int | None = None
         # Set as soon as shutdown begins, before in-flight requests finish, so that
         # requests waiting on a condition (health) give up instead of holding it.
@@ -152,6 +153,9 @@ class Node:
                                           roles=tuple(self.settings.get("node.roles")))
         self.task_actions = TaskActions(self.transport, self.tasks)
         self.master_actions = MasterActions(self)
+        self.shard_router = ShardRouter(self)
+        self.bulk.router = self.shard_router
+        self.bulk.register(self.transport)
         self.index_admin = IndexAdmin(self)
         self.index_admin.register()
         self.indices.admin = self.index_admin
@@ -159,6 +163,7 @@ class Node:
         self.rest.wait_for_state = self._wait_for_state
         nodes_info.register(self)
         cluster_admin.register(self)
+        get.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task
 

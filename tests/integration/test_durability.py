@@ -68,7 +68,7 @@ def test_acknowledged_writes_survive_repeated_kill_minus_nine(fresh_node):
             expected[i] = state
             uncertain.discard(i)
         uncertain |= writer.in_flight  # killed mid-request: old or new state are both fine
-        node.start()
+        node.start().wait_for_shards()
         es = Elasticsearch(node.url)
         checked = 0
         ids = [i for i in expected if i not in uncertain]
@@ -97,7 +97,7 @@ def test_corrupted_translog_fails_that_shard_only(fresh_node):
     node.kill()  # no flush: the operations live in the translog only
     flip_translog_byte(node.data, "damaged", b"DAMAGE-ME-0003")  # long since synced
 
-    node.start()
+    node.start().wait_for_shards()
     es = Elasticsearch(node.url)
     es.indices.refresh(index="healthy")
     assert es.count(index="healthy")["count"] == 20
@@ -120,7 +120,7 @@ def test_broadcast_apis_report_a_failed_shard_instead_of_failing(fresh_node):
     es.index(index="split", id=ids[1], document={"marker": "fine-shard"})
     node.kill()
     flip_translog_byte(node.data, "split", b"BROKEN-SHARD", shard=0)
-    node.start()
+    node.start().wait_for_shards()
     with node.client() as http:
         for path in ("/split/_refresh", "/split/_flush"):
             shards = http.post(path).json()["_shards"]
@@ -140,7 +140,7 @@ def test_count_over_only_failed_shards_is_all_shards_failed(fresh_node):
     Elasticsearch(node.url).index(index="gone", id="1", document={"marker": "ONLY-SHARD"})
     node.kill()
     flip_translog_byte(node.data, "gone", b"ONLY-SHARD")
-    node.start()
+    node.start().wait_for_shards()
     with node.client() as http:
         response = http.get("/gone/_count")
         assert response.status_code == 503

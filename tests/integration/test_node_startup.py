@@ -65,7 +65,7 @@ def test_sigterm_flushes_shards_and_exits_cleanly(tmp_path):
     assert node.stop() == 0
     assert "stopped" in node.output()
     # A flush on close committed everything: the translog holds no operation to replay.
-    node.start()
+    node.start().wait_for_shards()
     try:
         assert "operations from the translog" not in node.output()
         with node.client() as http:

@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 
 from strata_node.action import index_admin
+from strata_node.action.bulk import BULK_SHARD, BulkAction
 from strata_node.allocation.allocator import reroute
 from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 from strata_node.cluster.coordination.state import PersistedState
@@ -63,7 +64,7 @@ class LocalMaster:
 
     async def create_index(self, name: str, body: dict, timeout: float = 0.0) -> bool:
         metadata = index_admin.build_index_metadata(name, body)
-        await self.publish(lambda content: index_admin.create_index(content, metadata, self.node))
+        await self.publish(lambda content: index_admin.create_index(content, metadata))
         return True
 
     async def wait_for_index(self, name: str, timeout: float = 0.0) -> None:
@@ -102,3 +103,24 @@ async def open_indices(path: Path) -> IndicesService:
     indices.stop = stop_both
     indices.local_master = master  # a test that simulates a crash closes master.store itself
     return indices
+
+
+class InProcessRouter:
+    """ShardRouter's part on a one-node cluster with no transport: the shard step of the
+    node's own primary runs right here, as a local transport call would run it."""
+
+    def __init__(self, bulk: BulkAction):
+        self.bulk = bulk
+
+    async def on_primary(self, action: str, index: str, shard: int, request, timeout: float,
+                         response_type=None):
+        assert action == BULK_SHARD
+        message = request(True) if callable(request) else request
+        return await self.bulk._on_shard_request(message, None)
+
+
+def local_bulk(indices: IndicesService) -> BulkAction:
+    """The write path over an IndicesService opened with `open_indices`."""
+    bulk = BulkAction(indices)
+    bulk.router = InProcessRouter(bulk)
+    return bulk

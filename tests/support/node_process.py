@@ -67,6 +67,14 @@ class NodeProcess:
                     raise RuntimeError("node did not start in time:\n" + "".join(self.log))
                 self._lines.wait(0.1)
 
+    def wait_for_shards(self, timeout: str = "30s") -> NodeProcess:
+        """Until no shard copy is initializing: after a restart, reads go to started copies
+        only (a failed copy is unassigned, so this does not wait for it)."""
+        with self.client() as c:
+            c.get("/_cluster/health", params={"wait_for_no_initializing_shards": "true",
+                                              "timeout": timeout}).raise_for_status()
+        return self
+
     def _pump(self, proc: subprocess.Popen) -> None:
         for line in proc.stdout:
             with self._lines:

@@ -11,10 +11,11 @@ def node(node_id: str, *roles: str, ephemeral: str = "e1") -> DiscoveryNode:
     return DiscoveryNode(id=node_id, name=node_id, roles=roles or ("master", "data"), ephemeral_id=ephemeral)
 
 
-def created(name: str, shards: int = 1, on: DiscoveryNode | None = None, nodes=None) -> ClusterStateContent:
+def created(name: str, shards: int = 1, nodes=None,
+            content: ClusterStateContent | None = None) -> ClusterStateContent:
     metadata = index_admin.build_index_metadata(name, {"settings": {"number_of_shards": shards,
                                                                     "number_of_replicas": 1}})
-    content = index_admin.create_index(ClusterStateContent(), metadata, on)
+    content = index_admin.create_index(content or ClusterStateContent(), metadata)
     return allocator.reroute(content, nodes or {})
 
 
@@ -28,31 +29,32 @@ def started(content: ClusterStateContent, name: str) -> ClusterStateContent:
     return content
 
 
-def test_a_new_index_goes_to_the_node_its_request_came_to_when_it_holds_data():
-    a, b = node("a"), node("b")
-    content = created("logs", shards=2, on=b, nodes={"a": a, "b": b})
-    assert {c.node for c in primaries(content, "logs")} == {"b"}
+def test_the_primaries_of_a_new_index_spread_over_the_data_nodes():
+    a, b, c = node("a"), node("b"), node("c")
+    content = created("logs", shards=3, nodes={"a": a, "b": b, "c": c})
+    assert sorted(c.node for c in primaries(content, "logs")) == ["a", "b", "c"]
     assert all(c.state == "INITIALIZING" for c in primaries(content, "logs"))
 
 
-def test_a_new_index_created_on_a_coordinating_node_goes_to_the_least_loaded_data_node():
-    coordinating, a, b = node("c", "master"), node("a"), node("b")
-    nodes = {"a": a, "b": b, "c": coordinating}
-    content = started(created("first", on=a, nodes=nodes), "first")
-    metadata = index_admin.build_index_metadata("second", {})
-    content = allocator.reroute(index_admin.create_index(content, metadata, coordinating), nodes)
-    assert [c.node for c in primaries(content, "second")] == ["b"]
+def test_a_new_primary_goes_to_the_data_node_with_the_fewest_shards():
+    master_only, a, b = node("m", "master"), node("a"), node("b")
+    nodes = {"a": a, "b": b, "m": master_only}
+    content = started(created("first", shards=3, nodes=nodes), "first")
+    loads = {n: sum(1 for c in primaries(content, "first") if c.node == n) for n in "ab"}
+    content = created("second", nodes=nodes, content=content)
+    assert [c.node for c in primaries(content, "second")] == [min(loads, key=loads.get)]
+    assert all(c.node != "m" for c in content.routing_table.indices["second"])
 
 
 def test_replicas_stay_unassigned():
-    content = created("logs", on=node("a"), nodes={"a": node("a")})
+    content = created("logs", nodes={"a": node("a")})
     replicas = [c for c in content.routing_table.indices["logs"] if not c.primary]
     assert [(c.state, c.unassigned_reason) for c in replicas] == [("UNASSIGNED", "INDEX_CREATED")]
 
 
 def test_a_started_primary_is_in_sync():
     a = node("a")
-    content = started(created("logs", on=a, nodes={"a": a}), "logs")
+    content = started(created("logs", nodes={"a": a}), "logs")
     [primary] = primaries(content, "logs")
     assert primary.state == "STARTED"
     assert content.metadata.indices["logs"].in_sync(0) == (primary.allocation_id,)
@@ -60,7 +62,7 @@ def test_a_started_primary_is_in_sync():
 
 def test_a_primary_whose_node_left_is_unassigned_and_not_started_empty_elsewhere():
     a, b = node("a"), node("b")
-    content = started(created("logs", on=a, nodes={"a": a, "b": b}), "logs")
+    content = started(created("logs", nodes={"a": a, "b": b}), "logs")
     content = allocator.reroute(content, {"b": b})
     [primary] = primaries(content, "logs")
     assert (primary.state, primary.unassigned_reason, primary.last_node) == ("UNASSIGNED", "NODE_LEFT", "a")
@@ -68,7 +70,7 @@ def test_a_primary_whose_node_left_is_unassigned_and_not_started_empty_elsewhere
 
 def test_a_primary_goes_back_to_its_node_with_its_allocation_id_and_a_new_term():
     a, b = node("a"), node("b")
-    content = started(created("logs", on=a, nodes={"a": a, "b": b}), "logs")
+    content = started(created("logs", nodes={"a": a, "b": b}), "logs")
     [before] = primaries(content, "logs")
     content = allocator.reroute(content, {"b": b})  # a leaves
     content = allocator.reroute(content, {"a": node("a", ephemeral="e2"), "b": b})  # and comes back
@@ -79,7 +81,7 @@ def test_a_primary_goes_back_to_its_node_with_its_allocation_id_and_a_new_term()
 
 def test_a_restarted_node_initializes_its_primaries_again_with_a_new_term():
     a = node("a")
-    content = started(created("logs", on=a, nodes={"a": a}), "logs")
+    content = started(created("logs", nodes={"a": a}), "logs")
     content = allocator.reroute(content, {"a": node("a", ephemeral="e2")})
     [primary] = primaries(content, "logs")
     assert (primary.state, primary.node_ephemeral_id) == ("INITIALIZING", "e2")
@@ -88,7 +90,7 @@ def test_a_restarted_node_initializes_its_primaries_again_with_a_new_term():
 
 def test_a_failed_primary_stays_unassigned_with_its_reason():
     a = node("a")
-    content = created("logs", on=a, nodes={"a": a})
+    content = created("logs", nodes={"a": a})
     [primary] = primaries(content, "logs")
     content = allocator.shard_failed(content, "logs", 0, primary.allocation_id, "translog corrupted")
     content = allocator.reroute(content, {"a": a})
@@ -99,11 +101,11 @@ def test_a_failed_primary_stays_unassigned_with_its_reason():
 
 def test_a_stale_started_report_changes_nothing():
     a = node("a")
-    content = created("logs", on=a, nodes={"a": a})
+    content = created("logs", nodes={"a": a})
     assert allocator.shard_started(content, "logs", 0, "some-other-copy") is content
 
 
 def test_nothing_to_change_gives_the_same_content():
     a = node("a")
-    content = started(created("logs", on=a, nodes={"a": a}), "logs")
+    content = started(created("logs", nodes={"a": a}), "logs")
     assert allocator.reroute(content, {"a": a}) is content

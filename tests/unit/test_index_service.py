@@ -10,7 +10,7 @@ import pytest
 
 from strata_node.common.errors import StrataError
 from strata_node.engine.engine import IndexOp
-from tests.support.local_master import open_indices
+from tests.support.local_master import local_bulk, open_indices
 
 
 def run(coro):
@@ -160,7 +160,7 @@ def test_no_background_roll_or_flush_starts_on_a_closed_shard(tmp_path):
 def test_an_update_on_a_shard_closing_under_a_bulk_fails_that_item_alone(tmp_path):
     """An index deleted while a bulk runs: its engine is closed before its shard is, and
     the bulk's items for it fail one by one while the other items are answered."""
-    from strata_node.action.bulk import BulkAction, BulkItem, WriteOptions
+    from strata_node.action.bulk import BulkItem, WriteOptions
     from strata_node.action.update import UpdateSpec
 
     async def go():
@@ -171,7 +171,7 @@ def test_an_update_on_a_shard_closing_under_a_bulk_fails_that_item_alone(tmp_pat
         await doomed.shard(0).engine.close()
         items = [BulkItem("update", "doomed", "1", update=UpdateSpec(doc={"a": 1})),
                  BulkItem("index", "kept", "1", source=b"{}")]
-        updated, indexed = await BulkAction(indices).execute(items, WriteOptions())
+        updated, indexed = await local_bulk(indices).execute(items, WriteOptions())
         assert updated.error is not None and updated.status == 503
         assert indexed.error is None and indexed.status == 201
         await indices.stop()

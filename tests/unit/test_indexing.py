@@ -6,9 +6,9 @@ import random
 
 import orjson
 
-from strata_node.action.bulk import BulkAction, BulkItem, WriteOptions
+from strata_node.action.bulk import BulkItem, WriteOptions
 from strata_node.index.indexing import sortable_double, sortable_ip, sortable_long
-from tests.support.local_master import open_indices
+from tests.support.local_master import local_bulk, open_indices
 
 
 def test_long_terms_sort_as_their_values():
@@ -41,7 +41,7 @@ def test_ip_terms_of_dotted_quads_are_what_ipaddress_packs():
 
 def bulk(indices, *docs: bytes, index="logs"):
     items = [BulkItem("index", index, str(i), source=d) for i, d in enumerate(docs)]
-    return BulkAction(indices).execute(items, WriteOptions(refresh="true"))
+    return local_bulk(indices).execute(items, WriteOptions(refresh="true"))
 
 
 def test_bulk_documents_are_indexed_with_their_dynamic_mapping(tmp_path):
@@ -155,7 +155,7 @@ def test_a_batch_indexed_by_the_worker_function_matches_the_indexer(tmp_path):
 
 
 def bulk_many(indices, items):
-    return BulkAction(indices).execute(items, WriteOptions(refresh="true"))
+    return local_bulk(indices).execute(items, WriteOptions(refresh="true"))
 
 
 def structures(engine) -> dict[bytes, bytes]:

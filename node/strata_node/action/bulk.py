@@ -33,15 +33,20 @@ from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO, DeleteOp, IndexOp, Wri
 from ..index.indexing import DocumentIndexer, encode_documents
 from ..index.indexing_pool import MIN_WORKER_BATCH, PART_SIZE, POOL, IndexingSession, WorkerUnavailable
 from ..index.mapping import ParsedDocument
+from ..index.metadata import IndexMetadata
 from ..index.service import IndexService, IndicesService
 from ..index.shard import IndexShard
+from ..transport.service import RemoteTransportError
+from ..transport.wire import Message
 from .document_mapping import ShardMapper
+from .shard_router import format_timeout
 from .source_filter import filter_source, parse_source_param
 from .update import UpdateSpec, merge
 
 log = logging.getLogger(__name__)
 
 STATUS = {"created": 201, "updated": 200, "deleted": 200, "not_found": 404, "noop": 200}
+BULK_SHARD = "indices:data/write/bulk[s]"
 
 
 class RoutingMissing(StrataError):
@@ -79,6 +84,7 @@ class WriteOptions:
     wait_for_active_shards: str = "1"
     timeout: float = 60.0
     pipeline: str | None = None
+    error_trace: bool = False  # item failures carry their stack traces (made where they happen)
 
 
 @dataclass(slots=True)
@@ -89,6 +95,80 @@ class ItemResponse:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
     error: StrataError | None = None
+
+
+class ShardItem(Message):
+    """One item of a shard's part of a bulk request."""
+
+    action: str
+    id: str
+    routing: str | None = None
+    source: bytes | None = None
+    update: UpdateSpec | None = None
+    if_seq_no: int = UNASSIGNED_SEQ_NO
+    if_primary_term: int = 0
+    version: int = MATCH_ANY
+    version_type: str = "internal"
+    retry_on_conflict: int = 0
+    auto_id: bool = False
+    # The source already parsed by the REST layer: only ever set for a call to this node
+    # (local calls are not serialized), so the primary does not parse it again.
+    document: Any = None
+
+
+class BulkShardRequest(Message):
+    index: str
+    index_uuid: str
+    shard: int
+    items: list[ShardItem]
+    refresh: str = "false"
+    wait_for_active_shards: str = "1"
+    timeout: float = 60.0
+    error_trace: bool = False
+
+    @property
+    def description(self) -> str:
+        return f"requests[{len(self.items)}], index[{self.index}][{self.shard}]"
+
+
+class ShardItemResult(Message):
+    status: int
+    body: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None  # the error's body, `status` included
+
+
+class BulkShardResponse(Message):
+    items: list[ShardItemResult]
+
+
+def _to_shard_item(item: BulkItem, local: bool) -> ShardItem:
+    return ShardItem(action=item.action, id=item.id, routing=item.routing, source=item.source,
+                     update=item.update, if_seq_no=item.if_seq_no, if_primary_term=item.if_primary_term,
+                     version=item.version, version_type=item.version_type,
+                     retry_on_conflict=item.retry_on_conflict, auto_id=item.auto_id,
+                     document=item.document if local else None)
+
+
+def _from_shard_item(index: str, item: ShardItem) -> BulkItem:
+    return BulkItem(item.action, index, item.id, routing=item.routing, source=item.source, update=item.update,
+                    if_seq_no=item.if_seq_no, if_primary_term=item.if_primary_term, version=item.version,
+                    version_type=item.version_type, retry_on_conflict=item.retry_on_conflict,
+                    auto_id=item.auto_id, document=item.document)
+
+
+def _to_result(response: ItemResponse, error_trace: bool) -> ShardItemResult:
+    if response.error is not None:
+        error = response.error.to_dict(stack_trace=error_trace)
+        error["status"] = response.error.status
+        return ShardItemResult(status=response.status, error=error)
+    return ShardItemResult(status=response.status, body=response.body)
+
+
+def _from_result(item: BulkItem, result: ShardItemResult) -> ItemResponse:
+    if result.error is not None:
+        return ItemResponse(item.action, item.index, item.id, result.status,
+                            error=RemoteTransportError(result.error))
+    return ItemResponse(item.action, item.index, item.id, result.status, result.body)
 
 
 def _shards_header(service: IndexService, successful: int = 1) -> dict[str, int]:
@@ -113,11 +193,28 @@ def _auto_create_allowed(setting: str, name: str) -> bool:
 
 
 class BulkAction:
+    """The coordinating step runs on the node the request came to; the shard step on the
+    node of each shard's primary, reached through `router` (this node included)."""
+
     def __init__(self, indices: IndicesService, auto_create_index: str | Callable[[], str] = "true"):
         self.indices = indices
         # The setting's value, or a function giving its current value (the node's cluster
         # settings, which `PUT /_cluster/settings` changes).
         self.auto_create_index = auto_create_index
+        self.router = None  # the node's ShardRouter, set once its transport exists
+
+    def register(self, transport) -> None:
+        transport.register(BULK_SHARD, BulkShardRequest, BulkShardResponse, self._on_shard_request)
+
+    async def _on_shard_request(self, request: BulkShardRequest, task) -> BulkShardResponse:
+        shard = self.indices.local_shard(request.index, request.shard, request.index_uuid)
+        service = self.indices.indices[request.index]
+        items = [_from_shard_item(request.index, item) for item in request.items]
+        responses: list[ItemResponse | None] = [None] * len(items)
+        options = WriteOptions(refresh=request.refresh, wait_for_active_shards=request.wait_for_active_shards,
+                               timeout=request.timeout)
+        await self._shard_request(service, shard, items, list(range(len(items))), responses, options)
+        return BulkShardResponse(items=[_to_result(r, request.error_trace) for r in responses])
 
     async def execute(self, items: list[BulkItem], options: WriteOptions) -> list[ItemResponse]:
         if options.pipeline:
@@ -133,25 +230,43 @@ class BulkAction:
                 item.routing = None  # an empty routing is no routing, as IndexRequest.routing has it
             if responses[i] is not None:
                 continue
-            service = services[item.index]
-            if item.routing is None and service.mapping.routing_required:
+            metadata = services[item.index]
+            if item.routing is None and self.indices.mapping(item.index).routing_required:
                 responses[i] = self._failure(item, RoutingMissing(item.index, item.id))
                 continue
             try:
-                shard = service.metadata.shard_for(item.id, item.routing)
+                shard = metadata.shard_for(item.id, item.routing)
             except ValueError as e:
                 responses[i] = self._failure(item, IllegalArgument(str(e)))
                 continue
             groups.setdefault((item.index, shard), []).append(i)
         await asyncio.gather(*(
-            self._shard_request(services[index], services[index].shard(shard), [items[i] for i in idx],
-                                idx, responses, options)
+            self._send_to_primary(services[index], shard, [items[i] for i in idx], idx, responses, options)
             for (index, shard), idx in groups.items()
         ))
         return [r for r in responses if r is not None]
 
-    async def _resolve_indices(self, items: list[BulkItem], responses: list) -> dict[str, IndexService]:
-        services: dict[str, IndexService] = {}
+    async def _send_to_primary(self, metadata: IndexMetadata, shard: int, items: list[BulkItem],
+                               positions: list[int], responses: list, options: WriteOptions) -> None:
+        def request(local: bool) -> BulkShardRequest:
+            return BulkShardRequest(index=metadata.name, index_uuid=metadata.uuid, shard=shard,
+                                    items=[_to_shard_item(item, local) for item in items],
+                                    refresh=options.refresh, timeout=options.timeout,
+                                    wait_for_active_shards=options.wait_for_active_shards,
+                                    error_trace=options.error_trace)
+
+        try:
+            answer: BulkShardResponse = await self.router.on_primary(
+                BULK_SHARD, metadata.name, shard, request, options.timeout)
+        except StrataError as e:
+            for pos, item in zip(positions, items, strict=True):
+                responses[pos] = self._failure(item, e)
+            return
+        for pos, item, result in zip(positions, items, answer.items, strict=True):
+            responses[pos] = _from_result(item, result)
+
+    async def _resolve_indices(self, items: list[BulkItem], responses: list) -> dict[str, IndexMetadata]:
+        services: dict[str, IndexMetadata] = {}
         failures: dict[str, StrataError] = {}
         for i, item in enumerate(items):
             if item.error is not None:
@@ -169,12 +284,12 @@ class BulkAction:
                 responses[i] = self._failure(item, failures[name])
         return services
 
-    async def _index_for_write(self, name: str, item: BulkItem) -> IndexService:
+    async def _index_for_write(self, name: str, item: BulkItem) -> IndexMetadata:
         if item.require_alias:
             # Aliases do not exist yet, so no name can satisfy require_alias.
             raise IndexNotFound(name, f"no such index [{name}] and [require_alias] request flag is "
                                       f"[true] and [{name}] is not an alias")
-        existing = self.indices.indices.get(name)
+        existing = self.indices.cluster_indices.get(name)
         if existing is not None:
             return existing
         setting = self.auto_create_index() if callable(self.auto_create_index) else self.auto_create_index
@@ -185,7 +300,7 @@ class BulkAction:
         except StrataError as e:
             if e.type != "resource_already_exists_exception":
                 raise
-        return self.indices.get(name)
+        return self.indices.metadata(name)
 
     @staticmethod
     def _failure(item: BulkItem, error: StrataError) -> ItemResponse:
@@ -367,7 +482,7 @@ class BulkAction:
         await asyncio.sleep(options.timeout)
         raise UnavailableShards(
             f"[{service.name}][0] Not enough active copies to meet shard count of [{wanted}] "
-            f"(have {active}, needed {needed}). Timeout: [{_format_timeout(options.timeout)}]")
+            f"(have {active}, needed {needed}). Timeout: [{format_timeout(options.timeout)}]")
 
     @staticmethod
     async def _apply_refresh_policy(service: IndexService, shard: IndexShard, policy: str) -> bool:
@@ -473,14 +588,6 @@ def _log_worker_failure(error: Exception, documents: int) -> None:
         return
     log.warning("indexing in the worker failed; indexing [%d] documents in-process", documents,
                 exc_info=error)
-
-
-def _format_timeout(seconds: float) -> str:
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{int(seconds // 60)}m"
-    if seconds >= 1 and seconds == int(seconds):
-        return f"{int(seconds)}s"
-    return f"{int(seconds * 1000)}ms"
 
 
 def item_to_json(r: ItemResponse, *, with_status: bool = True, stack_trace: bool = False) -> dict[str, Any]:

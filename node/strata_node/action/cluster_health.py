@@ -120,7 +120,8 @@ class IndexView:
         if copy.state != STARTED:
             return False
         if copy.node == self.node_id:
-            return self.local is not None and primary_is_active(self.local.shards[copy.shard])
+            shard = self.local.local.get(copy.shard) if self.local is not None else None
+            return shard is not None and primary_is_active(shard)
         return True
 
 

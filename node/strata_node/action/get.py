@@ -1,5 +1,10 @@
 """Get by id, real time by default: the store is read directly, so a document is visible
-to GET as soon as its write returns, refreshed or not."""
+to GET as soon as its write returns, refreshed or not.
+
+Any node coordinates a get: it finds the document's shard by routing and reads it from an
+active copy (`indices:data/read/get[s]`, this node's own copy first), falling back to
+another copy when one is gone (Elasticsearch's TransportGetAction over a single shard).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,11 @@ import orjson
 from ..common.errors import IllegalArgument, VersionConflict
 from ..common.xcontent import raw
 from ..index.service import IndicesService
+from ..tasks.task import Task
+from ..transport.wire import Message
 from .source_filter import filter_source
+
+GET_SHARD = "indices:data/read/get[s]"
 
 
 @dataclass
@@ -26,35 +35,80 @@ class GetRequest:
     excludes: tuple[str, ...] = ()
     version: int | None = None
     version_type: str = "internal"
+    preference: str | None = None
 
 
-def get_document(indices: IndicesService, req: GetRequest) -> dict[str, Any]:
-    """The body of a get response; `found` says whether the document exists."""
-    service = indices.get(req.index)
-    try:
-        shard_num = service.metadata.shard_for(req.id, req.routing)
-    except ValueError as e:
-        raise IllegalArgument(str(e)) from None
-    shard = service.shard(shard_num)
-    engine = shard.active_engine()
+class GetShardRequest(Message):
+    index: str
+    index_uuid: str
+    shard: int
+    id: str
+    realtime: bool = True
+    refresh: bool = False
+    fetch_source: bool = True
+    includes: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    version: int | None = None
+
+
+class GetShardResponse(Message):
+    found: bool
+    version: int = 0
+    seq_no: int = 0
+    primary_term: int = 0
+    routing: str | None = None
+    source: bytes | None = None  # JSON, filtered when the request asked for that
+
+
+def register(node) -> None:
+    def handle(request: GetShardRequest, task: Task) -> GetShardResponse:
+        return get_on_shard(node.indices, request)
+
+    node.transport.register(GET_SHARD, GetShardRequest, GetShardResponse, handle)
+
+
+def get_on_shard(indices: IndicesService, req: GetShardRequest) -> GetShardResponse:
+    engine = indices.local_shard(req.index, req.shard, req.index_uuid).active_engine()
     if req.refresh:
         engine.refresh()
     op = engine.get(req.id) if req.realtime else engine.get_refreshed(req.id)
-    body: dict[str, Any] = {"_index": service.name, "_id": req.id}
     if op is None:
-        body["found"] = False
-        return body
+        return GetShardResponse(found=False)
     if req.version is not None and req.version != op.version:
         raise VersionConflict(f"[{req.id}]: version conflict, current version [{op.version}] is different "
-                              f"than the one provided [{req.version}]", index_uuid=service.metadata.uuid,
-                              shard=str(shard_num), index=service.name)
-    body.update({"_version": op.version, "_seq_no": op.seq_no, "_primary_term": op.primary_term})
-    if op.routing is not None:
-        body["_routing"] = op.routing
-    body["found"] = True
+                              f"than the one provided [{req.version}]", index_uuid=req.index_uuid,
+                              shard=str(req.shard), index=req.index)
+    source = None
     if req.fetch_source:
+        source = op.source
         if req.includes or req.excludes:
-            body["_source"] = filter_source(orjson.loads(op.source), list(req.includes), list(req.excludes))
-        else:
-            body["_source"] = raw(op.source)
+            source = orjson.dumps(filter_source(orjson.loads(op.source), list(req.includes),
+                                                list(req.excludes)))
+    return GetShardResponse(found=True, version=op.version, seq_no=op.seq_no, primary_term=op.primary_term,
+                            routing=op.routing, source=source)
+
+
+async def get_document(node, req: GetRequest) -> dict[str, Any]:
+    """The body of a get response; `found` says whether the document exists."""
+    metadata = node.indices.metadata(req.index)
+    try:
+        shard = metadata.shard_for(req.id, req.routing)
+    except ValueError as e:
+        raise IllegalArgument(str(e)) from None
+    shard_request = GetShardRequest(index=req.index, index_uuid=metadata.uuid, shard=shard, id=req.id,
+                                    realtime=req.realtime, refresh=req.refresh, fetch_source=req.fetch_source,
+                                    includes=req.includes, excludes=req.excludes, version=req.version)
+    response: GetShardResponse = await node.shard_router.on_copy(GET_SHARD, req.index, shard, shard_request,
+                                                                 req.preference)
+    body: dict[str, Any] = {"_index": req.index, "_id": req.id}
+    if not response.found:
+        body["found"] = False
+        return body
+    body.update({"_version": response.version, "_seq_no": response.seq_no,
+                 "_primary_term": response.primary_term})
+    if response.routing is not None:
+        body["_routing"] = response.routing
+    body["found"] = True
+    if response.source is not None:
+        body["_source"] = raw(response.source)
     return body

@@ -22,7 +22,6 @@ import msgspec
 import orjson
 
 from ..allocation import allocator
-from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, content_of
 from ..common.errors import IndexNotFound, ResourceAlreadyExists, StrataError
 from ..common.ids import random_base64_uuid
@@ -46,7 +45,6 @@ APPLY_TIMEOUT = 30.0
 class CreateIndexRequest(Message):
     name: str
     body: bytes  # the create-index body, JSON
-    requested_on: str = ""  # the node the request came to: its primaries go there if it holds data
 
 
 class DeleteIndicesRequest(Message):
@@ -106,14 +104,13 @@ def build_index_metadata(name: str, body: dict[str, Any]) -> IndexMetadata:
     return IndexMetadata(name, uuid, settings, mapping, aliases, primary_terms=(1,) * shards)
 
 
-def create_index(content: ClusterStateContent, metadata: IndexMetadata,
-                 requested_on: DiscoveryNode | None) -> ClusterStateContent:
+def create_index(content: ClusterStateContent, metadata: IndexMetadata) -> ClusterStateContent:
+    """The index in the metadata; the reroute that follows every update places its shards."""
     existing = content.metadata.indices.get(metadata.name)
     if existing is not None:
         raise ResourceAlreadyExists(f"index [{metadata.name}/{existing.uuid}] already exists",
                                     index_uuid=existing.uuid, index=metadata.name)
-    content = _with_indices(content, {**content.metadata.indices, metadata.name: metadata})
-    return allocator.place_new_index(content, metadata.name, requested_on)
+    return _with_indices(content, {**content.metadata.indices, metadata.name: metadata})
 
 
 def delete_indices(content: ClusterStateContent, names: list[str]) -> ClusterStateContent:
@@ -202,8 +199,7 @@ class IndexAdmin:
     async def create_index(self, name: str, body: dict[str, Any], timeout: float = APPLY_TIMEOUT) -> bool:
         """Create it; True once every primary has started (ES's default
         wait_for_active_shards=1), False if they had not within `timeout`."""
-        await self._execute(CREATE, CreateIndexRequest(name=name, body=orjson.dumps(body),
-                                                       requested_on=self.node.node_id))
+        await self._execute(CREATE, CreateIndexRequest(name=name, body=orjson.dumps(body)))
         return await self.wait_for_primaries(name, timeout)
 
     async def wait_for_primaries(self, name: str, timeout: float = APPLY_TIMEOUT) -> bool:
@@ -256,8 +252,7 @@ class IndexAdmin:
         metadata = build_index_metadata(request.name, orjson.loads(request.body))
 
         def update(content: ClusterStateContent) -> ClusterStateContent:
-            details = self.node.coordination.coordinator.last_accepted_state.node_details
-            return create_index(content, metadata, details.get(request.requested_on))
+            return create_index(content, metadata)
 
         applied = await self._submit(f"create-index [{request.name}]", update)
         log.info("[%s] creating index, shards [%d]/[%d]", request.name, metadata.number_of_shards,

@@ -8,10 +8,9 @@ What Elasticsearch's AllocationService does for primaries, and only that so far:
 - an unassigned primary goes back to the node of its in-sync copy, with its allocation id
   and a new primary term; it stays unassigned (the index red) while that node is away,
   rather than starting empty elsewhere and losing acknowledged writes;
-- the primaries of a new index go to the node its create request came to when that node
-  holds data, else to the data node with the fewest shards, all of one index on one node.
-  These rules stand in until requests are routed to the node of each shard (replication,
-  issue 6): a node serves the indices it holds.
+- the primaries of a new index spread over the data nodes: each goes to the node with the
+  fewest shards, then the fewest of this index (BalancedShardsAllocator's weight by shard
+  count per node and per index, without moving started shards yet).
 Replicas stay UNASSIGNED until replication exists.
 
 `shard_started` and `shard_failed` are the updates a node's report causes.
@@ -71,7 +70,10 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
     new_routing: dict[str, tuple[ShardRouting, ...]] = {}
     for name in sorted(routing):
         metadata = indices[name]
-        index_nodes = {c.node for c in routing[name] if c.node is not None}
+        index_load = {n: 0 for n in data_nodes}
+        for copy in routing[name]:
+            if copy.node in index_load:
+                index_load[copy.node] += 1
         updated: list[ShardRouting] = []
         for copy in routing[name]:
             if copy.node is not None:
@@ -85,7 +87,7 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
                     else:
                         copy = _unassign(copy, "NODE_RESTARTING", f"node [{copy.node}] restarted")
             if copy.node is None and copy.primary and copy.unassigned_reason != "ALLOCATION_FAILED":
-                target = _primary_target(copy, metadata, data_nodes, load, index_nodes)
+                target = _primary_target(copy, metadata, data_nodes, load, index_load)
                 if target is not None:
                     in_sync = metadata.in_sync(copy.shard)
                     copy = _initialize(copy, data_nodes[target],
@@ -93,7 +95,7 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
                     if in_sync:
                         metadata = _bump_term(metadata, copy.shard)
                     load[target] += 1
-                    index_nodes.add(target)
+                    index_load[target] += 1
             updated.append(copy)
         new_routing[name] = tuple(updated)
         indices[name] = metadata
@@ -105,7 +107,7 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
 
 
 def _primary_target(copy: ShardRouting, metadata: IndexMetadata, data_nodes: Mapping[str, DiscoveryNode],
-                    load: dict[str, int], index_nodes: set[str]) -> str | None:
+                    load: dict[str, int], index_load: dict[str, int]) -> str | None:
     in_sync = metadata.in_sync(copy.shard)
     if in_sync:
         # Only where an in-sync copy's data is: anything else could lose acknowledged writes.
@@ -114,25 +116,7 @@ def _primary_target(copy: ShardRouting, metadata: IndexMetadata, data_nodes: Map
         return None
     if not data_nodes:
         return None
-    placed = [n for n in index_nodes if n in data_nodes]
-    if placed:
-        return sorted(placed)[0]
-    return min(sorted(data_nodes), key=lambda n: load[n])
-
-
-def place_new_index(content: ClusterStateContent, name: str,
-                    node: DiscoveryNode | None) -> ClusterStateContent:
-    """The primaries of a just-created index on `node` (the node the create request came
-    to) when it holds data: while requests are not routed between nodes, that is the node
-    its client talks to. Otherwise reroute places them."""
-    metadata = content.metadata.indices[name]
-    if node is None or not node.is_data_node or name in content.routing_table.indices:
-        return content
-    copies = tuple(_initialize(c, node, random_base64_uuid()) if c.primary else c
-                   for c in new_index_routing(metadata))
-    routing = {**content.routing_table.indices, name: copies}
-    return msgspec.structs.replace(content, routing_table=RoutingTable(content.routing_table.version + 1,
-                                                                       routing))
+    return min(sorted(data_nodes), key=lambda n: (load[n], index_load[n]))
 
 
 def shard_started(content: ClusterStateContent, index: str, shard: int,

@@ -350,14 +350,17 @@ class ClusterBlockError(StrataError):
     status = 503
 
 
-class IndexNotLocal(StrataError):
-    """The index exists, but this node holds none of its shards. Until requests are routed
-    to the node of each shard (replication), a node serves the indices it holds; ES's
-    closest answer is no_shard_available_action_exception."""
+class ShardNotFound(StrataError):
+    """A shard request reached a node that does not hold the shard (yet, or any more):
+    the coordinating step retries once its cluster state moves on."""
 
+    type = "shard_not_found_exception"
+    status = 404
+
+    def __init__(self, index: str, index_uuid: str, shard: int):
+        super().__init__("no such shard", index_uuid=index_uuid, shard=str(shard), index=index)
+
+
+class NoShardAvailable(StrataError):
     type = "no_shard_available_action_exception"
     status = 503
-
-    def __init__(self, index: str, node_id: str):
-        super().__init__(f"[{index}] has no shard on node [{node_id}]: send requests for it to the node "
-                         "that holds it (requests are not routed between nodes yet)", index=index)

@@ -21,8 +21,9 @@ from ..common.errors import (
     IllegalArgument,
     IllegalState,
     IndexNotFound,
-    IndexNotLocal,
+    NoShardAvailable,
     ResourceAlreadyExists,
+    ShardNotFound,
 )
 from ..common.files import fsync_dir, write_atomically
 from ..engine.engine import ShardRef
@@ -88,17 +89,15 @@ def analysis_names(settings: Mapping[str, str], index: str) -> mappings.Analysis
 
 
 class IndexService:
+    """One index on this node: its metadata and the copies of its shards the cluster
+    state routes here (`local`, by shard number; other shards live on other nodes)."""
+
     def __init__(self, metadata: IndexMetadata, path: Path):
         self.metadata = metadata
         self.path = path
-        self.shards = [
-            IndexShard(ShardRef(metadata.name, metadata.uuid, n), path / str(n), metadata.primary_terms[n])
-            for n in range(metadata.number_of_shards)
-        ]
+        self.local: dict[int, IndexShard] = {}
         self._tasks: list[asyncio.Task] = []
         self._indexer: DocumentIndexer | None = None
-        for shard in self.shards:
-            shard.engine.indexer = self.index_replayed
         self._mapping: mappings.Mapping | None = None
         self._mapping_of: Mapping[str, Any] | None = None
         # Held while the metadata file is rewritten (mapping updates) and while the index
@@ -168,13 +167,33 @@ class IndexService:
             write_atomically, self.path / "_state" / "index.json", metadata.to_json(), create_parents=False))
         self.metadata = metadata
 
+    @property
+    def shards(self) -> list[IndexShard]:
+        """This node's copies, by shard number."""
+        return [self.local[n] for n in sorted(self.local)]
+
+    def shard(self, n: int) -> IndexShard:
+        shard = self.local.get(n)
+        if shard is None:
+            raise ShardNotFound(self.name, self.metadata.uuid, n)
+        return shard
+
     async def start(self) -> None:
-        await asyncio.gather(*(s.start() for s in self.shards))
         self._tasks.append(asyncio.create_task(self._refresh_loop()))
         self._tasks.append(asyncio.create_task(self._sync_loop()))
 
-    def shard(self, n: int) -> IndexShard:
-        return self.shards[n]
+    async def open_shard(self, n: int) -> IndexShard:
+        """Open (recovering from its store and translog) this node's copy of shard `n`."""
+        shard = IndexShard(ShardRef(self.name, self.metadata.uuid, n), self.path / str(n),
+                           self.metadata.primary_terms[n])
+        shard.engine.indexer = self.index_replayed
+        self.local[n] = shard
+        await shard.start()
+        return shard
+
+    async def close_shard(self, n: int) -> None:
+        shard = self.local.pop(n)
+        await shard.close()
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -211,6 +230,7 @@ class IndexService:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(s.close(flush=flush) for s in self.shards))
+        self.local.clear()
 
 
 def parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any], dict, dict]:
@@ -259,6 +279,7 @@ class IndicesService:
         # apart from indices that do not exist.
         self.cluster_indices: dict[str, IndexMetadata] = {}
         self._apply_lock = asyncio.Lock()
+        self._mappings: dict[str, tuple[Any, mappings.Mapping]] = {}
         self._reported: set[str] = set()  # allocation ids of initializing copies already reported
 
     async def start(self) -> None:
@@ -276,14 +297,42 @@ class IndicesService:
             self.indices.clear()
 
     def get(self, name: str) -> IndexService:
+        """This node's service of `name`: only for indices with a copy here. Requests that
+        any node may coordinate read `metadata` and route by the cluster state."""
         service = self.indices.get(name)
         if service is None:
-            raise self._absent(name)
+            if name in self.cluster_indices:
+                raise NoShardAvailable(f"[{name}] has no shard copy on node [{self.node_id}]", index=name)
+            raise IndexNotFound(name)
         return service
 
-    def _absent(self, name: str) -> IndexNotFound | IndexNotLocal:
-        """The error for a name this node does not hold: held elsewhere, or nowhere."""
-        return IndexNotLocal(name, self.node_id) if name in self.cluster_indices else IndexNotFound(name)
+    def metadata(self, name: str) -> IndexMetadata:
+        """The applied cluster state's metadata of `name`, wherever its shards are."""
+        metadata = self.cluster_indices.get(name)
+        if metadata is None:
+            raise IndexNotFound(name)
+        return metadata
+
+    def mapping(self, name: str) -> mappings.Mapping:
+        """The compiled mapping of `name` as the applied cluster state has it (compiled once
+        per metadata version), for coordinating steps on nodes without a copy."""
+        metadata = self.metadata(name)
+        local = self.indices.get(name)
+        if local is not None and local.metadata is metadata:
+            return local.mapping
+        cached = self._mappings.get(name)
+        if cached is None or cached[0] is not metadata.mappings:
+            cached = self._mappings[name] = (metadata.mappings, mappings.Mapping.parse(metadata.mappings))
+        return cached[1]
+
+    def local_shard(self, index: str, shard: int, index_uuid: str | None = None) -> IndexShard:
+        """This node's copy of a shard a shard-level request names; ShardNotFound (which
+        the coordinating step retries) when this node does not hold it, or holds another
+        index of that name."""
+        service = self.indices.get(index)
+        if service is None or (index_uuid is not None and service.metadata.uuid != index_uuid):
+            raise ShardNotFound(index, index_uuid or "_na_", shard)
+        return service.shard(shard)
 
     async def create(self, name: str, body: Mapping[str, Any]) -> IndexService | None:
         """Create through the master; the local service once this node holds the index
@@ -330,7 +379,7 @@ class IndicesService:
             wanted: dict[str, list] = {}
             for name, copies in content.routing_table.indices.items():
                 mine = [c for c in copies
-                        if c.node == self.node_id and c.state in ("INITIALIZING", "STARTED")]
+                        if c.node == self.node_id and c.state in ("INITIALIZING", "STARTED", "RELOCATING")]
                 if mine:
                     wanted[name] = mine
             for name in list(self.indices):
@@ -338,10 +387,14 @@ class IndicesService:
                 metadata = content.metadata.indices.get(name)
                 if metadata is None or metadata.uuid != service.metadata.uuid:
                     await self._delete_local(name)
-                elif name not in wanted and any(c.node is not None for c in
-                                                content.routing_table.indices.get(name, ())):
-                    # The copies moved to other nodes: the data stays until it is needed. (A
+                    continue
+                numbers = {c.shard for c in wanted.get(name, ())}
+                for n, shard in list(service.local.items()):
+                    # A copy routed elsewhere closes; its data stays until it is needed. (A
                     # copy that failed here stays open, failed, so requests see why.)
+                    if n not in numbers and shard.state != "FAILED":
+                        await service.close_shard(n)
+                if not service.local:
                     await self._close_local(name)
             for name, copies in sorted(wanted.items()):
                 metadata = content.metadata.indices[name]
@@ -351,12 +404,15 @@ class IndicesService:
                 else:
                     await service.apply_metadata(metadata)
                 for copy in copies:
+                    if copy.shard not in service.local:
+                        await service.open_shard(copy.shard)
                     if copy.state == "INITIALIZING":
                         self._report(service, copy)
             initializing = {c.allocation_id for copies in wanted.values() for c in copies
                             if c.state == "INITIALIZING"}
             self._reported &= initializing
             self.cluster_indices = dict(content.metadata.indices)
+            self._mappings = {n: m for n, m in self._mappings.items() if n in self.cluster_indices}
 
     def _report(self, service: IndexService, copy) -> None:
         """Tell the master how opening an initializing copy went, once per copy: the
@@ -364,7 +420,7 @@ class IndicesService:
         if copy.allocation_id in self._reported:
             return
         self._reported.add(copy.allocation_id)
-        shard = service.shards[copy.shard]
+        shard = service.local[copy.shard]
         started = shard.state == "STARTED"
         reason = "" if started else f"shard failed to open: {shard.failure}"
         self.admin.report_shard(started, service.name, service.metadata.uuid, copy.shard, copy.allocation_id,
@@ -380,7 +436,6 @@ class IndicesService:
         service.admin = self.admin
         await service.start()
         self.indices[metadata.name] = service
-        log.info("[%s] opened with %d shard(s)", metadata.name, metadata.number_of_shards)
         return service
 
     async def _close_local(self, name: str) -> None:
@@ -402,10 +457,12 @@ class IndicesService:
 
     def resolve(self, expression: str | None, *, ignore_unavailable: bool = False,
                 allow_no_indices: bool = True, expand_wildcards: str = "open",
-                cluster: bool = False) -> list[str]:
-        """Resolve a comma list of names and wildcards, `_all` and `-exclusions`, among this
-        node's open indices, or (`cluster`) among every index of the cluster state."""
-        universe = self.cluster_indices if cluster else {n: s.metadata for n, s in self.indices.items()}
+                universe: Mapping[str, IndexMetadata] | None = None) -> list[str]:
+        """Resolve a comma list of names and wildcards, `_all` and `-exclusions`, among every
+        index of the applied cluster state, or among `universe` (a caller that renders one
+        state resolves against that state)."""
+        if universe is None:
+            universe = self.cluster_indices
         parts = [p for p in (expression or "_all").split(",") if p] or ["_all"]
         expand = expand_wildcards.split(",")
         include_hidden = "hidden" in expand or "all" in expand
@@ -430,7 +487,7 @@ class IndicesService:
                 if part not in universe:
                     if ignore_unavailable:
                         continue
-                    raise IndexNotFound(part) if cluster else self._absent(part)
+                    raise IndexNotFound(part)
                 matches = [part]
             for n in matches:
                 if n not in seen:

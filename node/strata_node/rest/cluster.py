@@ -178,7 +178,7 @@ class ClusterHandlers:
         try:
             names = indices.resolve(",".join(req.indices) or None, ignore_unavailable=req.ignore_unavailable,
                                     allow_no_indices=req.allow_no_indices,
-                                    expand_wildcards=req.expand_wildcards, cluster=True)
+                                    expand_wildcards=req.expand_wildcards)
             missing = False
         except IndexNotFound:
             names, missing = [], True
@@ -198,7 +198,6 @@ class ClusterHandlers:
             wanted += 1
             try:  # the named indices must exist (IndicesOptions.strictExpand)
                 indices.resolve(",".join(req.indices), ignore_unavailable=False, allow_no_indices=True,
-                                cluster=True,
                                 expand_wildcards="open,closed")
                 met += 1
             except IndexNotFound:

@@ -260,7 +260,7 @@ class ClusterStateHandlers:
             return sorted(views)
         return self.node.indices.resolve(expression, ignore_unavailable=ignore_unavailable,
                                          allow_no_indices=allow_no_indices, expand_wildcards=expand,
-                                         cluster=True)
+                                         universe={name: md for name, (md, _) in views.items()})
 
     def _render_state(
         self,

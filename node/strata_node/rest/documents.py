@@ -137,7 +137,7 @@ class DocumentHandlers:
                           realtime=request.bool_param("realtime", True),
                           refresh=request.bool_param("refresh", False),
                           fetch_source=fetch_source, includes=tuple(includes), excludes=tuple(excludes),
-                          version=version)
+                          version=version, preference=request.param("preference"))
 
     def _single_get(self, request: RestRequest) -> GetRequest:
         version = request.param("version")
@@ -149,12 +149,12 @@ class DocumentHandlers:
                                  version=parse_long("version", version) if version is not None else None)
 
     async def get(self, request: RestRequest) -> RestResponse:
-        body = get_document(self.node.indices, self._single_get(request))
+        body = await get_document(self.node, self._single_get(request))
         return RestResponse(200 if body["found"] else 404, body)
 
     async def get_source(self, request: RestRequest) -> RestResponse:
         req = self._single_get(request)
-        body = get_document(self.node.indices, req)
+        body = await get_document(self.node, req)
         if not body["found"]:
             raise _ResourceNotFound(f"Document not found [{req.index}]/[{req.id}]")
         return RestResponse(200, body.get("_source", {}))
@@ -180,7 +180,7 @@ class DocumentHandlers:
                 req = self._get_request(request, item.index, item.id, routing=item.routing,
                                         fetch=item.fetch or default_fetch, stored_fields=item.stored_fields,
                                         version=item.version)
-                docs.append(get_document(self.node.indices, req))
+                docs.append(await get_document(self.node, req))
             except StrataError as e:
                 failure = error_body(e, stack_trace=request.error_trace)["error"]
                 docs.append({"_index": item.index, "_id": item.id, "error": failure})

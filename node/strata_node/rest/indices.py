@@ -66,7 +66,7 @@ class IndexHandlers:
             for part in expression.split(","):
                 if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
                     raise IllegalArgument("Wildcard expressions or all indices are not allowed")
-        await self.node.indices.delete(resolve_names(self.node.indices, request, cluster=True))
+        await self.node.indices.delete(resolve_names(self.node.indices, request))
         return RestResponse(200, {"acknowledged": True})
 
     async def refresh(self, request: RestRequest) -> RestResponse:
@@ -164,11 +164,10 @@ def resolve_indices(indices, request: RestRequest) -> list[IndexService]:
     return [indices.get(n) for n in resolve_names(indices, request)]
 
 
-def resolve_names(indices, request: RestRequest, *, cluster: bool = False) -> list[str]:
-    """The names a request's `{index}` resolves to: among this node's indices, or
-    (`cluster`) among every index of the cluster, for metadata-only requests."""
+def resolve_names(indices, request: RestRequest) -> list[str]:
+    """The names a request's `{index}` resolves to among the cluster's indices."""
     return indices.resolve(
         request.param("index"),
         ignore_unavailable=request.bool_param("ignore_unavailable"),
         allow_no_indices=request.bool_param("allow_no_indices", True),
-        expand_wildcards=request.expand_wildcards_param("open"), cluster=cluster)
+        expand_wildcards=request.expand_wildcards_param("open"))

@@ -182,4 +182,5 @@ def write_options(request: RestRequest) -> WriteOptions:
         except ValueError:
             raise IllegalArgument(f"Illegal value for wait_for_active_shards: [{wait}]") from None
     return WriteOptions(refresh=refresh_policy(request.param("refresh")), wait_for_active_shards=wait,
-                        timeout=request.time_param("timeout", 60.0), pipeline=request.param("pipeline"))
+                        timeout=request.time_param("timeout", 60.0), pipeline=request.param("pipeline"),
+                        error_trace=request.error_trace)

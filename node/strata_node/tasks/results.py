@@ -15,9 +15,10 @@ from typing import Any
 
 import orjson
 
-from ..action.bulk import BulkAction, BulkItem, WriteOptions
+from ..action.bulk import BulkItem, WriteOptions
+from ..action.get import GetRequest, get_document
 from ..common.errors import IllegalState, IndexNotFound, StrataError, error_to_dict
-from ..index.service import IndicesService
+from ..common.xcontent import materialize
 from ..transport.wire import to_json_value
 from .task import Task, TaskId
 
@@ -29,9 +30,8 @@ TASKS_INDEX_SETTINGS = {"settings": {"index.number_of_shards": 1, "index.hidden"
 
 
 class TaskResults:
-    def __init__(self, indices: IndicesService, bulk: BulkAction):
-        self.indices = indices
-        self.bulk = bulk
+    def __init__(self, node):
+        self.node = node
         self._running: set[asyncio.Future] = set()  # detached actions
         self._storing: set[asyncio.Future] = set()
         # Detached tasks whose result is not stored yet: between the end of the action and
@@ -78,7 +78,7 @@ class TaskResults:
         try:
             await self._ensure_index()
             item = BulkItem("index", TASKS_INDEX, str(task.id), source=orjson.dumps(document))
-            [response] = await self.bulk.execute([item], WriteOptions(refresh="true"))
+            [response] = await self.node.bulk.execute([item], WriteOptions(refresh="true"))
             if response.error is not None:
                 raise response.error
         except Exception:  # any failure: the result is lost, and the log must say so
@@ -90,22 +90,20 @@ class TaskResults:
 
     async def _ensure_index(self) -> None:
         try:
-            self.indices.get(TASKS_INDEX)
+            self.node.indices.metadata(TASKS_INDEX)
         except IndexNotFound:
             try:
-                await self.indices.create(TASKS_INDEX, TASKS_INDEX_SETTINGS)
+                await self.node.indices.create(TASKS_INDEX, TASKS_INDEX_SETTINGS)
             except StrataError as e:
                 if e.type != "resource_already_exists_exception":
                     raise
 
     async def get(self, task_id: TaskId) -> dict[str, Any] | None:
         try:
-            service = self.indices.get(TASKS_INDEX)
+            body = await get_document(self.node, GetRequest(TASKS_INDEX, str(task_id)))
         except IndexNotFound:
             return None
-        key = str(task_id)
-        op = service.shard(service.metadata.shard_for(key, None)).active_engine().get(key)
-        return orjson.loads(op.source) if op is not None else None
+        return materialize(body["_source"]) if body["found"] else None
 
     async def close(self) -> None:
         """Cancel detached actions (a stopping node ends its tasks), then wait until every

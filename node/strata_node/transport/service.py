@@ -173,7 +173,7 @@ class TransportService:
                 log.warning("refused transport request [%s] from [%s]: a handshake proof",
                             envelope.action, peer)
                 raise AuthenticationFailed("a proof not meant for a node is good for the handshake only")
-            body = await self._dispatch(envelope)
+            body = wire.encode(await self._dispatch(envelope))
             response = wire.Response(wire.WIRE_VERSION, body)
         except AuthenticationFailed as e:
             return HttpResponse(wire.encode(wire.Response(wire.WIRE_VERSION, None, _error(e))),
@@ -192,13 +192,18 @@ class TransportService:
 
         return await read_capped(http, self._max_message_bytes, too_large)
 
-    async def _dispatch(self, envelope: wire.Request, on_task: Callable[[Task], None] | None = None) -> bytes:
+    async def _dispatch(self, envelope: wire.Request, on_task: Callable[[Task], None] | None = None,
+                        request: Message | None = None) -> Message:
+        """Run an action for a request that arrived (decoded from the envelope) or a local
+        one (`request`, passed as is: like Elasticsearch's local sends, a call to this node
+        is not serialized)."""
         action = self._actions.get(envelope.action)
         if action is None:
             raise ActionNotFound(f"No handler for action [{envelope.action}]")
         if envelope.request_id is not None and envelope.request_id in self._cancelled_requests:
             raise TaskCancelled("the request was cancelled before it arrived (its sender timed out)")
-        request = wire.decode_body(envelope.body, action.request_type)
+        if request is None:
+            request = wire.decode_body(envelope.body, action.request_type)
         parent = TaskId.parse(envelope.parent_task_id) if envelope.parent_task_id else None
         task = self.tasks.register(action.name, type="transport", parent=parent, headers=envelope.headers,
                                    cancellable=action.cancellable,
@@ -214,7 +219,7 @@ class TransportService:
             self.tasks.unregister(task)
             if envelope.request_id is not None:
                 self._by_request_id.pop(envelope.request_id, None)
-        return wire.encode(result)
+        return result
 
     async def _run(self, action: RegisteredAction, request: Message, task: Task) -> Message:
         if action.executor is None:
@@ -264,13 +269,12 @@ class TransportService:
         headers, as a child of the caller's task. `on_task` hears of the task a local
         call registers (what `wait_for_completion=false` answers with)."""
         current = context.current()
-        envelope = wire.Request(wire.WIRE_VERSION, action, wire.encode(request), dict(current.headers),
-                                current.task_id, int(timeout * 1000) if timeout is not None else None,
+        envelope = wire.Request(wire.WIRE_VERSION, action, b"" if address is None else wire.encode(request),
+                                dict(current.headers), current.task_id,
+                                int(timeout * 1000) if timeout is not None else None,
                                 f"{self.node_id}/{next(self._request_ids)}", self.node_id)
         if address is None:
-            body = await self._dispatch(envelope, on_task)
-            registered = self._actions[action]
-            return wire.decode_body(body, response_type or registered.response_type)
+            return await self._dispatch(envelope, on_task, request)
         if action != HANDSHAKE and address not in self._handshakes:
             await self.connect(address)
         remote = self._handshakes.get(address)
