@@ -19,7 +19,7 @@ from strata_node.cluster.coordination.state import PersistedState
 from strata_node.cluster.persisted import PersistedStateStore
 from strata_node.cluster.state import ClusterStateContent, content_of
 from strata_node.common.ids import random_base64_uuid
-from strata_node.index.service import IndicesService
+from strata_node.index.service import IndexService, IndicesService
 
 NODE_ID = "local-node"
 
@@ -124,3 +124,9 @@ def local_bulk(indices: IndicesService) -> BulkAction:
     bulk = BulkAction(indices)
     bulk.router = InProcessRouter(bulk)
     return bulk
+
+
+async def create_local(indices: IndicesService, name: str, body: dict) -> IndexService:
+    """Create an index through the in-process master; its service on this (only) node."""
+    await indices.create(name, body)
+    return indices.get(name)

@@ -10,7 +10,7 @@ import pytest
 
 from strata_node.common.errors import StrataError
 from strata_node.engine.engine import IndexOp
-from tests.support.local_master import local_bulk, open_indices
+from tests.support.local_master import create_local, local_bulk, open_indices
 
 
 def run(coro):
@@ -31,7 +31,7 @@ async def poll(predicate, timeout=5.0):
 def test_scheduled_refresh_makes_writes_searchable(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {"settings": {"refresh_interval": "100ms"}})
+        service = await create_local(indices, "logs", {"settings": {"refresh_interval": "100ms"}})
         shard = service.shard(0)
         write(shard, IndexOp("1", b"{}"))
         assert shard.engine.count() == 0
@@ -44,7 +44,7 @@ def test_scheduled_refresh_makes_writes_searchable(tmp_path):
 def test_refresh_interval_minus_one_never_refreshes_on_its_own(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {"settings": {"refresh_interval": "-1"}})
+        service = await create_local(indices, "logs", {"settings": {"refresh_interval": "-1"}})
         write(service.shard(0), IndexOp("1", b"{}"))
         await asyncio.sleep(1.2)
         assert service.shard(0).engine.count() == 0
@@ -56,7 +56,7 @@ def test_refresh_interval_minus_one_never_refreshes_on_its_own(tmp_path):
 def test_async_durability_syncs_the_translog_on_a_timer(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {"settings": {
+        service = await create_local(indices, "logs", {"settings": {
             "translog": {"durability": "async", "sync_interval": "100ms"}}})
         engine = service.shard(0).engine
         write(service.shard(0), IndexOp("1", b"{}"))
@@ -70,7 +70,7 @@ def test_async_durability_syncs_the_translog_on_a_timer(tmp_path):
 def test_translog_past_the_flush_threshold_is_flushed_in_the_background(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {"settings": {
+        service = await create_local(indices, "logs", {"settings": {
             "translog": {"flush_threshold_size": "1kb"}}})
         shard = service.shard(0)
         write(shard, *(IndexOp(str(i), b'{"pad":"' + b"x" * 100 + b'"}') for i in range(20)))
@@ -106,7 +106,7 @@ def test_a_crash_while_deleting_an_index_does_not_bring_it_back(tmp_path, monkey
 
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {})
+        service = await create_local(indices, "logs", {})
         write(service.shard(0), IndexOp("1", b"{}"))
         monkeypatch.setattr(shutil, "rmtree", rmtree_cut_short)
         await indices.delete(["logs"])
@@ -123,7 +123,7 @@ def test_a_crash_while_deleting_an_index_does_not_bring_it_back(tmp_path, monkey
 def test_closing_a_shard_that_failed_at_runtime_closes_its_store(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {})
+        service = await create_local(indices, "logs", {})
         shard = service.shard(0)
         shard.engine.fail("disk trouble", OSError(5, "Input/output error"))
         with pytest.raises(StrataError):
@@ -144,7 +144,7 @@ def test_no_background_roll_or_flush_starts_on_a_closed_shard(tmp_path):
     close a descriptor number that may belong to another file by now."""
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {})
+        service = await create_local(indices, "logs", {})
         shard = service.shard(0)
         write(shard, IndexOp("1", b"{}"))
         await service.close()
@@ -165,7 +165,7 @@ def test_an_update_on_a_shard_closing_under_a_bulk_fails_that_item_alone(tmp_pat
 
     async def go():
         indices = await open_indices(tmp_path)
-        doomed = await indices.create("doomed", {})
+        doomed = await create_local(indices, "doomed", {})
         await indices.create("kept", {})
         write(doomed.shard(0), IndexOp("1", b"{}"))
         await doomed.shard(0).engine.close()
@@ -214,7 +214,7 @@ def test_a_name_is_not_reused_on_disk_before_its_old_index_is_durably_deleted(tm
         monkeypatch.undo()
         await indices.stop()
         restarted = await open_indices(tmp_path)
-        assert restarted.get("logs").metadata.uuid == successor.metadata.uuid
+        assert restarted.get("logs").metadata.uuid == successor.uuid
         assert len(list((tmp_path / "indices").iterdir())) == 1
         await restarted.stop()
 
@@ -236,7 +236,7 @@ def test_start_up_removes_what_an_unfinished_index_creation_left(tmp_path):
 def test_background_work_skips_a_shard_whose_engine_failed(tmp_path, caplog):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {"settings": {"refresh_interval": "100ms"}})
+        service = await create_local(indices, "logs", {"settings": {"refresh_interval": "100ms"}})
         shard = service.shard(0)
         write(shard, IndexOp("1", b"{}"))  # a refresh is due
         shard.engine.fail("disk trouble", OSError("simulated"))

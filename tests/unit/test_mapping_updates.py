@@ -10,7 +10,7 @@ import pytest
 
 from strata_node.action.document_mapping import ShardMapper
 from strata_node.common.errors import IndexNotFound
-from tests.support.local_master import open_indices
+from tests.support.local_master import create_local, open_indices
 
 
 def run(coro):
@@ -24,7 +24,7 @@ def stored_mapping(service) -> dict:
 def test_a_batch_publishes_its_new_fields_once_and_durably(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {})
+        service = await create_local(indices, "logs", {})
         version = service.metadata.version
         mapper = ShardMapper(service)
         docs = [{"a": 1}, {"a": 2, "b": "x"}, {"a": 3}]
@@ -44,7 +44,7 @@ def test_a_batch_publishes_its_new_fields_once_and_durably(tmp_path):
 def test_when_another_request_maps_a_field_first_the_losing_documents_fail(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {"settings": {"number_of_shards": 2}})
+        service = await create_local(indices, "logs", {"settings": {"number_of_shards": 2}})
         first, second = ShardMapper(service), ShardMapper(service)
         first.parse({"x": 1}, "1")
         second.parse({"x": "text", "y": True}, "2")
@@ -65,7 +65,7 @@ def test_when_another_request_maps_a_field_first_the_losing_documents_fail(tmp_p
 def test_no_update_is_written_into_a_deleted_index(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {})
+        service = await create_local(indices, "logs", {})
         mapper = ShardMapper(service)
         mapper.parse({"a": 1}, "1")
         await indices.delete(["logs"])
@@ -80,7 +80,7 @@ def test_no_update_is_written_into_a_deleted_index(tmp_path):
 def test_the_compiled_mapping_is_reused_until_the_mapping_changes(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
-        service = await indices.create("logs", {"mappings": {"properties": {"a": {"type": "long"}}}})
+        service = await create_local(indices, "logs", {"mappings": {"properties": {"a": {"type": "long"}}}})
         assert service.mapping is service.mapping
         before = service.mapping
         await indices.put_mapping([service], {"properties": {"b": {"type": "keyword"}}})

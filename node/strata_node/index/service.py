@@ -334,9 +334,8 @@ class IndicesService:
             raise ShardNotFound(index, index_uuid or "_na_", shard)
         return service.shard(shard)
 
-    async def create(self, name: str, body: Mapping[str, Any]) -> IndexService | None:
-        """Create through the master; the local service once this node holds the index
-        (None when the master placed it on another node)."""
+    async def create(self, name: str, body: Mapping[str, Any]) -> IndexMetadata:
+        """Create through the master; answers with the metadata of the applied state."""
         validate_index_name(name)
         parse_create_body(name, body)  # a bad body fails here, before the master sees it
         if name in self.cluster_indices:
@@ -350,7 +349,7 @@ class IndicesService:
             # the caller can use the index at once.
             await self.admin.wait_for_index(name)
             raise
-        return self.indices.get(name)
+        return self.metadata(name)
 
     async def delete(self, names: list[str]) -> None:
         if names:
