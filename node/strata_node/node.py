@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,8 @@ from .common.errors import ClusterBlockError
 from .common.files import write_atomically
 from .common.ids import random_base64_uuid
 from .index.service import IndicesService
+from .replication import replica
+from .replication.recovery import PeerRecovery
 from .rest.analyze import AnalyzeHandlers
 from .rest.bulk import BulkHandlers
 from .rest.cat_apis import CatHandlers
@@ -35,6 +38,7 @@ from .rest.cluster import ClusterHandlers
 from .rest.controller import RestController
 from .rest.documents import DocumentHandlers
 from .rest.fault import FaultHandlers
+from .rest.index_settings import IndexSettingsHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
 from .rest.nodes import NodesHandlers
@@ -71,6 +75,7 @@ class Node:
                          AnalyzeHandlers, MappingHandlers, SearchHandlers,
                          CatHandlers):
             handlers(self).register(self.rest)
+        IndexSettingsHandlers(self).register(self.rest)
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
         FaultHandlers(self).register(self.rest)
@@ -156,6 +161,11 @@ class Node:
         self.shard_router = ShardRouter(self)
         self.bulk.router = self.shard_router
         self.bulk.register(self.transport)
+        self.bulk.replicate = functools.partial(replica.replicate, self)
+        replica.register(self)
+        self.recoveries = PeerRecovery(self)
+        self.recoveries.register()
+        self.indices.recoveries = self.recoveries
         self.index_admin = IndexAdmin(self)
         self.index_admin.register()
         self.indices.admin = self.index_admin
@@ -234,6 +244,8 @@ class Node:
             # No internal action may run past this point.
             await self._bounded("the transport server", self.stop_transport_server(), 15.0)
         await self._bounded("stored task results", self.task_results.close(), 10.0)
+        if self.transport is not None:
+            await self._bounded("peer recoveries", self.recoveries.close(), 10.0)
         if self.transport is not None:
             await self._bounded("shard state reports", self.index_admin.close(), 10.0)
         if self.coordination is not None:

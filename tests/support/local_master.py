@@ -118,6 +118,13 @@ class InProcessRouter:
         message = request(True) if callable(request) else request
         return await self.bulk._on_shard_request(message, None)
 
+    def active_copies(self, index: str, shard: int) -> int:
+        return 1  # the primary: no other node could hold a replica
+
+    async def wait_for_active_copies(self, index: str, shard: int, needed: int, timeout: float) -> int:
+        await asyncio.sleep(timeout)
+        return 1
+
 
 def local_bulk(indices: IndicesService) -> BulkAction:
     """The write path over an IndicesService opened with `open_indices`."""

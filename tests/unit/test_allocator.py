@@ -39,14 +39,16 @@ def test_the_primaries_of_a_new_index_spread_over_the_data_nodes():
 def test_a_new_primary_goes_to_the_data_node_with_the_fewest_shards():
     master_only, a, b = node("m", "master"), node("a"), node("b")
     nodes = {"a": a, "b": b, "m": master_only}
-    content = started(created("first", shards=3, nodes=nodes), "first")
-    loads = {n: sum(1 for c in primaries(content, "first") if c.node == n) for n in "ab"}
+    content = allocator.reroute(started(created("first", shards=3, nodes=nodes), "first"), nodes)
+    content = allocator.reroute(replicas_started(content, "first"), nodes)
+    content = allocator.reroute(replicas_started(content, "first"), nodes)
+    loads = {n: sum(1 for c in content.routing_table.indices["first"] if c.node == n) for n in "ab"}
     content = created("second", nodes=nodes, content=content)
     assert [c.node for c in primaries(content, "second")] == [min(loads, key=loads.get)]
     assert all(c.node != "m" for c in content.routing_table.indices["second"])
 
 
-def test_replicas_stay_unassigned():
+def test_replicas_wait_for_their_primary_to_start():
     content = created("logs", nodes={"a": node("a")})
     replicas = [c for c in content.routing_table.indices["logs"] if not c.primary]
     assert [(c.state, c.unassigned_reason) for c in replicas] == [("UNASSIGNED", "INDEX_CREATED")]
@@ -109,3 +111,70 @@ def test_nothing_to_change_gives_the_same_content():
     a = node("a")
     content = started(created("logs", nodes={"a": a}), "logs")
     assert allocator.reroute(content, {"a": a}) is content
+
+
+def copies_of(content: ClusterStateContent, name: str, shard: int = 0):
+    return [c for c in content.routing_table.indices[name] if c.shard == shard]
+
+
+def replicas_started(content: ClusterStateContent, name: str) -> ClusterStateContent:
+    for copy in content.routing_table.indices[name]:
+        if not copy.primary and copy.state == "INITIALIZING":
+            content = allocator.shard_started(content, name, copy.shard, copy.allocation_id)
+    return content
+
+
+def test_a_replica_goes_to_another_node_once_its_primary_has_started():
+    a, b = node("a"), node("b")
+    content = allocator.reroute(started(created("logs", nodes={"a": a, "b": b}), "logs"), {"a": a, "b": b})
+    primary, replica = copies_of(content, "logs")
+    assert replica.state == "INITIALIZING" and replica.node != primary.node
+
+
+def test_a_replica_is_never_placed_beside_its_primary():
+    a = node("a")
+    content = allocator.reroute(started(created("logs", nodes={"a": a}), "logs"), {"a": a})
+    replica = copies_of(content, "logs")[1]
+    assert replica.state == "UNASSIGNED"
+
+
+def test_a_started_replica_joins_the_in_sync_set():
+    nodes = {"a": node("a"), "b": node("b")}
+    content = allocator.reroute(started(created("logs", nodes=nodes), "logs"), nodes)
+    content = allocator.reroute(replicas_started(content, "logs"), nodes)
+    in_sync = set(content.metadata.indices["logs"].in_sync(0))
+    assert in_sync == {c.allocation_id for c in copies_of(content, "logs")}
+
+
+def test_when_the_primarys_node_leaves_an_in_sync_replica_is_promoted_with_a_new_term():
+    nodes = {"a": node("a"), "b": node("b")}
+    content = allocator.reroute(started(created("logs", nodes=nodes), "logs"), nodes)
+    content = allocator.reroute(replicas_started(content, "logs"), nodes)
+    primary, replica = copies_of(content, "logs")
+    term = content.metadata.indices["logs"].primary_terms[0]
+    survivors = {n: d for n, d in nodes.items() if n != primary.node}
+    content = allocator.reroute(content, survivors)
+    promoted = next(c for c in copies_of(content, "logs") if c.primary)
+    assert (promoted.node, promoted.allocation_id, promoted.state) == (replica.node, replica.allocation_id,
+                                                                       "STARTED")
+    assert content.metadata.indices["logs"].primary_terms[0] == term + 1
+    # the lost copy is out of the in-sync set: the new primary goes on without it
+    assert content.metadata.indices["logs"].in_sync(0) == (replica.allocation_id,)
+
+
+def test_a_replica_that_left_drops_out_of_the_in_sync_set_while_the_primary_is_active():
+    nodes = {"a": node("a"), "b": node("b")}
+    content = allocator.reroute(started(created("logs", nodes=nodes), "logs"), nodes)
+    content = allocator.reroute(replicas_started(content, "logs"), nodes)
+    primary = copies_of(content, "logs")[0]
+    content = allocator.reroute(content, {primary.node: nodes[primary.node]})
+    assert content.metadata.indices["logs"].in_sync(0) == (primary.allocation_id,)
+
+
+def test_no_node_takes_more_than_two_recovering_replicas_at_once():
+    a, b = node("a"), node("b")
+    content = started(created("logs", shards=6, nodes={"a": a}), "logs")
+    content = allocator.reroute(content, {"a": a, "b": b})
+    recovering = [c for c in content.routing_table.indices["logs"]
+                  if not c.primary and c.state == "INITIALIZING"]
+    assert len(recovering) == 2 and {c.node for c in recovering} == {"b"}

@@ -23,6 +23,7 @@ from ..common.errors import (
     DocumentMissing,
     IllegalArgument,
     IndexNotFound,
+    ShardNotFound,
     StrataError,
     UnavailableShards,
     VersionConflict,
@@ -202,12 +203,17 @@ class BulkAction:
         # settings, which `PUT /_cluster/settings` changes).
         self.auto_create_index = auto_create_index
         self.router = None  # the node's ShardRouter, set once its transport exists
+        # Sends what a primary wrote to its other copies (replication/replica.py); None
+        # where there is no cluster (in-process tests of one copy).
+        self.replicate = None
 
     def register(self, transport) -> None:
         transport.register(BULK_SHARD, BulkShardRequest, BulkShardResponse, self._on_shard_request)
 
     async def _on_shard_request(self, request: BulkShardRequest, task) -> BulkShardResponse:
         shard = self.indices.local_shard(request.index, request.shard, request.index_uuid)
+        if not shard.primary:  # routed with a state this node has moved past: retried
+            raise ShardNotFound(request.index, request.index_uuid, request.shard)
         service = self.indices.indices[request.index]
         items = [_from_shard_item(request.index, item) for item in request.items]
         responses: list[ItemResponse | None] = [None] * len(items)
@@ -310,7 +316,7 @@ class BulkAction:
                              positions: list[int], responses: list, options: WriteOptions) -> None:
         try:
             engine = shard.active_engine()
-            await self._check_active_shards(service, options)
+            await self._check_active_shards(service, shard, options)
         except StrataError as e:
             for pos, item in zip(positions, items, strict=True):
                 responses[pos] = self._failure(item, e)
@@ -320,6 +326,7 @@ class BulkAction:
         # the parse the search structures are built from; None for deletes)
         pending: list[tuple[int, IndexOp | DeleteOp, dict | None, ParsedDocument | None]] = []
         shards = _shards_header(service)
+        written: list = []  # the operations this request wrote, for the replicas
         mapper = ShardMapper(service)
         fresh_indexer: list[DocumentIndexer] = []  # for the mapping this request extended
         # A request with enough documents has them indexed by the worker, sent in parts as
@@ -410,6 +417,8 @@ class BulkAction:
 
             def on_item(k: int, outcome: WriteResult | StrataError) -> None:
                 j = batch[k][0]
+                if outcome.__class__ is WriteResult:
+                    written.append(outcome.operation)
                 results[j] = self._write_response(service, items[j], outcome, shards)
 
             if not batch:
@@ -426,7 +435,7 @@ class BulkAction:
                 if item.action == "update":
                     await write_pending()
                     try:
-                        results[j] = await self._update(service, shard, mapper, item)
+                        results[j] = await self._update(service, shard, mapper, item, written)
                     except StrataError as e:  # the engine closed or failed: this item fails
                         results[j] = self._failure(item, e)
                     wrote = True
@@ -458,6 +467,12 @@ class BulkAction:
             try:
                 if service.metadata.setting("index.translog.durability") == "request":
                     await engine.sync_translog()
+                if self.replicate is not None:
+                    replicated = await self.replicate(service, shard, written, options.refresh == "true")
+                    shards.update(total=replicated.total, successful=replicated.successful,
+                                  failed=len(replicated.failures))
+                    if replicated.failures:
+                        shards["failures"] = replicated.failures
                 forced = await self._apply_refresh_policy(service, shard, options.refresh)
             except StrataError as e:
                 for j in range(len(items)):
@@ -472,16 +487,21 @@ class BulkAction:
         for pos, r in zip(positions, results, strict=True):
             responses[pos] = r
 
-    async def _check_active_shards(self, service: IndexService, options: WriteOptions) -> None:
+    async def _check_active_shards(self, service: IndexService, shard: IndexShard,
+                                   options: WriteOptions) -> None:
+        """`wait_for_active_shards`: enough started copies before the write, waiting for
+        them up to the request's timeout (ActiveShardCount.enoughShardsActive)."""
         wanted = options.wait_for_active_shards
         copies = 1 + service.metadata.number_of_replicas
         needed = copies if wanted == "all" else int(wanted)
-        active = 1  # replicas stay unassigned until replication lands
+        index, number = service.name, shard.ref.shard
+        active = self.router.active_copies(index, number)
+        if needed > active:
+            active = await self.router.wait_for_active_copies(index, number, needed, options.timeout)
         if needed <= active:
             return
-        await asyncio.sleep(options.timeout)
         raise UnavailableShards(
-            f"[{service.name}][0] Not enough active copies to meet shard count of [{wanted}] "
+            f"[{index}][{number}] Not enough active copies to meet shard count of [{wanted}] "
             f"(have {active}, needed {needed}). Timeout: [{format_timeout(options.timeout)}]")
 
     @staticmethod
@@ -511,7 +531,7 @@ class BulkAction:
         return ItemResponse(item.action, service.name, op.id, status, body)
 
     async def _update(self, service: IndexService, shard: IndexShard, mapper: ShardMapper,
-                      item: BulkItem) -> ItemResponse:
+                      item: BulkItem, written: list) -> ItemResponse:
         spec = item.update
         engine = shard.engine
         attempts = max(item.retry_on_conflict, 0) + 1  # a negative count retries never, as in ES
@@ -559,6 +579,8 @@ class BulkAction:
             except StrataError as e:
                 return self._failure(item, e)
             result = outcome[0]
+            if result.__class__ is WriteResult:
+                written.append(result.operation)
             if isinstance(result, VersionConflict) and attempt + 1 < attempts:
                 continue
             response = self._write_response(service, item, result, _shards_header(service))

@@ -230,3 +230,16 @@ def register(node) -> None:
     master.register(ADD_VOTING_EXCLUSIONS, AddExclusionsRequest, Empty, add_exclusions)
     master.register(CLEAR_VOTING_EXCLUSIONS, ClearExclusionsRequest, Empty, clear_exclusions)
     master.register(STATE_VERSION, Empty, StateVersion, state_version)
+
+
+CATCH_UP_SECONDS = 5.0
+
+
+async def catch_up_with_master(node, master_timeout: float) -> None:
+    """What a non-local read does first (ES reads such APIs on the master): learn which
+    state the master has applied and wait for this node to apply it as well, or give up
+    waiting after a few seconds."""
+    answer = await node.master_actions.execute(
+        STATE_VERSION, Empty(), master_timeout=master_timeout if master_timeout >= 0 else 365 * 86400.0)
+    await node.coordination.wait_for_state(
+        lambda s: s is not None and (s.term, s.version) >= (answer.term, answer.version), CATCH_UP_SECONDS)

@@ -22,12 +22,13 @@ import msgspec
 import orjson
 
 from ..allocation import allocator
-from ..cluster.state import ClusterStateContent, content_of
-from ..common.errors import IndexNotFound, ResourceAlreadyExists, StrataError
+from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
+from ..common.errors import IllegalArgument, IndexNotFound, ResourceAlreadyExists, StrataError
 from ..common.ids import random_base64_uuid
 from ..index import mapping as mappings
-from ..index.metadata import VERSION_CREATED, IndexMetadata
+from ..index.metadata import VERSION_CREATED, IndexMetadata, setting_string
 from ..index.service import analysis_names, parse_create_body
+from ..settings import INDEX_SETTINGS, validate_index_settings
 from ..tasks.task import Task
 from ..transport.wire import Message
 
@@ -36,6 +37,7 @@ log = logging.getLogger("strata.index_admin")
 CREATE = "indices:admin/create"
 DELETE = "indices:admin/delete"
 PUT_MAPPING = "indices:admin/mapping/put"
+UPDATE_SETTINGS = "indices:admin/settings/update"
 AUTO_PUT_MAPPING = "indices:admin/mapping/auto_put"
 SHARD_STARTED = "internal:cluster/shard/started"
 SHARD_FAILED = "internal:cluster/shard/failure"
@@ -56,6 +58,11 @@ class PutMappingRequest(Message):
     source: bytes  # JSON
 
 
+class UpdateSettingsRequest(Message):
+    names: list[str]
+    settings: bytes  # flat `index.` keys -> string values (None resets to the default), JSON
+
+
 class AutoPutMappingRequest(Message):
     name: str
     uuid: str
@@ -68,6 +75,14 @@ class ShardStateRequest(Message):
     shard: int
     allocation_id: str
     reason: str = ""
+    # A primary failing one of its replicas says which term it is primary of: the master
+    # refuses a superseded primary, whose write then fails instead of being acknowledged.
+    primary_term: int = 0
+
+
+class NoLongerPrimary(StrataError):
+    type = "no_longer_primary_shard_exception"
+    status = 500
 
 
 class AppliedVersion(Message):
@@ -136,6 +151,57 @@ def put_mapping(content: ClusterStateContent, names: list[str],
     return _with_indices(content, indices) if changed else content
 
 
+def update_settings(content: ClusterStateContent, names: list[str],
+                    settings: dict[str, Any]) -> ClusterStateContent:
+    """Dynamic settings of every index named, or of none. A change of
+    `index.number_of_replicas` adds unassigned replicas or removes the least advanced ones
+    (unassigned, then recovering, then started); the reroute after places the new ones."""
+    validate_index_settings({k: v for k, v in settings.items() if v is not None})
+    refuse_static(settings, [_index(content, n) for n in names])
+    indices = dict(content.metadata.indices)
+    routing = dict(content.routing_table.indices)
+    changed = False
+    for name in sorted(names):
+        metadata = _index(content, name)
+        merged = {k: v for k, v in metadata.settings.items() if k not in settings}
+        merged.update({k: setting_string(v) for k, v in settings.items() if v is not None})
+        if merged == dict(metadata.settings):
+            continue
+        changed = True
+        indices[name] = metadata.with_settings(merged)
+        if "index.number_of_replicas" in settings and name in routing:
+            replicas = indices[name].number_of_replicas  # the default again when reset with null
+            routing[name] = _with_replicas(routing[name], metadata.number_of_shards, replicas)
+    if not changed:
+        return content
+    content = _with_indices(content, indices)
+    return msgspec.structs.replace(content, routing_table=RoutingTable(content.routing_table.version + 1,
+                                                                       routing))
+
+
+def refuse_static(settings: dict[str, Any], targets: list[IndexMetadata]) -> None:
+    """Only dynamic settings change on an open index."""
+    for key in settings:
+        setting = INDEX_SETTINGS.get(key)
+        if (setting is not None and not setting.dynamic) or key.startswith("index.analysis."):
+            names = ", ".join(f"[{m.name}/{m.uuid}]" for m in sorted(targets, key=lambda m: m.name))
+            raise IllegalArgument(f"Can't update non dynamic settings [[{key}]] for open indices [{names}]")
+
+
+def _with_replicas(copies: tuple[ShardRouting, ...], shards: int, replicas: int) -> tuple[ShardRouting, ...]:
+    order = {"UNASSIGNED": 0, "INITIALIZING": 1, "RELOCATING": 2, "STARTED": 3}
+    out: list[ShardRouting] = []
+    for shard in range(shards):
+        mine = [c for c in copies if c.shard == shard]
+        out.extend(c for c in mine if c.primary)
+        replica_copies = [c for c in mine if not c.primary]
+        kept = sorted(replica_copies, key=lambda c: order[c.state], reverse=True)[:replicas]
+        out.extend(kept)
+        out.extend(ShardRouting(copies[0].index, shard, False, unassigned_reason="REPLICA_ADDED")
+                   for _ in range(replicas - len(kept)))
+    return tuple(out)
+
+
 def merge_dynamic_mapping(content: ClusterStateContent, name: str, uuid: str,
                           wanted: dict[str, Any]) -> ClusterStateContent:
     """The fields a node's documents added, merged into the index's mapping (a conflict with
@@ -157,9 +223,13 @@ def start_shard(content: ClusterStateContent, index: str, shard: int,
 
 
 def fail_shard(content: ClusterStateContent, index: str, shard: int, allocation_id: str,
-               reason: str) -> ClusterStateContent:
-    if index not in content.metadata.indices:
+               reason: str, primary_term: int = 0) -> ClusterStateContent:
+    metadata = content.metadata.indices.get(index)
+    if metadata is None:
         return content
+    if primary_term and metadata.primary_terms[shard] != primary_term:
+        raise NoLongerPrimary(f"[{index}][{shard}] primary term [{primary_term}] did not match current "
+                              f"primary term [{metadata.primary_terms[shard]}]")
     return allocator.shard_failed(content, index, shard, allocation_id, reason)
 
 
@@ -175,6 +245,7 @@ class IndexAdmin:
         master.register(CREATE, CreateIndexRequest, AppliedVersion, self._create)
         master.register(DELETE, DeleteIndicesRequest, AppliedVersion, self._delete)
         master.register(PUT_MAPPING, PutMappingRequest, AppliedVersion, self._put_mapping)
+        master.register(UPDATE_SETTINGS, UpdateSettingsRequest, AppliedVersion, self._update_settings)
         master.register(AUTO_PUT_MAPPING, AutoPutMappingRequest, AppliedVersion, self._auto_put_mapping)
         master.register(SHARD_STARTED, ShardStateRequest, AppliedVersion, self._shard_started)
         master.register(SHARD_FAILED, ShardStateRequest, AppliedVersion, self._shard_failed)
@@ -215,6 +286,10 @@ class IndexAdmin:
     async def put_mapping(self, names: list[str], source: dict[str, Any]) -> None:
         await self._execute(PUT_MAPPING, PutMappingRequest(names=names, source=orjson.dumps(source)))
 
+    async def update_settings(self, names: list[str], settings: dict[str, Any]) -> None:
+        request = UpdateSettingsRequest(names=names, settings=orjson.dumps(settings))
+        await self._execute(UPDATE_SETTINGS, request)
+
     async def put_dynamic_mapping(self, name: str, uuid: str, mapping: dict[str, Any]) -> None:
         await self._execute(AUTO_PUT_MAPPING, AutoPutMappingRequest(name=name, uuid=uuid,
                                                                     mapping=orjson.dumps(mapping)))
@@ -236,6 +311,14 @@ class IndexAdmin:
         task = asyncio.get_running_loop().create_task(send())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def fail_copy(self, index: str, uuid: str, shard: int, allocation_id: str, reason: str,
+                        primary_term: int) -> None:
+        """A primary fails one of its copies and waits until the master has done so (the
+        copy is out of the in-sync set) and this node has applied that state."""
+        request = ShardStateRequest(index=index, uuid=uuid, shard=shard, allocation_id=allocation_id,
+                                    reason=reason, primary_term=primary_term)
+        await self._execute(SHARD_FAILED, request)
 
     async def close(self) -> None:
         for task in list(self._background):
@@ -265,6 +348,11 @@ class IndexAdmin:
         log.info("%s deleting indices", request.names)
         return applied
 
+    async def _update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
+        settings = orjson.loads(request.settings)
+        return await self._submit(f"update-settings {request.names}",
+                                  lambda content: update_settings(content, request.names, settings))
+
     async def _put_mapping(self, request: PutMappingRequest, task: Task) -> AppliedVersion:
         source = orjson.loads(request.source)
         return await self._submit(f"put-mapping {request.names}",
@@ -284,4 +372,5 @@ class IndexAdmin:
         log.warning("[%s][%d] shard failed: %s", request.index, request.shard, request.reason)
         return await self._submit(f"shard-failed [{request.index}][{request.shard}]",
                                   lambda content: fail_shard(content, request.index, request.shard,
-                                                             request.allocation_id, request.reason))
+                                                             request.allocation_id, request.reason,
+                                                             request.primary_term))

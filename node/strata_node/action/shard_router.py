@@ -15,7 +15,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ..cluster.shard_copies import active_primary, copies, read_copies
+from ..cluster.shard_copies import ACTIVE, active_primary, copies, read_copies
+from ..cluster.state import content_of
 from ..common.errors import NoShardAvailable, StrataError, UnavailableShards
 from ..transport.wire import Message
 
@@ -107,6 +108,16 @@ class ShardRouter:
             # After a failure the state may never change (a failed copy): try again soon.
             wait = min(remaining, 1.0) if last is not None else remaining
             await self.node.coordination.wait_for_state(lambda s, seen=state: s is not seen, wait)
+
+    def active_copies(self, index: str, shard: int, state=None) -> int:
+        content = self.content if state is None else content_of(state)
+        return sum(1 for c in copies(content, index, shard) if c.state in ACTIVE)
+
+    async def wait_for_active_copies(self, index: str, shard: int, needed: int, timeout: float) -> int:
+        """Until `needed` copies of the shard are active or `timeout` passed; how many are."""
+        await self.node.coordination.wait_for_state(lambda s: self.active_copies(index, shard, s) >= needed,
+                                                    timeout)
+        return self.active_copies(index, shard)
 
     async def on_copy(self, action: str, index: str, shard: int, request: Message,
                       preference: str | None = None, response_type: type[Message] | None = None) -> Any:

@@ -1,7 +1,7 @@
 """Primary allocation on the master: pure functions from a cluster state's content and its
 nodes to the next content.
 
-What Elasticsearch's AllocationService does for primaries, and only that so far:
+What Elasticsearch's AllocationService does, without deciders or rebalancing yet:
 - a copy whose node left becomes UNASSIGNED (NODE_LEFT), remembering its node and
   allocation id; a copy whose node restarted (a new ephemeral id) is initialized again on
   that node, from the data it has;
@@ -11,7 +11,11 @@ What Elasticsearch's AllocationService does for primaries, and only that so far:
 - the primaries of a new index spread over the data nodes: each goes to the node with the
   fewest shards, then the fewest of this index (BalancedShardsAllocator's weight by shard
   count per node and per index, without moving started shards yet).
-Replicas stay UNASSIGNED until replication exists.
+- replicas go, once their primary has started, to the least loaded data node without a
+  copy of the shard, at most NODE_CONCURRENT_RECOVERIES recovering onto one node at once;
+- a primary whose node left or restarted gives way to an in-sync started replica, which
+  becomes primary with a new primary term; the in-sync set follows the started copies
+  while the primary is active (a replica that left or failed drops out of it).
 
 `shard_started` and `shard_failed` are the updates a node's report causes.
 """
@@ -63,10 +67,13 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
     indices = dict(content.metadata.indices)
     data_nodes = {n: d for n, d in nodes.items() if d.is_data_node}
     load = {n: 0 for n in data_nodes}
+    recoveries = {n: 0 for n in data_nodes}  # incoming replica recoveries per node
     for copies in routing.values():
         for copy in copies:
             if copy.node in load:
                 load[copy.node] += 1
+                if copy.state == "INITIALIZING" and not copy.primary:
+                    recoveries[copy.node] += 1
     new_routing: dict[str, tuple[ShardRouting, ...]] = {}
     for name in sorted(routing):
         metadata = indices[name]
@@ -74,29 +81,14 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
         for copy in routing[name]:
             if copy.node in index_load:
                 index_load[copy.node] += 1
-        updated: list[ShardRouting] = []
+        by_shard: dict[int, list[ShardRouting]] = {}
         for copy in routing[name]:
-            if copy.node is not None:
-                node = nodes.get(copy.node)
-                if node is None:
-                    copy = _unassign(copy, "NODE_LEFT", f"node_left [{copy.node}]")
-                elif copy.node_ephemeral_id != node.ephemeral_id:
-                    if copy.primary:  # restarted: its data is there, its open shard is not
-                        copy = _initialize(copy, node, copy.allocation_id or random_base64_uuid())
-                        metadata = _bump_term(metadata, copy.shard)
-                    else:
-                        copy = _unassign(copy, "NODE_RESTARTING", f"node [{copy.node}] restarted")
-            if copy.node is None and copy.primary and copy.unassigned_reason != "ALLOCATION_FAILED":
-                target = _primary_target(copy, metadata, data_nodes, load, index_load)
-                if target is not None:
-                    in_sync = metadata.in_sync(copy.shard)
-                    copy = _initialize(copy, data_nodes[target],
-                                       copy.last_allocation_id if in_sync else random_base64_uuid())
-                    if in_sync:
-                        metadata = _bump_term(metadata, copy.shard)
-                    load[target] += 1
-                    index_load[target] += 1
-            updated.append(copy)
+            by_shard.setdefault(copy.shard, []).append(copy)
+        updated: list[ShardRouting] = []
+        for shard in sorted(by_shard):
+            copies, metadata = _reroute_shard(by_shard[shard], metadata, nodes, data_nodes, load, index_load,
+                                              recoveries)
+            updated.extend(copies)
         new_routing[name] = tuple(updated)
         indices[name] = metadata
     if new_routing == content.routing_table.indices and indices == content.metadata.indices:
@@ -104,6 +96,89 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
     return msgspec.structs.replace(
         content, metadata=msgspec.structs.replace(content.metadata, indices=indices),
         routing_table=RoutingTable(content.routing_table.version + 1, new_routing))
+
+
+def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, nodes: Mapping[str, DiscoveryNode],
+                   data_nodes: Mapping[str, DiscoveryNode], load: dict[str, int], index_load: dict[str, int],
+                   recoveries: dict[str, int]) -> tuple[list[ShardRouting], IndexMetadata]:
+    """One shard's copies: follow their nodes, keep or find a primary, place replicas,
+    and keep the in-sync set to the started copies while the primary is active."""
+    shard = copies[0].shard
+    restarted_primary = False
+    followed = []
+    for copy in copies:
+        if copy.node is not None:
+            node = nodes.get(copy.node)
+            if node is None:
+                copy = _unassign(copy, "NODE_LEFT", f"node_left [{copy.node}]")
+            elif copy.node_ephemeral_id != node.ephemeral_id:
+                if copy.primary:  # restarted: its data is there, its open shard is not
+                    restarted_primary = True
+                else:
+                    copy = _unassign(copy, "NODE_RESTARTING", f"node [{copy.node}] restarted")
+        followed.append(copy)
+    copies = followed
+    primary_at = next(i for i, c in enumerate(copies) if c.primary)
+    primary = copies[primary_at]
+    in_sync = metadata.in_sync(shard)
+    if primary.node is None or restarted_primary:
+        # An in-sync started replica takes over at once (ES promotes one), with a new term.
+        promotable = [i for i, c in enumerate(copies)
+                      if not c.primary and c.state == "STARTED" and c.allocation_id in in_sync]
+        if promotable:
+            chosen = promotable[0]
+            copies[chosen] = msgspec.structs.replace(copies[chosen], primary=True)
+            old = primary
+            if restarted_primary:
+                old = _unassign(old, "NODE_RESTARTING", f"node [{old.node}] restarted")
+            copies[primary_at] = msgspec.structs.replace(old, primary=False)
+            metadata = _bump_term(metadata, shard)
+        elif restarted_primary:
+            node = nodes[primary.node]
+            copies[primary_at] = _initialize(primary, node, primary.allocation_id or random_base64_uuid())
+            metadata = _bump_term(metadata, shard)
+        elif primary.unassigned_reason != "ALLOCATION_FAILED":
+            target = _primary_target(primary, metadata, data_nodes, load, index_load)
+            if target is not None:
+                allocation_id = primary.last_allocation_id if in_sync else random_base64_uuid()
+                copies[primary_at] = _initialize(primary, data_nodes[target], allocation_id)
+                if in_sync:
+                    metadata = _bump_term(metadata, shard)
+                load[target] += 1
+                index_load[target] += 1
+    primary = next(c for c in copies if c.primary)
+    if primary.state == "STARTED":
+        for i, copy in enumerate(copies):
+            if copy.primary or copy.node is not None:
+                continue
+            holding = {c.node for c in copies if c.node is not None}
+            target = _replica_target(data_nodes, holding, load, index_load, recoveries)
+            if target is None:
+                break
+            copies[i] = _initialize(copy, data_nodes[target], random_base64_uuid())
+            load[target] += 1
+            index_load[target] += 1
+            recoveries[target] += 1
+        # While the primary is active it decides what is in sync: the started copies. A
+        # copy that left or failed drops out, so the primary goes on without it.
+        started = tuple(sorted(c.allocation_id for c in copies if c.state == "STARTED" and c.allocation_id))
+        if started != tuple(sorted(in_sync)):
+            metadata = metadata.with_in_sync(shard, started)
+    return copies, metadata
+
+
+NODE_CONCURRENT_RECOVERIES = 2  # cluster.routing.allocation.node_concurrent_recoveries' default
+
+
+def _replica_target(data_nodes: Mapping[str, DiscoveryNode], holding: set[str], load: dict[str, int],
+                    index_load: dict[str, int], recoveries: dict[str, int]) -> str | None:
+    """The least loaded data node without a copy of the shard (never two copies of a shard
+    on one node) and below its limit of concurrent incoming recoveries."""
+    candidates = [n for n in sorted(data_nodes)
+                  if n not in holding and recoveries[n] < NODE_CONCURRENT_RECOVERIES]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda n: (load[n], index_load[n]))
 
 
 def _primary_target(copy: ShardRouting, metadata: IndexMetadata, data_nodes: Mapping[str, DiscoveryNode],

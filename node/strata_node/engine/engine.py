@@ -228,20 +228,23 @@ class Engine:
         return replayed
 
     def _stage_replay(self, wb, op: Operation, payload: bytes, staged: dict[str, DocVersion],
-                      segment: SegmentWriter) -> int:
-        """Apply a replayed operation the store lacks, unless it holds a newer version of
-        the document; returns the change in live document count."""
+                      segment: SegmentWriter, indexed: IndexedDocument | None = None) -> int:
+        """Apply an operation with its sequence number already assigned (translog replay,
+        replication, recovery), unless the store holds a newer version of the document
+        (operations of one document may arrive out of order); returns the change in live
+        document count."""
         wb.put(history_key(op.seq_no), payload)
         if op.op_type == ops.NO_OP:
             return 0
         current = staged.get(op.id) or self._version(op.id)
         if current is not None and current.seq_no >= op.seq_no:
-            wb.put(index_structures.dead_key(op.seq_no), b"")  # replaced before the crash
+            wb.put(index_structures.dead_key(op.seq_no), b"")  # a newer version is already here
             return 0
         if current is not None and not current.deleted:
             wb.put(index_structures.dead_key(current.seq_no), b"")
-        if not op.is_delete and self.indexer is not None:
-            indexed = self.indexer(op)
+        if not op.is_delete:
+            if indexed is None and self.indexer is not None:
+                indexed = self.indexer(op)
             if indexed is not None:
                 segment.add(op.seq_no, indexed)
         version = DocVersion.of(op)
@@ -443,6 +446,50 @@ class Engine:
         self._dirty = True
         self.stats["operations_total"] += len(payloads)
         return len(payloads)
+
+    def apply_operations(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]]) -> int:
+        """Apply operations the primary already executed (a replica's write, and peer
+        recovery's replay) as one batch: each keeps its sequence number, primary term and
+        version; an operation this copy has already processed is skipped, and an older
+        version of a document never replaces a newer one. Returns how many were applied."""
+        self.ensure_open()
+        wb = self.db.write_batch()
+        staged: dict[str, DocVersion] = {}
+        segment = SegmentWriter()
+        payloads: list[bytes] = []
+        seqs: list[int] = []
+        delta = 0
+        seen: set[int] = set()
+        for op, payload, indexed in operations:
+            if self.tracker.has_processed(op.seq_no) or op.seq_no in seen:
+                continue
+            seen.add(op.seq_no)
+            delta += self._stage_replay(wb, op, payload, staged, segment, indexed)
+            payloads.append(payload)
+            seqs.append(op.seq_no)
+        if not payloads:
+            return 0
+        self._write_segment(wb, segment)
+        self._doc_count += delta
+        wb.put(COUNT_KEY, str(self._doc_count).encode())
+        try:
+            self.translog.append(payloads, min(seqs), max(seqs))
+            wb.write()
+        except Exception as e:
+            self.fail("failed to apply operations", e)
+            raise StrataError(f"{self.shard} failed to apply operations", caused_by=e) from e
+        for seq_no in seqs:
+            self.tracker.mark_processed(seq_no)
+        self._dirty = True
+        self.stats["operations_total"] += len(payloads)
+        return len(payloads)
+
+    def history(self, from_seq_no: int, to_seq_no: int) -> list[bytes]:
+        """The encoded operations with sequence numbers in [from, to] the store holds, in
+        order (what operation-based recovery replays)."""
+        self.ensure_open()
+        return [value for _, value in self.db.iterator(start=history_key(from_seq_no),
+                                                       stop=history_key(to_seq_no + 1))]
 
     @staticmethod
     def _sequence_numbers(count: int, first_seq: int, failed: list[int]) -> list[int | None] | None:

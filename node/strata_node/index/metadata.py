@@ -83,6 +83,10 @@ class IndexMetadata:
         return replace(self, mappings=mappings, version=self.version + 1,
                        mapping_version=self.mapping_version + 1)
 
+    def with_settings(self, settings: Mapping[str, str | list[str]]) -> IndexMetadata:
+        return replace(self, settings=dict(settings), version=self.version + 1,
+                       settings_version=self.settings_version + 1)
+
     def with_in_sync(self, shard: int, allocation_ids: tuple[str, ...]) -> IndexMetadata:
         in_sync = {**self.in_sync_allocation_ids, str(shard): allocation_ids}
         return replace(self, in_sync_allocation_ids=in_sync, version=self.version + 1)

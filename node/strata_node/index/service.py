@@ -29,6 +29,7 @@ from ..common.files import fsync_dir, write_atomically
 from ..engine.engine import ShardRef
 from ..engine.index_structures import IndexedDocument
 from ..engine.operation import Operation
+from ..replication.tracker import ReplicationTracker
 from ..settings import SettingsError, normalize_index_settings, validate_index_settings
 from . import mapping as mappings
 from . import routing
@@ -281,6 +282,7 @@ class IndicesService:
         self._apply_lock = asyncio.Lock()
         self._mappings: dict[str, tuple[Any, mappings.Mapping]] = {}
         self._reported: set[str] = set()  # allocation ids of initializing copies already reported
+        self.recoveries = None  # the node's PeerRecovery: replicas recover from their primary
 
     async def start(self) -> None:
         """Finish removals a crash interrupted; shards open when the cluster state says so."""
@@ -403,15 +405,53 @@ class IndicesService:
                 else:
                     await service.apply_metadata(metadata)
                 for copy in copies:
-                    if copy.shard not in service.local:
-                        await service.open_shard(copy.shard)
-                    if copy.state == "INITIALIZING":
+                    shard = service.local.get(copy.shard)
+                    if shard is not None and shard.allocation_id not in (None, copy.allocation_id):
+                        await service.close_shard(copy.shard)  # another copy now: start over
+                        shard = None
+                    recovering = not copy.primary and copy.state == "INITIALIZING"
+                    if shard is None:
+                        if recovering and self.recoveries is not None:
+                            await asyncio.get_running_loop().run_in_executor(
+                                None, self.recoveries.prepare_empty, service, copy.shard)
+                        shard = await service.open_shard(copy.shard)
+                    self._assign_role(service, shard, copy, content)
+                    if recovering and self.recoveries is not None and shard.state == "STARTED":
+                        if copy.allocation_id not in self._reported:
+                            self._reported.add(copy.allocation_id)
+                            self.recoveries.start(service, shard, copy)
+                    elif copy.state == "INITIALIZING":
                         self._report(service, copy)
             initializing = {c.allocation_id for copies in wanted.values() for c in copies
                             if c.state == "INITIALIZING"}
             self._reported &= initializing
             self.cluster_indices = dict(content.metadata.indices)
             self._mappings = {n: m for n, m in self._mappings.items() if n in self.cluster_indices}
+
+    def _assign_role(self, service: IndexService, shard: IndexShard, copy, content) -> None:
+        """Keep the local copy's role in line with the routing table: a primary (new, or a
+        replica just promoted) keeps the tracker of its replication group and writes with
+        the shard's current primary term."""
+        shard.allocation_id = copy.allocation_id
+        shard.primary = copy.primary
+        if not copy.primary:
+            shard.tracker = None
+            return
+        if shard.state != "STARTED":
+            return
+        engine = shard.engine
+        engine.primary_term = max(engine.primary_term, service.metadata.primary_terms[copy.shard])
+        if shard.tracker is None or shard.tracker.allocation_id != copy.allocation_id:
+            shard.tracker = ReplicationTracker(copy.allocation_id, engine.tracker.checkpoint,
+                                               engine.translog.global_checkpoint)
+        assigned = {c.allocation_id for c in content.routing_table.indices.get(service.name, ())
+                    if c.shard == copy.shard and c.node is not None and c.allocation_id}
+        shard.tracker.update_from_master(assigned, set(service.metadata.in_sync(copy.shard)))
+
+    def report_copy(self, service: IndexService, copy, *, started: bool, reason: str = "") -> None:
+        """What became of a copy recovering from its primary."""
+        self.admin.report_shard(started, service.name, service.metadata.uuid, copy.shard, copy.allocation_id,
+                                reason)
 
     def _report(self, service: IndexService, copy) -> None:
         """Tell the master how opening an initializing copy went, once per copy: the

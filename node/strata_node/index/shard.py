@@ -28,6 +28,11 @@ class IndexShard:
         self.engine = Engine(ref, path, primary_term)
         self.state = INITIALIZING
         self.failure: BaseException | None = None
+        # The copy the cluster state routes here: its allocation id and role. A primary
+        # keeps its replication group's tracker (replication/tracker.py).
+        self.allocation_id: str | None = None
+        self.primary = True
+        self.tracker = None
         self._flush_task: asyncio.Task | None = None
 
     @property

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..action.cluster_admin import catch_up_with_master
 from ..action.cluster_health import ClusterHealth, Status, index_views
 from ..common.errors import IllegalArgument, IndexNotFound, NodeClosed, NumberFormatError
 from .cluster_state import ClusterStateHandlers, node_counts
@@ -142,6 +143,9 @@ class ClusterHandlers:
     async def health(self, request: RestRequest) -> RestResponse:
         req = HealthRequest.parse(request)
         human = request.bool_param("human")
+        if not request.bool_param("local") and self.node.coordination is not None:
+            # Health is read on the master in Elasticsearch: see at least what it has applied.
+            await catch_up_with_master(self.node, request.time_param("master_timeout", 30.0))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + req.timeout
         while True:

@@ -23,11 +23,11 @@ from .. import ES_COMPAT_VERSION
 from ..action.cluster_admin import (
     ADD_VOTING_EXCLUSIONS,
     CLEAR_VOTING_EXCLUSIONS,
-    STATE_VERSION,
     AddExclusionsRequest,
     ClearExclusionsRequest,
     UpdateSettingsRequest,
     UpdateSettingsResponse,
+    catch_up_with_master,
 )
 from ..action.cluster_admin import UPDATE_SETTINGS as UPDATE_SETTINGS_ACTION
 from ..cluster.coordination.discovery_node import DATA_ROLES
@@ -35,7 +35,6 @@ from ..cluster.state import NO_MASTER_BLOCK, ClusterBlock, ShardRouting, content
 from ..common import cluster_settings
 from ..common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
 from ..index.metadata import IndexMetadata
-from ..transport.wire import Empty
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -61,7 +60,6 @@ STATE_PARAMS = (
 )
 GET_SETTINGS_PARAMS = ("flat_settings", "include_defaults", "local", "master_timeout", "timeout")
 PUT_SETTINGS_PARAMS = ("flat_settings", "master_timeout", "timeout")
-CATCH_UP_SECONDS = 5.0
 
 
 def node_counts(node) -> tuple[int, int]:
@@ -198,14 +196,8 @@ class ClusterStateHandlers:
         """A non-local read: learn which state the master has applied and wait for this
         node to apply it as well (or give up waiting after a few seconds)."""
         master_timeout = request.time_param("master_timeout", 30.0)
-        if request.bool_param("local"):
-            return
-        answer = await self.node.master_actions.execute(
-            STATE_VERSION, Empty(), master_timeout=master_timeout if master_timeout >= 0 else 365 * 86400.0
-        )
-        await self.coordination.wait_for_state(
-            lambda s: s is not None and (s.term, s.version) >= (answer.term, answer.version), CATCH_UP_SECONDS
-        )
+        if not request.bool_param("local"):
+            await catch_up_with_master(self.node, master_timeout)
 
     # -- GET /_cluster/state ------------------------------------------------------------------
 

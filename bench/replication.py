@@ -1,0 +1,171 @@
+"""Replication figures on three real local node processes (issue 6's benchmark).
+
+    python bench/replication.py                   # the defaults below
+    python bench/replication.py --docs 30000      # a quicker run
+
+1. Bulk indexing docs/s into a 3-shard index with 0, 1 and 2 replicas: the bulk
+   benchmark's log documents, `--clients` concurrent clients, each request sent to the
+   next node in turn (so most shard requests are forwarded to another node), every copy
+   fsyncing its translog per request. Target: 1 replica keeps at least 60% of the
+   0-replica throughput.
+2. Peer recovery: a 1-shard index with `--recovery-docs` documents and no replica gets
+   one; the time until it is green gives operations/s and MB/s (the primary's store size
+   over the time). Recovery is operation-based (file-based recovery of LevelDB table files
+   is not built), so the 100 MB/s target for file-based recovery is printed beside the
+   operation-based figure it does not strictly apply to.
+3. Failover: kill -9 a node holding primaries of a 1-replica index; seconds until the
+   index is yellow again (replicas promoted), then, after the node restarts, until green.
+
+Figures, never pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from tests.support.cluster import LocalCluster  # noqa: E402
+
+from bulk_index import generate_bodies  # noqa: E402
+
+RATIO_TARGET = 0.60
+RECOVERY_TARGET_MB_S = 100.0
+
+
+def wait_health(client: httpx.Client, index: str, status: str, timeout: float = 300.0) -> float:
+    started = time.monotonic()
+    response = client.get("/_cluster/health/" + index,
+                          params={"wait_for_status": status, "timeout": f"{int(timeout)}s"})
+    body = response.json()
+    if body.get("status") not in (status, "green"):
+        raise RuntimeError(f"{index} did not turn {status}: {body}")
+    return time.monotonic() - started
+
+
+def bulk(cluster: LocalCluster, index: str, bodies: list[bytes], clients: int) -> float:
+    """Seconds to send every body, `clients` at a time, round-robin over the nodes."""
+    urls = itertools.cycle([n.url for n in cluster.nodes])
+    lock = threading.Lock()
+    queue = list(enumerate(bodies))
+    errors: list[str] = []
+
+    def worker() -> None:
+        sessions = {n.url: httpx.Client(base_url=n.url, timeout=120) for n in cluster.nodes}
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    _, body = queue.pop()
+                    url = next(urls)
+                response = sessions[url].post(f"/{index}/_bulk", content=body,
+                                              headers={"content-type": "application/x-ndjson"})
+                result = response.json()
+                if response.status_code != 200 or result.get("errors"):
+                    errors.append(response.text[:500])
+                    return
+        finally:
+            for s in sessions.values():
+                s.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(errors[0])
+    return time.monotonic() - started
+
+
+def store_bytes(cluster: LocalCluster, index: str) -> int:
+    total = 0
+    for node in cluster.nodes:
+        for folder in (node.data / "indices").glob("*"):
+            if folder.is_dir() and (folder / "_state" / "index.json").exists() and \
+                    f'"{index}"' in (folder / "_state" / "index.json").read_text():
+                total = max(total, sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()))
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=60_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=3)
+    parser.add_argument("--recovery-docs", type=int, default=100_000)
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="strata-bench-replication-"))
+    cluster = LocalCluster(root, ["b0", "b1", "b2"]).start()
+    client = httpx.Client(base_url=cluster.nodes[0].url, timeout=600)
+    try:
+        bodies, _ = generate_bodies(args.docs, args.batch, seed=1, explicit_ids=False)
+        rates = {}
+        for replicas in (0, 1, 2):
+            index = f"bench-r{replicas}"
+            client.put(f"/{index}", json={"settings": {"number_of_shards": 3,
+                                                        "number_of_replicas": replicas}}).raise_for_status()
+            wait_health(client, index, "green")
+            print(f"bulk: {args.docs:,} docs, {replicas} replica(s) ...", flush=True)
+            seconds = bulk(cluster, index, bodies, args.clients)
+            rates[replicas] = args.docs / seconds
+            client.delete(f"/{index}")
+
+        print(f"recovery: loading {args.recovery_docs:,} docs into a 1-shard index ...", flush=True)
+        recovery_bodies, _ = generate_bodies(args.recovery_docs, args.batch, seed=2, explicit_ids=False)
+        client.put("/bench-recovery", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
+        wait_health(client, "bench-recovery", "green")
+        bulk(cluster, "bench-recovery", recovery_bodies, args.clients)
+        client.post("/bench-recovery/_flush").raise_for_status()
+        size = store_bytes(cluster, "bench-recovery")
+        client.put("/bench-recovery/_settings", json={"index": {"number_of_replicas": 1}}).raise_for_status()
+        recovery_s = wait_health(client, "bench-recovery", "green")
+
+        print("failover: kill -9 a node holding primaries ...", flush=True)
+        client.put("/bench-failover", json={"settings": {"number_of_shards": 3, "number_of_replicas": 1}})
+        wait_health(client, "bench-failover", "green")
+        bulk(cluster, "bench-failover", bodies[: max(1, len(bodies) // 6)], args.clients)
+        victim = cluster.nodes[-1]
+        survivor = httpx.Client(base_url=cluster.nodes[0].url, timeout=600)
+        killed = time.monotonic()
+        victim.kill()
+        wait_health(survivor, "bench-failover", "yellow")
+        to_yellow = time.monotonic() - killed
+        victim.start()
+        wait_health(survivor, "bench-failover", "green")
+        to_green = time.monotonic() - killed
+        survivor.close()
+    finally:
+        client.close()
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+    print()
+    print(f"bulk indexing, 3 nodes, 3 shards, {args.clients} clients, {args.batch} docs per request")
+    for replicas, rate in rates.items():
+        ratio = rate / rates[0]
+        target = f"  (target >= {RATIO_TARGET:.0%} of 0 replicas)" if replicas == 1 else ""
+        print(f"  {replicas} replica(s): {rate:>9,.0f} docs/s   {ratio:6.1%} of 0 replicas{target}")
+    print(f"peer recovery (operation-based), {args.recovery_docs:,} docs, store {size / 1e6:,.1f} MB")
+    print(f"  {recovery_s:.2f} s: {args.recovery_docs / recovery_s:,.0f} operations/s, "
+          f"{size / 1e6 / recovery_s:,.1f} MB/s   (file-based target >= {RECOVERY_TARGET_MB_S:.0f} MB/s)")
+    print(f"failover: kill -9 to yellow {to_yellow:.2f} s, to green after restart {to_green:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

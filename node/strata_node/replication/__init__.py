@@ -1,0 +1,2 @@
+"""Primary-backup replication: the primary's replication tracker, the replica write path
+and peer recovery."""

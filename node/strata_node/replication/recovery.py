@@ -1,0 +1,219 @@
+"""Peer recovery of a replica from its primary, operation-based (Elasticsearch's
+PeerRecoveryTargetService and RecoverySourceHandler, phase 2 only).
+
+The target, a new copy opened empty on its node, asks the primary's node to recover it
+(`internal:index/shard/recovery/start_recovery`). The primary first adds the copy to its
+replication group, so every write from then on reaches it, then replays its history up
+to the highest sequence number it had at that moment, in chunks
+(`internal:index/shard/recovery/translog_ops`). An operation that arrives both ways is
+applied once, and an older version of a document never replaces a newer one, so the two
+streams may interleave freely. Once the copy's local checkpoint reaches the global
+checkpoint the primary marks it in sync; the target then reports the copy started and the
+master adds it to the in-sync set.
+
+Every operation since the shard was created is kept in the history keyspace (nothing
+prunes it yet), so a recovery can always be operation-based; file-based recovery of
+LevelDB table files is not built yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from typing import Any
+
+from ..cluster.shard_copies import active_primary
+from ..cluster.state import content_of
+from ..common.errors import IllegalState, ShardNotFound, StrataError
+from ..index.service import IndexService
+from ..index.shard import IndexShard
+from ..tasks.task import Task
+from ..transport import context
+from ..transport.wire import Message
+from .replica import ReplicaRequest, ReplicaResponse, apply_on_copy
+
+log = logging.getLogger(__name__)
+
+START_RECOVERY = "internal:index/shard/recovery/start_recovery"
+RECOVERY_OPS = "internal:index/shard/recovery/translog_ops"
+TARGET_ACTION = "internal:index/shard/recovery/target"
+CHUNK_OPERATIONS = 1000
+FINALIZE_SECONDS = 60.0
+PRIMARY_WAIT_SECONDS = 60.0
+
+
+class StartRecoveryRequest(Message):
+    index: str
+    index_uuid: str
+    shard: int
+    target_allocation_id: str
+    target_node: str
+
+    @property
+    def description(self) -> str:
+        return f"[{self.index}][{self.shard}] peer recovery to [{self.target_node}]"
+
+
+class StartRecoveryResponse(Message):
+    operations: int
+    took_millis: int
+
+
+class RecoveryState:
+    """Progress of one recovery, what its task status and the recovery APIs show."""
+
+    def __init__(self, index: str, shard: int, source: str, target: str):
+        self.index, self.shard, self.source, self.target = index, shard, source, target
+        self.stage = "INIT"
+        self.operations = 0
+        self.total_operations = 0
+        self.started = time.time()
+        self.stopped: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stage": self.stage, "type": "PEER", "source_node": self.source, "target_node": self.target,
+                "translog": {"recovered": self.operations, "total": self.total_operations},
+                "total_time_in_millis": int(((self.stopped or time.time()) - self.started) * 1000)}
+
+
+class PeerRecovery:
+    def __init__(self, node):
+        self.node = node
+        self._running: dict[str, asyncio.Task] = {}  # by target allocation id
+        self.states: dict[str, RecoveryState] = {}  # by target allocation id, the latest per copy
+
+    def register(self) -> None:
+        transport = self.node.transport
+        transport.register(START_RECOVERY, StartRecoveryRequest, StartRecoveryResponse, self._on_start,
+                           cancellable=True)
+
+        async def on_operations(request: ReplicaRequest, task: Task) -> ReplicaResponse:
+            return ReplicaResponse(local_checkpoint=await apply_on_copy(self.node, request))
+
+        transport.register(RECOVERY_OPS, ReplicaRequest, ReplicaResponse, on_operations)
+
+    # -- target side ------------------------------------------------------------------------
+
+    @staticmethod
+    def prepare_empty(service: IndexService, shard: int) -> None:
+        """A replica starts from nothing: whatever an earlier copy left in its folder has a
+        history that may differ from the primary's."""
+        shutil.rmtree(service.path / str(shard), ignore_errors=True)
+
+    def start(self, service: IndexService, shard: IndexShard, copy) -> None:
+        if copy.allocation_id in self._running:
+            return
+        task = asyncio.get_running_loop().create_task(self._recover(service, shard, copy))
+        self._running[copy.allocation_id] = task
+        task.add_done_callback(lambda _: self._running.pop(copy.allocation_id, None))
+
+    async def _recover(self, service: IndexService, shard: IndexShard, copy) -> None:
+        node = self.node
+        state = RecoveryState(service.name, copy.shard, "", node.node_id)
+        self.states[copy.allocation_id] = state
+        description = f"[{service.name}][{copy.shard}] recovery of [{copy.allocation_id}]"
+        task = node.tasks.register(TARGET_ACTION, type="transport", cancellable=True, description=description)
+        task.status = state.to_json
+        try:
+            primary = await self._wait_for_primary(service.name, copy.shard)
+            state.source = primary.node
+            state.stage = "TRANSLOG"
+            request = StartRecoveryRequest(index=service.name, index_uuid=service.metadata.uuid,
+                                           shard=copy.shard, target_allocation_id=copy.allocation_id,
+                                           target_node=node.node_id)
+            with context.bound(context.RequestContext({}, str(task.id))):
+                response: StartRecoveryResponse = await node.transport.execute(
+                    START_RECOVERY, request, address=node.shard_router.address(primary.node))
+            state.operations = state.total_operations = response.operations
+            state.stage = "DONE"
+            log.info("[%s][%d] recovered from [%s]: %d operations in %d ms", service.name, copy.shard,
+                     primary.node, response.operations, response.took_millis)
+            node.indices.report_copy(service, copy, started=True)
+        except asyncio.CancelledError:
+            state.stage = "CANCELLED"
+            raise
+        except Exception as e:
+            state.stage = "FAILED"
+            if not isinstance(e, StrataError):
+                log.exception("[%s][%d] recovery failed", service.name, copy.shard)
+            else:
+                log.warning("[%s][%d] recovery failed: %s", service.name, copy.shard, e)
+            node.indices.report_copy(service, copy, started=False, reason=f"failed recovery: {e}")
+        finally:
+            state.stopped = time.time()
+            node.tasks.unregister(task)
+
+    async def _wait_for_primary(self, index: str, shard: int):
+        coordination = self.node.coordination
+        found = []
+
+        def ready(state) -> bool:
+            primary = active_primary(content_of(state), index, shard)
+            if primary is not None:
+                found[:] = [primary]
+            return primary is not None
+
+        if not await coordination.wait_for_state(ready, PRIMARY_WAIT_SECONDS):
+            raise IllegalState(f"[{index}][{shard}] has no active primary to recover from")
+        return found[0]
+
+    async def close(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    # -- source side (the primary's node) --------------------------------------------------
+
+    async def _on_start(self, request: StartRecoveryRequest, task: Task) -> StartRecoveryResponse:
+        started = time.monotonic()
+        node = self.node
+        shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
+        if not shard.primary or shard.tracker is None:
+            raise ShardNotFound(request.index, request.index_uuid, request.shard)
+        service = node.indices.indices[request.index]
+        engine = shard.active_engine()
+        tracker = shard.tracker
+        address = node.shard_router.address(request.target_node)
+        # From here on every write reaches the target; the history below covers the rest.
+        tracker.initiate_tracking(request.target_allocation_id)
+        end = engine.tracker.max_seq_no
+        state = RecoveryState(request.index, request.shard, node.node_id, request.target_node)
+        state.stage, state.total_operations = "TRANSLOG", end + 1
+        task.status = state.to_json
+        checkpoint = -1
+        try:
+            start = 0
+            while start <= end:
+                task.ensure_not_cancelled()
+                chunk = engine.history(start, min(start + CHUNK_OPERATIONS - 1, end))
+                start += CHUNK_OPERATIONS
+                if not chunk:
+                    continue
+                checkpoint = await self._send_operations(service, shard, address, chunk)
+                state.operations += len(chunk)
+            state.stage = "FINALIZE"
+            deadline = time.monotonic() + FINALIZE_SECONDS
+            while not tracker.mark_in_sync(request.target_allocation_id, checkpoint):
+                # Live writes still in flight to the target: wait until its checkpoint
+                # covers the global checkpoint, or it could miss acknowledged operations.
+                if time.monotonic() > deadline:
+                    raise IllegalState(f"{shard.ref} recovery target [{request.target_allocation_id}] did "
+                                       f"not reach the global checkpoint [{tracker.global_checkpoint}]")
+                await asyncio.sleep(0.05)
+                checkpoint = await self._send_operations(service, shard, address, [])
+        except BaseException:
+            tracker.remove(request.target_allocation_id)
+            raise
+        state.stage = "DONE"
+        return StartRecoveryResponse(operations=state.operations,
+                                     took_millis=int((time.monotonic() - started) * 1000))
+
+    async def _send_operations(self, service: IndexService, shard: IndexShard, address: str | None,
+                               operations: list[bytes]) -> int:
+        request = ReplicaRequest(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
+                                 primary_term=shard.engine.primary_term,
+                                 global_checkpoint=shard.tracker.global_checkpoint, operations=operations)
+        response = await self.node.transport.execute(RECOVERY_OPS, request, address=address)
+        return response.local_checkpoint

@@ -1,0 +1,178 @@
+"""The replica side of a write, and the primary's step that sends it (Elasticsearch's
+ReplicationOperation and TransportShardBulkAction's replica half).
+
+The primary executes a batch, then sends the operations it wrote, encoded as its translog
+records, to every copy of its replication group in parallel: the in-sync replicas and the
+copies recovering from it. A replica applies them with their own sequence numbers, terms
+and versions (`Engine.apply_operations`), makes them durable as the primary did, and
+answers with its local checkpoint. A copy that fails is reported to the master, which
+removes it from the in-sync set, before the write is acknowledged; if the master refuses
+(this primary was superseded), the write fails instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+
+from ..common.errors import IllegalState, StrataError
+from ..engine import operation as ops
+from ..engine.index_structures import IndexedDocument
+from ..index.service import IndexService
+from ..index.shard import IndexShard
+from ..tasks.task import Task
+from ..transport.wire import Message
+
+log = logging.getLogger(__name__)
+
+REPLICA_ACTION = "indices:data/write/bulk[s][r]"
+MAPPING_WAIT_SECONDS = 30.0
+
+
+class ReplicaRequest(Message):
+    index: str
+    index_uuid: str
+    shard: int
+    primary_term: int
+    global_checkpoint: int
+    operations: list[bytes]  # translog records, as the primary wrote them
+    refresh: bool = False
+
+    @property
+    def description(self) -> str:
+        return f"[{self.index}][{self.shard}] operations [{len(self.operations)}]"
+
+
+class ReplicaResponse(Message):
+    local_checkpoint: int
+
+
+class ReplicationOutcome:
+    """What `_shards` says of one shard request's copies."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.successful = 1  # the primary
+        self.failures: list[dict[str, Any]] = []
+
+
+def check_operation_term(shard: IndexShard, service: IndexService, primary_term: int) -> None:
+    """A copy refuses operations of a primary older than the one it knows (fencing a
+    primary that a partition left behind)."""
+    current = service.metadata.primary_terms[shard.ref.shard]
+    if primary_term < current:
+        raise IllegalState(f"{shard.ref} operation primary term [{primary_term}] is too old "
+                           f"(current [{current}])")
+
+
+Applied = list[tuple[ops.Operation, bytes, IndexedDocument | None]]
+
+
+async def index_operations(node, service: IndexService, payloads: list[bytes]) -> Applied:
+    """Decode operations and build their search structures with the index's mapping. A
+    document with a field this node's mapping does not have yet waits for the cluster
+    state that carries it (the primary published it through the master before writing)."""
+    deadline = asyncio.get_running_loop().time() + MAPPING_WAIT_SECONDS
+    while True:
+        indexer = service.indexer
+        mapping = indexer.mapping
+        out = []
+        missing = None
+        for payload in payloads:
+            op = ops.decode(payload)
+            indexed = None
+            if op.op_type == ops.INDEX:
+                parsed = mapping.parse_document(orjson.loads(op.source), op.id)
+                if parsed.dynamic_update:
+                    missing = op.id
+                    break
+                indexed = indexer(parsed)
+            out.append((op, payload, indexed))
+        if missing is None:
+            return out
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise IllegalState(f"[{service.name}] mapping for document [{missing}] did not arrive within "
+                               f"[{MAPPING_WAIT_SECONDS}s]")
+        await node.coordination.wait_for_change(min(remaining, 1.0))
+
+
+async def apply_on_copy(node, request: ReplicaRequest) -> int:
+    """Apply a primary's operations to this node's copy; its local checkpoint after."""
+    shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
+    service = node.indices.indices[request.index]
+    check_operation_term(shard, service, request.primary_term)
+    engine = shard.active_engine()
+    operations = await index_operations(node, service, request.operations)
+    engine.apply_operations(operations)
+    if service.metadata.setting("index.translog.durability") == "request":
+        await engine.sync_translog()
+    engine.translog.global_checkpoint = max(engine.translog.global_checkpoint, request.global_checkpoint)
+    if request.refresh:
+        engine.refresh()
+    service.after_write(shard)
+    return engine.tracker.checkpoint
+
+
+def register(node) -> None:
+    async def handle(request: ReplicaRequest, task: Task) -> ReplicaResponse:
+        return ReplicaResponse(local_checkpoint=await apply_on_copy(node, request))
+
+    node.transport.register(REPLICA_ACTION, ReplicaRequest, ReplicaResponse, handle)
+
+
+async def replicate(node, service: IndexService, shard: IndexShard, written: list[ops.Operation],
+                    refresh: bool) -> ReplicationOutcome:
+    """Send what the primary wrote to every other copy of the group; returns the
+    outcome for `_shards`. Raises when a failed copy could not be removed from the in-sync
+    set: the write must not be acknowledged then."""
+    outcome = ReplicationOutcome(1 + service.metadata.number_of_replicas)
+    tracker = shard.tracker
+    if tracker is None or not written:
+        return outcome
+    shard.tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
+    targets = tracker.replication_targets()
+    if not targets:
+        return outcome
+    payloads = [ops.encode(op) for op in written]
+    content = node.coordination.content
+    by_allocation = {c.allocation_id: c for c in content.routing_table.indices.get(service.name, ())
+                     if c.shard == shard.ref.shard and c.node is not None}
+    request = ReplicaRequest(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
+                             primary_term=shard.engine.primary_term, operations=payloads, refresh=refresh,
+                             global_checkpoint=tracker.global_checkpoint)
+
+    async def send(allocation_id: str) -> None:
+        copy = by_allocation.get(allocation_id)
+        try:
+            if copy is None:
+                raise IllegalState(f"copy [{allocation_id}] is no longer assigned")
+            response: ReplicaResponse = await node.transport.execute(
+                REPLICA_ACTION, request, address=node.shard_router.address(copy.node))
+            tracker.update_local_checkpoint(allocation_id, response.local_checkpoint)
+            outcome.successful += 1
+        except StrataError as e:
+            if copy is None:
+                tracker.remove(allocation_id)
+                return
+            log.warning("%s replica [%s] on [%s] failed a write: %s", shard.ref, allocation_id, copy.node, e)
+            # The master must drop the copy from the in-sync set before the write is acknowledged.
+            reason = f"failed to perform {REPLICA_ACTION} on replica: {e}"
+            await node.index_admin.fail_copy(service.name, service.metadata.uuid, shard.ref.shard,
+                                             allocation_id, reason, shard.engine.primary_term)
+            tracker.remove(allocation_id)
+            outcome.failures.append({
+                "_index": service.name, "_shard": shard.ref.shard, "_node": copy.node,
+                "reason": e.to_dict(), "status": _status_name(e.status), "primary": False})
+
+    await asyncio.gather(*(send(aid) for aid in targets))
+    shard.engine.translog.global_checkpoint = tracker.global_checkpoint
+    return outcome
+
+
+def _status_name(status: int) -> str:
+    return {400: "BAD_REQUEST", 404: "NOT_FOUND", 409: "CONFLICT", 429: "TOO_MANY_REQUESTS",
+            500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"}.get(status, str(status))

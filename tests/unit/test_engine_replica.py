@@ -1,0 +1,96 @@
+"""The replica side of the engine: operations the primary executed are applied with their
+own sequence numbers, terms and versions, in any order, each at most once; and the
+history the primary keeps is what a recovering copy replays."""
+
+import asyncio
+import random
+
+from strata_node.engine import operation as ops
+from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
+
+REF = ShardRef("logs", "uuid-1", 0)
+
+
+async def opened(path, term=1) -> Engine:
+    engine = Engine(REF, path, term)
+    await engine.open()
+    return engine
+
+
+def primary_history(engine: Engine, requests) -> list[ops.Operation]:
+    written = []
+    engine.write(list(requests), lambda i, outcome: written.append(outcome.operation))
+    return written
+
+
+def encoded(operations):
+    return [(op, ops.encode(op), None) for op in operations]
+
+
+def test_a_replica_ends_with_the_primarys_documents_whatever_order_operations_arrive_in(tmp_path):
+    async def go():
+        rng = random.Random(7)
+        primary = await opened(tmp_path / "p")
+        requests = []
+        for n in range(300):
+            doc = str(rng.randrange(40))
+            requests.append(DeleteOp(doc) if rng.random() < 0.2 else IndexOp(doc, f'{{"n":{n}}}'.encode()))
+        history = primary_history(primary, requests)
+        replica = await opened(tmp_path / "r")
+        shuffled = list(history)
+        rng.shuffle(shuffled)
+        for start in range(0, len(shuffled), 37):  # batches of any size, out of order
+            replica.apply_operations(encoded(shuffled[start:start + 37]))
+        for doc in map(str, range(40)):
+            expected, actual = primary.get(doc), replica.get(doc)
+            assert (expected and (expected.seq_no, expected.version, expected.source)) == \
+                   (actual and (actual.seq_no, actual.version, actual.source))
+        assert replica.doc_count == primary.doc_count
+        assert replica.tracker.checkpoint == primary.tracker.checkpoint == len(history) - 1
+        await primary.close()
+        await replica.close()
+
+    asyncio.run(go())
+
+
+def test_an_operation_applied_twice_is_applied_once(tmp_path):
+    async def go():
+        primary = await opened(tmp_path / "p")
+        history = primary_history(primary, [IndexOp("a", b'{"v":1}'), IndexOp("b", b'{"v":1}')])
+        replica = await opened(tmp_path / "r")
+        assert replica.apply_operations(encoded(history)) == 2
+        assert replica.apply_operations(encoded(history)) == 0
+        assert replica.doc_count == 2
+        await primary.close()
+        await replica.close()
+
+    asyncio.run(go())
+
+
+def test_applied_operations_survive_a_restart_through_the_translog(tmp_path):
+    async def go():
+        primary = await opened(tmp_path / "p")
+        history = primary_history(primary, [IndexOp("a", b'{"v":1}'), IndexOp("a", b'{"v":2}')])
+        replica = await opened(tmp_path / "r")
+        replica.apply_operations(encoded(history[1:]))
+        replica.apply_operations(encoded(history[:1]))
+        await replica.translog.sync()
+        await replica.close(flush=False)
+        again = await opened(tmp_path / "r")
+        assert again.get("a").source == b'{"v":2}' and again.get("a").version == 2
+        assert again.tracker.checkpoint == 1
+        await again.close()
+        await primary.close()
+
+    asyncio.run(go())
+
+
+def test_history_gives_the_operations_of_a_sequence_number_range_in_order(tmp_path):
+    async def go():
+        primary = await opened(tmp_path)
+        history = primary_history(primary, [IndexOp(str(n), b"{}") for n in range(10)])
+        assert [ops.decode(raw).seq_no for raw in primary.history(3, 6)] == [3, 4, 5, 6]
+        assert [ops.decode(raw) for raw in primary.history(0, 100)] == history
+        await primary.close()
+
+    asyncio.run(go())
