@@ -17,7 +17,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import cluster_admin, get, nodes_info
+from .action import broadcast, cluster_admin, get, nodes_info
 from .action.bulk import BulkAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
@@ -174,6 +174,7 @@ class Node:
         nodes_info.register(self)
         cluster_admin.register(self)
         get.register(self)
+        broadcast.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task
 

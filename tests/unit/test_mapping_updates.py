@@ -83,7 +83,7 @@ def test_the_compiled_mapping_is_reused_until_the_mapping_changes(tmp_path):
         service = await create_local(indices, "logs", {"mappings": {"properties": {"a": {"type": "long"}}}})
         assert service.mapping is service.mapping
         before = service.mapping
-        await indices.put_mapping([service], {"properties": {"b": {"type": "keyword"}}})
+        await indices.put_mapping(["logs"], {"properties": {"b": {"type": "keyword"}}})
         assert service.mapping is not before
         assert sorted(service.mapping.fields) == ["a", "b"]
         await indices.stop()

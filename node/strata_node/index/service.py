@@ -357,14 +357,16 @@ class IndicesService:
         if names:
             await self.admin.delete_indices(names)
 
-    async def put_mapping(self, services: list[IndexService], source: Mapping[str, Any]) -> None:
+    async def put_mapping(self, names: list[str], source: Mapping[str, Any]) -> None:
         """Merge a mapping update into every index named, or into none: the master
-        computes each merge (and raises any conflict) before it changes any index."""
+        computes each merge (and raises any conflict) before it changes any index. Any
+        node takes the request: the pre-check reads the cluster state's metadata."""
         if mappings.is_typed_mapping(source):
             raise IllegalArgument("Types cannot be provided in put mapping requests")
-        for service in services:  # a conflict is reported before the master is asked
-            service.mapping.merge(mappings.Mapping.parse_update(source, analysis=service.analysis_names))
-        await self.admin.put_mapping(sorted({s.name for s in services}), dict(source))
+        for name in names:  # a conflict is reported before the master is asked
+            analysis = analysis_names(self.metadata(name).settings, name)
+            self.mapping(name).merge(mappings.Mapping.parse_update(source, analysis=analysis))
+        await self.admin.put_mapping(sorted(set(names)), dict(source))
 
     # -- applying the cluster state ------------------------------------------------------
 

@@ -60,10 +60,12 @@ class AnalyzeHandlers:
         spec.validate(has_index=index_name is not None)
         if index_name is None:
             return RestResponse(200, analyze(spec, None))
-        service = self.node.indices.get(index_name)
-        index = index_analyzers(service.metadata.settings, service.name)
+        # The cluster state's metadata: any node analyses for any index, copy or not.
+        metadata = self.node.indices.metadata(index_name)
+        index = index_analyzers(metadata.settings, metadata.name)
+        mapping = self.node.indices.mapping(metadata.name)
         return RestResponse(200, analyze(spec, index, field_analyzer=lambda path: _field_analyzer(
-            service.mapping.field(path), path, index)))
+            mapping.field(path), path, index)))
 
 
 def _field_analyzer(mapper, path: str, index: IndexAnalyzers) -> Analyzer | None:

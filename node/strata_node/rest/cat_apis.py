@@ -3,18 +3,18 @@
 
 Node rows come from the applied cluster state and each node's own stats (fanned out over
 the transport); master and health from this node's view of the cluster; index and shard
-rows from the indices this node holds, as `_cluster/health` counts them, until index
-metadata and routing live in the cluster state.
+rows from the cluster state's metadata and routing table, with the figures of each copy
+from the node holding it (action/index_stats.py), so any node answers the same.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
-from ..action.cluster_health import ClusterHealth, Status, index_health, index_views, primary_is_active
-from ..action.nodes_stats import dir_size, gather, role_letters, shard_figures
+from ..action.cluster_health import ClusterHealth, Status, index_health, index_views
+from ..action.index_stats import ShardCopyStats, gather_copies
+from ..action.nodes_stats import gather, role_letters
 from ..common.errors import IllegalArgument
 from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
 from .cluster_state import node_counts
@@ -353,129 +353,132 @@ class CatHandlers:
 
     # -- indices and shards -------------------------------------------------------------------
 
-    def _resolve(self, request: RestRequest, default_expand: str) -> list[Any]:
-        indices = self.node.indices
-        names = indices.resolve(
+    def _resolve(self, request: RestRequest, default_expand: str) -> list[str]:
+        return self.node.indices.resolve(
             request.param("index"),
             ignore_unavailable=False,
             allow_no_indices=True,
             expand_wildcards=request.expand_wildcards_param(default_expand),
         )
-        return [indices.indices[n] for n in names if n in indices.indices]
 
     async def indices(self, request: RestRequest) -> RestResponse:
+        """One row per index: health from the routing table, figures summed over the copies
+        that answered (docs from primaries, as Elasticsearch counts them); an index none of
+        whose copies answered shows no figures."""
         wanted_health = request.param("health")
         if wanted_health is not None and wanted_health.upper() not in Status.__members__:
             raise IllegalArgument(f"unknown health status [{wanted_health}]")
         request.bool_param("pri")
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        services = self._resolve(request, "open,closed")  # IndicesOptions.strictExpand: no hidden ones
-        sizes = await asyncio.to_thread(
-            lambda: {s.name: sum(dir_size(sh.path) for sh in s.shards) for s in services}
-        )
+        names = self._resolve(request, "open,closed")  # IndicesOptions.strictExpand: no hidden ones
+        content = self.node.coordination.content
+        figures = await gather_copies(self.node, names)
         table = CatTable(INDEX_COLUMNS)
-        views = {v.name: v for v in index_views(self.node, [s.name for s in services])}
-        for service in services:
-            health = index_health(views[service.name])
+        views = {v.name: v for v in index_views(self.node, names)}
+        for name in names:
+            view = views.get(name)
+            if view is None:  # deleted while the figures were gathered
+                continue
+            health = index_health(view)
             if wanted_health is not None and health.counts.status.text != wanted_health.lower():
                 continue
-            figures = [shard_figures(s) for s in service.shards]
-            md = service.metadata
+            md = view.metadata
+            answered = [(copy, figures.of(md.uuid, copy.shard, copy.node))
+                        for copy in content.routing_table.indices.get(name, ())]
+            answered = [(copy, f) for copy, f in answered if f is not None]
+            primaries = [f for copy, f in answered if copy.primary]
+            every = [f for _, f in answered]
             created = md.settings.get("index.creation_date")
             created_ms = int(created) if created and str(created).isdigit() else None
-            size = ByteSize(sizes[service.name])
-            docs = sum(f["docs"] or 0 for f in figures)
-            index_total = sum(f["index_total"] for f in figures)
-            refresh_total = sum(f["refresh_total"] for f in figures)
-            flush_total = sum(f["flush_total"] for f in figures)
-            table.add(
-                {
-                    "health": health.counts.status.text,
-                    "status": md.state,
-                    "index": service.name,
-                    "uuid": md.uuid,
-                    "pri": md.number_of_shards,
-                    "rep": md.number_of_replicas,
-                    "docs.count": docs,
+            row = {
+                "health": health.counts.status.text,
+                "status": md.state,
+                "index": name,
+                "uuid": md.uuid,
+                "pri": md.number_of_shards,
+                "rep": md.number_of_replicas,
+                "creation.date": created_ms,
+                "creation.date.string": _iso(created_ms),
+            }
+            if every:
+                size = ByteSize(_sum(every, "store_bytes"))
+                pri_size = ByteSize(_sum(primaries, "store_bytes"))
+                row.update({
+                    "docs.count": sum(f.docs or 0 for f in primaries),
                     "docs.deleted": 0,
-                    "creation.date": created_ms,
-                    "creation.date.string": _iso(created_ms),
                     "store.size": size,
-                    "pri.store.size": size,
+                    "pri.store.size": pri_size,
                     "dataset.size": size,
-                    "indexing.index_total": index_total,
-                    "pri.indexing.index_total": index_total,
-                    "refresh.total": refresh_total,
-                    "pri.refresh.total": refresh_total,
-                    "flush.total": flush_total,
-                    "pri.flush.total": flush_total,
+                    "indexing.index_total": _sum(every, "index_total"),
+                    "pri.indexing.index_total": _sum(primaries, "index_total"),
+                    "refresh.total": _sum(every, "refresh_total"),
+                    "pri.refresh.total": _sum(primaries, "refresh_total"),
+                    "flush.total": _sum(every, "flush_total"),
+                    "pri.flush.total": _sum(primaries, "flush_total"),
                     "search.query_total": 0,
                     "pri.search.query_total": 0,
-                }
-            )
+                })
+            table.add(row)
         return table.response(request)
 
     async def shards(self, request: RestRequest) -> RestResponse:
+        """Every copy of the routing table, unassigned ones too; the figures of an assigned
+        copy come from its node (none when that node did not answer)."""
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        services = self._resolve(request, "all")
-        sizes = await asyncio.to_thread(
-            lambda: {(s.name, sh.ref.shard): dir_size(sh.path) for s in services for sh in s.shards}
-        )
-        transport = self.node.transport.address
-        ip = _host(transport)
+        names = self._resolve(request, "all")
+        figures = await gather_copies(self.node, names)
+        content = self.node.coordination.content
+        details = self._details()
         table = CatTable(SHARD_COLUMNS)
-        for service in services:
-            md = service.metadata
+        for name in names:
+            md = content.metadata.indices.get(name)
+            if md is None:
+                continue
             created = md.settings.get("index.creation_date")
-            at = _iso(int(created)) if created and str(created).isdigit() else None
-            for shard in service.shards:
-                figures = shard_figures(shard)
-                active = primary_is_active(shard)
-                state = (
-                    "STARTED" if active else "INITIALIZING" if shard.state == "INITIALIZING" else "UNASSIGNED"
-                )
-                size = ByteSize(sizes[(service.name, shard.ref.shard)])
-                placed = state != "UNASSIGNED"
-                table.add(
-                    {
-                        "index": service.name,
-                        "shard": shard.ref.shard,
-                        "prirep": "p",
-                        "state": state,
-                        "docs": figures["docs"] if placed else None,
-                        "store": size if placed else None,
-                        "dataset": size if placed else None,
-                        "ip": ip if placed else None,
-                        "id": self.node.node_id if placed else None,
-                        "node": self.node.name if placed else None,
-                        "unassigned.reason": None if placed else "ALLOCATION_FAILED",
-                        "unassigned.at": None if placed else at,
-                        "recoverysource.type": None if placed else "EXISTING_STORE",
-                        "indexing.index_total": figures["index_total"],
-                        "refresh.total": figures["refresh_total"],
-                        "flush.total": figures["flush_total"],
+            created_at = _iso(int(created)) if created and str(created).isdigit() else None
+            for copy in sorted(content.routing_table.indices.get(name, ()),
+                               key=lambda c: (c.shard, not c.primary)):
+                row: dict[str, Any] = {
+                    "index": name,
+                    "shard": copy.shard,
+                    "prirep": "p" if copy.primary else "r",
+                    "state": copy.state,
+                }
+                if copy.state != "STARTED":
+                    existing = copy.primary and (md.in_sync(copy.shard) or copy.last_allocation_id)
+                    row["recoverysource.type"] = ("PEER" if not copy.primary
+                                                  else "EXISTING_STORE" if existing else "EMPTY_STORE")
+                if copy.node is None:
+                    row.update({
+                        "unassigned.reason": copy.unassigned_reason,
+                        "unassigned.at": created_at if copy.unassigned_reason == "INDEX_CREATED" else None,
+                        "unassigned.details": copy.unassigned_details,
+                    })
+                    table.add(row)
+                    continue
+                holder = details.get(copy.node)
+                host = _host(holder.transport_address if holder is not None else None)
+                row.update({"ip": host, "id": copy.node, "node": holder.name if holder is not None else None})
+                f = figures.of(md.uuid, copy.shard, copy.node)
+                if f is not None:
+                    size = ByteSize(f.store_bytes)
+                    row.update({
+                        "docs": f.docs,
+                        "store": size,
+                        "dataset": size,
+                        "indexing.index_total": f.index_total,
+                        "refresh.total": f.refresh_total,
+                        "flush.total": f.flush_total,
                         "search.query_total": 0,
-                        "seq_no.max": figures["max_seq_no"],
-                        "seq_no.local_checkpoint": figures["local_checkpoint"],
-                        "seq_no.global_checkpoint": figures["local_checkpoint"],
-                        "path.data": str(shard.path) if placed else None,
-                        "path.state": str(shard.path) if placed else None,
-                    }
-                )
-                for _ in range(md.number_of_replicas):
-                    table.add(
-                        {
-                            "index": service.name,
-                            "shard": shard.ref.shard,
-                            "prirep": "r",
-                            "state": "UNASSIGNED",
-                            "unassigned.reason": "INDEX_CREATED",
-                            "unassigned.at": at,
-                            "recoverysource.type": "PEER",
-                        }
-                    )
+                        "seq_no.max": f.max_seq_no,
+                        "seq_no.local_checkpoint": f.local_checkpoint,
+                        "seq_no.global_checkpoint": f.local_checkpoint,
+                        "path.data": f.path,
+                        "path.state": f.path,
+                    })
+                table.add(row)
         return table.response(request)
 
     # -- allocation -----------------------------------------------------------------------------
@@ -532,6 +535,10 @@ def _load(value: float | None) -> str | None:
     if value is None or value < 0:
         return None
     return f"{value:.2f}"
+
+
+def _sum(figures: list[ShardCopyStats], name: str) -> int:
+    return sum(getattr(f, name) for f in figures)
 
 
 def _iso(millis: int | None) -> str | None:

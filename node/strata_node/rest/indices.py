@@ -1,16 +1,16 @@
 """Index APIs: create, get, exists, delete, refresh, flush and settings (mappings
-are in mapping.py)."""
+are in mapping.py). Reads come from the cluster state's metadata, so any node answers;
+refresh and flush are broadcast to every shard copy wherever it lives (action/broadcast.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from ..common.errors import ActionRequestValidation, IllegalArgument, StrataError
-from ..index.metadata import settings_tree
-from ..index.service import IndexService
-from ..index.shard import IndexShard
+from ..action.broadcast import FLUSH_SHARD, REFRESH_SHARD, FlushShardRequest, RefreshShardRequest, broadcast
+from ..common.errors import ActionRequestValidation, IllegalArgument
+from ..index.metadata import IndexMetadata, settings_tree
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -31,34 +31,33 @@ class IndexHandlers:
         c.register("HEAD", "/{index}", self.exists, GET_PARAMS)
         c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS)
         for method in ("GET", "POST"):
-            c.register(method, "/_refresh", self.refresh, RESOLVE_PARAMS)
-            c.register(method, "/{index}/_refresh", self.refresh, RESOLVE_PARAMS)
-            c.register(method, "/_flush", self.flush, FLUSH_PARAMS)
-            c.register(method, "/{index}/_flush", self.flush, FLUSH_PARAMS)
+            for path in ("/_refresh", "/{index}/_refresh"):
+                c.register(method, path, self.refresh, RESOLVE_PARAMS, action="indices:admin/refresh")
+            for path in ("/_flush", "/{index}/_flush"):
+                c.register(method, path, self.flush, FLUSH_PARAMS, action="indices:admin/flush")
         for path in ("/_settings", "/_settings/{name}", "/{index}/_settings", "/{index}/_settings/{name}",
                      "/{index}/_setting/{name}"):
             c.register("GET", path, self.get_settings, GET_PARAMS)
 
-    def _resolve(self, request: RestRequest) -> list[IndexService]:
-        return resolve_indices(self.node.indices, request)
+    def _resolve(self, request: RestRequest) -> list[IndexMetadata]:
+        return resolve_metadata(self.node.indices, request)
 
     async def create(self, request: RestRequest) -> RestResponse:
         name = request.param("index")
-        service = await self.node.indices.create(name, request.json_body())
-        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": True, "index": service.name})
+        await self.node.indices.create(name, request.json_body())
+        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": True, "index": name})
 
     async def get(self, request: RestRequest) -> RestResponse:
-        services = self._resolve(request)
+        indices = self._resolve(request)
         flat = request.bool_param("flat_settings")
-        body = {s.name: {"aliases": dict(s.metadata.aliases), "mappings": dict(s.metadata.mappings),
-                         "settings": _settings(s, flat)} for s in services}
+        body = {md.name: {"aliases": dict(md.aliases), "mappings": dict(md.mappings),
+                          "settings": _render(md.settings, flat)} for md in indices}
         return RestResponse(200, body)
 
     async def exists(self, request: RestRequest) -> RestResponse:
         """`HEAD /{index}`: 200 when the expression names at least one index; a wildcard
         that matches nothing is 404 here, though `GET` of it is an empty 200."""
-        services = self._resolve(request)
-        return RestResponse(200 if services else 404)
+        return RestResponse(200 if self._resolve(request) else 404)
 
     async def delete(self, request: RestRequest) -> RestResponse:
         expression = request.param("index")
@@ -70,18 +69,21 @@ class IndexHandlers:
         return RestResponse(200, {"acknowledged": True})
 
     async def refresh(self, request: RestRequest) -> RestResponse:
-        services = self._resolve(request)
-        outcomes = await _per_shard(services, _refresh)
-        return RestResponse(200, {"_shards": _broadcast_shards(services, outcomes)})
+        names = resolve_names(self.node.indices, request)
+        result = await broadcast(self.node, REFRESH_SHARD, names, lambda md, shard: RefreshShardRequest(
+            index=md.name, index_uuid=md.uuid, shard=shard))
+        return RestResponse(200, {"_shards": result.to_json()})
 
     async def flush(self, request: RestRequest) -> RestResponse:
         force = request.bool_param("force")
-        if force and not request.bool_param("wait_if_ongoing", True):
+        wait_if_ongoing = request.bool_param("wait_if_ongoing", True)
+        if force and not wait_if_ongoing:
             # FlushRequest.validate: checked before any index is resolved or flushed.
             raise ActionRequestValidation(["wait_if_ongoing must be true for a force flush"])
-        services = self._resolve(request)
-        outcomes = await _per_shard(services, lambda engine: engine.flush(force=force))
-        return RestResponse(200, {"_shards": _broadcast_shards(services, outcomes)})
+        names = resolve_names(self.node.indices, request)
+        result = await broadcast(self.node, FLUSH_SHARD, names, lambda md, shard: FlushShardRequest(
+            index=md.name, index_uuid=md.uuid, shard=shard, force=force, wait_if_ongoing=wait_if_ongoing))
+        return RestResponse(200, {"_shards": result.to_json()})
 
     async def get_settings(self, request: RestRequest) -> RestResponse:
         """`/{index}/_settings/{name}`: `name` is a comma list of setting names with `*`
@@ -94,10 +96,10 @@ class IndexHandlers:
         request.bool_param("include_defaults")
         _read_master_params(request)
         body = {}
-        for service in self._resolve(request):
-            settings = service.metadata.settings_matching(names) if names else service.metadata.settings
+        for md in self._resolve(request):
+            settings = md.settings_matching(names) if names else md.settings
             if settings:
-                body[service.name] = {"settings": _render(settings, flat)}
+                body[md.name] = {"settings": _render(settings, flat)}
         return RestResponse(200, body)
 
 
@@ -108,60 +110,14 @@ def _read_master_params(request: RestRequest) -> None:
     request.time_param("master_timeout", 30.0)
 
 
-def _settings(service: IndexService, flat: bool) -> dict[str, Any]:
-    return _render(service.metadata.settings, flat)
-
-
 def _render(settings: Mapping[str, str], flat: bool) -> dict[str, Any]:
     return dict(sorted(settings.items())) if flat else settings_tree(settings)
 
 
-# -- broadcast to every shard of the resolved indices ------------------------------------
-
-STATUS_NAMES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 409: "CONFLICT", 500: "INTERNAL_SERVER_ERROR",
-                503: "SERVICE_UNAVAILABLE"}
-
-
-async def _refresh(engine) -> None:
-    engine.refresh()
-
-
-async def _per_shard(services: list[IndexService], action) -> list[tuple[IndexShard, Any]]:
-    """Run `action` on each shard's engine; a shard that fails gives its error instead of
-    failing the request, as Elasticsearch's broadcast actions report per-shard failures."""
-
-    async def one(shard: IndexShard) -> tuple[IndexShard, Any]:
-        try:
-            return shard, await action(shard.active_engine())
-        except StrataError as e:
-            return shard, e
-
-    return list(await asyncio.gather(*(one(shard) for s in services for shard in s.shards)))
-
-
-def _shard_failure(shard: IndexShard, error: StrataError, *, search: bool = False) -> dict[str, Any]:
-    failure: dict[str, Any] = {"shard": shard.ref.shard, "index": shard.ref.index}
-    if not search:
-        failure["status"] = STATUS_NAMES.get(error.status, str(error.status))
-    failure["reason"] = error.to_dict()
-    return failure
-
-
-def _broadcast_shards(services: list[IndexService], outcomes: list[tuple[IndexShard, Any]]) -> dict[str, Any]:
-    """`_shards` of refresh and flush: every configured copy counts in `total` (replicas
-    are unassigned on one node), active primaries are `successful`."""
-    failures = [(shard, e) for shard, e in outcomes if isinstance(e, StrataError)]
-    total = sum(s.metadata.number_of_shards * (1 + s.metadata.number_of_replicas) for s in services)
-    body: dict[str, Any] = {"total": total, "successful": len(outcomes) - len(failures),
-                            "failed": len(failures)}
-    if failures:
-        body["failures"] = [_shard_failure(shard, e) for shard, e in failures]
-    return body
-
-
-def resolve_indices(indices, request: RestRequest) -> list[IndexService]:
-    """The indices a request's `{index}` names, with the usual index options."""
-    return [indices.get(n) for n in resolve_names(indices, request)]
+def resolve_metadata(indices, request: RestRequest) -> list[IndexMetadata]:
+    """The cluster state's metadata of the indices a request's `{index}` names: any node
+    answers, whether or not it holds a copy."""
+    return [indices.metadata(n) for n in resolve_names(indices, request)]
 
 
 def resolve_names(indices, request: RestRequest) -> list[str]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..common.patterns import simple_match_any
-from ..index.service import IndexService
+from ..index.metadata import IndexMetadata
 from .controller import RestController, RestResponse
-from .indices import resolve_indices
+from .indices import resolve_metadata, resolve_names
 from .request import RestRequest
 
 RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
@@ -33,14 +33,13 @@ class MappingHandlers:
         c.register("GET", "/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
         c.register("GET", "/{index}/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
 
-    def _resolve(self, request: RestRequest) -> list[IndexService]:
-        return resolve_indices(self.node.indices, request)
+    def _resolve(self, request: RestRequest) -> list[IndexMetadata]:
+        return resolve_metadata(self.node.indices, request)
 
     async def get_mapping(self, request: RestRequest) -> RestResponse:
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        services = self._resolve(request)
-        return RestResponse(200, {s.name: {"mappings": s.metadata.mappings} for s in services})
+        return RestResponse(200, {md.name: {"mappings": md.mappings} for md in self._resolve(request)})
 
     async def put_mapping(self, request: RestRequest) -> RestResponse:
         """`PUT /{index}/_mapping`: the body is a mapping definition, merged in."""
@@ -48,8 +47,7 @@ class MappingHandlers:
         request.time_param("master_timeout", 30.0)
         request.bool_param("write_index_only")
         body = request.json_body(required=True)
-        services = self._resolve(request)
-        await self.node.indices.put_mapping(services, body)
+        await self.node.indices.put_mapping(resolve_names(self.node.indices, request), body)
         return RestResponse(200, {"acknowledged": True})
 
     async def get_field_mapping(self, request: RestRequest) -> RestResponse:
@@ -59,10 +57,10 @@ class MappingHandlers:
         request.bool_param("include_defaults")
         request.bool_param("local")
         body: dict[str, Any] = {}
-        for service in self._resolve(request):
+        for name in resolve_names(self.node.indices, request):
             found: dict[str, Any] = {}
-            for path, field in service.mapping.fields.items():
+            for path, field in self.node.indices.mapping(name).fields.items():
                 if simple_match_any(patterns, path):
                     found[path] = {"full_name": path, "mapping": {field.name: field.to_dict()}}
-            body[service.name] = {"mappings": found}
+            body[name] = {"mappings": found}
         return RestResponse(200, body)

@@ -1,0 +1,109 @@
+"""Figures of shard copies (documents, store size, operation counters, sequence numbers)
+from the nodes that hold them: one `indices:monitor/stats[n]` request per node holding a
+copy of the indices asked for, as Elasticsearch's TransportBroadcastByNodeAction gathers
+index stats. What `_cat/indices` and `_cat/shards` show beside the routing table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from ..common.errors import StrataError
+from ..tasks.task import Task
+from ..transport.wire import Message
+from .nodes_stats import dir_size, shard_figures
+
+log = logging.getLogger(__name__)
+
+INDEX_STATS_NODE = "indices:monitor/stats[n]"
+NODE_TIMEOUT = 30.0
+
+
+class IndexStatsNodeRequest(Message):
+    indices: list[str] = []  # names; empty: every index with a copy on the node
+
+
+class ShardCopyStats(Message):
+    index: str
+    index_uuid: str
+    shard: int
+    state: str  # the node's own view of its copy: INITIALIZING, STARTED, FAILED, CLOSED
+    docs: int | None  # None when the copy cannot count (not started, or its engine failed)
+    store_bytes: int
+    index_total: int
+    refresh_total: int
+    flush_total: int
+    max_seq_no: int
+    local_checkpoint: int
+    path: str
+
+
+class IndexStatsNodeResponse(Message):
+    node_id: str
+    shards: list[ShardCopyStats]
+
+
+async def local_copies(node, names: list[str]) -> list[ShardCopyStats]:
+    """This node's copies of `names` (every index when empty), with their figures; store
+    sizes are read off the event loop."""
+    wanted = set(names)
+    shards = [(service, shard) for name, service in list(node.indices.indices.items())
+              if not wanted or name in wanted for shard in service.shards]
+    figures = [shard_figures(shard) for _, shard in shards]
+    sizes = await asyncio.to_thread(lambda: [dir_size(shard.path) for _, shard in shards])
+    return [ShardCopyStats(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
+                           state=shard.state, docs=f["docs"], store_bytes=size, index_total=f["index_total"],
+                           refresh_total=f["refresh_total"], flush_total=f["flush_total"],
+                           max_seq_no=f["max_seq_no"], local_checkpoint=f["local_checkpoint"],
+                           path=str(shard.path))
+            for (service, shard), f, size in zip(shards, figures, sizes, strict=True)]
+
+
+def register(node) -> None:
+    async def handle(request: IndexStatsNodeRequest, task: Task) -> IndexStatsNodeResponse:
+        return IndexStatsNodeResponse(node_id=node.node_id, shards=await local_copies(node, request.indices))
+
+    node.transport.register(INDEX_STATS_NODE, IndexStatsNodeRequest, IndexStatsNodeResponse, handle)
+
+
+@dataclass
+class CopyFigures:
+    """Figures of every copy that answered, by (index uuid, shard, node id), and the nodes
+    that did not answer (their copies show without figures)."""
+
+    copies: dict[tuple[str, int, str], ShardCopyStats]
+    failed_nodes: dict[str, StrataError]
+
+    def of(self, index_uuid: str, shard: int, node_id: str | None) -> ShardCopyStats | None:
+        return self.copies.get((index_uuid, shard, node_id)) if node_id is not None else None
+
+
+async def gather_copies(node, names: list[str]) -> CopyFigures:
+    """Ask every node the routing table places a copy of `names` on, in parallel."""
+    content = node.coordination.content
+    holders = sorted({c.node for name in names for c in content.routing_table.indices.get(name, ())
+                      if c.node is not None})
+    members = node.cluster_nodes()
+
+    async def one(node_id: str) -> IndexStatsNodeResponse | StrataError:
+        try:
+            if node_id not in members:
+                raise StrataError(f"node [{node_id}] is not in the cluster")
+            return await node.transport.execute(
+                INDEX_STATS_NODE, IndexStatsNodeRequest(indices=names), IndexStatsNodeResponse,
+                address=node.shard_router.address(node_id), timeout=NODE_TIMEOUT)
+        except StrataError as e:
+            return e
+
+    answers = await asyncio.gather(*(one(n) for n in holders))
+    figures = CopyFigures({}, {})
+    for node_id, answer in zip(holders, answers, strict=True):
+        if isinstance(answer, StrataError):
+            log.info("no shard stats from node [%s]: %s", node_id, answer)
+            figures.failed_nodes[node_id] = answer
+            continue
+        for copy in answer.shards:
+            figures.copies[(copy.index_uuid, copy.shard, node_id)] = copy
+    return figures
