@@ -59,6 +59,9 @@ def test_acknowledged_writes_survive_repeated_kill_minus_nine(fresh_node):
     for _round in range(4):
         writer = Writer(node.url, rng, id_space=3000)
         writer.start()
+        deadline = time.monotonic() + 15
+        while writer.requests == 0 and writer.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)  # a first bulk after a start may be slow (the indexing worker starts)
         time.sleep(rng.uniform(0.3, 1.5))
         node.kill()
         writer.join(15)

@@ -14,7 +14,8 @@ from tests.support.cluster import LocalCluster
 from tests.support.node_process import NodeProcess
 
 INDEX = "spread"
-SINGLE = "single"
+SINGLE = "single"  # one primary and one replica: one node holds no copy
+UNPLACEABLE = "unplaceable"  # three replicas on three nodes: one can never be placed
 ANALYSIS = {
     "analyzer": {"shouting": {"type": "custom", "tokenizer": "whitespace",
                               "filter": ["lowercase", "no_the"]}},
@@ -62,6 +63,7 @@ def cluster(tmp_path_factory):
                      "analysis": ANALYSIS},
         "mappings": MAPPINGS})
     ok(first, "PUT", f"/{SINGLE}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 1}})
+    ok(first, "PUT", f"/{UNPLACEABLE}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 3}})
     for node in cluster.nodes:  # every node has applied the started primaries
         ok(node, "GET", "/_cluster/health",
            params={"wait_for_no_initializing_shards": "true", "timeout": "30s"})
@@ -104,8 +106,8 @@ def test_get_index_settings_and_mappings_answer_the_same_from_every_node(cluster
 
 
 def test_a_node_without_a_copy_puts_a_mapping_and_every_node_sees_it(cluster):
-    holder = holder_of(cluster, SINGLE, 0)
-    elsewhere = next(n for n in cluster.nodes if n is not holder)
+    holders = {r["node"] for r in cat_shards(cluster.nodes[0], SINGLE)}
+    elsewhere = next(n for n in cluster.nodes if n.name not in holders)
     assert ok(elsewhere, "PUT", f"/{SINGLE}/_mapping", json={"properties": {"tag": {"type": "keyword"}}}) == {
         "acknowledged": True}
     for node in cluster.nodes:
@@ -152,11 +154,13 @@ def test_refresh_through_any_node_makes_documents_written_through_another_visibl
         for i in IDS:
             got = ok(node, "GET", f"/{INDEX}/_doc/{i}", params={"realtime": "false"})
             assert got["found"] is True and got["_source"]["n"] == int(i)
-    # An unassigned replica is in `total` only.
+    # Replicas are refreshed too; an unassigned replica is in `total` only.
     for node in cluster.nodes:
         single = ok(node, "POST", f"/{SINGLE}/_refresh")["_shards"]
-        assert single == {"total": 2, "successful": 1, "failed": 0}
-        assert ok(node, "GET", "/_refresh")["_shards"] == {"total": 5, "successful": 4, "failed": 0}
+        assert single == {"total": 2, "successful": 2, "failed": 0}
+        unplaceable = ok(node, "POST", f"/{UNPLACEABLE}/_refresh")["_shards"]
+        assert unplaceable == {"total": 4, "successful": 3, "failed": 0}
+        assert ok(node, "GET", "/_refresh")["_shards"] == {"total": 9, "successful": 8, "failed": 0}
 
 
 def test_flush_through_any_node_flushes_every_shard(cluster):
@@ -174,7 +178,7 @@ def test_cat_indices_sums_the_copies_of_every_node(cluster):
             for node in cluster.nodes]
     assert all(r == rows[0] for r in rows)
     assert rows[0] == [
-        {"health": "yellow", "index": SINGLE, "pri": "1", "rep": "1", "docs.count": "0"},
+        {"health": "green", "index": SINGLE, "pri": "1", "rep": "1", "docs.count": "0"},
         {"health": "green", "index": INDEX, "pri": "3", "rep": "0", "docs.count": str(len(IDS))},
     ]
     sizes = ok(cluster.nodes[1], "GET", f"/_cat/indices/{INDEX}", params={"format": "json", "bytes": "b"})
@@ -184,15 +188,15 @@ def test_cat_indices_sums_the_copies_of_every_node(cluster):
 
 
 def test_cat_shards_lists_unassigned_copies_with_their_reason(cluster):
-    holder = holder_of(cluster, SINGLE, 0)
+    holder = holder_of(cluster, UNPLACEABLE, 0)
     for node in cluster.nodes:
-        rows = cat_shards(node, SINGLE, "index,shard,prirep,state,node,unassigned.reason")
-        assert rows == [
-            {"index": SINGLE, "shard": "0", "prirep": "p", "state": "STARTED", "node": holder.name,
-             "unassigned.reason": None},
-            {"index": SINGLE, "shard": "0", "prirep": "r", "state": "UNASSIGNED", "node": None,
-             "unassigned.reason": "INDEX_CREATED"},
-        ]
+        rows = cat_shards(node, UNPLACEABLE, "index,shard,prirep,state,node,unassigned.reason")
+        assert rows[0] == {"index": UNPLACEABLE, "shard": "0", "prirep": "p", "state": "STARTED",
+                           "node": holder.name, "unassigned.reason": None}
+        replicas = sorted((r["state"], r["node"] or "", r["unassigned.reason"] or "") for r in rows[1:])
+        others = sorted(n.name for n in cluster.nodes if n is not holder)
+        assert replicas == [("STARTED", others[0], ""), ("STARTED", others[1], ""),
+                            ("UNASSIGNED", "", "INDEX_CREATED")]
 
 
 def test_a_refresh_while_a_node_is_down_reports_its_shard_without_failing(cluster):
