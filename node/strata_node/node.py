@@ -31,6 +31,7 @@ from .common.ids import random_base64_uuid
 from .index.service import IndicesService
 from .replication import replica
 from .replication.recovery import PeerRecovery
+from .rest import recovery as recovery_api
 from .rest.analyze import AnalyzeHandlers
 from .rest.bulk import BulkHandlers
 from .rest.cat_apis import CatHandlers
@@ -42,6 +43,7 @@ from .rest.index_settings import IndexSettingsHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
 from .rest.nodes import NodesHandlers
+from .rest.recovery import RecoveryHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
 from .rest.tasks import TaskHandlers
@@ -76,6 +78,7 @@ class Node:
                          CatHandlers):
             handlers(self).register(self.rest)
         IndexSettingsHandlers(self).register(self.rest)
+        RecoveryHandlers(self).register(self.rest)
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
         FaultHandlers(self).register(self.rest)
@@ -166,6 +169,7 @@ class Node:
         self.recoveries = PeerRecovery(self)
         self.recoveries.register()
         self.indices.recoveries = self.recoveries
+        recovery_api.register(self)
         self.index_admin = IndexAdmin(self)
         self.index_admin.register()
         self.indices.admin = self.index_admin

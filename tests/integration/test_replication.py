@@ -5,19 +5,25 @@ replica is promoted and the cluster goes green again once the node is back."""
 
 from __future__ import annotations
 
+import json
 import random
+import threading
+import time
 
+import httpx
 import pytest
 from elasticsearch import Elasticsearch
 
+from strata_node.index.routing import shard_id
 from tests.support.cluster import LocalCluster
 
 NODES = ["r0", "r1", "r2"]
+FAULTS = "strata.fault_injection=true"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = LocalCluster(tmp_path_factory.mktemp("replication"), NODES).start()
+    cluster = LocalCluster(tmp_path_factory.mktemp("replication"), NODES, FAULTS).start()
     yield cluster
     cluster.stop()
 
@@ -46,16 +52,18 @@ def green(cluster: LocalCluster, index: str, timeout: str = "60s") -> None:
 
 
 def assert_copies_agree(cluster: LocalCluster, index: str, ids: list[str]) -> None:
-    """Every copy of every shard holds the same version of every document."""
-    names = {v: k for k, v in node_ids(cluster).items()}
+    """Every copy of every shard holds the same version of every document of that shard."""
     client = any_running(cluster)
-    for shard_copies in copies(cluster, index).values():
+    shards = copies(cluster, index)
+    for number, shard_copies in shards.items():
+        mine = [i for i in ids if shard_id(i, None, len(shards)) == number]
         views = []
         for copy in shard_copies:
             assert copy["state"] == "STARTED"
-            docs = client.mget(index=index, ids=ids, preference=f"_only_nodes:{copy['node']}")["docs"]
-            views.append({d["_id"]: (d["_seq_no"], d["_version"]) for d in docs if d.get("found")})
-        assert all(v == views[0] for v in views), (names, views)
+            docs = client.mget(index=index, ids=mine, preference=f"_only_nodes:{copy['node']}")["docs"]
+            assert not [d for d in docs if "error" in d], docs
+            views.append({d["_id"]: (d["_seq_no"], d["_version"]) for d in docs if d["found"]})
+        assert all(v == views[0] for v in views), (number, views)
 
 
 def test_replicas_are_placed_on_other_nodes_and_the_index_turns_green(cluster):
@@ -89,6 +97,23 @@ def test_a_replica_recovers_what_its_primary_had_before_it_existed(cluster):
     client.indices.put_settings(index="late-replica", settings={"number_of_replicas": 1})
     green(cluster, "late-replica")
     assert_copies_agree(cluster, "late-replica", [str(n) for n in range(500)])
+
+
+def test_the_recovery_apis_report_how_each_copy_came_to_be(cluster):
+    names = {v: k for k, v in node_ids(cluster).items()}
+    [primary] = [c for c in copies(cluster, "late-replica")[0] if c["primary"]]
+    for name in NODES:
+        shards = es(cluster, name).indices.recovery(index="late-replica")["late-replica"]["shards"]
+        assert [(s["type"], s["stage"], s["primary"]) for s in shards] == [
+            ("EMPTY_STORE", "DONE", True), ("PEER", "DONE", False)]
+        peer = shards[1]
+        assert peer["source"]["name"] == names[primary["node"]]
+        assert peer["translog"]["recovered"] == peer["translog"]["total"] == 500
+    rows = es(cluster, "r2").cat.recovery(index="late-replica", format="json",
+                                          h="index,shard,type,stage,source_node,translog_ops_recovered")
+    assert [r["type"] for r in rows] == ["empty_store", "peer"]
+    assert rows[1]["source_node"] == names[primary["node"]] and rows[1]["translog_ops_recovered"] == "500"
+    assert es(cluster, "r0").indices.recovery(index="late-replica", active_only=True) == {}
 
 
 def test_no_acknowledged_write_is_lost_when_a_primarys_node_is_killed(cluster):
@@ -130,3 +155,123 @@ def test_an_index_with_two_replicas_has_a_copy_on_every_node(cluster):
     assert len({c["node"] for c in copies(cluster, "everywhere")[0]}) == 3
     response = any_running(cluster).index(index="everywhere", id="x", document={"x": 1})
     assert response["_shards"] == {"total": 3, "successful": 3, "failed": 0}
+
+
+class Writer:
+    """Bulk-indexes and deletes documents of a small id space through whichever node
+    answers, without client retries; remembers what each acknowledged item left, and which
+    ids had a request in flight when a node died (either outcome is then fine)."""
+
+    def __init__(self, cluster: LocalCluster, index: str, seed: int):
+        self.cluster, self.index, self.rng = cluster, index, random.Random(seed)
+        self.acked: dict[str, tuple[str, int]] = {}  # id -> (result, version)
+        self.uncertain: set[str] = set()
+        self.stop = threading.Event()
+        self.requests = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            nodes = self.cluster.running()
+            if not nodes:
+                time.sleep(0.05)
+                continue
+            node = self.rng.choice(nodes)
+            ops, ids = [], []
+            for _ in range(50):
+                doc = f"w{self.rng.randrange(300)}"
+                ids.append(doc)
+                if self.rng.random() < 0.15:
+                    ops.append({"delete": {"_index": self.index, "_id": doc}})
+                else:
+                    ops += [{"index": {"_index": self.index, "_id": doc}}, {"at": time.time()}]
+            body = "".join(json.dumps(op) + "\n" for op in ops)
+            try:
+                with httpx.Client(base_url=node.url, timeout=60) as c:
+                    response = c.post("/_bulk", content=body, params={"timeout": "30s"},
+                                      headers={"content-type": "application/x-ndjson"})
+                items = response.json()["items"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                self.uncertain.update(ids)
+                continue
+            self.requests += 1
+            for item in items:
+                [(_, r)] = item.items()
+                if "error" in r:
+                    self.uncertain.add(r["_id"])  # it may or may not have reached the primary
+                    continue
+                self.acked[r["_id"]] = (r["result"], r["_version"])
+                self.uncertain.discard(r["_id"])
+
+
+def test_bulk_indexing_while_nodes_are_killed_and_restarted_loses_no_acknowledged_write(cluster):
+    client = any_running(cluster)
+    client.indices.create(index="chaos", settings={"number_of_shards": 2, "number_of_replicas": 1})
+    green(cluster, "chaos")
+    writer = Writer(cluster, "chaos", seed=5)
+    thread = threading.Thread(target=writer.run)
+    thread.start()
+    rng = random.Random(9)
+    try:
+        for _ in range(3):
+            time.sleep(rng.uniform(0.5, 1.5))
+            victim = rng.choice(cluster.running())
+            victim.kill()
+            time.sleep(rng.uniform(0.5, 1.5))
+            victim.start()
+            cluster.wait_for_nodes(3)
+            green(cluster, "chaos", timeout="90s")
+        time.sleep(0.5)
+    finally:
+        writer.stop.set()
+        thread.join(90)
+    assert writer.requests > 0
+    green(cluster, "chaos", timeout="90s")
+    certain = {i: v for i, v in writer.acked.items() if i not in writer.uncertain}
+    assert certain
+    docs = any_running(cluster).mget(index="chaos", ids=sorted(certain))["docs"]
+    for doc in docs:
+        result, version = certain[doc["_id"]]
+        if result in ("deleted", "not_found"):
+            assert not doc["found"], doc
+        else:
+            assert doc["found"] and doc["_version"] == version, (doc, result, version)
+    every = sorted({f"w{n}" for n in range(300)})
+    assert_copies_agree(cluster, "chaos", every)
+
+
+def test_a_primary_cut_off_by_a_partition_cannot_acknowledge_writes_and_rejoins_as_a_replica(cluster):
+    client = any_running(cluster)
+    client.indices.create(index="fenced", settings={"number_of_shards": 3, "number_of_replicas": 1})
+    green(cluster, "fenced")
+    master = cluster.master_name(cluster.running()[0])
+    ids = node_ids(cluster)
+    names = {v: k for k, v in ids.items()}
+    shard, stale = next((n, cluster.node(names[c["node"]]))
+                        for n, cs in sorted(copies(cluster, "fenced").items())
+                        for c in cs if c["primary"] and names[c["node"]] != master)
+    doc = next(str(i) for i in range(1000) if shard_id(str(i), None, 3) == shard)
+    others = [n for n in cluster.nodes if n is not stale]
+    term = client.cluster.state(metric="metadata", index="fenced")["metadata"]["indices"]["fenced"][
+        "primary_terms"][str(shard)]
+    for node, cut in [(stale, [n.name for n in others])] + [(n, [stale.name]) for n in others]:
+        with node.client() as c:
+            c.post("/_strata/fault/disconnect", json={"nodes": cut}).raise_for_status()
+    try:
+        cluster.wait_for_nodes(2, nodes=others)
+        majority = Elasticsearch(others[0].url, request_timeout=90)
+        terms = majority.cluster.state(metric="metadata", index="fenced")["metadata"]["indices"]["fenced"]
+        assert terms["primary_terms"][str(shard)] == term + 1  # its replica was promoted
+        with stale.client(timeout=90) as c:
+            refused = c.put(f"/fenced/_doc/{doc}", json={"by": "stale"}, params={"timeout": "5s"})
+        assert refused.status_code >= 500, refused.text  # never acknowledged
+        written = majority.index(index="fenced", id=doc, document={"by": "majority"})
+        assert written["_shards"]["successful"] >= 1
+    finally:
+        for node in cluster.nodes:
+            with node.client() as c:
+                c.post("/_strata/fault/reconnect").raise_for_status()
+    cluster.wait_for_nodes(3)
+    green(cluster, "fenced", timeout="90s")
+    for copy in copies(cluster, "fenced")[shard]:
+        got = any_running(cluster).get(index="fenced", id=doc, preference=f"_only_nodes:{copy['node']}")
+        assert got["_source"] == {"by": "majority"}

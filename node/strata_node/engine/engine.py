@@ -156,6 +156,10 @@ class Engine:
         self.closed = False
         self._closing: asyncio.Future | None = None
         self.stats = {"operations_total": 0, "refresh_total": 0, "flush_total": 0}
+        # What opening found: a new store, or the operations replayed from the translog
+        # (what the recovery APIs report for a copy recovered from its own store).
+        self.created_empty = False
+        self.recovered_operations = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -163,6 +167,7 @@ class Engine:
         """Open or create the store and translog; replay the translog above the commit."""
         loop = asyncio.get_running_loop()
         replayed = await loop.run_in_executor(None, self._open_blocking)
+        self.recovered_operations = replayed
         self._searcher = self.db.snapshot()
         if replayed:
             log.info("%s recovered %d operations from the translog", self.shard, replayed)
@@ -175,6 +180,7 @@ class Engine:
         store_path = self.path / "index"
         translog_path = self.path / "translog"
         fresh = not (store_path / "CURRENT").exists()
+        self.created_empty = fresh
         store_path.mkdir(parents=True, exist_ok=True)
         # No block compression: LevelDB compresses every block again each time compaction
         # rewrites it, which cost about a third of the node's CPU time while bulk

@@ -418,6 +418,8 @@ class IndicesService:
                                 None, self.recoveries.prepare_empty, service, copy.shard)
                         shard = await service.open_shard(copy.shard)
                     self._assign_role(service, shard, copy, content)
+                    if copy.primary and shard.state == "STARTED" and self.recoveries is not None:
+                        self.recoveries.record_local(shard, copy)
                     if recovering and self.recoveries is not None and shard.state == "STARTED":
                         if copy.allocation_id not in self._reported:
                             self._reported.add(copy.allocation_id)

@@ -62,20 +62,34 @@ class StartRecoveryResponse(Message):
 
 
 class RecoveryState:
-    """Progress of one recovery, what its task status and the recovery APIs show."""
+    """How one copy came to be on its node, what `_recovery`, `_cat/recovery` and the
+    recovery task's status show (Elasticsearch's RecoveryState)."""
 
-    def __init__(self, index: str, shard: int, source: str, target: str):
+    def __init__(self, index: str, shard: int, source: str, target: str, *, type: str = "PEER",
+                 primary: bool = False):
         self.index, self.shard, self.source, self.target = index, shard, source, target
+        self.type = type  # PEER | EXISTING_STORE | EMPTY_STORE
+        self.primary = primary
         self.stage = "INIT"
         self.operations = 0
         self.total_operations = 0
         self.started = time.time()
         self.stopped: float | None = None
 
+    @property
+    def active(self) -> bool:
+        return self.stage not in ("DONE", "FAILED", "CANCELLED")
+
     def to_json(self) -> dict[str, Any]:
-        return {"stage": self.stage, "type": "PEER", "source_node": self.source, "target_node": self.target,
-                "translog": {"recovered": self.operations, "total": self.total_operations},
-                "total_time_in_millis": int(((self.stopped or time.time()) - self.started) * 1000)}
+        millis = int(((self.stopped or time.time()) - self.started) * 1000)
+        total = self.total_operations
+        percent = f"{100.0 * self.operations / total:.1f}%" if total else "100.0%"
+        return {"index": self.index, "id": self.shard, "type": self.type, "stage": self.stage,
+                "primary": self.primary, "start_time_in_millis": int(self.started * 1000),
+                "stop_time_in_millis": int(self.stopped * 1000) if self.stopped else 0,
+                "total_time_in_millis": millis, "source_node": self.source, "target_node": self.target,
+                "translog": {"recovered": self.operations, "total": total, "percent": percent,
+                             "total_on_start": total, "total_time_in_millis": millis}}
 
 
 class PeerRecovery:
@@ -93,6 +107,24 @@ class PeerRecovery:
             return ReplicaResponse(local_checkpoint=await apply_on_copy(self.node, request))
 
         transport.register(RECOVERY_OPS, ReplicaRequest, ReplicaResponse, on_operations)
+
+    def record_local(self, shard: IndexShard, copy) -> None:
+        """A primary opened from its own store (or a new, empty one): its recovery is done."""
+        if copy.allocation_id in self.states:
+            return
+        engine = shard.engine
+        state = RecoveryState(shard.ref.index, shard.ref.shard, "", self.node.node_id, primary=True,
+                              type="EMPTY_STORE" if engine.created_empty else "EXISTING_STORE")
+        state.operations = state.total_operations = engine.recovered_operations
+        state.stage, state.stopped = "DONE", time.time()
+        self.states[copy.allocation_id] = state
+
+    def local_states(self) -> list[RecoveryState]:
+        """The recoveries of the copies this node holds now, and those still running."""
+        services = list(self.node.indices.indices.values())
+        held = {s.allocation_id for service in services for s in service.shards}
+        self.states = {aid: s for aid, s in self.states.items() if aid in held or s.active}
+        return list(self.states.values())
 
     # -- target side ------------------------------------------------------------------------
 

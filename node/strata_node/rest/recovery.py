@@ -1,0 +1,157 @@
+"""`GET /_recovery`, `/{index}/_recovery` and `_cat/recovery`: how each copy came to be
+where it is, gathered from every node (`indices:monitor/recovery[n]`), in Elasticsearch's
+shapes. Recoveries are operation-based, so the `index` (files) section is all zeros."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..common.errors import StrataError
+from ..tasks.task import Task
+from ..transport.wire import Message
+from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
+from .controller import RestController, RestResponse
+from .request import RestRequest
+
+log = logging.getLogger(__name__)
+
+NODE_ACTION = "indices:monitor/recovery[n]"
+RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
+PARAMS = (*RESOLVE_PARAMS, "active_only", "detailed")
+CAT_RECOVERY_PARAMS = (*CAT_PARAMS, "active_only", "detailed", "bytes", "time", "index")
+
+COLUMNS = [
+    col("index", "i,idx", "index name"),
+    col("shard", "s,sh", "shard name", right=True),
+    col("start_time", "start", "recovery start time", default=False),
+    col("start_time_millis", "start_millis", "recovery start time in epoch milliseconds", default=False),
+    col("stop_time", "stop", "recovery stop time", default=False),
+    col("stop_time_millis", "stop_millis", "recovery stop time in epoch milliseconds", default=False),
+    col("time", "t,ti", "recovery time", right=True),
+    col("type", "ty", "recovery type"),
+    col("stage", "st", "recovery stage"),
+    col("source_host", "shost", "source host"),
+    col("source_node", "snode", "source node name"),
+    col("target_host", "thost", "target host"),
+    col("target_node", "tnode", "target node name"),
+    col("repository", "rep", "repository"),
+    col("snapshot", "snap", "snapshot"),
+    col("files", "f", "number of files to recover", right=True),
+    col("files_recovered", "fr", "files recovered", right=True),
+    col("files_percent", "fp", "percent of files recovered", right=True),
+    col("files_total", "tf", "total number of files", right=True),
+    col("bytes", "b", "number of bytes to recover", right=True),
+    col("bytes_recovered", "br", "bytes recovered", right=True),
+    col("bytes_percent", "bp", "percent of bytes recovered", right=True),
+    col("bytes_total", "tb", "total number of bytes", right=True),
+    col("translog_ops", "to", "number of translog ops to recover", right=True),
+    col("translog_ops_recovered", "tor", "translog ops recovered", right=True),
+    col("translog_ops_percent", "top", "percent of translog ops recovered", right=True),
+]
+
+
+class NodeRecoveriesRequest(Message):
+    indices: list[str]
+    active_only: bool = False
+
+
+class NodeRecoveriesResponse(Message):
+    recoveries: list[dict[str, Any]]
+
+
+def register(node) -> None:
+    def handle(request: NodeRecoveriesRequest, task: Task) -> NodeRecoveriesResponse:
+        wanted = set(request.indices)
+        states = [s.to_json() for s in node.recoveries.local_states()
+                  if s.index in wanted and (s.active or not request.active_only)]
+        return NodeRecoveriesResponse(recoveries=states)
+
+    node.transport.register(NODE_ACTION, NodeRecoveriesRequest, NodeRecoveriesResponse, handle)
+
+
+class RecoveryHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self, c: RestController) -> None:
+        c.register("GET", "/_recovery", self.recovery, PARAMS, action="indices:monitor/recovery")
+        c.register("GET", "/{index}/_recovery", self.recovery, PARAMS, action="indices:monitor/recovery")
+        c.register("GET", "/_cat/recovery", self.cat, CAT_RECOVERY_PARAMS, action="indices:monitor/recovery")
+        c.register("GET", "/_cat/recovery/{index}", self.cat, CAT_RECOVERY_PARAMS,
+                   action="indices:monitor/recovery")
+
+    async def _gather(self, request: RestRequest) -> list[dict[str, Any]]:
+        names = self.node.indices.resolve(
+            request.param("index"), ignore_unavailable=request.bool_param("ignore_unavailable"),
+            allow_no_indices=request.bool_param("allow_no_indices", True),
+            expand_wildcards=request.expand_wildcards_param("open"))
+        request.bool_param("detailed")
+        ask = NodeRecoveriesRequest(indices=names, active_only=request.bool_param("active_only"))
+
+        async def one(node_id: str, address: str | None) -> list[dict[str, Any]]:
+            try:
+                response = await self.node.transport.execute(NODE_ACTION, ask, address=address, timeout=30.0)
+                return response.recoveries
+            except StrataError as e:  # a node that does not answer leaves its copies out
+                log.warning("node [%s] did not report its recoveries: %s", node_id, e)
+                return []
+
+        nodes = self.node.cluster_nodes()
+        answers = await asyncio.gather(*(one(n, a) for n, a in nodes.items()))
+        entries = [entry for answer in answers for entry in answer]
+        entries.sort(key=lambda e: (e["index"], e["id"], not e["primary"]))
+        return entries
+
+    def _node(self, node_id: str) -> dict[str, Any]:
+        coordination = self.node.coordination
+        state = coordination.applied_state if coordination is not None else None
+        details = state.node_details.get(node_id) if state is not None else None
+        if details is None:
+            return {"id": node_id}
+        host = (details.transport_address or "").rsplit(":", 1)[0]
+        return {"id": node_id, "host": host, "transport_address": details.transport_address, "ip": host,
+                "name": details.name}
+
+    async def recovery(self, request: RestRequest) -> RestResponse:
+        body: dict[str, Any] = {}
+        for entry in await self._gather(request):
+            shard = {"id": entry["id"], "type": entry["type"], "stage": entry["stage"],
+                     "primary": entry["primary"], "start_time_in_millis": entry["start_time_in_millis"],
+                     "stop_time_in_millis": entry["stop_time_in_millis"],
+                     "total_time_in_millis": entry["total_time_in_millis"]}
+            if entry["type"] == "PEER":
+                shard["source"] = self._node(entry["source_node"])
+            shard["target"] = self._node(entry["target_node"])
+            shard["index"] = {"size": {"total_in_bytes": 0, "reused_in_bytes": 0, "recovered_in_bytes": 0,
+                                       "percent": "0.0%"},
+                              "files": {"total": 0, "reused": 0, "recovered": 0, "percent": "0.0%"},
+                              "total_time_in_millis": 0, "source_throttle_time_in_millis": 0,
+                              "target_throttle_time_in_millis": 0}
+            shard["translog"] = entry["translog"]
+            shard["verify_index"] = {"check_index_time_in_millis": 0, "total_time_in_millis": 0}
+            body.setdefault(entry["index"], {"shards": []})["shards"].append(shard)
+        return RestResponse(200, body)
+
+    async def cat(self, request: RestRequest) -> RestResponse:
+        table = CatTable(COLUMNS)
+        for entry in await self._gather(request):
+            source = self._node(entry["source_node"]) if entry["type"] == "PEER" else {}
+            target = self._node(entry["target_node"])
+            translog = entry["translog"]
+            table.add({
+                "index": entry["index"], "shard": entry["id"],
+                "start_time": entry["start_time_in_millis"],
+                "start_time_millis": entry["start_time_in_millis"],
+                "stop_time": entry["stop_time_in_millis"], "stop_time_millis": entry["stop_time_in_millis"],
+                "time": Millis(entry["total_time_in_millis"]), "type": entry["type"].lower(),
+                "stage": entry["stage"].lower(), "source_host": source.get("host", "n/a"),
+                "source_node": source.get("name", "n/a"), "target_host": target.get("host"),
+                "target_node": target.get("name"), "repository": "n/a", "snapshot": "n/a",
+                "files": 0, "files_recovered": 0, "files_percent": "0.0%", "files_total": 0,
+                "bytes": ByteSize(0), "bytes_recovered": ByteSize(0), "bytes_percent": "0.0%",
+                "bytes_total": ByteSize(0), "translog_ops": translog["total"],
+                "translog_ops_recovered": translog["recovered"], "translog_ops_percent": translog["percent"],
+            })
+        return table.response(request)
