@@ -112,9 +112,6 @@ class ShardItem(Message):
     version_type: str = "internal"
     retry_on_conflict: int = 0
     auto_id: bool = False
-    # The source already parsed by the REST layer: only ever set for a call to this node
-    # (local calls are not serialized), so the primary does not parse it again.
-    document: Any = None
 
 
 class BulkShardRequest(Message):
@@ -126,10 +123,14 @@ class BulkShardRequest(Message):
     wait_for_active_shards: str = "1"
     timeout: float = 60.0
     error_trace: bool = False
+    # A call to this node is not serialized: it carries the coordinating step's BulkItems
+    # (parsed documents included) instead of `items`, sparing two conversions per item.
+    local_items: Any = None
 
     @property
     def description(self) -> str:
-        return f"requests[{len(self.items)}], index[{self.index}][{self.shard}]"
+        count = len(self.local_items) if self.local_items is not None else len(self.items)
+        return f"requests[{count}], index[{self.index}][{self.shard}]"
 
 
 class ShardItemResult(Message):
@@ -140,21 +141,21 @@ class ShardItemResult(Message):
 
 class BulkShardResponse(Message):
     items: list[ShardItemResult]
+    local_responses: Any = None  # the ItemResponses themselves, on a call to this node
 
 
-def _to_shard_item(item: BulkItem, local: bool) -> ShardItem:
+def _to_shard_item(item: BulkItem) -> ShardItem:
     return ShardItem(action=item.action, id=item.id, routing=item.routing, source=item.source,
                      update=item.update, if_seq_no=item.if_seq_no, if_primary_term=item.if_primary_term,
                      version=item.version, version_type=item.version_type,
-                     retry_on_conflict=item.retry_on_conflict, auto_id=item.auto_id,
-                     document=item.document if local else None)
+                     retry_on_conflict=item.retry_on_conflict, auto_id=item.auto_id)
 
 
 def _from_shard_item(index: str, item: ShardItem) -> BulkItem:
     return BulkItem(item.action, index, item.id, routing=item.routing, source=item.source, update=item.update,
                     if_seq_no=item.if_seq_no, if_primary_term=item.if_primary_term, version=item.version,
                     version_type=item.version_type, retry_on_conflict=item.retry_on_conflict,
-                    auto_id=item.auto_id, document=item.document)
+                    auto_id=item.auto_id)
 
 
 def _to_result(response: ItemResponse, error_trace: bool) -> ShardItemResult:
@@ -215,11 +216,14 @@ class BulkAction:
         if not shard.primary:  # routed with a state this node has moved past: retried
             raise ShardNotFound(request.index, request.index_uuid, request.shard)
         service = self.indices.indices[request.index]
-        items = [_from_shard_item(request.index, item) for item in request.items]
+        local = request.local_items is not None
+        items = request.local_items if local else [_from_shard_item(request.index, i) for i in request.items]
         responses: list[ItemResponse | None] = [None] * len(items)
         options = WriteOptions(refresh=request.refresh, wait_for_active_shards=request.wait_for_active_shards,
                                timeout=request.timeout)
         await self._shard_request(service, shard, items, list(range(len(items))), responses, options)
+        if local:
+            return BulkShardResponse(items=[], local_responses=responses)
         return BulkShardResponse(items=[_to_result(r, request.error_trace) for r in responses])
 
     async def execute(self, items: list[BulkItem], options: WriteOptions) -> list[ItemResponse]:
@@ -256,7 +260,8 @@ class BulkAction:
                                positions: list[int], responses: list, options: WriteOptions) -> None:
         def request(local: bool) -> BulkShardRequest:
             return BulkShardRequest(index=metadata.name, index_uuid=metadata.uuid, shard=shard,
-                                    items=[_to_shard_item(item, local) for item in items],
+                                    items=[] if local else [_to_shard_item(item) for item in items],
+                                    local_items=items if local else None,
                                     refresh=options.refresh, timeout=options.timeout,
                                     wait_for_active_shards=options.wait_for_active_shards,
                                     error_trace=options.error_trace)
@@ -267,6 +272,10 @@ class BulkAction:
         except StrataError as e:
             for pos, item in zip(positions, items, strict=True):
                 responses[pos] = self._failure(item, e)
+            return
+        if answer.local_responses is not None:
+            for pos, response in zip(positions, answer.local_responses, strict=True):
+                responses[pos] = response
             return
         for pos, item, result in zip(positions, items, answer.items, strict=True):
             responses[pos] = _from_result(item, result)
