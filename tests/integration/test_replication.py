@@ -275,3 +275,39 @@ def test_a_primary_cut_off_by_a_partition_cannot_acknowledge_writes_and_rejoins_
     for copy in copies(cluster, "fenced")[shard]:
         got = any_running(cluster).get(index="fenced", id=doc, preference=f"_only_nodes:{copy['node']}")
         assert got["_source"] == {"by": "majority"}
+
+
+def test_a_promoted_primary_brings_the_other_replica_in_line_with_it(cluster):
+    client = any_running(cluster)
+    client.indices.create(index="resynced", settings={"number_of_shards": 1, "number_of_replicas": 2})
+    green(cluster, "resynced")
+    writer = Writer(cluster, "resynced", seed=21)
+    thread = threading.Thread(target=writer.run)
+    thread.start()
+    try:
+        time.sleep(1.0)
+        names = {v: k for k, v in node_ids(cluster).items()}
+        [primary] = [c for c in copies(cluster, "resynced")[0] if c["primary"]]
+        victim = cluster.node(names[primary["node"]])
+        victim.kill()
+        cluster.wait_for_nodes(2, nodes=cluster.running())
+        time.sleep(1.0)
+    finally:
+        writer.stop.set()
+        thread.join(90)
+    # the two survivors agree (the other replica took the resync, or recovered again)
+    health = any_running(cluster).cluster.health(index="resynced", wait_for_active_shards=2, timeout="60s")
+    assert not health["timed_out"], health
+    certain = {i: v for i, v in writer.acked.items() if i not in writer.uncertain}
+    docs = any_running(cluster).mget(index="resynced", ids=sorted(certain))["docs"]
+    for doc in docs:
+        result, version = certain[doc["_id"]]
+        assert doc["found"] == (result not in ("deleted", "not_found")), (doc, result)
+        if doc["found"]:
+            assert doc["_version"] == version, (doc, version)
+    started = [c for c in copies(cluster, "resynced")[0] if c["state"] == "STARTED"]
+    assert len(started) == 2
+    victim.start()
+    cluster.wait_for_nodes(3)
+    green(cluster, "resynced", timeout="90s")
+    assert_copies_agree(cluster, "resynced", sorted({f"w{n}" for n in range(300)}))

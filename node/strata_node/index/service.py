@@ -436,6 +436,7 @@ class IndicesService:
         """Keep the local copy's role in line with the routing table: a primary (new, or a
         replica just promoted) keeps the tracker of its replication group and writes with
         the shard's current primary term."""
+        promoted = copy.primary and not shard.primary and shard.allocation_id == copy.allocation_id
         shard.allocation_id = copy.allocation_id
         shard.primary = copy.primary
         if not copy.primary:
@@ -444,13 +445,17 @@ class IndicesService:
         if shard.state != "STARTED":
             return
         engine = shard.engine
-        engine.primary_term = max(engine.primary_term, service.metadata.primary_terms[copy.shard])
+        term = service.metadata.primary_terms[copy.shard]
+        engine.primary_term = max(engine.primary_term, term)
+        shard.operation_term = max(shard.operation_term, engine.primary_term)
         if shard.tracker is None or shard.tracker.allocation_id != copy.allocation_id:
             shard.tracker = ReplicationTracker(copy.allocation_id, engine.tracker.checkpoint,
                                                engine.translog.global_checkpoint)
         assigned = {c.allocation_id for c in content.routing_table.indices.get(service.name, ())
                     if c.shard == copy.shard and c.node is not None and c.allocation_id}
         shard.tracker.update_from_master(assigned, set(service.metadata.in_sync(copy.shard)))
+        if promoted and self.recoveries is not None:
+            self.recoveries.resync(service, shard)
 
     def report_copy(self, service: IndexService, copy, *, started: bool, reason: str = "") -> None:
         """What became of a copy recovering from its primary."""

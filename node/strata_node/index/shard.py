@@ -33,6 +33,9 @@ class IndexShard:
         self.allocation_id: str | None = None
         self.primary = True
         self.tracker = None
+        # The highest primary term whose operations this copy has taken (a replica checks
+        # the first operations of a newer primary against its own history).
+        self.operation_term = primary_term
         self._flush_task: asyncio.Task | None = None
 
     @property

@@ -32,7 +32,7 @@ from ..index.shard import IndexShard
 from ..tasks.task import Task
 from ..transport import context
 from ..transport.wire import Message
-from .replica import ReplicaRequest, ReplicaResponse, apply_on_copy
+from .replica import ReplicaRequest, ReplicaResponse, apply_on_copy, resync
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class PeerRecovery:
         self.node = node
         self._running: dict[str, asyncio.Task] = {}  # by target allocation id
         self.states: dict[str, RecoveryState] = {}  # by target allocation id, the latest per copy
+        self._resyncs: set[asyncio.Task] = set()
 
     def register(self) -> None:
         transport = self.node.transport
@@ -118,6 +119,18 @@ class PeerRecovery:
         state.operations = state.total_operations = engine.recovered_operations
         state.stage, state.stopped = "DONE", time.time()
         self.states[copy.allocation_id] = state
+
+    def resync(self, service: IndexService, shard: IndexShard) -> None:
+        """A replica of this node was promoted: bring the other copies in line with it."""
+        async def run() -> None:
+            try:
+                await resync(self.node, service, shard)
+            except Exception as e:  # the copies that could not take it were failed, or will be
+                log.warning("%s primary-replica resync failed: %s", shard.ref, e)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._resyncs.add(task)
+        task.add_done_callback(self._resyncs.discard)
 
     def local_states(self) -> list[RecoveryState]:
         """The recoveries of the copies this node holds now, and those still running."""
@@ -192,9 +205,10 @@ class PeerRecovery:
         return found[0]
 
     async def close(self) -> None:
-        for task in list(self._running.values()):
+        tasks = [*self._running.values(), *self._resyncs]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- source side (the primary's node) --------------------------------------------------
 

@@ -106,6 +106,16 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
     service = node.indices.indices[request.index]
     check_operation_term(shard, service, request.primary_term)
     engine = shard.active_engine()
+    if request.primary_term > shard.operation_term:
+        # The first operations of a new primary. Operations above its global checkpoint
+        # may be ones the new primary never had (it may reuse their sequence numbers):
+        # a copy holding any cannot take part until it recovers again from the new
+        # primary (Elasticsearch rolls such a copy back; this one starts over).
+        if engine.tracker.max_seq_no > request.global_checkpoint:
+            raise IllegalState(f"{shard.ref} holds operations above the global checkpoint "
+                               f"[{request.global_checkpoint}] of primary term [{shard.operation_term}]; "
+                               f"it must recover from the primary of term [{request.primary_term}]")
+        shard.operation_term = request.primary_term
     operations = await index_operations(node, service, request.operations)
     engine.apply_operations(operations)
     if service.metadata.setting("index.translog.durability") == "request":
@@ -129,15 +139,37 @@ async def replicate(node, service: IndexService, shard: IndexShard, written: lis
     """Send what the primary wrote to every other copy of the group; returns the
     outcome for `_shards`. Raises when a failed copy could not be removed from the in-sync
     set: the write must not be acknowledged then."""
+    tracker = shard.tracker
+    if not written or tracker is None or not tracker.replication_targets():
+        if tracker is not None:
+            tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
+        return ReplicationOutcome(1 + service.metadata.number_of_replicas)
+    return await send_operations(node, service, shard, [ops.encode(op) for op in written], refresh)
+
+
+async def resync(node, service: IndexService, shard: IndexShard) -> None:
+    """A replica promoted to primary sends what it holds above the global checkpoint to
+    the other copies (Elasticsearch's primary-replica resync): what the old primary
+    replicated to some copies only reaches them all. A copy that cannot take it fails and
+    recovers again."""
+    engine = shard.engine
+    start = shard.tracker.global_checkpoint + 1
+    end = engine.tracker.max_seq_no
+    log.info("%s promoted to primary: resyncing operations [%d..%d]", shard.ref, start, end)
+    if start > end:  # nothing to send but the new term, which every copy must learn of
+        await send_operations(node, service, shard, [], refresh=False)
+    while start <= end:
+        chunk = engine.history(start, min(start + 999, end))
+        start += 1000
+        await send_operations(node, service, shard, chunk, refresh=False)
+
+
+async def send_operations(node, service: IndexService, shard: IndexShard, payloads: list[bytes],
+                          refresh: bool) -> ReplicationOutcome:
     outcome = ReplicationOutcome(1 + service.metadata.number_of_replicas)
     tracker = shard.tracker
-    if tracker is None or not written:
-        return outcome
-    shard.tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
+    tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
     targets = tracker.replication_targets()
-    if not targets:
-        return outcome
-    payloads = [ops.encode(op) for op in written]
     content = node.coordination.content
     by_allocation = {c.allocation_id: c for c in content.routing_table.indices.get(service.name, ())
                      if c.shard == shard.ref.shard and c.node is not None}
