@@ -41,6 +41,7 @@ from .rest.nodes import NodesHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
 from .rest.tasks import TaskHandlers
+from .search import transport_actions as search_transport_actions
 from .settings import NodeSettings
 from .tasks.actions import TaskActions
 from .tasks.manager import TaskManager
@@ -164,6 +165,7 @@ class Node:
         nodes_info.register(self)
         cluster_admin.register(self)
         get.register(self)
+        search_transport_actions.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task
 
