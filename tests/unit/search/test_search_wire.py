@@ -1,12 +1,14 @@
 """What search sends between nodes survives the transport's msgpack: every aggregation's
 shard partial, query results with their sort and merge values, fetched hits with raw
-sources, and a search body a remote shard parses again into the same request."""
+sources, a search body a remote shard parses again into the same request, and a shard's
+error."""
 
 from typing import Any
 
 import orjson
 import pytest
 
+from strata_node.common.errors import IllegalArgument, QueryShardError, detailed_message, error_body
 from strata_node.search.aggregations import AGGREGATIONS, parse_aggregations
 from strata_node.search.request import REQUEST_PARAMS, parse_search
 from strata_node.search.shard_search import FetchSpec, ShardQueryResult, fetch_phase, query_phase
@@ -17,6 +19,7 @@ from strata_node.search.transport_actions import (
     search_request,
 )
 from strata_node.transport import wire
+from strata_node.transport.service import RemoteTransportError, _error
 from strata_node.transport.wire import Message
 
 from .shards import match_all, shards
@@ -157,3 +160,13 @@ def test_fetched_hits_travel_with_their_raw_and_filtered_sources(contexts):
     hits = fetch_phase(ctx, seqs, [None] * len(seqs), None, filtered)
     assert over_the_wire(FetchShardResponse(hits=hits)).hits == hits
     assert [h["_source"] for h in hits] == [{"status": d["status"]} for d in DOCS[:3]]
+
+
+def test_a_remote_shard_error_reads_as_the_local_one():
+    local = QueryShardError("failed to create query: x", index_uuid="u1", index="logs",
+                            caused_by=IllegalArgument("For input string: \"x\""))
+    remote = RemoteTransportError(over_the_wire(Partial(aggs=_error(local))).aggs)
+    assert remote.status == local.status
+    assert error_body(remote) == error_body(local)
+    assert remote.root_causes() == local.root_causes()
+    assert detailed_message(remote) == detailed_message(local)
