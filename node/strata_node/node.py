@@ -47,6 +47,7 @@ from .rest.recovery import RecoveryHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
 from .rest.tasks import TaskHandlers
+from .search import transport_actions as search_transport_actions
 from .settings import NodeSettings
 from .tasks.actions import TaskActions
 from .tasks.manager import TaskManager
@@ -179,6 +180,7 @@ class Node:
         cluster_admin.register(self)
         get.register(self)
         broadcast.register(self)
+        search_transport_actions.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task
 

@@ -424,6 +424,9 @@ async def local_stats(node, metrics: list[str]) -> dict[str, Any]:
         figures = [shard_figures(s) for s in shards]
         store = await asyncio.to_thread(lambda: sum(dir_size(s.path) for s in shards))
         out["indices"] = indices_stats(figures, store)
+        search = getattr(node, "search_shards", None)  # the search contexts kept for fetches
+        if search is not None:
+            out["indices"]["search"]["open_contexts"] = len(search.contexts)
     process_percent, machine_percent = SAMPLER.sample()
     if "os" in wanted:
         out["os"] = _os_stats(now_ms, machine_percent)

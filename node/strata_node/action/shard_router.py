@@ -119,15 +119,21 @@ class ShardRouter:
                                                     timeout)
         return self.active_copies(index, shard)
 
-    async def on_copy(self, action: str, index: str, shard: int, request: Message,
-                      preference: str | None = None, response_type: type[Message] | None = None) -> Any:
-        """Run a read on the first active copy that answers, in preference order."""
+    async def on_copy(self, action: str, index: str, shard: int, request: Message | Callable[[bool], Message],
+                      preference: str | None = None, response_type: type[Message] | None = None,
+                      on_node: Callable[[str], None] | None = None) -> Any:
+        """Run a read on the first active copy that answers, in preference order. `request`
+        may be a function of whether the call is local, as for `on_primary`; `on_node`
+        hears of each node tried (the last one answered, or failed)."""
         candidates = read_copies(self.content, index, shard, self.node.node_id, preference)
         last: StrataError | None = None
         for copy in candidates:
+            if on_node is not None:
+                on_node(copy.node)
             try:
-                return await self.node.transport.execute(action, request, response_type,
-                                                         address=self.address(copy.node))
+                address = self.address(copy.node)
+                message = request(address is None) if callable(request) else request
+                return await self.node.transport.execute(action, message, response_type, address=address)
             except StrataError as e:
                 if not retryable(e):
                     raise

@@ -2,13 +2,16 @@
 
 The request is read whole (body, URL parameters, the query and aggregations parsed)
 before any shard runs, so a malformed request is a plain 400 naming what is wrong; the
-coordinator (`search/coordinator.py`) then runs the shards and shapes the response.
+coordinator (`search/coordinator.py`) then runs the shards, on whichever nodes hold them,
+and shapes the response. Any node coordinates: the target indices are resolved among
+every index of the applied cluster state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..common.errors import (
@@ -21,16 +24,13 @@ from ..common.errors import (
 )
 from ..common.flags import parse_flag
 from ..common.xcontent import loads, token_name
-from ..index.service import IndexService
 from ..search.coordinator import SearchCoordinator
 from ..search.query import parse_query
-from ..search.query.query_string import parse_uri_query
-from ..search.request import SearchRequest, parse_search
+from ..search.request import QUERY_STRING_PARAMS, SearchRequest, parse_count_query, parse_search
 from .controller import RestController, RestResponse
 from .indices import RESOLVE_PARAMS
 from .request import RestRequest
 
-QUERY_STRING_PARAMS = ("q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient")
 SEARCH_PARAMS = (*RESOLVE_PARAMS, *QUERY_STRING_PARAMS, "from", "size", "sort", "_source", "_source_includes",
                  "_source_excludes", "track_total_hits", "track_scores", "timeout", "terminate_after",
                  "search_type", "request_cache", "preference", "routing", "allow_partial_search_results",
@@ -53,7 +53,7 @@ MSEARCH_HEADER_KEYS = ("index", "indices", "search_type", "searchType", "ccs_min
 class SearchHandlers:
     def __init__(self, node):
         self.node = node
-        self.coordinator = SearchCoordinator(lambda: node.node_id, lambda: node.executors["search"])
+        self.coordinator = SearchCoordinator(node, lambda: node.executors["search"])
 
     def register(self, c: RestController) -> None:
         # Each runs as a task under Elasticsearch's action name (a count is a search there),
@@ -71,6 +71,8 @@ class SearchHandlers:
             for path in ("/_validate/query", "/{index}/_validate/query"):
                 c.register(method, path, self.validate_query, VALIDATE_PARAMS,
                            action="indices:admin/validate/query")
+        if self.node.settings.get("strata.fault_injection"):
+            c.register("POST", "/_strata/fault/search_delay", self.fault_search_delay)
 
     # -- _search -------------------------------------------------------------------------------
 
@@ -81,40 +83,52 @@ class SearchHandlers:
         req = parse_search(body, request.params, request.body)
         source_explicit = "_source" in body or any(p in request.params for p in
                                                    ("_source", "_source_includes", "_source_excludes"))
-        body = await self._execute(req, request.param("index"), request.params, source_explicit)
-        return RestResponse(200, body)
+        item = SearchItem(request.param("index"), request.params, req, source_explicit, request.body,
+                          request.params)
+        return RestResponse(200, await self._execute(item))
 
-    async def _execute(self, req: SearchRequest, expression: str | None, options: dict[str, Any],
-                       source_explicit: bool) -> dict[str, Any]:
-        services = self._resolve(expression, options)
-        boosts = self._boosts(req, services, options)
+    async def _execute(self, item: SearchItem) -> dict[str, Any]:
+        req, options = item.req, item.options
+        names = self._resolve(item.expression, options)
+        boosts = self._boosts(req, names, options)
         query = req.query if req.query is not None else _match_all()
         if req.timeout is None:
             default = self.node.cluster_settings.get("search.default_search_timeout")
             req.timeout = default if default >= 0 else None
-        return await self.coordinator.search(services, req, query=query, boosts=boosts,
-                                             routing=options.get("routing"), source_explicit=source_explicit)
+        return await self.coordinator.search(
+            names, req, query=query, body=item.body, params=item.params,
+            query_from_params=item.query_from_params, boosts=boosts, routing=options.get("routing"),
+            preference=options.get("preference"), source_explicit=item.source_explicit)
 
-    def _resolve(self, expression: str | None, options: dict[str, Any]) -> list[IndexService]:
-        indices = self.node.indices
-        names = indices.resolve(
+    def _resolve(self, expression: str | None, options: dict[str, Any]) -> list[str]:
+        """The names of the target indices, among every index of the applied cluster state
+        (their shards may be on any node)."""
+        return self.node.indices.resolve(
             expression,
             ignore_unavailable=parse_flag(options.get("ignore_unavailable"), False),
             allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
             expand_wildcards=_expand_wildcards(options.get("expand_wildcards", "open")))
-        return [indices.get(n) for n in names]
 
-    def _boosts(self, req: SearchRequest, services: list[IndexService],
-                options: dict[str, Any]) -> dict[str, float]:
+    def _boosts(self, req: SearchRequest, names: list[str], options: dict[str, Any]) -> dict[str, float]:
         """`indices_boost`: the first entry naming an index (by name or pattern) wins."""
         boosts: dict[str, float] = {}
         ignore_unavailable = parse_flag(options.get("ignore_unavailable"), False)
-        targets = {s.name for s in services}
+        targets = set(names)
         for expression, boost in req.indices_boost:
             for name in self.node.indices.resolve(expression, ignore_unavailable=ignore_unavailable):
                 if name in targets and name not in boosts:
                     boosts[name] = boost
         return boosts
+
+    async def fault_search_delay(self, request: RestRequest) -> RestResponse:
+        """Fault injection for tests (`strata.fault_injection: true` only): every query
+        phase on this node waits `millis` first, cancellably, so a search can be caught
+        running. `{"millis": 0}` turns it off."""
+        millis = request.json_body(required=True).get("millis")
+        if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
+            raise IllegalArgument("[millis] must be a non-negative integer")
+        self.node.search_shards.query_delay = millis / 1000
+        return RestResponse(200, {"acknowledged": True})
 
     # -- _count --------------------------------------------------------------------------------
 
@@ -130,10 +144,11 @@ class SearchHandlers:
         terminate_after = request.int_param("terminate_after", 0)
         if terminate_after < 0:
             raise IllegalArgument("terminateAfter must be > 0")
-        services = self._resolve(request.param("index"), request.params)
-        return RestResponse(200, await self.coordinator.count(services, query, min_score=min_score,
-                                                              terminate_after=terminate_after,
-                                                              routing=request.param("routing")))
+        names = self._resolve(request.param("index"), request.params)
+        return RestResponse(200, await self.coordinator.count(
+            names, query, body=request.body, params=_query_string_params(request.params), min_score=min_score,
+            terminate_after=terminate_after, routing=request.param("routing"),
+            preference=request.param("preference")))
 
     # -- _validate/query ------------------------------------------------------------------------
 
@@ -143,7 +158,7 @@ class SearchHandlers:
         explain = request.bool_param("explain")
         request.bool_param("rewrite")
         all_shards = request.bool_param("all_shards")
-        services = self._resolve(request.param("index"), request.params)
+        names = self._resolve(request.param("index"), request.params)
         try:
             query = self._count_query(request)
         except StrataError as e:
@@ -151,7 +166,9 @@ class SearchHandlers:
             if explain:
                 body["error"] = detailed_message(e)
             return RestResponse(200, body)
-        items, failures, total = await self.coordinator.validate(services, query, all_shards=all_shards)
+        items, failures, total = await self.coordinator.validate(
+            names, query, body=request.body, params=_query_string_params(request.params),
+            all_shards=all_shards)
         shards = failures.shards_header(total)
         del shards["skipped"]
         body = {"_shards": shards, "valid": not failures and all(i["valid"] for i in items)}
@@ -162,19 +179,7 @@ class SearchHandlers:
     def _count_query(self, request: RestRequest):
         """The query of a `_count` or `_validate/query`: `q=`, the body's `query`, or
         everything. The body holds nothing else."""
-        body = _body_object(request.body)
-        query_body = None
-        for key, value in body.items():
-            if key != "query":
-                raise ParsingError(f"request does not support [{key}]")
-            query_body = value
-        if request.param("q") is not None:
-            return parse_uri_query(request.param("q"), default_field=request.param("df"),
-                                   default_operator=request.param("default_operator", "OR"),
-                                   analyzer=request.param("analyzer"), lenient=request.bool_param("lenient"))
-        if query_body is not None:
-            return parse_query(query_body)
-        return _match_all()
+        return parse_count_query(_body_object(request.body), request.params)
 
     # -- _msearch ------------------------------------------------------------------------------
 
@@ -187,13 +192,10 @@ class SearchHandlers:
         items = parse_msearch(request, request.param("index"))
         semaphore = asyncio.Semaphore(limit or max(1, min(len(items), 64)))
 
-        async def one(item: tuple[str | None, dict[str, Any], SearchRequest | StrataError, bool]):
-            expression, options, req, source_explicit = item
-            if isinstance(req, StrataError):
-                return _item_error(req, request)
+        async def one(item: SearchItem):
             async with semaphore:
                 try:
-                    body = await self._execute(req, expression, options, source_explicit)
+                    body = await self._execute(item)
                 except StrataError as e:
                     return _item_error(e, request)
             body["status"] = 200
@@ -207,7 +209,21 @@ def _item_error(error: StrataError, request: RestRequest) -> dict[str, Any]:
     return error_body(error, stack_trace=request.error_trace)
 
 
-def parse_msearch(request: RestRequest, default_index: str | None) -> list[tuple]:
+@dataclass
+class SearchItem:
+    """One search of a `_search` or `_msearch` request: the parsed request, its targets and
+    options, and the body and parameters it was parsed from (what a remote shard parses)."""
+
+    expression: str | None
+    options: dict[str, Any]
+    req: SearchRequest
+    source_explicit: bool
+    body: bytes
+    params: dict[str, str]
+    query_from_params: bool = True
+
+
+def parse_msearch(request: RestRequest, default_index: str | None) -> list[SearchItem]:
     """NDJSON header/body pairs (MultiSearchRequest.readMultiLineFormat). A line that does
     not parse, or a header key Elasticsearch does not know, fails the whole request; a
     search that then fails fails only its item."""
@@ -243,16 +259,22 @@ def parse_msearch(request: RestRequest, default_index: str | None) -> list[tuple
                 options["search_type"] = str(value)
             elif key in ("ignore_unavailable", "allow_no_indices", "expand_wildcards", "routing",
                          "allow_partial_search_results", "request_cache", "ccs_minimize_roundtrips",
-                         "ignore_throttled"):
+                         "ignore_throttled", "preference"):
                 options[key] = _text(value)
         params = {k: v for k, v in request.params.items() if k in ("rest_total_hits_as_int", "typed_keys")}
         for key in ("search_type", "allow_partial_search_results"):
             if key in options:
                 params[key] = options[key]
         req = parse_search(body, params, body_line, query_from_params=False)
-        items.append((expression, options, req, "_source" in body))
+        items.append(SearchItem(expression, options, req, "_source" in body, body_line, params,
+                                query_from_params=False))
         i += 2
     return items
+
+
+def _query_string_params(params: dict[str, str]) -> dict[str, str]:
+    """What a shard needs of `_count` and `_validate/query` parameters to parse their query."""
+    return {k: v for k, v in params.items() if k in QUERY_STRING_PARAMS}
 
 
 def _text(value: Any) -> str:

@@ -2,7 +2,9 @@
 merges what the shards return (Elasticsearch's SearchService and SearchPhaseController).
 
   request.py        the body and URL parameters, read into a SearchRequest
-  coordinator.py    fan-out to shards, merge, reduce, fetch, `_shards` and failures
+  coordinator.py    fan-out to the shards' nodes, merge, reduce, fetch, `_shards` and failures
+  transport_actions.py  the shard-level transport actions: query, fetch, free, count, validate
+  contexts.py       the search contexts a node keeps from a query phase to its fetch
   shard_search.py   the query and fetch phases on one shard
   sort.py           sort keys, per-shard top k, sort values, search_after
   context.py        ShardContext: what a shard-level search reads

@@ -9,6 +9,7 @@ from ..engine.segment_reader import SegmentReader
 from ..index.analysis import IndexAnalyzers
 from ..index.mapping import Mapping
 from ..index.mapping.mappers import FieldMapper
+from ..tasks.task import Task
 
 
 @dataclass
@@ -18,7 +19,8 @@ class ShardContext:
 
     `now_millis` is taken once per request on the coordinating node, so date math such
     as `now-1d/d` means the same instant on every shard. `deadline` (time.monotonic())
-    is where `timeout` cuts collection short."""
+    is where `timeout` cuts collection short. `task` is the shard-level task the phase
+    runs as: a phase checks it between its steps, so a cancelled search stops."""
 
     index: str
     shard_id: int
@@ -28,6 +30,7 @@ class ShardContext:
     now_millis: int
     deadline: float | None = None
     timed_out: bool = field(default=False)
+    task: Task | None = None
 
     def field(self, path: str) -> FieldMapper | None:
         return self.mapping.field(path)
@@ -36,3 +39,9 @@ class ShardContext:
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.timed_out = True
         return self.timed_out
+
+    def check_cancelled(self) -> None:
+        """TaskCancelled once the phase's task is cancelled (the work runs on a thread
+        the cancellation cannot interrupt, so it looks between steps)."""
+        if self.task is not None:
+            self.task.ensure_not_cancelled()

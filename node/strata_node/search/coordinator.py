@@ -1,12 +1,19 @@
 """The coordinating step of a search (Elasticsearch's TransportSearchAction and
-SearchPhaseController): fan the query phase out to every target shard, merge the shards'
-top documents, totals and aggregations, fetch the hits that made the page, and shape the
-response with `_shards` and its failures.
+SearchPhaseController), on the node the request came to: find every target shard in the
+applied cluster state, send its query phase to an active copy (falling back to another
+copy when one is gone), merge the shards' top documents, totals and aggregations, fetch
+the hits that made the page from the nodes that ran the query, and shape the response
+with `_shards` and its failures.
+
+The shard side is transport_actions.py: the query phase leaves a search context on the
+shard's node, which the fetch reads and frees; a shard that made no hit of the page has
+its context freed here, and any context still open when the search ends (a failure, a
+cancellation) too.
 
 A shard that fails does not fail the search while another succeeds: its failure is
 listed under `_shards.failures` (grouped by index and cause, as Elasticsearch groups
-them). Only when every shard fails is the search itself an error, a
-search_phase_execution_exception whose status is its causes'.
+them) with the node that failed. Only when every shard fails is the search itself an
+error, a search_phase_execution_exception whose status is its causes'.
 """
 
 from __future__ import annotations
@@ -27,87 +34,101 @@ from ..common.errors import (
     detailed_message,
     error_to_dict,
 )
-from ..index.analysis import index_analyzers
+from ..common.xcontent import raw
 from ..index.mapping.dates import utc_now_millis
-from ..index.service import IndexService
-from ..index.shard import IndexShard
-from .context import ShardContext
-from .request import TRACK_ACCURATE, TRACK_DISABLED, SearchRequest
-from .shard_search import FetchSpec, ShardQueryResult, count_phase, fetch_phase, query_phase, validate_phase
+from ..transport import context
+from .request import REQUEST_PARAMS, TRACK_ACCURATE, TRACK_DISABLED, SearchRequest
+from .shard_search import FetchSpec, ShardQueryResult
 from .sort import is_relevance, sort_comparator
+from .transport_actions import (
+    COUNT,
+    FETCH,
+    FREE_CONTEXT,
+    QUERY,
+    VALIDATE,
+    CountShardResponse,
+    FetchShardRequest,
+    FetchShardResponse,
+    FreeContextRequest,
+    QueryOnlyRequest,
+    QueryShardRequest,
+)
 
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class ShardTarget:
-    ordinal: int
-    service: IndexService
-    shard: IndexShard
+    ordinal: int  # the shard's place among the request's shards: the merge tie-break
+    index: str
+    index_uuid: str
+    shard: int
     boost: float = 1.0
+    max_result_window: int = 10_000
+    node: str | None = None  # the node of the copy tried last: the one that answered, or failed
 
-    @property
-    def index(self) -> str:
-        return self.service.name
+    def tried(self, node_id: str) -> None:
+        self.node = node_id
 
 
-def shard_targets(services: list[IndexService], boosts: dict[str, float] | None = None,
+def shard_targets(indices, names: list[str], boosts: dict[str, float] | None = None,
                   routing: str | None = None) -> list[ShardTarget]:
     """Every shard of the target indices (only those `routing` values route to, when
     given), ordered by index name then shard number: that order is the tie-break of
     equal hits from different shards."""
     values = [v for v in (routing or "").split(",") if v]
     targets = []
-    for service in sorted(services, key=lambda s: s.name):
-        numbers = {service.metadata.shard_for("", v) for v in values} if values else None
-        for shard in service.shards:
-            if numbers is None or shard.ref.shard in numbers:
-                boost = (boosts or {}).get(service.name, 1.0)
-                targets.append(ShardTarget(len(targets), service, shard, boost))
+    for name in sorted(names):
+        metadata = indices.metadata(name)
+        numbers = sorted({metadata.shard_for("", v) for v in values}) if values \
+            else range(metadata.number_of_shards)
+        for n in numbers:
+            targets.append(ShardTarget(len(targets), name, metadata.uuid, n, (boosts or {}).get(name, 1.0),
+                                       metadata.setting("index.max_result_window")))
     return targets
-
-
-def _context(target: ShardTarget, now_millis: int, deadline: float | None) -> ShardContext:
-    engine = target.shard.active_engine()
-    service = target.service
-    return ShardContext(index=service.name, shard_id=target.shard.ref.shard, reader=engine.searcher(),
-                        mapping=service.mapping,
-                        analyzers=index_analyzers(service.metadata.settings, service.name),
-                        now_millis=now_millis, deadline=deadline)
 
 
 class ShardFailures:
     """The failures of one request's shards, rendered as `_shards.failures` entries."""
 
-    def __init__(self, node_id: str):
-        self.node_id = node_id
-        self.entries: list[tuple[ShardTarget, BaseException]] = []
+    def __init__(self):
+        self.entries: list[tuple[ShardTarget, BaseException, str | None]] = []
 
     def add(self, target: ShardTarget, error: BaseException) -> None:
         if not isinstance(error, StrataError):
-            log.error("search on %s failed", target.shard.ref, exc_info=error)
+            log.error("search on [%s][%d] failed", target.index, target.shard, exc_info=error)
             error = InternalError(str(error) or type(error).__name__, caused_by=error)
-        self.entries.append((target, error))
+        self.entries.append((target, error, target.node))
 
     def __len__(self) -> int:
         return len(self.entries)
 
+    def _in_shard_order(self) -> list[tuple[ShardTarget, BaseException, str | None]]:
+        """Failures arrive in completion order; ES reports them in shard order, so every
+        coordinating node renders the same failures the same way."""
+        return sorted(self.entries, key=lambda e: e[0].ordinal)
+
     def render(self) -> list[dict[str, Any]]:
         """One entry per index and cause (RestActions groups identical failures)."""
         seen, out = set(), []
-        for target, error in self.entries:
+        for target, error, node in self._in_shard_order():
             body = error_to_dict(error)
             key = (target.index, body.get("type"), body.get("reason"))
             if key in seen:
                 continue
             seen.add(key)
-            out.append({"shard": target.shard.ref.shard, "index": target.index, "node": self.node_id,
-                        "reason": body})
+            entry: dict[str, Any] = {"shard": target.shard, "index": target.index}
+            if node is not None:  # no node when no copy of the shard was active
+                entry["node"] = node
+            entry["reason"] = body
+            out.append(entry)
         return out
 
+    def causes(self) -> list[BaseException]:
+        return [e for _, e, _ in self._in_shard_order()]
+
     def all_failed(self, phase: str = "query") -> SearchPhaseExecutionError:
-        causes = [e for _, e in self.entries]
+        causes = self.causes()
         return SearchPhaseExecutionError(phase, "all shards failed", self.render(), causes,
                                          caused_by=causes[0] if causes else None)
 
@@ -142,57 +163,84 @@ def _reduce_aggs(req: SearchRequest, results: list[ShardQueryResult]) -> dict[st
     return req.aggs.render(reduced, typed_keys=req.typed_keys)
 
 
-class SearchCoordinator:
-    """Runs searches against this node's shards. Shard work goes to `executor` (the node's
-    search pool), never the event loop. Both are read per request: the node learns its id
-    only once its data folder is open, and builds its pools after its routes."""
+Answered = tuple[ShardTarget, ShardQueryResult]
+PageHit = tuple[ShardTarget, ShardQueryResult, int]  # a hit of the page: its shard, result and position
 
-    def __init__(self, node_id: Callable[[], str], executor: Callable[[], Executor | None]):
-        self._node_id = node_id
+
+class SearchCoordinator:
+    """Runs searches from this node over the shards of the cluster. The reduce goes to
+    `executor` (the node's search pool), never the event loop. The node's parts are read
+    per request: the node learns its id, and builds its transport and pools, after its
+    routes."""
+
+    def __init__(self, node, executor: Callable[[], Executor | None]):
+        self.node = node
         self._executor = executor
+        self._background: set[asyncio.Future] = set()
 
     @property
-    def node_id(self) -> str:
-        return self._node_id()
+    def router(self):
+        return self.node.shard_router
 
     async def _on_search_pool(self, fn: Callable, *args, **kwargs) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor(), functools.partial(fn, *args, **kwargs))
 
-    async def search(self, services: list[IndexService], req: SearchRequest, *, query: Any,
+    # -- _search -------------------------------------------------------------------------------
+
+    async def search(self, names: list[str], req: SearchRequest, *, query: Any, body: bytes,
+                     params: dict[str, str], query_from_params: bool = True,
                      boosts: dict[str, float] | None = None, routing: str | None = None,
-                     source_explicit: bool = False) -> dict[str, Any]:
+                     preference: str | None = None, source_explicit: bool = False) -> dict[str, Any]:
+        """`body` and `params` are what `req` was parsed from: a remote shard parses them again."""
         start = time.monotonic()
         now_millis = utc_now_millis()
         deadline = _deadline(req, start)
-        targets = shard_targets(services, boosts, routing)
+        targets = shard_targets(self.node.indices, names, boosts, routing)
         if not targets:
             return self._empty(req, start)
-        failures = ShardFailures(self.node_id)
+        failures = ShardFailures()
+        shard_params = {k: v for k, v in params.items() if k in REQUEST_PARAMS}
+        open_contexts: dict[int, tuple[str, str]] = {}  # ordinal -> (node, context id)
 
-        async def run(target: ShardTarget) -> ShardQueryResult | None:
+        async def run(target: ShardTarget) -> Answered | None:
+            def request(local: bool) -> QueryShardRequest:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                return QueryShardRequest(index=target.index, index_uuid=target.index_uuid, shard=target.shard,
+                                         ordinal=target.ordinal, boost=target.boost, body=body,
+                                         params=shard_params, query_from_params=query_from_params,
+                                         now_millis=now_millis, timeout=req.timeout, time_left=left,
+                                         max_result_window=target.max_result_window,
+                                         parsed=(req, query) if local else None)
+
             try:
-                ctx = _context(target, now_millis, deadline)
-                return await self._on_search_pool(
-                    query_phase, ctx, req, query, ordinal=target.ordinal, boost=target.boost,
-                    max_result_window=target.service.metadata.setting("index.max_result_window"))
+                result: ShardQueryResult = await self.router.on_copy(
+                    QUERY, target.index, target.shard, request, preference, on_node=target.tried)
             except Exception as e:
                 failures.add(target, e)
                 return None
+            if result.context_id is not None:
+                open_contexts[target.ordinal] = (target.node, result.context_id)
+            return target, result
 
-        outcomes = await asyncio.gather(*(run(t) for t in targets))
-        results = [r for r in outcomes if r is not None]
-        if not results:
-            raise failures.all_failed()
-        if failures and not req.allow_partial_search_results:
-            raise SearchPhaseExecutionError("query", "Partial shards failure", failures.render(),
-                                            [e for _, e in failures.entries])
-        page = self._merge(req, results)
-        hits = await self._fetch(req, targets, results, page, now_millis, source_explicit, failures)
-        body: dict[str, Any] = {"took": 0, "timed_out": any(r.timed_out for r in results)}
+        try:
+            outcomes = await asyncio.gather(*(run(t) for t in targets))
+            answered = [o for o in outcomes if o is not None]
+            if not answered:
+                raise failures.all_failed()
+            if failures and not req.allow_partial_search_results:
+                raise SearchPhaseExecutionError("query", "Partial shards failure", failures.render(),
+                                                failures.causes())
+            results = [r for _, r in answered]
+            page = self._merge(req, answered)
+            hits = await self._fetch(req, targets, page, open_contexts, source_explicit, failures)
+        finally:
+            for node_id, context_id in open_contexts.values():
+                self._free(node_id, context_id)
+        body_out: dict[str, Any] = {"took": 0, "timed_out": any(r.timed_out for r in results)}
         if req.terminate_after:
-            body["terminated_early"] = any(r.terminated_early for r in results)
-        body["_shards"] = failures.shards_header(len(targets))
+            body_out["terminated_early"] = any(r.terminated_early for r in results)
+        body_out["_shards"] = failures.shards_header(len(targets))
         max_scores = [r.max_score for r in results if r.max_score is not None]
         hits_body: dict[str, Any] = {}
         total = _total(req, sum(r.total for r in results))
@@ -200,12 +248,12 @@ class SearchCoordinator:
             hits_body["total"] = total
         hits_body["max_score"] = max(max_scores) if max_scores else None
         hits_body["hits"] = hits
-        body["hits"] = hits_body
+        body_out["hits"] = hits_body
         if req.aggs is not None:
             # A reduce can be long (many buckets): it runs on the search pool too.
-            body["aggregations"] = await self._on_search_pool(_reduce_aggs, req, results)
-        body["took"] = int((time.monotonic() - start) * 1000)
-        return body
+            body_out["aggregations"] = await self._on_search_pool(_reduce_aggs, req, results)
+        body_out["took"] = int((time.monotonic() - start) * 1000)
+        return body_out
 
     def _empty(self, req: SearchRequest, start: float) -> dict[str, Any]:
         """No shard to search (no index matched): an empty result, as Elasticsearch
@@ -219,48 +267,54 @@ class SearchCoordinator:
                 "_shards": {"total": 0, "successful": 0, "skipped": 0, "failed": 0}, "hits": hits}
 
     @staticmethod
-    def _merge(req: SearchRequest, results: list[ShardQueryResult]) -> list[tuple[ShardQueryResult, int]]:
-        """The hits of the page: (shard result, position in its top docs), merged across
-        shards by the sort, ties broken by shard order then sequence number."""
+    def _merge(req: SearchRequest, answered: list[Answered]) -> list[PageHit]:
+        """The hits of the page: (shard, its result, position in its top docs), merged
+        across shards by the sort, ties broken by shard order then sequence number."""
         entries = []
         relevance = is_relevance(req.sort)
-        for r in results:
-            for pos in range(len(r.seqs)):
-                seq = int(r.seqs[pos])
+        for target, r in answered:
+            for pos, seq in enumerate(r.seqs):
                 if relevance:
                     score = r.scores[pos]
-                    entries.append(((-(score if score is not None else 0.0),), r.ordinal, seq, r, pos))
+                    key = (-(score if score is not None else 0.0),)
                 else:
-                    entries.append((r.merge_values[pos], r.ordinal, seq, r, pos))
+                    key = r.merge_values[pos]
+                entries.append((key, target.ordinal, seq, target, r, pos))
         if relevance:
             entries.sort(key=lambda e: (e[0], e[1], e[2]))
         else:
             comparator = sort_comparator(req.sort)
             entries.sort(key=lambda e: comparator(e[:3]))
-        return [(e[3], e[4]) for e in entries[req.from_:req.from_ + req.size]]
+        return [(e[3], e[4], e[5]) for e in entries[req.from_:req.from_ + req.size]]
 
-    async def _fetch(self, req: SearchRequest, targets: list[ShardTarget], results: list[ShardQueryResult],
-                     page: list[tuple[ShardQueryResult, int]], now_millis: int, source_explicit: bool,
+    async def _fetch(self, req: SearchRequest, targets: list[ShardTarget],
+                     page: list[PageHit],
+                     open_contexts: dict[int, tuple[str, str]], source_explicit: bool,
                      failures: ShardFailures) -> list[dict[str, Any]]:
+        """The page's hits, each shard's from the node (and search context) its query ran
+        on; a shard with no hit on the page has its context freed at once."""
         spec = FetchSpec.of(req, source_explicit)
-        by_shard: dict[int, list[tuple[int, int]]] = {}
-        for place, (r, pos) in enumerate(page):
-            by_shard.setdefault(r.ordinal, []).append((place, pos))
-        result_of = {r.ordinal: r for r in results}
+        by_shard: dict[int, list[tuple[int, ShardQueryResult, int]]] = {}
+        for place, (target, r, pos) in enumerate(page):
+            by_shard.setdefault(target.ordinal, []).append((place, r, pos))
+        for ordinal in [o for o in open_contexts if o not in by_shard]:
+            self._free(*open_contexts.pop(ordinal))
         out: list[dict[str, Any] | None] = [None] * len(page)
 
-        async def fetch(ordinal: int, items: list[tuple[int, int]]) -> None:
-            r = result_of[ordinal]
-            target = targets[ordinal]
-            service = target.service
-            ctx = ShardContext(index=r.index, shard_id=r.shard_id, reader=r.reader, mapping=service.mapping,
-                               analyzers=index_analyzers(service.metadata.settings, service.name),
-                               now_millis=now_millis)
-            positions = [pos for _, pos in items]
-            hits = await self._on_search_pool(
-                fetch_phase, ctx, [int(r.seqs[p]) for p in positions], [r.scores[p] for p in positions],
-                None if r.sort_values is None else [r.sort_values[p] for p in positions], spec)
-            for (place, _), hit in zip(items, hits, strict=True):
+        async def fetch(ordinal: int, items: list[tuple[int, ShardQueryResult, int]]) -> None:
+            node_id, context_id = open_contexts.pop(ordinal)  # the fetch frees it, whatever happens
+            r = items[0][1]
+            positions = [pos for _, _, pos in items]
+            request = FetchShardRequest(context_id=context_id, seqs=[r.seqs[p] for p in positions],
+                                        scores=[r.scores[p] for p in positions],
+                                        sort_values=None if r.sort_values is None
+                                        else [r.sort_values[p] for p in positions], spec=spec)
+            response: FetchShardResponse = await self.node.transport.execute(
+                FETCH, request, address=self.router.address(node_id))
+            for (place, _, _), hit in zip(items, response.hits, strict=True):
+                source = hit.get("_source")
+                if isinstance(source, bytes):
+                    hit["_source"] = raw(source)
                 out[place] = hit
 
         outcomes = await asyncio.gather(*(fetch(o, items) for o, items in by_shard.items()),
@@ -274,17 +328,42 @@ class SearchCoordinator:
             raise failures.all_failed("fetch")
         return [h for h in out if h is not None]
 
-    async def count(self, services: list[IndexService], query: Any, *, min_score: float | None = None,
-                    terminate_after: int = 0, routing: str | None = None) -> dict[str, Any]:
-        now_millis = utc_now_millis()
-        targets = shard_targets(services, routing=routing)
-        failures = ShardFailures(self.node_id)
+    def _free(self, node_id: str, context_id: str) -> None:
+        """Free a search context in the background. Not a child of the search's task: a
+        cancelled search must still free what it leaves (ES's free context is unparented
+        too); the reaper frees what this cannot reach."""
 
-        async def run(target: ShardTarget) -> tuple[int, bool] | None:
+        async def send() -> None:
             try:
-                ctx = _context(target, now_millis, None)
-                return await self._on_search_pool(count_phase, ctx, query, min_score=min_score,
-                                             terminate_after=terminate_after)
+                with context.bound(context.RequestContext(context.current().headers, None)):
+                    await self.node.transport.execute(FREE_CONTEXT, FreeContextRequest(context_id=context_id),
+                                                      address=self.router.address(node_id), timeout=30.0)
+            except StrataError as e:
+                log.debug("could not free search context [%s] on [%s]: %s", context_id, node_id, e)
+
+        future = asyncio.ensure_future(send())
+        self._background.add(future)
+        future.add_done_callback(self._background.discard)
+
+    # -- _count and _validate/query -------------------------------------------------------------
+
+    async def count(self, names: list[str], query: Any, *, body: bytes, params: dict[str, str],
+                    min_score: float | None = None, terminate_after: int = 0, routing: str | None = None,
+                    preference: str | None = None) -> dict[str, Any]:
+        now_millis = utc_now_millis()
+        targets = shard_targets(self.node.indices, names, routing=routing)
+        failures = ShardFailures()
+
+        async def run(target: ShardTarget) -> CountShardResponse | None:
+            def request(local: bool) -> QueryOnlyRequest:
+                return QueryOnlyRequest(index=target.index, index_uuid=target.index_uuid, shard=target.shard,
+                                        body=body, params=params, min_score=min_score,
+                                        terminate_after=terminate_after, now_millis=now_millis,
+                                        parsed=query if local else None)
+
+            try:
+                return await self.router.on_copy(COUNT, target.index, target.shard, request, preference,
+                                                 on_node=target.tried)
             except Exception as e:
                 failures.add(target, e)
                 return None
@@ -293,27 +372,33 @@ class SearchCoordinator:
         results = [o for o in outcomes if o is not None]
         if targets and not results:
             raise failures.all_failed()
-        body: dict[str, Any] = {"count": sum(n for n, _ in results)}
+        out: dict[str, Any] = {"count": sum(r.count for r in results)}
         if terminate_after:
-            body["terminated_early"] = any(early for _, early in results)
-        body["_shards"] = failures.shards_header(len(targets))
-        return body
+            out["terminated_early"] = any(r.terminated_early for r in results)
+        out["_shards"] = failures.shards_header(len(targets))
+        return out
 
-    async def validate(self, services: list[IndexService], query: Any, *,
+    async def validate(self, names: list[str], query: Any, *, body: bytes, params: dict[str, str],
                        all_shards: bool = False) -> tuple[list[dict[str, Any]], ShardFailures, int]:
         """Run `query` on one shard per index (every shard with `all_shards`), as
         TransportValidateQueryAction does: a request error is the index's explanation
         (`valid: false` with the error), anything else a shard failure."""
         now_millis = utc_now_millis()
-        targets = [t for t in shard_targets(services) if all_shards or t.shard.ref.shard == 0]
-        failures = ShardFailures(self.node_id)
+        targets = [t for t in shard_targets(self.node.indices, names) if all_shards or t.shard == 0]
+        failures = ShardFailures()
 
         async def run(target: ShardTarget) -> dict[str, Any] | None:
             item: dict[str, Any] = {"index": target.index}
             if all_shards:
-                item["shard"] = target.shard.ref.shard
+                item["shard"] = target.shard
+
+            def request(local: bool) -> QueryOnlyRequest:
+                return QueryOnlyRequest(index=target.index, index_uuid=target.index_uuid, shard=target.shard,
+                                        body=body, params=params, now_millis=now_millis,
+                                        parsed=query if local else None)
+
             try:
-                await self._on_search_pool(validate_phase, _context(target, now_millis, None), query)
+                await self.router.on_copy(VALIDATE, target.index, target.shard, request, on_node=target.tried)
                 item["valid"] = True
             except StrataError as e:
                 if e.status >= 500:

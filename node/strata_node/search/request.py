@@ -28,6 +28,14 @@ DEFAULT_TRACK_TOTAL_HITS = 10_000
 TRACK_ACCURATE = -1  # track_total_hits: true
 TRACK_DISABLED = 0  # track_total_hits: false
 SEARCH_TYPES = ("query_then_fetch", "dfs_query_then_fetch")
+# The URL parameters parse_search reads: what a shard node needs, beside the body, to
+# parse the same SearchRequest the coordinating node parsed.
+REQUEST_PARAMS = ("q", "df", "default_operator", "analyzer", "lenient", "from", "size", "explain", "version",
+                  "seq_no_primary_term", "track_scores", "timeout", "terminate_after", "stored_fields",
+                  "docvalue_fields", "_source", "_source_includes", "_source_excludes", "track_total_hits",
+                  "sort", "search_type", "rest_total_hits_as_int", "typed_keys",
+                  "allow_partial_search_results")
+QUERY_STRING_PARAMS = ("q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient")
 
 # Body keys Elasticsearch knows that Strata does not implement: refused by name rather
 # than as unknown keys, so the client learns what is missing.
@@ -346,3 +354,21 @@ def validate(req: SearchRequest) -> None:
     if req.search_after is not None and len(req.search_after) != len(req.sort):
         raise IllegalArgument(f"search_after has {len(req.search_after)} value(s) but sort has "
                               f"{len(req.sort)}.")
+
+
+def parse_count_query(body: Mapping[str, Any], params: Mapping[str, str]) -> Any:
+    """The query of a `_count` or `_validate/query`: `q=`, the body's `query`, or
+    everything. The body holds nothing else."""
+    query_body = None
+    for key, value in body.items():
+        if key != "query":
+            raise ParsingError(f"request does not support [{key}]")
+        query_body = value
+    if params.get("q") is not None:
+        return parse_uri_query(params["q"], default_field=params.get("df"),
+                               default_operator=params.get("default_operator", "OR"),
+                               analyzer=params.get("analyzer"),
+                               lenient=parse_flag(params.get("lenient"), False))
+    if query_body is not None:
+        return parse_query(query_body)
+    return parse_query({"match_all": {}})

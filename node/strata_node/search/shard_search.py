@@ -1,17 +1,18 @@
 """The query phase and the fetch phase on one shard (Elasticsearch's QueryPhase and
-FetchPhase), synchronous: the coordinator runs them on the search executor, since a query
-over a million documents is long CPU work that must not hold the event loop.
+FetchPhase), synchronous: the shard's transport actions (`transport_actions.py`) run them
+on the search executor, since a query over a million documents is long CPU work that must
+not hold the event loop.
 
 The query phase returns what the coordinator needs to merge shards (the shard's top
-documents with their sort values and scores, its total, its aggregation partial) and keeps
-the reader it ran on, so the fetch phase reads the same refresh the query saw.
+documents with their sort values and scores, its total, its aggregation partial) as plain
+data; the shard node keeps the reader it ran on in a search context, so the fetch phase
+reads the same refresh the query saw.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,8 @@ import orjson
 
 from ..action.source_filter import filter_source
 from ..common.errors import IllegalArgument
-from ..common.xcontent import raw
-from ..engine.segment_reader import SegmentReader
 from ..index.mapping.dates import formatter
+from ..transport.wire import Message
 from .context import ShardContext
 from .matches import Matches
 from .request import TRACK_DISABLED, SearchRequest
@@ -30,23 +30,21 @@ from .sort import SCORE, SortKey, after_mask, is_relevance, key_values, needs_sc
 RELEVANCE = [SortKey(SCORE, "desc")]
 
 
-@dataclass
-class ShardQueryResult:
-    """One shard's answer to the query phase."""
+class ShardQueryResult(Message):
+    """One shard's answer to the query phase: what the coordinator merges. Plain data, so
+    it travels on the transport as it is; `context_id` names the search context the
+    shard keeps for the fetch (none when the shard has no hit to fetch)."""
 
-    ordinal: int  # the shard's place among the request's shards: the merge tie-break
-    index: str
-    shard_id: int
-    reader: SegmentReader
     total: int
-    seqs: np.ndarray  # the shard's top from+size documents, in sort order
+    seqs: list[int]  # the shard's top from+size documents, in sort order
     scores: list[float | None]
-    sort_values: list[list[Any]] | None  # rendered, when the request sorts
-    merge_values: list[tuple] | None
-    max_score: float | None
+    sort_values: list[list[Any]] | None = None  # rendered, when the request sorts
+    merge_values: list[tuple[Any, ...]] | None = None
+    max_score: float | None = None
     aggs: Any = None
     timed_out: bool = False
     terminated_early: bool = False
+    context_id: str | None = None
 
 
 def check_result_window(req: SearchRequest, max_result_window: int) -> None:
@@ -69,14 +67,16 @@ def _float32(value: float) -> float:
     return float(str(np.float32(value)))
 
 
-def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, ordinal: int, max_result_window: int,
+def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, max_result_window: int,
                 boost: float = 1.0) -> ShardQueryResult:
     check_result_window(req, max_result_window)
+    ctx.check_cancelled()
     keys = req.sort if not is_relevance(req.sort) else None
     wants_hits = req.size > 0 or req.search_after is not None
     score = (wants_hits and needs_scores(keys)) or req.track_scores or req.min_score is not None \
         or (req.aggs is not None and req.aggs.needs_scores)
     matches = query.execute(ctx, score=score)
+    ctx.check_cancelled()
     if score and boost != 1.0 and matches.scores is not None:
         matches = Matches(matches.seqs, (matches.scores * np.float32(boost)).astype(np.float32))
     if req.min_score is not None and matches.scores is not None:
@@ -87,6 +87,7 @@ def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, ordinal: i
         matches = Matches(matches.seqs[:n], None if matches.scores is None else matches.scores[:n])
         terminated_early = True
     partial = req.aggs.collect(ctx, matches) if req.aggs is not None else None
+    ctx.check_cancelled()
     hits = matches
     if req.post_filter is not None:
         filtered = req.post_filter.execute(ctx, score=False)
@@ -95,17 +96,20 @@ def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, ordinal: i
     max_score = None
     if wants_hits and hits.scores is not None and len(hits) and (keys is None or req.track_scores):
         max_score = _float32(float(hits.scores.max()))
-    result = ShardQueryResult(ordinal, ctx.index, ctx.shard_id, ctx.reader, total, hits.seqs[:0], [], None,
-                              None, max_score, partial, terminated_early=terminated_early)
+    seqs: list[int] = []
+    scores: list[float | None] = []
+    sort_values = merge_values = None
     k = req.from_ + req.size
     if k > 0 and len(hits):
-        _top_docs(ctx, req, keys, hits, k, result)
-    result.timed_out = ctx.past_deadline()
-    return result
+        seqs, scores, sort_values, merge_values = _top_docs(ctx, req, keys, hits, k)
+    return ShardQueryResult(total=total, seqs=seqs, scores=scores, sort_values=sort_values,
+                            merge_values=merge_values, max_score=max_score, aggs=partial,
+                            timed_out=ctx.past_deadline(), terminated_early=terminated_early)
 
 
-def _top_docs(ctx: ShardContext, req: SearchRequest, keys: list[SortKey] | None, hits: Matches, k: int,
-              result: ShardQueryResult) -> None:
+def _top_docs(ctx: ShardContext, req: SearchRequest, keys: list[SortKey] | None, hits: Matches,
+              k: int) -> tuple[list[int], list[float | None], list[list[Any]] | None, list[tuple] | None]:
+    """(seqs, scores, rendered sort values, merge values) of the shard's top k."""
     order = keys or RELEVANCE
     values = [key_values(ctx, key, hits.seqs, hits.scores) for key in order]
     candidates = np.arange(len(hits))
@@ -114,19 +118,22 @@ def _top_docs(ctx: ShardContext, req: SearchRequest, keys: list[SortKey] | None,
         values = [kv.subset(candidates) for kv in values]
     picked = top_k(values, k)
     positions = candidates[picked]
-    result.seqs = hits.seqs[positions]
+    seqs = hits.seqs[positions].tolist()
     scores = hits.scores
-    result.scores = [_float32(float(scores[p])) for p in positions.tolist()] if scores is not None \
+    top_scores = [_float32(float(scores[p])) for p in positions.tolist()] if scores is not None \
         else [None] * len(positions)
-    if keys is not None:
-        picked_list = picked.tolist()
-        result.sort_values = [[kv.render(i) for kv in values] for i in picked_list]
-        result.merge_values = [tuple(kv.merge_value(i) for kv in values) for i in picked_list]
+    if keys is None:
+        return seqs, top_scores, None, None
+    picked_list = picked.tolist()
+    sort_values = [[kv.render(i) for kv in values] for i in picked_list]
+    merge_values = [tuple(kv.merge_value(i) for kv in values) for i in picked_list]
+    return seqs, top_scores, sort_values, merge_values
 
 
 def count_phase(ctx: ShardContext, query: Any, *, min_score: float | None,
                 terminate_after: int) -> tuple[int, bool]:
     """`_count` on one shard: how many documents match (and whether terminate_after cut it)."""
+    ctx.check_cancelled()
     matches = query.execute(ctx, score=min_score is not None)
     count = len(matches)
     if min_score is not None and matches.scores is not None:
@@ -144,9 +151,9 @@ def validate_phase(ctx: ShardContext, query: Any) -> None:
 
 # -- fetch -----------------------------------------------------------------------------------
 
-@dataclass
-class FetchSpec:
-    """What each hit shows beside `_index`, `_id` and `_score`."""
+class FetchSpec(Message):
+    """What each hit shows beside `_index`, `_id` and `_score`: built once by the
+    coordinator and sent with every shard's fetch."""
 
     fetch_source: bool
     includes: list[str]
@@ -154,15 +161,16 @@ class FetchSpec:
     version: bool
     seq_no_primary_term: bool
     stored_fields: list[str] | None
-    docvalue_fields: list[dict[str, Any]] = field(default_factory=list)
+    docvalue_fields: list[dict[str, Any]] = []
     source_explicit: bool = False
-    fields: list[dict[str, Any]] = field(default_factory=list)
+    fields: list[dict[str, Any]] = []
 
     @classmethod
     def of(cls, req: SearchRequest, source_explicit: bool) -> FetchSpec:
-        return cls(req.fetch_source, req.source_includes, req.source_excludes, req.version,
-                   req.seq_no_primary_term, req.stored_fields, req.docvalue_fields, source_explicit,
-                   req.fields)
+        return cls(fetch_source=req.fetch_source, includes=req.source_includes, excludes=req.source_excludes,
+                   version=req.version, seq_no_primary_term=req.seq_no_primary_term,
+                   stored_fields=req.stored_fields, docvalue_fields=req.docvalue_fields,
+                   source_explicit=source_explicit, fields=req.fields)
 
     @property
     def show_id(self) -> bool:
@@ -183,10 +191,12 @@ class FetchSpec:
 
 def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
                 sort_values: list[list[Any]] | None, spec: FetchSpec) -> list[dict[str, Any]]:
-    """The hits of one shard, in the order given."""
+    """The hits of one shard, in the order given. An unfiltered `_source` is the stored
+    JSON as bytes (plain data for the transport); the coordinator embeds it as it is."""
     hits = []
     columns: dict[str, Any] = {}
     for i, seq in enumerate(seqs):
+        ctx.check_cancelled()
         op = ctx.reader.document(seq)
         hit: dict[str, Any] = {"_index": ctx.index}
         if spec.show_id:
@@ -207,7 +217,7 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
             if spec.includes or spec.excludes:
                 hit["_source"] = filter_source(orjson.loads(source), spec.includes, spec.excludes)
             else:
-                hit["_source"] = raw(source)
+                hit["_source"] = source
         fields = _stored_fields(ctx, spec.stored_fields, source) if spec.stored_fields else {}
         if spec.fields and source is not None:
             fields.update(_fetch_fields(ctx, spec.fields, op.id, source))

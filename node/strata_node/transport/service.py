@@ -72,6 +72,12 @@ class RemoteTransportError(StrataError):
         self.type = body.get("type", "exception")
         self.status = int(body.get("status", 500))
         self.body = body
+        # Its fields and causes too, so root causes and detailed messages read as the remote's.
+        self.metadata = {k: v for k, v in body.items()
+                         if k not in ("type", "reason", "status", "caused_by", "stack_trace", "root_cause")}
+        cause = body.get("caused_by")
+        if isinstance(cause, dict):
+            self.caused_by = RemoteTransportError(cause)
 
     def to_dict(self, *, stack_trace: bool = False) -> dict[str, Any]:
         return {k: v for k, v in self.body.items() if k != "status"}
