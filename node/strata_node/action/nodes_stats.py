@@ -449,6 +449,8 @@ async def local_stats(node, metrics: list[str]) -> dict[str, Any]:
         )
     if "http" in wanted:
         out["http"] = _zeros("current_open", "total_opened")
+    if "adaptive_selection" in wanted and getattr(node, "shard_router", None) is not None:
+        out["adaptive_selection"] = node.shard_router.adaptive_selection_stats()
     if "discovery" in wanted and node.coordination is not None:
         coordination = node.coordination
         out["discovery"] = {"cluster_state_queue": {"total": 0, "pending": 0, "committed": 0},

@@ -12,10 +12,11 @@ is gone rather than that the request is wrong.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
-from ..cluster.shard_copies import ACTIVE, active_primary, copies, read_copies
+from ..cluster.shard_copies import ACTIVE, active_primary, copies, read_copies, replica_rank, updated_ewma
 from ..cluster.state import content_of
 from ..common.errors import NoShardAvailable, StrataError, UnavailableShards
 from ..transport.wire import Message
@@ -56,6 +57,31 @@ def unassigned_reason(content, index: str, shard: int) -> str:
 class ShardRouter:
     def __init__(self, node):
         self.node = node
+        # What adaptive replica selection knows of each node: the moving average of its
+        # response times to this node's reads, and the reads still outstanding there.
+        self._response_ewma: dict[str, float] = {}
+        self._outstanding: dict[str, int] = {}
+
+    def ranks(self) -> dict[str, float]:
+        return {node: replica_rank(ewma, self._outstanding.get(node, 0))
+                for node, ewma in self._response_ewma.items()}
+
+    def _record(self, node_id: str, millis: float) -> None:
+        self._response_ewma[node_id] = updated_ewma(self._response_ewma.get(node_id), millis)
+
+    def _decay(self, passed_over) -> None:
+        """Nodes passed over look a little better each time (ES adjusts the stats of the
+        nodes it did not pick), so a node that was slow once is tried again later."""
+        for node in passed_over:
+            if node in self._response_ewma:
+                self._response_ewma[node] *= 0.95
+
+    def adaptive_selection_stats(self) -> dict[str, dict[str, float | int]]:
+        """ES's `adaptive_selection` section of nodes stats, per node this one reads from."""
+        ranks = self.ranks()
+        return {node: {"outgoing_searches": self._outstanding.get(node, 0),
+                       "avg_response_time_ns": int(ewma * 1e6), "rank": f"{ranks[node]:.1f}"}
+                for node, ewma in sorted(self._response_ewma.items())}
 
     @property
     def state(self):
@@ -125,19 +151,28 @@ class ShardRouter:
         """Run a read on the first active copy that answers, in preference order. `request`
         may be a function of whether the call is local, as for `on_primary`; `on_node`
         hears of each node tried (the last one answered, or failed)."""
-        candidates = read_copies(self.content, index, shard, self.node.node_id, preference)
+        candidates = read_copies(self.content, index, shard, self.node.node_id, preference, self.ranks())
         last: StrataError | None = None
         for copy in candidates:
             if on_node is not None:
                 on_node(copy.node)
+            started = time.monotonic()
+            self._outstanding[copy.node] = self._outstanding.get(copy.node, 0) + 1
             try:
                 address = self.address(copy.node)
                 message = request(address is None) if callable(request) else request
-                return await self.node.transport.execute(action, message, response_type, address=address)
+                response = await self.node.transport.execute(action, message, response_type, address=address)
+                self._record(copy.node, (time.monotonic() - started) * 1000)
+                if not preference:
+                    self._decay(c.node for c in candidates if c.node != copy.node)
+                return response
             except StrataError as e:
+                self._record(copy.node, (time.monotonic() - started) * 1000)
                 if not retryable(e):
                     raise
                 last = e
+            finally:
+                self._outstanding[copy.node] -= 1
         reason = f"No shard available for [{index}][{shard}]"
         if last is not None:
             reason += f": [{last.type}] {last.reason}"
