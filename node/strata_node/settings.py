@@ -174,6 +174,7 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("cluster.publish.timeout", 30.0, _time_min(0.01)),
     Setting("cluster.follower_lag.timeout", 90.0, _time_min(0.01)),
     Setting("cluster.auto_shrink_voting_configuration", True, _bool, dynamic=True),
+    Setting("indices.recovery.max_bytes_per_sec", 40 * 1024 * 1024, _bytes, dynamic=True),
     # How many voting configuration exclusions may exist at once (POST
     # /_cluster/voting_config_exclusions), as in Elasticsearch.
     Setting("cluster.max_voting_config_exclusions", 10, _int(1), dynamic=True),

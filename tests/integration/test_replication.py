@@ -311,3 +311,27 @@ def test_a_promoted_primary_brings_the_other_replica_in_line_with_it(cluster):
     cluster.wait_for_nodes(3)
     green(cluster, "resynced", timeout="90s")
     assert_copies_agree(cluster, "resynced", sorted({f"w{n}" for n in range(300)}))
+
+
+def test_a_large_shard_recovers_by_copying_its_store_then_replaying_what_came_after(cluster):
+    client = es(cluster, "r0")
+    client.indices.create(index="big-replica", settings={"number_of_shards": 1, "number_of_replicas": 0})
+    ids = [str(n) for n in range(12_000)]
+    for start in range(0, len(ids), 2000):
+        ops = []
+        for i in ids[start:start + 2000]:
+            ops += [{"index": {"_index": "big-replica", "_id": i}},
+                    {"n": int(i), "text": f"document number {i}"}]
+        assert not client.bulk(operations=ops)["errors"]
+    client.indices.put_settings(index="big-replica", settings={"number_of_replicas": 1})
+    green(cluster, "big-replica")
+    shards = client.indices.recovery(index="big-replica")["big-replica"]["shards"]
+    [peer] = [s for s in shards if not s["primary"]]
+    assert peer["index"]["size"]["recovered_in_bytes"] > 0  # the store was copied ...
+    assert peer["translog"]["total"] < 12_000  # ... and only what came after it replayed
+    sample = ids[::97]
+    assert_copies_agree(cluster, "big-replica", sample)
+    replica = next(c for c in copies(cluster, "big-replica")[0] if not c["primary"])
+    found = client.search(index="big-replica", preference=f"_only_nodes:{replica['node']}",
+                          query={"match": {"text": "number 4242"}}, size=1)
+    assert found["hits"]["hits"][0]["_id"] == "4242"  # the copied search structures answer

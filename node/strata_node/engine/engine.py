@@ -497,6 +497,56 @@ class Engine:
         return [value for _, value in self.db.iterator(start=history_key(from_seq_no),
                                                        stop=history_key(to_seq_no + 1))]
 
+    # -- copying the store (peer recovery's first phase) -----------------------------------
+
+    def store_snapshot(self):
+        """A consistent view of the whole store and the sequence numbers it holds: every
+        write is applied to LevelDB synchronously, so nothing is half in it."""
+        self.ensure_open()
+        return self.db.snapshot(), self.tracker.max_seq_no, self.tracker.checkpoint
+
+    @staticmethod
+    def read_store_chunk(snapshot, after: bytes | None,
+                         max_bytes: int) -> tuple[list[tuple[bytes, bytes]], bool]:
+        """Key-value pairs of a store snapshot after key `after` (from the start when None),
+        about `max_bytes` of them; and whether the store has more. The commit point is the
+        copy's own and is left out. Blocking: run it on a thread."""
+        pairs: list[tuple[bytes, bytes]] = []
+        size = 0
+        iterator = snapshot.iterator() if after is None else snapshot.iterator(start=after)
+        for key, value in iterator:
+            if key in (after, COMMIT_KEY):
+                continue
+            pairs.append((key, value))
+            size += len(key) + len(value)
+            if size >= max_bytes:
+                return pairs, True
+        return pairs, False
+
+    def load_store_chunk(self, pairs: list[tuple[bytes, bytes]]) -> None:
+        """Write copied key-value pairs into this (new) copy's store. Blocking."""
+        self.ensure_open()
+        with self.db.write_batch() as wb:
+            for key, value in pairs:
+                wb.put(key, value)
+
+    async def adopt_store(self, max_seq_no: int, local_checkpoint: int) -> None:
+        """The copied store is complete: take up its documents and sequence numbers (every
+        operation up to the source's checkpoint, and those above it the history holds),
+        commit, and make it searchable."""
+        self.ensure_open()
+        tracker = LocalCheckpointTracker(max_seq_no, local_checkpoint)
+        above = self.db.iterator(start=history_key(local_checkpoint + 1), stop=history_key(max_seq_no + 1),
+                                 include_value=False)
+        for key in above:
+            tracker.mark_processed(SEQ.unpack(key[1:])[0])
+        self.tracker = tracker
+        self._doc_count = self._read_count(self.db)
+        self._field_stats = {}
+        self._last_segment_seq = max(self._last_segment_seq, max_seq_no)
+        await self.flush(force=True)
+        self.refresh()
+
     @staticmethod
     def _sequence_numbers(count: int, first_seq: int, failed: list[int]) -> list[int | None] | None:
         """The sequence number of each request of a batch, None for those that failed;

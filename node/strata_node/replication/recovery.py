@@ -22,8 +22,10 @@ import asyncio
 import logging
 import shutil
 import time
+import zlib
 from typing import Any
 
+from ..action.nodes_stats import dir_size
 from ..cluster.shard_copies import active_primary
 from ..cluster.state import content_of
 from ..common.errors import IllegalState, ShardNotFound, StrataError
@@ -31,13 +33,19 @@ from ..index.service import IndexService
 from ..index.shard import IndexShard
 from ..tasks.task import Task
 from ..transport import context
-from ..transport.wire import Message
+from ..transport.wire import Empty, Message
 from .replica import ReplicaRequest, ReplicaResponse, apply_on_copy, resync
 
 log = logging.getLogger(__name__)
 
 START_RECOVERY = "internal:index/shard/recovery/start_recovery"
 RECOVERY_OPS = "internal:index/shard/recovery/translog_ops"
+STORE_CHUNK = "internal:index/shard/recovery/file_chunk"
+STORE_FINALIZE = "internal:index/shard/recovery/clean_files"
+# Below this many operations replaying them is cheap; above it the store is copied whole
+# (no parsing or indexing on the target), then only what came after is replayed.
+OPS_BASED_LIMIT = 10_000
+CHUNK_BYTES = 4 * 1024 * 1024
 TARGET_ACTION = "internal:index/shard/recovery/target"
 CHUNK_OPERATIONS = 1000
 FINALIZE_SECONDS = 60.0
@@ -61,6 +69,31 @@ class StartRecoveryResponse(Message):
     took_millis: int
 
 
+class StoreChunkRequest(Message):
+    index: str
+    index_uuid: str
+    shard: int
+    target_allocation_id: str
+    pairs: list[tuple[bytes, bytes]]
+    checksum: int  # crc32 over every key and value, in order
+    total_bytes: int = 0  # the store's size, as far as the source knows
+
+
+class StoreFinalizeRequest(Message):
+    index: str
+    index_uuid: str
+    shard: int
+    max_seq_no: int
+    local_checkpoint: int
+
+
+def chunk_checksum(pairs: list[tuple[bytes, bytes]]) -> int:
+    crc = 0
+    for key, value in pairs:
+        crc = zlib.crc32(value, zlib.crc32(key, crc))
+    return crc
+
+
 class RecoveryState:
     """How one copy came to be on its node, what `_recovery`, `_cat/recovery` and the
     recovery task's status show (Elasticsearch's RecoveryState)."""
@@ -73,6 +106,8 @@ class RecoveryState:
         self.stage = "INIT"
         self.operations = 0
         self.total_operations = 0
+        self.bytes_recovered = 0
+        self.bytes_total = 0
         self.started = time.time()
         self.stopped: float | None = None
 
@@ -89,7 +124,8 @@ class RecoveryState:
                 "stop_time_in_millis": int(self.stopped * 1000) if self.stopped else 0,
                 "total_time_in_millis": millis, "source_node": self.source, "target_node": self.target,
                 "translog": {"recovered": self.operations, "total": total, "percent": percent,
-                             "total_on_start": total, "total_time_in_millis": millis}}
+                             "total_on_start": total, "total_time_in_millis": millis},
+                "store": {"recovered_in_bytes": self.bytes_recovered, "total_in_bytes": self.bytes_total}}
 
 
 class PeerRecovery:
@@ -108,6 +144,27 @@ class PeerRecovery:
             return ReplicaResponse(local_checkpoint=await apply_on_copy(self.node, request))
 
         transport.register(RECOVERY_OPS, ReplicaRequest, ReplicaResponse, on_operations)
+        transport.register(STORE_CHUNK, StoreChunkRequest, Empty, self._on_store_chunk)
+        transport.register(STORE_FINALIZE, StoreFinalizeRequest, Empty, self._on_store_finalize)
+
+    async def _on_store_chunk(self, request: StoreChunkRequest, task: Task) -> Empty:
+        if chunk_checksum(request.pairs) != request.checksum:
+            raise IllegalState(f"[{request.index}][{request.shard}] recovery chunk failed its checksum")
+        shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
+        if shard.primary or shard.allocation_id != request.target_allocation_id:
+            raise IllegalState(f"{shard.ref} is not the recovering copy [{request.target_allocation_id}]")
+        await asyncio.get_running_loop().run_in_executor(None, shard.engine.load_store_chunk, request.pairs)
+        state = self.states.get(request.target_allocation_id)
+        if state is not None:
+            state.stage = "INDEX"
+            state.bytes_total = request.total_bytes
+            state.bytes_recovered += sum(len(k) + len(v) for k, v in request.pairs)
+        return Empty()
+
+    async def _on_store_finalize(self, request: StoreFinalizeRequest, task: Task) -> Empty:
+        shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
+        await shard.engine.adopt_store(request.max_seq_no, request.local_checkpoint)
+        return Empty()
 
     def record_local(self, shard: IndexShard, copy) -> None:
         """A primary opened from its own store (or a new, empty one): its recovery is done."""
@@ -222,15 +279,17 @@ class PeerRecovery:
         engine = shard.active_engine()
         tracker = shard.tracker
         address = node.shard_router.address(request.target_node)
+        state = RecoveryState(request.index, request.shard, node.node_id, request.target_node)
+        task.status = state.to_json
+        start = 0
+        if engine.tracker.max_seq_no + 1 > OPS_BASED_LIMIT:
+            start = await self._copy_store(request, service, shard, address, state, task) + 1
         # From here on every write reaches the target; the history below covers the rest.
         tracker.initiate_tracking(request.target_allocation_id)
         end = engine.tracker.max_seq_no
-        state = RecoveryState(request.index, request.shard, node.node_id, request.target_node)
-        state.stage, state.total_operations = "TRANSLOG", end + 1
-        task.status = state.to_json
+        state.stage, state.total_operations = "TRANSLOG", max(0, end - start + 1)
         checkpoint = -1
         try:
-            start = 0
             while start <= end:
                 task.ensure_not_cancelled()
                 chunk = engine.history(start, min(start + CHUNK_OPERATIONS - 1, end))
@@ -255,6 +314,45 @@ class PeerRecovery:
         state.stage = "DONE"
         return StartRecoveryResponse(operations=state.operations,
                                      took_millis=int((time.monotonic() - started) * 1000))
+
+    async def _copy_store(self, request: StartRecoveryRequest, service: IndexService, shard: IndexShard,
+                          address: str | None, state: RecoveryState, task: Task) -> int:
+        """Phase one: the store as of one snapshot, in checksummed chunks, throttled by
+        `indices.recovery.max_bytes_per_sec`; returns the local checkpoint it covers."""
+        engine = shard.engine
+        loop = asyncio.get_running_loop()
+        snapshot, max_seq_no, checkpoint = engine.store_snapshot()
+        state.stage = "INDEX"
+        state.bytes_total = await loop.run_in_executor(None, dir_size, shard.path / "index")
+        started = time.monotonic()
+        try:
+            after, more = None, True
+            while more:
+                task.ensure_not_cancelled()
+                pairs, more = await loop.run_in_executor(None, engine.read_store_chunk, snapshot, after,
+                                                         CHUNK_BYTES)
+                if not pairs:
+                    break
+                after = pairs[-1][0]
+                await self.node.transport.execute(STORE_CHUNK, StoreChunkRequest(
+                    index=request.index, index_uuid=request.index_uuid, shard=request.shard,
+                    target_allocation_id=request.target_allocation_id, pairs=pairs,
+                    checksum=chunk_checksum(pairs), total_bytes=state.bytes_total), address=address)
+                state.bytes_recovered += sum(len(k) + len(v) for k, v in pairs)
+                await self._throttle(state.bytes_recovered, started)
+        finally:
+            snapshot.close()
+        await self.node.transport.execute(STORE_FINALIZE, StoreFinalizeRequest(
+            index=request.index, index_uuid=request.index_uuid, shard=request.shard, max_seq_no=max_seq_no,
+            local_checkpoint=checkpoint), address=address)
+        return checkpoint
+
+    async def _throttle(self, sent: int, started: float) -> None:
+        limit = self.node.cluster_settings.get("indices.recovery.max_bytes_per_sec")
+        if limit > 0:
+            ahead = sent / limit - (time.monotonic() - started)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
 
     async def _send_operations(self, service: IndexService, shard: IndexShard, address: str | None,
                                operations: list[bytes]) -> int:

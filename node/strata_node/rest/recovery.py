@@ -1,6 +1,7 @@
 """`GET /_recovery`, `/{index}/_recovery` and `_cat/recovery`: how each copy came to be
 where it is, gathered from every node (`indices:monitor/recovery[n]`), in Elasticsearch's
-shapes. Recoveries are operation-based, so the `index` (files) section is all zeros."""
+shapes. A store copied in key-value chunks shows in the `index` section's bytes; there
+are no files to count."""
 
 from __future__ import annotations
 
@@ -124,8 +125,11 @@ class RecoveryHandlers:
             if entry["type"] == "PEER":
                 shard["source"] = self._node(entry["source_node"])
             shard["target"] = self._node(entry["target_node"])
-            shard["index"] = {"size": {"total_in_bytes": 0, "reused_in_bytes": 0, "recovered_in_bytes": 0,
-                                       "percent": "0.0%"},
+            store = entry.get("store", {})
+            total, recovered = store.get("total_in_bytes", 0), store.get("recovered_in_bytes", 0)
+            size = {"total_in_bytes": total, "reused_in_bytes": 0, "recovered_in_bytes": recovered,
+                    "percent": _percent(recovered, total)}
+            shard["index"] = {"size": size,
                               "files": {"total": 0, "reused": 0, "recovered": 0, "percent": "0.0%"},
                               "total_time_in_millis": 0, "source_throttle_time_in_millis": 0,
                               "target_throttle_time_in_millis": 0}
@@ -140,6 +144,8 @@ class RecoveryHandlers:
             source = self._node(entry["source_node"]) if entry["type"] == "PEER" else {}
             target = self._node(entry["target_node"])
             translog = entry["translog"]
+            store = entry.get("store", {})
+            store_total, store_recovered = store.get("total_in_bytes", 0), store.get("recovered_in_bytes", 0)
             table.add({
                 "index": entry["index"], "shard": entry["id"],
                 "start_time": entry["start_time_in_millis"],
@@ -150,8 +156,13 @@ class RecoveryHandlers:
                 "source_node": source.get("name", "n/a"), "target_host": target.get("host"),
                 "target_node": target.get("name"), "repository": "n/a", "snapshot": "n/a",
                 "files": 0, "files_recovered": 0, "files_percent": "0.0%", "files_total": 0,
-                "bytes": ByteSize(0), "bytes_recovered": ByteSize(0), "bytes_percent": "0.0%",
-                "bytes_total": ByteSize(0), "translog_ops": translog["total"],
+                "bytes": ByteSize(store_total), "bytes_recovered": ByteSize(store_recovered),
+                "bytes_percent": _percent(store_recovered, store_total),
+                "bytes_total": ByteSize(store_total), "translog_ops": translog["total"],
                 "translog_ops_recovered": translog["recovered"], "translog_ops_percent": translog["percent"],
             })
         return table.response(request)
+
+
+def _percent(done: int, total: int) -> str:
+    return f"{100.0 * done / total:.1f}%" if total else "0.0%"
