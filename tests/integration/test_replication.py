@@ -335,3 +335,23 @@ def test_a_large_shard_recovers_by_copying_its_store_then_replaying_what_came_af
     found = client.search(index="big-replica", preference=f"_only_nodes:{replica['node']}",
                           query={"match": {"text": "number 4242"}}, size=1)
     assert found["hits"]["hits"][0]["_id"] == "4242"  # the copied search structures answer
+
+
+def test_a_replica_that_fails_a_write_is_dropped_from_the_in_sync_set_and_recovered_again(cluster):
+    client = any_running(cluster)
+    client.indices.create(index="flaky", settings={"number_of_shards": 1, "number_of_replicas": 1})
+    green(cluster, "flaky")
+    names = {v: k for k, v in node_ids(cluster).items()}
+    [replica] = [c for c in copies(cluster, "flaky")[0] if not c["primary"]]
+    with cluster.node(names[replica["node"]]).client() as c:
+        c.post("/_strata/fault/fail_shard", json={"index": "flaky", "shard": 0}).raise_for_status()
+    written = client.index(index="flaky", id="after-failure", document={"v": 1})
+    assert written["result"] == "created"  # acknowledged by the primary alone ...
+    shards = written["_shards"]
+    assert (shards["total"], shards["successful"], shards["failed"]) == (2, 1, 1)
+    assert shards["failures"][0]["_node"] == replica["node"] and shards["failures"][0]["primary"] is False
+    metadata = client.cluster.state(metric="metadata", index="flaky")["metadata"]["indices"]["flaky"]
+    # ... once the copy was out of the in-sync set
+    assert replica["allocation_id"]["id"] not in metadata["in_sync_allocations"]["0"]
+    green(cluster, "flaky")  # a new replica recovered from the primary
+    assert_copies_agree(cluster, "flaky", ["after-failure"])

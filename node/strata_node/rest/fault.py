@@ -3,15 +3,17 @@
 
     POST /_strata/fault/disconnect  {"nodes": ["<node name or id>", ...]}
     POST /_strata/fault/reconnect
+    POST /_strata/fault/fail_shard  {"index": "<name>", "shard": <n>}
 
 A disconnected node's requests are refused and requests to it fail as a dropped network
 would, in both directions as far as this node is concerned; a partition is made by
-throwing the switch on the nodes on both sides.
+throwing the switch on the nodes on both sides. `fail_shard` fails this node's copy of a
+shard as a broken disk would: its engine refuses every later operation.
 """
 
 from __future__ import annotations
 
-from ..common.errors import IllegalArgument
+from ..common.errors import IllegalArgument, IllegalState
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -25,6 +27,7 @@ class FaultHandlers:
             return
         c.register("POST", "/_strata/fault/disconnect", self.disconnect)
         c.register("POST", "/_strata/fault/reconnect", self.reconnect)
+        c.register("POST", "/_strata/fault/fail_shard", self.fail_shard)
 
     def _known(self) -> dict[str, str]:
         """name or id -> node id, for every node this node knows of."""
@@ -55,4 +58,13 @@ class FaultHandlers:
 
     async def reconnect(self, request: RestRequest) -> RestResponse:
         self.node.coordination.reconnect()
+        return RestResponse(200, {"acknowledged": True})
+
+    async def fail_shard(self, request: RestRequest) -> RestResponse:
+        body = request.json_body(required=True)
+        index, number = body.get("index"), body.get("shard", 0)
+        if not isinstance(index, str) or not isinstance(number, int):
+            raise IllegalArgument("[index] must be an index name and [shard] a shard number")
+        shard = self.node.indices.local_shard(index, number)
+        shard.engine.fail("injected by the fault switch", IllegalState("injected shard failure"))
         return RestResponse(200, {"acknowledged": True})
