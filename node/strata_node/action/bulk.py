@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from ..cluster import blocks
 from ..common.errors import (
     DocumentMissing,
     IllegalArgument,
@@ -306,6 +307,7 @@ class BulkAction:
                                       f"[true] and [{name}] is not an alias")
         existing = self.indices.cluster_indices.get(name)
         if existing is not None:
+            blocks.check(existing, blocks.WRITE)
             return existing
         setting = self.auto_create_index() if callable(self.auto_create_index) else self.auto_create_index
         if not _auto_create_allowed(setting, name):

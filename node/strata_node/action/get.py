@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from ..cluster import blocks
 from ..common.errors import IllegalArgument, VersionConflict
 from ..common.xcontent import raw
 from ..index.service import IndicesService
@@ -91,6 +92,7 @@ def get_on_shard(indices: IndicesService, req: GetShardRequest) -> GetShardRespo
 async def get_document(node, req: GetRequest) -> dict[str, Any]:
     """The body of a get response; `found` says whether the document exists."""
     metadata = node.indices.metadata(req.index)
+    blocks.check(metadata, blocks.READ)
     try:
         shard = metadata.shard_for(req.id, req.routing)
     except ValueError as e:

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from ..cluster import blocks
 from ..cluster.state import content_of
 from ..common.errors import (
     IllegalArgument,
@@ -354,6 +355,8 @@ class IndicesService:
         return self.metadata(name)
 
     async def delete(self, names: list[str]) -> None:
+        for name in names:
+            blocks.check(self.metadata(name), blocks.METADATA_WRITE, deleting=True)
         if names:
             await self.admin.delete_indices(names)
 
@@ -364,6 +367,7 @@ class IndicesService:
         if mappings.is_typed_mapping(source):
             raise IllegalArgument("Types cannot be provided in put mapping requests")
         for name in names:  # a conflict is reported before the master is asked
+            blocks.check(self.metadata(name), blocks.METADATA_WRITE)
             analysis = analysis_names(self.metadata(name).settings, name)
             self.mapping(name).merge(mappings.Mapping.parse_update(source, analysis=analysis))
         await self.admin.put_mapping(sorted(set(names)), dict(source))

@@ -6,6 +6,8 @@ Elasticsearch refuses it on an open index."""
 from __future__ import annotations
 
 from ..action.index_admin import refuse_static
+from ..cluster import blocks
+from ..cluster.blocks import only_blocks
 from ..common.errors import ActionRequestValidation, IllegalArgument
 from ..settings import SettingsError, normalize_index_settings, validate_index_settings
 from .controller import RestController, RestResponse
@@ -45,6 +47,9 @@ class IndexSettingsHandlers:
                         if not any(k in self.node.indices.metadata(n).settings for n in names)}
         # Checked here too, so that the master is not asked in vain.
         refuse_static(settings, [self.node.indices.metadata(n) for n in names])
+        if not only_blocks(settings):  # lifting a block is always allowed
+            for name in names:
+                blocks.check(self.node.indices.metadata(name), blocks.METADATA_WRITE)
         if names and settings:
             await self.node.index_admin.update_settings(names, settings)
         return RestResponse(200, {"acknowledged": True})

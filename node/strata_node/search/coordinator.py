@@ -27,6 +27,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
+from ..cluster import blocks
 from ..common.errors import (
     InternalError,
     SearchPhaseExecutionError,
@@ -80,6 +81,7 @@ def shard_targets(indices, names: list[str], boosts: dict[str, float] | None = N
     targets = []
     for name in sorted(names):
         metadata = indices.metadata(name)
+        blocks.check(metadata, blocks.READ)
         numbers = sorted({metadata.shard_for("", v) for v in values}) if values \
             else range(metadata.number_of_shards)
         for n in numbers:

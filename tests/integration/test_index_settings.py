@@ -1,0 +1,82 @@
+"""`PUT /{index}/_settings`: dynamic settings change through the master, static ones are
+refused, and index blocks refuse reads, writes and metadata changes as Elasticsearch's do."""
+
+from __future__ import annotations
+
+
+def put_settings(http, index: str, settings: dict):
+    return http.put(f"/{index}/_settings", json=settings)
+
+
+def test_a_dynamic_setting_changes_and_reads_back(http, index):
+    assert put_settings(http, index, {"index": {"refresh_interval": "5s"}}).json() == {"acknowledged": True}
+    settings = http.get(f"/{index}/_settings").json()[index]["settings"]["index"]
+    assert settings["refresh_interval"] == "5s"
+    assert put_settings(http, index, {"index.refresh_interval": None}).status_code == 200
+    assert "refresh_interval" not in http.get(f"/{index}/_settings").json()[index]["settings"]["index"]
+
+
+def test_a_static_setting_is_refused_on_an_open_index(http, index):
+    refused = put_settings(http, index, {"index": {"number_of_shards": 3}})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["type"] == "illegal_argument_exception"
+    assert error["reason"].startswith(
+        "Can't update non dynamic settings [[index.number_of_shards]] for open indices")
+
+
+def test_an_unknown_setting_is_refused_and_nothing_changes(http, index):
+    refused = put_settings(http, index, {"index": {"refresh_interval": "7s", "no_such_thing": 1}})
+    assert refused.status_code == 400
+    assert "unknown setting [index.no_such_thing]" in refused.json()["error"]["reason"]
+    assert "refresh_interval" not in http.get(f"/{index}/_settings").json()[index]["settings"]["index"]
+
+
+def test_the_number_of_replicas_changes_the_copies_the_cluster_wants(http, index):
+    put_settings(http, index, {"index": {"number_of_replicas": 2}})
+    health = http.get(f"/_cluster/health/{index}").json()
+    assert health["unassigned_shards"] == 2  # one node: the replicas have nowhere to go
+    put_settings(http, index, {"index": {"number_of_replicas": 0}})
+    assert http.get(f"/_cluster/health/{index}").json()["status"] == "green"
+
+
+def test_a_write_block_refuses_writes_but_not_reads(http, index):
+    http.put(f"/{index}/_doc/1", json={"a": 1}, params={"refresh": "true"}).raise_for_status()
+    put_settings(http, index, {"index.blocks.write": True}).raise_for_status()
+    refused = http.put(f"/{index}/_doc/2", json={"a": 2})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["type"] == "cluster_block_exception"
+    reason = refused.json()["error"]["reason"]
+    assert reason == f"index [{index}] blocked by: [FORBIDDEN/8/index write (api)];"
+    assert http.get(f"/{index}/_doc/1").json()["found"] is True
+    assert http.post(f"/{index}/_search").json()["hits"]["total"]["value"] == 1
+    put_settings(http, index, {"index.blocks.write": False}).raise_for_status()
+    assert http.put(f"/{index}/_doc/2", json={"a": 2}).status_code == 201
+
+
+def test_a_read_block_refuses_gets_and_searches(http, index):
+    http.put(f"/{index}/_doc/1", json={"a": 1}).raise_for_status()
+    put_settings(http, index, {"index.blocks.read": True}).raise_for_status()
+    for response in (http.get(f"/{index}/_doc/1"), http.post(f"/{index}/_search")):
+        assert response.status_code == 403
+        assert "FORBIDDEN/7/index read (api)" in response.json()["error"]["reason"]
+    put_settings(http, index, {"index.blocks.read": False}).raise_for_status()
+
+
+def test_read_only_refuses_writes_mappings_settings_and_deletion_until_lifted(http, index):
+    put_settings(http, index, {"index.blocks.read_only": True}).raise_for_status()
+    assert http.put(f"/{index}/_doc/1", json={"a": 1}).status_code == 403
+    assert http.put(f"/{index}/_mapping", json={"properties": {"b": {"type": "long"}}}).status_code == 403
+    assert put_settings(http, index, {"index.refresh_interval": "3s"}).status_code == 403
+    assert http.delete(f"/{index}").status_code == 403
+    put_settings(http, index, {"index.blocks.read_only": False}).raise_for_status()  # lifting is allowed
+    assert http.put(f"/{index}/_doc/1", json={"a": 1}).status_code == 201
+
+
+def test_read_only_allow_delete_refuses_writes_with_429_but_allows_deleting_the_index(http, index):
+    put_settings(http, index, {"index.blocks.read_only_allow_delete": True}).raise_for_status()
+    refused = http.put(f"/{index}/_doc/1", json={"a": 1})
+    assert refused.status_code == 429
+    reason = refused.json()["error"]["reason"]
+    assert "TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark" in reason
+    assert http.delete(f"/{index}").json() == {"acknowledged": True}
