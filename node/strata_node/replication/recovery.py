@@ -19,6 +19,7 @@ LevelDB table files is not built yet.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import shutil
 import time
@@ -46,6 +47,7 @@ STORE_FINALIZE = "internal:index/shard/recovery/clean_files"
 # (no parsing or indexing on the target), then only what came after is replayed.
 OPS_BASED_LIMIT = 10_000
 CHUNK_BYTES = 4 * 1024 * 1024
+CONCURRENT_CHUNKS = 2  # as indices.recovery.max_concurrent_file_chunks' default
 TARGET_ACTION = "internal:index/shard/recovery/target"
 CHUNK_OPERATIONS = 1000
 FINALIZE_SECONDS = 60.0
@@ -88,10 +90,7 @@ class StoreFinalizeRequest(Message):
 
 
 def chunk_checksum(pairs: list[tuple[bytes, bytes]]) -> int:
-    crc = 0
-    for key, value in pairs:
-        crc = zlib.crc32(value, zlib.crc32(key, crc))
-    return crc
+    return zlib.crc32(b"".join(itertools.chain.from_iterable(pairs)))
 
 
 class RecoveryState:
@@ -325,22 +324,35 @@ class PeerRecovery:
         state.stage = "INDEX"
         state.bytes_total = await loop.run_in_executor(None, dir_size, shard.path / "index")
         started = time.monotonic()
+        in_flight: list[asyncio.Task] = []
+
+        async def send(pairs: list[tuple[bytes, bytes]]) -> None:
+            await self.node.transport.execute(STORE_CHUNK, StoreChunkRequest(
+                index=request.index, index_uuid=request.index_uuid, shard=request.shard,
+                target_allocation_id=request.target_allocation_id, pairs=pairs,
+                checksum=chunk_checksum(pairs), total_bytes=state.bytes_total), address=address)
+            state.bytes_recovered += sum(len(k) + len(v) for k, v in pairs)
+
         try:
             after, more = None, True
             while more:
                 task.ensure_not_cancelled()
+                # The next chunk is read while earlier ones travel and are written (the
+                # keys are distinct, so chunks may land in any order).
                 pairs, more = await loop.run_in_executor(None, engine.read_store_chunk, snapshot, after,
                                                          CHUNK_BYTES)
                 if not pairs:
                     break
                 after = pairs[-1][0]
-                await self.node.transport.execute(STORE_CHUNK, StoreChunkRequest(
-                    index=request.index, index_uuid=request.index_uuid, shard=request.shard,
-                    target_allocation_id=request.target_allocation_id, pairs=pairs,
-                    checksum=chunk_checksum(pairs), total_bytes=state.bytes_total), address=address)
-                state.bytes_recovered += sum(len(k) + len(v) for k, v in pairs)
+                in_flight.append(asyncio.ensure_future(send(pairs)))
+                if len(in_flight) >= CONCURRENT_CHUNKS:
+                    await in_flight.pop(0)
                 await self._throttle(state.bytes_recovered, started)
+            for pending in in_flight:
+                await pending
         finally:
+            for pending in in_flight:
+                pending.cancel()
             snapshot.close()
         await self.node.transport.execute(STORE_FINALIZE, StoreFinalizeRequest(
             index=request.index, index_uuid=request.index_uuid, shard=request.shard, max_seq_no=max_seq_no,
