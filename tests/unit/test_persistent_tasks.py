@@ -1,11 +1,13 @@
 import msgspec
 import pytest
 
+from strata_node.action.persistent_tasks import CounterExecutor, render
 from strata_node.cluster import diff
 from strata_node.cluster.coordination import ClusterState, VotingConfiguration
 from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 from strata_node.cluster.coordination_service import _allocate
 from strata_node.cluster.state import ClusterStateContent, decode_state, encode_state
+from strata_node.common.errors import IllegalArgument
 from strata_node.tasks import persistent
 from strata_node.tasks.persistent import (
     INITIAL_ASSIGNMENT,
@@ -162,6 +164,31 @@ def test_the_custom_round_trips_through_state_encoding_and_diffs():
     task = persistent.of(rebuilt.value).tasks["c1"]
     assert task.state == {"count": 7, "nested": {"x": 1.5}}
     assert (task.allocation_id, task.assignment.executor_node) == (3, "n2")
+
+
+def test_the_custom_renders_in_elasticsearch_shape():
+    content = _allocate(persistent.start_task(ClusterStateContent(), "c1", "strata/test/counter",
+                                              {"count_to": 3}), nodes("n1"))
+    content = persistent.update_task_state(content, "c1", 1, {"count": 2})
+    assert render(content.metadata.customs["persistent_tasks"]) == {
+        "last_allocation_id": 1,
+        "tasks": [{"id": "c1",
+                   "task": {"strata/test/counter": {"params": {"count_to": 3}, "state": {"count": 2}}},
+                   "allocation_id": 1,
+                   "assignment": {"executor_node": "n1", "explanation": ""},
+                   "allocation_id_on_last_status_update": 1}],
+    }
+
+
+def test_the_counter_validates_its_params():
+    counter = CounterExecutor()
+    counter.validate({"count_to": 3, "step_millis": 10})
+    for bad in ({}, {"count_to": -1}, {"count_to": "3"}, {"count_to": True}, {"count_to": 1, "x": 1}):
+        with pytest.raises(IllegalArgument):
+            counter.validate(bad)
+
+
+# -- the node side --------------------------------------------------------------------------
 
 
 def test_the_node_service_starts_what_is_assigned_here_and_cancels_what_moved_away():
