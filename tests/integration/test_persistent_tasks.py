@@ -78,8 +78,8 @@ def start(node: NodeProcess, task_id: str, count_to: int, step_millis: int) -> d
 
 def test_a_started_task_runs_on_one_node_reports_progress_and_completes(cluster):
     via = cluster.nodes[1]
-    task = start(via, "count-a", count_to=15, step_millis=100)
-    assert task["task"] == {COUNTER: {"params": {"count_to": 15, "step_millis": 100}}}
+    task = start(via, "count-a", count_to=25, step_millis=100)
+    assert task["task"] == {COUNTER: {"params": {"count_to": 25, "step_millis": 100}}}
     executor = task["assignment"]["executor_node"]
     names = node_names(via)
     assert executor in names and task["allocation_id"] >= 1
@@ -90,7 +90,7 @@ def test_a_started_task_runs_on_one_node_reports_progress_and_completes(cluster)
     assert len(listed) == 1
     local = listed[0]
     assert local["action"] == f"{COUNTER}[c]" and local["type"] == "persistent" and local["cancellable"]
-    assert local["description"] == 'id=count-a, params={"count_to":15,"step_millis":100}'
+    assert local["description"] == 'id=count-a, params={"count_to":25,"step_millis":100}'
     assert local["parent_task_id"] == f"cluster:{task['allocation_id']}"
     for other in cluster.nodes:
         if other is not runner:
@@ -186,12 +186,13 @@ def test_the_task_of_a_killed_node_resumes_on_a_survivor_from_its_last_reported_
         task = sample().get(moving)
         if task is None or task["assignment"]["executor_node"] in (None, victim_id):
             return None
-        return task if count_of(task) > count_of(before[moving]) else None
+        # Once the new allocation has reported (the victim may have reported after `before`).
+        return task if task["allocation_id_on_last_status_update"] == task["allocation_id"] else None
 
     after = wait_until(moved, timeout=45, interval=0.1)
     moved_in = time.monotonic() - killed_at
     assert after["allocation_id"] > before[moving]["allocation_id"]
-    assert after["allocation_id_on_last_status_update"] == after["allocation_id"]
+    assert count_of(after) > count_of(before[moving])
     runner = cluster.node(names[after["assignment"]["executor_node"]])
     assert runner in survivors
     assert f"[{moving}] allocation [{after['allocation_id']}], resuming from {{'count': " in runner.output()
