@@ -21,6 +21,7 @@ from .action import broadcast, cluster_admin, get, nodes_info
 from .action.bulk import BulkAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
+from .action.persistent_tasks import PersistentTasksService
 from .action.shard_router import ShardRouter
 from .cluster.coordination.discovery_node import DiscoveryNode
 from .cluster.coordination_service import CoordinationService
@@ -43,6 +44,7 @@ from .rest.index_settings import IndexSettingsHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
 from .rest.nodes import NodesHandlers
+from .rest.persistent_tasks import PersistentTaskHandlers
 from .rest.recovery import RecoveryHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
@@ -83,6 +85,8 @@ class Node:
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
         FaultHandlers(self).register(self.rest)
+        PersistentTaskHandlers(self).register(self.rest)
+        self.persistent_tasks = PersistentTasksService(self)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -178,6 +182,7 @@ class Node:
         self.rest.wait_for_state = self._wait_for_state
         nodes_info.register(self)
         cluster_admin.register(self)
+        self.persistent_tasks.register()
         get.register(self)
         broadcast.register(self)
         search_transport_actions.register(self)
@@ -241,6 +246,7 @@ class Node:
         self.coordination = CoordinationService(settings=self.settings, local_node=self.discovery_node(),
                                                 transport=self.transport, data_path=self.data_path)
         self.coordination.add_applier(self.indices.apply_cluster_state)
+        self.coordination.add_listener(self.persistent_tasks.apply_cluster_state)
         self.coordination.start()
         log.info("[%s] started, node id [%s], data path [%s]", self.name, self.node_id, self.data_path)
 
@@ -255,6 +261,7 @@ class Node:
             await self._bounded("peer recoveries", self.recoveries.close(), 10.0)
         if self.transport is not None:
             await self._bounded("shard state reports", self.index_admin.close(), 10.0)
+        await self._bounded("persistent tasks", self.persistent_tasks.close(), 10.0)
         if self.coordination is not None:
             await self._bounded("coordination", self.coordination.stop(), 10.0)
         if self.transport is not None:

@@ -723,10 +723,12 @@ class CoordinationRefused(StrataError):
 
 
 def _allocate(value: Any, nodes: dict[str, DiscoveryNode]) -> ClusterStateContent:
-    """Shard allocation on every state the master builds: copies follow their nodes."""
+    """Shard allocation on every state the master builds: copies follow their nodes, and
+    persistent tasks of nodes that left move to members under a new allocation id."""
     from ..allocation.allocator import reroute
+    from ..tasks.persistent import reassign_tasks
 
-    return reroute(as_content(value), nodes)
+    return reassign_tasks(reroute(as_content(value), nodes), nodes)
 
 
 async def _call(function: Applier, old: ClusterState | None, new: ClusterState, kind: str) -> None:

@@ -20,6 +20,7 @@ import hashlib
 from typing import Any
 
 from .. import ES_COMPAT_VERSION
+from ..action import persistent_tasks
 from ..action.cluster_admin import (
     ADD_VOTING_EXCLUSIONS,
     CLEAR_VOTING_EXCLUSIONS,
@@ -319,7 +320,9 @@ class ClusterStateHandlers:
                 "index-graveyard": {"tombstones": []},
             }
             for key, value in sorted(metadata.customs.items()):
-                if key != "reserved_state":
+                if key == persistent_tasks.CUSTOM:
+                    md[key] = persistent_tasks.render(value)
+                elif key != "reserved_state":
                     md[key] = value
             md["reserved_state"] = metadata.customs.get("reserved_state", {})
             body["metadata"] = md
