@@ -17,7 +17,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import broadcast, cluster_admin, get, nodes_info
+from .action import broadcast, cluster_admin, cluster_reroute, get, nodes_info
 from .action.bulk import BulkAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
@@ -32,6 +32,7 @@ from .index.service import IndicesService
 from .replication import replica
 from .replication.recovery import PeerRecovery
 from .rest import recovery as recovery_api
+from .rest.allocation import AllocationHandlers
 from .rest.analyze import AnalyzeHandlers
 from .rest.bulk import BulkHandlers
 from .rest.cat_apis import CatHandlers
@@ -82,6 +83,7 @@ class Node:
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
         FaultHandlers(self).register(self.rest)
+        AllocationHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -177,6 +179,7 @@ class Node:
         self.rest.wait_for_state = self._wait_for_state
         nodes_info.register(self)
         cluster_admin.register(self)
+        cluster_reroute.register(self)
         get.register(self)
         broadcast.register(self)
         self.rest.tasks = self.tasks
