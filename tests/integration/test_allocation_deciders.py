@@ -228,17 +228,14 @@ def test_a_failing_allocation_is_retried_up_to_max_retries_then_on_request(http,
     r = http.put("/broken/_settings", json={"index.routing.allocation.require._name": "n1"})
     assert r.status_code == 200, r.text
 
-    def exhausted():
+    def exhausted(after: str = ""):
         [copy] = copies(http, "broken")
         body = http.request(
             "GET", "/_cluster/allocation/explain", json={"index": "broken", "shard": 0, "primary": True}
         ).json()
-        return (
-            body
-            if copy["state"] == "UNASSIGNED"
-            and body.get("unassigned_info", {}).get("failed_allocation_attempts") == 3
-            else None
-        )
+        info = body.get("unassigned_info", {})
+        done = copy["state"] == "UNASSIGNED" and info.get("failed_allocation_attempts") == 3
+        return body if done and info["at"] > after else None
 
     body = wait_until(exhausted)
     assert body["unassigned_info"]["reason"] == "ALLOCATION_FAILED"
@@ -250,12 +247,25 @@ def test_a_failing_allocation_is_retried_up_to_max_retries_then_on_request(http,
     time.sleep(0.5)
     assert copies(http, "broken")[0]["state"] == "UNASSIGNED"  # no fourth attempt on its own
 
-    (folder / "0").unlink()
+    # retry_failed tries again (and fails three more times: the folder is still unusable).
     r = http.post("/_cluster/reroute", params={"retry_failed": "true", "metric": "none"})
     assert r.status_code == 200 and r.json() == {"acknowledged": True}
+    wait_until(lambda: exhausted(after=body["unassigned_info"]["at"]))
+
+    # An empty primary there: the node's folder of the shard is emptied first, so it opens.
+    r = http.post(
+        "/_cluster/reroute",
+        params={"metric": "none"},
+        json={"commands": [{"allocate_empty_primary": {"index": "broken", "shard": 0, "node": "n1"}}]},
+    )
+    assert r.status_code == 200, r.text
     health = http.get("/_cluster/health/broken", params={"wait_for_status": "green", "timeout": "30s"}).json()
     assert health["status"] == "green"
     assert names(http)[copies(http, "broken")[0]["node"]] == "n1"
+    assert (folder / "0").is_dir()
+    # retry_failed with nothing failed is a plain reroute.
+    r = http.post("/_cluster/reroute", params={"retry_failed": "true", "metric": "none"})
+    assert r.status_code == 200
 
 
 def test_reroute_commands_answer_as_elasticsearch(http):

@@ -13,7 +13,6 @@ answers with what the commands would do without publishing anything.
 from __future__ import annotations
 
 import asyncio
-import functools
 import shutil
 from typing import Any
 
@@ -71,6 +70,14 @@ class ShardStoreResponse(Message):
     exists: bool
 
 
+def _remove(path) -> None:
+    """Whatever is at a shard's path (a folder, or a file in its way)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def members(state) -> dict[str, DiscoveryNode]:
     """The nodes of a state, as the reroute on the master sees them."""
     if state is None:
@@ -99,7 +106,7 @@ def register(node) -> None:
         loop = asyncio.get_running_loop()
         exists = await loop.run_in_executor(None, path.exists)
         if request.wipe and exists:
-            await loop.run_in_executor(None, functools.partial(shutil.rmtree, path, ignore_errors=True))
+            await loop.run_in_executor(None, _remove, path)
         return ShardStoreResponse(exists=exists)
 
     async def ask_store(node_id: str, index_uuid: str, shard: int, wipe: bool) -> bool:
