@@ -400,16 +400,28 @@ def test_an_in_sync_primary_goes_back_to_its_data_whatever_enable_and_the_filter
 def test_a_failed_in_sync_primary_is_retried_on_its_node_until_max_retries():
     a = node("a")
     content = start_all(create(ClusterStateContent(), "logs", cluster(a), replicas=0), cluster(a))
-    aid = copies(content, "logs")[0].allocation_id
+    seen = {copies(content, "logs")[0].allocation_id}
     for attempt in range(5):
         primary = copies(content, "logs")[0]
-        assert (primary.node, primary.allocation_id, primary.failed_attempts) == ("a", aid, attempt)
-        content = allocator.shard_failed(content, "logs", 0, aid, "store corrupted", now_ms=NOW)
+        assert (primary.node, primary.state, primary.failed_attempts) == (
+            "a",
+            "INITIALIZING" if attempt else "STARTED",
+            attempt,
+        )
+        # Each retry opens the same folder under a new allocation id, which joins the in-sync set.
+        assert primary.allocation_id in content.metadata.indices["logs"].in_sync(0)
+        seen.add(primary.allocation_id)
+        content = allocator.shard_failed(
+            content, "logs", 0, primary.allocation_id, "store corrupted", now_ms=NOW
+        )
         content = allocator.reroute(content, cluster(a), now_ms=NOW)
+    assert len(seen) == 5
     primary = copies(content, "logs")[0]
     assert (primary.state, primary.failed_attempts, primary.last_node) == ("UNASSIGNED", 5, "a")
     retried = allocator.reroute(commands.reset_failed(content), cluster(a), now_ms=NOW)
     assert copies(retried, "logs")[0].state == "INITIALIZING"
+    started = start_all(retried, cluster(a))
+    assert started.metadata.indices["logs"].in_sync(0) == (copies(started, "logs")[0].allocation_id,)
 
 
 def test_replicas_spread_over_zones_with_awareness():

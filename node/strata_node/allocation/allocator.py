@@ -264,6 +264,12 @@ def _allocate_primary(copies: list[ShardRouting], primary_at: int, metadata: Ind
                     break
         if target is None:
             return metadata
+        if primary.failed_attempts:
+            # A retry after a failure: the node keeps its failed copy (and its report) by
+            # allocation id, so the retry needs a new one. It opens the same folder, the
+            # in-sync data, so the new id is in sync too.
+            allocation_id = random_base64_uuid()
+            metadata = metadata.with_in_sync(primary.shard, (*in_sync, allocation_id))
         metadata = _bump_term(metadata, primary.shard)
     copies[primary_at] = initialize(primary, alloc.data_nodes[target].node, allocation_id)
     alloc.placed(copies[primary_at], target, None)
