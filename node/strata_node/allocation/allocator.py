@@ -34,7 +34,7 @@ from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
 from ..common.ids import random_base64_uuid
 from ..index.metadata import IndexMetadata
-from .deciders import NO, THROTTLE, YES, Allocation, decide, force_primary
+from .deciders import NO, THROTTLE, YES, Allocation, active_primary_node, decide, force_primary
 
 
 class Clock:
@@ -96,8 +96,10 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
         copies = routing[name]
         metadata = indices[name]
         if _settled(copies, nodes):
-            # The common case of one started copy in sync: nothing to do.
-            if len(copies) == 1 and metadata.in_sync(0) == (copies[0].allocation_id,):
+            # The common case: every copy started and in sync, and nothing else in sync.
+            in_sync = metadata.in_sync_allocation_ids
+            if (sum(len(ids) for ids in in_sync.values()) == len(copies)
+                    and all(c.allocation_id in in_sync.get(str(c.shard), ()) for c in copies)):
                 new_routing[name] = copies
                 continue
             index_load = None  # nothing to place or follow: only the in-sync sets to check
@@ -203,7 +205,22 @@ def best_node(copy: ShardRouting, shard: list[ShardRouting], alloc: Allocation,
     shards, then fewest of the index) among those the deciders do not refuse, a YES
     preferred at equal weight; None when that node is throttled or every node refuses."""
     load = alloc.load
-    order = sorted(alloc.data_nodes, key=lambda n: (load[n], index_load[n], n))
+    s = alloc.settings
+    # What the deciders would answer on every node, found cheaply first (a reroute runs on
+    # every state, and many copies may wait while recoveries are throttled): same_shard
+    # refuses the nodes holding a copy, throttling the nodes at their limits.
+    holding = {c.node for c in shard if c.node is not None}
+    candidates = [n for n in alloc.data_nodes if n not in holding]
+    if copy.primary:
+        if all(alloc.initializing_primaries[n] >= s.initial_primaries for n in candidates):
+            return None
+    else:
+        source = active_primary_node(shard, copy.shard)
+        if source is None or alloc.outgoing.get(source, 0) >= s.outgoing:
+            return None
+        if all(alloc.incoming[n] >= s.incoming for n in candidates):
+            return None
+    order = sorted(candidates, key=lambda n: (load[n], index_load[n], n))
     best: str | None = None
     best_type = NO
     best_weight: tuple[int, int] | None = None

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -235,7 +236,23 @@ class IndexAllocation(NamedTuple):
     exclude: NodeFilters | None
 
 
+# IndexMetadata is immutable, and most of it outlives many reroutes: its allocation
+# settings are parsed once per metadata value (weakly held, dropped with it).
+_INDEX_ALLOCATION: dict[int, tuple[weakref.ref, IndexAllocation]] = {}
+
+
 def index_allocation(metadata: IndexMetadata) -> IndexAllocation:
+    key = id(metadata)
+    hit = _INDEX_ALLOCATION.get(key)
+    if hit is not None and hit[0]() is metadata:
+        return hit[1]
+    value = _parse_index_allocation(metadata)
+    forget = lambda _, key=key: _INDEX_ALLOCATION.pop(key, None)  # noqa: E731
+    _INDEX_ALLOCATION[key] = (weakref.ref(metadata, forget), value)
+    return value
+
+
+def _parse_index_allocation(metadata: IndexMetadata) -> IndexAllocation:
     settings = metadata.settings
     enable = settings.get("index.routing.allocation.enable")
     try:
