@@ -23,7 +23,7 @@ from ..allocation import commands as reroute_commands
 from ..allocation.explain import explain, find_shard
 from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent
-from ..common.errors import IllegalState
+from ..common.errors import IllegalState, ShardNotFound
 from ..tasks.task import Task
 from ..transport.wire import Message
 
@@ -93,6 +93,11 @@ def register(node) -> None:
         """Whether this node holds a folder for a shard; with `wipe`, empty it first (an
         empty primary is about to open there). A copy open here is closed first if it
         failed, refused otherwise."""
+        # Only a shard of an index of the applied state: the path is built from the request.
+        known = {m.uuid: m for m in coordination().content.metadata.indices.values()}
+        metadata = known.get(request.index_uuid)
+        if metadata is None or not 0 <= request.shard < metadata.number_of_shards:
+            raise ShardNotFound(metadata.name if metadata else "_na_", request.index_uuid, request.shard)
         path = node.indices.root / request.index_uuid / str(request.shard)
         if request.wipe:
             for service in list(node.indices.indices.values()):
