@@ -17,7 +17,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import broadcast, cluster_admin, get, nodes_info
+from .action import broadcast, cluster_admin, cluster_reroute, get, nodes_info
 from .action.bulk import BulkAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
@@ -33,6 +33,7 @@ from .index.service import IndicesService
 from .replication import replica
 from .replication.recovery import PeerRecovery
 from .rest import recovery as recovery_api
+from .rest.allocation import AllocationHandlers
 from .rest.analyze import AnalyzeHandlers
 from .rest.bulk import BulkHandlers
 from .rest.cat_apis import CatHandlers
@@ -87,6 +88,7 @@ class Node:
         FaultHandlers(self).register(self.rest)
         PersistentTaskHandlers(self).register(self.rest)
         self.persistent_tasks = PersistentTasksService(self)
+        AllocationHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -183,6 +185,7 @@ class Node:
         nodes_info.register(self)
         cluster_admin.register(self)
         self.persistent_tasks.register()
+        cluster_reroute.register(self)
         get.register(self)
         broadcast.register(self)
         search_transport_actions.register(self)

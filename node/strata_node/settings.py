@@ -7,7 +7,9 @@ refused with Elasticsearch's message, so a typo stops start-up instead of being 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -106,6 +108,22 @@ def _enum(*choices: str) -> Callable[[Any, str], str]:
     return parse
 
 
+def _ip_list(value: Any, key: str) -> list[str]:
+    """A node filter's values (DiscoveryNodeFilters): a comma list; under `_ip`, `_host_ip`
+    and `_publish_ip` each value without a wildcard must be an IP address."""
+    if isinstance(value, dict):
+        raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
+    values = _list(value, key)
+    if key.endswith(("._ip", "._host_ip", "_publish_ip")):
+        for v in values:
+            if "*" not in v:
+                try:
+                    ipaddress.ip_address(v)
+                except ValueError:
+                    raise SettingsError(f"invalid IP address [{v}] for [{key}]") from None
+    return values
+
+
 def _time_min(minimum: float) -> Callable[[Any, str], float]:
     def parse(value: Any, key: str) -> float:
         seconds = _time(value, key)
@@ -185,9 +203,46 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("action.destructive_requires_name", True, _bool, dynamic=True),
     # The timeout of a search that sets none (-1: none), as in Elasticsearch.
     Setting("search.default_search_timeout", -1.0, _time, dynamic=True),
+    # Shard allocation (allocation/deciders.py), read from the cluster state's metadata.
+    Setting("cluster.routing.allocation.enable", "all", _enum("all", "primaries", "new_primaries", "none"),
+            dynamic=True),
+    Setting("cluster.routing.allocation.node_concurrent_recoveries", 2, _int(0), dynamic=True),
+    # Unset, these two follow node_concurrent_recoveries (allocation/deciders.py).
+    Setting("cluster.routing.allocation.node_concurrent_incoming_recoveries", 2, _int(0), dynamic=True),
+    Setting("cluster.routing.allocation.node_concurrent_outgoing_recoveries", 2, _int(0), dynamic=True),
+    Setting("cluster.routing.allocation.node_initial_primaries_recoveries", 4, _int(0), dynamic=True),
+    Setting("cluster.routing.allocation.awareness.attributes", [], _list, dynamic=True),
+    Setting("cluster.routing.allocation.same_shard.host", False, _bool, dynamic=True),
 ]}
 # Affix settings: any key under these prefixes is allowed (custom node attributes).
 NODE_SETTING_PREFIXES = ("node.attr.",)
+
+# Dynamic affix groups (ES's prefixKeySetting/groupSetting): `<prefix><name>` with a value
+# parsed by the group's parser. The filter groups name node attributes (or _name, _ip,
+# _host, _id); forced awareness is `...awareness.force.<attribute>.values`.
+CLUSTER_FILTER_PREFIXES = ("cluster.routing.allocation.require.", "cluster.routing.allocation.include.",
+                           "cluster.routing.allocation.exclude.")
+INDEX_FILTER_PREFIXES = ("index.routing.allocation.require.", "index.routing.allocation.include.",
+                         "index.routing.allocation.exclude.")
+FORCED_AWARENESS_PREFIX = "cluster.routing.allocation.awareness.force."
+_FORCED_AWARENESS = re.compile(r"cluster\.routing\.allocation\.awareness\.force\.[^.]+\.values")
+# Read from the cluster state only (the master's reroute is a function of the state), so a
+# node's own file may not set them: a value there would silently do nothing.
+CLUSTER_STATE_ONLY_PREFIX = "cluster.routing."
+
+
+def node_setting(key: str) -> Setting | None:
+    """The registered node setting of a key, an affix group's included."""
+    setting = NODE_SETTINGS.get(key)
+    if setting is not None:
+        return setting
+    if key.startswith(CLUSTER_FILTER_PREFIXES) and key.rsplit(".", 1)[-1]:
+        return Setting(key, [], _ip_list, dynamic=True)
+    if key.startswith(FORCED_AWARENESS_PREFIX):
+        if not _FORCED_AWARENESS.fullmatch(key):
+            raise SettingsError(f"invalid forced awareness setting [{key}]")
+        return Setting(key, [], _list, dynamic=True)
+    return None
 
 INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.number_of_shards", 1, _int(1, 1024)),
@@ -207,6 +262,9 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.blocks.read", False, _bool, dynamic=True),
     Setting("index.blocks.write", False, _bool, dynamic=True),
     Setting("index.blocks.metadata", False, _bool, dynamic=True),
+    Setting("index.routing.allocation.enable", "all", _enum("all", "primaries", "new_primaries", "none"),
+            dynamic=True),
+    Setting("index.allocation.max_retries", 5, _int(0), dynamic=True),
     Setting("index.uuid", None, _str, private=True),
     Setting("index.creation_date", None, _str, private=True),
     Setting("index.version.created", None, _str, private=True),
@@ -285,6 +343,9 @@ def load_node_settings(config_path: Path | None, overrides: Iterable[str] = (),
             raise SettingsError(f"setting [{flag}] must be of the form name=value")
         values[key.strip()] = value
     for key in values:
+        if key.startswith(CLUSTER_STATE_ONLY_PREFIX):
+            raise SettingsError(f"setting [{key}] is read from the cluster state only: set it with "
+                                "PUT /_cluster/settings")
         if key not in NODE_SETTINGS and not key.startswith(NODE_SETTING_PREFIXES):
             raise SettingsError(f"unknown setting [{key}]{_suggest(key, NODE_SETTINGS)} please check "
                                 "that any required plugins are installed, or check the breaking "
@@ -315,6 +376,10 @@ def validate_index_settings(values: Mapping[str, Any], *, allow_private: bool = 
         if key.startswith(INDEX_ANALYSIS_PREFIX):
             continue
         setting = INDEX_SETTINGS.get(key)
+        if setting is None and key.startswith(INDEX_FILTER_PREFIXES) and key.rsplit(".", 1)[-1]:
+            if value is not None:
+                parsed[key] = _ip_list(value, key)
+            continue
         if setting is None:
             raise SettingsError(f"unknown setting [{key}]{_suggest(key, INDEX_SETTINGS)} please check "
                                 "that any required plugins are installed, or check the breaking "

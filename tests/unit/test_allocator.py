@@ -90,15 +90,17 @@ def test_a_restarted_node_initializes_its_primaries_again_with_a_new_term():
     assert content.metadata.indices["logs"].primary_terms == (2,)
 
 
-def test_a_failed_primary_stays_unassigned_with_its_reason():
+def test_a_failed_primary_is_retried_until_max_retries_then_stays_unassigned_with_its_reason():
     a = node("a")
     content = created("logs", nodes={"a": a})
-    [primary] = primaries(content, "logs")
-    content = allocator.shard_failed(content, "logs", 0, primary.allocation_id, "translog corrupted")
-    content = allocator.reroute(content, {"a": a})
+    for attempt in range(1, 6):
+        [primary] = primaries(content, "logs")
+        assert primary.state == "INITIALIZING"
+        content = allocator.shard_failed(content, "logs", 0, primary.allocation_id, "translog corrupted")
+        content = allocator.reroute(content, {"a": a})
     [failed] = primaries(content, "logs")
-    assert (failed.state, failed.unassigned_reason, failed.unassigned_details) == (
-        "UNASSIGNED", "ALLOCATION_FAILED", "translog corrupted")
+    assert (failed.state, failed.unassigned_reason, failed.unassigned_details, failed.failed_attempts) == (
+        "UNASSIGNED", "ALLOCATION_FAILED", "failed shard on node [a]: translog corrupted", 5)
 
 
 def test_a_stale_started_report_changes_nothing():

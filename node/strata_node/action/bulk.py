@@ -214,7 +214,7 @@ class BulkAction:
 
     async def _on_shard_request(self, request: BulkShardRequest, task) -> BulkShardResponse:
         shard = self.indices.local_shard(request.index, request.shard, request.index_uuid)
-        if not shard.primary:  # routed with a state this node has moved past: retried
+        if not shard.primary or shard.relocated:  # routed by a state this node moved past: retried
             raise ShardNotFound(request.index, request.index_uuid, request.shard)
         service = self.indices.indices[request.index]
         local = request.local_items is not None
@@ -222,7 +222,11 @@ class BulkAction:
         responses: list[ItemResponse | None] = [None] * len(items)
         options = WriteOptions(refresh=request.refresh, wait_for_active_shards=request.wait_for_active_shards,
                                timeout=request.timeout)
-        await self._shard_request(service, shard, items, list(range(len(items))), responses, options)
+        shard.begin_write()
+        try:
+            await self._shard_request(service, shard, items, list(range(len(items))), responses, options)
+        finally:
+            shard.end_write()
         if local:
             return BulkShardResponse(items=[], local_responses=responses)
         return BulkShardResponse(items=[_to_result(r, request.error_trace) for r in responses])

@@ -1,27 +1,31 @@
-"""Primary allocation on the master: pure functions from a cluster state's content and its
-nodes to the next content.
+"""Shard allocation on the master: pure functions from a cluster state's content and its
+nodes to the next content (Elasticsearch's AllocationService, without rebalancing yet).
 
-What Elasticsearch's AllocationService does, without deciders or rebalancing yet:
 - a copy whose node left becomes UNASSIGNED (NODE_LEFT), remembering its node and
-  allocation id; a copy whose node restarted (a new ephemeral id) is initialized again on
-  that node, from the data it has;
-- an unassigned primary goes back to the node of its in-sync copy, with its allocation id
-  and a new primary term; it stays unassigned (the index red) while that node is away,
-  rather than starting empty elsewhere and losing acknowledged writes;
-- the primaries of a new index spread over the data nodes: each goes to the node with the
-  fewest shards, then the fewest of this index (BalancedShardsAllocator's weight by shard
-  count per node and per index, without moving started shards yet).
-- replicas go, once their primary has started, to the least loaded data node without a
-  copy of the shard, at most NODE_CONCURRENT_RECOVERIES recovering onto one node at once;
+  allocation id; a replica whose node restarted (a new ephemeral id) too;
 - a primary whose node left or restarted gives way to an in-sync started replica, which
-  becomes primary with a new primary term; the in-sync set follows the started copies
-  while the primary is active (a replica that left or failed drops out of it).
+  becomes primary with a new primary term (ES promotes one whatever the deciders say);
+- an unassigned primary with in-sync copies goes back only to a node holding one of them
+  (its own last node first), with that allocation id and a new term: where the deciders
+  say YES; while they THROTTLE it waits; when they all say NO it is forced there anyway,
+  unless max_retry or same_shard refuse (ES's canForceAllocatePrimary: `enable` and the
+  filters never keep an in-sync primary from its data). Without such a node it stays
+  unassigned (red) rather than starting empty elsewhere and losing acknowledged writes;
+- a new primary, and once its primary has started each unassigned replica, goes to the
+  data node with the fewest shards, then the fewest of its index, among those the deciders
+  (allocation/deciders.py) accept; when that node is throttled the copy waits;
+- while the primary is active the in-sync set is the started copies (a replica that left
+  or failed drops out of it).
 
-`shard_started` and `shard_failed` are the updates a node's report causes.
+`shard_started` and `shard_failed` are the updates a node's report causes; a failed copy
+counts its failures and is retried until `index.allocation.max_retries`. `reroute` takes
+the time (`now_ms`) it stamps on copies it unassigns; the master passes none and the wall
+clock is read once, only when something becomes unassigned.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import msgspec
@@ -30,24 +34,41 @@ from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
 from ..common.ids import random_base64_uuid
 from ..index.metadata import IndexMetadata
+from .deciders import NO, THROTTLE, YES, Allocation, active_primary_node, decide, force_primary
 
 
-def new_index_routing(metadata: IndexMetadata) -> tuple[ShardRouting, ...]:
+class Clock:
+    """The time a reroute stamps on what it unassigns, read at most once."""
+
+    def __init__(self, now_ms: int | None = None):
+        self._now = now_ms
+
+    def __call__(self) -> int:
+        if self._now is None:
+            self._now = int(time.time() * 1000)
+        return self._now
+
+
+def new_index_routing(metadata: IndexMetadata, now_ms: int = 0) -> tuple[ShardRouting, ...]:
     copies = []
     for shard in range(metadata.number_of_shards):
-        copies.append(ShardRouting(metadata.name, shard, True))
-        copies.extend(ShardRouting(metadata.name, shard, False) for _ in range(metadata.number_of_replicas))
+        copies.append(ShardRouting(metadata.name, shard, True, unassigned_at=now_ms))
+        copies.extend(ShardRouting(metadata.name, shard, False, unassigned_at=now_ms)
+                      for _ in range(metadata.number_of_replicas))
     return tuple(copies)
 
 
-def _unassign(copy: ShardRouting, reason: str, details: str) -> ShardRouting:
+def unassign(copy: ShardRouting, reason: str, details: str, now_ms: int,
+             failed_attempts: int = 0) -> ShardRouting:
     return msgspec.structs.replace(
         copy, state="UNASSIGNED", node=None, node_ephemeral_id=None, unassigned_reason=reason,
         unassigned_details=details, last_node=copy.node or copy.last_node,
-        last_allocation_id=copy.allocation_id or copy.last_allocation_id, allocation_id=None)
+        last_allocation_id=copy.allocation_id or copy.last_allocation_id, allocation_id=None,
+        failed_attempts=failed_attempts, unassigned_at=now_ms)
 
 
-def _initialize(copy: ShardRouting, node: DiscoveryNode, allocation_id: str) -> ShardRouting:
+def initialize(copy: ShardRouting, node: DiscoveryNode, allocation_id: str) -> ShardRouting:
+    """Its failures are kept until it starts (ES keeps the unassigned info meanwhile)."""
     return msgspec.structs.replace(
         copy, state="INITIALIZING", node=node.id, node_ephemeral_id=node.ephemeral_id,
         allocation_id=allocation_id, unassigned_reason=None, unassigned_details=None)
@@ -57,38 +78,43 @@ def _bump_term(metadata: IndexMetadata, shard: int) -> IndexMetadata:
     return metadata.with_primary_term(shard, metadata.primary_terms[shard] + 1)
 
 
-def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) -> ClusterStateContent:
-    """The content with every copy's assignment brought in line with `nodes`; the same
-    content (identical) when nothing changes."""
+def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
+            now_ms: int | None = None) -> ClusterStateContent:
+    """The content with every copy's assignment brought in line with `nodes` and the
+    deciders; the same content (identical) when nothing changes."""
+    clock = Clock(now_ms)
     routing = {name: copies for name, copies in content.routing_table.indices.items()
                if name in content.metadata.indices}
     for name, metadata in content.metadata.indices.items():
-        routing.setdefault(name, new_index_routing(metadata))
+        if name not in routing:
+            routing[name] = new_index_routing(metadata, clock())
+    alloc = Allocation(content, nodes)
+    alloc.count(routing)
     indices = dict(content.metadata.indices)
-    data_nodes = {n: d for n, d in nodes.items() if d.is_data_node}
-    load = {n: 0 for n in data_nodes}
-    recoveries = {n: 0 for n in data_nodes}  # incoming replica recoveries per node
-    for copies in routing.values():
-        for copy in copies:
-            if copy.node in load:
-                load[copy.node] += 1
-                if copy.state == "INITIALIZING" and not copy.primary:
-                    recoveries[copy.node] += 1
     new_routing: dict[str, tuple[ShardRouting, ...]] = {}
     for name in sorted(routing):
+        copies = routing[name]
         metadata = indices[name]
-        index_load = {n: 0 for n in data_nodes}
-        for copy in routing[name]:
-            if copy.node in index_load:
-                index_load[copy.node] += 1
+        if _settled(copies, nodes):
+            # The common case: every copy started and in sync, and nothing else in sync.
+            in_sync = metadata.in_sync_allocation_ids
+            if (sum(len(ids) for ids in in_sync.values()) == len(copies)
+                    and all(c.allocation_id in in_sync.get(str(c.shard), ()) for c in copies)):
+                new_routing[name] = copies
+                continue
+            index_load = None  # nothing to place or follow: only the in-sync sets to check
+        else:
+            index_load = dict.fromkeys(alloc.data_nodes, 0)
+            for copy in copies:
+                if copy.node in index_load:
+                    index_load[copy.node] += 1
         by_shard: dict[int, list[ShardRouting]] = {}
-        for copy in routing[name]:
+        for copy in copies:
             by_shard.setdefault(copy.shard, []).append(copy)
         updated: list[ShardRouting] = []
         for shard in sorted(by_shard):
-            copies, metadata = _reroute_shard(by_shard[shard], metadata, nodes, data_nodes, load, index_load,
-                                              recoveries)
-            updated.extend(copies)
+            shard_copies, metadata = _reroute_shard(by_shard[shard], metadata, alloc, index_load, clock)
+            updated.extend(shard_copies)
         new_routing[name] = tuple(updated)
         indices[name] = metadata
     if new_routing == content.routing_table.indices and indices == content.metadata.indices:
@@ -98,100 +124,174 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) ->
         routing_table=RoutingTable(content.routing_table.version + 1, new_routing))
 
 
-def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, nodes: Mapping[str, DiscoveryNode],
-                   data_nodes: Mapping[str, DiscoveryNode], load: dict[str, int], index_load: dict[str, int],
-                   recoveries: dict[str, int]) -> tuple[list[ShardRouting], IndexMetadata]:
+def _settled(copies: tuple[ShardRouting, ...], nodes: Mapping[str, DiscoveryNode]) -> bool:
+    """Every copy assigned to a node still there, unrestarted, and started: nothing to
+    place or follow (only the in-sync set may need updating)."""
+    for copy in copies:
+        if copy.state != "STARTED":
+            return False
+        node = nodes.get(copy.node)  # type: ignore[arg-type]
+        if node is None or node.ephemeral_id != copy.node_ephemeral_id:
+            return False
+    return True
+
+
+def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: Allocation,
+                   index_load: dict[str, int] | None,
+                   clock: Clock) -> tuple[list[ShardRouting], IndexMetadata]:
     """One shard's copies: follow their nodes, keep or find a primary, place replicas,
     and keep the in-sync set to the started copies while the primary is active."""
     shard = copies[0].shard
-    restarted_primary = False
-    followed = []
-    for copy in copies:
-        if copy.node is not None:
-            node = nodes.get(copy.node)
-            if node is None:
-                copy = _unassign(copy, "NODE_LEFT", f"node_left [{copy.node}]")
-            elif copy.node_ephemeral_id != node.ephemeral_id:
-                if copy.primary:  # restarted: its data is there, its open shard is not
-                    restarted_primary = True
-                else:
-                    copy = _unassign(copy, "NODE_RESTARTING", f"node [{copy.node}] restarted")
-        followed.append(copy)
-    copies = followed
-    primary_at = next(i for i, c in enumerate(copies) if c.primary)
-    primary = copies[primary_at]
-    in_sync = metadata.in_sync(shard)
-    if primary.node is None or restarted_primary:
-        # An in-sync started replica takes over at once (ES promotes one), with a new term.
-        promotable = [i for i, c in enumerate(copies)
-                      if not c.primary and c.state == "STARTED" and c.allocation_id in in_sync]
-        if promotable:
-            chosen = promotable[0]
-            copies[chosen] = msgspec.structs.replace(copies[chosen], primary=True)
+    if index_load is not None:
+        nodes = alloc.nodes
+        restarted_primary = False
+        followed = []
+        for copy in copies:
+            if copy.node is not None:
+                node = nodes.get(copy.node)
+                if node is None:
+                    copy = unassign(copy, "NODE_LEFT", f"node_left [{copy.node}]", clock())
+                elif copy.node_ephemeral_id != node.ephemeral_id:
+                    if copy.primary:  # handled below: a replica may take over
+                        restarted_primary = True
+                    else:
+                        copy = unassign(copy, "NODE_RESTARTING", f"node [{copy.node}] restarted", clock())
+            followed.append(copy)
+        copies = followed
+        primary_at = next(i for i, c in enumerate(copies) if c.primary)
+        primary = copies[primary_at]
+        in_sync = metadata.in_sync(shard)
+        if primary.node is None or restarted_primary:
+            # An in-sync started replica takes over at once (ES promotes one), with a new term.
+            promotable = [i for i, c in enumerate(copies)
+                          if not c.primary and c.state == "STARTED" and c.allocation_id in in_sync]
             old = primary
             if restarted_primary:
-                old = _unassign(old, "NODE_RESTARTING", f"node [{old.node}] restarted")
-            copies[primary_at] = msgspec.structs.replace(old, primary=False)
-            metadata = _bump_term(metadata, shard)
-        elif restarted_primary:
-            node = nodes[primary.node]
-            copies[primary_at] = _initialize(primary, node, primary.allocation_id or random_base64_uuid())
-            metadata = _bump_term(metadata, shard)
-        elif primary.unassigned_reason != "ALLOCATION_FAILED":
-            target = _primary_target(primary, metadata, data_nodes, load, index_load)
-            if target is not None:
-                allocation_id = primary.last_allocation_id if in_sync else random_base64_uuid()
-                copies[primary_at] = _initialize(primary, data_nodes[target], allocation_id)
-                if in_sync:
-                    metadata = _bump_term(metadata, shard)
-                load[target] += 1
+                # Its data is on that node, its open shard is not: it starts again from there.
+                old = unassign(old, "NODE_RESTARTING", f"node [{old.node}] restarted", clock())
+            if promotable:
+                chosen = promotable[0]
+                copies[chosen] = msgspec.structs.replace(copies[chosen], primary=True)
+                copies[primary_at] = msgspec.structs.replace(old, primary=False)
+                metadata = _bump_term(metadata, shard)
+            else:
+                copies[primary_at] = old
+                metadata = _allocate_primary(copies, primary_at, metadata, alloc, index_load)
+        primary = next(c for c in copies if c.primary)
+        if primary.state == "STARTED":
+            for i, copy in enumerate(copies):
+                if copy.primary or copy.node is not None:
+                    continue
+                target = best_node(copy, copies, alloc, index_load)
+                if target is None:
+                    break  # the other unassigned replicas of this shard would get the same answer
+                copies[i] = initialize(copy, alloc.data_nodes[target].node, random_base64_uuid())
+                alloc.placed(copies[i], target, primary.node)
                 index_load[target] += 1
-    primary = next(c for c in copies if c.primary)
+    else:
+        primary = next(c for c in copies if c.primary)
     if primary.state == "STARTED":
-        for i, copy in enumerate(copies):
-            if copy.primary or copy.node is not None:
-                continue
-            holding = {c.node for c in copies if c.node is not None}
-            target = _replica_target(data_nodes, holding, load, index_load, recoveries)
-            if target is None:
-                break
-            copies[i] = _initialize(copy, data_nodes[target], random_base64_uuid())
-            load[target] += 1
-            index_load[target] += 1
-            recoveries[target] += 1
         # While the primary is active it decides what is in sync: the started copies. A
         # copy that left or failed drops out, so the primary goes on without it.
         started = tuple(sorted(c.allocation_id for c in copies if c.state == "STARTED" and c.allocation_id))
-        if started != tuple(sorted(in_sync)):
+        if started != tuple(sorted(metadata.in_sync(shard))):
             metadata = metadata.with_in_sync(shard, started)
     return copies, metadata
 
 
-NODE_CONCURRENT_RECOVERIES = 2  # cluster.routing.allocation.node_concurrent_recoveries' default
+def best_node(copy: ShardRouting, shard: list[ShardRouting], alloc: Allocation,
+              index_load: dict[str, int]) -> str | None:
+    """ES's BalancedShardsAllocator for an unassigned copy: the lightest node (fewest
+    shards, then fewest of the index) among those the deciders do not refuse, a YES
+    preferred at equal weight; None when that node is throttled or every node refuses."""
+    load = alloc.load
+    s = alloc.settings
+    # What the deciders would answer on every node, found cheaply first (a reroute runs on
+    # every state, and many copies may wait while recoveries are throttled): same_shard
+    # refuses the nodes holding a copy, throttling the nodes at their limits.
+    holding = {c.node for c in shard if c.node is not None}
+    candidates = [n for n in alloc.data_nodes if n not in holding]
+    if copy.primary:
+        if all(alloc.initializing_primaries[n] >= s.initial_primaries for n in candidates):
+            return None
+    else:
+        source = active_primary_node(shard, copy.shard)
+        if source is None or alloc.outgoing.get(source, 0) >= s.outgoing:
+            return None
+        if all(alloc.incoming[n] >= s.incoming for n in candidates):
+            return None
+    order = sorted(candidates, key=lambda n: (load[n], index_load[n], n))
+    best: str | None = None
+    best_type = NO
+    best_weight: tuple[int, int] | None = None
+    for n in order:
+        weight = (load[n], index_load[n])
+        if best_weight is not None and weight > best_weight:
+            break
+        kind, _ = decide(copy, alloc.data_nodes[n], shard, alloc)
+        if kind == NO:
+            continue
+        if best is None or (kind == YES and best_type == THROTTLE):
+            best, best_type, best_weight = n, kind, weight
+            if kind == YES:
+                break
+    return best if best_type == YES else None
 
 
-def _replica_target(data_nodes: Mapping[str, DiscoveryNode], holding: set[str], load: dict[str, int],
-                    index_load: dict[str, int], recoveries: dict[str, int]) -> str | None:
-    """The least loaded data node without a copy of the shard (never two copies of a shard
-    on one node) and below its limit of concurrent incoming recoveries."""
-    candidates = [n for n in sorted(data_nodes)
-                  if n not in holding and recoveries[n] < NODE_CONCURRENT_RECOVERIES]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda n: (load[n], index_load[n]))
+def in_sync_candidates(copies: list[ShardRouting], primary_at: int, in_sync: tuple[str, ...],
+                       alloc: Allocation) -> list[tuple[str, str]]:
+    """(node, allocation id) of every unassigned copy whose data is in sync and whose node
+    is here: where an existing primary may open (ES's PrimaryShardAllocator; its own last
+    node first)."""
+    out: list[tuple[str, str]] = []
+    order = [copies[primary_at], *(c for i, c in enumerate(copies) if i != primary_at)]
+    for c in order:
+        if (c.node is None and c.last_allocation_id in in_sync and c.last_node in alloc.data_nodes
+                and (c.last_node, c.last_allocation_id) not in out
+                and not any(o.node == c.last_node for o in copies)):
+            out.append((c.last_node, c.last_allocation_id))
+    return out
 
 
-def _primary_target(copy: ShardRouting, metadata: IndexMetadata, data_nodes: Mapping[str, DiscoveryNode],
-                    load: dict[str, int], index_load: dict[str, int]) -> str | None:
-    in_sync = metadata.in_sync(copy.shard)
-    if in_sync:
+def _allocate_primary(copies: list[ShardRouting], primary_at: int, metadata: IndexMetadata,
+                      alloc: Allocation, index_load: dict[str, int]) -> IndexMetadata:
+    primary = copies[primary_at]
+    in_sync = metadata.in_sync(primary.shard)
+    if not in_sync:
+        target = best_node(primary, copies, alloc, index_load)
+        if target is None:
+            return metadata
+        allocation_id = random_base64_uuid()
+    else:
         # Only where an in-sync copy's data is: anything else could lose acknowledged writes.
-        if copy.last_allocation_id in in_sync and copy.last_node in data_nodes:
-            return copy.last_node
-        return None
-    if not data_nodes:
-        return None
-    return min(sorted(data_nodes), key=lambda n: (load[n], index_load[n]))
+        target = allocation_id = None
+        candidates = in_sync_candidates(copies, primary_at, in_sync, alloc)
+        throttled = False
+        for node, aid in candidates:
+            kind, _ = decide(primary, alloc.data_nodes[node], copies, alloc)
+            if kind == YES:
+                target, allocation_id = node, aid
+                break
+            throttled = throttled or kind == THROTTLE
+        if target is None and not throttled:
+            for node, aid in candidates:
+                kind, _ = force_primary(primary, alloc.data_nodes[node], copies, alloc)
+                if kind == YES:
+                    target, allocation_id = node, aid
+                    break
+        if target is None:
+            return metadata
+        if primary.failed_attempts:
+            # A retry after a failure: the node keeps its failed copy (and its report) by
+            # allocation id, so the retry needs a new one. It opens the same folder, the
+            # in-sync data, so the new id is in sync too.
+            allocation_id = random_base64_uuid()
+            metadata = metadata.with_in_sync(primary.shard, (*in_sync, allocation_id))
+        metadata = _bump_term(metadata, primary.shard)
+    copies[primary_at] = initialize(primary, alloc.data_nodes[target].node, allocation_id)
+    alloc.placed(copies[primary_at], target, None)
+    index_load[target] += 1
+    return metadata
 
 
 def shard_started(content: ClusterStateContent, index: str, shard: int,
@@ -206,7 +306,7 @@ def shard_started(content: ClusterStateContent, index: str, shard: int,
     for copy in copies:
         if copy.shard == shard and copy.allocation_id == allocation_id and copy.state == "INITIALIZING":
             found = copy
-            copy = msgspec.structs.replace(copy, state="STARTED")
+            copy = msgspec.structs.replace(copy, state="STARTED", failed_attempts=0)
         updated.append(copy)
     if found is None:
         return content  # a stale report: the copy moved on meanwhile
@@ -221,9 +321,10 @@ def shard_started(content: ClusterStateContent, index: str, shard: int,
 
 
 def shard_failed(content: ClusterStateContent, index: str, shard: int, allocation_id: str,
-                 reason: str) -> ClusterStateContent:
-    """A node could not open or keep its copy: UNASSIGNED (ALLOCATION_FAILED) with the
-    reason, left there (no retry yet) so the failure shows in health and the APIs."""
+                 reason: str, now_ms: int | None = None) -> ClusterStateContent:
+    """A node could not open or keep its copy: UNASSIGNED (ALLOCATION_FAILED) with ES's
+    details and one more failure; the reroute retries it (where its data is, for an
+    in-sync primary) until `index.allocation.max_retries`."""
     copies = content.routing_table.indices.get(index)
     if copies is None:
         return content
@@ -232,8 +333,8 @@ def shard_failed(content: ClusterStateContent, index: str, shard: int, allocatio
     for copy in copies:
         if copy.shard == shard and copy.allocation_id == allocation_id and copy.node is not None:
             found = True
-            copy = msgspec.structs.replace(
-                _unassign(copy, "ALLOCATION_FAILED", reason), last_node=None)
+            copy = unassign(copy, "ALLOCATION_FAILED", f"failed shard on node [{copy.node}]: {reason}",
+                            Clock(now_ms)(), copy.failed_attempts + 1)
         updated.append(copy)
     if not found:
         return content

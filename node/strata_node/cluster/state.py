@@ -55,6 +55,11 @@ class ShardRouting(msgspec.Struct, frozen=True):
     unassigned_details: str | None = None
     last_node: str | None = None
     last_allocation_id: str | None = None
+    # Failed allocations in a row (ES's UnassignedInfo failed_allocations): kept while the
+    # copy initializes again, cleared once it starts; max_retry stops retrying at the limit.
+    failed_attempts: int = 0
+    # When the copy became unassigned, ms since the epoch (explain's `at`); 0 if unknown.
+    unassigned_at: int = 0
 
 
 class RoutingTable(msgspec.Struct, frozen=True):

@@ -3,10 +3,10 @@ node should use now (Elasticsearch's ClusterSettings and SettingsUpdater).
 
 Persistent and transient settings live in the cluster state's metadata, flat and as
 strings, the way Elasticsearch stores them. Only settings registered as dynamic in
-settings.py NODE_SETTINGS are accepted. The effective value of a setting is the
-transient one, else the persistent one, else the node's own (file, environment, `-E`),
-else its default, so a change made through the API takes effect on every node as soon
-as it applies the cluster state.
+settings.py NODE_SETTINGS, or in one of its affix groups, are accepted. The effective
+value of a setting is the transient one, else the persistent one, else the node's own
+(file, environment, `-E`), else its default, so a change made through the API takes
+effect on every node as soon as it applies the cluster state.
 
 `apply_update` is pure: it validates a whole request before anything changes, so one
 bad key rejects the request (the master runs it inside a cluster state update).
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..settings import NODE_SETTINGS, NodeSettings, SettingsError, flatten
+from ..settings import NODE_SETTINGS, NodeSettings, SettingsError, flatten, node_setting
 from .errors import IllegalArgument
 from .patterns import simple_match
 
@@ -47,7 +47,10 @@ def apply_update(
     to_set: dict[str, Any] = {}
     to_remove: list[str] = []
     for key, value in flat.items():
-        setting = NODE_SETTINGS.get(key)
+        try:
+            setting = node_setting(key)  # affix groups (allocation filters) included
+        except SettingsError as e:
+            raise IllegalArgument(f"{scope} setting [{key}], {e}") from None
         if value is None:
             if setting is None or setting.dynamic or key.endswith("*"):
                 to_remove.append(key)

@@ -36,11 +36,30 @@ class IndexShard:
         # The highest primary term whose operations this copy has taken (a replica checks
         # the first operations of a newer primary against its own history).
         self.operation_term = primary_term
+        # A primary that handed off to its relocation target takes no more writes: they
+        # wait for the cluster state that makes the target primary.
+        self.relocated = False
+        self._writes = 0
+        self._no_writes = asyncio.Event()
+        self._no_writes.set()
         self._flush_task: asyncio.Task | None = None
 
     @property
     def primary_term(self) -> int:
         return self.engine.primary_term
+
+    def begin_write(self) -> None:
+        self._writes += 1
+        self._no_writes.clear()
+
+    def end_write(self) -> None:
+        self._writes -= 1
+        if self._writes == 0:
+            self._no_writes.set()
+
+    async def drain_writes(self) -> None:
+        """Until every write this primary has begun has finished (replicated included)."""
+        await self._no_writes.wait()
 
     async def start(self) -> None:
         try:

@@ -1,0 +1,620 @@
+"""Allocation deciders: may this copy of a shard go to (or stay on) that node? Pure
+functions of the cluster state's content, as Elasticsearch's AllocationDecider family,
+answering ES-shaped decisions (YES, NO or THROTTLE, the decider's name and ES's text).
+
+`Allocation` is what one reroute (or one explain) knows: the cluster-level allocation
+settings, read from the content's metadata (transient over persistent over the default),
+the data nodes with their attributes, host and IP, and the recoveries running per node.
+The deciders, in ES's order:
+
+- max_retry: a copy that failed `index.allocation.max_retries` (5) times in a row waits
+  for `POST /_cluster/reroute?retry_failed`;
+- replica_after_primary_active: a replica waits for an active primary;
+- enable: `cluster.routing.allocation.enable` or `index.routing.allocation.enable` (all,
+  primaries, new_primaries, none);
+- filter: `index.` and `cluster.routing.allocation.require|include|exclude.<attribute>`
+  over `_name`, `_id`, `_ip`, `_host_ip`, `_publish_ip`, `_host` and custom attributes
+  (`node.attr.*`), comma lists with `*` wildcards (DiscoveryNodeFilters);
+- same_shard: never two copies of a shard on one node (nor on one host with
+  `cluster.routing.allocation.same_shard.host`);
+- throttling: at most `node_initial_primaries_recoveries` (4) primaries opening from a
+  store and `node_concurrent_incoming_recoveries` / `..._outgoing_recoveries` (both
+  `node_concurrent_recoveries`, 2) peer recoveries per node;
+- awareness: with `cluster.routing.allocation.awareness.attributes`, at most
+  ceil(copies / values) copies of a shard per attribute value (forced values counted).
+
+`decide` runs them for one copy and one node; `force_primary` is ES's
+canForceAllocatePrimary (an in-sync primary goes back to its data unless max_retry or
+same_shard refuse); `can_remain` runs the deciders that may move a started copy away
+(filter, awareness), for relocation to drain nodes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from ..cluster.coordination.discovery_node import DiscoveryNode
+from ..cluster.state import ClusterStateContent, ShardRouting
+from ..common.patterns import simple_match
+from ..index.metadata import IndexMetadata
+from ..settings import (
+    CLUSTER_FILTER_PREFIXES,
+    FORCED_AWARENESS_PREFIX,
+    INDEX_FILTER_PREFIXES,
+    INDEX_SETTINGS,
+    NODE_SETTINGS,
+    SettingsError,
+    _list,
+)
+
+YES, THROTTLE, NO = "YES", "THROTTLE", "NO"
+
+
+class Decision(NamedTuple):
+    type: str
+    decider: str
+    explanation: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"decider": self.decider, "decision": self.type, "explanation": self.explanation}
+
+
+def combined(decisions: Iterable[Decision]) -> str:
+    """A multi-decision's type: NO if any says no, else THROTTLE if any waits, else YES."""
+    result = YES
+    for d in decisions:
+        if d.type == NO:
+            return NO
+        if d.type == THROTTLE:
+            result = THROTTLE
+    return result
+
+
+def es_time(millis: int) -> str:
+    """Epoch milliseconds as ES's date_optional_time in UTC."""
+    seconds, ms = divmod(max(millis, 0), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+
+
+# -- node filters (DiscoveryNodeFilters) ------------------------------------------------------
+
+
+class NodeInfo(NamedTuple):
+    """A data node as the deciders see it: ES's host name and host address come from the
+    transport address."""
+
+    id: str
+    name: str
+    attributes: Mapping[str, str]
+    host: str
+    ip: str | None
+    node: DiscoveryNode
+
+
+def node_info(node: DiscoveryNode) -> NodeInfo:
+    address = node.transport_address
+    host = (address.rsplit(":", 1)[0] if ":" in address else address).strip("[]")
+    try:
+        ip: str | None = str(ipaddress.ip_address(host))
+    except ValueError:
+        ip = None
+    return NodeInfo(node.id, node.name, node.attributes, host, ip, node)
+
+
+class NodeFilters(NamedTuple):
+    """One group of filters: `require` (every attribute must match, AND) or `include` /
+    `exclude` (any match, OR); each attribute a list of values with `*` wildcards."""
+
+    op: str  # AND | OR
+    filters: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def match(self, node: NodeInfo) -> bool:
+        conjunction = self.op == "AND"
+        for attr, values in self.filters:
+            if attr in ("_ip", "_host_ip", "_publish_ip"):
+                hit = node.ip is not None and any(simple_match(v, node.ip) for v in values)
+                if conjunction and not hit:
+                    return False
+                if hit and not conjunction:
+                    return True
+                continue
+            if attr == "_host":
+                tests: Callable[[str], bool] = lambda v: simple_match(v, node.host) or (  # noqa: E731
+                    node.ip is not None and simple_match(v, node.ip))
+            elif attr == "_id":
+                tests = lambda v: v == node.id  # noqa: E731
+            elif attr in ("_name", "name"):
+                tests = lambda v: simple_match(v, node.name)  # noqa: E731
+            else:
+                value = node.attributes.get(attr)
+                if value is None:
+                    if conjunction:
+                        return False
+                    continue
+                tests = lambda v, value=value: simple_match(v, value)  # noqa: E731
+            # ES's loop: under AND every value must match, under OR one is enough.
+            for v in values:
+                if tests(v):
+                    if not conjunction:
+                        return True
+                elif conjunction:
+                    return False
+        return conjunction
+
+    def __str__(self) -> str:
+        joiner = f" {self.op} "
+        return ",".join(f'{attr}:"{joiner.join(values)}"' for attr, values in self.filters)
+
+
+def build_filters(op: str, raw: Mapping[str, Any]) -> NodeFilters | None:
+    """attribute -> comma list (or list) of values; None when nothing is set. Filters on
+    `_tier_preference` belong to the data tier decider, left out as ES's trimTier does."""
+    filters = []
+    for attr, value in raw.items():
+        if attr == "_tier_preference":
+            continue
+        values = tuple(_list(value, attr)) if value is not None else ()
+        if values:
+            filters.append((attr, values))
+    return NodeFilters(op, tuple(filters)) if filters else None
+
+
+def _groups(settings: Mapping[str, Any], prefixes: tuple[str, str, str]) -> tuple[NodeFilters | None, ...]:
+    raw: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+    for key, value in settings.items():
+        if key.startswith(prefixes):
+            for i, prefix in enumerate(prefixes):
+                if key.startswith(prefix):
+                    raw[i][key[len(prefix):]] = value
+    require, include, exclude = raw
+    return build_filters("AND", require), build_filters("OR", include), build_filters("OR", exclude)
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+def _setting(layers: Sequence[Mapping[str, Any]], key: str, default: Any = None) -> Any:
+    setting = NODE_SETTINGS[key]
+    for layer in layers:
+        if key in layer:
+            try:
+                return setting.parse(layer[key], key)
+            except SettingsError:
+                continue  # validated on the way in; a reroute never fails on it
+    return setting.default if default is None else default
+
+
+class AllocationSettings(NamedTuple):
+    enable: str
+    incoming: int
+    outgoing: int
+    initial_primaries: int
+    awareness: tuple[str, ...]
+    forced_awareness: Mapping[str, tuple[str, ...]]
+    same_host: bool
+    require: NodeFilters | None
+    include: NodeFilters | None
+    exclude: NodeFilters | None
+
+
+def allocation_settings(transient: Mapping[str, Any], persistent: Mapping[str, Any]) -> AllocationSettings:
+    """The cluster-level allocation settings of a metadata: transient over persistent over
+    the default (a node's own file may not set them, see settings.py)."""
+    layers = (transient, persistent)
+    merged = {**persistent, **transient}
+    concurrent = _setting(layers, "cluster.routing.allocation.node_concurrent_recoveries")
+    forced: dict[str, tuple[str, ...]] = {}
+    for key, value in merged.items():
+        if key.startswith(FORCED_AWARENESS_PREFIX) and key.endswith(".values"):
+            values = tuple(_list(value, key))
+            if values:
+                forced[key[len(FORCED_AWARENESS_PREFIX):-len(".values")]] = values
+    require, include, exclude = _groups(merged, CLUSTER_FILTER_PREFIXES)
+    prefix = "cluster.routing.allocation."
+    return AllocationSettings(
+        enable=_setting(layers, prefix + "enable"),
+        incoming=_setting(layers, prefix + "node_concurrent_incoming_recoveries", concurrent),
+        outgoing=_setting(layers, prefix + "node_concurrent_outgoing_recoveries", concurrent),
+        initial_primaries=_setting(layers, prefix + "node_initial_primaries_recoveries"),
+        awareness=tuple(_setting(layers, prefix + "awareness.attributes")),
+        forced_awareness=forced,
+        same_host=_setting(layers, prefix + "same_shard.host"),
+        require=require, include=include, exclude=exclude)
+
+
+class IndexAllocation(NamedTuple):
+    """An index's allocation settings, parsed once per reroute."""
+
+    enable: str | None  # None: the cluster's applies
+    max_retries: int
+    require: NodeFilters | None
+    include: NodeFilters | None
+    exclude: NodeFilters | None
+
+
+# IndexMetadata is immutable, and most of it outlives many reroutes: its allocation
+# settings are parsed once per metadata value (weakly held, dropped with it).
+_INDEX_ALLOCATION: dict[int, tuple[weakref.ref, IndexAllocation]] = {}
+
+
+def index_allocation(metadata: IndexMetadata) -> IndexAllocation:
+    key = id(metadata)
+    hit = _INDEX_ALLOCATION.get(key)
+    if hit is not None and hit[0]() is metadata:
+        return hit[1]
+    value = _parse_index_allocation(metadata)
+    forget = lambda _, key=key: _INDEX_ALLOCATION.pop(key, None)  # noqa: E731
+    _INDEX_ALLOCATION[key] = (weakref.ref(metadata, forget), value)
+    return value
+
+
+def _parse_index_allocation(metadata: IndexMetadata) -> IndexAllocation:
+    settings = metadata.settings
+    enable = settings.get("index.routing.allocation.enable")
+    try:
+        max_retries = metadata.setting("index.allocation.max_retries")
+    except SettingsError:
+        max_retries = INDEX_SETTINGS["index.allocation.max_retries"].default
+    require, include, exclude = _groups(settings, INDEX_FILTER_PREFIXES)
+    return IndexAllocation(str(enable).lower() if enable is not None else None, max_retries,
+                           require, include, exclude)
+
+
+# -- what one reroute knows ---------------------------------------------------------------------
+
+
+class Allocation:
+    """The context of one reroute or explain. `debug` keeps every decider's answer (the
+    explain API; YES ones only with `include_yes`), else deciding stops at the first NO.
+    `ignore_disable` is set while reroute commands run (ES ignores `enable` for them)."""
+
+    def __init__(self, content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
+                 debug: bool = False, include_yes: bool = False):
+        self.content = content
+        self.indices = content.metadata.indices
+        metadata = content.metadata
+        self.settings = allocation_settings(metadata.transient_settings, metadata.persistent_settings)
+        self.nodes = nodes
+        self.data_nodes = {n: node_info(d) for n, d in sorted(nodes.items()) if d.is_data_node}
+        self.debug = debug
+        self.include_yes = include_yes
+        self.ignore_disable = False
+        self._index: dict[str, IndexAllocation] = {}
+        self._attribute_values: dict[str, set[str]] = {}
+        # Per data node: copies held, primaries initializing from a store, and incoming and
+        # outgoing peer recoveries (a replica initializing, and its primary's node).
+        self.load = dict.fromkeys(self.data_nodes, 0)
+        self.initializing_primaries = dict.fromkeys(self.data_nodes, 0)
+        self.incoming = dict.fromkeys(self.data_nodes, 0)
+        self.outgoing = dict.fromkeys(self.data_nodes, 0)
+
+    def count(self, routing: Mapping[str, Sequence[ShardRouting]]) -> None:
+        """Fill the per-node counters from a routing table (once, before any placement)."""
+        load = self.load
+        for copies in routing.values():
+            for copy in copies:
+                node = copy.node
+                if node in load:
+                    load[node] += 1
+                    if copy.state == "INITIALIZING":
+                        if copy.primary:
+                            self.initializing_primaries[node] += 1
+                        else:
+                            self.incoming[node] += 1
+                            source = active_primary_node(copies, copy.shard)
+                            if source in self.outgoing:
+                                self.outgoing[source] += 1
+
+    def placed(self, copy: ShardRouting, node: str, source: str | None) -> None:
+        """A copy was just initialized on `node` (recovering from `source`, a replica)."""
+        self.load[node] += 1
+        if copy.primary:
+            self.initializing_primaries[node] += 1
+        else:
+            self.incoming[node] += 1
+            if source in self.outgoing:
+                self.outgoing[source] += 1
+
+    def index(self, name: str) -> IndexAllocation:
+        found = self._index.get(name)
+        if found is None:
+            found = self._index[name] = index_allocation(self.indices[name])
+        return found
+
+    def attribute_values(self, attribute: str) -> set[str]:
+        values = self._attribute_values.get(attribute)
+        if values is None:
+            values = self._attribute_values[attribute] = {
+                n.attributes[attribute] for n in self.data_nodes.values() if attribute in n.attributes}
+        return values
+
+
+def active_primary_node(copies: Iterable[ShardRouting], shard: int) -> str | None:
+    for c in copies:
+        if c.shard == shard and c.primary and c.state in ("STARTED", "RELOCATING"):
+            return c.node
+    return None
+
+
+def existing_store(copy: ShardRouting, metadata: IndexMetadata) -> bool:
+    """A primary whose shard has been active (in-sync copies exist) opens from a store
+    (ES's EXISTING_STORE recovery source); a new one starts empty."""
+    return copy.primary and bool(metadata.in_sync(copy.shard))
+
+
+def shard_summary(copy: ShardRouting, metadata: IndexMetadata | None = None) -> str:
+    """ShardRouting.shortSummary, as ES's explanations quote a copy."""
+    out = f"[{copy.index}][{copy.shard}], node[{copy.node}], [{'P' if copy.primary else 'R'}]"
+    if copy.state == "INITIALIZING":
+        if not copy.primary:
+            source = "peer recovery"
+        elif metadata is not None and existing_store(copy, metadata):
+            source = "existing store recovery; bootstrap_history_uuid=false"
+        else:
+            source = "new shard recovery"
+        out += f", recovery_source[{source}]"
+    out += f", s[{copy.state}]"
+    if copy.allocation_id:
+        out += f", a[id={copy.allocation_id}]"
+    return out
+
+
+def unassigned_summary(copy: ShardRouting) -> str:
+    """UnassignedInfo.toString, as max_retry quotes it."""
+    out = f"[reason={copy.unassigned_reason or 'INDEX_CREATED'}], at[{es_time(copy.unassigned_at)}]"
+    if copy.failed_attempts:
+        out += f", failed_attempts[{copy.failed_attempts}]"
+    out += ", delayed=false"
+    if copy.last_node:
+        out += f", last_node[{copy.last_node}]"
+    if copy.unassigned_details:
+        out += f", details[{copy.unassigned_details}]"
+    return f"unassigned_info[{out}, allocation_status[no_attempt]]"
+
+
+# -- the deciders -------------------------------------------------------------------------------
+
+Copies = Sequence[ShardRouting]  # the copies of one shard, as they stand
+Decider = Callable[[ShardRouting, NodeInfo, Copies, Allocation], Decision]
+_ALLOCATION = "cluster.routing.allocation."
+
+
+def max_retry(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation) -> Decision:
+    failures = copy.failed_attempts
+    if failures <= 0:
+        return Decision(YES, "max_retry", "shard has no previous failures")
+    limit = alloc.index(copy.index).max_retries
+    if failures >= limit:
+        return Decision(NO, "max_retry",
+                        f"shard has exceeded the maximum number of retries [{limit}] on failed "
+                        "allocation attempts - manually call "
+                        "[POST /_cluster/reroute?retry_failed&metric=none] to retry, "
+                        f"[{unassigned_summary(copy)}]")
+    return Decision(YES, "max_retry",
+                    f"shard has failed allocating [{failures}] times but [{limit}] retries are allowed")
+
+
+def replica_after_primary_active(copy: ShardRouting, node: NodeInfo, shard: Copies,
+                                 alloc: Allocation) -> Decision:
+    name = "replica_after_primary_active"
+    if copy.primary:
+        return Decision(YES, name, "shard is primary and can be allocated")
+    if active_primary_node(shard, copy.shard) is None:
+        return Decision(NO, name, "primary shard for this replica is not yet active")
+    return Decision(YES, name, "primary shard for this replica is already active")
+
+
+def enable(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation) -> Decision:
+    if alloc.ignore_disable:
+        return Decision(YES, "enable", "explicitly ignoring any disabling of allocation due to manual "
+                        "allocation commands via the reroute API")
+    index_value = alloc.index(copy.index).enable
+    if index_value is not None:
+        value, where = index_value, f"index setting [index.routing.allocation.enable={index_value}]"
+    else:
+        value = alloc.settings.enable
+        where = f"cluster setting [{_ALLOCATION}enable={value}]"
+    if value == "all":
+        return Decision(YES, "enable", "all allocations are allowed")
+    if value == "none":
+        return Decision(NO, "enable", f"no allocations are allowed due to {where}")
+    if value == "new_primaries":
+        if (copy.primary and copy.state not in ("STARTED", "RELOCATING")
+                and not existing_store(copy, alloc.indices[copy.index])):
+            return Decision(YES, "enable", "new primary allocations are allowed")
+        return Decision(NO, "enable", f"non-new primary allocations are forbidden due to {where}")
+    if copy.primary:  # primaries
+        return Decision(YES, "enable", "primary allocations are allowed")
+    return Decision(NO, "enable", f"replica allocations are forbidden due to {where}")
+
+
+def _filter(node: NodeInfo, alloc: Allocation, index: str) -> Decision:
+    for scope, prefix, groups in (("cluster", "cluster.routing.allocation", alloc.settings),
+                                  ("index", "index.routing.allocation", alloc.index(index))):
+        if groups.require is not None and not groups.require.match(node):
+            return Decision(NO, "filter", f"node does not match {scope} setting [{prefix}.require] "
+                            f"filters [{groups.require}]")
+        if groups.include is not None and not groups.include.match(node):
+            return Decision(NO, "filter", f"node does not match {scope} setting [{prefix}.include] "
+                            f"filters [{groups.include}]")
+        if groups.exclude is not None and groups.exclude.match(node):
+            # ES names the index group by its affix key, trailing dot included.
+            key = f"{prefix}.exclude" + ("." if scope == "index" else "")
+            return Decision(NO, "filter", f"node matches {scope} setting [{key}] filters [{groups.exclude}]")
+    return Decision(YES, "filter", "node passes include/exclude/require filters")
+
+
+def filter_(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation) -> Decision:
+    return _filter(node, alloc, copy.index)
+
+
+def same_shard(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation) -> Decision:
+    for other in shard:
+        if other.node == node.id:
+            if other.allocation_id is not None and other.allocation_id == copy.allocation_id:
+                return Decision(NO, "same_shard", f"this shard is already allocated to this node "
+                                f"[{shard_summary(copy)}]")
+            return Decision(NO, "same_shard", f"a copy of this shard is already allocated to this node "
+                            f"[{shard_summary(other, alloc.indices.get(other.index))}]")
+    if not alloc.settings.same_host:
+        return Decision(YES, "same_shard", "this node does not hold a copy of this shard")
+    for other_id, other in alloc.data_nodes.items():
+        if other_id == node.id:
+            continue
+        if node.ip is not None and other.ip is not None:
+            same, kind, host = other.ip == node.ip, "address", node.ip
+        else:
+            same, kind, host = bool(node.host) and other.host == node.host, "name", node.host
+        if same and any(c.node == other_id for c in shard):
+            return Decision(NO, "same_shard",
+                            f"a copy of this shard is already allocated to host {kind} [{host}], on node "
+                            f"[{node.id}], and [{_ALLOCATION}same_shard.host] is [true] which forbids more "
+                            "than one node on this host from holding a copy of this shard")
+    return Decision(YES, "same_shard", "none of the nodes on this host hold a copy of this shard")
+
+
+def throttling(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation) -> Decision:
+    s = alloc.settings
+    also = f"(can also be set via [{_ALLOCATION}node_concurrent_recoveries])"
+    if copy.primary and copy.state == "UNASSIGNED":  # opening from a store, not recovering from a peer
+        recovering = alloc.initializing_primaries.get(node.id, 0)
+        if recovering >= s.initial_primaries:
+            return Decision(THROTTLE, "throttling",
+                            "reached the limit of ongoing initial primary recoveries "
+                            f"[{recovering}], cluster setting "
+                            f"[{_ALLOCATION}node_initial_primaries_recoveries={s.initial_primaries}]")
+        return Decision(YES, "throttling", f"below primary recovery limit of [{s.initial_primaries}]")
+    incoming = alloc.incoming.get(node.id, 0)
+    if incoming >= s.incoming:
+        return Decision(THROTTLE, "throttling",
+                        f"reached the limit of incoming shard recoveries [{incoming}], cluster setting "
+                        f"[{_ALLOCATION}node_concurrent_incoming_recoveries={s.incoming}] {also}")
+    source = active_primary_node(shard, copy.shard)
+    if source is None:
+        return Decision(NO, "throttling", "primary shard for this replica is not yet active")
+    outgoing = alloc.outgoing.get(source, 0)
+    if outgoing >= s.outgoing:
+        return Decision(THROTTLE, "throttling",
+                        f"reached the limit of outgoing shard recoveries [{outgoing}] on the node [{source}] "
+                        f"which holds the primary, cluster setting "
+                        f"[{_ALLOCATION}node_concurrent_outgoing_recoveries={s.outgoing}] {also}")
+    return Decision(YES, "throttling", f"below shard recovery limit of outgoing: [{outgoing} < {s.outgoing}] "
+                    f"incoming: [{incoming} < {s.incoming}]")
+
+
+def _awareness(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation,
+               moving_here: bool) -> Decision:
+    attributes = alloc.settings.awareness
+    if not attributes:
+        return Decision(YES, "awareness", "allocation awareness is not enabled, set cluster setting "
+                        f"[{_ALLOCATION}awareness.attributes] to enable it")
+    metadata = alloc.indices[copy.index]
+    copies = metadata.number_of_replicas + 1
+    for attribute in attributes:
+        target = node.attributes.get(attribute)
+        if target is None:
+            return Decision(NO, "awareness",
+                            f"node does not contain the awareness attribute [{attribute}]; required "
+                            f"attributes cluster setting "
+                            f"[{_ALLOCATION}awareness.attributes={','.join(attributes)}]")
+        here = 0
+        for other in shard:
+            if other.state in ("STARTED", "INITIALIZING") and other.node is not None:
+                other_node = alloc.data_nodes.get(other.node)
+                if other_node is not None and other_node.attributes.get(attribute) == target:
+                    here += 1
+        if moving_here:
+            if copy.node is None:
+                here += 1
+            elif copy.node != node.id:
+                current = alloc.data_nodes.get(copy.node)
+                if current is None or current.attributes.get(attribute) != target:
+                    here += 1
+        actual = alloc.attribute_values(attribute)
+        forced = alloc.settings.forced_awareness.get(attribute)
+        values = len(actual | set(forced)) if forced else len(actual)
+        most = -(-copies // values)
+        if here > most:
+            forced_text = f"{_java_list(forced)} from forced awareness" if forced else "no forced awareness"
+            return Decision(NO, "awareness",
+                            f"there are [{copies}] copies of this shard and [{values}] values for "
+                            f"attribute [{attribute}] ({_java_list(actual)} from nodes in the cluster and "
+                            f"{forced_text}) so there may be at most [{most}] copies of this shard "
+                            "allocated to nodes with each value, but (including this copy) there would be "
+                            f"[{here}] copies allocated to nodes with [node.attr.{attribute}: {target}]")
+    return Decision(YES, "awareness", "node meets all awareness attribute requirements")
+
+
+def _java_list(values: Iterable[str]) -> str:
+    return "[" + ", ".join(sorted(values)) + "]"
+
+
+def awareness(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation) -> Decision:
+    return _awareness(copy, node, shard, alloc, True)
+
+
+DECIDERS: tuple[Decider, ...] = (max_retry, replica_after_primary_active, enable, filter_, same_shard,
+                                 throttling, awareness)
+# The deciders whose NO still holds when an in-sync primary is forced back to its data.
+_FORCE_KEEPS_NO = frozenset({"max_retry", "same_shard"})
+
+
+def decide(copy: ShardRouting, node: NodeInfo, shard: Copies,
+           alloc: Allocation) -> tuple[str, list[Decision]]:
+    """ES's AllocationDeciders.canAllocate: the combined type and the decisions kept (all
+    of them in debug mode, YES ones only with include_yes; else up to the first NO)."""
+    kept: list[Decision] = []
+    result = YES
+    for decider in DECIDERS:
+        d = decider(copy, node, shard, alloc)
+        if d.type == NO:
+            result = NO
+            if not alloc.debug:
+                return NO, [d]
+        elif d.type == THROTTLE and result == YES:
+            result = THROTTLE
+        if d.type != YES or alloc.include_yes:
+            kept.append(d)
+    return result, kept
+
+
+def force_primary(copy: ShardRouting, node: NodeInfo, shard: Copies,
+                  alloc: Allocation) -> tuple[str, list[Decision]]:
+    """ES's canForceAllocatePrimary: every decider's NO becomes YES ("allowed to force
+    allocate") except max_retry's and same_shard's."""
+    kept: list[Decision] = []
+    result = YES
+    for decider in DECIDERS:
+        d = decider(copy, node, shard, alloc)
+        if d.type == NO and d.decider not in _FORCE_KEEPS_NO:
+            d = Decision(YES, d.decider, f"primary shard [[{copy.index}][{copy.shard}]] allowed to force "
+                         f"allocate on node [{node.id}]")
+        if d.type == NO:
+            result = NO
+            if not alloc.debug:
+                return NO, [d]
+        elif d.type == THROTTLE and result == YES:
+            result = THROTTLE
+        if d.type != YES or alloc.include_yes:
+            kept.append(d)
+    return result, kept
+
+
+def can_remain(copy: ShardRouting, node: NodeInfo, shard: Copies,
+               alloc: Allocation) -> tuple[str, list[Decision]]:
+    """May a started copy stay where it is? The filters (a node a filter now excludes is
+    to be drained) and awareness; relocation acts on a NO."""
+    kept: list[Decision] = []
+    result = YES
+    for d in (_filter(node, alloc, copy.index), _awareness(copy, node, shard, alloc, False)):
+        if d.type == NO:
+            result = NO
+            if not alloc.debug:
+                return NO, [d]
+        if d.type != YES or alloc.include_yes:
+            kept.append(d)
+    return result, kept
