@@ -93,7 +93,7 @@ def test_a_restarted_node_initializes_its_primaries_again_with_a_new_term():
 def test_a_failed_primary_is_retried_until_max_retries_then_stays_unassigned_with_its_reason():
     a = node("a")
     content = created("logs", nodes={"a": a})
-    for attempt in range(1, 6):
+    for _ in range(5):
         [primary] = primaries(content, "logs")
         assert primary.state == "INITIALIZING"
         content = allocator.shard_failed(content, "logs", 0, primary.allocation_id, "translog corrupted")
