@@ -17,7 +17,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import broadcast, cluster_admin, cluster_reroute, get, nodes_info
+from .action import broadcast, cluster_admin, cluster_reroute, get, node_shutdown, nodes_info
 from .action.bulk import BulkAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
@@ -44,6 +44,7 @@ from .rest.fault import FaultHandlers
 from .rest.index_settings import IndexSettingsHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
+from .rest.node_shutdown import NodeShutdownHandlers
 from .rest.nodes import NodesHandlers
 from .rest.persistent_tasks import PersistentTaskHandlers
 from .rest.recovery import RecoveryHandlers
@@ -83,6 +84,7 @@ class Node:
             handlers(self).register(self.rest)
         IndexSettingsHandlers(self).register(self.rest)
         RecoveryHandlers(self).register(self.rest)
+        NodeShutdownHandlers(self).register(self.rest)
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
         FaultHandlers(self).register(self.rest)
@@ -184,6 +186,7 @@ class Node:
         self.rest.wait_for_state = self._wait_for_state
         nodes_info.register(self)
         cluster_admin.register(self)
+        node_shutdown.register(self)
         self.persistent_tasks.register()
         cluster_reroute.register(self)
         get.register(self)

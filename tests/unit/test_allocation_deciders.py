@@ -647,7 +647,7 @@ def test_cancel_unassigns_a_replica_but_a_primary_only_with_allow_primary():
     assert forced.content.metadata.indices["logs"].primary_terms == (2,)
 
 
-def test_move_answers_es_errors_and_refuses_a_move_it_would_make():
+def test_move_answers_es_errors_and_starts_a_relocation_it_allows():
     a, b, c = node("a"), node("b"), node("c")
     nodes = cluster(a, b, c)
     content = start_all(create(ClusterStateContent(), "logs", cluster(a, b)), cluster(a, b))
@@ -657,21 +657,20 @@ def test_move_answers_es_errors_and_refuses_a_move_it_would_make():
         run(content, nodes, commands.Command("move", "logs", 0, from_node=primary.node, to_node=other))
     with pytest.raises(IllegalArgument, match=r"can't move 0, failed to find it on node \{name-c\}"):
         run(content, nodes, commands.Command("move", "logs", 0, from_node="c", to_node="a"))
-    with pytest.raises(IllegalArgument, match=r"relocating a started shard is not supported yet"):
-        run(content, nodes, commands.Command("move", "logs", 0, from_node=primary.node, to_node="c"))
-    explained = run(
-        content,
-        nodes,
-        commands.Command("move", "logs", 0, from_node=primary.node, to_node="c"),
-        explain_=True,
-    )
-    assert explained.explanations[0]["decisions"][0]["decision"] == "NO"
+    explained = run(content, nodes, commands.Command("move", "logs", 0, from_node=primary.node, to_node="c"),
+                    explain_=True)
+    assert explained.explanations[0]["decisions"][0]["decision"] == "YES"
     assert explained.explanations[0]["parameters"] == {
         "index": "logs",
         "shard": 0,
         "from_node": primary.node,
         "to_node": "c",
     }
+    moved = copies(explained.content, "logs")
+    source = next(x for x in moved if x.allocation_id == primary.allocation_id)
+    target = next(x for x in moved if x.node == "c")
+    assert (source.state, source.relocating_node, source.primary) == ("RELOCATING", "c", True)
+    assert (target.state, target.relocating_node, target.primary) == ("INITIALIZING", primary.node, False)
 
 
 @pytest.mark.parametrize(

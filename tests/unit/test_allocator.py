@@ -1,10 +1,12 @@
 """Primary allocation on the master: copies follow their nodes, an in-sync primary goes
 back only where its data is, and a restarted node's copies start again with a new term."""
 
+import msgspec
+
 from strata_node.action import index_admin
 from strata_node.allocation import allocator
 from strata_node.cluster.coordination.discovery_node import DiscoveryNode
-from strata_node.cluster.state import ClusterStateContent
+from strata_node.cluster.state import ClusterStateContent, RoutingTable
 
 
 def node(node_id: str, *roles: str, ephemeral: str = "e1") -> DiscoveryNode:
@@ -180,3 +182,99 @@ def test_no_node_takes_more_than_two_recovering_replicas_at_once():
     recovering = [c for c in content.routing_table.indices["logs"]
                   if not c.primary and c.state == "INITIALIZING"]
     assert len(recovering) == 2 and {c.node for c in recovering} == {"b"}
+
+
+def settled(nodes, name="logs", shards=1) -> ClusterStateContent:
+    content = allocator.reroute(started(created(name, shards=shards, nodes=nodes), name), nodes)
+    return allocator.reroute(replicas_started(content, name), nodes)
+
+
+def move(content: ClusterStateContent, copy, to: str, nodes) -> ClusterStateContent:
+    copies = list(content.routing_table.indices[copy.index])
+    allocator.relocate(copies, copies.index(copy), nodes[to])
+    routing = {**content.routing_table.indices, copy.index: tuple(copies)}
+    table = RoutingTable(content.routing_table.version + 1, routing)
+    return msgspec.structs.replace(content, routing_table=table)
+
+
+def test_a_relocated_primary_stays_primary_on_its_new_node_under_the_same_term():
+    nodes = {"a": node("a"), "b": node("b"), "c": node("c")}
+    content = settled(nodes)
+    primary = next(c for c in copies_of(content, "logs") if c.primary)
+    free = next(n for n in nodes if n not in {c.node for c in copies_of(content, "logs")})
+    term = content.metadata.indices["logs"].primary_terms[0]
+    content = move(content, primary, free, nodes)
+    target = next(c for c in copies_of(content, "logs") if c.node == free)
+    content = allocator.reroute(allocator.shard_started(content, "logs", 0, target.allocation_id), nodes)
+    after = copies_of(content, "logs")
+    assert {c.node for c in after} == {free} | {c.node for c in after if not c.primary}
+    assert next(c for c in after if c.primary).node == free and len(after) == 2
+    assert all(c.state == "STARTED" and c.relocating_node is None for c in after)
+    assert content.metadata.indices["logs"].primary_terms[0] == term
+    assert set(content.metadata.indices["logs"].in_sync(0)) == {c.allocation_id for c in after}
+
+
+def test_a_relocation_whose_target_node_leaves_is_called_off():
+    nodes = {"a": node("a"), "b": node("b"), "c": node("c")}
+    content = settled(nodes)
+    replica = next(c for c in copies_of(content, "logs") if not c.primary)
+    free = next(n for n in nodes if n not in {c.node for c in copies_of(content, "logs")})
+    content = move(content, replica, free, nodes)
+    content = allocator.reroute(content, {n: d for n, d in nodes.items() if n != free})
+    after = copies_of(content, "logs")
+    assert len(after) == 2 and all(c.state == "STARTED" and c.relocating_node is None for c in after)
+
+
+def test_a_failed_relocation_target_leaves_the_source_serving():
+    nodes = {"a": node("a"), "b": node("b"), "c": node("c")}
+    content = settled(nodes)
+    replica = next(c for c in copies_of(content, "logs") if not c.primary)
+    free = next(n for n in nodes if n not in {c.node for c in copies_of(content, "logs")})
+    content = move(content, replica, free, nodes)
+    target = next(c for c in copies_of(content, "logs") if c.node == free)
+    content = allocator.shard_failed(content, "logs", 0, target.allocation_id, "recovery failed")
+    after = copies_of(content, "logs")
+    assert len(after) == 2 and {c.state for c in after} == {"STARTED"}
+
+
+def test_a_node_excluded_by_a_filter_is_drained_one_relocation_at_a_time():
+    nodes = {"a": node("a"), "b": node("b"), "c": node("c")}
+    content = settled(nodes)
+    held = next(c for c in copies_of(content, "logs") if not c.primary)
+    excluded = msgspec.structs.replace(content, metadata=msgspec.structs.replace(
+        content.metadata, transient_settings={"cluster.routing.allocation.exclude._name": held.node}))
+    content = allocator.reroute(excluded, nodes)
+    source = next(c for c in copies_of(content, "logs") if c.allocation_id == held.allocation_id)
+    target = next(c for c in copies_of(content, "logs") if c.relocating_node == held.node)
+    assert source.state == "RELOCATING" and target.state == "INITIALIZING" and target.node != held.node
+    content = allocator.reroute(allocator.shard_started(content, "logs", 0, target.allocation_id), nodes)
+    assert held.node not in {c.node for c in copies_of(content, "logs")}
+
+
+def test_a_node_shutting_down_for_removal_is_drained_and_takes_nothing_new():
+    nodes = {"a": node("a"), "b": node("b"), "c": node("c")}
+    content = settled(nodes)
+    leaving = next(c for c in copies_of(content, "logs") if c.primary).node
+    marked = msgspec.structs.replace(content, metadata=msgspec.structs.replace(
+        content.metadata, customs={"node_shutdown": {leaving: {"type": "remove", "reason": "scale down"}}}))
+    content = allocator.reroute(marked, nodes)
+    target = next(c for c in copies_of(content, "logs") if c.relocating_node == leaving)
+    assert target.node != leaving
+    content = allocator.reroute(allocator.shard_started(content, "logs", 0, target.allocation_id), nodes)
+    assert leaving not in {c.node for c in copies_of(content, "logs")}
+    assert next(c for c in copies_of(content, "logs") if c.primary).node == target.node
+
+
+def test_the_replicas_of_a_node_restarting_under_a_marker_wait_for_it():
+    nodes = {"a": node("a"), "b": node("b"), "c": node("c")}
+    content = settled(nodes)
+    replica = next(c for c in copies_of(content, "logs") if not c.primary)
+    marked = msgspec.structs.replace(content, metadata=msgspec.structs.replace(
+        content.metadata, customs={"node_shutdown": {replica.node: {"type": "restart", "reason": "upgrade",
+                                                                    "allocation_delay_ms": 60_000}}}))
+    survivors = {n: d for n, d in nodes.items() if n != replica.node}
+    content = allocator.reroute(marked, survivors, now_ms=1_000_000)
+    waiting = next(c for c in copies_of(content, "logs") if not c.primary)
+    assert waiting.state == "UNASSIGNED"  # not copied to the third node meanwhile
+    content = allocator.reroute(content, survivors, now_ms=1_000_000 + 61_000)
+    assert next(c for c in copies_of(content, "logs") if not c.primary).state == "INITIALIZING"

@@ -46,6 +46,7 @@ class ShardHealth:
     initializing: int
     unassigned: int
     unassigned_primary: int
+    relocating: int = 0
 
     @property
     def active_primary(self) -> int:
@@ -53,7 +54,7 @@ class ShardHealth:
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status.text, "primary_active": self.primary_active,
-                "active_shards": self.active, "relocating_shards": 0,
+                "active_shards": self.active, "relocating_shards": self.relocating,
                 "initializing_shards": self.initializing, "unassigned_shards": self.unassigned,
                 "unassigned_primary_shards": self.unassigned_primary}
 
@@ -67,9 +68,11 @@ class Counts:
     initializing: int = 0
     unassigned: int = 0
     unassigned_primary: int = 0
+    relocating: int = 0
     status: Status = Status.GREEN
 
     def add(self, other: ShardHealth | Counts) -> None:
+        self.relocating += other.relocating
         self.active_primary += other.active_primary
         self.active += other.active
         self.initializing += other.initializing
@@ -79,7 +82,7 @@ class Counts:
 
     def to_json(self) -> dict[str, Any]:
         return {"active_primary_shards": self.active_primary, "active_shards": self.active,
-                "relocating_shards": 0, "initializing_shards": self.initializing,
+                "relocating_shards": self.relocating, "initializing_shards": self.initializing,
                 "unassigned_shards": self.unassigned, "unassigned_primary_shards": self.unassigned_primary}
 
 
@@ -117,7 +120,7 @@ class IndexView:
         return self.metadata.name
 
     def copy_active(self, copy: ShardRouting) -> bool:
-        if copy.state != STARTED:
+        if copy.state not in (STARTED, "RELOCATING"):
             return False
         if copy.node == self.node_id:
             shard = self.local.local.get(copy.shard) if self.local is not None else None
@@ -126,7 +129,10 @@ class IndexView:
 
 
 def shard_health(view: IndexView, shard: int) -> ShardHealth:
-    copies = [c for c in view.copies if c.shard == shard]
+    # A relocation's target is not a copy of its own: its source counts, as relocating.
+    copies = [c for c in view.copies if c.shard == shard
+              and not (c.relocating_node is not None and c.state == INITIALIZING)]
+    relocating = sum(c.state == "RELOCATING" for c in copies)
     primary = next((c for c in copies if c.primary), None)
     replicas = [c for c in copies if not c.primary]
     active_replicas = sum(view.copy_active(c) for c in replicas)
@@ -134,7 +140,7 @@ def shard_health(view: IndexView, shard: int) -> ShardHealth:
     if primary is not None and view.copy_active(primary):
         status = Status.GREEN if active_replicas == len(replicas) else Status.YELLOW
         unassigned = len(replicas) - active_replicas - sum(c.state == INITIALIZING for c in replicas)
-        return ShardHealth(shard, status, True, 1 + active_replicas, initializing, unassigned, 0)
+        return ShardHealth(shard, status, True, 1 + active_replicas, initializing, unassigned, 0, relocating)
     if primary is not None and primary.state == INITIALIZING:
         return ShardHealth(shard, Status.RED, False, active_replicas, initializing, len(replicas), 0)
     return ShardHealth(shard, Status.RED, False, active_replicas, initializing,

@@ -34,7 +34,7 @@ from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
 from ..common.ids import random_base64_uuid
 from ..index.metadata import IndexMetadata
-from .deciders import NO, THROTTLE, YES, Allocation, active_primary_node, decide, force_primary
+from .deciders import NO, THROTTLE, YES, Allocation, active_primary_node, can_remain, decide, force_primary
 
 
 class Clock:
@@ -64,7 +64,34 @@ def unassign(copy: ShardRouting, reason: str, details: str, now_ms: int,
         copy, state="UNASSIGNED", node=None, node_ephemeral_id=None, unassigned_reason=reason,
         unassigned_details=details, last_node=copy.node or copy.last_node,
         last_allocation_id=copy.allocation_id or copy.last_allocation_id, allocation_id=None,
-        failed_attempts=failed_attempts, unassigned_at=now_ms)
+        failed_attempts=failed_attempts, unassigned_at=now_ms, relocating_node=None)
+
+
+def relocate(copies: list[ShardRouting], at: int, target: DiscoveryNode) -> None:
+    """Start moving copies[at] to `target`: the source goes on serving, RELOCATING, while a
+    target copy recovers from the primary; the move completes when the target starts
+    (`shard_started`) and the source is dropped."""
+    source = copies[at]
+    copies[at] = msgspec.structs.replace(source, state="RELOCATING", relocating_node=target.id)
+    copies.append(ShardRouting(source.index, source.shard, False, "INITIALIZING", target.id,
+                               target.ephemeral_id, random_base64_uuid(), unassigned_reason=None,
+                               relocating_node=source.node))
+
+
+def _is_target(copy: ShardRouting) -> bool:
+    return copy.relocating_node is not None and copy.state == "INITIALIZING"
+
+
+def cancel_relocation(copies: list[ShardRouting], target: ShardRouting) -> list[ShardRouting]:
+    """The target copy gone or failed: drop it, and the source serves on as before."""
+    out = []
+    for c in copies:
+        if c is target:
+            continue
+        if c.state == "RELOCATING" and c.node == target.relocating_node and c.relocating_node == target.node:
+            c = msgspec.structs.replace(c, state="STARTED", relocating_node=None)
+        out.append(c)
+    return out
 
 
 def initialize(copy: ShardRouting, node: DiscoveryNode, allocation_id: str) -> ShardRouting:
@@ -95,7 +122,7 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
     for name in sorted(routing):
         copies = routing[name]
         metadata = indices[name]
-        if _settled(copies, nodes):
+        if _settled(copies, nodes) and not alloc.may_drain(name):
             # The common case: every copy started and in sync, and nothing else in sync.
             in_sync = metadata.in_sync_allocation_ids
             if (sum(len(ids) for ids in in_sync.values()) == len(copies)
@@ -149,6 +176,9 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
         for copy in copies:
             if copy.node is not None:
                 node = nodes.get(copy.node)
+                gone = node is None or copy.node_ephemeral_id != node.ephemeral_id
+                if gone and _is_target(copy):
+                    continue  # a relocation target whose node left: the move is off
                 if node is None:
                     copy = unassign(copy, "NODE_LEFT", f"node_left [{copy.node}]", clock())
                 elif copy.node_ephemeral_id != node.ephemeral_id:
@@ -157,14 +187,14 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
                     else:
                         copy = unassign(copy, "NODE_RESTARTING", f"node [{copy.node}] restarted", clock())
             followed.append(copy)
-        copies = followed
+        copies = _settle_relocations(followed)
         primary_at = next(i for i, c in enumerate(copies) if c.primary)
         primary = copies[primary_at]
         in_sync = metadata.in_sync(shard)
         if primary.node is None or restarted_primary:
             # An in-sync started replica takes over at once (ES promotes one), with a new term.
-            promotable = [i for i, c in enumerate(copies)
-                          if not c.primary and c.state == "STARTED" and c.allocation_id in in_sync]
+            promotable = [i for i, c in enumerate(copies) if not c.primary
+                          and c.state in ("STARTED", "RELOCATING") and c.allocation_id in in_sync]
             old = primary
             if restarted_primary:
                 # Its data is on that node, its open shard is not: it starts again from there.
@@ -178,9 +208,9 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
                 copies[primary_at] = old
                 metadata = _allocate_primary(copies, primary_at, metadata, alloc, index_load)
         primary = next(c for c in copies if c.primary)
-        if primary.state == "STARTED":
+        if primary.state in ("STARTED", "RELOCATING"):
             for i, copy in enumerate(copies):
-                if copy.primary or copy.node is not None:
+                if copy.primary or copy.node is not None or _delayed(copy, alloc, clock):
                     continue
                 target = best_node(copy, copies, alloc, index_load)
                 if target is None:
@@ -188,15 +218,65 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
                 copies[i] = initialize(copy, alloc.data_nodes[target].node, random_base64_uuid())
                 alloc.placed(copies[i], target, primary.node)
                 index_load[target] += 1
+            _drain(copies, alloc, index_load)
     else:
         primary = next(c for c in copies if c.primary)
-    if primary.state == "STARTED":
+    if primary.state in ("STARTED", "RELOCATING"):
         # While the primary is active it decides what is in sync: the started copies. A
         # copy that left or failed drops out, so the primary goes on without it.
-        started = tuple(sorted(c.allocation_id for c in copies if c.state == "STARTED" and c.allocation_id))
+        started = tuple(sorted(c.allocation_id for c in copies
+                               if c.state in ("STARTED", "RELOCATING") and c.allocation_id))
         if started != tuple(sorted(metadata.in_sync(shard))):
             metadata = metadata.with_in_sync(shard, started)
     return copies, metadata
+
+
+def _settle_relocations(copies: list[ShardRouting]) -> list[ShardRouting]:
+    """After nodes left: a target whose source is gone is dropped (it was recovering from
+    a primary that left, or would make one copy too many), and a source whose target is
+    gone serves on as a plain started copy."""
+    sources = {(c.node, c.relocating_node) for c in copies if c.state == "RELOCATING"}
+    targets = {(c.relocating_node, c.node) for c in copies if _is_target(c)}
+    out = []
+    for c in copies:
+        if _is_target(c) and (c.relocating_node, c.node) not in sources:
+            continue
+        if c.state == "RELOCATING" and (c.node, c.relocating_node) not in targets:
+            c = msgspec.structs.replace(c, state="STARTED", relocating_node=None)
+        out.append(c)
+    return out
+
+
+def _delayed(copy: ShardRouting, alloc: Allocation, clock: Clock) -> bool:
+    """A replica of a node that is restarting under a shutdown marker waits for it, up to
+    the marker's allocation_delay, rather than being copied elsewhere."""
+    marker = alloc.shutdowns.get(copy.last_node or "")
+    if marker is None or marker.get("type") != "restart" or copy.unassigned_reason not in (
+            "NODE_LEFT", "NODE_RESTARTING"):
+        return False
+    return clock() < copy.unassigned_at + int(marker.get("allocation_delay_ms", 300_000))
+
+
+def _drain(copies: list[ShardRouting], alloc: Allocation, index_load: dict[str, int]) -> None:
+    """Move started copies off nodes they may not remain on (a filter now excludes the
+    node, or it is shutting down for removal), one relocation per shard at a time, where
+    the deciders accept them (throttled like any recovery)."""
+    if any(c.state in ("RELOCATING", "INITIALIZING") for c in copies):
+        return
+    for i, copy in enumerate(copies):
+        if copy.state != "STARTED" or copy.node not in alloc.data_nodes:
+            continue
+        kind, _ = can_remain(copy, alloc.data_nodes[copy.node], copies, alloc)
+        if kind != NO:
+            continue
+        target = best_node(msgspec.structs.replace(copy, primary=False, state="UNASSIGNED", node=None),
+                           copies, alloc, index_load)
+        if target is None:
+            continue
+        relocate(copies, i, alloc.data_nodes[target].node)
+        alloc.placed(copies[-1], target, active_primary_node(copies, copy.shard))
+        index_load[target] += 1
+        return
 
 
 def best_node(copy: ShardRouting, shard: list[ShardRouting], alloc: Allocation,
@@ -310,6 +390,20 @@ def shard_started(content: ClusterStateContent, index: str, shard: int,
         updated.append(copy)
     if found is None:
         return content  # a stale report: the copy moved on meanwhile
+    if found.relocating_node is not None:
+        # A relocation completes: the source copy goes, the target takes its place (and its
+        # role: a moved primary stays primary, under the same term, after its hand-off).
+        source = next((c for c in updated if c.shard == shard and c.state == "RELOCATING"
+                       and c.node == found.relocating_node), None)
+        moved = []
+        for copy in updated:
+            if copy is source:
+                continue
+            if copy.shard == shard and copy.allocation_id == allocation_id:
+                copy = msgspec.structs.replace(copy, relocating_node=None,
+                                               primary=source.primary if source is not None else False)
+            moved.append(copy)
+        updated = moved
     indices = dict(content.metadata.indices)
     if found.primary and allocation_id not in metadata.in_sync(shard):
         indices[index] = metadata.with_in_sync(shard, (allocation_id,))
@@ -332,6 +426,11 @@ def shard_failed(content: ClusterStateContent, index: str, shard: int, allocatio
     found = False
     for copy in copies:
         if copy.shard == shard and copy.allocation_id == allocation_id and copy.node is not None:
+            if _is_target(copy):  # a relocation that failed: the source serves on
+                routing = dict(content.routing_table.indices)
+                routing[index] = tuple(cancel_relocation(list(copies), copy))
+                return msgspec.structs.replace(
+                    content, routing_table=RoutingTable(content.routing_table.version + 1, routing))
             found = True
             copy = unassign(copy, "ALLOCATION_FAILED", f"failed shard on node [{copy.node}]: {reason}",
                             Clock(now_ms)(), copy.failed_attempts + 1)

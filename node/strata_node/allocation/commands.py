@@ -12,7 +12,7 @@ command runs with every decider's answer kept and `enable` ignored, then the usu
   ignoring the deciders, with `accept_data_loss`;
 - cancel: a replica (any primary with `allow_primary`) unassigned again, REROUTE_CANCELLED;
 - move: checked as ES checks it (nodes, a started copy, the deciders on the target), but
-  a move ES would make is refused: relocating a started shard is not built yet.
+  a move the deciders allow starts a relocation.
 
 A command that cannot run raises ES's illegal_argument_exception, or with `explain` adds
 a NO decision to its explanation and changes nothing.
@@ -29,7 +29,7 @@ from ..cluster.coordination.discovery_node import DATA_ROLES, DiscoveryNode
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
 from ..common.ids import random_base64_uuid
-from .allocator import Clock, initialize, reroute, unassign
+from .allocator import Clock, initialize, relocate, reroute, unassign
 from .deciders import NO, YES, Allocation, Decision, decide
 from .explain import resolve_node, shard_copies
 
@@ -374,8 +374,11 @@ def _move(content, alloc, command, clock, wipes, checks, stores):
         raise Rejected(label, f"[move_allocation] can't move {command.shard}, from {describe_node(source)}, "
                        f"to {describe_node(target)}, since its not allowed, reason: {_multi(decisions)}",
                        "move_allocation", decisions)
-    raise Rejected(label, f"can't move {where}: relocating a started shard is not supported yet",
-                   "move_allocation")
+    moved = list(content.routing_table.indices[command.index])
+    relocate(moved, next(i for i, c in enumerate(moved) if c is copy), alloc.nodes[target.id])
+    routing = dict(content.routing_table.indices)
+    routing[command.index] = tuple(moved)
+    return _with_routing(content, routing), [Decision(YES, label, f"moving {where}")]
 
 
 _RUN: dict[str, Callable[..., tuple[ClusterStateContent, list[Decision]]]] = {

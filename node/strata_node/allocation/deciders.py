@@ -54,6 +54,9 @@ from ..settings import (
 YES, THROTTLE, NO = "YES", "THROTTLE", "NO"
 
 
+SHUTDOWN_CUSTOM = "node_shutdown"  # the metadata custom holding node shutdown markers
+
+
 class Decision(NamedTuple):
     type: str
     decider: str
@@ -287,6 +290,8 @@ class Allocation:
         self._attribute_values: dict[str, set[str]] = {}
         # Per data node: copies held, primaries initializing from a store, and incoming and
         # outgoing peer recoveries (a replica initializing, and its primary's node).
+        # Node shutdown markers (`PUT /_nodes/{id}/shutdown`): node id -> type, reason, ...
+        self.shutdowns: Mapping[str, Mapping[str, Any]] = metadata.customs.get(SHUTDOWN_CUSTOM) or {}
         self.load = dict.fromkeys(self.data_nodes, 0)
         self.initializing_primaries = dict.fromkeys(self.data_nodes, 0)
         self.incoming = dict.fromkeys(self.data_nodes, 0)
@@ -318,6 +323,17 @@ class Allocation:
             self.incoming[node] += 1
             if source in self.outgoing:
                 self.outgoing[source] += 1
+
+    def may_drain(self, name: str) -> bool:
+        """Whether a started copy of the index could be asked to move (a filter, awareness
+        or a node leaving): when none could, a settled index needs no look at all."""
+        s, index = self.settings, self.index(name)
+        return bool(self.shutdowns or s.awareness or s.require or s.include or s.exclude
+                    or index.require or index.include or index.exclude)
+
+    def removing(self, node_id: str) -> bool:
+        marker = self.shutdowns.get(node_id)
+        return marker is not None and marker.get("type") in ("remove", "replace")
 
     def index(self, name: str) -> IndexAllocation:
         found = self._index.get(name)
@@ -557,8 +573,20 @@ def awareness(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocati
     return _awareness(copy, node, shard, alloc, True)
 
 
-DECIDERS: tuple[Decider, ...] = (max_retry, replica_after_primary_active, enable, filter_, same_shard,
-                                 throttling, awareness)
+def node_shutdown(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation) -> Decision:
+    """ES's NodeShutdownAllocationDecider: nothing new on a node being removed or replaced."""
+    marker = alloc.shutdowns.get(node.id)
+    if marker is None:
+        return Decision(YES, "node_shutdown", "this node is not currently shutting down")
+    kind = marker.get("type", "").upper()
+    if alloc.removing(node.id):
+        return Decision(NO, "node_shutdown", f"node [{node.id}] is preparing to be removed from the cluster")
+    return Decision(YES, "node_shutdown", f"node [{node.id}] is preparing to restart, but will remain in the "
+                    f"cluster ({kind})")
+
+
+DECIDERS: tuple[Decider, ...] = (max_retry, replica_after_primary_active, enable, node_shutdown, filter_,
+                                 same_shard, throttling, awareness)
 # The deciders whose NO still holds when an in-sync primary is forced back to its data.
 _FORCE_KEEPS_NO = frozenset({"max_retry", "same_shard"})
 
@@ -606,11 +634,12 @@ def force_primary(copy: ShardRouting, node: NodeInfo, shard: Copies,
 
 def can_remain(copy: ShardRouting, node: NodeInfo, shard: Copies,
                alloc: Allocation) -> tuple[str, list[Decision]]:
-    """May a started copy stay where it is? The filters (a node a filter now excludes is
-    to be drained) and awareness; relocation acts on a NO."""
+    """May a started copy stay where it is? Not on a node being removed, nor where a filter
+    now excludes it or awareness wants it elsewhere; the reroute moves it on a NO."""
     kept: list[Decision] = []
     result = YES
-    for d in (_filter(node, alloc, copy.index), _awareness(copy, node, shard, alloc, False)):
+    leaving = node_shutdown(copy, node, shard, alloc)
+    for d in (leaving, _filter(node, alloc, copy.index), _awareness(copy, node, shard, alloc, False)):
         if d.type == NO:
             result = NO
             if not alloc.debug:

@@ -60,6 +60,10 @@ class ShardRouting(msgspec.Struct, frozen=True):
     failed_attempts: int = 0
     # When the copy became unassigned, ms since the epoch (explain's `at`); 0 if unknown.
     unassigned_at: int = 0
+    # A relocation: on the RELOCATING source, the node it moves to; on the INITIALIZING
+    # target (a copy recovering from the primary, primary only once the move completes),
+    # the node it moves from.
+    relocating_node: str | None = None
 
 
 class RoutingTable(msgspec.Struct, frozen=True):

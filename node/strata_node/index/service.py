@@ -443,6 +443,8 @@ class IndicesService:
         promoted = copy.primary and not shard.primary and shard.allocation_id == copy.allocation_id
         shard.allocation_id = copy.allocation_id
         shard.primary = copy.primary
+        if copy.state == "STARTED":
+            shard.relocated = False  # a relocation called off: this copy serves on
         if not copy.primary:
             shard.tracker = None
             return

@@ -228,6 +228,7 @@ class PeerRecovery:
                 response: StartRecoveryResponse = await node.transport.execute(
                     START_RECOVERY, request, address=node.shard_router.address(primary.node))
             state.operations = state.total_operations = response.operations
+            shard.engine.refresh()  # what it recovered is searchable once it serves (ES refreshes too)
             state.stage = "DONE"
             log.info("[%s][%d] recovered from [%s]: %d operations in %d ms", service.name, copy.shard,
                      primary.node, response.operations, response.took_millis)
@@ -307,12 +308,25 @@ class PeerRecovery:
                                        f"not reach the global checkpoint [{tracker.global_checkpoint}]")
                 await asyncio.sleep(0.05)
                 checkpoint = await self._send_operations(service, shard, address, [])
+            if self._relocating_primary(shard, request.target_node):
+                # Hand-off: this primary takes no new writes (they wait for the state that
+                # makes the target primary) and lets those under way finish, which reaches
+                # the target too, so it holds every operation before it takes over.
+                shard.relocated = True
+                await shard.drain_writes()
         except BaseException:
             tracker.remove(request.target_allocation_id)
+            shard.relocated = False
             raise
         state.stage = "DONE"
         return StartRecoveryResponse(operations=state.operations,
                                      took_millis=int((time.monotonic() - started) * 1000))
+
+    def _relocating_primary(self, shard: IndexShard, target_node: str) -> bool:
+        for copy in self.node.coordination.content.routing_table.indices.get(shard.ref.index, ()):
+            if copy.allocation_id == shard.allocation_id:
+                return copy.primary and copy.state == "RELOCATING" and copy.relocating_node == target_node
+        return False
 
     async def _copy_store(self, request: StartRecoveryRequest, service: IndexService, shard: IndexShard,
                           address: str | None, state: RecoveryState, task: Task) -> int:

@@ -95,6 +95,7 @@ class HealthRequest:
     wait_for_no_initializing_shards: bool
     wait_for_active_shards: int | str | None
     wait_for_nodes: Callable[[int], bool] | None
+    wait_for_no_relocating_shards: bool = False
 
     @classmethod
     def parse(cls, request: RestRequest) -> HealthRequest:
@@ -110,7 +111,7 @@ class HealthRequest:
         wait_for_status = Status[_enum(status, tuple(s.name for s in Status),
                                        "org.elasticsearch.cluster.health.ClusterHealthStatus")] \
             if status is not None else None
-        request.bool_param("wait_for_no_relocating_shards")  # nothing ever relocates on one node
+        no_relocating = request.bool_param("wait_for_no_relocating_shards")
         no_initializing = request.bool_param("wait_for_no_initializing_shards")
         if request.has_param("wait_for_relocating_shards"):
             raise IllegalArgument("wait_for_relocating_shards has been removed, use "
@@ -128,7 +129,7 @@ class HealthRequest:
                                   f"was [{level}]")
         return cls(indices, ignore_unavailable, allow_no_indices, expand_wildcards, timeout, level.lower(),
                    wait_for_status, no_initializing, active_shards,
-                   parse_wait_for_nodes(nodes) if nodes else None)
+                   parse_wait_for_nodes(nodes) if nodes else None, no_relocating)
 
 
 class ClusterHandlers:
@@ -192,6 +193,8 @@ class ClusterHandlers:
         wanted = met = 0
         if req.wait_for_status is not None:
             wanted, met = wanted + 1, met + (status <= req.wait_for_status)
+        if req.wait_for_no_relocating_shards:
+            wanted, met = wanted + 1, met + (counts.relocating == 0)
         if req.wait_for_no_initializing_shards:
             wanted, met = wanted + 1, met + (counts.initializing == 0)
         if req.wait_for_active_shards == "all":
