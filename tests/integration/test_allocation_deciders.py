@@ -192,6 +192,7 @@ def test_explain_an_unassigned_replica_with_each_nodes_deciders(http):
         "max_retry",
         "replica_after_primary_active",
         "enable",
+        "node_shutdown",
         "filter",
         "same_shard",
         "throttling",
@@ -313,10 +314,10 @@ def test_reroute_commands_answer_as_elasticsearch(http):
             ]
         },
     )
-    assert (
-        r.status_code == 400
-        and "relocating a started shard is not supported yet" in r.json()["error"]["reason"]
-    )
+    assert r.status_code == 200 and r.json()["acknowledged"] is True  # the move starts a relocation
+    settled = http.get("/_cluster/health/spread", params={"wait_for_no_relocating_shards": "true",
+                                                          "timeout": "60s"}).json()
+    assert settled["relocating_shards"] == 0 and not settled["timed_out"]
     r = http.post(
         "/_cluster/reroute",
         json={"commands": [{"allocate_empty_primary": {"index": "spread", "shard": 0, "node": "n0"}}]},
