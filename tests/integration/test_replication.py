@@ -297,7 +297,8 @@ def test_a_replica_that_fails_a_write_is_dropped_from_the_in_sync_set_and_recove
     names = {v: k for k, v in node_ids(cluster).items()}
     [replica] = [c for c in copies(cluster, "flaky")[0] if not c["primary"]]
     with cluster.node(names[replica["node"]]).client() as c:
-        c.post("/_strata/fault/fail_shard", json={"index": "flaky", "shard": 0}).raise_for_status()
+        c.post("/_strata/fault/fail_shard", json={"index": "flaky", "shard": 0,
+                                                   "mode": "refuse_writes"}).raise_for_status()
     written = client.index(index="flaky", id="after-failure", document={"v": 1})
     assert written["result"] == "created"  # acknowledged by the primary alone ...
     shards = written["_shards"]
@@ -308,3 +309,19 @@ def test_a_replica_that_fails_a_write_is_dropped_from_the_in_sync_set_and_recove
     assert replica["allocation_id"]["id"] not in metadata["in_sync_allocations"]["0"]
     green(cluster, "flaky")  # a new replica recovered from the primary
     assert_copies_agree(cluster, "flaky", ["after-failure"])
+
+
+def test_a_primary_whose_engine_fails_is_reported_and_its_replica_takes_over(cluster):
+    client = any_running(cluster)
+    client.indices.create(index="broken-primary", settings={"number_of_shards": 1, "number_of_replicas": 1})
+    green(cluster, "broken-primary")
+    client.index(index="broken-primary", id="before", document={"v": 1})
+    names = {v: k for k, v in node_ids(cluster).items()}
+    [primary] = [c for c in copies(cluster, "broken-primary")[0] if c["primary"]]
+    with cluster.node(names[primary["node"]]).client() as c:
+        c.post("/_strata/fault/fail_shard", json={"index": "broken-primary", "shard": 0}).raise_for_status()
+    written = client.index(index="broken-primary", id="after", document={"v": 2}, timeout="30s")
+    assert written["result"] == "created"  # the replica was promoted: writes go on
+    promoted = next(c for c in copies(cluster, "broken-primary")[0] if c["primary"])
+    assert promoted["node"] != primary["node"]
+    assert client.get(index="broken-primary", id="before")["found"]

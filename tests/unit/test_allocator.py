@@ -278,3 +278,19 @@ def test_the_replicas_of_a_node_restarting_under_a_marker_wait_for_it():
     assert waiting.state == "UNASSIGNED"  # not copied to the third node meanwhile
     content = allocator.reroute(content, survivors, now_ms=1_000_000 + 61_000)
     assert next(c for c in copies_of(content, "logs") if not c.primary).state == "INITIALIZING"
+
+
+def test_a_promotion_restarts_the_recoveries_from_the_old_primary():
+    nodes = {"a": node("a"), "b": node("b"), "c": node("c")}
+    content = allocator.reroute(started(created("logs", nodes=nodes), "logs"), nodes)
+    content = allocator.reroute(replicas_started(content, "logs"), nodes)
+    with_two = index_admin.update_settings(content, ["logs"], {"index.number_of_replicas": "2"})
+    content = allocator.reroute(with_two, nodes)
+    recovering = next(c for c in copies_of(content, "logs") if c.state == "INITIALIZING")
+    primary = next(c for c in copies_of(content, "logs") if c.primary)
+    survivors = {n: d for n, d in nodes.items() if n != primary.node}
+    content = allocator.reroute(content, survivors)
+    assert recovering.allocation_id not in {c.allocation_id for c in copies_of(content, "logs")}
+    # a late "started" report of the old recovery changes nothing
+    late = allocator.shard_started(content, "logs", 0, recovering.allocation_id)
+    assert late is content

@@ -26,15 +26,24 @@ def test_the_global_checkpoint_is_the_lowest_in_sync_local_checkpoint():
     assert tracker.global_checkpoint == 7
 
 
+def test_a_new_tracker_does_not_raise_the_global_checkpoint_to_its_own_checkpoint():
+    tracker = ReplicationTracker("p", local_checkpoint=11, global_checkpoint=5)
+    tracker.update_from_master({"p", "r"}, {"p", "r"})
+    tracker.update_local_checkpoint("r", 10)
+    assert tracker.global_checkpoint == 10
+
+
 def test_a_recovering_copy_gets_writes_but_does_not_hold_the_global_checkpoint_back():
-    tracker = ReplicationTracker("p", local_checkpoint=4)
+    tracker = ReplicationTracker("p")
+    tracker.update_local_checkpoint("p", 4)
     tracker.initiate_tracking("new")
     assert tracker.replication_targets() == ["new"]
     assert tracker.global_checkpoint == 4
 
 
 def test_a_copy_is_in_sync_only_once_it_reaches_the_global_checkpoint():
-    tracker = ReplicationTracker("p", local_checkpoint=4)
+    tracker = ReplicationTracker("p")
+    tracker.update_local_checkpoint("p", 4)
     tracker.initiate_tracking("new")
     assert not tracker.mark_in_sync("new", 3)
     assert tracker.mark_in_sync("new", 4)
@@ -42,9 +51,10 @@ def test_a_copy_is_in_sync_only_once_it_reaches_the_global_checkpoint():
 
 
 def test_a_copy_the_master_unassigns_leaves_the_group():
-    tracker = ReplicationTracker("p", local_checkpoint=4)
+    tracker = ReplicationTracker("p")
     tracker.update_from_master({"p", "r"}, {"p", "r"})
     tracker.update_from_master({"p"}, {"p", "r"})
+    tracker.update_local_checkpoint("p", 4)
     assert tracker.replication_targets() == [] and tracker.global_checkpoint == 4
 
 

@@ -216,6 +216,7 @@ class BulkAction:
         shard = self.indices.local_shard(request.index, request.shard, request.index_uuid)
         if not shard.primary or shard.relocated:  # routed by a state this node moved past: retried
             raise ShardNotFound(request.index, request.index_uuid, request.shard)
+        shard.active_engine()  # a failed primary fails the request whole: it is retried elsewhere
         service = self.indices.indices[request.index]
         local = request.local_items is not None
         items = request.local_items if local else [_from_shard_item(request.index, i) for i in request.items]

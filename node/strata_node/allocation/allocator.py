@@ -201,11 +201,15 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
                 old = unassign(old, "NODE_RESTARTING", f"node [{old.node}] restarted", clock())
             if promotable:
                 chosen = promotable[0]
-                copies[chosen] = msgspec.structs.replace(copies[chosen], primary=True)
+                copies[chosen] = msgspec.structs.replace(copies[chosen], primary=True, state="STARTED",
+                                                         relocating_node=None)
                 copies[primary_at] = msgspec.structs.replace(old, primary=False)
                 metadata = _bump_term(metadata, shard)
+                copies = _restart_recoveries(copies, clock)
             else:
                 copies[primary_at] = old
+                copies = _settle_relocations(copies)  # a restarted primary's move is off
+                primary_at = next(i for i, c in enumerate(copies) if c.primary)
                 metadata = _allocate_primary(copies, primary_at, metadata, alloc, index_load)
         primary = next(c for c in copies if c.primary)
         if primary.state in ("STARTED", "RELOCATING"):
@@ -229,6 +233,23 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
         if started != tuple(sorted(metadata.in_sync(shard))):
             metadata = metadata.with_in_sync(shard, started)
     return copies, metadata
+
+
+def _restart_recoveries(copies: list[ShardRouting], clock: Clock) -> list[ShardRouting]:
+    """A new primary: copies recovering from the old one (replicas and relocation targets)
+    start over from it, or one could be marked in sync without the new primary ever
+    having sent it a write (ES fails them on promotion)."""
+    out = []
+    for c in copies:
+        if _is_target(c):
+            continue  # dropped; its source, if any, serves on
+        if c.state == "RELOCATING":
+            c = msgspec.structs.replace(c, state="STARTED", relocating_node=None)
+        elif c.state == "INITIALIZING" and not c.primary:
+            c = unassign(c, "PRIMARY_FAILED", "primary changed while the copy was recovering", clock(),
+                         c.failed_attempts)
+        out.append(c)
+    return out
 
 
 def _settle_relocations(copies: list[ShardRouting]) -> list[ShardRouting]:

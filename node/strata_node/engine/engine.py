@@ -160,6 +160,9 @@ class Engine:
         # (what the recovery APIs report for a copy recovered from its own store).
         self.created_empty = False
         self.recovered_operations = 0
+        # Told when the engine fails at runtime: the node reports the copy to the master,
+        # which fails it (and promotes a replica of a failed primary).
+        self.on_failure: Callable[[str, BaseException], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -302,6 +305,8 @@ class Engine:
             self.failure = error
             # No refresh will come for a failed shard: release everyone waiting for one.
             self._fail_refresh_listeners(StrataError(f"{self.shard} engine failed", caused_by=error))
+            if self.on_failure is not None:
+                self.on_failure(reason, error)
 
     def _fail_refresh_listeners(self, error: StrataError) -> None:
         listeners, self._refresh_listeners = self._refresh_listeners, []

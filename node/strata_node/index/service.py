@@ -189,8 +189,15 @@ class IndexService:
         shard = IndexShard(ShardRef(self.name, self.metadata.uuid, n), self.path / str(n),
                            self.metadata.primary_terms[n])
         shard.engine.indexer = self.index_replayed
+
+        def on_failure(reason: str, error: BaseException) -> None:
+            if self.admin is not None and shard.allocation_id is not None and not self.deleted:
+                self.admin.report_shard(False, self.name, self.metadata.uuid, n, shard.allocation_id,
+                                        f"shard failure, reason [{reason}], failure {error}")
+
         self.local[n] = shard
         await shard.start()
+        shard.engine.on_failure = on_failure  # failures while opening are reported by the applier
         return shard
 
     async def close_shard(self, n: int) -> None:
@@ -440,7 +447,11 @@ class IndicesService:
         """Keep the local copy's role in line with the routing table: a primary (new, or a
         replica just promoted) keeps the tracker of its replication group and writes with
         the shard's current primary term."""
-        promoted = copy.primary and not shard.primary and shard.allocation_id == copy.allocation_id
+        # A replica that became primary (not a relocation target taking over, which has
+        # every operation of the primary it replaces) resyncs the other copies.
+        promoted = (copy.primary and not shard.primary and shard.allocation_id == copy.allocation_id
+                    and not shard.handoff_tracked and shard.relocating_from is None)
+        shard.relocating_from = copy.relocating_node if copy.state == "INITIALIZING" else None
         shard.allocation_id = copy.allocation_id
         shard.primary = copy.primary
         if copy.state == "STARTED":
@@ -457,6 +468,9 @@ class IndicesService:
         if shard.tracker is None or shard.tracker.allocation_id != copy.allocation_id:
             shard.tracker = ReplicationTracker(copy.allocation_id, engine.tracker.checkpoint,
                                                engine.translog.global_checkpoint)
+            for tracked in shard.handoff_tracked:  # copies the old primary was still recovering
+                shard.tracker.initiate_tracking(tracked)
+            shard.handoff_tracked = []
         assigned = {c.allocation_id for c in content.routing_table.indices.get(service.name, ())
                     if c.shard == copy.shard and c.node is not None and c.allocation_id}
         shard.tracker.update_from_master(assigned, set(service.metadata.in_sync(copy.shard)))

@@ -39,6 +39,9 @@ class IndexShard:
         # A primary that handed off to its relocation target takes no more writes: they
         # wait for the cluster state that makes the target primary.
         self.relocated = False
+        self.handoff_tracked: list[str] = []  # a relocation target's inherited replication group
+        self.relocating_from: str | None = None  # the source node, while a relocation target
+        self.refuse_writes = False  # the fault switch's replica that fails what it is sent
         self._writes = 0
         self._no_writes = asyncio.Event()
         self._no_writes.set()

@@ -1,5 +1,5 @@
-"""Peer recovery of a replica from its primary, operation-based (Elasticsearch's
-PeerRecoveryTargetService and RecoverySourceHandler, phase 2 only).
+"""Peer recovery of a copy from its primary (Elasticsearch's PeerRecoveryTargetService and
+RecoverySourceHandler): a store copy for a large shard, then the operations after it.
 
 The target, a new copy opened empty on its node, asks the primary's node to recover it
 (`internal:index/shard/recovery/start_recovery`). The primary first adds the copy to its
@@ -69,6 +69,9 @@ class StartRecoveryRequest(Message):
 class StartRecoveryResponse(Message):
     operations: int
     took_millis: int
+    # After a primary relocation's hand-off: the other copies the old primary was sending
+    # writes to, which the target must go on sending to (ES's primary context).
+    tracked: list[str] = []
 
 
 class StoreChunkRequest(Message):
@@ -87,6 +90,7 @@ class StoreFinalizeRequest(Message):
     shard: int
     max_seq_no: int
     local_checkpoint: int
+    target_allocation_id: str = ""
 
 
 def chunk_checksum(pairs: list[tuple[bytes, bytes]]) -> int:
@@ -162,6 +166,8 @@ class PeerRecovery:
 
     async def _on_store_finalize(self, request: StoreFinalizeRequest, task: Task) -> Empty:
         shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
+        if shard.primary or shard.allocation_id != request.target_allocation_id:
+            raise IllegalState(f"{shard.ref} is not the recovering copy [{request.target_allocation_id}]")
         await shard.engine.adopt_store(request.max_seq_no, request.local_checkpoint)
         return Empty()
 
@@ -228,6 +234,7 @@ class PeerRecovery:
                 response: StartRecoveryResponse = await node.transport.execute(
                     START_RECOVERY, request, address=node.shard_router.address(primary.node))
             state.operations = state.total_operations = response.operations
+            shard.handoff_tracked = list(response.tracked)
             shard.engine.refresh()  # what it recovered is searchable once it serves (ES refreshes too)
             state.stage = "DONE"
             log.info("[%s][%d] recovered from [%s]: %d operations in %d ms", service.name, copy.shard,
@@ -273,7 +280,8 @@ class PeerRecovery:
         started = time.monotonic()
         node = self.node
         shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
-        if not shard.primary or shard.tracker is None:
+        if not shard.primary or shard.tracker is None or shard.relocated:
+            # Not (or no longer) the primary: the target retries once the state moves on.
             raise ShardNotFound(request.index, request.index_uuid, request.shard)
         service = node.indices.indices[request.index]
         engine = shard.active_engine()
@@ -289,6 +297,8 @@ class PeerRecovery:
         end = engine.tracker.max_seq_no
         state.stage, state.total_operations = "TRANSLOG", max(0, end - start + 1)
         checkpoint = -1
+        handed_off = False
+        tracked: list[str] = []
         try:
             while start <= end:
                 task.ensure_not_cancelled()
@@ -312,14 +322,17 @@ class PeerRecovery:
                 # Hand-off: this primary takes no new writes (they wait for the state that
                 # makes the target primary) and lets those under way finish, which reaches
                 # the target too, so it holds every operation before it takes over.
-                shard.relocated = True
+                shard.relocated = handed_off = True
                 await shard.drain_writes()
+                tracked = [aid for aid in tracker.replication_targets()
+                           if aid != request.target_allocation_id]
         except BaseException:
             tracker.remove(request.target_allocation_id)
-            shard.relocated = False
+            if handed_off:  # only the recovery that handed off may take it back
+                shard.relocated = False
             raise
         state.stage = "DONE"
-        return StartRecoveryResponse(operations=state.operations,
+        return StartRecoveryResponse(operations=state.operations, tracked=tracked,
                                      took_millis=int((time.monotonic() - started) * 1000))
 
     def _relocating_primary(self, shard: IndexShard, target_node: str) -> bool:
@@ -367,10 +380,11 @@ class PeerRecovery:
         finally:
             for pending in in_flight:
                 pending.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
             snapshot.close()
         await self.node.transport.execute(STORE_FINALIZE, StoreFinalizeRequest(
             index=request.index, index_uuid=request.index_uuid, shard=request.shard, max_seq_no=max_seq_no,
-            local_checkpoint=checkpoint), address=address)
+            local_checkpoint=checkpoint, target_allocation_id=request.target_allocation_id), address=address)
         return checkpoint
 
     async def _throttle(self, sent: int, started: float) -> None:

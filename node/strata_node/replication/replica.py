@@ -105,7 +105,14 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
     shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
     service = node.indices.indices[request.index]
     check_operation_term(shard, service, request.primary_term)
+    if request.primary_term < shard.operation_term:
+        # A newer primary's operations came first: the older one's may reuse their
+        # sequence numbers, and must never be applied here (ES's operation-term check).
+        raise IllegalState(f"{shard.ref} operation primary term [{request.primary_term}] is too old "
+                           f"(current [{shard.operation_term}])")
     engine = shard.active_engine()
+    if shard.refuse_writes:
+        raise IllegalState(f"{shard.ref} refuses writes (fault injection)")
     if request.primary_term > shard.operation_term:
         # The first operations of a new primary. Operations above its global checkpoint
         # may be ones the new primary never had (it may reuse their sequence numbers):
@@ -170,6 +177,8 @@ async def send_operations(node, service: IndexService, shard: IndexShard, payloa
     tracker = shard.tracker
     tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
     targets = tracker.replication_targets()
+    # Every copy the write is sent to counts, a recovering one too (as ES counts them).
+    outcome.total = max(outcome.total, 1 + len(targets))
     content = node.coordination.content
     by_allocation = {c.allocation_id: c for c in content.routing_table.indices.get(service.name, ())
                      if c.shard == shard.ref.shard and c.node is not None}

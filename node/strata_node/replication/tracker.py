@@ -24,9 +24,11 @@ class CopyState:
 class ReplicationTracker:
     def __init__(self, allocation_id: str, local_checkpoint: int = UNKNOWN, global_checkpoint: int = UNKNOWN):
         self.allocation_id = allocation_id
+        # The global checkpoint starts as what this copy last learned of it: its own local
+        # checkpoint alone says nothing of the other in-sync copies (update_from_master
+        # adds them; only then may it move on).
         self.copies: dict[str, CopyState] = {allocation_id: CopyState(local_checkpoint, True)}
         self.global_checkpoint = global_checkpoint
-        self._recompute()
 
     def update_from_master(self, assigned: set[str], in_sync: set[str]) -> None:
         """The copies the routing table assigns, and the master's in-sync set: a copy no

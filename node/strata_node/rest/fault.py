@@ -3,12 +3,13 @@
 
     POST /_strata/fault/disconnect  {"nodes": ["<node name or id>", ...]}
     POST /_strata/fault/reconnect
-    POST /_strata/fault/fail_shard  {"index": "<name>", "shard": <n>}
+    POST /_strata/fault/fail_shard  {"index": "<name>", "shard": <n>, "mode": "engine"|"refuse_writes"}
 
 A disconnected node's requests are refused and requests to it fail as a dropped network
 would, in both directions as far as this node is concerned; a partition is made by
 throwing the switch on the nodes on both sides. `fail_shard` fails this node's copy of a
-shard as a broken disk would: its engine refuses every later operation.
+shard as a broken disk would (its engine fails, and the node reports it), or with
+`refuse_writes` makes it fail every replicated write while its engine stays up.
 """
 
 from __future__ import annotations
@@ -66,5 +67,8 @@ class FaultHandlers:
         if not isinstance(index, str) or not isinstance(number, int):
             raise IllegalArgument("[index] must be an index name and [shard] a shard number")
         shard = self.node.indices.local_shard(index, number)
-        shard.engine.fail("injected by the fault switch", IllegalState("injected shard failure"))
+        if body.get("mode", "engine") == "refuse_writes":
+            shard.refuse_writes = True  # a copy that fails every write it is sent, engine intact
+        else:
+            shard.engine.fail("injected by the fault switch", IllegalState("injected shard failure"))
         return RestResponse(200, {"acknowledged": True})
