@@ -33,6 +33,8 @@ def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr,
         format="[%(asctime)s][%(levelname)-5s][%(name)s] %(message)s")
+    # httpx logs every request at INFO: every transport call between nodes would be a line.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> None:
