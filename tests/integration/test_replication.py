@@ -84,6 +84,8 @@ def test_a_write_is_acknowledged_by_every_copy(cluster):
         if doc.get("found"):
             found.append((doc["_seq_no"], doc["_primary_term"], doc["_source"]))
     assert found == [(response["_seq_no"], response["_primary_term"], {"v": 1})] * 2
+    updated = es(cluster, "r2").update(index="replicated", id="one", doc={"v": 2})
+    assert updated["_shards"] == {"total": 2, "successful": 2, "failed": 0}
 
 
 def test_a_replica_recovers_what_its_primary_had_before_it_existed(cluster):

@@ -451,7 +451,7 @@ class BulkAction:
                 if item.action == "update":
                     await write_pending()
                     try:
-                        results[j] = await self._update(service, shard, mapper, item, written)
+                        results[j] = await self._update(service, shard, mapper, item, written, shards)
                     except StrataError as e:  # the engine closed or failed: this item fails
                         results[j] = self._failure(item, e)
                     wrote = True
@@ -547,7 +547,7 @@ class BulkAction:
         return ItemResponse(item.action, service.name, op.id, status, body)
 
     async def _update(self, service: IndexService, shard: IndexShard, mapper: ShardMapper,
-                      item: BulkItem, written: list) -> ItemResponse:
+                      item: BulkItem, written: list, shards: dict[str, Any]) -> ItemResponse:
         spec = item.update
         engine = shard.engine
         attempts = max(item.retry_on_conflict, 0) + 1  # a negative count retries never, as in ES
@@ -599,11 +599,12 @@ class BulkAction:
                 written.append(result.operation)
             if isinstance(result, VersionConflict) and attempt + 1 < attempts:
                 continue
-            response = self._write_response(service, item, result, _shards_header(service))
+            # `shards` is the request's: replication fills it in before anything is answered.
+            response = self._write_response(service, item, result, shards)
             if response.error is None:
-                written = result.operation
-                self._add_get(response.body, spec, merged, written.seq_no, written.primary_term,
-                              written.routing)
+                operation = result.operation
+                self._add_get(response.body, spec, merged, operation.seq_no, operation.primary_term,
+                              operation.routing)
             return response
         raise AssertionError("unreachable")
 
