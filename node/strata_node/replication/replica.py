@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 REPLICA_ACTION = "indices:data/write/bulk[s][r]"
 MAPPING_WAIT_SECONDS = 30.0
+# A replica that does not answer within this is failed like one that refused the write
+# (a hung node must not hold a primary's writes for ever).
+REPLICA_TIMEOUT = 60.0
 
 
 class ReplicaRequest(Message):
@@ -192,7 +195,8 @@ async def send_operations(node, service: IndexService, shard: IndexShard, payloa
             if copy is None:
                 raise IllegalState(f"copy [{allocation_id}] is no longer assigned")
             response: ReplicaResponse = await node.transport.execute(
-                REPLICA_ACTION, request, address=node.shard_router.address(copy.node))
+                REPLICA_ACTION, request, address=node.shard_router.address(copy.node),
+                timeout=REPLICA_TIMEOUT)
             tracker.update_local_checkpoint(allocation_id, response.local_checkpoint)
             outcome.successful += 1
         except StrataError as e:
