@@ -591,14 +591,12 @@ DECIDERS: tuple[Decider, ...] = (max_retry, replica_after_primary_active, enable
 _FORCE_KEEPS_NO = frozenset({"max_retry", "same_shard"})
 
 
-def decide(copy: ShardRouting, node: NodeInfo, shard: Copies,
-           alloc: Allocation) -> tuple[str, list[Decision]]:
-    """ES's AllocationDeciders.canAllocate: the combined type and the decisions kept (all
-    of them in debug mode, YES ones only with include_yes; else up to the first NO)."""
+def _combine(decisions: Iterable[Decision], alloc: Allocation) -> tuple[str, list[Decision]]:
+    """The combined type of a run of decisions and the ones kept: all of them in debug
+    mode (YES ones only with include_yes), else the run stops at the first NO."""
     kept: list[Decision] = []
     result = YES
-    for decider in DECIDERS:
-        d = decider(copy, node, shard, alloc)
+    for d in decisions:
         if d.type == NO:
             result = NO
             if not alloc.debug:
@@ -608,42 +606,30 @@ def decide(copy: ShardRouting, node: NodeInfo, shard: Copies,
         if d.type != YES or alloc.include_yes:
             kept.append(d)
     return result, kept
+
+
+def decide(copy: ShardRouting, node: NodeInfo, shard: Copies,
+           alloc: Allocation) -> tuple[str, list[Decision]]:
+    """ES's AllocationDeciders.canAllocate."""
+    return _combine((decider(copy, node, shard, alloc) for decider in DECIDERS), alloc)
 
 
 def force_primary(copy: ShardRouting, node: NodeInfo, shard: Copies,
                   alloc: Allocation) -> tuple[str, list[Decision]]:
     """ES's canForceAllocatePrimary: every decider's NO becomes YES ("allowed to force
     allocate") except max_retry's and same_shard's."""
-    kept: list[Decision] = []
-    result = YES
-    for decider in DECIDERS:
-        d = decider(copy, node, shard, alloc)
+    def forced(d: Decision) -> Decision:
         if d.type == NO and d.decider not in _FORCE_KEEPS_NO:
-            d = Decision(YES, d.decider, f"primary shard [[{copy.index}][{copy.shard}]] allowed to force "
-                         f"allocate on node [{node.id}]")
-        if d.type == NO:
-            result = NO
-            if not alloc.debug:
-                return NO, [d]
-        elif d.type == THROTTLE and result == YES:
-            result = THROTTLE
-        if d.type != YES or alloc.include_yes:
-            kept.append(d)
-    return result, kept
+            return Decision(YES, d.decider, f"primary shard [[{copy.index}][{copy.shard}]] allowed to force "
+                            f"allocate on node [{node.id}]")
+        return d
+
+    return _combine((forced(decider(copy, node, shard, alloc)) for decider in DECIDERS), alloc)
 
 
 def can_remain(copy: ShardRouting, node: NodeInfo, shard: Copies,
                alloc: Allocation) -> tuple[str, list[Decision]]:
     """May a started copy stay where it is? Not on a node being removed, nor where a filter
     now excludes it or awareness wants it elsewhere; the reroute moves it on a NO."""
-    kept: list[Decision] = []
-    result = YES
-    leaving = node_shutdown(copy, node, shard, alloc)
-    for d in (leaving, _filter(node, alloc, copy.index), _awareness(copy, node, shard, alloc, False)):
-        if d.type == NO:
-            result = NO
-            if not alloc.debug:
-                return NO, [d]
-        if d.type != YES or alloc.include_yes:
-            kept.append(d)
-    return result, kept
+    return _combine((node_shutdown(copy, node, shard, alloc), _filter(node, alloc, copy.index),
+                     _awareness(copy, node, shard, alloc, False)), alloc)
