@@ -77,6 +77,7 @@ def test_a_primary_moved_under_write_load_loses_and_duplicates_nothing(cluster):
             assert doc["found"] == (result not in ("deleted", "not_found")), (doc, result)
             if doc["found"]:
                 assert doc["_version"] == version
+    client.indices.refresh(index="moving")  # the count reads the last refresh; exists is real time
     count = client.count(index="moving")["count"]
     assert count == len({d for d in (f"w{n}" for n in range(300))
                          if client.exists(index="moving", id=d)})
