@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.cluster import LocalCluster
+from tests.support.polling import wait_until
 
 ZONES = {"n0": "a", "n1": "a", "n2": "b"}
 REQUIRE_B = 'node does not match index setting [index.routing.allocation.require] filters [zone:"b"]'
@@ -32,15 +33,6 @@ def http(zoned):
         yield client
 
 
-def wait_until(condition, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met in time (last: {last!r})")
 
 
 def names(http: httpx.Client) -> dict[str, str]:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.cluster import SECRET, LocalCluster, start_all
 from tests.support.node_process import ROOT, NodeProcess
+from tests.support.polling import wait_until
 
 FAULTS = "strata.fault_injection=true"
 
@@ -37,18 +38,6 @@ def _with_index(body: dict, name: str) -> dict | None:
     return body if name in body.get("metadata", {}).get("indices", {}) else None
 
 
-def wait_until(condition, timeout: float = 30.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-            if last:
-                return last
-        except (httpx.HTTPError, KeyError, ValueError) as e:
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in time (last: {last!r})")
 
 
 def put_setting(node: NodeProcess, value: str, timeout: str = "30s") -> httpx.Response:
@@ -70,14 +59,14 @@ def test_three_master_eligible_nodes_form_one_cluster_from_the_bootstrap_list(th
     assert len({uuid_of(n) for n in three.nodes}) == 1 and uuid_of(three.nodes[0]) != "_na_"
     ids = set(state(three.nodes[0], "nodes")["nodes"])
     assert len(ids) == 3
-    wait_until(lambda: set(coordination(three.nodes[0])["last_committed_config"]) == ids)
+    _wait_until(lambda: set(coordination(three.nodes[0])["last_committed_config"]) == ids)
 
 
 def test_a_cluster_setting_changed_on_any_node_reaches_every_node(three):
     follower = next(n for n in three.nodes if n.name != three.master_name(n))
     assert put_setting(follower, "+logs-*,-*").status_code == 200
     for node in three.nodes:
-        wait_until(lambda n=node: "+logs-*,-*" in str(_settings(n)))
+        _wait_until(lambda n=node: "+logs-*,-*" in str(_settings(n)))
     assert put_setting(follower, "true").status_code == 200
 
 
@@ -99,7 +88,7 @@ def test_a_partitioned_node_cannot_elect_itself_or_change_the_cluster_state(thre
     try:
         three.wait_for_nodes(2, nodes=others)
         assert three.master_name(others[0]) == master.name  # the majority side keeps its master
-        wait_until(lambda: three.master_name(isolated) is None, timeout=15)
+        _wait_until(lambda: three.master_name(isolated) is None, timeout=15)
         refused = put_setting(isolated, "false", timeout="2s")
         assert refused.status_code == 503
         assert refused.json()["error"]["type"] == "master_not_discovered_exception"
@@ -138,7 +127,7 @@ def test_five_nodes_form_a_cluster_with_five_voters_and_survive_losing_the_maste
     try:
         # The first master may commit a smaller configuration before every vote is in; it
         # grows to all five as the remaining joins arrive.
-        wait_until(lambda: len(coordination(cluster.nodes[0])["last_committed_config"]) == 5)
+        _wait_until(lambda: len(coordination(cluster.nodes[0])["last_committed_config"]) == 5)
         master = cluster.node(cluster.master_name(cluster.nodes[0]))
         master.kill()
         new_master = cluster.wait_for_nodes(4)
@@ -188,7 +177,7 @@ def test_a_node_whose_data_belongs_to_another_cluster_refuses_to_join_it(tmp_pat
         stray = NodeProcess(tmp_path / "first" / "a0", SECRET, "transport.port=0",
                             f"discovery.seed_hosts={other.nodes[0].transport_address}", name="a0").start()
         try:
-            wait_until(lambda: "previously joined a cluster with UUID" in stray.output(), timeout=20)
+            _wait_until(lambda: "previously joined a cluster with UUID" in stray.output(), timeout=20)
             with other.nodes[0].client() as c:
                 assert c.get("/_cluster/health").json()["number_of_nodes"] == 1
         finally:
@@ -242,7 +231,7 @@ def test_index_metadata_goes_through_the_master_and_reaches_every_node(three):
         written.raise_for_status()
     node_ids = set(state(master, "nodes")["nodes"])
     for node in three.nodes:  # every node's state has the index, its dynamic mapping and its routing
-        body = wait_until(lambda n=node: _with_index(state(n, "metadata,routing_table", "through-master"),
+        body = _wait_until(lambda n=node: _with_index(state(n, "metadata,routing_table", "through-master"),
                                                      "through-master"))
         metadata = body["metadata"]["indices"]["through-master"]
         assert "new_field" in metadata["mappings"]["_doc"]["properties"]
@@ -256,4 +245,9 @@ def test_index_metadata_goes_through_the_master_and_reaches_every_node(three):
         assert again["error"]["type"] == "resource_already_exists_exception"
         assert c.delete("/through-master").json() == {"acknowledged": True}
     with follower.client() as c:
-        wait_until(lambda: c.get("/through-master").status_code == 404)
+        _wait_until(lambda: c.get("/through-master").status_code == 404)
+
+
+def _wait_until(condition, timeout: float = 30.0, interval: float = 0.1):
+    """Nodes may be starting or a state not applied yet: such errors mean "not yet"."""
+    return wait_until(condition, timeout, interval, ignore=(httpx.HTTPError, KeyError, ValueError))

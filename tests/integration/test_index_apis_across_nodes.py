@@ -5,13 +5,12 @@ a node is down reports its shard without failing."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from strata_node.index.routing import shard_id
 from tests.support.cluster import LocalCluster
 from tests.support.node_process import NodeProcess
+from tests.support.polling import call, ok, wait_until
 
 INDEX = "spread"
 SINGLE = "single"  # one primary and one replica: one node holds no copy
@@ -27,26 +26,10 @@ IDS = sorted({next(str(i) for i in range(100) if shard_id(str(i), None, 3) == s)
              | {str(i) for i in range(10)})
 
 
-def call(node: NodeProcess, method: str, path: str, **kwargs):
-    with node.client(timeout=60) as c:
-        return c.request(method, path, **kwargs)
 
 
-def ok(node: NodeProcess, method: str, path: str, **kwargs):
-    response = call(node, method, path, **kwargs)
-    assert response.status_code == 200, (node.name, path, response.text)
-    return response.json() if response.content else None
 
 
-def wait_until(condition, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met in time (last: {last!r})")
 
 
 def cat_shards(node: NodeProcess, index: str, columns: str = "index,shard,prirep,state,docs,node") -> list:

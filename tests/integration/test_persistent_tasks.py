@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.cluster import LocalCluster
 from tests.support.node_process import NodeProcess
+from tests.support.polling import call, ok, wait_until
 
 COUNTER = "strata/test/counter"
 
@@ -22,26 +23,10 @@ def cluster(tmp_path_factory):
     local.stop()
 
 
-def call(node: NodeProcess, method: str, path: str, **kwargs):
-    with node.client(timeout=60) as c:
-        return c.request(method, path, **kwargs)
 
 
-def ok(node: NodeProcess, method: str, path: str, **kwargs):
-    response = call(node, method, path, **kwargs)
-    assert response.status_code == 200, (node.name, path, response.text)
-    return response.json()
 
 
-def wait_until(condition, timeout: float = 30.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in time (last: {last!r})")
 
 
 def persistent_tasks(node: NodeProcess) -> dict:
@@ -86,7 +71,7 @@ def test_a_started_task_runs_on_one_node_reports_progress_and_completes(cluster)
     runner = cluster.node(names[executor])
 
     # Listed in `_tasks` on its node only, with its params and its reported state.
-    listed = wait_until(lambda: [t for t in local_counters(runner) if t.get("status", {}).get("count")])
+    listed = _wait_until(lambda: [t for t in local_counters(runner) if t.get("status", {}).get("count")])
     assert len(listed) == 1
     local = listed[0]
     assert local["action"] == f"{COUNTER}[c]" and local["type"] == "persistent" and local["cancellable"]
@@ -97,7 +82,7 @@ def test_a_started_task_runs_on_one_node_reports_progress_and_completes(cluster)
             assert local_counters(other) == []
 
     # Its progress reaches the cluster state every node serves, in Elasticsearch's shape.
-    in_state = wait_until(lambda: progressed(cluster.nodes[0], "count-a", 3))
+    in_state = _wait_until(lambda: progressed(cluster.nodes[0], "count-a", 3))
     assert in_state["allocation_id"] == task["allocation_id"]
     assert in_state["assignment"] == {"executor_node": executor, "explanation": ""}
     assert in_state["allocation_id_on_last_status_update"] == task["allocation_id"]
@@ -109,7 +94,7 @@ def test_a_started_task_runs_on_one_node_reports_progress_and_completes(cluster)
     assert again.status_code == 400 and again.json()["error"]["type"] == "resource_already_exists_exception"
 
     # Done: the node reports completion and the task leaves the state and `_tasks`.
-    wait_until(lambda: "count-a" not in persistent_tasks(via), timeout=30)
+    _wait_until(lambda: "count-a" not in persistent_tasks(via), timeout=30)
     assert local_counters(runner) == []
 
 
@@ -130,11 +115,11 @@ def test_a_start_with_an_unknown_name_or_bad_params_is_refused(cluster):
 def test_removing_a_running_task_cancels_it_on_its_node(cluster):
     task = start(cluster.nodes[0], "count-removed", count_to=10_000, step_millis=100)
     runner = cluster.node(node_names(cluster.nodes[0])[task["assignment"]["executor_node"]])
-    wait_until(lambda: local_counters(runner))
+    _wait_until(lambda: local_counters(runner))
     removed = ok(cluster.nodes[2], "DELETE", "/_strata/persistent/count-removed")
     assert removed["task"]["id"] == "count-removed"
     assert "count-removed" not in persistent_tasks(cluster.nodes[2])
-    wait_until(lambda: local_counters(runner) == [], timeout=10)
+    _wait_until(lambda: local_counters(runner) == [], timeout=10)
     assert "cancelling persistent task [count-removed]" in runner.output()
     # It stays gone: the cancelled task reports nothing, so nothing brings it back.
     time.sleep(0.5)
@@ -146,9 +131,9 @@ def test_a_user_cancelling_the_local_task_ends_the_persistent_task(cluster):
     removes it from the cluster state (it is not restarted elsewhere)."""
     task = start(cluster.nodes[0], "count-cancelled", count_to=10_000, step_millis=100)
     runner = cluster.node(node_names(cluster.nodes[0])[task["assignment"]["executor_node"]])
-    local = wait_until(lambda: local_counters(runner))[0]
+    local = _wait_until(lambda: local_counters(runner))[0]
     ok(cluster.nodes[1], "POST", f"/_tasks/{local['node']}:{local['id']}/_cancel")
-    wait_until(lambda: "count-cancelled" not in persistent_tasks(cluster.nodes[1]), timeout=10)
+    _wait_until(lambda: "count-cancelled" not in persistent_tasks(cluster.nodes[1]), timeout=10)
     assert local_counters(runner) == []
     master = cluster.node(cluster.master_name(runner))
     assert "persistent task [count-cancelled] allocation [" in master.output()  # its failure, logged
@@ -166,7 +151,7 @@ def test_the_task_of_a_killed_node_resumes_on_a_survivor_from_its_last_reported_
     moving = next(i for i, t in started.items() if names[t["assignment"]["executor_node"]] == victim.name)
     victim_id = started[moving]["assignment"]["executor_node"]
     survivors = [n for n in cluster.nodes if n is not victim]
-    wait_until(lambda: all(progressed(survivors[0], i, 5) for i in ids))
+    _wait_until(lambda: all(progressed(survivors[0], i, 5) for i in ids))
     before = persistent_tasks(survivors[0])
     victim.kill()
     killed_at = time.monotonic()
@@ -189,7 +174,7 @@ def test_the_task_of_a_killed_node_resumes_on_a_survivor_from_its_last_reported_
         # Once the new allocation has reported (the victim may have reported after `before`).
         return task if task["allocation_id_on_last_status_update"] == task["allocation_id"] else None
 
-    after = wait_until(moved, timeout=45, interval=0.1)
+    after = _wait_until(moved, timeout=45, interval=0.1)
     moved_in = time.monotonic() - killed_at
     assert after["allocation_id"] > before[moving]["allocation_id"]
     assert count_of(after) > count_of(before[moving])
@@ -204,8 +189,12 @@ def test_the_task_of_a_killed_node_resumes_on_a_survivor_from_its_last_reported_
     resumed = [t for t in local_counters(runner) if t["description"].startswith(f"id={moving},")]
     assert resumed and resumed[0]["parent_task_id"] == f"cluster:{after['allocation_id']}"
 
-    wait_until(lambda: not any(i in sample() for i in ids), timeout=45, interval=0.1)
+    _wait_until(lambda: not any(i in sample() for i in ids), timeout=45, interval=0.1)
     for i, counts in samples.items():
         assert counts == sorted(counts), (i, counts)
     assert all(local_counters(n) == [] for n in survivors)
     assert moved_in < 30, f"moving the task took {moved_in:.1f}s"
+
+
+def _wait_until(condition, timeout: float = 30.0, interval: float = 0.05):
+    return wait_until(condition, timeout, interval)

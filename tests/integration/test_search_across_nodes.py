@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import statistics
 import threading
-import time
 
 import httpx
 import orjson
@@ -17,6 +16,7 @@ import pytest
 
 from tests.support.cluster import LocalCluster
 from tests.support.node_process import NodeProcess
+from tests.support.polling import wait_until
 
 FAULTS = "strata.fault_injection=true"
 MAPPING = {"properties": {"title": {"type": "text"}, "tag": {"type": "keyword"}, "n": {"type": "integer"},
@@ -27,15 +27,6 @@ DOCS = {str(i): {"title": f"book {i} {'quick fox' if i % 4 == 0 else 'lazy dog'}
         for i in range(60)}
 
 
-def wait_until(condition, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met in time (last: {last!r})")
 
 
 def routing(node: NodeProcess, index: str) -> dict[int, str]:
