@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from ..index.metadata import IndexMetadata
+from ..reservedstate.metadata import ReservedStateMetadata
 from .coordination.cluster_state import ClusterState
 
 UNKNOWN_UUID = "_na_"
@@ -36,6 +37,8 @@ class Metadata(msgspec.Struct, frozen=True):
     templates: dict[str, Any] = msgspec.field(default_factory=dict)
     customs: dict[str, Any] = msgspec.field(default_factory=dict)
     voting_config_exclusions: tuple[VotingConfigExclusion, ...] = ()
+    # namespace (`file_settings`) -> what it reserved and its last error
+    reserved_state: dict[str, ReservedStateMetadata] = msgspec.field(default_factory=dict)
 
 
 class ShardRouting(msgspec.Struct, frozen=True):

@@ -322,9 +322,9 @@ class ClusterStateHandlers:
             for key, value in sorted(metadata.customs.items()):
                 if key == persistent_tasks.CUSTOM:
                     md[key] = persistent_tasks.render(value)
-                elif key != "reserved_state":
+                else:
                     md[key] = value
-            md["reserved_state"] = metadata.customs.get("reserved_state", {})
+            md["reserved_state"] = {ns: r.render() for ns, r in sorted(metadata.reserved_state.items())}
             body["metadata"] = md
         if "routing_table" in metrics:
             body["routing_table"] = {
