@@ -35,6 +35,7 @@ def configure_logging() -> None:
         format="[%(asctime)s][%(levelname)-5s][%(name)s] %(message)s")
     # httpx logs every request at INFO: every transport call between nodes would be a line.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # one line per change otherwise
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import broadcast, cluster_admin, cluster_reroute, get, node_shutdown, nodes_info
+from .action import broadcast, cluster_admin, cluster_reroute, get, node_shutdown, nodes_info, reserved_state
 from .action.bulk import BulkAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
@@ -32,6 +32,8 @@ from .common.ids import random_base64_uuid
 from .index.service import IndicesService
 from .replication import replica
 from .replication.recovery import PeerRecovery
+from .reservedstate.file_settings import FileSettingsService
+from .reservedstate.registry import default_handlers
 from .rest import recovery as recovery_api
 from .rest.allocation import AllocationHandlers
 from .rest.analyze import AnalyzeHandlers
@@ -48,6 +50,7 @@ from .rest.node_shutdown import NodeShutdownHandlers
 from .rest.nodes import NodesHandlers
 from .rest.persistent_tasks import PersistentTaskHandlers
 from .rest.recovery import RecoveryHandlers
+from .rest.reserved_state import ReservedStateHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
 from .rest.tasks import TaskHandlers
@@ -91,6 +94,8 @@ class Node:
         PersistentTaskHandlers(self).register(self.rest)
         self.persistent_tasks = PersistentTasksService(self)
         AllocationHandlers(self).register(self.rest)
+        ReservedStateHandlers(self).register(self.rest)
+        self.file_settings = FileSettingsService(self, default_handlers())
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -192,6 +197,7 @@ class Node:
         get.register(self)
         broadcast.register(self)
         search_transport_actions.register(self)
+        reserved_state.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task
 
@@ -253,7 +259,9 @@ class Node:
                                                 transport=self.transport, data_path=self.data_path)
         self.coordination.add_applier(self.indices.apply_cluster_state)
         self.coordination.add_listener(self.persistent_tasks.apply_cluster_state)
+        self.coordination.add_listener(self.file_settings.apply_cluster_state)
         self.coordination.start()
+        self.file_settings.start()
         log.info("[%s] started, node id [%s], data path [%s]", self.name, self.node_id, self.data_path)
 
     async def stop(self) -> None:
@@ -268,6 +276,7 @@ class Node:
         if self.transport is not None:
             await self._bounded("shard state reports", self.index_admin.close(), 10.0)
         await self._bounded("persistent tasks", self.persistent_tasks.close(), 10.0)
+        await self._bounded("file settings", self.file_settings.stop(), 5.0)
         if self.coordination is not None:
             await self._bounded("coordination", self.coordination.stop(), 10.0)
         if self.transport is not None:

@@ -11,10 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import orjson
 
 from ..cluster.state import ClusterStateContent, VotingConfigExclusion
 from ..common.cluster_settings import ClusterSettings, apply_update
 from ..common.errors import IllegalArgument, StrataError
+from ..reservedstate.cluster_settings import NAME as RESERVED_HANDLER
+from ..reservedstate.metadata import refuse_reserved
+from ..settings import flatten
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
 from . import nodes_stats
@@ -57,6 +61,24 @@ class ClearExclusionsRequest(Message):
 class StateVersion(Message):
     term: int
     version: int
+
+
+def modified_settings(request: UpdateSettingsRequest, metadata, persistent: dict[str, Any],
+                      transient: dict[str, Any]) -> set[str]:
+    """The keys a settings update names, and any a wildcard reset would remove: a reserved
+    key may not change through either."""
+    named = set(flatten(request.persistent)) | set(flatten(request.transient))
+    scopes = ((metadata.persistent_settings, persistent), (metadata.transient_settings, transient))
+    for before, after in scopes:
+        named |= {key for key in before if before.get(key) != after.get(key)}
+    return named
+
+
+def describe_settings_request(request: UpdateSettingsRequest) -> str:
+    def text(settings: dict[str, Any]) -> str:
+        return orjson.dumps(flatten(settings)).decode()
+    return (f"ClusterUpdateSettingsRequest{{persistentSettings={text(request.persistent)}, "
+            f"transientSettings={text(request.transient)}}}")
 
 
 def _describe(exclusions) -> str:
@@ -151,6 +173,9 @@ def register(node) -> None:
             transient, applied["transient"] = apply_update(
                 metadata.transient_settings, request.transient, "transient"
             )
+            refuse_reserved(metadata.reserved_state, RESERVED_HANDLER,
+                            modified_settings(request, metadata, persistent, transient),
+                            describe_settings_request(request))
             return msgspec.structs.replace(
                 content,
                 metadata=msgspec.structs.replace(

@@ -1,0 +1,19 @@
+"""The reserved state handlers a node knows, by name."""
+
+from __future__ import annotations
+
+from .cluster_settings import ClusterSettingsHandler
+from .handler import ReservedStateHandler
+
+
+def handlers_by_name(*handlers: ReservedStateHandler) -> dict[str, ReservedStateHandler]:
+    out: dict[str, ReservedStateHandler] = {}
+    for handler in handlers:
+        if handler.name in out:
+            raise ValueError(f"Duplicate key {handler.name}")
+        out[handler.name] = handler
+    return out
+
+
+def default_handlers() -> dict[str, ReservedStateHandler]:
+    return handlers_by_name(ClusterSettingsHandler())
