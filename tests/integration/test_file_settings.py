@@ -250,3 +250,15 @@ def test_only_the_master_applies_and_a_new_master_applies_the_file_it_finds(tmp_
             lambda: persistent(others[1]) == {SETTING: "99mb"})
     finally:
         cluster.stop()
+
+
+def test_the_reserved_state_survives_a_restart(fresh_node):
+    n = fresh_node()
+    write_by_rename(settings_file(n), document(1, {SETTING: "50mb"}))
+    n.start()
+    wait_for_version(n, 1)
+    n.stop()
+    settings_file(n).unlink()  # nothing to apply again: what holds comes from the persisted state
+    n.start()
+    assert wait_for_version(n, 1)["handlers"] == {"cluster_settings": {"keys": [SETTING]}}
+    assert call(n, "PUT", "/_cluster/settings", json={"persistent": {SETTING: "1mb"}}).status_code == 400
