@@ -16,6 +16,14 @@ def test_a_dynamic_setting_changes_and_reads_back(http, index):
     assert "refresh_interval" not in http.get(f"/{index}/_settings").json()[index]["settings"]["index"]
 
 
+def test_setting_what_is_already_set_publishes_no_new_cluster_state(http, index):
+    put_settings(http, index, {"index": {"refresh_interval": "5s"}})
+    version = http.get("/_cluster/state/version").json()["version"]
+    again = put_settings(http, index, {"index": {"refresh_interval": "5s"}})
+    assert again.json() == {"acknowledged": True}
+    assert http.get("/_cluster/state/version").json()["version"] == version
+
+
 def test_a_static_setting_is_refused_on_an_open_index(http, index):
     refused = put_settings(http, index, {"index": {"number_of_shards": 3}})
     assert refused.status_code == 400

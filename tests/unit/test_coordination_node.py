@@ -136,6 +136,23 @@ def test_submitted_changes_are_published_committed_and_applied_everywhere():
         assert node.applied_state is not None and node.applied_state.value == ("x",)
 
 
+def test_a_change_that_changes_nothing_publishes_nothing():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    leader = network.nodes[leader_id]
+    network.take(leader_id, leader.submit(lambda value: (*(value or ()), "x")))
+    network.deliver()
+    network.run(2)
+    before = leader.last_accepted_state
+    same = leader.submit(lambda value: tuple(value))  # an equal value, not the same object
+    assert not same.messages and not leader.publication_in_progress
+    assert leader.last_accepted_state is before
+    network.take(leader_id, leader.submit(lambda value: (*value, "y")))  # not stuck behind it
+    network.deliver()
+    network.run(2)
+    assert all(n.applied_state.value == ("x", "y") for n in network.nodes.values())
+
+
 def test_a_leader_that_cannot_reach_a_quorum_steps_down_when_the_publication_times_out():
     network = formed(["a", "b", "c"])
     leader_id = network.leaders()[0]

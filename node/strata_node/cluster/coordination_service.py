@@ -340,6 +340,9 @@ class CoordinationService:
     def _after_step(self) -> None:
         coordinator = self.coordinator
         self._time_publications()
+        if coordinator.mode is Mode.LEADER and self.applied_state is not None:
+            self._pending.settle_unpublished(coordinator.last_accepted_state)
+            self._pending.applied(self.applied_state)
         if coordinator.mode is not self._last_mode or coordinator.leader != self._last_leader:
             if coordinator.mode is Mode.LEADER:
                 log.info("[%s] elected-as-master, term [%d]", self.local_node.name, coordinator.current_term)

@@ -56,6 +56,15 @@ class PendingTasks:
 
         return run
 
+    def settle_unpublished(self, accepted: ClusterState) -> None:
+        """Tasks whose batch changed nothing: the core published no state for them (ES's
+        MasterService acks such a batch at once), so the state already accepted carries
+        them. Run after every step, when any batch has either been published or dropped."""
+        for task in self._tasks:
+            if task.published_in is not None and task.published_in[0] == accepted.term and (
+                    task.published_in[1] > accepted.version):
+                task.published_in = (accepted.term, accepted.version)
+
     def applied(self, state: ClusterState) -> None:
         remaining = []
         for task in self._tasks:

@@ -503,15 +503,17 @@ class Coordinator:
             )
             if proposed == base.last_accepted_configuration or state.join_votes_have_quorum_for(proposed):
                 accepted_configuration = proposed
+        # Updates that changed nothing publish nothing (ES's MasterService acks such a batch
+        # at once): the state they would have produced is the one already accepted.
         changed = (
             nodes != base.nodes
             or details != base.node_details
-            or value is not base.value
-            or bool(self._pending_updates)
+            or (value is not base.value and value != base.value)
             or accepted_configuration != base.last_accepted_configuration
             or base.term != self.current_term
         )
         if not changed:
+            self._pending_updates = []
             return
         new_state = base.next(
             term=self.current_term,
