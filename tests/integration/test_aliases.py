@@ -46,7 +46,8 @@ def pair(http, index_name) -> tuple[str, str]:
 
 def test_update_aliases_acknowledges_and_get_alias_shows_normalized_definitions(http, pair):
     a, b = pair
-    response = update(http, {"add": {"index": a, "alias": "al-norm", "routing": 1, "filter": {"term": {"tag": "x"}}}},
+    response = update(http, {"add": {"index": a, "alias": "al-norm", "routing": 1,
+                                     "filter": {"term": {"tag": "x"}}}},
                       {"add": {"indices": [a, b], "aliases": ["al-both"], "is_hidden": False}})
     assert response.json() == {"acknowledged": True, "errors": False}
     assert http.get(f"/{a}/_alias/al-norm").json() == {a: {"aliases": {"al-norm": {
@@ -112,7 +113,8 @@ def test_two_write_indices_are_refused_and_nothing_of_the_request_applies(http, 
 def test_filter_that_does_not_fit_the_mapping_is_refused_when_added(http, pair):
     a, _ = pair
     response = update(http, {"add": {"index": a, "alias": "al-bad", "filter": {"term": {"n": "many"}}}})
-    assert error_of(response) == (400, "illegal_argument_exception", "failed to parse filter for alias [al-bad]")
+    assert error_of(response) == (400, "illegal_argument_exception",
+                                  "failed to parse filter for alias [al-bad]")
 
 
 def test_remove_index_and_add_its_name_as_alias_in_one_request(http, pair):
@@ -187,8 +189,8 @@ def test_alias_index_routing_applies_to_writes_and_gets(http, index_name):
     assert http.get(f"/{name}/_doc/1", params={"routing": "5"}).json()["_routing"] == "5"
     assert http.get("/al-routed/_doc/1").json()["found"] is True
     assert error_of(write(http, "al-routed", "2", {"tag": "x"}, routing="6"))[2] == (
-        "Alias [al-routed] has index routing associated with it [5], and was provided with routing value [6], "
-        "rejecting operation")
+        "Alias [al-routed] has index routing associated with it [5], and was provided with routing "
+        "value [6], rejecting operation")
 
 
 def test_get_through_an_alias_of_several_indices_is_refused(http, pair):
@@ -196,7 +198,8 @@ def test_get_through_an_alias_of_several_indices_is_refused(http, pair):
     update(http, {"add": {"indices": [a, b], "alias": "al-many"}})
     assert error_of(http.get("/al-many/_doc/1")) == (
         400, "illegal_argument_exception",
-        f"alias [al-many] has more than one index associated with it [{a}, {b}], can't execute a single index op")
+        f"alias [al-many] has more than one index associated with it [{a}, {b}], can't execute a single "
+        "index op")
 
 
 def test_search_and_count_through_a_filtered_alias_see_only_its_documents(http, pair):
@@ -235,7 +238,8 @@ def test_index_apis_resolve_an_alias_to_its_indices(http, pair):
     a, b = pair
     update(http, {"add": {"indices": [a, b], "alias": "al-admin"}})
     assert set(http.get("/al-admin/_settings").json()) == {a, b}
-    assert http.put("/al-admin/_mapping", json={"properties": {"extra": {"type": "keyword"}}}).status_code == 200
+    extra = {"properties": {"extra": {"type": "keyword"}}}
+    assert http.put("/al-admin/_mapping", json=extra).status_code == 200
     assert "extra" in http.get(f"/{b}/_mapping").json()[b]["mappings"]["properties"]
     assert http.post("/al-admin/_refresh").json()["_shards"]["total"] == 2
 
@@ -245,7 +249,8 @@ def test_index_apis_resolve_an_alias_to_its_indices(http, pair):
 
 def test_elasticsearch_client_alias_apis(es, index_name):
     index = f"{index_name}-es"
-    es.indices.create(index=index, settings={"number_of_shards": 1, "number_of_replicas": 0}, mappings=MAPPINGS)
+    es.indices.create(index=index, settings={"number_of_shards": 1, "number_of_replicas": 0},
+                      mappings=MAPPINGS)
     es.indices.put_alias(index=index, name="al-client", filter={"term": {"tag": "x"}}, is_write_index=True)
     assert es.indices.exists_alias(name="al-client")
     es.index(index="al-client", id="1", document={"tag": "x"}, refresh=True)

@@ -43,6 +43,7 @@ def test_every_node_answers_get_alias_as_soon_as_the_change_is_acknowledged(clus
     n0, n1, n2 = cluster.nodes
     ok(n2, "PUT", f"/{INDEX}/_alias/from-n2", json={"is_write_index": True})
     for node in (n0, n1):
-        assert ok(node, "GET", "/_alias/from-n2") == {INDEX: {"aliases": {"from-n2": {"is_write_index": True}}}}
+        expected = {INDEX: {"aliases": {"from-n2": {"is_write_index": True}}}}
+        assert ok(node, "GET", "/_alias/from-n2") == expected
     ok(n0, "DELETE", f"/{INDEX}/_alias/from-n2")
     assert call(n1, "GET", "/_alias/from-n2").status_code == 404

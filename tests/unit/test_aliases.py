@@ -7,7 +7,12 @@ import pytest
 
 from strata_node.action.index_admin import create_index, update_aliases
 from strata_node.cluster.state import ClusterStateContent, Metadata
-from strata_node.common.errors import ActionRequestValidation, IllegalArgument, IndexNotFound, InvalidIndexName
+from strata_node.common.errors import (
+    ActionRequestValidation,
+    IllegalArgument,
+    IndexNotFound,
+    InvalidIndexName,
+)
 from strata_node.index import aliases
 from strata_node.index.aliases import AliasAction, AliasesNotFound, AliasLookup, InvalidAliasName
 from strata_node.index.metadata import IndexMetadata
@@ -120,7 +125,8 @@ def test_two_write_indices_for_one_alias_are_refused():
 
 def test_moving_the_write_index_in_one_request_succeeds():
     content = content_of(an_index("a", w={"is_write_index": True}), an_index("b"))
-    new = update_aliases(content, [add(["a"], "w", is_write_index=False), add(["b"], "w", is_write_index=True)])
+    new = update_aliases(content, [add(["a"], "w", is_write_index=False),
+                                   add(["b"], "w", is_write_index=True)])
     assert AliasLookup.of(new.metadata.indices).write_index("w") == "b"
 
 
@@ -196,7 +202,8 @@ def test_hidden_aliases_are_left_out_of_wildcards_unless_asked_for():
 
 def test_write_index_is_the_marked_one_or_the_only_one():
     lookup = lookup_of(an_index("a", w={}, two={}, off={"is_write_index": False}),
-                       an_index("b", two={"is_write_index": True}), an_index("c", none={}), an_index("d", none={}))
+                       an_index("b", two={"is_write_index": True}), an_index("c", none={}),
+                       an_index("d", none={}))
     assert lookup.write_index("w") == "a"
     assert lookup.write_index("two") == "b"
     assert lookup.write_index("off") is None
@@ -206,7 +213,8 @@ def test_write_index_is_the_marked_one_or_the_only_one():
 
 def test_single_index_operations_refuse_an_alias_of_several_indices():
     lookup = lookup_of(an_index("a", g={}), an_index("b", g={}))
-    with pytest.raises(IllegalArgument, match=r"alias \[g\] has more than one index associated with it \[a, b\]"):
+    with pytest.raises(IllegalArgument, match=r"alias \[g\] has more than one index associated with it "
+                                              r"\[a, b\]"):
         lookup.single_index("g")
 
 
@@ -214,8 +222,9 @@ def test_index_routing_may_only_be_repeated_by_the_request():
     lookup = lookup_of(an_index("a", r={"index_routing": "1"}))
     assert lookup.index_routing("r", "a", None) == "1"
     assert lookup.index_routing("r", "a", "1") == "1"
-    with pytest.raises(IllegalArgument, match=r"Alias \[r\] has index routing associated with it \[1\], and was "
-                                              r"provided with routing value \[2\], rejecting operation"):
+    with pytest.raises(IllegalArgument, match=r"Alias \[r\] has index routing associated with it \[1\], "
+                                              r"and was provided with routing value \[2\], rejecting "
+                                              r"operation"):
         lookup.index_routing("r", "a", "2")
 
 
