@@ -243,3 +243,10 @@ def test_an_index_named_itself_is_searched_unfiltered():
     assert aliases.alias_filter(aliases.resolve("f,plain", lookup), lookup, "a") is None
     assert aliases.alias_filter(aliases.resolve("f,g", lookup), lookup, "a") == {
         "bool": {"should": [f, {"term": {"t": "y"}}]}}
+
+
+def test_aliases_and_their_version_survive_the_index_metadata_file():
+    metadata = an_index("a").with_aliases({"x": {"is_write_index": True}})
+    restored = IndexMetadata.from_json(metadata.to_json())
+    assert restored.aliases == {"x": {"is_write_index": True}}
+    assert (restored.aliases_version, restored.version) == (2, 2)
