@@ -35,6 +35,7 @@ from .replication.recovery import PeerRecovery
 from .reservedstate.file_settings import FileSettingsService
 from .reservedstate.registry import default_handlers
 from .rest import recovery as recovery_api
+from .rest.aliases import AliasHandlers
 from .rest.allocation import AllocationHandlers
 from .rest.analyze import AnalyzeHandlers
 from .rest.bulk import BulkHandlers
@@ -96,6 +97,7 @@ class Node:
         AllocationHandlers(self).register(self.rest)
         ReservedStateHandlers(self).register(self.rest)
         self.file_settings = FileSettingsService(self, default_handlers())
+        AliasHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None

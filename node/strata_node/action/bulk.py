@@ -287,33 +287,49 @@ class BulkAction:
             responses[pos] = _from_result(item, result)
 
     async def _resolve_indices(self, items: list[BulkItem], responses: list) -> dict[str, IndexMetadata]:
+        """The index each item writes to, by concrete name. An item naming an alias is
+        rewritten to the alias's write index, with the alias's index routing."""
         services: dict[str, IndexMetadata] = {}
-        failures: dict[str, StrataError] = {}
+        targets: dict[str, tuple[IndexMetadata, str | None] | StrataError] = {}
         for i, item in enumerate(items):
             if item.error is not None:
                 responses[i] = self._failure(item, item.error)
                 continue
             name = item.index
-            if name in services:
-                continue
-            if name not in failures:
+            if name not in targets:
                 try:
-                    services[name] = await self._index_for_write(name, item)
+                    targets[name] = await self._index_for_write(name, item)
                 except StrataError as e:
-                    failures[name] = e
-            if name in failures:
-                responses[i] = self._failure(item, failures[name])
+                    targets[name] = e
+            target = targets[name]
+            try:
+                if isinstance(target, StrataError):
+                    raise target
+                metadata, alias = target
+                if alias is not None:
+                    lookup = self.indices.aliases
+                    item.routing = lookup.index_routing(alias, metadata.name, item.routing or None)
+            except StrataError as e:
+                responses[i] = self._failure(item, e)
+                continue
+            item.index = metadata.name
+            services[metadata.name] = metadata
         return services
 
-    async def _index_for_write(self, name: str, item: BulkItem) -> IndexMetadata:
+    async def _index_for_write(self, name: str, item: BulkItem) -> tuple[IndexMetadata, str | None]:
+        """The index (and alias, when `name` is one) a write to `name` goes to, the index
+        created first when it is missing and auto-creation allows it."""
+        if name in self.indices.aliases.aliases:
+            metadata, alias = self.indices.write_target(name)
+            blocks.check(metadata, blocks.WRITE)
+            return metadata, alias
         if item.require_alias:
-            # Aliases do not exist yet, so no name can satisfy require_alias.
             raise IndexNotFound(name, f"no such index [{name}] and [require_alias] request flag is "
                                       f"[true] and [{name}] is not an alias")
         existing = self.indices.cluster_indices.get(name)
         if existing is not None:
             blocks.check(existing, blocks.WRITE)
-            return existing
+            return existing, None
         setting = self.auto_create_index() if callable(self.auto_create_index) else self.auto_create_index
         if not _auto_create_allowed(setting, name):
             raise IndexNotFound(name)
@@ -322,7 +338,7 @@ class BulkAction:
         except StrataError as e:
             if e.type != "resource_already_exists_exception":
                 raise
-        return self.indices.metadata(name)
+        return self.indices.write_target(name)
 
     @staticmethod
     def _failure(item: BulkItem, error: StrataError) -> ItemResponse:

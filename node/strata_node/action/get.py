@@ -91,18 +91,19 @@ def get_on_shard(indices: IndicesService, req: GetShardRequest) -> GetShardRespo
 
 async def get_document(node, req: GetRequest) -> dict[str, Any]:
     """The body of a get response; `found` says whether the document exists."""
-    metadata = node.indices.metadata(req.index)
+    # An alias of one index reads that index, with the alias's index routing.
+    metadata, routing = node.indices.single_index_target(req.index, req.routing)
     blocks.check(metadata, blocks.READ)
     try:
-        shard = metadata.shard_for(req.id, req.routing)
+        shard = metadata.shard_for(req.id, routing)
     except ValueError as e:
         raise IllegalArgument(str(e)) from None
-    shard_request = GetShardRequest(index=req.index, index_uuid=metadata.uuid, shard=shard, id=req.id,
+    shard_request = GetShardRequest(index=metadata.name, index_uuid=metadata.uuid, shard=shard, id=req.id,
                                     realtime=req.realtime, refresh=req.refresh, fetch_source=req.fetch_source,
                                     includes=req.includes, excludes=req.excludes, version=req.version)
-    response: GetShardResponse = await node.shard_router.on_copy(GET_SHARD, req.index, shard, shard_request,
-                                                                 req.preference)
-    body: dict[str, Any] = {"_index": req.index, "_id": req.id}
+    response: GetShardResponse = await node.shard_router.on_copy(GET_SHARD, metadata.name, shard,
+                                                                 shard_request, req.preference)
+    body: dict[str, Any] = {"_index": metadata.name, "_id": req.id}
     if not response.found:
         body["found"] = False
         return body

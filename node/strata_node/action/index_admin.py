@@ -25,9 +25,11 @@ from ..allocation import allocator
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
 from ..common.errors import IllegalArgument, IndexNotFound, ResourceAlreadyExists, StrataError
 from ..common.ids import random_base64_uuid
+from ..index import aliases
 from ..index import mapping as mappings
 from ..index.metadata import VERSION_CREATED, IndexMetadata, setting_string
 from ..index.service import analysis_names, parse_create_body
+from ..search.alias_filter import validate_alias_filter
 from ..settings import INDEX_SETTINGS, validate_index_settings
 from ..tasks.task import Task
 from ..transport.wire import Message
@@ -39,6 +41,7 @@ DELETE = "indices:admin/delete"
 PUT_MAPPING = "indices:admin/mapping/put"
 UPDATE_SETTINGS = "indices:admin/settings/update"
 AUTO_PUT_MAPPING = "indices:admin/mapping/auto_put"
+UPDATE_ALIASES = "indices:admin/aliases"
 SHARD_STARTED = "internal:cluster/shard/started"
 SHARD_FAILED = "internal:cluster/shard/failure"
 APPLY_TIMEOUT = 30.0
@@ -61,6 +64,10 @@ class PutMappingRequest(Message):
 class UpdateSettingsRequest(Message):
     names: list[str]
     settings: bytes  # flat `index.` keys -> string values (None resets to the default), JSON
+
+
+class UpdateAliasesRequest(Message):
+    actions: bytes  # the `POST /_aliases` body, JSON: parsed and resolved on the master
 
 
 class AutoPutMappingRequest(Message):
@@ -116,16 +123,34 @@ def build_index_metadata(name: str, body: dict[str, Any]) -> IndexMetadata:
     settings.setdefault("index.number_of_shards", "1")
     settings.setdefault("index.number_of_replicas", "1")
     shards = int(settings["index.number_of_shards"])
-    return IndexMetadata(name, uuid, settings, mapping, aliases, primary_terms=(1,) * shards)
+    metadata = IndexMetadata(name, uuid, settings, mapping, aliases, primary_terms=(1,) * shards)
+    for alias, definition in aliases.items():
+        if "filter" in definition:
+            validate_alias_filter(alias, definition["filter"], metadata)
+    return metadata
 
 
 def create_index(content: ClusterStateContent, metadata: IndexMetadata) -> ClusterStateContent:
-    """The index in the metadata; the reroute that follows every update places its shards."""
+    """The index in the metadata; the reroute that follows every update places its shards.
+    Its name may not be an alias's, nor its aliases break what holds of every alias."""
     existing = content.metadata.indices.get(metadata.name)
     if existing is not None:
         raise ResourceAlreadyExists(f"index [{metadata.name}/{existing.uuid}] already exists",
                                     index_uuid=existing.uuid, index=metadata.name)
-    return _with_indices(content, {**content.metadata.indices, metadata.name: metadata})
+    aliases.check_new_index(metadata.name, metadata.aliases, content.metadata.indices)
+    indices = {**content.metadata.indices, metadata.name: metadata}
+    aliases.validate_aliases(indices)
+    return _with_indices(content, indices)
+
+
+def update_aliases(content: ClusterStateContent, actions: list[aliases.AliasAction]) -> ClusterStateContent:
+    """Every action of one `POST /_aliases`, or none: `remove_index` deletes its indices
+    (their shards leave with the reroute that follows), the others change the aliases of
+    the indices they resolve to, each changed index with its aliases version bumped."""
+    indices, removed = aliases.apply_actions(content.metadata.indices, actions, validate_alias_filter)
+    if not removed and all(indices[n] is m for n, m in content.metadata.indices.items()):
+        return content
+    return _with_indices(content, indices)  # as delete_indices: the reroute drops removed indices' shards
 
 
 def delete_indices(content: ClusterStateContent, names: list[str]) -> ClusterStateContent:
@@ -246,6 +271,7 @@ class IndexAdmin:
         master.register(DELETE, DeleteIndicesRequest, AppliedVersion, self._delete)
         master.register(PUT_MAPPING, PutMappingRequest, AppliedVersion, self._put_mapping)
         master.register(UPDATE_SETTINGS, UpdateSettingsRequest, AppliedVersion, self._update_settings)
+        master.register(UPDATE_ALIASES, UpdateAliasesRequest, AppliedVersion, self._update_aliases)
         master.register(AUTO_PUT_MAPPING, AutoPutMappingRequest, AppliedVersion, self._auto_put_mapping)
         master.register(SHARD_STARTED, ShardStateRequest, AppliedVersion, self._shard_started)
         master.register(SHARD_FAILED, ShardStateRequest, AppliedVersion, self._shard_failed)
@@ -289,6 +315,10 @@ class IndexAdmin:
     async def update_settings(self, names: list[str], settings: dict[str, Any]) -> None:
         request = UpdateSettingsRequest(names=names, settings=orjson.dumps(settings))
         await self._execute(UPDATE_SETTINGS, request)
+
+    async def update_aliases(self, body: dict[str, Any]) -> None:
+        aliases.parse_actions(body)  # a malformed request fails here, before the master sees it
+        await self._execute(UPDATE_ALIASES, UpdateAliasesRequest(actions=orjson.dumps(body)))
 
     async def put_dynamic_mapping(self, name: str, uuid: str, mapping: dict[str, Any]) -> None:
         await self._execute(AUTO_PUT_MAPPING, AutoPutMappingRequest(name=name, uuid=uuid,
@@ -357,6 +387,10 @@ class IndexAdmin:
         source = orjson.loads(request.source)
         return await self._submit(f"put-mapping {request.names}",
                                   lambda content: put_mapping(content, request.names, source))
+
+    async def _update_aliases(self, request: UpdateAliasesRequest, task: Task) -> AppliedVersion:
+        actions = aliases.parse_actions(orjson.loads(request.actions))
+        return await self._submit("index-aliases", lambda content: update_aliases(content, actions))
 
     async def _auto_put_mapping(self, request: AutoPutMappingRequest, task: Task) -> AppliedVersion:
         wanted = orjson.loads(request.mapping)

@@ -47,6 +47,7 @@ class IndexMetadata:
     version: int = 1
     mapping_version: int = 1
     settings_version: int = 1
+    aliases_version: int = 1
     # shard number (a string: cluster state maps are keyed by strings) -> the allocation
     # ids of the copies known to hold every acknowledged write
     in_sync_allocation_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -87,6 +88,14 @@ class IndexMetadata:
         return replace(self, settings=dict(settings), version=self.version + 1,
                        settings_version=self.settings_version + 1)
 
+    def with_aliases(self, aliases: Mapping[str, Any]) -> IndexMetadata:
+        """A new version with these aliases (name -> normalized definition); the aliases
+        version moves only when they changed, as Elasticsearch bumps it."""
+        if dict(aliases) == dict(self.aliases):
+            return self
+        return replace(self, aliases=dict(sorted(aliases.items())), version=self.version + 1,
+                       aliases_version=self.aliases_version + 1)
+
     def with_in_sync(self, shard: int, allocation_ids: tuple[str, ...]) -> IndexMetadata:
         in_sync = {**self.in_sync_allocation_ids, str(shard): allocation_ids}
         return replace(self, in_sync_allocation_ids=in_sync, version=self.version + 1)
@@ -105,6 +114,7 @@ class IndexMetadata:
                              "primary_terms": list(self.primary_terms), "state": self.state,
                              "version": self.version, "mapping_version": self.mapping_version,
                              "settings_version": self.settings_version,
+                             "aliases_version": self.aliases_version,
                              "in_sync_allocation_ids": {k: list(v) for k, v in
                                                         self.in_sync_allocation_ids.items()}})
 
@@ -113,7 +123,7 @@ class IndexMetadata:
         raw = orjson.loads(data)
         return cls(raw["name"], raw["uuid"], raw["settings"], raw["mappings"], raw["aliases"],
                    tuple(raw["primary_terms"]), raw["state"], raw["version"], raw.get("mapping_version", 1),
-                   raw.get("settings_version", 1),
+                   raw.get("settings_version", 1), raw.get("aliases_version", 1),
                    {k: tuple(v) for k, v in raw.get("in_sync_allocation_ids", {}).items()})
 
     def settings_tree(self) -> dict[str, Any]:

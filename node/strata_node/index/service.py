@@ -5,7 +5,6 @@ background work (scheduled refresh, async translog sync)."""
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import functools
 import logging
 import os
@@ -32,6 +31,7 @@ from ..engine.index_structures import IndexedDocument
 from ..engine.operation import Operation
 from ..replication.tracker import ReplicationTracker
 from ..settings import SettingsError, normalize_index_settings, validate_index_settings
+from . import aliases as alias_resolution
 from . import mapping as mappings
 from . import routing
 from .analysis import index_analyzers
@@ -271,7 +271,7 @@ def parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any
         raise IllegalArgument("The mapping definition cannot be nested under a type [_doc] unless "
                               "include_type_name is set to true.")
     mapping = mappings.Mapping.parse(mapping_source, analysis=analysis_names(flat, name))
-    return flat, mapping.to_dict(), aliases
+    return flat, mapping.to_dict(), alias_resolution.parse_create_aliases(name, aliases)
 
 
 class IndicesService:
@@ -290,6 +290,7 @@ class IndicesService:
         self._apply_lock = asyncio.Lock()
         self._mappings: dict[str, tuple[Any, mappings.Mapping]] = {}
         self._reported: set[str] = set()  # allocation ids of initializing copies already reported
+        self._alias_lookup = alias_resolution.AliasLookup.of({})
         self.recoveries = None  # the node's PeerRecovery: replicas recover from their primary
 
     async def start(self) -> None:
@@ -347,7 +348,8 @@ class IndicesService:
     async def create(self, name: str, body: Mapping[str, Any]) -> IndexMetadata:
         """Create through the master; answers with the metadata of the applied state."""
         validate_index_name(name)
-        parse_create_body(name, body)  # a bad body fails here, before the master sees it
+        _, _, aliases = parse_create_body(name, body)  # a bad body fails here, before the master sees it
+        alias_resolution.check_new_index(name, aliases, self.cluster_indices)
         if name in self.cluster_indices:
             existing = self.cluster_indices[name]
             raise ResourceAlreadyExists(f"index [{name}/{existing.uuid}] already exists",
@@ -523,48 +525,51 @@ class IndicesService:
         await loop.run_in_executor(None, _remove_index_folder, service.path)
         log.info("[%s] deleted index", name)
 
+    @property
+    def aliases(self) -> alias_resolution.AliasLookup:
+        """The aliases of the applied cluster state, gathered once per metadata value."""
+        if self._alias_lookup.indices is not self.cluster_indices:
+            self._alias_lookup = alias_resolution.AliasLookup.of(self.cluster_indices)
+        return self._alias_lookup
+
     def resolve(self, expression: str | None, *, ignore_unavailable: bool = False,
                 allow_no_indices: bool = True, expand_wildcards: str = "open",
-                universe: Mapping[str, IndexMetadata] | None = None) -> list[str]:
-        """Resolve a comma list of names and wildcards, `_all` and `-exclusions`, among every
-        index of the applied cluster state, or among `universe` (a caller that renders one
-        state resolves against that state)."""
-        if universe is None:
-            universe = self.cluster_indices
-        parts = [p for p in (expression or "_all").split(",") if p] or ["_all"]
-        expand = expand_wildcards.split(",")
-        include_hidden = "hidden" in expand or "all" in expand
-        wildcards_off = "none" in expand
-        out: list[str] = []
-        seen: set[str] = set()
-        for i, part in enumerate(parts):
-            if part.startswith("-") and i > 0:
-                pattern = part[1:]
-                out = [n for n in out if not fnmatch.fnmatchcase(n, pattern)]
-                seen = set(out)
-                continue
-            if part in ("_all", "*"):
-                matches = [n for n in sorted(universe) if include_hidden or not _hidden(universe[n])]
-            elif "*" in part:
-                if wildcards_off:
-                    matches = []
-                else:
-                    matches = sorted(n for n in universe if fnmatch.fnmatchcase(n, part)
-                                     and (include_hidden or not _hidden(universe[n]) or part.startswith(".")))
-            else:
-                if part not in universe:
-                    if ignore_unavailable:
-                        continue
-                    raise IndexNotFound(part)
-                matches = [part]
-            for n in matches:
-                if n not in seen:
-                    seen.add(n)
-                    out.append(n)
-        if not out and not allow_no_indices:
-            raise IndexNotFound(expression or "_all")
-        return out
+                universe: Mapping[str, IndexMetadata] | None = None, allow_aliases: bool = True) -> list[str]:
+        """Resolve a comma list of names, aliases and wildcards, `_all` and `-exclusions`,
+        among every index of the applied cluster state, or among `universe` (a caller that
+        renders one state resolves against that state). See index/aliases.py."""
+        return self.resolve_expression(expression, ignore_unavailable=ignore_unavailable,
+                                       allow_no_indices=allow_no_indices, expand_wildcards=expand_wildcards,
+                                       universe=universe, allow_aliases=allow_aliases).names
 
+    def resolve_expression(self, expression: str | None, *, ignore_unavailable: bool = False,
+                           allow_no_indices: bool = True, expand_wildcards: str = "open",
+                           universe: Mapping[str, IndexMetadata] | None = None,
+                           allow_aliases: bool = True) -> alias_resolution.Resolved:
+        """As `resolve`, keeping which names reached each index (for alias filters and routing)."""
+        lookup = self.aliases if universe is None else alias_resolution.AliasLookup.of(universe)
+        return alias_resolution.resolve(expression, lookup, ignore_unavailable=ignore_unavailable,
+                                        allow_no_indices=allow_no_indices, expand_wildcards=expand_wildcards,
+                                        allow_aliases=allow_aliases)
 
-def _hidden(metadata: IndexMetadata) -> bool:
-    return metadata.setting("index.hidden") or metadata.name.startswith(".")
+    def write_target(self, name: str) -> tuple[IndexMetadata, str | None]:
+        """The index a write to `name` goes to, and the alias it went through (if any)."""
+        metadata = self.cluster_indices.get(name)
+        if metadata is not None:
+            return metadata, None
+        lookup = self.aliases
+        if name not in lookup.aliases:
+            raise IndexNotFound(name)
+        return self.cluster_indices[lookup.require_write_index(name)], name
+
+    def single_index_target(self, name: str, routing: str | None) -> tuple[IndexMetadata, str | None]:
+        """The index and routing of a single-document read of `name` (an index, or an
+        alias of one index, whose index routing applies as Elasticsearch's get applies it)."""
+        metadata = self.cluster_indices.get(name)
+        if metadata is not None:
+            return metadata, routing
+        lookup = self.aliases
+        if name not in lookup.aliases:
+            raise IndexNotFound(name)
+        index = lookup.single_index(name)
+        return self.cluster_indices[index], lookup.index_routing(name, index, routing)

@@ -60,8 +60,9 @@ class AnalyzeHandlers:
         spec.validate(has_index=index_name is not None)
         if index_name is None:
             return RestResponse(200, analyze(spec, None))
-        # The cluster state's metadata: any node analyses for any index, copy or not.
-        metadata = self.node.indices.metadata(index_name)
+        # The cluster state's metadata: any node analyses for any index, copy or not (an
+        # alias of one index stands for it).
+        metadata, _ = self.node.indices.single_index_target(index_name, None)
         index = index_analyzers(metadata.settings, metadata.name)
         mapping = self.node.indices.mapping(metadata.name)
         return RestResponse(200, analyze(spec, index, field_analyzer=lambda path: _field_analyzer(

@@ -39,6 +39,8 @@ SHARDS_PARAMS = (*CAT_PARAMS, *UNIT_PARAMS, "local", "master_timeout")
 ALLOCATION_PARAMS = (*CAT_PARAMS, "bytes", "local", "master_timeout")
 
 CAT_ENDPOINTS = (
+    "/_cat/aliases",
+    "/_cat/aliases/{alias}",
     "/_cat/allocation",
     "/_cat/shards",
     "/_cat/shards/{index}",

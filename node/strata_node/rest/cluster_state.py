@@ -143,7 +143,7 @@ def render_index(md: IndexMetadata, flat_settings: bool) -> dict[str, Any]:
         "version": md.version,
         "mapping_version": md.mapping_version,
         "settings_version": md.settings_version,
-        "aliases_version": 1,
+        "aliases_version": md.aliases_version,
         "routing_num_shards": md.number_of_routing_shards,
         "state": md.state,
         "settings": cluster_settings.render(dict(md.settings), flat_settings),

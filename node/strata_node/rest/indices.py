@@ -65,7 +65,7 @@ class IndexHandlers:
             for part in expression.split(","):
                 if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
                     raise IllegalArgument("Wildcard expressions or all indices are not allowed")
-        await self.node.indices.delete(resolve_names(self.node.indices, request))
+        await self.node.indices.delete(resolve_names(self.node.indices, request, allow_aliases=False))
         return RestResponse(200, {"acknowledged": True})
 
     async def refresh(self, request: RestRequest) -> RestResponse:
@@ -120,10 +120,11 @@ def resolve_metadata(indices, request: RestRequest) -> list[IndexMetadata]:
     return [indices.metadata(n) for n in resolve_names(indices, request)]
 
 
-def resolve_names(indices, request: RestRequest) -> list[str]:
-    """The names a request's `{index}` resolves to among the cluster's indices."""
+def resolve_names(indices, request: RestRequest, *, allow_aliases: bool = True) -> list[str]:
+    """The names a request's `{index}` resolves to among the cluster's indices (an alias
+    standing for its indices, unless the API takes concrete indices only)."""
     return indices.resolve(
         request.param("index"),
         ignore_unavailable=request.bool_param("ignore_unavailable"),
         allow_no_indices=request.bool_param("allow_no_indices", True),
-        expand_wildcards=request.expand_wildcards_param("open"))
+        expand_wildcards=request.expand_wildcards_param("open"), allow_aliases=allow_aliases)

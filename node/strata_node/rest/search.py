@@ -24,7 +24,8 @@ from ..common.errors import (
 )
 from ..common.flags import parse_flag
 from ..common.xcontent import loads, token_name
-from ..search.coordinator import SearchCoordinator
+from ..index import aliases
+from ..search.coordinator import IndexScope, SearchCoordinator
 from ..search.query import parse_query
 from ..search.request import QUERY_STRING_PARAMS, SearchRequest, parse_count_query, parse_search
 from .controller import RestController, RestResponse
@@ -89,7 +90,7 @@ class SearchHandlers:
 
     async def _execute(self, item: SearchItem) -> dict[str, Any]:
         req, options = item.req, item.options
-        names = self._resolve(item.expression, options)
+        names, scope = self._scope(item.expression, options, options.get("routing"))
         boosts = self._boosts(req, names, options)
         query = req.query if req.query is not None else _match_all()
         if req.timeout is None:
@@ -98,7 +99,7 @@ class SearchHandlers:
         return await self.coordinator.search(
             names, req, query=query, body=item.body, params=item.params,
             query_from_params=item.query_from_params, boosts=boosts, routing=options.get("routing"),
-            preference=options.get("preference"), source_explicit=item.source_explicit)
+            preference=options.get("preference"), source_explicit=item.source_explicit, scope=scope)
 
     def _resolve(self, expression: str | None, options: dict[str, Any]) -> list[str]:
         """The names of the target indices, among every index of the applied cluster state
@@ -108,6 +109,20 @@ class SearchHandlers:
             ignore_unavailable=parse_flag(options.get("ignore_unavailable"), False),
             allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
             expand_wildcards=_expand_wildcards(options.get("expand_wildcards", "open")))
+
+    def _scope(self, expression: str | None, options: dict[str, Any],
+               routing: str | None) -> tuple[list[str], IndexScope]:
+        """The target indices and, per index, the filter and routing the aliases that
+        reached it add (an index also named itself is searched unfiltered, as in ES)."""
+        indices = self.node.indices
+        resolved = indices.resolve_expression(
+            expression,
+            ignore_unavailable=parse_flag(options.get("ignore_unavailable"), False),
+            allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
+            expand_wildcards=_expand_wildcards(options.get("expand_wildcards", "open")))
+        lookup = indices.aliases
+        filters = {n: aliases.alias_filter(resolved, lookup, n) for n in resolved.names}
+        return resolved.names, IndexScope(filters, aliases.search_routing(resolved, lookup, routing))
 
     def _boosts(self, req: SearchRequest, names: list[str], options: dict[str, Any]) -> dict[str, float]:
         """`indices_boost`: the first entry naming an index (by name or pattern) wins."""
@@ -144,11 +159,11 @@ class SearchHandlers:
         terminate_after = request.int_param("terminate_after", 0)
         if terminate_after < 0:
             raise IllegalArgument("terminateAfter must be > 0")
-        names = self._resolve(request.param("index"), request.params)
+        names, scope = self._scope(request.param("index"), request.params, request.param("routing"))
         return RestResponse(200, await self.coordinator.count(
             names, query, body=request.body, params=_query_string_params(request.params), min_score=min_score,
             terminate_after=terminate_after, routing=request.param("routing"),
-            preference=request.param("preference")))
+            preference=request.param("preference"), scope=scope))
 
     # -- _validate/query ------------------------------------------------------------------------
 

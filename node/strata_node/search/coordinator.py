@@ -59,6 +59,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class IndexScope:
+    """What searching through aliases adds per index (index/aliases.py): the filter its
+    shards AND into the query, and the routing that picks its shards."""
+
+    filters: dict[str, dict[str, Any] | None]
+    routings: dict[str, str | None]
+
+
+@dataclass
 class ShardTarget:
     ordinal: int  # the shard's place among the request's shards: the merge tie-break
     index: str
@@ -66,6 +75,7 @@ class ShardTarget:
     shard: int
     boost: float = 1.0
     max_result_window: int = 10_000
+    alias_filter: dict[str, Any] | None = None
     node: str | None = None  # the node of the copy tried last: the one that answered, or failed
 
     def tried(self, node_id: str) -> None:
@@ -73,20 +83,22 @@ class ShardTarget:
 
 
 def shard_targets(indices, names: list[str], boosts: dict[str, float] | None = None,
-                  routing: str | None = None) -> list[ShardTarget]:
+                  routing: str | None = None, scope: IndexScope | None = None) -> list[ShardTarget]:
     """Every shard of the target indices (only those `routing` values route to, when
-    given), ordered by index name then shard number: that order is the tie-break of
-    equal hits from different shards."""
-    values = [v for v in (routing or "").split(",") if v]
+    given; an alias's search routing per index in `scope`), ordered by index name then
+    shard number: that order is the tie-break of equal hits from different shards."""
     targets = []
     for name in sorted(names):
         metadata = indices.metadata(name)
         blocks.check(metadata, blocks.READ)
+        index_routing = scope.routings.get(name, routing) if scope is not None else routing
+        values = [v for v in (index_routing or "").split(",") if v]
         numbers = sorted({metadata.shard_for("", v) for v in values}) if values \
             else range(metadata.number_of_shards)
+        alias_filter = scope.filters.get(name) if scope is not None else None
         for n in numbers:
             targets.append(ShardTarget(len(targets), name, metadata.uuid, n, (boosts or {}).get(name, 1.0),
-                                       metadata.setting("index.max_result_window")))
+                                       metadata.setting("index.max_result_window"), alias_filter))
     return targets
 
 
@@ -193,12 +205,13 @@ class SearchCoordinator:
     async def search(self, names: list[str], req: SearchRequest, *, query: Any, body: bytes,
                      params: dict[str, str], query_from_params: bool = True,
                      boosts: dict[str, float] | None = None, routing: str | None = None,
-                     preference: str | None = None, source_explicit: bool = False) -> dict[str, Any]:
+                     preference: str | None = None, source_explicit: bool = False,
+                     scope: IndexScope | None = None) -> dict[str, Any]:
         """`body` and `params` are what `req` was parsed from: a remote shard parses them again."""
         start = time.monotonic()
         now_millis = utc_now_millis()
         deadline = _deadline(req, start)
-        targets = shard_targets(self.node.indices, names, boosts, routing)
+        targets = shard_targets(self.node.indices, names, boosts, routing, scope)
         if not targets:
             return self._empty(req, start)
         failures = ShardFailures()
@@ -213,6 +226,7 @@ class SearchCoordinator:
                                          params=shard_params, query_from_params=query_from_params,
                                          now_millis=now_millis, timeout=req.timeout, time_left=left,
                                          max_result_window=target.max_result_window,
+                                         alias_filter=target.alias_filter,
                                          parsed=(req, query) if local else None)
 
             try:
@@ -351,9 +365,9 @@ class SearchCoordinator:
 
     async def count(self, names: list[str], query: Any, *, body: bytes, params: dict[str, str],
                     min_score: float | None = None, terminate_after: int = 0, routing: str | None = None,
-                    preference: str | None = None) -> dict[str, Any]:
+                    preference: str | None = None, scope: IndexScope | None = None) -> dict[str, Any]:
         now_millis = utc_now_millis()
-        targets = shard_targets(self.node.indices, names, routing=routing)
+        targets = shard_targets(self.node.indices, names, routing=routing, scope=scope)
         failures = ShardFailures()
 
         async def run(target: ShardTarget) -> CountShardResponse | None:
@@ -361,7 +375,7 @@ class SearchCoordinator:
                 return QueryOnlyRequest(index=target.index, index_uuid=target.index_uuid, shard=target.shard,
                                         body=body, params=params, min_score=min_score,
                                         terminate_after=terminate_after, now_millis=now_millis,
-                                        parsed=query if local else None)
+                                        alias_filter=target.alias_filter, parsed=query if local else None)
 
             try:
                 return await self.router.on_copy(COUNT, target.index, target.shard, request, preference,

@@ -28,6 +28,7 @@ from ..common.xcontent import loads
 from ..index.analysis import index_analyzers
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
+from .alias_filter import filtered
 from .context import ShardContext
 from .contexts import SearchContexts
 from .query import parse_query
@@ -54,6 +55,7 @@ class QueryShardRequest(Message):
     timeout: float | None = None  # the request's timeout, the cluster default applied
     time_left: float | None = None  # what was left of it when the coordinator sent this
     max_result_window: int = 10_000
+    alias_filter: dict[str, Any] | None = None  # searched through filtered aliases: ANDed in
     parsed: Any = None  # local calls only: the coordinator's (SearchRequest, query)
 
     @property
@@ -96,6 +98,7 @@ class QueryOnlyRequest(Message):
     params: dict[str, str] = {}  # `q` and its companions
     min_score: float | None = None
     terminate_after: int = 0
+    alias_filter: dict[str, Any] | None = None  # counted through filtered aliases: ANDed in
     parsed: Any = None  # local calls only: the parsed query
 
     @property
@@ -152,6 +155,7 @@ class ShardSearchService:
         if self.query_delay:
             self._wait_for_fault(ctx)
         req, query = search_request(request)
+        query = filtered(query, request.alias_filter)
         result = query_phase(ctx, req, query, max_result_window=request.max_result_window,
                              boost=request.boost)
         if not result.seqs:
@@ -170,9 +174,9 @@ class ShardSearchService:
     def _query_only(self, request: QueryOnlyRequest, task: Task) -> tuple[ShardContext, Any]:
         ctx = self._context(request.index, request.index_uuid, request.shard, request.now_millis, None, task)
         if request.parsed is not None:
-            return ctx, request.parsed
+            return ctx, filtered(request.parsed, request.alias_filter)
         body = loads(request.body) if request.body.strip() else {}
-        return ctx, parse_count_query(body, request.params)
+        return ctx, filtered(parse_count_query(body, request.params), request.alias_filter)
 
     def count(self, request: QueryOnlyRequest, task: Task) -> CountShardResponse:
         ctx, query = self._query_only(request, task)

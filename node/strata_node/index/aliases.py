@@ -1,0 +1,479 @@
+"""Index aliases: their definitions, the pure update that adds and removes them, and how
+a name that is an alias resolves to indices (Elasticsearch's AliasMetadata, AliasValidator,
+MetadataIndexAliasesService and the alias half of IndexNameExpressionResolver).
+
+An alias lives in the metadata of each index it points to, as that index's definition of
+it: `filter`, `index_routing`, `search_routing`, `is_write_index`, `is_hidden`, each only
+when set. There is no alias object of its own: `AliasLookup` gathers, per metadata value,
+which indices each alias name points to. Everything here is a function of the cluster
+state's indices, so the master validates inside its update function (two racing requests
+cannot both succeed) and every node resolves the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..common.errors import (
+    ActionRequestValidation,
+    IllegalArgument,
+    IllegalState,
+    IndexNotFound,
+    InvalidIndexName,
+    ParsingError,
+    StrataError,
+)
+from ..common.patterns import simple_match
+from .metadata import IndexMetadata
+from .names import INVALID_CHARS, INVALID_CHARS_TEXT, MAX_NAME_BYTES
+
+ROUTING_KEYS = ("routing", "index_routing", "search_routing")
+DEFINITION_KEYS = ("filter", *ROUTING_KEYS, "is_write_index", "is_hidden")
+
+
+class InvalidAliasName(StrataError):
+    type = "invalid_alias_name_exception"
+    status = 400
+
+    def __init__(self, alias: str, why: str):
+        super().__init__(f"Invalid alias name [{alias}]: {why}")
+
+
+class AliasesNotFound(StrataError):
+    type = "aliases_not_found_exception"
+    status = 404
+
+    def __init__(self, names: list[str]):
+        super().__init__(f"aliases [{', '.join(names)}] missing")
+        self.metadata.update({"resource.type": "aliases", "resource.id": list(names)})
+
+
+def _same_name_as_index(alias: str) -> InvalidAliasName:
+    return InvalidAliasName(alias, "an index or data stream exists with the same name as the alias")
+
+
+def matches_alias_error(expression: str) -> IllegalArgument:
+    """What an API that takes concrete indices only (delete index, remove_index) says of an alias."""
+    return IllegalArgument(f"The provided expression [{expression}] matches an alias, specify the "
+                           "corresponding concrete indices instead.")
+
+
+# -- definitions ------------------------------------------------------------------------------
+
+
+def validate_alias_name(alias: str) -> None:
+    """The checks of an alias name alone (validateAliasStandalone), in Elasticsearch's order."""
+    if not alias or not alias.strip():
+        raise IllegalArgument("alias name is required")
+    if any(c in alias for c in INVALID_CHARS):
+        raise InvalidAliasName(alias, f"must not contain the following characters {INVALID_CHARS_TEXT}")
+    if "#" in alias:
+        raise InvalidAliasName(alias, "must not contain '#'")
+    if ":" in alias:
+        raise InvalidAliasName(alias, "must not contain ':'")
+    if alias[0] in "_-+":
+        raise InvalidAliasName(alias, "must not start with '_', '-', or '+'")
+    size = len(alias.encode())
+    if size > MAX_NAME_BYTES:
+        raise InvalidAliasName(alias, f"alias name is too long, ({size} > {MAX_NAME_BYTES})")
+    if alias in (".", ".."):
+        raise InvalidAliasName(alias, "must not be '.' or '..'")
+
+
+def _routing_text(alias: str, key: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise IllegalArgument(f"[{key}] of alias [{alias}] must be a string, found [{value}]")
+    return str(value)
+
+
+def _flag(alias: str, key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise IllegalArgument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+
+
+def parse_definition(alias: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An alias definition as stored and shown: `routing` sets both routings (an explicit
+    `index_routing` or `search_routing` wins), flags only when given, routing values as
+    strings. The name and the index routing are checked here; the filter against a
+    mapping in search/alias_filter.py."""
+    validate_alias_name(alias)
+    body = body or {}
+    if not isinstance(body, Mapping):
+        raise IllegalArgument(f"alias [{alias}] must be an object, found [{body}]")
+    out: dict[str, Any] = {}
+    for key in body:
+        if key not in DEFINITION_KEYS:
+            raise IllegalArgument(f"Unsupported field [{key}]")
+    if body.get("filter") is not None:
+        if not isinstance(body["filter"], Mapping):
+            raise IllegalArgument(f"failed to parse filter for alias [{alias}]")
+        if body["filter"]:
+            out["filter"] = dict(body["filter"])
+    routing = body.get("routing")
+    index_routing = body.get("index_routing", routing)
+    search_routing = body.get("search_routing", routing)
+    if index_routing is not None:
+        out["index_routing"] = _routing_text(alias, "index_routing", index_routing)
+        if "," in out["index_routing"]:
+            raise IllegalArgument(f"alias [{alias}] has several index routing values associated with it")
+    if search_routing is not None:
+        out["search_routing"] = _routing_text(alias, "search_routing", search_routing)
+    for key in ("is_write_index", "is_hidden"):
+        if body.get(key) is not None:
+            out[key] = _flag(alias, key, body[key])
+    return out
+
+
+def parse_create_aliases(index: str, aliases: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The `aliases` of a create-index body, normalized; none may be named as the index."""
+    out = {}
+    for alias, body in aliases.items():
+        definition = parse_definition(alias, body)
+        if alias == index:
+            raise _same_name_as_index(alias)
+        out[alias] = definition
+    return dict(sorted(out.items()))
+
+
+def search_routing_values(definition: Mapping[str, Any]) -> set[str]:
+    return {v for v in definition.get("search_routing", "").split(",") if v}
+
+
+# -- the lookup of aliases --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AliasLookup:
+    """Alias name -> the names of the indices it points to (sorted), for one metadata value."""
+
+    indices: Mapping[str, IndexMetadata]
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, indices: Mapping[str, IndexMetadata]) -> AliasLookup:
+        aliases: dict[str, list[str]] = {}
+        for name in sorted(indices):
+            for alias in indices[name].aliases:
+                aliases.setdefault(alias, []).append(name)
+        return cls(indices, {a: tuple(names) for a, names in aliases.items()})
+
+    def definition(self, alias: str, index: str) -> Mapping[str, Any]:
+        return self.indices[index].aliases[alias]
+
+    def hidden(self, alias: str) -> bool:
+        return any(self.definition(alias, n).get("is_hidden") for n in self.aliases[alias])
+
+    def write_index(self, alias: str) -> str | None:
+        """The index writes through the alias go to: the one marked `is_write_index`, else
+        the only index of the alias unless that one says `is_write_index: false`."""
+        names = self.aliases[alias]
+        marked = [n for n in names if self.definition(alias, n).get("is_write_index") is True]
+        if marked:
+            return marked[0]
+        if len(names) == 1 and self.definition(alias, names[0]).get("is_write_index") is not False:
+            return names[0]
+        return None
+
+    def require_write_index(self, alias: str) -> str:
+        name = self.write_index(alias)
+        if name is None:
+            raise IllegalArgument(
+                f"no write index is defined for alias [{alias}]. The write index may be explicitly disabled "
+                "using is_write_index=false or the alias points to multiple indices without one being "
+                "designated as a write index")
+        return name
+
+    def single_index(self, alias: str) -> str:
+        """The index of an alias a single-document read goes to: it must have just one."""
+        names = self.aliases[alias]
+        if len(names) > 1:
+            raise IllegalArgument(f"alias [{alias}] has more than one index associated with it "
+                                  f"[{', '.join(names)}], can't execute a single index op")
+        return names[0]
+
+    def index_routing(self, alias: str, index: str, routing: str | None) -> str | None:
+        """The routing of a single-document operation through the alias (resolveIndexRouting):
+        the alias's index routing, which a request routing may only repeat."""
+        alias_routing = self.definition(alias, index).get("index_routing")
+        if alias_routing is None:
+            return routing
+        if "," in alias_routing:
+            raise IllegalArgument(f"index/alias [{alias}] provided with routing value [{alias_routing}] that "
+                                  "resolved to several routing values, rejecting operation")
+        if routing is not None and routing != alias_routing:
+            raise IllegalArgument(f"Alias [{alias}] has index routing associated with it [{alias_routing}], "
+                                  f"and was provided with routing value [{routing}], rejecting operation")
+        return alias_routing
+
+
+# -- resolving expressions ---------------------------------------------------------------------
+
+
+@dataclass
+class Resolved:
+    """Concrete indices in resolution order, each with the names (itself, or aliases) that
+    reached it: search filters and search routing depend on which."""
+
+    via: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.via)
+
+    def add(self, index: str, through: str) -> None:
+        self.via.setdefault(index, set()).add(through)
+
+
+def _hidden_index(metadata: IndexMetadata) -> bool:
+    return metadata.setting("index.hidden") or metadata.name.startswith(".")
+
+
+def resolve(expression: str | None, lookup: AliasLookup, *, ignore_unavailable: bool = False,
+            allow_no_indices: bool = True, expand_wildcards: str = "open",
+            allow_aliases: bool = True) -> Resolved:
+    """A comma list of names and wildcards, `_all` and `-exclusions`, over indices and
+    aliases. Wildcards match alias names too (hidden aliases only when hidden is expanded
+    or the pattern starts with a dot), and an alias stands for all its indices. With
+    `allow_aliases` off (delete index, remove_index) an alias named outright is refused
+    and wildcards match indices only."""
+    universe = lookup.indices
+    parts = [p for p in (expression or "_all").split(",") if p] or ["_all"]
+    expand = expand_wildcards.split(",")
+    include_hidden = "hidden" in expand or "all" in expand
+    wildcards_off = "none" in expand
+    out = Resolved()
+    for i, part in enumerate(parts):
+        if part.startswith("-") and i > 0:
+            pattern = part[1:]
+            excluded = {n for n in out.via if simple_match(pattern, n)}
+            if allow_aliases:
+                excluded |= {n for a, names in lookup.aliases.items() if simple_match(pattern, a)
+                             for n in names}
+            out.via = {n: v for n, v in out.via.items() if n not in excluded}
+            continue
+        if part in ("_all", "*"):
+            for n in sorted(universe):
+                if include_hidden or not _hidden_index(universe[n]):
+                    out.add(n, n)
+        elif "*" in part:
+            if wildcards_off:
+                continue
+            for n in sorted(universe):
+                if simple_match(part, n) and (include_hidden or not _hidden_index(universe[n])
+                                              or part.startswith(".")):
+                    out.add(n, n)
+            if allow_aliases:
+                for alias in sorted(lookup.aliases):
+                    if simple_match(part, alias) and (include_hidden or not lookup.hidden(alias)
+                                                      or part.startswith(".")):
+                        for n in lookup.aliases[alias]:
+                            out.add(n, alias)
+        elif part in universe:
+            out.add(part, part)
+        elif part in lookup.aliases:
+            if not allow_aliases:
+                raise matches_alias_error(part)
+            for n in lookup.aliases[part]:
+                out.add(n, part)
+        elif not ignore_unavailable:
+            raise IndexNotFound(part)
+    if not out.via and not allow_no_indices:
+        raise IndexNotFound(expression or "_all")
+    return out
+
+
+def alias_filter(resolved: Resolved, lookup: AliasLookup, index: str) -> dict[str, Any] | None:
+    """The filter searches of `index` run with (IndicesService.buildAliasFilter): none when
+    the index was named itself or through an alias without a filter; the one filter of a
+    single alias; several aliases' filters as a `should` of them."""
+    via = resolved.via.get(index, set())
+    if not via or index in via:
+        return None
+    filters = []
+    for alias in sorted(via):
+        definition = lookup.definition(alias, index)
+        if "filter" not in definition:
+            return None
+        filters.append(definition["filter"])
+    return filters[0] if len(filters) == 1 else {"bool": {"should": filters}}
+
+
+def search_routing(resolved: Resolved, lookup: AliasLookup,
+                   request_routing: str | None) -> dict[str, str | None]:
+    """Per index, the routing a search of it uses (resolveSearchRouting): an index named
+    itself, or through an alias without search routing, takes the request's routing (None:
+    every shard); through aliases with search routing, the union of their values, each
+    set intersected with the request's routing when there is one."""
+    requested = {v for v in (request_routing or "").split(",") if v} or None
+    out: dict[str, str | None] = {}
+    for index, via in resolved.via.items():
+        values: set[str] = set()
+        unrouted = False
+        for name in via:
+            alias_values = set() if name == index else search_routing_values(lookup.definition(name, index))
+            if not alias_values:
+                unrouted = True
+                break
+            values |= alias_values & requested if requested is not None else alias_values
+        if unrouted:
+            out[index] = request_routing or None
+        else:
+            out[index] = ",".join(sorted(values)) if values else None
+    return out
+
+
+# -- the update: add, remove, remove_index, atomically -----------------------------------------
+
+
+@dataclass(frozen=True)
+class AliasAction:
+    """One `actions` entry of `POST /_aliases`, as sent to the master: index and alias
+    expressions are resolved there, against the state the update runs on."""
+
+    type: str  # add | remove | remove_index
+    indices: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    definition: Mapping[str, Any] = field(default_factory=dict)  # add: the raw definition
+    must_exist: bool | None = None
+
+
+def _names(action: str, body: Mapping[str, Any], one: str, many: str) -> tuple[str, ...]:
+    if one in body and many in body:
+        raise IllegalArgument(f"Only one of [{one}] and [{many}] is supported")
+    value = body.get(one, body.get(many))
+    if value is None:
+        return ()
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) for v in values):
+        raise IllegalArgument(f"[{action}] [{many}] must be strings")
+    return tuple(n for v in values for n in v.split(",") if n)
+
+
+ACTION_KEYS = {
+    "add": {"index", "indices", "alias", "aliases", *DEFINITION_KEYS},
+    "remove": {"index", "indices", "alias", "aliases", "must_exist"},
+    "remove_index": {"index", "indices", "must_exist"},
+}
+
+
+def parse_actions(body: Mapping[str, Any]) -> list[AliasAction]:
+    """The `actions` of a `POST /_aliases` body, checked as IndicesAliasesRequest validates
+    them before anything is resolved."""
+    for key in body:
+        if key != "actions":
+            raise ParsingError(f"[aliases] unknown field [{key}]")
+    entries = body.get("actions") or []
+    if not isinstance(entries, list):
+        raise ParsingError("[aliases] actions must be an array")
+    actions: list[AliasAction] = []
+    errors: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            raise ParsingError("[alias_action] an action must name one of [add, remove, remove_index]")
+        [(kind, spec)] = entry.items()
+        if kind not in ACTION_KEYS:
+            raise ParsingError(f"[alias_action] unknown field [{kind}]")
+        if not isinstance(spec, Mapping):
+            raise ParsingError(f"[{kind}] must be an object")
+        for key in spec:
+            if key not in ACTION_KEYS[kind]:
+                raise ParsingError(f"[{kind}] unknown field [{key}]")
+        indices = _names(kind, spec, "index", "indices")
+        aliases = () if kind == "remove_index" else _names(kind, spec, "alias", "aliases")
+        if not indices:
+            errors.append("One of [index] or [indices] is required")
+        if kind != "remove_index" and not aliases:
+            errors.append("One of [alias] or [aliases] is required")
+        definition = {k: v for k, v in spec.items() if k in DEFINITION_KEYS}
+        must_exist = spec.get("must_exist")
+        actions.append(AliasAction(kind, indices, aliases, definition,
+                                   None if must_exist is None else _flag("", "must_exist", must_exist)))
+    if not actions and not errors:
+        errors.append("Must specify at least one alias action")
+    if errors:
+        raise ActionRequestValidation(errors)
+    return actions
+
+
+def apply_actions(indices: Mapping[str, IndexMetadata], actions: list[AliasAction],
+                  validate_filter=None) -> tuple[dict[str, IndexMetadata], list[str]]:
+    """The indices after every action, in order, and the names of the indices
+    `remove_index` deleted; any failure raises before anything changes. Index expressions
+    resolve against the state the update started from (aliases standing for their
+    indices); `validate_filter(alias, filter, metadata)` checks a filter against the
+    mapping of each index it is added to."""
+    lookup = AliasLookup.of(indices)
+    removed: list[str] = []
+    for action in actions:
+        if action.type == "remove_index":
+            for part in action.indices:
+                if part in lookup.aliases:
+                    raise matches_alias_error(part)
+            removed += [n for n in resolve(",".join(action.indices), lookup, allow_no_indices=False,
+                                           allow_aliases=False).names if n not in removed]
+    aliases = {n: dict(m.aliases) for n, m in indices.items() if n not in removed}
+    remaining = {n: m for n, m in indices.items() if n not in removed}
+    for action in actions:
+        if action.type == "remove_index":
+            continue
+        targets = resolve(",".join(action.indices), lookup, allow_no_indices=False).names
+        missing = [n for n in targets if n in removed]
+        if missing:
+            raise IndexNotFound(missing[0])
+        if action.type == "add":
+            for alias in action.aliases:
+                definition = parse_definition(alias, action.definition)
+                if alias in remaining:
+                    raise _same_name_as_index(alias)
+                for index in targets:
+                    if "filter" in definition and validate_filter is not None:
+                        validate_filter(alias, definition["filter"], indices[index])
+                    aliases[index][alias] = definition
+        else:
+            found = 0
+            for index in targets:
+                for pattern in action.aliases:
+                    matched = [a for a in aliases[index]
+                               if pattern in ("_all", "*") or simple_match(pattern, a)]
+                    if not matched and action.must_exist and "*" not in pattern and pattern != "_all":
+                        raise AliasesNotFound([pattern])
+                    for alias in matched:
+                        del aliases[index][alias]
+                        found += 1
+            if not found:
+                raise AliasesNotFound(list(action.aliases))
+    updated = {n: m.with_aliases(aliases[n]) for n, m in remaining.items()}
+    validate_aliases(updated)
+    return updated, removed
+
+
+def validate_aliases(indices: Mapping[str, IndexMetadata]) -> None:
+    """What must hold of every alias in the metadata (Metadata.Builder.validateAlias): at
+    most one write index, and one `is_hidden` for all its indices."""
+    lookup = AliasLookup.of(indices)
+    for alias, names in lookup.aliases.items():
+        writers = [n for n in names if lookup.definition(alias, n).get("is_write_index") is True]
+        if len(writers) > 1:
+            raise IllegalArgument(f"alias [{alias}] has more than one write index [{','.join(writers)}]")
+        hidden = [n for n in names if lookup.definition(alias, n).get("is_hidden") is True]
+        if hidden and len(hidden) != len(names):
+            visible = [n for n in names if n not in hidden]
+            raise IllegalState(
+                f"alias [{alias}] has is_hidden set to true on indices [{','.join(hidden)}] but does not "
+                f"have is_hidden set to true on indices [{','.join(visible)}]; alias must have the same "
+                "is_hidden setting on all indices")
+
+
+def check_new_index(name: str, aliases: Mapping[str, Any], indices: Mapping[str, IndexMetadata]) -> None:
+    """A new index's name may not be an alias's, nor its aliases an index's name."""
+    lookup = AliasLookup.of(indices)
+    if name in lookup.aliases:
+        raise InvalidIndexName(name, "already exists as alias")
+    for alias in aliases:
+        if alias in indices:
+            raise _same_name_as_index(alias)

@@ -1,0 +1,129 @@
+"""Alias APIs: `POST /_aliases`, `PUT|POST|DELETE /{index}/_alias/{name}`, `GET|HEAD` of
+aliases and `_cat/aliases`, as Elasticsearch 8 shapes them.
+
+Every change is one `POST /_aliases` underneath (RestIndexPutAliasAction and
+RestIndexDeleteAliasesAction build the same request), sent to the master, which resolves
+and applies all its actions in one cluster state update (action/index_admin.py, the
+logic in index/aliases.py). Reads come from the applied cluster state: any node answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..common.patterns import simple_match
+from .cat import CAT_PARAMS, CatTable, col
+from .controller import RestController, RestResponse
+from .request import RestRequest
+
+CHANGE_PARAMS = ("timeout", "master_timeout")
+GET_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards", "local", "master_timeout")
+CAT_ALIAS_PARAMS = (*CAT_PARAMS, "expand_wildcards", "local", "master_timeout")
+ACKNOWLEDGED = {"acknowledged": True, "errors": False}
+
+ALIAS_COLUMNS = [
+    col("alias", "a", "alias name"),
+    col("index", "i,idx", "index alias points to"),
+    col("filter", "f,fi", "filter"),
+    col("routing.index", "ri,routingIndex", "index routing"),
+    col("routing.search", "rs,routingSearch", "search routing"),
+    col("is_write_index", "w,isWriteIndex", "write index"),
+]
+
+
+class AliasHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self, c: RestController) -> None:
+        c.register("POST", "/_aliases", self.update_aliases, CHANGE_PARAMS, action="indices:admin/aliases")
+        for segment in ("_alias", "_aliases"):
+            for method in ("PUT", "POST"):
+                c.register(method, f"/{{index}}/{segment}/{{name}}", self.put_alias, CHANGE_PARAMS,
+                           action="indices:admin/aliases")
+            c.register("DELETE", f"/{{index}}/{segment}/{{name}}", self.delete_alias, CHANGE_PARAMS,
+                       action="indices:admin/aliases")
+        for path in ("/_alias", "/_aliases", "/_alias/{name}", "/{index}/_alias", "/{index}/_alias/{name}",
+                     "/{index}/_aliases"):
+            c.register("GET", path, self.get_aliases, GET_PARAMS, action="indices:admin/aliases/get")
+            c.register("HEAD", path, self.exists_alias, GET_PARAMS, action="indices:admin/aliases/get")
+        for path in ("/_cat/aliases", "/_cat/aliases/{name}"):
+            c.register("GET", path, self.cat_aliases, CAT_ALIAS_PARAMS, action="indices:admin/aliases/get")
+
+    # -- changes ---------------------------------------------------------------------------
+
+    async def update_aliases(self, request: RestRequest) -> RestResponse:
+        await self.node.index_admin.update_aliases(request.json_body(required=True))
+        return RestResponse(200, ACKNOWLEDGED)
+
+    async def put_alias(self, request: RestRequest) -> RestResponse:
+        """The body, when there is one, is the alias definition (`filter`, `routing`, ...)."""
+        body = request.json_body() if request.has_body else {}
+        action = {"indices": request.list_param("index"), "aliases": request.list_param("name"), **body}
+        await self.node.index_admin.update_aliases({"actions": [{"add": action}]})
+        return RestResponse(200, ACKNOWLEDGED)
+
+    async def delete_alias(self, request: RestRequest) -> RestResponse:
+        action = {"indices": request.list_param("index"), "aliases": request.list_param("name")}
+        await self.node.index_admin.update_aliases({"actions": [{"remove": action}]})
+        return RestResponse(200, ACKNOWLEDGED)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _matching(self, request: RestRequest) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """Per index of `{index}` (default: all, hidden too), its aliases matching `{name}`
+        (names, wildcards, `_all`, `-exclusions`), and the names asked for outright that
+        no index has."""
+        indices = self.node.indices
+        names = indices.resolve(request.param("index"),
+                                ignore_unavailable=request.bool_param("ignore_unavailable"),
+                                allow_no_indices=request.bool_param("allow_no_indices", True),
+                                expand_wildcards=request.expand_wildcards_param("all"))
+        patterns = request.list_param("name") if request.has_param("name") else []
+        if patterns in (["_all"], ["*"]):
+            patterns = []
+        included = [p for p in patterns if not p.startswith("-")]
+        excluded = [p[1:] for p in patterns if p.startswith("-")]
+
+        def wanted(alias: str) -> bool:
+            return ((not included or any(simple_match(p, alias) for p in included))
+                    and not any(simple_match(p, alias) for p in excluded))
+
+        out: dict[str, dict[str, Any]] = {}
+        for name in names:
+            aliases = {a: d for a, d in indices.metadata(name).aliases.items() if wanted(a)}
+            if aliases or not patterns:
+                out[name] = {"aliases": aliases}
+        found = {a for entry in out.values() for a in entry["aliases"]}
+        missing = [p for p in included if "*" not in p and p not in found]
+        return out, missing
+
+    async def get_aliases(self, request: RestRequest) -> RestResponse:
+        """Aliases named outright that no index has make a 404 whose body is the aliases
+        found plus Elasticsearch's flat `error` string and `status` (RestGetAliasesAction)."""
+        request.bool_param("local")
+        body, missing = self._matching(request)
+        if not missing:
+            return RestResponse(200, body)
+        noun = "alias" if len(missing) == 1 else "aliases"
+        return RestResponse(404, {**body, "error": f"{noun} [{','.join(missing)}] missing", "status": 404})
+
+    async def exists_alias(self, request: RestRequest) -> RestResponse:
+        body, missing = self._matching(request)
+        found = any(entry["aliases"] for entry in body.values())
+        return RestResponse(200 if found and not missing else 404)
+
+    async def cat_aliases(self, request: RestRequest) -> RestResponse:
+        request.bool_param("local")
+        table = CatTable(ALIAS_COLUMNS)
+        patterns = [p for p in request.list_param("name") if p not in ("_all", "*")]
+        for name in self.node.indices.resolve(None, expand_wildcards=request.expand_wildcards_param("all")):
+            for alias, definition in self.node.indices.metadata(name).aliases.items():
+                if patterns and not any(simple_match(p, alias) for p in patterns):
+                    continue
+                write = definition.get("is_write_index")
+                table.add({"alias": alias, "index": name, "filter": "*" if "filter" in definition else "-",
+                           "routing.index": definition.get("index_routing", "-"),
+                           "routing.search": definition.get("search_routing", "-"),
+                           "is_write_index": "-" if write is None else write})
+        return table.response(request)
