@@ -23,10 +23,10 @@ from typing import Any
 import msgspec
 
 from ...cluster.state import ClusterStateContent
-from ...common.errors import IllegalArgument, SettingsError, StrataError
+from ...common.errors import IllegalArgument, StrataError
 from ...common.patterns import simple_match
 from ...reservedstate.metadata import refuse_reserved
-from ...settings import validate_index_settings
+from ...settings import SettingsError, validate_index_settings
 from .. import mapping as mappings
 from ..service import analysis_names
 from .errors import IndexTemplateMissing, InvalidIndexTemplate, TemplateNotFound
@@ -75,17 +75,20 @@ def _pattern_errors(pattern: str) -> list[str]:
     return errors
 
 
-def validate_template(name: str, template: Template | None, patterns: tuple[str, ...] = ()) -> None:
+def validate_template(name: str, template: Template | None, patterns: tuple[str, ...] = (), *,
+                      mappings_alone: bool = True) -> None:
     """One template alone: name, patterns and settings problems together, as one
-    invalid_index_template_exception; then its aliases and its mappings."""
+    invalid_index_template_exception; then its aliases and, for a component template, its
+    mappings (an index template's mappings may use analyzers its component templates
+    define: they are parsed as composed)."""
     template = template or Template()
     errors = _name_errors(name)
     for pattern in patterns:
         errors.extend(_pattern_errors(pattern))
     settings = template.settings or {}
     try:
-        validate_index_settings(settings)
-    except SettingsError as e:
+        _validate_settings(settings)
+    except IllegalArgument as e:
         errors.append(e.reason)
     if is_match_all(patterns) and HIDDEN in settings:
         errors.append(f"global templates may not specify the setting {HIDDEN}")
@@ -96,7 +99,16 @@ def validate_template(name: str, template: Template | None, patterns: tuple[str,
         if alias in patterns:
             raise IllegalArgument(f"alias [{alias}] cannot be the same as any pattern in "
                                   f"[{', '.join(patterns)}]")
-    _parse_mappings(name, settings, template.mappings)
+    if mappings_alone:
+        _parse_mappings(name, settings, template.mappings)
+
+
+def _validate_settings(settings: Mapping[str, Any]) -> None:
+    """Against the index settings registry (analysis settings as a whole)."""
+    try:
+        validate_index_settings(settings)
+    except SettingsError as e:
+        raise IllegalArgument(str(e)) from None
 
 
 def _parse_mappings(name: str, settings: Mapping[str, Any], source: Mapping[str, Any] | None) -> None:
@@ -110,7 +122,7 @@ def _validate_composed(name: str, template: ComposableIndexTemplate,
     settings, and mappings that parse once merged."""
     composed = resolved_template(composed_parts(template, component_templates))
     try:
-        validate_index_settings(composed.settings)
+        _validate_settings(composed.settings)
         _parse_mappings(name, composed.settings, composed.mappings)
     except StrataError as e:
         with_components = f"with component templates [{', '.join(template.composed_of)}] " \
@@ -233,7 +245,7 @@ def put_index_template(content: ClusterStateContent, name: str, template: Compos
             f"please use a different priority")
     if template == existing:
         return content
-    validate_template(name, template.template, template.index_patterns)
+    validate_template(name, template.template, template.index_patterns, mappings_alone=False)
     _validate_composed(name, template, components)
     log.info("%s index template [%s] for index patterns [%s]", "adding" if existing is None else "updating",
              name, ", ".join(template.index_patterns))
