@@ -192,6 +192,7 @@ class Node:
         self.indices.admin = self.index_admin
         self.template_actions = TemplateActions(self)
         self.template_actions.register()
+        self.bulk.index_templates = lambda: self.coordination.content.metadata.index_templates
         self.indices.node_id = self.node_id
         self.rest.wait_for_state = self._wait_for_state
         nodes_info.register(self)

@@ -103,6 +103,22 @@ def test_index_template_applies_to_indices_auto_created_by_bulk(http, name):
     assert set(index["aliases"]) == {"from-component"}
 
 
+def test_allow_auto_create_of_the_template_overrides_the_cluster_setting(http, name):
+    for allowed in ("no", "yes"):
+        put(http, f"/_index_template/{name}-{allowed}",
+            {"index_patterns": [f"{name}-{allowed}-*"], "allow_auto_create": allowed == "yes"})
+    refused = error(http.post(f"/{name}-no-1/_doc", json={"a": 1}), 404)
+    assert refused["reason"] == (f"no such index [composable template [{name}-no-*] forbids index auto "
+                                 "creation]")
+    put_setting = http.put("/_cluster/settings", json={"persistent": {"action.auto_create_index": "false"}})
+    assert put_setting.status_code == 200, put_setting.text
+    try:
+        assert http.post(f"/{name}-yes-1/_doc", json={"a": 1}).status_code == 201
+        assert http.post(f"/{name}-other/_doc", json={"a": 1}).status_code == 404
+    finally:
+        http.put("/_cluster/settings", json={"persistent": {"action.auto_create_index": None}})
+
+
 def test_higher_priority_template_wins(http, name):
     logs_template(http, name)
     put(http, f"/_index_template/{name}-special", {

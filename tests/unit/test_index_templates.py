@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from strata_node.cluster.state import EMPTY_CONTENT, ClusterStateContent
-from strata_node.common.errors import ActionRequestValidation, IllegalArgument, StrataError
+from strata_node.common.errors import ActionRequestValidation, IllegalArgument, IndexNotFound, StrataError
 from strata_node.common.patterns import patterns_overlap
 from strata_node.index.templates.errors import IndexTemplateMissing, InvalidIndexTemplate, TemplateNotFound
 from strata_node.index.templates.metadata import (
@@ -16,7 +16,12 @@ from strata_node.index.templates.metadata import (
     render_component_template,
     render_index_template,
 )
-from strata_node.index.templates.resolve import compose_create_body, find_template, merge_mappings
+from strata_node.index.templates.resolve import (
+    compose_create_body,
+    find_template,
+    merge_mappings,
+    template_allows_auto_create,
+)
 from strata_node.index.templates.simulate import simulate_index, simulate_template
 from strata_node.index.templates.updates import (
     delete_component_templates,
@@ -461,3 +466,18 @@ def test_simulate_template_by_name_and_unknown_name(logs):
     }
     with pytest.raises(IllegalArgument, match=r"unable to simulate template \[nope\] that does not exist"):
         simulate_template(logs, "nope", None)
+
+
+def test_allow_auto_create_of_the_matching_template_overrides_the_setting():
+    content = with_index_template(
+        EMPTY_CONTENT, "yes", {"index_patterns": ["yes-*"], "allow_auto_create": True}
+    )
+    content = with_index_template(content, "no", {"index_patterns": ["no-*"], "allow_auto_create": False})
+    content = with_index_template(content, "unsaid", {"index_patterns": ["unsaid-*"]})
+    templates = content.metadata.index_templates
+    assert template_allows_auto_create(templates, "yes-1") is True
+    assert template_allows_auto_create(templates, "unsaid-1") is None
+    assert template_allows_auto_create(templates, "other") is None
+    with pytest.raises(IndexNotFound) as refused:
+        template_allows_auto_create(templates, "no-1")
+    assert refused.value.reason == "no such index [composable template [no-*] forbids index auto creation]"

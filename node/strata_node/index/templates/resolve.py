@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ...common.errors import IndexNotFound
 from ...common.patterns import any_patterns_overlap, simple_match_any
 from ...settings import index_setting, normalize_index_settings
 from ..metadata import setting_string
@@ -44,6 +45,19 @@ def find_template(index_templates: Mapping[str, ComposableIndexTemplate], index:
         if matches and (best is None or template.priority_or_zero > best[0]):
             best = (template.priority_or_zero, name)
     return None if best is None else best[1]
+
+
+def template_allows_auto_create(index_templates: Mapping[str, ComposableIndexTemplate],
+                                index: str) -> bool | None:
+    """What the matching template's `allow_auto_create` says of auto-creating `index`,
+    which overrides `action.auto_create_index`: True allows it, false refuses it (raised,
+    worded as Elasticsearch's AutoCreateIndex words it), None leaves it to the setting."""
+    name = find_template(index_templates, index)
+    allowed = None if name is None else index_templates[name].allow_auto_create
+    if allowed is False:
+        patterns = ", ".join(index_templates[name].index_patterns)
+        raise IndexNotFound(f"composable template [{patterns}] forbids index auto creation")
+    return allowed
 
 
 def composed_parts(template: ComposableIndexTemplate,
