@@ -39,6 +39,17 @@ def with_index_template(content: ClusterStateContent, name: str, body: dict, **k
     return put_index_template(content, name, parse_index_template(body), **kwargs)
 
 
+LOGS = {
+    "index_patterns": ["logs-*"],
+    "composed_of": ["shards", "replicas"],
+    "priority": 10,
+    "template": {
+        "settings": {"refresh_interval": "5s"},
+        "aliases": {"recent-logs": {"is_write_index": True}},
+    },
+}
+
+
 @pytest.fixture
 def logs() -> ClusterStateContent:
     """Two component templates and an index template composed of them, for `logs-*`."""
@@ -73,19 +84,7 @@ def logs() -> ClusterStateContent:
             }
         },
     )
-    return with_index_template(
-        content,
-        "logs",
-        {
-            "index_patterns": ["logs-*"],
-            "composed_of": ["shards", "replicas"],
-            "priority": 10,
-            "template": {
-                "settings": {"refresh_interval": "5s"},
-                "aliases": {"recent-logs": {"is_write_index": True}},
-            },
-        },
-    )
+    return with_index_template(content, "logs", LOGS)
 
 
 # -- reading and rendering --------------------------------------------------------------------
@@ -320,19 +319,7 @@ def test_deleting_what_does_not_exist_is_not_found(logs):
 
 
 def test_a_change_bumps_the_metadata_version_and_an_identical_put_changes_nothing(logs):
-    same = with_index_template(
-        logs,
-        "logs",
-        {
-            "index_patterns": ["logs-*"],
-            "composed_of": ["shards", "replicas"],
-            "priority": 10,
-            "template": {
-                "settings": {"refresh_interval": "5s"},
-                "aliases": {"recent-logs": {"is_write_index": True}},
-            },
-        },
-    )
+    same = with_index_template(logs, "logs", LOGS)
     assert same is logs
     changed = with_index_template(logs, "logs", {"index_patterns": ["logs-*"], "priority": 10})
     assert changed.metadata.version == logs.metadata.version + 1

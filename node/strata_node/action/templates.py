@@ -9,6 +9,8 @@ applied that state, so a get or an index creation that follows on it sees the te
 
 from __future__ import annotations
 
+import functools
+
 import orjson
 
 from ..index.templates import updates
@@ -21,6 +23,14 @@ PUT_COMPONENT = "cluster:admin/component_template/put"
 DELETE_COMPONENT = "cluster:admin/component_template/delete"
 PUT_INDEX_TEMPLATE = "indices:admin/index_template/put"
 DELETE_INDEX_TEMPLATE = "indices:admin/index_template/delete"
+
+# action -> (how its body reads, the update, the cluster state update's source)
+PUTS = {
+    PUT_COMPONENT: (parse_component_template, updates.put_component_template, "create-component-template"),
+    PUT_INDEX_TEMPLATE: (parse_index_template, updates.put_index_template, "create-index-template-v2"),
+}
+DELETES = {DELETE_COMPONENT: (updates.delete_component_templates, "remove-component-template"),
+           DELETE_INDEX_TEMPLATE: (updates.delete_index_templates, "remove-index-template-v2")}
 
 
 class PutTemplateRequest(Message):
@@ -41,36 +51,30 @@ class TemplateActions:
 
     def register(self) -> None:
         master = self.node.master_actions
-        master.register(PUT_COMPONENT, PutTemplateRequest, AppliedVersion, self._put_component)
-        master.register(DELETE_COMPONENT, DeleteTemplatesRequest, AppliedVersion, self._delete_components)
-        master.register(PUT_INDEX_TEMPLATE, PutTemplateRequest, AppliedVersion, self._put_index_template)
-        master.register(DELETE_INDEX_TEMPLATE, DeleteTemplatesRequest, AppliedVersion,
-                        self._delete_index_templates)
+        for action in PUTS:
+            master.register(action, PutTemplateRequest, AppliedVersion, functools.partial(self._put, action))
+        for action in DELETES:
+            master.register(action, DeleteTemplatesRequest, AppliedVersion,
+                            functools.partial(self._delete, action))
 
     # -- the client side ---------------------------------------------------------------
+
+    async def put(self, action: str, name: str, body: dict, *, create: bool = False,
+                  master_timeout: float = 30.0) -> None:
+        """`action` is PUT_COMPONENT or PUT_INDEX_TEMPLATE."""
+        parse, _, _ = PUTS[action]
+        parse(body)
+        request = PutTemplateRequest(name=name, body=orjson.dumps(body), create=create)
+        await self._execute(action, request, master_timeout)
+
+    async def delete(self, action: str, names: list[str], *, master_timeout: float = 30.0) -> None:
+        """`action` is DELETE_COMPONENT or DELETE_INDEX_TEMPLATE."""
+        await self._execute(action, DeleteTemplatesRequest(names=names), master_timeout)
 
     async def _execute(self, action: str, request: Message, master_timeout: float) -> None:
         applied: AppliedVersion = await self.node.master_actions.execute(action, request,
                                                                          master_timeout=master_timeout)
         await self.node.index_admin.wait_for_version(applied.term, applied.version)
-
-    async def put_component_template(self, name: str, body: dict, *, create: bool = False,
-                                     master_timeout: float = 30.0) -> None:
-        parse_component_template(body)
-        request = PutTemplateRequest(name=name, body=orjson.dumps(body), create=create)
-        await self._execute(PUT_COMPONENT, request, master_timeout)
-
-    async def delete_component_templates(self, names: list[str], *, master_timeout: float = 30.0) -> None:
-        await self._execute(DELETE_COMPONENT, DeleteTemplatesRequest(names=names), master_timeout)
-
-    async def put_index_template(self, name: str, body: dict, *, create: bool = False,
-                                 master_timeout: float = 30.0) -> None:
-        parse_index_template(body)
-        request = PutTemplateRequest(name=name, body=orjson.dumps(body), create=create)
-        await self._execute(PUT_INDEX_TEMPLATE, request, master_timeout)
-
-    async def delete_index_templates(self, names: list[str], *, master_timeout: float = 30.0) -> None:
-        await self._execute(DELETE_INDEX_TEMPLATE, DeleteTemplatesRequest(names=names), master_timeout)
 
     # -- the master side: each handler is one cluster state update -----------------------
 
@@ -78,22 +82,13 @@ class TemplateActions:
         state = await self.node.coordination.submit(source, update)
         return AppliedVersion(term=state.term, version=state.version)
 
-    async def _put_component(self, request: PutTemplateRequest, task: Task) -> AppliedVersion:
-        template = parse_component_template(orjson.loads(request.body))
-        return await self._submit(f"create-component-template [{request.name}]", lambda content:
-                                  updates.put_component_template(content, request.name, template,
-                                                                 create=request.create))
+    async def _put(self, action: str, request: PutTemplateRequest, task: Task) -> AppliedVersion:
+        parse, put, source = PUTS[action]
+        template = parse(orjson.loads(request.body))
+        return await self._submit(f"{source} [{request.name}]", lambda content: put(
+            content, request.name, template, create=request.create))
 
-    async def _delete_components(self, request: DeleteTemplatesRequest, task: Task) -> AppliedVersion:
-        return await self._submit(f"remove-component-template [{','.join(request.names)}]", lambda content:
-                                  updates.delete_component_templates(content, request.names))
-
-    async def _put_index_template(self, request: PutTemplateRequest, task: Task) -> AppliedVersion:
-        template = parse_index_template(orjson.loads(request.body))
-        return await self._submit(f"create-index-template-v2 [{request.name}]", lambda content:
-                                  updates.put_index_template(content, request.name, template,
-                                                             create=request.create))
-
-    async def _delete_index_templates(self, request: DeleteTemplatesRequest, task: Task) -> AppliedVersion:
-        return await self._submit(f"remove-index-template-v2 [{','.join(request.names)}]", lambda content:
-                                  updates.delete_index_templates(content, request.names))
+    async def _delete(self, action: str, request: DeleteTemplatesRequest, task: Task) -> AppliedVersion:
+        delete, source = DELETES[action]
+        return await self._submit(f"{source} [{','.join(request.names)}]",
+                                  lambda content: delete(content, request.names))

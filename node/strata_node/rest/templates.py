@@ -9,10 +9,13 @@ list then), a plain name that does not exist is a 404.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..action.cluster_admin import catch_up_with_master
+from ..action.templates import DELETE_COMPONENT, DELETE_INDEX_TEMPLATE, PUT_COMPONENT, PUT_INDEX_TEMPLATE
 from ..common.patterns import simple_match
 from ..index.templates.errors import TemplateNotFound
 from ..index.templates.metadata import (
@@ -31,29 +34,42 @@ SIMULATE_PARAMS = ("create", "cause", "master_timeout", "include_defaults", "fla
 ACKNOWLEDGED = {"acknowledged": True}
 
 
+@dataclass(frozen=True)
+class Family:
+    """One kind of template: where its API lives and how it is answered."""
+
+    path: str
+    listed: str  # the key of the get answer's list, and the metadata's field for it
+    entry: str  # each listed template's key
+    described: str  # as the not-found message names it
+    render: Callable[..., dict[str, Any]]
+    put_action: str
+    delete_action: str
+
+
+COMPONENTS = Family("/_component_template", "component_templates", "component_template", "component template",
+                    render_component_template, PUT_COMPONENT, DELETE_COMPONENT)
+INDEX_TEMPLATES = Family("/_index_template", "index_templates", "index_template", "index template",
+                         render_index_template, PUT_INDEX_TEMPLATE, DELETE_INDEX_TEMPLATE)
+
+
 class TemplateHandlers:
     def __init__(self, node):
         self.node = node
 
     def register(self, c: RestController) -> None:
-        for method in ("PUT", "POST"):
-            c.register(method, "/_component_template/{name}", self.put_component, PUT_PARAMS)
-            c.register(method, "/_index_template/{name}", self.put_index_template, PUT_PARAMS)
-        for path in ("/_component_template", "/_component_template/{name}"):
-            c.register("GET", path, self.get_components, GET_PARAMS)
-        for path in ("/_index_template", "/_index_template/{name}"):
-            c.register("GET", path, self.get_index_templates, GET_PARAMS)
-        c.register("HEAD", "/_component_template/{name}", self.component_exists, GET_PARAMS)
-        c.register("HEAD", "/_index_template/{name}", self.index_template_exists, GET_PARAMS)
-        c.register("DELETE", "/_component_template/{name}", self.delete_components, DELETE_PARAMS)
-        c.register("DELETE", "/_index_template/{name}", self.delete_index_templates, DELETE_PARAMS)
-        c.register("POST", "/_index_template/_simulate_index/{name}", self.simulate_index, SIMULATE_PARAMS)
+        for family in (COMPONENTS, INDEX_TEMPLATES):
+            one = f"{family.path}/{{name}}"
+            for method in ("PUT", "POST"):
+                c.register(method, one, functools.partial(self.put, family), PUT_PARAMS)
+            for path in (family.path, one):
+                c.register("GET", path, functools.partial(self.get, family), GET_PARAMS)
+            c.register("HEAD", one, functools.partial(self.exists, family), GET_PARAMS)
+            c.register("DELETE", one, functools.partial(self.delete, family), DELETE_PARAMS)
+        c.register("POST", "/_index_template/_simulate_index/{name}",
+                   functools.partial(self.simulate, simulate_index), SIMULATE_PARAMS)
         for path in ("/_index_template/_simulate", "/_index_template/_simulate/{name}"):
-            c.register("POST", path, self.simulate_template, SIMULATE_PARAMS)
-
-    @property
-    def _templates(self):
-        return self.node.template_actions
+            c.register("POST", path, functools.partial(self.simulate, simulate_template), SIMULATE_PARAMS)
 
     async def _metadata(self, request: RestRequest):
         """This node's applied metadata, caught up with the master's unless `local`."""
@@ -62,63 +78,34 @@ class TemplateHandlers:
             await catch_up_with_master(self.node, master_timeout)
         return self.node.coordination.content.metadata
 
-    # -- component templates ---------------------------------------------------------------
-
-    async def put_component(self, request: RestRequest) -> RestResponse:
-        await self._templates.put_component_template(
-            request.param("name"), request.json_body(required=True), create=request.bool_param("create"),
-            master_timeout=request.time_param("master_timeout", 30.0))
+    async def put(self, family: Family, request: RestRequest) -> RestResponse:
+        await self.node.template_actions.put(
+            family.put_action, request.param("name"), request.json_body(required=True),
+            create=request.bool_param("create"), master_timeout=request.time_param("master_timeout", 30.0))
         return RestResponse(200, ACKNOWLEDGED)
 
-    async def get_components(self, request: RestRequest) -> RestResponse:
+    async def get(self, family: Family, request: RestRequest) -> RestResponse:
         flat = request.bool_param("flat_settings")
         request.bool_param("include_defaults")
-        found = _matching((await self._metadata(request)).component_templates, request.param("name"),
-                          "component template")
-        return RestResponse(200, {"component_templates": [
-            {"name": n, "component_template": render_component_template(t, flat)} for n, t in found]})
+        stored = getattr(await self._metadata(request), family.listed)
+        found = _matching(stored, request.param("name"), family.described)
+        return RestResponse(200, {family.listed: [{"name": n, family.entry: family.render(t, flat)}
+                                                  for n, t in found]})
 
-    async def component_exists(self, request: RestRequest) -> RestResponse:
-        return await _exists(self.get_components, request)
+    async def exists(self, family: Family, request: RestRequest) -> RestResponse:
+        """HEAD: 200 when GET would find something, 404 otherwise, with no body either way."""
+        try:
+            response = await self.get(family, request)
+        except TemplateNotFound:
+            return RestResponse(404)
+        return RestResponse(200 if response.body[family.listed] else 404)
 
-    async def delete_components(self, request: RestRequest) -> RestResponse:
-        await self._templates.delete_component_templates(
-            request.list_param("name"), master_timeout=request.time_param("master_timeout", 30.0))
+    async def delete(self, family: Family, request: RestRequest) -> RestResponse:
+        await self.node.template_actions.delete(family.delete_action, request.list_param("name"),
+                                                master_timeout=request.time_param("master_timeout", 30.0))
         return RestResponse(200, ACKNOWLEDGED)
 
-    # -- composable index templates --------------------------------------------------------
-
-    async def put_index_template(self, request: RestRequest) -> RestResponse:
-        await self._templates.put_index_template(
-            request.param("name"), request.json_body(required=True), create=request.bool_param("create"),
-            master_timeout=request.time_param("master_timeout", 30.0))
-        return RestResponse(200, ACKNOWLEDGED)
-
-    async def get_index_templates(self, request: RestRequest) -> RestResponse:
-        flat = request.bool_param("flat_settings")
-        request.bool_param("include_defaults")
-        found = _matching((await self._metadata(request)).index_templates, request.param("name"),
-                          "index template")
-        return RestResponse(200, {"index_templates": [
-            {"name": n, "index_template": render_index_template(t, flat)} for n, t in found]})
-
-    async def index_template_exists(self, request: RestRequest) -> RestResponse:
-        return await _exists(self.get_index_templates, request)
-
-    async def delete_index_templates(self, request: RestRequest) -> RestResponse:
-        await self._templates.delete_index_templates(
-            request.list_param("name"), master_timeout=request.time_param("master_timeout", 30.0))
-        return RestResponse(200, ACKNOWLEDGED)
-
-    # -- simulation ------------------------------------------------------------------------
-
-    async def simulate_index(self, request: RestRequest) -> RestResponse:
-        return await self._simulate(request, simulate_index)
-
-    async def simulate_template(self, request: RestRequest) -> RestResponse:
-        return await self._simulate(request, simulate_template)
-
-    async def _simulate(self, request: RestRequest, simulate: Callable) -> RestResponse:
+    async def simulate(self, simulate: Callable, request: RestRequest) -> RestResponse:
         """The body, if any, is an index template simulated as if it were put."""
         body = request.json_body()
         await self._metadata(request)
@@ -138,13 +125,3 @@ def _matching(templates: Mapping[str, Any], name: str | None, kind: str) -> list
     if name not in templates:
         raise TemplateNotFound(f"{kind} matching [{name}] not found")
     return [(name, templates[name])]
-
-
-async def _exists(get: Callable, request: RestRequest) -> RestResponse:
-    """HEAD: 200 when GET would find something, 404 otherwise, with no body either way."""
-    try:
-        response = await get(request)
-    except TemplateNotFound:
-        return RestResponse(404)
-    found = next(iter(response.body.values()))
-    return RestResponse(200 if found else 404)

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from ...cluster.state import ClusterStateContent
+from ...cluster.state import ClusterStateContent, Metadata
 from ...common.errors import IllegalArgument, StrataError
 from ...common.patterns import simple_match
 from ...reservedstate.metadata import refuse_reserved
@@ -145,6 +145,15 @@ def _with(content: ClusterStateContent, **templates: dict) -> ClusterStateConten
     return msgspec.structs.replace(content, metadata=metadata)
 
 
+def _without(content: ClusterStateContent, field: str, names: list[str]) -> ClusterStateContent:
+    """The content without the templates named in `field` (a metadata field)."""
+    if not names:
+        return content
+    log.info("removing %s %s", field.replace("_", " "), names)
+    kept = {n: t for n, t in getattr(content.metadata, field).items() if n not in names}
+    return _with(content, **{field: kept})
+
+
 def _matching(names: Iterable[str], expressions: list[str], missing: type[StrataError]) -> list[str]:
     """DELETE's names: one expression may be a wildcard (matching none is fine for a
     match-all one); several are exact names, and every one must exist."""
@@ -161,12 +170,17 @@ def _matching(names: Iterable[str], expressions: list[str], missing: type[Strata
     return found
 
 
+def _refuse_reserved(metadata: Metadata, check: bool, keys: set[str], request: str) -> None:
+    """An API change to a key some namespace reserved is refused; the handler skips this."""
+    if check:
+        refuse_reserved(metadata.reserved_state, HANDLER, keys, request)
+
+
 def put_component_template(content: ClusterStateContent, name: str, template: ComponentTemplate, *,
                            create: bool = False, check_reserved: bool = True) -> ClusterStateContent:
     metadata = content.metadata
-    if check_reserved:
-        refuse_reserved(metadata.reserved_state, HANDLER, {component_template_key(name)},
-                        f"put component template [{name}]")
+    _refuse_reserved(metadata, check_reserved, {component_template_key(name)},
+                     f"put component template [{name}]")
     existing = metadata.component_templates.get(name)
     if create and existing is not None:
         raise IllegalArgument(f"component template [{name}] already exists")
@@ -197,9 +211,8 @@ def delete_component_templates(content: ClusterStateContent, expressions: list[s
     the names the expressions resolve to, so a wildcard cannot remove them either."""
     metadata = content.metadata
     names = _matching(metadata.component_templates, expressions, TemplateNotFound)
-    if check_reserved:
-        refuse_reserved(metadata.reserved_state, HANDLER, {component_template_key(n) for n in names},
-                        f"delete component templates [{','.join(expressions)}]")
+    _refuse_reserved(metadata, check_reserved, {component_template_key(n) for n in names},
+                     f"delete component templates [{','.join(expressions)}]")
     used: set[str] = set()
     users = []
     for user, template in sorted(metadata.index_templates.items()):
@@ -210,19 +223,13 @@ def delete_component_templates(content: ClusterStateContent, expressions: list[s
     if users:
         raise IllegalArgument(f"component templates [{', '.join(sorted(used))}] cannot be removed as they "
                               f"are still in use by index templates [{', '.join(users)}]")
-    if not names:
-        return content
-    log.info("removing component templates %s", names)
-    return _with(content, component_templates={n: t for n, t in metadata.component_templates.items()
-                                               if n not in names})
+    return _without(content, "component_templates", names)
 
 
 def put_index_template(content: ClusterStateContent, name: str, template: ComposableIndexTemplate, *,
                        create: bool = False, check_reserved: bool = True) -> ClusterStateContent:
     metadata = content.metadata
-    if check_reserved:
-        refuse_reserved(metadata.reserved_state, HANDLER, {index_template_key(name)},
-                        f"put index template [{name}]")
+    _refuse_reserved(metadata, check_reserved, {index_template_key(name)}, f"put index template [{name}]")
     components = metadata.component_templates
     composed_settings = resolve_settings(composed_parts(template, components))
     if is_match_all(template.index_patterns) and HIDDEN in composed_settings:
@@ -256,11 +263,6 @@ def delete_index_templates(content: ClusterStateContent, expressions: list[str],
                            check_reserved: bool = True) -> ClusterStateContent:
     metadata = content.metadata
     names = _matching(metadata.index_templates, expressions, IndexTemplateMissing)
-    if check_reserved:
-        refuse_reserved(metadata.reserved_state, HANDLER, {index_template_key(n) for n in names},
-                        f"delete index templates [{','.join(expressions)}]")
-    if not names:
-        return content
-    log.info("removing index templates %s", names)
-    return _with(content, index_templates={n: t for n, t in metadata.index_templates.items()
-                                           if n not in names})
+    _refuse_reserved(metadata, check_reserved, {index_template_key(n) for n in names},
+                     f"delete index templates [{','.join(expressions)}]")
+    return _without(content, "index_templates", names)
