@@ -4,6 +4,7 @@ gets, how it composes with the request, and what the simulate APIs answer."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from strata_node.cluster.state import EMPTY_CONTENT, ClusterStateContent
@@ -468,3 +469,9 @@ def test_allow_auto_create_of_the_matching_template_overrides_the_setting():
     with pytest.raises(IndexNotFound) as refused:
         template_allows_auto_create(templates, "no-1")
     assert refused.value.reason == "no such index [composable template [no-*] forbids index auto creation]"
+
+
+def test_templates_survive_the_cluster_state_round_trip_to_plain_data(logs):
+    """As publication and the persisted state carry them."""
+    data = msgspec.json.decode(msgspec.json.encode(msgspec.to_builtins(logs)))
+    assert msgspec.convert(data, ClusterStateContent) == logs
