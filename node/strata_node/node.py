@@ -23,6 +23,7 @@ from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
 from .action.persistent_tasks import PersistentTasksService
 from .action.shard_router import ShardRouter
+from .action.templates import TemplateActions
 from .cluster.coordination.discovery_node import DiscoveryNode
 from .cluster.coordination_service import CoordinationService
 from .cluster.state import UNKNOWN_UUID
@@ -55,6 +56,7 @@ from .rest.reserved_state import ReservedStateHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
 from .rest.tasks import TaskHandlers
+from .rest.templates import TemplateHandlers
 from .search import transport_actions as search_transport_actions
 from .settings import NodeSettings
 from .tasks.actions import TaskActions
@@ -98,6 +100,7 @@ class Node:
         ReservedStateHandlers(self).register(self.rest)
         self.file_settings = FileSettingsService(self, default_handlers())
         AliasHandlers(self).register(self.rest)
+        TemplateHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -189,6 +192,9 @@ class Node:
         self.index_admin = IndexAdmin(self)
         self.index_admin.register()
         self.indices.admin = self.index_admin
+        self.template_actions = TemplateActions(self)
+        self.template_actions.register()
+        self.bulk.index_templates = lambda: self.coordination.content.metadata.index_templates
         self.indices.node_id = self.node_id
         self.rest.wait_for_state = self._wait_for_state
         nodes_info.register(self)

@@ -13,7 +13,7 @@ import asyncio
 import fnmatch
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,8 @@ from ..index.mapping import ParsedDocument
 from ..index.metadata import IndexMetadata
 from ..index.service import IndexService, IndicesService
 from ..index.shard import IndexShard
+from ..index.templates.metadata import ComposableIndexTemplate
+from ..index.templates.resolve import template_allows_auto_create
 from ..transport.service import RemoteTransportError
 from ..transport.wire import Message
 from .document_mapping import ShardMapper
@@ -204,6 +206,9 @@ class BulkAction:
         # The setting's value, or a function giving its current value (the node's cluster
         # settings, which `PUT /_cluster/settings` changes).
         self.auto_create_index = auto_create_index
+        # The cluster's composable index templates: a template's `allow_auto_create`
+        # overrides the setting for the names it matches.
+        self.index_templates: Callable[[], Mapping[str, ComposableIndexTemplate]] = dict
         self.router = None  # the node's ShardRouter, set once its transport exists
         # Sends what a primary wrote to its other copies (replication/replica.py); None
         # where there is no cluster (in-process tests of one copy).
@@ -331,7 +336,8 @@ class BulkAction:
             blocks.check(existing, blocks.WRITE)
             return existing, None
         setting = self.auto_create_index() if callable(self.auto_create_index) else self.auto_create_index
-        if not _auto_create_allowed(setting, name):
+        allowed = template_allows_auto_create(self.index_templates(), name)
+        if allowed is None and not _auto_create_allowed(setting, name):
             raise IndexNotFound(name)
         try:
             await self.indices.create(name, {})

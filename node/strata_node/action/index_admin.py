@@ -29,6 +29,7 @@ from ..index import aliases
 from ..index import mapping as mappings
 from ..index.metadata import VERSION_CREATED, IndexMetadata, setting_string
 from ..index.service import analysis_names, parse_create_body
+from ..index.templates.resolve import compose_create_body
 from ..search.alias_filter import validate_alias_filter
 from ..settings import INDEX_SETTINGS, validate_index_settings
 from ..tasks.task import Task
@@ -362,12 +363,18 @@ class IndexAdmin:
         return AppliedVersion(term=state.term, version=state.version)
 
     async def _create(self, request: CreateIndexRequest, task: Task) -> AppliedVersion:
-        metadata = build_index_metadata(request.name, orjson.loads(request.body))
+        body = orjson.loads(request.body)
+        created: list[IndexMetadata] = []
 
         def update(content: ClusterStateContent) -> ClusterStateContent:
-            return create_index(content, metadata)
+            # The templates of the state this update runs on: a template put just before
+            # applies, and the whole body, template aliases included, is validated as one.
+            composed = compose_create_body(content.metadata, request.name, body)
+            created[:] = [build_index_metadata(request.name, composed)]
+            return create_index(content, created[0])
 
         applied = await self._submit(f"create-index [{request.name}]", update)
+        metadata = created[0]
         log.info("[%s] creating index, shards [%d]/[%d]", request.name, metadata.number_of_shards,
                  metadata.number_of_replicas)
         return applied

@@ -2,10 +2,10 @@
 
 The coordination core's ClusterState carries term, version, master, nodes and voting
 configurations, and this in its `value`: metadata (cluster uuid, persistent and transient
-settings, indices, templates, customs such as persistent tasks and reserved state, voting
-configuration exclusions), the routing table and blocks. Every struct is frozen; a change
-is a new value built with `msgspec.structs.replace`, so appliers can compare old and new
-by identity and equality.
+settings, indices, legacy, component and composable index templates, customs such as
+persistent tasks and reserved state, voting configuration exclusions), the routing table
+and blocks. Every struct is frozen; a change is a new value built with
+`msgspec.structs.replace`, so appliers can compare old and new by identity and equality.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from ..index.metadata import IndexMetadata
+from ..index.templates.metadata import ComponentTemplate, ComposableIndexTemplate
 from ..reservedstate.metadata import ReservedStateMetadata
 from .coordination.cluster_state import ClusterState
 
@@ -34,7 +35,10 @@ class Metadata(msgspec.Struct, frozen=True):
     persistent_settings: dict[str, Any] = msgspec.field(default_factory=dict)
     transient_settings: dict[str, Any] = msgspec.field(default_factory=dict)
     indices: dict[str, IndexMetadata] = msgspec.field(default_factory=dict)
-    templates: dict[str, Any] = msgspec.field(default_factory=dict)
+    templates: dict[str, Any] = msgspec.field(default_factory=dict)  # legacy `_template`s (none yet)
+    component_templates: dict[str, ComponentTemplate] = msgspec.field(default_factory=dict)
+    # composable index templates (Elasticsearch's templatesV2)
+    index_templates: dict[str, ComposableIndexTemplate] = msgspec.field(default_factory=dict)
     customs: dict[str, Any] = msgspec.field(default_factory=dict)
     voting_config_exclusions: tuple[VotingConfigExclusion, ...] = ()
     # namespace (`file_settings`) -> what it reserved and its last error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .cluster_settings import ClusterSettingsHandler
 from .handler import ReservedStateHandler
+from .index_templates import INDEX_TEMPLATES_HANDLER
 
 
 def handlers_by_name(*handlers: ReservedStateHandler) -> dict[str, ReservedStateHandler]:
@@ -16,4 +17,4 @@ def handlers_by_name(*handlers: ReservedStateHandler) -> dict[str, ReservedState
 
 
 def default_handlers() -> dict[str, ReservedStateHandler]:
-    return handlers_by_name(ClusterSettingsHandler())
+    return handlers_by_name(ClusterSettingsHandler(), INDEX_TEMPLATES_HANDLER)

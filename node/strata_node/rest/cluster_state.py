@@ -36,6 +36,7 @@ from ..cluster.state import NO_MASTER_BLOCK, ClusterBlock, ShardRouting, content
 from ..common import cluster_settings
 from ..common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
 from ..index.metadata import IndexMetadata
+from ..index.templates.metadata import render_component_template, render_index_template
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -319,6 +320,13 @@ class ClusterStateHandlers:
                 "indices": {n: render_index(views[n][0], flat) for n in selected},
                 "index-graveyard": {"tombstones": []},
             }
+            if metadata.component_templates:
+                md["component_template"] = {"component_template": {
+                    n: render_component_template(t, flat)
+                    for n, t in sorted(metadata.component_templates.items())}}
+            if metadata.index_templates:
+                md["index_template"] = {"index_template": {
+                    n: render_index_template(t, flat) for n, t in sorted(metadata.index_templates.items())}}
             for key, value in sorted(metadata.customs.items()):
                 if key == persistent_tasks.CUSTOM:
                     md[key] = persistent_tasks.render(value)
