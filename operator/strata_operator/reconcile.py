@@ -22,10 +22,17 @@ from .builders.common import (
     file_settings_config_map_name,
     secret_name,
 )
-from .builders.file_settings import ANNOTATION_SOURCE, build_file_settings_config_map, next_version
+from .builders.file_settings import (
+    ANNOTATION_SOURCE,
+    build_file_settings_config_map,
+    next_version,
+    previous_settings,
+    settings_document,
+)
 from .builders.secret import ClusterSecrets
 from .cluster_client import ClusterClient, ClusterUnavailable
 from .kube import ApplyError, Kube, NotOwned
+from .reserved_state import Readback, read_back, read_validation, version_to_ship
 from .spec import (
     API_VERSION,
     CLUSTER_KIND,
@@ -44,6 +51,10 @@ READY, APPLYING, MIGRATING, STALLED, INVALID = (
     "Invalid",
 )
 ERROR = "Error"
+
+# How a reconcile reaches a cluster's REST API: (cluster name, namespace) -> a client, used
+# as a context manager and closed after the reconcile.
+Connect = Callable[[str, str], ClusterClient]
 
 
 @dataclass(frozen=True)
@@ -234,8 +245,49 @@ def reconcile_cluster(
     return outcome
 
 
-def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube) -> Outcome:
-    """Ship a StrataFileSettings as its cluster's settings.json ConfigMap."""
+def _file_settings_status(
+    previous: Mapping[str, Any],
+    generation: int,
+    phase: str,
+    message: str,
+    *,
+    cluster: str,
+    config_map: str,
+    expected: int | None,
+    applied: int | None,
+    errors: tuple[str, ...] | list[str] = (),
+) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "phase": phase,
+        "cluster": cluster,
+        "configMap": config_map,
+        "errors": list(errors),
+        "observedGeneration": generation,
+        "conditions": [ready_condition(previous, phase == READY, phase, message, generation)],
+    }
+    if expected is not None:
+        status["expectedVersion"] = expected
+    if applied is not None:
+        status["appliedVersion"] = applied
+    return status
+
+
+def _changed(previous: Mapping[str, Any], phase: str, errors: tuple[str, ...] | list[str]) -> bool:
+    """Whether a status differs from the previous one in phase or errors: a Warning event is
+    posted on the change, not on every periodic re-check."""
+    return previous.get("phase") != phase or list(previous.get("errors") or []) != list(errors)
+
+
+def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube, connect: Connect) -> Outcome:
+    """Ship a StrataFileSettings as its cluster's settings.json ConfigMap, once the cluster's
+    validation endpoint has accepted it, and read back what the cluster applied.
+
+    A document the cluster finds invalid is not shipped: the ConfigMap keeps the version it
+    has and the status carries the cluster's errors. When the cluster cannot be asked (not
+    formed yet, no master, unreachable), the file ships unvalidated and the status says so:
+    the node checks it again before applying it and never applies an invalid file in part
+    (it records the error, which the read-back then shows), while holding it back would keep
+    a cluster that is starting from its settings until it answers."""
     meta = resource.get("metadata") or {}
     previous = resource.get("status") or {}
     generation = int(meta.get("generation") or 0)
@@ -249,7 +301,7 @@ def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube) -> Outcome:
                 **extra,
                 "conditions": [ready_condition(previous, False, ERROR, message, generation)],
             },
-            events=[("Warning", ERROR, message)],
+            events=[("Warning", ERROR, message)] if _changed(previous, ERROR, [message]) else [],
         )
 
     try:
@@ -265,28 +317,83 @@ def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube) -> Outcome:
             f"StrataCluster [{cluster}] already has file settings [{source}]; a cluster takes one",
             cluster=cluster,
         )
+    shipped, _ = previous_settings(current)
     floor = max(int(previous.get("expectedVersion") or 0), int(previous.get("appliedVersion") or 0))
     version = next_version(current, spec.state, floor=floor)
-    try:
-        kube.apply(build_file_settings_config_map(spec, cluster, version), spec.uid)
-    except (NotOwned, ApplyError) as e:
-        return error(str(e), cluster=cluster)
-    message = (
-        f"settings.json version {version} shipped in ConfigMap {name}; the version the cluster "
-        "applied is not read back yet"
-    )
-    status = {
-        "phase": APPLYING,
-        "cluster": cluster,
-        "configMap": name,
-        "expectedVersion": version,
-        "errors": [],
-        "observedGeneration": generation,
-        "conditions": [ready_condition(previous, False, APPLYING, message, generation)],
-    }
-    events = (
-        []
-        if previous.get("expectedVersion") == version
-        else [("Normal", "SettingsShipped", f"settings.json version {version} shipped to cluster {cluster}")]
+    events: list[tuple[str, str, str]] = []
+    unvalidated = None
+    with connect(cluster, spec.namespace) as client:
+        if version != shipped:
+            try:
+                validation = read_validation(client.validate_settings(settings_document(spec.state, version)))
+            except ClusterUnavailable as e:
+                validation, unvalidated = None, str(e)
+            if validation is not None and not validation.valid:
+                kind = validation.error_kind or "unknown"
+                errors = validation.errors or (f"the cluster found the document invalid ({kind})",)
+                message = (
+                    f"the cluster's validation refused settings.json version {version} ({kind} error); "
+                    f"ConfigMap {name} keeps {'version ' + str(shipped) if shipped else 'no settings.json'}: "
+                    + "; ".join(errors)
+                )
+                if _changed(previous, ERROR, errors):
+                    events.append(("Warning", "ValidationFailed", message))
+                status = _file_settings_status(
+                    previous,
+                    generation,
+                    ERROR,
+                    message,
+                    cluster=cluster,
+                    config_map=name,
+                    expected=shipped or None,
+                    applied=previous.get("appliedVersion"),
+                    errors=errors,
+                )
+                return Outcome(status, events=events)
+            if validation is not None:
+                version = version_to_ship(version, validation.current_version)
+            try:
+                kube.apply(build_file_settings_config_map(spec, cluster, version), spec.uid)
+            except (NotOwned, ApplyError) as e:
+                return error(str(e), cluster=cluster)
+            events.append(
+                ("Normal", "SettingsShipped", f"settings.json version {version} shipped to cluster {cluster}")
+            )
+            if unvalidated is not None:
+                events.append(
+                    (
+                        "Warning",
+                        "ValidationSkipped",
+                        f"settings.json version {version} shipped without validation, the cluster "
+                        f"did not answer ({unvalidated}); the node validates it before applying it",
+                    )
+                )
+        try:
+            readback = read_back(version, client.file_settings_state())
+        except ClusterUnavailable as e:
+            readback = Readback(
+                APPLYING,
+                previous.get("appliedVersion"),
+                (),
+                f"settings.json version {version} is in ConfigMap {name}; the cluster's reserved "
+                f"state could not be read ({e})",
+            )
+    message = readback.message
+    if unvalidated is not None:
+        message += f"; version {version} shipped without validation (the cluster did not answer)"
+    if readback.phase == ERROR and _changed(previous, ERROR, readback.errors):
+        events.append(("Warning", "SettingsRefused", message))
+    elif readback.phase == READY and previous.get("appliedVersion") != version:
+        events.append(("Normal", "SettingsApplied", message))
+    status = _file_settings_status(
+        previous,
+        generation,
+        readback.phase,
+        message,
+        cluster=cluster,
+        config_map=name,
+        expected=version,
+        applied=readback.applied_version,
+        errors=readback.errors,
     )
     return Outcome(status, events=events)

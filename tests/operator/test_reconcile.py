@@ -3,63 +3,12 @@ interface (the API server itself is the emulator tests' business)."""
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 from strata_operator.builders.common import ANNOTATION_CLUSTER_UUID
-from strata_operator.kube import ApplyError, check_owner
 from strata_operator.reconcile import Observed, reconcile_cluster, reconcile_file_settings
 
 from .conftest import make_cluster
-
-
-class MemoryKube:
-    """get/list/apply over a dict, with the real ownership check; StatefulSets come back with
-    a status (ready, on the current template) unless told otherwise."""
-
-    def __init__(self, *objects: dict[str, Any], settled: bool = True, refuse: str | None = None):
-        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.settled = settled
-        self.refuse = refuse
-        self.applied: list[dict[str, Any]] = []
-        for obj in objects:
-            self._store(copy.deepcopy(obj))
-
-    def _store(self, obj):
-        meta = obj["metadata"]
-        self.objects[(obj["kind"], meta["namespace"], meta["name"])] = obj
-
-    def get(self, api_version, kind, namespace, name):
-        return copy.deepcopy(self.objects.get((kind, namespace, name)))
-
-    def list(self, api_version, kind, namespace, labels=None):
-        return [
-            copy.deepcopy(o)
-            for (k, ns, _), o in self.objects.items()
-            if k == kind
-            and ns == namespace
-            and all((o["metadata"].get("labels") or {}).get(a) == b for a, b in (labels or {}).items())
-        ]
-
-    def apply(self, obj, owner_uid):
-        meta = obj["metadata"]
-        check_owner(self.objects.get((obj["kind"], meta["namespace"], meta["name"])), obj, owner_uid)
-        if obj["kind"] == self.refuse:
-            raise ApplyError(
-                f"{obj['kind']} {meta['name']}: Forbidden: updates to statefulset spec are forbidden"
-            )
-        stored = copy.deepcopy(obj)
-        if obj["kind"] == "StatefulSet":
-            replicas = obj["spec"]["replicas"]
-            stored["status"] = {
-                "readyReplicas": replicas if self.settled else 0,
-                "currentRevision": "r1",
-                "updateRevision": "r1",
-                "observedGeneration": 1,
-            }
-        self._store(stored)
-        self.applied.append(stored)
-        return copy.deepcopy(stored)
+from .fake_cluster import FakeCluster
+from .memory_kube import MemoryKube
 
 
 def unreachable(spec):
@@ -225,7 +174,7 @@ def file_settings(name="demo-settings", state=None, status=None):
 
 def test_file_settings_ship_a_config_map_with_version_one():
     kube = MemoryKube(make_cluster())
-    outcome = reconcile_file_settings(file_settings(), kube)
+    outcome = reconcile_file_settings(file_settings(), kube, FakeCluster().connect)
     assert ("ConfigMap", "prod", "demo-file-settings") in kube.objects
     assert (outcome.status["phase"], outcome.status["expectedVersion"]) == ("ApplyingChanges", 1)
     assert outcome.status["cluster"] == "demo"
@@ -233,23 +182,23 @@ def test_file_settings_ship_a_config_map_with_version_one():
 
 def test_file_settings_version_moves_only_with_the_content():
     kube = MemoryKube(make_cluster())
-    first = reconcile_file_settings(file_settings(), kube).status
-    same = reconcile_file_settings(file_settings(status=first), kube).status
+    first = reconcile_file_settings(file_settings(), kube, FakeCluster().connect).status
+    same = reconcile_file_settings(file_settings(status=first), kube, FakeCluster().connect).status
     changed = reconcile_file_settings(
-        file_settings(state={"cluster_settings": {"a": "2"}}, status=same), kube
+        file_settings(state={"cluster_settings": {"a": "2"}}, status=same), kube, FakeCluster().connect
     )
     assert (first["expectedVersion"], same["expectedVersion"], changed.status["expectedVersion"]) == (1, 1, 2)
 
 
 def test_file_settings_for_a_missing_cluster_are_an_error():
-    outcome = reconcile_file_settings(file_settings(), MemoryKube())
+    outcome = reconcile_file_settings(file_settings(), MemoryKube(), FakeCluster().connect)
     assert outcome.status["phase"] == "Error"
     assert "not found" in outcome.status["errors"][0]
 
 
 def test_a_second_file_settings_for_one_cluster_is_an_error():
     kube = MemoryKube(make_cluster())
-    reconcile_file_settings(file_settings("first"), kube)
-    outcome = reconcile_file_settings(file_settings("second"), kube)
+    reconcile_file_settings(file_settings("first"), kube, FakeCluster().connect)
+    outcome = reconcile_file_settings(file_settings("second"), kube, FakeCluster().connect)
     assert outcome.status["phase"] == "Error"
     assert "already has file settings [first]" in outcome.status["errors"][0]
