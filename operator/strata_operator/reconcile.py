@@ -1,11 +1,11 @@
-"""What a handler does for one resource, as plain functions over a Kube client and a cluster
-probe: read what exists, build, apply, and work out the status. The kopf handlers only call
-these and write back what they return.
+"""What a handler does for one resource, as plain functions over a Kube client and a client
+of the cluster's REST API: read what exists, build, apply, and work out the status. The kopf
+handlers only call these and write back what they return.
 
-Safety rules kept here until draining and rolling restarts exist (see docs/architecture.md,
-Operator): a node set's StatefulSet never shrinks and a node set dropped from the spec keeps
-its StatefulSet (the nodes may hold the only copy of some data), and nothing is restarted
-(OnDelete: a changed pod template waits until its pods are deleted)."""
+Safety rules (see docs/architecture.md, Operator): a StatefulSet shrinks only past nodes
+the cluster reports drained (scale_down.py plans it), a node set dropped from the spec is
+drained to zero replicas the same way, and nothing is restarted yet (OnDelete: a changed pod
+template waits until its pods are deleted)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .builders.common import (
     cluster_selector,
     file_settings_config_map_name,
     secret_name,
+    statefulset_name,
 )
 from .builders.file_settings import (
     ANNOTATION_SOURCE,
@@ -33,6 +34,7 @@ from .builders.secret import ClusterSecrets
 from .cluster_client import ClusterClient, ClusterUnavailable
 from .kube import ApplyError, Kube, NotOwned
 from .reserved_state import Readback, read_back, read_validation, version_to_ship
+from .scale_down import NodeSetScale, plan_scale_down, read_cluster_view, run_actions
 from .spec import (
     API_VERSION,
     CLUSTER_KIND,
@@ -135,11 +137,19 @@ def cluster_status(
     observed: Observed,
     problems: list[str],
     stalled: bool,
+    migrating: bool = False,
+    operations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """Stalled when something cannot go on without a person (`stalled`); MigratingData while
+    leaving nodes drain (`migrating`); ApplyingChanges while pods are not ready or not on the
+    current template; Ready otherwise. `operations`: status.nodeOperations."""
     ready_nodes = sum((s.get("status") or {}).get("readyReplicas", 0) for s in statefulsets)
     pending = [s["metadata"]["name"] for s in statefulsets if not _settled(s)]
     if stalled:
         phase, message = STALLED, "; ".join(problems)
+    elif migrating:
+        phase = MIGRATING
+        message = "; ".join(problems) or "nodes are leaving the cluster (see nodeOperations)"
     elif pending:
         phase = APPLYING
         message = "; ".join(
@@ -157,6 +167,7 @@ def cluster_status(
         "health": observed.health if observed.health in ("green", "yellow", "red") else "unknown",
         "availableNodes": observed.nodes if observed.nodes is not None else ready_nodes,
         "observedGeneration": spec.generation,
+        "nodeOperations": list(operations or []),
         "conditions": [ready_condition(previous, phase == READY, phase, message, spec.generation)],
     }
     if observed.master is not None:
@@ -164,10 +175,34 @@ def cluster_status(
     return status
 
 
-def reconcile_cluster(
-    resource: Mapping[str, Any], kube: Kube, probe: Callable[[ClusterSpec], Observed]
-) -> Outcome:
-    """Build and apply a StrataCluster's objects; the status to report."""
+def _resized(statefulset: Mapping[str, Any], replicas: int) -> dict[str, Any]:
+    """A StatefulSet the spec no longer builds (its node set was dropped), as it is but for
+    its replica count: what is applied while its nodes drain away."""
+    meta = statefulset["metadata"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {
+            key: meta[key]
+            for key in ("name", "namespace", "labels", "annotations", "ownerReferences")
+            if key in meta
+        },
+        "spec": {**statefulset["spec"], "replicas": replicas},
+    }
+
+
+def _new_warnings(
+    previous: Mapping[str, Any], events: list[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """Events less the Warnings the previous status already told (a drain stalled for an hour
+    is one Warning, not one per periodic re-check)."""
+    told = previous.get("message") or ""
+    return [e for e in events if e[0] != "Warning" or e[2] not in told]
+
+
+def reconcile_cluster(resource: Mapping[str, Any], kube: Kube, connect: Connect) -> Outcome:
+    """Build and apply a StrataCluster's objects, take the next step of any scale-down, and
+    work out the status."""
     meta = resource.get("metadata") or {}
     previous = resource.get("status") or {}
     try:
@@ -183,8 +218,15 @@ def reconcile_cluster(
             },
             events=[("Warning", INVALID, str(e))],
         )
+    with connect(spec.name, spec.namespace) as client:
+        return _reconcile_cluster(spec, meta, previous, kube, client)
+
+
+def _reconcile_cluster(
+    spec: ClusterSpec, meta: Mapping[str, Any], previous: Mapping[str, Any], kube: Kube, client: ClusterClient
+) -> Outcome:
     outcome = Outcome({})
-    observed = probe(spec)
+    observed = observe(client)
     bootstrapped = ANNOTATION_CLUSTER_UUID in (meta.get("annotations") or {})
     if not bootstrapped and observed.cluster_uuid:
         outcome.annotations[ANNOTATION_CLUSTER_UUID] = observed.cluster_uuid
@@ -205,32 +247,42 @@ def reconcile_cluster(
         (s["metadata"].get("labels") or {}).get(LABEL_NODE_SET): s
         for s in kube.list("apps/v1", "StatefulSet", spec.namespace, cluster_selector(spec.name))
     }
-    problems: list[str] = []
-    replicas: dict[str, int] = {}
-    for node_set in spec.node_sets:
-        current = ((existing.get(node_set.name) or {}).get("spec") or {}).get("replicas")
-        if current is not None and current > node_set.count:
-            replicas[node_set.name] = current
-            problems.append(
-                f"node set [{node_set.name}] keeps {current} nodes, not {node_set.count}: "
-                "scaling down needs draining, which this operator version does not do yet"
-            )
     dropped = sorted(n for n in existing if n is not None and n not in {ns.name for ns in spec.node_sets})
-    if dropped:
-        problems.append(
-            f"node sets {dropped} are no longer in the spec and keep running: removing a node "
-            "set needs draining, which this operator version does not do yet"
-        )
-    stalled = bool(problems)
+    scales = [
+        NodeSetScale(name, statefulset_name(spec.name, name), current, desired)
+        for name, desired in [*((ns.name, ns.count) for ns in spec.node_sets), *((n, 0) for n in dropped)]
+        if (current := ((existing.get(name) or {}).get("spec") or {}).get("replicas")) is not None
+    ]
+    # Read on every reconcile, not only while a node set shrinks: the clean-up after the last
+    # node left (markers, exclusions) needs it too.
+    view, unreadable = None, ""
+    try:
+        view = read_cluster_view(client)
+    except ClusterUnavailable as e:
+        unreadable = str(e)
+    plan = plan_scale_down(scales, view, unreadable)
+    problems = list(plan.problems)
+    stalled = plan.stalled
+    outcome.events.extend(_new_warnings(previous, plan.events))
+    try:
+        run_actions(client, plan.actions)
+    except ClusterUnavailable as e:
+        problems.append(f"a request to the cluster failed, it is retried on the next check: {e}")
+        outcome.events.append(("Warning", "ClusterRequestFailed", str(e)))
 
     objects = build_cluster_objects(
         spec,
         secrets=secrets,
         bootstrapped=bootstrapped,
-        replicas=replicas,
+        replicas={n: r for n, r in plan.replicas.items() if n not in dropped},
         disruptions_allowed=observed.health == "green",
     )
-    statefulsets = [existing[n] for n in dropped]
+    objects.extend(
+        _resized(existing[n], plan.replicas[n])
+        for n in dropped
+        if plan.replicas.get(n, 0) != existing[n]["spec"]["replicas"]
+    )
+    applied_sets = {}
     for obj in objects:
         try:
             applied = kube.apply(obj, spec.uid)
@@ -240,8 +292,14 @@ def reconcile_cluster(
             outcome.events.append(("Warning", "ApplyFailed", str(e)))
             break
         if obj["kind"] == "StatefulSet":
-            statefulsets.append(applied)
-    outcome.status = cluster_status(spec, previous, statefulsets, observed, problems, stalled)
+            applied_sets[obj["metadata"]["name"]] = applied
+    statefulsets = [
+        *applied_sets.values(),
+        *(existing[n] for n in dropped if statefulset_name(spec.name, n) not in applied_sets),
+    ]
+    outcome.status = cluster_status(
+        spec, previous, statefulsets, observed, problems, stalled, plan.migrating, plan.operations
+    )
     return outcome
 
 

@@ -11,8 +11,7 @@ import kopf
 
 from ..cluster_client import ClusterClient
 from ..kube import DynamicKube
-from ..reconcile import Observed, observe
-from ..spec import API_GROUP, ClusterSpec
+from ..spec import API_GROUP
 
 # How the operator reaches a cluster's REST API; {name} and {namespace} are the resource's.
 # Out of the cluster (development, tests) point it at a port-forward or local nodes.
@@ -43,11 +42,6 @@ def connect(name: str, namespace: str) -> ClusterClient:
     """A client of the named cluster's REST API (reconcile.Connect)."""
     url = os.environ.get(CLUSTER_URL_ENV, DEFAULT_CLUSTER_URL).format(name=name, namespace=namespace)
     return ClusterClient(url, timeout=CLUSTER_TIMEOUT)
-
-
-def probe(spec: ClusterSpec) -> Observed:
-    with connect(spec.name, spec.namespace) as client:
-        return observe(client)
 
 
 def due(memo: Any, status: Any, *, ready_every: float) -> bool:
