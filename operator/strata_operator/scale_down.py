@@ -209,6 +209,14 @@ def plan_scale_down(
     return plan
 
 
+def _step(plan: ScaleDownPlan, action: Action, reason: str, message: str, operation: str) -> None:
+    """A disruptive request for a leaving node: sent, told as an Event, shown on the node."""
+    plan.actions.append(action)
+    plan.events.append(("Normal", reason, message))
+    plan.migrating = True
+    plan.operations.append(_operation(action.node_name or "", operation, message))
+
+
 def _plan_node(
     plan: ScaleDownPlan, view: ClusterView, pod: str, departing: set[str], exclusion_busy: bool
 ) -> bool:
@@ -229,16 +237,13 @@ def _plan_node(
         may_go = _plan_exclusion(plan, view, pod, node_id, departing, exclusion_busy)
     marker = view.shutdowns.get(node_id)
     if marker is None or marker.type != REMOVE:
-        plan.actions.append(Action("shutdown", pod, node_id))
-        plan.events.append(
-            (
-                "Normal",
-                "DrainStarted",
-                f"node {pod}: node shutdown of type remove registered; its shards move to other nodes",
-            )
+        _step(
+            plan,
+            Action("shutdown", pod, node_id),
+            "DrainStarted",
+            f"node {pod}: node shutdown of type remove registered; its shards move to other nodes",
+            "Remove",
         )
-        plan.migrating = True
-        plan.operations.append(_operation(pod, "Remove", "shutdown of type remove registered"))
         return False
     if marker.status == COMPLETE:
         return may_go
@@ -287,16 +292,13 @@ def _plan_exclusion(
         message = f"node {pod} waits for its turn to leave the voting configuration (one at a time)"
         plan.operations.append(_operation(pod, "Exclude", message))
         return False
-    plan.actions.append(Action("exclude", pod, node_id))
-    plan.events.append(
-        (
-            "Normal",
-            "VotingExclusionAdded",
-            f"node {pod} excluded from the voting configuration before it leaves",
-        )
+    _step(
+        plan,
+        Action("exclude", pod, node_id),
+        "VotingExclusionAdded",
+        f"node {pod} excluded from the voting configuration before it leaves",
+        "Exclude",
     )
-    plan.migrating = True
-    plan.operations.append(_operation(pod, "Exclude", "voting configuration exclusion added"))
     return False
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from strata_node.common.cluster_settings import setting_text as node_setting_text
 from strata_node.settings import load_node_settings
 from strata_operator.builders.common import CONFIG_PATH, DATA_PATH
+from strata_operator.builders.config import setting_text
 
 from .conftest import make_cluster
 from .helpers import build, by_kind, env, one
@@ -199,3 +201,8 @@ def test_lists_are_lists_of_setting_strings():
 def test_operator_settings_keep_their_types():
     settings = settings_of(make_cluster())
     assert settings["http.port"] == 9200 and settings["transport.port"] == 9300
+
+
+@pytest.mark.parametrize("value", [False, True, 0, 12, 1.5, 2.0, "x", ["a", True, 3]])
+def test_setting_text_is_the_nodes(value):
+    assert setting_text(value) == node_setting_text(value)

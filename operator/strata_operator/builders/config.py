@@ -39,7 +39,9 @@ def setting_text(value: Any) -> Any:
     a YAML `false` in a node set's config is "false", 12 is "12". Written as YAML scalars the
     node would read them back as Python values, and a string-valued setting would then hold
     Python's "False" (action.auto_create_index: "False" is an index pattern, not false).
-    null stays null (the setting's default)."""
+    null stays null (the setting's default). The node's own
+    strata_node.common.cluster_settings.setting_text does the same for REST and file
+    settings; the operator does not import the node, and a test keeps the two equal."""
     if value is None:
         return None
     if isinstance(value, list | tuple):
