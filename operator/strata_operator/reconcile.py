@@ -1,11 +1,11 @@
-"""What a handler does for one resource, as plain functions over a Kube client and a cluster
-probe: read what exists, build, apply, and work out the status. The kopf handlers only call
-these and write back what they return.
+"""What a handler does for one resource, as plain functions over a Kube client and a client
+of the cluster's REST API: read what exists, build, apply, and work out the status. The kopf
+handlers only call these and write back what they return.
 
-Safety rules kept here until draining and rolling restarts exist (see docs/architecture.md,
-Operator): a node set's StatefulSet never shrinks and a node set dropped from the spec keeps
-its StatefulSet (the nodes may hold the only copy of some data), and nothing is restarted
-(OnDelete: a changed pod template waits until its pods are deleted)."""
+Safety rules (see docs/architecture.md, Operator): a StatefulSet shrinks only past nodes
+the cluster reports drained (scale_down.py plans it), a node set dropped from the spec is
+drained to zero replicas the same way, and nothing is restarted yet (OnDelete: a changed pod
+template waits until its pods are deleted)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,20 @@ from .builders.common import (
     cluster_selector,
     file_settings_config_map_name,
     secret_name,
+    statefulset_name,
 )
-from .builders.file_settings import ANNOTATION_SOURCE, build_file_settings_config_map, next_version
+from .builders.file_settings import (
+    ANNOTATION_SOURCE,
+    build_file_settings_config_map,
+    next_version,
+    previous_settings,
+    settings_document,
+)
 from .builders.secret import ClusterSecrets
 from .cluster_client import ClusterClient, ClusterUnavailable
 from .kube import ApplyError, Kube, NotOwned
+from .reserved_state import Readback, read_back, read_validation, version_to_ship
+from .scale_down import NodeSetScale, plan_scale_down, read_cluster_view, run_actions
 from .spec import (
     API_VERSION,
     CLUSTER_KIND,
@@ -44,6 +53,10 @@ READY, APPLYING, MIGRATING, STALLED, INVALID = (
     "Invalid",
 )
 ERROR = "Error"
+
+# How a reconcile reaches a cluster's REST API: (cluster name, namespace) -> a client, used
+# as a context manager and closed after the reconcile.
+Connect = Callable[[str, str], ClusterClient]
 
 
 @dataclass(frozen=True)
@@ -124,11 +137,19 @@ def cluster_status(
     observed: Observed,
     problems: list[str],
     stalled: bool,
+    migrating: bool = False,
+    operations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """Stalled when something cannot go on without a person (`stalled`); MigratingData while
+    leaving nodes drain (`migrating`); ApplyingChanges while pods are not ready or not on the
+    current template; Ready otherwise. `operations`: status.nodeOperations."""
     ready_nodes = sum((s.get("status") or {}).get("readyReplicas", 0) for s in statefulsets)
     pending = [s["metadata"]["name"] for s in statefulsets if not _settled(s)]
     if stalled:
         phase, message = STALLED, "; ".join(problems)
+    elif migrating:
+        phase = MIGRATING
+        message = "; ".join(problems) or "nodes are leaving the cluster (see nodeOperations)"
     elif pending:
         phase = APPLYING
         message = "; ".join(
@@ -146,6 +167,7 @@ def cluster_status(
         "health": observed.health if observed.health in ("green", "yellow", "red") else "unknown",
         "availableNodes": observed.nodes if observed.nodes is not None else ready_nodes,
         "observedGeneration": spec.generation,
+        "nodeOperations": list(operations or []),
         "conditions": [ready_condition(previous, phase == READY, phase, message, spec.generation)],
     }
     if observed.master is not None:
@@ -153,10 +175,34 @@ def cluster_status(
     return status
 
 
-def reconcile_cluster(
-    resource: Mapping[str, Any], kube: Kube, probe: Callable[[ClusterSpec], Observed]
-) -> Outcome:
-    """Build and apply a StrataCluster's objects; the status to report."""
+def _resized(statefulset: Mapping[str, Any], replicas: int) -> dict[str, Any]:
+    """A StatefulSet the spec no longer builds (its node set was dropped), as it is but for
+    its replica count: what is applied while its nodes drain away."""
+    meta = statefulset["metadata"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {
+            key: meta[key]
+            for key in ("name", "namespace", "labels", "annotations", "ownerReferences")
+            if key in meta
+        },
+        "spec": {**statefulset["spec"], "replicas": replicas},
+    }
+
+
+def _new_warnings(
+    previous: Mapping[str, Any], events: list[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """Events less the Warnings the previous status already told (a drain stalled for an hour
+    is one Warning, not one per periodic re-check)."""
+    told = previous.get("message") or ""
+    return [e for e in events if e[0] != "Warning" or e[2] not in told]
+
+
+def reconcile_cluster(resource: Mapping[str, Any], kube: Kube, connect: Connect) -> Outcome:
+    """Build and apply a StrataCluster's objects, take the next step of any scale-down, and
+    work out the status."""
     meta = resource.get("metadata") or {}
     previous = resource.get("status") or {}
     try:
@@ -172,8 +218,15 @@ def reconcile_cluster(
             },
             events=[("Warning", INVALID, str(e))],
         )
+    with connect(spec.name, spec.namespace) as client:
+        return _reconcile_cluster(spec, meta, previous, kube, client)
+
+
+def _reconcile_cluster(
+    spec: ClusterSpec, meta: Mapping[str, Any], previous: Mapping[str, Any], kube: Kube, client: ClusterClient
+) -> Outcome:
     outcome = Outcome({})
-    observed = probe(spec)
+    observed = observe(client)
     bootstrapped = ANNOTATION_CLUSTER_UUID in (meta.get("annotations") or {})
     if not bootstrapped and observed.cluster_uuid:
         outcome.annotations[ANNOTATION_CLUSTER_UUID] = observed.cluster_uuid
@@ -194,32 +247,42 @@ def reconcile_cluster(
         (s["metadata"].get("labels") or {}).get(LABEL_NODE_SET): s
         for s in kube.list("apps/v1", "StatefulSet", spec.namespace, cluster_selector(spec.name))
     }
-    problems: list[str] = []
-    replicas: dict[str, int] = {}
-    for node_set in spec.node_sets:
-        current = ((existing.get(node_set.name) or {}).get("spec") or {}).get("replicas")
-        if current is not None and current > node_set.count:
-            replicas[node_set.name] = current
-            problems.append(
-                f"node set [{node_set.name}] keeps {current} nodes, not {node_set.count}: "
-                "scaling down needs draining, which this operator version does not do yet"
-            )
     dropped = sorted(n for n in existing if n is not None and n not in {ns.name for ns in spec.node_sets})
-    if dropped:
-        problems.append(
-            f"node sets {dropped} are no longer in the spec and keep running: removing a node "
-            "set needs draining, which this operator version does not do yet"
-        )
-    stalled = bool(problems)
+    scales = [
+        NodeSetScale(name, statefulset_name(spec.name, name), current, desired)
+        for name, desired in [*((ns.name, ns.count) for ns in spec.node_sets), *((n, 0) for n in dropped)]
+        if (current := ((existing.get(name) or {}).get("spec") or {}).get("replicas")) is not None
+    ]
+    # Read on every reconcile, not only while a node set shrinks: the clean-up after the last
+    # node left (markers, exclusions) needs it too.
+    view, unreadable = None, ""
+    try:
+        view = read_cluster_view(client)
+    except ClusterUnavailable as e:
+        unreadable = str(e)
+    plan = plan_scale_down(scales, view, unreadable)
+    problems = list(plan.problems)
+    stalled = plan.stalled
+    outcome.events.extend(_new_warnings(previous, plan.events))
+    try:
+        run_actions(client, plan.actions)
+    except ClusterUnavailable as e:
+        problems.append(f"a request to the cluster failed, it is retried on the next check: {e}")
+        outcome.events.append(("Warning", "ClusterRequestFailed", str(e)))
 
     objects = build_cluster_objects(
         spec,
         secrets=secrets,
         bootstrapped=bootstrapped,
-        replicas=replicas,
+        replicas={n: r for n, r in plan.replicas.items() if n not in dropped},
         disruptions_allowed=observed.health == "green",
     )
-    statefulsets = [existing[n] for n in dropped]
+    objects.extend(
+        _resized(existing[n], plan.replicas[n])
+        for n in dropped
+        if plan.replicas.get(n, 0) != existing[n]["spec"]["replicas"]
+    )
+    applied_sets = {}
     for obj in objects:
         try:
             applied = kube.apply(obj, spec.uid)
@@ -229,13 +292,60 @@ def reconcile_cluster(
             outcome.events.append(("Warning", "ApplyFailed", str(e)))
             break
         if obj["kind"] == "StatefulSet":
-            statefulsets.append(applied)
-    outcome.status = cluster_status(spec, previous, statefulsets, observed, problems, stalled)
+            applied_sets[obj["metadata"]["name"]] = applied
+    statefulsets = [
+        *applied_sets.values(),
+        *(existing[n] for n in dropped if statefulset_name(spec.name, n) not in applied_sets),
+    ]
+    outcome.status = cluster_status(
+        spec, previous, statefulsets, observed, problems, stalled, plan.migrating, plan.operations
+    )
     return outcome
 
 
-def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube) -> Outcome:
-    """Ship a StrataFileSettings as its cluster's settings.json ConfigMap."""
+def _file_settings_status(
+    previous: Mapping[str, Any],
+    generation: int,
+    phase: str,
+    message: str,
+    *,
+    cluster: str,
+    config_map: str,
+    expected: int | None,
+    applied: int | None,
+    errors: tuple[str, ...] | list[str] = (),
+) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "phase": phase,
+        "cluster": cluster,
+        "configMap": config_map,
+        "errors": list(errors),
+        "observedGeneration": generation,
+        "conditions": [ready_condition(previous, phase == READY, phase, message, generation)],
+    }
+    if expected is not None:
+        status["expectedVersion"] = expected
+    if applied is not None:
+        status["appliedVersion"] = applied
+    return status
+
+
+def _changed(previous: Mapping[str, Any], phase: str, errors: tuple[str, ...] | list[str]) -> bool:
+    """Whether a status differs from the previous one in phase or errors: a Warning event is
+    posted on the change, not on every periodic re-check."""
+    return previous.get("phase") != phase or list(previous.get("errors") or []) != list(errors)
+
+
+def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube, connect: Connect) -> Outcome:
+    """Ship a StrataFileSettings as its cluster's settings.json ConfigMap, once the cluster's
+    validation endpoint has accepted it, and read back what the cluster applied.
+
+    A document the cluster finds invalid is not shipped: the ConfigMap keeps the version it
+    has and the status carries the cluster's errors. When the cluster cannot be asked (not
+    formed yet, no master, unreachable), the file ships unvalidated and the status says so:
+    the node checks it again before applying it and never applies an invalid file in part
+    (it records the error, which the read-back then shows), while holding it back would keep
+    a cluster that is starting from its settings until it answers."""
     meta = resource.get("metadata") or {}
     previous = resource.get("status") or {}
     generation = int(meta.get("generation") or 0)
@@ -249,7 +359,7 @@ def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube) -> Outcome:
                 **extra,
                 "conditions": [ready_condition(previous, False, ERROR, message, generation)],
             },
-            events=[("Warning", ERROR, message)],
+            events=[("Warning", ERROR, message)] if _changed(previous, ERROR, [message]) else [],
         )
 
     try:
@@ -265,28 +375,83 @@ def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube) -> Outcome:
             f"StrataCluster [{cluster}] already has file settings [{source}]; a cluster takes one",
             cluster=cluster,
         )
+    shipped, _ = previous_settings(current)
     floor = max(int(previous.get("expectedVersion") or 0), int(previous.get("appliedVersion") or 0))
     version = next_version(current, spec.state, floor=floor)
-    try:
-        kube.apply(build_file_settings_config_map(spec, cluster, version), spec.uid)
-    except (NotOwned, ApplyError) as e:
-        return error(str(e), cluster=cluster)
-    message = (
-        f"settings.json version {version} shipped in ConfigMap {name}; the version the cluster "
-        "applied is not read back yet"
-    )
-    status = {
-        "phase": APPLYING,
-        "cluster": cluster,
-        "configMap": name,
-        "expectedVersion": version,
-        "errors": [],
-        "observedGeneration": generation,
-        "conditions": [ready_condition(previous, False, APPLYING, message, generation)],
-    }
-    events = (
-        []
-        if previous.get("expectedVersion") == version
-        else [("Normal", "SettingsShipped", f"settings.json version {version} shipped to cluster {cluster}")]
+    events: list[tuple[str, str, str]] = []
+    unvalidated = None
+    with connect(cluster, spec.namespace) as client:
+        if version != shipped:
+            try:
+                validation = read_validation(client.validate_settings(settings_document(spec.state, version)))
+            except ClusterUnavailable as e:
+                validation, unvalidated = None, str(e)
+            if validation is not None and not validation.valid:
+                kind = validation.error_kind or "unknown"
+                errors = validation.errors or (f"the cluster found the document invalid ({kind})",)
+                message = (
+                    f"the cluster's validation refused settings.json version {version} ({kind} error); "
+                    f"ConfigMap {name} keeps {'version ' + str(shipped) if shipped else 'no settings.json'}: "
+                    + "; ".join(errors)
+                )
+                if _changed(previous, ERROR, errors):
+                    events.append(("Warning", "ValidationFailed", message))
+                status = _file_settings_status(
+                    previous,
+                    generation,
+                    ERROR,
+                    message,
+                    cluster=cluster,
+                    config_map=name,
+                    expected=shipped or None,
+                    applied=previous.get("appliedVersion"),
+                    errors=errors,
+                )
+                return Outcome(status, events=events)
+            if validation is not None:
+                version = version_to_ship(version, validation.current_version)
+            try:
+                kube.apply(build_file_settings_config_map(spec, cluster, version), spec.uid)
+            except (NotOwned, ApplyError) as e:
+                return error(str(e), cluster=cluster)
+            events.append(
+                ("Normal", "SettingsShipped", f"settings.json version {version} shipped to cluster {cluster}")
+            )
+            if unvalidated is not None:
+                events.append(
+                    (
+                        "Warning",
+                        "ValidationSkipped",
+                        f"settings.json version {version} shipped without validation, the cluster "
+                        f"did not answer ({unvalidated}); the node validates it before applying it",
+                    )
+                )
+        try:
+            readback = read_back(version, client.file_settings_state())
+        except ClusterUnavailable as e:
+            readback = Readback(
+                APPLYING,
+                previous.get("appliedVersion"),
+                (),
+                f"settings.json version {version} is in ConfigMap {name}; the cluster's reserved "
+                f"state could not be read ({e})",
+            )
+    message = readback.message
+    if unvalidated is not None:
+        message += f"; version {version} shipped without validation (the cluster did not answer)"
+    if readback.phase == ERROR and _changed(previous, ERROR, readback.errors):
+        events.append(("Warning", "SettingsRefused", message))
+    elif readback.phase == READY and previous.get("appliedVersion") != version:
+        events.append(("Normal", "SettingsApplied", message))
+    status = _file_settings_status(
+        previous,
+        generation,
+        readback.phase,
+        message,
+        cluster=cluster,
+        config_map=name,
+        expected=version,
+        applied=readback.applied_version,
+        errors=readback.errors,
     )
     return Outcome(status, events=events)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -45,3 +47,71 @@ def test_an_unformed_cluster_has_no_uuid():
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
     with ClusterClient("http://cluster", transport=transport) as client:
         assert client.formed_cluster_uuid() is None
+
+
+def answering(status: int, body=None):
+    return httpx.MockTransport(lambda request: httpx.Response(status, json=body))
+
+
+def test_validation_posts_the_whole_document_and_gives_back_the_answer():
+    seen = []
+
+    def handle(request):
+        seen.append((request.method, request.url.path, request.headers["content-type"], request.content))
+        return httpx.Response(200, json={"valid": True, "would_apply": True, "current_version": None})
+
+    document = {"metadata": {"version": "1", "compatibility": "8.17.0"}, "state": {"cluster_settings": {}}}
+    with ClusterClient("http://cluster", transport=httpx.MockTransport(handle)) as client:
+        assert client.validate_settings(document)["valid"] is True
+    method, path, content_type, body = seen[0]
+    assert (method, path, content_type) == ("POST", "/_reserved_state/_validate", "application/json")
+    assert json.loads(body) == document
+
+
+def test_file_settings_state_is_none_before_anything_was_recorded():
+    with ClusterClient("http://cluster", transport=answering(200, {})) as client:
+        assert client.file_settings_state() is None
+    with ClusterClient(
+        "http://cluster", transport=answering(200, {"metadata": {"reserved_state": {}}})
+    ) as client:
+        assert client.file_settings_state() is None
+
+
+def test_file_settings_state_is_the_namespaces_entry():
+    entry = {"version": 2, "handlers": {}, "errors": None}
+    body = {"metadata": {"reserved_state": {"file_settings": entry}}}
+    with ClusterClient("http://cluster", transport=answering(200, body)) as client:
+        assert client.file_settings_state() == entry
+
+
+def test_a_recorded_but_slow_voting_exclusion_is_not_an_error_and_not_in_effect():
+    timeout = {"error": {"type": "elasticsearch_timeout_exception", "reason": "timed out"}, "status": 429}
+    with ClusterClient("http://cluster", transport=answering(429, timeout)) as client:
+        assert client.add_voting_exclusion("demo-default-2") is False
+    with ClusterClient("http://cluster", transport=answering(200)) as client:
+        assert client.add_voting_exclusion("demo-default-2") is True
+
+
+def test_any_other_exclusion_error_is_unavailable():
+    refused = {"error": {"type": "illegal_argument_exception", "reason": "exceed the maximum"}, "status": 400}
+    with (
+        ClusterClient("http://cluster", transport=answering(400, refused)) as client,
+        pytest.raises(ClusterUnavailable, match="exceed the maximum"),
+    ):
+        client.add_voting_exclusion("demo-default-2")
+
+
+def test_a_shutdown_answer_without_its_nodes_list_is_unavailable_not_empty():
+    with (
+        ClusterClient("http://cluster", transport=answering(200, {"unexpected": True})) as client,
+        pytest.raises(ClusterUnavailable),
+    ):
+        client.shutdowns()
+
+
+def test_a_refused_shutdown_request_is_unavailable():
+    with (
+        ClusterClient("http://cluster", transport=answering(404, {"error": {"type": "x"}})) as client,
+        pytest.raises(ClusterUnavailable),
+    ):
+        client.delete_shutdown("id-1")

@@ -60,3 +60,14 @@ def test_version_never_goes_below_what_the_status_has_seen():
 
 def test_a_config_map_behind_the_status_gets_a_new_version():
     assert next_version(config_map(version=2), STATE, floor=5) == 6
+
+
+def test_json_booleans_and_numbers_stay_json_in_settings_json():
+    """Elasticsearch's settings.json has them as JSON values (the node stores "false", "12");
+    the operator must not turn them into Python's "False" on the way."""
+    state = {
+        "cluster_settings": {"action.auto_create_index": False, "cluster.max_voting_config_exclusions": 12}
+    }
+    text = config_map(state)["data"]["settings.json"]
+    assert '"action.auto_create_index": false' in text
+    assert json.loads(text)["state"] == state

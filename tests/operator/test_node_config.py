@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from strata_node.common.cluster_settings import setting_text as node_setting_text
 from strata_node.settings import load_node_settings
 from strata_operator.builders.common import CONFIG_PATH, DATA_PATH
+from strata_operator.builders.config import setting_text
 
 from .conftest import make_cluster
 from .helpers import build, by_kind, env, one
@@ -142,10 +144,65 @@ def test_user_config_is_flattened_into_the_file(cluster):
     }
     settings = settings_of(cluster)
     assert settings["node.attr.zone"] == "a"
-    assert settings["action.auto_create_index"] is False
+    assert settings["action.auto_create_index"] == "false"
 
 
 def test_node_name_and_transport_secret_are_not_in_the_file(cluster):
     settings = settings_of(cluster)
     assert "node.name" not in settings
     assert "transport.secret" not in settings
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(False, "false"), (True, "true"), (12, "12"), (1.5, "1.5"), (2.0, "2"), ("all", "all")],
+)
+def test_config_values_reach_the_node_as_elasticsearch_setting_strings(tmp_path, value, text):
+    """Regression: a YAML boolean or number in a string-valued setting reached the node as
+    a YAML scalar, which it read back as Python's bool, and the setting held "False"."""
+    resource = make_cluster(
+        {
+            "name": "default",
+            "count": 1,
+            "config": {"action.auto_create_index": value, "node.attr.zone": value},
+        }
+    )
+    settings = settings_of(resource)
+    assert settings["action.auto_create_index"] == text
+    path = tmp_path / "strata.yml"
+    path.write_text(one(build(resource), "ConfigMap", "demo-default-config")["data"]["strata.yml"])
+    loaded = load_node_settings(path, environ={})
+    assert (loaded.get("action.auto_create_index"), loaded.get("node.attr.zone")) == (text, text)
+
+
+def test_typed_settings_given_as_yaml_scalars_still_parse_on_the_node(tmp_path):
+    resource = make_cluster(
+        {
+            "name": "default",
+            "count": 1,
+            "config": {
+                "action.destructive_requires_name": False,
+                "cluster.max_voting_config_exclusions": 4,
+            },
+        }
+    )
+    path = tmp_path / "strata.yml"
+    path.write_text(one(build(resource), "ConfigMap", "demo-default-config")["data"]["strata.yml"])
+    loaded = load_node_settings(path, environ={})
+    assert loaded.get("action.destructive_requires_name") is False
+    assert loaded.get("cluster.max_voting_config_exclusions") == 4
+
+
+def test_lists_are_lists_of_setting_strings():
+    resource = make_cluster({"name": "default", "count": 1, "config": {"node.attr.flags": [True, 3]}})
+    assert settings_of(resource)["node.attr.flags"] == ["true", "3"]
+
+
+def test_operator_settings_keep_their_types():
+    settings = settings_of(make_cluster())
+    assert settings["http.port"] == 9200 and settings["transport.port"] == 9300
+
+
+@pytest.mark.parametrize("value", [False, True, 0, 12, 1.5, 2.0, "x", ["a", True, 3]])
+def test_setting_text_is_the_nodes(value):
+    assert setting_text(value) == node_setting_text(value)

@@ -3,71 +3,22 @@ interface (the API server itself is the emulator tests' business)."""
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 from strata_operator.builders.common import ANNOTATION_CLUSTER_UUID
-from strata_operator.kube import ApplyError, check_owner
-from strata_operator.reconcile import Observed, reconcile_cluster, reconcile_file_settings
+from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
 
 from .conftest import make_cluster
+from .fake_cluster import FakeCluster, node
+from .memory_kube import MemoryKube
 
 
-class MemoryKube:
-    """get/list/apply over a dict, with the real ownership check; StatefulSets come back with
-    a status (ready, on the current template) unless told otherwise."""
-
-    def __init__(self, *objects: dict[str, Any], settled: bool = True, refuse: str | None = None):
-        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.settled = settled
-        self.refuse = refuse
-        self.applied: list[dict[str, Any]] = []
-        for obj in objects:
-            self._store(copy.deepcopy(obj))
-
-    def _store(self, obj):
-        meta = obj["metadata"]
-        self.objects[(obj["kind"], meta["namespace"], meta["name"])] = obj
-
-    def get(self, api_version, kind, namespace, name):
-        return copy.deepcopy(self.objects.get((kind, namespace, name)))
-
-    def list(self, api_version, kind, namespace, labels=None):
-        return [
-            copy.deepcopy(o)
-            for (k, ns, _), o in self.objects.items()
-            if k == kind
-            and ns == namespace
-            and all((o["metadata"].get("labels") or {}).get(a) == b for a, b in (labels or {}).items())
-        ]
-
-    def apply(self, obj, owner_uid):
-        meta = obj["metadata"]
-        check_owner(self.objects.get((obj["kind"], meta["namespace"], meta["name"])), obj, owner_uid)
-        if obj["kind"] == self.refuse:
-            raise ApplyError(
-                f"{obj['kind']} {meta['name']}: Forbidden: updates to statefulset spec are forbidden"
-            )
-        stored = copy.deepcopy(obj)
-        if obj["kind"] == "StatefulSet":
-            replicas = obj["spec"]["replicas"]
-            stored["status"] = {
-                "readyReplicas": replicas if self.settled else 0,
-                "currentRevision": "r1",
-                "updateRevision": "r1",
-                "observedGeneration": 1,
-            }
-        self._store(stored)
-        self.applied.append(stored)
-        return copy.deepcopy(stored)
+def unreachable():
+    return FakeCluster(down=True).connect
 
 
-def unreachable(spec):
-    return Observed()
-
-
-def green(spec):
-    return Observed(health="green", nodes=3, master="demo-default-1", cluster_uuid="uuid-1")
+def green():
+    cluster = FakeCluster(*(node(f"demo-default-{i}") for i in range(3)))
+    cluster.master = "demo-default-1"
+    return cluster.connect
 
 
 def statefulset(kube, name="demo-default"):
@@ -80,7 +31,7 @@ def config(kube, name="demo-default-config"):
 
 def test_creating_a_cluster_applies_every_object():
     kube = MemoryKube()
-    reconcile_cluster(make_cluster(), kube, unreachable)
+    reconcile_cluster(make_cluster(), kube, unreachable())
     assert [o["kind"] for o in kube.applied] == [
         "Secret",
         "ConfigMap",
@@ -94,15 +45,17 @@ def test_creating_a_cluster_applies_every_object():
 
 def test_the_transport_secret_is_generated_once_and_kept():
     kube = MemoryKube()
-    reconcile_cluster(make_cluster(), kube, unreachable)
+    reconcile_cluster(make_cluster(), kube, unreachable())
     first = kube.objects[("Secret", "prod", "demo-secrets")]["data"]
-    reconcile_cluster(make_cluster(), kube, unreachable)
+    reconcile_cluster(make_cluster(), kube, unreachable())
     assert kube.objects[("Secret", "prod", "demo-secrets")]["data"] == first
 
 
 def test_an_invalid_spec_reports_invalid_and_applies_nothing():
     kube = MemoryKube()
-    outcome = reconcile_cluster(make_cluster({"name": "d", "count": 1, "roles": ["data"]}), kube, unreachable)
+    outcome = reconcile_cluster(
+        make_cluster({"name": "d", "count": 1, "roles": ["data"]}), kube, unreachable()
+    )
     assert outcome.status["phase"] == "Invalid"
     assert "master-eligible" in outcome.status["message"]
     assert outcome.events[0][0] == "Warning"
@@ -111,7 +64,7 @@ def test_an_invalid_spec_reports_invalid_and_applies_nothing():
 
 def test_a_cluster_that_has_formed_is_recorded_and_never_bootstrapped_again():
     kube = MemoryKube()
-    outcome = reconcile_cluster(make_cluster(), kube, green)
+    outcome = reconcile_cluster(make_cluster(), kube, green())
     assert outcome.annotations == {ANNOTATION_CLUSTER_UUID: "uuid-1"}
     assert "cluster.initial_master_nodes" not in config(kube)
 
@@ -120,61 +73,61 @@ def test_a_recorded_cluster_uuid_keeps_the_bootstrap_list_out_even_when_the_clus
     resource = make_cluster()
     resource["metadata"]["annotations"] = {ANNOTATION_CLUSTER_UUID: "uuid-1"}
     kube = MemoryKube()
-    reconcile_cluster(resource, kube, unreachable)
+    reconcile_cluster(resource, kube, unreachable())
     assert "cluster.initial_master_nodes" not in config(kube)
 
 
 def test_before_the_cluster_forms_the_bootstrap_list_is_set():
     kube = MemoryKube()
-    reconcile_cluster(make_cluster(), kube, unreachable)
+    reconcile_cluster(make_cluster(), kube, unreachable())
     assert "cluster.initial_master_nodes" in config(kube)
 
 
-def test_scaling_down_keeps_the_nodes_and_says_why():
+def test_scaling_down_an_unreachable_cluster_keeps_the_nodes_and_says_why():
     kube = MemoryKube()
-    reconcile_cluster(make_cluster({"name": "default", "count": 5}), kube, unreachable)
-    outcome = reconcile_cluster(make_cluster({"name": "default", "count": 3}), kube, unreachable)
+    reconcile_cluster(make_cluster({"name": "default", "count": 5}), kube, unreachable())
+    outcome = reconcile_cluster(make_cluster({"name": "default", "count": 3}), kube, unreachable())
     assert statefulset(kube)["spec"]["replicas"] == 5
     assert outcome.status["phase"] == "Stalled"
-    assert "keeps 5 nodes, not 3" in outcome.status["message"]
+    assert "stay until the cluster says they are drained" in outcome.status["message"]
 
 
 def test_scaling_up_grows_the_statefulset():
     kube = MemoryKube()
-    reconcile_cluster(make_cluster({"name": "default", "count": 3}), kube, unreachable)
-    reconcile_cluster(make_cluster({"name": "default", "count": 5}), kube, unreachable)
+    reconcile_cluster(make_cluster({"name": "default", "count": 3}), kube, unreachable())
+    reconcile_cluster(make_cluster({"name": "default", "count": 5}), kube, unreachable())
     assert statefulset(kube)["spec"]["replicas"] == 5
 
 
-def test_a_node_set_dropped_from_the_spec_keeps_running_and_says_why():
+def test_a_node_set_dropped_from_the_spec_keeps_running_while_its_drain_cannot_be_checked():
     kube = MemoryKube()
     reconcile_cluster(
-        make_cluster({"name": "default", "count": 3}, {"name": "extra", "count": 2}), kube, unreachable
+        make_cluster({"name": "default", "count": 3}, {"name": "extra", "count": 2}), kube, unreachable()
     )
-    outcome = reconcile_cluster(make_cluster({"name": "default", "count": 3}), kube, unreachable)
+    outcome = reconcile_cluster(make_cluster({"name": "default", "count": 3}), kube, unreachable())
     assert statefulset(kube, "demo-extra")["spec"]["replicas"] == 2
     assert outcome.status["phase"] == "Stalled"
-    assert "['extra']" in outcome.status["message"]
+    assert "['demo-extra-1', 'demo-extra-0']" in outcome.status["message"]
 
 
 def test_an_object_owned_by_someone_else_is_left_alone_and_stalls():
     foreign = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "demo-http", "namespace": "prod"}}
     kube = MemoryKube(foreign)
-    outcome = reconcile_cluster(make_cluster(), kube, unreachable)
+    outcome = reconcile_cluster(make_cluster(), kube, unreachable())
     assert outcome.status["phase"] == "Stalled"
     assert "not owned" in outcome.status["message"]
     assert "ownerReferences" not in kube.objects[("Service", "prod", "demo-http")]["metadata"]
 
 
 def test_a_refused_object_stalls_with_the_servers_reason():
-    outcome = reconcile_cluster(make_cluster(), MemoryKube(refuse="StatefulSet"), unreachable)
+    outcome = reconcile_cluster(make_cluster(), MemoryKube(refuse="StatefulSet"), unreachable())
     assert outcome.status["phase"] == "Stalled"
     assert "Forbidden" in outcome.status["message"]
     assert outcome.events[0][:2] == ("Warning", "ApplyFailed")
 
 
 def test_status_is_ready_when_every_pod_is_ready_on_the_current_template():
-    outcome = reconcile_cluster(make_cluster(), MemoryKube(), green)
+    outcome = reconcile_cluster(make_cluster(), MemoryKube(), green())
     status = outcome.status
     assert (status["phase"], status["health"], status["availableNodes"], status["masterNode"]) == (
         "Ready",
@@ -187,7 +140,7 @@ def test_status_is_ready_when_every_pod_is_ready_on_the_current_template():
 
 
 def test_status_is_applying_changes_while_pods_are_not_ready():
-    outcome = reconcile_cluster(make_cluster(), MemoryKube(settled=False), unreachable)
+    outcome = reconcile_cluster(make_cluster(), MemoryKube(settled=False), unreachable())
     assert outcome.status["phase"] == "ApplyingChanges"
     assert outcome.status["health"] == "unknown"
     assert outcome.status["availableNodes"] == 0
@@ -195,18 +148,18 @@ def test_status_is_applying_changes_while_pods_are_not_ready():
 
 def test_disruptions_are_allowed_only_when_green():
     kube = MemoryKube()
-    reconcile_cluster(make_cluster(), kube, unreachable)
+    reconcile_cluster(make_cluster(), kube, unreachable())
     assert kube.objects[("PodDisruptionBudget", "prod", "demo-pdb")]["spec"]["maxUnavailable"] == 0
-    reconcile_cluster(make_cluster(), kube, green)
+    reconcile_cluster(make_cluster(), kube, green())
     assert kube.objects[("PodDisruptionBudget", "prod", "demo-pdb")]["spec"]["maxUnavailable"] == 1
 
 
 def test_ready_condition_keeps_its_transition_time_while_unchanged():
-    first = reconcile_cluster(make_cluster(), MemoryKube(), green).status
+    first = reconcile_cluster(make_cluster(), MemoryKube(), green()).status
     resource = make_cluster()
     resource["status"] = first
     first["conditions"][0]["lastTransitionTime"] = "2020-01-01T00:00:00Z"
-    again = reconcile_cluster(resource, MemoryKube(), green).status
+    again = reconcile_cluster(resource, MemoryKube(), green()).status
     assert again["conditions"][0]["lastTransitionTime"] == "2020-01-01T00:00:00Z"
 
 
@@ -225,7 +178,7 @@ def file_settings(name="demo-settings", state=None, status=None):
 
 def test_file_settings_ship_a_config_map_with_version_one():
     kube = MemoryKube(make_cluster())
-    outcome = reconcile_file_settings(file_settings(), kube)
+    outcome = reconcile_file_settings(file_settings(), kube, FakeCluster().connect)
     assert ("ConfigMap", "prod", "demo-file-settings") in kube.objects
     assert (outcome.status["phase"], outcome.status["expectedVersion"]) == ("ApplyingChanges", 1)
     assert outcome.status["cluster"] == "demo"
@@ -233,23 +186,23 @@ def test_file_settings_ship_a_config_map_with_version_one():
 
 def test_file_settings_version_moves_only_with_the_content():
     kube = MemoryKube(make_cluster())
-    first = reconcile_file_settings(file_settings(), kube).status
-    same = reconcile_file_settings(file_settings(status=first), kube).status
+    first = reconcile_file_settings(file_settings(), kube, FakeCluster().connect).status
+    same = reconcile_file_settings(file_settings(status=first), kube, FakeCluster().connect).status
     changed = reconcile_file_settings(
-        file_settings(state={"cluster_settings": {"a": "2"}}, status=same), kube
+        file_settings(state={"cluster_settings": {"a": "2"}}, status=same), kube, FakeCluster().connect
     )
     assert (first["expectedVersion"], same["expectedVersion"], changed.status["expectedVersion"]) == (1, 1, 2)
 
 
 def test_file_settings_for_a_missing_cluster_are_an_error():
-    outcome = reconcile_file_settings(file_settings(), MemoryKube())
+    outcome = reconcile_file_settings(file_settings(), MemoryKube(), FakeCluster().connect)
     assert outcome.status["phase"] == "Error"
     assert "not found" in outcome.status["errors"][0]
 
 
 def test_a_second_file_settings_for_one_cluster_is_an_error():
     kube = MemoryKube(make_cluster())
-    reconcile_file_settings(file_settings("first"), kube)
-    outcome = reconcile_file_settings(file_settings("second"), kube)
+    reconcile_file_settings(file_settings("first"), kube, FakeCluster().connect)
+    outcome = reconcile_file_settings(file_settings("second"), kube, FakeCluster().connect)
     assert outcome.status["phase"] == "Error"
     assert "already has file settings [first]" in outcome.status["errors"][0]

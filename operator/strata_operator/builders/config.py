@@ -34,10 +34,30 @@ def initial_master_nodes(spec: ClusterSpec) -> list[str]:
     return [name for ns in spec.node_sets if ns.master_eligible for name in pod_names(spec.name, ns)]
 
 
+def setting_text(value: Any) -> Any:
+    """A setting's value as Elasticsearch holds every setting, a string (or a list of them):
+    a YAML `false` in a node set's config is "false", 12 is "12". Written as YAML scalars the
+    node would read them back as Python values, and a string-valued setting would then hold
+    Python's "False" (action.auto_create_index: "False" is an index pattern, not false).
+    null stays null (the setting's default). The node's own
+    strata_node.common.cluster_settings.setting_text does the same for REST and file
+    settings; the operator does not import the node, and a test keeps the two equal."""
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return [setting_text(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def node_settings(spec: ClusterSpec, node_set: NodeSet, *, bootstrapped: bool) -> dict[str, Any]:
-    """The node set's settings, flat. `bootstrapped`: the cluster has formed once (its uuid is
-    recorded on the resource), so cluster.initial_master_nodes is never set again."""
-    settings: dict[str, Any] = dict(node_set.config)
+    """The node set's settings, flat: the user's config as setting strings, then what the
+    operator sets. `bootstrapped`: the cluster has formed once (its uuid is recorded on the
+    resource), so cluster.initial_master_nodes is never set again."""
+    settings: dict[str, Any] = {key: setting_text(value) for key, value in node_set.config.items()}
     settings.update(
         {
             "cluster.name": spec.name,

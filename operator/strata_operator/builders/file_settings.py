@@ -54,9 +54,16 @@ def next_version(previous: Mapping[str, Any] | None, state: Mapping[str, Any], *
     return max(version, floor) + 1
 
 
+def settings_document(state: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """settings.json as a document: what the ConfigMap holds and what the cluster's
+    validation endpoint is asked about. The state goes in as the resource has it (JSON
+    booleans and numbers stay JSON booleans and numbers, as Elasticsearch's own
+    settings.json has them; the node stores them as the strings "true", "12")."""
+    return {"metadata": {"version": str(version), "compatibility": COMPATIBILITY}, "state": dict(state)}
+
+
 def render_settings_json(state: Mapping[str, Any], version: int) -> str:
-    document = {"metadata": {"version": str(version), "compatibility": COMPATIBILITY}, "state": state}
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return json.dumps(settings_document(state, version), indent=2, sort_keys=True) + "\n"
 
 
 def build_file_settings_config_map(spec: FileSettingsSpec, cluster: str, version: int) -> dict[str, Any]:

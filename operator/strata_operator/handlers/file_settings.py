@@ -1,4 +1,6 @@
-"""StrataFileSettings: ship the settings.json ConfigMap on create, update and resume."""
+"""StrataFileSettings: validate and ship the settings.json ConfigMap on create, update and
+resume; then follow what the cluster applied, every few seconds until it is Ready (the kubelet
+takes up to a minute to refresh a ConfigMap volume) and every minute after that."""
 
 from __future__ import annotations
 
@@ -8,13 +10,21 @@ import kopf
 
 from ..reconcile import reconcile_file_settings
 from ..spec import API_GROUP
-from .operator import kube, report
+from .operator import connect, due, kube, report
 
 RESOURCE = (API_GROUP, "v1alpha1", "stratafilesettings")
+FOLLOW_SECONDS = 10
+READY_RECHECK_SECONDS = 60
 
 
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE)
 @kopf.on.resume(*RESOURCE)
 def reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    report(reconcile_file_settings(body, kube()), body, patch)
+    report(reconcile_file_settings(body, kube(), connect), body, patch)
+
+
+@kopf.timer(*RESOURCE, interval=FOLLOW_SECONDS, idle=FOLLOW_SECONDS)
+def follow(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, status: kopf.Status, **_: Any) -> None:
+    if due(memo, status, ready_every=READY_RECHECK_SECONDS):
+        report(reconcile_file_settings(body, kube(), connect), body, patch)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from typing import Any
 
 import kopf
 
 from ..cluster_client import ClusterClient
 from ..kube import DynamicKube
-from ..reconcile import Observed, observe
-from ..spec import API_GROUP, ClusterSpec
+from ..spec import API_GROUP
 
 # How the operator reaches a cluster's REST API; {name} and {namespace} are the resource's.
 # Out of the cluster (development, tests) point it at a port-forward or local nodes.
@@ -38,12 +38,23 @@ def kube() -> DynamicKube:
     return DynamicKube()
 
 
-def probe(spec: ClusterSpec) -> Observed:
-    url = os.environ.get(CLUSTER_URL_ENV, DEFAULT_CLUSTER_URL).format(
-        name=spec.name, namespace=spec.namespace
-    )
-    with ClusterClient(url, timeout=CLUSTER_TIMEOUT) as client:
-        return observe(client)
+def connect(name: str, namespace: str) -> ClusterClient:
+    """A client of the named cluster's REST API (reconcile.Connect)."""
+    url = os.environ.get(CLUSTER_URL_ENV, DEFAULT_CLUSTER_URL).format(name=name, namespace=namespace)
+    return ClusterClient(url, timeout=CLUSTER_TIMEOUT)
+
+
+def due(memo: Any, status: Any, *, ready_every: float) -> bool:
+    """Whether a periodic re-check should reconcile now: on every tick while the resource is
+    not Ready (something is in progress), and every `ready_every` seconds once it is (to
+    notice what changed in the cluster or was changed by hand)."""
+    now = time.monotonic()
+    if (status or {}).get("phase") == "Ready" and now - memo.get(
+        "last_reconcile", -ready_every
+    ) < ready_every:
+        return False
+    memo["last_reconcile"] = now
+    return True
 
 
 def report(outcome: Any, body: Any, patch: kopf.Patch) -> None:

@@ -1,0 +1,342 @@
+"""Scaling a node set down without losing data: a pure planner from what the StatefulSets and
+the cluster say to the next requests and the replica counts to apply.
+
+The highest ordinals leave. Each leaving node gets a node shutdown of type `remove`, which
+moves its shard copies to other nodes; a master-eligible one is first excluded from the
+voting configuration, one at a time and never the last master-eligible node. A StatefulSet
+shrinks past a node only once its shutdown reports COMPLETE (and, for a master-eligible
+node, once the voting configuration has dropped it), and only from the top: a drained node
+below one still draining waits. Everything the planner cannot read counts as "not
+drained": a cluster that does not answer, a node that is not in the cluster, a shutdown
+it has not reported. Once the nodes are gone the operator's shutdown markers are deleted
+and the voting exclusions cleared, so nothing left behind blocks later allocation or
+elections.
+
+The planner is called on every reconcile and does one step per call; the next reconcile
+sees what that step changed."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cluster_client import ClusterClient
+
+MIGRATING, STALLED = "MigratingData", "Stalled"
+# Every shutdown marker the operator registers has a reason that starts with this: the
+# operator deletes only its own markers, never one a person or another tool put there.
+SHUTDOWN_REASON = "strata-operator scale-down"
+REMOVE = "REMOVE"
+COMPLETE = "COMPLETE"
+
+
+@dataclass(frozen=True)
+class NodeSetScale:
+    """A node set's StatefulSet as it is (`current` replicas) and the count the spec asks."""
+
+    name: str
+    statefulset: str  # pods are <statefulset>-<ordinal>
+    current: int
+    desired: int
+
+    def pod(self, ordinal: int) -> str:
+        return f"{self.statefulset}-{ordinal}"
+
+    @property
+    def leaving(self) -> list[str]:
+        """The pods that leave, highest ordinal first."""
+        return [self.pod(i) for i in range(self.current - 1, self.desired - 1, -1)]
+
+    @property
+    def staying(self) -> list[str]:
+        return [self.pod(i) for i in range(min(self.current, self.desired))]
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """One node shutdown marker and its status, as GET /_nodes/shutdown reports it."""
+
+    node_id: str
+    type: str  # RESTART | REMOVE | REPLACE
+    reason: str
+    status: str  # COMPLETE | IN_PROGRESS | STALLED | NOT_STARTED
+    shards_remaining: int | None = None
+    explanation: str | None = None
+    started_millis: int | None = None
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """What the planner needs to know of the cluster, read all at once (read_cluster_view):
+    a planner never works from half a view."""
+
+    nodes: Mapping[str, str]  # node name -> node id, every node in the cluster
+    master_eligible: frozenset[str]  # node names
+    shutdowns: Mapping[str, Shutdown]  # node id -> marker
+    exclusions: Mapping[str, str]  # node id -> node name, the voting configuration exclusions
+    voters: frozenset[str]  # node ids in the last committed or last accepted voting configuration
+    master: str | None = None  # the elected master's node name
+
+
+def read_cluster_view(client: ClusterClient) -> ClusterView:
+    """Raises ClusterUnavailable when any part cannot be read."""
+    rows = client.nodes()
+    shutdowns = {}
+    for entry in client.shutdowns():
+        migration = entry.get("shard_migration") or {}
+        shutdowns[entry["node_id"]] = Shutdown(
+            node_id=entry["node_id"],
+            type=str(entry.get("type", "")).upper(),
+            reason=str(entry.get("reason", "")),
+            status=str(entry.get("status", "")),
+            shards_remaining=migration.get("shard_migrations_remaining"),
+            explanation=migration.get("explanation"),
+            started_millis=entry.get("shutdown_startedmillis"),
+        )
+    coordination = client.voting_configuration()
+    return ClusterView(
+        nodes={row["name"]: row["id"] for row in rows},
+        master_eligible=frozenset(row["name"] for row in rows if "m" in (row.get("node.role") or "")),
+        shutdowns=shutdowns,
+        exclusions={
+            e["node_id"]: e.get("node_name", "") for e in coordination.get("voting_config_exclusions") or []
+        },
+        voters=frozenset(coordination.get("last_committed_config") or [])
+        | frozenset(coordination.get("last_accepted_config") or []),
+        master=client.master_node(),
+    )
+
+
+@dataclass(frozen=True)
+class Action:
+    """One request to the cluster: `shutdown` (PUT a remove marker for node_id), `exclude`
+    (POST a voting exclusion of node_name), `delete_shutdown` (node_id), `clear_exclusions`."""
+
+    kind: str
+    node_name: str | None = None
+    node_id: str | None = None
+
+
+@dataclass
+class ScaleDownPlan:
+    replicas: dict[str, int] = field(default_factory=dict)  # node set -> replicas to apply now
+    actions: list[Action] = field(default_factory=list)
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+    problems: list[str] = field(default_factory=list)  # for the status message
+    stalled: bool = False
+    migrating: bool = False
+    operations: list[dict[str, Any]] = field(default_factory=list)  # status.nodeOperations
+
+    @property
+    def phase(self) -> str | None:
+        """Stalled, MigratingData, or None when no node is waiting to leave."""
+        return STALLED if self.stalled else MIGRATING if self.migrating else None
+
+
+def shutdown_reason(node: str) -> str:
+    return f"{SHUTDOWN_REASON} of {node}"
+
+
+def _started_at(millis: int | None) -> str | None:
+    if millis is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(millis / 1000, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _operation(node: str, operation: str, message: str, started: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"node": node, "operation": operation, "message": message}
+    started_at = _started_at(started)
+    if started_at:
+        out["startedAt"] = started_at
+    return out
+
+
+def plan_scale_down(
+    node_sets: list[NodeSetScale], view: ClusterView | None, unreadable: str = ""
+) -> ScaleDownPlan:
+    """The next step of every scale-down in progress. `view` is None when the cluster could
+    not be read (`unreadable` says why): then nothing leaves."""
+    plan = ScaleDownPlan()
+    shrinking = [ns for ns in node_sets if ns.current > ns.desired]
+    for ns in shrinking:
+        plan.replicas[ns.name] = ns.current
+    if view is None:
+        if shrinking:
+            leaving = [pod for ns in shrinking for pod in ns.leaving]
+            plan.stalled = True
+            plan.problems.append(
+                f"nodes {leaving} stay until the cluster says they are drained, and it cannot be "
+                f"asked: {unreadable}"
+            )
+        return plan
+
+    leaving = [pod for ns in shrinking for pod in ns.leaving]
+    staying = {pod for ns in node_sets for pod in ns.staying}
+    # In the cluster and neither staying nor leaving: a pod past its StatefulSet's replicas,
+    # on its way out (terminating), or of a node set the operator does not scale.
+    departing = {name for name in view.nodes if name not in staying and name not in leaving}
+    ready: dict[str, bool] = {}
+    # One master-eligible node leaves at a time: no new exclusion while an excluded node is
+    # still in the cluster (the voting configuration and the quorum it needs change by one).
+    in_cluster = set(view.nodes.values())
+    excluded_present = {node_id for node_id in view.exclusions if node_id in in_cluster}
+    for pod in leaving:
+        busy = bool(excluded_present - {view.nodes.get(pod)}) or any(
+            a.kind == "exclude" for a in plan.actions
+        )
+        ready[pod] = _plan_node(plan, view, pod, departing, busy)
+
+    for ns in shrinking:
+        replicas = ns.current
+        for ordinal in range(ns.current - 1, ns.desired - 1, -1):
+            if not ready[ns.pod(ordinal)]:
+                break
+            replicas = ordinal
+        plan.replicas[ns.name] = replicas
+        if replicas < ns.current:
+            gone = [ns.pod(i) for i in range(replicas, ns.current)]
+            plan.events.append(
+                (
+                    "Normal",
+                    "ScaledDown",
+                    f"StatefulSet {ns.statefulset}: {ns.current} -> {replicas} replicas; {gone} drained",
+                )
+            )
+    _clean_up(plan, view, staying, set(leaving) | departing)
+    return plan
+
+
+def _step(plan: ScaleDownPlan, action: Action, reason: str, message: str, operation: str) -> None:
+    """A disruptive request for a leaving node: sent, told as an Event, shown on the node."""
+    plan.actions.append(action)
+    plan.events.append(("Normal", reason, message))
+    plan.migrating = True
+    plan.operations.append(_operation(action.node_name or "", operation, message))
+
+
+def _plan_node(
+    plan: ScaleDownPlan, view: ClusterView, pod: str, departing: set[str], exclusion_busy: bool
+) -> bool:
+    """One leaving node's next step; True when it may go (drained, out of the voting
+    configuration)."""
+    node_id = view.nodes.get(pod)
+    if node_id is None:
+        plan.stalled = True
+        message = (
+            f"node {pod} is to leave but is not in the cluster, so whether it holds data cannot "
+            "be told; it stays until it joins and drains"
+        )
+        plan.problems.append(message)
+        plan.operations.append(_operation(pod, "Remove", message))
+        return False
+    may_go = True
+    if pod in view.master_eligible:
+        may_go = _plan_exclusion(plan, view, pod, node_id, departing, exclusion_busy)
+    marker = view.shutdowns.get(node_id)
+    if marker is None or marker.type != REMOVE:
+        _step(
+            plan,
+            Action("shutdown", pod, node_id),
+            "DrainStarted",
+            f"node {pod}: node shutdown of type remove registered; its shards move to other nodes",
+            "Remove",
+        )
+        return False
+    if marker.status == COMPLETE:
+        return may_go
+    if marker.status == "STALLED":
+        plan.stalled = True
+        message = f"node {pod} cannot drain: {marker.explanation or 'the cluster gives no explanation'}"
+        plan.problems.append(message)
+        plan.events.append(("Warning", "DrainStalled", message))
+    else:
+        plan.migrating = True
+        remaining = "unknown" if marker.shards_remaining is None else marker.shards_remaining
+        message = f"node {pod} is draining: {remaining} shard copies left to move ({marker.status})"
+        plan.problems.append(message)
+    plan.operations.append(_operation(pod, "Remove", message, marker.started_millis))
+    return False
+
+
+def _plan_exclusion(
+    plan: ScaleDownPlan, view: ClusterView, pod: str, node_id: str, departing: set[str], exclusion_busy: bool
+) -> bool:
+    """A master-eligible leaving node's voting exclusion; True once the voting configuration
+    no longer has it."""
+    if node_id in view.exclusions:
+        if node_id not in view.voters:
+            return True
+        message = f"node {pod} is excluded from voting; waiting for the voting configuration to drop it"
+        if view.master == pod:
+            message += " (it is the elected master, which must hand over to another master-eligible node)"
+        plan.migrating = True
+        plan.problems.append(message)
+        plan.operations.append(_operation(pod, "Exclude", message))
+        return False
+    others = [
+        name
+        for name in view.master_eligible
+        if name != pod and name not in departing and view.nodes[name] not in view.exclusions
+    ]
+    if not others:
+        plan.stalled = True
+        message = f"node {pod} is the last master-eligible node of the cluster; it is never excluded"
+        plan.problems.append(message)
+        plan.operations.append(_operation(pod, "Exclude", message))
+        return False
+    if exclusion_busy:
+        plan.migrating = True
+        message = f"node {pod} waits for its turn to leave the voting configuration (one at a time)"
+        plan.operations.append(_operation(pod, "Exclude", message))
+        return False
+    _step(
+        plan,
+        Action("exclude", pod, node_id),
+        "VotingExclusionAdded",
+        f"node {pod} excluded from the voting configuration before it leaves",
+        "Exclude",
+    )
+    return False
+
+
+def _clean_up(plan: ScaleDownPlan, view: ClusterView, staying: set[str], going: set[str]) -> None:
+    """The operator's shutdown markers of nodes that left the cluster or stay after all (a
+    scale-down called off); the voting exclusions once no excluded node is on its way out."""
+    names = {node_id: name for name, node_id in view.nodes.items()}
+    for node_id, marker in sorted(view.shutdowns.items()):
+        if not marker.reason.startswith(SHUTDOWN_REASON):
+            continue
+        name = names.get(node_id)
+        if name is None or name in staying:
+            plan.actions.append(Action("delete_shutdown", name, node_id))
+            why = "it left the cluster" if name is None else f"node {name} stays"
+            plan.events.append(("Normal", "ShutdownCleared", f"node shutdown of {node_id} deleted: {why}"))
+    still_needed = any(names.get(node_id) in going for node_id in view.exclusions)
+    if view.exclusions and not still_needed and not any(a.kind == "exclude" for a in plan.actions):
+        plan.actions.append(Action("clear_exclusions"))
+        plan.events.append(
+            (
+                "Normal",
+                "VotingExclusionsCleared",
+                f"voting configuration exclusions {sorted(view.exclusions.values())} cleared",
+            )
+        )
+
+
+def run_actions(client: ClusterClient, actions: list[Action]) -> None:
+    """Send a plan's requests in order; the first failure raises ClusterUnavailable (the next
+    reconcile reads the cluster again and plans from what did happen)."""
+    for action in actions:
+        if action.kind == "exclude":
+            client.add_voting_exclusion(action.node_name or "")
+        elif action.kind == "shutdown":
+            client.put_shutdown(action.node_id or "", "remove", shutdown_reason(action.node_name or ""))
+        elif action.kind == "delete_shutdown":
+            client.delete_shutdown(action.node_id or "")
+        elif action.kind == "clear_exclusions":
+            client.clear_voting_exclusions()
+        else:
+            raise ValueError(f"unknown action [{action.kind}]")

@@ -1,0 +1,227 @@
+"""The operator's cluster client, file settings reconcile and scale-down planner against
+real node processes (a 3-node LocalCluster on loopback standing in for the pods; the
+Kubernetes side is the in-memory Kube, and the kubelet's part, copying the ConfigMap's
+settings.json into each pod, is done by hand)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from strata_operator.cluster_client import ClusterClient
+from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
+from strata_operator.reserved_state import read_validation
+from tests.support.cluster import LocalCluster
+from tests.support.polling import ok, wait_until
+
+from .conftest import make_cluster
+from .memory_kube import MemoryKube
+
+pytestmark = pytest.mark.integration
+
+NAMES = ["demo-default-0", "demo-default-1", "demo-default-2"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    local = LocalCluster(tmp_path_factory.mktemp("cluster"), NAMES).start()
+    yield local
+    local.stop()
+
+
+def connect_to(node):
+    return lambda name, namespace: ClusterClient(node.url, timeout=30)
+
+
+def document(version: int, cluster_settings: dict) -> dict:
+    return {
+        "metadata": {"version": str(version), "compatibility": "8.17.0"},
+        "state": {"cluster_settings": cluster_settings},
+    }
+
+
+def file_settings(state: dict, status: dict | None = None) -> dict:
+    return {
+        "apiVersion": "strata.dev/v1alpha1",
+        "kind": "StrataFileSettings",
+        "metadata": {"name": "demo-settings", "namespace": "prod", "uid": "uid-fs", "generation": 1},
+        "spec": {"clusterRef": {"name": "demo"}, "settings": state},
+        "status": status or {},
+    }
+
+
+def kubelet_sync(kube: MemoryKube, cluster: LocalCluster) -> None:
+    """What the kubelet does with the ConfigMap volume: every pod sees its settings.json."""
+    text = kube.objects[("ConfigMap", "prod", "demo-file-settings")]["data"]["settings.json"]
+    for node in cluster.nodes:
+        path = node.data / "operator" / "settings.json"  # path.config is the folder of strata.yml
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(".settings.json.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+
+def test_the_real_validation_endpoint_accepts_a_good_document_and_refuses_a_bad_one(cluster):
+    with ClusterClient(cluster.nodes[0].url, timeout=30) as client:
+        good = read_validation(client.validate_settings(document(1, {"action.auto_create_index": False})))
+        bad = read_validation(client.validate_settings(document(1, {"no.such.setting": "x"})))
+    assert (good.valid, good.errors) == (True, ())
+    assert (bad.valid, bad.error_kind) == (False, "validation")
+    assert "no.such.setting" in bad.errors[0]
+
+
+def test_file_settings_are_validated_shipped_applied_and_read_back(cluster):
+    """Also the boolean regression: a YAML/JSON false ships as JSON false and the cluster
+    holds the setting as Elasticsearch does, the string "false" (not Python's "False")."""
+    kube = MemoryKube(make_cluster())
+    connect = connect_to(cluster.nodes[1])
+    state = {
+        "cluster_settings": {"action.auto_create_index": False, "cluster.max_voting_config_exclusions": 12}
+    }
+    outcome = reconcile_file_settings(file_settings(state), kube, connect)
+    assert outcome.status["phase"] == "ApplyingChanges", outcome.status
+    shipped = json.loads(kube.objects[("ConfigMap", "prod", "demo-file-settings")]["data"]["settings.json"])
+    assert shipped["state"]["cluster_settings"]["action.auto_create_index"] is False
+
+    kubelet_sync(kube, cluster)
+
+    def ready():
+        nonlocal outcome
+        outcome = reconcile_file_settings(file_settings(state, outcome.status), kube, connect)
+        return outcome.status["phase"] == "Ready"
+
+    wait_until(ready, timeout=30, interval=0.3)
+    assert (outcome.status["expectedVersion"], outcome.status["appliedVersion"]) == (1, 1)
+    persistent = ok(cluster.nodes[0], "GET", "/_cluster/settings", params={"flat_settings": "true"})[
+        "persistent"
+    ]
+    assert persistent["action.auto_create_index"] == "false"
+    assert persistent["cluster.max_voting_config_exclusions"] == "12"
+
+    # An invalid change is refused by the real validation and never reaches the ConfigMap.
+    bad = {"cluster_settings": {"no.such.setting": "x"}}
+    refused = reconcile_file_settings(file_settings(bad, outcome.status), kube, connect)
+    assert refused.status["phase"] == "Error"
+    assert "no.such.setting" in refused.status["errors"][0]
+    assert refused.status["expectedVersion"] == 1
+    assert (
+        json.loads(kube.objects[("ConfigMap", "prod", "demo-file-settings")]["data"]["settings.json"])
+        == shipped
+    )
+
+
+def test_a_file_the_nodes_refuse_is_read_back_as_an_error(cluster):
+    """A file that reached the pods unvalidated (the cluster did not answer when it was
+    shipped) and that the master refuses: the status carries the cluster's errors."""
+    with ClusterClient(cluster.nodes[0].url, timeout=30) as client:
+        current = (client.file_settings_state() or {}).get("version") or 0
+    kube = MemoryKube(make_cluster())
+    state = {"cluster_settings": {"no.such.setting": "x"}}
+    down = lambda name, namespace: ClusterClient("http://127.0.0.1:9", timeout=0.5)  # noqa: E731
+    outcome = reconcile_file_settings(file_settings(state, {"expectedVersion": current}), kube, down)
+    assert outcome.status["expectedVersion"] == current + 1
+    kubelet_sync(kube, cluster)
+    connect = connect_to(cluster.nodes[2])
+
+    def refused():
+        nonlocal outcome
+        outcome = reconcile_file_settings(file_settings(state, outcome.status), kube, connect)
+        return outcome.status["phase"] == "Error"
+
+    wait_until(refused, timeout=30, interval=0.3)
+    assert "no.such.setting" in outcome.status["errors"][0]
+    assert ("Warning", "SettingsRefused") in [e[:2] for e in outcome.events]
+
+
+# -- scale-down with draining -------------------------------------------------------------
+
+
+@pytest.fixture
+def draining_cluster(tmp_path):
+    """Three master-eligible data nodes, and an index with copies on each. The leaving node
+    (the highest ordinal) is made not the elected master: the node does not yet hand
+    mastership over when the elected master is excluded from voting, so that path would wait
+    forever (the planner says so in its status; test_scale_down covers it)."""
+    local = LocalCluster(tmp_path, NAMES).start()
+    try:
+        if local.wait_for_nodes(3) == "demo-default-2":
+            leaving = local.node("demo-default-2")
+            leaving.stop()
+            local.wait_for_nodes(2)
+            leaving.start()
+            local.wait_for_nodes(3)
+        first = local.nodes[0]
+        ok(first, "PUT", "/logs", json={"settings": {"number_of_shards": 3, "number_of_replicas": 1}})
+        lines = "".join(json.dumps({"index": {}}) + "\n" + json.dumps({"n": i}) + "\n" for i in range(60))
+        ok(
+            first,
+            "POST",
+            "/logs/_bulk",
+            params={"refresh": "true"},
+            content=lines,
+            headers={"content-type": "application/x-ndjson"},
+        )
+        ok(first, "GET", "/_cluster/health", params={"wait_for_status": "green", "timeout": "30s"})
+        yield local
+    finally:
+        local.stop()
+
+
+def copies_on(node, name: str) -> list[dict]:
+    rows = ok(node, "GET", "/_cat/shards", params={"format": "json", "h": "index,shard,prirep,state,node"})
+    return [r for r in rows if r.get("node") == name]
+
+
+def test_a_node_drains_through_the_shutdown_api_before_the_statefulset_shrinks(draining_cluster):
+    local = draining_cluster
+    survivor = local.nodes[0]
+    assert copies_on(survivor, "demo-default-2"), "the leaving node should hold copies to drain"
+    kube = MemoryKube()
+    connect = connect_to(survivor)
+    reconcile_cluster(make_cluster({"name": "default", "count": 3}), kube, connect)
+
+    def replicas():
+        return kube.objects[("StatefulSet", "prod", "demo-default")]["spec"]["replicas"]
+
+    phases = []
+
+    def shrunk():
+        outcome = reconcile_cluster(make_cluster({"name": "default", "count": 2}), kube, connect)
+        phases.append(outcome.status["phase"])
+        if replicas() == 3:
+            return False
+        assert replicas() == 2
+        return outcome
+
+    outcome = wait_until(shrunk, timeout=60, interval=0.3)
+    # At the moment of the shrink, the cluster agrees the node is drained and out of voting.
+    node_id = {
+        r["name"]: r["id"]
+        for r in ok(
+            survivor, "GET", "/_cat/nodes", params={"format": "json", "h": "id,name", "full_id": "true"}
+        )
+    }
+    shutdown = ok(survivor, "GET", f"/_nodes/{node_id['demo-default-2']}/shutdown")["nodes"][0]
+    assert (shutdown["type"], shutdown["status"]) == ("REMOVE", "COMPLETE")
+    assert copies_on(survivor, "demo-default-2") == []
+    coordination = ok(survivor, "GET", "/_cluster/state/metadata")["metadata"]["cluster_coordination"]
+    assert node_id["demo-default-2"] not in coordination["last_committed_config"]
+    assert "MigratingData" in phases
+    assert ("Normal", "ScaledDown") in [e[:2] for e in outcome.events]
+
+    # The StatefulSet controller removes the pod; the operator then cleans up after it.
+    local.node("demo-default-2").stop()
+    local.wait_for_nodes(2, nodes=local.nodes[:2])
+
+    def cleaned():
+        outcome = reconcile_cluster(make_cluster({"name": "default", "count": 2}), kube, connect)
+        metadata = ok(survivor, "GET", "/_cluster/state/metadata")["metadata"]
+        left = ok(survivor, "GET", "/_nodes/shutdown")["nodes"]
+        return not left and not metadata["cluster_coordination"]["voting_config_exclusions"] and outcome
+
+    outcome = wait_until(cleaned, timeout=30, interval=0.3)
+    assert outcome.status["nodeOperations"] == []
+    health = ok(survivor, "GET", "/_cluster/health", params={"wait_for_status": "green", "timeout": "30s"})
+    assert (health["status"], health["number_of_nodes"]) == ("green", 2)
+    assert ok(survivor, "GET", "/logs/_count")["count"] == 60
