@@ -52,6 +52,7 @@ from .state import (
     UNKNOWN_UUID,
     ClusterStateContent,
     as_content,
+    auto_shrink_voting_configuration,
     content_of,
     decode_state,
     encode_state,
@@ -157,6 +158,7 @@ class CoordinationService:
         self.coordinator = Coordinator(
             self.node_id, peers=(), settings=coordination_settings(settings), random=random.Random(),
             persisted=self._store.load(), local_node=local_node, exclusions=voting_config_exclusions,
+            auto_shrink=auto_shrink_voting_configuration,
             on_membership=_allocate)
         self._inputs: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tick_pending = False
