@@ -138,6 +138,21 @@ def test_an_excluded_master_hands_over_and_stays_a_member(three):
     wait_until(lambda: len(coordination(three.nodes[0])["last_committed_config"]) == 3)
 
 
+def test_a_majority_of_the_bootstrap_list_forms_the_cluster_and_the_rest_join_later(tmp_path):
+    cluster = LocalCluster(tmp_path, ["b0", "b1", "b2"])
+    try:
+        start_all(cluster.nodes[:2])
+        cluster.wait_for_nodes(2, nodes=cluster.nodes[:2])
+        config = coordination(cluster.nodes[0])["last_committed_config"]
+        assert len(config) == 3 and "{bootstrap-placeholder}-b2" in config  # a quorum of 3 was needed
+        cluster.nodes[2].start()
+        cluster.wait_for_nodes(3)
+        ids = set(state(cluster.nodes[0], "nodes")["nodes"])
+        wait_until(lambda: set(coordination(cluster.nodes[0])["last_committed_config"]) == ids)
+    finally:
+        cluster.stop()
+
+
 def test_five_nodes_form_a_cluster_with_five_voters_and_survive_losing_the_master(tmp_path):
     cluster = LocalCluster(tmp_path, [f"n{i}" for i in range(5)]).start()
     try:
