@@ -122,6 +122,37 @@ def test_kill_9_of_the_master_elects_a_new_master_that_publishes_and_the_old_one
     assert three.master_name(old) == new_master
 
 
+def test_an_excluded_master_hands_over_and_stays_a_member(three):
+    old = three.master_name(three.nodes[0])
+    with three.nodes[0].client(timeout=60) as c:
+        added = c.post("/_cluster/voting_config_exclusions", params={"node_names": old})
+        assert added.status_code == 200, added.text
+        try:
+            new = wait_until(lambda: (m := three.master_name(three.nodes[0])) not in (None, old) and m,
+                             timeout=30, ignore=(httpx.HTTPError,))
+            config = coordination(three.node(new))["last_committed_config"]
+            assert len(config) == 2 and three.wait_for_nodes(3) == new
+        finally:
+            cleared = c.delete("/_cluster/voting_config_exclusions", params={"wait_for_removal": "false"})
+            assert cleared.status_code == 200, cleared.text
+    wait_until(lambda: len(coordination(three.nodes[0])["last_committed_config"]) == 3)
+
+
+def test_a_majority_of_the_bootstrap_list_forms_the_cluster_and_the_rest_join_later(tmp_path):
+    cluster = LocalCluster(tmp_path, ["b0", "b1", "b2"])
+    try:
+        start_all(cluster.nodes[:2])
+        cluster.wait_for_nodes(2, nodes=cluster.nodes[:2])
+        config = coordination(cluster.nodes[0])["last_committed_config"]
+        assert len(config) == 3 and "{bootstrap-placeholder}-b2" in config  # a quorum of 3 was needed
+        cluster.nodes[2].start()
+        cluster.wait_for_nodes(3)
+        ids = set(state(cluster.nodes[0], "nodes")["nodes"])
+        wait_until(lambda: set(coordination(cluster.nodes[0])["last_committed_config"]) == ids)
+    finally:
+        cluster.stop()
+
+
 def test_five_nodes_form_a_cluster_with_five_voters_and_survive_losing_the_master(tmp_path):
     cluster = LocalCluster(tmp_path, [f"n{i}" for i in range(5)]).start()
     try:

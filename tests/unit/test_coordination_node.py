@@ -381,6 +381,49 @@ def test_a_node_under_a_voting_exclusion_leaves_the_configuration():
     assert excluded not in configuration and len(configuration) == 3
 
 
+def test_an_excluded_master_leaves_the_configuration_and_hands_over_to_a_voter():
+    network = with_roles(Network(["a", "b", "c"]), {}, exclusions=lambda value: frozenset(value or ()))
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(VotingConfiguration.of("a", "b", "c")))
+    network.run(60)
+    old = network.leaders()[0]
+    network.take(old, network.nodes[old].submit(lambda value: (old,)))
+    network.deliver()
+    network.run(60)
+    leaders = network.leaders()
+    assert len(leaders) == 1 and leaders[0] != old
+    new = network.nodes[leaders[0]]
+    assert old not in new.last_accepted_state.last_committed_configuration
+    assert new.last_accepted_state.value == (old,)  # the state the old master committed stands
+    assert network.nodes[old].mode is Mode.FOLLOWER and network.nodes[old].leader == leaders[0]
+
+
+def test_the_last_voter_is_never_excluded():
+    one = VotingConfiguration.of("a")
+    assert reconfigure(["a", "b"], "a", one, auto_shrink=True, excluded=frozenset({"a", "b"})) == one
+
+
+def test_auto_shrink_follows_the_value_when_it_says_so():
+    network = Network(["a", "b", "c", "d", "e"])
+    for node_id in list(network.nodes):
+        network.nodes[node_id] = Coordinator(node_id, peers=list("abcde"), settings=SETTINGS,
+                                             random=random.Random(node_id),
+                                             auto_shrink=lambda value: False if value == ("no-shrink",)
+                                             else None)
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(VotingConfiguration.of("a", "b", "c", "d", "e")))
+    network.run(60)
+    leader_id = network.leaders()[0]
+    network.take(leader_id, network.nodes[leader_id].submit(lambda value: ("no-shrink",)))
+    network.deliver()
+    network.run(10)
+    gone = [n for n in "abcde" if n != leader_id][:2]
+    network.cut_off = set(gone)
+    network.run(80)
+    leader = network.nodes[network.leaders()[0]]
+    assert len(leader.last_accepted_state.last_committed_configuration) == 5  # it did not shrink to 3
+
+
 def test_a_restarted_node_with_new_details_is_published_again():
     from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 

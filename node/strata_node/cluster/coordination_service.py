@@ -52,6 +52,7 @@ from .state import (
     UNKNOWN_UUID,
     ClusterStateContent,
     as_content,
+    auto_shrink_voting_configuration,
     content_of,
     decode_state,
     encode_state,
@@ -59,6 +60,8 @@ from .state import (
 )
 
 log = logging.getLogger("strata.cluster.coordination")
+# ES's BOOTSTRAP_PLACEHOLDER_PREFIX: a voting configuration entry for a listed node not yet found.
+BOOTSTRAP_PLACEHOLDER_PREFIX = "{bootstrap-placeholder}-"
 
 MESSAGE_ACTION = "internal:cluster/coordination/message"
 PUBLISH_ACTION = "internal:cluster/coordination/publish_state"
@@ -157,6 +160,7 @@ class CoordinationService:
         self.coordinator = Coordinator(
             self.node_id, peers=(), settings=coordination_settings(settings), random=random.Random(),
             persisted=self._store.load(), local_node=local_node, exclusions=voting_config_exclusions,
+            auto_shrink=auto_shrink_voting_configuration,
             on_membership=_allocate)
         self._inputs: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tick_pending = False
@@ -667,13 +671,23 @@ class CoordinationService:
         candidates += [(h.node_name, h.address, h.node_id, "master" in h.roles or not h.roles)
                        for h in self.discovered.values()]
         chosen: set[str] = set()
+        missing: list[str] = []
         for entry in self._initial_master_nodes:
-            match = [node_id for name, address, node_id, eligible in candidates
-                     if eligible and entry in (name, address, address.rpartition(":")[0])]
-            if len(match) != 1:
-                return  # not all found yet (or ambiguous): wait for the next round
-            chosen.add(match[0])
-        self._inputs.put_nowait(("bootstrap", VotingConfiguration(frozenset(chosen))))
+            match = {node_id for name, address, node_id, eligible in candidates
+                     if eligible and entry in (name, address, address.rpartition(":")[0])}
+            if len(match) > 1:
+                return  # ambiguous: wait for the next round
+            if match:
+                chosen |= match
+            else:
+                missing.append(entry)
+        # As Elasticsearch's ClusterBootstrapService: a majority of the listed nodes is
+        # enough; each missing one holds a placeholder in the configuration, so a quorum of
+        # the whole list is still needed to elect, and two clusters cannot form from it.
+        if len(chosen) * 2 <= len(self._initial_master_nodes):
+            return
+        placeholders = {f"{BOOTSTRAP_PLACEHOLDER_PREFIX}{entry}" for entry in missing}
+        self._inputs.put_nowait(("bootstrap", VotingConfiguration(frozenset(chosen | placeholders))))
 
     # -- the fault switch -------------------------------------------------------------------
 

@@ -118,6 +118,17 @@ def voting_config_exclusions(value: Any) -> frozenset[str]:
     return frozenset(e.node_id for e in as_content(value).metadata.voting_config_exclusions)
 
 
+def auto_shrink_voting_configuration(value: Any) -> bool | None:
+    """`cluster.auto_shrink_voting_configuration` as the cluster settings say (transient,
+    then persistent), read by the coordination core; None leaves it to the node setting."""
+    metadata = as_content(value).metadata
+    for layer in (metadata.transient_settings, metadata.persistent_settings):
+        raw = layer.get("cluster.auto_shrink_voting_configuration")
+        if raw is not None:
+            return str(raw).lower() == "true"
+    return None
+
+
 def encode_state(state: ClusterState) -> Any:
     """A state as plain data (msgpack- and diff-friendly)."""
     return msgspec.to_builtins(state)

@@ -69,6 +69,8 @@ class Output:
 
 ValueUpdate = Callable[[Any], Any]
 Exclusions = Callable[[Any], frozenset[str]]
+# Whether the configuration may shrink, as a state's value says (None: the node setting).
+AutoShrink = Callable[[Any], bool | None]
 # Brings a value in line with the members of the state being built (shard allocation).
 MembershipUpdate = Callable[[Any, dict[str, DiscoveryNode]], Any]
 
@@ -77,11 +79,16 @@ def _no_exclusions(value: Any) -> frozenset[str]:
     return frozenset()
 
 
+def _node_setting(value: Any) -> bool | None:
+    return None
+
+
 class Coordinator:
     """One node. `peers` are the other nodes discovery found; `local_node` is what this
     node tells a master about itself when it joins (a node without the master role never
     stands for election and never enters a voting configuration); `exclusions` reads the
-    voting configuration exclusions out of a state's value; `on_membership` adjusts the
+    voting configuration exclusions out of a state's value, `auto_shrink` the dynamic
+    `cluster.auto_shrink_voting_configuration`; `on_membership` adjusts the
     value of every state the leader builds to its members (the shell allocates shards)."""
 
     def __init__(
@@ -94,11 +101,13 @@ class Coordinator:
         persisted: PersistedState | None = None,
         local_node: DiscoveryNode | None = None,
         exclusions: Exclusions = _no_exclusions,
+        auto_shrink: AutoShrink = _node_setting,
         on_membership: MembershipUpdate | None = None,
     ) -> None:
         self.node_id = node_id
         self.local_node = local_node
         self._exclusions = exclusions
+        self._auto_shrink = auto_shrink
         self._on_membership = on_membership
         self.settings = settings
         self._random = random
@@ -498,7 +507,7 @@ class Coordinator:
                 live,
                 self.node_id,
                 base.last_accepted_configuration,
-                auto_shrink=self.settings.auto_shrink_voting_configuration,
+                auto_shrink=self._shrinks(value),
                 excluded=self._exclusions(value),
             )
             if proposed == base.last_accepted_configuration or state.join_votes_have_quorum_for(proposed):
@@ -546,6 +555,10 @@ class Coordinator:
         if commit is not None:
             self._on_committed(commit)
         self._check_publication()
+
+    def _shrinks(self, value: Any) -> bool:
+        dynamic = self._auto_shrink(value)
+        return self.settings.auto_shrink_voting_configuration if dynamic is None else dynamic
 
     def _on_publish_response(self, message: PublishWithJoinResponse) -> None:
         if message.join is not None:
@@ -623,7 +636,30 @@ class Coordinator:
         if self.max_term_seen > self.current_term:
             self._update_max_term_seen(self.max_term_seen)
             return
+        if self._abdicate_if_not_a_voter(publication):
+            return
         self._maybe_publish()
+
+    def _abdicate_if_not_a_voter(self, publication: Publication) -> bool:
+        """A master the committed configuration left out (it is under a voting exclusion)
+        hands over, as Elasticsearch's does: it asks every node to join a master-eligible
+        voter that has this state, in the next term, and stands down itself."""
+        state = self.coordination_state
+        if self.node_id in state.last_committed_configuration:
+            return False
+        details = publication.state.node_details
+        candidates = sorted(
+            n for n in publication.accepted
+            if n != self.node_id and n in state.last_committed_configuration
+            and (n not in details or details[n].is_master_eligible))
+        if not candidates:
+            return False
+        target = candidates[self._random.randint(0, len(candidates) - 1)]
+        request = StartJoinRequest(source=target, term=max(self.current_term, self.max_term_seen) + 1)
+        for node_id in sorted(publication.state.nodes - {self.node_id}):
+            self._send(node_id, request)
+        self._on_start_join(request)  # joins the new master and stands down
+        return True
 
     # -- publication: follower side -----------------------------------------------------
 

@@ -3,7 +3,8 @@
 Elasticsearch's Reconfigurator. The configuration follows the live master-eligible nodes
 so that the cluster tolerates as many failures as it can: an odd size (an even one
 tolerates no more failures than one node fewer), the master first, then nodes already in
-the configuration (fewer changes), then newcomers. With auto-shrink it keeps at least
+the configuration (fewer changes), then newcomers; a master under an exclusion is left
+out like any other node. With auto-shrink it keeps at least
 three nodes once it has three; without, it never shrinks. A change is proposed only when
 the live nodes hold a quorum of the new configuration, so it can actually commit. Nodes
 under a voting configuration exclusion are left out, live or not.
@@ -28,7 +29,11 @@ def reconfigure(
     auto_shrink: bool,
     excluded: frozenset[str] = frozenset(),
 ) -> VotingConfiguration:
-    live = sorted((set(live_nodes) - excluded) | {master})
+    # An excluded master leaves the configuration too, then hands over (Coordinator).
+    leads = [] if master in excluded else [master]
+    live = sorted((set(live_nodes) - excluded) | set(leads))
+    if not live:
+        return current  # never exclude the last voter
     live_in_config = [n for n in live if n in current and n != master]
     live_not_in_config = [n for n in live if n not in current and n != master]
     in_config_not_live = sorted(
@@ -39,7 +44,7 @@ def reconfigure(
         target = max(_round_down_to_odd(len(live)), minimum)
     else:
         target = max(_round_down_to_odd(len(live)), len(current))
-    ordered = [master, *live_in_config, *live_not_in_config, *in_config_not_live]
+    ordered = [*leads, *live_in_config, *live_not_in_config, *in_config_not_live]
     proposed = VotingConfiguration(frozenset(ordered[:target]))
     if proposed.has_quorum(live):
         return proposed
