@@ -262,3 +262,41 @@ def test_the_reserved_state_survives_a_restart(fresh_node):
     n.start()
     assert wait_for_version(n, 1)["handlers"] == {"cluster_settings": {"keys": [SETTING]}}
     assert call(n, "PUT", "/_cluster/settings", json={"persistent": {SETTING: "1mb"}}).status_code == 400
+
+
+def test_index_templates_from_the_file_apply_to_new_indices_and_refuse_api_changes(node):
+    path = settings_file(node)
+    templates = {
+        "component_templates": {"shards": {"template": {"settings": {"index.number_of_shards": 2}}}},
+        "composable_index_templates": {"logs": {"index_patterns": ["logs-*"], "composed_of": ["shards"],
+                                                "priority": 10}},
+    }
+    write_by_rename(path, document(1, {SETTING: "50mb"}, index_templates=templates))
+    state = wait_for_version(node, 1)
+    assert state["handlers"]["index_templates"] == {
+        "keys": ["component_template:shards", "composable_index_template:logs"]}
+    ok(node, "PUT", "/logs-1")
+    settings = ok(node, "GET", "/logs-1/_settings")["logs-1"]["settings"]["index"]
+    assert settings["number_of_shards"] == "2"
+    for method, path_, body in (("PUT", "/_index_template/logs", {"index_patterns": ["x-*"]}),
+                                ("DELETE", "/_index_template/logs", None),
+                                ("PUT", "/_component_template/shards", {"template": {}}),
+                                ("DELETE", "/_component_template/shards", None)):
+        refused = call(node, method, path_, json=body)
+        assert refused.status_code == 400, refused.text
+        assert "set as read-only by [file_settings]" in refused.json()["error"]["reason"]
+    ok(node, "PUT", "/_index_template/other", json={"index_patterns": ["other-*"]})  # not reserved
+    write_by_rename(settings_file(node), document(2, {SETTING: "50mb"}))  # the templates dropped
+    wait_for_version(node, 2)
+    assert call(node, "GET", "/_index_template/logs").status_code == 404
+    assert call(node, "GET", "/_component_template/shards").status_code == 404
+    assert call(node, "GET", "/_index_template/other").status_code == 200
+
+
+def test_a_template_the_file_cannot_compose_applies_nothing_of_the_file(node):
+    templates = {"composable_index_templates": {"logs": {"index_patterns": ["logs-*"],
+                                                         "composed_of": ["missing"]}}}
+    write_by_rename(settings_file(node), document(1, {SETTING: "50mb"}, index_templates=templates))
+    state = wait_for_error(node, 1)
+    assert "specifies component templates [missing] that do not exist" in state["errors"]["errors"][0]
+    assert persistent(node) == {}  # the valid cluster setting did not land either

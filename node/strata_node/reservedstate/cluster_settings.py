@@ -14,19 +14,13 @@ from ..cluster.state import ClusterStateContent
 from ..common.cluster_settings import apply_update
 from ..common.errors import IllegalArgument
 from ..settings import flatten
-from .handler import TransformResult
+from .handler import ReservedStateHandler, TransformResult
 
 NAME = "cluster_settings"
 
 
-class ClusterSettingsHandler:
+class ClusterSettingsHandler(ReservedStateHandler):
     name = NAME
-
-    def dependencies(self) -> tuple[str, ...]:
-        return ()
-
-    def optional_dependencies(self) -> tuple[str, ...]:
-        return ()
 
     def transform(self, source: Any, content: ClusterStateContent,
                   previous_keys: frozenset[str]) -> TransformResult:

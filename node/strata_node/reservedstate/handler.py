@@ -10,7 +10,7 @@ validation error; the service then applies nothing.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -22,17 +22,19 @@ class TransformResult(msgspec.Struct, frozen=True):
     keys: frozenset[str]
 
 
-class ReservedStateHandler(Protocol):
+class ReservedStateHandler:
+    """The base of every handler: no dependencies unless a handler names some."""
+
     name: str
 
     def dependencies(self) -> tuple[str, ...]:
         """Handlers that must be present in the file and run before this one."""
-        ...
+        return ()
 
     def optional_dependencies(self) -> tuple[str, ...]:
         """Handlers that run before this one when the file has them."""
-        ...
+        return ()
 
     def transform(self, source: Any, content: ClusterStateContent,
                   previous_keys: frozenset[str]) -> TransformResult:
-        ...
+        raise NotImplementedError

@@ -22,7 +22,7 @@ from ..cluster.state import ClusterStateContent
 from ..common.errors import IllegalArgument
 from ..index.templates import updates
 from ..index.templates.metadata import parse_component_template, parse_index_template
-from .handler import TransformResult
+from .handler import ReservedStateHandler, TransformResult
 
 COMPONENTS = "component_templates"
 INDEX_TEMPLATES = "composable_index_templates"
@@ -40,14 +40,8 @@ def _names(keys: frozenset[str], prefix_of) -> set[str]:
     return {k[len(prefix):] for k in keys if k.startswith(prefix)}
 
 
-class IndexTemplatesHandler:
+class IndexTemplatesHandler(ReservedStateHandler):
     name = updates.HANDLER
-
-    def dependencies(self) -> tuple[str, ...]:
-        return ()
-
-    def optional_dependencies(self) -> tuple[str, ...]:
-        return ()
 
     def transform(self, source: Any, content: ClusterStateContent,
                   previous_keys: frozenset[str]) -> TransformResult:
