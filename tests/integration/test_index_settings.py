@@ -88,3 +88,14 @@ def test_read_only_allow_delete_refuses_writes_with_429_but_allows_deleting_the_
     reason = refused.json()["error"]["reason"]
     assert "TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark" in reason
     assert http.delete(f"/{index}").json() == {"acknowledged": True}
+
+
+def test_index_blocks_are_listed_in_the_cluster_state(http, index):
+    put_settings(http, index, {"index.blocks.read_only": True}).raise_for_status()
+    try:
+        blocks = http.get("/_cluster/state/blocks").json()["blocks"]
+        assert blocks["indices"][index] == {"5": {"description": "index read-only (api)", "retryable": False,
+                                                  "levels": ["write", "metadata_write"]}}
+    finally:
+        put_settings(http, index, {"index.blocks.read_only": False}).raise_for_status()
+    assert index not in http.get("/_cluster/state/blocks").json()["blocks"].get("indices", {})

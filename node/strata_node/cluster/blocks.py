@@ -45,6 +45,19 @@ class IndexBlocked(StrataError):
         self.status = 429 if all(b.status == "TOO_MANY_REQUESTS" for b in blocks) else 403
 
 
+LEVEL_ORDER = (READ, WRITE, METADATA_READ, METADATA_WRITE)  # ClusterBlockLevel's order
+
+
+def active_blocks(metadata: IndexMetadata) -> list[IndexBlock]:
+    """Every block the index's settings set (the cluster state's `blocks.indices`)."""
+    return [b for b in BLOCKS if metadata.setting(b.setting)]
+
+
+def render(block: IndexBlock) -> dict:
+    return {"description": block.description, "retryable": False,
+            "levels": [level for level in LEVEL_ORDER if level in block.levels]}
+
+
 def blocks_of(metadata: IndexMetadata, level: str) -> list[IndexBlock]:
     return [b for b in BLOCKS if level in b.levels and metadata.setting(b.setting)]
 

@@ -31,6 +31,7 @@ from ..action.cluster_admin import (
     catch_up_with_master,
 )
 from ..action.cluster_admin import UPDATE_SETTINGS as UPDATE_SETTINGS_ACTION
+from ..cluster import blocks
 from ..cluster.coordination.discovery_node import DATA_ROLES
 from ..cluster.state import NO_MASTER_BLOCK, ClusterBlock, ShardRouting, content_of
 from ..common import cluster_settings
@@ -97,9 +98,9 @@ def render_blocks(global_blocks, index_blocks: dict[str, Any]) -> dict[str, Any]
         out["global"] = {str(b.id): render_block(b) for b in global_blocks}
     if index_blocks:
         out["indices"] = {
-            name: {str(b.id): render_block(b) for b in blocks}
-            for name, blocks in sorted(index_blocks.items())
-            if blocks
+            name: {str(b.id): render_block(b) for b in listed}
+            for name, listed in sorted(index_blocks.items())
+            if listed
         }
     return out
 
@@ -286,6 +287,12 @@ class ClusterStateHandlers:
                 global_blocks = (*global_blocks, NO_MASTER_BLOCK)
             index_blocks = {n: b for n, b in content.blocks.indices.items() if n in selected}
             body["blocks"] = render_blocks(global_blocks, index_blocks)
+            # Blocks set through `index.blocks.*` settings, as Elasticsearch lists them.
+            for name in selected:
+                md = metadata.indices.get(name)
+                for block in blocks.active_blocks(md) if md is not None else ():
+                    body["blocks"].setdefault("indices", {}).setdefault(name, {})[str(block.id)] = \
+                        blocks.render(block)
         if "nodes" in metrics:
             if state is not None and state.nodes:
                 nodes = {
