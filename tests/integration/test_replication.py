@@ -327,3 +327,35 @@ def test_a_primary_whose_engine_fails_is_reported_and_its_replica_takes_over(clu
     promoted = next(c for c in copies(cluster, "broken-primary")[0] if c["primary"])
     assert promoted["node"] != primary["node"]
     assert client.get(index="broken-primary", id="before")["found"]
+
+
+def test_a_replica_whose_node_restarts_keeps_its_store_and_replays_only_what_it_missed(tmp_path):
+    pair = LocalCluster(tmp_path, ["p0", "p1", "p2"]).start()
+    try:
+        client = Elasticsearch(pair.nodes[0].url, request_timeout=60)
+        # On two of the three nodes only, so the replica can only come back where its data is.
+        client.indices.create(index="kept", settings={"number_of_shards": 1, "number_of_replicas": 1,
+                                                      "index.routing.allocation.include._name": "p0,p1"})
+        green(pair, "kept")
+        first = [str(n) for n in range(300)]
+        assert not client.bulk(operations=[x for i in first for x in (
+            {"index": {"_index": "kept", "_id": i}}, {"n": int(i)})])["errors"]
+        replica = next(c for c in copies(pair, "kept")[0] if not c["primary"])
+        victim = next(n for n in pair.nodes if node_ids(pair)[n.name] == replica["node"])
+        survivors = [n for n in pair.nodes if n is not victim]
+        client = Elasticsearch(survivors[0].url, request_timeout=60)
+        victim.kill()
+        pair.wait_for_nodes(2, nodes=survivors)
+        later = [str(n) for n in range(300, 340)]
+        assert not client.bulk(operations=[x for i in later for x in (
+            {"index": {"_index": "kept", "_id": i}}, {"n": int(i)})])["errors"]
+        victim.start()
+        pair.wait_for_nodes(3)
+        green(pair, "kept")
+        [peer] = [s for s in client.indices.recovery(index="kept")["kept"]["shards"] if not s["primary"]]
+        size = peer["index"]["size"]
+        assert size["reused_in_bytes"] > 0 and size["recovered_in_bytes"] == 0
+        assert peer["translog"]["total"] == 40  # only the operations it missed
+        assert_copies_agree(pair, "kept", first + later)
+    finally:
+        pair.stop()

@@ -94,3 +94,18 @@ def test_history_gives_the_operations_of_a_sequence_number_range_in_order(tmp_pa
         await primary.close()
 
     asyncio.run(go())
+
+
+def test_a_primary_vouches_only_for_operations_its_history_holds_with_the_same_term(tmp_path):
+    from strata_node.replication.recovery import PeerRecovery
+
+    async def go():
+        primary = await opened(tmp_path / "p", term=2)
+        primary_history(primary, [IndexOp(str(n), b'{"n":1}') for n in range(5)])
+        assert PeerRecovery._holds_all(primary, [(0, 2), (4, 2)])
+        assert PeerRecovery._holds_all(primary, [])
+        assert not PeerRecovery._holds_all(primary, [(3, 1)])  # the same seq_no under another primary
+        assert not PeerRecovery._holds_all(primary, [(4, 2), (5, 2)])  # one it never had
+        await primary.close()
+
+    asyncio.run(go())

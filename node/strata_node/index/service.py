@@ -427,10 +427,10 @@ class IndicesService:
                     recovering = not copy.primary and copy.state == "INITIALIZING"
                     if shard is None:
                         if recovering and self.recoveries is not None:
-                            await asyncio.get_running_loop().run_in_executor(
-                                None, self.recoveries.prepare_empty, service, copy.shard)
-                        shard = await service.open_shard(copy.shard)
-                    self._assign_role(service, shard, copy, content)
+                            shard = await self.recoveries.open_target(service, copy.shard)
+                        else:
+                            shard = await service.open_shard(copy.shard)
+                    self.assign_role(service, shard, copy, content)
                     if copy.primary and shard.state == "STARTED" and self.recoveries is not None:
                         self.recoveries.record_local(shard, copy)
                     if recovering and self.recoveries is not None and shard.state == "STARTED":
@@ -445,7 +445,7 @@ class IndicesService:
             self.cluster_indices = dict(content.metadata.indices)
             self._mappings = {n: m for n, m in self._mappings.items() if n in self.cluster_indices}
 
-    def _assign_role(self, service: IndexService, shard: IndexShard, copy, content) -> None:
+    def assign_role(self, service: IndexService, shard: IndexShard, copy, content) -> None:
         """Keep the local copy's role in line with the routing table: a primary (new, or a
         replica just promoted) keeps the tracker of its replication group and writes with
         the shard's current primary term."""

@@ -11,9 +11,16 @@ streams may interleave freely. Once the copy's local checkpoint reaches the glob
 checkpoint the primary marks it in sync; the target then reports the copy started and the
 master adds it to the in-sync set.
 
+A copy whose node comes back with its data keeps its store when that is safe (Elasticsearch
+recovers locally, then catches up): every operation up to the global checkpoint it last
+persisted is in every in-sync copy's history, and the primary confirms by sequence number
+and primary term each one it holds above that; the primary then replays only what comes
+after the target's local checkpoint. A copy whose history diverged (a failover dropped an
+operation it had) starts over from an empty store.
+
 Every operation since the shard was created is kept in the history keyspace (nothing
-prunes it yet), so a recovery can always be operation-based; file-based recovery of
-LevelDB table files is not built yet.
+prunes it yet), so a recovery can always be operation-based; the store copy is of the
+LevelDB key space, not of its table files.
 """
 
 from __future__ import annotations
@@ -26,10 +33,13 @@ import time
 import zlib
 from typing import Any
 
+import msgspec
+
 from ..action.nodes_stats import dir_size
 from ..cluster.shard_copies import active_primary
 from ..cluster.state import content_of
 from ..common.errors import IllegalState, ShardNotFound, StrataError
+from ..engine.operation import decode as decode_operation
 from ..index.service import IndexService
 from ..index.shard import IndexShard
 from ..tasks.task import Task
@@ -50,6 +60,8 @@ CHUNK_BYTES = 4 * 1024 * 1024
 CONCURRENT_CHUNKS = 2  # as indices.recovery.max_concurrent_file_chunks' default
 TARGET_ACTION = "internal:index/shard/recovery/target"
 CHUNK_OPERATIONS = 1000
+# A target vouching for more operations above its global checkpoint than this starts over.
+MAX_VOUCHED_OPERATIONS = 100_000
 FINALIZE_SECONDS = 60.0
 PRIMARY_WAIT_SECONDS = 60.0
 
@@ -60,10 +72,22 @@ class StartRecoveryRequest(Message):
     shard: int
     target_allocation_id: str
     target_node: str
+    # A target that kept its store (a node back after a restart): replay from here only.
+    starting_seq_no: int = 0
+    # The (seq_no, primary_term) of the operations it holds above its global checkpoint,
+    # which a failover may have left out of the primary's history: the primary checks them.
+    above_global_checkpoint: list[tuple[int, int]] = []
 
     @property
     def description(self) -> str:
         return f"[{self.index}][{self.shard}] peer recovery to [{self.target_node}]"
+
+
+class DivergedHistory(IllegalState):
+    """The target holds an operation the primary's history does not: it must start over
+    from an empty store."""
+
+    type = "diverged_history_exception"
 
 
 class StartRecoveryResponse(Message):
@@ -111,6 +135,9 @@ class RecoveryState:
         self.total_operations = 0
         self.bytes_recovered = 0
         self.bytes_total = 0
+        # What a copy kept from its own store (a local recovery before the catch-up).
+        self.reused_operations = 0
+        self.bytes_reused = 0
         self.started = time.time()
         self.stopped: float | None = None
 
@@ -128,7 +155,9 @@ class RecoveryState:
                 "total_time_in_millis": millis, "source_node": self.source, "target_node": self.target,
                 "translog": {"recovered": self.operations, "total": total, "percent": percent,
                              "total_on_start": total, "total_time_in_millis": millis},
-                "store": {"recovered_in_bytes": self.bytes_recovered, "total_in_bytes": self.bytes_total}}
+                "store": {"recovered_in_bytes": self.bytes_recovered, "total_in_bytes": self.bytes_total,
+                          "reused_in_bytes": self.bytes_reused},
+                "reused_operations": self.reused_operations}
 
 
 class PeerRecovery:
@@ -205,9 +234,23 @@ class PeerRecovery:
 
     @staticmethod
     def prepare_empty(service: IndexService, shard: int) -> None:
-        """A replica starts from nothing: whatever an earlier copy left in its folder has a
-        history that may differ from the primary's."""
+        """A replica starting from nothing: whatever an earlier copy left in its folder goes."""
         shutil.rmtree(service.path / str(shard), ignore_errors=True)
+
+    async def open_target(self, service: IndexService, n: int) -> IndexShard:
+        """The recovering copy's shard, opened on what an earlier copy left in its folder
+        (a local recovery from store and translog); the primary decides in the recovery
+        itself whether that store may be kept."""
+        return await service.open_shard(n)
+
+    async def _start_over(self, service: IndexService, shard: IndexShard, copy) -> IndexShard:
+        """Close the copy, empty its folder and open it again in the same role."""
+        n = shard.ref.shard
+        await service.close_shard(n)
+        await asyncio.get_running_loop().run_in_executor(None, self.prepare_empty, service, n)
+        fresh = await service.open_shard(n)
+        self.node.indices.assign_role(service, fresh, copy, self.node.coordination.content)
+        return fresh
 
     def start(self, service: IndexService, shard: IndexShard, copy) -> None:
         if copy.allocation_id in self._running:
@@ -227,12 +270,25 @@ class PeerRecovery:
             primary = await self._wait_for_primary(service.name, copy.shard)
             state.source = primary.node
             state.stage = "TRANSLOG"
-            request = StartRecoveryRequest(index=service.name, index_uuid=service.metadata.uuid,
-                                           shard=copy.shard, target_allocation_id=copy.allocation_id,
-                                           target_node=node.node_id)
-            with context.bound(context.RequestContext({}, str(task.id))):
-                response: StartRecoveryResponse = await node.transport.execute(
-                    START_RECOVERY, request, address=node.shard_router.address(primary.node))
+            loop = asyncio.get_running_loop()
+            request = await loop.run_in_executor(None, self._start_request, service, shard, copy)
+            state.reused_operations = max(0, request.starting_seq_no)
+            if state.reused_operations:
+                state.bytes_reused = await loop.run_in_executor(None, dir_size, shard.path / "index")
+            try:
+                with context.bound(context.RequestContext({}, str(task.id))):
+                    response: StartRecoveryResponse = await node.transport.execute(
+                        START_RECOVERY, request, address=node.shard_router.address(primary.node))
+            except StrataError as e:  # from another node, a RemoteTransportError of that type
+                if e.type != DivergedHistory.type:
+                    raise
+                log.info("[%s][%d] local store not kept: %s", service.name, copy.shard, e)
+                shard = await self._start_over(service, shard, copy)
+                request = await loop.run_in_executor(None, self._start_request, service, shard, copy)
+                state.reused_operations = state.bytes_reused = 0
+                with context.bound(context.RequestContext({}, str(task.id))):
+                    response = await node.transport.execute(
+                        START_RECOVERY, request, address=node.shard_router.address(primary.node))
             state.operations = state.total_operations = response.operations
             shard.handoff_tracked = list(response.tracked)
             shard.engine.refresh()  # what it recovered is searchable once it serves (ES refreshes too)
@@ -253,6 +309,21 @@ class PeerRecovery:
         finally:
             state.stopped = time.time()
             node.tasks.unregister(task)
+
+    def _start_request(self, service: IndexService, shard: IndexShard, copy) -> StartRecoveryRequest:
+        """Replay from after the local checkpoint, vouching for the operations above the
+        global checkpoint with their terms; an empty copy starts from 0. Blocking."""
+        engine = shard.engine
+        request = StartRecoveryRequest(index=service.name, index_uuid=service.metadata.uuid, shard=copy.shard,
+                                       target_allocation_id=copy.allocation_id, target_node=self.node.node_id)
+        if engine.tracker.max_seq_no < 0:
+            return request
+        above = [(op.seq_no, op.primary_term) for op in map(decode_operation, engine.history(
+            engine.translog.global_checkpoint + 1, engine.tracker.max_seq_no))]
+        if len(above) > MAX_VOUCHED_OPERATIONS:
+            return msgspec.structs.replace(request, starting_seq_no=-1)  # too far out: start over
+        return msgspec.structs.replace(request, starting_seq_no=engine.tracker.checkpoint + 1,
+                                       above_global_checkpoint=above)
 
     async def _wait_for_primary(self, index: str, shard: int):
         coordination = self.node.coordination
@@ -289,8 +360,12 @@ class PeerRecovery:
         address = node.shard_router.address(request.target_node)
         state = RecoveryState(request.index, request.shard, node.node_id, request.target_node)
         task.status = state.to_json
-        start = 0
-        if engine.tracker.max_seq_no + 1 > OPS_BASED_LIMIT:
+        start = request.starting_seq_no
+        if start < 0 or not await asyncio.get_running_loop().run_in_executor(
+                None, self._holds_all, engine, request.above_global_checkpoint):
+            raise DivergedHistory(f"{shard.ref} recovery target [{request.target_allocation_id}] holds "
+                                  "operations the primary's history does not")
+        if start == 0 and engine.tracker.max_seq_no + 1 > OPS_BASED_LIMIT:
             start = await self._copy_store(request, service, shard, address, state, task) + 1
         # From here on every write reaches the target; the history below covers the rest.
         tracker.initiate_tracking(request.target_allocation_id)
@@ -334,6 +409,16 @@ class PeerRecovery:
         state.stage = "DONE"
         return StartRecoveryResponse(operations=state.operations, tracked=tracked,
                                      took_millis=int((time.monotonic() - started) * 1000))
+
+    @staticmethod
+    def _holds_all(engine, operations: list[tuple[int, int]]) -> bool:
+        """Whether this primary's history has every (seq_no, primary_term): within one
+        primary term a sequence number names one operation. Blocking."""
+        for seq_no, term in operations:
+            found = engine.history(seq_no, seq_no)
+            if not found or decode_operation(found[0]).primary_term != term:
+                return False
+        return True
 
     def _relocating_primary(self, shard: IndexShard, target_node: str) -> bool:
         for copy in self.node.coordination.content.routing_table.indices.get(shard.ref.index, ()):

@@ -127,8 +127,9 @@ class RecoveryHandlers:
             shard["target"] = self._node(entry["target_node"])
             store = entry.get("store", {})
             total, recovered = store.get("total_in_bytes", 0), store.get("recovered_in_bytes", 0)
-            size = {"total_in_bytes": total, "reused_in_bytes": 0, "recovered_in_bytes": recovered,
-                    "percent": _percent(recovered, total)}
+            reused = store.get("reused_in_bytes", 0)
+            size = {"total_in_bytes": total + reused, "reused_in_bytes": reused,
+                    "recovered_in_bytes": recovered, "percent": _percent(recovered, total)}
             shard["index"] = {"size": size,
                               "files": {"total": 0, "reused": 0, "recovered": 0, "percent": "0.0%"},
                               "total_time_in_millis": 0, "source_throttle_time_in_millis": 0,
