@@ -1,5 +1,5 @@
 """Shard allocation on the master: pure functions from a cluster state's content and its
-nodes to the next content (Elasticsearch's AllocationService, without rebalancing yet).
+nodes to the next content (Elasticsearch's AllocationService; the balancer is balancer.py).
 
 - a copy whose node left becomes UNASSIGNED (NODE_LEFT), remembering its node and
   allocation id; a replica whose node restarted (a new ephemeral id) too;
@@ -12,15 +12,19 @@ nodes to the next content (Elasticsearch's AllocationService, without rebalancin
   filters never keep an in-sync primary from its data). Without such a node it stays
   unassigned (red) rather than starting empty elsewhere and losing acknowledged writes;
 - a new primary, and once its primary has started each unassigned replica, goes to the
-  data node with the fewest shards, then the fewest of its index, among those the deciders
+  data node of least weight (balancer.py) among those the deciders
   (allocation/deciders.py) accept; when that node is throttled the copy waits;
+- a replica whose node left or restarted goes back to it once it is here again; while it
+  is away the replica waits (`delayed`) for `index.unassigned.node_left.delayed_timeout`;
+- started copies that may not remain move away (`_drain`), then the balancer moves others
+  from heavy to light nodes (`balancer.rebalance`);
 - while the primary is active the in-sync set is the started copies (a replica that left
   or failed drops out of it).
 
 `shard_started` and `shard_failed` are the updates a node's report causes; a failed copy
 counts its failures and is retried until `index.allocation.max_retries`. `reroute` takes
-the time (`now_ms`) it stamps on copies it unassigns; the master passes none and the wall
-clock is read once, only when something becomes unassigned.
+the time (`now_ms`, the master's clock) it stamps on copies it unassigns and measures
+delays against; without one the wall clock is read once, when first needed.
 """
 
 from __future__ import annotations
