@@ -24,6 +24,7 @@ from .action.master import MasterActions
 from .action.persistent_tasks import PersistentTasksService
 from .action.shard_router import ShardRouter
 from .action.templates import TemplateActions
+from .allocation.delayed import DelayedAllocationService
 from .cluster.coordination.discovery_node import DiscoveryNode
 from .cluster.coordination_service import CoordinationService
 from .cluster.state import UNKNOWN_UUID
@@ -114,6 +115,7 @@ class Node:
         self.transport: TransportService | None = None
         self.task_actions: TaskActions | None = None
         self.coordination: CoordinationService | None = None  # made at start, once addresses are bound
+        self.delayed_allocation: DelayedAllocationService | None = None
         self.task_results = TaskResults(self)
         self._lock_fd: int | None = None
         # Set as soon as shutdown begins, before in-flight requests finish, so that
@@ -268,6 +270,8 @@ class Node:
         self.coordination.add_applier(self.indices.apply_cluster_state)
         self.coordination.add_listener(self.persistent_tasks.apply_cluster_state)
         self.coordination.add_listener(self.file_settings.apply_cluster_state)
+        self.delayed_allocation = DelayedAllocationService(self.coordination, self.coordination.clock)
+        self.coordination.add_listener(self.delayed_allocation.apply_cluster_state)
         self.coordination.start()
         self.file_settings.start()
         log.info("[%s] started, node id [%s], data path [%s]", self.name, self.node_id, self.data_path)
@@ -285,6 +289,8 @@ class Node:
             await self._bounded("shard state reports", self.index_admin.close(), 10.0)
         await self._bounded("persistent tasks", self.persistent_tasks.close(), 10.0)
         await self._bounded("file settings", self.file_settings.stop(), 5.0)
+        if self.delayed_allocation is not None:
+            self.delayed_allocation.stop()
         if self.coordination is not None:
             await self._bounded("coordination", self.coordination.stop(), 10.0)
         if self.transport is not None:

@@ -124,6 +124,21 @@ def _ip_list(value: Any, key: str) -> list[str]:
     return values
 
 
+def _float(minimum: float) -> Callable[[Any, str], float]:
+    def parse(value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
+        try:
+            n = float(str(value).strip())
+        except ValueError:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]") from None
+        if n < minimum:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be >= {minimum}")
+        return n
+
+    return parse
+
+
 def _time_min(minimum: float) -> Callable[[Any, str], float]:
     def parse(value: Any, key: str) -> float:
         seconds = _time(value, key)
@@ -213,6 +228,19 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("cluster.routing.allocation.node_initial_primaries_recoveries", 4, _int(0), dynamic=True),
     Setting("cluster.routing.allocation.awareness.attributes", [], _list, dynamic=True),
     Setting("cluster.routing.allocation.same_shard.host", False, _bool, dynamic=True),
+    # The balancer (allocation/balancer.py): the weight factors of the shards per node and of
+    # an index's shards per node, and the weight gain below which no shard moves (at least 1,
+    # as in Elasticsearch 8: one move changes two nodes' weights by 1 each, so a smaller
+    # threshold would swap shards between equally loaded nodes forever).
+    Setting("cluster.routing.allocation.balance.shard", 0.45, _float(0.0), dynamic=True),
+    Setting("cluster.routing.allocation.balance.index", 0.55, _float(0.0), dynamic=True),
+    Setting("cluster.routing.allocation.balance.threshold", 1.0, _float(1.0), dynamic=True),
+    # The rebalance deciders (allocation/deciders.py): what may move, when, and how many at once.
+    Setting("cluster.routing.rebalance.enable", "all", _enum("all", "primaries", "replicas", "none"),
+            dynamic=True),
+    Setting("cluster.routing.allocation.allow_rebalance", "indices_all_active",
+            _enum("always", "indices_primaries_active", "indices_all_active"), dynamic=True),
+    Setting("cluster.routing.allocation.cluster_concurrent_rebalance", 2, _int(-1), dynamic=True),
 ]}
 # Affix settings: any key under these prefixes is allowed (custom node attributes).
 NODE_SETTING_PREFIXES = ("node.attr.",)
@@ -264,7 +292,12 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.blocks.metadata", False, _bool, dynamic=True),
     Setting("index.routing.allocation.enable", "all", _enum("all", "primaries", "new_primaries", "none"),
             dynamic=True),
+    Setting("index.routing.rebalance.enable", "all", _enum("all", "primaries", "replicas", "none"),
+            dynamic=True),
     Setting("index.allocation.max_retries", 5, _int(0), dynamic=True),
+    # How long a replica whose node left waits for it to come back before it is rebuilt
+    # elsewhere (ES's delayed allocation); the master reroutes when the wait ends.
+    Setting("index.unassigned.node_left.delayed_timeout", 60.0, _time_min(0.0), dynamic=True),
     Setting("index.uuid", None, _str, private=True),
     Setting("index.creation_date", None, _str, private=True),
     Setting("index.version.created", None, _str, private=True),

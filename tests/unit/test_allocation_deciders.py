@@ -769,8 +769,11 @@ def test_explain_a_started_copy_and_an_in_sync_primary_with_no_copy_left():
     assert (body["current_state"], body["can_remain_on_current_node"], body["can_rebalance_cluster"]) == (
         "started",
         "yes",
-        "no",
+        "yes",
     )
+    assert body["can_rebalance_to_other_node"] == "no"
+    assert body["rebalance_explanation"] == ("cannot rebalance as no target node exists that can both "
+                                             "allocate this shard and improve the cluster balance")
     assert body["current_node"]["id"] == primary.node
     lost = allocator.reroute(content, {}, now_ms=NOW)
     primary = explain.find_shard(lost, {}, "logs", 0, True, None)

@@ -184,6 +184,15 @@ class ClusterHealth:
         return cls(indices, counts, percent)
 
 
+def delayed_unassigned(node) -> int:
+    """Replicas waiting for their node to come back, cluster-wide as ES counts them
+    (UnassignedInfo.getNumberOfDelayedUnassigned): the reroute marks them `delayed`."""
+    coordination = node.coordination
+    content = content_of(coordination.applied_state if coordination is not None else None)
+    return sum(c.delayed for name, copies in content.routing_table.indices.items()
+               if name in content.metadata.indices for c in copies)
+
+
 def index_views(node, names: Iterable[str] | None = None) -> list[IndexView]:
     """The named indices (every index of the applied state when None) as health sees them."""
     coordination = node.coordination

@@ -3,10 +3,12 @@ operators and the Kubernetes operator use before they restart or remove a pod.
 
 A marker in the cluster state's metadata customs (`node_shutdown`: node id -> type,
 reason, start time, allocation delay, target) is all there is: the allocator reads it
-(allocation/deciders.py `node_shutdown`, allocator `_drain` and `_delayed`), so a `remove`
+(allocation/deciders.py `node_shutdown`, allocator `_drain` and `delay_of`), so a `remove`
 or `replace` drains every copy off the node and takes no new one, and a `restart` keeps
-the node's replicas waiting for it, up to `allocation_delay`, instead of copying them
-elsewhere. The status is computed from the routing table, as ES computes it.
+the node's replicas waiting for it, up to the longer of `allocation_delay` and the index's
+`index.unassigned.node_left.delayed_timeout` (the master reroutes when the wait ends,
+allocation/delayed.py), instead of copying them elsewhere. The status is computed from
+the routing table, as ES computes it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Shard allocation on the master: pure functions from a cluster state's content and its
-nodes to the next content (Elasticsearch's AllocationService, without rebalancing yet).
+nodes to the next content (Elasticsearch's AllocationService; the balancer is balancer.py).
 
 - a copy whose node left becomes UNASSIGNED (NODE_LEFT), remembering its node and
   allocation id; a replica whose node restarted (a new ephemeral id) too;
@@ -12,15 +12,19 @@ nodes to the next content (Elasticsearch's AllocationService, without rebalancin
   filters never keep an in-sync primary from its data). Without such a node it stays
   unassigned (red) rather than starting empty elsewhere and losing acknowledged writes;
 - a new primary, and once its primary has started each unassigned replica, goes to the
-  data node with the fewest shards, then the fewest of its index, among those the deciders
+  data node of least weight (balancer.py) among those the deciders
   (allocation/deciders.py) accept; when that node is throttled the copy waits;
+- a replica whose node left or restarted goes back to it once it is here again; while it
+  is away the replica waits (`delayed`) for `index.unassigned.node_left.delayed_timeout`;
+- started copies that may not remain move away (`_drain`), then the balancer moves others
+  from heavy to light nodes (`balancer.rebalance`);
 - while the primary is active the in-sync set is the started copies (a replica that left
   or failed drops out of it).
 
 `shard_started` and `shard_failed` are the updates a node's report causes; a failed copy
 counts its failures and is retried until `index.allocation.max_retries`. `reroute` takes
-the time (`now_ms`) it stamps on copies it unassigns; the master passes none and the wall
-clock is read once, only when something becomes unassigned.
+the time (`now_ms`, the master's clock) it stamps on copies it unassigns and measures
+delays against; without one the wall clock is read once, when first needed.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
 from ..common.ids import random_base64_uuid
 from ..index.metadata import IndexMetadata
+from .balancer import rebalance, relocate
 from .deciders import NO, THROTTLE, YES, Allocation, active_primary_node, can_remain, decide, force_primary
+
+__all__ = ["Clock", "delay_of", "next_delay_expiry", "relocate", "reroute", "shard_failed", "shard_started"]
 
 
 class Clock:
@@ -64,18 +71,7 @@ def unassign(copy: ShardRouting, reason: str, details: str, now_ms: int,
         copy, state="UNASSIGNED", node=None, node_ephemeral_id=None, unassigned_reason=reason,
         unassigned_details=details, last_node=copy.node or copy.last_node,
         last_allocation_id=copy.allocation_id or copy.last_allocation_id, allocation_id=None,
-        failed_attempts=failed_attempts, unassigned_at=now_ms, relocating_node=None)
-
-
-def relocate(copies: list[ShardRouting], at: int, target: DiscoveryNode) -> None:
-    """Start moving copies[at] to `target`: the source goes on serving, RELOCATING, while a
-    target copy recovers from the primary; the move completes when the target starts
-    (`shard_started`) and the source is dropped."""
-    source = copies[at]
-    copies[at] = msgspec.structs.replace(source, state="RELOCATING", relocating_node=target.id)
-    copies.append(ShardRouting(source.index, source.shard, False, "INITIALIZING", target.id,
-                               target.ephemeral_id, random_base64_uuid(), unassigned_reason=None,
-                               relocating_node=source.node))
+        failed_attempts=failed_attempts, unassigned_at=now_ms, relocating_node=None, delayed=False)
 
 
 def _is_target(copy: ShardRouting) -> bool:
@@ -133,7 +129,7 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
         else:
             index_load = dict.fromkeys(alloc.data_nodes, 0)
             for copy in copies:
-                if copy.node in index_load:
+                if copy.node in index_load and copy.state != "RELOCATING":  # counted at its target
                     index_load[copy.node] += 1
         by_shard: dict[int, list[ShardRouting]] = {}
         for copy in copies:
@@ -144,6 +140,11 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
             updated.extend(shard_copies)
         new_routing[name] = tuple(updated)
         indices[name] = metadata
+    # The balancer last, over the whole table as it now stands (ES's balance() after
+    # moveShards() and allocateUnassigned()).
+    as_lists = {name: list(copies) for name, copies in new_routing.items()}
+    for name in rebalance(as_lists, alloc):
+        new_routing[name] = tuple(as_lists[name])
     if new_routing == content.routing_table.indices and indices == content.metadata.indices:
         return content
     return msgspec.structs.replace(
@@ -213,15 +214,7 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
                 metadata = _allocate_primary(copies, primary_at, metadata, alloc, index_load)
         primary = next(c for c in copies if c.primary)
         if primary.state in ("STARTED", "RELOCATING"):
-            for i, copy in enumerate(copies):
-                if copy.primary or copy.node is not None or _delayed(copy, alloc, clock):
-                    continue
-                target = best_node(copy, copies, alloc, index_load)
-                if target is None:
-                    break  # the other unassigned replicas of this shard would get the same answer
-                copies[i] = initialize(copy, alloc.data_nodes[target].node, random_base64_uuid())
-                alloc.placed(copies[i], target, primary.node)
-                index_load[target] += 1
+            _place_replicas(copies, primary, alloc, index_load, clock)
             _drain(copies, alloc, index_load)
     else:
         primary = next(c for c in copies if c.primary)
@@ -268,14 +261,82 @@ def _settle_relocations(copies: list[ShardRouting]) -> list[ShardRouting]:
     return out
 
 
-def _delayed(copy: ShardRouting, alloc: Allocation, clock: Clock) -> bool:
-    """A replica of a node that is restarting under a shutdown marker waits for it, up to
-    the marker's allocation_delay, rather than being copied elsewhere."""
+def _place_replicas(copies: list[ShardRouting], primary: ShardRouting, alloc: Allocation,
+                    index_load: dict[str, int], clock: Clock) -> None:
+    """Each unassigned replica of a shard whose primary is active: back to the node that
+    held it when that node is here again (ES's ReplicaShardAllocator prefers the node with
+    the data, delayed or not), else it waits while its delay runs (marked `delayed`, as
+    health and explain report it), else to the lightest node the deciders allow."""
+    placeable = True  # once the lightest node refuses, the other replicas get the same answer
+    for i, copy in enumerate(copies):
+        if copy.primary or copy.node is not None:
+            continue
+        target = _returning_node(copy, copies, alloc)
+        if target is None:
+            delayed = _delayed(copy, alloc, clock)
+            if delayed != copy.delayed:
+                copies[i] = copy = msgspec.structs.replace(copy, delayed=delayed)
+            if delayed or not placeable:
+                continue
+            target = best_node(copy, copies, alloc, index_load)
+            if target is None:
+                placeable = False
+                continue
+        elif target == "":
+            continue  # its node is here but throttled: it waits for that node
+        copies[i] = initialize(msgspec.structs.replace(copy, delayed=False), alloc.data_nodes[target].node,
+                               random_base64_uuid())
+        alloc.placed(copies[i], target, primary.node)
+        index_load[target] += 1
+
+
+_NODE_GONE = ("NODE_LEFT", "NODE_RESTARTING")  # the reasons a replica may wait for its node
+
+
+def _returning_node(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation) -> str | None:
+    """The node a replica left with (or restarted on), back in the cluster: its id when the
+    deciders say YES there, "" when they throttle it, None when it is not here or refuses."""
+    node = copy.last_node
+    if copy.unassigned_reason not in _NODE_GONE or node not in alloc.data_nodes:
+        return None
+    kind, _ = decide(copy, alloc.data_nodes[node], copies, alloc)
+    return node if kind == YES else "" if kind == THROTTLE else None
+
+
+def delay_of(copy: ShardRouting, alloc: Allocation) -> int:
+    """How long (ms) an unassigned replica waits for the node it was on, from the moment it
+    became unassigned: `index.unassigned.node_left.delayed_timeout` when its node left or
+    restarted, the longer of that and the marker's `allocation_delay` when that node is
+    restarting under a shutdown marker (ES's UnassignedInfo.getRemainingDelay); 0 for
+    anything else."""
+    if copy.primary or copy.node is not None or copy.unassigned_reason not in _NODE_GONE:
+        return 0
+    delay = alloc.index(copy.index).delayed_timeout_ms
     marker = alloc.shutdowns.get(copy.last_node or "")
-    if marker is None or marker.get("type") != "restart" or copy.unassigned_reason not in (
-            "NODE_LEFT", "NODE_RESTARTING"):
-        return False
-    return clock() < copy.unassigned_at + int(marker.get("allocation_delay_ms", 300_000))
+    if marker is not None and marker.get("type") == "restart":
+        delay = max(delay, int(marker.get("allocation_delay_ms", 300_000)))
+    return delay
+
+
+def _delayed(copy: ShardRouting, alloc: Allocation, clock: Clock) -> bool:
+    delay = delay_of(copy, alloc)
+    return delay > 0 and clock() < copy.unassigned_at + delay
+
+
+def next_delay_expiry(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode]) -> int | None:
+    """When (ms since the epoch) the earliest delayed replica's wait ends, None when no
+    replica waits: the master reroutes then (ES's DelayedAllocationService)."""
+    alloc: Allocation | None = None
+    earliest: int | None = None
+    for name, copies in content.routing_table.indices.items():
+        if name not in content.metadata.indices:
+            continue
+        for copy in copies:
+            if copy.delayed:
+                alloc = alloc or Allocation(content, nodes)
+                at = copy.unassigned_at + delay_of(copy, alloc)
+                earliest = at if earliest is None else min(earliest, at)
+    return earliest
 
 
 def _drain(copies: list[ShardRouting], alloc: Allocation, index_load: dict[str, int]) -> None:
@@ -295,16 +356,17 @@ def _drain(copies: list[ShardRouting], alloc: Allocation, index_load: dict[str, 
         if target is None:
             continue
         relocate(copies, i, alloc.data_nodes[target].node)
-        alloc.placed(copies[-1], target, active_primary_node(copies, copy.shard))
+        alloc.relocated(copy, copies[-1], active_primary_node(copies, copy.shard))
         index_load[target] += 1
+        index_load[copy.node] -= 1  # type: ignore[index]
         return
 
 
 def best_node(copy: ShardRouting, shard: list[ShardRouting], alloc: Allocation,
               index_load: dict[str, int]) -> str | None:
-    """ES's BalancedShardsAllocator for an unassigned copy: the lightest node (fewest
-    shards, then fewest of the index) among those the deciders do not refuse, a YES
-    preferred at equal weight; None when that node is throttled or every node refuses."""
+    """ES's BalancedShardsAllocator for an unassigned copy: the node of least weight
+    (balancer.py) among those the deciders do not refuse, a YES preferred at equal weight;
+    None when that node is throttled or every node refuses."""
     load = alloc.load
     s = alloc.settings
     # What the deciders would answer on every node, found cheaply first (a reroute runs on
@@ -321,12 +383,14 @@ def best_node(copy: ShardRouting, shard: list[ShardRouting], alloc: Allocation,
             return None
         if all(alloc.incoming[n] >= s.incoming for n in candidates):
             return None
-    order = sorted(candidates, key=lambda n: (load[n], index_load[n], n))
+    theta0, theta1 = s.shard_balance, s.index_balance
+    weights = {n: theta0 * load[n] + theta1 * index_load[n] for n in candidates}  # less the averages
+    order = sorted(candidates, key=lambda n: (weights[n], n))
     best: str | None = None
     best_type = NO
-    best_weight: tuple[int, int] | None = None
+    best_weight: float | None = None
     for n in order:
-        weight = (load[n], index_load[n])
+        weight = weights[n]
         if best_weight is not None and weight > best_weight:
             break
         kind, _ = decide(copy, alloc.data_nodes[n], shard, alloc)

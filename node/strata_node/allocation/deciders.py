@@ -193,6 +193,12 @@ def _setting(layers: Sequence[Mapping[str, Any]], key: str, default: Any = None)
 
 class AllocationSettings(NamedTuple):
     enable: str
+    rebalance_enable: str
+    allow_rebalance: str
+    concurrent_rebalance: int
+    shard_balance: float  # theta0 and theta1 of the weight function, normalized to sum to 1
+    index_balance: float
+    threshold: float
     incoming: int
     outgoing: int
     initial_primaries: int
@@ -218,8 +224,18 @@ def allocation_settings(transient: Mapping[str, Any], persistent: Mapping[str, A
                 forced[key[len(FORCED_AWARENESS_PREFIX):-len(".values")]] = values
     require, include, exclude = _groups(merged, CLUSTER_FILTER_PREFIXES)
     prefix = "cluster.routing.allocation."
+    shard_balance = _setting(layers, prefix + "balance.shard")
+    index_balance = _setting(layers, prefix + "balance.index")
+    total = shard_balance + index_balance
+    if total <= 0:  # ES refuses both at 0; a reroute never fails, so both count alike
+        shard_balance = index_balance = total = 1.0
     return AllocationSettings(
         enable=_setting(layers, prefix + "enable"),
+        rebalance_enable=_setting(layers, "cluster.routing.rebalance.enable"),
+        allow_rebalance=_setting(layers, prefix + "allow_rebalance"),
+        concurrent_rebalance=_setting(layers, prefix + "cluster_concurrent_rebalance"),
+        shard_balance=shard_balance / total, index_balance=index_balance / total,
+        threshold=_setting(layers, prefix + "balance.threshold"),
         incoming=_setting(layers, prefix + "node_concurrent_incoming_recoveries", concurrent),
         outgoing=_setting(layers, prefix + "node_concurrent_outgoing_recoveries", concurrent),
         initial_primaries=_setting(layers, prefix + "node_initial_primaries_recoveries"),
@@ -233,7 +249,9 @@ class IndexAllocation(NamedTuple):
     """An index's allocation settings, parsed once per reroute."""
 
     enable: str | None  # None: the cluster's applies
+    rebalance_enable: str | None
     max_retries: int
+    delayed_timeout_ms: int  # index.unassigned.node_left.delayed_timeout
     require: NodeFilters | None
     include: NodeFilters | None
     exclude: NodeFilters | None
@@ -258,13 +276,23 @@ def index_allocation(metadata: IndexMetadata) -> IndexAllocation:
 def _parse_index_allocation(metadata: IndexMetadata) -> IndexAllocation:
     settings = metadata.settings
     enable = settings.get("index.routing.allocation.enable")
-    try:
-        max_retries = metadata.setting("index.allocation.max_retries")
-    except SettingsError:
-        max_retries = INDEX_SETTINGS["index.allocation.max_retries"].default
+    rebalance = settings.get("index.routing.rebalance.enable")
     require, include, exclude = _groups(settings, INDEX_FILTER_PREFIXES)
-    return IndexAllocation(str(enable).lower() if enable is not None else None, max_retries,
+    return IndexAllocation(str(enable).lower() if enable is not None else None,
+                           str(rebalance).lower() if rebalance is not None else None,
+                           _index_setting(metadata, "index.allocation.max_retries"),
+                           round(_index_setting(metadata, _DELAYED_TIMEOUT) * 1000),
                            require, include, exclude)
+
+
+_DELAYED_TIMEOUT = "index.unassigned.node_left.delayed_timeout"
+
+
+def _index_setting(metadata: IndexMetadata, key: str) -> Any:
+    try:
+        return metadata.setting(key)
+    except SettingsError:
+        return INDEX_SETTINGS[key].default  # validated on the way in; a reroute never fails on it
 
 
 # -- what one reroute knows ---------------------------------------------------------------------
@@ -296,6 +324,27 @@ class Allocation:
         self.initializing_primaries = dict.fromkeys(self.data_nodes, 0)
         self.incoming = dict.fromkeys(self.data_nodes, 0)
         self.outgoing = dict.fromkeys(self.data_nodes, 0)
+        # The cluster-wide activity the rebalance deciders read (ES's RoutingNodes counts):
+        # filled by `count_activity` just before rebalancing, kept up by `relocated`.
+        self.unassigned = self.unassigned_primaries = 0
+        self.inactive = self.inactive_primaries = 0
+        self.relocating = 0
+
+    def count_activity(self, routing: Mapping[str, Sequence[ShardRouting]]) -> None:
+        """Unassigned and inactive copies (initializing, not as a relocation's target),
+        primaries apart, and relocations under way, over the whole routing table."""
+        self.unassigned = self.unassigned_primaries = self.inactive = self.inactive_primaries = 0
+        self.relocating = 0
+        for copies in routing.values():
+            for c in copies:
+                if c.state == "UNASSIGNED":
+                    self.unassigned += 1
+                    self.unassigned_primaries += c.primary
+                elif c.state == "INITIALIZING" and c.relocating_node is None:
+                    self.inactive += 1
+                    self.inactive_primaries += c.primary
+                elif c.state == "RELOCATING":
+                    self.relocating += 1
 
     def count(self, routing: Mapping[str, Sequence[ShardRouting]]) -> None:
         """Fill the per-node counters from a routing table (once, before any placement)."""
@@ -304,7 +353,8 @@ class Allocation:
             for copy in copies:
                 node = copy.node
                 if node in load:
-                    load[node] += 1
+                    if copy.state != "RELOCATING":  # counted at its target, as ES's model does
+                        load[node] += 1
                     if copy.state == "INITIALIZING":
                         if copy.primary:
                             self.initializing_primaries[node] += 1
@@ -313,6 +363,14 @@ class Allocation:
                             source = active_primary_node(copies, copy.shard)
                             if source in self.outgoing:
                                 self.outgoing[source] += 1
+
+    def relocated(self, source: ShardRouting, target: ShardRouting, primary_node: str | None) -> None:
+        """A started copy just began moving to `target.node`: the source's node holds one
+        copy fewer in the balance (ES's model counts a move at its target)."""
+        self.placed(target, target.node, primary_node)  # type: ignore[arg-type]
+        if source.node in self.load:
+            self.load[source.node] -= 1
+        self.relocating += 1
 
     def placed(self, copy: ShardRouting, node: str, source: str | None) -> None:
         """A copy was just initialized on `node` (recovering from `source`, a replica)."""
@@ -583,6 +641,91 @@ def node_shutdown(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allo
         return Decision(NO, "node_shutdown", f"node [{node.id}] is preparing to be removed from the cluster")
     return Decision(YES, "node_shutdown", f"node [{node.id}] is preparing to restart, but will remain in the "
                     f"cluster ({kind})")
+
+
+# -- rebalancing (ES's canRebalance) -----------------------------------------------------------
+
+
+def rebalance_only_when_active(copy: ShardRouting, shard: Copies, alloc: Allocation) -> Decision:
+    name = "rebalance_only_when_active"
+    if any(c.state != "STARTED" for c in shard if c is not copy):
+        return Decision(NO, name, "rebalancing is not allowed until all replicas in the cluster are active")
+    return Decision(YES, name, "rebalancing is allowed as all replicas are active in the cluster")
+
+
+def cluster_rebalance(alloc: Allocation) -> Decision:
+    """ClusterRebalanceAllocationDecider: `cluster.routing.allocation.allow_rebalance`."""
+    allow, name = alloc.settings.allow_rebalance, "cluster_rebalance"
+    setting = f"cluster setting [{_ALLOCATION}allow_rebalance] is set to [{allow}]"
+    if allow == "indices_primaries_active":
+        if alloc.unassigned_primaries:
+            return Decision(NO, name, f"the cluster has unassigned primary shards and {setting}")
+        if alloc.inactive_primaries:
+            return Decision(NO, name, f"the cluster has inactive primary shards and {setting}")
+        return Decision(YES, name, "all primary shards are active")
+    if allow == "indices_all_active":
+        if alloc.unassigned:
+            return Decision(NO, name, f"the cluster has unassigned shards and {setting}")
+        if alloc.inactive:
+            return Decision(NO, name, f"the cluster has inactive shards and {setting}")
+    return Decision(YES, name, "all shards are active")
+
+
+def concurrent_rebalance(alloc: Allocation) -> Decision:
+    """ConcurrentRebalanceAllocationDecider: every relocation under way counts, a drain's too."""
+    limit = alloc.settings.concurrent_rebalance
+    if limit == -1:
+        return Decision(YES, "concurrent_rebalance", "unlimited concurrent rebalances are allowed")
+    if alloc.relocating >= limit:
+        return Decision(THROTTLE, "concurrent_rebalance",
+                        f"reached the limit of concurrently rebalancing shards [{alloc.relocating}], cluster "
+                        f"setting [{_ALLOCATION}cluster_concurrent_rebalance={limit}]")
+    return Decision(YES, "concurrent_rebalance", f"below threshold [{limit}] for concurrent rebalances, "
+                    f"current rebalance shard count [{alloc.relocating}]")
+
+
+def enable_rebalance(copy: ShardRouting | None, alloc: Allocation) -> Decision:
+    """EnableAllocationDecider's rebalance half: `cluster.routing.rebalance.enable`, or the
+    index's `index.routing.rebalance.enable`; with no copy, the cluster-wide question."""
+    if alloc.ignore_disable:
+        return Decision(YES, "enable", "allocation is explicitly ignoring any disabling of rebalancing")
+    cluster_value = alloc.settings.rebalance_enable
+    if copy is None:
+        if cluster_value != "none":
+            return Decision(YES, "enable", "rebalancing is not globally disabled")
+        if any(alloc.index(name).rebalance_enable not in (None, "none") for name in alloc.indices):
+            return Decision(YES, "enable", "rebalancing is permitted on one or more indices")
+        return Decision(NO, "enable", "no rebalancing is allowed due to cluster setting "
+                        "[cluster.routing.rebalance.enable=none]")
+    index_value = alloc.index(copy.index).rebalance_enable
+    if index_value is not None:
+        value, where = index_value, f"index setting [index.routing.rebalance.enable={index_value}]"
+    else:
+        value, where = cluster_value, f"cluster setting [cluster.routing.rebalance.enable={cluster_value}]"
+    if value == "all":
+        return Decision(YES, "enable", "all rebalancing is allowed")
+    if value == "none":
+        return Decision(NO, "enable", f"no rebalancing is allowed due to {where}")
+    if value == "primaries":
+        if copy.primary:
+            return Decision(YES, "enable", "primary rebalancing is allowed")
+        return Decision(NO, "enable", f"replica rebalancing is forbidden due to {where}")
+    if copy.primary:  # replicas
+        return Decision(NO, "enable", f"primary rebalancing is forbidden due to {where}")
+    return Decision(YES, "enable", "replica rebalancing is allowed")
+
+
+def can_rebalance_cluster(alloc: Allocation) -> tuple[str, list[Decision]]:
+    """ES's canRebalance(allocation): may the balancer move anything at all now?"""
+    return _combine((cluster_rebalance(alloc), concurrent_rebalance(alloc), enable_rebalance(None, alloc)),
+                    alloc)
+
+
+def can_rebalance(copy: ShardRouting, shard: Copies, alloc: Allocation) -> tuple[str, list[Decision]]:
+    """ES's canRebalance(shard, allocation), in ES's decider order: may this started copy
+    be moved to balance the cluster (where to is `decide`'s question)?"""
+    return _combine((rebalance_only_when_active(copy, shard, alloc), cluster_rebalance(alloc),
+                     concurrent_rebalance(alloc), enable_rebalance(copy, alloc)), alloc)
 
 
 DECIDERS: tuple[Decider, ...] = (max_retry, replica_after_primary_active, enable, node_shutdown, filter_,

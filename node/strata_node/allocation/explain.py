@@ -4,9 +4,11 @@ renders: AllocateUnassignedDecision, MoveDecision, NodeAllocationResult).
 
 An unassigned copy is explained with the decision the reroute would take now, node by
 node, each with its deciders (NO and THROTTLE ones, YES ones too with
-`include_yes_decisions`). An initializing copy says so. A started copy answers whether it
-may remain on its node (filters, awareness) and, since started shards are never moved to
-balance the cluster yet, that rebalancing is not allowed, with the nodes that would take it.
+`include_yes_decisions`); a replica waiting for its node to return says how long it still
+waits. An initializing copy says so. A started copy answers whether it may remain on its
+node (filters, awareness); if not, where it could move; if so, whether the rebalance
+deciders let the balancer move it and which nodes would take it for a better balance
+(balancer.py), `worse_balance` for the others.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, ShardRouting
 from ..common.errors import IllegalArgument, IndexNotFound, ShardNotFound
 from ..common.patterns import simple_match
-from .allocator import in_sync_candidates
+from ..common.units import human_millis
+from .allocator import Clock, delay_of, in_sync_candidates
+from .balancer import Model, improves
 from .deciders import (
     NO,
     THROTTLE,
@@ -26,6 +30,7 @@ from .deciders import (
     Allocation,
     Decision,
     NodeInfo,
+    can_rebalance,
     can_remain,
     decide,
     es_time,
@@ -43,9 +48,6 @@ NO_UNASSIGNED = (
     "unassigned shard, but there are no unassigned shards in this cluster. To explain the allocation of "
     "an assigned shard you must specify the target shard in the request.")
 NOT_PERMITTED = "cannot allocate because allocation is not permitted to any of the nodes"
-# Started shards stay where they are until a balancer moves them; say so as a decider would.
-NO_REBALANCE = Decision(NO, "balancer", "this cluster does not move started shards to balance it yet: "
-                        "new and unassigned copies go to the allowed node with the fewest shards")
 # AllocationDecision, in ES's order (node decisions sort by it).
 ORDER = {"yes": 0, "throttled": 1, "no": 2, "worse_balance": 3, "awaiting_info": 4, "allocation_delayed": 5,
          "no_valid_shard_copy": 6, "no_attempt": 7}
@@ -151,17 +153,19 @@ def _sorted(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def explain(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], copy: ShardRouting, *,
-            specific: bool = True, include_yes: bool = False,
-            include_disk_info: bool = False) -> dict[str, Any]:
+            specific: bool = True, include_yes: bool = False, include_disk_info: bool = False,
+            now_ms: int | None = None) -> dict[str, Any]:
     alloc = Allocation(content, nodes, debug=True, include_yes=include_yes)
     alloc.count(content.routing_table.indices)
+    alloc.count_activity(content.routing_table.indices)
     copies = [c for c in content.routing_table.indices[copy.index] if c.shard == copy.shard]
     out: dict[str, Any] = {}
     if not specific:
         out["note"] = NO_SHARD_SPECIFIED
     out.update(index=copy.index, shard=copy.shard, primary=copy.primary, current_state=copy.state.lower())
+    model = Model(content.routing_table.indices, alloc)
     if copy.state == "UNASSIGNED":
-        decision = _unassigned(copy, copies, alloc)
+        decision = _unassigned(copy, copies, alloc, model, Clock(now_ms))
         info: dict[str, Any] = {"reason": copy.unassigned_reason or "INDEX_CREATED",
                                 "at": es_time(copy.unassigned_at)}
         if copy.failed_attempts:
@@ -175,6 +179,8 @@ def explain(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], co
         current = nodes.get(copy.node)  # type: ignore[arg-type]
         if current is not None:
             out["current_node"] = node_json(current, True)
+            if copy.state == "STARTED" and copy.node in alloc.data_nodes:
+                out["current_node"]["weight_ranking"] = model.ranking(copy.index)[copy.node]
     if include_disk_info:
         # No disk usage is gathered yet, so there is none to show (ES's empty ClusterInfo).
         out["cluster_info"] = {"nodes": {}, "shard_sizes": {}, "shard_data_set_sizes": {}, "shard_paths": {},
@@ -182,7 +188,7 @@ def explain(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], co
     if copy.state == "UNASSIGNED":
         out.update(decision)
     elif copy.state == "STARTED" and copy.node in alloc.data_nodes:
-        out.update(_started(copy, copies, alloc))
+        out.update(_started(copy, copies, alloc, model))
     else:
         name = nodes[copy.node].name if copy.node in nodes else copy.node
         out["explanation"] = (f"the shard is in the process of initializing on node [{name}], wait until "
@@ -190,23 +196,13 @@ def explain(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], co
     return out
 
 
-def _ranked(alloc: Allocation, copy: ShardRouting) -> dict[str, int]:
-    """Weight ranking of every data node for a copy of this index: fewest shards, then
-    fewest of the index (1 is where it would go first)."""
-    index_load = dict.fromkeys(alloc.data_nodes, 0)
-    for c in alloc.content.routing_table.indices.get(copy.index, ()):
-        if c.node in index_load:
-            index_load[c.node] += 1
-    order = sorted(alloc.data_nodes, key=lambda n: (alloc.load[n], index_load[n], n))
-    return {n: i for i, n in enumerate(order, 1)}
-
-
-def _unassigned(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation) -> dict[str, Any]:
+def _unassigned(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation, model: Model,
+                clock: Clock) -> dict[str, Any]:
     metadata = alloc.indices[copy.index]
     in_sync = metadata.in_sync(copy.shard) if copy.primary else ()
     if in_sync:
         return _existing_primary(copy, copies, alloc, in_sync)
-    ranking = _ranked(alloc, copy)
+    ranking = model.ranking(copy.index)
     results = []
     best: tuple[int, str, str] | None = None  # (ranking, type, node)
     for n in sorted(alloc.data_nodes, key=ranking.__getitem__):
@@ -215,7 +211,19 @@ def _unassigned(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocatio
         if kind != NO and (best is None or (kind == YES and best[1] == THROTTLE and ranking[n] == best[0])):
             best = (ranking[n], kind, n)
     out: dict[str, Any] = {}
-    if best is not None and best[1] == YES:
+    delay = delay_of(copy, alloc)
+    remaining = copy.unassigned_at + delay - clock()
+    if copy.delayed and remaining > 0:
+        # ES's ReplicaShardAllocator: the replica waits for the node that left with its data.
+        despite = (", despite being allowed to allocate the shard to at least one other node"
+                   if any(r["node_decision"] == "yes" for r in results) else "")
+        out.update(can_allocate="allocation_delayed",
+                   allocate_explanation="cannot allocate because the cluster is still waiting "
+                                        f"{human_millis(remaining)} for the departed node holding a replica "
+                                        f"to rejoin{despite}",
+                   configured_delay=human_millis(delay), configured_delay_in_millis=delay,
+                   remaining_delay=human_millis(remaining), remaining_delay_in_millis=remaining)
+    elif best is not None and best[1] == YES:
         out.update(can_allocate="yes", allocate_explanation="can allocate the shard",
                    target_node=node_json(alloc.data_nodes[best[2]].node, True))
     elif best is not None:
@@ -262,36 +270,68 @@ def _existing_primary(copy: ShardRouting, copies: list[ShardRouting], alloc: All
     return out
 
 
-def _started(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation) -> dict[str, Any]:
-    """MoveDecision: may it remain; if not, where it could go (it is not moved: relocation
-    is not built); if so, rebalancing is not allowed (no balancer moves started shards)."""
+def _started(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation,
+             model: Model) -> dict[str, Any]:
+    """MoveDecision: may it remain; if not, where it could go (the reroute drains it);
+    if so, whether the rebalance deciders allow moving it (`can_rebalance_cluster`) and
+    which node would take it for a better balance (`can_rebalance_to_other_node`): a node
+    where it would not improve the balance by more than the threshold is `worse_balance`."""
     kind, remain = can_remain(copy, alloc.data_nodes[copy.node], copies, alloc)  # type: ignore[index]
-    ranking = _ranked(alloc, copy)
+    ranking = model.ranking(copy.index)
+    current_weight = model.weight(copy.node, copy.index)  # type: ignore[arg-type]
+    threshold = alloc.settings.threshold
     results = []
     any_yes = False
+    best: tuple[int, str, str] | None = None  # (order of the decision, node, decision)
     for n in sorted(alloc.data_nodes, key=ranking.__getitem__):
         if n == copy.node:
             continue
         node_kind, decisions = decide(copy, alloc.data_nodes[n], copies, alloc)
         any_yes = any_yes or node_kind == YES
-        results.append(_node_result(alloc.data_nodes[n], _NODE_DECISION[node_kind], decisions,
-                                    ranking=ranking[n]))
+        decision = _NODE_DECISION[node_kind]
+        if kind != NO and decision != "no" and not improves(current_weight, model.weight(n, copy.index),
+                                                             threshold):
+            decision = "worse_balance"
+        elif decision != "no" and (best is None or ORDER[decision] < best[0]):
+            best = (ORDER[decision], n, decision)
+        results.append(_node_result(alloc.data_nodes[n], decision, decisions, ranking=ranking[n]))
     out: dict[str, Any] = {}
     if kind == NO:
         out["can_remain_on_current_node"] = "no"
         out["can_remain_decisions"] = [d.as_json() for d in remain if d.type == NO or alloc.include_yes]
-        out["can_move_to_other_node"] = "no"
-        out["move_explanation"] = (
-            "cannot move shard to another node: relocating a started shard is not supported yet" if any_yes
-            else "cannot move shard to another node, even though it is not allowed to remain on its current "
-                 "node")
+        if best is None:
+            out["can_move_to_other_node"] = "no"
+            out["move_explanation"] = ("cannot move shard to another node, even though it is not allowed to "
+                                       "remain on its current node")
+        else:
+            out["can_move_to_other_node"] = best[2]
+            out["move_explanation"] = (
+                "shard cannot remain on this node and is force-moved to another node" if best[2] == "yes"
+                else "shard cannot remain on this node but is throttled on moving to another node")
+            out["target_node"] = node_json(alloc.data_nodes[best[1]].node, True)
     else:
         out["can_remain_on_current_node"] = "yes"
-        out["can_rebalance_cluster"] = "no"
-        out["can_rebalance_cluster_decisions"] = [NO_REBALANCE.as_json()]
-        out["can_rebalance_to_other_node"] = "no"
-        out["rebalance_explanation"] = "rebalancing is not allowed" + (
-            ", even though there is at least one node on which the shard can be allocated" if any_yes else "")
+        cluster_kind, cluster_decisions = can_rebalance(copy, copies, alloc)
+        out["can_rebalance_cluster"] = "yes" if cluster_kind == YES else "no"
+        if cluster_decisions:
+            out["can_rebalance_cluster_decisions"] = [d.as_json() for d in cluster_decisions]
+        if cluster_kind == NO:
+            out["can_rebalance_to_other_node"] = "no"
+            out["rebalance_explanation"] = "rebalancing is not allowed" + (
+                ", even though there is at least one node on which the shard can be allocated"
+                if any_yes else "")
+        elif cluster_kind == THROTTLE:
+            out["can_rebalance_to_other_node"] = "throttled"
+            out["rebalance_explanation"] = "rebalancing is throttled"
+        elif best is None:
+            out["can_rebalance_to_other_node"] = "no"
+            out["rebalance_explanation"] = ("cannot rebalance as no target node exists that can both "
+                                            "allocate this shard and improve the cluster balance")
+        else:
+            out["can_rebalance_to_other_node"] = best[2]
+            out["rebalance_explanation"] = ("can rebalance shard" if best[2] == "yes"
+                                            else "shard rebalancing throttled")
+            out["target_node"] = node_json(alloc.data_nodes[best[1]].node, True)
     if results:
         out["node_allocation_decisions"] = _sorted(results)
     return out

@@ -145,8 +145,11 @@ def format_address(host: str, port: int) -> str:
 
 class CoordinationService:
     def __init__(self, *, settings: NodeSettings, local_node: DiscoveryNode, transport: TransportService,
-                 data_path: Path):
+                 data_path: Path, clock: Callable[[], int] | None = None):
         self.settings = settings
+        # The master's clock (ms since the epoch): what shard allocation reads, delays
+        # included, on every state it builds. Injectable, so tests need not sleep.
+        self.clock: Callable[[], int] = clock or wall_clock_ms
         self.local_node = local_node
         self.node_id = local_node.id
         self.transport = transport
@@ -161,7 +164,7 @@ class CoordinationService:
             self.node_id, peers=(), settings=coordination_settings(settings), random=random.Random(),
             persisted=self._store.load(), local_node=local_node, exclusions=voting_config_exclusions,
             auto_shrink=auto_shrink_voting_configuration,
-            on_membership=_allocate)
+            on_membership=lambda value, nodes: _allocate(value, nodes, self.clock()))
         self._inputs: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tick_pending = False
         self._applied_queue: asyncio.Queue[ClusterState] = asyncio.Queue()
@@ -743,13 +746,17 @@ class CoordinationRefused(StrataError):
     status = 400
 
 
-def _allocate(value: Any, nodes: dict[str, DiscoveryNode]) -> ClusterStateContent:
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _allocate(value: Any, nodes: dict[str, DiscoveryNode], now_ms: int | None = None) -> ClusterStateContent:
     """Shard allocation on every state the master builds: copies follow their nodes, and
     persistent tasks of nodes that left move to members under a new allocation id."""
     from ..allocation.allocator import reroute
     from ..tasks.persistent import reassign_tasks
 
-    return reassign_tasks(reroute(as_content(value), nodes), nodes)
+    return reassign_tasks(reroute(as_content(value), nodes, now_ms=now_ms), nodes)
 
 
 async def _call(function: Applier, old: ClusterState | None, new: ClusterState, kind: str) -> None:

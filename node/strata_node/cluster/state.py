@@ -71,6 +71,9 @@ class ShardRouting(msgspec.Struct, frozen=True):
     # target (a copy recovering from the primary, primary only once the move completes),
     # the node it moves from.
     relocating_node: str | None = None
+    # An unassigned replica waiting for its node to come back (ES's UnassignedInfo delayed):
+    # set by the reroute while `index.unassigned.node_left.delayed_timeout` runs.
+    delayed: bool = False
 
 
 class RoutingTable(msgspec.Struct, frozen=True):

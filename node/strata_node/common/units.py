@@ -36,3 +36,23 @@ def parse_bytes(value: object, setting: str) -> int:
         raise ValueError(f"failed to parse setting [{setting}] with value [{text}] as a size in bytes: "
                          "unit is missing or unrecognized")
     return int(float(m.group(1)) * _BYTE_UNITS[(m.group(2) or "b").lower()])
+
+
+def format1decimals(value: float, suffix: str) -> str:
+    """Strings.format1Decimals: one decimal, truncated; none when it is zero."""
+    text = repr(float(value))
+    if "e" in text or "E" in text:
+        return f"{value:.1f}".rstrip("0").rstrip(".") + suffix
+    whole, _, fraction = text.partition(".")
+    digit = fraction[:1] or "0"
+    return whole + suffix if digit == "0" else f"{whole}.{digit}{suffix}"
+
+
+def human_millis(ms: float) -> str:
+    """TimeValue.toString."""
+    if ms < 0:
+        return "-1"
+    for suffix, unit in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms >= unit:
+            return format1decimals(ms / unit, suffix)
+    return format1decimals(float(ms), "ms")

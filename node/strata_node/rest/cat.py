@@ -23,6 +23,7 @@ from typing import Any
 
 from ..common.errors import IllegalArgument, StrataError
 from ..common.patterns import simple_match
+from ..common.units import format1decimals, human_millis
 from .controller import RestResponse
 from .request import RestRequest
 
@@ -83,31 +84,11 @@ class Millis:
     millis: float
 
 
-def format1decimals(value: float, suffix: str) -> str:
-    """Strings.format1Decimals: one decimal, truncated; none when it is zero."""
-    text = repr(float(value))
-    if "e" in text or "E" in text:
-        return f"{value:.1f}".rstrip("0").rstrip(".") + suffix
-    whole, _, fraction = text.partition(".")
-    digit = fraction[:1] or "0"
-    return whole + suffix if digit == "0" else f"{whole}.{digit}{suffix}"
-
-
 def human_bytes(n: int) -> str:
     for suffix, unit in _BYTE_UNITS:
         if n >= unit:
             return format1decimals(n / unit, suffix)
     return format1decimals(float(n), "b")
-
-
-def human_millis(ms: float) -> str:
-    """TimeValue.toString."""
-    if ms < 0:
-        return "-1"
-    for suffix, unit in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms >= unit:
-            return format1decimals(ms / unit, suffix)
-    return format1decimals(float(ms), "ms")
 
 
 def render_value(value: Any, request: RestRequest) -> str | None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..action.cluster_admin import catch_up_with_master
-from ..action.cluster_health import ClusterHealth, Status, index_views
+from ..action.cluster_health import ClusterHealth, Status, delayed_unassigned, index_views
 from ..common.errors import IllegalArgument, IndexNotFound, NodeClosed, NumberFormatError
 from .cluster_state import ClusterStateHandlers, node_counts
 from .controller import RestController, RestResponse
@@ -219,7 +219,8 @@ class ClusterHandlers:
             "cluster_name": self.node.cluster_name, "status": status.text, "timed_out": False,
             "number_of_nodes": nodes, "number_of_data_nodes": data_nodes,
             **health.counts.to_json(),
-            "delayed_unassigned_shards": 0, "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
+            "delayed_unassigned_shards": delayed_unassigned(self.node),
+            "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
         }
         if human:
             body["task_max_waiting_in_queue"] = "0s"

@@ -133,7 +133,7 @@ def render_shard(copy: ShardRouting) -> dict[str, Any]:
         out["unassigned_info"] = {
             "reason": copy.unassigned_reason or "INDEX_CREATED",
             "at": "1970-01-01T00:00:00.000Z",
-            "delayed": False,
+            "delayed": copy.delayed,
             "allocation_status": "no_attempt",
         }
     return out
