@@ -199,6 +199,10 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     # Lets tests cut this node off from others (POST /_strata/fault/disconnect): the
     # transport-level fault switch the partition tests use. Never on in production.
     Setting("strata.fault_injection", False, _bool),
+    # The test and demo actions (POST /_strata/sleep with its transport actions, PUT|DELETE
+    # /_strata/persistent and the strata/test/counter persistent task): off in production,
+    # where they would let any REST client park work on every node.
+    Setting("strata.test_actions.enabled", False, _bool),
     Setting("action.auto_create_index", "true", _str, dynamic=True),
     Setting("action.destructive_requires_name", True, _bool, dynamic=True),
     # The timeout of a search that sets none (-1: none), as in Elasticsearch.

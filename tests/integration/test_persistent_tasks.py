@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import TEST_ACTIONS, LocalCluster
 from tests.support.node_process import NodeProcess
 from tests.support.polling import call, ok, wait_until
 
@@ -18,7 +18,7 @@ COUNTER = "strata/test/counter"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("persistent"), ["p0", "p1", "p2"]).start()
+    local = LocalCluster(tmp_path_factory.mktemp("persistent"), ["p0", "p1", "p2"], TEST_ACTIONS).start()
     yield local
     local.stop()
 

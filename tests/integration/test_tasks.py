@@ -8,13 +8,13 @@ import httpx
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import TEST_ACTIONS, LocalCluster
 from tests.support.node_process import NodeProcess
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("tasks"), ["a", "b", "c"]).start()
+    local = LocalCluster(tmp_path_factory.mktemp("tasks"), ["a", "b", "c"], TEST_ACTIONS).start()
     yield local.nodes
     local.stop()
 
@@ -154,7 +154,7 @@ def test_the_official_client_lists_and_cats_tasks(cluster):
 
 def test_a_node_with_another_secret_cannot_join_the_sleep(cluster, tmp_path):
     a = cluster[0]
-    stranger = NodeProcess(tmp_path / "x", "transport.secret=wrong", name="x").start()
+    stranger = NodeProcess(tmp_path / "x", "transport.secret=wrong", TEST_ACTIONS, name="x").start()
     try:
         with stranger.client() as client:
             refused = client.post("/_strata/sleep", params={"millis": 10, "children": a.transport_address})

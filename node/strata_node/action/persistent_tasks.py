@@ -161,7 +161,8 @@ class PersistentTasksService:
                         self._on_completion)
         self.node_service = PersistentTasksNodeService(self.node.node_id, self._start_local,
                                                        self._cancel_local)
-        self.register_executor(CounterExecutor())
+        if self.node.settings.get("strata.test_actions.enabled"):
+            self.register_executor(CounterExecutor())
 
     def register_executor(self, executor: PersistentTaskExecutor) -> None:
         if executor.name in self.executors:

@@ -1,5 +1,6 @@
 """`_tasks` and `_cat/tasks`: list, get, cancel, as Elasticsearch shapes them, over every
-node the transport knows; and `POST /_strata/sleep`, the test action with children.
+node the transport knows; and `POST /_strata/sleep`, the test action with children (only
+with `strata.test_actions.enabled: true`).
 
 Listing and cancelling fan out one transport request per node (this node takes the same
 path, through the transport's local dispatch), so the tasks of the listing itself show
@@ -73,8 +74,9 @@ class TaskHandlers:
         c.register("POST", "/_tasks/{task_id}/_cancel", self.cancel, CANCEL_PARAMS,
                    action="cluster:admin/tasks/cancel")
         c.register("GET", "/_cat/tasks", self.cat, CAT_PARAMS, action="cluster:monitor/tasks/lists")
-        c.register("POST", "/_strata/sleep", self.sleep, ("millis", "children", "wait_for_completion"),
-                   action=SLEEP, cancellable=True)
+        if self.node.settings.get("strata.test_actions.enabled"):
+            c.register("POST", "/_strata/sleep", self.sleep, ("millis", "children", "wait_for_completion"),
+                       action=SLEEP, cancellable=True)
 
     @property
     def results(self) -> TaskResults:

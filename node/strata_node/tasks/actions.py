@@ -1,5 +1,6 @@
 """The task management actions every node serves: list its tasks, cancel them, take a ban
-on a parent, and a sleep action with children on other nodes for tests and demos.
+on a parent, and a sleep action with children on other nodes for tests and demos (only
+with `strata.test_actions.enabled: true`).
 
 "Every node" is the nodes of the applied cluster state (Node.cluster_nodes()); bans go to
 the nodes a task sent children to, which the transport has shaken hands with.
@@ -69,15 +70,16 @@ def _matching(tasks: TaskManager, f: TaskFilter) -> list[Task]:
 
 
 class TaskActions:
-    def __init__(self, transport: TransportService, tasks: TaskManager):
+    def __init__(self, transport: TransportService, tasks: TaskManager, *, test_actions: bool = False):
         self.transport = transport
         self.tasks = tasks
         self._pending: set[asyncio.Future] = set()
         transport.register(LIST_NODE, TaskFilter, NodeTasks, self._list_node)
         transport.register(CANCEL_NODE, CancelTasks, NodeTasks, self._cancel_node)
         transport.register(BAN, BanParent, Empty, self._ban)
-        transport.register(SLEEP, Sleep, Empty, self.sleep, cancellable=True)
-        transport.register(SLEEP_CHILD, Sleep, Empty, self.sleep, cancellable=True)
+        if test_actions:  # `strata.test_actions.enabled`: never in production
+            transport.register(SLEEP, Sleep, Empty, self.sleep, cancellable=True)
+            transport.register(SLEEP_CHILD, Sleep, Empty, self.sleep, cancellable=True)
 
     def _node_tasks(self, found: list[Task], detailed: bool) -> NodeTasks:
         return NodeTasks(node_id=self.tasks.node_id, node_name=self.transport.node_name,
