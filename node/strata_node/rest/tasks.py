@@ -75,7 +75,8 @@ class TaskHandlers:
                    action="cluster:admin/tasks/cancel")
         c.register("GET", "/_cat/tasks", self.cat, CAT_PARAMS, action="cluster:monitor/tasks/lists")
         if self.node.settings.get("strata.test_actions.enabled"):
-            c.register("POST", "/_strata/sleep", self.sleep, ("millis", "children", "wait_for_completion"),
+            c.register("POST", "/_strata/sleep", self.sleep, ("millis", "children", "executor",
+                                                              "wait_for_completion"),
                        action=SLEEP, cancellable=True)
 
     @property
@@ -267,7 +268,11 @@ class TaskHandlers:
         millis = request.int_param("millis", 1000)
         if millis < 0:
             raise IllegalArgument(f"[millis] must be positive, got [{millis}]")
-        message = Sleep(millis=millis, children=request.list_param("children"))
+        executor = request.param("executor")
+        if executor is not None and executor not in self.node.executors:
+            raise IllegalArgument(f"[executor] must be one of {sorted(self.node.executors)}, "
+                                  f"got [{executor}]")
+        message = Sleep(millis=millis, children=request.list_param("children"), executor=executor)
         if request.bool_param("wait_for_completion", True):
             # The request's own task is the sleep, as a REST action's task is in ES.
             own_task = self.node.tasks.get(TaskId.parse(context.current().task_id))

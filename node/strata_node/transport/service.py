@@ -30,6 +30,7 @@ from starlette.routing import Route
 from .. import __version__
 from ..common.bodies import read_capped
 from ..common.errors import StrataError, TaskCancelled, error_to_dict
+from ..tasks import running
 from ..tasks.manager import TaskManager
 from ..tasks.task import Task, TaskId, run_as
 from . import context, wire
@@ -243,14 +244,8 @@ class TransportService:
             if not asyncio.iscoroutine(outcome):
                 return outcome
             return await run_as(task, outcome)
-        loop = asyncio.get_running_loop()
-        ctx = context.current()
-
-        def in_executor() -> Message:
-            with context.bound(ctx):
-                return action.handler(request, task)
-
-        return await loop.run_in_executor(self.executors[action.executor], in_executor)
+        return await running.run_in_executor(self.executors[action.executor], task, action.handler, request,
+                                             task)
 
     async def _handshake(self, request: Handshake, task: Task) -> Handshake:
         if request.cluster_name != self.cluster_name:
