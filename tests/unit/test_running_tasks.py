@@ -35,12 +35,20 @@ def work_in_units(units: list[int], stopped: threading.Event, seconds: float = 3
         stopped.set()
 
 
+async def working(pool, t: Task) -> tuple[asyncio.Future, threading.Event]:
+    """Work in units started on `pool` as `t`'s, once its first unit ran; and the event
+    its thread sets when it stops."""
+    units, stopped = [], threading.Event()
+    work = asyncio.ensure_future(running.run_in_executor(pool, t, work_in_units, units, stopped))
+    while not units:
+        await asyncio.sleep(0.005)
+    return work, stopped
+
+
 def test_a_task_cancelled_while_its_thread_works_ends_at_the_next_unit():
     async def go():
-        pool, t, units, stopped = ThreadPoolExecutor(1), task(), [], threading.Event()
-        work = asyncio.ensure_future(running.run_in_executor(pool, t, work_in_units, units, stopped))
-        while not units:
-            await asyncio.sleep(0.005)
+        pool, t = ThreadPoolExecutor(1), task()
+        work, stopped = await working(pool, t)
         started = time.monotonic()
         t.cancel("by user request")
         with pytest.raises(TaskCancelled, match=r"task cancelled \[by user request\]"):
@@ -80,10 +88,8 @@ def test_the_thread_sees_its_task_and_the_callers_headers():
 
 def test_a_caller_that_goes_away_cancels_the_work_of_a_cancellable_task():
     async def go():
-        pool, t, units, stopped = ThreadPoolExecutor(1), task(), [], threading.Event()
-        work = asyncio.ensure_future(running.run_in_executor(pool, t, work_in_units, units, stopped))
-        while not units:
-            await asyncio.sleep(0.005)
+        pool, t = ThreadPoolExecutor(1), task()
+        work, stopped = await working(pool, t)
         work.cancel()
         with pytest.raises(asyncio.CancelledError):
             await work

@@ -64,9 +64,10 @@ def service(node_id, cluster="c1", secret="s3cret"):
 
 
 @contextlib.asynccontextmanager
-async def serving(t):
+async def served(app):
+    """`app` on uvicorn on a loopback port of its own, for the block; yields its address."""
     sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(t.app(), log_level="warning", access_log=False, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     running = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
@@ -75,7 +76,13 @@ async def serving(t):
     finally:
         server.should_exit = True
         await running
-        await t.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(t):
+    async with served(t.app()) as address:
+        yield address
+    await t.close()
 
 
 def run(coro):
@@ -281,23 +288,9 @@ def test_every_response_is_signed_for_the_request_it_answers():
     run(go())
 
 
-@contextlib.asynccontextmanager
-async def impostor(answer):
+def impostor(answer):
     """A server on loopback that answers every transport request with `answer(request)`."""
-    async def receive(request):
-        return await answer(request)
-
-    app = Starlette(routes=[Route("/", receive, methods=["POST"])])
-    sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    running = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await running
+    return served(Starlette(routes=[Route("/", answer, methods=["POST"])]))
 
 
 def handshake_answer(node_id="nodeB") -> bytes:
