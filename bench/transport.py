@@ -9,7 +9,8 @@ Cases, each a server process on loopback and this process as the client:
 2. transport without authentication: the ping action (an empty request and response)
    through TransportService: envelope, codec, task registration, context;
 3. transport with authentication: the same, each request signed with the cluster secret
-   (HMAC-SHA256, timestamp, nonce) and verified with replay protection.
+   (HMAC-SHA256, timestamp, nonce) and verified with replay protection, and each response
+   signed for the request it answers and verified by the caller.
 
 Prints round trips per second and p50/p99 latency per case, and each transport case as a
 fraction of the ceiling (target: at least 60%). Figures, never pass/fail.

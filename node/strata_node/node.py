@@ -180,7 +180,8 @@ class Node:
                                           cluster_name=self.cluster_name, secret=secret, tasks=self.tasks,
                                           executors=self.executors,
                                           roles=tuple(self.settings.get("node.roles")))
-        self.task_actions = TaskActions(self.transport, self.tasks)
+        self.task_actions = TaskActions(self.transport, self.tasks,
+                                        test_actions=self.settings.get("strata.test_actions.enabled"))
         self.master_actions = MasterActions(self)
         self.shard_router = ShardRouter(self)
         self.bulk.router = self.shard_router

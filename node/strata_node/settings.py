@@ -211,9 +211,16 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     # How many voting configuration exclusions may exist at once (POST
     # /_cluster/voting_config_exclusions), as in Elasticsearch.
     Setting("cluster.max_voting_config_exclusions", 10, _int(1), dynamic=True),
+    # How often the master places persistent tasks no node could take (ES's name and
+    # default; the minimum is 1s where ES's is 10s, so tests need not wait).
+    Setting("cluster.persistent_tasks.allocation.recheck_interval", 30.0, _time_min(1.0), dynamic=True),
     # Lets tests cut this node off from others (POST /_strata/fault/disconnect): the
     # transport-level fault switch the partition tests use. Never on in production.
     Setting("strata.fault_injection", False, _bool),
+    # The test and demo actions (POST /_strata/sleep with its transport actions, PUT|DELETE
+    # /_strata/persistent and the strata/test/counter persistent task): off in production,
+    # where they would let any REST client park work on every node.
+    Setting("strata.test_actions.enabled", False, _bool),
     Setting("action.auto_create_index", "true", _str, dynamic=True),
     Setting("action.destructive_requires_name", True, _bool, dynamic=True),
     # The timeout of a search that sets none (-1: none), as in Elasticsearch.

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import TEST_ACTIONS, LocalCluster
 from tests.support.node_process import NodeProcess
 from tests.support.polling import call, ok, wait_until
 
@@ -18,7 +18,7 @@ COUNTER = "strata/test/counter"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("persistent"), ["p0", "p1", "p2"]).start()
+    local = LocalCluster(tmp_path_factory.mktemp("persistent"), ["p0", "p1", "p2"], TEST_ACTIONS).start()
     yield local
     local.stop()
 
@@ -137,6 +137,40 @@ def test_a_user_cancelling_the_local_task_ends_the_persistent_task(cluster):
     assert local_counters(runner) == []
     master = cluster.node(cluster.master_name(runner))
     assert "persistent task [count-cancelled] allocation [" in master.output()  # its failure, logged
+
+
+RECHECK = "cluster.persistent_tasks.allocation.recheck_interval"
+
+
+def test_a_task_no_node_may_take_yet_is_placed_by_the_masters_periodic_recheck(cluster):
+    """A counter no node may run before an instant: nothing in the cluster state changes
+    when that instant passes, so only the master's periodic recheck (1s here, 30s by
+    default, a dynamic setting) places it, within an interval of the instant."""
+    via = cluster.nodes[2]
+    too_short = call(via, "PUT", "/_cluster/settings", json={"persistent": {RECHECK: "10ms"}})
+    assert too_short.status_code == 400 and "must be >= [1000ms]" in too_short.text
+    ok(via, "PUT", "/_cluster/settings", json={"persistent": {RECHECK: "1s"}})
+    try:
+        not_before = int(time.time() * 1000) + 3000
+        params = {"count_to": 2, "step_millis": 50, "not_before_millis": not_before}
+        body = {"name": COUNTER, "params": params}
+        task = ok(via, "PUT", "/_strata/persistent/count-later", json=body)["task"]
+        assert task["assignment"] == {"executor_node": None,
+                                      "explanation": f"no node may run this task before [{not_before}]"}
+
+        def placed():
+            current = persistent_tasks(via).get("count-later")
+            return current if current is not None and current["assignment"]["executor_node"] else None
+
+        assert placed() is None
+        placed_task = _wait_until(placed, timeout=20)
+        late_by = time.time() * 1000 - not_before
+        assert 0 <= late_by < 1000 + 2000, f"placed {late_by:.0f}ms after its instant"
+        assert placed_task["allocation_id"] > task["allocation_id"]
+        assert placed_task["assignment"]["executor_node"] in node_names(via)
+        _wait_until(lambda: "count-later" not in persistent_tasks(via), timeout=30)  # it ran and completed
+    finally:
+        ok(via, "PUT", "/_cluster/settings", json={"persistent": {RECHECK: None}})
 
 
 def test_the_task_of_a_killed_node_resumes_on_a_survivor_from_its_last_reported_state(cluster):

@@ -8,13 +8,17 @@ import httpx
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.support.cluster import LocalCluster
+from strata_node.transport import wire
+from strata_node.transport.auth import HEADER, Signer, request_nonce
+from strata_node.transport.service import Handshake
+from tests.support.cluster import TEST_ACTIONS, LocalCluster
+from tests.support.impostor import Impostor
 from tests.support.node_process import NodeProcess
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    local = LocalCluster(tmp_path_factory.mktemp("tasks"), ["a", "b", "c"]).start()
+    local = LocalCluster(tmp_path_factory.mktemp("tasks"), ["a", "b", "c"], TEST_ACTIONS).start()
     yield local.nodes
     local.stop()
 
@@ -154,7 +158,7 @@ def test_the_official_client_lists_and_cats_tasks(cluster):
 
 def test_a_node_with_another_secret_cannot_join_the_sleep(cluster, tmp_path):
     a = cluster[0]
-    stranger = NodeProcess(tmp_path / "x", "transport.secret=wrong", name="x").start()
+    stranger = NodeProcess(tmp_path / "x", "transport.secret=wrong", TEST_ACTIONS, name="x").start()
     try:
         with stranger.client() as client:
             refused = client.post("/_strata/sleep", params={"millis": 10, "children": a.transport_address})
@@ -178,3 +182,101 @@ def test_nodes_info_lists_this_node_and_the_nodes_it_has_talked_to(cluster):
         assert me["http"]["publish_address"] == a.url.removeprefix("http://")
         assert me["transport_address"] == a.transport_address and "master" in me["roles"]
         assert list(client.get("/_nodes/http").json()["nodes"]) != []  # a metric, not a node name
+
+
+def test_cancelling_thread_pool_work_ends_it_promptly_and_frees_the_threads(cluster):
+    """Two detached sleeps on `a` and two children on `b` occupy both threads of each
+    node's management pool (blocking work Python cannot interrupt); cancelling the parents
+    ends every one of them at its next look at its task, with task_cancelled_exception,
+    and the threads serve new work at once."""
+    a, b, _ = cluster
+    pool = {"executor": "management"}
+    with a.client() as client:
+        detached = {"millis": 60_000, "children": b.transport_address, "wait_for_completion": "false", **pool}
+        started = [client.post("/_strata/sleep", params=detached).json()["task"] for _ in range(2)]
+        with b.client() as bc:
+            wait_for(lambda: len(sleep_tasks(bc, nodes="_local")) == 2)
+        time.sleep(0.2)  # the threads are asleep now
+        cancelled_at = time.monotonic()
+        client.post("/_tasks/_cancel", params={"actions": "cluster:admin/strata/sleep"}).raise_for_status()
+        for task_id in started:
+            done = client.get(f"/_tasks/{task_id}", params={"wait_for_completion": "true",
+                                                            "timeout": "20s"}).json()
+            assert done["completed"] is True
+            assert done["error"]["type"] == "task_cancelled_exception", done
+        assert time.monotonic() - cancelled_at < 5.0
+        wait_for(lambda: not sleep_tasks(client))
+        # Both pools have their two threads back: a new sleep on them is not queued behind a minute.
+        quick = time.monotonic()
+        both_of_b = f"{b.transport_address},{b.transport_address}"
+        answer = client.post("/_strata/sleep", params={"millis": 10, "children": both_of_b, **pool})
+        assert answer.status_code == 200 and time.monotonic() - quick < 5.0
+
+
+def test_an_unknown_executor_is_refused(cluster):
+    with cluster[0].client() as client:
+        refused = client.post("/_strata/sleep", params={"millis": 1, "executor": "nope"})
+        assert refused.status_code == 400 and "[executor] must be one of" in refused.json()["error"]["reason"]
+
+
+def test_the_test_actions_are_off_unless_enabled(node):
+    """The module's plain node (conftest) runs without `strata.test_actions.enabled`."""
+    with node.client() as client:
+        for method, path in (("POST", "/_strata/sleep"), ("PUT", "/_strata/persistent/t1"),
+                             ("DELETE", "/_strata/persistent/t1")):
+            refused = client.request(method, path, json={"name": "strata/test/counter"} if method == "PUT"
+                                     else None)
+            assert refused.status_code in (400, 405), (method, path, refused.text)
+            assert "no handler found" in refused.text or "Incorrect HTTP method" in refused.text
+
+
+def handshake_answer(node_id: str) -> bytes:
+    body = wire.encode(Handshake(cluster_name="strata", node_id=node_id, node_name="impostor", version="1"))
+    return wire.encode(wire.Response(wire.WIRE_VERSION, body))
+
+
+def test_a_node_refuses_answers_not_signed_for_its_request(cluster):
+    """A foreign server on a transport port answers a real node's handshake unsigned, or
+    signed with a guessed secret: the node refuses the answer, says why, and logs it."""
+    a = cluster[0]
+
+    def unsigned(body, headers):
+        return 200, handshake_answer("fake"), {}
+
+    def guessed(body, headers):
+        raw = handshake_answer("fake")
+        return 200, raw, {HEADER: Signer("guess").response(request_nonce(headers.get(HEADER)), raw)}
+
+    for answer, reason in ((unsigned, "missing authentication for transport response"),
+                           (guessed, "invalid cluster secret for transport response")):
+        with Impostor(answer) as fake, a.client() as client:
+            refused = client.post("/_strata/sleep", params={"millis": 1, "children": fake.address})
+            assert fake.requests >= 1
+            assert refused.status_code == 401, refused.text
+            error = refused.json()["error"]
+            assert error["type"] == "security_exception"
+            handshake = "internal:transport/handshake"
+            assert f"refused the response of [{fake.address}] to [{handshake}]" in error["reason"]
+            assert reason in error["reason"]
+        wait_for(lambda fake=fake: f"refused transport response from [{fake.address}]" in a.output())
+
+
+def test_a_relayed_answer_replayed_to_another_request_is_refused(cluster):
+    """A man in the middle relays the handshake to the real node `b`, keeps its signed
+    answer and gives it to the next request: the answer is bound to the handshake."""
+    a, b, _ = cluster
+    kept: list[httpx.Response] = []
+
+    def relay_once(body, headers):
+        if not kept:
+            forwarded = {HEADER: headers[HEADER], "content-type": headers["content-type"]}
+            kept.append(httpx.post(f"http://{b.transport_address}/", content=body, headers=forwarded))
+        return kept[0].status_code, kept[0].content, {HEADER: kept[0].headers[HEADER]}
+
+    with Impostor(relay_once) as middle, a.client() as client:
+        refused = client.post("/_strata/sleep", params={"millis": 1, "children": middle.address})
+        assert middle.requests == 2  # the handshake (relayed, genuine) and the sleep (answered with it)
+        assert refused.status_code == 401, refused.text
+        reason = refused.json()["error"]["reason"]
+        assert f"refused the response of [{middle.address}] to [cluster:admin/strata/sleep[n]]" in reason
+        assert "transport response to another request (a replayed response)" in reason

@@ -12,6 +12,8 @@ from strata_node.common.net import free_ports
 from tests.support.node_process import NodeProcess
 
 SECRET = "transport.secret=integration-test-secret"
+# The test and demo actions (`/_strata/sleep`, `/_strata/persistent`), off unless a test asks.
+TEST_ACTIONS = "strata.test_actions.enabled=true"
 
 
 def start_all(nodes: list[NodeProcess]) -> None:

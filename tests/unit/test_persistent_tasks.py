@@ -188,6 +188,40 @@ def test_the_counter_validates_its_params():
             counter.validate(bad)
 
 
+def test_the_counter_waits_for_its_instant_then_goes_to_the_least_loaded_node():
+    """The condition only the periodic recheck notices: the clock, which no state announces."""
+    counter = CounterExecutor()
+    counter.validate({"count_to": 3, "not_before_millis": 1_700_000_000_000})
+    with pytest.raises(IllegalArgument):
+        counter.validate({"count_to": 3, "not_before_millis": "soon"})
+    tasks = PersistentTasks().add("c1", CounterExecutor.name, {"count_to": 3, "not_before_millis": 2**53})
+    waiting = CounterExecutor.assign(tasks.tasks["c1"], nodes("n1"), tasks)
+    assert waiting == Assignment(None, f"no node may run this task before [{2**53}]")
+    tasks = PersistentTasks().add("c2", CounterExecutor.name, {"count_to": 3, "not_before_millis": 0})
+    assert CounterExecutor.assign(tasks.tasks["c2"], nodes("n1"), tasks) == Assignment("n1", "")
+
+
+def test_a_recheck_places_a_waiting_task_once_its_condition_holds():
+    """What the master's recheck runs: an empty update, then the placement step; the task
+    moves from no node to one under a new allocation id, and without a change it stays."""
+    condition = {"met": False}
+
+    def assigner(task, members, tasks):
+        return least_loaded(task, members, tasks) if condition["met"] else NO_NODE_FOUND
+
+    persistent.register_assigner("test/recheck", assigner)
+    try:
+        started = persistent.start_task(ClusterStateContent(), "t1", "test/recheck", {})
+        content = _allocate(started, nodes("n1"))
+        assert persistent.of(content).tasks["t1"].assignment == NO_NODE_FOUND
+        assert persistent.reassign_tasks(content, nodes("n1")) is content  # nothing to publish
+        condition["met"] = True
+        placed = persistent.of(persistent.reassign_tasks(content, nodes("n1"))).tasks["t1"]
+        assert placed.assignment == Assignment("n1", "") and placed.allocation_id == 2
+    finally:
+        persistent._assigners.pop("test/recheck")
+
+
 # -- the node side --------------------------------------------------------------------------
 
 

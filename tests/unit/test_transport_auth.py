@@ -92,3 +92,58 @@ def test_seen_nonces_are_forgotten_after_the_window():
     clock.now += 2000
     verifier.verify(b"", signer.sign(ME, b""), accept=ACCEPT)
     assert len(verifier._seen) == 1
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+def test_a_response_signed_for_its_request_is_accepted():
+    proof = Signer("s").request(ME, b"request")
+    header = Signer("s").response(proof.nonce, b"answer")
+    Verifier("s").verify_response(b"answer", header, request_nonce=proof.nonce)
+
+
+def test_an_unsigned_response_is_refused_and_logged(caplog):
+    refused = pytest.raises(AuthenticationFailed, match="missing authentication for transport response")
+    with caplog.at_level(logging.WARNING), refused:
+        Verifier("s").verify_response(b"answer", None, request_nonce="n1", peer="10.0.0.7:9300",
+                                      action="test:echo")
+    assert "refused transport response from [10.0.0.7:9300] to [test:echo]" in caplog.text
+
+
+def test_a_response_signed_with_another_secret_or_tampered_is_refused():
+    header = Signer("theirs").response("n1", b"answer")
+    with pytest.raises(AuthenticationFailed, match="invalid cluster secret for transport response"):
+        Verifier("ours").verify_response(b"answer", header, request_nonce="n1")
+    header = Signer("s").response("n1", b"answer")
+    with pytest.raises(AuthenticationFailed, match="invalid cluster secret for transport response"):
+        Verifier("s").verify_response(b"forged", header, request_nonce="n1")
+
+
+def test_a_response_cannot_be_replayed_for_another_request():
+    header = Signer("s").response("n1", b"answer")
+    with pytest.raises(AuthenticationFailed, match="another request"):
+        Verifier("s").verify_response(b"answer", header, request_nonce="n2")
+    # Nor can its nonce be swapped in the header: the signature covers it.
+    with pytest.raises(AuthenticationFailed, match="invalid cluster secret"):
+        Verifier("s").verify_response(b"answer", header.replace("reply_to=n1", "reply_to=n2"),
+                                      request_nonce="n2")
+
+
+def test_request_and_response_proofs_cannot_stand_in_for_each_other():
+    clock = Clock()
+    proof = Signer("s", clock_ms=clock).request(ME, b"x")
+    fields = dict(p.split("=", 1) for p in proof.header.split(" ", 1)[1].split(","))
+    as_response = f"hmac-sha256 reply_to={proof.nonce},sig={fields['sig']}"
+    with pytest.raises(AuthenticationFailed, match="invalid cluster secret"):
+        Verifier("s", clock_ms=clock).verify_response(b"x", as_response, request_nonce=proof.nonce)
+    response = Signer("s").response(proof.nonce, b"x")
+    sig = response.rsplit("sig=", 1)[1]
+    as_request = f"hmac-sha256 ts={fields['ts']},nonce={proof.nonce},to={ME},sig={sig}"
+    with pytest.raises(AuthenticationFailed, match="invalid cluster secret"):
+        Verifier("s", clock_ms=clock).verify(b"x", as_request, accept=ACCEPT)
+
+
+def test_malformed_response_proofs_are_refused():
+    for header in ("basic abc", "hmac-sha256 reply_to=n1", "hmac-sha256 reply_to=n1,sig=\u00e9"):
+        with pytest.raises(AuthenticationFailed, match="malformed"):
+            Verifier("s").verify_response(b"", header, request_nonce="n1")

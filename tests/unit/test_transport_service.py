@@ -2,20 +2,25 @@
 
 import asyncio
 import contextlib
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
 
 from strata_node.common.errors import TaskCancelled
 from strata_node.common.net import bind
 from strata_node.tasks.manager import TaskManager
 from strata_node.transport import context, wire
-from strata_node.transport.auth import HEADER, Signer, audience
+from strata_node.transport.auth import HEADER, AuthenticationFailed, Signer, Verifier, audience, request_nonce
 from strata_node.transport.service import (
+    HANDSHAKE,
     ActionNotFound,
-    ConnectTransportError,
+    Handshake,
     ReceiveTimeout,
     RemoteTransportError,
     TransportService,
@@ -59,9 +64,10 @@ def service(node_id, cluster="c1", secret="s3cret"):
 
 
 @contextlib.asynccontextmanager
-async def serving(t):
+async def served(app):
+    """`app` on uvicorn on a loopback port of its own, for the block; yields its address."""
     sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(t.app(), log_level="warning", access_log=False, lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     running = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
@@ -70,7 +76,13 @@ async def serving(t):
     finally:
         server.should_exit = True
         await running
-        await t.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(t):
+    async with served(t.app()) as address:
+        yield address
+    await t.close()
 
 
 def run(coro):
@@ -115,9 +127,11 @@ def test_a_node_with_another_secret_cannot_even_shake_hands():
         b = service("nodeB")
         foreign = service("nodeX", secret="guess")
         async with serving(b) as address:
-            with pytest.raises((RemoteTransportError, ConnectTransportError)) as refused:
+            # Its refusal is signed with a secret the foreign node does not hold: refused too.
+            with pytest.raises(AuthenticationFailed) as refused:
                 await foreign.execute("test:echo", Echo(text="x"), Seen, address=address)
-            assert "security_exception" in str(refused.value.to_dict())
+            assert refused.value.to_dict()["type"] == "security_exception"
+            assert "(HTTP 401): invalid cluster secret for transport response" in refused.value.reason
     run(go())
 
 
@@ -251,4 +265,84 @@ def test_cancelling_a_running_handler_ends_it_with_task_cancelled():
         a.tasks.cancel(a.tasks.list(actions=["test:sleep"])[0], "by user request")
         with pytest.raises(TaskCancelled, match="by user request"):
             await running
+    run(go())
+
+
+# -- signed responses ------------------------------------------------------------------------
+
+def test_every_response_is_signed_for_the_request_it_answers():
+    async def go():
+        b = service("nodeB")
+        async with serving(b) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+            raw = echo_request()
+            proof = Signer("s3cret").request(audience("c1", "nodeB"), raw)
+            answer = await http.post("/", content=raw, headers={HEADER: proof.header})
+            assert answer.status_code == 200
+            Verifier("s3cret").verify_response(answer.content, answer.headers[HEADER],
+                                               request_nonce=proof.nonce)
+            # A refusal is signed too, so the caller can tell it from a forged one.
+            refused = await http.post("/", content=raw, headers={HEADER: proof.header})  # a replay
+            assert refused.status_code == 401
+            Verifier("s3cret").verify_response(refused.content, refused.headers[HEADER],
+                                               request_nonce=proof.nonce)
+    run(go())
+
+
+def impostor(answer):
+    """A server on loopback that answers every transport request with `answer(request)`."""
+    return served(Starlette(routes=[Route("/", answer, methods=["POST"])]))
+
+
+def handshake_answer(node_id="nodeB") -> bytes:
+    body = wire.encode(Handshake(cluster_name="c1", node_id=node_id, node_name=node_id, version="1"))
+    return wire.encode(wire.Response(wire.WIRE_VERSION, body))
+
+
+def test_an_unsigned_or_foreign_signed_answer_is_refused_and_logged(caplog):
+    async def go():
+        async def unsigned(request):
+            return Response(handshake_answer(), media_type="application/x-strata-transport")
+
+        async def foreign(request):
+            nonce = request_nonce(request.headers.get(HEADER))
+            raw = handshake_answer()
+            return Response(raw, headers={HEADER: Signer("guess").response(nonce, raw)})
+
+        a = service("nodeA")
+        for answer, reason in ((unsigned, "missing authentication for transport response"),
+                               (foreign, "invalid cluster secret for transport response")):
+            async with impostor(answer) as address:
+                with caplog.at_level(logging.WARNING), pytest.raises(AuthenticationFailed) as refused:
+                    await a.execute("test:echo", Echo(text="x"), Seen, address=address)
+                assert reason in refused.value.reason
+                assert f"refused the response of [{address}] to [{HANDSHAKE}]" in refused.value.reason
+                assert f"refused transport response from [{address}]" in caplog.text
+                assert a.node_id_at(address) is None  # its handshake was not believed
+        await a.close()
+    run(go())
+
+
+def test_a_captured_response_replayed_to_another_request_is_refused():
+    """A man in the middle relays the handshake to the real node, keeps its signed answer,
+    and answers the next request with it: the answer is bound to the handshake's nonce."""
+    async def go():
+        a, b = service("nodeA"), service("nodeB")
+        async with serving(b) as real, httpx.AsyncClient(base_url=f"http://{real}") as relay:
+            captured: list[httpx.Response] = []
+
+            async def man_in_the_middle(request):
+                if not captured:
+                    answer = await relay.post("/", content=await request.body(),
+                                              headers={HEADER: request.headers[HEADER]})
+                    captured.append(answer)
+                kept = captured[0]
+                return Response(kept.content, status_code=kept.status_code,
+                                headers={HEADER: kept.headers[HEADER]})
+
+            async with impostor(man_in_the_middle) as address:
+                assert (await a.connect(address)).node_id == "nodeB"  # relayed: genuine
+                with pytest.raises(AuthenticationFailed, match="another request"):
+                    await a.execute("test:echo", Echo(text="x"), Seen, address=address)
+                assert a.node_id_at(address) is None
+        await a.close()
     run(go())

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ from ..tasks.persistent import PersistentTask, PersistentTasksNodeService
 from ..tasks.task import Task, TaskId, run_as
 from ..transport import context
 from ..transport.wire import Message
+from .persistent_recheck import PersistentTasksRechecker
 
 log = logging.getLogger("strata.tasks.persistent")
 
@@ -149,6 +151,7 @@ class PersistentTasksService:
         self._runners: set[asyncio.Task] = set()
         self._applied: Any = None  # the custom of the last state applied, to skip unchanged ones
         self._closed = False
+        self.rechecker = PersistentTasksRechecker(node)
 
     def register(self) -> None:
         """Once the node id is known: the master actions and the built-in executors."""
@@ -161,7 +164,9 @@ class PersistentTasksService:
                         self._on_completion)
         self.node_service = PersistentTasksNodeService(self.node.node_id, self._start_local,
                                                        self._cancel_local)
-        self.register_executor(CounterExecutor())
+        if self.node.settings.get("strata.test_actions.enabled"):
+            self.register_executor(CounterExecutor())
+            persistent.register_assigner(CounterExecutor.name, CounterExecutor.assign)
 
     def register_executor(self, executor: PersistentTaskExecutor) -> None:
         if executor.name in self.executors:
@@ -260,6 +265,7 @@ class PersistentTasksService:
         """A cluster state listener: start what is assigned here, cancel what moved away."""
         if self._closed or self.node_service is None:
             return
+        self.rechecker.apply_cluster_state(new)  # before the shortcut: a master or setting change counts
         data = content_of(new).metadata.customs.get(persistent.CUSTOM)
         if data is not None and data == self._applied:
             return
@@ -347,6 +353,7 @@ class PersistentTasksService:
     async def close(self) -> None:
         """The node stops: its tasks end unreported (the master reassigns them)."""
         self._closed = True
+        await self.rechecker.close()
         for allocated in list(self._allocated.values()):
             allocated.aborted_by_state = True
             self.node.tasks.cancel(allocated.local, "node is shutting down")
@@ -358,15 +365,24 @@ class PersistentTasksService:
 class CounterExecutor:
     """`strata/test/counter`, the test task: counts to `count_to`, one step every
     `step_millis`, reporting `{"count": i}` after each step; a reassigned task resumes from
-    the last count it reported."""
+    the last count it reported. With `not_before_millis` (epoch millis) no node may take
+    it before that instant: a condition no cluster state change announces, which only
+    the master's periodic recheck notices (action/persistent_recheck.py)."""
 
     name = "strata/test/counter"
 
+    @staticmethod
+    def assign(task: PersistentTask, nodes, tasks: persistent.PersistentTasks) -> persistent.Assignment:
+        not_before = task.params.get("not_before_millis")
+        if not_before is not None and time.time() * 1000 < not_before:
+            return persistent.Assignment(None, f"no node may run this task before [{not_before}]")
+        return persistent.least_loaded(task, nodes, tasks)
+
     def validate(self, params: dict[str, Any]) -> None:
         for key in params:
-            if key not in ("count_to", "step_millis"):
+            if key not in ("count_to", "step_millis", "not_before_millis"):
                 raise IllegalArgument(f"[{self.name}] unknown parameter [{key}]")
-        for key, required in (("count_to", True), ("step_millis", False)):
+        for key, required in (("count_to", True), ("step_millis", False), ("not_before_millis", False)):
             value = params.get(key)
             if value is None and not required:
                 continue

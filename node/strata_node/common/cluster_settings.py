@@ -22,7 +22,7 @@ from .errors import IllegalArgument
 from .patterns import simple_match
 
 # Node settings never listed by `include_defaults` (ES filters secure settings the same way).
-HIDDEN_SETTINGS = frozenset({"transport.secret", "strata.fault_injection"})
+HIDDEN_SETTINGS = frozenset({"transport.secret", "strata.fault_injection", "strata.test_actions.enabled"})
 
 
 def setting_text(value: Any) -> Any:

@@ -42,6 +42,7 @@ from ..common.errors import IllegalState, ShardNotFound, StrataError
 from ..engine.operation import decode as decode_operation
 from ..index.service import IndexService
 from ..index.shard import IndexShard
+from ..tasks import running
 from ..tasks.task import Task
 from ..transport import context
 from ..transport.wire import Empty, Message
@@ -451,8 +452,8 @@ class PeerRecovery:
                 task.ensure_not_cancelled()
                 # The next chunk is read while earlier ones travel and are written (the
                 # keys are distinct, so chunks may land in any order).
-                pairs, more = await loop.run_in_executor(None, engine.read_store_chunk, snapshot, after,
-                                                         CHUNK_BYTES)
+                pairs, more = await running.run_in_executor(None, task, engine.read_store_chunk, snapshot,
+                                                            after, CHUNK_BYTES)
                 if not pairs:
                     break
                 after = pairs[-1][0]

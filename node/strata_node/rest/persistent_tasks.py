@@ -1,6 +1,6 @@
 """Internal endpoints to start and remove persistent tasks, for tests and demos (as
 `POST /_strata/sleep` is for tasks); Elasticsearch has no REST API for them, its features
-start their own.
+start their own. Served only with `strata.test_actions.enabled: true`.
 
     PUT    /_strata/persistent/{task_id}  {"name": "strata/test/counter",
                                             "params": {"count_to": 50, "step_millis": 100}}
@@ -23,6 +23,8 @@ class PersistentTaskHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
+        if not self.node.settings.get("strata.test_actions.enabled"):
+            return
         c.register("PUT", "/_strata/persistent/{task_id}", self.start, ("master_timeout",), action=START)
         c.register("DELETE", "/_strata/persistent/{task_id}", self.remove, ("master_timeout",), action=REMOVE)
 

@@ -1,5 +1,6 @@
 """`_tasks` and `_cat/tasks`: list, get, cancel, as Elasticsearch shapes them, over every
-node the transport knows; and `POST /_strata/sleep`, the test action with children.
+node the transport knows; and `POST /_strata/sleep`, the test action with children (only
+with `strata.test_actions.enabled: true`).
 
 Listing and cancelling fan out one transport request per node (this node takes the same
 path, through the transport's local dispatch), so the tasks of the listing itself show
@@ -73,8 +74,10 @@ class TaskHandlers:
         c.register("POST", "/_tasks/{task_id}/_cancel", self.cancel, CANCEL_PARAMS,
                    action="cluster:admin/tasks/cancel")
         c.register("GET", "/_cat/tasks", self.cat, CAT_PARAMS, action="cluster:monitor/tasks/lists")
-        c.register("POST", "/_strata/sleep", self.sleep, ("millis", "children", "wait_for_completion"),
-                   action=SLEEP, cancellable=True)
+        if self.node.settings.get("strata.test_actions.enabled"):
+            c.register("POST", "/_strata/sleep", self.sleep, ("millis", "children", "executor",
+                                                              "wait_for_completion"),
+                       action=SLEEP, cancellable=True)
 
     @property
     def results(self) -> TaskResults:
@@ -265,7 +268,11 @@ class TaskHandlers:
         millis = request.int_param("millis", 1000)
         if millis < 0:
             raise IllegalArgument(f"[millis] must be positive, got [{millis}]")
-        message = Sleep(millis=millis, children=request.list_param("children"))
+        executor = request.param("executor")
+        if executor is not None and executor not in self.node.executors:
+            raise IllegalArgument(f"[executor] must be one of {sorted(self.node.executors)}, "
+                                  f"got [{executor}]")
+        message = Sleep(millis=millis, children=request.list_param("children"), executor=executor)
         if request.bool_param("wait_for_completion", True):
             # The request's own task is the sleep, as a REST action's task is in ES.
             own_task = self.node.tasks.get(TaskId.parse(context.current().task_id))

@@ -1,5 +1,6 @@
 """The task management actions every node serves: list its tasks, cancel them, take a ban
-on a parent, and a sleep action with children on other nodes for tests and demos.
+on a parent, and a sleep action with children on other nodes for tests and demos (only
+with `strata.test_actions.enabled: true`).
 
 "Every node" is the nodes of the applied cluster state (Node.cluster_nodes()); bans go to
 the nodes a task sent children to, which the transport has shaken hands with.
@@ -9,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable
 from typing import Any
 
-from ..common.errors import StrataError
+from ..common.errors import IllegalArgument, StrataError
 from ..transport.service import TransportService
 from ..transport.wire import Empty, Message
+from . import running
 from .manager import TaskManager
 from .task import Task, TaskId
 
@@ -24,6 +28,7 @@ CANCEL_NODE = "cluster:admin/tasks/cancel[n]"
 BAN = "internal:admin/tasks/ban"
 SLEEP = "cluster:admin/strata/sleep"
 SLEEP_CHILD = "cluster:admin/strata/sleep[n]"
+SLEEP_SLICE = 0.01  # seconds a sleep on a thread runs between looks at its task
 
 
 class TaskFilter(Message):
@@ -52,11 +57,14 @@ class BanParent(Message):
 
 
 class Sleep(Message):
-    """Sleep `millis`, first starting a child sleep on each node in `children`."""
+    """Sleep `millis`, first starting a child sleep on each node in `children`. With an
+    `executor`, every sleep (the children's too) is blocking work on a thread of that
+    named pool, which shows that cancelling stops thread-pool work too."""
 
     millis: int
     children: list[str] = []
     description: str = ""
+    executor: str | None = None
 
 
 def _matching(tasks: TaskManager, f: TaskFilter) -> list[Task]:
@@ -69,15 +77,16 @@ def _matching(tasks: TaskManager, f: TaskFilter) -> list[Task]:
 
 
 class TaskActions:
-    def __init__(self, transport: TransportService, tasks: TaskManager):
+    def __init__(self, transport: TransportService, tasks: TaskManager, *, test_actions: bool = False):
         self.transport = transport
         self.tasks = tasks
         self._pending: set[asyncio.Future] = set()
         transport.register(LIST_NODE, TaskFilter, NodeTasks, self._list_node)
         transport.register(CANCEL_NODE, CancelTasks, NodeTasks, self._cancel_node)
         transport.register(BAN, BanParent, Empty, self._ban)
-        transport.register(SLEEP, Sleep, Empty, self.sleep, cancellable=True)
-        transport.register(SLEEP_CHILD, Sleep, Empty, self.sleep, cancellable=True)
+        if test_actions:  # `strata.test_actions.enabled`: never in production
+            transport.register(SLEEP, Sleep, Empty, self.sleep, cancellable=True)
+            transport.register(SLEEP_CHILD, Sleep, Empty, self.sleep, cancellable=True)
 
     def _node_tasks(self, found: list[Task], detailed: bool) -> NodeTasks:
         return NodeTasks(node_id=self.tasks.node_id, node_name=self.transport.node_name,
@@ -132,10 +141,30 @@ class TaskActions:
         return Empty()
 
     async def sleep(self, request: Sleep, task: Task) -> Empty:
-        children = []
-        for address in request.children:
-            children.append(self.transport.execute(SLEEP_CHILD, Sleep(millis=request.millis),
-                                                   address=address))
-        waits = [asyncio.sleep(request.millis / 1000), *children]
-        await asyncio.gather(*waits)
+        own: Awaitable[None]
+        if request.executor is None:
+            own = asyncio.sleep(request.millis / 1000)
+        else:
+            executor = self.transport.executors.get(request.executor)
+            if executor is None:
+                raise IllegalArgument(f"no executor [{request.executor}] on this node, it has "
+                                      f"{sorted(self.transport.executors)}")
+            own = running.run_in_executor(executor, task, _sleep_on_thread, request.millis / 1000)
+        child = Sleep(millis=request.millis, executor=request.executor)
+        waits = [asyncio.ensure_future(own), *(asyncio.ensure_future(self.transport.execute(
+            SLEEP_CHILD, child, address=address)) for address in request.children)]
+        try:
+            await asyncio.gather(*waits)
+        finally:  # one failed (or all were cancelled): the others stop with it
+            for wait in waits:
+                wait.cancel()
         return Empty()
+
+
+def _sleep_on_thread(seconds: float) -> None:
+    """Blocking sleep in short slices, looking at the running task between them: the unit
+    of work a cancelled task stops at."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        running.ensure_not_cancelled()
+        time.sleep(min(SLEEP_SLICE, left))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ class Task:
     start_time_millis: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
     start_nanos: int = field(default_factory=time.monotonic_ns)
     cancelled_reason: str | None = None
+    # Set (after the reason) by `cancel`: what work on an executor thread looks at.
+    _cancelled_flag: threading.Event = field(default_factory=threading.Event)
     # Called once when the task is cancelled (the shell cancels the running coroutine).
     _on_cancel: list[Callable[[str], None]] = field(default_factory=list)
     # Called once when the task ends (is unregistered): bans on its children are lifted then.
@@ -60,7 +63,7 @@ class Task:
 
     @property
     def cancelled(self) -> bool:
-        return self.cancelled_reason is not None
+        return self._cancelled_flag.is_set()
 
     def on_cancel(self, listener: Callable[[str], None]) -> None:
         if self.cancelled:
@@ -86,14 +89,16 @@ class Task:
         if self.cancelled:
             return False
         self.cancelled_reason = reason
+        self._cancelled_flag.set()
         listeners, self._on_cancel = self._on_cancel, []
         for listener in listeners:
             listener(reason)
         return True
 
     def ensure_not_cancelled(self) -> None:
-        """Long work calls this between steps: a cancelled task stops at the next one."""
-        if self.cancelled:
+        """Long work calls this between steps: a cancelled task stops at the next one.
+        Safe from any thread (see tasks/running.py)."""
+        if self._cancelled_flag.is_set():
             raise TaskCancelled(f"task cancelled [{self.cancelled_reason}]")
 
     def info(self, *, detailed: bool) -> dict[str, Any]:

@@ -11,6 +11,13 @@ timestamp check refuses their replays anyway, and the window bounds their number
 
 A handshake is sent before the sender knows the receiver's node id: its audience names
 the cluster and no node, and the receiver accepts such a proof for the handshake only.
+
+Responses are signed too, or a man in the middle, or a foreign server answering on a
+transport port, could feed a node fake answers. A response's proof is an HMAC over the
+response bytes and the nonce of the request it answers (and a purpose, so no request
+proof can pass for a response proof or the other way round): a response captured on
+its way to one request cannot answer another, and since the sender waits for each nonce
+once, no seen-response memory is needed.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..common.errors import StrataError
 
@@ -41,14 +49,43 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _mac(secret: bytes, audience: str, timestamp_ms: int, nonce: str, body: bytes) -> str:
-    signed = b"\n".join((audience.encode(), str(timestamp_ms).encode(), nonce.encode(),
-                         hashlib.sha256(body).digest()))
+def _mac(secret: bytes, purpose: bytes, fields: tuple[str, ...], body: bytes) -> str:
+    signed = b"\n".join((purpose, *(f.encode() for f in fields), hashlib.sha256(body).digest()))
     return hmac.new(secret, signed, hashlib.sha256).hexdigest()
+
+
+def _request_mac(secret: bytes, audience: str, timestamp_ms: int, nonce: str, body: bytes) -> str:
+    return _mac(secret, b"request", (audience, str(timestamp_ms), nonce), body)
+
+
+def _response_mac(secret: bytes, request_nonce: str, body: bytes) -> str:
+    return _mac(secret, b"response", (request_nonce,), body)
+
+
+def _fields(header: str) -> tuple[str, dict[str, str]]:
+    scheme, _, params = header.partition(" ")
+    return scheme, dict(p.split("=", 1) for p in params.split(",") if "=" in p)
 
 
 def audience(cluster_name: str, node_id: str | None) -> str:
     return f"{cluster_name}/{node_id or ''}"
+
+
+def request_nonce(header: str | None) -> str | None:
+    """The nonce a request proof names (unchecked): what the response is bound to."""
+    if not header:
+        return None
+    scheme, fields = _fields(header)
+    nonce = fields.get("nonce")
+    return nonce if scheme == SCHEME and nonce and nonce.isascii() else None
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A request's proof header, and its nonce, which the response must be bound to."""
+
+    header: str
+    nonce: str
 
 
 class Signer:
@@ -56,12 +93,20 @@ class Signer:
         self._secret = secret.encode()
         self._clock_ms = clock_ms
 
-    def sign(self, to: str, body: bytes) -> str:
-        """A proof for `body` meant for the audience `to` (see `audience()`)."""
+    def request(self, to: str, body: bytes) -> Proof:
+        """A proof for the request `body` meant for the audience `to` (see `audience()`)."""
         timestamp = self._clock_ms()
         nonce = secrets.token_hex(16)
-        signature = _mac(self._secret, to, timestamp, nonce, body)
-        return f"{SCHEME} ts={timestamp},nonce={nonce},to={to},sig={signature}"
+        signature = _request_mac(self._secret, to, timestamp, nonce, body)
+        return Proof(f"{SCHEME} ts={timestamp},nonce={nonce},to={to},sig={signature}", nonce)
+
+    def sign(self, to: str, body: bytes) -> str:
+        """The header of `request()`, where the nonce is not needed."""
+        return self.request(to, body).header
+
+    def response(self, request_nonce: str, body: bytes) -> str:
+        """A proof for the response `body` to the request that carried `request_nonce`."""
+        return f"{SCHEME} reply_to={request_nonce},sig={_response_mac(self._secret, request_nonce, body)}"
 
 
 class Verifier:
@@ -81,11 +126,32 @@ class Verifier:
             log.warning("refused transport request from [%s]: %s", peer, e.reason)
             raise
 
+    def verify_response(self, body: bytes, header: str | None, *, request_nonce: str, peer: str = "?",
+                        action: str = "?") -> None:
+        """Raise AuthenticationFailed (and log who answered) unless the response carries a
+        good proof bound to the request that carried `request_nonce`."""
+        try:
+            self._verify_response(body, header, request_nonce)
+        except AuthenticationFailed as e:
+            log.warning("refused transport response from [%s] to [%s]: %s", peer, action, e.reason)
+            raise
+
+    def _verify_response(self, body: bytes, header: str | None, request_nonce: str) -> None:
+        if not header:
+            raise AuthenticationFailed("missing authentication for transport response")
+        scheme, fields = _fields(header)
+        if scheme != SCHEME or not {"reply_to", "sig"} <= fields.keys() or not fields["sig"].isascii():
+            raise AuthenticationFailed("malformed authentication for transport response")
+        expected = _response_mac(self._secret, fields["reply_to"], body)
+        if not hmac.compare_digest(expected, fields["sig"]):
+            raise AuthenticationFailed("invalid cluster secret for transport response")
+        if fields["reply_to"] != request_nonce:
+            raise AuthenticationFailed("transport response to another request (a replayed response)")
+
     def _verify(self, body: bytes, header: str | None, accept: tuple[str, ...]) -> str:
         if not header:
             raise AuthenticationFailed("missing authentication for transport request")
-        scheme, _, params = header.partition(" ")
-        fields = dict(p.split("=", 1) for p in params.split(",") if "=" in p)
+        scheme, fields = _fields(header)
         complete = {"ts", "nonce", "to", "sig"} <= fields.keys()
         if scheme != SCHEME or not complete or not fields["sig"].isascii():
             raise AuthenticationFailed("malformed authentication for transport request")
@@ -93,7 +159,7 @@ class Verifier:
             timestamp = int(fields["ts"])
         except ValueError:
             raise AuthenticationFailed("malformed authentication for transport request") from None
-        expected = _mac(self._secret, fields["to"], timestamp, fields["nonce"], body)
+        expected = _request_mac(self._secret, fields["to"], timestamp, fields["nonce"], body)
         if not hmac.compare_digest(expected, fields["sig"]):
             raise AuthenticationFailed("invalid cluster secret for transport request")
         if fields["to"] not in accept:

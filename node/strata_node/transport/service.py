@@ -5,7 +5,8 @@ Local and remote calls take one path: an envelope is built from the caller's con
 (headers, parent task), and `_dispatch` registers the task, binds the context, runs the
 handler on its executor and unregisters the task. Remote calls add the wire: an HTTP POST
 on the transport port through a keep-alive connection pool, signed with the cluster
-secret; the server verifies the proof before it reads the action.
+secret; the server verifies the proof before it reads the action, and signs its answer
+for that request, which the caller verifies before it reads the answer.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from starlette.routing import Route
 from .. import __version__
 from ..common.bodies import read_capped
 from ..common.errors import StrataError, TaskCancelled, error_to_dict
+from ..tasks import running
 from ..tasks.manager import TaskManager
 from ..tasks.task import Task, TaskId, run_as
 from . import context, wire
-from .auth import HEADER, AuthenticationFailed, Signer, Verifier, audience
+from .auth import HEADER, AuthenticationFailed, Signer, Verifier, audience, request_nonce
 from .wire import Empty, Message
 
 log = logging.getLogger("strata.transport")
@@ -165,8 +167,8 @@ class TransportService:
 
     async def _receive(self, http: HttpRequest) -> HttpResponse:
         peer = f"{http.client.host}:{http.client.port}" if http.client else "?"
+        proof = http.headers.get(HEADER)
         try:
-            proof = http.headers.get(HEADER)
             if self._authenticate and not proof:  # refused before a byte of the body is read
                 self._verifier.verify(b"", None, accept=self._audiences, peer=peer)
             raw = await self._read(http)
@@ -182,13 +184,22 @@ class TransportService:
             body = wire.encode(await self._dispatch(envelope))
             response = wire.Response(wire.WIRE_VERSION, body)
         except AuthenticationFailed as e:
-            return HttpResponse(wire.encode(wire.Response(wire.WIRE_VERSION, None, _error(e))),
-                                status_code=401, media_type=CONTENT_TYPE)
+            return self._reply(wire.Response(wire.WIRE_VERSION, None, _error(e)), proof, 401)
         except Exception as e:  # every failure travels back to the caller, typed
             if not isinstance(e, StrataError):
                 log.exception("transport action failed on [%s]", self.node_name)
             response = wire.Response(wire.WIRE_VERSION, None, _error(e))
-        return HttpResponse(wire.encode(response), media_type=CONTENT_TYPE)
+        return self._reply(response, proof)
+
+    def _reply(self, response: wire.Response, proof: str | None, status: int = 200) -> HttpResponse:
+        """The response, signed for the request whose proof named a nonce (a refusal of a
+        request that named none goes unsigned: there is nothing to bind it to)."""
+        raw = wire.encode(response)
+        headers = {}
+        nonce = request_nonce(proof) if self._authenticate else None
+        if nonce is not None:
+            headers[HEADER] = self._signer.response(nonce, raw)
+        return HttpResponse(raw, status_code=status, headers=headers, media_type=CONTENT_TYPE)
 
     async def _read(self, http: HttpRequest) -> bytes:
         def too_large(declared: str | None) -> MessageTooLarge:
@@ -233,14 +244,8 @@ class TransportService:
             if not asyncio.iscoroutine(outcome):
                 return outcome
             return await run_as(task, outcome)
-        loop = asyncio.get_running_loop()
-        ctx = context.current()
-
-        def in_executor() -> Message:
-            with context.bound(ctx):
-                return action.handler(request, task)
-
-        return await loop.run_in_executor(self.executors[action.executor], in_executor)
+        return await running.run_in_executor(self.executors[action.executor], task, action.handler, request,
+                                             task)
 
     async def _handshake(self, request: Handshake, task: Task) -> Handshake:
         if request.cluster_name != self.cluster_name:
@@ -334,10 +339,11 @@ class TransportService:
                 base_url=f"http://{address}", timeout=None,
                 limits=httpx.Limits(max_keepalive_connections=16, keepalive_expiry=60))
         headers = {"content-type": CONTENT_TYPE}
+        proof = None
         if self._authenticate:
             remote = self._handshakes.get(address) if envelope.action != HANDSHAKE else None
-            to = audience(self.cluster_name, remote.node_id if remote else None)
-            headers[HEADER] = self._signer.sign(to, raw)
+            proof = self._signer.request(audience(self.cluster_name, remote.node_id if remote else None), raw)
+            headers[HEADER] = proof.header
         try:
             http = await asyncio.wait_for(client.post("/", content=raw, headers=headers), timeout)
         except TimeoutError:
@@ -348,10 +354,25 @@ class TransportService:
         except httpx.TransportError as e:
             self._handshakes.pop(address, None)
             raise ConnectTransportError(f"[{address}] connect_exception: {e}") from None
+        if proof is not None:
+            self._check_response(address, envelope.action, http, proof.nonce)
         response = wire.decode_response(http.content)
         if response.error is not None:
             raise RemoteTransportError(response.error)
         return wire.decode_body(response.body, response_type)
+
+    def _check_response(self, address: str, action: str, http: httpx.Response, nonce: str) -> None:
+        """Refuse an answer not signed with the cluster secret for this very request, before
+        a byte of it is decoded; what answered at `address` is no longer trusted, so the
+        next request shakes hands again."""
+        try:
+            self._verifier.verify_response(http.content, http.headers.get(HEADER), request_nonce=nonce,
+                                           peer=address, action=action)
+        except AuthenticationFailed as e:
+            self._handshakes.pop(address, None)
+            # Its status is all that may be told of it: a 401 hints that it refused our secret.
+            raise AuthenticationFailed(f"refused the response of [{address}] to [{action}] "
+                                       f"(HTTP {http.status_code}): {e.reason}") from None
 
     def _cancel_remote(self, address: str, envelope: wire.Request) -> None:
         """Nobody waits for the answer any more: tell the remote node to stop the work."""

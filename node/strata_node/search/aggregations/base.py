@@ -267,9 +267,11 @@ class BucketDocs:
 
 
 def collect_subs(agg: Aggregator, ctx, docs: Matches) -> dict[str, Any]:
-    """The sub-aggregations' partials for one bucket ({} without sub-aggregations)."""
+    """The sub-aggregations' partials for one bucket ({} without sub-aggregations); a
+    cancelled search stops between buckets."""
     if not agg.subs:
         return {}
+    ctx.check_cancelled()
     return agg.subs.collect(ctx, docs)
 
 

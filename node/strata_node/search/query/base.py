@@ -68,6 +68,7 @@ class Query:
 
     def run(self, ctx: ShardContext, scored: bool, boost: np.float32,
             within: np.ndarray | None = None) -> Matches:
+        ctx.check_cancelled()  # every clause is a unit of work: a cancelled search stops here
         return self._run(ctx, scored, np.float32(boost * self.boost), within)
 
     def _run(self, ctx: ShardContext, scored: bool, boost: np.float32,
