@@ -46,7 +46,9 @@ def node_ids(cluster: LocalCluster) -> dict[str, str]:
 
 
 def green(cluster: LocalCluster, index: str, timeout: str = "60s") -> None:
-    health = any_running(cluster).cluster.health(index=index, wait_for_status="green", timeout=timeout)
+    """Green with no copy on the move: the balancer may still be evening out the copies."""
+    health = any_running(cluster).cluster.health(index=index, wait_for_status="green", timeout=timeout,
+                                                 wait_for_no_relocating_shards=True)
     assert health["status"] == "green", health
 
 
