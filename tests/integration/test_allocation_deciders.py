@@ -121,7 +121,8 @@ def test_awareness_spreads_every_shards_copies_over_both_zones(http):
             "/spread", json={"settings": {"number_of_shards": 3, "number_of_replicas": 1}}
         ).raise_for_status()
         health = http.get(
-            "/_cluster/health/spread", params={"wait_for_status": "green", "timeout": "30s"}
+            "/_cluster/health/spread",
+            params={"wait_for_status": "green", "wait_for_no_relocating_shards": "true", "timeout": "30s"}
         ).json()
         assert health["status"] == "green"
         node_names = names(http)

@@ -21,7 +21,8 @@ def cluster(tmp_path_factory):
     cluster = LocalCluster(tmp_path_factory.mktemp("writes"), [*DATA, "coord"], roles={"coord": ""}).start()
     client = Elasticsearch(cluster.node("coord").url)
     client.indices.create(index="spread", settings={"number_of_shards": 3, "number_of_replicas": 0})
-    client.cluster.health(index="spread", wait_for_status="green", timeout="60s")
+    client.cluster.health(index="spread", wait_for_status="green", wait_for_no_relocating_shards=True,
+                          timeout="60s")
     yield cluster
     cluster.stop()
 
