@@ -14,8 +14,9 @@ The rules, each a pitfall of operators that restart too eagerly:
   silently.
 - Before its pod is deleted a node gets a node shutdown of type `restart` with an
   `allocation_delay`, so its replicas wait for it rather than being copied elsewhere. The
-  marker is deleted once the node is back: its pod on the new template and ready, its node
-  in the cluster, and the cluster green again.
+  marker is deleted once the node is back (its pod on the new template and ready, its node
+  in the cluster), as Elasticsearch's restart procedure does: the marker's work is done,
+  and the replicas that waited may then recover onto it. The next restart waits for green.
 - Data-only nodes go first, up to `updateStrategy.maxUnavailable` at once, a batch never
   taking the last started copy of a shard; master-eligible nodes go last, one at a time,
   the elected master last of all (one election instead of several).
@@ -241,13 +242,13 @@ def plan_rolling_restart(
             if node_id not in view.nodes.values():
                 _clear(plan, pod_name, node_id, f"node {pod_name} left the cluster and is not expected back")
             continue
-        waiting = _not_back(pod, pod_name, view, health)
+        waiting = _not_back(pod, pod_name, view)
         if waiting is None:
             _clear(
                 plan,
                 pod_name,
                 node_id,
-                f"node {pod_name} is back on the new template and the cluster is green again",
+                f"node {pod_name} is back on the new template and in the cluster",
                 reason="NodeRestarted",
             )
         elif pod is not None and not pod.up_to_date and not pod.terminating:
@@ -273,7 +274,7 @@ def plan_rolling_restart(
     if blocker is not None:
         plan.problems.append(f"pods {sorted(p.name for p in outdated)} on an older template wait: {blocker}")
         plan.operations.append(node_operation(order[0].name, RESTART, f"next to restart, waiting: {blocker}"))
-        if health.status != "green" and not hold:
+        if health.status != "green" and not hold and not _recovering(health):
             plan.events.append(("Warning", "RestartWaiting", blocker))
         return plan
 
@@ -311,7 +312,7 @@ def _clear(plan: RollingPlan, pod: str, node_id: str, why: str, reason: str = "S
     plan.events.append(("Normal", reason, f"{why}; its restart marker is deleted"))
 
 
-def _not_back(pod: Pod | None, name: str, view: ClusterView, health: HealthView) -> str | None:
+def _not_back(pod: Pod | None, name: str, view: ClusterView) -> str | None:
     """None when a restarted node is back; else what it is waiting for."""
     if pod is None:
         return f"pod {name} is not recreated yet"
@@ -323,9 +324,12 @@ def _not_back(pod: Pod | None, name: str, view: ClusterView, health: HealthView)
         return f"pod {name} is not ready yet"
     if name not in view.nodes:
         return f"node {name} has not joined the cluster yet"
-    if health.status != "green":
-        return f"the cluster is {health.status} while it recovers: {health.explanation}"
     return None
+
+
+def _recovering(health: HealthView) -> bool:
+    """Shard copies are on their way (after a restart, the usual yellow): no Warning for it."""
+    return any(c.state in ("INITIALIZING", "RELOCATING") for c in health.copies)
 
 
 def _blocker(

@@ -156,7 +156,6 @@ def test_a_node_the_cluster_knows_as_master_eligible_goes_last_whatever_its_temp
         (pod_list("all", terminating=("demo-data-2",)), {}, GREEN, "terminating"),
         (pod_list(["demo-data-0"], not_ready=("demo-data-2",)), {}, GREEN, "not ready"),
         (pod_list(["demo-data-0"]), {"absent": ("demo-data-2",)}, GREEN, "has not joined"),
-        (pod_list(["demo-data-0"]), {}, HealthView("yellow", explanation=EXPLAINED), EXPLAINED),
     ],
 )
 def test_no_second_pod_while_one_is_not_back(pods, cluster, health, waiting_for):
@@ -178,6 +177,19 @@ def test_a_node_back_and_green_has_its_marker_deleted_and_the_next_restart_waits
     assert p.actions == [RestartAction("delete_shutdown", "demo-data-2", "id-demo-data-2")]
     assert reasons(p) == ["NodeRestarted"]
     assert p.active and "wait for their turn" in p.problems[0]
+
+
+def test_a_node_back_has_its_marker_deleted_while_its_replicas_recover_and_the_next_waits_for_green():
+    """As Elasticsearch's restart procedure: the marker goes once the node rejoined (its
+    replicas may then recover onto it); no Warning for the yellow of a recovery."""
+    recovering = HealthView("yellow", tuple(shard("logs", 0, "demo-data-2", state="INITIALIZING")), EXPLAINED)
+    cluster = view(shutdowns=restart_marker("demo-data-2"))
+    p = plan(pod_list(["demo-data-0"], recreated=("demo-data-2",)), cluster=cluster, health=recovering)
+    assert [(a.kind, a.pod) for a in p.actions] == [("delete_shutdown", "demo-data-2")]
+    after = plan(pod_list(["demo-data-0"]), health=recovering)
+    assert after.actions == []
+    assert "only while it is green" in after.problems[0]
+    assert after.events == []
 
 
 def test_the_last_node_back_ends_the_rolling_restart():
