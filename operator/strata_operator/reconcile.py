@@ -32,6 +32,7 @@ from .builders.file_settings import (
     settings_document,
 )
 from .builders.secret import ClusterSecrets
+from .builders.statefulset import DATA_VOLUME
 from .cluster_client import ClusterClient, ClusterUnavailable
 from .kube import ApplyError, DeleteError, Kube, NotOwned
 from .reserved_state import Readback, read_back, read_validation, version_to_ship
@@ -42,6 +43,7 @@ from .spec import (
     CLUSTER_KIND,
     ClusterSpec,
     InvalidSpec,
+    check_storage_unchanged,
     parse_cluster,
     parse_file_settings,
     resolve_cluster,
@@ -181,6 +183,16 @@ def cluster_status(
     return status
 
 
+def _claimed_storage(statefulset: Mapping[str, Any] | None) -> str | None:
+    """The storage size a StatefulSet's data claims are made with; None when there is none."""
+    for template in ((statefulset or {}).get("spec") or {}).get("volumeClaimTemplates") or []:
+        if (template.get("metadata") or {}).get("name") == DATA_VOLUME:
+            return (((template.get("spec") or {}).get("resources") or {}).get("requests") or {}).get(
+                "storage"
+            )
+    return None
+
+
 def _resized(statefulset: Mapping[str, Any], replicas: int) -> dict[str, Any]:
     """A StatefulSet the spec no longer builds (its node set was dropped), as it is but for
     its replica count: what is applied while its nodes drain away."""
@@ -213,6 +225,11 @@ def reconcile_cluster(resource: Mapping[str, Any], kube: Kube, connect: Connect)
     previous = resource.get("status") or {}
     try:
         spec = parse_cluster(resource)
+        for node_set in spec.node_sets:
+            claimed = _claimed_storage(
+                kube.get("apps/v1", "StatefulSet", spec.namespace, statefulset_name(spec.name, node_set.name))
+            )
+            check_storage_unchanged(node_set, claimed)
     except InvalidSpec as e:
         generation = int(meta.get("generation") or 0)
         return Outcome(
