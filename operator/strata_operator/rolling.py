@@ -260,8 +260,8 @@ def plan_rolling_restart(
     if in_flight:
         plan.problems.append(f"waiting for {in_flight} to come back before the next restart")
         return plan
-    if not outdated:
-        plan.active = bool(resumed)
+    if not outdated:  # every marker left is being deleted: the rolling restart is over
+        plan.active = False
         return plan
     if any(a.kind == "delete_shutdown" for a in plan.actions):
         # The next restart is planned from a fresh read, once the marker is gone.
