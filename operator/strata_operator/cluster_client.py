@@ -104,6 +104,26 @@ class ClusterClient:
             raise ClusterUnavailable(f"GET /_cat/nodes: not a list: {str(rows)[:200]}")
         return rows
 
+    def shards(self) -> list[dict[str, Any]]:
+        """Every shard copy as `{"index", "shard", "prirep", "state", "node"}` (`node` is a
+        node name, None for an unassigned copy)."""
+        rows = self._get("/_cat/shards", {"format": "json", "h": "index,shard,prirep,state,node"})
+        if not isinstance(rows, list):
+            raise ClusterUnavailable(f"GET /_cat/shards: not a list: {str(rows)[:200]}")
+        return rows
+
+    def allocation_explain(self) -> dict[str, Any] | None:
+        """Why the first unassigned shard copy (a primary before any replica) is unassigned,
+        as `GET /_cluster/allocation/explain` says; None when no copy is unassigned (the API
+        answers that with an illegal_argument_exception)."""
+        response = self._send("GET", "/_cluster/allocation/explain", accept=("illegal_argument_exception",))
+        if response.status_code != 200:
+            return None
+        try:
+            return response.json()
+        except ValueError as e:
+            raise ClusterUnavailable("GET /_cluster/allocation/explain: not JSON") from e
+
     # -- file settings ---------------------------------------------------------------------
 
     def validate_settings(self, document: dict[str, Any]) -> dict[str, Any]:
@@ -128,8 +148,13 @@ class ClusterClient:
             raise ClusterUnavailable(f"GET /_nodes/shutdown: no nodes list: {str(body)[:200]}")
         return nodes
 
-    def put_shutdown(self, node_id: str, kind: str, reason: str) -> None:
-        self._send("PUT", f"/_nodes/{node_id}/shutdown", body={"type": kind, "reason": reason})
+    def put_shutdown(self, node_id: str, kind: str, reason: str, allocation_delay: str | None = None) -> None:
+        """`allocation_delay` (restart only): how long the node's replicas wait for it to come
+        back before they are copied to other nodes."""
+        body = {"type": kind, "reason": reason}
+        if allocation_delay is not None:
+            body["allocation_delay"] = allocation_delay
+        self._send("PUT", f"/_nodes/{node_id}/shutdown", body=body)
 
     def delete_shutdown(self, node_id: str) -> None:
         self._send("DELETE", f"/_nodes/{node_id}/shutdown")

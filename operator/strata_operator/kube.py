@@ -1,7 +1,8 @@
-"""The operator's small Kubernetes client: get, list and server-side apply of plain dicts,
-through the kubernetes package's dynamic client. Apply never takes over an object the
+"""The operator's small Kubernetes client: get, list, server-side apply and delete of plain
+dicts, through the kubernetes package's dynamic client. Apply never takes over an object the
 resource does not own: an object of the same name made by someone else is an error, not a
-thing to overwrite."""
+thing to overwrite. Delete (only pods, in a rolling restart) names the exact object by its
+uid: a pod the StatefulSet controller already replaced is never deleted by mistake."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ class ApplyError(Exception):
     """The API server refused an object; the message is its reason."""
 
 
+class DeleteError(Exception):
+    """The API server refused a delete (a precondition failed, access denied, ...)."""
+
+
 class Kube(Protocol):
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
 
@@ -27,6 +32,10 @@ class Kube(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def apply(self, obj: Mapping[str, Any], owner_uid: str) -> dict[str, Any]: ...
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str) -> None:
+        """Delete the object of that name only if its uid is `uid`; one already gone is no
+        error (the goal is reached)."""
 
 
 def controller_uid(obj: Mapping[str, Any]) -> str | None:
@@ -94,3 +103,15 @@ class DynamicKube:
         except DynamicApiError as e:
             raise ApplyError(f"{obj['kind']} {meta['namespace']}/{meta['name']}: {e.summary()}") from e
         return applied.to_dict()
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str) -> None:
+        from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
+
+        try:
+            self._resource(api_version, kind).delete(
+                name=name, namespace=namespace, body={"preconditions": {"uid": uid}}
+            )
+        except NotFoundError:
+            return
+        except DynamicApiError as e:
+            raise DeleteError(f"{kind} {namespace}/{name}: {e.summary()}") from e

@@ -4,8 +4,9 @@ handlers only call these and write back what they return.
 
 Safety rules (see docs/architecture.md, Operator): a StatefulSet shrinks only past nodes
 the cluster reports drained (scale_down.py plans it), a node set dropped from the spec is
-drained to zero replicas the same way, and nothing is restarted yet (OnDelete: a changed pod
-template waits until its pods are deleted)."""
+drained to zero replicas the same way, and a pod on an older template is deleted only when
+the cluster allows it, one step at a time (rolling.py plans it: the StatefulSets use
+OnDelete, so a changed template reaches a pod only when the operator deletes it)."""
 
 from __future__ import annotations
 
@@ -31,15 +32,18 @@ from .builders.file_settings import (
     settings_document,
 )
 from .builders.secret import ClusterSecrets
+from .builders.statefulset import DATA_VOLUME
 from .cluster_client import ClusterClient, ClusterUnavailable
-from .kube import ApplyError, Kube, NotOwned
+from .kube import ApplyError, DeleteError, Kube, NotOwned
 from .reserved_state import Readback, read_back, read_validation, version_to_ship
-from .scale_down import NodeSetScale, plan_scale_down, read_cluster_view, run_actions
+from .rolling import RollingPlan, plan_rolling_restart, read_health_view, read_pods, run_restart_actions
+from .scale_down import ClusterView, NodeSetScale, plan_scale_down, read_cluster_view, run_actions
 from .spec import (
     API_VERSION,
     CLUSTER_KIND,
     ClusterSpec,
     InvalidSpec,
+    check_storage_unchanged,
     parse_cluster,
     parse_file_settings,
     resolve_cluster,
@@ -139,10 +143,12 @@ def cluster_status(
     stalled: bool,
     migrating: bool = False,
     operations: list[dict[str, Any]] | None = None,
+    restarting: bool = False,
 ) -> dict[str, Any]:
     """Stalled when something cannot go on without a person (`stalled`); MigratingData while
-    leaving nodes drain (`migrating`); ApplyingChanges while pods are not ready or not on the
-    current template; Ready otherwise. `operations`: status.nodeOperations."""
+    leaving nodes drain (`migrating`); ApplyingChanges while pods restart onto a new template
+    (`restarting`), are not ready, or are not on the current template; Ready otherwise.
+    `operations`: status.nodeOperations."""
     ready_nodes = sum((s.get("status") or {}).get("readyReplicas", 0) for s in statefulsets)
     pending = [s["metadata"]["name"] for s in statefulsets if not _settled(s)]
     if stalled:
@@ -150,13 +156,15 @@ def cluster_status(
     elif migrating:
         phase = MIGRATING
         message = "; ".join(problems) or "nodes are leaving the cluster (see nodeOperations)"
+    elif restarting:
+        phase = APPLYING
+        message = "; ".join(problems) or "nodes restart onto the new pod template (see nodeOperations)"
     elif pending:
         phase = APPLYING
         message = "; ".join(
             [
                 *problems,
-                f"waiting for StatefulSets {sorted(pending)}: pods not ready, or pods "
-                "on an older template (OnDelete: they change when deleted)",
+                f"waiting for StatefulSets {sorted(pending)}: pods not ready or not on the current template",
             ]
         )
     else:
@@ -173,6 +181,16 @@ def cluster_status(
     if observed.master is not None:
         status["masterNode"] = observed.master
     return status
+
+
+def _claimed_storage(statefulset: Mapping[str, Any] | None) -> str | None:
+    """The storage size a StatefulSet's data claims are made with; None when there is none."""
+    for template in ((statefulset or {}).get("spec") or {}).get("volumeClaimTemplates") or []:
+        if (template.get("metadata") or {}).get("name") == DATA_VOLUME:
+            return (((template.get("spec") or {}).get("resources") or {}).get("requests") or {}).get(
+                "storage"
+            )
+    return None
 
 
 def _resized(statefulset: Mapping[str, Any], replicas: int) -> dict[str, Any]:
@@ -207,6 +225,11 @@ def reconcile_cluster(resource: Mapping[str, Any], kube: Kube, connect: Connect)
     previous = resource.get("status") or {}
     try:
         spec = parse_cluster(resource)
+        for node_set in spec.node_sets:
+            claimed = _claimed_storage(
+                kube.get("apps/v1", "StatefulSet", spec.namespace, statefulset_name(spec.name, node_set.name))
+            )
+            check_storage_unchanged(node_set, claimed)
     except InvalidSpec as e:
         generation = int(meta.get("generation") or 0)
         return Outcome(
@@ -263,12 +286,15 @@ def _reconcile_cluster(
     plan = plan_scale_down(scales, view, unreadable)
     problems = list(plan.problems)
     stalled = plan.stalled
+    # No restart starts while nodes leave, or after anything in this reconcile went wrong.
+    hold = "a scale-down is in progress" if plan.phase else ""
     outcome.events.extend(_new_warnings(previous, plan.events))
     try:
         run_actions(client, plan.actions)
     except ClusterUnavailable as e:
         problems.append(f"a request to the cluster failed, it is retried on the next check: {e}")
         outcome.events.append(("Warning", "ClusterRequestFailed", str(e)))
+        hold = hold or "a request to the cluster failed"
 
     objects = build_cluster_objects(
         spec,
@@ -290,6 +316,7 @@ def _reconcile_cluster(
             problems.append(str(e))
             stalled = True
             outcome.events.append(("Warning", "ApplyFailed", str(e)))
+            hold = hold or "an object of the cluster could not be applied"
             break
         if obj["kind"] == "StatefulSet":
             applied_sets[obj["metadata"]["name"]] = applied
@@ -297,10 +324,57 @@ def _reconcile_cluster(
         *applied_sets.values(),
         *(existing[n] for n in dropped if statefulset_name(spec.name, n) not in applied_sets),
     ]
+    rolling = _restart_step(
+        spec, kube, client, (view, unreadable), statefulsets, previous, outcome, problems, hold
+    )
     outcome.status = cluster_status(
-        spec, previous, statefulsets, observed, problems, stalled, plan.migrating, plan.operations
+        spec,
+        previous,
+        statefulsets,
+        observed,
+        problems,
+        stalled,
+        plan.migrating,
+        [*plan.operations, *rolling.operations],
+        restarting=rolling.active,
     )
     return outcome
+
+
+def _restart_step(
+    spec: ClusterSpec,
+    kube: Kube,
+    client: ClusterClient,
+    cluster: tuple[ClusterView | None, str],
+    statefulsets: list[Mapping[str, Any]],
+    previous: Mapping[str, Any],
+    outcome: Outcome,
+    problems: list[str],
+    hold: str,
+) -> RollingPlan:
+    """Plan and take the next step of a rolling restart over the StatefulSets as applied
+    (`cluster`: the view read for the scale-down, or None and why it could not be read)."""
+    view, unreadable = cluster
+    node_sets, pods = read_pods(
+        statefulsets, kube.list("v1", "Pod", spec.namespace, cluster_selector(spec.name))
+    )
+    health = None
+    if view is not None:
+        try:
+            health = read_health_view(client)
+        except ClusterUnavailable as e:
+            unreadable = str(e)
+    rolling = plan_rolling_restart(
+        node_sets, pods, view, health, max_unavailable=spec.max_unavailable, hold=hold, unreadable=unreadable
+    )
+    problems.extend(rolling.problems)
+    outcome.events.extend(_new_warnings(previous, rolling.events))
+    try:
+        run_restart_actions(client, kube, spec.namespace, rolling.actions)
+    except (ClusterUnavailable, DeleteError) as e:
+        problems.append(f"a restart step failed, it is retried on the next check: {e}")
+        outcome.events.append(("Warning", "RestartStepFailed", str(e)))
+    return rolling
 
 
 def _file_settings_status(

@@ -146,7 +146,8 @@ def _started_at(millis: int | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _operation(node: str, operation: str, message: str, started: int | None = None) -> dict[str, Any]:
+def node_operation(node: str, operation: str, message: str, started: int | None = None) -> dict[str, Any]:
+    """One entry of status.nodeOperations (`startedAt` from the marker's start, when known)."""
     out: dict[str, Any] = {"node": node, "operation": operation, "message": message}
     started_at = _started_at(started)
     if started_at:
@@ -214,7 +215,7 @@ def _step(plan: ScaleDownPlan, action: Action, reason: str, message: str, operat
     plan.actions.append(action)
     plan.events.append(("Normal", reason, message))
     plan.migrating = True
-    plan.operations.append(_operation(action.node_name or "", operation, message))
+    plan.operations.append(node_operation(action.node_name or "", operation, message))
 
 
 def _plan_node(
@@ -230,7 +231,7 @@ def _plan_node(
             "be told; it stays until it joins and drains"
         )
         plan.problems.append(message)
-        plan.operations.append(_operation(pod, "Remove", message))
+        plan.operations.append(node_operation(pod, "Remove", message))
         return False
     may_go = True
     if pod in view.master_eligible:
@@ -257,7 +258,7 @@ def _plan_node(
         remaining = "unknown" if marker.shards_remaining is None else marker.shards_remaining
         message = f"node {pod} is draining: {remaining} shard copies left to move ({marker.status})"
         plan.problems.append(message)
-    plan.operations.append(_operation(pod, "Remove", message, marker.started_millis))
+    plan.operations.append(node_operation(pod, "Remove", message, marker.started_millis))
     return False
 
 
@@ -274,7 +275,7 @@ def _plan_exclusion(
             message += " (it is the elected master, which must hand over to another master-eligible node)"
         plan.migrating = True
         plan.problems.append(message)
-        plan.operations.append(_operation(pod, "Exclude", message))
+        plan.operations.append(node_operation(pod, "Exclude", message))
         return False
     others = [
         name
@@ -285,12 +286,12 @@ def _plan_exclusion(
         plan.stalled = True
         message = f"node {pod} is the last master-eligible node of the cluster; it is never excluded"
         plan.problems.append(message)
-        plan.operations.append(_operation(pod, "Exclude", message))
+        plan.operations.append(node_operation(pod, "Exclude", message))
         return False
     if exclusion_busy:
         plan.migrating = True
         message = f"node {pod} waits for its turn to leave the voting configuration (one at a time)"
-        plan.operations.append(_operation(pod, "Exclude", message))
+        plan.operations.append(node_operation(pod, "Exclude", message))
         return False
     _step(
         plan,

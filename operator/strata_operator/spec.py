@@ -41,6 +41,13 @@ MAX_NODE_SET_NAME = 20
 RESERVED_NODE_SET_NAMES = ("http", "transport")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 SETTING_NAME = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+# A storage size as the CRD's pattern allows it (a Kubernetes quantity without exponents).
+STORAGE_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([KMGTPE]i|[kMGTPE])?$")
+SIZE_UNITS = {
+    "": 1,
+    **{unit: 1000 ** (i + 1) for i, unit in enumerate("kMGTPE")},
+    **{f"{unit}i": 1024 ** (i + 1) for i, unit in enumerate("KMGTPE")},
+}
 
 # Settings the operator sets itself: a node set's config may not name them.
 MANAGED_SETTINGS = frozenset(
@@ -124,6 +131,34 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def storage_bytes(size: str) -> float:
+    """A storage size in bytes ("10Gi" -> 10 * 2**30); raises InvalidSpec for anything else."""
+    match = STORAGE_SIZE.match(size)
+    if match is None:
+        raise InvalidSpec(f"storage size [{size}] is not a quantity such as 10Gi or 500M")
+    return float(match.group(1)) * SIZE_UNITS[match.group(2) or ""]
+
+
+def check_storage_unchanged(node_set: NodeSet, claimed: str | None) -> None:
+    """A node set's storage size against the one its StatefulSet's claims were made with
+    (`claimed`, None for a new node set). A smaller volume is never made (the data would not
+    fit, and a claim cannot shrink); a larger one is volume expansion, which the operator does
+    not do yet, and the API server refuses a changed claim template: either is Invalid, with
+    the way out, rather than a refusal that stalls every other change."""
+    if claimed is None or storage_bytes(node_set.storage_size) == storage_bytes(claimed):
+        return
+    if storage_bytes(node_set.storage_size) < storage_bytes(claimed):
+        raise InvalidSpec(
+            f"node set [{node_set.name}]: storage.size {node_set.storage_size} is smaller than the "
+            f"{claimed} its volumes were made with; volumes never shrink, put back {claimed}"
+        )
+    raise InvalidSpec(
+        f"node set [{node_set.name}]: storage.size {node_set.storage_size} is larger than the "
+        f"{claimed} its volumes were made with; volume expansion is not supported yet, put back "
+        f"{claimed} (or add a node set with the larger size and scale this one down)"
+    )
+
+
 def _metadata(resource: Mapping[str, Any]) -> tuple[str, str, str, int]:
     meta = resource.get("metadata") or {}
     name, namespace = meta.get("name"), meta.get("namespace")
@@ -156,6 +191,7 @@ def _node_set(raw: Mapping[str, Any]) -> NodeSet:
     if managed:
         raise InvalidSpec(f"node set [{name}]: the operator manages {managed}; remove them from config")
     storage = raw.get("storage") or {}
+    storage_bytes(str(storage.get("size") or DEFAULT_STORAGE_SIZE))
     return NodeSet(
         name=name,
         count=count,

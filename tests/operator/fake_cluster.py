@@ -36,6 +36,10 @@ class FakeCluster:
         self.file_settings: dict[str, Any] | None = None
         self.validation_errors: dict[str, Any] | None = None  # {"error_kind", "errors"}
         self.requests: list[tuple[str, str, dict[str, str], Any]] = []
+        # _cat/shards rows ({"index", "shard", "prirep", "state", "node"}) and the allocation
+        # explain answer (None: no copy is unassigned, answered as the API does, with a 400).
+        self.shards: list[dict[str, Any]] = []
+        self.explain: dict[str, Any] | None = None
 
     # -- what tests use --------------------------------------------------------------------
 
@@ -75,6 +79,13 @@ class FakeCluster:
             return httpx.Response(200, json=[{"node": self.master}] if self.master else [])
         if path == "/_cat/nodes":
             return httpx.Response(200, json=self.nodes)
+        if path == "/_cat/shards":
+            return httpx.Response(200, json=self.shards)
+        if path == "/_cluster/allocation/explain":
+            if self.explain is None:
+                error = {"type": "illegal_argument_exception", "reason": "there are no unassigned shards"}
+                return httpx.Response(400, json={"error": error, "status": 400})
+            return httpx.Response(200, json=self.explain)
         if path == "/_nodes/shutdown":
             return httpx.Response(200, json={"nodes": [self._shutdown(i) for i in sorted(self.shutdowns)]})
         if path == "/_cluster/state/metadata":
@@ -156,7 +167,8 @@ class FakeCluster:
             self.shutdowns[node_id] = {
                 "type": body["type"],
                 "reason": body["reason"],
-                "status": "IN_PROGRESS",
+                "status": "COMPLETE" if body["type"] == "restart" else "IN_PROGRESS",
+                **({"allocation_delay": body["allocation_delay"]} if "allocation_delay" in body else {}),
             }
             return httpx.Response(200, json={"acknowledged": True})
         return None

@@ -1,12 +1,16 @@
 """An in-memory store standing in for the operator's Kube interface (the API server itself is
-the emulator tests' business)."""
+the emulator tests' business), with a stand-in for the StatefulSet controller: a StatefulSet's
+update revision is a hash of its pod template, and `run_statefulsets` creates the pods that
+are missing, on that revision."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from strata_operator.kube import ApplyError, check_owner
+from strata_operator.builders.common import content_hash
+from strata_operator.kube import ApplyError, DeleteError, check_owner
+from strata_operator.rolling import REVISION_LABEL
 
 
 class MemoryKube:
@@ -18,6 +22,8 @@ class MemoryKube:
         self.settled = settled
         self.refuse = refuse
         self.applied: list[dict[str, Any]] = []
+        self.deleted: list[str] = []  # pod names, in order
+        self._uids = 0
         for obj in objects:
             self._store(copy.deepcopy(obj))
 
@@ -47,12 +53,61 @@ class MemoryKube:
         stored = copy.deepcopy(obj)
         if obj["kind"] == "StatefulSet":
             replicas = obj["spec"]["replicas"]
+            revision = f"{meta['name']}-{content_hash(obj['spec']['template'])[:10]}"
             stored["status"] = {
                 "readyReplicas": replicas if self.settled else 0,
-                "currentRevision": "r1",
-                "updateRevision": "r1",
+                "currentRevision": revision,
+                "updateRevision": revision,
                 "observedGeneration": 1,
             }
         self._store(stored)
         self.applied.append(stored)
         return copy.deepcopy(stored)
+
+    def delete(self, api_version, kind, namespace, name, uid):
+        found = self.objects.get((kind, namespace, name))
+        if found is None:
+            return
+        if found["metadata"].get("uid") != uid:
+            raise DeleteError(f"{kind} {namespace}/{name}: Conflict: the uid precondition failed")
+        del self.objects[(kind, namespace, name)]
+        self.deleted.append(name)
+
+    # -- the StatefulSet controller's part ---------------------------------------------------
+
+    def pod(self, name: str, namespace: str = "prod") -> dict[str, Any]:
+        return self.objects[("Pod", namespace, name)]
+
+    def run_statefulsets(self, ready: bool = True) -> list[str]:
+        """Create every missing pod of every StatefulSet on its update revision; the names."""
+        created = []
+        for (kind, namespace, name), sts in list(self.objects.items()):
+            if kind != "StatefulSet":
+                continue
+            for ordinal in range(sts["spec"]["replicas"]):
+                pod_name = f"{name}-{ordinal}"
+                if ("Pod", namespace, pod_name) in self.objects:
+                    continue
+                self._uids += 1
+                labels = dict(sts["spec"]["template"]["metadata"]["labels"])
+                labels[REVISION_LABEL] = sts["status"]["updateRevision"]
+                self._store(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": {
+                            "name": pod_name,
+                            "namespace": namespace,
+                            "uid": f"uid-{pod_name}-{self._uids}",
+                            "labels": labels,
+                        },
+                        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+                    }
+                )
+                created.append(pod_name)
+        return created
+
+    def set_ready(self, name: str, ready: bool = True, namespace: str = "prod") -> None:
+        self.pod(name, namespace)["status"]["conditions"] = [
+            {"type": "Ready", "status": "True" if ready else "False"}
+        ]

@@ -218,3 +218,64 @@ def test_a_node_drains_through_the_shutdown_api_before_the_statefulset_shrinks(d
     health = ok(survivor, "GET", "/_cluster/health", params={"wait_for_status": "green", "timeout": "30s"})
     assert (health["status"], health["number_of_nodes"]) == ("green", 2)
     assert ok(survivor, "GET", "/logs/_count")["count"] == 60
+
+
+# -- rolling restart ----------------------------------------------------------------------
+
+
+def shutdown_markers(node) -> list[dict]:
+    return ok(node, "GET", "/_nodes/shutdown")["nodes"]
+
+
+def test_a_rolling_restart_takes_one_node_at_a_time_the_master_last_and_loses_nothing(draining_cluster):
+    """The planner chooses; the test plays the kubelet and the StatefulSet controller: the
+    node process of a deleted pod is stopped and started again, and its pod recreated on the
+    new template, ready once the node serves HTTP."""
+    local = draining_cluster
+
+    def connect(name, namespace):  # the HTTP Service: any node that is up
+        up = next(n for n in local.nodes if n.proc is not None and n.proc.poll() is None)
+        return ClusterClient(up.url, timeout=30)
+
+    kube = MemoryKube()
+    reconcile_cluster(make_cluster({"name": "default", "count": 3}), kube, connect)
+    kube.run_statefulsets()
+    changed = make_cluster(
+        {"name": "default", "count": 3, "config": {"indices.memory.index_buffer_size": "20%"}}
+    )
+    order, masters, messages = [], [], []
+
+    def step():
+        outcome = reconcile_cluster(changed, kube, connect)
+        messages.append(outcome.status["message"])
+        if len(kube.deleted) == len(order):
+            return len(order) == 3 and outcome.status["phase"] == "Ready" and outcome
+        deleted = kube.deleted[-1]
+        order.append(deleted)
+        others = [n for n in local.nodes if n.name != deleted]
+        masters.append(LocalCluster.master_name(others[0]))
+        [marker] = shutdown_markers(others[0])
+        assert (marker["type"], marker["allocation_delay"]) == ("RESTART", "5m")
+        local.node(deleted).stop()
+        # While it is down nothing else is deleted, and the status says what it waits for.
+        waiting = reconcile_cluster(changed, kube, connect)
+        assert len(kube.deleted) == len(order)
+        assert waiting.status["phase"] == "ApplyingChanges"
+        assert [o["node"] for o in waiting.status["nodeOperations"]] == [deleted]
+        local.node(deleted).start()
+        kube.run_statefulsets()
+        return False
+
+    try:
+        outcome = wait_until(step, timeout=180, interval=0.5)
+    except AssertionError as e:
+        raise AssertionError(f"restarted {order}; last status: {messages[-1:]}") from e
+    assert sorted(order) == NAMES
+    assert all(masters[i] != order[i] for i in range(2)), (order, masters)
+    assert order[-1] == masters[-1], "the elected master restarts last"
+    survivor = local.nodes[0]
+    assert shutdown_markers(survivor) == []
+    assert outcome.status["nodeOperations"] == []
+    health = ok(survivor, "GET", "/_cluster/health", params={"wait_for_status": "green", "timeout": "30s"})
+    assert (health["status"], health["number_of_nodes"]) == ("green", 3)
+    assert ok(survivor, "GET", "/logs/_count")["count"] == 60

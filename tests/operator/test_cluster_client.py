@@ -115,3 +115,59 @@ def test_a_refused_shutdown_request_is_unavailable():
         pytest.raises(ClusterUnavailable),
     ):
         client.delete_shutdown("id-1")
+
+
+def test_a_restart_shutdown_carries_its_allocation_delay():
+    seen = []
+
+    def handle(request):
+        seen.append((request.method, request.url.path, json.loads(request.content)))
+        return httpx.Response(200, json={"acknowledged": True})
+
+    with ClusterClient("http://cluster", transport=httpx.MockTransport(handle)) as client:
+        client.put_shutdown("id-1", "restart", "rolling", allocation_delay="5m")
+        client.put_shutdown("id-2", "remove", "draining")
+    assert seen == [
+        ("PUT", "/_nodes/id-1/shutdown", {"type": "restart", "reason": "rolling", "allocation_delay": "5m"}),
+        ("PUT", "/_nodes/id-2/shutdown", {"type": "remove", "reason": "draining"}),
+    ]
+
+
+def test_allocation_explain_with_nothing_unassigned_is_none_and_any_other_error_unavailable():
+    nothing = {
+        "error": {"type": "illegal_argument_exception", "reason": "no unassigned shards"},
+        "status": 400,
+    }
+    with ClusterClient("http://cluster", transport=answering(400, nothing)) as client:
+        assert client.allocation_explain() is None
+    with (
+        ClusterClient("http://cluster", transport=answering(503, {"error": {"type": "x"}})) as client,
+        pytest.raises(ClusterUnavailable),
+    ):
+        client.allocation_explain()
+
+
+def test_shards_that_are_not_a_list_are_unavailable():
+    with (
+        ClusterClient("http://cluster", transport=answering(200, {"unexpected": True})) as client,
+        pytest.raises(ClusterUnavailable),
+    ):
+        client.shards()
+
+
+@pytest.mark.integration
+def test_the_real_shards_and_allocation_explain_answers_read_as_the_planner_expects(node):
+    with httpx.Client(base_url=node.url, timeout=30) as http:
+        http.put("/explained", json={"settings": {"number_of_shards": 1, "number_of_replicas": 1}})
+    with ClusterClient(node.url) as client:
+        rows = [r for r in client.shards() if r["index"] == "explained"]
+        explained = client.allocation_explain()
+    assert sorted((r["prirep"], r["state"], r["node"]) for r in rows) == [
+        ("p", "STARTED", "solo-0"),
+        ("r", "UNASSIGNED", None),
+    ]
+    assert (explained["index"], explained["primary"], explained["current_state"]) == (
+        "explained",
+        False,
+        "unassigned",
+    )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from strata_operator.spec import InvalidSpec, parse_cluster, parse_file_settings, resolve_cluster
+from strata_operator.spec import (
+    InvalidSpec,
+    parse_cluster,
+    parse_file_settings,
+    resolve_cluster,
+    storage_bytes,
+)
 
 from .conftest import make_cluster
 
@@ -104,3 +110,15 @@ def test_file_settings_refuse_a_selector_matching_two_clusters():
 def test_file_settings_need_exactly_one_way_to_name_the_cluster():
     with pytest.raises(InvalidSpec):
         parse_file_settings(fs())
+
+
+@pytest.mark.parametrize(
+    "size, expected", [("10Gi", 10 * 2**30), ("500M", 500e6), ("1.5Ti", 1.5 * 2**40), ("1024", 1024)]
+)
+def test_storage_sizes_are_read_as_kubernetes_quantities(size, expected):
+    assert storage_bytes(size) == expected
+
+
+def test_a_storage_size_that_is_no_quantity_is_invalid():
+    with pytest.raises(InvalidSpec, match="not a quantity"):
+        parse_cluster(make_cluster({"name": "default", "count": 3, "storage": {"size": "ten gigs"}}))

@@ -1,6 +1,7 @@
 """StrataCluster: build and apply on create, update and resume; then again every 10 s while
-the cluster is not Ready (a scale-down takes one step per reconcile) and every minute once it
-is (to refresh the status from the cluster and to put back anything deleted by hand)."""
+the cluster is not Ready (a scale-down or a rolling restart takes one step per reconcile) and
+every minute once it is (to refresh the status from the cluster and to put back anything
+deleted by hand)."""
 
 from __future__ import annotations
 
