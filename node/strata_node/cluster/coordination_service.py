@@ -303,9 +303,7 @@ class CoordinationService:
                 if output.persist is not None:
                     accepted = output.persist.last_accepted_state
                     if self.coordinator.mode is Mode.LEADER and self._exact_builtins(accepted) is None:
-                        # The senders diff against it too. Encoding a large state takes a
-                        # while, and states are immutable: a thread does it off the loop.
-                        self._builtins(accepted, await asyncio.to_thread(encode_state, accepted))
+                        self._builtins(accepted)  # the senders diff against it too
                     await asyncio.to_thread(self._store.write, output.persist, self._exact_builtins(accepted))
             except Exception:
                 # Sending a vote or an acceptance that was not persisted could elect two
@@ -508,11 +506,9 @@ class CoordinationService:
         base_key = self._acked.get(destination)
         peers = self._known_addresses()
         if base_key is not None and base_key in self._encoded and base_key < (state.term, state.version):
-            base = self._encoded[base_key][1]
-            encoded = await asyncio.to_thread(lambda: _encode(diff.diff(base, new)))
             envelope = PublishEnvelope(source=self.node_id, term=state.term, version=state.version,
-                                       diff=encoded, base_term=base_key[0], base_version=base_key[1],
-                                       known_peers=peers)
+                                       diff=_encode(diff.diff(self._encoded[base_key][1], new)),
+                                       base_term=base_key[0], base_version=base_key[1], known_peers=peers)
             try:
                 await self.transport.execute(PUBLISH_ACTION, envelope, Empty, address=address,
                                              timeout=SEND_TIMEOUT)
@@ -525,7 +521,7 @@ class CoordinationService:
                 log.debug("[%s] diff refused by [%s], sending the full state", self.local_node.name,
                           destination)
         envelope = PublishEnvelope(source=self.node_id, term=state.term, version=state.version,
-                                   full=await asyncio.to_thread(_encode, new), known_peers=peers)
+                                   full=_encode(new), known_peers=peers)
         await self.transport.execute(PUBLISH_ACTION, envelope, Empty, address=address, timeout=SEND_TIMEOUT)
         self.stats.full_states += 1
 
