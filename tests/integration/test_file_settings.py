@@ -168,9 +168,10 @@ def test_an_invalid_setting_applies_nothing_of_the_file_and_records_a_validation
     assert state["version"] == 1 and persistent(node) == {SETTING: "50mb"}  # 90mb did not land either
 
 
-def test_an_unknown_handler_is_a_validation_error(node):
+def test_an_unknown_handler_is_a_parsing_error_as_in_elasticsearch(node):
     write_by_rename(settings_file(node), document(1, {SETTING: "50mb"}, no_such_handler={}))
     state = wait_for_error(node, 1)
+    assert state["errors"]["error_kind"] == "parsing"
     assert state["errors"]["errors"] == ["Unknown handler type: no_such_handler"]
     assert persistent(node) == {}
 

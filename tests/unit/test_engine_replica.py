@@ -109,3 +109,46 @@ def test_a_primary_vouches_only_for_operations_its_history_holds_with_the_same_t
         await primary.close()
 
     asyncio.run(go())
+
+
+def test_a_kept_store_must_share_the_primarys_history_and_not_run_ahead_of_it(tmp_path):
+    import pytest
+
+    from strata_node.replication.recovery import DivergedHistory, PeerRecovery, StartRecoveryRequest
+
+    class Shard:
+        ref = REF
+
+    async def go():
+        primary = await opened(tmp_path / "p")
+        primary_history(primary, [IndexOp(str(n), b'{"n":1}') for n in range(5)])
+
+        def request(**fields):
+            return StartRecoveryRequest(index="logs", index_uuid="uuid-1", shard=0, target_allocation_id="t",
+                                        target_node="n", **fields)
+
+        PeerRecovery._check_kept_store(primary, Shard, request(starting_seq_no=3,
+                                                                history_uuid=primary.history_uuid))
+        for fields in ({"starting_seq_no": 3, "history_uuid": "another-history"},  # forced primary, half copy
+                       {"starting_seq_no": 9, "history_uuid": primary.history_uuid},  # ahead of the primary
+                       {"starting_seq_no": -1, "history_uuid": primary.history_uuid}):  # too many to vouch
+            with pytest.raises(DivergedHistory):
+                PeerRecovery._check_kept_store(primary, Shard, request(**fields))
+        await primary.close()
+
+    asyncio.run(go())
+
+
+def test_a_copy_takes_up_the_history_it_recovered_and_keeps_it_across_a_restart(tmp_path):
+    async def go():
+        engine = await opened(tmp_path / "r")
+        assert engine.holds_nothing()
+        await engine.adopt_history_uuid("primary-history")
+        engine.apply_operations(encoded(primary_history(await opened(tmp_path / "p"), [IndexOp("a", b"{}")])))
+        assert not engine.holds_nothing()
+        await engine.close()
+        again = await opened(tmp_path / "r")
+        assert again.history_uuid == "primary-history" and again.tracker.max_seq_no == 0
+        await again.close()
+
+    asyncio.run(go())

@@ -77,6 +77,7 @@ def test_version_is_read_from_a_string_or_an_integer():
     (b'{"metadata": {"version": true}, "state": {}}', "must be an integer"),
     (b'{"metadata": {"version": 1}, "state": []}', "[state] must be an object"),
     (b'{"metadata": {"version": 1}, "other": {}}', "unknown field [other]"),
+    (b'{"metadata": {"version": "99999999999999999999999"}, "state": {}}', "out of range for a long"),
 ])
 def test_malformed_documents_are_parse_errors(data, message):
     with pytest.raises(service.ChunkParseError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -170,9 +171,9 @@ def test_a_parse_error_is_recorded_with_the_empty_version_and_changes_nothing_el
     assert second.metadata.persistent_settings == first.metadata.persistent_settings
 
 
-def test_an_unknown_handler_is_a_validation_error():
+def test_an_unknown_handler_is_a_parsing_error_as_in_elasticsearch():
     _, outcome = service.apply(NS, doc(1, {"nope": {}}), EMPTY, handlers_by_name(Recording("a")))
-    assert outcome.error_kind == "validation" and outcome.errors == ("Unknown handler type: nope",)
+    assert outcome.error_kind == "parsing" and outcome.errors == ("Unknown handler type: nope",)
 
 
 def test_a_document_for_a_newer_version_of_the_software_is_refused():

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from ..cluster.coordination.discovery_node import DATA_ROLES, DiscoveryNode
-from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
+from ..cluster.state import FORCED_ALLOCATION_ID, ClusterStateContent, RoutingTable, ShardRouting
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
 from ..common.ids import random_base64_uuid
 from .allocator import Clock, initialize, relocate, reroute, unassign
@@ -35,9 +35,6 @@ from .explain import resolve_node, shard_copies
 
 ALLOCATE = ("allocate_replica", "allocate_empty_primary", "allocate_stale_primary")
 NAMES = (*ALLOCATE, "cancel", "move")
-# ES marks the in-sync set of a primary forced onto stale data until that copy starts, so
-# a failure before then cannot start it empty elsewhere.
-FORCED_ALLOCATION_ID = "_forced_allocation_"
 
 
 class Command(NamedTuple):

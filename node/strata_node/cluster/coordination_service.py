@@ -687,8 +687,8 @@ class CoordinationService:
         # As Elasticsearch's ClusterBootstrapService: a majority of the listed nodes is
         # enough; each missing one holds a placeholder in the configuration, so a quorum of
         # the whole list is still needed to elect, and two clusters cannot form from it.
-        if len(chosen) * 2 <= len(self._initial_master_nodes):
-            return
+        if self.node_id not in chosen or len(chosen) * 2 <= len(self._initial_master_nodes):
+            return  # as Elasticsearch: only a listed node bootstraps, and only with a majority
         placeholders = {f"{BOOTSTRAP_PLACEHOLDER_PREFIX}{entry}" for entry in missing}
         self._inputs.put_nowait(("bootstrap", VotingConfiguration(frozenset(chosen | placeholders))))
 

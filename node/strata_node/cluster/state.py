@@ -20,6 +20,9 @@ from ..reservedstate.metadata import ReservedStateMetadata
 from .coordination.cluster_state import ClusterState
 
 UNKNOWN_UUID = "_na_"
+# ES marks the in-sync set of a primary forced onto stale data until that copy starts, so
+# a failure before then cannot start it empty elsewhere; the copy starts a new history.
+FORCED_ALLOCATION_ID = "_forced_allocation_"
 
 
 class VotingConfigExclusion(msgspec.Struct, frozen=True):

@@ -671,6 +671,29 @@ class Engine:
     def uncommitted_translog_bytes(self) -> int:
         return self.translog.size_in_bytes(self.commit.translog_generation)
 
+    def holds_nothing(self) -> bool:
+        """No key but the commit point: a store as a new copy starts. Blocking."""
+        self.ensure_open()
+        return all(key == COMMIT_KEY for key, _ in zip(self.db.iterator(include_value=False), range(2),
+                                                        strict=False))
+
+    @property
+    def history_uuid(self) -> str:
+        """Which history this store holds (ES's history uuid): a primary's, taken up by
+        every copy recovered from it, so a copy that comes back can tell whether its store
+        still belongs to the shard's history."""
+        return self.commit.history_uuid
+
+    async def adopt_history_uuid(self, history_uuid: str) -> None:
+        """Record durably that this store now holds `history_uuid`'s history (a recovery
+        completed from that primary, or a primary forced onto stale data starting anew)."""
+        async with self._flush_lock:
+            commit = CommitPoint(self.commit.local_checkpoint, self.commit.max_seq_no,
+                                 self.commit.translog_generation, self.commit.translog_uuid, history_uuid)
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True))
+            self.commit = commit
+
     def _write_commit(self, commit: CommitPoint) -> None:
         """Make every operation up to the commit's checkpoint durable in the store, then
         record the commit point. A synced write syncs only LevelDB's current log file:

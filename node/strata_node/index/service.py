@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import orjson
 
 from ..cluster import blocks
-from ..cluster.state import content_of
+from ..cluster.state import FORCED_ALLOCATION_ID, content_of
 from ..common.errors import (
     IllegalArgument,
     IllegalState,
@@ -287,7 +288,7 @@ class IndicesService:
         # Every index of the applied cluster state, local or not: names this node can tell
         # apart from indices that do not exist.
         self.cluster_indices: dict[str, IndexMetadata] = {}
-        self._apply_lock = asyncio.Lock()
+        self.apply_lock = asyncio.Lock()
         self._mappings: dict[str, tuple[Any, mappings.Mapping]] = {}
         self._reported: set[str] = set()  # allocation ids of initializing copies already reported
         self._alias_lookup = alias_resolution.AliasLookup.of({})
@@ -303,7 +304,7 @@ class IndicesService:
                 await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, folder, True)
 
     async def stop(self) -> None:
-        async with self._apply_lock:
+        async with self.apply_lock:
             await asyncio.gather(*(s.close() for s in self.indices.values()))
             self.indices.clear()
 
@@ -387,7 +388,7 @@ class IndicesService:
         """Open the copies routed to this node, update the metadata of open ones, close and
         delete what the cluster no longer has. Runs on the applier task, in version order."""
         content = content_of(new)
-        async with self._apply_lock:
+        async with self.apply_lock:
             # Indices leave at once and arrive once opened: a request never finds a name
             # the cluster has but this node has not opened yet, nor one it already dropped.
             self.cluster_indices = {n: m for n, m in content.metadata.indices.items()
@@ -438,6 +439,12 @@ class IndicesService:
                             self._reported.add(copy.allocation_id)
                             self.recoveries.start(service, shard, copy)
                     elif copy.state == "INITIALIZING":
+                        forced = FORCED_ALLOCATION_ID in service.metadata.in_sync(copy.shard)
+                        if (forced and copy.primary and shard.state == "STARTED"
+                                and copy.allocation_id not in self._reported):
+                            # A primary forced onto stale data starts a history of its own:
+                            # copies of the old one cannot keep their stores (ES does the same).
+                            await shard.engine.adopt_history_uuid(uuid.uuid4().hex)
                         self._report(service, copy)
             initializing = {c.allocation_id for copies in wanted.values() for c in copies
                             if c.state == "INITIALIZING"}

@@ -73,8 +73,10 @@ class StartRecoveryRequest(Message):
     shard: int
     target_allocation_id: str
     target_node: str
-    # A target that kept its store (a node back after a restart): replay from here only.
+    # A target that kept its store (a node back after a restart): replay from here only,
+    # if the store holds the primary's history (ES's history uuid).
     starting_seq_no: int = 0
+    history_uuid: str = ""
     # The (seq_no, primary_term) of the operations it holds above its global checkpoint,
     # which a failover may have left out of the primary's history: the primary checks them.
     above_global_checkpoint: list[tuple[int, int]] = []
@@ -97,6 +99,7 @@ class StartRecoveryResponse(Message):
     # After a primary relocation's hand-off: the other copies the old primary was sending
     # writes to, which the target must go on sending to (ES's primary context).
     tracked: list[str] = []
+    history_uuid: str = ""  # the primary's, which the target takes up
 
 
 class StoreChunkRequest(Message):
@@ -241,16 +244,28 @@ class PeerRecovery:
     async def open_target(self, service: IndexService, n: int) -> IndexShard:
         """The recovering copy's shard, opened on what an earlier copy left in its folder
         (a local recovery from store and translog); the primary decides in the recovery
-        itself whether that store may be kept."""
-        return await service.open_shard(n)
+        itself whether that store may be kept. A store with data but no operation (a store
+        copy cut short before its history arrived) cannot be vouched for: it goes."""
+        shard = await service.open_shard(n)
+        engine = shard.engine
+        if shard.state == "STARTED" and engine.tracker.max_seq_no < 0 and not await asyncio.get_running_loop(
+                ).run_in_executor(None, engine.holds_nothing):
+            await service.close_shard(n)
+            await asyncio.get_running_loop().run_in_executor(None, self.prepare_empty, service, n)
+            shard = await service.open_shard(n)
+        return shard
 
     async def _start_over(self, service: IndexService, shard: IndexShard, copy) -> IndexShard:
-        """Close the copy, empty its folder and open it again in the same role."""
+        """Close the copy, empty its folder and open it again in the same role, holding off
+        the cluster state applier meanwhile (it would open the folder itself)."""
         n = shard.ref.shard
-        await service.close_shard(n)
-        await asyncio.get_running_loop().run_in_executor(None, self.prepare_empty, service, n)
-        fresh = await service.open_shard(n)
-        self.node.indices.assign_role(service, fresh, copy, self.node.coordination.content)
+        async with self.node.indices.apply_lock:
+            if service.local.get(n) is not shard:
+                raise IllegalState(f"{shard.ref} copy [{copy.allocation_id}] was closed while recovering")
+            await service.close_shard(n)
+            await asyncio.get_running_loop().run_in_executor(None, self.prepare_empty, service, n)
+            fresh = await service.open_shard(n)
+            self.node.indices.assign_role(service, fresh, copy, self.node.coordination.content)
         return fresh
 
     def start(self, service: IndexService, shard: IndexShard, copy) -> None:
@@ -291,6 +306,7 @@ class PeerRecovery:
                     response = await node.transport.execute(
                         START_RECOVERY, request, address=node.shard_router.address(primary.node))
             state.operations = state.total_operations = response.operations
+            await shard.engine.adopt_history_uuid(response.history_uuid)
             shard.handoff_tracked = list(response.tracked)
             shard.engine.refresh()  # what it recovered is searchable once it serves (ES refreshes too)
             state.stage = "DONE"
@@ -319,12 +335,13 @@ class PeerRecovery:
                                        target_allocation_id=copy.allocation_id, target_node=self.node.node_id)
         if engine.tracker.max_seq_no < 0:
             return request
+        if engine.tracker.max_seq_no - engine.translog.global_checkpoint > MAX_VOUCHED_OPERATIONS:
+            # Too far out to vouch for: the primary answers that it must start over.
+            return msgspec.structs.replace(request, starting_seq_no=-1, history_uuid=engine.history_uuid)
         above = [(op.seq_no, op.primary_term) for op in map(decode_operation, engine.history(
             engine.translog.global_checkpoint + 1, engine.tracker.max_seq_no))]
-        if len(above) > MAX_VOUCHED_OPERATIONS:
-            return msgspec.structs.replace(request, starting_seq_no=-1)  # too far out: start over
         return msgspec.structs.replace(request, starting_seq_no=engine.tracker.checkpoint + 1,
-                                       above_global_checkpoint=above)
+                                       above_global_checkpoint=above, history_uuid=engine.history_uuid)
 
     async def _wait_for_primary(self, index: str, shard: int):
         coordination = self.node.coordination
@@ -362,11 +379,14 @@ class PeerRecovery:
         state = RecoveryState(request.index, request.shard, node.node_id, request.target_node)
         task.status = state.to_json
         start = request.starting_seq_no
-        if start < 0 or not await asyncio.get_running_loop().run_in_executor(
-                None, self._holds_all, engine, request.above_global_checkpoint):
-            raise DivergedHistory(f"{shard.ref} recovery target [{request.target_allocation_id}] holds "
-                                  "operations the primary's history does not")
-        if start == 0 and engine.tracker.max_seq_no + 1 > OPS_BASED_LIMIT:
+        kept = bool(request.history_uuid)  # a target with a store of its own never gets a store copy
+        if kept:
+            self._check_kept_store(engine, shard, request)
+            if not await asyncio.get_running_loop().run_in_executor(
+                    None, self._holds_all, engine, request.above_global_checkpoint):
+                raise DivergedHistory(f"{shard.ref} recovery target [{request.target_allocation_id}] holds "
+                                      "operations the primary's history does not")
+        if not kept and engine.tracker.max_seq_no + 1 > OPS_BASED_LIMIT:
             start = await self._copy_store(request, service, shard, address, state, task) + 1
         # From here on every write reaches the target; the history below covers the rest.
         tracker.initiate_tracking(request.target_allocation_id)
@@ -409,7 +429,24 @@ class PeerRecovery:
             raise
         state.stage = "DONE"
         return StartRecoveryResponse(operations=state.operations, tracked=tracked,
-                                     took_millis=int((time.monotonic() - started) * 1000))
+                                     took_millis=int((time.monotonic() - started) * 1000),
+                                     history_uuid=engine.history_uuid)
+
+    @staticmethod
+    def _check_kept_store(engine, shard: IndexShard, request: StartRecoveryRequest) -> None:
+        """A kept store must hold this primary's history (not an older one a forced primary
+        allocation abandoned, nor a half-finished copy, which has a history uuid of its own)
+        and not run ahead of it."""
+        target = f"{shard.ref} recovery target [{request.target_allocation_id}]"
+        if request.starting_seq_no < 0:
+            raise DivergedHistory(f"{target} holds too many operations above its global checkpoint")
+        if request.history_uuid != engine.history_uuid:
+            raise DivergedHistory(f"{target} holds history [{request.history_uuid}], the primary "
+                                  f"[{engine.history_uuid}]")
+        if request.starting_seq_no - 1 > engine.tracker.max_seq_no:
+            raise DivergedHistory(f"{target} is ahead of the primary: local checkpoint "
+                                  f"[{request.starting_seq_no - 1}], primary max_seq_no "
+                                  f"[{engine.tracker.max_seq_no}]")
 
     @staticmethod
     def _holds_all(engine, operations: list[tuple[int, int]]) -> bool:

@@ -89,6 +89,8 @@ def parse_chunk(data: bytes | Mapping[str, Any]) -> ReservedStateChunk:
         version = int(version)
     except ValueError:
         raise ChunkParseError(f"[metadata.version] must be an integer, got [{version}]") from None
+    if not -(2**63) < version < 2**63:  # a Java long, as Elasticsearch reads it
+        raise ChunkParseError(f"[metadata.version] [{version}] is out of range for a long")
     compatibility = metadata.get("compatibility", ES_COMPAT_VERSION)
     if not isinstance(compatibility, str):
         raise ChunkParseError(f"[metadata.compatibility] must be a version string, got [{compatibility}]",
@@ -167,8 +169,8 @@ def trial(namespace: str, chunk: ReservedStateChunk, content: ClusterStateConten
             sources[name] = {}
     try:
         order = order_handlers(handlers, sources)
-    except ValueError as e:
-        return content, Outcome(namespace, chunk.version, error_kind="validation", errors=(str(e),),
+    except ValueError as e:  # Elasticsearch counts these as parsing errors
+        return content, Outcome(namespace, chunk.version, error_kind="parsing", errors=(str(e),),
                                 current_version=current)
     new = content
     reserved: dict[str, tuple[str, ...]] = {}

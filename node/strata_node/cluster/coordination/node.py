@@ -645,7 +645,7 @@ class Coordinator:
         hands over, as Elasticsearch's does: it asks every node to join a master-eligible
         voter that has this state, in the next term, and stands down itself."""
         state = self.coordination_state
-        if self.node_id in state.last_committed_configuration:
+        if self._may_win_election():
             return False
         details = publication.state.node_details
         candidates = sorted(
