@@ -9,9 +9,11 @@ change. Each test starts from where the one before left off."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +156,146 @@ def test_a_new_cluster_forms_and_reports_ready(world):
     assert sts["metadata"]["ownerReferences"][0]["uid"] == uid
     assert world.obj("secrets", f"{CLUSTER}-secrets") is not None
     assert world.events("Bootstrapped")
+
+
+def file_settings_resource(cluster_settings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "strata.dev/v1alpha1",
+        "kind": "StrataFileSettings",
+        "metadata": {"name": "demo-settings", "namespace": NS},
+        "spec": {"clusterRef": {"name": CLUSTER}, "settings": {"cluster_settings": cluster_settings}},
+    }
+
+
+def test_file_settings_are_applied_and_an_invalid_change_is_reported_not_shipped(world):
+    good = {"action.auto_create_index": False, "cluster.max_voting_config_exclusions": 12}
+    response = world.api.post(FILE_SETTINGS, json=file_settings_resource(good))
+    assert response.status_code == 201, response.text
+    path = f"{FILE_SETTINGS}/demo-settings"
+
+    def applied():
+        status = world.get(path).get("status") or {}
+        return status if status.get("phase") == "Ready" else None
+
+    status = world.wait(applied, 60, "the file settings Ready")
+    assert status["appliedVersion"] == status["expectedVersion"] >= 1
+    assert status["errors"] == []
+    persistent = world.node("GET", "/_cluster/settings", params={"flat_settings": "true"})["persistent"]
+    assert persistent["action.auto_create_index"] == "false"
+    assert persistent["cluster.max_voting_config_exclusions"] == "12"
+    shipped = world.obj("configmaps", f"{CLUSTER}-file-settings")["data"]["settings.json"]
+    assert json.loads(shipped)["state"]["cluster_settings"]["action.auto_create_index"] is False
+
+    # An invalid change: the cluster's validation refuses it, the status says why, and the
+    # ConfigMap keeps what the cluster applied.
+    bad = {"spec": {"settings": {"cluster_settings": {"no.such.setting": "x"}}}}
+    world.api.patch(path, json=bad, headers=MERGE).raise_for_status()
+
+    def refused():
+        status = world.get(path).get("status") or {}
+        return status if status.get("phase") == "Error" else None
+
+    status = world.wait(refused, 30, "the invalid file settings reported")
+    assert "no.such.setting" in status["errors"][0]
+    assert status["expectedVersion"] == status["appliedVersion"]
+    assert world.obj("configmaps", f"{CLUSTER}-file-settings")["data"]["settings.json"] == shipped
+    assert [e for e in world.events("ValidationFailed") if "no.such.setting" in e["message"]]
+
+
+def set_node_set(world: World, count: int, config: dict[str, Any] | None = None) -> None:
+    node_set: dict[str, Any] = {"name": "default", "count": count, "config": config}
+    world.api.patch(
+        f"{CLUSTERS}/{CLUSTER}", json={"spec": {"nodeSets": [node_set]}}, headers=MERGE
+    ).raise_for_status()
+
+
+def shutdowns(world: World) -> dict[str, dict[str, Any]]:
+    try:
+        return {s["node_id"]: s for s in world.node("GET", "/_nodes/shutdown")["nodes"]}
+    except (AssertionError, httpx.HTTPError):
+        return {}
+
+
+def no_markers(world: World) -> Any:
+    return lambda: world.node("GET", "/_nodes/shutdown")["nodes"] == []
+
+
+def test_scale_down_drains_the_leaving_node_before_the_statefulset_shrinks(world):
+    lines = "".join(json.dumps({"index": {}}) + "\n" + json.dumps({"n": i}) + "\n" for i in range(60))
+    world.node("PUT", "/logs", json={"settings": {"number_of_shards": 3, "number_of_replicas": 1}})
+    world.node("POST", "/logs/_bulk", params={"refresh": "true"}, content=lines,
+               headers={"content-type": "application/x-ndjson"})
+    world.node("GET", "/_cluster/health", params={"wait_for_status": "green", "timeout": "30s"})
+    ids = {r["name"]: r["id"] for r in world.node(
+        "GET", "/_cat/nodes", params={"format": "json", "h": "id,name", "full_id": "true"})}
+    leaving = ids[f"{STS}-2"]
+    set_node_set(world, 2)
+
+    phases, marker_at_shrink = set(), None
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        phases.add(world.status().get("phase"))
+        markers = shutdowns(world)
+        if world.obj("statefulsets", STS)["spec"]["replicas"] == 2:
+            marker_at_shrink = markers.get(leaving) or shutdowns(world).get(leaving)
+            break
+        if leaving in markers:
+            assert markers[leaving]["type"] == "REMOVE"
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the StatefulSet did not shrink: {world.status()}\n{world.log()}")
+    # The StatefulSet shrank only once the cluster reported the node drained.
+    assert marker_at_shrink is not None, "the shutdown marker should still be there at the shrink"
+    assert (marker_at_shrink["type"], marker_at_shrink["status"]) == ("REMOVE", "COMPLETE")
+    assert "MigratingData" in phases
+
+    def settled():
+        status = world.status()
+        return status if (status.get("phase"), status.get("health"), status.get("availableNodes")) == (
+            "Ready", "green", 2) and world.obj("pods", f"{STS}-2") is None else None
+
+    world.wait(settled, 60, "two nodes, Ready and green")
+    assert world.node("GET", "/logs/_count")["count"] == 60
+    # Afterwards nothing is left behind: no marker, no voting exclusion.
+    world.wait(no_markers(world), 30, "the shutdown marker cleared")
+    coordination = world.node("GET", "/_cluster/state/metadata",
+                              params={"filter_path": "metadata.cluster_coordination"})
+    assert coordination["metadata"]["cluster_coordination"]["voting_config_exclusions"] == []
+
+
+def test_a_config_change_rolls_through_the_pods_one_at_a_time(world):
+    revision = world.obj("statefulsets", STS)["status"]["updateRevision"]
+    starts = dict(world.pods.starts)
+    set_node_set(world, 2, {"action.destructive_requires_name": False})
+    names = [f"{STS}-0", f"{STS}-1"]
+
+    most_down, restart_markers = 0, set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pods = {n: world.obj("pods", n) for n in names}
+        down = [n for n, p in pods.items() if p is None or p["metadata"].get("deletionTimestamp")
+                or not PodRunner._pod_ready(p)]
+        most_down = max(most_down, len(down))
+        restart_markers |= {s["node_id"] for s in shutdowns(world).values() if s["type"] == "RESTART"}
+        sts = world.obj("statefulsets", STS)
+        status = world.status()
+        if (
+            sts["status"]["updateRevision"] != revision
+            and all(world.pods.starts.get(n, 0) > starts.get(n, 0) for n in names)
+            and all(p is not None and p["metadata"]["labels"]["controller-revision-hash"]
+                    == sts["status"]["updateRevision"] for p in pods.values())
+            and status.get("phase") == "Ready"
+            and status.get("health") == "green"
+        ):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the rolling change did not finish: {world.status()}\n{world.log()}")
+    assert most_down == 1, "two pods were down at once"
+    assert len(restart_markers) == 2, restart_markers
+    assert len(world.events("RestartStarted")) >= 2
+    strata_yml = yaml.safe_load(world.obj("configmaps", f"{STS}-config")["data"]["strata.yml"])
+    assert strata_yml["action.destructive_requires_name"] == "false"
+    # The markers are gone once every node is back, and no document was lost.
+    world.wait(no_markers(world), 30, "the restart markers cleared")
+    assert world.node("GET", "/logs/_count")["count"] == 60
