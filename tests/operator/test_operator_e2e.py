@@ -4,8 +4,9 @@ loopback standing in for the pods (tests/support/kube_pods.py plays the Stateful
 controller, the kubelet and the HTTP Service).
 
 The tests of this module are one story, in order, on one cluster: create, file settings
-(applied, then an invalid change refused), scale down with draining, then a rolling config
-change. Each test starts from where the one before left off."""
+(applied, then an invalid change refused), scale down with draining, a rolling config
+change, then scale up. Each test starts from where the one before left off (about 100 s in
+all, most of it the operator's 10 s re-check interval)."""
 
 from __future__ import annotations
 
@@ -298,4 +299,23 @@ def test_a_config_change_rolls_through_the_pods_one_at_a_time(world):
     assert strata_yml["action.destructive_requires_name"] == "false"
     # The markers are gone once every node is back, and no document was lost.
     world.wait(no_markers(world), 30, "the restart markers cleared")
+    assert world.node("GET", "/logs/_count")["count"] == 60
+
+
+def test_scale_up_adds_a_node_on_the_current_template(world):
+    set_node_set(world, 3, {"action.destructive_requires_name": False})
+
+    def grown():
+        status = world.status()
+        return status if (status.get("phase"), status.get("health"), status.get("availableNodes")) == (
+            "Ready", "green", 3) else None
+
+    world.wait(grown, 60, "three nodes, Ready and green")
+    sts = world.obj("statefulsets", STS)
+    assert sts["spec"]["replicas"] == 3
+    assert world.obj("pods", f"{STS}-2")["metadata"]["labels"]["controller-revision-hash"] == (
+        sts["status"]["updateRevision"])
+    # A cluster that has formed is never bootstrapped again.
+    strata_yml = yaml.safe_load(world.obj("configmaps", f"{STS}-config")["data"]["strata.yml"])
+    assert "cluster.initial_master_nodes" not in strata_yml
     assert world.node("GET", "/logs/_count")["count"] == 60

@@ -182,7 +182,6 @@ class KubeEmulator:
 
             loop.run_until_complete(serve())
             loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
             loop.close()
 
         self._thread = threading.Thread(target=run, name="kube-emulator", daemon=True)
@@ -192,7 +191,11 @@ class KubeEmulator:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
+        if self._loop is not None and self._runner is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            except Exception:  # stopping anyway
+                pass
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
