@@ -27,7 +27,7 @@ from ..common.errors import (
 )
 from ..common.patterns import simple_match
 from .metadata import IndexMetadata
-from .names import INVALID_CHARS, INVALID_CHARS_TEXT, MAX_NAME_BYTES
+from .names import validate_index_or_alias_name
 
 ROUTING_KEYS = ("routing", "index_routing", "search_routing")
 DEFINITION_KEYS = ("filter", *ROUTING_KEYS, "is_write_index", "is_hidden")
@@ -67,19 +67,7 @@ def validate_alias_name(alias: str) -> None:
     """The checks of an alias name alone (validateAliasStandalone), in Elasticsearch's order."""
     if not alias or not alias.strip():
         raise IllegalArgument("alias name is required")
-    if any(c in alias for c in INVALID_CHARS):
-        raise InvalidAliasName(alias, f"must not contain the following characters {INVALID_CHARS_TEXT}")
-    if "#" in alias:
-        raise InvalidAliasName(alias, "must not contain '#'")
-    if ":" in alias:
-        raise InvalidAliasName(alias, "must not contain ':'")
-    if alias[0] in "_-+":
-        raise InvalidAliasName(alias, "must not start with '_', '-', or '+'")
-    size = len(alias.encode())
-    if size > MAX_NAME_BYTES:
-        raise InvalidAliasName(alias, f"alias name is too long, ({size} > {MAX_NAME_BYTES})")
-    if alias in (".", ".."):
-        raise InvalidAliasName(alias, "must not be '.' or '..'")
+    validate_index_or_alias_name(alias, InvalidAliasName, "alias")
 
 
 def _routing_text(alias: str, key: str, value: Any) -> str:

@@ -10,6 +10,7 @@ validation error; the service then applies nothing.
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import msgspec
@@ -22,7 +23,7 @@ class TransformResult(msgspec.Struct, frozen=True):
     keys: frozenset[str]
 
 
-class ReservedStateHandler:
+class ReservedStateHandler(abc.ABC):
     """The base of every handler: no dependencies unless a handler names some."""
 
     name: str
@@ -35,6 +36,7 @@ class ReservedStateHandler:
         """Handlers that run before this one when the file has them."""
         return ()
 
+    @abc.abstractmethod
     def transform(self, source: Any, content: ClusterStateContent,
                   previous_keys: frozenset[str]) -> TransformResult:
-        raise NotImplementedError
+        """The content with this handler's part made what `source` says, and its keys."""
