@@ -264,11 +264,32 @@ def test_scale_down_drains_the_leaving_node_before_the_statefulset_shrinks(world
     assert coordination["metadata"]["cluster_coordination"]["voting_config_exclusions"] == []
 
 
+def test_scale_up_adds_a_node_on_the_current_template(world):
+    set_node_set(world, 3)
+
+    def grown():
+        status = world.status()
+        return status if (status.get("phase"), status.get("health"), status.get("availableNodes")) == (
+            "Ready", "green", 3) else None
+
+    world.wait(grown, 60, "three nodes, Ready and green")
+    sts = world.obj("statefulsets", STS)
+    assert sts["spec"]["replicas"] == 3
+    assert world.obj("pods", f"{STS}-2")["metadata"]["labels"]["controller-revision-hash"] == (
+        sts["status"]["updateRevision"])
+    # A cluster that has formed is never bootstrapped again.
+    strata_yml = yaml.safe_load(world.obj("configmaps", f"{STS}-config")["data"]["strata.yml"])
+    assert "cluster.initial_master_nodes" not in strata_yml
+    assert world.node("GET", "/logs/_count")["count"] == 60
+
+
 def test_a_config_change_rolls_through_the_pods_one_at_a_time(world):
+    # Three master-eligible nodes: a quorum stays while any one restarts (with two, none
+    # would, and the cluster would have no master during each restart).
     revision = world.obj("statefulsets", STS)["status"]["updateRevision"]
     starts = dict(world.pods.starts)
-    set_node_set(world, 2, {"action.destructive_requires_name": False})
-    names = [f"{STS}-0", f"{STS}-1"]
+    set_node_set(world, 3, {"action.destructive_requires_name": False})
+    names = [f"{STS}-0", f"{STS}-1", f"{STS}-2"]
 
     most_down, restart_markers = 0, set()
     deadline = time.monotonic() + 120
@@ -293,29 +314,10 @@ def test_a_config_change_rolls_through_the_pods_one_at_a_time(world):
     else:
         raise AssertionError(f"the rolling change did not finish: {world.status()}\n{world.log()}")
     assert most_down == 1, "two pods were down at once"
-    assert len(restart_markers) == 2, restart_markers
-    assert len(world.events("RestartStarted")) >= 2
+    assert len(restart_markers) == 3, restart_markers
+    assert len(world.events("RestartStarted")) >= 3
     strata_yml = yaml.safe_load(world.obj("configmaps", f"{STS}-config")["data"]["strata.yml"])
     assert strata_yml["action.destructive_requires_name"] == "false"
     # The markers are gone once every node is back, and no document was lost.
     world.wait(no_markers(world), 30, "the restart markers cleared")
-    assert world.node("GET", "/logs/_count")["count"] == 60
-
-
-def test_scale_up_adds_a_node_on_the_current_template(world):
-    set_node_set(world, 3, {"action.destructive_requires_name": False})
-
-    def grown():
-        status = world.status()
-        return status if (status.get("phase"), status.get("health"), status.get("availableNodes")) == (
-            "Ready", "green", 3) else None
-
-    world.wait(grown, 60, "three nodes, Ready and green")
-    sts = world.obj("statefulsets", STS)
-    assert sts["spec"]["replicas"] == 3
-    assert world.obj("pods", f"{STS}-2")["metadata"]["labels"]["controller-revision-hash"] == (
-        sts["status"]["updateRevision"])
-    # A cluster that has formed is never bootstrapped again.
-    strata_yml = yaml.safe_load(world.obj("configmaps", f"{STS}-config")["data"]["strata.yml"])
-    assert "cluster.initial_master_nodes" not in strata_yml
     assert world.node("GET", "/logs/_count")["count"] == 60
