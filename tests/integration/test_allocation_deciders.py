@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.cluster import LocalCluster
+from tests.support.cluster_views import copies, names
 from tests.support.polling import wait_until
 
 ZONES = {"n0": "a", "n1": "a", "n2": "b"}
@@ -35,14 +36,6 @@ def http(zoned):
 
 
 
-def names(http: httpx.Client) -> dict[str, str]:
-    """node id -> node name"""
-    return {i: n["name"] for i, n in http.get("/_cluster/state/nodes").json()["nodes"].items()}
-
-
-def copies(http: httpx.Client, index: str) -> list[dict]:
-    table = http.get(f"/_cluster/state/routing_table/{index}").json()["routing_table"]["indices"][index]
-    return [c for shard in table["shards"].values() for c in shard]
 
 
 def settle(http: httpx.Client, index: str) -> None:

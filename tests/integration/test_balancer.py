@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.cluster import LocalCluster, start_all
+from tests.support.cluster_views import copies, names
 from tests.support.polling import wait_until
 
 # b2 holds data only, so b0 and b1 bootstrap the cluster on their own.
@@ -35,14 +36,6 @@ def http(cluster):
         yield client
 
 
-def names(http: httpx.Client) -> dict[str, str]:
-    """node id -> node name"""
-    return {i: n["name"] for i, n in http.get("/_cluster/state/nodes").json()["nodes"].items()}
-
-
-def copies(http: httpx.Client, index: str) -> list[dict]:
-    table = http.get(f"/_cluster/state/routing_table/{index}").json()["routing_table"]["indices"][index]
-    return [c for shard in table["shards"].values() for c in shard]
 
 
 def per_node(http: httpx.Client, index: str) -> dict[str, int]:
