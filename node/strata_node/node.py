@@ -17,11 +17,22 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import broadcast, cluster_admin, cluster_reroute, get, node_shutdown, nodes_info, reserved_state
+from .action import (
+    broadcast,
+    cluster_admin,
+    cluster_reroute,
+    fault,
+    get,
+    node_shutdown,
+    nodes_info,
+    reserved_state,
+    write_actions,
+)
 from .action.bulk import BulkAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
 from .action.persistent_tasks import PersistentTasksService
+from .action.search_actions import SearchActions
 from .action.shard_router import ShardRouter
 from .action.templates import TemplateActions
 from .allocation.delayed import DelayedAllocationService
@@ -32,6 +43,7 @@ from .common.errors import ClusterBlockError
 from .common.files import write_atomically
 from .common.ids import random_base64_uuid
 from .index.service import IndicesService
+from .node_client import NodeClient
 from .replication import replica
 from .replication.recovery import PeerRecovery
 from .reservedstate.file_settings import FileSettingsService
@@ -61,6 +73,7 @@ from .rest.templates import TemplateHandlers
 from .search import transport_actions as search_transport_actions
 from .settings import NodeSettings
 from .tasks.actions import TaskActions
+from .tasks.api import TaskApiActions
 from .tasks.manager import TaskManager
 from .tasks.results import TaskResults
 from .tasks.task import Task
@@ -113,6 +126,7 @@ class Node:
         # Made once the node id is known (prepare_data_path).
         self.tasks: TaskManager | None = None
         self.transport: TransportService | None = None
+        self.client: NodeClient | None = None
         self.task_actions: TaskActions | None = None
         self.coordination: CoordinationService | None = None  # made at start, once addresses are bound
         self.delayed_allocation: DelayedAllocationService | None = None
@@ -182,6 +196,7 @@ class Node:
                                           roles=tuple(self.settings.get("node.roles")))
         self.task_actions = TaskActions(self.transport, self.tasks,
                                         test_actions=self.settings.get("strata.test_actions.enabled"))
+        self.client = NodeClient(self.transport)
         self.master_actions = MasterActions(self)
         self.shard_router = ShardRouter(self)
         self.bulk.router = self.shard_router
@@ -206,6 +221,12 @@ class Node:
         self.persistent_tasks.register()
         cluster_reroute.register(self)
         get.register(self)
+        get.register_actions(self)
+        write_actions.register(self)
+        self.search_actions = SearchActions(self)
+        self.search_actions.register()
+        fault.register(self)
+        TaskApiActions(self).register()
         broadcast.register(self)
         search_transport_actions.register(self)
         reserved_state.register(self)
