@@ -25,7 +25,8 @@ from ..cluster.state import ClusterStateContent
 from ..common.errors import ActionRequestValidation, IllegalArgument, StrataError
 from ..common.units import parse_time
 from ..tasks.task import Task
-from ..transport.wire import Empty, Message
+from ..transport.wire import Empty
+from .master import MasterNodeRequest
 
 PUT = "cluster:admin/shutdown/create"
 DELETE = "cluster:admin/shutdown/delete"
@@ -38,12 +39,12 @@ class ResourceNotFound(StrataError):
     status = 404
 
 
-class PutShutdownRequest(Message):
+class PutShutdownRequest(MasterNodeRequest):
     node_id: str
     marker: bytes  # JSON
 
 
-class DeleteShutdownRequest(Message):
+class DeleteShutdownRequest(MasterNodeRequest):
     node_id: str
 
 

@@ -36,6 +36,7 @@ from ..tasks.persistent import PersistentTask, PersistentTasksNodeService
 from ..tasks.task import Task, TaskId, run_as
 from ..transport import context
 from ..transport.wire import Message
+from .master import MasterNodeRequest
 from .persistent_recheck import PersistentTasksRechecker
 
 log = logging.getLogger("strata.tasks.persistent")
@@ -50,23 +51,23 @@ REPORT_MASTER_TIMEOUT = 300.0
 APPLY_TIMEOUT = 30.0
 
 
-class StartPersistentTaskRequest(Message):
+class StartPersistentTaskRequest(MasterNodeRequest):
     task_id: str
     task_name: str
     params: dict[str, Any] = {}
 
 
-class RemovePersistentTaskRequest(Message):
+class RemovePersistentTaskRequest(MasterNodeRequest):
     task_id: str
 
 
-class UpdatePersistentTaskStatusRequest(Message):
+class UpdatePersistentTaskStatusRequest(MasterNodeRequest):
     task_id: str
     allocation_id: int
     state: dict[str, Any]
 
 
-class CompletionPersistentTaskRequest(Message):
+class CompletionPersistentTaskRequest(MasterNodeRequest):
     task_id: str
     allocation_id: int
     failure: dict[str, Any] | None = None  # the error the task ended with, ES-shaped

@@ -18,6 +18,7 @@ from ..index.templates.metadata import parse_component_template, parse_index_tem
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .index_admin import AppliedVersion
+from .master import MasterNodeRequest
 
 PUT_COMPONENT = "cluster:admin/component_template/put"
 DELETE_COMPONENT = "cluster:admin/component_template/delete"
@@ -33,13 +34,13 @@ DELETES = {DELETE_COMPONENT: (updates.delete_component_templates, "remove-compon
            DELETE_INDEX_TEMPLATE: (updates.delete_index_templates, "remove-index-template-v2")}
 
 
-class PutTemplateRequest(Message):
+class PutTemplateRequest(MasterNodeRequest):
     name: str
     body: bytes  # the template, JSON
     create: bool = False
 
 
-class DeleteTemplatesRequest(Message):
+class DeleteTemplatesRequest(MasterNodeRequest):
     names: list[str]
 
 

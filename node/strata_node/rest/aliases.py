@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from ..action.index_admin import UPDATE_ALIASES, UpdateAliasesRequest
+from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..common.patterns import simple_match
 from .cat import CAT_PARAMS, CatTable, col
 from .controller import RestController, RestResponse
@@ -36,13 +40,13 @@ class AliasHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("POST", "/_aliases", self.update_aliases, CHANGE_PARAMS, action="indices:admin/aliases")
+        c.register("POST", "/_aliases", self.update_aliases, CHANGE_PARAMS, action=UPDATE_ALIASES)
         for segment in ("_alias", "_aliases"):
             for method in ("PUT", "POST"):
                 c.register(method, f"/{{index}}/{segment}/{{name}}", self.put_alias, CHANGE_PARAMS,
-                           action="indices:admin/aliases")
+                           action=UPDATE_ALIASES)
             c.register("DELETE", f"/{{index}}/{segment}/{{name}}", self.delete_alias, CHANGE_PARAMS,
-                       action="indices:admin/aliases")
+                       action=UPDATE_ALIASES)
         for path in ("/_alias", "/_aliases", "/_alias/{name}", "/{index}/_alias", "/{index}/_alias/{name}",
                      "/{index}/_aliases"):
             c.register("GET", path, self.get_aliases, GET_PARAMS, action="indices:admin/aliases/get")
@@ -52,20 +56,25 @@ class AliasHandlers:
 
     # -- changes ---------------------------------------------------------------------------
 
+    async def _update(self, request: RestRequest, body: dict[str, Any]) -> None:
+        await self.node.client.execute(UPDATE_ALIASES, UpdateAliasesRequest(
+            actions=orjson.dumps(body),
+            master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
+
     async def update_aliases(self, request: RestRequest) -> RestResponse:
-        await self.node.index_admin.update_aliases(request.json_body(required=True))
+        await self._update(request, request.json_body(required=True))
         return RestResponse(200, ACKNOWLEDGED)
 
     async def put_alias(self, request: RestRequest) -> RestResponse:
         """The body, when there is one, is the alias definition (`filter`, `routing`, ...)."""
         body = request.json_body() if request.has_body else {}
         action = {"indices": request.list_param("index"), "aliases": request.list_param("name"), **body}
-        await self.node.index_admin.update_aliases({"actions": [{"add": action}]})
+        await self._update(request, {"actions": [{"add": action}]})
         return RestResponse(200, ACKNOWLEDGED)
 
     async def delete_alias(self, request: RestRequest) -> RestResponse:
         action = {"indices": request.list_param("index"), "aliases": request.list_param("name")}
-        await self.node.index_admin.update_aliases({"actions": [{"remove": action}]})
+        await self._update(request, {"actions": [{"remove": action}]})
         return RestResponse(200, ACKNOWLEDGED)
 
     # -- reads -----------------------------------------------------------------------------

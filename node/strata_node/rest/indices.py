@@ -8,8 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from ..action.broadcast import FLUSH_SHARD, REFRESH_SHARD, FlushShardRequest, RefreshShardRequest, broadcast
-from ..common.errors import ActionRequestValidation, IllegalArgument
+from ..action.index_admin import CREATE, DELETE, CreateIndexRequest, DeleteIndicesRequest
+from ..action.master import DEFAULT_MASTER_TIMEOUT
+from ..action.resolve import IndicesOptions
+from ..common.errors import ActionRequestValidation
 from ..index.metadata import IndexMetadata, settings_tree
 from .controller import RestController, RestResponse
 from .request import RestRequest
@@ -26,10 +31,10 @@ class IndexHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("PUT", "/{index}", self.create, CREATE_PARAMS)
+        c.register("PUT", "/{index}", self.create, CREATE_PARAMS, action=CREATE)
         c.register("GET", "/{index}", self.get, GET_PARAMS)
         c.register("HEAD", "/{index}", self.exists, GET_PARAMS)
-        c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS)
+        c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS, action=DELETE)
         for method in ("GET", "POST"):
             for path in ("/_refresh", "/{index}/_refresh"):
                 c.register(method, path, self.refresh, RESOLVE_PARAMS, action="indices:admin/refresh")
@@ -44,7 +49,9 @@ class IndexHandlers:
 
     async def create(self, request: RestRequest) -> RestResponse:
         name = request.param("index")
-        await self.node.indices.create(name, request.json_body())
+        await self.node.client.execute(CREATE, CreateIndexRequest(
+            name=name, body=orjson.dumps(request.json_body()),
+            master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
         return RestResponse(200, {"acknowledged": True, "shards_acknowledged": True, "index": name})
 
     async def get(self, request: RestRequest) -> RestResponse:
@@ -60,12 +67,9 @@ class IndexHandlers:
         return RestResponse(200 if self._resolve(request) else 404)
 
     async def delete(self, request: RestRequest) -> RestResponse:
-        expression = request.param("index")
-        if self.node.cluster_settings.get("action.destructive_requires_name"):
-            for part in expression.split(","):
-                if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
-                    raise IllegalArgument("Wildcard expressions or all indices are not allowed")
-        await self.node.indices.delete(resolve_names(self.node.indices, request, allow_aliases=False))
+        await self.node.client.execute(DELETE, DeleteIndicesRequest(
+            expression=request.param("index"), options=indices_options(request),
+            master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
         return RestResponse(200, {"acknowledged": True})
 
     async def refresh(self, request: RestRequest) -> RestResponse:
@@ -112,6 +116,12 @@ def _read_master_params(request: RestRequest) -> None:
 
 def _render(settings: Mapping[str, str], flat: bool) -> dict[str, Any]:
     return dict(sorted(settings.items())) if flat else settings_tree(settings)
+
+
+def indices_options(request: RestRequest) -> IndicesOptions:
+    return IndicesOptions(ignore_unavailable=request.bool_param("ignore_unavailable"),
+                          allow_no_indices=request.bool_param("allow_no_indices", True),
+                          expand_wildcards=request.expand_wildcards_param("open"))
 
 
 def resolve_metadata(indices, request: RestRequest) -> list[IndexMetadata]:

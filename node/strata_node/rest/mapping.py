@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from ..action.index_admin import PUT_MAPPING, PutMappingRequest
+from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..common.patterns import simple_match_any
 from ..index.metadata import IndexMetadata
 from .controller import RestController, RestResponse
-from .indices import resolve_metadata, resolve_names
+from .indices import indices_options, resolve_metadata, resolve_names
 from .request import RestRequest
 
 RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
@@ -29,7 +33,7 @@ class MappingHandlers:
         c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS))
         c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS))
         for method in ("PUT", "POST"):
-            c.register(method, "/{index}/_mapping", self.put_mapping, PUT_PARAMS)
+            c.register(method, "/{index}/_mapping", self.put_mapping, PUT_PARAMS, action=PUT_MAPPING)
         c.register("GET", "/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
         c.register("GET", "/{index}/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
 
@@ -44,10 +48,12 @@ class MappingHandlers:
     async def put_mapping(self, request: RestRequest) -> RestResponse:
         """`PUT /{index}/_mapping`: the body is a mapping definition, merged in."""
         request.time_param("timeout", 30.0)
-        request.time_param("master_timeout", 30.0)
+        master_timeout = request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)
         request.bool_param("write_index_only")
         body = request.json_body(required=True)
-        await self.node.indices.put_mapping(resolve_names(self.node.indices, request), body)
+        await self.node.client.execute(PUT_MAPPING, PutMappingRequest(
+            source=orjson.dumps(body), expression=request.param("index"), options=indices_options(request),
+            master_timeout=master_timeout))
         return RestResponse(200, {"acknowledged": True})
 
     async def get_field_mapping(self, request: RestRequest) -> RestResponse:
