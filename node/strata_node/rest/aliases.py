@@ -49,10 +49,10 @@ class AliasHandlers:
                        action=UPDATE_ALIASES)
         for path in ("/_alias", "/_aliases", "/_alias/{name}", "/{index}/_alias", "/{index}/_alias/{name}",
                      "/{index}/_aliases"):
-            c.register("GET", path, self.get_aliases, GET_PARAMS, action="indices:admin/aliases/get")
-            c.register("HEAD", path, self.exists_alias, GET_PARAMS, action="indices:admin/aliases/get")
+            c.register("GET", path, self.get_aliases, GET_PARAMS, rest_task="indices:admin/aliases/get")
+            c.register("HEAD", path, self.exists_alias, GET_PARAMS, rest_task="indices:admin/aliases/get")
         for path in ("/_cat/aliases", "/_cat/aliases/{name}"):
-            c.register("GET", path, self.cat_aliases, CAT_ALIAS_PARAMS, action="indices:admin/aliases/get")
+            c.register("GET", path, self.cat_aliases, CAT_ALIAS_PARAMS, rest_task="indices:admin/aliases/get")
 
     # -- changes ---------------------------------------------------------------------------
 

@@ -62,10 +62,10 @@ class AllocationHandlers:
         metrics = self._metrics(request.param("metric"))
         master_timeout = request.time_param("master_timeout", 30.0)
         request.time_param("timeout", 30.0)
-        answer: RerouteResponse = await self.node.master_actions.execute(
+        answer: RerouteResponse = await self.node.client.execute(
             REROUTE, RerouteRequest(commands=orjson.dumps([c._asdict() for c in commands]), dry_run=dry_run,
-                                    explain=explain, retry_failed=request.bool_param("retry_failed")),
-            master_timeout=master_timeout)
+                                    explain=explain, retry_failed=request.bool_param("retry_failed"),
+                                    master_timeout=master_timeout))
         out: dict[str, Any] = {"acknowledged": True}
         if metrics:
             if not dry_run:
@@ -142,10 +142,10 @@ class AllocationHandlers:
             required = ("index", "shard", "primary")
             raise ActionRequestValidation([f"{key} must be specified"
                                            for key in required if key not in fields])
-        answer: ExplainResponse = await self.node.master_actions.execute(
+        answer: ExplainResponse = await self.node.client.execute(
             EXPLAIN, ExplainRequest(include_yes_decisions=request.bool_param("include_yes_decisions"),
-                                    include_disk_info=request.bool_param("include_disk_info"), **fields),
-            master_timeout=request.time_param("master_timeout", 30.0))
+                                    include_disk_info=request.bool_param("include_disk_info"), **fields,
+                                    master_timeout=request.time_param("master_timeout", 30.0)))
         return RestResponse(200, orjson.loads(answer.body))
 
 

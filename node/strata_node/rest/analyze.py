@@ -51,8 +51,9 @@ class AnalyzeHandlers:
 
     def register(self, c: RestController) -> None:
         for method in ("GET", "POST"):
-            c.register(method, "/_analyze", self.analyze, ("index",))
-            c.register(method, "/{index}/_analyze", self.analyze, ("index",))
+            c.register(method, "/_analyze", self.analyze, ("index",), rest_task="indices:admin/analyze")
+            c.register(method, "/{index}/_analyze", self.analyze, ("index",),
+                       rest_task="indices:admin/analyze")
 
     async def analyze(self, request: RestRequest) -> RestResponse:
         spec = parse_analyze_body(request.body)

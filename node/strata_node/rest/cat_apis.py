@@ -221,16 +221,17 @@ class CatHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/_cat", self.cat, ())
-        c.register("GET", "/_cat/nodes", self.nodes, NODE_PARAMS, action="cluster:monitor/nodes/stats")
-        c.register("GET", "/_cat/master", self.master, MASTER_PARAMS, action="cluster:monitor/state")
-        c.register("GET", "/_cat/health", self.health, HEALTH_PARAMS, action="cluster:monitor/health")
+        c.register("GET", "/_cat", self.cat, (), rest_task="rest:GET /_cat")
+        c.register("GET", "/_cat/nodes", self.nodes, NODE_PARAMS, rest_task="cluster:monitor/nodes/stats")
+        c.register("GET", "/_cat/master", self.master, MASTER_PARAMS, rest_task="cluster:monitor/state")
+        c.register("GET", "/_cat/health", self.health, HEALTH_PARAMS, rest_task="cluster:monitor/health")
         for path in ("/_cat/indices", "/_cat/indices/{index}"):
-            c.register("GET", path, self.indices, INDICES_PARAMS, action="indices:monitor/stats")
+            c.register("GET", path, self.indices, INDICES_PARAMS, rest_task="indices:monitor/stats")
         for path in ("/_cat/shards", "/_cat/shards/{index}"):
-            c.register("GET", path, self.shards, SHARDS_PARAMS, action="indices:monitor/stats")
+            c.register("GET", path, self.shards, SHARDS_PARAMS, rest_task="indices:monitor/stats")
         for path in ("/_cat/allocation", "/_cat/allocation/{node_id}"):
-            c.register("GET", path, self.allocation, ALLOCATION_PARAMS, action="cluster:monitor/nodes/stats")
+            c.register("GET", path, self.allocation, ALLOCATION_PARAMS,
+                       rest_task="cluster:monitor/nodes/stats")
 
     async def cat(self, request: RestRequest) -> RestResponse:
         return RestResponse(

@@ -137,8 +137,9 @@ class ClusterHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/_cluster/health", self.health, HEALTH_PARAMS)
-        c.register("GET", "/_cluster/health/{index}", self.health, HEALTH_PARAMS)
+        c.register("GET", "/_cluster/health", self.health, HEALTH_PARAMS, rest_task="cluster:monitor/health")
+        c.register("GET", "/_cluster/health/{index}", self.health, HEALTH_PARAMS,
+                   rest_task="cluster:monitor/health")
         ClusterStateHandlers(self.node).register(c)
 
     async def health(self, request: RestRequest) -> RestResponse:

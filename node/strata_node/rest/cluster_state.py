@@ -165,13 +165,13 @@ class ClusterStateHandlers:
 
     def register(self, c: RestController) -> None:
         for path in ("/_cluster/state", "/_cluster/state/{metric}", "/_cluster/state/{metric}/{index}"):
-            c.register("GET", path, self.state, STATE_PARAMS, action="cluster:monitor/state")
+            c.register("GET", path, self.state, STATE_PARAMS, rest_task="cluster:monitor/state")
         c.register(
             "GET",
             "/_cluster/settings",
             self.get_settings,
             GET_SETTINGS_PARAMS,
-            action="cluster:monitor/settings",
+            rest_task="cluster:monitor/settings",
         )
         c.register(
             "PUT", "/_cluster/settings", self.put_settings, PUT_SETTINGS_PARAMS, action=UPDATE_SETTINGS_ACTION
@@ -406,11 +406,10 @@ class ClusterStateHandlers:
         # Validate here too, so a bad request fails before it waits for a master.
         for scope, value in scopes.items():
             cluster_settings.apply_update({}, value, scope)
-        answer: UpdateSettingsResponse = await self.node.master_actions.execute(
-            UPDATE_SETTINGS_ACTION,
-            UpdateSettingsRequest(persistent=scopes["persistent"], transient=scopes["transient"]),
-            master_timeout=master_timeout,
-        )
+        answer: UpdateSettingsResponse = await self.node.client.execute(
+            UPDATE_SETTINGS_ACTION, UpdateSettingsRequest(persistent=scopes["persistent"],
+                                                          transient=scopes["transient"],
+                                                          master_timeout=master_timeout))
         return RestResponse(
             200,
             {
@@ -434,21 +433,17 @@ class ClusterStateHandlers:
         if timeout < 0:
             raise IllegalArgument(f"timeout [{request.param('timeout')}] must be non-negative")
         master_timeout = request.time_param("master_timeout", 30.0)
-        await self.node.master_actions.execute(
-            ADD_VOTING_EXCLUSIONS,
-            AddExclusionsRequest(node_ids=ids, node_names=names, timeout=timeout),
-            master_timeout=master_timeout + timeout,
-        )
+        await self.node.client.execute(
+            ADD_VOTING_EXCLUSIONS, AddExclusionsRequest(node_ids=ids, node_names=names, timeout=timeout,
+                master_timeout=master_timeout + timeout))
         return RestResponse(200)
 
     async def clear_exclusions(self, request: RestRequest) -> RestResponse:
         wait = request.bool_param("wait_for_removal", True)
         master_timeout = request.time_param("master_timeout", 30.0)
-        await self.node.master_actions.execute(
-            CLEAR_VOTING_EXCLUSIONS,
-            ClearExclusionsRequest(wait_for_removal=wait, timeout=master_timeout),
-            master_timeout=2 * master_timeout,
-        )
+        await self.node.client.execute(
+            CLEAR_VOTING_EXCLUSIONS, ClearExclusionsRequest(wait_for_removal=wait, timeout=master_timeout,
+                master_timeout=2 * master_timeout))
         return RestResponse(200)
 
 

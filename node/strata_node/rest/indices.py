@@ -32,17 +32,17 @@ class IndexHandlers:
 
     def register(self, c: RestController) -> None:
         c.register("PUT", "/{index}", self.create, CREATE_PARAMS, action=CREATE)
-        c.register("GET", "/{index}", self.get, GET_PARAMS)
-        c.register("HEAD", "/{index}", self.exists, GET_PARAMS)
+        c.register("GET", "/{index}", self.get, GET_PARAMS, rest_task="indices:admin/get")
+        c.register("HEAD", "/{index}", self.exists, GET_PARAMS, rest_task="indices:admin/get")
         c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS, action=DELETE)
         for method in ("GET", "POST"):
             for path in ("/_refresh", "/{index}/_refresh"):
-                c.register(method, path, self.refresh, RESOLVE_PARAMS, action="indices:admin/refresh")
+                c.register(method, path, self.refresh, RESOLVE_PARAMS, rest_task="indices:admin/refresh")
             for path in ("/_flush", "/{index}/_flush"):
-                c.register(method, path, self.flush, FLUSH_PARAMS, action="indices:admin/flush")
+                c.register(method, path, self.flush, FLUSH_PARAMS, rest_task="indices:admin/flush")
         for path in ("/_settings", "/_settings/{name}", "/{index}/_settings", "/{index}/_settings/{name}",
                      "/{index}/_setting/{name}"):
-            c.register("GET", path, self.get_settings, GET_PARAMS)
+            c.register("GET", path, self.get_settings, GET_PARAMS, rest_task="indices:monitor/settings/get")
 
     def _resolve(self, request: RestRequest) -> list[IndexMetadata]:
         return resolve_metadata(self.node.indices, request)

@@ -30,12 +30,16 @@ class MappingHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS))
-        c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS))
+        c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS),
+                   rest_task="indices:admin/mappings/get")
+        c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS),
+                   rest_task="indices:admin/mappings/get")
         for method in ("PUT", "POST"):
             c.register(method, "/{index}/_mapping", self.put_mapping, PUT_PARAMS, action=PUT_MAPPING)
-        c.register("GET", "/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
-        c.register("GET", "/{index}/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
+        c.register("GET", "/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS,
+                   rest_task="indices:admin/mappings/fields/get")
+        c.register("GET", "/{index}/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS,
+                   rest_task="indices:admin/mappings/fields/get")
 
     def _resolve(self, request: RestRequest) -> list[IndexMetadata]:
         return resolve_metadata(self.node.indices, request)

@@ -22,7 +22,7 @@ class NodeShutdownHandlers:
         c.register("PUT", "/_nodes/{node_id}/shutdown", self.put, PARAMS, action=shutdown.PUT)
         c.register("DELETE", "/_nodes/{node_id}/shutdown", self.delete, PARAMS, action=shutdown.DELETE)
         for path in ("/_nodes/shutdown", "/_nodes/{node_id}/shutdown"):
-            c.register("GET", path, self.get, ("master_timeout",), action="cluster:admin/shutdown/get")
+            c.register("GET", path, self.get, ("master_timeout",), rest_task="cluster:admin/shutdown/get")
 
     async def put(self, request: RestRequest) -> RestResponse:
         body = request.json_body(required=True)
@@ -30,16 +30,16 @@ class NodeShutdownHandlers:
             raise ParseError("request body must be an object")
         node_id = request.param("node_id")
         marker = shutdown.parse_marker(node_id, body, shutdown.now_ms())
-        await self.node.master_actions.execute(
-            shutdown.PUT, shutdown.PutShutdownRequest(node_id=node_id, marker=orjson.dumps(marker)),
-            master_timeout=request.time_param("master_timeout", 30.0))
+        await self.node.client.execute(
+            shutdown.PUT, shutdown.PutShutdownRequest(node_id=node_id, marker=orjson.dumps(marker),
+                master_timeout=request.time_param("master_timeout", 30.0)))
         await catch_up_with_master(self.node, 30.0)
         return RestResponse(200, {"acknowledged": True})
 
     async def delete(self, request: RestRequest) -> RestResponse:
-        await self.node.master_actions.execute(
-            shutdown.DELETE, shutdown.DeleteShutdownRequest(node_id=request.param("node_id")),
-            master_timeout=request.time_param("master_timeout", 30.0))
+        await self.node.client.execute(
+            shutdown.DELETE, shutdown.DeleteShutdownRequest(node_id=request.param("node_id"),
+                master_timeout=request.time_param("master_timeout", 30.0)))
         await catch_up_with_master(self.node, 30.0)
         return RestResponse(200, {"acknowledged": True})
 

@@ -39,11 +39,11 @@ class NodesHandlers:
 
     def register(self, c: RestController) -> None:
         for path in ("/_nodes", "/_nodes/{node_id}", "/_nodes/{node_id}/{metric}"):
-            c.register("GET", path, self.info, PARAMS, action="cluster:monitor/nodes/info")
+            c.register("GET", path, self.info, PARAMS, rest_task="cluster:monitor/nodes/info")
         for path in ("/_nodes/stats", "/_nodes/stats/{metric}", "/_nodes/stats/{metric}/{index_metric}",
                      "/_nodes/{node_id}/stats", "/_nodes/{node_id}/stats/{metric}",
                      "/_nodes/{node_id}/stats/{metric}/{index_metric}"):
-            c.register("GET", path, self.stats, STATS_PARAMS, action="cluster:monitor/nodes/stats")
+            c.register("GET", path, self.stats, STATS_PARAMS, rest_task="cluster:monitor/nodes/stats")
 
     def _catalogue(self, known: dict[str, str | None]) -> list[dict[str, Any]]:
         """What a selector can match for each node of the cluster."""

@@ -25,8 +25,9 @@ class PersistentTaskHandlers:
     def register(self, c: RestController) -> None:
         if not self.node.settings.get("strata.test_actions.enabled"):
             return
-        c.register("PUT", "/_strata/persistent/{task_id}", self.start, ("master_timeout",), action=START)
-        c.register("DELETE", "/_strata/persistent/{task_id}", self.remove, ("master_timeout",), action=REMOVE)
+        c.register("PUT", "/_strata/persistent/{task_id}", self.start, ("master_timeout",), rest_task=START)
+        c.register("DELETE", "/_strata/persistent/{task_id}", self.remove, ("master_timeout",),
+                   rest_task=REMOVE)
 
     async def start(self, request: RestRequest) -> RestResponse:
         body = request.json_body(required=True)

@@ -77,11 +77,12 @@ class RecoveryHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/_recovery", self.recovery, PARAMS, action="indices:monitor/recovery")
-        c.register("GET", "/{index}/_recovery", self.recovery, PARAMS, action="indices:monitor/recovery")
-        c.register("GET", "/_cat/recovery", self.cat, CAT_RECOVERY_PARAMS, action="indices:monitor/recovery")
+        c.register("GET", "/_recovery", self.recovery, PARAMS, rest_task="indices:monitor/recovery")
+        c.register("GET", "/{index}/_recovery", self.recovery, PARAMS, rest_task="indices:monitor/recovery")
+        c.register("GET", "/_cat/recovery", self.cat, CAT_RECOVERY_PARAMS,
+                   rest_task="indices:monitor/recovery")
         c.register("GET", "/_cat/recovery/{index}", self.cat, CAT_RECOVERY_PARAMS,
-                   action="indices:monitor/recovery")
+                   rest_task="indices:monitor/recovery")
 
     async def _gather(self, request: RestRequest) -> list[dict[str, Any]]:
         names = self.node.indices.resolve(

@@ -12,7 +12,7 @@ class RootHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/", self.info)
+        c.register("GET", "/", self.info, rest_task="cluster:monitor/main")
 
     async def info(self, request: RestRequest) -> RestResponse:
         node = self.node

@@ -61,15 +61,21 @@ class TemplateHandlers:
         for family in (COMPONENTS, INDEX_TEMPLATES):
             one = f"{family.path}/{{name}}"
             for method in ("PUT", "POST"):
-                c.register(method, one, functools.partial(self.put, family), PUT_PARAMS)
+                c.register(method, one, functools.partial(self.put, family), PUT_PARAMS,
+                           rest_task=family.put_action)
             for path in (family.path, one):
-                c.register("GET", path, functools.partial(self.get, family), GET_PARAMS)
-            c.register("HEAD", one, functools.partial(self.exists, family), GET_PARAMS)
-            c.register("DELETE", one, functools.partial(self.delete, family), DELETE_PARAMS)
+                c.register("GET", path, functools.partial(self.get, family), GET_PARAMS,
+                           rest_task=family.put_action.replace("/put", "/get"))
+            c.register("HEAD", one, functools.partial(self.exists, family), GET_PARAMS,
+                       rest_task=family.put_action.replace("/put", "/get"))
+            c.register("DELETE", one, functools.partial(self.delete, family), DELETE_PARAMS,
+                       rest_task=family.delete_action)
         c.register("POST", "/_index_template/_simulate_index/{name}",
-                   functools.partial(self.simulate, simulate_index), SIMULATE_PARAMS)
+                   functools.partial(self.simulate, simulate_index), SIMULATE_PARAMS,
+                   rest_task="indices:admin/index_template/simulate_index")
         for path in ("/_index_template/_simulate", "/_index_template/_simulate/{name}"):
-            c.register("POST", path, functools.partial(self.simulate, simulate_template), SIMULATE_PARAMS)
+            c.register("POST", path, functools.partial(self.simulate, simulate_template), SIMULATE_PARAMS,
+                       rest_task="indices:admin/index_template/simulate")
 
     async def _metadata(self, request: RestRequest):
         """This node's applied metadata, caught up with the master's unless `local`."""
