@@ -19,10 +19,12 @@ from starlette.routing import Route
 
 from .action import (
     broadcast,
+    broadcast_actions,
     cluster_admin,
     cluster_reroute,
     fault,
     get,
+    index_reads,
     node_shutdown,
     nodes_info,
     reserved_state,
@@ -228,6 +230,8 @@ class Node:
         fault.register(self)
         TaskApiActions(self).register()
         broadcast.register(self)
+        broadcast_actions.register(self)
+        index_reads.register(self)
         search_transport_actions.register(self)
         reserved_state.register(self)
         self.rest.tasks = self.tasks
