@@ -13,11 +13,11 @@ import time
 from typing import Any
 
 from ..action.cluster_health import ClusterHealth, Status, index_health, index_views
+from ..action.health_action import node_counts
 from ..action.index_stats import ShardCopyStats, gather_copies
 from ..action.nodes_stats import gather, role_letters
 from ..common.errors import IllegalArgument
 from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
-from .cluster_state import node_counts
 from .controller import RestController, RestResponse
 from .request import RestRequest
 

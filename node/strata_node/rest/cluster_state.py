@@ -32,7 +32,6 @@ from ..action.cluster_admin import (
 )
 from ..action.cluster_admin import UPDATE_SETTINGS as UPDATE_SETTINGS_ACTION
 from ..cluster import blocks
-from ..cluster.coordination.discovery_node import DATA_ROLES
 from ..cluster.state import NO_MASTER_BLOCK, ClusterBlock, ShardRouting, content_of
 from ..common import cluster_settings
 from ..common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
@@ -63,20 +62,6 @@ STATE_PARAMS = (
 )
 GET_SETTINGS_PARAMS = ("flat_settings", "include_defaults", "local", "master_timeout", "timeout")
 PUT_SETTINGS_PARAMS = ("flat_settings", "master_timeout", "timeout")
-
-
-def node_counts(node) -> tuple[int, int]:
-    """(nodes, data nodes) in the applied cluster state; this node alone before one."""
-    state = node.coordination.applied_state if node.coordination is not None else None
-    own_roles = node.settings.get("node.roles")
-    if state is None:
-        return 1, int(any(r in DATA_ROLES for r in own_roles))
-    data = 0
-    for node_id in state.nodes:
-        details = state.node_details.get(node_id)
-        roles = own_roles if node_id == node.node_id else (details.roles if details is not None else ())
-        data += any(r in DATA_ROLES for r in roles)
-    return len(state.nodes), data
 
 
 def state_uuid(cluster_uuid: str, term: int, version: int) -> str:
