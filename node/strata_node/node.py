@@ -31,6 +31,7 @@ from .action import (
     write_actions,
 )
 from .action.bulk import BulkAction
+from .action.cluster_state_action import ClusterStateAction
 from .action.health_action import ClusterHealthAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
@@ -234,6 +235,7 @@ class Node:
         broadcast_actions.register(self)
         index_reads.register(self)
         ClusterHealthAction(self).register()
+        ClusterStateAction(self).register()
         search_transport_actions.register(self)
         reserved_state.register(self)
         self.rest.tasks = self.tasks

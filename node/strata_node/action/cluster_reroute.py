@@ -166,6 +166,14 @@ def register(node) -> None:
         return ExplainResponse(body=orjson.dumps(body))
 
     node.transport.register(SHARD_STORE, ShardStoreRequest, ShardStoreResponse, shard_store)
-    node.master_actions.register(REROUTE, RerouteRequest, RerouteResponse, reroute)
+    async def coordinate_reroute(request: RerouteRequest, task: Task) -> RerouteResponse:
+        """A reroute that changed the state answers once this node has applied it."""
+        answer: RerouteResponse = await node.master_actions.on_master(REROUTE, request, task)
+        if not request.dry_run:
+            await node.index_admin.wait_for_version(answer.term, answer.version)
+        return answer
+
+    node.master_actions.register(REROUTE, RerouteRequest, RerouteResponse, reroute,
+                                 coordinate=coordinate_reroute)
     node.master_actions.register(EXPLAIN, ExplainRequest, ExplainResponse, explain_shard)
 

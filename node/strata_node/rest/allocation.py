@@ -22,10 +22,16 @@ from ..action.cluster_reroute import (
     RerouteRequest,
     RerouteResponse,
 )
+from ..action.cluster_state_action import (
+    METRICS,
+    STATE,
+    ClusterStateRequest,
+    ClusterStateResponse,
+    render_shard,
+)
 from ..allocation.commands import parse_commands
 from ..cluster.state import RoutingTable
 from ..common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
-from .cluster_state import METRICS, ClusterStateHandlers, render_shard
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -68,9 +74,7 @@ class AllocationHandlers:
                                     master_timeout=master_timeout))
         out: dict[str, Any] = {"acknowledged": True}
         if metrics:
-            if not dry_run:
-                await self.node.index_admin.wait_for_version(answer.term, answer.version)
-            out["state"] = self._state(metrics, request.bool_param("flat_settings"),
+            out["state"] = await self._state(metrics, request.bool_param("flat_settings"),
                                        orjson.loads(answer.routing) if dry_run else None)
         if explain:
             out["explanations"] = orjson.loads(answer.explanations)
@@ -88,11 +92,14 @@ class AllocationHandlers:
             return set()
         return set(METRICS) if "_all" in wanted else wanted
 
-    def _state(self, metrics: set[str], flat: bool, routing: dict[str, Any] | None) -> dict[str, Any]:
-        """The applied state's parts; with a dry run, the routing the commands would give."""
-        handlers = ClusterStateHandlers(self.node)
+    async def _state(self, metrics: set[str], flat: bool, routing: dict[str, Any] | None) -> dict[str, Any]:
+        """This node's applied state's parts (the reroute's, which it waited for); with a
+        dry run, the routing the commands would give."""
         shown = metrics - {"routing_table", "routing_nodes"} if routing is not None else metrics
-        state = handlers._render_state(shown, None, flat, True, True, "open")
+        response: ClusterStateResponse = await self.node.client.execute(STATE, ClusterStateRequest(
+            metrics=tuple(sorted(shown)), flat_settings=flat, local=True))
+        state = response.body
+        del state["cluster_name"]
         if routing is None:
             return state
         table = msgspec.convert(routing, RoutingTable)
