@@ -25,6 +25,7 @@ from .action import (
     fault,
     get,
     index_reads,
+    main,
     node_shutdown,
     nodes_info,
     reserved_state,
@@ -236,6 +237,7 @@ class Node:
         index_reads.register(self)
         ClusterHealthAction(self).register()
         ClusterStateAction(self).register()
+        main.register(self)
         search_transport_actions.register(self)
         reserved_state.register(self)
         self.rest.tasks = self.tasks
