@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from .action import (
+    analyze_action,
     broadcast,
     broadcast_actions,
     cluster_admin,
@@ -28,6 +29,7 @@ from .action import (
     main,
     node_shutdown,
     nodes_info,
+    recovery_action,
     reserved_state,
     write_actions,
 )
@@ -53,7 +55,6 @@ from .replication import replica
 from .replication.recovery import PeerRecovery
 from .reservedstate.file_settings import FileSettingsService
 from .reservedstate.registry import default_handlers
-from .rest import recovery as recovery_api
 from .rest.aliases import AliasHandlers
 from .rest.allocation import AllocationHandlers
 from .rest.analyze import AnalyzeHandlers
@@ -211,7 +212,7 @@ class Node:
         self.recoveries = PeerRecovery(self)
         self.recoveries.register()
         self.indices.recoveries = self.recoveries
-        recovery_api.register(self)
+        recovery_action.register(self)
         self.index_admin = IndexAdmin(self)
         self.index_admin.register()
         self.indices.admin = self.index_admin
@@ -238,6 +239,7 @@ class Node:
         ClusterHealthAction(self).register()
         ClusterStateAction(self).register()
         main.register(self)
+        analyze_action.register(self)
         search_transport_actions.register(self)
         reserved_state.register(self)
         self.rest.tasks = self.tasks
