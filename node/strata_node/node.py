@@ -26,6 +26,7 @@ from .action import (
     fault,
     get,
     index_reads,
+    index_stats,
     main,
     node_shutdown,
     nodes_info,
@@ -240,6 +241,7 @@ class Node:
         ClusterStateAction(self).register()
         main.register(self)
         analyze_action.register(self)
+        index_stats.register_stats(self)
         search_transport_actions.register(self)
         reserved_state.register(self)
         self.rest.tasks = self.tasks

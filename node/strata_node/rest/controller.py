@@ -25,7 +25,7 @@ from ..common.errors import ContentTooLong, IllegalArgument, StrataError, error_
 from ..common.suggest import close_matches
 from ..node_client import observing
 from ..tasks.manager import TaskManager
-from ..tasks.task import Task, run_as
+from ..tasks.task import Task
 from ..transport import context
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,8 @@ class Route:
     handler: Handler
     params: frozenset[str]
     action: str | None = None  # the top-level transport action the handler executes
-    # A handler that does its work in the REST layer still (not through the node client):
-    # the controller runs it as a task of this name itself.
-    rest_task: str | None = None
+    # A handler that answers from constants and runs no action (ES's `_cat` help).
+    static: bool = False
 
     def match(self, segments: list[str]) -> dict[str, str] | None:
         if len(segments) != len(self.pattern):
@@ -113,12 +112,11 @@ class RestController:
         self.wait_for_state: Callable[[], Awaitable[None]] | None = None
 
     def register(self, method: str, path: str, handler: Handler, params: Iterable[str] = (), *,
-                 action: str | None = None, rest_task: str | None = None) -> None:
-        if (action is None) == (rest_task is None):
-            raise ValueError(f"route [{method} {path}] names either the action its handler executes or "
-                             "the task the controller runs it as")
+                 action: str | None = None, static: bool = False) -> None:
+        if (action is None) != static:
+            raise ValueError(f"route [{method} {path}] names the action its handler executes, or is static")
         pattern = tuple(p for p in path.strip("/").split("/") if p)
-        self.routes.append(Route(method, pattern, handler, frozenset(params), action, rest_task))
+        self.routes.append(Route(method, pattern, handler, frozenset(params), action, static))
         self.routes.sort(key=lambda r: r.specificity)
 
     def _find(self, method: str, segments: list[str]) -> tuple[Route | None, dict[str, str], list[str]]:
@@ -180,8 +178,6 @@ class RestController:
         is cancelled when the client disconnects."""
         if self.tasks is None:
             return await route.handler(rest)
-        if route.rest_task is not None:
-            return await self._run_as_rest_task(route, rest)
         watchers: list[asyncio.Future] = []
 
         def started(task: Task) -> None:
@@ -195,16 +191,6 @@ class RestController:
         finally:
             for watcher in watchers:
                 watcher.cancel()
-
-    async def _run_as_rest_task(self, route: Route, rest: RestRequest) -> RestResponse:
-        headers = context.propagated(rest.headers)
-        task = self.tasks.register(route.rest_task, type="transport", headers=headers,
-                                   description=f"{rest.method} {rest.path}")
-        try:
-            with context.bound(context.RequestContext(headers, str(task.id))):
-                return await run_as(task, route.handler(rest))
-        finally:
-            self.tasks.unregister(task)
 
     async def _watch_disconnect(self, request: Request, task: Task) -> None:
         while True:
