@@ -95,7 +95,8 @@ class AllocationHandlers:
     async def _state(self, metrics: set[str], flat: bool, routing: dict[str, Any] | None) -> dict[str, Any]:
         """This node's applied state's parts (the reroute's, which it waited for); with a
         dry run, the routing the commands would give."""
-        shown = metrics - {"routing_table", "routing_nodes"} if routing is not None else metrics
+        # A dry run shows its own routing; the applied routing nodes still say which nodes hold data.
+        shown = metrics - {"routing_table"} if routing is not None else metrics
         response: ClusterStateResponse = await self.node.client.execute(STATE, ClusterStateRequest(
             metrics=tuple(sorted(shown)), flat_settings=flat, local=True))
         state = response.body
@@ -107,13 +108,7 @@ class AllocationHandlers:
             state["routing_table"] = {"indices": {
                 name: {"shards": _by_shard(copies)} for name, copies in sorted(table.indices.items())}}
         if "routing_nodes" in metrics:
-            applied = self.node.coordination.applied_state
-            nodes: dict[str, list[dict[str, Any]]] = {}
-            if applied is not None:
-                for node_id in sorted(applied.nodes):
-                    details = applied.node_details.get(node_id)
-                    if details is not None and details.is_data_node:
-                        nodes[node_id] = []
+            nodes: dict[str, list[dict[str, Any]]] = {n: [] for n in state["routing_nodes"]["nodes"]}
             unassigned = []
             for name in sorted(table.indices):
                 for copy in table.indices[name]:

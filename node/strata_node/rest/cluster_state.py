@@ -22,7 +22,6 @@ from ..action.cluster_admin import (
     ClearExclusionsRequest,
     UpdateSettingsRequest,
     UpdateSettingsResponse,
-    catch_up_with_master,
 )
 from ..action.cluster_admin import UPDATE_SETTINGS as UPDATE_SETTINGS_ACTION
 from ..action.cluster_state_action import (
@@ -83,17 +82,6 @@ class ClusterStateHandlers:
             ("wait_for_removal", "master_timeout"),
             action=CLEAR_VOTING_EXCLUSIONS,
         )
-
-    @property
-    def coordination(self):
-        return self.node.coordination
-
-    async def _catch_up(self, request: RestRequest) -> None:
-        """A non-local read: learn which state the master has applied and wait for this
-        node to apply it as well (or give up waiting after a few seconds)."""
-        master_timeout = request.time_param("master_timeout", 30.0)
-        if not request.bool_param("local"):
-            await catch_up_with_master(self.node, master_timeout)
 
     # -- GET /_cluster/state ------------------------------------------------------------------
 

@@ -2,9 +2,8 @@
 
 The request is read whole (body, URL parameters, the query and aggregations parsed)
 before any shard runs, so a malformed request is a plain 400 naming what is wrong; the
-coordinator (`search/coordinator.py`) then runs the shards, on whichever nodes hold them,
-and shapes the response. Any node coordinates: the target indices are resolved among
-every index of the applied cluster state.
+search action (action/search_actions.py) then runs it through the coordinator, whose
+shard requests are children of its task.
 """
 
 from __future__ import annotations

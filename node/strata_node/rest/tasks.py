@@ -2,9 +2,10 @@
 node the transport knows; and `POST /_strata/sleep`, the test action with children (only
 with `strata.test_actions.enabled: true`).
 
-Listing and cancelling fan out one transport request per node (this node takes the same
-path, through the transport's local dispatch), so the tasks of the listing itself show
-up as in Elasticsearch. A node that fails to answer is a `node_failures` entry.
+Each runs as its Elasticsearch action through the node client (tasks/api.py: listing and
+cancelling fan out to every node from there); this module parses and renders. With
+`wait_for_completion=false` the sleep is started detached from the request and its result
+stored when it ends (tasks/results.py).
 """
 
 from __future__ import annotations
@@ -122,18 +123,11 @@ class TaskHandlers:
             body["nodes"] = {a.node_id: {"name": a.node_name, "transport_address": a.transport_address,
                                          "host": a.transport_address.rsplit(":", 1)[0],
                                          "ip": a.transport_address,
-                                         "roles": self._roles(a.node_id),
+                                         "roles": a.roles,
                                          "attributes": {},
                                          "tasks": {f"{t['node']}:{t['id']}": t for t in a.tasks}}
                              for a in answers}
         return body
-
-    def _roles(self, node_id: str) -> list[str]:
-        if node_id == self.node.node_id:
-            return sorted(self.node.settings.get("node.roles"))
-        state = self.node.coordination.applied_state if self.node.coordination is not None else None
-        details = state.node_details.get(node_id) if state is not None else None
-        return sorted(details.roles) if details is not None else []
 
     async def get(self, request: RestRequest) -> RestResponse:
         task_id = request.param("task_id")
