@@ -61,6 +61,3 @@ class NodeClient:
         elif observer is not None:
             on_task = observer
         return await self.transport.execute(action, request, on_task=on_task)
-
-    def is_registered(self, action: str) -> bool:
-        return self.transport.is_registered(action)

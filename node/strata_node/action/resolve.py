@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ..transport.wire import Message
 
+EXPAND_WILDCARDS = ("open", "closed", "hidden", "none", "all")
+
 
 class IndicesOptions(Message):
     ignore_unavailable: bool = False

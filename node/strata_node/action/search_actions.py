@@ -24,11 +24,11 @@ from ..search.query import parse_query
 from ..search.request import QUERY_STRING_PARAMS, SearchRequest, parse_count_query, parse_search
 from ..tasks.task import Task
 from ..transport.wire import Message
+from .resolve import EXPAND_WILDCARDS
 
 SEARCH = "indices:data/read/search"
 MSEARCH = "indices:data/read/msearch"
 VALIDATE_QUERY = "indices:admin/validate/query"
-EXPAND_WILDCARDS = ("open", "closed", "hidden", "none", "all")
 
 
 class CountOptions(Message):

@@ -178,33 +178,40 @@ class RestController:
         is cancelled when the client disconnects."""
         if self.tasks is None:
             return await route.handler(rest)
-        watchers: list[asyncio.Future] = []
+        cancellable: list[Task] = []
+        watcher: asyncio.Future | None = None
 
         def started(task: Task) -> None:
+            nonlocal watcher
             if task.cancellable:
-                watchers.append(asyncio.ensure_future(self._watch_disconnect(request, task)))
+                cancellable.append(task)
+                if watcher is None:
+                    watcher = asyncio.ensure_future(self._watch_disconnect(request, cancellable))
 
         try:
             with context.bound(context.RequestContext(context.propagated(rest.headers), None)), \
                     observing(started):
                 return await route.handler(rest)
         finally:
-            for watcher in watchers:
+            if watcher is not None:
                 watcher.cancel()
 
-    async def _watch_disconnect(self, request: Request, task: Task) -> None:
+    async def _watch_disconnect(self, request: Request, tasks: list[Task]) -> None:
+        """One watcher per request: a client that goes away cancels every cancellable
+        action its request started and that still runs."""
         while True:
             message = await request.receive()
             if message["type"] == "http.disconnect":
                 break
-        log.info("client of [%s] disconnected, cancelling task [%s]", task.action, task.id)
         reason = "channel closed"
-        if self.cancel is not None:
-            # The action ends as soon as its task is cancelled, and with it this watcher:
-            # the bans to the other nodes must still go out.
-            await asyncio.shield(self.cancel(task, reason))
-        else:
-            self.tasks.cancel(task, reason)
+        for task in [t for t in tasks if not t.finished and not t.cancelled]:
+            log.info("client of [%s] disconnected, cancelling task [%s]", task.action, task.id)
+            if self.cancel is not None:
+                # The action ends as soon as its task is cancelled, and with it this watcher:
+                # the bans to the other nodes must still go out.
+                await asyncio.shield(self.cancel(task, reason))
+            else:
+                self.tasks.cancel(task, reason)
 
     @staticmethod
     def _check_params(path: str, params: dict[str, str], route: Route) -> None:
