@@ -81,7 +81,6 @@ def plan(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int)
     if since is None or min(op.seq_no for op in undone) < since:
         raise RollbackRefused("the store keeps no record of what those operations replaced")
     undone_seqs = {op.seq_no for op in undone}
-    kept = [op for op in above if op.seq_no not in undone_seqs]
     changes: dict[bytes, bytes | None] = {}
 
     # -- documents ---------------------------------------------------------------------------
@@ -142,7 +141,7 @@ def plan(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int)
     changes[COUNT_KEY] = str(doc_count).encode()
     undone_ids = [(op.seq_no, op.primary_term) for op in undone]
     changes[UNDONE_KEY] = _encode(sorted(decode_undone(db.get(UNDONE_KEY)) | set(undone_ids)))
-    tracker = _processed_after(engine.tracker, global_checkpoint, [op.seq_no for op in kept])
+    tracker = _processed_after(engine.tracker, undone_seqs)
     old = engine.commit
     commit = ops.CommitPoint(min(old.local_checkpoint, tracker.checkpoint),
                              min(old.max_seq_no, tracker.max_seq_no),
@@ -151,16 +150,14 @@ def plan(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int)
     return Rollback(changes, undone_ids, tracker, doc_count, commit)
 
 
-def _processed_after(tracker: LocalCheckpointTracker, global_checkpoint: int,
-                     kept_above: list[int]) -> LocalCheckpointTracker:
-    """What was processed up to the global checkpoint (a copy still recovering may not
-    have reached it), and the kept operations above it."""
-    checkpoint = min(tracker.checkpoint, global_checkpoint)
+def _processed_after(tracker: LocalCheckpointTracker, undone: set[int]) -> LocalCheckpointTracker:
+    """What the copy has processed once `undone` is: all it had but those (operations it
+    pruned from its history count too, as they were processed)."""
+    checkpoint = min(tracker.checkpoint, min(undone) - 1)
     after = LocalCheckpointTracker(checkpoint, checkpoint)
-    for s in sorted(s for s in tracker._pending if s <= global_checkpoint):
-        after.mark_processed(s)
-    for s in kept_above:
-        after.mark_processed(s)
+    for s in [*range(checkpoint + 1, tracker.checkpoint + 1), *sorted(tracker._pending)]:
+        if s not in undone:
+            after.mark_processed(s)
     return after
 
 
