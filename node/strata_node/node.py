@@ -48,6 +48,7 @@ from .rest.controller import RestController
 from .rest.documents import DocumentHandlers
 from .rest.fault import FaultHandlers
 from .rest.index_settings import IndexSettingsHandlers
+from .rest.index_stats import IndexStatsHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
 from .rest.node_shutdown import NodeShutdownHandlers
@@ -92,6 +93,7 @@ class Node:
             handlers(self).register(self.rest)
         IndexSettingsHandlers(self).register(self.rest)
         RecoveryHandlers(self).register(self.rest)
+        IndexStatsHandlers(self).register(self.rest)
         NodeShutdownHandlers(self).register(self.rest)
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)

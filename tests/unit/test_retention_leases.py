@@ -44,13 +44,14 @@ def test_a_peer_recovery_lease_is_named_for_the_node_and_its_source_is_peer_reco
     assert (lease.id, lease.source, lease.timestamp) == ("peer_recovery/n-r", PEER_RECOVERY_SOURCE, 5)
 
 
-def test_renewal_retains_from_the_lower_of_the_copys_checkpoint_and_the_global_checkpoint_plus_one():
+def test_renewal_retains_from_the_global_checkpoint_each_copy_acknowledged_plus_one():
     tracker = group()
     tracker.update_local_checkpoint("p", 20)
-    tracker.update_local_checkpoint("r", 12)
+    tracker.update_local_checkpoint("r", 20)
+    tracker.update_global_checkpoint_on_copy("r", 12)
     tracker.renew_peer_recovery_leases(now=1, period=PERIOD)
-    assert retaining(tracker) == {"peer_recovery/n-p": 13, "peer_recovery/n-r": 13}
-    tracker.update_local_checkpoint("r", 30)
+    assert retaining(tracker) == {"peer_recovery/n-p": 21, "peer_recovery/n-r": 13}
+    tracker.update_global_checkpoint_on_copy("r", 20)
     tracker.renew_peer_recovery_leases(now=2, period=PERIOD)
     assert retaining(tracker) == {"peer_recovery/n-p": 21, "peer_recovery/n-r": 21}
 
@@ -60,6 +61,7 @@ def test_renewal_never_moves_a_lease_back():
     tracker.add_peer_recovery_lease("n-r", 40, now=0)
     tracker.update_local_checkpoint("p", 20)
     tracker.update_local_checkpoint("r", 20)
+    tracker.update_global_checkpoint_on_copy("r", 20)
     tracker.renew_peer_recovery_leases(now=1, period=PERIOD)
     assert retaining(tracker)["peer_recovery/n-r"] == 40
 
@@ -68,6 +70,7 @@ def test_every_change_increments_the_version_and_a_renewal_that_changes_nothing_
     tracker = group()
     tracker.update_local_checkpoint("p", 3)
     tracker.update_local_checkpoint("r", 3)
+    tracker.update_global_checkpoint_on_copy("r", 3)
     tracker.renew_peer_recovery_leases(now=1, period=PERIOD)
     version = tracker.retention_leases().version
     tracker.renew_peer_recovery_leases(now=2, period=PERIOD)
@@ -80,6 +83,7 @@ def test_the_minimum_retained_sequence_number_is_the_lowest_lease_capped_at_the_
     tracker = group()
     tracker.update_local_checkpoint("p", 50)
     tracker.update_local_checkpoint("r", 50)
+    tracker.update_global_checkpoint_on_copy("r", 50)
     assert tracker.min_retained_seq_no() == 0  # no lease yet: keep everything
     tracker.add_peer_recovery_lease("n-gone", 7, now=0)
     tracker.add_peer_recovery_lease("n-r", 90, now=0)
@@ -177,19 +181,21 @@ class Cluster:
         seq, self.next_seq = self.next_seq, self.next_seq + 1
         self.nodes[self.primary].ops[seq] = self.term
         self.tracker.update_local_checkpoint(self.primary, self.nodes[self.primary].checkpoint)
-        self.in_flight.append((seq, self.term, set(self.tracker.replication_targets())))
+        self.in_flight.append((seq, self.term, self.tracker.global_checkpoint,
+                               set(self.tracker.replication_targets())))
 
     def deliver(self) -> None:
-        seq, term, pending = self.rng.choice(self.in_flight)
+        seq, term, global_checkpoint, pending = self.rng.choice(self.in_flight)
         if pending:
             target = self.rng.choice(sorted(pending))
             pending.discard(target)
             if target in self.replicas:
                 node = self.nodes[target]
                 node.ops[seq] = term
-                node.global_checkpoint = max(node.global_checkpoint, self.tracker.global_checkpoint)
+                node.global_checkpoint = max(node.global_checkpoint, global_checkpoint)
                 self.tracker.update_local_checkpoint(target, node.checkpoint)
-        self.in_flight = [f for f in self.in_flight if f[2]]
+                self.tracker.update_global_checkpoint_on_copy(target, global_checkpoint)
+        self.in_flight = [f for f in self.in_flight if f[3]]
 
     def sync(self) -> None:
         """The background sync: renew, expire, send to replicas; then everyone prunes."""
@@ -205,6 +211,8 @@ class Cluster:
                 node = self.nodes[name]
                 if leases.supersedes(node.leases):
                     node.leases = leases
+                node.global_checkpoint = max(node.global_checkpoint, self.tracker.global_checkpoint)
+                self.tracker.update_global_checkpoint_on_copy(name, self.tracker.global_checkpoint)
         for node in self.nodes.values():
             if self.rng.random() < 0.7:
                 node.prune()
@@ -224,7 +232,7 @@ class Cluster:
         lease = self.tracker.peer_recovery_lease(name)
         diverged = any(primary.ops.get(s) != t for s, t in node.ops.items())
         if not diverged and lease is not None and primary.holds_history_from(start):
-            self.tracker.add_peer_recovery_lease(name, start, self.now)
+            self.tracker.add_peer_recovery_lease(name, min(start, node.global_checkpoint + 1), self.now)
         else:
             self.tracker.add_peer_recovery_lease(name, self.tracker.global_checkpoint + 1, self.now)
             start = primary.checkpoint + 1
@@ -234,9 +242,10 @@ class Cluster:
         assert primary.holds_history_from(start), "the replay needs history the primary pruned"
         node.ops.update({s: t for s, t in primary.ops.items() if s >= start})
         node.global_checkpoint = self.tracker.global_checkpoint
-        for _, _, pending in self.in_flight:  # sent before it was tracked: the replay had them
+        for *_, pending in self.in_flight:  # sent before it was tracked: the replay had them
             pending.discard(name)
         self.tracker.initiate_tracking(name, name)
+        self.tracker.update_global_checkpoint_on_copy(name, node.global_checkpoint)
         assert self.tracker.mark_in_sync(name, node.checkpoint)
         self.replicas.add(name)
         self.update_master()

@@ -375,20 +375,24 @@ class PeerRecovery:
         address = node.shard_router.address(request.target_node)
         state = RecoveryState(request.index, request.shard, node.node_id, request.target_node)
         task.status = state.to_json
-        kept = bool(request.history_uuid)
-        if kept:
+        verified = True
+        if request.history_uuid:
             self._check_kept_store(engine, shard, request)
-            if not await asyncio.get_running_loop().run_in_executor(
-                    None, self._holds_all, engine, request.above_global_checkpoint):
+            verified = await asyncio.get_running_loop().run_in_executor(
+                None, self._holds_all, engine, request.above_global_checkpoint)
+            if verified is False:
                 raise DivergedHistory(f"{shard.ref} recovery target [{request.target_allocation_id}] holds "
                                       "operations the primary's history does not")
-        start = self._operation_based_start(engine, tracker, request)
+        # Operations the target vouches for that the history no longer has cannot be
+        # checked: its files are replaced instead.
+        start = self._operation_based_start(engine, tracker, request) if verified else None
         # The lease goes in before any history is read, on the loop right after the check
         # above, so no pruning can start in between (it moves the minimum first).
         if start is None:
             tracker.add_peer_recovery_lease(request.target_node, tracker.global_checkpoint + 1, now_millis())
-        else:
-            tracker.add_peer_recovery_lease(request.target_node, start, now_millis())
+        else:  # from the target's own global checkpoint + 1: what it vouches for starts there
+            vouched = min((seq_no for seq_no, _ in request.above_global_checkpoint), default=start)
+            tracker.add_peer_recovery_lease(request.target_node, min(start, vouched), now_millis())
         node.retention_leases.sync_soon(shard)
         if start is None:
             start = await send_file_set(self, request, shard, address, state, task) + 1
@@ -407,7 +411,8 @@ class PeerRecovery:
                 start += CHUNK_OPERATIONS
                 if not chunk:
                     continue
-                checkpoint = await self._send_operations(service, shard, address, chunk)
+                checkpoint = await self._send_operations(service, shard, address, chunk,
+                                                         request.target_allocation_id)
                 state.operations += len(chunk)
             state.stage = "FINALIZE"
             deadline = time.monotonic() + FINALIZE_SECONDS
@@ -418,7 +423,8 @@ class PeerRecovery:
                     raise IllegalState(f"{shard.ref} recovery target [{request.target_allocation_id}] did "
                                        f"not reach the global checkpoint [{tracker.global_checkpoint}]")
                 await asyncio.sleep(0.05)
-                checkpoint = await self._send_operations(service, shard, address, [])
+                checkpoint = await self._send_operations(service, shard, address, [],
+                                                         request.target_allocation_id)
             if self._relocating_primary(shard, request.target_node):
                 # Hand-off: this primary takes no new writes (they wait for the state that
                 # makes the target primary) and lets those under way finish, which reaches
@@ -468,14 +474,19 @@ class PeerRecovery:
                                   f"[{engine.tracker.max_seq_no}]")
 
     @staticmethod
-    def _holds_all(engine, operations: list[tuple[int, int]]) -> bool:
+    def _holds_all(engine, operations: list[tuple[int, int]]) -> bool | None:
         """Whether this primary's history has every (seq_no, primary_term): within one
-        primary term a sequence number names one operation. Blocking."""
+        primary term a sequence number names one operation. None when it cannot tell:
+        some were pruned (below the minimum retained, only live versions remain). Blocking."""
+        unknown = False
         for seq_no, term in operations:
             found = engine.history(seq_no, seq_no)
-            if not found or decode_operation(found[0]).primary_term != term:
+            if found and decode_operation(found[0]).primary_term == term:
+                continue
+            if engine.holds_history_from(seq_no):
                 return False
-        return True
+            unknown = True
+        return None if unknown else True
 
     def _relocating_primary(self, shard: IndexShard, target_node: str) -> bool:
         for copy in self.node.coordination.content.routing_table.indices.get(shard.ref.index, ()):
@@ -494,9 +505,10 @@ class PeerRecovery:
                 await asyncio.sleep(ahead)
 
     async def _send_operations(self, service: IndexService, shard: IndexShard, address: str | None,
-                               operations: list[bytes]) -> int:
+                               operations: list[bytes], target_allocation_id: str) -> int:
         request = ReplicaRequest(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
                                  primary_term=shard.engine.primary_term,
                                  global_checkpoint=shard.tracker.global_checkpoint, operations=operations)
         response = await self.node.transport.execute(RECOVERY_OPS, request, address=address)
+        shard.tracker.update_global_checkpoint_on_copy(target_allocation_id, request.global_checkpoint)
         return response.local_checkpoint

@@ -30,6 +30,7 @@ class RetentionLeaseSyncRequest(Message):
     shard: int
     primary_term: int
     leases: RetentionLeases
+    global_checkpoint: int = -1  # ES's global checkpoint sync rides along
 
 
 def now_millis() -> int:
@@ -107,19 +108,20 @@ class RetentionLeaseSync:
         routing = self.node.coordination.content.routing_table.indices.get(service.name, ())
         nodes = {c.allocation_id: c.node for c in routing
                  if c.shard == shard.ref.shard and c.node is not None}
+        tracker = shard.tracker
         request = RetentionLeaseSyncRequest(index=service.name, index_uuid=service.metadata.uuid,
                                             shard=shard.ref.shard, primary_term=shard.engine.primary_term,
-                                            leases=leases)
+                                            leases=leases, global_checkpoint=tracker.global_checkpoint)
 
-        async def send(node_id: str) -> None:
+        async def send(allocation_id: str) -> None:
             try:
                 await self.node.transport.execute(SYNC_ACTION, request, timeout=SYNC_TIMEOUT,
-                                                  address=self.node.shard_router.address(node_id))
+                                                  address=self.node.shard_router.address(nodes[allocation_id]))
+                tracker.update_global_checkpoint_on_copy(allocation_id, request.global_checkpoint)
             except StrataError as e:  # a background sync: the next one tries again (as ES's)
-                log.info("%s retention lease sync to [%s] failed: %s", shard.ref, node_id, e)
+                log.info("%s retention lease sync to [%s] failed: %s", shard.ref, nodes[allocation_id], e)
 
-        targets = [nodes[aid] for aid in shard.tracker.replication_targets() if aid in nodes]
-        await asyncio.gather(*(send(node_id) for node_id in targets))
+        await asyncio.gather(*(send(aid) for aid in tracker.replication_targets() if aid in nodes))
 
     async def _on_sync(self, request: RetentionLeaseSyncRequest, task: Task) -> Empty:
         shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
@@ -127,7 +129,14 @@ class RetentionLeaseSync:
             raise IllegalState(f"{shard.ref} retention leases of primary term [{request.primary_term}] are "
                                f"too old (current [{shard.operation_term}])")
         engine = shard.active_engine()
-        if not shard.primary and request.leases.supersedes(engine.retention_leases):
+        if shard.primary:
+            return Empty()
+        if request.leases.supersedes(engine.retention_leases):
             await asyncio.get_running_loop().run_in_executor(
                 self.node.executors["recovery"], engine.persist_retention_leases, request.leases)
+        if request.global_checkpoint > engine.translog.global_checkpoint:
+            # Every operation up to it is here (it counted this copy): persist it, so the
+            # lease that retains from it covers what this copy vouches for after a restart.
+            engine.translog.global_checkpoint = request.global_checkpoint
+            await engine.sync_translog()
         return Empty()

@@ -8,13 +8,13 @@ and never goes back; a copy becomes in sync only once it has every operation up 
 global checkpoint; the primary's own copy is always in sync.
 
 It also owns the shard's retention leases (ES's peer-recovery retention leases): one per
-node holding a copy, `peer_recovery/<node id>`, retaining the history from that copy's
-knowledge of the global checkpoint + 1 (here: the lower of its local checkpoint and the
-global checkpoint, + 1). A lease is added when a recovery starts, renewed as checkpoints
-advance, and outlives its copy: a copy that failed comes back on its node and recovers
-from its lease's sequence number on. A lease whose node holds no copy of the shard
-expires once every copy of the shard is started, or after
-`index.soft_deletes.retention_lease.period` without renewal (ES's rule).
+node holding a copy, `peer_recovery/<node id>`, retaining the history from the global
+checkpoint that copy has acknowledged + 1: a copy coming back vouches for the operations
+above its own global checkpoint, which the primary checks against its history. A lease is
+added when a recovery starts, renewed as checkpoints advance, and outlives its copy: a
+copy that failed comes back on its node and recovers from its lease's sequence number on.
+A lease whose node holds no copy of the shard expires once every copy of the shard is
+started, or after `index.soft_deletes.retention_lease.period` without renewal (ES's rule).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class CopyState:
     local_checkpoint: int = UNKNOWN
     in_sync: bool = False
     node: str | None = None  # the node holding it, whose peer-recovery lease it renews
+    global_checkpoint: int = UNKNOWN  # the highest the copy acknowledged being sent
 
 
 class ReplicationTracker:
@@ -86,6 +87,13 @@ class ReplicationTracker:
             copy.local_checkpoint = checkpoint
             self._recompute()
 
+    def update_global_checkpoint_on_copy(self, allocation_id: str, global_checkpoint: int) -> None:
+        """The copy acknowledged a request carrying `global_checkpoint` (it persists it
+        with the operations of that request, or with the background sync's)."""
+        copy = self.copies.get(allocation_id)
+        if copy is not None and global_checkpoint > copy.global_checkpoint:
+            copy.global_checkpoint = global_checkpoint
+
     def mark_in_sync(self, allocation_id: str, checkpoint: int) -> bool:
         """True once the copy is in sync: it must hold everything up to the global
         checkpoint, or a later failover could lose operations the cluster acknowledged."""
@@ -129,8 +137,9 @@ class ReplicationTracker:
                                         PEER_RECOVERY_SOURCE))
 
     def renew_peer_recovery_leases(self, now: int, period: int) -> None:
-        """Move each in-sync copy's lease up to what the copy holds (creating the lease of
-        an in-sync copy that has none, as a primary promoted before any sync must), and
+        """Move each in-sync copy's lease up to the global checkpoint it acknowledged + 1
+        (the primary's own: the global checkpoint + 1), creating the lease of an in-sync
+        copy that has none, as a primary promoted before any sync must; and
         refresh the timestamps of the leases of copies still assigned once half the
         period has gone by."""
         for copy in self.copies.values():
@@ -138,8 +147,10 @@ class ReplicationTracker:
                 continue
             lease = self.peer_recovery_lease(copy.node)
             retaining = lease.retaining_seq_no if lease is not None else None
-            if copy.in_sync and copy.local_checkpoint != UNKNOWN:
-                held = min(copy.local_checkpoint, self.global_checkpoint) + 1
+            if copy.in_sync:
+                own = copy is self.copies[self.allocation_id]
+                known = self.global_checkpoint if own else min(copy.global_checkpoint, self.global_checkpoint)
+                held = known + 1
                 retaining = held if retaining is None else max(retaining, held)
             if retaining is None:
                 continue
