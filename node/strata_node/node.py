@@ -113,7 +113,7 @@ class Node:
         self.executors = {"generic": ThreadPoolExecutor(4 * cpus, "generic"),
                           "search": ThreadPoolExecutor(cpus * 3 // 2 + 1, "search"),
                           "management": ThreadPoolExecutor(2, "management"),
-                          "recovery": ThreadPoolExecutor(2, "recovery")}
+                          "recovery": ThreadPoolExecutor(4, "recovery")}
         # Made once the node id is known (prepare_data_path).
         self.tasks: TaskManager | None = None
         self.transport: TransportService | None = None

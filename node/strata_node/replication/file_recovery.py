@@ -29,8 +29,8 @@ FILES_INFO = "internal:index/shard/recovery/filesInfo"
 FILE_CHUNK = "internal:index/shard/recovery/file_chunk"
 CLEAN_FILES = "internal:index/shard/recovery/clean_files"
 CHUNK_BYTES = 2 * 1024 * 1024
-# Files in flight at once (as indices.recovery.max_concurrent_file_chunks' default).
-CONCURRENT_FILES = 2
+# Files in flight at once: while one chunk travels, others are read, checked and written.
+CONCURRENT_FILES = 4
 SOURCE_FOLDER = "recovery."  # + target allocation id, beside the source's store
 STAGING_FOLDER = "index.recovering"  # beside the target's store
 
@@ -108,9 +108,8 @@ async def send_file_set(recoveries, request, shard, address: str | None, state, 
                 with open(folder / name, "rb") as f:
                     while True:
                         task.ensure_not_cancelled()
-                        data = await loop.run_in_executor(executor, os.pread, f.fileno(), CHUNK_BYTES,
-                                                          position)
-                        checksum = zlib.crc32(data, checksum)
+                        data, checksum = await loop.run_in_executor(executor, _read_chunk, f.fileno(),
+                                                                    position, checksum)
                         last = position + len(data) >= length
                         await node.transport.execute(FILE_CHUNK, FileChunkRequest(
                             **ids, name=name, position=position, data=data, last=last,
@@ -189,8 +188,11 @@ class FileRecoveryTarget:
         if request.position != incoming.received.get(request.name, 0):
             raise IllegalState(f"[{request.index}][{request.shard}] file [{request.name}] chunk at "
                                f"[{request.position}] arrived out of order")
-        path = incoming.folder / request.name
-        checksum = zlib.crc32(request.data, incoming.checksums.get(request.name, 0))
+        # The source sends a file's chunks one after the other, so the running CRC32 and
+        # the length received are this file's up to this chunk.
+        checksum = await asyncio.get_running_loop().run_in_executor(
+            self.node.executors["recovery"], _write_chunk, incoming.folder / request.name, request.position,
+            request.data, request.last, incoming.checksums.get(request.name, 0))
         incoming.received[request.name] = request.position + len(request.data)
         incoming.checksums[request.name] = checksum
         if request.last and (checksum != request.checksum
@@ -198,8 +200,6 @@ class FileRecoveryTarget:
             raise IllegalState(f"[{request.index}][{request.shard}] file [{request.name}] failed its "
                                f"checksum (expected [{request.checksum}], got [{checksum}], length "
                                f"[{incoming.received[request.name]}] of [{incoming.lengths[request.name]}])")
-        await asyncio.get_running_loop().run_in_executor(
-            self.node.executors["recovery"], _write_chunk, path, request.position, request.data, request.last)
         if request.last:
             incoming.complete.add(request.name)
         state = self.recoveries.states.get(request.target_allocation_id)
@@ -241,7 +241,13 @@ class FileRecoveryTarget:
         return Empty()
 
 
-def _write_chunk(path: Path, position: int, data: bytes, last: bool) -> None:
+def _read_chunk(fd: int, position: int, checksum: int) -> tuple[bytes, int]:
+    data = os.pread(fd, CHUNK_BYTES, position)
+    return data, zlib.crc32(data, checksum)
+
+
+def _write_chunk(path: Path, position: int, data: bytes, last: bool, checksum: int) -> int:
+    """Write a chunk where it goes (a file's last is fsynced); the file's CRC32 with it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         os.pwrite(fd, data, position)
@@ -249,3 +255,4 @@ def _write_chunk(path: Path, position: int, data: bytes, last: bool) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+    return zlib.crc32(data, checksum)
