@@ -148,13 +148,21 @@ def test_a_copy_whose_lease_expired_recovers_from_the_primarys_files(cluster):
     # Its lease expires, then the primary prunes what only that lease retained.
     wait_until(lambda: f"peer_recovery/{victim_id}" not in lease_ids(primary_stats(cluster, "expired")))
     wait_until(lambda: primary_stats(cluster, "expired")["docs"]["deleted"] == 0, timeout=30)
-    victim.start()
-    cluster.wait_for_nodes(3)
-    green(cluster, "expired")
+    es.cluster.put_settings(transient={"indices.recovery.max_bytes_per_sec": "100kb"})
+    try:
+        victim.start()
+        cluster.wait_for_nodes(3)
+        green(cluster, "expired")
+    finally:
+        es.cluster.put_settings(transient={"indices.recovery.max_bytes_per_sec": None})
     peer = peer_recovery(cluster, "expired")
     files = peer["index"]["files"]
     assert files["total"] > 0 and files["recovered"] == files["total"] and files["reused"] == 0
-    assert peer["index"]["size"]["recovered_in_bytes"] > 0
+    size = peer["index"]["size"]["recovered_in_bytes"]
+    assert size > 0
+    # Held to 100kb/s: the source waited about as long as the bytes take at that rate.
+    throttled = peer["index"]["source_throttle_time_in_millis"]
+    assert throttled > 0 and throttled >= size / 102_400 * 1000 - 1000, (throttled, size)
     assert peer["translog"]["total"] < 1000  # only what came after the file set
     assert_copies_agree(cluster, "expired", 20)
     rows = es.cat.recovery(index="expired", format="json", h="type,files_total,files_recovered")

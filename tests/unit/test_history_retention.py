@@ -3,7 +3,9 @@ no live document points to, and a consistent file set of the live store opens as
 holding every operation up to its local checkpoint."""
 
 import asyncio
+import struct
 
+from strata_node.engine import file_set
 from strata_node.engine import operation as ops
 from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
 from strata_node.engine.retention_leases import RetentionLease, RetentionLeases
@@ -139,3 +141,32 @@ def test_a_file_set_of_a_live_store_opens_as_a_copy_holding_its_operations(tmp_p
         await e.close()
 
     run(go())
+
+
+def record(kind: int, payload: bytes) -> bytes:
+    """A LevelDB log record (the checksum is LevelDB's business: the parser skips it)."""
+    return b"\0\0\0\0" + struct.pack("<HB", len(payload), kind) + payload
+
+
+def test_a_manifest_cut_off_mid_record_yields_its_whole_records_only():
+    whole = record(file_set.FULL, b"first") + record(file_set.FIRST, b"sec") + record(file_set.LAST, b"ond")
+    torn = whole + record(file_set.FULL, b"third")[:-2]
+    assert file_set.manifest_records(torn) == [b"first", b"second"]
+
+
+def test_the_live_tables_are_those_added_and_not_deleted_since():
+    def varint(n: int) -> bytes:
+        out = b""
+        while n >= 0x80:
+            out += bytes([n & 0x7F | 0x80])
+            n >>= 7
+        return out + bytes([n])
+
+    def new_file(level: int, number: int) -> bytes:
+        return varint(file_set.NEW_FILE) + varint(level) + varint(number) + varint(100) + \
+            varint(1) + b"a" + varint(1) + b"z"
+
+    first = varint(file_set.COMPARATOR) + varint(3) + b"cmp" + new_file(0, 5) + new_file(0, 6)
+    second = varint(file_set.DELETED_FILE) + varint(0) + varint(5) + new_file(1, 9) + \
+        varint(file_set.LAST_SEQUENCE) + varint(42)
+    assert file_set.live_tables(record(file_set.FULL, first) + record(file_set.FULL, second)) == {6, 9}

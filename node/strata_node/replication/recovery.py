@@ -322,6 +322,7 @@ class PeerRecovery:
             node.indices.report_copy(service, copy, started=False, reason=f"failed recovery: {e}")
         finally:
             state.stopped = time.time()
+            self.files.incoming.pop(copy.allocation_id, None)  # a file set cut short is dropped
             node.tasks.unregister(task)
 
     def _start_request(self, service: IndexService, shard: IndexShard, copy) -> StartRecoveryRequest:
