@@ -104,6 +104,9 @@ def test_the_primarys_history_stays_bounded_under_many_updates(cluster):
         update_rounds(es, "bounded", 20)
         es.indices.flush(index="bounded")
     assert primary_stats(cluster, "bounded")["indexing"]["index_total"] == 2000
+    every_index = ok(cluster.running()[0], "GET", "/_stats", params={"level": "cluster"})
+    assert "indices" not in every_index
+    assert every_index["_all"]["primaries"]["indexing"]["index_total"] >= 2000
     # 1980 superseded versions were written; once pruned, the history holds the live ones.
     wait_until(lambda: all(s["docs"]["deleted"] == 0 for s in shard_stats(cluster, "bounded")), timeout=30)
 
