@@ -270,6 +270,38 @@ def test_a_promoted_primary_brings_the_other_replica_in_line_with_it(cluster):
     assert_copies_agree(cluster, "resynced", sorted({f"w{n}" for n in range(300)}))
 
 
+def test_a_replica_holding_only_what_the_promoted_primary_holds_stays_in_sync(cluster):
+    client = any_running(cluster)
+    client.indices.create(index="kept-in-sync", settings={"number_of_shards": 1, "number_of_replicas": 2})
+    green(cluster, "kept-in-sync")
+    for n in range(5):
+        client.index(index="kept-in-sync", id=f"k{n}", document={"n": n})
+    # Each replica now holds the last write above the global checkpoint it was last told
+    # of, and so does the replica about to be promoted: nothing differs, nothing to undo.
+    before = {c["allocation_id"]["id"]: c for c in copies(cluster, "kept-in-sync")[0]}
+    [primary] = [aid for aid, c in before.items() if c["primary"]]
+    names = {v: k for k, v in node_ids(cluster).items()}
+    victim = cluster.node(names[before[primary]["node"]])
+    victim.kill()
+    try:
+        cluster.wait_for_nodes(2, nodes=cluster.running())
+        client = any_running(cluster)
+        health = client.cluster.health(index="kept-in-sync", wait_for_active_shards=2, timeout="60s")
+        assert not health["timed_out"], health
+        time.sleep(2.0)  # the resync has long been answered (or refused) by now
+        started = {c["allocation_id"]["id"] for c in copies(cluster, "kept-in-sync")[0]
+                   if c["state"] == "STARTED"}
+        assert started == set(before) - {primary}  # neither survivor was failed and recovered again
+        state = client.cluster.state(metric="metadata", index="kept-in-sync")
+        assert started <= set(state["metadata"]["indices"]["kept-in-sync"]["in_sync_allocations"]["0"])
+        docs = client.mget(index="kept-in-sync", ids=[f"k{n}" for n in range(5)])["docs"]
+        assert all(d["found"] for d in docs), docs
+    finally:
+        victim.start()
+        cluster.wait_for_nodes(3)
+    green(cluster, "kept-in-sync", timeout="90s")
+
+
 def test_a_large_shard_recovers_by_copying_its_store_then_replaying_what_came_after(cluster):
     client = es(cluster, "r0")
     client.indices.create(index="big-replica", settings={"number_of_shards": 1, "number_of_replicas": 0})

@@ -152,3 +152,54 @@ def test_a_copy_takes_up_the_history_it_recovered_and_keeps_it_across_a_restart(
         await again.close()
 
     asyncio.run(go())
+
+
+def test_a_replica_keeps_its_store_for_a_new_primary_only_if_it_holds_each_operation_above_the_checkpoint(
+        tmp_path):
+    from strata_node.replication.replica import ReplicaRequest, _held_by_primary
+
+    def request(global_checkpoint, held):
+        return ReplicaRequest(index="logs", index_uuid="uuid-1", shard=0, primary_term=2,
+                              global_checkpoint=global_checkpoint, operations=[],
+                              held_above_global_checkpoint=held)
+
+    async def go():
+        primary = await opened(tmp_path / "p")
+        history = primary_history(primary, [IndexOp(f"d{n}", b'{"n": 1}') for n in range(6)])
+        replica = await opened(tmp_path / "r")
+        replica.apply_operations(encoded(history[:5]))  # seq_no 0..4, term 1
+        assert _held_by_primary(replica, request(2, [(3, 1), (4, 1), (5, 1)]))  # it has more: fine
+        assert not _held_by_primary(replica, request(2, [(3, 1)]))  # seq_no 4 would be undone
+        assert not _held_by_primary(replica, request(2, [(3, 1), (4, 2)]))  # 4 is another operation
+        assert not _held_by_primary(replica, request(2, None))  # nothing vouched for
+        await primary.close()
+        await replica.close()
+
+    asyncio.run(go())
+
+
+def test_a_promoted_primary_fills_the_gaps_below_its_highest_sequence_number_with_no_ops(tmp_path):
+    from types import SimpleNamespace
+
+    from strata_node.replication.replica import fill_seq_no_gaps
+
+    async def go():
+        primary = await opened(tmp_path / "p")
+        history = primary_history(primary, [IndexOp(f"d{n}", b'{"n": 1}') for n in range(4)])
+        replica = await opened(tmp_path / "r", term=2)
+        replica.apply_operations(encoded([history[0], history[3]]))  # 1 and 2 never arrived
+        assert replica.tracker.checkpoint == 0
+        assert fill_seq_no_gaps(SimpleNamespace(engine=replica)) == 2
+        assert replica.tracker.checkpoint == replica.tracker.max_seq_no == 3
+        filled = [ops.decode(raw) for raw in replica.history(1, 2)]
+        assert [(op.op_type, op.seq_no, op.primary_term) for op in filled] == [
+            (ops.NO_OP, 1, 2), (ops.NO_OP, 2, 2)]
+        assert replica.doc_count == 2 and replica.get("d1") is None
+        assert fill_seq_no_gaps(SimpleNamespace(engine=replica)) == 0
+        await replica.close(flush=False)
+        reopened = await opened(tmp_path / "r", term=2)  # the no-ops came back from the translog
+        assert reopened.tracker.checkpoint == 3
+        await reopened.close()
+        await primary.close()
+
+    asyncio.run(go())

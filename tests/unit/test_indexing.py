@@ -252,3 +252,30 @@ def test_a_dead_worker_leaves_the_indexing_to_the_event_loop(tmp_path, monkeypat
             pool.shutdown()
 
     asyncio.run(go())
+
+
+def test_documents_with_nothing_to_index_are_not_sent_to_the_worker(tmp_path, monkeypatch):
+    from strata_node.action import bulk as bulk_action
+    from tests.support.local_master import create_local
+
+    class NoWorker:
+        def session(self):
+            raise AssertionError("a batch with nothing to index went to the indexing worker")
+
+    monkeypatch.setattr(bulk_action, "POOL", NoWorker())
+
+    async def go():
+        indices = await open_indices(tmp_path)
+        try:
+            await create_local(indices, "stored", {"mappings": {"dynamic": False}})
+            many = [BulkItem("index", "stored", None, source=d) for d in LOGS * 8]  # several parts
+            for items in (many, many[:100]):  # sent in parts, and at once
+                responses = await bulk_many(indices, items)
+                assert all(r.error is None for r in responses)
+            engine = indices.get("stored").shard(0).engine
+            assert engine.count() == len(many) + 100
+            assert engine.searcher().field_stats("message") == (0, 0)
+        finally:
+            await indices.stop()
+
+    asyncio.run(go())

@@ -300,6 +300,24 @@ def test_field_names_that_cannot_be_split_fail(name, reason):
     assert error.caused_by.type == "illegal_argument_exception"
 
 
+@pytest.mark.parametrize("doc, reason", [
+    ({"_id": "x"}, "failed to parse: Field [_id] is a metadata field and cannot be added inside a document. "
+                   "Use the index API request parameters."),
+    ({"a..b": 1}, "failed to parse: field name starting or ending with a [.] makes object resolution "
+                  "ambiguous: [a..b]"),
+    ({"": 1}, "failed to parse: field name cannot be an empty string"),
+])
+def test_an_index_of_stored_documents_refuses_the_names_any_mapping_refuses(doc, reason):
+    assert failure({"dynamic": False}, {"ok": 1, **doc}).reason == reason
+
+
+def test_an_index_of_stored_documents_indexes_nothing_and_maps_nothing():
+    doc = {"a": 1, "o": {"b": "x", "_id": 2}, "c.d": 3, "e": [{"f": 1}], "n": None}
+    parsed = parse({"dynamic": False}, doc)
+    assert parsed.fields == {}
+    assert parsed.dynamic_update is None
+
+
 def test_a_document_nested_too_deeply_fails_cleanly():
     doc: dict = {}
     inner = doc

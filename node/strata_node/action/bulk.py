@@ -390,6 +390,11 @@ class BulkAction:
         def send_part() -> None:
             nonlocal session, sent, use_worker
             if session is None:
+                if not _anything_to_index(pending, sent):
+                    # `dynamic: false` and nothing mapped: a worker round trip would carry
+                    # empty documents; the batch is indexed here, for next to nothing.
+                    use_worker = False
+                    return
                 session = POOL.session()
             try:
                 session.send(*part(pending, sent))
@@ -435,7 +440,8 @@ class BulkAction:
                         return
             segment = None
             if batch_session is None and unsent == 0 and use_worker \
-                    and sum(1 for *_, parsed in batch if parsed is not None) >= MIN_WORKER_BATCH:
+                    and sum(1 for *_, parsed in batch if parsed is not None) >= MIN_WORKER_BATCH \
+                    and _anything_to_index(batch, 0):
                 batch_session = POOL.session()  # fewer documents than a part: all go at once
             if batch_session is not None:
                 try:
@@ -642,6 +648,11 @@ class BulkAction:
         if fetch:
             get["_source"] = filter_source(source, includes, excludes) if includes or excludes else source
         body["get"] = get
+
+
+def _anything_to_index(entries: list[tuple], start: int) -> bool:
+    """Whether a document of entries[start:] gives the search structures any field."""
+    return any(parsed is not None and parsed.fields for *_, parsed in entries[start:])
 
 
 def _log_worker_failure(error: Exception, documents: int) -> None:

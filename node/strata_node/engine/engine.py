@@ -614,11 +614,14 @@ class Engine:
         self.db.compact_range(start=PAST_ALL_KEYS, stop=PAST_ALL_KEYS)
 
     @staticmethod
-    def install_file_set(shard_path: Path, files: Path, local_checkpoint: int, global_checkpoint: int,
-                         history_uuid: str) -> None:
+    def install_file_set(shard_path: Path, files: Path, local_checkpoint: int,
+                         global_checkpoint: int) -> None:
         """Make the files received from a primary this (closed) copy's store, with a new
         translog and a commit point at the set's local checkpoint: opening the shard then
-        takes up the operations above it that the set's history holds. Blocking."""
+        takes up the operations above it that the set's history holds. The store gets a
+        history uuid of its own, as an empty one would: it holds the primary's history
+        only once the recovery has replayed the rest (then it takes the primary's up), so
+        a copy cut short cannot pass for one that kept a whole history. Blocking."""
         store = shard_path / "index"
         shutil.rmtree(store, ignore_errors=True)
         files.rename(store)
@@ -627,7 +630,7 @@ class Engine:
             translog = Translog.create(shard_path / "translog", global_checkpoint=global_checkpoint)
             try:
                 commit = CommitPoint(local_checkpoint, local_checkpoint, translog.current_generation,
-                                     translog.translog_uuid, history_uuid)
+                                     translog.translog_uuid, uuid.uuid4().hex)
                 db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True)
             finally:
                 translog.close()

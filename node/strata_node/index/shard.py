@@ -41,6 +41,10 @@ class IndexShard:
         self.relocated = False
         self.handoff_tracked: list[str] = []  # a relocation target's inherited replication group
         self.relocating_from: str | None = None  # the source node, while a relocation target
+        # A promoted primary, while it resyncs: the operations it holds above the global
+        # checkpoint, (seq_no, primary term), sent with its requests so that a replica
+        # holding only some of those keeps its store (replication/replica.py).
+        self.resync_held: list[tuple[int, int]] | None = None
         self.refuse_writes = False  # the fault switch's replica that fails what it is sent
         self._writes = 0
         self._no_writes = asyncio.Event()

@@ -63,7 +63,6 @@ class CleanFilesRequest(Message):
     target_allocation_id: str
     local_checkpoint: int
     global_checkpoint: int
-    history_uuid: str
     throttle_millis: int = 0  # how long the source held back for max_bytes_per_sec
 
 
@@ -130,7 +129,7 @@ async def send_file_set(recoveries, request, shard, address: str | None, state, 
             await asyncio.gather(*workers, return_exceptions=True)
         await node.transport.execute(CLEAN_FILES, CleanFilesRequest(
             **ids, local_checkpoint=checkpoint, global_checkpoint=shard.tracker.global_checkpoint,
-            history_uuid=engine.history_uuid, throttle_millis=int(state.throttle_seconds * 1000)),
+            throttle_millis=int(state.throttle_seconds * 1000)),
             address=address)
         state.stop_index()
         return checkpoint
@@ -223,7 +222,7 @@ class FileRecoveryTarget:
             await service.close_shard(n)
             await asyncio.get_running_loop().run_in_executor(
                 node.executors["recovery"], Engine.install_file_set, shard.path, incoming.folder,
-                request.local_checkpoint, request.global_checkpoint, request.history_uuid)
+                request.local_checkpoint, request.global_checkpoint)
             fresh = await service.open_shard(n)
             if fresh.state != "STARTED":
                 raise IllegalState(f"{shard.ref} copied store failed to open: {fresh.failure}")

@@ -55,7 +55,14 @@ from ..tasks.task import Task
 from ..transport import context
 from ..transport.wire import Message
 from .file_recovery import FileRecoveryTarget, send_file_set
-from .replica import ReplicaRequest, ReplicaResponse, apply_on_copy, resync
+from .replica import (
+    ReplicaRequest,
+    ReplicaResponse,
+    apply_on_copy,
+    fill_seq_no_gaps,
+    held_above_global_checkpoint,
+    resync,
+)
 from .retention_sync import now_millis
 
 log = logging.getLogger(__name__)
@@ -208,7 +215,19 @@ class PeerRecovery:
         self.states[copy.allocation_id] = state
 
     def resync(self, service: IndexService, shard: IndexShard) -> None:
-        """A replica of this node was promoted: bring the other copies in line with it."""
+        """A replica of this node was promoted: bring the other copies in line with it.
+        Its gaps are filled first; then what it holds above the global checkpoint is listed
+        before any write can reach the copies, so that the first request of the new term
+        each copy sees carries it."""
+        try:
+            filled = fill_seq_no_gaps(shard)
+        except StrataError as e:  # the engine failed, and reports it: the master moves on
+            log.warning("%s promoted to primary, but could not fill its gaps: %s", shard.ref, e)
+            return
+        if filled:
+            log.info("%s promoted to primary: filled %d sequence number gaps with no-ops", shard.ref, filled)
+        shard.resync_held = held_above_global_checkpoint(shard, MAX_VOUCHED_OPERATIONS)
+
         async def run() -> None:
             try:
                 await resync(self.node, service, shard)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -43,6 +44,8 @@ class ReplicaRequest(Message):
     global_checkpoint: int
     operations: list[bytes]  # translog records, as the primary wrote them
     refresh: bool = False
+    # A promoted primary's operations above the global checkpoint while it resyncs.
+    held_above_global_checkpoint: list[tuple[int, int]] | None = None
 
     @property
     def description(self) -> str:
@@ -120,18 +123,19 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
         # The first operations of a new primary. Operations above its global checkpoint
         # may be ones the new primary never had (it may reuse their sequence numbers):
         # a copy holding any cannot take part until it recovers again from the new
-        # primary (Elasticsearch rolls such a copy back; this one starts over).
-        if engine.tracker.max_seq_no > request.global_checkpoint:
+        # primary (Elasticsearch rolls such a copy back; this one starts over). A copy
+        # whose operations above it the new primary all holds, term for term, has
+        # nothing to undo, and takes the resync as it is.
+        if engine.tracker.max_seq_no > request.global_checkpoint and not _held_by_primary(engine, request):
             raise IllegalState(f"{shard.ref} holds operations above the global checkpoint "
                                f"[{request.global_checkpoint}] of primary term [{shard.operation_term}]; "
                                f"it must recover from the primary of term [{request.primary_term}]")
         shard.operation_term = request.primary_term
     operations = await index_operations(node, service, request.operations)
     engine.apply_operations(operations)
-    # Every operation up to the primary's global checkpoint was here before this request
-    # (it counted this copy's checkpoint), so it is persisted with this request's
-    # operations: the global checkpoint the copy acknowledges is the one it keeps, which its
-    # retention lease retains from.
+    # Persisted with this request's operations: the global checkpoint this copy
+    # acknowledges, which its retention lease retains from, is the one it finds after a
+    # restart (and vouches for the operations above).
     engine.translog.global_checkpoint = max(engine.translog.global_checkpoint, request.global_checkpoint)
     if service.metadata.setting("index.translog.durability") == "request":
         await engine.sync_translog()
@@ -139,6 +143,54 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
         engine.refresh()
     service.after_write(shard)
     return engine.tracker.checkpoint
+
+
+def primary_holds(held: list[tuple[int, int]] | None, mine: Iterable[tuple[int, int]]) -> bool:
+    """Whether a new primary holding `held` above the global checkpoint holds each of a
+    copy's operations `mine` there, both as (seq_no, term): the same sequence number from
+    the same term is the same operation, as the primary of that term assigned it once.
+    None (a primary too far ahead to list what it holds) vouches for nothing."""
+    if held is None:
+        return False
+    primary = {(seq_no, term) for seq_no, term in held}
+    return all(op in primary for op in mine)
+
+
+def _held_by_primary(engine, request: ReplicaRequest) -> bool:
+    mine = engine.history(request.global_checkpoint + 1, engine.tracker.max_seq_no)
+    return primary_holds(request.held_above_global_checkpoint,
+                         ((op.seq_no, op.primary_term) for op in map(ops.decode, mine)))
+
+
+def seq_no_gaps(tracker) -> list[int]:
+    """The sequence numbers up to the highest one seen that a copy never processed."""
+    return [s for s in range(tracker.checkpoint + 1, tracker.max_seq_no) if not tracker.has_processed(s)]
+
+
+def fill_seq_no_gaps(shard: IndexShard) -> int:
+    """A promoted primary writes a no-op, in its own term, at every sequence number below
+    its highest that it never received (ES's fillSeqNoGaps): the old primary's operation
+    there reached some copies at most and was never acknowledged, and without it the local
+    checkpoint, and so the global checkpoint, could never move past the gap. The resync
+    then carries the no-ops to the other copies; one that holds the old operation there
+    holds what this primary does not, and starts over."""
+    engine = shard.engine
+    noops = [ops.Operation(ops.NO_OP, seq_no, engine.primary_term, 1, "", reason="filling gaps")
+             for seq_no in seq_no_gaps(engine.tracker)]
+    if noops:
+        engine.apply_operations([(op, ops.encode(op), None) for op in noops])
+    return len(noops)
+
+
+def held_above_global_checkpoint(shard: IndexShard, limit: int) -> list[tuple[int, int]] | None:
+    """What a promoted primary holds above its global checkpoint, (seq_no, term); None
+    when that is more than `limit` operations (replicas holding any then start over)."""
+    engine = shard.engine
+    start = shard.tracker.global_checkpoint + 1
+    if engine.tracker.max_seq_no - start + 1 > limit:
+        return None
+    held = engine.history(start, engine.tracker.max_seq_no)
+    return [(op.seq_no, op.primary_term) for op in map(ops.decode, held)]
 
 
 def register(node) -> None:
@@ -171,12 +223,15 @@ async def resync(node, service: IndexService, shard: IndexShard) -> None:
     start = shard.tracker.global_checkpoint + 1
     end = engine.tracker.max_seq_no
     log.info("%s promoted to primary: resyncing operations [%d..%d]", shard.ref, start, end)
-    if start > end:  # nothing to send but the new term, which every copy must learn of
-        await send_operations(node, service, shard, [], refresh=False)
-    while start <= end:
-        chunk = engine.history(start, min(start + 999, end))
-        start += 1000
-        await send_operations(node, service, shard, chunk, refresh=False)
+    try:
+        if start > end:  # nothing to send but the new term, which every copy must learn of
+            await send_operations(node, service, shard, [], refresh=False)
+        while start <= end:
+            chunk = engine.history(start, min(start + 999, end))
+            start += 1000
+            await send_operations(node, service, shard, chunk, refresh=False)
+    finally:
+        shard.resync_held = None  # every copy now knows the new term
 
 
 async def send_operations(node, service: IndexService, shard: IndexShard, payloads: list[bytes],
@@ -192,7 +247,8 @@ async def send_operations(node, service: IndexService, shard: IndexShard, payloa
                      if c.shard == shard.ref.shard and c.node is not None}
     request = ReplicaRequest(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
                              primary_term=shard.engine.primary_term, operations=payloads, refresh=refresh,
-                             global_checkpoint=tracker.global_checkpoint)
+                             global_checkpoint=tracker.global_checkpoint,
+                             held_above_global_checkpoint=shard.resync_held)
 
     async def send(allocation_id: str) -> None:
         copy = by_allocation.get(allocation_id)

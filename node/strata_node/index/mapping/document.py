@@ -75,6 +75,13 @@ class _DocumentParser:
     # -- objects ----------------------------------------------------------------------------
 
     def object(self, obj: ObjectMapper, source: dict[str, Any], dynamic: str) -> None:
+        if dynamic == "false" and not obj.children and not self.new:
+            # Nothing mapped here and nothing may be added (an index of stored documents):
+            # only a name that is an error whatever the mapping needs a look.
+            for key in source:
+                if "." in key or not key or key.isspace() or (not obj.path and key in METADATA_FIELDS):
+                    self.unmapped(obj, key, source[key], dynamic)
+            return
         # objects this document is creating are still gaining children: no plan for them
         plan = None if self.new and obj.path in self.new else obj.plan.get
         fields = self.fields
