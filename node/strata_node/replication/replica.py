@@ -135,9 +135,12 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
                            f"(current [{shard.operation_term}])")
     operations = await index_operations(node, service, request.operations)
     engine.apply_operations(operations)
+    # Persisted with this request's operations: the global checkpoint this copy
+    # acknowledges, which its retention lease retains from, is the one it finds after a
+    # restart (and vouches for the operations above).
+    engine.translog.global_checkpoint = max(engine.translog.global_checkpoint, request.global_checkpoint)
     if service.metadata.setting("index.translog.durability") == "request":
         await engine.sync_translog()
-    engine.translog.global_checkpoint = max(engine.translog.global_checkpoint, request.global_checkpoint)
     if request.refresh:
         engine.refresh()
     service.after_write(shard)
@@ -232,6 +235,7 @@ async def replicate(node, service: IndexService, shard: IndexShard, written: lis
     if not written or tracker is None or not tracker.replication_targets():
         if tracker is not None:
             tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
+            shard.engine.translog.global_checkpoint = tracker.global_checkpoint
         return ReplicationOutcome(1 + service.metadata.number_of_replicas)
     return await send_operations(node, service, shard, [ops.encode(op) for op in written], refresh)
 
@@ -281,6 +285,7 @@ async def send_operations(node, service: IndexService, shard: IndexShard, payloa
                 REPLICA_ACTION, request, address=node.shard_router.address(copy.node),
                 timeout=REPLICA_TIMEOUT)
             tracker.update_local_checkpoint(allocation_id, response.local_checkpoint)
+            tracker.update_global_checkpoint_on_copy(allocation_id, request.global_checkpoint)
             outcome.successful += 1
         except StrataError as e:
             if copy is None:
