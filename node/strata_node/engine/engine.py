@@ -13,7 +13,9 @@ Keyspaces in the store:
   m:retained     the lowest sequence number from which the history is complete
   m:prior_since  the first sequence number whose r record is kept (stores older than the
                  r keyspace keep none below it, and cannot roll those back)
-  m:undone       (seq_no, term) of operations rolled back: translog replay skips them
+  u<seq_no:8><term:8>  an operation rolled back, valued the translog generation its
+                 rollback started: replay skips it in the generations before (a flush that
+                 commits past it drops the key)
 
 History retention works as Lucene's soft deletes do: an operation stays in the history
 while a retention lease may need it (`retention_leases`, persisted in the shard's _state
@@ -40,7 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import msgspec
 import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
@@ -60,7 +61,7 @@ COUNT_KEY = b"m:count"
 COMMIT_KEY = b"m:commit"
 PRIOR = b"r"
 PRIOR_SINCE_KEY = b"m:prior_since"
-UNDONE_KEY = b"m:undone"
+UNDONE = b"u"
 MIN_RETAINED_KEY = b"m:retained"
 PRUNE_BATCH = 5000  # history keys looked at per LevelDB batch while pruning
 PAST_ALL_KEYS = b"\xff\xff"  # sorts after every key of every keyspace
@@ -80,8 +81,8 @@ def prior_key(seq_no: int) -> bytes:
     return PRIOR + SEQ.pack(seq_no)
 
 
-def decode_undone(raw: bytes | None) -> set[tuple[int, int]]:
-    return {(seq_no, term) for seq_no, term in msgspec.msgpack.decode(raw)} if raw else set()
+def undone_key(seq_no: int, term: int) -> bytes:
+    return UNDONE + SEQ.pack(seq_no) + SEQ.pack(term)
 
 
 class DocVersion:
@@ -198,6 +199,7 @@ class Engine:
         # sent): what pruning honours, so a promoted replica has what they retain.
         self.retention_leases = retention_leases.RetentionLeases()
         self._prune_lock = asyncio.Lock()
+        self._undone: dict[tuple[int, int], int] = {}  # (seq_no, term) -> generation: see u<...>
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -240,10 +242,9 @@ class Engine:
             return 0
         self.commit = ops.decode_commit(raw_commit)
         self.tracker = LocalCheckpointTracker(self.commit.max_seq_no, self.commit.local_checkpoint)
-        if self.db.get(PRIOR_SINCE_KEY) is None:  # a store from before the r keyspace
-            self.db.put(PRIOR_SINCE_KEY, SEQ.pack(self.commit.max_seq_no + 1))
-        undone = decode_undone(self.db.get(UNDONE_KEY))
-        self.translog, payloads = Translog.open(translog_path)
+        self._undone = {(SEQ.unpack_from(key, 1)[0], SEQ.unpack_from(key, 9)[0]): SEQ.unpack(value)[0]
+                        for key, value in self.db.iterator(prefix=UNDONE)}
+        self.translog, generations = Translog.open_by_generation(translog_path)
         if self.translog.translog_uuid != self.commit.translog_uuid:
             raise StrataError(f"{self.shard} translog does not belong to this store "
                               "(translog uuid differs from the commit point)")
@@ -253,10 +254,11 @@ class Engine:
         priors: dict[int, DocVersion | None] = {}
         count = self._read_count(self.db)
         segment = SegmentWriter()
-        for payload in payloads:
+        for generation, payload in ((g, p) for g, payloads in generations for p in payloads):
             op = ops.decode(payload)
-            if op.seq_no <= self.commit.local_checkpoint or (op.seq_no, op.primary_term) in undone:
-                continue
+            if op.seq_no <= self.commit.local_checkpoint \
+                    or self._undone.get((op.seq_no, op.primary_term), -1) > generation:
+                continue  # committed, or rolled back after it was written here
             self.tracker.mark_processed(op.seq_no)
             # A LevelDB batch is atomic: an operation whose history record the store has
             # came with its document pointer and search structures, and is not redone.
@@ -275,6 +277,8 @@ class Engine:
             if not self.tracker.has_processed(seq_no):
                 self.tracker.mark_processed(seq_no)
                 replayed += 1
+        if self.db.get(PRIOR_SINCE_KEY) is None:  # a store from before the r keyspace: none below
+            self.db.put(PRIOR_SINCE_KEY, SEQ.pack(self.tracker.max_seq_no + 1))
         self._doc_count = count
         return replayed
 
@@ -863,7 +867,13 @@ class Engine:
         of a key range past every key flushes it, writes the table file and the manifest
         synced, and compacts nothing), then write the commit point synced."""
         self.db.compact_range(start=PAST_ALL_KEYS, stop=PAST_ALL_KEYS)
-        self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True)
+        with self.db.write_batch(sync=True) as wb:
+            # replay starts past the checkpoint: what was rolled back up to it needs no skipping
+            for key in self.db.iterator(prefix=UNDONE, include_value=False):
+                if SEQ.unpack_from(key, 1)[0] > commit.local_checkpoint:
+                    break
+                wb.delete(key)
+            wb.put(COMMIT_KEY, ops.encode_commit(commit))
 
     async def flush(self, force: bool = False) -> bool:
         """Write a synced commit point and trim the translog generations it covers."""
@@ -884,6 +894,7 @@ class Engine:
             try:
                 await loop.run_in_executor(None, self._write_commit, commit)
                 self.commit = commit
+                self._undone = {u: g for u, g in self._undone.items() if u[0] > commit.local_checkpoint}
                 await self.translog.trim_below(new_generation)
             except Exception as e:
                 self.fail("failed to flush", e)
