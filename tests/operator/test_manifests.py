@@ -6,9 +6,12 @@ from __future__ import annotations
 import tomllib
 
 from strata_operator.__main__ import parse_args
+from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
 
 from .conftest import make_cluster
+from .fake_cluster import FakeCluster, node
 from .helpers import build
+from .memory_kube import MemoryKube
 from .schemas import MANIFESTS, ROOT, load_documents
 
 DOCS = [d for p in sorted(MANIFESTS.glob("*.yaml")) for d in load_documents(p)]
@@ -67,12 +70,107 @@ def test_the_role_lets_the_operator_apply_everything_it_builds():
         assert {"get", "create", "patch"} <= verbs, obj["kind"]
 
 
-def test_the_role_deletes_only_pods_with_no_wildcard_and_no_secret_listing():
+def test_the_role_deletes_only_pods_and_statefulsets_with_no_wildcard_and_no_secret_listing():
     for rule in of_kind("ClusterRole")[0]["rules"]:
-        assert "delete" not in rule["verbs"] or rule["resources"] == ["pods"], rule
+        assert "delete" not in rule["verbs"] or rule["resources"] in (["pods"], ["statefulsets"]), rule
         assert "*" not in rule["verbs"]
         assert "*" not in rule["resources"] and "*" not in rule["apiGroups"]
     assert allowed("", "secrets") == {"get", "create", "patch"}
+
+
+class Recording:
+    """A MemoryKube whose every call is recorded as the (API group, resource, verb) the real
+    client would send (apply: a get for the ownership check, then a PATCH that may create)."""
+
+    PLURAL = {
+        **PLURALS,
+        "Pod": "pods",
+        "PersistentVolumeClaim": "persistentvolumeclaims",
+        "StorageClass": "storageclasses",
+        "StrataCluster": "strataclusters",
+    }
+
+    def __init__(self, kube):
+        self.kube = kube
+        self.used: set[tuple[str, str, str]] = set()
+
+    def _note(self, api_version: str, kind: str, *verbs: str) -> None:
+        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+        self.used |= {(group, self.PLURAL[kind], verb) for verb in verbs}
+
+    def get(self, api_version, kind, namespace, name):
+        self._note(api_version, kind, "get")
+        return self.kube.get(api_version, kind, namespace, name)
+
+    def list(self, api_version, kind, namespace, labels=None):
+        self._note(api_version, kind, "list")
+        return self.kube.list(api_version, kind, namespace, labels)
+
+    def apply(self, obj, owner_uid):
+        self._note(obj["apiVersion"], obj["kind"], "get", "create", "patch")
+        return self.kube.apply(obj, owner_uid)
+
+    def patch(self, api_version, kind, namespace, name, patch):
+        self._note(api_version, kind, "patch")
+        return self.kube.patch(api_version, kind, namespace, name, patch)
+
+    def delete(self, api_version, kind, namespace, name, uid, orphan=False):
+        self._note(api_version, kind, "delete")
+        return self.kube.delete(api_version, kind, namespace, name, uid, orphan)
+
+
+def every_request_the_operator_makes() -> set[tuple[str, str, str]]:
+    """Create, a rolling change, volume expansion, a scale-down and file settings, recorded."""
+    storage_class = {"kind": "StorageClass", "metadata": {"name": "standard"}, "allowVolumeExpansion": True}
+    memory = MemoryKube(storage_class)
+    kube = Recording(memory)
+    cluster = FakeCluster(*(node(f"demo-default-{i}") for i in range(3)))
+    steps = [
+        make_cluster(),
+        make_cluster({"name": "default", "count": 3, "config": {"indices.memory.index_buffer_size": "20%"}}),
+        make_cluster({"name": "default", "count": 3, "storage": {"size": "20Gi"}}),
+        make_cluster({"name": "default", "count": 2, "storage": {"size": "20Gi"}}),
+    ]
+    for resource in steps:
+        for _ in range(3):
+            reconcile_cluster(resource, kube, cluster.connect)
+            memory.run_statefulsets()
+    memory.objects[("StrataCluster", "prod", "demo")] = make_cluster()
+    settings = {
+        "metadata": {"name": "s", "namespace": "prod", "uid": "uid-s", "generation": 1},
+        "spec": {"clusterRef": {"name": "demo"}, "settings": {"cluster_settings": {}}},
+    }
+    reconcile_file_settings(settings, kube, cluster.connect)
+    return kube.used
+
+
+def test_the_role_grants_every_request_of_the_operators_own_code_and_no_more():
+    used = every_request_the_operator_makes()
+    granted = {
+        (group, resource, verb)
+        for rule in of_kind("ClusterRole")[0]["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert used <= granted, sorted(used - granted)
+    kopf = {
+        "customresourcedefinitions",
+        "events",
+        "strataclusters/status",
+        "stratafilesettings/status",
+        "strataclusters/finalizers",
+        "stratafilesettings/finalizers",
+    }
+    custom = {
+        ("strata.dev", p, v) for p in ("strataclusters", "stratafilesettings") for v in ("watch", "patch")
+    }
+    unused = {
+        g
+        for g in granted - used - custom
+        if g[1] not in kopf and g != ("strata.dev", "stratafilesettings", "list")
+    }
+    assert unused == set(), sorted(unused)
 
 
 def test_the_role_lets_the_operator_restart_pods():

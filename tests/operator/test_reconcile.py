@@ -212,26 +212,6 @@ def sized(size: str) -> dict:
     return make_cluster({"name": "default", "count": 3, "storage": {"size": size}})
 
 
-def test_a_smaller_storage_size_is_invalid_and_applies_nothing():
-    kube = MemoryKube()
-    reconcile_cluster(sized("10Gi"), kube, unreachable())
-    applied = len(kube.applied)
-    outcome = reconcile_cluster(sized("5Gi"), kube, unreachable())
-    assert outcome.status["phase"] == "Invalid"
-    assert (
-        "smaller than the 10Gi" in outcome.status["message"] and "put back 10Gi" in outcome.status["message"]
-    )
-    assert len(kube.applied) == applied
-
-
-def test_a_larger_storage_size_is_invalid_until_volume_expansion_exists():
-    kube = MemoryKube()
-    reconcile_cluster(sized("10Gi"), kube, unreachable())
-    outcome = reconcile_cluster(sized("20Gi"), kube, unreachable())
-    assert outcome.status["phase"] == "Invalid"
-    assert "volume expansion is not supported yet" in outcome.status["message"]
-
-
 def test_the_same_storage_size_in_other_units_is_no_change():
     kube = MemoryKube()
     reconcile_cluster(sized("10Gi"), kube, unreachable())
