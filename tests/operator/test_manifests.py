@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
+
 from strata_operator.__main__ import parse_args
 from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
 
 from .conftest import make_cluster
 from .fake_cluster import FakeCluster, node
-from .helpers import build
+from .helpers import build, one
 from .memory_kube import MemoryKube
-from .schemas import MANIFESTS, ROOT, load_documents
+from .schemas import MANIFESTS, ROOT, SAMPLES, k8s_validate, load_documents
 
 DOCS = [d for p in sorted(MANIFESTS.glob("*.yaml")) for d in load_documents(p)]
 # API group of each kind the operator writes.
@@ -203,3 +205,41 @@ def test_the_operator_runs_its_entry_point_with_a_liveness_endpoint():
     args = parse_args(command[1:])
     assert args.liveness.endswith(container["livenessProbe"]["httpGet"]["path"])
     assert args.namespace == []  # every namespace, as the ClusterRole allows
+
+
+RECOVERY = [d for p in sorted((MANIFESTS / "recovery").glob("*.yaml")) for d in load_documents(p)]
+
+
+@pytest.mark.parametrize("pod", RECOVERY, ids=lambda d: d["metadata"]["name"])
+def test_a_recovery_pod_runs_the_node_tool_on_the_claim_a_node_of_the_sample_cluster_has(pod):
+    k8s_validate(pod)
+    sts = one(build(sample("cluster-3-nodes.yaml")), "StatefulSet", "demo-default")
+    node = sts["spec"]["template"]["spec"]
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == node["containers"][0]["image"]
+    assert pod["spec"]["securityContext"] == node["securityContext"]
+    [claim_template] = sts["spec"]["volumeClaimTemplates"]
+    [mount] = container["volumeMounts"]
+    data_mount = next(m for m in node["containers"][0]["volumeMounts"] if m["name"] == "data")
+    assert mount["mountPath"] == data_mount["mountPath"]
+    claim = pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"]
+    assert claim in {f"{claim_template['metadata']['name']}-{p}" for p in pod_names(sts)}
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert container["command"][0] in scripts
+    assert container["command"][1:] in (
+        [tool, "--path-data", mount["mountPath"], "--yes"] for tool in ("unsafe-bootstrap", "detach-cluster")
+    )
+
+
+def test_the_recovery_pods_bootstrap_one_node_and_detach_the_others():
+    tools = [d["spec"]["containers"][0]["command"][1] for d in RECOVERY]
+    assert tools.count("unsafe-bootstrap") == 1 and "detach-cluster" in tools
+
+
+def sample(name: str) -> dict:
+    [doc] = load_documents(SAMPLES / name)
+    return {**doc, "metadata": {**doc["metadata"], "uid": "uid-demo", "generation": 1}}
+
+
+def pod_names(sts: dict) -> list[str]:
+    return [f"{sts['metadata']['name']}-{i}" for i in range(sts["spec"]["replicas"])]
