@@ -3,6 +3,7 @@ operator replica."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 
 import pytest
@@ -243,3 +244,57 @@ def sample(name: str) -> dict:
 
 def pod_names(sts: dict) -> list[str]:
     return [f"{sts['metadata']['name']}-{i}" for i in range(sts["spec"]["replicas"])]
+
+
+def dockerfile_stages() -> dict[str, list[str]]:
+    """Stage name -> its instructions (continuation lines joined), in file order."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    stages: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            current = stages.setdefault(line.split(" AS ")[-1].strip(), [])
+        current.append(line)
+    return stages
+
+
+def entrypoint(stage: list[str]) -> list[str]:
+    [line] = [i for i in stage if i.startswith("ENTRYPOINT ")]
+    return json.loads(line.removeprefix("ENTRYPOINT "))
+
+
+def test_one_dockerfile_builds_the_operator_image_by_target_and_the_node_image_by_default():
+    stages = dockerfile_stages()
+    assert list(stages)[-1] == "node"  # `docker build .` without --target
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert entrypoint(stages["operator"])[0] == "strata-operator" in scripts
+    assert entrypoint(stages["node"])[0] == "strata-node" in scripts
+    assert any('".[operator]"' in i for i in stages["operator"])
+    assert any('".[node]"' in i for i in stages["node"])
+
+
+def test_the_images_are_the_ones_the_install_and_the_operator_name():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    container = of_kind("Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"strata/strata-operator:{version}"
+    sts = one(build(sample("cluster-3-nodes.yaml")), "StatefulSet", "demo-default")
+    assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == f"strata/strata-node:{version}"
+    header = (ROOT / "Dockerfile").read_text()
+    assert f"--target operator -t strata/strata-operator:{version}" in header
+    assert f"-t strata/strata-node:{version}" in header
+
+
+def test_the_node_image_runs_as_the_user_and_serves_the_ports_and_data_path_the_pods_expect():
+    node = dockerfile_stages()["node"]
+    sts = one(build(sample("cluster-3-nodes.yaml")), "StatefulSet", "demo-default")
+    pod = sts["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 1000
+    assert "USER strata" in node
+    assert any("--uid 1000" in i for i in dockerfile_stages()["base"])
+    ports = {p["containerPort"] for p in pod["containers"][0]["ports"]}
+    assert f"EXPOSE {' '.join(str(p) for p in sorted(ports))}" in node
+    data = next(m["mountPath"] for m in pod["containers"][0]["volumeMounts"] if m["name"] == "data")
+    assert f'VOLUME ["{data}"]' in node
