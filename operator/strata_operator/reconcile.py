@@ -328,7 +328,11 @@ def _reconcile_cluster(
             applied_sets[obj["metadata"]["name"]] = applied
     statefulsets = [
         *applied_sets.values(),
-        *(existing[n] for n in [*dropped, *volumes.held] if n in existing),
+        *(
+            existing[n]
+            for n in [*dropped, *volumes.held]
+            if n in existing and statefulset_name(spec.name, n) not in applied_sets
+        ),
     ]
     rolling = _restart_step(
         spec, kube, client, (view, unreadable), statefulsets, pods, previous, outcome, problems, hold
