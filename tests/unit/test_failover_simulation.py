@@ -1,8 +1,8 @@
 """A seeded simulation of primary failover: a primary replicates writes to its group with
 messages that arrive late, in any order, or never; copies fail and recover; the primary
 dies and an in-sync replica takes over in a new term, fills its sequence number gaps with
-no-ops and resyncs the others, each of which keeps its store only when the new primary
-holds every operation it holds above the global checkpoint (`primary_holds`).
+no-ops and resyncs the others, each of which keeps what it holds above the global
+checkpoint when the new primary holds it too (`primary_holds`) and rolls back the rest.
 
 After every step: every acknowledged write is on every in-sync copy, under the term that
 wrote it; the global checkpoint never goes back within a term and never passes an in-sync
@@ -39,6 +39,15 @@ class Copy:
         if not self.tracker.has_processed(seq_no):  # processed once, as the engine does
             self.ops[seq_no] = term
             self.tracker.mark_processed(seq_no)
+
+    def roll_back(self, global_checkpoint: int, keep: set[tuple[int, int]]) -> None:
+        """engine/rollback.py: what lies above the checkpoint and the new primary does not
+        hold is undone; the copy has processed what it had up to the checkpoint and the rest."""
+        kept = {s: t for s, t in self.ops.items() if s <= global_checkpoint or (s, t) in keep}
+        self.ops = {}
+        self.tracker = LocalCheckpointTracker()
+        for seq_no, term in sorted(kept.items()):
+            self.apply(seq_no, term)
 
     def above(self, global_checkpoint: int) -> list[tuple[int, int]]:
         return sorted((s, t) for s, t in self.ops.items() if s > global_checkpoint)
@@ -105,9 +114,7 @@ class Group:
             # the first request of a new primary (replica.apply_on_copy)
             if copy.tracker.max_seq_no > message.global_checkpoint and \
                     not primary_holds(message.held, copy.above(message.global_checkpoint)):
-                if message.term == self.term:
-                    self.fail(name)  # the new primary reports it
-                return
+                copy.roll_back(message.global_checkpoint, set(message.held))
             copy.term = message.term
         for seq_no, term in message.ops:
             copy.apply(seq_no, term)
@@ -212,13 +219,14 @@ def test_a_replica_holding_what_the_new_primary_holds_takes_the_resync():
     assert group.tracker.in_sync_ids() == {"r0", "r1"}
 
 
-def test_a_promoted_primary_fills_its_gaps_and_a_replica_holding_the_old_operation_there_starts_over():
+def test_a_promoted_primary_fills_its_gaps_and_a_replica_holding_the_old_operation_there_rolls_back():
     # seq_no 1 reached r0 only, seq_no 2 reached r1 only: r1 is promoted with a gap at 1
     group = group_of({"p0": Copy({0: 1, 1: 1, 2: 1}), "r0": Copy({0: 1, 1: 1}, known_global=0),
                       "r1": Copy({0: 1, 2: 1}, known_global=0)}, 0)
     group.promote(to="r1")
     assert group.copies["r1"].ops == {0: 1, 1: 2, 2: 1}  # a no-op of term 2 at 1
     assert group.held == [(1, 2), (2, 1)]
-    group.deliver()  # r0 holds the old primary's 1, which the new one replaced
-    assert "r0" not in group.copies and group.tracker.in_sync_ids() == {"r1"}
+    group.deliver()  # r0 undoes the old primary's 1, then takes the no-op and 2
+    assert group.copies["r0"].ops == {0: 1, 1: 2, 2: 1}
+    assert group.tracker.in_sync_ids() == {"r0", "r1"}
     assert group.tracker.global_checkpoint == 2  # nothing holds it back any more

@@ -88,7 +88,7 @@ def test_pruning_never_passes_the_global_checkpoint(tmp_path):
         e.translog.global_checkpoint = 1
         await e.flush()
         await e.prune_history()
-        assert seq_nos(e) == [2, 3]
+        assert seq_nos(e) == [1, 2, 3]  # 1 is what 2, above the global checkpoint, replaced
         await e.close()
 
     run(go())
@@ -170,3 +170,23 @@ def test_the_live_tables_are_those_added_and_not_deleted_since():
     second = varint(file_set.DELETED_FILE) + varint(0) + varint(5) + new_file(1, 9) + \
         varint(file_set.LAST_SEQUENCE) + varint(42)
     assert file_set.live_tables(record(file_set.FULL, first) + record(file_set.FULL, second)) == {6, 9}
+
+
+def test_pruning_keeps_a_version_replaced_above_the_global_checkpoint_until_a_pass_reaches_that(tmp_path):
+    async def go():
+        e = await opened(tmp_path, lease=10)
+        write(e, IndexOp("a", b'{"v":1}'), IndexOp("b", b'{"v":1}'), IndexOp("b", b'{"v":2}'),
+              IndexOp("a", b'{"v":2}'))  # a: 0 replaced by 3; b: 1 replaced by 2
+        e.translog.global_checkpoint = 2
+        await e.flush()
+        await e.prune_history()
+        # up to 3: b's first version (replaced at 2) goes, a's (replaced at 3, which a new
+        # primary may have this copy roll back) stays, and so does the record of it
+        assert seq_nos(e) == [0, 2, 3]
+        assert [k for k, _ in e.db.iterator(prefix=b"r")] == [b"r" + struct.pack(">Q", 3)]
+        e.translog.global_checkpoint = 3
+        await e.prune_history()  # the pass past 3 lets it go
+        assert seq_nos(e) == [2, 3] and not list(e.db.iterator(prefix=b"r"))
+        await e.close()
+
+    run(go())

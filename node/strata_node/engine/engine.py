@@ -5,15 +5,22 @@ Keyspaces in the store:
                  whether it is a delete tombstone (25 bytes; the operation itself is in h)
   h<seq_no:8>    operations by sequence number: the history peer recovery replays, and
                  where GET finds a document's source through its d<id> pointer
+  r<seq_no:8>    the d<id> pointer the operation at seq_no replaced, when it replaced one:
+                 what rolling the operation back restores (rollback.py); the dead marker
+                 x<seq_no> of a replaced version holds the sequence number replacing it
   m:count        live document count, so a match_all count reads one key
   m:commit       the commit point written by flush (synced)
   m:retained     the lowest sequence number from which the history is complete
+  m:prior_since  the first sequence number whose r record is kept (stores older than the
+                 r keyspace keep none below it, and cannot roll those back)
+  m:undone       (seq_no, term) of operations rolled back: translog replay skips them
 
 History retention works as Lucene's soft deletes do: an operation stays in the history
 while a retention lease may need it (`retention_leases`, persisted in the shard's _state
 folder: the primary's own, or those it sent this replica); below that, pruning deletes the
 operations no document points to any more (superseded versions, deletes, no-ops) and
-keeps each live document's own operation, which holds its source.
+keeps each live document's own operation, which holds its source, and each version a
+rollback may make live again (one replaced by an operation above the global checkpoint).
 
 A write batch is staged on the event loop, appended to the translog, then written to the
 store in one LevelDB batch. Store writes are not synced; the translog is, before the
@@ -33,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import msgspec
 import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
@@ -50,6 +58,9 @@ DOC = b"d"
 HISTORY = b"h"
 COUNT_KEY = b"m:count"
 COMMIT_KEY = b"m:commit"
+PRIOR = b"r"
+PRIOR_SINCE_KEY = b"m:prior_since"
+UNDONE_KEY = b"m:undone"
 MIN_RETAINED_KEY = b"m:retained"
 PRUNE_BATCH = 5000  # history keys looked at per LevelDB batch while pruning
 PAST_ALL_KEYS = b"\xff\xff"  # sorts after every key of every keyspace
@@ -63,6 +74,14 @@ MAX_VERSION = (1 << 63) - 1  # versions are Java longs in Elasticsearch, and in 
 
 def history_key(seq_no: int) -> bytes:
     return HISTORY + SEQ.pack(seq_no)
+
+
+def prior_key(seq_no: int) -> bytes:
+    return PRIOR + SEQ.pack(seq_no)
+
+
+def decode_undone(raw: bytes | None) -> set[tuple[int, int]]:
+    return {(seq_no, term) for seq_no, term in msgspec.msgpack.decode(raw)} if raw else set()
 
 
 class DocVersion:
@@ -216,10 +235,14 @@ class Engine:
             self.translog = Translog.create(translog_path)
             self.commit = CommitPoint(-1, -1, self.translog.current_generation,
                                       self.translog.translog_uuid, uuid.uuid4().hex)
+            self.db.put(PRIOR_SINCE_KEY, SEQ.pack(0))
             self.db.put(COMMIT_KEY, ops.encode_commit(self.commit), sync=True)
             return 0
         self.commit = ops.decode_commit(raw_commit)
         self.tracker = LocalCheckpointTracker(self.commit.max_seq_no, self.commit.local_checkpoint)
+        if self.db.get(PRIOR_SINCE_KEY) is None:  # a store from before the r keyspace
+            self.db.put(PRIOR_SINCE_KEY, SEQ.pack(self.commit.max_seq_no + 1))
+        undone = decode_undone(self.db.get(UNDONE_KEY))
         self.translog, payloads = Translog.open(translog_path)
         if self.translog.translog_uuid != self.commit.translog_uuid:
             raise StrataError(f"{self.shard} translog does not belong to this store "
@@ -227,18 +250,19 @@ class Engine:
         replayed = 0
         wb = self.db.write_batch()
         staged: dict[str, DocVersion] = {}
+        priors: dict[int, DocVersion | None] = {}
         count = self._read_count(self.db)
         segment = SegmentWriter()
         for payload in payloads:
             op = ops.decode(payload)
-            if op.seq_no <= self.commit.local_checkpoint:
+            if op.seq_no <= self.commit.local_checkpoint or (op.seq_no, op.primary_term) in undone:
                 continue
             self.tracker.mark_processed(op.seq_no)
             # A LevelDB batch is atomic: an operation whose history record the store has
             # came with its document pointer and search structures, and is not redone.
             if self.db.get(history_key(op.seq_no)) is not None:
                 continue
-            count += self._stage_replay(wb, op, payload, staged, segment)
+            count += self._stage_replay(wb, op, payload, staged, segment, priors=priors)
             replayed += 1
         self._write_segment(wb, segment)
         wb.put(COUNT_KEY, str(count).encode())
@@ -255,30 +279,63 @@ class Engine:
         return replayed
 
     def _stage_replay(self, wb, op: Operation, payload: bytes, staged: dict[str, DocVersion],
-                      segment: SegmentWriter, indexed: IndexedDocument | None = None) -> int:
+                      segment: SegmentWriter, indexed: IndexedDocument | None = None,
+                      priors: dict[int, DocVersion | None] | None = None) -> int:
         """Apply an operation with its sequence number already assigned (translog replay,
         replication, recovery), unless the store holds a newer version of the document
         (operations of one document may arrive out of order); returns the change in live
-        document count."""
+        document count. `priors` holds the r records this batch wrote."""
         wb.put(history_key(op.seq_no), payload)
         if op.op_type == ops.NO_OP:
             return 0
+        priors = {} if priors is None else priors
         current = staged.get(op.id) or self._version(op.id)
         if current is not None and current.seq_no >= op.seq_no:
-            wb.put(index_structures.dead_key(op.seq_no), b"")  # a newer version is already here
+            if current.seq_no > op.seq_no:  # a newer version is already here
+                successor = self._insert_prior(wb, priors, current, DocVersion.of(op))
+                wb.put(index_structures.dead_key(op.seq_no), SEQ.pack(successor))
+                # indexed all the same, dead: a rollback of the newer ones may make it live
+                self._index_into(segment, op, indexed)
             return 0
-        if current is not None and not current.deleted:
-            wb.put(index_structures.dead_key(current.seq_no), b"")
-        if not op.is_delete:
-            if indexed is None and self.indexer is not None:
-                indexed = self.indexer(op)
-            if indexed is not None:
-                segment.add(op.seq_no, indexed)
+        if current is not None:
+            wb.put(prior_key(op.seq_no), current.encode())
+            priors[op.seq_no] = current
+            if not current.deleted:
+                wb.put(index_structures.dead_key(current.seq_no), SEQ.pack(op.seq_no))
+        self._index_into(segment, op, indexed)
         version = DocVersion.of(op)
         staged[op.id] = version
         wb.put(DOC + op.id.encode(), version.encode())
         was_live = current is not None and not current.is_delete
         return int(not op.is_delete) - int(was_live)
+
+    def _index_into(self, segment: SegmentWriter, op: Operation, indexed: IndexedDocument | None) -> None:
+        if not op.is_delete:
+            if indexed is None and self.indexer is not None:
+                indexed = self.indexer(op)
+            if indexed is not None:
+                segment.add(op.seq_no, indexed)
+
+    def _prior(self, seq_no: int, priors: dict[int, DocVersion | None]) -> DocVersion | None:
+        if seq_no in priors:
+            return priors[seq_no]
+        raw = self.db.get(prior_key(seq_no))
+        return DocVersion.decode(raw) if raw is not None else None
+
+    def _insert_prior(self, wb, priors: dict[int, DocVersion | None], newest: DocVersion,
+                      version: DocVersion) -> int:
+        """A version that arrived after a newer one goes into the document's chain of r
+        records, in sequence number order, so that a rollback of the newer ones finds the
+        highest version left. Returns the version it now precedes."""
+        successor, below = newest.seq_no, self._prior(newest.seq_no, priors)
+        while below is not None and below.seq_no > version.seq_no:
+            successor, below = below.seq_no, self._prior(below.seq_no, priors)
+        wb.put(prior_key(successor), version.encode())
+        priors[successor] = version
+        if below is not None:
+            wb.put(prior_key(version.seq_no), below.encode())
+            priors[version.seq_no] = below
+        return successor
 
     @staticmethod
     def _read_min_retained(reader) -> int:
@@ -441,8 +498,10 @@ class Engine:
                 continue
             seq_no += 1
             was_live = current is not None and not current.deleted
+            if current is not None:
+                put(PRIOR + SEQ.pack(seq_no), current.encode())  # what a rollback restores
             if was_live:
-                put(index_structures.dead_key(current.seq_no), b"")  # no longer the live version
+                put(index_structures.dead_key(current.seq_no), SEQ.pack(seq_no))  # superseded by seq_no
             if req.__class__ is IndexOp:
                 op = Operation(ops.INDEX, seq_no, term, version, req.id, req.source, req.routing)
                 if writer is not None and req.indexed is not None:
@@ -489,6 +548,7 @@ class Engine:
         self.ensure_open()
         wb = self.db.write_batch()
         staged: dict[str, DocVersion] = {}
+        priors: dict[int, DocVersion | None] = {}
         segment = SegmentWriter()
         payloads: list[bytes] = []
         seqs: list[int] = []
@@ -498,7 +558,7 @@ class Engine:
             if self.tracker.has_processed(op.seq_no) or op.seq_no in seen:
                 continue
             seen.add(op.seq_no)
-            delta += self._stage_replay(wb, op, payload, staged, segment, indexed)
+            delta += self._stage_replay(wb, op, payload, staged, segment, indexed, priors)
             payloads.append(payload)
             seqs.append(op.seq_no)
         if not payloads:
@@ -556,6 +616,7 @@ class Engine:
             return 0
         async with self._prune_lock:
             bound = self.prune_bound()
+            global_checkpoint = self.translog.global_checkpoint
             start = self.min_retained_seq_no
             if bound <= start:
                 return 0
@@ -565,7 +626,8 @@ class Engine:
             while start < bound and not self.closed:
                 stop = min(start + PRUNE_BATCH, bound)
                 try:
-                    pruned += await loop.run_in_executor(executor, self._prune_blocking, start, stop)
+                    pruned += await loop.run_in_executor(executor, self._prune_blocking, start, stop,
+                                                         global_checkpoint)
                 except Exception as e:
                     self.fail("failed to prune the history", e)
                     raise
@@ -574,11 +636,14 @@ class Engine:
                 log.debug("%s pruned %d operations below seq_no [%d]", self.shard, pruned, bound)
             return pruned
 
-    def _prune_blocking(self, start: int, stop: int) -> int:
+    def _prune_blocking(self, start: int, stop: int, global_checkpoint: int) -> int:
         """One batch: the operations in [start, stop) whose document points elsewhere (or
         is deleted) go, and the minimum retained sequence number moves to `stop` with them.
-        A document's pointer only ever moves to a higher sequence number, so one found
-        superseded here stays superseded. Blocking."""
+        A version replaced by an operation above the global checkpoint stays: a new primary
+        may have the copy roll that operation back, which makes the version live again (its
+        dead marker names what replaced it); the pass that reaches that operation lets it
+        go. The r records below `stop` go too: no operation there is ever rolled back.
+        Blocking."""
         pruned = 0
         with self.db.write_batch() as wb:
             for key, payload in self.db.iterator(start=history_key(start), stop=history_key(stop)):
@@ -587,8 +652,17 @@ class Engine:
                     pointer = self._version(op.id)
                     if pointer is not None and pointer.seq_no == op.seq_no and not pointer.deleted:
                         continue
+                    replaced_by = self.db.get(index_structures.dead_key(op.seq_no))
+                    if replaced_by and SEQ.unpack(replaced_by)[0] > global_checkpoint:
+                        continue
                 wb.delete(key)
                 pruned += 1
+            for key, raw in self.db.iterator(start=prior_key(start), stop=prior_key(stop)):
+                replaced = DocVersion.decode(raw).seq_no
+                if replaced < start and self.db.get(history_key(replaced)) is not None:
+                    wb.delete(history_key(replaced))  # held back by an earlier pass for this one's sake
+                    pruned += 1
+                wb.delete(key)
             wb.put(MIN_RETAINED_KEY, SEQ.pack(stop))
         return pruned
 
@@ -757,10 +831,12 @@ class Engine:
         return self.translog.size_in_bytes(self.commit.translog_generation)
 
     def holds_nothing(self) -> bool:
-        """No key but the commit point: a store as a new copy starts. Blocking."""
+        """No key but the commit point and where r records start: a store as a new copy
+        starts. Blocking."""
         self.ensure_open()
-        return all(key == COMMIT_KEY for key, _ in zip(self.db.iterator(include_value=False), range(2),
-                                                        strict=False))
+        fresh = (COMMIT_KEY, PRIOR_SINCE_KEY)
+        first = zip(self.db.iterator(include_value=False), range(3), strict=False)
+        return all(key in fresh for key, _ in first)
 
     @property
     def history_uuid(self) -> str:

@@ -20,7 +20,8 @@ per document:
                                           distinct terms for exact fields (Lucene's
                                           docCount and sumTotalTermFreq; for exact fields,
                                           which index no frequencies, that is sumDocFreq)
-  x<seq:8>                               a version that is no longer live
+  x<seq:8>                               a version that is no longer live (value: the
+                                          sequence number that replaced it)
 
 The first delta of a batch counts from `base` (the batch's first sequence number), so a
 segment is built without knowing its sequence numbers: from each document's place in

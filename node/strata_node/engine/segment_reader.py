@@ -148,6 +148,12 @@ class BlockCache:
             self.hits += 1
             return entry[1]
 
+    def clear(self) -> None:
+        """Forget every block: a rollback rewrote segment keys, which otherwise never change."""
+        with self._lock:
+            self._blocks.clear()
+            self.bytes = 0
+
     def put(self, key: bytes, block: Any, size: int, *, replace: bool = False) -> None:
         with self._lock:
             old = self._blocks.get(key)

@@ -45,6 +45,9 @@ class IndexShard:
         # checkpoint, (seq_no, primary term), sent with its requests so that a replica
         # holding only some of those keeps its store (replication/replica.py).
         self.resync_held: list[tuple[int, int]] | None = None
+        # Held by a replica taking up a new primary's term (and rolling back for it):
+        # the requests that come meanwhile wait.
+        self.term_change = asyncio.Lock()
         self.refuse_writes = False  # the fault switch's replica that fails what it is sent
         self._writes = 0
         self._no_writes = asyncio.Event()

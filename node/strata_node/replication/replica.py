@@ -21,6 +21,7 @@ import orjson
 
 from ..common.errors import IllegalState, StrataError
 from ..engine import operation as ops
+from ..engine import rollback
 from ..engine.index_structures import IndexedDocument
 from ..index.service import IndexService
 from ..index.shard import IndexShard
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 REPLICA_ACTION = "indices:data/write/bulk[s][r]"
 MAPPING_WAIT_SECONDS = 30.0
+# More operations above the global checkpoint than this are not rolled back: the copy
+# recovers again instead (undoing each re-analyzes it and rewrites its keys).
+MAX_ROLLBACK = 10_000
 # A replica that does not answer within this is failed like one that refused the write
 # (a hung node must not hold a primary's writes for ever).
 REPLICA_TIMEOUT = 60.0
@@ -111,27 +115,16 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
     shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
     service = node.indices.indices[request.index]
     check_operation_term(shard, service, request.primary_term)
-    if request.primary_term < shard.operation_term:
-        # A newer primary's operations came first: the older one's may reuse their
-        # sequence numbers, and must never be applied here (ES's operation-term check).
-        raise IllegalState(f"{shard.ref} operation primary term [{request.primary_term}] is too old "
-                           f"(current [{shard.operation_term}])")
+    await _refuse_an_older_term(shard, request)
     engine = shard.active_engine()
     if shard.refuse_writes:
         raise IllegalState(f"{shard.ref} refuses writes (fault injection)")
     if request.primary_term > shard.operation_term:
-        # The first operations of a new primary. Operations above its global checkpoint
-        # may be ones the new primary never had (it may reuse their sequence numbers):
-        # a copy holding any cannot take part until it recovers again from the new
-        # primary (Elasticsearch rolls such a copy back; this one starts over). A copy
-        # whose operations above it the new primary all holds, term for term, has
-        # nothing to undo, and takes the resync as it is.
-        if engine.tracker.max_seq_no > request.global_checkpoint and not _held_by_primary(engine, request):
-            raise IllegalState(f"{shard.ref} holds operations above the global checkpoint "
-                               f"[{request.global_checkpoint}] of primary term [{shard.operation_term}]; "
-                               f"it must recover from the primary of term [{request.primary_term}]")
-        shard.operation_term = request.primary_term
+        async with shard.term_change:
+            if request.primary_term > shard.operation_term:
+                await _take_new_term(shard, engine, request)
     operations = await index_operations(node, service, request.operations)
+    await _refuse_an_older_term(shard, request)  # a newer primary may have come meanwhile
     engine.apply_operations(operations)
     # Persisted with this request's operations: the global checkpoint this copy
     # acknowledges, which its retention lease retains from, is the one it finds after a
@@ -143,6 +136,42 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
         engine.refresh()
     service.after_write(shard)
     return engine.tracker.checkpoint
+
+
+async def _refuse_an_older_term(shard: IndexShard, request: ReplicaRequest) -> None:
+    """Once a newer primary's first operations came, an older one's may reuse their
+    sequence numbers and must never be applied here (ES's operation-term check); a term
+    change under way (and its rollback) is waited out first."""
+    if shard.term_change.locked():
+        async with shard.term_change:
+            pass
+    if request.primary_term < shard.operation_term:
+        raise IllegalState(f"{shard.ref} operation primary term [{request.primary_term}] is too old "
+                           f"(current [{shard.operation_term}])")
+
+
+async def _take_new_term(shard: IndexShard, engine, request: ReplicaRequest) -> None:
+    """The first operations of a new primary. Operations above its global checkpoint may
+    be ones the new primary never had, whose sequence numbers it will reuse: the copy rolls
+    those back (ES's resetEngineToGlobalCheckpoint). A copy whose operations above it the
+    new primary all holds, term for term, has nothing to undo. One that cannot roll back
+    (the primary sent no list of what it holds, or the store keeps no record of what the
+    operations replaced) refuses, is failed and recovers again."""
+    if engine.tracker.max_seq_no > request.global_checkpoint and not _held_by_primary(engine, request):
+        held = request.held_above_global_checkpoint
+        refusal = (f"{shard.ref} holds operations above the global checkpoint [{request.global_checkpoint}] "
+                   f"of primary term [{shard.operation_term}]; it must recover from the primary of term "
+                   f"[{request.primary_term}]")
+        if held is None:
+            raise IllegalState(refusal)
+        try:
+            undone = await rollback.roll_back(engine, request.global_checkpoint,
+                                              {(seq_no, term) for seq_no, term in held}, MAX_ROLLBACK)
+        except rollback.RollbackRefused as e:
+            raise IllegalState(f"{refusal}: {e}") from None
+        log.info("%s rolled back %d operations above the global checkpoint [%d] for primary term [%d]",
+                 shard.ref, undone, request.global_checkpoint, request.primary_term)
+    shard.operation_term = request.primary_term
 
 
 def primary_holds(held: list[tuple[int, int]] | None, mine: Iterable[tuple[int, int]]) -> bool:
