@@ -222,7 +222,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--recovery-mb", type=int, default=200)
     parser.add_argument("--recovery-runs", type=int, default=3)
-    parser.add_argument("--ops-docs", type=int, default=9_000)
+    parser.add_argument("--ops-docs", type=int, default=20_000)
     parser.add_argument("--skip-bulk", action="store_true", help="only the recovery and failover figures")
     args = parser.parse_args()
 

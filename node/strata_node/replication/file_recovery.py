@@ -91,7 +91,7 @@ async def send_file_set(recoveries, request, shard, address: str | None, state, 
     state.start_index()
     try:
         names, checkpoint = await engine.take_file_set(folder, executor)
-        lengths = [(folder / name).stat().st_size for name in names]
+        lengths = await loop.run_in_executor(executor, lambda: [(folder / n).stat().st_size for n in names])
         state.files_total, state.bytes_total = len(names), sum(lengths)
         ids = {"index": request.index, "index_uuid": request.index_uuid, "shard": request.shard,
                "target_allocation_id": request.target_allocation_id}
