@@ -54,6 +54,7 @@ from .index.service import IndicesService
 from .node_client import NodeClient
 from .replication import replica
 from .replication.recovery import PeerRecovery
+from .replication.retention_sync import RetentionLeaseSync
 from .reservedstate.file_settings import FileSettingsService
 from .reservedstate.registry import default_handlers
 from .rest.aliases import AliasHandlers
@@ -66,6 +67,7 @@ from .rest.controller import RestController
 from .rest.documents import DocumentHandlers
 from .rest.fault import FaultHandlers
 from .rest.index_settings import IndexSettingsHandlers
+from .rest.index_stats import IndexStatsHandlers
 from .rest.indices import IndexHandlers
 from .rest.mapping import MappingHandlers
 from .rest.node_shutdown import NodeShutdownHandlers
@@ -111,6 +113,7 @@ class Node:
             handlers(self).register(self.rest)
         IndexSettingsHandlers(self).register(self.rest)
         RecoveryHandlers(self).register(self.rest)
+        IndexStatsHandlers(self).register(self.rest)
         NodeShutdownHandlers(self).register(self.rest)
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
@@ -129,7 +132,8 @@ class Node:
         cpus = os.cpu_count() or 2
         self.executors = {"generic": ThreadPoolExecutor(4 * cpus, "generic"),
                           "search": ThreadPoolExecutor(cpus * 3 // 2 + 1, "search"),
-                          "management": ThreadPoolExecutor(2, "management")}
+                          "management": ThreadPoolExecutor(2, "management"),
+                          "recovery": ThreadPoolExecutor(4, "recovery")}
         # Made once the node id is known (prepare_data_path).
         self.tasks: TaskManager | None = None
         self.transport: TransportService | None = None
@@ -212,6 +216,8 @@ class Node:
         replica.register(self)
         self.recoveries = PeerRecovery(self)
         self.recoveries.register()
+        self.retention_leases = RetentionLeaseSync(self)
+        self.retention_leases.register()
         self.indices.recoveries = self.recoveries
         recovery_action.register(self)
         self.index_admin = IndexAdmin(self)
@@ -310,6 +316,7 @@ class Node:
         self.coordination.add_listener(self.delayed_allocation.apply_cluster_state)
         self.coordination.start()
         self.file_settings.start()
+        self.retention_leases.start()
         log.info("[%s] started, node id [%s], data path [%s]", self.name, self.node_id, self.data_path)
 
     async def stop(self) -> None:
@@ -321,6 +328,7 @@ class Node:
         await self._bounded("stored task results", self.task_results.close(), 10.0)
         if self.transport is not None:
             await self._bounded("peer recoveries", self.recoveries.close(), 10.0)
+            await self._bounded("retention lease syncs", self.retention_leases.close(), 10.0)
         if self.transport is not None:
             await self._bounded("shard state reports", self.index_admin.close(), 10.0)
         await self._bounded("persistent tasks", self.persistent_tasks.close(), 10.0)

@@ -305,6 +305,10 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     # How long a replica whose node left waits for it to come back before it is rebuilt
     # elsewhere (ES's delayed allocation); the master reroutes when the wait ends.
     Setting("index.unassigned.node_left.delayed_timeout", 60.0, _time_min(0.0), dynamic=True),
+    # Retention leases (ES's names and defaults): how long a lease not renewed lives, and
+    # how often a primary renews, persists and sends its leases (and copies prune).
+    Setting("index.soft_deletes.retention_lease.period", 12 * 3600.0, _time_min(0.0), dynamic=True),
+    Setting("index.soft_deletes.retention_lease.sync_interval", 30.0, _time_min(0.1), dynamic=True),
     Setting("index.uuid", None, _str, private=True),
     Setting("index.creation_date", None, _str, private=True),
     Setting("index.version.created", None, _str, private=True),

@@ -1,8 +1,10 @@
 """The operator's small Kubernetes client: get, list, server-side apply and delete of plain
 dicts, through the kubernetes package's dynamic client. Apply never takes over an object the
 resource does not own: an object of the same name made by someone else is an error, not a
-thing to overwrite. Delete (only pods, in a rolling restart) names the exact object by its
-uid: a pod the StatefulSet controller already replaced is never deleted by mistake."""
+thing to overwrite. Delete (pods in a rolling restart, a StatefulSet made again for larger
+volumes) names the exact object by its uid: a pod the StatefulSet controller already
+replaced is never deleted by mistake. Patch (a merge patch) is for objects the cluster's
+resources make but do not own: the claims a StatefulSet makes, grown in place."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ class DeleteError(Exception):
 
 
 class Kube(Protocol):
-    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The object, None when there is none; `namespace` None for a cluster-scoped kind."""
 
     def list(
         self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str] | None = None
@@ -33,9 +36,17 @@ class Kube(Protocol):
 
     def apply(self, obj: Mapping[str, Any], owner_uid: str) -> dict[str, Any]: ...
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str) -> None:
+    def patch(
+        self, api_version: str, kind: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A merge patch; ApplyError when the API server refuses it."""
+
+    def delete(
+        self, api_version: str, kind: str, namespace: str, name: str, uid: str, orphan: bool = False
+    ) -> None:
         """Delete the object of that name only if its uid is `uid`; one already gone is no
-        error (the goal is reached)."""
+        error (the goal is reached). `orphan`: its dependents stay (propagationPolicy
+        Orphan), as `kubectl delete --cascade=orphan` leaves a StatefulSet's pods running."""
 
 
 def controller_uid(obj: Mapping[str, Any]) -> str | None:
@@ -72,7 +83,7 @@ class DynamicKube:
     def _resource(self, api_version: str, kind: str) -> Any:
         return self._dynamic.resources.get(api_version=api_version, kind=kind)
 
-    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         from kubernetes.dynamic.exceptions import NotFoundError
 
         try:
@@ -104,13 +115,33 @@ class DynamicKube:
             raise ApplyError(f"{obj['kind']} {meta['namespace']}/{meta['name']}: {e.summary()}") from e
         return applied.to_dict()
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str, uid: str) -> None:
-        from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
+    def patch(
+        self, api_version: str, kind: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        from kubernetes.dynamic.exceptions import DynamicApiError
 
         try:
-            self._resource(api_version, kind).delete(
-                name=name, namespace=namespace, body={"preconditions": {"uid": uid}}
+            patched = self._resource(api_version, kind).patch(
+                body=dict(patch),
+                name=name,
+                namespace=namespace,
+                content_type="application/merge-patch+json",
+                field_manager=self._field_manager,
             )
+        except DynamicApiError as e:
+            raise ApplyError(f"{kind} {namespace}/{name}: {e.summary()}") from e
+        return patched.to_dict()
+
+    def delete(
+        self, api_version: str, kind: str, namespace: str, name: str, uid: str, orphan: bool = False
+    ) -> None:
+        from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
+
+        body: dict[str, Any] = {"preconditions": {"uid": uid}}
+        if orphan:
+            body["propagationPolicy"] = "Orphan"
+        try:
+            self._resource(api_version, kind).delete(name=name, namespace=namespace, body=body)
         except NotFoundError:
             return
         except DynamicApiError as e:

@@ -4,9 +4,10 @@ handlers only call these and write back what they return.
 
 Safety rules (see docs/architecture.md, Operator): a StatefulSet shrinks only past nodes
 the cluster reports drained (scale_down.py plans it), a node set dropped from the spec is
-drained to zero replicas the same way, and a pod on an older template is deleted only when
+drained to zero replicas the same way, a pod on an older template is deleted only when
 the cluster allows it, one step at a time (rolling.py plans it: the StatefulSets use
-OnDelete, so a changed template reaches a pod only when the operator deletes it)."""
+OnDelete, so a changed template reaches a pod only when the operator deletes it), and
+volumes grow in place, never shrink (volumes.py plans it)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from .builders.file_settings import (
     settings_document,
 )
 from .builders.secret import ClusterSecrets
-from .builders.statefulset import DATA_VOLUME
 from .cluster_client import ClusterClient, ClusterUnavailable
 from .kube import ApplyError, DeleteError, Kube, NotOwned
 from .reserved_state import Readback, read_back, read_validation, version_to_ship
@@ -43,11 +43,11 @@ from .spec import (
     CLUSTER_KIND,
     ClusterSpec,
     InvalidSpec,
-    check_storage_unchanged,
     parse_cluster,
     parse_file_settings,
     resolve_cluster,
 )
+from .volumes import STORAGE_API, classes_to_read, plan_volumes, run_volume_actions
 
 READY, APPLYING, MIGRATING, STALLED, INVALID = (
     "Ready",
@@ -183,16 +183,6 @@ def cluster_status(
     return status
 
 
-def _claimed_storage(statefulset: Mapping[str, Any] | None) -> str | None:
-    """The storage size a StatefulSet's data claims are made with; None when there is none."""
-    for template in ((statefulset or {}).get("spec") or {}).get("volumeClaimTemplates") or []:
-        if (template.get("metadata") or {}).get("name") == DATA_VOLUME:
-            return (((template.get("spec") or {}).get("resources") or {}).get("requests") or {}).get(
-                "storage"
-            )
-    return None
-
-
 def _resized(statefulset: Mapping[str, Any], replicas: int) -> dict[str, Any]:
     """A StatefulSet the spec no longer builds (its node set was dropped), as it is but for
     its replica count: what is applied while its nodes drain away."""
@@ -225,11 +215,6 @@ def reconcile_cluster(resource: Mapping[str, Any], kube: Kube, connect: Connect)
     previous = resource.get("status") or {}
     try:
         spec = parse_cluster(resource)
-        for node_set in spec.node_sets:
-            claimed = _claimed_storage(
-                kube.get("apps/v1", "StatefulSet", spec.namespace, statefulset_name(spec.name, node_set.name))
-            )
-            check_storage_unchanged(node_set, claimed)
     except InvalidSpec as e:
         generation = int(meta.get("generation") or 0)
         return Outcome(
@@ -271,10 +256,11 @@ def _reconcile_cluster(
         for s in kube.list("apps/v1", "StatefulSet", spec.namespace, cluster_selector(spec.name))
     }
     dropped = sorted(n for n in existing if n is not None and n not in {ns.name for ns in spec.node_sets})
+    pods = kube.list("v1", "Pod", spec.namespace, cluster_selector(spec.name))
     scales = [
         NodeSetScale(name, statefulset_name(spec.name, name), current, desired)
         for name, desired in [*((ns.name, ns.count) for ns in spec.node_sets), *((n, 0) for n in dropped)]
-        if (current := ((existing.get(name) or {}).get("spec") or {}).get("replicas")) is not None
+        if (current := _current_replicas(existing.get(name), pods, name)) is not None
     ]
     # Read on every reconcile, not only while a node set shrinks: the clean-up after the last
     # node left (markers, exclusions) needs it too.
@@ -296,13 +282,33 @@ def _reconcile_cluster(
         outcome.events.append(("Warning", "ClusterRequestFailed", str(e)))
         hold = hold or "a request to the cluster failed"
 
+    claims = kube.list("v1", "PersistentVolumeClaim", spec.namespace, cluster_selector(spec.name))
+    live = {n: s for n, s in existing.items() if n is not None}
+    # A StorageClass that cannot be read raises: the reconcile fails and is retried, nothing grown.
+    classes = {c: kube.get(STORAGE_API, "StorageClass", None, c) for c in classes_to_read(spec, live, claims)}
+    volumes = plan_volumes(
+        spec, live, claims, classes, hold="a scale-down is in progress" if plan.phase else ""
+    )
+    problems.extend(volumes.problems)
+    stalled = stalled or volumes.stalled
+    outcome.events.extend(_new_warnings(previous, volumes.events))
+    try:
+        run_volume_actions(kube, spec.namespace, volumes.actions)
+    except (ApplyError, DeleteError) as e:
+        problems.append(f"a volume expansion step failed, it is retried on the next check: {e}")
+        outcome.events.append(("Warning", "VolumeExpansionFailed", str(e)))
+    hold = hold or ("volumes are being expanded" if volumes.pending else "")
+
     objects = build_cluster_objects(
         spec,
         secrets=secrets,
         bootstrapped=bootstrapped,
         replicas={n: r for n, r in plan.replicas.items() if n not in dropped},
+        claim_sizes=volumes.claim_sizes,
         disruptions_allowed=observed.health == "green",
     )
+    held = {statefulset_name(spec.name, n) for n in volumes.held}
+    objects = [o for o in objects if not (o["kind"] == "StatefulSet" and o["metadata"]["name"] in held)]
     objects.extend(
         _resized(existing[n], plan.replicas[n])
         for n in dropped
@@ -322,10 +328,14 @@ def _reconcile_cluster(
             applied_sets[obj["metadata"]["name"]] = applied
     statefulsets = [
         *applied_sets.values(),
-        *(existing[n] for n in dropped if statefulset_name(spec.name, n) not in applied_sets),
+        *(
+            existing[n]
+            for n in [*dropped, *volumes.held]
+            if n in existing and statefulset_name(spec.name, n) not in applied_sets
+        ),
     ]
     rolling = _restart_step(
-        spec, kube, client, (view, unreadable), statefulsets, previous, outcome, problems, hold
+        spec, kube, client, (view, unreadable), statefulsets, pods, previous, outcome, problems, hold
     )
     outcome.status = cluster_status(
         spec,
@@ -336,9 +346,26 @@ def _reconcile_cluster(
         stalled,
         plan.migrating,
         [*plan.operations, *rolling.operations],
-        restarting=rolling.active,
+        restarting=rolling.active or volumes.pending,
     )
     return outcome
+
+
+def _current_replicas(
+    statefulset: Mapping[str, Any] | None, pods: list[Mapping[str, Any]], node_set: str
+) -> int | None:
+    """A node set's replicas as its StatefulSet has them; while the StatefulSet is being made
+    again (volumes.py deleted it, orphaning its pods), as many as its running pods reach, so
+    a scale-down asked meanwhile still drains them first. None: no StatefulSet, no pods."""
+    if statefulset is not None:
+        return (statefulset.get("spec") or {}).get("replicas")
+    ordinals = [
+        int(tail)
+        for pod in pods
+        if ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_NODE_SET) == node_set
+        and (tail := pod["metadata"]["name"].rsplit("-", 1)[-1]).isdigit()
+    ]
+    return max(ordinals) + 1 if ordinals else None
 
 
 def _restart_step(
@@ -347,6 +374,7 @@ def _restart_step(
     client: ClusterClient,
     cluster: tuple[ClusterView | None, str],
     statefulsets: list[Mapping[str, Any]],
+    pod_objects: list[Mapping[str, Any]],
     previous: Mapping[str, Any],
     outcome: Outcome,
     problems: list[str],
@@ -355,9 +383,7 @@ def _restart_step(
     """Plan and take the next step of a rolling restart over the StatefulSets as applied
     (`cluster`: the view read for the scale-down, or None and why it could not be read)."""
     view, unreadable = cluster
-    node_sets, pods = read_pods(
-        statefulsets, kube.list("v1", "Pod", spec.namespace, cluster_selector(spec.name))
-    )
+    node_sets, pods = read_pods(statefulsets, pod_objects)
     health = None
     if view is not None:
         try:

@@ -7,11 +7,15 @@ its `controller-revision-hash` label differs from its StatefulSet's `updateRevis
 revision is trusted only once the StatefulSet controller has observed the latest spec.
 
 The rules, each a pitfall of operators that restart too eagerly:
-- A pod is deleted only while the cluster is green, every expected pod is running, ready
-  and has its node in the cluster, no scale-down is in progress, and no earlier restart is
-  still on its way back. Red never restarts anything; yellow does not either, but the
-  status then says why the cluster is yellow (allocation explain) instead of waiting
-  silently.
+- A pod is deleted only while every expected pod is running, ready and has its node in the
+  cluster, no scale-down is in progress, no earlier restart is still on its way back, and
+  the cluster is green or yellow, never red. Yellow is Elastic's operator's
+  `require_started_replica` rule: a node restarts only when no shard copy is recovering
+  and every copy the node holds has another started copy elsewhere, so the restart never
+  turns the cluster red; a cluster of one node restarts anyway (it is yellow for good when
+  an index has replicas, and nothing else could ever restart it). While the roll waits,
+  the status says why, with the cluster's own allocation explain for a yellow or red
+  cluster, instead of waiting silently.
 - Before its pod is deleted a node gets a node shutdown of type `restart` with an
   `allocation_delay`, so its replicas wait for it rather than being copied elsewhere. The
   marker is deleted once the node is back (its pod on the new template and ready, its node
@@ -271,6 +275,8 @@ def plan_rolling_restart(
     masters = {p.name for p in outdated if p.name in view.master_eligible or expected[p.name].master_eligible}
     order = resumed or _restart_order(outdated, masters, view)
     blocker = _blocker(node_sets, pods, view, health, hold)
+    if blocker is None and health.status == "yellow" and len(expected) > 1:
+        order, blocker = _yellow_candidates(order, masters, view, health)
     if blocker is not None:
         plan.problems.append(f"pods {sorted(p.name for p in outdated)} on an older template wait: {blocker}")
         plan.operations.append(node_operation(order[0].name, RESTART, f"next to restart, waiting: {blocker}"))
@@ -285,11 +291,29 @@ def plan_rolling_restart(
             f"node {pod.name}: node shutdown of type restart registered (allocation_delay "
             f"{ALLOCATION_DELAY}), pod deleted to take the new pod template"
         )
+        if health.status == "yellow":
+            message += (
+                f"; the cluster is yellow ({health.explanation}) and every shard copy on the node "
+                "has another started copy"
+            )
         plan.actions.append(RestartAction("restart", pod.name, node_id, pod.uid))
         plan.events.append(("Normal", "RestartStarted", message))
+        if node_id in view.voters and len(view.voters) - 1 <= len(view.voters) // 2:
+            plan.events.append(("Warning", "MasterQuorumLost", _quorum_lost(pod.name, len(view.voters))))
         plan.operations.append(node_operation(pod.name, RESTART, message))
     _wait_turn(plan, [p for p in outdated if p not in batch])
     return plan
+
+
+def _quorum_lost(pod: str, voters: int) -> str:
+    """Restarting one of fewer than three voters is what Elastic's operator does too: the
+    cluster elects again within seconds of the node's return, and holding the roll back
+    would keep the change from such a cluster for ever. The Event says what it costs."""
+    return (
+        f"node {pod} is one of {voters} voting master-eligible node(s): the cluster has no elected "
+        "master (no writes, no cluster changes) until it is back; three master-eligible nodes keep a "
+        "quorum through a restart"
+    )
 
 
 def _wait_turn(plan: RollingPlan, pods: list[Pod]) -> None:
@@ -341,13 +365,8 @@ def _blocker(
     unobserved = sorted(ns.statefulset for ns in node_sets if not ns.observed)
     if unobserved:
         return f"the StatefulSet controller has not observed the latest spec of {unobserved} yet"
-    if health.status == "red":
-        return f"the cluster is red, and no node is restarted while it is: {health.explanation}"
-    if health.status != "green":
-        return (
-            f"the cluster is {health.status}, and nodes are restarted only while it is green: "
-            f"{health.explanation}"
-        )
+    if health.status not in ("green", "yellow"):
+        return f"the cluster is {health.status}, and no node is restarted while it is: {health.explanation}"
     by_name = {p.name: p for p in pods}
     for ns in node_sets:
         for name in ns.expected:
@@ -357,6 +376,50 @@ def _blocker(
             if name not in view.nodes:
                 return f"node {name} is not in the cluster"
     return None
+
+
+def _started_copies(health: HealthView) -> dict[tuple[str, int], set[str]]:
+    """Shard -> the nodes holding a started copy of it."""
+    started: dict[tuple[str, int], set[str]] = {}
+    for copy in health.copies:
+        if copy.state == "STARTED" and copy.node:
+            started.setdefault((copy.index, copy.shard), set()).add(copy.node)
+    return started
+
+
+def _only_copies(node: str, started: Mapping[tuple[str, int], set[str]]) -> list[str]:
+    """The shards whose only started copy is on the node."""
+    return sorted(f"[{index}][{shard}]" for (index, shard), nodes in started.items() if nodes == {node})
+
+
+def _yellow_candidates(
+    order: list[Pod], masters: set[str], view: ClusterView, health: HealthView
+) -> tuple[list[Pod], str | None]:
+    """The pods of the next turn (the first pod's: data-only, master-eligible, or the elected
+    master) that may restart while the cluster is yellow, or why none may: a recovery in
+    progress (it may well end green), or each holding the only started copy of a shard."""
+    if _recovering(health):
+        return order, (
+            "the cluster is yellow while shard copies recover; the next restart waits for them: "
+            f"{health.explanation}"
+        )
+    started = _started_copies(health)
+
+    def turn(pod: Pod) -> tuple[bool, bool]:
+        return pod.name in masters, pod.name == view.master
+
+    group = [p for p in order if turn(p) == turn(order[0])]
+    allowed = [p for p in group if not _only_copies(p.name, started)]
+    if allowed:
+        return allowed, None
+    held = "; ".join(
+        f"{p.name} holds the only started copy of {', '.join(_only_copies(p.name, started))}" for p in group
+    )
+    return order, (
+        f"the cluster is yellow ({health.explanation}), and a node restarts while it is yellow only "
+        f"when every shard copy it holds has another started copy (restarting it would make the "
+        f"cluster red): {held}"
+    )
 
 
 def _restart_order(pods: list[Pod], masters: set[str], view: ClusterView) -> list[Pod]:
@@ -373,10 +436,7 @@ def _batch(order: list[Pod], masters: set[str], health: HealthView, max_unavaila
     batch = [order[0]]
     if order[0].name in masters:
         return batch
-    started: dict[tuple[str, int], set[str]] = {}
-    for copy in health.copies:
-        if copy.state == "STARTED" and copy.node:
-            started.setdefault((copy.index, copy.shard), set()).add(copy.node)
+    started = _started_copies(health)
     for pod in order[1:]:
         if len(batch) >= max_unavailable or pod.name in masters:
             break

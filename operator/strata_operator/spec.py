@@ -139,26 +139,6 @@ def storage_bytes(size: str) -> float:
     return float(match.group(1)) * SIZE_UNITS[match.group(2) or ""]
 
 
-def check_storage_unchanged(node_set: NodeSet, claimed: str | None) -> None:
-    """A node set's storage size against the one its StatefulSet's claims were made with
-    (`claimed`, None for a new node set). A smaller volume is never made (the data would not
-    fit, and a claim cannot shrink); a larger one is volume expansion, which the operator does
-    not do yet, and the API server refuses a changed claim template: either is Invalid, with
-    the way out, rather than a refusal that stalls every other change."""
-    if claimed is None or storage_bytes(node_set.storage_size) == storage_bytes(claimed):
-        return
-    if storage_bytes(node_set.storage_size) < storage_bytes(claimed):
-        raise InvalidSpec(
-            f"node set [{node_set.name}]: storage.size {node_set.storage_size} is smaller than the "
-            f"{claimed} its volumes were made with; volumes never shrink, put back {claimed}"
-        )
-    raise InvalidSpec(
-        f"node set [{node_set.name}]: storage.size {node_set.storage_size} is larger than the "
-        f"{claimed} its volumes were made with; volume expansion is not supported yet, put back "
-        f"{claimed} (or add a node set with the larger size and scale this one down)"
-    )
-
-
 def _metadata(resource: Mapping[str, Any]) -> tuple[str, str, str, int]:
     meta = resource.get("metadata") or {}
     name, namespace = meta.get("name"), meta.get("namespace")

@@ -279,3 +279,35 @@ def test_a_rolling_restart_takes_one_node_at_a_time_the_master_last_and_loses_no
     health = ok(survivor, "GET", "/_cluster/health", params={"wait_for_status": "green", "timeout": "30s"})
     assert (health["status"], health["number_of_nodes"]) == ("green", 3)
     assert ok(survivor, "GET", "/logs/_count")["count"] == 60
+
+
+def test_two_master_eligible_nodes_elect_a_master_within_seconds_of_either_ones_return(tmp_path):
+    """Why the operator rolls a cluster left with two master-eligible nodes (3 to 2 by its
+    scale-down: an exclusion, the node gone, the exclusions cleared): the voting
+    configuration is the master alone (an odd size, as Elasticsearch makes it), so no master
+    while it restarts, and one elected as soon as it is back, by itself or with the other."""
+    local = LocalCluster(tmp_path, NAMES).start()
+    try:
+        first = local.nodes[0]
+        exclude = {"node_names": NAMES[2], "timeout": "30s"}
+        ok(first, "POST", "/_cluster/voting_config_exclusions", params=exclude)
+        local.node(NAMES[2]).stop()
+        local.nodes = local.nodes[:2]
+        master = local.wait_for_nodes(2)  # the operator clears exclusions once the node left
+        ok(first, "DELETE", "/_cluster/voting_config_exclusions", params={"wait_for_removal": "false"})
+        filter_path = {"filter_path": "metadata.cluster_coordination"}
+        coordination = ok(first, "GET", "/_cluster/state/metadata", params=filter_path)["metadata"]
+        ids = {
+            r["name"]: r["id"]
+            for r in ok(
+                first, "GET", "/_cat/nodes", params={"format": "json", "h": "name,id", "full_id": "true"}
+            )
+        }
+        assert coordination["cluster_coordination"]["last_committed_config"] == [ids[master]]
+        for name in sorted(NAMES[:2], key=lambda n: n == master) * 2:  # the master last, twice over
+            node = local.node(name)
+            node.stop()
+            node.start()
+            local.wait_for_nodes(2, timeout=15)
+    finally:
+        local.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from strata_operator.builders.common import ANNOTATION_CLUSTER_UUID
 from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
+from strata_operator.rolling import restart_reason
+from strata_operator.scale_down import shutdown_reason
 
 from .conftest import make_cluster
 from .fake_cluster import FakeCluster, node
@@ -212,28 +214,37 @@ def sized(size: str) -> dict:
     return make_cluster({"name": "default", "count": 3, "storage": {"size": size}})
 
 
-def test_a_smaller_storage_size_is_invalid_and_applies_nothing():
-    kube = MemoryKube()
-    reconcile_cluster(sized("10Gi"), kube, unreachable())
-    applied = len(kube.applied)
-    outcome = reconcile_cluster(sized("5Gi"), kube, unreachable())
-    assert outcome.status["phase"] == "Invalid"
-    assert (
-        "smaller than the 10Gi" in outcome.status["message"] and "put back 10Gi" in outcome.status["message"]
-    )
-    assert len(kube.applied) == applied
-
-
-def test_a_larger_storage_size_is_invalid_until_volume_expansion_exists():
-    kube = MemoryKube()
-    reconcile_cluster(sized("10Gi"), kube, unreachable())
-    outcome = reconcile_cluster(sized("20Gi"), kube, unreachable())
-    assert outcome.status["phase"] == "Invalid"
-    assert "volume expansion is not supported yet" in outcome.status["message"]
-
-
 def test_the_same_storage_size_in_other_units_is_no_change():
     kube = MemoryKube()
     reconcile_cluster(sized("10Gi"), kube, unreachable())
     outcome = reconcile_cluster(sized("10240Mi"), kube, unreachable())
     assert outcome.status["phase"] != "Invalid"
+
+
+def test_a_cluster_made_again_on_kept_volumes_clears_what_its_last_life_left_in_the_cluster_state():
+    """Deleting a StrataCluster keeps its claims; one made again with the same name starts
+    on them, with whatever restart or remove markers and voting exclusions of the operator
+    its state still holds. Nothing of it may block allocation or elections: the first
+    reconciles with the pods back delete every one."""
+    cluster = FakeCluster(*(node(f"demo-default-{i}") for i in range(3)))
+    cluster.shutdowns = {
+        "id-demo-default-1": {
+            "type": "restart",
+            "reason": restart_reason("demo-default-1"),
+            "status": "COMPLETE",
+        },
+        "id-demo-default-2": {
+            "type": "remove",
+            "reason": shutdown_reason("demo-default-2"),
+            "status": "COMPLETE",
+        },
+    }
+    cluster.exclusions = [{"node_id": "id-demo-default-2", "node_name": "demo-default-2"}]
+    kube = MemoryKube()
+    reconcile_cluster(make_cluster(), kube, cluster.connect)
+    kube.run_statefulsets()
+    for _ in range(3):
+        outcome = reconcile_cluster(make_cluster(), kube, cluster.connect)
+    assert cluster.shutdowns == {} and cluster.exclusions == []
+    assert kube.deleted == []
+    assert outcome.status["phase"] == "Ready"

@@ -179,7 +179,7 @@ def test_a_node_back_and_green_has_its_marker_deleted_and_the_next_restart_waits
     assert p.active and "wait for their turn" in p.problems[0]
 
 
-def test_a_node_back_has_its_marker_deleted_while_its_replicas_recover_and_the_next_waits_for_green():
+def test_a_node_back_has_its_marker_deleted_while_its_replicas_recover_and_the_next_waits_for_them():
     """As Elasticsearch's restart procedure: the marker goes once the node rejoined (its
     replicas may then recover onto it); no Warning for the yellow of a recovery."""
     recovering = HealthView("yellow", tuple(shard("logs", 0, "demo-data-2", state="INITIALIZING")), EXPLAINED)
@@ -188,7 +188,7 @@ def test_a_node_back_has_its_marker_deleted_while_its_replicas_recover_and_the_n
     assert [(a.kind, a.pod) for a in p.actions] == [("delete_shutdown", "demo-data-2")]
     after = plan(pod_list(["demo-data-0"]), health=recovering)
     assert after.actions == []
-    assert "only while it is green" in after.problems[0]
+    assert "yellow while shard copies recover" in after.problems[0]
     assert after.events == []
 
 
@@ -204,11 +204,9 @@ def test_a_marker_whose_pod_delete_failed_is_taken_up_again():
 
 
 def test_a_marker_whose_pod_delete_failed_waits_like_any_restart_while_not_green():
-    p = plan(
-        pod_list(["demo-data-2"]),
-        cluster=view(shutdowns=restart_marker("demo-data-2")),
-        health=HealthView("yellow", explanation=EXPLAINED),
-    )
+    only_copy = HealthView("yellow", tuple(shard("logs", 0, "demo-data-2")), EXPLAINED)
+    cluster = view(shutdowns=restart_marker("demo-data-2"))
+    p = plan(pod_list(["demo-data-2"]), cluster=cluster, health=only_copy)
     assert p.actions == []
     assert EXPLAINED in p.problems[0]
 
@@ -228,6 +226,19 @@ def test_the_marker_of_a_pod_no_longer_expected_is_deleted_once_its_node_left():
     assert still_there.actions == []
 
 
+def test_restarting_one_of_two_voters_warns_that_the_cluster_has_no_master_until_it_is_back():
+    two = NodeSetPods("default", "demo-default", 2, master_eligible=True, observed=True)
+    p = plan(pod_list("all", masters=2, data=0), cluster=view(masters=2, data=0), sets=(two,))
+    assert restarted(p) == ["demo-default-1"]
+    assert reasons(p) == ["RestartStarted", "MasterQuorumLost"]
+    assert "one of 2 voting master-eligible node(s)" in p.events[1][2]
+
+
+def test_restarting_one_of_three_voters_keeps_a_quorum_and_warns_of_nothing():
+    p = plan(pod_list(["demo-default-1"]))
+    assert reasons(p) == ["RestartStarted"]
+
+
 # -- when the cluster does not allow it -------------------------------------------------------
 
 
@@ -239,12 +250,49 @@ def test_red_deletes_nothing_and_says_why():
     assert reasons(p) == ["RestartWaiting"]
 
 
-def test_yellow_for_another_reason_deletes_nothing_and_explains_it():
-    p = plan(pod_list("all"), health=HealthView("yellow", explanation=EXPLAINED))
+def yellow(*copies: list[ShardCopy]) -> HealthView:
+    return HealthView("yellow", tuple(c for group in copies for c in group), EXPLAINED)
+
+
+def test_yellow_restarts_a_node_whose_every_copy_has_another_started_copy():
+    p = plan(pod_list("all"), health=yellow(shard("logs", 0, "demo-data-2", "demo-data-1")))
+    assert restarted(p) == ["demo-data-2"]
+    assert "the cluster is yellow" in p.events[0][2] and EXPLAINED in p.events[0][2]
+
+
+def test_yellow_skips_a_node_holding_the_only_started_copy_for_another_of_its_turn():
+    p = plan(pod_list("all"), health=yellow(shard("logs", 0, "demo-data-2")))
+    assert restarted(p) == ["demo-data-1"]
+
+
+def test_yellow_never_lets_a_master_go_before_a_data_only_node_that_must_wait():
+    p = plan(
+        pod_list(["demo-data-2", "demo-default-1"]),
+        health=yellow(shard("logs", 0, "demo-data-2"), shard("logs", 1, "demo-default-1", "demo-data-0")),
+    )
+    assert p.actions == []
+    assert "demo-data-2 holds the only started copy of [logs][0]" in p.problems[0]
+
+
+def test_yellow_with_every_candidate_holding_an_only_copy_deletes_nothing_and_explains_it():
+    p = plan(pod_list(["demo-data-2"]), health=yellow(shard("logs", 0, "demo-data-2")))
     assert p.actions == []
     assert "yellow" in p.problems[0] and EXPLAINED in p.problems[0]
+    assert "would make the cluster red" in p.problems[0]
     assert EXPLAINED in p.operations[0]["message"]
     assert p.events == [("Warning", "RestartWaiting", p.problems[0].split(" wait: ", 1)[1])]
+
+
+def test_a_cluster_of_one_node_restarts_while_yellow():
+    """It is yellow for good once an index has a replica, and nothing else could restart it."""
+    one = NodeSetPods("default", "demo-default", 1, master_eligible=True, observed=True)
+    p = plan(
+        pod_list("all", masters=1, data=0),
+        cluster=view(masters=1, data=0, master="demo-default-0"),
+        health=yellow(shard("logs", 0, "demo-default-0")),
+        sets=(one,),
+    )
+    assert restarted(p) == ["demo-default-0"]
 
 
 @pytest.mark.parametrize("cluster, health", [(None, GREEN), ("view", None)])
@@ -443,10 +491,15 @@ def test_a_config_change_restarts_every_pod_one_at_a_time_and_the_elected_master
     }
 
 
-def test_a_yellow_cluster_restarts_nothing_and_the_status_says_why():
+def test_a_yellow_cluster_whose_next_node_holds_an_only_copy_restarts_nothing_and_the_status_says_why():
     kube, _ = running()
     cluster = three_nodes()
     cluster.health["status"] = "yellow"
+    cluster.shards = [
+        {"index": "logs", "shard": str(number), "prirep": prirep, "state": state, "node": node}
+        for number, on in ((0, "demo-default-2"), (1, "demo-default-0"))
+        for prirep, state, node in (("p", "STARTED", on), ("r", "UNASSIGNED", None))
+    ]
     cluster.explain = {
         "index": "logs",
         "shard": 0,
@@ -459,6 +512,7 @@ def test_a_yellow_cluster_restarts_nothing_and_the_status_says_why():
     assert kube.deleted == [] and cluster.shutdowns == {}
     assert outcome.status["phase"] == "ApplyingChanges"
     assert "replica of [logs][0] is unassigned (INDEX_CREATED)" in outcome.status["message"]
+    assert "demo-default-2 holds the only started copy of [logs][0]" in outcome.status["message"]
     assert ("Warning", "RestartWaiting") in [e[:2] for e in outcome.events]
     # The same Warning is not posted again on the next check.
     resource = {**changed(), "status": outcome.status}

@@ -476,6 +476,19 @@ def test_a_dropped_node_set_is_drained_then_kept_at_zero_replicas():
     assert sts["spec"]["template"]["metadata"]["labels"]["strata.dev/node-set"] == "data"
 
 
+def test_a_dropped_node_set_shrunk_in_this_reconcile_counts_once_in_the_status():
+    cluster, kube = three_and_two(), MemoryKube()
+    reconcile_cluster(two_sets(3), kube, cluster.connect)
+    only_masters = make_cluster({"name": "default", "count": 3})
+    reconcile_cluster(only_masters, kube, cluster.connect)
+    for i in range(3):
+        cluster.drain(f"id-demo-data-{i}", "COMPLETE")
+    cluster.failing = {"/_cluster/health"}  # the count comes from the StatefulSets' ready pods
+    outcome = reconcile_cluster(only_masters, kube, cluster.connect)
+    assert data_replicas(kube) == 0
+    assert outcome.status["availableNodes"] == 3
+
+
 def test_the_first_step_of_a_scale_down_has_a_message():
     cluster, kube = three_and_two(), MemoryKube()
     reconcile_cluster(two_sets(3), kube, cluster.connect)

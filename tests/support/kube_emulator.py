@@ -8,14 +8,22 @@ client in strata_operator.kube) uses, over plain HTTP on loopback:
 - per resource: list (labelSelector `k=v,...`), watch (resourceVersion, timeoutSeconds,
   every event after the given version, then live ones), get, create, delete (uid
   preconditions; a pod is first marked terminating, as the kubelet then removes it, unless
-  gracePeriodSeconds=0), and patch as merge patch, JSON patch (with kopf's resourceVersion
+  gracePeriodSeconds=0; an object with finalizers is marked terminating and goes with its
+  last finalizer), and patch as merge patch, JSON patch (with kopf's resourceVersion
   `test` op) and server-side apply (create or replace the applied fields);
 - the status subresource: a patch of /status changes only the status, a patch of the object
-  never does; metadata.generation moves when anything but metadata and status changes.
+  never does; metadata.generation moves when anything but metadata and status changes;
+- the garbage collector: an object gone takes its dependents (those whose ownerReferences
+  name its uid and no other owner still there) with it, unless it was deleted with
+  propagationPolicy Orphan, which leaves them with that ownerReference removed;
+- the two validations the operator must live with: a StatefulSet's spec may change only in
+  replicas, ordinals, template, updateStrategy, persistentVolumeClaimRetentionPolicy and
+  minReadySeconds (its volumeClaimTemplates are immutable), and a PersistentVolumeClaim's
+  storage request may only grow, and only when its StorageClass has allowVolumeExpansion.
 
-Objects get a uid, a creationTimestamp and a resourceVersion from one counter. Nothing
-else of Kubernetes runs here (no controllers, no garbage collection, no admission): a test
-plays the StatefulSet controller and the kubelet itself, through this same API.
+Objects get a uid, a creationTimestamp and a resourceVersion from one counter. No
+controller runs here: a test plays the StatefulSet controller, the volume resizer and the
+kubelet itself, through this same API.
 
 Why not kmock (kopf's author's mock server, 0.8 on PyPI): its stateful emulator has no label
 selectors, no resourceVersion, uid or generation, no server-side apply (a PATCH of a missing
@@ -59,6 +67,8 @@ KINDS = [
     Kind("", "v1", "services", "Service", status=True),
     Kind("", "v1", "events", "Event"),
     Kind("", "v1", "namespaces", "Namespace", namespaced=False, status=True),
+    Kind("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", status=True),
+    Kind("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False),
     Kind("apps", "v1", "statefulsets", "StatefulSet", status=True),
     Kind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", status=True),
     Kind("events.k8s.io", "v1", "events", "Event"),
@@ -116,6 +126,22 @@ def matches(labels: dict[str, str], selector: str | None) -> bool:
     return True
 
 
+# The fields of a StatefulSet's spec an update may change (apps/v1 validation).
+STATEFULSET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
+                       "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+UNITS = {"": 1, **{u: 1000 ** (i + 1) for i, u in enumerate("kMGTPE")},
+         **{f"{u}i": 1024 ** (i + 1) for i, u in enumerate("KMGTPE")}}
+
+
+def quantity(text: str) -> float:
+    number = text.rstrip("KMGTPEki")
+    return float(number) * UNITS[text[len(number):]]
+
+
+def _storage(claim: dict[str, Any]) -> str:
+    return ((claim.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage", "0")
+
+
 def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
     """What metadata.generation follows: everything but metadata and status."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
@@ -136,6 +162,7 @@ class KubeEmulator:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.requests: list[tuple[str, str, int]] = []  # the last ones: (method, path, status)
+        self._orphaning: set[str] = set()  # uids of terminating objects deleted with Orphan
 
     # -- serving ------------------------------------------------------------------------------
 
@@ -433,8 +460,30 @@ class KubeEmulator:
             out["status"] = copy.deepcopy(existing["status"])
         return out
 
+    def _invalid(self, kind: Kind, existing: dict[str, Any], new: dict[str, Any]) -> str | None:
+        """Why the API server's validation refuses an update, or None."""
+        if kind.plural == "statefulsets":
+            old_spec, new_spec = existing.get("spec") or {}, new.get("spec") or {}
+            fields = set(old_spec) | set(new_spec)
+            if any(old_spec.get(f) != new_spec.get(f) for f in fields if f not in STATEFULSET_MUTABLE):
+                return ("spec: Forbidden: updates to statefulset spec for fields other than "
+                        f"{', '.join(STATEFULSET_MUTABLE)} are forbidden")
+        if kind.plural == "persistentvolumeclaims":
+            before, after = quantity(_storage(existing)), quantity(_storage(new))
+            if after < before:
+                return "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
+            if after > before:
+                name = (existing.get("spec") or {}).get("storageClassName")
+                storage_class = self._store.get(("storage.k8s.io", "storageclasses", None, name or ""))
+                if not (storage_class or {}).get("allowVolumeExpansion"):
+                    return ("spec: Forbidden: only dynamically provisioned pvc can be resized and the "
+                            "storageclass that provisions the pvc must support resize")
+        return None
+
     async def _update(self, kind: Kind, key: tuple, new: dict[str, Any], *, status: bool) -> web.Response:
         existing = self._store[key]
+        if not status and (why := self._invalid(kind, existing, new)) is not None:
+            return _status_error(422, "Invalid", f"{kind.kind} \"{key[3]}\" is invalid: {why}")
         if status:  # only the status moves
             obj = copy.deepcopy(existing)
             obj["status"] = copy.deepcopy(new.get("status") or {})
@@ -459,8 +508,7 @@ class KubeEmulator:
         self._store[key] = obj
         # A terminating object whose last finalizer went is gone.
         if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
-            del self._store[key]
-            await self._record(kind, "DELETED", obj)
+            await self._remove(kind, key, obj)
             return web.json_response(obj)
         await self._record(kind, "MODIFIED", obj)
         return web.json_response(obj)
@@ -480,6 +528,9 @@ class KubeEmulator:
                 f"UID in object meta: {existing['metadata'].get('uid')}",
             )
         meta = existing["metadata"]
+        policy = request.query.get("propagationPolicy", body.get("propagationPolicy"))
+        if policy == "Orphan":
+            self._orphaning.add(meta["uid"])
         graceful = kind.plural == "pods" and str(grace) != "0"
         if meta.get("finalizers") or graceful:
             if not meta.get("deletionTimestamp"):
@@ -488,6 +539,35 @@ class KubeEmulator:
                 self._store[key] = obj
                 await self._record(kind, "MODIFIED", obj)
             return web.json_response(self._store[key])
-        del self._store[key]
-        await self._record(kind, "DELETED", existing)
+        await self._remove(kind, key, existing)
         return web.json_response(existing)
+
+    async def _remove(self, kind: Kind, key: tuple, obj: dict[str, Any]) -> None:
+        """The object goes; the garbage collector deletes its dependents, or orphans them."""
+        del self._store[key]
+        await self._record(kind, "DELETED", obj)
+        uid = obj["metadata"]["uid"]
+        orphan = uid in self._orphaning
+        self._orphaning.discard(uid)
+        live = {o["metadata"]["uid"] for o in self._store.values()}
+        for dep_key, dep in list(self._store.items()):
+            if dep_key not in self._store:  # gone with an earlier dependent
+                continue
+            refs = dep["metadata"].get("ownerReferences") or []
+            if not any(r.get("uid") == uid for r in refs):
+                continue
+            dep_kind = next(k for k in KINDS if (k.group, k.plural) == dep_key[:2])
+            rest = [r for r in refs if r.get("uid") != uid]
+            if orphan or any(r.get("uid") in live for r in rest):
+                changed = copy.deepcopy(dep)
+                changed["metadata"]["ownerReferences"] = rest
+                self._store[dep_key] = changed
+                await self._record(dep_kind, "MODIFIED", changed)
+            elif dep_kind.plural == "pods" or dep["metadata"].get("finalizers"):
+                if not dep["metadata"].get("deletionTimestamp"):
+                    changed = copy.deepcopy(dep)
+                    changed["metadata"]["deletionTimestamp"] = _now()
+                    self._store[dep_key] = changed
+                    await self._record(dep_kind, "MODIFIED", changed)
+            else:
+                await self._remove(dep_kind, dep_key, dep)

@@ -4,8 +4,12 @@ tests/support/kube_emulator.py, with real node processes on loopback standing in
 `PodRunner` plays, through the emulator's HTTP API as the real ones would:
 - the StatefulSet controller: pods 0..replicas-1 created (all at once, parallel pod
   management) with the template's labels and `controller-revision-hash` (a hash of the
-  template); pods past `replicas` deleted; never a pod replaced by itself (OnDelete); the
-  StatefulSet's status (readyReplicas, currentRevision, updateRevision, observedGeneration);
+  template), and each pod's claims from the volumeClaimTemplates (of the default
+  StorageClass when the template names none), kept when the pod goes; pods past `replicas`
+  deleted; never a pod replaced by itself (OnDelete); orphaned pods of its name adopted
+  (their controller ownerReference set to it); the StatefulSet's status (readyReplicas,
+  currentRevision, updateRevision, observedGeneration);
+- the volume resizer: a claim whose storage request grew gets that capacity in its status;
 - the kubelet: a node process per pod, started from the node set's ConfigMap (strata.yml) and
   the cluster's Secret (transport.secret), with the pod's name as node.name; its readiness
   probe (the node's local health) in the pod's Ready condition; a terminating pod's process
@@ -43,6 +47,8 @@ from tests.support.node_process import NodeProcess
 
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+MERGE = {"Content-Type": "application/merge-patch+json"}
 TRANSPORT_SECRET_KEY = "transport-secret"
 # Settings the rendered strata.yml sets for a pod that the runner sets for loopback instead.
 LOCAL_SETTINGS = ("path.data", "path.config", "http.host", "http.port", "transport.port",
@@ -133,8 +139,11 @@ class PodRunner:
         self._ready = {n for n, p in pods.items() if self._pod_ready(p)}
         seeds = sorted(self._port(f"{s['metadata']['name']}-{i}")[1]
                        for s in statefulsets for i in range(s["spec"].get("replicas", 0)))
+        claims = {c["metadata"]["name"]: c
+                  for c in self._get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims")["items"]}
         for sts in statefulsets:
-            self._control(sts, pods)
+            self._control(sts, pods, claims)
+        self._resize(claims)
         for name, pod in pods.items():
             self._kubelet(name, pod, statefulsets, seeds)
         self._sync_file_settings(statefulsets)
@@ -151,15 +160,23 @@ class PodRunner:
 
     # -- the StatefulSet controller ------------------------------------------------------------
 
-    def _control(self, sts: dict[str, Any], pods: dict[str, dict[str, Any]]) -> None:
+    def _control(self, sts: dict[str, Any], pods: dict[str, dict[str, Any]],
+                 claims: dict[str, dict[str, Any]]) -> None:
         ns, name = self.namespace, sts["metadata"]["name"]
         replicas = sts["spec"].get("replicas", 0)
         revision = template_revision(sts)
         own = {n: p for n, p in pods.items() if n.rsplit("-", 1)[0] == name and _ordinal(n) >= 0}
         for ordinal in range(replicas):
             pod_name = f"{name}-{ordinal}"
+            self._create_claims(sts, pod_name, claims)
             if pod_name not in own:
                 self._create_pod(sts, pod_name, revision)
+        for pod_name, pod in own.items():
+            adopted = any(r.get("controller") for r in pod["metadata"].get("ownerReferences") or [])
+            if not adopted and not pod["metadata"].get("deletionTimestamp"):
+                refs = [*(pod["metadata"].get("ownerReferences") or []), self._owner(sts)]
+                self.api.patch(f"/api/v1/namespaces/{ns}/pods/{pod_name}",
+                               json={"metadata": {"ownerReferences": refs}}, headers=MERGE).raise_for_status()
         for pod_name, pod in own.items():
             if _ordinal(pod_name) >= replicas and not pod["metadata"].get("deletionTimestamp"):
                 self.api.delete(f"/api/v1/namespaces/{ns}/pods/{pod_name}")
@@ -179,8 +196,43 @@ class PodRunner:
         }
         if any(old_status.get(k) != v for k, v in status.items()):
             self.api.patch(f"/apis/apps/v1/namespaces/{ns}/statefulsets/{name}/status",
-                           json={"status": status},
-                           headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
+                           json={"status": status}, headers=MERGE).raise_for_status()
+
+    @staticmethod
+    def _owner(sts: dict[str, Any]) -> dict[str, Any]:
+        return {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": sts["metadata"]["name"],
+                "uid": sts["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+
+    def _create_claims(self, sts: dict[str, Any], pod_name: str, claims: dict[str, dict[str, Any]]) -> None:
+        for template in sts["spec"].get("volumeClaimTemplates") or []:
+            name = f"{template['metadata']['name']}-{pod_name}"
+            if name in claims:
+                continue
+            spec = json.loads(json.dumps(template["spec"]))
+            if not spec.get("storageClassName"):
+                classes = self._get("/apis/storage.k8s.io/v1/storageclasses")["items"]
+                default = [c["metadata"]["name"] for c in classes
+                           if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
+                           == "true"]
+                if default:
+                    spec["storageClassName"] = default[0]
+            body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": name, "namespace": self.namespace,
+                                 "labels": dict(template["metadata"].get("labels") or {})},
+                    "spec": spec}
+            response = self.api.post(f"/api/v1/namespaces/{self.namespace}/persistentvolumeclaims", json=body)
+            if response.status_code not in (201, 409):
+                response.raise_for_status()
+            claims[name] = response.json()
+
+    def _resize(self, claims: dict[str, dict[str, Any]]) -> None:
+        """The provisioner and the resizer: a claim is bound with the capacity it requests."""
+        for name, claim in claims.items():
+            requested = claim["spec"]["resources"]["requests"]["storage"]
+            if ((claim.get("status") or {}).get("capacity") or {}).get("storage") != requested:
+                status = {"phase": "Bound", "capacity": {"storage": requested}}
+                self.api.patch(f"/api/v1/namespaces/{self.namespace}/persistentvolumeclaims/{name}/status",
+                               json={"status": status}, headers=MERGE).raise_for_status()
 
     def _create_pod(self, sts: dict[str, Any], pod_name: str, revision: str) -> None:
         template = sts["spec"]["template"]
@@ -194,9 +246,7 @@ class PodRunner:
                 "namespace": self.namespace,
                 "labels": labels,
                 "annotations": dict(template["metadata"].get("annotations") or {}),
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
-                                     "name": sts["metadata"]["name"], "uid": sts["metadata"]["uid"],
-                                     "controller": True, "blockOwnerDeletion": True}],
+                "ownerReferences": [self._owner(sts)],
             },
             "spec": template["spec"],
             "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]},
@@ -249,8 +299,7 @@ class PodRunner:
         if ready != self._pod_ready(pod):
             status = {"phase": "Running", "podIP": "127.0.0.1",
                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
-            self.api.patch(f"{path}/status", json={"status": status},
-                           headers={"Content-Type": "application/merge-patch+json"}).raise_for_status()
+            self.api.patch(f"{path}/status", json={"status": status}, headers=MERGE).raise_for_status()
 
     @staticmethod
     def _probe(node: NodeProcess) -> bool:

@@ -14,6 +14,7 @@ from strata_node.cluster.coordination import (
     PersistedState,
     VotingConfiguration,
 )
+from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 from strata_node.cluster.coordination.election_scheduler import ElectionScheduler
 from strata_node.cluster.coordination.messages import (
     FollowerCheckRequest,
@@ -464,3 +465,41 @@ def test_a_leader_removes_a_follower_it_cannot_reach_without_waiting_for_the_pub
     network.run(1)
     assert not leader.publication_in_progress
     assert gone not in leader.last_accepted_state.nodes
+
+
+def test_excluding_one_of_three_voters_leaves_the_master_alone_as_elasticsearch_does():
+    """The floor of three counts the voters not excluded: with two left the configuration
+    takes an odd size, the master alone."""
+    three = VotingConfiguration.of("a", "b", "c")
+    assert reconfigure(["a", "b", "c"], "a", three, auto_shrink=True, excluded=frozenset({"c"})) == (
+        VotingConfiguration.of("a")
+    )
+    assert reconfigure(["a", "b"], "a", VotingConfiguration.of("a"), auto_shrink=True) == (
+        VotingConfiguration.of("a")
+    )
+
+
+def test_an_exclusion_leaves_the_configuration_though_a_voter_gave_its_vote_to_another_candidate():
+    """Three nodes bootstrap together and one of them votes for itself in the term another
+    wins: the master never gets its vote in that term. Excluding the third voter must still
+    take it out of the configuration (it used to wait for the missing vote for ever)."""
+    ids = ["a", "b", "c"]
+    network = Network(ids, seed=7)
+    network.nodes = {
+        n: Coordinator(n, peers=ids, settings=SETTINGS, random=random.Random(f"7{n}"),
+                       local_node=DiscoveryNode(id=n, name=n, roles=("master",)),
+                       exclusions=lambda value: frozenset(value or ()))
+        for n in ids
+    }
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(VotingConfiguration.of(*ids)))
+    network.run(60)
+    [leader_id] = network.leaders()
+    votes = network.nodes[leader_id].coordination_state.join_votes
+    [without_vote] = [n for n in ids if not votes.contains(n)]
+    excluded = next(n for n in ids if n not in (leader_id, without_vote))
+    network.take(leader_id, network.nodes[leader_id].submit(lambda value: (excluded,)))
+    network.deliver()
+    network.run(30)
+    configuration = network.nodes[leader_id].last_accepted_state.last_committed_configuration
+    assert excluded not in configuration

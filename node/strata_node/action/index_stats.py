@@ -17,6 +17,7 @@ from ..tasks.task import Task
 from ..transport.wire import Message
 from .cluster_health import index_health, index_views
 from .nodes_stats import dir_size, shard_figures
+from .resolve import IndicesOptions, resolve_names
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ NODE_TIMEOUT = 30.0
 
 class IndexStatsNodeRequest(Message):
     indices: list[str] = []  # names; empty: every index with a copy on the node
+    history: bool = False  # also count the retained history (walks it: `_stats` only)
 
 
 class ShardCopyStats(Message):
@@ -41,6 +43,13 @@ class ShardCopyStats(Message):
     max_seq_no: int
     local_checkpoint: int
     path: str
+    primary: bool = False
+    global_checkpoint: int = -1
+    # A primary's retention leases, as `GET /{index}/_stats?level=shards` shows them.
+    retention_leases: dict | None = None
+    # Operations the history retains that are no document's live version (what soft
+    # deletes show as docs.deleted in ES), when asked for.
+    docs_deleted: int | None = None
 
 
 class IndexStatsNodeResponse(Message):
@@ -48,25 +57,41 @@ class IndexStatsNodeResponse(Message):
     shards: list[ShardCopyStats]
 
 
-async def local_copies(node, names: list[str]) -> list[ShardCopyStats]:
+async def local_copies(node, names: list[str], history: bool = False) -> list[ShardCopyStats]:
     """This node's copies of `names` (every index when empty), with their figures; store
-    sizes are read off the event loop."""
+    sizes (and history sizes, when asked for) are read off the event loop."""
     wanted = set(names)
     shards = [(service, shard) for name, service in list(node.indices.indices.items())
               if not wanted or name in wanted for shard in service.shards]
     figures = [shard_figures(shard) for _, shard in shards]
     sizes = await asyncio.to_thread(lambda: [dir_size(shard.path) for _, shard in shards])
+    deleted = await asyncio.to_thread(lambda: [retained_history(shard) if history else None
+                                               for _, shard in shards])
     return [ShardCopyStats(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
                            state=shard.state, docs=f["docs"], store_bytes=size, index_total=f["index_total"],
                            refresh_total=f["refresh_total"], flush_total=f["flush_total"],
                            max_seq_no=f["max_seq_no"], local_checkpoint=f["local_checkpoint"],
-                           path=str(shard.path))
-            for (service, shard), f, size in zip(shards, figures, sizes, strict=True)]
+                           path=str(shard.path), primary=shard.primary,
+                           global_checkpoint=f["global_checkpoint"], retention_leases=f["retention_leases"],
+                           docs_deleted=d)
+            for (service, shard), f, size, d in zip(shards, figures, sizes, deleted, strict=True)]
+
+
+def retained_history(shard) -> int | None:
+    """History operations beyond each live document's own. Blocking."""
+    if not shard.is_active:
+        return None
+    try:
+        return shard.engine.history_size() - shard.engine.doc_count
+    except (StrataError, RuntimeError) as e:  # closed or failed meanwhile (plyvel: RuntimeError)
+        log.info("%s: no history size for stats: %s", shard.ref, e)
+        return None
 
 
 def register(node) -> None:
     async def handle(request: IndexStatsNodeRequest, task: Task) -> IndexStatsNodeResponse:
-        return IndexStatsNodeResponse(node_id=node.node_id, shards=await local_copies(node, request.indices))
+        return IndexStatsNodeResponse(node_id=node.node_id,
+                                      shards=await local_copies(node, request.indices, request.history))
 
     node.transport.register(INDEX_STATS_NODE, IndexStatsNodeRequest, IndexStatsNodeResponse, handle)
 
@@ -83,7 +108,7 @@ class CopyFigures:
         return self.copies.get((index_uuid, shard, node_id)) if node_id is not None else None
 
 
-async def gather_copies(node, names: list[str]) -> CopyFigures:
+async def gather_copies(node, names: list[str], history: bool = False) -> CopyFigures:
     """Ask every node the routing table places a copy of `names` on, in parallel."""
     content = node.coordination.content
     holders = sorted({c.node for name in names for c in content.routing_table.indices.get(name, ())
@@ -95,8 +120,8 @@ async def gather_copies(node, names: list[str]) -> CopyFigures:
             if node_id not in members:
                 raise StrataError(f"node [{node_id}] is not in the cluster")
             return await node.transport.execute(
-                INDEX_STATS_NODE, IndexStatsNodeRequest(indices=names), IndexStatsNodeResponse,
-                address=node.shard_router.address(node_id), timeout=NODE_TIMEOUT)
+                INDEX_STATS_NODE, IndexStatsNodeRequest(indices=names, history=history),
+                IndexStatsNodeResponse, address=node.shard_router.address(node_id), timeout=NODE_TIMEOUT)
         except StrataError as e:
             return e
 
@@ -119,7 +144,8 @@ INDICES_STATS = "indices:monitor/stats"
 
 class IndicesStatsRequest(Message):
     expression: str | None = None  # None: every index
-    expand_wildcards: str = "open"
+    options: IndicesOptions = IndicesOptions()
+    history: bool = False  # also count the retained history (walks it)
 
 
 class CopyStats(Message):
@@ -144,9 +170,8 @@ class IndicesStatsResponse(Message):
 
 def register_stats(node) -> None:
     async def indices_stats(request: IndicesStatsRequest, task: Task) -> IndicesStatsResponse:
-        names = node.indices.resolve(request.expression, ignore_unavailable=False, allow_no_indices=True,
-                                     expand_wildcards=request.expand_wildcards)
-        figures = await gather_copies(node, names)
+        names = resolve_names(node.indices, request.expression, request.options)
+        figures = await gather_copies(node, names, history=request.history)
         state = node.coordination.applied_state
         details = state.node_details if state is not None else {}
         content = node.coordination.content

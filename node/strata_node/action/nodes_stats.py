@@ -200,6 +200,9 @@ def shard_figures(shard: IndexShard) -> dict[str, Any]:
         "flush_total": engine.stats.get("flush_total", 0),
         "max_seq_no": getattr(tracker, "max_seq_no", -1),
         "local_checkpoint": getattr(tracker, "checkpoint", -1),
+        "global_checkpoint": engine.translog.global_checkpoint if engine.translog is not None else -1,
+        "retention_leases": (shard.tracker.retention_leases().to_json() if shard.primary and shard.tracker
+                             else engine.retention_leases.to_json()),
     }
 
 

@@ -648,9 +648,13 @@ class CoordinationService:
         addresses.discard(self.transport.address)
 
         async def probe(address: str) -> tuple[str, Handshake | None]:
-            known = self.transport.node_id_at(address)
-            if known is not None:
-                return address, self.discovered.get(address)
+            # Last round's handshake stands while the transport still holds it. One the
+            # transport made since, for a send (a node back from a restart), is not in it:
+            # shake hands again, or a node missing from the accepted state (removed while
+            # it was away) would never be a peer again, and two voters never elect.
+            known = self.discovered.get(address)
+            if known is not None and self.transport.node_id_at(address) == known.node_id:
+                return address, known
             try:
                 return address, await asyncio.wait_for(self.transport.connect(address), 3.0)
             except (StrataError, TimeoutError) as e:

@@ -3,16 +3,26 @@
 Keyspaces in the store:
   d<id>          the latest version of a document: seq_no, primary term, version and
                  whether it is a delete tombstone (25 bytes; the operation itself is in h)
-  h<seq_no:8>    every operation by sequence number: the history peer recovery replays,
-                 and where GET finds a document's source through its d<id> pointer
+  h<seq_no:8>    operations by sequence number: the history peer recovery replays, and
+                 where GET finds a document's source through its d<id> pointer
   r<seq_no:8>    the d<id> pointer the operation at seq_no replaced, when it replaced one:
                  what rolling the operation back restores (rollback.py); the dead marker
                  x<seq_no> of a replaced version holds the sequence number replacing it
   m:count        live document count, so a match_all count reads one key
   m:commit       the commit point written by flush (synced)
+  m:retained     the lowest sequence number from which the history is complete
   m:prior_since  the first sequence number whose r record is kept (stores older than the
                  r keyspace keep none below it, and cannot roll those back)
-  m:undone       (seq_no, term) of operations rolled back: translog replay skips them
+  u<seq_no:8><term:8>  an operation rolled back, valued the translog generation its
+                 rollback started: replay skips it in the generations before (a flush that
+                 commits past it drops the key)
+
+History retention works as Lucene's soft deletes do: an operation stays in the history
+while a retention lease may need it (`retention_leases`, persisted in the shard's _state
+folder: the primary's own, or those it sent this replica); below that, pruning deletes the
+operations no document points to any more (superseded versions, deletes, no-ops) and
+keeps each live document's own operation, which holds its source, and each version a
+rollback may make live again (one replaced by an operation above the global checkpoint).
 
 A write batch is staged on the event loop, appended to the translog, then written to the
 store in one LevelDB batch. Store writes are not synced; the translog is, before the
@@ -24,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import struct
 import uuid
 from collections.abc import Callable
@@ -31,11 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import msgspec
 import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
-from . import index_structures
+from . import file_set, index_structures, retention_leases
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
 from .index_structures import EncodedSegment, IndexedDocument, SegmentWriter
@@ -51,7 +61,9 @@ COUNT_KEY = b"m:count"
 COMMIT_KEY = b"m:commit"
 PRIOR = b"r"
 PRIOR_SINCE_KEY = b"m:prior_since"
-UNDONE_KEY = b"m:undone"
+UNDONE = b"u"
+MIN_RETAINED_KEY = b"m:retained"
+PRUNE_BATCH = 5000  # history keys looked at per LevelDB batch while pruning
 PAST_ALL_KEYS = b"\xff\xff"  # sorts after every key of every keyspace
 SEQ = struct.Struct(">Q")
 POINTER = struct.Struct(">qqq?")  # seq_no, primary_term, version, deleted
@@ -69,8 +81,8 @@ def prior_key(seq_no: int) -> bytes:
     return PRIOR + SEQ.pack(seq_no)
 
 
-def decode_undone(raw: bytes | None) -> set[tuple[int, int]]:
-    return {(seq_no, term) for seq_no, term in msgspec.msgpack.decode(raw)} if raw else set()
+def undone_key(seq_no: int, term: int) -> bytes:
+    return UNDONE + SEQ.pack(seq_no) + SEQ.pack(term)
 
 
 class DocVersion:
@@ -181,6 +193,13 @@ class Engine:
         # Told when the engine fails at runtime: the node reports the copy to the master,
         # which fails it (and promotes a replica of a failed primary).
         self.on_failure: Callable[[str, BaseException], None] | None = None
+        # The history is complete from here on (operations below may have been pruned).
+        self.min_retained_seq_no = 0
+        # The leases as last persisted (the primary's tracker's, or those a replica was
+        # sent): what pruning honours, so a promoted replica has what they retain.
+        self.retention_leases = retention_leases.RetentionLeases()
+        self._prune_lock = asyncio.Lock()
+        self._undone: dict[tuple[int, int], int] = {}  # (seq_no, term) -> generation: see u<...>
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -212,6 +231,8 @@ class Engine:
                             write_buffer_size=32 * 1024 * 1024, lru_cache_size=32 * 1024 * 1024,
                             compression=None)
         raw_commit = self.db.get(COMMIT_KEY)
+        self.min_retained_seq_no = self._read_min_retained(self.db)
+        self.retention_leases = retention_leases.load(self.path / "_state")
         if fresh or raw_commit is None:
             self.translog = Translog.create(translog_path)
             self.commit = CommitPoint(-1, -1, self.translog.current_generation,
@@ -221,10 +242,9 @@ class Engine:
             return 0
         self.commit = ops.decode_commit(raw_commit)
         self.tracker = LocalCheckpointTracker(self.commit.max_seq_no, self.commit.local_checkpoint)
-        if self.db.get(PRIOR_SINCE_KEY) is None:  # a store from before the r keyspace
-            self.db.put(PRIOR_SINCE_KEY, SEQ.pack(self.commit.max_seq_no + 1))
-        undone = decode_undone(self.db.get(UNDONE_KEY))
-        self.translog, payloads = Translog.open(translog_path)
+        self._undone = {(SEQ.unpack_from(key, 1)[0], SEQ.unpack_from(key, 9)[0]): SEQ.unpack(value)[0]
+                        for key, value in self.db.iterator(prefix=UNDONE)}
+        self.translog, generations = Translog.open_by_generation(translog_path)
         if self.translog.translog_uuid != self.commit.translog_uuid:
             raise StrataError(f"{self.shard} translog does not belong to this store "
                               "(translog uuid differs from the commit point)")
@@ -234,10 +254,11 @@ class Engine:
         priors: dict[int, DocVersion | None] = {}
         count = self._read_count(self.db)
         segment = SegmentWriter()
-        for payload in payloads:
+        for generation, payload in ((g, p) for g, payloads in generations for p in payloads):
             op = ops.decode(payload)
-            if op.seq_no <= self.commit.local_checkpoint or (op.seq_no, op.primary_term) in undone:
-                continue
+            if op.seq_no <= self.commit.local_checkpoint \
+                    or self._undone.get((op.seq_no, op.primary_term), -1) > generation:
+                continue  # committed, or rolled back after it was written here
             self.tracker.mark_processed(op.seq_no)
             # A LevelDB batch is atomic: an operation whose history record the store has
             # came with its document pointer and search structures, and is not redone.
@@ -256,6 +277,8 @@ class Engine:
             if not self.tracker.has_processed(seq_no):
                 self.tracker.mark_processed(seq_no)
                 replayed += 1
+        if self.db.get(PRIOR_SINCE_KEY) is None:  # a store from before the r keyspace: none below
+            self.db.put(PRIOR_SINCE_KEY, SEQ.pack(self.tracker.max_seq_no + 1))
         self._doc_count = count
         return replayed
 
@@ -319,6 +342,11 @@ class Engine:
         return successor
 
     @staticmethod
+    def _read_min_retained(reader) -> int:
+        raw = reader.get(MIN_RETAINED_KEY)
+        return SEQ.unpack(raw)[0] if raw else 0
+
+    @staticmethod
     def _read_count(reader) -> int:
         raw = reader.get(COUNT_KEY)
         return int(raw) if raw else 0
@@ -340,7 +368,7 @@ class Engine:
         self._fail_refresh_listeners(EngineClosed(f"{self.shard} engine is closed"))
         # A flush, sync or roll still running uses the files and the store: let it end
         # before closing them (a closed descriptor number may be reused by another file).
-        async with self._flush_lock:
+        async with self._flush_lock, self._prune_lock:
             if self.translog is not None:
                 try:
                     await self.translog.aclose(sync=self.failure is None)
@@ -561,55 +589,131 @@ class Engine:
         return [value for _, value in self.db.iterator(start=history_key(from_seq_no),
                                                        stop=history_key(to_seq_no + 1))]
 
-    # -- copying the store (peer recovery's first phase) -----------------------------------
+    def holds_history_from(self, seq_no: int) -> bool:
+        """Whether every operation from `seq_no` on is in the history (operation-based
+        recovery from there is possible)."""
+        return seq_no >= self.min_retained_seq_no
 
-    def store_snapshot(self):
-        """A consistent view of the whole store and the sequence numbers it holds: every
-        write is applied to LevelDB synchronously, so nothing is half in it."""
+    # -- history retention -------------------------------------------------------------
+
+    def persist_retention_leases(self, leases: retention_leases.RetentionLeases) -> None:
+        """Make `leases` durable with the shard, then honour them. Blocking."""
+        retention_leases.persist(self.path / "_state", leases)
+        self.retention_leases = leases
+
+    def prune_bound(self) -> int:
+        """Where pruning may go up to: what the leases retain (all of it without any),
+        never past the global checkpoint (copies may lack the operations above it), nor
+        past the last commit (local recovery replays the translog above it against the
+        history)."""
+        leased = self.retention_leases.min_retaining_seq_no()
+        if leased is None:
+            return 0
+        return min(leased, self.translog.global_checkpoint + 1, self.commit.local_checkpoint + 1)
+
+    async def prune_history(self, executor=None) -> int:
+        """Delete the operations below the prune bound that no live document points to,
+        in bounded batches on `executor`; returns how many went. The bound is taken on the
+        event loop and the in-memory minimum moves first, so a recovery deciding after this
+        call started already sees the history as incomplete below it."""
+        if self.closed or self.failure is not None or self._prune_lock.locked():
+            return 0
+        async with self._prune_lock:
+            bound = self.prune_bound()
+            global_checkpoint = self.translog.global_checkpoint
+            start = self.min_retained_seq_no
+            if bound <= start:
+                return 0
+            self.min_retained_seq_no = bound
+            loop = asyncio.get_running_loop()
+            pruned = 0
+            while start < bound and not self.closed:
+                stop = min(start + PRUNE_BATCH, bound)
+                try:
+                    pruned += await loop.run_in_executor(executor, self._prune_blocking, start, stop,
+                                                         global_checkpoint)
+                except Exception as e:
+                    self.fail("failed to prune the history", e)
+                    raise
+                start = stop
+            if pruned:
+                log.debug("%s pruned %d operations below seq_no [%d]", self.shard, pruned, bound)
+            return pruned
+
+    def _prune_blocking(self, start: int, stop: int, global_checkpoint: int) -> int:
+        """One batch: the operations in [start, stop) whose document points elsewhere (or
+        is deleted) go, and the minimum retained sequence number moves to `stop` with them.
+        A version replaced by an operation above the global checkpoint stays: a new primary
+        may have the copy roll that operation back, which makes the version live again (its
+        dead marker names what replaced it); the pass that reaches that operation lets it
+        go. The r records below `stop` go too: no operation there is ever rolled back.
+        Blocking."""
+        pruned = 0
+        with self.db.write_batch() as wb:
+            for key, payload in self.db.iterator(start=history_key(start), stop=history_key(stop)):
+                op = ops.decode(payload)
+                if op.op_type == ops.INDEX:
+                    pointer = self._version(op.id)
+                    if pointer is not None and pointer.seq_no == op.seq_no and not pointer.deleted:
+                        continue
+                    replaced_by = self.db.get(index_structures.dead_key(op.seq_no))
+                    if replaced_by and SEQ.unpack(replaced_by)[0] > global_checkpoint:
+                        continue
+                wb.delete(key)
+                pruned += 1
+            for key, raw in self.db.iterator(start=prior_key(start), stop=prior_key(stop)):
+                replaced = DocVersion.decode(raw).seq_no
+                if replaced < start and self.db.get(history_key(replaced)) is not None:
+                    wb.delete(history_key(replaced))  # held back by an earlier pass for this one's sake
+                    pruned += 1
+                wb.delete(key)
+            wb.put(MIN_RETAINED_KEY, SEQ.pack(stop))
+        return pruned
+
+    def history_size(self) -> int:
+        """How many operations the history holds. Blocking (walks the keyspace)."""
         self.ensure_open()
-        return self.db.snapshot(), self.tracker.max_seq_no, self.tracker.checkpoint
+        return sum(1 for _ in self.db.iterator(prefix=HISTORY, include_value=False))
+
+    # -- file sets (file-based peer recovery's first phase) ------------------------------
+
+    async def take_file_set(self, target: Path, executor=None) -> tuple[list[str], int]:
+        """Hard-link a consistent set of the store's files into `target` (file_set.py);
+        returns the file names and the local checkpoint the set covers (every operation up
+        to it is in the set; some after it may be too)."""
+        async with self._flush_lock:
+            self.ensure_open()
+            checkpoint = self.tracker.checkpoint
+            names = await asyncio.get_running_loop().run_in_executor(
+                executor, file_set.take, self.path / "index", target, self._flush_memtable)
+            return names, checkpoint
+
+    def _flush_memtable(self) -> None:
+        self.db.compact_range(start=PAST_ALL_KEYS, stop=PAST_ALL_KEYS)
 
     @staticmethod
-    def read_store_chunk(snapshot, after: bytes | None,
-                         max_bytes: int) -> tuple[list[tuple[bytes, bytes]], bool]:
-        """Key-value pairs of a store snapshot after key `after` (from the start when None),
-        about `max_bytes` of them; and whether the store has more. The commit point is the
-        copy's own and is left out. Blocking: run it on a thread."""
-        pairs: list[tuple[bytes, bytes]] = []
-        size = 0
-        iterator = snapshot.iterator() if after is None else snapshot.iterator(start=after)
-        for key, value in iterator:
-            if key in (after, COMMIT_KEY):
-                continue
-            pairs.append((key, value))
-            size += len(key) + len(value)
-            if size >= max_bytes:
-                return pairs, True
-        return pairs, False
-
-    def load_store_chunk(self, pairs: list[tuple[bytes, bytes]]) -> None:
-        """Write copied key-value pairs into this (new) copy's store. Blocking."""
-        self.ensure_open()
-        with self.db.write_batch() as wb:
-            for key, value in pairs:
-                wb.put(key, value)
-
-    async def adopt_store(self, max_seq_no: int, local_checkpoint: int) -> None:
-        """The copied store is complete: take up its documents and sequence numbers (every
-        operation up to the source's checkpoint, and those above it the history holds),
-        commit, and make it searchable."""
-        self.ensure_open()
-        tracker = LocalCheckpointTracker(max_seq_no, local_checkpoint)
-        above = self.db.iterator(start=history_key(local_checkpoint + 1), stop=history_key(max_seq_no + 1),
-                                 include_value=False)
-        for key in above:
-            tracker.mark_processed(SEQ.unpack(key[1:])[0])
-        self.tracker = tracker
-        self._doc_count = self._read_count(self.db)
-        self._field_stats = {}
-        self._last_segment_seq = max(self._last_segment_seq, max_seq_no)
-        await self.flush(force=True)
-        self.refresh()
+    def install_file_set(shard_path: Path, files: Path, local_checkpoint: int,
+                         global_checkpoint: int) -> None:
+        """Make the files received from a primary this (closed) copy's store, with a new
+        translog and a commit point at the set's local checkpoint: opening the shard then
+        takes up the operations above it that the set's history holds. The store gets a
+        history uuid of its own, as an empty one would: it holds the primary's history
+        only once the recovery has replayed the rest (then it takes the primary's up), so
+        a copy cut short cannot pass for one that kept a whole history. Blocking."""
+        store = shard_path / "index"
+        shutil.rmtree(store, ignore_errors=True)
+        files.rename(store)
+        db = plyvel.DB(str(store), create_if_missing=False, compression=None)
+        try:
+            translog = Translog.create(shard_path / "translog", global_checkpoint=global_checkpoint)
+            try:
+                commit = CommitPoint(local_checkpoint, local_checkpoint, translog.current_generation,
+                                     translog.translog_uuid, uuid.uuid4().hex)
+                db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True)
+            finally:
+                translog.close()
+        finally:
+            db.close()
 
     @staticmethod
     def _sequence_numbers(count: int, first_seq: int, failed: list[int]) -> list[int | None] | None:
@@ -763,7 +867,13 @@ class Engine:
         of a key range past every key flushes it, writes the table file and the manifest
         synced, and compacts nothing), then write the commit point synced."""
         self.db.compact_range(start=PAST_ALL_KEYS, stop=PAST_ALL_KEYS)
-        self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True)
+        with self.db.write_batch(sync=True) as wb:
+            # replay starts past the checkpoint: what was rolled back up to it needs no skipping
+            for key in self.db.iterator(prefix=UNDONE, include_value=False):
+                if SEQ.unpack_from(key, 1)[0] > commit.local_checkpoint:
+                    break
+                wb.delete(key)
+            wb.put(COMMIT_KEY, ops.encode_commit(commit))
 
     async def flush(self, force: bool = False) -> bool:
         """Write a synced commit point and trim the translog generations it covers."""
@@ -784,6 +894,7 @@ class Engine:
             try:
                 await loop.run_in_executor(None, self._write_commit, commit)
                 self.commit = commit
+                self._undone = {u: g for u, g in self._undone.items() if u[0] > commit.local_checkpoint}
                 await self.translog.trim_below(new_generation)
             except Exception as e:
                 self.fail("failed to flush", e)

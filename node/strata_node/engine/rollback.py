@@ -17,8 +17,9 @@ commit to reopen, so the operations are undone in place, in one synced write bat
   operation is rebuilt without the undone ones, under the first kept one, so that no
   later batch (whose first document may reuse an undone sequence number) can ever share
   its keys;
-- the commit point's checkpoints come down to what is left, and m:undone lists the
-  operations, so translog replay never brings one back.
+- the commit point's checkpoints come down to what is left, and u<seq><term> keys name
+  the operations, so translog replay never brings one back (a flush committing past one,
+  or the same operation coming again, drops its key).
 
 Only operations the store kept r records for can be undone (m:prior_since); a copy that
 needs more is failed and recovers again, as before rollbacks existed.
@@ -35,6 +36,17 @@ import msgspec
 from . import index_structures as ix
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
+from .engine import (
+    COMMIT_KEY,
+    COUNT_KEY,
+    DOC,
+    PRIOR_SINCE_KEY,
+    DocVersion,
+    history_key,
+    prior_key,
+    undone_key,
+)
+from .index_structures import SEQ
 
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -50,24 +62,12 @@ class Rollback:
     tracker: LocalCheckpointTracker  # what the copy has processed once they are undone
     doc_count: int
     commit: ops.CommitPoint
+    generation: int = -1  # the translog generation started before it: older ones hold them
 
 
 def plan(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int) -> Rollback | None:
     """What undoing every operation above `global_checkpoint` not in `keep` (seq_no, term)
     takes; None when there is none. Reads the store only. Blocking."""
-    from .engine import (
-        COMMIT_KEY,
-        COUNT_KEY,
-        DOC,
-        PRIOR_SINCE_KEY,
-        SEQ,
-        UNDONE_KEY,
-        DocVersion,
-        decode_undone,
-        history_key,
-        prior_key,
-    )
-
     db = engine.db
     above = [ops.decode(raw) for _, raw in db.iterator(start=history_key(global_checkpoint + 1),
                                                         stop=history_key(engine.tracker.max_seq_no + 1))]
@@ -99,6 +99,8 @@ def plan(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int)
         if _live(restored):
             changes[ix.dead_key(restored.seq_no)] = None  # live again
     for op in undone:
+        _unlink(db, changes, op.seq_no, undone_seqs)
+    for op in undone:
         changes[history_key(op.seq_no)] = None
         changes[ix.dead_key(op.seq_no)] = None
         changes[prior_key(op.seq_no)] = None
@@ -112,27 +114,18 @@ def plan(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int)
             continue
         base = SEQ.unpack(key[len(ix.DOCS):])[0]
         # A batch's keys end in its first document's sequence number: one starting with
-        # an undone operation must move to another, or a later batch starting with the
-        # reused number would share its keys. Only one whose every document lies above the
-        # global checkpoint (all in the history) can be rebuilt; replicas write batches in
-        # order, so a batch starting above it holds nothing below it.
-        rebuild = base in undone_seqs
-        if rebuild and min(seqs) <= global_checkpoint:
+        # an undone operation moves under its first kept one, or a later batch starting
+        # with the reused number would share its keys. Its keys are worked out from every
+        # document of it, all above the global checkpoint and so in the history (replicas
+        # write batches in order: one starting above it holds nothing below it).
+        move = base in undone_seqs
+        if move and min(seqs) <= global_checkpoint:
             raise RollbackRefused(f"batch [{base}] starts with an undone operation and holds older ones")
-        removed = set(seqs) if rebuild else undone_seqs.intersection(seqs)
-        indexed = {s: engine.indexer(by_seq[s]) for s in removed if s in by_seq and engine.indexer}
-        _remove(db, changes, stats, base, key, seqs, removed, indexed)
-        if rebuild:
-            writer = ix.SegmentWriter()
-            for s in sorted(set(seqs) - undone_seqs):
-                if indexed.get(s) is not None:
-                    writer.add(s, indexed[s])
-            added: dict[str, list[int]] = {}
-            writer.emit(changes.__setitem__, added)
-            for name, (docs, total) in added.items():
-                totals = stats.setdefault(name, [0, 0])
-                totals[0] += docs
-                totals[1] += total
+        kept = [s for s in seqs if s not in undone_seqs]
+        to = (min(kept) if kept else None) if move else base
+        sources = seqs if move else [s for s in seqs if s in undone_seqs]
+        keys = _batch_keys(engine, [by_seq[s] for s in sources if s in by_seq])
+        _take_out(db, changes, stats, base, to, keys, undone_seqs)
     for name, (docs, total) in stats.items():
         key = ix.stats_key(name)
         current = ix.decode_stats(db.get(key))
@@ -140,7 +133,6 @@ def plan(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int)
 
     changes[COUNT_KEY] = str(doc_count).encode()
     undone_ids = [(op.seq_no, op.primary_term) for op in undone]
-    changes[UNDONE_KEY] = _encode(sorted(decode_undone(db.get(UNDONE_KEY)) | set(undone_ids)))
     tracker = _processed_after(engine.tracker, undone_seqs)
     old = engine.commit
     commit = ops.CommitPoint(min(old.local_checkpoint, tracker.checkpoint),
@@ -165,31 +157,100 @@ def _live(version) -> int:
     return int(version is not None and not version.deleted)
 
 
-def _remove(db, changes: dict[bytes, bytes | None], stats: dict[str, list[int]], base: int, docs_key: bytes,
-            seqs: list[int], removed: set[int], indexed: dict) -> None:
-    """Take the documents `removed` out of the batch at `base`: from its document list,
-    and from every key their search structures wrote (`indexed`: their IndexedDocuments)."""
-    suffix = ix.SEQ.pack(base)
-    left = [s for s in seqs if s not in removed]
-    changes[docs_key] = _encode([base, _deltas(left, base)]) if left else None
-    for doc in indexed.values():
+def _unlink(db, changes: dict[bytes, bytes | None], seq_no: int, undone: set[int]) -> None:
+    """Take an undone version out of its document's chain: the kept version that replaced
+    it (its dead marker names it) now replaced the highest version below it not undone."""
+    raw = db.get(ix.dead_key(seq_no))
+    if not raw:
+        return  # the live version, or nothing replaced it
+    successor = SEQ.unpack(raw)[0]
+    if successor in undone:
+        return  # the kept one above both relinks past it
+    below = db.get(prior_key(seq_no))
+    while below is not None and DocVersion.decode(below).seq_no in undone:
+        below = db.get(prior_key(DocVersion.decode(below).seq_no))
+    changes[prior_key(successor)] = below
+    if below is not None:
+        replaced = ix.dead_key(DocVersion.decode(below).seq_no)
+        if _current(db, changes, replaced) is not None:
+            changes[replaced] = SEQ.pack(successor)
+
+
+Keys = tuple[set[tuple[str, bytes]], set[tuple[bytes, str]]]
+
+
+def _batch_keys(engine, operations: list[ops.Operation]) -> Keys:
+    """The postings (field, term) and columns (kind, field) the documents' search
+    structures may have: worked out again with today's mapping, which holds every field
+    they were indexed with (mappings only grow); keys that never held them are skipped
+    when read, so only what the batch's keys hold is ever moved or counted."""
+    terms: set[tuple[str, bytes]] = set()
+    columns: set[tuple[bytes, str]] = set()
+    for op in operations:
+        doc = engine.indexer(op) if op.op_type == ops.INDEX and engine.indexer is not None else None
         if doc is None:
             continue
-        for name, (terms, positions) in doc.terms.items():
-            for term in set(terms):
-                key = ix.term_prefix(name, term.encode() if term.__class__ is str else term) + suffix
-                _rewrite_postings(db, changes, key, base, removed)
+        for name, (found, _) in doc.terms.items():
+            terms.update((name, t.encode() if t.__class__ is str else t) for t in found)
+        columns.update((ix.DOC_VALUES, name) for name in doc.doc_values)
+        columns.update((ix.NORMS, name) for name in doc.lengths)
+    return terms, columns
+
+
+def _take_out(db, changes: dict[bytes, bytes | None], stats: dict[str, list[int]], base: int, to: int | None,
+              keys: Keys, undone: set[int]) -> None:
+    """Take the undone documents out of the batch at `base`, moving what is left under
+    `to` (the same base, another, or None when nothing is left), and count what the undone
+    ones took out of the field statistics (docs, and distinct terms or field lengths)."""
+    old, new = ix.SEQ.pack(base), ix.SEQ.pack(to) if to is not None else None
+    terms, columns = keys
+    exact_found: dict[str, dict[int, int]] = {}  # field -> undone document -> its distinct terms
+    for name, term in terms:
+        stem = ix.term_prefix(name, term)
+        raw = _current(db, changes, stem + old)
+        if raw is None:
+            continue
+        deltas, freqs, positions = ix.decode_postings(raw)
+        seqs = list(accumulate(deltas))
+        keep = [i for i, s in enumerate(seqs) if s not in undone]
+        if freqs is None:
+            for s in seqs:
+                if s in undone:
+                    found = exact_found.setdefault(name, {})
+                    found[s] = found.get(s, 0) + 1
+        changes[stem + old] = None
+        if keep and new is not None:
+            left = [seqs[i] for i in keep]
+            if freqs is None:
+                changes[stem + new] = _encode([to, _deltas(left, to), None, None])
+            else:
+                flat = [p for i in keep for p in positions[i]] if positions is not None else None
+                changes[stem + new] = _encode([to, _deltas(left, to), [freqs[i] for i in keep], flat])
+    for name, found in exact_found.items():
+        totals = stats.setdefault(name, [0, 0])
+        totals[0] -= len(found)
+        totals[1] -= sum(found.values())
+    for kind, name in columns:
+        prefix = ix.field_prefix(kind, name)
+        raw = _current(db, changes, prefix + old)
+        if raw is None:
+            continue
+        deltas, values = ix.decode_column(raw)
+        pairs = list(zip(accumulate(deltas), values, strict=True))
+        if kind == ix.NORMS:
+            lengths = [v for s, v in pairs if s in undone]
             totals = stats.setdefault(name, [0, 0])
-            if positions is None:  # an exact field counts its distinct terms
-                totals[0] -= 1
-                totals[1] -= len(set(terms))
-        for name, length in doc.lengths.items():
-            totals = stats.setdefault(name, [0, 0])
-            totals[0] -= 1
-            totals[1] -= length
-        for kind, names in ((ix.DOC_VALUES, doc.doc_values), (ix.NORMS, doc.lengths)):
-            for name in names:
-                _rewrite_column(db, changes, ix.field_prefix(kind, name) + suffix, base, removed)
+            totals[0] -= len(lengths)
+            totals[1] -= sum(lengths)
+        pairs = [(s, v) for s, v in pairs if s not in undone]
+        changes[prefix + old] = None
+        if pairs and new is not None:
+            changes[prefix + new] = _encode([to, _deltas([s for s, _ in pairs], to), [v for _, v in pairs]])
+    docs_key = ix.DOCS + old
+    left = [s for s in accumulate(ix.decode_docs(_current(db, changes, docs_key))) if s not in undone]
+    changes[docs_key] = None
+    if left and new is not None:
+        changes[ix.DOCS + new] = _encode([to, _deltas(left, to)])
 
 
 def _current(db, changes: dict[bytes, bytes | None], key: bytes) -> bytes | None:
@@ -200,36 +261,11 @@ def _deltas(seqs: list[int], base: int) -> list[int]:
     return [seqs[0] - base, *(b - a for a, b in pairwise(seqs))] if seqs else []
 
 
-def _rewrite_postings(db, changes, key: bytes, base: int, removed: set[int]) -> None:
-    raw = _current(db, changes, key)
-    if raw is None:
-        return
-    deltas, freqs, positions = ix.decode_postings(raw)
-    seqs = list(accumulate(deltas))
-    keep = [i for i, s in enumerate(seqs) if s not in removed]
-    if not keep:
-        changes[key] = None
-        return
-    left = [seqs[i] for i in keep]
-    if freqs is None:
-        changes[key] = _encode([base, _deltas(left, base), None, None])
-    else:
-        flat = [p for i in keep for p in positions[i]] if positions is not None else None
-        changes[key] = _encode([base, _deltas(left, base), [freqs[i] for i in keep], flat])
-
-
-def _rewrite_column(db, changes, key: bytes, base: int, removed: set[int]) -> None:
-    raw = _current(db, changes, key)
-    if raw is None:
-        return
-    deltas, values = ix.decode_column(raw)
-    pairs = [(s, v) for s, v in zip(accumulate(deltas), values, strict=True) if s not in removed]
-    changes[key] = _encode([base, _deltas([s for s, _ in pairs], base), [v for _, v in pairs]]) if pairs \
-        else None
-
-
 def write(engine, rollback: Rollback) -> None:
-    """Apply a planned rollback to the store in one synced batch. Blocking."""
+    """Apply a planned rollback to the store in one synced batch, after the writes before
+    it were made durable (a synced write syncs only LevelDB's current log: see
+    Engine._write_commit), since it rewrites keys those wrote. Blocking."""
+    engine._flush_memtable()
     with engine.db.write_batch(sync=True) as wb:
         for key, value in rollback.changes.items():
             if value is None:
@@ -241,6 +277,7 @@ def write(engine, rollback: Rollback) -> None:
 def adopt(engine, rollback: Rollback) -> None:
     """The engine's state after the rollback was written (on the event loop)."""
     engine.tracker = rollback.tracker
+    engine._undone.update((undone, rollback.generation) for undone in rollback.undone)
     engine.commit = rollback.commit
     engine._doc_count = rollback.doc_count
     engine._field_stats = {}
@@ -251,15 +288,19 @@ def adopt(engine, rollback: Rollback) -> None:
 
 async def roll_back(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int) -> int:
     """Undo every operation above `global_checkpoint` not in `keep`; returns how many.
-    Flushes wait meanwhile (a commit point must not name what is being undone); the
-    caller keeps writes away. Raises RollbackRefused when the store cannot."""
-    async with engine._flush_lock:
+    Flushes and pruning wait meanwhile (a commit point must not name what is being
+    undone); the caller keeps writes away. Raises RollbackRefused when the store cannot."""
+    async with engine._flush_lock, engine._prune_lock:  # pruning keeps what this may restore
         engine.ensure_open()
         loop = asyncio.get_running_loop()
         rollback = await loop.run_in_executor(None, plan, engine, global_checkpoint, keep, limit)
         if rollback is None:
             return 0
         try:
+            # what the undone operations were written in ends here: replay skips them there
+            rollback.generation = await engine.translog.roll_generation()
+            for seq_no, term in rollback.undone:
+                rollback.changes[undone_key(seq_no, term)] = SEQ.pack(rollback.generation)
             await loop.run_in_executor(None, write, engine, rollback)
         except Exception as e:
             engine.fail("failed to roll back operations above the global checkpoint", e)

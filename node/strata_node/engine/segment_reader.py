@@ -137,9 +137,14 @@ class BlockCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        # Counts clears: a reader of an older epoch (a snapshot from before a rollback
+        # rewrote keys) neither reads nor fills the cache, whose blocks are of other values.
+        self.epoch = 0
 
-    def get(self, key: bytes) -> Any:
+    def get(self, key: bytes, epoch: int | None = None) -> Any:
         with self._lock:
+            if epoch is not None and epoch != self.epoch:
+                return None
             entry = self._blocks.get(key)
             if entry is None:
                 self.misses += 1
@@ -153,9 +158,13 @@ class BlockCache:
         with self._lock:
             self._blocks.clear()
             self.bytes = 0
+            self.epoch += 1
 
-    def put(self, key: bytes, block: Any, size: int, *, replace: bool = False) -> None:
+    def put(self, key: bytes, block: Any, size: int, *, replace: bool = False,
+            epoch: int | None = None) -> None:
         with self._lock:
+            if epoch is not None and epoch != self.epoch:
+                return
             old = self._blocks.get(key)
             if old is not None:
                 if not replace:
@@ -180,6 +189,7 @@ class SegmentReader:
     def __init__(self, snapshot, cache: BlockCache, generation: int = 0):
         self.snapshot = snapshot
         self.cache = cache
+        self.epoch = cache.epoch  # which keys' values the cache holds for this snapshot
         self.generation = generation  # increases with every refresh: which snapshot is newer
         self._dead: np.ndarray | None = None
         self._docs: np.ndarray | None = None
@@ -232,10 +242,11 @@ class SegmentReader:
         """A decoded block, from the cache or read from `key` (cached under `cache_key`
         when one key yields two blocks, as postings and their positions do)."""
         cache_key = cache_key or key
-        block = self.cache.get(cache_key)
+        block = self.cache.get(cache_key, self.epoch)
         if block is None:
             block = convert(decode(self.snapshot.get(key)))
-            self.cache.put(cache_key, block, _nbytes(*[b for b in block if isinstance(b, np.ndarray)]))
+            self.cache.put(cache_key, block, _nbytes(*[b for b in block if isinstance(b, np.ndarray)]),
+                           epoch=self.epoch)
         return block
 
     def _all_postings(self, prefix: bytes) -> tuple[np.ndarray, np.ndarray] | None:
@@ -247,7 +258,7 @@ class SegmentReader:
         if not self.cache.in_order:
             return None
         cache_key = b"T" + prefix
-        cached = self.cache.get(cache_key)
+        cached = self.cache.get(cache_key, self.epoch)
         if cached is not None and cached[0] > self.generation:
             cached = None  # made from a newer snapshot than this one: it may hold more
         last_key = cached[1] if cached is not None else None
@@ -268,7 +279,7 @@ class SegmentReader:
         if np.any(seqs[1:] < seqs[:-1]):
             return None  # out of order after all: read block by block
         self.cache.put(cache_key, (self.generation, last_key, seqs, freqs),
-                       _nbytes(seqs, freqs), replace=True)
+                       _nbytes(seqs, freqs), replace=True, epoch=self.epoch)
         return seqs, freqs
 
     def postings(self, name: str, term: bytes, *, positions: bool = False) -> Postings:

@@ -127,8 +127,15 @@ class Translog:
     def open(cls, path: Path) -> tuple[Translog, list[bytes]]:
         """Open an existing translog: validate every generation, cut a torn tail, start a
         new generation, and return the payloads of all retained operations in order."""
+        translog, generations = cls.open_by_generation(path)
+        return translog, [p for _, payloads in generations for p in payloads]
+
+    @classmethod
+    def open_by_generation(cls, path: Path) -> tuple[Translog, list[tuple[int, list[bytes]]]]:
+        """`open`, with the payloads of each generation under its number (a rolled-back
+        operation is skipped only in the generations written before its rollback)."""
         ckp = cls._read_checkpoint(path)
-        payloads: list[bytes] = []
+        payloads: list[tuple[int, list[bytes]]] = []
         generations = sorted(
             int(m.group(1)) for f in path.iterdir() if (m := FILE_RE.match(f.name))
         )
@@ -159,7 +166,7 @@ class Translog:
             records = cls._read_generation(path, gen, ckp.translog_uuid, strict_until)
             if records is None:  # a roll died before the file had its header: dropped
                 continue
-            payloads.extend(records)
+            payloads.append((gen, records))
             last_gen = max(last_gen, gen)
         next_gen = last_gen + 1
         writer = cls._new_generation_file(path, ckp.translog_uuid, next_gen)

@@ -477,14 +477,16 @@ class IndicesService:
         engine.primary_term = max(engine.primary_term, term)
         shard.operation_term = max(shard.operation_term, engine.primary_term)
         if shard.tracker is None or shard.tracker.allocation_id != copy.allocation_id:
-            shard.tracker = ReplicationTracker(copy.allocation_id, engine.tracker.checkpoint,
-                                               engine.translog.global_checkpoint)
+            shard.tracker = ReplicationTracker(
+                copy.allocation_id, engine.tracker.checkpoint, engine.translog.global_checkpoint,
+                node_id=self.node_id, primary_term=engine.primary_term, leases=engine.retention_leases)
             for tracked in shard.handoff_tracked:  # copies the old primary was still recovering
                 shard.tracker.initiate_tracking(tracked)
             shard.handoff_tracked = []
-        assigned = {c.allocation_id for c in content.routing_table.indices.get(service.name, ())
-                    if c.shard == copy.shard and c.node is not None and c.allocation_id}
-        shard.tracker.update_from_master(assigned, set(service.metadata.in_sync(copy.shard)))
+        group = [c for c in content.routing_table.indices.get(service.name, ()) if c.shard == copy.shard]
+        nodes = {c.allocation_id: c.node for c in group if c.node is not None and c.allocation_id}
+        shard.tracker.update_from_master(set(nodes), set(service.metadata.in_sync(copy.shard)), nodes,
+                                         all_started=all(c.state == "STARTED" for c in group))
         if promoted and self.recoveries is not None:
             self.recoveries.resync(service, shard)
 

@@ -1,36 +1,44 @@
 """Peer recovery of a copy from its primary (Elasticsearch's PeerRecoveryTargetService and
-RecoverySourceHandler): a store copy for a large shard, then the operations after it.
+RecoverySourceHandler): operation-based when the primary still holds the history the
+target lacks, file-based otherwise.
 
-The target, a new copy opened empty on its node, asks the primary's node to recover it
-(`internal:index/shard/recovery/start_recovery`). The primary first adds the copy to its
-replication group, so every write from then on reaches it, then replays its history up
-to the highest sequence number it had at that moment, in chunks
-(`internal:index/shard/recovery/translog_ops`). An operation that arrives both ways is
-applied once, and an older version of a document never replaces a newer one, so the two
-streams may interleave freely. Once the copy's local checkpoint reaches the global
-checkpoint the primary marks it in sync; the target then reports the copy started and the
-master adds it to the in-sync set.
+The target, a copy opened on its node (empty, or on what an earlier copy left there),
+asks the primary's node to recover it (`internal:index/shard/recovery/start_recovery`),
+saying where its history ends and which history it holds (ES's history uuid). The primary
+decides as ES's RecoverySourceHandler does:
 
-A copy whose node comes back with its data keeps its store when that is safe (Elasticsearch
-recovers locally, then catches up): every operation up to the global checkpoint it last
-persisted is in every in-sync copy's history, and the primary confirms by sequence number
-and primary term each one it holds above that; the primary then replays only what comes
-after the target's local checkpoint. A copy whose history diverged (a failover dropped an
-operation it had) starts over from an empty store.
+- **operation-based** when the target's node has a peer-recovery retention lease and the
+  history holds every operation from the target's starting sequence number (a new, empty
+  copy of a small shard whose history is whole is also replayed: cheaper than files);
+- **file-based** otherwise: a consistent set of the primary's LevelDB files is sent with
+  per-file CRC32 checks and `indices.recovery.max_bytes_per_sec` throttling, the target
+  opens it as its store (file_recovery.py), and the operations after the set's local
+  checkpoint are replayed.
 
-Every operation since the shard was created is kept in the history keyspace (nothing
-prunes it yet), so a recovery can always be operation-based; the store copy is of the
-LevelDB key space, not of its table files.
+Either way a retention lease for the target's node is put in place before any history is
+read (retaining from the starting sequence number, or from the global checkpoint + 1 for a
+file set, whose checkpoint is at least that), so pruning cannot take what the replay needs.
+The primary then adds the copy to its replication group, so every write from then on
+reaches it, and replays its history up to the highest sequence number it had at that
+moment, in chunks (`internal:index/shard/recovery/translog_ops`). An operation that arrives
+both ways is applied once, and an older version of a document never replaces a newer one,
+so the two streams may interleave freely. Once the copy's local checkpoint reaches the
+global checkpoint the primary marks it in sync; the target then reports the copy started
+and the master adds it to the in-sync set.
+
+A copy whose node comes back with its data keeps its store when its history matches: every
+operation up to the global checkpoint it last persisted is in every in-sync copy's
+history, and the primary confirms by sequence number and primary term each one it holds
+above that. A copy whose history diverged (a failover dropped an operation it had) starts
+over from an empty store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import shutil
 import time
-import zlib
 from typing import Any
 
 import msgspec
@@ -40,12 +48,13 @@ from ..cluster.shard_copies import active_primary
 from ..cluster.state import content_of
 from ..common.errors import IllegalState, ShardNotFound, StrataError
 from ..engine.operation import decode as decode_operation
+from ..engine.retention_leases import RetentionLeases
 from ..index.service import IndexService
 from ..index.shard import IndexShard
-from ..tasks import running
 from ..tasks.task import Task
 from ..transport import context
-from ..transport.wire import Empty, Message
+from ..transport.wire import Message
+from .file_recovery import FileRecoveryTarget, send_file_set
 from .replica import (
     ReplicaRequest,
     ReplicaResponse,
@@ -54,18 +63,15 @@ from .replica import (
     held_above_global_checkpoint,
     resync,
 )
+from .retention_sync import now_millis
 
 log = logging.getLogger(__name__)
 
 START_RECOVERY = "internal:index/shard/recovery/start_recovery"
 RECOVERY_OPS = "internal:index/shard/recovery/translog_ops"
-STORE_CHUNK = "internal:index/shard/recovery/file_chunk"
-STORE_FINALIZE = "internal:index/shard/recovery/clean_files"
-# Below this many operations replaying them is cheap; above it the store is copied whole
-# (no parsing or indexing on the target), then only what came after is replayed.
+# A new copy of a shard with at most this many operations replays them (cheap); a larger
+# one gets the primary's files (no parsing or indexing on the target), then what came after.
 OPS_BASED_LIMIT = 10_000
-CHUNK_BYTES = 4 * 1024 * 1024
-CONCURRENT_CHUNKS = 2  # as indices.recovery.max_concurrent_file_chunks' default
 TARGET_ACTION = "internal:index/shard/recovery/target"
 CHUNK_OPERATIONS = 1000
 # A target vouching for more operations above its global checkpoint than this starts over.
@@ -107,29 +113,9 @@ class StartRecoveryResponse(Message):
     # writes to, which the target must go on sending to (ES's primary context).
     tracked: list[str] = []
     history_uuid: str = ""  # the primary's, which the target takes up
-
-
-class StoreChunkRequest(Message):
-    index: str
-    index_uuid: str
-    shard: int
-    target_allocation_id: str
-    pairs: list[tuple[bytes, bytes]]
-    checksum: int  # crc32 over every key and value, in order
-    total_bytes: int = 0  # the store's size, as far as the source knows
-
-
-class StoreFinalizeRequest(Message):
-    index: str
-    index_uuid: str
-    shard: int
-    max_seq_no: int
-    local_checkpoint: int
-    target_allocation_id: str = ""
-
-
-def chunk_checksum(pairs: list[tuple[bytes, bytes]]) -> int:
-    return zlib.crc32(b"".join(itertools.chain.from_iterable(pairs)))
+    # The primary's leases, which replace any the target's folder kept from an earlier
+    # life (it may be promoted before the next background sync reaches it).
+    retention_leases: RetentionLeases = RetentionLeases()
 
 
 class RecoveryState:
@@ -149,8 +135,30 @@ class RecoveryState:
         # What a copy kept from its own store (a local recovery before the catch-up).
         self.reused_operations = 0
         self.bytes_reused = 0
+        self.files_total = 0
+        self.files_recovered = 0
+        self.throttle_seconds = 0.0  # the source's waits for indices.recovery.max_bytes_per_sec
         self.started = time.time()
         self.stopped: float | None = None
+        self.index_started: float | None = None  # the file copy (INDEX stage)
+        self.index_stopped: float | None = None
+        self.translog_started: float | None = None
+        self.translog_stopped: float | None = None
+
+    def start_index(self) -> None:
+        self.stage = "INDEX"
+        self.index_started = time.time()
+
+    def stop_index(self) -> None:
+        self.index_stopped = time.time()
+
+    def start_translog(self) -> None:
+        self.stage = "TRANSLOG"
+        self.translog_started = time.time()
+
+    @staticmethod
+    def _millis(start: float | None, stop: float | None) -> int:
+        return int(((stop or time.time()) - start) * 1000) if start is not None else 0
 
     @property
     def active(self) -> bool:
@@ -158,6 +166,7 @@ class RecoveryState:
 
     def to_json(self) -> dict[str, Any]:
         millis = int(((self.stopped or time.time()) - self.started) * 1000)
+        translog_millis = self._millis(self.translog_started, self.translog_stopped)
         total = self.total_operations
         percent = f"{100.0 * self.operations / total:.1f}%" if total else "100.0%"
         return {"index": self.index, "id": self.shard, "type": self.type, "stage": self.stage,
@@ -165,9 +174,13 @@ class RecoveryState:
                 "stop_time_in_millis": int(self.stopped * 1000) if self.stopped else 0,
                 "total_time_in_millis": millis, "source_node": self.source, "target_node": self.target,
                 "translog": {"recovered": self.operations, "total": total, "percent": percent,
-                             "total_on_start": total, "total_time_in_millis": millis},
+                             "total_on_start": total,
+                             "total_time_in_millis": translog_millis},
                 "store": {"recovered_in_bytes": self.bytes_recovered, "total_in_bytes": self.bytes_total,
                           "reused_in_bytes": self.bytes_reused},
+                "files": {"total": self.files_total, "recovered": self.files_recovered, "reused": 0},
+                "index_time_in_millis": self._millis(self.index_started, self.index_stopped),
+                "source_throttle_time_in_millis": int(self.throttle_seconds * 1000),
                 "reused_operations": self.reused_operations}
 
 
@@ -177,6 +190,7 @@ class PeerRecovery:
         self._running: dict[str, asyncio.Task] = {}  # by target allocation id
         self.states: dict[str, RecoveryState] = {}  # by target allocation id, the latest per copy
         self._resyncs: set[asyncio.Task] = set()
+        self.files = FileRecoveryTarget(self)
 
     def register(self) -> None:
         transport = self.node.transport
@@ -187,29 +201,7 @@ class PeerRecovery:
             return ReplicaResponse(local_checkpoint=await apply_on_copy(self.node, request))
 
         transport.register(RECOVERY_OPS, ReplicaRequest, ReplicaResponse, on_operations)
-        transport.register(STORE_CHUNK, StoreChunkRequest, Empty, self._on_store_chunk)
-        transport.register(STORE_FINALIZE, StoreFinalizeRequest, Empty, self._on_store_finalize)
-
-    async def _on_store_chunk(self, request: StoreChunkRequest, task: Task) -> Empty:
-        if chunk_checksum(request.pairs) != request.checksum:
-            raise IllegalState(f"[{request.index}][{request.shard}] recovery chunk failed its checksum")
-        shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
-        if shard.primary or shard.allocation_id != request.target_allocation_id:
-            raise IllegalState(f"{shard.ref} is not the recovering copy [{request.target_allocation_id}]")
-        await asyncio.get_running_loop().run_in_executor(None, shard.engine.load_store_chunk, request.pairs)
-        state = self.states.get(request.target_allocation_id)
-        if state is not None:
-            state.stage = "INDEX"
-            state.bytes_total = request.total_bytes
-            state.bytes_recovered += sum(len(k) + len(v) for k, v in request.pairs)
-        return Empty()
-
-    async def _on_store_finalize(self, request: StoreFinalizeRequest, task: Task) -> Empty:
-        shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
-        if shard.primary or shard.allocation_id != request.target_allocation_id:
-            raise IllegalState(f"{shard.ref} is not the recovering copy [{request.target_allocation_id}]")
-        await shard.engine.adopt_store(request.max_seq_no, request.local_checkpoint)
-        return Empty()
+        self.files.register()
 
     def record_local(self, shard: IndexShard, copy) -> None:
         """A primary opened from its own store (or a new, empty one): its recovery is done."""
@@ -304,7 +296,7 @@ class PeerRecovery:
         try:
             primary = await self._wait_for_primary(service.name, copy.shard)
             state.source = primary.node
-            state.stage = "TRANSLOG"
+            state.start_translog()
             loop = asyncio.get_running_loop()
             request = await loop.run_in_executor(None, self._start_request, service, shard, copy)
             state.reused_operations = max(0, request.starting_seq_no)
@@ -325,7 +317,12 @@ class PeerRecovery:
                     response = await node.transport.execute(
                         START_RECOVERY, request, address=node.shard_router.address(primary.node))
             state.operations = state.total_operations = response.operations
+            state.translog_stopped = time.time()
+            # A file-based recovery replaced the copy's shard with one opened on the files.
+            shard = service.local.get(copy.shard, shard)
             await shard.engine.adopt_history_uuid(response.history_uuid)
+            await loop.run_in_executor(node.executors["recovery"], shard.engine.persist_retention_leases,
+                                       response.retention_leases)
             shard.handoff_tracked = list(response.tracked)
             shard.engine.refresh()  # what it recovered is searchable once it serves (ES refreshes too)
             state.stage = "DONE"
@@ -344,6 +341,7 @@ class PeerRecovery:
             node.indices.report_copy(service, copy, started=False, reason=f"failed recovery: {e}")
         finally:
             state.stopped = time.time()
+            self.files.incoming.pop(copy.allocation_id, None)  # a file set cut short is dropped
             node.tasks.unregister(task)
 
     def _start_request(self, service: IndexService, shard: IndexShard, copy) -> StartRecoveryRequest:
@@ -397,20 +395,32 @@ class PeerRecovery:
         address = node.shard_router.address(request.target_node)
         state = RecoveryState(request.index, request.shard, node.node_id, request.target_node)
         task.status = state.to_json
-        start = request.starting_seq_no
-        kept = bool(request.history_uuid)  # a target with a store of its own never gets a store copy
-        if kept:
+        verified = True
+        if request.history_uuid:
             self._check_kept_store(engine, shard, request)
-            if not await asyncio.get_running_loop().run_in_executor(
-                    None, self._holds_all, engine, request.above_global_checkpoint):
+            verified = await asyncio.get_running_loop().run_in_executor(
+                None, self._holds_all, engine, request.above_global_checkpoint)
+            if verified is False:
                 raise DivergedHistory(f"{shard.ref} recovery target [{request.target_allocation_id}] holds "
                                       "operations the primary's history does not")
-        if not kept and engine.tracker.max_seq_no + 1 > OPS_BASED_LIMIT:
-            start = await self._copy_store(request, service, shard, address, state, task) + 1
+        # Operations the target vouches for that the history no longer has cannot be
+        # checked: its files are replaced instead.
+        start = self._operation_based_start(engine, tracker, request) if verified else None
+        # The lease goes in before any history is read, on the loop right after the check
+        # above, so no pruning can start in between (it moves the minimum first).
+        if start is None:
+            tracker.add_peer_recovery_lease(request.target_node, tracker.global_checkpoint + 1, now_millis())
+        else:  # from the target's own global checkpoint + 1: what it vouches for starts there
+            vouched = min((seq_no for seq_no, _ in request.above_global_checkpoint), default=start)
+            tracker.add_peer_recovery_lease(request.target_node, min(start, vouched), now_millis())
+        node.retention_leases.sync_soon(shard)
+        if start is None:
+            start = await send_file_set(self, request, shard, address, state, task) + 1
         # From here on every write reaches the target; the history below covers the rest.
-        tracker.initiate_tracking(request.target_allocation_id)
+        tracker.initiate_tracking(request.target_allocation_id, request.target_node)
         end = engine.tracker.max_seq_no
-        state.stage, state.total_operations = "TRANSLOG", max(0, end - start + 1)
+        state.start_translog()
+        state.total_operations = max(0, end - start + 1)
         checkpoint = -1
         handed_off = False
         tracked: list[str] = []
@@ -421,7 +431,8 @@ class PeerRecovery:
                 start += CHUNK_OPERATIONS
                 if not chunk:
                     continue
-                checkpoint = await self._send_operations(service, shard, address, chunk)
+                checkpoint = await self._send_operations(service, shard, address, chunk,
+                                                         request.target_allocation_id)
                 state.operations += len(chunk)
             state.stage = "FINALIZE"
             deadline = time.monotonic() + FINALIZE_SECONDS
@@ -432,7 +443,8 @@ class PeerRecovery:
                     raise IllegalState(f"{shard.ref} recovery target [{request.target_allocation_id}] did "
                                        f"not reach the global checkpoint [{tracker.global_checkpoint}]")
                 await asyncio.sleep(0.05)
-                checkpoint = await self._send_operations(service, shard, address, [])
+                checkpoint = await self._send_operations(service, shard, address, [],
+                                                         request.target_allocation_id)
             if self._relocating_primary(shard, request.target_node):
                 # Hand-off: this primary takes no new writes (they wait for the state that
                 # makes the target primary) and lets those under way finish, which reaches
@@ -449,7 +461,21 @@ class PeerRecovery:
         state.stage = "DONE"
         return StartRecoveryResponse(operations=state.operations, tracked=tracked,
                                      took_millis=int((time.monotonic() - started) * 1000),
-                                     history_uuid=engine.history_uuid)
+                                     history_uuid=engine.history_uuid,
+                                     retention_leases=tracker.retention_leases())
+
+    @staticmethod
+    def _operation_based_start(engine, tracker, request: StartRecoveryRequest) -> int | None:
+        """Where an operation-based recovery would replay from, or None for file-based: a
+        copy with a store of its own needs its node's lease and a history complete from its
+        local checkpoint on (ES's isSequenceNumberBasedRecovery); a new copy gets the
+        history when it is whole and small."""
+        if request.history_uuid:
+            leased = tracker.peer_recovery_lease(request.target_node) is not None
+            ok = leased and engine.holds_history_from(request.starting_seq_no)
+            return request.starting_seq_no if ok else None
+        small = engine.tracker.max_seq_no + 1 <= OPS_BASED_LIMIT
+        return 0 if small and engine.holds_history_from(0) else None
 
     @staticmethod
     def _check_kept_store(engine, shard: IndexShard, request: StartRecoveryRequest) -> None:
@@ -468,14 +494,19 @@ class PeerRecovery:
                                   f"[{engine.tracker.max_seq_no}]")
 
     @staticmethod
-    def _holds_all(engine, operations: list[tuple[int, int]]) -> bool:
+    def _holds_all(engine, operations: list[tuple[int, int]]) -> bool | None:
         """Whether this primary's history has every (seq_no, primary_term): within one
-        primary term a sequence number names one operation. Blocking."""
+        primary term a sequence number names one operation. None when it cannot tell:
+        some were pruned (below the minimum retained, only live versions remain). Blocking."""
+        unknown = False
         for seq_no, term in operations:
             found = engine.history(seq_no, seq_no)
-            if not found or decode_operation(found[0]).primary_term != term:
+            if found and decode_operation(found[0]).primary_term == term:
+                continue
+            if engine.holds_history_from(seq_no):
                 return False
-        return True
+            unknown = True
+        return None if unknown else True
 
     def _relocating_primary(self, shard: IndexShard, target_node: str) -> bool:
         for copy in self.node.coordination.content.routing_table.indices.get(shard.ref.index, ()):
@@ -483,63 +514,21 @@ class PeerRecovery:
                 return copy.primary and copy.state == "RELOCATING" and copy.relocating_node == target_node
         return False
 
-    async def _copy_store(self, request: StartRecoveryRequest, service: IndexService, shard: IndexShard,
-                          address: str | None, state: RecoveryState, task: Task) -> int:
-        """Phase one: the store as of one snapshot, in checksummed chunks, throttled by
-        `indices.recovery.max_bytes_per_sec`; returns the local checkpoint it covers."""
-        engine = shard.engine
-        loop = asyncio.get_running_loop()
-        snapshot, max_seq_no, checkpoint = engine.store_snapshot()
-        state.stage = "INDEX"
-        state.bytes_total = await loop.run_in_executor(None, dir_size, shard.path / "index")
-        started = time.monotonic()
-        in_flight: list[asyncio.Task] = []
-
-        async def send(pairs: list[tuple[bytes, bytes]]) -> None:
-            await self.node.transport.execute(STORE_CHUNK, StoreChunkRequest(
-                index=request.index, index_uuid=request.index_uuid, shard=request.shard,
-                target_allocation_id=request.target_allocation_id, pairs=pairs,
-                checksum=chunk_checksum(pairs), total_bytes=state.bytes_total), address=address)
-            state.bytes_recovered += sum(len(k) + len(v) for k, v in pairs)
-
-        try:
-            after, more = None, True
-            while more:
-                task.ensure_not_cancelled()
-                # The next chunk is read while earlier ones travel and are written (the
-                # keys are distinct, so chunks may land in any order).
-                pairs, more = await running.run_in_executor(None, task, engine.read_store_chunk, snapshot,
-                                                            after, CHUNK_BYTES)
-                if not pairs:
-                    break
-                after = pairs[-1][0]
-                in_flight.append(asyncio.ensure_future(send(pairs)))
-                if len(in_flight) >= CONCURRENT_CHUNKS:
-                    await in_flight.pop(0)
-                await self._throttle(state.bytes_recovered, started)
-            for pending in in_flight:
-                await pending
-        finally:
-            for pending in in_flight:
-                pending.cancel()
-            await asyncio.gather(*in_flight, return_exceptions=True)
-            snapshot.close()
-        await self.node.transport.execute(STORE_FINALIZE, StoreFinalizeRequest(
-            index=request.index, index_uuid=request.index_uuid, shard=request.shard, max_seq_no=max_seq_no,
-            local_checkpoint=checkpoint, target_allocation_id=request.target_allocation_id), address=address)
-        return checkpoint
-
-    async def _throttle(self, sent: int, started: float) -> None:
+    async def throttle(self, state: RecoveryState, started: float) -> None:
+        """Hold the source back to `indices.recovery.max_bytes_per_sec` (0 or -1: no limit,
+        as in ES); the limit is read at every chunk, so a change applies at once."""
         limit = self.node.cluster_settings.get("indices.recovery.max_bytes_per_sec")
         if limit > 0:
-            ahead = sent / limit - (time.monotonic() - started)
+            ahead = state.bytes_recovered / limit - (time.monotonic() - started)
             if ahead > 0:
+                state.throttle_seconds += ahead
                 await asyncio.sleep(ahead)
 
     async def _send_operations(self, service: IndexService, shard: IndexShard, address: str | None,
-                               operations: list[bytes]) -> int:
+                               operations: list[bytes], target_allocation_id: str) -> int:
         request = ReplicaRequest(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
                                  primary_term=shard.engine.primary_term,
                                  global_checkpoint=shard.tracker.global_checkpoint, operations=operations)
         response = await self.node.transport.execute(RECOVERY_OPS, request, address=address)
+        shard.tracker.update_global_checkpoint_on_copy(target_allocation_id, request.global_checkpoint)
         return response.local_checkpoint

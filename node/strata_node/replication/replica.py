@@ -114,15 +114,8 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
     """Apply a primary's operations to this node's copy; its local checkpoint after."""
     shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
     service = node.indices.indices[request.index]
-    if shard.term_change.locked():
-        async with shard.term_change:  # a newer primary's rollback first: then the checks below
-            pass
     check_operation_term(shard, service, request.primary_term)
-    if request.primary_term < shard.operation_term:
-        # A newer primary's operations came first: the older one's may reuse their
-        # sequence numbers, and must never be applied here (ES's operation-term check).
-        raise IllegalState(f"{shard.ref} operation primary term [{request.primary_term}] is too old "
-                           f"(current [{shard.operation_term}])")
+    await _refuse_an_older_term(shard, request)
     engine = shard.active_engine()
     if shard.refuse_writes:
         raise IllegalState(f"{shard.ref} refuses writes (fault injection)")
@@ -130,18 +123,31 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
         async with shard.term_change:
             if request.primary_term > shard.operation_term:
                 await _take_new_term(shard, engine, request)
-    if request.primary_term < shard.operation_term:  # a newer one came while this one waited
-        raise IllegalState(f"{shard.ref} operation primary term [{request.primary_term}] is too old "
-                           f"(current [{shard.operation_term}])")
     operations = await index_operations(node, service, request.operations)
+    await _refuse_an_older_term(shard, request)  # a newer primary may have come meanwhile
     engine.apply_operations(operations)
+    # Persisted with this request's operations: the global checkpoint this copy
+    # acknowledges, which its retention lease retains from, is the one it finds after a
+    # restart (and vouches for the operations above).
+    engine.translog.global_checkpoint = max(engine.translog.global_checkpoint, request.global_checkpoint)
     if service.metadata.setting("index.translog.durability") == "request":
         await engine.sync_translog()
-    engine.translog.global_checkpoint = max(engine.translog.global_checkpoint, request.global_checkpoint)
     if request.refresh:
         engine.refresh()
     service.after_write(shard)
     return engine.tracker.checkpoint
+
+
+async def _refuse_an_older_term(shard: IndexShard, request: ReplicaRequest) -> None:
+    """Once a newer primary's first operations came, an older one's may reuse their
+    sequence numbers and must never be applied here (ES's operation-term check); a term
+    change under way (and its rollback) is waited out first."""
+    if shard.term_change.locked():
+        async with shard.term_change:
+            pass
+    if request.primary_term < shard.operation_term:
+        raise IllegalState(f"{shard.ref} operation primary term [{request.primary_term}] is too old "
+                           f"(current [{shard.operation_term}])")
 
 
 async def _take_new_term(shard: IndexShard, engine, request: ReplicaRequest) -> None:
@@ -232,6 +238,7 @@ async def replicate(node, service: IndexService, shard: IndexShard, written: lis
     if not written or tracker is None or not tracker.replication_targets():
         if tracker is not None:
             tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
+            shard.engine.translog.global_checkpoint = tracker.global_checkpoint
         return ReplicationOutcome(1 + service.metadata.number_of_replicas)
     return await send_operations(node, service, shard, [ops.encode(op) for op in written], refresh)
 
@@ -281,6 +288,7 @@ async def send_operations(node, service: IndexService, shard: IndexShard, payloa
                 REPLICA_ACTION, request, address=node.shard_router.address(copy.node),
                 timeout=REPLICA_TIMEOUT)
             tracker.update_local_checkpoint(allocation_id, response.local_checkpoint)
+            tracker.update_global_checkpoint_on_copy(allocation_id, request.global_checkpoint)
             outcome.successful += 1
         except StrataError as e:
             if copy is None:

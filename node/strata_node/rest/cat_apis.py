@@ -24,6 +24,7 @@ from ..action.index_stats import (
 )
 from ..action.nodes_info import NodesRequest, NodesResponse
 from ..action.nodes_stats import NODES_STATS, role_letters
+from ..action.resolve import IndicesOptions
 from ..common.errors import IllegalArgument
 from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
 from .controller import RestController, RestResponse
@@ -370,8 +371,8 @@ class CatHandlers:
     # -- indices and shards -------------------------------------------------------------------
 
     async def _stats(self, request: RestRequest, default_expand: str) -> list[IndexStats]:
-        stats = IndicesStatsRequest(expression=request.param("index"),
-                                    expand_wildcards=request.expand_wildcards_param(default_expand))
+        options = IndicesOptions(expand_wildcards=request.expand_wildcards_param(default_expand))
+        stats = IndicesStatsRequest(expression=request.param("index"), options=options)
         response: IndicesStatsResponse = await self.node.client.execute(INDICES_STATS, stats)
         return response.indices
 

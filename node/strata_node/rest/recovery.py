@@ -1,7 +1,7 @@
 """`GET /_recovery`, `/{index}/_recovery` and `_cat/recovery`: how each copy came to be
 where it is, gathered from every node (`indices:monitor/recovery[n]`), in Elasticsearch's
-shapes. A store copied in key-value chunks shows in the `index` section's bytes; there
-are no files to count."""
+shapes. A file-based recovery's LevelDB files show in the `index` section's files and
+bytes."""
 
 from __future__ import annotations
 
@@ -81,9 +81,15 @@ class RecoveryHandlers:
             reused = store.get("reused_in_bytes", 0)
             size = {"total_in_bytes": total + reused, "reused_in_bytes": reused,
                     "recovered_in_bytes": recovered, "percent": _percent(recovered, total)}
+            files = entry.get("files", {})
+            files_total, files_recovered = files.get("total", 0), files.get("recovered", 0)
             shard["index"] = {"size": size,
-                              "files": {"total": 0, "reused": 0, "recovered": 0, "percent": "0.0%"},
-                              "total_time_in_millis": 0, "source_throttle_time_in_millis": 0,
+                              "files": {"total": files_total, "reused": files.get("reused", 0),
+                                        "recovered": files_recovered,
+                                        "percent": _percent(files_recovered, files_total)},
+                              "total_time_in_millis": entry.get("index_time_in_millis", 0),
+                              "source_throttle_time_in_millis":
+                                  entry.get("source_throttle_time_in_millis", 0),
                               "target_throttle_time_in_millis": 0}
             shard["translog"] = entry["translog"]
             shard["verify_index"] = {"check_index_time_in_millis": 0, "total_time_in_millis": 0}
@@ -99,6 +105,8 @@ class RecoveryHandlers:
             translog = entry["translog"]
             store = entry.get("store", {})
             store_total, store_recovered = store.get("total_in_bytes", 0), store.get("recovered_in_bytes", 0)
+            files = entry.get("files", {})
+            files_total, files_recovered = files.get("total", 0), files.get("recovered", 0)
             table.add({
                 "index": entry["index"], "shard": entry["id"],
                 "start_time": entry["start_time_in_millis"],
@@ -108,7 +116,8 @@ class RecoveryHandlers:
                 "stage": entry["stage"].lower(), "source_host": source.get("host", "n/a"),
                 "source_node": source.get("name", "n/a"), "target_host": target.get("host"),
                 "target_node": target.get("name"), "repository": "n/a", "snapshot": "n/a",
-                "files": 0, "files_recovered": 0, "files_percent": "0.0%", "files_total": 0,
+                "files": files_total, "files_recovered": files_recovered,
+                "files_percent": _percent(files_recovered, files_total), "files_total": files_total,
                 "bytes": ByteSize(store_total), "bytes_recovered": ByteSize(store_recovered),
                 "bytes_percent": _percent(store_recovered, store_total),
                 "bytes_total": ByteSize(store_total), "translog_ops": translog["total"],

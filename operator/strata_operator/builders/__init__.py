@@ -22,6 +22,7 @@ def build_cluster_objects(
     secrets: ClusterSecrets,
     bootstrapped: bool,
     replicas: Mapping[str, int] | None = None,
+    claim_sizes: Mapping[str, str] | None = None,
     disruptions_allowed: bool = True,
 ) -> list[dict[str, Any]]:
     """Every object of the cluster, in the order to apply them (what a pod mounts or names
@@ -29,8 +30,11 @@ def build_cluster_objects(
 
     bootstrapped: the cluster has formed once (cluster.initial_master_nodes is left out).
     replicas: node set -> the count to run now where it differs from the spec's.
+    claim_sizes: node set -> the storage size its claim template keeps where it differs from
+    the spec's (a volume expansion not done yet, or refused).
     disruptions_allowed: whether the PodDisruptionBudget lets voluntary disruptions through."""
     replicas = replicas or {}
+    claim_sizes = claim_sizes or {}
     objects: list[dict[str, Any]] = [build_secret(spec, secrets)]
     statefulsets = []
     for node_set in spec.node_sets:
@@ -38,7 +42,11 @@ def build_cluster_objects(
         objects.append(build_config_map(spec, node_set, settings))
         statefulsets.append(
             build_statefulset(
-                spec, node_set, config_hash=config_hash(settings), replicas=replicas.get(node_set.name)
+                spec,
+                node_set,
+                config_hash=config_hash(settings),
+                replicas=replicas.get(node_set.name),
+                storage_size=claim_sizes.get(node_set.name),
             )
         )
     objects.append(build_transport_service(spec))

@@ -195,13 +195,20 @@ def pod_template(spec: ClusterSpec, node_set: NodeSet, config_hash: str) -> dict
 
 
 def build_statefulset(
-    spec: ClusterSpec, node_set: NodeSet, *, config_hash: str, replicas: int | None = None
+    spec: ClusterSpec,
+    node_set: NodeSet,
+    *,
+    config_hash: str,
+    replicas: int | None = None,
+    storage_size: str | None = None,
 ) -> dict[str, Any]:
     """`replicas`: the count to run now, when it must differ from the spec's (a scale-down
-    holds the current count until the leaving nodes are drained)."""
+    holds the current count until the leaving nodes are drained). `storage_size`: the claim
+    template's size, when it must differ from the spec's (the template is immutable: it
+    changes only when volumes.py makes the StatefulSet again)."""
     claim_spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": node_set.storage_size}},
+        "resources": {"requests": {"storage": storage_size or node_set.storage_size}},
     }
     if node_set.storage_class:
         claim_spec["storageClassName"] = node_set.storage_class
@@ -217,7 +224,8 @@ def build_statefulset(
             "podManagementPolicy": "Parallel",
             "updateStrategy": {"type": "OnDelete"},
             # Claims are kept, whoever shrinks or deletes the StatefulSet (a `kubectl scale` by
-            # hand must not lose data); the operator removes a claim once its node is drained.
+            # hand must not lose data, and a StatefulSet made again for larger volumes must find
+            # them); a scaled-down node's claim is taken up again when the set grows back.
             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
             "template": pod_template(spec, node_set, config_hash),
             "volumeClaimTemplates": [

@@ -5,7 +5,7 @@ so that the cluster tolerates as many failures as it can: an odd size (an even o
 tolerates no more failures than one node fewer), the master first, then nodes already in
 the configuration (fewer changes), then newcomers; a master under an exclusion is left
 out like any other node. With auto-shrink it keeps at least
-three nodes once it has three; without, it never shrinks. A change is proposed only when
+three nodes once it has three not excluded; without, it never shrinks. A change is proposed only when
 the live nodes hold a quorum of the new configuration, so it can actually commit. Nodes
 under a voting configuration exclusion are left out, live or not.
 """
@@ -39,7 +39,11 @@ def reconfigure(
     in_config_not_live = sorted(
         n for n in current.node_ids if n not in live and n != master and n not in excluded
     )
-    minimum = 1 if len(current) <= 1 else 3
+    # As Elasticsearch: the floor of three counts the configuration's nodes that are not
+    # excluded; counting an excluded one would keep it in (3 -> 2 excluded-one stays 3) and
+    # ask for the vote of a master-eligible node that may have voted for another candidate.
+    remaining = [n for n in current.node_ids if n not in excluded]
+    minimum = 1 if len(remaining) < 3 else 3
     if auto_shrink:
         target = max(_round_down_to_odd(len(live)), minimum)
     else:

@@ -1,0 +1,92 @@
+"""`GET /_stats` and `GET /{index}/_stats`: the figures the copies report of themselves
+(`indices:monitor/stats`, action/index_stats.py), summed as Elasticsearch sums them (primaries and total), per
+index, and per copy with `level=shards`, where each copy also shows its routing, its
+sequence numbers and, on a primary, its retention leases (ES's shard-level stats).
+
+Only the sections Strata measures are present: docs, store, indexing, refresh, flush.
+`docs.deleted` counts the operations the history retains beyond each live document's own,
+what soft deletes make Lucene report as deleted documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..action.index_stats import INDICES_STATS, IndicesStatsRequest, IndicesStatsResponse, ShardCopyStats
+from ..common.errors import IllegalArgument
+from .controller import RestController, RestResponse
+from .indices import indices_options
+from .request import RestRequest
+
+PARAMS = ("level", "ignore_unavailable", "allow_no_indices", "expand_wildcards", "forbid_closed_indices",
+          "groups", "fields", "completion_fields", "fielddata_fields", "include_segment_file_sizes",
+          "include_unloaded_segments")
+LEVELS = ("cluster", "indices", "shards")
+
+
+def sections(copies: list[ShardCopyStats]) -> dict[str, Any]:
+    def total(field: str) -> int:
+        return sum(getattr(c, field) or 0 for c in copies)
+
+    return {"docs": {"count": total("docs"), "deleted": total("docs_deleted")},
+            "store": {"size_in_bytes": total("store_bytes"),
+                      "total_data_set_size_in_bytes": total("store_bytes")},
+            "indexing": {"index_total": total("index_total")},
+            "refresh": {"total": total("refresh_total")},
+            "flush": {"total": total("flush_total")}}
+
+
+def shard_entry(copy, stats: ShardCopyStats) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "routing": {"state": copy.state, "primary": copy.primary, "node": copy.node,
+                    "relocating_node": copy.relocating_node},
+        **sections([stats]),
+        "seq_no": {"max_seq_no": stats.max_seq_no, "local_checkpoint": stats.local_checkpoint,
+                   "global_checkpoint": stats.global_checkpoint},
+        "shard_path": {"state_path": stats.path, "data_path": stats.path, "is_custom_data_path": False},
+    }
+    if stats.retention_leases is not None:
+        entry["retention_leases"] = stats.retention_leases
+    return entry
+
+
+class IndexStatsHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self, c: RestController) -> None:
+        for path in ("/_stats", "/{index}/_stats"):
+            c.register("GET", path, self.stats, PARAMS, action=INDICES_STATS)
+
+    async def stats(self, request: RestRequest) -> RestResponse:
+        level = request.param("level", "indices")
+        if level not in LEVELS:
+            raise IllegalArgument(f"level parameter must be one of [cluster] or [indices] or [shards] but "
+                                  f"was [{level}]")
+        stats: IndicesStatsResponse = await self.node.client.execute(INDICES_STATS, IndicesStatsRequest(
+            expression=request.param("index"), options=indices_options(request), history=True))
+        everything: list[ShardCopyStats] = []
+        primaries: list[ShardCopyStats] = []
+        indices: dict[str, Any] = {}
+        copies_total = 0
+        for index in stats.indices:
+            copies_total += len(index.copies)
+            answered = [(c.routing, c.figures) for c in index.copies if c.figures is not None]
+            every = [s for _, s in answered]
+            mine = [s for copy, s in answered if copy.primary]
+            everything += every
+            primaries += mine
+            body: dict[str, Any] = {"uuid": index.metadata.uuid, "primaries": sections(mine),
+                                    "total": sections(every)}
+            if level == "shards":
+                shards: dict[str, list] = {}
+                for copy, figures in sorted(answered, key=lambda a: (a[0].shard, not a[0].primary)):
+                    shards.setdefault(str(copy.shard), []).append(shard_entry(copy, figures))
+                body["shards"] = shards
+            indices[index.metadata.name] = body
+        response: dict[str, Any] = {
+            "_shards": {"total": copies_total, "successful": len(everything), "failed": 0},
+            "_all": {"primaries": sections(primaries), "total": sections(everything)}}
+        if level != "cluster":
+            response["indices"] = indices
+        return RestResponse(200, response)

@@ -1,0 +1,192 @@
+"""History retention in the shard engine: pruning drops what no retention lease needs and
+no live document points to, and a consistent file set of the live store opens as a store
+holding every operation up to its local checkpoint."""
+
+import asyncio
+import struct
+
+from strata_node.engine import file_set
+from strata_node.engine import operation as ops
+from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
+from strata_node.engine.retention_leases import RetentionLease, RetentionLeases
+
+REF = ShardRef("logs", "uuid-1", 0)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def write(engine, *requests):
+    engine.write(list(requests), lambda i, outcome: None)
+
+
+async def opened(path, lease=None):
+    """An engine whose only retention lease retains from `lease`, every operation written
+    below the global checkpoint."""
+    e = Engine(REF, path, 1)
+    await e.open()
+    if lease is not None:
+        held = RetentionLease("peer_recovery/n", lease, 0, "peer recovery")
+        e.retention_leases = RetentionLeases(1, 1, (held,))
+        e.translog.global_checkpoint = 1_000_000
+    return e
+
+
+def seq_nos(engine):
+    return [ops.decode(p).seq_no for p in engine.history(0, engine.tracker.max_seq_no)]
+
+
+def test_pruning_keeps_the_live_versions_and_drops_superseded_operations_below_the_bound(tmp_path):
+    async def go():
+        e = await opened(tmp_path, lease=100)
+        write(e, IndexOp("a", b'{"v":1}'), IndexOp("a", b'{"v":2}'), IndexOp("b", b"{}"),
+              DeleteOp("b"), IndexOp("c", b"{}"))
+        await e.flush()
+        assert await e.prune_history() == 3  # a's first version, b and its delete
+        assert seq_nos(e) == [1, 4]
+        assert e.get("a").source == b'{"v":2}' and e.get("c") is not None and e.get("b") is None
+        assert e.min_retained_seq_no == 5 and not e.holds_history_from(4) and e.holds_history_from(5)
+        await e.close()
+
+    run(go())
+
+
+def test_pruning_never_passes_the_lowest_lease_nor_the_last_commit(tmp_path):
+    async def go():
+        e = await opened(tmp_path, lease=2)
+        for n in range(6):
+            write(e, IndexOp("same", f'{{"n":{n}}}'.encode()))
+        await e.prune_history()
+        assert seq_nos(e) == [0, 1, 2, 3, 4, 5]  # nothing committed yet
+        await e.flush()
+        await e.prune_history()
+        assert seq_nos(e) == [2, 3, 4, 5]  # the lease retains from 2
+        await e.close()
+
+    run(go())
+
+
+def test_without_any_lease_the_history_is_kept_whole(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        for n in range(4):
+            write(e, IndexOp("same", f'{{"n":{n}}}'.encode()))
+        e.translog.global_checkpoint = 3
+        await e.flush()
+        assert await e.prune_history() == 0 and seq_nos(e) == [0, 1, 2, 3]
+        await e.close()
+
+    run(go())
+
+
+def test_pruning_never_passes_the_global_checkpoint(tmp_path):
+    async def go():
+        e = await opened(tmp_path, lease=10)
+        for n in range(4):
+            write(e, IndexOp("same", f'{{"n":{n}}}'.encode()))
+        e.translog.global_checkpoint = 1
+        await e.flush()
+        await e.prune_history()
+        assert seq_nos(e) == [1, 2, 3]  # 1 is what 2, above the global checkpoint, replaced
+        await e.close()
+
+    run(go())
+
+
+def test_persisted_leases_are_honoured_after_a_restart(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        leases = RetentionLeases(3, 7, (RetentionLease("peer_recovery/n", 2, 5, "peer recovery"),))
+        e.persist_retention_leases(leases)
+        await e.close()
+        again = await opened(tmp_path)
+        assert again.retention_leases == leases
+        await again.close()
+
+    run(go())
+
+
+def test_the_minimum_retained_sequence_number_survives_a_restart(tmp_path):
+    async def go():
+        e = await opened(tmp_path, lease=10)
+        for n in range(4):
+            write(e, IndexOp("same", f'{{"n":{n}}}'.encode()))
+        await e.flush()
+        await e.prune_history()
+        await e.close()
+        again = await opened(tmp_path)
+        assert again.min_retained_seq_no == 4 and seq_nos(again) == [3]
+        await again.close()
+
+    run(go())
+
+
+def test_a_file_set_of_a_live_store_opens_as_a_copy_holding_its_operations(tmp_path):
+    async def go():
+        e = await opened(tmp_path / "source")
+        for start in range(0, 3000, 500):
+            write(e, *[IndexOp(str(n), f'{{"n":{n}}}'.encode()) for n in range(start, start + 500)])
+        names, checkpoint = await e.take_file_set(tmp_path / "set")
+        write(e, IndexOp("later", b"{}"))  # after the set: not in it, replayed by recovery
+        assert checkpoint == 2999 and "CURRENT" in names and any(n.endswith(".ldb") for n in names)
+        target = tmp_path / "target"
+        target.mkdir()
+        Engine.install_file_set(target, tmp_path / "set", checkpoint, checkpoint)
+        copy = await opened(target)
+        assert copy.tracker.checkpoint == 2999 and copy.doc_count == 3000
+        assert copy.get("1234").source == b'{"n":1234}' and copy.get("later") is None
+        assert copy.history_uuid != e.history_uuid  # taken up when the recovery completes
+        await copy.close()
+        await e.close()
+
+    run(go())
+
+
+def record(kind: int, payload: bytes) -> bytes:
+    """A LevelDB log record (the checksum is LevelDB's business: the parser skips it)."""
+    return b"\0\0\0\0" + struct.pack("<HB", len(payload), kind) + payload
+
+
+def test_a_manifest_cut_off_mid_record_yields_its_whole_records_only():
+    whole = record(file_set.FULL, b"first") + record(file_set.FIRST, b"sec") + record(file_set.LAST, b"ond")
+    torn = whole + record(file_set.FULL, b"third")[:-2]
+    assert file_set.manifest_records(torn) == [b"first", b"second"]
+
+
+def test_the_live_tables_are_those_added_and_not_deleted_since():
+    def varint(n: int) -> bytes:
+        out = b""
+        while n >= 0x80:
+            out += bytes([n & 0x7F | 0x80])
+            n >>= 7
+        return out + bytes([n])
+
+    def new_file(level: int, number: int) -> bytes:
+        return varint(file_set.NEW_FILE) + varint(level) + varint(number) + varint(100) + \
+            varint(1) + b"a" + varint(1) + b"z"
+
+    first = varint(file_set.COMPARATOR) + varint(3) + b"cmp" + new_file(0, 5) + new_file(0, 6)
+    second = varint(file_set.DELETED_FILE) + varint(0) + varint(5) + new_file(1, 9) + \
+        varint(file_set.LAST_SEQUENCE) + varint(42)
+    assert file_set.live_tables(record(file_set.FULL, first) + record(file_set.FULL, second)) == {6, 9}
+
+
+def test_pruning_keeps_a_version_replaced_above_the_global_checkpoint_until_a_pass_reaches_that(tmp_path):
+    async def go():
+        e = await opened(tmp_path, lease=10)
+        write(e, IndexOp("a", b'{"v":1}'), IndexOp("b", b'{"v":1}'), IndexOp("b", b'{"v":2}'),
+              IndexOp("a", b'{"v":2}'))  # a: 0 replaced by 3; b: 1 replaced by 2
+        e.translog.global_checkpoint = 2
+        await e.flush()
+        await e.prune_history()
+        # up to 3: b's first version (replaced at 2) goes, a's (replaced at 3, which a new
+        # primary may have this copy roll back) stays, and so does the record of it
+        assert seq_nos(e) == [0, 2, 3]
+        assert [k for k, _ in e.db.iterator(prefix=b"r")] == [b"r" + struct.pack(">Q", 3)]
+        e.translog.global_checkpoint = 3
+        await e.prune_history()  # the pass past 3 lets it go
+        assert seq_nos(e) == [2, 3] and not list(e.db.iterator(prefix=b"r"))
+        await e.close()
+
+    run(go())
