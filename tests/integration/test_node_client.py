@@ -11,6 +11,7 @@ import httpx
 import orjson
 import pytest
 
+from strata_node.action.get import GET, GetDocumentRequest, GetDocumentResponse, GetRequest
 from strata_node.action.write_actions import (
     BULK,
     BulkRequest,
@@ -160,3 +161,16 @@ def test_a_member_of_the_cluster_runs_the_same_bulk_action_remotely(node):
     assert response.items[0]["index"]["result"] == "created"
     with node.client() as c:
         assert c.get("/remote/_doc/member").json()["_source"] == {"m": "member"}
+
+
+def test_a_member_of_the_cluster_reads_a_document_remotely(node):
+    async def get():
+        client = transport_client(SECRET)
+        try:
+            return await client.execute(GET, GetDocumentRequest(get=GetRequest(index="remote", id="member")),
+                                        GetDocumentResponse, address=node.transport_address, timeout=30)
+        finally:
+            await client.close()
+
+    response = asyncio.run(get())
+    assert response.body["found"] is True and response.body["_source"] == {"m": "member"}
