@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from strata_node.action.get import GET, GetDocumentRequest, GetDocumentResponse, GetRequest
+from strata_node.action.search_actions import SEARCH, SearchActionRequest, SearchActionResponse
 from strata_node.action.write_actions import (
     BULK,
     BulkRequest,
@@ -133,13 +134,17 @@ def one_document_bulk(message):
     return BulkRequest(options=WriteRequestOptions(refresh="true"), items=[item])
 
 
-async def call_bulk(node, secret, message):
+async def call(node, action, request, response_type, secret=SECRET):
     client = transport_client(secret)
     try:
-        return await client.execute(BULK, one_document_bulk(message), BulkResponse,
-                                    address=node.transport_address, timeout=30)
+        return await client.execute(action, request, response_type, address=node.transport_address,
+                                    timeout=30)
     finally:
         await client.close()
+
+
+async def call_bulk(node, secret, message):
+    return await call(node, BULK, one_document_bulk(message), BulkResponse, secret)
 
 
 def test_a_foreign_transport_client_cannot_run_the_bulk_action_that_rest_runs(node):
@@ -164,13 +169,14 @@ def test_a_member_of_the_cluster_runs_the_same_bulk_action_remotely(node):
 
 
 def test_a_member_of_the_cluster_reads_a_document_remotely(node):
-    async def get():
-        client = transport_client(SECRET)
-        try:
-            return await client.execute(GET, GetDocumentRequest(get=GetRequest(index="remote", id="member")),
-                                        GetDocumentResponse, address=node.transport_address, timeout=30)
-        finally:
-            await client.close()
-
-    response = asyncio.run(get())
+    request = GetDocumentRequest(get=GetRequest(index="remote", id="member"))
+    response = asyncio.run(call(node, GET, request, GetDocumentResponse))
     assert response.body["found"] is True and response.body["_source"] == {"m": "member"}
+
+
+def test_a_member_of_the_cluster_searches_remotely(node):
+    body = b'{"query":{"term":{"m.keyword":"member"}},"aggs":{"m":{"terms":{"field":"m.keyword"}}}}'
+    request = SearchActionRequest(index="remote", options={}, body=body, params={})
+    response = asyncio.run(call(node, SEARCH, request, SearchActionResponse))
+    assert [h["_source"] for h in response.body["hits"]["hits"]] == [{"m": "member"}]
+    assert response.body["aggregations"]["m"]["buckets"] == [{"key": "member", "doc_count": 1}]
