@@ -17,11 +17,30 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from .action import broadcast, cluster_admin, cluster_reroute, get, node_shutdown, nodes_info, reserved_state
+from .action import (
+    analyze_action,
+    broadcast,
+    broadcast_actions,
+    cluster_admin,
+    cluster_reroute,
+    fault,
+    get,
+    index_reads,
+    index_stats,
+    main,
+    node_shutdown,
+    nodes_info,
+    recovery_action,
+    reserved_state,
+    write_actions,
+)
 from .action.bulk import BulkAction
+from .action.cluster_state_action import ClusterStateAction
+from .action.health_action import ClusterHealthAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
 from .action.persistent_tasks import PersistentTasksService
+from .action.search_actions import SearchActions
 from .action.shard_router import ShardRouter
 from .action.templates import TemplateActions
 from .allocation.delayed import DelayedAllocationService
@@ -32,12 +51,12 @@ from .common.errors import ClusterBlockError
 from .common.files import write_atomically
 from .common.ids import random_base64_uuid
 from .index.service import IndicesService
+from .node_client import NodeClient
 from .replication import replica
 from .replication.recovery import PeerRecovery
 from .replication.retention_sync import RetentionLeaseSync
 from .reservedstate.file_settings import FileSettingsService
 from .reservedstate.registry import default_handlers
-from .rest import recovery as recovery_api
 from .rest.aliases import AliasHandlers
 from .rest.allocation import AllocationHandlers
 from .rest.analyze import AnalyzeHandlers
@@ -63,6 +82,7 @@ from .rest.templates import TemplateHandlers
 from .search import transport_actions as search_transport_actions
 from .settings import NodeSettings
 from .tasks.actions import TaskActions
+from .tasks.api import TaskApiActions
 from .tasks.manager import TaskManager
 from .tasks.results import TaskResults
 from .tasks.task import Task
@@ -117,6 +137,7 @@ class Node:
         # Made once the node id is known (prepare_data_path).
         self.tasks: TaskManager | None = None
         self.transport: TransportService | None = None
+        self.client: NodeClient | None = None
         self.task_actions: TaskActions | None = None
         self.coordination: CoordinationService | None = None  # made at start, once addresses are bound
         self.delayed_allocation: DelayedAllocationService | None = None
@@ -186,6 +207,7 @@ class Node:
                                           roles=tuple(self.settings.get("node.roles")))
         self.task_actions = TaskActions(self.transport, self.tasks,
                                         test_actions=self.settings.get("strata.test_actions.enabled"))
+        self.client = NodeClient(self.transport)
         self.master_actions = MasterActions(self)
         self.shard_router = ShardRouter(self)
         self.bulk.router = self.shard_router
@@ -197,7 +219,7 @@ class Node:
         self.retention_leases = RetentionLeaseSync(self)
         self.retention_leases.register()
         self.indices.recoveries = self.recoveries
-        recovery_api.register(self)
+        recovery_action.register(self)
         self.index_admin = IndexAdmin(self)
         self.index_admin.register()
         self.indices.admin = self.index_admin
@@ -212,7 +234,20 @@ class Node:
         self.persistent_tasks.register()
         cluster_reroute.register(self)
         get.register(self)
+        get.register_actions(self)
+        write_actions.register(self)
+        self.search_actions = SearchActions(self)
+        self.search_actions.register()
+        fault.register(self)
+        TaskApiActions(self).register()
         broadcast.register(self)
+        broadcast_actions.register(self)
+        index_reads.register(self)
+        ClusterHealthAction(self).register()
+        ClusterStateAction(self).register()
+        main.register(self)
+        analyze_action.register(self)
+        index_stats.register_stats(self)
         search_transport_actions.register(self)
         reserved_state.register(self)
         self.rest.tasks = self.tasks

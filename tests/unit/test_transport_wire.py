@@ -1,4 +1,5 @@
 import msgspec
+import orjson
 import pytest
 
 from strata_node.transport import wire
@@ -41,3 +42,13 @@ def test_garbage_and_mistyped_bodies_are_malformed_messages():
         wire.decode_request(b"\xc1\xff")
     with pytest.raises(wire.MalformedMessage, match=r"\[Sleep\]"):
         wire.decode_body(wire.encode(wire.Empty()), Sleep)
+
+
+class Answer(Message):
+    body: dict
+
+
+def test_json_a_response_embeds_as_is_travels_as_the_value_it_spells():
+    answer = Answer(body={"_id": "1", "_source": orjson.Fragment(b'{"message":"hi","n":[1,2]}')})
+    decoded = wire.decode_body(wire.encode(answer), Answer)
+    assert decoded.body == {"_id": "1", "_source": {"message": "hi", "n": [1, 2]}}

@@ -22,6 +22,7 @@ from ..settings import flatten
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
 from . import nodes_stats
+from .master import MasterNodeRequest
 
 UPDATE_SETTINGS = "cluster:admin/settings/update"
 ADD_VOTING_EXCLUSIONS = "cluster:admin/voting_config/add_exclusions"
@@ -37,7 +38,7 @@ class TimedOut(StrataError):
     status = 429
 
 
-class UpdateSettingsRequest(Message):
+class UpdateSettingsRequest(MasterNodeRequest):
     persistent: dict[str, Any] = {}
     transient: dict[str, Any] = {}
 
@@ -47,15 +48,19 @@ class UpdateSettingsResponse(Message):
     transient: dict[str, Any] = {}
 
 
-class AddExclusionsRequest(Message):
+class AddExclusionsRequest(MasterNodeRequest):
     node_ids: list[str] = []
     node_names: list[str] = []
     timeout: float = 30.0
 
 
-class ClearExclusionsRequest(Message):
+class ClearExclusionsRequest(MasterNodeRequest):
     wait_for_removal: bool = True
     timeout: float = 30.0
+
+
+class StateVersionRequest(MasterNodeRequest):
+    """Which state the master has applied (what a read that must not be stale waits for)."""
 
 
 class StateVersion(Message):
@@ -246,7 +251,7 @@ def register(node) -> None:
         await c.submit("clear-voting-config-exclusions", update)
         return Empty()
 
-    async def state_version(request: Empty, task: Task) -> StateVersion:
+    async def state_version(request: StateVersionRequest, task: Task) -> StateVersion:
         state = coordination().applied_state
         return StateVersion(term=state.term if state else 0, version=state.version if state else 0)
 
@@ -254,7 +259,7 @@ def register(node) -> None:
     master.register(UPDATE_SETTINGS, UpdateSettingsRequest, UpdateSettingsResponse, update_settings)
     master.register(ADD_VOTING_EXCLUSIONS, AddExclusionsRequest, Empty, add_exclusions)
     master.register(CLEAR_VOTING_EXCLUSIONS, ClearExclusionsRequest, Empty, clear_exclusions)
-    master.register(STATE_VERSION, Empty, StateVersion, state_version)
+    master.register(STATE_VERSION, StateVersionRequest, StateVersion, state_version)
 
 
 CATCH_UP_SECONDS = 5.0
@@ -264,7 +269,7 @@ async def catch_up_with_master(node, master_timeout: float) -> None:
     """What a non-local read does first (ES reads such APIs on the master): learn which
     state the master has applied and wait for this node to apply it as well, or give up
     waiting after a few seconds."""
-    answer = await node.master_actions.execute(
-        STATE_VERSION, Empty(), master_timeout=master_timeout if master_timeout >= 0 else 365 * 86400.0)
+    timeout = master_timeout if master_timeout >= 0 else 365 * 86400.0  # -1: wait as long as it takes
+    answer = await node.master_actions.execute(STATE_VERSION, StateVersionRequest(), master_timeout=timeout)
     await node.coordination.wait_for_state(
         lambda s: s is not None and (s.term, s.version) >= (answer.term, answer.version), CATCH_UP_SECONDS)

@@ -26,6 +26,7 @@ from ..cluster.state import ClusterStateContent
 from ..common.errors import IllegalState, ShardNotFound
 from ..tasks.task import Task
 from ..transport.wire import Message
+from .master import MasterNodeRequest
 
 REROUTE = "cluster:admin/reroute"
 EXPLAIN = "cluster:monitor/allocation/explain"
@@ -33,7 +34,7 @@ SHARD_STORE = "internal:cluster/reroute/shard_store"
 STORE_TIMEOUT = 30.0
 
 
-class RerouteRequest(Message):
+class RerouteRequest(MasterNodeRequest):
     commands: bytes  # JSON: a list of allocation/commands.Command fields
     dry_run: bool = False
     explain: bool = False
@@ -47,7 +48,7 @@ class RerouteResponse(Message):
     routing: bytes = b""  # with dry_run: the routing table the commands would give, JSON
 
 
-class ExplainRequest(Message):
+class ExplainRequest(MasterNodeRequest):
     index: str | None = None
     shard: int | None = None
     primary: bool | None = None
@@ -165,6 +166,14 @@ def register(node) -> None:
         return ExplainResponse(body=orjson.dumps(body))
 
     node.transport.register(SHARD_STORE, ShardStoreRequest, ShardStoreResponse, shard_store)
-    node.master_actions.register(REROUTE, RerouteRequest, RerouteResponse, reroute)
+    async def coordinate_reroute(request: RerouteRequest, task: Task) -> RerouteResponse:
+        """A reroute that changed the state answers once this node has applied it."""
+        answer: RerouteResponse = await node.master_actions.on_master(REROUTE, request, task)
+        if not request.dry_run:
+            await node.index_admin.wait_for_version(answer.term, answer.version)
+        return answer
+
+    node.master_actions.register(REROUTE, RerouteRequest, RerouteResponse, reroute,
+                                 coordinate=coordinate_reroute)
     node.master_actions.register(EXPLAIN, ExplainRequest, ExplainResponse, explain_shard)
 

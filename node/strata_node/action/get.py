@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ..cluster import blocks
-from ..common.errors import IllegalArgument, VersionConflict
+from ..common.errors import IllegalArgument, StrataError, VersionConflict, error_body
 from ..common.xcontent import raw
 from ..index.service import IndicesService
 from ..tasks.task import Task
@@ -115,3 +115,48 @@ async def get_document(node, req: GetRequest) -> dict[str, Any]:
     if response.source is not None:
         body["_source"] = raw(response.source)
     return body
+
+
+# -- the top-level actions: `indices:data/read/get` and `indices:data/read/mget` ----------------
+
+GET = "indices:data/read/get"
+MGET = "indices:data/read/mget"
+
+
+class GetDocumentRequest(Message):
+    get: GetRequest
+
+
+class GetDocumentResponse(Message):
+    body: dict[str, Any]  # `found` says whether the document exists
+
+
+class MultiGetRequest(Message):
+    items: list[GetRequest]
+    error_trace: bool = False  # a failed item's error carries its stack trace
+
+    @property
+    def description(self) -> str:
+        return f"requests[{len(self.items)}]"
+
+
+class MultiGetResponse(Message):
+    docs: list[dict[str, Any]]
+
+
+def register_actions(node) -> None:
+    async def on_get(request: GetDocumentRequest, task: Task) -> GetDocumentResponse:
+        return GetDocumentResponse(body=await get_document(node, request.get))
+
+    async def on_mget(request: MultiGetRequest, task: Task) -> MultiGetResponse:
+        docs = []
+        for item in request.items:
+            try:
+                docs.append(await get_document(node, item))
+            except StrataError as e:  # one item's failure is that item's answer
+                failure = error_body(e, stack_trace=request.error_trace)["error"]
+                docs.append({"_index": item.index, "_id": item.id, "error": failure})
+        return MultiGetResponse(docs=docs)
+
+    node.transport.register(GET, GetDocumentRequest, GetDocumentResponse, on_get)
+    node.transport.register(MGET, MultiGetRequest, MultiGetResponse, on_mget)

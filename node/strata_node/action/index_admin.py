@@ -14,6 +14,7 @@ failed with `internal:cluster/shard/started` and `.../failure`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
@@ -22,6 +23,7 @@ import msgspec
 import orjson
 
 from ..allocation import allocator
+from ..cluster import blocks
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
 from ..common.errors import IllegalArgument, IndexNotFound, ResourceAlreadyExists, StrataError
 from ..common.ids import random_base64_uuid
@@ -34,6 +36,8 @@ from ..search.alias_filter import validate_alias_filter
 from ..settings import INDEX_SETTINGS, validate_index_settings
 from ..tasks.task import Task
 from ..transport.wire import Message
+from .master import MasterNodeRequest
+from .resolve import IndicesOptions, resolve_names
 
 log = logging.getLogger("strata.index_admin")
 
@@ -48,36 +52,52 @@ SHARD_FAILED = "internal:cluster/shard/failure"
 APPLY_TIMEOUT = 30.0
 
 
-class CreateIndexRequest(Message):
+class CreateIndexRequest(MasterNodeRequest):
     name: str
     body: bytes  # the create-index body, JSON
+    timeout: float = APPLY_TIMEOUT  # to wait for the primaries to start
+
+    @property
+    def description(self) -> str:
+        return f"index [{self.name}]"
 
 
-class DeleteIndicesRequest(Message):
-    names: list[str]
+class DeleteIndicesRequest(MasterNodeRequest):
+    names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
+    expression: str | None = None  # None: every index
+    options: IndicesOptions = IndicesOptions()
+
+    @property
+    def description(self) -> str:
+        return f"indices[{','.join(self.names) if self.names is not None else self.expression or ''}]"
 
 
-class PutMappingRequest(Message):
-    names: list[str]
+class PutMappingRequest(MasterNodeRequest):
     source: bytes  # JSON
+    names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
+    expression: str | None = None  # None: every index
+    options: IndicesOptions = IndicesOptions()
 
 
-class UpdateSettingsRequest(Message):
-    names: list[str]
+class UpdateSettingsRequest(MasterNodeRequest):
     settings: bytes  # flat `index.` keys -> string values (None resets to the default), JSON
+    names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
+    expression: str | None = None  # None: every index
+    options: IndicesOptions = IndicesOptions()
+    preserve_existing: bool = False  # leave out what an index already sets
 
 
-class UpdateAliasesRequest(Message):
+class UpdateAliasesRequest(MasterNodeRequest):
     actions: bytes  # the `POST /_aliases` body, JSON: parsed and resolved on the master
 
 
-class AutoPutMappingRequest(Message):
+class AutoPutMappingRequest(MasterNodeRequest):
     name: str
     uuid: str
     mapping: bytes  # the full mapping the node's documents need, JSON
 
 
-class ShardStateRequest(Message):
+class ShardStateRequest(MasterNodeRequest):
     index: str
     uuid: str
     shard: int
@@ -268,20 +288,98 @@ class IndexAdmin:
 
     def register(self) -> None:
         master = self.node.master_actions
-        master.register(CREATE, CreateIndexRequest, AppliedVersion, self._create)
-        master.register(DELETE, DeleteIndicesRequest, AppliedVersion, self._delete)
-        master.register(PUT_MAPPING, PutMappingRequest, AppliedVersion, self._put_mapping)
-        master.register(UPDATE_SETTINGS, UpdateSettingsRequest, AppliedVersion, self._update_settings)
-        master.register(UPDATE_ALIASES, UpdateAliasesRequest, AppliedVersion, self._update_aliases)
-        master.register(AUTO_PUT_MAPPING, AutoPutMappingRequest, AppliedVersion, self._auto_put_mapping)
+        master.register(CREATE, CreateIndexRequest, AppliedVersion, self._create,
+                        coordinate=self._coordinate_create)
+        master.register(DELETE, DeleteIndicesRequest, AppliedVersion, self._delete,
+                        coordinate=self._coordinate_delete)
+        master.register(PUT_MAPPING, PutMappingRequest, AppliedVersion, self._put_mapping,
+                        coordinate=self._coordinate_put_mapping)
+        master.register(UPDATE_SETTINGS, UpdateSettingsRequest, AppliedVersion, self._update_settings,
+                        coordinate=self._coordinate_update_settings)
+        master.register(UPDATE_ALIASES, UpdateAliasesRequest, AppliedVersion, self._update_aliases,
+                        coordinate=self._coordinate_update_aliases)
+        master.register(AUTO_PUT_MAPPING, AutoPutMappingRequest, AppliedVersion, self._auto_put_mapping,
+                        coordinate=functools.partial(self._applied_here, AUTO_PUT_MAPPING))
         master.register(SHARD_STARTED, ShardStateRequest, AppliedVersion, self._shard_started)
         master.register(SHARD_FAILED, ShardStateRequest, AppliedVersion, self._shard_failed)
 
+    # -- the coordinating side: checks that fail early, then the master, then waiting here ----
+
+    async def _applied_here(self, action: str, request: MasterNodeRequest, task: Task) -> AppliedVersion:
+        """The master's answer, once this node has applied the state carrying the change
+        (so a request that follows on this node sees it)."""
+        applied: AppliedVersion = await self.node.master_actions.on_master(action, request, task)
+        await self.wait_for_version(applied.term, applied.version)
+        return applied
+
+    async def _coordinate_create(self, request: CreateIndexRequest, task: Task) -> AppliedVersion:
+        self.node.indices.check_create(request.name, orjson.loads(request.body))
+        try:
+            applied = await self._applied_here(CREATE, request, task)
+        except ResourceAlreadyExists:
+            # Another request created it first: let this node apply that state too, so
+            # the caller can use the index at once.
+            await self.wait_for_index(request.name)
+            raise
+        await self.wait_for_primaries(request.name, request.timeout)
+        return applied
+
+    async def _coordinate_delete(self, request: DeleteIndicesRequest, task: Task) -> AppliedVersion:
+        indices = self.node.indices
+        if request.names is None:
+            if self.node.cluster_settings.get("action.destructive_requires_name"):
+                for part in (request.expression or "_all").split(","):
+                    if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
+                        raise IllegalArgument("Wildcard expressions or all indices are not allowed")
+            names = resolve_names(indices, request.expression, request.options, allow_aliases=False)
+            request = msgspec.structs.replace(request, names=names)
+        for name in request.names:
+            blocks.check(indices.metadata(name), blocks.METADATA_WRITE, deleting=True)
+        if not request.names:
+            return self._current_version()
+        return await self._applied_here(DELETE, request, task)
+
+    async def _coordinate_put_mapping(self, request: PutMappingRequest, task: Task) -> AppliedVersion:
+        indices = self.node.indices
+        if request.names is None:
+            names = resolve_names(indices, request.expression, request.options)
+            request = msgspec.structs.replace(request, names=sorted(set(names)))
+        indices.check_put_mapping(request.names, orjson.loads(request.source))
+        return await self._applied_here(PUT_MAPPING, request, task)
+
+    async def _coordinate_update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
+        indices = self.node.indices
+        settings = orjson.loads(request.settings)
+        if request.names is None or request.preserve_existing:
+            names = request.names if request.names is not None \
+                else resolve_names(indices, request.expression, request.options)
+            if request.preserve_existing:
+                settings = {k: v for k, v in settings.items()
+                            if not any(k in indices.metadata(n).settings for n in names)}
+            request = msgspec.structs.replace(request, names=names, settings=orjson.dumps(settings),
+                                              preserve_existing=False)
+        # Checked here too, so that the master is not asked in vain.
+        refuse_static(settings, [indices.metadata(n) for n in request.names])
+        if not blocks.only_blocks(settings):  # lifting a block is always allowed
+            for name in request.names:
+                blocks.check(indices.metadata(name), blocks.METADATA_WRITE)
+        if not request.names or not settings:
+            return self._current_version()
+        return await self._applied_here(UPDATE_SETTINGS, request, task)
+
+    async def _coordinate_update_aliases(self, request: UpdateAliasesRequest, task: Task) -> AppliedVersion:
+        aliases.parse_actions(orjson.loads(request.actions))  # a malformed request fails before the master
+        return await self._applied_here(UPDATE_ALIASES, request, task)
+
+    def _current_version(self) -> AppliedVersion:
+        """Nothing to change: the state this node has applied is as new as the answer."""
+        state = self.node.coordination.applied_state
+        return AppliedVersion(term=state.term if state else 0, version=state.version if state else 0)
+
     # -- the client side ---------------------------------------------------------------
 
-    async def _execute(self, action: str, request: Message) -> None:
-        applied: AppliedVersion = await self.node.master_actions.execute(action, request)
-        await self.wait_for_version(applied.term, applied.version)
+    async def _execute(self, action: str, request: MasterNodeRequest) -> None:
+        await self.node.master_actions.execute(action, request)
 
     async def wait_for_version(self, term: int, version: int, timeout: float = APPLY_TIMEOUT) -> None:
         def reached(state) -> bool:
@@ -294,11 +392,10 @@ class IndexAdmin:
         await self.node.coordination.wait_for_state(
             lambda state: name in content_of(state).metadata.indices, timeout)
 
-    async def create_index(self, name: str, body: dict[str, Any], timeout: float = APPLY_TIMEOUT) -> bool:
-        """Create it; True once every primary has started (ES's default
-        wait_for_active_shards=1), False if they had not within `timeout`."""
-        await self._execute(CREATE, CreateIndexRequest(name=name, body=orjson.dumps(body)))
-        return await self.wait_for_primaries(name, timeout)
+    async def create_index(self, name: str, body: dict[str, Any], timeout: float = APPLY_TIMEOUT) -> None:
+        """Create it, and wait (up to `timeout`) until every primary has started (ES's
+        default wait_for_active_shards=1)."""
+        await self._execute(CREATE, CreateIndexRequest(name=name, body=orjson.dumps(body), timeout=timeout))
 
     async def wait_for_primaries(self, name: str, timeout: float = APPLY_TIMEOUT) -> bool:
         def started(state) -> bool:
@@ -307,19 +404,14 @@ class IndexAdmin:
 
         return await self.node.coordination.wait_for_state(started, timeout)
 
+    async def update_aliases(self, body: dict[str, Any]) -> None:
+        await self._execute(UPDATE_ALIASES, UpdateAliasesRequest(actions=orjson.dumps(body)))
+
     async def delete_indices(self, names: list[str]) -> None:
         await self._execute(DELETE, DeleteIndicesRequest(names=names))
 
     async def put_mapping(self, names: list[str], source: dict[str, Any]) -> None:
         await self._execute(PUT_MAPPING, PutMappingRequest(names=names, source=orjson.dumps(source)))
-
-    async def update_settings(self, names: list[str], settings: dict[str, Any]) -> None:
-        request = UpdateSettingsRequest(names=names, settings=orjson.dumps(settings))
-        await self._execute(UPDATE_SETTINGS, request)
-
-    async def update_aliases(self, body: dict[str, Any]) -> None:
-        aliases.parse_actions(body)  # a malformed request fails here, before the master sees it
-        await self._execute(UPDATE_ALIASES, UpdateAliasesRequest(actions=orjson.dumps(body)))
 
     async def put_dynamic_mapping(self, name: str, uuid: str, mapping: dict[str, Any]) -> None:
         await self._execute(AUTO_PUT_MAPPING, AutoPutMappingRequest(name=name, uuid=uuid,
@@ -415,3 +507,4 @@ class IndexAdmin:
                                   lambda content: fail_shard(content, request.index, request.shard,
                                                              request.allocation_id, request.reason,
                                                              request.primary_term))
+

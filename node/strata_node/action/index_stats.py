@@ -10,10 +10,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from ..cluster.state import ShardRouting
 from ..common.errors import StrataError
+from ..index.metadata import IndexMetadata
 from ..tasks.task import Task
 from ..transport.wire import Message
+from .cluster_health import index_health, index_views
 from .nodes_stats import dir_size, shard_figures
+from .resolve import IndicesOptions, resolve_names
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +135,60 @@ async def gather_copies(node, names: list[str], history: bool = False) -> CopyFi
         for copy in answer.shards:
             figures.copies[(copy.index_uuid, copy.shard, node_id)] = copy
     return figures
+
+
+# -- the top-level action: `indices:monitor/stats` ------------------------------------------------
+
+INDICES_STATS = "indices:monitor/stats"
+
+
+class IndicesStatsRequest(Message):
+    expression: str | None = None  # None: every index
+    options: IndicesOptions = IndicesOptions()
+    history: bool = False  # also count the retained history (walks it)
+
+
+class CopyStats(Message):
+    """One copy of the routing table, with its node and, when that node answered, its
+    figures."""
+
+    routing: ShardRouting
+    node_name: str | None = None
+    node_address: str | None = None
+    figures: ShardCopyStats | None = None
+
+
+class IndexStats(Message):
+    metadata: IndexMetadata
+    health: str  # green, yellow or red, from the routing table
+    copies: list[CopyStats]
+
+
+class IndicesStatsResponse(Message):
+    indices: list[IndexStats]
+
+
+def register_stats(node) -> None:
+    async def indices_stats(request: IndicesStatsRequest, task: Task) -> IndicesStatsResponse:
+        names = resolve_names(node.indices, request.expression, request.options)
+        figures = await gather_copies(node, names, history=request.history)
+        state = node.coordination.applied_state
+        details = state.node_details if state is not None else {}
+        content = node.coordination.content
+        views = {v.name: v for v in index_views(node, names)}
+        out = []
+        for name in names:
+            view = views.get(name)
+            if view is None:  # deleted while the figures were gathered
+                continue
+            md = view.metadata
+            copies = []
+            for copy in content.routing_table.indices.get(name, ()):
+                holder = details.get(copy.node) if copy.node is not None else None
+                copies.append(CopyStats(routing=copy, node_name=holder.name if holder is not None else None,
+                                        node_address=holder.transport_address if holder is not None else None,
+                                        figures=figures.of(md.uuid, copy.shard, copy.node)))
+            out.append(IndexStats(metadata=md, health=index_health(view).counts.status.text, copies=copies))
+        return IndicesStatsResponse(indices=out)
+
+    node.transport.register(INDICES_STATS, IndicesStatsRequest, IndicesStatsResponse, indices_stats)

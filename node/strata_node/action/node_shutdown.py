@@ -13,6 +13,7 @@ the routing table, as ES computes it.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -26,9 +27,12 @@ from ..common.errors import ActionRequestValidation, IllegalArgument, StrataErro
 from ..common.units import parse_time
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
+from .cluster_admin import catch_up_with_master
+from .master import DEFAULT_MASTER_TIMEOUT, MasterNodeRequest
 
 PUT = "cluster:admin/shutdown/create"
 DELETE = "cluster:admin/shutdown/delete"
+GET = "cluster:admin/shutdown/get"
 TYPES = ("restart", "remove", "replace")
 DEFAULT_RESTART_DELAY_MS = 5 * 60 * 1000
 
@@ -38,12 +42,20 @@ class ResourceNotFound(StrataError):
     status = 404
 
 
-class PutShutdownRequest(Message):
+class PutShutdownRequest(MasterNodeRequest):
     node_id: str
     marker: bytes  # JSON
 
 
-class DeleteShutdownRequest(Message):
+class GetShutdownRequest(MasterNodeRequest):
+    node_ids: list[str] = []  # empty: every node with a shutdown marker
+
+
+class GetShutdownResponse(Message):
+    body: dict[str, Any]
+
+
+class DeleteShutdownRequest(MasterNodeRequest):
     node_id: str
 
 
@@ -173,8 +185,23 @@ def register(node) -> None:
                                        lambda content: delete_marker(content, request.node_id))
         return Empty()
 
-    node.master_actions.register(PUT, PutShutdownRequest, Empty, put)
-    node.master_actions.register(DELETE, DeleteShutdownRequest, Empty, delete)
+    async def caught_up(action: str, request: MasterNodeRequest, task: Task) -> Empty:
+        """Answered once this node has caught up with the master's state, which carries it."""
+        await node.master_actions.on_master(action, request, task)
+        await catch_up_with_master(node, DEFAULT_MASTER_TIMEOUT)
+        return Empty()
+
+    async def get(request: GetShutdownRequest, task: Task) -> GetShutdownResponse:
+        await catch_up_with_master(node, request.master_timeout)
+        state = node.coordination.applied_state
+        body = status(node.coordination.content, dict(state.node_details), request.node_ids or None)
+        return GetShutdownResponse(body=body)
+
+    node.master_actions.register(PUT, PutShutdownRequest, Empty, put,
+                                 coordinate=functools.partial(caught_up, PUT))
+    node.master_actions.register(DELETE, DeleteShutdownRequest, Empty, delete,
+                                 coordinate=functools.partial(caught_up, DELETE))
+    node.transport.register(GET, GetShutdownRequest, GetShutdownResponse, get)
 
 
 def now_ms() -> int:

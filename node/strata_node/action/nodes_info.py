@@ -1,14 +1,19 @@
-"""Nodes info (`GET /_nodes`): what each node says about itself, gathered over the
-transport with one `cluster:monitor/nodes/info[n]` request per node."""
+"""Nodes info (`cluster:monitor/nodes/info`, `GET /_nodes`): what each selected node says
+about itself, gathered over the transport with one `cluster:monitor/nodes/info[n]`
+request per node."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .. import ES_COMPAT_VERSION, __version__
+from ..common.errors import StrataError, error_to_dict
 from ..tasks.task import Task
 from ..transport.wire import Message
+from .node_selection import select_nodes
 
+NODES_INFO = "cluster:monitor/nodes/info"
 NODES_INFO_NODE = "cluster:monitor/nodes/info[n]"
 
 
@@ -19,6 +24,19 @@ class NodesInfoRequest(Message):
 class NodeInfo(Message):
     node_id: str
     info: dict[str, Any]
+
+
+class NodesRequest(Message):
+    """A nodes-level action's request: the nodes it asks (selectors; empty: every node)."""
+
+    node_ids: list[str] = []
+    metrics: list[str] = []  # empty: every metric
+
+
+class NodesResponse(Message):
+    total: int  # the nodes asked
+    nodes: dict[str, dict[str, Any]]  # node id -> what it answered
+    failures: list[dict[str, Any]] = []  # ES-shaped errors of those that did not
 
 
 def local_info(node) -> dict[str, Any]:
@@ -45,4 +63,20 @@ def register(node) -> None:
     async def handle(request: NodesInfoRequest, task: Task) -> NodeInfo:
         return NodeInfo(node_id=node.node_id, info=local_info(node))
 
+    async def nodes_info(request: NodesRequest, task: Task) -> NodesResponse:
+        targets = select_nodes(node, request.node_ids, node.cluster_nodes())
+
+        async def one(address: str | None) -> NodeInfo | dict[str, Any]:
+            try:
+                return await node.transport.execute(NODES_INFO_NODE, NodesInfoRequest(), NodeInfo,
+                                                    address=address, timeout=30.0)
+            except StrataError as e:
+                return error_to_dict(e)
+
+        answers = await asyncio.gather(*(one(a) for a in targets.values()))
+        return NodesResponse(total=len(targets),
+                             nodes={a.node_id: a.info for a in answers if isinstance(a, NodeInfo)},
+                             failures=[a for a in answers if not isinstance(a, NodeInfo)])
+
     node.transport.register(NODES_INFO_NODE, NodesInfoRequest, NodeInfo, handle)
+    node.transport.register(NODES_INFO, NodesRequest, NodesResponse, nodes_info)

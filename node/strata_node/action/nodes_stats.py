@@ -25,9 +25,12 @@ from ..common.errors import StrataError
 from ..index.shard import IndexShard
 from ..tasks.task import Task
 from ..transport.wire import Message
+from .node_selection import select_nodes
+from .nodes_info import NodesRequest, NodesResponse
 
 log = logging.getLogger("strata.nodes_stats")
 
+NODES_STATS = "cluster:monitor/nodes/stats"
 NODES_STATS_NODE = "cluster:monitor/nodes/stats[n]"
 METRICS = (
     "indices",
@@ -465,7 +468,13 @@ def register(node) -> None:
     async def handle(request: NodesStatsRequest, task: Task) -> NodeStats:
         return NodeStats(node_id=node.node_id, stats=await local_stats(node, request.metrics))
 
+    async def nodes_stats(request: NodesRequest, task: Task) -> NodesResponse:
+        targets = select_nodes(node, request.node_ids, node.cluster_nodes())
+        stats, failures = await gather(node, targets, request.metrics)
+        return NodesResponse(total=len(targets), nodes=stats, failures=failures)
+
     node.transport.register(NODES_STATS_NODE, NodesStatsRequest, NodeStats, handle)
+    node.transport.register(NODES_STATS, NodesRequest, NodesResponse, nodes_stats)
 
 
 async def gather(

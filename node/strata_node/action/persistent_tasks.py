@@ -21,6 +21,7 @@ because the state moved or removed it ends silently; one cancelled by a user thr
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable
@@ -36,6 +37,7 @@ from ..tasks.persistent import PersistentTask, PersistentTasksNodeService
 from ..tasks.task import Task, TaskId, run_as
 from ..transport import context
 from ..transport.wire import Message
+from .master import MasterNodeRequest
 from .persistent_recheck import PersistentTasksRechecker
 
 log = logging.getLogger("strata.tasks.persistent")
@@ -50,23 +52,23 @@ REPORT_MASTER_TIMEOUT = 300.0
 APPLY_TIMEOUT = 30.0
 
 
-class StartPersistentTaskRequest(Message):
+class StartPersistentTaskRequest(MasterNodeRequest):
     task_id: str
     task_name: str
     params: dict[str, Any] = {}
 
 
-class RemovePersistentTaskRequest(Message):
+class RemovePersistentTaskRequest(MasterNodeRequest):
     task_id: str
 
 
-class UpdatePersistentTaskStatusRequest(Message):
+class UpdatePersistentTaskStatusRequest(MasterNodeRequest):
     task_id: str
     allocation_id: int
     state: dict[str, Any]
 
 
-class CompletionPersistentTaskRequest(Message):
+class CompletionPersistentTaskRequest(MasterNodeRequest):
     task_id: str
     allocation_id: int
     failure: dict[str, Any] | None = None  # the error the task ended with, ES-shaped
@@ -156,8 +158,10 @@ class PersistentTasksService:
     def register(self) -> None:
         """Once the node id is known: the master actions and the built-in executors."""
         master = self.node.master_actions
-        master.register(START, StartPersistentTaskRequest, PersistentTaskResponse, self._on_start)
-        master.register(REMOVE, RemovePersistentTaskRequest, PersistentTaskResponse, self._on_remove)
+        master.register(START, StartPersistentTaskRequest, PersistentTaskResponse, self._on_start,
+                        coordinate=functools.partial(self._applied_here, START))
+        master.register(REMOVE, RemovePersistentTaskRequest, PersistentTaskResponse, self._on_remove,
+                        coordinate=functools.partial(self._applied_here, REMOVE))
         master.register(UPDATE_STATUS, UpdatePersistentTaskStatusRequest, PersistentTaskResponse,
                         self._on_update_status)
         master.register(COMPLETION, CompletionPersistentTaskRequest, PersistentTaskResponse,
@@ -187,23 +191,25 @@ class PersistentTasksService:
             action, request, master_timeout=master_timeout)
         return response
 
-    async def _wait_applied(self, response: PersistentTaskResponse) -> None:
+    async def _applied_here(self, action: str, request: Message, task: Task) -> PersistentTaskResponse:
+        """The master's answer, once this node has applied the state carrying it."""
+        response: PersistentTaskResponse = await self.node.master_actions.on_master(action, request, task)
+
         def reached(state) -> bool:
             return state is not None and (state.term, state.version) >= (response.term, response.version)
 
         await self.node.coordination.wait_for_state(reached, APPLY_TIMEOUT)
+        return response
 
     async def start(self, task_id: str, task_name: str, params: dict[str, Any],
                     master_timeout: float = 30.0) -> dict[str, Any] | None:
         """Start a task; answers it as placed, once this node has applied that state."""
         response = await self._execute(START, StartPersistentTaskRequest(
             task_id=task_id, task_name=task_name, params=params), master_timeout)
-        await self._wait_applied(response)
         return response.task
 
     async def remove(self, task_id: str, master_timeout: float = 30.0) -> dict[str, Any] | None:
         response = await self._execute(REMOVE, RemovePersistentTaskRequest(task_id=task_id), master_timeout)
-        await self._wait_applied(response)
         return response.task
 
     async def update_status(self, task_id: str, allocation_id: int, state: dict[str, Any]) -> None:

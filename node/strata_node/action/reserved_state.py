@@ -9,11 +9,12 @@ import orjson
 from ..reservedstate import service
 from ..tasks.task import Task
 from ..transport.wire import Message
+from .master import MasterNodeRequest
 
 VALIDATE = "cluster:admin/reserved_state/validate"
 
 
-class ValidateRequest(Message):
+class ValidateRequest(MasterNodeRequest):
     namespace: str
     document: bytes  # the settings document as posted
 

@@ -347,22 +347,21 @@ class IndicesService:
         return service.shard(shard)
 
     async def create(self, name: str, body: Mapping[str, Any]) -> IndexMetadata:
-        """Create through the master; answers with the metadata of the applied state."""
+        """Create through the master (`indices:admin/create`); answers with the metadata
+        of the applied state."""
+        await self.admin.create_index(name, dict(body))
+        return self.metadata(name)
+
+    def check_create(self, name: str, body: Mapping[str, Any]) -> None:
+        """What fails a creation before the master is asked: a bad name or body, a name
+        taken by an index or alias."""
         validate_index_name(name)
-        _, _, aliases = parse_create_body(name, body)  # a bad body fails here, before the master sees it
+        _, _, aliases = parse_create_body(name, body)
         alias_resolution.check_new_index(name, aliases, self.cluster_indices)
         if name in self.cluster_indices:
             existing = self.cluster_indices[name]
             raise ResourceAlreadyExists(f"index [{name}/{existing.uuid}] already exists",
                                         index_uuid=existing.uuid, index=name)
-        try:
-            await self.admin.create_index(name, dict(body))
-        except ResourceAlreadyExists:
-            # Another request created it first: let this node apply that state too, so
-            # the caller can use the index at once.
-            await self.admin.wait_for_index(name)
-            raise
-        return self.metadata(name)
 
     async def delete(self, names: list[str]) -> None:
         for name in names:
@@ -371,16 +370,19 @@ class IndicesService:
             await self.admin.delete_indices(names)
 
     async def put_mapping(self, names: list[str], source: Mapping[str, Any]) -> None:
-        """Merge a mapping update into every index named, or into none: the master
+        self.check_put_mapping(names, source)
+        await self.admin.put_mapping(sorted(set(names)), dict(source))
+
+    def check_put_mapping(self, names: list[str], source: Mapping[str, Any]) -> None:
+        """A mapping update merges into every index named, or into none: the master
         computes each merge (and raises any conflict) before it changes any index. Any
-        node takes the request: the pre-check reads the cluster state's metadata."""
+        node checks it first: the pre-check reads the cluster state's metadata."""
         if mappings.is_typed_mapping(source):
             raise IllegalArgument("Types cannot be provided in put mapping requests")
         for name in names:  # a conflict is reported before the master is asked
             blocks.check(self.metadata(name), blocks.METADATA_WRITE)
             analysis = analysis_names(self.metadata(name).settings, name)
             self.mapping(name).merge(mappings.Mapping.parse_update(source, analysis=analysis))
-        await self.admin.put_mapping(sorted(set(names)), dict(source))
 
     # -- applying the cluster state ------------------------------------------------------
 

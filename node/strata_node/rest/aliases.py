@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from ..action.index_admin import UPDATE_ALIASES, UpdateAliasesRequest
+from ..action.index_reads import GET_ALIASES, IndexReadRequest, IndexReadResponse
+from ..action.master import DEFAULT_MASTER_TIMEOUT
+from ..action.resolve import IndicesOptions
 from ..common.patterns import simple_match
 from .cat import CAT_PARAMS, CatTable, col
 from .controller import RestController, RestResponse
+from .indices import read_metadata
 from .request import RestRequest
 
 CHANGE_PARAMS = ("timeout", "master_timeout")
@@ -36,49 +43,50 @@ class AliasHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("POST", "/_aliases", self.update_aliases, CHANGE_PARAMS, action="indices:admin/aliases")
+        c.register("POST", "/_aliases", self.update_aliases, CHANGE_PARAMS, action=UPDATE_ALIASES)
         for segment in ("_alias", "_aliases"):
             for method in ("PUT", "POST"):
                 c.register(method, f"/{{index}}/{segment}/{{name}}", self.put_alias, CHANGE_PARAMS,
-                           action="indices:admin/aliases")
+                           action=UPDATE_ALIASES)
             c.register("DELETE", f"/{{index}}/{segment}/{{name}}", self.delete_alias, CHANGE_PARAMS,
-                       action="indices:admin/aliases")
+                       action=UPDATE_ALIASES)
         for path in ("/_alias", "/_aliases", "/_alias/{name}", "/{index}/_alias", "/{index}/_alias/{name}",
                      "/{index}/_aliases"):
-            c.register("GET", path, self.get_aliases, GET_PARAMS, action="indices:admin/aliases/get")
-            c.register("HEAD", path, self.exists_alias, GET_PARAMS, action="indices:admin/aliases/get")
+            c.register("GET", path, self.get_aliases, GET_PARAMS, action=GET_ALIASES)
+            c.register("HEAD", path, self.exists_alias, GET_PARAMS, action=GET_ALIASES)
         for path in ("/_cat/aliases", "/_cat/aliases/{name}"):
-            c.register("GET", path, self.cat_aliases, CAT_ALIAS_PARAMS, action="indices:admin/aliases/get")
+            c.register("GET", path, self.cat_aliases, CAT_ALIAS_PARAMS, action=GET_ALIASES)
 
     # -- changes ---------------------------------------------------------------------------
 
+    async def _update(self, request: RestRequest, body: dict[str, Any]) -> None:
+        await self.node.client.execute(UPDATE_ALIASES, UpdateAliasesRequest(
+            actions=orjson.dumps(body),
+            master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
+
     async def update_aliases(self, request: RestRequest) -> RestResponse:
-        await self.node.index_admin.update_aliases(request.json_body(required=True))
+        await self._update(request, request.json_body(required=True))
         return RestResponse(200, ACKNOWLEDGED)
 
     async def put_alias(self, request: RestRequest) -> RestResponse:
         """The body, when there is one, is the alias definition (`filter`, `routing`, ...)."""
         body = request.json_body() if request.has_body else {}
         action = {"indices": request.list_param("index"), "aliases": request.list_param("name"), **body}
-        await self.node.index_admin.update_aliases({"actions": [{"add": action}]})
+        await self._update(request, {"actions": [{"add": action}]})
         return RestResponse(200, ACKNOWLEDGED)
 
     async def delete_alias(self, request: RestRequest) -> RestResponse:
         action = {"indices": request.list_param("index"), "aliases": request.list_param("name")}
-        await self.node.index_admin.update_aliases({"actions": [{"remove": action}]})
+        await self._update(request, {"actions": [{"remove": action}]})
         return RestResponse(200, ACKNOWLEDGED)
 
     # -- reads -----------------------------------------------------------------------------
 
-    def _matching(self, request: RestRequest) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    async def _matching(self, request: RestRequest) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """Per index of `{index}` (default: all, hidden too), its aliases matching `{name}`
         (names, wildcards, `_all`, `-exclusions`), and the names asked for outright that
         no index has."""
-        indices = self.node.indices
-        names = indices.resolve(request.param("index"),
-                                ignore_unavailable=request.bool_param("ignore_unavailable"),
-                                allow_no_indices=request.bool_param("allow_no_indices", True),
-                                expand_wildcards=request.expand_wildcards_param("all"))
+        indices = await read_metadata(self.node, request, GET_ALIASES, "all")
         patterns = request.list_param("name") if request.has_param("name") else []
         if patterns in (["_all"], ["*"]):
             patterns = []
@@ -90,10 +98,10 @@ class AliasHandlers:
                     and not any(simple_match(p, alias) for p in excluded))
 
         out: dict[str, dict[str, Any]] = {}
-        for name in names:
-            aliases = {a: d for a, d in indices.metadata(name).aliases.items() if wanted(a)}
+        for md in indices:
+            aliases = {a: d for a, d in md.aliases.items() if wanted(a)}
             if aliases or not patterns:
-                out[name] = {"aliases": aliases}
+                out[md.name] = {"aliases": aliases}
         found = {a for entry in out.values() for a in entry["aliases"]}
         missing = [p for p in included if "*" not in p and p not in found]
         return out, missing
@@ -102,14 +110,14 @@ class AliasHandlers:
         """Aliases named outright that no index has make a 404 whose body is the aliases
         found plus Elasticsearch's flat `error` string and `status` (RestGetAliasesAction)."""
         request.bool_param("local")
-        body, missing = self._matching(request)
+        body, missing = await self._matching(request)
         if not missing:
             return RestResponse(200, body)
         noun = "alias" if len(missing) == 1 else "aliases"
         return RestResponse(404, {**body, "error": f"{noun} [{','.join(missing)}] missing", "status": 404})
 
     async def exists_alias(self, request: RestRequest) -> RestResponse:
-        body, missing = self._matching(request)
+        body, missing = await self._matching(request)
         found = any(entry["aliases"] for entry in body.values())
         return RestResponse(200 if found and not missing else 404)
 
@@ -117,8 +125,11 @@ class AliasHandlers:
         request.bool_param("local")
         table = CatTable(ALIAS_COLUMNS)
         patterns = [p for p in request.list_param("name") if p not in ("_all", "*")]
-        for name in self.node.indices.resolve(None, expand_wildcards=request.expand_wildcards_param("all")):
-            for alias, definition in self.node.indices.metadata(name).aliases.items():
+        response: IndexReadResponse = await self.node.client.execute(GET_ALIASES, IndexReadRequest(
+            options=IndicesOptions(expand_wildcards=request.expand_wildcards_param("all"))))
+        for md in response.indices:
+            name = md.name
+            for alias, definition in md.aliases.items():
                 if patterns and not any(simple_match(p, alias) for p in patterns):
                     continue
                 write = definition.get("is_write_index")

@@ -22,10 +22,16 @@ from ..action.cluster_reroute import (
     RerouteRequest,
     RerouteResponse,
 )
+from ..action.cluster_state_action import (
+    METRICS,
+    STATE,
+    ClusterStateRequest,
+    ClusterStateResponse,
+    render_shard,
+)
 from ..allocation.commands import parse_commands
 from ..cluster.state import RoutingTable
 from ..common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
-from .cluster_state import METRICS, ClusterStateHandlers, render_shard
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -62,15 +68,13 @@ class AllocationHandlers:
         metrics = self._metrics(request.param("metric"))
         master_timeout = request.time_param("master_timeout", 30.0)
         request.time_param("timeout", 30.0)
-        answer: RerouteResponse = await self.node.master_actions.execute(
+        answer: RerouteResponse = await self.node.client.execute(
             REROUTE, RerouteRequest(commands=orjson.dumps([c._asdict() for c in commands]), dry_run=dry_run,
-                                    explain=explain, retry_failed=request.bool_param("retry_failed")),
-            master_timeout=master_timeout)
+                                    explain=explain, retry_failed=request.bool_param("retry_failed"),
+                                    master_timeout=master_timeout))
         out: dict[str, Any] = {"acknowledged": True}
         if metrics:
-            if not dry_run:
-                await self.node.index_admin.wait_for_version(answer.term, answer.version)
-            out["state"] = self._state(metrics, request.bool_param("flat_settings"),
+            out["state"] = await self._state(metrics, request.bool_param("flat_settings"),
                                        orjson.loads(answer.routing) if dry_run else None)
         if explain:
             out["explanations"] = orjson.loads(answer.explanations)
@@ -88,11 +92,15 @@ class AllocationHandlers:
             return set()
         return set(METRICS) if "_all" in wanted else wanted
 
-    def _state(self, metrics: set[str], flat: bool, routing: dict[str, Any] | None) -> dict[str, Any]:
-        """The applied state's parts; with a dry run, the routing the commands would give."""
-        handlers = ClusterStateHandlers(self.node)
-        shown = metrics - {"routing_table", "routing_nodes"} if routing is not None else metrics
-        state = handlers._render_state(shown, None, flat, True, True, "open")
+    async def _state(self, metrics: set[str], flat: bool, routing: dict[str, Any] | None) -> dict[str, Any]:
+        """This node's applied state's parts (the reroute's, which it waited for); with a
+        dry run, the routing the commands would give."""
+        # A dry run shows its own routing; the applied routing nodes still say which nodes hold data.
+        shown = metrics - {"routing_table"} if routing is not None else metrics
+        response: ClusterStateResponse = await self.node.client.execute(STATE, ClusterStateRequest(
+            metrics=tuple(sorted(shown)), flat_settings=flat, local=True))
+        state = response.body
+        del state["cluster_name"]
         if routing is None:
             return state
         table = msgspec.convert(routing, RoutingTable)
@@ -100,13 +108,7 @@ class AllocationHandlers:
             state["routing_table"] = {"indices": {
                 name: {"shards": _by_shard(copies)} for name, copies in sorted(table.indices.items())}}
         if "routing_nodes" in metrics:
-            applied = self.node.coordination.applied_state
-            nodes: dict[str, list[dict[str, Any]]] = {}
-            if applied is not None:
-                for node_id in sorted(applied.nodes):
-                    details = applied.node_details.get(node_id)
-                    if details is not None and details.is_data_node:
-                        nodes[node_id] = []
+            nodes: dict[str, list[dict[str, Any]]] = {n: [] for n in state["routing_nodes"]["nodes"]}
             unassigned = []
             for name in sorted(table.indices):
                 for copy in table.indices[name]:
@@ -142,10 +144,10 @@ class AllocationHandlers:
             required = ("index", "shard", "primary")
             raise ActionRequestValidation([f"{key} must be specified"
                                            for key in required if key not in fields])
-        answer: ExplainResponse = await self.node.master_actions.execute(
+        answer: ExplainResponse = await self.node.client.execute(
             EXPLAIN, ExplainRequest(include_yes_decisions=request.bool_param("include_yes_decisions"),
-                                    include_disk_info=request.bool_param("include_disk_info"), **fields),
-            master_timeout=request.time_param("master_timeout", 30.0))
+                                    include_disk_info=request.bool_param("include_disk_info"), **fields,
+                                    master_timeout=request.time_param("master_timeout", 30.0)))
         return RestResponse(200, orjson.loads(answer.body))
 
 

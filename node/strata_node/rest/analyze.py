@@ -7,26 +7,17 @@ and `char_filter` (arrays of names or definitions), `field`, `normalizer`, `expl
 x_content_parse_exception located at the field. The request is then validated (`text is
 missing`, ...) before the index is looked up, as TransportAction validates before it runs.
 
-`field` analyses as the index's mapping says: a text field with its analyzer, a keyword
-field as one token (through its normalizer, if it has one), a field that is not mapped
-with the index's default analyzer; other field types are refused, as Elasticsearch
-refuses them.
+The analysis itself is `indices:admin/analyze` (action/analyze_action.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..action.analyze_action import ANALYZE, AnalyzeActionRequest, AnalyzeActionResponse
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
 from ..common.xcontent import ObjectFields, scalar_text, token_name
-from ..index.analysis import (
-    Analyzer,
-    AnalyzeRequest,
-    IndexAnalyzers,
-    analyze,
-    global_analyzer,
-    index_analyzers,
-)
+from ..index.analysis import AnalyzeRequest
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -51,35 +42,16 @@ class AnalyzeHandlers:
 
     def register(self, c: RestController) -> None:
         for method in ("GET", "POST"):
-            c.register(method, "/_analyze", self.analyze, ("index",))
-            c.register(method, "/{index}/_analyze", self.analyze, ("index",))
+            c.register(method, "/_analyze", self.analyze, ("index",), action=ANALYZE)
+            c.register(method, "/{index}/_analyze", self.analyze, ("index",),
+                       action=ANALYZE)
 
     async def analyze(self, request: RestRequest) -> RestResponse:
         spec = parse_analyze_body(request.body)
-        index_name = request.param("index")
-        spec.validate(has_index=index_name is not None)
-        if index_name is None:
-            return RestResponse(200, analyze(spec, None))
-        # The cluster state's metadata: any node analyses for any index, copy or not (an
-        # alias of one index stands for it).
-        metadata, _ = self.node.indices.single_index_target(index_name, None)
-        index = index_analyzers(metadata.settings, metadata.name)
-        mapping = self.node.indices.mapping(metadata.name)
-        return RestResponse(200, analyze(spec, index, field_analyzer=lambda path: _field_analyzer(
-            mapping.field(path), path, index)))
-
-
-def _field_analyzer(mapper, path: str, index: IndexAnalyzers) -> Analyzer | None:
-    """The analyzer a mapped field indexes with (TransportAnalyzeAction: a StringFieldType's
-    index analyzer); None for a field that is not mapped."""
-    if mapper is None:
-        return None
-    if mapper.type_name in ("text", "match_only_text"):
-        return index.default if mapper.analyzer == "default" else index.analyzer(mapper.analyzer)
-    if mapper.type_name == "keyword":
-        return index.normalizer(mapper.normalizer) if mapper.normalizer else global_analyzer("keyword")
-    raise IllegalArgument(f"Can't process field [{path}], Analysis requests are only supported on tokenized "
-                          "fields")
+        index = request.param("index")
+        response: AnalyzeActionResponse = await self.node.client.execute(
+            ANALYZE, AnalyzeActionRequest(spec=spec, index=index))
+        return RestResponse(200, response.body)
 
 
 def parse_analyze_body(raw: bytes) -> AnalyzeRequest:

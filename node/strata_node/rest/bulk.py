@@ -13,12 +13,12 @@ document, as Elasticsearch locates them.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from ..action.bulk import BulkItem, item_to_json
+from ..action.bulk import BulkItem
 from ..action.source_filter import check_fetch_source
 from ..action.update import as_long, parse_update_body
+from ..action.write_actions import BULK, BulkRequest, BulkResponse, WriteRequestOptions
 from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError
 from ..common.ids import time_based_id
 from ..common.xcontent import loads, token_name
@@ -204,11 +204,10 @@ class BulkHandlers:
 
     def register(self, c: RestController) -> None:
         for method in ("POST", "PUT"):
-            c.register(method, "/_bulk", self.bulk, BULK_PARAMS)
-            c.register(method, "/{index}/_bulk", self.bulk, BULK_PARAMS)
+            c.register(method, "/_bulk", self.bulk, BULK_PARAMS, action=BULK)
+            c.register(method, "/{index}/_bulk", self.bulk, BULK_PARAMS, action=BULK)
 
     async def bulk(self, request: RestRequest) -> RestResponse:
-        start = time.monotonic()
         options = write_options(request)
         items = parse_bulk(request.body, request.param("index"), request.param("routing"),
                            request.bool_param("require_alias"))
@@ -216,9 +215,6 @@ class BulkHandlers:
         for item in items:
             if item.update is not None and item.update.fetch_source is None:
                 item.update.fetch_source = fetch
-        responses = await self.node.bulk.execute(items, options)
-        stack_trace = request.error_trace
-        rendered = [item_to_json(r, stack_trace=stack_trace) for r in responses]
-        errors = any(r.error is not None for r in responses)
-        return RestResponse(200, {"errors": errors, "took": int((time.monotonic() - start) * 1000),
-                                  "items": rendered})
+        response: BulkResponse = await self.node.client.execute(
+            BULK, BulkRequest(options=WriteRequestOptions.of(options), local_items=items))
+        return RestResponse(200, {"errors": response.errors, "took": response.took, "items": response.items})

@@ -12,12 +12,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..action.cluster_health import ClusterHealth, Status, index_health, index_views
-from ..action.index_stats import ShardCopyStats, gather_copies
-from ..action.nodes_stats import gather, role_letters
+from ..action.cluster_health import Status
+from ..action.cluster_state_action import STATE, ClusterStateRequest, ClusterStateResponse
+from ..action.health_action import HEALTH, HealthRequest, HealthResponse
+from ..action.index_stats import (
+    INDICES_STATS,
+    IndexStats,
+    IndicesStatsRequest,
+    IndicesStatsResponse,
+    ShardCopyStats,
+)
+from ..action.nodes_info import NodesRequest, NodesResponse
+from ..action.nodes_stats import NODES_STATS, role_letters
+from ..action.resolve import IndicesOptions
 from ..common.errors import IllegalArgument
 from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
-from .cluster_state import node_counts
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -221,16 +230,16 @@ class CatHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/_cat", self.cat, ())
-        c.register("GET", "/_cat/nodes", self.nodes, NODE_PARAMS, action="cluster:monitor/nodes/stats")
-        c.register("GET", "/_cat/master", self.master, MASTER_PARAMS, action="cluster:monitor/state")
-        c.register("GET", "/_cat/health", self.health, HEALTH_PARAMS, action="cluster:monitor/health")
+        c.register("GET", "/_cat", self.cat, (), static=True)
+        c.register("GET", "/_cat/nodes", self.nodes, NODE_PARAMS, action=NODES_STATS)
+        c.register("GET", "/_cat/master", self.master, MASTER_PARAMS, action=STATE)
+        c.register("GET", "/_cat/health", self.health, HEALTH_PARAMS, action=HEALTH)
         for path in ("/_cat/indices", "/_cat/indices/{index}"):
-            c.register("GET", path, self.indices, INDICES_PARAMS, action="indices:monitor/stats")
+            c.register("GET", path, self.indices, INDICES_PARAMS, action=INDICES_STATS)
         for path in ("/_cat/shards", "/_cat/shards/{index}"):
-            c.register("GET", path, self.shards, SHARDS_PARAMS, action="indices:monitor/stats")
+            c.register("GET", path, self.shards, SHARDS_PARAMS, action=INDICES_STATS)
         for path in ("/_cat/allocation", "/_cat/allocation/{node_id}"):
-            c.register("GET", path, self.allocation, ALLOCATION_PARAMS, action="cluster:monitor/nodes/stats")
+            c.register("GET", path, self.allocation, ALLOCATION_PARAMS, action=NODES_STATS)
 
     async def cat(self, request: RestRequest) -> RestResponse:
         return RestResponse(
@@ -241,29 +250,31 @@ class CatHandlers:
 
     # -- nodes ------------------------------------------------------------------------------
 
-    def _details(self) -> dict[str, Any]:
-        coordination = self.node.coordination
-        state = coordination.applied_state if coordination is not None else None
-        return dict(state.node_details) if state is not None else {}
+    async def _local_state(self) -> dict[str, Any]:
+        """This node's view of the master and the nodes, without waiting for a master."""
+        response: ClusterStateResponse = await self.node.client.execute(
+            STATE, ClusterStateRequest(metrics=("master_node", "nodes"), local=True))
+        return response.body
+
+    async def _nodes_stats(self, metrics: list[str], node_ids: list[str] | None = None) -> dict[str, Any]:
+        response: NodesResponse = await self.node.client.execute(
+            NODES_STATS, NodesRequest(node_ids=node_ids or [], metrics=metrics))
+        return response.nodes
 
     async def nodes(self, request: RestRequest) -> RestResponse:
         full_id = request.bool_param("full_id")
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        stats, _ = await gather(
-            self.node, self.node.cluster_nodes(), ["os", "process", "jvm", "fs", "indices"]
-        )
-        master = self.node.coordination.master_node if self.node.coordination is not None else None
-        details = self._details()
+        stats = await self._nodes_stats(["os", "process", "jvm", "fs", "indices"])
+        state = await self._local_state()
+        master, details = state["master_node"], state["nodes"]
         table = CatTable(NODE_COLUMNS)
         for node_id, s in stats.items():
             extra = s.get("strata", {})
             jvm, os_, process = s["jvm"]["mem"], s["os"], s["process"]
             fs = s["fs"]["total"]
             indices = s["indices"]
-            transport = s.get("transport_address") or (
-                details[node_id].transport_address if node_id in details else ""
-            )
+            transport = s.get("transport_address") or details.get(node_id, {}).get("transport_address", "")
             used_disk = fs["total_in_bytes"] - fs["available_in_bytes"]
             fds, max_fds = process["open_file_descriptors"], process["max_file_descriptors"]
             load = os_["cpu"]["load_average"]
@@ -296,7 +307,7 @@ class CatHandlers:
                     "load_15m": _load(load.get("15m")),
                     "uptime": Millis(extra.get("uptime_in_millis", 0)),
                     "node.role": role_letters(s.get("roles", ())),
-                    "master": "*" if master is not None and master.id == node_id else "-",
+                    "master": "*" if master == node_id else "-",
                     "name": s.get("name"),
                     "indexing.index_total": indices["indexing"]["index_total"],
                     "refresh.total": indices["refresh"]["total"],
@@ -311,13 +322,14 @@ class CatHandlers:
         none), without waiting for one."""
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        master = self.node.coordination.master_node if self.node.coordination is not None else None
+        state = await self._local_state()
+        master = state["nodes"].get(state["master_node"]) if state["master_node"] is not None else None
         table = CatTable(MASTER_COLUMNS)
         if master is None:
             table.add({"id": "-", "host": "-", "ip": "-", "node": "-"})
         else:
-            host = _host(master.transport_address)
-            table.add({"id": master.id, "host": host, "ip": host, "node": master.name})
+            host = _host(master["transport_address"])
+            table.add({"id": state["master_node"], "host": host, "ip": host, "node": master["name"]})
         return table.response(request)
 
     # -- health -----------------------------------------------------------------------------
@@ -326,10 +338,7 @@ class CatHandlers:
         with_timestamps = request.bool_param("ts", True)
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        views = index_views(self.node)
-        health = ClusterHealth.of(views, views)
-        counts = health.counts
-        nodes, data_nodes = node_counts(self.node)
+        health = await self._health()
         now = time.time()
         table = CatTable(HEALTH_COLUMNS)
         table.add(
@@ -337,31 +346,35 @@ class CatHandlers:
                 "epoch": int(now),
                 "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
                 "cluster": self.node.cluster_name,
-                "status": counts.status.text,
-                "node.total": nodes,
-                "node.data": data_nodes,
-                "shards": counts.active,
-                "pri": counts.active_primary,
+                "status": health["status"],
+                "node.total": health["number_of_nodes"],
+                "node.data": health["number_of_data_nodes"],
+                "shards": health["active_shards"],
+                "pri": health["active_primary_shards"],
                 "relo": 0,
-                "init": counts.initializing,
-                "unassign": counts.unassigned,
-                "unassign.pri": counts.unassigned_primary,
+                "init": health["initializing_shards"],
+                "unassign": health["unassigned_shards"],
+                "unassign.pri": health["unassigned_primary_shards"],
                 "pending_tasks": 0,
                 "max_task_wait_time": "-",
-                "active_shards_percent": f"{health.active_shards_percent:.1f}%",
+                "active_shards_percent": f"{health['active_shards_percent_as_number']:.1f}%",
             }
         )
         return table.response(request, with_timestamps=with_timestamps)
 
+    async def _health(self) -> dict[str, Any]:
+        """The cluster's health as this node sees it, every index counted, without waiting."""
+        request = HealthRequest(local=True, timeout=0.0)
+        response: HealthResponse = await self.node.client.execute(HEALTH, request)
+        return response.body
+
     # -- indices and shards -------------------------------------------------------------------
 
-    def _resolve(self, request: RestRequest, default_expand: str) -> list[str]:
-        return self.node.indices.resolve(
-            request.param("index"),
-            ignore_unavailable=False,
-            allow_no_indices=True,
-            expand_wildcards=request.expand_wildcards_param(default_expand),
-        )
+    async def _stats(self, request: RestRequest, default_expand: str) -> list[IndexStats]:
+        options = IndicesOptions(expand_wildcards=request.expand_wildcards_param(default_expand))
+        stats = IndicesStatsRequest(expression=request.param("index"), options=options)
+        response: IndicesStatsResponse = await self.node.client.execute(INDICES_STATS, stats)
+        return response.indices
 
     async def indices(self, request: RestRequest) -> RestResponse:
         """One row per index: health from the routing table, figures summed over the copies
@@ -373,28 +386,18 @@ class CatHandlers:
         request.bool_param("pri")
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        names = self._resolve(request, "open,closed")  # IndicesOptions.strictExpand: no hidden ones
-        content = self.node.coordination.content
-        figures = await gather_copies(self.node, names)
         table = CatTable(INDEX_COLUMNS)
-        views = {v.name: v for v in index_views(self.node, names)}
-        for name in names:
-            view = views.get(name)
-            if view is None:  # deleted while the figures were gathered
+        for index in await self._stats(request, "open,closed"):  # IndicesOptions.strictExpand: no hidden
+            if wanted_health is not None and index.health != wanted_health.lower():
                 continue
-            health = index_health(view)
-            if wanted_health is not None and health.counts.status.text != wanted_health.lower():
-                continue
-            md = view.metadata
-            answered = [(copy, figures.of(md.uuid, copy.shard, copy.node))
-                        for copy in content.routing_table.indices.get(name, ())]
-            answered = [(copy, f) for copy, f in answered if f is not None]
+            md, name = index.metadata, index.metadata.name
+            answered = [(copy.routing, copy.figures) for copy in index.copies if copy.figures is not None]
             primaries = [f for copy, f in answered if copy.primary]
             every = [f for _, f in answered]
             created = md.settings.get("index.creation_date")
             created_ms = int(created) if created and str(created).isdigit() else None
             row = {
-                "health": health.counts.status.text,
+                "health": index.health,
                 "status": md.state,
                 "index": name,
                 "uuid": md.uuid,
@@ -429,19 +432,13 @@ class CatHandlers:
         copy come from its node (none when that node did not answer)."""
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        names = self._resolve(request, "all")
-        figures = await gather_copies(self.node, names)
-        content = self.node.coordination.content
-        details = self._details()
         table = CatTable(SHARD_COLUMNS)
-        for name in names:
-            md = content.metadata.indices.get(name)
-            if md is None:
-                continue
+        for index in await self._stats(request, "all"):
+            md, name = index.metadata, index.metadata.name
             created = md.settings.get("index.creation_date")
             created_at = _iso(int(created)) if created and str(created).isdigit() else None
-            for copy in sorted(content.routing_table.indices.get(name, ()),
-                               key=lambda c: (c.shard, not c.primary)):
+            for entry in sorted(index.copies, key=lambda c: (c.routing.shard, not c.routing.primary)):
+                copy = entry.routing
                 row: dict[str, Any] = {
                     "index": name,
                     "shard": copy.shard,
@@ -460,10 +457,8 @@ class CatHandlers:
                     })
                     table.add(row)
                     continue
-                holder = details.get(copy.node)
-                host = _host(holder.transport_address if holder is not None else None)
-                row.update({"ip": host, "id": copy.node, "node": holder.name if holder is not None else None})
-                f = figures.of(md.uuid, copy.shard, copy.node)
+                row.update({"ip": _host(entry.node_address), "id": copy.node, "node": entry.node_name})
+                f = entry.figures
                 if f is not None:
                     size = ByteSize(f.store_bytes)
                     row.update({
@@ -488,19 +483,8 @@ class CatHandlers:
     async def allocation(self, request: RestRequest) -> RestResponse:
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        targets = self.node.cluster_nodes()
         wanted = request.list_param("node_id")
-        if wanted and "_all" not in wanted:
-            details = self._details()
-            targets = {
-                n: a
-                for n, a in targets.items()
-                if n in wanted
-                or (details[n].name if n in details else (self.node.name if n == self.node.node_id else None))
-                in wanted
-                or ("_local" in wanted and a is None)
-            }
-        stats, _ = await gather(self.node, targets, ["fs", "indices"])
+        stats = await self._nodes_stats(["fs", "indices"], wanted)
         table = CatTable(ALLOCATION_COLUMNS)
         for _node_id, s in stats.items():
             roles = s.get("roles", ())
@@ -527,7 +511,7 @@ class CatHandlers:
                     "node.role": role_letters(roles),
                 }
             )
-        unassigned = sum(index_health(v).counts.unassigned for v in index_views(self.node))
+        unassigned = (await self._health())["unassigned_shards"]
         if unassigned and not wanted:
             table.add({"shards": unassigned, "node": "UNASSIGNED"})
         return table.response(request)

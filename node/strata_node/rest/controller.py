@@ -23,8 +23,9 @@ from ..common import xcontent
 from ..common.bodies import read_capped
 from ..common.errors import ContentTooLong, IllegalArgument, StrataError, error_body
 from ..common.suggest import close_matches
+from ..node_client import observing
 from ..tasks.manager import TaskManager
-from ..tasks.task import Task, run_as
+from ..tasks.task import Task
 from ..transport import context
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,9 @@ class Route:
     pattern: tuple[str, ...]
     handler: Handler
     params: frozenset[str]
-    action: str | None = None  # the task's action name; "rest:<METHOD> <path>" when None
-    cancellable: bool = False
-
-    @property
-    def task_action(self) -> str:
-        return self.action or f"rest:{self.method} /{'/'.join(self.pattern)}"
+    action: str | None = None  # the top-level transport action the handler executes
+    # A handler that answers from constants and runs no action (ES's `_cat` help).
+    static: bool = False
 
     def match(self, segments: list[str]) -> dict[str, str] | None:
         if len(segments) != len(self.pattern):
@@ -105,8 +103,8 @@ class RestController:
                  cancel: Callable[[Task, str], Awaitable[None]] | None = None):
         self.routes: list[Route] = []
         self.max_content_length = max_content_length
-        # Every request runs as a task when a TaskManager is given; `cancel` is how a
-        # client that went away cancels it (with bans on the nodes running children).
+        # With a TaskManager, the cancellable actions a request started are cancelled when
+        # its client goes away; `cancel` is how (with bans on the nodes running children).
         self.tasks = tasks
         self.cancel = cancel
         # Waits until the node has applied a cluster state (raises when it cannot): most
@@ -114,9 +112,11 @@ class RestController:
         self.wait_for_state: Callable[[], Awaitable[None]] | None = None
 
     def register(self, method: str, path: str, handler: Handler, params: Iterable[str] = (), *,
-                 action: str | None = None, cancellable: bool = False) -> None:
+                 action: str | None = None, static: bool = False) -> None:
+        if (action is None) != static:
+            raise ValueError(f"route [{method} {path}] names the action its handler executes, or is static")
         pattern = tuple(p for p in path.strip("/").split("/") if p)
-        self.routes.append(Route(method, pattern, handler, frozenset(params), action, cancellable))
+        self.routes.append(Route(method, pattern, handler, frozenset(params), action, static))
         self.routes.sort(key=lambda r: r.specificity)
 
     def _find(self, method: str, segments: list[str]) -> tuple[Route | None, dict[str, str], list[str]]:
@@ -172,35 +172,46 @@ class RestController:
         return self._render(request, response, params, pretty, accept, start)
 
     async def _run(self, route: Route, rest: RestRequest, request: Request) -> RestResponse:
-        """Run the handler as a task carrying the request's headers; a client that
-        disconnects cancels a cancellable one."""
+        """Run the handler with the request's headers bound, so the actions it executes
+        through the node client carry them; the handler registers no task of its own
+        (the action's task is the request's, as in Elasticsearch). A cancellable action
+        is cancelled when the client disconnects."""
         if self.tasks is None:
             return await route.handler(rest)
-        headers = context.propagated(rest.headers)
-        task = self.tasks.register(route.task_action, type="transport", headers=headers,
-                                   cancellable=route.cancellable, description=f"{rest.method} {rest.path}")
-        watcher = asyncio.ensure_future(self._watch_disconnect(request, task)) if route.cancellable else None
+        cancellable: list[Task] = []
+        watcher: asyncio.Future | None = None
+
+        def started(task: Task) -> None:
+            nonlocal watcher
+            if task.cancellable:
+                cancellable.append(task)
+                if watcher is None:
+                    watcher = asyncio.ensure_future(self._watch_disconnect(request, cancellable))
+
         try:
-            with context.bound(context.RequestContext(headers, str(task.id))):
-                return await run_as(task, route.handler(rest))
+            with context.bound(context.RequestContext(context.propagated(rest.headers), None)), \
+                    observing(started):
+                return await route.handler(rest)
         finally:
             if watcher is not None:
                 watcher.cancel()
-            self.tasks.unregister(task)
 
-    async def _watch_disconnect(self, request: Request, task: Task) -> None:
+    async def _watch_disconnect(self, request: Request, tasks: list[Task]) -> None:
+        """One watcher per request: a client that goes away cancels every cancellable
+        action its request started and that still runs."""
         while True:
             message = await request.receive()
             if message["type"] == "http.disconnect":
                 break
-        log.info("client of [%s] disconnected, cancelling task [%s]", task.description, task.id)
         reason = "channel closed"
-        if self.cancel is not None:
-            # The handler ends as soon as the task is cancelled, and with it this watcher:
-            # the bans to the other nodes must still go out.
-            await asyncio.shield(self.cancel(task, reason))
-        else:
-            self.tasks.cancel(task, reason)
+        for task in [t for t in tasks if not t.finished and not t.cancelled]:
+            log.info("client of [%s] disconnected, cancelling task [%s]", task.action, task.id)
+            if self.cancel is not None:
+                # The action ends as soon as its task is cancelled, and with it this watcher:
+                # the bans to the other nodes must still go out.
+                await asyncio.shield(self.cancel(task, reason))
+            else:
+                self.tasks.cancel(task, reason)
 
     @staticmethod
     def _check_params(path: str, params: dict[str, str], route: Route) -> None:

@@ -7,10 +7,19 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ..action.bulk import BulkItem, item_to_json
-from ..action.get import GetRequest, get_document
+from ..action.bulk import BulkItem
+from ..action.get import (
+    GET,
+    MGET,
+    GetDocumentRequest,
+    GetDocumentResponse,
+    GetRequest,
+    MultiGetRequest,
+    MultiGetResponse,
+)
 from ..action.update import parse_update_body
-from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError, error_body
+from ..action.write_actions import DELETE, INDEX, UPDATE, WriteRequest, WriteRequestOptions, WriteResponse
+from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO
 from ..index.names import validate_index_name
 from .controller import RestController, RestResponse
@@ -42,16 +51,16 @@ class DocumentHandlers:
 
     def register(self, c: RestController) -> None:
         for method in ("PUT", "POST"):
-            c.register(method, "/{index}/_doc/{id}", self.index, WRITE_PARAMS)
-            c.register(method, "/{index}/_create/{id}", self.create, WRITE_PARAMS)
-        c.register("POST", "/{index}/_doc", self.index, WRITE_PARAMS)
-        c.register("GET", "/{index}/_doc/{id}", self.get, GET_PARAMS)
-        c.register("GET", "/{index}/_source/{id}", self.get_source, GET_PARAMS)
-        c.register("DELETE", "/{index}/_doc/{id}", self.delete, WRITE_PARAMS)
-        c.register("POST", "/{index}/_update/{id}", self.update, UPDATE_PARAMS)
+            c.register(method, "/{index}/_doc/{id}", self.index, WRITE_PARAMS, action=INDEX)
+            c.register(method, "/{index}/_create/{id}", self.create, WRITE_PARAMS, action=INDEX)
+        c.register("POST", "/{index}/_doc", self.index, WRITE_PARAMS, action=INDEX)
+        c.register("GET", "/{index}/_doc/{id}", self.get, GET_PARAMS, action=GET)
+        c.register("GET", "/{index}/_source/{id}", self.get_source, GET_PARAMS, action=GET)
+        c.register("DELETE", "/{index}/_doc/{id}", self.delete, WRITE_PARAMS, action=DELETE)
+        c.register("POST", "/{index}/_update/{id}", self.update, UPDATE_PARAMS, action=UPDATE)
         for method in ("GET", "POST"):
-            c.register(method, "/_mget", self.mget, MGET_PARAMS)
-            c.register(method, "/{index}/_mget", self.mget, MGET_PARAMS)
+            c.register(method, "/_mget", self.mget, MGET_PARAMS, action=MGET)
+            c.register(method, "/{index}/_mget", self.mget, MGET_PARAMS, action=MGET)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -71,11 +80,11 @@ class DocumentHandlers:
 
     async def _write(self, request: RestRequest, item: BulkItem) -> RestResponse:
         validate_item(item)
-        options = write_options(request)
-        [response] = await self.node.bulk.execute([item], options)
-        if response.error is not None:
-            raise response.error
-        body = item_to_json(response, with_status=False)[item.action]
+        options = WriteRequestOptions.of(write_options(request))
+        action = {"index": INDEX, "create": INDEX, "delete": DELETE, "update": UPDATE}[item.action]
+        response: WriteResponse = await self.node.client.execute(
+            action, WriteRequest(options=options, local_item=item))
+        body = response.body
         headers = None
         if response.status == 201:
             headers = {"Location": f"/{quote(body['_index'], safe='')}/_doc/{quote(body['_id'], safe='')}"}
@@ -148,13 +157,17 @@ class DocumentHandlers:
                                  stored_fields=stored,
                                  version=parse_long("version", version) if version is not None else None)
 
+    async def _get(self, req: GetRequest) -> dict:
+        response: GetDocumentResponse = await self.node.client.execute(GET, GetDocumentRequest(get=req))
+        return response.body
+
     async def get(self, request: RestRequest) -> RestResponse:
-        body = await get_document(self.node, self._single_get(request))
+        body = await self._get(self._single_get(request))
         return RestResponse(200 if body["found"] else 404, body)
 
     async def get_source(self, request: RestRequest) -> RestResponse:
         req = self._single_get(request)
-        body = await get_document(self.node, req)
+        body = await self._get(req)
         if not body["found"]:
             raise _ResourceNotFound(f"Document not found [{req.index}]/[{req.id}]")
         return RestResponse(200, body.get("_source", {}))
@@ -174,17 +187,12 @@ class DocumentHandlers:
                 errors.append(f"id is missing for doc {n}")
         if errors or not items:
             raise ActionRequestValidation(errors or ["no documents to get"])
-        docs = []
-        for item in items:
-            try:
-                req = self._get_request(request, item.index, item.id, routing=item.routing,
-                                        fetch=item.fetch or default_fetch, stored_fields=item.stored_fields,
-                                        version=item.version)
-                docs.append(await get_document(self.node, req))
-            except StrataError as e:
-                failure = error_body(e, stack_trace=request.error_trace)["error"]
-                docs.append({"_index": item.index, "_id": item.id, "error": failure})
-        return RestResponse(200, {"docs": docs})
+        gets = [self._get_request(request, item.index, item.id, routing=item.routing,
+                                  fetch=item.fetch or default_fetch, stored_fields=item.stored_fields,
+                                  version=item.version) for item in items]
+        response: MultiGetResponse = await self.node.client.execute(
+            MGET, MultiGetRequest(items=gets, error_trace=request.error_trace))
+        return RestResponse(200, {"docs": response.docs})
 
 
 def fetch_from_params(request: RestRequest) -> Fetch | None:

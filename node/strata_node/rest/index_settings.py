@@ -5,12 +5,15 @@ Elasticsearch refuses it on an open index."""
 
 from __future__ import annotations
 
-from ..action.index_admin import refuse_static
-from ..cluster import blocks
-from ..cluster.blocks import only_blocks
+import orjson
+
+from ..action.index_admin import UPDATE_SETTINGS as UPDATE_ACTION
+from ..action.index_admin import UpdateSettingsRequest
+from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..common.errors import ActionRequestValidation, IllegalArgument
 from ..settings import SettingsError, normalize_index_settings, validate_index_settings
 from .controller import RestController, RestResponse
+from .indices import indices_options
 from .request import RestRequest
 
 RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
@@ -36,23 +39,11 @@ class IndexSettingsHandlers:
             validate_index_settings({k: v for k, v in settings.items() if v is not None})
         except SettingsError as e:
             raise IllegalArgument(str(e)) from None
-        names = self.node.indices.resolve(
-            request.param("index"), ignore_unavailable=request.bool_param("ignore_unavailable"),
-            allow_no_indices=request.bool_param("allow_no_indices", True),
-            expand_wildcards=request.expand_wildcards_param("open"))
-        request.time_param("master_timeout", 30.0)
+        master_timeout = request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)
         request.time_param("timeout", 30.0)
-        if request.bool_param("preserve_existing"):
-            settings = {k: v for k, v in settings.items()
-                        if not any(k in self.node.indices.metadata(n).settings for n in names)}
-        # Checked here too, so that the master is not asked in vain.
-        refuse_static(settings, [self.node.indices.metadata(n) for n in names])
-        if not only_blocks(settings):  # lifting a block is always allowed
-            for name in names:
-                blocks.check(self.node.indices.metadata(name), blocks.METADATA_WRITE)
-        if names and settings:
-            await self.node.index_admin.update_settings(names, settings)
+        await self.node.client.execute(UPDATE_ACTION, UpdateSettingsRequest(
+            settings=orjson.dumps(settings), expression=request.param("index"),
+            options=indices_options(request),
+            preserve_existing=request.bool_param("preserve_existing"), master_timeout=master_timeout))
         return RestResponse(200, {"acknowledged": True})
 
-
-UPDATE_ACTION = "indices:admin/settings/update"

@@ -1,5 +1,5 @@
 """`GET /_stats` and `GET /{index}/_stats`: the figures the copies report of themselves
-(action/index_stats.py), summed as Elasticsearch sums them (primaries and total), per
+(`indices:monitor/stats`, action/index_stats.py), summed as Elasticsearch sums them (primaries and total), per
 index, and per copy with `level=shards`, where each copy also shows its routing, its
 sequence numbers and, on a primary, its retention leases (ES's shard-level stats).
 
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..action.index_stats import ShardCopyStats, gather_copies
+from ..action.index_stats import INDICES_STATS, IndicesStatsRequest, IndicesStatsResponse, ShardCopyStats
 from ..common.errors import IllegalArgument
 from .controller import RestController, RestResponse
+from .indices import indices_options
 from .request import RestRequest
 
 PARAMS = ("level", "ignore_unavailable", "allow_no_indices", "expand_wildcards", "forbid_closed_indices",
@@ -55,45 +56,34 @@ class IndexStatsHandlers:
 
     def register(self, c: RestController) -> None:
         for path in ("/_stats", "/{index}/_stats"):
-            c.register("GET", path, self.stats, PARAMS, action="indices:monitor/stats")
+            c.register("GET", path, self.stats, PARAMS, action=INDICES_STATS)
 
     async def stats(self, request: RestRequest) -> RestResponse:
         level = request.param("level", "indices")
         if level not in LEVELS:
             raise IllegalArgument(f"level parameter must be one of [cluster] or [indices] or [shards] but "
                                   f"was [{level}]")
-        names = self.node.indices.resolve(
-            request.param("index"), ignore_unavailable=request.bool_param("ignore_unavailable"),
-            allow_no_indices=request.bool_param("allow_no_indices", True),
-            expand_wildcards=request.expand_wildcards_param("open"))
-        figures = await gather_copies(self.node, names, history=True)
-        content = self.node.coordination.content
+        stats: IndicesStatsResponse = await self.node.client.execute(INDICES_STATS, IndicesStatsRequest(
+            expression=request.param("index"), options=indices_options(request), history=True))
         everything: list[ShardCopyStats] = []
         primaries: list[ShardCopyStats] = []
         indices: dict[str, Any] = {}
         copies_total = 0
-        for name in names:
-            metadata = content.metadata.indices.get(name)
-            if metadata is None:  # deleted while the figures were gathered
-                continue
-            answered = []
-            for copy in content.routing_table.indices.get(name, ()):
-                copies_total += 1
-                stats = figures.of(metadata.uuid, copy.shard, copy.node)
-                if stats is not None:
-                    answered.append((copy, stats))
+        for index in stats.indices:
+            copies_total += len(index.copies)
+            answered = [(c.routing, c.figures) for c in index.copies if c.figures is not None]
             every = [s for _, s in answered]
             mine = [s for copy, s in answered if copy.primary]
             everything += every
             primaries += mine
-            body: dict[str, Any] = {"uuid": metadata.uuid, "primaries": sections(mine),
+            body: dict[str, Any] = {"uuid": index.metadata.uuid, "primaries": sections(mine),
                                     "total": sections(every)}
             if level == "shards":
                 shards: dict[str, list] = {}
-                for copy, stats in sorted(answered, key=lambda a: (a[0].shard, not a[0].primary)):
-                    shards.setdefault(str(copy.shard), []).append(shard_entry(copy, stats))
+                for copy, figures in sorted(answered, key=lambda a: (a[0].shard, not a[0].primary)):
+                    shards.setdefault(str(copy.shard), []).append(shard_entry(copy, figures))
                 body["shards"] = shards
-            indices[name] = body
+            indices[index.metadata.name] = body
         response: dict[str, Any] = {
             "_shards": {"total": copies_total, "successful": len(everything), "failed": 0},
             "_all": {"primaries": sections(primaries), "total": sections(everything)}}

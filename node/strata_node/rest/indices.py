@@ -8,8 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..action.broadcast import FLUSH_SHARD, REFRESH_SHARD, FlushShardRequest, RefreshShardRequest, broadcast
-from ..common.errors import ActionRequestValidation, IllegalArgument
+import orjson
+
+from ..action.broadcast_actions import FLUSH, REFRESH, BroadcastResponse, FlushRequest, RefreshRequest
+from ..action.index_admin import CREATE, DELETE, CreateIndexRequest, DeleteIndicesRequest
+from ..action.index_reads import GET_INDEX, GET_SETTINGS, IndexReadRequest, IndexReadResponse
+from ..action.master import DEFAULT_MASTER_TIMEOUT
+from ..action.resolve import IndicesOptions
 from ..index.metadata import IndexMetadata, settings_tree
 from .controller import RestController, RestResponse
 from .request import RestRequest
@@ -26,29 +31,31 @@ class IndexHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("PUT", "/{index}", self.create, CREATE_PARAMS)
-        c.register("GET", "/{index}", self.get, GET_PARAMS)
-        c.register("HEAD", "/{index}", self.exists, GET_PARAMS)
-        c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS)
+        c.register("PUT", "/{index}", self.create, CREATE_PARAMS, action=CREATE)
+        c.register("GET", "/{index}", self.get, GET_PARAMS, action=GET_INDEX)
+        c.register("HEAD", "/{index}", self.exists, GET_PARAMS, action=GET_INDEX)
+        c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS, action=DELETE)
         for method in ("GET", "POST"):
             for path in ("/_refresh", "/{index}/_refresh"):
-                c.register(method, path, self.refresh, RESOLVE_PARAMS, action="indices:admin/refresh")
+                c.register(method, path, self.refresh, RESOLVE_PARAMS, action=REFRESH)
             for path in ("/_flush", "/{index}/_flush"):
-                c.register(method, path, self.flush, FLUSH_PARAMS, action="indices:admin/flush")
+                c.register(method, path, self.flush, FLUSH_PARAMS, action=FLUSH)
         for path in ("/_settings", "/_settings/{name}", "/{index}/_settings", "/{index}/_settings/{name}",
                      "/{index}/_setting/{name}"):
-            c.register("GET", path, self.get_settings, GET_PARAMS)
+            c.register("GET", path, self.get_settings, GET_PARAMS, action=GET_SETTINGS)
 
-    def _resolve(self, request: RestRequest) -> list[IndexMetadata]:
-        return resolve_metadata(self.node.indices, request)
+    async def _read(self, request: RestRequest, action: str) -> list[IndexMetadata]:
+        return await read_metadata(self.node, request, action)
 
     async def create(self, request: RestRequest) -> RestResponse:
         name = request.param("index")
-        await self.node.indices.create(name, request.json_body())
+        await self.node.client.execute(CREATE, CreateIndexRequest(
+            name=name, body=orjson.dumps(request.json_body()),
+            master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
         return RestResponse(200, {"acknowledged": True, "shards_acknowledged": True, "index": name})
 
     async def get(self, request: RestRequest) -> RestResponse:
-        indices = self._resolve(request)
+        indices = await self._read(request, GET_INDEX)
         flat = request.bool_param("flat_settings")
         body = {md.name: {"aliases": dict(md.aliases), "mappings": dict(md.mappings),
                           "settings": _render(md.settings, flat)} for md in indices}
@@ -57,33 +64,24 @@ class IndexHandlers:
     async def exists(self, request: RestRequest) -> RestResponse:
         """`HEAD /{index}`: 200 when the expression names at least one index; a wildcard
         that matches nothing is 404 here, though `GET` of it is an empty 200."""
-        return RestResponse(200 if self._resolve(request) else 404)
+        return RestResponse(200 if await self._read(request, GET_INDEX) else 404)
 
     async def delete(self, request: RestRequest) -> RestResponse:
-        expression = request.param("index")
-        if self.node.cluster_settings.get("action.destructive_requires_name"):
-            for part in expression.split(","):
-                if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
-                    raise IllegalArgument("Wildcard expressions or all indices are not allowed")
-        await self.node.indices.delete(resolve_names(self.node.indices, request, allow_aliases=False))
+        await self.node.client.execute(DELETE, DeleteIndicesRequest(
+            expression=request.param("index"), options=indices_options(request),
+            master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
         return RestResponse(200, {"acknowledged": True})
 
     async def refresh(self, request: RestRequest) -> RestResponse:
-        names = resolve_names(self.node.indices, request)
-        result = await broadcast(self.node, REFRESH_SHARD, names, lambda md, shard: RefreshShardRequest(
-            index=md.name, index_uuid=md.uuid, shard=shard))
-        return RestResponse(200, {"_shards": result.to_json()})
+        response: BroadcastResponse = await self.node.client.execute(REFRESH, RefreshRequest(
+            expression=request.param("index"), options=indices_options(request)))
+        return RestResponse(200, {"_shards": response.shards})
 
     async def flush(self, request: RestRequest) -> RestResponse:
-        force = request.bool_param("force")
-        wait_if_ongoing = request.bool_param("wait_if_ongoing", True)
-        if force and not wait_if_ongoing:
-            # FlushRequest.validate: checked before any index is resolved or flushed.
-            raise ActionRequestValidation(["wait_if_ongoing must be true for a force flush"])
-        names = resolve_names(self.node.indices, request)
-        result = await broadcast(self.node, FLUSH_SHARD, names, lambda md, shard: FlushShardRequest(
-            index=md.name, index_uuid=md.uuid, shard=shard, force=force, wait_if_ongoing=wait_if_ongoing))
-        return RestResponse(200, {"_shards": result.to_json()})
+        response: BroadcastResponse = await self.node.client.execute(FLUSH, FlushRequest(
+            expression=request.param("index"), options=indices_options(request),
+            force=request.bool_param("force"), wait_if_ongoing=request.bool_param("wait_if_ongoing", True)))
+        return RestResponse(200, {"_shards": response.shards})
 
     async def get_settings(self, request: RestRequest) -> RestResponse:
         """`/{index}/_settings/{name}`: `name` is a comma list of setting names with `*`
@@ -96,7 +94,7 @@ class IndexHandlers:
         request.bool_param("include_defaults")
         _read_master_params(request)
         body = {}
-        for md in self._resolve(request):
+        for md in await self._read(request, GET_SETTINGS):
             settings = md.settings_matching(names) if names else md.settings
             if settings:
                 body[md.name] = {"settings": _render(settings, flat)}
@@ -114,17 +112,16 @@ def _render(settings: Mapping[str, str], flat: bool) -> dict[str, Any]:
     return dict(sorted(settings.items())) if flat else settings_tree(settings)
 
 
-def resolve_metadata(indices, request: RestRequest) -> list[IndexMetadata]:
-    """The cluster state's metadata of the indices a request's `{index}` names: any node
-    answers, whether or not it holds a copy."""
-    return [indices.metadata(n) for n in resolve_names(indices, request)]
+def indices_options(request: RestRequest, expand_wildcards: str = "open") -> IndicesOptions:
+    return IndicesOptions(ignore_unavailable=request.bool_param("ignore_unavailable"),
+                          allow_no_indices=request.bool_param("allow_no_indices", True),
+                          expand_wildcards=request.expand_wildcards_param(expand_wildcards))
 
 
-def resolve_names(indices, request: RestRequest, *, allow_aliases: bool = True) -> list[str]:
-    """The names a request's `{index}` resolves to among the cluster's indices (an alias
-    standing for its indices, unless the API takes concrete indices only)."""
-    return indices.resolve(
-        request.param("index"),
-        ignore_unavailable=request.bool_param("ignore_unavailable"),
-        allow_no_indices=request.bool_param("allow_no_indices", True),
-        expand_wildcards=request.expand_wildcards_param("open"), allow_aliases=allow_aliases)
+async def read_metadata(node, request: RestRequest, action: str, expand_wildcards: str = "open"
+                        ) -> list[IndexMetadata]:
+    """The metadata of the indices a request's `{index}` names (one of the index read
+    actions of action/index_reads.py)."""
+    response: IndexReadResponse = await node.client.execute(action, IndexReadRequest(
+        expression=request.param("index"), options=indices_options(request, expand_wildcards)))
+    return response.indices

@@ -7,12 +7,13 @@ mapping an index then has is what GET _mapping shows, in Elasticsearch's normali
 
 from __future__ import annotations
 
-from typing import Any
+import orjson
 
-from ..common.patterns import simple_match_any
-from ..index.metadata import IndexMetadata
+from ..action.index_admin import PUT_MAPPING, PutMappingRequest
+from ..action.index_reads import GET_FIELD_MAPPINGS, GET_MAPPINGS, FieldMappingsRequest, FieldMappingsResponse
+from ..action.master import DEFAULT_MASTER_TIMEOUT
 from .controller import RestController, RestResponse
-from .indices import resolve_metadata, resolve_names
+from .indices import indices_options, read_metadata
 from .request import RestRequest
 
 RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
@@ -26,28 +27,32 @@ class MappingHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS))
-        c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS))
+        c.register("GET", "/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS),
+                   action=GET_MAPPINGS)
+        c.register("GET", "/{index}/_mapping", self.get_mapping, (*RESOLVE_PARAMS, *MASTER_PARAMS),
+                   action=GET_MAPPINGS)
         for method in ("PUT", "POST"):
-            c.register(method, "/{index}/_mapping", self.put_mapping, PUT_PARAMS)
-        c.register("GET", "/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
-        c.register("GET", "/{index}/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS)
-
-    def _resolve(self, request: RestRequest) -> list[IndexMetadata]:
-        return resolve_metadata(self.node.indices, request)
+            c.register(method, "/{index}/_mapping", self.put_mapping, PUT_PARAMS, action=PUT_MAPPING)
+        c.register("GET", "/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS,
+                   action=GET_FIELD_MAPPINGS)
+        c.register("GET", "/{index}/_mapping/field/{fields}", self.get_field_mapping, FIELD_PARAMS,
+                   action=GET_FIELD_MAPPINGS)
 
     async def get_mapping(self, request: RestRequest) -> RestResponse:
         request.bool_param("local")
         request.time_param("master_timeout", 30.0)
-        return RestResponse(200, {md.name: {"mappings": md.mappings} for md in self._resolve(request)})
+        indices = await read_metadata(self.node, request, GET_MAPPINGS)
+        return RestResponse(200, {md.name: {"mappings": md.mappings} for md in indices})
 
     async def put_mapping(self, request: RestRequest) -> RestResponse:
         """`PUT /{index}/_mapping`: the body is a mapping definition, merged in."""
         request.time_param("timeout", 30.0)
-        request.time_param("master_timeout", 30.0)
+        master_timeout = request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)
         request.bool_param("write_index_only")
         body = request.json_body(required=True)
-        await self.node.indices.put_mapping(resolve_names(self.node.indices, request), body)
+        await self.node.client.execute(PUT_MAPPING, PutMappingRequest(
+            source=orjson.dumps(body), expression=request.param("index"), options=indices_options(request),
+            master_timeout=master_timeout))
         return RestResponse(200, {"acknowledged": True})
 
     async def get_field_mapping(self, request: RestRequest) -> RestResponse:
@@ -56,11 +61,8 @@ class MappingHandlers:
         patterns = request.list_param("fields")
         request.bool_param("include_defaults")
         request.bool_param("local")
-        body: dict[str, Any] = {}
-        for name in resolve_names(self.node.indices, request):
-            found: dict[str, Any] = {}
-            for path, field in self.node.indices.mapping(name).fields.items():
-                if simple_match_any(patterns, path):
-                    found[path] = {"full_name": path, "mapping": {field.name: field.to_dict()}}
-            body[name] = {"mappings": found}
+        response: FieldMappingsResponse = await self.node.client.execute(
+            GET_FIELD_MAPPINGS, FieldMappingsRequest(expression=request.param("index"),
+                                                     options=indices_options(request), fields=patterns))
+        body = {name: {"mappings": found} for name, found in response.mappings.items()}
         return RestResponse(200, body)

@@ -10,15 +10,12 @@ name) and custom attributes `attr:value`."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from ..action.nodes_info import NODES_INFO_NODE, NodeInfo, NodesInfoRequest
+from ..action.nodes_info import NODES_INFO, NodesRequest, NodesResponse
 from ..action.nodes_stats import METRICS as STATS_METRICS
-from ..action.nodes_stats import gather
-from ..common.errors import IllegalArgument, StrataError, error_to_dict
-from ..common.flags import parse_flag
-from ..common.patterns import simple_match
+from ..action.nodes_stats import NODES_STATS
+from ..common.errors import IllegalArgument
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -39,94 +36,20 @@ class NodesHandlers:
 
     def register(self, c: RestController) -> None:
         for path in ("/_nodes", "/_nodes/{node_id}", "/_nodes/{node_id}/{metric}"):
-            c.register("GET", path, self.info, PARAMS, action="cluster:monitor/nodes/info")
+            c.register("GET", path, self.info, PARAMS, action=NODES_INFO)
         for path in ("/_nodes/stats", "/_nodes/stats/{metric}", "/_nodes/stats/{metric}/{index_metric}",
                      "/_nodes/{node_id}/stats", "/_nodes/{node_id}/stats/{metric}",
                      "/_nodes/{node_id}/stats/{metric}/{index_metric}"):
-            c.register("GET", path, self.stats, STATS_PARAMS, action="cluster:monitor/nodes/stats")
-
-    def _catalogue(self, known: dict[str, str | None]) -> list[dict[str, Any]]:
-        """What a selector can match for each node of the cluster."""
-        coordination = self.node.coordination
-        state = coordination.applied_state if coordination is not None else None
-        details = state.node_details if state is not None else {}
-        out = []
-        for node_id, address in known.items():
-            d = details.get(node_id)
-            if node_id == self.node.node_id:
-                name, roles, attributes = self.node.name, self.node.settings.get("node.roles"), \
-                    self.node.settings.attributes
-                address = self.node.transport.address
-            elif d is not None:
-                name, roles, attributes = d.name, d.roles, d.attributes
-            else:
-                name, roles, attributes = "", (), {}
-            host = (address or "").rsplit(":", 1)[0].strip("[]")
-            out.append({"id": node_id, "name": name, "host": host, "roles": set(roles),
-                        "attributes": dict(attributes)})
-        return out
-
-    def _selected(self, wanted: list[str], known: dict[str, str | None]) -> dict[str, str | None]:
-        if not wanted:
-            return known
-        catalogue = self._catalogue(known)
-        master = self.node.coordination.master_node if self.node.coordination is not None else None
-        chosen: set[str] = set()
-        for selector in (w.strip() for w in wanted):
-            if selector == "_all":
-                chosen |= {n["id"] for n in catalogue}
-            elif selector == "_local":
-                chosen.add(self.node.node_id)
-            elif selector == "_master":
-                if master is not None:
-                    chosen.add(master.id)
-            elif selector in known:
-                chosen.add(selector)
-            else:
-                chosen |= {n["id"] for n in catalogue if simple_match(selector, n["name"])
-                           or simple_match(selector, n["host"])}
-                name, colon, value = selector.partition(":")
-                if not colon:
-                    continue
-                role = {"coordinating_only": None}.get(name, name)
-                if name == "coordinating_only" or name in {r for n in catalogue for r in n["roles"]} \
-                        or name in ("master", "data", "ingest", "ml", "voting_only", "transform",
-                                    "remote_cluster_client"):
-                    matching = {n["id"] for n in catalogue
-                                if (not n["roles"] if role is None else
-                                    role in n["roles"] or (role == "data" and
-                                                           any(r.startswith("data") for r in n["roles"])))}
-                    if parse_flag(value, True):
-                        chosen |= matching
-                    else:
-                        chosen -= matching
-                else:
-                    chosen |= {n["id"] for n in catalogue for k, v in n["attributes"].items()
-                               if simple_match(name, k) and simple_match(value, str(v))}
-        return {n: a for n, a in known.items() if n in chosen}
+            c.register("GET", path, self.stats, STATS_PARAMS, action=NODES_STATS)
 
     async def info(self, request: RestRequest) -> RestResponse:
         first = request.param("node_id")
         wanted = first.split(",") if first else []
         if first and request.param("metric") is None and all(w in METRICS or w == "_all" for w in wanted):
             wanted = []  # `/_nodes/http` names metrics, not nodes, as in ES
-        known = self.node.cluster_nodes()
-        targets = self._selected(wanted, known)
-
-        async def one(address: str | None) -> NodeInfo | dict[str, Any]:
-            try:
-                return await self.node.transport.execute(NODES_INFO_NODE, NodesInfoRequest(), NodeInfo,
-                                                         address=address, timeout=30.0)
-            except StrataError as e:
-                return error_to_dict(e)
-
-        answers = await asyncio.gather(*(one(a) for a in targets.values()))
-        nodes = {a.node_id: a.info for a in answers if isinstance(a, NodeInfo)}
-        failures = [a for a in answers if not isinstance(a, NodeInfo)]
-        header: dict[str, Any] = {"total": len(targets), "successful": len(nodes), "failed": len(failures)}
-        if failures:
-            header["failures"] = failures
-        return RestResponse(200, {"_nodes": header, "cluster_name": self.node.cluster_name, "nodes": nodes})
+        response: NodesResponse = await self.node.client.execute(NODES_INFO, NodesRequest(node_ids=wanted))
+        return RestResponse(200, {"_nodes": _header(response), "cluster_name": self.node.cluster_name,
+                                  "nodes": response.nodes})
 
     async def stats(self, request: RestRequest) -> RestResponse:
         node_ids = request.list_param("node_id")
@@ -153,11 +76,11 @@ class NodesHandlers:
         if level not in ("node", "indices", "shards"):
             raise IllegalArgument(f"level parameter must be one of [node] or [indices] or [shards] but was "
                                   f"[{level}]")
-        targets = self._selected(node_ids, self.node.cluster_nodes())
         wanted = [] if "_all" in metrics else metrics
-        stats, failures = await gather(self.node, targets, wanted)
+        response: NodesResponse = await self.node.client.execute(NODES_STATS, NodesRequest(
+            node_ids=node_ids, metrics=wanted))
         nodes: dict[str, Any] = {}
-        for node_id, s in stats.items():
+        for node_id, s in response.nodes.items():
             body = {k: s[k] for k in IDENTITY if k in s}
             for metric in STATS_METRICS:
                 if metric in s:
@@ -166,7 +89,13 @@ class NodesHandlers:
                 keep = {INDEX_METRIC_SECTIONS.get(m, m) for m in index_metrics}
                 body["indices"] = {k: v for k, v in body["indices"].items() if k in keep}
             nodes[node_id] = body
-        header: dict[str, Any] = {"total": len(targets), "successful": len(nodes), "failed": len(failures)}
-        if failures:
-            header["failures"] = failures
-        return RestResponse(200, {"_nodes": header, "cluster_name": self.node.cluster_name, "nodes": nodes})
+        return RestResponse(200, {"_nodes": _header(response), "cluster_name": self.node.cluster_name,
+                                  "nodes": nodes})
+
+
+def _header(response: NodesResponse) -> dict[str, Any]:
+    header: dict[str, Any] = {"total": response.total, "successful": len(response.nodes),
+                              "failed": len(response.failures)}
+    if response.failures:
+        header["failures"] = response.failures
+    return header

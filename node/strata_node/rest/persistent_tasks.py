@@ -12,7 +12,13 @@ the shape `GET /_cluster/state` shows it (as placed, or as it was when removed).
 
 from __future__ import annotations
 
-from ..action.persistent_tasks import REMOVE, START
+from ..action.persistent_tasks import (
+    REMOVE,
+    START,
+    PersistentTaskResponse,
+    RemovePersistentTaskRequest,
+    StartPersistentTaskRequest,
+)
 from ..common.errors import IllegalArgument
 from .controller import RestController, RestResponse
 from .request import RestRequest
@@ -26,7 +32,8 @@ class PersistentTaskHandlers:
         if not self.node.settings.get("strata.test_actions.enabled"):
             return
         c.register("PUT", "/_strata/persistent/{task_id}", self.start, ("master_timeout",), action=START)
-        c.register("DELETE", "/_strata/persistent/{task_id}", self.remove, ("master_timeout",), action=REMOVE)
+        c.register("DELETE", "/_strata/persistent/{task_id}", self.remove, ("master_timeout",),
+                   action=REMOVE)
 
     async def start(self, request: RestRequest) -> RestResponse:
         body = request.json_body(required=True)
@@ -38,11 +45,12 @@ class PersistentTaskHandlers:
             raise IllegalArgument("[name] must be the name of a persistent task")
         if not isinstance(params, dict):
             raise IllegalArgument("[params] must be an object")
-        task = await self.node.persistent_tasks.start(request.param("task_id"), name, params,
-                                                      request.time_param("master_timeout", 30.0))
-        return RestResponse(200, {"acknowledged": True, "task": task})
+        response: PersistentTaskResponse = await self.node.client.execute(START, StartPersistentTaskRequest(
+            task_id=request.param("task_id"), task_name=name, params=params,
+            master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": True, "task": response.task})
 
     async def remove(self, request: RestRequest) -> RestResponse:
-        task = await self.node.persistent_tasks.remove(request.param("task_id"),
-                                                       request.time_param("master_timeout", 30.0))
-        return RestResponse(200, {"acknowledged": True, "task": task})
+        response: PersistentTaskResponse = await self.node.client.execute(REMOVE, RemovePersistentTaskRequest(
+            task_id=request.param("task_id"), master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": True, "task": response.task})

@@ -5,20 +5,14 @@ bytes."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Any
 
-from ..common.errors import StrataError
-from ..tasks.task import Task
-from ..transport.wire import Message
+from ..action.recovery_action import RECOVERY, RecoveryRequest, RecoveryResponse
 from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
 from .controller import RestController, RestResponse
+from .indices import indices_options
 from .request import RestRequest
 
-log = logging.getLogger(__name__)
-
-NODE_ACTION = "indices:monitor/recovery[n]"
 RESOLVE_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards")
 PARAMS = (*RESOLVE_PARAMS, "active_only", "detailed")
 CAT_RECOVERY_PARAMS = (*CAT_PARAMS, "active_only", "detailed", "bytes", "time", "index")
@@ -53,78 +47,35 @@ COLUMNS = [
 ]
 
 
-class NodeRecoveriesRequest(Message):
-    indices: list[str]
-    active_only: bool = False
-
-
-class NodeRecoveriesResponse(Message):
-    recoveries: list[dict[str, Any]]
-
-
-def register(node) -> None:
-    def handle(request: NodeRecoveriesRequest, task: Task) -> NodeRecoveriesResponse:
-        wanted = set(request.indices)
-        states = [s.to_json() for s in node.recoveries.local_states()
-                  if s.index in wanted and (s.active or not request.active_only)]
-        return NodeRecoveriesResponse(recoveries=states)
-
-    node.transport.register(NODE_ACTION, NodeRecoveriesRequest, NodeRecoveriesResponse, handle)
-
-
 class RecoveryHandlers:
     def __init__(self, node):
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/_recovery", self.recovery, PARAMS, action="indices:monitor/recovery")
-        c.register("GET", "/{index}/_recovery", self.recovery, PARAMS, action="indices:monitor/recovery")
-        c.register("GET", "/_cat/recovery", self.cat, CAT_RECOVERY_PARAMS, action="indices:monitor/recovery")
+        c.register("GET", "/_recovery", self.recovery, PARAMS, action=RECOVERY)
+        c.register("GET", "/{index}/_recovery", self.recovery, PARAMS, action=RECOVERY)
+        c.register("GET", "/_cat/recovery", self.cat, CAT_RECOVERY_PARAMS,
+                   action=RECOVERY)
         c.register("GET", "/_cat/recovery/{index}", self.cat, CAT_RECOVERY_PARAMS,
-                   action="indices:monitor/recovery")
+                   action=RECOVERY)
 
-    async def _gather(self, request: RestRequest) -> list[dict[str, Any]]:
-        names = self.node.indices.resolve(
-            request.param("index"), ignore_unavailable=request.bool_param("ignore_unavailable"),
-            allow_no_indices=request.bool_param("allow_no_indices", True),
-            expand_wildcards=request.expand_wildcards_param("open"))
+    async def _gather(self, request: RestRequest) -> RecoveryResponse:
         request.bool_param("detailed")
-        ask = NodeRecoveriesRequest(indices=names, active_only=request.bool_param("active_only"))
-
-        async def one(node_id: str, address: str | None) -> list[dict[str, Any]]:
-            try:
-                response = await self.node.transport.execute(NODE_ACTION, ask, address=address, timeout=30.0)
-                return response.recoveries
-            except StrataError as e:  # a node that does not answer leaves its copies out
-                log.warning("node [%s] did not report its recoveries: %s", node_id, e)
-                return []
-
-        nodes = self.node.cluster_nodes()
-        answers = await asyncio.gather(*(one(n, a) for n, a in nodes.items()))
-        entries = [entry for answer in answers for entry in answer]
-        entries.sort(key=lambda e: (e["index"], e["id"], not e["primary"]))
-        return entries
-
-    def _node(self, node_id: str) -> dict[str, Any]:
-        coordination = self.node.coordination
-        state = coordination.applied_state if coordination is not None else None
-        details = state.node_details.get(node_id) if state is not None else None
-        if details is None:
-            return {"id": node_id}
-        host = (details.transport_address or "").rsplit(":", 1)[0]
-        return {"id": node_id, "host": host, "transport_address": details.transport_address, "ip": host,
-                "name": details.name}
+        return await self.node.client.execute(RECOVERY, RecoveryRequest(
+            expression=request.param("index"), options=indices_options(request),
+            active_only=request.bool_param("active_only")))
 
     async def recovery(self, request: RestRequest) -> RestResponse:
         body: dict[str, Any] = {}
-        for entry in await self._gather(request):
+        response = await self._gather(request)
+        for entry in response.recoveries:
             shard = {"id": entry["id"], "type": entry["type"], "stage": entry["stage"],
                      "primary": entry["primary"], "start_time_in_millis": entry["start_time_in_millis"],
                      "stop_time_in_millis": entry["stop_time_in_millis"],
                      "total_time_in_millis": entry["total_time_in_millis"]}
             if entry["type"] == "PEER":
-                shard["source"] = self._node(entry["source_node"])
-            shard["target"] = self._node(entry["target_node"])
+                shard["source"] = response.nodes.get(entry["source_node"], {"id": entry["source_node"]})
+            shard["target"] = response.nodes.get(entry["target_node"], {"id": entry["target_node"]})
             store = entry.get("store", {})
             total, recovered = store.get("total_in_bytes", 0), store.get("recovered_in_bytes", 0)
             reused = store.get("reused_in_bytes", 0)
@@ -147,9 +98,10 @@ class RecoveryHandlers:
 
     async def cat(self, request: RestRequest) -> RestResponse:
         table = CatTable(COLUMNS)
-        for entry in await self._gather(request):
-            source = self._node(entry["source_node"]) if entry["type"] == "PEER" else {}
-            target = self._node(entry["target_node"])
+        response = await self._gather(request)
+        for entry in response.recoveries:
+            source = response.nodes.get(entry["source_node"], {}) if entry["type"] == "PEER" else {}
+            target = response.nodes.get(entry["target_node"], {})
             translog = entry["translog"]
             store = entry.get("store", {})
             store_total, store_recovered = store.get("total_in_bytes", 0), store.get("recovered_in_bytes", 0)

@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..action.resolve import EXPAND_WILDCARDS
 from ..common import xcontent
 from ..common.errors import IllegalArgument, ParseError
 from ..common.flags import parse_flag
 from ..common.units import parse_time
-
-EXPAND_WILDCARDS = ("open", "closed", "hidden", "none", "all")
 
 
 @dataclass

@@ -25,9 +25,8 @@ class ReservedStateHandlers:
     async def validate(self, request: RestRequest) -> RestResponse:
         if not request.has_body:
             raise ActionRequestValidation(["request body is required"])
-        answer = await self.node.master_actions.execute(
-            reserved_state.VALIDATE,
-            reserved_state.ValidateRequest(namespace=request.param("namespace") or FILE_SETTINGS,
-                                           document=bytes(request.body)),
-            master_timeout=request.time_param("master_timeout", 30.0))
+        answer = await self.node.client.execute(
+            reserved_state.VALIDATE, reserved_state.ValidateRequest(
+                namespace=request.param("namespace") or FILE_SETTINGS, document=bytes(request.body),
+                master_timeout=request.time_param("master_timeout", 30.0)))
         return RestResponse(200, orjson.loads(answer.report))

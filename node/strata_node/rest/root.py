@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from .. import ES_COMPAT_VERSION, LUCENE_COMPAT_VERSION, __version__
+from ..action.main import MAIN, MainResponse
+from ..transport.wire import Empty
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -12,14 +14,14 @@ class RootHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        c.register("GET", "/", self.info)
+        c.register("GET", "/", self.info, action=MAIN)
 
     async def info(self, request: RestRequest) -> RestResponse:
-        node = self.node
+        main: MainResponse = await self.node.client.execute(MAIN, Empty())
         return RestResponse(200, {
-            "name": node.name,
-            "cluster_name": node.cluster_name,
-            "cluster_uuid": node.cluster_uuid,
+            "name": main.node_name,
+            "cluster_name": main.cluster_name,
+            "cluster_uuid": main.cluster_uuid,
             "version": {
                 "number": ES_COMPAT_VERSION,
                 "build_flavor": "default",

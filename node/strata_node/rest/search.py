@@ -2,31 +2,31 @@
 
 The request is read whole (body, URL parameters, the query and aggregations parsed)
 before any shard runs, so a malformed request is a plain 400 naming what is wrong; the
-coordinator (`search/coordinator.py`) then runs the shards, on whichever nodes hold them,
-and shapes the response. Any node coordinates: the target indices are resolved among
-every index of the applied cluster state.
+search action (action/search_actions.py) then runs it through the coordinator, whose
+shard requests are children of its task.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..common.errors import (
-    IllegalArgument,
-    ParseError,
-    ParsingError,
-    StrataError,
-    detailed_message,
-    error_body,
+from ..action.fault import FAULT, FaultRequest
+from ..action.search_actions import (
+    MSEARCH,
+    SEARCH,
+    VALIDATE_QUERY,
+    CountOptions,
+    MultiSearchRequest,
+    MultiSearchResponse,
+    SearchActionRequest,
+    SearchActionResponse,
+    ValidateQueryRequest,
+    body_object,
 )
+from ..common.errors import IllegalArgument, ParseError, ParsingError
 from ..common.flags import parse_flag
 from ..common.xcontent import loads, token_name
-from ..index import aliases
-from ..search.coordinator import IndexScope, SearchCoordinator
-from ..search.query import parse_query
 from ..search.request import QUERY_STRING_PARAMS, SearchRequest, parse_count_query, parse_search
 from .controller import RestController, RestResponse
 from .indices import RESOLVE_PARAMS
@@ -54,86 +54,40 @@ MSEARCH_HEADER_KEYS = ("index", "indices", "search_type", "searchType", "ccs_min
 class SearchHandlers:
     def __init__(self, node):
         self.node = node
-        self.coordinator = SearchCoordinator(node, lambda: node.executors["search"])
 
     def register(self, c: RestController) -> None:
-        # Each runs as a task under Elasticsearch's action name (a count is a search there),
-        # cancelled when its client goes away, as RestCancellableNodeClient does.
-        search, msearch = "indices:data/read/search", "indices:data/read/msearch"
+        # A count is a search in Elasticsearch; both are cancelled when their client goes
+        # away, as RestCancellableNodeClient does.
         for method in ("GET", "POST"):
             for path, handler, params, action in (
-                    ("/_search", self.search, SEARCH_PARAMS, search),
-                    ("/{index}/_search", self.search, SEARCH_PARAMS, search),
-                    ("/_count", self.count, COUNT_PARAMS, search),
-                    ("/{index}/_count", self.count, COUNT_PARAMS, search),
-                    ("/_msearch", self.msearch, MSEARCH_PARAMS, msearch),
-                    ("/{index}/_msearch", self.msearch, MSEARCH_PARAMS, msearch)):
-                c.register(method, path, handler, params, action=action, cancellable=True)
-            for path in ("/_validate/query", "/{index}/_validate/query"):
-                c.register(method, path, self.validate_query, VALIDATE_PARAMS,
-                           action="indices:admin/validate/query")
+                    ("/_search", self.search, SEARCH_PARAMS, SEARCH),
+                    ("/{index}/_search", self.search, SEARCH_PARAMS, SEARCH),
+                    ("/_count", self.count, COUNT_PARAMS, SEARCH),
+                    ("/{index}/_count", self.count, COUNT_PARAMS, SEARCH),
+                    ("/_msearch", self.msearch, MSEARCH_PARAMS, MSEARCH),
+                    ("/{index}/_msearch", self.msearch, MSEARCH_PARAMS, MSEARCH),
+                    ("/_validate/query", self.validate_query, VALIDATE_PARAMS, VALIDATE_QUERY),
+                    ("/{index}/_validate/query", self.validate_query, VALIDATE_PARAMS, VALIDATE_QUERY)):
+                c.register(method, path, handler, params, action=action)
         if self.node.settings.get("strata.fault_injection"):
-            c.register("POST", "/_strata/fault/search_delay", self.fault_search_delay)
+            c.register("POST", "/_strata/fault/search_delay", self.fault_search_delay, action=FAULT)
+
+    async def _run(self, request: SearchActionRequest) -> RestResponse:
+        response: SearchActionResponse = await self.node.client.execute(SEARCH, request)
+        return RestResponse(200, response.body)
 
     # -- _search -------------------------------------------------------------------------------
 
     async def search(self, request: RestRequest) -> RestResponse:
         _refuse_unsupported_params(request.params)
         _check_transport_params(request.params)
-        body = _body_object(request.body)
+        body = body_object(request.body)
         req = parse_search(body, request.params, request.body)
         source_explicit = "_source" in body or any(p in request.params for p in
                                                    ("_source", "_source_includes", "_source_excludes"))
-        item = SearchItem(request.param("index"), request.params, req, source_explicit, request.body,
-                          request.params)
-        return RestResponse(200, await self._execute(item))
-
-    async def _execute(self, item: SearchItem) -> dict[str, Any]:
-        req, options = item.req, item.options
-        names, scope = self._scope(item.expression, options, options.get("routing"))
-        boosts = self._boosts(req, names, options)
-        query = req.query if req.query is not None else _match_all()
-        if req.timeout is None:
-            default = self.node.cluster_settings.get("search.default_search_timeout")
-            req.timeout = default if default >= 0 else None
-        return await self.coordinator.search(
-            names, req, query=query, body=item.body, params=item.params,
-            query_from_params=item.query_from_params, boosts=boosts, routing=options.get("routing"),
-            preference=options.get("preference"), source_explicit=item.source_explicit, scope=scope)
-
-    def _resolve(self, expression: str | None, options: dict[str, Any]) -> list[str]:
-        """The names of the target indices, among every index of the applied cluster state
-        (their shards may be on any node)."""
-        return self.node.indices.resolve(
-            expression,
-            ignore_unavailable=parse_flag(options.get("ignore_unavailable"), False),
-            allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
-            expand_wildcards=_expand_wildcards(options.get("expand_wildcards", "open")))
-
-    def _scope(self, expression: str | None, options: dict[str, Any],
-               routing: str | None) -> tuple[list[str], IndexScope]:
-        """The target indices and, per index, the filter and routing the aliases that
-        reached it add (an index also named itself is searched unfiltered, as in ES)."""
-        indices = self.node.indices
-        resolved = indices.resolve_expression(
-            expression,
-            ignore_unavailable=parse_flag(options.get("ignore_unavailable"), False),
-            allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
-            expand_wildcards=_expand_wildcards(options.get("expand_wildcards", "open")))
-        lookup = indices.aliases
-        filters = {n: aliases.alias_filter(resolved, lookup, n) for n in resolved.names}
-        return resolved.names, IndexScope(filters, aliases.search_routing(resolved, lookup, routing))
-
-    def _boosts(self, req: SearchRequest, names: list[str], options: dict[str, Any]) -> dict[str, float]:
-        """`indices_boost`: the first entry naming an index (by name or pattern) wins."""
-        boosts: dict[str, float] = {}
-        ignore_unavailable = parse_flag(options.get("ignore_unavailable"), False)
-        targets = set(names)
-        for expression, boost in req.indices_boost:
-            for name in self.node.indices.resolve(expression, ignore_unavailable=ignore_unavailable):
-                if name in targets and name not in boosts:
-                    boosts[name] = boost
-        return boosts
+        return await self._run(SearchActionRequest(
+            index=request.param("index"), options=dict(request.params), body=request.body,
+            params=dict(request.params), source_explicit=source_explicit, local_parsed=req))
 
     async def fault_search_delay(self, request: RestRequest) -> RestResponse:
         """Fault injection for tests (`strata.fault_injection: true` only): every query
@@ -142,13 +96,13 @@ class SearchHandlers:
         millis = request.json_body(required=True).get("millis")
         if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
             raise IllegalArgument("[millis] must be a non-negative integer")
-        self.node.search_shards.query_delay = millis / 1000
+        await self.node.client.execute(FAULT, FaultRequest(kind="search_delay", millis=millis))
         return RestResponse(200, {"acknowledged": True})
 
     # -- _count --------------------------------------------------------------------------------
 
     async def count(self, request: RestRequest) -> RestResponse:
-        query = self._count_query(request)
+        query = parse_count_query(body_object(request.body), request.params)
         min_score = None
         if request.param("min_score") is not None:
             try:
@@ -159,69 +113,36 @@ class SearchHandlers:
         terminate_after = request.int_param("terminate_after", 0)
         if terminate_after < 0:
             raise IllegalArgument("terminateAfter must be > 0")
-        names, scope = self._scope(request.param("index"), request.params, request.param("routing"))
-        return RestResponse(200, await self.coordinator.count(
-            names, query, body=request.body, params=_query_string_params(request.params), min_score=min_score,
-            terminate_after=terminate_after, routing=request.param("routing"),
-            preference=request.param("preference"), scope=scope))
+        return await self._run(SearchActionRequest(
+            index=request.param("index"), options=dict(request.params), body=request.body,
+            params=dict(request.params), local_parsed=query,
+            count=CountOptions(min_score=min_score, terminate_after=terminate_after)))
 
     # -- _validate/query ------------------------------------------------------------------------
 
     async def validate_query(self, request: RestRequest) -> RestResponse:
-        """`valid` with, under `explain`, each index's verdict. A query that does not parse
-        is `valid: false` (200), not an error, as RestValidateQueryAction answers."""
         explain = request.bool_param("explain")
         request.bool_param("rewrite")
         all_shards = request.bool_param("all_shards")
-        names = self._resolve(request.param("index"), request.params)
-        try:
-            query = self._count_query(request)
-        except StrataError as e:
-            body: dict[str, Any] = {"valid": False}
-            if explain:
-                body["error"] = detailed_message(e)
-            return RestResponse(200, body)
-        items, failures, total = await self.coordinator.validate(
-            names, query, body=request.body, params=_query_string_params(request.params),
-            all_shards=all_shards)
-        shards = failures.shards_header(total)
-        del shards["skipped"]
-        body = {"_shards": shards, "valid": not failures and all(i["valid"] for i in items)}
-        if explain:
-            body["explanations"] = items
-        return RestResponse(200, body)
-
-    def _count_query(self, request: RestRequest):
-        """The query of a `_count` or `_validate/query`: `q=`, the body's `query`, or
-        everything. The body holds nothing else."""
-        return parse_count_query(_body_object(request.body), request.params)
+        response: SearchActionResponse = await self.node.client.execute(VALIDATE_QUERY, ValidateQueryRequest(
+            index=request.param("index"), options=dict(request.params), body=request.body,
+            params=dict(request.params), explain=explain, all_shards=all_shards))
+        return RestResponse(200, response.body)
 
     # -- _msearch ------------------------------------------------------------------------------
 
     async def msearch(self, request: RestRequest) -> RestResponse:
-        start = time.monotonic()
         limit = request.int_param("max_concurrent_searches", 0)
         if request.has_param("max_concurrent_searches") and limit < 1:
             raise IllegalArgument("maxConcurrentSearchRequests must be positive")
         _check_transport_params(request.params)
-        items = parse_msearch(request, request.param("index"))
-        semaphore = asyncio.Semaphore(limit or max(1, min(len(items), 64)))
-
-        async def one(item: SearchItem):
-            async with semaphore:
-                try:
-                    body = await self._execute(item)
-                except StrataError as e:
-                    return _item_error(e, request)
-            body["status"] = 200
-            return body
-
-        responses = await asyncio.gather(*(one(item) for item in items))
-        return RestResponse(200, {"took": int((time.monotonic() - start) * 1000), "responses": responses})
-
-
-def _item_error(error: StrataError, request: RestRequest) -> dict[str, Any]:
-    return error_body(error, stack_trace=request.error_trace)
+        searches = [SearchActionRequest(index=item.expression, options=item.options, body=item.body,
+                                        params=item.params, source_explicit=item.source_explicit,
+                                        query_from_params=item.query_from_params, local_parsed=item.req)
+                    for item in parse_msearch(request, request.param("index"))]
+        response: MultiSearchResponse = await self.node.client.execute(MSEARCH, MultiSearchRequest(
+            searches=searches, max_concurrent_searches=limit, error_trace=request.error_trace))
+        return RestResponse(200, {"took": response.took, "responses": response.responses})
 
 
 @dataclass
@@ -287,41 +208,12 @@ def parse_msearch(request: RestRequest, default_index: str | None) -> list[Searc
     return items
 
 
-def _query_string_params(params: dict[str, str]) -> dict[str, str]:
-    """What a shard needs of `_count` and `_validate/query` parameters to parse their query."""
-    return {k: v for k, v in params.items() if k in QUERY_STRING_PARAMS}
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return str(value)
-
-
-def _expand_wildcards(value: str) -> str:
-    from .request import EXPAND_WILDCARDS
-
-    for part in value.split(","):
-        if part.strip() not in EXPAND_WILDCARDS:
-            raise IllegalArgument(f"No valid expand wildcard value [{part}]")
-    return value
-
-
-def _match_all():
-    return parse_query({"match_all": {}})
-
-
-def _body_object(body: bytes) -> dict[str, Any]:
-    """A search body: absent (match everything) or one JSON object."""
-    if not body.strip():
-        return {}
-    value = loads(body)
-    if not isinstance(value, dict):
-        raise ParsingError(f"Unexpected token [{token_name(value)}] while parsing the search body, "
-                           "expected [START_OBJECT]")
-    return value
 
 
 def _refuse_unsupported_params(params: dict[str, str]) -> None:

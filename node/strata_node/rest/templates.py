@@ -10,20 +10,27 @@ list then), a plain name that does not exist is a 404.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from ..action.cluster_admin import catch_up_with_master
-from ..action.templates import DELETE_COMPONENT, DELETE_INDEX_TEMPLATE, PUT_COMPONENT, PUT_INDEX_TEMPLATE
-from ..common.patterns import simple_match
-from ..index.templates.errors import TemplateNotFound
-from ..index.templates.metadata import (
-    parse_index_template,
-    render_component_template,
-    render_index_template,
+import orjson
+
+from ..action.templates import (
+    DELETE_COMPONENT,
+    DELETE_INDEX_TEMPLATE,
+    GET_COMPONENT,
+    GET_INDEX_TEMPLATE,
+    PUT_COMPONENT,
+    PUT_INDEX_TEMPLATE,
+    SIMULATE_INDEX,
+    SIMULATE_TEMPLATE,
+    DeleteTemplatesRequest,
+    GetTemplatesRequest,
+    GetTemplatesResponse,
+    PutTemplateRequest,
+    SimulateTemplateRequest,
+    SimulateTemplateResponse,
 )
-from ..index.templates.simulate import simulate_index, simulate_template
+from ..index.templates.errors import TemplateNotFound
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -36,21 +43,19 @@ ACKNOWLEDGED = {"acknowledged": True}
 
 @dataclass(frozen=True)
 class Family:
-    """One kind of template: where its API lives and how it is answered."""
+    """One kind of template: where its API lives and which actions answer it."""
 
     path: str
-    listed: str  # the key of the get answer's list, and the metadata's field for it
-    entry: str  # each listed template's key
-    described: str  # as the not-found message names it
-    render: Callable[..., dict[str, Any]]
+    listed: str  # the key of the get answer's list
     put_action: str
     delete_action: str
+    get_action: str
 
 
-COMPONENTS = Family("/_component_template", "component_templates", "component_template", "component template",
-                    render_component_template, PUT_COMPONENT, DELETE_COMPONENT)
-INDEX_TEMPLATES = Family("/_index_template", "index_templates", "index_template", "index template",
-                         render_index_template, PUT_INDEX_TEMPLATE, DELETE_INDEX_TEMPLATE)
+COMPONENTS = Family("/_component_template", "component_templates", PUT_COMPONENT, DELETE_COMPONENT,
+                    GET_COMPONENT)
+INDEX_TEMPLATES = Family("/_index_template", "index_templates", PUT_INDEX_TEMPLATE, DELETE_INDEX_TEMPLATE,
+                         GET_INDEX_TEMPLATE)
 
 
 class TemplateHandlers:
@@ -61,36 +66,35 @@ class TemplateHandlers:
         for family in (COMPONENTS, INDEX_TEMPLATES):
             one = f"{family.path}/{{name}}"
             for method in ("PUT", "POST"):
-                c.register(method, one, functools.partial(self.put, family), PUT_PARAMS)
+                c.register(method, one, functools.partial(self.put, family), PUT_PARAMS,
+                           action=family.put_action)
             for path in (family.path, one):
-                c.register("GET", path, functools.partial(self.get, family), GET_PARAMS)
-            c.register("HEAD", one, functools.partial(self.exists, family), GET_PARAMS)
-            c.register("DELETE", one, functools.partial(self.delete, family), DELETE_PARAMS)
+                c.register("GET", path, functools.partial(self.get, family), GET_PARAMS,
+                           action=family.get_action)
+            c.register("HEAD", one, functools.partial(self.exists, family), GET_PARAMS,
+                       action=family.get_action)
+            c.register("DELETE", one, functools.partial(self.delete, family), DELETE_PARAMS,
+                       action=family.delete_action)
         c.register("POST", "/_index_template/_simulate_index/{name}",
-                   functools.partial(self.simulate, simulate_index), SIMULATE_PARAMS)
+                   functools.partial(self.simulate, SIMULATE_INDEX), SIMULATE_PARAMS, action=SIMULATE_INDEX)
         for path in ("/_index_template/_simulate", "/_index_template/_simulate/{name}"):
-            c.register("POST", path, functools.partial(self.simulate, simulate_template), SIMULATE_PARAMS)
-
-    async def _metadata(self, request: RestRequest):
-        """This node's applied metadata, caught up with the master's unless `local`."""
-        master_timeout = request.time_param("master_timeout", 30.0)
-        if not request.bool_param("local"):
-            await catch_up_with_master(self.node, master_timeout)
-        return self.node.coordination.content.metadata
+            c.register("POST", path, functools.partial(self.simulate, SIMULATE_TEMPLATE), SIMULATE_PARAMS,
+                       action=SIMULATE_TEMPLATE)
 
     async def put(self, family: Family, request: RestRequest) -> RestResponse:
-        await self.node.template_actions.put(
-            family.put_action, request.param("name"), request.json_body(required=True),
-            create=request.bool_param("create"), master_timeout=request.time_param("master_timeout", 30.0))
+        await self.node.client.execute(family.put_action, PutTemplateRequest(
+            name=request.param("name"), body=orjson.dumps(request.json_body(required=True)),
+            create=request.bool_param("create"), master_timeout=request.time_param("master_timeout", 30.0)))
         return RestResponse(200, ACKNOWLEDGED)
 
     async def get(self, family: Family, request: RestRequest) -> RestResponse:
         flat = request.bool_param("flat_settings")
         request.bool_param("include_defaults")
-        stored = getattr(await self._metadata(request), family.listed)
-        found = _matching(stored, request.param("name"), family.described)
-        return RestResponse(200, {family.listed: [{"name": n, family.entry: family.render(t, flat)}
-                                                  for n, t in found]})
+        get = GetTemplatesRequest(name=request.param("name"), flat_settings=flat,
+                                  local=request.bool_param("local"),
+                                  master_timeout=request.time_param("master_timeout", 30.0))
+        response: GetTemplatesResponse = await self.node.client.execute(family.get_action, get)
+        return RestResponse(200, {family.listed: response.templates})
 
     async def exists(self, family: Family, request: RestRequest) -> RestResponse:
         """HEAD: 200 when GET would find something, 404 otherwise, with no body either way."""
@@ -101,27 +105,15 @@ class TemplateHandlers:
         return RestResponse(200 if response.body[family.listed] else 404)
 
     async def delete(self, family: Family, request: RestRequest) -> RestResponse:
-        await self.node.template_actions.delete(family.delete_action, request.list_param("name"),
-                                                master_timeout=request.time_param("master_timeout", 30.0))
+        await self.node.client.execute(family.delete_action, DeleteTemplatesRequest(
+            names=request.list_param("name"), master_timeout=request.time_param("master_timeout", 30.0)))
         return RestResponse(200, ACKNOWLEDGED)
 
-    async def simulate(self, simulate: Callable, request: RestRequest) -> RestResponse:
+    async def simulate(self, action: str, request: RestRequest) -> RestResponse:
         """The body, if any, is an index template simulated as if it were put."""
         body = request.json_body()
-        await self._metadata(request)
-        template = parse_index_template(body) if body else None
-        return RestResponse(200, simulate(self.node.coordination.content, request.param("name"), template,
-                                          create=request.bool_param("create"),
-                                          flat=request.bool_param("flat_settings")))
-
-
-def _matching(templates: Mapping[str, Any], name: str | None, kind: str) -> list[tuple[str, Any]]:
-    """Every template for no name, `*` or `_all`; those a wildcard matches; a plain name
-    that must exist ("component template matching [x] not found")."""
-    if name in (None, "*", "_all"):
-        return sorted(templates.items())
-    if "*" in name:
-        return [(n, t) for n, t in sorted(templates.items()) if simple_match(name, n)]
-    if name not in templates:
-        raise TemplateNotFound(f"{kind} matching [{name}] not found")
-    return [(name, templates[name])]
+        response: SimulateTemplateResponse = await self.node.client.execute(action, SimulateTemplateRequest(
+            name=request.param("name"), body=orjson.dumps(body) if body else b"",
+            create=request.bool_param("create"), flat_settings=request.bool_param("flat_settings"),
+            local=request.bool_param("local"), master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, response.body)

@@ -43,6 +43,7 @@ class NodeTasks(Message):
     node_name: str
     transport_address: str
     tasks: list[dict[str, Any]] = []
+    roles: list[str] = []
 
 
 class CancelTasks(Message):
@@ -91,7 +92,7 @@ class TaskActions:
     def _node_tasks(self, found: list[Task], detailed: bool) -> NodeTasks:
         return NodeTasks(node_id=self.tasks.node_id, node_name=self.transport.node_name,
                          transport_address=self.transport.address,
-                         tasks=[t.info(detailed=detailed) for t in found])
+                         tasks=[t.info(detailed=detailed) for t in found], roles=sorted(self.transport.roles))
 
     async def _list_node(self, request: TaskFilter, task: Task) -> NodeTasks:
         # The listing task itself is a child of the caller's, as in ES's output.

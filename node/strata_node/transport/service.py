@@ -160,6 +160,9 @@ class TransportService:
         self._actions[name] = RegisteredAction(name, request_type, response_type, handler, executor,
                                                cancellable)
 
+    def is_registered(self, name: str) -> bool:
+        return name in self._actions
+
     # -- server side -------------------------------------------------------------------------
 
     def app(self) -> Starlette:

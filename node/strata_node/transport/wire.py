@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import msgspec
+import orjson
 
 from ..common.errors import StrataError
 
@@ -56,7 +57,15 @@ class MalformedMessage(StrataError):
 
 M = TypeVar("M", bound=msgspec.Struct)
 
-_encode = msgspec.msgpack.Encoder().encode
+def _encode_other(value: Any) -> Any:
+    """What msgpack has no type for: JSON a response embeds as is (a document's source,
+    an orjson.Fragment) travels as the value it spells."""
+    if isinstance(value, orjson.Fragment):
+        return orjson.loads(orjson.dumps(value))
+    raise NotImplementedError(f"cannot encode a [{type(value).__name__}] in a transport message")
+
+
+_encode = msgspec.msgpack.Encoder(enc_hook=_encode_other).encode
 _request = msgspec.msgpack.Decoder(Request)
 _response = msgspec.msgpack.Decoder(Response)
 _version = msgspec.msgpack.Decoder(tuple)

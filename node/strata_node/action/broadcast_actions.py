@@ -1,0 +1,56 @@
+"""The top-level refresh and flush actions, `indices:admin/refresh` and
+`indices:admin/flush`: the node that takes one resolves the indices and broadcasts the
+shard-level action (`[s]`) to every active copy (broadcast.py), whose requests are
+children of its task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..common.errors import ActionRequestValidation
+from ..tasks.task import Task
+from ..transport.wire import Message
+from .broadcast import FLUSH_SHARD, REFRESH_SHARD, FlushShardRequest, RefreshShardRequest, broadcast
+from .resolve import IndicesOptions, resolve_names
+
+REFRESH = "indices:admin/refresh"
+FLUSH = "indices:admin/flush"
+
+
+class RefreshRequest(Message):
+    expression: str | None = None  # None: every index
+    options: IndicesOptions = IndicesOptions()
+
+    @property
+    def description(self) -> str:
+        return f"indices[{self.expression or ''}]"
+
+
+class FlushRequest(RefreshRequest):
+    force: bool = False
+    wait_if_ongoing: bool = True
+
+
+class BroadcastResponse(Message):
+    shards: dict[str, Any]  # `_shards`: total, successful, failed and the failures
+
+
+def register(node) -> None:
+    async def refresh(request: RefreshRequest, task: Task) -> BroadcastResponse:
+        names = resolve_names(node.indices, request.expression, request.options)
+        result = await broadcast(node, REFRESH_SHARD, names, lambda md, shard: RefreshShardRequest(
+            index=md.name, index_uuid=md.uuid, shard=shard))
+        return BroadcastResponse(shards=result.to_json())
+
+    async def flush(request: FlushRequest, task: Task) -> BroadcastResponse:
+        if request.force and not request.wait_if_ongoing:
+            # FlushRequest.validate: checked before any index is resolved or flushed.
+            raise ActionRequestValidation(["wait_if_ongoing must be true for a force flush"])
+        names = resolve_names(node.indices, request.expression, request.options)
+        result = await broadcast(node, FLUSH_SHARD, names, lambda md, shard: FlushShardRequest(
+            index=md.name, index_uuid=md.uuid, shard=shard, force=request.force,
+            wait_if_ongoing=request.wait_if_ongoing))
+        return BroadcastResponse(shards=result.to_json())
+
+    node.transport.register(REFRESH, RefreshRequest, BroadcastResponse, refresh)
+    node.transport.register(FLUSH, FlushRequest, BroadcastResponse, flush)
