@@ -12,14 +12,16 @@ commit to reopen, so the operations are undone in place, in one synced write bat
   ends there, or nowhere; a version that is live again loses its dead marker;
 - the operation's history record, dead marker and r record go;
 - its search structures go: the batch holding it is found by its a<base> key, the keys
-  the operation wrote are worked out again from its source (the engine's indexer), and
-  each loses the operation (or goes, once empty). A batch that starts with an undone
-  operation is rebuilt without the undone ones, under the first kept one, so that no
+  its documents may have are worked out again from their sources (today's mapping holds
+  every field they were indexed with), and each key loses the operation (or goes, once
+  empty); only what the keys hold is moved or counted out of the field statistics. A
+  batch that starts with an undone operation moves under its first kept one, so that no
   later batch (whose first document may reuse an undone sequence number) can ever share
-  its keys;
-- the commit point's checkpoints come down to what is left, and u<seq><term> keys name
-  the operations, so translog replay never brings one back (a flush committing past one,
-  or the same operation coming again, drops its key).
+  its keys; a kept version that replaced an undone one is relinked past it;
+- the memtable is written out, the translog rolls, and the batch goes in synced: the
+  commit point's checkpoints come down to what is left, and u<seq><term> keys, valued
+  the new generation, make translog replay skip the operations in the generations
+  written before (a flush committing past one drops its key).
 
 Only operations the store kept r records for can be undone (m:prior_since); a copy that
 needs more is failed and recovers again, as before rollbacks existed.
@@ -202,7 +204,7 @@ def _take_out(db, changes: dict[bytes, bytes | None], stats: dict[str, list[int]
     """Take the undone documents out of the batch at `base`, moving what is left under
     `to` (the same base, another, or None when nothing is left), and count what the undone
     ones took out of the field statistics (docs, and distinct terms or field lengths)."""
-    old, new = ix.SEQ.pack(base), ix.SEQ.pack(to) if to is not None else None
+    old, new = SEQ.pack(base), SEQ.pack(to) if to is not None else None
     terms, columns = keys
     exact_found: dict[str, dict[int, int]] = {}  # field -> undone document -> its distinct terms
     for name, term in terms:

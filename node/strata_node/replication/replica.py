@@ -157,7 +157,8 @@ async def _take_new_term(shard: IndexShard, engine, request: ReplicaRequest) -> 
     new primary all holds, term for term, has nothing to undo. One that cannot roll back
     (the primary sent no list of what it holds, or the store keeps no record of what the
     operations replaced) refuses, is failed and recovers again."""
-    if engine.tracker.max_seq_no > request.global_checkpoint and not _held_by_primary(engine, request):
+    if engine.tracker.max_seq_no > request.global_checkpoint and not await asyncio.get_running_loop(
+            ).run_in_executor(None, _held_by_primary, engine, request):  # a history read: off the loop
         held = request.held_above_global_checkpoint
         refusal = (f"{shard.ref} holds operations above the global checkpoint [{request.global_checkpoint}] "
                    f"of primary term [{shard.operation_term}]; it must recover from the primary of term "
