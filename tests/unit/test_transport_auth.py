@@ -2,7 +2,14 @@ import logging
 
 import pytest
 
-from strata_node.transport.auth import AuthenticationFailed, Signer, Verifier, audience, generate_secret
+from strata_node.transport.auth import (
+    AuthenticationFailed,
+    Signer,
+    Verifier,
+    audience,
+    digest,
+    generate_secret,
+)
 
 ME = audience("c1", "nodeB")
 ACCEPT = (ME, audience("c1", None))
@@ -147,3 +154,15 @@ def test_malformed_response_proofs_are_refused():
     for header in ("basic abc", "hmac-sha256 reply_to=n1", "hmac-sha256 reply_to=n1,sig=\u00e9"):
         with pytest.raises(AuthenticationFailed, match="malformed"):
             Verifier("s").verify_response(b"", header, request_nonce="n1")
+
+
+def test_a_digest_taken_ahead_stands_for_its_body_on_either_side():
+    clock = Clock()
+    secret = generate_secret()
+    body = b"a large file chunk" * 1000
+    header = Signer(secret, clock_ms=clock).sign(ME, digest(body))
+    assert Verifier(secret, clock_ms=clock).verify(body, header, accept=ACCEPT) == ME
+    header = Signer(secret, clock_ms=clock).sign(ME, body)
+    assert Verifier(secret, clock_ms=clock).verify(digest(body), header, accept=ACCEPT) == ME
+    with pytest.raises(AuthenticationFailed, match="invalid cluster secret"):
+        Verifier(secret, clock_ms=clock).verify(digest(body + b"!"), header, accept=ACCEPT)

@@ -52,3 +52,10 @@ def test_json_a_response_embeds_as_is_travels_as_the_value_it_spells():
     answer = Answer(body={"_id": "1", "_source": orjson.Fragment(b'{"message":"hi","n":[1,2]}')})
     decoded = wire.decode_body(wire.encode(answer), Answer)
     assert decoded.body == {"_id": "1", "_source": {"message": "hi", "n": [1, 2]}}
+
+
+def test_a_received_body_is_a_view_into_the_message_not_a_copy():
+    chunk = bytes(range(256)) * 4096  # 1 MB: a file chunk
+    raw = wire.encode(wire.Request(wire.WIRE_VERSION, "internal:chunk", chunk))
+    body = wire.decode_request(raw).body
+    assert isinstance(body, memoryview) and body.obj is raw and body == chunk

@@ -7,13 +7,16 @@ import os
 from pathlib import Path
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a folder's entries (created, renamed, deleted files) durable."""
+def fsync_path(path: Path) -> None:
+    """Make a file's data, or a folder's entries (created, renamed, deleted files), durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+fsync_dir = fsync_path
 
 
 def write_atomically(path: Path, data: bytes, *, create_parents: bool = True, mode: int = 0o644) -> None:

@@ -49,16 +49,33 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _mac(secret: bytes, purpose: bytes, fields: tuple[str, ...], body: bytes) -> str:
-    signed = b"\n".join((purpose, *(f.encode() for f in fields), hashlib.sha256(body).digest()))
+@dataclass(frozen=True)
+class Digest:
+    """A body's SHA-256, taken ahead: what a proof covers. Hashing a large body (a file
+    chunk) takes a millisecond or more, so the transport takes it off the event loop
+    (hashlib lets go of the GIL) and hands the digest in where a body is asked for."""
+
+    value: bytes
+
+
+def digest(body: bytes | memoryview) -> Digest:
+    return Digest(hashlib.sha256(body).digest())
+
+
+Body = bytes | memoryview | Digest
+
+
+def _mac(secret: bytes, purpose: bytes, fields: tuple[str, ...], body: Body) -> str:
+    hashed = body.value if isinstance(body, Digest) else hashlib.sha256(body).digest()
+    signed = b"\n".join((purpose, *(f.encode() for f in fields), hashed))
     return hmac.new(secret, signed, hashlib.sha256).hexdigest()
 
 
-def _request_mac(secret: bytes, audience: str, timestamp_ms: int, nonce: str, body: bytes) -> str:
+def _request_mac(secret: bytes, audience: str, timestamp_ms: int, nonce: str, body: Body) -> str:
     return _mac(secret, b"request", (audience, str(timestamp_ms), nonce), body)
 
 
-def _response_mac(secret: bytes, request_nonce: str, body: bytes) -> str:
+def _response_mac(secret: bytes, request_nonce: str, body: Body) -> str:
     return _mac(secret, b"response", (request_nonce,), body)
 
 
@@ -93,18 +110,18 @@ class Signer:
         self._secret = secret.encode()
         self._clock_ms = clock_ms
 
-    def request(self, to: str, body: bytes) -> Proof:
+    def request(self, to: str, body: Body) -> Proof:
         """A proof for the request `body` meant for the audience `to` (see `audience()`)."""
         timestamp = self._clock_ms()
         nonce = secrets.token_hex(16)
         signature = _request_mac(self._secret, to, timestamp, nonce, body)
         return Proof(f"{SCHEME} ts={timestamp},nonce={nonce},to={to},sig={signature}", nonce)
 
-    def sign(self, to: str, body: bytes) -> str:
+    def sign(self, to: str, body: Body) -> str:
         """The header of `request()`, where the nonce is not needed."""
         return self.request(to, body).header
 
-    def response(self, request_nonce: str, body: bytes) -> str:
+    def response(self, request_nonce: str, body: Body) -> str:
         """A proof for the response `body` to the request that carried `request_nonce`."""
         return f"{SCHEME} reply_to={request_nonce},sig={_response_mac(self._secret, request_nonce, body)}"
 
@@ -117,7 +134,7 @@ class Verifier:
         self._clock_ms = clock_ms
         self._seen: OrderedDict[str, int] = OrderedDict()  # nonce -> timestamp, oldest first
 
-    def verify(self, body: bytes, header: str | None, *, accept: tuple[str, ...], peer: str = "?") -> str:
+    def verify(self, body: Body, header: str | None, *, accept: tuple[str, ...], peer: str = "?") -> str:
         """Raise AuthenticationFailed (and log who tried) unless the proof is good, new and
         meant for one of the `accept` audiences; returns the audience it was meant for."""
         try:
@@ -126,7 +143,7 @@ class Verifier:
             log.warning("refused transport request from [%s]: %s", peer, e.reason)
             raise
 
-    def verify_response(self, body: bytes, header: str | None, *, request_nonce: str, peer: str = "?",
+    def verify_response(self, body: Body, header: str | None, *, request_nonce: str, peer: str = "?",
                         action: str = "?") -> None:
         """Raise AuthenticationFailed (and log who answered) unless the response carries a
         good proof bound to the request that carried `request_nonce`."""
@@ -136,7 +153,7 @@ class Verifier:
             log.warning("refused transport response from [%s] to [%s]: %s", peer, action, e.reason)
             raise
 
-    def _verify_response(self, body: bytes, header: str | None, request_nonce: str) -> None:
+    def _verify_response(self, body: Body, header: str | None, request_nonce: str) -> None:
         if not header:
             raise AuthenticationFailed("missing authentication for transport response")
         scheme, fields = _fields(header)
@@ -148,7 +165,7 @@ class Verifier:
         if fields["reply_to"] != request_nonce:
             raise AuthenticationFailed("transport response to another request (a replayed response)")
 
-    def _verify(self, body: bytes, header: str | None, accept: tuple[str, ...]) -> str:
+    def _verify(self, body: Body, header: str | None, accept: tuple[str, ...]) -> str:
         if not header:
             raise AuthenticationFailed("missing authentication for transport request")
         scheme, fields = _fields(header)

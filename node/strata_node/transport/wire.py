@@ -31,7 +31,9 @@ class Empty(Message):
 class Request(msgspec.Struct, array_like=True, frozen=True):
     version: int
     action: str
-    body: bytes
+    # Decoded as a view into the received bytes: a large body (a file chunk) is not copied
+    # again before its own message is decoded from it.
+    body: memoryview  # bytes when sent
     headers: dict[str, str] = {}
     parent_task_id: str | None = None
     timeout_millis: int | None = None
@@ -68,7 +70,15 @@ def _encode_other(value: Any) -> Any:
 _encode = msgspec.msgpack.Encoder(enc_hook=_encode_other).encode
 _request = msgspec.msgpack.Decoder(Request)
 _response = msgspec.msgpack.Decoder(Response)
-_version = msgspec.msgpack.Decoder(tuple)
+
+
+class _Version(msgspec.Struct, array_like=True):
+    """The first field of either envelope: read without decoding (or copying) the rest."""
+
+    version: int
+
+
+_version = msgspec.msgpack.Decoder(_Version)
 
 
 def encode(message: msgspec.Struct) -> bytes:
@@ -77,10 +87,11 @@ def encode(message: msgspec.Struct) -> bytes:
 
 def _check_version(data: bytes) -> None:
     try:
-        head = _version.decode(data)
+        version = _version.decode(data).version
+    except msgspec.ValidationError:
+        version = None
     except msgspec.DecodeError as e:
         raise MalformedMessage(f"failed to read transport message: {e}") from None
-    version = head[0] if head else None
     if version not in SUPPORTED_VERSIONS:
         raise UnsupportedWireVersion(f"received a transport message of unsupported version [{version}], "
                                      f"this node speaks {sorted(SUPPORTED_VERSIONS)}")

@@ -1,0 +1,29 @@
+"""The target's half of a file-based recovery: how a chunk lands and when it is durable."""
+
+import asyncio
+import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+from strata_node.replication import file_recovery
+from strata_node.replication.file_recovery import WRITE_SLICE, _sync_files, _write_chunk
+
+
+def test_a_chunk_larger_than_a_write_slice_lands_byte_for_byte_with_its_running_checksum(tmp_path):
+    first, second = os.urandom(3 * WRITE_SLICE + 17), os.urandom(WRITE_SLICE // 3)
+    path = tmp_path / "000007.ldb"
+    checksum = _write_chunk(path, 0, memoryview(first), 0)
+    checksum = _write_chunk(path, len(first), memoryview(second), checksum)
+    assert path.read_bytes() == first + second
+    assert checksum == zlib.crc32(first + second)
+
+
+def test_every_staged_file_and_then_its_folder_are_synced_before_the_set_is_installed(tmp_path, monkeypatch):
+    names = [f"{n:06d}.ldb" for n in range(5)]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    synced = []
+    monkeypatch.setattr(file_recovery, "fsync_path", synced.append)
+    with ThreadPoolExecutor(2) as executor:
+        asyncio.run(_sync_files(tmp_path, names, executor))
+    assert sorted(synced[:-1]) == [tmp_path / n for n in names] and synced[-1] == tmp_path
