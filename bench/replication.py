@@ -127,9 +127,32 @@ def blob_bodies(docs: int, batch: int) -> list[bytes]:
     return bodies
 
 
-def peer_recovery(client: httpx.Client, index: str) -> dict:
+def peer_recovery(client: httpx.Client, index: str, target: str | None = None) -> dict:
+    """The replica's recovery (the one onto node id `target` when given)."""
     shards = client.get(f"/{index}/_recovery").json()[index]["shards"]
-    return next(s for s in shards if not s["primary"])
+    return next(s for s in shards if not s["primary"] and target in (None, s["target"]["id"]))
+
+
+def copy_figures(client: httpx.Client, index: str) -> list[dict]:
+    """Each copy of shard 0: its node, whether primary, the documents a count on that copy
+    alone finds (after a refresh) and its sequence numbers; a recovery report says what
+    was sent, these say what each copy holds."""
+    client.post(f"/{index}/_refresh").raise_for_status()
+    stats = client.get(f"/{index}/_stats", params={"level": "shards"}).json()
+    figures = []
+    for entry in stats["indices"][index]["shards"]["0"]:
+        node = entry["routing"]["node"]
+        count = client.get(f"/{index}/_count", params={"preference": f"_only_nodes:{node}"}).json()
+        figures.append({"node": node, "primary": entry["routing"]["primary"], "count": count["count"],
+                        "seq_no": entry["seq_no"]})
+    return figures
+
+
+def check_copies(figures: list[dict], docs: int) -> None:
+    """Every copy holds `docs` documents and the same sequence numbers."""
+    held = {(f["count"], f["seq_no"]["max_seq_no"], f["seq_no"]["local_checkpoint"]) for f in figures}
+    if len(held) != 1 or next(iter(held))[0] != docs:
+        raise RuntimeError(f"the copies differ or miss documents ({docs} written): {figures}")
 
 
 def file_based_runs(client: httpx.Client, cluster: LocalCluster, megabytes: int, runs: int,
@@ -173,11 +196,22 @@ def file_based_runs(client: httpx.Client, cluster: LocalCluster, megabytes: int,
 
 def operation_based(client: httpx.Client, cluster: LocalCluster, docs: int, batch: int,
                     clients: int) -> tuple[int, float]:
-    """A replica's node is killed, `docs` documents are written, the node comes back: its
-    copy keeps its store and its lease, and replays what it missed."""
-    name = "bench-ops-recovery"
-    first, second = cluster.nodes[0], cluster.nodes[1]
+    """The operation-based figures, once the returning copy is checked: it must hold what
+    the primary holds, and its recovery must have replayed exactly what it missed."""
     print(f"operation-based recovery: {docs:,} docs written while a replica's node is down ...", flush=True)
+    peer, figures = replica_returns(client, cluster, "bench-ops-recovery", docs, batch, clients)
+    check_copies(figures, batch + docs)
+    if peer["index"]["files"]["total"] != 0 or peer["translog"]["total"] != docs:
+        raise RuntimeError(f"the returning copy did not replay exactly what it missed: {peer}")
+    return peer["translog"]["total"], peer["translog"]["total_time_in_millis"] / 1000
+
+
+def replica_returns(client: httpx.Client, cluster: LocalCluster, name: str, docs: int, batch: int,
+                    clients: int) -> tuple[dict, list[dict]]:
+    """A replica's node is killed, `docs` documents are written, the node comes back: its
+    copy keeps its store and its lease, and replays what it missed. Answers, once green,
+    the returning copy's recovery and every copy's figures (copy_figures)."""
+    first, second = cluster.nodes[0], cluster.nodes[1]
     client.put(f"/{name}", json={"settings": {
         "number_of_shards": 1, "number_of_replicas": 1,
         "index.routing.allocation.include._name": f"{first.name},{second.name}",
@@ -193,18 +227,18 @@ def operation_based(client: httpx.Client, cluster: LocalCluster, docs: int, batc
     survivors = LocalClusterView([n for n in cluster.nodes if n is not victim])
     victim.kill()
     with httpx.Client(base_url=survivors.nodes[0].url, timeout=600) as survivor:
-        survivor.get("/_cluster/health",
-                     params={"wait_for_nodes": str(len(survivors.nodes)), "timeout": "60s"})
+        survivor.get("/_cluster/health", params={"wait_for_nodes": str(len(survivors.nodes)),
+                                                 "timeout": "60s"}).raise_for_status()
         bodies, _ = generate_bodies(docs, batch, seed=2, explicit_ids=False)
         bulk(survivors, name, bodies, clients)
         survivor.post(f"/{name}/_flush").raise_for_status()
         victim.start()
         wait_health(survivor, name, "green")
-        peer = peer_recovery(survivor, name)
-        survivor.delete(f"/{name}")
-    if peer["index"]["files"]["total"] != 0 or peer["translog"]["total"] != docs:
-        raise RuntimeError(f"the returning copy did not replay exactly what it missed: {peer}")
-    return peer["translog"]["total"], peer["translog"]["total_time_in_millis"] / 1000
+        # The node id outlives the restart: its copy's recovery, not another's.
+        peer = peer_recovery(survivor, name, target=replica["node"])
+        figures = copy_figures(survivor, name)
+        survivor.delete(f"/{name}").raise_for_status()
+    return peer, figures
 
 
 class LocalClusterView:
@@ -244,7 +278,7 @@ def main() -> None:
 
         client.put("/_cluster/settings", json={"transient": {"indices.recovery.max_bytes_per_sec": "0"}})
         file_runs = file_based_runs(client, cluster, args.recovery_mb, args.recovery_runs, args.batch,
-                                    args.clients)
+                                    args.clients) if args.recovery_runs > 0 else []
         ops, ops_seconds = operation_based(client, cluster, args.ops_docs, args.batch, args.clients)
 
         print("failover: kill -9 a node holding primaries ...", flush=True)
@@ -275,6 +309,17 @@ def main() -> None:
         ratio = rate / rates[0]
         target = f"  (target >= {RATIO_TARGET:.0%} of 0 replicas)" if replicas == 1 else ""
         print(f"  {replicas} replica(s): {rate:>9,.0f} docs/s   {ratio:6.1%} of 0 replicas{target}")
+    print_file_runs(file_runs)
+    print(f"peer recovery, operation-based, {ops:,} operations: {ops_seconds:.2f} s, "
+          f"{ops / max(ops_seconds, 1e-3):,.0f} operations/s")
+    print(f"failover: kill -9 to the node's removal with its primaries promoted (yellow) {to_yellow:.2f} s; "
+          f"restart to green {to_green:.2f} s")
+
+
+def print_file_runs(file_runs: list[dict]) -> None:
+    """The file-based figures; none with `--recovery-runs 0`."""
+    if not file_runs:
+        return
     print(f"peer recovery, file-based, store {file_runs[0]['store'] / 1e6:,.1f} MB, unthrottled "
           f"(target >= {RECOVERY_TARGET_MB_S:.0f} MB/s)")
     for run in file_runs:
@@ -283,10 +328,6 @@ def main() -> None:
         print(f"  {run['files']} files, {run['bytes'] / 1e6:,.1f} MB in {run['index_seconds']:.2f} s: "
               f"{copy_rate:,.1f} MB/s copying files; whole recovery {run['total_seconds']:.2f} s: "
               f"{whole_rate:,.1f} MB/s; {run['operations']} operations replayed after")
-    print(f"peer recovery, operation-based, {ops:,} operations: {ops_seconds:.2f} s, "
-          f"{ops / max(ops_seconds, 1e-3):,.0f} operations/s")
-    print(f"failover: kill -9 to the node's removal with its primaries promoted (yellow) {to_yellow:.2f} s; "
-          f"restart to green {to_green:.2f} s")
 
 
 if __name__ == "__main__":

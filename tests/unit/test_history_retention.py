@@ -4,8 +4,9 @@ holding every operation up to its local checkpoint."""
 
 import asyncio
 import struct
+import threading
 
-from strata_node.engine import file_set
+from strata_node.engine import file_set, retention_leases
 from strata_node.engine import operation as ops
 from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
 from strata_node.engine.retention_leases import RetentionLease, RetentionLeases
@@ -188,5 +189,66 @@ def test_pruning_keeps_a_version_replaced_above_the_global_checkpoint_until_a_pa
         await e.prune_history()  # the pass past 3 lets it go
         assert seq_nos(e) == [2, 3] and not list(e.db.iterator(prefix=b"r"))
         await e.close()
+
+    run(go())
+
+
+def leases_of_version(version):
+    return RetentionLeases(1, version, (RetentionLease("peer_recovery/n", version, 0, "peer recovery"),))
+
+
+def test_two_persists_of_a_shards_leases_at_once_both_land_one_after_the_other(tmp_path, monkeypatch):
+    """A recovery's end and a background sync may persist a copy's leases on two recovery
+    threads at once: the second waits for the first, or both write the same generation
+    and unlink each other's files (the recovery then failed after its replay)."""
+    first_inside, second_done = threading.Event(), threading.Event()
+    write = retention_leases.write_atomically
+
+    def first_write_waits_for_the_second(path, data, **kwargs):
+        if not first_inside.is_set():
+            first_inside.set()
+            second_done.wait(0.5)  # the second cannot finish meanwhile: it waits its turn
+        write(path, data, **kwargs)
+
+    async def go():
+        e = await opened(tmp_path)
+        e.persist_retention_leases(leases_of_version(1))
+        monkeypatch.setattr(retention_leases, "write_atomically", first_write_waits_for_the_second)
+        errors = []
+
+        def persist(version, done=None):
+            try:
+                e.persist_retention_leases(leases_of_version(version))
+            except Exception as error:  # reported by the assertion below
+                errors.append(error)
+            finally:
+                if done is not None:
+                    done.set()
+
+        first = threading.Thread(target=persist, args=(2,))
+        first.start()
+        assert first_inside.wait(5)
+        second = threading.Thread(target=persist, args=(3, second_done))
+        second.start()
+        first.join(5)
+        second.join(5)
+        assert errors == []
+        assert retention_leases.load(tmp_path / "_state") == e.retention_leases == leases_of_version(3)
+        await e.close()
+
+    run(go())
+
+
+def test_leases_persisted_only_when_newer_leave_newer_ones_in_place(tmp_path):
+    """A background sync overtaken by newer leases (a recovery's end) changes nothing."""
+    async def go():
+        e = await opened(tmp_path)
+        e.persist_retention_leases(leases_of_version(3))
+        assert not e.persist_retention_leases(leases_of_version(2), only_newer=True)
+        assert e.persist_retention_leases(leases_of_version(4), only_newer=True)
+        await e.close()
+        again = await opened(tmp_path)
+        assert again.retention_leases == leases_of_version(4)
+        await again.close()
 
     run(go())

@@ -36,6 +36,7 @@ import asyncio
 import logging
 import shutil
 import struct
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -198,6 +199,7 @@ class Engine:
         # The leases as last persisted (the primary's tracker's, or those a replica was
         # sent): what pruning honours, so a promoted replica has what they retain.
         self.retention_leases = retention_leases.RetentionLeases()
+        self._leases_lock = threading.Lock()  # persist_retention_leases runs on executor threads
         self._prune_lock = asyncio.Lock()
         self._undone: dict[tuple[int, int], int] = {}  # (seq_no, term) -> generation: see u<...>
 
@@ -596,10 +598,23 @@ class Engine:
 
     # -- history retention -------------------------------------------------------------
 
-    def persist_retention_leases(self, leases: retention_leases.RetentionLeases) -> None:
-        """Make `leases` durable with the shard, then honour them. Blocking."""
-        retention_leases.persist(self.path / "_state", leases)
-        self.retention_leases = leases
+    def persist_retention_leases(self, leases: retention_leases.RetentionLeases, *,
+                                 only_newer: bool = False) -> bool:
+        """Make `leases` durable with the shard, then honour them; with `only_newer`, only
+        when they supersede the leases held (a sync overtaken by a newer one changes
+        nothing). True when they were taken. Blocking.
+
+        One persist at a time per shard: each lists the generations on disk, writes the
+        next and unlinks the older ones, so two at once (a recovery's end and a background
+        sync reaching the copy meanwhile, on two recovery threads) would write the same
+        generation and unlink each other's files, and one would fail. The check sits
+        under the same lock, so it compares with what is held when the leases land."""
+        with self._leases_lock:
+            if only_newer and not leases.supersedes(self.retention_leases):
+                return False
+            retention_leases.persist(self.path / "_state", leases)
+            self.retention_leases = leases
+            return True
 
     def prune_bound(self) -> int:
         """Where pruning may go up to: what the leases retain (all of it without any),

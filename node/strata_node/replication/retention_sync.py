@@ -9,6 +9,7 @@ the recovery executor, in bounded batches (engine.prune_history).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
@@ -132,8 +133,11 @@ class RetentionLeaseSync:
         if shard.primary:
             return Empty()
         if request.leases.supersedes(engine.retention_leases):
+            # Checked again as they are persisted: a recovery ending meanwhile may have
+            # brought newer ones.
             await asyncio.get_running_loop().run_in_executor(
-                self.node.executors["recovery"], engine.persist_retention_leases, request.leases)
+                self.node.executors["recovery"],
+                functools.partial(engine.persist_retention_leases, request.leases, only_newer=True))
         if request.global_checkpoint > engine.translog.global_checkpoint:
             # Every operation up to it is here (it counted this copy): persist it, so the
             # lease that retains from it covers what this copy vouches for after a restart.
