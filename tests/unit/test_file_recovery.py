@@ -6,14 +6,14 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from strata_node.replication import file_recovery
-from strata_node.replication.file_recovery import WRITE_SLICE, _sync_files, _write_chunk
+from strata_node.replication.file_recovery import CHUNK_BYTES, _sync_files, _write_chunk
 
 
-def test_a_chunk_larger_than_a_write_slice_lands_byte_for_byte_with_its_running_checksum(tmp_path):
-    first, second = os.urandom(3 * WRITE_SLICE + 17), os.urandom(WRITE_SLICE // 3)
+def test_chunks_land_byte_for_byte_with_their_file_s_running_checksum(tmp_path):
+    first, second = os.urandom(CHUNK_BYTES), os.urandom(CHUNK_BYTES // 3 + 17)
     path = tmp_path / "000007.ldb"
-    checksum = _write_chunk(path, 0, memoryview(first), 0)
-    checksum = _write_chunk(path, len(first), memoryview(second), checksum)
+    checksum = _write_chunk(path, 0, memoryview(first), False, 0)
+    checksum = _write_chunk(path, len(first), memoryview(second), True, checksum)
     assert path.read_bytes() == first + second
     assert checksum == zlib.crc32(first + second)
 
