@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import sub
@@ -105,6 +106,7 @@ _SMALL = [_encode([i]) for i in range(4096)]
 _NO_FREQS = b"\xc0\xc0"  # freqs None, positions None
 _FREQ_ONE = _encode([1])
 _STEM_END = b"\x00\x00"
+_EXACT_ONE = [one + _NO_FREQS for one in _SMALL]  # the tail of a term in one document
 
 
 def _one(n: int) -> bytes:
@@ -322,34 +324,9 @@ class SegmentWriter:
             return EncodedSegment([], [], None, {})
         postings = []
         for name, table in self._exact.items():
-            prefix = field_prefix(POSTINGS, name)
-            stems, tails = [], []
-            for term, entry in table.items():
-                key = term.encode() if term.__class__ is str else term
-                stems.append(prefix + (key + _STEM_END if b"\x00" not in key else escape_term(key)))
-                if entry.__class__ is int:
-                    tails.append(_one(entry) + _NO_FREQS)
-                else:
-                    tails.append(_encode(_deltas(entry)) + _NO_FREQS)
-            postings.append(_in_key_order(name, True, stems, tails))
+            postings.append(_in_key_order(name, True, _stems(POSTINGS, name, table), _exact_tails(table)))
         for name, table in self._text.items():
-            prefix = field_prefix(POSTINGS, name)
-            stems, tails = [], []
-            for term, entry in table.items():
-                key = term.encode() if term.__class__ is str else term
-                stems.append(prefix + (key + _STEM_END if b"\x00" not in key else escape_term(key)))
-                if len(entry) == 2:
-                    tails.append(_one(entry[0]) + _FREQ_ONE + _one(entry[1]))
-                    continue
-                numbers = entry[0::2]
-                docs = list(dict.fromkeys(numbers))  # ascending, as documents were added
-                if len(docs) == len(numbers):
-                    freqs = [1] * len(docs)
-                else:
-                    counts = Counter(numbers)
-                    freqs = [counts[d] for d in docs]
-                tails.append(_encode((_deltas(docs), freqs, entry[1::2]))[1:])
-            postings.append(_in_key_order(name, False, stems, tails))
+            postings.append(_in_key_order(name, False, _stems(POSTINGS, name, table), _text_tails(table)))
         postings.sort(key=lambda p: p[0])  # fields in key order too
         columns = [(DOC_VALUES, name, _encode((_deltas(numbers), values))[1:])
                    for name, (numbers, values) in self._values.items()]
@@ -365,6 +342,51 @@ class SegmentWriter:
         caller writes those."""
         if self.first_seq is not None:
             self.encode().emit(put, self.first_seq, stats)
+
+
+def _stems(kind: bytes, name: str, terms: Iterable) -> list[bytes]:
+    """The keys of a field's terms without the batch suffix. Escaping every term when one
+    holds a \\0 gives the same keys as escaping that one: without a \\0 the escape is
+    the end mark alone, which is all most batches need."""
+    prefix = field_prefix(kind, name)
+    keys = [term.encode() if term.__class__ is str else term for term in terms]
+    if b"\x00" in b"".join(keys):
+        return [prefix + escape_term(key) for key in keys]
+    return [prefix + key + _STEM_END for key in keys]
+
+
+def _exact_tail(entry: int | list[int]) -> bytes:
+    if entry.__class__ is int:
+        return _one(entry) + _NO_FREQS
+    return _encode(_deltas(entry)) + _NO_FREQS
+
+
+def _exact_tails(table: dict[Any, int | list[int]]) -> list[bytes]:
+    """The value tails of an exact field's terms; most terms of a batch are in one
+    document with a small local number, whose tail is ready made."""
+    ready = _EXACT_ONE
+    return [ready[entry] if entry.__class__ is int and 0 <= entry < 4096 else _exact_tail(entry)
+            for entry in table.values()]
+
+
+def _text_tails(table: dict[Any, list[int]]) -> list[bytes]:
+    """The value tails of a text field's terms, from each term's flat list of
+    (document, position) occurrences."""
+    tails = []
+    append = tails.append
+    for entry in table.values():
+        if len(entry) == 2:
+            append(_one(entry[0]) + _FREQ_ONE + _one(entry[1]))
+            continue
+        numbers = entry[0::2]
+        docs = list(dict.fromkeys(numbers))  # ascending, as documents were added
+        if len(docs) == len(numbers):
+            freqs = [1] * len(docs)
+        else:
+            counts = Counter(numbers)
+            freqs = [counts[d] for d in docs]
+        append(_encode((_deltas(docs), freqs, entry[1::2]))[1:])
+    return tails
 
 
 def _in_key_order(name: str, exact: bool, stems: list[bytes], tails: list[bytes]) -> tuple:
