@@ -249,57 +249,52 @@ class SegmentWriter:
         self.add_local(seq_no - self.first_seq, doc)
 
     def add_local(self, n: int, doc: IndexedDocument) -> None:
-        self._docs.append(n)
+        self.begin(n)
         for name, (terms, positions) in doc.terms.items():
             if positions is None:
-                if len(terms) != 1:
-                    self._add_exact(n, name, terms)
-                    continue
-                # one value (most keyword and numeric fields): _add_exact inlined
-                table = self._exact.get(name)
-                if table is None:
-                    self._add_exact(n, name, terms)
-                    continue
-                term = terms[0]
-                entry = table.get(term)
-                if entry is None:
-                    table[term] = n
-                elif entry.__class__ is int:
-                    table[term] = [entry, n]
-                else:
-                    entry.append(n)
-                totals = self._exact_stats[name]
-                totals[0] += 1
-                totals[1] += 1
-                continue
-            table = self._text.get(name)
-            if table is None:
-                table = self._text[name] = {}
-            get = table.get
-            for term, position in zip(terms, positions, strict=True):
-                entry = get(term)
-                if entry is None:
-                    table[term] = [n, position]
-                else:
-                    entry += (n, position)
+                self.add_exact(n, name, terms)
+            else:
+                self.add_text(n, name, terms, positions)
         for name, value in doc.doc_values.items():
-            column = self._values.get(name)
-            if column is None:
-                column = self._values[name] = ([], [])
-            column[0].append(n)
-            column[1].append(value)
+            self.add_value(n, name, value)
         for name, length in doc.lengths.items():
-            column = self._norms.get(name)
-            if column is None:
-                column = self._norms[name] = ([], [])
-            column[0].append(n)
-            column[1].append(length)
+            self.add_length(n, name, length)
 
-    def _add_exact(self, n: int, name: str, terms: list) -> None:
+    # A document field by field, what `add_local` does with an IndexedDocument: the
+    # indexing worker adds its documents' fields as it works them out, without building
+    # an IndexedDocument of each (a quarter of the cost of the two steps).
+
+    def begin(self, n: int) -> None:
+        """Start document n (its fields follow)."""
+        self._docs.append(n)
+
+    def add_text(self, n: int, name: str, terms: list, positions: Iterable[int] | None) -> None:
+        """A text field's terms at their positions (None: 0, 1, 2, ...). One dictionary
+        lookup and one append per token: the hottest loop of indexing."""
+        table = self._text.get(name)
+        if table is None:
+            table = self._text[name] = {}
+        get = table.get
+        for term, position in zip(terms, range(len(terms)) if positions is None else positions, strict=True):
+            entry = get(term)
+            if entry is None:
+                table[term] = [n, position]
+            else:
+                entry += (n, position)
+
+    def add_value(self, n: int, name: str, value: Any) -> None:
+        _append(self._values, n, name, value)
+
+    def add_length(self, n: int, name: str, length: int) -> None:
+        _append(self._norms, n, name, length)
+
+    def add_exact(self, n: int, name: str, terms: list) -> None:
+        """An exact field's terms: each distinct one posts document n once."""
         table = self._exact.get(name)
         if table is None:
             table = self._exact[name] = {}
             self._exact_stats[name] = [0, 0]
+        # one value (most keyword and numeric fields) needs no distinct pass
         distinct = terms if len(terms) == 1 else list(dict.fromkeys(terms))  # a repeated value counts once
         if not distinct:
             return
@@ -342,6 +337,15 @@ class SegmentWriter:
         caller writes those."""
         if self.first_seq is not None:
             self.encode().emit(put, self.first_seq, stats)
+
+
+def _append(columns: dict[str, tuple[list[int], list[Any]]], n: int, name: str, value: Any) -> None:
+    """Document n's value in the batch's column of field `name` (numbers, values)."""
+    column = columns.get(name)
+    if column is None:
+        column = columns[name] = ([], [])
+    column[0].append(n)
+    column[1].append(value)
 
 
 def _stems(kind: bytes, name: str, terms: Iterable) -> list[bytes]:
