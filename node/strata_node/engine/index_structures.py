@@ -107,6 +107,7 @@ _NO_FREQS = b"\xc0\xc0"  # freqs None, positions None
 _FREQ_ONE = _encode([1])
 _STEM_END = b"\x00\x00"
 _EXACT_ONE = [one + _NO_FREQS for one in _SMALL]  # the tail of a term in one document
+_TEXT_ONE = [one + _FREQ_ONE for one in _SMALL]  # ... of a text term, before its position
 
 
 def _one(n: int) -> bytes:
@@ -375,22 +376,34 @@ def _exact_tails(table: dict[Any, int | list[int]]) -> list[bytes]:
 
 def _text_tails(table: dict[Any, list[int]]) -> list[bytes]:
     """The value tails of a text field's terms, from each term's flat list of
-    (document, position) occurrences."""
+    (document, position) occurrences; most terms of a batch occur once, with a small
+    document number and position, whose tail is two ready-made pieces."""
     tails = []
     append = tails.append
+    ready, small = _TEXT_ONE, _SMALL
     for entry in table.values():
-        if len(entry) == 2:
-            append(_one(entry[0]) + _FREQ_ONE + _one(entry[1]))
+        if len(entry) != 2:
+            append(_text_tail(entry))
             continue
-        numbers = entry[0::2]
-        docs = list(dict.fromkeys(numbers))  # ascending, as documents were added
-        if len(docs) == len(numbers):
-            freqs = [1] * len(docs)
+        number, position = entry
+        if 0 <= number < 4096 and 0 <= position < 4096:
+            append(ready[number] + small[position])
         else:
-            counts = Counter(numbers)
-            freqs = [counts[d] for d in docs]
-        append(_encode((_deltas(docs), freqs, entry[1::2]))[1:])
+            append(_one(number) + _FREQ_ONE + _one(position))
     return tails
+
+
+def _text_tail(entry: list[int]) -> bytes:
+    """The tail of a term with several occurrences. Documents are added in turn, so a
+    term's numbers ascend strictly unless it occurs more than once in a document: then
+    (and for numbers out of order) its documents and frequencies are counted."""
+    numbers = entry[0::2]
+    gaps = list(map(sub, numbers[1:], numbers))
+    if min(gaps) > 0:
+        return _encode(([numbers[0], *gaps], [1] * len(numbers), entry[1::2]))[1:]
+    docs = list(dict.fromkeys(numbers))
+    counts = Counter(numbers)
+    return _encode((_deltas(docs), [counts[d] for d in docs], entry[1::2]))[1:]
 
 
 def _in_key_order(name: str, exact: bool, stems: list[bytes], tails: list[bytes]) -> tuple:
