@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import sub
@@ -105,6 +106,8 @@ _SMALL = [_encode([i]) for i in range(4096)]
 _NO_FREQS = b"\xc0\xc0"  # freqs None, positions None
 _FREQ_ONE = _encode([1])
 _STEM_END = b"\x00\x00"
+_EXACT_ONE = [one + _NO_FREQS for one in _SMALL]  # the tail of a term in one document
+_TEXT_ONE = [one + _FREQ_ONE for one in _SMALL]  # ... of a text term, before its position
 
 
 def _one(n: int) -> bytes:
@@ -247,57 +250,52 @@ class SegmentWriter:
         self.add_local(seq_no - self.first_seq, doc)
 
     def add_local(self, n: int, doc: IndexedDocument) -> None:
-        self._docs.append(n)
+        self.begin(n)
         for name, (terms, positions) in doc.terms.items():
             if positions is None:
-                if len(terms) != 1:
-                    self._add_exact(n, name, terms)
-                    continue
-                # one value (most keyword and numeric fields): _add_exact inlined
-                table = self._exact.get(name)
-                if table is None:
-                    self._add_exact(n, name, terms)
-                    continue
-                term = terms[0]
-                entry = table.get(term)
-                if entry is None:
-                    table[term] = n
-                elif entry.__class__ is int:
-                    table[term] = [entry, n]
-                else:
-                    entry.append(n)
-                totals = self._exact_stats[name]
-                totals[0] += 1
-                totals[1] += 1
-                continue
-            table = self._text.get(name)
-            if table is None:
-                table = self._text[name] = {}
-            get = table.get
-            for term, position in zip(terms, positions, strict=True):
-                entry = get(term)
-                if entry is None:
-                    table[term] = [n, position]
-                else:
-                    entry += (n, position)
+                self.add_exact(n, name, terms)
+            else:
+                self.add_text(n, name, terms, positions)
         for name, value in doc.doc_values.items():
-            column = self._values.get(name)
-            if column is None:
-                column = self._values[name] = ([], [])
-            column[0].append(n)
-            column[1].append(value)
+            self.add_value(n, name, value)
         for name, length in doc.lengths.items():
-            column = self._norms.get(name)
-            if column is None:
-                column = self._norms[name] = ([], [])
-            column[0].append(n)
-            column[1].append(length)
+            self.add_length(n, name, length)
 
-    def _add_exact(self, n: int, name: str, terms: list) -> None:
+    # A document field by field, what `add_local` does with an IndexedDocument: the
+    # indexing worker adds its documents' fields as it works them out, without building
+    # an IndexedDocument of each (a quarter of the cost of the two steps).
+
+    def begin(self, n: int) -> None:
+        """Start document n (its fields follow)."""
+        self._docs.append(n)
+
+    def add_text(self, n: int, name: str, terms: list, positions: Iterable[int] | None) -> None:
+        """A text field's terms at their positions (None: 0, 1, 2, ...). One dictionary
+        lookup and one append per token: the hottest loop of indexing."""
+        table = self._text.get(name)
+        if table is None:
+            table = self._text[name] = {}
+        get = table.get
+        for term, position in zip(terms, range(len(terms)) if positions is None else positions, strict=True):
+            entry = get(term)
+            if entry is None:
+                table[term] = [n, position]
+            else:
+                entry += (n, position)
+
+    def add_value(self, n: int, name: str, value: Any) -> None:
+        _append(self._values, n, name, value)
+
+    def add_length(self, n: int, name: str, length: int) -> None:
+        _append(self._norms, n, name, length)
+
+    def add_exact(self, n: int, name: str, terms: list) -> None:
+        """An exact field's terms: each distinct one posts document n once."""
         table = self._exact.get(name)
         if table is None:
             table = self._exact[name] = {}
             self._exact_stats[name] = [0, 0]
+        # one value (most keyword and numeric fields) needs no distinct pass
         distinct = terms if len(terms) == 1 else list(dict.fromkeys(terms))  # a repeated value counts once
         if not distinct:
             return
@@ -322,34 +320,9 @@ class SegmentWriter:
             return EncodedSegment([], [], None, {})
         postings = []
         for name, table in self._exact.items():
-            prefix = field_prefix(POSTINGS, name)
-            stems, tails = [], []
-            for term, entry in table.items():
-                key = term.encode() if term.__class__ is str else term
-                stems.append(prefix + (key + _STEM_END if b"\x00" not in key else escape_term(key)))
-                if entry.__class__ is int:
-                    tails.append(_one(entry) + _NO_FREQS)
-                else:
-                    tails.append(_encode(_deltas(entry)) + _NO_FREQS)
-            postings.append(_in_key_order(name, True, stems, tails))
+            postings.append(_in_key_order(name, True, _stems(POSTINGS, name, table), _exact_tails(table)))
         for name, table in self._text.items():
-            prefix = field_prefix(POSTINGS, name)
-            stems, tails = [], []
-            for term, entry in table.items():
-                key = term.encode() if term.__class__ is str else term
-                stems.append(prefix + (key + _STEM_END if b"\x00" not in key else escape_term(key)))
-                if len(entry) == 2:
-                    tails.append(_one(entry[0]) + _FREQ_ONE + _one(entry[1]))
-                    continue
-                numbers = entry[0::2]
-                docs = list(dict.fromkeys(numbers))  # ascending, as documents were added
-                if len(docs) == len(numbers):
-                    freqs = [1] * len(docs)
-                else:
-                    counts = Counter(numbers)
-                    freqs = [counts[d] for d in docs]
-                tails.append(_encode((_deltas(docs), freqs, entry[1::2]))[1:])
-            postings.append(_in_key_order(name, False, stems, tails))
+            postings.append(_in_key_order(name, False, _stems(POSTINGS, name, table), _text_tails(table)))
         postings.sort(key=lambda p: p[0])  # fields in key order too
         columns = [(DOC_VALUES, name, _encode((_deltas(numbers), values))[1:])
                    for name, (numbers, values) in self._values.items()]
@@ -365,6 +338,72 @@ class SegmentWriter:
         caller writes those."""
         if self.first_seq is not None:
             self.encode().emit(put, self.first_seq, stats)
+
+
+def _append(columns: dict[str, tuple[list[int], list[Any]]], n: int, name: str, value: Any) -> None:
+    """Document n's value in the batch's column of field `name` (numbers, values)."""
+    column = columns.get(name)
+    if column is None:
+        column = columns[name] = ([], [])
+    column[0].append(n)
+    column[1].append(value)
+
+
+def _stems(kind: bytes, name: str, terms: Iterable) -> list[bytes]:
+    """The keys of a field's terms without the batch suffix. Escaping every term when one
+    holds a \\0 gives the same keys as escaping that one: without a \\0 the escape is
+    the end mark alone, which is all most batches need."""
+    prefix = field_prefix(kind, name)
+    keys = [term.encode() if term.__class__ is str else term for term in terms]
+    if b"\x00" in b"".join(keys):
+        return [prefix + escape_term(key) for key in keys]
+    return [prefix + key + _STEM_END for key in keys]
+
+
+def _exact_tail(entry: int | list[int]) -> bytes:
+    if entry.__class__ is int:
+        return _one(entry) + _NO_FREQS
+    return _encode(_deltas(entry)) + _NO_FREQS
+
+
+def _exact_tails(table: dict[Any, int | list[int]]) -> list[bytes]:
+    """The value tails of an exact field's terms; most terms of a batch are in one
+    document with a small local number, whose tail is ready made."""
+    ready = _EXACT_ONE
+    return [ready[entry] if entry.__class__ is int and 0 <= entry < 4096 else _exact_tail(entry)
+            for entry in table.values()]
+
+
+def _text_tails(table: dict[Any, list[int]]) -> list[bytes]:
+    """The value tails of a text field's terms, from each term's flat list of
+    (document, position) occurrences; most terms of a batch occur once, with a small
+    document number and position, whose tail is two ready-made pieces."""
+    tails = []
+    append = tails.append
+    ready, small = _TEXT_ONE, _SMALL
+    for entry in table.values():
+        if len(entry) != 2:
+            append(_text_tail(entry))
+            continue
+        number, position = entry
+        if 0 <= number < 4096 and 0 <= position < 4096:
+            append(ready[number] + small[position])
+        else:
+            append(_one(number) + _FREQ_ONE + _one(position))
+    return tails
+
+
+def _text_tail(entry: list[int]) -> bytes:
+    """The tail of a term with several occurrences. Documents are added in turn, so a
+    term's numbers ascend strictly unless it occurs more than once in a document: then
+    (and for numbers out of order) its documents and frequencies are counted."""
+    numbers = entry[0::2]
+    gaps = list(map(sub, numbers[1:], numbers))
+    if min(gaps) > 0:
+        return _encode(([numbers[0], *gaps], [1] * len(numbers), entry[1::2]))[1:]
+    docs = list(dict.fromkeys(numbers))
+    counts = Counter(numbers)
+    return _encode((_deltas(docs), [counts[d] for d in docs], entry[1::2]))[1:]
 
 
 def _in_key_order(name: str, exact: bool, stems: list[bytes], tails: list[bytes]) -> tuple:

@@ -147,16 +147,50 @@ def index_fields(fields: dict[str, list[Any]], plans: dict[str, Plan],
             continue
         if kind is None:
             continue
-        if normalizer is not None:
-            values = ["".join(normalizer.analyze(v).terms) for v in values]
-        if indexed:
-            if kind == "keyword":
-                terms[path] = (values, None)
-            elif how is not None:
-                terms[path] = ([how(values[0])] if len(values) == 1 else [how(v) for v in values], None)
+        values, exact = _exact_terms(values, kind, how, indexed, normalizer)
+        if exact is not None:
+            terms[path] = (exact, None)
         if doc_values:
             doc.doc_values[path] = values[0] if len(values) == 1 else list(values)
     return doc
+
+
+def _exact_terms(values: list[Any], kind: str, how: Callable[[Any], bytes] | None, indexed: bool,
+                 normalizer: Any) -> tuple[list[Any], list | None]:
+    """A keyword or exact field's values (normalized) and its terms (None: not indexed)."""
+    if normalizer is not None:
+        values = ["".join(normalizer.analyze(v).terms) for v in values]
+    if not indexed:
+        return values, None
+    if kind == "keyword":
+        return values, values
+    if how is None:
+        return values, None
+    return values, [how(values[0])] if len(values) == 1 else [how(v) for v in values]
+
+
+def index_into(writer: SegmentWriter, n: int, fields: dict[str, list[Any]], plans: dict[str, Plan]) -> None:
+    """What `writer.add_local(n, index_fields(fields, plans, ...))` does, field by field
+    without an IndexedDocument in between (the indexing worker's way: every field of its
+    documents has a plan)."""
+    writer.begin(n)
+    for path, values in fields.items():
+        if not values:
+            continue
+        kind, how, indexed, doc_values, normalizer = plans[path]
+        if kind == "text":
+            if indexed:
+                found, positions = how.index_terms(values)
+                writer.add_text(n, path, found, positions)
+                writer.add_length(n, path, len(found))
+            continue
+        if kind is None:
+            continue
+        values, exact = _exact_terms(values, kind, how, indexed, normalizer)
+        if exact is not None:
+            writer.add_exact(n, path, exact)
+        if doc_values:
+            writer.add_value(n, path, values[0] if len(values) == 1 else list(values))
 
 
 _documents = msgspec.msgpack.Decoder(list[dict[str, list[Any]]])
@@ -166,10 +200,6 @@ _plans_cache: dict[bytes, dict[str, Plan]] = {}
 
 def encode_documents(documents: list[dict[str, list[Any]]]) -> bytes:
     return _encode(documents)
-
-
-def _missing_plan(path: str) -> Plan:
-    raise KeyError(f"no indexing plan for field [{path}]")
 
 
 def _plan_table(plans: bytes) -> dict[str, Plan]:
@@ -184,7 +214,7 @@ def _plan_table(plans: bytes) -> dict[str, Plan]:
 def _add_documents(writer: SegmentWriter, plans: bytes, numbers: list[int], documents: bytes) -> None:
     table = _plan_table(plans)
     for n, fields in zip(numbers, _documents.decode(documents), strict=True):
-        writer.add_local(n, index_fields(fields, table, _missing_plan))
+        index_into(writer, n, fields, table)  # a field without a plan raises KeyError
 
 
 # Batches whose documents arrive in parts (`index_part`), by batch id: the parts of one

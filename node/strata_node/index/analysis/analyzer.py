@@ -64,8 +64,8 @@ class Analyzer:
         words) is scanned as bytes, which is the cheapest way to those same terms."""
         if len(values) == 1:
             text = values[0]
-            if self._lower_first and len(self.filters) == 1 and text.isascii():
-                terms = ascii_index_terms(text.encode().lower(), self.tokenizer.max_token_length)
+            if self._lower_first and len(self.filters) == 1:
+                terms = _short_text_terms(text, self.tokenizer.max_token_length)
                 if terms is not None:
                     return terms, None
             tokens = self.analyze(text)
@@ -92,6 +92,29 @@ class Analyzer:
         return concatenate([self.analyze(v, detail=detail) for v in values], [len(v) for v in values],
                            self.position_increment_gap if position_increment_gap is None
                            else position_increment_gap, self.offset_gap)
+
+
+# The index terms of short ASCII values under a standard tokenizer and lowercase alone,
+# by value: short values of log fields repeat (methods, paths, levels, hosts), and a
+# lookup costs a fraction of a scan. The terms of a value no longer than the longest
+# token allowed are the same whatever that limit (no token can exceed it), so one table
+# serves every such analyzer. Bounded: cleared when full. Callers only read the lists.
+_SHORT_TEXT = 64
+_SHORT_TEXT_MAX = 4096
+_short_text: dict[str, list[bytes]] = {}
+
+
+def _short_text_terms(text: str, max_length: int) -> list[bytes] | None:
+    """The terms `ascii_index_terms` finds in `text`, or None when it is not ASCII or
+    has a token longer than `max_length`."""
+    if len(text) > max_length or len(text) > _SHORT_TEXT:
+        return ascii_index_terms(text.encode().lower(), max_length) if text.isascii() else None
+    terms = _short_text.get(text)
+    if terms is None and text.isascii():
+        if len(_short_text) >= _SHORT_TEXT_MAX:
+            _short_text.clear()
+        terms = _short_text[text] = ascii_index_terms(text.encode().lower(), max_length)
+    return terms
 
 
 def concatenate(parts: Sequence[TokenList], lengths: Sequence[int], position_gap: int,
