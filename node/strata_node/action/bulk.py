@@ -33,7 +33,13 @@ from ..common.ids import time_based_ids
 from ..common.xcontent import raw
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO, DeleteOp, IndexOp, WriteResult
 from ..index.indexing import DocumentIndexer, encode_documents
-from ..index.indexing_pool import MIN_WORKER_BATCH, PART_SIZE, POOL, IndexingSession, WorkerUnavailable
+from ..index.indexing_pool import (
+    MIN_WORKER_BATCH,
+    PART_SIZE,
+    POOL,
+    IndexingSession,
+    log_worker_failure,
+)
 from ..index.mapping import ParsedDocument
 from ..index.metadata import IndexMetadata
 from ..index.service import IndexService, IndicesService
@@ -399,7 +405,7 @@ class BulkAction:
             try:
                 session.send(*part(pending, sent))
             except Exception as e:  # no worker: this request is indexed here
-                _log_worker_failure(e, len(pending))
+                log_worker_failure(e, len(pending))
                 session.discard()
                 session = None
                 use_worker = False
@@ -447,7 +453,7 @@ class BulkAction:
                 try:
                     segment = await batch_session.finish(*part(batch, unsent))
                 except Exception as e:  # the worker died or a document failed: index here
-                    _log_worker_failure(e, len(batch))
+                    log_worker_failure(e, len(batch))
             if segment is None:
                 # The published mapping now holds every field of the batch's parses.
                 indexer = service.indexer
@@ -653,13 +659,6 @@ class BulkAction:
 def _anything_to_index(entries: list[tuple], start: int) -> bool:
     """Whether a document of entries[start:] gives the search structures any field."""
     return any(parsed is not None and parsed.fields for *_, parsed in entries[start:])
-
-
-def _log_worker_failure(error: Exception, documents: int) -> None:
-    if isinstance(error, WorkerUnavailable):  # logged when the worker died
-        return
-    log.warning("indexing in the worker failed; indexing [%d] documents in-process", documents,
-                exc_info=error)
 
 
 def item_to_json(r: ItemResponse, *, with_status: bool = True, stack_trace: bool = False) -> dict[str, Any]:

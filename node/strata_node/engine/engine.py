@@ -546,16 +546,18 @@ class Engine:
         self.stats["operations_total"] += len(payloads)
         return len(payloads)
 
-    def apply_operations(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]]) -> int:
+    def apply_operations(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]],
+                         prebuilt: PrebuiltSegment | None = None) -> int:
         """Apply operations the primary already executed (a replica's write, and peer
         recovery's replay) as one batch: each keeps its sequence number, primary term and
         version; an operation this copy has already processed is skipped, and an older
-        version of a document never replaces a newer one. Returns how many were applied."""
+        version of a document never replaces a newer one. Returns how many were applied.
+        With `prebuilt`, the worker has indexed every index operation of the batch."""
         self.ensure_open()
         wb = self.db.write_batch()
         staged: dict[str, DocVersion] = {}
         priors: dict[int, DocVersion | None] = {}
-        segment = SegmentWriter()
+        segment = SegmentWriter() if prebuilt is None else _IndexedElsewhere()
         payloads: list[bytes] = []
         seqs: list[int] = []
         delta = 0
@@ -564,12 +566,16 @@ class Engine:
             if self.tracker.has_processed(op.seq_no) or op.seq_no in seen:
                 continue
             seen.add(op.seq_no)
-            delta += self._stage_replay(wb, op, payload, staged, segment, indexed, priors)
+            delta += self._stage_replay(wb, op, payload, staged, segment,
+                                        indexed if prebuilt is None else _PREBUILT, priors)
             payloads.append(payload)
             seqs.append(op.seq_no)
         if not payloads:
             return 0
-        self._write_segment(wb, segment)
+        if prebuilt is None:
+            self._write_segment(wb, segment)
+        else:
+            prebuilt.write_into(self, wb, segment.seq_nos)
         self._doc_count += delta
         wb.put(COUNT_KEY, str(self._doc_count).encode())
         try:
@@ -916,3 +922,42 @@ class Engine:
                 raise
             self.stats["flush_total"] += 1
             return True
+
+
+# What `_stage_replay` is given for a document the worker has indexed: not None, so it is
+# not indexed again here; `_IndexedElsewhere` only notes its sequence number.
+_PREBUILT = IndexedDocument()
+
+
+class _IndexedElsewhere:
+    """Stands in for a batch's SegmentWriter when the worker built the segment: the
+    sequence numbers of the documents the batch applies, in order."""
+
+    def __init__(self) -> None:
+        self.seq_nos: list[int] = []
+
+    def add(self, seq_no: int, doc: IndexedDocument) -> None:
+        self.seq_nos.append(seq_no)
+
+
+@dataclass(frozen=True)
+class PrebuiltSegment:
+    """A replica batch's search structures, built by the indexing worker before the batch
+    is applied: every index operation of the batch, numbered by sequence number minus
+    `base` (the first one's), `seq_nos` in order. The keys are those the batch would
+    write when indexed here (SegmentWriter numbers from its first document too)."""
+
+    segment: EncodedSegment
+    base: int
+    seq_nos: list[int]
+
+    def write_into(self, engine: Engine, wb, applied: list[int]) -> None:
+        """Add the structures of the documents the batch applied; one already processed
+        (skipped) is left out, and the batch is then numbered from its first applied one."""
+        if applied == self.seq_nos:
+            engine._write_segment(wb, self.segment, self.base)
+            return
+        kept = set(applied)
+        span = self.seq_nos[-1] - self.base + 1 if self.seq_nos else 0
+        engine._write_segment(wb, self.segment, 0,
+                              [seq if seq in kept else None for seq in range(self.base, self.base + span)])

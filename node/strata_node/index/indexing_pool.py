@@ -77,6 +77,15 @@ def _consume(future: asyncio.Future) -> None:
         future.exception()
 
 
+def log_worker_failure(error: Exception, documents: int) -> None:
+    """Say why a batch is indexed in-process after all (a dead worker was logged when it
+    died)."""
+    if isinstance(error, WorkerUnavailable):
+        return
+    log.warning("indexing in the worker failed; indexing [%d] documents in-process", documents,
+                exc_info=error)
+
+
 class IndexingSession:
     """One batch's documents, sent to one worker in parts as they are parsed. `finish`
     sends the last part and returns the segment; `discard` gives the batch up."""

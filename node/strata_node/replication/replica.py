@@ -13,6 +13,7 @@ removes it from the in-sync set, before the write is acknowledged; if the master
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -22,7 +23,10 @@ import orjson
 from ..common.errors import IllegalState, StrataError
 from ..engine import operation as ops
 from ..engine import rollback
+from ..engine.engine import PrebuiltSegment
 from ..engine.index_structures import IndexedDocument
+from ..index.indexing import encode_documents
+from ..index.indexing_pool import MIN_WORKER_BATCH, PART_SIZE, POOL, IndexingSession, log_worker_failure
 from ..index.service import IndexService
 from ..index.shard import IndexShard
 from ..tasks.task import Task
@@ -81,33 +85,101 @@ def check_operation_term(shard: IndexShard, service: IndexService, primary_term:
 Applied = list[tuple[ops.Operation, bytes, IndexedDocument | None]]
 
 
-async def index_operations(node, service: IndexService, payloads: list[bytes]) -> Applied:
-    """Decode operations and build their search structures with the index's mapping. A
-    document with a field this node's mapping does not have yet waits for the cluster
-    state that carries it (the primary published it through the master before writing)."""
+async def index_operations(node, service: IndexService,
+                           payloads: list[bytes]) -> tuple[Applied, PrebuiltSegment | None]:
+    """Decode operations and build their search structures with the index's mapping: in
+    the indexing worker, as the primary does, for a batch with enough documents (a
+    replica's analysis would otherwise take its event loop's core while the worker idles),
+    here otherwise or when the worker fails. A document with a field this node's mapping
+    does not have yet waits for the cluster state that carries it (the primary published
+    it through the master before writing)."""
     deadline = asyncio.get_running_loop().time() + MAPPING_WAIT_SECONDS
     while True:
+        decoded = [(ops.decode(payload), payload) for payload in payloads]
+        parse = _WorkerParse(service) if _for_the_worker(decoded) else None
         indexer = service.indexer
         mapping = indexer.mapping
-        out = []
+        out: Applied = []
         missing = None
-        for payload in payloads:
-            op = ops.decode(payload)
+        for op, payload in decoded:
             indexed = None
             if op.op_type == ops.INDEX:
                 parsed = mapping.parse_document(orjson.loads(op.source), op.id)
                 if parsed.dynamic_update:
                     missing = op.id
                     break
-                indexed = indexer(parsed)
+                if parse is None:
+                    indexed = indexer(parsed)
+                else:
+                    parse.add(op.seq_no, parsed)
             out.append((op, payload, indexed))
         if missing is None:
-            return out
+            prebuilt = await parse.finish() if parse is not None else None
+            if parse is not None and prebuilt is None:  # the worker failed: index here
+                out = [(op, payload, indexer(mapping.parse_document(orjson.loads(op.source), op.id))
+                        if op.op_type == ops.INDEX else None) for op, payload, _ in out]
+            return out, prebuilt
+        if parse is not None:
+            parse.discard()
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise IllegalState(f"[{service.name}] mapping for document [{missing}] did not arrive within "
                                f"[{MAPPING_WAIT_SECONDS}s]")
         await node.coordination.wait_for_change(min(remaining, 1.0))
+
+
+def _for_the_worker(decoded: list[tuple[ops.Operation, bytes]]) -> bool:
+    """Enough documents to be worth the round trip, in ascending sequence numbers (a
+    batch's structures are numbered from its first document)."""
+    seqs = [op.seq_no for op, _ in decoded if op.op_type == ops.INDEX]
+    return len(seqs) >= MIN_WORKER_BATCH and all(a < b for a, b in itertools.pairwise(seqs))
+
+
+class _WorkerParse:
+    """A replica batch's parsed documents, sent to the worker in parts as they are parsed
+    (the worker indexes one part while the loop parses the next)."""
+
+    def __init__(self, service: IndexService):
+        self.indexer = service.indexer
+        self.session: IndexingSession | None = POOL.session()
+        self.base: int | None = None
+        self.seq_nos: list[int] = []
+        self.fields: list[dict] = []
+        self.sent = 0
+
+    def add(self, seq_no: int, parsed) -> None:
+        if self.base is None:
+            self.base = seq_no
+        self.seq_nos.append(seq_no)
+        self.fields.append(parsed.fields)
+        if len(self.fields) - self.sent >= PART_SIZE and self.session is not None:
+            try:
+                self.session.send(*self._part())
+            except Exception as e:  # no worker: the batch is indexed here
+                log_worker_failure(e, len(self.seq_nos))
+                self.discard()
+
+    def _part(self) -> tuple[bytes, list[int], bytes]:
+        fields = self.fields[self.sent:]
+        numbers = [seq - self.base for seq in self.seq_nos[self.sent:]]
+        self.sent = len(self.fields)
+        return self.indexer.plans(fields), numbers, encode_documents(fields)
+
+    async def finish(self) -> PrebuiltSegment | None:
+        """The batch's structures, or None when the worker failed."""
+        if self.session is None or self.base is None:
+            return None
+        try:
+            segment = await self.session.finish(*self._part())
+        except Exception as e:
+            log_worker_failure(e, len(self.seq_nos))
+            return None
+        return PrebuiltSegment(segment, self.base, self.seq_nos)
+
+    def discard(self) -> None:
+        if self.session is not None:
+            self.session.discard()
+            self.session = None
 
 
 async def apply_on_copy(node, request: ReplicaRequest) -> int:
@@ -123,9 +195,9 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
         async with shard.term_change:
             if request.primary_term > shard.operation_term:
                 await _take_new_term(shard, engine, request)
-    operations = await index_operations(node, service, request.operations)
+    operations, prebuilt = await index_operations(node, service, request.operations)
     await _refuse_an_older_term(shard, request)  # a newer primary may have come meanwhile
-    engine.apply_operations(operations)
+    engine.apply_operations(operations, prebuilt)
     # Persisted with this request's operations: the global checkpoint this copy
     # acknowledges, which its retention lease retains from, is the one it finds after a
     # restart (and vouches for the operations above).

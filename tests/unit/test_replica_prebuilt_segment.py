@@ -1,0 +1,62 @@
+"""A replica batch indexed by the indexing worker (a PrebuiltSegment) leaves the store
+exactly as the same batch indexed on the event loop does, key for key: also when some of
+its operations were already applied (a recovery's replay overlapping the writes)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import orjson
+import pytest
+
+from strata_node.engine import operation as ops
+from strata_node.engine.engine import Engine, PrebuiltSegment
+from strata_node.engine.index_structures import decode_segment
+from strata_node.index.indexing import encode_documents, index_part
+from tests.unit.test_engine_rollback import INDEXER, MAPPING, index_op, opened, random_requests, write
+
+
+def prebuilt(batch: list[ops.Operation], batch_id: int) -> PrebuiltSegment:
+    """What the worker returns for the batch's index operations (replica.py's `_WorkerParse`)."""
+    documents = [op for op in batch if op.op_type == ops.INDEX]
+    base = documents[0].seq_no
+    fields = [MAPPING.parse_document(orjson.loads(op.source), op.id).fields for op in documents]
+    raw = index_part(batch_id, INDEXER.plans(fields), [op.seq_no - base for op in documents],
+                     encode_documents(fields), True)
+    return PrebuiltSegment(decode_segment(raw), base, [op.seq_no for op in documents])
+
+
+def store(engine: Engine) -> dict[bytes, bytes]:
+    """Every key but the commit point, which names each store's own uuids."""
+    return {key: value for key, value in engine.db.iterator() if key != b"m:commit"}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_batch_indexed_by_the_worker_writes_the_keys_it_would_write_indexed_here(tmp_path, seed):
+    rng = random.Random(seed)
+
+    async def run() -> None:
+        primary = await opened(tmp_path / "p")
+        here, worker = await opened(tmp_path / "a"), await opened(tmp_path / "b")
+        written = write(primary, random_requests(rng, 60))
+        applied: list[ops.Operation] = []
+        while written:
+            size = rng.randint(1, 12)
+            batch, written = written[:size], written[size:]
+            if applied and rng.random() < 0.3:  # a replay overlapping what is already here
+                batch = rng.sample(applied, min(len(applied), rng.randint(1, 3))) + batch
+                batch = sorted({op.seq_no: op for op in batch}.values(), key=lambda op: op.seq_no)
+            entries = [(op, ops.encode(op), index_op(op)) for op in batch]
+            here.apply_operations(entries)
+            if any(op.op_type == ops.INDEX for op in batch):
+                worker.apply_operations([(op, payload, None) for op, payload, _ in entries],
+                                        prebuilt(batch, rng.randrange(1 << 30)))
+            else:
+                worker.apply_operations(entries)
+            applied += batch
+        assert store(worker) == store(here)
+        for engine in (primary, here, worker):
+            await engine.close()
+
+    asyncio.run(run())
