@@ -3,6 +3,7 @@ allows."""
 
 import errno
 import os
+import threading
 
 import pytest
 
@@ -45,3 +46,24 @@ def test_an_unaligned_write_that_does_not_end_the_file_is_not_padded(tmp_path):
     pwrite_direct(path, 0, b"abc", ends_file=False)
     pwrite_direct(path, 3, b"defg", ends_file=True)
     assert path.read_bytes() == b"abcdefg"
+
+
+def test_a_failed_write_kept_with_its_traceback_does_not_stop_a_larger_write_after_it(tmp_path, monkeypatch):
+    def failing(fd, data, position):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def scenario(outcome: list) -> None:
+        with monkeypatch.context() as patch:
+            patch.setattr(direct_io.os, "pwrite", failing)
+            try:
+                pwrite_direct(tmp_path / "e", 0, b"x" * ALIGNMENT, ends_file=True)
+            except OSError as e:
+                outcome.append(e)  # kept, as a stored failure keeps it
+        pwrite_direct(tmp_path / "g", 0, b"y" * (8 * ALIGNMENT), ends_file=True)  # a larger buffer
+        outcome.append((tmp_path / "g").read_bytes() == b"y" * (8 * ALIGNMENT))
+
+    outcome: list = []
+    thread = threading.Thread(target=scenario, args=(outcome,))  # a thread of its own: a fresh buffer
+    thread.start()
+    thread.join()
+    assert isinstance(outcome[0], OSError) and outcome[1] is True

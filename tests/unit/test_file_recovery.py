@@ -5,8 +5,12 @@ import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+import plyvel
+
+from strata_node.engine import engine as engine_module
+from strata_node.engine.engine import Engine
 from strata_node.replication import file_recovery
-from strata_node.replication.file_recovery import CHUNK_BYTES, _sync_files, _write_chunk
+from strata_node.replication.file_recovery import CHUNK_BYTES, STAGING_FOLDER, _sync_files, _write_chunk
 
 
 def test_chunks_land_byte_for_byte_with_their_file_s_running_checksum(tmp_path):
@@ -27,3 +31,18 @@ def test_every_staged_file_and_then_its_folder_are_synced_before_the_set_is_inst
     with ThreadPoolExecutor(2) as executor:
         asyncio.run(_sync_files(tmp_path, names, executor))
     assert sorted(synced[:-1]) == [tmp_path / n for n in names] and synced[-1] == tmp_path
+
+
+def test_installing_a_file_set_makes_the_old_store_s_removal_and_the_rename_durable(tmp_path, monkeypatch):
+    shard = tmp_path / "0"
+    staged = shard / STAGING_FOLDER
+    shard.mkdir()
+    db = plyvel.DB(str(staged), create_if_missing=True)
+    db.put(b"k", b"v")
+    db.close()
+    (shard / "index").mkdir()  # the store the copy had
+    synced = []
+    monkeypatch.setattr(engine_module, "fsync_dir",
+                        lambda path: synced.append((path, (path / "index").exists() and not staged.exists())))
+    Engine.install_file_set(shard, staged, 0, 0)
+    assert (shard, True) in synced

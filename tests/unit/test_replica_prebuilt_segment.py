@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+from types import SimpleNamespace
 
 import orjson
 import pytest
 
+from strata_node.common.errors import StrataError
 from strata_node.engine import operation as ops
 from strata_node.engine.engine import Engine, PrebuiltSegment
 from strata_node.engine.index_structures import decode_segment
 from strata_node.index.indexing import encode_documents, index_part
+from strata_node.replication import replica
 from tests.unit.test_engine_rollback import INDEXER, MAPPING, index_op, opened, random_requests, write
 
 
@@ -60,3 +63,60 @@ def test_a_batch_indexed_by_the_worker_writes_the_keys_it_would_write_indexed_he
             await engine.close()
 
     asyncio.run(run())
+
+
+class RecordingSession:
+    """An indexing session that notes what happens to it (no worker process)."""
+
+    def __init__(self):
+        self.parts, self.discarded = 0, False
+
+    def send(self, plans, numbers, documents):
+        self.parts += 1
+
+    async def finish(self, plans, numbers, documents):
+        raise AssertionError("a batch that failed to parse is not finished")
+
+    def discard(self):
+        self.discarded = True
+
+
+def test_a_replica_batch_that_fails_to_parse_after_parts_went_to_the_worker_is_given_up(monkeypatch):
+    session = RecordingSession()
+    monkeypatch.setattr(replica, "POOL", SimpleNamespace(session=lambda: session))
+    service = SimpleNamespace(indexer=INDEXER, name="logs")
+    batch = [ops.Operation(ops.INDEX, n, 1, 1, f"d{n}", source=orjson.dumps({"n": "boom" if n == 300 else n}))
+             for n in range(400)]
+    with pytest.raises(StrataError):
+        asyncio.run(replica.index_operations(None, service, [ops.encode(op) for op in batch]))
+    assert session.parts == 1 and session.discarded  # or the worker keeps the part for ever
+
+
+def test_a_replica_batch_whose_last_part_cannot_be_built_is_given_up_and_indexed_here(monkeypatch):
+    session = RecordingSession()
+    monkeypatch.setattr(replica, "POOL", SimpleNamespace(session=lambda: session))
+    calls = []
+
+    def plans(fields):
+        calls.append(len(fields))
+        if len(calls) > 1:
+            raise RuntimeError("plans failed")
+        return INDEXER.plans(fields)
+
+    service = SimpleNamespace(indexer=_Indexer(plans), name="logs")
+    batch = [ops.Operation(ops.INDEX, n, 1, 1, f"d{n}", source=orjson.dumps({"n": n})) for n in range(300)]
+    payloads = [ops.encode(op) for op in batch]
+    operations, prebuilt = asyncio.run(replica.index_operations(None, service, payloads))
+    assert prebuilt is None and session.discarded
+    assert all(indexed is not None for _, _, indexed in operations)  # indexed here instead
+
+
+class _Indexer:
+    """The index's indexer, with `plans` replaced."""
+
+    def __init__(self, plans):
+        self.mapping = MAPPING
+        self.plans = plans
+
+    def __call__(self, parsed):
+        return INDEXER(parsed)

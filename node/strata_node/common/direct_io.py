@@ -30,8 +30,8 @@ def _aligned_buffer(size: int) -> mmap.mmap:
     """An anonymous mapping (page-aligned) of at least `size` bytes, reused by the thread."""
     buffer = getattr(_buffers, "buffer", None)
     if buffer is None or len(buffer) < size:
-        if buffer is not None:
-            buffer.close()
+        # The old one is not closed: a failed write's traceback may still hold a view of
+        # it (closing would raise); it is unmapped when its last view goes.
         buffer = _buffers.buffer = mmap.mmap(-1, size)
     return buffer
 

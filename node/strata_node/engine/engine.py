@@ -46,6 +46,7 @@ from typing import NamedTuple
 import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
+from ..common.files import fsync_dir
 from . import file_set, index_structures, retention_leases
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
@@ -724,6 +725,7 @@ class Engine:
         store = shard_path / "index"
         shutil.rmtree(store, ignore_errors=True)
         files.rename(store)
+        fsync_dir(shard_path)  # the old store's removal and the rename, durable before the commit point
         db = plyvel.DB(str(store), create_if_missing=False, compression=None)
         try:
             translog = Translog.create(shard_path / "translog", global_checkpoint=global_checkpoint)

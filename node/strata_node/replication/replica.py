@@ -101,18 +101,23 @@ async def index_operations(node, service: IndexService,
         mapping = indexer.mapping
         out: Applied = []
         missing = None
-        for op, payload in decoded:
-            indexed = None
-            if op.op_type == ops.INDEX:
-                parsed = mapping.parse_document(orjson.loads(op.source), op.id)
-                if parsed.dynamic_update:
-                    missing = op.id
-                    break
-                if parse is None:
-                    indexed = indexer(parsed)
-                else:
-                    parse.add(op.seq_no, parsed)
-            out.append((op, payload, indexed))
+        try:
+            for op, payload in decoded:
+                indexed = None
+                if op.op_type == ops.INDEX:
+                    parsed = mapping.parse_document(orjson.loads(op.source), op.id)
+                    if parsed.dynamic_update:
+                        missing = op.id
+                        break
+                    if parse is None:
+                        indexed = indexer(parsed)
+                    else:
+                        parse.add(op.seq_no, parsed)
+                out.append((op, payload, indexed))
+        except BaseException:
+            if parse is not None:  # or the worker keeps the parts sent for ever
+                parse.discard()
+            raise
         if missing is None:
             prebuilt = await parse.finish() if parse is not None else None
             if parse is not None and prebuilt is None:  # the worker failed: index here
@@ -173,6 +178,7 @@ class _WorkerParse:
             segment = await self.session.finish(*self._part())
         except Exception as e:
             log_worker_failure(e, len(self.seq_nos))
+            self.discard()  # the last part may have failed before the session could give up
             return None
         return PrebuiltSegment(segment, self.base, self.seq_nos)
 
