@@ -59,3 +59,19 @@ def test_a_received_body_is_a_view_into_the_message_not_a_copy():
     raw = wire.encode(wire.Request(wire.WIRE_VERSION, "internal:chunk", chunk))
     body = wire.decode_request(raw).body
     assert isinstance(body, memoryview) and body.obj is raw and body == chunk
+
+
+def test_an_envelope_encoded_with_its_body_is_the_envelope_of_the_encoded_body():
+    envelope = wire.Request(wire.WIRE_VERSION, "cluster:admin/sleep", b"", {"X-Opaque-Id": "abc"}, "n:1")
+    messages = (Sleep(millis=5, children=["a"]), Sleep(millis=7), Sleep(millis=1, children=["x" * 300_000]))
+    for message in messages:
+        expected = wire.encode(msgspec.structs.replace(envelope, body=wire.encode(message)))
+        assert wire.encode_with_body(envelope, message) == expected
+
+
+def test_a_kept_encoding_buffer_that_grew_large_is_let_go():
+    envelope = wire.Request(wire.WIRE_VERSION, "internal:chunk", b"")
+    wire.encode_with_body(envelope, Sleep(millis=1, children=["x" * (wire.KEEP_BUFFER_BYTES + 1)]))
+    assert len(wire._kept("body")) == len(wire._kept("whole")) == 0
+    raw = wire.encode_with_body(envelope, Sleep(millis=2))
+    assert wire.decode_body(wire.decode_request(raw).body, Sleep) == Sleep(millis=2)

@@ -287,7 +287,7 @@ class TransportService:
         headers, as a child of the caller's task. `on_task` hears of the task a local
         call registers (what `wait_for_completion=false` answers with)."""
         current = context.current()
-        envelope = wire.Request(wire.WIRE_VERSION, action, b"" if address is None else wire.encode(request),
+        envelope = wire.Request(wire.WIRE_VERSION, action, b"",  # a remote call's body: encoded in _send
                                 dict(current.headers), current.task_id,
                                 int(timeout * 1000) if timeout is not None else None,
                                 f"{self.node_id}/{next(self._request_ids)}", self.node_id)
@@ -299,7 +299,8 @@ class TransportService:
         parent = self.tasks.get(TaskId.parse(current.task_id)) if current.task_id else None
         if parent is not None and remote is not None:
             self.tasks.register_child_node(parent, remote.node_id)  # so a cancellation reaches it
-        return await self._send(address, envelope, response_type or self._response_type(action), timeout)
+        return await self._send(address, envelope, response_type or self._response_type(action), timeout,
+                                request)
 
     def _response_type(self, action: str) -> type[Message]:
         registered = self._actions.get(action)
@@ -334,12 +335,13 @@ class TransportService:
         return remote.node_id if remote is not None else None
 
     async def _send(self, address: str, envelope: wire.Request, response_type: type[Message],
-                    timeout: float | None) -> Message:
+                    timeout: float | None, message: Message | None = None) -> Message:
+        """Send `envelope` (with `message` as its body when given) and return the answer."""
         if self.disconnected:
             remote = self._handshakes.get(address)
             if remote is not None and remote.node_id in self.disconnected:
                 raise ConnectTransportError(f"[{address}] disconnected by the fault switch")
-        raw = wire.encode(envelope)
+        raw = wire.encode(envelope) if message is None else wire.encode_with_body(envelope, message)
         client = self._clients.get(address)
         if client is None:
             client = self._clients[address] = httpx.AsyncClient(

@@ -9,6 +9,7 @@ node sees them.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, TypeVar
 
 import msgspec
@@ -83,6 +84,37 @@ _version = msgspec.msgpack.Decoder(_Version)
 
 def encode(message: msgspec.Struct) -> bytes:
     return _encode(message)
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_other)
+_buffers = threading.local()
+# A kept buffer that grew past this is let go after use: one large message must not hold
+# its size for the life of the process.
+KEEP_BUFFER_BYTES = 8 * 1024 * 1024
+
+
+def encode_with_body(envelope: Request, message: msgspec.Struct) -> bytes:
+    """The envelope's bytes with `message` encoded as its body. Both are encoded into
+    buffers kept between calls, the body going into the envelope as a view: a fresh
+    buffer per encoding (two per request, each grown as it fills) cost page faults that
+    made a 2 MB file chunk's encoding about three times slower (2.1 against 0.65 ms)."""
+    body, whole = _kept("body"), _kept("whole")
+    _encoder.encode_into(message, body)
+    with memoryview(body) as view:
+        _encoder.encode_into(msgspec.structs.replace(envelope, body=view), whole)
+    raw = bytes(whole)
+    for name, buffer in (("body", body), ("whole", whole)):
+        if len(buffer) > KEEP_BUFFER_BYTES:
+            setattr(_buffers, name, bytearray())
+    return raw
+
+
+def _kept(name: str) -> bytearray:
+    buffer = getattr(_buffers, name, None)
+    if buffer is None:
+        buffer = bytearray()
+        setattr(_buffers, name, buffer)
+    return buffer
 
 
 def _check_version(data: bytes) -> None:
