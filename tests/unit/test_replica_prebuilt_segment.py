@@ -27,7 +27,7 @@ def prebuilt(batch: list[ops.Operation], batch_id: int) -> PrebuiltSegment:
     fields = [MAPPING.parse_document(orjson.loads(op.source), op.id).fields for op in documents]
     raw = index_part(batch_id, INDEXER.plans(fields), [op.seq_no - base for op in documents],
                      encode_documents(fields), True)
-    return PrebuiltSegment(decode_segment(raw), base, [op.seq_no for op in documents])
+    return PrebuiltSegment(decode_segment(raw), [op.seq_no for op in documents])
 
 
 def store(engine: Engine) -> dict[bytes, bytes]:

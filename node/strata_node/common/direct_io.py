@@ -69,21 +69,27 @@ def pwrite_direct(path: Path, position: int, data: bytes | memoryview, *, ends_f
         _pwrite_cached(path, position, data)
         return
     try:
-        buffer = _aligned_buffer(max(padded, ALIGNMENT))
-        buffer[:length] = data
-        if padded != length:
-            buffer[length:padded] = bytes(padded - length)
-        try:
-            _pwrite_all(fd, memoryview(buffer)[:padded], position)
-        except OSError as e:
-            if e.errno != errno.EINVAL:  # the device wants a larger alignment than ours
-                raise
-            os.close(fd)
-            fd = -1
-            _pwrite_cached(path, position, data)
-            return
-        if padded != length:
-            os.ftruncate(fd, position + length)
+        written = _pwrite_aligned(fd, position, data, padded)
     finally:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
+    if not written:
+        _pwrite_cached(path, position, data)
+
+
+def _pwrite_aligned(fd: int, position: int, data: memoryview, padded: int) -> bool:
+    """Write `data` through the thread's aligned buffer, padded to `padded` bytes and the
+    file cut back to its true end; False when the device wants a larger alignment."""
+    length = len(data)
+    buffer = _aligned_buffer(max(padded, ALIGNMENT))
+    buffer[:length] = data
+    if padded != length:
+        buffer[length:padded] = bytes(padded - length)
+    try:
+        _pwrite_all(fd, memoryview(buffer)[:padded], position)
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+        return False
+    if padded != length:
+        os.ftruncate(fd, position + length)
+    return True

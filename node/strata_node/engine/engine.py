@@ -945,21 +945,20 @@ class _IndexedElsewhere:
 @dataclass(frozen=True)
 class PrebuiltSegment:
     """A replica batch's search structures, built by the indexing worker before the batch
-    is applied: every index operation of the batch, numbered by sequence number minus
-    `base` (the first one's), `seq_nos` in order. The keys are those the batch would
-    write when indexed here (SegmentWriter numbers from its first document too)."""
+    is applied: every index operation of the batch (`seq_nos`, ascending), numbered by
+    sequence number minus the first one's. The keys are those the batch would write when
+    indexed here (SegmentWriter numbers from its first document too)."""
 
     segment: EncodedSegment
-    base: int
     seq_nos: list[int]
 
     def write_into(self, engine: Engine, wb, applied: list[int]) -> None:
         """Add the structures of the documents the batch applied; one already processed
         (skipped) is left out, and the batch is then numbered from its first applied one."""
+        base = self.seq_nos[0]
         if applied == self.seq_nos:
-            engine._write_segment(wb, self.segment, self.base)
+            engine._write_segment(wb, self.segment, base)
             return
         kept = set(applied)
-        span = self.seq_nos[-1] - self.base + 1 if self.seq_nos else 0
         engine._write_segment(wb, self.segment, 0,
-                              [seq if seq in kept else None for seq in range(self.base, self.base + span)])
+                              [seq if seq in kept else None for seq in range(base, self.seq_nos[-1] + 1)])

@@ -27,6 +27,7 @@ from ..engine.engine import PrebuiltSegment
 from ..engine.index_structures import IndexedDocument
 from ..index.indexing import encode_documents
 from ..index.indexing_pool import MIN_WORKER_BATCH, PART_SIZE, POOL, IndexingSession, log_worker_failure
+from ..index.mapping import ParsedDocument
 from ..index.service import IndexService
 from ..index.shard import IndexShard
 from ..tasks.task import Task
@@ -121,8 +122,9 @@ async def index_operations(node, service: IndexService,
         if missing is None:
             prebuilt = await parse.finish() if parse is not None else None
             if parse is not None and prebuilt is None:  # the worker failed: index here
-                out = [(op, payload, indexer(mapping.parse_document(orjson.loads(op.source), op.id))
-                        if op.op_type == ops.INDEX else None) for op, payload, _ in out]
+                parsed_in_order = iter(parse.parsed)
+                out = [(op, payload, indexer(next(parsed_in_order)) if op.op_type == ops.INDEX else None)
+                       for op, payload, _ in out]
             return out, prebuilt
         if parse is not None:
             parse.discard()
@@ -147,17 +149,14 @@ class _WorkerParse:
     def __init__(self, service: IndexService):
         self.indexer = service.indexer
         self.session: IndexingSession | None = POOL.session()
-        self.base: int | None = None
         self.seq_nos: list[int] = []
-        self.fields: list[dict] = []
+        self.parsed: list[ParsedDocument] = []  # kept: indexed here if the worker fails
         self.sent = 0
 
-    def add(self, seq_no: int, parsed) -> None:
-        if self.base is None:
-            self.base = seq_no
+    def add(self, seq_no: int, parsed: ParsedDocument) -> None:
         self.seq_nos.append(seq_no)
-        self.fields.append(parsed.fields)
-        if len(self.fields) - self.sent >= PART_SIZE and self.session is not None:
+        self.parsed.append(parsed)
+        if len(self.parsed) - self.sent >= PART_SIZE and self.session is not None:
             try:
                 self.session.send(*self._part())
             except Exception as e:  # no worker: the batch is indexed here
@@ -165,14 +164,15 @@ class _WorkerParse:
                 self.discard()
 
     def _part(self) -> tuple[bytes, list[int], bytes]:
-        fields = self.fields[self.sent:]
-        numbers = [seq - self.base for seq in self.seq_nos[self.sent:]]
-        self.sent = len(self.fields)
+        fields = [parsed.fields for parsed in self.parsed[self.sent:]]
+        base = self.seq_nos[0]
+        numbers = [seq - base for seq in self.seq_nos[self.sent:]]
+        self.sent = len(self.parsed)
         return self.indexer.plans(fields), numbers, encode_documents(fields)
 
     async def finish(self) -> PrebuiltSegment | None:
         """The batch's structures, or None when the worker failed."""
-        if self.session is None or self.base is None:
+        if self.session is None:
             return None
         try:
             segment = await self.session.finish(*self._part())
@@ -180,7 +180,7 @@ class _WorkerParse:
             log_worker_failure(e, len(self.seq_nos))
             self.discard()  # the last part may have failed before the session could give up
             return None
-        return PrebuiltSegment(segment, self.base, self.seq_nos)
+        return PrebuiltSegment(segment, self.seq_nos)
 
     def discard(self) -> None:
         if self.session is not None:

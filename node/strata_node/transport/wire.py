@@ -68,7 +68,7 @@ def _encode_other(value: Any) -> Any:
     raise NotImplementedError(f"cannot encode a [{type(value).__name__}] in a transport message")
 
 
-_encode = msgspec.msgpack.Encoder(enc_hook=_encode_other).encode
+_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_other)
 _request = msgspec.msgpack.Decoder(Request)
 _response = msgspec.msgpack.Decoder(Response)
 
@@ -83,10 +83,9 @@ _version = msgspec.msgpack.Decoder(_Version)
 
 
 def encode(message: msgspec.Struct) -> bytes:
-    return _encode(message)
+    return _encoder.encode(message)
 
 
-_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_other)
 _buffers = threading.local()
 # A kept buffer that grew past this is let go after use: one large message must not hold
 # its size for the life of the process.
