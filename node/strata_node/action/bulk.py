@@ -474,7 +474,7 @@ class BulkAction:
             if not batch:
                 return
             try:
-                engine.write([op for _, op, _, _ in batch], on_item, segment)
+                await engine.write_async([op for _, op, _, _ in batch], on_item, segment)
             except StrataError as e:
                 for j, *_ in batch:
                     results[j] = self._failure(items[j], e)
@@ -625,7 +625,7 @@ class BulkAction:
             op.indexed = service.indexer(reparsed[0]) if 0 in reparsed else indexer(parsed)
             outcome: list[WriteResult | StrataError] = []
             try:
-                engine.write([op], lambda _, o, out=outcome: out.append(o))
+                await engine.write_async([op], lambda _, o, out=outcome: out.append(o))
             except StrataError as e:
                 return self._failure(item, e)
             result = outcome[0]

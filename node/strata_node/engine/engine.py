@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import struct
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -157,6 +159,27 @@ class WriteResult(NamedTuple):
     result: str  # created | updated | deleted | not_found
 
 
+class _StagedWrite(NamedTuple):
+    """A primary's write batch, its sequence numbers assigned, not yet in the store."""
+
+    batch: object  # plyvel.WriteBatch
+    payloads: list[bytes]
+    first_seq: int
+    last_seq: int
+
+
+# The threads `write_async` writes LevelDB batches on. Any number of engines share them;
+# each engine has at most one write in flight.
+_STORE_WRITERS = ThreadPoolExecutor(max(2, os.cpu_count() or 2), "store-write")
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    """A write whose caller was cancelled still ends: its error is the engine's failure
+    (logged by `Engine.fail`), not an unretrieved task exception."""
+    if not task.cancelled():
+        task.exception()
+
+
 class EngineClosed(StrataError):
     type = "already_closed_exception"
     status = 503
@@ -179,6 +202,8 @@ class Engine:
         self._refresh_listeners: list[asyncio.Future] = []
         self._dirty = False  # writes since the last refresh
         self._flush_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()  # one write_async at a time: see there
+        self._in_flight = False  # a write_async's batch is on a store-writer thread
         self._doc_count = 0
         self.failure: BaseException | None = None
         # Rebuilds a replayed operation's search structures (set by the shard from its
@@ -371,7 +396,7 @@ class Engine:
         self._fail_refresh_listeners(EngineClosed(f"{self.shard} engine is closed"))
         # A flush, sync or roll still running uses the files and the store: let it end
         # before closing them (a closed descriptor number may be reused by another file).
-        async with self._flush_lock, self._prune_lock:
+        async with self._flush_lock, self._prune_lock, self._write_lock:
             if self.translog is not None:
                 try:
                     await self.translog.aclose(sync=self.failure is None)
@@ -465,7 +490,83 @@ class Engine:
         (`indexing.index_part`, in a worker process) with each document numbered by its
         place in `requests`; the IndexOps' own `indexed` is then not used. Sequence
         numbers are still assigned here, so the segment only learns them as it is written:
-        request i becomes sequence number first + i, unless an item failed."""
+        request i becomes sequence number first + i, unless an item failed.
+
+        The LevelDB batch is written on the calling thread: for in-process callers and
+        tests. The event loop uses `write_async`, which must not overlap this."""
+        if self._in_flight:
+            raise IllegalArgument(f"{self.shard} has a write in flight; use write_async")
+        staged = self._stage_write(requests, on_item, segment)
+        if staged is None:
+            return 0
+        self._append_to_translog(staged)
+        try:
+            staged.batch.write()
+        except Exception as e:
+            self.fail("failed to write operations", e)
+            raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
+        return self._landed(staged)
+
+    async def write_async(self, requests: list[IndexOp | DeleteOp],
+                          on_item: Callable[[int, WriteResult | StrataError], None],
+                          segment: EncodedSegment | None = None) -> int:
+        """`write` for the event loop: the LevelDB batch of a bulk request (a megabyte or
+        more, 7-10 ms to insert) is written on a store-writer thread, plyvel releasing the
+        GIL, so the loop parses and analyses the next request meanwhile.
+
+        Writes are one at a time (`_write_lock`): the next batch's version lookups must
+        see this one's documents, and flush reads the checkpoint for its commit between
+        writes, so an older translog generation never holds an operation the store has not
+        taken. Waiting for the lock can be cancelled; once the operations are in the
+        translog the write runs to its end even if the caller is cancelled, since the
+        store must take them or the engine fail."""
+        await self._write_lock.acquire()
+        try:
+            staged = self._stage_write(requests, on_item, segment)
+            if staged is not None:
+                self._append_to_translog(staged)
+        except BaseException:
+            self._write_lock.release()
+            raise
+        if staged is None:
+            self._write_lock.release()
+            return 0
+        self._in_flight = True
+        task = asyncio.ensure_future(self._land(staged))
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    def _append_to_translog(self, staged: _StagedWrite) -> None:
+        try:
+            self.translog.append(staged.payloads, staged.first_seq, staged.last_seq)
+        except Exception as e:
+            self.fail("failed to write operations", e)
+            raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
+
+    async def _land(self, staged: _StagedWrite) -> int:
+        """Write a staged batch on a store-writer thread; releases the write lock."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(_STORE_WRITERS, staged.batch.write)
+        except Exception as e:
+            self.fail("failed to write operations", e)
+            raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
+        finally:
+            self._in_flight = False
+            self._write_lock.release()
+        return self._landed(staged)
+
+    def _landed(self, staged: _StagedWrite) -> int:
+        """The batch is in the store: its operations count as processed."""
+        self.tracker.mark_processed_range(staged.first_seq, staged.last_seq)
+        self._dirty = True
+        self.stats["operations_total"] += len(staged.payloads)
+        return len(staged.payloads)
+
+    def _stage_write(self, requests: list[IndexOp | DeleteOp],
+                     on_item: Callable[[int, WriteResult | StrataError], None],
+                     segment: EncodedSegment | None) -> _StagedWrite | None:
+        """Sequence numbers, version checks and the LevelDB batch of a primary's write;
+        None when every request failed. Nothing is written yet."""
         self.ensure_open()
         wb = self.db.write_batch()
         put = wb.put
@@ -527,7 +628,7 @@ class Engine:
             put(HISTORY + SEQ.pack(seq_no), payload)
             on_item(i, WriteResult(op, result))
         if not payloads:
-            return 0
+            return None
         if writer is not None:
             self._write_segment(wb, writer)
         else:
@@ -536,16 +637,7 @@ class Engine:
         self._doc_count += count_delta
         wb.put(COUNT_KEY, str(self._doc_count).encode())
         self.tracker.advance_max_seq_no(seq_no)
-        try:
-            self.translog.append(payloads, first_seq, seq_no)
-            wb.write()
-        except Exception as e:
-            self.fail("failed to write operations", e)
-            raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
-        self.tracker.mark_processed_range(first_seq, seq_no)
-        self._dirty = True
-        self.stats["operations_total"] += len(payloads)
-        return len(payloads)
+        return _StagedWrite(wb, payloads, first_seq, seq_no)
 
     def apply_operations(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]],
                          prebuilt: PrebuiltSegment | None = None) -> int:
@@ -905,15 +997,17 @@ class Engine:
             if not force and self.tracker.checkpoint == self.commit.local_checkpoint:
                 return False
             loop = asyncio.get_running_loop()
-            # The generation switch happens on the loop between two writes, so every
-            # operation at or below `checkpoint` is in an older generation and in the store.
             try:
                 new_generation = await self.translog.roll_generation()
             except Exception as e:
                 self.fail("failed to roll the translog", e)
                 raise
-            commit = CommitPoint(self.tracker.checkpoint, self.tracker.max_seq_no, new_generation,
-                                 self.translog.translog_uuid, self.commit.history_uuid)
+            # A write appends to the translog and lands in the store under the write lock:
+            # once it is ours, every operation of an older generation is in the store, and
+            # the commit's synced write makes them durable there.
+            async with self._write_lock:
+                commit = CommitPoint(self.tracker.checkpoint, self.tracker.max_seq_no, new_generation,
+                                     self.translog.translog_uuid, self.commit.history_uuid)
             try:
                 await loop.run_in_executor(None, self._write_commit, commit)
                 self.commit = commit
