@@ -102,6 +102,40 @@ def test_a_replica_recovers_what_its_primary_had_before_it_existed(cluster):
     assert_copies_agree(cluster, "late-replica", [str(n) for n in range(500)])
 
 
+def test_replicas_of_bulk_indexed_batches_answer_searches_as_their_primaries_do(cluster):
+    """Large batches are indexed by the primary's worker and its segment shipped to the
+    replica; some items of the second request fail (create of an existing id)."""
+    client = any_running(cluster)
+    client.indices.create(index="shipped", settings={"number_of_shards": 1, "number_of_replicas": 1})
+    green(cluster, "shipped")
+    words = ["red", "green", "blue", "cart", "shoes", "lamp", "error", "GET"]
+    rng = random.Random(7)
+
+    def doc(n: int) -> dict:
+        return {"message": " ".join(rng.choice(words) for _ in range(6)), "method": rng.choice(words[:3]),
+                "status": rng.choice([200, 404, 500]), "n": n}
+
+    first = [line for n in range(600) for line in ({"index": {"_id": f"s{n}"}}, doc(n))]
+    assert not client.bulk(index="shipped", operations=first)["errors"]
+    second = [line for n in range(550, 900) for line in ({"create": {"_id": f"s{n}"}}, doc(n))]
+    items = client.bulk(index="shipped", operations=second, refresh=True)["items"]
+    assert sum(1 for item in items if item["create"]["status"] == 409) == 50
+    assert_copies_agree(cluster, "shipped", [f"s{n}" for n in range(900)])
+    queries = [{"match_all": {}}, {"match": {"message": "error lamp"}}, {"term": {"method.keyword": "red"}},
+               {"range": {"status": {"gte": 500}}}, {"match_phrase": {"message": "red green"}}]
+    answers = []
+    for copy in copies(cluster, "shipped")[0]:
+        answers.append([])
+        for query in queries:
+            found = client.search(index="shipped", query=query, size=5, track_total_hits=True,
+                                  preference=f"_only_nodes:{copy['node']}",
+                                  aggs={"m": {"terms": {"field": "method.keyword"}}})
+            hits = [(hit["_id"], hit["_score"]) for hit in found["hits"]["hits"]]
+            answers[-1].append((found["hits"]["total"]["value"], hits, found["aggregations"]["m"]["buckets"]))
+    assert len(answers) == 2 and answers[0] == answers[1]
+    assert answers[0][0][0] == 900
+
+
 def test_the_recovery_apis_report_how_each_copy_came_to_be(cluster):
     names = {v: k for k, v in node_ids(cluster).items()}
     [primary] = [c for c in copies(cluster, "late-replica")[0] if c["primary"]]

@@ -31,7 +31,9 @@ from ..common.errors import (
 )
 from ..common.ids import time_based_ids
 from ..common.xcontent import raw
-from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO, DeleteOp, IndexOp, WriteResult
+from ..engine import operation as ops
+from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO, DeleteOp, IndexOp, PrebuiltSegment, WriteResult
+from ..engine.index_structures import EncodedSegment
 from ..index.indexing import DocumentIndexer, encode_documents
 from ..index.indexing_pool import (
     MIN_WORKER_BATCH,
@@ -371,6 +373,7 @@ class BulkAction:
         pending: list[tuple[int, IndexOp | DeleteOp, dict | None, ParsedDocument | None]] = []
         shards = _shards_header(service)
         written: list = []  # the operations this request wrote, for the replicas
+        shipped: list[PrebuiltSegment | None] = []  # the segments its writes built, for them too
         mapper = ShardMapper(service)
         fresh_indexer: list[DocumentIndexer] = []  # for the mapping this request extended
         # A request with enough documents has them indexed by the worker, sent in parts as
@@ -465,10 +468,13 @@ class BulkAction:
                             results[j] = self._failure(items[j], e)
                 batch = [entry for entry in batch if results[entry[0]] is None]
 
+            seq_of: list[int | None] = [None] * len(batch)  # each place's sequence number
+
             def on_item(k: int, outcome: WriteResult | StrataError) -> None:
                 j = batch[k][0]
                 if outcome.__class__ is WriteResult:
                     written.append(outcome.operation)
+                    seq_of[k] = outcome.operation.seq_no
                 results[j] = self._write_response(service, items[j], outcome, shards)
 
             if not batch:
@@ -478,6 +484,9 @@ class BulkAction:
             except StrataError as e:
                 for j, *_ in batch:
                     results[j] = self._failure(items[j], e)
+                return
+            if segment is not None:
+                shipped.append(_shipped(segment, batch, seq_of))
 
         wrote = False
         try:
@@ -518,7 +527,8 @@ class BulkAction:
                 if service.metadata.setting("index.translog.durability") == "request":
                     await engine.sync_translog()
                 if self.replicate is not None:
-                    replicated = await self.replicate(service, shard, written, options.refresh == "true")
+                    replicated = await self.replicate(service, shard, written, options.refresh == "true",
+                                                      segment=_covering(shipped, written))
                     shards.update(total=replicated.total, successful=replicated.successful,
                                   failed=len(replicated.failures))
                     if replicated.failures:
@@ -680,3 +690,27 @@ def took_since(start: float) -> int:
 
 
 __all__ = ["BulkAction", "BulkItem", "ItemResponse", "WriteOptions", "item_to_json", "raw", "took_since"]
+
+
+def _shipped(segment: EncodedSegment, batch: list[tuple], seq_of: list[int | None]) -> PrebuiltSegment | None:
+    """The segment a batch's write emitted, as its replicas are to emit it: numbered from
+    the first place's sequence number, or by `seq_of` when an item failed (the engine's
+    `_write_segment` arguments). None when no document of it was written."""
+    documents = [seq for seq, (*_, parsed) in zip(seq_of, batch, strict=True)
+                 if seq is not None and parsed is not None]
+    if not documents:
+        return None
+    if None in seq_of:
+        return PrebuiltSegment(segment, documents, seq_of=seq_of)
+    return PrebuiltSegment(segment, documents, base=seq_of[0])
+
+
+def _covering(shipped: list[PrebuiltSegment | None], written: list) -> PrebuiltSegment | None:
+    """The one segment that holds every index operation the request wrote; None when the
+    request wrote several batches or indexed some documents on the loop (the replicas then
+    index the documents themselves)."""
+    if len(shipped) != 1 or shipped[0] is None:
+        return None
+    if shipped[0].seq_nos != [op.seq_no for op in written if op.op_type == ops.INDEX]:
+        return None
+    return shipped[0]

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import msgspec
 import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
@@ -1036,23 +1037,28 @@ class _IndexedElsewhere:
         self.seq_nos.append(seq_no)
 
 
-@dataclass(frozen=True)
-class PrebuiltSegment:
-    """A replica batch's search structures, built by the indexing worker before the batch
-    is applied: every index operation of the batch (`seq_nos`, ascending), numbered by
-    sequence number minus the first one's. The keys are those the batch would write when
-    indexed here (SegmentWriter numbers from its first document too)."""
+class PrebuiltSegment(msgspec.Struct, array_like=True, frozen=True):
+    """A replica batch's search structures, built before the batch is applied: the
+    segment of every index operation of the batch (`seq_nos`, ascending).
+
+    Built by this node's indexing worker, it numbers each document by its sequence
+    number minus the first one's (`base` None), the numbering a batch indexed here gets.
+    Shipped by the primary (`ReplicaRequest.segment`), it is the segment the primary's
+    own write emitted, with the same `base` and `seq_of` (`EncodedSegment.emit`), so the
+    replica's keys are the primary's."""
 
     segment: EncodedSegment
     seq_nos: list[int]
+    base: int | None = None
+    seq_of: list[int | None] | None = None
 
     def write_into(self, engine: Engine, wb, applied: list[int]) -> None:
         """Add the structures of the documents the batch applied; one already processed
         (skipped) is left out, and the batch is then numbered from its first applied one."""
-        base = self.seq_nos[0]
+        base = self.seq_nos[0] if self.base is None else self.base
         if applied == self.seq_nos:
-            engine._write_segment(wb, self.segment, base)
+            engine._write_segment(wb, self.segment, base, self.seq_of)
             return
         kept = set(applied)
-        engine._write_segment(wb, self.segment, 0,
-                              [seq if seq in kept else None for seq in range(base, self.seq_nos[-1] + 1)])
+        seqs = self.seq_of if self.seq_of is not None else range(base, self.seq_nos[-1] + 1)
+        engine._write_segment(wb, self.segment, 0, [seq if seq in kept else None for seq in seqs])

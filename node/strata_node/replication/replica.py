@@ -55,6 +55,11 @@ class ReplicaRequest(Message):
     refresh: bool = False
     # A promoted primary's operations above the global checkpoint while it resyncs.
     held_above_global_checkpoint: list[tuple[int, int]] | None = None
+    # The search structures the primary's write built for every index operation of the
+    # request (a bulk batch indexed by its worker): the copy applies them as they are
+    # instead of parsing and analysing each document again, as segment replication ships
+    # what the primary indexed.
+    segment: PrebuiltSegment | None = None
 
     @property
     def description(self) -> str:
@@ -201,7 +206,9 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
         async with shard.term_change:
             if request.primary_term > shard.operation_term:
                 await _take_new_term(shard, engine, request)
-    operations, prebuilt = await index_operations(node, service, request.operations)
+    operations, prebuilt = shipped_operations(request)
+    if prebuilt is None:
+        operations, prebuilt = await index_operations(node, service, request.operations)
     await _refuse_an_older_term(shard, request)  # a newer primary may have come meanwhile
     engine.apply_operations(operations, prebuilt)
     # Persisted with this request's operations: the global checkpoint this copy
@@ -214,6 +221,19 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
         engine.refresh()
     service.after_write(shard)
     return engine.tracker.checkpoint
+
+
+def shipped_operations(request: ReplicaRequest) -> tuple[Applied, PrebuiltSegment | None]:
+    """The request's operations with the segment the primary shipped, when it covers
+    exactly their index operations; (nothing, None) otherwise (the copy indexes them)."""
+    if request.segment is None:
+        return [], None
+    decoded = [(ops.decode(payload), payload) for payload in request.operations]
+    if [op.seq_no for op, _ in decoded if op.op_type == ops.INDEX] != request.segment.seq_nos:
+        log.warning("[%s][%d] the primary's segment does not cover the request's index operations; "
+                    "indexing them here", request.index, request.shard)
+        return [], None
+    return [(op, payload, None) for op, payload in decoded], request.segment
 
 
 async def _refuse_an_older_term(shard: IndexShard, request: ReplicaRequest) -> None:
@@ -309,17 +329,18 @@ def register(node) -> None:
 
 
 async def replicate(node, service: IndexService, shard: IndexShard, written: list[ops.Operation],
-                    refresh: bool) -> ReplicationOutcome:
-    """Send what the primary wrote to every other copy of the group; returns the
-    outcome for `_shards`. Raises when a failed copy could not be removed from the in-sync
-    set: the write must not be acknowledged then."""
+                    refresh: bool, segment: PrebuiltSegment | None = None) -> ReplicationOutcome:
+    """Send what the primary wrote to every other copy of the group, with the segment
+    its write built for the index operations when there is one; returns the outcome for
+    `_shards`. Raises when a failed copy could not be removed from the in-sync set: the
+    write must not be acknowledged then."""
     tracker = shard.tracker
     if not written or tracker is None or not tracker.replication_targets():
         if tracker is not None:
             tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
             shard.engine.translog.global_checkpoint = tracker.global_checkpoint
         return ReplicationOutcome(1 + service.metadata.number_of_replicas)
-    return await send_operations(node, service, shard, [ops.encode(op) for op in written], refresh)
+    return await send_operations(node, service, shard, [ops.encode(op) for op in written], refresh, segment)
 
 
 async def resync(node, service: IndexService, shard: IndexShard) -> None:
@@ -343,7 +364,7 @@ async def resync(node, service: IndexService, shard: IndexShard) -> None:
 
 
 async def send_operations(node, service: IndexService, shard: IndexShard, payloads: list[bytes],
-                          refresh: bool) -> ReplicationOutcome:
+                          refresh: bool, segment: PrebuiltSegment | None = None) -> ReplicationOutcome:
     outcome = ReplicationOutcome(1 + service.metadata.number_of_replicas)
     tracker = shard.tracker
     tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
@@ -356,7 +377,7 @@ async def send_operations(node, service: IndexService, shard: IndexShard, payloa
     request = ReplicaRequest(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
                              primary_term=shard.engine.primary_term, operations=payloads, refresh=refresh,
                              global_checkpoint=tracker.global_checkpoint,
-                             held_above_global_checkpoint=shard.resync_held)
+                             held_above_global_checkpoint=shard.resync_held, segment=segment)
 
     async def send(allocation_id: str) -> None:
         copy = by_allocation.get(allocation_id)
