@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from types import SimpleNamespace
 
 import orjson
 import pytest
 
+from strata_node.action import bulk
 from strata_node.action.bulk import _covering, _shipped
+from strata_node.common.errors import IllegalState
 from strata_node.engine import operation as ops
 from strata_node.engine.engine import DeleteOp, Engine, IndexOp
 from strata_node.engine.index_structures import decode_segment
@@ -145,3 +148,58 @@ def test_a_request_that_wrote_several_batches_ships_no_segment(tmp_path):
         await primary.close()
 
     asyncio.run(run())
+
+
+def test_a_request_with_too_much_source_ships_no_segment(tmp_path, monkeypatch):
+    async def run() -> None:
+        primary = await opened(tmp_path / "p")
+        written, segment = primary_write(primary, [IndexOp("d1", b'{"t":"red lamp"}'),
+                                                   IndexOp("d2", b'{"t":"blue"}')], 1)
+        assert _covering([segment], written) is segment
+        monkeypatch.setattr(bulk, "MAX_SHIPPED_SOURCE_BYTES", len(written[0].source))
+        assert _covering([segment], written) is None  # the replica request could pass the message limit
+        await primary.close()
+
+    asyncio.run(run())
+
+
+def test_a_segment_names_only_fields_of_the_mapping(tmp_path):
+    async def run() -> None:
+        primary = await opened(tmp_path / "p")
+        _, segment = primary_write(primary, [IndexOp("d1", b'{"t":"red lamp","k":"x","n":3}')], 1)
+        assert replica.segment_fields(segment.segment) == {"t", "k", "n"} <= set(MAPPING.fields)
+        await primary.close()
+
+    asyncio.run(run())
+
+
+class MappingArrives:
+    """A node whose mapping gains fields with each cluster state it applies."""
+
+    def __init__(self, states: list[set[str]]):
+        self.states = states
+        self.fields = states.pop(0)
+        mapping = SimpleNamespace(field=lambda name: name if name in self.fields else None)
+        self.service = SimpleNamespace(name="logs", indexer=SimpleNamespace(mapping=mapping))
+        self.coordination = SimpleNamespace(wait_for_change=self.wait_for_change)
+        self.waits = 0
+
+    async def wait_for_change(self, timeout: float) -> None:
+        self.waits += 1
+        if self.states:
+            self.fields = self.states.pop(0)
+        else:
+            await asyncio.sleep(timeout)
+
+
+def test_a_copy_applies_a_shipped_segment_only_once_its_mapping_has_every_field():
+    node = MappingArrives([{"t"}, {"t", "k"}, {"t", "k", "n"}])
+    asyncio.run(replica.wait_for_fields(node, node.service, {"t", "k", "n"}))
+    assert node.waits == 2
+
+
+def test_a_mapping_that_never_arrives_fails_the_replica_request(monkeypatch):
+    monkeypatch.setattr(replica, "MAPPING_WAIT_SECONDS", 0.05)
+    node = MappingArrives([{"t"}])
+    with pytest.raises(IllegalState, match=r"mapping for fields \['n'\] did not arrive"):
+        asyncio.run(replica.wait_for_fields(node, node.service, {"t", "n"}))

@@ -705,11 +705,19 @@ def _shipped(segment: EncodedSegment, batch: list[tuple], seq_of: list[int | Non
     return PrebuiltSegment(segment, documents, base=seq_of[0])
 
 
+# A shipped segment is about 3-3.5 times its documents' source (log lines); past this much
+# source the replica request could pass the transport's 100 MB message limit, and a copy
+# refusing it would be failed, so the replicas index such a request themselves.
+MAX_SHIPPED_SOURCE_BYTES = 8 * 1024 * 1024
+
+
 def _covering(shipped: list[PrebuiltSegment | None], written: list) -> PrebuiltSegment | None:
     """The one segment that holds every index operation the request wrote; None when the
-    request wrote several batches or indexed some documents on the loop (the replicas then
-    index the documents themselves)."""
+    request wrote several batches, indexed some documents on the loop or is too large (the
+    replicas then index the documents themselves)."""
     if len(shipped) != 1 or shipped[0] is None:
+        return None
+    if sum(len(op.source) for op in written if op.source) > MAX_SHIPPED_SOURCE_BYTES:
         return None
     if shipped[0].seq_nos != [op.seq_no for op in written if op.op_type == ops.INDEX]:
         return None

@@ -24,7 +24,7 @@ from ..common.errors import IllegalState, StrataError
 from ..engine import operation as ops
 from ..engine import rollback
 from ..engine.engine import PrebuiltSegment
-from ..engine.index_structures import IndexedDocument
+from ..engine.index_structures import EncodedSegment, IndexedDocument
 from ..index.indexing import encode_documents
 from ..index.indexing_pool import MIN_WORKER_BATCH, PART_SIZE, POOL, IndexingSession, log_worker_failure
 from ..index.mapping import ParsedDocument
@@ -209,6 +209,8 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
     operations, prebuilt = shipped_operations(request)
     if prebuilt is None:
         operations, prebuilt = await index_operations(node, service, request.operations)
+    else:
+        await wait_for_fields(node, service, segment_fields(prebuilt.segment))
     await _refuse_an_older_term(shard, request)  # a newer primary may have come meanwhile
     engine.apply_operations(operations, prebuilt)
     # Persisted with this request's operations: the global checkpoint this copy
@@ -234,6 +236,26 @@ def shipped_operations(request: ReplicaRequest) -> tuple[Applied, PrebuiltSegmen
                     "indexing them here", request.index, request.shard)
         return [], None
     return [(op, payload, None) for op, payload in decoded], request.segment
+
+
+def segment_fields(segment: EncodedSegment) -> set[str]:
+    """The fields a segment holds structures of."""
+    postings = {name for name, *_ in segment.postings}
+    return postings | {name for _, name, _ in segment.columns} | set(segment.stats)
+
+
+async def wait_for_fields(node, service: IndexService, fields: set[str]) -> None:
+    """Wait until this node's mapping has every field of a shipped segment: the primary
+    published them through the master before writing, and a copy must know the fields it
+    holds structures of (a rollback rebuilds their keys from the mapping, searches read
+    them by it), as a copy that parses the documents waits for them."""
+    deadline = asyncio.get_running_loop().time() + MAPPING_WAIT_SECONDS
+    while missing := sorted(f for f in fields if service.indexer.mapping.field(f) is None):
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise IllegalState(f"[{service.name}] mapping for fields {missing} did not arrive within "
+                               f"[{MAPPING_WAIT_SECONDS}s]")
+        await node.coordination.wait_for_change(min(remaining, 1.0))
 
 
 async def _refuse_an_older_term(shard: IndexShard, request: ReplicaRequest) -> None:
