@@ -21,8 +21,7 @@ from strata_node.engine.index_structures import decode_segment
 from strata_node.index.indexing import encode_documents, index_part
 from strata_node.replication import replica
 from tests.unit.test_engine_rollback import IDS, INDEXER, MAPPING, WORDS, index_op, opened, view
-
-SEGMENT_PREFIXES = (b"t", b"a", b"s", b"v", b"n", b"x")
+from tests.unit.test_replica_prebuilt_segment import store
 
 
 def requests(rng: random.Random, count: int) -> list:
@@ -68,10 +67,6 @@ def request_of(written: list[ops.Operation], segment) -> replica.ReplicaRequest:
                                   segment=_covering([segment], written))
 
 
-def segment_keys(engine: Engine) -> dict[bytes, bytes]:
-    return {k: v for k, v in engine.db.iterator() if k[:1] in SEGMENT_PREFIXES}
-
-
 @pytest.mark.parametrize("seed", range(20))
 def test_a_replica_applying_the_shipped_segment_holds_the_primarys_search_structures(tmp_path, seed):
     rng = random.Random(seed)
@@ -87,7 +82,7 @@ def test_a_replica_applying_the_shipped_segment_holds_the_primarys_search_struct
             else:
                 applied = [(op, ops.encode(op), None) for op in written]
             copy.apply_operations(applied, prebuilt)
-        assert segment_keys(copy) == segment_keys(primary)
+        assert store(copy) == store(primary)
         assert view(copy) == view(primary)
         await primary.close()
         await copy.close()

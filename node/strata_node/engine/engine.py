@@ -504,8 +504,7 @@ class Engine:
         try:
             staged.batch.write()
         except Exception as e:
-            self.fail("failed to write operations", e)
-            raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
+            raise self._write_failed(e) from e
         return self._landed(staged)
 
     async def write_async(self, requests: list[IndexOp | DeleteOp],
@@ -541,20 +540,23 @@ class Engine:
         try:
             self.translog.append(staged.payloads, staged.first_seq, staged.last_seq)
         except Exception as e:
-            self.fail("failed to write operations", e)
-            raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
+            raise self._write_failed(e) from e
 
     async def _land(self, staged: _StagedWrite) -> int:
         """Write a staged batch on a store-writer thread; releases the write lock."""
         try:
             await asyncio.get_running_loop().run_in_executor(_STORE_WRITERS, staged.batch.write)
         except Exception as e:
-            self.fail("failed to write operations", e)
-            raise StrataError(f"{self.shard} failed to write operations", caused_by=e) from e
+            raise self._write_failed(e) from e
         finally:
             self._in_flight = False
             self._write_lock.release()
         return self._landed(staged)
+
+    def _write_failed(self, error: Exception) -> StrataError:
+        """Fails the engine: its translog and store may now disagree (the error to raise)."""
+        self.fail("failed to write operations", error)
+        return StrataError(f"{self.shard} failed to write operations", caused_by=error)
 
     def _landed(self, staged: _StagedWrite) -> int:
         """The batch is in the store: its operations count as processed."""

@@ -133,11 +133,7 @@ async def index_operations(node, service: IndexService,
             return out, prebuilt
         if parse is not None:
             parse.discard()
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise IllegalState(f"[{service.name}] mapping for document [{missing}] did not arrive within "
-                               f"[{MAPPING_WAIT_SECONDS}s]")
-        await node.coordination.wait_for_change(min(remaining, 1.0))
+        await _wait_for_mapping(node, service, deadline, f"document [{missing}]")
 
 
 def _for_the_worker(decoded: list[tuple[ops.Operation, bytes]]) -> bool:
@@ -251,11 +247,17 @@ async def wait_for_fields(node, service: IndexService, fields: set[str]) -> None
     them by it), as a copy that parses the documents waits for them."""
     deadline = asyncio.get_running_loop().time() + MAPPING_WAIT_SECONDS
     while missing := sorted(f for f in fields if service.indexer.mapping.field(f) is None):
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise IllegalState(f"[{service.name}] mapping for fields {missing} did not arrive within "
-                               f"[{MAPPING_WAIT_SECONDS}s]")
-        await node.coordination.wait_for_change(min(remaining, 1.0))
+        await _wait_for_mapping(node, service, deadline, f"fields {missing}")
+
+
+async def _wait_for_mapping(node, service: IndexService, deadline: float, what: str) -> None:
+    """Wait for the next cluster state (it may carry the mapping update), or fail the
+    request once the deadline has passed."""
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining <= 0:
+        raise IllegalState(f"[{service.name}] mapping for {what} did not arrive within "
+                           f"[{MAPPING_WAIT_SECONDS}s]")
+    await node.coordination.wait_for_change(min(remaining, 1.0))
 
 
 async def _refuse_an_older_term(shard: IndexShard, request: ReplicaRequest) -> None:
