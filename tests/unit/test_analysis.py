@@ -281,6 +281,19 @@ def test_terms_without_detail_equal_terms_with_detail_on_random_ascii():
     assert analyzer.analyze(long_text).terms == analyzer.analyze(long_text, detail=True).terms
 
 
+def test_digits_joined_by_single_dots_are_one_term_as_the_full_scan_finds():
+    """Addresses and versions skip the regular expression on the index path: the terms
+    must be those of the full scan, dots at either end or doubled included."""
+    rng = random.Random(5)
+    analyzer = global_analyzer("standard")
+    cases = ["10.0.0.1", "1.1", ".5", "5.", "1..2", "1.2.", "..", "2026.11.22", "1.2a", "a.1"]
+    cases += ["".join(rng.choice("0123456789.") for _ in range(rng.randint(1, 16))) for _ in range(2000)]
+    for text in cases:
+        expected = [t.encode() for t in analyzer.analyze(text, detail=True).terms]
+        assert analyzer.index_terms([text])[0] == expected, text
+        assert analyzer.index_terms([f"GET {text} x"])[0] == [b"get", *expected, b"x"], text
+
+
 # -- lowercase, letter and whitespace ------------------------------------------------------
 
 

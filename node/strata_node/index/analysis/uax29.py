@@ -276,6 +276,13 @@ def _scan_piece(piece: bytes) -> list[bytes]:
     return found
 
 
+def _is_dotted_number(piece: bytes) -> bool:
+    """Digits joined by single dots (IPv4 addresses, versions, decimals): one token, as
+    UAX #29 keeps Numeric (MidNumLet) Numeric together. Most log lines hold an address,
+    unique per line, which the regular expression and its cache would otherwise take."""
+    return piece[0] != 46 and piece[-1] != 46 and piece.replace(b".", b"").isdigit() and b".." not in piece
+
+
 def ascii_index_terms(data: bytes, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> list[bytes] | None:
     """What `ascii_terms` finds in ASCII text, as bytes (the index stores terms as UTF-8),
     or None when a term is longer than `max_length`. Splitting at the characters no token
@@ -284,7 +291,7 @@ def ascii_index_terms(data: bytes, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -
     terms: list[bytes] = []
     scanned = _scanned_pieces
     for piece in data.translate(_ASCII_BREAKS).split():
-        if piece.isalnum():
+        if piece.isalnum() or _is_dotted_number(piece):
             terms.append(piece)
         else:
             found = scanned.get(piece)
