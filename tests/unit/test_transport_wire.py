@@ -44,6 +44,14 @@ def test_garbage_and_mistyped_bodies_are_malformed_messages():
         wire.decode_body(wire.encode(wire.Empty()), Sleep)
 
 
+@pytest.mark.parametrize("envelope", [{"version": 1}, 7, [], ["1", "cluster:admin/sleep"]])
+def test_a_message_that_is_no_envelope_is_malformed_not_an_unknown_version(envelope):
+    with pytest.raises(wire.MalformedMessage, match="starts with the wire version"):
+        wire.decode_request(msgspec.msgpack.encode(envelope))
+    with pytest.raises(wire.MalformedMessage, match="starts with the wire version"):
+        wire.decode_response(msgspec.msgpack.encode(envelope))
+
+
 class Answer(Message):
     body: dict
 

@@ -119,8 +119,9 @@ def _kept(name: str) -> bytearray:
 def _check_version(data: bytes) -> None:
     try:
         version = _version.decode(data).version
-    except msgspec.ValidationError:
-        version = None
+    except msgspec.ValidationError as e:  # not an envelope: no array, or no version first
+        raise MalformedMessage(f"failed to read transport message: expected an array that starts "
+                               f"with the wire version: {e}") from None
     except msgspec.DecodeError as e:
         raise MalformedMessage(f"failed to read transport message: {e}") from None
     if version not in SUPPORTED_VERSIONS:
