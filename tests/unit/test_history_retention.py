@@ -252,3 +252,35 @@ def test_leases_persisted_only_when_newer_leave_newer_ones_in_place(tmp_path):
         await again.close()
 
     run(go())
+
+
+def test_a_recovery_end_does_not_replace_newer_leases_a_background_sync_delivered(tmp_path):
+    """The recovery's answer carries the leases of when it ended; a sync of later ones can
+    reach the copy first, and must not be undone by them."""
+    from strata_node.replication.recovery import adopt_primary_leases
+
+    async def go():
+        e = await opened(tmp_path)
+        e.persist_retention_leases(leases_of_version(8), only_newer=True)  # the sync's
+        assert not adopt_primary_leases(e, leases_of_version(7))
+        await e.close()
+        again = await opened(tmp_path)
+        assert again.retention_leases == leases_of_version(8)
+        await again.close()
+
+    run(go())
+
+
+def test_a_recovery_end_replaces_the_leases_of_an_earlier_primary_term(tmp_path):
+    """What the copy's folder kept from an earlier life gives way to the primary's."""
+    from strata_node.replication.recovery import adopt_primary_leases
+
+    async def go():
+        e = await opened(tmp_path)
+        e.persist_retention_leases(RetentionLeases(1, 40, ()))
+        newer_term = RetentionLeases(2, 3, (RetentionLease("peer_recovery/n", 9, 0, "peer recovery"),))
+        assert adopt_primary_leases(e, newer_term)
+        assert e.retention_leases == newer_term
+        await e.close()
+
+    run(go())

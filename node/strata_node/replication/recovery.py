@@ -113,9 +113,17 @@ class StartRecoveryResponse(Message):
     # writes to, which the target must go on sending to (ES's primary context).
     tracked: list[str] = []
     history_uuid: str = ""  # the primary's, which the target takes up
-    # The primary's leases, which replace any the target's folder kept from an earlier
-    # life (it may be promoted before the next background sync reaches it).
+    # The primary's leases, which replace any older ones the target's folder kept from an
+    # earlier life (it may be promoted before the next background sync reaches it).
     retention_leases: RetentionLeases = RetentionLeases()
+
+
+def adopt_primary_leases(engine, leases: RetentionLeases) -> bool:
+    """A recovered copy takes the leases the primary held when the recovery ended, over
+    whatever its folder kept from an earlier life (an older primary term or version),
+    but not over newer ones a background sync delivered while the recovery ran: those
+    are the primary's later word. True when taken. Blocking."""
+    return engine.persist_retention_leases(leases, only_newer=True)
 
 
 class RecoveryState:
@@ -321,7 +329,7 @@ class PeerRecovery:
             # A file-based recovery replaced the copy's shard with one opened on the files.
             shard = service.local.get(copy.shard, shard)
             await shard.engine.adopt_history_uuid(response.history_uuid)
-            await loop.run_in_executor(node.executors["recovery"], shard.engine.persist_retention_leases,
+            await loop.run_in_executor(node.executors["recovery"], adopt_primary_leases, shard.engine,
                                        response.retention_leases)
             shard.handoff_tracked = list(response.tracked)
             shard.engine.refresh()  # what it recovered is searchable once it serves (ES refreshes too)
