@@ -29,6 +29,29 @@ def test_indices_counters_follow_writes(http, index):
     assert after["indices"]["docs"]["count"] == stats["indices"]["docs"]["count"] + 1
 
 
+def test_flushes_the_translog_size_started_count_as_periodic_apart_from_requested_ones(http, index_name):
+    """ES's flush stats: every flush in `total`, those a full translog started in
+    `periodic`, and the time they took; the index and node stats agree."""
+    import time
+
+    http.put(f"/{index_name}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0,
+                                                  "index.translog.flush_threshold_size": "200b"}})
+    http.post(f"/{index_name}/_flush")  # requested: not periodic
+    flush = http.get(f"/{index_name}/_stats").json()["indices"][index_name]["primaries"]["flush"]
+    assert (flush["total"], flush["periodic"]) == (1, 0)
+    assert flush["total_time_in_millis"] >= 0
+    http.post(f"/{index_name}/_doc", json={"message": "a long message to make a periodic flush happen " * 3})
+    deadline = time.monotonic() + 10
+    while flush["periodic"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        flush = http.get(f"/{index_name}/_stats").json()["indices"][index_name]["primaries"]["flush"]
+    assert flush["periodic"] == 1 and flush["total"] == 2
+    node_flush = next(iter(http.get("/_nodes/_local/stats/indices/flush").json()["nodes"].values()))
+    assert node_flush["indices"]["flush"]["periodic"] >= 1
+    assert node_flush["indices"]["flush"]["total"] >= node_flush["indices"]["flush"]["periodic"]
+    http.delete(f"/{index_name}")
+
+
 def test_metric_filters_and_errors(http):
     only = next(iter(http.get("/_nodes/stats/jvm,fs").json()["nodes"].values()))
     assert "jvm" in only and "fs" in only and "os" not in only and "indices" not in only

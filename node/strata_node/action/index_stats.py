@@ -50,6 +50,9 @@ class ShardCopyStats(Message):
     # Operations the history retains that are no document's live version (what soft
     # deletes show as docs.deleted in ES), when asked for.
     docs_deleted: int | None = None
+    refresh_millis: int = 0
+    flush_periodic: int = 0  # flushes the translog's size started (ES's periodic flushes)
+    flush_millis: int = 0
 
 
 class IndexStatsNodeResponse(Message):
@@ -73,7 +76,8 @@ async def local_copies(node, names: list[str], history: bool = False) -> list[Sh
                            max_seq_no=f["max_seq_no"], local_checkpoint=f["local_checkpoint"],
                            path=str(shard.path), primary=shard.primary,
                            global_checkpoint=f["global_checkpoint"], retention_leases=f["retention_leases"],
-                           docs_deleted=d)
+                           docs_deleted=d, refresh_millis=f["refresh_millis"],
+                           flush_periodic=f["flush_periodic"], flush_millis=f["flush_millis"])
             for (service, shard), f, size, d in zip(shards, figures, sizes, deleted, strict=True)]
 
 

@@ -38,6 +38,7 @@ import os
 import shutil
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -213,7 +214,9 @@ class Engine:
         self._field_stats: dict[str, list[int]] = {}
         self.closed = False
         self._closing: asyncio.Future | None = None
-        self.stats = {"operations_total": 0, "refresh_total": 0, "flush_total": 0}
+        # Counters and the time spent (nanoseconds), as the index and node stats show them.
+        self.stats = {"operations_total": 0, "refresh_total": 0, "refresh_nanos": 0, "flush_total": 0,
+                      "flush_periodic": 0, "flush_nanos": 0}
         # What opening found: a new store, or the operations replayed from the translog
         # (what the recovery APIs report for a copy recovered from its own store).
         self.created_empty = False
@@ -926,12 +929,14 @@ class Engine:
 
     def refresh(self) -> None:
         self.ensure_open()
+        started = time.perf_counter_ns()
         # The old snapshot is not closed here: a search on a worker thread may still read
         # it. plyvel releases it when its last reader lets go of it.
         self._searcher = self.db.snapshot()
         self._generation += 1
         self._dirty = False
         self.stats["refresh_total"] += 1
+        self.stats["refresh_nanos"] += time.perf_counter_ns() - started
         listeners, self._refresh_listeners = self._refresh_listeners, []
         for f in listeners:
             if not f.done():
@@ -993,11 +998,16 @@ class Engine:
                 wb.delete(key)
             wb.put(COMMIT_KEY, ops.encode_commit(commit))
 
-    async def flush(self, force: bool = False) -> bool:
-        """Write a synced commit point and trim the translog generations it covers."""
+    async def flush(self, force: bool = False, *, periodic: bool = False) -> bool:
+        """Write a synced commit point and trim the translog generations it covers.
+        `periodic`: the translog outgrew its flush threshold (counted apart, as ES does)."""
         async with self._flush_lock:
             self.ensure_open()
+            # Counted whether or not there was anything to commit, as ES's flush stats count
+            # the requests (a flush of an unchanged shard is a flush that found it done).
+            started = time.perf_counter_ns()
             if not force and self.tracker.checkpoint == self.commit.local_checkpoint:
+                self._count_flush(started, periodic)
                 return False
             loop = asyncio.get_running_loop()
             try:
@@ -1019,8 +1029,13 @@ class Engine:
             except Exception as e:
                 self.fail("failed to flush", e)
                 raise
-            self.stats["flush_total"] += 1
+            self._count_flush(started, periodic)
             return True
+
+    def _count_flush(self, started: int, periodic: bool) -> None:
+        self.stats["flush_total"] += 1
+        self.stats["flush_periodic"] += periodic
+        self.stats["flush_nanos"] += time.perf_counter_ns() - started
 
 
 # What `_stage_replay` is given for a document the worker has indexed: not None, so it is

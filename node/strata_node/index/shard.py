@@ -107,7 +107,7 @@ class IndexShard:
         if self.state != STARTED or engine.closed or engine.failure is not None:
             return  # closing (index deleted, node stopping) or failed: nothing to flush
         if engine.uncommitted_translog_bytes() > threshold:
-            self._flush_task = asyncio.create_task(self._background(engine.flush()))
+            self._flush_task = asyncio.create_task(self._background(engine.flush(periodic=True)))
         elif engine.translog.current_generation_size() > generation_threshold:
             self._flush_task = asyncio.create_task(self._background(engine.roll_translog()))
 

@@ -32,8 +32,9 @@ def sections(copies: list[ShardCopyStats]) -> dict[str, Any]:
             "store": {"size_in_bytes": total("store_bytes"),
                       "total_data_set_size_in_bytes": total("store_bytes")},
             "indexing": {"index_total": total("index_total")},
-            "refresh": {"total": total("refresh_total")},
-            "flush": {"total": total("flush_total")}}
+            "refresh": {"total": total("refresh_total"), "total_time_in_millis": total("refresh_millis")},
+            "flush": {"total": total("flush_total"), "periodic": total("flush_periodic"),
+                      "total_time_in_millis": total("flush_millis")}}
 
 
 def shard_entry(copy, stats: ShardCopyStats) -> dict[str, Any]:
