@@ -100,6 +100,36 @@ def test_mget_reads_per_document_source_filters_and_stored_fields(http, index):
     assert (docs[5]["_id"], docs[5]["_source"]) == ("2", {"a": 3})  # a null value is passed over
 
 
+def test_get_and_mget_return_fields_mapped_with_store_as_their_indexed_values(http, index_name):
+    """Stored fields come back under `fields`, typed as indexed (a number sent as text is
+    a number, a date in the field's format, a multi-field from its parent), and only for
+    fields mapped with `store: true`; asking for any leaves the source out unless
+    `_source` is asked for too."""
+    http.put(f"/{index_name}", json={"mappings": {"properties": {
+        "foo": {"type": "keyword", "store": True},
+        "count": {"type": "integer", "store": True},
+        "when": {"type": "date", "store": True, "format": "yyyy-MM-dd"},
+        "title": {"type": "text", "fields": {"raw": {"type": "keyword", "store": True}}},
+        "plain": {"type": "keyword"}}}})
+    doc = {"foo": ["bar", "baz"], "count": "7", "when": "2026-11-22", "title": "Hello", "plain": "p"}
+    http.put(f"/{index_name}/_doc/1", json=doc)
+    got = http.get(f"/{index_name}/_doc/1", params={"stored_fields": "foo,count,when,title.raw,plain"}).json()
+    assert got["fields"] == {"foo": ["bar", "baz"], "count": [7], "when": ["2026-11-22"], "title.raw": ["Hello"]}
+    assert "_source" not in got
+    got = http.get(f"/{index_name}/_doc/1", params={"stored_fields": "c*,_source"}).json()
+    assert got["fields"] == {"count": [7]} and got["_source"] == doc
+    assert "fields" not in http.get(f"/{index_name}/_doc/1", params={"stored_fields": "plain"}).json()
+    assert "fields" not in http.get(f"/{index_name}/_doc/1").json()
+    docs = mget(http, {"docs": [{"_id": "1"}, {"_id": "1", "stored_fields": "foo"},
+                                {"_id": "1", "stored_fields": ["foo", "_source"]}]},
+                f"/{index_name}/_mget").json()["docs"]
+    assert "fields" not in docs[0] and docs[0]["_source"] == doc
+    assert docs[1]["fields"] == {"foo": ["bar", "baz"]} and "_source" not in docs[1]
+    assert docs[2]["fields"] == {"foo": ["bar", "baz"]} and docs[2]["_source"] == doc
+    docs = mget(http, {"docs": [{"_id": "1"}]}, f"/{index_name}/_mget", stored_fields="count").json()["docs"]
+    assert docs[0]["fields"] == {"count": [7]} and "_source" not in docs[0]
+
+
 def test_mget_url_source_filters_apply_unless_a_document_has_its_own(http, index):
     docs = mget(http, {"docs": [{"_id": "1"}, {"_id": "1", "_source": True}]}, f"/{index}/_mget",
                 _source_excludes="b").json()["docs"]

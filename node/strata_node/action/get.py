@@ -17,6 +17,7 @@ from ..cluster import blocks
 from ..common.errors import IllegalArgument, StrataError, VersionConflict, error_body
 from ..common.xcontent import raw
 from ..index.service import IndicesService
+from ..search.shard_search import stored_field_values
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .source_filter import filter_source
@@ -37,6 +38,7 @@ class GetRequest:
     version: int | None = None
     version_type: str = "internal"
     preference: str | None = None
+    stored_fields: tuple[str, ...] = ()  # fields mapped with `store: true` to return
 
 
 class GetShardRequest(Message):
@@ -50,6 +52,7 @@ class GetShardRequest(Message):
     includes: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     version: int | None = None
+    stored_fields: tuple[str, ...] = ()
 
 
 class GetShardResponse(Message):
@@ -59,6 +62,7 @@ class GetShardResponse(Message):
     primary_term: int = 0
     routing: str | None = None
     source: bytes | None = None  # JSON, filtered when the request asked for that
+    fields: dict[str, list[Any]] | None = None  # the stored fields asked for
 
 
 def register(node) -> None:
@@ -69,7 +73,8 @@ def register(node) -> None:
 
 
 def get_on_shard(indices: IndicesService, req: GetShardRequest) -> GetShardResponse:
-    engine = indices.local_shard(req.index, req.shard, req.index_uuid).active_engine()
+    shard = indices.local_shard(req.index, req.shard, req.index_uuid)
+    engine = shard.active_engine()
     if req.refresh:
         engine.refresh()
     op = engine.get(req.id) if req.realtime else engine.get_refreshed(req.id)
@@ -85,8 +90,12 @@ def get_on_shard(indices: IndicesService, req: GetShardRequest) -> GetShardRespo
         if req.includes or req.excludes:
             source = orjson.dumps(filter_source(orjson.loads(op.source), list(req.includes),
                                                 list(req.excludes)))
+    fields = None
+    if req.stored_fields:
+        mapping = indices.indices[req.index].mapping
+        fields = stored_field_values(mapping, req.stored_fields, op.source, op.id) or None
     return GetShardResponse(found=True, version=op.version, seq_no=op.seq_no, primary_term=op.primary_term,
-                            routing=op.routing, source=source)
+                            routing=op.routing, source=source, fields=fields)
 
 
 async def get_document(node, req: GetRequest) -> dict[str, Any]:
@@ -100,7 +109,8 @@ async def get_document(node, req: GetRequest) -> dict[str, Any]:
         raise IllegalArgument(str(e)) from None
     shard_request = GetShardRequest(index=metadata.name, index_uuid=metadata.uuid, shard=shard, id=req.id,
                                     realtime=req.realtime, refresh=req.refresh, fetch_source=req.fetch_source,
-                                    includes=req.includes, excludes=req.excludes, version=req.version)
+                                    includes=req.includes, excludes=req.excludes, version=req.version,
+                                    stored_fields=req.stored_fields)
     response: GetShardResponse = await node.shard_router.on_copy(GET_SHARD, metadata.name, shard,
                                                                  shard_request, req.preference)
     body: dict[str, Any] = {"_index": metadata.name, "_id": req.id}
@@ -114,6 +124,8 @@ async def get_document(node, req: GetRequest) -> dict[str, Any]:
     body["found"] = True
     if response.source is not None:
         body["_source"] = raw(response.source)
+    if response.fields:
+        body["fields"] = response.fields
     return body
 
 

@@ -146,7 +146,8 @@ class DocumentHandlers:
                           realtime=request.bool_param("realtime", True),
                           refresh=request.bool_param("refresh", False),
                           fetch_source=fetch_source, includes=tuple(includes), excludes=tuple(excludes),
-                          version=version, preference=request.param("preference"))
+                          version=version, preference=request.param("preference"),
+                          stored_fields=tuple(stored_fields or ()))
 
     def _single_get(self, request: RestRequest) -> GetRequest:
         version = request.param("version")

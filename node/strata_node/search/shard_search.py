@@ -218,7 +218,8 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
                 hit["_source"] = filter_source(orjson.loads(source), spec.includes, spec.excludes)
             else:
                 hit["_source"] = source
-        fields = _stored_fields(ctx, spec.stored_fields, source) if spec.stored_fields else {}
+        fields = stored_field_values(ctx.mapping, spec.stored_fields, source, op.id) if spec.stored_fields \
+            else {}
         if spec.fields and source is not None:
             fields.update(_fetch_fields(ctx, spec.fields, op.id, source))
         for item in spec.docvalue_fields:
@@ -233,35 +234,24 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
     return hits
 
 
-def _path_values(source: Any, path: list[str]) -> list[Any]:
-    if not path:
-        return source if isinstance(source, list) else [source]
-    if isinstance(source, list):
-        return [v for item in source for v in _path_values(item, path)]
-    if not isinstance(source, dict):
-        return []
-    out = []
-    for cut in range(len(path), 0, -1):  # "a.b" may be one key or two levels
-        key = ".".join(path[:cut])
-        if key in source:
-            out += _path_values(source[key], path[cut:])
-    return out
-
-
-def _stored_fields(ctx: ShardContext, names: list[str], source: bytes | None) -> dict[str, list[Any]]:
-    """Fields mapped with `store: true`, read back from the stored source (which holds the
-    same values the store would)."""
-    stored = [path for path, mapper in ctx.mapping.fields.items() if mapper.store]
-    patterns = [n for n in names if n not in ("_source", "_id")]
-    wanted = [p for p in stored if any(fnmatch.fnmatchcase(p, n) for n in patterns)]
+def stored_field_values(mapping, names: list[str] | tuple[str, ...], source: bytes | None,
+                        doc_id: str) -> dict[str, list[Any]]:
+    """The fields mapped with `store: true` that `names` (names or wildcard patterns) ask
+    for, as ES returns stored fields: Strata keeps no stored-field files, the source holds
+    what they would, so the values are the source read through the mapping as it was
+    indexed (numbers parsed, multi-fields from their parent, copy_to targets filled),
+    dates formatted with the field's first format."""
+    patterns = [n for n in names if not n.startswith("_")]  # _source, _id, _routing: metadata
+    wanted = [path for path, mapper in mapping.fields.items()
+              if mapper.store and any(fnmatch.fnmatchcase(path, n) for n in patterns)]
     if not wanted or source is None:
         return {}
-    doc = orjson.loads(source)
+    parsed = mapping.parse_document(orjson.loads(source), doc_id).fields
     out = {}
     for path in wanted:
-        values = [v for v in _path_values(doc, path.split(".")) if v is not None]
+        values = parsed.get(path)
         if values:
-            out[path] = values
+            out[path] = [_format_fetched(mapping.fields[path], v, None) for v in values]
     return out
 
 
