@@ -6,8 +6,10 @@ Safety rules (see docs/architecture.md, Operator): a StatefulSet shrinks only pa
 the cluster reports drained (scale_down.py plans it), a node set dropped from the spec is
 drained to zero replicas the same way, a pod on an older template is deleted only when
 the cluster allows it, one step at a time (rolling.py plans it: the StatefulSets use
-OnDelete, so a changed template reaches a pod only when the operator deletes it), and
-volumes grow in place, never shrink (volumes.py plans it)."""
+OnDelete, so a changed template reaches a pod only when the operator deletes it), volumes
+grow in place, never shrink (volumes.py plans it), and a dropped node set's StatefulSet,
+Service and ConfigMap are deleted only once it is at zero replicas with no pod and no node
+left (node_set_removal.py plans it)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from .builders.common import (
     ANNOTATION_CLUSTER_UUID,
     LABEL_NODE_SET,
     cluster_selector,
+    config_map_name,
     file_settings_config_map_name,
+    node_set_service_name,
     secret_name,
     statefulset_name,
 )
@@ -35,9 +39,17 @@ from .builders.file_settings import (
 from .builders.secret import ClusterSecrets
 from .cluster_client import ClusterClient, ClusterUnavailable
 from .kube import ApplyError, DeleteError, Kube, NotOwned
+from .node_set_removal import DroppedNodeSet, plan_removals, run_removal
 from .reserved_state import Readback, read_back, read_validation, version_to_ship
 from .rolling import RollingPlan, plan_rolling_restart, read_health_view, read_pods, run_restart_actions
-from .scale_down import ClusterView, NodeSetScale, plan_scale_down, read_cluster_view, run_actions
+from .scale_down import (
+    ClusterView,
+    NodeSetScale,
+    ScaleDownPlan,
+    plan_scale_down,
+    read_cluster_view,
+    run_actions,
+)
 from .spec import (
     API_VERSION,
     CLUSTER_KIND,
@@ -47,7 +59,7 @@ from .spec import (
     parse_file_settings,
     resolve_cluster,
 )
-from .volumes import STORAGE_API, classes_to_read, plan_volumes, run_volume_actions
+from .volumes import STORAGE_API, classes_to_read, node_set_claims, plan_volumes, run_volume_actions
 
 READY, APPLYING, MIGRATING, STALLED, INVALID = (
     "Ready",
@@ -326,12 +338,13 @@ def _reconcile_cluster(
             break
         if obj["kind"] == "StatefulSet":
             applied_sets[obj["metadata"]["name"]] = applied
+    removed = _remove_dropped(spec, kube, dropped, existing, claims, pods, view, plan, outcome, problems)
     statefulsets = [
         *applied_sets.values(),
         *(
             existing[n]
             for n in [*dropped, *volumes.held]
-            if n in existing and statefulset_name(spec.name, n) not in applied_sets
+            if n in existing and n not in removed and statefulset_name(spec.name, n) not in applied_sets
         ),
     ]
     rolling = _restart_step(
@@ -349,6 +362,45 @@ def _reconcile_cluster(
         restarting=rolling.active or volumes.pending,
     )
     return outcome
+
+
+def _remove_dropped(
+    spec: ClusterSpec,
+    kube: Kube,
+    dropped: list[str],
+    existing: Mapping[str | None, Mapping[str, Any]],
+    claims: list[Mapping[str, Any]],
+    pods: list[Mapping[str, Any]],
+    view: ClusterView | None,
+    scale_down: ScaleDownPlan,
+    outcome: Outcome,
+    problems: list[str],
+) -> set[str]:
+    """Delete the objects of the dropped node sets whose nodes are gone (node_set_removal.py
+    plans it); the names of the node sets removed. A node set whose delete failed keeps its
+    StatefulSet and is taken up again on the next reconcile."""
+    candidates = [
+        DroppedNodeSet(
+            name,
+            existing[name],
+            service=kube.get("v1", "Service", spec.namespace, node_set_service_name(spec.name, name)),
+            config_map=kube.get("v1", "ConfigMap", spec.namespace, config_map_name(spec.name, name)),
+            claims=tuple(c["metadata"]["name"] for c in node_set_claims(claims, name)),
+        )
+        for name in dropped
+    ]
+    removed = set()
+    for removal in plan_removals(candidates, pods, view, scale_down, spec.uid).removals:
+        try:
+            run_removal(kube, spec.namespace, removal)
+        except DeleteError as e:
+            message = f"removing node set [{removal.node_set}] failed, it is retried on the next check: {e}"
+            problems.append(message)
+            outcome.events.append(("Warning", "NodeSetRemovalFailed", message))
+            continue
+        removed.add(removal.node_set)
+        outcome.events.append(("Normal", "NodeSetRemoved", removal.message))
+    return removed
 
 
 def _current_replicas(

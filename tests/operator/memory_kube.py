@@ -24,10 +24,11 @@ class MemoryKube:
         self.settled = settled
         self.refuse = refuse
         self.applied: list[dict[str, Any]] = []
-        self.deleted: list[str] = []  # pod names, in order
+        self.deleted: list[str] = []  # names of deleted objects (pods, ...), in order
         self.orphaned: list[str] = []  # names of objects deleted with their dependents left
         self.patched: list[tuple[str, str, dict[str, Any]]] = []  # (kind, name, merge patch)
         self.failing_kinds: set[str] = set()  # reading these kinds raises, as an API error would
+        self.undeletable: set[str] = set()  # deleting these kinds raises DeleteError
         self._uids = 0
         for obj in objects:
             self._store(copy.deepcopy(obj))
@@ -86,6 +87,8 @@ class MemoryKube:
             return
         if found["metadata"].get("uid") != uid:
             raise DeleteError(f"{kind} {namespace}/{name}: Conflict: the uid precondition failed")
+        if kind in self.undeletable:
+            raise DeleteError(f"{kind} {namespace}/{name}: Forbidden")
         del self.objects[(kind, namespace, name)]
         (self.orphaned if orphan else self.deleted).append(name)
 
@@ -123,6 +126,21 @@ class MemoryKube:
                 )
                 created.append(pod_name)
         return created
+
+    def remove_surplus_pods(self) -> list[str]:
+        """Delete every pod past its StatefulSet's replicas (a scale-down's pods terminated); the
+        names."""
+        removed = []
+        for (kind, namespace, name), sts in list(self.objects.items()):
+            if kind != "StatefulSet":
+                continue
+            for pod_kind, pod_namespace, pod_name in list(self.objects):
+                head, _, tail = pod_name.rpartition("-")
+                mine = (pod_kind, pod_namespace, head) == ("Pod", namespace, name) and tail.isdigit()
+                if mine and int(tail) >= sts["spec"]["replicas"]:
+                    del self.objects[(pod_kind, pod_namespace, pod_name)]
+                    removed.append(pod_name)
+        return removed
 
     def _claim(self, sts: dict[str, Any], pod_name: str) -> None:
         for template in sts["spec"].get("volumeClaimTemplates") or []:

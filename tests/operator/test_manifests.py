@@ -73,9 +73,10 @@ def test_the_role_lets_the_operator_apply_everything_it_builds():
         assert {"get", "create", "patch"} <= verbs, obj["kind"]
 
 
-def test_the_role_deletes_only_pods_and_statefulsets_with_no_wildcard_and_no_secret_listing():
+def test_the_role_deletes_only_pods_statefulsets_configmaps_and_services_with_no_wildcard():
+    deletable = (["pods"], ["statefulsets"], ["configmaps", "services"])
     for rule in of_kind("ClusterRole")[0]["rules"]:
-        assert "delete" not in rule["verbs"] or rule["resources"] in (["pods"], ["statefulsets"]), rule
+        assert "delete" not in rule["verbs"] or rule["resources"] in deletable, rule
         assert "*" not in rule["verbs"]
         assert "*" not in rule["resources"] and "*" not in rule["apiGroups"]
     assert allowed("", "secrets") == {"get", "create", "patch"}
@@ -123,7 +124,8 @@ class Recording:
 
 
 def every_request_the_operator_makes() -> set[tuple[str, str, str]]:
-    """Create, a rolling change, volume expansion, a scale-down and file settings, recorded."""
+    """Create, a rolling change, volume expansion, a scale-down, a node set dropped and removed,
+    and file settings, recorded."""
     storage_class = {"kind": "StorageClass", "metadata": {"name": "standard"}, "allowVolumeExpansion": True}
     memory = MemoryKube(storage_class)
     kube = Recording(memory)
@@ -138,6 +140,18 @@ def every_request_the_operator_makes() -> set[tuple[str, str, str]]:
         for _ in range(3):
             reconcile_cluster(resource, kube, cluster.connect)
             memory.run_statefulsets()
+    # A node set added, then dropped: drained to zero, and removed once its pod and node are gone.
+    cluster.nodes.append(node("demo-data-0", roles="di"))
+    data = {"name": "data", "count": 1, "roles": ["data"]}
+    reconcile_cluster(make_cluster(*steps[-1]["spec"]["nodeSets"], data), kube, cluster.connect)
+    memory.run_statefulsets()
+    reconcile_cluster(steps[-1], kube, cluster.connect)
+    cluster.drain("id-demo-data-0", "COMPLETE")
+    reconcile_cluster(steps[-1], kube, cluster.connect)
+    memory.remove_surplus_pods()
+    cluster.nodes = [n for n in cluster.nodes if n["name"] != "demo-data-0"]
+    reconcile_cluster(steps[-1], kube, cluster.connect)
+    assert ("StatefulSet", "prod", "demo-data") not in memory.objects
     memory.objects[("StrataCluster", "prod", "demo")] = make_cluster()
     settings = {
         "metadata": {"name": "s", "namespace": "prod", "uid": "uid-s", "generation": 1},
