@@ -114,7 +114,8 @@ def test_get_and_mget_return_fields_mapped_with_store_as_their_indexed_values(ht
     doc = {"foo": ["bar", "baz"], "count": "7", "when": "2026-11-22", "title": "Hello", "plain": "p"}
     http.put(f"/{index_name}/_doc/1", json=doc)
     got = http.get(f"/{index_name}/_doc/1", params={"stored_fields": "foo,count,when,title.raw,plain"}).json()
-    assert got["fields"] == {"foo": ["bar", "baz"], "count": [7], "when": ["2026-11-22"], "title.raw": ["Hello"]}
+    assert got["fields"] == {"foo": ["bar", "baz"], "count": [7], "when": ["2026-11-22"],
+                             "title.raw": ["Hello"]}
     assert "_source" not in got
     got = http.get(f"/{index_name}/_doc/1", params={"stored_fields": "c*,_source"}).json()
     assert got["fields"] == {"count": [7]} and got["_source"] == doc
