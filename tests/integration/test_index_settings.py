@@ -99,3 +99,16 @@ def test_index_blocks_are_listed_in_the_cluster_state(http, index):
     finally:
         put_settings(http, index, {"index.blocks.read_only": False}).raise_for_status()
     assert index not in http.get("/_cluster/state/blocks").json()["blocks"].get("indices", {})
+
+
+def test_soft_deletes_are_always_on_and_refused_off_as_elasticsearch_8_refuses(http, index_name):
+    on = http.put(f"/{index_name}", json={"settings": {"soft_deletes.enabled": True}})
+    assert on.status_code == 200, on.text
+    assert http.get(f"/{index_name}/_settings").json()[index_name]["settings"]["index"]["soft_deletes"] == \
+        {"enabled": "true"}
+    off = http.put(f"/{index_name}-off", json={"settings": {"index.soft_deletes.enabled": "false"}})
+    assert off.status_code == 400
+    assert off.json()["error"]["type"] == "illegal_argument_exception"
+    assert off.json()["error"]["reason"].startswith(
+        "Creating indices with soft-deletes disabled is no longer supported")
+    assert http.head(f"/{index_name}-off").status_code == 404
