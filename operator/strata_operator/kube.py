@@ -2,9 +2,10 @@
 dicts, through the kubernetes package's dynamic client. Apply never takes over an object the
 resource does not own: an object of the same name made by someone else is an error, not a
 thing to overwrite. Delete (pods in a rolling restart, a StatefulSet made again for larger
-volumes) names the exact object by its uid: a pod the StatefulSet controller already
-replaced is never deleted by mistake. Patch (a merge patch) is for objects the cluster's
-resources make but do not own: the claims a StatefulSet makes, grown in place."""
+volumes, a dropped node set's objects) names the exact object by its uid: a pod the
+StatefulSet controller already replaced is never deleted by mistake. Patch (a merge patch)
+is for objects the cluster's resources make but do not own: the claims a StatefulSet makes,
+grown in place."""
 
 from __future__ import annotations
 
@@ -22,13 +23,19 @@ class ApplyError(Exception):
     """The API server refused an object; the message is its reason."""
 
 
+class ReadError(Exception):
+    """The API server refused a read for a reason other than "not found" (access denied, a
+    timeout, ...)."""
+
+
 class DeleteError(Exception):
     """The API server refused a delete (a precondition failed, access denied, ...)."""
 
 
 class Kube(Protocol):
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        """The object, None when there is none; `namespace` None for a cluster-scoped kind."""
+        """The object, None when there is none; `namespace` None for a cluster-scoped kind.
+        ReadError when the API server refuses the read."""
 
     def list(
         self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str] | None = None
@@ -84,12 +91,14 @@ class DynamicKube:
         return self._dynamic.resources.get(api_version=api_version, kind=kind)
 
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        from kubernetes.dynamic.exceptions import NotFoundError
+        from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
 
         try:
             return self._resource(api_version, kind).get(name=name, namespace=namespace).to_dict()
         except NotFoundError:
             return None
+        except DynamicApiError as e:
+            raise ReadError(f"{kind} {namespace}/{name}: {e.summary()}") from e
 
     def list(
         self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str] | None = None

@@ -38,14 +38,14 @@ from .builders.file_settings import (
 )
 from .builders.secret import ClusterSecrets
 from .cluster_client import ClusterClient, ClusterUnavailable
-from .kube import ApplyError, DeleteError, Kube, NotOwned
-from .node_set_removal import DroppedNodeSet, plan_removals, run_removal
+from .kube import ApplyError, DeleteError, Kube, NotOwned, ReadError
+from .node_set_removal import DroppedNodeSet, plan_deletes, plan_removals, run_removal
 from .reserved_state import Readback, read_back, read_validation, version_to_ship
 from .rolling import RollingPlan, plan_rolling_restart, read_health_view, read_pods, run_restart_actions
 from .scale_down import (
     ClusterView,
     NodeSetScale,
-    ScaleDownPlan,
+    node_operation,
     plan_scale_down,
     read_cluster_view,
     run_actions,
@@ -156,31 +156,37 @@ def cluster_status(
     migrating: bool = False,
     operations: list[dict[str, Any]] | None = None,
     restarting: bool = False,
+    removing: list[str] | None = None,
 ) -> dict[str, Any]:
     """Stalled when something cannot go on without a person (`stalled`); MigratingData while
     leaving nodes drain (`migrating`); ApplyingChanges while pods restart onto a new template
-    (`restarting`), are not ready, or are not on the current template; Ready otherwise.
+    (`restarting`), are not ready, or are not on the current template, or while a dropped node
+    set waits to be removed (`removing`: what it waits for, or why its last attempt failed; not
+    an error, so not Stalled, but not done either, so not Ready); Ready otherwise.
     `operations`: status.nodeOperations."""
     ready_nodes = sum((s.get("status") or {}).get("readyReplicas", 0) for s in statefulsets)
     pending = [s["metadata"]["name"] for s in statefulsets if not _settled(s)]
+    told = [*problems, *(removing or [])]
     if stalled:
-        phase, message = STALLED, "; ".join(problems)
+        phase, message = STALLED, "; ".join(told)
     elif migrating:
         phase = MIGRATING
-        message = "; ".join(problems) or "nodes are leaving the cluster (see nodeOperations)"
+        message = "; ".join(told) or "nodes are leaving the cluster (see nodeOperations)"
     elif restarting:
         phase = APPLYING
-        message = "; ".join(problems) or "nodes restart onto the new pod template (see nodeOperations)"
+        message = "; ".join(told) or "nodes restart onto the new pod template (see nodeOperations)"
     elif pending:
         phase = APPLYING
         message = "; ".join(
             [
-                *problems,
+                *told,
                 f"waiting for StatefulSets {sorted(pending)}: pods not ready or not on the current template",
             ]
         )
+    elif removing:
+        phase, message = APPLYING, "; ".join(told)
     else:
-        phase, message = READY, "; ".join(problems) or "every node set is up to date"
+        phase, message = READY, "; ".join(told) or "every node set is up to date"
     status: dict[str, Any] = {
         "phase": phase,
         "message": message,
@@ -338,13 +344,16 @@ def _reconcile_cluster(
             break
         if obj["kind"] == "StatefulSet":
             applied_sets[obj["metadata"]["name"]] = applied
-    removed = _remove_dropped(spec, kube, dropped, existing, claims, pods, view, plan, outcome, problems)
+    removal = _remove_dropped(spec, kube, dropped, existing, claims, pods, view, previous, outcome, problems)
+    stalled = stalled or removal.stalled
     statefulsets = [
         *applied_sets.values(),
         *(
             existing[n]
             for n in [*dropped, *volumes.held]
-            if n in existing and n not in removed and statefulset_name(spec.name, n) not in applied_sets
+            if n in existing
+            and n not in removal.removed
+            and statefulset_name(spec.name, n) not in applied_sets
         ),
     ]
     rolling = _restart_step(
@@ -358,10 +367,23 @@ def _reconcile_cluster(
         problems,
         stalled,
         plan.migrating,
-        [*plan.operations, *rolling.operations],
+        [*plan.operations, *removal.operations, *rolling.operations],
         restarting=rolling.active or volumes.pending,
+        removing=removal.unfinished,
     )
     return outcome
+
+
+@dataclass
+class _Removals:
+    """What _remove_dropped did: the node sets removed, and for the status the removals not
+    finished (why), the nodeOperations of the pods and nodes they wait for, and whether one
+    needs a person (phase Stalled)."""
+
+    removed: set[str] = field(default_factory=set)
+    unfinished: list[str] = field(default_factory=list)
+    operations: list[dict[str, Any]] = field(default_factory=list)
+    stalled: bool = False
 
 
 def _remove_dropped(
@@ -372,35 +394,52 @@ def _remove_dropped(
     claims: list[Mapping[str, Any]],
     pods: list[Mapping[str, Any]],
     view: ClusterView | None,
-    scale_down: ScaleDownPlan,
+    previous: Mapping[str, Any],
     outcome: Outcome,
     problems: list[str],
-) -> set[str]:
+) -> _Removals:
     """Delete the objects of the dropped node sets whose nodes are gone (node_set_removal.py
-    plans it); the names of the node sets removed. A node set whose delete failed keeps its
-    StatefulSet and is taken up again on the next reconcile."""
+    plans it). The checks that need no request come first: a node set's Service and ConfigMap
+    are read only once it is ready to go, not on every reconcile of its drain, and a read
+    that fails costs that node set alone, not the reconcile (the applies already went out).
+    A removal that waits is outstanding work, not an error: phase ApplyingChanges, its pods
+    and nodes in nodeOperations. A read or delete that failed is outstanding work too, with a
+    Warning; the StatefulSet, deleted last, keeps the node set for the next reconcile to take
+    up again. A refusal needs a person: a problem, phase Stalled, a Warning (once)."""
+    done = _Removals()
     candidates = [
         DroppedNodeSet(
-            name,
-            existing[name],
-            service=kube.get("v1", "Service", spec.namespace, node_set_service_name(spec.name, name)),
-            config_map=kube.get("v1", "ConfigMap", spec.namespace, config_map_name(spec.name, name)),
-            claims=tuple(c["metadata"]["name"] for c in node_set_claims(claims, name)),
+            name, existing[name], claims=tuple(c["metadata"]["name"] for c in node_set_claims(claims, name))
         )
         for name in dropped
     ]
-    removed = set()
-    for removal in plan_removals(candidates, pods, view, scale_down, spec.uid).removals:
+    plan = plan_removals(candidates, pods, view, spec.uid)
+    for waiting in plan.waiting:
+        done.unfinished.append(waiting.reason)
+        done.operations.extend(node_operation(n, "Remove", waiting.reason) for n in waiting.nodes)
+    refused, warnings = list(plan.refused), []
+    for node_set in plan.ready:
+        name = node_set.name
         try:
+            service = kube.get("v1", "Service", spec.namespace, node_set_service_name(spec.name, name))
+            config_map = kube.get("v1", "ConfigMap", spec.namespace, config_map_name(spec.name, name))
+            removal = plan_deletes(node_set, service, config_map, spec.uid)
+            if removal.refused:
+                refused.append(removal.refused)
+                continue
             run_removal(kube, spec.namespace, removal)
-        except DeleteError as e:
-            message = f"removing node set [{removal.node_set}] failed, it is retried on the next check: {e}"
-            problems.append(message)
-            outcome.events.append(("Warning", "NodeSetRemovalFailed", message))
+        except (ReadError, DeleteError) as e:
+            message = f"removing node set [{name}] failed, it is retried on the next check: {e}"
+            done.unfinished.append(message)
+            warnings.append(("Warning", "NodeSetRemovalFailed", message))
             continue
-        removed.add(removal.node_set)
+        done.removed.add(name)
         outcome.events.append(("Normal", "NodeSetRemoved", removal.message))
-    return removed
+    problems.extend(refused)
+    done.stalled = bool(refused)
+    warnings.extend(("Warning", "NodeSetRemovalRefused", message) for message in refused)
+    outcome.events.extend(_new_warnings(previous, warnings))
+    return done
 
 
 def _current_replicas(

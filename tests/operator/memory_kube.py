@@ -11,13 +11,13 @@ from typing import Any
 
 from strata_operator.builders.common import content_hash
 from strata_operator.builders.statefulset import DATA_VOLUME
-from strata_operator.kube import ApplyError, DeleteError, check_owner
+from strata_operator.kube import ApplyError, DeleteError, ReadError, check_owner
 from strata_operator.rolling import REVISION_LABEL
 
 
 class MemoryKube:
     """get/list/apply over a dict, with the real ownership check; StatefulSets come back with
-    a status (ready, on the current template) unless told otherwise."""
+    a status: every replica counted, and ready on the current template unless told otherwise."""
 
     def __init__(self, *objects: dict[str, Any], settled: bool = True, refuse: str | None = None):
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -39,7 +39,7 @@ class MemoryKube:
 
     def get(self, api_version, kind, namespace, name):
         if kind in self.failing_kinds:
-            raise RuntimeError(f"{kind} {name}: Forbidden")
+            raise ReadError(f"{kind} {name}: Forbidden")
         return copy.deepcopy(self.objects.get((kind, namespace, name)))
 
     def patch(self, api_version, kind, namespace, name, patch):
@@ -72,6 +72,7 @@ class MemoryKube:
             replicas = obj["spec"]["replicas"]
             revision = f"{meta['name']}-{content_hash(obj['spec']['template'])[:10]}"
             stored["status"] = {
+                "replicas": replicas,
                 "readyReplicas": replicas if self.settled else 0,
                 "currentRevision": revision,
                 "updateRevision": revision,

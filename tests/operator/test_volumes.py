@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from strata_operator.kube import ReadError
 from strata_operator.reconcile import reconcile_cluster
 from strata_operator.spec import parse_cluster
 from strata_operator.volumes import VolumeAction, claimed_size, classes_to_read, plan_volumes
@@ -213,7 +214,7 @@ def test_a_refused_size_change_leaves_every_other_change_going_out():
 def test_a_storage_class_that_cannot_be_read_grows_nothing():
     kube = running()
     kube.failing_kinds.add("StorageClass")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ReadError):
         reconcile_cluster(sized("20Gi"), kube, green().connect)
     assert kube.patched == [] and kube.orphaned == []
 
