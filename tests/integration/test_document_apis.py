@@ -131,6 +131,31 @@ def test_get_and_mget_return_fields_mapped_with_store_as_their_indexed_values(ht
     assert docs[0]["fields"] == {"count": [7]} and "_source" not in docs[0]
 
 
+def test_stored_keywords_come_back_normalized_as_indexed(http, index_name):
+    http.put(f"/{index_name}", json={
+        "settings": {"analysis": {"normalizer": {"lower": {"type": "custom", "filter": ["lowercase"]}}}},
+        "mappings": {"properties": {"tag": {"type": "keyword", "store": True, "normalizer": "lower"},
+                                    "_tag": {"type": "keyword", "store": True}}}})
+    http.put(f"/{index_name}/_doc/1", json={"tag": ["ABC", "dEf"], "_tag": "x"})
+    got = http.get(f"/{index_name}/_doc/1", params={"stored_fields": "tag,_tag"}).json()
+    assert got["fields"] == {"tag": ["abc", "def"], "_tag": ["x"]}
+
+
+def test_stored_fields_of_a_source_the_mapping_no_longer_parses_still_answer(http, index_name):
+    """A field mapped after a document was indexed unmapped (dynamic: false) with a value
+    the new type refuses: the document still reads, stored fields included."""
+    http.put(f"/{index_name}", json={"mappings": {"dynamic": False, "properties": {
+        "title": {"type": "keyword", "store": True}}}})
+    http.put(f"/{index_name}/_doc/1", json={"title": "a", "x": "abc"})
+    mapped = http.put(f"/{index_name}/_mapping", json={"properties": {"x": {"type": "long"}}})
+    assert mapped.status_code == 200
+    got = http.get(f"/{index_name}/_doc/1", params={"stored_fields": "title"})
+    assert got.status_code == 200 and got.json()["fields"] == {"title": ["a"]}
+    http.post(f"/{index_name}/_refresh")
+    hit = http.post(f"/{index_name}/_search", json={"stored_fields": ["title"]}).json()["hits"]["hits"][0]
+    assert hit["fields"] == {"title": ["a"]}
+
+
 def test_mget_url_source_filters_apply_unless_a_document_has_its_own(http, index):
     docs = mget(http, {"docs": [{"_id": "1"}, {"_id": "1", "_source": True}]}, f"/{index}/_mget",
                 _source_excludes="b").json()["docs"]

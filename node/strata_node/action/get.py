@@ -92,8 +92,9 @@ def get_on_shard(indices: IndicesService, req: GetShardRequest) -> GetShardRespo
                                                 list(req.excludes)))
     fields = None
     if req.stored_fields:
-        mapping = indices.indices[req.index].mapping
-        fields = stored_field_values(mapping, req.stored_fields, op.source, op.id) or None
+        indexer = indices.indices[req.index].indexer
+        fields = stored_field_values(indexer.mapping, indexer.analyzers, req.stored_fields, op.source,
+                                     op.id) or None
     return GetShardResponse(found=True, version=op.version, seq_no=op.seq_no, primary_term=op.primary_term,
                             routing=op.routing, source=source, fields=fields)
 

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from ..action.source_filter import filter_source
-from ..common.errors import IllegalArgument
+from ..common.errors import IllegalArgument, StrataError
 from ..index.mapping.dates import formatter
 from ..transport.wire import Message
 from .context import ShardContext
@@ -218,8 +218,8 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
                 hit["_source"] = filter_source(orjson.loads(source), spec.includes, spec.excludes)
             else:
                 hit["_source"] = source
-        fields = stored_field_values(ctx.mapping, spec.stored_fields, source, op.id) if spec.stored_fields \
-            else {}
+        fields = stored_field_values(ctx.mapping, ctx.analyzers, spec.stored_fields, source, op.id) \
+            if spec.stored_fields else {}
         if spec.fields and source is not None:
             fields.update(_fetch_fields(ctx, spec.fields, op.id, source))
         for item in spec.docvalue_fields:
@@ -234,24 +234,60 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
     return hits
 
 
-def stored_field_values(mapping, names: list[str] | tuple[str, ...], source: bytes | None,
+# Metadata fields a stored_fields list may name; they are answered (or not) elsewhere.
+_METADATA_FIELDS = frozenset(("_source", "_id", "_routing", "_index", "_version", "_seq_no",
+                              "_primary_term", "_ignored", "_none_"))
+
+
+def stored_field_values(mapping, analyzers, names: list[str] | tuple[str, ...], source: bytes | None,
                         doc_id: str) -> dict[str, list[Any]]:
     """The fields mapped with `store: true` that `names` (names or wildcard patterns) ask
     for, as ES returns stored fields: Strata keeps no stored-field files, the source holds
     what they would, so the values are the source read through the mapping as it was
-    indexed (numbers parsed, multi-fields from their parent, copy_to targets filled),
-    dates formatted with the field's first format."""
-    patterns = [n for n in names if not n.startswith("_")]  # _source, _id, _routing: metadata
+    indexed (numbers parsed, keywords normalized, multi-fields from their parent, copy_to
+    targets filled), dates formatted with the field's first format.
+
+    A source the mapping no longer parses (a field mapped since with another type, a
+    mapping made strict) still answers, as ES's stored-field files would: its values are
+    then read from the source as they stand."""
+    patterns = [n for n in names if n not in _METADATA_FIELDS]
     wanted = [path for path, mapper in mapping.fields.items()
               if mapper.store and any(fnmatch.fnmatchcase(path, n) for n in patterns)]
     if not wanted or source is None:
         return {}
-    parsed = mapping.parse_document(orjson.loads(source), doc_id).fields
+    document = orjson.loads(source)
+    try:
+        parsed = mapping.parse_document(document, doc_id).fields
+    except StrataError:
+        parsed = {path: [v for v in _path_values(document, path.split(".")) if v is not None]
+                  for path in wanted}
     out = {}
     for path in wanted:
         values = parsed.get(path)
         if values:
-            out[path] = [_format_fetched(mapping.fields[path], v, None) for v in values]
+            mapper = mapping.fields[path]
+            normalizer = analyzers.normalizer(mapper.normalizer) if mapper.type_name == "keyword" \
+                and mapper.normalizer else None
+            if normalizer is not None:
+                values = ["".join(normalizer.analyze(str(v)).terms) for v in values]
+            out[path] = [_format_fetched(mapper, v, None) for v in values]
+    return out
+
+
+def _path_values(source: Any, path: list[str]) -> list[Any]:
+    """The values at a dotted path of a source, through arrays; "a.b" may be one key or
+    two levels."""
+    if not path:
+        return source if isinstance(source, list) else [source]
+    if isinstance(source, list):
+        return [v for item in source for v in _path_values(item, path)]
+    if not isinstance(source, dict):
+        return []
+    out = []
+    for cut in range(len(path), 0, -1):
+        key = ".".join(path[:cut])
+        if key in source:
+            out += _path_values(source[key], path[cut:])
     return out
 
 
