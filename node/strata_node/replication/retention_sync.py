@@ -88,7 +88,11 @@ class RetentionLeaseSync:
         engine = shard.engine
         executor = self.node.executors["recovery"]
         tracker = shard.tracker
-        if shard.primary and tracker is not None:
+        # A primary that handed off to its relocation target is no longer in primary mode
+        # (ES's): the target owns the leases now. Renewing or expiring here would bump a
+        # version the target's own does not follow, and copies that took these would keep
+        # them over the target's (a recovery's end takes only newer leases).
+        if shard.primary and tracker is not None and not shard.relocated:
             period = int(service.metadata.setting("index.soft_deletes.retention_lease.period") * 1000)
             now = now_millis()
             tracker.primary_term = max(tracker.primary_term, engine.primary_term)
