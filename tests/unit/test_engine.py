@@ -191,6 +191,23 @@ def test_flush_writes_a_commit_point_and_trims_the_translog(tmp_path):
     run(go())
 
 
+def test_flush_stats_count_requested_flushes_and_periodic_flushes_that_committed(tmp_path):
+    """ES counts every flush request, one with nothing to commit too; a periodic flush
+    that found nothing (the checkpoint held back by a gap) is not a flush."""
+    async def go():
+        e = await opened(tmp_path)
+        opened_with = e.stats["flush_total"]
+        write(e, IndexOp("1", b"{}"))
+        assert await e.flush(periodic=True)
+        assert not await e.flush(periodic=True)
+        assert not await e.flush()
+        assert (e.stats["flush_total"] - opened_with, e.stats["flush_periodic"]) == (2, 1)
+        assert e.stats["flush_nanos"] > 0
+        await e.close()
+
+    run(go())
+
+
 def test_a_corrupted_translog_fails_the_open_with_the_reason(tmp_path):
     async def go():
         e = await opened(tmp_path)

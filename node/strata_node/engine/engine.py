@@ -1003,11 +1003,14 @@ class Engine:
         `periodic`: the translog outgrew its flush threshold (counted apart, as ES does)."""
         async with self._flush_lock:
             self.ensure_open()
-            # Counted whether or not there was anything to commit, as ES's flush stats count
-            # the requests (a flush of an unchanged shard is a flush that found it done).
             started = time.perf_counter_ns()
             if not force and self.tracker.checkpoint == self.commit.local_checkpoint:
-                self._count_flush(started, periodic)
+                # A requested flush counts whether or not there was anything to commit, as
+                # ES counts the requests; a periodic one that found nothing does not (its
+                # translog may stay over the threshold while the checkpoint waits on a gap,
+                # and every write would count another).
+                if not periodic:
+                    self._count_flush(started, False)
                 return False
             loop = asyncio.get_running_loop()
             try:
