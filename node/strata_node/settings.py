@@ -97,6 +97,16 @@ def _bytes(value: Any, key: str) -> int:
         raise SettingsError(str(e)) from None
 
 
+def is_byte_size(setting: Setting) -> bool:
+    """Whether a setting's values are byte sizes (printed with a unit)."""
+    return setting.parse is _bytes
+
+
+def is_time(setting: Setting) -> bool:
+    """Whether a setting's values are times (seconds here, printed with a unit)."""
+    return setting.parse is _time or getattr(setting.parse, "is_time", False)
+
+
 def _soft_deletes(value: Any, key: str) -> bool:
     """Soft deletes are how a shard keeps its history (Strata's operation history, which
     replication and recovery read): always on, and refused off as Elasticsearch 8 does."""
@@ -155,6 +165,8 @@ def _time_min(minimum: float) -> Callable[[Any, str], float]:
             raise SettingsError(f"failed to parse value [{value}] for setting [{key}], must be >= "
                                 f"[{int(minimum * 1000)}ms]")
         return seconds
+
+    parse.is_time = True
 
     return parse
 

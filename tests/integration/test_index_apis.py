@@ -68,6 +68,37 @@ def test_setting_names_match_only_star_wildcards_not_shell_globs(http, indices):
     assert settings(http, "/settings-b/_settings/index.number_of_shard?") == {}
 
 
+def test_include_defaults_lists_every_setting_the_index_leaves_at_its_default(http, indices):
+    """As Elasticsearch prints them: times and sizes with their units; what the index sets
+    is under settings only."""
+    params = {"include_defaults": "true", "flat_settings": "true"}
+    body = http.get("/settings-b/_settings", params=params).json()
+    defaults = body["settings-b"]["defaults"]
+    assert defaults["index.refresh_interval"] == "1s"
+    assert defaults["index.translog.flush_threshold_size"] == "512mb"
+    assert defaults["index.soft_deletes.retention_lease.period"] == "12h"
+    assert defaults["index.unassigned.node_left.delayed_timeout"] == "1m"
+    assert defaults["index.soft_deletes.enabled"] == "true"
+    assert "index.number_of_shards" not in defaults and "index.uuid" not in defaults
+    assert body["settings-b"]["settings"]["index.number_of_shards"] == "3"
+    assert "defaults" not in http.get("/settings-b/_settings").json()["settings-b"]
+
+
+def test_include_defaults_follows_the_setting_names_asked_for(http, indices):
+    body = http.get("/settings-b/_settings/*.refresh_interval,index.number_of_shards",
+                    params={"include_defaults": "true"}).json()
+    assert body["settings-b"] == {"settings": {"index": {"number_of_shards": "3"}},
+                                  "defaults": {"index": {"refresh_interval": "1s"}}}
+    only_default = http.get("/settings-b/_settings/index.hidden", params={"include_defaults": "true"}).json()
+    assert only_default["settings-b"] == {"settings": {}, "defaults": {"index": {"hidden": "false"}}}
+
+
+def test_get_index_with_include_defaults_adds_the_defaults_beside_the_settings(http, indices):
+    body = http.get("/settings-a", params={"include_defaults": "true"}).json()["settings-a"]
+    assert body["defaults"]["index"]["translog"]["durability"] == "request"
+    assert "defaults" not in http.get("/settings-a").json()["settings-a"]
+
+
 @pytest.mark.parametrize(("params", "reason"), [
     ({"local": "perhaps"}, "Failed to parse value [perhaps] as only [true] or [false] are allowed."),
     ({"master_timeout": "later"},

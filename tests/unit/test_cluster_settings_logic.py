@@ -86,3 +86,19 @@ def test_defaults_list_node_values_and_hide_secrets():
     assert out["cluster.coordination.tick_interval"] == "100ms"
     assert out["cluster.election.max_timeout"] == "10s"
     assert out["search.default_search_timeout"] == "-1"
+
+
+def test_defaults_print_as_elasticsearch_prints_them():
+    """Times and sizes with the largest unit that divides them, other numbers as they are."""
+    from strata_node.common.cluster_settings import index_defaults
+
+    node = defaults(NodeSettings({}))
+    assert node["cluster.routing.allocation.balance.shard"] == "0.45"  # a weight, not a time
+    assert node["cluster.routing.allocation.balance.threshold"] == "1.0"
+    assert node["cluster.publish.timeout"] == "30s"
+    assert node["cluster.coordination.tick_interval"] == "100ms"
+    assert node["http.max_content_length"] == "100mb"
+    index = index_defaults({"index.refresh_interval": "5s"})
+    assert "index.refresh_interval" not in index and "index.uuid" not in index
+    assert index["index.soft_deletes.retention_lease.period"] == "12h"
+    assert index["index.translog.flush_threshold_size"] == "512mb"

@@ -17,7 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..settings import NODE_SETTINGS, NodeSettings, SettingsError, flatten, node_setting
+from ..settings import (
+    INDEX_SETTINGS,
+    NODE_SETTINGS,
+    NodeSettings,
+    SettingsError,
+    flatten,
+    is_byte_size,
+    is_time,
+    node_setting,
+)
 from .errors import IllegalArgument
 from .patterns import simple_match
 
@@ -103,15 +112,21 @@ def render(flat: Mapping[str, Any], flat_settings: bool) -> dict[str, Any]:
     return dict(sorted(flat.items())) if flat_settings else nested(flat)
 
 
-def format_default(value: Any) -> Any:
-    """A parsed default as Elasticsearch prints it (floats are times in seconds here)."""
-    if isinstance(value, float):
-        if value < 0:
-            return "-1"
-        if value.is_integer():
-            return f"{int(value)}s"
-        return f"{round(value * 1000)}ms"
-    return setting_text(value)
+_TIME_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def time_text(seconds: float) -> str:
+    """A time in the largest unit that divides it, as Elasticsearch's defaults are written
+    (`1m`, `12h`, `100ms`); a negative one is `-1` (disabled)."""
+    if seconds < 0:
+        return "-1"
+    if not float(seconds).is_integer():
+        return f"{round(seconds * 1000)}ms"
+    whole = int(seconds)
+    for unit, size in _TIME_UNITS:
+        if whole and whole % size == 0:
+            return f"{whole // size}{unit}"
+    return "0s"
 
 
 def defaults(node_settings: NodeSettings, *, exclude: Mapping[str, Any] = {}) -> dict[str, Any]:
@@ -122,9 +137,47 @@ def defaults(node_settings: NodeSettings, *, exclude: Mapping[str, Any] = {}) ->
         if key in HIDDEN_SETTINGS or key in exclude:
             continue
         raw = node_settings.values.get(key)
-        value = setting_text(raw) if raw is not None else format_default(node_settings.get(key))
+        value = setting_text(raw) if raw is not None else default_text(NODE_SETTINGS[key],
+                                                                          node_settings.get(key))
         if value is not None and value != "None":
             out[key] = value
+    return out
+
+
+_BYTE_UNITS = (("pb", 1 << 50), ("tb", 1 << 40), ("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10))
+
+
+def byte_size_text(value: int) -> str:
+    """A byte count in the largest unit that divides it, as ByteSizeValue prints one."""
+    for unit, size in _BYTE_UNITS:
+        if value and value % size == 0:
+            return f"{value // size}{unit}"
+    return f"{value}b"
+
+
+def default_text(setting, value: Any) -> Any:
+    """A setting's default as Elasticsearch prints it: byte sizes and times with units,
+    other numbers as they are (`0.45`, `1.0`)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and is_byte_size(setting):
+        return byte_size_text(int(value))
+    if number and is_time(setting):
+        return time_text(value)
+    if isinstance(value, float):
+        return str(value)
+    return setting_text(value)
+
+
+def index_defaults(explicit: Mapping[str, Any]) -> dict[str, Any]:
+    """Every index setting an index does not set, with its default as Elasticsearch prints
+    it (`include_defaults`); settings the system sets and those without a default (the
+    number of routing shards follows the number of shards) are left out."""
+    out: dict[str, Any] = {}
+    for key, setting in INDEX_SETTINGS.items():
+        default = setting.default
+        if setting.private or key in explicit or default is None or callable(default):
+            continue
+        out[key] = default_text(setting, default)
     return out
 
 

@@ -15,6 +15,8 @@ from ..action.index_admin import CREATE, DELETE, CreateIndexRequest, DeleteIndic
 from ..action.index_reads import GET_INDEX, GET_SETTINGS, IndexReadRequest, IndexReadResponse
 from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..action.resolve import IndicesOptions
+from ..common.cluster_settings import index_defaults
+from ..common.patterns import simple_match_any
 from ..index.metadata import IndexMetadata, settings_tree
 from .controller import RestController, RestResponse
 from .request import RestRequest
@@ -57,8 +59,13 @@ class IndexHandlers:
     async def get(self, request: RestRequest) -> RestResponse:
         indices = await self._read(request, GET_INDEX)
         flat = request.bool_param("flat_settings")
-        body = {md.name: {"aliases": dict(md.aliases), "mappings": dict(md.mappings),
-                          "settings": _render(md.settings, flat)} for md in indices}
+        defaults = request.bool_param("include_defaults")
+        body = {}
+        for md in indices:
+            body[md.name] = {"aliases": dict(md.aliases), "mappings": dict(md.mappings),
+                             "settings": _render(md.settings, flat)}
+            if defaults:
+                body[md.name]["defaults"] = _render(index_defaults(md.settings), flat)
         return RestResponse(200, body)
 
     async def exists(self, request: RestRequest) -> RestResponse:
@@ -91,13 +98,19 @@ class IndexHandlers:
         if names in (["_all"], ["*"]):
             names = []
         flat = request.bool_param("flat_settings")
-        request.bool_param("include_defaults")
+        include_defaults = request.bool_param("include_defaults")
         _read_master_params(request)
         body = {}
         for md in await self._read(request, GET_SETTINGS):
             settings = md.settings_matching(names) if names else md.settings
-            if settings:
+            defaults = {}
+            if include_defaults:
+                defaults = {k: v for k, v in index_defaults(md.settings).items()
+                            if not names or simple_match_any(names, k)}
+            if settings or defaults:
                 body[md.name] = {"settings": _render(settings, flat)}
+                if include_defaults:
+                    body[md.name]["defaults"] = _render(defaults, flat)
         return RestResponse(200, body)
 
 
