@@ -347,6 +347,14 @@ def test_misspelt_query_parameter_gets_a_suggestion(http, index):
         f"request [/{index}/_doc/1] contains unrecognized parameter: [refesh] -> did you mean [refresh]?")
 
 
+def test_the_source_endpoint_refuses_stored_fields_as_elasticsearch_does(http, index):
+    http.put(f"/{index}/_doc/1", json={"a": 1})
+    response = http.get(f"/{index}/_source/1", params={"stored_fields": "a"})
+    assert error(response, 400, "illegal_argument_exception")["reason"].startswith(
+        f"request [/{index}/_source/1] contains unrecognized parameter: [stored_fields]")
+    assert http.get(f"/{index}/_source/1").json() == {"a": 1}
+
+
 def test_several_unknown_query_parameters_are_all_named_in_order(http, index):
     response = http.post("/_bulk", params={"zeta": "1", "alpha": "2"}, content=ndjson({"delete": {
         "_index": index, "_id": "1"}}), headers=NDJSON)

@@ -38,6 +38,8 @@ WRITE_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "requ
                 "if_seq_no", "if_primary_term", "version", "version_type", "op_type")
 GET_PARAMS = ("routing", "realtime", "refresh", "preference", "stored_fields", "_source",
               "_source_includes", "_source_excludes", "version", "version_type")
+# The `_source` endpoint reads no stored fields: Elasticsearch refuses the parameter there.
+SOURCE_PARAMS = tuple(p for p in GET_PARAMS if p != "stored_fields")
 MGET_PARAMS = ("routing", "realtime", "refresh", "preference", "stored_fields", "_source",
                "_source_includes", "_source_excludes", "fields")
 UPDATE_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "require_alias",
@@ -55,7 +57,7 @@ class DocumentHandlers:
             c.register(method, "/{index}/_create/{id}", self.create, WRITE_PARAMS, action=INDEX)
         c.register("POST", "/{index}/_doc", self.index, WRITE_PARAMS, action=INDEX)
         c.register("GET", "/{index}/_doc/{id}", self.get, GET_PARAMS, action=GET)
-        c.register("GET", "/{index}/_source/{id}", self.get_source, GET_PARAMS, action=GET)
+        c.register("GET", "/{index}/_source/{id}", self.get_source, SOURCE_PARAMS, action=GET)
         c.register("DELETE", "/{index}/_doc/{id}", self.delete, WRITE_PARAMS, action=DELETE)
         c.register("POST", "/{index}/_update/{id}", self.update, UPDATE_PARAMS, action=UPDATE)
         for method in ("GET", "POST"):
