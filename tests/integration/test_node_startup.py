@@ -95,3 +95,18 @@ def test_shutdown_does_not_wait_for_a_pending_health_wait(tmp_path):
     waiter.join(10)
     assert time.monotonic() - started < 10
     assert answers and answers[0].json()["error"]["type"] == "node_closed_exception"
+
+
+def test_a_local_cluster_whose_node_cannot_start_leaves_no_node_running(tmp_path):
+    """A cluster fixture that fails in its setup never reaches its teardown: the nodes that
+    did start are stopped with the failure, not left running for the rest of the suite."""
+    from tests.support.cluster import LocalCluster
+
+    cluster = LocalCluster(tmp_path, ["a", "b"])
+    port = int(next(s for s in cluster.nodes[0].settings if s.startswith("transport.port=")).split("=")[1])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        with pytest.raises(RuntimeError, match="Address already in use"):
+            cluster.start()
+    assert all(node.proc is None or node.proc.poll() is not None for node in cluster.nodes)

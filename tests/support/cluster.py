@@ -49,8 +49,14 @@ class LocalCluster:
             self.nodes.append(NodeProcess(root / name, *node_settings, name=name))
 
     def start(self) -> LocalCluster:
-        start_all(self.nodes)
-        self.wait_for_nodes(len(self.nodes))
+        """Start every node and wait until they form the cluster; when one fails, stop the
+        others (a fixture that fails here never reaches its teardown)."""
+        try:
+            start_all(self.nodes)
+            self.wait_for_nodes(len(self.nodes))
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
