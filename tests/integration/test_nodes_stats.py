@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support.polling import wait_until
+
 
 def test_nodes_stats_sections(http, node):
     body = http.get("/_nodes/stats").json()
@@ -32,19 +34,17 @@ def test_indices_counters_follow_writes(http, index):
 def test_flushes_the_translog_size_started_count_as_periodic_apart_from_requested_ones(http, index_name):
     """ES's flush stats: every flush in `total`, those a full translog started in
     `periodic`, and the time they took; the index and node stats agree."""
-    import time
+    def flush_stats() -> dict:
+        return http.get(f"/{index_name}/_stats").json()["indices"][index_name]["primaries"]["flush"]
 
     http.put(f"/{index_name}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0,
                                                   "index.translog.flush_threshold_size": "200b"}})
     http.post(f"/{index_name}/_flush")  # requested: not periodic
-    flush = http.get(f"/{index_name}/_stats").json()["indices"][index_name]["primaries"]["flush"]
+    flush = flush_stats()
     assert (flush["total"], flush["periodic"]) == (1, 0)
     assert flush["total_time_in_millis"] >= 0
     http.post(f"/{index_name}/_doc", json={"message": "a long message to make a periodic flush happen " * 3})
-    deadline = time.monotonic() + 10
-    while flush["periodic"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-        flush = http.get(f"/{index_name}/_stats").json()["indices"][index_name]["primaries"]["flush"]
+    flush = wait_until(lambda: (f := flush_stats())["periodic"] and f, timeout=10, interval=0.05)
     assert flush["periodic"] == 1 and flush["total"] == 2
     node_flush = next(iter(http.get("/_nodes/_local/stats/indices/flush").json()["nodes"].values()))
     assert node_flush["indices"]["flush"]["periodic"] >= 1
