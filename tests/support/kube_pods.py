@@ -7,7 +7,8 @@ tests/support/kube_emulator.py, with real node processes on loopback standing in
   template), and each pod's claims from the volumeClaimTemplates (of the default
   StorageClass when the template names none), kept when the pod goes; pods past `replicas`
   deleted; never a pod replaced by itself (OnDelete); orphaned pods of its name adopted
-  (their controller ownerReference set to it); the StatefulSet's status (readyReplicas,
+  (their controller ownerReference set to it, once a fresh read shows it is still the one
+  listed and not going); the StatefulSet's status (readyReplicas,
   currentRevision, updateRevision, observedGeneration);
 - the volume resizer: a claim whose storage request grew gets that capacity in its status;
 - the kubelet: a node process per pod, started from the node set's ConfigMap (strata.yml) and
@@ -173,7 +174,7 @@ class PodRunner:
                 self._create_pod(sts, pod_name, revision)
         for pod_name, pod in own.items():
             adopted = any(r.get("controller") for r in pod["metadata"].get("ownerReferences") or [])
-            if not adopted and not pod["metadata"].get("deletionTimestamp"):
+            if not adopted and not pod["metadata"].get("deletionTimestamp") and self._still_there(sts):
                 refs = [*(pod["metadata"].get("ownerReferences") or []), self._owner(sts)]
                 self.api.patch(f"/api/v1/namespaces/{ns}/pods/{pod_name}",
                                json={"metadata": {"ownerReferences": refs}}, headers=MERGE).raise_for_status()
@@ -195,8 +196,22 @@ class PodRunner:
             else old_status.get("currentRevision", revision),
         }
         if any(old_status.get(k) != v for k, v in status.items()):
-            self.api.patch(f"/apis/apps/v1/namespaces/{ns}/statefulsets/{name}/status",
-                           json={"status": status}, headers=MERGE).raise_for_status()
+            response = self.api.patch(f"/apis/apps/v1/namespaces/{ns}/statefulsets/{name}/status",
+                                      json={"status": status}, headers=MERGE)
+            if response.status_code != 404:  # deleted since the listing: nothing to report on
+                response.raise_for_status()
+
+    def _still_there(self, sts: dict[str, Any]) -> bool:
+        """The StatefulSet, read again, is the one listed and not going: the listing this round
+        works from may predate its deletion with orphaned pods, and adopting them for it would
+        leave them owned by a uid that no longer exists (the real controller rechecks so too)."""
+        name = sts["metadata"]["name"]
+        response = self.api.get(f"/apis/apps/v1/namespaces/{self.namespace}/statefulsets/{name}")
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        fresh = response.json()["metadata"]
+        return fresh["uid"] == sts["metadata"]["uid"] and not fresh.get("deletionTimestamp")
 
     @staticmethod
     def _owner(sts: dict[str, Any]) -> dict[str, Any]:
