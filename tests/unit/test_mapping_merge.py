@@ -115,6 +115,15 @@ def test_root_settings_and_meta_are_replaced_when_the_update_sets_them():
     assert merged(current, {"numeric_detection": True})["date_detection"] is False
 
 
+def test_source_enabled_cannot_change():
+    assert conflict({"_source": {"enabled": False}}, {"_source": {"enabled": True}}) == (
+        "Mapper for [_source] conflicts with existing mapper:\n\tCannot update parameter [enabled] "
+        "from [false] to [true]")
+    assert conflict({}, {"_source": {"enabled": False}}).endswith("from [true] to [false]")
+    assert merged({"_source": {"enabled": False}}, {"properties": {}}) == {"_source": {"enabled": False}}
+    assert merged({}, {"_source": {"enabled": True}}) == {}
+
+
 def test_routing_requirement_cannot_change():
     assert conflict({"_routing": {"required": True}}, {"_routing": {"required": False}}) == (
         "Mapper for [_routing] conflicts with existing mapper:\n\tCannot update parameter [required] "

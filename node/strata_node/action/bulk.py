@@ -22,6 +22,7 @@ import orjson
 from ..cluster import blocks
 from ..common.errors import (
     DocumentMissing,
+    DocumentSourceMissing,
     IllegalArgument,
     IndexNotFound,
     ShardNotFound,
@@ -606,6 +607,10 @@ class BulkAction:
                 op = IndexOp(item.id, orjson.dumps(source), item.routing, create=True)
                 merged = source
             else:
+                if not mapper.mapping.source_enabled:
+                    return self._failure(item, DocumentSourceMissing(
+                        f"[{item.id}]: document source missing", index_uuid=service.metadata.uuid,
+                        shard=str(shard.ref.shard), index=service.name))
                 current_source = orjson.loads(current.source)
                 merged, changed = merge(current_source, spec.doc or {})
                 cas = item.if_seq_no != UNASSIGNED_SEQ_NO
@@ -647,13 +652,13 @@ class BulkAction:
             response = self._write_response(service, item, result, shards)
             if response.error is None:
                 operation = result.operation
-                self._add_get(response.body, spec, merged, operation.seq_no, operation.primary_term,
-                              operation.routing)
+                self._add_get(response.body, spec, merged if mapper.mapping.source_enabled else None,
+                              operation.seq_no, operation.primary_term, operation.routing)
             return response
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _add_get(body: dict, spec: UpdateSpec, source: dict, seq_no: int, term: int,
+    def _add_get(body: dict, spec: UpdateSpec, source: dict | None, seq_no: int, term: int,
                  routing: str | None) -> None:
         if spec.fetch_source is None:
             return
@@ -661,7 +666,7 @@ class BulkAction:
         get: dict[str, Any] = {"_seq_no": seq_no, "_primary_term": term, "found": True}
         if routing is not None:
             get["_routing"] = routing
-        if fetch:
+        if fetch and source is not None:
             get["_source"] = filter_source(source, includes, excludes) if includes or excludes else source
         body["get"] = get
 

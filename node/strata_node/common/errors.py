@@ -288,6 +288,11 @@ class DocumentMissing(StrataError):
     status = 404
 
 
+class DocumentSourceMissing(StrataError):
+    type = "document_source_missing_exception"
+    status = 400
+
+
 class UnavailableShards(StrataError):
     type = "unavailable_shards_exception"
     status = 503

@@ -173,7 +173,9 @@ class DocumentHandlers:
         body = await self._get(req)
         if not body["found"]:
             raise _ResourceNotFound(f"Document not found [{req.index}]/[{req.id}]")
-        return RestResponse(200, body.get("_source", {}))
+        if "_source" not in body:  # the mapping disables `_source`
+            raise _ResourceNotFound(f"Source not found [{req.index}]/[{req.id}]")
+        return RestResponse(200, body["_source"])
 
     async def mget(self, request: RestRequest) -> RestResponse:
         if request.has_param("fields"):

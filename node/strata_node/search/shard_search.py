@@ -213,14 +213,15 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
         source = None
         if spec.show_source or spec.stored_fields or spec.fields:
             source = op.source
-        if spec.show_source and source is not None:
+        shown = source if ctx.mapping.source_enabled else None  # `_source.enabled: false`
+        if spec.show_source and shown is not None:
             if spec.includes or spec.excludes:
                 hit["_source"] = filter_source(orjson.loads(source), spec.includes, spec.excludes)
             else:
                 hit["_source"] = source
         fields = stored_field_values(ctx.mapping, ctx.analyzers, spec.stored_fields, source, op.id) \
             if spec.stored_fields else {}
-        if spec.fields and source is not None:
+        if spec.fields and shown is not None:  # `fields` reads the source, as ES's does
             fields.update(_fetch_fields(ctx, spec.fields, op.id, source))
         for item in spec.docvalue_fields:
             fields.update(_docvalue_field(ctx, columns, item, seq))

@@ -97,7 +97,7 @@ def parse_mapping(source: Any, *, analysis: AnalysisNames | None = None) -> Root
     if "_routing" in node:
         kwargs["routing_required"] = _parse_routing(node.pop("_routing"))
     if "_source" in node:
-        _parse_source(node.pop("_source"))
+        kwargs["source_enabled"] = _parse_source(node.pop("_source"))
     for key in ("dynamic_templates", "runtime", "subobjects"):
         if key in node:
             raise not_supported(f"[{key}]")
@@ -130,17 +130,18 @@ def _parse_routing(value: Any) -> bool:
     return required
 
 
-def _parse_source(value: Any) -> None:
-    """`_source` is always kept whole: `{"enabled": true}` is the only setting there is."""
+def _parse_source(value: Any) -> bool | None:
+    """`_source.enabled`, or None when not given. The source is always kept whole inside
+    (the history replicas and recoveries replay holds it, as ES keeps a recovery source);
+    disabled, it is never shown. Filtering what is kept (`includes`, `excludes`) is not
+    offered: updates would have to drop the filtered-out fields, as ES's do."""
     if not isinstance(value, dict):
         raise MappingParseError(f"Expected map for property [_source] but got a {java_class(value)}")
     node = dict(value)
-    if "enabled" in node and parse_bool(node.pop("enabled")):
-        pass
-    elif "enabled" in value:
-        raise not_supported("[_source.enabled] set to [false]")
+    enabled = parse_bool(node.pop("enabled")) if "enabled" in node else None
     if node:
         raise not_supported(f"[_source.{next(iter(node))}]")
+    return enabled
 
 
 class _Parser:

@@ -165,19 +165,22 @@ class RootMapper(ObjectMapper):
     """The root object, with the parameters only the root has. Explicit-or-None values
     print only when set, as RootObjectMapper prints them."""
 
-    __slots__ = ("date_detection", "dynamic_date_formats", "meta", "numeric_detection", "routing_required")
+    __slots__ = ("date_detection", "dynamic_date_formats", "meta", "numeric_detection", "routing_required",
+                 "source_enabled")
 
     def __init__(self, children: dict[str, FieldMapper | ObjectMapper] | None = None,
                  dynamic: str | None = None, enabled: bool | None = None, *,
                  date_detection: bool | None = None, numeric_detection: bool | None = None,
                  dynamic_date_formats: tuple[str, ...] | None = None,
-                 meta: dict[str, Any] | None = None, routing_required: bool | None = None):
+                 meta: dict[str, Any] | None = None, routing_required: bool | None = None,
+                 source_enabled: bool | None = None):
         super().__init__("_doc", "", children, dynamic, enabled)
         self.date_detection = date_detection
         self.numeric_detection = numeric_detection
         self.dynamic_date_formats = dynamic_date_formats
         self.meta = meta
         self.routing_required = routing_required
+        self.source_enabled = source_enabled
 
     @property
     def effective_date_formats(self) -> tuple[str, ...]:
@@ -190,6 +193,8 @@ class RootMapper(ObjectMapper):
             out["_meta"] = self.meta
         if self.routing_required:
             out["_routing"] = {"required": True}
+        if self.source_enabled is False:
+            out["_source"] = {"enabled": False}
         out.update(self.object_params())
         if self.dynamic_date_formats is not None:
             out["dynamic_date_formats"] = list(self.dynamic_date_formats)
@@ -205,7 +210,7 @@ class RootMapper(ObjectMapper):
         return RootMapper(children, self.dynamic, self.enabled, date_detection=self.date_detection,
                           numeric_detection=self.numeric_detection,
                           dynamic_date_formats=self.dynamic_date_formats, meta=self.meta,
-                          routing_required=self.routing_required)
+                          routing_required=self.routing_required, source_enabled=self.source_enabled)
 
 
 def child_path(parent: str, name: str) -> str:

@@ -71,3 +71,7 @@ class Mapping:
     @property
     def routing_required(self) -> bool:
         return bool(self.root.routing_required)
+
+    @property
+    def source_enabled(self) -> bool:
+        return self.root.source_enabled is not False

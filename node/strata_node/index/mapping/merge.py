@@ -29,6 +29,10 @@ def merge_root(current: RootMapper, update: RootMapper) -> RootMapper:
         old, new = str(bool(current.routing_required)).lower(), str(update.routing_required).lower()
         raise IllegalArgument("Mapper for [_routing] conflicts with existing mapper:\n\tCannot update "
                               f"parameter [required] from [{old}] to [{new}]")
+    if update.source_enabled is not None and update.source_enabled != (current.source_enabled is not False):
+        old, new = str(current.source_enabled is not False).lower(), str(update.source_enabled).lower()
+        raise IllegalArgument("Mapper for [_source] conflicts with existing mapper:\n\tCannot update "
+                              f"parameter [enabled] from [{old}] to [{new}]")
 
     def pick(new, old):
         return new if new is not None else old
@@ -40,7 +44,8 @@ def merge_root(current: RootMapper, update: RootMapper) -> RootMapper:
         numeric_detection=pick(update.numeric_detection, current.numeric_detection),
         dynamic_date_formats=pick(update.dynamic_date_formats, current.dynamic_date_formats),
         meta=pick(update.meta, current.meta),
-        routing_required=pick(update.routing_required, current.routing_required))
+        routing_required=pick(update.routing_required, current.routing_required),
+        source_enabled=pick(update.source_enabled, current.source_enabled))
 
 
 def merge_children(current: dict[str, FieldMapper | ObjectMapper],

@@ -104,7 +104,7 @@ class TopHits(Aggregator):
         hit["_score"] = _float32(float(scores[i])) if self.scores_shown and scores is not None else None
         if op.routing is not None:
             hit["_routing"] = op.routing
-        if self.fetch_source and op.source is not None:
+        if self.fetch_source and op.source is not None and ctx.mapping.source_enabled:
             source = orjson.loads(op.source)
             if self.includes or self.excludes:
                 source = filter_source(source, self.includes, self.excludes)
