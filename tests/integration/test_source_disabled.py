@@ -67,6 +67,12 @@ def test_updating_an_existing_document_is_refused_and_changes_nothing(es, index)
     assert es.count(index=index, query={"term": {"n": 5}})["count"] == 1
 
 
+def test_a_stale_compare_and_set_update_is_a_version_conflict_first(es, index):
+    with pytest.raises(elasticsearch.ConflictError) as e:
+        es.update(index=index, id="1", doc={"n": 6}, if_seq_no=7, if_primary_term=1)
+    assert e.value.error == "version_conflict_engine_exception"
+
+
 def test_a_bulk_update_fails_only_its_own_item(es, index):
     result = es.bulk(index=index, operations=[
         {"update": {"_id": "1"}}, {"doc": {"n": 6}},
@@ -80,7 +86,7 @@ def test_a_bulk_update_fails_only_its_own_item(es, index):
 def test_an_upsert_of_a_missing_document_creates_it(es, index):
     result = es.update(index=index, id="3", doc={"tag": "green"}, doc_as_upsert=True, source=True)
     assert result["result"] == "created"
-    assert "_source" not in result["get"]
+    assert result["get"]["_source"] == {"tag": "green"}  # from the request, as ES answers it
     assert es.get(index=index, id="3")["found"] is True
 
 

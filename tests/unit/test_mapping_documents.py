@@ -162,7 +162,8 @@ def test_keywords_above_ignore_above_are_left_out_and_recorded():
 @pytest.mark.parametrize("type_name, value, expected", [
     ("long", "12", 12), ("long", 12.9, 12), ("long", "1e3", 1000), ("integer", -(2 ** 31), -(2 ** 31)),
     ("short", "  7 ", 7), ("byte", -128, -128), ("double", "0.5", 0.5), ("float", 0.1, 0.10000000149011612),
-    ("double", 3, 3.0),
+    ("double", 3, 3.0), ("half_float", 0.1, 0.0999755859375), ("half_float", "65504", 65504.0),
+    ("half_float", 1.0001, 1.0),
 ])
 def test_numbers_are_coerced_as_elasticsearch_coerces_them(type_name, value, expected):
     assert parse({"properties": {"n": {"type": type_name}}}, {"n": value}).fields == {"n": [expected]}
@@ -178,6 +179,10 @@ def test_numbers_are_coerced_as_elasticsearch_coerces_them(type_name, value, exp
     ("integer", "x1", "number_format_exception", 'For input string: "x1"'),
     ("double", "NaN", "illegal_argument_exception", "[double] supports only finite values, but got [NaN]"),
     ("float", 1e39, "illegal_argument_exception", "[float] supports only finite values, but got [Infinity]"),
+    ("half_float", 70000, "illegal_argument_exception",
+     "[half_float] supports only finite values, but got [70000.0]"),
+    ("half_float", 1e39, "illegal_argument_exception",
+     "[half_float] supports only finite values, but got [Infinity]"),
     ("long", True, "illegal_argument_exception",
      "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors"),
 ])

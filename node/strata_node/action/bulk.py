@@ -607,15 +607,15 @@ class BulkAction:
                 op = IndexOp(item.id, orjson.dumps(source), item.routing, create=True)
                 merged = source
             else:
-                if not mapper.mapping.source_enabled:
+                cas = item.if_seq_no != UNASSIGNED_SEQ_NO
+                stale = cas and (item.if_seq_no, item.if_primary_term) != (current.seq_no,
+                                                                           current.primary_term)
+                if not mapper.mapping.source_enabled and not stale:  # a stale one conflicts below
                     return self._failure(item, DocumentSourceMissing(
                         f"[{item.id}]: document source missing", index_uuid=service.metadata.uuid,
                         shard=str(shard.ref.shard), index=service.name))
                 current_source = orjson.loads(current.source)
                 merged, changed = merge(current_source, spec.doc or {})
-                cas = item.if_seq_no != UNASSIGNED_SEQ_NO
-                stale = cas and (item.if_seq_no, item.if_primary_term) != (current.seq_no,
-                                                                           current.primary_term)
                 if spec.detect_noop and not changed and not stale:
                     body = {"_index": service.name, "_id": item.id, "_version": current.version,
                             "result": "noop", "_shards": {"total": 0, "successful": 0, "failed": 0},
@@ -652,13 +652,14 @@ class BulkAction:
             response = self._write_response(service, item, result, shards)
             if response.error is None:
                 operation = result.operation
-                self._add_get(response.body, spec, merged if mapper.mapping.source_enabled else None,
-                              operation.seq_no, operation.primary_term, operation.routing)
+                # With `_source` disabled only an upsert gets here: ES answers its source too.
+                self._add_get(response.body, spec, merged, operation.seq_no, operation.primary_term,
+                              operation.routing)
             return response
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _add_get(body: dict, spec: UpdateSpec, source: dict | None, seq_no: int, term: int,
+    def _add_get(body: dict, spec: UpdateSpec, source: dict, seq_no: int, term: int,
                  routing: str | None) -> None:
         if spec.fetch_source is None:
             return
@@ -666,7 +667,7 @@ class BulkAction:
         get: dict[str, Any] = {"_seq_no": seq_no, "_primary_term": term, "found": True}
         if routing is not None:
             get["_routing"] = routing
-        if fetch and source is not None:
+        if fetch:
             get["_source"] = filter_source(source, includes, excludes) if includes or excludes else source
         body["get"] = get
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..common.errors import IllegalArgument, ParsingError, QueryShardError, XContentParseError
 from ..common.xcontent import token_name
+from ..index.mapping.errors import MalformedValue
 from ..index.mapping.types import FIELD_TYPES
 from .context import ShardContext
 
@@ -319,14 +320,14 @@ def _missing_value(key: SortKey, kind: str, convert: Callable[[Any], Any] | None
         return None
     value = key.missing
     try:
-        if convert is not None:
+        if convert is not None and kind not in ("float", "float32"):  # ES reads those as a double
             value = convert(value)
         if kind == "int":
             return int(value)
         if kind in ("float", "float32"):
             return float(value)
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, MalformedValue):
         raise IllegalArgument(f"failed to parse missing value [{key.missing}] of sort field [{key.field}]") \
             from None
 

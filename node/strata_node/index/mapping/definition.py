@@ -230,6 +230,9 @@ class _Parser:
                 raise MappingParseError(f"[{key}] on mapper [{name}] of type [{type_name}] must not have a "
                                         "[null] value")
             params[key] = param.parse(value, name)
+        for key in field_type.required:
+            if key not in params:
+                raise MappingParseError(f"Field [{key}] is required")
         if self.analysis is not None:
             for key in ANALYZER_PARAMS:
                 if key in params and not self.analysis.analyzer(params[key]):

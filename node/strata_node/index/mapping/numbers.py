@@ -17,6 +17,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from .errors import MalformedValue, illegal, number_format
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
@@ -27,6 +29,8 @@ _JAVA_DOUBLE = re.compile(
 # What Java's BigDecimal(String) reads
 _BIG_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _FLOAT32 = struct.Struct("<f")
+_HALF = struct.Struct("<e")
+_FLOAT_MAX = 3.4028234663852886e38
 
 # type -> (minimum, maximum, the article and name its range message uses, Java class)
 WHOLE_TYPES: dict[str, tuple[int, int, str, str]] = {
@@ -35,8 +39,13 @@ WHOLE_TYPES: dict[str, tuple[int, int, str, str]] = {
     "short": (-(1 << 15), (1 << 15) - 1, "a short", "Short"),
     "byte": (-(1 << 7), (1 << 7) - 1, "a byte", "Byte"),
 }
-FLOAT_TYPES = ("double", "float")
+# half_float: held at half precision (HalfFloatPoint); scaled_float: a double the index
+# holds as the nearest multiple of 1/scaling_factor
+FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
+# The smallest magnitude half precision rounds to infinity (its largest finite is 65504).
+HALF_OVERFLOW = 65520.0
 NUMERIC_TYPES = (*WHOLE_TYPES, *FLOAT_TYPES)
+_LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def is_java_long(text: str) -> bool:
@@ -104,12 +113,41 @@ def whole_converter(type_name: str, coerce: bool) -> Callable[[Any], int]:
     return convert
 
 
+def to_half(value: float) -> float:
+    """The half-precision number nearest a float, or an infinity past half's range."""
+    single = _FLOAT32.unpack(_FLOAT32.pack(value))[0] if abs(value) <= _FLOAT_MAX else value
+    if not math.isfinite(single) or abs(single) >= HALF_OVERFLOW:
+        return math.copysign(math.inf, single) if not math.isnan(single) else single
+    return _HALF.unpack(_HALF.pack(single))[0]
+
+
+def java_float_text(value: float) -> str:
+    """Float.toString of a float: its shortest digits, plain between 10^-3 and 10^7, else as
+    `1.0E10`."""
+    if math.isnan(value):
+        return "NaN"
+    if abs(value) > _FLOAT_MAX:  # past a float's range: Infinity, as Float.parseFloat reads it
+        return _java_float(value)
+    single = np.float32(value)
+    if single == 0 or 1e-3 <= abs(single) < 1e7:
+        return np.format_float_positional(single, unique=True, trim="0")
+    mantissa, _, exponent = np.format_float_scientific(single, unique=True, trim="0").partition("e")
+    return f"{mantissa}E{int(exponent)}"
+
+
 def float_converter(type_name: str, coerce: bool) -> Callable[[Any], float]:
     single = type_name == "float"
+    half = type_name == "half_float"
 
     def finite(value: float) -> float:
+        if half:
+            rounded = to_half(value)
+            if math.isfinite(rounded):
+                return rounded
+            # HALF_FLOAT.validateParsed prints the float it read, not its half
+            raise illegal(f"[half_float] supports only finite values, but got [{java_float_text(value)}]")
         if single:
-            if abs(value) > 3.4028234663852886e38:
+            if abs(value) > _FLOAT_MAX:
                 value = math.copysign(math.inf, value)
             else:
                 value = _FLOAT32.unpack(_FLOAT32.pack(value))[0]
@@ -123,9 +161,52 @@ def float_converter(type_name: str, coerce: bool) -> Callable[[Any], float]:
             return finite(float(value))
         if cls is str:
             if not coerce:
-                raise illegal(f"{'Float' if single else 'Double'} value passed as String")
+                raise illegal(f"{'Float' if single or half else 'Double'} value passed as String")
             return finite(_java_double(value))
         raise _not_numeric(value)
+
+    return convert
+
+
+def java_round(value: float) -> int:
+    """Java's Math.round: half up, and clamped to the range of a long."""
+    if math.isnan(value):
+        return 0
+    if value >= _LONG_MAX:
+        return _LONG_MAX
+    if value <= _LONG_MIN:
+        return _LONG_MIN
+    whole = math.floor(value)
+    return whole + (value - whole >= 0.5)  # exact, where floor(value + 0.5) can round twice
+
+
+def scaled(value: float, scaling_factor: float) -> float:
+    """The value a scaled_float holds for a double: ScaledFloatFieldMapper stores
+    Math.round(value * scaling_factor), read back divided by the factor."""
+    return java_round(value * scaling_factor) / scaling_factor
+
+
+def scale_query_value(value: float, scaling_factor: float) -> float:
+    """A query's number times the factor, as ScaledFloatFieldType.scale computes it: in
+    decimal (BigDecimal of Double.toString), so 1.1 * 100 is 110, not 110.00000000000001."""
+    return float(Decimal(repr(value)) * Decimal(repr(scaling_factor)))
+
+
+def scaled_float_converter(scaling_factor: float, coerce: bool) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        cls = value.__class__
+        if cls is float or cls is int:
+            number = float(value)
+        elif cls is str:
+            if not coerce:
+                raise illegal("Double value passed as String")
+            number = _java_double(value)
+        else:
+            raise _not_numeric(value)
+        if not math.isfinite(number):
+            # stored as a long, which has no NaN nor infinities
+            raise illegal(f"[scaled_float] only supports finite values, but got [{_java_float(number)}]")
+        return scaled(number, scaling_factor)
 
     return convert
 

@@ -10,6 +10,7 @@ milliseconds, ip as canonical text, booleans as bool.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ class FieldType:
     params: dict[str, Param]
     # (explicit parameters, resolved getter) -> converter
     converter: Callable[[Callable[[str], Any]], Callable[[Any], Any]]
+    required: tuple[str, ...] = ()  # parameters a definition must give
 
 
 def text_of(value: Any) -> str:
@@ -126,6 +128,39 @@ def _number_type(name: str) -> FieldType:
     return FieldType(name, {p.name: p for p in (
         INDEX, DOC_VALUES, STORE, null_value_param(null_value), IGNORE_MALFORMED, COERCE, META,
     )}, converter)
+
+
+def _scaling_factor(value: Any, field: str) -> float:
+    if value.__class__ is str:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise MappingParseError(f'For input string: "{value}"') from None
+    elif value.__class__ in (int, float):
+        number = float(value)
+    else:
+        raise MappingParseError(f"[scaling_factor] must be a positive number, got [{value}]")
+    if not (math.isfinite(number) and number > 0):
+        shown = "NaN" if math.isnan(number) else "Infinity" if number > 0 else "-Infinity" \
+            if math.isinf(number) else repr(number)
+        raise MappingParseError(f"[scaling_factor] must be a positive number, got [{shown}]")
+    return number
+
+
+def _scaled_null(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return numbers.parse_null_value("double", value)
+    except MalformedValue as e:
+        raise e.cause from None
+
+
+SCALED_FLOAT = FieldType("scaled_float", {p.name: p for p in (
+    Param("scaling_factor", None, _scaling_factor, explicit=True),
+    INDEX, DOC_VALUES, STORE, null_value_param(_scaled_null), IGNORE_MALFORMED, COERCE, META,
+)}, lambda get: numbers.scaled_float_converter(get("scaling_factor"), get("coerce")),
+    required=("scaling_factor",))
 
 
 def _check_format(text: str, field: str) -> None:
@@ -210,7 +245,8 @@ IP = FieldType("ip", {p.name: p for p in (
 
 
 FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
-    TEXT, KEYWORD, DATE, BOOLEAN, IP, *(_number_type(n) for n in numbers.NUMERIC_TYPES),
+    TEXT, KEYWORD, DATE, BOOLEAN, IP, SCALED_FLOAT,
+    *(_number_type(n) for n in numbers.NUMERIC_TYPES if n != SCALED_FLOAT.name),
 )}
 
 
@@ -224,6 +260,8 @@ def resolve_null_value(type_name: str, field: str, raw: Any, get: Callable[[str]
             return formatter(get("format")).parse_millis(raw)
         except DateParseError as e:
             raise MappingParseError(f"Error parsing [null_value] on field [{field}]: {e}") from None
+    if type_name == "scaled_float":  # held rounded to the scale, as any value is
+        return numbers.scaled(raw, get("scaling_factor"))
     if type_name == "ip":
         try:
             return canonical_ip(raw)

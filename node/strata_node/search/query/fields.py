@@ -26,7 +26,14 @@ from ...engine.segment_reader import EMPTY_SEQS, SegmentReader
 from ...index.indexing import sortable_double, sortable_ip, sortable_long
 from ...index.mapping.dates import DEFAULT_FORMAT, formatter
 from ...index.mapping.mappers import FieldMapper
-from ...index.mapping.numbers import FLOAT_TYPES, WHOLE_TYPES
+from ...index.mapping.numbers import (
+    FLOAT_TYPES,
+    WHOLE_TYPES,
+    java_float_text,
+    java_round,
+    scale_query_value,
+    to_half,
+)
 from ..context import ShardContext
 from ..datemath import parse_date_math
 from .combine import union_seqs
@@ -120,7 +127,10 @@ def whole_term(mapper: FieldMapper, value: Any) -> int | None:
     return int(number)
 
 
-def float_value(mapper: FieldMapper, value: Any) -> float:
+def float_value(mapper: FieldMapper, value: Any, *, scale: bool = True, rounded: bool = True) -> float:
+    """A query's number as the field holds it: at single precision for `float`, at half
+    precision for `half_float` (unless `rounded` is off), and for `scaled_float` rounded to
+    its scale (unless `scale` is off): range bounds round their own way."""
     if isinstance(value, (bool, dict | list)) or value is None:
         raise IllegalArgument(f"Cannot parse value [{text_of(value)}] as a number")
     if isinstance(value, str):
@@ -130,11 +140,21 @@ def float_value(mapper: FieldMapper, value: Any) -> float:
             raise NumberFormatError(f'For input string: "{value}"') from None
     else:
         number = float(value)
-    if mapper.type_name == "float":
-        number = float(_F32(number)) if math.isfinite(number) and abs(number) <= 3.4028234663852886e38 \
-            else math.copysign(math.inf, number)
+    if mapper.type_name in ("float", "half_float"):  # read as a float (Float.parseFloat), then checked
+        if math.isfinite(number):
+            too_big = abs(number) > 3.4028234663852886e38
+            number = math.copysign(math.inf, number) if too_big else float(_F32(number))
+        half = to_half(number) if mapper.type_name == "half_float" else number
+        if not math.isfinite(half):
+            raise IllegalArgument(f"[{mapper.type_name}] supports only finite values, but got "
+                                  f"[{java_float_text(number)}]")
     if math.isnan(number):
         raise IllegalArgument(f"[{mapper.type_name}] supports only finite values, but got [NaN]")
+    if rounded and mapper.type_name == "half_float":
+        number = to_half(number)
+    if scale and mapper.type_name == "scaled_float":
+        factor = mapper.get("scaling_factor")
+        return java_round(scale_query_value(number, factor)) / factor
     return number
 
 
@@ -273,12 +293,24 @@ def double_range(reader: SegmentReader, mapper: FieldMapper, low: float, high: f
 
 def next_up(value: float, mapper: FieldMapper) -> float:
     """Math.nextUp in the field's precision."""
+    if mapper.type_name == "half_float":  # the first half-precision number above the value
+        half = to_half(value)
+        if half > value:
+            return half
+        with np.errstate(over="ignore"):  # past the largest half: infinity
+            return float(np.nextafter(np.float16(half), np.float16(np.inf)))
     if mapper.type_name == "float":
         return float(np.nextafter(_F32(value), _F32(np.inf)))
     return math.nextafter(value, math.inf)
 
 
 def next_down(value: float, mapper: FieldMapper) -> float:
+    if mapper.type_name == "half_float":
+        half = to_half(value)
+        if half < value:
+            return half
+        with np.errstate(over="ignore"):
+            return float(np.nextafter(np.float16(half), np.float16(-np.inf)))
     if mapper.type_name == "float":
         return float(np.nextafter(_F32(value), _F32(-np.inf)))
     return math.nextafter(value, -math.inf)

@@ -8,6 +8,7 @@ keywords and text compare terms as bytes; IPs compare addresses. All are constan
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from ...common.errors import IllegalArgument, ParsingError, QueryShardError
 from ...engine.segment_reader import EMPTY_SEQS
 from ...index.mapping.dates import formatter
-from ...index.mapping.numbers import FLOAT_TYPES, WHOLE_TYPES
+from ...index.mapping.numbers import FLOAT_TYPES, WHOLE_TYPES, java_round, scale_query_value
 from ..context import ShardContext
 from ..datemath import zone
 from ..matches import Matches
@@ -102,6 +103,10 @@ class Range(Query):
         return whole_range(ctx.reader, mapper, low, high)
 
     def _double(self, ctx: ShardContext, mapper) -> np.ndarray:
+        if mapper.type_name == "scaled_float":
+            return self._scaled(ctx, mapper)
+        if mapper.type_name == "half_float":
+            return self._half(ctx, mapper)
         low, high = -np.inf, np.inf
         if self.lower is not None:
             low = float_value(mapper, self.lower)
@@ -111,6 +116,35 @@ class Range(Query):
             high = float_value(mapper, self.upper)
             if not self.include_upper:
                 high = next_down(high, mapper)
+        return double_range(ctx.reader, mapper, low, high)
+
+    def _scaled(self, ctx: ShardContext, mapper) -> np.ndarray:
+        """Bounds moved inward to whole multiples of 1/scaling_factor, as ScaledFloatFieldMapper
+        takes the ceiling of the lower bound and the floor of the upper in its long space."""
+        factor = mapper.get("scaling_factor")
+        low, high = -np.inf, np.inf
+        if self.lower is not None:
+            value = scale_query_value(float_value(mapper, self.lower, scale=False), factor)
+            if not self.include_lower:
+                value = math.nextafter(value, math.inf)
+            low = java_round(math.ceil(value)) / factor if math.isfinite(value) else value
+        if self.upper is not None:
+            value = scale_query_value(float_value(mapper, self.upper, scale=False), factor)
+            if not self.include_upper:
+                value = math.nextafter(value, -math.inf)
+            high = java_round(math.floor(value)) / factor if math.isfinite(value) else value
+        return double_range(ctx.reader, mapper, low, high)
+
+    def _half(self, ctx: ShardContext, mapper) -> np.ndarray:
+        """Bounds moved inward to the nearest half-precision numbers, as HALF_FLOAT's range
+        query moves them (nextUp of nextDown for an inclusive lower bound, and so on)."""
+        low, high = -np.inf, np.inf
+        if self.lower is not None:
+            value = float_value(mapper, self.lower, rounded=False)  # at single precision
+            low = next_up(value if self.include_lower is False else next_down(value, mapper), mapper)
+        if self.upper is not None:
+            value = float_value(mapper, self.upper, rounded=False)
+            high = next_down(value if self.include_upper is False else next_up(value, mapper), mapper)
         return double_range(ctx.reader, mapper, low, high)
 
     def _date(self, ctx: ShardContext, mapper) -> np.ndarray:
