@@ -195,6 +195,22 @@ def test_numbers_out_of_range_or_unreadable_fail_the_document(type_name, value, 
     assert error.root_causes()[0]["type"] == "mapper_parsing_exception"
 
 
+@pytest.mark.parametrize("field", [
+    {"type": "long"}, {"type": "integer"}, {"type": "double"}, {"type": "half_float"},
+    {"type": "scaled_float", "scaling_factor": 10},
+])
+def test_an_empty_string_in_a_numeric_field_is_read_as_null(field):
+    assert parse({"properties": {"n": field}}, {"n": ""}).fields == {}
+    with_null = {"properties": {"n": {**field, "null_value": 7}}}
+    assert parse(with_null, {"n": ""}).fields == parse(with_null, {"n": None}).fields != {}
+    assert parse(with_null, {"n": ["", 2]}).fields["n"][1] == 2
+
+
+def test_an_empty_string_is_refused_where_numbers_do_not_coerce():
+    mapping = {"properties": {"n": {"type": "long", "coerce": False}}}
+    assert failure(mapping, {"n": ""}).caused_by.reason == "Long value passed as String"
+
+
 def test_coerce_false_refuses_strings_and_fractions():
     mapping = {"properties": {"n": {"type": "long", "coerce": False}}}
     assert failure(mapping, {"n": "5"}).caused_by.reason == "Long value passed as String"

@@ -17,7 +17,7 @@ from typing import Any
 from ...common.errors import IllegalArgument
 from .definition import METADATA_FIELDS
 from .dynamic import infer_field
-from .errors import DocumentParseError, MalformedValue, StrictDynamicMapping, java_string
+from .errors import DocumentParseError, EmptyNumber, MalformedValue, StrictDynamicMapping, java_string
 from .mappers import FieldMapper, ObjectMapper, RootMapper
 from .paths import child_path, split_path
 
@@ -250,6 +250,8 @@ class _DocumentParser:
         else:
             try:
                 normalized = mapper.convert(value)
+            except EmptyNumber:
+                normalized = mapper.null_value
             except MalformedValue as e:
                 if not mapper.ignore_malformed or value.__class__ is dict:
                     raise DocumentParseError(

@@ -59,6 +59,16 @@ class MalformedValue(Exception):
         self.cause = cause
 
 
+class EmptyNumber(MalformedValue):
+    """An empty string in a numeric field that coerces, which Elasticsearch's
+    NumberFieldMapper reads as null (so `null_value` applies): raised, not returned, so the
+    document parser's fast path sends it to the slow path that substitutes."""
+
+    def __init__(self) -> None:
+        Exception.__init__(self, "an empty number")
+        self.cause = None
+
+
 def illegal(reason: str) -> MalformedValue:
     return MalformedValue(IllegalArgument(reason))
 

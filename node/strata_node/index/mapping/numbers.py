@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MalformedValue, illegal, number_format
+from .errors import EmptyNumber, MalformedValue, illegal, number_format
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 # What Java's Double.parseDouble reads (decimal forms, with optional d/f suffix, NaN and
@@ -88,6 +88,8 @@ def whole_converter(type_name: str, coerce: bool) -> Callable[[Any], int]:
                 raise out_of_range(value)
             return int(value)
         if cls is str:
+            if not value and coerce:
+                raise EmptyNumber()
             if not coerce:
                 raise illegal(f"{java} value passed as String")
             if _INTEGER_TEXT.fullmatch(value):
@@ -160,6 +162,8 @@ def float_converter(type_name: str, coerce: bool) -> Callable[[Any], float]:
         if cls is float or cls is int:
             return finite(float(value))
         if cls is str:
+            if not value and coerce:
+                raise EmptyNumber()
             if not coerce:
                 raise illegal(f"{'Float' if single or half else 'Double'} value passed as String")
             return finite(_java_double(value))
@@ -198,6 +202,8 @@ def scaled_float_converter(scaling_factor: float, coerce: bool) -> Callable[[Any
         if cls is float or cls is int:
             number = float(value)
         elif cls is str:
+            if not value and coerce:
+                raise EmptyNumber()
             if not coerce:
                 raise illegal("Double value passed as String")
             number = _java_double(value)
