@@ -107,13 +107,14 @@ def is_time(setting: Setting) -> bool:
     return setting.parse is _time or getattr(setting.parse, "is_time", False)
 
 
-def _soft_deletes(value: Any, key: str) -> bool:
+def check_soft_deletes(parsed: Mapping[str, Any]) -> None:
     """Soft deletes are how a shard keeps its history (Strata's operation history, which
-    replication and recovery read): always on, and refused off as Elasticsearch 8 does."""
-    if not _bool(value, key):
+    replication and recovery read): always on, and refused off where an index is made, as
+    Elasticsearch 8's MetadataCreateIndexService refuses it. The setting itself is a plain
+    static boolean, so changing it on an index is refused as any static setting is."""
+    if parsed.get("index.soft_deletes.enabled") is False:
         raise SettingsError("Creating indices with soft-deletes disabled is no longer supported. Please do "
                             "not specify a value for setting [index.soft_deletes.enabled].")
-    return True
 
 
 def _enum(*choices: str) -> Callable[[Any, str], str]:
@@ -328,7 +329,7 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.unassigned.node_left.delayed_timeout", 60.0, _time_min(0.0), dynamic=True),
     # Retention leases (ES's names and defaults): how long a lease not renewed lives, and
     # how often a primary renews, persists and sends its leases (and copies prune).
-    Setting("index.soft_deletes.enabled", True, _soft_deletes),
+    Setting("index.soft_deletes.enabled", True, _bool),
     Setting("index.soft_deletes.retention_lease.period", 12 * 3600.0, _time_min(0.0), dynamic=True),
     Setting("index.soft_deletes.retention_lease.sync_interval", 30.0, _time_min(0.1), dynamic=True),
     Setting("index.uuid", None, _str, private=True),

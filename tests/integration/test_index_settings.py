@@ -112,3 +112,12 @@ def test_soft_deletes_are_always_on_and_refused_off_as_elasticsearch_8_refuses(h
     assert off.json()["error"]["reason"].startswith(
         "Creating indices with soft-deletes disabled is no longer supported")
     assert http.head(f"/{index_name}-off").status_code == 404
+
+
+def test_soft_deletes_cannot_be_changed_on_an_index_as_any_static_setting(http, index):
+    response = put_settings(http, index, {"index.soft_deletes.enabled": False})
+    assert response.status_code == 400
+    uuid = http.get(f"/{index}/_settings").json()[index]["settings"]["index"]["uuid"]
+    reason = response.json()["error"]["reason"]
+    assert reason == ("Can't update non dynamic settings [[index.soft_deletes.enabled]] for open indices "
+                      f"[[{index}/{uuid}]]")

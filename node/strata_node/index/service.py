@@ -31,7 +31,7 @@ from ..engine.engine import ShardRef
 from ..engine.index_structures import IndexedDocument
 from ..engine.operation import Operation
 from ..replication.tracker import ReplicationTracker
-from ..settings import SettingsError, normalize_index_settings, validate_index_settings
+from ..settings import SettingsError, check_soft_deletes, normalize_index_settings, validate_index_settings
 from . import aliases as alias_resolution
 from . import mapping as mappings
 from . import routing
@@ -258,6 +258,7 @@ def parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any
     settings = normalize_index_settings(raw_settings)
     try:
         parsed = validate_index_settings(settings)
+        check_soft_deletes(parsed)
         shards = parsed.get("index.number_of_shards", 1)
         if "index.number_of_routing_shards" in parsed:
             routing.validate_number_of_routing_shards(shards, parsed["index.number_of_routing_shards"])

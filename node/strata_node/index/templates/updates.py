@@ -26,7 +26,7 @@ from ...cluster.state import ClusterStateContent, Metadata
 from ...common.errors import IllegalArgument, StrataError
 from ...common.patterns import simple_match
 from ...reservedstate.metadata import refuse_reserved
-from ...settings import SettingsError, validate_index_settings
+from ...settings import SettingsError, check_soft_deletes, validate_index_settings
 from .. import mapping as mappings
 from ..service import analysis_names
 from .errors import IndexTemplateMissing, InvalidIndexTemplate, TemplateNotFound
@@ -106,7 +106,7 @@ def validate_template(name: str, template: Template | None, patterns: tuple[str,
 def _validate_settings(settings: Mapping[str, Any]) -> None:
     """Against the index settings registry (analysis settings as a whole)."""
     try:
-        validate_index_settings(settings)
+        check_soft_deletes(validate_index_settings(settings))  # every index it makes would fail
     except SettingsError as e:
         raise IllegalArgument(str(e)) from None
 
