@@ -157,19 +157,26 @@ def float_converter(type_name: str, coerce: bool) -> Callable[[Any], float]:
             return value
         raise illegal(f"[{type_name}] supports only finite values, but got [{_java_float(value)}]")
 
+    java = "Float" if single or half else "Double"
+
     def convert(value: Any) -> float:
         cls = value.__class__
         if cls is float or cls is int:
             return finite(float(value))
-        if cls is str:
-            if not value and coerce:
-                raise EmptyNumber()
-            if not coerce:
-                raise illegal(f"{'Float' if single or half else 'Double'} value passed as String")
-            return finite(_java_double(value))
-        raise _not_numeric(value)
+        return finite(_double_of_text(value, coerce, java))
 
     return convert
+
+
+def _double_of_text(value: Any, coerce: bool, java: str) -> float:
+    """What a floating field reads from a value that is not a JSON number."""
+    if value.__class__ is not str:
+        raise _not_numeric(value)
+    if not value and coerce:
+        raise EmptyNumber()
+    if not coerce:
+        raise illegal(f"{java} value passed as String")
+    return _java_double(value)
 
 
 def java_round(value: float) -> int:
@@ -199,16 +206,7 @@ def scale_query_value(value: float, scaling_factor: float) -> float:
 def scaled_float_converter(scaling_factor: float, coerce: bool) -> Callable[[Any], float]:
     def convert(value: Any) -> float:
         cls = value.__class__
-        if cls is float or cls is int:
-            number = float(value)
-        elif cls is str:
-            if not value and coerce:
-                raise EmptyNumber()
-            if not coerce:
-                raise illegal("Double value passed as String")
-            number = _java_double(value)
-        else:
-            raise _not_numeric(value)
+        number = float(value) if cls is float or cls is int else _double_of_text(value, coerce, "Double")
         if not math.isfinite(number):
             # stored as a long, which has no NaN nor infinities
             raise illegal(f"[scaled_float] only supports finite values, but got [{_java_float(number)}]")

@@ -141,8 +141,8 @@ def _scaling_factor(value: Any, field: str) -> float:
     else:
         raise MappingParseError(f"[scaling_factor] must be a positive number, got [{value}]")
     if not (math.isfinite(number) and number > 0):
-        shown = "NaN" if math.isnan(number) else "Infinity" if number > 0 else "-Infinity" \
-            if math.isinf(number) else repr(number)
+        shown = repr(number) if math.isfinite(number) else "NaN" if math.isnan(number) \
+            else "Infinity" if number > 0 else "-Infinity"
         raise MappingParseError(f"[scaling_factor] must be a positive number, got [{shown}]")
     return number
 
