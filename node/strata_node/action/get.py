@@ -85,16 +85,16 @@ def get_on_shard(indices: IndicesService, req: GetShardRequest) -> GetShardRespo
                               f"than the one provided [{req.version}]", index_uuid=req.index_uuid,
                               shard=str(req.shard), index=req.index)
     source = None
-    mapping = indices.indices[req.index].indexer.mapping
-    if req.fetch_source and mapping.source_enabled:
+    indexer = indices.indices[req.index].indexer
+    if req.fetch_source and indexer.mapping.source_enabled:
         source = op.source
         if req.includes or req.excludes:
             source = orjson.dumps(filter_source(orjson.loads(op.source), list(req.includes),
                                                 list(req.excludes)))
     fields = None
     if req.stored_fields:
-        fields = stored_field_values(mapping, indices.indices[req.index].indexer.analyzers, req.stored_fields,
-                                     op.source, op.id) or None
+        fields = stored_field_values(indexer.mapping, indexer.analyzers, req.stored_fields, op.source,
+                                     op.id) or None
     return GetShardResponse(found=True, version=op.version, seq_no=op.seq_no, primary_term=op.primary_term,
                             routing=op.routing, source=source, fields=fields)
 

@@ -115,9 +115,16 @@ def whole_converter(type_name: str, coerce: bool) -> Callable[[Any], int]:
     return convert
 
 
+def to_single(value: float) -> float:
+    """The single-precision number nearest a double, or an infinity past a float's range."""
+    if abs(value) > _FLOAT_MAX:
+        return math.copysign(math.inf, value)
+    return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+
+
 def to_half(value: float) -> float:
     """The half-precision number nearest a float, or an infinity past half's range."""
-    single = _FLOAT32.unpack(_FLOAT32.pack(value))[0] if abs(value) <= _FLOAT_MAX else value
+    single = to_single(value)
     if not math.isfinite(single) or abs(single) >= HALF_OVERFLOW:
         return math.copysign(math.inf, single) if not math.isnan(single) else single
     return _HALF.unpack(_HALF.pack(single))[0]
@@ -149,10 +156,7 @@ def float_converter(type_name: str, coerce: bool) -> Callable[[Any], float]:
             # HALF_FLOAT.validateParsed prints the float it read, not its half
             raise illegal(f"[half_float] supports only finite values, but got [{java_float_text(value)}]")
         if single:
-            if abs(value) > _FLOAT_MAX:
-                value = math.copysign(math.inf, value)
-            else:
-                value = _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+            value = to_single(value)
         if math.isfinite(value):
             return value
         raise illegal(f"[{type_name}] supports only finite values, but got [{_java_float(value)}]")

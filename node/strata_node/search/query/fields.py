@@ -33,6 +33,7 @@ from ...index.mapping.numbers import (
     java_round,
     scale_query_value,
     to_half,
+    to_single,
 )
 from ..context import ShardContext
 from ..datemath import parse_date_math
@@ -141,17 +142,15 @@ def float_value(mapper: FieldMapper, value: Any, *, scale: bool = True, rounded:
     else:
         number = float(value)
     if mapper.type_name in ("float", "half_float"):  # read as a float (Float.parseFloat), then checked
-        if math.isfinite(number):
-            too_big = abs(number) > 3.4028234663852886e38
-            number = math.copysign(math.inf, number) if too_big else float(_F32(number))
-        half = to_half(number) if mapper.type_name == "half_float" else number
-        if not math.isfinite(half):
+        number = to_single(number)
+        held = to_half(number) if mapper.type_name == "half_float" else number
+        if not math.isfinite(held):
             raise IllegalArgument(f"[{mapper.type_name}] supports only finite values, but got "
                                   f"[{java_float_text(number)}]")
+        if rounded:
+            number = held
     if math.isnan(number):
         raise IllegalArgument(f"[{mapper.type_name}] supports only finite values, but got [NaN]")
-    if rounded and mapper.type_name == "half_float":
-        number = to_half(number)
     if scale and mapper.type_name == "scaled_float":
         factor = mapper.get("scaling_factor")
         return java_round(scale_query_value(number, factor)) / factor
