@@ -179,6 +179,7 @@ class Setting:
     parse: Callable[[Any, str], Any]
     dynamic: bool = False
     private: bool = False  # set by the system, never by a user
+    final: bool = False  # fixed at index creation, even on a closed index (Property.Final)
 
     def get(self, values: Mapping[str, Any]) -> Any:
         raw = values.get(self.key)
@@ -302,10 +303,10 @@ def node_setting(key: str) -> Setting | None:
     return None
 
 INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
-    Setting("index.number_of_shards", 1, _int(1, 1024)),
+    Setting("index.number_of_shards", 1, _int(1, 1024), final=True),
     Setting("index.number_of_replicas", 1, _int(0), dynamic=True),
-    Setting("index.number_of_routing_shards", None, _int(1, 1024)),
-    Setting("index.routing_partition_size", 1, _int(1)),
+    Setting("index.number_of_routing_shards", None, _int(1, 1024), final=True),
+    Setting("index.routing_partition_size", 1, _int(1), final=True),
     Setting("index.refresh_interval", 1.0, _time, dynamic=True),
     Setting("index.translog.durability", "request", _enum("request", "async"), dynamic=True),
     Setting("index.translog.sync_interval", 5.0, _time_min(0.1)),
@@ -329,13 +330,14 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.unassigned.node_left.delayed_timeout", 60.0, _time_min(0.0), dynamic=True),
     # Retention leases (ES's names and defaults): how long a lease not renewed lives, and
     # how often a primary renews, persists and sends its leases (and copies prune).
-    Setting("index.soft_deletes.enabled", True, _bool),
+    Setting("index.soft_deletes.enabled", True, _bool, final=True),
     Setting("index.soft_deletes.retention_lease.period", 12 * 3600.0, _time_min(0.0), dynamic=True),
     Setting("index.soft_deletes.retention_lease.sync_interval", 30.0, _time_min(0.1), dynamic=True),
     Setting("index.uuid", None, _str, private=True),
     Setting("index.creation_date", None, _str, private=True),
     Setting("index.version.created", None, _str, private=True),
     Setting("index.provided_name", None, _str, private=True),
+    Setting("index.verified_before_close", False, _bool, private=True),
 ]}
 
 # Analysis components (`index.analysis.analyzer.<name>.*`, ...), validated by index/analysis.

@@ -24,6 +24,7 @@ from ..common.errors import (
     DocumentMissing,
     DocumentSourceMissing,
     IllegalArgument,
+    IndexClosed,
     IndexNotFound,
     ShardNotFound,
     StrataError,
@@ -232,6 +233,8 @@ class BulkAction:
             raise ShardNotFound(request.index, request.index_uuid, request.shard)
         shard.active_engine()  # a failed primary fails the request whole: it is retried elsewhere
         service = self.indices.indices[request.index]
+        if service.metadata.closed:  # sent before the coordinating node saw the index close
+            raise IndexClosed(service.name, service.metadata.uuid)
         local = request.local_items is not None
         items = request.local_items if local else [_from_shard_item(request.index, i) for i in request.items]
         responses: list[ItemResponse | None] = [None] * len(items)
@@ -340,8 +343,8 @@ class BulkAction:
         if item.require_alias:
             raise IndexNotFound(name, f"no such index [{name}] and [require_alias] request flag is "
                                       f"[true] and [{name}] is not an alias")
-        existing = self.indices.cluster_indices.get(name)
-        if existing is not None:
+        if name in self.indices.cluster_indices:
+            existing, _ = self.indices.write_target(name)  # a closed index fails here
             blocks.check(existing, blocks.WRITE)
             return existing, None
         setting = self.auto_create_index() if callable(self.auto_create_index) else self.auto_create_index

@@ -29,11 +29,12 @@ from ..common.errors import IllegalArgument, IndexNotFound, ResourceAlreadyExist
 from ..common.ids import random_base64_uuid
 from ..index import aliases
 from ..index import mapping as mappings
+from ..index.analysis.registry import validate_analysis_settings
 from ..index.metadata import VERSION_CREATED, IndexMetadata, setting_string
 from ..index.service import analysis_names, parse_create_body
 from ..index.templates.resolve import compose_create_body
 from ..search.alias_filter import validate_alias_filter
-from ..settings import INDEX_SETTINGS, validate_index_settings
+from ..settings import INDEX_ANALYSIS_PREFIX, INDEX_SETTINGS, SettingsError, validate_index_settings
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .master import MasterNodeRequest
@@ -47,6 +48,8 @@ PUT_MAPPING = "indices:admin/mapping/put"
 UPDATE_SETTINGS = "indices:admin/settings/update"
 AUTO_PUT_MAPPING = "indices:admin/mapping/auto_put"
 UPDATE_ALIASES = "indices:admin/aliases"
+CLOSE = "indices:admin/close"
+OPEN = "indices:admin/open"
 SHARD_STARTED = "internal:cluster/shard/started"
 SHARD_FAILED = "internal:cluster/shard/failure"
 APPLY_TIMEOUT = 30.0
@@ -85,6 +88,26 @@ class UpdateSettingsRequest(MasterNodeRequest):
     expression: str | None = None  # None: every index
     options: IndicesOptions = IndicesOptions()
     preserve_existing: bool = False  # leave out what an index already sets
+
+
+class IndexStateRequest(MasterNodeRequest):
+    """Close or open indices (the action says which)."""
+
+    names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
+    expression: str | None = None  # None: every index
+    options: IndicesOptions = IndicesOptions()
+    timeout: float = APPLY_TIMEOUT  # to wait for the primaries to be active
+    wait_for_active: bool = True  # wait_for_active_shards=0 waits for nothing
+
+    @property
+    def description(self) -> str:
+        return f"indices[{','.join(self.names) if self.names is not None else self.expression or ''}]"
+
+
+class IndexStateResponse(Message):
+    applied: AppliedVersion
+    indices: list[str]  # those this request changed
+    shards_acknowledged: bool = False
 
 
 class UpdateAliasesRequest(MasterNodeRequest):
@@ -181,6 +204,30 @@ def delete_indices(content: ClusterStateContent, names: list[str]) -> ClusterSta
     return _with_indices(content, indices)
 
 
+VERIFIED_BEFORE_CLOSE = "index.verified_before_close"
+
+
+def set_index_state(content: ClusterStateContent, names: list[str], state: str,
+                    changed: list[str]) -> ClusterStateContent:
+    """Close (state "close") or open ("open") the named indices; those already so are left
+    as they are, and `changed` gets the others. A closed index keeps its shards assigned
+    and its copies in sync (ES 7.2's replicated closed indices): only the block it gets
+    stops reads and writes, so closing and opening move no data."""
+    indices = dict(content.metadata.indices)
+    changed.clear()
+    for name in sorted(set(names)):
+        metadata = _index(content, name)
+        if metadata.state == state:
+            continue
+        if state == "close":
+            settings = {**metadata.settings, VERIFIED_BEFORE_CLOSE: "true"}
+        else:
+            settings = {k: v for k, v in metadata.settings.items() if k != VERIFIED_BEFORE_CLOSE}
+        indices[name] = metadata.with_state(state, settings)
+        changed.append(name)
+    return _with_indices(content, indices) if changed else content
+
+
 def put_mapping(content: ClusterStateContent, names: list[str],
                 source: dict[str, Any]) -> ClusterStateContent:
     """Every merge computed (and any conflict raised) before any index changes."""
@@ -199,10 +246,12 @@ def put_mapping(content: ClusterStateContent, names: list[str],
 
 def update_settings(content: ClusterStateContent, names: list[str],
                     settings: dict[str, Any]) -> ClusterStateContent:
-    """Dynamic settings of every index named, or of none. A change of
+    """The settings of every index named, or of none: dynamic ones on any index, static
+    ones (analysis included) on closed indices only. A change of
     `index.number_of_replicas` adds unassigned replicas or removes the least advanced ones
     (unassigned, then recovering, then started); the reroute after places the new ones."""
-    validate_index_settings({k: v for k, v in settings.items() if v is not None})
+    validate_index_settings({k: v for k, v in settings.items()
+                             if v is not None and not k.startswith(INDEX_ANALYSIS_PREFIX)})
     refuse_static(settings, [_index(content, n) for n in names])
     indices = dict(content.metadata.indices)
     routing = dict(content.routing_table.indices)
@@ -213,6 +262,8 @@ def update_settings(content: ClusterStateContent, names: list[str],
         merged.update({k: setting_string(v) for k, v in settings.items() if v is not None})
         if merged == dict(metadata.settings):
             continue
+        if metadata.closed:
+            check_closed_index_settings(name, merged, metadata.mappings)
         changed = True
         indices[name] = metadata.with_settings(merged)
         if "index.number_of_replicas" in settings and name in routing:
@@ -226,12 +277,27 @@ def update_settings(content: ClusterStateContent, names: list[str],
 
 
 def refuse_static(settings: dict[str, Any], targets: list[IndexMetadata]) -> None:
-    """Only dynamic settings change on an open index."""
+    """Only dynamic settings change on an open index; final ones on none."""
+    open_targets = sorted((m for m in targets if not m.closed), key=lambda m: m.name)
     for key in settings:
         setting = INDEX_SETTINGS.get(key)
-        if (setting is not None and not setting.dynamic) or key.startswith("index.analysis."):
-            names = ", ".join(f"[{m.name}/{m.uuid}]" for m in sorted(targets, key=lambda m: m.name))
+        static = (setting is not None and not setting.dynamic) or key.startswith(INDEX_ANALYSIS_PREFIX)
+        if static and open_targets:
+            names = ", ".join(f"[{m.name}/{m.uuid}]" for m in open_targets)
             raise IllegalArgument(f"Can't update non dynamic settings [[{key}]] for open indices [{names}]")
+        if setting is not None and setting.final and targets:
+            raise IllegalArgument(f"final index setting [{key}], not updateable")
+
+
+def check_closed_index_settings(name: str, settings: dict[str, Any], mapping: dict[str, Any]) -> None:
+    """A closed index's settings as they would be: its analysis must build, and its
+    mapping must still find every analyzer it names, or the index could not be opened
+    (ES verifies the index metadata the same way before it keeps the change)."""
+    try:
+        validate_analysis_settings(settings, name)
+    except (SettingsError, ValueError) as e:
+        raise IllegalArgument(str(e)) from None
+    mappings.Mapping.parse(mapping, analysis=analysis_names(settings, name))
 
 
 def _with_replicas(copies: tuple[ShardRouting, ...], shards: int, replicas: int) -> tuple[ShardRouting, ...]:
@@ -298,6 +364,10 @@ class IndexAdmin:
                         coordinate=self._coordinate_update_settings)
         master.register(UPDATE_ALIASES, UpdateAliasesRequest, AppliedVersion, self._update_aliases,
                         coordinate=self._coordinate_update_aliases)
+        for action, state in ((CLOSE, "close"), (OPEN, "open")):
+            master.register(action, IndexStateRequest, IndexStateResponse,
+                            functools.partial(self._set_index_state, state),
+                            coordinate=functools.partial(self._coordinate_index_state, action))
         master.register(AUTO_PUT_MAPPING, AutoPutMappingRequest, AppliedVersion, self._auto_put_mapping,
                         coordinate=functools.partial(self._applied_here, AUTO_PUT_MAPPING))
         master.register(SHARD_STARTED, ShardStateRequest, AppliedVersion, self._shard_started)
@@ -324,13 +394,17 @@ class IndexAdmin:
         await self.wait_for_primaries(request.name, request.timeout)
         return applied
 
+    def _refuse_destructive_wildcards(self, expression: str | None) -> None:
+        """`action.destructive_requires_name`: delete, close and open name their indices."""
+        if self.node.cluster_settings.get("action.destructive_requires_name"):
+            for part in (expression or "_all").split(","):
+                if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
+                    raise IllegalArgument("Wildcard expressions or all indices are not allowed")
+
     async def _coordinate_delete(self, request: DeleteIndicesRequest, task: Task) -> AppliedVersion:
         indices = self.node.indices
         if request.names is None:
-            if self.node.cluster_settings.get("action.destructive_requires_name"):
-                for part in (request.expression or "_all").split(","):
-                    if part in ("_all", "*") or ("*" in part and not part.startswith("-")):
-                        raise IllegalArgument("Wildcard expressions or all indices are not allowed")
+            self._refuse_destructive_wildcards(request.expression)
             names = resolve_names(indices, request.expression, request.options, allow_aliases=False)
             request = msgspec.structs.replace(request, names=names)
         for name in request.names:
@@ -366,6 +440,27 @@ class IndexAdmin:
         if not request.names or not settings:
             return self._current_version()
         return await self._applied_here(UPDATE_SETTINGS, request, task)
+
+    async def _coordinate_index_state(self, action: str, request: IndexStateRequest,
+                                      task: Task) -> IndexStateResponse:
+        indices = self.node.indices
+        if request.names is None:
+            self._refuse_destructive_wildcards(request.expression)
+            request = msgspec.structs.replace(
+                request, names=resolve_names(indices, request.expression, request.options))
+        for name in request.names:
+            blocks.check(indices.metadata(name), blocks.METADATA_WRITE)
+        if not request.names:  # a wildcard that matched nothing (ES answers so)
+            return IndexStateResponse(applied=self._current_version(), indices=[],
+                                      shards_acknowledged=action == OPEN)
+        response: IndexStateResponse = await self.node.master_actions.on_master(action, request, task)
+        await self.wait_for_version(response.applied.term, response.applied.version)
+        if action == CLOSE and not response.indices:
+            return response  # every one was closed already: nothing to wait for (as ES)
+        if not request.wait_for_active:
+            return msgspec.structs.replace(response, shards_acknowledged=True)
+        waits = [self.wait_for_primaries(name, request.timeout) for name in request.names]
+        return msgspec.structs.replace(response, shards_acknowledged=all(await asyncio.gather(*waits)))
 
     async def _coordinate_update_aliases(self, request: UpdateAliasesRequest, task: Task) -> AppliedVersion:
         aliases.parse_actions(orjson.loads(request.actions))  # a malformed request fails before the master
@@ -476,6 +571,15 @@ class IndexAdmin:
                                      lambda content: delete_indices(content, request.names))
         log.info("%s deleting indices", request.names)
         return applied
+
+    async def _set_index_state(self, state: str, request: IndexStateRequest,
+                               task: Task) -> IndexStateResponse:
+        changed: list[str] = []
+        applied = await self._submit(f"{state}-indices {request.names}",
+                                     lambda content: set_index_state(content, request.names, state, changed))
+        if changed:
+            log.info("%s %s", "closing indices" if state == "close" else "opening indices", changed)
+        return IndexStateResponse(applied=applied, indices=changed)
 
     async def _update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
         settings = orjson.loads(request.settings)

@@ -182,7 +182,7 @@ class SearchActions:
             expression,
             ignore_unavailable=parse_flag(options.get("ignore_unavailable"), False),
             allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
-            expand_wildcards=expand_wildcards(options.get("expand_wildcards", "open")))
+            expand_wildcards=expand_wildcards(options.get("expand_wildcards", "open")), forbid_closed=True)
 
     def _scope(self, expression: str | None, options: dict[str, Any],
                routing: str | None) -> tuple[list[str], IndexScope]:
@@ -193,7 +193,7 @@ class SearchActions:
             expression,
             ignore_unavailable=parse_flag(options.get("ignore_unavailable"), False),
             allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
-            expand_wildcards=expand_wildcards(options.get("expand_wildcards", "open")))
+            expand_wildcards=expand_wildcards(options.get("expand_wildcards", "open")), forbid_closed=True)
         lookup = indices.aliases
         filters = {n: aliases.alias_filter(resolved, lookup, n) for n in resolved.names}
         return resolved.names, IndexScope(filters, aliases.search_routing(resolved, lookup, routing))

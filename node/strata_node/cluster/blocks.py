@@ -32,6 +32,8 @@ BLOCKS = (
                "disk usage exceeded flood-stage watermark, index has read-only-allow-delete block",
                "TOO_MANY_REQUESTS", frozenset({WRITE, METADATA_WRITE})),
 )
+# Not a setting: the block a closed index has (MetadataIndexStateService.INDEX_CLOSED_BLOCK).
+INDEX_CLOSED = IndexBlock("", 4, "index closed", "FORBIDDEN", frozenset({READ, WRITE}))
 STATUS_CODES = {"FORBIDDEN": 403, "TOO_MANY_REQUESTS": 429}
 
 
@@ -49,8 +51,11 @@ LEVEL_ORDER = (READ, WRITE, METADATA_READ, METADATA_WRITE)  # ClusterBlockLevel'
 
 
 def active_blocks(metadata: IndexMetadata) -> list[IndexBlock]:
-    """Every block the index's settings set (the cluster state's `blocks.indices`)."""
-    return [b for b in BLOCKS if metadata.setting(b.setting)]
+    """Every block the index has (the cluster state's `blocks.indices`): those its settings
+    set, and the closed index's."""
+    blocks = [INDEX_CLOSED] if metadata.closed else []
+    blocks.extend(b for b in BLOCKS if metadata.setting(b.setting))
+    return blocks
 
 
 def render(block: IndexBlock) -> dict:
@@ -59,7 +64,7 @@ def render(block: IndexBlock) -> dict:
 
 
 def blocks_of(metadata: IndexMetadata, level: str) -> list[IndexBlock]:
-    return [b for b in BLOCKS if level in b.levels and metadata.setting(b.setting)]
+    return [b for b in active_blocks(metadata) if level in b.levels]
 
 
 def check(metadata: IndexMetadata, level: str, *, deleting: bool = False) -> None:

@@ -264,6 +264,17 @@ class IndexNotFound(StrataError):
                               "index_uuid": "_na_", "index": index})
 
 
+class IndexClosed(StrataError):
+    """A read or write of a closed index (Elasticsearch's IndexClosedException)."""
+
+    type = "index_closed_exception"
+    status = 400
+
+    def __init__(self, index: str, uuid: str):
+        super().__init__("closed")
+        self.metadata.update({"index_uuid": uuid, "index": index})
+
+
 class ResourceAlreadyExists(StrataError):
     type = "resource_already_exists_exception"
     status = 400

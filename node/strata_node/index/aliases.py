@@ -20,6 +20,7 @@ from ..common.errors import (
     ActionRequestValidation,
     IllegalArgument,
     IllegalState,
+    IndexClosed,
     IndexNotFound,
     InvalidIndexName,
     ParsingError,
@@ -223,18 +224,28 @@ def _hidden_index(metadata: IndexMetadata) -> bool:
 
 def resolve(expression: str | None, lookup: AliasLookup, *, ignore_unavailable: bool = False,
             allow_no_indices: bool = True, expand_wildcards: str = "open",
-            allow_aliases: bool = True) -> Resolved:
+            allow_aliases: bool = True, forbid_closed: bool = False) -> Resolved:
     """A comma list of names and wildcards, `_all` and `-exclusions`, over indices and
     aliases. Wildcards match alias names too (hidden aliases only when hidden is expanded
     or the pattern starts with a dot), and an alias stands for all its indices. With
     `allow_aliases` off (delete index, remove_index) an alias named outright is refused
-    and wildcards match indices only."""
+    and wildcards match indices only.
+
+    Wildcards (and `_all`) expand to the open indices, the closed ones or both, as
+    `expand_wildcards` says. An action that reads or writes data (`forbid_closed`) fails
+    on a closed index however it was named, or leaves it out with `ignore_unavailable`."""
     universe = lookup.indices
     parts = [p for p in (expression or "_all").split(",") if p] or ["_all"]
     expand = expand_wildcards.split(",")
     include_hidden = "hidden" in expand or "all" in expand
     wildcards_off = "none" in expand
+    states = {state for state, words in (("open", ("open", "all")), ("close", ("closed", "all")))
+              if not wildcards_off and any(w in expand for w in words)}
     out = Resolved()
+
+    def expanded(n: str) -> bool:
+        return universe[n].state in states
+
     for i, part in enumerate(parts):
         if part.startswith("-") and i > 0:
             pattern = part[1:]
@@ -246,21 +257,22 @@ def resolve(expression: str | None, lookup: AliasLookup, *, ignore_unavailable: 
             continue
         if part in ("_all", "*"):
             for n in sorted(universe):
-                if include_hidden or not _hidden_index(universe[n]):
+                if expanded(n) and (include_hidden or not _hidden_index(universe[n])):
                     out.add(n, n)
         elif "*" in part:
             if wildcards_off:
                 continue
             for n in sorted(universe):
-                if simple_match(part, n) and (include_hidden or not _hidden_index(universe[n])
-                                              or part.startswith(".")):
+                if simple_match(part, n) and expanded(n) and (include_hidden or not _hidden_index(universe[n])
+                                                              or part.startswith(".")):
                     out.add(n, n)
             if allow_aliases:
                 for alias in sorted(lookup.aliases):
                     if simple_match(part, alias) and (include_hidden or not lookup.hidden(alias)
                                                       or part.startswith(".")):
                         for n in lookup.aliases[alias]:
-                            out.add(n, alias)
+                            if expanded(n):
+                                out.add(n, alias)
         elif part in universe:
             out.add(part, part)
         elif part in lookup.aliases:
@@ -270,6 +282,12 @@ def resolve(expression: str | None, lookup: AliasLookup, *, ignore_unavailable: 
                 out.add(n, part)
         elif not ignore_unavailable:
             raise IndexNotFound(part)
+    if forbid_closed:
+        closed = [n for n in out.via if universe[n].closed]
+        if closed and not ignore_unavailable:
+            raise IndexClosed(closed[0], universe[closed[0]].uuid)
+        for n in closed:
+            del out.via[n]
     if not out.via and not allow_no_indices:
         raise IndexNotFound(expression or "_all")
     return out

@@ -43,7 +43,7 @@ class IndexMetadata:
     mappings: Mapping[str, Any] = field(default_factory=dict)
     aliases: Mapping[str, Any] = field(default_factory=dict)
     primary_terms: tuple[int, ...] = ()
-    state: str = "open"
+    state: str = "open"  # or "close" (Elasticsearch's IndexMetadata.State names)
     version: int = 1
     mapping_version: int = 1
     settings_version: int = 1
@@ -95,6 +95,16 @@ class IndexMetadata:
             return self
         return replace(self, aliases=dict(sorted(aliases.items())), version=self.version + 1,
                        aliases_version=self.aliases_version + 1)
+
+    @property
+    def closed(self) -> bool:
+        return self.state == "close"
+
+    def with_state(self, state: str, settings: Mapping[str, str | list[str]]) -> IndexMetadata:
+        """Opened or closed: closing marks the index verified (`index.verified_before_close`,
+        as ES does once every copy has flushed), opening drops the mark."""
+        return replace(self, state=state, settings=dict(settings), version=self.version + 1,
+                       settings_version=self.settings_version + 1)
 
     def with_in_sync(self, shard: int, allocation_ids: tuple[str, ...]) -> IndexMetadata:
         in_sync = {**self.in_sync_allocation_ids, str(shard): allocation_ids}

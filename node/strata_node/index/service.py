@@ -21,6 +21,7 @@ from ..cluster.state import FORCED_ALLOCATION_ID, content_of
 from ..common.errors import (
     IllegalArgument,
     IllegalState,
+    IndexClosed,
     IndexNotFound,
     NoShardAvailable,
     ResourceAlreadyExists,
@@ -101,6 +102,7 @@ class IndexService:
         self.local: dict[int, IndexShard] = {}
         self._tasks: list[asyncio.Task] = []
         self._indexer: DocumentIndexer | None = None
+        self._indexer_settings: Mapping[str, Any] | None = None
         self._mapping: mappings.Mapping | None = None
         self._mapping_of: Mapping[str, Any] | None = None
         # Held while the metadata file is rewritten (mapping updates) and while the index
@@ -128,8 +130,11 @@ class IndexService:
         """Turns documents parsed with the current mapping into search structures; rebuilt
         when the mapping changes (the analyzers are cached per analysis settings)."""
         mapping = self.mapping
-        if self._indexer is None or self._indexer.mapping is not mapping:
+        # (and when the settings change: a closed index's analysis may have)
+        if self._indexer is None or self._indexer.mapping is not mapping \
+                or self._indexer_settings is not self.metadata.settings:
             self._indexer = DocumentIndexer(mapping, index_analyzers(self.metadata.settings, self.name))
+            self._indexer_settings = self.metadata.settings
         return self._indexer
 
     def index_replayed(self, op: Operation) -> IndexedDocument | None:
@@ -168,7 +173,24 @@ class IndexService:
             return
         await asyncio.get_running_loop().run_in_executor(None, functools.partial(
             write_atomically, self.path / "_state" / "index.json", metadata.to_json(), create_parents=False))
+        closing = metadata.closed and not self.metadata.closed
         self.metadata = metadata
+        if closing:
+            self._tasks.append(asyncio.create_task(self._commit_closed()))
+
+    async def _commit_closed(self) -> None:
+        """A closed index's copies commit what they hold once the writes under way end,
+        so that restarting the node replays no translog, and make all of it searchable,
+        as the fresh reader of a reopened Elasticsearch index sees everything committed."""
+        for shard in self.shards:
+            if not shard.is_active:
+                continue
+            try:
+                await shard.drain_writes()
+                await shard.engine.flush()
+                shard.engine.refresh()
+            except Exception:
+                log.exception("%s failed to flush as its index closed", shard.ref)
 
     @property
     def shards(self) -> list[IndexShard]:
@@ -546,42 +568,52 @@ class IndicesService:
 
     def resolve(self, expression: str | None, *, ignore_unavailable: bool = False,
                 allow_no_indices: bool = True, expand_wildcards: str = "open",
-                universe: Mapping[str, IndexMetadata] | None = None, allow_aliases: bool = True) -> list[str]:
+                universe: Mapping[str, IndexMetadata] | None = None, allow_aliases: bool = True,
+                forbid_closed: bool = False) -> list[str]:
         """Resolve a comma list of names, aliases and wildcards, `_all` and `-exclusions`,
         among every index of the applied cluster state, or among `universe` (a caller that
         renders one state resolves against that state). See index/aliases.py."""
         return self.resolve_expression(expression, ignore_unavailable=ignore_unavailable,
                                        allow_no_indices=allow_no_indices, expand_wildcards=expand_wildcards,
-                                       universe=universe, allow_aliases=allow_aliases).names
+                                       universe=universe, allow_aliases=allow_aliases,
+                                       forbid_closed=forbid_closed).names
 
     def resolve_expression(self, expression: str | None, *, ignore_unavailable: bool = False,
                            allow_no_indices: bool = True, expand_wildcards: str = "open",
                            universe: Mapping[str, IndexMetadata] | None = None,
-                           allow_aliases: bool = True) -> alias_resolution.Resolved:
+                           allow_aliases: bool = True,
+                           forbid_closed: bool = False) -> alias_resolution.Resolved:
         """As `resolve`, keeping which names reached each index (for alias filters and routing)."""
         lookup = self.aliases if universe is None else alias_resolution.AliasLookup.of(universe)
         return alias_resolution.resolve(expression, lookup, ignore_unavailable=ignore_unavailable,
                                         allow_no_indices=allow_no_indices, expand_wildcards=expand_wildcards,
-                                        allow_aliases=allow_aliases)
+                                        allow_aliases=allow_aliases, forbid_closed=forbid_closed)
 
     def write_target(self, name: str) -> tuple[IndexMetadata, str | None]:
         """The index a write to `name` goes to, and the alias it went through (if any)."""
         metadata = self.cluster_indices.get(name)
         if metadata is not None:
-            return metadata, None
+            return _open(metadata), None
         lookup = self.aliases
         if name not in lookup.aliases:
             raise IndexNotFound(name)
-        return self.cluster_indices[lookup.require_write_index(name)], name
+        return _open(self.cluster_indices[lookup.require_write_index(name)]), name
 
     def single_index_target(self, name: str, routing: str | None) -> tuple[IndexMetadata, str | None]:
         """The index and routing of a single-document read of `name` (an index, or an
         alias of one index, whose index routing applies as Elasticsearch's get applies it)."""
         metadata = self.cluster_indices.get(name)
         if metadata is not None:
-            return metadata, routing
+            return _open(metadata), routing
         lookup = self.aliases
         if name not in lookup.aliases:
             raise IndexNotFound(name)
         index = lookup.single_index(name)
-        return self.cluster_indices[index], lookup.index_routing(name, index, routing)
+        return _open(self.cluster_indices[index]), lookup.index_routing(name, index, routing)
+
+
+def _open(metadata: IndexMetadata) -> IndexMetadata:
+    """The index a document read or write goes to, which a closed index cannot be."""
+    if metadata.closed:
+        raise IndexClosed(metadata.name, metadata.uuid)
+    return metadata

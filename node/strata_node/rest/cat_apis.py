@@ -406,7 +406,7 @@ class CatHandlers:
                 "creation.date": created_ms,
                 "creation.date.string": _iso(created_ms),
             }
-            if every:
+            if every and not md.closed:  # a closed index shows no figures, as in ES
                 size = ByteSize(_sum(every, "store_bytes"))
                 pri_size = ByteSize(_sum(primaries, "store_bytes"))
                 row.update({

@@ -65,7 +65,9 @@ class IndexStatsHandlers:
             raise IllegalArgument(f"level parameter must be one of [cluster] or [indices] or [shards] but "
                                   f"was [{level}]")
         stats: IndicesStatsResponse = await self.node.client.execute(INDICES_STATS, IndicesStatsRequest(
-            expression=request.param("index"), options=indices_options(request), history=True))
+            expression=request.param("index"), history=True,
+            options=indices_options(request,
+                                    forbid_closed=request.bool_param("forbid_closed_indices", True))))
         everything: list[ShardCopyStats] = []
         primaries: list[ShardCopyStats] = []
         indices: dict[str, Any] = {}

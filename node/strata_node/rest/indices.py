@@ -11,13 +11,23 @@ from typing import Any
 import orjson
 
 from ..action.broadcast_actions import FLUSH, REFRESH, BroadcastResponse, FlushRequest, RefreshRequest
-from ..action.index_admin import CREATE, DELETE, CreateIndexRequest, DeleteIndicesRequest
+from ..action.index_admin import (
+    CLOSE,
+    CREATE,
+    DELETE,
+    OPEN,
+    CreateIndexRequest,
+    DeleteIndicesRequest,
+    IndexStateRequest,
+    IndexStateResponse,
+)
 from ..action.index_reads import GET_INDEX, GET_SETTINGS, IndexReadRequest, IndexReadResponse
 from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..action.resolve import IndicesOptions
 from ..common.cluster_settings import index_defaults
 from ..common.patterns import simple_match_any
 from ..index.metadata import IndexMetadata, settings_tree
+from .cluster import parse_active_shard_count
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -26,6 +36,7 @@ CREATE_PARAMS = ("wait_for_active_shards", "timeout", "master_timeout")
 GET_PARAMS = (*RESOLVE_PARAMS, "flat_settings", "include_defaults", "local", "master_timeout", "features")
 DELETE_PARAMS = (*RESOLVE_PARAMS, "timeout", "master_timeout")
 FLUSH_PARAMS = (*RESOLVE_PARAMS, "force", "wait_if_ongoing")
+STATE_PARAMS = (*RESOLVE_PARAMS, "timeout", "master_timeout", "wait_for_active_shards")
 
 
 class IndexHandlers:
@@ -37,6 +48,10 @@ class IndexHandlers:
         c.register("GET", "/{index}", self.get, GET_PARAMS, action=GET_INDEX)
         c.register("HEAD", "/{index}", self.exists, GET_PARAMS, action=GET_INDEX)
         c.register("DELETE", "/{index}", self.delete, DELETE_PARAMS, action=DELETE)
+        for path in ("/_close", "/{index}/_close"):
+            c.register("POST", path, self.close, STATE_PARAMS, action=CLOSE)
+        for path in ("/_open", "/{index}/_open"):
+            c.register("POST", path, self.open, STATE_PARAMS, action=OPEN)
         for method in ("GET", "POST"):
             for path in ("/_refresh", "/{index}/_refresh"):
                 c.register(method, path, self.refresh, RESOLVE_PARAMS, action=REFRESH)
@@ -46,8 +61,9 @@ class IndexHandlers:
                      "/{index}/_setting/{name}"):
             c.register("GET", path, self.get_settings, GET_PARAMS, action=GET_SETTINGS)
 
-    async def _read(self, request: RestRequest, action: str) -> list[IndexMetadata]:
-        return await read_metadata(self.node, request, action)
+    async def _read(self, request: RestRequest, action: str, expand_wildcards: str = "open"
+                    ) -> list[IndexMetadata]:
+        return await read_metadata(self.node, request, action, expand_wildcards)
 
     async def create(self, request: RestRequest) -> RestResponse:
         name = request.param("index")
@@ -75,18 +91,38 @@ class IndexHandlers:
 
     async def delete(self, request: RestRequest) -> RestResponse:
         await self.node.client.execute(DELETE, DeleteIndicesRequest(
-            expression=request.param("index"), options=indices_options(request),
+            expression=request.param("index"), options=indices_options(request, "open,closed"),
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
         return RestResponse(200, {"acknowledged": True})
 
+    async def close(self, request: RestRequest) -> RestResponse:
+        """`POST /{index}/_close`: wildcards reach open indices (an index named outright
+        that is closed already is left as it is)."""
+        response = await self._set_state(request, CLOSE, "open")
+        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": response.shards_acknowledged,
+                                  "indices": {name: {"closed": True} for name in response.indices}})
+
+    async def open(self, request: RestRequest) -> RestResponse:
+        response = await self._set_state(request, OPEN, "closed")
+        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": response.shards_acknowledged})
+
+    async def _set_state(self, request: RestRequest, action: str,
+                         expand_wildcards: str) -> IndexStateResponse:
+        active = request.param("wait_for_active_shards")
+        return await self.node.client.execute(action, IndexStateRequest(
+            expression=request.param("index"), options=indices_options(request, expand_wildcards),
+            timeout=request.time_param("timeout", 30.0),
+            wait_for_active=active is None or parse_active_shard_count(active) is not None,
+            master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
+
     async def refresh(self, request: RestRequest) -> RestResponse:
         response: BroadcastResponse = await self.node.client.execute(REFRESH, RefreshRequest(
-            expression=request.param("index"), options=indices_options(request)))
+            expression=request.param("index"), options=indices_options(request, forbid_closed=True)))
         return RestResponse(200, {"_shards": response.shards})
 
     async def flush(self, request: RestRequest) -> RestResponse:
         response: BroadcastResponse = await self.node.client.execute(FLUSH, FlushRequest(
-            expression=request.param("index"), options=indices_options(request),
+            expression=request.param("index"), options=indices_options(request, forbid_closed=True),
             force=request.bool_param("force"), wait_if_ongoing=request.bool_param("wait_if_ongoing", True)))
         return RestResponse(200, {"_shards": response.shards})
 
@@ -101,7 +137,7 @@ class IndexHandlers:
         include_defaults = request.bool_param("include_defaults")
         _read_master_params(request)
         body = {}
-        for md in await self._read(request, GET_SETTINGS):
+        for md in await self._read(request, GET_SETTINGS, "open,closed"):
             settings = md.settings_matching(names) if names else md.settings
             defaults = {}
             if include_defaults:
@@ -125,10 +161,14 @@ def _render(settings: Mapping[str, str], flat: bool) -> dict[str, Any]:
     return dict(sorted(settings.items())) if flat else settings_tree(settings)
 
 
-def indices_options(request: RestRequest, expand_wildcards: str = "open") -> IndicesOptions:
+def indices_options(request: RestRequest, expand_wildcards: str = "open", *,
+                    forbid_closed: bool = False) -> IndicesOptions:
+    """The request's options over the action's defaults: which indices wildcards expand to,
+    and whether a closed index fails the action (those acting on an index's data)."""
     return IndicesOptions(ignore_unavailable=request.bool_param("ignore_unavailable"),
                           allow_no_indices=request.bool_param("allow_no_indices", True),
-                          expand_wildcards=request.expand_wildcards_param(expand_wildcards))
+                          expand_wildcards=request.expand_wildcards_param(expand_wildcards),
+                          forbid_closed=forbid_closed)
 
 
 async def read_metadata(node, request: RestRequest, action: str, expand_wildcards: str = "open"

@@ -51,7 +51,8 @@ class MappingHandlers:
         request.bool_param("write_index_only")
         body = request.json_body(required=True)
         await self.node.client.execute(PUT_MAPPING, PutMappingRequest(
-            source=orjson.dumps(body), expression=request.param("index"), options=indices_options(request),
+            source=orjson.dumps(body), expression=request.param("index"),
+            options=indices_options(request, "open,closed"),
             master_timeout=master_timeout))
         return RestResponse(200, {"acknowledged": True})
 
