@@ -173,3 +173,16 @@ def test_a_closed_index_keeps_its_replicas_in_sync_and_every_node_refuses_it(tmp
             assert answer["hits"]["total"]["value"] == 20, preference
     finally:
         cluster.stop()
+
+
+def test_a_wildcard_reset_removes_an_unused_analyzer_of_a_closed_index(es, index_name):
+    analyzers = {"used": {"type": "custom", "tokenizer": "standard"},
+                 "unused": {"type": "custom", "tokenizer": "whitespace"}}
+    es.indices.create(index=index_name, settings={**NO_REPLICAS, "analysis": {"analyzer": analyzers}},
+                      mappings={"properties": {"title": {"type": "text", "analyzer": "used"}}})
+    es.indices.close(index=index_name)
+    es.indices.put_settings(index=index_name, settings={"index.analysis.analyzer.unused.*": None})
+    with pytest.raises(elasticsearch.BadRequestError, match="analyzer \\[used\\] has not been configured"):
+        es.indices.put_settings(index=index_name, settings={"index.analysis.analyzer.used.*": None})
+    left = es.indices.get_settings(index=index_name)[index_name]["settings"]["index"]["analysis"]
+    assert list(left["analyzer"]) == ["used"]

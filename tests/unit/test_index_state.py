@@ -3,11 +3,12 @@ update that closes and opens them, their block, and the static settings only the
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from strata_node.action.index_admin import set_index_state, update_settings
 from strata_node.cluster import blocks
-from strata_node.cluster.state import ClusterStateContent, Metadata
+from strata_node.cluster.state import ClusterStateContent, Metadata, RoutingTable, ShardRouting
 from strata_node.common.errors import IllegalArgument, IndexClosed, IndexNotFound, StrataError
 from strata_node.index import aliases
 from strata_node.index.aliases import AliasLookup
@@ -166,3 +167,29 @@ def test_analysis_that_does_not_build_is_refused_on_a_closed_index():
 def test_removing_an_analyzer_the_mapping_uses_is_refused_on_a_closed_index():
     with pytest.raises(StrataError, match="analyzer \\[my\\] has not been configured"):
         update_settings(content_of(CLOSED), ["logs-closed"], {key: None for key in ANALYSIS})
+
+
+def test_a_wildcard_reset_drops_a_closed_index_s_analyzer_with_the_mapping_that_used_it_changed():
+    unmapped = IndexMetadata("plain", "uuid-plain", {"index.number_of_shards": "1", **ANALYSIS}, {}, {},
+                             primary_terms=(1,), state="close")
+    content = update_settings(content_of(unmapped), ["plain"], {"index.analysis.analyzer.my.*": None})
+    assert not any(k.startswith("index.analysis.") for k in content.metadata.indices["plain"].settings)
+
+
+def test_a_wildcard_reset_is_refused_when_the_mapping_still_uses_what_it_drops():
+    with pytest.raises(StrataError, match="analyzer \\[my\\] has not been configured"):
+        update_settings(content_of(CLOSED), ["logs-closed"], {"index.analysis.*": None})
+
+
+def test_a_wildcard_reset_on_an_open_index_drops_only_dynamic_settings():
+    index = an_index("blocked")
+    content = msgspec.structs.replace(content_of(index), routing_table=RoutingTable(1, {"blocked": (
+        ShardRouting("blocked", 0, True),)}))
+    content = update_settings(content, ["blocked"], {"index.blocks.write": "true"})
+    content = update_settings(content, ["blocked"], {"index.*": None})
+    settings = content.metadata.indices["blocked"].settings
+    assert "index.blocks.write" not in settings and "index.number_of_replicas" not in settings
+    assert settings["index.analysis.analyzer.my.type"] == "custom"  # static: kept
+    assert settings["index.number_of_shards"] == "1"  # final: kept
+    # number_of_replicas went back to its default, 1: the routing table got the replica.
+    assert [c.primary for c in content.routing_table.indices["blocked"]] == [True, False]

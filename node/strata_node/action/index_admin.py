@@ -27,6 +27,7 @@ from ..cluster import blocks
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
 from ..common.errors import IllegalArgument, IndexNotFound, ResourceAlreadyExists, StrataError
 from ..common.ids import random_base64_uuid
+from ..common.patterns import simple_match
 from ..index import aliases
 from ..index import mapping as mappings
 from ..index.analysis.registry import validate_analysis_settings
@@ -253,12 +254,14 @@ def update_settings(content: ClusterStateContent, names: list[str],
     validate_index_settings({k: v for k, v in settings.items()
                              if v is not None and not k.startswith(INDEX_ANALYSIS_PREFIX)})
     refuse_static(settings, [_index(content, n) for n in names])
+    wildcards = [k for k, v in settings.items() if v is None and "*" in k]
     indices = dict(content.metadata.indices)
     routing = dict(content.routing_table.indices)
     changed = False
     for name in sorted(names):
         metadata = _index(content, name)
-        merged = {k: v for k, v in metadata.settings.items() if k not in settings}
+        merged = {k: v for k, v in metadata.settings.items()
+                  if k not in settings and not _reset_by_wildcard(k, wildcards, metadata.closed)}
         merged.update({k: setting_string(v) for k, v in settings.items() if v is not None})
         if merged == dict(metadata.settings):
             continue
@@ -266,7 +269,7 @@ def update_settings(content: ClusterStateContent, names: list[str],
             check_closed_index_settings(name, merged, metadata.mappings)
         changed = True
         indices[name] = metadata.with_settings(merged)
-        if "index.number_of_replicas" in settings and name in routing:
+        if indices[name].number_of_replicas != metadata.number_of_replicas and name in routing:
             replicas = indices[name].number_of_replicas  # the default again when reset with null
             routing[name] = _with_replicas(routing[name], metadata.number_of_shards, replicas)
     if not changed:
@@ -276,10 +279,23 @@ def update_settings(content: ClusterStateContent, names: list[str],
                                                                        routing))
 
 
+def _reset_by_wildcard(key: str, wildcards: list[str], closed: bool) -> bool:
+    """Whether a `prefix.*: null` reset (ES's wildcard delete) drops `key`: one an update
+    may change, that is a dynamic setting, or on a closed index any but final and private
+    ones (analysis included)."""
+    if not any(simple_match(w, key) for w in wildcards):
+        return False
+    setting = INDEX_SETTINGS.get(key)
+    if setting is not None and (setting.final or setting.private):
+        return False
+    return closed or (setting.dynamic if setting is not None else not key.startswith(INDEX_ANALYSIS_PREFIX))
+
+
 def refuse_static(settings: dict[str, Any], targets: list[IndexMetadata]) -> None:
-    """Only dynamic settings change on an open index; final ones on none."""
+    """Only dynamic settings change on an open index; final ones on none. (A wildcard reset
+    is never refused: it drops what each index may lose.)"""
     open_targets = sorted((m for m in targets if not m.closed), key=lambda m: m.name)
-    for key in settings:
+    for key in [k for k, v in settings.items() if not (v is None and "*" in k)]:
         setting = INDEX_SETTINGS.get(key)
         static = (setting is not None and not setting.dynamic) or key.startswith(INDEX_ANALYSIS_PREFIX)
         if static and open_targets:
