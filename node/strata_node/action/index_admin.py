@@ -66,7 +66,9 @@ class CreateIndexRequest(MasterNodeRequest):
         return f"index [{self.name}]"
 
 
-class DeleteIndicesRequest(MasterNodeRequest):
+class IndicesRequest(MasterNodeRequest):
+    """A master action on the indices an expression names, resolved by the coordinating node."""
+
     names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
     expression: str | None = None  # None: every index
     options: IndicesOptions = IndicesOptions()
@@ -74,6 +76,10 @@ class DeleteIndicesRequest(MasterNodeRequest):
     @property
     def description(self) -> str:
         return f"indices[{','.join(self.names) if self.names is not None else self.expression or ''}]"
+
+
+class DeleteIndicesRequest(IndicesRequest):
+    pass
 
 
 class PutMappingRequest(MasterNodeRequest):
@@ -91,18 +97,11 @@ class UpdateSettingsRequest(MasterNodeRequest):
     preserve_existing: bool = False  # leave out what an index already sets
 
 
-class IndexStateRequest(MasterNodeRequest):
+class IndexStateRequest(IndicesRequest):
     """Close or open indices (the action says which)."""
 
-    names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
-    expression: str | None = None  # None: every index
-    options: IndicesOptions = IndicesOptions()
     timeout: float = APPLY_TIMEOUT  # to wait for the primaries to be active
     wait_for_active: bool = True  # wait_for_active_shards=0 waits for nothing
-
-    @property
-    def description(self) -> str:
-        return f"indices[{','.join(self.names) if self.names is not None else self.expression or ''}]"
 
 
 class IndexStateResponse(Message):
@@ -205,9 +204,6 @@ def delete_indices(content: ClusterStateContent, names: list[str]) -> ClusterSta
     return _with_indices(content, indices)
 
 
-VERIFIED_BEFORE_CLOSE = "index.verified_before_close"
-
-
 def set_index_state(content: ClusterStateContent, names: list[str], state: str,
                     changed: list[str]) -> ClusterStateContent:
     """Close (state "close") or open ("open") the named indices; those already so are left
@@ -218,14 +214,9 @@ def set_index_state(content: ClusterStateContent, names: list[str], state: str,
     changed.clear()
     for name in sorted(set(names)):
         metadata = _index(content, name)
-        if metadata.state == state:
-            continue
-        if state == "close":
-            settings = {**metadata.settings, VERIFIED_BEFORE_CLOSE: "true"}
-        else:
-            settings = {k: v for k, v in metadata.settings.items() if k != VERIFIED_BEFORE_CLOSE}
-        indices[name] = metadata.with_state(state, settings)
-        changed.append(name)
+        if metadata.state != state:
+            indices[name] = metadata.with_state(state)
+            changed.append(name)
     return _with_indices(content, indices) if changed else content
 
 
@@ -254,7 +245,7 @@ def update_settings(content: ClusterStateContent, names: list[str],
     validate_index_settings({k: v for k, v in settings.items()
                              if v is not None and not k.startswith(INDEX_ANALYSIS_PREFIX)})
     refuse_static(settings, [_index(content, n) for n in names])
-    wildcards = [k for k, v in settings.items() if v is None and "*" in k]
+    wildcards = [k for k, v in settings.items() if _wildcard_reset(k, v)]
     indices = dict(content.metadata.indices)
     routing = dict(content.routing_table.indices)
     changed = False
@@ -279,6 +270,10 @@ def update_settings(content: ClusterStateContent, names: list[str],
                                                                        routing))
 
 
+def _wildcard_reset(key: str, value: Any) -> bool:
+    return value is None and "*" in key
+
+
 def _reset_by_wildcard(key: str, wildcards: list[str], closed: bool) -> bool:
     """Whether a `prefix.*: null` reset (ES's wildcard delete) drops `key`: one an update
     may change, that is a dynamic setting, or on a closed index any but final and private
@@ -295,7 +290,7 @@ def refuse_static(settings: dict[str, Any], targets: list[IndexMetadata]) -> Non
     """Only dynamic settings change on an open index; final ones on none. (A wildcard reset
     is never refused: it drops what each index may lose.)"""
     open_targets = sorted((m for m in targets if not m.closed), key=lambda m: m.name)
-    for key in [k for k, v in settings.items() if not (v is None and "*" in k)]:
+    for key in [k for k, v in settings.items() if not _wildcard_reset(k, v)]:
         setting = INDEX_SETTINGS.get(key)
         static = (setting is not None and not setting.dynamic) or key.startswith(INDEX_ANALYSIS_PREFIX)
         if static and open_targets:

@@ -22,6 +22,7 @@ from . import routing
 
 # Elasticsearch's version id for the version Strata reports (major*1000000 + minor*10000 + patch*100 + 99).
 _MAJOR, _MINOR, _PATCH = (int(p) for p in ES_COMPAT_VERSION.split("."))
+VERIFIED_BEFORE_CLOSE = "index.verified_before_close"
 VERSION_CREATED = str(_MAJOR * 1_000_000 + _MINOR * 10_000 + _PATCH * 100 + 99)
 
 
@@ -100,10 +101,13 @@ class IndexMetadata:
     def closed(self) -> bool:
         return self.state == "close"
 
-    def with_state(self, state: str, settings: Mapping[str, str | list[str]]) -> IndexMetadata:
+    def with_state(self, state: str) -> IndexMetadata:
         """Opened or closed: closing marks the index verified (`index.verified_before_close`,
         as ES does once every copy has flushed), opening drops the mark."""
-        return replace(self, state=state, settings=dict(settings), version=self.version + 1,
+        settings = {k: v for k, v in self.settings.items() if k != VERIFIED_BEFORE_CLOSE}
+        if state == "close":
+            settings[VERIFIED_BEFORE_CLOSE] = "true"
+        return replace(self, state=state, settings=settings, version=self.version + 1,
                        settings_version=self.settings_version + 1)
 
     def with_in_sync(self, shard: int, allocation_ids: tuple[str, ...]) -> IndexMetadata:
