@@ -3,42 +3,13 @@ goes on; writes stay one at a time, flush and close wait for the write in flight
 cancelled caller does not cut a write short."""
 
 import asyncio
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from strata_node.common.errors import IllegalArgument
-from strata_node.engine import engine as engine_module
 from strata_node.engine.engine import Engine, IndexOp, ShardRef, WriteResult
 
 REF = ShardRef("logs", "uuid-1", 0)
-
-
-class GatedWriters(ThreadPoolExecutor):
-    """Store writers that hold every batch until the test opens the gate."""
-
-    def __init__(self):
-        super().__init__(1, "gated-store-write")
-        self.gate = threading.Event()
-        self.started = threading.Event()
-
-    def submit(self, fn, *args, **kwargs):
-        def gated():
-            self.started.set()
-            self.gate.wait(10)
-            return fn(*args, **kwargs)
-
-        return super().submit(gated)
-
-
-@pytest.fixture
-def writers(monkeypatch):
-    gated = GatedWriters()
-    monkeypatch.setattr(engine_module, "_STORE_WRITERS", gated)
-    yield gated
-    gated.gate.set()
-    gated.shutdown(wait=True)
 
 
 async def opened(path) -> Engine:
@@ -57,16 +28,11 @@ async def write(e: Engine, *requests) -> list:
     return outcomes
 
 
-async def until_started(writers: GatedWriters) -> None:
-    while not writers.started.is_set():
-        await asyncio.sleep(0.001)
-
-
 def test_an_operation_counts_as_processed_only_once_its_batch_is_in_the_store(tmp_path, writers):
     async def go():
         e = await opened(tmp_path)
         pending = asyncio.ensure_future(write(e, IndexOp("1", b'{"v":1}')))
-        await until_started(writers)
+        await writers.until_started()
         assert e.tracker.max_seq_no == 0 and e.tracker.checkpoint == -1
         assert e.get("1") is None  # not acknowledged yet, so not promised to readers
         writers.gate.set()
@@ -82,7 +48,7 @@ def test_a_second_write_waits_and_sees_the_first_ones_documents(tmp_path, writer
     async def go():
         e = await opened(tmp_path)
         first = asyncio.ensure_future(write(e, IndexOp("1", b'{"v":1}')))
-        await until_started(writers)
+        await writers.until_started()
         second = asyncio.ensure_future(write(e, IndexOp("1", b'{"v":2}')))
         await asyncio.sleep(0.05)
         assert not second.done()  # its version lookup must see the first batch
@@ -101,7 +67,7 @@ def test_a_cancelled_caller_does_not_cut_its_write_short(tmp_path, writers):
     async def go():
         e = await opened(tmp_path)
         pending = asyncio.ensure_future(write(e, IndexOp("1", b"{}"), IndexOp("2", b"{}")))
-        await until_started(writers)
+        await writers.until_started()
         pending.cancel()
         with pytest.raises(asyncio.CancelledError):
             await pending
@@ -122,7 +88,7 @@ def test_flush_rolls_the_translog_only_after_the_write_in_flight_is_in_the_store
     async def go():
         e = await opened(tmp_path)
         pending = asyncio.ensure_future(write(e, IndexOp("1", b"{}")))
-        await until_started(writers)
+        await writers.until_started()
         flushing = asyncio.ensure_future(e.flush(force=True))
         await asyncio.sleep(0.05)
         assert not flushing.done()
@@ -140,7 +106,7 @@ def test_close_waits_for_the_write_in_flight(tmp_path, writers):
     async def go():
         e = await opened(tmp_path)
         pending = asyncio.ensure_future(write(e, IndexOp("1", b'{"v":1}')))
-        await until_started(writers)
+        await writers.until_started()
         closing = asyncio.ensure_future(e.close(flush=False))
         await asyncio.sleep(0.05)
         assert not closing.done()  # closing LevelDB under a write is undefined behaviour
@@ -159,7 +125,7 @@ def test_a_synchronous_write_is_refused_while_an_async_one_is_in_flight(tmp_path
     async def go():
         e = await opened(tmp_path)
         pending = asyncio.ensure_future(write(e, IndexOp("1", b"{}")))
-        await until_started(writers)
+        await writers.until_started()
         with pytest.raises(IllegalArgument, match="write in flight"):
             e.write([IndexOp("2", b"{}")], lambda i, o: None)
         writers.gate.set()
@@ -174,7 +140,7 @@ def test_a_caller_cancelled_while_waiting_for_its_turn_writes_nothing(tmp_path, 
     async def go():
         e = await opened(tmp_path)
         first = asyncio.ensure_future(write(e, IndexOp("a", b"{}")))
-        await until_started(writers)
+        await writers.until_started()
         queued = asyncio.ensure_future(write(e, IndexOp("b", b"{}")))
         await asyncio.sleep(0.01)
         queued.cancel()

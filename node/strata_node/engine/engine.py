@@ -44,7 +44,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import msgspec
 import plyvel
@@ -160,14 +160,17 @@ class WriteResult(NamedTuple):
     operation: Operation
     result: str  # created | updated | deleted | not_found
 
+T = TypeVar("T")
+
 
 class _StagedWrite(NamedTuple):
-    """A primary's write batch, its sequence numbers assigned, not yet in the store."""
+    """A write batch, its sequence numbers assigned, not yet in the store."""
 
     batch: object  # plyvel.WriteBatch
     payloads: list[bytes]
     first_seq: int
     last_seq: int
+    seq_nos: list[int] | None = None  # a replica's, which may leave gaps; else first..last
 
 
 # The threads `write_async` writes LevelDB batches on. Any number of engines share them;
@@ -206,6 +209,7 @@ class Engine:
         self._flush_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()  # one write_async at a time: see there
         self._in_flight = False  # a write_async's batch is on a store-writer thread
+        self._between_writes: asyncio.Future | None = None  # see run_between_writes
         self._doc_count = 0
         self.failure: BaseException | None = None
         # Rebuilds a replayed operation's search structures (set by the shard from its
@@ -501,14 +505,7 @@ class Engine:
         if self._in_flight:
             raise IllegalArgument(f"{self.shard} has a write in flight; use write_async")
         staged = self._stage_write(requests, on_item, segment)
-        if staged is None:
-            return 0
-        self._append_to_translog(staged)
-        try:
-            staged.batch.write()
-        except Exception as e:
-            raise self._write_failed(e) from e
-        return self._landed(staged)
+        return 0 if staged is None else self._write_here(staged)
 
     async def write_async(self, requests: list[IndexOp | DeleteOp],
                           on_item: Callable[[int, WriteResult | StrataError], None],
@@ -523,9 +520,17 @@ class Engine:
         taken. Waiting for the lock can be cancelled; once the operations are in the
         translog the write runs to its end even if the caller is cancelled, since the
         store must take them or the engine fail."""
+        return await self._write_in_turn(lambda: self._stage_write(requests, on_item, segment)) or 0
+
+    async def _write_in_turn(self, stage: Callable[[], _StagedWrite | None]) -> int | None:
+        """Stage a batch once this write's turn has come (after any step
+        `run_between_writes` put ahead), append it to the translog and land it on a
+        store-writer thread; None when `stage` gave nothing to write."""
+        while self._between_writes is not None:
+            await asyncio.shield(self._between_writes)
         await self._write_lock.acquire()
         try:
-            staged = self._stage_write(requests, on_item, segment)
+            staged = stage()
             if staged is not None:
                 self._append_to_translog(staged)
         except BaseException:
@@ -533,11 +538,47 @@ class Engine:
             raise
         if staged is None:
             self._write_lock.release()
-            return 0
+            return None
         self._in_flight = True
         task = asyncio.ensure_future(self._land(staged))
         task.add_done_callback(_retrieve)
         return await asyncio.shield(task)
+
+    def _write_here(self, staged: _StagedWrite) -> int:
+        """Append a staged batch to the translog and write it on the calling thread."""
+        self._append_to_translog(staged)
+        try:
+            staged.batch.write()
+        except Exception as e:
+            raise self._write_failed(e) from e
+        return self._landed(staged)
+
+    def run_between_writes(self, step: Callable[[], T]) -> asyncio.Future[T]:
+        """Run `step` (blocking, short) once the writes already taking their turn have
+        landed, and before any write asked for from now on: at once when nothing is being
+        written, else as soon as the store is free. A promoted primary fills its gaps and
+        lists what it holds so: an old primary's batch still on its way into the store
+        must land first, and its own first writes must come after."""
+        loop = asyncio.get_running_loop()
+        if not self._write_lock.locked() and self._between_writes is None:
+            done = loop.create_future()
+            try:
+                done.set_result(step())
+            except Exception as e:
+                done.set_exception(e)
+            return done
+        barrier = self._between_writes = loop.create_future()
+
+        async def run() -> T:
+            try:
+                async with self._write_lock:
+                    return step()
+            finally:
+                if self._between_writes is barrier:
+                    self._between_writes = None
+                barrier.set_result(None)
+
+        return asyncio.ensure_future(run())
 
     def _append_to_translog(self, staged: _StagedWrite) -> None:
         try:
@@ -563,7 +604,11 @@ class Engine:
 
     def _landed(self, staged: _StagedWrite) -> int:
         """The batch is in the store: its operations count as processed."""
-        self.tracker.mark_processed_range(staged.first_seq, staged.last_seq)
+        if staged.seq_nos is None:
+            self.tracker.mark_processed_range(staged.first_seq, staged.last_seq)
+        else:
+            for seq_no in staged.seq_nos:
+                self.tracker.mark_processed(seq_no)
         self._dirty = True
         self.stats["operations_total"] += len(staged.payloads)
         return len(staged.payloads)
@@ -647,11 +692,39 @@ class Engine:
 
     def apply_operations(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]],
                          prebuilt: PrebuiltSegment | None = None) -> int:
-        """Apply operations the primary already executed (a replica's write, and peer
-        recovery's replay) as one batch: each keeps its sequence number, primary term and
-        version; an operation this copy has already processed is skipped, and an older
-        version of a document never replaces a newer one. Returns how many were applied.
-        With `prebuilt`, the worker has indexed every index operation of the batch."""
+        """Apply operations the primary already executed (peer recovery's replay, a
+        promoted primary's no-ops) as one batch, written on the calling thread: each keeps
+        its sequence number, primary term and version; an operation this copy has already
+        processed is skipped, and an older version of a document never replaces a newer
+        one. Returns how many were applied. With `prebuilt`, the worker has indexed every
+        index operation of the batch. The event loop uses `apply_operations_async`, which
+        must not overlap this."""
+        if self._in_flight:
+            raise IllegalArgument(f"{self.shard} has a write in flight; use apply_operations_async")
+        staged = self._stage_apply(operations, prebuilt)
+        return 0 if staged is None else self._write_here(staged)
+
+    async def apply_operations_async(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]],
+                                     prebuilt: PrebuiltSegment | None = None,
+                                     admit: Callable[[], bool] = lambda: True) -> int | None:
+        """`apply_operations` for the event loop, a replica's write: its batch goes to the
+        store on a store-writer thread as a primary's does (`write_async`), one write at a
+        time. `admit` is asked once this write's turn has come: when it says no (a term
+        change began while the write waited), nothing is written and None is returned."""
+        admitted = False
+
+        def stage() -> _StagedWrite | None:
+            nonlocal admitted
+            admitted = admit()
+            return self._stage_apply(operations, prebuilt) if admitted else None
+
+        written = await self._write_in_turn(stage)
+        return written if written is not None else (0 if admitted else None)
+
+    def _stage_apply(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]],
+                     prebuilt: PrebuiltSegment | None) -> _StagedWrite | None:
+        """The LevelDB batch of operations applied with their sequence numbers; None when
+        this copy has processed them all. Nothing is written yet."""
         self.ensure_open()
         wb = self.db.write_batch()
         staged: dict[str, DocVersion] = {}
@@ -670,24 +743,14 @@ class Engine:
             payloads.append(payload)
             seqs.append(op.seq_no)
         if not payloads:
-            return 0
+            return None
         if prebuilt is None:
             self._write_segment(wb, segment)
         else:
             prebuilt.write_into(self, wb, segment.seq_nos)
         self._doc_count += delta
         wb.put(COUNT_KEY, str(self._doc_count).encode())
-        try:
-            self.translog.append(payloads, min(seqs), max(seqs))
-            wb.write()
-        except Exception as e:
-            self.fail("failed to apply operations", e)
-            raise StrataError(f"{self.shard} failed to apply operations", caused_by=e) from e
-        for seq_no in seqs:
-            self.tracker.mark_processed(seq_no)
-        self._dirty = True
-        self.stats["operations_total"] += len(payloads)
-        return len(payloads)
+        return _StagedWrite(wb, payloads, min(seqs), max(seqs), seqs)
 
     def history(self, from_seq_no: int, to_seq_no: int) -> list[bytes]:
         """The encoded operations with sequence numbers in [from, to] the store holds, in

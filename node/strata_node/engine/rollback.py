@@ -291,8 +291,10 @@ def adopt(engine, rollback: Rollback) -> None:
 async def roll_back(engine, global_checkpoint: int, keep: set[tuple[int, int]], limit: int) -> int:
     """Undo every operation above `global_checkpoint` not in `keep`; returns how many.
     Flushes and pruning wait meanwhile (a commit point must not name what is being
-    undone); the caller keeps writes away. Raises RollbackRefused when the store cannot."""
-    async with engine._flush_lock, engine._prune_lock:  # pruning keeps what this may restore
+    undone); so does a write on its way into the store, which lands first. The caller
+    keeps later writes away. Raises RollbackRefused when the store cannot."""
+    # pruning keeps what this may restore; an older term's batch in flight lands before
+    async with engine._flush_lock, engine._prune_lock, engine._write_lock:
         engine.ensure_open()
         loop = asyncio.get_running_loop()
         rollback = await loop.run_in_executor(None, plan, engine, global_checkpoint, keep, limit)

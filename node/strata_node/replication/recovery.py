@@ -226,17 +226,25 @@ class PeerRecovery:
         """A replica of this node was promoted: bring the other copies in line with it.
         Its gaps are filled first; then what it holds above the global checkpoint is listed
         before any write can reach the copies, so that the first request of the new term
-        each copy sees carries it."""
-        try:
+        each copy sees carries it. Both wait for a batch of the old primary still on its
+        way into the store, and the new primary's writes wait for them."""
+
+        def prepare() -> None:
             filled = fill_seq_no_gaps(shard)
-        except StrataError as e:  # the engine failed, and reports it: the master moves on
-            log.warning("%s promoted to primary, but could not fill its gaps: %s", shard.ref, e)
-            return
-        if filled:
-            log.info("%s promoted to primary: filled %d sequence number gaps with no-ops", shard.ref, filled)
-        shard.resync_held = held_above_global_checkpoint(shard, MAX_VOUCHED_OPERATIONS)
+            if filled:
+                log.info("%s promoted to primary: filled %d sequence number gaps with no-ops",
+                         shard.ref, filled)
+            shard.resync_held = held_above_global_checkpoint(shard, MAX_VOUCHED_OPERATIONS)
+
+        prepared = shard.engine.run_between_writes(prepare)
 
         async def run() -> None:
+            try:
+                await prepared
+            except Exception as e:  # the engine failed, and reports it: the master moves on
+                log.warning("%s promoted to primary, but could not fill its gaps: %s", shard.ref, e,
+                            exc_info=not isinstance(e, StrataError))
+                return
             try:
                 await resync(self.node, service, shard)
             except Exception as e:  # the copies that could not take it were failed, or will be
@@ -432,10 +440,12 @@ class PeerRecovery:
         checkpoint = -1
         handed_off = False
         tracked: list[str] = []
+        loop = asyncio.get_running_loop()
         try:
             while start <= end:
                 task.ensure_not_cancelled()
-                chunk = engine.history(start, min(start + CHUNK_OPERATIONS - 1, end))
+                chunk = await loop.run_in_executor(None, engine.history, start,
+                                                   min(start + CHUNK_OPERATIONS - 1, end))
                 start += CHUNK_OPERATIONS
                 if not chunk:
                     continue

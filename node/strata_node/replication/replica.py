@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -207,8 +207,11 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
         operations, prebuilt = await index_operations(node, service, request.operations)
     else:
         await wait_for_fields(node, service, segment_fields(prebuilt.segment))
-    await _refuse_an_older_term(shard, request)  # a newer primary may have come meanwhile
-    engine.apply_operations(operations, prebuilt)
+    admit = _admit(shard, request)
+    while True:
+        await _refuse_an_older_term(shard, request)  # a newer primary may have come meanwhile
+        if await engine.apply_operations_async(operations, prebuilt, admit) is not None:
+            break  # else a term change began while the write waited for its turn
     # Persisted with this request's operations: the global checkpoint this copy
     # acknowledges, which its retention lease retains from, is the one it finds after a
     # restart (and vouches for the operations above).
@@ -260,6 +263,22 @@ async def _wait_for_mapping(node, service: IndexService, deadline: float, what: 
     await node.coordination.wait_for_change(min(remaining, 1.0))
 
 
+def _admit(shard: IndexShard, request: ReplicaRequest) -> Callable[[], bool]:
+    """Asked when the write's turn has come (the store takes one batch at a time): a
+    newer primary, or a promotion, may have come while it waited. Refuses an older term's
+    operations outright; a term change under way is waited out (the write looks again)."""
+    def admit() -> bool:
+        _check_term(shard, request)
+        return not shard.term_change.locked()
+    return admit
+
+
+def _check_term(shard: IndexShard, request: ReplicaRequest) -> None:
+    if request.primary_term < shard.operation_term:
+        raise IllegalState(f"{shard.ref} operation primary term [{request.primary_term}] is too old "
+                           f"(current [{shard.operation_term}])")
+
+
 async def _refuse_an_older_term(shard: IndexShard, request: ReplicaRequest) -> None:
     """Once a newer primary's first operations came, an older one's may reuse their
     sequence numbers and must never be applied here (ES's operation-term check); a term
@@ -267,9 +286,7 @@ async def _refuse_an_older_term(shard: IndexShard, request: ReplicaRequest) -> N
     if shard.term_change.locked():
         async with shard.term_change:
             pass
-    if request.primary_term < shard.operation_term:
-        raise IllegalState(f"{shard.ref} operation primary term [{request.primary_term}] is too old "
-                           f"(current [{shard.operation_term}])")
+    _check_term(shard, request)
 
 
 async def _take_new_term(shard: IndexShard, engine, request: ReplicaRequest) -> None:
