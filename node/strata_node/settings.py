@@ -465,5 +465,19 @@ def validate_index_settings(values: Mapping[str, Any], *, allow_private: bool = 
     return parsed
 
 
+def validate_settings_update(values: Mapping[str, Any]) -> None:
+    """The keys of a settings update: each must name a known setting, a null (a reset)
+    too, as in ES; only a wildcard reset (`prefix.*: null`) names none. Analysis keys are
+    checked whole where the index's own analysis is known (an update may name components
+    the index already defines)."""
+    validate_index_settings({k: v for k, v in values.items()
+                             if not is_wildcard_reset(k, v) and not k.startswith(INDEX_ANALYSIS_PREFIX)})
+
+
+def is_wildcard_reset(key: str, value: Any) -> bool:
+    """`prefix.*: null`, ES's wildcard delete: resets every setting it matches."""
+    return value is None and "*" in key
+
+
 def index_setting(values: Mapping[str, Any], key: str) -> Any:
     return INDEX_SETTINGS[key].get(values)

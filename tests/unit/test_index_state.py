@@ -13,6 +13,7 @@ from strata_node.common.errors import IllegalArgument, IndexClosed, IndexNotFoun
 from strata_node.index import aliases
 from strata_node.index.aliases import AliasLookup
 from strata_node.index.metadata import IndexMetadata
+from strata_node.settings import SettingsError
 
 ANALYSIS = {"index.analysis.analyzer.my.type": "custom", "index.analysis.analyzer.my.tokenizer": "standard"}
 MAPPINGS = {"properties": {"title": {"type": "text", "analyzer": "my"}}}
@@ -193,3 +194,14 @@ def test_a_wildcard_reset_on_an_open_index_drops_only_dynamic_settings():
     assert settings["index.number_of_shards"] == "1"  # final: kept
     # number_of_replicas went back to its default, 1: the routing table got the replica.
     assert [c.primary for c in content.routing_table.indices["blocked"]] == [True, False]
+
+
+def test_a_reset_of_an_unknown_setting_is_refused_as_setting_it_would_be():
+    for index in (an_index("logs-open"), CLOSED):
+        with pytest.raises(SettingsError, match=r"^unknown setting \[index.nope\]"):
+            update_settings(content_of(index), [index.name], {"index.nope": None})
+
+
+def test_a_reset_of_a_private_setting_is_refused():
+    with pytest.raises(SettingsError, match=r"private index setting \[index.verified_before_close\]"):
+        update_settings(content_of(CLOSED), ["logs-closed"], {"index.verified_before_close": None})

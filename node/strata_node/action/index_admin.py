@@ -35,7 +35,13 @@ from ..index.metadata import VERSION_CREATED, IndexMetadata, setting_string
 from ..index.service import analysis_names, parse_create_body
 from ..index.templates.resolve import compose_create_body
 from ..search.alias_filter import validate_alias_filter
-from ..settings import INDEX_ANALYSIS_PREFIX, INDEX_SETTINGS, SettingsError, validate_index_settings
+from ..settings import (
+    INDEX_ANALYSIS_PREFIX,
+    INDEX_SETTINGS,
+    SettingsError,
+    is_wildcard_reset,
+    validate_settings_update,
+)
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .master import MasterNodeRequest
@@ -242,10 +248,9 @@ def update_settings(content: ClusterStateContent, names: list[str],
     ones (analysis included) on closed indices only. A change of
     `index.number_of_replicas` adds unassigned replicas or removes the least advanced ones
     (unassigned, then recovering, then started); the reroute after places the new ones."""
-    validate_index_settings({k: v for k, v in settings.items()
-                             if v is not None and not k.startswith(INDEX_ANALYSIS_PREFIX)})
+    validate_settings_update(settings)
     refuse_static(settings, [_index(content, n) for n in names])
-    wildcards = [k for k, v in settings.items() if _wildcard_reset(k, v)]
+    wildcards = [k for k, v in settings.items() if is_wildcard_reset(k, v)]
     indices = dict(content.metadata.indices)
     routing = dict(content.routing_table.indices)
     changed = False
@@ -270,10 +275,6 @@ def update_settings(content: ClusterStateContent, names: list[str],
                                                                        routing))
 
 
-def _wildcard_reset(key: str, value: Any) -> bool:
-    return value is None and "*" in key
-
-
 def _reset_by_wildcard(key: str, wildcards: list[str], closed: bool) -> bool:
     """Whether a `prefix.*: null` reset (ES's wildcard delete) drops `key`: one an update
     may change, that is a dynamic setting, or on a closed index any but final and private
@@ -290,7 +291,7 @@ def refuse_static(settings: dict[str, Any], targets: list[IndexMetadata]) -> Non
     """Only dynamic settings change on an open index; final ones on none. (A wildcard reset
     is never refused: it drops what each index may lose.)"""
     open_targets = sorted((m for m in targets if not m.closed), key=lambda m: m.name)
-    for key in [k for k, v in settings.items() if not _wildcard_reset(k, v)]:
+    for key in [k for k, v in settings.items() if not is_wildcard_reset(k, v)]:
         setting = INDEX_SETTINGS.get(key)
         static = (setting is not None and not setting.dynamic) or key.startswith(INDEX_ANALYSIS_PREFIX)
         if static and open_targets:

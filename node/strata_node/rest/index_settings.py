@@ -11,7 +11,7 @@ from ..action.index_admin import UPDATE_SETTINGS as UPDATE_ACTION
 from ..action.index_admin import UpdateSettingsRequest
 from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..common.errors import ActionRequestValidation, IllegalArgument
-from ..settings import INDEX_ANALYSIS_PREFIX, SettingsError, normalize_index_settings, validate_index_settings
+from ..settings import SettingsError, normalize_index_settings, validate_settings_update
 from .controller import RestController, RestResponse
 from .indices import indices_options
 from .request import RestRequest
@@ -36,10 +36,7 @@ class IndexSettingsHandlers:
             raise ActionRequestValidation(["no settings to update"])
         settings = normalize_index_settings(body)
         try:
-            # Analysis is checked on the master, whole: an update may name components
-            # the closed index already defines.
-            validate_index_settings({k: v for k, v in settings.items()
-                                     if v is not None and not k.startswith(INDEX_ANALYSIS_PREFIX)})
+            validate_settings_update(settings)
         except SettingsError as e:
             raise IllegalArgument(str(e)) from None
         master_timeout = request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)
