@@ -11,6 +11,7 @@ import pytest
 from strata_node.engine import operation as ops
 from strata_node.engine import rollback
 from strata_node.engine.engine import Engine, IndexOp, ShardRef
+from strata_node.replication import replica
 from strata_node.replication.replica import fill_seq_no_gaps
 
 REF = ShardRef("logs", "uuid-1", 0)
@@ -156,6 +157,52 @@ def test_a_rollback_waits_for_the_batch_in_flight_and_undoes_it_too(tmp_path, wr
         await in_flight
         assert await undoing == 1
         assert e.get("d3") is None and e.tracker.checkpoint == 2
+        await e.close()
+
+    asyncio.run(go())
+
+
+def test_a_new_primarys_first_request_rolls_back_the_old_primarys_batch_that_was_in_flight(tmp_path, writers):
+    async def go():
+        e = await with_three_documents(tmp_path, writers)  # global checkpoint 2
+        shard = SimpleNamespace(operation_term=1, term_change=asyncio.Lock(), ref="[logs][0]")
+        old_term = SimpleNamespace(primary_term=1)
+        in_flight = asyncio.ensure_future(e.apply_operations_async(
+            [operation(3, "old3"), operation(4, "old4")], None, replica._admit(shard, old_term)))
+        await writers.until_started()
+        # The new primary never had 3 and 4: it holds nothing above the global checkpoint.
+        new_term = replica.ReplicaRequest(index="logs", index_uuid="uuid-1", shard=0, primary_term=2,
+                                          global_checkpoint=2, operations=[], held_above_global_checkpoint=[])
+
+        async def take_new_term():
+            async with shard.term_change:
+                await replica._take_new_term(shard, e, new_term)
+
+        taking = asyncio.ensure_future(take_new_term())
+        await asyncio.sleep(0.01)
+        assert not taking.done()  # it reads what the copy holds only once the batch is in
+        writers.gate.set()
+        await asyncio.gather(in_flight, taking)
+        assert shard.operation_term == 2 and e.tracker.checkpoint == 2
+        assert await e.apply_operations_async([operation(3, "new3", term=2)], None,
+                                              replica._admit(shard, new_term)) == 1
+        assert e.get("old3") is None and e.get("old4") is None and e.get("new3") is not None
+        await e.close()
+
+    asyncio.run(go())
+
+
+def test_a_step_run_between_writes_that_fails_lets_the_writes_after_it_go_on(tmp_path, writers):
+    async def go():
+        e = await opened(tmp_path)
+        in_flight = asyncio.ensure_future(e.apply_operations_async([operation(0, "a")]))
+        await writers.until_started()
+        step = e.run_between_writes(lambda: 1 / 0)
+        write = asyncio.ensure_future(e.apply_operations_async([operation(1, "b")]))
+        writers.gate.set()
+        with pytest.raises(ZeroDivisionError):
+            await step
+        assert await in_flight == 1 and await write == 1
         await e.close()
 
     asyncio.run(go())

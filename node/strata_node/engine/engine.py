@@ -553,6 +553,11 @@ class Engine:
             raise self._write_failed(e) from e
         return self._landed(staged)
 
+    async def writes_landed(self) -> None:
+        """Wait until the writes that have their turn, or wait for it, are in the store."""
+        async with self._write_lock:
+            pass
+
     def run_between_writes(self, step: Callable[[], T]) -> asyncio.Future[T]:
         """Run `step` (blocking, short) once the writes already taking their turn have
         landed, and before any write asked for from now on: at once when nothing is being

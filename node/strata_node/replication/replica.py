@@ -296,6 +296,9 @@ async def _take_new_term(shard: IndexShard, engine, request: ReplicaRequest) -> 
     new primary all holds, term for term, has nothing to undo. One that cannot roll back
     (the primary sent no list of what it holds, or the store keeps no record of what the
     operations replaced) refuses, is failed and recovers again."""
+    # An older term's batch on its way into the store lands first, so that what this copy
+    # holds is read whole; a write asking for its turn from now on waits out the term change.
+    await engine.writes_landed()
     if engine.tracker.max_seq_no > request.global_checkpoint and not await asyncio.get_running_loop(
             ).run_in_executor(None, _held_by_primary, engine, request):  # a history read: off the loop
         held = request.held_above_global_checkpoint
