@@ -206,3 +206,20 @@ def test_a_step_run_between_writes_that_fails_lets_the_writes_after_it_go_on(tmp
         await e.close()
 
     asyncio.run(go())
+
+
+def test_a_step_run_between_writes_cancelled_before_it_ran_lets_the_writes_after_it_go_on(tmp_path, writers):
+    async def go():
+        e = await opened(tmp_path)
+        in_flight = asyncio.ensure_future(e.apply_operations_async([operation(0, "a")]))
+        await writers.until_started()
+        ran = []
+        step = e.run_between_writes(lambda: ran.append("step"))
+        step.cancel()  # as a shutdown cancels a promoted primary's resync
+        write = asyncio.ensure_future(e.apply_operations_async([operation(1, "b")]))
+        writers.gate.set()
+        assert await in_flight == 1 and await asyncio.wait_for(write, 5) == 1
+        assert ran == [] and step.cancelled()
+        await e.close()
+
+    asyncio.run(go())

@@ -575,15 +575,17 @@ class Engine:
         barrier = self._between_writes = loop.create_future()
 
         async def run() -> T:
-            try:
-                async with self._write_lock:
-                    return step()
-            finally:
-                if self._between_writes is barrier:
-                    self._between_writes = None
-                barrier.set_result(None)
+            async with self._write_lock:
+                return step()
 
-        return asyncio.ensure_future(run())
+        def release(_: asyncio.Future) -> None:  # also when cancelled before it ever ran
+            if self._between_writes is barrier:
+                self._between_writes = None
+            barrier.set_result(None)
+
+        task = asyncio.ensure_future(run())
+        task.add_done_callback(release)
+        return task
 
     def _append_to_translog(self, staged: _StagedWrite) -> None:
         try:
