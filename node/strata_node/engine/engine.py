@@ -160,8 +160,6 @@ class WriteResult(NamedTuple):
     operation: Operation
     result: str  # created | updated | deleted | not_found
 
-T = TypeVar("T")
-
 
 class _StagedWrite(NamedTuple):
     """A write batch, its sequence numbers assigned, not yet in the store."""
@@ -172,6 +170,8 @@ class _StagedWrite(NamedTuple):
     last_seq: int
     seq_nos: list[int] | None = None  # a replica's, which may leave gaps; else first..last
 
+
+T = TypeVar("T")
 
 # The threads `write_async` writes LevelDB batches on. Any number of engines share them;
 # each engine has at most one write in flight.
