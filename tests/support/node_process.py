@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
+from collections import deque
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
 TRANSPORT = re.compile(r"transport listening on ([\d.]+:\d+)")
+TRANSCRIPT_LINES = 20_000
+
+# Every node process made, for the report of a failed test (tests/conftest.py).
+_made: weakref.WeakSet[NodeProcess] = weakref.WeakSet()
+
+
+def made_nodes() -> list[NodeProcess]:
+    return list(_made)
 
 
 class NodeProcess:
@@ -30,7 +40,13 @@ class NodeProcess:
         self.url = ""
         self.transport_address = ""
         self.log: list[str] = []
+        # What every run of this node printed, restarts and kills included (`log` is the
+        # current run's): a failed test reports it. `lines` counts all ever appended.
+        self.transcript: deque[str] = deque(maxlen=TRANSCRIPT_LINES)
+        self.lines = 0
+        self._runs = 0
         self._lines = threading.Condition()
+        _made.add(self)
 
     def start(self, timeout: float = 30.0) -> NodeProcess:
         env = dict(os.environ)
@@ -43,6 +59,8 @@ class NodeProcess:
         for s in self.settings:
             args += ["-E", s]
         self.log = []
+        self._runs += 1
+        self._record(f"=== {self.name}: run {self._runs} ===\n")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                      text=True, bufsize=1)
         threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()
@@ -79,7 +97,21 @@ class NodeProcess:
         for line in proc.stdout:
             with self._lines:
                 self.log.append(line)
+                self._record(line)
                 self._lines.notify_all()
+
+    def _record(self, line: str) -> None:
+        self.transcript.append(line)
+        self.lines += 1
+
+    def transcript_since(self, mark: int, limit: int) -> str:
+        """The last `limit` lines this node printed after it had printed `mark` lines."""
+        new = min(self.lines - mark, len(self.transcript), limit)
+        if new <= 0:
+            return ""
+        skipped = self.lines - mark - new
+        head = f"[{skipped} earlier lines left out]\n" if skipped else ""
+        return head + "".join(list(self.transcript)[-new:])
 
     def output(self) -> str:
         return "".join(self.log)
@@ -102,3 +134,4 @@ class NodeProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+            self._record(f"=== {self.name}: killed (SIGKILL) ===\n")
