@@ -56,6 +56,7 @@ from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
 from .index_structures import EncodedSegment, IndexedDocument, SegmentWriter
 from .operation import CommitPoint, Operation
+from .read_gate import ReadGate
 from .segment_reader import BlockCache, SegmentReader
 from .translog import Translog
 
@@ -218,6 +219,8 @@ class Engine:
         self._field_stats: dict[str, list[int]] = {}
         self.closed = False
         self._closing: asyncio.Future | None = None
+        # Reads of the store on other threads (searches, history reads): see read_gate.
+        self.reads = ReadGate(str(shard), lambda: EngineClosed(f"{shard} engine is closed"))
         # Counters and the time spent (nanoseconds), as the index and node stats show them.
         self.stats = {"operations_total": 0, "refresh_total": 0, "refresh_nanos": 0, "flush_total": 0,
                       "flush_periodic": 0, "flush_nanos": 0}
@@ -401,6 +404,7 @@ class Engine:
             except Exception:
                 log.exception("%s failed to flush on close", self.shard)
         self.closed = True
+        self.reads.shut()
         self._fail_refresh_listeners(EngineClosed(f"{self.shard} engine is closed"))
         # A flush, sync or roll still running uses the files and the store: let it end
         # before closing them (a closed descriptor number may be reused by another file).
@@ -412,12 +416,21 @@ class Engine:
                     log.exception("%s failed to sync the translog on close", self.shard)
 
             def close_blocking() -> None:
+                self.reads.wait_until_empty()
                 if self._searcher is not None:
                     self._searcher.close()
                 if self.db is not None:
                     self.db.close()
 
             await asyncio.get_running_loop().run_in_executor(None, close_blocking)
+
+    async def read_off_loop(self, fn: Callable[..., T], *args, executor=None) -> T:
+        """`fn(*args)`, a blocking read of the store, on `executor`'s thread inside the
+        read gate: the engine's close waits for it rather than closing the store under it."""
+        def read() -> T:
+            with self.reads.entered():
+                return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(executor, read)
 
     def fail(self, reason: str, error: BaseException) -> None:
         if self.failure is None:
@@ -954,7 +967,8 @@ class Engine:
         self.ensure_open()
         reader = self._reader
         if reader is None or reader.snapshot is not self._searcher:
-            reader = self._reader = SegmentReader(self._searcher, self.block_cache, self._generation)
+            reader = self._reader = SegmentReader(self._searcher, self.block_cache, self._generation,
+                                                  self.reads)
         return reader
 
     async def sync_translog(self) -> None:

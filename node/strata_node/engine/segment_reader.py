@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 
 from . import index_structures as ix
 from . import operation as ops
+from .read_gate import ReadGate
 
 EMPTY_SEQS = np.empty(0, dtype=np.int64)
 _SEQ_SIZE = ix.SEQ.size
@@ -186,8 +188,9 @@ def _nbytes(*arrays: np.ndarray) -> int:
 class SegmentReader:
     """The search structures as one LevelDB snapshot (one refresh) has them."""
 
-    def __init__(self, snapshot, cache: BlockCache, generation: int = 0):
+    def __init__(self, snapshot, cache: BlockCache, generation: int = 0, reads: ReadGate | None = None):
         self.snapshot = snapshot
+        self.reads = reads  # the engine's gate (None: a reader no close can pull away)
         self.cache = cache
         self.epoch = cache.epoch  # which keys' values the cache holds for this snapshot
         self.generation = generation  # increases with every refresh: which snapshot is newer
@@ -195,6 +198,11 @@ class SegmentReader:
         self._docs: np.ndarray | None = None
         self._columns: dict[tuple[bytes, str], Column] = {}
         self._lock = threading.Lock()
+
+    def reading(self) -> AbstractContextManager:
+        """Hold the store open while a search phase reads it on its thread (the engine's
+        close waits); raises the engine's closed error once a close has begun."""
+        return nullcontext() if self.reads is None else self.reads.entered()
 
     # -- documents -------------------------------------------------------------------------
 

@@ -275,8 +275,8 @@ class PeerRecovery:
         copy cut short before its history arrived) cannot be vouched for: it goes."""
         shard = await service.open_shard(n)
         engine = shard.engine
-        if shard.state == "STARTED" and engine.tracker.max_seq_no < 0 and not await asyncio.get_running_loop(
-                ).run_in_executor(None, engine.holds_nothing):
+        if shard.state == "STARTED" and engine.tracker.max_seq_no < 0 \
+                and not await engine.read_off_loop(engine.holds_nothing):
             await service.close_shard(n)
             await asyncio.get_running_loop().run_in_executor(None, self.prepare_empty, service, n)
             shard = await service.open_shard(n)
@@ -414,8 +414,7 @@ class PeerRecovery:
         verified = True
         if request.history_uuid:
             self._check_kept_store(engine, shard, request)
-            verified = await asyncio.get_running_loop().run_in_executor(
-                None, self._holds_all, engine, request.above_global_checkpoint)
+            verified = await engine.read_off_loop(self._holds_all, engine, request.above_global_checkpoint)
             if verified is False:
                 raise DivergedHistory(f"{shard.ref} recovery target [{request.target_allocation_id}] holds "
                                       "operations the primary's history does not")
@@ -440,11 +439,10 @@ class PeerRecovery:
         checkpoint = -1
         handed_off = False
         tracked: list[str] = []
-        loop = asyncio.get_running_loop()
         try:
             while start <= end:
                 task.ensure_not_cancelled()
-                chunk = await loop.run_in_executor(None, engine.history, start,
+                chunk = await engine.read_off_loop(engine.history, start,
                                                    min(start + CHUNK_OPERATIONS - 1, end))
                 start += CHUNK_OPERATIONS
                 if not chunk:

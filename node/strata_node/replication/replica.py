@@ -299,8 +299,8 @@ async def _take_new_term(shard: IndexShard, engine, request: ReplicaRequest) -> 
     # An older term's batch on its way into the store lands first, so that what this copy
     # holds is read whole; a write asking for its turn from now on waits out the term change.
     await engine.writes_landed()
-    if engine.tracker.max_seq_no > request.global_checkpoint and not await asyncio.get_running_loop(
-            ).run_in_executor(None, _held_by_primary, engine, request):  # a history read: off the loop
+    if engine.tracker.max_seq_no > request.global_checkpoint \
+            and not await engine.read_off_loop(_held_by_primary, engine, request):  # a history read
         held = request.held_above_global_checkpoint
         refusal = (f"{shard.ref} holds operations above the global checkpoint [{request.global_checkpoint}] "
                    f"of primary term [{shard.operation_term}]; it must recover from the primary of term "

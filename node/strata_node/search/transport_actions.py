@@ -156,8 +156,9 @@ class ShardSearchService:
             self._wait_for_fault(ctx)
         req, query = search_request(request)
         query = filtered(query, request.alias_filter)
-        result = query_phase(ctx, req, query, max_result_window=request.max_result_window,
-                             boost=request.boost)
+        with ctx.reader.reading():
+            result = query_phase(ctx, req, query, max_result_window=request.max_result_window,
+                                 boost=request.boost)
         if not result.seqs:
             return result  # nothing to fetch: no context to keep
         kept = dataclasses.replace(ctx, task=None, deadline=None)
@@ -165,8 +166,9 @@ class ShardSearchService:
 
     def fetch(self, request: FetchShardRequest, task: Task) -> FetchShardResponse:
         ctx = dataclasses.replace(self.contexts.take(request.context_id), task=task)
-        return FetchShardResponse(hits=fetch_phase(ctx, request.seqs, request.scores, request.sort_values,
-                                                   request.spec))
+        with ctx.reader.reading():
+            hits = fetch_phase(ctx, request.seqs, request.scores, request.sort_values, request.spec)
+        return FetchShardResponse(hits=hits)
 
     async def free_context(self, request: FreeContextRequest, task: Task) -> FreeContextResponse:
         return FreeContextResponse(freed=self.contexts.free(request.context_id))
@@ -180,13 +182,15 @@ class ShardSearchService:
 
     def count(self, request: QueryOnlyRequest, task: Task) -> CountShardResponse:
         ctx, query = self._query_only(request, task)
-        count, early = count_phase(ctx, query, min_score=request.min_score,
-                                   terminate_after=request.terminate_after)
+        with ctx.reader.reading():
+            count, early = count_phase(ctx, query, min_score=request.min_score,
+                                       terminate_after=request.terminate_after)
         return CountShardResponse(count=count, terminated_early=early)
 
     def validate(self, request: QueryOnlyRequest, task: Task) -> Empty:
         ctx, query = self._query_only(request, task)
-        validate_phase(ctx, query)
+        with ctx.reader.reading():
+            validate_phase(ctx, query)
         return Empty()
 
 
