@@ -4,6 +4,7 @@ and refuses reads that come after it began."""
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -95,3 +96,65 @@ def test_a_shut_gate_lets_the_reads_inside_finish():
     gate.wait_until_empty()  # returns at once: nobody is inside
     with pytest.raises(EngineClosed), gate.entered():
         pass
+
+
+def test_a_search_phase_running_when_close_begins_stops_at_its_next_check(tmp_path):
+    """The close waits for a step of the search, not for all of it: the phase's next check
+    between steps raises the engine's closed error, and the close then goes on."""
+    from strata_node.index.analysis import index_analyzers
+    from strata_node.index.mapping import Mapping
+    from strata_node.search.context import ShardContext
+
+    async def go():
+        e = await holding_one_document(tmp_path)
+        ctx = ShardContext(index="logs", shard_id=0, reader=e.searcher(), mapping=Mapping.empty(),
+                           analyzers=index_analyzers({}, "logs"), now_millis=0)
+        inside, stopped = threading.Event(), []
+
+        def phase():
+            with ctx.reader.reading():
+                inside.set()
+                deadline = time.monotonic() + 3
+                while time.monotonic() < deadline:
+                    try:
+                        ctx.check_cancelled()
+                    except EngineClosed:
+                        stopped.append(True)
+                        return
+                    ctx.reader.document(0)
+
+        running = asyncio.get_running_loop().run_in_executor(None, phase)
+        await asyncio.get_running_loop().run_in_executor(None, inside.wait, 10)
+        await e.close()
+        await running
+        assert stopped == [True]
+
+    asyncio.run(go())
+
+
+def test_the_history_size_of_index_stats_holds_the_store_open(tmp_path):
+    from types import SimpleNamespace
+
+    from strata_node.action.index_stats import retained_history
+
+    async def go():
+        e = await holding_one_document(tmp_path)
+        started, release = threading.Event(), threading.Event()
+
+        def slow_walk():
+            started.set()
+            release.wait(10)
+            return sum(1 for _ in e.db.iterator(include_value=False)) and 1  # the store is open
+
+        e.history_size = slow_walk
+        shard = SimpleNamespace(is_active=True, engine=e, ref=REF)
+        counting = asyncio.get_running_loop().run_in_executor(None, retained_history, shard)
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        closing = asyncio.ensure_future(e.close())
+        await asyncio.sleep(0.2)
+        assert not closing.done()
+        release.set()
+        await closing
+        assert await counting == 0  # one operation, one live document
+
+    asyncio.run(go())

@@ -85,9 +85,11 @@ def retained_history(shard) -> int | None:
     """History operations beyond each live document's own. Blocking."""
     if not shard.is_active:
         return None
+    engine = shard.engine
     try:
-        return shard.engine.history_size() - shard.engine.doc_count
-    except (StrataError, RuntimeError) as e:  # closed or failed meanwhile (plyvel: RuntimeError)
+        with engine.reads.entered():  # a close waits for the walk (see engine/read_gate.py)
+            return engine.history_size() - engine.doc_count
+    except StrataError as e:  # closed or failed meanwhile
         log.info("%s: no history size for stats: %s", shard.ref, e)
         return None
 

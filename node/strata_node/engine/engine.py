@@ -51,6 +51,7 @@ import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
 from ..common.files import fsync_dir
+from ..common.to_the_end import on_thread
 from . import file_set, index_structures, retention_leases
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
@@ -828,13 +829,11 @@ class Engine:
             if bound <= start:
                 return 0
             self.min_retained_seq_no = bound
-            loop = asyncio.get_running_loop()
             pruned = 0
             while start < bound and not self.closed:
                 stop = min(start + PRUNE_BATCH, bound)
                 try:
-                    pruned += await loop.run_in_executor(executor, self._prune_blocking, start, stop,
-                                                         global_checkpoint)
+                    pruned += await on_thread(executor, self._prune_blocking, start, stop, global_checkpoint)
                 except Exception as e:
                     self.fail("failed to prune the history", e)
                     raise
@@ -887,8 +886,8 @@ class Engine:
         async with self._flush_lock:
             self.ensure_open()
             checkpoint = self.tracker.checkpoint
-            names = await asyncio.get_running_loop().run_in_executor(
-                executor, file_set.take, self.path / "index", target, self._flush_memtable)
+            names = await on_thread(executor, file_set.take, self.path / "index", target,
+                                    self._flush_memtable)
             return names, checkpoint
 
     def _flush_memtable(self) -> None:
@@ -1062,8 +1061,7 @@ class Engine:
         async with self._flush_lock:
             commit = CommitPoint(self.commit.local_checkpoint, self.commit.max_seq_no,
                                  self.commit.translog_generation, self.commit.translog_uuid, history_uuid)
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True))
+            await on_thread(None, lambda: self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True))
             self.commit = commit
 
     def _write_commit(self, commit: CommitPoint) -> None:
@@ -1096,7 +1094,6 @@ class Engine:
                 if not periodic:
                     self._count_flush(started, False)
                 return False
-            loop = asyncio.get_running_loop()
             try:
                 new_generation = await self.translog.roll_generation()
             except Exception as e:
@@ -1109,7 +1106,7 @@ class Engine:
                 commit = CommitPoint(self.tracker.checkpoint, self.tracker.max_seq_no, new_generation,
                                      self.translog.translog_uuid, self.commit.history_uuid)
             try:
-                await loop.run_in_executor(None, self._write_commit, commit)
+                await on_thread(None, self._write_commit, commit)
                 self.commit = commit
                 self._undone = {u: g for u, g in self._undone.items() if u[0] > commit.local_checkpoint}
                 await self.translog.trim_below(new_generation)

@@ -4,7 +4,9 @@ plyvel checks that its database is open, then lets go of the GIL for the LevelDB
 close on another thread in between frees what the read is using, and the process dies.
 So every read that runs off the event loop passes through the engine's gate, and the
 engine's close shuts the gate (no new read gets in) and waits for the reads inside
-before it closes the store, as Elasticsearch's Store is reference counted."""
+before it closes the store, as Elasticsearch's Store is reference counted. A search
+inside when the close begins stops at its next check between steps (`check`), as a
+cancelled one does, so a close waits for a step rather than a whole search."""
 
 from __future__ import annotations
 
@@ -48,6 +50,11 @@ class ReadGate:
                 self._inside -= 1
                 if self._inside == 0:
                     self._empty.set()
+
+    def check(self) -> None:
+        """The closed error once a close has begun: a long read inside looks between steps."""
+        if self._shut:
+            raise self._closed_error()
 
     def shut(self) -> None:
         """No read gets in from now on. Runs on the event loop, never blocks."""

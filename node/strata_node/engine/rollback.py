@@ -29,12 +29,12 @@ needs more is failed and recovers again, as before rollbacks existed.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 
 import msgspec
 
+from ..common.to_the_end import on_thread
 from . import index_structures as ix
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
@@ -296,8 +296,7 @@ async def roll_back(engine, global_checkpoint: int, keep: set[tuple[int, int]], 
     # pruning keeps what this may restore; an older term's batch in flight lands before
     async with engine._flush_lock, engine._prune_lock, engine._write_lock:
         engine.ensure_open()
-        loop = asyncio.get_running_loop()
-        rollback = await loop.run_in_executor(None, plan, engine, global_checkpoint, keep, limit)
+        rollback = await on_thread(None, plan, engine, global_checkpoint, keep, limit)
         if rollback is None:
             return 0
         try:
@@ -305,7 +304,7 @@ async def roll_back(engine, global_checkpoint: int, keep: set[tuple[int, int]], 
             rollback.generation = await engine.translog.roll_generation()
             for seq_no, term in rollback.undone:
                 rollback.changes[undone_key(seq_no, term)] = SEQ.pack(rollback.generation)
-            await loop.run_in_executor(None, write, engine, rollback)
+            await on_thread(None, write, engine, rollback)
         except Exception as e:
             engine.fail("failed to roll back operations above the global checkpoint", e)
             raise

@@ -204,6 +204,11 @@ class SegmentReader:
         close waits); raises the engine's closed error once a close has begun."""
         return nullcontext() if self.reads is None else self.reads.entered()
 
+    def ensure_open(self) -> None:
+        """The engine's closed error once its close has begun (a phase looks between steps)."""
+        if self.reads is not None:
+            self.reads.check()
+
     # -- documents -------------------------------------------------------------------------
 
     @property

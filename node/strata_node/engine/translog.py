@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..common.errors import StrataError, TranslogCorrupted
 from ..common.files import fsync_dir
+from ..common.to_the_end import on_thread
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ class Translog:
             w = self._writer
             ckp = self._checkpoint_for(w, w.offset)
             try:
-                await asyncio.get_running_loop().run_in_executor(None, self._sync_blocking, w.fd, ckp)
+                await on_thread(None, self._sync_blocking, w.fd, ckp)
             except Exception as e:
                 raise self._failed(e) from e
             w.synced_offset = ckp.offset
@@ -336,12 +337,11 @@ class Translog:
     async def roll_generation(self) -> int:
         """Start a new generation; returns its number. Everything appended before the
         call is in older, synced generations afterwards."""
-        loop = asyncio.get_running_loop()
         async with self._sync_lock:
             self._check_usable()
             old = self._writer
-            new = await loop.run_in_executor(
-                None, self._new_generation_file, self.path, self.translog_uuid, old.generation + 1)
+            new = await on_thread(None, self._new_generation_file, self.path, self.translog_uuid,
+                                  old.generation + 1)
             self._writer = new  # appends from here on go to the new generation
             self._sizes[old.generation] = old.offset
             ckp = self._checkpoint_for(new, new.offset)
@@ -355,7 +355,7 @@ class Translog:
                 self._write_checkpoint(self.path, ckp)
 
             try:
-                await loop.run_in_executor(None, finish)
+                await on_thread(None, finish)
             except Exception as e:
                 # Appends waiting for a sync went to the old generation, which may not be
                 # on disk: none of them may be acknowledged.
@@ -380,7 +380,7 @@ class Translog:
                         f.unlink()
 
             try:
-                await asyncio.get_running_loop().run_in_executor(None, trim)
+                await on_thread(None, trim)
             except Exception as e:
                 raise self._failed(e) from e
             self._checkpoint = ckp
@@ -398,7 +398,7 @@ class Translog:
             try:
                 if sync and self._tragic is None and self.needs_sync():
                     ckp = self._checkpoint_for(w, w.offset)
-                    await asyncio.get_running_loop().run_in_executor(None, self._sync_blocking, w.fd, ckp)
+                    await on_thread(None, self._sync_blocking, w.fd, ckp)
                     w.synced_offset = ckp.offset
                     self._checkpoint = ckp
             except Exception as e:

@@ -314,7 +314,7 @@ class PeerRecovery:
             state.source = primary.node
             state.start_translog()
             loop = asyncio.get_running_loop()
-            request = await loop.run_in_executor(None, self._start_request, service, shard, copy)
+            request = await shard.engine.read_off_loop(self._start_request, service, shard, copy)
             state.reused_operations = max(0, request.starting_seq_no)
             if state.reused_operations:
                 state.bytes_reused = await loop.run_in_executor(None, dir_size, shard.path / "index")
@@ -327,7 +327,7 @@ class PeerRecovery:
                     raise
                 log.info("[%s][%d] local store not kept: %s", service.name, copy.shard, e)
                 shard = await self._start_over(service, shard, copy)
-                request = await loop.run_in_executor(None, self._start_request, service, shard, copy)
+                request = await shard.engine.read_off_loop(self._start_request, service, shard, copy)
                 state.reused_operations = state.bytes_reused = 0
                 with context.bound(context.RequestContext({}, str(task.id))):
                     response = await node.transport.execute(

@@ -42,6 +42,8 @@ class ShardContext:
 
     def check_cancelled(self) -> None:
         """TaskCancelled once the phase's task is cancelled (the work runs on a thread
-        the cancellation cannot interrupt, so it looks between steps)."""
+        the cancellation cannot interrupt, so it looks between steps); the engine's closed
+        error once the shard's close has begun, which waits for this phase to stop."""
         if self.task is not None:
             self.task.ensure_not_cancelled()
+        self.reader.ensure_open()

@@ -1,0 +1,39 @@
+"""Blocking work on a thread that its caller's cancellation does not cut loose.
+
+`await loop.run_in_executor(...)` ends at once when the awaiting task is cancelled, but
+the thread goes on. A caller holding a lock (the engine's flush, prune and write locks, the
+translog's sync lock) would then let it go under the thread, and the next holder (a
+close, a second flush) would work on the same files and store at the same time. So work
+done under such a lock goes through `on_thread`: a cancellation waits for the thread to
+end before it goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+async def on_thread(executor: Executor | None, fn: Callable[..., T], *args) -> T:
+    """`fn(*args)` on `executor`; when the caller is cancelled meanwhile, the cancellation
+    reaches it only once the thread is done (a failure the thread then meets is logged:
+    nobody is left to raise it to)."""
+    work = asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        while not work.done():
+            try:
+                await asyncio.wait([work])
+            except asyncio.CancelledError:
+                continue
+        if not work.cancelled() and work.exception() is not None:
+            log.error("%s failed after its caller was cancelled", getattr(fn, "__qualname__", fn),
+                      exc_info=work.exception())
+        raise
