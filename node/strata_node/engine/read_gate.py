@@ -34,6 +34,10 @@ class ReadGate:
     def inside(self) -> int:
         return self._inside
 
+    @property
+    def is_shut(self) -> bool:
+        return self._shut
+
     @contextmanager
     def entered(self) -> Iterator[None]:
         """Hold the store open for the read in the block; raises the closed error once a

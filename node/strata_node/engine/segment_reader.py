@@ -204,6 +204,11 @@ class SegmentReader:
         close waits); raises the engine's closed error once a close has begun."""
         return nullcontext() if self.reads is None else self.reads.entered()
 
+    @property
+    def closed(self) -> bool:
+        """Whether the engine's close has begun: the reader will not read again."""
+        return self.reads is not None and self.reads.is_shut
+
     def ensure_open(self) -> None:
         """The engine's closed error once its close has begun (a phase looks between steps)."""
         if self.reads is not None:

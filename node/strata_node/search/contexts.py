@@ -5,7 +5,9 @@ coordinating node is another one.
 
 A context is freed by its fetch, by the coordinator when the shard made no hit of the
 page (`indices:data/read/search[free_context]`), and otherwise by the reaper once it has
-been idle for its keep-alive, so a coordinator that died leaks nothing.
+been idle for its keep-alive, so a coordinator that died leaks nothing. The reaper also
+frees the contexts of shards closed since (an index deleted or closed, a copy moved
+away): their fetch could only fail, and their readers hold caches of a store that is gone.
 """
 
 from __future__ import annotations
@@ -85,15 +87,19 @@ class SearchContexts:
             return self._open.pop(context_id, None) is not None
 
     def reap(self) -> int:
-        """Drop the contexts past their keep-alive; how many."""
+        """Drop the contexts past their keep-alive and those of closed shards; how many."""
         now = self._clock()
         with self._lock:
             expired = [i for i, entry in self._open.items() if entry.expires <= now]
-            for context_id in expired:
+            closed = [i for i, entry in self._open.items()
+                      if entry.expires > now and entry.ctx.reader is not None and entry.ctx.reader.closed]
+            for context_id in (*expired, *closed):
                 del self._open[context_id]
         if expired:
             log.info("freed %d search contexts idle for more than %.0fs", len(expired), self.keep_alive)
-        return len(expired)
+        if closed:
+            log.info("freed %d search contexts of closed shards", len(closed))
+        return len(expired) + len(closed)
 
     def _reap_forever(self) -> None:
         while True:

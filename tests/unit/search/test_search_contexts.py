@@ -82,3 +82,25 @@ def test_the_reaper_thread_starts_with_the_first_context_and_reaps_on_its_own():
             break
         time.sleep(0.01)
     assert len(contexts) == 0
+
+
+def test_the_reaper_frees_the_contexts_of_a_shard_closed_since_they_opened(tmp_path):
+    import asyncio
+
+    from strata_node.engine.engine import Engine, ShardRef
+
+    async def go():
+        engines = [Engine(ShardRef("logs", "uuid-1", n), tmp_path / str(n), 1) for n in (0, 1)]
+        for e in engines:
+            await e.open()
+        contexts = SearchContexts(reap_every=None)
+        ids = [contexts.open(ShardContext("logs", n, reader=e.searcher(), mapping=None, analyzers=None,
+                                          now_millis=0)) for n, e in enumerate(engines)]
+        await engines[0].close()
+        assert contexts.reap() == 1  # well within its keep-alive, but its shard is gone
+        with pytest.raises(SearchContextMissing):
+            contexts.take(ids[0])
+        assert contexts.take(ids[1]).shard_id == 1
+        await engines[1].close()
+
+    asyncio.run(go())
