@@ -5,7 +5,10 @@ after its close, which in plyvel would be a use of freed memory)."""
 import threading
 import time
 
+from tests.support.polling import wait_until
+
 FAULTS = "strata.fault_injection=true"
+QUERY_PHASE = "indices:data/read/search[phase/query]"
 
 
 def test_a_search_running_when_its_index_is_deleted_fails_with_already_closed(fresh_node):
@@ -21,7 +24,8 @@ def test_a_search_running_when_its_index_is_deleted_fails_with_already_closed(fr
         search = threading.Thread(target=lambda: answers.append(
             http.post("/logs/_search", json={"query": {"match": {"message": "line"}}})))
         search.start()
-        time.sleep(0.5)  # the query phase has its shard's reader and waits in the fault
+        wait_until(lambda: http.get("/_tasks", params={"actions": QUERY_PHASE}).json()["nodes"])
+        time.sleep(0.2)  # the phase's task is listed as its thread starts: it takes the reader at once
         assert http.delete("/logs").status_code == 200
         search.join(30)
         (answer,) = answers
