@@ -1,6 +1,7 @@
 """Reads of a shard's store on other threads and the engine's close: the close waits for
 the reads inside before it closes the store (plyvel would free what a read is using),
-and refuses reads that come after it began."""
+and refuses reads that come after it began; nor does it get in under work on a thread
+whose caller was cancelled."""
 
 import asyncio
 import threading
@@ -11,6 +12,7 @@ import pytest
 from strata_node.engine import operation as ops
 from strata_node.engine.engine import Engine, EngineClosed, ShardRef
 from strata_node.engine.read_gate import ReadGate
+from tests.support.held_step import HeldStep
 
 REF = ShardRef("logs", "uuid-1", 0)
 
@@ -27,19 +29,13 @@ async def holding_one_document(path) -> Engine:
 def test_close_waits_for_a_read_running_on_another_thread(tmp_path):
     async def go():
         e = await holding_one_document(tmp_path)
-        started, release = threading.Event(), threading.Event()
-
-        def slow_scan():
-            started.set()
-            release.wait(10)
-            return sum(1 for _ in e.db.iterator())  # the store must still be open here
-
-        read = asyncio.ensure_future(e.read_off_loop(slow_scan))
-        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        scan = HeldStep(lambda: sum(1 for _ in e.db.iterator()))  # the store must still be open then
+        read = asyncio.ensure_future(e.read_off_loop(scan))
+        await scan.until_started()
         closing = asyncio.ensure_future(e.close())
         await asyncio.sleep(0.2)
         assert not closing.done() and e.db is not None and not e.db.closed
-        release.set()
+        scan.release.set()
         assert await read > 0
         await closing
         assert e.db.closed
@@ -139,22 +135,41 @@ def test_the_history_size_of_index_stats_holds_the_store_open(tmp_path):
 
     async def go():
         e = await holding_one_document(tmp_path)
-        started, release = threading.Event(), threading.Event()
-
-        def slow_walk():
-            started.set()
-            release.wait(10)
-            return sum(1 for _ in e.db.iterator(include_value=False)) and 1  # the store is open
-
-        e.history_size = slow_walk
+        e.history_size = walk = HeldStep(lambda: sum(1 for _ in e.db.iterator(include_value=False)) and 1)
         shard = SimpleNamespace(is_active=True, engine=e, ref=REF)
         counting = asyncio.get_running_loop().run_in_executor(None, retained_history, shard)
-        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        await walk.until_started()
         closing = asyncio.ensure_future(e.close())
         await asyncio.sleep(0.2)
         assert not closing.done()
-        release.set()
+        walk.release.set()
         await closing
         assert await counting == 0  # one operation, one live document
+
+    asyncio.run(go())
+
+
+def test_an_engine_close_waits_for_a_cancelled_file_set_still_flushing_the_store(tmp_path):
+    """take_file_set flushes the memtable under the flush lock: a recovery cancelled
+    meanwhile must not let the lock, and so the close, in under the flush."""
+    async def go():
+        e = await holding_one_document(tmp_path / "shard")
+        seen = []
+
+        def flush_memtable():
+            seen.append(e.db.closed)
+            e.db.compact_range()
+
+        e._flush_memtable = flush = HeldStep(flush_memtable)
+        taking = asyncio.ensure_future(e.take_file_set(tmp_path / "set"))
+        await flush.until_started()
+        taking.cancel()
+        closing = asyncio.ensure_future(e.close(flush=False))
+        await asyncio.sleep(0.2)
+        assert not closing.done()
+        flush.release.set()
+        await closing
+        assert seen == [False]  # the store was still open when the flush used it
+        assert taking.cancelled()
 
     asyncio.run(go())
