@@ -173,3 +173,25 @@ def test_an_engine_close_waits_for_a_cancelled_file_set_still_flushing_the_store
         assert taking.cancelled()
 
     asyncio.run(go())
+
+
+def test_a_cancelled_open_leaves_a_store_the_close_closes(tmp_path):
+    """LevelDB locks its folder for as long as it is open: an open cancelled on its way
+    (the node stopping) must not leave a store no engine owns, or the next open of the
+    shard in this process fails on the lock."""
+    async def go():
+        e = Engine(REF, tmp_path / "shard", 1)
+        e._open_blocking = opening = HeldStep(e._open_blocking)
+        task = asyncio.ensure_future(e.open())
+        await opening.until_started()
+        task.cancel()
+        asyncio.get_running_loop().call_later(0.3, opening.release.set)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await e.close()  # as the node's stop closes its shards: flushing
+        await asyncio.sleep(0.5)  # past the release: whatever the open does, it has done
+        again = Engine(REF, tmp_path / "shard", 1)
+        await again.open()
+        await again.close()
+
+    asyncio.run(go())

@@ -245,8 +245,10 @@ class Engine:
 
     async def open(self) -> None:
         """Open or create the store and translog; replay the translog above the commit."""
-        loop = asyncio.get_running_loop()
-        replayed = await loop.run_in_executor(None, self._open_blocking)
+        # A cancelled open (the node stopping, the index deleted) waits for the store to be
+        # open, so the close that follows closes it: otherwise LevelDB's lock outlives the
+        # engine and the next open of this shard in the process fails on it.
+        replayed = await on_thread(None, self._open_blocking)
         self.recovered_operations = replayed
         self._searcher = self.db.snapshot()
         if replayed:
