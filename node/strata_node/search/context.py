@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..engine.segment_reader import SegmentReader
+import numpy as np
+
+from ..engine.segment_reader import EMPTY_COLUMN, Column, SegmentReader
 from ..index.analysis import IndexAnalyzers
 from ..index.mapping import Mapping
 from ..index.mapping.mappers import FieldMapper
@@ -34,6 +36,19 @@ class ShardContext:
 
     def field(self, path: str) -> FieldMapper | None:
         return self.mapping.field(path)
+
+    def doc_values(self, path: str) -> Column:
+        """A field's doc values as aggregations, sorts and docvalue_fields read them; a
+        constant_keyword's are its constant for every live document."""
+        mapper = self.mapping.field(path)
+        if mapper is not None and mapper.type_name == "constant_keyword":
+            if mapper.constant is None:
+                return EMPTY_COLUMN
+            docs = self.reader.docs()
+            values = np.empty(len(docs), dtype=object)
+            values[:] = mapper.constant
+            return Column(docs, values)
+        return self.reader.doc_values(path)
 
     def past_deadline(self) -> bool:
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -306,6 +306,10 @@ def _fetch_fields(ctx: ShardContext, patterns: list[dict[str, Any]], doc_id: str
             if mapper is None or path in out or not fnmatch.fnmatchcase(path, pattern):
                 continue
             out[path] = [_format_fetched(mapper, v, item.get("format")) for v in values]
+        for path, mapper in ctx.mapping.fields.items():  # every document has a constant_keyword's value
+            if (mapper.type_name == "constant_keyword" and mapper.constant is not None and path not in out
+                    and fnmatch.fnmatchcase(path, pattern)):
+                out[path] = [mapper.constant]
     return out
 
 
@@ -333,7 +337,7 @@ def _docvalue_field(ctx: ShardContext, columns: dict[str, Any], item: dict[str, 
 
             raise fielddata_error(ctx, name)
         if name not in columns:
-            columns[name] = ctx.reader.doc_values(name)
+            columns[name] = ctx.doc_values(name)
         column = columns[name]
         lo, hi = np.searchsorted(column.seqs, [seq, seq + 1])
         if lo == hi:

@@ -150,7 +150,7 @@ def _per_document(ctx: ShardContext, field: str, mode: str) -> tuple[np.ndarray,
         cached = per_reader.get((field, mode))
     if cached is not None:
         return cached
-    column = reader.doc_values(field)
+    column = ctx.doc_values(field)
     seqs, values = column.seqs, column.values
     if len(seqs) and np.any(seqs[1:] == seqs[:-1]):
         uniq, starts = np.unique(seqs, return_index=True)

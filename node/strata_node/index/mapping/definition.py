@@ -254,7 +254,7 @@ class _Parser:
             if "type" not in sub:
                 raise MappingParseError(f"No type specified for field [{sub_name}]")
             type_name = java_string(sub["type"])
-            if type_name == "object":
+            if type_name in ("object", "constant_keyword"):
                 raise MappingParseError(f"Type [{type_name}] cannot be used in multi field")
             if type_name not in FIELD_TYPES:
                 raise MappingParseError(f"No handler for type [{type_name}] declared on field [{sub_name}]")

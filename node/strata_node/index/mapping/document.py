@@ -246,6 +246,12 @@ class _DocumentParser:
                 self.value(mapper, element, copy)
             return
         if value is None:
+            if mapper.type_name == "constant_keyword":
+                raise DocumentParseError(
+                    f"failed to parse field [{mapper.path}] of type [constant_keyword] in document with id "
+                    f"'{self.doc_id}'. Preview of field's value: 'null'",
+                    caused_by=IllegalArgument(f"[constant_keyword] field [{mapper.path}] doesn't accept "
+                                              "[null] values"))
             normalized = mapper.null_value
         else:
             try:
@@ -260,6 +266,8 @@ class _DocumentParser:
                         caused_by=e.cause) from None
                 normalized = None
                 self.ignore(mapper.path)
+        if mapper.type_name == "constant_keyword" and mapper.constant is None and normalized is not None:
+            self.set_constant(mapper, normalized)
         if normalized is not None:
             above = mapper.ignore_above
             if above is not None and len(normalized) > above // 2 and _over(normalized, above):
@@ -275,6 +283,25 @@ class _DocumentParser:
         if copy and mapper.copy_to:
             for target in mapper.copy_to:
                 self.copy(mapper, target, value)
+
+    def set_constant(self, mapper: FieldMapper, value: str) -> None:
+        """A constant_keyword field mapped without a value takes the first document's, as
+        a mapping update; a second value in the same document must equal it."""
+        set_here = self.new.get(mapper.path) if self.new else None
+        if set_here is not None:
+            if value != set_here.constant:
+                raise DocumentParseError(
+                    f"failed to parse field [{mapper.path}] of type [constant_keyword] in document with id "
+                    f"'{self.doc_id}'. Preview of field's value: '{value}'",
+                    caused_by=IllegalArgument(
+                        f"[constant_keyword] field [{mapper.path}] only accepts values that are equal to the "
+                        f"value defined in the mappings [{set_here.constant}], but got [{value}]"))
+            return
+        parent_path = mapper.path.rpartition(".")[0]
+        parent = self.lookup.get(parent_path) if parent_path else self.root
+        params = {**mapper.params, "value": value}
+        self.add(parent, FieldMapper(mapper.name, mapper.path, mapper.type_name, params,
+                                     copy_to=mapper.copy_to))
 
     def copy(self, source: FieldMapper, target: str, value: Any) -> None:
         """copy_to: the value is indexed again under the target, which is created

@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .dates import DEFAULT_DYNAMIC_DATE_FORMATS
-from .types import FIELD_TYPES, IGNORE_ABOVE_DEFAULT, FieldType, resolve_null_value
+from .types import (
+    CONSTANT_KEYWORD,
+    FIELD_TYPES,
+    IGNORE_ABOVE_DEFAULT,
+    FieldType,
+    constant_converter,
+    resolve_null_value,
+)
 
 DYNAMIC_VALUES = ("true", "false", "strict")
 TEXT_TYPES = ("text", "keyword")  # a string value is indexed as it is
@@ -34,18 +41,23 @@ class FieldMapper:
         self.fields = fields or {}
         self.copy_to = copy_to
         get = self.get
-        self.convert: Callable[[Any], Any] = self.type.converter(get)
-        self.null_value = resolve_null_value(type_name, path, params.get("null_value"), get)
-        self.index: bool = get("index")
-        self.doc_values: bool = get("doc_values") if "doc_values" in self.type.params else False
-        self.store: bool = get("store")
         known = self.type.params
+        self.convert: Callable[[Any], Any] = (
+            constant_converter(path, params.get("value")) if type_name == CONSTANT_KEYWORD.name
+            else self.type.converter(get))
+        self.null_value = resolve_null_value(type_name, path, params.get("null_value"), get)
+        self.index: bool = get("index") if "index" in known else False
+        # A constant_keyword is aggregatable and sortable as a column of its constant
+        # (ShardContext.doc_values), but gives the index nothing.
+        constant = type_name == CONSTANT_KEYWORD.name
+        self.doc_values: bool = get("doc_values") if "doc_values" in known else constant
+        self.store: bool = get("store") if "store" in known else False
         self.ignore_malformed: bool = get("ignore_malformed") if "ignore_malformed" in known else False
         above = get("ignore_above") if "ignore_above" in self.type.params else IGNORE_ABOVE_DEFAULT
         self.ignore_above: int | None = None if above == IGNORE_ABOVE_DEFAULT else above
         # A field that is neither indexed, nor has doc values, nor is stored gives the
         # index nothing: its values are still checked, but not emitted.
-        self.emits = self.index or self.doc_values or self.store
+        self.emits = (self.index or self.doc_values or self.store) and not constant
         self.subs = tuple(self.fields.values())
         # The multi-fields as the fast path reads them: (path, converter, indexes strings as they
         # are, half of ignore_above, ignore_above, emits, mapper)
@@ -61,6 +73,11 @@ class FieldMapper:
         if param in params:
             return params[param]
         return self.type.params[param].default
+
+    @property
+    def constant(self) -> str | None:
+        """A constant_keyword field's value: every document of the index has it."""
+        return self.params.get("value")
 
     @property
     def analyzer(self) -> str:

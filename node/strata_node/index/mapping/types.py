@@ -244,8 +244,34 @@ IP = FieldType("ip", {p.name: p for p in (
 )}, lambda get: convert_ip)
 
 
+def constant_converter(path: str, constant: str | None) -> Callable[[Any], str]:
+    """A constant_keyword field's values: its text, which must be the constant once the
+    mapping has one (ConstantKeywordFieldMapper.parseCreateField)."""
+    def convert(value: Any) -> str:
+        text = text_of(value)
+        if constant is not None and text != constant:
+            raise illegal(f"[constant_keyword] field [{path}] only accepts values that are equal to the "
+                          f"value defined in the mappings [{constant}], but got [{text}]")
+        return text
+
+    return convert
+
+
+def _no_converter(get: Callable[[str], Any]) -> Callable[[Any], Any]:
+    raise AssertionError("built by the mapper, which knows the field's path")
+
+
+# Every document of the index has the one value (the mapping's, or the first document's
+# when the mapping leaves it out): nothing is indexed, queries compare the constant.
+CONSTANT_KEYWORD = FieldType("constant_keyword", {p.name: p for p in (
+    Param("value", None, lambda value, field: None if value is None else parse_string(value, field),
+          accepts_null=True),
+    META,
+)}, _no_converter)
+
+
 FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
-    TEXT, KEYWORD, DATE, BOOLEAN, IP, SCALED_FLOAT,
+    TEXT, KEYWORD, DATE, BOOLEAN, IP, SCALED_FLOAT, CONSTANT_KEYWORD,
     *(_number_type(n) for n in numbers.NUMERIC_TYPES if n != SCALED_FLOAT.name),
 )}
 
@@ -271,4 +297,5 @@ def resolve_null_value(type_name: str, field: str, raw: Any, get: Callable[[str]
     return raw
 
 
-__all__ = ["FIELD_TYPES", "IGNORE_ABOVE_DEFAULT", "FieldType", "StrataError", "resolve_null_value", "text_of"]
+__all__ = ["CONSTANT_KEYWORD", "FIELD_TYPES", "IGNORE_ABOVE_DEFAULT", "FieldType", "StrataError",
+           "constant_converter", "resolve_null_value", "text_of"]

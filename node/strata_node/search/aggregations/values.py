@@ -37,6 +37,8 @@ def kind_of(type_name: str) -> str:
         return "long"
     if type_name in FLOAT_TYPES:
         return "double"
+    if type_name == "constant_keyword":
+        return "keyword"
     return type_name  # date, boolean, keyword, ip, text
 
 
@@ -212,7 +214,7 @@ def resolve(ctx, field: Any, agg_type: str, kinds: tuple[str, ...] | None = None
     if not mapper.doc_values:
         raise IllegalArgument(f"Can't load fielddata on [{field}] because fielddata is unsupported on fields "
                               f"of type [{type_name}]. Use doc values instead.")
-    column = ctx.reader.doc_values(field)
+    column = ctx.doc_values(field)
     if kind == "double" and len(column) and column.values.dtype != np.float64:
         column = Column(column.seqs, column.values.astype(np.float64))
     if kind == "date":

@@ -45,7 +45,20 @@ LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 _F32 = np.float32
 
 
+CONSTANT = "constant_keyword"
+
+
+def constant_seqs(ctx: ShardContext, mapper: FieldMapper, accept) -> np.ndarray:
+    """A query on a constant_keyword field matches every document of the index or none,
+    as the constant passes its test or not (ConstantFieldType): documents that leave the
+    field out have the constant all the same."""
+    value = mapper.constant
+    return ctx.reader.docs() if value is not None and accept(value) else EMPTY_SEQS
+
+
 def check_searchable(mapper: FieldMapper) -> None:
+    if mapper.type_name == CONSTANT:
+        return
     if not mapper.index and not mapper.doc_values:
         raise QueryShardError(f"Cannot search on field [{mapper.path}] since it is not indexed.")
 
@@ -57,7 +70,7 @@ def string_field(ctx: ShardContext, field: str, kind: str) -> FieldMapper | None
     mapper = ctx.field(field)
     if mapper is None:
         return None
-    if mapper.type_name not in ("keyword", *TEXT):
+    if mapper.type_name not in ("keyword", CONSTANT, *TEXT):
         kinds = "keyword and text" if kind in ("regexp", "fuzzy") else "keyword, text and wildcard"
         raise QueryShardError(f"Can only use {kind} queries on {kinds} fields - not on [{field}] "
                               f"which is of type [{mapper.type_name}]")
@@ -337,6 +350,9 @@ def exact_seqs(ctx: ShardContext, mapper: FieldMapper, value: Any) -> tuple[np.n
     scores by BM25 (None for points, which score a constant)."""
     reader, field, kind = ctx.reader, mapper.path, mapper.type_name
     check_searchable(mapper)
+    if kind == CONSTANT:
+        wanted = text_of(value)
+        return constant_seqs(ctx, mapper, wanted.__eq__), None
     if kind in ("keyword", "text", "match_only_text"):
         term = keyword_term(ctx, mapper, value)
         if not mapper.index:  # a keyword searchable through its doc values only
@@ -391,6 +407,8 @@ def exists_seqs(ctx: ShardContext, path: str) -> np.ndarray:
 
 
 def _field_exists(reader: SegmentReader, mapper: FieldMapper) -> np.ndarray:
+    if mapper.type_name == CONSTANT:
+        return reader.docs() if mapper.constant is not None else EMPTY_SEQS
     if mapper.type_name in TEXT:
         return reader.norms(mapper.path).seqs
     if mapper.doc_values:

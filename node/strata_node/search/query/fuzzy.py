@@ -25,6 +25,7 @@ from ..context import ShardContext
 from ..matches import Matches
 from .base import (
     Query,
+    constant,
     field_value,
     query_text,
     register,
@@ -34,7 +35,7 @@ from .base import (
     to_str,
 )
 from .combine import disjunction
-from .fields import keyword_term, string_field
+from .fields import CONSTANT, constant_seqs, keyword_term, string_field
 
 _AUTO = stdre.compile(r"AUTO(?::(\d+),(\d+))?", stdre.IGNORECASE)
 
@@ -161,6 +162,13 @@ class Fuzzy(Query):
         if mapper is None:
             return Matches.none(scored)
         text = keyword_term(ctx, mapper, self.value).decode()
+        if mapper.type_name == CONSTANT:
+            edits, prefix = self.fuzziness.distance(text), text[:self.prefix_length]
+
+            def near(value: str) -> bool:
+                return value.startswith(prefix) and edit_distance(text, value, self.transpositions) <= edits
+
+            return constant(constant_seqs(ctx, mapper, near), scored, boost)
         terms = expand(ctx, self.field, text, self.fuzziness.distance(text), self.prefix_length,
                        self.max_expansions, self.transpositions)
         return blended_matches(ctx, self.field, terms, scored, boost, within)

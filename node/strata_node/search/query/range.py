@@ -22,11 +22,13 @@ from ..datemath import zone
 from ..matches import Matches
 from .base import Query, constant, register, set_common, single_field, to_bool, to_str, unsupported
 from .fields import (
+    CONSTANT,
     LONG_MAX,
     LONG_MIN,
     TEXT,
     boolean_term,
     check_searchable,
+    constant_seqs,
     date_millis,
     double_range,
     float_value,
@@ -37,6 +39,7 @@ from .fields import (
     next_up,
     successor,
     term_range_seqs,
+    text_of,
     whole_range,
     whole_value,
 )
@@ -75,6 +78,8 @@ class Range(Query):
             lower = keyword_term(ctx, mapper, self.lower) if self.lower is not None else None
             upper = keyword_term(ctx, mapper, self.upper) if self.upper is not None else None
             seqs = self._terms(ctx, lower, upper)
+        elif kind == CONSTANT:
+            seqs = constant_seqs(ctx, mapper, self._holds)
         elif kind == "boolean":
             lower = boolean_term(self.lower) if self.lower is not None else None
             upper = boolean_term(self.upper) if self.upper is not None else None
@@ -82,6 +87,20 @@ class Range(Query):
         else:
             raise QueryShardError(f"Field [{self.field}] of type [{kind}] does not support range queries")
         return constant(seqs, scored, boost)
+
+    def _holds(self, value: str) -> bool:
+        """Whether the range holds a constant_keyword's value, compared as UTF-8 bytes
+        as Lucene compares terms."""
+        term = value.encode()
+        if self.lower is not None:
+            lower = text_of(self.lower).encode()
+            if lower > term or (lower == term and not self.include_lower):
+                return False
+        if self.upper is not None:
+            upper = text_of(self.upper).encode()
+            if term > upper or (term == upper and not self.include_upper):
+                return False
+        return True
 
     def _terms(self, ctx: ShardContext, lower: bytes | None, upper: bytes | None) -> np.ndarray:
         return term_range_seqs(ctx.reader, self.field, lower, upper, self.include_lower, self.include_upper)

@@ -34,11 +34,13 @@ from .base import (
 )
 from .combine import member, restrict, union_seqs
 from .fields import (
+    CONSTANT,
     METADATA,
     TERM_SCORED,
     TEXT,
     boolean_term,
     check_searchable,
+    constant_seqs,
     exact_seqs,
     exists_seqs,
     keyword_term,
@@ -136,7 +138,7 @@ class Term(Query):
             return Matches.none(scored)
         check_searchable(mapper)
         kind = mapper.type_name
-        if self.case_insensitive and kind in ("keyword", *TEXT):
+        if self.case_insensitive and kind in ("keyword", CONSTANT, *TEXT):
             wanted = query_text(self.value).lower()
             seqs = walk_terms(ctx, self.field, b"", lambda t: t.lower() == wanted)
             return constant(seqs, scored, boost)
@@ -277,7 +279,12 @@ def parse_exists(kind: str, body: dict[str, Any]) -> Query:
 def walk_terms(ctx: ShardContext, field: str, prefix: bytes,
                accept: Callable[[str], bool] | None) -> np.ndarray:
     """Documents of the field's terms that start with `prefix` and that `accept` takes
-    (given the term as text)."""
+    (given the term as text). A constant_keyword field has one term, the constant, which
+    every document holds."""
+    mapper = ctx.field(field)
+    if mapper is not None and mapper.type_name == CONSTANT:
+        return constant_seqs(ctx, mapper, lambda term: term.encode().startswith(prefix)
+                             and (accept is None or accept(term)))
     stop = prefix + b"\xff" if prefix else None  # UTF-8 never holds 0xff
     reader = ctx.reader
     parts = []
