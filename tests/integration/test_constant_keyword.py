@@ -58,6 +58,10 @@ def test_another_value_is_refused_and_nothing_is_written(es, two_indices, index_
     ({"range": {"ds": {"gte": "logs", "lt": "metrics"}}}, ["1", "2"]),
     ({"exists": {"field": "ds"}}, ["1", "2", "3", "4"]),
     ({"query_string": {"query": "ds:metrics"}}, ["3", "4"]),
+    ({"query_string": {"query": "metrics"}}, ["3", "4"]),
+    ({"match": {"ds": {"query": "logz", "fuzziness": "AUTO"}}}, ["1", "2"]),
+    ({"match_phrase_prefix": {"ds": "met"}}, ["3", "4"]),
+    ({"match_bool_prefix": {"ds": "lo"}}, ["1", "2"]),
     ({"bool": {"must_not": {"term": {"ds": "logs"}}}}, ["3", "4"]),
     ({"term": {"ds": "traces"}}, []),
 ])

@@ -31,6 +31,26 @@ def test_parameters_other_than_value_and_meta_are_refused(param):
         Mapping.parse({"properties": {"ds": {"type": "constant_keyword", param: True}}})
 
 
+def test_an_explicit_null_value_is_refused():
+    with pytest.raises(StrataError, match=r"\[value\] on mapper \[ds\] of type \[constant_keyword\] must not "
+                                          r"have a \[null\] value"):
+        Mapping.parse({"properties": {"ds": {"type": "constant_keyword", "value": None}}})
+
+
+@pytest.mark.parametrize("value", [True, {"a": 1}, [1]])
+def test_a_value_that_is_neither_number_nor_string_is_refused(value):
+    with pytest.raises(StrataError, match=r"Property \[value\] on field \[ds\] must be a number or a string"):
+        Mapping.parse({"properties": {"ds": {"type": "constant_keyword", "value": value}}})
+
+
+def test_multi_fields_and_copy_to_of_a_constant_keyword_are_ignored():
+    mapping = Mapping.parse({"properties": {
+        "ds": {"type": "constant_keyword", "fields": {"k": {"type": "keyword"}}, "copy_to": "all"},
+        "all": {"type": "keyword"}}})
+    assert mapping.to_dict()["properties"]["ds"] == {"type": "constant_keyword"}
+    assert mapping.parse_document({"ds": "logs"}, "1").fields == {}
+
+
 def test_it_cannot_be_a_multi_field():
     with pytest.raises(StrataError, match=r"Type \[constant_keyword\] cannot be used in multi field"):
         Mapping.parse({"properties": {"m": {"type": "text", "fields": {"c": {"type": "constant_keyword"}}}}})

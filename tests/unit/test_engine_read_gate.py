@@ -195,3 +195,33 @@ def test_a_cancelled_open_leaves_a_store_the_close_closes(tmp_path):
         await again.close()
 
     asyncio.run(go())
+
+
+def test_an_open_cut_short_and_then_failing_is_not_flushed_by_the_close(tmp_path):
+    """A failed open may have marked operations it never wrote: the close must not
+    commit (and trim the translog) on its word."""
+    async def go():
+        e = Engine(REF, tmp_path / "shard", 1)
+        real_open = e._open_blocking
+
+        def open_then_fail():
+            real_open()
+            raise OSError("replay failed half way")
+
+        e._open_blocking = opening = HeldStep(open_then_fail)
+        flushed = []
+
+        async def flush(**kwargs):
+            flushed.append(kwargs)
+
+        e.flush = flush
+        task = asyncio.ensure_future(e.open())
+        await opening.until_started()
+        task.cancel()
+        asyncio.get_running_loop().call_later(0.2, opening.release.set)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await e.close()
+        assert flushed == []
+
+    asyncio.run(go())

@@ -198,6 +198,7 @@ class Engine:
         self.path = path
         self.primary_term = primary_term
         self.db: plyvel.DB | None = None
+        self.store_opened = False  # the open ran to its end (a failed or cut-short open is not flushed)
         self.translog: Translog | None = None
         self.tracker = LocalCheckpointTracker()
         self.commit: CommitPoint | None = None
@@ -248,7 +249,7 @@ class Engine:
         # A cancelled open (the node stopping, the index deleted) waits for the store to be
         # open, so the close that follows closes it: otherwise LevelDB's lock outlives the
         # engine and the next open of this shard in the process fails on it.
-        replayed = await on_thread(None, self._open_blocking)
+        replayed = await on_thread(None, self._open_store)
         self.recovered_operations = replayed
         self._searcher = self.db.snapshot()
         if replayed:
@@ -257,6 +258,11 @@ class Engine:
             # Opening started a new generation; commit and trim, or every restart of an
             # idle shard would leave one more generation behind, never trimmed.
             await self.flush(force=True)
+
+    def _open_store(self) -> int:
+        replayed = self._open_blocking()
+        self.store_opened = True  # a close may flush: the store holds what the commit will say
+        return replayed
 
     def _open_blocking(self) -> int:
         store_path = self.path / "index"
@@ -401,7 +407,7 @@ class Engine:
         await asyncio.shield(self._closing)
 
     async def _close(self, flush: bool) -> None:
-        if flush and self.failure is None and self.db is not None:
+        if flush and self.failure is None and self.store_opened:
             try:
                 await self.flush()
             except Exception:

@@ -239,6 +239,8 @@ class _Parser:
                     raise IllegalArgument(f"analyzer [{params[key]}] has not been configured in mappings")
             if params.get("normalizer") is not None and not self.analysis.normalizer(params["normalizer"]):
                 raise MappingParseError(f"normalizer [{params['normalizer']}] not found for field [{name}]")
+        if type_name == "constant_keyword":
+            fields, copy_to = {}, ()  # accepted and ignored, as ConstantKeywordFieldMapper builds none
         return FieldMapper(name, path, type_name, params, fields, copy_to)
 
     def multi_fields(self, name: str, path: str, value: Any) -> dict[str, FieldMapper]:

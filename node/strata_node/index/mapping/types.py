@@ -18,7 +18,7 @@ from typing import Any
 from ...common.errors import IllegalArgument, StrataError
 from . import numbers
 from .dates import DEFAULT_FORMAT, DateParseError, formatter
-from .errors import MalformedValue, MappingParseError, illegal, not_text
+from .errors import MalformedValue, MappingParseError, illegal, java_string, not_text
 from .ip import canonical_ip, convert_ip
 from .params import (
     COERCE,
@@ -257,6 +257,13 @@ def constant_converter(path: str, constant: str | None) -> Callable[[Any], str]:
     return convert
 
 
+def _constant_value(value: Any, field: str) -> str:
+    if value.__class__ not in (str, int, float):
+        raise MappingParseError(f"Property [value] on field [{field}] must be a number or a string, but got "
+                                f"[{java_string(value)}]")
+    return text_of(value)
+
+
 def _no_converter(get: Callable[[str], Any]) -> Callable[[Any], Any]:
     raise AssertionError("built by the mapper, which knows the field's path")
 
@@ -264,8 +271,7 @@ def _no_converter(get: Callable[[str], Any]) -> Callable[[Any], Any]:
 # Every document of the index has the one value (the mapping's, or the first document's
 # when the mapping leaves it out): nothing is indexed, queries compare the constant.
 CONSTANT_KEYWORD = FieldType("constant_keyword", {p.name: p for p in (
-    Param("value", None, lambda value, field: None if value is None else parse_string(value, field),
-          accepts_null=True),
+    Param("value", None, _constant_value),
     META,
 )}, _no_converter)
 

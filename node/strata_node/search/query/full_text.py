@@ -37,8 +37,17 @@ from .base import (
     unsupported,
 )
 from .combine import conjunction, dis_max, disjunction, member, restrict
-from .fields import METADATA, TEXT, boolean_term, check_searchable, exact_seqs, metadata_seqs
-from .fuzzy import Fuzziness, blended_matches, expand, parse_fuzziness
+from .fields import (
+    CONSTANT,
+    METADATA,
+    TEXT,
+    boolean_term,
+    check_searchable,
+    constant_seqs,
+    exact_seqs,
+    metadata_seqs,
+)
+from .fuzzy import Fuzziness, blended_matches, edit_distance, expand, parse_fuzziness
 from .phrase import PhraseSpec, phrase_matches
 from .term_level import all_terms_matches, has_norms, term_matches, walk_terms
 
@@ -104,6 +113,18 @@ def _zero_terms(ctx: ShardContext, opts: MatchOptions, scored: bool, boost: np.f
     return Matches.none(scored)
 
 
+def _constant_test(text: str, opts: MatchOptions, mode: str):
+    """What a match asks of a constant_keyword's value: the whole text (the keyword
+    analyzer's one token), as a prefix in the prefix modes, or within the fuzziness."""
+    if opts.fuzziness is not None:
+        edits, prefix = opts.fuzziness.distance(text), text[:opts.prefix_length]
+        return lambda value: (value.startswith(prefix)
+                              and edit_distance(text, value, opts.transpositions) <= edits)
+    if mode in (PHRASE_PREFIX, BOOL_PREFIX):
+        return lambda value: value.startswith(text)
+    return text.__eq__
+
+
 def match_field(ctx: ShardContext, field: str, text: Any, opts: MatchOptions, mode: str, scored: bool,
                 boost: np.float32, within: np.ndarray | None = None) -> Matches:
     """One field's match (of the given mode), or nothing for an unmapped field."""
@@ -114,6 +135,9 @@ def match_field(ctx: ShardContext, field: str, text: Any, opts: MatchOptions, mo
         return Matches.none(scored)
     check_searchable(mapper)
     kind = mapper.type_name
+    if kind == CONSTANT:
+        test = _constant_test(query_text(text), opts, mode)
+        return constant(constant_seqs(ctx, mapper, test), scored, boost)
     if kind == "boolean" and mapper.index and opts.fuzziness is None:
         try:
             term = boolean_term(text)
@@ -283,8 +307,8 @@ def parse_match(kind: str, body: dict[str, Any]) -> Query:
 
 _TYPES = {"best_fields": (BOOLEAN, 0.0), "most_fields": (BOOLEAN, 1.0), "cross_fields": (BOOLEAN, 0.0),
           "phrase": (PHRASE, 0.0), "phrase_prefix": (PHRASE_PREFIX, 0.0), "bool_prefix": (BOOL_PREFIX, 1.0)}
-_SEARCHABLE = {"text", "match_only_text", "keyword", "long", "integer", "short", "byte", "double", "float",
-               "half_float", "scaled_float", "date", "boolean", "ip"}
+_SEARCHABLE = {"text", "match_only_text", "keyword", "constant_keyword", "long", "integer", "short", "byte",
+               "double", "float", "half_float", "scaled_float", "date", "boolean", "ip"}
 
 
 def parse_match_type(kind: str, key: str, value: Any) -> str:
