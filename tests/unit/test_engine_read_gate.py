@@ -175,19 +175,25 @@ def test_an_engine_close_waits_for_a_cancelled_file_set_still_flushing_the_store
     asyncio.run(go())
 
 
+async def open_cancelled_on_its_way(e: Engine, blocking_open) -> None:
+    """`e.open()` with `blocking_open` as its work on the thread, cancelled while that
+    runs; the cancellation is seen by the caller, and the work goes on a moment later."""
+    e._open_blocking = opening = HeldStep(blocking_open)
+    task = asyncio.ensure_future(e.open())
+    await opening.until_started()
+    task.cancel()
+    asyncio.get_running_loop().call_later(0.3, opening.release.set)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 def test_a_cancelled_open_leaves_a_store_the_close_closes(tmp_path):
     """LevelDB locks its folder for as long as it is open: an open cancelled on its way
     (the node stopping) must not leave a store no engine owns, or the next open of the
     shard in this process fails on the lock."""
     async def go():
         e = Engine(REF, tmp_path / "shard", 1)
-        e._open_blocking = opening = HeldStep(e._open_blocking)
-        task = asyncio.ensure_future(e.open())
-        await opening.until_started()
-        task.cancel()
-        asyncio.get_running_loop().call_later(0.3, opening.release.set)
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await open_cancelled_on_its_way(e, e._open_blocking)
         await e.close()  # as the node's stop closes its shards: flushing
         await asyncio.sleep(0.5)  # past the release: whatever the open does, it has done
         again = Engine(REF, tmp_path / "shard", 1)
@@ -208,19 +214,13 @@ def test_an_open_cut_short_and_then_failing_is_not_flushed_by_the_close(tmp_path
             real_open()
             raise OSError("replay failed half way")
 
-        e._open_blocking = opening = HeldStep(open_then_fail)
         flushed = []
 
         async def flush(**kwargs):
             flushed.append(kwargs)
 
         e.flush = flush
-        task = asyncio.ensure_future(e.open())
-        await opening.until_started()
-        task.cancel()
-        asyncio.get_running_loop().call_later(0.2, opening.release.set)
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await open_cancelled_on_its_way(e, open_then_fail)
         await e.close()
         assert flushed == []
 

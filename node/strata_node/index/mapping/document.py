@@ -245,13 +245,12 @@ class _DocumentParser:
             for element in value:
                 self.value(mapper, element, copy)
             return
+        if mapper.type_name == "constant_keyword" and mapper.constant is None and self.new:
+            mapper = self.new.get(mapper.path, mapper)  # the value an earlier one in this document set
         if value is None:
             if mapper.type_name == "constant_keyword":
-                raise DocumentParseError(
-                    f"failed to parse field [{mapper.path}] of type [constant_keyword] in document with id "
-                    f"'{self.doc_id}'. Preview of field's value: 'null'",
-                    caused_by=IllegalArgument(f"[constant_keyword] field [{mapper.path}] doesn't accept "
-                                              "[null] values"))
+                raise self.field_error(mapper, value, IllegalArgument(
+                    f"[constant_keyword] field [{mapper.path}] doesn't accept [null] values"))
             normalized = mapper.null_value
         else:
             try:
@@ -260,10 +259,7 @@ class _DocumentParser:
                 normalized = mapper.null_value
             except MalformedValue as e:
                 if not mapper.ignore_malformed or value.__class__ is dict:
-                    raise DocumentParseError(
-                        f"failed to parse field [{mapper.path}] of type [{mapper.type_name}] in document "
-                        f"with id '{self.doc_id}'. Preview of field's value: '{java_string(value)}'",
-                        caused_by=e.cause) from None
+                    raise self.field_error(mapper, value, e.cause) from None
                 normalized = None
                 self.ignore(mapper.path)
         if mapper.type_name == "constant_keyword" and mapper.constant is None and normalized is not None:
@@ -284,19 +280,14 @@ class _DocumentParser:
             for target in mapper.copy_to:
                 self.copy(mapper, target, value)
 
+    def field_error(self, mapper: FieldMapper, value: Any, cause: BaseException) -> DocumentParseError:
+        return DocumentParseError(
+            f"failed to parse field [{mapper.path}] of type [{mapper.type_name}] in document with id "
+            f"'{self.doc_id}'. Preview of field's value: '{java_string(value)}'", caused_by=cause)
+
     def set_constant(self, mapper: FieldMapper, value: str) -> None:
         """A constant_keyword field mapped without a value takes the first document's, as
-        a mapping update; a second value in the same document must equal it."""
-        set_here = self.new.get(mapper.path) if self.new else None
-        if set_here is not None:
-            if value != set_here.constant:
-                raise DocumentParseError(
-                    f"failed to parse field [{mapper.path}] of type [constant_keyword] in document with id "
-                    f"'{self.doc_id}'. Preview of field's value: '{value}'",
-                    caused_by=IllegalArgument(
-                        f"[constant_keyword] field [{mapper.path}] only accepts values that are equal to the "
-                        f"value defined in the mappings [{set_here.constant}], but got [{value}]"))
-            return
+        a mapping update (later values in the document are checked against it)."""
         parent_path = mapper.path.rpartition(".")[0]
         parent = self.lookup.get(parent_path) if parent_path else self.root
         params = {**mapper.params, "value": value}

@@ -13,14 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .dates import DEFAULT_DYNAMIC_DATE_FORMATS
-from .types import (
-    CONSTANT_KEYWORD,
-    FIELD_TYPES,
-    IGNORE_ABOVE_DEFAULT,
-    FieldType,
-    constant_converter,
-    resolve_null_value,
-)
+from .types import CONSTANT_KEYWORD, FIELD_TYPES, IGNORE_ABOVE_DEFAULT, FieldType, resolve_null_value
 
 DYNAMIC_VALUES = ("true", "false", "strict")
 TEXT_TYPES = ("text", "keyword")  # a string value is indexed as it is
@@ -42,9 +35,7 @@ class FieldMapper:
         self.copy_to = copy_to
         get = self.get
         known = self.type.params
-        self.convert: Callable[[Any], Any] = (
-            constant_converter(path, params.get("value")) if type_name == CONSTANT_KEYWORD.name
-            else self.type.converter(get))
+        self.convert: Callable[[Any], Any] = self.type.converter(get, path)
         self.null_value = resolve_null_value(type_name, path, params.get("null_value"), get)
         self.index: bool = get("index") if "index" in known else False
         # A constant_keyword is aggregatable and sortable as a column of its constant

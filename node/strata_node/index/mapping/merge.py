@@ -84,10 +84,7 @@ def merge_field(current: FieldMapper, update: FieldMapper) -> FieldMapper:
     params = {}
     for name, param in current.type.params.items():
         old, new = current.get(name), update.get(name)
-        # A constant_keyword's value may be set once, by an update or the first document;
-        # an update that leaves it out keeps it.
-        settable = (name == "value" and current.type_name == "constant_keyword"
-                    and (old is None or new is None))
+        settable = param.set_once and (old is None or new is None)
         if old == new or settable or (param.updatable and (name != "norms" or not new)):
             if name in update.params:
                 params[name] = update.params[name]

@@ -27,10 +27,13 @@ class Param:
     accepts_null: bool = False
     render: Callable[[Any], Any] = field(default=lambda v: v)
     show: Callable[[Any], str] = java_string  # how a conflict message prints the value
+    # Unset, it may be set by an update (or a document); set, an update may leave it out
+    # but not change it (constant_keyword's value).
+    set_once: bool = False
 
     def renamed(self, name: str) -> Param:
         return Param(name, self.default, self.parse, self.updatable, self.explicit, self.accepts_null,
-                     self.render, self.show)
+                     self.render, self.show, self.set_once)
 
     def printed(self, params: dict[str, Any]) -> bool:
         if self.name not in params:

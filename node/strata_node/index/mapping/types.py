@@ -47,8 +47,8 @@ IGNORE_ABOVE_DEFAULT = 2147483647
 class FieldType:
     name: str
     params: dict[str, Param]
-    # (explicit parameters, resolved getter) -> converter
-    converter: Callable[[Callable[[str], Any]], Callable[[Any], Any]]
+    # (resolved parameter getter, the field's path) -> converter
+    converter: Callable[[Callable[[str], Any], str], Callable[[Any], Any]]
     required: tuple[str, ...] = ()  # parameters a definition must give
 
 
@@ -66,7 +66,7 @@ def text_of(value: Any) -> str:
     raise not_text(value)
 
 
-def _text_converter(get: Callable[[str], Any]) -> Callable[[Any], str]:
+def _text_converter(get: Callable[[str], Any], path: str) -> Callable[[Any], str]:
     return text_of
 
 
@@ -122,7 +122,7 @@ def _number_type(name: str) -> FieldType:
         except MalformedValue as e:
             raise e.cause from None
 
-    def converter(get: Callable[[str], Any]) -> Callable[[Any], int | float]:
+    def converter(get: Callable[[str], Any], path: str) -> Callable[[Any], int | float]:
         return numbers.converter(name, get("coerce"))
 
     return FieldType(name, {p.name: p for p in (
@@ -159,7 +159,7 @@ def _scaled_null(value: Any, field: str) -> float | None:
 SCALED_FLOAT = FieldType("scaled_float", {p.name: p for p in (
     Param("scaling_factor", None, _scaling_factor, explicit=True),
     INDEX, DOC_VALUES, STORE, null_value_param(_scaled_null), IGNORE_MALFORMED, COERCE, META,
-)}, lambda get: numbers.scaled_float_converter(get("scaling_factor"), get("coerce")),
+)}, lambda get, path: numbers.scaled_float_converter(get("scaling_factor"), get("coerce")),
     required=("scaling_factor",))
 
 
@@ -178,7 +178,7 @@ def _date_null(value: Any, field: str) -> str | None:
     return None if value is None else parse_string(value, field)
 
 
-def _date_converter(get: Callable[[str], Any]) -> Callable[[Any], int]:
+def _date_converter(get: Callable[[str], Any], path: str) -> Callable[[Any], int]:
     date_format = formatter(get("format"))
     parse, fast = date_format.parse_millis, date_format.fast
 
@@ -232,7 +232,7 @@ def _convert_boolean(value: Any) -> bool:
 
 BOOLEAN = FieldType("boolean", {p.name: p for p in (
     INDEX, DOC_VALUES, STORE, null_value_param(_boolean_null), IGNORE_MALFORMED, META,
-)}, lambda get: _convert_boolean)
+)}, lambda get, path: _convert_boolean)
 
 
 def _ip_null(value: Any, field: str) -> str | None:
@@ -241,12 +241,14 @@ def _ip_null(value: Any, field: str) -> str | None:
 
 IP = FieldType("ip", {p.name: p for p in (
     INDEX, DOC_VALUES, STORE, null_value_param(_ip_null), IGNORE_MALFORMED, META,
-)}, lambda get: convert_ip)
+)}, lambda get, path: convert_ip)
 
 
-def constant_converter(path: str, constant: str | None) -> Callable[[Any], str]:
+def _constant_converter(get: Callable[[str], Any], path: str) -> Callable[[Any], str]:
     """A constant_keyword field's values: its text, which must be the constant once the
     mapping has one (ConstantKeywordFieldMapper.parseCreateField)."""
+    constant = get("value")
+
     def convert(value: Any) -> str:
         text = text_of(value)
         if constant is not None and text != constant:
@@ -264,16 +266,12 @@ def _constant_value(value: Any, field: str) -> str:
     return text_of(value)
 
 
-def _no_converter(get: Callable[[str], Any]) -> Callable[[Any], Any]:
-    raise AssertionError("built by the mapper, which knows the field's path")
-
-
 # Every document of the index has the one value (the mapping's, or the first document's
 # when the mapping leaves it out): nothing is indexed, queries compare the constant.
 CONSTANT_KEYWORD = FieldType("constant_keyword", {p.name: p for p in (
-    Param("value", None, _constant_value),
+    Param("value", None, _constant_value, set_once=True),
     META,
-)}, _no_converter)
+)}, _constant_converter)
 
 
 FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
@@ -304,4 +302,4 @@ def resolve_null_value(type_name: str, field: str, raw: Any, get: Callable[[str]
 
 
 __all__ = ["CONSTANT_KEYWORD", "FIELD_TYPES", "IGNORE_ABOVE_DEFAULT", "FieldType", "StrataError",
-           "constant_converter", "resolve_null_value", "text_of"]
+           "resolve_null_value", "text_of"]

@@ -47,7 +47,7 @@ from .fields import (
     exact_seqs,
     metadata_seqs,
 )
-from .fuzzy import Fuzziness, blended_matches, edit_distance, expand, parse_fuzziness
+from .fuzzy import Fuzziness, blended_matches, expand, parse_fuzziness, within_edits
 from .phrase import PhraseSpec, phrase_matches
 from .term_level import all_terms_matches, has_norms, term_matches, walk_terms
 
@@ -117,9 +117,7 @@ def _constant_test(text: str, opts: MatchOptions, mode: str):
     """What a match asks of a constant_keyword's value: the whole text (the keyword
     analyzer's one token), as a prefix in the prefix modes, or within the fuzziness."""
     if opts.fuzziness is not None:
-        edits, prefix = opts.fuzziness.distance(text), text[:opts.prefix_length]
-        return lambda value: (value.startswith(prefix)
-                              and edit_distance(text, value, opts.transpositions) <= edits)
+        return within_edits(text, opts.fuzziness, opts.prefix_length, opts.transpositions)
     if mode in (PHRASE_PREFIX, BOOL_PREFIX):
         return lambda value: value.startswith(text)
     return text.__eq__

@@ -14,6 +14,7 @@ rare misspelling does not outscore the common word it resembles.
 from __future__ import annotations
 
 import re as stdre
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,14 @@ def edit_distance(a: str, b: str, transpositions: bool) -> int:
     return previous[m]
 
 
+def within_edits(text: str, fuzziness: Fuzziness, prefix_length: int,
+                 transpositions: bool) -> Callable[[str], bool]:
+    """Whether a term is one a fuzzy query of `text` reaches: its prefix kept, within the
+    fuzziness's edits (how a constant_keyword's value is tested)."""
+    edits, prefix = fuzziness.distance(text), text[:prefix_length]
+    return lambda term: term.startswith(prefix) and edit_distance(text, term, transpositions) <= edits
+
+
 def expand(ctx: ShardContext, field: str, text: str, max_edits: int, prefix_length: int, max_expansions: int,
            transpositions: bool) -> list[tuple[bytes, np.float32]]:
     """The field's terms within `max_edits` of `text`, best first, with their boosts."""
@@ -163,11 +172,7 @@ class Fuzzy(Query):
             return Matches.none(scored)
         text = keyword_term(ctx, mapper, self.value).decode()
         if mapper.type_name == CONSTANT:
-            edits, prefix = self.fuzziness.distance(text), text[:self.prefix_length]
-
-            def near(value: str) -> bool:
-                return value.startswith(prefix) and edit_distance(text, value, self.transpositions) <= edits
-
+            near = within_edits(text, self.fuzziness, self.prefix_length, self.transpositions)
             return constant(constant_seqs(ctx, mapper, near), scored, boost)
         terms = expand(ctx, self.field, text, self.fuzziness.distance(text), self.prefix_length,
                        self.max_expansions, self.transpositions)
