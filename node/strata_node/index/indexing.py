@@ -74,7 +74,7 @@ def _term_encoder(mapper: FieldMapper) -> Callable[[Any], bytes] | None:
     kind = mapper.type_name
     if kind in FLOAT_TYPES:
         return sortable_float
-    if kind in NUMERIC_TYPES or kind == "date":
+    if kind in NUMERIC_TYPES or kind == "date" or kind == "geo_point":  # a point: its encoded long
         return sortable_long
     if kind == "boolean":
         return sortable_boolean

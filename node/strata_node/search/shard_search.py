@@ -20,6 +20,7 @@ import orjson
 
 from ..action.source_filter import filter_source
 from ..common.errors import IllegalArgument, StrataError
+from ..index.mapping import geo
 from ..index.mapping.dates import formatter
 from ..transport.wire import Message
 from .context import ShardContext
@@ -271,7 +272,10 @@ def stored_field_values(mapping, analyzers, names: list[str] | tuple[str, ...], 
                 and mapper.normalizer else None
             if normalizer is not None:
                 values = ["".join(normalizer.analyze(str(v)).terms) for v in values]
-            out[path] = [_format_fetched(mapper, v, None) for v in values]
+            if mapper.type_name == "geo_point":  # stored as GeoPoint.toString(): "lat, lon"
+                out[path] = ["{}, {}".format(*geo.decode(v)) for v in values]
+            else:
+                out[path] = [_format_fetched(mapper, v, None) for v in values]
     return out
 
 
@@ -319,6 +323,8 @@ def _format_fetched(mapper, value: Any, fmt: str | None) -> Any:
         return str(value) if pattern == "epoch_millis" else formatter(pattern).format_millis(int(value))
     if mapper.type_name in ("float", "half_float") and isinstance(value, float):
         return _float32(value)
+    if mapper.type_name == "geo_point":  # GeoJSON unless WKT is asked for, as ES's fields API
+        return geo.wkt(value) if fmt == "wkt" else geo.geojson(value)
     return value
 
 
@@ -350,6 +356,8 @@ def _docvalue_field(ctx: ShardContext, columns: dict[str, Any], item: dict[str, 
 def _format_docvalue(mapper, value: Any, fmt: str | None) -> Any:
     """A doc value as the fields section shows it: dates formatted with the field's first
     format, numbers through a DecimalFormat-like pattern when one is given."""
+    if mapper.type_name == "geo_point":
+        return geo.lat_lon(value)
     if mapper.type_name == "date":
         pattern = fmt if fmt and fmt != "use_field_mapping" else str(mapper.get("format")).split("||")[0]
         if pattern == "epoch_millis":

@@ -18,10 +18,12 @@ from ...common.errors import IllegalArgument
 from .definition import METADATA_FIELDS
 from .dynamic import infer_field
 from .errors import DocumentParseError, EmptyNumber, MalformedValue, StrictDynamicMapping, java_string
+from .geo import is_point_array
 from .mappers import FieldMapper, ObjectMapper, RootMapper
 from .paths import child_path, split_path
 
 _NOTHING_IGNORED: tuple[str, ...] = ()
+GEO_POINT = "geo_point"  # takes objects and [lon, lat] arrays as one value
 
 
 class ParsedDocument:
@@ -241,7 +243,7 @@ class _DocumentParser:
     def value(self, mapper: FieldMapper, value: Any, copy: bool) -> None:
         """One value (or an array of them) of a leaf field, then its multi-fields and its
         copy_to targets, each with the same value."""
-        if value.__class__ is list:
+        if value.__class__ is list and not (mapper.type_name == GEO_POINT and is_point_array(value)):
             for element in value:
                 self.value(mapper, element, copy)
             return
@@ -258,7 +260,8 @@ class _DocumentParser:
             except EmptyNumber:
                 normalized = mapper.null_value
             except MalformedValue as e:
-                if not mapper.ignore_malformed or value.__class__ is dict:
+                # an object is malformed for a leaf field, not ignorable, unless it is a point
+                if not mapper.ignore_malformed or (value.__class__ is dict and mapper.type_name != GEO_POINT):
                     raise self.field_error(mapper, value, e.cause) from None
                 normalized = None
                 self.ignore(mapper.path)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...common.errors import IllegalArgument, StrataError
-from . import numbers
+from . import geo, numbers
 from .dates import DEFAULT_FORMAT, DateParseError, formatter
 from .errors import MalformedValue, MappingParseError, illegal, java_string, not_text
 from .ip import canonical_ip, convert_ip
@@ -274,8 +274,18 @@ CONSTANT_KEYWORD = FieldType("constant_keyword", {p.name: p for p in (
 )}, _constant_converter)
 
 
+def _geo_null(value: Any, field: str) -> Any:
+    return value  # read as a point when the mapper resolves it (resolve_null_value)
+
+
+GEO_POINT = FieldType("geo_point", {p.name: p for p in (
+    INDEX, DOC_VALUES, STORE, null_value_param(_geo_null), IGNORE_MALFORMED,
+    bool_param("ignore_z_value", True, updatable=True, explicit=True), META,
+)}, lambda get, path: geo.converter(path, get("ignore_malformed"), get("ignore_z_value")))
+
+
 FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
-    TEXT, KEYWORD, DATE, BOOLEAN, IP, SCALED_FLOAT, CONSTANT_KEYWORD,
+    TEXT, KEYWORD, DATE, BOOLEAN, IP, SCALED_FLOAT, CONSTANT_KEYWORD, GEO_POINT,
     *(_number_type(n) for n in numbers.NUMERIC_TYPES if n != SCALED_FLOAT.name),
 )}
 
@@ -298,6 +308,12 @@ def resolve_null_value(type_name: str, field: str, raw: Any, get: Callable[[str]
         except ValueError:
             raise MappingParseError(f"Error parsing [null_value] on field [{field}]: '{raw}' is not an IP "
                                     "string literal.") from None
+    if type_name == "geo_point":
+        try:
+            lat, lon = geo.parse_point(raw, get("ignore_z_value"))
+            return geo.encode(*geo.checked(lat, lon, field, get("ignore_malformed")))
+        except StrataError as e:
+            raise MappingParseError(f"Error parsing [null_value] on field [{field}]: {e.reason}") from None
     return raw
 
 

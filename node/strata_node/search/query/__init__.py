@@ -17,9 +17,10 @@ Modules, one idea each:
   compound.py      bool, constant_score, dis_max, boosting
   query_string.py  query_string and the `q=` of URI search
   simple_query_string.py  simple_query_string
+  geo.py           geo_bounding_box, geo_distance, geo_polygon, geo_shape on geo_point fields
 """
 
-from . import compound, full_text, fuzzy, query_string, range, simple_query_string, term_level  # noqa: F401
+from . import compound, full_text, fuzzy, geo, query_string, range, simple_query_string, term_level  # noqa: F401
 from .base import PARSERS, Query, named_matches, parse_inner
 
 __all__ = ["PARSERS", "Query", "named_matches", "parse_query"]

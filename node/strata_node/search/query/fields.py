@@ -379,6 +379,9 @@ def exact_seqs(ctx: ShardContext, mapper: FieldMapper, value: Any) -> tuple[np.n
         return whole_range(reader, mapper, low, high), None
     if kind == "ip":
         return ip_term_seqs(reader, mapper, value), None
+    if kind == "geo_point":
+        raise QueryShardError("Geometry fields do not support exact searching, use dedicated geometry "
+                              f"queries instead: [{field}]")
     raise QueryShardError(f"Field [{field}] of type [{kind}] does not support term queries")
 
 
