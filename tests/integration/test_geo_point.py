@@ -153,3 +153,42 @@ def test_a_geo_query_on_a_field_of_another_type_is_refused(es, cities):
     with pytest.raises(BadRequestError) as e:
         es.search(index=cities, query={"geo_distance": {"distance": "1km", "name": "1,1"}})
     assert "Field [name] is of unsupported type [keyword] for [geo_distance] query" in str(e.value.body)
+
+
+def test_geo_shape_contains_finds_documents_holding_every_point_of_the_set(es, cities):
+    paris = {"type": "point", "coordinates": [2.3522, 48.8566]}
+    assert ids(es, cities, {"geo_shape": {"location": {"shape": paris, "relation": "contains"}}}) == ["par"]
+    europe = {"type": "envelope", "coordinates": [[-10, 60], [20, 35]]}
+    assert ids(es, cities, {"geo_shape": {"location": {"shape": europe, "relation": "contains"}}}) == []
+
+
+def test_sorting_from_several_points_reduces_every_pair_by_the_mode(es, index_name):
+    es.indices.create(index=index_name, settings=SETTINGS,
+                      mappings={"properties": {"p": {"type": "geo_point"}}})
+    es.index(index=index_name, id="1", document={"p": [0, 1]}, refresh=True)
+    sort = {"_geo_distance": {"p": [[0, 0], [10, 0]], "order": "desc", "unit": "km"}}
+    distance = es.search(index=index_name, sort=[sort])["hits"]["hits"][0]["sort"][0]
+    assert distance == pytest.approx(1117.4, abs=0.5)  # the far pair: max, as desc sorts by default
+    sort["_geo_distance"]["mode"] = "min"
+    nearest = es.search(index=index_name, sort=[sort])["hits"]["hits"][0]["sort"][0]
+    assert nearest == pytest.approx(111.2, abs=0.1)
+
+
+@pytest.mark.parametrize("query", [
+    {"geo_shape": {"location": {"shape": "POINT (NaN 1)"}}},
+    {"geo_shape": {"location": {"shape": {"type": "multipoint", "coordinates": 5}}}},
+    {"geo_shape": {"location": {"shape": {"type": "point", "coordinates": [0, 100]}}}},
+    {"geo_bounding_box": {"location": {"top": "NaN", "bottom": 0, "left": 0, "right": 1}},
+     "validation_method": "IGNORE_MALFORMED"},
+    {"geo_distance": {"distance": "-5km", "location": "1,1"}},
+    {"geo_distance": {"distance": "5km", "location": {"lat": 100, "lon": 0}}},
+])
+def test_a_malformed_geo_query_is_a_400(es, cities, query):
+    with pytest.raises(BadRequestError):
+        es.search(index=cities, query=query)
+
+
+def test_a_distance_sort_from_a_point_out_of_range_is_a_400(es, cities):
+    with pytest.raises(BadRequestError) as e:
+        es.search(index=cities, sort=[{"_geo_distance": {"location": {"lat": 100, "lon": 0}}}])
+    assert "illegal latitude value [100.0] for [GeoDistanceSort]" in str(e.value.body)

@@ -16,8 +16,10 @@ from strata_node.search.geo import (
     Box,
     Points,
     Polygon,
+    check_point,
     distance_meters,
     haversine_meters,
+    plane_meters,
     shape_from_geojson,
     shape_from_wkt,
 )
@@ -133,10 +135,23 @@ def test_a_null_value_that_is_not_a_point_fails_the_mapping():
 # -- shapes -------------------------------------------------------------------------------------
 
 
-def test_a_box_holds_the_points_on_its_edges():
+def test_a_box_rounds_its_lower_bounds_up_as_lucene_does():
+    # a point is held rounded down: on an edge that does not encode exactly, it falls outside
+    # the bottom and left edges and inside the top and right ones
     box = Box(min_lat=10, max_lat=20, min_lon=30, max_lon=40)
-    inside = points((10, 30), (20, 40), (15, 35), (9.9999, 35), (15, 40.0001))
-    assert box.contains(inside).tolist() == [True, True, True, False, False]
+    assert box.contains(points((10, 30), (20, 40), (15, 35), (9.9999, 35), (15, 40.0001))).tolist() == \
+        [False, True, True, False, False]
+    exact = Box(min_lat=45, max_lat=50, min_lon=90, max_lon=100)  # 45 and 90 encode exactly
+    assert exact.contains(points((45, 90))).tolist() == [True]
+
+
+def test_a_box_from_the_pole_or_the_antimeridian_holds_nothing_there():
+    def holds(box: Box, point: tuple[float, float]) -> bool:
+        return bool(box.contains(points(point))[0])
+
+    assert not holds(Box(min_lat=90, max_lat=90, min_lon=-10, max_lon=10), (90, 0))
+    assert not holds(Box(min_lat=-10, max_lat=10, min_lon=180, max_lon=180), (0, 180))
+    assert holds(Box(min_lat=-10, max_lat=10, min_lon=180, max_lon=-170), (0, -175))
 
 
 def test_a_box_crossing_the_dateline_holds_both_sides():
@@ -166,6 +181,16 @@ def test_a_polygon_leaves_out_its_holes():
     assert shape.contains(points((1, 1), (5, 5), (11, 5), (3, 5))).tolist() == [True, False, False, True]
 
 
+
+def test_a_point_on_the_shells_edge_is_inside_and_one_on_a_holes_edge_is_not():
+    # coordinates that encode exactly (multiples of 2^-32 of the range), so the edges are exact
+    shell = [[0, 0], [90, 0], [90, 45], [0, 45], [0, 0]]
+    hole = [[22.5, 11.25], [45, 11.25], [45, 22.5], [22.5, 22.5], [22.5, 11.25]]
+    shape = shape_from_geojson({"type": "Polygon", "coordinates": [shell, hole]})
+    assert shape.contains(points((0, 30), (11.25, 30), (15, 30), (30, 30))).tolist() == \
+        [True, False, False, True]
+
+
 def test_a_polygon_ring_must_close():
     with pytest.raises(IllegalArgument, match="first and last points of the linear ring must be the same"):
         shape_from_geojson({"type": "polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]})
@@ -193,3 +218,46 @@ def test_haversine_uses_lucenes_mean_earth_radius():
     # a degree of longitude on the equator
     assert haversine_meters(0, 0, np.array([0.0]), np.array([1.0]))[0] == \
         pytest.approx(2 * math.pi * 6_371_008.7714 / 360)
+
+
+def test_plane_distance_takes_the_cosine_of_the_mean_latitude():
+    # GeoUtils.planeDistance
+    x = math.radians(10) * math.cos(math.radians(30))
+    y = math.radians(-60)
+    assert plane_meters(60, 0, np.array([0.0]), np.array([10.0]))[0] == \
+        pytest.approx(math.hypot(x, y) * 6_371_008.7714)
+
+
+@pytest.mark.parametrize("shape", [
+    {"type": "point", "coordinates": [0, 100]},
+    {"type": "point", "coordinates": [0, 1e308 * 10]},
+    {"type": "multipoint", "coordinates": 5},
+    {"type": "multipolygon", "coordinates": [5]},
+    {"type": "geometrycollection", "geometries": [1]},
+    {"type": "envelope", "coordinates": [[0, 10], [float("nan"), 0]]},
+    {"type": "circle", "coordinates": [0, 0], "radius": "-1km"},
+])
+def test_a_shape_out_of_range_or_of_the_wrong_form_is_a_clear_error(shape):
+    with pytest.raises(StrataError):
+        shape_from_geojson(shape)
+
+
+@pytest.mark.parametrize("text", ["POINT (NaN 1)", "POINT (0 1e400)", "BBOX (0, 10, 100, 0)"])
+def test_a_wkt_shape_out_of_range_is_a_clear_error(text):
+    with pytest.raises(StrataError):
+        shape_from_wkt(text)
+
+
+def test_check_point_refuses_what_lucene_cannot_encode():
+    assert check_point(90.0, -180.0) == (90.0, -180.0)
+    for lat, lon in ((90.5, 0), (0, 180.5), (math.nan, 0), (0, math.inf)):
+        with pytest.raises(IllegalArgument):
+            check_point(lat, lon)
+
+
+def test_multi_fields_of_a_point_index_its_geohash():
+    mapping = {"properties": {"p": {"type": "geo_point", "fields": {"hash": {"type": "keyword"}}}}}
+    fields = Mapping.parse(mapping).parse_document({"p": {"lat": 41.12, "lon": -71.34}}, "1").fields
+    assert fields["p.hash"] == ["drm3btev3e86"]
+    assert Mapping.parse(mapping).parse_document({"p": [-71.34, 41.12]}, "1").fields["p.hash"] == \
+        ["drm3btev3e86"]

@@ -2,8 +2,9 @@
 shapes queries test them against (boxes, polygons, circles), vectorised over a field's
 points as Lucene's LatLonPoint queries test its encoded points.
 
-A box compares the 32-bit encoded coordinates with its bounds encoded the same way, as
-LatLonPoint.newBoxQuery does, so a point on the box's edge matches as it does in
+A box compares the 32-bit encoded coordinates with its bounds encoded inward (the lower
+rounded up, the upper down), as LatLonPoint.newBoxQuery does: a point exactly on the
+bottom or left edge, held a little below or west of it, misses as it does in
 Elasticsearch. Distances are haversine on the mean
 Earth radius Lucene uses (GeoUtils.EARTH_MEAN_RADIUS_METERS).
 """
@@ -149,32 +150,36 @@ class Box:
     max_lon: float
 
     def contains(self, points: Points) -> np.ndarray:
-        # bounds encoded as points are (LatLonPoint.newBoxQuery): a point in a bound's cell is on it
-        lat_ok = (points.lat_bits >= encode_lat(self.min_lat)) & (points.lat_bits <= encode_lat(self.max_lat))
-        low, high = encode_lon(self.min_lon), encode_lon(self.max_lon)
-        if self.min_lon > self.max_lon:
+        min_lon = self.min_lon
+        if self.min_lat == 90.0 or (min_lon == 180.0 and self.max_lon == 180.0):
+            return np.zeros(len(points.seqs), dtype=bool)  # no encoded point is at 90 or 180
+        if min_lon == 180.0 and self.max_lon < min_lon:
+            min_lon = -180.0
+        lat_ok = (points.lat_bits >= _encode_ceil(self.min_lat, LAT_DECODE)) & \
+            (points.lat_bits <= encode_lat(self.max_lat))
+        low, high = _encode_ceil(min_lon, LON_DECODE), encode_lon(self.max_lon)
+        if min_lon > self.max_lon:
             return lat_ok & ((points.lon_bits >= low) | (points.lon_bits <= high))
         return lat_ok & (points.lon_bits >= low) & (points.lon_bits <= high)
 
 
 @dataclass(frozen=True)
 class Polygon:
-    """An outer ring and holes, each a closed (lon, lat) ring. A point on an edge is
-    inside, as a Lucene polygon query counts it."""
+    """An outer ring and holes, each a closed (lon, lat) ring. A point on the shell's
+    edge is inside and one on a hole's edge is not, as Lucene's Polygon2D counts them."""
 
     rings: tuple[np.ndarray, ...]  # each (n, 2) of lon, lat; the first is the shell
 
     def contains(self, points: Points) -> np.ndarray:
         lon, lat = points.lon, points.lat
-        inside = _in_ring(self.rings[0], lon, lat, True)
+        inside = _in_ring(self.rings[0], lon, lat)
         for hole in self.rings[1:]:
-            inside &= ~_in_ring(hole, lon, lat, False)
+            inside &= ~_in_ring(hole, lon, lat)
         return inside
 
 
-def _in_ring(ring: np.ndarray, x: np.ndarray, y: np.ndarray, edge_inside: bool) -> np.ndarray:
-    """Crossing-number test of every point against one ring; points on an edge count as
-    `edge_inside`."""
+def _in_ring(ring: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Crossing-number test of every point against one ring, its edges included."""
     inside = np.zeros(len(x), dtype=bool)
     on_edge = np.zeros(len(x), dtype=bool)
     for (x1, y1), (x2, y2) in zip(ring[:-1].tolist(), ring[1:].tolist(), strict=True):
@@ -185,7 +190,7 @@ def _in_ring(ring: np.ndarray, x: np.ndarray, y: np.ndarray, edge_inside: bool) 
         cross = (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1)
         on_edge |= (np.abs(cross) <= 1e-12) & (x >= min(x1, x2)) & (x <= max(x1, x2)) & \
             (y >= min(y1, y2)) & (y <= max(y1, y2))
-    return (inside | on_edge) if edge_inside else (inside & ~on_edge)
+    return inside | on_edge
 
 
 @dataclass(frozen=True)
@@ -233,13 +238,27 @@ def haversine_meters(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarra
 
 
 def plane_meters(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """GeoDistance.PLANE: an equirectangular approximation, faster and less exact."""
-    x = np.radians(lon2 - lon1) * math.cos(math.radians(lat1))
+    """GeoDistance.PLANE: an equirectangular approximation at the mean latitude."""
+    x = np.radians(lon2 - lon1) * np.cos(np.radians((lat1 + lat2) / 2))
     y = np.radians(lat2 - lat1)
     return EARTH_MEAN_RADIUS_METERS * np.sqrt(x * x + y * y)
 
 
 # -- reading shapes from a query ----------------------------------------------------------------
+
+
+def _encode_ceil(value: float, step: float) -> int:
+    """The least encoded value at or above `value` (GeoEncodingUtils.encode*Ceil)."""
+    return math.ceil(value / step)
+
+
+def check_point(lat: float, lon: float) -> tuple[float, float]:
+    """A query's coordinates, which Lucene refuses out of range (GeoUtils.checkLatitude)."""
+    if not -90.0 <= lat <= 90.0:
+        raise IllegalArgument(f"invalid latitude {lat}; must be between -90.0 and 90.0")
+    if not -180.0 <= lon <= 180.0:
+        raise IllegalArgument(f"invalid longitude {lon}; must be between -180.0 and 180.0")
+    return lat, lon
 
 
 def _number(value: Any, what: str) -> float:
@@ -248,16 +267,24 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ParseError(f"{what} must be an array")
+    return value
+
+
 def _position(value: Any) -> tuple[float, float]:
     """A GeoJSON position: [lon, lat] (a third value, the altitude, is ignored)."""
     if not isinstance(value, list) or len(value) < 2:
         raise ParseError("geo coordinates must be an array of at least two numbers: [lon, lat]")
-    return _number(value[0], "longitude"), _number(value[1], "latitude")
+    lon, lat = _number(value[0], "longitude"), _number(value[1], "latitude")
+    check_point(lat, lon)
+    return lon, lat
 
 
 def _ring(value: Any) -> np.ndarray:
-    if not isinstance(value, list) or not value:
-        raise ParseError("a polygon's ring must be an array of positions")
+    if not _list(value, "a polygon's ring"):
+        raise ParseError("a polygon's ring must have positions")
     ring = [_position(p) for p in value]
     if ring[0] != ring[-1]:
         last = len(ring) - 1
@@ -270,8 +297,8 @@ def _ring(value: Any) -> np.ndarray:
 
 
 def _polygon(value: Any) -> Polygon:
-    if not isinstance(value, list) or not value:
-        raise ParseError("a polygon's coordinates must be an array of rings")
+    if not _list(value, "a polygon's coordinates"):
+        raise ParseError("a polygon needs a ring")
     return Polygon(tuple(_ring(r) for r in value))
 
 
@@ -280,6 +307,8 @@ def _point_bits(lon: float, lat: float) -> tuple[int, int]:
 
 
 def envelope(min_lon: float, max_lon: float, max_lat: float, min_lat: float) -> Box:
+    check_point(min_lat, min_lon)
+    check_point(max_lat, max_lon)
     if max_lat < min_lat:
         raise IllegalArgument(f"top is below bottom corner: {max_lat} vs. {min_lat}")
     return Box(min_lat, max_lat, min_lon, max_lon)
@@ -292,11 +321,14 @@ def shape_from_geojson(value: dict[str, Any]) -> Any:
     kind = kind.lower()
     if kind == "circle":
         center = _position(value.get("coordinates"))
-        return Circle(center[1], center[0], distance_meters(value.get("radius", ""), "m"))
+        radius = distance_meters(value.get("radius", ""), "m")
+        if not 0 < radius < math.inf:
+            raise IllegalArgument(f"circle radius must be greater than zero, got [{value.get('radius')}]")
+        return Circle(center[1], center[0], radius)
     if kind == "geometrycollection":
-        geometries = value.get("geometries")
-        if not isinstance(geometries, list):
-            raise ParseError("geometries not included")
+        geometries = _list(value.get("geometries"), "geometries")
+        if not all(isinstance(g, dict) for g in geometries):
+            raise ParseError("geometries must be objects")
         return Shapes(tuple(shape_from_geojson(g) for g in geometries))
     coordinates = value.get("coordinates")
     if coordinates is None:
@@ -310,11 +342,11 @@ def shape_from_geojson(value: dict[str, Any]) -> Any:
     if kind == "point":
         return PointSet((_point_bits(*_position(coordinates)),))
     if kind == "multipoint":
-        return PointSet(tuple(_point_bits(*_position(p)) for p in coordinates))
+        return PointSet(tuple(_point_bits(*_position(p)) for p in _list(coordinates, "coordinates")))
     if kind == "polygon":
         return _polygon(coordinates)
     if kind == "multipolygon":
-        return Shapes(tuple(_polygon(p) for p in coordinates))
+        return Shapes(tuple(_polygon(p) for p in _list(coordinates, "coordinates")))
     if kind in ("linestring", "multilinestring"):
         raise IllegalArgument(f"Field of type [geo_point] does not support {kind.upper()} queries")
     raise ParseError(f"unknown geometry type: {kind}")
@@ -355,6 +387,7 @@ def shape_from_wkt(text: str) -> Any:
         numbers = _wkt_numbers(body.strip("()"))
         if len(numbers) < 2:
             raise ParseError("expected two numbers for POINT: (lon lat)")
+        check_point(numbers[1], numbers[0])
         return PointSet((_point_bits(numbers[0], numbers[1]),))
     if kind == "POLYGON":
         return _polygon(_wkt_rings(body))

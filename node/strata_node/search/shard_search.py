@@ -22,6 +22,7 @@ from ..action.source_filter import filter_source
 from ..common.errors import IllegalArgument, StrataError
 from ..index.mapping import geo
 from ..index.mapping.dates import formatter
+from ..index.mapping.errors import java_string
 from ..transport.wire import Message
 from .context import ShardContext
 from .matches import Matches
@@ -273,10 +274,21 @@ def stored_field_values(mapping, analyzers, names: list[str] | tuple[str, ...], 
             if normalizer is not None:
                 values = ["".join(normalizer.analyze(str(v)).terms) for v in values]
             if mapper.type_name == "geo_point":  # stored as GeoPoint.toString(): "lat, lon"
-                out[path] = ["{}, {}".format(*geo.decode(v)) for v in values]
+                out[path] = [_stored_point(v) for v in values]
             else:
                 out[path] = [_format_fetched(mapper, v, None) for v in values]
     return out
+
+
+def _stored_point(value: Any) -> str:
+    """A geo_point's stored value: its encoded long, or, read from a source the mapping no
+    longer parses, the point as the source gives it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "{}, {}".format(*geo.decode(value))
+    try:
+        return "{}, {}".format(*geo.parse_point(value))
+    except StrataError:
+        return java_string(value)
 
 
 def _path_values(source: Any, path: list[str]) -> list[Any]:

@@ -25,13 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from ..common.errors import IllegalArgument, ParsingError, QueryShardError, StrataError, XContentParseError
+from ..common.errors import IllegalArgument, ParsingError, QueryShardError, XContentParseError
 from ..common.xcontent import token_name
 from ..index.mapping.errors import MalformedValue
-from ..index.mapping.geo import is_point_array, normalize, parse_point
 from ..index.mapping.types import FIELD_TYPES
 from .context import ShardContext
-from .geo import geo_field, geo_points, haversine_meters, plane_meters, unit_meters
+from .geo_sort import GeoDistanceSort, geo_distances, parse_geo_distance_sort
 
 SCORE = "_score"
 DOC = "_doc"
@@ -72,71 +71,10 @@ def _order(value: Any) -> str:
     raise IllegalArgument(f"Unknown SortOrder [{value}]")
 
 
-@dataclass(frozen=True)
-class GeoDistanceSort:
-    """What a `_geo_distance` sort measures from: the points (lat, lon), the unit's
-    length in meters, arc or plane, and whether an unmapped field sorts as missing."""
-
-    points: tuple[tuple[float, float], ...]
-    unit_meters: float = 1.0
-    plane: bool = False
-    ignore_unmapped: bool = False
-
-
-_GEO_SORT_OPTIONS = ("order", "unit", "mode", "distance_type", "ignore_unmapped", "validation_method",
-                     "nested")
-
-
-def _geo_distance_key(options: Any) -> SortKey:
-    """`{"_geo_distance": {"<field>": point or points, "order": .., "unit": .., ...}}`
-    (GeoDistanceSortBuilder.fromXContent)."""
-    if not isinstance(options, dict):
-        raise ParsingError(f"[_geo_distance] unexpected token [{token_name(options)}]")
-    field, points, order, mode = None, [], "asc", None
-    unit, plane, ignore_unmapped, coerce = 1.0, False, False, False
-    for name, value in options.items():
-        if name == "order":
-            order = _order(value)
-        elif name == "unit":
-            unit = unit_meters(str(value))
-        elif name == "mode":
-            if value not in ("min", "max", "avg", "median"):
-                raise IllegalArgument(f"Unknown SortMode [{value}]" if value != "sum"
-                                      else "sort_mode [sum] isn't supported for sorting by geo distance")
-            mode = value
-        elif name == "distance_type":
-            if str(value).lower() not in ("arc", "plane"):
-                raise IllegalArgument(f"No geo distance for [{value}]")
-            plane = str(value).lower() == "plane"
-        elif name == "ignore_unmapped":
-            ignore_unmapped = value is True or value == "true"
-        elif name == "validation_method":
-            coerce = str(value).upper() == "COERCE"
-        elif name == "nested":
-            raise IllegalArgument("[_geo_distance] nested sorting is not supported: Strata has no nested "
-                                  "fields")
-        elif field is not None:
-            raise ParsingError(f"[_geo_distance] does not support multiple fields, found [{field}] and "
-                               f"[{name}]")
-        else:
-            field = name
-            given = value if isinstance(value, list) and not is_point_array(value) else [value]
-            try:
-                points = [parse_point(p) for p in given]
-            except StrataError as e:
-                raise ParsingError(f"[_geo_distance] failed to parse point: {e.reason}",
-                                   caused_by=e) from None
-    if field is None or not points:
-        raise IllegalArgument("No geo points given for [_geo_distance] sort")
-    if coerce:
-        points = [normalize(lat, lon) for lat, lon in points]
-    geo = GeoDistanceSort(tuple(points), unit, plane, ignore_unmapped)
-    return SortKey(field, order, "_last", None, mode, geo)
-
-
 def _key(field: str, options: Any) -> SortKey:
     if field == "_geo_distance":
-        return _geo_distance_key(options)
+        geo_field, order, mode, geo = parse_geo_distance_sort(options)
+        return SortKey(geo_field, order, "_last", None, mode, geo)
     if field == "_script":
         raise IllegalArgument(f"sort type [{field}] is not supported")
     default_order = "desc" if field == SCORE else "asc"
@@ -409,7 +347,7 @@ def key_values(ctx: ShardContext, key: SortKey, seqs: np.ndarray, scores: np.nda
     if key.field == DOC:
         return KeyValues(key, seqs, "int")
     if key.geo is not None:
-        return KeyValues(key, _geo_distances(ctx, key, seqs), "float")
+        return KeyValues(key, geo_distances(ctx, key.field, key.geo, key.reverse, key.mode, seqs), "float")
     type_name = _type_of(ctx, key)
     kind = _kind(type_name or key.unmapped_type)
     mapper = ctx.field(key.field)
@@ -440,44 +378,6 @@ def key_values(ctx: ShardContext, key: SortKey, seqs: np.ndarray, scores: np.nda
         ranks[~present] = _rank(forms, kind, missing_value)
         return KeyValues(key, None, kind, None, ranks, lookup, forms, missing_value)
     return KeyValues(key, None, kind, ~present, ranks, lookup, forms)
-
-
-def _geo_distances(ctx: ShardContext, key: SortKey, seqs: np.ndarray) -> np.ndarray:
-    """Each matched document's distance, in the sort's unit, from the nearest sort point
-    to its points reduced by the mode (min ascending, max descending by default); a
-    document without a point sorts as +Infinity, whatever the order, as in ES."""
-    geo = key.geo
-    out = np.full(len(seqs), math.inf, dtype=np.float64)
-    mapper = geo_field(ctx, key.field, "_geo_distance", geo.ignore_unmapped)
-    if mapper is None or not len(seqs):
-        return out
-    if not mapper.doc_values:
-        raise IllegalArgument(f"Can't load fielddata on [{key.field}] because fielddata is unsupported on "
-                              "fields of type [geo_point]. Use doc values instead.")
-    points = geo_points(ctx, mapper)
-    if not len(points.seqs):
-        return out
-    measure = plane_meters if geo.plane else haversine_meters
-    lat, lon = points.lat, points.lon
-    meters = np.min([measure(p_lat, p_lon, lat, lon) for p_lat, p_lon in geo.points], axis=0)
-    distances = meters / geo.unit_meters
-    mode = key.mode or ("max" if key.reverse else "min")
-    starts = np.flatnonzero(np.concatenate(([True], points.seqs[1:] != points.seqs[:-1])))
-    doc_seqs = points.seqs[starts]
-    if mode == "min":
-        per_doc = np.minimum.reduceat(distances, starts)
-    elif mode == "max":
-        per_doc = np.maximum.reduceat(distances, starts)
-    elif mode == "avg":
-        per_doc = np.add.reduceat(distances, starts) / np.diff(np.append(starts, len(distances)))
-    else:
-        bounds = np.append(starts, len(distances))
-        per_doc = np.array([np.median(distances[a:b]) for a, b in itertools.pairwise(bounds.tolist())])
-    at = np.searchsorted(doc_seqs, seqs)
-    clipped = np.minimum(at, len(doc_seqs) - 1)
-    present = doc_seqs[clipped] == seqs
-    out[present] = per_doc[clipped[present]]
-    return out
 
 
 def _ip_bytes(text: str) -> bytes:

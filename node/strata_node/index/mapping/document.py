@@ -18,7 +18,7 @@ from ...common.errors import IllegalArgument
 from .definition import METADATA_FIELDS
 from .dynamic import infer_field
 from .errors import DocumentParseError, EmptyNumber, MalformedValue, StrictDynamicMapping, java_string
-from .geo import is_point_array
+from .geo import geohash, is_point_array
 from .mappers import FieldMapper, ObjectMapper, RootMapper
 from .paths import child_path, split_path
 
@@ -277,6 +277,8 @@ class _DocumentParser:
                     self.fields[mapper.path] = [normalized]
                 else:
                     values.append(normalized)
+        if mapper.subs and mapper.type_name == GEO_POINT:  # multi-fields index the point's geohash
+            value = geohash(normalized) if normalized is not None else None
         for sub in mapper.subs:
             self.value(sub, value, False)
         if copy and mapper.copy_to:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ...common.errors import IllegalArgument, ParseError
 from .errors import MalformedValue
-from .numbers import is_java_double
+from .numbers import parse_java_double
 
 LAT_DECODE = 1 / ((1 << 32) / 180.0)
 LON_DECODE = 1 / ((1 << 32) / 360.0)
@@ -56,21 +56,14 @@ def decode(value: int) -> tuple[float, float]:
 # -- reading a point --------------------------------------------------------------------------
 
 
-def _fail(reason: str) -> ParseError:
-    return ParseError(reason)
-
-
 def _double(value: Any, name: str) -> float:
     """A coordinate given as a number or numeric text (doubleValue(coerce=true))."""
     cls = value.__class__
     if cls is int or cls is float:
         return float(value)
     if cls is str:
-        if not is_java_double(value):
-            raise _NotANumber
-        text = value.strip().rstrip("fFdD")
-        return math.nan if text.endswith("NaN") else float(text)
-    raise _fail(f"{name} must be a number")
+        return _coordinate(value)
+    raise ParseError(f"{name} must be a number")
 
 
 class _NotANumber(Exception):
@@ -79,7 +72,7 @@ class _NotANumber(Exception):
 
 def _check_z(z: float, ignore_z_value: bool) -> None:
     if not ignore_z_value:
-        raise _fail(f"Exception parsing coordinates: found Z value [{_java_double_text(z)}] but "
+        raise ParseError(f"Exception parsing coordinates: found Z value [{_java_double_text(z)}] but "
                     "[ignore_z_value] parameter is [false]")
 
 
@@ -130,39 +123,39 @@ def _from_object(value: dict[str, Any], ignore_z_value: bool) -> tuple[float, fl
                 lon = number
         elif key == "geohash":
             if item.__class__ is not str:
-                raise _fail("geohash must be a string")
+                raise ParseError("geohash must be a string")
             geohash = item
         elif key == "type":
             if item.__class__ is not str:
-                raise _fail("[type] for geo_point must be a string")
+                raise ParseError("[type] for geo_point must be a string")
             kind = item
         elif key == "coordinates":
             if item.__class__ is not list:
-                raise _fail("[coordinates] for geo_point must be an array")
+                raise ParseError("[coordinates] for geo_point must be an array")
             coordinates = item
         else:
-            raise _fail("field must be either [lat], [lon], [geohash], [type] or [coordinates]")
+            raise ParseError("field must be either [lat], [lon], [geohash], [type] or [coordinates]")
     given_latlon = not (math.isnan(lat) and math.isnan(lon)) or bad_number
     if kind is not None or coordinates is not None:
         if geohash is not None or given_latlon:
-            raise _fail("field must be either lat/lon, geohash string or type/coordinates")
+            raise ParseError("field must be either lat/lon, geohash string or type/coordinates")
         if kind is None:
-            raise _fail("field [type] missing")
+            raise ParseError("field [type] missing")
         if kind.lower() != "point":
-            raise _fail("[type] for geo_point can only be 'Point'")
+            raise ParseError("[type] for geo_point can only be 'Point'")
         if coordinates is None:
-            raise _fail("field [coordinates] missing")
+            raise ParseError("field [coordinates] missing")
         return _from_array(coordinates, ignore_z_value)
     if geohash is not None:
         if given_latlon:
-            raise _fail("field must be either lat/lon or geohash")
+            raise ParseError("field must be either lat/lon or geohash")
         return from_geohash(geohash)
     if bad_number:
-        raise _fail("[lat] and [lon] must be valid double values")
+        raise ParseError("[lat] and [lon] must be valid double values")
     if math.isnan(lat):
-        raise _fail("field [lat] missing")
+        raise ParseError("field [lat] missing")
     if math.isnan(lon):
-        raise _fail("field [lon] missing")
+        raise ParseError("field [lon] missing")
     return lat, lon
 
 
@@ -170,7 +163,7 @@ def _from_array(value: list[Any], ignore_z_value: bool) -> tuple[float, float]:
     lat = lon = math.nan
     for i, item in enumerate(value):
         if item.__class__ not in (int, float):
-            raise _fail("numeric value expected")
+            raise ParseError("numeric value expected")
         if i == 0:
             lon = float(item)
         elif i == 1:
@@ -178,7 +171,7 @@ def _from_array(value: list[Any], ignore_z_value: bool) -> tuple[float, float]:
         elif i == 2:
             _check_z(float(item), ignore_z_value)
         else:
-            raise _fail("[geo_point] field type does not accept > 3 dimensions")
+            raise ParseError("[geo_point] field type does not accept > 3 dimensions")
     return lat, lon
 
 
@@ -189,41 +182,43 @@ def _from_string(text: str, ignore_z_value: bool) -> tuple[float, float]:
             kind = _WKT_TYPE.match(text)
             found = kind.group(1).upper() if kind else ""
             if found and found != "POINT":
-                raise _fail(f"[geo_point] supports only POINT among WKT primitives, but found {found}")
-            raise _fail("Invalid WKT format")
+                raise ParseError(f"[geo_point] supports only POINT among WKT primitives, but found {found}")
+            raise ParseError("Invalid WKT format")
         try:
             x, y = _coordinate(match.group(1)), _coordinate(match.group(2))
             if match.group(3) is not None:
                 _check_z(_coordinate(match.group(3)), ignore_z_value)
         except _NotANumber:
-            raise _fail("Invalid WKT format") from None
+            raise ParseError("Invalid WKT format") from None
         return y, x
     if "," in text:
         parts = text.split(",")
         if len(parts) > 3:
-            raise _fail(f"failed to parse [{text}], expected 2 or 3 coordinates but found: [{len(parts)}]")
+            raise ParseError(f"failed to parse [{text}], expected 2 or 3 coordinates but found: "
+                             f"[{len(parts)}]")
         try:
             lat = _coordinate(parts[0])
         except _NotANumber:
-            raise _fail("latitude must be a number") from None
+            raise ParseError("latitude must be a number") from None
         try:
             lon = _coordinate(parts[1])
         except _NotANumber:
-            raise _fail("longitude must be a number") from None
+            raise ParseError("longitude must be a number") from None
         if len(parts) == 3:
             try:
                 _check_z(_coordinate(parts[2]), ignore_z_value)
             except _NotANumber:
-                raise _fail("z must be a number") from None
+                raise ParseError("z must be a number") from None
         return lat, lon
     return from_geohash(text)
 
 
 def _coordinate(text: str) -> float:
-    if not is_java_double(text):
-        raise _NotANumber
-    text = text.strip().rstrip("fFdD")
-    return math.nan if text.endswith("NaN") else float(text)
+    """Double.parseDouble of a coordinate's text."""
+    try:
+        return parse_java_double(text)
+    except MalformedValue:
+        raise _NotANumber from None
 
 
 def parse_point(value: Any, ignore_z_value: bool = True) -> tuple[float, float]:
@@ -236,7 +231,7 @@ def parse_point(value: Any, ignore_z_value: bool = True) -> tuple[float, float]:
         return _from_array(value, ignore_z_value)
     if cls is str:
         return _from_string(value, ignore_z_value)
-    raise _fail("geo_point expected")
+    raise ParseError("geo_point expected")
 
 
 def is_point_array(value: list[Any]) -> bool:
@@ -312,6 +307,28 @@ def geojson(value: int) -> dict[str, Any]:
 def wkt(value: int) -> str:
     lat, lon = decode(value)
     return f"POINT ({_java_double_text(lon)} {_java_double_text(lat)})"
+
+
+def geohash(value: int) -> str:
+    """The 12-character geohash of an encoded point: what a geo_point gives its multi-fields
+    (GeoPointFieldMapper indexes the geohash into them)."""
+    lat, lon = decode(value)
+    lat_low, lat_high, lon_low, lon_high = -90.0, 90.0, -180.0, 180.0
+    chars, bits, bit_count, even = [], 0, 0, True
+    while len(chars) < 12:
+        if even:
+            mid = (lon_low + lon_high) / 2
+            bit = lon >= mid
+            lon_low, lon_high = (mid, lon_high) if bit else (lon_low, mid)
+        else:
+            mid = (lat_low + lat_high) / 2
+            bit = lat >= mid
+            lat_low, lat_high = (mid, lat_high) if bit else (lat_low, mid)
+        bits, bit_count, even = (bits << 1) | bit, bit_count + 1, not even
+        if bit_count == 5:
+            chars.append(_GEOHASH[bits])
+            bits = bit_count = 0
+    return "".join(chars)
 
 
 def lat_lon(value: int) -> dict[str, float]:

@@ -57,7 +57,9 @@ class FieldMapper:
              sub.ignore_above // 2 if sub.ignore_above is not None else 0, sub.ignore_above, sub.emits, sub)
             for sub in self.subs)
         # A value of a plain field goes straight to the index: the document parser's fast path.
-        self.plain = self.emits and self.ignore_above is None and not copy_to
+        # (A point's multi-fields take its geohash, not the value: the slow path gives it.)
+        self.plain = self.emits and self.ignore_above is None and not copy_to and \
+            not (self.subs and type_name == "geo_point")
 
     def get(self, param: str) -> Any:
         params = self.params

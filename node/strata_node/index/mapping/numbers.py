@@ -56,7 +56,7 @@ def is_java_double(text: str) -> bool:
     return _JAVA_DOUBLE.fullmatch(text) is not None
 
 
-def _java_double(text: str) -> float:
+def parse_java_double(text: str) -> float:
     if not _JAVA_DOUBLE.fullmatch(text):
         raise number_format(text)
     text = text.strip().rstrip("fFdD")
@@ -104,7 +104,7 @@ def whole_converter(type_name: str, coerce: bool) -> Callable[[Any], int]:
                 number = Decimal(value)
             else:
                 # XContentParser.intValue: Double.parseDouble, range-checked, truncated
-                number = _java_double(value)
+                number = parse_java_double(value)
                 if math.isnan(number):
                     return 0
             if not low <= number <= high:
@@ -180,7 +180,7 @@ def _double_of_text(value: Any, coerce: bool, java: str) -> float:
         raise EmptyNumber()
     if not coerce:
         raise illegal(f"{java} value passed as String")
-    return _java_double(value)
+    return parse_java_double(value)
 
 
 def java_round(value: float) -> int:
@@ -251,5 +251,5 @@ def parse_null_value(type_name: str, value: Any) -> int | float:
                 raise illegal(f"Value [{value}] has a decimal part")
             value = int(decimal)
     elif isinstance(value, str):
-        value = _java_double(value)
+        value = parse_java_double(value)
     return converter(type_name, coerce=False)(value)

@@ -8,17 +8,20 @@ COERCE wraps them into range, IGNORE_MALFORMED takes them as given.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from ...common.errors import IllegalArgument, ParseError, ParsingError, QueryShardError
+from ...common.errors import IllegalArgument, ParseError, ParsingError
 from ...index.mapping.geo import normalize, parse_point
 from ..context import ShardContext
 from ..geo import (
     Box,
     Circle,
+    PointSet,
     Polygon,
+    check_point,
     distance_meters,
     geo_field,
     geo_points,
@@ -160,6 +163,8 @@ def parse_geo_bounding_box(kind: str, body: dict[str, Any]) -> Query:
     elif validation == "COERCE":
         top, left = normalize(top, left)
         bottom, right = normalize(bottom, right)
+    check_point(top, left)  # what IGNORE_MALFORMED let through, Lucene refuses
+    check_point(bottom, right)
     query.shape = Box(bottom, top, left, right)
     return query
 
@@ -192,9 +197,9 @@ def parse_geo_distance(kind: str, body: dict[str, Any]) -> Query:
     if distance is None:
         raise ParsingError("geo_distance requires 'distance' to be specified")
     meters = distance_meters(distance, unit)
-    if not meters > 0:
+    if not 0 < meters < math.inf:
         raise IllegalArgument("distance must be greater than zero")
-    lat, lon = _valid(kind, *center, validation)
+    lat, lon = check_point(*_valid(kind, *center, validation))
     query.shape = Circle(lat, lon, meters)
     return query
 
@@ -221,7 +226,7 @@ def parse_geo_polygon(kind: str, body: dict[str, Any]) -> Query:
     if not isinstance(spec["points"], list):
         raise ParsingError(f"[{kind}] query does not support [points] with value of type "
                            f"[{type(spec['points']).__name__}]")
-    shell = [_valid(kind, *_point(kind, p), validation) for p in spec["points"]]
+    shell = [check_point(*_valid(kind, *_point(kind, p), validation)) for p in spec["points"]]
     if shell and shell[0] != shell[-1]:
         shell.append(shell[0])
     if len(shell) < 4:
@@ -240,11 +245,19 @@ class GeoShape(GeoQuery):
 
     def _run(self, ctx: ShardContext, scored: bool, boost: np.float32,
              within: np.ndarray | None = None) -> Matches:
-        if self.relation == "contains" and ctx.field(self.field) is not None:
-            raise QueryShardError(f"CONTAINS query relation not supported for Field [{self.field}].")
+        if self.relation == "contains" and not isinstance(self.shape, PointSet):
+            # points contain only points (ES 8's makeContainsGeometryQuery on a point field)
+            geo_field(ctx, self.field, self.kind, self.ignore_unmapped)  # its errors all the same
+            return Matches.none(scored)
         return super()._run(ctx, scored, boost, within)
 
     def _documents(self, points, mask: np.ndarray) -> np.ndarray:
+        if self.relation == "contains":  # a document holding every point of the set
+            found = None
+            for bits in self.shape.bits:
+                docs = points.documents(PointSet((bits,)).contains(points))
+                found = docs if found is None else np.intersect1d(found, docs, assume_unique=True)
+            return found
         if self.relation == "within":
             return points.all_within(mask)
         if self.relation == "disjoint":
