@@ -18,9 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from ..common.errors import IllegalArgument, NumberFormatError, ParseError, QueryShardError
+from ..common.errors import IllegalArgument, NumberFormatError, ParseError, ParsingError, QueryShardError
 from ..engine.segment_reader import EMPTY_SEQS
-from ..index.mapping.geo import LAT_DECODE, LON_DECODE, encode_lat, encode_lon
+from ..index.mapping.geo import (
+    LAT_DECODE,
+    LON_DECODE,
+    check_range,
+    encode_lat,
+    encode_lon,
+    normalize,
+    parse_point,
+)
 from ..index.mapping.mappers import FieldMapper
 from .context import ShardContext
 
@@ -258,6 +266,24 @@ def check_point(lat: float, lon: float) -> tuple[float, float]:
         raise IllegalArgument(f"invalid latitude {lat}; must be between -90.0 and 90.0")
     if not -180.0 <= lon <= 180.0:
         raise IllegalArgument(f"invalid longitude {lon}; must be between -180.0 and 180.0")
+    return lat, lon
+
+
+def query_point(kind: str, value: Any) -> tuple[float, float]:
+    """(lat, lon) of a point a query or sort gives, in any of a document's forms."""
+    try:
+        return parse_point(value, True)
+    except (ParseError, IllegalArgument) as e:
+        raise ParsingError(f"[{kind}] failed to parse point: {e.reason}", caused_by=e) from None
+
+
+def validated(kind: str, lat: float, lon: float, validation: str) -> tuple[float, float]:
+    """A query's point checked (STRICT), wrapped into range (COERCE) or left as given
+    (IGNORE_MALFORMED: what Lucene cannot encode, check_point still refuses)."""
+    if validation == "COERCE":
+        return normalize(lat, lon)
+    if validation == "STRICT":
+        return check_range(lat, lon, f"[{kind}]")
     return lat, lon
 
 

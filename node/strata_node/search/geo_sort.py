@@ -12,11 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from ..common.errors import IllegalArgument, ParsingError, StrataError
+from ..common.errors import IllegalArgument, ParsingError
 from ..common.xcontent import token_name
-from ..index.mapping.geo import is_point_array, normalize, parse_point
+from ..index.mapping.geo import is_point_array
 from .context import ShardContext
-from .geo import check_point, geo_field, geo_points, haversine_meters, plane_meters, unit_meters
+from .geo import (
+    check_point,
+    geo_field,
+    geo_points,
+    haversine_meters,
+    plane_meters,
+    query_point,
+    unit_meters,
+    validated,
+)
 
 _MODES = ("min", "max", "avg", "median")
 
@@ -65,21 +74,10 @@ def parse_geo_distance_sort(options: Any) -> tuple[str, str, str | None, GeoDist
         else:
             field = name
             given = value if isinstance(value, list) and not is_point_array(value) else [value]
-            try:
-                points = [parse_point(p) for p in given]
-            except StrataError as e:
-                raise ParsingError(f"[_geo_distance] failed to parse point: {e.reason}",
-                                   caused_by=e) from None
+            points = [query_point("_geo_distance", p) for p in given]
     if field is None or not points:
         raise IllegalArgument("No geo points given for [_geo_distance] sort")
-    if validation == "COERCE":
-        points = [normalize(lat, lon) for lat, lon in points]
-    for lat, lon in points:
-        if validation == "STRICT" and not -90.0 <= lat <= 90.0:
-            raise IllegalArgument(f"illegal latitude value [{lat}] for [GeoDistanceSort]")
-        if validation == "STRICT" and not -180.0 <= lon <= 180.0:
-            raise IllegalArgument(f"illegal longitude value [{lon}] for [GeoDistanceSort]")
-        check_point(lat, lon)
+    points = [check_point(*validated("GeoDistanceSort", lat, lon, validation)) for lat, lon in points]
     return field, order, mode, GeoDistanceSort(tuple(points), unit, plane, ignore_unmapped)
 
 

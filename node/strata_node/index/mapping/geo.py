@@ -73,7 +73,7 @@ class _NotANumber(Exception):
 def _check_z(z: float, ignore_z_value: bool) -> None:
     if not ignore_z_value:
         raise ParseError(f"Exception parsing coordinates: found Z value [{_java_double_text(z)}] but "
-                    "[ignore_z_value] parameter is [false]")
+                         "[ignore_z_value] parameter is [false]")
 
 
 def _java_double_text(value: float) -> str:
@@ -272,15 +272,20 @@ def normalize(lat: float, lon: float) -> tuple[float, float]:
     return lat + 0.0, lon + 0.0
 
 
+def check_range(lat: float, lon: float, name: str) -> tuple[float, float]:
+    """A point refused out of range, Elasticsearch's words naming a field or a query."""
+    if not -90.0 <= lat <= 90.0:
+        raise IllegalArgument(f"illegal latitude value [{_java_double_text(lat)}] for {name}")
+    if not -180.0 <= lon <= 180.0:
+        raise IllegalArgument(f"illegal longitude value [{_java_double_text(lon)}] for {name}")
+    return lat, lon
+
+
 def checked(lat: float, lon: float, field: str, ignore_malformed: bool) -> tuple[float, float]:
     """A point in range, as GeoPointFieldMapper validates it: refused out of range, or
     wrapped into range when the field ignores malformed values."""
     if not ignore_malformed:
-        if not -90.0 <= lat <= 90.0:
-            raise IllegalArgument(f"illegal latitude value [{_java_double_text(lat)}] for {field}")
-        if not -180.0 <= lon <= 180.0:
-            raise IllegalArgument(f"illegal longitude value [{_java_double_text(lon)}] for {field}")
-        return lat, lon
+        return check_range(lat, lon, field)
     if not (math.isfinite(lat) and math.isfinite(lon)):
         raise ParseError("cannot normalize the point - not a number")
     return normalize(lat, lon)

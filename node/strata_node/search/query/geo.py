@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ...common.errors import IllegalArgument, ParseError, ParsingError
-from ...index.mapping.geo import normalize, parse_point
+from ...common.errors import IllegalArgument, ParsingError
+from ...index.mapping.geo import normalize
 from ..context import ShardContext
 from ..geo import (
     Box,
@@ -25,8 +25,10 @@ from ..geo import (
     distance_meters,
     geo_field,
     geo_points,
+    query_point,
     shape_from_geojson,
     shape_from_wkt,
+    validated,
 )
 from ..matches import Matches
 from .base import Query, constant, register, set_common, to_bool, to_str, unsupported
@@ -39,25 +41,6 @@ def _validation(kind: str, value: Any) -> str:
     if text not in _VALIDATION:
         raise IllegalArgument(f"No enum constant org.elasticsearch.index.query.GeoValidationMethod.{text}")
     return text
-
-
-def _point(kind: str, value: Any) -> tuple[float, float]:
-    try:
-        return parse_point(value, True)
-    except (ParseError, IllegalArgument) as e:
-        raise ParsingError(f"[{kind}] failed to parse point: {e.reason}", caused_by=e) from None
-
-
-def _valid(kind: str, lat: float, lon: float, validation: str) -> tuple[float, float]:
-    """A query's point checked (STRICT), wrapped into range (COERCE) or left (IGNORE_MALFORMED)."""
-    if validation == "COERCE":
-        return normalize(lat, lon)
-    if validation == "STRICT":
-        if not -90.0 <= lat <= 90.0:
-            raise IllegalArgument(f"illegal latitude value [{lat}] for [{kind}]")
-        if not -180.0 <= lon <= 180.0:
-            raise IllegalArgument(f"illegal longitude value [{lon}] for [{kind}]")
-    return lat, lon
 
 
 class GeoQuery(Query):
@@ -113,7 +96,7 @@ def _bounding_box(kind: str, spec: Any) -> dict[str, float]:
     sides: dict[str, float] = {}
     for key, value in spec.items():
         if key in _CORNERS:
-            lat, lon = _point(kind, value)
+            lat, lon = query_point(kind, value)
             lat_side, lon_side = _CORNERS[key]
             sides[lat_side], sides[lon_side] = lat, lon
         elif key in ("top", "bottom", "left", "right"):
@@ -191,7 +174,7 @@ def parse_geo_distance(kind: str, body: dict[str, Any]) -> Query:
             validation = _validation(kind, value)
         elif not _common(query, kind, key, value):
             _set_field(query, kind, key)
-            center = _point(kind, value)
+            center = query_point(kind, value)
     if center is None:
         raise ParsingError(f"[{kind}] failed to parse query: a field and a point are required")
     if distance is None:
@@ -199,7 +182,7 @@ def parse_geo_distance(kind: str, body: dict[str, Any]) -> Query:
     meters = distance_meters(distance, unit)
     if not 0 < meters < math.inf:
         raise IllegalArgument("distance must be greater than zero")
-    lat, lon = check_point(*_valid(kind, *center, validation))
+    lat, lon = check_point(*validated(kind, *center, validation))
     query.shape = Circle(lat, lon, meters)
     return query
 
@@ -226,7 +209,7 @@ def parse_geo_polygon(kind: str, body: dict[str, Any]) -> Query:
     if not isinstance(spec["points"], list):
         raise ParsingError(f"[{kind}] query does not support [points] with value of type "
                            f"[{type(spec['points']).__name__}]")
-    shell = [check_point(*_valid(kind, *_point(kind, p), validation)) for p in spec["points"]]
+    shell = [check_point(*validated(kind, *query_point(kind, p), validation)) for p in spec["points"]]
     if shell and shell[0] != shell[-1]:
         shell.append(shell[0])
     if len(shell) < 4:
