@@ -22,3 +22,17 @@ class HeldStep:
 
     async def until_started(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.started.wait, 10)
+
+    async def cancel_midway(self, step) -> None:
+        """Run `step` (an awaitable reaching this held step), cancel its caller once the
+        step has started, let the step go, and check the caller ends cancelled."""
+        caller = asyncio.ensure_future(step)
+        await self.until_started()
+        caller.cancel()
+        await asyncio.sleep(0)
+        self.release.set()
+        try:
+            await caller
+        except asyncio.CancelledError:
+            return
+        raise AssertionError("the caller's cancellation was lost")

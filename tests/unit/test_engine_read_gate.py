@@ -225,3 +225,18 @@ def test_an_open_cut_short_and_then_failing_is_not_flushed_by_the_close(tmp_path
         assert flushed == []
 
     asyncio.run(go())
+
+
+def test_a_flush_whose_caller_was_cancelled_while_committing_holds_the_commit_it_wrote(tmp_path):
+    """The commit point lands on its thread whatever the caller does: the commit held,
+    and the translog generations below it, must follow it."""
+    async def go():
+        e = await holding_one_document(tmp_path / "shard")
+        write_commit = e._write_commit
+        e._write_commit = held = HeldStep(write_commit)
+        await held.cancel_midway(e.flush())
+        assert e.commit.local_checkpoint == 0
+        assert e.translog.min_generation == e.commit.translog_generation
+        await e.close(flush=False)
+
+    asyncio.run(go())

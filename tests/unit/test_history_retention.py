@@ -8,7 +8,7 @@ import threading
 
 from strata_node.engine import file_set, retention_leases
 from strata_node.engine import operation as ops
-from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
+from strata_node.engine.engine import DeleteOp, Engine, EngineClosed, IndexOp, ShardRef
 from strata_node.engine.retention_leases import RetentionLease, RetentionLeases
 
 REF = ShardRef("logs", "uuid-1", 0)
@@ -282,5 +282,52 @@ def test_a_recovery_end_replaces_the_leases_of_an_earlier_primary_term(tmp_path)
         assert adopt_primary_leases(e, newer_term)
         assert e.retention_leases == newer_term
         await e.close()
+
+    run(go())
+
+
+def test_a_closed_engine_refuses_to_persist_leases_and_writes_nothing(tmp_path):
+    """A sync that reaches a shard after its close (its index deleted) must not write into
+    a folder that is being removed."""
+    async def go():
+        e = await opened(tmp_path)
+        await e.close()
+        before = sorted(tmp_path.rglob("*"))
+        try:
+            e.persist_retention_leases(leases_of_version(2))
+        except EngineClosed:
+            pass
+        else:
+            raise AssertionError("a closed engine took leases")
+        assert sorted(tmp_path.rglob("*")) == before
+
+    run(go())
+
+
+def test_an_engine_close_waits_for_a_leases_persist_under_way(tmp_path, monkeypatch):
+    """The index deletion removes the shard's folder once the close returns: a persist
+    still writing then failed on the vanished folder."""
+    inside, release = threading.Event(), threading.Event()
+    order = []
+    write = retention_leases.write_atomically
+
+    def slow_write(path, data, **kwargs):
+        inside.set()
+        release.wait(1.0)
+        write(path, data, **kwargs)
+        order.append("persisted")
+
+    async def go():
+        e = await opened(tmp_path)
+        monkeypatch.setattr(retention_leases, "write_atomically", slow_write)
+        persist = threading.Thread(target=e.persist_retention_leases, args=(leases_of_version(2),))
+        persist.start()
+        assert inside.wait(5)
+        await e.close()
+        order.append("closed")
+        release.set()
+        persist.join(5)
+        assert order == ["persisted", "closed"]
+        assert retention_leases.load(tmp_path / "_state") == leases_of_version(2)
 
     run(go())

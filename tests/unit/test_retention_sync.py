@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import SimpleNamespace
 
+from strata_node.engine.engine import EngineClosed
 from strata_node.engine.retention_leases import RetentionLease, RetentionLeases
 from strata_node.replication.retention_sync import RetentionLeaseSync
 from strata_node.replication.tracker import ReplicationTracker
@@ -55,3 +57,28 @@ def test_a_primary_that_handed_off_to_its_relocation_target_leaves_its_leases_al
     assert shard.tracker.retention_leases() == RetentionLeases(3, 5, (
         RetentionLease("peer_recovery/gone", 0, 0, "peer recovery"),))
     assert shard.engine.persisted == []
+
+
+def test_a_sync_of_a_copy_that_closed_meanwhile_stands_down_without_a_warning(caplog):
+    """Index deletion closes the shard while a round is under way: nothing is wrong."""
+    sync, service, shard = _primary(relocated=False)
+
+    def closed(leases, only_newer=False):
+        raise EngineClosed("[i][0] engine is closed")
+
+    shard.engine.persist_retention_leases = closed
+    with caplog.at_level(logging.DEBUG, logger="strata_node.replication.retention_sync"):
+        asyncio.run(sync.attempt(service, shard))
+    assert [r.levelno for r in caplog.records if r.levelno != logging.INFO] == [logging.DEBUG]
+
+
+def test_a_failed_sync_is_logged_as_a_warning_with_its_traceback(caplog):
+    sync, service, shard = _primary(relocated=False)
+
+    def broken(leases, only_newer=False):
+        raise OSError("disk gone")
+
+    shard.engine.persist_retention_leases = broken
+    with caplog.at_level(logging.WARNING, logger="strata_node.replication.retention_sync"):
+        asyncio.run(sync.attempt(service, shard))
+    assert [(r.levelno, r.exc_info is not None) for r in caplog.records] == [(logging.WARNING, True)]

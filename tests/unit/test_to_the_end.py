@@ -1,6 +1,7 @@
 """on_thread: blocking work under a lock is not cut loose by its caller's cancellation,
 so the lock is not let go while the thread still uses what it guards (the engine's use
-of it is in test_engine_read_gate.py)."""
+of it is in test_engine_read_gate.py); to_the_end: a step of several parts is not cut
+between them (the translog's use of it is in test_translog.py)."""
 
 import asyncio
 import logging
@@ -8,7 +9,7 @@ import threading
 
 import pytest
 
-from strata_node.common.to_the_end import on_thread
+from strata_node.common.to_the_end import on_thread, to_the_end
 from tests.support.held_step import HeldStep
 
 
@@ -45,15 +46,24 @@ def test_a_failure_after_the_caller_was_cancelled_is_logged(caplog):
             raise OSError("disk gone")
 
         work = HeldStep(fail)
-        caller = asyncio.ensure_future(on_thread(None, work))
-        await work.until_started()
-        caller.cancel()
-        await asyncio.sleep(0)
-        work.release.set()
-        with pytest.raises(asyncio.CancelledError):
-            await caller
+        await work.cancel_midway(on_thread(None, work))
 
     with caplog.at_level(logging.ERROR, logger="strata_node.common.to_the_end"):
         asyncio.run(go())
     assert any("failed after its caller was cancelled" in r.message and r.exc_info for r in caplog.records)
 
+
+
+def test_a_step_cancelled_in_its_first_part_still_does_its_second():
+    async def go():
+        done = []
+        work = HeldStep(lambda: done.append("files"))
+
+        async def step():
+            await on_thread(None, work)
+            done.append("record")
+
+        await work.cancel_midway(to_the_end(step()))
+        return done
+
+    assert asyncio.run(go()) == ["files", "record"]

@@ -10,6 +10,7 @@ import pytest
 
 from strata_node.common.errors import TranslogCorrupted
 from strata_node.engine.translog import HEADER, RECORD, Translog, TranslogFailed
+from tests.support.held_step import HeldStep
 
 
 def run(coro):
@@ -268,3 +269,43 @@ def test_size_counts_the_generations_from_the_one_asked_without_touching_the_dis
         await t.aclose()
 
     run(go())
+
+
+def test_a_sync_whose_caller_was_cancelled_during_its_fsync_still_records_it(tmp_path, monkeypatch):
+    """The fsync and the checkpoint land on their thread whatever the caller does; the
+    record of them must follow, or the next sync rewrites the newest checkpoint's slot
+    and a torn write of it leaves only an older one."""
+    real_fsync = os.fsync
+    held = HeldStep(real_fsync)
+
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"a"], 0, 0)
+        monkeypatch.setattr(os, "fsync", held)
+        await held.cancel_midway(t.sync())
+        assert not t.needs_sync()
+        await t.aclose()
+
+    run(go())
+
+
+def test_a_roll_whose_caller_was_cancelled_while_creating_the_file_switches_to_it(tmp_path, monkeypatch):
+    """Cut off between creating the next generation's file and switching to it, the
+    translog went on writing the old one, and the next roll made the same file again."""
+    real_new = Translog._new_generation_file
+    held = HeldStep(real_new)
+
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"a"], 0, 0)
+        monkeypatch.setattr(Translog, "_new_generation_file", staticmethod(held))
+        await held.cancel_midway(t.roll_generation())
+        assert t.current_generation == 2
+        t.append([b"b"], 1, 1)
+        assert await t.roll_generation() == 3
+        await t.aclose()
+
+    run(go())
+    t, ops = Translog.open(tmp_path)
+    assert ops == [b"a", b"b"]
+    t.close()

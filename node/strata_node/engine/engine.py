@@ -51,7 +51,7 @@ import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
 from ..common.files import fsync_dir
-from ..common.to_the_end import on_thread
+from ..common.to_the_end import on_thread, to_the_end
 from . import file_set, index_structures, retention_leases
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
@@ -426,6 +426,8 @@ class Engine:
 
             def close_blocking() -> None:
                 self.reads.wait_until_empty()
+                with self._leases_lock:  # a persist under way ends; none starts (closed is set)
+                    pass
                 if self._searcher is not None:
                     self._searcher.close()
                 if self.db is not None:
@@ -805,8 +807,14 @@ class Engine:
         next and unlinks the older ones, so two at once (a recovery's end and a background
         sync reaching the copy meanwhile, on two recovery threads) would write the same
         generation and unlink each other's files, and one would fail. The check sits
-        under the same lock, so it compares with what is held when the leases land."""
+        under the same lock, so it compares with what is held when the leases land.
+
+        A closed engine refuses (EngineClosed), and its close waits for a persist under
+        way: the shard's folder may be removed as soon as the close returns (a deleted
+        index), and a persist must not write into it meanwhile."""
         with self._leases_lock:
+            if self.closed:
+                raise EngineClosed(f"{self.shard} engine is closed")
             if only_newer and not leases.supersedes(self.retention_leases):
                 return False
             retention_leases.persist(self.path / "_state", leases)
@@ -1066,6 +1074,9 @@ class Engine:
     async def adopt_history_uuid(self, history_uuid: str) -> None:
         """Record durably that this store now holds `history_uuid`'s history (a recovery
         completed from that primary, or a primary forced onto stale data starting anew)."""
+        await to_the_end(self._adopt_history_uuid(history_uuid), f"{self.shard} history uuid")
+
+    async def _adopt_history_uuid(self, history_uuid: str) -> None:
         async with self._flush_lock:
             commit = CommitPoint(self.commit.local_checkpoint, self.commit.max_seq_no,
                                  self.commit.translog_generation, self.commit.translog_uuid, history_uuid)
@@ -1090,7 +1101,11 @@ class Engine:
 
     async def flush(self, force: bool = False, *, periodic: bool = False) -> bool:
         """Write a synced commit point and trim the translog generations it covers.
-        `periodic`: the translog outgrew its flush threshold (counted apart, as ES does)."""
+        `periodic`: the translog outgrew its flush threshold (counted apart, as ES does).
+        Runs to the end when its caller is cancelled: a commit written is the commit held."""
+        return await to_the_end(self._flush(force, periodic), f"{self.shard} flush")
+
+    async def _flush(self, force: bool, periodic: bool) -> bool:
         async with self._flush_lock:
             self.ensure_open()
             started = time.perf_counter_ns()

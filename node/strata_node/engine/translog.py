@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..common.errors import StrataError, TranslogCorrupted
 from ..common.files import fsync_dir
-from ..common.to_the_end import on_thread
+from ..common.to_the_end import on_thread, to_the_end
 
 log = logging.getLogger(__name__)
 
@@ -305,10 +305,18 @@ class Translog:
         w = self._writer
         return w.synced_offset < w.offset or self._checkpoint.global_checkpoint != self.global_checkpoint
 
+    # sync, roll_generation, trim_below and aclose each run to the end (to_the_end) even
+    # when their caller is cancelled: the files change on a thread, then the writer and
+    # checkpoint held here must follow, or the next step works from a stale record (a roll
+    # would create the same generation's file again).
+
     async def sync(self) -> None:
         """Make every appended operation durable: fsync the file, then the checkpoint.
         After a failed fsync nothing is durable for sure any more, so this raises from
         then on; after `aclose` everything appended was synced, so it returns."""
+        await to_the_end(self._sync(), f"sync of translog [{self.path}]")
+
+    async def _sync(self) -> None:
         async with self._sync_lock:
             if self._tragic is not None:
                 self._check_usable()
@@ -337,6 +345,9 @@ class Translog:
     async def roll_generation(self) -> int:
         """Start a new generation; returns its number. Everything appended before the
         call is in older, synced generations afterwards."""
+        return await to_the_end(self._roll_generation(), f"roll of translog [{self.path}]")
+
+    async def _roll_generation(self) -> int:
         async with self._sync_lock:
             self._check_usable()
             old = self._writer
@@ -365,6 +376,9 @@ class Translog:
 
     async def trim_below(self, generation: int) -> None:
         """Forget generations older than `generation` (their operations are committed)."""
+        await to_the_end(self._trim_below(generation), f"trim of translog [{self.path}]")
+
+    async def _trim_below(self, generation: int) -> None:
         async with self._sync_lock:
             self._check_usable()
             if generation <= self._checkpoint.min_generation:
@@ -390,6 +404,9 @@ class Translog:
         """Close once any sync, roll or trim in progress is done (they use the file),
         syncing whatever was appended since the last sync, so that a request still
         waiting for its sync is durable when that sync returns."""
+        await to_the_end(self._aclose(sync), f"close of translog [{self.path}]")
+
+    async def _aclose(self, sync: bool) -> None:
         async with self._sync_lock:
             if self._closed:
                 return

@@ -14,6 +14,7 @@ import logging
 import time
 
 from ..common.errors import IllegalState, StrataError
+from ..engine.engine import EngineClosed
 from ..engine.retention_leases import RetentionLeases
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
@@ -74,13 +75,19 @@ class RetentionLeaseSync:
                     if not shard.is_active or clock < self._due.get(shard.allocation_id, 0.0):
                         continue
                     self._due[shard.allocation_id] = clock + interval
-                    try:
-                        await self.sync(service, shard)
-                    except Exception as e:  # the next interval tries again
-                        log.warning("%s retention lease sync failed: %s", shard.ref, e,
-                                    exc_info=not isinstance(e, StrataError))
+                    await self.attempt(service, shard)
             self._due = {aid: due for aid, due in self._due.items() if aid in held}
             self._persisted = {aid: leases for aid, leases in self._persisted.items() if aid in held}
+
+    async def attempt(self, service, shard) -> None:
+        """One scheduled round; a failure waits for the next interval."""
+        try:
+            await self.sync(service, shard)
+        except EngineClosed:  # the copy closed meanwhile (its index deleted, or moved away)
+            log.debug("%s retention lease sync stood down: the shard closed", shard.ref)
+        except Exception as e:
+            log.warning("%s retention lease sync failed: %s", shard.ref, e,
+                        exc_info=not isinstance(e, StrataError))
 
     async def sync(self, service, shard) -> None:
         """One round for one local copy: a primary's leases renewed, expired, persisted and
