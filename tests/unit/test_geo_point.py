@@ -261,3 +261,10 @@ def test_multi_fields_of_a_point_index_its_geohash():
     assert fields["p.hash"] == ["drm3btev3e86"]
     assert Mapping.parse(mapping).parse_document({"p": [-71.34, 41.12]}, "1").fields["p.hash"] == \
         ["drm3btev3e86"]
+
+
+def test_coordinates_print_as_java_prints_doubles():
+    """WKT and refusals carry Double.toString's text: `1.0E10`, `9.9E-6`, never `1e-05`."""
+    assert refusal({"lat": 1e10, "lon": 0}) == "illegal latitude value [1.0E10] for p"
+    assert geo.wkt(geo.encode(0.0, -1e-5)).startswith("POINT (-1.00")
+    assert "E-6" in geo.wkt(geo.encode(1e-5, 0.0))

@@ -3,7 +3,8 @@ dates in a time zone."""
 
 import pytest
 
-from strata_node.search.aggregations.formats import _decimal, format_millis, java_double
+from strata_node.index.mapping.numbers import java_double
+from strata_node.search.aggregations.formats import _decimal, format_millis
 
 
 @pytest.mark.parametrize(("value", "text"), [

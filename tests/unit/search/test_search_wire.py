@@ -26,14 +26,15 @@ from .shards import match_all, shards
 
 MAPPING = {"properties": {"status": {"type": "keyword"}, "code": {"type": "long"},
                           "price": {"type": "double"}, "ratio": {"type": "float"}, "ts": {"type": "date"},
-                          "ok": {"type": "boolean"}, "ip": {"type": "ip"}, "title": {"type": "text"}}}
+                          "ok": {"type": "boolean"}, "ip": {"type": "ip"}, "title": {"type": "text"},
+                          "loc": {"type": "geo_point"}}}
 DOCS = [{"status": "ok", "code": 200, "price": 10.0, "ratio": 1.5, "ts": "2024-01-01", "ok": True,
-         "ip": "10.0.0.1", "title": "quick fox"},
+         "ip": "10.0.0.1", "title": "quick fox", "loc": "52.37,4.91"},
         {"status": "ok", "code": 200, "price": 20.5, "ts": "2024-01-02T10:00:00Z", "ok": True,
-         "ip": "10.0.0.2", "title": "lazy dog"},
+         "ip": "10.0.0.2", "title": "lazy dog", "loc": ["48.86,2.33", "-17.7,178.4"]},
         {"status": "error", "code": 500, "price": 10.0, "ts": "2024-01-01", "ok": False, "ip": "::1",
          "title": "quick dog"},
-        {"status": "ok", "code": 404, "title": "fox"},
+        {"status": "ok", "code": 404, "title": "fox", "loc": "-14.3,-170.7"},
         {"status": "warn", "ratio": 0.25, "ts": "2023-12-31T23:00:00Z"}]
 SUBS = {"m": {"max": {"field": "price"}},
         "top": {"top_hits": {"size": 2, "sort": [{"ts": "desc"}, {"ip": "asc"}]}}}
@@ -70,6 +71,14 @@ BODIES: dict[str, dict] = {
     "top_hits": {"top_hits": {"size": 3, "sort": [{"price": "desc"}], "_source": ["status"],
                               "version": True}},
     "top_hits_by_score": {"top_hits": {"size": 3}},
+    "geo_bounds": {"geo_bounds": {"field": "loc"}},
+    "geo_centroid": {"geo_centroid": {"field": "loc", "missing": "0,0"}},
+    "geohash_grid": {"geohash_grid": {"field": "loc", "precision": 2}, "aggs": SUBS},
+    "geotile_grid": {"geotile_grid": {"field": "loc", "precision": 3,
+                                      "bounds": {"wkt": "BBOX (-10, 10, 60, 40)"}},
+                     "aggs": {"c": {"geo_centroid": {"field": "loc"}}}},
+    "geo_distance": {"geo_distance": {"field": "loc", "origin": "50,3", "unit": "km",
+                                      "ranges": [{"to": 500}, {"from": 500}]}, "aggs": SUBS},
 }
 
 

@@ -56,6 +56,28 @@ def is_java_double(text: str) -> bool:
     return _JAVA_DOUBLE.fullmatch(text) is not None
 
 
+def java_double(value: float) -> str:
+    """Java's Double.toString: the shortest digits that read back, in plain notation
+    between 10^-3 and 10^7 and as `d.dddE±n` outside it, always with a fractional part."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e7:
+        text = repr(float(value))
+        if "e" in text or "E" in text:  # repr switches to exponents below 1e-4 only; be safe
+            text = format(Decimal(text), "f")
+        return text if "." in text else text + ".0"
+    sign, digits, exponent = Decimal(repr(float(value))).as_tuple()
+    digits_text = "".join(map(str, digits)).rstrip("0") or "0"
+    power = len(digits) - 1 + exponent
+    mantissa = digits_text[0] + "." + (digits_text[1:] or "0")
+    return f"{'-' if sign else ''}{mantissa}E{power}"
+
+
 def parse_java_double(text: str) -> float:
     if not _JAVA_DOUBLE.fullmatch(text):
         raise number_format(text)

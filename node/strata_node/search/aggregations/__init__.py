@@ -13,7 +13,7 @@ Modules: base.py (the Aggregator contract, parameter reading, handing a bucket's
 documents to sub-aggregations), values.py (fields and their doc values), formats.py
 (how values print), zones.py and rounding.py (dates), order.py (bucket order),
 metrics.py, terms.py, histogram.py, date_histogram.py, range.py, filters.py,
-top_hits.py.
+top_hits.py, geo.py (geo_bounds, geo_centroid, geohash_grid, geotile_grid, geo_distance).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..matches import Matches
 from .base import Aggregator
 from .date_histogram import DateHistogram
 from .filters import Filter, Filters
+from .geo import GeoBounds, GeoCentroid, GeoDistance, GeohashGrid, GeotileGrid
 from .histogram import Histogram
 from .metrics import Avg, Cardinality, Max, Min, Stats, Sum, ValueCount
 from .range import DateRange, Range
@@ -36,7 +37,7 @@ from .top_hits import TopHits
 
 AGGREGATIONS: dict[str, type[Aggregator]] = {cls.type_name: cls for cls in (
     Avg, Cardinality, Max, Min, Stats, Sum, ValueCount, Terms, Histogram, DateHistogram, Range, DateRange,
-    Filter, Filters, TopHits,
+    Filter, Filters, TopHits, GeoBounds, GeoCentroid, GeohashGrid, GeotileGrid, GeoDistance,
 )}
 
 # Every aggregation Elasticsearch 8 registers (SearchModule and the default x-pack

@@ -116,6 +116,20 @@ class Params:
         raise self.fail(name, IllegalArgument(
             f"Failed to parse value [{value}] as only [true] or [false] are allowed."))
 
+    def bucket_sizes(self, agg_name: str, default_size: int, shard_size_label: str = "shard_size"
+                     ) -> tuple[int, int]:
+        """`size` and `shard_size`, each at least 1; shard_size defaults to
+        BucketUtils.suggestShardSideQueueSize (size * 1.5 + 10) and is never below size.
+        `shard_size_label` is how ES's refusal names it (the geo grids say shardSize)."""
+        size = self.integer("size", default_size)
+        if size < 1:
+            raise IllegalArgument(f"[size] must be greater than 0. Found [{size}] in [{agg_name}]")
+        shard_size = self.integer("shard_size")
+        if shard_size is not None and shard_size < 1:
+            raise IllegalArgument(f"[{shard_size_label}] must be greater than 0. Found [{shard_size}] in "
+                                  f"[{agg_name}]")
+        return size, max(shard_size or int(size * 1.5 + 10), size)
+
     def field(self) -> str:
         """The `field` every values-source aggregation needs (scripts are not supported)."""
         if "script" in self.body:

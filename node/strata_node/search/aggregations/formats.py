@@ -10,12 +10,11 @@ transport), so it is a tuple-like list rather than an object:
     ["decimal", pattern]        a numeric field's `format`, a DecimalFormat pattern
 
 Elasticsearch prints doubles with Java's Double.toString (`100.0`, `1.0E7`), which is
-what range keys and keyed histogram keys are made of, so `java_double` reproduces it.
+what range keys and keyed histogram keys are made of (index/mapping/numbers.java_double).
 """
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import Any
 
@@ -69,28 +68,6 @@ def format_millis(millis: int, pattern: str, zone: str | None) -> str:
     if text.endswith("Z"):
         return f"{text[:-1]}{sign}{hours:02d}:{minutes:02d}"
     return text
-
-
-def java_double(value: float) -> str:
-    """Java's Double.toString: the shortest digits that read back, in plain notation
-    between 10^-3 and 10^7 and as `d.dddE±n` outside it, always with a fractional part."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e7:
-        text = repr(float(value))
-        if "e" in text or "E" in text:  # repr switches to exponents below 1e-4 only; be safe
-            text = format(Decimal(text), "f")
-        return text if "." in text else text + ".0"
-    sign, digits, exponent = Decimal(repr(float(value))).as_tuple()
-    digits_text = "".join(map(str, digits)).rstrip("0") or "0"
-    power = len(digits) - 1 + exponent
-    mantissa = digits_text[0] + "." + (digits_text[1:] or "0")
-    return f"{'-' if sign else ''}{mantissa}E{power}"
 
 
 def render_number(value: Any, as_double: bool) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ...common.errors import IllegalArgument
+from ...index.mapping.numbers import java_double
 from ..matches import Matches
 from .base import (
     Aggregator,
@@ -29,7 +30,7 @@ from .base import (
     unique_counts,
     unique_pairs,
 )
-from .formats import format_value, java_double
+from .formats import format_value
 from .order import KEY, BucketOrder
 from .values import NUMERIC, matched, resolve, value_format, with_missing
 

@@ -16,9 +16,10 @@ import numpy as np
 from ...common.errors import IllegalArgument, ParsingError
 from ...common.xcontent import token_name
 from ...index.mapping.dates import DEFAULT_FORMAT
+from ...index.mapping.numbers import java_double
 from ..matches import Matches
 from .base import Aggregator, Params, collect_subs, reduce_subs, render_subs, sorted_unique, subset
-from .formats import format_value, java_double
+from .formats import format_value
 from .values import NUMERIC, matched, parse_date, resolve, value_format, with_missing
 
 _PARAMS = ("field", "ranges", "keyed", "missing", "format", "script", "value_type")
@@ -77,19 +78,22 @@ class Range(Aggregator):
         for i in order:
             key, frm, to = resolved[i]
             if key is None:
-                key = f"{_bound_text(frm, fmt)}-{_bound_text(to, fmt)}"
+                key = f"{self._from_text(frm, fmt)}-{_bound_text(to, fmt)}"
             out.append((key, frm, to))
         return out
 
-    def collect(self, ctx, matches: Matches) -> dict[str, Any]:
+    def _values(self, ctx, matches: Matches) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(seqs, values as doubles, format) of the matched documents."""
         vs = self._source(ctx)
         fmt = value_format(vs, self.format, self.time_zone) if vs.mapped else self._default_fmt()
+        if not vs.mapped:
+            return np.empty(0, dtype=np.int64), np.empty(0), fmt
+        seqs, values = matched(vs, ctx, matches.seqs, self.missing)
+        return seqs, values.astype(np.float64), fmt
+
+    def collect(self, ctx, matches: Matches) -> dict[str, Any]:
+        seqs, values, fmt = self._values(ctx, matches)
         ranges = self._resolved(ctx, fmt)
-        if vs.mapped:
-            seqs, values = matched(vs, ctx, matches.seqs, self.missing)
-            values = values.astype(np.float64)
-        else:
-            seqs, values = np.empty(0, dtype=np.int64), np.empty(0)
         presorted = bool(len(seqs) < 2 or np.all(seqs[1:] >= seqs[:-1]))
         buckets = []
         for key, frm, to in ranges:
@@ -101,6 +105,10 @@ class Range(Aggregator):
 
     def _default_fmt(self) -> Any:
         return None
+
+    def _from_text(self, bound: float, fmt: Any) -> str:
+        """The lower bound as the generated key prints it."""
+        return _bound_text(bound, fmt)
 
     def empty(self) -> dict[str, Any]:
         fmt = self._default_fmt()

@@ -110,14 +110,7 @@ class Terms(Aggregator):
         super().__init__(name, subs, meta)
         p = Params(self.type_name, body, _PARAMS)
         self.field = p.field()
-        self.size = p.integer("size", 10)
-        if self.size < 1:
-            raise IllegalArgument(f"[size] must be greater than 0. Found [{self.size}] in [{name}]")
-        shard_size = p.integer("shard_size")
-        if shard_size is not None and shard_size < 1:
-            raise IllegalArgument(f"[shard_size] must be greater than 0. Found [{shard_size}] in [{name}]")
-        # BucketUtils.suggestShardSideQueueSize; never fewer than size
-        self.shard_size = max(shard_size or int(self.size * 1.5 + 10), self.size)
+        self.size, self.shard_size = p.bucket_sizes(name, 10)
         self.min_doc_count = p.integer("min_doc_count", 1)
         if self.min_doc_count < 0:
             raise IllegalArgument(f"[min_doc_count] must be greater than or equal to 0. Found "

@@ -89,7 +89,7 @@ _CORNERS = {"top_left": ("top", "left"), "topLeft": ("top", "left"),
             "bottom_left": ("bottom", "left"), "bottomLeft": ("bottom", "left")}
 
 
-def _bounding_box(kind: str, spec: Any) -> dict[str, float]:
+def bounding_box(kind: str, spec: Any) -> dict[str, float]:
     if not isinstance(spec, dict):
         raise ParsingError(f"[{kind}] failed to parse bounding box. Expected start object but found "
                            f"[{type(spec).__name__}]")
@@ -132,7 +132,7 @@ def parse_geo_bounding_box(kind: str, body: dict[str, Any]) -> Query:
             to_str(kind, key, value)  # indexed or memory: how Lucene ran it, the same matches
         elif not _common(query, kind, key, value):
             _set_field(query, kind, key)
-            sides = _bounding_box(kind, value)
+            sides = bounding_box(kind, value)
     if sides is None:
         raise IllegalArgument("Field name must not be empty.")
     top, bottom, left, right = sides["top"], sides["bottom"], sides["left"], sides["right"]
