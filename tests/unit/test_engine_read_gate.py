@@ -240,3 +240,14 @@ def test_a_flush_whose_caller_was_cancelled_while_committing_holds_the_commit_it
         await e.close(flush=False)
 
     asyncio.run(go())
+
+
+def test_a_history_uuid_adopted_after_the_close_is_refused(tmp_path):
+    """A recovery's adoption queued behind the close must not write into a closed store."""
+    async def go():
+        e = await holding_one_document(tmp_path / "shard")
+        await e.close(flush=False)
+        with pytest.raises(EngineClosed):
+            await e.adopt_history_uuid("another-history")
+
+    asyncio.run(go())

@@ -313,7 +313,7 @@ def test_an_engine_close_waits_for_a_leases_persist_under_way(tmp_path, monkeypa
 
     def slow_write(path, data, **kwargs):
         inside.set()
-        release.wait(1.0)
+        release.wait(10)
         write(path, data, **kwargs)
         order.append("persisted")
 
@@ -323,9 +323,12 @@ def test_an_engine_close_waits_for_a_leases_persist_under_way(tmp_path, monkeypa
         persist = threading.Thread(target=e.persist_retention_leases, args=(leases_of_version(2),))
         persist.start()
         assert inside.wait(5)
-        await e.close()
-        order.append("closed")
+        closing = asyncio.ensure_future(e.close())
+        await asyncio.sleep(0.2)
+        assert not closing.done()  # waiting for the persist
         release.set()
+        await closing
+        order.append("closed")
         persist.join(5)
         assert order == ["persisted", "closed"]
         assert retention_leases.load(tmp_path / "_state") == leases_of_version(2)

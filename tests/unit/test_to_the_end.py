@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from strata_node.common.errors import StrataError
 from strata_node.common.to_the_end import on_thread, to_the_end
 from tests.support.held_step import HeldStep
 
@@ -67,3 +68,18 @@ def test_a_step_cancelled_in_its_first_part_still_does_its_second():
         return done
 
     assert asyncio.run(go()) == ["files", "record"]
+
+
+def test_a_refusal_after_the_caller_was_cancelled_is_logged_with_its_reason_only(caplog):
+    """An engine closed while a cancelled flush waited its turn: expected, not a failure."""
+    async def go():
+        def refuse():
+            raise StrataError("[logs][0] engine is closed")
+
+        work = HeldStep(refuse)
+        await work.cancel_midway(on_thread(None, work))
+
+    with caplog.at_level(logging.INFO, logger="strata_node.common.to_the_end"):
+        asyncio.run(go())
+    assert [(r.levelno, r.exc_info) for r in caplog.records] == [(logging.INFO, None)]
+    assert "engine is closed" in caplog.records[0].getMessage()

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import TypeVar
 
+from .errors import StrataError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -44,7 +46,10 @@ async def to_the_end(step: Awaitable[T], name: object = None) -> T:
                 await asyncio.wait([work])
             except asyncio.CancelledError:
                 continue
-        if not work.cancelled() and work.exception() is not None:
+        error = None if work.cancelled() else work.exception()
+        if isinstance(error, StrataError):  # a refusal with its reason (an engine closed meanwhile)
+            log.info("%s ended after its caller was cancelled: %s", name if name is not None else step, error)
+        elif error is not None:
             log.error("%s failed after its caller was cancelled", name if name is not None else step,
-                      exc_info=work.exception())
+                      exc_info=error)
         raise

@@ -1078,6 +1078,7 @@ class Engine:
 
     async def _adopt_history_uuid(self, history_uuid: str) -> None:
         async with self._flush_lock:
+            self.ensure_open()
             commit = CommitPoint(self.commit.local_checkpoint, self.commit.max_seq_no,
                                  self.commit.translog_generation, self.commit.translog_uuid, history_uuid)
             await on_thread(None, lambda: self.db.put(COMMIT_KEY, ops.encode_commit(commit), sync=True))
