@@ -22,6 +22,7 @@ from strata_node.search.aggregations.geo import (
     GeotileGrid,
     geohash_levels_for_distance,
 )
+from strata_node.search.geo import Points
 
 
 def agg(cls, **body):
@@ -30,7 +31,7 @@ def agg(cls, **body):
 
 def cells_of(grid, points):
     encoded = np.array([encode(lat, lon) for lat, lon in points], dtype=np.int64)
-    return grid.cells(encoded)
+    return grid.cells(Points.of(np.arange(len(encoded)), encoded))
 
 
 def test_geohash_cells_are_the_geohash_of_the_point_at_each_precision():

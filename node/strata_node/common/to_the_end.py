@@ -47,9 +47,9 @@ async def to_the_end(step: Awaitable[T], name: object = None) -> T:
             except asyncio.CancelledError:
                 continue
         error = None if work.cancelled() else work.exception()
+        what = name if name is not None else step
         if isinstance(error, StrataError):  # a refusal with its reason (an engine closed meanwhile)
-            log.info("%s ended after its caller was cancelled: %s", name if name is not None else step, error)
+            log.info("%s ended after its caller was cancelled: %s", what, error)
         elif error is not None:
-            log.error("%s failed after its caller was cancelled", name if name is not None else step,
-                      exc_info=error)
+            log.error("%s failed after its caller was cancelled", what, exc_info=error)
         raise

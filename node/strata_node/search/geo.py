@@ -93,6 +93,12 @@ class Points:
     def lon(self) -> np.ndarray:
         return self.lon_bits * LON_DECODE
 
+    @classmethod
+    def of(cls, seqs: np.ndarray, encoded: np.ndarray) -> Points:
+        """The points of encoded longs: both halves as signed 32-bit values."""
+        encoded = encoded.astype(np.int64)
+        return cls(seqs, encoded >> 32, (encoded << 32) >> 32)
+
     def documents(self, mask: np.ndarray) -> np.ndarray:
         """The documents with at least one point the mask takes."""
         return np.unique(self.seqs[mask])
@@ -104,11 +110,6 @@ class Points:
         return inside[~np.isin(inside, outside)]
 
 
-def _split(encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    encoded = encoded.astype(np.int64)
-    return encoded >> 32, (encoded << 32) >> 32  # both halves as signed 32-bit values
-
-
 def geo_points(ctx: ShardContext, mapper: FieldMapper) -> Points:
     """The points of a geo_point field: from its doc values, or, for a field indexed
     without them, from its terms (each the sortable form of the encoded long)."""
@@ -116,8 +117,7 @@ def geo_points(ctx: ShardContext, mapper: FieldMapper) -> Points:
         column = ctx.reader.doc_values(mapper.path)
         if not len(column):
             return Points(EMPTY_SEQS, EMPTY_SEQS, EMPTY_SEQS)
-        lat_bits, lon_bits = _split(column.values)
-        return Points(column.seqs, lat_bits, lon_bits)
+        return Points.of(column.seqs, column.values)
     if not mapper.index:
         raise QueryShardError(f"Cannot search on field [{mapper.path}] since it is not indexed.")
     seqs, values = [], []
@@ -127,8 +127,7 @@ def geo_points(ctx: ShardContext, mapper: FieldMapper) -> Points:
         values.append(np.full(len(found), int.from_bytes(term, "big") - (1 << 63), dtype=np.int64))
     if not seqs:
         return Points(EMPTY_SEQS, EMPTY_SEQS, EMPTY_SEQS)
-    lat_bits, lon_bits = _split(np.concatenate(values))
-    return Points(np.concatenate(seqs), lat_bits, lon_bits)
+    return Points.of(np.concatenate(seqs), np.concatenate(values))
 
 
 def geo_field(ctx: ShardContext, field: str, query: str, ignore_unmapped: bool) -> FieldMapper | None:

@@ -20,8 +20,6 @@ import numpy as np
 from ...common.errors import IllegalArgument, NumberFormatError, ParseError, StrataError
 from ...engine.segment_reader import EMPTY_SEQS
 from ...index.mapping.geo import (
-    LAT_DECODE,
-    LON_DECODE,
     check_range,
     encode,
     geohash_cell_bounds,
@@ -29,7 +27,7 @@ from ...index.mapping.geo import (
     geohash_text,
     parse_point,
 )
-from ..geo import distance_meters, haversine_meters, plane_meters, query_point, unit_meters
+from ..geo import Points, distance_meters, haversine_meters, plane_meters, query_point, unit_meters
 from ..matches import Matches
 from ..query.geo import bounding_box
 from .base import (
@@ -65,10 +63,9 @@ def _missing_point(p: Params) -> int | None:
         raise p.fail("missing", e) from None
 
 
-def matched_points(ctx, field: str, agg_type: str, missing: int | None,
-                   seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(seq, encoded point) of every point of the matched documents; documents without
-    a point take `missing` when it is given (appended, out of seq order)."""
+def matched_points(ctx, field: str, agg_type: str, missing: int | None, seqs: np.ndarray) -> Points:
+    """Every point of the matched documents; documents without a point take `missing`
+    when it is given (appended, out of seq order)."""
     vs = resolve(ctx, field, agg_type, GEO_KINDS)
     if vs.mapped:
         doc_seqs, encoded = vs.values(ctx, seqs)
@@ -76,23 +73,12 @@ def matched_points(ctx, field: str, agg_type: str, missing: int | None,
     elif missing is not None:
         doc_seqs, encoded, absent = EMPTY_SEQS, np.empty(0, dtype=np.int64), seqs
     else:
-        return EMPTY_SEQS, np.empty(0, dtype=np.int64)
+        return Points.of(EMPTY_SEQS, np.empty(0, dtype=np.int64))
     encoded = encoded.astype(np.int64, copy=False)
     if len(absent):
         doc_seqs = np.concatenate([doc_seqs, absent])
         encoded = np.concatenate([encoded, np.full(len(absent), missing, dtype=np.int64)])
-    return doc_seqs, encoded
-
-
-def split_bits(encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(latitude, longitude) of encoded points as their signed 32-bit integers."""
-    return encoded >> 32, (encoded << 32) >> 32
-
-
-def degrees(encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(latitude, longitude) of encoded points, decoded."""
-    lat_bits, lon_bits = split_bits(encoded)
-    return lat_bits * LAT_DECODE, lon_bits * LON_DECODE
+    return Points.of(doc_seqs, encoded)
 
 
 class GeoMetric(Aggregator):
@@ -113,7 +99,8 @@ class GeoMetric(Aggregator):
 
     def points(self, ctx, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
         """(lat, lon) of every point of the matched documents."""
-        return degrees(matched_points(ctx, self.field, self.type_name, self.missing, matches.seqs)[1])
+        points = matched_points(ctx, self.field, self.type_name, self.missing, matches.seqs)
+        return points.lat, points.lon
 
 
 class GeoBounds(GeoMetric):
@@ -242,7 +229,7 @@ class GeoGrid(Aggregator):
     def parse_precision(self, raw: Any) -> int:
         raise NotImplementedError
 
-    def cells(self, encoded: np.ndarray) -> np.ndarray:
+    def cells(self, points: Points) -> np.ndarray:
         """Each point's cell, as an int64 that orders cells as their long form does."""
         raise NotImplementedError
 
@@ -264,10 +251,10 @@ class GeoGrid(Aggregator):
         return keep & (left < max_lon) & (right > min_lon)
 
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
-        seqs, encoded = matched_points(ctx, self.field, self.type_name, self.missing, matches.seqs)
-        if not len(seqs):
+        points = matched_points(ctx, self.field, self.type_name, self.missing, matches.seqs)
+        if not len(points.seqs):
             return self.empty()
-        seqs, cells = unique_pairs(seqs, self.cells(encoded))
+        seqs, cells = unique_pairs(points.seqs, self.cells(points))
         distinct, ids = unique_inverse(cells)
         if self.bounds is not None:
             inside = self._within_bounds(distinct)
@@ -275,7 +262,7 @@ class GeoGrid(Aggregator):
                 kept = inside[ids]
                 seqs, ids = seqs[kept], (np.cumsum(inside) - 1)[ids[kept]]
                 distinct = distinct[inside]
-        counts = np.bincount(ids, minlength=len(distinct)) if len(ids) else np.zeros(0, dtype=np.int64)
+        counts = np.bincount(ids, minlength=len(distinct))
         ranked = np.lexsort((-distinct, -counts))[: self.shard_size]
         docs = BucketDocs(matches, seqs, ids, wanted=len(ranked)) if self.subs else None
         buckets = [[int(distinct[b]), int(counts[b]), collect_subs(self, ctx, docs.docs(b)) if docs else {}]
@@ -365,8 +352,8 @@ class GeohashGrid(GeoGrid):
             level = _integer(raw)
         return _check_geohash_precision(level)
 
-    def cells(self, encoded: np.ndarray) -> np.ndarray:
-        return geohash_cells(*split_bits(encoded), self.precision)
+    def cells(self, points: Points) -> np.ndarray:
+        return geohash_cells(points.lat_bits, points.lon_bits, self.precision)
 
     def cell_bounds(self, cells: np.ndarray) -> tuple[np.ndarray, ...]:
         return geohash_cell_bounds(cells, self.precision)
@@ -388,8 +375,8 @@ class GeotileGrid(GeoGrid):
             raise IllegalArgument(f"Invalid geotile_grid precision of {precision}. Must be between 0 and 29.")
         return precision
 
-    def cells(self, encoded: np.ndarray) -> np.ndarray:
-        lat, lon = degrees(encoded)
+    def cells(self, points: Points) -> np.ndarray:
+        lat, lon = points.lat, points.lon
         tiles = 1 << self.precision
         x = np.floor((lon + 180.0) / 360.0 * tiles)
         s = np.sin(np.radians(lat))
@@ -460,11 +447,10 @@ class GeoDistance(Range):
         return "*" if bound == 0 else super()._from_text(bound, fmt)
 
     def _values(self, ctx, matches: Matches) -> tuple[np.ndarray, np.ndarray, Any]:
-        seqs, encoded = matched_points(ctx, self.field, self.type_name, self.missing, matches.seqs)
-        if not len(seqs):
-            return seqs, np.empty(0), None
-        lat, lon = degrees(encoded)
-        return seqs, self.distance(*self.origin, lat, lon) / self.unit, None
+        points = matched_points(ctx, self.field, self.type_name, self.missing, matches.seqs)
+        if not len(points.seqs):
+            return points.seqs, np.empty(0), None
+        return points.seqs, self.distance(*self.origin, points.lat, points.lon) / self.unit, None
 
 
 __all__ = ["GeoBounds", "GeoCentroid", "GeoDistance", "GeohashGrid",
