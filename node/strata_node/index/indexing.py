@@ -26,7 +26,7 @@ from ..engine.index_structures import IndexedDocument, SegmentWriter, encode_seg
 from .analysis import IndexAnalyzers
 from .mapping import Mapping, ParsedDocument
 from .mapping.mappers import FieldMapper
-from .mapping.numbers import FLOAT_TYPES, NUMERIC_TYPES
+from .mapping.numbers import FLOAT_TYPES, NUMERIC_TYPES, UNSIGNED, UNSIGNED_SHIFT
 
 _SIGN = 1 << 63
 _MASK = (1 << 64) - 1
@@ -74,7 +74,8 @@ def _term_encoder(mapper: FieldMapper) -> Callable[[Any], bytes] | None:
     kind = mapper.type_name
     if kind in FLOAT_TYPES:
         return sortable_float
-    if kind in NUMERIC_TYPES or kind == "date" or kind == "geo_point":  # a point: its encoded long
+    # a point: its encoded long; an unsigned long: its shifted long (so its term is v unsigned)
+    if kind in NUMERIC_TYPES or kind in ("date", "geo_point", UNSIGNED):
         return sortable_long
     if kind == "boolean":
         return sortable_boolean
@@ -85,7 +86,8 @@ def _term_encoder(mapper: FieldMapper) -> Callable[[Any], bytes] | None:
 
 # A field's plan: (kind, how, indexed, doc_values, normalizer). kind "text": how is the
 # analyzer; "keyword": terms are the (normalized) values; "exact": how encodes a value
-# into its term (None: nothing indexed); None: not a leaf of this mapping.
+# into its term (None: nothing indexed); "unsigned": as exact, of the values shifted to
+# signed longs first (doc values hold them so); None: not a leaf of this mapping.
 Plan = tuple
 
 
@@ -111,7 +113,8 @@ class DocumentIndexer:
                 plan = ("text", analyzer or self.analyzers.default, mapper.index, False, None)
             else:
                 normalizer = self.analyzers.normalizer(mapper.normalizer) if mapper.normalizer else None
-                kind = "keyword" if mapper.type_name == "keyword" else "exact"
+                kind = "keyword" if mapper.type_name == "keyword" else \
+                    "unsigned" if mapper.type_name == UNSIGNED else "exact"
                 plan = (kind, _term_encoder(mapper), mapper.index, mapper.doc_values, normalizer)
             self._plans[path] = plan
             self._pickled = None
@@ -147,6 +150,8 @@ def index_fields(fields: dict[str, list[Any]], plans: dict[str, Plan],
             continue
         if kind is None:
             continue
+        if kind == "unsigned":
+            values = [v - UNSIGNED_SHIFT for v in values]
         values, exact = _exact_terms(values, kind, how, indexed, normalizer)
         if exact is not None:
             terms[path] = (exact, None)
@@ -186,6 +191,8 @@ def index_into(writer: SegmentWriter, n: int, fields: dict[str, list[Any]], plan
             continue
         if kind is None:
             continue
+        if kind == "unsigned":
+            values = [v - UNSIGNED_SHIFT for v in values]
         values, exact = _exact_terms(values, kind, how, indexed, normalizer)
         if exact is not None:
             writer.add_exact(n, path, exact)

@@ -23,6 +23,7 @@ from ..common.errors import IllegalArgument, StrataError
 from ..index.mapping import geo
 from ..index.mapping.dates import formatter
 from ..index.mapping.errors import java_string
+from ..index.mapping.numbers import NUMERIC_TYPES, UNSIGNED, unshift_unsigned
 from ..transport.wire import Message
 from .context import ShardContext
 from .matches import Matches
@@ -275,6 +276,8 @@ def stored_field_values(mapping, analyzers, names: list[str] | tuple[str, ...], 
                 values = ["".join(normalizer.analyze(str(v)).terms) for v in values]
             if mapper.type_name == "geo_point":  # stored as GeoPoint.toString(): "lat, lon"
                 out[path] = [_stored_point(v) for v in values]
+            elif mapper.type_name == UNSIGNED:  # stored as its text, Long.toUnsignedString
+                out[path] = [str(v) for v in values]
             else:
                 out[path] = [_format_fetched(mapper, v, None) for v in values]
     return out
@@ -329,7 +332,12 @@ def _fetch_fields(ctx: ShardContext, patterns: list[dict[str, Any]], doc_id: str
     return out
 
 
+_NUMBERS = (*NUMERIC_TYPES, UNSIGNED)  # NumberFieldType.valueFetcher refuses a format
+
+
 def _format_fetched(mapper, value: Any, fmt: str | None) -> Any:
+    if fmt is not None and mapper.type_name in _NUMBERS:
+        raise IllegalArgument(f"Field [{mapper.path}] of type [{mapper.type_name}] doesn't support formats.")
     if mapper.type_name == "date":
         pattern = fmt or str(mapper.get("format")).split("||")[0]
         return str(value) if pattern == "epoch_millis" else formatter(pattern).format_millis(int(value))
@@ -370,6 +378,8 @@ def _format_docvalue(mapper, value: Any, fmt: str | None) -> Any:
     format, numbers through a DecimalFormat-like pattern when one is given."""
     if mapper.type_name == "geo_point":
         return geo.lat_lon(value)
+    if mapper.type_name == UNSIGNED:  # UNSIGNED_LONG_SHIFTED, which takes no pattern
+        return unshift_unsigned(value)
     if mapper.type_name == "date":
         pattern = fmt if fmt and fmt != "use_field_mapping" else str(mapper.get("format")).split("||")[0]
         if pattern == "epoch_millis":

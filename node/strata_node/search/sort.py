@@ -28,6 +28,14 @@ import numpy as np
 from ..common.errors import IllegalArgument, ParsingError, QueryShardError, XContentParseError
 from ..common.xcontent import token_name
 from ..index.mapping.errors import MalformedValue
+from ..index.mapping.numbers import (
+    UNSIGNED,
+    UNSIGNED_SHIFT,
+    parse_unsigned,
+    parse_unsigned_long,
+    text_of_scalar,
+    unshift_unsigned,
+)
 from ..index.mapping.types import FIELD_TYPES
 from .context import ShardContext
 from .geo_sort import GeoDistanceSort, geo_distances, parse_geo_distance_sort
@@ -231,7 +239,7 @@ class KeyValues:
 
     key: SortKey
     values: np.ndarray | None
-    kind: str  # "int", "float", "float32", "str", "ip"
+    kind: str  # "int", "unsigned" (held shifted, as doc values hold it), "float", "float32", "str", "ip"
     missing: np.ndarray | None = None
     ranks: np.ndarray | None = None
     lookup: np.ndarray | None = None
@@ -257,6 +265,8 @@ class KeyValues:
         value = self.values[i]
         if self.kind == "int":
             return int(value)
+        if self.kind == "unsigned":
+            return unshift_unsigned(value)
         if self.kind == "float":
             return float(value)
         return _float32(value)
@@ -307,6 +317,8 @@ def _type_of(ctx: ShardContext, key: SortKey) -> str | None:
 def _kind(type_name: str) -> str:
     if type_name in INTEGRAL_TYPES:
         return "int"
+    if type_name == UNSIGNED:
+        return "unsigned"
     if type_name == "float" or type_name == "half_float":
         return "float32"
     if type_name in FLOAT_TYPES:
@@ -321,7 +333,7 @@ def _missing_value(key: SortKey, kind: str, convert: Callable[[Any], Any] | None
     last = key.missing == "_last"
     if key.missing in ("_last", "_first"):
         high = last != key.reverse
-        if kind == "int":
+        if kind in ("int", "unsigned"):
             return LONG_MAX if high else LONG_MIN
         if kind in ("float", "float32"):
             return math.inf if high else -math.inf
@@ -332,6 +344,8 @@ def _missing_value(key: SortKey, kind: str, convert: Callable[[Any], Any] | None
             value = convert(value)
         if kind == "int":
             return int(value)
+        if kind == "unsigned":
+            return parse_unsigned(value) - UNSIGNED_SHIFT
         if kind in ("float", "float32"):
             return float(value)
         return str(value)
@@ -360,8 +374,8 @@ def key_values(ctx: ShardContext, key: SortKey, seqs: np.ndarray, scores: np.nda
     idx_clipped = np.minimum(idx, max(len(doc_seqs) - 1, 0))
     present = (idx < len(doc_seqs)) & (doc_seqs[idx_clipped] == seqs) if len(doc_seqs) else \
         np.zeros(len(seqs), dtype=bool)
-    if kind in ("int", "float", "float32"):
-        dtype = np.int64 if kind == "int" else np.float64
+    if kind in ("int", "unsigned", "float", "float32"):
+        dtype = np.int64 if kind in ("int", "unsigned") else np.float64
         values = np.full(len(seqs), missing_value, dtype=dtype)
         if len(doc_seqs):
             values[present] = doc_values[idx_clipped[present]].astype(dtype)
@@ -391,7 +405,7 @@ def _ordering_array(kv: KeyValues) -> np.ndarray:
     """An ascending numeric key for lexsort that orders documents as the sort key does."""
     if kv.ranks is None:
         values = kv.values
-        if kv.kind == "int":
+        if kv.kind in ("int", "unsigned"):
             return ~values if kv.key.reverse else values  # ~v reverses int64 order without overflow
         return -values.astype(np.float64) if kv.key.reverse else values.astype(np.float64)
     ranks = -kv.ranks if kv.key.reverse else kv.ranks.copy()
@@ -427,11 +441,13 @@ def top_k(keys: list[KeyValues], k: int) -> np.ndarray:
 
 def _after_value(kv: KeyValues, value: Any) -> Any:
     key = kv.key
-    if kv.kind in ("int", "float", "float32"):
+    if kv.kind in ("int", "unsigned", "float", "float32"):
         if value is None:
             return _missing_value(key if key.missing in ("_last", "_first") else
                                   SortKey(key.field, key.order, "_last"), kv.kind, None)
         try:
+            if kv.kind == "unsigned":  # DocValueFormat.UNSIGNED_LONG_SHIFTED.parseLong: parseUnsignedLong
+                return parse_unsigned_long(text_of_scalar(value)) - UNSIGNED_SHIFT
             if kv.kind == "int":
                 if isinstance(value, bool):
                     return int(value)

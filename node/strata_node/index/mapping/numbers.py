@@ -46,6 +46,12 @@ FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
 HALF_OVERFLOW = 65520.0
 NUMERIC_TYPES = (*WHOLE_TYPES, *FLOAT_TYPES)
 _LONG_MIN, _LONG_MAX = -(1 << 63), (1 << 63) - 1
+UNSIGNED = "unsigned_long"
+UNSIGNED_MAX = (1 << 64) - 1
+# An unsigned long is held (terms and doc values) as the signed long v - 2^63, as
+# UnsignedLongFieldMapper shifts it: signed order is then unsigned order.
+UNSIGNED_SHIFT = 1 << 63
+_UNSIGNED_TEXT = re.compile(r"\+?[0-9]+")  # what Long.parseUnsignedLong reads
 
 
 def is_java_long(text: str) -> bool:
@@ -135,6 +141,136 @@ def whole_converter(type_name: str, coerce: bool) -> Callable[[Any], int]:
         raise _not_numeric(value)
 
     return convert
+
+
+def unsigned_converter(get: Callable[[str], Any] | None = None, path: str = "") -> Callable[[Any], int]:
+    """UnsignedLongFieldMapper.parseUnsignedLong of a document value: integers in
+    [0, 2^64-1], as numbers or text, never with a decimal part (there is no `coerce`)."""
+    return parse_unsigned
+
+
+def parse_unsigned(value: Any) -> int:
+    cls = value.__class__
+    if cls is int:
+        if 0 <= value <= UNSIGNED_MAX:
+            return value
+        if _LONG_MIN <= value < 0:  # a Long: its own message, with a full stop
+            raise illegal(f"Value [{value}] is out of range for unsigned long.")
+        raise illegal(f"Value [{value}] is out of range for unsigned long")
+    if cls is float:
+        if not math.isfinite(value) or not value.is_integer():
+            raise illegal(f'Value "{java_double(value)}" has a decimal part')
+        if value >= 2.0 ** 64:  # an integer past 2^64-1 reads as a double here, a BigInteger there
+            raise illegal(f"Value [{int(value)}] is out of range for unsigned long")
+        whole = min(int(value), _LONG_MAX)  # Number.longValue() of a double saturates, as ES's does
+        if whole < 0:
+            raise illegal(f"Value [{whole}] is out of range for unsigned long.")
+        return whole
+    if cls is str:
+        if not value:
+            raise EmptyNumber()
+        return unsigned_of_text(value)
+    if value is True or value is False:
+        raise number_format("true" if value else "false")
+    raise _not_numeric(value)
+
+
+def unsigned_of_text(text: str) -> int:
+    """Long.parseUnsignedLong, else an exact BigDecimal with no decimal part."""
+    if _UNSIGNED_TEXT.fullmatch(text):
+        number = int(text)
+    else:
+        if not _BIG_DECIMAL.fullmatch(text):
+            raise number_format(text)
+        decimal = Decimal(text)
+        if decimal != decimal.to_integral_value():
+            raise illegal(f'Value "{text}" has a decimal part')
+        if not 0 <= decimal <= UNSIGNED_MAX:  # compared before int(): "1e999999" is a valid BigDecimal
+            raise illegal(f"Value [{text}] is out of range for unsigned long")
+        number = int(decimal)
+    if number > UNSIGNED_MAX:
+        raise illegal(f"Value [{text}] is out of range for unsigned long")
+    return number
+
+
+def unsigned_term(value: Any) -> int | None:
+    """UnsignedLongFieldType.parseTerm: the unsigned long a term query names, None for
+    any other number (negative, past 2^64-1, any double: it matches nothing); text that
+    is no number at all is refused."""
+    cls = value.__class__
+    if cls is int:
+        return value if 0 <= value <= UNSIGNED_MAX else None
+    if cls is float:
+        return None
+    text = text_of_scalar(value)
+    if _UNSIGNED_TEXT.fullmatch(text) and int(text) <= UNSIGNED_MAX:
+        return int(text)
+    try:
+        parse_java_double(text)  # only its syntax: a well-formed number matches nothing
+    except MalformedValue as e:
+        raise e.cause from None
+    return None
+
+
+def unsigned_bound(value: Any, *, lower: bool, include: bool) -> int | None:
+    """A range bound of an unsigned_long field as parseLowerRangeTerm/parseUpperRangeTerm
+    move it: a lower bound up to the next whole number (0 below zero), an upper bound down
+    (2^64-1 past the top); None when the range holds nothing on that side."""
+    if value.__class__ is int and _LONG_MIN <= value <= _LONG_MAX:  # a Long: taken as it is
+        if lower:
+            return 0 if value < 0 else value if include else value + 1
+        if value < 0 or (value == 0 and not include):
+            return None
+        return value if include else value - 1
+    number = _exact_decimal(value)
+    if lower:
+        if number <= 0:
+            return 0
+        if number > UNSIGNED_MAX or (number == UNSIGNED_MAX and not include):
+            return None
+        whole = int(number)
+        return whole + 1 if not include or whole != number else whole
+    if number < 0 or (number == 0 and not include):
+        return None
+    if number > UNSIGNED_MAX:
+        return UNSIGNED_MAX
+    whole = int(number)
+    return whole - 1 if not include and whole == number else whole
+
+
+def _exact_decimal(value: Any) -> Decimal:
+    """`new BigDecimal(value.toString())`: a double by its shortest decimal text."""
+    cls = value.__class__
+    if cls is int:
+        return Decimal(value)
+    if cls is float:
+        if not math.isfinite(value):
+            raise number_format(java_double(value)).cause
+        return Decimal(repr(value))
+    text = text_of_scalar(value)
+    if not _BIG_DECIMAL.fullmatch(text):
+        raise number_format(text).cause
+    return Decimal(text)
+
+
+def text_of_scalar(value: Any) -> str:
+    """Object.toString() of a query's scalar."""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if value.__class__ is float:
+        return java_double(value)
+    return str(value)
+
+
+def parse_unsigned_long(text: str) -> int:
+    """Java's Long.parseUnsignedLong: digits only, at most 2^64-1 (ValueError otherwise)."""
+    if _UNSIGNED_TEXT.fullmatch(text) and int(text) <= UNSIGNED_MAX:
+        return int(text)
+    raise ValueError(text)
+
+
+def unshift_unsigned(value: int) -> int:
+    return int(value) + UNSIGNED_SHIFT
 
 
 def to_single(value: float) -> float:

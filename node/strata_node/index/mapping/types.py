@@ -130,6 +130,24 @@ def _number_type(name: str) -> FieldType:
     )}, converter)
 
 
+def _unsigned_null(value: Any, field: str) -> str | None:
+    """Checked as a document value is, and kept as text, as UnsignedLongFieldMapper keeps
+    it (the mapping then shows it as a string)."""
+    if value is None:
+        return None
+    try:
+        numbers.parse_unsigned(value)
+    except MalformedValue as e:
+        raise MappingParseError(f"Error parsing [null_value] on field [{field}]: {e.cause.reason}") from None
+    return text_of(value) if value.__class__ is not float else numbers.java_double(value)
+
+
+# No `coerce`: unsigned_long never truncates a decimal part.
+UNSIGNED_LONG = FieldType(numbers.UNSIGNED, {p.name: p for p in (
+    INDEX, DOC_VALUES, STORE, null_value_param(_unsigned_null), IGNORE_MALFORMED, META,
+)}, numbers.unsigned_converter)
+
+
 def _scaling_factor(value: Any, field: str) -> float:
     if value.__class__ is str:
         try:
@@ -285,7 +303,7 @@ GEO_POINT = FieldType("geo_point", {p.name: p for p in (
 
 
 FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
-    TEXT, KEYWORD, DATE, BOOLEAN, IP, SCALED_FLOAT, CONSTANT_KEYWORD, GEO_POINT,
+    TEXT, KEYWORD, DATE, BOOLEAN, IP, SCALED_FLOAT, CONSTANT_KEYWORD, GEO_POINT, UNSIGNED_LONG,
     *(_number_type(n) for n in numbers.NUMERIC_TYPES if n != SCALED_FLOAT.name),
 )}
 
@@ -300,6 +318,8 @@ def resolve_null_value(type_name: str, field: str, raw: Any, get: Callable[[str]
             return formatter(get("format")).parse_millis(raw)
         except DateParseError as e:
             raise MappingParseError(f"Error parsing [null_value] on field [{field}]: {e}") from None
+    if type_name == numbers.UNSIGNED:
+        return numbers.parse_unsigned(raw)
     if type_name == "scaled_float":  # held rounded to the scale, as any value is
         return numbers.scaled(raw, get("scaling_factor"))
     if type_name == "ip":

@@ -8,6 +8,8 @@ transport), so it is a tuple-like list rather than an object:
                                 the pattern's first format, in `zone` (None for UTC)
     ["bool"]                    booleans: keys 1/0, printed "true"/"false"
     ["decimal", pattern]        a numeric field's `format`, a DecimalFormat pattern
+    ["unsigned"]                an unsigned_long read as doubles (UNSIGNED_LONG_SHIFTED):
+                                `*_as_string` is the double as Java prints it
 
 Elasticsearch prints doubles with Java's Double.toString (`100.0`, `1.0E7`), which is
 what range keys and keyed histogram keys are made of (index/mapping/numbers.java_double).
@@ -19,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from ...index.mapping.dates import formatter
+from ...index.mapping.numbers import java_double
 from .zones import parse_zone
 
 
@@ -27,6 +30,7 @@ def date_format(pattern: str, zone: str | None = None) -> list:
 
 
 BOOL_FORMAT = ["bool"]
+UNSIGNED_FORMAT = ["unsigned"]
 
 
 def is_raw(fmt: Any) -> bool:
@@ -42,6 +46,8 @@ def format_value(fmt: Any, value: Any) -> str:
         return format_millis(int(value), fmt[1], fmt[2])
     if kind == "decimal":
         return _decimal(fmt[1], float(value))
+    if kind == "unsigned":
+        return java_double(float(value))
     return str(value)
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ...common.errors import IllegalArgument
+from ...common.errors import IllegalArgument, NumberFormatError
+from ...index.mapping.numbers import UNSIGNED, UNSIGNED_SHIFT, parse_unsigned_long, text_of_scalar
 from ..matches import Matches
 from .base import (
     Aggregator,
@@ -39,9 +40,10 @@ _PARAMS = ("field", "size", "shard_size", "min_doc_count", "shard_min_doc_count"
            "include",
            "exclude", "format", "execution_hint", "collect_mode", "show_term_doc_count_error", "script",
            "value_type")
-_KINDS = ("long", "double", "date", "boolean", "keyword", "ip")
+_KINDS = ("long", "double", "date", "boolean", "keyword", "ip", UNSIGNED)
+# An unsigned_long's terms are LongTerms keyed through UNSIGNED_LONG_SHIFTED (no ulterms).
 _TYPED = {"keyword": "sterms", "ip": "sterms", "long": "lterms", "date": "lterms", "boolean": "lterms",
-          "double": "dterms", None: "sterms"}  # UnmappedTerms reports StringTerms' type
+          UNSIGNED: "lterms", "double": "dterms", None: "sterms"}  # UnmappedTerms reports StringTerms' type
 _SMALL_RANGE = 1 << 20  # integer values spanning less than this are counted with bincount
 
 
@@ -94,6 +96,12 @@ class IncludeExclude:
 
 
 def _as_kind(value: Any, kind: str) -> Any:
+    if kind == UNSIGNED:  # UNSIGNED_LONG_SHIFTED.parseLong: Long.parseUnsignedLong, exactly
+        text = text_of_scalar(value)
+        try:
+            return parse_unsigned_long(text) - UNSIGNED_SHIFT
+        except ValueError:
+            raise NumberFormatError(f'For input string: "{text}"') from None
     if kind in ("long", "date"):
         return int(float(value)) if isinstance(value, str) else int(value)
     if kind == "double":
@@ -242,6 +250,12 @@ class Terms(Aggregator):
     def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
         kind = next((p["kind"] for p in partials if p["kind"] is not None), None)
         fmt = next((p["fmt"] for p in partials if p["fmt"] is not None), None)
+        kinds = {p["kind"] for p in partials} - {None}
+        if UNSIGNED in kinds and len(kinds) > 1 and kinds <= {UNSIGNED, "long", "double"}:
+            # unsigned_long beside another numeric type: LongTerms.reduce promotes every
+            # shard's terms to DoubleTerms
+            partials = [{**p, "buckets": [[float(b[0]), *b[1:]] for b in p["buckets"]]} for p in partials]
+            kind = "double"
         merged: dict[Any, list] = {}
         errors = []
         other = 0
@@ -330,6 +344,8 @@ def _rank(order: BucketOrder, counts: np.ndarray, ids: np.ndarray) -> np.ndarray
 
 
 def _keys(terms: np.ndarray, kind: str) -> list:
+    if kind == UNSIGNED:
+        return [t + UNSIGNED_SHIFT for t in terms.tolist()]
     if kind in ("long", "date", "boolean"):
         return [int(t) for t in terms.tolist()]
     if kind == "double":

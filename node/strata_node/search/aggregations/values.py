@@ -25,8 +25,9 @@ import numpy as np
 from ...common.errors import IllegalArgument
 from ...engine.segment_reader import EMPTY_COLUMN, EMPTY_SEQS, Column
 from ...index.mapping.dates import DEFAULT_FORMAT
-from ...index.mapping.numbers import FLOAT_TYPES, WHOLE_TYPES
-from .formats import BOOL_FORMAT, date_format
+from ...index.mapping.errors import MalformedValue
+from ...index.mapping.numbers import FLOAT_TYPES, UNSIGNED, UNSIGNED_SHIFT, WHOLE_TYPES, parse_unsigned
+from .formats import BOOL_FORMAT, UNSIGNED_FORMAT, date_format
 
 NUMERIC = ("long", "double", "date", "boolean")
 _BITMAP_LIMIT = 1 << 28  # seq numbers past this use binary search only
@@ -35,7 +36,7 @@ _BITMAP_LIMIT = 1 << 28  # seq numbers past this use binary search only
 def kind_of(type_name: str) -> str:
     if type_name in WHOLE_TYPES:
         return "long"
-    if type_name in FLOAT_TYPES:
+    if type_name in FLOAT_TYPES or type_name == UNSIGNED:  # unsigned: read as doubles, as ES reads it
         return "double"
     if type_name == "constant_keyword":
         return "keyword"
@@ -208,6 +209,10 @@ def resolve(ctx, field: Any, agg_type: str, kinds: tuple[str, ...] | None = None
             f"fielddata=true on [{field}] in order to load field data by uninverting the inverted index. "
             "Note that this can use significant memory.")
     kind = kind_of(type_name)
+    if type_name == UNSIGNED and (kinds is None or UNSIGNED in kinds):
+        # terms, cardinality, value_count: exact, from the shifted longs the column holds
+        # (ES's numeric aggregations read the doubles, its long-keyed ones the longs)
+        kind = UNSIGNED
     if kinds is not None and kind not in kinds:
         raise IllegalArgument(f"Field [{field}] of type [{type_name}] is not supported for aggregation "
                               f"[{agg_type}]")
@@ -215,6 +220,9 @@ def resolve(ctx, field: Any, agg_type: str, kinds: tuple[str, ...] | None = None
         raise IllegalArgument(f"Can't load fielddata on [{field}] because fielddata is unsupported on fields "
                               f"of type [{type_name}]. Use doc values instead.")
     column = ctx.doc_values(field)
+    if type_name == UNSIGNED:
+        return ValuesSource(field, kind, _unsigned_column(column, kind), UNSIGNED_FORMAT if kind == "double"
+                            else None, type_name)
     if kind == "double" and len(column) and column.values.dtype != np.float64:
         column = Column(column.seqs, column.values.astype(np.float64))
     if kind == "date":
@@ -226,6 +234,16 @@ def resolve(ctx, field: Any, agg_type: str, kinds: tuple[str, ...] | None = None
     if kind in ("long", "date") and len(column) and column.values.dtype != np.int64:
         column = Column(column.seqs, column.values.astype(np.int64))
     return ValuesSource(field, kind, column, fmt, type_name)
+
+
+def _unsigned_column(column: Column, kind: str) -> Column:
+    """An unsigned_long's column (v - 2^63 as int64): as it is for exact keys, else as the
+    doubles of the unsigned values (each rounded once, from the unsigned integer)."""
+    values = column.values.astype(np.int64) if len(column) else np.empty(0, dtype=np.int64)
+    if kind == UNSIGNED:
+        return Column(column.seqs, values)
+    unsigned = values.view(np.uint64) ^ np.uint64(UNSIGNED_SHIFT)
+    return Column(column.seqs, unsigned.astype(np.float64))
 
 
 def parse_date(text: Any, pattern: str, now_millis: int, *, round_up: bool = False,
@@ -251,6 +269,8 @@ def missing_value(vs: ValuesSource, raw: Any, ctx) -> Any:
             return int(raw)
         if kind == "double":
             return float(raw)
+        if kind == UNSIGNED:
+            return parse_unsigned(raw) - UNSIGNED_SHIFT
         if kind == "date":
             return parse_date(raw, vs.fmt[1] if vs.fmt else DEFAULT_FORMAT, ctx.now_millis)
         if kind == "boolean":
@@ -261,7 +281,7 @@ def missing_value(vs: ValuesSource, raw: Any, ctx) -> Any:
             raise ValueError(raw)
         if kind == "ip":
             return str(ipaddress.ip_address(str(raw)))
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, MalformedValue) as e:
         raise IllegalArgument(f"Cannot use [{raw}] as the missing value of field [{vs.field}]: {e}") from None
     return raw if isinstance(raw, str) else str(raw).lower() if isinstance(raw, bool) else str(raw)
 
@@ -310,6 +330,6 @@ def value_format(vs: ValuesSource, pattern: str | None, time_zone: str | None = 
 
     if vs.kind == "date":
         return date_format(pattern or (vs.fmt[1] if vs.fmt else DEFAULT_FORMAT), time_zone)
-    if pattern is not None and vs.kind in ("long", "double"):
+    if pattern is not None and vs.kind in ("long", "double") and vs.type_name != UNSIGNED:  # ES ignores it
         return decimal_format(pattern)
     return vs.fmt

@@ -28,12 +28,15 @@ from ...index.mapping.dates import DEFAULT_FORMAT, formatter
 from ...index.mapping.mappers import FieldMapper
 from ...index.mapping.numbers import (
     FLOAT_TYPES,
+    UNSIGNED,
+    UNSIGNED_SHIFT,
     WHOLE_TYPES,
     java_float_text,
     java_round,
     scale_query_value,
     to_half,
     to_single,
+    unsigned_term,
 )
 from ..context import ShardContext
 from ..datemath import parse_date_math
@@ -368,6 +371,14 @@ def exact_seqs(ctx: ShardContext, mapper: FieldMapper, value: Any) -> tuple[np.n
         if not mapper.index:
             return column_range(reader, field, number, number), None
         return term_seqs(reader, field, sortable_long(number)), None
+    if kind == UNSIGNED:
+        number = unsigned_term(value)
+        if number is None:
+            return EMPTY_SEQS, None
+        held = number - UNSIGNED_SHIFT
+        if not mapper.index:
+            return column_range(reader, field, held, held), None
+        return term_seqs(reader, field, sortable_long(held)), None
     if kind in FLOAT_TYPES:
         number = float_value(mapper, value)
         if not mapper.index:

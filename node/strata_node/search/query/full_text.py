@@ -306,7 +306,7 @@ def parse_match(kind: str, body: dict[str, Any]) -> Query:
 _TYPES = {"best_fields": (BOOLEAN, 0.0), "most_fields": (BOOLEAN, 1.0), "cross_fields": (BOOLEAN, 0.0),
           "phrase": (PHRASE, 0.0), "phrase_prefix": (PHRASE_PREFIX, 0.0), "bool_prefix": (BOOL_PREFIX, 1.0)}
 _SEARCHABLE = {"text", "match_only_text", "keyword", "constant_keyword", "long", "integer", "short", "byte",
-               "double", "float", "half_float", "scaled_float", "date", "boolean", "ip"}
+               "unsigned_long", "double", "float", "half_float", "scaled_float", "date", "boolean", "ip"}
 
 
 def parse_match_type(kind: str, key: str, value: Any) -> str:

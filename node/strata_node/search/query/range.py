@@ -16,7 +16,16 @@ import numpy as np
 from ...common.errors import IllegalArgument, ParsingError, QueryShardError
 from ...engine.segment_reader import EMPTY_SEQS
 from ...index.mapping.dates import formatter
-from ...index.mapping.numbers import FLOAT_TYPES, WHOLE_TYPES, java_round, scale_query_value
+from ...index.mapping.numbers import (
+    FLOAT_TYPES,
+    UNSIGNED,
+    UNSIGNED_MAX,
+    UNSIGNED_SHIFT,
+    WHOLE_TYPES,
+    java_round,
+    scale_query_value,
+    unsigned_bound,
+)
 from ..context import ShardContext
 from ..datemath import zone
 from ..matches import Matches
@@ -68,6 +77,8 @@ class Range(Query):
         kind = mapper.type_name  # format and time_zone matter only to dates; others ignore them
         if kind in WHOLE_TYPES:
             seqs = self._whole(ctx, mapper)
+        elif kind == UNSIGNED:
+            seqs = self._unsigned(ctx, mapper)
         elif kind in FLOAT_TYPES:
             seqs = self._double(ctx, mapper)
         elif kind == "date":
@@ -120,6 +131,16 @@ class Range(Query):
                     return EMPTY_SEQS
                 high -= 1
         return whole_range(ctx.reader, mapper, low, high)
+
+    def _unsigned(self, ctx: ShardContext, mapper) -> np.ndarray:
+        low, high = 0, UNSIGNED_MAX
+        if self.lower is not None:
+            low = unsigned_bound(self.lower, lower=True, include=self.include_lower)
+        if self.upper is not None:
+            high = unsigned_bound(self.upper, lower=False, include=self.include_upper)
+        if low is None or high is None:
+            return EMPTY_SEQS
+        return whole_range(ctx.reader, mapper, low - UNSIGNED_SHIFT, high - UNSIGNED_SHIFT)
 
     def _double(self, ctx: ShardContext, mapper) -> np.ndarray:
         if mapper.type_name == "scaled_float":
