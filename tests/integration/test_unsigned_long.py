@@ -130,6 +130,17 @@ def test_terms_beside_a_long_field_of_another_index_become_double_terms(es, coun
     assert {b["key"] for b in buckets} == {0.0, 9.223372036854776e18, 1.8446744073709552e19}
 
 
+def test_terms_beside_an_index_without_the_field_stay_exact(es, counters):
+    other = f"{counters}-unmapped"
+    es.indices.create(index=other, mappings={"properties": {"name": {"type": "keyword"}}})
+    es.index(index=other, id="1", document={"name": "x"}, refresh=True)
+    result = es.search(index=f"{counters},{other}", size=0, typed_keys=True,
+                       aggs={"t": {"terms": {"field": "ul", "missing": 0, "order": {"_key": "asc"}}}})
+    buckets = result["aggregations"]["lterms#t"]["buckets"]
+    assert [(b["key"], b["doc_count"]) for b in buckets][-2:] == [(MAX - 1, 1), (MAX, 1)]
+    assert buckets[0] == {"key": 0, "doc_count": 2}
+
+
 def test_docvalue_fields_and_fields_show_numbers_stored_fields_show_text(es, counters):
     hits = es.search(index=counters, sort=["ul"], docvalue_fields=["ul"])["hits"]["hits"]
     assert [h["fields"]["ul"] for h in hits] == [[int(v)] for v in VALUES.values()]
@@ -139,11 +150,14 @@ def test_docvalue_fields_and_fields_show_numbers_stored_fields_show_text(es, cou
     assert [h["fields"]["ul"] for h in hits] == [[str(v)] for v in VALUES.values()]
 
 
-def test_fields_refuses_a_format(es, counters):
-    with pytest.raises(BadRequestError) as raised:
-        es.search(index=counters, fields=[{"field": "ul", "format": "0.0"}])
-    assert raised.value.body["error"]["root_cause"][0]["reason"] == \
-        "Field [ul] of type [unsigned_long] doesn't support formats."
+def test_fields_refuses_a_format_even_for_hits_without_the_field(es, counters):
+    es.index(index=counters, id="none", document={}, refresh=True)
+    # only the shard holding the hit fetches: its failure leaves the other's (empty) answer
+    result = es.search(index=counters, query={"ids": {"values": ["none"]}},
+                       fields=[{"field": "ul", "format": "0.0"}])
+    assert result["hits"]["hits"] == []
+    [failure] = result["_shards"]["failures"]
+    assert failure["reason"]["reason"] == "Field [ul] of type [unsigned_long] doesn't support formats."
 
 
 @pytest.mark.parametrize(("value", "reason"), [

@@ -4,13 +4,15 @@ the index holds them (shifted by 2^63, so signed order is unsigned order)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from strata_node.common.errors import NumberFormatError
+from strata_node.engine.segment_reader import Column
 from strata_node.index.analysis import IndexAnalyzers
 from strata_node.index.indexing import DocumentIndexer, sortable_long
 from strata_node.index.mapping import Mapping
-from strata_node.index.mapping.errors import EmptyNumber, MalformedValue
+from strata_node.index.mapping.errors import EmptyNumber, FailedToParseMapping, MalformedValue
 from strata_node.index.mapping.numbers import (
     UNSIGNED_MAX,
     UNSIGNED_SHIFT,
@@ -19,6 +21,7 @@ from strata_node.index.mapping.numbers import (
     unsigned_bound,
     unsigned_term,
 )
+from strata_node.search.aggregations.values import _unsigned_column
 
 SIGN_BIT = 1 << 63
 
@@ -43,6 +46,8 @@ def test_document_values_in_range_are_read_exactly(value, held):
     ("a", 'For input string: "a"'),
     (" 5", 'For input string: " 5"'),
     (True, 'For input string: "true"'),
+    (-1e20, "Value [-9223372036854775808] is out of range for unsigned long."),  # longValue() saturates
+    ("1e99999999999999999999999", 'For input string: "1e99999999999999999999999"'),  # past BigDecimal's scale
 ])
 def test_document_values_an_unsigned_long_cannot_hold_are_refused(value, reason):
     with pytest.raises(MalformedValue) as raised:
@@ -58,6 +63,26 @@ def test_an_empty_string_reads_as_null():
 def test_a_huge_exponent_is_refused_without_building_the_integer():
     with pytest.raises(MalformedValue, match="out of range"):
         parse_unsigned("1e999999999")
+
+
+def test_text_of_thousands_of_digits_is_out_of_range_not_a_crash():
+    with pytest.raises(MalformedValue, match="out of range"):
+        parse_unsigned("1" * 5000)
+    assert parse_unsigned("+" + "0" * 5000 + "7") == 7
+    assert unsigned_term("1" * 5000) is None
+
+
+def test_an_empty_null_value_is_refused_as_es_refuses_it():
+    reason = r'Error parsing \[null_value\] on field \[f\]: For input string: ""'
+    with pytest.raises(FailedToParseMapping, match=reason):
+        Mapping.parse({"properties": {"f": {"type": "unsigned_long", "null_value": ""}}})
+
+
+def test_numeric_aggregations_read_doubles_as_es_converts_them():
+    # from 2^63 up ES adds 2^63 to the shifted long's double: two roundings, not one
+    held = np.array([v - UNSIGNED_SHIFT for v in (13835058055282163713, 5, UNSIGNED_MAX)], dtype=np.int64)
+    column = _unsigned_column(Column(np.arange(3), held), "double")
+    assert column.values.tolist() == [1.3835058055282164e19, 5.0, 1.8446744073709552e19]
 
 
 def test_a_whole_double_past_the_signed_range_saturates_as_number_long_value_does():

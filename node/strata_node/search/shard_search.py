@@ -198,6 +198,8 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
     JSON as bytes (plain data for the transport); the coordinator embeds it as it is."""
     hits = []
     columns: dict[str, Any] = {}
+    if seqs and spec.fields:
+        _check_fetch_formats(ctx, spec.fields)
     for i, seq in enumerate(seqs):
         ctx.check_cancelled()
         op = ctx.reader.document(seq)
@@ -335,9 +337,19 @@ def _fetch_fields(ctx: ShardContext, patterns: list[dict[str, Any]], doc_id: str
 _NUMBERS = (*NUMERIC_TYPES, UNSIGNED)  # NumberFieldType.valueFetcher refuses a format
 
 
+def _check_fetch_formats(ctx: ShardContext, patterns: list[dict[str, Any]]) -> None:
+    """A `format` on a number is refused when the shard builds its fetchers (before any
+    hit is read, so whether a hit holds the field does not matter), as
+    NumberFieldType.valueFetcher refuses it."""
+    for item in patterns:
+        if item.get("format") is None:
+            continue
+        for path, mapper in ctx.mapping.fields.items():
+            if mapper.type_name in _NUMBERS and fnmatch.fnmatchcase(path, item["field"]):
+                raise IllegalArgument(f"Field [{path}] of type [{mapper.type_name}] doesn't support formats.")
+
+
 def _format_fetched(mapper, value: Any, fmt: str | None) -> Any:
-    if fmt is not None and mapper.type_name in _NUMBERS:
-        raise IllegalArgument(f"Field [{mapper.path}] of type [{mapper.type_name}] doesn't support formats.")
     if mapper.type_name == "date":
         pattern = fmt or str(mapper.get("format")).split("||")[0]
         return str(value) if pattern == "epoch_millis" else formatter(pattern).format_millis(int(value))

@@ -14,7 +14,7 @@ import math
 import re
 import struct
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -162,7 +162,7 @@ def parse_unsigned(value: Any) -> int:
             raise illegal(f'Value "{java_double(value)}" has a decimal part')
         if value >= 2.0 ** 64:  # an integer past 2^64-1 reads as a double here, a BigInteger there
             raise illegal(f"Value [{int(value)}] is out of range for unsigned long")
-        whole = min(int(value), _LONG_MAX)  # Number.longValue() of a double saturates, as ES's does
+        whole = max(min(int(value), _LONG_MAX), _LONG_MIN)  # Number.longValue() of a double saturates
         if whole < 0:
             raise illegal(f"Value [{whole}] is out of range for unsigned long.")
         return whole
@@ -178,19 +178,40 @@ def parse_unsigned(value: Any) -> int:
 def unsigned_of_text(text: str) -> int:
     """Long.parseUnsignedLong, else an exact BigDecimal with no decimal part."""
     if _UNSIGNED_TEXT.fullmatch(text):
-        number = int(text)
+        number = _unsigned_digits(text)
+        if number is None:
+            raise illegal(f"Value [{text}] is out of range for unsigned long")
     else:
-        if not _BIG_DECIMAL.fullmatch(text):
+        decimal = _big_decimal(text)
+        if decimal is None:
             raise number_format(text)
-        decimal = Decimal(text)
         if decimal != decimal.to_integral_value():
             raise illegal(f'Value "{text}" has a decimal part')
         if not 0 <= decimal <= UNSIGNED_MAX:  # compared before int(): "1e999999" is a valid BigDecimal
             raise illegal(f"Value [{text}] is out of range for unsigned long")
         number = int(decimal)
-    if number > UNSIGNED_MAX:
-        raise illegal(f"Value [{text}] is out of range for unsigned long")
     return number
+
+
+def _unsigned_digits(text: str) -> int | None:
+    """The value of an optional `+` and digits, None past 2^64-1 (told by the digit count
+    first: int() refuses text of over 4,300 digits)."""
+    digits = text.lstrip("+").lstrip("0")
+    if len(digits) > 20:
+        return None
+    number = int(digits or "0")
+    return number if number <= UNSIGNED_MAX else None
+
+
+def _big_decimal(text: str) -> Decimal | None:
+    """`new BigDecimal(text)`, None for text it refuses (an exponent past Decimal's range
+    too, as BigDecimal refuses one past an int)."""
+    if not _BIG_DECIMAL.fullmatch(text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
 
 
 def unsigned_term(value: Any) -> int | None:
@@ -203,8 +224,8 @@ def unsigned_term(value: Any) -> int | None:
     if cls is float:
         return None
     text = text_of_scalar(value)
-    if _UNSIGNED_TEXT.fullmatch(text) and int(text) <= UNSIGNED_MAX:
-        return int(text)
+    if _UNSIGNED_TEXT.fullmatch(text):
+        return _unsigned_digits(text)
     try:
         parse_java_double(text)  # only its syntax: a well-formed number matches nothing
     except MalformedValue as e:
@@ -248,15 +269,18 @@ def _exact_decimal(value: Any) -> Decimal:
             raise number_format(java_double(value)).cause
         return Decimal(repr(value))
     text = text_of_scalar(value)
-    if not _BIG_DECIMAL.fullmatch(text):
+    decimal = _big_decimal(text)
+    if decimal is None:
         raise number_format(text).cause
-    return Decimal(text)
+    return decimal
 
 
 def text_of_scalar(value: Any) -> str:
     """Object.toString() of a query's scalar."""
     if value is True or value is False:
         return "true" if value else "false"
+    if value is None:
+        return "null"
     if value.__class__ is float:
         return java_double(value)
     return str(value)
@@ -264,9 +288,10 @@ def text_of_scalar(value: Any) -> str:
 
 def parse_unsigned_long(text: str) -> int:
     """Java's Long.parseUnsignedLong: digits only, at most 2^64-1 (ValueError otherwise)."""
-    if _UNSIGNED_TEXT.fullmatch(text) and int(text) <= UNSIGNED_MAX:
-        return int(text)
-    raise ValueError(text)
+    number = _unsigned_digits(text) if _UNSIGNED_TEXT.fullmatch(text) else None
+    if number is None:
+        raise ValueError(text)
+    return number
 
 
 def unshift_unsigned(value: int) -> int:

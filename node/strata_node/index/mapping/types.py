@@ -138,7 +138,8 @@ def _unsigned_null(value: Any, field: str) -> str | None:
     try:
         numbers.parse_unsigned(value)
     except MalformedValue as e:
-        raise MappingParseError(f"Error parsing [null_value] on field [{field}]: {e.cause.reason}") from None
+        cause = e.cause.reason if e.cause is not None else 'For input string: ""'  # EmptyNumber: ""
+        raise MappingParseError(f"Error parsing [null_value] on field [{field}]: {cause}") from None
     return text_of(value) if value.__class__ is not float else numbers.java_double(value)
 
 

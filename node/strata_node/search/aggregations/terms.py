@@ -157,7 +157,7 @@ class Terms(Aggregator):
                                                              strict=True)]
         returned = int(counts[chosen].sum()) if len(chosen) else 0
         return {"kind": vs.kind, "fmt": fmt, "buckets": buckets, "other": total - returned, "error": 0,
-                "shard_size": self.shard_size}
+                "shard_size": self.shard_size, "mapped": vs.type_name is not None}
 
     def _ids(self, ctx, vs, seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(doc seqs, term ids, terms): a term id per matched value, and the distinct
@@ -250,10 +250,11 @@ class Terms(Aggregator):
     def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
         kind = next((p["kind"] for p in partials if p["kind"] is not None), None)
         fmt = next((p["fmt"] for p in partials if p["fmt"] is not None), None)
-        kinds = {p["kind"] for p in partials} - {None}
+        kinds = {p["kind"] for p in partials if p.get("mapped", True)} - {None}
         if UNSIGNED in kinds and len(kinds) > 1 and kinds <= {UNSIGNED, "long", "double"}:
-            # unsigned_long beside another numeric type: LongTerms.reduce promotes every
-            # shard's terms to DoubleTerms
+            # unsigned_long beside another numeric field: LongTerms.reduce promotes every
+            # shard's terms to DoubleTerms (an index without the field, filled by
+            # `missing`, is not one: ES gives its partial no numeric type)
             partials = [{**p, "buckets": [[float(b[0]), *b[1:]] for b in p["buckets"]]} for p in partials]
             kind = "double"
         merged: dict[Any, list] = {}

@@ -237,13 +237,16 @@ def resolve(ctx, field: Any, agg_type: str, kinds: tuple[str, ...] | None = None
 
 
 def _unsigned_column(column: Column, kind: str) -> Column:
-    """An unsigned_long's column (v - 2^63 as int64): as it is for exact keys, else as the
-    doubles of the unsigned values (each rounded once, from the unsigned integer)."""
+    """An unsigned_long's column (v - 2^63 as int64): as it is for exact keys, else as
+    doubles computed as UnsignedLongLeafFieldData.convertUnsignedLongToDouble does (below
+    2^63 the value rounded once; from 2^63 up, 2^63 plus the shifted long's double, which
+    rounds twice), so metrics print ES's digits."""
     values = column.values.astype(np.int64) if len(column) else np.empty(0, dtype=np.int64)
     if kind == UNSIGNED:
         return Column(column.seqs, values)
-    unsigned = values.view(np.uint64) ^ np.uint64(UNSIGNED_SHIFT)
-    return Column(column.seqs, unsigned.astype(np.float64))
+    below = (values ^ np.int64(-UNSIGNED_SHIFT)).astype(np.float64)  # v itself where v < 2^63
+    from_top = float(UNSIGNED_SHIFT) + values.astype(np.float64)
+    return Column(column.seqs, np.where(values < 0, below, from_top))
 
 
 def parse_date(text: Any, pattern: str, now_millis: int, *, round_up: bool = False,
@@ -282,7 +285,10 @@ def missing_value(vs: ValuesSource, raw: Any, ctx) -> Any:
         if kind == "ip":
             return str(ipaddress.ip_address(str(raw)))
     except (TypeError, ValueError, MalformedValue) as e:
-        raise IllegalArgument(f"Cannot use [{raw}] as the missing value of field [{vs.field}]: {e}") from None
+        cause = e.cause.reason if isinstance(e, MalformedValue) and e.cause else \
+            'For input string: ""' if isinstance(e, MalformedValue) else e
+        raise IllegalArgument(f"Cannot use [{raw}] as the missing value of field [{vs.field}]: {cause}") \
+            from None
     return raw if isinstance(raw, str) else str(raw).lower() if isinstance(raw, bool) else str(raw)
 
 
