@@ -195,6 +195,16 @@ def test_numbers_out_of_range_or_unreadable_fail_the_document(type_name, value, 
     assert error.root_causes()[0]["type"] == "mapper_parsing_exception"
 
 
+@pytest.mark.parametrize("type_name, value, cause", [
+    ("long", "1" * 5000, "Value [" + "1" * 5000 + "] is out of range for a long"),  # past int()'s digit limit
+    ("integer", "-" + "1" * 5000, "Value [-" + "1" * 5000 + "] is out of range for an integer"),
+    ("long", "1e99999999999999999999999", 'For input string: "1e99999999999999999999999"'),  # past Decimal's
+])
+def test_numbers_too_long_for_the_readers_fail_the_document_not_the_request(type_name, value, cause):
+    error = failure({"properties": {"n": {"type": type_name}}}, {"n": value}, "doc-7")
+    assert (error.caused_by.type, error.caused_by.reason) == ("illegal_argument_exception", cause)
+
+
 @pytest.mark.parametrize("field", [
     {"type": "long"}, {"type": "integer"}, {"type": "double"}, {"type": "half_float"},
     {"type": "scaled_float", "scaling_factor": 10},

@@ -121,15 +121,15 @@ def whole_converter(type_name: str, coerce: bool) -> Callable[[Any], int]:
             if not coerce:
                 raise illegal(f"{java} value passed as String")
             if _INTEGER_TEXT.fullmatch(value):
-                n = int(value)
-                if low <= n <= high:
+                n = _integer_of_text(value)
+                if n is not None and low <= n <= high:
                     return n
                 raise out_of_range(value)
             if long:
                 # Numbers.toLong: Long.parseLong, then BigDecimal, truncated
-                if not _BIG_DECIMAL.fullmatch(value):
+                number = _big_decimal(value)
+                if number is None:
                     raise illegal(f'For input string: "{value}"')
-                number = Decimal(value)
             else:
                 # XContentParser.intValue: Double.parseDouble, range-checked, truncated
                 number = parse_java_double(value)
@@ -191,6 +191,15 @@ def unsigned_of_text(text: str) -> int:
             raise illegal(f"Value [{text}] is out of range for unsigned long")
         number = int(decimal)
     return number
+
+
+def _integer_of_text(text: str) -> int | None:
+    """The value of a sign and digits, None past 21 digits (beyond every whole type's
+    range; int() refuses text of over 4,300 digits, and need not read it)."""
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 21:
+        return None
+    return int(text)
 
 
 def _unsigned_digits(text: str) -> int | None:
@@ -425,11 +434,15 @@ def parse_null_value(type_name: str, value: Any) -> int | float:
     reads it when the mapping is parsed."""
     if isinstance(value, str) and type_name in WHOLE_TYPES:
         if _INTEGER_TEXT.fullmatch(value):
-            value = int(value)
+            whole = _integer_of_text(value)
+            if whole is None:
+                article = WHOLE_TYPES[type_name][2]
+                raise illegal(f"Value [{value}] is out of range for {article}")
+            value = whole
         else:
-            if not _BIG_DECIMAL.fullmatch(value):
+            decimal = _big_decimal(value)
+            if decimal is None:
                 raise illegal(f'For input string: "{value}"')
-            decimal = Decimal(value)
             if decimal != decimal.to_integral_value():
                 raise illegal(f"Value [{value}] has a decimal part")
             value = int(decimal)
