@@ -163,7 +163,7 @@ def test_keywords_above_ignore_above_are_left_out_and_recorded():
     ("long", "12", 12), ("long", 12.9, 12), ("long", "1e3", 1000), ("integer", -(2 ** 31), -(2 ** 31)),
     ("short", "  7 ", 7), ("byte", -128, -128), ("double", "0.5", 0.5), ("float", 0.1, 0.10000000149011612),
     ("double", 3, 3.0), ("half_float", 0.1, 0.0999755859375), ("half_float", "65504", 65504.0),
-    ("half_float", 1.0001, 1.0),
+    ("half_float", 1.0001, 1.0), ("long", "-" + "0" * 5000 + "12", -12),  # zeros past int()'s digit limit
 ])
 def test_numbers_are_coerced_as_elasticsearch_coerces_them(type_name, value, expected):
     assert parse({"properties": {"n": {"type": type_name}}}, {"n": value}).fields == {"n": [expected]}

@@ -143,13 +143,9 @@ def whole_converter(type_name: str, coerce: bool) -> Callable[[Any], int]:
     return convert
 
 
-def unsigned_converter(get: Callable[[str], Any] | None = None, path: str = "") -> Callable[[Any], int]:
+def parse_unsigned(value: Any) -> int:
     """UnsignedLongFieldMapper.parseUnsignedLong of a document value: integers in
     [0, 2^64-1], as numbers or text, never with a decimal part (there is no `coerce`)."""
-    return parse_unsigned
-
-
-def parse_unsigned(value: Any) -> int:
     cls = value.__class__
     if cls is int:
         if 0 <= value <= UNSIGNED_MAX:
@@ -199,17 +195,14 @@ def _integer_of_text(text: str) -> int | None:
     digits = text.lstrip("+-").lstrip("0")
     if len(digits) > 21:
         return None
-    return int(text)
+    number = int(digits or "0")  # without the leading zeros, which may be thousands too
+    return -number if text.startswith("-") else number
 
 
 def _unsigned_digits(text: str) -> int | None:
-    """The value of an optional `+` and digits, None past 2^64-1 (told by the digit count
-    first: int() refuses text of over 4,300 digits)."""
-    digits = text.lstrip("+").lstrip("0")
-    if len(digits) > 20:
-        return None
-    number = int(digits or "0")
-    return number if number <= UNSIGNED_MAX else None
+    """The value of an optional `+` and digits, None past 2^64-1."""
+    number = _integer_of_text(text)
+    return number if number is not None and number <= UNSIGNED_MAX else None
 
 
 def _big_decimal(text: str) -> Decimal | None:

@@ -146,7 +146,7 @@ def _unsigned_null(value: Any, field: str) -> str | None:
 # No `coerce`: unsigned_long never truncates a decimal part.
 UNSIGNED_LONG = FieldType(numbers.UNSIGNED, {p.name: p for p in (
     INDEX, DOC_VALUES, STORE, null_value_param(_unsigned_null), IGNORE_MALFORMED, META,
-)}, numbers.unsigned_converter)
+)}, lambda get, path: numbers.parse_unsigned)
 
 
 def _scaling_factor(value: Any, field: str) -> float:
