@@ -77,10 +77,14 @@ from .rest.recovery import RecoveryHandlers
 from .rest.reserved_state import ReservedStateHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
+from .rest.snapshots import SnapshotHandlers
 from .rest.tasks import TaskHandlers
 from .rest.templates import TemplateHandlers
 from .search import transport_actions as search_transport_actions
 from .settings import NodeSettings
+from .snapshots import shards as snapshot_shards
+from .snapshots.service import SnapshotsService
+from .snapshots.shards import Restores
 from .tasks.actions import TaskActions
 from .tasks.api import TaskApiActions
 from .tasks.manager import TaskManager
@@ -103,6 +107,7 @@ class Node:
         self.name: str = settings.get("node.name")
         self.cluster_name: str = settings.get("cluster.name")
         self.data_path = Path(settings.get("path.data")).resolve()
+        self.path_repo: list[str] = settings.get("path.repo")  # where `fs` repositories may live
         self.node_id = ""
         self.indices = IndicesService(self.data_path)
         self.bulk = BulkAction(self.indices, settings.get("action.auto_create_index"))
@@ -115,6 +120,7 @@ class Node:
         RecoveryHandlers(self).register(self.rest)
         IndexStatsHandlers(self).register(self.rest)
         NodeShutdownHandlers(self).register(self.rest)
+        SnapshotHandlers(self).register(self.rest)
         TaskHandlers(self).register(self.rest)
         NodesHandlers(self).register(self.rest)
         FaultHandlers(self).register(self.rest)
@@ -133,7 +139,8 @@ class Node:
         self.executors = {"generic": ThreadPoolExecutor(4 * cpus, "generic"),
                           "search": ThreadPoolExecutor(cpus * 3 // 2 + 1, "search"),
                           "management": ThreadPoolExecutor(2, "management"),
-                          "recovery": ThreadPoolExecutor(4, "recovery")}
+                          "recovery": ThreadPoolExecutor(4, "recovery"),
+                          "snapshot": ThreadPoolExecutor(4, "snapshot")}
         # Made once the node id is known (prepare_data_path).
         self.tasks: TaskManager | None = None
         self.transport: TransportService | None = None
@@ -232,6 +239,11 @@ class Node:
         cluster_admin.register(self)
         node_shutdown.register(self)
         self.persistent_tasks.register()
+        self.snapshots = SnapshotsService(self)
+        self.snapshots.register()
+        snapshot_shards.register(self)
+        self.restores = Restores(self)
+        self.indices.restores = self.restores
         cluster_reroute.register(self)
         get.register(self)
         get.register_actions(self)
@@ -311,6 +323,7 @@ class Node:
                                                 transport=self.transport, data_path=self.data_path)
         self.coordination.add_applier(self.indices.apply_cluster_state)
         self.coordination.add_listener(self.persistent_tasks.apply_cluster_state)
+        self.coordination.add_listener(self.snapshots.apply_cluster_state)
         self.coordination.add_listener(self.file_settings.apply_cluster_state)
         self.delayed_allocation = DelayedAllocationService(self.coordination, self.coordination.clock)
         self.coordination.add_listener(self.delayed_allocation.apply_cluster_state)
@@ -329,6 +342,8 @@ class Node:
         if self.transport is not None:
             await self._bounded("peer recoveries", self.recoveries.close(), 10.0)
             await self._bounded("retention lease syncs", self.retention_leases.close(), 10.0)
+            await self._bounded("snapshots", self.snapshots.close(), 10.0)
+            await self._bounded("restores", self.restores.close(), 10.0)
         if self.transport is not None:
             await self._bounded("shard state reports", self.index_admin.close(), 10.0)
         await self._bounded("persistent tasks", self.persistent_tasks.close(), 10.0)

@@ -199,6 +199,7 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("path.data", "data", _str),
     Setting("path.logs", "logs", _str),
     Setting("path.config", "config", _str),
+    Setting("path.repo", [], _list),  # the folders `fs` snapshot repositories may use
     Setting("network.host", "127.0.0.1", _str),
     Setting("http.host", lambda v: v.get("network.host", "127.0.0.1"), _str),
     Setting("http.port", 9200, _port),

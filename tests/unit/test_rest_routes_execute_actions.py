@@ -16,7 +16,8 @@ from strata_node.rest.request import RestRequest
 from strata_node.settings import NodeSettings
 
 PATH_PARAMS = {"index": "logs", "id": "1", "name": "n", "task_id": "node-x:7", "node_id": "_local",
-               "metric": "_all", "index_metric": "docs", "fields": "message"}
+               "metric": "_all", "index_metric": "docs", "fields": "message", "repository": "r",
+               "snapshot": "s"}
 NDJSON_BULK = b'{"index":{"_index":"logs"}}\n{"message":"hi"}\n'
 # Bodies and parameters of the routes that refuse to run without them (method, path).
 BODIES = {
@@ -51,6 +52,8 @@ BODIES = {
     ("GET", "_analyze"): b'{"text":"hi"}', ("POST", "_analyze"): b'{"text":"hi"}',
     ("GET", "{index}/_analyze"): b'{"text":"hi"}', ("POST", "{index}/_analyze"): b'{"text":"hi"}',
 }
+BODIES.update({(method, "_snapshot/{repository}"): b'{"type":"fs","settings":{"location":"r"}}'
+               for method in ("PUT", "POST")})
 PARAMS = {("POST", "_cluster/voting_config_exclusions"): {"node_names": "node-x"}}
 
 

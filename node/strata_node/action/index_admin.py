@@ -42,6 +42,7 @@ from ..settings import (
     is_wildcard_reset,
     validate_settings_update,
 )
+from ..snapshots import in_progress as snapshots_in_progress
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .master import MasterNodeRequest
@@ -204,6 +205,12 @@ def update_aliases(content: ClusterStateContent, actions: list[aliases.AliasActi
 
 
 def delete_indices(content: ClusterStateContent, names: list[str]) -> ClusterStateContent:
+    busy = snapshots_in_progress.indices_being_snapshotted(content, names)
+    if busy:
+        described = ", ".join(f"[{n}/{content.metadata.indices[n].uuid}]" for n in busy)
+        raise snapshots_in_progress.SnapshotInProgress(
+            f"Cannot delete indices that are being snapshotted: [{described}]. Try again after snapshot "
+            "finishes or cancel the currently running snapshot.")
     indices = {n: m for n, m in content.metadata.indices.items() if n not in names}
     if len(indices) == len(content.metadata.indices):
         return content

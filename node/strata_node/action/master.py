@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -38,6 +38,9 @@ class MasterNodeRequest(Message, kw_only=True):
     """Base of every master action's request (ES's MasterNodeRequest)."""
 
     master_timeout: float = DEFAULT_MASTER_TIMEOUT  # seconds to find a master for it
+    # Work that may outlast `master_timeout` once the master has it (a snapshot waited
+    # for): the forwarded request is then not timed out, only lost with the master.
+    runs_long: ClassVar[bool] = False
 
 
 class MasterActions:
@@ -89,7 +92,8 @@ class MasterActions:
                             raise NotMasterError(f"node [{self.node.name}] is not the elected master")
                         return await self._operations[name](request, task)
                     return await self.node.transport.execute(name, request, address=master.transport_address,
-                                                             timeout=max(remaining, 0.001))
+                                                             timeout=None if request.runs_long
+                                                             else max(remaining, 0.001))
                 except (NotMasterError, ConnectTransportError) as e:
                     last_error = e
                 except RemoteTransportError as e:

@@ -22,7 +22,7 @@ import orjson
 
 from ..allocation.allocator import best_node
 from ..allocation.deciders import SHUTDOWN_CUSTOM, THROTTLE, Allocation, decide
-from ..cluster.state import ClusterStateContent
+from ..cluster.state import ClusterStateContent, with_custom
 from ..common.errors import ActionRequestValidation, IllegalArgument, StrataError
 from ..common.units import parse_time
 from ..tasks.task import Task
@@ -114,12 +114,7 @@ def delete_marker(content: ClusterStateContent, node_id: str) -> ClusterStateCon
 
 
 def _with_markers(content: ClusterStateContent, markers: dict[str, Any]) -> ClusterStateContent:
-    customs = {**content.metadata.customs, SHUTDOWN_CUSTOM: markers}
-    if not markers:
-        customs.pop(SHUTDOWN_CUSTOM)
-    metadata = msgspec.structs.replace(content.metadata, customs=customs,
-                                       version=content.metadata.version + 1)
-    return msgspec.structs.replace(content, metadata=metadata)
+    return with_custom(content, SHUTDOWN_CUSTOM, markers)
 
 
 def shard_migration(content: ClusterStateContent, nodes, marker: dict[str, Any]) -> dict[str, Any]:

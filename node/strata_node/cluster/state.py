@@ -119,6 +119,17 @@ def content_of(state: ClusterState | None) -> ClusterStateContent:
     return as_content(state.value if state is not None else None)
 
 
+def with_custom(content: ClusterStateContent, key: str, value: Any) -> ClusterStateContent:
+    """The content with metadata custom `key` set to `value` (dropped when empty); a
+    metadata change bumps the metadata version."""
+    customs = {**content.metadata.customs, key: value}
+    if not value:
+        customs.pop(key)
+    metadata = msgspec.structs.replace(content.metadata, customs=customs,
+                                       version=content.metadata.version + 1)
+    return msgspec.structs.replace(content, metadata=metadata)
+
+
 def voting_config_exclusions(value: Any) -> frozenset[str]:
     """The node ids the reconfigurator must leave out (read by the coordination core)."""
     return frozenset(e.node_id for e in as_content(value).metadata.voting_config_exclusions)

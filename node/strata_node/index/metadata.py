@@ -52,6 +52,13 @@ class IndexMetadata:
     # shard number (a string: cluster state maps are keyed by strings) -> the allocation
     # ids of the copies known to hold every acknowledged write
     in_sync_allocation_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # A restored index: the snapshot its primaries copy their stores from (repository,
+    # snapshot, snapshot_uuid, index, index_id, restore_uuid). A primary restores only
+    # while its shard has no in-sync copy, as ES's SNAPSHOT recovery source does.
+    restore_source: Mapping[str, str] | None = None
+
+    def restores(self, shard: int) -> bool:
+        return self.restore_source is not None and not self.in_sync(shard)
 
     def setting(self, key: str) -> Any:
         # Metadata is immutable, so each setting is parsed once per metadata value; the
@@ -130,7 +137,8 @@ class IndexMetadata:
                              "settings_version": self.settings_version,
                              "aliases_version": self.aliases_version,
                              "in_sync_allocation_ids": {k: list(v) for k, v in
-                                                        self.in_sync_allocation_ids.items()}})
+                                                        self.in_sync_allocation_ids.items()},
+                             "restore_source": self.restore_source})
 
     @classmethod
     def from_json(cls, data: bytes) -> IndexMetadata:
@@ -138,7 +146,8 @@ class IndexMetadata:
         return cls(raw["name"], raw["uuid"], raw["settings"], raw["mappings"], raw["aliases"],
                    tuple(raw["primary_terms"]), raw["state"], raw["version"], raw.get("mapping_version", 1),
                    raw.get("settings_version", 1), raw.get("aliases_version", 1),
-                   {k: tuple(v) for k, v in raw.get("in_sync_allocation_ids", {}).items()})
+                   {k: tuple(v) for k, v in raw.get("in_sync_allocation_ids", {}).items()},
+                   raw.get("restore_source"))
 
     def settings_tree(self) -> dict[str, Any]:
         """Settings nested by dots, as the get-index and get-settings APIs show them."""

@@ -316,6 +316,7 @@ class IndicesService:
         self._reported: set[str] = set()  # allocation ids of initializing copies already reported
         self._alias_lookup = alias_resolution.AliasLookup.of({})
         self.recoveries = None  # the node's PeerRecovery: replicas recover from their primary
+        self.restores = None  # the node's Restores: restored primaries copy their stores in
 
     async def start(self) -> None:
         """Finish removals a crash interrupted; shards open when the cluster state says so."""
@@ -436,7 +437,7 @@ class IndicesService:
                     # copy that failed here stays open, failed, so requests see why.)
                     if n not in numbers and shard.state != "FAILED":
                         await service.close_shard(n)
-                if not service.local:
+                if not service.local and name not in wanted:  # (a restore may be filling it)
                     await self._close_local(name)
             for name, copies in sorted(wanted.items()):
                 metadata = content.metadata.indices[name]
@@ -451,6 +452,12 @@ class IndicesService:
                         await service.close_shard(copy.shard)  # another copy now: start over
                         shard = None
                     recovering = not copy.primary and copy.state == "INITIALIZING"
+                    if (shard is None and copy.primary and copy.state == "INITIALIZING"
+                            and self.restores is not None and service.metadata.restores(copy.shard)):
+                        # Its store comes from a snapshot: the restore opens it once the
+                        # files are in (once per copy; a failed one waits for the master).
+                        self.restores.start(service, copy)
+                        continue
                     if shard is None:
                         if recovering and self.recoveries is not None:
                             shard = await self.recoveries.open_target(service, copy.shard)
@@ -474,6 +481,9 @@ class IndicesService:
             initializing = {c.allocation_id for copies in wanted.values() for c in copies
                             if c.state == "INITIALIZING"}
             self._reported &= initializing
+            if self.restores is not None:
+                self.restores.attempted &= initializing
+                self.restores.cancel_unless(initializing)
             self.cluster_indices = dict(content.metadata.indices)
             self._mappings = {n: m for n, m in self._mappings.items() if n in self.cluster_indices}
 
@@ -514,7 +524,9 @@ class IndicesService:
             self.recoveries.resync(service, shard)
 
     def report_copy(self, service: IndexService, copy, *, started: bool, reason: str = "") -> None:
-        """What became of a copy recovering from its primary."""
+        """What became of a copy recovering from its primary or restoring from a snapshot
+        (reported here, so the applier does not report it again)."""
+        self._reported.add(copy.allocation_id)
         self.admin.report_shard(started, service.name, service.metadata.uuid, copy.shard, copy.allocation_id,
                                 reason)
 

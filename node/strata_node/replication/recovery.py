@@ -133,7 +133,8 @@ class RecoveryState:
     def __init__(self, index: str, shard: int, source: str, target: str, *, type: str = "PEER",
                  primary: bool = False):
         self.index, self.shard, self.source, self.target = index, shard, source, target
-        self.type = type  # PEER | EXISTING_STORE | EMPTY_STORE
+        self.type = type  # PEER | EXISTING_STORE | EMPTY_STORE | SNAPSHOT
+        self.snapshot_source: dict[str, str] | None = None  # a restore's repository, snapshot, index
         self.primary = primary
         self.stage = "INIT"
         self.operations = 0
@@ -189,7 +190,8 @@ class RecoveryState:
                 "files": {"total": self.files_total, "recovered": self.files_recovered, "reused": 0},
                 "index_time_in_millis": self._millis(self.index_started, self.index_stopped),
                 "source_throttle_time_in_millis": int(self.throttle_seconds * 1000),
-                "reused_operations": self.reused_operations}
+                "reused_operations": self.reused_operations,
+                **({"source": self.snapshot_source} if self.snapshot_source is not None else {})}
 
 
 class PeerRecovery:

@@ -75,6 +75,8 @@ class RecoveryHandlers:
                      "total_time_in_millis": entry["total_time_in_millis"]}
             if entry["type"] == "PEER":
                 shard["source"] = response.nodes.get(entry["source_node"], {"id": entry["source_node"]})
+            elif entry["type"] == "SNAPSHOT":
+                shard["source"] = entry["source"]
             shard["target"] = response.nodes.get(entry["target_node"], {"id": entry["target_node"]})
             store = entry.get("store", {})
             total, recovered = store.get("total_in_bytes", 0), store.get("recovered_in_bytes", 0)
@@ -115,7 +117,9 @@ class RecoveryHandlers:
                 "time": Millis(entry["total_time_in_millis"]), "type": entry["type"].lower(),
                 "stage": entry["stage"].lower(), "source_host": source.get("host", "n/a"),
                 "source_node": source.get("name", "n/a"), "target_host": target.get("host"),
-                "target_node": target.get("name"), "repository": "n/a", "snapshot": "n/a",
+                "target_node": target.get("name"),
+                "repository": entry.get("source", {}).get("repository", "n/a"),
+                "snapshot": entry.get("source", {}).get("snapshot", "n/a"),
                 "files": files_total, "files_recovered": files_recovered,
                 "files_percent": _percent(files_recovered, files_total), "files_total": files_total,
                 "bytes": ByteSize(store_total), "bytes_recovered": ByteSize(store_recovered),

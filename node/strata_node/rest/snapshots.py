@@ -1,0 +1,167 @@
+"""`/_snapshot`: repositories, snapshots, their status and restores (the work is in
+snapshots/)."""
+
+from __future__ import annotations
+
+import orjson
+
+from ..common.errors import ActionRequestValidation, ParseError
+from ..snapshots import repository
+from ..snapshots import service as snapshots
+from .controller import RestController, RestResponse
+from .request import RestRequest
+
+MASTER = ("master_timeout",)
+SORTS = {"start_time": lambda s: (s["start_time_in_millis"], s["snapshot"]),
+         "name": lambda s: s["snapshot"],
+         "duration": lambda s: (s.get("duration_in_millis", 0), s["snapshot"]),
+         "index_count": lambda s: (len(s["indices"]), s["snapshot"]),
+         "shard_count": lambda s: (s["shards"]["total"], s["snapshot"]),
+         "failed_shard_count": lambda s: (s["shards"]["failed"], s["snapshot"]),
+         "repository": lambda s: (s["repository"], s["snapshot"])}
+
+
+class SnapshotHandlers:
+    def __init__(self, node):
+        self.node = node
+
+    @property
+    def service(self) -> snapshots.SnapshotsService:
+        return self.node.snapshots
+
+    def register(self, c: RestController) -> None:
+        for method in ("PUT", "POST"):
+            c.register(method, "/_snapshot/{repository}", self.put_repository, (*MASTER, "timeout", "verify"),
+                       action=snapshots.PUT_REPOSITORY)
+            c.register(method, "/_snapshot/{repository}/{snapshot}", self.create,
+                       (*MASTER, "wait_for_completion"), action=snapshots.CREATE)
+        for path in ("/_snapshot", "/_snapshot/{repository}"):
+            c.register("GET", path, self.get_repositories, (*MASTER, "local"),
+                       action=snapshots.GET_REPOSITORIES)
+        c.register("DELETE", "/_snapshot/{repository}", self.delete_repository, (*MASTER, "timeout"),
+                   action=snapshots.DELETE_REPOSITORY)
+        c.register("POST", "/_snapshot/{repository}/_verify", self.verify, (*MASTER, "timeout"),
+                   action=snapshots.VERIFY_REPOSITORY)
+        c.register("POST", "/_snapshot/{repository}/_cleanup", self.cleanup, (*MASTER, "timeout"),
+                   action=snapshots.CLEANUP_REPOSITORY)
+        c.register("GET", "/_snapshot/{repository}/{snapshot}", self.get_snapshots,
+                   (*MASTER, "ignore_unavailable", "verbose", "sort", "order", "size", "offset",
+                    "index_details", "include_repository"), action=snapshots.GET)
+        c.register("DELETE", "/_snapshot/{repository}/{snapshot}", self.delete,
+                   (*MASTER, "wait_for_completion"), action=snapshots.DELETE)
+        c.register("POST", "/_snapshot/{repository}/{snapshot}/_restore", self.restore,
+                   (*MASTER, "wait_for_completion"), action=snapshots.RESTORE)
+        for path in ("/_snapshot/_status", "/_snapshot/{repository}/_status",
+                     "/_snapshot/{repository}/{snapshot}/_status"):
+            c.register("GET", path, self.status, (*MASTER, "ignore_unavailable"), action=snapshots.STATUS)
+
+    # -- repositories -----------------------------------------------------------------------------
+
+    async def put_repository(self, request: RestRequest) -> RestResponse:
+        name = request.param("repository")
+        repository.validate_name(name)
+        body = request.json_body(required=True)
+        definition = repository.parse_definition(name, body)
+        await self.node.client.execute(snapshots.PUT_REPOSITORY, snapshots.PutRepositoryRequest(
+            name=name, definition=orjson.dumps(definition), verify=request.bool_param("verify", True),
+            master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": True})
+
+    async def get_repositories(self, request: RestRequest) -> RestResponse:
+        request.bool_param("local")
+        response: snapshots.ReadResponse = await self.node.client.execute(
+            snapshots.GET_REPOSITORIES, snapshots.GetRepositoriesRequest(
+                names=request.param("repository"), master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, orjson.loads(response.body))
+
+    async def delete_repository(self, request: RestRequest) -> RestResponse:
+        names = request.list_param("repository")
+        await self.node.client.execute(snapshots.DELETE_REPOSITORY, snapshots.DeleteRepositoryRequest(
+            names=names, master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": True})
+
+    async def verify(self, request: RestRequest) -> RestResponse:
+        response: snapshots.VerifyResponse = await self.node.client.execute(
+            snapshots.VERIFY_REPOSITORY, snapshots.VerifyRepositoryRequest(
+                name=request.param("repository"), master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, {"nodes": {nid: {"name": name}
+                                            for nid, name in sorted(response.nodes.items())}})
+
+    async def cleanup(self, request: RestRequest) -> RestResponse:
+        response: snapshots.CleanupResponse = await self.node.client.execute(
+            snapshots.CLEANUP_REPOSITORY, snapshots.CleanupRepositoryRequest(
+                name=request.param("repository"), master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, {"results": {"deleted_bytes": response.deleted_bytes,
+                                              "deleted_blobs": response.deleted_blobs}})
+
+    # -- snapshots ---------------------------------------------------------------------------------
+
+    async def create(self, request: RestRequest) -> RestResponse:
+        body = request.json_body() if request.has_body else {}
+        snapshots.check_keys(body, snapshots.CREATE_KEYS)
+        response: snapshots.SnapshotResponse = await self.node.client.execute(
+            snapshots.CREATE, snapshots.CreateSnapshotRequest(
+                repository=request.param("repository"), snapshot=request.param("snapshot"),
+                body=orjson.dumps(body), wait_for_completion=request.bool_param("wait_for_completion", False),
+                master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, orjson.loads(response.body))
+
+    async def get_snapshots(self, request: RestRequest) -> RestResponse:
+        sort = request.param("sort", "start_time")
+        if sort not in SORTS:
+            raise ParseError(f"unknown sort key [{sort}]")
+        order = request.param("order", "asc")
+        if order not in ("asc", "desc"):
+            raise ParseError(f"unknown order [{order}]")
+        size = request.int_param("size", -1)
+        offset = request.int_param("offset", 0)
+        errors = []
+        if size < -1 or size == 0:
+            errors.append("size must be -1 or greater than 0")
+        if offset < 0:
+            errors.append("offset must be >= 0")
+        if errors:
+            raise ActionRequestValidation(errors)
+        request.bool_param("index_details")
+        request.bool_param("include_repository", True)
+        response: snapshots.ReadResponse = await self.node.client.execute(
+            snapshots.GET, snapshots.GetSnapshotsRequest(
+                repositories=request.param("repository"), snapshots=request.param("snapshot"),
+                ignore_unavailable=request.bool_param("ignore_unavailable"),
+                master_timeout=request.time_param("master_timeout", 30.0)))
+        found = orjson.loads(response.body)
+        found.sort(key=SORTS[sort], reverse=order == "desc")
+        page = found[offset:] if size == -1 else found[offset:offset + size]
+        if not request.bool_param("verbose", True):
+            page = [snapshots.brief(s) for s in page]
+        return RestResponse(200, {"snapshots": page, "total": len(found),
+                                  "remaining": len(found) - offset - len(page)})
+
+    async def delete(self, request: RestRequest) -> RestResponse:
+        request.bool_param("wait_for_completion", True)
+        await self.node.client.execute(snapshots.DELETE, snapshots.DeleteSnapshotRequest(
+            repository=request.param("repository"), snapshots=request.list_param("snapshot"),
+            master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": True})
+
+    async def restore(self, request: RestRequest) -> RestResponse:
+        body = request.json_body() if request.has_body else {}
+        snapshots.check_keys(body, snapshots.RESTORE_KEYS)
+        wait = request.bool_param("wait_for_completion", False)
+        response: snapshots.RestoreResponse = await self.node.client.execute(
+            snapshots.RESTORE, snapshots.RestoreRequest(
+                repository=request.param("repository"), snapshot=request.param("snapshot"),
+                body=orjson.dumps(body), master_timeout=request.time_param("master_timeout", 30.0)))
+        # This node applies the state carrying the indices first: a request that follows here sees them.
+        await self.node.index_admin.wait_for_version(response.term, response.version)
+        if not wait:
+            return RestResponse(200, {"accepted": True})
+        return RestResponse(200, await self.service.wait_for_restore(response))
+
+    async def status(self, request: RestRequest) -> RestResponse:
+        response: snapshots.ReadResponse = await self.node.client.execute(
+            snapshots.STATUS, snapshots.StatusRequest(
+                repositories=request.param("repository"), snapshots=request.param("snapshot"),
+                ignore_unavailable=request.bool_param("ignore_unavailable"),
+                master_timeout=request.time_param("master_timeout", 30.0)))
+        return RestResponse(200, orjson.loads(response.body))

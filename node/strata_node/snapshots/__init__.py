@@ -1,0 +1,1 @@
+"""Snapshots to and restores from repositories (see service.py)."""

@@ -1,0 +1,332 @@
+"""A snapshot repository: its registration in the cluster state, where its blobs live
+and what its root blob says (Elasticsearch's BlobStoreRepository and RepositoryData).
+
+Layout, with Elasticsearch's names (the blobs are JSON here, not SMILE):
+
+    index-<N>                             the repository's root: every snapshot, every index
+    index.latest                          N, as 8 big-endian bytes
+    snap-<uuid>.dat                       one snapshot's info (state, indices, shards, times)
+    meta-<uuid>.dat                       the cluster metadata it took (settings, templates)
+    indices/<index id>/meta-<uuid>.dat    an index's metadata as the snapshot took it
+    indices/<index id>/<shard>/snap-<uuid>.dat   a shard's files in that snapshot
+    indices/<index id>/<shard>/__<blob uuid>     the files' content, shared between snapshots
+
+A new root is written as `index-<N+1>` only if no such blob exists, so two writers cannot
+both commit the same generation; the cluster state records the generation each change
+saw, and a change that does not start from it is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from ..cluster.state import ClusterStateContent, with_custom
+from ..common.errors import ActionRequestValidation, StrataError
+from ..common.patterns import simple_match_any
+from ..index.metadata import setting_string
+from .blobs import BlobAlreadyExists, BlobMissing, FsBlobContainer
+
+CUSTOM = "repositories"  # the key in metadata customs, as Elasticsearch names it
+TYPES = ("fs",)
+EMPTY_GENERATION = -1  # no root written yet
+INVALID_FILE_CHARS = '\\/*?"<>| ,#'
+
+
+class RepositoryError(StrataError):
+    type = "repository_exception"
+    status = 500
+
+    def __init__(self, repository: str, reason: str, **kw):
+        super().__init__(f"[{repository}] {reason}", **kw)
+
+
+class RepositoryMissing(StrataError):
+    type = "repository_missing_exception"
+    status = 404
+
+    def __init__(self, repository: str):
+        super().__init__(f"[{repository}] missing")
+
+
+class RepositoryVerificationError(StrataError):
+    type = "repository_verification_exception"
+    status = 500
+
+
+class ConcurrentModification(RepositoryError):
+    """Another change committed a generation this one did not start from."""
+
+
+def validate_name(name: str) -> None:
+    """RepositoriesService.validate's rules."""
+    if not name:
+        raise RepositoryError(name, f"Invalid repository name [{name}], cannot be empty")
+    if any(c.isspace() for c in name):
+        raise RepositoryError(name, f"Invalid repository name [{name}], must not contain whitespace")
+    if "," in name:
+        raise RepositoryError(name, f"Invalid repository name [{name}], must not contain ','")
+    if "#" in name:
+        raise RepositoryError(name, f"Invalid repository name [{name}], must not contain '#'")
+    if any(c in INVALID_FILE_CHARS for c in name):
+        raise RepositoryError(name, f"Invalid repository name [{name}], must not contain the following "
+                                    "characters [\\, /, *, ?, \", <, >, |,  , ,]")
+
+
+def parse_definition(name: str, body: Any) -> dict[str, Any]:
+    """The body of `PUT /_snapshot/{repository}`, as the stored definition."""
+    if not isinstance(body, dict):
+        raise RepositoryError(name, "repository definition must be an object")
+    kind = body.get("type")  # other keys are ignored, as PutRepositoryRequest ignores them
+    if not isinstance(kind, str) or not kind:
+        raise ActionRequestValidation(["type is missing"])
+    if kind not in TYPES:
+        raise RepositoryError(name, f"repository type [{kind}] does not exist")
+    settings = body.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise RepositoryError(name, "[settings] must be an object")
+    flat: dict[str, Any] = {}
+    _flatten("", settings, flat)
+    return {"type": kind, "settings": flat}
+
+
+def _flatten(prefix: str, value: Mapping[str, Any], out: dict[str, Any]) -> None:
+    for key, item in value.items():
+        full = f"{prefix}{key}"
+        if isinstance(item, Mapping):
+            _flatten(full + ".", item, out)
+        else:
+            out[full] = setting_string(item)
+
+
+def location_of(name: str, settings: Mapping[str, Any], path_repo: list[str]) -> Path:
+    """The folder of an `fs` repository: its `location`, resolved against the first of
+    `path.repo` when relative, and inside one of them (FsRepository's check)."""
+    location = settings.get("location")
+    if not location:
+        raise RepositoryError(name, "missing location")
+    roots = [Path(p).resolve() for p in path_repo]
+    if not roots:
+        raise RepositoryError(name, f"location [{location}] doesn't match any of the locations specified by "
+                                    "path.repo because this setting is empty")
+    path = Path(location)
+    path = (path if path.is_absolute() else roots[0] / path).resolve()
+    if not any(path == root or root in path.parents for root in roots):
+        raise RepositoryError(name, f"location [{location}] doesn't match any of the locations specified by "
+                                    f"path.repo: [{', '.join(path_repo)}]")
+    return path
+
+
+def container(name: str, definition: Mapping[str, Any], path_repo: list[str]) -> FsBlobContainer:
+    return FsBlobContainer(location_of(name, definition["settings"], path_repo))
+
+
+def is_readonly(definition: Mapping[str, Any]) -> bool:
+    return str(definition["settings"].get("readonly", "false")).lower() == "true"
+
+
+# -- the repositories in the cluster state ---------------------------------------------------
+
+
+def of(content: ClusterStateContent) -> dict[str, dict[str, Any]]:
+    return dict(content.metadata.customs.get(CUSTOM) or {})
+
+
+def get(content: ClusterStateContent, name: str) -> dict[str, Any]:
+    definition = of(content).get(name)
+    if definition is None:
+        raise RepositoryMissing(name)
+    return definition
+
+
+def with_repositories(content: ClusterStateContent, repositories: dict[str, Any]) -> ClusterStateContent:
+    return with_custom(content, CUSTOM, repositories)
+
+
+def put(content: ClusterStateContent, name: str, definition: dict[str, Any]) -> ClusterStateContent:
+    repositories = of(content)
+    existing = repositories.get(name)
+    if existing is not None and {k: existing[k] for k in ("type", "settings")} == definition:
+        return content  # the same definition again changes nothing
+    # A changed definition may point elsewhere: its generation is read from there again.
+    repositories[name] = {**definition, "generation": None}
+    return with_repositories(content, repositories)
+
+
+def delete(content: ClusterStateContent, patterns: list[str]) -> ClusterStateContent:
+    repositories = of(content)
+    names = [n for n in repositories if simple_match_any(patterns, n)]
+    if not names:
+        raise RepositoryMissing(",".join(patterns))
+    for name in names:
+        del repositories[name]
+    return with_repositories(content, repositories)
+
+
+def with_generation(content: ClusterStateContent, name: str, expected: int | None,
+                    generation: int) -> ClusterStateContent:
+    """The repository's root moved from `expected` to `generation`: refused when the
+    cluster state says another change moved it meanwhile."""
+    repositories = of(content)
+    definition = repositories.get(name)
+    if definition is None:
+        raise RepositoryMissing(name)
+    known = definition.get("generation")
+    if known is not None and expected is not None and known != expected:
+        raise ConcurrentModification(name, f"concurrent modification of the index-N file, expected current "
+                                           f"generation [{expected}] but it was [{known}]")
+    repositories[name] = {**definition, "generation": generation}
+    return with_repositories(content, repositories)
+
+
+# -- the root blob --------------------------------------------------------------------------
+
+
+class RepositoryData(msgspec.Struct):
+    """What `index-<N>` holds: every snapshot of the repository and every index any of
+    them took (index name -> its id in the repository and the snapshots holding it)."""
+
+    generation: int = EMPTY_GENERATION
+    snapshots: list[dict[str, Any]] = msgspec.field(default_factory=list)  # name, uuid, state, times
+    indices: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # name -> {id, snapshots}
+
+    def snapshot(self, name: str) -> dict[str, Any] | None:
+        return next((s for s in self.snapshots if s["name"] == name), None)
+
+    def index_id(self, index: str) -> str | None:
+        entry = self.indices.get(index)
+        return entry["id"] if entry else None
+
+    def snapshots_of_index(self, index: str) -> list[str]:
+        entry = self.indices.get(index)
+        return list(entry["snapshots"]) if entry else []
+
+    def with_snapshot(self, summary: dict[str, Any], index_ids: Mapping[str, str]) -> RepositoryData:
+        indices = {name: {"id": entry["id"], "snapshots": list(entry["snapshots"])}
+                   for name, entry in self.indices.items()}
+        for name, index_id in index_ids.items():
+            indices.setdefault(name, {"id": index_id, "snapshots": []})["snapshots"].append(summary["uuid"])
+        return RepositoryData(self.generation, [*self.snapshots, summary], indices)
+
+    def without_snapshots(self, uuids: set[str]) -> RepositoryData:
+        indices = {}
+        for name, entry in self.indices.items():
+            kept = [u for u in entry["snapshots"] if u not in uuids]
+            if kept:
+                indices[name] = {"id": entry["id"], "snapshots": kept}
+        return RepositoryData(self.generation, [s for s in self.snapshots if s["uuid"] not in uuids], indices)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"snapshots": self.snapshots, "indices": self.indices})
+
+
+def latest_generation(blobs: FsBlobContainer) -> int:
+    """The newest root: `index.latest` when readable, else the highest `index-N` listed."""
+    try:
+        data = blobs.read("index.latest")
+        if len(data) == 8:
+            return struct.unpack(">q", data)[0]
+    except BlobMissing:
+        pass
+    generations = [int(m.group(1)) for name in blobs.list("index-")
+                   if (m := re.fullmatch(r"index-(\d+)", name))]
+    return max(generations, default=EMPTY_GENERATION)
+
+
+def read_repository_data(name: str, blobs: FsBlobContainer, generation: int | None = None) -> RepositoryData:
+    """The root at `generation` (the newest when None). Blocking."""
+    if generation is None:
+        generation = latest_generation(blobs)
+    if generation == EMPTY_GENERATION:
+        return RepositoryData()
+    try:
+        raw = orjson.loads(blobs.read(f"index-{generation}"))
+    except BlobMissing:
+        raise RepositoryError(name, f"could not read repository data from index blob [index-{generation}]: "
+                                    "it is missing") from None
+    except orjson.JSONDecodeError as e:
+        raise RepositoryError(name, f"could not read repository data from index blob [index-{generation}]: "
+                                    f"{e}") from None
+    return RepositoryData(generation, raw.get("snapshots", []), raw.get("indices", {}))
+
+
+def write_repository_data(name: str, blobs: FsBlobContainer, data: RepositoryData) -> int:
+    """Commit `data` as the next generation after the newest on disk; returns it.
+    The old roots are left for the caller to delete once the cluster state names the new
+    one. Blocking."""
+    # Past any root a writer left without the cluster state naming it (it failed or lost
+    # mastership before): that root is not the repository's, and must not block it.
+    generation = max(data.generation, latest_generation(blobs)) + 1
+    try:
+        blobs.write(f"index-{generation}", data.to_json(), fail_if_exists=True)
+    except BlobAlreadyExists:
+        raise ConcurrentModification(name, f"concurrent modification of the index-N file, expected current "
+                                           f"generation [{data.generation}], but another writer committed "
+                                           f"[{generation}]") from None
+    blobs.write("index.latest", struct.pack(">q", generation))
+    return generation
+
+
+def read_json(blobs: FsBlobContainer, name: str) -> Any:
+    return orjson.loads(blobs.read(name))
+
+
+def write_json(blobs: FsBlobContainer, name: str, value: Any) -> None:
+    blobs.write(name, orjson.dumps(value))
+
+
+def delete_old_roots(blobs: FsBlobContainer, generation: int) -> None:
+    """The roots before `generation`, once the cluster state names it. Blocking."""
+    blobs.delete([n for n in blobs.list("index-")
+                  if re.fullmatch(r"index-\d+", n) and int(n[6:]) < generation])
+
+
+def remove_unreferenced(blobs: FsBlobContainer, data: RepositoryData) -> tuple[int, int]:
+    """Delete every blob the committed snapshots of `data` do not refer to: the info and
+    metadata of other snapshots, indices no snapshot holds, shard blobs and file blobs of
+    no committed snapshot, older roots. Only while no snapshot or deletion of the
+    repository runs (a running snapshot's blobs are not committed yet). Returns the blobs
+    and bytes deleted. Blocking."""
+    committed = {s["uuid"] for s in data.snapshots}
+    count = size = 0
+
+    def drop(container: FsBlobContainer, names: list[str]) -> None:
+        nonlocal count, size
+        size += container.delete(names)
+        count += len(names)
+
+    drop(blobs, [n for n in blobs.list() if (m := re.fullmatch(r"(?:snap|meta)-(.+)\.dat", n))
+                 and m.group(1) not in committed])
+    ids = {entry["id"]: entry for entry in data.indices.values()}
+    indices = blobs.child("indices")
+    for index_id in indices.children():
+        index_blobs = indices.child(index_id)
+        entry = ids.get(index_id)
+        if entry is None:
+            removed, freed = index_blobs.delete_tree()
+            count, size = count + removed, size + freed
+            continue
+        held = set(entry["snapshots"])
+        drop(index_blobs, [n for n in index_blobs.list("meta-") if n[5:-4] not in held])
+        for shard in index_blobs.children():
+            shard_blobs = index_blobs.child(shard)
+            drop(shard_blobs, [n for n in shard_blobs.list("snap-") if n[5:-4] not in held])
+            referenced: set[str] = set()
+            for snapshot_uuid in held:
+                try:
+                    referenced.update(f["name"]
+                                      for f in read_json(shard_blobs, f"snap-{snapshot_uuid}.dat")["files"])
+                except BlobMissing:
+                    continue  # the shard failed in that snapshot
+            drop(shard_blobs, [n for n in shard_blobs.list("__") if n not in referenced])
+    before = len(blobs.list("index-"))
+    if data.generation != EMPTY_GENERATION:
+        delete_old_roots(blobs, data.generation)
+    count += before - len(blobs.list("index-"))
+    return count, size

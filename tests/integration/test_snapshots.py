@@ -1,0 +1,251 @@
+"""Snapshots to an `fs` repository and restores from it, on three real node processes
+sharing one `path.repo`, through elasticsearch-py as an application would call them."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from elasticsearch import ApiError, Elasticsearch, helpers
+
+from tests.support.cluster import LocalCluster
+from tests.support.polling import wait_until
+
+NODES = ["s0", "s1", "s2"]
+
+
+@pytest.fixture(scope="module")
+def repo_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("repos")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, repo_root):
+    cluster = LocalCluster(tmp_path_factory.mktemp("snapshots"), NODES, f"path.repo={repo_root}").start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def es(cluster):
+    client = Elasticsearch(cluster.nodes[0].url, request_timeout=60)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def repo(es, request):
+    name = request.node.name.lower().replace("_", "-")[:60]
+    es.snapshot.create_repository(name=name, repository={"type": "fs", "settings": {"location": name}})
+    return name
+
+
+def index_docs(es: Elasticsearch, index: str, count: int, start: int = 0, shards: int = 2,
+               replicas: int = 1) -> None:
+    if not es.indices.exists(index=index):
+        es.indices.create(index=index, settings={"number_of_shards": shards, "number_of_replicas": replicas})
+    helpers.bulk(es, ({"_index": index, "_id": str(i), "n": i, "text": f"document number {i}"}
+                      for i in range(start, start + count)), refresh=True)
+
+
+def green(es: Elasticsearch, index: str) -> None:
+    health = es.cluster.health(index=index, wait_for_status="green", timeout="60s")
+    assert health["status"] == "green", health
+
+
+def all_docs(es: Elasticsearch, index: str) -> dict[str, dict]:
+    hits = es.search(index=index, size=10_000, query={"match_all": {}})["hits"]["hits"]
+    return {h["_id"]: h["_source"] for h in hits}
+
+
+def test_a_deleted_index_comes_back_whole_from_its_snapshot(es, repo):
+    index_docs(es, "logs-a", 300)
+    green(es, "logs-a")
+    before = all_docs(es, "logs-a")
+    taken = es.snapshot.create(repository=repo, snapshot="snap-1", indices="logs-a", wait_for_completion=True)
+    assert taken["snapshot"]["state"] == "SUCCESS"
+    assert taken["snapshot"]["shards"] == {"total": 2, "failed": 0, "successful": 2}
+    assert taken["snapshot"]["indices"] == ["logs-a"]
+    es.indices.delete(index="logs-a")
+
+    restored = es.snapshot.restore(repository=repo, snapshot="snap-1", wait_for_completion=True)
+    assert restored["snapshot"] == {"snapshot": "snap-1", "indices": ["logs-a"],
+                                    "shards": {"total": 2, "failed": 0, "successful": 2}}
+    green(es, "logs-a")  # the replicas recovered from the restored primaries
+    assert all_docs(es, "logs-a") == before
+    assert es.count(index="logs-a", query={"match": {"text": "number"}})["count"] == 300
+    # The restored index takes writes and continues its sequence numbers.
+    written = es.index(index="logs-a", id="new", document={"n": -1}, refresh=True)
+    assert written["_seq_no"] >= 150
+    assert es.count(index="logs-a")["count"] == 301
+
+
+def test_a_restored_primary_shows_a_snapshot_recovery(es, repo):
+    index_docs(es, "logs-rec", 20, shards=1, replicas=0)
+    es.snapshot.create(repository=repo, snapshot="s", wait_for_completion=True, indices="logs-rec")
+    es.indices.delete(index="logs-rec")
+    es.snapshot.restore(repository=repo, snapshot="s", wait_for_completion=True)
+    shard = es.indices.recovery(index="logs-rec")["logs-rec"]["shards"][0]
+    assert shard["type"] == "SNAPSHOT" and shard["stage"] == "DONE"
+    assert shard["source"]["repository"] == repo and shard["source"]["snapshot"] == "s"
+    assert shard["index"]["files"]["recovered"] == shard["index"]["files"]["total"] > 0
+
+
+def shard_files(repo_root, repo: str, snapshot_uuid: str) -> dict[str, str]:
+    """Physical file name -> blob, over the shards of one snapshot in the repository."""
+    files = {}
+    for shard_blob in (repo_root / repo / "indices").glob(f"*/*/snap-{snapshot_uuid}.dat"):
+        shard = shard_blob.parent.name
+        files.update({f"{shard}/{f['physical_name']}": f["name"]
+                      for f in orjson.loads(shard_blob.read_bytes())["files"]})
+    return files
+
+
+def test_a_second_snapshot_of_an_unchanged_index_copies_no_table_file(es, repo, repo_root):
+    index_docs(es, "logs-b", 200)
+    es.indices.flush(index="logs-b")
+    first = es.snapshot.create(repository=repo, snapshot="first", indices="logs-b",
+                               wait_for_completion=True)["snapshot"]["uuid"]
+    second = es.snapshot.create(repository=repo, snapshot="second", indices="logs-b",
+                                wait_for_completion=True)["snapshot"]["uuid"]
+    old, new = shard_files(repo_root, repo, first), shard_files(repo_root, repo, second)
+    tables = [name for name in new if name.endswith(".ldb")]
+    assert tables and all(new[name] == old[name] for name in tables)  # the same blobs, not copies
+    status = {s["snapshot"]: s
+              for s in es.snapshot.status(repository=repo, snapshot="first,second")["snapshots"]}
+    # Only each shard's MANIFEST (LevelDB appends to it) is new.
+    assert status["second"]["stats"]["incremental"]["file_count"] <= 2
+    assert (status["second"]["stats"]["incremental"]["file_count"]
+            < status["first"]["stats"]["incremental"]["file_count"])
+    assert status["second"]["shards_stats"]["done"] == 2
+
+
+def test_deleting_a_snapshot_keeps_what_the_others_still_use(es, repo, repo_root):
+    index_docs(es, "logs-c", 100)
+    es.snapshot.create(repository=repo, snapshot="old", indices="logs-c", wait_for_completion=True)
+    index_docs(es, "logs-c", 100, start=100)
+    es.snapshot.create(repository=repo, snapshot="new", indices="logs-c", wait_for_completion=True)
+    before = sum(1 for _ in (repo_root / repo).rglob("__*"))
+    assert es.snapshot.delete(repository=repo, snapshot="old")["acknowledged"] is True
+    after = sum(1 for _ in (repo_root / repo).rglob("__*"))
+    assert after < before  # the blobs only "old" used are gone
+    assert [s["snapshot"] for s in es.snapshot.get(repository=repo, snapshot="_all")["snapshots"]] == ["new"]
+    assert es.snapshot.cleanup_repository(name=repo)["results"] == {"deleted_bytes": 0, "deleted_blobs": 0}
+    es.indices.delete(index="logs-c")
+    es.snapshot.restore(repository=repo, snapshot="new", wait_for_completion=True)
+    assert es.count(index="logs-c")["count"] == 200
+
+
+def test_a_restore_under_a_new_name_leaves_the_original_alone(es, repo):
+    index_docs(es, "logs-d", 50)
+    es.snapshot.create(repository=repo, snapshot="s", indices="logs-d", wait_for_completion=True)
+    es.index(index="logs-d", id="later", document={"n": 1000}, refresh=True)
+    with pytest.raises(ApiError) as refused:
+        es.snapshot.restore(repository=repo, snapshot="s", wait_for_completion=True)
+    assert refused.value.meta.status == 500
+    assert refused.value.body["error"]["type"] == "snapshot_restore_exception"
+    assert "an open index with same name already exists" in refused.value.body["error"]["reason"]
+    es.snapshot.restore(repository=repo, snapshot="s", wait_for_completion=True, rename_pattern="logs-(.+)",
+                        rename_replacement="restored-$1", index_settings={"index.number_of_replicas": 0})
+    assert es.count(index="restored-d")["count"] == 50
+    assert es.count(index="logs-d")["count"] == 51
+    settings = es.indices.get_settings(index="restored-d")["restored-d"]["settings"]["index"]
+    assert settings["number_of_replicas"] == "0" and settings["number_of_shards"] == "2"
+
+
+def test_snapshots_list_in_start_order_and_filter_by_name(es, repo):
+    index_docs(es, "logs-e", 5, shards=1, replicas=0)
+    for name in ("b-snap", "a-snap", "c-other"):
+        es.snapshot.create(repository=repo, snapshot=name, indices="logs-e", wait_for_completion=True,
+                           metadata={"taken_by": "test"} if name == "a-snap" else None)
+    listed = es.snapshot.get(repository=repo, snapshot="*")
+    assert [s["snapshot"] for s in listed["snapshots"]] == ["b-snap", "a-snap", "c-other"]
+    assert listed["total"] == 3 and listed["remaining"] == 0
+    by_name = es.snapshot.get(repository=repo, snapshot="*-snap", sort="name")["snapshots"]
+    assert [s["snapshot"] for s in by_name] == ["a-snap", "b-snap"]
+    assert by_name[0]["metadata"] == {"taken_by": "test"}
+    brief = es.snapshot.get(repository=repo, snapshot="a-snap", verbose=False)["snapshots"][0]
+    assert set(brief) == {"snapshot", "uuid", "repository", "indices", "data_streams", "state"}
+
+
+def test_a_snapshot_without_a_started_primary_is_refused_unless_partial(es, repo):
+    es.indices.create(index="logs-nowhere", settings={"number_of_shards": 1, "number_of_replicas": 0,
+                                                      "index.routing.allocation.require._name": "absent"},
+                      wait_for_active_shards="0")
+    index_docs(es, "logs-f", 10, shards=1, replicas=0)
+    with pytest.raises(ApiError) as refused:
+        es.snapshot.create(repository=repo, snapshot="s", indices="logs-nowhere,logs-f",
+                           wait_for_completion=True)
+    assert refused.value.body["error"]["type"] == "snapshot_exception"
+    assert "Indices don't have primary shards [logs-nowhere]" in refused.value.body["error"]["reason"]
+    taken = es.snapshot.create(repository=repo, snapshot="s", indices="logs-nowhere,logs-f", partial=True,
+                               wait_for_completion=True)["snapshot"]
+    assert taken["state"] == "PARTIAL"
+    assert taken["shards"] == {"total": 2, "failed": 1, "successful": 1}
+    assert taken["failures"][0]["index"] == "logs-nowhere"
+    es.indices.delete(index="logs-nowhere")
+
+
+def test_repository_and_snapshot_errors_are_elasticsearch_shaped(es, cluster, repo):
+    def error(call) -> tuple[int, str, str]:
+        with pytest.raises(ApiError) as e:
+            call()
+        return e.value.meta.status, e.value.body["error"]["type"], e.value.body["error"]["reason"]
+
+    assert error(lambda: es.snapshot.get_repository(name="nope")) == \
+        (404, "repository_missing_exception", "[nope] missing")
+    status, kind, reason = error(lambda: es.snapshot.create_repository(
+        name="outside", repository={"type": "fs", "settings": {"location": "/etc"}}))
+    assert (status, kind) == (500, "repository_exception")
+    assert "doesn't match any of the locations specified by path.repo" in reason
+    assert error(lambda: es.snapshot.create_repository(
+        name="x", repository={"type": "hdfs", "settings": {}}))[2] \
+        == "[x] repository type [hdfs] does not exist"
+    assert error(lambda: es.snapshot.create(repository=repo, snapshot="Upper")) == \
+        (400, "invalid_snapshot_name_exception",
+         f"[{repo}:Upper] Invalid snapshot name [Upper], must be lowercase")
+    index_docs(es, "logs-g", 3, shards=1, replicas=0)
+    es.snapshot.create(repository=repo, snapshot="once", indices="logs-g", wait_for_completion=True)
+    assert error(lambda: es.snapshot.create(repository=repo, snapshot="once"))[:2] == \
+        (400, "invalid_snapshot_name_exception")
+    assert error(lambda: es.snapshot.get(repository=repo, snapshot="never")) == \
+        (404, "snapshot_missing_exception", f"[{repo}:never] is missing")
+    assert es.snapshot.get(repository=repo, snapshot="never", ignore_unavailable=True)["snapshots"] == []
+    assert error(lambda: es.snapshot.delete(repository=repo, snapshot="never"))[:2] == \
+        (404, "snapshot_missing_exception")
+    assert error(lambda: es.snapshot.restore(repository=repo, snapshot="once", indices="logs-zzz"))[2] == \
+        f"[{repo}:once] index [logs-zzz] not found in snapshot"
+    with cluster.nodes[1].client() as http:
+        unknown = http.post(f"/_snapshot/{repo}/other", json={"indices": "logs-g", "colour": "red"})
+        assert unknown.status_code == 400, unknown.text
+        assert unknown.json()["error"]["reason"] == "Unknown parameter colour"
+        bad_json = http.post(f"/_snapshot/{repo}/other", content=b"{not json",
+                             headers={"Content-Type": "application/json"})
+        assert bad_json.status_code == 400
+        assert http.get(f"/_snapshot/{repo}/_all").json()["total"] == 1  # nothing half-made
+
+
+def test_a_repository_is_verified_on_every_node(es, repo):
+    verified = es.snapshot.verify_repository(name=repo)
+    assert sorted(n["name"] for n in verified["nodes"].values()) == NODES
+    assert es.snapshot.get_repository(name=repo)[repo] == {"type": "fs", "settings": {"location": repo}}
+    es.snapshot.delete_repository(name=repo)
+    with pytest.raises(ApiError):
+        es.snapshot.get_repository(name=repo)
+
+
+def test_snapshots_survive_a_kill_of_every_node(cluster, es, repo):
+    index_docs(es, "logs-h", 40)
+    es.snapshot.create(repository=repo, snapshot="durable", indices="logs-h", wait_for_completion=True)
+    es.indices.delete(index="logs-h")
+    for node in cluster.nodes:
+        node.kill()
+    for node in cluster.nodes:
+        node.start()
+    cluster.wait_for_nodes(len(NODES))
+    client = Elasticsearch(cluster.nodes[2].url, request_timeout=60)
+    wait_until(lambda: repo in client.snapshot.get_repository(name="_all"), timeout=30)
+    assert [s["snapshot"]
+            for s in client.snapshot.get(repository=repo, snapshot="_all")["snapshots"]] == ["durable"]
+    client.snapshot.restore(repository=repo, snapshot="durable", wait_for_completion=True)
+    green(client, "logs-h")
+    assert client.count(index="logs-h")["count"] == 40

@@ -1,0 +1,311 @@
+"""The pure parts of snapshots: names, the repository's root and its blobs, the entries
+under way in the cluster state, restore renaming and settings, and what a snapshot's
+info says."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+
+import msgspec
+import pytest
+
+from strata_node.action.index_admin import build_index_metadata, create_index, delete_indices
+from strata_node.cluster.state import ClusterStateContent, ShardRouting
+from strata_node.common.errors import IllegalArgument
+from strata_node.snapshots import in_progress, repository
+from strata_node.snapshots.blobs import BlobAlreadyExists, FsBlobContainer
+from strata_node.snapshots.in_progress import (
+    ConcurrentSnapshotExecution,
+    InvalidSnapshotName,
+    SnapshotInProgress,
+)
+from strata_node.snapshots.repository import RepositoryData, RepositoryError
+from strata_node.snapshots.service import (
+    SnapshotRestoreError,
+    java_replacement,
+    renamed,
+    resolve_in_snapshot,
+    restore_finished,
+    restore_indices,
+    restore_settings,
+    snapshot_info,
+    validate_snapshot_name,
+)
+
+
+def entry(uuid: str = "u1", repository_name: str = "repo", name: str = "snap", **shards) -> dict:
+    return {"repository": repository_name, "snapshot": name, "uuid": uuid, "state": "STARTED",
+            "include_global_state": True, "partial": False, "metadata": None, "start_time": 1000,
+            "indices": {"logs": {"id": "id-logs", "uuid": "uuid-logs"}},
+            "shards": {key.replace("_", "/"): value for key, value in shards.items()}}
+
+
+# -- names ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("", "cannot be empty"), ("a b", "must not contain whitespace"), ("a,b", "must not contain ','"),
+    ("a#b", "must not contain '#'"), ("_snap", "must not start with '_'"), ("Snap", "must be lowercase"),
+    ("a/b", 'must not contain the following characters [\\, /, *, ?, ", <, >, |]'),
+])
+def test_invalid_snapshot_names_are_refused_as_elasticsearch_refuses_them(name, reason):
+    with pytest.raises(InvalidSnapshotName) as e:
+        validate_snapshot_name("repo", name)
+    assert e.value.reason == f"[repo:{name}] Invalid snapshot name [{name}], {reason}"
+    assert e.value.status == 400
+
+
+def test_a_repository_name_with_a_comma_is_refused():
+    with pytest.raises(RepositoryError,
+                       match=r"\[a,b\] Invalid repository name \[a,b\], must not contain ','"):
+        repository.validate_name("a,b")
+
+
+# -- where an fs repository may live ----------------------------------------------------------
+
+
+def test_a_relative_location_resolves_against_the_first_path_repo(tmp_path):
+    assert repository.location_of("r", {"location": "backups"}, [str(tmp_path)]) == tmp_path / "backups"
+
+
+def test_a_location_outside_every_path_repo_is_refused(tmp_path):
+    with pytest.raises(RepositoryError, match=r"doesn't match any of the locations specified by path\.repo"):
+        repository.location_of("r", {"location": "/etc"}, [str(tmp_path)])
+    with pytest.raises(RepositoryError, match="doesn't match"):
+        repository.location_of("r", {"location": "../elsewhere"}, [str(tmp_path)])
+
+
+def test_without_path_repo_no_location_is_allowed(tmp_path):
+    with pytest.raises(RepositoryError, match="because this setting is empty"):
+        repository.location_of("r", {"location": str(tmp_path)}, [])
+
+
+def test_a_repository_definition_keeps_its_settings_as_strings():
+    settings = {"location": "x", "compress": True, "chunk": {"size": 10}}
+    definition = repository.parse_definition("r", {"type": "fs", "settings": settings})
+    assert definition == {"type": "fs", "settings": {"location": "x", "compress": "true", "chunk.size": "10"}}
+
+
+def test_an_unknown_repository_type_is_refused():
+    with pytest.raises(RepositoryError, match=r"\[r\] repository type \[s4\] does not exist"):
+        repository.parse_definition("r", {"type": "s4"})
+
+
+# -- blobs and the root -------------------------------------------------------------------------
+
+
+def test_a_blob_written_only_if_new_is_refused_when_it_exists(tmp_path):
+    blobs = FsBlobContainer(tmp_path)
+    blobs.write("index-0", b"first", fail_if_exists=True)
+    with pytest.raises(BlobAlreadyExists):
+        blobs.write("index-0", b"second", fail_if_exists=True)
+    assert blobs.read("index-0") == b"first"
+    assert blobs.list() == {"index-0": 5}  # no temporary file is left behind
+
+
+def test_each_root_is_a_new_generation_and_index_latest_names_it(tmp_path):
+    blobs = FsBlobContainer(tmp_path)
+    assert repository.read_repository_data("r", blobs) == RepositoryData()
+    summary = {"name": "s1", "uuid": "u1", "state": "SUCCESS"}
+    data = RepositoryData().with_snapshot(summary, {"logs": "id-logs"})
+    assert repository.write_repository_data("r", blobs, data) == 0
+    assert struct.unpack(">q", blobs.read("index.latest"))[0] == 0
+    read = repository.read_repository_data("r", blobs)
+    assert read.generation == 0 and read.snapshot("s1")["uuid"] == "u1"
+    assert read.snapshots_of_index("logs") == ["u1"]
+
+
+def test_a_root_no_cluster_state_named_does_not_block_the_next_writer(tmp_path):
+    blobs = FsBlobContainer(tmp_path)
+    a = RepositoryData().with_snapshot({"name": "a", "uuid": "ua"}, {})
+    b = RepositoryData().with_snapshot({"name": "b", "uuid": "ub"}, {})
+    assert repository.write_repository_data("r", blobs, a) == 0
+    assert repository.write_repository_data("r", blobs, b) == 1  # from the same generation
+    assert repository.read_repository_data("r", blobs, 0).snapshot("a") is not None
+    assert repository.read_repository_data("r", blobs).snapshot("b") is not None
+
+
+def test_a_root_is_never_overwritten(tmp_path, monkeypatch):
+    blobs = FsBlobContainer(tmp_path)
+    blobs.write("index-0", b"{}")  # another writer's, committed after this one looked
+    monkeypatch.setattr(repository, "latest_generation", lambda blobs: repository.EMPTY_GENERATION)
+    b = RepositoryData().with_snapshot({"name": "b", "uuid": "ub"}, {})
+    with pytest.raises(repository.ConcurrentModification):
+        repository.write_repository_data("r", blobs, b)
+    assert blobs.read("index-0") == b"{}"
+
+
+def test_the_cluster_state_refuses_a_root_moved_meanwhile():
+    definition = {"type": "fs", "settings": {}, "generation": 3}
+    content = repository.with_repositories(ClusterStateContent(), {"r": definition})
+    with pytest.raises(repository.ConcurrentModification):
+        repository.with_generation(content, "r", 2, 4)
+    moved = repository.with_generation(content, "r", 3, 4)
+    assert repository.of(moved)["r"]["generation"] == 4
+
+
+def test_an_index_keeps_its_id_across_snapshots_and_leaves_with_its_last_one():
+    data = RepositoryData().with_snapshot({"name": "s1", "uuid": "u1"}, {"logs": "id-1"})
+    data = data.with_snapshot({"name": "s2", "uuid": "u2"}, {"logs": "id-other", "web": "id-2"})
+    assert data.index_id("logs") == "id-1"
+    assert data.snapshots_of_index("logs") == ["u1", "u2"]
+    after = data.without_snapshots({"u2"})
+    assert after.snapshots_of_index("logs") == ["u1"] and "web" not in after.indices
+
+
+def test_cleanup_removes_only_what_no_committed_snapshot_refers_to(tmp_path):
+    blobs = FsBlobContainer(tmp_path)
+    shard = blobs.child("indices", "id-1", "0")
+    shard.write("__kept", b"k" * 10)
+    shard.write("__orphan", b"o" * 7)
+    repository.write_json(shard, "snap-u1.dat", {"files": [{"name": "__kept"}]})
+    repository.write_json(shard, "snap-failed.dat", {"files": [{"name": "__orphan"}]})
+    blobs.child("indices", "id-gone", "0").write("__x", b"x")
+    repository.write_json(blobs, "snap-u1.dat", {})
+    repository.write_json(blobs, "snap-failed.dat", {})
+    data = RepositoryData().with_snapshot({"name": "s1", "uuid": "u1"}, {"logs": "id-1"})
+    data = msgspec.structs.replace(data, generation=repository.write_repository_data("r", blobs, data))
+    count, size = repository.remove_unreferenced(blobs, data)
+    assert count == 4 and size > 7  # the orphan, two blobs of the failed snapshot, the gone index
+    assert set(shard.list()) == {"__kept", "snap-u1.dat"}
+    assert blobs.child("indices").children() == ["id-1"]
+    assert repository.remove_unreferenced(blobs, data) == (0, 0)
+
+
+# -- entries under way ------------------------------------------------------------------------------
+
+
+def test_a_snapshot_of_a_name_already_under_way_is_refused():
+    content = in_progress.add(ClusterStateContent(), entry("u1"))
+    with pytest.raises(InvalidSnapshotName, match="snapshot with the same name is already in-progress"):
+        in_progress.add(content, entry("u2"))
+    assert len(in_progress.entries(in_progress.add(content, entry("u3", name="other")))) == 2
+
+
+def test_a_shard_is_done_once_and_a_late_report_changes_nothing():
+    content = in_progress.add(ClusterStateContent(), entry(logs_0={"state": "INIT", "node": "n1"},
+                                                           logs_1={"state": "INIT", "node": "n2"}))
+    content = in_progress.update_shard(content, "u1", "logs/0", "SUCCESS", stats={"total": 1})
+    assert not in_progress.all_done(in_progress.find(content, "u1"))
+    again = in_progress.update_shard(content, "u1", "logs/0", "FAILED", "late")
+    assert again is content
+    content = in_progress.update_shard(content, "u1", "logs/1", "FAILED", "node left")
+    done = in_progress.find(content, "u1")
+    assert in_progress.all_done(done) and done["shards"]["logs/1"]["reason"] == "node left"
+    assert in_progress.update_shard(content, "gone", "logs/0", "SUCCESS") is content
+    assert in_progress.entries(in_progress.remove(content, "u1")) == []
+
+
+def test_deleting_and_snapshotting_one_repository_exclude_each_other():
+    running = in_progress.add(ClusterStateContent(), entry())
+    with pytest.raises(ConcurrentSnapshotExecution, match="another snapshot is currently being created"):
+        in_progress.add_deletion(running, {"id": "d", "repository": "repo", "snapshots": ["old"]})
+    in_progress.add_deletion(running, {"id": "d", "repository": "other", "snapshots": ["old"]})
+    deletion = {"id": "d", "repository": "repo", "snapshots": ["x"]}
+    deleting = in_progress.add_deletion(ClusterStateContent(), deletion)
+    with pytest.raises(ConcurrentSnapshotExecution) as e:
+        in_progress.add(deleting, entry())
+    assert e.value.status == 503
+    assert in_progress.deletions(in_progress.remove_deletion(deleting, "d")) == []
+
+
+def test_an_index_a_snapshot_still_copies_cannot_be_deleted():
+    metadata = build_index_metadata("logs", {"settings": {"number_of_shards": 1}})
+    content = create_index(ClusterStateContent(), metadata)
+    running = entry(logs_0={"state": "SUCCESS", "node": "n1"})
+    running["indices"]["logs"]["uuid"] = metadata.uuid
+    content = in_progress.add(content, running)
+    with pytest.raises(SnapshotInProgress) as e:  # its metadata is written only at the end
+        delete_indices(content, ["logs"])
+    expected = f"Cannot delete indices that are being snapshotted: [[logs/{metadata.uuid}]]"
+    assert e.value.reason.startswith(expected)
+    finalized = in_progress.remove(content, "u1")
+    assert "logs" not in delete_indices(finalized, ["logs"]).metadata.indices
+
+
+# -- a finished snapshot's info --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("states", "expected"), [
+    (["SUCCESS", "SUCCESS"], "SUCCESS"), (["SUCCESS", "FAILED"], "PARTIAL"),
+    (["FAILED", "MISSING"], "FAILED"),
+])
+def test_a_snapshot_is_partial_when_some_shards_failed(states, expected):
+    shards = {f"logs_{i}": {"state": s, "node": "n1", "reason": "boom" if s != "SUCCESS" else None}
+              for i, s in enumerate(states)}
+    info = snapshot_info(entry(**shards), end_ms=2500)
+    assert info["state"] == expected
+    assert info["shards"]["total"] == 2
+    assert info["shards"]["failed"] == sum(s != "SUCCESS" for s in states)
+    assert all(f["index"] == "logs" and f["index_uuid"] == "uuid-logs" for f in info["failures"])
+    assert (info["end_time_in_millis"], info["start_time_in_millis"]) == (2500, 1000)
+
+
+# -- restore ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("replacement", "expected"), [
+    ("restored_$1", "restored_logs"), ("${name}-copy", "logs-copy"), ("\\$1", "$1"), ("a\\\\b", "a\\b"),
+])
+def test_java_replacements_rename_as_java_does(replacement, expected):
+    assert renamed(["logs-1"], r"(?P<name>[a-z]+)-\d", replacement) == {"logs-1": expected}
+
+
+def test_a_bad_group_reference_is_refused():
+    with pytest.raises(IllegalArgument):
+        java_replacement("x$")
+
+
+def test_indices_of_a_snapshot_resolve_with_wildcards_and_exclusions():
+    available = ["logs-1", "logs-2", "web"]
+    assert resolve_in_snapshot(None, available, False, "r", "s") == available
+    assert resolve_in_snapshot("logs-*,-logs-2", available, False, "r", "s") == ["logs-1"]
+    assert resolve_in_snapshot("web,nope", available, True, "r", "s") == ["web"]
+    with pytest.raises(SnapshotRestoreError, match=r"\[r:s\] index \[nope\] not found in snapshot"):
+        resolve_in_snapshot("nope", available, False, "r", "s")
+
+
+def test_restore_settings_change_what_they_may_and_refuse_the_rest():
+    metadata = build_index_metadata("logs", {"settings": {"number_of_shards": 2, "refresh_interval": "5s"}})
+    settings = restore_settings(metadata, {"index_settings": {"number_of_replicas": 3},
+                                           "ignore_index_settings": ["index.refresh_interval"]}, "r", "s")
+    assert settings["index.number_of_replicas"] == "3" and "index.refresh_interval" not in settings
+    with pytest.raises(SnapshotRestoreError, match=r"cannot modify setting \[index.number_of_shards\]"):
+        restore_settings(metadata, {"index_settings": {"number_of_shards": 1}}, "r", "s")
+    with pytest.raises(SnapshotRestoreError, match=r"cannot remove setting \[index.number_of_replicas\]"):
+        restore_settings(metadata, {"ignore_index_settings": "number_of_replicas"}, "r", "s")
+
+
+def restored(name: str = "logs", replicas: int = 1):
+    body = {"settings": {"number_of_shards": 2, "number_of_replicas": replicas}}
+    metadata = build_index_metadata(name, body)
+    return dataclasses.replace(metadata, restore_source={"repository": "r", "snapshot": "s"})
+
+
+def test_a_restored_index_starts_with_every_copy_unassigned_and_restores_until_a_copy_is_in_sync():
+    metadata = restored()
+    content = restore_indices(ClusterStateContent(), [metadata])
+    copies = content.routing_table.indices["logs"]
+    assert len(copies) == 4 and all(c.state == "UNASSIGNED" and c.unassigned_reason == "NEW_INDEX_RESTORED"
+                                    for c in copies)
+    assert metadata.restores(0)
+    assert not metadata.with_in_sync(0, ("a1",)).restores(0)
+
+
+def test_a_restore_over_an_existing_index_is_refused():
+    content = create_index(ClusterStateContent(), build_index_metadata("logs", {}))
+    with pytest.raises(SnapshotRestoreError, match="because an open index with same name already exists"):
+        restore_indices(content, [restored()])
+
+
+def test_a_restore_is_finished_once_every_primary_started_or_gave_up():
+    metadata = restored(replicas=0)
+    content = restore_indices(ClusterStateContent(), [metadata])
+    assert restore_finished(content, [metadata.uuid]) == (False, 0, 0)
+    started = ShardRouting("logs", 0, True, state="STARTED", node="n1", allocation_id="a0")
+    failed = ShardRouting("logs", 1, True, failed_attempts=5)
+    routing = msgspec.structs.replace(content.routing_table, indices={"logs": (started, failed)})
+    settled = msgspec.structs.replace(content, routing_table=routing)
+    assert restore_finished(settled, [metadata.uuid]) == (True, 1, 1)
+    assert restore_finished(ClusterStateContent(), [metadata.uuid]) == (True, 0, 0)  # deleted meanwhile
