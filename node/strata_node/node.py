@@ -83,6 +83,8 @@ from .rest.templates import TemplateHandlers
 from .search import transport_actions as search_transport_actions
 from .settings import NodeSettings
 from .snapshots import shards as snapshot_shards
+from .snapshots.repository import Stores
+from .snapshots.s3 import S3Clients
 from .snapshots.service import SnapshotsService
 from .snapshots.shards import Restores
 from .tasks.actions import TaskActions
@@ -107,7 +109,8 @@ class Node:
         self.name: str = settings.get("node.name")
         self.cluster_name: str = settings.get("cluster.name")
         self.data_path = Path(settings.get("path.data")).resolve()
-        self.path_repo: list[str] = settings.get("path.repo")  # where `fs` repositories may live
+        # Where `fs` repositories may live, and the clients `s3` ones use.
+        self.repository_stores = Stores(settings.get("path.repo"), S3Clients(settings.s3_clients))
         self.node_id = ""
         self.indices = IndicesService(self.data_path)
         self.bulk = BulkAction(self.indices, settings.get("action.auto_create_index"))
@@ -357,6 +360,7 @@ class Node:
         await self.indices.stop()  # unbounded: shards flush
         for executor in self.executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
+        self.repository_stores.s3_clients.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

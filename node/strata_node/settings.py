@@ -290,11 +290,26 @@ _FORCED_AWARENESS = re.compile(r"cluster\.routing\.allocation\.awareness\.force\
 CLUSTER_STATE_ONLY_PREFIX = "cluster.routing."
 
 
+# The S3 clients of `s3` snapshot repositories (ES's repository-s3 client settings):
+# `s3.client.<client name>.<key>`. The credentials are secure settings in ES's keystore;
+# here they come from the environment (a StrataCluster's secureSettings), and a client
+# without them uses boto3's default chain (AWS_* variables, web identity token, instance
+# metadata).
+S3_CLIENT_SETTINGS: dict[str, Callable[[Any, str], Any]] = {
+    "endpoint": _str, "protocol": _enum("http", "https"), "region": _str, "path_style_access": _bool,
+    "max_retries": _int(0), "read_timeout": _time_min(0.001),
+    "access_key": _str, "secret_key": _str, "session_token": _str,
+}
+_S3_CLIENT = re.compile(r"s3\.client\.([^.]+)\.(.+)")
+
+
 def node_setting(key: str) -> Setting | None:
     """The registered node setting of a key, an affix group's included."""
     setting = NODE_SETTINGS.get(key)
     if setting is not None:
         return setting
+    if (m := _S3_CLIENT.fullmatch(key)) and m.group(2) in S3_CLIENT_SETTINGS:
+        return Setting(key, None, S3_CLIENT_SETTINGS[m.group(2)])
     if key.startswith(CLUSTER_FILTER_PREFIXES) and key.rsplit(".", 1)[-1]:
         return Setting(key, [], _ip_list, dynamic=True)
     if key.startswith(FORCED_AWARENESS_PREFIX):
@@ -376,6 +391,11 @@ class NodeSettings:
         return self.values.get(key)
 
     @property
+    def s3_clients(self) -> dict[str, Any]:
+        """Every `s3.client.*` setting, parsed."""
+        return {k: node_setting(k).get(self.values) for k in self.values if _S3_CLIENT.fullmatch(k)}
+
+    @property
     def attributes(self) -> dict[str, str]:
         return {k[len("node.attr."):]: str(v) for k, v in self.values.items() if k.startswith("node.attr.")}
 
@@ -416,7 +436,10 @@ def load_node_settings(config_path: Path | None, overrides: Iterable[str] = (),
         if key.startswith(CLUSTER_STATE_ONLY_PREFIX):
             raise SettingsError(f"setting [{key}] is read from the cluster state only: set it with "
                                 "PUT /_cluster/settings")
-        if key not in NODE_SETTINGS and not key.startswith(NODE_SETTING_PREFIXES):
+        if (m := _S3_CLIENT.fullmatch(key)) and m.group(2) not in S3_CLIENT_SETTINGS:
+            raise SettingsError(f"unknown setting [{key}]: an S3 client takes "
+                                f"[{', '.join(S3_CLIENT_SETTINGS)}]")
+        if key not in NODE_SETTINGS and not key.startswith(NODE_SETTING_PREFIXES) and m is None:
             raise SettingsError(f"unknown setting [{key}]{_suggest(key, NODE_SETTINGS)} please check "
                                 "that any required plugins are installed, or check the breaking "
                                 "changes documentation for removed settings")
@@ -425,7 +448,17 @@ def load_node_settings(config_path: Path | None, overrides: Iterable[str] = (),
     settings = NodeSettings(values)
     for key in NODE_SETTINGS:
         settings.get(key)  # parse every value now, so a bad one stops start-up
+    _check_s3_credentials(settings.s3_clients)
     return settings
+
+
+def _check_s3_credentials(clients: Mapping[str, Any]) -> None:
+    for key in clients:
+        prefix, _, name = key.rpartition(".")
+        if name == "access_key" and f"{prefix}.secret_key" not in clients:
+            raise SettingsError(f"Missing secret key for s3 client [{prefix.split('.')[2]}]")
+        if name in ("secret_key", "session_token") and f"{prefix}.access_key" not in clients:
+            raise SettingsError(f"Missing access key for s3 client [{prefix.split('.')[2]}]")
 
 
 def normalize_index_settings(raw: Mapping[str, Any]) -> dict[str, Any]:

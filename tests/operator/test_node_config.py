@@ -206,3 +206,21 @@ def test_operator_settings_keep_their_types():
 @pytest.mark.parametrize("value", [False, True, 0, 12, 1.5, 2.0, "x", ["a", True, 3]])
 def test_setting_text_is_the_nodes(value):
     assert setting_text(value) == node_setting_text(value)
+
+
+def test_an_s3_client_configured_through_the_resource_reaches_the_node(tmp_path):
+    resource = make_cluster(
+        {"name": "default", "count": 1, "config": {"s3.client.default.endpoint": "https://minio.backup:9000"}},
+        secureSettings=[{"secretName": "s3-keys", "entries": [
+            {"key": "access", "setting": "s3.client.default.access_key"},
+            {"key": "secret", "setting": "s3.client.default.secret_key"}]}],
+    )
+    objects = build(resource)
+    path = tmp_path / "strata.yml"
+    path.write_text(one(objects, "ConfigMap", "demo-default-config")["data"]["strata.yml"])
+    statefulset = one(objects, "StatefulSet", "demo-default")
+    settings = load_node_settings(path, environ=pod_environment(statefulset))
+    assert settings.s3_clients == {"s3.client.default.endpoint": "https://minio.backup:9000",
+                                   "s3.client.default.access_key": "secret:access",
+                                   "s3.client.default.secret_key": "secret:secret"}
+    assert "access_key" not in path.read_text()  # the keys travel as environment variables only

@@ -36,7 +36,8 @@ def start_all(nodes: list[NodeProcess]) -> None:
 
 
 class LocalCluster:
-    def __init__(self, root: Path, names: list[str], *settings: str, roles: dict[str, str] | None = None):
+    def __init__(self, root: Path, names: list[str], *settings: str, roles: dict[str, str] | None = None,
+                 env: dict[str, str] | None = None):
         ports = free_ports(len(names))
         seeds = ",".join(f"127.0.0.1:{p}" for p in ports)
         masters = [n for n in names if roles is None or "master" in roles.get(n, "master")]
@@ -46,7 +47,7 @@ class LocalCluster:
                              f"cluster.initial_master_nodes={','.join(masters)}", *settings]
             if roles is not None and name in roles:
                 node_settings.append(f"node.roles={roles[name]}")
-            self.nodes.append(NodeProcess(root / name, *node_settings, name=name))
+            self.nodes.append(NodeProcess(root / name, *node_settings, name=name, env=env))
 
     def start(self) -> LocalCluster:
         """Start every node and wait until they form the cluster; when one fails, stop the

@@ -31,9 +31,11 @@ def made_nodes() -> list[NodeProcess]:
 class NodeProcess:
     """One node process on an ephemeral loopback port, with its own data folder."""
 
-    def __init__(self, data: Path, *settings: str, name: str = "node-1", port: int = 0):
+    def __init__(self, data: Path, *settings: str, name: str = "node-1", port: int = 0,
+                 env: dict[str, str] | None = None):
         self.data = Path(data)
         self.settings = list(settings)
+        self.env = dict(env or {})  # beside this process's environment
         self.name = name
         self.port = port
         self.proc: subprocess.Popen | None = None
@@ -49,7 +51,7 @@ class NodeProcess:
         _made.add(self)
 
     def start(self, timeout: float = 30.0) -> NodeProcess:
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "node"), env.get("PYTHONPATH", "")])
         args = [sys.executable, "-m", "strata_node", "--config", str(self.data / "strata.yml"),
                 "-E", f"path.data={self.data}", "-E", f"http.port={self.port}",

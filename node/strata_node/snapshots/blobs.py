@@ -3,7 +3,8 @@
 A repository only ever writes a blob whole and never changes it afterwards, so a
 container needs little: write (atomically, optionally only if the name is new), read,
 list by prefix, delete, and child containers. The `fs` container is a folder on a shared
-file system; every call blocks and runs on an executor, never on the event loop.
+file system, the `s3` one (s3.py) a key prefix in a bucket; every call blocks and runs on
+an executor, never on the event loop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..common.files import fsync_dir
 
@@ -30,12 +31,48 @@ class BlobMissing(FileNotFoundError):
     pass
 
 
+class BlobStoreError(OSError):
+    """The store refused or could not be reached (an OSError, as a file system's are, so
+    callers handle both stores' failures alike)."""
+
+
+class BlobContainer(Protocol):
+    """What the repository code asks of a container, whatever holds the blobs."""
+
+    @property
+    def location(self) -> str: ...
+    def child(self, *names: str) -> BlobContainer: ...
+    def create(self) -> None: ...
+    def check(self) -> None: ...
+    def exists(self, name: str) -> bool: ...
+    def read(self, name: str) -> bytes: ...
+    def write(self, name: str, data: bytes, *, fail_if_exists: bool = False) -> None: ...
+    def write_from_file(self, name: str, source: Path,
+                        progress: Callable[[int], None] | None = None) -> int: ...
+    def read_to_file(self, name: str, target: Path, progress: Callable[[int], None] | None = None) -> int: ...
+    def list(self, prefix: str = "") -> dict[str, int]: ...
+    def children(self) -> list[str]: ...
+    def delete(self, names: list[str]) -> int: ...
+    def delete_tree(self) -> tuple[int, int]: ...
+
+
 class FsBlobContainer:
     def __init__(self, path: Path):
         self.path = path
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     def child(self, *names: str) -> FsBlobContainer:
         return FsBlobContainer(self.path.joinpath(*names))
+
+    def create(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def check(self) -> None:
+        """Fails unless the container can be reached (a read-only repository's check)."""
+        self.path.stat()
 
     def exists(self, name: str) -> bool:
         return (self.path / name).is_file()
@@ -63,7 +100,7 @@ class FsBlobContainer:
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.path / f"pending-{name}-{uuid.uuid4().hex}"
         with open(source, "rb") as src, open(tmp, "wb") as dst:
-            checksum = _copy_synced(src, dst, progress)
+            checksum = copy_synced(src, dst, progress)
         self._publish(tmp, name, False)
         return checksum
 
@@ -74,7 +111,7 @@ class FsBlobContainer:
         except FileNotFoundError:
             raise BlobMissing(f"blob [{name}] not found in [{self.path}]") from None
         with src, open(target, "wb") as dst:
-            return _copy_synced(src, dst, progress)
+            return copy_synced(src, dst, progress)
 
     def _publish(self, tmp: Path, name: str, fail_if_exists: bool) -> None:
         try:
@@ -132,7 +169,7 @@ class FsBlobContainer:
         return blobs, size
 
 
-def _copy_synced(src: BinaryIO, dst: BinaryIO, progress: Callable[[int], None] | None) -> int:
+def copy_synced(src: BinaryIO, dst: BinaryIO, progress: Callable[[int], None] | None) -> int:
     """Copy and fsync; returns the CRC32 of what was copied."""
     checksum = 0
     while chunk := src.read(COPY_BUFFER):

@@ -18,6 +18,7 @@ saw, and a change that does not start from it is refused.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from collections.abc import Mapping
@@ -30,11 +31,21 @@ import orjson
 from ..cluster.state import ClusterStateContent, with_custom
 from ..common.errors import ActionRequestValidation, StrataError
 from ..common.patterns import simple_match_any
+from ..common.units import parse_bytes
 from ..index.metadata import setting_string
-from .blobs import BlobAlreadyExists, BlobMissing, FsBlobContainer
+from .blobs import BlobAlreadyExists, BlobContainer, BlobMissing, FsBlobContainer
+from .s3 import (
+    DEFAULT_BUFFER_SIZE,
+    DEFAULT_CLIENT,
+    MAX_BUFFER_SIZE,
+    MIN_BUFFER_SIZE,
+    S3BlobContainer,
+    S3Calls,
+    S3Clients,
+)
 
 CUSTOM = "repositories"  # the key in metadata customs, as Elasticsearch names it
-TYPES = ("fs",)
+TYPES = ("fs", "s3")
 EMPTY_GENERATION = -1  # no root written yet
 INVALID_FILE_CHARS = '\\/*?"<>| ,#'
 
@@ -93,7 +104,30 @@ def parse_definition(name: str, body: Any) -> dict[str, Any]:
         raise RepositoryError(name, "[settings] must be an object")
     flat: dict[str, Any] = {}
     _flatten("", settings, flat)
+    if kind == "s3":
+        s3_buffer_size(name, flat)
+        if not flat.get("bucket"):
+            raise RepositoryError(name, "Invalid S3 bucket name, cannot be null or empty")
+        for key in ("access_key", "secret_key", "session_token"):
+            if key in flat:  # the cluster state would hold and show it
+                raise RepositoryError(name, f"Setting [{key}] is insecure in repository settings: set "
+                                            f"[s3.client.<client name>.{key}] on the nodes instead")
     return {"type": kind, "settings": flat}
+
+
+def s3_buffer_size(name: str, settings: Mapping[str, Any]) -> int:
+    """The part size of an `s3` repository's uploads (ES's `buffer_size`, 5mb to 5gb)."""
+    raw = settings.get("buffer_size")
+    if raw is None:
+        return DEFAULT_BUFFER_SIZE
+    try:
+        size = parse_bytes(raw, "buffer_size")
+    except ValueError as e:
+        raise RepositoryError(name, str(e)) from None
+    if not MIN_BUFFER_SIZE <= size <= MAX_BUFFER_SIZE:
+        raise RepositoryError(name, f"failed to parse value [{raw}] for setting [buffer_size], must be "
+                                    f">= [5mb] and <= [5gb]")
+    return size
 
 
 def _flatten(prefix: str, value: Mapping[str, Any], out: dict[str, Any]) -> None:
@@ -123,8 +157,35 @@ def location_of(name: str, settings: Mapping[str, Any], path_repo: list[str]) ->
     return path
 
 
-def container(name: str, definition: Mapping[str, Any], path_repo: list[str]) -> FsBlobContainer:
-    return FsBlobContainer(location_of(name, definition["settings"], path_repo))
+class Stores:
+    """What a node opens repositories with: the folders `fs` ones may use (`path.repo`)
+    and its S3 clients (`s3.client.<name>.*`)."""
+
+    def __init__(self, path_repo: list[str], s3_clients: S3Clients):
+        self.path_repo = path_repo
+        self.s3_clients = s3_clients
+
+    def container(self, name: str, definition: Mapping[str, Any]) -> BlobContainer:
+        """The repository's root container."""
+        settings = definition["settings"]
+        if definition["type"] == "fs":
+            return FsBlobContainer(location_of(name, settings, self.path_repo))
+        client = settings.get("client") or DEFAULT_CLIENT
+        if client not in self.s3_clients.names():
+            raise RepositoryError(name, f"Unknown s3 client name [{client}]. Existing client configs: "
+                                        f"{', '.join(sorted(self.s3_clients.names()))}")
+        base_path = str(settings.get("base_path") or "").strip("/")
+        put_args = {}
+        if str(settings.get("server_side_encryption", "false")).lower() == "true":
+            put_args["ServerSideEncryption"] = "AES256"
+        if settings.get("storage_class"):
+            put_args["StorageClass"] = str(settings["storage_class"]).upper()
+        if settings.get("canned_acl"):
+            put_args["ACL"] = str(settings["canned_acl"])
+        calls = S3Calls(functools.partial(self.s3_clients.get, client), str(settings["bucket"]))
+        return S3BlobContainer(calls,
+                               f"{base_path}/" if base_path else "",
+                               buffer_size=s3_buffer_size(name, settings), put_args=put_args)
 
 
 def is_readonly(definition: Mapping[str, Any]) -> bool:
@@ -226,7 +287,7 @@ class RepositoryData(msgspec.Struct):
         return orjson.dumps({"snapshots": self.snapshots, "indices": self.indices})
 
 
-def latest_generation(blobs: FsBlobContainer) -> int:
+def latest_generation(blobs: BlobContainer) -> int:
     """The newest root: `index.latest` when readable, else the highest `index-N` listed."""
     try:
         data = blobs.read("index.latest")
@@ -239,7 +300,7 @@ def latest_generation(blobs: FsBlobContainer) -> int:
     return max(generations, default=EMPTY_GENERATION)
 
 
-def read_repository_data(name: str, blobs: FsBlobContainer, generation: int | None = None) -> RepositoryData:
+def read_repository_data(name: str, blobs: BlobContainer, generation: int | None = None) -> RepositoryData:
     """The root at `generation` (the newest when None). Blocking."""
     if generation is None:
         generation = latest_generation(blobs)
@@ -256,7 +317,7 @@ def read_repository_data(name: str, blobs: FsBlobContainer, generation: int | No
     return RepositoryData(generation, raw.get("snapshots", []), raw.get("indices", {}))
 
 
-def write_repository_data(name: str, blobs: FsBlobContainer, data: RepositoryData) -> int:
+def write_repository_data(name: str, blobs: BlobContainer, data: RepositoryData) -> int:
     """Commit `data` as the next generation after the newest on disk; returns it.
     The old roots are left for the caller to delete once the cluster state names the new
     one. Blocking."""
@@ -273,21 +334,21 @@ def write_repository_data(name: str, blobs: FsBlobContainer, data: RepositoryDat
     return generation
 
 
-def read_json(blobs: FsBlobContainer, name: str) -> Any:
+def read_json(blobs: BlobContainer, name: str) -> Any:
     return orjson.loads(blobs.read(name))
 
 
-def write_json(blobs: FsBlobContainer, name: str, value: Any) -> None:
+def write_json(blobs: BlobContainer, name: str, value: Any) -> None:
     blobs.write(name, orjson.dumps(value))
 
 
-def delete_old_roots(blobs: FsBlobContainer, generation: int) -> None:
+def delete_old_roots(blobs: BlobContainer, generation: int) -> None:
     """The roots before `generation`, once the cluster state names it. Blocking."""
     blobs.delete([n for n in blobs.list("index-")
                   if re.fullmatch(r"index-\d+", n) and int(n[6:]) < generation])
 
 
-def remove_unreferenced(blobs: FsBlobContainer, data: RepositoryData) -> tuple[int, int]:
+def remove_unreferenced(blobs: BlobContainer, data: RepositoryData) -> tuple[int, int]:
     """Delete every blob the committed snapshots of `data` do not refer to: the info and
     metadata of other snapshots, indices no snapshot holds, shard blobs and file blobs of
     no committed snapshot, older roots. Only while no snapshot or deletion of the
@@ -296,7 +357,7 @@ def remove_unreferenced(blobs: FsBlobContainer, data: RepositoryData) -> tuple[i
     committed = {s["uuid"] for s in data.snapshots}
     count = size = 0
 
-    def drop(container: FsBlobContainer, names: list[str]) -> None:
+    def drop(container: BlobContainer, names: list[str]) -> None:
         nonlocal count, size
         size += container.delete(names)
         count += len(names)

@@ -504,8 +504,8 @@ class SnapshotsService:
         self._in_flight: set[tuple[str, str]] = set()  # (snapshot uuid, shard key) asked of a node
 
     @property
-    def path_repo(self) -> list[str]:
-        return self.node.path_repo
+    def stores(self) -> repository.Stores:
+        return self.node.repository_stores
 
     def register(self) -> None:
         master = self.node.master_actions
@@ -531,7 +531,7 @@ class SnapshotsService:
 
     def _blobs(self, content: ClusterStateContent, name: str):
         definition = repository.get(content, name)
-        return definition, repository.container(name, definition, self.path_repo)
+        return definition, self.stores.container(name, definition)
 
     async def _repository_data(self, name: str, definition: Mapping[str, Any],
                                blobs) -> repository.RepositoryData:
@@ -542,9 +542,9 @@ class SnapshotsService:
 
     async def _put_repository(self, request: PutRepositoryRequest, task: Task) -> Empty:
         definition = orjson.loads(request.definition)
-        blobs = repository.container(request.name, definition, self.path_repo)
+        blobs = self.stores.container(request.name, definition)
         if not repository.is_readonly(definition):
-            await self._off_loop(lambda: blobs.path.mkdir(parents=True, exist_ok=True))
+            await self._off_loop(blobs.create)
         await self.node.coordination.submit(
             f"put_repository [{request.name}]",
             lambda content: self._checked_put(content, request.name, definition))
@@ -590,7 +590,8 @@ class SnapshotsService:
                 await self._off_loop(tests.write, "master.dat", seed.encode())
             except OSError as e:
                 raise repository.RepositoryVerificationError(
-                    f"[{request.name}] path [{blobs.path}] is not accessible on master node: {e}") from None
+                    f"[{request.name}] path [{blobs.location}] is not accessible on master node: "
+                    f"{e}") from None
         state = node.coordination.applied_state
         nodes = {nid: d for nid, d in state.node_details.items()
                  if any(r in ("master", "data") or r.startswith("data_") for r in d.roles)}
@@ -602,7 +603,11 @@ class SnapshotsService:
                 for nid, d in nodes.items()), return_exceptions=True)
         finally:
             if not readonly:
-                await self._off_loop(tests.delete_tree)
+                try:
+                    await self._off_loop(tests.delete_tree)
+                except OSError as e:  # the check's answer stands; `_cleanup` removes it later
+                    log.warning("[%s] could not remove the verification blobs [%s]: %s", request.name,
+                                tests.location, e)
         failures = [f"[{nid}, '{r}']" for (nid, _), r in zip(nodes.items(), results, strict=True)
                     if isinstance(r, BaseException)]
         if failures:
@@ -611,22 +616,22 @@ class SnapshotsService:
 
     async def _verify_on_node(self, request: VerifyOnNodeRequest, task: Task) -> Empty:
         definition = orjson.loads(request.definition)
-        blobs = repository.container(request.repository, definition, self.path_repo)
+        blobs = self.stores.container(request.repository, definition)
         if not request.seed:
-            await self._off_loop(blobs.path.stat)
+            await self._off_loop(blobs.check)
             return Empty()
         tests = blobs.child(f"tests-{request.seed}")
         try:
             seen = await self._off_loop(tests.read, "master.dat")
         except (OSError, BlobMissing) as e:
             raise repository.RepositoryVerificationError(
-                f"[{request.repository}] a file written by master to the store [{blobs.path}] cannot be "
+                f"[{request.repository}] a file written by master to the store [{blobs.location}] cannot be "
                 f"accessed on the node [{self.node.name}]. This might indicate that the store "
-                f"[{blobs.path}] is not shared between this node and the master node or that permissions "
+                f"[{blobs.location}] is not shared between this node and the master node or that permissions "
                 f"on the store don't allow reading files written by the master node: {e}") from None
         if seen.decode() != request.seed:
             raise repository.RepositoryVerificationError(
-                f"[{request.repository}] store location [{blobs.path}] is not shared between node "
+                f"[{request.repository}] store location [{blobs.location}] is not shared between node "
                 f"[{self.node.name}] and the master node")
         await self._off_loop(tests.write, f"data-{self.node.node_id}.dat", request.seed.encode())
         return Empty()
@@ -732,7 +737,7 @@ class SnapshotsService:
         error: BaseException | None = None
         info = None
         for name, definition in repository.of(self.node.coordination.content).items():
-            blobs = repository.container(name, definition, self.path_repo)
+            blobs = self.stores.container(name, definition)
             try:
                 info = await self._off_loop(repository.read_json, blobs, f"snap-{snapshot_uuid}.dat")
                 break
@@ -788,7 +793,7 @@ class SnapshotsService:
             lambda content: in_progress.update_shard(content, entry["uuid"], key, state, reason, stats))
 
     async def _committed_of(self, repository_name: str, definition, index: str) -> list[str]:
-        blobs = repository.container(repository_name, definition, self.path_repo)
+        blobs = self.stores.container(repository_name, definition)
         data = await self._repository_data(repository_name, definition, blobs)
         return data.snapshots_of_index(index)
 

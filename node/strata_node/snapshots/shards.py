@@ -36,7 +36,7 @@ from ..replication.recovery import RecoveryState
 from ..tasks.task import Task
 from ..transport.wire import Message
 from . import repository
-from .blobs import FsBlobContainer
+from .blobs import BlobContainer
 
 log = logging.getLogger("strata.snapshots")
 
@@ -67,7 +67,7 @@ class SnapshotShardFailed(StrataError):
     status = 500
 
 
-def shard_container(blobs: FsBlobContainer, index_id: str, shard: int) -> FsBlobContainer:
+def shard_container(blobs: BlobContainer, index_id: str, shard: int) -> BlobContainer:
     return blobs.child("indices", index_id, str(shard))
 
 
@@ -103,7 +103,7 @@ def file_crc32(path: Path) -> int:
     return checksum
 
 
-def reusable_blobs(blobs: FsBlobContainer,
+def reusable_blobs(blobs: BlobContainer,
                    committed: list[str]) -> dict[tuple[str, int], list[dict[str, Any]]]:
     """The files of the committed shard snapshots, by (physical name, length). Blocking."""
     known: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -116,7 +116,7 @@ def reusable_blobs(blobs: FsBlobContainer,
     return known
 
 
-def copy_file(blobs: FsBlobContainer, folder: Path, name: str,
+def copy_file(blobs: BlobContainer, folder: Path, name: str,
               known: dict[tuple[str, int], list[dict[str, Any]]], progress: Progress) -> dict[str, Any]:
     """One file of the set into the repository, or the blob a committed snapshot holds
     of it. Blocking."""
@@ -143,7 +143,7 @@ def register(node) -> None:
         if not shard.primary or shard.state != "STARTED":
             raise IllegalState(f"{shard.ref} is not a started primary on [{node.name}]")
         definition = orjson.loads(request.definition)
-        blobs = shard_container(repository.container(request.repository, definition, node.path_repo),
+        blobs = shard_container(node.repository_stores.container(request.repository, definition),
                                 request.index_id, request.shard)
         executor = node.executors["snapshot"]
         loop = asyncio.get_running_loop()
@@ -194,7 +194,7 @@ def register(node) -> None:
 # -- restore ----------------------------------------------------------------------------------
 
 
-def prepare_staging(blobs: FsBlobContainer, snapshot_uuid: str, shard_path: Path,
+def prepare_staging(blobs: BlobContainer, snapshot_uuid: str, shard_path: Path,
                     staging: Path) -> dict[str, Any]:
     """The shard's blob of the snapshot, and an empty staging folder. Blocking."""
     shard_blob = repository.read_json(blobs, f"snap-{snapshot_uuid}.dat")
@@ -204,7 +204,7 @@ def prepare_staging(blobs: FsBlobContainer, snapshot_uuid: str, shard_path: Path
     return shard_blob
 
 
-def download_file(blobs: FsBlobContainer, f: dict[str, Any], staging: Path, state: RecoveryState) -> None:
+def download_file(blobs: BlobContainer, f: dict[str, Any], staging: Path, state: RecoveryState) -> None:
     """One file of the shard into `staging`, checked against its length and CRC32. Blocking."""
     def progress(n: int) -> None:
         state.bytes_recovered += n
@@ -264,7 +264,7 @@ class Restores:
         opened = None
         try:
             definition = repository.get(node.coordination.content, source["repository"])
-            blobs = shard_container(repository.container(source["repository"], definition, node.path_repo),
+            blobs = shard_container(node.repository_stores.container(source["repository"], definition),
                                     source["index_id"], n)
             state.start_index()
             shard_blob = await loop.run_in_executor(executor, prepare_staging, blobs, source["snapshot_uuid"],
