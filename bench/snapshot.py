@@ -32,6 +32,8 @@ from bulk_index import generate_bodies, table  # noqa: E402
 
 MB = 1024 * 1024
 INDEX = "bench-snapshots"
+# The store's speed is measured, not the default rates (40mb/s for snapshots).
+UNLIMITED = {"max_snapshot_bytes_per_sec": "-1", "max_restore_bytes_per_sec": "-1"}
 
 
 def load(client: httpx.Client, docs: int, shards: int) -> None:
@@ -122,19 +124,21 @@ def run(root: Path, args: argparse.Namespace) -> list[list[str]]:
                            "discovery.type=single-node", name="bench", env=CREDENTIALS).start()
         try:
             with httpx.Client(base_url=node.url, timeout=600) as client:
+                client.put("/_cluster/settings", json={"persistent": {
+                    "indices.recovery.max_bytes_per_sec": "0"}}).raise_for_status()
                 print(f"indexing {args.docs:,} documents into {args.shards} shards", flush=True)
                 load(client, args.docs, args.shards)
                 print("fs repository", flush=True)
                 ceiling = fs_ceiling(shard_files(node.data), root / "ceiling")
-                rows.append(run_store(client, "fs-bench", {"type": "fs", "settings": {"location": "fs"}},
-                                      ceiling))
+                fs = {"type": "fs", "settings": {"location": "fs", **UNLIMITED}}
+                rows.append(run_store(client, "fs-bench", fs, ceiling))
                 if not args.no_s3:
                     client.delete(f"/{INDEX}").raise_for_status()
                     load(client, args.docs, args.shards)
                     print("s3 repository", flush=True)
                     ceiling = s3_ceiling(shard_files(node.data), endpoint)
-                    rows.append(run_store(client, "s3-bench", {"type": "s3", "settings": {"bucket": "bench"}},
-                                          ceiling))
+                    s3 = {"type": "s3", "settings": {"bucket": "bench", **UNLIMITED}}
+                    rows.append(run_store(client, "s3-bench", s3, ceiling))
         finally:
             node.stop()
     return rows

@@ -87,6 +87,7 @@ from .snapshots.repository import Stores
 from .snapshots.s3 import S3Clients
 from .snapshots.service import SnapshotsService
 from .snapshots.shards import Restores
+from .snapshots.throttle import Throttles
 from .tasks.actions import TaskActions
 from .tasks.api import TaskApiActions
 from .tasks.manager import TaskManager
@@ -111,6 +112,7 @@ class Node:
         self.data_path = Path(settings.get("path.data")).resolve()
         # Where `fs` repositories may live, and the clients `s3` ones use.
         self.repository_stores = Stores(settings.get("path.repo"), S3Clients(settings.s3_clients))
+        self.snapshot_throttles = Throttles()  # max_snapshot/restore_bytes_per_sec, per repository
         self.node_id = ""
         self.indices = IndicesService(self.data_path)
         self.bulk = BulkAction(self.indices, settings.get("action.auto_create_index"))

@@ -138,3 +138,25 @@ def test_an_unknown_expand_wildcards_value_is_refused_before_anything_is_resolve
     assert response.status_code == 400
     assert response.json()["error"]["reason"] == "No valid expand wildcard value [everything]"
     assert http.head("/kept-idx").status_code == 200
+
+
+# -- waiting for the new index's shards ---------------------------------------------------------------
+
+
+UNASSIGNABLE = {"settings": {"number_of_replicas": 0, "index.routing.allocation.require._name": "absent"}}
+
+
+def test_a_create_whose_primaries_cannot_start_answers_unacknowledged_shards_at_its_timeout(http):
+    response = http.put("/never-allocated", params={"timeout": "300ms"}, json=UNASSIGNABLE)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"acknowledged": True, "shards_acknowledged": False, "index": "never-allocated"}
+    assert http.delete("/never-allocated").status_code == 200
+
+
+def test_a_create_waiting_for_no_active_shard_answers_at_once(http):
+    response = http.put("/not-waited-for", params={"wait_for_active_shards": "0", "timeout": "60s"},
+                        json=UNASSIGNABLE)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"acknowledged": True, "shards_acknowledged": True, "index": "not-waited-for"}
+    assert response.elapsed.total_seconds() < 30
+    assert http.delete("/not-waited-for").status_code == 200

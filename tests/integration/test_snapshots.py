@@ -182,6 +182,28 @@ def test_a_snapshot_without_a_started_primary_is_refused_unless_partial(es, repo
     assert taken["state"] == "PARTIAL"
     assert taken["shards"] == {"total": 2, "failed": 1, "successful": 1}
     assert taken["failures"][0]["index"] == "logs-nowhere"
+    failed = es.snapshot.create(repository=repo, snapshot="none", indices="logs-nowhere", partial=True,
+                                wait_for_completion=True)["snapshot"]
+    assert failed["state"] == "FAILED"
+    es.indices.delete(index="logs-nowhere")
+
+    with pytest.raises(ApiError) as unrestorable:
+        es.snapshot.restore(repository=repo, snapshot="none", wait_for_completion=True)
+    assert unrestorable.value.body["error"]["type"] == "snapshot_restore_exception"
+    assert "unsupported snapshot state [FAILED]" in unrestorable.value.body["error"]["reason"]
+    with pytest.raises(ApiError) as not_partial:
+        es.snapshot.restore(repository=repo, snapshot="s", indices="logs-nowhere", wait_for_completion=True)
+    assert "index [logs-nowhere] wasn't fully snapshotted - cannot restore" in \
+        not_partial.value.body["error"]["reason"]
+    # A partial restore starts the shard the snapshot failed empty, and counts it failed.
+    restored = es.snapshot.restore(repository=repo, snapshot="s", indices="logs-nowhere", partial=True,
+                                   wait_for_completion=True,
+                                   ignore_index_settings=["index.routing.allocation.require._name"])
+    assert restored["snapshot"]["shards"] == {"total": 1, "failed": 1, "successful": 0}
+    health = es.cluster.health(index="logs-nowhere", wait_for_status="green", timeout="30s")
+    assert health["status"] == "green"
+    assert es.count(index="logs-nowhere")["count"] == 0
+    assert es.indices.recovery(index="logs-nowhere")["logs-nowhere"]["shards"][0]["type"] == "EMPTY_STORE"
     es.indices.delete(index="logs-nowhere")
 
 
@@ -249,3 +271,32 @@ def test_snapshots_survive_a_kill_of_every_node(cluster, es, repo):
     client.snapshot.restore(repository=repo, snapshot="durable", wait_for_completion=True)
     green(client, "logs-h")
     assert client.count(index="logs-h")["count"] == 40
+
+
+def test_cat_lists_repositories_and_snapshots(es, repo):
+    index_docs(es, "logs-cat", 5, shards=1, replicas=0)
+    es.snapshot.create(repository=repo, snapshot="cat-1", indices="logs-cat", wait_for_completion=True)
+    repositories = es.cat.repositories(format="json").body
+    assert {"id": repo, "type": "fs"} in repositories
+    rows = es.cat.snapshots(repository=repo, format="json").body
+    assert [(r["id"], r["repository"], r["status"], r["indices"], r["successful_shards"], r["failed_shards"],
+             r["total_shards"]) for r in rows] == [("cat-1", repo, "SUCCESS", "1", "1", "0", "1")]
+    assert int(rows[0]["end_epoch"]) >= int(rows[0]["start_epoch"]) > 0
+    assert len(rows[0]["start_time"]) == 8  # HH:MM:SS
+    text = es.cat.snapshots(repository=repo, v=True, h="id,status").body
+    assert text.splitlines() == ["id    status", "cat-1 SUCCESS"]
+
+
+def test_a_restore_is_held_to_the_repository_rate_and_says_how_long(es):
+    es.snapshot.create_repository(name="slow", repository={"type": "fs", "settings": {
+        "location": "slow", "max_restore_bytes_per_sec": "256kb", "max_snapshot_bytes_per_sec": "-1"}})
+    index_docs(es, "logs-slow", 2000, shards=1, replicas=0)
+    es.indices.flush(index="logs-slow")
+    es.snapshot.create(repository="slow", snapshot="s", indices="logs-slow", wait_for_completion=True)
+    es.indices.delete(index="logs-slow")
+    es.snapshot.restore(repository="slow", snapshot="s", wait_for_completion=True)
+    shard = es.indices.recovery(index="logs-slow")["logs-slow"]["shards"][0]
+    size = shard["index"]["size"]["total_in_bytes"]
+    assert size > 256 * 1024  # more than a second's worth
+    assert shard["index"]["target_throttle_time_in_millis"] >= 1000 * (size / (256 * 1024) - 1)
+    assert es.count(index="logs-slow")["count"] == 2000

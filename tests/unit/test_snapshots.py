@@ -32,6 +32,7 @@ from strata_node.snapshots.service import (
     snapshot_info,
     validate_snapshot_name,
 )
+from strata_node.snapshots.throttle import RESTORE_RATE, SNAPSHOT_RATE, RateLimiter, Throttles, rate_of
 
 
 def entry(uuid: str = "u1", repository_name: str = "repo", name: str = "snap", **shards) -> dict:
@@ -309,3 +310,65 @@ def test_a_restore_is_finished_once_every_primary_started_or_gave_up():
     settled = msgspec.structs.replace(content, routing_table=routing)
     assert restore_finished(settled, [metadata.uuid]) == (True, 1, 1)
     assert restore_finished(ClusterStateContent(), [metadata.uuid]) == (True, 0, 0)  # deleted meanwhile
+
+
+def test_a_partial_restore_starts_the_shards_the_snapshot_failed_empty_and_counts_them_failed():
+    metadata = restored(replicas=0)
+    metadata = dataclasses.replace(metadata, restore_source={**metadata.restore_source, "empty_shards": [1]})
+    assert metadata.restores(0) and not metadata.restores(1)
+    content = restore_indices(ClusterStateContent(), [metadata])
+    both = tuple(ShardRouting("logs", n, True, state="STARTED", node="n1", allocation_id=f"a{n}")
+                 for n in (0, 1))
+    routing = msgspec.structs.replace(content.routing_table, indices={"logs": both})
+    assert restore_finished(msgspec.structs.replace(content, routing_table=routing), [metadata.uuid]) == \
+        (True, 1, 1)
+
+
+# -- rates ----------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_rate_limiter_paces_bytes_to_its_rate_and_idle_time_earns_no_burst():
+    clock = FakeClock()
+    limiter = RateLimiter(1024 * 1024, clock, clock.sleep)
+    waits = [limiter.pass_bytes(512 * 1024) for _ in range(4)]
+    assert waits == [0.5, 0.5, 0.5, 0.5] and clock.now == 2.0  # 2mb at 1mb/s
+    clock.now += 60  # idle
+    assert limiter.pass_bytes(1024 * 1024) == 1.0
+    assert limiter.paused == 3.0
+
+
+def test_an_unlimited_rate_never_waits():
+    clock = FakeClock()
+    assert RateLimiter(0, clock, clock.sleep).pass_bytes(10**9) == 0.0 and clock.now == 0.0
+
+
+@pytest.mark.parametrize(("settings", "rate"), [
+    ({}, 40 * 1024 * 1024), ({"max_snapshot_bytes_per_sec": "-1"}, 0),
+    ({"max_snapshot_bytes_per_sec": "0"}, 0), ({"max_snapshot_bytes_per_sec": "10mb"}, 10 * 1024 * 1024),
+])
+def test_the_snapshot_rate_defaults_to_40mb_and_0_or_minus_1_lift_it(settings, rate):
+    assert rate_of(settings, SNAPSHOT_RATE) == rate
+    assert rate_of({}, RESTORE_RATE) == 0
+
+
+def test_a_repository_keeps_its_limiter_until_its_rate_changes():
+    throttles = Throttles()
+    first = throttles.repository("r", {"max_snapshot_bytes_per_sec": "1mb"}, SNAPSHOT_RATE)
+    assert throttles.repository("r", {"max_snapshot_bytes_per_sec": "1mb"}, SNAPSHOT_RATE) is first
+    assert throttles.repository("r", {"max_snapshot_bytes_per_sec": "2mb"}, SNAPSHOT_RATE) is not first
+
+
+def test_a_rate_that_is_no_size_is_refused_when_the_repository_is_registered():
+    with pytest.raises(RepositoryError, match=r"failed to parse setting \[max_restore_bytes_per_sec\]"):
+        repository.parse_definition("r", {"type": "fs", "settings": {"max_restore_bytes_per_sec": "fast"}})

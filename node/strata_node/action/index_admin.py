@@ -410,7 +410,8 @@ class IndexAdmin:
             # the caller can use the index at once.
             await self.wait_for_index(request.name)
             raise
-        await self.wait_for_primaries(request.name, request.timeout)
+        if request.timeout > 0:
+            await self.wait_for_primaries(request.name, request.timeout)
         return applied
 
     def _refuse_destructive_wildcards(self, expression: str | None) -> None:

@@ -53,12 +53,14 @@ class IndexMetadata:
     # ids of the copies known to hold every acknowledged write
     in_sync_allocation_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # A restored index: the snapshot its primaries copy their stores from (repository,
-    # snapshot, snapshot_uuid, index, index_id, restore_uuid). A primary restores only
-    # while its shard has no in-sync copy, as ES's SNAPSHOT recovery source does.
-    restore_source: Mapping[str, str] | None = None
+    # snapshot, snapshot_uuid, index, index_id, restore_uuid; `empty_shards`, the shards a
+    # partial restore starts empty because the snapshot failed them). A primary restores
+    # only while its shard has no in-sync copy, as ES's SNAPSHOT recovery source does.
+    restore_source: Mapping[str, Any] | None = None
 
     def restores(self, shard: int) -> bool:
-        return self.restore_source is not None and not self.in_sync(shard)
+        return (self.restore_source is not None and not self.in_sync(shard)
+                and shard not in self.restore_source.get("empty_shards", ()))
 
     def setting(self, key: str) -> Any:
         # Metadata is immutable, so each setting is parsed once per metadata value; the

@@ -147,6 +147,7 @@ class RecoveryState:
         self.files_total = 0
         self.files_recovered = 0
         self.throttle_seconds = 0.0  # the source's waits for indices.recovery.max_bytes_per_sec
+        self.target_throttle_seconds = 0.0  # a restore's waits for its rates
         self.started = time.time()
         self.stopped: float | None = None
         self.index_started: float | None = None  # the file copy (INDEX stage)
@@ -190,6 +191,7 @@ class RecoveryState:
                 "files": {"total": self.files_total, "recovered": self.files_recovered, "reused": 0},
                 "index_time_in_millis": self._millis(self.index_started, self.index_stopped),
                 "source_throttle_time_in_millis": int(self.throttle_seconds * 1000),
+                "target_throttle_time_in_millis": int(self.target_throttle_seconds * 1000),
                 "reused_operations": self.reused_operations,
                 **({"source": self.snapshot_source} if self.snapshot_source is not None else {})}
 

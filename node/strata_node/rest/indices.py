@@ -66,11 +66,17 @@ class IndexHandlers:
         return await read_metadata(self.node, request, action, expand_wildcards)
 
     async def create(self, request: RestRequest) -> RestResponse:
+        """Created once the master says so; `shards_acknowledged` says whether the
+        primaries started within `timeout` (wait_for_active_shards=0 waits for nothing)."""
         name = request.param("index")
+        active = request.param("wait_for_active_shards")
+        wait = active is None or parse_active_shard_count(active) is not None
+        timeout = request.time_param("timeout", 30.0)
         await self.node.client.execute(CREATE, CreateIndexRequest(
-            name=name, body=orjson.dumps(request.json_body()),
+            name=name, body=orjson.dumps(request.json_body()), timeout=0.0,
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
-        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": True, "index": name})
+        started = await self.node.index_admin.wait_for_primaries(name, timeout) if wait else True
+        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": started, "index": name})
 
     async def get(self, request: RestRequest) -> RestResponse:
         indices = await self._read(request, GET_INDEX)

@@ -92,7 +92,8 @@ class RecoveryHandlers:
                               "total_time_in_millis": entry.get("index_time_in_millis", 0),
                               "source_throttle_time_in_millis":
                                   entry.get("source_throttle_time_in_millis", 0),
-                              "target_throttle_time_in_millis": 0}
+                              "target_throttle_time_in_millis":
+                                  entry.get("target_throttle_time_in_millis", 0)}
             shard["translog"] = entry["translog"]
             shard["verify_index"] = {"check_index_time_in_millis": 0, "total_time_in_millis": 0}
             body.setdefault(entry["index"], {"shards": []})["shards"].append(shard)

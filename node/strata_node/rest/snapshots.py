@@ -1,13 +1,16 @@
 """`/_snapshot`: repositories, snapshots, their status and restores (the work is in
-snapshots/)."""
+snapshots/); `_cat/repositories` and `_cat/snapshots`."""
 
 from __future__ import annotations
+
+import time
 
 import orjson
 
 from ..common.errors import ActionRequestValidation, ParseError
 from ..snapshots import repository
 from ..snapshots import service as snapshots
+from .cat import CAT_PARAMS, CatTable, Millis, col
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -19,6 +22,24 @@ SORTS = {"start_time": lambda s: (s["start_time_in_millis"], s["snapshot"]),
          "shard_count": lambda s: (s["shards"]["total"], s["snapshot"]),
          "failed_shard_count": lambda s: (s["shards"]["failed"], s["snapshot"]),
          "repository": lambda s: (s["repository"], s["snapshot"])}
+
+# RestRepositoriesAction's and RestSnapshotAction's columns.
+REPOSITORY_COLUMNS = [col("id", "repoId", "unique repository id"), col("type", "t", "repository type")]
+SNAPSHOT_COLUMNS = [
+    col("id", "snapshot", "unique snapshot"),
+    col("repository", "re,repo", "repository name"),
+    col("status", "s", "snapshot name"),
+    col("start_epoch", "ste,startEpoch", "start time in seconds since 1970-01-01 00:00:00", right=True),
+    col("start_time", "sti,startTime", "start time in HH:MM:SS"),
+    col("end_epoch", "ete,endEpoch", "end time in seconds since 1970-01-01 00:00:00", right=True),
+    col("end_time", "eti,endTime", "end time in HH:MM:SS"),
+    col("duration", "dur", "duration", right=True),
+    col("indices", "i", "number of indices", right=True),
+    col("successful_shards", "ss", "number of successful shards", right=True),
+    col("failed_shards", "fs", "number of failed shards", right=True),
+    col("total_shards", "ts", "number of total shards", right=True),
+    col("reason", "r", "reason for failures", default=False),
+]
 
 
 class SnapshotHandlers:
@@ -54,6 +75,11 @@ class SnapshotHandlers:
         for path in ("/_snapshot/_status", "/_snapshot/{repository}/_status",
                      "/_snapshot/{repository}/{snapshot}/_status"):
             c.register("GET", path, self.status, (*MASTER, "ignore_unavailable"), action=snapshots.STATUS)
+        c.register("GET", "/_cat/repositories", self.cat_repositories, (*CAT_PARAMS, *MASTER, "local"),
+                   action=snapshots.GET_REPOSITORIES)
+        for path in ("/_cat/snapshots", "/_cat/snapshots/{repository}"):
+            c.register("GET", path, self.cat_snapshots, (*CAT_PARAMS, *MASTER, "ignore_unavailable", "time"),
+                       action=snapshots.GET)
 
     # -- repositories -----------------------------------------------------------------------------
 
@@ -165,3 +191,40 @@ class SnapshotHandlers:
                 ignore_unavailable=request.bool_param("ignore_unavailable"),
                 master_timeout=request.time_param("master_timeout", 30.0)))
         return RestResponse(200, orjson.loads(response.body))
+
+    # -- _cat ------------------------------------------------------------------------------------
+
+    async def cat_repositories(self, request: RestRequest) -> RestResponse:
+        request.bool_param("local")
+        response: snapshots.ReadResponse = await self.node.client.execute(
+            snapshots.GET_REPOSITORIES, snapshots.GetRepositoriesRequest(
+                master_timeout=request.time_param("master_timeout", 30.0)))
+        table = CatTable(REPOSITORY_COLUMNS)
+        for name, definition in orjson.loads(response.body).items():
+            table.add({"id": name, "type": definition["type"]})
+        return table.response(request, with_timestamps=False)
+
+    async def cat_snapshots(self, request: RestRequest) -> RestResponse:
+        """Every snapshot of the repositories named (all of them by default), in start order."""
+        response: snapshots.ReadResponse = await self.node.client.execute(
+            snapshots.GET, snapshots.GetSnapshotsRequest(
+                repositories=request.param("repository", "_all"), snapshots="_all",
+                ignore_unavailable=request.bool_param("ignore_unavailable"),
+                master_timeout=request.time_param("master_timeout", 30.0)))
+        table = CatTable(SNAPSHOT_COLUMNS)
+        for s in sorted(orjson.loads(response.body), key=SORTS["start_time"]):
+            start, end = s["start_time_in_millis"], s.get("end_time_in_millis", 0)
+            table.add({
+                "id": s["snapshot"], "repository": s["repository"], "status": s["state"],
+                "start_epoch": start // 1000, "start_time": _clock(start),
+                "end_epoch": end // 1000, "end_time": _clock(end),
+                "duration": Millis(max(end - start, 0) if end else 0), "indices": len(s["indices"]),
+                "successful_shards": s["shards"]["successful"], "failed_shards": s["shards"]["failed"],
+                "total_shards": s["shards"]["total"],
+                "reason": "; ".join(f.get("reason", "") for f in s.get("failures", [])) or None})
+        return table.response(request, with_timestamps=False)
+
+
+def _clock(millis: int) -> str:
+    """HH:MM:SS of an epoch time, in UTC, as ES prints it."""
+    return time.strftime("%H:%M:%S", time.gmtime(millis // 1000))

@@ -43,6 +43,7 @@ from .s3 import (
     S3Calls,
     S3Clients,
 )
+from .throttle import RESTORE_RATE, SNAPSHOT_RATE, rate_of
 
 CUSTOM = "repositories"  # the key in metadata customs, as Elasticsearch names it
 TYPES = ("fs", "s3")
@@ -104,6 +105,11 @@ def parse_definition(name: str, body: Any) -> dict[str, Any]:
         raise RepositoryError(name, "[settings] must be an object")
     flat: dict[str, Any] = {}
     _flatten("", settings, flat)
+    for rate in (SNAPSHOT_RATE, RESTORE_RATE):
+        try:
+            rate_of(flat, rate)
+        except ValueError as e:
+            raise RepositoryError(name, str(e)) from None
     if kind == "s3":
         s3_buffer_size(name, flat)
         if not flat.get("bucket"):

@@ -472,7 +472,9 @@ def restore_global_state(content: ClusterStateContent,
 
 def restore_finished(content: ClusterStateContent, uuids: list[str]) -> tuple[bool, int, int]:
     """Whether every primary of the restored indices is done (started, or given up on
-    after `index.allocation.max_retries` failures), with the shards started and failed."""
+    after `index.allocation.max_retries` failures), with the shards restored and failed
+    (a shard the snapshot failed, started empty by a partial restore, counts as failed,
+    as ES counts it)."""
     total = started = failed = 0
     by_uuid = {m.uuid: m for m in content.metadata.indices.values()}
     for index_uuid in uuids:
@@ -480,11 +482,14 @@ def restore_finished(content: ClusterStateContent, uuids: list[str]) -> tuple[bo
         if metadata is None:
             continue  # deleted meanwhile: nothing left to wait for
         retries = metadata.setting("index.allocation.max_retries")
+        empty = (metadata.restore_source or {}).get("empty_shards", ())
         for copy in content.routing_table.indices.get(metadata.name, ()):
             if not copy.primary:
                 continue
             total += 1
-            if copy.state == "STARTED":
+            if copy.state == "STARTED" and copy.shard in empty:
+                failed += 1
+            elif copy.state == "STARTED":
                 started += 1
             elif copy.state == "UNASSIGNED" and copy.failed_attempts >= retries:
                 failed += 1
@@ -985,16 +990,22 @@ class SnapshotsService:
             raise SnapshotMissing(request.repository, request.snapshot)
         snapshot_uuid = summary["uuid"]
         info = await self._off_loop(repository.read_json, blobs, f"snap-{snapshot_uuid}.dat")
+        if info["state"] not in ("SUCCESS", "PARTIAL"):
+            raise SnapshotRestoreError(request.repository, request.snapshot,
+                                       f"unsupported snapshot state [{info['state']}]")
         partial = _flag(body, "partial", False)
         chosen = resolve_in_snapshot(_expression(body.get("indices")), info["indices"],
                                      _flag(body, "ignore_unavailable", False), request.repository,
                                      request.snapshot)
-        failed_indices = {f["index"] for f in info["failures"]}
+        failed_shards: dict[str, list[int]] = {}
+        for failure in info["failures"]:
+            failed_shards.setdefault(failure["index"], []).append(failure["shard_id"])
         if not partial:
-            unrestorable = [i for i in chosen if i in failed_indices]
+            unrestorable = [i for i in chosen if i in failed_shards]
             if unrestorable:
                 raise SnapshotRestoreError(request.repository, request.snapshot,
-                                           f"index {unrestorable} wasn't fully snapshotted - cannot restore")
+                                           f"index [{unrestorable[0]}] wasn't fully snapshotted - cannot "
+                                           "restore")
         names = renamed(chosen, body.get("rename_pattern"), body.get("rename_replacement"))
         if len(set(names.values())) != len(names):
             raise SnapshotRestoreError(request.repository, request.snapshot,
@@ -1020,7 +1031,9 @@ class SnapshotsService:
                 primary_terms=tuple(snapshotted.primary_terms) or (1,) * shards,
                 restore_source={"repository": request.repository, "snapshot": request.snapshot,
                                 "snapshot_uuid": snapshot_uuid, "index": index, "index_id": index_id,
-                                "restore_uuid": restore_uuid, "version": info["version"]}))
+                                "restore_uuid": restore_uuid, "version": info["version"],
+                                **({"empty_shards": sorted(failed_shards[index])}
+                                   if index in failed_shards else {})}))
         global_metadata = None
         if _flag(body, "include_global_state", False):
             try:

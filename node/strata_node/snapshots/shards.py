@@ -37,6 +37,7 @@ from ..tasks.task import Task
 from ..transport.wire import Message
 from . import repository
 from .blobs import BlobContainer
+from .throttle import RESTORE_RATE, SNAPSHOT_RATE, RateLimiter
 
 log = logging.getLogger("strata.snapshots")
 
@@ -80,6 +81,7 @@ class Progress:
         self.files_total = self.files_done = 0
         self.bytes_total = self.bytes_done = 0
         self.incremental_files = self.incremental_bytes = 0
+        self.throttled = 0.0  # seconds held back by max_snapshot_bytes_per_sec
         self.started = time.time()
 
     def add(self, n: int) -> None:
@@ -92,7 +94,8 @@ class Progress:
                 "bytes": {"total": self.bytes_total, "done": self.bytes_done,
                           "incremental": self.incremental_bytes},
                 "start_time_in_millis": int(self.started * 1000),
-                "time_in_millis": int((time.time() - self.started) * 1000)}
+                "time_in_millis": int((time.time() - self.started) * 1000),
+                "throttle_time_in_millis": int(self.throttled * 1000)}
 
 
 def file_crc32(path: Path) -> int:
@@ -117,9 +120,10 @@ def reusable_blobs(blobs: BlobContainer,
 
 
 def copy_file(blobs: BlobContainer, folder: Path, name: str,
-              known: dict[tuple[str, int], list[dict[str, Any]]], progress: Progress) -> dict[str, Any]:
-    """One file of the set into the repository, or the blob a committed snapshot holds
-    of it. Blocking."""
+              known: dict[tuple[str, int], list[dict[str, Any]]], progress: Progress,
+              limiter: RateLimiter) -> dict[str, Any]:
+    """One file of the set into the repository (at the repository's rate), or the blob a
+    committed snapshot holds of it. Blocking."""
     path = folder / name
     length = path.stat().st_size
     candidates = known.get((name, length))
@@ -131,7 +135,12 @@ def copy_file(blobs: BlobContainer, folder: Path, name: str,
                 return {"name": candidate["name"], "physical_name": name, "length": length,
                         "checksum": checksum}
     blob = "__" + uuid.uuid4().hex
-    checksum = blobs.write_from_file(blob, path, progress.add)
+
+    def sent(n: int) -> None:
+        progress.add(n)
+        progress.throttled += limiter.pass_bytes(n)
+
+    checksum = blobs.write_from_file(blob, path, sent)
     progress.incremental_files += 1
     progress.incremental_bytes += length
     return {"name": blob, "physical_name": name, "length": length, "checksum": checksum}
@@ -156,11 +165,13 @@ def register(node) -> None:
                                                  lambda: [(folder / n).stat().st_size for n in names])
             progress.files_total, progress.bytes_total = len(names), sum(lengths)
             known = await loop.run_in_executor(executor, reusable_blobs, blobs, request.committed)
+            limiter = node.snapshot_throttles.repository(request.repository, definition["settings"],
+                                                         SNAPSHOT_RATE)
             files = []
             for name in names:
                 task.ensure_not_cancelled()
                 files.append(await loop.run_in_executor(executor, copy_file, blobs, folder, name, known,
-                                                        progress))
+                                                        progress, limiter))
                 progress.files_done += 1
             progress.stage = "FINALIZE"
             stats = {"incremental": {"file_count": progress.incremental_files,
@@ -204,10 +215,14 @@ def prepare_staging(blobs: BlobContainer, snapshot_uuid: str, shard_path: Path,
     return shard_blob
 
 
-def download_file(blobs: BlobContainer, f: dict[str, Any], staging: Path, state: RecoveryState) -> None:
-    """One file of the shard into `staging`, checked against its length and CRC32. Blocking."""
+def download_file(blobs: BlobContainer, f: dict[str, Any], staging: Path, state: RecoveryState,
+                  limiters: list[RateLimiter]) -> None:
+    """One file of the shard into `staging`, checked against its length and CRC32, at
+    the slowest of the `limiters`' rates. Blocking."""
     def progress(n: int) -> None:
         state.bytes_recovered += n
+        for limiter in limiters:
+            state.target_throttle_seconds += limiter.pass_bytes(n)
 
     target = staging / f["physical_name"]
     checksum = blobs.read_to_file(f["name"], target, progress)
@@ -271,9 +286,14 @@ class Restores:
                                                     shard_path, staging)
             files = shard_blob["files"]
             state.files_total, state.bytes_total = len(files), sum(f["length"] for f in files)
+            # A restore is held to the repository's rate and to recoveries' (as in ES).
+            throttles = node.snapshot_throttles
+            limiters = [throttles.repository(source["repository"], definition["settings"], RESTORE_RATE),
+                        throttles.limiter(("indices.recovery",),
+                                          node.cluster_settings.get("indices.recovery.max_bytes_per_sec"))]
             for f in files:  # one job per file: the executor serves other reads between them
                 task.ensure_not_cancelled()
-                await loop.run_in_executor(executor, download_file, blobs, f, staging, state)
+                await loop.run_in_executor(executor, download_file, blobs, f, staging, state, limiters)
                 state.files_recovered += 1
             await loop.run_in_executor(executor, fsync_dir, staging)
             state.stop_index()
