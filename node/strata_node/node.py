@@ -145,7 +145,11 @@ class Node:
                           "search": ThreadPoolExecutor(cpus * 3 // 2 + 1, "search"),
                           "management": ThreadPoolExecutor(2, "management"),
                           "recovery": ThreadPoolExecutor(4, "recovery"),
-                          "snapshot": ThreadPoolExecutor(4, "snapshot")}
+                          # Shard file copies (which wait out their rates there), and the
+                          # repository's roots and metadata apart, so these never queue
+                          # behind those (ES's SNAPSHOT and SNAPSHOT_META pools).
+                          "snapshot": ThreadPoolExecutor(4, "snapshot"),
+                          "snapshot_meta": ThreadPoolExecutor(2, "snapshot_meta")}
         # Made once the node id is known (prepare_data_path).
         self.tasks: TaskManager | None = None
         self.transport: TransportService | None = None

@@ -150,6 +150,7 @@ def test_a_create_whose_primaries_cannot_start_answers_unacknowledged_shards_at_
     response = http.put("/never-allocated", params={"timeout": "300ms"}, json=UNASSIGNABLE)
     assert response.status_code == 200, response.text
     assert response.json() == {"acknowledged": True, "shards_acknowledged": False, "index": "never-allocated"}
+    assert response.elapsed.total_seconds() < 10  # its own timeout, not the default 30s
     assert http.delete("/never-allocated").status_code == 200
 
 

@@ -3,6 +3,8 @@ sharing one `path.repo`, through elasticsearch-py as an application would call t
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import orjson
 import pytest
 from elasticsearch import ApiError, Elasticsearch, helpers
@@ -300,3 +302,52 @@ def test_a_restore_is_held_to_the_repository_rate_and_says_how_long(es):
     assert size > 256 * 1024  # more than a second's worth
     assert shard["index"]["target_throttle_time_in_millis"] >= 1000 * (size / (256 * 1024) - 1)
     assert es.count(index="logs-slow")["count"] == 2000
+
+    # Without a rate of its own, a restore still keeps to recoveries'.
+    es.snapshot.create_repository(name="slow", repository={"type": "fs", "settings": {"location": "slow"}})
+    es.indices.delete(index="logs-slow")
+    es.cluster.put_settings(persistent={"indices.recovery.max_bytes_per_sec": "256kb"})
+    try:
+        es.snapshot.restore(repository="slow", snapshot="s", wait_for_completion=True)
+    finally:
+        es.cluster.put_settings(persistent={"indices.recovery.max_bytes_per_sec": None})
+    shard = es.indices.recovery(index="logs-slow")["logs-slow"]["shards"][0]
+    assert shard["index"]["target_throttle_time_in_millis"] >= 1000 * (size / (256 * 1024) - 1)
+    es.indices.delete(index="logs-slow")
+
+
+@pytest.mark.filterwarnings("ignore:This API is in technical preview")  # the tasks API, to the client
+def test_deleting_a_running_snapshot_aborts_it_and_removes_what_it_wrote(es, repo_root):
+    es.snapshot.create_repository(name="aborting", repository={"type": "fs", "settings": {
+        "location": "aborting", "max_snapshot_bytes_per_sec": "64kb"}})  # slow enough to catch it running
+    index_docs(es, "logs-abort", 3000, shards=1, replicas=0)
+    es.indices.flush(index="logs-abort")
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(es.snapshot.create, repository="aborting", snapshot="long",
+                              indices="logs-abort", wait_for_completion=True)
+        wait_until(lambda: es.snapshot.status(repository="aborting")["snapshots"], timeout=30)
+
+        def throttled() -> bool:  # the shard's copy waits for the repository's rate
+            nodes = es.tasks.list(actions="internal:cluster/snapshot/shard", detailed=True)["nodes"]
+            return any(t["status"]["throttle_time_in_millis"] > 0
+                       for n in nodes.values() for t in n["tasks"].values())
+        wait_until(throttled, timeout=30)
+        assert es.snapshot.delete(repository="aborting", snapshot="long")["acknowledged"] is True
+        with pytest.raises(ApiError) as aborted:
+            waiting.result(timeout=60)
+    assert "[aborting:long] Snapshot was aborted by deletion" in aborted.value.body["error"]["reason"]
+    with pytest.raises(ApiError) as gone:
+        es.snapshot.get(repository="aborting", snapshot="long")
+    assert gone.value.meta.status == 404
+    assert es.snapshot.status()["snapshots"] == []
+    assert not list((repo_root / "aborting").rglob("__*"))  # the files it had copied are gone
+    assert es.snapshot.cleanup_repository(name="aborting")["results"]["deleted_blobs"] == 0
+
+    # The repository and the index are free again: the same name can be taken anew.
+    es.indices.put_settings(index="logs-abort", settings={"index.number_of_replicas": 0})
+    es.snapshot.create_repository(name="aborting", repository={"type": "fs", "settings": {
+        "location": "aborting", "max_snapshot_bytes_per_sec": "-1"}})
+    taken = es.snapshot.create(repository="aborting", snapshot="long", indices="logs-abort",
+                               wait_for_completion=True)["snapshot"]
+    assert taken["state"] == "SUCCESS"
+    es.indices.delete(index="logs-abort")

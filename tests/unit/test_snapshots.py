@@ -32,7 +32,7 @@ from strata_node.snapshots.service import (
     snapshot_info,
     validate_snapshot_name,
 )
-from strata_node.snapshots.throttle import RESTORE_RATE, SNAPSHOT_RATE, RateLimiter, Throttles, rate_of
+from strata_node.snapshots.throttle import RESTORE_RATE, SNAPSHOT_RATE, RateLimiter, Throttles, pace, rate_of
 
 
 def entry(uuid: str = "u1", repository_name: str = "repo", name: str = "snap", **shards) -> dict:
@@ -340,17 +340,39 @@ class FakeClock:
 
 def test_a_rate_limiter_paces_bytes_to_its_rate_and_idle_time_earns_no_burst():
     clock = FakeClock()
-    limiter = RateLimiter(1024 * 1024, clock, clock.sleep)
-    waits = [limiter.pass_bytes(512 * 1024) for _ in range(4)]
+    limiter = RateLimiter(1024 * 1024, clock)
+    waits = [pace([limiter], 512 * 1024, sleep=clock.sleep) for _ in range(4)]
     assert waits == [0.5, 0.5, 0.5, 0.5] and clock.now == 2.0  # 2mb at 1mb/s
     clock.now += 60  # idle
-    assert limiter.pass_bytes(1024 * 1024) == 1.0
+    assert pace([limiter], 1024 * 1024, sleep=clock.sleep) == 0.0  # one chunk, not a minute's worth
+    assert pace([limiter], 1024 * 1024, sleep=clock.sleep) == 1.0
     assert limiter.paused == 3.0
+
+
+def test_a_writer_slower_than_the_rate_is_never_held_back():
+    clock = FakeClock()
+    limiter = RateLimiter(1024 * 1024, clock)
+    limiter.reserve(1024 * 1024)
+    clock.now += 2.0  # the write took longer than its second
+    assert limiter.reserve(1024 * 1024) == 0.0
+
+
+def test_several_limiters_hold_a_writer_to_the_slowest():
+    clock = FakeClock()
+    fast, slow = RateLimiter(4 * 1024 * 1024, clock), RateLimiter(1024 * 1024, clock)
+    assert pace([fast, slow], 1024 * 1024, sleep=clock.sleep) == 1.0 and clock.now == 1.0
 
 
 def test_an_unlimited_rate_never_waits():
     clock = FakeClock()
-    assert RateLimiter(0, clock, clock.sleep).pass_bytes(10**9) == 0.0 and clock.now == 0.0
+    assert pace([RateLimiter(0, clock)], 10**9, sleep=clock.sleep) == 0.0 and clock.now == 0.0
+
+
+def test_a_new_rate_applies_to_the_limiter_copies_already_hold():
+    throttles = Throttles()
+    held = throttles.repository("r", {"max_snapshot_bytes_per_sec": "1mb"}, SNAPSHOT_RATE)
+    assert throttles.repository("r", {"max_snapshot_bytes_per_sec": "2mb"}, SNAPSHOT_RATE) is held
+    assert held.rate == 2 * 1024 * 1024
 
 
 @pytest.mark.parametrize(("settings", "rate"), [
@@ -362,13 +384,28 @@ def test_the_snapshot_rate_defaults_to_40mb_and_0_or_minus_1_lift_it(settings, r
     assert rate_of({}, RESTORE_RATE) == 0
 
 
-def test_a_repository_keeps_its_limiter_until_its_rate_changes():
-    throttles = Throttles()
-    first = throttles.repository("r", {"max_snapshot_bytes_per_sec": "1mb"}, SNAPSHOT_RATE)
-    assert throttles.repository("r", {"max_snapshot_bytes_per_sec": "1mb"}, SNAPSHOT_RATE) is first
-    assert throttles.repository("r", {"max_snapshot_bytes_per_sec": "2mb"}, SNAPSHOT_RATE) is not first
-
-
 def test_a_rate_that_is_no_size_is_refused_when_the_repository_is_registered():
     with pytest.raises(RepositoryError, match=r"failed to parse setting \[max_restore_bytes_per_sec\]"):
         repository.parse_definition("r", {"type": "fs", "settings": {"max_restore_bytes_per_sec": "fast"}})
+
+
+def test_an_aborted_snapshot_is_marked_once_and_known_to_every_node():
+    running = in_progress.add(ClusterStateContent(), entry(logs_0={"state": "INIT", "node": "n1"}))
+    assert in_progress.aborted(running) == set()
+    aborted = in_progress.abort(running, "u1")
+    assert in_progress.find(aborted, "u1")["state"] == "ABORTED"
+    assert in_progress.aborted(aborted) == {"u1"}
+    assert in_progress.abort(aborted, "u1") is aborted  # already: no new state
+    assert in_progress.abort(running, "other") is running
+
+
+def test_a_wait_for_the_rate_gives_up_when_interrupted():
+    clock = FakeClock()
+    limiter = RateLimiter(1024, clock)
+
+    def interrupt() -> None:
+        if clock.now >= 1.0:
+            raise InterruptedError("aborted")
+    with pytest.raises(InterruptedError):
+        pace([limiter], 10 * 1024, interrupt, sleep=clock.sleep)  # a 10s wait
+    assert clock.now == 1.0

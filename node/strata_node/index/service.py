@@ -35,7 +35,7 @@ from ..replication.tracker import ReplicationTracker
 from ..settings import SettingsError, check_soft_deletes, normalize_index_settings, validate_index_settings
 from . import aliases as alias_resolution
 from . import mapping as mappings
-from . import routing
+from . import routing, shard_folders
 from .analysis import index_analyzers
 from .indexing import DocumentIndexer
 from .metadata import IndexMetadata, setting_string
@@ -321,11 +321,17 @@ class IndicesService:
     async def start(self) -> None:
         """Finish removals a crash interrupted; shards open when the cluster state says so."""
         self.root.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
         for folder in sorted(self.root.iterdir()):
             leftover = _leftover(folder)
             if leftover is not None:
                 log.info("removing [%s], left over from %s", folder, leftover)
-                await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, folder, True)
+                await loop.run_in_executor(None, shutil.rmtree, folder, True)
+            elif folder.is_dir():
+                copies = await loop.run_in_executor(None, shard_folders.of_index, folder)
+                for copy in copies:
+                    log.info("removing [%s], left over from a copy a restart interrupted", copy)
+                    await loop.run_in_executor(None, shutil.rmtree, copy, True)
 
     async def stop(self) -> None:
         async with self.apply_lock:

@@ -27,6 +27,7 @@ from ..common.direct_io import pwrite_direct
 from ..common.errors import IllegalState
 from ..common.files import fsync_path
 from ..engine.engine import Engine
+from ..index.shard_folders import RECOVERY_SOURCE, RECOVERY_STAGING
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
 
@@ -38,8 +39,8 @@ CLEAN_FILES = "internal:index/shard/recovery/clean_files"
 CHUNK_BYTES = 4 * 1024 * 1024
 # Files in flight at once: while one chunk travels, others are read, checked and written.
 CONCURRENT_FILES = 8
-SOURCE_FOLDER = "recovery."  # + target allocation id, beside the source's store
-STAGING_FOLDER = "index.recovering"  # beside the target's store
+SOURCE_FOLDER = RECOVERY_SOURCE  # + target allocation id, beside the source's store
+STAGING_FOLDER = RECOVERY_STAGING  # beside the target's store
 
 
 class FilesInfoRequest(Message):

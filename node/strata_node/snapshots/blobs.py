@@ -99,8 +99,12 @@ class FsBlobContainer:
         """Copy a local file into the blob `name`; returns the CRC32 of what was copied."""
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.path / f"pending-{name}-{uuid.uuid4().hex}"
-        with open(source, "rb") as src, open(tmp, "wb") as dst:
-            checksum = copy_synced(src, dst, progress)
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                checksum = copy_synced(src, dst, progress)
+        except BaseException:  # a failed copy, or one stopped by its progress callback
+            tmp.unlink(missing_ok=True)
+            raise
         self._publish(tmp, name, False)
         return checksum
 

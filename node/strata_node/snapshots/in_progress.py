@@ -4,7 +4,8 @@ SnapshotsInProgress and SnapshotDeletionsInProgress), and the pure changes to th
 An entry names each shard of the snapshot with the node of its primary and a state:
 INIT (the node is copying it), SUCCESS, FAILED (with a reason), MISSING (no started
 primary when the snapshot began, allowed with `partial`). The master drives an entry
-until every shard is done, then finalizes it into the repository and removes it. Being in
+until every shard is done, then finalizes it into the repository and removes it; an
+entry a deletion ABORTED is removed without being committed. Being in
 the cluster state, an entry survives a change of master, which takes it up again, and
 every node can answer `_status` and `_current` from it.
 """
@@ -108,6 +109,22 @@ def remove(content: ClusterStateContent, uuid: str) -> ClusterStateContent:
     items = entries(content)
     kept = [e for e in items if e["uuid"] != uuid]
     return content if len(kept) == len(items) else _with(content, CUSTOM, kept)
+
+
+def abort(content: ClusterStateContent, uuid: str) -> ClusterStateContent:
+    """A deletion asks a running snapshot to stop: its entry turns ABORTED, every node
+    copying one of its shards stops at its next chunk, and the master removes the entry
+    without committing it once every shard has answered."""
+    items = entries(content)
+    for i, entry in enumerate(items):
+        if entry["uuid"] == uuid and entry["state"] != "ABORTED":
+            items[i] = {**entry, "state": "ABORTED"}
+            return _with(content, CUSTOM, items)
+    return content
+
+
+def aborted(content: ClusterStateContent) -> set[str]:
+    return {e["uuid"] for e in entries(content) if e["state"] == "ABORTED"}
 
 
 def all_done(entry: dict[str, Any]) -> bool:

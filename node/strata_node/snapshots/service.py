@@ -506,6 +506,7 @@ class SnapshotsService:
         self._driving: dict[str, asyncio.Task] = {}  # snapshot uuid -> its driver, on the master
         self._deleting: dict[str, asyncio.Task] = {}  # deletion id -> its task, on the master
         self._completions: dict[str, list[asyncio.Future]] = {}  # snapshot uuid -> waiters for its info
+        self.aborted: set[str] = set()  # uuids of the snapshots a deletion aborted, as last applied
         self._in_flight: set[tuple[str, str]] = set()  # (snapshot uuid, shard key) asked of a node
 
     @property
@@ -532,7 +533,8 @@ class SnapshotsService:
         return self._repository_locks.setdefault(name, asyncio.Lock())
 
     async def _off_loop(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.node.executors["snapshot"], fn, *args)
+        executor = self.node.executors["snapshot_meta"]
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     def _blobs(self, content: ClusterStateContent, name: str):
         definition = repository.get(content, name)
@@ -808,6 +810,14 @@ class SnapshotsService:
         if entry is None or not in_progress.all_done(entry):
             return  # another driver still waits for a shard: its answer drives the entry again
         repository_name = entry["repository"]
+        if entry["state"] == "ABORTED":
+            # Nothing is committed: the deletion that aborted it removes what its shards wrote.
+            await node.coordination.submit(f"remove_snapshot [{entry['snapshot']}] (aborted)",
+                                           lambda content: in_progress.remove(content, snapshot_uuid))
+            log.info("snapshot [%s:%s/%s] aborted", repository_name, entry["snapshot"], snapshot_uuid)
+            self._fail_waiters(snapshot_uuid, SnapshotError(repository_name, entry["snapshot"],
+                                                            "Snapshot was aborted by deletion"))
+            return
         async with self._lock(repository_name):
             content = node.coordination.content
             definition, blobs = self._blobs(content, repository_name)
@@ -879,27 +889,56 @@ class SnapshotsService:
             raise repository.RepositoryError(request.repository, "cannot delete snapshot from a readonly "
                                                                  "repository")
         data = await self._repository_data(request.repository, definition, blobs)
+        running = [e for e in in_progress.entries(content) if e["repository"] == request.repository]
         names: list[str] = []
+        aborting: dict[str, dict[str, Any]] = {}  # uuid -> the running entry the request names
         for pattern in request.snapshots:
-            if pattern in ("_all", "*") or "*" in pattern:
-                names += [s["name"] for s in data.snapshots
-                          if simple_match(pattern if pattern != "_all" else "*", s["name"])
+            wildcard = pattern in ("_all", "*") or "*" in pattern
+            glob = "*" if pattern == "_all" else pattern
+            named = [e for e in running if (simple_match(glob, e["snapshot"]) if wildcard
+                                            else e["snapshot"] == pattern)]
+            aborting.update((e["uuid"], e) for e in named)
+            if wildcard:
+                names += [s["name"] for s in data.snapshots if simple_match(glob, s["name"])
                           and s["name"] not in names]
             elif data.snapshot(pattern) is not None:
                 if pattern not in names:
                     names.append(pattern)
-            elif any(e["repository"] == request.repository and e["snapshot"] == pattern
-                     for e in in_progress.entries(content)):
-                raise in_progress.ConcurrentSnapshotExecution(
-                    request.repository, pattern, "cannot delete a snapshot while it is being created")
-            else:
+            elif not named:
                 raise SnapshotMissing(request.repository, pattern)
-        if not names:
+        if aborting:
+            await self._abort(list(aborting.values()))
+        if names:
+            deletion = {"id": random_base64_uuid(), "repository": request.repository, "snapshots": names,
+                        "uuids": [data.snapshot(n)["uuid"] for n in names]}
+        elif aborting:  # only what the aborted snapshots wrote is to go
+            deletion = {"id": random_base64_uuid(), "repository": request.repository, "snapshots": [],
+                        "uuids": []}
+        else:
             return Empty()
-        deletion = {"id": random_base64_uuid(), "repository": request.repository, "snapshots": names,
-                    "uuids": [data.snapshot(n)["uuid"] for n in names]}
-        await self._delete_marked(deletion)
+        try:
+            await self._delete_marked(deletion)
+        except in_progress.ConcurrentSnapshotExecution:
+            if names:
+                raise
+            log.info("[%s] another snapshot began after the abort: what the aborted one wrote stays "
+                     "until the repository's _cleanup", request.repository)
         return Empty()
+
+    async def _abort(self, running: list[dict[str, Any]]) -> None:
+        """Mark the snapshots ABORTED and wait until the master has removed them (every
+        shard answered: copies stop at their next chunk once their node sees the mark)."""
+        uuids = {e["uuid"] for e in running}
+        for entry in running:
+            await self.node.coordination.submit(
+                f"abort_snapshot [{entry['repository']}:{entry['snapshot']}]",
+                lambda content, u=entry["uuid"]: in_progress.abort(content, u))
+            log.info("snapshot [%s:%s/%s] aborting: deleted while it ran", entry["repository"],
+                     entry["snapshot"], entry["uuid"])
+        def removed(state) -> bool:
+            return not uuids & {e["uuid"] for e in in_progress.entries(content_of(state))}
+
+        await self.node.coordination.wait_for_state(removed, WAIT_FOREVER)
 
     async def _delete_marked(self, deletion: dict[str, Any]) -> tuple[int, int]:
         """Mark the deletion in the state and run it here; this node's listener must not
@@ -950,11 +989,13 @@ class SnapshotsService:
     # -- taking up entries after a change of master --------------------------------------------
 
     def apply_cluster_state(self, old, new) -> None:
-        """On the master: drive the snapshots and deletions it finds and is not driving (an
-        earlier master's, or this node's from before a restart)."""
+        """On every node: the snapshots being aborted (their shard copies stop). On the
+        master: drive the snapshots and deletions it finds and is not driving (an earlier
+        master's, or this node's from before a restart)."""
+        content = content_of(new)
+        self.aborted = in_progress.aborted(content)
         if not self.node.coordination.is_master:
             return
-        content = content_of(new)
         for entry in in_progress.entries(content):
             if entry["uuid"] not in self._driving:
                 self._drive(entry["uuid"])

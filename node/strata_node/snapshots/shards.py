@@ -24,6 +24,7 @@ import shutil
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +33,19 @@ import orjson
 from ..common.errors import IllegalState, StrataError
 from ..common.files import fsync_dir
 from ..engine.engine import Engine
+from ..index.shard_folders import RESTORE_STAGING, SNAPSHOT_SOURCE
 from ..replication.recovery import RecoveryState
 from ..tasks.task import Task
 from ..transport.wire import Message
 from . import repository
 from .blobs import BlobContainer
-from .throttle import RESTORE_RATE, SNAPSHOT_RATE, RateLimiter
+from .throttle import RESTORE_RATE, SNAPSHOT_RATE, RateLimiter, pace
 
 log = logging.getLogger("strata.snapshots")
 
 SNAPSHOT_SHARD = "internal:cluster/snapshot/shard"
-SNAPSHOT_FOLDER = "snapshot."  # + snapshot uuid, beside the store: the hard-linked file set
-RESTORE_FOLDER = "index.restoring"  # beside the store: the files on their way in
+SNAPSHOT_FOLDER = SNAPSHOT_SOURCE  # + snapshot uuid, beside the store: the hard-linked file set
+RESTORE_FOLDER = RESTORE_STAGING  # beside the store: the files on their way in
 CHECKSUM_BUFFER = 1024 * 1024
 
 
@@ -66,6 +68,25 @@ class ShardSnapshotResponse(Message):
 class SnapshotShardFailed(StrataError):
     type = "snapshot_shard_failure"
     status = 500
+
+
+class CopyStopped(StrataError):
+    type = "task_cancelled_exception"
+    status = 400
+
+
+class CopyStop:
+    """Tells a copy thread to give up (its coroutine was cancelled, or the node stops):
+    `check` runs at every chunk and during a rate's waits."""
+
+    def __init__(self, node, what: str):
+        self.node = node
+        self.what = what
+        self.stopped = False
+
+    def check(self) -> None:
+        if self.stopped or self.node.closing.is_set():
+            raise CopyStopped(f"{self.what} stopped")
 
 
 def shard_container(blobs: BlobContainer, index_id: str, shard: int) -> BlobContainer:
@@ -121,9 +142,10 @@ def reusable_blobs(blobs: BlobContainer,
 
 def copy_file(blobs: BlobContainer, folder: Path, name: str,
               known: dict[tuple[str, int], list[dict[str, Any]]], progress: Progress,
-              limiter: RateLimiter) -> dict[str, Any]:
+              limiter: RateLimiter, check: Callable[[], None]) -> dict[str, Any]:
     """One file of the set into the repository (at the repository's rate), or the blob a
-    committed snapshot holds of it. Blocking."""
+    committed snapshot holds of it; `check` runs at every chunk and raises to stop the
+    copy (an aborted snapshot). Blocking."""
     path = folder / name
     length = path.stat().st_size
     candidates = known.get((name, length))
@@ -138,7 +160,8 @@ def copy_file(blobs: BlobContainer, folder: Path, name: str,
 
     def sent(n: int) -> None:
         progress.add(n)
-        progress.throttled += limiter.pass_bytes(n)
+        check()
+        progress.throttled += pace((limiter,), n, check)
 
     checksum = blobs.write_from_file(blob, path, sent)
     progress.incremental_files += 1
@@ -159,7 +182,17 @@ def register(node) -> None:
         progress = Progress(f"[{request.repository}:{request.snapshot}] {shard.ref}")
         task.status = progress.to_json
         folder = shard.path / (SNAPSHOT_FOLDER + request.snapshot_uuid)
+
+        stop = CopyStop(node, f"[{request.repository}:{request.snapshot}] {shard.ref} snapshot")
+
+        def check() -> None:  # also on copy threads: flags and a set's membership read atomically
+            if request.snapshot_uuid in node.snapshots.aborted:
+                raise SnapshotShardFailed(f"{shard.ref} aborted: the snapshot is being deleted")
+            task.ensure_not_cancelled()
+            stop.check()
+
         try:
+            check()
             names, checkpoint = await shard.engine.take_file_set(folder, executor)
             lengths = await loop.run_in_executor(executor,
                                                  lambda: [(folder / n).stat().st_size for n in names])
@@ -170,8 +203,9 @@ def register(node) -> None:
             files = []
             for name in names:
                 task.ensure_not_cancelled()
+                check()
                 files.append(await loop.run_in_executor(executor, copy_file, blobs, folder, name, known,
-                                                        progress, limiter))
+                                                        progress, limiter, check))
                 progress.files_done += 1
             progress.stage = "FINALIZE"
             stats = {"incremental": {"file_count": progress.incremental_files,
@@ -191,6 +225,7 @@ def register(node) -> None:
             return ShardSnapshotResponse(stats=orjson.dumps(stats))
         except (StrataError, asyncio.CancelledError):
             progress.stage = "FAILURE"
+            stop.stopped = True
             raise
         except OSError as e:
             progress.stage = "FAILURE"
@@ -216,13 +251,14 @@ def prepare_staging(blobs: BlobContainer, snapshot_uuid: str, shard_path: Path,
 
 
 def download_file(blobs: BlobContainer, f: dict[str, Any], staging: Path, state: RecoveryState,
-                  limiters: list[RateLimiter]) -> None:
+                  limiters: list[RateLimiter], check: Callable[[], None]) -> None:
     """One file of the shard into `staging`, checked against its length and CRC32, at
-    the slowest of the `limiters`' rates. Blocking."""
+    the slowest of the `limiters`' rates; `check` runs at every chunk and raises to stop
+    (a cancelled restore). Blocking."""
     def progress(n: int) -> None:
         state.bytes_recovered += n
-        for limiter in limiters:
-            state.target_throttle_seconds += limiter.pass_bytes(n)
+        check()
+        state.target_throttle_seconds += pace(limiters, n, check)
 
     target = staging / f["physical_name"]
     checksum = blobs.read_to_file(f["name"], target, progress)
@@ -277,6 +313,7 @@ class Restores:
         shard_path = service.path / str(n)
         staging = shard_path / f"{RESTORE_FOLDER}.{copy.allocation_id}"
         opened = None
+        stop = CopyStop(node, f"[{service.name}][{n}] restore")
         try:
             definition = repository.get(node.coordination.content, source["repository"])
             blobs = shard_container(node.repository_stores.container(source["repository"], definition),
@@ -286,14 +323,16 @@ class Restores:
                                                     shard_path, staging)
             files = shard_blob["files"]
             state.files_total, state.bytes_total = len(files), sum(f["length"] for f in files)
-            # A restore is held to the repository's rate and to recoveries' (as in ES).
             throttles = node.snapshot_throttles
-            limiters = [throttles.repository(source["repository"], definition["settings"], RESTORE_RATE),
-                        throttles.limiter(("indices.recovery",),
-                                          node.cluster_settings.get("indices.recovery.max_bytes_per_sec"))]
             for f in files:  # one job per file: the executor serves other reads between them
                 task.ensure_not_cancelled()
-                await loop.run_in_executor(executor, download_file, blobs, f, staging, state, limiters)
+                # Held to the repository's rate and to recoveries' (as in ES), read per file.
+                limiters = [
+                    throttles.repository(source["repository"], definition["settings"], RESTORE_RATE),
+                    throttles.limiter(("indices.recovery",),
+                                      node.cluster_settings.get("indices.recovery.max_bytes_per_sec"))]
+                await loop.run_in_executor(executor, download_file, blobs, f, staging, state, limiters,
+                                           stop.check)
                 state.files_recovered += 1
             await loop.run_in_executor(executor, fsync_dir, staging)
             state.stop_index()
@@ -321,6 +360,7 @@ class Restores:
             node.indices.report_copy(service, copy, started=True)
         except asyncio.CancelledError:
             state.stage = "CANCELLED"
+            stop.stopped = True  # the copy thread gives up at its next chunk
             raise
         except Exception as e:
             state.stage = "FAILED"
