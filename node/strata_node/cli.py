@@ -95,6 +95,9 @@ def up(args: argparse.Namespace) -> int:
         if n > 1:
             cmd += ["-E", f"discovery.seed_hosts={seeds}",
                     "-E", f"cluster.initial_master_nodes={','.join(names)}"]
+        if not any(x.startswith("path.repo=") for x in args.settings):
+            # One folder every node shares, so `fs` snapshot repositories work out of the box.
+            cmd += ["-E", f"path.repo={data / 'repo'}"]
         for setting in args.settings:
             cmd += ["-E", setting]
         print(f"starting node [{name}] with data in {data / name} ...", file=sys.stderr, flush=True)

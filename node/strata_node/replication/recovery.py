@@ -155,6 +155,9 @@ class RecoveryState:
         self.translog_started: float | None = None
         self.translog_stopped: float | None = None
 
+    def add_target_throttle(self, seconds: float) -> None:
+        self.target_throttle_seconds += seconds
+
     def start_index(self) -> None:
         self.stage = "INDEX"
         self.index_started = time.time()

@@ -507,6 +507,7 @@ class SnapshotsService:
         self._deleting: dict[str, asyncio.Task] = {}  # deletion id -> its task, on the master
         self._completions: dict[str, list[asyncio.Future]] = {}  # snapshot uuid -> waiters for its info
         self.aborted: set[str] = set()  # uuids of the snapshots a deletion aborted, as last applied
+        self.running: set[str] = set()  # uuids of every snapshot under way, as last applied
         self._in_flight: set[tuple[str, str]] = set()  # (snapshot uuid, shard key) asked of a node
 
     @property
@@ -908,6 +909,10 @@ class SnapshotsService:
                 raise SnapshotMissing(request.repository, pattern)
         if aborting:
             await self._abort(list(aborting.values()))
+            # One that was finalizing when the abort came is committed now: it goes too.
+            data = await self._repository_data(request.repository, *self._blobs(node.coordination.content,
+                                                                                  request.repository))
+            names += [s["name"] for s in data.snapshots if s["uuid"] in aborting and s["name"] not in names]
         if names:
             deletion = {"id": random_base64_uuid(), "repository": request.repository, "snapshots": names,
                         "uuids": [data.snapshot(n)["uuid"] for n in names]}
@@ -935,10 +940,15 @@ class SnapshotsService:
                 lambda content, u=entry["uuid"]: in_progress.abort(content, u))
             log.info("snapshot [%s:%s/%s] aborting: deleted while it ran", entry["repository"],
                      entry["snapshot"], entry["uuid"])
+        coordination = self.node.coordination
+
         def removed(state) -> bool:
             return not uuids & {e["uuid"] for e in in_progress.entries(content_of(state))}
 
-        await self.node.coordination.wait_for_state(removed, WAIT_FOREVER)
+        while not await coordination.wait_for_state(removed, 1.0):
+            if not coordination.is_master:  # the coordinating node retries on the next master
+                raise NotMasterError(f"node [{self.node.name}] stopped being the master while aborting "
+                                     f"{sorted(uuids)}")
 
     async def _delete_marked(self, deletion: dict[str, Any]) -> tuple[int, int]:
         """Mark the deletion in the state and run it here; this node's listener must not
@@ -994,6 +1004,7 @@ class SnapshotsService:
         master's, or this node's from before a restart)."""
         content = content_of(new)
         self.aborted = in_progress.aborted(content)
+        self.running = {e["uuid"] for e in in_progress.entries(content)}
         if not self.node.coordination.is_master:
             return
         for entry in in_progress.entries(content):

@@ -108,6 +108,9 @@ class Progress:
     def add(self, n: int) -> None:
         self.bytes_done += n
 
+    def add_throttle(self, seconds: float) -> None:
+        self.throttled += seconds
+
     def to_json(self) -> dict[str, Any]:
         return {"stage": self.stage, "what": self.what,
                 "files": {"total": self.files_total, "done": self.files_done,
@@ -161,7 +164,7 @@ def copy_file(blobs: BlobContainer, folder: Path, name: str,
     def sent(n: int) -> None:
         progress.add(n)
         check()
-        progress.throttled += pace((limiter,), n, check)
+        pace((limiter,), n, check, on_wait=progress.add_throttle)
 
     checksum = blobs.write_from_file(blob, path, sent)
     progress.incremental_files += 1
@@ -170,7 +173,21 @@ def copy_file(blobs: BlobContainer, folder: Path, name: str,
 
 
 def register(node) -> None:
+    copies: dict[tuple[str, str, int], asyncio.Task] = {}  # (snapshot, index uuid, shard) -> its copy
+
     async def on_snapshot_shard(request: ShardSnapshotRequest, task: Task) -> ShardSnapshotResponse:
+        """One copy per shard and snapshot: a second request for it (from a new master)
+        gets the answer of the copy under way, which also owns the file set's folder."""
+        key = (request.snapshot_uuid, request.index_uuid, request.shard)
+        running = copies.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        copy = asyncio.ensure_future(snapshot_shard(request, task))
+        copies[key] = copy
+        copy.add_done_callback(lambda _: copies.pop(key, None))
+        return await copy
+
+    async def snapshot_shard(request: ShardSnapshotRequest, task: Task) -> ShardSnapshotResponse:
         shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
         if not shard.primary or shard.state != "STARTED":
             raise IllegalState(f"{shard.ref} is not a started primary on [{node.name}]")
@@ -185,9 +202,17 @@ def register(node) -> None:
 
         stop = CopyStop(node, f"[{request.repository}:{request.snapshot}] {shard.ref} snapshot")
 
-        def check() -> None:  # also on copy threads: flags and a set's membership read atomically
-            if request.snapshot_uuid in node.snapshots.aborted:
+        seen_running = False
+
+        def check() -> None:  # also on copy threads: flags and set memberships read atomically
+            nonlocal seen_running
+            snapshots = node.snapshots
+            if request.snapshot_uuid in snapshots.aborted:
                 raise SnapshotShardFailed(f"{shard.ref} aborted: the snapshot is being deleted")
+            if request.snapshot_uuid in snapshots.running:
+                seen_running = True
+            elif seen_running:  # removed (aborted and done) before this copy heard of it
+                raise SnapshotShardFailed(f"{shard.ref} stopped: the snapshot is no longer running")
             task.ensure_not_cancelled()
             stop.check()
 
@@ -258,7 +283,7 @@ def download_file(blobs: BlobContainer, f: dict[str, Any], staging: Path, state:
     def progress(n: int) -> None:
         state.bytes_recovered += n
         check()
-        state.target_throttle_seconds += pace(limiters, n, check)
+        pace(limiters, n, check, on_wait=state.add_target_throttle)
 
     target = staging / f["physical_name"]
     checksum = blobs.read_to_file(f["name"], target, progress)
@@ -361,6 +386,8 @@ class Restores:
         except asyncio.CancelledError:
             state.stage = "CANCELLED"
             stop.stopped = True  # the copy thread gives up at its next chunk
+            # Not awaited (this task is being cancelled): the staging folder goes after it.
+            loop.run_in_executor(executor, shutil.rmtree, staging, True)
             raise
         except Exception as e:
             state.stage = "FAILED"

@@ -62,10 +62,14 @@ class RateLimiter:
 
 
 def pace(limiters: Iterable[RateLimiter], n: int, interrupt: Callable[[], None] | None = None,
-         sleep: Callable[[float], None] = time.sleep) -> float:
-    """Hold a writer of `n` bytes to the slowest of `limiters`; `interrupt` runs every
-    quarter second of the wait and raises to give it up. Returns the wait. Blocking."""
+         sleep: Callable[[float], None] = time.sleep,
+         on_wait: Callable[[float], None] | None = None) -> float:
+    """Hold a writer of `n` bytes to the slowest of `limiters`; `on_wait` hears of the
+    wait before it starts (a status shows it at once), `interrupt` runs every quarter
+    second of it and raises to give it up. Returns the wait. Blocking."""
     wait = max((limiter.reserve(n) for limiter in limiters), default=0.0)
+    if on_wait is not None and wait > 0:
+        on_wait(wait)
     remaining = wait
     while remaining > 0:
         step = min(remaining, INTERRUPT_EVERY)
