@@ -96,19 +96,37 @@ def shard_files(data: Path) -> list[Path]:
             and "snapshot." not in str(p) and "restoring" not in str(p)]
 
 
-def fs_ceiling(files: list[Path], target: Path) -> float:
-    """The shard files copied with shutil, one after another: MB/s."""
+def settle(data: Path, timeout: float = 120.0) -> None:
+    """Wait until LevelDB's background compaction after the load stops rewriting files,
+    so the second snapshot measures an unchanged index."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        names = sorted(p.name for p in shard_files(data))
+        if names == last:
+            return
+        last = names
+        time.sleep(2.0)
+
+
+def fs_ceiling(files: list[Path], target: Path) -> tuple[float, list[Path]]:
+    """The shard files copied with shutil, one after another: MB/s, and the copies (a
+    file LevelDB compacted away meanwhile is skipped)."""
     target.mkdir()
+    copies, size = [], 0
     start = time.perf_counter()
     for i, p in enumerate(files):
-        shutil.copyfile(p, target / str(i))
-    elapsed = time.perf_counter() - start
-    shutil.rmtree(target)
-    return sum(p.stat().st_size for p in files) / MB / elapsed
+        try:
+            shutil.copyfile(p, target / str(i))
+        except FileNotFoundError:
+            continue
+        copies.append(target / str(i))
+        size += copies[-1].stat().st_size
+    return size / MB / (time.perf_counter() - start), copies
 
 
 def s3_ceiling(files: list[Path], endpoint) -> float:
-    """The shard files PUT with boto3, one after another: MB/s."""
+    """The files PUT with boto3, one after another: MB/s."""
     s3 = endpoint.client()
     start = time.perf_counter()
     for i, p in enumerate(files):
@@ -128,15 +146,18 @@ def run(root: Path, args: argparse.Namespace) -> list[list[str]]:
                     "indices.recovery.max_bytes_per_sec": "0"}}).raise_for_status()
                 print(f"indexing {args.docs:,} documents into {args.shards} shards", flush=True)
                 load(client, args.docs, args.shards)
+                settle(node.data)
                 print("fs repository", flush=True)
-                ceiling = fs_ceiling(shard_files(node.data), root / "ceiling")
+                ceiling, _ = fs_ceiling(shard_files(node.data), root / "ceiling-fs")
                 fs = {"type": "fs", "settings": {"location": "fs", **UNLIMITED}}
                 rows.append(run_store(client, "fs-bench", fs, ceiling))
                 if not args.no_s3:
                     client.delete(f"/{INDEX}").raise_for_status()
                     load(client, args.docs, args.shards)
+                    settle(node.data)
                     print("s3 repository", flush=True)
-                    ceiling = s3_ceiling(shard_files(node.data), endpoint)
+                    _, copies = fs_ceiling(shard_files(node.data), root / "ceiling-s3")
+                    ceiling = s3_ceiling(copies, endpoint)
                     s3 = {"type": "s3", "settings": {"bucket": "bench", **UNLIMITED}}
                     rows.append(run_store(client, "s3-bench", s3, ceiling))
         finally:
