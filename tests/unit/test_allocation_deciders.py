@@ -1,6 +1,8 @@
 """Allocation deciders one by one, the reroute with them, reroute commands and the
 allocation explain API's answers, on pure cluster state contents."""
 
+import dataclasses
+
 import msgspec
 import pytest
 
@@ -784,3 +786,15 @@ def test_explain_a_started_copy_and_an_in_sync_primary_with_no_copy_left():
         explain.find_shard(
             content, cluster(a, b), "logs", 0, True, "name-b" if primary.last_node == "a" else "a"
         )
+
+
+def test_allocate_empty_primary_on_a_restored_index_starts_the_shard_empty_not_restored():
+    a = node("a")
+    content = create(ClusterStateContent(), "logs", {}, replicas=0)  # not yet allocated
+    metadata = content.metadata.indices["logs"]
+    restored = dataclasses.replace(metadata, restore_source={"repository": "r", "snapshot": "s"})
+    content = msgspec.structs.replace(content, metadata=msgspec.structs.replace(
+        content.metadata, indices={**content.metadata.indices, "logs": restored}))
+    assert restored.restores(0)
+    result = run(content, cluster(a), commands.Command("allocate_empty_primary", "logs", 0, "a"))
+    assert not result.content.metadata.indices["logs"].restores(0)

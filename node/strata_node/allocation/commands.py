@@ -303,6 +303,7 @@ def _allocate_empty_primary(content, alloc, command, clock, wipes, checks, store
     if had_data:  # a new history: a new term, and no copy in sync until this one starts
         metadata = metadata.with_in_sync(command.shard, ()).with_primary_term(
             command.shard, metadata.primary_terms[command.shard] + 1)
+    metadata = metadata.starting_empty(command.shard)  # not restored from its snapshot again
     old = next(c for c in content.routing_table.indices[command.index]
                if c.shard == command.shard and c.primary)
     content = _replace(content, old, initialize(primary, node, random_base64_uuid()), metadata)

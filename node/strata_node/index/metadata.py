@@ -62,6 +62,15 @@ class IndexMetadata:
         return (self.restore_source is not None and not self.in_sync(shard)
                 and shard not in self.restore_source.get("empty_shards", ()))
 
+    def starting_empty(self, shard: int) -> IndexMetadata:
+        """The shard starts empty (allocate_empty_primary), whatever a restore would have
+        copied into it."""
+        if self.restore_source is None or shard in self.restore_source.get("empty_shards", ()):
+            return self
+        empty = sorted({*self.restore_source.get("empty_shards", ()), shard})
+        return replace(self, restore_source={**self.restore_source, "empty_shards": empty},
+                       version=self.version + 1)
+
     def setting(self, key: str) -> Any:
         # Metadata is immutable, so each setting is parsed once per metadata value; the
         # write path asks for several settings per document.
