@@ -39,12 +39,12 @@ class SnapshotInProgress(StrataError):
     status = 400
 
 
-class InvalidSnapshotName(StrataError):
+class InvalidSnapshotName(SnapshotFailure):
     type = "invalid_snapshot_name_exception"
     status = 400
 
     def __init__(self, repository: str, snapshot: str, reason: str):
-        super().__init__(f"[{repository}:{snapshot}] Invalid snapshot name [{snapshot}], {reason}")
+        super().__init__(repository, snapshot, f"Invalid snapshot name [{snapshot}], {reason}")
 
 
 def shard_key(index: str, shard: int) -> str:

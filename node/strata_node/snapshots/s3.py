@@ -20,6 +20,7 @@ import os
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -106,17 +107,24 @@ class S3BlobContainer:
             return False
         return True
 
-    def read(self, name: str) -> bytes:
+    @contextmanager
+    def _body(self, name: str) -> Iterator[Any]:
+        """The blob's streamed body, closed after; a read cut or timed out mid-body fails
+        as the container's own error."""
         from botocore.exceptions import BotoCoreError
 
         body = self.calls("get_object", Key=self.prefix + name)["Body"]
         try:
-            return body.read()
-        except BotoCoreError as e:  # the connection cut or timed out mid-body
+            yield body
+        except BotoCoreError as e:
             raise BlobStoreError(f"reading [{self.prefix + name}] from bucket [{self.calls.bucket}] "
                                  f"failed: {e}") from None
         finally:
             body.close()
+
+    def read(self, name: str) -> bytes:
+        with self._body(name) as body:
+            return body.read()
 
     def write(self, name: str, data: bytes, *, fail_if_exists: bool = False) -> None:
         """One PUT: S3 shows the whole object or none of it."""
@@ -172,17 +180,8 @@ class S3BlobContainer:
         return checksum
 
     def read_to_file(self, name: str, target: Path, progress: Callable[[int], None] | None = None) -> int:
-        from botocore.exceptions import BotoCoreError
-
-        body = self.calls("get_object", Key=self.prefix + name)["Body"]
-        try:
-            with open(target, "wb") as dst:
-                return copy_synced(body, dst, progress)
-        except BotoCoreError as e:  # the connection cut or timed out mid-body
-            raise BlobStoreError(f"reading [{self.prefix + name}] from bucket [{self.calls.bucket}] "
-                                 f"failed: {e}") from None
-        finally:
-            body.close()
+        with self._body(name) as body, open(target, "wb") as dst:
+            return copy_synced(body, dst, progress)
 
     def _objects(self, prefix: str, delimited: bool) -> Iterator[dict[str, Any]]:
         params = {"Prefix": self.prefix + prefix, "MaxKeys": LIST_PAGE}

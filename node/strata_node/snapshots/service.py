@@ -73,12 +73,12 @@ UNMODIFIABLE_SETTINGS = ("index.number_of_shards", "index.version.created", "ind
 UNREMOVABLE_SETTINGS = ("index.number_of_replicas", "index.auto_expand_replicas", "index.version.created")
 
 
-class SnapshotMissing(StrataError):
+class SnapshotMissing(SnapshotFailure):
     type = "snapshot_missing_exception"
     status = 404
 
     def __init__(self, repository_name: str, snapshot: str):
-        super().__init__(f"[{repository_name}:{snapshot}] is missing")
+        super().__init__(repository_name, snapshot, "is missing")
 
 
 class SnapshotError(SnapshotFailure):
