@@ -44,6 +44,7 @@ from .action.search_actions import SearchActions
 from .action.shard_router import ShardRouter
 from .action.templates import TemplateActions
 from .allocation.delayed import DelayedAllocationService
+from .autoscaling.service import AutoscalingService
 from .cluster.coordination.discovery_node import DiscoveryNode
 from .cluster.coordination_service import CoordinationService
 from .cluster.state import UNKNOWN_UUID
@@ -60,6 +61,7 @@ from .reservedstate.registry import default_handlers
 from .rest.aliases import AliasHandlers
 from .rest.allocation import AllocationHandlers
 from .rest.analyze import AnalyzeHandlers
+from .rest.autoscaling import AutoscalingHandlers
 from .rest.bulk import BulkHandlers
 from .rest.cat_apis import CatHandlers
 from .rest.cluster import ClusterHandlers
@@ -136,6 +138,7 @@ class Node:
         self.file_settings = FileSettingsService(self, default_handlers())
         AliasHandlers(self).register(self.rest)
         TemplateHandlers(self).register(self.rest)
+        AutoscalingHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -241,6 +244,8 @@ class Node:
         self.indices.admin = self.index_admin
         self.template_actions = TemplateActions(self)
         self.template_actions.register()
+        self.autoscaling = AutoscalingService(self)
+        self.autoscaling.register()
         self.bulk.index_templates = lambda: self.coordination.content.metadata.index_templates
         self.indices.node_id = self.node_id
         self.rest.wait_for_state = self._wait_for_state

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .common.machine import available_processors
 from .common.units import parse_bytes, parse_time
 from .index.analysis import validate_analysis_settings
 
@@ -159,6 +160,17 @@ def _float(minimum: float) -> Callable[[Any, str], float]:
     return parse
 
 
+def _processors(value: Any, key: str) -> float:
+    """ES's `node.processors`: more than zero, at most the processors the node may use."""
+    n = _float(0.0)(value, key)
+    available = float(available_processors())
+    if n <= 0.0:
+        raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be > 0.0")
+    if n > available:
+        raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be <= {available}")
+    return n
+
+
 def _time_min(minimum: float) -> Callable[[Any, str], float]:
     def parse(value: Any, key: str) -> float:
         seconds = _time(value, key)
@@ -196,6 +208,8 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("cluster.name", "strata", _str),
     Setting("node.name", _default_node_name, _str),
     Setting("node.roles", list(ALL_ROLES), _roles),
+    # What the node counts as its processors (autoscaling's current capacity).
+    Setting("node.processors", lambda v: float(available_processors()), _processors),
     Setting("path.data", "data", _str),
     Setting("path.logs", "logs", _str),
     Setting("path.config", "config", _str),

@@ -49,6 +49,7 @@ BODIES = {
     ("POST", "_strata/fault/fail_shard"): b'{"index":"logs","shard":0}',
     ("POST", "_strata/fault/search_delay"): b'{"millis":0}',
     ("PUT", "_strata/persistent/{task_id}"): b'{"name":"strata/test/counter"}',
+    ("PUT", "_autoscaling/policy/{name}"): b'{"roles":[],"deciders":{"fixed":{}}}',
     ("GET", "_analyze"): b'{"text":"hi"}', ("POST", "_analyze"): b'{"text":"hi"}',
     ("GET", "{index}/_analyze"): b'{"text":"hi"}', ("POST", "{index}/_analyze"): b'{"text":"hi"}',
 }

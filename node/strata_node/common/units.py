@@ -48,6 +48,17 @@ def format1decimals(value: float, suffix: str) -> str:
     return whole + suffix if digit == "0" else f"{whole}.{digit}{suffix}"
 
 
+_HUMAN_BYTES = (("pb", 1 << 50), ("tb", 1 << 40), ("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10))
+
+
+def human_bytes(n: int) -> str:
+    """ByteSizeValue.toString: the largest unit the size reaches, one decimal."""
+    for suffix, unit in _HUMAN_BYTES:
+        if n >= unit:
+            return format1decimals(n / unit, suffix)
+    return format1decimals(float(n), "b")
+
+
 def human_millis(ms: float) -> str:
     """TimeValue.toString."""
     if ms < 0:

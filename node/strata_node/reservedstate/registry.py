@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .autoscaling import AUTOSCALING_HANDLER
 from .cluster_settings import ClusterSettingsHandler
 from .handler import ReservedStateHandler
 from .index_templates import INDEX_TEMPLATES_HANDLER
@@ -17,4 +18,4 @@ def handlers_by_name(*handlers: ReservedStateHandler) -> dict[str, ReservedState
 
 
 def default_handlers() -> dict[str, ReservedStateHandler]:
-    return handlers_by_name(ClusterSettingsHandler(), INDEX_TEMPLATES_HANDLER)
+    return handlers_by_name(ClusterSettingsHandler(), INDEX_TEMPLATES_HANDLER, AUTOSCALING_HANDLER)

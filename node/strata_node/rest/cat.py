@@ -23,13 +23,12 @@ from typing import Any
 
 from ..common.errors import IllegalArgument, StrataError
 from ..common.patterns import simple_match
-from ..common.units import format1decimals, human_millis
+from ..common.units import human_bytes, human_millis
 from .controller import RestResponse
 from .request import RestRequest
 
 CAT_PARAMS = ("format", "h", "help", "s", "v")
 TEXT = "text/plain; charset=UTF-8"
-_BYTE_UNITS = (("pb", 1 << 50), ("tb", 1 << 40), ("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10))
 _BYTES_PARAM = {
     "b": 1,
     "k": 1 << 10,
@@ -82,13 +81,6 @@ class ByteSize:
 @dataclass(frozen=True, order=True)
 class Millis:
     millis: float
-
-
-def human_bytes(n: int) -> str:
-    for suffix, unit in _BYTE_UNITS:
-        if n >= unit:
-            return format1decimals(n / unit, suffix)
-    return format1decimals(float(n), "b")
 
 
 def render_value(value: Any, request: RestRequest) -> str | None:

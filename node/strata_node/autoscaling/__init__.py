@@ -1,0 +1,1 @@
+"""Autoscaling: policies, deciders and the capacity they require (Elasticsearch x-pack autoscaling)."""

@@ -1,0 +1,140 @@
+"""Autoscaling deciders (Elasticsearch's AutoscalingDeciderService implementations) and the
+checks a policy passes before it is stored (AutoscalingCalculateCapacityService#validate).
+
+A decider is pure: given what the master knows about the policy's nodes and the cluster,
+it returns the capacity those nodes need and why. Which deciders a policy runs: those it
+configures, plus every decider that is on by default and applies to its roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from ..common.errors import IllegalArgument
+from ..common.units import human_bytes, parse_bytes
+from ..settings import _float as float_setting
+from ..settings import _int as int_setting
+from .capacity import Capacity, Resources
+
+ALL_ROLES = None  # a decider for every role
+
+
+class Context(NamedTuple):
+    """What a decider reads (AutoscalingDeciderContext): the policy's roles, the names
+    of the nodes that have exactly those roles, and what they have now (None unless
+    every one of them reported it)."""
+
+    roles: tuple[str, ...]
+    nodes: tuple[str, ...]
+    current_capacity: Capacity | None
+
+
+class Result(NamedTuple):
+    required_capacity: Capacity | None
+    reason_summary: str | None = None
+    reason_details: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.required_capacity is not None:
+            out["required_capacity"] = self.required_capacity.to_json()
+        if self.reason_summary is not None:
+            out["reason_summary"] = self.reason_summary
+            out["reason_details"] = self.reason_details
+        return out
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    parse: Callable[[str, str], Any]  # (text, key) -> value, ValueError on a bad one
+
+
+@dataclass(frozen=True)
+class Decider:
+    name: str
+    roles: frozenset[str] | None  # None: every role
+    applies_to_empty_roles: bool
+    default_on: bool
+    settings: Mapping[str, SettingSpec]
+    scale: Callable[[Mapping[str, Any], Context], Result]
+
+    def applies_to(self, roles: tuple[str, ...]) -> bool:
+        if not roles:
+            return self.applies_to_empty_roles
+        return self.roles is None or bool(self.roles & set(roles))
+
+    def configuration(self, raw: Mapping[str, str]) -> dict[str, Any]:
+        """Each configured setting read; unknown ones and bad values are refused."""
+        out = {}
+        for key, text in raw.items():
+            spec = self.settings.get(key)
+            if spec is None:
+                raise IllegalArgument(f"unknown setting [{key}] for decider [{self.name}]")
+            try:
+                out[key] = spec.parse(text, key)
+            except ValueError as e:
+                raise IllegalArgument(str(e)) from None
+        return out
+
+
+# -- fixed -------------------------------------------------------------------------------------
+
+
+def _fixed(configuration: Mapping[str, Any], context: Context) -> Result:
+    """FixedAutoscalingDeciderService: the capacity the settings name, per node and times
+    `nodes` in total; nothing set asks for nothing (an undetermined capacity)."""
+    storage, memory = configuration.get("storage"), configuration.get("memory")
+    processors = configuration.get("processors")
+    nodes = configuration.get("nodes", 1)
+    details: dict[str, Any] = {"storage": None if storage is None else human_bytes(storage),
+                               "memory": None if memory is None else human_bytes(memory),
+                               "nodes": nodes}
+    shown = {k: "null" if v is None else v for k, v in details.items()}
+    if processors is not None:
+        details["processors"] = processors
+    summary = (f"fixed storage [{shown['storage']}] memory [{shown['memory']}] "
+               f"processors [{'null' if processors is None else processors}] nodes [{nodes}]")
+    if storage is None and memory is None and processors is None:
+        return Result(None, summary, details)
+    node = Resources(storage, memory, processors)
+    total = Resources(None if storage is None else storage * nodes,
+                      None if memory is None else memory * nodes,
+                      None if processors is None else processors * nodes)
+    return Result(Capacity(total=total, node=node), summary, details)
+
+
+FIXED = Decider("fixed", ALL_ROLES, applies_to_empty_roles=True, default_on=False,
+                settings={"storage": SettingSpec(parse_bytes), "memory": SettingSpec(parse_bytes),
+                          "processors": SettingSpec(float_setting(0.0)),
+                          "nodes": SettingSpec(int_setting(0))},
+                scale=_fixed)
+
+DECIDERS: dict[str, Decider] = {d.name: d for d in (FIXED,)}
+
+
+def deciders_of(name: str, roles: tuple[str, ...], configured: Mapping[str, Mapping[str, str]],
+                known: Mapping[str, Decider] = DECIDERS) -> dict[str, dict[str, Any]]:
+    """The deciders a policy runs and their read settings: the configured ones, checked,
+    then the default ones that apply to its roles. Raises what ES raises for a bad policy."""
+    out: dict[str, dict[str, Any]] = {}
+    for decider_name, raw in configured.items():
+        decider = known.get(decider_name)
+        if decider is None:
+            raise IllegalArgument(f"unknown decider [{decider_name}]")
+        if not decider.applies_to(roles):
+            raise IllegalArgument(f"decider [{decider_name}] not applicable to policy with roles "
+                                  f"[ [{', '.join(roles)}]]")
+        out[decider_name] = decider.configuration(raw)
+    for decider in known.values():
+        if decider.default_on and decider.applies_to(roles) and decider.name not in out:
+            out[decider.name] = {}
+    if not out:
+        raise IllegalArgument(f"no default nor user configured deciders for policy [{name}] with roles "
+                              f"[[{', '.join(roles)}]]")
+    return out
+
+
+def validate(name: str, roles: tuple[str, ...], configured: Mapping[str, Mapping[str, str]]) -> None:
+    deciders_of(name, roles, configured)

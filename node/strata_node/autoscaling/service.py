@@ -1,0 +1,168 @@
+"""The autoscaling actions: policies put and deleted on the master as cluster state
+updates, read from the master's state, and the capacity computed on the master from what
+the policies' nodes report of themselves (Elasticsearch's Transport*AutoscalingPolicyAction,
+TransportGetAutoscalingCapacityAction and AutoscalingNodeInfoService).
+
+The master asks the nodes for their resources each time capacity is asked for, in
+parallel and bounded by `NODE_INFO_TIMEOUT`: a node that does not answer counts as zero and
+makes the deciders' view of the current capacity unknown, as ES treats a node whose
+info it has not fetched yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+from typing import Any
+
+import orjson
+
+from ..action.cluster_admin import catch_up_with_master
+from ..action.index_admin import AppliedVersion
+from ..action.master import MasterNodeRequest
+from ..common.errors import StrataError
+from ..common.machine import total_memory_bytes
+from ..tasks.task import Task
+from ..transport.wire import Message
+from . import policy as policies
+from .calculate import capacity
+from .capacity import Resources
+from .deciders import validate
+
+log = logging.getLogger(__name__)
+
+PUT_POLICY = "cluster:admin/autoscaling/put_autoscaling_policy"
+DELETE_POLICY = "cluster:admin/autoscaling/delete_autoscaling_policy"
+GET_POLICY = "cluster:admin/autoscaling/get_autoscaling_policy"
+GET_CAPACITY = "cluster:admin/autoscaling/get_autoscaling_capacity"
+NODE_RESOURCES = "cluster:monitor/autoscaling/node_resources[n]"
+NODE_INFO_TIMEOUT = 15.0  # ES's xpack.autoscaling.memory.monitor.timeout default
+
+
+class PutPolicyRequest(MasterNodeRequest):
+    name: str
+    body: bytes  # the request body, JSON
+
+
+class DeletePolicyRequest(MasterNodeRequest):
+    name: str
+
+
+class GetPolicyRequest(Message):
+    name: str
+    master_timeout: float = 30.0
+
+
+class GetPolicyResponse(Message):
+    policy: dict[str, Any]
+
+
+class GetCapacityRequest(MasterNodeRequest):
+    pass
+
+
+class CapacityResponse(Message):
+    body: dict[str, Any]
+
+
+class NodeResourcesRequest(Message):
+    pass
+
+
+class NodeResources(Message):
+    storage: int  # bytes of the disk holding path.data
+    memory: int
+    processors: float
+
+
+def _parse(name: str, body: bytes) -> policies.PutPolicy:
+    request = policies.parse_put(orjson.loads(body))
+    policies.validate_put(name, request)
+    return request
+
+
+class AutoscalingService:
+    def __init__(self, node):
+        self.node = node
+
+    def register(self) -> None:
+        master = self.node.master_actions
+        master.register(PUT_POLICY, PutPolicyRequest, AppliedVersion, self._put,
+                        coordinate=self._coordinate_put)
+        master.register(DELETE_POLICY, DeletePolicyRequest, AppliedVersion, self._delete,
+                        coordinate=functools.partial(self._applied_here, DELETE_POLICY))
+        master.register(GET_CAPACITY, GetCapacityRequest, CapacityResponse, self._capacity)
+        self.node.transport.register(GET_POLICY, GetPolicyRequest, GetPolicyResponse, self._get)
+        self.node.transport.register(NODE_RESOURCES, NodeResourcesRequest, NodeResources, self._resources)
+
+    # -- the coordinating side -----------------------------------------------------------
+
+    async def _coordinate_put(self, request: PutPolicyRequest, task: Task) -> AppliedVersion:
+        _parse(request.name, request.body)  # a malformed policy never reaches the master
+        return await self._applied_here(PUT_POLICY, request, task)
+
+    async def _applied_here(self, action: str, request: MasterNodeRequest, task: Task) -> AppliedVersion:
+        """The change made on the master, then applied here, so a read that follows on
+        this node sees it."""
+        applied: AppliedVersion = await self.node.master_actions.on_master(action, request, task)
+        await self.node.index_admin.wait_for_version(applied.term, applied.version)
+        return applied
+
+    async def _get(self, request: GetPolicyRequest, task: Task) -> GetPolicyResponse:
+        await catch_up_with_master(self.node, request.master_timeout)
+        found = policies.policies(self.node.coordination.content).get(request.name)
+        if found is None:
+            raise policies.PolicyNotFound(request.name)
+        return GetPolicyResponse(policy=found)
+
+    # -- the master side -----------------------------------------------------------------
+
+    async def _submit(self, source: str, update) -> AppliedVersion:
+        state = await self.node.coordination.submit(source, update)
+        return AppliedVersion(term=state.term, version=state.version)
+
+    async def _put(self, request: PutPolicyRequest, task: Task) -> AppliedVersion:
+        put = _parse(request.name, request.body)
+        return await self._submit(f"put autoscaling policy [{request.name}]", lambda content: policies.put(
+            content, request.name, put, validate))
+
+    async def _delete(self, request: DeletePolicyRequest, task: Task) -> AppliedVersion:
+        return await self._submit(f"delete autoscaling policy [{request.name}]",
+                                  lambda content: policies.delete(content, request.name))
+
+    async def _capacity(self, request: GetCapacityRequest, task: Task) -> CapacityResponse:
+        state = self.node.coordination.applied_state
+        content = self.node.coordination.content
+        by_name = policies.policies(content)
+        nodes = [d for d in state.node_details.values() if d.id in state.nodes] if state is not None else []
+        wanted = {n.id for n in nodes if any(set(n.roles) == set(p["roles"]) for p in by_name.values())}
+        reported = await self._gather({n.id: n.transport_address for n in nodes if n.id in wanted})
+        return CapacityResponse(body=capacity(by_name, nodes, reported))
+
+    async def _gather(self, addresses: dict[str, str]) -> dict[str, Resources | None]:
+        async def one(node_id: str, address: str) -> Resources | None:
+            try:
+                answer: NodeResources = await self.node.transport.execute(
+                    NODE_RESOURCES, NodeResourcesRequest(), NodeResources,
+                    address=None if node_id == self.node.node_id else address, timeout=NODE_INFO_TIMEOUT)
+            except StrataError as e:
+                log.info("autoscaling: no resources from node [%s]: %s", node_id, e)
+                return None
+            return Resources(answer.storage, answer.memory, answer.processors)
+
+        ids = sorted(addresses)
+        answers = await asyncio.gather(*(one(i, addresses[i]) for i in ids))
+        return dict(zip(ids, answers, strict=True))
+
+    # -- every node ------------------------------------------------------------------------
+
+    async def _resources(self, request: NodeResourcesRequest, task: Task) -> NodeResources:
+        def measure() -> tuple[int, int]:
+            st = os.statvfs(self.node.data_path)
+            return st.f_blocks * st.f_frsize, total_memory_bytes()
+
+        storage, memory = await asyncio.to_thread(measure)
+        return NodeResources(storage=storage, memory=memory,
+                             processors=float(self.node.settings.get("node.processors")))

@@ -1,0 +1,128 @@
+"""The autoscaling APIs on three real node processes, through elasticsearch-py as the
+operator's cluster client or a person would call them: policies stored on the master and
+read anywhere, the capacity the master computes from what the policies' nodes report of
+themselves, and policies a settings file owns."""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+from tests.support.cluster import LocalCluster
+from tests.support.polling import wait_until
+
+HOT = "data_hot,master"
+ROLES = {"a0": "master", "a1": HOT, "a2": HOT}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = LocalCluster(tmp_path_factory.mktemp("autoscaling"), list(ROLES), "node.processors=1",
+                           roles=ROLES).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def es(cluster):
+    clients = [Elasticsearch(n.url, request_timeout=60) for n in cluster.nodes]
+    yield clients
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def no_policies(es):
+    yield
+    es[0].autoscaling.delete_autoscaling_policy(name="*")
+
+
+def host_memory() -> int:
+    from strata_node.common.machine import total_memory_bytes
+    return total_memory_bytes()
+
+
+def disk_total(path) -> int:
+    st = os.statvfs(path)
+    return st.f_blocks * st.f_frsize
+
+
+def test_a_policy_put_on_one_node_is_read_on_another(es):
+    es[1].autoscaling.put_autoscaling_policy(name="hot", policy={
+        "roles": ["data_hot", "master"], "deciders": {"fixed": {"storage": "10gb", "nodes": 3}}})
+    assert es[2].autoscaling.get_autoscaling_policy(name="hot").body == {
+        "roles": ["data_hot", "master"], "deciders": {"fixed": {"nodes": "3", "storage": "10gb"}}}
+    state = es[0].cluster.state(metric="metadata")["metadata"]["autoscaling"]
+    assert list(state["policies"]) == ["hot"]
+
+
+def test_capacity_counts_the_nodes_with_exactly_the_policys_roles(es, cluster):
+    es[0].autoscaling.put_autoscaling_policy(name="hot", policy={
+        "roles": ["data_hot", "master"], "deciders": {"fixed": {"storage": "10gb", "memory": "2gb",
+                                                                "processors": 1.5, "nodes": 3}}})
+    es[0].autoscaling.put_autoscaling_policy(name="masters", policy={
+        "roles": ["master"], "deciders": {"fixed": {"memory": "1gb"}}})
+    answer = es[2].autoscaling.get_autoscaling_capacity()["policies"]
+
+    hot = answer["hot"]
+    assert hot["current_nodes"] == [{"name": "a1"}, {"name": "a2"}]
+    storage = disk_total(cluster.node("a1").data)
+    assert hot["current_capacity"] == {
+        "node": {"storage": storage, "memory": host_memory(), "processors": 1.0},
+        "total": {"storage": 2 * storage, "memory": 2 * host_memory(), "processors": 2.0}}
+    assert hot["required_capacity"] == {
+        "node": {"storage": 10 << 30, "memory": 2 << 30, "processors": 1.5},
+        "total": {"storage": 30 << 30, "memory": 6 << 30, "processors": 4.5}}
+    summary = hot["deciders"]["fixed"]["reason_summary"]
+    assert summary == "fixed storage [10gb] memory [2gb] processors [1.5] nodes [3]"
+
+    masters = answer["masters"]
+    assert masters["current_nodes"] == [{"name": "a0"}]
+    # A node that holds no data brings no storage.
+    assert masters["current_capacity"]["total"] == {"storage": 0, "memory": host_memory(), "processors": 1.0}
+
+
+def test_bad_policies_get_es_errors_and_change_nothing(es):
+    with pytest.raises(ApiError) as unknown:
+        es[0].autoscaling.put_autoscaling_policy(name="p", policy={"roles": [], "deciders": {"nope": {}}})
+    assert unknown.value.status_code == 400
+    assert unknown.value.body["error"]["reason"] == "unknown decider [nope]"
+    with pytest.raises(ApiError) as missing:
+        es[1].autoscaling.get_autoscaling_policy(name="p")
+    assert missing.value.status_code == 404
+    assert missing.value.body["error"]["type"] == "resource_not_found_exception"
+    with pytest.raises(ApiError) as not_applicable:
+        es[0].autoscaling.put_autoscaling_policy(name="p", policy={"roles": ["data_hot"]})
+    assert "no default nor user configured deciders" in not_applicable.value.body["error"]["reason"]
+    assert es[0].autoscaling.get_autoscaling_capacity().body == {"policies": {}}
+
+
+def test_a_policy_from_file_settings_is_read_only_to_the_api_until_the_file_drops_it(es, cluster):
+    def write(version: int, autoscaling: dict) -> None:
+        data = orjson.dumps({"metadata": {"version": str(version), "compatibility": "8.4.0"},
+                             "state": {"autoscaling": autoscaling}})
+        for node in cluster.nodes:
+            path = node.data / "operator" / "settings.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(".settings.json.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+
+    def policy_names() -> list[str]:
+        custom = es[0].cluster.state(metric="metadata")["metadata"].get("autoscaling") or {}
+        return sorted(custom.get("policies", {}))
+
+    write(1, {"from-file": {"roles": [], "deciders": {"fixed": {"nodes": 2, "memory": "1gb"}}}})
+    wait_until(lambda: policy_names() == ["from-file"], timeout=20)
+    with pytest.raises(ApiError) as refused:
+        es[1].autoscaling.put_autoscaling_policy(name="from-file", policy={"roles": ["master"]})
+    assert refused.value.status_code == 400
+    assert "[from-file] set as read-only by [file_settings]" in refused.value.body["error"]["reason"]
+    with pytest.raises(ApiError):
+        es[1].autoscaling.delete_autoscaling_policy(name="*")
+
+    write(2, {})
+    wait_until(lambda: policy_names() == [], timeout=20)
