@@ -110,6 +110,8 @@ class Node:
     def __init__(self, settings: NodeSettings):
         self.settings = settings
         self.name: str = settings.get("node.name")
+        # Read once: the cgroup may change under a running pod, the node's figure does not.
+        self.processors: float = settings.get("node.processors")
         self.cluster_name: str = settings.get("cluster.name")
         self.data_path = Path(settings.get("path.data")).resolve()
         # Where `fs` repositories may live, and the clients `s3` ones use.

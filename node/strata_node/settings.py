@@ -8,6 +8,7 @@ refused with Elasticsearch's message, so a typo stops start-up instead of being 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import socket
@@ -162,13 +163,15 @@ def _float(minimum: float) -> Callable[[Any, str], float]:
 
 def _processors(value: Any, key: str) -> float:
     """ES's `node.processors`: more than zero, at most the processors the node may use."""
-    n = _float(0.0)(value, key)
-    available = float(available_processors())
+    n = _float(float("-inf"))(value, key)
+    if not math.isfinite(n):
+        raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
     if n <= 0.0:
-        raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be > 0.0")
+        raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be > 0")
+    available = available_processors()
     if n > available:
         raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be <= {available}")
-    return n
+    return round(n, 5)
 
 
 def _time_min(minimum: float) -> Callable[[Any, str], float]:

@@ -20,7 +20,7 @@ ROLES = {"a0": "master", "a1": HOT, "a2": HOT}
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = LocalCluster(tmp_path_factory.mktemp("autoscaling"), list(ROLES), "node.processors=1",
+    cluster = LocalCluster(tmp_path_factory.mktemp("autoscaling"), list(ROLES), "node.processors=0.5",
                            roles=ROLES).start()
     yield cluster
     cluster.stop()
@@ -71,8 +71,8 @@ def test_capacity_counts_the_nodes_with_exactly_the_policys_roles(es, cluster):
     assert hot["current_nodes"] == [{"name": "a1"}, {"name": "a2"}]
     storage = disk_total(cluster.node("a1").data)
     assert hot["current_capacity"] == {
-        "node": {"storage": storage, "memory": host_memory(), "processors": 1.0},
-        "total": {"storage": 2 * storage, "memory": 2 * host_memory(), "processors": 2.0}}
+        "node": {"storage": storage, "memory": host_memory(), "processors": 0.5},
+        "total": {"storage": 2 * storage, "memory": 2 * host_memory(), "processors": 1.0}}
     assert hot["required_capacity"] == {
         "node": {"storage": 10 << 30, "memory": 2 << 30, "processors": 1.5},
         "total": {"storage": 30 << 30, "memory": 6 << 30, "processors": 4.5}}
@@ -82,7 +82,7 @@ def test_capacity_counts_the_nodes_with_exactly_the_policys_roles(es, cluster):
     masters = answer["masters"]
     assert masters["current_nodes"] == [{"name": "a0"}]
     # A node that holds no data brings no storage.
-    assert masters["current_capacity"]["total"] == {"storage": 0, "memory": host_memory(), "processors": 1.0}
+    assert masters["current_capacity"]["total"] == {"storage": 0, "memory": host_memory(), "processors": 0.5}
 
 
 def test_bad_policies_get_es_errors_and_change_nothing(es):
@@ -97,7 +97,19 @@ def test_bad_policies_get_es_errors_and_change_nothing(es):
     with pytest.raises(ApiError) as not_applicable:
         es[0].autoscaling.put_autoscaling_policy(name="p", policy={"roles": ["data_hot"]})
     assert "no default nor user configured deciders" in not_applicable.value.body["error"]["reason"]
+    with pytest.raises(ApiError) as no_such:
+        es[2].autoscaling.delete_autoscaling_policy(name="p")
+    assert no_such.value.status_code == 404
+    assert es[2].autoscaling.delete_autoscaling_policy(name="p*").body == {"acknowledged": True}
     assert es[0].autoscaling.get_autoscaling_capacity().body == {"policies": {}}
+
+
+def test_an_update_through_the_api_keeps_the_roles_it_leaves_out(es):
+    es[0].autoscaling.put_autoscaling_policy(name="p", policy={"roles": ["master"],
+                                                               "deciders": {"fixed": {"memory": "1gb"}}})
+    es[1].autoscaling.put_autoscaling_policy(name="p", policy={"deciders": {"fixed": {"memory": "2gb"}}})
+    assert es[2].autoscaling.get_autoscaling_policy(name="p").body == {
+        "roles": ["master"], "deciders": {"fixed": {"memory": "2gb"}}}
 
 
 def test_a_policy_from_file_settings_is_read_only_to_the_api_until_the_file_drops_it(es, cluster):
@@ -121,8 +133,10 @@ def test_a_policy_from_file_settings_is_read_only_to_the_api_until_the_file_drop
         es[1].autoscaling.put_autoscaling_policy(name="from-file", policy={"roles": ["master"]})
     assert refused.value.status_code == 400
     assert "[from-file] set as read-only by [file_settings]" in refused.value.body["error"]["reason"]
-    with pytest.raises(ApiError):
-        es[1].autoscaling.delete_autoscaling_policy(name="*")
+    with pytest.raises(ApiError) as not_deleted:
+        es[1].autoscaling.delete_autoscaling_policy(name="from-file")
+    assert not_deleted.value.status_code == 400
+    assert "[from-file] set as read-only by [file_settings]" in not_deleted.value.body["error"]["reason"]
 
     write(2, {})
     wait_until(lambda: policy_names() == [], timeout=20)

@@ -73,7 +73,13 @@ def test_the_body_is_read_strictly():
                        match=r"\[put_autocaling_policy_request\] unknown field \[policy\]"):
         policies.parse_put({"policy": {"roles": []}})
     with pytest.raises(XContentParseError, match="failed to parse field \\[roles\\]"):
-        policies.parse_put({"roles": "data_hot"})
+        policies.parse_put({"roles": [1]})
+    with pytest.raises(XContentParseError, match="roles doesn't support values of type: VALUE_NULL"):
+        policies.parse_put({"roles": None})
+
+
+def test_a_single_role_may_be_given_as_a_string():
+    assert policies.parse_put({"roles": "data_hot"}).roles == ("data_hot",)
 
 
 def test_unknown_roles_and_bad_names_fail_validation_as_es_words_them():
@@ -112,7 +118,7 @@ def test_delete_takes_wildcards_and_a_plain_name_must_exist():
     assert policies.delete(content, "zz*") is content
     with pytest.raises(policies.PolicyNotFound, match=r"autoscaling policy with name \[zz\] does not exist"):
         policies.delete(content, "zz")
-    assert "autoscaling" not in policies.delete(content, "*").metadata.customs
+    assert policies.delete(content, "*").metadata.customs["autoscaling"] == {"policies": {}}
 
 
 def test_the_api_may_not_change_or_delete_a_policy_file_settings_own():
@@ -120,8 +126,14 @@ def test_the_api_may_not_change_or_delete_a_policy_file_settings_own():
     with pytest.raises(IllegalArgument, match=r"\[p\] set as read-only by \[file_settings\]"):
         put(content, "p", {"roles": ["data_hot"], "deciders": {"fixed": {}}})
     with pytest.raises(IllegalArgument, match=r"\[p\] set as read-only by \[file_settings\]"):
-        policies.delete(content, "*")
+        policies.delete(content, "p")
     put(content, "other", {"roles": [], "deciders": {"fixed": {}}})  # other names stay free
+
+
+def test_a_wildcard_delete_is_checked_as_written_and_removes_reserved_policies_too():
+    # ES checks the request's name, not what it matches: ECK resets its policies this way.
+    content = reserving(put(EMPTY_CONTENT, "p", {"roles": [], "deciders": {"fixed": {}}}), "p")
+    assert policies.policies(policies.delete(content, "*")) == {}
 
 
 def test_the_reserved_state_handler_puts_what_the_file_names_and_deletes_what_it_dropped():
@@ -163,6 +175,18 @@ def test_fixed_processors_are_shown_only_when_set():
     assert result.required_capacity == Capacity(total=Resources(None, None, 5.0),
                                                 node=Resources(None, None, 2.5))
     assert result.reason_details == {"storage": None, "memory": None, "nodes": 2, "processors": 2.5}
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf"])
+def test_fixed_processors_must_be_a_finite_positive_count(text):
+    with pytest.raises(IllegalArgument, match=r"processors must be a positive number; provided \["):
+        FIXED.configuration({"processors": text})
+
+
+def test_processors_are_kept_to_five_decimals_as_es_keeps_them():
+    result = FIXED.scale(FIXED.configuration({"processors": "0.1", "nodes": "3"}), NO_NODES)
+    assert result.required_capacity.total.processors == 0.3
+    assert current([Resources(0, 0, 0.1)] * 3).total.processors == 0.3
 
 
 def test_fixed_with_nothing_set_leaves_the_capacity_undetermined():
@@ -236,29 +260,97 @@ def test_no_policies_is_an_empty_answer():
 # -- what the machine gives ----------------------------------------------------------------------
 
 
-def test_a_cgroup_v2_memory_limit_and_cpu_quota_bound_the_host(tmp_path):
+@pytest.fixture
+def eight_cpus(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+
+
+@pytest.fixture
+def in_root_cgroup(tmp_path):
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("0::/\n")
+    return proc
+
+
+def test_a_cgroup_v2_memory_limit_and_cpu_quota_bound_the_host(tmp_path, in_root_cgroup, eight_cpus):
     (tmp_path / "memory.max").write_text("1073741824\n")
     (tmp_path / "cpu.max").write_text("150000 100000\n")
-    assert memory_limit(tmp_path) == 1 << 30
-    assert total_memory_bytes(tmp_path) == 1 << 30
-    assert cpu_quota(tmp_path) == 1.5
-    assert available_processors(tmp_path) <= 2
+    assert memory_limit(tmp_path, in_root_cgroup) == 1 << 30
+    assert total_memory_bytes(tmp_path, in_root_cgroup) == 1 << 30
+    assert cpu_quota(tmp_path, in_root_cgroup) == 1.5
+    assert available_processors(tmp_path, in_root_cgroup) == 2  # the quota rounded up
+    assert available_processors(tmp_path / "none", in_root_cgroup) == 8
 
 
-def test_no_cgroup_limit_leaves_the_host_figures(tmp_path):
+def test_a_limit_on_a_parent_cgroup_binds_a_service_below_it(tmp_path, eight_cpus):
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("0::/system.slice/strata.service\n")
+    service = tmp_path / "system.slice" / "strata.service"
+    service.mkdir(parents=True)
+    (service / "memory.max").write_text("max\n")
+    (service / "cpu.max").write_text("300000 100000\n")
+    (tmp_path / "system.slice" / "memory.max").write_text("2147483648\n")
+    (tmp_path / "memory.max").write_text("4294967296\n")
+    assert memory_limit(tmp_path, proc) == 2 << 30
+    assert available_processors(tmp_path, proc) == 3
+
+
+def test_no_cgroup_limit_leaves_the_host_figures(tmp_path, in_root_cgroup, eight_cpus):
     (tmp_path / "memory.max").write_text("max\n")
     (tmp_path / "cpu.max").write_text("max 100000\n")
-    assert memory_limit(tmp_path) is None
-    assert cpu_quota(tmp_path) is None
-    assert total_memory_bytes(tmp_path) > 0
+    assert memory_limit(tmp_path, in_root_cgroup) is None
+    assert cpu_quota(tmp_path, in_root_cgroup) is None
+    assert total_memory_bytes(tmp_path, in_root_cgroup) > 0
+    assert available_processors(tmp_path, in_root_cgroup) == 8
 
 
-def test_a_cgroup_v1_quota_is_read_too(tmp_path):
-    (tmp_path / "cpu").mkdir()
-    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("50000")
-    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000")
-    (tmp_path / "memory").mkdir()
+def test_a_cgroup_v1_quota_and_limit_are_read_at_the_process_cgroup(tmp_path, eight_cpus):
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("4:memory:/pod/abc\n2:cpu,cpuacct:/pod/abc\n0::/\n")
+    quota = tmp_path / "cpu,cpuacct" / "pod" / "abc"
+    quota.mkdir(parents=True)
+    (quota / "cpu.cfs_quota_us").write_text("50000")
+    (quota / "cpu.cfs_period_us").write_text("100000")
+    memory = tmp_path / "memory" / "pod" / "abc"
+    memory.mkdir(parents=True)
+    (memory / "memory.limit_in_bytes").write_text("536870912")
     (tmp_path / "memory" / "memory.limit_in_bytes").write_text(str(2**63 - 4096))  # v1's "no limit"
-    assert cpu_quota(tmp_path) == 0.5
-    assert available_processors(tmp_path) == 1
-    assert memory_limit(tmp_path) is None
+    assert cpu_quota(tmp_path, proc) == 0.5
+    assert available_processors(tmp_path, proc) == 1
+    assert memory_limit(tmp_path, proc) == 512 << 20
+
+
+# -- asking the nodes ----------------------------------------------------------------------------
+
+
+class _Transport:
+    """Answers per address as the test says: resources, an error, or never."""
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+
+    async def execute(self, action, request, response_type, *, address=None, timeout=None):
+        import asyncio
+        what = self.behaviour[address]
+        if what == "hang":
+            await asyncio.Event().wait()
+        if isinstance(what, BaseException):
+            raise what
+        return what
+
+
+def test_a_node_that_fails_or_does_not_answer_counts_as_not_reported(monkeypatch):
+    import asyncio
+    from types import SimpleNamespace
+
+    from strata_node.autoscaling import service
+    from strata_node.transport.service import ConnectTransportError
+
+    monkeypatch.setattr(service, "NODE_INFO_TIMEOUT", 0.05)
+    answer = service.NodeResources(storage=100, memory=10, processors=2.0)
+    node = SimpleNamespace(node_id="m", transport=_Transport({
+        None: OSError("statvfs failed"),  # the master asking itself
+        "a:1": answer, "b:1": ConnectTransportError("[b:1] connect refused"), "c:1": "hang"}))
+    gathered = asyncio.run(service.AutoscalingService(node)._gather(
+        {"m": "m:1", "a": "a:1", "b": "b:1", "c": "c:1"}))
+    assert gathered == {"m": None, "a": Resources(100, 10, 2.0), "b": None, "c": None}

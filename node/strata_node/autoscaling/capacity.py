@@ -29,6 +29,11 @@ class Resources(NamedTuple):
 ZERO = Resources(0, 0, 0.0)
 
 
+def _add(a, b):
+    # Processors are kept to five decimals, as ES's Processors are.
+    return round(a + b, 5) if isinstance(a, float) or isinstance(b, float) else a + b
+
+
 class Capacity(NamedTuple):
     total: Resources
     node: Resources | None = None
@@ -50,7 +55,7 @@ def current(nodes: Iterable[Resources]) -> Capacity:
     total: Resources | None = None
     largest: Resources | None = None
     for node in nodes:
-        total = node if total is None else total.merge(node, lambda a, b: a + b)
+        total = node if total is None else total.merge(node, _add)
         largest = node if largest is None else largest.merge(node, max)
     if total is None or largest is None:
         return ZERO_CAPACITY

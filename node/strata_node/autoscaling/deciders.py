@@ -8,13 +8,13 @@ configures, plus every decider that is on by default and applies to its roles.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..common.errors import IllegalArgument
 from ..common.units import human_bytes, parse_bytes
-from ..settings import _float as float_setting
 from ..settings import _int as int_setting
 from .capacity import Capacity, Resources
 
@@ -79,6 +79,19 @@ class Decider:
         return out
 
 
+def processors(text: str, key: str) -> float:
+    """Processors.of: a finite count above zero, kept to five decimals."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"Failed to parse value [{text}] for setting [{key}]") from None
+    if not math.isfinite(value) or value <= 0.0:
+        java = {math.inf: "Infinity", -math.inf: "-Infinity"}
+        shown = "NaN" if math.isnan(value) else java.get(value, value)
+        raise ValueError(f"processors must be a positive number; provided [{shown}]")
+    return round(value, 5)
+
+
 # -- fixed -------------------------------------------------------------------------------------
 
 
@@ -101,13 +114,13 @@ def _fixed(configuration: Mapping[str, Any], context: Context) -> Result:
     node = Resources(storage, memory, processors)
     total = Resources(None if storage is None else storage * nodes,
                       None if memory is None else memory * nodes,
-                      None if processors is None else processors * nodes)
+                      None if processors is None else round(processors * nodes, 5))
     return Result(Capacity(total=total, node=node), summary, details)
 
 
 FIXED = Decider("fixed", ALL_ROLES, applies_to_empty_roles=True, default_on=False,
                 settings={"storage": SettingSpec(parse_bytes), "memory": SettingSpec(parse_bytes),
-                          "processors": SettingSpec(float_setting(0.0)),
+                          "processors": SettingSpec(processors),
                           "nodes": SettingSpec(int_setting(0))},
                 scale=_fixed)
 

@@ -72,16 +72,17 @@ def parse_put(body: Any) -> PutPolicy:
     roles: tuple[str, ...] | None = None
     deciders: dict[str, dict[str, str]] | None = None
     for key, value in body.items():
+        if value is None and key in ("roles", "deciders"):
+            raise XContentParseError(f"[put_autocaling_policy_request] {key} doesn't support values of type: "
+                                     "VALUE_NULL", line=1, column=2)
         if key == "roles":
-            if value is None:
-                continue
+            if isinstance(value, str):  # ObjectParser's string arrays take one string too
+                value = [value]
             if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
                 raise XContentParseError("[put_autocaling_policy_request] failed to parse field [roles]",
                                          line=1, column=2)
             roles = tuple(sorted(set(value)))
         elif key == "deciders":
-            if value is None:
-                continue
             if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
                 raise XContentParseError("[put_autocaling_policy_request] failed to parse field [deciders]",
                                          line=1, column=2)
@@ -119,8 +120,8 @@ def policies(content: ClusterStateContent) -> dict[str, dict[str, Any]]:
 
 def _with_policies(content: ClusterStateContent,
                    by_name: Mapping[str, dict[str, Any]]) -> ClusterStateContent:
-    value = {"policies": {n: {"policy": p} for n, p in sorted(by_name.items())}} if by_name else None
-    return with_custom(content, CUSTOM, value)
+    # Kept when empty, as ES keeps `{"policies": {}}` once the custom exists.
+    return with_custom(content, CUSTOM, {"policies": {n: {"policy": p} for n, p in sorted(by_name.items())}})
 
 
 def put(content: ClusterStateContent, name: str, request: PutPolicy, validate, *,
@@ -158,8 +159,10 @@ def delete(content: ClusterStateContent, name: str, *, check_reserved: bool = Tr
         names = [name]
     else:
         raise PolicyNotFound(name)
-    if check_reserved and names:
-        refuse_reserved(content.metadata.reserved_state, HANDLER, set(names),
+    if check_reserved:
+        # ES checks the name as given: `*` deletes reserved policies too (ECK resets its
+        # policies that way), a reserved name itself is refused.
+        refuse_reserved(content.metadata.reserved_state, HANDLER, {name},
                         f"delete autoscaling policy [{name}]")
     if not names:
         return content

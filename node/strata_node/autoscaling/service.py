@@ -38,7 +38,9 @@ DELETE_POLICY = "cluster:admin/autoscaling/delete_autoscaling_policy"
 GET_POLICY = "cluster:admin/autoscaling/get_autoscaling_policy"
 GET_CAPACITY = "cluster:admin/autoscaling/get_autoscaling_capacity"
 NODE_RESOURCES = "cluster:monitor/autoscaling/node_resources[n]"
-NODE_INFO_TIMEOUT = 15.0  # ES's xpack.autoscaling.memory.monitor.timeout default
+# ES fetches node info in the background (15 s); here the request waits for it, so the
+# bound stays under the clients' usual 10 s request timeout.
+NODE_INFO_TIMEOUT = 5.0
 
 
 class PutPolicyRequest(MasterNodeRequest):
@@ -144,11 +146,13 @@ class AutoscalingService:
     async def _gather(self, addresses: dict[str, str]) -> dict[str, Resources | None]:
         async def one(node_id: str, address: str) -> Resources | None:
             try:
-                answer: NodeResources = await self.node.transport.execute(
+                answer: NodeResources = await asyncio.wait_for(self.node.transport.execute(
                     NODE_RESOURCES, NodeResourcesRequest(), NodeResources,
-                    address=None if node_id == self.node.node_id else address, timeout=NODE_INFO_TIMEOUT)
-            except StrataError as e:
-                log.info("autoscaling: no resources from node [%s]: %s", node_id, e)
+                    address=None if node_id == self.node.node_id else address, timeout=NODE_INFO_TIMEOUT),
+                    NODE_INFO_TIMEOUT)
+            except (StrataError, OSError, TimeoutError) as e:
+                # Counted as not reported: the deciders then see no current capacity.
+                log.info("autoscaling: no resources from node [%s]: %r", node_id, e)
                 return None
             return Resources(answer.storage, answer.memory, answer.processors)
 
@@ -164,5 +168,4 @@ class AutoscalingService:
             return st.f_blocks * st.f_frsize, total_memory_bytes()
 
         storage, memory = await asyncio.to_thread(measure)
-        return NodeResources(storage=storage, memory=memory,
-                             processors=float(self.node.settings.get("node.processors")))
+        return NodeResources(storage=storage, memory=memory, processors=self.node.processors)

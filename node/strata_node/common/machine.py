@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 CGROUP = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
 
 
 def _read(path: Path) -> str | None:
@@ -29,62 +30,96 @@ def _meminfo_total() -> int:
     return 0
 
 
-def memory_limit(root: Path = CGROUP) -> int | None:
-    """The cgroup's memory limit in bytes (v2 `memory.max`, v1 `memory.limit_in_bytes`);
-    None when there is none."""
-    for path in (root / "memory.max", root / "memory" / "memory.limit_in_bytes"):
-        text = _read(path)
-        if text is None or text == "max":
+def own_cgroups(proc: Path = PROC_CGROUP) -> dict[str, str]:
+    """This process's cgroup per controller from /proc/self/cgroup: v2's unified
+    hierarchy under "", v1's under each controller's name."""
+    out: dict[str, str] = {}
+    for line in (_read(proc) or "").splitlines():
+        fields = line.split(":", 2)
+        if len(fields) != 3:
             continue
-        try:
-            value = int(text)
-        except ValueError:
-            continue
-        # cgroup v1 writes "no limit" as a huge page-rounded number.
-        if 0 < value < 1 << 62:
-            return value
-    return None
+        _, controllers, path = fields
+        for controller in controllers.split(",") if controllers else [""]:
+            out[controller] = path
+    return out
 
 
-def total_memory_bytes(root: Path = CGROUP) -> int:
+def _upwards(mount: Path, path: str | None):
+    """The cgroup's folder and each parent up to the mount: a limit set higher up binds
+    too (a service under a slice). Inside a container's own namespace the path is `/`."""
+    parts = [p for p in (path or "/").split("/") if p]
+    for n in range(len(parts), -1, -1):
+        yield mount.joinpath(*parts[:n])
+
+
+def _tightest(values) -> int | None:
+    found = [v for v in values if v is not None]
+    return min(found) if found else None
+
+
+def _number(text: str | None) -> int | None:
+    if text is None or text == "max":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    # cgroup v1 writes "no limit" as a huge page-rounded number.
+    return value if 0 < value < 1 << 62 else None
+
+
+def memory_limit(root: Path = CGROUP, proc: Path = PROC_CGROUP) -> int | None:
+    """The tightest memory limit on this process's cgroup and its parents, in bytes (v2
+    `memory.max`, v1 `memory.limit_in_bytes`); None when there is none."""
+    own = own_cgroups(proc)
+    v2 = (_number(_read(d / "memory.max")) for d in _upwards(root, own.get("")))
+    v1 = (_number(_read(d / "memory.limit_in_bytes")) for d in _upwards(root / "memory", own.get("memory")))
+    return _tightest([*v2, *v1])
+
+
+def total_memory_bytes(root: Path = CGROUP, proc: Path = PROC_CGROUP) -> int:
     host = _meminfo_total()
-    limit = memory_limit(root)
+    limit = memory_limit(root, proc)
     if limit is None:
         return host
     return min(host, limit) if host else limit
 
 
-def cpu_quota(root: Path = CGROUP) -> float | None:
-    """Processors the cgroup's CPU quota allows (v2 `cpu.max`, v1 cfs quota and period);
-    None when there is no quota."""
-    text = _read(root / "cpu.max")
-    if text:
-        quota, _, period = text.partition(" ")
-        if quota != "max":
-            try:
-                return int(quota) / int(period or "100000")
-            except ValueError:
-                pass
-    quota_text = _read(root / "cpu" / "cpu.cfs_quota_us")
-    period_text = _read(root / "cpu" / "cpu.cfs_period_us")
-    if quota_text and period_text:
-        try:
-            quota, period = int(quota_text), int(period_text)
-        except ValueError:
-            return None
-        if quota > 0 and period > 0:
-            return quota / period
-    return None
+def _v2_quota(folder: Path) -> float | None:
+    quota, _, period = (_read(folder / "cpu.max") or "max").partition(" ")
+    try:
+        return None if quota == "max" else int(quota) / int(period or "100000")
+    except ValueError:
+        return None
 
 
-def available_processors(root: Path = CGROUP) -> int:
+def _v1_quota(folder: Path) -> float | None:
+    try:
+        quota = int(_read(folder / "cpu.cfs_quota_us") or "-1")
+        period = int(_read(folder / "cpu.cfs_period_us") or "0")
+    except ValueError:
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def cpu_quota(root: Path = CGROUP, proc: Path = PROC_CGROUP) -> float | None:
+    """The tightest CPU quota on this process's cgroup and its parents, in processors (v2
+    `cpu.max`, v1 cfs quota over period); None when there is none."""
+    own = own_cgroups(proc)
+    v2 = (_v2_quota(d) for d in _upwards(root, own.get("")))
+    v1_mounts = [root / "cpu", root / "cpu,cpuacct"]
+    v1 = (_v1_quota(d) for mount in v1_mounts for d in _upwards(mount, own.get("cpu")))
+    return _tightest([*v2, *v1])
+
+
+def available_processors(root: Path = CGROUP, proc: Path = PROC_CGROUP) -> int:
     """Like Runtime.availableProcessors: the CPUs this process may run on, bounded by the
     cgroup's quota rounded up, at least one."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    quota = cpu_quota(root)
+    quota = cpu_quota(root, proc)
     if quota is not None:
         cpus = min(cpus, math.ceil(quota))
     return max(1, cpus)
