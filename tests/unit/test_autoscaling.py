@@ -8,7 +8,7 @@ import pytest
 from strata_node.autoscaling import policy as policies
 from strata_node.autoscaling.calculate import capacity, policy_capacity
 from strata_node.autoscaling.capacity import Capacity, Resources, current, upper_bound
-from strata_node.autoscaling.deciders import FIXED, Context, deciders_of, validate
+from strata_node.autoscaling.deciders import FIXED, Context, deciders_of
 from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 from strata_node.cluster.state import EMPTY_CONTENT
 from strata_node.common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
@@ -20,7 +20,7 @@ from strata_node.reservedstate.metadata import ReservedStateMetadata
 def put(content, name, body, **kw):
     request = policies.parse_put(body)
     policies.validate_put(name, request)
-    return policies.put(content, name, request, validate, **kw)
+    return policies.put(content, name, request, **kw)
 
 
 def reserving(content, *names):
@@ -156,7 +156,7 @@ def test_the_reserved_state_handler_refuses_a_bad_policy():
 
 # -- the fixed decider -------------------------------------------------------------------------
 
-NO_NODES = Context(roles=(), nodes=(), current_capacity=None)
+NO_NODES = Context(roles=(), current_capacity=None)
 
 
 def test_fixed_asks_for_its_settings_per_node_and_times_nodes_in_total():

@@ -388,13 +388,13 @@ class IndexAdmin:
                             functools.partial(self._set_index_state, state),
                             coordinate=functools.partial(self._coordinate_index_state, action))
         master.register(AUTO_PUT_MAPPING, AutoPutMappingRequest, AppliedVersion, self._auto_put_mapping,
-                        coordinate=functools.partial(self._applied_here, AUTO_PUT_MAPPING))
+                        coordinate=functools.partial(self.applied_here, AUTO_PUT_MAPPING))
         master.register(SHARD_STARTED, ShardStateRequest, AppliedVersion, self._shard_started)
         master.register(SHARD_FAILED, ShardStateRequest, AppliedVersion, self._shard_failed)
 
     # -- the coordinating side: checks that fail early, then the master, then waiting here ----
 
-    async def _applied_here(self, action: str, request: MasterNodeRequest, task: Task) -> AppliedVersion:
+    async def applied_here(self, action: str, request: MasterNodeRequest, task: Task) -> AppliedVersion:
         """The master's answer, once this node has applied the state carrying the change
         (so a request that follows on this node sees it)."""
         applied: AppliedVersion = await self.node.master_actions.on_master(action, request, task)
@@ -404,7 +404,7 @@ class IndexAdmin:
     async def _coordinate_create(self, request: CreateIndexRequest, task: Task) -> AppliedVersion:
         self.node.indices.check_create(request.name, orjson.loads(request.body))
         try:
-            applied = await self._applied_here(CREATE, request, task)
+            applied = await self.applied_here(CREATE, request, task)
         except ResourceAlreadyExists:
             # Another request created it first: let this node apply that state too, so
             # the caller can use the index at once.
@@ -431,7 +431,7 @@ class IndexAdmin:
             blocks.check(indices.metadata(name), blocks.METADATA_WRITE, deleting=True)
         if not request.names:
             return self._current_version()
-        return await self._applied_here(DELETE, request, task)
+        return await self.applied_here(DELETE, request, task)
 
     async def _coordinate_put_mapping(self, request: PutMappingRequest, task: Task) -> AppliedVersion:
         indices = self.node.indices
@@ -439,7 +439,7 @@ class IndexAdmin:
             names = resolve_names(indices, request.expression, request.options)
             request = msgspec.structs.replace(request, names=sorted(set(names)))
         indices.check_put_mapping(request.names, orjson.loads(request.source))
-        return await self._applied_here(PUT_MAPPING, request, task)
+        return await self.applied_here(PUT_MAPPING, request, task)
 
     async def _coordinate_update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
         indices = self.node.indices
@@ -459,7 +459,7 @@ class IndexAdmin:
                 blocks.check(indices.metadata(name), blocks.METADATA_WRITE)
         if not request.names or not settings:
             return self._current_version()
-        return await self._applied_here(UPDATE_SETTINGS, request, task)
+        return await self.applied_here(UPDATE_SETTINGS, request, task)
 
     async def _coordinate_index_state(self, action: str, request: IndexStateRequest,
                                       task: Task) -> IndexStateResponse:
@@ -484,7 +484,7 @@ class IndexAdmin:
 
     async def _coordinate_update_aliases(self, request: UpdateAliasesRequest, task: Task) -> AppliedVersion:
         aliases.parse_actions(orjson.loads(request.actions))  # a malformed request fails before the master
-        return await self._applied_here(UPDATE_ALIASES, request, task)
+        return await self.applied_here(UPDATE_ALIASES, request, task)
 
     def _current_version(self) -> AppliedVersion:
         """Nothing to change: the state this node has applied is as new as the answer."""
@@ -565,7 +565,7 @@ class IndexAdmin:
 
     # -- the master side: each handler is one cluster state update -----------------------
 
-    async def _submit(self, source: str, update) -> AppliedVersion:
+    async def submit(self, source: str, update) -> AppliedVersion:
         state = await self.node.coordination.submit(source, update)
         return AppliedVersion(term=state.term, version=state.version)
 
@@ -580,14 +580,14 @@ class IndexAdmin:
             created[:] = [build_index_metadata(request.name, composed)]
             return create_index(content, created[0])
 
-        applied = await self._submit(f"create-index [{request.name}]", update)
+        applied = await self.submit(f"create-index [{request.name}]", update)
         metadata = created[0]
         log.info("[%s] creating index, shards [%d]/[%d]", request.name, metadata.number_of_shards,
                  metadata.number_of_replicas)
         return applied
 
     async def _delete(self, request: DeleteIndicesRequest, task: Task) -> AppliedVersion:
-        applied = await self._submit(f"delete-index {request.names}",
+        applied = await self.submit(f"delete-index {request.names}",
                                      lambda content: delete_indices(content, request.names))
         log.info("%s deleting indices", request.names)
         return applied
@@ -595,7 +595,7 @@ class IndexAdmin:
     async def _set_index_state(self, state: str, request: IndexStateRequest,
                                task: Task) -> IndexStateResponse:
         changed: list[str] = []
-        applied = await self._submit(f"{state}-indices {request.names}",
+        applied = await self.submit(f"{state}-indices {request.names}",
                                      lambda content: set_index_state(content, request.names, state, changed))
         if changed:
             log.info("%s %s", "closing indices" if state == "close" else "opening indices", changed)
@@ -603,31 +603,31 @@ class IndexAdmin:
 
     async def _update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
         settings = orjson.loads(request.settings)
-        return await self._submit(f"update-settings {request.names}",
+        return await self.submit(f"update-settings {request.names}",
                                   lambda content: update_settings(content, request.names, settings))
 
     async def _put_mapping(self, request: PutMappingRequest, task: Task) -> AppliedVersion:
         source = orjson.loads(request.source)
-        return await self._submit(f"put-mapping {request.names}",
+        return await self.submit(f"put-mapping {request.names}",
                                   lambda content: put_mapping(content, request.names, source))
 
     async def _update_aliases(self, request: UpdateAliasesRequest, task: Task) -> AppliedVersion:
         actions = aliases.parse_actions(orjson.loads(request.actions))
-        return await self._submit("index-aliases", lambda content: update_aliases(content, actions))
+        return await self.submit("index-aliases", lambda content: update_aliases(content, actions))
 
     async def _auto_put_mapping(self, request: AutoPutMappingRequest, task: Task) -> AppliedVersion:
         wanted = orjson.loads(request.mapping)
-        return await self._submit(f"dynamic-mapping [{request.name}]", lambda content: merge_dynamic_mapping(
+        return await self.submit(f"dynamic-mapping [{request.name}]", lambda content: merge_dynamic_mapping(
             content, request.name, request.uuid, wanted))
 
     async def _shard_started(self, request: ShardStateRequest, task: Task) -> AppliedVersion:
-        return await self._submit(f"shard-started [{request.index}][{request.shard}]",
+        return await self.submit(f"shard-started [{request.index}][{request.shard}]",
                                   lambda content: start_shard(content, request.index, request.shard,
                                                               request.allocation_id))
 
     async def _shard_failed(self, request: ShardStateRequest, task: Task) -> AppliedVersion:
         log.warning("[%s][%d] shard failed: %s", request.index, request.shard, request.reason)
-        return await self._submit(f"shard-failed [{request.index}][{request.shard}]",
+        return await self.submit(f"shard-failed [{request.index}][{request.shard}]",
                                   lambda content: fail_shard(content, request.index, request.shard,
                                                              request.allocation_id, request.reason,
                                                              request.primary_term))

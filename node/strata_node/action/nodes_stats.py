@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import ES_COMPAT_VERSION
 from ..common.errors import StrataError
+from ..common.machine import meminfo
 from ..index.shard import IndexShard
 from ..tasks.task import Task
 from ..transport.wire import Message
@@ -84,19 +85,6 @@ def role_letters(roles) -> str:
 
 
 # -- the machine and the process ---------------------------------------------------------
-
-
-def _meminfo() -> dict[str, int]:
-    out = {}
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            name, _, rest = line.partition(":")
-            parts = rest.split()
-            if parts:
-                out[name] = int(parts[0]) * (1024 if len(parts) > 1 else 1)
-    except OSError:
-        pass
-    return out
 
 
 def _proc_cpu_times() -> tuple[float, float] | None:
@@ -213,7 +201,7 @@ def shard_figures(shard: IndexShard) -> dict[str, Any]:
 
 
 def _os_stats(now_ms: int, machine_percent: int) -> dict[str, Any]:
-    info = _meminfo()
+    info = meminfo()
     total = info.get("MemTotal", 0)
     free = info.get("MemAvailable", info.get("MemFree", 0))
     used = max(total - free, 0)
@@ -258,7 +246,7 @@ def _process_stats(now_ms: int, process_percent: int) -> dict[str, Any]:
 
 def _jvm_stats(now_ms: int) -> dict[str, Any]:
     rss = _rss_bytes()
-    total = _meminfo().get("MemTotal", 0) or rss
+    total = meminfo().get("MemTotal", 0) or rss
     import gc
 
     collections = gc.get_stats()

@@ -115,7 +115,7 @@ class TemplateActions:
         for action in DELETES:
             master.register(action, DeleteTemplatesRequest, AppliedVersion,
                             functools.partial(self._delete, action),
-                            coordinate=functools.partial(self._applied_here, action))
+                            coordinate=functools.partial(self.node.index_admin.applied_here, action))
         for action in GETS:
             self.node.transport.register(action, GetTemplatesRequest, GetTemplatesResponse,
                                          functools.partial(self._get, action))
@@ -128,12 +128,7 @@ class TemplateActions:
     async def _coordinate_put(self, action: str, request: PutTemplateRequest, task: Task) -> AppliedVersion:
         parse, _, _ = PUTS[action]
         parse(orjson.loads(request.body))  # a malformed template never reaches the master
-        return await self._applied_here(action, request, task)
-
-    async def _applied_here(self, action: str, request: MasterNodeRequest, task: Task) -> AppliedVersion:
-        applied: AppliedVersion = await self.node.master_actions.on_master(action, request, task)
-        await self.node.index_admin.wait_for_version(applied.term, applied.version)
-        return applied
+        return await self.node.index_admin.applied_here(action, request, task)
 
     # -- reads: this node's applied state, caught up with the master's unless `local` -----
 
@@ -159,19 +154,15 @@ class TemplateActions:
 
     # -- the master side: each handler is one cluster state update -----------------------
 
-    async def _submit(self, source: str, update) -> AppliedVersion:
-        state = await self.node.coordination.submit(source, update)
-        return AppliedVersion(term=state.term, version=state.version)
-
     async def _put(self, action: str, request: PutTemplateRequest, task: Task) -> AppliedVersion:
         parse, put, source = PUTS[action]
         template = parse(orjson.loads(request.body))
-        return await self._submit(f"{source} [{request.name}]", lambda content: put(
+        return await self.node.index_admin.submit(f"{source} [{request.name}]", lambda content: put(
             content, request.name, template, create=request.create))
 
     async def _delete(self, action: str, request: DeleteTemplatesRequest, task: Task) -> AppliedVersion:
         delete, source = DELETES[action]
-        return await self._submit(f"{source} [{','.join(request.names)}]",
+        return await self.node.index_admin.submit(f"{source} [{','.join(request.names)}]",
                                   lambda content: delete(content, request.names))
 
 

@@ -37,8 +37,7 @@ def policy_capacity(name: str, policy: Mapping[str, Any], nodes: Iterable[Discov
     have = current(node_resources(n, reported.get(n.id)) for n in members)
     # Deciders see the current capacity only when every node reported it (ES's "accurate").
     accurate = all(reported.get(n.id) is not None for n in members)
-    context = Context(roles=roles, nodes=tuple(n.name for n in members),
-                      current_capacity=have if accurate else None)
+    context = Context(roles=roles, current_capacity=have if accurate else None)
     results: dict[str, Result] = {}
     for decider_name, configuration in deciders_of(name, roles, policy["deciders"], known).items():
         results[decider_name] = known[decider_name].scale(configuration, context)

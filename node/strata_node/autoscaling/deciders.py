@@ -18,16 +18,12 @@ from ..common.units import human_bytes, parse_bytes
 from ..settings import _int as int_setting
 from .capacity import Capacity, Resources
 
-ALL_ROLES = None  # a decider for every role
-
 
 class Context(NamedTuple):
-    """What a decider reads (AutoscalingDeciderContext): the policy's roles, the names
-    of the nodes that have exactly those roles, and what they have now (None unless
-    every one of them reported it)."""
+    """What a decider reads (AutoscalingDeciderContext): the policy's roles and what its
+    nodes have now (None unless every one of them reported it)."""
 
     roles: tuple[str, ...]
-    nodes: tuple[str, ...]
     current_capacity: Capacity | None
 
 
@@ -47,17 +43,13 @@ class Result(NamedTuple):
 
 
 @dataclass(frozen=True)
-class SettingSpec:
-    parse: Callable[[str, str], Any]  # (text, key) -> value, ValueError on a bad one
-
-
-@dataclass(frozen=True)
 class Decider:
     name: str
     roles: frozenset[str] | None  # None: every role
     applies_to_empty_roles: bool
     default_on: bool
-    settings: Mapping[str, SettingSpec]
+    # setting -> its reader, (text, key) -> value, raising ValueError for a bad one
+    settings: Mapping[str, Callable[[str, str], Any]]
     scale: Callable[[Mapping[str, Any], Context], Result]
 
     def applies_to(self, roles: tuple[str, ...]) -> bool:
@@ -69,11 +61,11 @@ class Decider:
         """Each configured setting read; unknown ones and bad values are refused."""
         out = {}
         for key, text in raw.items():
-            spec = self.settings.get(key)
-            if spec is None:
+            read = self.settings.get(key)
+            if read is None:
                 raise IllegalArgument(f"unknown setting [{key}] for decider [{self.name}]")
             try:
-                out[key] = spec.parse(text, key)
+                out[key] = read(text, key)
             except ValueError as e:
                 raise IllegalArgument(str(e)) from None
         return out
@@ -104,11 +96,11 @@ def _fixed(configuration: Mapping[str, Any], context: Context) -> Result:
     details: dict[str, Any] = {"storage": None if storage is None else human_bytes(storage),
                                "memory": None if memory is None else human_bytes(memory),
                                "nodes": nodes}
-    shown = {k: "null" if v is None else v for k, v in details.items()}
     if processors is not None:
         details["processors"] = processors
+    shown = {k: "null" if v is None else v for k, v in {**details, "processors": processors}.items()}
     summary = (f"fixed storage [{shown['storage']}] memory [{shown['memory']}] "
-               f"processors [{'null' if processors is None else processors}] nodes [{nodes}]")
+               f"processors [{shown['processors']}] nodes [{nodes}]")
     if storage is None and memory is None and processors is None:
         return Result(None, summary, details)
     node = Resources(storage, memory, processors)
@@ -118,10 +110,9 @@ def _fixed(configuration: Mapping[str, Any], context: Context) -> Result:
     return Result(Capacity(total=total, node=node), summary, details)
 
 
-FIXED = Decider("fixed", ALL_ROLES, applies_to_empty_roles=True, default_on=False,
-                settings={"storage": SettingSpec(parse_bytes), "memory": SettingSpec(parse_bytes),
-                          "processors": SettingSpec(processors),
-                          "nodes": SettingSpec(int_setting(0))},
+FIXED = Decider("fixed", roles=None, applies_to_empty_roles=True, default_on=False,
+                settings={"storage": parse_bytes, "memory": parse_bytes, "processors": processors,
+                          "nodes": int_setting(0)},
                 scale=_fixed)
 
 DECIDERS: dict[str, Decider] = {d.name: d for d in (FIXED,)}
@@ -148,6 +139,3 @@ def deciders_of(name: str, roles: tuple[str, ...], configured: Mapping[str, Mapp
                               f"[[{', '.join(roles)}]]")
     return out
 
-
-def validate(name: str, roles: tuple[str, ...], configured: Mapping[str, Mapping[str, str]]) -> None:
-    deciders_of(name, roles, configured)

@@ -12,12 +12,15 @@ every value a string. The custom's shape is ES's,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..cluster.state import ClusterStateContent, with_custom
 from ..common.errors import ActionRequestValidation, IllegalArgument, StrataError, XContentParseError
 from ..common.patterns import simple_match
+from ..index.metadata import setting_string
 from ..reservedstate.metadata import refuse_reserved
+from ..settings import flatten
+from .deciders import deciders_of
 
 CUSTOM = "autoscaling"
 HANDLER = "autoscaling"  # the reserved state handler that may own policies
@@ -37,31 +40,11 @@ class PolicyNotFound(StrataError):
         super().__init__(f"autoscaling policy with name [{name}] does not exist")
 
 
-class PutPolicy:
+class PutPolicy(NamedTuple):
     """A put request's body: None for a field not given, which an existing policy keeps."""
 
-    __slots__ = ("deciders", "roles")
-
-    def __init__(self, roles: tuple[str, ...] | None, deciders: dict[str, dict[str, str]] | None):
-        self.roles = roles
-        self.deciders = deciders
-
-
-def _flat_settings(value: Any, prefix: str, out: dict[str, str]) -> None:
-    """Settings.fromXContent: nested objects flatten into dotted keys, values become text."""
-    for key, inner in value.items():
-        name = f"{prefix}{key}"
-        if isinstance(inner, dict):
-            _flat_settings(inner, f"{name}.", out)
-        elif isinstance(inner, list):
-            raise XContentParseError("[put_autocaling_policy_request] failed to parse field [deciders]",
-                                     line=1, column=2)
-        elif inner is None:
-            continue
-        elif isinstance(inner, bool):
-            out[name] = "true" if inner else "false"
-        else:
-            out[name] = str(inner)
+    roles: tuple[str, ...] | None
+    deciders: dict[str, dict[str, str]] | None
 
 
 def parse_put(body: Any) -> PutPolicy:
@@ -88,9 +71,12 @@ def parse_put(body: Any) -> PutPolicy:
                                          line=1, column=2)
             deciders = {}
             for name, settings in sorted(value.items()):
-                flat: dict[str, str] = {}
-                _flat_settings(settings, "", flat)
-                deciders[name] = dict(sorted(flat.items()))
+                # Settings.fromXContent: nested objects flatten into dotted keys, values become text.
+                flat = flatten(settings)
+                if any(isinstance(v, list) for v in flat.values()):  # no decider reads a list
+                    raise XContentParseError(
+                        "[put_autocaling_policy_request] failed to parse field [deciders]", line=1, column=2)
+                deciders[name] = {k: setting_string(v) for k, v in sorted(flat.items()) if v is not None}
         else:
             raise XContentParseError(f"[put_autocaling_policy_request] unknown field [{key}]",
                                      line=1, column=2)
@@ -109,6 +95,13 @@ def validate_put(name: str, put: PutPolicy) -> None:
         raise ActionRequestValidation(errors)
 
 
+def read_put(name: str, body: Any) -> PutPolicy:
+    """A put body read and checked, as the API and the file settings handler take it."""
+    request = parse_put(body)
+    validate_put(name, request)
+    return request
+
+
 # -- the custom ------------------------------------------------------------------------------
 
 
@@ -124,12 +117,12 @@ def _with_policies(content: ClusterStateContent,
     return with_custom(content, CUSTOM, {"policies": {n: {"policy": p} for n, p in sorted(by_name.items())}})
 
 
-def put(content: ClusterStateContent, name: str, request: PutPolicy, validate, *,
+def put(content: ClusterStateContent, name: str, request: PutPolicy, *,
         check_reserved: bool = True) -> ClusterStateContent:
     """TransportPutAutoscalingPolicyAction#putAutoscalingPolicy: a new policy needs roles
     (an empty list is a choice); an existing one keeps what the request leaves out, and a
-    given decider map replaces the old one whole. `validate(name, roles, deciders)` checks
-    the result against the deciders this node knows. An unchanged policy is no change."""
+    given decider map replaces the old one whole. The result must be a policy the deciders
+    this node knows can run. An unchanged policy is no change."""
     if check_reserved:
         refuse_reserved(content.metadata.reserved_state, HANDLER, {name},
                         f"put autoscaling policy [{name}]")
@@ -143,7 +136,7 @@ def put(content: ClusterStateContent, name: str, request: PutPolicy, validate, *
     else:
         roles = request.roles if request.roles is not None else tuple(existing["roles"])
         deciders = request.deciders if request.deciders is not None else existing["deciders"]
-    validate(name, roles, deciders)
+    deciders_of(name, roles, deciders)
     policy = {"roles": list(roles), "deciders": {d: dict(s) for d, s in sorted(deciders.items())}}
     if policy == existing:
         return content

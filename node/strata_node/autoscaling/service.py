@@ -27,9 +27,8 @@ from ..common.machine import total_memory_bytes
 from ..tasks.task import Task
 from ..transport.wire import Message
 from . import policy as policies
-from .calculate import capacity
+from .calculate import capacity, policy_nodes
 from .capacity import Resources
-from .deciders import validate
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +78,6 @@ class NodeResources(Message):
     processors: float
 
 
-def _parse(name: str, body: bytes) -> policies.PutPolicy:
-    request = policies.parse_put(orjson.loads(body))
-    policies.validate_put(name, request)
-    return request
-
-
 class AutoscalingService:
     def __init__(self, node):
         self.node = node
@@ -94,7 +87,7 @@ class AutoscalingService:
         master.register(PUT_POLICY, PutPolicyRequest, AppliedVersion, self._put,
                         coordinate=self._coordinate_put)
         master.register(DELETE_POLICY, DeletePolicyRequest, AppliedVersion, self._delete,
-                        coordinate=functools.partial(self._applied_here, DELETE_POLICY))
+                        coordinate=functools.partial(self.node.index_admin.applied_here, DELETE_POLICY))
         master.register(GET_CAPACITY, GetCapacityRequest, CapacityResponse, self._capacity)
         self.node.transport.register(GET_POLICY, GetPolicyRequest, GetPolicyResponse, self._get)
         self.node.transport.register(NODE_RESOURCES, NodeResourcesRequest, NodeResources, self._resources)
@@ -102,15 +95,9 @@ class AutoscalingService:
     # -- the coordinating side -----------------------------------------------------------
 
     async def _coordinate_put(self, request: PutPolicyRequest, task: Task) -> AppliedVersion:
-        _parse(request.name, request.body)  # a malformed policy never reaches the master
-        return await self._applied_here(PUT_POLICY, request, task)
-
-    async def _applied_here(self, action: str, request: MasterNodeRequest, task: Task) -> AppliedVersion:
-        """The change made on the master, then applied here, so a read that follows on
-        this node sees it."""
-        applied: AppliedVersion = await self.node.master_actions.on_master(action, request, task)
-        await self.node.index_admin.wait_for_version(applied.term, applied.version)
-        return applied
+        policies.read_put(request.name, orjson.loads(request.body))  # a bad policy never reaches the master
+        # Applied here before the answer, so a read that follows on this node sees it.
+        return await self.node.index_admin.applied_here(PUT_POLICY, request, task)
 
     async def _get(self, request: GetPolicyRequest, task: Task) -> GetPolicyResponse:
         await catch_up_with_master(self.node, request.master_timeout)
@@ -121,26 +108,22 @@ class AutoscalingService:
 
     # -- the master side -----------------------------------------------------------------
 
-    async def _submit(self, source: str, update) -> AppliedVersion:
-        state = await self.node.coordination.submit(source, update)
-        return AppliedVersion(term=state.term, version=state.version)
-
     async def _put(self, request: PutPolicyRequest, task: Task) -> AppliedVersion:
-        put = _parse(request.name, request.body)
-        return await self._submit(f"put autoscaling policy [{request.name}]", lambda content: policies.put(
-            content, request.name, put, validate))
+        put = policies.read_put(request.name, orjson.loads(request.body))
+        return await self.node.index_admin.submit(f"put autoscaling policy [{request.name}]",
+                                                  lambda content: policies.put(content, request.name, put))
 
     async def _delete(self, request: DeletePolicyRequest, task: Task) -> AppliedVersion:
-        return await self._submit(f"delete autoscaling policy [{request.name}]",
-                                  lambda content: policies.delete(content, request.name))
+        return await self.node.index_admin.submit(f"delete autoscaling policy [{request.name}]",
+                                                  lambda content: policies.delete(content, request.name))
 
     async def _capacity(self, request: GetCapacityRequest, task: Task) -> CapacityResponse:
         state = self.node.coordination.applied_state
         content = self.node.coordination.content
         by_name = policies.policies(content)
         nodes = [d for d in state.node_details.values() if d.id in state.nodes] if state is not None else []
-        wanted = {n.id for n in nodes if any(set(n.roles) == set(p["roles"]) for p in by_name.values())}
-        reported = await self._gather({n.id: n.transport_address for n in nodes if n.id in wanted})
+        reported = await self._gather({n.id: n.transport_address for p in by_name.values()
+                                       for n in policy_nodes(p["roles"], nodes)})
         return CapacityResponse(body=capacity(by_name, nodes, reported))
 
     async def _gather(self, addresses: dict[str, str]) -> dict[str, Resources | None]:

@@ -22,12 +22,15 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def _meminfo_total() -> int:
-    text = _read(Path("/proc/meminfo")) or ""
-    for line in text.splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) * 1024
-    return 0
+def meminfo() -> dict[str, int]:
+    """/proc/meminfo in bytes (counts without a unit as they are); empty if unreadable."""
+    out = {}
+    for line in (_read(Path("/proc/meminfo")) or "").splitlines():
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts:
+            out[name] = int(parts[0]) * (1024 if len(parts) > 1 else 1)
+    return out
 
 
 def own_cgroups(proc: Path = PROC_CGROUP) -> dict[str, str]:
@@ -78,7 +81,7 @@ def memory_limit(root: Path = CGROUP, proc: Path = PROC_CGROUP) -> int | None:
 
 
 def total_memory_bytes(root: Path = CGROUP, proc: Path = PROC_CGROUP) -> int:
-    host = _meminfo_total()
+    host = meminfo().get("MemTotal", 0)
     limit = memory_limit(root, proc)
     if limit is None:
         return host

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..autoscaling import policy as policies
-from ..autoscaling.deciders import validate
 from ..cluster.state import ClusterStateContent
 from ..common.errors import IllegalArgument
 from .handler import ReservedStateHandler, TransformResult
@@ -30,11 +29,9 @@ class AutoscalingHandler(ReservedStateHandler):
             raise IllegalArgument(f"[{self.name}] must be an object of policies by name")
         requests = {}
         for name, body in sorted(source.items()):
-            request = policies.parse_put(body)
-            policies.validate_put(name, request)
-            requests[name] = request
+            requests[name] = policies.read_put(name, body)
         for name, request in requests.items():
-            content = policies.put(content, name, request, validate, check_reserved=False)
+            content = policies.put(content, name, request, check_reserved=False)
         stored = policies.policies(content)
         for name in sorted(previous_keys - set(requests)):
             if name in stored:  # gone already (deleted before the file reserved it): nothing to do

@@ -68,8 +68,10 @@ def find(content: ClusterStateContent, uuid: str) -> dict[str, Any] | None:
     return next((e for e in entries(content) if e["uuid"] == uuid), None)
 
 
-def _with(content: ClusterStateContent, key: str, items: list[dict[str, Any]]) -> ClusterStateContent:
-    return with_custom(content, key, items)
+def in_use(content: ClusterStateContent, repository: str) -> bool:
+    """The repository takes a snapshot or deletes some."""
+    return any(e["repository"] == repository for e in entries(content)) or \
+        any(d["repository"] == repository for d in deletions(content))
 
 
 def add(content: ClusterStateContent, entry: dict[str, Any]) -> ClusterStateContent:
@@ -81,7 +83,7 @@ def add(content: ClusterStateContent, entry: dict[str, Any]) -> ClusterStateCont
                                                             "in-progress in [" + repository + "]")
     if any(e["repository"] == repository and e["snapshot"] == name for e in entries(content)):
         raise InvalidSnapshotName(repository, name, "snapshot with the same name is already in-progress")
-    return _with(content, CUSTOM, [*entries(content), entry])
+    return with_custom(content, CUSTOM, [*entries(content), entry])
 
 
 def update_shard(content: ClusterStateContent, uuid: str, key: str, state: str,
@@ -101,14 +103,14 @@ def update_shard(content: ClusterStateContent, uuid: str, key: str, state: str,
         if stats is not None:
             updated["stats"] = stats
         items[i] = {**entry, "shards": {**entry["shards"], key: updated}}
-        return _with(content, CUSTOM, items)
+        return with_custom(content, CUSTOM, items)
     return content
 
 
 def remove(content: ClusterStateContent, uuid: str) -> ClusterStateContent:
     items = entries(content)
     kept = [e for e in items if e["uuid"] != uuid]
-    return content if len(kept) == len(items) else _with(content, CUSTOM, kept)
+    return content if len(kept) == len(items) else with_custom(content, CUSTOM, kept)
 
 
 def abort(content: ClusterStateContent, uuid: str) -> ClusterStateContent:
@@ -119,7 +121,7 @@ def abort(content: ClusterStateContent, uuid: str) -> ClusterStateContent:
     for i, entry in enumerate(items):
         if entry["uuid"] == uuid and entry["state"] != "ABORTED":
             items[i] = {**entry, "state": "ABORTED"}
-            return _with(content, CUSTOM, items)
+            return with_custom(content, CUSTOM, items)
     return content
 
 
@@ -150,13 +152,13 @@ def add_deletion(content: ClusterStateContent, deletion: dict[str, Any]) -> Clus
     if restoring:
         raise ConcurrentSnapshotExecution(repository, names, "cannot delete snapshot during a restore in "
                                                              f"progress in {restoring}")
-    return _with(content, DELETIONS, [*deletions(content), deletion])
+    return with_custom(content, DELETIONS, [*deletions(content), deletion])
 
 
 def remove_deletion(content: ClusterStateContent, deletion_id: str) -> ClusterStateContent:
     items = deletions(content)
     kept = [d for d in items if d["id"] != deletion_id]
-    return content if len(kept) == len(items) else _with(content, DELETIONS, kept)
+    return content if len(kept) == len(items) else with_custom(content, DELETIONS, kept)
 
 
 def indices_being_snapshotted(content: ClusterStateContent, names: list[str]) -> list[str]:

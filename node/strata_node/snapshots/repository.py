@@ -33,6 +33,7 @@ from ..common.errors import ActionRequestValidation, StrataError
 from ..common.patterns import simple_match_any
 from ..common.units import parse_bytes
 from ..index.metadata import setting_string
+from ..settings import flatten
 from .blobs import BlobAlreadyExists, BlobContainer, BlobMissing, FsBlobContainer
 from .s3 import (
     DEFAULT_BUFFER_SIZE,
@@ -103,8 +104,7 @@ def parse_definition(name: str, body: Any) -> dict[str, Any]:
     settings = body.get("settings") or {}
     if not isinstance(settings, dict):
         raise RepositoryError(name, "[settings] must be an object")
-    flat: dict[str, Any] = {}
-    _flatten("", settings, flat)
+    flat = {key: setting_string(value) for key, value in flatten(settings).items()}
     for rate in (SNAPSHOT_RATE, RESTORE_RATE):
         try:
             rate_of(flat, rate)
@@ -134,15 +134,6 @@ def s3_buffer_size(name: str, settings: Mapping[str, Any]) -> int:
         raise RepositoryError(name, f"failed to parse value [{raw}] for setting [buffer_size], must be "
                                     f">= [5mb] and <= [5gb]")
     return size
-
-
-def _flatten(prefix: str, value: Mapping[str, Any], out: dict[str, Any]) -> None:
-    for key, item in value.items():
-        full = f"{prefix}{key}"
-        if isinstance(item, Mapping):
-            _flatten(full + ".", item, out)
-        else:
-            out[full] = setting_string(item)
 
 
 def location_of(name: str, settings: Mapping[str, Any], path_repo: list[str]) -> Path:
@@ -216,10 +207,15 @@ def with_repositories(content: ClusterStateContent, repositories: dict[str, Any]
     return with_custom(content, CUSTOM, repositories)
 
 
+def same_definition(stored: Mapping[str, Any], definition: Mapping[str, Any]) -> bool:
+    """A stored repository (which also carries its generation) is the one `definition` puts."""
+    return {k: stored[k] for k in ("type", "settings")} == definition
+
+
 def put(content: ClusterStateContent, name: str, definition: dict[str, Any]) -> ClusterStateContent:
     repositories = of(content)
     existing = repositories.get(name)
-    if existing is not None and {k: existing[k] for k in ("type", "settings")} == definition:
+    if existing is not None and same_definition(existing, definition):
         return content  # the same definition again changes nothing
     # A changed definition may point elsewhere: its generation is read from there again.
     repositories[name] = {**definition, "generation": None}

@@ -23,7 +23,6 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import msgspec
@@ -31,6 +30,7 @@ import orjson
 
 from .. import ES_COMPAT_VERSION
 from ..action.master import MasterNodeRequest
+from ..allocation.deciders import es_time
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
 from ..common.errors import IllegalArgument, IllegalState, NotMasterError, ParseError, StrataError
 from ..common.flags import parse_flag
@@ -46,7 +46,13 @@ from ..transport.wire import Empty, Message
 from . import in_progress, repository
 from .blobs import BlobMissing
 from .in_progress import InvalidSnapshotName, SnapshotFailure
-from .shards import SNAPSHOT_SHARD, ShardSnapshotRequest, ShardSnapshotResponse, shard_container
+from .shards import (
+    SNAPSHOT_SHARD,
+    ShardSnapshotRequest,
+    ShardSnapshotResponse,
+    repository_container,
+    shard_container,
+)
 
 log = logging.getLogger("strata.snapshots")
 
@@ -295,10 +301,6 @@ def snapshot_info(entry: Mapping[str, Any], end_ms: int) -> dict[str, Any]:
     return info
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
 def brief(rendered: Mapping[str, Any]) -> dict[str, Any]:
     """A rendered snapshot as `verbose=false` shows it."""
     return {k: rendered[k] for k in ("snapshot", "uuid", "repository", "indices", "data_streams", "state")}
@@ -316,10 +318,10 @@ def render_info(info: Mapping[str, Any], repository_name: str) -> dict[str, Any]
     if info.get("reason"):
         out["reason"] = info["reason"]
     start = info["start_time_in_millis"]
-    out.update({"start_time": _iso(start), "start_time_in_millis": start})
+    out.update({"start_time": es_time(start), "start_time_in_millis": start})
     end = info.get("end_time_in_millis")
     if end:
-        out.update({"end_time": _iso(end), "end_time_in_millis": end, "duration_in_millis": end - start})
+        out.update({"end_time": es_time(end), "end_time_in_millis": end, "duration_in_millis": end - start})
     else:
         out["duration_in_millis"] = int(time.time() * 1000) - start
     out.update({"failures": info["failures"], "shards": info["shards"],
@@ -508,11 +510,6 @@ class SnapshotsService:
         self._completions: dict[str, list[asyncio.Future]] = {}  # snapshot uuid -> waiters for its info
         self.aborted: set[str] = set()  # uuids of the snapshots a deletion aborted, as last applied
         self.running: set[str] = set()  # uuids of every snapshot under way, as last applied
-        self._in_flight: set[tuple[str, str]] = set()  # (snapshot uuid, shard key) asked of a node
-
-    @property
-    def stores(self) -> repository.Stores:
-        return self.node.repository_stores
 
     def register(self) -> None:
         master = self.node.master_actions
@@ -537,9 +534,9 @@ class SnapshotsService:
         executor = self.node.executors["snapshot_meta"]
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
-    def _blobs(self, content: ClusterStateContent, name: str):
+    async def _blobs(self, content: ClusterStateContent, name: str):
         definition = repository.get(content, name)
-        return definition, self.stores.container(name, definition)
+        return definition, await repository_container(self.node, name, definition)
 
     async def _repository_data(self, name: str, definition: Mapping[str, Any],
                                blobs) -> repository.RepositoryData:
@@ -550,7 +547,7 @@ class SnapshotsService:
 
     async def _put_repository(self, request: PutRepositoryRequest, task: Task) -> Empty:
         definition = orjson.loads(request.definition)
-        blobs = self.stores.container(request.name, definition)
+        blobs = await repository_container(self.node, request.name, definition)
         if not repository.is_readonly(definition):
             await self._off_loop(blobs.create)
         await self.node.coordination.submit(
@@ -564,10 +561,9 @@ class SnapshotsService:
     @staticmethod
     def _checked_put(content: ClusterStateContent, name: str,
                      definition: dict[str, Any]) -> ClusterStateContent:
-        if any(e["repository"] == name for e in in_progress.entries(content)) or \
-                any(d["repository"] == name for d in in_progress.deletions(content)):
+        if in_progress.in_use(content, name):
             existing = repository.of(content).get(name)
-            if existing is not None and {k: existing[k] for k in ("type", "settings")} != definition:
+            if existing is not None and not repository.same_definition(existing, definition):
                 raise repository_in_use(name)
         return repository.put(content, name, definition)
 
@@ -575,8 +571,7 @@ class SnapshotsService:
         def update(content: ClusterStateContent) -> ClusterStateContent:
             names = [n for n in repository.of(content) if simple_match_any(request.names, n)]
             for name in names:
-                if any(e["repository"] == name for e in in_progress.entries(content)) or \
-                        any(d["repository"] == name for d in in_progress.deletions(content)):
+                if in_progress.in_use(content, name):
                     raise repository_in_use(name)
             return repository.delete(content, request.names)
 
@@ -589,7 +584,7 @@ class SnapshotsService:
         folder for snapshots and restores to work."""
         node = self.node
         content = node.coordination.content
-        definition, blobs = self._blobs(content, request.name)
+        definition, blobs = await self._blobs(content, request.name)
         seed = random_base64_uuid()
         tests = blobs.child(f"tests-{seed}")
         readonly = repository.is_readonly(definition)
@@ -601,8 +596,7 @@ class SnapshotsService:
                     f"[{request.name}] path [{blobs.location}] is not accessible on master node: "
                     f"{e}") from None
         state = node.coordination.applied_state
-        nodes = {nid: d for nid, d in state.node_details.items()
-                 if any(r in ("master", "data") or r.startswith("data_") for r in d.roles)}
+        nodes = {nid: d for nid, d in state.node_details.items() if d.is_master_eligible or d.is_data_node}
         verify = VerifyOnNodeRequest(repository=request.name, definition=orjson.dumps(definition),
                                      seed="" if readonly else seed)
         try:
@@ -624,7 +618,7 @@ class SnapshotsService:
 
     async def _verify_on_node(self, request: VerifyOnNodeRequest, task: Task) -> Empty:
         definition = orjson.loads(request.definition)
-        blobs = self.stores.container(request.repository, definition)
+        blobs = await repository_container(self.node, request.repository, definition)
         if not request.seed:
             await self._off_loop(blobs.check)
             return Empty()
@@ -651,8 +645,7 @@ class SnapshotsService:
         definition = repository.get(content, request.name)
         if repository.is_readonly(definition):
             raise repository.RepositoryError(request.name, "cannot run cleanup on readonly repository")
-        if any(e["repository"] == request.name for e in in_progress.entries(content)) or \
-                any(d["repository"] == request.name for d in in_progress.deletions(content)):
+        if in_progress.in_use(content, request.name):
             raise IllegalState(f"Cannot cleanup [{request.name}] - a snapshot is currently running")
         # A deletion of no snapshot: the state then refuses new snapshots until it is done.
         cleanup = {"id": random_base64_uuid(), "repository": request.name, "snapshots": [], "uuids": []}
@@ -667,7 +660,7 @@ class SnapshotsService:
         name = request.snapshot
         validate_snapshot_name(request.repository, name)
         content = node.coordination.content
-        definition, blobs = self._blobs(content, request.repository)
+        definition, blobs = await self._blobs(content, request.repository)
         if repository.is_readonly(definition):
             raise repository.RepositoryError(request.repository,
                                              "cannot create snapshot in a readonly repository")
@@ -675,7 +668,6 @@ class SnapshotsService:
         if data.snapshot(name) is not None:
             raise InvalidSnapshotName(request.repository, name, "snapshot with the same name already exists")
         snapshot_uuid = random_base64_uuid()
-        created: list[dict[str, Any]] = []
 
         def update(content: ClusterStateContent) -> ClusterStateContent:
             names = node.indices.resolve(
@@ -685,7 +677,6 @@ class SnapshotsService:
                 universe=content.metadata.indices, allow_aliases=True)
             entry = new_entry(content, request.repository, name, snapshot_uuid, body, names, data,
                               int(time.time() * 1000))
-            created[:] = [entry]
             return in_progress.add(content, entry)
 
         waiter = asyncio.get_running_loop().create_future() if request.wait_for_completion else None
@@ -721,7 +712,9 @@ class SnapshotsService:
         task.status = lambda: self._entry_status(snapshot_uuid)
         try:
             pending = [k for k, s in entry["shards"].items() if s["state"] == "INIT"]
-            results = await asyncio.gather(*(self._snapshot_shard(entry, key) for key in pending),
+            # The repository's root, read once for every shard: which snapshots each index has.
+            root = asyncio.ensure_future(self._root_of(entry["repository"])) if pending else None
+            results = await asyncio.gather(*(self._snapshot_shard(entry, key, root) for key in pending),
                                            return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):
@@ -745,7 +738,7 @@ class SnapshotsService:
         error: BaseException | None = None
         info = None
         for name, definition in repository.of(self.node.coordination.content).items():
-            blobs = self.stores.container(name, definition)
+            blobs = await repository_container(self.node, name, definition)
             try:
                 info = await self._off_loop(repository.read_json, blobs, f"snap-{snapshot_uuid}.dat")
                 break
@@ -769,17 +762,14 @@ class SnapshotsService:
             states[shard["state"]] = states.get(shard["state"], 0) + 1
         return {"snapshot": entry["snapshot"], "repository": entry["repository"], "shards": states}
 
-    async def _snapshot_shard(self, entry: dict[str, Any], key: str) -> None:
+    async def _snapshot_shard(self, entry: dict[str, Any], key: str, root: asyncio.Future) -> None:
         node = self.node
         index, n = in_progress.split_key(key)
         shard = entry["shards"][key]
-        if (entry["uuid"], key) in self._in_flight:
-            return  # an earlier driver of this entry still waits for it, and records it
-        self._in_flight.add((entry["uuid"], key))
         try:
-            content = node.coordination.content
-            definition = repository.get(content, entry["repository"])
-            committed = await self._committed_of(entry["repository"], definition, index)
+            # Shielded: one shard's cancellation must not fail the read for the others.
+            definition, data = await asyncio.shield(root)
+            committed = data.snapshots_of_index(index)
             ids = entry["indices"][index]
             request = ShardSnapshotRequest(
                 repository=entry["repository"], definition=orjson.dumps(definition),
@@ -794,16 +784,13 @@ class SnapshotsService:
             state, stats = "FAILED", None
             log.warning("[%s:%s] shard [%s][%d] failed: %s", entry["repository"], entry["snapshot"],
                         index, n, reason, exc_info=not isinstance(e, StrataError | OSError))
-        finally:
-            self._in_flight.discard((entry["uuid"], key))
         await node.coordination.submit(
             f"update_snapshot_status [{entry['snapshot']}] [{index}][{n}] {state}",
             lambda content: in_progress.update_shard(content, entry["uuid"], key, state, reason, stats))
 
-    async def _committed_of(self, repository_name: str, definition, index: str) -> list[str]:
-        blobs = self.stores.container(repository_name, definition)
-        data = await self._repository_data(repository_name, definition, blobs)
-        return data.snapshots_of_index(index)
+    async def _root_of(self, repository_name: str) -> tuple[dict[str, Any], repository.RepositoryData]:
+        definition, blobs = await self._blobs(self.node.coordination.content, repository_name)
+        return definition, await self._repository_data(repository_name, definition, blobs)
 
     async def _finalize(self, snapshot_uuid: str) -> None:
         node = self.node
@@ -821,7 +808,7 @@ class SnapshotsService:
             return
         async with self._lock(repository_name):
             content = node.coordination.content
-            definition, blobs = self._blobs(content, repository_name)
+            definition, blobs = await self._blobs(content, repository_name)
             data = await self._repository_data(repository_name, definition, blobs)
             info = snapshot_info(entry, int(time.time() * 1000))
             clash = [i for i, ids in entry["indices"].items() if data.index_id(i) not in (None, ids["id"])]
@@ -885,7 +872,7 @@ class SnapshotsService:
     async def _delete(self, request: DeleteSnapshotRequest, task: Task) -> Empty:
         node = self.node
         content = node.coordination.content
-        definition, blobs = self._blobs(content, request.repository)
+        definition, blobs = await self._blobs(content, request.repository)
         if repository.is_readonly(definition):
             raise repository.RepositoryError(request.repository, "cannot delete snapshot from a readonly "
                                                                  "repository")
@@ -896,8 +883,7 @@ class SnapshotsService:
         for pattern in request.snapshots:
             wildcard = pattern in ("_all", "*") or "*" in pattern
             glob = "*" if pattern == "_all" else pattern
-            named = [e for e in running if (simple_match(glob, e["snapshot"]) if wildcard
-                                            else e["snapshot"] == pattern)]
+            named = [e for e in running if simple_match(glob, e["snapshot"])]
             aborting.update((e["uuid"], e) for e in named)
             if wildcard:
                 names += [s["name"] for s in data.snapshots if simple_match(glob, s["name"])
@@ -910,8 +896,8 @@ class SnapshotsService:
         if aborting:
             await self._abort(list(aborting.values()))
             # One that was finalizing when the abort came is committed now: it goes too.
-            data = await self._repository_data(request.repository, *self._blobs(node.coordination.content,
-                                                                                  request.repository))
+            definition, blobs = await self._blobs(node.coordination.content, request.repository)
+            data = await self._repository_data(request.repository, definition, blobs)
             names += [s["name"] for s in data.snapshots if s["uuid"] in aborting and s["name"] not in names]
         if names:
             deletion = {"id": random_base64_uuid(), "repository": request.repository, "snapshots": names,
@@ -972,7 +958,7 @@ class SnapshotsService:
                 content = node.coordination.content
                 if all(d["id"] != deletion["id"] for d in in_progress.deletions(content)):
                     return freed  # done already (a run of it before this one)
-                definition, blobs = self._blobs(content, repository_name)
+                definition, blobs = await self._blobs(content, repository_name)
                 data = await self._repository_data(repository_name, definition, blobs)
                 remaining = data.without_snapshots(uuids)
                 generation = data.generation
@@ -1035,7 +1021,7 @@ class SnapshotsService:
         node = self.node
         body = orjson.loads(request.body)
         content = node.coordination.content
-        definition, blobs = self._blobs(content, request.repository)
+        definition, blobs = await self._blobs(content, request.repository)
         data = await self._repository_data(request.repository, definition, blobs)
         summary = data.snapshot(request.snapshot)
         if summary is None:
@@ -1155,7 +1141,7 @@ class SnapshotsService:
         out = []
         patterns = [p for p in snapshots.split(",") if p]
         for name in self._repositories(content, repositories):
-            definition, blobs = self._blobs(content, name)
+            definition, blobs = await self._blobs(content, name)
             running = [e for e in in_progress.entries(content) if e["repository"] == name]
             if patterns == ["_current"]:
                 out += [render_info(running_info(e), name) for e in running]
@@ -1189,7 +1175,7 @@ class SnapshotsService:
             return [self._running_status(e) for e in running if names is None or e["repository"] in names]
         out = []
         for name in self._repositories(content, repositories):
-            definition, blobs = self._blobs(content, name)
+            definition, blobs = await self._blobs(content, name)
             data = await self._repository_data(name, definition, blobs)
             for pattern in (p for p in snapshots.split(",") if p):
                 entry = next((e for e in running

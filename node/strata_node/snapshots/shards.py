@@ -32,20 +32,19 @@ import orjson
 
 from ..common.errors import IllegalState, StrataError
 from ..common.files import fsync_dir
+from ..common.to_the_end import on_thread
 from ..engine.engine import Engine
 from ..index.shard_folders import RESTORE_STAGING, SNAPSHOT_SOURCE
 from ..replication.recovery import RecoveryState
 from ..tasks.task import Task
 from ..transport.wire import Message
 from . import repository
-from .blobs import BlobContainer
+from .blobs import BlobContainer, BlobMissing
 from .throttle import RESTORE_RATE, SNAPSHOT_RATE, RateLimiter, pace
 
 log = logging.getLogger("strata.snapshots")
 
 SNAPSHOT_SHARD = "internal:cluster/snapshot/shard"
-SNAPSHOT_FOLDER = SNAPSHOT_SOURCE  # + snapshot uuid, beside the store: the hard-linked file set
-RESTORE_FOLDER = RESTORE_STAGING  # beside the store: the files on their way in
 CHECKSUM_BUFFER = 1024 * 1024
 
 
@@ -135,22 +134,22 @@ def reusable_blobs(blobs: BlobContainer,
     """The files of the committed shard snapshots, by (physical name, length). Blocking."""
     known: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for snapshot_uuid in committed:
-        name = f"snap-{snapshot_uuid}.dat"
-        if not blobs.exists(name):
+        try:
+            files = repository.read_json(blobs, f"snap-{snapshot_uuid}.dat")["files"]
+        except BlobMissing:
             continue  # the shard failed in that snapshot
-        for f in repository.read_json(blobs, name)["files"]:
+        for f in files:
             known.setdefault((f["physical_name"], f["length"]), []).append(f)
     return known
 
 
-def copy_file(blobs: BlobContainer, folder: Path, name: str,
+def copy_file(blobs: BlobContainer, folder: Path, name: str, length: int,
               known: dict[tuple[str, int], list[dict[str, Any]]], progress: Progress,
               limiter: RateLimiter, check: Callable[[], None]) -> dict[str, Any]:
     """One file of the set into the repository (at the repository's rate), or the blob a
     committed snapshot holds of it; `check` runs at every chunk and raises to stop the
     copy (an aborted snapshot). Blocking."""
     path = folder / name
-    length = path.stat().st_size
     candidates = known.get((name, length))
     if candidates:
         checksum = file_crc32(path)
@@ -170,6 +169,13 @@ def copy_file(blobs: BlobContainer, folder: Path, name: str,
     progress.incremental_files += 1
     progress.incremental_bytes += length
     return {"name": blob, "physical_name": name, "length": length, "checksum": checksum}
+
+
+async def repository_container(node, name: str, definition: dict[str, Any]) -> BlobContainer:
+    """Made off the loop (an `fs` location is resolved on what is often a network file
+    system), on the metadata pool, which never waits behind rate-held copies."""
+    return await asyncio.get_running_loop().run_in_executor(
+        node.executors["snapshot_meta"], node.repository_stores.container, name, definition)
 
 
 def register(node) -> None:
@@ -192,13 +198,13 @@ def register(node) -> None:
         if not shard.primary or shard.state != "STARTED":
             raise IllegalState(f"{shard.ref} is not a started primary on [{node.name}]")
         definition = orjson.loads(request.definition)
-        blobs = shard_container(node.repository_stores.container(request.repository, definition),
-                                request.index_id, request.shard)
         executor = node.executors["snapshot"]
         loop = asyncio.get_running_loop()
+        blobs = shard_container(await repository_container(node, request.repository, definition),
+                                request.index_id, request.shard)
         progress = Progress(f"[{request.repository}:{request.snapshot}] {shard.ref}")
         task.status = progress.to_json
-        folder = shard.path / (SNAPSHOT_FOLDER + request.snapshot_uuid)
+        folder = shard.path / (SNAPSHOT_SOURCE + request.snapshot_uuid)  # the hard-linked file set
 
         stop = CopyStop(node, f"[{request.repository}:{request.snapshot}] {shard.ref} snapshot")
 
@@ -226,11 +232,10 @@ def register(node) -> None:
             limiter = node.snapshot_throttles.repository(request.repository, definition["settings"],
                                                          SNAPSHOT_RATE)
             files = []
-            for name in names:
-                task.ensure_not_cancelled()
+            for name, length in zip(names, lengths, strict=True):
                 check()
-                files.append(await loop.run_in_executor(executor, copy_file, blobs, folder, name, known,
-                                                        progress, limiter, check))
+                files.append(await loop.run_in_executor(executor, copy_file, blobs, folder, name, length,
+                                                        known, progress, limiter, check))
                 progress.files_done += 1
             progress.stage = "FINALIZE"
             stats = {"incremental": {"file_count": progress.incremental_files,
@@ -336,12 +341,12 @@ class Restores:
         loop = asyncio.get_running_loop()
         executor = node.executors["snapshot"]
         shard_path = service.path / str(n)
-        staging = shard_path / f"{RESTORE_FOLDER}.{copy.allocation_id}"
+        staging = shard_path / f"{RESTORE_STAGING}.{copy.allocation_id}"  # the files on their way in
         opened = None
         stop = CopyStop(node, f"[{service.name}][{n}] restore")
         try:
             definition = repository.get(node.coordination.content, source["repository"])
-            blobs = shard_container(node.repository_stores.container(source["repository"], definition),
+            blobs = shard_container(await repository_container(node, source["repository"], definition),
                                     source["index_id"], n)
             state.start_index()
             shard_blob = await loop.run_in_executor(executor, prepare_staging, blobs, source["snapshot_uuid"],
@@ -370,8 +375,9 @@ class Restores:
                     raise IllegalState(f"[{service.name}][{n}] copy [{copy.allocation_id}] was closed while "
                                        "restoring")
                 checkpoint = shard_blob["local_checkpoint"]
-                await loop.run_in_executor(executor, Engine.install_file_set, shard_path, staging, checkpoint,
-                                           checkpoint)
+                # Run to its end even when cancelled: the lock is held until the files are in.
+                await on_thread(executor, Engine.install_file_set, shard_path, staging, checkpoint,
+                                checkpoint)
                 opened = shard = await service.open_shard(n)
                 if shard.state != "STARTED":
                     raise IllegalState(
