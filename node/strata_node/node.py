@@ -44,6 +44,7 @@ from .action.search_actions import SearchActions
 from .action.shard_router import ShardRouter
 from .action.templates import TemplateActions
 from .allocation.delayed import DelayedAllocationService
+from .allocation.info_service import ClusterInfoService
 from .autoscaling.service import AutoscalingService
 from .cluster.coordination.discovery_node import DiscoveryNode
 from .cluster.coordination_service import CoordinationService
@@ -137,7 +138,7 @@ class Node:
         self.persistent_tasks = PersistentTasksService(self)
         AllocationHandlers(self).register(self.rest)
         ReservedStateHandlers(self).register(self.rest)
-        self.file_settings = FileSettingsService(self, default_handlers())
+        self.file_settings = FileSettingsService(self, default_handlers(self.settings.values))
         AliasHandlers(self).register(self.rest)
         TemplateHandlers(self).register(self.rest)
         AutoscalingHandlers(self).register(self.rest)
@@ -248,6 +249,8 @@ class Node:
         self.template_actions.register()
         self.autoscaling = AutoscalingService(self)
         self.autoscaling.register()
+        self.info_service = ClusterInfoService(self)
+        self.info_service.register()
         self.bulk.index_templates = lambda: self.coordination.content.metadata.index_templates
         self.indices.node_id = self.node_id
         self.rest.wait_for_state = self._wait_for_state
@@ -343,6 +346,8 @@ class Node:
         self.coordination.add_listener(self.file_settings.apply_cluster_state)
         self.delayed_allocation = DelayedAllocationService(self.coordination, self.coordination.clock)
         self.coordination.add_listener(self.delayed_allocation.apply_cluster_state)
+        self.coordination.cluster_info = lambda: self.info_service.info
+        self.coordination.add_listener(self.info_service.apply_cluster_state)
         self.coordination.start()
         self.file_settings.start()
         self.retention_leases.start()
@@ -366,6 +371,7 @@ class Node:
         await self._bounded("file settings", self.file_settings.stop(), 5.0)
         if self.delayed_allocation is not None:
             self.delayed_allocation.stop()
+        await self._bounded("cluster info", self.info_service.stop(), 5.0)
         if self.coordination is not None:
             await self._bounded("coordination", self.coordination.stop(), 10.0)
         if self.transport is not None:

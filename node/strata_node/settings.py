@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from .common.machine import available_processors
-from .common.units import parse_bytes, parse_time
+from .common.units import RelativeByteSize, human_bytes, parse_bytes, parse_relative_bytes, parse_time
 from .index.analysis import validate_analysis_settings
 
 ALL_ROLES = ("master", "data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen",
@@ -99,9 +99,26 @@ def _bytes(value: Any, key: str) -> int:
         raise SettingsError(str(e)) from None
 
 
+def _headroom(value: Any, key: str) -> int:
+    """A disk watermark's max headroom: a byte size, or -1 (none)."""
+    if str(value).strip() == "-1":
+        return -1
+    return _bytes(value, key)
+
+
+_headroom.is_bytes = True  # type: ignore[attr-defined]
+
+
+def _relative_bytes(value: Any, key: str) -> RelativeByteSize:
+    try:
+        return parse_relative_bytes(value, key)
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+
+
 def is_byte_size(setting: Setting) -> bool:
     """Whether a setting's values are byte sizes (printed with a unit)."""
-    return setting.parse is _bytes
+    return setting.parse is _bytes or getattr(setting.parse, "is_bytes", False)
 
 
 def is_time(setting: Setting) -> bool:
@@ -203,8 +220,93 @@ class Setting:
         return self.parse(raw, self.key)
 
 
+TIER_PREFERENCE = "index.routing.allocation.include._tier_preference"
+DATA_TIERS = ("data_content", "data_hot", "data_warm", "data_cold", "data_frozen")
+
+
+def tier_list(value: str) -> tuple[str, ...]:
+    """DataTier.parseTierList: split on commas, untrimmed, trailing empty parts dropped (as
+    Java's split); blank is no preference."""
+    if not value or not value.strip():
+        return ()
+    parts = value.split(",")
+    while parts and parts[-1] == "":
+        parts.pop()
+    return tuple(parts)
+
+
+def _tier_preference(value: Any, key: str) -> str:
+    """ES's DataTierSettingValidator. data_frozen is for partial searchable snapshots,
+    which Strata does not have, so no index may prefer it."""
+    text = _str(value, key)
+    tiers = tier_list(text)
+    if any(tier not in DATA_TIERS for tier in tiers):
+        raise SettingsError(f"invalid tier names found in [{text}] allowed values are "
+                            "[data_hot, data_content, data_warm, data_cold, data_frozen]")
+    if "data_frozen" in tiers:
+        raise SettingsError("[data_frozen] tier can only be used for partial searchable snapshots")
+    return text
+
+
 def _default_node_name(values: Mapping[str, Any]) -> str:
     return socket.gethostname()
+
+
+DISK_PREFIX = "cluster.routing.allocation.disk."
+WATERMARK_LOW = DISK_PREFIX + "watermark.low"
+WATERMARK_HIGH = DISK_PREFIX + "watermark.high"
+WATERMARK_FLOOD = DISK_PREFIX + "watermark.flood_stage"
+WATERMARKS = (WATERMARK_LOW, WATERMARK_HIGH, WATERMARK_FLOOD)
+
+
+def _default_headroom(values: Mapping[str, Any], gigabytes: int) -> int:
+    """ES's max headroom defaults hold only while no watermark is set."""
+    return -1 if any(key in values for key in WATERMARKS) else gigabytes << 30
+
+
+def check_disk_settings(values: Mapping[str, Any]) -> None:
+    """ES's watermark and max headroom validators, over the settings as they would stand
+    (node, persistent and transient layers merged): the three watermarks all shares or all
+    byte sizes, in order, and headrooms only beside shares, each at most the one before."""
+    low, high, flood = (NODE_SETTINGS[key].get(values) for key in WATERMARKS)
+    if low.absolute != high.absolute or high.absolute != flood.absolute:
+        raise SettingsError(f"unable to consistently parse [{WATERMARK_LOW}={low}], "
+                            f"[{WATERMARK_HIGH}={high}], and [{WATERMARK_FLOOD}={flood}] as percentage or "
+                            "bytes")
+    if low.absolute:
+        if low.bytes < high.bytes:
+            raise SettingsError(f"low disk watermark [{low}] less than high disk watermark [{high}]")
+        if high.bytes < flood.bytes:
+            raise SettingsError(f"high disk watermark [{high}] less than flood stage disk watermark "
+                                f"[{flood}]")
+    else:
+        if low.percent > high.percent:
+            raise SettingsError(f"low disk watermark [{low}] more than high disk watermark [{high}]")
+        if high.percent > flood.percent:
+            raise SettingsError(f"high disk watermark [{high}] more than flood stage disk watermark "
+                                f"[{flood}]")
+    keys = [key + ".max_headroom" for key in WATERMARKS]
+    low_room, high_room, flood_room = (NODE_SETTINGS[key].get(values) for key in keys)
+    if any(values.get(key) is not None and NODE_SETTINGS[key].get(values) < 0 for key in keys):
+        raise SettingsError("setting a headroom value to less than 0 is not supported")
+    text = lambda n: "-1" if n < 0 else human_bytes(n)  # noqa: E731
+    if low.absolute and (low_room, high_room, flood_room) != (-1, -1, -1):
+        raise SettingsError(f"At least one of the disk max headroom settings is set [low={text(low_room)}, "
+                            f"high={text(high_room)}, flood={text(flood_room)}], while the disk watermark "
+                            "values are set to absolute values instead of ratios/percentages, e.g., the low "
+                            f"watermark is [{low}]")
+    if low_room > 0 and high_room < 0:
+        raise SettingsError(f"high disk max headroom [{text(high_room)}] is not set, while the low disk max "
+                            f"headroom is set [{text(low_room)}]")
+    if high_room > 0 and flood_room < 0:
+        raise SettingsError(f"flood disk max headroom [{text(flood_room)}] is not set, while the high disk "
+                            f"max headroom is set [{text(high_room)}]")
+    if low_room > 0 and high_room > low_room:
+        raise SettingsError(f"high disk max headroom [{text(high_room)}] more than low disk max headroom "
+                            f"[{text(low_room)}]")
+    if high_room > 0 and flood_room > high_room:
+        raise SettingsError(f"flood disk max headroom [{text(flood_room)}] more than high disk max headroom "
+                            f"[{text(high_room)}]")
 
 
 NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
@@ -289,6 +391,21 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("cluster.routing.allocation.allow_rebalance", "indices_all_active",
             _enum("always", "indices_primaries_active", "indices_all_active"), dynamic=True),
     Setting("cluster.routing.allocation.cluster_concurrent_rebalance", 2, _int(-1), dynamic=True),
+    # The disk threshold decider and monitor (allocation/disk.py), fed by the master's
+    # cluster info (cluster/info_service.py). A watermark is a share of the disk in use or
+    # the free space that must remain; the headrooms cap the free space a share asks for
+    # on large disks, unless a watermark is set (then they default to -1, none).
+    Setting("cluster.routing.allocation.disk.threshold_enabled", True, _bool, dynamic=True),
+    Setting(WATERMARK_LOW, parse_relative_bytes("85%", WATERMARK_LOW), _relative_bytes, dynamic=True),
+    Setting(WATERMARK_HIGH, parse_relative_bytes("90%", WATERMARK_HIGH), _relative_bytes, dynamic=True),
+    Setting(WATERMARK_FLOOD, parse_relative_bytes("95%", WATERMARK_FLOOD), _relative_bytes, dynamic=True),
+    Setting(WATERMARK_LOW + ".max_headroom", lambda v: _default_headroom(v, 200), _headroom, dynamic=True),
+    Setting(WATERMARK_HIGH + ".max_headroom", lambda v: _default_headroom(v, 150), _headroom, dynamic=True),
+    Setting(WATERMARK_FLOOD + ".max_headroom", lambda v: _default_headroom(v, 100), _headroom, dynamic=True),
+    Setting("cluster.routing.allocation.disk.reroute_interval", 60.0, _time_min(0.0), dynamic=True),
+    # How often the master gathers disk usage and shard sizes, and how long it waits for a node.
+    Setting("cluster.info.update.interval", 30.0, _time_min(10.0), dynamic=True),
+    Setting("cluster.info.update.timeout", 15.0, _time_min(0.001), dynamic=True),
 ]}
 # Affix settings: any key under these prefixes is allowed (custom node attributes).
 NODE_SETTING_PREFIXES = ("node.attr.",)
@@ -303,7 +420,9 @@ INDEX_FILTER_PREFIXES = ("index.routing.allocation.require.", "index.routing.all
 FORCED_AWARENESS_PREFIX = "cluster.routing.allocation.awareness.force."
 _FORCED_AWARENESS = re.compile(r"cluster\.routing\.allocation\.awareness\.force\.[^.]+\.values")
 # Read from the cluster state only (the master's reroute is a function of the state), so a
-# node's own file may not set them: a value there would silently do nothing.
+# node's own file may not set them: a value there would silently do nothing. The disk
+# threshold settings are the exception: the master's own values are the layer under the
+# cluster state's, as in ES (where `threshold_enabled: false` in a node's file is common).
 CLUSTER_STATE_ONLY_PREFIX = "cluster.routing."
 
 
@@ -358,6 +477,9 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.routing.rebalance.enable", "all", _enum("all", "primaries", "replicas", "none"),
             dynamic=True),
     Setting("index.allocation.max_retries", 5, _int(0), dynamic=True),
+    # The data tiers an index's shards go to, in order of preference (allocation/data_tier.py);
+    # a new index gets data_content.
+    Setting(TIER_PREFERENCE, "", _tier_preference, dynamic=True),
     # How long a replica whose node left waits for it to come back before it is rebuilt
     # elsewhere (ES's delayed allocation); the master reroutes when the wait ends.
     Setting("index.unassigned.node_left.delayed_timeout", 60.0, _time_min(0.0), dynamic=True),
@@ -450,7 +572,7 @@ def load_node_settings(config_path: Path | None, overrides: Iterable[str] = (),
             raise SettingsError(f"setting [{flag}] must be of the form name=value")
         values[key.strip()] = value
     for key in values:
-        if key.startswith(CLUSTER_STATE_ONLY_PREFIX):
+        if key.startswith(CLUSTER_STATE_ONLY_PREFIX) and not key.startswith(DISK_PREFIX):
             raise SettingsError(f"setting [{key}] is read from the cluster state only: set it with "
                                 "PUT /_cluster/settings")
         if (m := _S3_CLIENT.fullmatch(key)) and m.group(2) not in S3_CLIENT_SETTINGS:
@@ -465,6 +587,7 @@ def load_node_settings(config_path: Path | None, overrides: Iterable[str] = (),
     settings = NodeSettings(values)
     for key in NODE_SETTINGS:
         settings.get(key)  # parse every value now, so a bad one stops start-up
+    check_disk_settings(values)
     _check_s3_credentials(settings.s3_clients)
     return settings
 

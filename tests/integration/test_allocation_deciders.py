@@ -181,8 +181,10 @@ def test_explain_an_unassigned_replica_with_each_nodes_deciders(http):
         "node_shutdown",
         "filter",
         "same_shard",
+        "disk_threshold",
         "throttling",
         "awareness",
+        "data_tier",
     ]
     started = http.request(
         "GET", "/_cluster/allocation/explain", json={"index": "lonely", "shard": 0, "primary": True}

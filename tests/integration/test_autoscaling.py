@@ -9,12 +9,13 @@ import os
 
 import orjson
 import pytest
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError
 
-from tests.support.cluster import LocalCluster
+from tests.support.cluster import LocalCluster, elasticsearch_clients
 from tests.support.polling import wait_until
 
 HOT = "data_hot,master"
+MIB_10 = 10 << 20  # ES's node disk overhead, the least a node of a data tier needs
 ROLES = {"a0": "master", "a1": HOT, "a2": HOT}
 
 
@@ -28,10 +29,8 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def es(cluster):
-    clients = [Elasticsearch(n.url, request_timeout=60) for n in cluster.nodes]
-    yield clients
-    for client in clients:
-        client.close()
+    with elasticsearch_clients(cluster) as clients:
+        yield clients
 
 
 @pytest.fixture(autouse=True)
@@ -73,11 +72,18 @@ def test_capacity_counts_the_nodes_with_exactly_the_policys_roles(es, cluster):
     assert hot["current_capacity"] == {
         "node": {"storage": storage, "memory": host_memory(), "processors": 0.5},
         "total": {"storage": 2 * storage, "memory": 2 * host_memory(), "processors": 1.0}}
+    # The upper bound of fixed and of reactive storage (on by default for a data tier,
+    # which asks for what the tier has while nothing waits for disk).
     assert hot["required_capacity"] == {
-        "node": {"storage": 10 << 30, "memory": 2 << 30, "processors": 1.5},
-        "total": {"storage": 30 << 30, "memory": 6 << 30, "processors": 4.5}}
+        "node": {"storage": max(10 << 30, MIB_10), "memory": 2 << 30, "processors": 1.5},
+        "total": {"storage": max(30 << 30, 2 * storage), "memory": 6 << 30, "processors": 4.5}}
     summary = hot["deciders"]["fixed"]["reason_summary"]
     assert summary == "fixed storage [10gb] memory [2gb] processors [1.5] nodes [3]"
+    reactive = hot["deciders"]["reactive_storage"]
+    # Per node: no shard, the 1b the nodes' low watermark keeps free, ES's 10mb overhead.
+    assert reactive["required_capacity"] == {"node": {"storage": MIB_10 + 1},
+                                             "total": {"storage": 2 * storage}}
+    assert reactive["reason_summary"] == "storage ok"
 
     masters = answer["masters"]
     assert masters["current_nodes"] == [{"name": "a0"}]
@@ -95,7 +101,7 @@ def test_bad_policies_get_es_errors_and_change_nothing(es):
     assert missing.value.status_code == 404
     assert missing.value.body["error"]["type"] == "resource_not_found_exception"
     with pytest.raises(ApiError) as not_applicable:
-        es[0].autoscaling.put_autoscaling_policy(name="p", policy={"roles": ["data_hot"]})
+        es[0].autoscaling.put_autoscaling_policy(name="p", policy={"roles": ["master"]})
     assert "no default nor user configured deciders" in not_applicable.value.body["error"]["reason"]
     with pytest.raises(ApiError) as no_such:
         es[2].autoscaling.delete_autoscaling_policy(name="p")
@@ -140,3 +146,45 @@ def test_a_policy_from_file_settings_is_read_only_to_the_api_until_the_file_drop
 
     write(2, {})
     wait_until(lambda: policy_names() == [], timeout=20)
+
+
+def test_reactive_storage_asks_for_the_disk_a_replica_lacks(es):
+    """A hot replica the low watermark alone keeps unassigned: the hot tier needs its
+    current storage plus the replica's size (its primary's, as the master measured it)."""
+    disk = "cluster.routing.allocation.disk.watermark."
+    es[0].indices.create(index="growing", settings={
+        "number_of_replicas": 0, "index.routing.allocation.include._tier_preference": "data_hot"},
+        wait_for_active_shards="1")
+    try:
+        es[0].bulk(operations=[line for i in range(200) for line in (
+            {"index": {"_index": "growing", "_id": str(i)}}, {"message": "x" * 200})], refresh=True)
+        es[0].indices.flush(index="growing")
+        es[0].autoscaling.put_autoscaling_policy(name="hot", policy={"roles": ["data_hot", "master"]})
+        # Every disk past the low watermark (as free space required), none past the high one.
+        es[0].cluster.put_settings(persistent={disk + "low": "1000tb", disk + "high": "1b",
+                                               disk + "flood_stage": "1b"})
+
+        def measured() -> int:
+            info = es[0].cluster.allocation_explain(index="growing", shard=0, primary=True,
+                                                    include_disk_info=True)["cluster_info"]
+            return info["shard_sizes"].get("[growing][0][p]_bytes", 0)
+
+        size = wait_until(measured)
+        es[0].indices.put_settings(index="growing", settings={"number_of_replicas": 1})
+
+        def reactive() -> dict | None:
+            answer = es[1].autoscaling.get_autoscaling_capacity()["policies"]["hot"]
+            found = answer["deciders"]["reactive_storage"]
+            return answer if found["reason_details"]["unassigned_shards"] else None
+
+        answer = wait_until(reactive)
+        found = answer["deciders"]["reactive_storage"]
+        assert found["reason_details"]["unassigned"] == size
+        assert found["reason_details"]["unassigned_shards"] == ["[growing][0]"]
+        assert found["reason_summary"].startswith("not enough storage available, needs ")
+        current = answer["current_capacity"]["total"]["storage"]
+        assert found["required_capacity"]["total"]["storage"] == current + size
+        assert answer["required_capacity"]["total"]["storage"] == current + size
+    finally:
+        es[0].cluster.put_settings(persistent={disk + "*": None})
+        es[0].indices.delete(index="growing")

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from elasticsearch import Elasticsearch
 
 from strata_node.common.net import free_ports
 from tests.support.node_process import NodeProcess
@@ -33,6 +37,17 @@ def start_all(nodes: list[NodeProcess]) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+@contextmanager
+def elasticsearch_clients(cluster: LocalCluster, timeout: float = 60) -> Iterator[list[Elasticsearch]]:
+    """One elasticsearch-py client per node of the cluster, in the nodes' order."""
+    clients = [Elasticsearch(n.url, request_timeout=timeout) for n in cluster.nodes]
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            client.close()
 
 
 class LocalCluster:

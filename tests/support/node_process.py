@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
 TRANSPORT = re.compile(r"transport listening on ([\d.]+:\d+)")
 TRANSCRIPT_LINES = 20_000
+DISK_PREFIX = "cluster.routing.allocation.disk."
 
 # Every node process made, for the report of a failed test (tests/conftest.py).
 _made: weakref.WeakSet[NodeProcess] = weakref.WeakSet()
@@ -58,6 +59,11 @@ class NodeProcess:
                 "-E", f"node.name={self.name}"]
         if not any(s.startswith("transport.port=") for s in self.settings):
             args += ["-E", "transport.port=0"]
+        if not any(s.startswith(DISK_PREFIX) for s in self.settings):
+            # As ES's test clusters: the disk decider and monitor run, but a test machine's
+            # full disk never keeps a replica unassigned nor blocks an index.
+            for stage in ("low", "high", "flood_stage"):
+                args += ["-E", f"{DISK_PREFIX}watermark.{stage}=1b"]
         for s in self.settings:
             args += ["-E", s]
         self.log = []

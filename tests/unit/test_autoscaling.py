@@ -105,9 +105,18 @@ def test_a_policy_the_deciders_cannot_run_is_refused(deciders, message):
 
 
 def test_a_role_without_default_deciders_needs_a_configured_one():
-    with pytest.raises(IllegalArgument, match=r"with roles \[\[data_hot\]\]"):
-        put(EMPTY_CONTENT, "p", {"roles": ["data_hot"]})
-    assert deciders_of("p", ("data_hot",), {"fixed": {"nodes": "2"}}) == {"fixed": {"nodes": 2}}
+    with pytest.raises(IllegalArgument, match=r"with roles \[\[master\]\]"):
+        put(EMPTY_CONTENT, "p", {"roles": ["master"]})
+    assert deciders_of("p", ("master",), {"fixed": {"nodes": "2"}}) == {"fixed": {"nodes": 2}}
+
+
+def test_a_data_tier_runs_reactive_storage_by_default():
+    assert deciders_of("p", ("data_hot",), {}) == {"reactive_storage": {}}
+    assert deciders_of("p", ("data_hot",), {"fixed": {"nodes": "2"}}) == {"fixed": {"nodes": 2},
+                                                                          "reactive_storage": {}}
+    assert deciders_of("p", ("data_frozen", "master"), {"fixed": {}}) == {"fixed": {}}
+    with pytest.raises(IllegalArgument, match=r"decider \[reactive_storage\] not applicable to policy"):
+        deciders_of("p", ("ml",), {"reactive_storage": {}})
 
 
 def test_delete_takes_wildcards_and_a_plain_name_must_exist():

@@ -14,7 +14,7 @@ import msgspec
 import orjson
 
 from ..cluster.state import ClusterStateContent, VotingConfigExclusion
-from ..common.cluster_settings import ClusterSettings, apply_update
+from ..common.cluster_settings import ClusterSettings, apply_update, check_consistent
 from ..common.errors import IllegalArgument, StrataError
 from ..reservedstate.cluster_settings import NAME as RESERVED_HANDLER
 from ..reservedstate.metadata import refuse_reserved
@@ -178,8 +178,9 @@ def register(node) -> None:
             transient, applied["transient"] = apply_update(
                 metadata.transient_settings, request.transient, "transient"
             )
-            refuse_reserved(metadata.reserved_state, RESERVED_HANDLER,
-                            modified_settings(request, metadata, persistent, transient),
+            modified = modified_settings(request, metadata, persistent, transient)
+            check_consistent(modified, node.settings.values, persistent, transient)
+            refuse_reserved(metadata.reserved_state, RESERVED_HANDLER, modified,
                             describe_settings_request(request))
             return msgspec.structs.replace(
                 content,

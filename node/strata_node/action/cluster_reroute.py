@@ -129,7 +129,8 @@ def register(node) -> None:
         def run(content: ClusterStateContent, stores=None) -> reroute_commands.RerouteResult:
             return reroute_commands.execute(content, nodes, commands, explain=request.explain,
                                             retry_failed=request.retry_failed, stores=stores,
-                                            now_ms=c.clock())
+                                            now_ms=c.clock(), info=node.info_service.info,
+                                            node_settings=node.settings.values)
 
         plan = run(c.content)  # a command that cannot run fails here, before anything happens
         stores = {key: await ask_store(*key, wipe=False) for key in plan.store_checks}
@@ -162,7 +163,8 @@ def register(node) -> None:
         copy = find_shard(content, nodes, request.index, request.shard, request.primary, request.current_node)
         specific = request.index is not None
         body = explain(content, nodes, copy, specific=specific, include_yes=request.include_yes_decisions,
-                       include_disk_info=request.include_disk_info, now_ms=coordination().clock())
+                       include_disk_info=request.include_disk_info, now_ms=coordination().clock(),
+                       info=node.info_service.info, node_settings=node.settings.values)
         return ExplainResponse(body=orjson.dumps(body))
 
     node.transport.register(SHARD_STORE, ShardStoreRequest, ShardStoreResponse, shard_store)

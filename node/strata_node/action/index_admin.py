@@ -38,8 +38,10 @@ from ..search.alias_filter import validate_alias_filter
 from ..settings import (
     INDEX_ANALYSIS_PREFIX,
     INDEX_SETTINGS,
+    TIER_PREFERENCE,
     SettingsError,
     is_wildcard_reset,
+    tier_list,
     validate_settings_update,
 )
 from ..snapshots import in_progress as snapshots_in_progress
@@ -173,6 +175,8 @@ def build_index_metadata(name: str, body: dict[str, Any]) -> IndexMetadata:
                      "index.version.created": VERSION_CREATED, "index.provided_name": name})
     settings.setdefault("index.number_of_shards", "1")
     settings.setdefault("index.number_of_replicas", "1")
+    if not tier_list(str(settings.get(TIER_PREFERENCE) or "")):
+        settings[TIER_PREFERENCE] = "data_content"  # as ES, whatever else the request filters on
     shards = int(settings["index.number_of_shards"])
     metadata = IndexMetadata(name, uuid, settings, mapping, aliases, primary_terms=(1,) * shards)
     for alias, definition in aliases.items():

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 import orjson
 
 from ..allocation.allocator import best_node
+from ..allocation.cluster_info import EMPTY, ClusterInfo
 from ..allocation.deciders import SHUTDOWN_CUSTOM, THROTTLE, Allocation, decide
 from ..cluster.state import ClusterStateContent, with_custom
 from ..common.errors import ActionRequestValidation, IllegalArgument, StrataError
@@ -117,7 +119,8 @@ def _with_markers(content: ClusterStateContent, markers: dict[str, Any]) -> Clus
     return with_custom(content, SHUTDOWN_CUSTOM, markers)
 
 
-def shard_migration(content: ClusterStateContent, nodes, marker: dict[str, Any]) -> dict[str, Any]:
+def shard_migration(content: ClusterStateContent, nodes, marker: dict[str, Any],
+                    info: ClusterInfo = EMPTY, node_settings: Mapping[str, Any] = {}) -> dict[str, Any]:
     """COMPLETE once no copy is left on the node; STALLED when a copy left there can go
     nowhere (the deciders refuse every other node); IN_PROGRESS otherwise."""
     node_id = marker["node_id"]
@@ -127,7 +130,7 @@ def shard_migration(content: ClusterStateContent, nodes, marker: dict[str, Any])
     remaining = [c for copies in content.routing_table.indices.values() for c in copies if c.node == node_id]
     if not remaining:
         return {"status": "COMPLETE", "shard_migrations_remaining": 0}
-    alloc = Allocation(content, nodes)
+    alloc = Allocation(content, nodes, info=info, node_settings=node_settings)
     alloc.count(content.routing_table.indices)
     for copy in remaining:
         if copy.state != "STARTED":
@@ -148,13 +151,14 @@ def _throttled(copy, shard, alloc: Allocation) -> bool:
                if all(c.node != n for c in shard))
 
 
-def status(content: ClusterStateContent, nodes, node_ids: list[str] | None) -> dict[str, Any]:
+def status(content: ClusterStateContent, nodes, node_ids: list[str] | None, info: ClusterInfo = EMPTY,
+           node_settings: Mapping[str, Any] = {}) -> dict[str, Any]:
     markers = content.metadata.customs.get(SHUTDOWN_CUSTOM) or {}
     out = []
     for node_id, marker in sorted(markers.items()):
         if node_ids and node_id not in node_ids:
             continue
-        migration = shard_migration(content, nodes, marker)
+        migration = shard_migration(content, nodes, marker, info, node_settings)
         entry: dict[str, Any] = {
             "node_id": node_id, "type": marker["type"].upper(), "reason": marker["reason"],
             "shutdown_startedmillis": marker["shutdown_started"], "status": migration["status"],
@@ -187,16 +191,18 @@ def register(node) -> None:
         return Empty()
 
     async def get(request: GetShutdownRequest, task: Task) -> GetShutdownResponse:
-        await catch_up_with_master(node, request.master_timeout)
+        """On the master (ES's TransportGetShutdownStatusAction): its cluster info is what
+        tells a shard the disks keep from moving."""
         state = node.coordination.applied_state
-        body = status(node.coordination.content, dict(state.node_details), request.node_ids or None)
+        body = status(node.coordination.content, dict(state.node_details), request.node_ids or None,
+                      node.info_service.info, node.settings.values)
         return GetShutdownResponse(body=body)
 
     node.master_actions.register(PUT, PutShutdownRequest, Empty, put,
                                  coordinate=functools.partial(caught_up, PUT))
     node.master_actions.register(DELETE, DeleteShutdownRequest, Empty, delete,
                                  coordinate=functools.partial(caught_up, DELETE))
-    node.transport.register(GET, GetShutdownRequest, GetShutdownResponse, get)
+    node.master_actions.register(GET, GetShutdownRequest, GetShutdownResponse, get)
 
 
 def now_ms() -> int:

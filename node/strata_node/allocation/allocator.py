@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -39,6 +40,7 @@ from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
 from ..common.ids import random_base64_uuid
 from ..index.metadata import IndexMetadata
 from .balancer import rebalance, relocate
+from .cluster_info import EMPTY, ClusterInfo
 from .deciders import NO, THROTTLE, YES, Allocation, active_primary_node, can_remain, decide, force_primary
 
 __all__ = ["Clock", "delay_of", "next_delay_expiry", "relocate", "reroute", "shard_failed", "shard_started"]
@@ -102,16 +104,18 @@ def _bump_term(metadata: IndexMetadata, shard: int) -> IndexMetadata:
 
 
 def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
-            now_ms: int | None = None) -> ClusterStateContent:
+            now_ms: int | None = None, info: ClusterInfo = EMPTY,
+            node_settings: Mapping[str, Any] = {}) -> ClusterStateContent:
     """The content with every copy's assignment brought in line with `nodes` and the
-    deciders; the same content (identical) when nothing changes."""
+    deciders; the same content (identical) when nothing changes. `info` and
+    `node_settings` are the master's cluster info and own settings (deciders.Allocation)."""
     clock = Clock(now_ms)
     routing = {name: copies for name, copies in content.routing_table.indices.items()
                if name in content.metadata.indices}
     for name, metadata in content.metadata.indices.items():
         if name not in routing:
             routing[name] = new_index_routing(metadata, clock())
-    alloc = Allocation(content, nodes)
+    alloc = Allocation(content, nodes, info=info, node_settings=node_settings)
     alloc.count(routing)
     indices = dict(content.metadata.indices)
     new_routing: dict[str, tuple[ShardRouting, ...]] = {}

@@ -117,8 +117,11 @@ class Model:
 
 
 def _may_hold(alloc: Allocation, index: str, node: str) -> bool:
-    """ES's canAllocate(index, node): the index-level deciders (filters, a node leaving)."""
-    return not alloc.removing(node) and _filter(alloc.data_nodes[node], alloc, index).type != NO
+    """ES's canAllocate(index, node): the index-level deciders (filters, a node leaving, the
+    data tier)."""
+    preference = alloc.index(index).tier_preference
+    return (not alloc.removing(node) and _filter(alloc.data_nodes[node], alloc, index).type != NO
+            and not (preference and node in alloc.out_of_tier(preference)))
 
 
 def rebalance(routing: dict[str, list[ShardRouting]], alloc: Allocation) -> set[str]:

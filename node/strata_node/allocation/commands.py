@@ -30,6 +30,7 @@ from ..cluster.state import FORCED_ALLOCATION_ID, ClusterStateContent, RoutingTa
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
 from ..common.ids import random_base64_uuid
 from .allocator import Clock, initialize, relocate, reroute, unassign
+from .cluster_info import EMPTY, ClusterInfo
 from .deciders import NO, YES, Allocation, Decision, decide
 from .explain import resolve_node, shard_copies
 
@@ -189,7 +190,8 @@ def reset_failed(content: ClusterStateContent) -> ClusterStateContent:
 
 def execute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], commands: list[Command], *,
             explain: bool = False, retry_failed: bool = False, now_ms: int | None = None,
-            stores: Mapping[tuple[str, str, int], bool] | None = None) -> RerouteResult:
+            stores: Mapping[tuple[str, str, int], bool] | None = None, info: ClusterInfo = EMPTY,
+            node_settings: Mapping[str, Any] = {}) -> RerouteResult:
     """The content after the commands and the reroute that follows; `stores` says which
     nodes hold data of a shard (allocate_stale_primary needs it), unknown ones assumed to."""
     clock = Clock(now_ms)
@@ -199,7 +201,8 @@ def execute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], co
     wipes: list[tuple[str, str, int]] = []
     checks: list[tuple[str, str, int]] = []
     for command in commands:
-        alloc = Allocation(content, nodes, debug=True, include_yes=True)
+        alloc = Allocation(content, nodes, info=info, node_settings=node_settings, debug=True,
+                           include_yes=True)
         alloc.count(content.routing_table.indices)
         alloc.ignore_disable = True
         try:
@@ -213,7 +216,8 @@ def execute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], co
             decisions = e.decisions if e.decisions is not None else [Decision(NO, e.label, e.explained)]
         explanations.append({"command": command.name, "parameters": command.parameters(),
                              "decisions": [d.as_json() for d in decisions]})
-    return RerouteResult(reroute(content, nodes, now_ms=clock()), explanations, wipes, checks)
+    return RerouteResult(reroute(content, nodes, now_ms=clock(), info=info, node_settings=node_settings),
+                         explanations, wipes, checks)
 
 
 def _replace(content: ClusterStateContent, old: ShardRouting, new: ShardRouting,

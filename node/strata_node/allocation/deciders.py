@@ -37,6 +37,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
+
 from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, ShardRouting
 from ..common.patterns import simple_match
@@ -47,34 +49,17 @@ from ..settings import (
     INDEX_FILTER_PREFIXES,
     INDEX_SETTINGS,
     NODE_SETTINGS,
+    TIER_PREFERENCE,
     SettingsError,
     _list,
+    tier_list,
 )
-
-YES, THROTTLE, NO = "YES", "THROTTLE", "NO"
-
+from .cluster_info import EMPTY, ClusterInfo
+from .data_tier import data_tier, in_tier, preferred_tier, present_tiers
+from .decision import NO, THROTTLE, YES, Decision
+from .disk import DiskThresholds, disk_can_remain, disk_threshold, disk_thresholds
 
 SHUTDOWN_CUSTOM = "node_shutdown"  # the metadata custom holding node shutdown markers
-
-
-class Decision(NamedTuple):
-    type: str
-    decider: str
-    explanation: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"decider": self.decider, "decision": self.type, "explanation": self.explanation}
-
-
-def combined(decisions: Iterable[Decision]) -> str:
-    """A multi-decision's type: NO if any says no, else THROTTLE if any waits, else YES."""
-    result = YES
-    for d in decisions:
-        if d.type == NO:
-            return NO
-        if d.type == THROTTLE:
-            result = THROTTLE
-    return result
 
 
 def es_time(millis: int) -> str:
@@ -252,6 +237,7 @@ class IndexAllocation(NamedTuple):
     rebalance_enable: str | None
     max_retries: int
     delayed_timeout_ms: int  # index.unassigned.node_left.delayed_timeout
+    tier_preference: tuple[str, ...]
     require: NodeFilters | None
     include: NodeFilters | None
     exclude: NodeFilters | None
@@ -282,7 +268,7 @@ def _parse_index_allocation(metadata: IndexMetadata) -> IndexAllocation:
                            str(rebalance).lower() if rebalance is not None else None,
                            _index_setting(metadata, "index.allocation.max_retries"),
                            round(_index_setting(metadata, _DELAYED_TIMEOUT) * 1000),
-                           require, include, exclude)
+                           tier_list(_index_setting(metadata, TIER_PREFERENCE)), require, include, exclude)
 
 
 _DELAYED_TIMEOUT = "index.unassigned.node_left.delayed_timeout"
@@ -301,14 +287,21 @@ def _index_setting(metadata: IndexMetadata, key: str) -> Any:
 class Allocation:
     """The context of one reroute or explain. `debug` keeps every decider's answer (the
     explain API; YES ones only with `include_yes`), else deciding stops at the first NO.
-    `ignore_disable` is set while reroute commands run (ES ignores `enable` for them)."""
+    `ignore_disable` is set while reroute commands run (ES ignores `enable` for them).
+    `info` is the master's last cluster info (disk usages and shard sizes) and
+    `node_settings` the master's own settings, the layer under the cluster state's for
+    the disk threshold settings."""
 
     def __init__(self, content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
+                 info: ClusterInfo = EMPTY, node_settings: Mapping[str, Any] = {},
                  debug: bool = False, include_yes: bool = False):
         self.content = content
         self.indices = content.metadata.indices
         metadata = content.metadata
         self.settings = allocation_settings(metadata.transient_settings, metadata.persistent_settings)
+        self.info = info
+        self.disk: DiskThresholds = disk_thresholds(
+            (metadata.transient_settings, metadata.persistent_settings, node_settings))
         self.nodes = nodes
         self.data_nodes = {n: node_info(d) for n, d in sorted(nodes.items()) if d.is_data_node}
         self.debug = debug
@@ -321,6 +314,14 @@ class Allocation:
         # Node shutdown markers (`PUT /_nodes/{id}/shutdown`): node id -> type, reason, ...
         self.shutdowns: Mapping[str, Mapping[str, Any]] = metadata.customs.get(SHUTDOWN_CUSTOM) or {}
         self.load = dict.fromkeys(self.data_nodes, 0)
+        # Bytes of relocations under way per node, moving in and moving out (the disk
+        # decider charges them); counted only when there are disk usages to charge.
+        self.incoming_bytes: dict[str, int] = {}
+        self.leaving_bytes: dict[str, int] = {}
+        self._tiers: frozenset[str] | None = None
+        self._pressed: frozenset[str] | None = None
+        self._out_of_tier: dict[tuple[str, ...], frozenset[str]] = {}
+        self._preferred: dict[tuple[str, ...], str | None] = {}
         self.initializing_primaries = dict.fromkeys(self.data_nodes, 0)
         self.incoming = dict.fromkeys(self.data_nodes, 0)
         self.outgoing = dict.fromkeys(self.data_nodes, 0)
@@ -349,9 +350,12 @@ class Allocation:
     def count(self, routing: Mapping[str, Sequence[ShardRouting]]) -> None:
         """Fill the per-node counters from a routing table (once, before any placement)."""
         load = self.load
+        sizes = bool(self.info.usages)
         for copies in routing.values():
             for copy in copies:
                 node = copy.node
+                if sizes and node is not None:
+                    self._count_relocation(copy)
                 if node in load:
                     if copy.state != "RELOCATING":  # counted at its target, as ES's model does
                         load[node] += 1
@@ -364,9 +368,22 @@ class Allocation:
                             if source in self.outgoing:
                                 self.outgoing[source] += 1
 
+    def _count_relocation(self, copy: ShardRouting) -> None:
+        """A copy recovering from a peer (a replica or a move's target) is charged to its
+        node at the shard's size until it starts (ES counts moves here and the rest as
+        reserved space); a moving source is credited to its node for `can_remain`."""
+        if copy.state == "INITIALIZING" and not copy.primary:
+            self.incoming_bytes[copy.node] = (  # type: ignore[index]
+                self.incoming_bytes.get(copy.node, 0) + self.info.expected_size(copy))  # type: ignore[arg-type]
+        elif copy.state == "RELOCATING":
+            self.leaving_bytes[copy.node] = (  # type: ignore[index]
+                self.leaving_bytes.get(copy.node, 0) + self.info.expected_size(copy))  # type: ignore[arg-type]
+
     def relocated(self, source: ShardRouting, target: ShardRouting, primary_node: str | None) -> None:
         """A started copy just began moving to `target.node`: the source's node holds one
         copy fewer in the balance (ES's model counts a move at its target)."""
+        if self.info.usages:
+            self._count_relocation(msgspec.structs.replace(source, state="RELOCATING"))
         self.placed(target, target.node, primary_node)  # type: ignore[arg-type]
         if source.node in self.load:
             self.load[source.node] -= 1
@@ -381,13 +398,50 @@ class Allocation:
             self.incoming[node] += 1
             if source in self.outgoing:
                 self.outgoing[source] += 1
+            if self.info.usages:  # the next copy placed in this reroute sees it coming
+                self.incoming_bytes[node] = self.incoming_bytes.get(node, 0) + self.info.expected_size(copy)
 
     def may_drain(self, name: str) -> bool:
         """Whether a started copy of the index could be asked to move (a filter, awareness
         or a node leaving): when none could, a settled index needs no look at all."""
         s, index = self.settings, self.index(name)
-        return bool(self.shutdowns or s.awareness or s.require or s.include or s.exclude
-                    or index.require or index.include or index.exclude)
+        if (self.shutdowns or s.awareness or s.require or s.include or s.exclude
+                or index.require or index.include or index.exclude):
+            return True
+        outside = self.pressed_nodes()
+        if index.tier_preference:
+            outside = outside | self.out_of_tier(index.tier_preference)
+        copies = self.content.routing_table.indices.get(name, ())
+        return bool(outside) and any(c.node in outside for c in copies)
+
+    def pressed_nodes(self) -> frozenset[str]:
+        """The nodes past the high watermark (their copies may have to move); read after
+        `count`, which charges the recoveries under way."""
+        if self._pressed is None:
+            high, incoming, leaving = self.disk.high, self.incoming_bytes, self.leaving_bytes
+            self._pressed = frozenset(
+                n for n, u in self.info.usages.items() if n in self.data_nodes
+                and u.free - incoming.get(n, 0) + leaving.get(n, 0) < high.free_threshold(u.total)
+            ) if self.disk.enabled else frozenset()
+        return self._pressed
+
+    def preferred_tier(self, preference: tuple[str, ...]) -> str | None:
+        """The tier an index of this preference goes to: the first with a node that stays."""
+        if preference not in self._preferred:
+            if self._tiers is None:
+                staying = (n.node for i, n in self.data_nodes.items() if not self.removing(i))
+                self._tiers = present_tiers(staying)
+            self._preferred[preference] = preferred_tier(preference, self._tiers)
+        return self._preferred[preference]
+
+    def out_of_tier(self, preference: tuple[str, ...]) -> frozenset[str]:
+        """The data nodes an index of this preference may not be on (none, usually)."""
+        found = self._out_of_tier.get(preference)
+        if found is None:
+            tier = self.preferred_tier(preference)
+            found = self._out_of_tier[preference] = frozenset(
+                i for i, n in self.data_nodes.items() if tier is None or not in_tier(tier, n.node))
+        return found
 
     def removing(self, node_id: str) -> bool:
         marker = self.shutdowns.get(node_id)
@@ -729,7 +783,7 @@ def can_rebalance(copy: ShardRouting, shard: Copies, alloc: Allocation) -> tuple
 
 
 DECIDERS: tuple[Decider, ...] = (max_retry, replica_after_primary_active, enable, node_shutdown, filter_,
-                                 same_shard, throttling, awareness)
+                                 same_shard, disk_threshold, throttling, awareness, data_tier)
 # The deciders whose NO still holds when an in-sync primary is forced back to its data.
 _FORCE_KEEPS_NO = frozenset({"max_retry", "same_shard"})
 
@@ -773,6 +827,8 @@ def force_primary(copy: ShardRouting, node: NodeInfo, shard: Copies,
 def can_remain(copy: ShardRouting, node: NodeInfo, shard: Copies,
                alloc: Allocation) -> tuple[str, list[Decision]]:
     """May a started copy stay where it is? Not on a node being removed, nor where a filter
-    now excludes it or awareness wants it elsewhere; the reroute moves it on a NO."""
+    now excludes it, nor on a disk past the high watermark, nor where awareness wants it
+    elsewhere, nor outside its preferred tier; the reroute moves it on a NO."""
     return _combine((node_shutdown(copy, node, shard, alloc), _filter(node, alloc, copy.index),
-                     _awareness(copy, node, shard, alloc, False)), alloc)
+                     disk_can_remain(copy, node, shard, alloc), _awareness(copy, node, shard, alloc, False),
+                     data_tier(copy, node, shard, alloc)), alloc)

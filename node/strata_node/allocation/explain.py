@@ -23,6 +23,7 @@ from ..common.patterns import simple_match
 from ..common.units import human_millis
 from .allocator import Clock, delay_of, in_sync_candidates
 from .balancer import Model, improves
+from .cluster_info import EMPTY, ClusterInfo
 from .deciders import (
     NO,
     THROTTLE,
@@ -154,8 +155,10 @@ def _sorted(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def explain(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], copy: ShardRouting, *,
             specific: bool = True, include_yes: bool = False, include_disk_info: bool = False,
-            now_ms: int | None = None) -> dict[str, Any]:
-    alloc = Allocation(content, nodes, debug=True, include_yes=include_yes)
+            now_ms: int | None = None, info: ClusterInfo = EMPTY,
+            node_settings: Mapping[str, Any] = {}) -> dict[str, Any]:
+    alloc = Allocation(content, nodes, info=info, node_settings=node_settings, debug=True,
+                       include_yes=include_yes)
     alloc.count(content.routing_table.indices)
     alloc.count_activity(content.routing_table.indices)
     copies = [c for c in content.routing_table.indices[copy.index] if c.shard == copy.shard]
@@ -166,15 +169,15 @@ def explain(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], co
     model = Model(content.routing_table.indices, alloc)
     if copy.state == "UNASSIGNED":
         decision = _unassigned(copy, copies, alloc, model, Clock(now_ms))
-        info: dict[str, Any] = {"reason": copy.unassigned_reason or "INDEX_CREATED",
-                                "at": es_time(copy.unassigned_at)}
+        unassigned: dict[str, Any] = {"reason": copy.unassigned_reason or "INDEX_CREATED",
+                                      "at": es_time(copy.unassigned_at)}
         if copy.failed_attempts:
-            info["failed_allocation_attempts"] = copy.failed_attempts
+            unassigned["failed_allocation_attempts"] = copy.failed_attempts
         if copy.unassigned_details:
-            info["details"] = copy.unassigned_details
+            unassigned["details"] = copy.unassigned_details
         status = decision["can_allocate"]
-        info["last_allocation_status"] = "no_attempt" if status == "yes" else status
-        out["unassigned_info"] = info
+        unassigned["last_allocation_status"] = "no_attempt" if status == "yes" else status
+        out["unassigned_info"] = unassigned
     else:
         current = nodes.get(copy.node)  # type: ignore[arg-type]
         if current is not None:
@@ -182,9 +185,7 @@ def explain(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], co
             if copy.state == "STARTED" and copy.node in alloc.data_nodes:
                 out["current_node"]["weight_ranking"] = model.ranking(copy.index)[copy.node]
     if include_disk_info:
-        # No disk usage is gathered yet, so there is none to show (ES's empty ClusterInfo).
-        out["cluster_info"] = {"nodes": {}, "shard_sizes": {}, "shard_data_set_sizes": {}, "shard_paths": {},
-                               "reserved_sizes": []}
+        out["cluster_info"] = info.to_json()
     if copy.state == "UNASSIGNED":
         out.update(decision)
     elif copy.state == "STARTED" and copy.node in alloc.data_nodes:

@@ -12,6 +12,7 @@ from typing import Any
 from ..cluster.coordination.discovery_node import DiscoveryNode
 from .capacity import Resources, current, upper_bound
 from .deciders import DECIDERS, Context, Decider, Result, deciders_of
+from .storage import ClusterView
 
 
 def policy_nodes(roles: Iterable[str], nodes: Iterable[DiscoveryNode]) -> list[DiscoveryNode]:
@@ -31,13 +32,15 @@ def node_resources(node: DiscoveryNode, reported: Resources | None) -> Resources
 
 def policy_capacity(name: str, policy: Mapping[str, Any], nodes: Iterable[DiscoveryNode],
                     reported: Mapping[str, Resources | None],
-                    known: Mapping[str, Decider] = DECIDERS) -> dict[str, Any]:
+                    known: Mapping[str, Decider] = DECIDERS,
+                    cluster: ClusterView | None = None) -> dict[str, Any]:
     roles = tuple(policy["roles"])
     members = policy_nodes(roles, nodes)
     have = current(node_resources(n, reported.get(n.id)) for n in members)
     # Deciders see the current capacity only when every node reported it (ES's "accurate").
     accurate = all(reported.get(n.id) is not None for n in members)
-    context = Context(roles=roles, current_capacity=have if accurate else None)
+    context = Context(roles=roles, current_capacity=have if accurate else None,
+                      members=tuple(n.id for n in members), cluster=cluster)
     results: dict[str, Result] = {}
     for decider_name, configuration in deciders_of(name, roles, policy["deciders"], known).items():
         results[decider_name] = known[decider_name].scale(configuration, context)
@@ -52,7 +55,7 @@ def policy_capacity(name: str, policy: Mapping[str, Any], nodes: Iterable[Discov
 
 
 def capacity(policies: Mapping[str, Mapping[str, Any]], nodes: Iterable[DiscoveryNode],
-             reported: Mapping[str, Resources | None]) -> dict[str, Any]:
+             reported: Mapping[str, Resources | None], cluster: ClusterView | None = None) -> dict[str, Any]:
     nodes = list(nodes)
-    return {"policies": {name: policy_capacity(name, policy, nodes, reported)
+    return {"policies": {name: policy_capacity(name, policy, nodes, reported, cluster=cluster)
                          for name, policy in sorted(policies.items())}}

@@ -17,14 +17,20 @@ from ..common.errors import IllegalArgument
 from ..common.units import human_bytes, parse_bytes
 from ..settings import _int as int_setting
 from .capacity import Capacity, Resources
+from .storage import ROLES as STORAGE_ROLES
+from .storage import ClusterView, reactive
 
 
 class Context(NamedTuple):
-    """What a decider reads (AutoscalingDeciderContext): the policy's roles and what its
-    nodes have now (None unless every one of them reported it)."""
+    """What a decider reads (AutoscalingDeciderContext): the policy's roles, what its
+    nodes have now (None unless every one of them reported it), which nodes they are, and
+    the master's view of the cluster (state, nodes, cluster info) the storage deciders
+    simulate allocation over."""
 
     roles: tuple[str, ...]
     current_capacity: Capacity | None
+    members: tuple[str, ...] = ()
+    cluster: ClusterView | None = None
 
 
 class Result(NamedTuple):
@@ -115,7 +121,17 @@ FIXED = Decider("fixed", roles=None, applies_to_empty_roles=True, default_on=Fal
                           "nodes": int_setting(0)},
                 scale=_fixed)
 
-DECIDERS: dict[str, Decider] = {d.name: d for d in (FIXED,)}
+# -- reactive_storage ------------------------------------------------------------------------
+
+
+def _reactive_storage(configuration: Mapping[str, Any], context: Context) -> Result:
+    return Result(*reactive(context.current_capacity, context.roles, context.members, context.cluster))
+
+
+REACTIVE_STORAGE = Decider("reactive_storage", roles=STORAGE_ROLES, applies_to_empty_roles=False,
+                           default_on=True, settings={}, scale=_reactive_storage)
+
+DECIDERS: dict[str, Decider] = {d.name: d for d in (FIXED, REACTIVE_STORAGE)}
 
 
 def deciders_of(name: str, roles: tuple[str, ...], configured: Mapping[str, Mapping[str, str]],

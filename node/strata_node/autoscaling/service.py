@@ -29,6 +29,7 @@ from ..transport.wire import Message
 from . import policy as policies
 from .calculate import capacity, policy_nodes
 from .capacity import Resources
+from .storage import ClusterView
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,11 @@ class AutoscalingService:
         nodes = [d for d in state.node_details.values() if d.id in state.nodes] if state is not None else []
         reported = await self._gather({n.id: n.transport_address for p in by_name.values()
                                        for n in policy_nodes(p["roles"], nodes)})
-        return CapacityResponse(body=capacity(by_name, nodes, reported))
+        view = ClusterView(content, {n.id: n for n in nodes}, self.node.info_service.info,
+                           self.node.settings.values)
+        # The storage deciders simulate allocation over the whole routing table: off the loop.
+        body = await asyncio.to_thread(capacity, by_name, nodes, reported, view)
+        return CapacityResponse(body=body)
 
     async def _gather(self, addresses: dict[str, str]) -> dict[str, Resources | None]:
         async def one(node_id: str, address: str) -> Resources | None:

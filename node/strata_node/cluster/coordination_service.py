@@ -24,12 +24,14 @@ import random
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from ..allocation.cluster_info import EMPTY as EMPTY_INFO
+from ..allocation.cluster_info import ClusterInfo
 from ..common.errors import (
     IncompatibleClusterStateVersion,
     NotMasterError,
@@ -164,7 +166,11 @@ class CoordinationService:
             self.node_id, peers=(), settings=coordination_settings(settings), random=random.Random(),
             persisted=self._store.load(), local_node=local_node, exclusions=voting_config_exclusions,
             auto_shrink=auto_shrink_voting_configuration,
-            on_membership=lambda value, nodes: _allocate(value, nodes, self.clock()))
+            on_membership=lambda value, nodes: _allocate(value, nodes, self.clock(), self.cluster_info(),
+                                                         self.settings.values))
+        # The master's last cluster info (disk usages, shard sizes) that allocation reads;
+        # the node sets it to its cluster info service's.
+        self.cluster_info: Callable[[], ClusterInfo] = lambda: EMPTY_INFO
         self._inputs: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tick_pending = False
         self._applied_queue: asyncio.Queue[ClusterState] = asyncio.Queue()
@@ -750,13 +756,15 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _allocate(value: Any, nodes: dict[str, DiscoveryNode], now_ms: int | None = None) -> ClusterStateContent:
+def _allocate(value: Any, nodes: dict[str, DiscoveryNode], now_ms: int | None = None,
+              info: ClusterInfo = EMPTY_INFO, node_settings: Mapping[str, Any] = {}) -> ClusterStateContent:
     """Shard allocation on every state the master builds: copies follow their nodes, and
     persistent tasks of nodes that left move to members under a new allocation id."""
     from ..allocation.allocator import reroute
     from ..tasks.persistent import reassign_tasks
 
-    return reassign_tasks(reroute(as_content(value), nodes, now_ms=now_ms), nodes)
+    content = reroute(as_content(value), nodes, now_ms=now_ms, info=info, node_settings=node_settings)
+    return reassign_tasks(content, nodes)
 
 
 async def _call(function: Applier, old: ClusterState | None, new: ClusterState, kind: str) -> None:

@@ -14,14 +14,16 @@ bad key rejects the request (the master runs it inside a cluster state update).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..settings import (
+    DISK_PREFIX,
     INDEX_SETTINGS,
     NODE_SETTINGS,
     NodeSettings,
     SettingsError,
+    check_disk_settings,
     flatten,
     is_byte_size,
     is_time,
@@ -85,6 +87,21 @@ def apply_update(
     }
     new.update(to_set)
     return new, to_set
+
+
+def check_consistent(changed: Iterable[str], *layers: Mapping[str, Any]) -> None:
+    """The checks that span settings (the disk watermarks and their headrooms), over the
+    layers as they would stand, lowest first (node, persistent, transient); run when an
+    update changes one of them, as ES runs a setting's validator only for its updates."""
+    if not any(key.startswith(DISK_PREFIX) for key in changed):
+        return
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    try:
+        check_disk_settings(merged)
+    except SettingsError as e:
+        raise IllegalArgument(str(e)) from None
 
 
 def nested(flat: Mapping[str, Any]) -> dict[str, Any]:

@@ -67,3 +67,67 @@ def human_millis(ms: float) -> str:
         if ms >= unit:
             return format1decimals(ms / unit, suffix)
     return format1decimals(float(ms), "ms")
+
+
+class RelativeByteSize:
+    """A disk watermark (ES's RelativeByteSizeValue): a share of the disk in use ("85%",
+    "0.85") or, given as a byte size, the free space that must remain ("500mb")."""
+
+    __slots__ = ("bytes", "percent", "text")
+
+    def __init__(self, percent: float | None, size: int | None, text: str):
+        self.percent, self.bytes, self.text = percent, size, text
+
+    @property
+    def absolute(self) -> bool:
+        return self.bytes is not None
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, RelativeByteSize)
+                and (self.percent, self.bytes) == (other.percent, other.bytes))
+
+    def __hash__(self) -> int:
+        return hash((self.percent, self.bytes))
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"RelativeByteSize({self.text})"
+
+
+def _ratio_percent(text: str) -> float | None:
+    """RatioValue.parseRatioValue: percent, or None when the text is no ratio, or one out
+    of range (ES then tries a byte size, and names neither when that fails too)."""
+    if text.endswith("%"):
+        try:
+            percent = float(text[:-1])
+        except ValueError:
+            return None
+        return percent if 0.0 <= percent <= 100.0 else None
+    try:
+        ratio = float(text)
+    except ValueError:
+        return None
+    return ratio * 100.0 if 0.0 <= ratio <= 1.0 else None
+
+
+def _percent_text(percent: float) -> str:
+    return (f"{percent:f}".rstrip("0").rstrip(".") or "0") + "%"
+
+
+def parse_relative_bytes(value: object, setting: str) -> RelativeByteSize:
+    """As RelativeByteSizeValue.parseRelativeByteSizeValue: a text ending in `b` is a byte
+    size; any other is tried as a ratio first (a zero ratio without `%` is zero bytes)."""
+    text = str(value).strip()
+    if not text.endswith("b"):
+        percent = _ratio_percent(text)
+        if percent is not None:
+            if percent != 0.0 or text.endswith("%"):
+                return RelativeByteSize(percent, None, _percent_text(percent))
+            return RelativeByteSize(None, 0, "0b")
+    try:
+        size = parse_bytes(text, setting)
+    except ValueError:
+        raise ValueError(f"unable to parse [{setting}={text}] as either percentage or bytes") from None
+    return RelativeByteSize(None, size, text.lower().replace(" ", ""))

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from ..cluster.state import ClusterStateContent
-from ..common.cluster_settings import apply_update
+from ..common.cluster_settings import apply_update, check_consistent
 from ..common.errors import IllegalArgument
 from ..settings import flatten
 from .handler import ReservedStateHandler, TransformResult
@@ -20,7 +20,13 @@ NAME = "cluster_settings"
 
 
 class ClusterSettingsHandler(ReservedStateHandler):
+    """`node_settings`: the node's own, the layer under the file's for the checks that span
+    settings (the disk watermarks)."""
+
     name = NAME
+
+    def __init__(self, node_settings: Mapping[str, Any] | None = None):
+        self.node_settings = node_settings or {}
 
     def transform(self, source: Any, content: ClusterStateContent,
                   previous_keys: frozenset[str]) -> TransformResult:
@@ -36,6 +42,9 @@ class ClusterSettingsHandler(ReservedStateHandler):
         update = {**{key: None for key in previous_keys if key not in wanted}, **wanted}
         metadata = content.metadata
         persistent, _ = apply_update(metadata.persistent_settings, update, "persistent")
+        changed = {k for k in persistent.keys() | metadata.persistent_settings.keys()
+                   if persistent.get(k) != metadata.persistent_settings.get(k)}
+        check_consistent(changed, self.node_settings, persistent, metadata.transient_settings)
         if persistent != metadata.persistent_settings:
             content = msgspec.structs.replace(content, metadata=msgspec.structs.replace(
                 metadata, persistent_settings=persistent, version=metadata.version + 1))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .autoscaling import AUTOSCALING_HANDLER
 from .cluster_settings import ClusterSettingsHandler
 from .handler import ReservedStateHandler
@@ -17,5 +20,6 @@ def handlers_by_name(*handlers: ReservedStateHandler) -> dict[str, ReservedState
     return out
 
 
-def default_handlers() -> dict[str, ReservedStateHandler]:
-    return handlers_by_name(ClusterSettingsHandler(), INDEX_TEMPLATES_HANDLER, AUTOSCALING_HANDLER)
+def default_handlers(node_settings: Mapping[str, Any] | None = None) -> dict[str, ReservedStateHandler]:
+    return handlers_by_name(ClusterSettingsHandler(node_settings), INDEX_TEMPLATES_HANDLER,
+                            AUTOSCALING_HANDLER)
