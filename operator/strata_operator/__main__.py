@@ -1,4 +1,4 @@
-"""`strata-operator`: run the operator (kopf) for StrataCluster and StrataFileSettings.
+"""`strata-operator`: run the operator (kopf) for StrataCluster, StrataFileSettings and StrataAutoscaler.
 
     strata-operator [--namespace NS ...] [--liveness URL] [--verbose]
 

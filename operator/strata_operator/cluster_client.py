@@ -138,6 +138,33 @@ class ClusterClient:
         reserved = self._metadata(path).get("reserved_state") or {}
         return reserved.get(FILE_SETTINGS_NAMESPACE)
 
+    # -- autoscaling -----------------------------------------------------------------------
+
+    def autoscaling_policy_names(self) -> list[str]:
+        """The names of the policies the cluster holds (the `autoscaling` metadata custom)."""
+        custom = self._metadata("metadata.autoscaling").get("autoscaling") or {}
+        return sorted(custom.get("policies") or {})
+
+    def put_autoscaling_policy(self, name: str, body: dict[str, Any]) -> str | None:
+        """None once stored; the cluster's reason when it refuses the policy."""
+        refused = ("illegal_argument_exception", "action_request_validation_exception",
+                   "x_content_parse_exception")
+        response = self._send("PUT", f"/_autoscaling/policy/{name}", body=body, accept=refused)
+        if response.status_code == 200:
+            return None
+        return str(response.json()["error"].get("reason"))
+
+    def delete_autoscaling_policy(self, name: str) -> None:
+        self._send("DELETE", f"/_autoscaling/policy/{name}")
+
+    def autoscaling_capacity(self) -> dict[str, Any]:
+        """`GET /_autoscaling/capacity` `policies`: policy name -> required and current capacity."""
+        body = self._get("/_autoscaling/capacity")
+        policies = body.get("policies") if isinstance(body, dict) else None
+        if not isinstance(policies, dict):
+            raise ClusterUnavailable(f"GET /_autoscaling/capacity: no policies: {str(body)[:200]}")
+        return policies
+
     # -- node shutdown and voting exclusions -----------------------------------------------
 
     def shutdowns(self) -> list[dict[str, Any]]:

@@ -40,6 +40,9 @@ class FakeCluster:
         # explain answer (None: no copy is unassigned, answered as the API does, with a 400).
         self.shards: list[dict[str, Any]] = []
         self.explain: dict[str, Any] | None = None
+        # Autoscaling: the policies put (name -> body) and the capacity answer per policy.
+        self.policies: dict[str, Any] = {}
+        self.capacity: dict[str, Any] = {}
 
     # -- what tests use --------------------------------------------------------------------
 
@@ -90,6 +93,9 @@ class FakeCluster:
             return httpx.Response(200, json={"nodes": [self._shutdown(i) for i in sorted(self.shutdowns)]})
         if path == "/_cluster/state/metadata":
             return httpx.Response(200, json={"metadata": self._metadata(params.get("filter_path", ""))})
+        if path == "/_autoscaling/capacity":
+            answer = {n: self.capacity.get(n, {}) for n in self.policies}
+            return httpx.Response(200, json={"policies": answer})
         return None
 
     def _shutdown(self, node_id: str) -> dict[str, Any]:
@@ -121,6 +127,8 @@ class FakeCluster:
                 "last_accepted_config": list(self.voting),
                 "voting_config_exclusions": list(self.exclusions),
             }
+        if "autoscaling" in filter_path and self.policies:
+            out["autoscaling"] = {"policies": {n: {"policy": p} for n, p in self.policies.items()}}
         if "reserved_state" in filter_path and self.file_settings is not None:
             out["reserved_state"] = {"file_settings": self.file_settings}
         return out
@@ -171,6 +179,9 @@ class FakeCluster:
                 **({"allocation_delay": body["allocation_delay"]} if "allocation_delay" in body else {}),
             }
             return httpx.Response(200, json={"acknowledged": True})
+        if path.startswith("/_autoscaling/policy/"):
+            self.policies[path.rsplit("/", 1)[1]] = body
+            return httpx.Response(200, json={"acknowledged": True})
         return None
 
     def _delete(self, path: str, params: dict[str, str], body: Any) -> httpx.Response | None:
@@ -182,4 +193,7 @@ class FakeCluster:
         if path == "/_cluster/voting_config_exclusions":
             self.exclusions = []
             return httpx.Response(200)
+        if path.startswith("/_autoscaling/policy/"):
+            self.policies.pop(path.rsplit("/", 1)[1], None)
+            return httpx.Response(200, json={"acknowledged": True})
         return None

@@ -1,7 +1,7 @@
-"""The operator's cluster client, file settings reconcile and scale-down planner against
-real node processes (a 3-node LocalCluster on loopback standing in for the pods; the
-Kubernetes side is the in-memory Kube, and the kubelet's part, copying the ConfigMap's
-settings.json into each pod, is done by hand)."""
+"""The operator's cluster client, its file settings and autoscaler reconciles, and its
+scale-down planner against real node processes (a 3-node LocalCluster on loopback
+standing in for the pods; the Kubernetes side is the in-memory Kube, and the kubelet's
+part, copying the ConfigMap's settings.json into each pod, is done by hand)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import json
 
 import pytest
 
+from strata_operator.autoscaler_reconcile import reconcile_autoscaler
 from strata_operator.cluster_client import ClusterClient
 from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
 from strata_operator.reserved_state import read_validation
+from strata_operator.spec import ALL_ROLES
 from tests.support.cluster import LocalCluster
 from tests.support.polling import ok, wait_until
 
@@ -311,3 +313,32 @@ def test_two_master_eligible_nodes_elect_a_master_within_seconds_of_either_ones_
             local.wait_for_nodes(2, timeout=15)
     finally:
         local.stop()
+
+
+def test_the_autoscaler_puts_its_policies_and_scales_to_what_the_cluster_requires(cluster):
+    """The policy goes into the real cluster, whose capacity API (the fixed decider asking
+    for 1gb per node on 5 nodes) sets the StrataCluster's node set within its limits."""
+    kube = MemoryKube(make_cluster())
+    resource = {
+        "apiVersion": "strata.dev/v1alpha1", "kind": "StrataAutoscaler",
+        "metadata": {"name": "scaler", "namespace": "prod", "uid": "uid-a", "generation": 1},
+        "spec": {"clusterRef": {"name": "demo"}, "policies": [{
+            "name": "everything", "roles": list(ALL_ROLES),
+            "deciders": {"fixed": {"memory": "1gb", "nodes": 5}},
+            "resources": {"nodeCount": {"min": 1, "max": 4}, "memory": {"min": "512Mi", "max": "2Gi"}}}]},
+    }
+    try:
+        outcome = reconcile_autoscaler(resource, kube, connect_to(cluster.nodes[1]))
+        with ClusterClient(cluster.nodes[2].url, timeout=30) as client:
+            assert client.autoscaling_policy_names() == ["everything"]
+        assert outcome.status["phase"] == "Ready", outcome.status
+        node_set = kube.objects[("StrataCluster", "prod", "demo")]["spec"]["nodeSets"][0]
+        assert node_set["count"] == 4
+        resources = node_set["resources"]
+        assert resources["requests"]["memory"] == resources["limits"]["memory"] == "1024Mi"
+        (policy,) = outcome.status["policies"]
+        assert policy["limited"] == ["node count held at its max 4 (5 needed)"]
+        assert policy["requiredCapacity"]["total"]["memory"] == 5 << 30
+    finally:
+        with ClusterClient(cluster.nodes[0].url, timeout=30) as client:
+            client.delete_autoscaling_policy("everything")

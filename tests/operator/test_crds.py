@@ -15,7 +15,7 @@ from strata_operator.builders.file_settings import COMPATIBILITY
 
 from .schemas import CRDS, apply_defaults, crd_for, crd_schema, crd_validate, k8s_validate, load_documents
 
-KINDS = ["StrataCluster", "StrataFileSettings"]
+KINDS = ["StrataAutoscaler", "StrataCluster", "StrataFileSettings"]
 
 # The short names of the resources every Kubernetes 1.30 API server serves (kubectl
 # api-resources), plus the common add-ons' (metrics, snapshots, cert-manager, ECK).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from strata_operator.autoscaler import node_set_roles, parse_autoscaler
 from strata_operator.builders.file_settings import build_file_settings_config_map
 from strata_operator.spec import parse_cluster, parse_file_settings
 
@@ -97,3 +98,13 @@ def test_a_bad_object_is_caught():
     sts["spec"]["podManagmentPolicy"] = "Parallel"
     with pytest.raises(AssertionError, match="podManagmentPolicy"):
         k8s_validate(sts)
+
+
+@pytest.mark.parametrize("doc", [d for d in SAMPLE_DOCS if d["kind"] == "StrataAutoscaler"], ids=doc_id)
+def test_every_autoscaler_sample_names_node_sets_its_cluster_sample_has(doc):
+    spec = parse_autoscaler(with_uid(crd_validate(doc)))
+    clusters = [d for d in SAMPLE_DOCS if d["kind"] == "StrataCluster"]
+    (cluster,) = [d for d in clusters if d["metadata"]["name"] == spec.cluster]
+    node_sets = crd_validate(cluster)["spec"]["nodeSets"]
+    for policy in spec.policies:
+        assert [ns for ns in node_sets if node_set_roles(ns) == policy.roles], policy.name

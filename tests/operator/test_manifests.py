@@ -9,7 +9,9 @@ import tomllib
 import pytest
 
 from strata_operator.__main__ import parse_args
+from strata_operator.autoscaler_reconcile import reconcile_autoscaler
 from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
+from strata_operator.spec import ALL_ROLES
 
 from .conftest import make_cluster
 from .fake_cluster import FakeCluster, node
@@ -92,6 +94,7 @@ class Recording:
         "PersistentVolumeClaim": "persistentvolumeclaims",
         "StorageClass": "storageclasses",
         "StrataCluster": "strataclusters",
+        "StrataAutoscaler": "strataautoscalers",
     }
 
     def __init__(self, kube):
@@ -158,6 +161,13 @@ def every_request_the_operator_makes() -> set[tuple[str, str, str]]:
         "spec": {"clusterRef": {"name": "demo"}, "settings": {"cluster_settings": {}}},
     }
     reconcile_file_settings(settings, kube, cluster.connect)
+    autoscaler = {
+        "metadata": {"name": "a", "namespace": "prod", "uid": "uid-a", "generation": 1},
+        "spec": {"clusterRef": {"name": "demo"}, "policies": [
+            {"name": "all", "roles": list(ALL_ROLES), "resources": {"nodeCount": {"min": 3, "max": 5}}}]},
+    }
+    cluster.capacity["all"] = {"required_capacity": {"total": {"storage": 1}, "node": {"storage": 1}}}
+    reconcile_autoscaler(autoscaler, kube, cluster.connect)
     return kube.used
 
 
@@ -171,22 +181,12 @@ def test_the_role_grants_every_request_of_the_operators_own_code_and_no_more():
         for verb in rule["verbs"]
     }
     assert used <= granted, sorted(used - granted)
-    kopf = {
-        "customresourcedefinitions",
-        "events",
-        "strataclusters/status",
-        "stratafilesettings/status",
-        "strataclusters/finalizers",
-        "stratafilesettings/finalizers",
-    }
-    custom = {
-        ("strata.dev", p, v) for p in ("strataclusters", "stratafilesettings") for v in ("watch", "patch")
-    }
-    unused = {
-        g
-        for g in granted - used - custom
-        if g[1] not in kopf and g != ("strata.dev", "stratafilesettings", "list")
-    }
+    plurals = ("strataclusters", "stratafilesettings", "strataautoscalers")
+    kopf = {"customresourcedefinitions", "events", *(f"{p}/status" for p in plurals),
+            *(f"{p}/finalizers" for p in plurals)}
+    custom = {("strata.dev", p, v) for p in plurals for v in ("watch", "patch")}
+    listed_by_kopf = {("strata.dev", p, "list") for p in ("stratafilesettings", "strataautoscalers")}
+    unused = {g for g in granted - used - custom if g[1] not in kopf and g not in listed_by_kopf}
     assert unused == set(), sorted(unused)
 
 

@@ -413,3 +413,34 @@ def test_a_cluster_made_again_on_its_volumes_has_its_data_and_nothing_left_behin
     world.wait(no_markers(world), 30, "no shutdown marker")
     assert voting_exclusions(world) == []
 
+
+
+AUTOSCALERS = f"/apis/strata.dev/v1alpha1/namespaces/{NS}/strataautoscalers"
+
+
+def test_an_autoscaler_grows_the_node_set_to_what_its_policy_requires(world):
+    """The operator puts the policy into the cluster, reads the capacity it requires (the
+    fixed decider: four nodes of 1000tb, so four nodes as large as they are), and scales
+    the node set from 3 to 4 within the policy's limits; the cluster's own reconcile adds
+    the node."""
+    roles = ["master", "data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen", "ingest",
+             "remote_cluster_client"]
+    resource = {
+        "apiVersion": "strata.dev/v1alpha1", "kind": "StrataAutoscaler",
+        "metadata": {"name": "scaler", "namespace": NS},
+        "spec": {"clusterRef": {"name": CLUSTER}, "pollingPeriod": "5s", "policies": [{
+            "name": "everything", "roles": roles, "deciders": {"fixed": {"storage": "1000tb", "nodes": 4}},
+            "resources": {"nodeCount": {"min": 3, "max": 4}}}]},
+    }
+    response = world.api.post(AUTOSCALERS, json=resource)
+    assert response.status_code == 201, response.text
+
+    world.wait(ready_with(world, 4), 120, "four nodes, Ready and green")
+    assert world.cluster()["spec"]["nodeSets"][0]["count"] == 4
+    policy = world.node("GET", "/_autoscaling/policy/everything")
+    assert policy["deciders"] == {"fixed": {"nodes": "4", "storage": "1000tb"}}
+    status = world.get(f"{AUTOSCALERS}/scaler")["status"]
+    assert status["phase"] == "Ready"
+    assert status["policies"][0]["nodeSets"] == [{"name": "default", "count": 4}]
+    assert world.events("Scaled")
+    assert world.node("GET", "/logs/_count")["count"] == 60

@@ -78,6 +78,7 @@ KINDS = [
     ),
     Kind("strata.dev", "v1alpha1", "strataclusters", "StrataCluster", status=True),
     Kind("strata.dev", "v1alpha1", "stratafilesettings", "StrataFileSettings", status=True),
+    Kind("strata.dev", "v1alpha1", "strataautoscalers", "StrataAutoscaler", status=True),
 ]
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]

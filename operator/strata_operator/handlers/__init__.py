@@ -5,4 +5,4 @@ annotations and the events it returns."""
 
 from __future__ import annotations
 
-from . import cluster, file_settings, operator  # noqa: F401  (registration)
+from . import autoscaler, cluster, file_settings, operator  # noqa: F401  (registration)
