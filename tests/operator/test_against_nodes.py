@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from strata_operator.autoscaler import quantity_bytes
 from strata_operator.autoscaler_reconcile import reconcile_autoscaler
 from strata_operator.cluster_client import ClusterClient
 from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
@@ -335,7 +336,8 @@ def test_the_autoscaler_puts_its_policies_and_scales_to_what_the_cluster_require
         node_set = kube.objects[("StrataCluster", "prod", "demo")]["spec"]["nodeSets"][0]
         assert node_set["count"] == 4
         resources = node_set["resources"]
-        assert resources["requests"]["memory"] == resources["limits"]["memory"] == "1024Mi"
+        memory = {side: quantity_bytes(resources[side]["memory"], side) for side in ("requests", "limits")}
+        assert memory == {"requests": 1 << 30, "limits": 1 << 30}  # the default request's "1Gi" is kept
         (policy,) = outcome.status["policies"]
         assert policy["limited"] == ["node count held at its max 4 (5 needed)"]
         assert policy["requiredCapacity"]["total"]["memory"] == 5 << 30

@@ -61,6 +61,19 @@ def test_a_blob_that_must_be_new_is_refused_and_the_old_one_kept(blobs):
     assert blobs.read("index-0") == b"third"
 
 
+def test_a_write_that_fails_leaves_no_half_written_file(tmp_path, monkeypatch):
+    blobs = FsBlobContainer(tmp_path / "repo")
+    blobs.write("kept", b"whole")
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        blobs.write("index-1", b"x" * 1000)
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["kept"]
+
+
 def test_a_listing_shows_the_blobs_directly_inside_with_their_lengths(blobs):
     blobs.write("snap-1.dat", b"12345")
     blobs.write("snap-2.dat", b"1")

@@ -89,10 +89,14 @@ class FsBlobContainer:
         atomic test), which is how a repository generation is claimed."""
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.path / f"pending-{name}-{uuid.uuid4().hex}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:  # a full disk, say: no half-written file stays behind
+            tmp.unlink(missing_ok=True)
+            raise
         self._publish(tmp, name, fail_if_exists)
 
     def write_from_file(self, name: str, source: Path, progress: Callable[[int], None] | None = None) -> int:
