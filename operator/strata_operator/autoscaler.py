@@ -212,6 +212,13 @@ def _per_node(required: float | None, limits: Range | None, floor: float = 0.0) 
     return max(limits.clamp(required if required is not None else limits.min or 0.0), floor)
 
 
+def _shown(resource: str, value: float) -> str:
+    """A size as a person reads it in a status: Gi for bytes, cores for CPU."""
+    if resource == "cpu":
+        return f"{value:g} cores"
+    return f"{value / GI:.2f}".rstrip("0").rstrip(".") + "Gi"
+
+
 def _storage_nodes(asked: float | None, have: float | None, per_node: float, nodes: int) -> float:
     """Nodes for storage: as many more as the storage lacking takes. The disks the nodes
     report are not the volumes the spec sizes (a hostPath reports its host's disk), so
@@ -249,7 +256,8 @@ def recommend(policy: PolicySpec, node_sets: list[Mapping[str, Any]],
                                   ("storage", "storage", policy.storage)):
         asked = node.get(key)
         if limits is not None and asked is not None and limits.max is not None and asked > limits.max:
-            limited.append(f"{resource} per node held at its max ({asked} asked)")
+            limited.append(f"{resource} per node held at its max {_shown(resource, limits.max)} "
+                           f"({_shown(resource, asked)} asked)")
     wanted = float(policy.node_count.min or 0)
     current = (capacity or {}).get("current_capacity") or {}
     have, have_total = current.get("node") or {}, current.get("total") or {}

@@ -37,14 +37,19 @@ PENDING = "Pending"
 
 
 def _policy_status(recommendation, node_sets: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The node sets as scaled, and the per-node resources as written into them."""
     sets = [{"name": ns["name"], "count": ns.get("count", 0)} for ns in node_sets]
     out: dict[str, Any] = {"name": recommendation.policy, "nodeSets": sets,
                            "requiredCapacity": recommendation.required,
                            "limited": list(recommendation.limited)}
-    resources = {k: v for k, v in (("memory", recommendation.memory), ("cpu", recommendation.cpu),
-                                   ("storage", recommendation.storage)) if v is not None}
+    first = node_sets[0]
+    requests = (first.get("resources") or {}).get("requests") or {}
+    written = {"memory": (recommendation.memory, requests.get("memory")),
+               "cpu": (recommendation.cpu, requests.get("cpu")),
+               "storage": (recommendation.storage, (first.get("storage") or {}).get("size"))}
+    resources = {k: text for k, (sized, text) in written.items() if sized is not None and text is not None}
     if resources:
-        out["resources"] = {k: round(v, 3) for k, v in resources.items()}
+        out["resources"] = resources
     return out
 
 

@@ -104,7 +104,7 @@ def test_per_node_resources_stay_within_their_limits():
                                             total={"memory": 32 * GI, "processors": 1.0}))
     assert (r.memory, r.cpu) == (8 * GI, 1.0)
     assert r.counts == {"hot": 4}  # 32Gi in 8Gi nodes
-    assert "memory per node held at its max" in r.limited[0]
+    assert r.limited == ("memory per node held at its max 8Gi (16Gi asked)",)
 
 
 def test_a_resource_no_decider_asks_for_is_set_to_its_min():
@@ -291,3 +291,14 @@ def test_a_size_already_written_another_way_is_kept_and_a_max_never_passed():
 def test_a_zero_size_is_refused():
     with pytest.raises(InvalidSpec, match=r"memory\.min must be more than zero"):
         parse_autoscaler(autoscaler(policy(memory=("0", "2Gi"))))
+
+
+def test_the_status_shows_the_resources_as_written_into_the_node_sets():
+    kube, api = setup(*hot_sets(), capacity={
+        "hot": required(node={"memory": 3 * GI, "storage": 100 * GI}, total={"memory": 9 * GI})})
+    outcome = reconcile_autoscaler(autoscaler(policy(memory=("2Gi", "8Gi"), storage=("10Gi", "1Ti"))),
+                                   kube, api.connect)
+    (status,) = outcome.status["policies"]
+    assert status["resources"] == {"memory": "3072Mi", "storage": "100Gi"}
+    node_set = kube.objects[("StrataCluster", "prod", "demo")]["spec"]["nodeSets"][0]
+    assert node_set["resources"]["requests"]["memory"] == "3072Mi"
