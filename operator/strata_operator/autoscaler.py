@@ -34,9 +34,8 @@ from .spec import (
     DEFAULT_RESOURCES,
     DEFAULT_STORAGE_SIZE,
     DNS_LABEL,
-    SIZE_UNITS,
-    STORAGE_SIZE,
     InvalidSpec,
+    storage_bytes,
 )
 
 AUTOSCALER_KIND = "StrataAutoscaler"
@@ -80,13 +79,6 @@ class AutoscalerSpec:
     cluster: str
     polling_period: float
     policies: tuple[PolicySpec, ...]
-
-
-def quantity_bytes(text: Any, what: str) -> float:
-    match = STORAGE_SIZE.match(str(text))
-    if match is None:
-        raise InvalidSpec(f"{what} [{text}] is not a quantity such as 2Gi or 500M")
-    return float(match.group(1)) * SIZE_UNITS[match.group(2) or ""]
 
 
 def cpu_cores(text: Any, what: str) -> float:
@@ -143,9 +135,9 @@ def _policy(raw: Mapping[str, Any], index: int) -> PolicySpec:
         raise InvalidSpec(f"policy [{name}]: deciders must be an object")
     return PolicySpec(
         name=name, roles=tuple(sorted(set(roles))), deciders=dict(deciders), node_count=node_count,
-        memory=_range(resources.get("memory"), f"policy [{name}]: resources.memory", quantity_bytes),
+        memory=_range(resources.get("memory"), f"policy [{name}]: resources.memory", storage_bytes),
         cpu=_range(resources.get("cpu"), f"policy [{name}]: resources.cpu", cpu_cores),
-        storage=_range(resources.get("storage"), f"policy [{name}]: resources.storage", quantity_bytes))
+        storage=_range(resources.get("storage"), f"policy [{name}]: resources.storage", storage_bytes))
 
 
 def parse_autoscaler(resource: Mapping[str, Any]) -> AutoscalerSpec:
@@ -245,7 +237,7 @@ def recommend(policy: PolicySpec, node_sets: list[Mapping[str, Any]],
         return None
     node, total = required.get("node") or {}, required.get("total") or {}
     limited: list[str] = []
-    current_storage = max((quantity_bytes((ns.get("storage") or {}).get("size") or DEFAULT_STORAGE_SIZE,
+    current_storage = max((storage_bytes((ns.get("storage") or {}).get("size") or DEFAULT_STORAGE_SIZE,
                                           "storage") for ns in node_sets), default=0.0)
     per_node = {
         "memory": _per_node(node.get("memory"), policy.memory),
@@ -311,7 +303,7 @@ def scaled_node_sets(node_sets: list[Mapping[str, Any]], recommendations: list[R
             if r.memory is not None:
                 cap = policy.memory.max if policy.memory else None
                 for side in (requests, limits):
-                    side["memory"] = _quantity(r.memory, MI, "Mi", cap, side.get("memory"), quantity_bytes)
+                    side["memory"] = _quantity(r.memory, MI, "Mi", cap, side.get("memory"), storage_bytes)
             if r.cpu is not None:
                 cap = policy.cpu.max if policy.cpu else None
                 requests["cpu"] = _quantity(r.cpu, 0.001, "m", cap, requests.get("cpu"), cpu_cores)
@@ -322,7 +314,7 @@ def scaled_node_sets(node_sets: list[Mapping[str, Any]], recommendations: list[R
             if r.storage is not None:
                 storage = dict(ns.get("storage") or {})
                 cap = policy.storage.max if policy.storage else None
-                storage["size"] = _quantity(r.storage, GI, "Gi", cap, storage.get("size"), quantity_bytes)
+                storage["size"] = _quantity(r.storage, GI, "Gi", cap, storage.get("size"), storage_bytes)
                 ns["storage"] = storage
         out.append(ns)
     return out

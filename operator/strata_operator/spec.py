@@ -131,11 +131,12 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def storage_bytes(size: str) -> float:
-    """A storage size in bytes ("10Gi" -> 10 * 2**30); raises InvalidSpec for anything else."""
-    match = STORAGE_SIZE.match(size)
+def storage_bytes(size: Any, what: str = "storage size") -> float:
+    """A byte quantity in bytes ("10Gi" -> 10 * 2**30); raises InvalidSpec, naming `what`,
+    for anything else."""
+    match = STORAGE_SIZE.match(str(size))
     if match is None:
-        raise InvalidSpec(f"storage size [{size}] is not a quantity such as 10Gi or 500M")
+        raise InvalidSpec(f"{what} [{size}] is not a quantity such as 10Gi or 500M")
     return float(match.group(1)) * SIZE_UNITS[match.group(2) or ""]
 
 

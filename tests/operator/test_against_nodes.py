@@ -9,12 +9,11 @@ import json
 
 import pytest
 
-from strata_operator.autoscaler import quantity_bytes
 from strata_operator.autoscaler_reconcile import reconcile_autoscaler
 from strata_operator.cluster_client import ClusterClient
 from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
 from strata_operator.reserved_state import read_validation
-from strata_operator.spec import ALL_ROLES
+from strata_operator.spec import ALL_ROLES, storage_bytes
 from tests.support.cluster import LocalCluster
 from tests.support.polling import ok, wait_until
 
@@ -336,7 +335,7 @@ def test_the_autoscaler_puts_its_policies_and_scales_to_what_the_cluster_require
         node_set = kube.objects[("StrataCluster", "prod", "demo")]["spec"]["nodeSets"][0]
         assert node_set["count"] == 4
         resources = node_set["resources"]
-        memory = {side: quantity_bytes(resources[side]["memory"], side) for side in ("requests", "limits")}
+        memory = {side: storage_bytes(resources[side]["memory"], side) for side in ("requests", "limits")}
         assert memory == {"requests": 1 << 30, "limits": 1 << 30}  # the default request's "1Gi" is kept
         (policy,) = outcome.status["policies"]
         assert policy["limited"] == ["node count held at its max 4 (5 needed)"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import ES_COMPAT_VERSION
 from ..common.errors import StrataError
-from ..common.machine import meminfo
+from ..common.machine import disk_space, meminfo
 from ..index.shard import IndexShard
 from ..tasks.task import Task
 from ..transport.wire import Message
@@ -276,12 +276,7 @@ def _jvm_stats(now_ms: int) -> dict[str, Any]:
 
 def fs_stats(path: Path, now_ms: int) -> dict[str, Any]:
     try:
-        st = os.statvfs(path)
-        total, free, available = (
-            st.f_blocks * st.f_frsize,
-            st.f_bfree * st.f_frsize,
-            st.f_bavail * st.f_frsize,
-        )
+        total, free, available = disk_space(path)
     except OSError:
         total = free = available = 0
     entry = {"total_in_bytes": total, "free_in_bytes": free, "available_in_bytes": available}

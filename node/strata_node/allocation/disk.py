@@ -27,10 +27,12 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..cluster.blocks import WRITE, blocks_of
 from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, ShardRouting
 from ..common.cluster_settings import byte_size_text
 from ..common.units import RelativeByteSize, format1decimals, human_bytes
+from ..index.metadata import IndexMetadata
 from ..settings import (
     DISK_PREFIX,
     NODE_SETTINGS,
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
 
 NAME = "disk_threshold"
 BLOCK = "index.blocks.read_only_allow_delete"
-_WRITE_BLOCKS = ("index.blocks.write", "index.blocks.read_only", BLOCK)
 
 
 class Stage(NamedTuple):
@@ -246,8 +247,9 @@ def _indices_on(content: ClusterStateContent, node_id: str) -> set[str]:
             if any(c.node == node_id for c in copies)}
 
 
-def blocked(settings: Mapping[str, Any], keys: Iterable[str] = (BLOCK,)) -> bool:
-    return any(str(settings.get(key, "false")).lower() == "true" for key in keys)
+def flood_blocked(metadata: IndexMetadata) -> bool:
+    """Whether the index has the flood-stage block (set by the monitor or by hand)."""
+    return bool(metadata.setting(BLOCK))
 
 
 def assess(info: ClusterInfo, content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode],
@@ -304,7 +306,7 @@ def assess(info: ClusterInfo, content: ClusterStateContent, nodes: Mapping[str, 
     indices = content.metadata.indices
     release = []
     for name, metadata in sorted(indices.items()):
-        if not blocked(metadata.settings) or name in keep_blocked:
+        if not flood_blocked(metadata) or name in keep_blocked:
             continue
         holders = {c.node for c in content.routing_table.indices.get(name, ()) if c.node is not None}
         if all(h in usages for h in holders):
@@ -313,7 +315,7 @@ def assess(info: ClusterInfo, content: ClusterStateContent, nodes: Mapping[str, 
         logs.append((logging.INFO, f"releasing read-only block on indices [{', '.join(release)}] since they "
                                    "are now allocated to nodes with sufficient disk space"))
     block = tuple(sorted(n for n in to_block
-                         if n in indices and not blocked(indices[n].settings, _WRITE_BLOCKS)))
+                         if n in indices and not blocks_of(indices[n], WRITE)))
     # Nodes still members keep their marks through a round they were not measured in.
     members = set(nodes)
     new_state = MonitorState(frozenset(over_low & members), frozenset(over_high & members),

@@ -23,19 +23,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
 from ..action.index_admin import update_settings
 from ..action.nodes_stats import dir_size
 from ..cluster.state import ClusterStateContent, content_of
 from ..common.errors import NotMasterError, StrataError
+from ..common.machine import disk_space
 from ..settings import DISK_PREFIX
 from ..tasks.task import Task
 from ..transport.wire import Message
 from . import cluster_info
 from .cluster_info import EMPTY, ClusterInfo, DiskUsage, ShardCopySize
-from .disk import BLOCK, MonitorState, assess, blocked, disk_thresholds
+from .disk import BLOCK, MonitorState, assess, disk_thresholds, flood_blocked
 
 log = logging.getLogger("strata.cluster_info")
 
@@ -184,10 +184,10 @@ class ClusterInfoService:
         def update(content: ClusterStateContent) -> ClusterStateContent:
             indices = content.metadata.indices
             # Whatever changed since the assessment: an index gone, or blocked meanwhile.
-            to_block = [n for n in block if n in indices and not blocked(indices[n].settings)]
+            to_block = [n for n in block if n in indices and not flood_blocked(indices[n])]
             if to_block:
                 content = update_settings(content, to_block, {BLOCK: "true"})
-            to_release = [n for n in release if n in indices and blocked(indices[n].settings)]
+            to_release = [n for n in release if n in indices and flood_blocked(indices[n])]
             if to_release:
                 content = update_settings(content, to_release, {BLOCK: None})
             return content
@@ -213,8 +213,7 @@ class ClusterInfoService:
 def _measure(data_path, held) -> DiskInfoResponse:
     """statvfs and the copies' folder sizes, off the event loop."""
     try:
-        st = os.statvfs(data_path)
-        total, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+        total, _, free = disk_space(data_path)
     except OSError as e:
         log.warning("cannot read the disk usage of [%s]: %s", data_path, e)
         total, free = -1, -1
@@ -234,4 +233,4 @@ def _disk_settings(state: Any) -> tuple:
 
 
 def _blocked_indices(content: ClusterStateContent) -> list[str]:
-    return sorted(n for n, md in content.metadata.indices.items() if blocked(md.settings))
+    return sorted(n for n, md in content.metadata.indices.items() if flood_blocked(md))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 from typing import Any
 
 import orjson
@@ -23,7 +22,7 @@ from ..action.cluster_admin import catch_up_with_master
 from ..action.index_admin import AppliedVersion
 from ..action.master import MasterNodeRequest
 from ..common.errors import StrataError
-from ..common.machine import total_memory_bytes
+from ..common.machine import disk_space, total_memory_bytes
 from ..tasks.task import Task
 from ..transport.wire import Message
 from . import policy as policies
@@ -152,8 +151,7 @@ class AutoscalingService:
 
     async def _resources(self, request: NodeResourcesRequest, task: Task) -> NodeResources:
         def measure() -> tuple[int, int]:
-            st = os.statvfs(self.node.data_path)
-            return st.f_blocks * st.f_frsize, total_memory_bytes()
+            return disk_space(self.node.data_path).total, total_memory_bytes()
 
         storage, memory = await asyncio.to_thread(measure)
         return NodeResources(storage=storage, memory=memory, processors=self.node.processors)

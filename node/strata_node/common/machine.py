@@ -1,4 +1,5 @@
-"""What this machine, or the container it runs in, gives the node: memory and processors.
+"""What this machine, or the container it runs in, gives the node: memory, processors and
+the disk of its data path.
 
 In Kubernetes the pod's limits are what count, not the host's: the cgroup's memory limit
 and CPU quota bound the host figures, as the JVM's container support bounds what ES sees
@@ -10,9 +11,22 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 CGROUP = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
+
+
+class DiskSpace(NamedTuple):
+    total: int
+    free: int
+    available: int  # what the node's user may still write (free less the root reserve)
+
+
+def disk_space(path: Path | str) -> DiskSpace:
+    """The disk holding `path`, in bytes (statvfs); raises OSError when it cannot be read."""
+    st = os.statvfs(path)
+    return DiskSpace(st.f_blocks * st.f_frsize, st.f_bfree * st.f_frsize, st.f_bavail * st.f_frsize)
 
 
 def _read(path: Path) -> str | None:

@@ -82,13 +82,6 @@ class RelativeByteSize:
     def absolute(self) -> bool:
         return self.bytes is not None
 
-    def __eq__(self, other: object) -> bool:
-        return (isinstance(other, RelativeByteSize)
-                and (self.percent, self.bytes) == (other.percent, other.bytes))
-
-    def __hash__(self) -> int:
-        return hash((self.percent, self.bytes))
-
     def __str__(self) -> str:
         return self.text
 
