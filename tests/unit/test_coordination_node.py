@@ -503,3 +503,30 @@ def test_an_exclusion_leaves_the_configuration_though_a_voter_gave_its_vote_to_a
     network.run(30)
     configuration = network.nodes[leader_id].last_accepted_state.last_committed_configuration
     assert excluded not in configuration
+
+
+def test_an_excluded_master_hands_over_though_the_voter_that_would_replace_it_gave_its_vote_to_another():
+    """As above, but the master itself is excluded and the node first in line to replace it
+    is the one whose vote went elsewhere: the master takes the voter it holds a vote from
+    instead, as Elasticsearch counts only those as live, and hands over to it."""
+    ids = ["a", "b", "c"]
+    network = Network(ids, seed=7)
+    network.nodes = {
+        n: Coordinator(n, peers=ids, settings=SETTINGS, random=random.Random(f"7{n}"),
+                       local_node=DiscoveryNode(id=n, name=n, roles=("master",)),
+                       exclusions=lambda value: frozenset(value or ()))
+        for n in ids
+    }
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(VotingConfiguration.of(*ids)))
+    network.run(60)
+    [old] = network.leaders()
+    votes = network.nodes[old].coordination_state.join_votes
+    [without_vote] = [n for n in ids if not votes.contains(n)]
+    assert without_vote == min(n for n in ids if n != old)  # first in line by id
+    network.take(old, network.nodes[old].submit(lambda value: (old,)))
+    network.deliver()
+    network.run(60)
+    [new] = network.leaders()
+    assert new not in (old, without_vote)
+    assert network.nodes[new].last_accepted_state.last_committed_configuration == VotingConfiguration.of(new)

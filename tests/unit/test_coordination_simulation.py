@@ -3,7 +3,8 @@
 Each seed builds a cluster of 3-5 master-eligible nodes (sometimes plus one that is not)
 on a simulated network that loses, delays, duplicates and reorders messages, splits into
 partitions and heals, and crashes and restarts nodes with only their persisted state
-surviving. After every single step (one
+surviving; leaders are asked to add voting configuration exclusions (their own included)
+and to clear them. After every single step (one
 tick of one node, or one delivered message) the safety properties are checked:
 
 - at most one leader per term;
@@ -14,8 +15,8 @@ tick of one node, or one delivered message) the safety properties are checked:
   never goes back).
 
 Then faults stop and the cluster must converge within a bound: one leader, everyone
-following it and applying its latest state, and a new change committed and applied
-everywhere.
+following it and applying its latest state, no excluded node left in the committed
+configuration, and a new change committed and applied everywhere.
 
 `STRATA_SIM_SEEDS=N` runs N seeds (default 2,000: about 45 s); `STRATA_SIM_SEED=S` replays one seed,
 which every failure message names.
@@ -66,8 +67,23 @@ DISCONNECTED = object()  # delivered as (unreachable node -> sender): a refused 
 CONVERGENCE_BOUND_TICKS = 400
 
 
+CLEAR_EXCLUSIONS = "clear-exclusions"
+
+
 class SafetyViolation(AssertionError):
     pass
+
+
+def excluded_by(value: Any) -> frozenset[str]:
+    """The voting configuration exclusions a state's value holds: its `exclude:` tokens
+    since the last clearing."""
+    excluded: set[str] = set()
+    for token in value or ():
+        if token == CLEAR_EXCLUSIONS:
+            excluded.clear()
+        elif token.startswith("exclude:"):
+            excluded.add(token.removeprefix("exclude:"))
+    return frozenset(excluded)
 
 
 def _content(state: ClusterState) -> tuple[Any, ...]:
@@ -125,6 +141,7 @@ class SimulatedCluster:
             random=random.Random(self.rng.getrandbits(64)),
             persisted=self.disks[node_id],
             local_node=DiscoveryNode(id=node_id, roles=("data",)) if node_id in self.data_ids else None,
+            exclusions=excluded_by,
         )
 
     def _bootstrap(self) -> None:
@@ -218,14 +235,23 @@ class SimulatedCluster:
             self.trace.append(f"t={self.now} {source}->{destination} {message!r}")
             self._record(destination, node.handle(message))
 
-    def _submit_to_leaders(self) -> None:
+    def _submit_to_leaders(self, change: str | None = None) -> None:
         for node_id in self.node_ids:
             node = self.nodes[node_id]
             if node is not None and node.mode is Mode.LEADER:
                 self.tokens += 1
-                token = f"{node_id}:{self.tokens}"
+                token = change or f"{node_id}:{self.tokens}"
                 self.trace.append(f"t={self.now} submit {token} to {node_id}")
-                self._record(node_id, node.submit(lambda value, token=token: (*(value or ()), token)))
+                self._record(node_id, node.submit(lambda value, token=token: self._change(value, token)))
+
+    def _change(self, value: Any, token: str) -> tuple[str, ...]:
+        """A token appended, unless it is an exclusion that would leave no master-eligible
+        node (the master refuses that one, as the API does)."""
+        value = value or ()
+        excluded = excluded_by((*value, token))
+        if len(excluded) >= len(self.master_ids):
+            return value
+        return (*value, token)
 
     def _run_tick(self, *, chaos: bool) -> None:
         rng = self.rng
@@ -244,7 +270,9 @@ class SimulatedCluster:
         rng = self.rng
         if rng.random() >= self.fault_rate:
             return
-        fault = rng.choice(["crash", "restart", "restart", "partition", "heal", "isolate", "election"])
+        fault = rng.choice(
+            ["crash", "restart", "restart", "partition", "heal", "isolate", "election", "exclude", "clear"]
+        )
         live = [n for n in self.node_ids if self.nodes[n] is not None]
         down = [n for n in self.node_ids if self.nodes[n] is None]
         if fault == "crash" and live:
@@ -271,6 +299,12 @@ class SimulatedCluster:
         elif fault == "heal":
             self.group = {n: 0 for n in self.node_ids}
             self.trace.append(f"t={self.now} heal")
+        elif fault == "exclude":
+            # A voting configuration exclusion, the master's own included; at least one
+            # master-eligible node is always left, as the API refuses to exclude them all.
+            self._submit_to_leaders(f"exclude:{rng.choice(self.master_ids)}")
+        elif fault == "clear":
+            self._submit_to_leaders(CLEAR_EXCLUSIONS)
 
     # -- safety checks ----------------------------------------------------------------
 
@@ -345,6 +379,8 @@ class SimulatedCluster:
             return False
         if (leader.applied_state.term, leader.applied_state.version) != (latest.term, latest.version):
             return False
+        if excluded_by(latest.value) & latest.last_committed_configuration.node_ids:
+            return False  # every exclusion took effect, the master's own included
         for node in nodes:
             assert node is not None
             if node is leader:

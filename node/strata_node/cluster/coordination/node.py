@@ -498,19 +498,19 @@ class Coordinator:
             value = self._on_membership(value, details)
         accepted_configuration = base.last_accepted_configuration
         if base.last_committed_configuration == base.last_accepted_configuration:
-            # As Elasticsearch's Reconfigurator: every master-eligible member counts as live
-            # (the followers checker keeps the membership honest); the change is made only
-            # when the join votes already hold a quorum of the new configuration, which is
-            # what CoordinationState requires to accept it.
+            # Every master-eligible member counts as live (the followers checker keeps the
+            # membership honest), so nodes that joined without a vote in this term still
+            # enter; the change is made only when the join votes already hold a quorum of
+            # the new configuration, which is what CoordinationState requires to accept it.
             live = [n for n in nodes if n not in details or details[n].is_master_eligible]
-            proposed = reconfigure(
-                live,
-                self.node_id,
-                base.last_accepted_configuration,
-                auto_shrink=self._shrinks(value),
-                excluded=self._exclusions(value),
-            )
-            if proposed == base.last_accepted_configuration or state.join_votes_have_quorum_for(proposed):
+            current = base.last_accepted_configuration
+            proposed = self._reconfigure(live, current, value)
+            if proposed != current and not state.join_votes_have_quorum_for(proposed):
+                # A voter whose vote went to another candidate in this term cannot be
+                # counted on: aim as Elasticsearch does, with only the voters that joined us.
+                voted = [n for n in live if state.contains_join_vote_for(n)]
+                proposed = self._reconfigure(voted, current, value)
+            if proposed == current or state.join_votes_have_quorum_for(proposed):
                 accepted_configuration = proposed
         # Updates that changed nothing publish nothing (ES's MasterService acks such a batch
         # at once): the state they would have produced is the one already accepted.
@@ -555,6 +555,11 @@ class Coordinator:
         if commit is not None:
             self._on_committed(commit)
         self._check_publication()
+
+    def _reconfigure(self, live: list[str], current: VotingConfiguration, value: Any) -> VotingConfiguration:
+        return reconfigure(
+            live, self.node_id, current, auto_shrink=self._shrinks(value), excluded=self._exclusions(value)
+        )
 
     def _shrinks(self, value: Any) -> bool:
         dynamic = self._auto_shrink(value)
