@@ -19,6 +19,7 @@ from strata_node.cluster.coordination.election_scheduler import ElectionSchedule
 from strata_node.cluster.coordination.messages import (
     FollowerCheckRequest,
     Join,
+    JoinRequest,
     PreVoteRequest,
     PreVoteResponse,
     PublishRequest,
@@ -530,3 +531,58 @@ def test_an_excluded_master_hands_over_though_the_voter_that_would_replace_it_ga
     [new] = network.leaders()
     assert new not in (old, without_vote)
     assert network.nodes[new].last_accepted_state.last_committed_configuration == VotingConfiguration.of(new)
+
+
+def test_an_exclusion_that_needs_the_vote_a_member_gave_another_candidate_gets_it_in_a_new_term():
+    """The master and the voter that joined it are both excluded, so the only node left to
+    vote is the one whose vote in this term went elsewhere: no configuration this master can
+    commit leaves them out. It starts an election in the next term, where every member votes
+    again, and the configuration becomes the third node alone."""
+    ids = ["a", "b", "c"]
+    network = Network(ids, seed=8)
+    network.nodes = {
+        n: Coordinator(n, peers=ids, settings=SETTINGS, random=random.Random(f"8{n}"),
+                       local_node=DiscoveryNode(id=n, name=n, roles=("master",)),
+                       exclusions=lambda value: frozenset(value or ()))
+        for n in ids
+    }
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(VotingConfiguration.of(*ids)))
+    network.run(60)
+    [old] = network.leaders()
+    term = network.nodes[old].current_term
+    votes = network.nodes[old].coordination_state.join_votes
+    [without_vote] = [n for n in ids if not votes.contains(n)]
+    excluded = tuple(n for n in ids if n != without_vote)
+    network.take(old, network.nodes[old].submit(lambda value: excluded))
+    network.deliver()
+    network.run(60)
+    assert network.leaders() == [without_vote]
+    state = network.nodes[without_vote].last_accepted_state
+    assert state.last_committed_configuration == VotingConfiguration.of(without_vote)
+    assert state.term > term + 1  # the old master's own new term, then the hand-over's
+
+
+def test_a_member_the_checks_dropped_that_joins_again_before_its_removal_is_published_gets_the_state():
+    """The leader drops a follower while a publication is in flight, so the removal waits,
+    and the follower's join arrives first and cancels it: the node stays a member that no
+    checks follow. When it restarts it has no state and asks to join again; the leader must
+    publish to it rather than leave it a candidate for ever (the simulation found this)."""
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    leader = network.nodes[leader_id]
+    member = next(n for n in "abc" if n != leader_id)
+    network.take(leader_id, leader.submit(lambda value: "changed"))  # in flight
+    network.take(leader_id, leader.disconnected(member))  # dropped; the removal waits
+    network.take(leader_id, leader.handle(JoinRequest(source=member, term=leader.current_term, join=None)))
+    network.deliver()
+    network.run(10)
+    assert member in leader.last_accepted_state.nodes
+    network.nodes[member] = Coordinator(member, peers=list("abc"), settings=SETTINGS,
+                                        random=random.Random(5),
+                                        persisted=network.nodes[member].persisted_state)
+    network.run(60)
+    node = network.nodes[member]
+    assert (node.mode, node.leader) == (Mode.FOLLOWER, leader_id)
+    assert node.applied_state is not None
+    assert node.applied_state.version == leader.last_accepted_state.version

@@ -75,6 +75,10 @@ AutoShrink = Callable[[Any], bool | None]
 MembershipUpdate = Callable[[Any, dict[str, DiscoveryNode]], Any]
 
 
+def _master_eligible(nodes: Iterable[str], details: dict[str, DiscoveryNode]) -> list[str]:
+    return [n for n in nodes if n not in details or details[n].is_master_eligible]
+
+
 def _no_exclusions(value: Any) -> frozenset[str]:
     return frozenset()
 
@@ -134,6 +138,7 @@ class Coordinator:
         self._joining_details: dict[str, DiscoveryNode] = {}
         self._lag_checks: list[tuple[str, int, int]] = []  # (node, version, deadline)
         self._applied_versions: dict[str, int] = {}
+        self._votes_election_at: int | None = None  # when this node last re-ran one for votes
         self._out = Output()
         self._published_in_this_call = False
 
@@ -433,9 +438,15 @@ class Coordinator:
         if self.mode is Mode.LEADER:
             self._pending_removals.discard(request.source)
             known = self._cluster_details().get(request.source)
-            if request.source not in self._cluster_nodes() or (
-                request.node is not None and request.node != known
-            ):
+            assert self._followers_checker is not None
+            if (
+                request.source not in self._cluster_nodes()
+                or (request.node is not None and request.node != known)
+                # A member the checks dropped, joining again before its removal was
+                # published: it lacks the state (it refused the checks for that), so it
+                # is published to again, which also has the checks follow it again.
+                or request.source not in self._followers_checker.followers()
+            ) and request.source != self.node_id:
                 self._joining.add(request.source)
                 self._maybe_publish()
         elif self.mode is Mode.CANDIDATE:
@@ -502,7 +513,7 @@ class Coordinator:
             # membership honest), so nodes that joined without a vote in this term still
             # enter; the change is made only when the join votes already hold a quorum of
             # the new configuration, which is what CoordinationState requires to accept it.
-            live = [n for n in nodes if n not in details or details[n].is_master_eligible]
+            live = _master_eligible(nodes, details)
             current = base.last_accepted_configuration
             proposed = self._reconfigure(live, current, value)
             if proposed != current and not state.join_votes_have_quorum_for(proposed):
@@ -515,7 +526,8 @@ class Coordinator:
         # Updates that changed nothing publish nothing (ES's MasterService acks such a batch
         # at once): the state they would have produced is the one already accepted.
         changed = (
-            nodes != base.nodes
+            bool(self._joining)
+            or nodes != base.nodes
             or details != base.node_details
             or (value is not base.value and value != base.value)
             or accepted_configuration != base.last_accepted_configuration
@@ -643,6 +655,14 @@ class Coordinator:
             return
         if self._abdicate_if_not_a_voter(publication):
             return
+        if self._exclusion_wants_votes():
+            # At most one a publish timeout: a master that is its configuration's only voter
+            # wins and commits again before the others' votes can arrive.
+            last = self._votes_election_at
+            if last is None or self.now >= last + self.settings.publish_timeout:
+                self._votes_election_at = self.now
+                self._start_election()
+                return
         self._maybe_publish()
 
     def _abdicate_if_not_a_voter(self, publication: Publication) -> bool:
@@ -665,6 +685,22 @@ class Coordinator:
             self._send(node_id, request)
         self._on_start_join(request)  # joins the new master and stands down
         return True
+
+    def _exclusion_wants_votes(self) -> bool:
+        """Whether an excluded voter stays in the configuration only because this master
+        lacks the votes of members that gave theirs to another candidate in its term (a node
+        votes once a term). Elasticsearch then waits until some later election; this master
+        starts that election itself, in the next term, where every member votes again."""
+        state = self.coordination_state.last_accepted_state
+        configuration = state.last_committed_configuration
+        excluded = self._exclusions(state.value)
+        if state.last_accepted_configuration != configuration or not excluded & configuration.node_ids:
+            return False
+        live = _master_eligible(state.nodes, state.node_details)
+        wanted = self._reconfigure(live, configuration, state.value)
+        if excluded & wanted.node_ids:
+            return False  # the members cannot give it a configuration without them either
+        return not self.coordination_state.join_votes_have_quorum_for(wanted)
 
     # -- publication: follower side -----------------------------------------------------
 
