@@ -88,6 +88,23 @@ def formed(node_ids: list[str]) -> Network:
     return network
 
 
+def three_masters_with_a_vote_gone_elsewhere(seed: int) -> Network:
+    """Three master nodes bootstrapped together whose elections, with this seed, leave the
+    master without one node's vote in its term (that node voted for itself)."""
+    ids = ["a", "b", "c"]
+    network = Network(ids, seed=seed)
+    network.nodes = {
+        n: Coordinator(n, peers=ids, settings=SETTINGS, random=random.Random(f"{seed}{n}"),
+                       local_node=DiscoveryNode(id=n, name=n, roles=("master",)),
+                       exclusions=lambda value: frozenset(value or ()))
+        for n in ids
+    }
+    for node_id, node in network.nodes.items():
+        network.take(node_id, node.bootstrap(VotingConfiguration.of(*ids)))
+    network.run(60)
+    return network
+
+
 def test_a_bootstrapped_single_node_elects_itself_and_applies_its_first_state():
     network = Network(["a"])
     network.take("a", network.nodes["a"].bootstrap(VotingConfiguration.of("a")))
@@ -485,16 +502,7 @@ def test_an_exclusion_leaves_the_configuration_though_a_voter_gave_its_vote_to_a
     wins: the master never gets its vote in that term. Excluding the third voter must still
     take it out of the configuration (it used to wait for the missing vote for ever)."""
     ids = ["a", "b", "c"]
-    network = Network(ids, seed=7)
-    network.nodes = {
-        n: Coordinator(n, peers=ids, settings=SETTINGS, random=random.Random(f"7{n}"),
-                       local_node=DiscoveryNode(id=n, name=n, roles=("master",)),
-                       exclusions=lambda value: frozenset(value or ()))
-        for n in ids
-    }
-    for node_id, node in network.nodes.items():
-        network.take(node_id, node.bootstrap(VotingConfiguration.of(*ids)))
-    network.run(60)
+    network = three_masters_with_a_vote_gone_elsewhere(seed=7)
     [leader_id] = network.leaders()
     votes = network.nodes[leader_id].coordination_state.join_votes
     [without_vote] = [n for n in ids if not votes.contains(n)]
@@ -511,16 +519,7 @@ def test_an_excluded_master_hands_over_though_the_voter_that_would_replace_it_ga
     is the one whose vote went elsewhere: the master takes the voter it holds a vote from
     instead, as Elasticsearch counts only those as live, and hands over to it."""
     ids = ["a", "b", "c"]
-    network = Network(ids, seed=7)
-    network.nodes = {
-        n: Coordinator(n, peers=ids, settings=SETTINGS, random=random.Random(f"7{n}"),
-                       local_node=DiscoveryNode(id=n, name=n, roles=("master",)),
-                       exclusions=lambda value: frozenset(value or ()))
-        for n in ids
-    }
-    for node_id, node in network.nodes.items():
-        network.take(node_id, node.bootstrap(VotingConfiguration.of(*ids)))
-    network.run(60)
+    network = three_masters_with_a_vote_gone_elsewhere(seed=7)
     [old] = network.leaders()
     votes = network.nodes[old].coordination_state.join_votes
     [without_vote] = [n for n in ids if not votes.contains(n)]
@@ -539,16 +538,7 @@ def test_an_exclusion_that_needs_the_vote_a_member_gave_another_candidate_gets_i
     commit leaves them out. It starts an election in the next term, where every member votes
     again, and the configuration becomes the third node alone."""
     ids = ["a", "b", "c"]
-    network = Network(ids, seed=8)
-    network.nodes = {
-        n: Coordinator(n, peers=ids, settings=SETTINGS, random=random.Random(f"8{n}"),
-                       local_node=DiscoveryNode(id=n, name=n, roles=("master",)),
-                       exclusions=lambda value: frozenset(value or ()))
-        for n in ids
-    }
-    for node_id, node in network.nodes.items():
-        network.take(node_id, node.bootstrap(VotingConfiguration.of(*ids)))
-    network.run(60)
+    network = three_masters_with_a_vote_gone_elsewhere(seed=8)
     [old] = network.leaders()
     term = network.nodes[old].current_term
     votes = network.nodes[old].coordination_state.join_votes
