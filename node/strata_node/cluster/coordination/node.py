@@ -689,8 +689,9 @@ class Coordinator:
     def _exclusion_wants_votes(self) -> bool:
         """Whether an excluded voter stays in the configuration only because this master
         lacks the votes of members that gave theirs to another candidate in its term (a node
-        votes once a term). Elasticsearch then waits until some later election; this master
-        starts that election itself, in the next term, where every member votes again."""
+        votes once a term). The master then holds another election, in the next term, where
+        every member votes again: Elasticsearch's Zen2 "gather votes from all nodes", here
+        only when an exclusion needs them."""
         state = self.coordination_state.last_accepted_state
         configuration = state.last_committed_configuration
         excluded = self._exclusions(state.value)
