@@ -448,3 +448,13 @@ def test_a_seed_replays_exactly() -> None:
         )
 
     assert fingerprint(7) == fingerprint(7)
+
+
+@pytest.mark.parametrize("seed", [37630, 43342])
+def test_an_excluded_node_holding_the_freshest_state_stands_so_a_master_is_elected(seed: int) -> None:
+    """Seeds where an excluded old master ends up holding a state no other node accepted,
+    whose configuration leaves it out, while the one voter left holds an older state and so
+    refuses its vote. Only by standing itself does the excluded node let a master be elected
+    (it wins, publishes that state and hands over); with excluded nodes kept from standing,
+    as Elasticsearch keeps them, these runs never elect a master again."""
+    SimulatedCluster(seed).run()

@@ -355,12 +355,26 @@ class Coordinator:
         return self.local_node is None or self.local_node.is_master_eligible
 
     def _may_win_election(self) -> bool:
+        """Elasticsearch's nodeMayWinElection: a voter, or a master-eligible node under no
+        voting exclusion. A node that wins outside the configuration enters it with its
+        first publication; an excluded one hands over once that publication completes."""
         if not self._master_eligible:
             return False
         state = self.coordination_state
-        return self.node_id in state.last_committed_configuration or self.node_id in (
-            state.last_accepted_configuration
+        return (
+            self.node_id in state.last_committed_configuration
+            or self.node_id in state.last_accepted_configuration
+            or self.node_id not in self._exclusions(state.last_accepted_state.value)
         )
+
+    def _may_stand(self) -> bool:
+        """Whether to run pre-votes and elections: every master-eligible node of a
+        bootstrapped cluster, excluded ones too (unlike Elasticsearch). An excluded node
+        can hold the freshest state, one nobody else accepted: the only voter left then
+        refuses its vote as fresher and cannot win, and without it standing no master is
+        ever elected. When it wins it publishes that state and hands over."""
+        state = self.coordination_state
+        return self._master_eligible and not state.last_accepted_configuration.is_empty()
 
     def _start_pre_voting(self) -> None:
         state = self.coordination_state
@@ -387,7 +401,7 @@ class Coordinator:
             self._send(peer, request)
 
     def _start_election(self) -> None:
-        if not self._may_win_election():
+        if not self._may_stand():
             return
         request = StartJoinRequest(source=self.node_id, term=max(self.current_term, self.max_term_seen) + 1)
         for peer in self.peers:
@@ -841,7 +855,7 @@ class Coordinator:
             for peer in self.peers:
                 self._send(peer, request)
         scheduler = self._election_scheduler
-        if scheduler is not None and scheduler.due(self.now) and self._may_win_election():
+        if scheduler is not None and scheduler.due(self.now) and self._may_stand():
             self._start_pre_voting()
 
     def _follower_tick(self) -> None:
