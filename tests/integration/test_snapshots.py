@@ -247,6 +247,11 @@ def test_repository_and_snapshot_errors_are_elasticsearch_shaped(es, cluster, re
                              headers={"Content-Type": "application/json"})
         assert bad_json.status_code == 400
         assert http.get(f"/_snapshot/{repo}/_all").json()["total"] == 1  # nothing half-made
+        # The body is read before the name is checked, so a bad body is the client's 400 whatever the name.
+        bad_body_bad_name = http.put("/_snapshot/star*name", content=b"0",
+                                     headers={"Content-Type": "application/json"})
+        assert (bad_body_bad_name.status_code, bad_body_bad_name.json()["error"]["type"]) == \
+            (400, "parse_exception")
 
 
 def test_a_repository_is_verified_on_every_node(es, repo):

@@ -190,7 +190,7 @@ def parse_msearch(request: RestRequest, default_index: str | None) -> list[Searc
             if key not in MSEARCH_HEADER_KEYS:
                 raise IllegalArgument(f"key [{key}] is not supported in the metadata section")
             if key in ("index", "indices"):
-                expression = ",".join(value) if isinstance(value, list) else str(value)
+                expression = _text(value)
             elif key in ("search_type", "searchType"):
                 options["search_type"] = str(value)
             elif key in ("ignore_unavailable", "allow_no_indices", "expand_wildcards", "routing",

@@ -85,8 +85,8 @@ class SnapshotHandlers:
 
     async def put_repository(self, request: RestRequest) -> RestResponse:
         name = request.param("repository")
+        body = request.json_body(required=True)  # parsed on the REST layer, before the master sees the name
         repository.validate_name(name)
-        body = request.json_body(required=True)
         definition = repository.parse_definition(name, body)
         await self.node.client.execute(snapshots.PUT_REPOSITORY, snapshots.PutRepositoryRequest(
             name=name, definition=orjson.dumps(definition), verify=request.bool_param("verify", True),
