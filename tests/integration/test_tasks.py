@@ -182,6 +182,9 @@ def test_nodes_info_lists_this_node_and_the_nodes_it_has_talked_to(cluster):
         assert me["http"]["publish_address"] == a.url.removeprefix("http://")
         assert me["transport_address"] == a.transport_address and "master" in me["roles"]
         assert list(client.get("/_nodes/http").json()["nodes"]) != []  # a metric, not a node name
+        only_os = client.get("/_nodes/os").json()["nodes"].values()
+        # every node was asked for os alone
+        assert len(only_os) == 3 and all("os" in n and "http" not in n for n in only_os)
 
 
 def test_cancelling_thread_pool_work_ends_it_promptly_and_frees_the_threads(cluster):

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import ES_COMPAT_VERSION
 from ..common.errors import StrataError
-from ..common.machine import disk_space, meminfo
+from ..common.machine import STARTED_AT, disk_space, meminfo
 from ..index.shard import IndexShard
 from ..tasks.task import Task
 from ..transport.wire import Message
@@ -68,7 +68,6 @@ ROLE_LETTERS = {
 }
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-STARTED_AT = time.time()
 
 
 class NodesStatsRequest(Message):

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import math
 import os
+import platform
+import time
 from pathlib import Path
 from typing import NamedTuple
 
 CGROUP = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
+STARTED_AT = time.time()  # this process's start, near enough: the module loads at start-up
+# platform.machine() -> the JVM's os.arch, which ES reports
+_JAVA_ARCH = {"x86_64": "amd64", "AMD64": "amd64", "i686": "x86", "i386": "x86", "arm64": "aarch64"}
 
 
 class DiskSpace(NamedTuple):
@@ -140,3 +145,22 @@ def available_processors(root: Path = CGROUP, proc: Path = PROC_CGROUP) -> int:
     if quota is not None:
         cpus = min(cpus, math.ceil(quota))
     return max(1, cpus)
+
+
+class OperatingSystem(NamedTuple):
+    name: str  # Linux
+    pretty_name: str  # /etc/os-release's PRETTY_NAME, else the name
+    arch: str  # as the JVM names it (amd64, aarch64)
+    version: str  # the kernel release
+
+
+def operating_system() -> OperatingSystem:
+    """What ES's OsInfo says of the system (os.name, os.arch, os.version and the
+    distribution's pretty name)."""
+    name = platform.system()
+    try:
+        pretty = platform.freedesktop_os_release().get("PRETTY_NAME", name)
+    except OSError:
+        pretty = name
+    machine = platform.machine()
+    return OperatingSystem(name, pretty, _JAVA_ARCH.get(machine, machine), platform.release())

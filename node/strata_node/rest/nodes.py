@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..action.nodes_info import NODES_INFO, NodesRequest, NodesResponse
+from ..action.nodes_info import METRICS, NODES_INFO, NodesRequest, NodesResponse
 from ..action.nodes_stats import METRICS as STATS_METRICS
 from ..action.nodes_stats import NODES_STATS
+from ..common.cluster_settings import render
 from ..common.errors import IllegalArgument
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
-METRICS = ("settings", "os", "process", "jvm", "thread_pool", "transport", "http", "plugins", "ingest",
-           "aggregations", "indices")
 PARAMS = ("flat_settings", "timeout", "master_timeout")
 STATS_PARAMS = ("completion_fields", "fielddata_fields", "fields", "groups", "level", "types", "timeout",
                 "include_segment_file_sizes", "include_unloaded_segments", "master_timeout")
@@ -30,12 +29,30 @@ IDENTITY = ("timestamp", "name", "transport_address", "host", "ip", "roles", "at
 INDEX_METRIC_SECTIONS = {"merge": "merges"}
 
 
+def info_targets(first: str | None, metric: str | None) -> tuple[list[str], list[str]]:
+    """(node selectors, metrics) of a nodes info path, as RestNodesInfoAction reads them:
+    `/_nodes/os,http` names metrics when every part is one; unknown metrics are dropped.
+    Empty lists mean every node and every metric; `["_none"]` asks for no section (the
+    node's identity alone)."""
+    if first is not None and metric is None:
+        parts = [p for p in first.split(",") if p]
+        if parts and all(p in METRICS for p in parts):
+            return [], parts
+        return parts, []
+    node_ids = [p for p in (first or "").split(",") if p]
+    metrics = [p for p in (metric or "_all").split(",") if p]
+    if metrics == ["_all"]:
+        return node_ids, []
+    return node_ids, [m for m in metrics if m in METRICS] or ["_none"]
+
+
 class NodesHandlers:
     def __init__(self, node):
         self.node = node
 
     def register(self, c: RestController) -> None:
-        for path in ("/_nodes", "/_nodes/{node_id}", "/_nodes/{node_id}/{metric}"):
+        for path in ("/_nodes", "/_nodes/{node_id}", "/_nodes/{node_id}/{metric}",
+                     "/_nodes/{node_id}/info/{metric}"):
             c.register("GET", path, self.info, PARAMS, action=NODES_INFO)
         for path in ("/_nodes/stats", "/_nodes/stats/{metric}", "/_nodes/stats/{metric}/{index_metric}",
                      "/_nodes/{node_id}/stats", "/_nodes/{node_id}/stats/{metric}",
@@ -43,13 +60,14 @@ class NodesHandlers:
             c.register("GET", path, self.stats, STATS_PARAMS, action=NODES_STATS)
 
     async def info(self, request: RestRequest) -> RestResponse:
-        first = request.param("node_id")
-        wanted = first.split(",") if first else []
-        if first and request.param("metric") is None and all(w in METRICS or w == "_all" for w in wanted):
-            wanted = []  # `/_nodes/http` names metrics, not nodes, as in ES
-        response: NodesResponse = await self.node.client.execute(NODES_INFO, NodesRequest(node_ids=wanted))
+        node_ids, metrics = info_targets(request.param("node_id"), request.param("metric"))
+        response: NodesResponse = await self.node.client.execute(NODES_INFO, NodesRequest(
+            node_ids=node_ids, metrics=metrics))
+        flat = request.bool_param("flat_settings")
+        nodes = {node_id: {**info, "settings": render(info["settings"], flat)} if "settings" in info else info
+                 for node_id, info in response.nodes.items()}
         return RestResponse(200, {"_nodes": _header(response), "cluster_name": self.node.cluster_name,
-                                  "nodes": response.nodes})
+                                  "nodes": nodes})
 
     async def stats(self, request: RestRequest) -> RestResponse:
         node_ids = request.list_param("node_id")

@@ -146,6 +146,9 @@ class Aggregator:
 
     type_name = ""
     accepts_subs = True
+    # The field kinds it reads (values.kind_of): () for none, None for any. Nodes info
+    # lists them per aggregation.
+    kinds: tuple[str, ...] | None = ()
 
     def __init__(self, name: str, subs, meta: dict[str, Any] | None):
         self.name = name

@@ -48,6 +48,7 @@ def parse_offset(text: Any) -> int:
 
 class DateHistogram(HistogramBase):
     type_name = "date_histogram"
+    kinds = ("date", "long")
 
     def __init__(self, name: str, subs, meta, body: dict[str, Any]):
         super().__init__(name, subs, meta)
@@ -103,7 +104,7 @@ class DateHistogram(HistogramBase):
         return low, high
 
     def _source(self, ctx):
-        return with_missing(resolve(ctx, self.field, self.type_name, ("date", "long")), self.missing)
+        return with_missing(resolve(ctx, self.field, self.type_name, self.kinds), self.missing)
 
     def _fmt(self, vs) -> Any:
         base = vs.fmt[1] if vs.fmt else DEFAULT_FORMAT

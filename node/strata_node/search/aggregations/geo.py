@@ -85,6 +85,7 @@ class GeoMetric(Aggregator):
     """A metric over one geo_point field (leaf only, as ES's are)."""
 
     accepts_subs = False
+    kinds = GEO_KINDS
     extra_params: tuple[str, ...] = ()
 
     def __init__(self, name: str, subs, meta, body: dict[str, Any]):
@@ -203,6 +204,7 @@ class GeoGrid(Aggregator):
     antimeridian)."""
 
     type_name = ""
+    kinds = GEO_KINDS
     default_precision = 0
 
     def __init__(self, name: str, subs, meta, body: dict[str, Any]):

@@ -57,6 +57,7 @@ class HistogramBase(Aggregator):
     """Collect, reduce (with empty buckets) and render, for a subclass that knows how a
     value maps to a bucket index and an index to its key."""
 
+    kinds = NUMERIC
     _COMMON = ("field", "min_doc_count", "extended_bounds", "hard_bounds", "keyed", "order", "missing",
                "format",
                "script", "value_type")
@@ -76,7 +77,7 @@ class HistogramBase(Aggregator):
     # -- subclass hooks -----------------------------------------------------------------------
 
     def _source(self, ctx):
-        return with_missing(resolve(ctx, self.field, self.type_name, NUMERIC), self.missing)
+        return with_missing(resolve(ctx, self.field, self.type_name, self.kinds), self.missing)
 
     def _index(self, ctx, values: np.ndarray) -> tuple[np.ndarray, Any]:
         """(bucket index per value, function from distinct indices to keys)."""

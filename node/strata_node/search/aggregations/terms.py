@@ -113,6 +113,7 @@ def _as_kind(value: Any, kind: str) -> Any:
 
 class Terms(Aggregator):
     type_name = "terms"
+    kinds = _KINDS
 
     def __init__(self, name: str, subs, meta, body: dict[str, Any]):
         super().__init__(name, subs, meta)
@@ -134,7 +135,7 @@ class Terms(Aggregator):
     # -- one shard --------------------------------------------------------------------------
 
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
-        vs = with_missing(resolve(ctx, self.field, self.type_name, _KINDS), self.missing)
+        vs = with_missing(resolve(ctx, self.field, self.type_name, self.kinds), self.missing)
         if not vs.mapped:
             return self.empty()
         fmt = value_format(vs, self.format)
