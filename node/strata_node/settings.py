@@ -437,6 +437,14 @@ S3_CLIENT_SETTINGS: dict[str, Callable[[Any, str], Any]] = {
     "access_key": _str, "secret_key": _str, "session_token": _str,
 }
 _S3_CLIENT = re.compile(r"s3\.client\.([^.]+)\.(.+)")
+_S3_CREDENTIALS = ("access_key", "secret_key", "session_token")
+
+
+def is_secure(key: str) -> bool:
+    """A credential: what ES keeps in its keystore (the S3 clients' keys, and here the
+    transport secret), never shown by any API."""
+    m = _S3_CLIENT.fullmatch(key)
+    return key == "transport.secret" or (m is not None and m.group(2) in _S3_CREDENTIALS)
 
 
 def node_setting(key: str) -> Setting | None:

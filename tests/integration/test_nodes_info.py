@@ -26,10 +26,13 @@ def started(tmp_path_factory):
 
     n = NodeProcess(
         tmp_path_factory.mktemp("info"),
-        "node.processors=1.5",
+        "node.processors=0.5",
         "node.attr.zone=z1",
+        "transport.secret=TRANSPORTSECRET",
         "s3.client.backup.access_key=AKIDSECRETLY",
         "s3.client.backup.secret_key=SHHHH",
+        "s3.client.backup.session_token=TOKENTOKEN",
+        "s3.client.backup.region=eu-west-1",
     ).start()
     yield n
     n.stop()
@@ -87,7 +90,7 @@ def test_unknown_metrics_are_dropped_as_elasticsearch_drops_them(started):
 
 def test_os_counts_the_processors_the_node_was_allotted_rounded_up(es):
     os_info = only_node(es.nodes.info(metric="os"))["os"]
-    assert os_info["allocated_processors"] == 2  # node.processors=1.5
+    assert os_info["allocated_processors"] == 1  # node.processors=0.5
     assert os_info["available_processors"] >= 1
     assert os_info["name"] and os_info["arch"] and os_info["version"]
     assert os_info["refresh_interval_in_millis"] == 1000
@@ -103,10 +106,12 @@ def test_process_names_the_node_process(es, started):
 
 def test_settings_show_what_the_node_was_started_with_but_never_credentials(es, started):
     settings = only_node(es.nodes.info(metric="settings"))["settings"]
-    assert settings["node"]["processors"] == "1.5"
+    assert settings["node"]["processors"] == "0.5"
     assert settings["node"]["name"] == started.name
     assert settings["cluster"]["name"]
-    assert "AKIDSECRETLY" not in str(settings) and "SHHHH" not in str(settings)
+    for secret in ("AKIDSECRETLY", "SHHHH", "TOKENTOKEN", "TRANSPORTSECRET"):
+        assert secret not in str(settings)
+    assert settings["s3"]["client"]["backup"] == {"region": "eu-west-1"}  # the rest of the client is shown
     flat = only_node(es.nodes.info(metric="settings", flat_settings=True))["settings"]
     assert flat["node.attr.zone"] == "z1" and "s3.client.backup.access_key" not in flat
 

@@ -174,7 +174,9 @@ def test_nodes_info_lists_this_node_and_the_nodes_it_has_talked_to(cluster):
     with a.client() as client:
         children = f"{b.transport_address},{c.transport_address}"
         client.post("/_strata/sleep", params={"millis": 1, "children": children})
-        info = client.get("/_nodes").json()
+        everything = client.get("/_nodes")
+        assert "integration-test-secret" not in everything.text  # no node shows the transport secret
+        info = everything.json()
         assert info["_nodes"] == {"total": 3, "successful": 3, "failed": 0}
         assert sorted(n["name"] for n in info["nodes"].values()) == ["a", "b", "c"]
         local = client.get("/_nodes/_local").json()["nodes"]

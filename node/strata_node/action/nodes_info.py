@@ -14,8 +14,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import ES_COMPAT_VERSION, __version__
+from ..common.cluster_settings import HIDDEN_SETTINGS, setting_text
 from ..common.errors import StrataError, error_to_dict
 from ..common.machine import STARTED_AT, available_processors, meminfo, operating_system
+from ..settings import is_secure
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .node_selection import select_nodes
@@ -49,8 +51,6 @@ class NodesResponse(Message):
 # Every metric of ES's NodesInfoRequest.Metric; a request names some of them or none (all).
 METRICS = ("settings", "os", "process", "jvm", "thread_pool", "transport", "http", "remote_cluster_server",
            "plugins", "ingest", "aggregations", "indices")
-# Credentials are secure settings in ES, never shown by nodes info.
-_SECRET_SUFFIXES = (".access_key", ".secret_key", ".session_token")
 # Aggregation field kinds (search/aggregations/values.kind_of) -> ES's ValuesSourceType names
 _VALUES_SOURCE = {"long": "numeric", "double": "numeric", "unsigned_long": "numeric", "date": "date",
                   "boolean": "boolean", "keyword": "keyword", "ip": "ip", "geo_point": "geopoint"}
@@ -90,24 +90,18 @@ def local_info(node, metrics: Iterable[str] = ()) -> dict[str, Any]:
     for name, section in sections.items():
         if name in wanted:
             info[name] = section()
-    if "plugins" in wanted:
-        info["modules"] = []
+            if name == "plugins":
+                info["modules"] = []
     return info
 
 
 def _settings(node) -> dict[str, Any]:
     """The settings the node was started with (file, environment, flags) and the ones ES
-    always shows, as text; credentials left out."""
-    values = {k: v for k, v in node.settings.values.items() if not k.endswith(_SECRET_SUFFIXES)}
+    always shows, as text; credentials and Strata's internal switches left out."""
+    values = {k: v for k, v in node.settings.values.items() if k not in HIDDEN_SETTINGS and not is_secure(k)}
     values.update({"cluster.name": node.settings.get("cluster.name"), "node.name": node.name,
                    "path.data": node.settings.get("path.data")})
-    return {k: [str(x) for x in v] if isinstance(v, list) else _text(v) for k, v in values.items()}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return {k: None if v is None else setting_text(v) for k, v in values.items()}
 
 
 def _os(node) -> dict[str, Any]:
@@ -126,7 +120,6 @@ def _runtime() -> dict[str, Any]:
         "vm_name": platform.python_implementation(),
         "vm_version": sys.version,
         "vm_vendor": "Python Software Foundation",
-        "bundled_jdk": False,
         "using_bundled_jdk": None,
         "start_time_in_millis": int(STARTED_AT * 1000),
         "mem": {"heap_init_in_bytes": 0, "heap_max_in_bytes": meminfo().get("MemTotal", 0),
@@ -142,7 +135,7 @@ def _runtime() -> dict[str, Any]:
 def _thread_pools(node) -> dict[str, Any]:
     """The node's executors: a fixed number of threads each (started as work comes, never
     stopped) behind an unbounded queue."""
-    return {name: {"type": "fixed", "size": executor._max_workers, "queue_size": -1}
+    return {name: {"type": "fixed", "size": getattr(executor, "_max_workers", 0), "queue_size": -1}
             for name, executor in sorted(node.executors.items())}
 
 

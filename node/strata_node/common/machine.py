@@ -160,7 +160,7 @@ def operating_system() -> OperatingSystem:
     name = platform.system()
     try:
         pretty = platform.freedesktop_os_release().get("PRETTY_NAME", name)
-    except OSError:
+    except (OSError, ValueError):  # none, unreadable, or not UTF-8
         pretty = name
     machine = platform.machine()
     return OperatingSystem(name, pretty, _JAVA_ARCH.get(machine, machine), platform.release())

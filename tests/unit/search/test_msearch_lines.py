@@ -25,7 +25,9 @@ def test_a_header_without_index_searches_the_path_index():
     assert items(b"{}\n{}\n", "logs-*")[0].expression == "logs-*"
 
 
-@pytest.mark.parametrize("value, expected", [(True, "true"), (["a", "b"], "a,b"), ("open", "open")])
+@pytest.mark.parametrize(
+    "value, expected", [(True, "true"), (["a", "b"], "a,b"), ([True, 1], "true,1"), ("open", "open")]
+)
 def test_option_values_are_read_as_text(value, expected):
     header = orjson.dumps({"expand_wildcards": value})
     assert items(header + b"\n{}\n")[0].options["expand_wildcards"] == expected
