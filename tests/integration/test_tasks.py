@@ -183,6 +183,7 @@ def test_nodes_info_lists_this_node_and_the_nodes_it_has_talked_to(cluster):
         [me] = local.values()
         assert me["http"]["publish_address"] == a.url.removeprefix("http://")
         assert me["transport_address"] == a.transport_address and "master" in me["roles"]
+        assert "attributes" not in me  # none set: left out, as Elasticsearch leaves them out
         assert list(client.get("/_nodes/http").json()["nodes"]) != []  # a metric, not a node name
         only_os = client.get("/_nodes/os").json()["nodes"].values()
         # every node was asked for os alone

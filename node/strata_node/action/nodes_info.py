@@ -72,8 +72,9 @@ def local_info(node, metrics: Iterable[str] = ()) -> dict[str, Any]:
         "build_type": "tar",
         "build_hash": f"strata-{__version__}",
         "roles": sorted(node.settings.get("node.roles")),
-        "attributes": node.settings.attributes,
     }
+    if node.settings.attributes:  # left out when there are none, as ES writes it
+        info["attributes"] = node.settings.attributes
     sections = {
         "settings": lambda: _settings(node),
         "os": lambda: _os(node),
