@@ -20,7 +20,14 @@ from typing import Any
 import yaml
 
 from .common.machine import available_processors
-from .common.units import RelativeByteSize, human_bytes, parse_bytes, parse_relative_bytes, parse_time
+from .common.units import (
+    RelativeByteSize,
+    human_bytes,
+    java_int,
+    parse_bytes,
+    parse_relative_bytes,
+    parse_time,
+)
 from .index.analysis import validate_analysis_settings
 
 ALL_ROLES = ("master", "data", "data_content", "data_hot", "data_warm", "data_cold", "data_frozen",
@@ -35,10 +42,9 @@ def _int(minimum: int | None = None, maximum: int | None = None) -> Callable[[An
     def parse(value: Any, key: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
-        try:
-            n = int(str(value).strip())
-        except ValueError:
-            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]") from None
+        n = java_int(str(value).strip())
+        if n is None:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
         if minimum is not None and n < minimum:
             raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be >= {minimum}")
         if maximum is not None and n > maximum:

@@ -196,6 +196,11 @@ def test_explain_an_unassigned_replica_with_each_nodes_deciders(http):
         invalid.status_code == 400
         and invalid.json()["error"]["type"] == "action_request_validation_exception"
     )
+    for shard in ("--1", "99999999999999999999", 2**40):  # no int: the field does not parse
+        bad = http.request(
+            "GET", "/_cluster/allocation/explain", json={"index": "lonely", "shard": shard, "primary": True}
+        )
+        assert (bad.status_code, bad.json()["error"]["type"]) == (400, "x_content_parse_exception")
 
 
 def test_a_failing_allocation_is_retried_up_to_max_retries_then_on_request(http, zoned):

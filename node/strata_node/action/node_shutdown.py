@@ -25,7 +25,7 @@ from ..allocation.allocator import best_node
 from ..allocation.cluster_info import EMPTY, ClusterInfo
 from ..allocation.deciders import SHUTDOWN_CUSTOM, THROTTLE, Allocation, decide
 from ..cluster.state import ClusterStateContent, with_custom
-from ..common.errors import ActionRequestValidation, IllegalArgument, StrataError
+from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError
 from ..common.units import parse_time
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
@@ -88,8 +88,11 @@ def parse_marker(node_id: str, body: dict[str, Any], now_ms: int) -> dict[str, A
         raise ActionRequestValidation(errors)
     marker: dict[str, Any] = {"node_id": node_id, "type": kind, "reason": reason, "shutdown_started": now_ms}
     if kind == "restart":
-        marker["allocation_delay_ms"] = (int(parse_time(str(delay), "allocation_delay") * 1000)
-                                         if delay is not None else DEFAULT_RESTART_DELAY_MS)
+        try:
+            marker["allocation_delay_ms"] = (int(parse_time(str(delay), "allocation_delay") * 1000)
+                                             if delay is not None else DEFAULT_RESTART_DELAY_MS)
+        except ValueError as e:  # TimeValue.parseTimeValue's ElasticsearchParseException
+            raise ParseError(str(e)) from None
         if delay is not None:
             marker["allocation_delay"] = str(delay)
     if target:

@@ -29,6 +29,7 @@ from ..cluster.coordination.discovery_node import DATA_ROLES, DiscoveryNode
 from ..cluster.state import FORCED_ALLOCATION_ID, ClusterStateContent, RoutingTable, ShardRouting
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
 from ..common.ids import random_base64_uuid
+from ..common.units import INT_MAX, INT_MIN
 from .allocator import Clock, initialize, relocate, reroute, unassign
 from .cluster_info import EMPTY, ClusterInfo
 from .deciders import NO, YES, Allocation, Decision, decide
@@ -120,8 +121,10 @@ def _parse_other(name: str, fields: dict[str, Any]) -> Command:
             raise ParseError(f"[{name}] command missing the {key} parameter")
     try:
         shard = int(values["shard"])
-    except (TypeError, ValueError):
-        raise ParseError(f"[{name}] failed to parse the shard parameter [{values['shard']}]") from None
+    except (TypeError, ValueError, OverflowError):
+        shard = None
+    if shard is None or not INT_MIN <= shard <= INT_MAX:
+        raise ParseError(f"[{name}] failed to parse the shard parameter [{values['shard']}]")
     if name == "cancel":
         allow = values.get("allow_primary", False)
         return Command(name, str(values["index"]), shard, str(values["node"]),

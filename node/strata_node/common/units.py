@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import re
 
+LONG_MAX = (1 << 63) - 1  # Java's Long.MAX_VALUE: sizes and times are longs in Elasticsearch
+INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1  # Java's int range
+_JAVA_INT = re.compile(r"[+-]?[0-9]+")
 _TIME = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)$")
 _TIME_SECONDS = {"nanos": 1e-9, "micros": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g|tb|t|pb|p)?$", re.IGNORECASE)
 _BYTE_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30,
                "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "p": 1 << 50, "pb": 1 << 50}
+
+
+def java_int(text: str) -> int | None:
+    """Integer.parseInt: ASCII digits with an optional sign, within Java's int range (Python's
+    int() also takes spaces, underscores and other scripts' digits); None when it fails."""
+    if _JAVA_INT.fullmatch(text) is None:
+        return None
+    n = int(text)
+    return n if INT_MIN <= n <= INT_MAX else None
 
 
 def parse_time(value: object, setting: str) -> float:
@@ -26,6 +39,9 @@ def parse_time(value: object, setting: str) -> float:
     seconds = float(m.group(1)) * _TIME_SECONDS[m.group(2)]
     if seconds < 0:
         raise ValueError(f"failed to parse value [{text}] for setting [{setting}], must be >= [-1]")
+    if not math.isfinite(seconds) or seconds * 1000 > LONG_MAX:
+        raise ValueError(f"failed to parse setting [{setting}] with value [{text}] as a time value: "
+                         "out of range")
     return seconds
 
 
@@ -35,7 +51,10 @@ def parse_bytes(value: object, setting: str) -> int:
     if not m or (m.group(2) is None and text != "0" and text != "-1"):
         raise ValueError(f"failed to parse setting [{setting}] with value [{text}] as a size in bytes: "
                          "unit is missing or unrecognized")
-    return int(float(m.group(1)) * _BYTE_UNITS[(m.group(2) or "b").lower()])
+    size = float(m.group(1)) * _BYTE_UNITS[(m.group(2) or "b").lower()]
+    if not math.isfinite(size) or size > LONG_MAX:  # ByteSizeValue's own refusal
+        raise ValueError(f"Values greater than {LONG_MAX} bytes are not supported: {text}")
+    return int(size)
 
 
 def format1decimals(value: float, suffix: str) -> str:

@@ -11,7 +11,7 @@ from ..action.resolve import EXPAND_WILDCARDS
 from ..common import xcontent
 from ..common.errors import IllegalArgument, ParseError
 from ..common.flags import parse_flag
-from ..common.units import parse_time
+from ..common.units import java_int, parse_time
 
 
 @dataclass
@@ -39,10 +39,10 @@ class RestRequest:
         value = self.params.get(name)
         if value is None:
             return default
-        try:
-            return int(value)
-        except ValueError:
-            raise IllegalArgument(f"Failed to parse int parameter [{name}] with value [{value}]") from None
+        n = java_int(value)
+        if n is None:
+            raise IllegalArgument(f"Failed to parse int parameter [{name}] with value [{value}]")
+        return n
 
     def time_param(self, name: str, default: float) -> float:
         value = self.params.get(name)

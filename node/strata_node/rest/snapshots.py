@@ -173,6 +173,7 @@ class SnapshotHandlers:
     async def restore(self, request: RestRequest) -> RestResponse:
         body = request.json_body() if request.has_body else {}
         snapshots.check_keys(body, snapshots.RESTORE_KEYS)
+        snapshots.check_restore_types(body)
         wait = request.bool_param("wait_for_completion", False)
         response: snapshots.RestoreResponse = await self.node.client.execute(
             snapshots.RESTORE, snapshots.RestoreRequest(

@@ -239,6 +239,20 @@ def check_keys(body: Any, known: tuple[str, ...]) -> None:
             raise IllegalArgument(f"Unknown parameter {key}")
 
 
+def check_restore_types(body: Mapping[str, Any]) -> None:
+    """RestoreSnapshotRequest.source's refusals of values of the wrong type, before the
+    request leaves the node."""
+    for key in ("rename_pattern", "rename_replacement"):
+        if key in body and not isinstance(body[key], str):
+            raise IllegalArgument(f"malformed {key}")
+    if "index_settings" in body and not isinstance(body["index_settings"], dict):
+        raise IllegalArgument("malformed index_settings section")
+    ignored = body.get("ignore_index_settings", "")
+    strings = isinstance(ignored, list) and all(isinstance(s, str) for s in ignored)
+    if not isinstance(ignored, str) and not strings:
+        raise IllegalArgument("malformed ignore_index_settings section, should be an array of strings")
+
+
 def new_entry(content: ClusterStateContent, repository_name: str, snapshot: str, snapshot_uuid: str,
               body: Mapping[str, Any], index_names: list[str], data: repository.RepositoryData,
               now_ms: int) -> dict[str, Any]:

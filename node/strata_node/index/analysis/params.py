@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +25,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# A flat list of Python string literals: only such text reaches literal_eval, so user text
+# nested thousands deep cannot exhaust the parser's recursion or memory.
+_STRING = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_FLAT_LIST = re.compile(rf"\[\s*(?:{_STRING}(?:\s*,\s*{_STRING})*\s*,?\s*)?\]", re.DOTALL)
+
+
 def _stored_list(text: str) -> list[str] | None:
-    if not (text.startswith("[") and text.endswith("]")):
+    if not (text.startswith("[") and text.endswith("]")) or _FLAT_LIST.fullmatch(text) is None:
         return None
     try:
         value = ast.literal_eval(text)

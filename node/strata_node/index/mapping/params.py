@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...common.errors import IllegalArgument, NumberFormatError
+from ...common.units import INT_MAX, INT_MIN
 from .errors import MappingParseError, java_class, java_string
 
 
@@ -55,14 +56,16 @@ def parse_int(value: Any, name: str = "") -> int:
     """XContentMapValues.nodeIntegerValue: numbers are truncated, strings must parse."""
     if isinstance(value, bool):
         raise IllegalArgument(f"Failed to parse value [{java_string(value)}] as an integer")
-    if isinstance(value, int | float):
-        return int(value)
+    if isinstance(value, float):  # a double's (int) cast: saturated, NaN is 0
+        return 0 if value != value else int(max(INT_MIN, min(INT_MAX, value)))
+    if isinstance(value, int):  # Number.intValue() of a long or BigInteger: its low 32 bits
+        return (value - INT_MIN) % (1 << 32) + INT_MIN
     text = java_string(value)
     try:
         number = int(text)
     except ValueError:
         raise NumberFormatError(f'For input string: "{text}"') from None
-    if not -(1 << 31) <= number < (1 << 31):
+    if not INT_MIN <= number <= INT_MAX:
         raise NumberFormatError(f'For input string: "{text}"')
     return number
 

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from ...common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
+from ...common.units import LONG_MAX
 from ...settings import normalize_index_settings
 from ..mapping import is_typed_mapping
 from ..metadata import setting_string, settings_tree
@@ -90,9 +91,12 @@ def _long(value: Any, field: str, owner: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise XContentParseError(f"[{owner}] failed to parse field [{field}]")
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise XContentParseError(f"[{owner}] failed to parse field [{field}]") from None
+    if not -LONG_MAX - 1 <= number <= LONG_MAX:  # a Java long, as the parser reads it
+        raise XContentParseError(f"[{owner}] failed to parse field [{field}]")
+    return number
 
 
 def _strings(value: Any, field: str, owner: str) -> tuple[str, ...]:
