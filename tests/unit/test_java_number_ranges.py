@@ -10,6 +10,7 @@ from strata_node.common.units import LONG_MAX, java_int, parse_bytes, parse_time
 from strata_node.index.mapping.params import parse_int
 from strata_node.index.templates.metadata import parse_component_template, parse_index_template
 from strata_node.rest.request import RestRequest
+from strata_node.search.aggregations.date_histogram import parse_time_value
 from strata_node.settings import SettingsError, _int
 
 
@@ -87,3 +88,9 @@ def test_a_template_priority_past_a_long_is_a_parse_error():
 def test_a_reroute_shard_past_the_int_range_is_a_parse_error(shard):
     with pytest.raises(ParseError, match="failed to parse the shard parameter"):
         parse_commands([{"cancel": {"index": "i", "shard": shard, "node": "n"}}])
+
+
+def test_a_date_histogram_interval_past_a_long_of_milliseconds_is_refused():
+    with pytest.raises(IllegalArgument, match="as a time value: out of range"):
+        parse_time_value("99999999999999999999d", "date_histogram.fixedInterval")
+    assert parse_time_value("1d", "date_histogram.fixedInterval") == 86_400_000

@@ -6,6 +6,7 @@ epoch millis with `key_as_string` in the field's (or the aggregation's) format.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...common.errors import IllegalArgument
+from ...common.units import LONG_MAX
 from ...index.mapping.dates import DEFAULT_FORMAT
 from .base import Params, check_bucket_count
 from .formats import date_format
@@ -32,7 +34,11 @@ def parse_time_value(text: Any, setting: str) -> int:
     if m is None:
         raise IllegalArgument(f"failed to parse setting [{setting}] with value [{text}] as a time value: "
                               "unit is missing or unrecognized")
-    return round(float(m.group(1)) * _TIME_UNITS[m.group(2)])
+    millis = float(m.group(1)) * _TIME_UNITS[m.group(2)]
+    if not math.isfinite(millis) or abs(millis) > LONG_MAX:
+        raise IllegalArgument(f"failed to parse setting [{setting}] with value [{text}] as a time value: "
+                              "out of range")
+    return round(millis)
 
 
 def parse_offset(text: Any) -> int:
