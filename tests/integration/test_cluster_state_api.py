@@ -82,8 +82,9 @@ def test_local_and_master_timeout_and_wait_for_metadata_version(http):
     met = http.get("/_cluster/state/version", params={"wait_for_metadata_version": "1"}).json()
     assert met["wait_for_timed_out"] is False and "version" in met
     http.put("/_cluster/settings", json={"transient": {"search.default_search_timeout": None}})
-    bad = http.get("/_cluster/state", params={"wait_for_metadata_version": "x"})
-    assert bad.status_code == 400
+    for value in ("x", "99999999999999999999"):  # Long.parseLong refuses both
+        bad = http.get("/_cluster/state", params={"wait_for_metadata_version": value})
+        assert (bad.status_code, bad.json()["error"]["type"]) == (400, "illegal_argument_exception")
 
 
 def test_the_official_client_reads_the_state(es, idx):

@@ -6,7 +6,7 @@ import pytest
 
 from strata_node.allocation.commands import parse_commands
 from strata_node.common.errors import IllegalArgument, ParseError, XContentParseError
-from strata_node.common.units import LONG_MAX, java_int, parse_bytes, parse_time
+from strata_node.common.units import LONG_MAX, java_int, java_long, parse_bytes, parse_time
 from strata_node.index.mapping.params import parse_int
 from strata_node.index.templates.metadata import parse_component_template, parse_index_template
 from strata_node.rest.request import RestRequest
@@ -94,3 +94,16 @@ def test_a_date_histogram_interval_past_a_long_of_milliseconds_is_refused():
     with pytest.raises(IllegalArgument, match="as a time value: out of range"):
         parse_time_value("99999999999999999999d", "date_histogram.fixedInterval")
     assert parse_time_value("1d", "date_histogram.fixedInterval") == 86_400_000
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("9223372036854775807", LONG_MAX),
+        ("9223372036854775808", None),
+        ("-9223372036854775808", -LONG_MAX - 1),
+        ("1_0", None),
+    ],
+)
+def test_java_long_reads_what_long_parse_long_reads(text, expected):
+    assert java_long(text) == expected

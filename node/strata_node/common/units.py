@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-LONG_MAX = (1 << 63) - 1  # Java's Long.MAX_VALUE: sizes and times are longs in Elasticsearch
+LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1  # Java's long range: sizes and times are longs in ES
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1  # Java's int range
 _JAVA_INT = re.compile(r"[+-]?[0-9]+")
 _TIME = re.compile(r"^(-?\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)$")
@@ -18,10 +18,19 @@ _BYTE_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
 def java_int(text: str) -> int | None:
     """Integer.parseInt: ASCII digits with an optional sign, within Java's int range (Python's
     int() also takes spaces, underscores and other scripts' digits); None when it fails."""
+    return _java_integer(text, INT_MIN, INT_MAX)
+
+
+def java_long(text: str) -> int | None:
+    """Long.parseLong, as java_int reads an int."""
+    return _java_integer(text, LONG_MIN, LONG_MAX)
+
+
+def _java_integer(text: str, low: int, high: int) -> int | None:
     if _JAVA_INT.fullmatch(text) is None:
         return None
     n = int(text)
-    return n if INT_MIN <= n <= INT_MAX else None
+    return n if low <= n <= high else None
 
 
 def parse_time(value: object, setting: str) -> float:

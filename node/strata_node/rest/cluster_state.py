@@ -36,6 +36,7 @@ from ..common import cluster_settings
 from ..common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
 from .controller import RestController, RestResponse
 from .request import RestRequest
+from .write_params import parse_long
 
 STATE_PARAMS = (
     "local",
@@ -93,12 +94,7 @@ class ClusterStateHandlers:
         raw_version = request.param("wait_for_metadata_version")
         wait_version = None
         if raw_version is not None:
-            try:
-                wait_version = int(raw_version)
-            except ValueError:
-                raise IllegalArgument(
-                    f"Failed to parse long parameter [wait_for_metadata_version] with value [{raw_version}]"
-                ) from None
+            wait_version = parse_long("wait_for_metadata_version", raw_version)
             if wait_version < 1:
                 raise ActionRequestValidation(["waitForMetadataVersion must be >= 1"])
         response: ClusterStateResponse = await self.node.client.execute(STATE, ClusterStateRequest(

@@ -11,7 +11,6 @@ request that does not validate is applied.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..action.bulk import BulkItem, WriteOptions
@@ -22,6 +21,7 @@ from ..common.errors import (
     NumberFormatError,
     XContentParseError,
 )
+from ..common.units import java_long
 from ..common.xcontent import loads
 from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO
 from .request import RestRequest
@@ -30,18 +30,14 @@ MAX_ID_BYTES = 512
 VERSION_TYPES = ("internal", "external", "external_gte")
 
 
-_LONG = re.compile(r"[+-]?[0-9]+")
-LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
-
-
 def parse_long(name: str, value: Any) -> int:
     """A long request parameter (RestRequest.paramAsLong: Long.parseLong, so no spaces,
     no underscores, and nothing beyond the range of a Java long)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    text = str(value)
-    if _LONG.fullmatch(text) and LONG_MIN <= int(text) <= LONG_MAX:
-        return int(text)
+    number = java_long(str(value))
+    if number is not None:
+        return number
     raise IllegalArgument(f"Failed to parse long parameter [{name}] with value [{value}]",
                           caused_by=NumberFormatError(f'For input string: "{value}"'))
 
