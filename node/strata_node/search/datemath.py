@@ -70,7 +70,7 @@ class Zone:
 
         try:
             self.info = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones, a name too long
             raise IllegalArgument(f"Unknown time-zone ID: {name}") from None
 
     def offset_at_utc(self, millis: int) -> int:

@@ -91,7 +91,7 @@ def _int(name: str, value: Any) -> int:
         raise _not_a_number(name, value)
     try:
         return int(value) if not isinstance(value, str) else int(float(value)) if "." in value else int(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: text that reads as an infinite float
         raise IllegalArgument(f"[{name}] must be a number but was [{value}]") from None
 
 

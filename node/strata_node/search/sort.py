@@ -103,7 +103,11 @@ def _key(field: str, options: Any) -> SortKey:
     missing = options.get("missing", "_last")
     if missing is None:
         missing = "_last"
-    return SortKey(field, order, missing, options.get("unmapped_type"), mode)
+    unmapped_type = options.get("unmapped_type")
+    if unmapped_type is not None and not isinstance(unmapped_type, str):
+        raise XContentParseError(f"[{parser}] unmapped_type doesn't support values of type: "
+                                 f"{'START_OBJECT' if isinstance(unmapped_type, dict) else 'START_ARRAY'}")
+    return SortKey(field, order, missing, unmapped_type, mode)
 
 
 def parse_sort(value: Any) -> list[SortKey]:
@@ -343,13 +347,16 @@ def _missing_value(key: SortKey, kind: str, convert: Callable[[Any], Any] | None
         if convert is not None and kind not in ("float", "float32"):  # ES reads those as a double
             value = convert(value)
         if kind == "int":
-            return int(value)
+            number = int(value)
+            if not LONG_MIN <= number <= LONG_MAX:  # the column is a long's
+                raise ValueError(value)
+            return number
         if kind == "unsigned":
             return parse_unsigned(value) - UNSIGNED_SHIFT
         if kind in ("float", "float32"):
             return float(value)
         return str(value)
-    except (TypeError, ValueError, MalformedValue):
+    except (TypeError, ValueError, OverflowError, MalformedValue):
         raise IllegalArgument(f"failed to parse missing value [{key.missing}] of sort field [{key.field}]") \
             from None
 
@@ -364,6 +371,8 @@ def key_values(ctx: ShardContext, key: SortKey, seqs: np.ndarray, scores: np.nda
         return KeyValues(key, geo_distances(ctx, key.field, key.geo, key.reverse, key.mode, seqs), "float")
     type_name = _type_of(ctx, key)
     kind = _kind(type_name or key.unmapped_type)
+    if key.mode in ("sum", "avg", "median") and kind not in ("int", "unsigned", "float", "float32"):
+        raise IllegalArgument("we only support AVG, MEDIAN and SUM on number based fields")
     mapper = ctx.field(key.field)
     missing_value = _missing_value(key, kind, mapper.convert if mapper is not None else None)
     if type_name is None:
@@ -457,7 +466,7 @@ def _after_value(kv: KeyValues, value: Any) -> Any:
                     return int(float(value)) if "." in value else int(value)
                 return int(value)
             return float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise IllegalArgument(f"Failed to parse search_after value for field [{key.field}].") from None
     if value is None:
         return None

@@ -189,7 +189,7 @@ def _region_offset_ms(zone: str, *local: str | None) -> int:
 
     try:
         info = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):  # unknown, or not a zone key at all
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # unknown, not a zone key, a folder of zones
         raise DateParseError(zone) from None
     defaults = ("1970", 1, 1, 0, 0, 0)
     y, mo, d, h, mi, s = (int(v or default) for v, default in zip(local, defaults, strict=True))

@@ -25,6 +25,8 @@ from .zones import parse_zone
 
 _TIME_UNITS = {"nanos": 1e-6, "micros": 1e-3, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000,
                "d": 86_400_000}
+# The instants Python's datetime holds, through which keys in a time zone are computed
+_FIRST_MILLIS, _LAST_MILLIS = -62_135_596_800_000, 253_402_300_799_999
 _TIME_VALUE = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*(nanos|micros|ms|s|m|h|d)\s*")
 
 
@@ -103,8 +105,12 @@ class DateHistogram(HistogramBase):
         low = None if low is None else parse_date(low, pattern, now, time_zone=self.time_zone)
         high = None if high is None else parse_date(high, pattern, now, round_up=True,
                                                     time_zone=self.time_zone)
+        what = "extended_bounds" if bounds is self.extended else "hard_bounds"
+        for value in (low, high):
+            if value is not None and not _FIRST_MILLIS <= value <= _LAST_MILLIS:
+                raise IllegalArgument(f"[{what}] [{value}] is outside the dates Strata's date histogram "
+                                      "supports (years 1 to 9999)")
         if low is not None and high is not None and low > high:
-            what = "extended_bounds" if bounds is self.extended else "hard_bounds"
             raise IllegalArgument(f"[{what}.min][{low}] cannot be greater than [{what}.max][{high}] for "
                                   f"histogram aggregation [{self.name}]")
         return low, high

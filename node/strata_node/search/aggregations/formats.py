@@ -17,7 +17,8 @@ what range keys and keyed histogram keys are made of (index/mapping/numbers.java
 
 from __future__ import annotations
 
-from decimal import Decimal
+import math
+from decimal import Decimal, localcontext
 from typing import Any
 
 from ...index.mapping.dates import formatter
@@ -99,7 +100,12 @@ def _decimal(pattern: str, value: float) -> str:
     grouping = len(integer_part) - integer_part.rfind(",") - 1 if "," in integer_part else 0
     min_frac = fraction_part.count("0")
     max_frac = min_frac + fraction_part.count("#")
-    number = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-max_frac), rounding="ROUND_HALF_EVEN")
+    if not math.isfinite(value):  # DecimalFormat writes the symbols, the infinity within the affixes
+        return "NaN" if math.isnan(value) else f"{'-' if value < 0 else ''}{prefix}\u221e{suffix}"
+    with localcontext() as exact:
+        exact.prec = 330 + max_frac  # every digit of the largest double and of the fraction asked for
+        step = Decimal(1).scaleb(-max_frac)
+        number = Decimal(repr(float(value))).quantize(step, rounding="ROUND_HALF_EVEN")
     negative = number < 0
     digits = format(abs(number), "f")
     whole, _, frac = digits.partition(".")

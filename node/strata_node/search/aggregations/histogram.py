@@ -194,6 +194,9 @@ class Histogram(HistogramBase):
         if self.interval is None or not self.interval > 0:
             raise IllegalArgument(f"[interval] must be >0 for histogram aggregation [{name}]")
         self.offset = p.number("offset", 0.0)
+        for what, value in (("interval", self.interval), ("offset", self.offset)):
+            if not math.isfinite(value):
+                raise IllegalArgument(f"[{what}] must be a finite number, got [{value}]")
         self.extended = self._bounds(p, "extended_bounds")
         self.hard = self._bounds(p, "hard_bounds")
         if self.extended and self.extended[0] is not None and self.extended[1] is not None \
@@ -209,7 +212,11 @@ class Histogram(HistogramBase):
         if not isinstance(raw, dict) or set(raw) - {"min", "max"}:
             raise p.fail(what)
         inner = Params(what, raw, ("min", "max"))
-        return inner.number("min"), inner.number("max")
+        low, high = inner.number("min"), inner.number("max")
+        for bound, value in (("min", low), ("max", high)):
+            if value is not None and not math.isfinite(value):  # no bucket starts at infinity
+                raise IllegalArgument(f"[{what}.{bound}] must be a finite number, got [{value}]")
+        return low, high
 
     def _index(self, ctx, values: np.ndarray):
         interval, offset = self.interval, self.offset

@@ -63,10 +63,12 @@ class IncludeExclude:
         if isinstance(value, str):
             try:
                 return re.compile(value)
-            except re.error as e:
+            except (re.error, OverflowError, RecursionError) as e:
                 raise IllegalArgument(f"Invalid regular expression [{value}] in [{what}]: {e}") from None
         if isinstance(value, list):
-            return {v for v in value}
+            if any(isinstance(v, dict | list) for v in value):
+                raise IllegalArgument(f"Unrecognized token for an {what} [{value}]")
+            return set(value)
         if isinstance(value, dict):
             raise IllegalArgument(f"[{what}] partitions are not supported by Strata")
         raise IllegalArgument(f"Unrecognized token for an {what} [{value}]")
@@ -102,10 +104,13 @@ def _as_kind(value: Any, kind: str) -> Any:
             return parse_unsigned_long(text) - UNSIGNED_SHIFT
         except ValueError:
             raise NumberFormatError(f'For input string: "{text}"') from None
-    if kind in ("long", "date"):
-        return int(float(value)) if isinstance(value, str) else int(value)
-    if kind == "double":
-        return float(value)
+    try:
+        if kind in ("long", "date"):
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if kind == "double":
+            return float(value)
+    except (TypeError, ValueError, OverflowError):  # Long.parseLong / Double.parseDouble of the value
+        raise NumberFormatError(f'For input string: "{text_of_scalar(value)}"') from None
     if kind == "boolean":
         return 1 if value in (True, "true", 1) else 0
     return value if isinstance(value, str) else str(value)

@@ -20,6 +20,7 @@ Modules, one idea each:
   geo.py           geo_bounding_box, geo_distance, geo_polygon, geo_shape on geo_point fields
 """
 
+from ...common.errors import ParsingError
 from . import compound, full_text, fuzzy, geo, query_string, range, simple_query_string, term_level  # noqa: F401
 from .base import PARSERS, Query, named_matches, parse_inner
 
@@ -28,4 +29,7 @@ __all__ = ["PARSERS", "Query", "named_matches", "parse_query"]
 
 def parse_query(body: object) -> Query:
     """The Query of a search body's `query` value."""
-    return parse_inner(body)
+    try:
+        return parse_inner(body)
+    except RecursionError:  # compound queries nested hundreds deep
+        raise ParsingError("the query is nested too deeply to parse") from None

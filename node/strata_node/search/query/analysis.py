@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from ...common.errors import IllegalArgument, QueryShardError
+from ...common.units import java_int
 from ...index.analysis import Analyzer
 from ...index.mapping.mappers import FieldMapper
 from ..context import ShardContext
@@ -74,6 +75,14 @@ def normalize(ctx: ShardContext, mapper: FieldMapper | None, text: str, override
     return text
 
 
+def _parse_int(text: str) -> int:
+    """Integer.parseInt, which Queries.calculateMinShouldMatch reads each number with."""
+    number = java_int(text.strip())
+    if number is None:
+        raise ValueError(text)
+    return number
+
+
 def minimum_should_match(optional: int, spec: str | None) -> int:
     """Queries.calculateMinShouldMatch: `3`, `-1`, `75%`, `-25%`, `3<90%`, `2<-25% 9<-3`."""
     if spec is None:
@@ -84,17 +93,17 @@ def minimum_should_match(optional: int, spec: str | None) -> int:
             result = optional
             for part in _SPACES.split(_LESS.sub("<", spec)):
                 upper, _, rest = part.partition("<")
-                if optional <= int(upper):
+                if optional <= _parse_int(upper):
                     return result
                 result = minimum_should_match(optional, rest)
             return result
         result = optional
         if "%" in spec:
-            percent = int(spec[:-1])
+            percent = _parse_int(spec[:-1])
             calc = float(np.float32(result * percent) * np.float32(1 / 100))  # Java float arithmetic
             result = result + int(calc) if calc < 0 else int(calc)
         else:
-            calc_int = int(spec)
+            calc_int = _parse_int(spec)
             result = result + calc_int if calc_int < 0 else calc_int
     except ValueError:
         raise IllegalArgument(f"For input string: \"{spec}\"") from None

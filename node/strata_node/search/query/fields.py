@@ -128,6 +128,8 @@ def whole_value(mapper: FieldMapper, value: Any) -> tuple[int, bool]:
     decimal part (a term with one matches nothing; a range bound moves)."""
     number = _decimal(value)
     low, high, article, _ = WHOLE_TYPES[mapper.type_name]
+    if not low - 1 < number < high + 1:  # compared first: int() of 1e999999999 would need gigabytes
+        raise IllegalArgument(f"Value [{text_of(value)}] is out of range for {article}")
     truncated = int(number)
     if not low <= truncated <= high:
         raise IllegalArgument(f"Value [{text_of(value)}] is out of range for {article}")
@@ -139,7 +141,7 @@ def whole_term(mapper: FieldMapper, value: Any) -> int | None:
     decimal part, out of the type's range): such a term matches nothing."""
     number = _decimal(value)
     low, high, _, _ = WHOLE_TYPES[mapper.type_name]
-    if number != int(number) or not low <= int(number) <= high:
+    if not low <= number <= high or number != int(number):
         return None
     return int(number)
 

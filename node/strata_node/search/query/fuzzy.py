@@ -76,7 +76,7 @@ def parse_fuzziness(value: Any) -> Fuzziness:
         return Fuzziness(low=low, high=high)
     try:
         return Fuzziness(edits=int(float(text)))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ParsingError(f"failed to parse fuzziness [{text}]") from None
 
 

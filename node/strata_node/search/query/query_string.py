@@ -454,7 +454,7 @@ class QueryString(Query):
                 if parser.i < len(tokens):  # a stray ")"
                     shown = _shown(tokens[parser.i])
                     raise QueryStringSyntaxError(f"Encountered \" \"{shown}\" \" at line 1.")
-            except (QueryStringSyntaxError, IndexError) as e:
+            except (QueryStringSyntaxError, IndexError, RecursionError) as e:  # Recursion: nested too deep
                 detail = str(e) or "syntax error"
                 raise QueryShardError(f"Failed to parse query [{self.text}]",
                                       caused_by=ParseError(f"Cannot parse '{self.text}': {detail}")) from None
@@ -464,10 +464,14 @@ class QueryString(Query):
     def _run(self, ctx: ShardContext, scored: bool, boost: np.float32,
              within: np.ndarray | None = None) -> Matches:
         tree = self.parse()
-        query = _Builder(ctx, self.opts).build(tree)
-        if self.opts.minimum_should_match is not None and isinstance(query, Bool):
-            query.minimum_should_match = self.opts.minimum_should_match
-        return query.run(ctx, scored, boost, within)
+        try:
+            query = _Builder(ctx, self.opts).build(tree)
+            if self.opts.minimum_should_match is not None and isinstance(query, Bool):
+                query.minimum_should_match = self.opts.minimum_should_match
+            return query.run(ctx, scored, boost, within)
+        except RecursionError:
+            cause = ParseError(f"Cannot parse '{self.text}': nested too deeply")
+            raise QueryShardError(f"Failed to parse query [{self.text}]", caused_by=cause) from None
 
 
 _PARAMS = {"quote_field_suffix", "auto_generate_synonyms_phrase_query", "enable_position_increments",

@@ -373,7 +373,7 @@ class Regexp(MultiTerm):
     def _seqs(self, ctx: ShardContext, mapper: FieldMapper) -> np.ndarray:
         try:
             regex = re.compile(self.value, re.DOTALL | (re.IGNORECASE if self.case_insensitive else 0))
-        except re.error as e:
+        except (re.error, OverflowError, RecursionError) as e:  # a repeat past C's range, nesting too deep
             raise IllegalArgument(f"invalid regular expression [{self.value}]: {e}") from None
         return walk_terms(ctx, self.field, b"", lambda t: regex.fullmatch(t) is not None)
 
