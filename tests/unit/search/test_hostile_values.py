@@ -161,3 +161,10 @@ def test_bool_queries_nested_hundreds_deep_are_refused():
 def test_a_query_string_nested_hundreds_deep_fails_to_parse(ctx):
     with pytest.raises(QueryShardError, match="Failed to parse query"):
         ids(ctx, {"query_string": {"query": "(" * 500 + "hello" + ")" * 500}})
+
+
+@pytest.mark.parametrize("missing", [1e300, "99999999999999999999"])
+def test_an_aggregation_missing_value_past_a_long_on_a_long_field_is_refused(tmp_path, missing):
+    docs = [*DOCS, {"k": "no number"}]
+    with pytest.raises(IllegalArgument, match="out of range for a long"):
+        one_shard(tmp_path, MAPPING, docs, {"a": {"avg": {"field": "n", "missing": missing}}})

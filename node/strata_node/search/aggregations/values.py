@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ...common.errors import IllegalArgument
+from ...common.units import LONG_MAX, LONG_MIN
 from ...engine.segment_reader import EMPTY_COLUMN, EMPTY_SEQS, Column
 from ...index.mapping.dates import DEFAULT_FORMAT
 from ...index.mapping.errors import MalformedValue
@@ -269,7 +270,10 @@ def missing_value(vs: ValuesSource, raw: Any, ctx) -> Any:
         if kind == "long":
             if isinstance(raw, str):
                 raw = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            return int(raw)
+            number = int(raw)
+            if not LONG_MIN <= number <= LONG_MAX:  # the column holds longs
+                raise ValueError(f"Value [{raw}] is out of range for a long")
+            return number
         if kind == "double":
             return float(raw)
         if kind == UNSIGNED:
@@ -284,7 +288,7 @@ def missing_value(vs: ValuesSource, raw: Any, ctx) -> Any:
             raise ValueError(raw)
         if kind == "ip":
             return str(ipaddress.ip_address(str(raw)))
-    except (TypeError, ValueError, MalformedValue) as e:
+    except (TypeError, ValueError, OverflowError, MalformedValue) as e:
         cause = e.cause.reason if isinstance(e, MalformedValue) and e.cause else \
             'For input string: ""' if isinstance(e, MalformedValue) else e
         raise IllegalArgument(f"Cannot use [{raw}] as the missing value of field [{vs.field}]: {cause}") \
