@@ -644,3 +644,39 @@ def test_an_empty_routing_on_a_write_is_no_routing(http):
     assert response.json()["errors"] is False
     assert http.get(f"/{name}/_doc/b").status_code == 200
     http.delete(f"/{name}")
+
+
+# Inputs fuzzing and code review found answered 500 (a Python exception) or broke the
+# cluster state: each is now the client's 400, and changes nothing.
+HOSTILE = [
+    ("POST", "/{index}/_search", {"query": {"regexp": {"k": "a{4294967296}"}}}),
+    ("POST", "/{index}/_search", {"query": {"range": {"d": {"gte": "2024-01-01", "time_zone": "America"}}}}),
+    ("POST", "/{index}/_search", {"query": {"range": {"n": {"gte": "1e999999999999999999"}}}}),
+    ("POST", "/{index}/_search", {"size": "1.5e400"}),
+    ("POST", "/{index}/_search", {"sort": [{"k": {"mode": "avg"}}]}),
+    ("POST", "/{index}/_search",
+     {"aggs": {"d": {"date_histogram": {"field": "d", "fixed_interval": "99999999999999999999d"}}}}),
+    ("POST", "/{index}/_search", {"aggs": {"h": {"histogram": {"field": "n", "interval": "Infinity"}}}}),
+    ("PUT", "/_component_template/hostile", {"template": {}, "version": "99999999999999999999"}),
+    ("PUT", "/_index_template/hostile", {"index_patterns": ["hostile*"], "priority": "1" + "0" * 30}),
+    ("PUT", "/_cluster/settings", {"transient": {"indices.recovery.max_bytes_per_sec": "16384pb"}}),
+    ("PUT", "/_nodes/someone/shutdown", {"type": "restart", "reason": "r", "allocation_delay": "abc"}),
+    ("POST", "/_cluster/reroute",
+     {"commands": [{"cancel": {"index": "{index}", "shard": "99999999999999999999", "node": "n"}}]}),
+    ("POST", "/_cluster/allocation/explain", {"index": "{index}", "shard": "--1", "primary": True}),
+]
+
+
+@pytest.mark.parametrize("method, path, body", HOSTILE,
+                         ids=[f"{m} {p} {i}" for i, (m, p, _) in enumerate(HOSTILE)])
+def test_hostile_values_are_client_errors(http, index, method, path, body):
+    http.put(f"/{index}/_mapping", json={"properties": {"k": {"type": "keyword"}, "n": {"type": "long"},
+                                                         "d": {"type": "date"}}})
+    put_doc(http, index, "1", {"k": "a", "n": 1, "d": "2024-01-01"})
+    http.post(f"/{index}/_refresh")
+    payload = json.loads(json.dumps(body).replace("{index}", index))
+    response = http.request(method, path.replace("{index}", index), json=payload)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]["root_cause"]
+    assert http.get("/_component_template/hostile").status_code == 404  # nothing half-made
+    assert http.get("/_cluster/health").json()["status"] in ("green", "yellow")  # the master still publishes
