@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import operator
-import re
 from collections.abc import Callable
 from typing import Any
 
 from ..cluster.coordination.discovery_node import DATA_ROLES
+from ..common import units
 from ..common.errors import IndexNotFound, NodeClosed, NumberFormatError
 from ..tasks.task import Task
 from ..transport.wire import Message
@@ -29,14 +29,14 @@ POLL_SECONDS = 0.05
 NODE_CONDITIONS: tuple[tuple[str, Callable[[int, int], bool]], ...] = (
     (">=", operator.ge), ("ge(", operator.ge), ("<=", operator.le), ("le(", operator.le),
     (">", operator.gt), ("gt(", operator.gt), ("<", operator.lt), ("lt(", operator.lt))
-_JAVA_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def java_int(text: str) -> int:
-    """Integer.parseInt: an optional sign and decimal digits, within 32 bits."""
-    if _JAVA_INT.fullmatch(text) and -(2**31) <= int(text) < 2**31:
-        return int(text)
-    raise NumberFormatError(f'For input string: "{text}"')
+    """Integer.parseInt, failing as it fails."""
+    number = units.java_int(text)
+    if number is None:
+        raise NumberFormatError(f'For input string: "{text}"')
+    return number
 
 
 def parse_wait_for_nodes(text: str) -> Callable[[int], bool]:

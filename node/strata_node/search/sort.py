@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..common.errors import IllegalArgument, ParsingError, QueryShardError, XContentParseError
+from ..common.units import LONG_MAX, LONG_MIN
 from ..common.xcontent import token_name
 from ..index.mapping.errors import MalformedValue
 from ..index.mapping.numbers import (
@@ -47,8 +48,6 @@ INTEGRAL_TYPES = ("long", "integer", "short", "byte", "date", "boolean")
 FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
 STRING_TYPES = ("keyword", "ip")
 SORT_OPTIONS = ("order", "missing", "unmapped_type", "mode", "numeric_type", "format")
-LONG_MAX = (1 << 63) - 1
-LONG_MIN = -(1 << 63)
 
 
 @dataclass(frozen=True)

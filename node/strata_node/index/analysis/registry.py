@@ -115,11 +115,14 @@ def index_analyzers(settings: Mapping[str, Any], index: str | None = None) -> In
     distinct analysis configuration: the write path asks for them per document."""
     items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in settings.items()
                          if k.startswith(PREFIX) and v is not None))
-    if any(isinstance(x, dict | list) for _, v in items if isinstance(v, tuple) for x in v):
-        raise SettingsError("only value lists are allowed in serialized settings")
     if not items:
         return NO_INDEX_ANALYSIS
-    return _build_cached(items, index)
+    try:
+        return _build_cached(items, index)
+    except TypeError:  # unhashable: a list holding objects or lists (checked only when it fails)
+        if any(isinstance(x, dict | list) for _, v in items if isinstance(v, tuple) for x in v):
+            raise SettingsError("only value lists are allowed in serialized settings") from None
+        raise
 
 
 @lru_cache(maxsize=256)

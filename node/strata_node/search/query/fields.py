@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...common.errors import IllegalArgument, NumberFormatError, QueryShardError
+from ...common.units import LONG_MAX, LONG_MIN
 from ...engine.segment_reader import EMPTY_SEQS, SegmentReader
 from ...index.indexing import sortable_double, sortable_ip, sortable_long
 from ...index.mapping.dates import DEFAULT_FORMAT, formatter
@@ -44,7 +45,6 @@ from .combine import union_seqs
 
 TEXT = ("text", "match_only_text")
 TERM_SCORED = ("text", "match_only_text", "keyword", "boolean")  # TermQuery, BM25
-LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
 _F32 = np.float32
 
 
