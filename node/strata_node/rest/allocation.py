@@ -9,7 +9,6 @@ is the one the commands would give) and, with `explain=true`, each command's dec
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
@@ -33,7 +32,7 @@ from ..action.cluster_state_action import (
 from ..allocation.commands import parse_commands
 from ..cluster.state import RoutingTable
 from ..common.errors import ActionRequestValidation, IllegalArgument, XContentParseError
-from ..common.units import INT_MAX, INT_MIN
+from ..common.units import INT_MAX, INT_MIN, java_int
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
@@ -134,8 +133,8 @@ class AllocationHandlers:
                                          line=1, column=2)
             if value is None:
                 continue
-            if kind is int and isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,19}", value):
-                value = int(value)
+            if kind is int and isinstance(value, str) and java_int(value) is not None:
+                value = java_int(value)
             if kind is bool and value in ("true", "false"):
                 value = value == "true"
             if not isinstance(value, kind) or (kind is int and (isinstance(value, bool)
