@@ -4,6 +4,7 @@ sharing one `path.repo`, through elasticsearch-py as an application would call t
 from __future__ import annotations
 
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -103,9 +104,23 @@ def shard_files(repo_root, repo: str, snapshot_uuid: str) -> dict[str, str]:
     return files
 
 
-def test_a_second_snapshot_of_an_unchanged_index_copies_no_table_file(es, repo, repo_root):
+def table_files(cluster) -> set[str]:
+    """Every LevelDB table file of every node, by path."""
+    return {str(p) for node in cluster.nodes for p in node.data.glob("indices/*/*/index/*.ldb")}
+
+
+def compaction_settled(cluster) -> bool:
+    """No table file written or compacted away over half a second (LevelDB compacts in
+    the background after a flush, which would give the next snapshot new files)."""
+    before = table_files(cluster)
+    time.sleep(0.5)
+    return table_files(cluster) == before
+
+
+def test_a_second_snapshot_of_an_unchanged_index_copies_no_table_file(es, cluster, repo, repo_root):
     index_docs(es, "logs-b", 200)
     es.indices.flush(index="logs-b")
+    wait_until(lambda: compaction_settled(cluster))
     first = es.snapshot.create(repository=repo, snapshot="first", indices="logs-b",
                                wait_for_completion=True)["snapshot"]["uuid"]
     second = es.snapshot.create(repository=repo, snapshot="second", indices="logs-b",
