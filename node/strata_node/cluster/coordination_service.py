@@ -48,6 +48,7 @@ from .coordination.discovery_node import DiscoveryNode
 from .coordination.errors import CoordinationStateRejectedError
 from .coordination.messages import ApplyCommitResponse, JoinRequest, PublishRequest, PublishWithJoinResponse
 from .coordination.messages import Message as CoordinationMessage
+from .coordination.state import PersistedState
 from .master_service import ContentUpdate, PendingTasks, UpdateTask
 from .persisted import PersistedStateStore
 from .state import (
@@ -162,12 +163,9 @@ class CoordinationService:
         self._initial_master_nodes: list[str] = settings.get("cluster.initial_master_nodes")
         self._single_node = settings.get("discovery.type") == "single-node"
         self._default_port: int = settings.get("transport.port") or 9300
-        self.coordinator = Coordinator(
-            self.node_id, peers=(), settings=coordination_settings(settings), random=random.Random(),
-            persisted=self._store.load(), local_node=local_node, exclusions=voting_config_exclusions,
-            auto_shrink=auto_shrink_voting_configuration,
-            on_membership=lambda value, nodes: _allocate(value, nodes, self.clock(), self.cluster_info(),
-                                                         self.settings.values))
+        # What the store holds: the core is rebuilt from it when a step fails (see _restart).
+        self._persisted: PersistedState = self._store.load()
+        self.coordinator = self._new_coordinator()
         # The master's last cluster info (disk usages, shard sizes) that allocation reads;
         # the node sets it to its cluster info service's.
         self.cluster_info: Callable[[], ClusterInfo] = lambda: EMPTY_INFO
@@ -297,13 +295,40 @@ class CoordinationService:
 
     # -- the loop that owns the Coordinator -----------------------------------------------
 
+    def _new_coordinator(self) -> Coordinator:
+        return Coordinator(
+            self.node_id, peers=(), settings=coordination_settings(self.settings), random=random.Random(),
+            persisted=self._persisted, local_node=self.local_node, exclusions=voting_config_exclusions,
+            auto_shrink=auto_shrink_voting_configuration,
+            on_membership=lambda value, nodes: _allocate(value, nodes, self.clock(), self.cluster_info(),
+                                                         self.settings.values))
+
+    def _restart(self, reason: str) -> None:
+        """Rebuild the core from what the store holds, as a crash and restart would.
+
+        The core changes its term and accepted state before the shell persists them (persist,
+        then send). When a step raises, or its output cannot be persisted, the core has moved
+        past the store: kept, it would build every later state on one that was never written,
+        and a master would stay stuck failing to persist them. So the whole step is dropped,
+        and the node starts over as a candidate from its last persisted term and state; a
+        master steps down and its pending updates fail, as ES fails a publication it could
+        not write."""
+        peers = self.coordinator.peers
+        self.coordinator = self._new_coordinator()
+        self.coordinator.set_peers(peers)
+        self._pending.fail_all(reason)
+        self._assigning_uuid = False
+        self._after_step()
+
     async def _run(self) -> None:
         while True:
             kind, argument = await self._inputs.get()
             try:
                 output = self._step(kind, argument)
-            except Exception:
-                log.exception("[%s] coordination failed to handle [%s]", self.local_node.name, kind)
+            except Exception as e:
+                log.exception("[%s] coordination failed to handle [%s]; restarting it from its persisted "
+                              "state", self.local_node.name, kind)
+                self._restart(f"failed to handle [{kind}]: {e}")
                 continue
             try:
                 if output.persist is not None:
@@ -311,10 +336,13 @@ class CoordinationService:
                     if self.coordinator.mode is Mode.LEADER and self._exact_builtins(accepted) is None:
                         self._builtins(accepted)  # the senders diff against it too
                     await asyncio.to_thread(self._store.write, output.persist, self._exact_builtins(accepted))
-            except Exception:
+                    self._persisted = output.persist
+            except Exception as e:
                 # Sending a vote or an acceptance that was not persisted could elect two
                 # masters: drop the whole output, as a crash right here would.
-                log.exception("[%s] failed to persist coordination state; not sending", self.local_node.name)
+                log.exception("[%s] failed to persist coordination state; not sending, restarting "
+                              "coordination from its persisted state", self.local_node.name)
+                self._restart(f"failed to persist the cluster state: {e}")
                 continue
             for destination, message in output.messages:
                 self._send(destination, message)
