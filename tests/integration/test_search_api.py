@@ -191,6 +191,35 @@ def test_search_after_errors(http, corpus):
     assert r.status_code == 400 and r.json()["error"]["type"] == "action_request_validation_exception"
 
 
+@pytest.mark.parametrize("shards", [1, 3])
+def test_search_after_pages_by_formatted_date_sort_values(http, corpus, shards):
+    """The pattern ES documents for point-in-time paging: a date sort with a format gives
+    its values as text, and search_after takes them back."""
+    sort = [{"day": {"order": "desc", "format": "strict_date_optional_time_nanos"}}, {"store_me": "asc"}]
+    seen, after = [], None
+    while True:
+        body = {"size": 7, "sort": sort, **({"search_after": after} if after else {})}
+        hits = search(http, corpus[shards], body)["hits"]["hits"]
+        if not hits:
+            break
+        assert all(h["sort"][0] == DOCS[int(h["_id"])]["day"] + "T00:00:00.000Z" for h in hits)
+        seen += [h["_id"] for h in hits]
+        after = hits[-1]["sort"]
+    assert seen == ids(search(http, corpus[1], {"size": 40, "sort": [{"day": "desc"}, {"store_me": "asc"}]}))
+
+
+def test_a_search_after_value_the_sort_cannot_read_fails_every_shard(http, corpus):
+    """Shards with nothing to page through read it too: all shards fail, not a partial 200."""
+    r = http.post(f"/{corpus[3]}/_search", json={"query": {"ids": {"values": ["1"]}}, "sort": ["n"],
+                                                 "search_after": ["abc"]})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["reason"] == "all shards failed"
+    assert error["root_cause"][0]["reason"] == "Failed to parse search_after value for field [n]."
+    r = http.post(f"/{corpus[3]}/_search", json={"sort": ["day"], "search_after": ["2024-13-45"]})
+    assert r.status_code == 400 and r.json()["error"]["root_cause"][0]["type"] == "parse_exception"
+
+
 def test_max_result_window(http, corpus):
     r = http.post(f"/{corpus[3]}/_search", json={"from": 9995, "size": 6})
     assert r.status_code == 400

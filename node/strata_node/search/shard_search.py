@@ -105,6 +105,10 @@ def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, max_result
     k = req.from_ + req.size
     if k > 0 and len(hits):
         seqs, scores, sort_values, merge_values = _top_docs(ctx, req, keys, hits, k)
+    elif req.search_after is not None:
+        # ES reads search_after when it builds every shard's context: a value the sort
+        # cannot read fails a shard with nothing to page through too
+        after_mask([key_values(ctx, key, hits.seqs[:0], None) for key in keys or RELEVANCE], req.search_after)
     return ShardQueryResult(total=total, seqs=seqs, scores=scores, sort_values=sort_values,
                             merge_values=merge_values, max_score=max_score, aggs=partial,
                             timed_out=ctx.past_deadline(), terminated_early=terminated_early)

@@ -26,12 +26,16 @@ from typing import Any
 import numpy as np
 
 from ..common.errors import IllegalArgument, ParsingError, QueryShardError, XContentParseError
-from ..common.units import LONG_MAX, LONG_MIN
+from ..common.units import LONG_MAX, LONG_MIN, java_long
 from ..common.xcontent import token_name
+from ..index.mapping.dates import DEFAULT_FORMAT, formatter
 from ..index.mapping.errors import MalformedValue
 from ..index.mapping.numbers import (
     UNSIGNED,
     UNSIGNED_SHIFT,
+    is_java_double,
+    java_round,
+    parse_java_double,
     parse_unsigned,
     parse_unsigned_long,
     text_of_scalar,
@@ -39,6 +43,7 @@ from ..index.mapping.numbers import (
 )
 from ..index.mapping.types import FIELD_TYPES
 from .context import ShardContext
+from .datemath import parse_date_math
 from .geo_sort import GeoDistanceSort, geo_distances, parse_geo_distance_sort
 
 SCORE = "_score"
@@ -60,6 +65,7 @@ class SortKey:
     unmapped_type: str | None = None
     mode: str | None = None
     geo: GeoDistanceSort | None = None  # a `_geo_distance` sort on the geo_point `field`
+    format: str | None = None  # a date field's sort values printed with it (DocValueFormat)
 
     @property
     def reverse(self) -> bool:
@@ -106,7 +112,12 @@ def _key(field: str, options: Any) -> SortKey:
     if unmapped_type is not None and not isinstance(unmapped_type, str):
         raise XContentParseError(f"[{parser}] unmapped_type doesn't support values of type: "
                                  f"{'START_OBJECT' if isinstance(unmapped_type, dict) else 'START_ARRAY'}")
-    return SortKey(field, order, missing, unmapped_type, mode)
+    fmt = options.get("format")
+    if fmt is not None:
+        if isinstance(fmt, dict | list):
+            raise XContentParseError(f"[{parser}] format doesn't support values of type: {token_name(fmt)}")
+        fmt = text_of_scalar(fmt)
+    return SortKey(field, order, missing, unmapped_type, mode, format=fmt)
 
 
 def parse_sort(value: Any) -> list[SortKey]:
@@ -248,16 +259,24 @@ class KeyValues:
     lookup: np.ndarray | None = None
     forms: np.ndarray | None = None
     custom: Any = None
+    type_name: str | None = None  # the field's mapped type (None: _score, _doc, unmapped)
+    date_format: str | None = None  # a date field's: the sort's `format`, else the mapping's
 
     @property
     def size(self) -> int:
         return len(self.ranks if self.values is None else self.values)
 
+    @property
+    def formatted(self) -> bool:
+        """Sort values printed as dates: only when the sort names a format, as ES's
+        DocValueFormat.DateTime.formatSortValue prints them (else the raw millis)."""
+        return self.key.format is not None and self.date_format is not None
+
     def subset(self, positions: np.ndarray) -> KeyValues:
         return KeyValues(self.key, None if self.values is None else self.values[positions], self.kind,
                          None if self.missing is None else self.missing[positions],
                          None if self.ranks is None else self.ranks[positions], self.lookup, self.forms,
-                         self.custom)
+                         self.custom, self.type_name, self.date_format)
 
     def render(self, i: int) -> Any:
         if self.missing is not None and self.missing[i]:
@@ -267,7 +286,7 @@ class KeyValues:
             return self.lookup[rank // 2] if rank % 2 else self.custom
         value = self.values[i]
         if self.kind == "int":
-            return int(value)
+            return formatter(self.date_format).format_millis(int(value)) if self.formatted else int(value)
         if self.kind == "unsigned":
             return unshift_unsigned(value)
         if self.kind == "float":
@@ -276,7 +295,9 @@ class KeyValues:
 
     def merge_value(self, i: int) -> Any:
         """What the coordinator compares: the rendered value, except an IP, which sorts by
-        its 16-byte form rather than its text."""
+        its 16-byte form rather than its text, and a date by its millis rather than its text."""
+        if self.formatted:
+            return int(self.values[i])
         value = self.render(i)
         if self.kind == "ip" and value is not None:
             return _ip_bytes(value)
@@ -315,6 +336,18 @@ def _type_of(ctx: ShardContext, key: SortKey) -> str | None:
         raise IllegalArgument(f"Can't load fielddata on [{key.field}] because fielddata is unsupported on "
                               f"fields of type [{mapper.type_name}]. Use doc values instead.")
     return mapper.type_name
+
+
+def _date_format(key: SortKey, type_name: str | None, mapper: Any) -> str | None:
+    """The date format a date field's sort values print and search_after values parse
+    with; a `format` on a field that takes none is refused, as its docValueFormat refuses it."""
+    if type_name == "date":
+        pattern = key.format or (str(mapper.get("format")) if mapper is not None else DEFAULT_FORMAT)
+        formatter(pattern)  # an invalid pattern: IllegalArgument("Invalid format: [...]")
+        return pattern
+    if key.format is not None and type_name in ("keyword", "ip", "boolean", "constant_keyword"):
+        raise IllegalArgument(f"Field [{key.field}] of type [{type_name}] does not support custom formats")
+    return None
 
 
 def _kind(type_name: str) -> str:
@@ -373,6 +406,7 @@ def key_values(ctx: ShardContext, key: SortKey, seqs: np.ndarray, scores: np.nda
     if key.mode in ("sum", "avg", "median") and kind not in ("int", "unsigned", "float", "float32"):
         raise IllegalArgument("we only support AVG, MEDIAN and SUM on number based fields")
     mapper = ctx.field(key.field)
+    date_format = _date_format(key, type_name or key.unmapped_type, mapper)
     missing_value = _missing_value(key, kind, mapper.convert if mapper is not None else None)
     if type_name is None:
         doc_seqs, doc_values = seqs[:0], np.empty(0, dtype=object)
@@ -387,7 +421,7 @@ def key_values(ctx: ShardContext, key: SortKey, seqs: np.ndarray, scores: np.nda
         values = np.full(len(seqs), missing_value, dtype=dtype)
         if len(doc_seqs):
             values[present] = doc_values[idx_clipped[present]].astype(dtype)
-        return KeyValues(key, values, kind)
+        return KeyValues(key, values, kind, type_name=type_name or key.unmapped_type, date_format=date_format)
     if type_name is None:
         doc_ranks, lookup, forms = np.empty(0, np.int64), np.empty(0, dtype=object), np.empty(0, dtype=object)
     else:
@@ -457,21 +491,42 @@ def _after_value(kv: KeyValues, value: Any) -> Any:
             if kv.kind == "unsigned":  # DocValueFormat.UNSIGNED_LONG_SHIFTED.parseLong: parseUnsignedLong
                 return parse_unsigned_long(text_of_scalar(value)) - UNSIGNED_SHIFT
             if kv.kind == "int":
-                if isinstance(value, bool):
-                    return int(value)
-                if isinstance(value, float):
-                    return int(value)
-                if isinstance(value, str):
-                    return int(float(value)) if "." in value else int(value)
-                return int(value)
-            return float(value)
-        except (TypeError, ValueError, OverflowError):
+                return _after_long(kv, value)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)  # Number.doubleValue()
+            return parse_java_double(text_of_scalar(value))  # DocValueFormat.RAW.parseDouble
+        except (TypeError, ValueError, OverflowError, MalformedValue):
             raise IllegalArgument(f"Failed to parse search_after value for field [{key.field}].") from None
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _after_long(kv: KeyValues, value: Any) -> int:
+    """SearchAfterBuilder.convertValueFromSortType for a LONG sort: a number is read as
+    Number.longValue() reads it (saturating), anything else as text through the field's
+    DocValueFormat: a date by its format, a boolean by true/false, a number as RAW reads it."""
+    if isinstance(value, float):
+        return 0 if math.isnan(value) else max(LONG_MIN, min(LONG_MAX, int(value)))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(LONG_MIN, min(LONG_MAX, value))  # past a long: RAW.parseLong of its text saturates
+    text = text_of_scalar(value)
+    if kv.date_format is not None:  # DocValueFormat.DateTime.parseLong: date math, without now
+        if text.startswith("now"):
+            raise IllegalArgument("now() is not allowed in [search_after] key")
+        return parse_date_math(text, 0, round_up=False, formatter=formatter(kv.date_format))
+    if kv.type_name == "boolean":
+        if text in ("true", "false"):
+            return int(text == "true")
+        raise IllegalArgument(f"Cannot parse boolean [{text}], expected either [true] or [false]")
+    whole = java_long(text)
+    if whole is not None:
+        return whole
+    if not is_java_double(text):
+        raise ValueError(text)
+    return java_round(math.floor(parse_java_double(text)))
 
 
 def after_mask(keys: list[KeyValues], after: Sequence[Any]) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from strata_node.common.errors import IllegalArgument, QueryShardError, XContentParseError
+from strata_node.common.errors import IllegalArgument, ParseError, QueryShardError, XContentParseError
 from strata_node.engine.engine import Engine, IndexOp, ShardRef
 from strata_node.index.analysis import index_analyzers
 from strata_node.index.indexing import DocumentIndexer
@@ -188,6 +188,53 @@ def test_sort_modes(ctx):
     assert kv.render(1) == 10
     kv = key_values(ctx, SortKey("n", mode="avg"), seqs, None)
     assert kv.render(1) == 5
+
+
+def test_a_date_sort_with_a_format_prints_its_values_and_merges_by_millis(ctx):
+    seqs = ctx.reader.docs()
+    kv = key_values(ctx, SortKey("d", format="strict_date_optional_time_nanos"), seqs, None)
+    assert kv.render(0) == "2024-01-02T00:00:00.000Z"
+    assert kv.merge_value(0) == 1704153600000
+    assert key_values(ctx, SortKey("d"), seqs, None).render(0) == 1704153600000  # raw without a format
+    assert key_values(ctx, SortKey("d", format="yyyy/MM"), seqs, None).render(1) == "2024/01"
+
+
+def test_a_sort_format_is_refused_where_the_field_takes_none(ctx):
+    seqs = ctx.reader.docs()
+    with pytest.raises(IllegalArgument, match=r"of type \[keyword\] does not support custom formats"):
+        key_values(ctx, SortKey("k", format="x"), seqs, None)
+    with pytest.raises(IllegalArgument, match=r"Invalid format: \[QQQQQQ\]"):
+        key_values(ctx, SortKey("d", format="QQQQQQ"), seqs, None)
+    with pytest.raises(XContentParseError, match=r"format doesn't support values of type: START_OBJECT"):
+        parse_sort([{"d": {"format": {}}}])
+
+
+def test_search_after_reads_a_date_as_the_sort_format_or_the_mapping_format(ctx):
+    assert ordered_ids(ctx, [SortKey("d")], after=["2024-01-01"])[0] == ["0", "2", "3"]
+    assert ordered_ids(ctx, [SortKey("d")], after=["1704067200000"])[0] == ["0", "2", "3"]
+    assert ordered_ids(ctx, [SortKey("d")], after=["2023-12-31||+1d"])[0] == ["0", "2", "3"]
+    fmt = "strict_date_optional_time_nanos"
+    ids, values = ordered_ids(ctx, [SortKey("d", format=fmt)], after=["2024-01-01T00:00:00.000Z"])
+    assert ids == ["0", "2", "3"] and values[0] == ["2024-01-02T00:00:00.000Z"]
+    with pytest.raises(ParseError, match=r"failed to parse date field \[2024-13-45\]"):
+        ordered_ids(ctx, [SortKey("d")], after=["2024-13-45"])
+    with pytest.raises(IllegalArgument, match=r"now\(\) is not allowed in \[search_after\] key"):
+        ordered_ids(ctx, [SortKey("d")], after=["now-1d"])
+
+
+def test_search_after_reads_numbers_as_elasticsearch_does(ctx):
+    # past a long: RAW.parseLong of the text falls back to a double and saturates
+    assert ordered_ids(ctx, [SortKey("n")], after=[10**30])[0] == []
+    assert ordered_ids(ctx, [SortKey("n")], after=[-(10**30)])[0] == ["1", "0", "2", "3"]
+    assert ordered_ids(ctx, [SortKey("n")], after=["4.9"])[0] == ["0", "2", "3"]  # floor
+    assert ordered_ids(ctx, [SortKey("n")], after=["1e0"])[0] == ["0", "2", "3"]
+    for bad in ("abc", True, "inf", "1_0"):
+        with pytest.raises(IllegalArgument, match=r"Failed to parse search_after value for field \[n\]"):
+            ordered_ids(ctx, [SortKey("n")], after=[bad])
+    assert ordered_ids(ctx, [SortKey("f")], after=["-Infinity"])[0] == ["1", "0", "3", "2"]
+    for bad in (True, "inf"):
+        with pytest.raises(IllegalArgument, match=r"Failed to parse search_after value for field \[f\]"):
+            ordered_ids(ctx, [SortKey("f")], after=[bad])
 
 
 # -- coordinating merge -----------------------------------------------------------------------------
