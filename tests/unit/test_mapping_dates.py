@@ -105,6 +105,19 @@ def test_dates_print_with_the_first_format():
     assert formatter("dd MMM yyyy").format_millis(JAN_1_2024) == "01 Jan 2024"
 
 
+@pytest.mark.parametrize(("pattern", "millis", "text"), [
+    ("strict_date_optional_time", 253402300800000, "+10000-01-01T00:00:00.000Z"),  # past the padding: +
+    ("strict_date_optional_time", 2**63 - 1, "+292278994-08-17T07:12:55.807Z"),  # a missing date's sort value
+    ("strict_date_optional_time", -62198755200000, "-0001-01-01T00:00:00.000Z"),  # built-ins print the year
+    ("date", -62135596800001, "0000-12-31"),
+    ("yyyy-MM-dd", -62198755200000, "0002-01-01"),  # y is the year of the era: 2 BC
+    ("uuuu-MM-dd", -62198755200000, "-0001-01-01"),
+    ("yy", 253402300800000, "00"),
+])
+def test_years_print_with_javas_sign_and_era_rules(pattern, millis, text):
+    assert formatter(pattern).format_millis(millis) == text
+
+
 def test_calendar_arithmetic_covers_years_python_datetime_cannot():
     for year, month, day in ((1970, 1, 1), (2000, 2, 29), (1, 1, 1), (-500, 3, 1), (292_000_000, 12, 31)):
         assert civil_from_days(days_from_civil(year, month, day)) == (year, month, day)

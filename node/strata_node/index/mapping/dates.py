@@ -456,7 +456,12 @@ def _format_field(t: _Token, year: int, month: int, day: int, days: int, hour: i
                   second: int, ms: int) -> str:
     letter, count = t.letter, t.count
     if letter in "uyY":
-        return f"{year % 100:02d}" if count == 2 else f"{year:0{count}d}"
+        value = year if letter != "y" or year > 0 else 1 - year  # y is the year of the era
+        if count == 2:
+            return f"{value % 100:02d}"
+        digits = f"{abs(value):0{count}d}"
+        # four letters or more print as SignStyle.EXCEEDS_PAD: a sign past the padding (+10000)
+        return ("-" if value < 0 else "+" if count >= 4 and len(digits) > count else "") + digits
     if letter in "ML":
         if count >= 3:
             return MONTHS[month - 1] if count == 4 else MONTHS[month - 1][:3]
@@ -499,45 +504,46 @@ def _format_field(t: _Token, year: int, month: int, day: int, days: int, hour: i
 
 # -- the built-in names ---------------------------------------------------------------------------
 
-# name -> (Java pattern to parse with, or None for a hand-written parser; pattern to print)
+# name -> (Java pattern to parse with, or None for a hand-written parser; pattern to print,
+# with u: ES's built-ins print ChronoField.YEAR, so year 0 is 0000 and year -1 is -0001)
 _T = "'T'"
 _FRACTION = "[.SSSSSSSSS][.SSSSSS][.SSS][.SS][.S]"
 _BUILT_IN: dict[str, tuple[str | None, str]] = {
-    "date": ("yyyy-MM-dd", "yyyy-MM-dd"),
-    "date_hour": (f"yyyy-MM-dd{_T}HH", f"yyyy-MM-dd{_T}HH"),
-    "date_hour_minute": (f"yyyy-MM-dd{_T}HH:mm", f"yyyy-MM-dd{_T}HH:mm"),
-    "date_hour_minute_second": (f"yyyy-MM-dd{_T}HH:mm:ss", f"yyyy-MM-dd{_T}HH:mm:ss"),
-    "date_hour_minute_second_fraction": (f"yyyy-MM-dd{_T}HH:mm:ss{_FRACTION}", f"yyyy-MM-dd{_T}HH:mm:ss.SSS"),
-    "date_hour_minute_second_millis": (f"yyyy-MM-dd{_T}HH:mm:ss{_FRACTION}", f"yyyy-MM-dd{_T}HH:mm:ss.SSS"),
-    "date_time": (f"yyyy-MM-dd{_T}HH:mm:ss{_FRACTION}XXX", f"yyyy-MM-dd{_T}HH:mm:ss.SSSX"),
-    "date_time_no_millis": (f"yyyy-MM-dd{_T}HH:mm:ssXXX", f"yyyy-MM-dd{_T}HH:mm:ssX"),
+    "date": ("yyyy-MM-dd", "uuuu-MM-dd"),
+    "date_hour": (f"yyyy-MM-dd{_T}HH", f"uuuu-MM-dd{_T}HH"),
+    "date_hour_minute": (f"yyyy-MM-dd{_T}HH:mm", f"uuuu-MM-dd{_T}HH:mm"),
+    "date_hour_minute_second": (f"yyyy-MM-dd{_T}HH:mm:ss", f"uuuu-MM-dd{_T}HH:mm:ss"),
+    "date_hour_minute_second_fraction": (f"yyyy-MM-dd{_T}HH:mm:ss{_FRACTION}", f"uuuu-MM-dd{_T}HH:mm:ss.SSS"),
+    "date_hour_minute_second_millis": (f"yyyy-MM-dd{_T}HH:mm:ss{_FRACTION}", f"uuuu-MM-dd{_T}HH:mm:ss.SSS"),
+    "date_time": (f"yyyy-MM-dd{_T}HH:mm:ss{_FRACTION}XXX", f"uuuu-MM-dd{_T}HH:mm:ss.SSSX"),
+    "date_time_no_millis": (f"yyyy-MM-dd{_T}HH:mm:ssXXX", f"uuuu-MM-dd{_T}HH:mm:ssX"),
     "hour": ("HH", "HH"),
     "hour_minute": ("HH:mm", "HH:mm"),
     "hour_minute_second": ("HH:mm:ss", "HH:mm:ss"),
     "hour_minute_second_fraction": (f"HH:mm:ss{_FRACTION}", "HH:mm:ss.SSS"),
     "hour_minute_second_millis": (f"HH:mm:ss{_FRACTION}", "HH:mm:ss.SSS"),
-    "ordinal_date": ("yyyy-DDD", "yyyy-DDD"),
-    "ordinal_date_time": (f"yyyy-DDD{_T}HH:mm:ss{_FRACTION}XXX", f"yyyy-DDD{_T}HH:mm:ss.SSSX"),
-    "ordinal_date_time_no_millis": (f"yyyy-DDD{_T}HH:mm:ssXXX", f"yyyy-DDD{_T}HH:mm:ssX"),
+    "ordinal_date": ("yyyy-DDD", "uuuu-DDD"),
+    "ordinal_date_time": (f"yyyy-DDD{_T}HH:mm:ss{_FRACTION}XXX", f"uuuu-DDD{_T}HH:mm:ss.SSSX"),
+    "ordinal_date_time_no_millis": (f"yyyy-DDD{_T}HH:mm:ssXXX", f"uuuu-DDD{_T}HH:mm:ssX"),
     "time": (f"HH:mm:ss{_FRACTION}XXX", "HH:mm:ss.SSSX"),
     "time_no_millis": ("HH:mm:ssXXX", "HH:mm:ssX"),
     "t_time": (f"{_T}HH:mm:ss{_FRACTION}XXX", f"{_T}HH:mm:ss.SSSX"),
     "t_time_no_millis": (f"{_T}HH:mm:ssXXX", f"{_T}HH:mm:ssX"),
-    "year": ("yyyy", "yyyy"),
-    "year_month": ("yyyy-MM", "yyyy-MM"),
-    "year_month_day": ("yyyy-MM-dd", "yyyy-MM-dd"),
-    "basic_date": ("yyyyMMdd", "yyyyMMdd"),
-    "basic_date_time": (f"yyyyMMdd{_T}HHmmss.SSSXX", f"yyyyMMdd{_T}HHmmss.SSSX"),
-    "basic_date_time_no_millis": (f"yyyyMMdd{_T}HHmmssXX", f"yyyyMMdd{_T}HHmmssX"),
-    "basic_ordinal_date": ("yyyyDDD", "yyyyDDD"),
-    "basic_ordinal_date_time": (f"yyyyDDD{_T}HHmmss.SSSXX", f"yyyyDDD{_T}HHmmss.SSSX"),
-    "basic_ordinal_date_time_no_millis": (f"yyyyDDD{_T}HHmmssXX", f"yyyyDDD{_T}HHmmssX"),
+    "year": ("yyyy", "uuuu"),
+    "year_month": ("yyyy-MM", "uuuu-MM"),
+    "year_month_day": ("yyyy-MM-dd", "uuuu-MM-dd"),
+    "basic_date": ("yyyyMMdd", "uuuuMMdd"),
+    "basic_date_time": (f"yyyyMMdd{_T}HHmmss.SSSXX", f"uuuuMMdd{_T}HHmmss.SSSX"),
+    "basic_date_time_no_millis": (f"yyyyMMdd{_T}HHmmssXX", f"uuuuMMdd{_T}HHmmssX"),
+    "basic_ordinal_date": ("yyyyDDD", "uuuuDDD"),
+    "basic_ordinal_date_time": (f"yyyyDDD{_T}HHmmss.SSSXX", f"uuuuDDD{_T}HHmmss.SSSX"),
+    "basic_ordinal_date_time_no_millis": (f"yyyyDDD{_T}HHmmssXX", f"uuuuDDD{_T}HHmmssX"),
     "basic_time": ("HHmmss.SSSXX", "HHmmss.SSSX"),
     "basic_time_no_millis": ("HHmmssXX", "HHmmssX"),
     "basic_t_time": (f"{_T}HHmmss.SSSXX", f"{_T}HHmmss.SSSX"),
     "basic_t_time_no_millis": (f"{_T}HHmmssXX", f"{_T}HHmmssX"),
 }
-_ISO_PRINT = f"yyyy-MM-dd{_T}HH:mm:ss.SSSX"
+_ISO_PRINT = f"uuuu-MM-dd{_T}HH:mm:ss.SSSX"
 
 
 @dataclass(frozen=True)
