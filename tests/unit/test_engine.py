@@ -99,6 +99,24 @@ def test_create_conflicts_with_a_live_document(tmp_path):
     run(go())
 
 
+def test_a_retried_generated_id_replaces_its_first_attempt_instead_of_indexing_it_twice(tmp_path):
+    """A bulk request sent again after its primary failed (ES's isRetry) may find its
+    generated ids written by the first attempt: one document, counted once, version 1."""
+    async def go():
+        e = await opened(tmp_path)
+        (first,) = write(e, IndexOp("gen-1", b'{"v":1}', create=True, auto_generated_id=True))
+        (again,) = write(e, IndexOp("gen-1", b'{"v":1}', create=True, auto_generated_id=True, retry=True))
+        assert (first.operation.seq_no, first.result) == (0, "created")
+        assert (again.operation.seq_no, again.operation.version, again.result) == (1, 1, "created")
+        assert e.doc_count == 1
+        e.refresh()
+        assert e.count() == 1
+        assert e.get("gen-1").seq_no == 1
+        await e.close()
+
+    run(go())
+
+
 def test_compare_and_set_on_seq_no_and_primary_term(tmp_path):
     async def go():
         e = await opened(tmp_path)

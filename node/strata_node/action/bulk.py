@@ -99,6 +99,7 @@ class WriteOptions:
     timeout: float = 60.0
     pipeline: str | None = None
     error_trace: bool = False  # item failures carry their stack traces (made where they happen)
+    retry: bool = False  # the shard request was sent before: a generated id may be written already
 
 
 @dataclass(slots=True)
@@ -136,6 +137,7 @@ class BulkShardRequest(Message):
     wait_for_active_shards: str = "1"
     timeout: float = 60.0
     error_trace: bool = False
+    retry: bool = False  # sent again after a failure (ES's ReplicationRequest.onRetry)
     # A call to this node is not serialized: it carries the coordinating step's BulkItems
     # (parsed documents included) instead of `items`, sparing two conversions per item.
     local_items: Any = None
@@ -239,7 +241,7 @@ class BulkAction:
         items = request.local_items if local else [_from_shard_item(request.index, i) for i in request.items]
         responses: list[ItemResponse | None] = [None] * len(items)
         options = WriteOptions(refresh=request.refresh, wait_for_active_shards=request.wait_for_active_shards,
-                               timeout=request.timeout)
+                               timeout=request.timeout, retry=request.retry)
         shard.begin_write()
         try:
             await self._shard_request(service, shard, items, list(range(len(items))), responses, options)
@@ -281,13 +283,17 @@ class BulkAction:
 
     async def _send_to_primary(self, metadata: IndexMetadata, shard: int, items: list[BulkItem],
                                positions: list[int], responses: list, options: WriteOptions) -> None:
+        attempts = 0
+
         def request(local: bool) -> BulkShardRequest:
+            nonlocal attempts
+            attempts += 1  # called once per attempt: a later one may follow a write that happened
             return BulkShardRequest(index=metadata.name, index_uuid=metadata.uuid, shard=shard,
                                     items=[] if local else [_to_shard_item(item) for item in items],
                                     local_items=items if local else None,
                                     refresh=options.refresh, timeout=options.timeout,
                                     wait_for_active_shards=options.wait_for_active_shards,
-                                    error_trace=options.error_trace)
+                                    error_trace=options.error_trace, retry=attempts > 1)
 
         try:
             answer: BulkShardResponse = await self.router.on_primary(
@@ -517,7 +523,7 @@ class BulkAction:
                     # may need parsing again (ShardMapper.publish); the others are not kept.
                     pending.append((j, IndexOp(item.id, item.source, item.routing, item.action == "create",
                                                item.if_seq_no, item.if_primary_term, item.version,
-                                               item.version_type, item.auto_id),
+                                               item.version_type, item.auto_id, retry=options.retry),
                                     doc if mapper.dirty else None, parsed))
                     if use_worker and len(pending) - sent >= PART_SIZE:
                         send_part()

@@ -143,6 +143,9 @@ class IndexOp:
     version_type: str = "internal"
     auto_generated_id: bool = False
     indexed: IndexedDocument | None = None  # what the mapping and analyzers made of the source
+    # A request sent again after a failure that may have come after it was written (ES's
+    # IndexRequest.isRetry): its generated id may exist already, so it is looked up.
+    retry: bool = False
 
 
 @dataclass(slots=True)
@@ -494,7 +497,8 @@ class Engine:
                 raise self._conflict(req.id, f"required seqNo [{req.if_seq_no}], primary term "
                                              f"[{req.if_primary_term}]. current document has seqNo "
                                              f"[{live.seq_no}] and primary term [{live.primary_term}]")
-        if isinstance(req, IndexOp) and req.create and live is not None:
+        if isinstance(req, IndexOp) and req.create and live is not None and not req.auto_generated_id:
+            # (a generated id found live is this request's own first attempt, never a conflict)
             raise self._conflict(req.id, f"document already exists (current version [{live.version}])")
         if req.version_type in ("external", "external_gte"):
             if current is not None:
@@ -663,7 +667,7 @@ class Engine:
         seq_no = first_seq - 1
         term = self.primary_term
         for i, req in enumerate(requests):
-            if req.__class__ is IndexOp and req.auto_generated_id:
+            if req.__class__ is IndexOp and req.auto_generated_id and not req.retry:
                 # A fresh id cannot exist yet and carries no constraints: append-only,
                 # no lookup, version 1 (the common case for logs, kept lean).
                 seq_no += 1
@@ -688,6 +692,10 @@ class Engine:
                 continue
             seq_no += 1
             was_live = current is not None and not current.deleted
+            if req.__class__ is IndexOp and req.auto_generated_id:
+                # A retry of a generated id whose first attempt was written: it replaces that
+                # copy as if it were not there (ES's overrideExistingAsIfNotThere), version 1.
+                version = 1
             if current is not None:
                 put(PRIOR + SEQ.pack(seq_no), current.encode())  # what a rollback restores
             if was_live:
@@ -696,7 +704,7 @@ class Engine:
                 op = Operation(ops.INDEX, seq_no, term, version, req.id, req.source, req.routing)
                 if writer is not None and req.indexed is not None:
                     writer.add(seq_no, req.indexed)
-                result = "updated" if was_live else "created"
+                result = "updated" if was_live and not req.auto_generated_id else "created"
                 count_delta += 0 if was_live else 1
             else:
                 op = Operation(ops.DELETE, seq_no, term, version, req.id, None, req.routing)
