@@ -18,6 +18,7 @@ from strata_node.engine.engine import (
     IndexOp,
     ShardRef,
 )
+from strata_node.engine.retention_leases import PEER_RECOVERY_SOURCE, RetentionLease, RetentionLeases
 
 REF = ShardRef("logs", "uuid-1", 0)
 
@@ -112,6 +113,21 @@ def test_a_retried_generated_id_replaces_its_first_attempt_instead_of_indexing_i
         e.refresh()
         assert e.count() == 1
         assert e.get("gen-1").seq_no == 1
+        await e.close()
+
+    run(go())
+
+
+def test_a_persist_of_older_leases_does_not_replace_newer_ones_the_engine_honours(tmp_path):
+    """The background sync persists the leases it took; a recovery that added its lease
+    meanwhile (sync_soon set it on the engine) must still hold back pruning."""
+    async def go():
+        e = await opened(tmp_path)
+        lease = RetentionLease("peer_recovery/n2", 0, 0, PEER_RECOVERY_SOURCE)
+        older, newer = RetentionLeases(1, 1, ()), RetentionLeases(1, 2, (lease,))
+        e.retention_leases = newer
+        assert e.persist_retention_leases(older)
+        assert e.retention_leases is newer
         await e.close()
 
     run(go())

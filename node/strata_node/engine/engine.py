@@ -826,7 +826,10 @@ class Engine:
             if only_newer and not leases.supersedes(self.retention_leases):
                 return False
             retention_leases.persist(self.path / "_state", leases)
-            self.retention_leases = leases
+            # Never older than what is honoured: a recovery's lease added while this persist
+            # ran (sync_soon) must keep pruning below it; the next sync persists it.
+            if not self.retention_leases.supersedes(leases):
+                self.retention_leases = leases
             return True
 
     def prune_bound(self) -> int:
