@@ -178,6 +178,9 @@ def test_snapshots_list_in_start_order_and_filter_by_name(es, repo):
     listed = es.snapshot.get(repository=repo, snapshot="*")
     assert [s["snapshot"] for s in listed["snapshots"]] == ["b-snap", "a-snap", "c-other"]
     assert listed["total"] == 3 and listed["remaining"] == 0
+    # After a wildcard, a leading `-` excludes, and need not name a snapshot.
+    excluded = es.snapshot.get(repository=repo, snapshot="*,-b-snap,-never")["snapshots"]
+    assert [s["snapshot"] for s in excluded] == ["a-snap", "c-other"]
     by_name = es.snapshot.get(repository=repo, snapshot="*-snap", sort="name")["snapshots"]
     assert [s["snapshot"] for s in by_name] == ["a-snap", "b-snap"]
     assert by_name[0]["metadata"] == {"taken_by": "test"}
@@ -199,6 +202,8 @@ def test_a_snapshot_without_a_started_primary_is_refused_unless_partial(es, repo
                                wait_for_completion=True)["snapshot"]
     assert taken["state"] == "PARTIAL"
     assert taken["shards"] == {"total": 2, "failed": 1, "successful": 1}
+    # `_status` has no PARTIAL: a finished snapshot is SUCCESS unless every shard failed.
+    assert es.snapshot.status(repository=repo, snapshot="s")["snapshots"][0]["state"] == "SUCCESS"
     assert taken["failures"][0]["index"] == "logs-nowhere"
     failed = es.snapshot.create(repository=repo, snapshot="none", indices="logs-nowhere", partial=True,
                                 wait_for_completion=True)["snapshot"]
@@ -252,8 +257,11 @@ def test_repository_and_snapshot_errors_are_elasticsearch_shaped(es, cluster, re
     assert es.snapshot.get(repository=repo, snapshot="never", ignore_unavailable=True)["snapshots"] == []
     assert error(lambda: es.snapshot.delete(repository=repo, snapshot="never"))[:2] == \
         (404, "snapshot_missing_exception")
-    assert error(lambda: es.snapshot.restore(repository=repo, snapshot="once", indices="logs-zzz"))[2] == \
-        f"[{repo}:once] index [logs-zzz] not found in snapshot"
+    assert error(lambda: es.snapshot.restore(repository=repo, snapshot="once", indices="logs-zzz")) == \
+        (404, "index_not_found_exception", "no such index [logs-zzz]")
+    # A leading exclusion starts from every index of the snapshot: here, none is left to restore.
+    assert es.snapshot.restore(repository=repo, snapshot="once", indices="-logs-g",
+                               wait_for_completion=True)["snapshot"]["indices"] == []
     with cluster.nodes[1].client() as http:
         unknown = http.post(f"/_snapshot/{repo}/other", json={"indices": "logs-g", "colour": "red"})
         assert unknown.status_code == 400, unknown.text
@@ -310,6 +318,34 @@ def test_cat_lists_repositories_and_snapshots(es, repo):
     assert text.splitlines() == ["id    status", "cat-1 SUCCESS"]
 
 
+def test_a_get_of_several_repositories_reports_one_it_cannot_read_and_answers_with_the_others(
+        es, cluster, repo_root):
+    index_docs(es, "logs-two", 1, shards=1, replicas=0)
+    for name in ("readable", "unreadable"):
+        es.snapshot.create_repository(name=name, repository={"type": "fs", "settings": {"location": name}})
+        es.snapshot.create(repository=name, snapshot=f"{name}-1", indices="logs-two",
+                           wait_for_completion=True)
+    root = repo_root / "unreadable" / "index-0"
+    committed = root.read_bytes()
+    root.write_bytes(b"{unreadable")
+    try:
+        answer = es.snapshot.get(repository="readable,unreadable", snapshot="_all")
+        assert [s["snapshot"] for s in answer["snapshots"]] == ["readable-1"]
+        assert list(answer["failures"]) == ["unreadable"]
+        assert answer["failures"]["unreadable"]["type"] == "repository_exception"
+        assert "could not read repository data" in answer["failures"]["unreadable"]["reason"]
+        with cluster.nodes[1].client() as http:  # a table cannot show what is missing: it fails
+            table = http.get("/_cat/snapshots")
+        assert table.status_code == 500, table.text
+        assert table.json()["error"]["reason"] == "Repositories [unreadable] failed to retrieve snapshots"
+        assert table.json()["error"]["root_cause"][0]["type"] == "repository_exception"
+    finally:
+        root.write_bytes(committed)
+    for name in ("readable", "unreadable"):
+        es.snapshot.delete_repository(name=name)
+    es.indices.delete(index="logs-two")
+
+
 def test_a_restore_is_held_to_the_repository_rate_and_says_how_long(es):
     rate = 512 * 1024
     es.snapshot.create_repository(name="slow", repository={"type": "fs", "settings": {
@@ -344,6 +380,13 @@ def test_a_restore_is_held_to_the_repository_rate_and_says_how_long(es):
     es.indices.delete(index="logs-slow")
 
 
+def shard_copy_throttled(es: Elasticsearch) -> bool:
+    """A shard's copy into a repository waits for the repository's rate."""
+    nodes = es.tasks.list(actions="internal:cluster/snapshot/shard", detailed=True)["nodes"]
+    return any(t["status"]["throttle_time_in_millis"] > 0
+               for n in nodes.values() for t in n["tasks"].values())
+
+
 @pytest.mark.filterwarnings("ignore:This API is in technical preview")  # the tasks API, to the client
 def test_deleting_a_running_snapshot_aborts_it_and_removes_what_it_wrote(es, repo_root):
     es.snapshot.create_repository(name="aborting", repository={"type": "fs", "settings": {
@@ -354,12 +397,7 @@ def test_deleting_a_running_snapshot_aborts_it_and_removes_what_it_wrote(es, rep
         waiting = pool.submit(es.snapshot.create, repository="aborting", snapshot="long",
                               indices="logs-abort", wait_for_completion=True)
         wait_until(lambda: es.snapshot.status(repository="aborting")["snapshots"], timeout=30)
-
-        def throttled() -> bool:  # the shard's copy waits for the repository's rate
-            nodes = es.tasks.list(actions="internal:cluster/snapshot/shard", detailed=True)["nodes"]
-            return any(t["status"]["throttle_time_in_millis"] > 0
-                       for n in nodes.values() for t in n["tasks"].values())
-        wait_until(throttled, timeout=30)
+        wait_until(lambda: shard_copy_throttled(es), timeout=30)
         assert es.snapshot.delete(repository="aborting", snapshot="long")["acknowledged"] is True
         with pytest.raises(ApiError) as aborted:
             waiting.result(timeout=60)
@@ -379,3 +417,34 @@ def test_deleting_a_running_snapshot_aborts_it_and_removes_what_it_wrote(es, rep
                                wait_for_completion=True)["snapshot"]
     assert taken["state"] == "SUCCESS"
     es.indices.delete(index="logs-abort")
+
+
+@pytest.mark.filterwarnings("ignore:This API is in technical preview")  # the tasks API, to the client
+def test_a_snapshot_that_fails_to_finalize_is_removed_and_frees_its_repository(es, repo_root):
+    es.snapshot.create_repository(name="unfinished", repository={"type": "fs", "settings": {
+        "location": "unfinished", "max_snapshot_bytes_per_sec": "64kb"}})  # slow enough to catch it running
+    index_docs(es, "logs-small", 1, shards=1, replicas=0)
+    es.snapshot.create(repository="unfinished", snapshot="first", indices="logs-small",
+                       wait_for_completion=True)
+    index_docs(es, "logs-unfinished", 3000, shards=1, replicas=0)
+    es.indices.flush(index="logs-unfinished")
+    root = repo_root / "unfinished" / "index-0"
+    committed = root.read_bytes()
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(es.snapshot.create, repository="unfinished", snapshot="second",
+                              indices="logs-unfinished", wait_for_completion=True)
+        wait_until(lambda: shard_copy_throttled(es), timeout=30)
+        root.write_bytes(b"{unreadable")  # what the master reads to finalize it
+        with pytest.raises(ApiError) as failed:
+            waiting.result(timeout=60)
+    assert es.snapshot.status(repository="unfinished")["snapshots"] == []
+    assert es.snapshot.get(repository="unfinished", snapshot="_current")["snapshots"] == []
+    assert "[unfinished:second] failed to finalize" in failed.value.body["error"]["reason"]
+
+    root.write_bytes(committed)  # readable again: the repository takes deletions, cleanup and changes
+    assert es.snapshot.cleanup_repository(name="unfinished")["results"]["deleted_blobs"] > 0
+    assert [s["snapshot"] for s in es.snapshot.get(repository="unfinished", snapshot="_all")["snapshots"]] \
+        == ["first"]
+    es.snapshot.delete(repository="unfinished", snapshot="first")
+    es.snapshot.delete_repository(name="unfinished")
+    es.indices.delete(index="logs-small,logs-unfinished")

@@ -12,7 +12,7 @@ import pytest
 
 from strata_node.action.index_admin import build_index_metadata, create_index, delete_indices
 from strata_node.cluster.state import ClusterStateContent, ShardRouting
-from strata_node.common.errors import IllegalArgument
+from strata_node.common.errors import IllegalArgument, IndexNotFound
 from strata_node.snapshots import in_progress, repository
 from strata_node.snapshots.blobs import BlobAlreadyExists, FsBlobContainer
 from strata_node.snapshots.in_progress import (
@@ -22,14 +22,19 @@ from strata_node.snapshots.in_progress import (
 )
 from strata_node.snapshots.repository import RepositoryData, RepositoryError
 from strata_node.snapshots.service import (
+    SnapshotMissing,
     SnapshotRestoreError,
     java_replacement,
     renamed,
     resolve_in_snapshot,
     restore_finished,
+    restore_global_state,
     restore_indices,
     restore_settings,
+    running_status,
+    select_snapshots,
     snapshot_info,
+    start_restore,
     validate_snapshot_name,
 )
 from strata_node.snapshots.throttle import RESTORE_RATE, SNAPSHOT_RATE, RateLimiter, Throttles, pace, rate_of
@@ -127,10 +132,24 @@ def test_a_root_no_cluster_state_named_does_not_block_the_next_writer(tmp_path):
     assert repository.read_repository_data("r", blobs).snapshot("b") is not None
 
 
+def test_a_root_left_without_index_latest_does_not_block_the_next_writers(tmp_path):
+    blobs = FsBlobContainer(tmp_path)
+    a = RepositoryData().with_snapshot({"name": "a", "uuid": "ua"}, {})
+    assert repository.write_repository_data("r", blobs, a) == 0
+    blobs.write("index-1", b"{}")  # a writer failed after writing its root, before index.latest
+    committed = repository.read_repository_data("r", blobs)
+    assert committed.generation == 0
+    b = committed.with_snapshot({"name": "b", "uuid": "ub"}, {})
+    assert repository.write_repository_data("r", blobs, b) == 2
+    c = msgspec.structs.replace(b, generation=2).with_snapshot({"name": "c", "uuid": "uc"}, {})
+    assert repository.write_repository_data("r", blobs, c) == 3
+    assert [s["name"] for s in repository.read_repository_data("r", blobs).snapshots] == ["a", "b", "c"]
+
+
 def test_a_root_is_never_overwritten(tmp_path, monkeypatch):
     blobs = FsBlobContainer(tmp_path)
     blobs.write("index-0", b"{}")  # another writer's, committed after this one looked
-    monkeypatch.setattr(repository, "latest_generation", lambda blobs: repository.EMPTY_GENERATION)
+    monkeypatch.setattr(repository, "next_generation", lambda blobs, data: 0)
     b = RepositoryData().with_snapshot({"name": "b", "uuid": "ub"}, {})
     with pytest.raises(repository.ConcurrentModification):
         repository.write_repository_data("r", blobs, b)
@@ -258,13 +277,33 @@ def test_a_bad_group_reference_is_refused():
         java_replacement("x$")
 
 
+AVAILABLE = ["logs-1", "logs-2", "web"]
+
+
 def test_indices_of_a_snapshot_resolve_with_wildcards_and_exclusions():
-    available = ["logs-1", "logs-2", "web"]
-    assert resolve_in_snapshot(None, available, False, "r", "s") == available
-    assert resolve_in_snapshot("logs-*,-logs-2", available, False, "r", "s") == ["logs-1"]
-    assert resolve_in_snapshot("web,nope", available, True, "r", "s") == ["web"]
-    with pytest.raises(SnapshotRestoreError, match=r"\[r:s\] index \[nope\] not found in snapshot"):
-        resolve_in_snapshot("nope", available, False, "r", "s")
+    assert resolve_in_snapshot(None, AVAILABLE, ignore_unavailable=False) == AVAILABLE
+    assert resolve_in_snapshot("logs-*,-logs-2", AVAILABLE, ignore_unavailable=False) == ["logs-1"]
+    assert resolve_in_snapshot("web,nope", AVAILABLE, ignore_unavailable=True) == ["web"]
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("-web", ["logs-1", "logs-2"]), ("-web,logs-1", ["logs-1", "logs-2"]), ("-logs-*", ["web"]),
+])
+def test_a_leading_exclusion_starts_from_every_index_of_the_snapshot(expression, expected):
+    assert resolve_in_snapshot(expression, AVAILABLE, ignore_unavailable=False) == expected
+
+
+@pytest.mark.parametrize("expression", ["nope", "web,nope", "-nope"])
+def test_an_index_the_snapshot_lacks_is_not_found_unless_ignored(expression):
+    with pytest.raises(IndexNotFound) as e:
+        resolve_in_snapshot(expression, AVAILABLE, ignore_unavailable=False)
+    assert (e.value.status, e.value.reason) == (404, "no such index [nope]")
+
+
+def test_a_wildcard_matching_no_index_of_the_snapshot_is_not_found_unless_allowed():
+    assert resolve_in_snapshot("db-*", AVAILABLE, ignore_unavailable=False) == []
+    with pytest.raises(IndexNotFound, match=r"no such index \[db-\*\]"):
+        resolve_in_snapshot("db-*", AVAILABLE, ignore_unavailable=False, allow_no_indices=False)
 
 
 def test_restore_settings_change_what_they_may_and_refuse_the_rest():
@@ -276,6 +315,28 @@ def test_restore_settings_change_what_they_may_and_refuse_the_rest():
         restore_settings(metadata, {"index_settings": {"number_of_shards": 1}}, "r", "s")
     with pytest.raises(SnapshotRestoreError, match=r"cannot remove setting \[index.number_of_replicas\]"):
         restore_settings(metadata, {"ignore_index_settings": "number_of_replicas"}, "r", "s")
+
+
+@pytest.mark.parametrize("key", [
+    "index.number_of_shards", "index.version.created", "index.uuid", "index.creation_date",
+    "index.history.uuid", "index.number_of_replicas", "index.auto_expand_replicas",
+])
+def test_ignoring_an_unremovable_setting_by_its_name_is_refused(key):
+    metadata = build_index_metadata("logs", {"settings": {"number_of_shards": 2}})
+    with pytest.raises(SnapshotRestoreError) as e:
+        restore_settings(metadata, {"ignore_index_settings": [key]}, "r", "s")
+    assert e.value.reason == f"[r:s] cannot remove setting [{key}] on restore"
+
+
+@pytest.mark.parametrize("pattern", ["index.number_*", "*"])
+def test_a_wildcard_in_ignore_index_settings_never_removes_an_unremovable_setting(pattern):
+    metadata = build_index_metadata("logs", {"settings": {"number_of_shards": 3, "number_of_replicas": 2,
+                                                          "refresh_interval": "5s"}})
+    settings = restore_settings(metadata, {"ignore_index_settings": [pattern]}, "r", "s")
+    assert (settings["index.number_of_shards"], settings["index.number_of_replicas"]) == ("3", "2")
+    assert {"index.uuid", "index.creation_date", "index.version.created"} <= set(settings)
+    if pattern == "*":
+        assert "index.refresh_interval" not in settings
 
 
 def restored(name: str = "logs", replicas: int = 1):
@@ -322,6 +383,80 @@ def test_a_partial_restore_starts_the_shards_the_snapshot_failed_empty_and_count
     routing = msgspec.structs.replace(content.routing_table, indices={"logs": both})
     assert restore_finished(msgspec.structs.replace(content, routing_table=routing), [metadata.uuid]) == \
         (True, 1, 1)
+
+
+def test_a_restore_of_a_snapshot_being_deleted_is_refused():
+    deletion = {"id": "d", "repository": "r", "snapshots": ["s"], "uuids": ["uuid-s"]}
+    deleting = in_progress.add_deletion(ClusterStateContent(), deletion)
+    with pytest.raises(ConcurrentSnapshotExecution) as e:
+        start_restore(deleting, "r", "s", "uuid-s", [restored()], None)
+    assert (e.value.status, e.value.type) == (503, "concurrent_snapshot_execution_exception")
+    assert e.value.reason == "[r:s] cannot restore a snapshot while a snapshot deletion is in-progress [r:s]"
+    assert "logs" in start_restore(deleting, "r", "other", "uuid-other", [restored()], None).metadata.indices
+
+
+def test_a_repository_is_in_use_while_a_restore_reads_from_it():
+    content = restore_indices(ClusterStateContent(), [restored()])
+    assert in_progress.in_use(content, "r")
+    assert not in_progress.in_use(content, "other")
+
+
+def test_a_restore_done_or_given_up_leaves_its_repository_free():
+    metadata = restored(replicas=0)
+    content = restore_indices(ClusterStateContent(), [metadata])
+    done = msgspec.structs.replace(content.metadata, indices={
+        "logs": metadata.with_in_sync(0, ("a0",)).with_in_sync(1, ("a1",))})
+    assert not in_progress.in_use(msgspec.structs.replace(content, metadata=done), "r")
+    given_up = tuple(ShardRouting("logs", n, True, failed_attempts=5) for n in (0, 1))  # max_retries
+    routing = msgspec.structs.replace(content.routing_table, indices={"logs": given_up})
+    assert not in_progress.in_use(msgspec.structs.replace(content, routing_table=routing), "r")
+
+
+def test_restoring_the_global_state_replaces_the_persistent_settings():
+    metadata = msgspec.structs.replace(ClusterStateContent().metadata,
+                                       persistent_settings={"cluster.a": "1", "cluster.b": "2"})
+    content = msgspec.structs.replace(ClusterStateContent(), metadata=metadata)
+    after = restore_global_state(content, {"persistent_settings": {"cluster.b": "3"}})
+    assert after.metadata.persistent_settings == {"cluster.b": "3"}
+
+
+# -- which snapshots a get asks for and what status says ---------------------------------------------
+
+
+COMMITTED = ["snap1", "snap2", "other"]
+
+
+@pytest.mark.parametrize(("patterns", "expected"), [
+    (["*", "-snap1"], {"snap2", "other", "run1", "run2"}), (["snap*", "-nope"], {"snap1", "snap2"}),
+    (["_current", "-run1"], {"run2"}), (["*", "-snap*", "-run1"], {"other", "run2"}),
+])
+def test_a_dash_after_a_wildcard_excludes_and_need_not_name_a_snapshot(patterns, expected):
+    assert select_snapshots(patterns, COMMITTED, ["run1", "run2"], "repo", False) == expected
+
+
+def test_a_dash_before_any_wildcard_names_a_snapshot():
+    with pytest.raises(SnapshotMissing, match=r"^\[repo:-snap1\] is missing$"):
+        select_snapshots(["-snap1", "*"], COMMITTED, [], "repo", False)
+
+
+def test_a_snapshot_named_that_is_neither_committed_nor_running_is_missing_unless_ignored():
+    with pytest.raises(SnapshotMissing, match=r"^\[repo:nope\] is missing$"):
+        select_snapshots(["snap1", "nope"], COMMITTED, [], "repo", False)
+    assert select_snapshots(["snap1", "nope"], COMMITTED, [], "repo", True) == {"snap1"}
+
+
+def test_a_get_selecting_no_snapshot_is_missing_unless_ignored_or_of_current_ones_only():
+    with pytest.raises(SnapshotMissing, match=r"^\[repo:no\*\] is missing$"):
+        select_snapshots(["no*"], COMMITTED, [], "repo", False)
+    assert select_snapshots(["no*"], COMMITTED, [], "repo", True) == set()
+    assert select_snapshots(["_current"], COMMITTED, [], "repo", False) == set()
+
+
+def test_a_running_snapshot_a_deletion_aborted_has_the_status_aborted():
+    running = entry(logs_0={"state": "INIT", "node": "n1"})
+    assert running_status(running)["state"] == "STARTED"
+    aborted = in_progress.find(in_progress.abort(in_progress.add(ClusterStateContent(), running), "u1"), "u1")
+    assert running_status(aborted)["state"] == "ABORTED"
 
 
 # -- rates ----------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ import time
 
 import orjson
 
-from ..common.errors import ActionRequestValidation, ParseError
+from ..common.errors import ActionRequestValidation, ParseError, StrataError
 from ..snapshots import repository
 from ..snapshots import service as snapshots
+from ..transport.service import RemoteTransportError
 from .cat import CAT_PARAMS, CatTable, Millis, col
 from .controller import RestController, RestResponse
 from .request import RestRequest
@@ -40,6 +41,18 @@ SNAPSHOT_COLUMNS = [
     col("total_shards", "ts", "number of total shards", right=True),
     col("reason", "r", "reason for failures", default=False),
 ]
+
+
+class RepositoriesFailed(StrataError):
+    """`_cat/snapshots` when some repository could not be read: a table cannot say which
+    rows are missing, so the request fails (RestSnapshotAction), caused by the first failure."""
+
+    wraps_root_cause = True
+
+    def __init__(self, failures: dict[str, dict]):
+        names = sorted(failures)
+        super().__init__(f"Repositories [{','.join(names)}] failed to retrieve snapshots",
+                         caused_by=RemoteTransportError(failures[names[0]]))
 
 
 class SnapshotHandlers:
@@ -155,13 +168,15 @@ class SnapshotHandlers:
                 repositories=request.param("repository"), snapshots=request.param("snapshot"),
                 ignore_unavailable=request.bool_param("ignore_unavailable"),
                 master_timeout=request.time_param("master_timeout", 30.0)))
-        found = orjson.loads(response.body)
-        found.sort(key=SORTS[sort], reverse=order == "desc")
+        answer = orjson.loads(response.body)
+        found = sorted(answer["snapshots"], key=SORTS[sort], reverse=order == "desc")
         page = found[offset:] if size == -1 else found[offset:offset + size]
         if not request.bool_param("verbose", True):
             page = [snapshots.brief(s) for s in page]
-        return RestResponse(200, {"snapshots": page, "total": len(found),
-                                  "remaining": len(found) - offset - len(page)})
+        body = {"snapshots": page}
+        if answer["failures"]:
+            body["failures"] = answer["failures"]
+        return RestResponse(200, {**body, "total": len(found), "remaining": len(found) - offset - len(page)})
 
     async def delete(self, request: RestRequest) -> RestResponse:
         request.bool_param("wait_for_completion", True)
@@ -212,8 +227,11 @@ class SnapshotHandlers:
                 repositories=request.param("repository", "_all"), snapshots="_all",
                 ignore_unavailable=request.bool_param("ignore_unavailable"),
                 master_timeout=request.time_param("master_timeout", 30.0)))
+        answer = orjson.loads(response.body)
+        if answer["failures"]:
+            raise RepositoriesFailed(answer["failures"])
         table = CatTable(SNAPSHOT_COLUMNS)
-        for s in sorted(orjson.loads(response.body), key=SORTS["start_time"]):
+        for s in sorted(answer["snapshots"], key=SORTS["start_time"]):
             start, end = s["start_time_in_millis"], s.get("end_time_in_millis", 0)
             table.add({
                 "id": s["snapshot"], "repository": s["repository"], "status": s["state"],

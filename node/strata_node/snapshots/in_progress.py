@@ -8,14 +8,19 @@ until every shard is done, then finalizes it into the repository and removes it;
 entry a deletion ABORTED is removed without being committed. Being in
 the cluster state, an entry survives a change of master, which takes it up again, and
 every node can answer `_status` and `_current` from it.
+
+A restore has no entry of its own: an index restores while its restore source is set and
+some primary has no in-sync copy yet (IndexMetadata.restores).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..cluster.state import ClusterStateContent, with_custom
 from ..common.errors import StrataError
+from ..index.metadata import IndexMetadata
 
 CUSTOM = "snapshots"
 DELETIONS = "snapshot_deletions"
@@ -68,10 +73,41 @@ def find(content: ClusterStateContent, uuid: str) -> dict[str, Any] | None:
     return next((e for e in entries(content) if e["uuid"] == uuid), None)
 
 
-def in_use(content: ClusterStateContent, repository: str) -> bool:
+def takes_or_deletes(content: ClusterStateContent, repository: str) -> bool:
     """The repository takes a snapshot or deletes some."""
     return any(e["repository"] == repository for e in entries(content)) or \
         any(d["repository"] == repository for d in deletions(content))
+
+
+def in_use(content: ClusterStateContent, repository: str) -> bool:
+    """The repository takes a snapshot, deletes some, or a restore still reads from it
+    (RepositoriesService.isRepositoryInUse): it may be neither changed nor removed."""
+    return takes_or_deletes(content, repository) or \
+        bool(restoring(content, lambda source: source.get("repository") == repository))
+
+
+def restoring(content: ClusterStateContent, of_source: Callable[[dict[str, Any]], bool]) -> list[str]:
+    """The indices a restore whose source `of_source` accepts still copies into (ES's
+    RestoreInProgress entries): some primary has no in-sync copy yet and has not given up
+    after `index.allocation.max_retries` failed attempts."""
+    return [m.name for m in content.metadata.indices.values()
+            if m.restore_source is not None and of_source(m.restore_source) and _still_restoring(content, m)]
+
+
+def _still_restoring(content: ClusterStateContent, metadata: IndexMetadata) -> bool:
+    retries = metadata.setting("index.allocation.max_retries")
+    given_up = {c.shard for c in content.routing_table.indices.get(metadata.name, ())
+                if c.primary and c.state == "UNASSIGNED" and c.failed_attempts >= retries}
+    return any(metadata.restores(n) and n not in given_up for n in range(metadata.number_of_shards))
+
+
+def check_not_deleting(content: ClusterStateContent, repository: str, snapshot: str, uuid: str) -> None:
+    """A restore may not begin while its snapshot is being deleted (RestoreService's
+    ensureSnapshotNotDeleted): the deletion frees the blobs it would read."""
+    if any(d["repository"] == repository and uuid in d["uuids"] for d in deletions(content)):
+        raise ConcurrentSnapshotExecution(
+            repository, snapshot,
+            f"cannot restore a snapshot while a snapshot deletion is in-progress [{repository}:{snapshot}]")
 
 
 def add(content: ClusterStateContent, entry: dict[str, Any]) -> ClusterStateContent:
@@ -145,13 +181,10 @@ def add_deletion(content: ClusterStateContent, deletion: dict[str, Any]) -> Clus
     if any(d["repository"] == repository for d in deletions(content)):
         raise ConcurrentSnapshotExecution(repository, names, "cannot delete - another snapshot is currently "
                                                              "being deleted")
-    restoring = [m.name for m in content.metadata.indices.values()
-                 if m.restore_source is not None
-                 and m.restore_source.get("snapshot_uuid") in deletion["uuids"]
-                 and any(m.restores(n) for n in range(m.number_of_shards))]
-    if restoring:
+    busy = restoring(content, lambda source: source.get("snapshot_uuid") in deletion["uuids"])
+    if busy:
         raise ConcurrentSnapshotExecution(repository, names, "cannot delete snapshot during a restore in "
-                                                             f"progress in {restoring}")
+                                                             f"progress in {busy}")
     return with_custom(content, DELETIONS, [*deletions(content), deletion])
 
 

@@ -290,16 +290,31 @@ class RepositoryData(msgspec.Struct):
 
 
 def latest_generation(blobs: BlobContainer) -> int:
-    """The newest root: `index.latest` when readable, else the highest `index-N` listed."""
+    """The newest committed root: `index.latest` when readable, else the highest `index-N` listed."""
     try:
         data = blobs.read("index.latest")
         if len(data) == 8:
             return struct.unpack(">q", data)[0]
     except BlobMissing:
         pass
+    return highest_root_listed(blobs)
+
+
+def highest_root_listed(blobs: BlobContainer) -> int:
     generations = [int(m.group(1)) for name in blobs.list("index-")
                    if (m := re.fullmatch(r"index-(\d+)", name))]
     return max(generations, default=EMPTY_GENERATION)
+
+
+def next_generation(blobs: BlobContainer, data: RepositoryData) -> int:
+    """The generation the root after `data` is written as: past every root on disk.
+    A writer that failed between writing `index-N` and `index.latest` left a root no one
+    committed, and `index.latest` does not name it: counting only `index.latest`, every
+    later writer would pick N again and fail on the blob that exists. Elasticsearch
+    records a pending generation in the cluster state for this; listing the roots before
+    each write finds the same leftovers without another cluster state update, and the
+    write only if new still fences a writer racing this one. Blocking."""
+    return max(data.generation, latest_generation(blobs), highest_root_listed(blobs)) + 1
 
 
 def read_repository_data(name: str, blobs: BlobContainer, generation: int | None = None) -> RepositoryData:
@@ -325,7 +340,7 @@ def write_repository_data(name: str, blobs: BlobContainer, data: RepositoryData)
     one. Blocking."""
     # Past any root a writer left without the cluster state naming it (it failed or lost
     # mastership before): that root is not the repository's, and must not block it.
-    generation = max(data.generation, latest_generation(blobs)) + 1
+    generation = next_generation(blobs, data)
     try:
         blobs.write(f"index-{generation}", data.to_json(), fail_if_exists=True)
     except BlobAlreadyExists:

@@ -32,7 +32,16 @@ from .. import ES_COMPAT_VERSION
 from ..action.master import MasterNodeRequest
 from ..allocation.deciders import es_time
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
-from ..common.errors import IllegalArgument, IllegalState, NotMasterError, ParseError, StrataError
+from ..common.errors import (
+    FailedToCommitClusterState,
+    IllegalArgument,
+    IllegalState,
+    IndexNotFound,
+    NotMasterError,
+    ParseError,
+    StrataError,
+    error_to_dict,
+)
 from ..common.flags import parse_flag
 from ..common.ids import random_base64_uuid
 from ..common.patterns import simple_match, simple_match_any
@@ -73,10 +82,12 @@ CREATE_KEYS = ("indices", "ignore_unavailable", "allow_no_indices", "expand_wild
 RESTORE_KEYS = ("indices", "ignore_unavailable", "allow_no_indices", "expand_wildcards",
                 "include_global_state", "partial", "rename_pattern", "rename_replacement", "index_settings",
                 "ignore_index_settings", "include_aliases", "feature_states")
-# Settings a restore may not change, and may not leave out (RestoreService's lists).
+# Settings a restore may not change, and those it may change but not leave out: without
+# them the index would not be the one snapshotted (its shard count), or would lose its
+# copies (RestoreService's lists).
 UNMODIFIABLE_SETTINGS = ("index.number_of_shards", "index.version.created", "index.uuid",
                          "index.creation_date", "index.history.uuid")
-UNREMOVABLE_SETTINGS = ("index.number_of_replicas", "index.auto_expand_replicas", "index.version.created")
+UNREMOVABLE_SETTINGS = (*UNMODIFIABLE_SETTINGS, "index.number_of_replicas", "index.auto_expand_replicas")
 
 
 class SnapshotMissing(SnapshotFailure):
@@ -288,6 +299,48 @@ def new_entry(content: ClusterStateContent, repository_name: str, snapshot: str,
             "metadata": metadata, "start_time": now_ms, "indices": index_ids, "shards": shards}
 
 
+def several_repositories(expression: str) -> bool:
+    """A get request of more than one repository, or of a pattern (not
+    GetSnapshotsRequest.isSingleRepositoryRequest): it reports failures by repository."""
+    return "," in expression or expression == "_all" or "*" in expression
+
+
+def current_only(patterns: list[str]) -> bool:
+    return [p.lower() for p in patterns] == ["_current"]
+
+
+def select_snapshots(patterns: list[str], committed: list[str], running: list[str], repository_name: str,
+                     ignore_unavailable: bool) -> set[str]:
+    """The names of one repository's snapshots a get request asks for
+    (TransportGetSnapshotsAction): names, wildcards, `_current` (those running) and, after
+    a wildcard or `_current`, `-` exclusions, which need not exist. A name that is neither
+    committed nor running is missing unless `ignore_unavailable`; so is a request that
+    selects nothing, `_current` alone aside."""
+    every = {*committed, *running}
+    if not patterns or patterns in (["_all"], ["*"]):
+        return every
+    includes, excludes = [], []
+    current = wildcard = False
+    for pattern in patterns:
+        if wildcard and len(pattern) > 1 and pattern.startswith("-"):
+            excludes.append(pattern[1:])
+        elif "*" in pattern:
+            wildcard = True
+            includes.append(pattern)
+        elif pattern.lower() == "_current":
+            current = wildcard = True
+        elif pattern in every or ignore_unavailable:
+            includes.append(pattern)
+        else:
+            raise SnapshotMissing(repository_name, pattern)
+    chosen = {n for n in every if simple_match_any(includes, n) and not simple_match_any(excludes, n)}
+    if current:
+        chosen |= {n for n in running if not simple_match_any(excludes, n)}
+    if not chosen and not ignore_unavailable and not current_only(patterns):
+        raise SnapshotMissing(repository_name, patterns[0])
+    return chosen
+
+
 def snapshot_info(entry: Mapping[str, Any], end_ms: int) -> dict[str, Any]:
     """The info of a finished snapshot (Elasticsearch's SnapshotInfo), from its entry."""
     failures = []
@@ -393,38 +446,69 @@ def renamed(names: list[str], pattern: str | None, replacement: str | None) -> d
             f"failed to rename with pattern [{pattern}] and replacement [{replacement}]: {e}") from None
 
 
-def resolve_in_snapshot(expression: str | None, available: list[str], ignore_unavailable: bool,
-                        repository_name: str, snapshot: str) -> list[str]:
-    """The snapshot's indices an expression names (wildcards, `_all`, `-exclusions`)."""
-    if expression is None or expression in ("", "_all", "*"):
+def resolve_in_snapshot(expression: str | None, available: list[str], *, ignore_unavailable: bool,
+                        allow_no_indices: bool = True) -> list[str]:
+    """The snapshot's indices an expression names (SnapshotUtils.filterIndices): names,
+    wildcards and `-` exclusions, a leading exclusion starting from every index. A name
+    the snapshot lacks, excluded or not, is not found unless `ignore_unavailable`; a
+    wildcard matching none is not found unless `allow_no_indices`."""
+    parts = [p.strip() for p in (expression or "").split(",") if p.strip()]
+    if not parts or parts == ["_all"]:
         return sorted(available)
-    chosen: list[str] = []
-    for part in (p.strip() for p in expression.split(",") if p.strip()):
-        if part.startswith("-") and chosen:
-            chosen = [n for n in chosen if not simple_match(part[1:], n)]
-        elif "*" in part:
-            chosen += [n for n in sorted(available) if simple_match(part, n) and n not in chosen]
-        elif part in available:
-            if part not in chosen:
-                chosen.append(part)
-        elif not ignore_unavailable:
-            raise SnapshotRestoreError(repository_name, snapshot, f"index [{part}] not found in snapshot")
-    return chosen
+    chosen: set[str] = set()
+    for i, part in enumerate(parts):
+        if part in available:
+            chosen.add(part)
+            continue
+        include = not part.startswith("-")
+        if part[0] in "+-":
+            if not include and i == 0:
+                chosen = set(available)
+            part = part[1:]
+        named = _named_in_snapshot(part, available, ignore_unavailable, allow_no_indices)
+        chosen = chosen | named if include else chosen - named
+    return sorted(chosen)
+
+
+def _named_in_snapshot(part: str, available: list[str], ignore_unavailable: bool,
+                       allow_no_indices: bool) -> set[str]:
+    if "*" in part:
+        named = {n for n in available if simple_match(part, n)}
+        if not named and not allow_no_indices:
+            raise IndexNotFound(part)
+        return named
+    if part in available:
+        return {part}
+    if not ignore_unavailable:
+        raise IndexNotFound(part)
+    return set()
+
+
+def without_ignored(settings: dict[str, Any], ignored: list[str], repository_name: str,
+                    snapshot: str) -> dict[str, Any]:
+    """The settings less those `ignore_index_settings` names (RestoreService.updateIndexSettings):
+    naming an unremovable one is refused, and a wildcard leaves every unremovable one in."""
+    names, patterns = set(), []
+    for pattern in ignored:
+        key = pattern if pattern.startswith("index.") else f"index.{pattern}"
+        if "*" in key:
+            patterns.append(key)
+        elif key in UNREMOVABLE_SETTINGS:
+            raise SnapshotRestoreError(repository_name, snapshot, f"cannot remove setting [{key}] on restore")
+        else:
+            names.add(key)
+    return {k: v for k, v in settings.items()
+            if k in UNREMOVABLE_SETTINGS or (k not in names and not simple_match_any(patterns, k))}
 
 
 def restore_settings(metadata: IndexMetadata, body: Mapping[str, Any], repository_name: str,
                      snapshot: str) -> dict[str, Any]:
     """The restored index's settings: the snapshot's, less `ignore_index_settings`, with
     `index_settings` over them."""
-    settings = dict(metadata.settings)
     ignored = body.get("ignore_index_settings") or []
     if isinstance(ignored, str):
         ignored = [s for s in ignored.split(",") if s]
-    for pattern in ignored:
-        key = pattern if pattern.startswith("index.") else f"index.{pattern}"
-        if key in UNREMOVABLE_SETTINGS:
-            raise SnapshotRestoreError(repository_name, snapshot, f"cannot remove setting [{key}] on restore")
-        settings = {k: v for k, v in settings.items() if not simple_match(key, k)}
+    settings = without_ignored(dict(metadata.settings), ignored, repository_name, snapshot)
     changes = body.get("index_settings") or {}
     if not isinstance(changes, dict):
         raise IllegalArgument("malformed index_settings section")
@@ -436,6 +520,17 @@ def restore_settings(metadata: IndexMetadata, body: Mapping[str, Any], repositor
                                            f"cannot modify setting [{key}] on restore")
         settings.update(flat)
     return settings
+
+
+def start_restore(content: ClusterStateContent, repository_name: str, snapshot: str, snapshot_uuid: str,
+                  restored: list[IndexMetadata],
+                  global_metadata: Mapping[str, Any] | None) -> ClusterStateContent:
+    """The update that begins a restore (RestoreSnapshotStateTask.execute): refused while
+    the snapshot is being deleted; the global state, when asked for, then the indices."""
+    in_progress.check_not_deleting(content, repository_name, snapshot, snapshot_uuid)
+    if global_metadata is not None:
+        content = restore_global_state(content, global_metadata)
+    return restore_indices(content, restored)
 
 
 def restore_indices(content: ClusterStateContent, restored: list[IndexMetadata]) -> ClusterStateContent:
@@ -472,9 +567,11 @@ def restore_indices(content: ClusterStateContent, restored: list[IndexMetadata])
 
 def restore_global_state(content: ClusterStateContent,
                          global_metadata: Mapping[str, Any]) -> ClusterStateContent:
-    """The snapshot's persistent settings and templates over the cluster's."""
+    """The snapshot's persistent settings in place of the cluster's (applyGlobalStateRestore
+    sets them whole: one the snapshot did not have is gone), and its templates over the
+    cluster's."""
     meta = content.metadata
-    settings = {**meta.persistent_settings, **global_metadata.get("persistent_settings", {})}
+    settings = dict(global_metadata.get("persistent_settings", {}))
     component = {**meta.component_templates,
                  **{k: msgspec.convert(v, ComponentTemplate)
                     for k, v in global_metadata.get("component_templates", {}).items()}}
@@ -659,7 +756,7 @@ class SnapshotsService:
         definition = repository.get(content, request.name)
         if repository.is_readonly(definition):
             raise repository.RepositoryError(request.name, "cannot run cleanup on readonly repository")
-        if in_progress.in_use(content, request.name):
+        if in_progress.takes_or_deletes(content, request.name):  # a restore only reads what it keeps
             raise IllegalState(f"Cannot cleanup [{request.name}] - a snapshot is currently running")
         # A deletion of no snapshot: the state then refuses new snapshots until it is done.
         cleanup = {"id": random_base64_uuid(), "repository": request.name, "snapshots": [], "uuids": []}
@@ -814,67 +911,87 @@ class SnapshotsService:
         repository_name = entry["repository"]
         if entry["state"] == "ABORTED":
             # Nothing is committed: the deletion that aborted it removes what its shards wrote.
-            await node.coordination.submit(f"remove_snapshot [{entry['snapshot']}] (aborted)",
-                                           lambda content: in_progress.remove(content, snapshot_uuid))
+            await self._remove_entry(entry, "aborted")
             log.info("snapshot [%s:%s/%s] aborted", repository_name, entry["snapshot"], snapshot_uuid)
             self._fail_waiters(snapshot_uuid, SnapshotError(repository_name, entry["snapshot"],
                                                             "Snapshot was aborted by deletion"))
             return
         async with self._lock(repository_name):
-            content = node.coordination.content
-            definition, blobs = await self._blobs(content, repository_name)
-            data = await self._repository_data(repository_name, definition, blobs)
-            info = snapshot_info(entry, int(time.time() * 1000))
-            clash = [i for i, ids in entry["indices"].items() if data.index_id(i) not in (None, ids["id"])]
-            if data.snapshot(entry["snapshot"]) is not None or clash:
-                # Another snapshot committed meanwhile the same name, or a first snapshot of
-                # one of these indices under another id: this one's blobs would not be found.
-                await node.coordination.submit(f"remove_snapshot [{entry['snapshot']}]",
-                                               lambda content: in_progress.remove(content, snapshot_uuid))
-                raise SnapshotError(repository_name, entry["snapshot"],
-                                    "a snapshot of the same name, or a first snapshot of "
-                                    f"{clash or 'its indices'}, was committed while it ran")
-            global_metadata = None
-            if entry["include_global_state"]:
-                meta = content.metadata
-                global_metadata = {"persistent_settings": meta.persistent_settings,
-                                   "component_templates": msgspec.to_builtins(meta.component_templates),
-                                   "index_templates": msgspec.to_builtins(meta.index_templates)}
-            index_metadata = {}
-            for index, ids in entry["indices"].items():
-                metadata = content.metadata.indices.get(index)
-                if metadata is not None and metadata.uuid == ids["uuid"]:
-                    index_metadata[ids["id"]] = metadata.to_json()
-
-            def write() -> int:
-                if global_metadata is not None:
-                    repository.write_json(blobs, f"meta-{snapshot_uuid}.dat", global_metadata)
-                for index_id, raw in index_metadata.items():
-                    blobs.child("indices", index_id).write(f"meta-{snapshot_uuid}.dat", raw)
-                repository.write_json(blobs, f"snap-{snapshot_uuid}.dat", info)
-                summary = {"name": entry["snapshot"], "uuid": snapshot_uuid, "state": info["state"],
-                           "start_time_in_millis": info["start_time_in_millis"],
-                           "end_time_in_millis": info["end_time_in_millis"]}
-                return repository.write_repository_data(
-                    repository_name, blobs,
-                    data.with_snapshot(summary, {i: ids["id"] for i, ids in entry["indices"].items()}))
-
             try:
-                generation = await self._off_loop(write)
-            except (OSError, StrataError) as e:
-                await node.coordination.submit(f"remove_snapshot [{entry['snapshot']}]",
-                                               lambda content: in_progress.remove(content, snapshot_uuid))
-                raise SnapshotError(repository_name, entry["snapshot"], f"failed to finalize: {e}") from None
-            await node.coordination.submit(
-                f"snapshot_finalized [{repository_name}:{entry['snapshot']}]",
-                lambda content: in_progress.remove(repository.with_generation(
-                    content, repository_name, definition.get("generation"), generation), snapshot_uuid))
-            await self._off_loop(repository.delete_old_roots, blobs, generation)
+                info, blobs, generation = await self._commit(entry)
+            except (NotMasterError, FailedToCommitClusterState):
+                raise  # the entry stays for the next master, which finalizes it again
+            except Exception as e:
+                # Removed as Elasticsearch removes a snapshot it failed to finalize: left in
+                # the state, it would show as running and keep the repository from
+                # deletions, cleanup and changes until the next change of master.
+                await self._remove_entry(entry, "failed to finalize")
+                if isinstance(e, SnapshotFailure):
+                    raise
+                raise SnapshotError(repository_name, entry["snapshot"], f"failed to finalize: {e}") from e
+            try:
+                await self._off_loop(repository.delete_old_roots, blobs, generation)
+            except OSError as e:  # committed all the same; the next root's write or `_cleanup` removes them
+                log.warning("[%s] could not remove the roots before [index-%d]: %s", repository_name,
+                            generation, e)
         log.info("snapshot [%s:%s/%s] completed with state [%s]", repository_name, entry["snapshot"],
                  snapshot_uuid, info["state"])
         for waiter in self._completions.pop(snapshot_uuid, []):
             if not waiter.done():
                 waiter.set_result(info)
+
+    async def _remove_entry(self, entry: dict[str, Any], why: str) -> None:
+        await self.node.coordination.submit(f"remove_snapshot [{entry['snapshot']}] ({why})",
+                                            lambda content: in_progress.remove(content, entry["uuid"]))
+
+    async def _commit(self, entry: dict[str, Any]) -> tuple[dict[str, Any], Any, int]:
+        """Write the snapshot's metadata, info and the next root, and name that root in the
+        cluster state in the update that removes the entry: the info, the repository's
+        container and the new generation."""
+        node = self.node
+        repository_name, snapshot_uuid = entry["repository"], entry["uuid"]
+        content = node.coordination.content
+        definition, blobs = await self._blobs(content, repository_name)
+        data = await self._repository_data(repository_name, definition, blobs)
+        info = snapshot_info(entry, int(time.time() * 1000))
+        clash = [i for i, ids in entry["indices"].items() if data.index_id(i) not in (None, ids["id"])]
+        if data.snapshot(entry["snapshot"]) is not None or clash:
+            # Another snapshot committed meanwhile the same name, or a first snapshot of
+            # one of these indices under another id: this one's blobs would not be found.
+            raise SnapshotError(repository_name, entry["snapshot"],
+                                "a snapshot of the same name, or a first snapshot of "
+                                f"{clash or 'its indices'}, was committed while it ran")
+        global_metadata = None
+        if entry["include_global_state"]:
+            meta = content.metadata
+            global_metadata = {"persistent_settings": meta.persistent_settings,
+                               "component_templates": msgspec.to_builtins(meta.component_templates),
+                               "index_templates": msgspec.to_builtins(meta.index_templates)}
+        index_metadata = {}
+        for index, ids in entry["indices"].items():
+            metadata = content.metadata.indices.get(index)
+            if metadata is not None and metadata.uuid == ids["uuid"]:
+                index_metadata[ids["id"]] = metadata.to_json()
+
+        def write() -> int:
+            if global_metadata is not None:
+                repository.write_json(blobs, f"meta-{snapshot_uuid}.dat", global_metadata)
+            for index_id, raw in index_metadata.items():
+                blobs.child("indices", index_id).write(f"meta-{snapshot_uuid}.dat", raw)
+            repository.write_json(blobs, f"snap-{snapshot_uuid}.dat", info)
+            summary = {"name": entry["snapshot"], "uuid": snapshot_uuid, "state": info["state"],
+                       "start_time_in_millis": info["start_time_in_millis"],
+                       "end_time_in_millis": info["end_time_in_millis"]}
+            return repository.write_repository_data(
+                repository_name, blobs,
+                data.with_snapshot(summary, {i: ids["id"] for i, ids in entry["indices"].items()}))
+
+        generation = await self._off_loop(write)
+        await node.coordination.submit(
+            f"snapshot_finalized [{repository_name}:{entry['snapshot']}]",
+            lambda content: in_progress.remove(repository.with_generation(
+                content, repository_name, definition.get("generation"), generation), snapshot_uuid))
+        return info, blobs, generation
 
     def _fail_waiters(self, snapshot_uuid: str, error: BaseException) -> None:
         for waiter in self._completions.pop(snapshot_uuid, []):
@@ -1047,8 +1164,8 @@ class SnapshotsService:
                                        f"unsupported snapshot state [{info['state']}]")
         partial = _flag(body, "partial", False)
         chosen = resolve_in_snapshot(_expression(body.get("indices")), info["indices"],
-                                     _flag(body, "ignore_unavailable", False), request.repository,
-                                     request.snapshot)
+                                     ignore_unavailable=_flag(body, "ignore_unavailable", False),
+                                     allow_no_indices=_flag(body, "allow_no_indices", True))
         failed_shards: dict[str, list[int]] = {}
         for failure in info["failures"]:
             failed_shards.setdefault(failure["index"], []).append(failure["shard_id"])
@@ -1094,12 +1211,10 @@ class SnapshotsService:
             except BlobMissing:
                 global_metadata = None  # the snapshot did not take the global state
 
-        def update(content: ClusterStateContent) -> ClusterStateContent:
-            if global_metadata is not None:
-                content = restore_global_state(content, global_metadata)
-            return restore_indices(content, restored)
-
-        state = await node.coordination.submit(f"restore_snapshot[{request.snapshot}]", update)
+        state = await node.coordination.submit(
+            f"restore_snapshot[{request.snapshot}]",
+            lambda content: start_restore(content, request.repository, request.snapshot, snapshot_uuid,
+                                          restored, global_metadata))
         log.info("restore [%s:%s] started: %s", request.repository, request.snapshot,
                  [m.name for m in restored])
         return RestoreResponse(term=state.term, version=state.version, snapshot=request.snapshot,
@@ -1150,35 +1265,35 @@ class SnapshotsService:
         return names
 
     async def get_snapshots(self, repositories: str, snapshots: str, *,
-                            ignore_unavailable: bool) -> list[dict[str, Any]]:
+                            ignore_unavailable: bool) -> dict[str, Any]:
+        """The snapshots asked for, and `failures` by repository: a request of several
+        repositories answers with those it could read (TransportGetSnapshotsAction)."""
         content = self.node.coordination.content
-        out = []
         patterns = [p for p in snapshots.split(",") if p]
+        found: list[dict[str, Any]] = []
+        failures: dict[str, dict[str, Any]] = {}
         for name in self._repositories(content, repositories):
-            definition, blobs = await self._blobs(content, name)
-            running = [e for e in in_progress.entries(content) if e["repository"] == name]
-            if patterns == ["_current"]:
-                out += [render_info(running_info(e), name) for e in running]
-                continue
-            data = await self._repository_data(name, definition, blobs)
-            everything = not patterns or any(p in ("_all", "*") for p in patterns)
-            wanted = []
-            for summary in data.snapshots:
-                if everything or simple_match_any([p for p in patterns if p != "_current"], summary["name"]):
-                    wanted.append(summary)
-            for e in running:
-                if everything or "_current" in patterns or simple_match_any(patterns, e["snapshot"]):
-                    out.append(render_info(running_info(e), name))
-            for p in patterns:
-                if p in ("_all", "_current") or "*" in p:
-                    continue
-                if data.snapshot(p) is None and not any(e["snapshot"] == p for e in running) \
-                        and not ignore_unavailable:
-                    raise SnapshotMissing(name, p)
-            infos = await self._off_loop(lambda w=wanted, b=blobs: [
-                repository.read_json(b, f"snap-{s['uuid']}.dat") for s in w])
-            out += [render_info(info, name) for info in infos]
-        return out
+            try:
+                found += await self._snapshots_of(content, name, patterns, ignore_unavailable)
+            except (StrataError, OSError) as e:
+                if not several_repositories(repositories):
+                    raise
+                failures[name] = error_to_dict(e)
+        return {"snapshots": found, "failures": failures}
+
+    async def _snapshots_of(self, content: ClusterStateContent, name: str, patterns: list[str],
+                            ignore_unavailable: bool) -> list[dict[str, Any]]:
+        definition, blobs = await self._blobs(content, name)
+        running = {e["snapshot"]: e for e in in_progress.entries(content) if e["repository"] == name}
+        data = repository.RepositoryData() if current_only(patterns) else \
+            await self._repository_data(name, definition, blobs)
+        chosen = select_snapshots(patterns, [s["name"] for s in data.snapshots], list(running), name,
+                                  ignore_unavailable)
+        committed = [s for s in data.snapshots if s["name"] in chosen and s["name"] not in running]
+        infos = await self._off_loop(lambda: [repository.read_json(blobs, f"snap-{s['uuid']}.dat")
+                                              for s in committed])
+        return [render_info(running_info(e), name) for n, e in running.items() if n in chosen] + \
+            [render_info(info, name) for info in infos]
 
     async def status(self, repositories: str | None, snapshots: str | None, *,
                      ignore_unavailable: bool) -> list[dict[str, Any]]:
@@ -1186,7 +1301,7 @@ class SnapshotsService:
         running = in_progress.entries(content)
         if repositories is None or snapshots is None or snapshots == "_current":
             names = None if repositories is None else self._repositories(content, repositories)
-            return [self._running_status(e) for e in running if names is None or e["repository"] in names]
+            return [running_status(e) for e in running if names is None or e["repository"] in names]
         out = []
         for name in self._repositories(content, repositories):
             definition, blobs = await self._blobs(content, name)
@@ -1195,7 +1310,7 @@ class SnapshotsService:
                 entry = next((e for e in running
                               if e["repository"] == name and e["snapshot"] == pattern), None)
                 if entry is not None:
-                    out.append(self._running_status(entry))
+                    out.append(running_status(entry))
                     continue
                 matches = [s for s in data.snapshots if simple_match(pattern if pattern != "_all" else "*",
                                                                      s["name"])]
@@ -1204,18 +1319,6 @@ class SnapshotsService:
                 for summary in matches:
                     out.append(await self._off_loop(self._finished_status, name, blobs, data, summary))
         return out
-
-    @staticmethod
-    def _running_status(entry: dict[str, Any]) -> dict[str, Any]:
-        shards: dict[str, dict[str, dict[str, Any]]] = {}
-        for key, shard in entry["shards"].items():
-            index, n = in_progress.split_key(key)
-            stage = {"INIT": "STARTED", "SUCCESS": "DONE", "FAILED": "FAILURE",
-                     "MISSING": "FAILURE"}[shard["state"]]
-            shards.setdefault(index, {})[str(n)] = {"stage": stage,
-                                                    "stats": shard.get("stats") or _empty_stats()}
-        return _status_body(entry["snapshot"], entry["repository"], entry["uuid"], "STARTED",
-                            entry["include_global_state"], shards, entry["start_time"])
 
     @staticmethod
     def _finished_status(name: str, blobs, data: repository.RepositoryData,
@@ -1244,9 +1347,25 @@ class SnapshotsService:
                 except BlobMissing:
                     stats = _empty_stats()
                 shards.setdefault(index, {})[str(n)] = {"stage": "DONE", "stats": stats}
-        return _status_body(info["snapshot"], name, snapshot_uuid, info["state"],
+        # SUCCESS for a PARTIAL one too, as Elasticsearch's status has no PARTIAL.
+        state = "FAILED" if info["state"] == "FAILED" else "SUCCESS"
+        return _status_body(info["snapshot"], name, snapshot_uuid, state,
                             info["include_global_state"], shards, info["start_time_in_millis"],
                             info.get("end_time_in_millis"))
+
+
+def running_status(entry: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot under way as `_status` shows it: STARTED, or ABORTED once a deletion
+    asked it to stop."""
+    shards: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, shard in entry["shards"].items():
+        index, n = in_progress.split_key(key)
+        stage = {"INIT": "STARTED", "SUCCESS": "DONE", "FAILED": "FAILURE",
+                 "MISSING": "FAILURE"}[shard["state"]]
+        shards.setdefault(index, {})[str(n)] = {"stage": stage,
+                                                "stats": shard.get("stats") or _empty_stats()}
+    return _status_body(entry["snapshot"], entry["repository"], entry["uuid"], entry["state"],
+                        entry["include_global_state"], shards, entry["start_time"])
 
 
 def _empty_stats() -> dict[str, Any]:
