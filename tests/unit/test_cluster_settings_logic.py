@@ -7,7 +7,14 @@ import msgspec
 import pytest
 
 from strata_node.cluster.state import Metadata
-from strata_node.common.cluster_settings import ClusterSettings, apply_update, defaults, nested, render
+from strata_node.common.cluster_settings import (
+    ClusterSettings,
+    apply_update,
+    archive_unknown_or_invalid,
+    defaults,
+    nested,
+    render,
+)
 from strata_node.common.errors import IllegalArgument
 from strata_node.settings import NodeSettings
 
@@ -33,11 +40,24 @@ def test_null_resets_a_key_and_a_wildcard_resets_a_prefix():
     assert "search.default_search_timeout" not in new
 
 
-def test_unknown_keys_are_refused_but_may_be_reset():
-    with pytest.raises(IllegalArgument, match=r"^persistent setting \[foo.bar\], not recognized$"):
-        apply_update({}, {"foo.bar": 1}, "persistent")
-    new, _ = apply_update({"foo.bar": "1"}, {"foo.bar": None}, "persistent")
+def test_unknown_keys_are_refused_set_or_reset_and_archived_ones_may_be_reset():
+    for value in (1, None):  # AbstractScopedSettings.isValidDelete: unknown and not archived
+        with pytest.raises(IllegalArgument, match=r"^persistent setting \[foo.bar\], not recognized$"):
+            apply_update({}, {"foo.bar": value}, "persistent")
+    archived = {"archived.foo.bar": "1", "archived.x": "2"}
+    new, _ = apply_update(archived, {"archived.foo.bar": None}, "persistent")
+    assert new == {"archived.x": "2"}
+    new, _ = apply_update(archived, {"archived.*": None}, "persistent")
     assert new == {}
+
+
+def test_settings_from_a_snapshot_this_node_cannot_use_are_archived():
+    restored = archive_unknown_or_invalid({
+        "foo.bar": "1", "cluster.routing.allocation.enable": "bogus", "cluster.name": "x",
+        "action.auto_create_index": "false", "archived.old": "1"})
+    assert restored == {"archived.foo.bar": "1", "archived.cluster.routing.allocation.enable": "bogus",
+                        "archived.cluster.name": "x", "action.auto_create_index": "false",
+                        "archived.old": "1"}
 
 
 def test_non_dynamic_settings_cannot_be_set_or_reset():

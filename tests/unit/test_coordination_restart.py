@@ -123,3 +123,26 @@ def test_a_step_that_raises_rebuilds_the_core_from_its_persisted_state(tmp_path)
         await service.stop()
 
     asyncio.run(run())
+
+
+def test_a_failed_write_of_the_committed_cluster_uuid_does_not_stop_applying_states(tmp_path, monkeypatch):
+    async def run():
+        def failing(uuid):
+            raise OSError("Input/output error")
+
+        settings = load_node_settings(
+            None, ["discovery.type=single-node", "cluster.coordination.tick_interval=10ms"], {}
+        )
+        service = CoordinationService(
+            settings=settings, local_node=DiscoveryNode(id="n0", name="n0", roles=("master",)),
+            transport=Transport(), data_path=tmp_path,
+        )
+        monkeypatch.setattr(service._store, "record_committed_cluster_uuid", failing)
+        service.start()
+        await elected(service)
+        applied = await asyncio.wait_for(service.submit("after", set_persistent("z", 1)), 10)
+        assert applied.value.metadata.persistent_settings["z"] == 1
+        assert service.applied_state.version == applied.version
+        await service.stop()
+
+    asyncio.run(run())

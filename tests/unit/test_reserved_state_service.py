@@ -132,6 +132,13 @@ def test_a_version_not_newer_than_the_stored_one_changes_nothing():
         assert outcome.skipped and again is first
 
 
+def test_a_version_of_zero_or_below_is_never_applied():
+    handlers = handlers_by_name(Recording("a"))
+    for version in (0, -7):
+        again, outcome = service.apply(NS, doc(version, {"a": {"x": "1"}}), EMPTY, handlers)
+        assert outcome.skipped and again is EMPTY
+
+
 def test_the_same_content_with_a_higher_version_records_the_new_version():
     handlers = handlers_by_name(Recording("a"))
     first, _ = service.apply(NS, doc(1, {"a": {"x": "1"}}), EMPTY, handlers)

@@ -414,10 +414,17 @@ def test_a_restore_done_or_given_up_leaves_its_repository_free():
 
 def test_restoring_the_global_state_replaces_the_persistent_settings():
     metadata = msgspec.structs.replace(ClusterStateContent().metadata,
-                                       persistent_settings={"cluster.a": "1", "cluster.b": "2"})
+                                       persistent_settings={"action.auto_create_index": "false",
+                                                            "search.default_search_timeout": "5s"})
     content = msgspec.structs.replace(ClusterStateContent(), metadata=metadata)
-    after = restore_global_state(content, {"persistent_settings": {"cluster.b": "3"}})
-    assert after.metadata.persistent_settings == {"cluster.b": "3"}
+    snapshot = {"action.destructive_requires_name": "true"}
+    after = restore_global_state(content, {"persistent_settings": snapshot})
+    assert after.metadata.persistent_settings == snapshot
+
+
+def test_a_restored_setting_this_node_does_not_know_is_archived():
+    after = restore_global_state(ClusterStateContent(), {"persistent_settings": {"plugin.gone": "1"}})
+    assert after.metadata.persistent_settings == {"archived.plugin.gone": "1"}
 
 
 # -- which snapshots a get asks for and what status says ---------------------------------------------

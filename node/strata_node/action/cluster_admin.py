@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from ..cluster.state import ClusterStateContent, VotingConfigExclusion
+from ..cluster.state import ABSENT, ClusterStateContent, VotingConfigExclusion
 from ..common.cluster_settings import ClusterSettings, apply_update, check_consistent
 from ..common.errors import IllegalArgument, StrataError
 from ..reservedstate.cluster_settings import NAME as RESERVED_HANDLER
@@ -28,7 +28,6 @@ UPDATE_SETTINGS = "cluster:admin/settings/update"
 ADD_VOTING_EXCLUSIONS = "cluster:admin/voting_config/add_exclusions"
 CLEAR_VOTING_EXCLUSIONS = "cluster:admin/voting_config/clear_exclusions"
 STATE_VERSION = "cluster:monitor/state/version"
-ABSENT = "_absent_"  # VotingConfigExclusion.MISSING_VALUE_MARKER
 
 
 class TimedOut(StrataError):

@@ -23,12 +23,15 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from ..common.errors import MasterNotDiscovered, NotMasterError
+from ..common.errors import FailedToCommitClusterState, MasterNotDiscovered, NotMasterError
 from ..tasks.task import Task
 from ..transport.service import ConnectTransportError, RemoteTransportError
 from ..transport.wire import Message
 
-RETRYABLE = frozenset({NotMasterError.type, ConnectTransportError.type, "node_closed_exception"})
+# A master that stepped down or could not publish (MasterService.isPublishFailureException):
+# tried again on the next master, as TransportMasterNodeAction does.
+RETRYABLE = frozenset({NotMasterError.type, FailedToCommitClusterState.type, ConnectTransportError.type,
+                       "node_closed_exception"})
 DEFAULT_MASTER_TIMEOUT = 30.0
 
 Handler = Callable[[Any, Task], Awaitable[Message]]
@@ -94,7 +97,7 @@ class MasterActions:
                     return await self.node.transport.execute(name, request, address=master.transport_address,
                                                              timeout=None if request.runs_long
                                                              else max(remaining, 0.001))
-                except (NotMasterError, ConnectTransportError) as e:
+                except (NotMasterError, FailedToCommitClusterState, ConnectTransportError) as e:
                     last_error = e
                 except RemoteTransportError as e:
                     if e.type not in RETRYABLE:

@@ -59,6 +59,7 @@ from .state import (
     content_of,
     decode_state,
     encode_state,
+    resolve_absent_exclusions,
     voting_config_exclusions,
 )
 
@@ -465,7 +466,11 @@ class CoordinationService:
                 await _call(applier, old, state, "applier")
             uuid = content.metadata.cluster_uuid
             if uuid != UNKNOWN_UUID and uuid != self._store.committed_cluster_uuid:
-                await asyncio.to_thread(self._store.record_committed_cluster_uuid, uuid)
+                try:
+                    await asyncio.to_thread(self._store.record_committed_cluster_uuid, uuid)
+                except Exception:  # this loop must outlive it: every later state is applied here
+                    log.exception("[%s] failed to record the committed cluster uuid [%s]; trying again "
+                                  "with the next state", self.local_node.name, uuid)
             self.applied_state = state
             self._pending.applied(state)
             async with self._state_changed:
@@ -791,7 +796,8 @@ def _allocate(value: Any, nodes: dict[str, DiscoveryNode], now_ms: int | None = 
     from ..allocation.allocator import reroute
     from ..tasks.persistent import reassign_tasks
 
-    content = reroute(as_content(value), nodes, now_ms=now_ms, info=info, node_settings=node_settings)
+    content = resolve_absent_exclusions(as_content(value), nodes)
+    content = reroute(content, nodes, now_ms=now_ms, info=info, node_settings=node_settings)
     return reassign_tasks(content, nodes)
 
 

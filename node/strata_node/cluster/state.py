@@ -30,6 +30,26 @@ class VotingConfigExclusion(msgspec.Struct, frozen=True):
     node_name: str
 
 
+ABSENT = "_absent_"  # VotingConfigExclusion.MISSING_VALUE_MARKER: the half not known yet
+
+
+def resolve_absent_exclusions(content: ClusterStateContent, members: dict[str, Any]) -> ClusterStateContent:
+    """Exclusions added before their node joined know it by name or by id only; once a
+    master-eligible member matches, they get the other half (ES's JoinTaskExecutor), so
+    the reconfigurator, which compares ids, keeps that node out of the voting configuration."""
+    exclusions = content.metadata.voting_config_exclusions
+    if not any(ABSENT in (e.node_id, e.node_name) for e in exclusions):
+        return content
+    eligible = [node for node in members.values() if node.is_master_eligible]
+    resolved = []
+    for e in exclusions:
+        match = next((n for n in eligible if (e.node_id == ABSENT and n.name == e.node_name)
+                      or (e.node_name == ABSENT and n.id == e.node_id)), None)
+        resolved.append(VotingConfigExclusion(match.id, match.name) if match is not None else e)
+    metadata = msgspec.structs.replace(content.metadata, voting_config_exclusions=tuple(resolved))
+    return msgspec.structs.replace(content, metadata=metadata)
+
+
 class Metadata(msgspec.Struct, frozen=True):
     cluster_uuid: str = UNKNOWN_UUID
     # True once a state carrying the uuid committed: from then on the node belongs to it.

@@ -47,13 +47,38 @@ def setting_text(value: Any) -> Any:
     return str(value)
 
 
+ARCHIVED_PREFIX = "archived."
+
+
+def archive_unknown_or_invalid(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Persistent settings from elsewhere (a snapshot's global state) with every key this
+    node does not know as dynamic, or whose value it cannot read, renamed `archived.<key>`
+    (ES's archiveUnknownOrInvalidSettings): kept for the record, never in effect, and
+    removable with a null reset of `archived.*`."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key.startswith(ARCHIVED_PREFIX):
+            out[key] = value
+            continue
+        try:
+            setting = node_setting(key)
+            if setting is not None and setting.dynamic and not setting.private:
+                setting.parse(value, key)
+                out[key] = value
+                continue
+        except (SettingsError, IllegalArgument):
+            pass
+        out[ARCHIVED_PREFIX + key] = value
+    return out
+
+
 def apply_update(
     current: Mapping[str, Any], update: Mapping[str, Any], scope: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply one scope (`persistent` or `transient`) of an update request to the current
     settings of that scope. Returns (new settings, settings this request set). A `null`
-    value removes a key, or every key matching it when it ends in `*`; removing an
-    unknown key is allowed, as in Elasticsearch."""
+    value removes a key, or every key matching it when it ends in `*`; of unknown keys,
+    only archived ones (`archived.*`) may be removed, as in Elasticsearch."""
     flat = flatten(update)
     to_set: dict[str, Any] = {}
     to_remove: list[str] = []
@@ -62,10 +87,13 @@ def apply_update(
             setting = node_setting(key)  # affix groups (allocation filters) included
         except SettingsError as e:
             raise IllegalArgument(f"{scope} setting [{key}], {e}") from None
-        if value is None:
-            if setting is None or setting.dynamic or key.endswith("*"):
+        if value is None:  # AbstractScopedSettings.isValidDelete
+            if (setting is not None and setting.dynamic) or key.endswith("*") or (
+                    setting is None and key.startswith(ARCHIVED_PREFIX)):
                 to_remove.append(key)
                 continue
+            if setting is None:
+                raise IllegalArgument(f"{scope} setting [{key}], not recognized")
             raise IllegalArgument(f"{scope} setting [{key}], not dynamically updateable")
         if setting is None:
             raise IllegalArgument(f"{scope} setting [{key}], not recognized")

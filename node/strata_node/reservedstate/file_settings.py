@@ -170,7 +170,10 @@ class FileSettingsService:
 
         await self.node.coordination.submit(f"reserved cluster state update [{FILE_SETTINGS}]", update)
         result = outcome["result"]
-        if result.skipped:
+        if result.skipped and result.version <= 0:
+            log.warning("not updating reserved cluster state for namespace [%s], because version [%d] is "
+                        "less or equal to 0", FILE_SETTINGS, result.version)
+        elif result.skipped:
             log.info("not updating reserved cluster state for namespace [%s], because version [%d] is less "
                      "or equal to the current metadata version [%d]", FILE_SETTINGS, result.version,
                      result.current_version)

@@ -154,7 +154,8 @@ def trial(namespace: str, chunk: ReservedStateChunk, content: ClusterStateConten
     Pure: the caller decides whether to keep the content."""
     existing = content.metadata.reserved_state.get(namespace)
     current = existing.version if existing is not None else NO_VERSION
-    if chunk.version <= current:
+    # 0 and below are never applied (checkMetadataVersion): 0 stands for a snapshot's restore
+    if chunk.version <= current or chunk.version <= 0:
         return content, Outcome(namespace, chunk.version, skipped=True, current_version=current)
     if not _compatible(chunk.compatibility):
         message = (f"Reserved cluster state version [{chunk.compatibility}] for namespace [{namespace}] "

@@ -32,6 +32,7 @@ from .. import ES_COMPAT_VERSION
 from ..action.master import MasterNodeRequest
 from ..allocation.deciders import es_time
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
+from ..common.cluster_settings import archive_unknown_or_invalid
 from ..common.errors import (
     FailedToCommitClusterState,
     IllegalArgument,
@@ -571,7 +572,7 @@ def restore_global_state(content: ClusterStateContent,
     sets them whole: one the snapshot did not have is gone), and its templates over the
     cluster's."""
     meta = content.metadata
-    settings = dict(global_metadata.get("persistent_settings", {}))
+    settings = archive_unknown_or_invalid(global_metadata.get("persistent_settings", {}))
     component = {**meta.component_templates,
                  **{k: msgspec.convert(v, ComponentTemplate)
                     for k, v in global_metadata.get("component_templates", {}).items()}}
