@@ -342,6 +342,7 @@ class Node:
                                                 transport=self.transport, data_path=self.data_path)
         self.coordination.add_applier(self.indices.apply_cluster_state)
         self.coordination.add_listener(self.persistent_tasks.apply_cluster_state)
+        self.coordination.add_listener(self.task_actions.apply_cluster_state)
         self.coordination.add_listener(self.snapshots.apply_cluster_state)
         self.coordination.add_listener(self.file_settings.apply_cluster_state)
         self.delayed_allocation = DelayedAllocationService(self.coordination, self.coordination.clock)

@@ -3,6 +3,7 @@
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -63,6 +64,28 @@ def start_sleep(a, children, millis=30_000, opaque="req-42"):
     return t
 
 
+def tasks_of(client, opaque, **params):
+    """The sleep tasks of the request with this X-Opaque-Id: a test counts its own only."""
+    return {tid: t for tid, t in sleep_tasks(client, **params).items()
+            if t["headers"].get("X-Opaque-Id") == opaque}
+
+
+def once_running(client, opaque, count):
+    """The sleep tasks of the request with this X-Opaque-Id, once all `count` of them run."""
+    def all_running():
+        tasks = tasks_of(client, opaque)
+        return len(tasks) == count and tasks
+
+    return wait_for(all_running)
+
+
+def sleep_parent(tasks) -> str:
+    return next(tid for tid, t in tasks.items() if t["action"] == "cluster:admin/strata/sleep")
+
+
+WAITED = {"wait_for_completion": "true", "timeout": "20s"}
+
+
 def test_a_parent_with_children_on_two_nodes_is_listed_on_every_node_with_its_opaque_id(cluster):
     a, b, c = cluster
     start_sleep(a, [b.transport_address, c.transport_address])
@@ -108,6 +131,46 @@ def test_cancelling_by_action_cancels_matching_tasks(cluster):
         wait_for(lambda: not sleep_tasks(client))
 
 
+def test_cancelling_by_parent_cancels_its_children_on_every_node_its_own_included(cluster):
+    a, b, _ = cluster
+    start_sleep(a, [a.transport_address, b.transport_address], opaque="by-parent")
+    with a.client() as client:
+        tasks = once_running(client, "by-parent", 3)
+        parent = sleep_parent(tasks)
+        children = {tid for tid, t in tasks.items() if t.get("parent_task_id") == parent}
+        cancelled = client.post("/_tasks/_cancel", params={"parent_task_id": parent}).json()
+        assert {tid for n in cancelled["nodes"].values() for tid in n["tasks"]} == children
+        wait_for(lambda: not tasks_of(client, "by-parent"))
+
+
+def test_a_cancellation_refuses_an_unknown_grouping_before_cancelling_anything(cluster):
+    a, b, _ = cluster
+    start_sleep(a, [b.transport_address], opaque="badly-grouped")
+    with a.client() as client:
+        parent = sleep_parent(once_running(client, "badly-grouped", 2))
+        refused = client.post(f"/_tasks/{parent}/_cancel", params={"group_by": "tree"})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["type"] == "illegal_argument_exception"
+        assert all(not t["cancelled"] for t in tasks_of(client, "badly-grouped").values())
+        client.post(f"/_tasks/{parent}/_cancel").raise_for_status()
+        wait_for(lambda: not tasks_of(client, "badly-grouped"))
+
+
+def test_a_cancellation_renders_its_tasks_grouped_by_parents_or_flat(cluster):
+    a, b, _ = cluster
+    with a.client() as client:
+        for group_by in ("parents", "none"):
+            opaque = f"grouped-by-{group_by}"
+            start_sleep(a, [b.transport_address], opaque=opaque)
+            parent = sleep_parent(once_running(client, opaque, 2))
+            cancelled = client.post(f"/_tasks/{parent}/_cancel", params={"group_by": group_by}).json()
+            if group_by == "parents":
+                assert list(cancelled["tasks"]) == [parent]
+            else:
+                assert [f"{t['node']}:{t['id']}" for t in cancelled["tasks"]] == [parent]
+            wait_for(lambda o=opaque: not tasks_of(client, o))
+
+
 def test_a_client_that_disconnects_cancels_its_task_and_the_children(cluster):
     a, b, c = cluster
     with pytest.raises(httpx.ReadTimeout), a.client(timeout=1.0) as short:
@@ -130,6 +193,49 @@ def test_a_detached_task_stores_its_result_for_later(cluster):
         assert done["completed"] is True
         assert done["task"]["id"] == int(task_id.split(":")[1])
         assert done["response"] == {}
+
+
+def test_waiting_on_another_node_for_a_detached_task_answers_its_stored_result(cluster):
+    a, b, _ = cluster
+    with a.client() as client:
+        detached = {"millis": 1000, "wait_for_completion": "false"}
+        task_id = client.post("/_strata/sleep", params=detached).json()["task"]
+    with b.client() as client:
+        done = client.get(f"/_tasks/{task_id}", params=WAITED)
+    assert done.status_code == 200, done.text
+    assert done.json()["completed"] is True and done.json()["response"] == {}
+
+
+def test_waiting_for_a_task_that_stores_no_result_answers_it_completed_as_last_seen(cluster):
+    """Only a task started with wait_for_completion=false stores its result; waiting for
+    any other, on its own node or on another, answers it completed once it has ended."""
+    a, b, _ = cluster
+    start_sleep(a, [], millis=3000, opaque="stores-nothing")
+    with a.client() as client:
+        [task_id] = once_running(client, "stores-nothing", 1)
+
+    def wait_on(node):
+        with node.client(timeout=30) as client:
+            return client.get(f"/_tasks/{task_id}", params=WAITED)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(wait_on, (a, b)))
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["completed"] is True and "response" not in body and "error" not in body
+        assert f"{body['task']['node']}:{body['task']['id']}" == task_id
+        assert body["task"]["headers"] == {"X-Opaque-Id": "stores-nothing"}
+
+
+def test_a_waiting_listing_answers_with_the_tasks_it_waited_for_once_they_have_ended(cluster):
+    a, b, _ = cluster
+    start_sleep(a, [b.transport_address], millis=1500, opaque="waited-for")
+    with a.client() as client:
+        running = once_running(client, "waited-for", 2)
+        listed = tasks_of(client, "waited-for", **WAITED)
+        assert set(listed) == set(running)
+        assert tasks_of(client, "waited-for") == {}
 
 
 def test_an_unknown_task_is_a_404(cluster):

@@ -89,6 +89,14 @@ def test_a_cancelled_parent_refuses_new_local_children():
         m.register("child", parent=root.id)
 
 
+def test_a_cancelled_parent_sends_no_more_children_to_other_nodes():
+    m = manager()
+    root = m.register("root", cancellable=True)
+    m.cancel(root, "stop")
+    with pytest.raises(TaskCancelled, match=r"parent task was cancelled \[stop\]"):
+        m.register_child_node(root, "nodeB")
+
+
 def test_a_ban_cancels_running_children_and_refuses_late_ones():
     m = manager("nodeB")
     remote_parent = TaskId("nodeA", 7)

@@ -37,7 +37,7 @@ from .request import RestRequest
 
 LIST_PARAMS = ("nodes", "actions", "parent_task_id", "detailed", "group_by", "wait_for_completion", "timeout")
 GET_PARAMS = ("wait_for_completion", "timeout")
-CANCEL_PARAMS = ("nodes", "actions", "parent_task_id", "wait_for_completion", "timeout")
+CANCEL_PARAMS = ("nodes", "actions", "parent_task_id", "group_by", "wait_for_completion", "timeout")
 CAT_PARAMS = ("nodes", "actions", "parent_task_id", "detailed", "bytes", "time", "timeout", *CAT_TABLE_PARAMS)
 # RestTasksAction's columns; the default ones are Strata's long-standing `_cat/tasks` columns.
 CAT_TASK_COLUMNS = [
@@ -95,9 +95,7 @@ class TaskHandlers:
     # -- handlers --------------------------------------------------------------------------
 
     async def list(self, request: RestRequest) -> RestResponse:
-        group_by = request.param("group_by", "nodes")
-        if group_by not in GROUP_BY:
-            raise IllegalArgument(f"unknown value for group_by [{group_by}], must be one of {list(GROUP_BY)}")
+        group_by = _group_by(request)
         response = await self._list(request, wait=request.bool_param("wait_for_completion"))
         return RestResponse(200, self._render(response.nodes, response.node_failures, group_by))
 
@@ -138,6 +136,7 @@ class TaskHandlers:
         return RestResponse(200, response.body)
 
     async def cancel(self, request: RestRequest) -> RestResponse:
+        group_by = _group_by(request)  # refused before anything is cancelled
         raw_id = request.param("task_id")
         if raw_id is not None:
             TaskId.parse(raw_id)
@@ -147,7 +146,7 @@ class TaskHandlers:
         response: ListTasksResponse = await self.node.client.execute(CANCEL, CancelTasksRequest(
             filter=task_filter, nodes=nodes, wait_for_completion=request.bool_param("wait_for_completion"),
             timeout=request.time_param("timeout", 30.0)))
-        return RestResponse(200, self._render(response.nodes, response.node_failures, "nodes"))
+        return RestResponse(200, self._render(response.nodes, response.node_failures, group_by))
 
     async def cat(self, request: RestRequest) -> RestResponse:
         answers = (await self._list(request)).nodes
@@ -187,3 +186,10 @@ class TaskHandlers:
             task_id = await self.results.run_detached(started, work)
         return RestResponse(200, {"task": str(task_id)})
 
+
+def _group_by(request: RestRequest) -> str:
+    """How a listing or a cancellation renders its tasks (ES's listTasksResponseListener)."""
+    group_by = request.param("group_by", "nodes")
+    if group_by not in GROUP_BY:
+        raise IllegalArgument(f"unknown value for group_by [{group_by}], must be one of {list(GROUP_BY)}")
+    return group_by

@@ -3,7 +3,8 @@ on a parent, and a sleep action with children on other nodes for tests and demos
 with `strata.test_actions.enabled: true`).
 
 "Every node" is the nodes of the applied cluster state (Node.cluster_nodes()); bans go to
-the nodes a task sent children to, which the transport has shaken hands with.
+the nodes a task sent children to, which the transport has shaken hands with, and the bans
+a node that left the cluster placed are dropped, since it can no longer lift them.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from collections.abc import Awaitable
 from typing import Any
 
 from ..common.errors import IllegalArgument, StrataError
+from ..transport import context
 from ..transport.service import TransportService
 from ..transport.wire import Empty, Message
 from . import running
 from .manager import TaskManager
-from .task import Task, TaskId
+from .task import Task, TaskId, TimedOut, ended
 
 log = logging.getLogger("strata.tasks")
 
 LIST_NODE = "cluster:monitor/tasks/lists[n]"
+# A listing never waits for listings (its own, its node-level parts, another waiter's):
+# ES leaves out every action starting with this.
+LISTING = "cluster:monitor/tasks/lists"
 CANCEL_NODE = "cluster:admin/tasks/cancel[n]"
 BAN = "internal:admin/tasks/ban"
 SLEEP = "cluster:admin/strata/sleep"
@@ -36,6 +41,15 @@ class TaskFilter(Message):
     parent_task_id: str | None = None
     task_id: str | None = None
     detailed: bool = False
+
+
+class ListNodeTasks(Message):
+    """One node's part of a listing; with `wait_for_completion`, answered once the tasks
+    that matched when it arrived have ended (`timeout` seconds at most)."""
+
+    filter: TaskFilter
+    wait_for_completion: bool = False
+    timeout: float = 30.0
 
 
 class NodeTasks(Message):
@@ -82,7 +96,7 @@ class TaskActions:
         self.transport = transport
         self.tasks = tasks
         self._pending: set[asyncio.Future] = set()
-        transport.register(LIST_NODE, TaskFilter, NodeTasks, self._list_node)
+        transport.register(LIST_NODE, ListNodeTasks, NodeTasks, self._list_node)
         transport.register(CANCEL_NODE, CancelTasks, NodeTasks, self._cancel_node)
         transport.register(BAN, BanParent, Empty, self._ban)
         if test_actions:  # `strata.test_actions.enabled`: never in production
@@ -94,21 +108,20 @@ class TaskActions:
                          transport_address=self.transport.address,
                          tasks=[t.info(detailed=detailed) for t in found], roles=sorted(self.transport.roles))
 
-    async def _list_node(self, request: TaskFilter, task: Task) -> NodeTasks:
+    async def _list_node(self, request: ListNodeTasks, task: Task) -> NodeTasks:
         # The listing task itself is a child of the caller's, as in ES's output.
-        return self._node_tasks(_matching(self.tasks, request), request.detailed)
+        found = _matching(self.tasks, request.filter)
+        if request.wait_for_completion:
+            await _wait_for_end([t for t in found if not t.action.startswith(LISTING)], request.timeout)
+        return self._node_tasks(found, request.filter.detailed)
 
     async def _cancel_node(self, request: CancelTasks, task: Task) -> NodeTasks:
-        cancelled = []
-        by_id = request.filter.task_id is not None
-        for found in _matching(self.tasks, request.filter):
-            if not found.cancellable or found.cancelled:
-                continue
-            if not by_id and found.parent is not None and self.tasks.get(found.parent) is not None:
-                continue  # a cancellation by filter cancels local roots; their children follow
+        # Every match is cancelled in its own name, as ES does, even one its local parent's
+        # cancellation reached first: its children on other nodes are banned under its id.
+        matching = [t for t in _matching(self.tasks, request.filter) if t.cancellable and not t.cancelled]
+        for found in matching:
             await self.cancel_local(found, request.reason)
-            cancelled.append(found)
-        return self._node_tasks(cancelled, detailed=False)
+        return self._node_tasks(matching, detailed=False)
 
     async def cancel_local(self, task: Task, reason: str) -> None:
         """Cancel a task here and ban its id on every node that ran its children; once
@@ -126,9 +139,12 @@ class TaskActions:
         future.add_done_callback(self._pending.discard)
 
     async def _send_ban(self, address: str, task: Task, reason: str, ban: bool) -> None:
+        message = BanParent(parent_task_id=str(task.id), reason=reason, ban=ban)
         try:
-            await self.transport.execute(BAN, BanParent(parent_task_id=str(task.id), reason=reason, ban=ban),
-                                         address=address, timeout=30.0)
+            # Not a child of whatever task runs here: a lift sent as the cancelled task ends
+            # runs in its caller's context, and a cancelled caller sends no children.
+            with context.bound(context.RequestContext(context.current().headers, None)):
+                await self.transport.execute(BAN, message, address=address, timeout=30.0)
         except StrataError as e:
             log.warning("failed to %s children of [%s] on [%s]: %s", "ban" if ban else "lift the ban on",
                         task.id, address, e)
@@ -140,6 +156,13 @@ class TaskActions:
         else:
             self.tasks.remove_ban(parent)
         return Empty()
+
+    def apply_cluster_state(self, old, new) -> None:
+        """A node that left will never lift the bans it placed here (ES drops them when
+        the parent's connection closes)."""
+        if old is not None:
+            for node_id in old.nodes - new.nodes:
+                self.tasks.remove_bans_from(node_id)
 
     async def sleep(self, request: Sleep, task: Task) -> Empty:
         own: Awaitable[None]
@@ -160,6 +183,15 @@ class TaskActions:
             for wait in waits:
                 wait.cancel()
         return Empty()
+
+
+async def _wait_for_end(tasks: list[Task], timeout: float) -> None:
+    try:
+        async with asyncio.timeout(timeout):
+            await ended(tasks)
+    except TimeoutError:
+        millis = round(timeout * 1000)
+        raise TimedOut(f"timed out after [{millis}ms] waiting for the matching tasks to end") from None
 
 
 def _sleep_on_thread(seconds: float) -> None:

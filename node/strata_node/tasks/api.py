@@ -4,8 +4,9 @@ TransportGetTaskAction and TransportCancelTasksAction).
 
 Listing and cancelling fan out one node-level request per node (this node takes the same
 path, through the transport's local dispatch), so the node-level tasks are children of
-the top-level one, as in Elasticsearch's output. A node that fails to answer is a
-`node_failures` entry.
+the top-level one, as in Elasticsearch's output. A node that fails to answer (or, when
+waiting, times out) is a `node_failures` entry. Getting a task is forwarded to the node
+that runs it: only that node sees the task end and its result stored.
 """
 
 from __future__ import annotations
@@ -16,25 +17,20 @@ from typing import Any
 
 from ..common.errors import IllegalArgument, StrataError, error_to_dict
 from ..transport.wire import Message
-from .actions import CANCEL_NODE, LIST_NODE, CancelTasks, NodeTasks, TaskFilter
-from .task import Task, TaskId
+from .actions import CANCEL_NODE, LIST_NODE, CancelTasks, ListNodeTasks, NodeTasks, TaskFilter
+from .task import Task, TaskId, TimedOut, ended
 
 LIST = "cluster:monitor/tasks/lists"
 GET = "cluster:monitor/task/get"
 CANCEL = "cluster:admin/tasks/cancel"
+# Seconds a node's answer may take beyond the wait it was asked for, so that its own
+# timeout answers rather than the transport's.
+ANSWER_GRACE = 5.0
 
 
 class ResourceNotFound(StrataError):
     type = "resource_not_found_exception"
     status = 404
-
-
-class TimedOut(StrataError):
-    """ES's ElasticsearchTimeoutException: 429, "the closest thing to 'your request took
-    longer than you asked for'"."""
-
-    type = "elasticsearch_timeout_exception"
-    status = 429
 
 
 class ListTasksRequest(Message):
@@ -85,12 +81,12 @@ class TaskApiActions:
                        or (wanted == ["_local"] and a is None)}
         return targets
 
-    async def _fan_out(self, action: str, message: Message, targets: dict[str, str | None]
-                       ) -> tuple[list[NodeTasks], list[dict[str, Any]]]:
+    async def _fan_out(self, action: str, message: Message, targets: dict[str, str | None],
+                       timeout: float = 30.0) -> tuple[list[NodeTasks], list[dict[str, Any]]]:
         async def one(node_id: str, address: str | None):
             try:
                 return await self.node.transport.execute(action, message, NodeTasks, address=address,
-                                                         timeout=30.0)
+                                                         timeout=timeout)
             except StrataError as e:
                 return {"type": "failed_node_exception", "reason": f"Failed node [{node_id}]",
                         "node_id": node_id, "caused_by": error_to_dict(e)}
@@ -100,23 +96,14 @@ class TaskApiActions:
                 [a for a in answers if not isinstance(a, NodeTasks)])
 
     async def _list(self, request: ListTasksRequest, task: Task) -> ListTasksResponse:
-        if request.wait_for_completion:
-            await self._wait_until_gone(request, task)
-        answers, failures = await self._fan_out(LIST_NODE, request.filter, self._targets(request.nodes))
+        # Each node waits for the tasks that matched there when the listing arrived and
+        # answers with them (ES's TransportListTasksAction).
+        node_request = ListNodeTasks(filter=request.filter, wait_for_completion=request.wait_for_completion,
+                                     timeout=request.timeout)
+        targets = self._targets(request.nodes)
+        timeout = request.timeout + ANSWER_GRACE if request.wait_for_completion else 30.0
+        answers, failures = await self._fan_out(LIST_NODE, node_request, targets, timeout)
         return ListTasksResponse(nodes=answers, node_failures=failures)
-
-    async def _wait_until_gone(self, request: ListTasksRequest, task: Task) -> None:
-        """Until no task but this listing (and its own children) matches."""
-        deadline = time.monotonic() + request.timeout
-        me = str(task.id)
-        while time.monotonic() < deadline:
-            answers, _ = await self._fan_out(LIST_NODE, request.filter, self._targets(request.nodes))
-            others = [t for a in answers for t in a.tasks
-                      if f"{t['node']}:{t['id']}" != me and t.get("parent_task_id") != me]
-            if not others:
-                return
-            await asyncio.sleep(0.05)
-        raise TimedOut("Timed out waiting for all nodes to process the request")
 
     def _address(self, task_id: TaskId) -> str | None:
         if task_id.node_id == self.node.node_id:
@@ -129,33 +116,50 @@ class TaskApiActions:
 
     async def _get(self, request: GetTaskRequest, task: Task) -> GetTaskResponse:
         task_id = TaskId.parse(request.task_id)
+        if task_id.node_id == self.node.node_id:
+            return GetTaskResponse(body=await self._get_here(task_id, request))
+        address = self.node.cluster_nodes().get(task_id.node_id)
+        if address is None:  # the node left: what it stored is all there is
+            return GetTaskResponse(body=await self._stored(task_id, (
+                f"task [{task_id}] belongs to the node [{task_id.node_id}] which isn't part of the cluster "
+                "and there is no record of the task")))
+        return await self.node.transport.execute(GET, request, GetTaskResponse, address=address,
+                                                 timeout=request.timeout + ANSWER_GRACE)
+
+    async def _get_here(self, task_id: TaskId, request: GetTaskRequest) -> dict[str, Any]:
+        """A task of this node: running (a detached one until its result is stored), or
+        ended, when only its stored result can tell of it."""
         results = self.node.task_results
-        deadline = time.monotonic() + request.timeout
-        while True:
-            stored = await results.get(task_id)
-            if stored is not None:
-                return GetTaskResponse(body=stored)
-            pending = results.pending(task_id)
-            running = await self._running(task_id) if pending is None else pending.info(detailed=True)
-            if running is None:
-                raise ResourceNotFound(f"task [{task_id}] isn't running and hasn't stored its results")
-            if not request.wait_for_completion:
-                return GetTaskResponse(body={"completed": False, "task": running})
-            if pending is not None:
-                try:
-                    remaining = max(0.0, deadline - time.monotonic())
-                    await asyncio.wait_for(results.wait_stored(task_id), remaining)
-                except TimeoutError:
-                    raise TimedOut(f"Timed out waiting for completion of task [{task_id}]") from None
-                continue
-            if time.monotonic() > deadline:
-                raise TimedOut(f"Timed out waiting for completion of task [{task_id}]")
-            await asyncio.sleep(0.05)
+        running = self.node.tasks.get(task_id) or results.pending(task_id)
+        if running is None:
+            missing = f"task [{task_id}] isn't running and hasn't stored its results"
+            return await self._stored(task_id, missing)
+        info = running.info(detailed=True)
+        if not request.wait_for_completion:
+            return {"completed": False, "task": info}
+        await self._wait_for_completion(running, request.timeout)
+        # A task that stores no result (any not started detached) is told of as last seen.
+        return await results.get(task_id) or {"completed": True, "task": info}
+
+    async def _wait_for_completion(self, running: Task, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await ended([running])
+                await self.node.task_results.wait_stored(running.id)  # a detached task stores after it ends
+        except TimeoutError:
+            raise TimedOut(f"Timed out waiting for completion of task [{running.id}]") from None
+
+    async def _stored(self, task_id: TaskId, missing: str) -> dict[str, Any]:
+        stored = await self.node.task_results.get(task_id)
+        if stored is None:
+            raise ResourceNotFound(missing)
+        return stored
 
     async def _running(self, task_id: TaskId) -> dict[str, Any] | None:
         address = self._address(task_id)
-        answer = await self.node.transport.execute(LIST_NODE, TaskFilter(task_id=str(task_id), detailed=True),
-                                                   NodeTasks, address=address, timeout=30.0)
+        listing = ListNodeTasks(filter=TaskFilter(task_id=str(task_id), detailed=True))
+        answer = await self.node.transport.execute(LIST_NODE, listing, NodeTasks, address=address,
+                                                   timeout=30.0)
         return answer.tasks[0] if answer.tasks else None
 
     async def _cancel(self, request: CancelTasksRequest, task: Task) -> ListTasksResponse:

@@ -66,7 +66,11 @@ class TaskManager:
                     del self._children[task.parent]
 
     def register_child_node(self, parent: Task, node_id: str) -> None:
-        """Remember that `node_id` runs a child of `parent`, so a cancellation reaches it."""
+        """Remember that `node_id` runs a child of `parent`, so a cancellation reaches it.
+        A cancelled parent sends no more children: the bans already went out without them
+        (ES's registerChildConnection)."""
+        if parent.cancelled:
+            raise TaskCancelled(f"parent task was cancelled [{parent.cancelled_reason}]")
         if node_id != self.node_id:
             self._child_nodes.setdefault(parent.id, set()).add(node_id)
 

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..common.errors import IllegalArgument, TaskCancelled
+from ..common.errors import IllegalArgument, StrataError, TaskCancelled
 
 T = TypeVar("T")
+
+
+class TimedOut(StrataError):
+    """ES's ElasticsearchTimeoutException: 429, "the closest thing to 'your request took
+    longer than you asked for'"."""
+
+    type = "elasticsearch_timeout_exception"
+    status = 429
 
 
 @dataclass(frozen=True, order=True)
@@ -133,3 +142,20 @@ async def run_as(task: Task, work: Coroutine[Any, Any, T]) -> T:
         if task.cancelled:
             raise TaskCancelled(f"task cancelled [{task.cancelled_reason}]") from None
         raise
+
+
+async def ended(tasks: Iterable[Task]) -> None:
+    """Until every one of `tasks` has ended (been unregistered): what a wait for completion
+    waits for, told by the tasks themselves rather than found by polling."""
+    loop = asyncio.get_running_loop()
+    waits = []
+    for task in tasks:
+        done = loop.create_future()
+        task.on_done(functools.partial(_resolve, done))
+        waits.append(done)
+    await asyncio.gather(*waits)
+
+
+def _resolve(done: asyncio.Future) -> None:
+    if not done.done():  # a waiter that gave up has cancelled it
+        done.set_result(None)
