@@ -1,7 +1,8 @@
 """The replication tracker: unit behaviours, then a seeded simulation of a primary, its
 replicas, failing copies and recoveries, checking after every step that the global
 checkpoint never goes back and never passes an in-sync copy, and that every acknowledged
-operation is on every in-sync copy."""
+operation is on every in-sync copy; and one of a primary that applies the master's states
+late while copies recover from it."""
 
 import os
 import random
@@ -121,4 +122,118 @@ def test_simulated_replication_keeps_acknowledged_operations_on_every_in_sync_co
             assert tracker.global_checkpoint <= known <= copy.tracker.checkpoint
             # acknowledged writes sent while the copy was in the group are on it
             missing = {s for s in acknowledged if s not in copy.ops and s <= tracker.global_checkpoint}
+            assert not missing, (seed, aid, sorted(missing)[:5])
+
+
+class LaggingPrimary:
+    """A primary that applies the master's states some steps after they are published, as
+    a node behind the rest does: copies recover once their own node has the state that
+    assigns them, and the primary serves a recovery only once its applied state assigns the
+    copy too (recovery.py's `_check_serves`)."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.primary = Copy()
+        self.copies = {f"r{i}": Copy() for i in range(rng.randint(1, 2))}
+        members = {"p", *self.copies}
+        self.states = [(frozenset(members), frozenset(members))]  # (assigned, in sync), by version
+        self.applied = 0
+        self.tracker = ReplicationTracker("p")
+        self.tracker.update_from_master(set(members), set(members))
+        self.recovering: list[str] = []
+        self.in_flight: list[tuple[int, set[str]]] = []
+        self.acknowledged: set[int] = set()
+        self.names = 0
+
+    def publish(self, assigned: set[str], in_sync: set[str]) -> None:
+        self.states.append((frozenset(assigned), frozenset(in_sync)))
+
+    @property
+    def master(self) -> tuple[frozenset[str], frozenset[str]]:
+        return self.states[-1]
+
+    def apply_next_state(self) -> None:
+        if self.applied + 1 < len(self.states):
+            self.applied += 1
+            assigned, in_sync = self.states[self.applied]
+            self.tracker.update_from_master(set(assigned), set(in_sync))
+
+    def write(self) -> None:
+        seq = self.primary.tracker.max_seq_no + 1
+        self.primary.apply(seq)
+        self.tracker.update_local_checkpoint("p", self.primary.tracker.checkpoint)
+        self.in_flight.append((seq, set(self.tracker.replication_targets())))
+
+    def deliver(self) -> None:
+        seq, pending = self.rng.choice(self.in_flight)
+        if pending:
+            aid = self.rng.choice(sorted(pending))
+            pending.discard(aid)
+            if aid in self.copies:
+                self.copies[aid].apply(seq)
+                self.tracker.update_local_checkpoint(aid, self.copies[aid].tracker.checkpoint)
+
+    def assign_new_copy(self) -> None:
+        self.names += 1
+        aid = f"n{self.names}"
+        assigned, in_sync = self.master
+        self.publish(assigned | {aid}, in_sync)
+        self.copies[aid] = Copy()
+        self.recovering.append(aid)
+
+    def recover(self, aid: str) -> None:
+        if not self.tracker.is_assigned(aid):
+            return  # delayed: the target asks again later
+        self.tracker.initiate_tracking(aid)
+        copy = self.copies[aid]
+        for seq in sorted(self.primary.ops):
+            copy.apply(seq)
+        if self.tracker.mark_in_sync(aid, copy.tracker.checkpoint):
+            self.recovering.remove(aid)
+            assigned, in_sync = self.master
+            self.publish(assigned, in_sync | {aid})  # the copy started
+
+    def fail(self, aid: str) -> None:
+        """A copy fails a write: the master removes it, then the primary does."""
+        assigned, in_sync = self.master
+        self.publish(assigned - {aid}, in_sync - {aid})
+        self.tracker.remove(aid)
+        self.copies.pop(aid, None)
+        if aid in self.recovering:
+            self.recovering.remove(aid)
+        for _, pending in self.in_flight:
+            pending.discard(aid)
+
+    def settle(self) -> None:
+        for seq, pending in list(self.in_flight):
+            if not pending:
+                self.in_flight.remove((seq, pending))
+                self.acknowledged.add(seq)
+
+
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_simulated_recoveries_under_a_lagging_primary_state_keep_acknowledged_operations_in_sync(seed):
+    rng = random.Random(seed)
+    group = LaggingPrimary(rng)
+    last_global = group.tracker.global_checkpoint
+    for _ in range(rng.randint(30, 250)):
+        roll = rng.random()
+        if roll < 0.35:
+            group.write()
+        elif roll < 0.65 and group.in_flight:
+            group.deliver()
+        elif roll < 0.75:
+            group.apply_next_state()
+        elif roll < 0.82:
+            group.assign_new_copy()
+        elif roll < 0.95 and group.recovering:
+            group.recover(rng.choice(group.recovering))
+        elif group.tracker.replication_targets():
+            group.fail(rng.choice(group.tracker.replication_targets()))
+        group.settle()
+        assert group.tracker.global_checkpoint >= last_global, seed
+        last_global = group.tracker.global_checkpoint
+        # What a promotion picks from: the master's in-sync copies hold every acknowledged write.
+        for aid in group.master[1] - {"p"}:
+            missing = group.acknowledged - group.copies[aid].ops
             assert not missing, (seed, aid, sorted(missing)[:5])

@@ -50,6 +50,7 @@ from ..index.service import IndexService, IndicesService
 from ..index.shard import IndexShard
 from ..index.templates.metadata import ComposableIndexTemplate
 from ..index.templates.resolve import template_allows_auto_create
+from ..replication.replica import RetryOnPrimary
 from ..transport.service import RemoteTransportError
 from ..transport.wire import Message
 from .document_mapping import ShardMapper
@@ -545,6 +546,10 @@ class BulkAction:
                         shards["failures"] = replicated.failures
                 forced = await self._apply_refresh_policy(service, shard, options.refresh)
             except StrataError as e:
+                if isinstance(e, RetryOnPrimary):
+                    # This primary was superseded and failed itself: the coordinating step
+                    # sends the whole request again, as a retry, to the new primary.
+                    raise
                 for j in range(len(items)):
                     if results[j] is None or results[j].error is None:
                         results[j] = self._failure(items[j], e)

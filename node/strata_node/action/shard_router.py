@@ -27,6 +27,8 @@ RETRYABLE = frozenset({
     "shard_not_found_exception", "connect_transport_exception", "node_closed_exception",
     "node_not_connected_exception", "receive_timeout_transport_exception", "index_closed_exception",
     "unavailable_shards_exception", "no_shard_available_action_exception",
+    # A primary demoted while it failed a copy (replication/replica.py): the new one serves.
+    "retry_on_primary_exception",
 })
 
 

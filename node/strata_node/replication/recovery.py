@@ -4,8 +4,10 @@ target lacks, file-based otherwise.
 
 The target, a copy opened on its node (empty, or on what an earlier copy left there),
 asks the primary's node to recover it (`internal:index/shard/recovery/start_recovery`),
-saying where its history ends and which history it holds (ES's history uuid). The primary
-decides as ES's RecoverySourceHandler does:
+saying where its history ends and which history it holds (ES's history uuid). That node
+may not have applied the cluster state that assigns the target yet (nor, for a primary
+relocation, the one that moves the primary there): it answers with a delay until it has,
+and the target asks again. The primary decides as ES's RecoverySourceHandler does:
 
 - **operation-based** when the target's node has a peer-recovery retention lease and the
   history holds every operation from the target's starting sequence number (a new, empty
@@ -46,7 +48,7 @@ import msgspec
 from ..action.nodes_stats import dir_size
 from ..cluster.shard_copies import active_primary
 from ..cluster.state import content_of
-from ..common.errors import IllegalState, ShardNotFound, StrataError
+from ..common.errors import IllegalState, StrataError
 from ..engine.operation import decode as decode_operation
 from ..engine.retention_leases import RetentionLeases
 from ..index.service import IndexService
@@ -78,6 +80,11 @@ CHUNK_OPERATIONS = 1000
 MAX_VOUCHED_OPERATIONS = 100_000
 FINALIZE_SECONDS = 60.0
 PRIMARY_WAIT_SECONDS = 60.0
+# A primary whose node has not applied the state the target recovers in yet is asked
+# again after this (ES's indices.recovery.retry_delay_state_sync), for up to this long: a
+# node lagging longer is removed from the cluster (cluster.follower_lag.timeout, 90s).
+RETRY_DELAY_SECONDS = 0.5
+DELAYED_RECOVERY_SECONDS = 120.0
 
 
 class StartRecoveryRequest(Message):
@@ -93,6 +100,9 @@ class StartRecoveryRequest(Message):
     # The (seq_no, primary_term) of the operations it holds above its global checkpoint,
     # which a failover may have left out of the primary's history: the primary checks them.
     above_global_checkpoint: list[tuple[int, int]] = []
+    # The target takes over from the primary it recovers from (ES's primaryRelocation):
+    # the source hands off once the copy has recovered.
+    primary_relocation: bool = False
 
     @property
     def description(self) -> str:
@@ -104,6 +114,13 @@ class DivergedHistory(IllegalState):
     from an empty store."""
 
     type = "diverged_history_exception"
+
+
+class DelayRecovery(IllegalState):
+    """The primary's node has not applied the cluster state the target recovers in: the
+    target asks again after a delay (ES's DelayRecoveryException)."""
+
+    type = "delay_recovery_exception"
 
 
 class StartRecoveryResponse(Message):
@@ -317,8 +334,6 @@ class PeerRecovery:
         task = node.tasks.register(TARGET_ACTION, type="transport", cancellable=True, description=description)
         task.status = state.to_json
         try:
-            primary = await self._wait_for_primary(service.name, copy.shard)
-            state.source = primary.node
             state.start_translog()
             loop = asyncio.get_running_loop()
             request = await shard.engine.read_off_loop(self._start_request, service, shard, copy)
@@ -326,9 +341,7 @@ class PeerRecovery:
             if state.reused_operations:
                 state.bytes_reused = await loop.run_in_executor(None, dir_size, shard.path / "index")
             try:
-                with context.bound(context.RequestContext({}, str(task.id))):
-                    response: StartRecoveryResponse = await node.transport.execute(
-                        START_RECOVERY, request, address=node.shard_router.address(primary.node))
+                response, primary = await self._ask_primary(service, shard, copy, request, state, task)
             except StrataError as e:  # from another node, a RemoteTransportError of that type
                 if e.type != DivergedHistory.type:
                     raise
@@ -336,9 +349,7 @@ class PeerRecovery:
                 shard = await self._start_over(service, shard, copy)
                 request = await shard.engine.read_off_loop(self._start_request, service, shard, copy)
                 state.reused_operations = state.bytes_reused = 0
-                with context.bound(context.RequestContext({}, str(task.id))):
-                    response = await node.transport.execute(
-                        START_RECOVERY, request, address=node.shard_router.address(primary.node))
+                response, primary = await self._ask_primary(service, shard, copy, request, state, task)
             state.operations = state.total_operations = response.operations
             state.translog_stopped = time.time()
             # A file-based recovery replaced the copy's shard with one opened on the files.
@@ -366,6 +377,43 @@ class PeerRecovery:
             state.stopped = time.time()
             self.files.incoming.pop(copy.allocation_id, None)  # a file set cut short is dropped
             node.tasks.unregister(task)
+
+    async def _ask_primary(self, service: IndexService, shard: IndexShard, copy,
+                           request: StartRecoveryRequest, state: RecoveryState,
+                           task: Task) -> tuple[StartRecoveryResponse, Any]:
+        """Ask the active primary's node to recover the copy; the response and the primary's
+        routing. That node may not have applied the cluster state this recovery started in
+        yet: it answers `delay_recovery_exception` and is asked again after a delay (ES's
+        retryRecovery), the primary looked up again each time, for as long as this copy is
+        still the one recovering here."""
+        node = self.node
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DELAYED_RECOVERY_SECONDS
+        while True:
+            primary = await self._wait_for_primary(service.name, copy.shard)
+            state.source = primary.node
+            asked = msgspec.structs.replace(request, primary_relocation=self._relocates_here(primary, copy))
+            try:
+                with context.bound(context.RequestContext({}, str(task.id))):
+                    response = await node.transport.execute(
+                        START_RECOVERY, asked, address=node.shard_router.address(primary.node))
+                return response, primary
+            except StrataError as e:  # from another node, a RemoteTransportError of that type
+                if e.type != DelayRecovery.type or loop.time() > deadline:
+                    raise
+                log.debug("[%s][%d] recovery of [%s] delayed: %s", service.name, copy.shard,
+                          copy.allocation_id, e)
+            await asyncio.sleep(RETRY_DELAY_SECONDS)
+            task.ensure_not_cancelled()
+            if service.local.get(copy.shard) is not shard or shard.engine.closed:
+                raise IllegalState(f"[{service.name}][{copy.shard}] copy [{copy.allocation_id}] was closed "
+                                   "while its recovery waited for the primary")
+
+    def _relocates_here(self, primary, copy) -> bool:
+        """Whether this copy is the target of the primary's relocation (the primary then
+        hands off to it once it has recovered)."""
+        return (primary.state == "RELOCATING" and primary.relocating_node == self.node.node_id
+                and copy.relocating_node == primary.node)
 
     def _start_request(self, service: IndexService, shard: IndexShard, copy) -> StartRecoveryRequest:
         """Replay from after the local checkpoint, vouching for the operations above the
@@ -409,9 +457,7 @@ class PeerRecovery:
         started = time.monotonic()
         node = self.node
         shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
-        if not shard.primary or shard.tracker is None or shard.relocated:
-            # Not (or no longer) the primary: the target retries once the state moves on.
-            raise ShardNotFound(request.index, request.index_uuid, request.shard)
+        self._check_serves(shard, request)
         service = node.indices.indices[request.index]
         engine = shard.active_engine()
         tracker = shard.tracker
@@ -438,6 +484,9 @@ class PeerRecovery:
         node.retention_leases.sync_soon(shard)
         if start is None:
             start = await send_file_set(self, request, shard, address, state, task) + 1
+        if not tracker.is_assigned(request.target_allocation_id):  # the master moved on meanwhile
+            raise IllegalState(f"{shard.ref} recovery target [{request.target_allocation_id}] is no longer "
+                               "assigned in the primary's cluster state")
         # From here on every write reaches the target; the history below covers the rest.
         tracker.initiate_tracking(request.target_allocation_id, request.target_node)
         end = engine.tracker.max_seq_no
@@ -468,7 +517,9 @@ class PeerRecovery:
                 await asyncio.sleep(0.05)
                 checkpoint = await self._send_operations(service, shard, address, [],
                                                          request.target_allocation_id)
-            if self._relocating_primary(shard, request.target_node):
+            if request.primary_relocation:
+                if not self._relocating_primary(shard, request.target_node):
+                    raise IllegalState(f"{shard.ref} is no longer relocating to [{request.target_node}]")
                 # Hand-off: this primary takes no new writes (they wait for the state that
                 # makes the target primary) and lets those under way finish, which reaches
                 # the target too, so it holds every operation before it takes over.
@@ -486,6 +537,22 @@ class PeerRecovery:
                                      took_millis=int((time.monotonic() - started) * 1000),
                                      history_uuid=engine.history_uuid,
                                      retention_leases=tracker.retention_leases())
+
+    def _check_serves(self, shard: IndexShard, request: StartRecoveryRequest) -> None:
+        """The target started recovering once it applied a cluster state this node may not
+        have applied yet: until it has, recovering the copy is refused with a delay, which
+        the target retries (ES's PeerRecoverySourceService and RecoverySourceHandler). A
+        copy this primary's state does not assign would get writes the master never
+        counted it for; a relocation target would never be handed off to."""
+        if not shard.primary or shard.tracker is None or shard.relocated:
+            raise DelayRecovery(f"source shard {shard.ref} is not an active primary")
+        if not shard.tracker.is_assigned(request.target_allocation_id):
+            raise DelayRecovery(f"source node does not have {shard.ref} copy "
+                                f"[{request.target_allocation_id}] listed in its state as allocated on "
+                                f"[{request.target_node}]")
+        if request.primary_relocation and not self._relocating_primary(shard, request.target_node):
+            raise DelayRecovery(f"source shard {shard.ref} is not marked yet as relocating to "
+                                f"[{request.target_node}]")
 
     @staticmethod
     def _operation_based_start(engine, tracker, request: StartRecoveryRequest) -> int | None:

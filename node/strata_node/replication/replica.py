@@ -7,7 +7,8 @@ copies recovering from it. A replica applies them with their own sequence number
 and versions (`Engine.apply_operations`), makes them durable as the primary did, and
 answers with its local checkpoint. A copy that fails is reported to the master, which
 removes it from the in-sync set, before the write is acknowledged; if the master refuses
-(this primary was superseded), the write fails instead.
+(this primary was superseded), this copy fails itself and the write is not acknowledged
+here: the coordinating step retries it on the new primary.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from ..action.index_admin import NoLongerPrimary
 from ..common.errors import IllegalState, StrataError
 from ..engine import operation as ops
 from ..engine import rollback
@@ -43,6 +45,7 @@ MAX_ROLLBACK = 10_000
 # A replica that does not answer within this is failed like one that refused the write
 # (a hung node must not hold a primary's writes for ever).
 REPLICA_TIMEOUT = 60.0
+RESYNC_CHUNK = 1000  # operations per resync request
 
 
 class ReplicaRequest(Message):
@@ -400,8 +403,8 @@ async def resync(node, service: IndexService, shard: IndexShard) -> None:
         if start > end:  # nothing to send but the new term, which every copy must learn of
             await send_operations(node, service, shard, [], refresh=False)
         while start <= end:
-            chunk = engine.history(start, min(start + 999, end))
-            start += 1000
+            chunk = await engine.read_off_loop(engine.history, start, min(start + RESYNC_CHUNK - 1, end))
+            start += RESYNC_CHUNK
             await send_operations(node, service, shard, chunk, refresh=False)
     finally:
         shard.resync_held = None  # every copy now knows the new term
@@ -409,48 +412,70 @@ async def resync(node, service: IndexService, shard: IndexShard) -> None:
 
 async def send_operations(node, service: IndexService, shard: IndexShard, payloads: list[bytes],
                           refresh: bool, segment: PrebuiltSegment | None = None) -> ReplicationOutcome:
+    """Send to every copy of the primary's replication group, each on the node its
+    tracker names: the group comes from the primary's applied cluster states and its
+    recoveries only, as ES's ReplicationOperation takes it from the primary's replication
+    group (never from a routing table read apart from it, where a copy the group holds
+    could be missing)."""
     outcome = ReplicationOutcome(1 + service.metadata.number_of_replicas)
     tracker = shard.tracker
     tracker.update_local_checkpoint(tracker.allocation_id, shard.engine.tracker.checkpoint)
     targets = tracker.replication_targets()
     # Every copy the write is sent to counts, a recovering one too (as ES counts them).
     outcome.total = max(outcome.total, 1 + len(targets))
-    content = node.coordination.content
-    by_allocation = {c.allocation_id: c for c in content.routing_table.indices.get(service.name, ())
-                     if c.shard == shard.ref.shard and c.node is not None}
     request = ReplicaRequest(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
                              primary_term=shard.engine.primary_term, operations=payloads, refresh=refresh,
                              global_checkpoint=tracker.global_checkpoint,
                              held_above_global_checkpoint=shard.resync_held, segment=segment)
 
     async def send(allocation_id: str) -> None:
-        copy = by_allocation.get(allocation_id)
+        node_id = tracker.node_of(allocation_id)
         try:
-            if copy is None:
-                raise IllegalState(f"copy [{allocation_id}] is no longer assigned")
+            if node_id is None:
+                raise IllegalState(f"copy [{allocation_id}] has no node in the replication group")
             response: ReplicaResponse = await node.transport.execute(
-                REPLICA_ACTION, request, address=node.shard_router.address(copy.node),
+                REPLICA_ACTION, request, address=node.shard_router.address(node_id),
                 timeout=REPLICA_TIMEOUT)
             tracker.update_local_checkpoint(allocation_id, response.local_checkpoint)
             tracker.update_global_checkpoint_on_copy(allocation_id, request.global_checkpoint)
             outcome.successful += 1
         except StrataError as e:
-            if copy is None:
-                tracker.remove(allocation_id)
-                return
-            log.warning("%s replica [%s] on [%s] failed a write: %s", shard.ref, allocation_id, copy.node, e)
+            log.warning("%s replica [%s] on [%s] failed a write: %s", shard.ref, allocation_id, node_id, e)
             # The master must drop the copy from the in-sync set before the write is acknowledged.
-            reason = f"failed to perform {REPLICA_ACTION} on replica: {e}"
-            await node.index_admin.fail_copy(service.name, service.metadata.uuid, shard.ref.shard,
-                                             allocation_id, reason, shard.engine.primary_term)
+            await fail_copy(node, service, shard, allocation_id, f"failed to perform {REPLICA_ACTION} on "
+                            f"replica: {e}")
             tracker.remove(allocation_id)
             outcome.failures.append({
-                "_index": service.name, "_shard": shard.ref.shard, "_node": copy.node,
+                "_index": service.name, "_shard": shard.ref.shard, "_node": node_id,
                 "reason": e.to_dict(), "status": _status_name(e.status), "primary": False})
 
     await asyncio.gather(*(send(aid) for aid in targets))
     shard.engine.translog.global_checkpoint = tracker.global_checkpoint
     return outcome
+
+
+class RetryOnPrimary(StrataError):
+    """The primary was demoted while it failed a copy: the request goes to the new primary
+    (ES's RetryOnPrimaryException, which the coordinating step retries)."""
+
+    type = "retry_on_primary_exception"
+
+
+async def fail_copy(node, service: IndexService, shard: IndexShard, allocation_id: str, reason: str) -> None:
+    """Have the master fail a copy, as the primary of this term. A master that no longer
+    has this copy as the primary of that term refuses: this copy fails itself, as ES's
+    onNoLongerPrimary does (a superseded primary must not serve on), and the write is
+    retried on the new primary."""
+    term = shard.engine.primary_term
+    try:
+        await node.index_admin.fail_copy(service.name, service.metadata.uuid, shard.ref.shard,
+                                         allocation_id, reason, term)
+    except StrataError as e:
+        if e.type != NoLongerPrimary.type:
+            raise
+        demoted = f"primary shard [{shard.ref}] of term [{term}] was demoted while failing replica shard"
+        shard.engine.fail(demoted, e)  # reported to the master as any shard failure is
+        raise RetryOnPrimary(f"{demoted}: {e.reason}", caused_by=e) from e
 
 
 def _status_name(status: int) -> str:

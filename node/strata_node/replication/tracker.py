@@ -48,6 +48,9 @@ class ReplicationTracker:
         # checkpoint alone says nothing of the other in-sync copies (update_from_master
         # adds them; only then may it move on).
         self.copies: dict[str, CopyState] = {allocation_id: CopyState(local_checkpoint, True, node_id)}
+        # The copies the primary's applied routing table assigns (ES's replication group's
+        # routing table): a recovery is served only to one of them.
+        self.assigned: set[str] = {allocation_id}
         self.global_checkpoint = global_checkpoint
         self.primary_term = primary_term
         # A promoted replica starts from the leases the old primary sent it.
@@ -63,6 +66,7 @@ class ReplicationTracker:
         assigned leaves the group; an assigned copy the master has in sync counts as in
         sync (its checkpoint unknown until it answers, which holds the global checkpoint
         back, as it must)."""
+        self.assigned = set(assigned) | {self.allocation_id}
         for aid in list(self.copies):
             if aid != self.allocation_id and aid not in assigned:
                 del self.copies[aid]
@@ -76,10 +80,19 @@ class ReplicationTracker:
 
     def initiate_tracking(self, allocation_id: str, node: str | None = None) -> None:
         """A recovering copy: it receives every write from now on, but does not count for
-        the global checkpoint until it is marked in sync."""
+        the global checkpoint until it is marked in sync. A recovery tracks only a copy
+        the routing assigns (`assigned`); the next update from the master drops any other."""
         copy = self.copies.setdefault(allocation_id, CopyState())
         if node is not None:
             copy.node = node
+
+    def is_assigned(self, allocation_id: str) -> bool:
+        return allocation_id in self.assigned
+
+    def node_of(self, allocation_id: str) -> str | None:
+        """The node holding a copy of the group, as the routing (or its recovery) named it."""
+        copy = self.copies.get(allocation_id)
+        return copy.node if copy is not None else None
 
     def update_local_checkpoint(self, allocation_id: str, checkpoint: int) -> None:
         copy = self.copies.get(allocation_id)
