@@ -328,10 +328,16 @@ def _with_replicas(copies: tuple[ShardRouting, ...], shards: int, replicas: int)
     out: list[ShardRouting] = []
     for shard in range(shards):
         mine = [c for c in copies if c.shard == shard]
-        out.extend(c for c in mine if c.primary)
-        replica_copies = [c for c in mine if not c.primary]
+        primaries = [c for c in mine if c.primary]
+        # A relocation target is no copy of its own (it takes its source's place): it is not
+        # counted, and stays exactly while its source does.
+        targets = [c for c in mine if not c.primary and c.state == "INITIALIZING" and c.relocating_node]
+        replica_copies = [c for c in mine if not c.primary and c not in targets]
         kept = sorted(replica_copies, key=lambda c: order[c.state], reverse=True)[:replicas]
+        out.extend(primaries)
         out.extend(kept)
+        sources = {c.node for c in primaries + kept if c.state == "RELOCATING"}
+        out.extend(t for t in targets if t.relocating_node in sources)
         out.extend(ShardRouting(copies[0].index, shard, False, unassigned_reason="REPLICA_ADDED")
                    for _ in range(replicas - len(kept)))
     return tuple(out)
