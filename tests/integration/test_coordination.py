@@ -92,6 +92,8 @@ def test_a_partitioned_node_cannot_elect_itself_or_change_the_cluster_state(thre
         refused = put_setting(isolated, "false", timeout="2s")
         assert refused.status_code == 503
         assert refused.json()["error"]["type"] == "master_not_discovered_exception"
+        with isolated.client() as c:  # whatever its last routing said, a node without a master is red
+            assert c.get("/_cluster/health", params={"local": "true"}).json()["status"] == "red"
         time.sleep(2)  # elections come and go on the isolated side; none may succeed
         assert three.master_name(isolated) is None
         assert put_setting(master, "+kept-*").status_code == 200

@@ -3,7 +3,8 @@ ClusterIndexHealth and ClusterShardHealth in Elasticsearch).
 
 Per shard: a STARTED primary is active, and the shard is green when every replica is
 active too, yellow when some are not (replicas stay unassigned until replication lands);
-an INITIALIZING primary is recovering, which Elasticsearch reports red until it is done;
+an INITIALIZING primary is recovering: yellow when it starts empty or from a snapshot with
+no failed attempt (a new index), red when it recovers an existing store;
 an UNASSIGNED primary (a store or translog that did not recover, a node that left) is red.
 A copy this node holds counts as active only while its shard really is: an engine that
 failed since it started makes its shard red at once, before the master hears of it.
@@ -128,6 +129,14 @@ class IndexView:
         return True
 
 
+def _recovers_without_data(metadata: IndexMetadata, primary: ShardRouting) -> bool:
+    """ClusterShardHealth.getInactivePrimaryHealth: a primary initializing for the first
+    time, from an empty store or a snapshot, with no failed attempt, holds no data anyone
+    has lost, so its shard is yellow; one recovering an existing store is red."""
+    first_time = not metadata.in_sync(primary.shard) or metadata.restores(primary.shard)
+    return first_time and primary.failed_attempts == 0
+
+
 def shard_health(view: IndexView, shard: int) -> ShardHealth:
     # A relocation's target is not a copy of its own: its source counts, as relocating.
     copies = [c for c in view.copies if c.shard == shard
@@ -142,7 +151,8 @@ def shard_health(view: IndexView, shard: int) -> ShardHealth:
         unassigned = len(replicas) - active_replicas - sum(c.state == INITIALIZING for c in replicas)
         return ShardHealth(shard, status, True, 1 + active_replicas, initializing, unassigned, 0, relocating)
     if primary is not None and primary.state == INITIALIZING:
-        return ShardHealth(shard, Status.RED, False, active_replicas, initializing, len(replicas), 0)
+        status = Status.YELLOW if _recovers_without_data(view.metadata, primary) else Status.RED
+        return ShardHealth(shard, status, False, active_replicas, initializing, len(replicas), 0)
     return ShardHealth(shard, Status.RED, False, active_replicas, initializing,
                        len(copies) - active_replicas - initializing, 1)
 

@@ -129,6 +129,8 @@ class ClusterHealthAction:
         health = ClusterHealth.of(index_views(self.node, names), index_views(self.node))
         counts = health.counts
         status = Status.RED if missing else counts.status
+        if self.node.coordination is not None and self.node.coordination.master_node is None:
+            status = Status.RED  # the no-master block is a global block of status 503 (ClusterStateHealth)
         wanted = met = 0
         if req.wait_for_status is not None:
             wanted, met = wanted + 1, met + (status <= req.wait_for_status)
