@@ -73,7 +73,7 @@ class FileSettingsService:
         self.path = settings_file(node.settings.get("path.config"))
         self._wake = asyncio.Event()
         self._processed: str | None = None  # digest of the last document this master applied
-        self._was_master = False
+        self._master_term: int | None = None  # the term this node last led in
         self._tasks: list[asyncio.Task] = []
         self.last_outcome: Outcome | None = None
 
@@ -87,12 +87,15 @@ class FileSettingsService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def apply_cluster_state(self, old, new) -> None:
-        """A cluster state listener: a node that has just become master processes the file."""
-        is_master = self.node.coordination.is_master
-        if is_master and not self._was_master:
+        """A cluster state listener: a node that has just become master processes the file,
+        also when it leads again in a later term with no state applied in between (a change
+        the file saw meanwhile was dropped while it did not lead)."""
+        coordination = self.node.coordination
+        term = coordination.current_term if coordination.is_master else None
+        if term is not None and term != self._master_term:
             self._processed = None
             self._wake.set()
-        self._was_master = is_master
+        self._master_term = term
 
     # -- watching ----------------------------------------------------------------------
 
