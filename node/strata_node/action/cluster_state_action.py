@@ -15,6 +15,7 @@ from .. import ES_COMPAT_VERSION
 from ..cluster import blocks
 from ..cluster.state import NO_MASTER_BLOCK, ClusterBlock, ShardRouting, content_of
 from ..common import cluster_settings
+from ..index.mapping.dates import formatter
 from ..index.metadata import IndexMetadata
 from ..index.templates.metadata import render_component_template, render_index_template
 from ..tasks.task import Task
@@ -105,7 +106,7 @@ def render_shard(copy: ShardRouting) -> dict[str, Any]:
         "state": copy.state,
         "primary": copy.primary,
         "node": copy.node,
-        "relocating_node": None,
+        "relocating_node": copy.relocating_node if copy.state in ("RELOCATING", "INITIALIZING") else None,
         "shard": copy.shard,
         "index": copy.index,
     }
@@ -113,12 +114,17 @@ def render_shard(copy: ShardRouting) -> dict[str, Any]:
         out["allocation_id"] = {"id": copy.allocation_id}
     if copy.state == "UNASSIGNED":
         out["recovery_source"] = {"type": "EMPTY_STORE" if copy.primary else "PEER"}
-        out["unassigned_info"] = {
+        info: dict[str, Any] = {
             "reason": copy.unassigned_reason or "INDEX_CREATED",
-            "at": "1970-01-01T00:00:00.000Z",
-            "delayed": copy.delayed,
-            "allocation_status": "no_attempt",
+            "at": formatter("strict_date_optional_time").format_millis(copy.unassigned_at),
         }
+        if copy.failed_attempts:
+            info["failed_attempts"] = copy.failed_attempts
+        info["delayed"] = copy.delayed
+        if copy.unassigned_details:
+            info["details"] = copy.unassigned_details
+        info["allocation_status"] = "no_attempt"
+        out["unassigned_info"] = info
     return out
 
 
