@@ -7,7 +7,8 @@ exactly those roles: `nodeCount` (min, max), and optionally `memory`, `cpu` and 
 per node (min, max). From the cluster's `GET /_autoscaling/capacity`:
 - per node, each resource is the required node capacity, at least the min and at most
   the max (the min when no decider asks for it); storage never below what the node sets
-  already have, since a volume grows but never shrinks;
+  already have, since a volume grows but never shrinks, even when that is above the max
+  (reported as a limit that held it);
 - the node count is the largest of ceil(required total / per node) over memory and CPU (a
   resource the policy does not size counts nodes as they are now, or as large as a node
   must be) and, for storage, today's nodes plus as many as the storage lacking takes,
@@ -250,6 +251,11 @@ def recommend(policy: PolicySpec, node_sets: list[Mapping[str, Any]],
         if limits is not None and asked is not None and limits.max is not None and asked > limits.max:
             limited.append(f"{resource} per node held at its max {_shown(resource, limits.max)} "
                            f"({_shown(resource, asked)} asked)")
+    storage_max = policy.storage.max if policy.storage is not None else None
+    if storage_max is not None and current_storage > storage_max:
+        limited.append(f"storage per node held at the node sets' current size "
+                       f"{_shown('storage', current_storage)}, above its max "
+                       f"{_shown('storage', storage_max)}: a volume never shrinks")
     wanted = float(policy.node_count.min or 0)
     current = (capacity or {}).get("current_capacity") or {}
     have, have_total = current.get("node") or {}, current.get("total") or {}
@@ -285,6 +291,18 @@ def _quantity(value: float, unit: int, suffix: str, cap: float | None, old: Any,
     return f"{units}{suffix}"
 
 
+def _storage_size(per_node: float, cap: float | None, old: Any) -> str:
+    """A node set's volume size: `per_node` within the policy's max first, then never below
+    the size the node set has (the cluster's reconcile refuses a smaller volume, so writing
+    one would only come back on every poll), keeping the text already there."""
+    size = _quantity(per_node, GI, "Gi", cap, old, storage_bytes)
+    current = str(old or DEFAULT_STORAGE_SIZE)
+    try:
+        return current if storage_bytes(size, "storage") < storage_bytes(current, "storage") else size
+    except InvalidSpec:
+        return size
+
+
 def scaled_node_sets(node_sets: list[Mapping[str, Any]], recommendations: list[Recommendation],
                      policies: Mapping[str, PolicySpec]) -> list[dict[str, Any]]:
     """The StrataCluster's `spec.nodeSets` with the recommendations written in. A node set
@@ -314,7 +332,7 @@ def scaled_node_sets(node_sets: list[Mapping[str, Any]], recommendations: list[R
             if r.storage is not None:
                 storage = dict(ns.get("storage") or {})
                 cap = policy.storage.max if policy.storage else None
-                storage["size"] = _quantity(r.storage, GI, "Gi", cap, storage.get("size"), storage_bytes)
+                storage["size"] = _storage_size(r.storage, cap, storage.get("size"))
                 ns["storage"] = storage
         out.append(ns)
     return out

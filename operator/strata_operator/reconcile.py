@@ -38,10 +38,20 @@ from .builders.file_settings import (
 )
 from .builders.secret import ClusterSecrets
 from .cluster_client import ClusterClient, ClusterUnavailable
+from .file_settings_release import Release, release_clusters
 from .kube import ApplyError, DeleteError, Kube, NotOwned, ReadError
 from .node_set_removal import DroppedNodeSet, plan_deletes, plan_removals, run_removal
 from .reserved_state import Readback, read_back, read_validation, version_to_ship
-from .rolling import RollingPlan, plan_rolling_restart, read_health_view, read_pods, run_restart_actions
+from .rolling import (
+    NodeSetPods,
+    Pod,
+    RollingPlan,
+    plan_rolling_restart,
+    read_health_view,
+    read_pods,
+    rolled_out,
+    run_restart_actions,
+)
 from .scale_down import (
     ClusterView,
     NodeSetScale,
@@ -55,6 +65,7 @@ from .spec import (
     CLUSTER_KIND,
     ClusterSpec,
     InvalidSpec,
+    file_settings_owner,
     parse_cluster,
     parse_file_settings,
     resolve_cluster,
@@ -109,6 +120,7 @@ class Outcome:
     status: dict[str, Any]
     annotations: dict[str, str] = field(default_factory=dict)  # to set on the resource
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+    waiting: str = ""  # what a deletion still waits for (its handler comes back for it)
 
 
 def _now() -> str:
@@ -136,20 +148,11 @@ def ready_condition(
     }
 
 
-def _settled(sts: Mapping[str, Any]) -> bool:
-    spec, status = sts.get("spec") or {}, sts.get("status") or {}
-    replicas = spec.get("replicas", 0)
-    return (
-        status.get("observedGeneration", 0) >= (sts.get("metadata") or {}).get("generation", 0)
-        and status.get("readyReplicas", 0) >= replicas
-        and status.get("currentRevision") == status.get("updateRevision")
-    )
-
-
 def cluster_status(
     spec: ClusterSpec,
     previous: Mapping[str, Any] | None,
-    statefulsets: list[Mapping[str, Any]],
+    node_sets: list[NodeSetPods],
+    pods: list[Pod],
     observed: Observed,
     problems: list[str],
     stalled: bool,
@@ -160,12 +163,16 @@ def cluster_status(
 ) -> dict[str, Any]:
     """Stalled when something cannot go on without a person (`stalled`); MigratingData while
     leaving nodes drain (`migrating`); ApplyingChanges while pods restart onto a new template
-    (`restarting`), are not ready, or are not on the current template, or while a dropped node
+    (`restarting`), are missing, not ready, or not on the update revision, or while a dropped node
     set waits to be removed (`removing`: what it waits for, or why its last attempt failed; not
     an error, so not Stalled, but not done either, so not Ready); Ready otherwise.
-    `operations`: status.nodeOperations."""
-    ready_nodes = sum((s.get("status") or {}).get("readyReplicas", 0) for s in statefulsets)
-    pending = [s["metadata"]["name"] for s in statefulsets if not _settled(s)]
+    `node_sets` and `pods`: the StatefulSets as applied and their pods (rolling.read_pods).
+    `operations`: status.nodeOperations. A field the cluster does not tell is written None,
+    which the status merge patch removes, so no stale value stays (masterNode while there
+    is no master)."""
+    expected = {name for ns in node_sets for name in ns.expected}
+    ready_nodes = sum(1 for p in pods if p.name in expected and p.ready and not p.terminating)
+    pending = [ns.statefulset for ns in node_sets if not rolled_out(ns, pods)]
     told = [*problems, *(removing or [])]
     if stalled:
         phase, message = STALLED, "; ".join(told)
@@ -180,14 +187,15 @@ def cluster_status(
         message = "; ".join(
             [
                 *told,
-                f"waiting for StatefulSets {sorted(pending)}: pods not ready or not on the current template",
+                f"waiting for StatefulSets {sorted(pending)}: pods missing, not ready or not on the update "
+                "revision",
             ]
         )
     elif removing:
         phase, message = APPLYING, "; ".join(told)
     else:
         phase, message = READY, "; ".join(told) or "every node set is up to date"
-    status: dict[str, Any] = {
+    return {
         "phase": phase,
         "message": message,
         "health": observed.health if observed.health in ("green", "yellow", "red") else "unknown",
@@ -195,10 +203,8 @@ def cluster_status(
         "observedGeneration": spec.generation,
         "nodeOperations": list(operations or []),
         "conditions": [ready_condition(previous, phase == READY, phase, message, spec.generation)],
+        "masterNode": observed.master,
     }
-    if observed.master is not None:
-        status["masterNode"] = observed.master
-    return status
 
 
 def _resized(statefulset: Mapping[str, Any], replicas: int) -> dict[str, Any]:
@@ -226,6 +232,19 @@ def _new_warnings(
     return [e for e in events if e[0] != "Warning" or e[2] not in told]
 
 
+def _invalid(previous: Mapping[str, Any], generation: int, message: str) -> Outcome:
+    """Phase Invalid: nothing is built or asked, so what the status said of the cluster is
+    removed rather than left stale, and the Warning is told once, not on every re-check."""
+    status = {
+        "phase": INVALID,
+        "message": message,
+        "observedGeneration": generation,
+        "conditions": [ready_condition(previous, False, INVALID, message, generation)],
+        **dict.fromkeys(("health", "availableNodes", "masterNode", "nodeOperations")),
+    }
+    return Outcome(status, events=_new_warnings(previous, [("Warning", INVALID, message)]))
+
+
 def reconcile_cluster(resource: Mapping[str, Any], kube: Kube, connect: Connect) -> Outcome:
     """Build and apply a StrataCluster's objects, take the next step of any scale-down, and
     work out the status."""
@@ -234,16 +253,7 @@ def reconcile_cluster(resource: Mapping[str, Any], kube: Kube, connect: Connect)
     try:
         spec = parse_cluster(resource)
     except InvalidSpec as e:
-        generation = int(meta.get("generation") or 0)
-        return Outcome(
-            {
-                "phase": INVALID,
-                "message": str(e),
-                "observedGeneration": generation,
-                "conditions": [ready_condition(previous, False, INVALID, str(e), generation)],
-            },
-            events=[("Warning", INVALID, str(e))],
-        )
+        return _invalid(previous, int(meta.get("generation") or 0), str(e))
     with connect(spec.name, spec.namespace) as client:
         return _reconcile_cluster(spec, meta, previous, kube, client)
 
@@ -276,8 +286,11 @@ def _reconcile_cluster(
     dropped = sorted(n for n in existing if n is not None and n not in {ns.name for ns in spec.node_sets})
     pods = kube.list("v1", "Pod", spec.namespace, cluster_selector(spec.name))
     scales = [
-        NodeSetScale(name, statefulset_name(spec.name, name), current, desired)
-        for name, desired in [*((ns.name, ns.count) for ns in spec.node_sets), *((n, 0) for n in dropped)]
+        NodeSetScale(name, statefulset_name(spec.name, name), current, desired, master_eligible)
+        for name, desired, master_eligible in [
+            *((ns.name, ns.count, ns.master_eligible) for ns in spec.node_sets),
+            *((n, 0, True) for n in dropped),
+        ]
         if (current := _current_replicas(existing.get(name), pods, name)) is not None
     ]
     # Read on every reconcile, not only while a node set shrinks: the clean-up after the last
@@ -297,7 +310,7 @@ def _reconcile_cluster(
         run_actions(client, plan.actions)
     except ClusterUnavailable as e:
         problems.append(f"a request to the cluster failed, it is retried on the next check: {e}")
-        outcome.events.append(("Warning", "ClusterRequestFailed", str(e)))
+        outcome.events.extend(_new_warnings(previous, [("Warning", "ClusterRequestFailed", str(e))]))
         hold = hold or "a request to the cluster failed"
 
     claims = kube.list("v1", "PersistentVolumeClaim", spec.namespace, cluster_selector(spec.name))
@@ -314,7 +327,7 @@ def _reconcile_cluster(
         run_volume_actions(kube, spec.namespace, volumes.actions)
     except (ApplyError, DeleteError) as e:
         problems.append(f"a volume expansion step failed, it is retried on the next check: {e}")
-        outcome.events.append(("Warning", "VolumeExpansionFailed", str(e)))
+        outcome.events.extend(_new_warnings(previous, [("Warning", "VolumeExpansionFailed", str(e))]))
     hold = hold or ("volumes are being expanded" if volumes.pending else "")
 
     objects = build_cluster_objects(
@@ -339,7 +352,7 @@ def _reconcile_cluster(
         except (NotOwned, ApplyError) as e:
             problems.append(str(e))
             stalled = True
-            outcome.events.append(("Warning", "ApplyFailed", str(e)))
+            outcome.events.extend(_new_warnings(previous, [("Warning", "ApplyFailed", str(e))]))
             hold = hold or "an object of the cluster could not be applied"
             break
         if obj["kind"] == "StatefulSet":
@@ -356,16 +369,18 @@ def _reconcile_cluster(
             and statefulset_name(spec.name, n) not in applied_sets
         ),
     ]
+    node_sets, pod_views = read_pods(statefulsets, pods)
     rolling = _restart_step(
-        spec, kube, client, (view, unreadable), statefulsets, pods, previous, outcome, problems, hold
+        spec, kube, client, (view, unreadable), (node_sets, pod_views), previous, outcome, problems, hold
     )
     outcome.status = cluster_status(
         spec,
         previous,
-        statefulsets,
+        node_sets,
+        pod_views,
         observed,
         problems,
-        stalled,
+        stalled or rolling.stalled,
         plan.migrating,
         [*plan.operations, *removal.operations, *rolling.operations],
         restarting=rolling.active or volumes.pending,
@@ -464,17 +479,17 @@ def _restart_step(
     kube: Kube,
     client: ClusterClient,
     cluster: tuple[ClusterView | None, str],
-    statefulsets: list[Mapping[str, Any]],
-    pod_objects: list[Mapping[str, Any]],
+    applied: tuple[list[NodeSetPods], list[Pod]],
     previous: Mapping[str, Any],
     outcome: Outcome,
     problems: list[str],
     hold: str,
 ) -> RollingPlan:
-    """Plan and take the next step of a rolling restart over the StatefulSets as applied
-    (`cluster`: the view read for the scale-down, or None and why it could not be read)."""
+    """Plan and take the next step of a rolling restart over the StatefulSets as applied and
+    their pods (`applied`, rolling.read_pods; `cluster`: the view read for the scale-down, or
+    None and why it could not be read)."""
     view, unreadable = cluster
-    node_sets, pods = read_pods(statefulsets, pod_objects)
+    node_sets, pods = applied
     health = None
     if view is not None:
         try:
@@ -490,7 +505,7 @@ def _restart_step(
         run_restart_actions(client, kube, spec.namespace, rolling.actions)
     except (ClusterUnavailable, DeleteError) as e:
         problems.append(f"a restart step failed, it is retried on the next check: {e}")
-        outcome.events.append(("Warning", "RestartStepFailed", str(e)))
+        outcome.events.extend(_new_warnings(previous, [("Warning", "RestartStepFailed", str(e))]))
     return rolling
 
 
@@ -528,6 +543,73 @@ def _changed(previous: Mapping[str, Any], phase: str, errors: tuple[str, ...] | 
 
 
 def reconcile_file_settings(resource: Mapping[str, Any], kube: Kube, connect: Connect) -> Outcome:
+    """Ship a StrataFileSettings to the cluster it names, then give back the settings of any
+    cluster it shipped to before (file_settings_release.py): an empty settings.json there,
+    read back as applied, then that cluster's ConfigMap deleted, so another resource may
+    give it settings. A spec that names no cluster it can resolve gives nothing back on a
+    guess; status.releasing keeps the clusters still giving settings back."""
+    outcome = _ship_file_settings(resource, kube, connect)
+    target = outcome.status.get("cluster")
+    if target is None:
+        return outcome
+    previous = resource.get("status") or {}
+    namespace = (resource.get("metadata") or {}).get("namespace", "")
+    releases = release_clusters(file_settings_owner(resource), previous, target, kube, connect)
+    return _with_releases(outcome, [_forget(kube, namespace, r) for r in releases], previous)
+
+
+def release_file_settings(resource: Mapping[str, Any], kube: Kube, connect: Connect) -> Outcome:
+    """What deleting a StrataFileSettings waits for: every cluster it shipped settings to
+    (status.cluster and status.releasing) has applied an empty settings.json, or has
+    nothing to give back. `waiting` says what is left; the garbage collector deletes the
+    ConfigMaps once the resource is gone."""
+    previous = resource.get("status") or {}
+    releases = release_clusters(file_settings_owner(resource), previous, None, kube, connect)
+    events = [e for r in releases for e in r.events]
+    waiting = [r for r in releases if not r.done]
+    if not waiting:
+        return Outcome({}, events=events)
+    message = "; ".join(r.message for r in waiting)
+    generation = int((resource.get("metadata") or {}).get("generation") or 0)
+    status = {
+        "phase": APPLYING,
+        "releasing": [r.cluster for r in waiting],
+        "conditions": [ready_condition(previous, False, APPLYING, message, generation)],
+    }
+    return Outcome(status, events=events, waiting=message)
+
+
+def _forget(kube: Kube, namespace: str, release: Release) -> Release:
+    """A cluster whose settings were given back loses the resource's ConfigMap (its uid
+    pinned), which would keep another resource from giving it settings."""
+    if not release.done or release.config_map_uid is None:
+        return release
+    name = file_settings_config_map_name(release.cluster)
+    try:
+        kube.delete("v1", "ConfigMap", namespace, name, release.config_map_uid)
+    except DeleteError as e:
+        message = f"ConfigMap {name} could not be deleted, it is retried: {e}"
+        return Release(release.cluster, False, message, (("Warning", "SettingsReleaseFailed", message),))
+    return release
+
+
+def _with_releases(outcome: Outcome, releases: list[Release], previous: Mapping[str, Any]) -> Outcome:
+    """The target's outcome with the releases in: their events, the clusters still giving
+    settings back in status.releasing, and never Ready while one does."""
+    outcome.events.extend(e for r in releases for e in r.events)
+    waiting = [r for r in releases if not r.done]
+    status = outcome.status
+    status["releasing"] = [r.cluster for r in waiting]
+    if waiting:
+        phase = APPLYING if status["phase"] == READY else status["phase"]
+        message = "; ".join([status["conditions"][0]["message"], *(r.message for r in waiting)])
+        generation = status["observedGeneration"]
+        status["phase"] = phase
+        status["conditions"] = [ready_condition(previous, phase == READY, phase, message, generation)]
+    return outcome
+
+
+def _ship_file_settings(resource: Mapping[str, Any], kube: Kube, connect: Connect) -> Outcome:
     """Ship a StrataFileSettings as its cluster's settings.json ConfigMap, once the cluster's
     validation endpoint has accepted it, and read back what the cluster applied.
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .builders.file_settings import next_version, previous_settings
+
 # metadata.reserved_state.<ns>.version while only an error was recorded (Long.MIN_VALUE).
 NO_VERSION = -9223372036854775808
 
@@ -101,3 +103,34 @@ def read_back(expected: int, file_settings: Mapping[str, Any] | None) -> Readbac
     else:
         waiting = f"waiting for the cluster to apply settings.json version {expected} (it has {applied})"
     return Readback(APPLYING, applied, (), waiting)
+
+
+# -- giving the settings back -------------------------------------------------------------
+
+
+def release_version(config_map: Mapping[str, Any] | None, floor: int, applied: int | None) -> int:
+    """The version of the empty settings.json that gives a cluster's reserved settings back:
+    the one the ConfigMap holds when it already holds that empty state, else one above every
+    version the ConfigMap, the resource's status (`floor`) and the cluster (`applied`) have
+    seen, since the master ignores a version it has passed."""
+    version = next_version(config_map, {}, floor=floor)
+    shipped, _ = previous_settings(config_map)
+    return version if version == shipped else version_to_ship(version, applied)
+
+
+def applied_version(file_settings: Mapping[str, Any] | None) -> int | None:
+    """The version the cluster applied, None when none (metadata.reserved_state.file_settings)."""
+    return _version((file_settings or {}).get("version"))
+
+
+def read_release(expected: int, file_settings: Mapping[str, Any] | None) -> Readback:
+    """Ready once the cluster applied the empty settings.json (or a later one: whatever it
+    holds now is not this resource's), Error with the cluster's messages when it refused it,
+    ApplyingChanges until then."""
+    readback = read_back(expected, file_settings)
+    applied = readback.applied_version
+    if readback.phase == APPLYING and applied is not None and applied > expected:
+        return Readback(READY, applied, (), f"the cluster applied settings.json version {applied}")
+    if readback.phase == READY:
+        return Readback(READY, applied, (), f"the cluster applied the empty settings.json version {expected}")
+    return readback

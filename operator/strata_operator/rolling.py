@@ -23,7 +23,15 @@ The rules, each a pitfall of operators that restart too eagerly:
   and the replicas that waited may then recover onto it. The next restart waits for green.
 - Data-only nodes go first, up to `updateStrategy.maxUnavailable` at once, a batch never
   taking the last started copy of a shard; master-eligible nodes go last, one at a time,
-  the elected master last of all (one election instead of several).
+  those losing the master role after the others and the elected master last of all (one
+  election instead of several).
+- A node that comes back without the master role (its node set's roles changed) is
+  excluded from the voting configuration first, as Elastic's operator does, with the
+  scale-down's steps: one at a time, never the last master-eligible node, and its pod is
+  deleted only once the voting configuration has dropped it. Restarted as an ordinary
+  master, it would come back unable to vote and still counted in the quorum; a few such
+  restarts leave a cluster that can never elect a master again. The scale-down's clean-up
+  clears the exclusion once the node is no longer a master-eligible node of the cluster.
 - Anything that cannot be read (the cluster, its health, shard placement) means nothing is
   deleted.
 
@@ -38,7 +46,19 @@ from typing import Any
 from .builders.common import LABEL_MASTER, LABEL_NODE_SET
 from .cluster_client import ClusterClient
 from .kube import Kube
-from .scale_down import ClusterView, node_operation
+from .scale_down import (
+    DROPPING,
+    EXCLUDE,
+    LAST_MASTER,
+    OUT_OF_VOTING,
+    ClusterView,
+    dropping_message,
+    exclusion_busy,
+    exclusion_step,
+    last_master_message,
+    node_operation,
+    turn_message,
+)
 
 # Every restart marker the operator registers has a reason that starts with this and ends
 # with the pod's name: how the operator knows its own markers, and the pod of a node that is
@@ -96,7 +116,8 @@ class HealthView:
 @dataclass(frozen=True)
 class RestartAction:
     """`restart`: register a restart marker for node_id, then delete the pod (by uid);
-    `delete_shutdown`: delete the operator's restart marker of node_id."""
+    `delete_shutdown`: delete the operator's restart marker of node_id; `exclude`: exclude
+    the node from the voting configuration (it comes back without the master role)."""
 
     kind: str
     pod: str
@@ -111,6 +132,7 @@ class RollingPlan:
     problems: list[str] = field(default_factory=list)  # for the status message
     operations: list[dict[str, Any]] = field(default_factory=list)  # status.nodeOperations
     active: bool = False  # pods out of date or restarts in progress: phase ApplyingChanges
+    stalled: bool = False  # cannot go on without a person: phase Stalled
 
 
 def restart_reason(pod: str) -> str:
@@ -173,6 +195,18 @@ def read_pods(
                 )
             )
     return node_sets, out
+
+
+def rolled_out(node_set: NodeSetPods, pods: list[Pod]) -> bool:
+    """Whether every expected pod of a node set is there, ready and on its StatefulSet's
+    update revision, the controller having observed the latest spec. Read from the pods, as
+    Elastic's operator reads it: under OnDelete the StatefulSet controller never moves
+    status.currentRevision to the update revision (kubernetes/kubernetes#73492)."""
+    by_name = {p.name: p for p in pods}
+    return node_set.observed and all(
+        (pod := by_name.get(name)) is not None and pod.up_to_date and pod.ready and not pod.terminating
+        for name in node_set.expected
+    )
 
 
 def describe_explain(body: Mapping[str, Any] | None) -> str:
@@ -273,7 +307,8 @@ def plan_rolling_restart(
         return plan
 
     masters = {p.name for p in outdated if p.name in view.master_eligible or expected[p.name].master_eligible}
-    order = resumed or _restart_order(outdated, masters, view)
+    losing = {p.name for p in outdated if _loses_master_role(p.name, expected, view)}
+    order = resumed or _restart_order(outdated, masters, losing, view)
     blocker = _blocker(node_sets, pods, view, health, hold)
     if blocker is None and health.status == "yellow" and len(expected) > 1:
         order, blocker = _yellow_candidates(order, masters, view, health)
@@ -285,12 +320,17 @@ def plan_rolling_restart(
         return plan
 
     batch = order[:1] if resumed else _batch(order, masters, health, max_unavailable)
+    if batch[0].name in losing and not _out_of_voting(plan, batch[0].name, view, expected):
+        _wait_turn(plan, [p for p in outdated if p is not batch[0]])
+        return plan
     for pod in batch:
         node_id = view.nodes[pod.name]
         message = (
             f"node {pod.name}: node shutdown of type restart registered (allocation_delay "
             f"{ALLOCATION_DELAY}), pod deleted to take the new pod template"
         )
+        if pod.name in losing:
+            message += " without the master role (it left the voting configuration first)"
         if health.status == "yellow":
             message += (
                 f"; the cluster is yellow ({health.explanation}) and every shard copy on the node "
@@ -314,6 +354,38 @@ def _quorum_lost(pod: str, voters: int) -> str:
         "master (no writes, no cluster changes) until it is back; three master-eligible nodes keep a "
         "quorum through a restart"
     )
+
+
+def _loses_master_role(name: str, expected: Mapping[str, NodeSetPods], view: ClusterView) -> bool:
+    """A master-eligible node of the cluster whose node set's template no longer is."""
+    return name in view.master_eligible and not expected[name].master_eligible
+
+
+def _out_of_voting(
+    plan: RollingPlan, pod: str, view: ClusterView, expected: Mapping[str, NodeSetPods]
+) -> bool:
+    """The voting exclusion of a node that is to come back without the master role (the
+    scale-down's steps); True once the voting configuration no longer has it. Nodes of no
+    expected pod are on their way out and do not count as masters left."""
+    departing = {name for name in view.nodes if name not in expected}
+    step = exclusion_step(view, pod, departing, exclusion_busy(view, pod))
+    if step == OUT_OF_VOTING:
+        return True
+    if step == EXCLUDE:
+        message = (
+            f"node {pod} excluded from the voting configuration before it restarts without the master role"
+        )
+        plan.actions.append(RestartAction("exclude", pod, view.nodes[pod]))
+        plan.events.append(("Normal", "VotingExclusionAdded", message))
+    else:
+        message = {
+            DROPPING: f"{dropping_message(view, pod)} before it restarts without the master role",
+            LAST_MASTER: f"{last_master_message(pod)}, so it does not restart without the master role",
+        }.get(step) or f"{turn_message(pod)} before it restarts without the master role"
+        plan.problems.append(message)
+        plan.stalled = step == LAST_MASTER
+    plan.operations.append(node_operation(pod, "Exclude", message))
+    return False
 
 
 def _wait_turn(plan: RollingPlan, pods: list[Pod]) -> None:
@@ -422,11 +494,15 @@ def _yellow_candidates(
     )
 
 
-def _restart_order(pods: list[Pod], masters: set[str], view: ClusterView) -> list[Pod]:
+def _restart_order(pods: list[Pod], masters: set[str], losing: set[str], view: ClusterView) -> list[Pod]:
     """Data-only nodes first, then master-eligible ones (`masters`: as the cluster knows the
-    node now, or as its StatefulSet will make it) with the elected master last; highest
-    ordinal first within a node set."""
-    return sorted(pods, key=lambda p: (p.name in masters, p.name == view.master, p.node_set, -p.ordinal))
+    node now, or as its StatefulSet will make it), those `losing` the master role after the
+    others (a node set that takes the role over has it first), and the elected master last;
+    highest ordinal first within a node set."""
+    return sorted(
+        pods,
+        key=lambda p: (p.name in masters, p.name == view.master, p.name in losing, p.node_set, -p.ordinal),
+    )
 
 
 def _batch(order: list[Pod], masters: set[str], health: HealthView, max_unavailable: int) -> list[Pod]:
@@ -456,6 +532,8 @@ def run_restart_actions(
         if action.kind == "restart":
             client.put_shutdown(action.node_id, "restart", restart_reason(action.pod), ALLOCATION_DELAY)
             kube.delete("v1", "Pod", namespace, action.pod, action.uid)
+        elif action.kind == "exclude":
+            client.add_voting_exclusion(action.pod)
         elif action.kind == "delete_shutdown":
             client.delete_shutdown(action.node_id)
         else:

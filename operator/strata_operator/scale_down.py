@@ -10,7 +10,9 @@ below one still draining waits. Everything the planner cannot read counts as "no
 drained": a cluster that does not answer, a node that is not in the cluster, a shutdown
 it has not reported. Once the nodes are gone the operator's shutdown markers are deleted
 and the voting exclusions cleared, so nothing left behind blocks later allocation or
-elections.
+elections. The exclusion steps are shared with rolling.py, which excludes a node that is
+to come back without the master role; its exclusion is cleared here too, once the node is
+no longer a master-eligible node of the cluster.
 
 The planner is called on every reconcile and does one step per call; the next reconcile
 sees what that step changed."""
@@ -40,6 +42,7 @@ class NodeSetScale:
     statefulset: str  # pods are <statefulset>-<ordinal>
     current: int
     desired: int
+    master_eligible: bool = True  # per the pod template the spec makes
 
     def pod(self, ordinal: int) -> str:
         return f"{self.statefulset}-{ordinal}"
@@ -180,14 +183,8 @@ def plan_scale_down(
     # on its way out (terminating), or of a node set the operator does not scale.
     departing = {name for name in view.nodes if name not in staying and name not in leaving}
     ready: dict[str, bool] = {}
-    # One master-eligible node leaves at a time: no new exclusion while an excluded node is
-    # still in the cluster (the voting configuration and the quorum it needs change by one).
-    in_cluster = set(view.nodes.values())
-    excluded_present = {node_id for node_id in view.exclusions if node_id in in_cluster}
     for pod in leaving:
-        busy = bool(excluded_present - {view.nodes.get(pod)}) or any(
-            a.kind == "exclude" for a in plan.actions
-        )
+        busy = exclusion_busy(view, pod) or any(a.kind == "exclude" for a in plan.actions)
         ready[pod] = _plan_node(plan, view, pod, departing, busy)
 
     for ns in shrinking:
@@ -206,8 +203,20 @@ def plan_scale_down(
                     f"StatefulSet {ns.statefulset}: {ns.current} -> {replicas} replicas; {gone} drained",
                 )
             )
-    _clean_up(plan, view, staying, set(leaving) | departing)
+    _clean_up(plan, view, staying, set(leaving) | departing | losing_master_role(node_sets, view))
     return plan
+
+
+def losing_master_role(node_sets: list[NodeSetScale], view: ClusterView) -> set[str]:
+    """Staying nodes still master-eligible whose node set's template no longer is: each
+    keeps its voting exclusion until it is back without the master role (rolling.py)."""
+    return {
+        pod
+        for ns in node_sets
+        if not ns.master_eligible
+        for pod in ns.staying
+        if pod in view.master_eligible
+    }
 
 
 def _step(plan: ScaleDownPlan, action: Action, reason: str, message: str, operation: str) -> None:
@@ -219,7 +228,7 @@ def _step(plan: ScaleDownPlan, action: Action, reason: str, message: str, operat
 
 
 def _plan_node(
-    plan: ScaleDownPlan, view: ClusterView, pod: str, departing: set[str], exclusion_busy: bool
+    plan: ScaleDownPlan, view: ClusterView, pod: str, departing: set[str], busy: bool
 ) -> bool:
     """One leaving node's next step; True when it may go (drained, out of the voting
     configuration)."""
@@ -235,7 +244,7 @@ def _plan_node(
         return False
     may_go = True
     if pod in view.master_eligible:
-        may_go = _plan_exclusion(plan, view, pod, node_id, departing, exclusion_busy)
+        may_go = _plan_exclusion(plan, view, pod, departing, busy)
     marker = view.shutdowns.get(node_id)
     if marker is None or marker.type != REMOVE:
         _step(
@@ -262,40 +271,81 @@ def _plan_node(
     return False
 
 
-def _plan_exclusion(
-    plan: ScaleDownPlan, view: ClusterView, pod: str, node_id: str, departing: set[str], exclusion_busy: bool
-) -> bool:
-    """A master-eligible leaving node's voting exclusion; True once the voting configuration
-    no longer has it."""
+# The steps of a master-eligible node's way out of the voting configuration (exclusion_step).
+OUT_OF_VOTING = "out of voting"  # excluded, and the voting configuration no longer has it
+DROPPING = "dropping"  # excluded, still in the voting configuration
+LAST_MASTER = "last master"  # no other master-eligible node would be left: never excluded
+TURN = "turn"  # another excluded node is still in the cluster: one at a time
+EXCLUDE = "exclude"  # to be excluded now
+
+
+def exclusion_busy(view: ClusterView, node: str) -> bool:
+    """Whether another excluded node is still in the cluster: one master-eligible node leaves
+    the voting configuration at a time (it, and the quorum it needs, change by one)."""
+    in_cluster = set(view.nodes.values())
+    return any(node_id in in_cluster for node_id in view.exclusions if node_id != view.nodes.get(node))
+
+
+def exclusion_step(view: ClusterView, node: str, departing: set[str], busy: bool) -> str:
+    """The next step of a master-eligible node in the cluster that must leave the voting
+    configuration before it goes (a scale-down) or comes back without the master role (a
+    rolling change). `departing`: nodes on their way out, which do not count as masters
+    left; `busy`: another node is being excluded."""
+    node_id = view.nodes[node]
     if node_id in view.exclusions:
-        if node_id not in view.voters:
-            return True
-        message = f"node {pod} is excluded from voting; waiting for the voting configuration to drop it"
-        if view.master == pod:
-            message += " (it is the elected master, which must hand over to another master-eligible node)"
-        plan.migrating = True
-        plan.problems.append(message)
-        plan.operations.append(node_operation(pod, "Exclude", message))
-        return False
+        return DROPPING if node_id in view.voters else OUT_OF_VOTING
     others = [
         name
         for name in view.master_eligible
-        if name != pod and name not in departing and view.nodes[name] not in view.exclusions
+        if name != node and name not in departing and view.nodes[name] not in view.exclusions
     ]
     if not others:
-        plan.stalled = True
-        message = f"node {pod} is the last master-eligible node of the cluster; it is never excluded"
+        return LAST_MASTER
+    return TURN if busy else EXCLUDE
+
+
+def dropping_message(view: ClusterView, node: str) -> str:
+    message = f"node {node} is excluded from voting; waiting for the voting configuration to drop it"
+    if view.master == node:
+        message += " (it is the elected master, which must hand over to another master-eligible node)"
+    return message
+
+
+def last_master_message(node: str) -> str:
+    return f"node {node} is the last master-eligible node of the cluster; it is never excluded"
+
+
+def turn_message(node: str) -> str:
+    return f"node {node} waits for its turn to leave the voting configuration (one at a time)"
+
+
+def _plan_exclusion(
+    plan: ScaleDownPlan, view: ClusterView, pod: str, departing: set[str], busy: bool
+) -> bool:
+    """A master-eligible leaving node's voting exclusion; True once the voting configuration
+    no longer has it."""
+    step = exclusion_step(view, pod, departing, busy)
+    if step == OUT_OF_VOTING:
+        return True
+    if step == DROPPING:
+        message = dropping_message(view, pod)
+        plan.migrating = True
         plan.problems.append(message)
         plan.operations.append(node_operation(pod, "Exclude", message))
         return False
-    if exclusion_busy:
-        plan.migrating = True
-        message = f"node {pod} waits for its turn to leave the voting configuration (one at a time)"
+    if step == LAST_MASTER:
+        plan.stalled = True
+        message = last_master_message(pod)
+        plan.problems.append(message)
         plan.operations.append(node_operation(pod, "Exclude", message))
+        return False
+    if step == TURN:
+        plan.migrating = True
+        plan.operations.append(node_operation(pod, "Exclude", turn_message(pod)))
         return False
     _step(
         plan,
-        Action("exclude", pod, node_id),
+        Action("exclude", pod, view.nodes[pod]),
         "VotingExclusionAdded",
         f"node {pod} excluded from the voting configuration before it leaves",
         "Exclude",
@@ -305,7 +355,8 @@ def _plan_exclusion(
 
 def _clean_up(plan: ScaleDownPlan, view: ClusterView, staying: set[str], going: set[str]) -> None:
     """The operator's shutdown markers of nodes that left the cluster or stay after all (a
-    scale-down called off); the voting exclusions once no excluded node is on its way out."""
+    scale-down called off); the voting exclusions once no excluded node is on its way out
+    (`going`: leaving, or to come back without the master role)."""
     names = {node_id: name for name, node_id in view.nodes.items()}
     for node_id, marker in sorted(view.shutdowns.items()):
         if not marker.reason.startswith(SHUTDOWN_REASON):

@@ -268,6 +268,13 @@ def parse_file_settings(resource: Mapping[str, Any]) -> FileSettingsSpec:
     )
 
 
+def file_settings_owner(resource: Mapping[str, Any]) -> FileSettingsSpec:
+    """A StrataFileSettings as the owner of what it shipped, asking for no settings: what
+    giving its settings back ships, whatever its spec says (it may not parse any more)."""
+    name, namespace, uid, generation = _metadata(resource)
+    return FileSettingsSpec(name, namespace, uid, generation, None, None, {})
+
+
 def resolve_cluster(spec: FileSettingsSpec, clusters: list[Mapping[str, Any]]) -> str:
     """The name of the one StrataCluster of the namespace the settings are for."""
     names = sorted(

@@ -1,6 +1,7 @@
 """An in-memory store standing in for the operator's Kube interface (the API server itself is
 the emulator tests' business), with a stand-in for the StatefulSet controller: a StatefulSet's
-update revision is a hash of its pod template, and `run_statefulsets` creates the pods that
+update revision is a hash of its pod template, its current revision the first one (under
+OnDelete the real controller never moves it on), and `run_statefulsets` creates the pods that
 are missing, on that revision, and their claims from the claim templates (of the class
 "standard" when the template names none, as a default StorageClass would)."""
 
@@ -71,10 +72,12 @@ class MemoryKube:
         if obj["kind"] == "StatefulSet":
             replicas = obj["spec"]["replicas"]
             revision = f"{meta['name']}-{content_hash(obj['spec']['template'])[:10]}"
+            before = self.objects.get((obj["kind"], meta["namespace"], meta["name"]))
             stored["status"] = {
                 "replicas": replicas,
                 "readyReplicas": replicas if self.settled else 0,
-                "currentRevision": revision,
+                # OnDelete: the controller never moves currentRevision on (kubernetes#73492).
+                "currentRevision": ((before or {}).get("status") or {}).get("currentRevision", revision),
                 "updateRevision": revision,
                 "observedGeneration": 1,
             }

@@ -11,7 +11,7 @@ import pytest
 
 from strata_operator.autoscaler_reconcile import reconcile_autoscaler
 from strata_operator.cluster_client import ClusterClient
-from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
+from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings, release_file_settings
 from strata_operator.reserved_state import read_validation
 from strata_operator.spec import ALL_ROLES, storage_bytes
 from tests.support.cluster import LocalCluster
@@ -134,6 +134,39 @@ def test_a_file_the_nodes_refuse_is_read_back_as_an_error(cluster):
     wait_until(refused, timeout=30, interval=0.3)
     assert "no.such.setting" in outcome.status["errors"][0]
     assert ("Warning", "SettingsRefused") in [e[:2] for e in outcome.events]
+
+
+def test_deleted_file_settings_give_the_keys_they_reserved_back(cluster):
+    """The empty settings.json a deletion ships is one the real node applies: a setting the
+    file reserved is refused by the settings API before and accepted after."""
+    kube = MemoryKube(make_cluster())
+    connect = connect_to(cluster.nodes[1])
+    state = {"cluster_settings": {"cluster.max_voting_config_exclusions": 11}}
+    outcome = reconcile_file_settings(file_settings(state), kube, connect)
+    kubelet_sync(kube, cluster)
+
+    def applied():
+        nonlocal outcome
+        outcome = reconcile_file_settings(file_settings(state, outcome.status), kube, connect)
+        return outcome.status["phase"] == "Ready"
+
+    wait_until(applied, timeout=30, interval=0.3)
+    change = {"persistent": {"cluster.max_voting_config_exclusions": 13}}
+    with cluster.nodes[0].client(timeout=30) as c:
+        assert c.put("/_cluster/settings", json=change).status_code == 400
+
+    released = release_file_settings(file_settings(state, outcome.status), kube, connect)
+    assert released.waiting
+    kubelet_sync(kube, cluster)
+
+    def given_back():
+        nonlocal released
+        status = {**outcome.status, **released.status}  # as the status patches leave it
+        released = release_file_settings(file_settings(state, status), kube, connect)
+        return not released.waiting
+
+    wait_until(given_back, timeout=30, interval=0.3)
+    ok(cluster.nodes[0], "PUT", "/_cluster/settings", json=change)
 
 
 # -- scale-down with draining -------------------------------------------------------------
@@ -281,6 +314,55 @@ def test_a_rolling_restart_takes_one_node_at_a_time_the_master_last_and_loses_no
     health = ok(survivor, "GET", "/_cluster/health", params={"wait_for_status": "green", "timeout": "30s"})
     assert (health["status"], health["number_of_nodes"]) == ("green", 3)
     assert ok(survivor, "GET", "/logs/_count")["count"] == 60
+
+
+def test_a_node_set_losing_the_master_role_leaves_a_cluster_that_elects_a_master(tmp_path):
+    """One master-eligible node set of one node and another of two whose roles change to
+    data only: restarted as ordinary masters, the two would come back unable to vote yet
+    still in a voting configuration of three, and the cluster would never elect a master
+    again. Each is excluded from voting first; the test plays the kubelet (a deleted pod's
+    node started again as a data node)."""
+    names = ["demo-default-0", "demo-extra-0", "demo-extra-1"]
+    local = LocalCluster(tmp_path, names).start()
+
+    def connect(name, namespace):  # the HTTP Service: any node that is up
+        up = next(n for n in local.nodes if n.proc is not None and n.proc.poll() is None)
+        return ClusterClient(up.url, timeout=30)
+
+    def spec(extra_roles=None):
+        extra = {"name": "extra", "count": 2, **({"roles": extra_roles} if extra_roles else {})}
+        return make_cluster({"name": "default", "count": 1}, extra)
+
+    try:
+        kube = MemoryKube()
+        reconcile_cluster(spec(), kube, connect)
+        kube.run_statefulsets()
+        restarted = []
+
+        def step():
+            outcome = reconcile_cluster(spec(["data"]), kube, connect)
+            if len(kube.deleted) == len(restarted):
+                return len(restarted) == 2 and outcome.status["phase"] == "Ready" and outcome
+            restarted.append(kube.deleted[-1])
+            node = local.node(restarted[-1])
+            node.stop()
+            node.settings.append("node.roles=data")
+            node.start()
+            kube.run_statefulsets()
+            return False
+
+        wait_until(step, timeout=120, interval=0.5)
+        assert sorted(restarted) == ["demo-extra-0", "demo-extra-1"]
+        assert local.wait_for_nodes(3) == "demo-default-0"
+        first = local.nodes[0]
+        rows = ok(first, "GET", "/_cat/nodes", params={"format": "json", "h": "name,id", "full_id": "true"})
+        ids = {r["name"]: r["id"] for r in rows}
+        filter_path = {"filter_path": "metadata.cluster_coordination"}
+        coordination = ok(first, "GET", "/_cluster/state/metadata", params=filter_path)["metadata"]
+        assert coordination["cluster_coordination"]["last_committed_config"] == [ids["demo-default-0"]]
+        assert coordination["cluster_coordination"]["voting_config_exclusions"] == []
+    finally:
+        local.stop()
 
 
 def test_two_master_eligible_nodes_elect_a_master_within_seconds_of_either_ones_return(tmp_path):

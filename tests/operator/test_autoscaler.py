@@ -288,6 +288,25 @@ def test_a_size_already_written_another_way_is_kept_and_a_max_never_passed():
     assert scaled_node_sets(sets, [r], {hot.name: hot})[0]["resources"]["limits"]["memory"] == "95367Mi"
 
 
+def test_a_volume_larger_than_the_policys_max_is_held_at_its_size_and_said_so():
+    hot = parse_autoscaler(autoscaler(policy(storage=("10Gi", "100Gi")))).policies[0]
+    sets = hot_sets(size="200Gi")
+    r = recommend(hot, sets, required(node={"storage": 50 * GI}, total={"storage": 100 * GI}))
+    assert scaled_node_sets(sets, [r], {hot.name: hot})[0]["storage"] == {"size": "200Gi"}
+    assert r.limited == (
+        "storage per node held at the node sets' current size 200Gi, above its max 100Gi: "
+        "a volume never shrinks",
+    )
+
+
+def test_a_volume_larger_than_the_policys_max_is_not_patched_again_on_every_poll():
+    kube, api = setup(*hot_sets(size="200Gi"), capacity={
+        "hot": required(node={"storage": 50 * GI}, total={"storage": 400 * GI})})
+    outcome = reconcile_autoscaler(autoscaler(policy(storage=("10Gi", "100Gi"))), kube, api.connect)
+    assert kube.patched == []
+    assert ("Normal", "Scaled") not in [e[:2] for e in outcome.events]
+
+
 def test_a_zero_size_is_refused():
     with pytest.raises(InvalidSpec, match=r"memory\.min must be more than zero"):
         parse_autoscaler(autoscaler(policy(memory=("0", "2Gi"))))

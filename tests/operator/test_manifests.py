@@ -10,7 +10,7 @@ import pytest
 
 from strata_operator.__main__ import parse_args
 from strata_operator.autoscaler_reconcile import reconcile_autoscaler
-from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings
+from strata_operator.reconcile import reconcile_cluster, reconcile_file_settings, release_file_settings
 from strata_operator.spec import ALL_ROLES
 
 from .conftest import make_cluster
@@ -160,7 +160,17 @@ def every_request_the_operator_makes() -> set[tuple[str, str, str]]:
         "metadata": {"name": "s", "namespace": "prod", "uid": "uid-s", "generation": 1},
         "spec": {"clusterRef": {"name": "demo"}, "settings": {"cluster_settings": {}}},
     }
-    reconcile_file_settings(settings, kube, cluster.connect)
+    shipped = reconcile_file_settings(settings, kube, cluster.connect).status
+    # Moved to another cluster: the first one's settings given back, then its ConfigMap deleted;
+    # then deleted: the settings given back by the delete handler.
+    memory.objects[("StrataCluster", "prod", "other")] = make_cluster(name="other")
+    moved = {**settings, "spec": {**settings["spec"], "clusterRef": {"name": "other"}}}
+    releasing = reconcile_file_settings({**moved, "status": shipped}, kube, cluster.connect).status
+    emptied = json.loads(memory.objects[("ConfigMap", "prod", "demo-file-settings")]["data"]["settings.json"])
+    cluster.file_settings = {"version": int(emptied["metadata"]["version"]), "handlers": {}, "errors": None}
+    moved["status"] = reconcile_file_settings({**moved, "status": releasing}, kube, cluster.connect).status
+    assert ("ConfigMap", "prod", "demo-file-settings") not in memory.objects
+    release_file_settings(moved, kube, cluster.connect)
     autoscaler = {
         "metadata": {"name": "a", "namespace": "prod", "uid": "uid-a", "generation": 1},
         "spec": {"clusterRef": {"name": "demo"}, "policies": [

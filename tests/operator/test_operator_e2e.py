@@ -4,7 +4,8 @@ loopback standing in for the pods (tests/support/kube_pods.py plays the Stateful
 controller, the volume resizer, the kubelet and the HTTP Service).
 
 The tests of this module are one story, in order, on one cluster: create, file settings
-(applied, then an invalid change refused), scale down with draining, a rolling config
+(applied, then an invalid change refused; deleted, their settings given back, and made
+again), scale down with draining, a rolling config
 change on the two master-eligible nodes left, scale up, volume expansion, deletion (the
 garbage collector takes what the resource owned, the volumes stay) and the cluster made
 again on its volumes. Each test starts from where the one before left off (about 150 s in
@@ -219,6 +220,28 @@ def test_file_settings_are_applied_and_an_invalid_change_is_reported_not_shipped
     assert status["expectedVersion"] == status["appliedVersion"]
     assert world.obj("configmaps", f"{CLUSTER}-file-settings")["data"]["settings.json"] == shipped
     assert [e for e in world.events("ValidationFailed") if "no.such.setting" in e["message"]]
+
+
+def test_deleted_file_settings_give_their_settings_back_before_they_go(world):
+    """The deletion waits (kopf's finalizer) until the cluster applied an empty settings.json:
+    the settings the file reserved may be changed again. Made again, the file settings apply."""
+    path = f"{FILE_SETTINGS}/demo-settings"
+    change = {"persistent": {"cluster.max_voting_config_exclusions": 13}}
+    refused = httpx.put(world.service.url + "/_cluster/settings", json=change, timeout=30)
+    assert refused.status_code == 400, refused.text
+    world.api.delete(path).raise_for_status()
+
+    world.wait(lambda: world.api.get(path).status_code == 404, 60, "the file settings gone")
+    reserved = world.node("GET", "/_cluster/state/metadata",
+                          params={"filter_path": "metadata.reserved_state"})["metadata"]["reserved_state"]
+    assert reserved["file_settings"]["handlers"] == {}
+    assert world.events("SettingsReleased")
+    world.node("PUT", "/_cluster/settings", json=change)
+
+    good = {"action.auto_create_index": False, "cluster.max_voting_config_exclusions": 12}
+    world.api.post(FILE_SETTINGS, json=file_settings_resource(good)).raise_for_status()
+    world.wait(lambda: (world.get(path).get("status") or {}).get("phase") == "Ready", 60,
+               "the file settings made again Ready")
 
 
 def set_node_set(world: World, count: int, config: dict[str, Any] | None = None) -> None:

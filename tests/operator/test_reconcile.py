@@ -64,6 +64,35 @@ def test_an_invalid_spec_reports_invalid_and_applies_nothing():
     assert kube.applied == []
 
 
+def test_an_invalid_spec_removes_what_the_status_said_of_the_cluster_and_warns_once():
+    told = reconcile_cluster(make_cluster(), MemoryKube(), green()).status
+    resource = make_cluster({"name": "d", "count": 1, "roles": ["data"]})
+    resource["status"] = told
+    first = reconcile_cluster(resource, MemoryKube(), unreachable())
+    stale = ("health", "availableNodes", "masterNode", "nodeOperations")
+    assert {key: first.status[key] for key in stale} == dict.fromkeys(stale)  # None: removed by the patch
+    assert [e[:2] for e in first.events] == [("Warning", "Invalid")]
+    resource["status"] = first.status
+    assert reconcile_cluster(resource, MemoryKube(), unreachable()).events == []
+
+
+def test_the_master_node_is_removed_from_the_status_while_there_is_no_master():
+    cluster = FakeCluster(*(node(f"demo-default-{i}") for i in range(3)))
+    cluster.master = None
+    resource = make_cluster()
+    resource["status"] = {"masterNode": "demo-default-1"}
+    outcome = reconcile_cluster(resource, MemoryKube(), cluster.connect)
+    assert "masterNode" in outcome.status and outcome.status["masterNode"] is None
+
+
+def test_a_refused_object_warns_once():
+    first = reconcile_cluster(make_cluster(), MemoryKube(refuse="StatefulSet"), unreachable())
+    refusing = MemoryKube(refuse="StatefulSet")
+    again = reconcile_cluster({**make_cluster(), "status": first.status}, refusing, unreachable())
+    assert ("Warning", "ApplyFailed") in [e[:2] for e in first.events]
+    assert ("Warning", "ApplyFailed") not in [e[:2] for e in again.events]
+
+
 def test_a_cluster_that_has_formed_is_recorded_and_never_bootstrapped_again():
     kube = MemoryKube()
     outcome = reconcile_cluster(make_cluster(), kube, green())
@@ -129,7 +158,10 @@ def test_a_refused_object_stalls_with_the_servers_reason():
 
 
 def test_status_is_ready_when_every_pod_is_ready_on_the_current_template():
-    outcome = reconcile_cluster(make_cluster(), MemoryKube(), green())
+    kube = MemoryKube()
+    reconcile_cluster(make_cluster(), kube, green())
+    kube.run_statefulsets()
+    outcome = reconcile_cluster(make_cluster(), kube, green())
     status = outcome.status
     assert (status["phase"], status["health"], status["availableNodes"], status["masterNode"]) == (
         "Ready",
@@ -139,6 +171,19 @@ def test_status_is_ready_when_every_pod_is_ready_on_the_current_template():
     )
     assert status["conditions"][0]["status"] == "True"
     assert status["observedGeneration"] == 1
+
+
+def test_status_is_applying_changes_until_every_expected_pod_is_there():
+    kube = MemoryKube()
+    reconcile_cluster(make_cluster(), kube, green())
+    kube.run_statefulsets()
+    outcome = reconcile_cluster(make_cluster({"name": "default", "count": 4}), kube, green())
+    assert outcome.status["phase"] == "ApplyingChanges"
+    assert "waiting for StatefulSets ['demo-default']" in outcome.status["message"]
+    kube.run_statefulsets()
+    assert reconcile_cluster(make_cluster({"name": "default", "count": 4}), kube, green()).status[
+        "phase"
+    ] == "Ready"
 
 
 def test_status_is_applying_changes_while_pods_are_not_ready():

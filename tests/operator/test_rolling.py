@@ -6,6 +6,8 @@ and the reconcile driving it over a fake cluster API and an in-memory Kube."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from strata_operator.reconcile import reconcile_cluster
@@ -22,7 +24,7 @@ from strata_operator.rolling import (
     read_pods,
     restart_reason,
 )
-from strata_operator.scale_down import Shutdown, shutdown_reason
+from strata_operator.scale_down import ClusterView, Shutdown, shutdown_reason
 
 from .conftest import make_cluster
 from .fake_cluster import FakeCluster, node
@@ -144,6 +146,91 @@ def test_a_node_the_cluster_knows_as_master_eligible_goes_last_whatever_its_temp
     )
     p = plan(pod_list(["demo-data-1", "demo-data-2"]), cluster=cluster, sets=(MASTERS, data_that_was_master))
     assert restarted(p) == ["demo-data-1"]
+
+
+# -- losing the master role -------------------------------------------------------------------
+
+# The data node set was master-eligible; its roles changed to data-only (DATA's template).
+ALL_DATA_VOTERS = {f"id-demo-data-{i}" for i in range(3)}
+
+
+def was_master(exclusions=None, voters=None, **kw) -> ClusterView:
+    """The cluster before the data nodes restarted: demo-data-* still master-eligible and
+    voters (unless `voters` says otherwise)."""
+    base = view(exclusions=exclusions, **kw)
+    eligible = base.master_eligible | {f"demo-data-{i}" for i in range(3)}
+    voters = frozenset(voters if voters is not None else base.voters | ALL_DATA_VOTERS)
+    return replace(base, master_eligible=eligible, voters=voters)
+
+
+def test_a_node_losing_the_master_role_is_excluded_from_voting_before_its_restart():
+    p = plan(pod_list(["demo-data-2"]), cluster=was_master())
+    assert p.actions == [RestartAction("exclude", "demo-data-2", "id-demo-data-2")]
+    assert reasons(p) == ["VotingExclusionAdded"]
+    assert [(o["node"], o["operation"]) for o in p.operations] == [("demo-data-2", "Exclude")]
+    assert p.active
+
+
+def test_a_node_losing_the_master_role_waits_until_the_voting_configuration_dropped_it():
+    p = plan(pod_list(["demo-data-2"]), cluster=was_master(exclusions={"id-demo-data-2": "demo-data-2"}))
+    assert p.actions == []
+    assert "waiting for the voting configuration to drop it before it restarts" in p.problems[0]
+
+
+def test_a_node_out_of_the_voting_configuration_restarts_without_the_master_role():
+    voters = set(view().voters) | ALL_DATA_VOTERS - {"id-demo-data-2"}
+    cluster = was_master(exclusions={"id-demo-data-2": "demo-data-2"}, voters=voters)
+    p = plan(pod_list(["demo-data-2"]), cluster=cluster)
+    assert p.actions == [RestartAction("restart", "demo-data-2", "id-demo-data-2", "uid-demo-data-2")]
+    assert reasons(p) == ["RestartStarted"]
+    assert "without the master role" in p.events[0][2]
+
+
+def test_the_only_voter_losing_the_master_role_hands_its_vote_over_instead_of_taking_the_quorum_with_it():
+    """Two master-eligible node sets of one node each, the voter's changed to data-only: an
+    ordinary restart would leave a voting configuration of one node that cannot vote."""
+    keeps = NodeSetPods("a", "demo-a", 1, master_eligible=True, observed=True)
+    loses = NodeSetPods("b", "demo-b", 1, master_eligible=False, observed=True)
+    pods = [
+        Pod("demo-a-0", "u-a", "a", 0, up_to_date=True, ready=True, terminating=False),
+        Pod("demo-b-0", "u-b", "b", 0, up_to_date=False, ready=True, terminating=False),
+    ]
+    cluster = ClusterView(
+        nodes={"demo-a-0": "A", "demo-b-0": "B"},
+        master_eligible=frozenset({"demo-a-0", "demo-b-0"}),
+        shutdowns={},
+        exclusions={},
+        voters=frozenset({"B"}),
+        master="demo-b-0",
+    )
+    p = plan_rolling_restart([keeps, loses], pods, cluster, GREEN)
+    assert p.actions == [RestartAction("exclude", "demo-b-0", "B")]
+    assert "MasterQuorumLost" not in reasons(p)
+
+
+def test_the_last_master_eligible_node_never_loses_the_master_role_by_a_restart():
+    one = NodeSetPods("default", "demo-default", 1, master_eligible=False, observed=True)
+    p = plan(pod_list("all", masters=1, data=0), cluster=view(masters=1, data=0), sets=(one,))
+    assert p.actions == []
+    assert p.stalled
+    assert "last master-eligible node" in p.problems[0]
+
+
+def test_nodes_leave_the_voting_configuration_one_at_a_time():
+    """demo-data-2 was excluded and is still in the cluster (its restart not begun): no
+    other node is excluded meanwhile."""
+    cluster = was_master(exclusions={"id-demo-data-2": "demo-data-2"})
+    p = plan(pod_list(["demo-data-1"]), cluster=cluster)
+    assert p.actions == []
+    assert "waits for its turn to leave the voting configuration" in p.problems[0]
+
+
+def test_a_node_set_taking_the_master_role_over_restarts_before_the_one_losing_it():
+    takes_over = NodeSetPods("default", "demo-default", 3, master_eligible=True, observed=True)
+    data_nodes = frozenset({"demo-data-0", "demo-data-1", "demo-data-2"})
+    cluster = replace(view(), master_eligible=data_nodes, master="demo-data-0")
+    p = plan(pod_list("all"), cluster=cluster, sets=(takes_over, DATA))
+    assert restarted(p) == ["demo-default-2"]
 
 
 # -- one at a time ----------------------------------------------------------------------------
@@ -491,6 +578,63 @@ def test_a_config_change_restarts_every_pod_one_at_a_time_and_the_elected_master
     }
 
 
+def with_extra(roles: list[str] | None = None) -> dict:
+    extra = {"name": "extra", "count": 2, **({"roles": roles} if roles else {})}
+    return make_cluster({"name": "default", "count": 3}, extra)
+
+
+def voting_steps(cluster: FakeCluster) -> list[str]:
+    """The requests that change the voting configuration exclusions and the node shutdowns."""
+    out = []
+    for method, path, params, _ in cluster.requests:
+        if path == "/_cluster/voting_config_exclusions":
+            out.append(f"{method} exclusion {params.get('node_names', '')}".strip())
+        elif path.endswith("/shutdown") and method != "GET":
+            out.append(f"{method} marker {path.split('/')[2]}")
+    return out
+
+
+def test_a_node_set_losing_the_master_role_leaves_the_voting_configuration_node_by_node():
+    """Each node is excluded and out of the voting configuration before its pod goes, and
+    back as a data node before the next one is excluded; nothing is left behind."""
+    masters = [node(f"demo-default-{i}") for i in range(3)]
+    cluster = FakeCluster(*masters, node("demo-extra-0"), node("demo-extra-1"))
+    cluster.master = "demo-default-1"
+    kube = MemoryKube()
+    reconcile_cluster(with_extra(), kube, cluster.connect)
+    kube.run_statefulsets()
+    for _ in range(12):
+        outcome = reconcile_cluster(with_extra(["data"]), kube, cluster.connect)
+        for name in kube.run_statefulsets():  # back without the master role
+            cluster.nodes = [node(name, roles="d") if n["name"] == name else n for n in cluster.nodes]
+    assert voting_steps(cluster) == [
+        "POST exclusion demo-extra-1",
+        "PUT marker id-demo-extra-1",
+        "DELETE exclusion",
+        "DELETE marker id-demo-extra-1",
+        "POST exclusion demo-extra-0",
+        "PUT marker id-demo-extra-0",
+        "DELETE exclusion",
+        "DELETE marker id-demo-extra-0",
+    ]
+    assert kube.deleted == ["demo-extra-1", "demo-extra-0"]
+    assert sorted(cluster.voting) == [f"id-demo-default-{i}" for i in range(3)]
+    assert cluster.exclusions == [] and cluster.shutdowns == {}
+    assert outcome.status["phase"] == "Ready"
+
+
+def test_a_finished_rolling_change_is_ready_though_on_delete_never_moves_the_current_revision():
+    kube, _ = running()
+    cluster = three_nodes()
+    for _ in range(12):
+        outcome = reconcile_cluster(changed(), kube, cluster.connect)
+        kube.run_statefulsets()
+    assert kube.deleted == ["demo-default-2", "demo-default-0", "demo-default-1"]
+    status = kube.objects[("StatefulSet", "prod", "demo-default")]["status"]
+    assert status["currentRevision"] != status["updateRevision"]
+    assert (outcome.status["phase"], outcome.status["message"]) == ("Ready", "every node set is up to date")
+
+
 def test_a_yellow_cluster_whose_next_node_holds_an_only_copy_restarts_nothing_and_the_status_says_why():
     kube, _ = running()
     cluster = three_nodes()
@@ -545,6 +689,16 @@ def test_a_marker_that_cannot_be_registered_deletes_no_pod():
     assert kube.deleted == []
     assert ("Warning", "RestartStepFailed") in [e[:2] for e in outcome.events]
     assert "retried on the next check" in outcome.status["message"]
+
+
+def test_a_failed_restart_step_warns_once():
+    kube, _ = running()
+    cluster = three_nodes()
+    cluster.failing.add("/_nodes/id-demo-default-2/shutdown")
+    first = reconcile_cluster(changed(), kube, cluster.connect)
+    again = reconcile_cluster({**changed(), "status": first.status}, kube, cluster.connect)
+    assert ("Warning", "RestartStepFailed") in [e[:2] for e in first.events]
+    assert ("Warning", "RestartStepFailed") not in [e[:2] for e in again.events]
 
 
 def test_a_pod_replaced_meanwhile_is_not_deleted():

@@ -294,6 +294,20 @@ def test_markers_of_nodes_that_left_are_deleted_and_exclusions_cleared():
     assert plan.phase is None
 
 
+def test_the_exclusion_of_a_node_to_come_back_without_the_master_role_stays_until_it_has():
+    """A node set's roles changed to data-only: rolling.py excluded demo-data-2 before its
+    restart, and the exclusion is needed until the node is no longer master-eligible."""
+    no_longer_masters = NodeSetScale("data", "demo-data", 3, 3, master_eligible=False)
+    excluded = {"id-demo-data-2": "demo-data-2"}
+    still_master = view(exclusions=excluded)
+    still_master = ClusterView(
+        **{**still_master.__dict__, "master_eligible": still_master.master_eligible | {"demo-data-2"}}
+    )
+    assert plan_scale_down([MASTERS, no_longer_masters], still_master).actions == []
+    back_as_data = plan_scale_down([MASTERS, no_longer_masters], view(exclusions=excluded))
+    assert kinds(back_as_data) == [("clear_exclusions", None)]
+
+
 def test_markers_the_operator_did_not_make_are_left_alone():
     theirs = marker("demo-data-5", "COMPLETE", 0, reason="maintenance by hand")
     restart = marker("demo-data-1", "COMPLETE", 0, type="RESTART", reason="node upgrade")
@@ -397,6 +411,7 @@ def data_replicas(kube):
 def test_a_scale_down_goes_step_by_step_to_the_end():
     cluster, kube = three_and_two(), MemoryKube()
     reconcile_cluster(two_sets(3), kube, cluster.connect)
+    kube.run_statefulsets()
 
     first = reconcile_cluster(two_sets(2), kube, cluster.connect)
     assert data_replicas(kube) == 3
@@ -447,6 +462,16 @@ def test_a_failed_request_is_reported_and_nothing_shrinks():
     assert ("Warning", "ClusterRequestFailed") in [e[:2] for e in outcome.events]
 
 
+def test_a_failed_request_warns_once():
+    cluster, kube = three_and_two(), MemoryKube()
+    reconcile_cluster(two_sets(3), kube, cluster.connect)
+    cluster.failing.add("/_nodes/id-demo-data-2/shutdown")
+    first = reconcile_cluster(two_sets(2), kube, cluster.connect)
+    again = reconcile_cluster({**two_sets(2), "status": first.status}, kube, cluster.connect)
+    assert ("Warning", "ClusterRequestFailed") in [e[:2] for e in first.events]
+    assert ("Warning", "ClusterRequestFailed") not in [e[:2] for e in again.events]
+
+
 def test_a_stalled_drain_warns_once():
     cluster, kube = three_and_two(), MemoryKube()
     reconcile_cluster(two_sets(3), kube, cluster.connect)
@@ -479,6 +504,7 @@ def test_a_dropped_node_set_is_drained_then_kept_at_zero_replicas():
 def test_a_dropped_node_set_shrunk_in_this_reconcile_counts_once_in_the_status():
     cluster, kube = three_and_two(), MemoryKube()
     reconcile_cluster(two_sets(3), kube, cluster.connect)
+    kube.run_statefulsets()
     only_masters = make_cluster({"name": "default", "count": 3})
     reconcile_cluster(only_masters, kube, cluster.connect)
     for i in range(3):

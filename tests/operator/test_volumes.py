@@ -211,6 +211,15 @@ def test_a_refused_size_change_leaves_every_other_change_going_out():
     assert ("Warning", "VolumeExpansionRefused") not in [e[:2] for e in again.events]
 
 
+def test_a_failed_expansion_step_warns_once():
+    kube = running()
+    kube.undeletable.add("StatefulSet")
+    first = reconcile_cluster(sized("20Gi"), kube, green().connect)
+    again = reconcile_cluster({**sized("20Gi"), "status": first.status}, kube, green().connect)
+    assert ("Warning", "VolumeExpansionFailed") in [e[:2] for e in first.events]
+    assert ("Warning", "VolumeExpansionFailed") not in [e[:2] for e in again.events]
+
+
 def test_a_storage_class_that_cannot_be_read_grows_nothing():
     kube = running()
     kube.failing_kinds.add("StorageClass")

@@ -8,8 +8,9 @@ tests/support/kube_emulator.py, with real node processes on loopback standing in
   StorageClass when the template names none), kept when the pod goes; pods past `replicas`
   deleted; never a pod replaced by itself (OnDelete); orphaned pods of its name adopted
   (their controller ownerReference set to it, once a fresh read shows it is still the one
-  listed and not going); the StatefulSet's status (readyReplicas,
-  currentRevision, updateRevision, observedGeneration);
+  listed and not going); the StatefulSet's status (readyReplicas, updatedReplicas,
+  updateRevision, observedGeneration, and currentRevision, which under OnDelete stays the
+  first revision, as the real controller leaves it);
 - the volume resizer: a claim whose storage request grew gets that capacity in its status;
 - the kubelet: a node process per pod, started from the node set's ConfigMap (strata.yml) and
   the cluster's Secret (transport.secret), with the pod's name as node.name; its readiness
@@ -183,6 +184,10 @@ class PodRunner:
                 self.api.delete(f"/api/v1/namespaces/{ns}/pods/{pod_name}")
         current = [p for n, p in own.items() if _ordinal(n) < replicas]
         revisions = {(p["metadata"].get("labels") or {}).get(REVISION_LABEL) for p in current}
+        # The real controller moves currentRevision on only under RollingUpdate, once every
+        # replica is on the update revision; under OnDelete never (kubernetes/kubernetes#73492).
+        strategy = (sts["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate")
+        promoted = strategy == "RollingUpdate" and revisions <= {revision} and len(current) == replicas
         old_status = sts.get("status") or {}
         status = {
             "observedGeneration": sts["metadata"].get("generation", 1),
@@ -192,8 +197,7 @@ class PodRunner:
             "updatedReplicas": sum(1 for p in current
                                    if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == revision),
             "updateRevision": revision,
-            "currentRevision": revision if revisions <= {revision} and len(current) == replicas
-            else old_status.get("currentRevision", revision),
+            "currentRevision": revision if promoted else old_status.get("currentRevision", revision),
         }
         if any(old_status.get(k) != v for k, v in status.items()):
             response = self.api.patch(f"/apis/apps/v1/namespaces/{ns}/statefulsets/{name}/status",
