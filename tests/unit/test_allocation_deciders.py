@@ -788,13 +788,25 @@ def test_explain_a_started_copy_and_an_in_sync_primary_with_no_copy_left():
         )
 
 
-def test_allocate_empty_primary_on_a_restored_index_starts_the_shard_empty_not_restored():
-    a = node("a")
-    content = create(ClusterStateContent(), "logs", {}, replicas=0)  # not yet allocated
-    metadata = content.metadata.indices["logs"]
+def restoring(name: str) -> ClusterStateContent:
+    """An index being restored from a snapshot, its primaries not yet allocated."""
+    content = create(ClusterStateContent(), name, {}, replicas=0)
+    metadata = content.metadata.indices[name]
     restored = dataclasses.replace(metadata, restore_source={"repository": "r", "snapshot": "s"})
-    content = msgspec.structs.replace(content, metadata=msgspec.structs.replace(
-        content.metadata, indices={**content.metadata.indices, "logs": restored}))
     assert restored.restores(0)
-    result = run(content, cluster(a), commands.Command("allocate_empty_primary", "logs", 0, "a"))
+    return msgspec.structs.replace(content, metadata=msgspec.structs.replace(
+        content.metadata, indices={**content.metadata.indices, name: restored}))
+
+
+def test_allocate_empty_primary_on_a_restored_index_starts_the_shard_empty_not_restored():
+    result = run(restoring("logs"), cluster(node("a")),
+                 commands.Command("allocate_empty_primary", "logs", 0, "a", accept_data_loss=True))
     assert not result.content.metadata.indices["logs"].restores(0)
+
+
+def test_allocate_empty_primary_abandons_a_restore_only_with_accept_data_loss():
+    content = restoring("logs")
+    with pytest.raises(IllegalArgument, match=r"^\[allocate_empty_primary\] allocating an empty primary for "
+                       r"\[logs\]\[0\] can result in data loss. Please confirm by setting the "
+                       r"accept_data_loss parameter to true$"):
+        run(content, cluster(node("a")), commands.Command("allocate_empty_primary", "logs", 0, "a"))

@@ -294,7 +294,7 @@ def test_explain_says_rebalancing_is_throttled_at_the_concurrent_limit():
     body = explain.explain(moving, three, explain.find_shard(moving, three, "logs", started.shard, True,
                                                              None))
     assert (body["can_rebalance_cluster"], body["can_rebalance_to_other_node"],
-            body["rebalance_explanation"]) == ("no", "throttled", "rebalancing is throttled")
+            body["rebalance_explanation"]) == ("throttled", "throttled", "rebalancing is throttled")
     assert [d["decider"] for d in body["can_rebalance_cluster_decisions"]] == ["concurrent_rebalance"]
 
 

@@ -18,7 +18,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
 import orjson
 
 from ..allocation.allocator import best_node
@@ -140,8 +139,9 @@ def shard_migration(content: ClusterStateContent, nodes, marker: dict[str, Any],
             continue  # moving already, or just placed: in progress
         shard = [c for c in content.routing_table.indices[copy.index] if c.shard == copy.shard]
         index_load = dict.fromkeys(alloc.data_nodes, 0)
-        probe = msgspec.structs.replace(copy, primary=False, state="UNASSIGNED", node=None)
-        if best_node(probe, shard, alloc, index_load) is None and not _throttled(probe, shard, alloc):
+        # The started copy itself, as the reroute's drain judges it (a primary stays a primary
+        # for the enable decider, and awareness counts the move within its zone)
+        if best_node(copy, shard, alloc, index_load) is None and not _throttled(copy, shard, alloc):
             role = "primary" if copy.primary else "replica"
             return {"status": "STALLED", "shard_migrations_remaining": len(remaining),
                     "explanation": f"shard [{copy.shard}] [{role}] of index [{copy.index}] cannot move, use "

@@ -3,8 +3,10 @@ nodes to the next content (Elasticsearch's AllocationService; the balancer is ba
 
 - a copy whose node left becomes UNASSIGNED (NODE_LEFT), remembering its node and
   allocation id; a replica whose node restarted (a new ephemeral id) too;
-- a primary whose node left or restarted gives way to an in-sync started replica, which
-  becomes primary with a new primary term (ES promotes one whatever the deciders say);
+- a primary whose node left or restarted (or that failed) first takes down the copies
+  recovering from it (PRIMARY_FAILED; a move's target is dropped), then gives way to an
+  in-sync started replica, which becomes primary with a new primary term (ES promotes one
+  whatever the deciders say);
 - an unassigned primary with in-sync copies goes back only to a node holding one of them
   (its own last node first), with that allocation id and a new term: where the deciders
   say YES; while they THROTTLE it waits; when they all say NO it is forced there anyway,
@@ -76,17 +78,20 @@ def unassign(copy: ShardRouting, reason: str, details: str, now_ms: int,
         failed_attempts=failed_attempts, unassigned_at=now_ms, relocating_node=None, delayed=False)
 
 
-def _is_target(copy: ShardRouting) -> bool:
+def is_relocation_target(copy: ShardRouting) -> bool:
     return copy.relocating_node is not None and copy.state == "INITIALIZING"
 
 
 def cancel_relocation(copies: list[ShardRouting], target: ShardRouting) -> list[ShardRouting]:
-    """The target copy gone or failed: drop it, and the source serves on as before."""
+    """The target copy gone, failed or cancelled: drop it, and the source serves on as
+    before. `copies` may be the whole index's: another shard moving between the same two
+    nodes keeps its move."""
     out = []
     for c in copies:
         if c is target:
             continue
-        if c.state == "RELOCATING" and c.node == target.relocating_node and c.relocating_node == target.node:
+        if (c.state == "RELOCATING" and c.shard == target.shard and c.node == target.relocating_node
+                and c.relocating_node == target.node):
             c = msgspec.structs.replace(c, state="STARTED", relocating_node=None)
         out.append(c)
     return out
@@ -182,7 +187,7 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
             if copy.node is not None:
                 node = nodes.get(copy.node)
                 gone = node is None or copy.node_ephemeral_id != node.ephemeral_id
-                if gone and _is_target(copy):
+                if gone and is_relocation_target(copy):
                     continue  # a relocation target whose node left: the move is off
                 if node is None:
                     copy = unassign(copy, "NODE_LEFT", f"node_left [{copy.node}]", clock())
@@ -197,24 +202,23 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
         primary = copies[primary_at]
         in_sync = metadata.in_sync(shard)
         if primary.node is None or restarted_primary:
-            # An in-sync started replica takes over at once (ES promotes one), with a new term.
-            promotable = [i for i, c in enumerate(copies) if not c.primary
-                          and c.state in ("STARTED", "RELOCATING") and c.allocation_id in in_sync]
-            old = primary
             if restarted_primary:
                 # Its data is on that node, its open shard is not: it starts again from there.
-                old = unassign(old, "NODE_RESTARTING", f"node [{old.node}] restarted", clock())
+                copies[primary_at] = unassign(primary, "NODE_RESTARTING", f"node [{primary.node}] restarted",
+                                              clock())
+            # ES's failShard on a primary fails its initializing replicas first, whether a
+            # replica takes over or not: they recover from a copy that is gone.
+            copies = _fail_recoveries(copies, clock)
+            primary_at = next(i for i, c in enumerate(copies) if c.primary)
+            # An in-sync started replica takes over at once (ES promotes one), with a new term.
+            promotable = [i for i, c in enumerate(copies) if not c.primary
+                          and c.state == "STARTED" and c.allocation_id in in_sync]
             if promotable:
                 chosen = promotable[0]
-                copies[chosen] = msgspec.structs.replace(copies[chosen], primary=True, state="STARTED",
-                                                         relocating_node=None)
-                copies[primary_at] = msgspec.structs.replace(old, primary=False)
+                copies[chosen] = msgspec.structs.replace(copies[chosen], primary=True)
+                copies[primary_at] = msgspec.structs.replace(copies[primary_at], primary=False)
                 metadata = _bump_term(metadata, shard)
-                copies = _restart_recoveries(copies, clock)
             else:
-                copies[primary_at] = old
-                copies = _settle_relocations(copies)  # a restarted primary's move is off
-                primary_at = next(i for i, c in enumerate(copies) if c.primary)
                 metadata = _allocate_primary(copies, primary_at, metadata, alloc, index_load)
         primary = next(c for c in copies if c.primary)
         if primary.state in ("STARTED", "RELOCATING"):
@@ -232,18 +236,19 @@ def _reroute_shard(copies: list[ShardRouting], metadata: IndexMetadata, alloc: A
     return copies, metadata
 
 
-def _restart_recoveries(copies: list[ShardRouting], clock: Clock) -> list[ShardRouting]:
-    """A new primary: copies recovering from the old one (replicas and relocation targets)
-    start over from it, or one could be marked in sync without the new primary ever
-    having sent it a write (ES fails them on promotion)."""
+def _fail_recoveries(copies: list[ShardRouting], clock: Clock) -> list[ShardRouting]:
+    """The primary gone: copies recovering from it (replicas and relocation targets) fail
+    (PRIMARY_FAILED), or one could be marked in sync without any primary ever having sent
+    it a write, or share a node with a primary forced onto stale data. A move's target is
+    dropped and its source serves on; the others start over once a primary is active."""
     out = []
     for c in copies:
-        if _is_target(c):
-            continue  # dropped; its source, if any, serves on
+        if is_relocation_target(c):
+            continue
         if c.state == "RELOCATING":
             c = msgspec.structs.replace(c, state="STARTED", relocating_node=None)
         elif c.state == "INITIALIZING" and not c.primary:
-            c = unassign(c, "PRIMARY_FAILED", "primary changed while the copy was recovering", clock(),
+            c = unassign(c, "PRIMARY_FAILED", "primary failed while replica initializing", clock(),
                          c.failed_attempts)
         out.append(c)
     return out
@@ -254,10 +259,10 @@ def _settle_relocations(copies: list[ShardRouting]) -> list[ShardRouting]:
     a primary that left, or would make one copy too many), and a source whose target is
     gone serves on as a plain started copy."""
     sources = {(c.node, c.relocating_node) for c in copies if c.state == "RELOCATING"}
-    targets = {(c.relocating_node, c.node) for c in copies if _is_target(c)}
+    targets = {(c.relocating_node, c.node) for c in copies if is_relocation_target(c)}
     out = []
     for c in copies:
-        if _is_target(c) and (c.relocating_node, c.node) not in sources:
+        if is_relocation_target(c) and (c.relocating_node, c.node) not in sources:
             continue
         if c.state == "RELOCATING" and (c.node, c.relocating_node) not in targets:
             c = msgspec.structs.replace(c, state="STARTED", relocating_node=None)
@@ -355,8 +360,9 @@ def _drain(copies: list[ShardRouting], alloc: Allocation, index_load: dict[str, 
         kind, _ = can_remain(copy, alloc.data_nodes[copy.node], copies, alloc)
         if kind != NO:
             continue
-        target = best_node(msgspec.structs.replace(copy, primary=False, state="UNASSIGNED", node=None),
-                           copies, alloc, index_load)
+        # The deciders judge the started copy itself, as ES's moveShards does: a moving
+        # primary is a primary to `enable`, and awareness counts it out of its own zone.
+        target = best_node(copy, copies, alloc, index_load)
         if target is None:
             continue
         relocate(copies, i, alloc.data_nodes[target].node)
@@ -368,17 +374,18 @@ def _drain(copies: list[ShardRouting], alloc: Allocation, index_load: dict[str, 
 
 def best_node(copy: ShardRouting, shard: list[ShardRouting], alloc: Allocation,
               index_load: dict[str, int]) -> str | None:
-    """ES's BalancedShardsAllocator for an unassigned copy: the node of least weight
-    (balancer.py) among those the deciders do not refuse, a YES preferred at equal weight;
-    None when that node is throttled or every node refuses."""
+    """ES's BalancedShardsAllocator for an unassigned copy, or a started one that must move:
+    the node of least weight (balancer.py) among those the deciders do not refuse, a YES
+    preferred at equal weight; None when that node is throttled or every node refuses."""
     load = alloc.load
     s = alloc.settings
     # What the deciders would answer on every node, found cheaply first (a reroute runs on
     # every state, and many copies may wait while recoveries are throttled): same_shard
-    # refuses the nodes holding a copy, throttling the nodes at their limits.
+    # refuses the nodes holding a copy, throttling the nodes at their limits (a primary
+    # opens from a store only when unassigned; a moving one recovers from itself, a peer).
     holding = {c.node for c in shard if c.node is not None}
     candidates = [n for n in alloc.data_nodes if n not in holding]
-    if copy.primary:
+    if copy.primary and copy.state == "UNASSIGNED":
         if all(alloc.initializing_primaries[n] >= s.initial_primaries for n in candidates):
             return None
     else:
@@ -515,7 +522,7 @@ def shard_failed(content: ClusterStateContent, index: str, shard: int, allocatio
     found = False
     for copy in copies:
         if copy.shard == shard and copy.allocation_id == allocation_id and copy.node is not None:
-            if _is_target(copy):  # a relocation that failed: the source serves on
+            if is_relocation_target(copy):  # a relocation that failed: the source serves on
                 routing = dict(content.routing_table.indices)
                 routing[index] = tuple(cancel_relocation(list(copies), copy))
                 return msgspec.structs.replace(

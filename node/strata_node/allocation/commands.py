@@ -6,11 +6,13 @@ command runs with every decider's answer kept and `enable` ignored, then the usu
 - allocate_replica: an unassigned replica of a shard whose primary is assigned, onto a
   node the deciders do not refuse;
 - allocate_empty_primary: an unassigned primary started empty on a node, ignoring the
-  deciders; `accept_data_loss` when the shard has held data (its in-sync copies are lost);
+  deciders; `accept_data_loss` when the shard has held data (its in-sync copies are lost)
+  or is being restored (its snapshot's data is);
   the node's folder of the shard is emptied first (`wipes`);
 - allocate_stale_primary: an unassigned primary opened from the (stale) data a node holds,
   ignoring the deciders, with `accept_data_loss`;
 - cancel: a replica (any primary with `allow_primary`) unassigned again, REROUTE_CANCELLED;
+  a relocation's target is dropped instead, its source serving on;
 - move: checked as ES checks it (nodes, a started copy, the deciders on the target), but
   a move the deciders allow starts a relocation.
 
@@ -30,7 +32,7 @@ from ..cluster.state import FORCED_ALLOCATION_ID, ClusterStateContent, RoutingTa
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
 from ..common.ids import random_base64_uuid
 from ..common.units import INT_MAX, INT_MIN
-from .allocator import Clock, initialize, relocate, reroute, unassign
+from .allocator import Clock, cancel_relocation, initialize, is_relocation_target, relocate, reroute, unassign
 from .cluster_info import EMPTY, ClusterInfo
 from .deciders import NO, YES, Allocation, Decision, decide
 from .explain import resolve_node, shard_copies
@@ -239,6 +241,12 @@ def _with_routing(content: ClusterStateContent, routing: dict[str, tuple[ShardRo
     return msgspec.structs.replace(content, routing_table=table)
 
 
+def _cancel_relocation(content: ClusterStateContent, target: ShardRouting) -> ClusterStateContent:
+    routing = dict(content.routing_table.indices)
+    routing[target.index] = tuple(cancel_relocation(list(routing[target.index]), target))
+    return _with_routing(content, routing)
+
+
 def _target(alloc: Allocation, command: Command, label: str) -> DiscoveryNode:
     """The command's node, which must hold data (explainOrThrowMissingRoutingNode)."""
     try:
@@ -300,7 +308,9 @@ def _allocate_empty_primary(content, alloc, command, clock, wipes, checks, store
     node, primary = _unassigned_primary(content, alloc, command, label)
     metadata = content.metadata.indices[command.index]
     had_data = bool(metadata.in_sync(command.shard))
-    if had_data and not command.accept_data_loss:
+    # ES refuses any recovery source but an empty store without the flag: a shard being
+    # restored loses its snapshot's data too, though nothing of it is in sync yet.
+    if (had_data or metadata.restores(command.shard)) and not command.accept_data_loss:
         raise Rejected(label, _data_loss(command), command.name)
     if primary.unassigned_reason != "FORCED_EMPTY_PRIMARY":
         primary = msgspec.structs.replace(
@@ -349,8 +359,12 @@ def _cancel(content, alloc, command, clock, wipes, checks, stores):
     if copy.primary and not command.allow_primary:
         raise Rejected(label, f"can't cancel {command.shard} on node {describe_node(node)}, shard is primary "
                        f"and {copy.state.lower()}", "cancel_allocation")
-    cancelled = unassign(copy, "REROUTE_CANCELLED", None, clock())  # type: ignore[arg-type]
-    content = _replace(content, copy, cancelled)
+    if is_relocation_target(copy):
+        # ES's failShard on a move's target: the target goes and its source serves on; left
+        # unassigned it would be one copy too many once the reroute placed it.
+        content = _cancel_relocation(content, copy)
+    else:
+        content = _replace(content, copy, unassign(copy, "REROUTE_CANCELLED", None, clock()))  # type: ignore[arg-type]
     return content, [Decision(YES, label, f"shard {command.shard} on node {describe_node(node)} can be "
                               "cancelled")]
 

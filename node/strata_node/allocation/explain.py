@@ -190,11 +190,19 @@ def explain(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], co
         out.update(decision)
     elif copy.state == "STARTED" and copy.node in alloc.data_nodes:
         out.update(_started(copy, copies, alloc, model))
+    elif copy.state == "RELOCATING":
+        source, target = _name(nodes, copy.node), _name(nodes, copy.relocating_node)
+        out["explanation"] = (f"the shard is in the process of relocating from node [{source}] to node "
+                              f"[{target}], wait until relocation has completed")
     else:
-        name = nodes[copy.node].name if copy.node in nodes else copy.node
+        name = _name(nodes, copy.node)
         out["explanation"] = (f"the shard is in the process of initializing on node [{name}], wait until "
                               "initialization has completed")
     return out
+
+
+def _name(nodes: Mapping[str, DiscoveryNode], node_id: str | None) -> str | None:
+    return nodes[node_id].name if node_id in nodes else node_id
 
 
 def _unassigned(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation, model: Model,
@@ -296,43 +304,60 @@ def _started(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation,
         elif decision != "no" and (best is None or ORDER[decision] < best[0]):
             best = (ORDER[decision], n, decision)
         results.append(_node_result(alloc.data_nodes[n], decision, decisions, ranking=ranking[n]))
-    out: dict[str, Any] = {}
     if kind == NO:
-        out["can_remain_on_current_node"] = "no"
-        out["can_remain_decisions"] = [d.as_json() for d in remain if d.type == NO or alloc.include_yes]
-        if best is None:
-            out["can_move_to_other_node"] = "no"
-            out["move_explanation"] = ("cannot move shard to another node, even though it is not allowed to "
-                                       "remain on its current node")
-        else:
-            out["can_move_to_other_node"] = best[2]
-            out["move_explanation"] = (
-                "shard cannot remain on this node and is force-moved to another node" if best[2] == "yes"
-                else "shard cannot remain on this node but is throttled on moving to another node")
-            out["target_node"] = node_json(alloc.data_nodes[best[1]].node, True)
+        target, out = _force_move(remain, best, alloc)
     else:
-        out["can_remain_on_current_node"] = "yes"
-        cluster_kind, cluster_decisions = can_rebalance(copy, copies, alloc)
-        out["can_rebalance_cluster"] = "yes" if cluster_kind == YES else "no"
-        if cluster_decisions:
-            out["can_rebalance_cluster_decisions"] = [d.as_json() for d in cluster_decisions]
-        if cluster_kind == NO:
-            out["can_rebalance_to_other_node"] = "no"
-            out["rebalance_explanation"] = "rebalancing is not allowed" + (
-                ", even though there is at least one node on which the shard can be allocated"
-                if any_yes else "")
-        elif cluster_kind == THROTTLE:
-            out["can_rebalance_to_other_node"] = "throttled"
-            out["rebalance_explanation"] = "rebalancing is throttled"
-        elif best is None:
-            out["can_rebalance_to_other_node"] = "no"
-            out["rebalance_explanation"] = ("cannot rebalance as no target node exists that can both "
-                                            "allocate this shard and improve the cluster balance")
-        else:
-            out["can_rebalance_to_other_node"] = best[2]
-            out["rebalance_explanation"] = ("can rebalance shard" if best[2] == "yes"
-                                            else "shard rebalancing throttled")
-            out["target_node"] = node_json(alloc.data_nodes[best[1]].node, True)
+        target, out = _rebalance(copy, copies, alloc, best, any_yes)
+    if target is not None:  # MoveDecision.toXContent: the target node first
+        out = {"target_node": node_json(alloc.data_nodes[target].node, True), **out}
     if results:
         out["node_allocation_decisions"] = _sorted(results)
     return out
+
+
+def _force_move(remain: list[Decision], best: tuple[int, str, str] | None,
+                alloc: Allocation) -> tuple[str | None, dict[str, Any]]:
+    """A copy that may not remain: ES's forceMove() is yes only when a node takes it now, and
+    only then is there a target; a throttled move says so in its explanation alone."""
+    target = best[1] if best is not None and best[2] == "yes" else None
+    out: dict[str, Any] = {
+        "can_remain_on_current_node": "no",
+        "can_remain_decisions": [d.as_json() for d in remain if d.type == NO or alloc.include_yes],
+        "can_move_to_other_node": "no" if target is None else "yes"}
+    if best is None:
+        out["move_explanation"] = ("cannot move shard to another node, even though it is not allowed to "
+                                   "remain on its current node")
+    elif target is not None:
+        out["move_explanation"] = "shard cannot remain on this node and is force-moved to another node"
+    else:
+        out["move_explanation"] = ("shard cannot remain on this node but is throttled on moving to another "
+                                   "node")
+    return target, out
+
+
+def _rebalance(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation,
+               best: tuple[int, str, str] | None, any_yes: bool) -> tuple[str | None, dict[str, Any]]:
+    """A copy that may remain: the rebalance deciders' answer (`throttled` when one
+    throttles, their decisions shown unless it is yes) and the node that would take it."""
+    cluster_kind, cluster_decisions = can_rebalance(copy, copies, alloc)
+    out: dict[str, Any] = {"can_remain_on_current_node": "yes",
+                           "can_rebalance_cluster": _NODE_DECISION[cluster_kind]}
+    if cluster_kind != YES and cluster_decisions:
+        out["can_rebalance_cluster_decisions"] = [d.as_json() for d in cluster_decisions]
+    if cluster_kind == NO:
+        out["can_rebalance_to_other_node"] = "no"
+        out["rebalance_explanation"] = "rebalancing is not allowed" + (
+            ", even though there is at least one node on which the shard can be allocated" if any_yes else "")
+    elif cluster_kind == THROTTLE:
+        out["can_rebalance_to_other_node"] = "throttled"
+        out["rebalance_explanation"] = "rebalancing is throttled"
+    elif best is None:
+        out["can_rebalance_to_other_node"] = "no"
+        out["rebalance_explanation"] = ("cannot rebalance as no target node exists that can both allocate "
+                                        "this shard and improve the cluster balance")
+    else:
+        out["can_rebalance_to_other_node"] = best[2]
+        out["rebalance_explanation"] = ("can rebalance shard" if best[2] == "yes"
+                                        else "shard rebalancing throttled")
+        return best[1], out
+    return None, out
