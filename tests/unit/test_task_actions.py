@@ -6,11 +6,9 @@ import asyncio
 import contextlib
 
 import pytest
-import uvicorn
 
 from strata_node.cluster.coordination.cluster_state import ClusterState
 from strata_node.common.errors import TaskCancelled
-from strata_node.common.net import bind
 from strata_node.tasks.actions import (
     CANCEL_NODE,
     LIST_NODE,
@@ -24,6 +22,8 @@ from strata_node.tasks.task import TaskId, TimedOut
 from strata_node.transport import context
 from strata_node.transport.service import TransportService
 from strata_node.transport.wire import Empty
+
+from .test_transport_service import served
 
 SEARCH = "indices:data/read/search"
 QUERY_PHASE = "indices:data/read/search[phase/query]"
@@ -159,17 +159,10 @@ def test_bans_placed_by_a_node_that_left_the_cluster_are_dropped():
 @contextlib.asynccontextmanager
 async def serving(transport: TransportService):
     """`transport` on a loopback port of its own, for the block; yields its address."""
-    sock = bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(transport.app(), log_level="warning", access_log=False,
-                                           lifespan="off"))
-    running = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
     try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
+        async with served(transport.app()) as address:
+            yield address
     finally:
-        server.should_exit = True
-        await running
         await transport.close()
 
 
