@@ -33,7 +33,6 @@ from ..index.mapping.errors import MalformedValue
 from ..index.mapping.numbers import (
     UNSIGNED,
     UNSIGNED_SHIFT,
-    is_java_double,
     java_round,
     parse_java_double,
     parse_unsigned,
@@ -524,9 +523,7 @@ def _after_long(kv: KeyValues, value: Any) -> int:
     whole = java_long(text)
     if whole is not None:
         return whole
-    if not is_java_double(text):
-        raise ValueError(text)
-    return java_round(math.floor(parse_java_double(text)))
+    return java_round(math.floor(parse_java_double(text)))  # not a double: MalformedValue
 
 
 def after_mask(keys: list[KeyValues], after: Sequence[Any]) -> np.ndarray:
