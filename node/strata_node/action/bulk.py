@@ -545,11 +545,11 @@ class BulkAction:
                     if replicated.failures:
                         shards["failures"] = replicated.failures
                 forced = await self._apply_refresh_policy(service, shard, options.refresh)
+            except RetryOnPrimary:
+                # This primary was superseded and failed itself: the coordinating step sends
+                # the whole request again, as a retry, to the new primary.
+                raise
             except StrataError as e:
-                if isinstance(e, RetryOnPrimary):
-                    # This primary was superseded and failed itself: the coordinating step
-                    # sends the whole request again, as a retry, to the new primary.
-                    raise
                 for j in range(len(items)):
                     if results[j] is None or results[j].error is None:
                         results[j] = self._failure(items[j], e)

@@ -331,7 +331,7 @@ def _with_replicas(copies: tuple[ShardRouting, ...], shards: int, replicas: int)
         primaries = [c for c in mine if c.primary]
         # A relocation target is no copy of its own (it takes its source's place): it is not
         # counted, and stays exactly while its source does.
-        targets = [c for c in mine if not c.primary and c.state == "INITIALIZING" and c.relocating_node]
+        targets = [c for c in mine if allocator.is_relocation_target(c)]
         replica_copies = [c for c in mine if not c.primary and c not in targets]
         kept = sorted(replica_copies, key=lambda c: order[c.state], reverse=True)[:replicas]
         out.extend(primaries)

@@ -82,6 +82,14 @@ def is_relocation_target(copy: ShardRouting) -> bool:
     return copy.relocating_node is not None and copy.state == "INITIALIZING"
 
 
+def relocation_cancelled(content: ClusterStateContent, target: ShardRouting) -> ClusterStateContent:
+    """`cancel_relocation` applied to the content's routing table (a new version of it)."""
+    routing = dict(content.routing_table.indices)
+    routing[target.index] = tuple(cancel_relocation(list(routing[target.index]), target))
+    table = RoutingTable(content.routing_table.version + 1, routing)
+    return msgspec.structs.replace(content, routing_table=table)
+
+
 def cancel_relocation(copies: list[ShardRouting], target: ShardRouting) -> list[ShardRouting]:
     """The target copy gone, failed or cancelled: drop it, and the source serves on as
     before. `copies` may be the whole index's: another shard moving between the same two
@@ -523,10 +531,7 @@ def shard_failed(content: ClusterStateContent, index: str, shard: int, allocatio
     for copy in copies:
         if copy.shard == shard and copy.allocation_id == allocation_id and copy.node is not None:
             if is_relocation_target(copy):  # a relocation that failed: the source serves on
-                routing = dict(content.routing_table.indices)
-                routing[index] = tuple(cancel_relocation(list(copies), copy))
-                return msgspec.structs.replace(
-                    content, routing_table=RoutingTable(content.routing_table.version + 1, routing))
+                return relocation_cancelled(content, copy)
             found = True
             copy = unassign(copy, "ALLOCATION_FAILED", f"failed shard on node [{copy.node}]: {reason}",
                             Clock(now_ms)(), copy.failed_attempts + 1)

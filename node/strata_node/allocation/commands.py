@@ -32,7 +32,15 @@ from ..cluster.state import FORCED_ALLOCATION_ID, ClusterStateContent, RoutingTa
 from ..common.errors import IllegalArgument, ParseError, StrataError, XContentParseError
 from ..common.ids import random_base64_uuid
 from ..common.units import INT_MAX, INT_MIN
-from .allocator import Clock, cancel_relocation, initialize, is_relocation_target, relocate, reroute, unassign
+from .allocator import (
+    Clock,
+    initialize,
+    is_relocation_target,
+    relocate,
+    relocation_cancelled,
+    reroute,
+    unassign,
+)
 from .cluster_info import EMPTY, ClusterInfo
 from .deciders import NO, YES, Allocation, Decision, decide
 from .explain import resolve_node, shard_copies
@@ -241,12 +249,6 @@ def _with_routing(content: ClusterStateContent, routing: dict[str, tuple[ShardRo
     return msgspec.structs.replace(content, routing_table=table)
 
 
-def _cancel_relocation(content: ClusterStateContent, target: ShardRouting) -> ClusterStateContent:
-    routing = dict(content.routing_table.indices)
-    routing[target.index] = tuple(cancel_relocation(list(routing[target.index]), target))
-    return _with_routing(content, routing)
-
-
 def _target(alloc: Allocation, command: Command, label: str) -> DiscoveryNode:
     """The command's node, which must hold data (explainOrThrowMissingRoutingNode)."""
     try:
@@ -362,7 +364,7 @@ def _cancel(content, alloc, command, clock, wipes, checks, stores):
     if is_relocation_target(copy):
         # ES's failShard on a move's target: the target goes and its source serves on; left
         # unassigned it would be one copy too many once the reroute placed it.
-        content = _cancel_relocation(content, copy)
+        content = relocation_cancelled(content, copy)
     else:
         content = _replace(content, copy, unassign(copy, "REROUTE_CANCELLED", None, clock()))  # type: ignore[arg-type]
     return content, [Decision(YES, label, f"shard {command.shard} on node {describe_node(node)} can be "

@@ -497,8 +497,7 @@ class Engine:
                 raise self._conflict(req.id, f"required seqNo [{req.if_seq_no}], primary term "
                                              f"[{req.if_primary_term}]. current document has seqNo "
                                              f"[{live.seq_no}] and primary term [{live.primary_term}]")
-        if isinstance(req, IndexOp) and req.create and live is not None and not req.auto_generated_id:
-            # (a generated id found live is this request's own first attempt, never a conflict)
+        if isinstance(req, IndexOp) and req.create and live is not None:
             raise self._conflict(req.id, f"document already exists (current version [{live.version}])")
         if req.version_type in ("external", "external_gte"):
             if current is not None:
@@ -684,18 +683,17 @@ class Engine:
             current = staged.get(req.id)
             if current is None:
                 current = self._version(req.id)
+            # A retried generated id carries no constraints: a copy its first attempt wrote is
+            # replaced as if it were not there (ES's overrideExistingAsIfNotThere), version 1.
+            retried_id = req.__class__ is IndexOp and req.auto_generated_id
             try:
-                version = self._check(req, current)
+                version = 1 if retried_id else self._check(req, current)
             except StrataError as e:
                 failed.append(i)
                 on_item(i, e)
                 continue
             seq_no += 1
             was_live = current is not None and not current.deleted
-            if req.__class__ is IndexOp and req.auto_generated_id:
-                # A retry of a generated id whose first attempt was written: it replaces that
-                # copy as if it were not there (ES's overrideExistingAsIfNotThere), version 1.
-                version = 1
             if current is not None:
                 put(PRIOR + SEQ.pack(seq_no), current.encode())  # what a rollback restores
             if was_live:
@@ -704,7 +702,7 @@ class Engine:
                 op = Operation(ops.INDEX, seq_no, term, version, req.id, req.source, req.routing)
                 if writer is not None and req.indexed is not None:
                     writer.add(seq_no, req.indexed)
-                result = "updated" if was_live and not req.auto_generated_id else "created"
+                result = "updated" if was_live and not retried_id else "created"
                 count_delta += 0 if was_live else 1
             else:
                 op = Operation(ops.DELETE, seq_no, term, version, req.id, None, req.routing)

@@ -117,23 +117,21 @@ class RetentionLeaseSync:
         await engine.prune_history(executor)
 
     async def _send(self, service, shard, leases: RetentionLeases) -> None:
-        routing = self.node.coordination.content.routing_table.indices.get(service.name, ())
-        nodes = {c.allocation_id: c.node for c in routing
-                 if c.shard == shard.ref.shard and c.node is not None}
-        tracker = shard.tracker
+        tracker = shard.tracker  # its copies and their nodes, as writes reach them (replica.send)
         request = RetentionLeaseSyncRequest(index=service.name, index_uuid=service.metadata.uuid,
                                             shard=shard.ref.shard, primary_term=shard.engine.primary_term,
                                             leases=leases, global_checkpoint=tracker.global_checkpoint)
 
-        async def send(allocation_id: str) -> None:
+        async def send(allocation_id: str, node_id: str) -> None:
             try:
                 await self.node.transport.execute(SYNC_ACTION, request, timeout=SYNC_TIMEOUT,
-                                                  address=self.node.shard_router.address(nodes[allocation_id]))
+                                                  address=self.node.shard_router.address(node_id))
                 tracker.update_global_checkpoint_on_copy(allocation_id, request.global_checkpoint)
             except StrataError as e:  # a background sync: the next one tries again (as ES's)
-                log.info("%s retention lease sync to [%s] failed: %s", shard.ref, nodes[allocation_id], e)
+                log.info("%s retention lease sync to [%s] failed: %s", shard.ref, node_id, e)
 
-        await asyncio.gather(*(send(aid) for aid in tracker.replication_targets() if aid in nodes))
+        targets = [(aid, tracker.node_of(aid)) for aid in tracker.replication_targets()]
+        await asyncio.gather(*(send(aid, node_id) for aid, node_id in targets if node_id is not None))
 
     async def _on_sync(self, request: RetentionLeaseSyncRequest, task: Task) -> Empty:
         shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
