@@ -122,6 +122,18 @@ def test_cancelling_a_parent_ends_its_children_on_the_other_nodes(cluster):
             assert sleep_tasks(oc, nodes="_local") == {}
 
 
+def test_a_cancellation_that_waits_for_completion_answers_once_the_task_has_ended(cluster):
+    a, b, c = cluster
+    start_sleep(a, [c.transport_address], opaque="cancel-and-wait")
+    with a.client() as client_a, b.client() as client_b:
+        parent = sleep_parent(once_running(client_a, "cancel-and-wait", 2))
+        cancelled = client_b.post(f"/_tasks/{parent}/_cancel", params=WAITED)
+        assert cancelled.status_code == 200, cancelled.text
+        assert parent in {tid for n in cancelled.json()["nodes"].values() for tid in n["tasks"]}
+        assert parent not in tasks_of(client_a, "cancel-and-wait")  # ended before the answer
+        wait_for(lambda: not tasks_of(client_a, "cancel-and-wait"))
+
+
 def test_cancelling_by_action_cancels_matching_tasks(cluster):
     a, b, _ = cluster
     start_sleep(a, [b.transport_address], opaque="by-action")

@@ -89,6 +89,31 @@ def test_cancelling_a_parent_and_its_child_together_lists_both():
     asyncio.run(go())
 
 
+def test_a_waiting_cancellation_answers_once_the_cancelled_tasks_have_ended():
+    async def go():
+        tasks, transport, _ = node()
+        search = tasks.register(SEARCH, cancellable=True)
+        waited = CancelTasks(filter=TaskFilter(actions=[SEARCH]), wait_for_completion=True, timeout=10.0)
+        cancelling = asyncio.ensure_future(transport.execute(CANCEL_NODE, waited))
+        assert await still_waiting(cancelling)
+        assert search.cancelled
+        tasks.unregister(search)
+        answer = await asyncio.wait_for(cancelling, 5.0)
+        assert ids(answer) == [str(search.id)] and answer.tasks[0]["cancelled"]
+    asyncio.run(go())
+
+
+def test_a_waiting_cancellation_that_runs_out_of_time_names_a_task_still_running():
+    async def go():
+        tasks, transport, _ = node()
+        search = tasks.register(SEARCH, cancellable=True)
+        waited = CancelTasks(filter=TaskFilter(actions=[SEARCH]), wait_for_completion=True, timeout=0.1)
+        named = rf"Timed out waiting for the cancelled task \[{search.id}\] to end"
+        with pytest.raises(TimedOut, match=named):
+            await transport.execute(CANCEL_NODE, waited)
+    asyncio.run(go())
+
+
 # -- listing with wait_for_completion ------------------------------------------------------------------
 
 

@@ -339,7 +339,7 @@ class PersistentTasksService:
         allocation (once it does not, the task was removed or moved: nothing to say)."""
         request = CompletionPersistentTaskRequest(task_id=task_id, allocation_id=allocation_id,
                                                   failure=failure)
-        with context.bound(context.RequestContext({}, None)):  # not a child of the ended task
+        with context.unparented(headers={}):  # not a child of the ended task
             while not self.node.closing.is_set() and self._current(task_id, allocation_id):
                 try:
                     await self._execute(COMPLETION, request, REPORT_MASTER_TIMEOUT)

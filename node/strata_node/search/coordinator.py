@@ -351,7 +351,7 @@ class SearchCoordinator:
 
         async def send() -> None:
             try:
-                with context.bound(context.RequestContext(context.current().headers, None)):
+                with context.unparented():
                     await self.node.transport.execute(FREE_CONTEXT, FreeContextRequest(context_id=context_id),
                                                       address=self.router.address(node_id), timeout=30.0)
             except StrataError as e:

@@ -15,10 +15,10 @@ some primary has no in-sync copy yet (IndexMetadata.restores).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..cluster.state import ClusterStateContent, with_custom
+from ..cluster.state import ClusterStateContent, ShardRouting, with_custom
 from ..common.errors import StrataError
 from ..index.metadata import IndexMetadata
 
@@ -83,22 +83,31 @@ def in_use(content: ClusterStateContent, repository: str) -> bool:
     """The repository takes a snapshot, deletes some, or a restore still reads from it
     (RepositoriesService.isRepositoryInUse): it may be neither changed nor removed."""
     return takes_or_deletes(content, repository) or \
-        bool(restoring(content, lambda source: source.get("repository") == repository))
+        any(_restoring(content, lambda source: source.get("repository") == repository))
 
 
 def restoring(content: ClusterStateContent, of_source: Callable[[dict[str, Any]], bool]) -> list[str]:
     """The indices a restore whose source `of_source` accepts still copies into (ES's
     RestoreInProgress entries): some primary has no in-sync copy yet and has not given up
     after `index.allocation.max_retries` failed attempts."""
-    return [m.name for m in content.metadata.indices.values()
-            if m.restore_source is not None and of_source(m.restore_source) and _still_restoring(content, m)]
+    return list(_restoring(content, of_source))
+
+
+def _restoring(content: ClusterStateContent, of_source: Callable[[dict[str, Any]], bool]) -> Iterator[str]:
+    return (m.name for m in content.metadata.indices.values()
+            if m.restore_source is not None and of_source(m.restore_source) and _still_restoring(content, m))
 
 
 def _still_restoring(content: ClusterStateContent, metadata: IndexMetadata) -> bool:
     retries = metadata.setting("index.allocation.max_retries")
-    given_up = {c.shard for c in content.routing_table.indices.get(metadata.name, ())
-                if c.primary and c.state == "UNASSIGNED" and c.failed_attempts >= retries}
+    given_up = {c.shard for c in content.routing_table.indices.get(metadata.name, ()) if gave_up(c, retries)}
     return any(metadata.restores(n) and n not in given_up for n in range(metadata.number_of_shards))
+
+
+def gave_up(copy: ShardRouting, max_retries: int) -> bool:
+    """A primary left unassigned after `index.allocation.max_retries` failed attempts: its
+    restore is over, failed."""
+    return copy.primary and copy.state == "UNASSIGNED" and copy.failed_attempts >= max_retries
 
 
 def check_not_deleting(content: ClusterStateContent, repository: str, snapshot: str, uuid: str) -> None:

@@ -313,8 +313,10 @@ def next_generation(blobs: BlobContainer, data: RepositoryData) -> int:
     later writer would pick N again and fail on the blob that exists. Elasticsearch
     records a pending generation in the cluster state for this; listing the roots before
     each write finds the same leftovers without another cluster state update, and the
-    write only if new still fences a writer racing this one. Blocking."""
-    return max(data.generation, latest_generation(blobs), highest_root_listed(blobs)) + 1
+    write only if new still fences a writer racing this one. `index.latest` need not be
+    read: it is written only after the `index-N` it names, and the newest root is never
+    deleted, so it never names past the highest root listed. Blocking."""
+    return max(data.generation, highest_root_listed(blobs)) + 1
 
 
 def read_repository_data(name: str, blobs: BlobContainer, generation: int | None = None) -> RepositoryData:

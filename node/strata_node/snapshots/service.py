@@ -510,9 +510,7 @@ def restore_settings(metadata: IndexMetadata, body: Mapping[str, Any], repositor
     if isinstance(ignored, str):
         ignored = [s for s in ignored.split(",") if s]
     settings = without_ignored(dict(metadata.settings), ignored, repository_name, snapshot)
-    changes = body.get("index_settings") or {}
-    if not isinstance(changes, dict):
-        raise IllegalArgument("malformed index_settings section")
+    changes = body.get("index_settings") or {}  # an object: check_restore_types refused the rest
     if changes:
         flat, _, _ = parse_create_body(metadata.name, {"settings": changes})
         for key in flat:
@@ -605,7 +603,7 @@ def restore_finished(content: ClusterStateContent, uuids: list[str]) -> tuple[bo
                 failed += 1
             elif copy.state == "STARTED":
                 started += 1
-            elif copy.state == "UNASSIGNED" and copy.failed_attempts >= retries:
+            elif in_progress.gave_up(copy, retries):
                 failed += 1
     return started + failed == total, started, failed
 
@@ -919,7 +917,7 @@ class SnapshotsService:
             return
         async with self._lock(repository_name):
             try:
-                info, blobs, generation = await self._commit(entry)
+                info = await self._commit(entry)
             except (NotMasterError, FailedToCommitClusterState):
                 raise  # the entry stays for the next master, which finalizes it again
             except Exception as e:
@@ -930,11 +928,6 @@ class SnapshotsService:
                 if isinstance(e, SnapshotFailure):
                     raise
                 raise SnapshotError(repository_name, entry["snapshot"], f"failed to finalize: {e}") from e
-            try:
-                await self._off_loop(repository.delete_old_roots, blobs, generation)
-            except OSError as e:  # committed all the same; the next root's write or `_cleanup` removes them
-                log.warning("[%s] could not remove the roots before [index-%d]: %s", repository_name,
-                            generation, e)
         log.info("snapshot [%s:%s/%s] completed with state [%s]", repository_name, entry["snapshot"],
                  snapshot_uuid, info["state"])
         for waiter in self._completions.pop(snapshot_uuid, []):
@@ -945,10 +938,10 @@ class SnapshotsService:
         await self.node.coordination.submit(f"remove_snapshot [{entry['snapshot']}] ({why})",
                                             lambda content: in_progress.remove(content, entry["uuid"]))
 
-    async def _commit(self, entry: dict[str, Any]) -> tuple[dict[str, Any], Any, int]:
-        """Write the snapshot's metadata, info and the next root, and name that root in the
-        cluster state in the update that removes the entry: the info, the repository's
-        container and the new generation."""
+    async def _commit(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Write the snapshot's metadata, info and the next root, name that root in the
+        cluster state in the update that removes the entry, then remove the older roots
+        (best effort); returns the info."""
         node = self.node
         repository_name, snapshot_uuid = entry["repository"], entry["uuid"]
         content = node.coordination.content
@@ -992,7 +985,12 @@ class SnapshotsService:
             f"snapshot_finalized [{repository_name}:{entry['snapshot']}]",
             lambda content: in_progress.remove(repository.with_generation(
                 content, repository_name, definition.get("generation"), generation), snapshot_uuid))
-        return info, blobs, generation
+        try:
+            await self._off_loop(repository.delete_old_roots, blobs, generation)
+        except OSError as e:  # committed all the same; the next root's write or `_cleanup` removes them
+            log.warning("[%s] could not remove the roots before [index-%d]: %s", repository_name,
+                        generation, e)
+        return info
 
     def _fail_waiters(self, snapshot_uuid: str, error: BaseException) -> None:
         for waiter in self._completions.pop(snapshot_uuid, []):
@@ -1271,15 +1269,23 @@ class SnapshotsService:
         repositories answers with those it could read (TransportGetSnapshotsAction)."""
         content = self.node.coordination.content
         patterns = [p for p in snapshots.split(",") if p]
-        found: list[dict[str, Any]] = []
-        failures: dict[str, dict[str, Any]] = {}
-        for name in self._repositories(content, repositories):
+        names = self._repositories(content, repositories)
+
+        async def of(name: str) -> list[dict[str, Any]] | StrataError | OSError:
             try:
-                found += await self._snapshots_of(content, name, patterns, ignore_unavailable)
+                return await self._snapshots_of(content, name, patterns, ignore_unavailable)
             except (StrataError, OSError) as e:
                 if not several_repositories(repositories):
                     raise
-                failures[name] = error_to_dict(e)
+                return e
+
+        found: list[dict[str, Any]] = []
+        failures: dict[str, dict[str, Any]] = {}
+        for name, read in zip(names, await asyncio.gather(*map(of, names)), strict=True):
+            if isinstance(read, list):
+                found += read
+            else:
+                failures[name] = error_to_dict(read)
         return {"snapshots": found, "failures": failures}
 
     async def _snapshots_of(self, content: ClusterStateContent, name: str, patterns: list[str],
@@ -1292,7 +1298,7 @@ class SnapshotsService:
                                   ignore_unavailable)
         committed = [s for s in data.snapshots if s["name"] in chosen and s["name"] not in running]
         infos = await self._off_loop(lambda: [repository.read_json(blobs, f"snap-{s['uuid']}.dat")
-                                              for s in committed])
+                                              for s in committed]) if committed else []
         return [render_info(running_info(e), name) for n, e in running.items() if n in chosen] + \
             [render_info(info, name) for info in infos]
 

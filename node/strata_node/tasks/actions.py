@@ -21,7 +21,7 @@ from ..transport.service import TransportService
 from ..transport.wire import Empty, Message
 from . import running
 from .manager import TaskManager
-from .task import Task, TaskId, TimedOut, ended
+from .task import Task, TaskId, ended, within
 
 log = logging.getLogger("strata.tasks")
 
@@ -61,8 +61,13 @@ class NodeTasks(Message):
 
 
 class CancelTasks(Message):
+    """One node's part of a cancellation; with `wait_for_completion`, answered once the
+    tasks it cancelled have ended (`timeout` seconds at most)."""
+
     filter: TaskFilter
     reason: str = "by user request"
+    wait_for_completion: bool = False
+    timeout: float = 30.0
 
 
 class BanParent(Message):
@@ -112,7 +117,11 @@ class TaskActions:
         # The listing task itself is a child of the caller's, as in ES's output.
         found = _matching(self.tasks, request.filter)
         if request.wait_for_completion:
-            await _wait_for_end([t for t in found if not t.action.startswith(LISTING)], request.timeout)
+            waited = [t for t in found if not t.action.startswith(LISTING)]
+            millis = round(request.timeout * 1000)
+            reason = f"timed out after [{millis}ms] waiting for the matching tasks to end"
+            async with within(request.timeout, lambda: reason):
+                await ended(waited)
         return self._node_tasks(found, request.filter.detailed)
 
     async def _cancel_node(self, request: CancelTasks, task: Task) -> NodeTasks:
@@ -121,7 +130,11 @@ class TaskActions:
         matching = [t for t in _matching(self.tasks, request.filter) if t.cancellable and not t.cancelled]
         for found in matching:
             await self.cancel_local(found, request.reason)
-        return self._node_tasks(matching, detailed=False)
+        answer = self._node_tasks(matching, detailed=False)  # as they were when cancelled
+        if request.wait_for_completion:  # as ES's cancel waits on each node
+            async with within(request.timeout, lambda: _still_running(matching)):
+                await ended(matching)
+        return answer
 
     async def cancel_local(self, task: Task, reason: str) -> None:
         """Cancel a task here and ban its id on every node that ran its children; once
@@ -143,7 +156,7 @@ class TaskActions:
         try:
             # Not a child of whatever task runs here: a lift sent as the cancelled task ends
             # runs in its caller's context, and a cancelled caller sends no children.
-            with context.bound(context.RequestContext(context.current().headers, None)):
+            with context.unparented():
                 await self.transport.execute(BAN, message, address=address, timeout=30.0)
         except StrataError as e:
             log.warning("failed to %s children of [%s] on [%s]: %s", "ban" if ban else "lift the ban on",
@@ -185,13 +198,9 @@ class TaskActions:
         return Empty()
 
 
-async def _wait_for_end(tasks: list[Task], timeout: float) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            await ended(tasks)
-    except TimeoutError:
-        millis = round(timeout * 1000)
-        raise TimedOut(f"timed out after [{millis}ms] waiting for the matching tasks to end") from None
+def _still_running(cancelled: list[Task]) -> str:
+    first = next((t for t in cancelled if not t.finished), cancelled[0])
+    return f"Timed out waiting for the cancelled task [{first.id}] to end"
 
 
 def _sleep_on_thread(seconds: float) -> None:

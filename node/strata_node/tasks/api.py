@@ -4,21 +4,21 @@ TransportGetTaskAction and TransportCancelTasksAction).
 
 Listing and cancelling fan out one node-level request per node (this node takes the same
 path, through the transport's local dispatch), so the node-level tasks are children of
-the top-level one, as in Elasticsearch's output. A node that fails to answer (or, when
-waiting, times out) is a `node_failures` entry. Getting a task is forwarded to the node
+the top-level one, as in Elasticsearch's output. A node that fails to answer (or, when a
+listing waits, times out) is a `node_failures` entry; a cancellation whose wait for the
+cancelled tasks to end times out fails as a whole. Getting a task is forwarded to the node
 that runs it: only that node sees the task end and its result stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from ..common.errors import IllegalArgument, StrataError, error_to_dict
 from ..transport.wire import Message
 from .actions import CANCEL_NODE, LIST_NODE, CancelTasks, ListNodeTasks, NodeTasks, TaskFilter
-from .task import Task, TaskId, TimedOut, ended
+from .task import Task, TaskId, TimedOut, ended, within
 
 LIST = "cluster:monitor/tasks/lists"
 GET = "cluster:monitor/task/get"
@@ -82,18 +82,26 @@ class TaskApiActions:
         return targets
 
     async def _fan_out(self, action: str, message: Message, targets: dict[str, str | None],
-                       timeout: float = 30.0) -> tuple[list[NodeTasks], list[dict[str, Any]]]:
-        async def one(node_id: str, address: str | None):
+                       timeout: float = 30.0, *, raise_timed_out: bool = False,
+                       ) -> tuple[list[NodeTasks], list[dict[str, Any]]]:
+        """Every node's answer, and a failure for each node that failed; with
+        `raise_timed_out`, a node's wait that timed out is the error of the whole."""
+        async def one(node_id: str, address: str | None) -> NodeTasks | tuple[str, StrataError]:
             try:
                 return await self.node.transport.execute(action, message, NodeTasks, address=address,
                                                          timeout=timeout)
             except StrataError as e:
-                return {"type": "failed_node_exception", "reason": f"Failed node [{node_id}]",
-                        "node_id": node_id, "caused_by": error_to_dict(e)}
+                return node_id, e
 
         answers = await asyncio.gather(*(one(n, a) for n, a in targets.items()))
+        failed = [a for a in answers if not isinstance(a, NodeTasks)]
+        if raise_timed_out:
+            for _, error in failed:
+                if error.type == TimedOut.type:
+                    raise error
         return ([a for a in answers if isinstance(a, NodeTasks)],
-                [a for a in answers if not isinstance(a, NodeTasks)])
+                [{"type": "failed_node_exception", "reason": f"Failed node [{node_id}]", "node_id": node_id,
+                  "caused_by": error_to_dict(e)} for node_id, e in failed])
 
     async def _list(self, request: ListTasksRequest, task: Task) -> ListTasksResponse:
         # Each node waits for the tasks that matched there when the listing arrived and
@@ -110,8 +118,7 @@ class TaskApiActions:
             return None
         address = self.node.cluster_nodes().get(task_id.node_id)
         if address is None:
-            raise ResourceNotFound(f"task [{task_id}] belongs to the node [{task_id.node_id}] which isn't "
-                                   "part of the cluster and there is no record of the task")
+            raise ResourceNotFound(_not_in_cluster(task_id))
         return address
 
     async def _get(self, request: GetTaskRequest, task: Task) -> GetTaskResponse:
@@ -120,9 +127,7 @@ class TaskApiActions:
             return GetTaskResponse(body=await self._get_here(task_id, request))
         address = self.node.cluster_nodes().get(task_id.node_id)
         if address is None:  # the node left: what it stored is all there is
-            return GetTaskResponse(body=await self._stored(task_id, (
-                f"task [{task_id}] belongs to the node [{task_id.node_id}] which isn't part of the cluster "
-                "and there is no record of the task")))
+            return GetTaskResponse(body=await self._stored(task_id, _not_in_cluster(task_id)))
         return await self.node.transport.execute(GET, request, GetTaskResponse, address=address,
                                                  timeout=request.timeout + ANSWER_GRACE)
 
@@ -137,17 +142,11 @@ class TaskApiActions:
         info = running.info(detailed=True)
         if not request.wait_for_completion:
             return {"completed": False, "task": info}
-        await self._wait_for_completion(running, request.timeout)
+        async with within(request.timeout, lambda: f"Timed out waiting for completion of task [{task_id}]"):
+            await ended([running])
+            await results.wait_stored(task_id)  # a detached task stores after it ends
         # A task that stores no result (any not started detached) is told of as last seen.
         return await results.get(task_id) or {"completed": True, "task": info}
-
-    async def _wait_for_completion(self, running: Task, timeout: float) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                await ended([running])
-                await self.node.task_results.wait_stored(running.id)  # a detached task stores after it ends
-        except TimeoutError:
-            raise TimedOut(f"Timed out waiting for completion of task [{running.id}]") from None
 
     async def _stored(self, task_id: TaskId, missing: str) -> dict[str, Any]:
         stored = await self.node.task_results.get(task_id)
@@ -169,23 +168,22 @@ class TaskApiActions:
             targets = {task_id.node_id: self._address(task_id)}
         else:
             targets = self._targets(request.nodes)
-        answers, failures = await self._fan_out(CANCEL_NODE, CancelTasks(filter=request.filter), targets)
+        # Each node waits for the tasks it cancelled to end (ES's TransportCancelTasksAction).
+        node_request = CancelTasks(filter=request.filter, wait_for_completion=request.wait_for_completion,
+                                   timeout=request.timeout)
+        timeout = request.timeout + ANSWER_GRACE if request.wait_for_completion else 30.0
+        answers, failures = await self._fan_out(CANCEL_NODE, node_request, targets, timeout,
+                                                raise_timed_out=True)
         if raw_id is not None and not failures and not any(a.tasks for a in answers):
             running = await self._running(task_id)
             if running is None:
                 raise ResourceNotFound(f"task [{raw_id}] is not found")
             if not running.get("cancellable"):
                 raise IllegalArgument(f"task [{raw_id}] doesn't support cancellation")
-        if request.wait_for_completion:
-            deadline = time.monotonic() + request.timeout
-            for a in answers:
-                for t in a.tasks:
-                    await self._wait_gone(TaskId(t["node"], t["id"]), deadline)
         return ListTasksResponse(nodes=answers, node_failures=failures)
 
-    async def _wait_gone(self, task_id: TaskId, deadline: float) -> None:
-        while await self._running(task_id) is not None:
-            if time.monotonic() > deadline:
-                raise TimedOut(f"Timed out waiting for the cancelled task [{task_id}] to end")
-            await asyncio.sleep(0.05)
+
+def _not_in_cluster(task_id: TaskId) -> str:
+    return (f"task [{task_id}] belongs to the node [{task_id.node_id}] which isn't part of the cluster "
+            "and there is no record of the task")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -154,6 +155,17 @@ async def ended(tasks: Iterable[Task]) -> None:
         task.on_done(functools.partial(_resolve, done))
         waits.append(done)
     await asyncio.gather(*waits)
+
+
+@contextlib.asynccontextmanager
+async def within(timeout: float, timed_out: Callable[[], str]) -> AsyncIterator[None]:
+    """The block (a wait for `ended`, say), given `timeout` seconds: past them it is
+    cancelled and TimedOut raised, with the reason `timed_out()` gives then."""
+    try:
+        async with asyncio.timeout(timeout):
+            yield
+    except TimeoutError:
+        raise TimedOut(timed_out()) from None
 
 
 def _resolve(done: asyncio.Future) -> None:

@@ -43,6 +43,12 @@ def bound(context: RequestContext) -> Iterator[RequestContext]:
         _current.reset(token)
 
 
+def unparented(headers: dict[str, str] | None = None) -> contextlib.AbstractContextManager[RequestContext]:
+    """Bound for the block: the current headers (or `headers`) and no task, so what is sent
+    in it is no child of the running task (a cancelled task's children are refused)."""
+    return bound(RequestContext(current().headers if headers is None else headers, None))
+
+
 def propagated(headers: dict[str, str]) -> dict[str, str]:
     """The headers of an incoming request that travel on, matched case-insensitively."""
     lowered = {k.lower(): v for k, v in headers.items()}
