@@ -245,13 +245,15 @@ def recommend(policy: PolicySpec, node_sets: list[Mapping[str, Any]],
         "cpu": _per_node(node.get("processors"), policy.cpu),
         "storage": _per_node(node.get("storage"), policy.storage, floor=current_storage),
     }
+    storage_max = policy.storage.max if policy.storage is not None else None
+    # A volume above its max is held at its size (said below), not at the max.
+    storage_limits = None if storage_max is not None and current_storage > storage_max else policy.storage
     for resource, key, limits in (("memory", "memory", policy.memory), ("cpu", "processors", policy.cpu),
-                                  ("storage", "storage", policy.storage)):
+                                  ("storage", "storage", storage_limits)):
         asked = node.get(key)
         if limits is not None and asked is not None and limits.max is not None and asked > limits.max:
             limited.append(f"{resource} per node held at its max {_shown(resource, limits.max)} "
                            f"({_shown(resource, asked)} asked)")
-    storage_max = policy.storage.max if policy.storage is not None else None
     if storage_max is not None and current_storage > storage_max:
         limited.append(f"storage per node held at the node sets' current size "
                        f"{_shown('storage', current_storage)}, above its max "
@@ -276,31 +278,23 @@ def recommend(policy: PolicySpec, node_sets: list[Mapping[str, Any]],
                           per_node["storage"], tuple(limited), dict(required))
 
 
-def _quantity(value: float, unit: int, suffix: str, cap: float | None, old: Any, read) -> str:
+def _quantity(value: float, unit: int, suffix: str, cap: float | None, old: Any, read,
+              grows_only: bool = False) -> str:
     """`value` in whole units, rounded up but never past the policy's max, and the text the
-    spec already has when it says the same amount (no rewrite, so no restart)."""
+    spec already has when it says the same amount or, for a volume (`grows_only`), more: the
+    cluster's reconcile refuses a smaller volume, so writing one would only come back on
+    every poll."""
     units = math.ceil(round(value / unit, 6))
     if cap is not None and units * unit > cap + unit / 2:
         units = math.floor(round(cap / unit, 6))
     if old is not None:
         try:
-            if abs(read(old, "quantity") - units * unit) < unit / 2:
-                return str(old)
-        except InvalidSpec:
-            pass
+            amount = read(old, "quantity")
+        except InvalidSpec:  # not a quantity this reads: written anew
+            return f"{units}{suffix}"
+        if abs(amount - units * unit) < unit / 2 or (grows_only and units * unit < amount):
+            return str(old)
     return f"{units}{suffix}"
-
-
-def _storage_size(per_node: float, cap: float | None, old: Any) -> str:
-    """A node set's volume size: `per_node` within the policy's max first, then never below
-    the size the node set has (the cluster's reconcile refuses a smaller volume, so writing
-    one would only come back on every poll), keeping the text already there."""
-    size = _quantity(per_node, GI, "Gi", cap, old, storage_bytes)
-    current = str(old or DEFAULT_STORAGE_SIZE)
-    try:
-        return current if storage_bytes(size, "storage") < storage_bytes(current, "storage") else size
-    except InvalidSpec:
-        return size
 
 
 def scaled_node_sets(node_sets: list[Mapping[str, Any]], recommendations: list[Recommendation],
@@ -332,7 +326,8 @@ def scaled_node_sets(node_sets: list[Mapping[str, Any]], recommendations: list[R
             if r.storage is not None:
                 storage = dict(ns.get("storage") or {})
                 cap = policy.storage.max if policy.storage else None
-                storage["size"] = _storage_size(r.storage, cap, storage.get("size"))
+                size = storage.get("size") or DEFAULT_STORAGE_SIZE
+                storage["size"] = _quantity(r.storage, GI, "Gi", cap, size, storage_bytes, grows_only=True)
                 ns["storage"] = storage
         out.append(ns)
     return out

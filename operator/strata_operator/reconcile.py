@@ -32,13 +32,13 @@ from .builders.common import (
 from .builders.file_settings import (
     ANNOTATION_SOURCE,
     build_file_settings_config_map,
-    next_version,
-    previous_settings,
     settings_document,
+    settings_versions,
+    status_floor,
 )
 from .builders.secret import ClusterSecrets
 from .cluster_client import ClusterClient, ClusterUnavailable
-from .file_settings_release import Release, release_clusters
+from .file_settings_release import Release, another_resources, release_clusters
 from .kube import ApplyError, DeleteError, Kube, NotOwned, ReadError
 from .node_set_removal import DroppedNodeSet, plan_deletes, plan_removals, run_removal
 from .reserved_state import Readback, read_back, read_validation, version_to_ship
@@ -305,12 +305,12 @@ def _reconcile_cluster(
     stalled = plan.stalled
     # No restart starts while nodes leave, or after anything in this reconcile went wrong.
     hold = "a scale-down is in progress" if plan.phase else ""
-    outcome.events.extend(_new_warnings(previous, plan.events))
+    outcome.events.extend(plan.events)
     try:
         run_actions(client, plan.actions)
     except ClusterUnavailable as e:
         problems.append(f"a request to the cluster failed, it is retried on the next check: {e}")
-        outcome.events.extend(_new_warnings(previous, [("Warning", "ClusterRequestFailed", str(e))]))
+        outcome.events.append(("Warning", "ClusterRequestFailed", str(e)))
         hold = hold or "a request to the cluster failed"
 
     claims = kube.list("v1", "PersistentVolumeClaim", spec.namespace, cluster_selector(spec.name))
@@ -322,12 +322,12 @@ def _reconcile_cluster(
     )
     problems.extend(volumes.problems)
     stalled = stalled or volumes.stalled
-    outcome.events.extend(_new_warnings(previous, volumes.events))
+    outcome.events.extend(volumes.events)
     try:
         run_volume_actions(kube, spec.namespace, volumes.actions)
     except (ApplyError, DeleteError) as e:
         problems.append(f"a volume expansion step failed, it is retried on the next check: {e}")
-        outcome.events.extend(_new_warnings(previous, [("Warning", "VolumeExpansionFailed", str(e))]))
+        outcome.events.append(("Warning", "VolumeExpansionFailed", str(e)))
     hold = hold or ("volumes are being expanded" if volumes.pending else "")
 
     objects = build_cluster_objects(
@@ -352,12 +352,12 @@ def _reconcile_cluster(
         except (NotOwned, ApplyError) as e:
             problems.append(str(e))
             stalled = True
-            outcome.events.extend(_new_warnings(previous, [("Warning", "ApplyFailed", str(e))]))
+            outcome.events.append(("Warning", "ApplyFailed", str(e)))
             hold = hold or "an object of the cluster could not be applied"
             break
         if obj["kind"] == "StatefulSet":
             applied_sets[obj["metadata"]["name"]] = applied
-    removal = _remove_dropped(spec, kube, dropped, existing, claims, pods, view, previous, outcome, problems)
+    removal = _remove_dropped(spec, kube, dropped, existing, claims, pods, view, outcome, problems)
     stalled = stalled or removal.stalled
     statefulsets = [
         *applied_sets.values(),
@@ -371,7 +371,7 @@ def _reconcile_cluster(
     ]
     node_sets, pod_views = read_pods(statefulsets, pods)
     rolling = _restart_step(
-        spec, kube, client, (view, unreadable), (node_sets, pod_views), previous, outcome, problems, hold
+        spec, kube, client, (view, unreadable), (node_sets, pod_views), outcome, problems, hold
     )
     outcome.status = cluster_status(
         spec,
@@ -386,6 +386,8 @@ def _reconcile_cluster(
         restarting=rolling.active or volumes.pending,
         removing=removal.unfinished,
     )
+    # A Warning the previous status already told is not posted again.
+    outcome.events = _new_warnings(previous, outcome.events)
     return outcome
 
 
@@ -409,7 +411,6 @@ def _remove_dropped(
     claims: list[Mapping[str, Any]],
     pods: list[Mapping[str, Any]],
     view: ClusterView | None,
-    previous: Mapping[str, Any],
     outcome: Outcome,
     problems: list[str],
 ) -> _Removals:
@@ -453,7 +454,7 @@ def _remove_dropped(
     problems.extend(refused)
     done.stalled = bool(refused)
     warnings.extend(("Warning", "NodeSetRemovalRefused", message) for message in refused)
-    outcome.events.extend(_new_warnings(previous, warnings))
+    outcome.events.extend(warnings)
     return done
 
 
@@ -480,7 +481,6 @@ def _restart_step(
     client: ClusterClient,
     cluster: tuple[ClusterView | None, str],
     applied: tuple[list[NodeSetPods], list[Pod]],
-    previous: Mapping[str, Any],
     outcome: Outcome,
     problems: list[str],
     hold: str,
@@ -500,12 +500,12 @@ def _restart_step(
         node_sets, pods, view, health, max_unavailable=spec.max_unavailable, hold=hold, unreadable=unreadable
     )
     problems.extend(rolling.problems)
-    outcome.events.extend(_new_warnings(previous, rolling.events))
+    outcome.events.extend(rolling.events)
     try:
         run_restart_actions(client, kube, spec.namespace, rolling.actions)
     except (ClusterUnavailable, DeleteError) as e:
         problems.append(f"a restart step failed, it is retried on the next check: {e}")
-        outcome.events.extend(_new_warnings(previous, [("Warning", "RestartStepFailed", str(e))]))
+        outcome.events.append(("Warning", "RestartStepFailed", str(e)))
     return rolling
 
 
@@ -605,7 +605,7 @@ def _with_releases(outcome: Outcome, releases: list[Release], previous: Mapping[
         message = "; ".join([status["conditions"][0]["message"], *(r.message for r in waiting)])
         generation = status["observedGeneration"]
         status["phase"] = phase
-        status["conditions"] = [ready_condition(previous, phase == READY, phase, message, generation)]
+        status["conditions"] = [ready_condition(previous, False, phase, message, generation)]
     return outcome
 
 
@@ -642,15 +642,22 @@ def _ship_file_settings(resource: Mapping[str, Any], kube: Kube, connect: Connec
         return error(str(e))
     name = file_settings_config_map_name(cluster)
     current = kube.get("v1", "ConfigMap", spec.namespace, name)
-    source = ((current or {}).get("metadata") or {}).get("annotations", {}).get(ANNOTATION_SOURCE)
-    if current is not None and source not in (None, spec.name):
-        return error(
-            f"StrataCluster [{cluster}] already has file settings [{source}]; a cluster takes one",
-            cluster=cluster,
-        )
-    shipped, _ = previous_settings(current)
-    floor = max(int(previous.get("expectedVersion") or 0), int(previous.get("appliedVersion") or 0))
-    version = next_version(current, spec.state, floor=floor)
+    if another_resources(current, spec.uid):
+        source = ((current.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_SOURCE)
+        if source is None:
+            message = (
+                f"ConfigMap {spec.namespace}/{name} exists and is not owned by this resource; "
+                "rename or delete it"
+            )
+        elif source == spec.name:
+            message = (
+                f"ConfigMap {name} is an earlier StrataFileSettings [{source}]'s, deleted since: this one "
+                "ships its settings once the garbage collector has deleted it"
+            )
+        else:
+            message = f"StrataCluster [{cluster}] already has file settings [{source}]; a cluster takes one"
+        return error(message, cluster=cluster)
+    shipped, version = settings_versions(current, spec.state, floor=status_floor(previous))
     events: list[tuple[str, str, str]] = []
     unvalidated = None
     with connect(cluster, spec.namespace) as client:

@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .builders.file_settings import next_version, previous_settings
-
 # metadata.reserved_state.<ns>.version while only an error was recorded (Long.MIN_VALUE).
 NO_VERSION = -9223372036854775808
 
@@ -106,16 +104,6 @@ def read_back(expected: int, file_settings: Mapping[str, Any] | None) -> Readbac
 
 
 # -- giving the settings back -------------------------------------------------------------
-
-
-def release_version(config_map: Mapping[str, Any] | None, floor: int, applied: int | None) -> int:
-    """The version of the empty settings.json that gives a cluster's reserved settings back:
-    the one the ConfigMap holds when it already holds that empty state, else one above every
-    version the ConfigMap, the resource's status (`floor`) and the cluster (`applied`) have
-    seen, since the master ignores a version it has passed."""
-    version = next_version(config_map, {}, floor=floor)
-    shipped, _ = previous_settings(config_map)
-    return version if version == shipped else version_to_ship(version, applied)
 
 
 def applied_version(file_settings: Mapping[str, Any] | None) -> int | None:

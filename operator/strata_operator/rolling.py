@@ -47,17 +47,14 @@ from .builders.common import LABEL_MASTER, LABEL_NODE_SET
 from .cluster_client import ClusterClient
 from .kube import Kube
 from .scale_down import (
-    DROPPING,
     EXCLUDE,
     LAST_MASTER,
     OUT_OF_VOTING,
     ClusterView,
-    dropping_message,
     exclusion_busy,
+    exclusion_message,
     exclusion_step,
-    last_master_message,
     node_operation,
-    turn_message,
 )
 
 # Every restart marker the operator registers has a reason that starts with this and ends
@@ -378,10 +375,8 @@ def _out_of_voting(
         plan.actions.append(RestartAction("exclude", pod, view.nodes[pod]))
         plan.events.append(("Normal", "VotingExclusionAdded", message))
     else:
-        message = {
-            DROPPING: f"{dropping_message(view, pod)} before it restarts without the master role",
-            LAST_MASTER: f"{last_master_message(pod)}, so it does not restart without the master role",
-        }.get(step) or f"{turn_message(pod)} before it restarts without the master role"
+        why = ", so it does not restart" if step == LAST_MASTER else " before it restarts"
+        message = f"{exclusion_message(view, pod, step)}{why} without the master role"
         plan.problems.append(message)
         plan.stalled = step == LAST_MASTER
     plan.operations.append(node_operation(pod, "Exclude", message))

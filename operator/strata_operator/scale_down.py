@@ -304,18 +304,16 @@ def exclusion_step(view: ClusterView, node: str, departing: set[str], busy: bool
     return TURN if busy else EXCLUDE
 
 
-def dropping_message(view: ClusterView, node: str) -> str:
-    message = f"node {node} is excluded from voting; waiting for the voting configuration to drop it"
-    if view.master == node:
-        message += " (it is the elected master, which must hand over to another master-eligible node)"
-    return message
-
-
-def last_master_message(node: str) -> str:
-    return f"node {node} is the last master-eligible node of the cluster; it is never excluded"
-
-
-def turn_message(node: str) -> str:
+def exclusion_message(view: ClusterView, node: str, step: str) -> str:
+    """What a node whose exclusion step waits (DROPPING, LAST_MASTER or TURN) tells, in the
+    status and on its operation."""
+    if step == DROPPING:
+        message = f"node {node} is excluded from voting; waiting for the voting configuration to drop it"
+        if view.master == node:
+            message += " (it is the elected master, which must hand over to another master-eligible node)"
+        return message
+    if step == LAST_MASTER:
+        return f"node {node} is the last master-eligible node of the cluster; it is never excluded"
     return f"node {node} waits for its turn to leave the voting configuration (one at a time)"
 
 
@@ -327,29 +325,23 @@ def _plan_exclusion(
     step = exclusion_step(view, pod, departing, busy)
     if step == OUT_OF_VOTING:
         return True
-    if step == DROPPING:
-        message = dropping_message(view, pod)
-        plan.migrating = True
-        plan.problems.append(message)
-        plan.operations.append(node_operation(pod, "Exclude", message))
+    if step == EXCLUDE:
+        _step(
+            plan,
+            Action("exclude", pod, view.nodes[pod]),
+            "VotingExclusionAdded",
+            f"node {pod} excluded from the voting configuration before it leaves",
+            "Exclude",
+        )
         return False
+    message = exclusion_message(view, pod, step)
     if step == LAST_MASTER:
         plan.stalled = True
-        message = last_master_message(pod)
-        plan.problems.append(message)
-        plan.operations.append(node_operation(pod, "Exclude", message))
-        return False
-    if step == TURN:
+    else:
         plan.migrating = True
-        plan.operations.append(node_operation(pod, "Exclude", turn_message(pod)))
-        return False
-    _step(
-        plan,
-        Action("exclude", pod, view.nodes[pod]),
-        "VotingExclusionAdded",
-        f"node {pod} excluded from the voting configuration before it leaves",
-        "Exclude",
-    )
+    if step != TURN:  # waiting for its turn is the scale-down going on, not a problem
+        plan.problems.append(message)
+    plan.operations.append(node_operation(pod, "Exclude", message))
     return False
 
 

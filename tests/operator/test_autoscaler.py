@@ -321,3 +321,14 @@ def test_the_status_shows_the_resources_as_written_into_the_node_sets():
     assert status["resources"] == {"memory": "3072Mi", "storage": "100Gi"}
     node_set = kube.objects[("StrataCluster", "prod", "demo")]["spec"]["nodeSets"][0]
     assert node_set["resources"]["requests"]["memory"] == "3072Mi"
+
+
+def test_a_volume_above_the_max_asked_to_grow_further_says_only_that_it_is_held_at_its_size():
+    hot = parse_autoscaler(autoscaler(policy(storage=("10Gi", "100Gi")))).policies[0]
+    sets = hot_sets(size="200Gi")
+    r = recommend(hot, sets, required(node={"storage": 300 * GI}, total={"storage": 600 * GI}))
+    assert scaled_node_sets(sets, [r], {hot.name: hot})[0]["storage"] == {"size": "200Gi"}
+    assert r.limited == (
+        "storage per node held at the node sets' current size 200Gi, above its max 100Gi: "
+        "a volume never shrinks",
+    )

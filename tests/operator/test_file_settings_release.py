@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
+from strata_operator.file_settings_release import release_version
 from strata_operator.reconcile import reconcile_file_settings, release_file_settings
-from strata_operator.reserved_state import read_release, release_version
+from strata_operator.reserved_state import read_release
 
 from .conftest import make_cluster
 from .fake_cluster import FakeCluster
@@ -164,3 +165,28 @@ def test_the_first_cluster_still_giving_its_settings_back_keeps_the_status_from_
     outcome = reconcile_file_settings(resource("other", moved.status), kube, connect)
     assert (outcome.status["phase"], outcome.status["releasing"]) == ("ApplyingChanges", ["demo"])
     assert "giving the settings back to cluster [demo]" in outcome.status["conditions"][0]["message"]
+
+
+# -- a resource made again under the same name ----------------------------------------------
+
+
+def test_a_resource_made_again_under_the_same_name_leaves_the_first_ones_config_map_alone():
+    """Ownership is the ConfigMap's controller uid, not the name its annotation gives: the
+    ConfigMap of a deleted resource, waiting for the garbage collector, is not the one made
+    again under the same name to write, empty or delete, even though it names it."""
+    cluster, kube = FakeCluster(), MemoryKube(make_cluster())
+    status = ready(kube, cluster)
+    before = shipped(kube)
+    again = resource(status={})
+    again["metadata"]["uid"] = "uid-fs-again"
+    cluster.requests.clear()
+
+    outcome = reconcile_file_settings(again, kube, cluster.connect)
+    assert outcome.status["phase"] == "Error"
+    assert "earlier StrataFileSettings [demo-settings]" in outcome.status["errors"][0]
+    assert cluster.writes() == []  # not even asked to validate
+    assert shipped(kube) == before
+
+    again["status"] = {**status, "cluster": "demo"}
+    released = release_file_settings(again, kube, cluster.connect)
+    assert released.waiting == "" and shipped(kube) == before

@@ -44,14 +44,30 @@ def previous_settings(config_map: Mapping[str, Any] | None) -> tuple[int, Mappin
         return 0, None
 
 
+def status_floor(status: Mapping[str, Any]) -> int:
+    """The highest version a StrataFileSettings' status has seen, expected or applied: the
+    floor of the version its next settings.json goes out with (next_version)."""
+    return max(int(status.get("expectedVersion") or 0), int(status.get("appliedVersion") or 0))
+
+
+def settings_versions(
+    config_map: Mapping[str, Any] | None, state: Mapping[str, Any], *, floor: int = 0
+) -> tuple[int, int]:
+    """(held, version): the version of the settings.json `config_map` holds (0 when none) and
+    the one to ship `state` with (next_version). `version` is `held` when the ConfigMap
+    already holds `state`; else the file is new, for the cluster to check (the master
+    ignores a version it has passed: reserved_state.version_to_ship)."""
+    held, old_state = previous_settings(config_map)
+    if old_state is not None and _canonical(old_state) == _canonical(state) and held >= floor:
+        return held, held
+    return held, max(held, floor) + 1
+
+
 def next_version(previous: Mapping[str, Any] | None, state: Mapping[str, Any], *, floor: int = 0) -> int:
     """The version to ship `state` with. `previous`: the ConfigMap as it is (or None); `floor`:
     the highest version the resource's status has seen (expected or applied), so a ConfigMap
     deleted by hand never makes the version go back to one the cluster would ignore."""
-    version, old_state = previous_settings(previous)
-    if old_state is not None and _canonical(old_state) == _canonical(state) and version >= floor:
-        return version
-    return max(version, floor) + 1
+    return settings_versions(previous, state, floor=floor)[1]
 
 
 def settings_document(state: Mapping[str, Any], version: int) -> dict[str, Any]:
