@@ -154,6 +154,63 @@ def test_a_batch_indexed_by_the_worker_function_matches_the_indexer(tmp_path):
     assert decode_segment(last) == writer.encode()
 
 
+def test_a_part_indexed_column_by_column_matches_indexing_document_by_document():
+    """Every kind of field plan, fields missing from some documents or first seen late,
+    in varying order, multi-valued text with its position gaps and stop words dropped."""
+    from strata_node.engine.index_structures import SegmentWriter, decode_segment
+    from strata_node.index.analysis import index_analyzers
+    from strata_node.index.indexing import DocumentIndexer, encode_documents, index_part
+    from strata_node.index.mapping import Mapping
+    from strata_node.index.service import analysis_names
+
+    settings = {"index.analysis.analyzer.stops.type": "standard",
+                "index.analysis.analyzer.stops.stopwords": "_english_",
+                "index.analysis.normalizer.lower.type": "custom",
+                "index.analysis.normalizer.lower.filter": ["lowercase"]}
+    mapping = Mapping.parse({"properties": {
+        "body": {"type": "text", "analyzer": "stops"},
+        "plain": {"type": "text"},
+        "hidden": {"type": "text", "index": False},
+        "tag": {"type": "keyword", "normalizer": "lower"},
+        "code": {"type": "keyword", "index": False},
+        "raw": {"type": "keyword", "doc_values": False},
+        "big": {"type": "unsigned_long"},
+        "n": {"type": "integer", "doc_values": False},
+        "f": {"type": "double"},
+        "ip": {"type": "ip"},
+        "ok": {"type": "boolean"}}}, analysis=analysis_names(settings, "mixed"))
+    rng = random.Random(11)
+    words = ["the", "Quick", "fox", "and", "a", "lazy", "dog", "of", "it"]
+    documents = []
+    for i in range(120):
+        body = [" ".join(rng.choices(words, k=rng.randrange(1, 6))) for _ in range(rng.randrange(1, 3))]
+        doc = {"body": body,
+               "plain": f"GET /cart/{rng.randrange(5)} HTTP/1.1",
+               "hidden": "not indexed",
+               "tag": rng.choice(["Web", "WEB", "db", ["db", "DB", "web"]]),
+               "code": f"c{i % 3}",
+               "raw": ["r1", "r2", "r1"] if i % 4 == 0 else f"r{i % 7}",
+               "big": 18446744073709551615 - i,
+               "n": [i, i, -i] if i % 5 == 0 else i,
+               "f": i / 7,
+               "ip": f"10.0.0.{i % 9}" if i % 2 else f"2001:db8::{i:x}",
+               "ok": bool(i % 2)}
+        kept = [k for k in doc if rng.random() < 0.7 or i > 60]  # some fields first seen late
+        rng.shuffle(kept)
+        documents.append({k: doc[k] for k in kept})
+    indexer = DocumentIndexer(mapping, index_analyzers(settings, "mixed"))
+    fields = [mapping.parse_document(d, str(i)).fields for i, d in enumerate(documents)]
+    writer = SegmentWriter()
+    for i, d in enumerate(documents):
+        writer.add_local(3 * i + 1, indexer(mapping.parse_document(d, str(i))))
+    numbers = [3 * i + 1 for i in range(len(fields))]
+    plans = indexer.plans(fields)
+    assert index_part(9, plans, numbers[:50], encode_documents(fields[:50]), False) is None
+    segment = decode_segment(index_part(9, plans, numbers[50:], encode_documents(fields[50:]), True))
+    assert segment == writer.encode()
+    assert {name for name, *_ in segment.postings} >= {"body", "tag", "raw", "big", "n", "f", "ip", "ok"}
+
+
 def bulk_many(indices, items):
     return local_bulk(indices).execute(items, WriteOptions(refresh="true"))
 

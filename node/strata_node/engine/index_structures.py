@@ -261,9 +261,7 @@ class SegmentWriter:
         for name, length in doc.lengths.items():
             self.add_length(n, name, length)
 
-    # A document field by field, what `add_local` does with an IndexedDocument: the
-    # indexing worker adds its documents' fields as it works them out, without building
-    # an IndexedDocument of each (a quarter of the cost of the two steps).
+    # A document field by field, what `add_local` does with an IndexedDocument.
 
     def begin(self, n: int) -> None:
         """Start document n (its fields follow)."""
@@ -311,6 +309,61 @@ class SegmentWriter:
         totals[0] += 1
         totals[1] += len(distinct)
 
+    # Many documents of one field at once (the indexing worker's way: a part's documents
+    # column by column, which spares a call per field of every document).
+
+    def begin_all(self, numbers: list[int]) -> None:
+        """Start documents `numbers` (their fields follow, column by column)."""
+        self._docs += numbers
+
+    def add_text_column(self, name: str, numbers: list[int], analyzed: list[tuple[list, Any]]) -> None:
+        """`add_text` of each document n of `numbers` with its (terms, positions)."""
+        table = self._text.get(name)
+        if table is None:
+            table = self._text[name] = {}
+        get = table.get
+        for n, (terms, positions) in zip(numbers, analyzed, strict=True):
+            pairs = enumerate(terms) if positions is None else zip(positions, terms, strict=True)
+            for position, term in pairs:
+                entry = get(term)
+                if entry is None:
+                    table[term] = [n, position]
+                else:
+                    entry += (n, position)
+
+    def add_exact_column(self, name: str, numbers: list[int], terms: list[list]) -> None:
+        """`add_exact` of each document n of `numbers` with its terms."""
+        table = self._exact.get(name)
+        if table is None:
+            table = self._exact[name] = {}
+            self._exact_stats[name] = [0, 0]
+        get = table.get
+        docs = total = 0
+        for n, found in zip(numbers, terms, strict=True):
+            if len(found) != 1:
+                found = list(dict.fromkeys(found))  # a repeated value counts once
+                if not found:
+                    continue
+            for term in found:
+                entry = get(term)
+                if entry is None:
+                    table[term] = n
+                elif entry.__class__ is int:
+                    table[term] = [entry, n]
+                else:
+                    entry.append(n)
+            docs += 1
+            total += len(found)
+        totals = self._exact_stats[name]
+        totals[0] += docs
+        totals[1] += total
+
+    def add_value_column(self, name: str, numbers: list[int], values: list[Any]) -> None:
+        _extend(self._values, name, numbers, values)
+
+    def add_length_column(self, name: str, numbers: list[int], lengths: list[int]) -> None:
+        _extend(self._norms, name, numbers, lengths)
+
     def encode(self) -> EncodedSegment:
         """The batch's segment, postings in key order: LevelDB inserts each key of a write
         batch into its memtable (a skip list), and keys in order find their place along
@@ -347,6 +400,15 @@ def _append(columns: dict[str, tuple[list[int], list[Any]]], n: int, name: str, 
         column = columns[name] = ([], [])
     column[0].append(n)
     column[1].append(value)
+
+
+def _extend(columns: dict[str, tuple[list[int], list[Any]]], name: str, numbers: list[int],
+            values: list[Any]) -> None:
+    column = columns.get(name)
+    if column is None:
+        column = columns[name] = ([], [])
+    column[0].extend(numbers)
+    column[1].extend(values)
 
 
 def _stems(kind: bytes, name: str, terms: Iterable) -> list[bytes]:

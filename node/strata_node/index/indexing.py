@@ -174,32 +174,6 @@ def _exact_terms(values: list[Any], kind: str, how: Callable[[Any], bytes] | Non
     return values, [how(values[0])] if len(values) == 1 else [how(v) for v in values]
 
 
-def index_into(writer: SegmentWriter, n: int, fields: dict[str, list[Any]], plans: dict[str, Plan]) -> None:
-    """What `writer.add_local(n, index_fields(fields, plans, ...))` does, field by field
-    without an IndexedDocument in between (the indexing worker's way: every field of its
-    documents has a plan)."""
-    writer.begin(n)
-    for path, values in fields.items():
-        if not values:
-            continue
-        kind, how, indexed, doc_values, normalizer = plans[path]
-        if kind == "text":
-            if indexed:
-                found, positions = how.index_terms(values)
-                writer.add_text(n, path, found, positions)
-                writer.add_length(n, path, len(found))
-            continue
-        if kind is None:
-            continue
-        if kind == "unsigned":
-            values = [v - UNSIGNED_SHIFT for v in values]
-        values, exact = _exact_terms(values, kind, how, indexed, normalizer)
-        if exact is not None:
-            writer.add_exact(n, path, exact)
-        if doc_values:
-            writer.add_value(n, path, values[0] if len(values) == 1 else list(values))
-
-
 _documents = msgspec.msgpack.Decoder(list[dict[str, list[Any]]])
 _encode = msgspec.msgpack.Encoder().encode
 _plans_cache: dict[bytes, dict[str, Plan]] = {}
@@ -218,10 +192,56 @@ def _plan_table(plans: bytes) -> dict[str, Plan]:
     return table
 
 
+def index_columns(writer: SegmentWriter, numbers: list[int], documents: list[dict[str, list[Any]]],
+                  plans: dict[str, Plan]) -> None:
+    """What `writer.add_local(n, index_fields(fields, plans, ...))` does for each document
+    n, column by column (the indexing worker's way; every field of its documents has a
+    plan): a field's values are gathered into a column, fields in the order they first
+    come up, then each column is analyzed and added in one call. That spares the per-field
+    dispatch of every document, a quarter of the worker's time on log lines."""
+    writer.begin_all(numbers)
+    columns: dict[str, tuple[list[int], list[list[Any]]]] = {}
+    get = columns.get
+    for n, fields in zip(numbers, documents, strict=True):
+        for path, values in fields.items():
+            if values:
+                column = get(path)
+                if column is None:
+                    column = columns[path] = ([], [])
+                column[0].append(n)
+                column[1].append(values)
+    for path, (ns, values) in columns.items():
+        _index_column(writer, path, ns, values, plans[path])  # a field without a plan raises KeyError
+
+
+def _index_column(writer: SegmentWriter, path: str, numbers: list[int], column: list[list[Any]],
+                  plan: Plan) -> None:
+    kind, how, indexed, doc_values, normalizer = plan
+    if kind == "text":
+        if indexed:
+            analyzed = how.index_terms_column(column)
+            writer.add_text_column(path, numbers, analyzed)
+            writer.add_length_column(path, numbers, [len(found) for found, _ in analyzed])
+        return
+    if kind is None:
+        return
+    if kind == "unsigned":
+        column = [[v - UNSIGNED_SHIFT for v in values] for values in column]
+    if normalizer is not None:
+        column = [["".join(normalizer.analyze(v).terms) for v in values] for values in column]
+    if indexed:
+        if kind == "keyword":
+            writer.add_exact_column(path, numbers, column)
+        elif how is not None:
+            terms = [[how(values[0])] if len(values) == 1 else list(map(how, values)) for values in column]
+            writer.add_exact_column(path, numbers, terms)
+    if doc_values:
+        single = [values[0] if len(values) == 1 else values for values in column]
+        writer.add_value_column(path, numbers, single)
+
+
 def _add_documents(writer: SegmentWriter, plans: bytes, numbers: list[int], documents: bytes) -> None:
-    table = _plan_table(plans)
-    for n, fields in zip(numbers, _documents.decode(documents), strict=True):
-        index_into(writer, n, fields, table)  # a field without a plan raises KeyError
+    index_columns(writer, numbers, _documents.decode(documents), _plan_table(plans))
 
 
 # Batches whose documents arrive in parts (`index_part`), by batch id: the parts of one

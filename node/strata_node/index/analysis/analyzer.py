@@ -73,6 +73,23 @@ class Analyzer:
             tokens = self.analyze_values(values)
         return [t.encode() for t in tokens.terms], tokens.positions
 
+    def index_terms_column(self, column: Sequence[Sequence[str]]) -> list[tuple]:
+        """`index_terms` of each document's values of one field; the single short ASCII
+        values of log fields go straight to the table of short texts."""
+        if not (self._lower_first and len(self.filters) == 1):
+            return [self.index_terms(values) for values in column]
+        limit = self.tokenizer.max_token_length
+        out = []
+        append = out.append
+        for values in column:
+            if len(values) == 1:
+                terms = _short_text_terms(values[0], limit)
+                if terms is not None:
+                    append((terms, None))
+                    continue
+            append(self.index_terms(values))
+        return out
+
     def tokens(self, text: str) -> list[Token]:
         return self.analyze(text, detail=True).tokens()
 

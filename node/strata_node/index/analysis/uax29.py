@@ -276,13 +276,6 @@ def _scan_piece(piece: bytes) -> list[bytes]:
     return found
 
 
-def _is_dotted_number(piece: bytes) -> bool:
-    """Digits joined by single dots (IPv4 addresses, versions, decimals): one token, as
-    UAX #29 keeps Numeric (MidNumLet) Numeric together. Most log lines hold an address,
-    unique per line, which the regular expression and its cache would otherwise take."""
-    return piece[0] != 46 and piece[-1] != 46 and piece.replace(b".", b"").isdigit() and b".." not in piece
-
-
 def ascii_index_terms(data: bytes, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> list[bytes] | None:
     """What `ascii_terms` finds in ASCII text, as bytes (the index stores terms as UTF-8),
     or None when a term is longer than `max_length`. Splitting at the characters no token
@@ -291,7 +284,13 @@ def ascii_index_terms(data: bytes, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -
     terms: list[bytes] = []
     scanned = _scanned_pieces
     for piece in data.translate(_ASCII_BREAKS).split():
-        if piece.isalnum() or _is_dotted_number(piece):
+        # Letters and digits alone, or digits joined by single dots (IPv4 addresses,
+        # versions, decimals), are one token, as UAX #29 keeps Numeric (MidNumLet) Numeric
+        # together. Most log lines hold an address, unique per line, which the regular
+        # expression and its cache would otherwise take; the test is inline, a call per
+        # piece costing as much as the test.
+        if piece.isalnum() or (piece.replace(b".", b"").isdigit() and piece[0] != 46 and piece[-1] != 46
+                               and b".." not in piece):
             terms.append(piece)
         else:
             found = scanned.get(piece)
