@@ -167,9 +167,28 @@ def test_wait_for_nodes_compares_with_the_one_node_there_is(empty, value, met):
     assert (body["number_of_nodes"], body["timed_out"]) == (1, not met)
 
 
-def test_wait_for_events_of_any_priority_is_met_as_no_task_is_queued(empty):
+def test_wait_for_events_of_any_priority_runs_an_empty_update_on_the_master_and_answers(empty):
     for priority in ("immediate", "urgent", "high", "normal", "low", "languid"):
         assert health(empty, wait_for_events=priority)["number_of_pending_tasks"] == 0
+        assert health(empty, wait_for_events=priority, local="true")["timed_out"] is False
+
+
+def test_an_idle_master_has_no_pending_tasks_on_the_master_or_locally(empty):
+    assert empty.get("/_cluster/pending_tasks").json() == {"tasks": []}
+    assert empty.get("/_cluster/pending_tasks", params={"local": "true", "master_timeout": "1s"}).json() == \
+        {"tasks": []}
+
+
+def test_cat_pending_tasks_has_elasticsearchs_columns(empty):
+    assert empty.get("/_cat/pending_tasks", params={"v": "true"}).text.split() == [
+        "insertOrder", "timeInQueue", "priority", "source"]
+    help_lines = empty.get("/_cat/pending_tasks", params={"help": "true"}).text.splitlines()
+    assert [h.split("|")[1].strip() for h in help_lines] == ["o", "t", "p", "s"]
+
+
+def test_pending_tasks_refuses_an_unknown_parameter(empty):
+    response = empty.get("/_cluster/pending_tasks", params={"wait_for_status": "green"})
+    assert "wait_for_status" in refused(response, "illegal_argument_exception")
 
 
 def test_a_missing_index_is_red_and_waited_for_until_the_timeout(empty):

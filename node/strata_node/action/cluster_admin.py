@@ -1,6 +1,7 @@
 """Cluster-level actions that run on the elected master: update cluster settings, add and
-clear voting configuration exclusions, and tell a node which state the master has applied
-(so a non-local read on another node waits until it has caught up with the master).
+clear voting configuration exclusions, tell a node which state the master has applied
+(so a non-local read on another node waits until it has caught up with the master), and
+list the master's pending cluster state updates (`_cluster/pending_tasks`).
 
 `register(node)` wires these, the nodes stats action, and the node's ClusterSettings
 accessor (the effective value of dynamic settings, read by the write and search paths).
@@ -28,6 +29,7 @@ UPDATE_SETTINGS = "cluster:admin/settings/update"
 ADD_VOTING_EXCLUSIONS = "cluster:admin/voting_config/add_exclusions"
 CLEAR_VOTING_EXCLUSIONS = "cluster:admin/voting_config/clear_exclusions"
 STATE_VERSION = "cluster:monitor/state/version"
+PENDING_TASKS = "cluster:monitor/task"  # PendingClusterTasksAction
 
 
 class TimedOut(StrataError):
@@ -59,12 +61,29 @@ class ClearExclusionsRequest(MasterNodeRequest):
 
 
 class StateVersionRequest(MasterNodeRequest):
-    """Which state the master has applied (what a read that must not be stale waits for)."""
+    """Which state the master has applied (what a read that must not be stale waits for).
+    With `wait_for_events` (a priority), the master first runs an empty update of that
+    priority, so every update queued before it has been applied (the health's
+    wait_for_events)."""
+
+    wait_for_events: str | None = None
 
 
 class StateVersion(Message):
     term: int
     version: int
+    # the master's queue when it answered (the health's number_of_pending_tasks and
+    # task_max_waiting_in_queue_millis)
+    pending_tasks: int = 0
+    max_task_wait_millis: int = 0
+
+
+class PendingTasksRequest(MasterNodeRequest):
+    pass
+
+
+class PendingTasksResponse(Message):
+    tasks: list[dict[str, Any]]
 
 
 def modified_settings(request: UpdateSettingsRequest, metadata, persistent: dict[str, Any],
@@ -192,7 +211,7 @@ def register(node) -> None:
             )
 
         update(coordination().content)  # refuse a bad request before it is queued
-        await coordination().submit("cluster_update_settings", update)
+        await coordination().submit("cluster_update_settings", update, "IMMEDIATE")
         return UpdateSettingsResponse(persistent=applied["persistent"], transient=applied["transient"])
 
     async def add_exclusions(request: AddExclusionsRequest, task: Task) -> Empty:
@@ -205,7 +224,7 @@ def register(node) -> None:
             return with_exclusions(content, resolved, maximum, described)
 
         update(c.content)
-        await c.submit("add-voting-config-exclusions", update)
+        await c.submit("add-voting-config-exclusions", update, "URGENT")
         excluded = {e.node_id for e in resolved if e.node_id != ABSENT}
 
         def removed(state) -> bool:
@@ -248,28 +267,42 @@ def register(node) -> None:
                 ),
             )
 
-        await c.submit("clear-voting-config-exclusions", update)
+        await c.submit("clear-voting-config-exclusions", update, "URGENT")
         return Empty()
 
     async def state_version(request: StateVersionRequest, task: Task) -> StateVersion:
-        state = coordination().applied_state
-        return StateVersion(term=state.term if state else 0, version=state.version if state else 0)
+        c = coordination()
+        if request.wait_for_events is not None:
+            priority = request.wait_for_events
+            await c.submit(f"cluster_health (wait_for_events [{priority}])", lambda unchanged: unchanged,
+                           priority)
+        state = c.applied_state
+        return StateVersion(term=state.term if state else 0, version=state.version if state else 0,
+                            pending_tasks=len(c.pending_tasks()),
+                            max_task_wait_millis=c.max_task_wait_millis())
+
+    async def pending_tasks(request: PendingTasksRequest, task: Task) -> PendingTasksResponse:
+        return PendingTasksResponse(tasks=coordination().pending_tasks())
 
     master = node.master_actions
     master.register(UPDATE_SETTINGS, UpdateSettingsRequest, UpdateSettingsResponse, update_settings)
     master.register(ADD_VOTING_EXCLUSIONS, AddExclusionsRequest, Empty, add_exclusions)
     master.register(CLEAR_VOTING_EXCLUSIONS, ClearExclusionsRequest, Empty, clear_exclusions)
     master.register(STATE_VERSION, StateVersionRequest, StateVersion, state_version)
+    master.register(PENDING_TASKS, PendingTasksRequest, PendingTasksResponse, pending_tasks)
 
 
 CATCH_UP_SECONDS = 5.0
 
 
-async def catch_up_with_master(node, master_timeout: float) -> None:
+async def catch_up_with_master(node, master_timeout: float,
+                               wait_for_events: str | None = None) -> StateVersion:
     """What a non-local read does first (ES reads such APIs on the master): learn which
     state the master has applied and wait for this node to apply it as well, or give up
-    waiting after a few seconds."""
+    waiting after a few seconds. Answers what the master said."""
     timeout = master_timeout if master_timeout >= 0 else 365 * 86400.0  # -1: wait as long as it takes
-    answer = await node.master_actions.execute(STATE_VERSION, StateVersionRequest(), master_timeout=timeout)
+    request = StateVersionRequest(wait_for_events=wait_for_events)
+    answer = await node.master_actions.execute(STATE_VERSION, request, master_timeout=timeout)
     await node.coordination.wait_for_state(
         lambda s: s is not None and (s.term, s.version) >= (answer.term, answer.version), CATCH_UP_SECONDS)
+    return answer

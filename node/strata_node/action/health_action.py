@@ -63,6 +63,7 @@ class HealthRequest(Message):
     wait_for_active_shards: int | str | None = None
     wait_for_nodes: str | None = None  # `N`, `>=N`, `ge(N)`, ... (parse_wait_for_nodes)
     wait_for_no_relocating_shards: bool = False
+    wait_for_events: str | None = None  # a priority: the master's queue up to here is applied first
     local: bool = False
     master_timeout: float = 30.0
     human: bool = False
@@ -81,14 +82,17 @@ class ClusterHealthAction:
         self.node.transport.register(HEALTH, HealthRequest, HealthResponse, self._health, cancellable=True)
 
     async def _health(self, req: HealthRequest, task: Task) -> HealthResponse:
-        if not req.local and self.node.coordination is not None:
-            # Health is read on the master in Elasticsearch: see at least what it has applied.
-            await catch_up_with_master(self.node, req.master_timeout)
-        wait_for_nodes = parse_wait_for_nodes(req.wait_for_nodes) if req.wait_for_nodes else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + req.timeout
+        wait_for_nodes = parse_wait_for_nodes(req.wait_for_nodes) if req.wait_for_nodes else None
+        try:
+            queue = await self._master_queue(req)
+        except TimeoutError:  # the events did not run in time: the health as it stands, timed out
+            body, _ = self._evaluate(req, wait_for_nodes, (0, 0))
+            body["timed_out"] = True
+            return HealthResponse(body=body, ready=False)
         while True:
-            body, ready = self._evaluate(req, wait_for_nodes)
+            body, ready = self._evaluate(req, wait_for_nodes, queue)
             remaining = deadline - loop.time()
             if ready or req.timeout <= 0 or remaining <= 0:
                 body["timed_out"] = not ready
@@ -98,6 +102,26 @@ class ClusterHealthAction:
             await self._wait(min(POLL_SECONDS, remaining))
             if self.node.closing.is_set():
                 raise NodeClosed(f"node closed {{{self.node.name}}}{{{self.node.node_id}}}")
+
+    async def _master_queue(self, req: HealthRequest) -> tuple[int, int] | None:
+        """Health is read on the master in Elasticsearch: see at least what it has applied,
+        after the events asked for, and learn its queue of cluster state updates (pending
+        tasks, longest wait); None when this node is the one to ask (its own master's queue,
+        or none). `wait_for_events` is bounded by the request's timeout, as ES bounds the
+        empty task it submits."""
+        coordination = self.node.coordination
+        if coordination is None:
+            return None
+        events = req.wait_for_events
+        if req.local:
+            if events is not None and coordination.is_master:
+                empty = coordination.submit(f"cluster_health (wait_for_events [{events}])",
+                                            lambda unchanged: unchanged, events)
+                await asyncio.wait_for(empty, req.timeout)
+            return None
+        catch_up = catch_up_with_master(self.node, req.master_timeout, events)
+        answer = await (asyncio.wait_for(catch_up, req.timeout) if events is not None else catch_up)
+        return None if coordination.is_master else (answer.pending_tasks, answer.max_task_wait_millis)
 
     async def _wait(self, seconds: float) -> None:
         waiters = [asyncio.ensure_future(self.node.closing.wait())]
@@ -115,8 +139,8 @@ class ClusterHealthAction:
         """(nodes, data nodes) of the applied cluster state; this node alone before one."""
         return node_counts(self.node)
 
-    def _evaluate(self, req: HealthRequest, wait_for_nodes: Callable[[int], bool] | None
-                  ) -> tuple[dict[str, Any], bool]:
+    def _evaluate(self, req: HealthRequest, wait_for_nodes: Callable[[int], bool] | None,
+                  queue: tuple[int, int] | None) -> tuple[dict[str, Any], bool]:
         """The health now, and whether every wait condition holds (prepareResponse)."""
         indices = self.node.indices
         try:
@@ -152,20 +176,29 @@ class ClusterHealthAction:
                 status = Status.RED
         if wait_for_nodes is not None:
             wanted, met = wanted + 1, met + wait_for_nodes(self._node_counts()[0])
-        return self._body(health, status, req.human, req.level), met == wanted
+        return self._body(health, status, req.human, req.level, queue), met == wanted
 
-    def _body(self, health: ClusterHealth, status: Status, human: bool, level: str) -> dict[str, Any]:
+    def _queue(self) -> tuple[int, int]:
+        """This node's queue of cluster state updates: (pending tasks, longest wait)."""
+        coordination = self.node.coordination
+        if coordination is None or not coordination.is_master:
+            return 0, 0
+        return len(coordination.pending_tasks()), coordination.max_task_wait_millis()
+
+    def _body(self, health: ClusterHealth, status: Status, human: bool, level: str,
+              queue: tuple[int, int] | None) -> dict[str, Any]:
         nodes, data_nodes = self._node_counts()
+        pending, max_wait = queue if queue is not None else self._queue()
         body: dict[str, Any] = {
             "cluster_name": self.node.cluster_name, "status": status.text, "timed_out": False,
             "number_of_nodes": nodes, "number_of_data_nodes": data_nodes,
             **health.counts.to_json(),
             "delayed_unassigned_shards": delayed_unassigned(self.node),
-            "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
+            "number_of_pending_tasks": pending, "number_of_in_flight_fetch": 0,
         }
         if human:
-            body["task_max_waiting_in_queue"] = "0s"
-        body["task_max_waiting_in_queue_millis"] = 0
+            body["task_max_waiting_in_queue"] = units.human_millis(max_wait)
+        body["task_max_waiting_in_queue_millis"] = max_wait
         if human:
             body["active_shards_percent"] = f"{health.active_shards_percent:.1f}%"
         body["active_shards_percent_as_number"] = health.active_shards_percent

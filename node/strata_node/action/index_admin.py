@@ -575,8 +575,8 @@ class IndexAdmin:
 
     # -- the master side: each handler is one cluster state update -----------------------
 
-    async def submit(self, source: str, update) -> AppliedVersion:
-        state = await self.node.coordination.submit(source, update)
+    async def submit(self, source: str, update, priority: str = "NORMAL") -> AppliedVersion:
+        state = await self.node.coordination.submit(source, update, priority)
         return AppliedVersion(term=state.term, version=state.version)
 
     async def _create(self, request: CreateIndexRequest, task: Task) -> AppliedVersion:
@@ -590,7 +590,7 @@ class IndexAdmin:
             created[:] = [build_index_metadata(request.name, composed)]
             return create_index(content, created[0])
 
-        applied = await self.submit(f"create-index [{request.name}]", update)
+        applied = await self.submit(f"create-index [{request.name}]", update, "URGENT")
         metadata = created[0]
         log.info("[%s] creating index, shards [%d]/[%d]", request.name, metadata.number_of_shards,
                  metadata.number_of_replicas)
@@ -598,7 +598,7 @@ class IndexAdmin:
 
     async def _delete(self, request: DeleteIndicesRequest, task: Task) -> AppliedVersion:
         applied = await self.submit(f"delete-index {request.names}",
-                                     lambda content: delete_indices(content, request.names))
+                                     lambda content: delete_indices(content, request.names), "URGENT")
         log.info("%s deleting indices", request.names)
         return applied
 
@@ -606,7 +606,8 @@ class IndexAdmin:
                                task: Task) -> IndexStateResponse:
         changed: list[str] = []
         applied = await self.submit(f"{state}-indices {request.names}",
-                                     lambda content: set_index_state(content, request.names, state, changed))
+                                     lambda content: set_index_state(content, request.names, state, changed),
+                                     "URGENT")
         if changed:
             log.info("%s %s", "closing indices" if state == "close" else "opening indices", changed)
         return IndexStateResponse(applied=applied, indices=changed)
@@ -614,31 +615,31 @@ class IndexAdmin:
     async def _update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
         settings = orjson.loads(request.settings)
         return await self.submit(f"update-settings {request.names}",
-                                  lambda content: update_settings(content, request.names, settings))
+                                  lambda content: update_settings(content, request.names, settings), "URGENT")
 
     async def _put_mapping(self, request: PutMappingRequest, task: Task) -> AppliedVersion:
         source = orjson.loads(request.source)
         return await self.submit(f"put-mapping {request.names}",
-                                  lambda content: put_mapping(content, request.names, source))
+                                  lambda content: put_mapping(content, request.names, source), "HIGH")
 
     async def _update_aliases(self, request: UpdateAliasesRequest, task: Task) -> AppliedVersion:
         actions = aliases.parse_actions(orjson.loads(request.actions))
-        return await self.submit("index-aliases", lambda content: update_aliases(content, actions))
+        return await self.submit("index-aliases", lambda content: update_aliases(content, actions), "URGENT")
 
     async def _auto_put_mapping(self, request: AutoPutMappingRequest, task: Task) -> AppliedVersion:
         wanted = orjson.loads(request.mapping)
         return await self.submit(f"dynamic-mapping [{request.name}]", lambda content: merge_dynamic_mapping(
-            content, request.name, request.uuid, wanted))
+            content, request.name, request.uuid, wanted), "HIGH")
 
     async def _shard_started(self, request: ShardStateRequest, task: Task) -> AppliedVersion:
         return await self.submit(f"shard-started [{request.index}][{request.shard}]",
                                   lambda content: start_shard(content, request.index, request.shard,
-                                                              request.allocation_id))
+                                                              request.allocation_id), "URGENT")
 
     async def _shard_failed(self, request: ShardStateRequest, task: Task) -> AppliedVersion:
         log.warning("[%s][%d] shard failed: %s", request.index, request.shard, request.reason)
         return await self.submit(f"shard-failed [{request.index}][{request.shard}]",
                                   lambda content: fail_shard(content, request.index, request.shard,
                                                              request.allocation_id, request.reason,
-                                                             request.primary_term))
+                                                             request.primary_term), "HIGH")
 

@@ -285,14 +285,23 @@ class CoordinationService:
 
     # -- the master service ---------------------------------------------------------------
 
-    async def submit(self, source: str, update: ContentUpdate) -> ClusterState:
+    async def submit(self, source: str, update: ContentUpdate, priority: str = "NORMAL") -> ClusterState:
         """Run `update` on the master's next state; answers with the applied state that
-        carries it. Raises NotMasterError unless this node is the elected master."""
+        carries it. Raises NotMasterError unless this node is the elected master.
+        `priority` is Elasticsearch's for this kind of update, shown in the pending tasks."""
         if not self.is_master:
             raise NotMasterError(f"node [{self.local_node.name}] is not the elected master")
-        task = UpdateTask(source, update, asyncio.get_running_loop().create_future())
+        task = UpdateTask(source, update, asyncio.get_running_loop().create_future(), priority)
+        self._pending.add(task)
         self._inputs.put_nowait(("submit", task))
         return await task.future
+
+    def pending_tasks(self) -> list[dict[str, Any]]:
+        """This master's cluster state updates not yet applied here (none on other nodes)."""
+        return self._pending.listing()
+
+    def max_task_wait_millis(self) -> int:
+        return self._pending.max_wait_millis()
 
     # -- the loop that owns the Coordinator -----------------------------------------------
 
@@ -370,6 +379,8 @@ class CoordinationService:
             return coordinator.bootstrap(argument)
         if kind == "submit":
             task: UpdateTask = argument
+            if task.future.done():  # failed while queued: this node stopped being master
+                return Output()
             update = self._pending.wrap(task, lambda: (coordinator.current_term,
                                                        coordinator.last_accepted_state.version + 1))
             try:
@@ -405,8 +416,9 @@ class CoordinationService:
             uuid = random_base64_uuid()
             task = UpdateTask("elected-as-master: assign cluster uuid", lambda c: msgspec.structs.replace(
                 c, metadata=msgspec.structs.replace(c.metadata, cluster_uuid=uuid)),
-                asyncio.get_running_loop().create_future())
+                asyncio.get_running_loop().create_future(), "URGENT")
             task.future.add_done_callback(_log_failure)
+            self._pending.add(task)
             self._inputs.put_nowait(("submit", task))
 
     def _time_publications(self) -> None:

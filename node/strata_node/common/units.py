@@ -91,6 +91,8 @@ def human_millis(ms: float) -> str:
     """TimeValue.toString."""
     if ms < 0:
         return "-1"
+    if ms == 0:
+        return "0s"
     for suffix, unit in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if ms >= unit:
             return format1decimals(ms / unit, suffix)

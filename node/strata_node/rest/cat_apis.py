@@ -55,6 +55,7 @@ CAT_ENDPOINTS = (
     "/_cat/shards/{index}",
     "/_cat/master",
     "/_cat/nodes",
+    "/_cat/pending_tasks",
     "/_cat/tasks",
     "/_cat/indices",
     "/_cat/indices/{index}",
@@ -336,9 +337,7 @@ class CatHandlers:
 
     async def health(self, request: RestRequest) -> RestResponse:
         with_timestamps = request.bool_param("ts", True)
-        request.bool_param("local")
-        request.time_param("master_timeout", 30.0)
-        health = await self._health()
+        health = await self._health(request.bool_param("local"), request.time_param("master_timeout", 30.0))
         now = time.time()
         table = CatTable(HEALTH_COLUMNS)
         table.add(
@@ -351,20 +350,23 @@ class CatHandlers:
                 "node.data": health["number_of_data_nodes"],
                 "shards": health["active_shards"],
                 "pri": health["active_primary_shards"],
-                "relo": 0,
+                "relo": health["relocating_shards"],
                 "init": health["initializing_shards"],
                 "unassign": health["unassigned_shards"],
                 "unassign.pri": health["unassigned_primary_shards"],
-                "pending_tasks": 0,
-                "max_task_wait_time": "-",
+                "pending_tasks": health["number_of_pending_tasks"],
+                # RestHealthAction: a dash while nothing waits
+                "max_task_wait_time": Millis(health["task_max_waiting_in_queue_millis"])
+                if health["task_max_waiting_in_queue_millis"] else "-",
                 "active_shards_percent": f"{health['active_shards_percent_as_number']:.1f}%",
             }
         )
         return table.response(request, with_timestamps=with_timestamps)
 
-    async def _health(self) -> dict[str, Any]:
-        """The cluster's health as this node sees it, every index counted, without waiting."""
-        request = HealthRequest(local=True, timeout=0.0)
+    async def _health(self, local: bool, master_timeout: float) -> dict[str, Any]:
+        """The cluster's health, every index counted, without waiting for any condition: as
+        the master has it (with its pending tasks) unless `local`."""
+        request = HealthRequest(local=local, timeout=0.0, master_timeout=master_timeout)
         response: HealthResponse = await self.node.client.execute(HEALTH, request)
         return response.body
 
@@ -511,7 +513,7 @@ class CatHandlers:
                     "node.role": role_letters(roles),
                 }
             )
-        unassigned = (await self._health())["unassigned_shards"]
+        unassigned = (await self._health(True, 30.0))["unassigned_shards"]
         if unassigned and not wanted:
             table.add({"shards": unassigned, "node": "UNASSIGNED"})
         return table.response(request)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from ..action.cluster_health import Status
 from ..action.health_action import HEALTH, HealthRequest, HealthResponse, java_int, parse_wait_for_nodes
+from ..cluster.master_service import PRIORITIES
 from ..common.errors import IllegalArgument, NumberFormatError
 from .cluster_state import ClusterStateHandlers
 from .controller import RestController, RestResponse
+from .pending_tasks import PendingTasksHandlers
 from .request import RestRequest
 
 HEALTH_PARAMS = ("expand_wildcards", "ignore_unavailable", "allow_no_indices", "level", "local",
@@ -27,7 +29,6 @@ HEALTH_PARAMS = ("expand_wildcards", "ignore_unavailable", "allow_no_indices", "
                  "wait_for_active_shards", "wait_for_no_relocating_shards", "wait_for_no_initializing_shards",
                  "wait_for_relocating_shards")
 LEVELS = ("cluster", "indices", "shards")
-PRIORITIES = ("IMMEDIATE", "URGENT", "HIGH", "NORMAL", "LOW", "LANGUID")
 def parse_active_shard_count(text: str) -> int | str | None:
     """ActiveShardCount.parseString: `all` or a non-negative count; 0 waits for nothing."""
     if text == "all":
@@ -72,8 +73,7 @@ def parse_health_request(request: RestRequest) -> HealthRequest:
     nodes = request.param("wait_for_nodes", "")
     events = request.param("wait_for_events")
     if events is not None:
-        # No master task queue exists yet, so every event of any priority is processed.
-        _enum(events, PRIORITIES, "org.elasticsearch.common.Priority")
+        events = _enum(events, PRIORITIES, "org.elasticsearch.common.Priority")
     level = request.param("level", "cluster")
     if level.lower() not in LEVELS:
         raise IllegalArgument("level parameter must be one of [cluster] or [indices] or [shards] but "
@@ -85,7 +85,7 @@ def parse_health_request(request: RestRequest) -> HealthRequest:
                          timeout=timeout, level=level.lower(), wait_for_status=wait_for_status,
                          wait_for_no_initializing_shards=no_initializing,
                          wait_for_active_shards=active_shards, wait_for_nodes=nodes or None,
-                         wait_for_no_relocating_shards=no_relocating,
+                         wait_for_no_relocating_shards=no_relocating, wait_for_events=events,
                          local=request.bool_param("local"),
                          master_timeout=request.time_param("master_timeout", 30.0),
                          human=request.bool_param("human"))
@@ -100,6 +100,7 @@ class ClusterHandlers:
         c.register("GET", "/_cluster/health/{index}", self.health, HEALTH_PARAMS,
                    action=HEALTH)
         ClusterStateHandlers(self.node).register(c)
+        PendingTasksHandlers(self.node).register(c)
 
     async def health(self, request: RestRequest) -> RestResponse:
         response: HealthResponse = await self.node.client.execute(HEALTH, parse_health_request(request))
