@@ -810,3 +810,45 @@ def test_allocate_empty_primary_abandons_a_restore_only_with_accept_data_loss():
                        r"\[logs\]\[0\] can result in data loss. Please confirm by setting the "
                        r"accept_data_loss parameter to true$"):
         run(content, cluster(node("a")), commands.Command("allocate_empty_primary", "logs", 0, "a"))
+
+
+def test_a_new_primary_only_throttled_waits_as_deciders_throttled_and_its_shard_is_yellow():
+    from strata_node.action.cluster_health import IndexView, Status, shard_health
+
+    content = create(with_settings(ClusterStateContent(),
+                                   cluster__routing__allocation__node_initial_primaries_recoveries="2"),
+                     "many", cluster(node("a")), shards=3, replicas=0)
+    [waiting] = [x for x in content.routing_table.indices["many"] if x.state == "UNASSIGNED"]
+    assert waiting.allocation_status == "deciders_throttled"
+    view = IndexView(content.metadata.indices["many"], content.routing_table.indices["many"], None, "a")
+    assert shard_health(view, waiting.shard).status is Status.YELLOW
+
+
+def test_a_new_primary_every_node_refuses_is_deciders_no_and_its_shard_is_red():
+    from strata_node.action.cluster_health import IndexView, Status, shard_health
+
+    content = create(ClusterStateContent(), "nowhere", cluster(node("a")), replicas=0,
+                     index__routing__allocation__require___name="absent")
+    [primary] = content.routing_table.indices["nowhere"]
+    assert (primary.state, primary.allocation_status) == ("UNASSIGNED", "deciders_no")
+    view = IndexView(content.metadata.indices["nowhere"], content.routing_table.indices["nowhere"], None, "a")
+    assert shard_health(view, 0).status is Status.RED
+
+
+def test_a_new_primary_with_no_data_node_at_all_is_deciders_no():
+    content = create(ClusterStateContent(), "orphan", cluster(node("m", roles=("master",))), replicas=0)
+    [primary] = content.routing_table.indices["orphan"]
+    assert primary.allocation_status == "deciders_no"
+
+
+def test_an_in_sync_primary_whose_data_is_on_no_node_here_has_no_valid_shard_copy():
+    a, b = node("a"), node("b")
+    content = create(ClusterStateContent(), "kept", cluster(a, b), replicas=0)
+    [primary] = content.routing_table.indices["kept"]
+    content = allocator.shard_started(content, "kept", 0, primary.allocation_id)
+    holder = content.routing_table.indices["kept"][0].node
+    gone = allocator.reroute(content, {n.id: n for n in (a, b) if n.id != holder})
+    [primary] = gone.routing_table.indices["kept"]
+    assert (primary.state, primary.allocation_status) == ("UNASSIGNED", "no_valid_shard_copy")
+    again = allocator.reroute(gone, {n.id: n for n in (a, b) if n.id != holder})
+    assert again is gone  # the same answer changes nothing

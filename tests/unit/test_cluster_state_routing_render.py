@@ -17,3 +17,8 @@ def test_an_unassigned_copy_says_when_and_why_it_became_unassigned():
     info = render_shard(copy)["unassigned_info"]
     assert info == {"reason": "NODE_LEFT", "at": "2024-01-01T00:00:00.123Z", "failed_attempts": 2,
                     "delayed": False, "details": "node_left [a]", "allocation_status": "no_attempt"}
+
+
+def test_an_unassigned_primary_shows_what_its_last_allocation_attempt_found():
+    copy = ShardRouting("logs", 0, True, allocation_status="deciders_throttled")
+    assert render_shard(copy)["unassigned_info"]["allocation_status"] == "deciders_throttled"

@@ -1,6 +1,6 @@
 """A shard's health from its copies (ClusterShardHealth): an inactive primary is yellow
-while it starts for the first time, from an empty store or a snapshot, and red while it
-recovers data that was there."""
+while it starts for the first time, from an empty store or a snapshot, or waits to (unless
+every node refused it), and red while it recovers data that was there."""
 
 import dataclasses
 
@@ -34,5 +34,19 @@ def test_a_new_primary_that_failed_before_is_red():
     assert shard_health(view(failed), 0).status is Status.RED
 
 
-def test_an_unassigned_primary_is_red():
-    assert shard_health(view(ShardRouting("logs", 0, True)), 0).status is Status.RED
+def test_a_new_unassigned_primary_not_yet_tried_or_only_throttled_is_yellow():
+    for status in ("no_attempt", "deciders_throttled"):
+        primary = ShardRouting("logs", 0, True, allocation_status=status)
+        assert shard_health(view(primary), 0).status is Status.YELLOW
+
+
+def test_a_new_unassigned_primary_every_node_refuses_is_red():
+    primary = ShardRouting("logs", 0, True, allocation_status="deciders_no")
+    assert shard_health(view(primary), 0).status is Status.RED
+
+
+def test_an_unassigned_primary_with_data_to_recover_or_a_failed_attempt_is_red():
+    throttled = ShardRouting("logs", 0, True, allocation_status="deciders_throttled", last_allocation_id="p1")
+    assert shard_health(view(throttled, in_sync_allocation_ids={"0": ["p1"]}), 0).status is Status.RED
+    failed = msgspec.structs.replace(throttled, failed_attempts=1)
+    assert shard_health(view(failed), 0).status is Status.RED

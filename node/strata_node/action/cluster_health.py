@@ -5,7 +5,9 @@ Per shard: a STARTED primary is active, and the shard is green when every replic
 active too, yellow when some are not (replicas stay unassigned until replication lands);
 an INITIALIZING primary is recovering: yellow when it starts empty or from a snapshot with
 no failed attempt (a new index), red when it recovers an existing store;
-an UNASSIGNED primary (a store or translog that did not recover, a node that left) is red.
+an UNASSIGNED primary is yellow on the same terms unless the last reroute found every
+node refusing it (`allocation_status` deciders_no), and red otherwise (a store or
+translog that did not recover, a node that left).
 A copy this node holds counts as active only while its shard really is: an engine that
 failed since it started makes its shard red at once, before the master hears of it.
 
@@ -153,7 +155,11 @@ def shard_health(view: IndexView, shard: int) -> ShardHealth:
     if primary is not None and primary.state == INITIALIZING:
         status = Status.YELLOW if _recovers_without_data(view.metadata, primary) else Status.RED
         return ShardHealth(shard, status, False, active_replicas, initializing, len(replicas), 0)
-    return ShardHealth(shard, Status.RED, False, active_replicas, initializing,
+    # Unassigned: a new primary no decider refused (only throttled, or not tried yet) is
+    # yellow as well; one refused everywhere, or with data to recover, is red.
+    status = Status.YELLOW if primary is not None and primary.allocation_status != "deciders_no" \
+        and _recovers_without_data(view.metadata, primary) else Status.RED
+    return ShardHealth(shard, status, False, active_replicas, initializing,
                        len(copies) - active_replicas - initializing, 1)
 
 

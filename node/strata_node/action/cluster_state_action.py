@@ -123,7 +123,7 @@ def render_shard(copy: ShardRouting) -> dict[str, Any]:
         info["delayed"] = copy.delayed
         if copy.unassigned_details:
             info["details"] = copy.unassigned_details
-        info["allocation_status"] = "no_attempt"
+        info["allocation_status"] = copy.allocation_status
         out["unassigned_info"] = info
     return out
 

@@ -75,7 +75,8 @@ def unassign(copy: ShardRouting, reason: str, details: str, now_ms: int,
         copy, state="UNASSIGNED", node=None, node_ephemeral_id=None, unassigned_reason=reason,
         unassigned_details=details, last_node=copy.node or copy.last_node,
         last_allocation_id=copy.allocation_id or copy.last_allocation_id, allocation_id=None,
-        failed_attempts=failed_attempts, unassigned_at=now_ms, relocating_node=None, delayed=False)
+        failed_attempts=failed_attempts, unassigned_at=now_ms, relocating_node=None, delayed=False,
+        allocation_status=NO_ATTEMPT)
 
 
 def is_relocation_target(copy: ShardRouting) -> bool:
@@ -444,6 +445,8 @@ def _allocate_primary(copies: list[ShardRouting], primary_at: int, metadata: Ind
     if not in_sync:
         target = best_node(primary, copies, alloc, index_load)
         if target is None:
+            _unplaced(copies, primary_at, DECIDERS_THROTTLED if _throttled_somewhere(primary, copies, alloc)
+                      else DECIDERS_NO)
             return metadata
         allocation_id = random_base64_uuid()
     else:
@@ -464,6 +467,8 @@ def _allocate_primary(copies: list[ShardRouting], primary_at: int, metadata: Ind
                     target, allocation_id = node, aid
                     break
         if target is None:
+            _unplaced(copies, primary_at, NO_VALID_SHARD_COPY if not candidates
+                      else DECIDERS_THROTTLED if throttled else DECIDERS_NO)
             return metadata
         if primary.failed_attempts:
             # A retry after a failure: the node keeps its failed copy (and its report) by
@@ -476,6 +481,28 @@ def _allocate_primary(copies: list[ShardRouting], primary_at: int, metadata: Ind
     alloc.placed(copies[primary_at], target, None)
     index_load[target] += 1
     return metadata
+
+
+# ES's AllocationStatus values, as the cluster state shows them.
+NO_ATTEMPT = "no_attempt"
+DECIDERS_NO = "deciders_no"
+DECIDERS_THROTTLED = "deciders_throttled"
+NO_VALID_SHARD_COPY = "no_valid_shard_copy"
+
+
+def _unplaced(copies: list[ShardRouting], at: int, status: str) -> None:
+    """Record why an unassigned primary stays so (only when it changed: a reroute that
+    finds the same answer changes nothing)."""
+    if copies[at].allocation_status != status:
+        copies[at] = msgspec.structs.replace(copies[at], allocation_status=status)
+
+
+def _throttled_somewhere(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation) -> bool:
+    """Whether a node `best_node` found no YES on would take the copy but for throttling
+    (then it waits for a recovery to end; otherwise every node refuses it)."""
+    holding = {c.node for c in copies if c.node is not None}
+    return any(decide(copy, alloc.data_nodes[n], copies, alloc)[0] == THROTTLE
+               for n in alloc.data_nodes if n not in holding)
 
 
 def shard_started(content: ClusterStateContent, index: str, shard: int,

@@ -97,6 +97,11 @@ class ShardRouting(msgspec.Struct, frozen=True):
     # An unassigned replica waiting for its node to come back (ES's UnassignedInfo delayed):
     # set by the reroute while `index.unassigned.node_left.delayed_timeout` runs.
     delayed: bool = False
+    # What the last reroute found for an unassigned primary (ES's UnassignedInfo
+    # lastAllocationStatus): `no_attempt`, `deciders_no`, `deciders_throttled` or
+    # `no_valid_shard_copy`. A new primary the deciders refuse is red; one only throttled
+    # is yellow, as ClusterShardHealth has it.
+    allocation_status: str = "no_attempt"
 
 
 class RoutingTable(msgspec.Struct, frozen=True):
