@@ -142,9 +142,10 @@ def test_a_write_reaches_every_copy_the_replication_group_tracks_on_the_node_it_
 class TargetNode:
     """A recovering copy's node: the primary answers with a delay `delays` times."""
 
-    def __init__(self, shard: IndexShard, delays: int):
+    def __init__(self, shard: IndexShard, delays: int, error: str = DELAYED):
         self.node_id = "n2"
         self.delays = delays
+        self.error = error
         self.asked: list[StartRecoveryRequest] = []
         self.transport = NS(execute=self.execute)
         self.shard_router = NS(address=lambda node_id: node_id)
@@ -153,7 +154,7 @@ class TargetNode:
     async def execute(self, action, request, response_type=None, address=None, timeout=None):
         self.asked.append(request)
         if len(self.asked) <= self.delays:
-            raise RemoteTransportError({"type": DELAYED, "status": 500,
+            raise RemoteTransportError({"type": self.error, "status": 500,
                                         "reason": "source node does not have the copy listed in its state"})
         return recovery.StartRecoveryResponse(operations=0, took_millis=0)
 
@@ -172,6 +173,7 @@ def target(node: TargetNode, primary: ShardRouting) -> PeerRecovery:
 @pytest.fixture
 def no_retry_delay(monkeypatch):
     monkeypatch.setattr(recovery, "RETRY_DELAY_SECONDS", 0)
+    monkeypatch.setattr(recovery, "RETRY_NETWORK_DELAY_SECONDS", 0)
 
 
 def test_a_target_asks_a_delaying_primary_again(tmp_path, no_retry_delay):
@@ -211,6 +213,36 @@ def test_a_target_stops_asking_once_its_copy_is_closed(tmp_path, no_retry_delay)
         with pytest.raises(IllegalState, match="closed while its recovery waited"):
             await peer._ask_primary(node.service, shard, target_copy(), start_request(), state, TASK)
         assert len(node.asked) == 1 and not node.asked[0].primary_relocation
+        await shard.close()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("error", ["shard_not_found_exception", "index_not_found_exception",
+                                   "illegal_index_shard_state_exception", "connect_transport_exception"])
+def test_a_target_asks_again_while_the_primarys_node_is_not_ready_or_unreachable(tmp_path, no_retry_delay,
+                                                                                   error):
+    async def go():
+        shard = await started_primary(tmp_path / "t")
+        node = TargetNode(shard, delays=2, error=error)
+        state = recovery.RecoveryState(INDEX, 0, "", "n2")
+        await target(node, primary_copy())._ask_primary(node.service, shard, target_copy(), start_request(),
+                                                        state, TASK)
+        assert len(node.asked) == 3
+        await shard.close()
+
+    asyncio.run(go())
+
+
+def test_a_target_fails_at_once_on_an_error_that_asking_again_cannot_mend(tmp_path, no_retry_delay):
+    async def go():
+        shard = await started_primary(tmp_path / "t")
+        node = TargetNode(shard, delays=2, error="illegal_argument_exception")
+        state = recovery.RecoveryState(INDEX, 0, "", "n2")
+        peer = target(node, primary_copy())
+        with pytest.raises(StrataError):
+            await peer._ask_primary(node.service, shard, target_copy(), start_request(), state, TASK)
+        assert len(node.asked) == 1
         await shard.close()
 
     asyncio.run(go())

@@ -85,6 +85,14 @@ PRIMARY_WAIT_SECONDS = 60.0
 # node lagging longer is removed from the cluster (cluster.follower_lag.timeout, 90s).
 RETRY_DELAY_SECONDS = 0.5
 DELAYED_RECOVERY_SECONDS = 120.0
+# What PeerRecoveryTargetService retries rather than fails the copy for: the source not
+# ready yet (it has not applied the state that made this recovery, or not opened its
+# copy), after the state-sync delay; the source node unreachable, after the network
+# delay (indices.recovery.retry_delay_network); the primary is looked up again each time.
+RETRY_NOT_READY = frozenset({"delay_recovery_exception", "shard_not_found_exception",
+                             "index_not_found_exception", "illegal_index_shard_state_exception"})
+RETRY_NETWORK = frozenset({"connect_transport_exception", "node_not_connected_exception"})
+RETRY_NETWORK_DELAY_SECONDS = 5.0
 
 
 class StartRecoveryRequest(Message):
@@ -383,9 +391,10 @@ class PeerRecovery:
                            task: Task) -> tuple[StartRecoveryResponse, Any]:
         """Ask the active primary's node to recover the copy; the response and the primary's
         routing. That node may not have applied the cluster state this recovery started in
-        yet: it answers `delay_recovery_exception` and is asked again after a delay (ES's
-        retryRecovery), the primary looked up again each time, for as long as this copy is
-        still the one recovering here."""
+        yet: it answers `delay_recovery_exception` (or, not holding the shard yet,
+        `shard_not_found_exception`) and is asked again after a delay (ES's retryRecovery,
+        RETRY_NOT_READY and RETRY_NETWORK), the primary looked up again each time, for as
+        long as this copy is still the one recovering here."""
         node = self.node
         loop = asyncio.get_running_loop()
         deadline = loop.time() + DELAYED_RECOVERY_SECONDS
@@ -399,11 +408,12 @@ class PeerRecovery:
                         START_RECOVERY, asked, address=node.shard_router.address(primary.node))
                 return response, primary
             except StrataError as e:  # from another node, a RemoteTransportError of that type
-                if e.type != DelayRecovery.type or loop.time() > deadline:
+                if (e.type not in RETRY_NOT_READY and e.type not in RETRY_NETWORK) or loop.time() > deadline:
                     raise
-                log.debug("[%s][%d] recovery of [%s] delayed: %s", service.name, copy.shard,
-                          copy.allocation_id, e)
-            await asyncio.sleep(RETRY_DELAY_SECONDS)
+                delay = RETRY_NETWORK_DELAY_SECONDS if e.type in RETRY_NETWORK else RETRY_DELAY_SECONDS
+                log.debug("[%s][%d] recovery of [%s] delayed %ss: %s", service.name, copy.shard,
+                          copy.allocation_id, delay, e)
+            await asyncio.sleep(delay)
             task.ensure_not_cancelled()
             if service.local.get(copy.shard) is not shard or shard.engine.closed:
                 raise IllegalState(f"[{service.name}][{copy.shard}] copy [{copy.allocation_id}] was closed "
