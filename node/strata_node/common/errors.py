@@ -373,8 +373,8 @@ class ShardNotFound(StrataError):
     type = "shard_not_found_exception"
     status = 404
 
-    def __init__(self, index: str, index_uuid: str, shard: int):
-        super().__init__("no such shard", index_uuid=index_uuid, shard=str(shard), index=index)
+    def __init__(self, index: str, index_uuid: str, shard: int, reason: str = "no such shard"):
+        super().__init__(reason, index_uuid=index_uuid, shard=str(shard), index=index)
 
 
 class NoShardAvailable(StrataError):

@@ -628,7 +628,8 @@ class PeerRecovery:
                                operations: list[bytes], target_allocation_id: str) -> int:
         request = ReplicaRequest(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
                                  primary_term=shard.engine.primary_term,
-                                 global_checkpoint=shard.tracker.global_checkpoint, operations=operations)
+                                 global_checkpoint=shard.tracker.global_checkpoint, operations=operations,
+                                 target_allocation_id=target_allocation_id)
         response = await self.node.transport.execute(RECOVERY_OPS, request, address=address)
         shard.tracker.update_global_checkpoint_on_copy(target_allocation_id, request.global_checkpoint)
         return response.local_checkpoint

@@ -19,10 +19,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
 import orjson
 
 from ..action.index_admin import NoLongerPrimary
-from ..common.errors import IllegalState, StrataError
+from ..common.errors import IllegalState, ShardNotFound, StrataError
 from ..engine import operation as ops
 from ..engine import rollback
 from ..engine.engine import PrebuiltSegment
@@ -63,6 +64,10 @@ class ReplicaRequest(Message):
     # instead of parsing and analysing each document again, as segment replication ships
     # what the primary indexed.
     segment: PrebuiltSegment | None = None
+    # The copy the primary's replication group sends to (ES's targetAllocationID): a node
+    # holding another copy of the shard by now (the one meant was removed, a new one is
+    # recovering there) refuses rather than applying writes meant for a copy it lacks.
+    target_allocation_id: str | None = None
 
     @property
     def description(self) -> str:
@@ -195,6 +200,10 @@ class _WorkerParse:
 async def apply_on_copy(node, request: ReplicaRequest) -> int:
     """Apply a primary's operations to this node's copy; its local checkpoint after."""
     shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
+    if request.target_allocation_id is not None and shard.allocation_id != request.target_allocation_id:
+        raise ShardNotFound(request.index, request.index_uuid, request.shard,
+                            f"expected allocation id [{request.target_allocation_id}] but found "
+                            f"[{shard.allocation_id}]")
     service = node.indices.indices[request.index]
     check_operation_term(shard, service, request.primary_term)
     await _refuse_an_older_term(shard, request)
@@ -434,8 +443,8 @@ async def send_operations(node, service: IndexService, shard: IndexShard, payloa
             if node_id is None:
                 raise IllegalState(f"copy [{allocation_id}] has no node in the replication group")
             response: ReplicaResponse = await node.transport.execute(
-                REPLICA_ACTION, request, address=node.shard_router.address(node_id),
-                timeout=REPLICA_TIMEOUT)
+                REPLICA_ACTION, msgspec.structs.replace(request, target_allocation_id=allocation_id),
+                address=node.shard_router.address(node_id), timeout=REPLICA_TIMEOUT)
             tracker.update_local_checkpoint(allocation_id, response.local_checkpoint)
             tracker.update_global_checkpoint_on_copy(allocation_id, request.global_checkpoint)
             outcome.successful += 1
