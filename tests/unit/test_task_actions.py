@@ -236,3 +236,25 @@ def test_a_cancelled_child_lifts_its_bans_when_it_ends_under_a_cancelled_parent(
             assert phase.id not in tasks_b.bans
         await a.close()
     asyncio.run(go())
+
+
+def test_a_ban_cancels_the_children_and_bans_them_on_the_nodes_of_their_own_children():
+    """A parent on A, its child on B, the child's own child on C: cancelling the parent
+    reaches C too (ES's banParent cancels each child with its descendants)."""
+    async def go():
+        tasks_a, a, _ = node("nodeA")
+        tasks_b, b, _ = node("nodeB")
+        tasks_c, c, _ = node("nodeC")
+        async with serving(b) as address_b, serving(c) as address_c:
+            await a.connect(address_b)
+            await b.connect(address_c)
+            search = tasks_a.register(SEARCH, cancellable=True)
+            tasks_a.register_child_node(search, "nodeB")
+            phase = tasks_b.register(QUERY_PHASE, parent=search.id, cancellable=True)
+            tasks_b.register_child_node(phase, "nodeC")
+            fetch = tasks_c.register(QUERY_PHASE, parent=phase.id, cancellable=True)
+            await a.execute(CANCEL_NODE, CancelTasks(filter=TaskFilter(actions=[SEARCH])))
+            assert phase.cancelled and phase.id in tasks_c.bans
+            assert fetch.cancelled and fetch.cancelled_reason == "by user request"
+        await a.close()
+    asyncio.run(go())

@@ -165,7 +165,10 @@ class TaskActions:
     async def _ban(self, request: BanParent, task: Task) -> Empty:
         parent = TaskId.parse(request.parent_task_id)
         if request.ban:
-            self.tasks.ban_parent(parent, request.reason)
+            # ES's banParent cancels each child with its descendants: the nodes their own
+            # children run on are banned in turn (and lifted as each child ends).
+            children = self.tasks.ban_parent(parent, request.reason)
+            await asyncio.gather(*(self.cancel_local(child, request.reason) for child in children))
         else:
             self.tasks.remove_ban(parent)
         return Empty()
