@@ -145,6 +145,31 @@ def test_writes_asked_for_after_a_step_run_between_writes_wait_for_it(tmp_path, 
     asyncio.run(go())
 
 
+def test_writes_wait_for_an_awaited_step_run_between_writes_until_it_is_done(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        order, release = [], asyncio.Event()
+
+        async def step():
+            order.append("step began")
+            await release.wait()  # a read off the loop, say: no write may land meanwhile
+            order.append("step ended")
+            return 7
+
+        done = e.run_between_writes(step)
+        write = asyncio.ensure_future(
+            e.write_async([IndexOp("b", b"{}")], lambda i, o: order.append("write")))
+        await asyncio.sleep(0.05)
+        assert order == ["step began"] and not write.done()
+        release.set()
+        assert await done == 7
+        await write
+        assert order == ["step began", "step ended", "write"]
+        await e.close()
+
+    asyncio.run(go())
+
+
 def test_a_rollback_waits_for_the_batch_in_flight_and_undoes_it_too(tmp_path, writers):
     async def go():
         e = await with_three_documents(tmp_path, writers)

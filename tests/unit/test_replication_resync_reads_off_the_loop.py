@@ -52,3 +52,28 @@ def test_a_promoted_primary_reads_the_history_it_resyncs_off_the_event_loop(tmp_
         await shard.close()
 
     asyncio.run(go())
+
+
+def test_what_a_promoted_primary_holds_above_the_global_checkpoint_is_listed_off_the_event_loop(tmp_path):
+    async def go():
+        shard = IndexShard(ShardRef(INDEX, UUID, 0), tmp_path / "p", 2)
+        await shard.start()
+        shard.allocation_id = "P"
+        shard.engine.write([IndexOp(str(n), b'{"f":1}') for n in range(50)], lambda i, r: None)
+        shard.tracker = ReplicationTracker("P", shard.engine.tracker.checkpoint, 9, node_id="n1")
+        engine, loop_thread, read_on = shard.engine, threading.current_thread(), []
+        history = engine.history
+
+        def recorded_history(start: int, end: int) -> list[bytes]:
+            read_on.append(threading.current_thread())
+            return history(start, end)
+
+        engine.history = recorded_history
+        held = await engine.run_between_writes(
+            lambda: replica.held_above_global_checkpoint(shard, 100))
+        assert held == [(n, 2) for n in range(10, 50)]
+        assert read_on and loop_thread not in read_on
+        assert await replica.held_above_global_checkpoint(shard, 39) is None  # too many to vouch for
+        await shard.close()
+
+    asyncio.run(go())

@@ -33,6 +33,7 @@ directly and so is real time.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import shutil
@@ -40,7 +41,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -585,25 +586,32 @@ class Engine:
         async with self._write_lock:
             pass
 
-    def run_between_writes(self, step: Callable[[], T]) -> asyncio.Future[T]:
-        """Run `step` (blocking, short) once the writes already taking their turn have
-        landed, and before any write asked for from now on: at once when nothing is being
-        written, else as soon as the store is free. A promoted primary fills its gaps and
-        lists what it holds so: an old primary's batch still on its way into the store
-        must land first, and its own first writes must come after."""
+    def run_between_writes(self, step: Callable[[], T] | Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """Run `step` once the writes already taking their turn have landed, and before any
+        write asked for from now on: at once when nothing is being written, else as soon
+        as the store is free. A promoted primary fills its gaps and lists what it holds so:
+        an old primary's batch still on its way into the store must land first, and its
+        own first writes must come after. `step` is short and blocking, or returns an
+        awaitable (a long read it sends off the loop), awaited with the writes held."""
         loop = asyncio.get_running_loop()
+        started: Awaitable[T] | None = None
         if not self._write_lock.locked() and self._between_writes is None:
             done = loop.create_future()
             try:
-                done.set_result(step())
+                result = step()
             except Exception as e:
                 done.set_exception(e)
-            return done
+                return done
+            if not inspect.isawaitable(result):
+                done.set_result(result)
+                return done
+            started = result  # the writes are held from here until it is done
         barrier = self._between_writes = loop.create_future()
 
         async def run() -> T:
             async with self._write_lock:
-                return step()
+                result = started if started is not None else step()
+                return await result if inspect.isawaitable(result) else result
 
         def release(_: asyncio.Future) -> None:  # also when cancelled before it ever ran
             if self._between_writes is barrier:

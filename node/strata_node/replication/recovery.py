@@ -261,12 +261,12 @@ class PeerRecovery:
         each copy sees carries it. Both wait for a batch of the old primary still on its
         way into the store, and the new primary's writes wait for them."""
 
-        def prepare() -> None:
+        async def prepare() -> None:
             filled = fill_seq_no_gaps(shard)
             if filled:
                 log.info("%s promoted to primary: filled %d sequence number gaps with no-ops",
                          shard.ref, filled)
-            shard.resync_held = held_above_global_checkpoint(shard, MAX_VOUCHED_OPERATIONS)
+            shard.resync_held = await held_above_global_checkpoint(shard, MAX_VOUCHED_OPERATIONS)
 
         prepared = shard.engine.run_between_writes(prepare)
 

@@ -366,15 +366,19 @@ def fill_seq_no_gaps(shard: IndexShard) -> int:
     return len(noops)
 
 
-def held_above_global_checkpoint(shard: IndexShard, limit: int) -> list[tuple[int, int]] | None:
+async def held_above_global_checkpoint(shard: IndexShard, limit: int) -> list[tuple[int, int]] | None:
     """What a promoted primary holds above its global checkpoint, (seq_no, term); None
-    when that is more than `limit` operations (replicas holding any then start over)."""
+    when that is more than `limit` operations (replicas holding any then start over).
+    Up to `limit` operations are read and decoded on a thread, as every history read is."""
     engine = shard.engine
-    start = shard.tracker.global_checkpoint + 1
-    if engine.tracker.max_seq_no - start + 1 > limit:
+    start, end = shard.tracker.global_checkpoint + 1, engine.tracker.max_seq_no
+    if end - start + 1 > limit:
         return None
-    held = engine.history(start, engine.tracker.max_seq_no)
-    return [(op.seq_no, op.primary_term) for op in map(ops.decode, held)]
+    return await engine.read_off_loop(_held, engine, start, end)
+
+
+def _held(engine, start: int, end: int) -> list[tuple[int, int]]:
+    return [(op.seq_no, op.primary_term) for op in map(ops.decode, engine.history(start, end))]
 
 
 def register(node) -> None:
