@@ -52,3 +52,33 @@ def test_more_states_in_the_same_term_do_not_read_the_file_again():
         return reads
 
     assert asyncio.run(run()) == ["read"]
+
+
+def with_file_settings_version(version: int) -> SimpleNamespace:
+    import msgspec
+
+    from strata_node.cluster.state import ClusterStateContent
+    from strata_node.reservedstate.metadata import ReservedStateMetadata
+
+    entry = ReservedStateMetadata("file_settings", version)
+    metadata = msgspec.structs.replace(ClusterStateContent().metadata,
+                                       reserved_state={"file_settings": entry})
+    return SimpleNamespace(value=msgspec.structs.replace(ClusterStateContent(), metadata=metadata))
+
+
+def test_a_restore_of_the_global_state_has_the_master_read_the_file_again_once():
+    async def run():
+        coordination = SimpleNamespace(is_master=True, current_term=3)
+        svc, reads = service(coordination)
+        loop = asyncio.create_task(svc._process_loop())
+        applied, restored = with_file_settings_version(7), with_file_settings_version(0)
+        svc.apply_cluster_state(None, applied)
+        await asyncio.sleep(0.01)
+        svc.apply_cluster_state(applied, restored)  # the restore reset the version to 0
+        await asyncio.sleep(0.01)
+        svc.apply_cluster_state(restored, restored)  # a later state, the file not applied (missing, say)
+        await asyncio.sleep(0.01)
+        loop.cancel()
+        return reads
+
+    assert asyncio.run(run()) == ["read", "read"]

@@ -422,6 +422,35 @@ def test_restoring_the_global_state_replaces_the_persistent_settings():
     assert after.metadata.persistent_settings == snapshot
 
 
+def test_restoring_the_global_state_replaces_the_index_and_component_templates_whole():
+    from strata_node.index.templates.metadata import parse_component_template, parse_index_template
+
+    kept_only_here = parse_index_template({"index_patterns": ["local-*"]})
+    metadata = msgspec.structs.replace(
+        ClusterStateContent().metadata, index_templates={"local": kept_only_here, "shared": kept_only_here},
+        component_templates={"local-c": parse_component_template({"template": {}})})
+    content = msgspec.structs.replace(ClusterStateContent(), metadata=metadata)
+    snapshot = {"index_templates": {"shared": msgspec.to_builtins(parse_index_template(
+        {"index_patterns": ["snap-*"]}))}, "component_templates": {}}
+    after = restore_global_state(content, snapshot)
+    assert list(after.metadata.index_templates) == ["shared"]
+    assert after.metadata.index_templates["shared"].index_patterns == ("snap-*",)
+    assert after.metadata.component_templates == {}
+
+
+def test_restoring_the_global_state_marks_reserved_state_for_the_file_to_be_applied_again():
+    from strata_node.reservedstate.metadata import RESTORED_VERSION, ReservedStateMetadata
+
+    reserved = ReservedStateMetadata("file_settings", 7, {"cluster_settings": ("action.auto_create_index",)})
+    metadata = msgspec.structs.replace(ClusterStateContent().metadata,
+                                       reserved_state={"file_settings": reserved},
+                                       persistent_settings={"action.auto_create_index": "false"})
+    after = restore_global_state(msgspec.structs.replace(ClusterStateContent(), metadata=metadata),
+                                 {"persistent_settings": {}})
+    assert after.metadata.reserved_state["file_settings"].version == RESTORED_VERSION
+    assert after.metadata.reserved_state["file_settings"].handlers == reserved.handlers
+
+
 def test_a_restored_setting_this_node_does_not_know_is_archived():
     after = restore_global_state(ClusterStateContent(), {"persistent_settings": {"plugin.gone": "1"}})
     assert after.metadata.persistent_settings == {"archived.plugin.gone": "1"}

@@ -24,8 +24,10 @@ from pathlib import Path
 
 from watchfiles import awatch
 
+from ..cluster.state import content_of
 from ..common.errors import StrataError
 from .handler import ReservedStateHandler
+from .metadata import RESTORED_VERSION
 from .service import FILE_SETTINGS, ChunkParseError, Outcome, apply, parse_chunk
 
 log = logging.getLogger("strata.file_settings")
@@ -89,13 +91,21 @@ class FileSettingsService:
     def apply_cluster_state(self, old, new) -> None:
         """A cluster state listener: a node that has just become master processes the file,
         also when it leads again in a later term with no state applied in between (a change
-        the file saw meanwhile was dropped while it did not lead)."""
+        the file saw meanwhile was dropped while it did not lead), and the master processes
+        it again once a snapshot restore replaced the global state (the namespace's version
+        is then RESTORED_VERSION, as ES's shouldRefreshFileState checks)."""
         coordination = self.node.coordination
         term = coordination.current_term if coordination.is_master else None
-        if term is not None and term != self._master_term:
+        restored = self._restored(new) and not self._restored(old)  # once, when the restore lands
+        if term is not None and (term != self._master_term or restored):
             self._processed = None
             self._wake.set()
         self._master_term = term
+
+    @staticmethod
+    def _restored(state) -> bool:
+        entry = content_of(state).metadata.reserved_state.get(FILE_SETTINGS) if state is not None else None
+        return entry is not None and entry.version == RESTORED_VERSION
 
     # -- watching ----------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ from ..index.metadata import VERSION_CREATED, IndexMetadata, settings_tree
 from ..index.names import validate_index_name
 from ..index.service import parse_create_body
 from ..index.templates.metadata import ComponentTemplate, ComposableIndexTemplate
+from ..reservedstate.metadata import RESTORED_VERSION
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
 from . import in_progress, repository
@@ -566,19 +567,23 @@ def restore_indices(content: ClusterStateContent, restored: list[IndexMetadata])
 
 def restore_global_state(content: ClusterStateContent,
                          global_metadata: Mapping[str, Any]) -> ClusterStateContent:
-    """The snapshot's persistent settings in place of the cluster's (applyGlobalStateRestore
-    sets them whole: one the snapshot did not have is gone), and its templates over the
-    cluster's."""
+    """The snapshot's global state in place of the cluster's, as applyGlobalStateRestore
+    sets it: persistent settings whole (one the snapshot did not have is gone), and the
+    component and composable index templates whole (restorable customs: removed, then the
+    snapshot's put). Reserved state is marked restored (version 0), so the file settings
+    service processes its file again and puts back what the file reserves, as ES's
+    FileSettingsService does after a restore."""
     meta = content.metadata
     settings = archive_unknown_or_invalid(global_metadata.get("persistent_settings", {}))
-    component = {**meta.component_templates,
-                 **{k: msgspec.convert(v, ComponentTemplate)
-                    for k, v in global_metadata.get("component_templates", {}).items()}}
-    composable = {**meta.index_templates,
-                  **{k: msgspec.convert(v, ComposableIndexTemplate)
-                     for k, v in global_metadata.get("index_templates", {}).items()}}
+    component = {k: msgspec.convert(v, ComponentTemplate)
+                 for k, v in global_metadata.get("component_templates", {}).items()}
+    composable = {k: msgspec.convert(v, ComposableIndexTemplate)
+                  for k, v in global_metadata.get("index_templates", {}).items()}
+    reserved = {namespace: msgspec.structs.replace(entry, version=RESTORED_VERSION)
+                for namespace, entry in meta.reserved_state.items()}
     metadata = msgspec.structs.replace(meta, persistent_settings=settings, component_templates=component,
-                                       index_templates=composable, version=meta.version + 1)
+                                       index_templates=composable, reserved_state=reserved,
+                                       version=meta.version + 1)
     return msgspec.structs.replace(content, metadata=metadata)
 
 
