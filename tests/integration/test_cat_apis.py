@@ -77,7 +77,7 @@ def test_cat_health(http):
         "max_task_wait_time",
         "active_shards_percent",
     ]
-    assert re.fullmatch(r"\d+ +\d\d:\d\d:\d\d +\S+ +\w+ +1 +1( +\d+){6} +0 +- +\d+\.\d%", line)
+    assert re.fullmatch(r"\d+ +\d\d:\d\d:\d\d +\S+ +\w+ +1 +1( +\d+){6} +\d+ +(-|\S+) +\d+\.\d%", line)
     no_ts = http.get("/_cat/health", params={"ts": "false", "format": "json"}).json()[0]
     assert "epoch" not in no_ts and no_ts["node.total"] == "1"
     help_lines = http.get("/_cat/health", params={"help": "true"}).text.splitlines()

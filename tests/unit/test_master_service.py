@@ -11,14 +11,17 @@ from strata_node.cluster.master_service import PendingTasks, UpdateTask
 from strata_node.cluster.state import ClusterStateContent, Metadata
 
 
-def _task(loop, update) -> UpdateTask:
-    return UpdateTask("test", update, loop.create_future())
+def _task(loop, update, pending: PendingTasks | None = None) -> UpdateTask:
+    task = UpdateTask("test", update, loop.create_future())
+    if pending is not None:
+        pending.add(task)  # as submit queues it
+    return task
 
 
 def test_a_task_completes_once_the_state_carrying_it_is_applied():
     loop = asyncio.new_event_loop()
     pending = PendingTasks()
-    task = _task(loop, lambda c: msgspec.structs.replace(c, metadata=Metadata(version=1)))
+    task = _task(loop, lambda c: msgspec.structs.replace(c, metadata=Metadata(version=1)), pending)
     run = pending.wrap(task, lambda: (3, 8))
     run(ClusterStateContent())
     pending.applied(ClusterState(term=3, version=7))
@@ -31,7 +34,7 @@ def test_a_task_completes_once_the_state_carrying_it_is_applied():
 def test_a_task_whose_batch_published_nothing_completes_on_the_state_already_accepted():
     loop = asyncio.new_event_loop()
     pending = PendingTasks()
-    task = _task(loop, lambda c: c)
+    task = _task(loop, lambda c: c, pending)
     pending.wrap(task, lambda: (3, 8))(ClusterStateContent())
     accepted = ClusterState(term=3, version=7)
     pending.settle_unpublished(accepted)  # the core dropped the batch: version 8 never comes
@@ -43,7 +46,7 @@ def test_a_task_whose_batch_published_nothing_completes_on_the_state_already_acc
 def test_a_task_not_yet_run_is_not_settled():
     loop = asyncio.new_event_loop()
     pending = PendingTasks()
-    task = _task(loop, lambda c: c)
+    task = _task(loop, lambda c: c, pending)
     pending.wrap(task, lambda: (3, 8))  # queued behind a publication in flight: not run yet
     pending.settle_unpublished(ClusterState(term=3, version=7))
     pending.applied(ClusterState(term=3, version=7))
