@@ -5,6 +5,7 @@ full cluster restarts, a coordinating-only node, and a node of another cluster."
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -64,15 +65,35 @@ def test_three_master_eligible_nodes_form_one_cluster_from_the_bootstrap_list(th
 
 def test_a_cluster_setting_changed_on_any_node_reaches_every_node(three):
     follower = next(n for n in three.nodes if n.name != three.master_name(n))
-    assert put_setting(follower, "+logs-*,-*").status_code == 200
-    for node in three.nodes:
-        _wait_until(lambda n=node: "+logs-*,-*" in str(_settings(n)))
+    response = put_setting(follower, "+logs-*,-*")
+    assert response.status_code == 200 and response.json()["acknowledged"] is True
+    for node in three.nodes:  # acknowledged: every node has applied it already
+        assert "+logs-*,-*" in str(_settings(node, local=True))
     assert put_setting(follower, "true").status_code == 200
 
 
-def _settings(node: NodeProcess) -> dict:
+def test_a_setting_a_frozen_node_cannot_apply_in_time_is_not_acknowledged(three):
+    master = three.node(three.master_name(three.nodes[0]))
+    frozen = next(n for n in three.nodes if n is not master)
+    frozen.proc.send_signal(signal.SIGSTOP)
+    try:
+        with master.client(timeout=60) as c:
+            response = c.put("/_cluster/settings", params={"timeout": "1s"},
+                             json={"persistent": {"action.auto_create_index": "+frozen-*"}})
+        # committed by the majority and applied on the master, not acknowledged by every node
+        assert response.status_code == 200 and response.json()["acknowledged"] is False
+        assert "+frozen-*" in str(_settings(master, local=True))
+    finally:
+        frozen.proc.send_signal(signal.SIGCONT)
+    three.wait_for_nodes(3)
+    _wait_until(lambda: "+frozen-*" in str(_settings(frozen, local=True)))
+    assert put_setting(master, "true").json()["acknowledged"] is True
+
+
+def _settings(node: NodeProcess, local: bool = False) -> dict:
+    params = {"flat_settings": "true", **({"local": "true"} if local else {})}
     with node.client() as c:
-        return c.get("/_cluster/settings", params={"flat_settings": "true"}).json()["persistent"]
+        return c.get("/_cluster/settings", params=params).json()["persistent"]
 
 
 def test_a_partitioned_node_cannot_elect_itself_or_change_the_cluster_state(three):

@@ -42,11 +42,13 @@ class TimedOut(StrataError):
 class UpdateSettingsRequest(MasterNodeRequest):
     persistent: dict[str, Any] = {}
     transient: dict[str, Any] = {}
+    timeout: float = 30.0  # how long to wait for every node to apply it (the ack timeout)
 
 
 class UpdateSettingsResponse(Message):
     persistent: dict[str, Any] = {}
     transient: dict[str, Any] = {}
+    acknowledged: bool = True
 
 
 class AddExclusionsRequest(MasterNodeRequest):
@@ -211,8 +213,10 @@ def register(node) -> None:
             )
 
         update(coordination().content)  # refuse a bad request before it is queued
-        await coordination().submit("cluster_update_settings", update, "IMMEDIATE")
-        return UpdateSettingsResponse(persistent=applied["persistent"], transient=applied["transient"])
+        state = await coordination().submit("cluster_update_settings", update, "IMMEDIATE")
+        acknowledged = await coordination().wait_for_acks(state, request.timeout)
+        return UpdateSettingsResponse(persistent=applied["persistent"], transient=applied["transient"],
+                                      acknowledged=acknowledged)
 
     async def add_exclusions(request: AddExclusionsRequest, task: Task) -> Empty:
         c = coordination()

@@ -40,6 +40,7 @@ from ..common.errors import (
 from ..common.ids import random_base64_uuid
 from ..settings import NodeSettings
 from ..tasks.task import Task
+from ..transport import context
 from ..transport.service import ConnectTransportError, Handshake, RemoteTransportError, TransportService
 from ..transport.wire import Empty, Message
 from . import diff
@@ -70,6 +71,9 @@ BOOTSTRAP_PLACEHOLDER_PREFIX = "{bootstrap-placeholder}-"
 MESSAGE_ACTION = "internal:cluster/coordination/message"
 PUBLISH_ACTION = "internal:cluster/coordination/publish_state"
 VALIDATE_JOIN_ACTION = "internal:cluster/coordination/join/validate"
+# A node tells the master it has applied a state (appliers and listeners run), which is
+# what an acknowledged update waits for on every node (ES's apply-commit acks).
+STATE_APPLIED_ACTION = "internal:cluster/coordination/state_applied"
 SEND_TIMEOUT = 10.0
 MAX_QUEUED_PER_NODE = 1000
 
@@ -98,6 +102,12 @@ class PublishEnvelope(Message):
     base_term: int = 0
     base_version: int = 0
     known_peers: list[str] = []
+
+
+class StateApplied(Message):
+    source: str
+    term: int
+    version: int
 
 
 class ValidateJoinRequest(Message):
@@ -181,6 +191,8 @@ class CoordinationService:
         self._senders: dict[str, asyncio.Queue] = {}
         self._sender_tasks: dict[str, asyncio.Task] = {}
         self._acked: dict[str, tuple[int, int]] = {}  # node -> last (term, version) it accepted
+        self._applied_by: dict[str, tuple[int, int]] = {}  # node -> last (term, version) it applied
+        self._applied_reports = asyncio.Condition()
         # Recent states as plain data, by (term, version), with the state object they were
         # made from: diffs need them, and the store writes them without encoding again.
         self._encoded: OrderedDict[tuple[int, int], tuple[ClusterState, Any]] = OrderedDict()
@@ -197,6 +209,7 @@ class CoordinationService:
         transport.register(MESSAGE_ACTION, CoordinationEnvelope, Empty, self._on_message)
         transport.register(PUBLISH_ACTION, PublishEnvelope, Empty, self._on_publish)
         transport.register(VALIDATE_JOIN_ACTION, ValidateJoinRequest, Empty, self._on_validate_join)
+        transport.register(STATE_APPLIED_ACTION, StateApplied, Empty, self._on_state_applied)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -487,8 +500,74 @@ class CoordinationService:
             self._pending.applied(state)
             async with self._state_changed:
                 self._state_changed.notify_all()
+            async with self._applied_reports:  # a node that left never acknowledges
+                self._applied_reports.notify_all()
             for listener in self._listeners:
                 await _call(listener, old, state, "listener")
+            self._report_applied(state)
+
+    # -- acknowledgements -----------------------------------------------------------------
+
+    def _report_applied(self, state: ClusterState) -> None:
+        """Tell the state's master this node has applied it (in the background: the next
+        state is applied meanwhile; a lost report only makes an acknowledgement time out)."""
+        master = state.master
+        if master is None or master == self.node_id:
+            return
+        address = self.address_of(master)
+        if address is None:
+            return
+        report = StateApplied(source=self.node_id, term=state.term, version=state.version)
+
+        async def send() -> None:
+            try:
+                with context.unparented():
+                    await self.transport.execute(STATE_APPLIED_ACTION, report, address=address,
+                                                 timeout=SEND_TIMEOUT)
+            except StrataError as e:
+                log.debug("[%s] could not tell the master it applied [%d/%d]: %s", self.local_node.name,
+                          state.term, state.version, e)
+
+        task = asyncio.ensure_future(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _on_state_applied(self, report: StateApplied, task: Task) -> Empty:
+        applied = (report.term, report.version)
+        if applied > self._applied_by.get(report.source, (0, 0)):
+            self._applied_by[report.source] = applied
+            async with self._applied_reports:
+                self._applied_reports.notify_all()
+        return Empty()
+
+    async def wait_for_acks(self, state: ClusterState, timeout: float) -> bool:
+        """Whether every other node of `state` applied it (or a later state) within
+        `timeout` seconds (-1: no limit): what an acknowledged update answers as
+        `acknowledged` (ES's AckedClusterStateUpdateTask). A node that left the cluster
+        meanwhile never will."""
+        wanted = (state.term, state.version)
+        others = set(state.nodes) - {self.node_id}
+
+        def acked() -> bool | None:
+            """True when every node applied it, False once one of them left, else None."""
+            current = self.applied_state.nodes if self.applied_state is not None else state.nodes
+            missing = [n for n in others if self._applied_by.get(n, (0, 0)) < wanted]
+            if not missing:
+                return True
+            return False if any(n not in current for n in missing) else None
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (timeout if timeout >= 0 else float("inf"))  # -1: as long as it takes
+        async with self._applied_reports:
+            while (answer := acked()) is None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(self._applied_reports.wait(), remaining)
+                except TimeoutError:
+                    return False
+        return answer
 
     @property
     def committed_cluster_uuid(self) -> str | None:

@@ -122,7 +122,7 @@ class ClusterStateHandlers:
     async def put_settings(self, request: RestRequest) -> RestResponse:
         flat = request.bool_param("flat_settings")
         master_timeout = request.time_param("master_timeout", 30.0)
-        request.time_param("timeout", 30.0)
+        ack_timeout = request.time_param("timeout", 30.0)
         body = request.json_body(required=True)
         for key in body:
             if key not in ("persistent", "transient"):
@@ -147,11 +147,11 @@ class ClusterStateHandlers:
         answer: UpdateSettingsResponse = await self.node.client.execute(
             UPDATE_SETTINGS_ACTION, UpdateSettingsRequest(persistent=scopes["persistent"],
                                                           transient=scopes["transient"],
-                                                          master_timeout=master_timeout))
+                                                          master_timeout=master_timeout, timeout=ack_timeout))
         return RestResponse(
             200,
             {
-                "acknowledged": True,
+                "acknowledged": answer.acknowledged,
                 "persistent": cluster_settings.render(answer.persistent, flat),
                 "transient": cluster_settings.render(answer.transient, flat),
             },
