@@ -59,6 +59,48 @@ def test_torn_record_after_the_last_sync_is_truncated(tmp_path):
     assert size_after_repair == HEADER.size + 2 * RECORD.size + len(b"first") + len(b"second")
 
 
+def test_a_zero_filled_tail_after_the_last_sync_is_cut_as_torn(tmp_path):
+    """A file grown past its synced data reads back zero-filled after a power loss; zeros
+    pass the checksum (the CRC of nothing is 0) but no operation is empty."""
+    write_synced(tmp_path, [[b"first"]])
+    file = tmp_path / "translog-1.tlog"
+    with open(file, "ab") as f:
+        f.write(b"\x00" * 64)
+    t, ops = Translog.open(tmp_path)
+    assert ops == [b"first"]
+    t.close()
+    assert file.stat().st_size == HEADER.size + RECORD.size + len(b"first")
+
+
+def test_an_empty_record_within_the_synced_length_fails_loudly(tmp_path):
+    write_synced(tmp_path, [[b"first", b""]])
+    with pytest.raises(TranslogCorrupted, match="an empty record"):
+        Translog.open(tmp_path)
+
+
+def test_a_sync_after_a_close_that_did_not_sync_raises_rather_than_returning(tmp_path):
+    """A failed engine closes its translog unsynced: a request still waiting to sync what
+    it appended must not be acknowledged."""
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"a"], 0, 0)
+        await t.aclose(sync=False)
+        with pytest.raises(TranslogFailed, match="never synced"):
+            await t.sync()
+
+    run(go())
+
+
+def test_a_sync_after_a_close_that_synced_everything_returns(tmp_path):
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"a"], 0, 0)
+        await t.aclose()
+        await t.sync()
+
+    run(go())
+
+
 def test_valid_records_written_after_the_last_sync_are_kept(tmp_path):
     write_synced(tmp_path, [[b"synced"]])
 

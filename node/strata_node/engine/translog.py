@@ -240,7 +240,12 @@ class Translog:
             else:
                 length, crc = RECORD.unpack_from(data, pos)
                 end = pos + RECORD.size + length
-                if length > MAX_RECORD or end > len(data):
+                if length == 0:
+                    # No operation encodes to nothing, and zeros pass the checksum (the CRC of
+                    # nothing is 0): a file grown past its synced data reads back zero-filled
+                    # after a power loss.
+                    problem = "an empty record"
+                elif length > MAX_RECORD or end > len(data):
                     problem = "a truncated record"
                 elif zlib.crc32(data[pos + RECORD.size: end]) != crc:
                     problem = "a record with a bad checksum"
@@ -313,15 +318,20 @@ class Translog:
     async def sync(self) -> None:
         """Make every appended operation durable: fsync the file, then the checkpoint.
         After a failed fsync nothing is durable for sure any more, so this raises from
-        then on; after `aclose` everything appended was synced, so it returns."""
+        then on; after an `aclose` that synced everything appended it returns, and after
+        one that did not (a failed engine closes without syncing) it raises: what was
+        appended since the last sync may never reach the disk, and must not be
+        acknowledged (ES's ensureSynced on a closed translog)."""
         await to_the_end(self._sync(), f"sync of translog [{self.path}]")
 
     async def _sync(self) -> None:
         async with self._sync_lock:
             if self._tragic is not None:
                 self._check_usable()
-            if self._closed or not self.needs_sync():
+            if not self.needs_sync():
                 return
+            if self._closed:
+                raise TranslogFailed(f"translog [{self.path}] is closed with operations it never synced")
             w = self._writer
             ckp = self._checkpoint_for(w, w.offset)
             try:
