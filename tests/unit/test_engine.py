@@ -118,6 +118,31 @@ def test_a_retried_generated_id_replaces_its_first_attempt_instead_of_indexing_i
     run(go())
 
 
+def test_the_late_original_of_a_retry_already_written_replaces_it_instead_of_indexing_it_twice(tmp_path):
+    """The retry may land first (its original delayed on the way): the original's generated
+    id is no newer than the retry's, so it is looked up (ES's mayHaveBeenIndexedBefore), and
+    one document stays, counted once, as a replica applying both by sequence number has it."""
+    from strata_node.common.ids import time_based_ids
+
+    async def go():
+        e = await opened(tmp_path)
+        late, fresh = time_based_ids(2)
+        (retried,) = write(e, IndexOp(late, b'{"v":1}', create=True, auto_generated_id=True, retry=True))
+        (original,) = write(e, IndexOp(late, b'{"v":1}', create=True, auto_generated_id=True))
+        assert (retried.result, original.result, original.operation.version) == ("created", "created", 1)
+        (after,) = write(e, IndexOp(fresh, b'{"v":2}', create=True, auto_generated_id=True))
+        assert after.result == "created"
+        e.refresh()
+        assert e.count() == 2 and e.doc_count == 2
+        assert e.get(late).seq_no == 1
+        write(e, DeleteOp(late))
+        e.refresh()
+        assert e.count() == 1 and e.get(late) is None
+        await e.close()
+
+    run(go())
+
+
 def test_a_persist_of_older_leases_does_not_replace_newer_ones_the_engine_honours(tmp_path):
     """The background sync persists the leases it took; a recovery that added its lease
     meanwhile (sync_soon set it on the engine) must still hold back pruning."""

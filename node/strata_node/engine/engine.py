@@ -52,6 +52,7 @@ import plyvel
 
 from ..common.errors import IllegalArgument, StrataError, VersionConflict
 from ..common.files import fsync_dir
+from ..common.ids import auto_id_timestamp
 from ..common.to_the_end import on_thread, to_the_end
 from . import file_set, index_structures, retention_leases
 from . import operation as ops
@@ -218,6 +219,11 @@ class Engine:
         self._in_flight = False  # a write_async's batch is on a store-writer thread
         self._between_writes: asyncio.Future | None = None  # see run_between_writes
         self._doc_count = 0
+        # The newest generated id a retried request carried (ES's maxUnsafeAutoIdTimestamp):
+        # a request with an older generated id may be the original of a retry already
+        # written, arriving late, so it is looked up; -1 while no retry came. Kept in memory:
+        # an original still in flight to this engine dies with it.
+        self._max_unsafe_auto_id = -1
         self.failure: BaseException | None = None
         # Rebuilds a replayed operation's search structures (set by the shard from its
         # mapping and analyzers); live writes bring theirs in IndexOp.indexed.
@@ -673,8 +679,10 @@ class Engine:
         first_seq = self.tracker.max_seq_no + 1
         seq_no = first_seq - 1
         term = self.primary_term
+        unsafe = self._max_unsafe_auto_id
         for i, req in enumerate(requests):
-            if req.__class__ is IndexOp and req.auto_generated_id and not req.retry:
+            if req.__class__ is IndexOp and req.auto_generated_id and not req.retry and (
+                    unsafe < 0 or (auto_id_timestamp(req.id) or 0) > unsafe):
                 # A fresh id cannot exist yet and carries no constraints: append-only,
                 # no lookup, version 1 (the common case for logs, kept lean).
                 seq_no += 1
@@ -692,8 +700,12 @@ class Engine:
             if current is None:
                 current = self._version(req.id)
             # A retried generated id carries no constraints: a copy its first attempt wrote is
-            # replaced as if it were not there (ES's overrideExistingAsIfNotThere), version 1.
+            # replaced as if it were not there (ES's overrideExistingAsIfNotThere), version 1;
+            # so is the late original of a retry (mayHaveBeenIndexedBefore), whichever lands first.
             retried_id = req.__class__ is IndexOp and req.auto_generated_id
+            if retried_id and req.retry:
+                stamp = auto_id_timestamp(req.id)
+                unsafe = self._max_unsafe_auto_id = max(unsafe, stamp if stamp is not None else 2**63)
             try:
                 version = 1 if retried_id else self._check(req, current)
             except StrataError as e:
