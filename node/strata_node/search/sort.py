@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import itertools
 import math
 import threading
 import weakref
@@ -185,21 +184,49 @@ def _per_document(ctx: ShardContext, field: str, mode: str) -> tuple[np.ndarray,
         elif mode == "max":
             values = np.maximum.reduceat(values, starts)
         else:
-            numbers = values.astype(np.float64)
-            sums = np.add.reduceat(numbers, starts)
-            if mode == "sum":
-                values = sums if values.dtype == np.float64 else sums.astype(np.int64)
-            elif mode == "avg":
-                counts = np.diff(np.append(starts, len(seqs)))
-                values = sums / counts
-            else:  # median
-                bounds = np.append(starts, len(seqs))
-                values = np.array([np.median(numbers[a:b]) for a, b in itertools.pairwise(bounds.tolist())])
+            values = _combine(values, starts, mode)
         seqs = uniq
     result = (seqs, values)
     with _cache_lock:
         _reduced_cache.setdefault(reader, {})[(field, mode)] = result
     return result
+
+
+def _combine(values: np.ndarray, starts: np.ndarray, mode: str) -> np.ndarray:
+    """The sum, avg or median of each document's values (`starts` opens each document's
+    run), as MultiValueMode picks them. An integral column stays in long arithmetic (a sum
+    wraps as Java's does; a double would lose digits past 2^53), its average and the middle
+    pair of an even median rounded half up (Math.round), so the values remain longs."""
+    counts = np.diff(np.append(starts, len(values)))
+    floating = np.issubdtype(values.dtype, np.floating)
+    if not floating:
+        values = values.astype(np.int64)  # booleans count as 0 and 1
+    # each document's values in ascending order, as sorted numeric doc values hold them
+    documents = np.repeat(np.arange(len(starts)), counts)
+    values = values[np.lexsort((values, documents))]
+    if mode == "median":
+        low, high = values[starts + (counts - 1) // 2], values[starts + counts // 2]
+        odd = counts % 2 == 1
+        if floating:
+            return np.where(odd, low, (low + high) / 2)
+        return np.where(odd, low, _java_rounded((low.astype(np.float64) + high.astype(np.float64)) / 2))
+    sums = np.add.reduceat(values, starts)
+    if mode == "sum":
+        return sums
+    if floating:
+        return sums / counts
+    return np.where(counts > 1, _java_rounded(sums.astype(np.float64) / counts), sums)
+
+
+def _java_rounded(numbers: np.ndarray) -> np.ndarray:
+    """Math.round of doubles that lie within a long's range: half up, 2^63 clamped to
+    Long.MAX_VALUE (the nearest double to it)."""
+    beyond = numbers >= 2.0 ** 63
+    numbers = np.where(beyond, 0.0, numbers)
+    whole = np.floor(numbers)
+    rounded = (whole + (numbers - whole >= 0.5)).astype(np.int64)
+    rounded[beyond] = LONG_MAX
+    return rounded
 
 
 def _sort_form(kind: str, value: Any) -> Any:

@@ -102,6 +102,51 @@ def test_extended_bounds_take_date_math_from_the_requests_now(tmp_path):
     assert [b["key_as_string"][:10] for b in buckets] == ["2023-11-12", "2023-11-13", "2023-11-14"]
 
 
+def test_extended_bounds_round_without_the_offset_then_shift_by_it(tmp_path):
+    # 2020-01-04T03:00 rounds to 2020-01-04, so the last key is 2020-01-04T06:00 although the
+    # bound comes before it; with the offset in the rounding the first key would be 2019-12-31T06
+    buckets = hist(tmp_path, [{"ts": "2020-01-03T12:00:00Z"}], calendar_interval="day", offset="+6h",
+                   extended_bounds={"min": "2020-01-01", "max": "2020-01-04T03:00:00"})
+    assert pairs(buckets) == [("2020-01-01T06:00:00.000Z", 0), ("2020-01-02T06:00:00.000Z", 0),
+                              ("2020-01-03T06:00:00.000Z", 1), ("2020-01-04T06:00:00.000Z", 0)]
+
+
+def test_an_extended_bounds_max_date_is_its_first_millisecond(tmp_path):
+    buckets = hist(tmp_path, [{"ts": "2020-01-03T12:00:00Z"}], fixed_interval="1h",
+                   extended_bounds={"min": "2020-01-03T10:00:00Z", "max": "2020-01-04"})
+    assert len(buckets) == 15
+    assert buckets[-1]["key_as_string"] == "2020-01-04T00:00:00.000Z"
+
+
+def test_hard_bounds_keep_keys_from_the_rounded_min_to_before_the_rounded_max(tmp_path):
+    docs = [{"ts": "2020-01-02T12:00:00Z"}, {"ts": "2020-01-03T12:00:00Z"}, {"ts": "2020-01-04T12:00:00Z"},
+            {"ts": "2020-01-05T12:00:00Z"}]
+    buckets = hist(tmp_path, docs, calendar_interval="day",
+                   hard_bounds={"min": "2020-01-03T10:00:00Z", "max": "2020-01-04T10:00:00Z"})
+    assert pairs(buckets) == [("2020-01-03T00:00:00.000Z", 1)]
+
+
+def test_a_hard_bounds_max_date_is_its_first_millisecond(tmp_path):
+    docs = [{"ts": "2020-01-03T23:30:00Z"}, {"ts": "2020-01-04T00:30:00Z"}]
+    buckets = hist(tmp_path, docs, fixed_interval="1h", hard_bounds={"max": "2020-01-04"})
+    assert pairs(buckets) == [("2020-01-03T23:00:00.000Z", 1)]
+
+
+def test_hard_bounds_rounded_without_the_offset_are_compared_with_offset_keys(tmp_path):
+    docs = [{"ts": "2020-01-02T12:00:00Z"}, {"ts": "2020-01-03T12:00:00Z"}, {"ts": "2020-01-04T12:00:00Z"}]
+    buckets = hist(tmp_path, docs, calendar_interval="day", offset="+6h",
+                   hard_bounds={"min": "2020-01-03", "max": "2020-01-04"})
+    assert pairs(buckets) == [("2020-01-03T06:00:00.000Z", 1)]
+
+
+def test_extended_bounds_past_the_hard_bounds_are_refused(tmp_path):
+    with pytest.raises(IllegalArgument, match=r"Extended bounds have to be inside hard bounds, hard bounds: "
+                                              r"\[2020-01-02--2020-01-05\], extended bounds: "
+                                              r"\[2020-01-01--\]"):
+        hist(tmp_path, [{"ts": "2020-01-03T12:00:00Z"}], calendar_interval="day",
+             hard_bounds={"min": "2020-01-02", "max": "2020-01-05"}, extended_bounds={"min": "2020-01-01"})
+
+
 def test_min_doc_count_one_skips_empty_buckets_and_keyed_names_by_string(tmp_path):
     docs = [{"ts": "2024-01-01T00:00:00Z"}, {"ts": "2024-01-05T00:00:00Z"}]
     out = one_shard(tmp_path, MAPPING, docs, {"h": {"date_histogram": {

@@ -116,6 +116,21 @@ def test_min_doc_count_drops_small_buckets(tmp_path):
     assert buckets(out) == [("ok", 3)]
 
 
+def test_buckets_under_min_doc_count_are_not_counted_as_other(tmp_path):
+    docs = [{"status": "a"}] * 3 + [{"status": "b"}]
+    out = one_shard(tmp_path, MAPPING, docs, {"t": {"terms": {"field": "status", "min_doc_count": 2}}})
+    assert out["t"] == {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
+                        "buckets": [{"key": "a", "doc_count": 3}]}
+
+
+def test_other_counts_the_buckets_size_leaves_out_not_those_under_min_doc_count(tmp_path):
+    docs = [{"status": "a"}] * 3 + [{"status": "b"}] * 2 + [{"status": "c"}]
+    out = one_shard(tmp_path, MAPPING, docs,
+                    {"t": {"terms": {"field": "status", "size": 1, "min_doc_count": 2}}})
+    assert buckets(out) == [("a", 3)]
+    assert out["t"]["sum_other_doc_count"] == 2  # b, cut by size; c, under min_doc_count, is dropped
+
+
 def test_include_and_exclude_filter_terms(tmp_path):
     out = one_shard(tmp_path, MAPPING, DOCS, {"r": {"terms": {"field": "status", "include": "o.*|w.*",
                                                               "exclude": ["warn"]}},

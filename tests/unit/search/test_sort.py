@@ -27,6 +27,8 @@ from strata_node.search.sort import (
     top_k,
 )
 
+from .shards import shard
+
 MAPPING = {"properties": {"n": {"type": "long"}, "f": {"type": "double"}, "k": {"type": "keyword"},
                           "t": {"type": "text"}, "d": {"type": "date"}, "ip": {"type": "ip"}}}
 DOCS = [
@@ -188,6 +190,33 @@ def test_sort_modes(ctx):
     assert kv.render(1) == 10
     kv = key_values(ctx, SortKey("n", mode="avg"), seqs, None)
     assert kv.render(1) == 5
+
+
+def long_sort_values(tmp_path, docs, mode):
+    """Each document's sort value on the long field `n` reduced by `mode`, in document order."""
+    with shard(tmp_path, {"properties": {"n": {"type": "long"}}}, docs) as ctx:
+        seqs = ctx.reader.docs()
+        kv = key_values(ctx, SortKey("n", mode=mode), seqs, None)
+        return [kv.render(i) for i in range(len(seqs))]
+
+
+def test_an_avg_of_longs_rounds_half_up_to_a_long(tmp_path):
+    docs = [{"n": [1, 2]}, {"n": [3, 4, 4, 4]}, {"n": [-3, -2]}, {"n": 7}]
+    assert long_sort_values(tmp_path, docs, "avg") == [2, 4, -2, 7]  # 1.5, 3.75, -2.5 as Math.round
+
+
+def test_a_median_of_longs_rounds_the_middle_pair_half_up(tmp_path):
+    docs = [{"n": [2, 1]}, {"n": [4, 3, 4, 4]}, {"n": [-3, -2]}]
+    assert long_sort_values(tmp_path, docs, "median") == [2, 4, -2]
+
+
+def test_a_median_of_an_odd_count_of_longs_is_the_middle_value_exactly(tmp_path):
+    big = 2 ** 53 + 1  # no double holds it
+    assert long_sort_values(tmp_path, [{"n": [big, big + 2, big]}], "median") == [big]
+
+
+def test_a_sum_of_longs_keeps_every_digit(tmp_path):
+    assert long_sort_values(tmp_path, [{"n": [2 ** 53, 1]}], "sum") == [2 ** 53 + 1]
 
 
 def test_a_date_sort_with_a_format_prints_its_values_and_merges_by_millis(ctx):

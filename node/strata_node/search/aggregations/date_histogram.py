@@ -83,6 +83,9 @@ class DateHistogram(HistogramBase):
         self.zone = parse_zone(self.time_zone) if self.time_zone is not None else parse_zone("UTC")
         self.offset = parse_offset(p.get("offset"))
         self.rounding = Rounding(self.unit, self.size, self.zone, self.offset)
+        # bounds round without the offset (LongBounds.round): hard bounds meet the keys (which
+        # carry it) as they are; extended bounds gain it when empty buckets are filled
+        self.bounds_rounding = Rounding(self.unit, self.size, self.zone)
         self.extended = self._date_bounds(p, "extended_bounds")
         self.hard = self._date_bounds(p, "hard_bounds")
 
@@ -97,14 +100,15 @@ class DateHistogram(HistogramBase):
 
     def _resolve_bounds(self, bounds: dict[str, Any] | None, fmt: Any,
                         now: int) -> tuple[int | None, int | None]:
+        """LongBounds.parseAndValidate, then round: both ends parsed rounding down (`max`
+        too: a bare date is its first millisecond), then rounded down without the offset."""
         if not bounds:
             return None, None
         pattern = fmt[1] if fmt else (self.format or DEFAULT_FORMAT)
         low = bounds.get("min")
         high = bounds.get("max")
         low = None if low is None else parse_date(low, pattern, now, time_zone=self.time_zone)
-        high = None if high is None else parse_date(high, pattern, now, round_up=True,
-                                                    time_zone=self.time_zone)
+        high = None if high is None else parse_date(high, pattern, now, time_zone=self.time_zone)
         what = "extended_bounds" if bounds is self.extended else "hard_bounds"
         for value in (low, high):
             if value is not None and not _FIRST_MILLIS <= value <= _LAST_MILLIS:
@@ -113,7 +117,8 @@ class DateHistogram(HistogramBase):
         if low is not None and high is not None and low > high:
             raise IllegalArgument(f"[{what}.min][{low}] cannot be greater than [{what}.max][{high}] for "
                                   f"histogram aggregation [{self.name}]")
-        return low, high
+        return (None if low is None else self.bounds_rounding.round(low),
+                None if high is None else self.bounds_rounding.round(high))
 
     def _source(self, ctx):
         return with_missing(resolve(ctx, self.field, self.type_name, self.kinds), self.missing)
@@ -126,16 +131,22 @@ class DateHistogram(HistogramBase):
         return self.rounding.index(values)
 
     def _shard_bounds(self, ctx, vs) -> Any:
-        """[extended min, extended max, hard min, hard max] in epoch millis: date math in
-        the bounds is resolved on the shard, where the request's `now` is known."""
+        """[extended min, extended max, hard min, hard max] in epoch millis, rounded
+        without the offset: date math in the bounds is resolved on the shard, where the
+        request's `now` is known."""
         if not self.extended and not self.hard:
             return None
         fmt = self._fmt(vs)
-        return [*self._resolve_bounds(self.extended, fmt, ctx.now_millis),
-                *self._resolve_bounds(self.hard, fmt, ctx.now_millis)]
+        extended = self._resolve_bounds(self.extended, fmt, ctx.now_millis)
+        hard = self._resolve_bounds(self.hard, fmt, ctx.now_millis)
+        if _outside(extended, hard):
+            raise IllegalArgument(f"Extended bounds have to be inside hard bounds, hard bounds: "
+                                  f"[{_bounds_text(self.hard)}], extended bounds: "
+                                  f"[{_bounds_text(self.extended)}]")
+        return [*extended, *hard]
 
     def _keep_in(self, key: int, bounds: Any) -> bool:
-        return bounds is None or _inside(key, (bounds[2], bounds[3]))
+        return bounds is None or _contains((bounds[2], bounds[3]), key)
 
     def collect(self, ctx, matches):
         partial = super().collect(ctx, matches)
@@ -147,21 +158,20 @@ class DateHistogram(HistogramBase):
         return next((p["bounds"] for p in partials if p.get("bounds") is not None), None)
 
     def _fill(self, keys: list, bounds: Any) -> Iterator[int]:
-        low, high, hard_low, hard_high = bounds if bounds is not None else (None, None, None, None)
+        """Every key from the first to the last, stretched to the extended bounds plus the
+        offset (InternalDateHistogram.iterateEmptyBuckets). As in ES, hard bounds cut no
+        empty bucket: the extended ones must lie inside them, and keys outside were dropped."""
+        low, high = (bounds[0], bounds[1]) if bounds is not None else (None, None)
         first = keys[0] if keys else None
         last = keys[-1] if keys else None
         if low is not None:
-            low = self.rounding.round(low)
+            low += self.offset
             first = low if first is None else min(first, low)
         if high is not None:
-            high = self.rounding.round(high)
+            high += self.offset
             last = high if last is None else max(last, high)
         if first is None or last is None:
             return
-        if hard_low is not None:
-            first = max(first, self.rounding.round(hard_low))
-        if hard_high is not None:
-            last = min(last, hard_high)
         count = 0
         key = first
         while key <= last:
@@ -171,6 +181,26 @@ class DateHistogram(HistogramBase):
             key = self.rounding.next(key)
 
 
-def _inside(key: int, bounds: tuple[int | None, int | None]) -> bool:
+def _contains(bounds: tuple[int | None, int | None], key: int) -> bool:
+    """LongBounds.contain: the hard bounds keep min <= key < max."""
     low, high = bounds
-    return (low is None or key >= low) and (high is None or key <= high)
+    return (low is None or key >= low) and (high is None or key < high)
+
+
+def _outside(extended: tuple[int | None, int | None], hard: tuple[int | None, int | None]) -> bool:
+    """Rounded extended bounds reaching past the rounded hard bounds, which ES refuses."""
+    (low, high), (hard_low, hard_high) = extended, hard
+    return (high is not None and hard_high is not None and high > hard_high) or \
+        (low is not None and hard_low is not None and low < hard_low)
+
+
+def _bounds_text(bounds: dict[str, Any] | None) -> str:
+    """Bounds as LongBounds.toString prints the request's: `min--max`, an absent end empty."""
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(int(value))  # a number is read as a long
+        return str(value)
+    bounds = bounds or {}
+    return f"{text(bounds.get('min'))}--{text(bounds.get('max'))}"

@@ -286,10 +286,10 @@ class Terms(Aggregator):
                 bucket_error = -1
             else:
                 bucket_error += sum(errors[i] for i in range(len(errors)) if i not in seen)
+            # a bucket under min_doc_count is dropped, not counted as other: only the buckets
+            # `size` leaves out are (AbstractInternalTerms' reduce)
             if count >= self.min_doc_count:
                 buckets.append([key, count, reduce_subs(self, subs), bucket_error])
-            else:
-                other += count
         key_of = (lambda b: _ip_key(b[0])) if kind == "ip" else (lambda b: b[0])
         buckets = self.order.sort(buckets, key_of=key_of, count_of=lambda b: b[1],
                                   subs_of=lambda b: b[2], subs=self.subs)
