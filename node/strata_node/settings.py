@@ -73,6 +73,19 @@ def _bool(value: Any, key: str) -> bool:
     raise SettingsError(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
 
 
+def active_shard_count(value: Any, key: str = "wait_for_active_shards") -> int | str:
+    """ActiveShardCount.parseString: `all`, or a count of copies (0: wait for none)."""
+    text = str(value).strip()
+    if text == "all":
+        return "all"
+    count = java_int(text) if not isinstance(value, bool) else None
+    if count is None:
+        raise SettingsError(f"cannot parse ActiveShardCount[{value}]")
+    if count < 0:
+        raise SettingsError("shard count cannot be a negative value")
+    return count
+
+
 def _list(value: Any, key: str) -> list[str]:
     if isinstance(value, list):
         return [str(v).strip() for v in value]
@@ -481,6 +494,9 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.max_result_window", 10000, _int(1), dynamic=True),
     Setting("index.auto_expand_replicas", "false", _str, dynamic=True),
     Setting("index.hidden", False, _bool, dynamic=True),
+    # The copies of each shard that must be active: what create, open and close wait for
+    # when the request does not say.
+    Setting("index.write.wait_for_active_shards", 1, active_shard_count, dynamic=True),
     Setting("index.blocks.read_only", False, _bool, dynamic=True),
     Setting("index.blocks.read_only_allow_delete", False, _bool, dynamic=True),
     Setting("index.blocks.read", False, _bool, dynamic=True),

@@ -85,6 +85,61 @@ def test_delete_of_a_missing_alias_is_aliases_not_found(http, pair):
         404, "aliases_not_found_exception", "aliases [al-missing] missing")
 
 
+def test_a_remove_that_matches_nothing_fails_alone_in_the_action_results(http, pair):
+    a, b = pair
+    update(http, {"add": {"indices": [a, b], "alias": "al-gone"}})
+    response = update(http, {"remove": {"index": f"{b},{a}", "alias": "al-gone"}},
+                      {"remove": {"index": a, "alias": "al-nope"}},
+                      {"add": {"index": b, "alias": "al-new"}})
+    assert response.status_code == 200
+    assert response.json() == {"acknowledged": True, "errors": True, "action_results": [
+        {"action": {"type": "remove", "indices": [a, b], "aliases": ["al-gone"]}, "status": 200},
+        {"action": {"type": "remove", "indices": [a], "aliases": ["al-nope"]}, "status": 404,
+         "error": {"type": "aliases_not_found_exception", "reason": "aliases [al-nope] missing",
+                   "resource.type": "aliases", "resource.id": ["al-nope"]}},
+        {"action": {"type": "add", "indices": [b], "aliases": ["al-new"]}, "status": 200}]}
+    assert http.get(f"/{a},{b}/_alias").json() == {a: {"aliases": {}}, b: {"aliases": {"al-new": {}}}}
+
+
+def test_remove_with_must_exist_of_a_missing_alias_is_resource_not_found_and_changes_nothing(http, pair):
+    a, b = pair
+    update(http, {"add": {"index": a, "alias": "al-kept"}})
+    response = update(http, {"remove": {"index": a, "alias": "al-kept"}},
+                      {"remove": {"index": b, "alias": "al-kept", "must_exist": True}})
+    assert error_of(response) == (404, "resource_not_found_exception",
+                                  "required alias [al-kept] does not exist")
+    assert http.head(f"/{a}/_alias/al-kept").status_code == 200
+
+
+@pytest.mark.parametrize("block", ["read_only", "metadata"])
+def test_a_metadata_write_block_on_an_index_refuses_the_alias_change(http, pair, index_name, block):
+    a, b = pair
+    assert http.put(f"/{b}/_settings", json={f"index.blocks.{block}": True}).status_code == 200
+    try:
+        response = update(http, {"add": {"index": a, "alias": "al-blocked"}},
+                          {"add": {"index": f"{index_name}-*", "alias": "al-blocked"}})
+        status, kind, reason = error_of(response)
+        assert (status, kind) == (403, "cluster_block_exception")
+        assert reason.startswith(f"index [{b}] blocked by: [FORBIDDEN/")
+        assert http.get(f"/{a}/_alias").json() == {a: {"aliases": {}}}
+    finally:
+        assert http.put(f"/{b}/_settings", json={f"index.blocks.{block}": False}).status_code == 200
+
+
+def test_a_metadata_block_refuses_reading_aliases(http, pair):
+    a, _ = pair
+    update(http, {"add": {"index": a, "alias": "al-unreadable"}})
+    assert http.put(f"/{a}/_settings", json={"index.blocks.metadata": True}).status_code == 200
+    try:
+        assert error_of(http.get(f"/{a}/_alias")) == (
+            403, "cluster_block_exception", f"index [{a}] blocked by: [FORBIDDEN/9/index metadata (api)];")
+        assert http.get("/_alias/al-unreadable").status_code == 403
+        assert http.head(f"/{a}/_alias/al-unreadable").status_code == 403
+    finally:
+        assert http.put(f"/{a}/_settings", json={"index.blocks.metadata": False}).status_code == 200
+    assert http.head(f"/{a}/_alias/al-unreadable").status_code == 200
+
+
 def test_alias_named_as_an_existing_index_is_invalid_alias_name(http, pair):
     a, b = pair
     assert error_of(update(http, {"add": {"index": a, "alias": b}})) == (
@@ -100,12 +155,12 @@ def test_index_named_as_an_existing_alias_is_invalid_index_name(http, pair, inde
                                   f"Invalid index name [{index_name}-al], already exists as alias")
 
 
-def test_two_write_indices_are_refused_and_nothing_of_the_request_applies(http, pair):
+def test_two_write_indices_are_an_illegal_state_and_nothing_of_the_request_applies(http, pair):
     a, b = pair
     response = update(http, {"add": {"index": a, "alias": "al-first"}},
                       {"add": {"index": a, "alias": "al-w", "is_write_index": True}},
                       {"add": {"index": b, "alias": "al-w", "is_write_index": True}})
-    assert error_of(response) == (400, "illegal_argument_exception",
+    assert error_of(response) == (500, "illegal_state_exception",
                                   f"alias [al-w] has more than one write index [{a},{b}]")
     assert http.get(f"/{a}/_alias").json() == {a: {"aliases": {}}}
 

@@ -161,3 +161,54 @@ def test_a_create_waiting_for_no_active_shard_answers_at_once(http):
     assert response.json() == {"acknowledged": True, "shards_acknowledged": True, "index": "not-waited-for"}
     assert response.elapsed.total_seconds() < 30
     assert http.delete("/not-waited-for").status_code == 200
+
+
+def test_a_create_waiting_for_all_copies_answers_unacknowledged_shards_while_a_replica_has_no_node(http):
+    response = http.put("/waits-for-all", params={"wait_for_active_shards": "all", "timeout": "300ms"},
+                        json={"settings": {"number_of_replicas": 1}})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"acknowledged": True, "shards_acknowledged": False, "index": "waits-for-all"}
+    assert http.delete("/waits-for-all").status_code == 200
+
+
+def test_a_create_waits_for_the_copies_its_index_write_wait_for_active_shards_asks_for(http):
+    response = http.put("/waits-by-setting", params={"timeout": "300ms"}, json={"settings": {
+        "number_of_replicas": 1, "index.write.wait_for_active_shards": 2}})
+    assert response.json()["shards_acknowledged"] is False
+    assert http.delete("/waits-by-setting").status_code == 200
+
+
+def test_a_create_waiting_for_one_copy_answers_once_the_primaries_started(http):
+    response = http.put("/waits-for-one", params={"wait_for_active_shards": "1"},
+                        json={"settings": {"number_of_replicas": 1}})
+    assert response.json() == {"acknowledged": True, "shards_acknowledged": True, "index": "waits-for-one"}
+    assert http.delete("/waits-for-one").status_code == 200
+
+
+def test_a_create_may_not_wait_for_more_copies_than_the_index_has(http):
+    response = http.put("/waits-for-too-many", params={"wait_for_active_shards": "3"},
+                        json={"settings": {"number_of_replicas": 1}})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["type"], error["reason"]) == (
+        "illegal_argument_exception",
+        "invalid wait_for_active_shards[3]: cannot be greater than number of shard copies [2]")
+    assert http.head("/waits-for-too-many").status_code == 404
+
+
+# -- dot-prefixed indices ---------------------------------------------------------------------------------
+
+
+def test_a_dot_prefixed_index_is_hidden_only_when_index_hidden_says_so(http):
+    for name, hidden in ((".dotted", False), (".dotted-hidden", True)):
+        body = {"settings": {"number_of_replicas": 0, "index.hidden": hidden}}
+        assert http.put(f"/{name}", json=body).status_code == 200
+        written = http.put(f"/{name}/_doc/1", params={"refresh": "true"}, json={"dotted": 1})
+        assert written.status_code == 201
+    try:
+        assert http.get("/*dotted*/_count").json()["count"] == 1
+        hits = http.get("/_all/_search", params={"q": "dotted:1"}).json()["hits"]["hits"]
+        assert [h["_index"] for h in hits] == [".dotted"]
+        assert http.get("/.dotted*/_count").json()["count"] == 2  # a dot pattern reaches hidden indices
+    finally:
+        assert http.delete("/.dotted,.dotted-hidden").status_code == 200

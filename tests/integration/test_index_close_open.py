@@ -109,6 +109,15 @@ def test_opening_brings_the_documents_back_and_takes_writes_again(es, closed):
     assert "verified_before_close" not in es.indices.get_settings(index=closed)[closed]["settings"]["index"]
 
 
+def test_an_open_waiting_for_all_copies_answers_unacknowledged_shards_while_a_replica_waits(http, index_name):
+    assert http.put(f"/{index_name}", json={"settings": {"number_of_replicas": 1}}).status_code == 200
+    assert http.post(f"/{index_name}/_close").json()["shards_acknowledged"] is True  # the primary is enough
+    waited = http.post(f"/{index_name}/_open", params={"wait_for_active_shards": "all", "timeout": "300ms"})
+    assert waited.json() == {"acknowledged": True, "shards_acknowledged": False}
+    again = http.post(f"/{index_name}/_open", params={"wait_for_active_shards": "1"})
+    assert again.json() == {"acknowledged": True, "shards_acknowledged": True}
+
+
 def test_static_settings_are_refused_while_open_and_taken_while_closed(es, index_name):
     es.indices.create(index=index_name, settings={**NO_REPLICAS, "analysis": {
         "analyzer": {"names": {"type": "custom", "tokenizer": "standard"}}}},

@@ -90,6 +90,54 @@ def test_read_only_allow_delete_refuses_writes_with_429_but_allows_deleting_the_
     assert http.delete(f"/{index}").json() == {"acknowledged": True}
 
 
+def test_a_read_only_index_takes_an_update_that_lifts_read_only_whatever_else_it_holds(http, index):
+    put_settings(http, index, {"index.blocks.read_only": True}).raise_for_status()
+    assert put_settings(http, index, {"index.blocks.write": False}).status_code == 403
+    lifted = put_settings(http, index, {"index.blocks.read_only": False, "index.refresh_interval": "2s"})
+    assert lifted.status_code == 200, lifted.text
+    flat = http.get(f"/{index}/_settings", params={"flat_settings": "true"}).json()[index]["settings"]
+    assert (flat["index.blocks.read_only"], flat["index.refresh_interval"]) == ("false", "2s")
+
+
+def test_the_metadata_block_is_lifted_only_by_an_update_of_it_alone(http, index):
+    put_settings(http, index, {"index.blocks.metadata": True}).raise_for_status()
+    try:
+        refused = put_settings(http, index, {"index.blocks.metadata": False, "index.refresh_interval": "2s"})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["reason"] == \
+            f"index [{index}] blocked by: [FORBIDDEN/9/index metadata (api)];"
+    finally:
+        assert put_settings(http, index, {"index.blocks.metadata": False}).status_code == 200
+
+
+def test_a_metadata_block_refuses_reads_of_the_index_metadata(http, index):
+    put_settings(http, index, {"index.blocks.metadata": True}).raise_for_status()
+    try:
+        blocked = {"type": "cluster_block_exception",
+                   "reason": f"index [{index}] blocked by: [FORBIDDEN/9/index metadata (api)];"}
+        for path in (f"/{index}", f"/{index}/_settings", f"/{index}/_settings/index.blocks*",
+                     f"/{index}/_mapping", f"/{index}/_mapping/field/f", f"/{index}/_alias"):
+            refused = http.get(path)
+            assert refused.status_code == 403, path
+            assert refused.json()["error"] == {"root_cause": [blocked], **blocked}, path
+        assert http.head(f"/{index}").status_code == 403
+    finally:
+        put_settings(http, index, {"index.blocks.metadata": False}).raise_for_status()
+    assert http.get(f"/{index}/_mapping").status_code == 200
+
+
+def test_preserve_existing_keeps_what_each_index_sets_already(http, index_name):
+    for suffix, settings in (("unset", {}), ("set", {"refresh_interval": "5s"})):
+        body = {"settings": {"number_of_replicas": 0, **settings}}
+        assert http.put(f"/{index_name}-{suffix}", json=body).status_code == 200
+    response = http.put(f"/{index_name}-unset,{index_name}-set/_settings",
+                        params={"preserve_existing": "true"}, json={"index.refresh_interval": "10s"})
+    assert response.json() == {"acknowledged": True}
+    got = http.get(f"/{index_name}-*/_settings/index.refresh_interval", params={"flat_settings": "true"})
+    assert got.json() == {f"{index_name}-set": {"settings": {"index.refresh_interval": "5s"}},
+                          f"{index_name}-unset": {"settings": {"index.refresh_interval": "10s"}}}
+
+
 def test_index_blocks_are_listed_in_the_cluster_state(http, index):
     put_settings(http, index, {"index.blocks.read_only": True}).raise_for_status()
     try:

@@ -182,6 +182,26 @@ def test_invalid_template_settings_are_refused(http, name):
     assert error(refused, 400)["type"] == "invalid_index_template_exception"
 
 
+def test_a_component_template_with_an_alias_no_index_could_take_is_refused_and_not_stored(http, name):
+    body = {"template": {"aliases": {"fine": {}, "routed": {"index_routing": "1,2"}}}}
+    refused = error(http.put(f"/_component_template/{name}", json=body), 400)
+    assert (refused["type"], refused["reason"]) == (
+        "illegal_argument_exception", "alias [routed] has several index routing values associated with it")
+    assert http.head(f"/_component_template/{name}").status_code == 404
+
+
+def test_an_index_template_with_an_alias_no_index_could_take_is_refused_and_not_stored(http, name):
+    for aliases, kind, reason in (
+            ({"_bad": {}}, "invalid_alias_name_exception",
+             "Invalid alias name [_bad]: must not start with '_', '-', or '+'"),
+            ({"al": {"bogus": 1}}, "illegal_argument_exception", "Unsupported field [bogus]")):
+        body = {"index_patterns": [f"{name}-*"], "template": {"aliases": aliases}}
+        refused = error(http.put(f"/_index_template/{name}", json=body), 400)
+        assert (refused["type"], refused["reason"]) == (kind, reason)
+        assert http.head(f"/_index_template/{name}").status_code == 404
+    assert http.put(f"/{name}-1").status_code == 200  # no template of it is in the way
+
+
 def test_cluster_state_shows_templates(http, name):
     logs_template(http, name)
     metadata = http.get("/_cluster/state/metadata").json()["metadata"]

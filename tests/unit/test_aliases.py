@@ -6,22 +6,31 @@ from __future__ import annotations
 import pytest
 
 from strata_node.action.index_admin import create_index, update_aliases
+from strata_node.cluster.blocks import IndexBlocked
 from strata_node.cluster.state import ClusterStateContent, Metadata
 from strata_node.common.errors import (
     ActionRequestValidation,
     IllegalArgument,
+    IllegalState,
     IndexNotFound,
     InvalidIndexName,
 )
 from strata_node.index import aliases
-from strata_node.index.aliases import AliasAction, AliasesNotFound, AliasLookup, InvalidAliasName
+from strata_node.index.aliases import (
+    AliasAction,
+    AliasesNotFound,
+    AliasLookup,
+    InvalidAliasName,
+    RequiredAliasMissing,
+)
 from strata_node.index.metadata import IndexMetadata
 from strata_node.search.alias_filter import validate_alias_filter
 
 
-def an_index(name: str, mappings: dict | None = None, **alias_definitions) -> IndexMetadata:
-    return IndexMetadata(name, f"uuid-{name}", {"index.number_of_shards": "2"}, mappings or {},
-                         alias_definitions)
+def an_index(name: str, mappings: dict | None = None, settings: dict | None = None,
+             **alias_definitions) -> IndexMetadata:
+    return IndexMetadata(name, f"uuid-{name}", {"index.number_of_shards": "2", **(settings or {})},
+                         mappings or {}, alias_definitions)
 
 
 def content_of(*indices: IndexMetadata) -> ClusterStateContent:
@@ -117,10 +126,11 @@ def test_alias_named_as_an_index_is_refused():
         update_aliases(content_of(an_index("a"), an_index("b")), [add(["a"], "b")])
 
 
-def test_two_write_indices_for_one_alias_are_refused():
+def test_two_write_indices_for_one_alias_are_an_illegal_state_as_elasticsearch_s_metadata_builder_says():
     content = content_of(an_index("a", w={"is_write_index": True}), an_index("b"))
-    with pytest.raises(IllegalArgument, match=r"alias \[w\] has more than one write index \[a,b\]"):
+    with pytest.raises(IllegalState, match=r"alias \[w\] has more than one write index \[a,b\]") as raised:
         update_aliases(content, [add(["b"], "w", is_write_index=True)])
+    assert (raised.value.type, raised.value.status) == ("illegal_state_exception", 500)
 
 
 def test_moving_the_write_index_in_one_request_succeeds():
@@ -135,11 +145,57 @@ def test_remove_of_a_missing_alias_is_aliases_not_found():
         update_aliases(content_of(an_index("a")), [remove(["a"], "x")])
 
 
+def test_a_request_whose_every_action_does_nothing_fails_naming_every_alias():
+    with pytest.raises(AliasesNotFound, match=r"aliases \[x, y\] missing"):
+        update_aliases(content_of(an_index("a")), [remove(["a"], "x"), remove(["a"], "y")])
+
+
+def test_a_remove_that_matches_nothing_fails_in_its_result_and_the_other_actions_apply():
+    content = content_of(an_index("a", x={}), an_index("b"))
+    results: list[aliases.ActionResult] = []
+    new = update_aliases(content, [remove(["a", "b"], "x"), remove(["a"], "nope"), add(["b"], "y")], results)
+    assert new.metadata.indices["a"].aliases == {} and new.metadata.indices["b"].aliases == {"y": {}}
+    assert [(r.action.type, r.indices, r.error) for r in results[::2]] == [("remove", ["a", "b"], None),
+                                                                           ("add", ["b"], None)]
+    assert isinstance(results[1].error, AliasesNotFound)
+    assert results[1].error.reason == "aliases [nope] missing"
+
+
+def test_a_remove_matches_the_aliases_the_request_started_with():
+    results: list[aliases.ActionResult] = []
+    new = update_aliases(content_of(an_index("a")), [add(["a"], "x"), remove(["a"], "x")], results)
+    assert new.metadata.indices["a"].aliases == {"x": {}}
+    assert isinstance(results[1].error, AliasesNotFound)
+
+
 def test_remove_with_must_exist_needs_the_alias_on_every_index():
     content = content_of(an_index("a", x={}), an_index("b"))
-    with pytest.raises(AliasesNotFound):
+    with pytest.raises(RequiredAliasMissing, match=r"^required alias \[x\] does not exist$") as raised:
         update_aliases(content, [remove(["a", "b"], "x", must_exist=True)])
+    assert (raised.value.type, raised.value.status) == ("resource_not_found_exception", 404)
     assert update_aliases(content, [remove(["a", "b"], "x")]).metadata.indices["a"].aliases == {}
+
+
+def test_must_exist_fails_the_request_even_when_other_actions_would_apply():
+    content = content_of(an_index("a", x={}), an_index("b"))
+    with pytest.raises(RequiredAliasMissing, match=r"required alias \[y\] does not exist"):
+        update_aliases(content, [remove(["a"], "x"), remove(["b"], "y", must_exist=True)])
+
+
+@pytest.mark.parametrize("block", ["index.blocks.read_only", "index.blocks.metadata",
+                                   "index.blocks.read_only_allow_delete"])
+@pytest.mark.parametrize("action", [add(["g"], "y"), remove(["g"], "x"),
+                                    AliasAction("remove_index", ("b*",))])
+def test_a_metadata_write_block_on_any_index_an_action_resolves_to_refuses_the_request(block, action):
+    content = content_of(an_index("a", x={}, g={}), an_index("b", settings={block: "true"}, x={}, g={}))
+    with pytest.raises(IndexBlocked, match=r"index \[b\] blocked by: "):
+        update_aliases(content, [add(["a"], "z"), action])
+    assert content.metadata.indices["a"].aliases == {"x": {}, "g": {}}
+
+
+def test_a_write_block_leaves_alias_changes_alone():
+    content = content_of(an_index("a", settings={"index.blocks.write": "true"}))
+    assert update_aliases(content, [add(["a"], "x")]).metadata.indices["a"].aliases == {"x": {}}
 
 
 def test_remove_matches_alias_wildcards():
@@ -191,6 +247,15 @@ def test_an_alias_resolves_to_its_indices_and_wildcards_match_aliases():
     assert aliases.resolve("g", lookup).names == ["a", "b"]
     assert aliases.resolve("g*", lookup).names == ["a", "b"]
     assert aliases.resolve("g,-b", lookup).names == ["a"]
+
+
+def test_a_dot_prefixed_index_is_hidden_only_when_index_hidden_says_so():
+    hidden = an_index(".secret", settings={"index.hidden": "true"})
+    lookup = lookup_of(an_index(".dot"), hidden, an_index("a"))
+    assert aliases.resolve("*", lookup).names == [".dot", "a"]
+    assert aliases.resolve("_all", lookup).names == [".dot", "a"]
+    assert aliases.resolve("*t", lookup).names == [".dot"]
+    assert aliases.resolve(".*", lookup).names == [".dot", ".secret"]  # a dot pattern reaches hidden ones
 
 
 def test_hidden_aliases_are_left_out_of_wildcards_unless_asked_for():

@@ -10,6 +10,7 @@ import pytest
 from strata_node.cluster.state import EMPTY_CONTENT, ClusterStateContent
 from strata_node.common.errors import ActionRequestValidation, IllegalArgument, IndexNotFound, StrataError
 from strata_node.common.patterns import patterns_overlap
+from strata_node.index.aliases import InvalidAliasName
 from strata_node.index.templates.errors import IndexTemplateMissing, InvalidIndexTemplate, TemplateNotFound
 from strata_node.index.templates.metadata import (
     parse_component_template,
@@ -242,6 +243,35 @@ def test_global_templates_may_not_set_index_hidden():
         with_index_template(
             EMPTY_CONTENT, "g", {"index_patterns": ["*"], "template": {"settings": {"index.hidden": True}}}
         )
+
+
+BAD_ALIASES = [
+    ({"_bad": {}}, InvalidAliasName, r"Invalid alias name \[_bad\]: must not start with '_', '-', or '\+'"),
+    ({"r": {"routing": "1,2"}}, IllegalArgument, r"alias \[r\] has several index routing values associated"),
+    ({"r": {"index_routing": "1,2"}}, IllegalArgument, r"alias \[r\] has several index routing values"),
+    ({"u": {"bogus": 1}}, IllegalArgument, r"^Unsupported field \[bogus\]$"),
+    ({"w": {"is_write_index": "yes"}}, IllegalArgument, r"Failed to parse value \[yes\]"),
+    ({"f": {"filter": "text"}}, IllegalArgument, r"failed to parse filter for alias \[f\]"),
+]
+
+
+@pytest.mark.parametrize(("aliases", "error", "message"), BAD_ALIASES)
+def test_a_component_template_with_an_alias_no_index_could_take_is_refused(aliases, error, message):
+    with pytest.raises(error, match=message) as refused:
+        with_component(EMPTY_CONTENT, "c", {"template": {"aliases": aliases}})
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(("aliases", "error", "message"), BAD_ALIASES)
+def test_an_index_template_with_an_alias_no_index_could_take_is_refused(aliases, error, message):
+    with pytest.raises(error, match=message) as refused:
+        with_index_template(EMPTY_CONTENT, "i", {"index_patterns": ["i*"], "template": {"aliases": aliases}})
+    assert refused.value.status == 400
+
+
+def test_template_aliases_are_kept_as_given_once_valid():
+    content = with_component(EMPTY_CONTENT, "c", {"template": {"aliases": {"a": {"routing": 1}}}})
+    assert content.metadata.component_templates["c"].template.aliases == {"a": {"routing": 1}}
 
 
 def test_an_index_template_is_validated_as_composed():

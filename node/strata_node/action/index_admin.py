@@ -24,6 +24,7 @@ import orjson
 
 from ..allocation import allocator
 from ..cluster import blocks
+from ..cluster.shard_copies import ACTIVE
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
 from ..common.errors import IllegalArgument, IndexNotFound, ResourceAlreadyExists, StrataError
 from ..common.ids import random_base64_uuid
@@ -68,7 +69,10 @@ APPLY_TIMEOUT = 30.0
 class CreateIndexRequest(MasterNodeRequest):
     name: str
     body: bytes  # the create-index body, JSON
-    timeout: float = APPLY_TIMEOUT  # to wait for the primaries to start
+    # The active copies of each shard to wait for: `all`, a count, or None for the
+    # index's index.write.wait_for_active_shards (1: the primaries).
+    wait_for_active_shards: int | str | None = None
+    timeout: float = APPLY_TIMEOUT  # to wait for them
 
     @property
     def description(self) -> str:
@@ -103,14 +107,19 @@ class UpdateSettingsRequest(MasterNodeRequest):
     names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
     expression: str | None = None  # None: every index
     options: IndicesOptions = IndicesOptions()
-    preserve_existing: bool = False  # leave out what an index already sets
+    preserve_existing: bool = False  # each index leaves out what it already sets (on the master)
+
+
+class CreateIndexResponse(Message):
+    applied: AppliedVersion
+    shards_acknowledged: bool = False  # whether the copies waited for were active in time
 
 
 class IndexStateRequest(IndicesRequest):
     """Close or open indices (the action says which)."""
 
-    timeout: float = APPLY_TIMEOUT  # to wait for the primaries to be active
-    wait_for_active: bool = True  # wait_for_active_shards=0 waits for nothing
+    wait_for_active_shards: int | str | None = None  # as CreateIndexRequest's
+    timeout: float = APPLY_TIMEOUT  # to wait for them
 
 
 class IndexStateResponse(Message):
@@ -121,6 +130,25 @@ class IndexStateResponse(Message):
 
 class UpdateAliasesRequest(MasterNodeRequest):
     actions: bytes  # the `POST /_aliases` body, JSON: parsed and resolved on the master
+
+
+class AliasActionResult(Message):
+    """One action's outcome, as IndicesAliasesResponse lists it when any action failed."""
+
+    type: str  # add | remove | remove_index
+    indices: list[str]  # those it resolved to, sorted
+    aliases: list[str]  # as the request named them
+    status: int = 200
+    error: dict[str, Any] | None = None  # the failure's body: type, reason and its metadata
+
+
+class UpdateAliasesResponse(Message):
+    applied: AppliedVersion
+    results: list[AliasActionResult] = []
+
+    @property
+    def errors(self) -> bool:
+        return any(r.error is not None for r in self.results)
 
 
 class AutoPutMappingRequest(MasterNodeRequest):
@@ -185,6 +213,40 @@ def build_index_metadata(name: str, body: dict[str, Any]) -> IndexMetadata:
     return metadata
 
 
+def active_shard_count(wanted: int | str | None, metadata: IndexMetadata) -> int | str:
+    """The copies of each shard of the index to wait for: the request's, else the index's."""
+    return metadata.setting("index.write.wait_for_active_shards") if wanted is None else wanted
+
+
+def check_active_shard_count(wanted: int | str | None, metadata: IndexMetadata) -> None:
+    """A new index may not be waited for with more copies than it has (ActiveShardCount.validate)."""
+    count = active_shard_count(wanted, metadata)
+    copies = metadata.number_of_replicas + 1
+    if count != "all" and count > copies:
+        raise IllegalArgument(f"invalid wait_for_active_shards[{count}]: cannot be greater than number of "
+                              f"shard copies [{copies}]")
+
+
+def enough_shards_active(content: ClusterStateContent, names: list[str], wanted: int | str | None) -> bool:
+    """ActiveShardCount.enoughShardsActive: every primary of each index active, and each
+    shard with as many active copies as asked (`all`: 1 + number_of_replicas). An index
+    deleted while waited for, or without a routing table, has nothing left to wait for."""
+    if wanted == 0:
+        return True
+    for name in names:
+        metadata = content.metadata.indices.get(name)
+        copies = content.routing_table.indices.get(name)
+        if metadata is None or copies is None:
+            continue
+        count = active_shard_count(wanted, metadata)
+        needed = metadata.number_of_replicas + 1 if count == "all" else count
+        for shard in range(metadata.number_of_shards):
+            active = [c for c in copies if c.shard == shard and c.state in ACTIVE]
+            if not any(c.primary for c in active) or len(active) < needed:
+                return False
+    return True
+
+
 def create_index(content: ClusterStateContent, metadata: IndexMetadata) -> ClusterStateContent:
     """The index in the metadata; the reroute that follows every update places its shards.
     Its name may not be an alias's, nor its aliases break what holds of every alias."""
@@ -198,12 +260,18 @@ def create_index(content: ClusterStateContent, metadata: IndexMetadata) -> Clust
     return _with_indices(content, indices)
 
 
-def update_aliases(content: ClusterStateContent, actions: list[aliases.AliasAction]) -> ClusterStateContent:
+def update_aliases(content: ClusterStateContent, actions: list[aliases.AliasAction],
+                   results: list[aliases.ActionResult] | None = None) -> ClusterStateContent:
     """Every action of one `POST /_aliases`, or none: `remove_index` deletes its indices
     (their shards leave with the reroute that follows), the others change the aliases of
-    the indices they resolve to, each changed index with its aliases version bumped."""
-    indices, removed = aliases.apply_actions(content.metadata.indices, actions, validate_alias_filter)
-    if not removed and all(indices[n] is m for n, m in content.metadata.indices.items()):
+    the indices they resolve to, each changed index with its aliases version bumped. An
+    index with a metadata write block refuses the whole request. `results` gets each
+    action's result (a `remove` that matched nothing fails there, not the request)."""
+    update = aliases.apply_actions(content.metadata.indices, actions, validate_alias_filter)
+    if results is not None:
+        results[:] = update.results
+    indices = update.indices
+    if not update.removed and all(indices[n] is m for n, m in content.metadata.indices.items()):
         return content
     return _with_indices(content, indices)  # as delete_indices: the reroute drops removed indices' shards
 
@@ -253,23 +321,25 @@ def put_mapping(content: ClusterStateContent, names: list[str],
     return _with_indices(content, indices) if changed else content
 
 
-def update_settings(content: ClusterStateContent, names: list[str],
-                    settings: dict[str, Any]) -> ClusterStateContent:
+def update_settings(content: ClusterStateContent, names: list[str], settings: dict[str, Any],
+                    preserve_existing: bool = False) -> ClusterStateContent:
     """The settings of every index named, or of none: dynamic ones on any index, static
-    ones (analysis included) on closed indices only. A change of
-    `index.number_of_replicas` adds unassigned replicas or removes the least advanced ones
-    (unassigned, then recovering, then started); the reroute after places the new ones."""
+    ones (analysis included) on closed indices only; with `preserve_existing`, each index
+    takes only those it does not set already. A change of `index.number_of_replicas` adds
+    unassigned replicas or removes the least advanced ones (unassigned, then recovering,
+    then started); the reroute after places the new ones."""
     validate_settings_update(settings)
     refuse_static(settings, [_index(content, n) for n in names])
-    wildcards = [k for k, v in settings.items() if is_wildcard_reset(k, v)]
     indices = dict(content.metadata.indices)
     routing = dict(content.routing_table.indices)
     changed = False
     for name in sorted(names):
         metadata = _index(content, name)
+        update = {k: v for k, v in settings.items() if not (preserve_existing and k in metadata.settings)}
+        wildcards = [k for k, v in update.items() if is_wildcard_reset(k, v)]
         merged = {k: v for k, v in metadata.settings.items()
-                  if k not in settings and not _reset_by_wildcard(k, wildcards, metadata.closed)}
-        merged.update({k: setting_string(v) for k, v in settings.items() if v is not None})
+                  if k not in update and not _reset_by_wildcard(k, wildcards, metadata.closed)}
+        merged.update({k: setting_string(v) for k, v in update.items() if v is not None})
         if merged == dict(metadata.settings):
             continue
         if metadata.closed:
@@ -383,7 +453,7 @@ class IndexAdmin:
 
     def register(self) -> None:
         master = self.node.master_actions
-        master.register(CREATE, CreateIndexRequest, AppliedVersion, self._create,
+        master.register(CREATE, CreateIndexRequest, CreateIndexResponse, self._create,
                         coordinate=self._coordinate_create)
         master.register(DELETE, DeleteIndicesRequest, AppliedVersion, self._delete,
                         coordinate=self._coordinate_delete)
@@ -391,7 +461,7 @@ class IndexAdmin:
                         coordinate=self._coordinate_put_mapping)
         master.register(UPDATE_SETTINGS, UpdateSettingsRequest, AppliedVersion, self._update_settings,
                         coordinate=self._coordinate_update_settings)
-        master.register(UPDATE_ALIASES, UpdateAliasesRequest, AppliedVersion, self._update_aliases,
+        master.register(UPDATE_ALIASES, UpdateAliasesRequest, UpdateAliasesResponse, self._update_aliases,
                         coordinate=self._coordinate_update_aliases)
         for action, state in ((CLOSE, "close"), (OPEN, "open")):
             master.register(action, IndexStateRequest, IndexStateResponse,
@@ -411,18 +481,19 @@ class IndexAdmin:
         await self.wait_for_version(applied.term, applied.version)
         return applied
 
-    async def _coordinate_create(self, request: CreateIndexRequest, task: Task) -> AppliedVersion:
+    async def _coordinate_create(self, request: CreateIndexRequest, task: Task) -> CreateIndexResponse:
         self.node.indices.check_create(request.name, orjson.loads(request.body))
         try:
-            applied = await self.applied_here(CREATE, request, task)
+            response: CreateIndexResponse = await self.node.master_actions.on_master(CREATE, request, task)
         except ResourceAlreadyExists:
             # Another request created it first: let this node apply that state too, so
             # the caller can use the index at once.
             await self.wait_for_index(request.name)
             raise
-        if request.timeout > 0:
-            await self.wait_for_primaries(request.name, request.timeout)
-        return applied
+        await self.wait_for_version(response.applied.term, response.applied.version)
+        acknowledged = await self.wait_for_active_shards([request.name], request.wait_for_active_shards,
+                                                         request.timeout)
+        return msgspec.structs.replace(response, shards_acknowledged=acknowledged)
 
     def _refuse_destructive_wildcards(self, expression: str | None) -> None:
         """`action.destructive_requires_name`: delete, close and open name their indices."""
@@ -454,17 +525,13 @@ class IndexAdmin:
     async def _coordinate_update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
         indices = self.node.indices
         settings = orjson.loads(request.settings)
-        if request.names is None or request.preserve_existing:
-            names = request.names if request.names is not None \
-                else resolve_names(indices, request.expression, request.options)
-            if request.preserve_existing:
-                settings = {k: v for k, v in settings.items()
-                            if not any(k in indices.metadata(n).settings for n in names)}
-            request = msgspec.structs.replace(request, names=names, settings=orjson.dumps(settings),
-                                              preserve_existing=False)
-        # Checked here too, so that the master is not asked in vain.
+        if request.names is None:
+            names = resolve_names(indices, request.expression, request.options)
+            request = msgspec.structs.replace(request, names=names)
+        # Checked here too, so that the master is not asked in vain. `preserve_existing` is
+        # for the master to apply, index by index, on the state it updates.
         refuse_static(settings, [indices.metadata(n) for n in request.names])
-        if not blocks.only_blocks(settings):  # lifting a block is always allowed
+        if not blocks.lifts_blocks(settings):
             for name in request.names:
                 blocks.check(indices.metadata(name), blocks.METADATA_WRITE)
         if not request.names or not settings:
@@ -487,14 +554,17 @@ class IndexAdmin:
         await self.wait_for_version(response.applied.term, response.applied.version)
         if action == CLOSE and not response.indices:
             return response  # every one was closed already: nothing to wait for (as ES)
-        if not request.wait_for_active:
-            return msgspec.structs.replace(response, shards_acknowledged=True)
-        waits = [self.wait_for_primaries(name, request.timeout) for name in request.names]
-        return msgspec.structs.replace(response, shards_acknowledged=all(await asyncio.gather(*waits)))
+        acknowledged = await self.wait_for_active_shards(request.names, request.wait_for_active_shards,
+                                                         request.timeout)
+        return msgspec.structs.replace(response, shards_acknowledged=acknowledged)
 
-    async def _coordinate_update_aliases(self, request: UpdateAliasesRequest, task: Task) -> AppliedVersion:
+    async def _coordinate_update_aliases(self, request: UpdateAliasesRequest,
+                                         task: Task) -> UpdateAliasesResponse:
         aliases.parse_actions(orjson.loads(request.actions))  # a malformed request fails before the master
-        return await self.applied_here(UPDATE_ALIASES, request, task)
+        response: UpdateAliasesResponse = await self.node.master_actions.on_master(UPDATE_ALIASES, request,
+                                                                                   task)
+        await self.wait_for_version(response.applied.term, response.applied.version)
+        return response
 
     def _current_version(self) -> AppliedVersion:
         """Nothing to change: the state this node has applied is as new as the answer."""
@@ -518,16 +588,16 @@ class IndexAdmin:
             lambda state: name in content_of(state).metadata.indices, timeout)
 
     async def create_index(self, name: str, body: dict[str, Any], timeout: float = APPLY_TIMEOUT) -> None:
-        """Create it, and wait (up to `timeout`) until every primary has started (ES's
-        default wait_for_active_shards=1)."""
+        """Create it, and wait (up to `timeout`) for the copies its
+        index.write.wait_for_active_shards asks for (by default the primaries)."""
         await self._execute(CREATE, CreateIndexRequest(name=name, body=orjson.dumps(body), timeout=timeout))
 
-    async def wait_for_primaries(self, name: str, timeout: float = APPLY_TIMEOUT) -> bool:
-        def started(state) -> bool:
-            copies = content_of(state).routing_table.indices.get(name)
-            return copies is None or all(c.state == "STARTED" for c in copies if c.primary)
-
-        return await self.node.coordination.wait_for_state(started, timeout)
+    async def wait_for_active_shards(self, names: list[str], wanted: int | str | None,
+                                     timeout: float) -> bool:
+        """ES's ActiveShardsObserver: whether, within `timeout`, the applied state has the
+        active copies `wanted` asks for (`shards_acknowledged`)."""
+        return await self.node.coordination.wait_for_state(
+            lambda state: enough_shards_active(content_of(state), names, wanted), timeout)
 
     async def update_aliases(self, body: dict[str, Any]) -> None:
         await self._execute(UPDATE_ALIASES, UpdateAliasesRequest(actions=orjson.dumps(body)))
@@ -579,7 +649,7 @@ class IndexAdmin:
         state = await self.node.coordination.submit(source, update, priority)
         return AppliedVersion(term=state.term, version=state.version)
 
-    async def _create(self, request: CreateIndexRequest, task: Task) -> AppliedVersion:
+    async def _create(self, request: CreateIndexRequest, task: Task) -> CreateIndexResponse:
         body = orjson.loads(request.body)
         created: list[IndexMetadata] = []
 
@@ -588,13 +658,14 @@ class IndexAdmin:
             # applies, and the whole body, template aliases included, is validated as one.
             composed = compose_create_body(content.metadata, request.name, body)
             created[:] = [build_index_metadata(request.name, composed)]
+            check_active_shard_count(request.wait_for_active_shards, created[0])
             return create_index(content, created[0])
 
         applied = await self.submit(f"create-index [{request.name}]", update, "URGENT")
         metadata = created[0]
         log.info("[%s] creating index, shards [%d]/[%d]", request.name, metadata.number_of_shards,
                  metadata.number_of_replicas)
-        return applied
+        return CreateIndexResponse(applied=applied)
 
     async def _delete(self, request: DeleteIndicesRequest, task: Task) -> AppliedVersion:
         applied = await self.submit(f"delete-index {request.names}",
@@ -614,17 +685,24 @@ class IndexAdmin:
 
     async def _update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
         settings = orjson.loads(request.settings)
-        return await self.submit(f"update-settings {request.names}",
-                                  lambda content: update_settings(content, request.names, settings), "URGENT")
+        return await self.submit(f"update-settings {request.names}", lambda content: update_settings(
+            content, request.names, settings, request.preserve_existing), "URGENT")
 
     async def _put_mapping(self, request: PutMappingRequest, task: Task) -> AppliedVersion:
         source = orjson.loads(request.source)
         return await self.submit(f"put-mapping {request.names}",
                                   lambda content: put_mapping(content, request.names, source), "HIGH")
 
-    async def _update_aliases(self, request: UpdateAliasesRequest, task: Task) -> AppliedVersion:
+    async def _update_aliases(self, request: UpdateAliasesRequest, task: Task) -> UpdateAliasesResponse:
         actions = aliases.parse_actions(orjson.loads(request.actions))
-        return await self.submit("index-aliases", lambda content: update_aliases(content, actions), "URGENT")
+        results: list[aliases.ActionResult] = []
+        applied = await self.submit("index-aliases",
+                                    lambda content: update_aliases(content, actions, results), "URGENT")
+        return UpdateAliasesResponse(applied=applied, results=[
+            AliasActionResult(type=r.action.type, indices=sorted(r.indices), aliases=list(r.action.aliases),
+                              status=200 if r.error is None else r.error.status,
+                              error=None if r.error is None else r.error.to_dict())
+            for r in results])
 
     async def _auto_put_mapping(self, request: AutoPutMappingRequest, task: Task) -> AppliedVersion:
         wanted = orjson.loads(request.mapping)

@@ -5,14 +5,16 @@ TransportGetFieldMappingsAction and TransportGetAliasesAction): `indices:admin/g
 `indices:admin/mappings/fields/get` and `indices:admin/aliases/get`.
 
 The action resolves the expression and answers with the metadata of the indices it
-names; what of it a response shows (settings filtered by name, aliases by pattern,
-flat or nested) is the REST layer's rendering.
+names, refused (cluster_block_exception) when one of them has a metadata read block, as
+each of these actions' checkBlock refuses it; what of it a response shows (settings
+filtered by name, aliases by pattern, flat or nested) is the REST layer's rendering.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..cluster import blocks
 from ..common.patterns import simple_match_any
 from ..index.metadata import IndexMetadata
 from ..tasks.task import Task
@@ -48,15 +50,20 @@ class FieldMappingsResponse(Message):
 
 
 def register(node) -> None:
-    def read(request: IndexReadRequest, task: Task) -> IndexReadResponse:
+    def readable(request: IndexReadRequest) -> list[str]:
         names = resolve_names(node.indices, request.expression, request.options)
-        return IndexReadResponse(indices=[node.indices.metadata(n) for n in names])
+        for name in names:
+            blocks.check(node.indices.metadata(name), blocks.METADATA_READ)
+        return names
+
+    def read(request: IndexReadRequest, task: Task) -> IndexReadResponse:
+        return IndexReadResponse(indices=[node.indices.metadata(n) for n in readable(request)])
 
     def field_mappings(request: FieldMappingsRequest, task: Task) -> FieldMappingsResponse:
         """The mapping of each leaf field whose full name matches, under its full name;
         objects are not fields."""
         out: dict[str, dict[str, Any]] = {}
-        for name in resolve_names(node.indices, request.expression, request.options):
+        for name in readable(request):
             out[name] = {path: {"full_name": path, "mapping": {field.name: field.to_dict()}}
                          for path, field in node.indices.mapping(name).fields.items()
                          if simple_match_any(request.fields, path)}

@@ -75,7 +75,12 @@ def check(metadata: IndexMetadata, level: str, *, deleting: bool = False) -> Non
         raise IndexBlocked(metadata.name, blocked)
 
 
-def only_blocks(settings: dict) -> bool:
-    """A settings update touching nothing but blocks: allowed on a blocked index, or no
-    block could ever be lifted."""
-    return all(key.startswith("index.blocks.") for key in settings)
+def lifts_blocks(settings: dict) -> bool:
+    """A settings update that passes whatever metadata write blocks its indices have, or a
+    block could never be lifted (TransportUpdateSettingsAction.checkBlock): one that sets
+    or resets `read_only` or `read_only_allow_delete`, whatever else it holds, or one that
+    holds `index.blocks.metadata` alone. Any other, lifting `write` or `read` included,
+    is refused on a blocked index."""
+    if "index.blocks.read_only" in settings or "index.blocks.read_only_allow_delete" in settings:
+        return True
+    return list(settings) == ["index.blocks.metadata"]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cluster import blocks
 from ..common.errors import (
     ActionRequestValidation,
     IllegalArgument,
@@ -49,6 +50,16 @@ class AliasesNotFound(StrataError):
     def __init__(self, names: list[str]):
         super().__init__(f"aliases [{', '.join(names)}] missing")
         self.metadata.update({"resource.type": "aliases", "resource.id": list(names)})
+
+
+class RequiredAliasMissing(StrataError):
+    """A `remove` with `must_exist` of an alias the index lacks (ES's ResourceNotFoundException)."""
+
+    type = "resource_not_found_exception"
+    status = 404
+
+    def __init__(self, alias: str):
+        super().__init__(f"required alias [{alias}] does not exist")
 
 
 def _same_name_as_index(alias: str) -> InvalidAliasName:
@@ -219,7 +230,9 @@ class Resolved:
 
 
 def _hidden_index(metadata: IndexMetadata) -> bool:
-    return metadata.setting("index.hidden") or metadata.name.startswith(".")
+    # index.hidden alone: a dot-prefixed name is not hidden (a pattern starting with a dot
+    # still reaches hidden indices, ES's isVisibleDueToImplicitHidden).
+    return metadata.setting("index.hidden")
 
 
 def resolve(expression: str | None, lookup: AliasLookup, *, ignore_unavailable: bool = False,
@@ -406,66 +419,108 @@ def parse_actions(body: Mapping[str, Any]) -> list[AliasAction]:
     return actions
 
 
+@dataclass
+class ActionResult:
+    """What one action did (IndicesAliasesResponse.AliasActionResult): the indices it
+    resolved to, and the error of a `remove` that matched no alias on any of them."""
+
+    action: AliasAction
+    indices: list[str]
+    error: StrataError | None = None
+
+
+@dataclass
+class AliasUpdate:
+    """The indices after every action, those `remove_index` deleted, and each action's result."""
+
+    indices: dict[str, IndexMetadata]
+    removed: list[str]
+    results: list[ActionResult]
+
+
 def apply_actions(indices: Mapping[str, IndexMetadata], actions: list[AliasAction],
-                  validate_filter=None) -> tuple[dict[str, IndexMetadata], list[str]]:
-    """The indices after every action, in order, and the names of the indices
-    `remove_index` deleted; any failure raises before anything changes. Index expressions
-    resolve against the state the update started from (aliases standing for their
-    indices); `validate_filter(alias, filter, metadata)` checks a filter against the
-    mapping of each index it is added to."""
+                  validate_filter=None) -> AliasUpdate:
+    """Every action, in order, as TransportIndicesAliasesAction and MetadataIndexAliasesService
+    apply them; any failure raises before anything changes. Index expressions and the
+    aliases a `remove` matches resolve against the state the update started from (aliases
+    standing for their indices). A `remove` that matches nothing fails alone, in its
+    result, unless no action does anything: then the request fails. `validate_filter(alias,
+    filter, metadata)` checks a filter against the mapping of each index it is added to."""
     lookup = AliasLookup.of(indices)
-    removed: list[str] = []
-    for action in actions:
-        if action.type == "remove_index":
-            for part in action.indices:
-                if part in lookup.aliases:
-                    raise matches_alias_error(part)
-            removed += [n for n in resolve(",".join(action.indices), lookup, allow_no_indices=False,
-                                           allow_aliases=False).names if n not in removed]
+    targets = [_targets(action, lookup) for action in actions]
+    for name in dict.fromkeys(n for names in targets for n in names):
+        blocks.check(indices[name], blocks.METADATA_WRITE)
+    removed = list(dict.fromkeys(n for action, names in zip(actions, targets, strict=True)
+                                 if action.type == "remove_index" for n in names))
     aliases = {n: dict(m.aliases) for n, m in indices.items() if n not in removed}
     remaining = {n: m for n, m in indices.items() if n not in removed}
-    for action in actions:
+    results: list[ActionResult] = []
+    produced = False  # whether any action had something to do (ES: final actions)
+    for action, names in zip(actions, targets, strict=True):
         if action.type == "remove_index":
+            results.append(ActionResult(action, names))
+            produced = True
             continue
-        targets = resolve(",".join(action.indices), lookup, allow_no_indices=False).names
-        missing = [n for n in targets if n in removed]
-        if missing:
-            raise IndexNotFound(missing[0])
+        gone = [n for n in names if n in removed]
+        if gone:
+            raise IndexNotFound(gone[0])
         if action.type == "add":
             for alias in action.aliases:
                 definition = parse_definition(alias, action.definition)
                 if alias in remaining:
                     raise _same_name_as_index(alias)
-                for index in targets:
+                for index in names:
                     if "filter" in definition and validate_filter is not None:
                         validate_filter(alias, definition["filter"], indices[index])
                     aliases[index][alias] = definition
-        else:
-            found = 0
-            for index in targets:
-                for pattern in action.aliases:
-                    matched = [a for a in aliases[index]
-                               if pattern in ("_all", "*") or simple_match(pattern, a)]
-                    if not matched and action.must_exist and "*" not in pattern and pattern != "_all":
-                        raise AliasesNotFound([pattern])
-                    for alias in matched:
-                        del aliases[index][alias]
-                        found += 1
-            if not found:
-                raise AliasesNotFound(list(action.aliases))
+            results.append(ActionResult(action, names))
+            produced = True
+            continue
+        removals = [(index, alias) for index in names for alias in _to_remove(action, indices[index])]
+        for index, alias in removals:
+            if alias in aliases[index]:
+                del aliases[index][alias]
+            elif action.must_exist:
+                raise RequiredAliasMissing(alias)
+        error = None if removals else AliasesNotFound(list(action.aliases))
+        results.append(ActionResult(action, names, error))
+        produced = produced or bool(removals)
+    if actions and not produced:
+        raise AliasesNotFound(list(dict.fromkeys(a for action in actions for a in action.aliases)))
     updated = {n: m.with_aliases(aliases[n]) for n, m in remaining.items()}
     validate_aliases(updated)
-    return updated, removed
+    return AliasUpdate(updated, removed, results)
+
+
+def _targets(action: AliasAction, lookup: AliasLookup) -> list[str]:
+    """The indices an action's index expressions name; `remove_index` takes concrete ones only."""
+    if action.type == "remove_index":
+        for part in action.indices:
+            if part in lookup.aliases:
+                raise matches_alias_error(part)
+        return resolve(",".join(action.indices), lookup, allow_no_indices=False, allow_aliases=False).names
+    return resolve(",".join(action.indices), lookup, allow_no_indices=False).names
+
+
+def _to_remove(action: AliasAction, metadata: IndexMetadata) -> list[str]:
+    """The aliases of the index a `remove` matches (concreteAliases); none matched with
+    `must_exist`: the names as given, which then fail as missing."""
+    matched = [a for a in metadata.aliases
+               if any(p in ("_all", "*") or simple_match(p, a) for p in action.aliases)]
+    if not matched and action.must_exist:
+        return list(action.aliases)
+    return matched
 
 
 def validate_aliases(indices: Mapping[str, IndexMetadata]) -> None:
     """What must hold of every alias in the metadata (Metadata.Builder.validateAlias): at
-    most one write index, and one `is_hidden` for all its indices."""
+    most one write index, and one `is_hidden` for all its indices. Both are
+    IllegalStateException in Elasticsearch, so 500: the metadata itself would be wrong."""
     lookup = AliasLookup.of(indices)
     for alias, names in lookup.aliases.items():
         writers = [n for n in names if lookup.definition(alias, n).get("is_write_index") is True]
         if len(writers) > 1:
-            raise IllegalArgument(f"alias [{alias}] has more than one write index [{','.join(writers)}]")
+            raise IllegalState(f"alias [{alias}] has more than one write index [{','.join(writers)}]")
         hidden = [n for n in names if lookup.definition(alias, n).get("is_hidden") is True]
         if hidden and len(hidden) != len(names):
             visible = [n for n in names if n not in hidden]

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..action.index_admin import UPDATE_ALIASES, UpdateAliasesRequest
+from ..action.index_admin import UPDATE_ALIASES, UpdateAliasesRequest, UpdateAliasesResponse
 from ..action.index_reads import GET_ALIASES, IndexReadRequest, IndexReadResponse
 from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..action.resolve import IndicesOptions
@@ -26,7 +26,6 @@ from .request import RestRequest
 CHANGE_PARAMS = ("timeout", "master_timeout")
 GET_PARAMS = ("ignore_unavailable", "allow_no_indices", "expand_wildcards", "local", "master_timeout")
 CAT_ALIAS_PARAMS = (*CAT_PARAMS, "expand_wildcards", "local", "master_timeout")
-ACKNOWLEDGED = {"acknowledged": True, "errors": False}
 
 ALIAS_COLUMNS = [
     col("alias", "a", "alias name"),
@@ -59,26 +58,24 @@ class AliasHandlers:
 
     # -- changes ---------------------------------------------------------------------------
 
-    async def _update(self, request: RestRequest, body: dict[str, Any]) -> None:
-        await self.node.client.execute(UPDATE_ALIASES, UpdateAliasesRequest(
+    async def _update(self, request: RestRequest, body: dict[str, Any]) -> RestResponse:
+        response: UpdateAliasesResponse = await self.node.client.execute(UPDATE_ALIASES, UpdateAliasesRequest(
             actions=orjson.dumps(body),
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
+        return RestResponse(200, render_update(response))
 
     async def update_aliases(self, request: RestRequest) -> RestResponse:
-        await self._update(request, request.json_body(required=True))
-        return RestResponse(200, ACKNOWLEDGED)
+        return await self._update(request, request.json_body(required=True))
 
     async def put_alias(self, request: RestRequest) -> RestResponse:
         """The body, when there is one, is the alias definition (`filter`, `routing`, ...)."""
         body = request.json_body() if request.has_body else {}
         action = {"indices": request.list_param("index"), "aliases": request.list_param("name"), **body}
-        await self._update(request, {"actions": [{"add": action}]})
-        return RestResponse(200, ACKNOWLEDGED)
+        return await self._update(request, {"actions": [{"add": action}]})
 
     async def delete_alias(self, request: RestRequest) -> RestResponse:
         action = {"indices": request.list_param("index"), "aliases": request.list_param("name")}
-        await self._update(request, {"actions": [{"remove": action}]})
-        return RestResponse(200, ACKNOWLEDGED)
+        return await self._update(request, {"actions": [{"remove": action}]})
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -138,3 +135,14 @@ class AliasHandlers:
                            "routing.search": definition.get("search_routing", "-"),
                            "is_write_index": "-" if write is None else write})
         return table.response(request)
+
+
+def render_update(response: UpdateAliasesResponse) -> dict[str, Any]:
+    """IndicesAliasesResponse: `action_results`, one per action, only when one failed."""
+    body: dict[str, Any] = {"acknowledged": True, "errors": response.errors}
+    if response.errors:
+        body["action_results"] = [
+            {"action": {"type": r.type, "indices": r.indices, "aliases": r.aliases}, "status": r.status,
+             **({} if r.error is None else {"error": r.error})}
+            for r in response.results]
+    return body

@@ -17,6 +17,7 @@ from ..action.index_admin import (
     DELETE,
     OPEN,
     CreateIndexRequest,
+    CreateIndexResponse,
     DeleteIndicesRequest,
     IndexStateRequest,
     IndexStateResponse,
@@ -66,17 +67,15 @@ class IndexHandlers:
         return await read_metadata(self.node, request, action, expand_wildcards)
 
     async def create(self, request: RestRequest) -> RestResponse:
-        """Created once the master says so; `shards_acknowledged` says whether the
-        primaries started within `timeout` (wait_for_active_shards=0 waits for nothing)."""
+        """Created once the master says so; `shards_acknowledged` says whether the copies
+        `wait_for_active_shards` asks for were active within `timeout`."""
         name = request.param("index")
-        active = request.param("wait_for_active_shards")
-        wait = active is None or parse_active_shard_count(active) is not None
-        timeout = request.time_param("timeout", 30.0)
-        await self.node.client.execute(CREATE, CreateIndexRequest(
-            name=name, body=orjson.dumps(request.json_body()), timeout=0.0,
+        response: CreateIndexResponse = await self.node.client.execute(CREATE, CreateIndexRequest(
+            name=name, body=orjson.dumps(request.json_body()),
+            wait_for_active_shards=active_shards_param(request), timeout=request.time_param("timeout", 30.0),
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
-        started = await self.node.index_admin.wait_for_primaries(name, timeout) if wait else True
-        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": started, "index": name})
+        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": response.shards_acknowledged,
+                                  "index": name})
 
     async def get(self, request: RestRequest) -> RestResponse:
         indices = await self._read(request, GET_INDEX)
@@ -114,11 +113,9 @@ class IndexHandlers:
 
     async def _set_state(self, request: RestRequest, action: str,
                          expand_wildcards: str) -> IndexStateResponse:
-        active = request.param("wait_for_active_shards")
         return await self.node.client.execute(action, IndexStateRequest(
             expression=request.param("index"), options=indices_options(request, expand_wildcards),
-            timeout=request.time_param("timeout", 30.0),
-            wait_for_active=active is None or parse_active_shard_count(active) is not None,
+            wait_for_active_shards=active_shards_param(request), timeout=request.time_param("timeout", 30.0),
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
 
     async def refresh(self, request: RestRequest) -> RestResponse:
@@ -154,6 +151,15 @@ class IndexHandlers:
                 if include_defaults:
                     body[md.name]["defaults"] = _render(defaults, flat)
         return RestResponse(200, body)
+
+
+def active_shards_param(request: RestRequest) -> int | str | None:
+    """`wait_for_active_shards`: `all` or a count (0 waits for nothing); absent, None, for
+    the index's own index.write.wait_for_active_shards."""
+    text = request.param("wait_for_active_shards")
+    if text is None:
+        return None
+    return parse_active_shard_count(text) or 0
 
 
 def _read_master_params(request: RestRequest) -> None:

@@ -5,7 +5,8 @@ show them.
 
 Settings are kept flat, `index.`-prefixed and as strings, as index metadata keeps them;
 mappings as given, without a `_doc` wrapper (the get APIs show them so); aliases as
-name -> definition, carried to index creation, which validates them against the index.
+name -> definition as given, checked alone when the template is put (updates.py) and
+against the index at its creation.
 Each part of a Template remembers whether it was given at all: Elasticsearch renders only
 the parts a template has.
 """

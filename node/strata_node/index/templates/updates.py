@@ -28,6 +28,7 @@ from ...common.patterns import simple_match
 from ...reservedstate.metadata import refuse_reserved
 from ...settings import SettingsError, check_soft_deletes, validate_index_settings
 from .. import mapping as mappings
+from ..aliases import parse_definition
 from ..service import analysis_names
 from .errors import IndexTemplateMissing, InvalidIndexTemplate, TemplateNotFound
 from .metadata import ComponentTemplate, ComposableIndexTemplate, Template
@@ -78,9 +79,9 @@ def _pattern_errors(pattern: str) -> list[str]:
 def validate_template(name: str, template: Template | None, patterns: tuple[str, ...] = (), *,
                       mappings_alone: bool = True) -> None:
     """One template alone: name, patterns and settings problems together, as one
-    invalid_index_template_exception; then its aliases and, for a component template, its
-    mappings (an index template's mappings may use analyzers its component templates
-    define: they are parsed as composed)."""
+    invalid_index_template_exception; then its aliases (names, index routing, fields) and,
+    for a component template, its mappings (an index template's mappings may use analyzers
+    its component templates define: they are parsed as composed)."""
     template = template or Template()
     errors = _name_errors(name)
     for pattern in patterns:
@@ -95,7 +96,11 @@ def validate_template(name: str, template: Template | None, patterns: tuple[str,
     if errors:
         raise InvalidIndexTemplate(name, "Validation Failed: " + "".join(f"{i}: {e};" for i, e in
                                                                        enumerate(errors, 1)))
-    for alias in template.aliases or {}:
+    for alias, definition in (template.aliases or {}).items():
+        # Alone, as AliasValidator.validateAliasStandalone: the index is not known yet. The
+        # definition is parsed as index creation parses it, so a template stored here never
+        # fails the creation of the indices it matches.
+        parse_definition(alias, definition)
         if alias in patterns:
             raise IllegalArgument(f"alias [{alias}] cannot be the same as any pattern in "
                                   f"[{', '.join(patterns)}]")
