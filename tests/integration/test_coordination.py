@@ -90,6 +90,25 @@ def test_a_setting_a_frozen_node_cannot_apply_in_time_is_not_acknowledged(three)
     assert put_setting(master, "true").json()["acknowledged"] is True
 
 
+def test_a_mapping_a_frozen_node_cannot_apply_in_time_is_not_acknowledged(three):
+    master = three.node(three.master_name(three.nodes[0]))
+    with master.client(timeout=60) as c:
+        c.put("/acked-mapping", json={"settings": {"number_of_replicas": 0}}).raise_for_status()
+    frozen = next(n for n in three.nodes if n is not master)
+    frozen.proc.send_signal(signal.SIGSTOP)
+    try:
+        with master.client(timeout=60) as c:
+            response = c.put("/acked-mapping/_mapping", params={"timeout": "1s"},
+                             json={"properties": {"while_frozen": {"type": "keyword"}}})
+        assert response.status_code == 200 and response.json() == {"acknowledged": False}
+    finally:
+        frozen.proc.send_signal(signal.SIGCONT)
+    three.wait_for_nodes(3)
+    with master.client(timeout=60) as c:
+        deleted = c.delete("/acked-mapping")
+    assert deleted.status_code == 200 and deleted.json() == {"acknowledged": True}
+
+
 def _settings(node: NodeProcess, local: bool = False) -> dict:
     params = {"flat_settings": "true", **({"local": "true"} if local else {})}
     with node.client() as c:

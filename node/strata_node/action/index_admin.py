@@ -85,6 +85,7 @@ class IndicesRequest(MasterNodeRequest):
     names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
     expression: str | None = None  # None: every index
     options: IndicesOptions = IndicesOptions()
+    ack_timeout: float = APPLY_TIMEOUT  # how long every node may take to apply it (`timeout`)
 
     @property
     def description(self) -> str:
@@ -100,6 +101,7 @@ class PutMappingRequest(MasterNodeRequest):
     names: list[str] | None = None  # None: what the coordinating node resolves `expression` to
     expression: str | None = None  # None: every index
     options: IndicesOptions = IndicesOptions()
+    ack_timeout: float = APPLY_TIMEOUT
 
 
 class UpdateSettingsRequest(MasterNodeRequest):
@@ -108,6 +110,7 @@ class UpdateSettingsRequest(MasterNodeRequest):
     expression: str | None = None  # None: every index
     options: IndicesOptions = IndicesOptions()
     preserve_existing: bool = False  # each index leaves out what it already sets (on the master)
+    ack_timeout: float = APPLY_TIMEOUT
 
 
 class CreateIndexResponse(Message):
@@ -130,6 +133,7 @@ class IndexStateResponse(Message):
 
 class UpdateAliasesRequest(MasterNodeRequest):
     actions: bytes  # the `POST /_aliases` body, JSON: parsed and resolved on the master
+    ack_timeout: float = APPLY_TIMEOUT
 
 
 class AliasActionResult(Message):
@@ -174,10 +178,13 @@ class NoLongerPrimary(StrataError):
 
 
 class AppliedVersion(Message):
-    """The (term, version) of the state carrying the change: the requester waits for it."""
+    """The (term, version) of the state carrying the change: the requester waits for it.
+    `acknowledged`: every node applied it within the request's ack timeout (or nothing
+    was asked of them)."""
 
     term: int
     version: int
+    acknowledged: bool = True
 
 
 def _with_indices(content: ClusterStateContent, indices: dict[str, IndexMetadata]) -> ClusterStateContent:
@@ -645,9 +652,15 @@ class IndexAdmin:
 
     # -- the master side: each handler is one cluster state update -----------------------
 
-    async def submit(self, source: str, update, priority: str = "NORMAL") -> AppliedVersion:
-        state = await self.node.coordination.submit(source, update, priority)
-        return AppliedVersion(term=state.term, version=state.version)
+    async def submit(self, source: str, update, priority: str = "NORMAL",
+                     ack_timeout: float | None = None) -> AppliedVersion:
+        """Run one update on the master; with `ack_timeout`, an acknowledged one (ES's
+        AckedClusterStateUpdateTask): the answer also says whether every node applied it
+        within that time."""
+        coordination = self.node.coordination
+        state = await coordination.submit(source, update, priority)
+        acknowledged = True if ack_timeout is None else await coordination.wait_for_acks(state, ack_timeout)
+        return AppliedVersion(term=state.term, version=state.version, acknowledged=acknowledged)
 
     async def _create(self, request: CreateIndexRequest, task: Task) -> CreateIndexResponse:
         body = orjson.loads(request.body)
@@ -661,7 +674,7 @@ class IndexAdmin:
             check_active_shard_count(request.wait_for_active_shards, created[0])
             return create_index(content, created[0])
 
-        applied = await self.submit(f"create-index [{request.name}]", update, "URGENT")
+        applied = await self.submit(f"create-index [{request.name}]", update, "URGENT", request.timeout)
         metadata = created[0]
         log.info("[%s] creating index, shards [%d]/[%d]", request.name, metadata.number_of_shards,
                  metadata.number_of_replicas)
@@ -669,7 +682,8 @@ class IndexAdmin:
 
     async def _delete(self, request: DeleteIndicesRequest, task: Task) -> AppliedVersion:
         applied = await self.submit(f"delete-index {request.names}",
-                                     lambda content: delete_indices(content, request.names), "URGENT")
+                                     lambda content: delete_indices(content, request.names), "URGENT",
+                                     request.ack_timeout)
         log.info("%s deleting indices", request.names)
         return applied
 
@@ -678,7 +692,7 @@ class IndexAdmin:
         changed: list[str] = []
         applied = await self.submit(f"{state}-indices {request.names}",
                                      lambda content: set_index_state(content, request.names, state, changed),
-                                     "URGENT")
+                                     "URGENT", request.ack_timeout)
         if changed:
             log.info("%s %s", "closing indices" if state == "close" else "opening indices", changed)
         return IndexStateResponse(applied=applied, indices=changed)
@@ -686,18 +700,20 @@ class IndexAdmin:
     async def _update_settings(self, request: UpdateSettingsRequest, task: Task) -> AppliedVersion:
         settings = orjson.loads(request.settings)
         return await self.submit(f"update-settings {request.names}", lambda content: update_settings(
-            content, request.names, settings, request.preserve_existing), "URGENT")
+            content, request.names, settings, request.preserve_existing), "URGENT", request.ack_timeout)
 
     async def _put_mapping(self, request: PutMappingRequest, task: Task) -> AppliedVersion:
         source = orjson.loads(request.source)
         return await self.submit(f"put-mapping {request.names}",
-                                  lambda content: put_mapping(content, request.names, source), "HIGH")
+                                  lambda content: put_mapping(content, request.names, source), "HIGH",
+                                  request.ack_timeout)
 
     async def _update_aliases(self, request: UpdateAliasesRequest, task: Task) -> UpdateAliasesResponse:
         actions = aliases.parse_actions(orjson.loads(request.actions))
         results: list[aliases.ActionResult] = []
         applied = await self.submit("index-aliases",
-                                    lambda content: update_aliases(content, actions, results), "URGENT")
+                                    lambda content: update_aliases(content, actions, results), "URGENT",
+                                    request.ack_timeout)
         return UpdateAliasesResponse(applied=applied, results=[
             AliasActionResult(type=r.action.type, indices=sorted(r.indices), aliases=list(r.action.aliases),
                               status=200 if r.error is None else r.error.status,

@@ -60,7 +60,7 @@ class AliasHandlers:
 
     async def _update(self, request: RestRequest, body: dict[str, Any]) -> RestResponse:
         response: UpdateAliasesResponse = await self.node.client.execute(UPDATE_ALIASES, UpdateAliasesRequest(
-            actions=orjson.dumps(body),
+            actions=orjson.dumps(body), ack_timeout=request.time_param("timeout", 30.0),
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
         return RestResponse(200, render_update(response))
 
@@ -139,7 +139,7 @@ class AliasHandlers:
 
 def render_update(response: UpdateAliasesResponse) -> dict[str, Any]:
     """IndicesAliasesResponse: `action_results`, one per action, only when one failed."""
-    body: dict[str, Any] = {"acknowledged": True, "errors": response.errors}
+    body: dict[str, Any] = {"acknowledged": response.applied.acknowledged, "errors": response.errors}
     if response.errors:
         body["action_results"] = [
             {"action": {"type": r.type, "indices": r.indices, "aliases": r.aliases}, "status": r.status,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import orjson
 
 from ..action.index_admin import UPDATE_SETTINGS as UPDATE_ACTION
-from ..action.index_admin import UpdateSettingsRequest
+from ..action.index_admin import AppliedVersion, UpdateSettingsRequest
 from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..common.errors import ActionRequestValidation, IllegalArgument
 from ..settings import SettingsError, normalize_index_settings, validate_settings_update
@@ -40,10 +40,10 @@ class IndexSettingsHandlers:
         except SettingsError as e:
             raise IllegalArgument(str(e)) from None
         master_timeout = request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)
-        request.time_param("timeout", 30.0)
-        await self.node.client.execute(UPDATE_ACTION, UpdateSettingsRequest(
+        ack_timeout = request.time_param("timeout", 30.0)
+        applied: AppliedVersion = await self.node.client.execute(UPDATE_ACTION, UpdateSettingsRequest(
             settings=orjson.dumps(settings), expression=request.param("index"),
-            options=indices_options(request, "open,closed"),
+            options=indices_options(request, "open,closed"), ack_timeout=ack_timeout,
             preserve_existing=request.bool_param("preserve_existing"), master_timeout=master_timeout))
-        return RestResponse(200, {"acknowledged": True})
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 

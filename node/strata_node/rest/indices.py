@@ -16,6 +16,7 @@ from ..action.index_admin import (
     CREATE,
     DELETE,
     OPEN,
+    AppliedVersion,
     CreateIndexRequest,
     CreateIndexResponse,
     DeleteIndicesRequest,
@@ -74,8 +75,8 @@ class IndexHandlers:
             name=name, body=orjson.dumps(request.json_body()),
             wait_for_active_shards=active_shards_param(request), timeout=request.time_param("timeout", 30.0),
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
-        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": response.shards_acknowledged,
-                                  "index": name})
+        return RestResponse(200, {"acknowledged": response.applied.acknowledged,
+                                  "shards_acknowledged": response.shards_acknowledged, "index": name})
 
     async def get(self, request: RestRequest) -> RestResponse:
         indices = await self._read(request, GET_INDEX)
@@ -95,27 +96,31 @@ class IndexHandlers:
         return RestResponse(200 if await self._read(request, GET_INDEX) else 404)
 
     async def delete(self, request: RestRequest) -> RestResponse:
-        await self.node.client.execute(DELETE, DeleteIndicesRequest(
+        applied: AppliedVersion = await self.node.client.execute(DELETE, DeleteIndicesRequest(
             expression=request.param("index"), options=indices_options(request, "open,closed"),
+            ack_timeout=request.time_param("timeout", 30.0),
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
-        return RestResponse(200, {"acknowledged": True})
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 
     async def close(self, request: RestRequest) -> RestResponse:
         """`POST /{index}/_close`: wildcards reach open indices (an index named outright
         that is closed already is left as it is)."""
         response = await self._set_state(request, CLOSE, "open")
-        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": response.shards_acknowledged,
+        return RestResponse(200, {"acknowledged": response.applied.acknowledged,
+                                  "shards_acknowledged": response.shards_acknowledged,
                                   "indices": {name: {"closed": True} for name in response.indices}})
 
     async def open(self, request: RestRequest) -> RestResponse:
         response = await self._set_state(request, OPEN, "closed")
-        return RestResponse(200, {"acknowledged": True, "shards_acknowledged": response.shards_acknowledged})
+        return RestResponse(200, {"acknowledged": response.applied.acknowledged,
+                                  "shards_acknowledged": response.shards_acknowledged})
 
     async def _set_state(self, request: RestRequest, action: str,
                          expand_wildcards: str) -> IndexStateResponse:
+        timeout = request.time_param("timeout", 30.0)
         return await self.node.client.execute(action, IndexStateRequest(
             expression=request.param("index"), options=indices_options(request, expand_wildcards),
-            wait_for_active_shards=active_shards_param(request), timeout=request.time_param("timeout", 30.0),
+            wait_for_active_shards=active_shards_param(request), timeout=timeout, ack_timeout=timeout,
             master_timeout=request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)))
 
     async def refresh(self, request: RestRequest) -> RestResponse:

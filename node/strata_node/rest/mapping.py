@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import orjson
 
-from ..action.index_admin import PUT_MAPPING, PutMappingRequest
+from ..action.index_admin import PUT_MAPPING, AppliedVersion, PutMappingRequest
 from ..action.index_reads import GET_FIELD_MAPPINGS, GET_MAPPINGS, FieldMappingsRequest, FieldMappingsResponse
 from ..action.master import DEFAULT_MASTER_TIMEOUT
 from .controller import RestController, RestResponse
@@ -46,15 +46,15 @@ class MappingHandlers:
 
     async def put_mapping(self, request: RestRequest) -> RestResponse:
         """`PUT /{index}/_mapping`: the body is a mapping definition, merged in."""
-        request.time_param("timeout", 30.0)
+        ack_timeout = request.time_param("timeout", 30.0)
         master_timeout = request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)
         request.bool_param("write_index_only")
         body = request.json_body(required=True)
-        await self.node.client.execute(PUT_MAPPING, PutMappingRequest(
+        applied: AppliedVersion = await self.node.client.execute(PUT_MAPPING, PutMappingRequest(
             source=orjson.dumps(body), expression=request.param("index"),
-            options=indices_options(request, "open,closed"),
+            options=indices_options(request, "open,closed"), ack_timeout=ack_timeout,
             master_timeout=master_timeout))
-        return RestResponse(200, {"acknowledged": True})
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 
     async def get_field_mapping(self, request: RestRequest) -> RestResponse:
         """`GET /{index}/_mapping/field/{fields}`: the mapping of each leaf field whose
