@@ -268,18 +268,8 @@ class SegmentWriter:
         self._docs.append(n)
 
     def add_text(self, n: int, name: str, terms: list, positions: Iterable[int] | None) -> None:
-        """A text field's terms at their positions (None: 0, 1, 2, ...). One dictionary
-        lookup and one append per token: the hottest loop of indexing."""
-        table = self._text.get(name)
-        if table is None:
-            table = self._text[name] = {}
-        get = table.get
-        for term, position in zip(terms, range(len(terms)) if positions is None else positions, strict=True):
-            entry = get(term)
-            if entry is None:
-                table[term] = [n, position]
-            else:
-                entry += (n, position)
+        """A text field's terms at their positions (None: 0, 1, 2, ...)."""
+        self.add_text_column(name, [n], [(terms, positions)])
 
     def add_value(self, n: int, name: str, value: Any) -> None:
         _append(self._values, n, name, value)
@@ -289,25 +279,7 @@ class SegmentWriter:
 
     def add_exact(self, n: int, name: str, terms: list) -> None:
         """An exact field's terms: each distinct one posts document n once."""
-        table = self._exact.get(name)
-        if table is None:
-            table = self._exact[name] = {}
-            self._exact_stats[name] = [0, 0]
-        # one value (most keyword and numeric fields) needs no distinct pass
-        distinct = terms if len(terms) == 1 else list(dict.fromkeys(terms))  # a repeated value counts once
-        if not distinct:
-            return
-        for term in distinct:
-            entry = table.get(term)
-            if entry is None:
-                table[term] = n
-            elif entry.__class__ is int:
-                table[term] = [entry, n]
-            else:
-                entry.append(n)
-        totals = self._exact_stats[name]
-        totals[0] += 1
-        totals[1] += len(distinct)
+        self.add_exact_column(name, [n], [terms])
 
     # Many documents of one field at once (the indexing worker's way: a part's documents
     # column by column, which spares a call per field of every document).
@@ -317,7 +289,8 @@ class SegmentWriter:
         self._docs += numbers
 
     def add_text_column(self, name: str, numbers: list[int], analyzed: list[tuple[list, Any]]) -> None:
-        """`add_text` of each document n of `numbers` with its (terms, positions)."""
+        """Each document n of `numbers` with its (terms, positions). One dictionary lookup
+        and one append per token: the hottest loop of indexing."""
         table = self._text.get(name)
         if table is None:
             table = self._text[name] = {}
@@ -332,7 +305,7 @@ class SegmentWriter:
                     entry += (n, position)
 
     def add_exact_column(self, name: str, numbers: list[int], terms: list[list]) -> None:
-        """`add_exact` of each document n of `numbers` with its terms."""
+        """Each document n of `numbers` with its terms: each distinct one posts n once."""
         table = self._exact.get(name)
         if table is None:
             table = self._exact[name] = {}
