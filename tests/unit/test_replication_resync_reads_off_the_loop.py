@@ -19,6 +19,19 @@ INDEX, UUID = "logs", "uuid-1"
 SERVICE = NS(name=INDEX, metadata=NS(uuid=UUID, number_of_replicas=1))
 
 
+def threads_reading_history(engine) -> list[threading.Thread]:
+    """The threads the engine's history reads run on, from now on."""
+    read_on: list[threading.Thread] = []
+    history = engine.history
+
+    def recorded_history(start: int, end: int) -> list[bytes]:
+        read_on.append(threading.current_thread())
+        return history(start, end)
+
+    engine.history = recorded_history
+    return read_on
+
+
 def test_a_promoted_primary_reads_the_history_it_resyncs_off_the_event_loop(tmp_path):
     async def go():
         shard = IndexShard(ShardRef(INDEX, UUID, 0), tmp_path / "p", 2)
@@ -28,14 +41,8 @@ def test_a_promoted_primary_reads_the_history_it_resyncs_off_the_event_loop(tmp_
         shard.engine.write([IndexOp(str(n), b'{"f":1}') for n in range(written)], lambda i, r: None)
         shard.tracker = ReplicationTracker("P", shard.engine.tracker.checkpoint, -1, node_id="n1")
         shard.tracker.update_from_master({"P", "R"}, {"P", "R"}, {"P": "n1", "R": "n2"})
-        engine, loop_thread, read_on = shard.engine, threading.current_thread(), []
-        history = engine.history
-
-        def recorded_history(start: int, end: int) -> list[bytes]:
-            read_on.append(threading.current_thread())
-            return history(start, end)
-
-        engine.history = recorded_history
+        engine, loop_thread = shard.engine, threading.current_thread()
+        read_on = threads_reading_history(engine)
         resent: list[int] = []
 
         async def execute(action, request, response_type=None, address=None, timeout=None):
@@ -61,14 +68,8 @@ def test_what_a_promoted_primary_holds_above_the_global_checkpoint_is_listed_off
         shard.allocation_id = "P"
         shard.engine.write([IndexOp(str(n), b'{"f":1}') for n in range(50)], lambda i, r: None)
         shard.tracker = ReplicationTracker("P", shard.engine.tracker.checkpoint, 9, node_id="n1")
-        engine, loop_thread, read_on = shard.engine, threading.current_thread(), []
-        history = engine.history
-
-        def recorded_history(start: int, end: int) -> list[bytes]:
-            read_on.append(threading.current_thread())
-            return history(start, end)
-
-        engine.history = recorded_history
+        engine, loop_thread = shard.engine, threading.current_thread()
+        read_on = threads_reading_history(engine)
         held = await engine.run_between_writes(
             lambda: replica.held_above_global_checkpoint(shard, 100))
         assert held == [(n, 2) for n in range(10, 50)]
