@@ -229,3 +229,19 @@ def test_create_endpoint_refuses_any_op_type_but_create(http, index):
     assert response.json()["error"]["reason"] == "opType must be 'create', found: [index]"
     assert http.get(f"/{index}/_doc/9").status_code == 404
     assert http.put(f"/{index}/_create/9", params={"op_type": "create"}, json={"a": 1}).status_code == 201
+
+
+def test_a_write_without_wait_for_active_shards_waits_for_what_the_index_setting_asks(http, index_name):
+    """ES's ActiveShardCount.DEFAULT: the index's index.write.wait_for_active_shards. On one
+    node the replica stays unassigned, so two copies are never active."""
+    settings = {"number_of_replicas": 1, "index.write.wait_for_active_shards": 2}
+    created = http.put(f"/{index_name}", params={"wait_for_active_shards": "1"}, json={"settings": settings})
+    assert created.status_code == 200
+    waited = http.put(f"/{index_name}/_doc/1", params={"timeout": "200ms"}, json={"a": 1})
+    assert waited.status_code == 503, waited.text
+    assert waited.json()["error"]["type"] == "unavailable_shards_exception"
+    one = http.put(f"/{index_name}/_doc/1", params={"wait_for_active_shards": "1"}, json={"a": 1})
+    assert one.status_code == 201
+    lowered = http.put(f"/{index_name}/_settings", json={"index.write.wait_for_active_shards": 1})
+    assert lowered.status_code == 200
+    assert http.put(f"/{index_name}/_doc/2", json={"a": 2}).status_code == 201

@@ -96,7 +96,8 @@ class BulkItem:
 @dataclass
 class WriteOptions:
     refresh: str = "false"  # true | false | wait_for
-    wait_for_active_shards: str = "1"
+    # `all` or a count; None: the index's index.write.wait_for_active_shards (ES's DEFAULT)
+    wait_for_active_shards: str | None = None
     timeout: float = 60.0
     pipeline: str | None = None
     error_trace: bool = False  # item failures carry their stack traces (made where they happen)
@@ -135,7 +136,7 @@ class BulkShardRequest(Message):
     shard: int
     items: list[ShardItem]
     refresh: str = "false"
-    wait_for_active_shards: str = "1"
+    wait_for_active_shards: str | None = None
     timeout: float = 60.0
     error_trace: bool = False
     retry: bool = False  # sent again after a failure (ES's ReplicationRequest.onRetry)
@@ -567,6 +568,8 @@ class BulkAction:
         """`wait_for_active_shards`: enough started copies before the write, waiting for
         them up to the request's timeout (ActiveShardCount.enoughShardsActive)."""
         wanted = options.wait_for_active_shards
+        if wanted is None:
+            wanted = str(service.metadata.setting("index.write.wait_for_active_shards"))
         copies = 1 + service.metadata.number_of_replicas
         needed = copies if wanted == "all" else int(wanted)
         index, number = service.name, shard.ref.shard

@@ -43,7 +43,7 @@ class BulkRequestItem(Message):
 
 class WriteRequestOptions(Message):
     refresh: str = "false"
-    wait_for_active_shards: str = "1"
+    wait_for_active_shards: str | None = None  # None: the index's index.write.wait_for_active_shards
     timeout: float = 60.0
     pipeline: str | None = None
     error_trace: bool = False

@@ -170,8 +170,8 @@ def refresh_policy(value: str | None) -> str:
 
 
 def write_options(request: RestRequest) -> WriteOptions:
-    wait = request.param("wait_for_active_shards", "1")
-    if wait != "all":
+    wait = request.param("wait_for_active_shards")  # None: the index's index.write.wait_for_active_shards
+    if wait is not None and wait != "all":
         try:
             if int(wait) < 0:
                 raise ValueError
