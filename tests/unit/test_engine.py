@@ -267,6 +267,35 @@ def test_flush_stats_count_requested_flushes_and_periodic_flushes_that_committed
     run(go())
 
 
+def test_a_periodic_flush_commits_operations_past_a_sequence_number_gap_and_trims_their_translog(tmp_path):
+    """A copy waiting on a gap (seq 1 not here yet) keeps writing above it: the flush
+    commits what the store holds, so the translog does not grow until the gap closes,
+    and a restart finds the operations past the gap in the store's history."""
+    def op(seq):
+        o = ops.Operation(ops.INDEX, seq, 1, 1, f"d{seq}", b"{}")
+        return (o, ops.encode(o), None)
+
+    async def go():
+        e = await opened(tmp_path)
+        e.apply_operations([op(0)])
+        assert await e.flush(periodic=True)
+        e.apply_operations([op(s) for s in range(2, 40)])
+        assert e.tracker.checkpoint == 0 and e.uncommitted_translog_bytes() > 0
+        assert await e.flush(periodic=True)
+        commit = ops.decode_commit(e.db.get(COMMIT_KEY))
+        assert (commit.local_checkpoint, commit.max_seq_no) == (0, 39)
+        assert sorted(p.name for p in (tmp_path / "translog").glob("*.tlog")) == [
+            f"translog-{commit.translog_generation}.tlog"]
+        await e.close()
+        e = await opened(tmp_path)
+        assert (e.tracker.checkpoint, e.tracker.max_seq_no) == (0, 39) and e.get("d39") is not None
+        e.apply_operations([op(1)])
+        assert e.tracker.checkpoint == 39
+        await e.close()
+
+    run(go())
+
+
 def test_a_corrupted_translog_fails_the_open_with_the_reason(tmp_path):
     async def go():
         e = await opened(tmp_path)

@@ -203,3 +203,28 @@ def test_a_promoted_primary_fills_the_gaps_below_its_highest_sequence_number_wit
         await primary.close()
 
     asyncio.run(go())
+
+
+def test_a_search_after_a_restart_finds_a_batch_below_one_written_before_the_restart(tmp_path):
+    """A replica holds 0-4 and 6-9, restarts, serves a search (the postings are cached),
+    then receives 5: the readers' incremental postings must not skip its batch."""
+    from strata_node.engine.index_structures import IndexedDocument
+
+    def op(seq):
+        o = ops.Operation(ops.INDEX, seq, 1, 1, f"d{seq}", b'{"tag":"x"}')
+        return (o, ops.encode(o), IndexedDocument(terms={"tag": (["x"], None)}))
+
+    async def go():
+        replica = await opened(tmp_path)
+        replica.apply_operations([op(s) for s in range(5)])
+        replica.apply_operations([op(s) for s in range(6, 10)])
+        await replica.close()
+        replica = await opened(tmp_path)
+        replica.refresh()
+        assert replica.searcher().postings("tag", b"x").seqs.tolist() == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+        replica.apply_operations([op(5)])
+        replica.refresh()
+        assert replica.searcher().postings("tag", b"x").seqs.tolist() == list(range(10))
+        await replica.close()
+
+    asyncio.run(go())

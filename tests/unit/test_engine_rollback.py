@@ -373,3 +373,50 @@ def test_a_kept_version_is_relinked_past_an_undone_one_below_it(tmp_path, third_
             await engine.close()
 
     asyncio.run(go())
+
+
+def test_a_refresh_while_a_rollback_writes_keeps_the_snapshot_the_block_cache_was_filled_from(tmp_path,
+                                                                                         monkeypatch):
+    """The periodic refresh may run while the rollback's batch is on its thread: a
+    snapshot holding the rollback's keys, read through the cache filled before it, would
+    find postings of documents whose history is gone."""
+    import time
+
+    from strata_node.engine.index_structures import IndexedDocument
+
+    def tagged(_op):
+        return IndexedDocument(terms={"tag": (["x"], None)})
+
+    def op(seq):
+        o = ops.Operation(ops.INDEX, seq, 1, 1, f"d{seq}", b"{}")
+        return (o, ops.encode(o), None)
+
+    written = []
+    real_write = rollback.write
+
+    def write_then_linger(engine, planned):
+        real_write(engine, planned)
+        written.append(True)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(rollback, "write", write_then_linger)
+
+    async def go():
+        e = Engine(REF, tmp_path, 1)
+        e.indexer = tagged  # what the rollback re-indexes its batches' kept documents with
+        await e.open()
+        e.apply_operations([op(s) for s in range(4)])
+        e.refresh()
+        assert e.searcher().postings("tag", b"x").seqs.tolist() == [0, 1, 2, 3]  # cached
+        rolling = asyncio.ensure_future(rollback.roll_back(e, 1, set(), 100))
+        while not written:
+            await asyncio.sleep(0.01)
+        e.refresh()
+        reader = e.searcher()
+        seqs = reader.postings("tag", b"x").seqs.tolist()
+        assert all(reader.snapshot.get(b"h" + s.to_bytes(8, "big")) is not None for s in seqs)
+        assert await rolling == 2
+        assert e.searcher().postings("tag", b"x").seqs.tolist() == [0, 1]
+        await e.close()
+
+    asyncio.run(go())

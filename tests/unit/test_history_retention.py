@@ -334,3 +334,29 @@ def test_an_engine_close_waits_for_a_leases_persist_under_way(tmp_path, monkeypa
         assert retention_leases.load(tmp_path / "_state") == leases_of_version(2)
 
     run(go())
+
+
+def test_pruning_drops_the_version_below_one_that_arrived_after_its_successor(tmp_path):
+    """Seq 2 replaces seq 0, then seq 1 arrives and goes between them: 0's dead marker
+    must name 1, or the pass that holds 0 back for 2's sake never lets it go."""
+    def op(seq, version):
+        o = ops.Operation(ops.INDEX, seq, 1, version, "a", b"{}")
+        return (o, ops.encode(o), None)
+
+    def lease(seq):
+        return RetentionLeases(1, seq, (RetentionLease("peer_recovery/n", seq, 0, "peer recovery"),))
+
+    async def go():
+        e = await opened(tmp_path)
+        e.apply_operations([op(0, 1)])
+        e.apply_operations([op(2, 3)])
+        e.apply_operations([op(1, 2)])
+        await e.flush(force=True)
+        e.translog.global_checkpoint, e.retention_leases = 1, lease(2)
+        await e.prune_history()  # [0, 2): 1 is replaced by 2, above the global checkpoint
+        e.translog.global_checkpoint, e.retention_leases = 2, lease(3)
+        await e.prune_history()
+        assert seq_nos(e) == [2] and e.get("a").seq_no == 2
+        await e.close()
+
+    run(go())

@@ -351,3 +351,71 @@ def test_a_roll_whose_caller_was_cancelled_while_creating_the_file_switches_to_i
     t, ops = Translog.open(tmp_path)
     assert ops == [b"a", b"b"]
     t.close()
+
+
+def _write_half_then_fail(monkeypatch):
+    """os.write as a full disk does it: part of the buffer, then ENOSPC."""
+    import errno
+
+    from strata_node.engine import translog as translog_module
+
+    real_write = os.write
+    calls = []
+
+    def write(fd, buf):
+        calls.append(fd)
+        if len(calls) == 1:
+            return real_write(fd, bytes(buf)[: len(buf) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(translog_module.os, "write", write)
+    return lambda: monkeypatch.setattr(translog_module.os, "write", real_write)
+
+
+def test_an_append_cut_short_by_a_full_disk_fails_the_translog_and_leaves_only_whole_records(tmp_path,
+                                                                                          monkeypatch):
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"kept"], 0, 0)
+        await t.sync()
+        restore = _write_half_then_fail(monkeypatch)
+        with pytest.raises(TranslogFailed):
+            t.append([b"x" * 100], 1, 1)
+        restore()
+        with pytest.raises(TranslogFailed):  # tragic: nothing more is taken or acknowledged
+            t.append([b"later"], 2, 2)
+        assert (tmp_path / "translog-1.tlog").stat().st_size == HEADER.size + RECORD.size + len(b"kept")
+        t.close()
+
+    run(go())
+    t, ops = Translog.open(tmp_path)
+    assert ops == [b"kept"]
+    t.close()
+
+
+def test_an_append_cut_short_while_a_roll_makes_its_file_leaves_a_translog_that_opens(tmp_path, monkeypatch):
+    """The roll went on to fsync the old generation, junk included, and checkpointed it as
+    whole: the shard then refused to open over its acknowledged writes."""
+    real_new = Translog._new_generation_file
+    held = HeldStep(real_new)
+
+    async def go():
+        t = await asyncio.to_thread(Translog.create, tmp_path)
+        t.append([b"acknowledged"], 0, 0)
+        await t.sync()
+        monkeypatch.setattr(Translog, "_new_generation_file", staticmethod(held))
+        roll = asyncio.ensure_future(t.roll_generation())
+        await held.until_started()
+        restore = _write_half_then_fail(monkeypatch)
+        with pytest.raises(TranslogFailed):
+            t.append([b"y" * 100], 1, 1)
+        restore()
+        held.release.set()
+        with pytest.raises(TranslogFailed):
+            await roll
+        t.close()
+
+    run(go())
+    t, ops = Translog.open(tmp_path)
+    assert ops == [b"acknowledged"]
+    t.close()

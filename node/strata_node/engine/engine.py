@@ -210,7 +210,8 @@ class Engine:
         self._searcher = None
         self._reader: SegmentReader | None = None  # over _searcher, made at first use
         self.block_cache = BlockCache()
-        self._last_segment_seq = -1  # first seq of the newest batch written since open
+        self._last_segment_seq = -1  # first seq of the newest batch in the store
+        self._refresh_held = False  # a rollback is rewriting keys the block cache holds
         self._generation = 0  # counts refreshes, so readers know which snapshot is newer
         self._refresh_listeners: list[asyncio.Future] = []
         self._dirty = False  # writes since the last refresh
@@ -289,6 +290,10 @@ class Engine:
                             write_buffer_size=32 * 1024 * 1024, lru_cache_size=32 * 1024 * 1024,
                             compression=None)
         raw_commit = self.db.get(COMMIT_KEY)
+        # Batches written before this open count too: one with a lower first seq arriving
+        # now (a replica's gap filled) is out of order for the readers' postings cache.
+        newest = next(self.db.iterator(prefix=index_structures.DOCS, reverse=True, include_value=False), None)
+        self._last_segment_seq = SEQ.unpack_from(newest, 1)[0] if newest is not None else -1
         self.min_retained_seq_no = self._read_min_retained(self.db)
         self.retention_leases = retention_leases.load(self.path / "_state")
         if fresh or raw_commit is None:
@@ -397,6 +402,8 @@ class Engine:
         if below is not None:
             wb.put(prior_key(version.seq_no), below.encode())
             priors[version.seq_no] = below
+            if not below.deleted:  # a dead marker names the next version up the chain
+                wb.put(index_structures.dead_key(below.seq_no), SEQ.pack(version.seq_no))
         return successor
 
     @staticmethod
@@ -1057,6 +1064,10 @@ class Engine:
 
     def refresh(self) -> None:
         self.ensure_open()
+        if self._refresh_held:
+            # A rollback is writing: a snapshot of its keys with the cache's blocks of the
+            # keys it replaces would mix two stores. It refreshes when it is done.
+            return
         started = time.perf_counter_ns()
         # The old snapshot is not closed here: a search on a worker thread may still read
         # it. plyvel releases it when its last reader lets go of it.
@@ -1139,11 +1150,13 @@ class Engine:
         async with self._flush_lock:
             self.ensure_open()
             started = time.perf_counter_ns()
-            if not force and self.tracker.checkpoint == self.commit.local_checkpoint:
-                # A requested flush counts whether or not there was anything to commit, as
-                # ES counts the requests; a periodic one that found nothing does not (its
-                # translog may stay over the threshold while the checkpoint waits on a gap,
-                # and every write would count another).
+            if not force and self.tracker.checkpoint == self.commit.local_checkpoint and (
+                    self.tracker.max_seq_no == self.commit.max_seq_no):
+                # Nothing to commit. (With operations past a gap in the sequence numbers,
+                # there is: the commit keeps them in the store, whose history recovery reads
+                # above the checkpoint, and the translog holding them is trimmed.) A requested
+                # flush counts whether or not there was anything to commit, as ES counts the
+                # requests; a periodic one that found nothing does not.
                 if not periodic:
                     self._count_flush(started, False)
                 return False

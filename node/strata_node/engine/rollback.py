@@ -304,9 +304,12 @@ async def roll_back(engine, global_checkpoint: int, keep: set[tuple[int, int]], 
             rollback.generation = await engine.translog.roll_generation()
             for seq_no, term in rollback.undone:
                 rollback.changes[undone_key(seq_no, term)] = SEQ.pack(rollback.generation)
+            engine._refresh_held = True  # until adopt has cleared the block cache
             await on_thread(None, write, engine, rollback)
         except Exception as e:
             engine.fail("failed to roll back operations above the global checkpoint", e)
             raise
+        finally:
+            engine._refresh_held = False
         adopt(engine, rollback)
         return len(rollback.undone)

@@ -288,9 +288,20 @@ class Translog:
             parts.append(p)
         buf = b"".join(parts)
         w = self._writer
-        written = os.write(w.fd, buf)
-        while written < len(buf):  # os.write may write partially on a full disk
-            written += os.write(w.fd, buf[written:])
+        try:
+            written = os.write(w.fd, buf)
+            while written < len(buf):  # os.write may write partially on a full disk
+                written += os.write(w.fd, buf[written:])
+        except Exception as e:
+            # Part of the batch may be in the file past `offset`. A roll or close after this
+            # would fsync it and checkpoint the generation as whole, and reading it back
+            # would then fail the shard: cut it off, and refuse all further work.
+            try:
+                os.ftruncate(w.fd, w.offset)
+            except OSError as cut:
+                log.error("translog [%s]: could not cut a partial append off generation [%d]: %s",
+                          self.path, w.generation, cut)
+            raise self._failed(e) from e
         w.offset += len(buf)
         w.num_ops += len(payloads)
         w.min_seq_no = min_seq_no if w.min_seq_no < 0 else min(w.min_seq_no, min_seq_no)
@@ -363,12 +374,17 @@ class Translog:
             old = self._writer
             new = await on_thread(None, self._new_generation_file, self.path, self.translog_uuid,
                                   old.generation + 1)
+            if self._tragic is not None:  # an append failed while the file was made
+                os.close(new.fd)
+                self._check_usable()
             self._writer = new  # appends from here on go to the new generation
             self._sizes[old.generation] = old.offset
             ckp = self._checkpoint_for(new, new.offset)
 
             def finish() -> None:
                 try:
+                    # Only whole appends count: the checkpoint declares the file this long.
+                    os.ftruncate(old.fd, old.offset)
                     os.fsync(old.fd)  # the old generation must be whole before the checkpoint leaves it
                 finally:
                     os.close(old.fd)

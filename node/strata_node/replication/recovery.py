@@ -250,9 +250,29 @@ class PeerRecovery:
         engine = shard.engine
         state = RecoveryState(shard.ref.index, shard.ref.shard, "", self.node.node_id, primary=True,
                               type="EMPTY_STORE" if engine.created_empty else "EXISTING_STORE")
+        if not engine.created_empty:
+            self._fill_gaps_after_store_recovery(shard)
         state.operations = state.total_operations = engine.recovered_operations
         state.stage, state.stopped = "DONE", time.time()
         self.states[copy.allocation_id] = state
+
+    @staticmethod
+    def _fill_gaps_after_store_recovery(shard: IndexShard) -> None:
+        """A primary recovered from its own store fills its gaps with no-ops, as ES does
+        after store recovery: operations past a gap (replayed from a translog generation
+        whose predecessor lost its unsynced tail, or a replica's store holding what the old
+        primary sent out of order) were never all acknowledged, and without the no-ops the
+        local checkpoint, and so the global checkpoint, would stay below the gap for good.
+        No write reaches the copy before it is started."""
+        try:
+            filled = fill_seq_no_gaps(shard)
+        except Exception as e:  # the engine failed, and reports it
+            log.warning("%s could not fill its sequence number gaps after recovering from its store: %s",
+                        shard.ref, e, exc_info=not isinstance(e, StrataError))
+            return
+        if filled:
+            log.info("%s recovered from its store: filled %d sequence number gaps with no-ops",
+                     shard.ref, filled)
 
     def resync(self, service: IndexService, shard: IndexShard) -> None:
         """A replica of this node was promoted: bring the other copies in line with it.
