@@ -49,7 +49,8 @@ def put_setting(node: NodeProcess, value: str, timeout: str = "30s") -> httpx.Re
 
 @pytest.fixture(scope="module")
 def three(tmp_path_factory):
-    cluster = LocalCluster(tmp_path_factory.mktemp("three"), ["m0", "m1", "m2"], FAULTS).start()
+    root = tmp_path_factory.mktemp("three")
+    cluster = LocalCluster(root, ["m0", "m1", "m2"], FAULTS, f"path.repo={root / 'repos'}").start()
     yield cluster
     cluster.stop()
 
@@ -109,6 +110,63 @@ def test_a_mapping_a_frozen_node_cannot_apply_in_time_is_not_acknowledged(three)
     with master.client(timeout=60) as c:
         deleted = c.delete("/acked-mapping")
     assert deleted.status_code == 200 and deleted.json() == {"acknowledged": True}
+
+
+def _reroute_moving_a_shard(three: LocalCluster, master: NodeProcess, frozen: NodeProcess) -> tuple:
+    """A reroute that changes the state: it moves a shard between the two running nodes."""
+    on, to = [n.name for n in three.nodes if n is not frozen]
+    with master.client(timeout=60) as c:
+        c.put("/acked-reroute", json={"settings": {
+            "number_of_replicas": 0, "index.routing.allocation.require._name": on}}).raise_for_status()
+        c.get("/_cluster/health/acked-reroute", params={"wait_for_status": "green"}).raise_for_status()
+        c.put("/acked-reroute/_settings", json={"index.routing.allocation.require._name": None}
+              ).raise_for_status()
+    command = {"move": {"index": "acked-reroute", "shard": 0, "from_node": on, "to_node": to}}
+    return "POST", "/_cluster/reroute", {"commands": [command]}
+
+
+# Each makes what the change needs and answers it: (method, path, body).
+ACKED_CHANGES = {
+    "component template put": lambda *_: ("PUT", "/_component_template/acked-ct",
+                                          {"template": {"settings": {"number_of_shards": 1}}}),
+    "index template put": lambda *_: ("PUT", "/_index_template/acked-it", {"index_patterns": ["acked-it-*"]}),
+    "index template delete": lambda three, master, frozen: _put_then(
+        master, "/_index_template/acked-gone", {"index_patterns": ["acked-gone-*"]}),
+    "cluster reroute": _reroute_moving_a_shard,
+    "autoscaling policy put": lambda *_: ("PUT", "/_autoscaling/policy/acked",
+                                          {"roles": ["data"], "deciders": {"fixed": {}}}),
+    "repository put": lambda *_: ("PUT", "/_snapshot/acked",
+                                  {"type": "fs", "settings": {"location": "acked"}}),
+}
+
+
+def _put_then(master: NodeProcess, path: str, body: dict) -> tuple:
+    with master.client(timeout=60) as c:
+        c.put(path, json=body).raise_for_status()
+    return "DELETE", path, None
+
+
+@pytest.mark.parametrize("change", list(ACKED_CHANGES))
+def test_a_change_a_frozen_node_cannot_apply_in_time_is_not_acknowledged(three, change):
+    master = three.node(three.master_name(three.nodes[0]))
+    frozen = next(n for n in three.nodes if n is not master)
+    method, path, body = ACKED_CHANGES[change](three, master, frozen)
+    _wait_until_every_node_applied_the_same_state(three)
+    frozen.proc.send_signal(signal.SIGSTOP)
+    try:
+        # a repository is not verified: verification asks every node, the frozen one too
+        params = {"timeout": "1s", **({"verify": "false"} if path.startswith("/_snapshot") else {})}
+        with master.client(timeout=60) as c:
+            response = c.request(method, path, params=params, json=body)
+        assert response.status_code == 200, response.text
+        assert response.json()["acknowledged"] is False
+    finally:
+        frozen.proc.send_signal(signal.SIGCONT)
+    three.wait_for_nodes(3)
+    _wait_until_every_node_applied_the_same_state(three)
+    with master.client(timeout=60) as c:  # the same change again, with every node there
+        again = c.request(method, path, json=body) if method == "PUT" else None
+    assert again is None or again.json()["acknowledged"] is True
 
 
 def _wait_until_every_node_applied_the_same_state(three: LocalCluster) -> None:

@@ -39,6 +39,7 @@ class RerouteRequest(MasterNodeRequest):
     dry_run: bool = False
     explain: bool = False
     retry_failed: bool = False
+    ack_timeout: float = STORE_TIMEOUT  # how long every node may take to apply it (`timeout`)
 
 
 class RerouteResponse(Message):
@@ -46,6 +47,7 @@ class RerouteResponse(Message):
     version: int
     explanations: bytes  # JSON list
     routing: bytes = b""  # with dry_run: the routing table the commands would give, JSON
+    acknowledged: bool = True  # every node applied it within the ack timeout (a dry run: nothing asked)
 
 
 class ExplainRequest(MasterNodeRequest):
@@ -153,8 +155,10 @@ def register(node) -> None:
             return result.content
 
         state = await c.submit("cluster_reroute (api)", update)
+        acknowledged = await c.wait_for_acks(state, request.ack_timeout)
         return RerouteResponse(term=state.term, version=state.version,
-                               explanations=orjson.dumps(explained.get("explanations", [])))
+                               explanations=orjson.dumps(explained.get("explanations", [])),
+                               acknowledged=acknowledged)
 
     async def explain_shard(request: ExplainRequest, task: Task) -> ExplainResponse:
         state = coordination().applied_state

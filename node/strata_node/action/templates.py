@@ -3,8 +3,10 @@ index templates (Elasticsearch's TransportPutComponentTemplateAction and its sib
 
 The node that took the request reads the body first (a malformed one never reaches the
 master); the master reads it again and runs the change as one cluster state update, every
-check inside it (index/templates/updates.py). The requesting node then waits until it has
-applied that state, so a get or an index creation that follows on it sees the template.
+check inside it (index/templates/updates.py), acknowledged as ES's are: the answer says
+whether every node applied it within the request's `timeout`. The requesting node then
+waits until it has applied that state, so a get or an index creation that follows on it
+sees the template.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ..index.templates.simulate import simulate_index, simulate_template
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .cluster_admin import catch_up_with_master
-from .index_admin import AppliedVersion
+from .index_admin import APPLY_TIMEOUT, AppliedVersion
 from .master import MasterNodeRequest
 
 PUT_COMPONENT = "cluster:admin/component_template/put"
@@ -54,10 +56,12 @@ class PutTemplateRequest(MasterNodeRequest):
     name: str
     body: bytes  # the template, JSON
     create: bool = False
+    ack_timeout: float = APPLY_TIMEOUT  # how long every node may take to apply it (`timeout`)
 
 
 class DeleteTemplatesRequest(MasterNodeRequest):
     names: list[str]
+    ack_timeout: float = APPLY_TIMEOUT
 
 
 class GetTemplatesRequest(Message):
@@ -158,12 +162,13 @@ class TemplateActions:
         parse, put, source = PUTS[action]
         template = parse(orjson.loads(request.body))
         return await self.node.index_admin.submit(f"{source} [{request.name}]", lambda content: put(
-            content, request.name, template, create=request.create))
+            content, request.name, template, create=request.create), ack_timeout=request.ack_timeout)
 
     async def _delete(self, action: str, request: DeleteTemplatesRequest, task: Task) -> AppliedVersion:
         delete, source = DELETES[action]
         return await self.node.index_admin.submit(f"{source} [{','.join(request.names)}]",
-                                  lambda content: delete(content, request.names))
+                                                  lambda content: delete(content, request.names),
+                                                  ack_timeout=request.ack_timeout)
 
 
 def _matching(templates: Mapping[str, Any], name: str | None, kind: str) -> list[tuple[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ..action.cluster_admin import catch_up_with_master
-from ..action.index_admin import AppliedVersion
+from ..action.index_admin import APPLY_TIMEOUT, AppliedVersion
 from ..action.master import MasterNodeRequest
 from ..common.errors import StrataError
 from ..common.machine import disk_space, total_memory_bytes
@@ -45,10 +45,12 @@ NODE_INFO_TIMEOUT = 5.0
 class PutPolicyRequest(MasterNodeRequest):
     name: str
     body: bytes  # the request body, JSON
+    ack_timeout: float = APPLY_TIMEOUT  # how long every node may take to apply it (`timeout`)
 
 
 class DeletePolicyRequest(MasterNodeRequest):
     name: str
+    ack_timeout: float = APPLY_TIMEOUT
 
 
 class GetPolicyRequest(Message):
@@ -111,11 +113,13 @@ class AutoscalingService:
     async def _put(self, request: PutPolicyRequest, task: Task) -> AppliedVersion:
         put = policies.read_put(request.name, orjson.loads(request.body))
         return await self.node.index_admin.submit(f"put autoscaling policy [{request.name}]",
-                                                  lambda content: policies.put(content, request.name, put))
+                                                  lambda content: policies.put(content, request.name, put),
+                                                  ack_timeout=request.ack_timeout)
 
     async def _delete(self, request: DeletePolicyRequest, task: Task) -> AppliedVersion:
         return await self.node.index_admin.submit(f"delete autoscaling policy [{request.name}]",
-                                                  lambda content: policies.delete(content, request.name))
+                                                  lambda content: policies.delete(content, request.name),
+                                                  ack_timeout=request.ack_timeout)
 
     async def _capacity(self, request: GetCapacityRequest, task: Task) -> CapacityResponse:
         state = self.node.coordination.applied_state

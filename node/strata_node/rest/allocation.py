@@ -2,9 +2,10 @@
 (RestClusterRerouteAction and RestClusterAllocationExplainAction). Both run on the master
 (action/cluster_reroute.py).
 
-The reroute answers `acknowledged`, the resulting cluster state unless `metric=none` (by
-default every part but the metadata, as Elasticsearch 8 does; with `dry_run` the routing
-is the one the commands would give) and, with `explain=true`, each command's decisions.
+The reroute answers `acknowledged` (whether every node applied it within `timeout`), the
+resulting cluster state unless `metric=none` (by default every part but the metadata, as
+Elasticsearch 8 does; with `dry_run` the routing is the one the commands would give) and,
+with `explain=true`, each command's decisions.
 """
 
 from __future__ import annotations
@@ -68,12 +69,12 @@ class AllocationHandlers:
         explain = request.bool_param("explain")
         metrics = self._metrics(request.param("metric"))
         master_timeout = request.time_param("master_timeout", 30.0)
-        request.time_param("timeout", 30.0)
         answer: RerouteResponse = await self.node.client.execute(
             REROUTE, RerouteRequest(commands=orjson.dumps([c._asdict() for c in commands]), dry_run=dry_run,
                                     explain=explain, retry_failed=request.bool_param("retry_failed"),
-                                    master_timeout=master_timeout))
-        out: dict[str, Any] = {"acknowledged": True}
+                                    master_timeout=master_timeout,
+                                    ack_timeout=request.time_param("timeout", 30.0)))
+        out: dict[str, Any] = {"acknowledged": answer.acknowledged}
         if metrics:
             out["state"] = await self._state(metrics, request.bool_param("flat_settings"),
                                        orjson.loads(answer.routing) if dry_run else None)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import orjson
 
+from ..action.index_admin import AppliedVersion
 from ..autoscaling import service
 from .controller import RestController, RestResponse
 from .request import RestRequest
 
 CHANGE_PARAMS = ("master_timeout", "timeout")
-ACKNOWLEDGED = {"acknowledged": True}
 
 
 class AutoscalingHandlers:
@@ -26,11 +26,11 @@ class AutoscalingHandlers:
                    action=service.GET_CAPACITY)
 
     async def put(self, request: RestRequest) -> RestResponse:
-        request.time_param("timeout", 30.0)
-        await self.node.client.execute(service.PUT_POLICY, service.PutPolicyRequest(
+        applied: AppliedVersion = await self.node.client.execute(service.PUT_POLICY, service.PutPolicyRequest(
             name=request.param("name"), body=orjson.dumps(request.json_body(required=True)),
-            master_timeout=request.time_param("master_timeout", 30.0)))
-        return RestResponse(200, ACKNOWLEDGED)
+            master_timeout=request.time_param("master_timeout", 30.0),
+            ack_timeout=request.time_param("timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 
     async def get(self, request: RestRequest) -> RestResponse:
         response: service.GetPolicyResponse = await self.node.client.execute(
@@ -39,10 +39,11 @@ class AutoscalingHandlers:
         return RestResponse(200, response.policy)
 
     async def delete(self, request: RestRequest) -> RestResponse:
-        request.time_param("timeout", 30.0)
-        await self.node.client.execute(service.DELETE_POLICY, service.DeletePolicyRequest(
-            name=request.param("name"), master_timeout=request.time_param("master_timeout", 30.0)))
-        return RestResponse(200, ACKNOWLEDGED)
+        applied: AppliedVersion = await self.node.client.execute(
+            service.DELETE_POLICY, service.DeletePolicyRequest(
+                name=request.param("name"), master_timeout=request.time_param("master_timeout", 30.0),
+                ack_timeout=request.time_param("timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 
     async def capacity(self, request: RestRequest) -> RestResponse:
         response: service.CapacityResponse = await self.node.client.execute(

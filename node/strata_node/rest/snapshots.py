@@ -101,10 +101,12 @@ class SnapshotHandlers:
         body = request.json_body(required=True)  # parsed on the REST layer, before the master sees the name
         repository.validate_name(name)
         definition = repository.parse_definition(name, body)
-        await self.node.client.execute(snapshots.PUT_REPOSITORY, snapshots.PutRepositoryRequest(
-            name=name, definition=orjson.dumps(definition), verify=request.bool_param("verify", True),
-            master_timeout=request.time_param("master_timeout", 30.0)))
-        return RestResponse(200, {"acknowledged": True})
+        changed: snapshots.RepositoryChanged = await self.node.client.execute(
+            snapshots.PUT_REPOSITORY, snapshots.PutRepositoryRequest(
+                name=name, definition=orjson.dumps(definition), verify=request.bool_param("verify", True),
+                master_timeout=request.time_param("master_timeout", 30.0),
+                ack_timeout=request.time_param("timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": changed.acknowledged})
 
     async def get_repositories(self, request: RestRequest) -> RestResponse:
         request.bool_param("local")
@@ -115,9 +117,11 @@ class SnapshotHandlers:
 
     async def delete_repository(self, request: RestRequest) -> RestResponse:
         names = request.list_param("repository")
-        await self.node.client.execute(snapshots.DELETE_REPOSITORY, snapshots.DeleteRepositoryRequest(
-            names=names, master_timeout=request.time_param("master_timeout", 30.0)))
-        return RestResponse(200, {"acknowledged": True})
+        changed: snapshots.RepositoryChanged = await self.node.client.execute(
+            snapshots.DELETE_REPOSITORY, snapshots.DeleteRepositoryRequest(
+                names=names, master_timeout=request.time_param("master_timeout", 30.0),
+                ack_timeout=request.time_param("timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": changed.acknowledged})
 
     async def verify(self, request: RestRequest) -> RestResponse:
         response: snapshots.VerifyResponse = await self.node.client.execute(

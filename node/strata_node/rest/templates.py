@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from ..action.index_admin import AppliedVersion
 from ..action.templates import (
     DELETE_COMPONENT,
     DELETE_INDEX_TEMPLATE,
@@ -38,7 +39,6 @@ PUT_PARAMS = ("create", "cause", "master_timeout", "timeout")
 GET_PARAMS = ("local", "master_timeout", "flat_settings", "include_defaults")
 DELETE_PARAMS = ("master_timeout", "timeout")
 SIMULATE_PARAMS = ("create", "cause", "master_timeout", "include_defaults", "flat_settings")
-ACKNOWLEDGED = {"acknowledged": True}
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,11 @@ class TemplateHandlers:
                        action=SIMULATE_TEMPLATE)
 
     async def put(self, family: Family, request: RestRequest) -> RestResponse:
-        await self.node.client.execute(family.put_action, PutTemplateRequest(
+        applied: AppliedVersion = await self.node.client.execute(family.put_action, PutTemplateRequest(
             name=request.param("name"), body=orjson.dumps(request.json_body(required=True)),
-            create=request.bool_param("create"), master_timeout=request.time_param("master_timeout", 30.0)))
-        return RestResponse(200, ACKNOWLEDGED)
+            create=request.bool_param("create"), master_timeout=request.time_param("master_timeout", 30.0),
+            ack_timeout=request.time_param("timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 
     async def get(self, family: Family, request: RestRequest) -> RestResponse:
         flat = request.bool_param("flat_settings")
@@ -105,9 +106,10 @@ class TemplateHandlers:
         return RestResponse(200 if response.body[family.listed] else 404)
 
     async def delete(self, family: Family, request: RestRequest) -> RestResponse:
-        await self.node.client.execute(family.delete_action, DeleteTemplatesRequest(
-            names=request.list_param("name"), master_timeout=request.time_param("master_timeout", 30.0)))
-        return RestResponse(200, ACKNOWLEDGED)
+        applied: AppliedVersion = await self.node.client.execute(family.delete_action, DeleteTemplatesRequest(
+            names=request.list_param("name"), master_timeout=request.time_param("master_timeout", 30.0),
+            ack_timeout=request.time_param("timeout", 30.0)))
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 
     async def simulate(self, action: str, request: RestRequest) -> RestResponse:
         """The body, if any, is an index template simulated as if it were put."""

@@ -118,10 +118,16 @@ class PutRepositoryRequest(MasterNodeRequest):
     name: str
     definition: bytes  # JSON
     verify: bool = True
+    ack_timeout: float = 30.0  # how long every node may take to apply it (`timeout`)
 
 
 class DeleteRepositoryRequest(MasterNodeRequest):
     names: list[str]
+    ack_timeout: float = 30.0
+
+
+class RepositoryChanged(Message):
+    acknowledged: bool  # every node applied the change within the request's ack timeout
 
 
 class VerifyRepositoryRequest(MasterNodeRequest):
@@ -628,8 +634,9 @@ class SnapshotsService:
 
     def register(self) -> None:
         master = self.node.master_actions
-        master.register(PUT_REPOSITORY, PutRepositoryRequest, Empty, self._put_repository)
-        master.register(DELETE_REPOSITORY, DeleteRepositoryRequest, Empty, self._delete_repository)
+        master.register(PUT_REPOSITORY, PutRepositoryRequest, RepositoryChanged, self._put_repository)
+        master.register(DELETE_REPOSITORY, DeleteRepositoryRequest, RepositoryChanged,
+                        self._delete_repository)
         master.register(VERIFY_REPOSITORY, VerifyRepositoryRequest, VerifyResponse, self._verify_repository)
         master.register(CLEANUP_REPOSITORY, CleanupRepositoryRequest, CleanupResponse,
                         self._cleanup_repository)
@@ -660,18 +667,20 @@ class SnapshotsService:
 
     # -- repositories ------------------------------------------------------------------------
 
-    async def _put_repository(self, request: PutRepositoryRequest, task: Task) -> Empty:
+    async def _put_repository(self, request: PutRepositoryRequest, task: Task) -> RepositoryChanged:
         definition = orjson.loads(request.definition)
         blobs = await repository_container(self.node, request.name, definition)
         if not repository.is_readonly(definition):
             await self._off_loop(blobs.create)
-        await self.node.coordination.submit(
+        coordination = self.node.coordination
+        state = await coordination.submit(
             f"put_repository [{request.name}]",
             lambda content: self._checked_put(content, request.name, definition))
         log.info("put repository [%s]", request.name)
+        acknowledged = await coordination.wait_for_acks(state, request.ack_timeout)
         if request.verify:
             await self._verify_repository(VerifyRepositoryRequest(name=request.name), task)
-        return Empty()
+        return RepositoryChanged(acknowledged=acknowledged)
 
     @staticmethod
     def _checked_put(content: ClusterStateContent, name: str,
@@ -690,8 +699,9 @@ class SnapshotsService:
                     raise repository_in_use(name)
             return repository.delete(content, request.names)
 
-        await self.node.coordination.submit(f"delete_repository {request.names}", update)
-        return Empty()
+        coordination = self.node.coordination
+        state = await coordination.submit(f"delete_repository {request.names}", update)
+        return RepositoryChanged(acknowledged=await coordination.wait_for_acks(state, request.ack_timeout))
 
     async def _verify_repository(self, request: VerifyRepositoryRequest, task: Task) -> VerifyResponse:
         """The master writes a blob, every master-eligible and data node reads it and writes
