@@ -380,7 +380,7 @@ def test_a_refresh_while_a_rollback_writes_keeps_the_snapshot_the_block_cache_wa
     """The periodic refresh may run while the rollback's batch is on its thread: a
     snapshot holding the rollback's keys, read through the cache filled before it, would
     find postings of documents whose history is gone."""
-    import time
+    import threading
 
     from strata_node.engine.index_structures import IndexedDocument
 
@@ -391,13 +391,14 @@ def test_a_refresh_while_a_rollback_writes_keeps_the_snapshot_the_block_cache_wa
         o = ops.Operation(ops.INDEX, seq, 1, 1, f"d{seq}", b"{}")
         return (o, ops.encode(o), None)
 
-    written = []
+    written = threading.Event()
+    refreshed = threading.Event()  # the write's thread is held until the refresh is done
     real_write = rollback.write
 
     def write_then_linger(engine, planned):
         real_write(engine, planned)
-        written.append(True)
-        time.sleep(0.3)
+        written.set()
+        refreshed.wait(10)
 
     monkeypatch.setattr(rollback, "write", write_then_linger)
 
@@ -409,11 +410,12 @@ def test_a_refresh_while_a_rollback_writes_keeps_the_snapshot_the_block_cache_wa
         e.refresh()
         assert e.searcher().postings("tag", b"x").seqs.tolist() == [0, 1, 2, 3]  # cached
         rolling = asyncio.ensure_future(rollback.roll_back(e, 1, set(), 100))
-        while not written:
+        while not written.is_set():
             await asyncio.sleep(0.01)
         e.refresh()
         reader = e.searcher()
         seqs = reader.postings("tag", b"x").seqs.tolist()
+        refreshed.set()
         assert all(reader.snapshot.get(b"h" + s.to_bytes(8, "big")) is not None for s in seqs)
         assert await rolling == 2
         assert e.searcher().postings("tag", b"x").seqs.tolist() == [0, 1]
