@@ -26,6 +26,7 @@ from ..cluster.state import ClusterStateContent
 from ..common.errors import IllegalState, ShardNotFound
 from ..tasks.task import Task
 from ..transport.wire import Message
+from .index_admin import APPLY_TIMEOUT
 from .master import MasterNodeRequest
 
 REROUTE = "cluster:admin/reroute"
@@ -39,7 +40,7 @@ class RerouteRequest(MasterNodeRequest):
     dry_run: bool = False
     explain: bool = False
     retry_failed: bool = False
-    ack_timeout: float = STORE_TIMEOUT  # how long every node may take to apply it (`timeout`)
+    ack_timeout: float = APPLY_TIMEOUT  # how long every node may take to apply it (`timeout`)
 
 
 class RerouteResponse(Message):
@@ -154,11 +155,11 @@ def register(node) -> None:
             explained["explanations"] = result.explanations
             return result.content
 
-        state = await c.submit("cluster_reroute (api)", update)
-        acknowledged = await c.wait_for_acks(state, request.ack_timeout)
-        return RerouteResponse(term=state.term, version=state.version,
+        applied = await node.index_admin.submit("cluster_reroute (api)", update,
+                                                ack_timeout=request.ack_timeout)
+        return RerouteResponse(term=applied.term, version=applied.version,
                                explanations=orjson.dumps(explained.get("explanations", [])),
-                               acknowledged=acknowledged)
+                               acknowledged=applied.acknowledged)
 
     async def explain_shard(request: ExplainRequest, task: Task) -> ExplainResponse:
         state = coordination().applied_state

@@ -7,6 +7,7 @@ import time
 
 import orjson
 
+from ..action.index_admin import AppliedVersion
 from ..common.errors import ActionRequestValidation, ParseError, StrataError
 from ..snapshots import repository
 from ..snapshots import service as snapshots
@@ -101,12 +102,12 @@ class SnapshotHandlers:
         body = request.json_body(required=True)  # parsed on the REST layer, before the master sees the name
         repository.validate_name(name)
         definition = repository.parse_definition(name, body)
-        changed: snapshots.RepositoryChanged = await self.node.client.execute(
+        applied: AppliedVersion = await self.node.client.execute(
             snapshots.PUT_REPOSITORY, snapshots.PutRepositoryRequest(
                 name=name, definition=orjson.dumps(definition), verify=request.bool_param("verify", True),
                 master_timeout=request.time_param("master_timeout", 30.0),
                 ack_timeout=request.time_param("timeout", 30.0)))
-        return RestResponse(200, {"acknowledged": changed.acknowledged})
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 
     async def get_repositories(self, request: RestRequest) -> RestResponse:
         request.bool_param("local")
@@ -117,11 +118,11 @@ class SnapshotHandlers:
 
     async def delete_repository(self, request: RestRequest) -> RestResponse:
         names = request.list_param("repository")
-        changed: snapshots.RepositoryChanged = await self.node.client.execute(
+        applied: AppliedVersion = await self.node.client.execute(
             snapshots.DELETE_REPOSITORY, snapshots.DeleteRepositoryRequest(
                 names=names, master_timeout=request.time_param("master_timeout", 30.0),
                 ack_timeout=request.time_param("timeout", 30.0)))
-        return RestResponse(200, {"acknowledged": changed.acknowledged})
+        return RestResponse(200, {"acknowledged": applied.acknowledged})
 
     async def verify(self, request: RestRequest) -> RestResponse:
         response: snapshots.VerifyResponse = await self.node.client.execute(

@@ -29,6 +29,7 @@ import msgspec
 import orjson
 
 from .. import ES_COMPAT_VERSION
+from ..action.index_admin import APPLY_TIMEOUT, AppliedVersion
 from ..action.master import MasterNodeRequest
 from ..allocation.deciders import es_time
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
@@ -118,16 +119,12 @@ class PutRepositoryRequest(MasterNodeRequest):
     name: str
     definition: bytes  # JSON
     verify: bool = True
-    ack_timeout: float = 30.0  # how long every node may take to apply it (`timeout`)
+    ack_timeout: float = APPLY_TIMEOUT  # how long every node may take to apply it (`timeout`)
 
 
 class DeleteRepositoryRequest(MasterNodeRequest):
     names: list[str]
-    ack_timeout: float = 30.0
-
-
-class RepositoryChanged(Message):
-    acknowledged: bool  # every node applied the change within the request's ack timeout
+    ack_timeout: float = APPLY_TIMEOUT
 
 
 class VerifyRepositoryRequest(MasterNodeRequest):
@@ -634,9 +631,8 @@ class SnapshotsService:
 
     def register(self) -> None:
         master = self.node.master_actions
-        master.register(PUT_REPOSITORY, PutRepositoryRequest, RepositoryChanged, self._put_repository)
-        master.register(DELETE_REPOSITORY, DeleteRepositoryRequest, RepositoryChanged,
-                        self._delete_repository)
+        master.register(PUT_REPOSITORY, PutRepositoryRequest, AppliedVersion, self._put_repository)
+        master.register(DELETE_REPOSITORY, DeleteRepositoryRequest, AppliedVersion, self._delete_repository)
         master.register(VERIFY_REPOSITORY, VerifyRepositoryRequest, VerifyResponse, self._verify_repository)
         master.register(CLEANUP_REPOSITORY, CleanupRepositoryRequest, CleanupResponse,
                         self._cleanup_repository)
@@ -667,20 +663,19 @@ class SnapshotsService:
 
     # -- repositories ------------------------------------------------------------------------
 
-    async def _put_repository(self, request: PutRepositoryRequest, task: Task) -> RepositoryChanged:
+    async def _put_repository(self, request: PutRepositoryRequest, task: Task) -> AppliedVersion:
         definition = orjson.loads(request.definition)
         blobs = await repository_container(self.node, request.name, definition)
         if not repository.is_readonly(definition):
             await self._off_loop(blobs.create)
-        coordination = self.node.coordination
-        state = await coordination.submit(
+        applied = await self.node.index_admin.submit(
             f"put_repository [{request.name}]",
-            lambda content: self._checked_put(content, request.name, definition))
+            lambda content: self._checked_put(content, request.name, definition),
+            ack_timeout=request.ack_timeout)
         log.info("put repository [%s]", request.name)
-        acknowledged = await coordination.wait_for_acks(state, request.ack_timeout)
         if request.verify:
             await self._verify_repository(VerifyRepositoryRequest(name=request.name), task)
-        return RepositoryChanged(acknowledged=acknowledged)
+        return applied
 
     @staticmethod
     def _checked_put(content: ClusterStateContent, name: str,
@@ -691,7 +686,7 @@ class SnapshotsService:
                 raise repository_in_use(name)
         return repository.put(content, name, definition)
 
-    async def _delete_repository(self, request: DeleteRepositoryRequest, task: Task) -> Empty:
+    async def _delete_repository(self, request: DeleteRepositoryRequest, task: Task) -> AppliedVersion:
         def update(content: ClusterStateContent) -> ClusterStateContent:
             names = [n for n in repository.of(content) if simple_match_any(request.names, n)]
             for name in names:
@@ -699,9 +694,8 @@ class SnapshotsService:
                     raise repository_in_use(name)
             return repository.delete(content, request.names)
 
-        coordination = self.node.coordination
-        state = await coordination.submit(f"delete_repository {request.names}", update)
-        return RepositoryChanged(acknowledged=await coordination.wait_for_acks(state, request.ack_timeout))
+        return await self.node.index_admin.submit(f"delete_repository {request.names}", update,
+                                                  ack_timeout=request.ack_timeout)
 
     async def _verify_repository(self, request: VerifyRepositoryRequest, task: Task) -> VerifyResponse:
         """The master writes a blob, every master-eligible and data node reads it and writes
