@@ -164,6 +164,7 @@ class Node:
         self.coordination: CoordinationService | None = None  # made at start, once addresses are bound
         self.delayed_allocation: DelayedAllocationService | None = None
         self.task_results = TaskResults(self)
+        self.force_merges = asyncio.Lock()  # one force merge at a time on this node (ES's force_merge pool)
         self._lock_fd: int | None = None
         # Set as soon as shutdown begins, before in-flight requests finish, so that
         # requests waiting on a condition (health) give up instead of holding it.

@@ -1,5 +1,6 @@
-"""Refresh and flush as broadcast actions: any node coordinates them, sending a shard-level
-request (`indices:admin/refresh[s]`, `indices:admin/flush[s]`) to every active copy of every
+"""Refresh, flush and force merge as broadcast actions: any node coordinates them, sending a
+shard-level request (`indices:admin/refresh[s]`, `indices:admin/flush[s]`,
+`indices:admin/forcemerge[s]`) to every active copy of every
 shard of the resolved indices, and sums the answers into `_shards`, as Elasticsearch's
 TransportBroadcastReplicationAction and TransportBroadcastByNodeAction do.
 
@@ -21,6 +22,7 @@ from typing import Any
 from ..cluster.shard_copies import ACTIVE
 from ..cluster.state import ShardRouting
 from ..common.errors import StrataError, UnavailableShards
+from ..engine.merge import MergeResult
 from ..index.metadata import IndexMetadata
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
@@ -28,6 +30,7 @@ from . import index_stats
 
 REFRESH_SHARD = "indices:admin/refresh[s]"
 FLUSH_SHARD = "indices:admin/flush[s]"
+FORCE_MERGE_SHARD = "indices:admin/forcemerge[s]"
 
 # Answers that say the copy is not there (any more), not that the operation failed.
 NOT_AVAILABLE = frozenset({"shard_not_found_exception", "index_not_found_exception"})
@@ -60,6 +63,10 @@ class FlushShardRequest(ShardBroadcastRequest):
     wait_if_ongoing: bool = True
 
 
+class ForceMergeShardRequest(ShardBroadcastRequest):
+    flush: bool = True
+
+
 def register(node) -> None:
     """The shard-level refresh and flush actions, and the node-level stats action that
     `_cat/indices` and `_cat/shards` broadcast (action/index_stats.py)."""
@@ -77,8 +84,22 @@ def register(node) -> None:
             await engine.flush(force=request.force)
         return Empty()
 
+    async def force_merge(request: ForceMergeShardRequest, task: Task) -> Empty:
+        """Every copy merges on its own, as Lucene's do (engine/merge.py); one merge at a
+        time per node, as ES's force_merge pool of one thread has it."""
+        async with node.force_merges:
+            shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
+            engine = shard.active_engine()
+            result = MergeResult()
+            task.status = result.to_json
+            await engine.force_merge(result)
+            if request.flush:
+                await engine.flush(force=True)  # makes the merge durable: its batches are not synced
+        return Empty()
+
     node.transport.register(REFRESH_SHARD, RefreshShardRequest, Empty, refresh)
     node.transport.register(FLUSH_SHARD, FlushShardRequest, Empty, flush)
+    node.transport.register(FORCE_MERGE_SHARD, ForceMergeShardRequest, Empty, force_merge)
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""The top-level refresh and flush actions, `indices:admin/refresh` and
-`indices:admin/flush`: the node that takes one resolves the indices and broadcasts the
-shard-level action (`[s]`) to every active copy (broadcast.py), whose requests are
-children of its task."""
+"""The top-level refresh, flush and force merge actions, `indices:admin/refresh`,
+`indices:admin/flush` and `indices:admin/forcemerge`: the node that takes one resolves
+the indices and broadcasts the shard-level action (`[s]`) to every active copy
+(broadcast.py), whose requests are children of its task."""
 
 from __future__ import annotations
 
@@ -10,11 +10,20 @@ from typing import Any
 from ..common.errors import ActionRequestValidation
 from ..tasks.task import Task
 from ..transport.wire import Message
-from .broadcast import FLUSH_SHARD, REFRESH_SHARD, FlushShardRequest, RefreshShardRequest, broadcast
+from .broadcast import (
+    FLUSH_SHARD,
+    FORCE_MERGE_SHARD,
+    REFRESH_SHARD,
+    FlushShardRequest,
+    ForceMergeShardRequest,
+    RefreshShardRequest,
+    broadcast,
+)
 from .resolve import IndicesOptions, resolve_names
 
 REFRESH = "indices:admin/refresh"
 FLUSH = "indices:admin/flush"
+FORCE_MERGE = "indices:admin/forcemerge"
 
 
 class RefreshRequest(Message):
@@ -31,8 +40,21 @@ class FlushRequest(RefreshRequest):
     wait_if_ongoing: bool = True
 
 
+class ForceMergeRequest(RefreshRequest):
+    max_num_segments: int = -1  # -1: as the merge finds; any other value merges all it may into one
+    only_expunge_deletes: bool = False
+    flush: bool = True
+
+
 class BroadcastResponse(Message):
     shards: dict[str, Any]  # `_shards`: total, successful, failed and the failures
+
+
+def validate_force_merge(request: ForceMergeRequest) -> None:
+    """ForceMergeRequest.validate (the REST layer checks it too, before a detached run)."""
+    if request.only_expunge_deletes and request.max_num_segments != -1:
+        raise ActionRequestValidation(["cannot set only_expunge_deletes and max_num_segments at the same "
+                                       "time, those two parameters are mutually exclusive"])
 
 
 def register(node) -> None:
@@ -52,5 +74,13 @@ def register(node) -> None:
             wait_if_ongoing=request.wait_if_ongoing))
         return BroadcastResponse(shards=result.to_json())
 
+    async def force_merge(request: ForceMergeRequest, task: Task) -> BroadcastResponse:
+        validate_force_merge(request)
+        names = resolve_names(node.indices, request.expression, request.options)
+        result = await broadcast(node, FORCE_MERGE_SHARD, names, lambda md, shard: ForceMergeShardRequest(
+            index=md.name, index_uuid=md.uuid, shard=shard, flush=request.flush))
+        return BroadcastResponse(shards=result.to_json())
+
     node.transport.register(REFRESH, RefreshRequest, BroadcastResponse, refresh)
+    node.transport.register(FORCE_MERGE, ForceMergeRequest, BroadcastResponse, force_merge)
     node.transport.register(FLUSH, FlushRequest, BroadcastResponse, flush)

@@ -54,7 +54,7 @@ from ..common.errors import IllegalArgument, StrataError, VersionConflict
 from ..common.files import fsync_dir
 from ..common.ids import auto_id_timestamp
 from ..common.to_the_end import on_thread, to_the_end
-from . import file_set, index_structures, retention_leases
+from . import file_set, index_structures, merge, retention_leases
 from . import operation as ops
 from .checkpoint_tracker import LocalCheckpointTracker
 from .index_structures import EncodedSegment, IndexedDocument, SegmentWriter
@@ -208,6 +208,10 @@ class Engine:
         self.tracker = LocalCheckpointTracker()
         self.commit: CommitPoint | None = None
         self._searcher = None
+        # The block cache's epoch when _searcher was taken: a merge chunk that rewrote keys
+        # after it clears the cache, and a reader made later over this older snapshot must
+        # then neither read nor fill it.
+        self._searcher_epoch = 0
         self._reader: SegmentReader | None = None  # over _searcher, made at first use
         self.block_cache = BlockCache()
         self._last_segment_seq = -1  # first seq of the newest batch in the store
@@ -251,6 +255,7 @@ class Engine:
         self.retention_leases = retention_leases.RetentionLeases()
         self._leases_lock = threading.Lock()  # persist_retention_leases runs on executor threads
         self._prune_lock = asyncio.Lock()
+        self._merge_lock = asyncio.Lock()  # one merge at a time (merge.py)
         self._undone: dict[tuple[int, int], int] = {}  # (seq_no, term) -> generation: see u<...>
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -924,7 +929,57 @@ class Engine:
             wb.put(MIN_RETAINED_KEY, SEQ.pack(stop))
         return pruned
 
-    def history_size(self) -> int:
+    async def force_merge(self, result: merge.MergeResult | None = None, executor=None) -> merge.MergeResult:
+        """Merge the batches at or below the global and local checkpoints into one segment,
+        purging the dead versions replaced at or below them (merge.py); `result` fills in
+        as it goes (a task's status). Searches go on meanwhile; writes wait only while each
+        chunk of about a megabyte is written."""
+        async with self._merge_lock:
+            self.ensure_open()
+            bound = min(self.translog.global_checkpoint, self.tracker.checkpoint)
+            result = result if result is not None else merge.MergeResult()
+            snapshot = self.db.snapshot()
+            try:
+                chunks = merge.plan(snapshot, bound, result)
+                while (chunk := await self.read_off_loop(next, chunks, None, executor=executor)) is not None:
+                    await self._write_merge_chunk(chunk)
+            finally:
+                if not self.closed:  # a close released it with the store
+                    snapshot.close()
+            if result.batches:
+                log.info("%s merged %d batches below seq_no [%d], purging %d dead versions: %d keys -> %d",
+                         self.shard, result.batches, bound + 1, result.purged, result.keys_before,
+                         result.keys_after)
+            return result
+
+    async def _write_merge_chunk(self, chunk: merge.Chunk) -> None:
+        """One chunk with the writes held: a staged write's field statistics were counted
+        from the in-memory ones, which must not change under it. The batch is about a
+        megabyte, written here so no refresh comes between it and the cache's clear."""
+        async with self._write_lock:
+            self.ensure_open()
+            stats = {}
+            for name, (docs, total) in chunk.stats.items():
+                current = self._field_stats.get(name)
+                if current is None:
+                    current = index_structures.decode_stats(self.db.get(index_structures.stats_key(name)))
+                stats[name] = [current[0] - docs, current[1] - total]
+            try:
+                with self.db.write_batch() as wb:
+                    for key, value in chunk.changes.items():
+                        if value is None:
+                            wb.delete(key)
+                        else:
+                            wb.put(key, value)
+                    for name, totals in stats.items():
+                        wb.put(index_structures.stats_key(name), index_structures.encode_stats(totals))
+            except Exception as e:
+                self.fail("failed to write a merge", e)
+                raise
+            self._field_stats.update(stats)
+            self.block_cache.clear()  # keys of the merged batches hold other values now
+            self._dirty = True
+
         """How many operations the history holds. Blocking (walks the keyspace)."""
         self.ensure_open()
         return sum(1 for _ in self.db.iterator(prefix=HISTORY, include_value=False))
@@ -1019,7 +1074,7 @@ class Engine:
         reader = self._reader
         if reader is None or reader.snapshot is not self._searcher:
             reader = self._reader = SegmentReader(self._searcher, self.block_cache, self._generation,
-                                                  self.reads)
+                                                  self.reads, epoch=self._searcher_epoch)
         return reader
 
     async def sync_translog(self) -> None:
@@ -1072,6 +1127,7 @@ class Engine:
         # The old snapshot is not closed here: a search on a worker thread may still read
         # it. plyvel releases it when its last reader lets go of it.
         self._searcher = self.db.snapshot()
+        self._searcher_epoch = self.block_cache.epoch
         self._generation += 1
         self._dirty = False
         self.stats["refresh_total"] += 1

@@ -188,11 +188,14 @@ def _nbytes(*arrays: np.ndarray) -> int:
 class SegmentReader:
     """The search structures as one LevelDB snapshot (one refresh) has them."""
 
-    def __init__(self, snapshot, cache: BlockCache, generation: int = 0, reads: ReadGate | None = None):
+    def __init__(self, snapshot, cache: BlockCache, generation: int = 0, reads: ReadGate | None = None,
+                 epoch: int | None = None):
         self.snapshot = snapshot
         self.reads = reads  # the engine's gate (None: a reader no close can pull away)
         self.cache = cache
-        self.epoch = cache.epoch  # which keys' values the cache holds for this snapshot
+        # which keys' values the cache holds for this snapshot: the cache's epoch when the
+        # snapshot was taken (a reader made later over it must not fill a cleared cache)
+        self.epoch = cache.epoch if epoch is None else epoch
         self.generation = generation  # increases with every refresh: which snapshot is newer
         self._dead: np.ndarray | None = None
         self._docs: np.ndarray | None = None

@@ -5,12 +5,22 @@ refresh and flush are broadcast to every shard copy wherever it lives (action/br
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from ..action.broadcast_actions import FLUSH, REFRESH, BroadcastResponse, FlushRequest, RefreshRequest
+from ..action.broadcast_actions import (
+    FLUSH,
+    FORCE_MERGE,
+    REFRESH,
+    BroadcastResponse,
+    FlushRequest,
+    ForceMergeRequest,
+    RefreshRequest,
+    validate_force_merge,
+)
 from ..action.index_admin import (
     CLOSE,
     CREATE,
@@ -29,6 +39,7 @@ from ..action.resolve import IndicesOptions
 from ..common.cluster_settings import index_defaults
 from ..common.patterns import simple_match_any
 from ..index.metadata import IndexMetadata, settings_tree
+from ..node_client import observing
 from .cluster import parse_active_shard_count
 from .controller import RestController, RestResponse
 from .request import RestRequest
@@ -38,6 +49,8 @@ CREATE_PARAMS = ("wait_for_active_shards", "timeout", "master_timeout")
 GET_PARAMS = (*RESOLVE_PARAMS, "flat_settings", "include_defaults", "local", "master_timeout", "features")
 DELETE_PARAMS = (*RESOLVE_PARAMS, "timeout", "master_timeout")
 FLUSH_PARAMS = (*RESOLVE_PARAMS, "force", "wait_if_ongoing")
+FORCE_MERGE_PARAMS = (*RESOLVE_PARAMS, "max_num_segments", "only_expunge_deletes", "flush",
+                      "wait_for_completion")
 STATE_PARAMS = (*RESOLVE_PARAMS, "timeout", "master_timeout", "wait_for_active_shards")
 
 
@@ -59,6 +72,8 @@ class IndexHandlers:
                 c.register(method, path, self.refresh, RESOLVE_PARAMS, action=REFRESH)
             for path in ("/_flush", "/{index}/_flush"):
                 c.register(method, path, self.flush, FLUSH_PARAMS, action=FLUSH)
+        for path in ("/_forcemerge", "/{index}/_forcemerge"):
+            c.register("POST", path, self.force_merge, FORCE_MERGE_PARAMS, action=FORCE_MERGE)
         for path in ("/_settings", "/_settings/{name}", "/{index}/_settings", "/{index}/_settings/{name}",
                      "/{index}/_setting/{name}"):
             c.register("GET", path, self.get_settings, GET_PARAMS, action=GET_SETTINGS)
@@ -133,6 +148,29 @@ class IndexHandlers:
             expression=request.param("index"), options=indices_options(request, forbid_closed=True),
             force=request.bool_param("force"), wait_if_ongoing=request.bool_param("wait_if_ongoing", True)))
         return RestResponse(200, {"_shards": response.shards})
+
+    async def force_merge(self, request: RestRequest) -> RestResponse:
+        """Every copy merges what its checkpoints allow into one segment, purging replaced
+        versions (engine/merge.py); `wait_for_completion=false` answers with the task, whose
+        result is stored when it ends."""
+        message = ForceMergeRequest(
+            expression=request.param("index"), options=indices_options(request, forbid_closed=True),
+            max_num_segments=request.int_param("max_num_segments", -1),
+            only_expunge_deletes=request.bool_param("only_expunge_deletes"),
+            flush=request.bool_param("flush", True))
+        validate_force_merge(message)
+        if request.bool_param("wait_for_completion", True):
+            response: BroadcastResponse = await self.node.client.execute(FORCE_MERGE, message)
+            return RestResponse(200, {"_shards": response.shards})
+        started = asyncio.get_running_loop().create_future()
+
+        async def work() -> dict:  # stored as the task's response: what waiting would answer
+            response = await self.node.client.execute(FORCE_MERGE, message, on_task=started.set_result)
+            return {"_shards": response.shards}
+
+        with observing(None):  # the merge outlives the request that started it
+            task_id = await self.node.task_results.run_detached(started, work())
+        return RestResponse(200, {"task": str(task_id)})
 
     async def get_settings(self, request: RestRequest) -> RestResponse:
         """`/{index}/_settings/{name}`: `name` is a comma list of setting names with `*`

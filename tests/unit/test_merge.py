@@ -1,0 +1,166 @@
+"""Force merge of a shard's segments (engine/merge.py): batches at or below the checkpoints
+become one segment, and versions replaced at or below them leave the search structures."""
+
+import asyncio
+
+from strata_node.engine import index_structures as ix
+from strata_node.engine.engine import Engine, IndexOp, ShardRef
+from strata_node.engine.index_structures import IndexedDocument
+
+REF = ShardRef("i", "uuid-1", 0)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def doc(text: str, tag: str) -> IndexedDocument:
+    tokens = text.split()
+    return IndexedDocument(terms={"body": (tokens, range(len(tokens))), "tag": ([tag], None)},
+                           lengths={"body": len(tokens)}, doc_values={"tag": tag})
+
+
+def index(engine, *docs: tuple[str, str, str]) -> list[int]:
+    """One write batch of (id, text, tag); the sequence numbers it got."""
+    seqs = []
+    engine.write([IndexOp(id, b"{}", indexed=doc(text, tag)) for id, text, tag in docs],
+                 lambda i, outcome: seqs.append(outcome.operation.seq_no))
+    return seqs
+
+
+async def opened(path, global_checkpoint=1_000_000) -> Engine:
+    e = Engine(REF, path, 1)
+    await e.open()
+    e.translog.global_checkpoint = global_checkpoint
+    return e
+
+
+def keys(engine, kind: bytes) -> list[bytes]:
+    return list(engine.db.iterator(prefix=kind, include_value=False))
+
+
+def searched(engine):
+    engine.refresh()
+    return engine.searcher()
+
+
+def test_merged_batches_keep_one_key_per_term_and_the_same_postings(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        for b in range(5):
+            index(e, *[(f"{b}-{i}", f"quick fox {b} {i}", "a" if i % 2 else "b") for i in range(4)])
+        before = searched(e)
+        fox, quick = before.postings("body", b"fox", positions=True), before.postings("body", b"quick")
+        tags = before.doc_values("tag")
+        assert len(keys(e, ix.term_prefix("body", b"fox"))) == 5
+        result = await e.force_merge()
+        assert (result.batches, result.purged) == (5, 0)
+        assert len(keys(e, ix.term_prefix("body", b"fox"))) == 1
+        assert len(keys(e, ix.field_prefix(ix.DOC_VALUES, "tag"))) == 1
+        assert len(keys(e, ix.DOCS)) == 1
+        after = searched(e)
+        merged = after.postings("body", b"fox", positions=True)
+        assert merged.seqs.tolist() == fox.seqs.tolist() == list(range(20))
+        assert merged.positions == fox.positions
+        assert after.postings("body", b"quick").seqs.tolist() == quick.seqs.tolist()
+        assert after.doc_values("tag").values.tolist() == tags.values.tolist()
+        assert after.docs().tolist() == list(range(20))
+        await e.close()
+
+    run(go())
+
+
+def test_versions_replaced_at_or_below_the_global_checkpoint_leave_postings_markers_and_statistics(tmp_path):
+    async def go():
+        e = await opened(tmp_path / "merged")
+        for round in range(3):
+            index(e, *[(str(i), f"word{round} common", f"t{round}") for i in range(10)])
+        result = await e.force_merge()
+        assert (result.batches, result.purged) == (3, 20)
+        assert keys(e, ix.DEAD) == []
+        reader = searched(e)
+        assert reader.postings("body", b"common").seqs.tolist() == list(range(20, 30))
+        assert reader.doc_freq("body", b"common") == 10  # dead versions no longer counted
+        assert reader.doc_freq("body", b"word0") == 0
+        assert keys(e, ix.term_prefix("body", b"word0")) == []
+        assert reader.doc_values("tag").values.tolist() == ["t2"] * 10
+        # the statistics of a store that only ever held the live versions
+        fresh = await opened(tmp_path / "fresh")
+        index(fresh, *[(str(i), "word2 common", "t2") for i in range(10)])
+        for name in ("body", "tag"):
+            assert reader.field_stats(name) == searched(fresh).field_stats(name)
+        await fresh.close()
+        await e.close()
+
+    run(go())
+
+
+def test_what_the_global_checkpoint_does_not_cover_is_neither_merged_nor_purged(tmp_path):
+    async def go():
+        e = await opened(tmp_path, global_checkpoint=-1)
+        index(e, ("1", "old", "x"), ("2", "old", "x"))  # seqs 0, 1
+        index(e, ("1", "new", "y"))  # seq 2 replaces 0
+        index(e, ("2", "newer", "y"))  # seq 3 replaces 1
+        e.translog.global_checkpoint = 2  # 0's successor is covered, 1's is not
+        result = await e.force_merge()
+        assert (result.batches, result.purged) == (2, 1)
+        assert [ix.SEQ.unpack(k[1:])[0] for k in keys(e, ix.DEAD)] == [1]
+        assert len(keys(e, ix.DOCS)) == 2  # the batch of seq 3 stands apart
+        reader = searched(e)
+        assert reader.postings("body", b"old").seqs.tolist() == []
+        assert reader.doc_freq("body", b"old") == 1  # seq 1: dead, still counted
+        assert reader.docs().tolist() == [2, 3]
+        await e.close()
+
+    run(go())
+
+
+def test_a_merged_store_takes_updates_and_reopens_with_what_it_merged(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        index(e, *[(str(i), "alpha", "a") for i in range(5)])
+        index(e, *[(str(i), "beta", "b") for i in range(5, 10)])
+        await e.force_merge()
+        index(e, ("0", "gamma", "c"))  # replaces a merged version
+        await e.flush(force=True)
+        await e.close()
+        e = await opened(tmp_path)
+        reader = searched(e)
+        assert reader.postings("body", b"alpha").seqs.tolist() == [1, 2, 3, 4]
+        assert reader.postings("body", b"gamma").seqs.tolist() == [10]
+        assert reader.docs().tolist() == list(range(1, 11))
+        result = await e.force_merge()
+        assert (result.batches, result.purged) == (2, 1)
+        assert searched(e).postings("body", b"alpha").seqs.tolist() == [1, 2, 3, 4]
+        await e.close()
+
+    run(go())
+
+
+def test_a_reader_over_a_snapshot_from_before_a_merge_does_not_fill_the_cache_for_later_ones(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        index(e, ("1", "term", "a"))
+        index(e, ("2", "term", "a"))
+        e.refresh()  # the snapshot has two batch keys for "term"; no reader made yet
+        await e.force_merge()
+        stale = e.searcher()  # made now, over the snapshot from before the merge
+        assert stale.postings("body", b"term", positions=True).seqs.tolist() == [0, 1]
+        # the merged key has the first batch's key: its cached block must be the merged one
+        assert searched(e).postings("body", b"term", positions=True).seqs.tolist() == [0, 1]
+        await e.close()
+
+    run(go())
+
+
+def test_nothing_to_merge_writes_nothing(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        index(e, ("1", "only", "a"))
+        epoch = e.block_cache.epoch
+        result = await e.force_merge()
+        assert result.batches == 0
+        assert e.block_cache.epoch == epoch
+        await e.close()
+
+    run(go())
