@@ -980,6 +980,7 @@ class Engine:
             self.block_cache.clear()  # keys of the merged batches hold other values now
             self._dirty = True
 
+    def history_size(self) -> int:
         """How many operations the history holds. Blocking (walks the keyspace)."""
         self.ensure_open()
         return sum(1 for _ in self.db.iterator(prefix=HISTORY, include_value=False))
