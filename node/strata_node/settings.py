@@ -197,6 +197,18 @@ def _float(minimum: float) -> Callable[[Any, str], float]:
     return parse
 
 
+def _float_range(minimum: float, maximum: float) -> Callable[[Any, str], float]:
+    at_least = _float(minimum)
+
+    def parse(value: Any, key: str) -> float:
+        n = at_least(value, key)
+        if n > maximum:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be <= {maximum}")
+        return n
+
+    return parse
+
+
 def _processors(value: Any, key: str) -> float:
     """ES's `node.processors`: more than zero, at most the processors the node may use."""
     n = _float(float("-inf"))(value, key)
@@ -518,6 +530,9 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.soft_deletes.enabled", True, _bool, final=True),
     Setting("index.soft_deletes.retention_lease.period", 12 * 3600.0, _time_min(0.0), dynamic=True),
     Setting("index.soft_deletes.retention_lease.sync_interval", 30.0, _time_min(0.1), dynamic=True),
+    # The share of a copy's indexed versions that may be replaced ones before a background
+    # merge purges them (TieredMergePolicy's deletesPctAllowed: ES's name, default and range).
+    Setting("index.merge.policy.deletes_pct_allowed", 20.0, _float_range(5.0, 50.0), dynamic=True),
     Setting("index.uuid", None, _str, private=True),
     Setting("index.creation_date", None, _str, private=True),
     Setting("index.version.created", None, _str, private=True),

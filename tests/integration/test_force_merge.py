@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from elasticsearch import helpers
 
+from tests.support.polling import wait_until
+
 WORDS = ["alpha", "beta", "gamma", "delta"]
 
 
-def load(es, index: str, rounds: int) -> None:
-    """Twenty documents, each written `rounds` times: the last write of each is the same
+def load(es, index: str, rounds: int, docs: int = 20, **settings) -> None:
+    """`docs` documents, each written `rounds` times: the last write of each is the same
     whatever `rounds` is."""
     es.indices.create(index=index, settings={"number_of_shards": 1, "number_of_replicas": 1,
-                                             "refresh_interval": "-1"})
+                                             "refresh_interval": "-1", **settings})
     for r in range(rounds):
         last = r == rounds - 1
         helpers.bulk(es, ({"_index": index, "_id": str(i),
-                           "body": f"common {WORDS[i % 4]} " + tail(r, i, last)} for i in range(20)))
+                           "body": f"common {WORDS[i % 4]} " + tail(r, i, last)} for i in range(docs)))
     es.indices.refresh(index=index)
 
 
@@ -81,3 +83,24 @@ def test_force_merge_of_a_missing_index_or_with_bad_parameters_is_refused(http):
     unknown = http.post("/_forcemerge", params={"segments": "1"})
     assert unknown.status_code == 400
     assert "segments" in unknown.json()["error"]["reason"]
+
+
+def test_a_background_merge_purges_replaced_versions_once_they_pass_the_allowed_share(es):
+    load(es, "fm-auto-fresh", rounds=1, docs=1200)
+    expected = scores(es, "fm-auto-fresh", "common alpha final")
+    # 1200 of 2400 versions replaced: past the 20 % allowed and the 1000 a merge waits for
+    load(es, "fm-auto", rounds=2, docs=1200, **{"soft_deletes.retention_lease.sync_interval": "0.2s"})
+
+    def merged() -> bool:
+        es.indices.refresh(index="fm-auto")
+        return scores(es, "fm-auto", "common alpha final") == expected
+
+    wait_until(merged, timeout=30)
+
+
+def test_the_allowed_share_of_replaced_versions_is_a_percentage_from_5_to_50(http):
+    refused = http.put("/fm-pct", json={"settings": {"index.merge.policy.deletes_pct_allowed": 60}})
+    assert refused.status_code == 400
+    assert "must be <= 50.0" in refused.json()["error"]["reason"]
+    accepted = http.put("/fm-pct", json={"settings": {"index.merge.policy.deletes_pct_allowed": 33.5}})
+    assert accepted.status_code == 200, accepted.text

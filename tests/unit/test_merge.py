@@ -164,3 +164,39 @@ def test_nothing_to_merge_writes_nothing(tmp_path):
         await e.close()
 
     run(go())
+
+
+def updated(engine, docs: int, rounds: int) -> None:
+    """`docs` documents written `rounds` times, a batch per round."""
+    for r in range(rounds):
+        index(engine, *[(str(i), f"v{r} shared", "t") for i in range(docs)])
+
+
+def test_the_merge_policy_waits_for_the_share_of_replaced_versions_it_allows(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        updated(e, 4000, 1)
+        index(e, *[(str(i), "again", "t") for i in range(1100)])  # 1100 of 5100 replaced: 21.6 %
+        assert await e.maybe_merge(25.0) is None
+        result = await e.maybe_merge(20.0)
+        assert (result.batches, result.purged) == (2, 1100)
+        assert keys(e, ix.DEAD) == []
+        await e.close()
+
+    run(go())
+
+
+def test_the_merge_policy_leaves_fewer_replaced_versions_than_its_minimum_alone(tmp_path):
+    async def go():
+        e = await opened(tmp_path, global_checkpoint=-1)
+        updated(e, 500, 2)  # 500 of 1000 replaced: a share past any setting, fewer than the minimum
+        e.translog.global_checkpoint = 999
+        assert await e.maybe_merge(5.0) is None
+        updated(e, 500, 1)
+        e.translog.global_checkpoint = 1499
+        assert (await e.maybe_merge(5.0)).purged == 1000
+        index(e, ("x", "late", "t"))  # above the bound: nothing more a merge could purge
+        assert await e.maybe_merge(5.0) is None
+        await e.close()
+
+    run(go())

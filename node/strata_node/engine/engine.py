@@ -74,6 +74,8 @@ PRIOR_SINCE_KEY = b"m:prior_since"
 UNDONE = b"u"
 MIN_RETAINED_KEY = b"m:retained"
 PRUNE_BATCH = 5000  # history keys looked at per LevelDB batch while pruning
+# The fewest purgeable versions worth a background merge: fewer cost little to keep.
+MIN_DEAD_TO_MERGE = 1000
 PAST_ALL_KEYS = b"\xff\xff"  # sorts after every key of every keyspace
 SEQ = struct.Struct(">Q")
 POINTER = struct.Struct(">qqq?")  # seq_no, primary_term, version, deleted
@@ -256,6 +258,7 @@ class Engine:
         self._leases_lock = threading.Lock()  # persist_retention_leases runs on executor threads
         self._prune_lock = asyncio.Lock()
         self._merge_lock = asyncio.Lock()  # one merge at a time (merge.py)
+        self._merged_below = -2  # the bound of the last background merge (see maybe_merge)
         self._undone: dict[tuple[int, int], int] = {}  # (seq_no, term) -> generation: see u<...>
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -951,6 +954,29 @@ class Engine:
                          self.shard, result.batches, bound + 1, result.purged, result.keys_before,
                          result.keys_after)
             return result
+
+    async def maybe_merge(self, deletes_pct_allowed: float, executor=None) -> merge.MergeResult | None:
+        """The merge policy: merge once the replaced versions a merge could purge (replaced
+        at or below the bound) pass `deletes_pct_allowed` percent of the indexed versions and
+        MIN_DEAD_TO_MERGE. A merge rewrites every key of the batches it covers (their keys
+        spread over the whole keyspace), so it waits for that share rather than running
+        after every few batches; an index never updated never merges. A bound no higher
+        than the last merge's finds nothing new to purge (writes since are above it)."""
+        if self.closed or self.failure is not None or self._merge_lock.locked():
+            return None
+        bound = min(self.translog.global_checkpoint, self.tracker.checkpoint)
+        if bound <= self._merged_below:
+            return None
+        dead = await self.read_off_loop(self._purgeable, bound, executor=executor)
+        if dead < MIN_DEAD_TO_MERGE or dead * 100 <= deletes_pct_allowed * (self._doc_count + dead):
+            return None
+        self._merged_below = bound
+        return await self.force_merge(executor=executor)
+
+    def _purgeable(self, bound: int) -> int:
+        """Dead markers whose successor is at or below `bound`. Blocking."""
+        return sum(1 for _, successor in self.db.iterator(prefix=index_structures.DEAD)
+                   if SEQ.unpack(successor)[0] <= bound)
 
     async def _write_merge_chunk(self, chunk: merge.Chunk) -> None:
         """One chunk with the writes held: a staged write's field statistics were counted

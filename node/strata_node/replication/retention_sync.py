@@ -45,6 +45,7 @@ class RetentionLeaseSync:
         self._due: dict[str, float] = {}  # next sync of each local copy, by allocation id
         self._persisted: dict[str, RetentionLeases] = {}  # what each local primary last persisted
         self._task: asyncio.Task | None = None
+        self._merging: asyncio.Task | None = None  # a background merge (one per node at a time)
 
     def register(self) -> None:
         self.node.transport.register(SYNC_ACTION, RetentionLeaseSyncRequest, Empty, self._on_sync)
@@ -53,9 +54,10 @@ class RetentionLeaseSync:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._merging):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     def sync_soon(self, shard) -> None:
         """A lease changed outside the schedule (a recovery added one): honour it in this
@@ -115,6 +117,28 @@ class RetentionLeaseSync:
                 self._persisted[shard.allocation_id] = leases
             await self._send(service, shard, leases)
         await engine.prune_history(executor)
+        self._merge_soon(service, shard)
+
+    def _merge_soon(self, service, shard) -> None:
+        """The merge policy rides the sync as pruning does, on a task of its own: merging a
+        large copy must not hold up the other copies' syncs. One at a time per node, and
+        none while a force merge runs here."""
+        if (self._merging is not None and not self._merging.done()) or self.node.force_merges.locked():
+            return
+        pct = service.metadata.setting("index.merge.policy.deletes_pct_allowed")
+        self._merging = asyncio.get_running_loop().create_task(self._merge(shard, pct))
+
+    async def _merge(self, shard, deletes_pct_allowed: float) -> None:
+        try:
+            async with self.node.force_merges:
+                result = await shard.engine.maybe_merge(deletes_pct_allowed, self.node.executors["recovery"])
+            if result is not None:
+                log.debug("%s background merge: %s", shard.ref, result)
+        except EngineClosed:  # the copy closed meanwhile
+            log.debug("%s background merge stood down: the shard closed", shard.ref)
+        except Exception as e:
+            log.warning("%s background merge failed: %s", shard.ref, e,
+                        exc_info=not isinstance(e, StrataError))
 
     async def _send(self, service, shard, leases: RetentionLeases) -> None:
         tracker = shard.tracker  # its copies and their nodes, as writes reach them (replica.send)
