@@ -2,9 +2,13 @@
 become one segment, and versions replaced at or below them leave the search structures."""
 
 import asyncio
+import random
+
+import msgspec
 
 from strata_node.engine import index_structures as ix
-from strata_node.engine.engine import Engine, IndexOp, ShardRef
+from strata_node.engine import operation as ops
+from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
 from strata_node.engine.index_structures import IndexedDocument
 
 REF = ShardRef("i", "uuid-1", 0)
@@ -197,6 +201,92 @@ def test_the_merge_policy_leaves_fewer_replaced_versions_than_its_minimum_alone(
         assert (await e.maybe_merge(5.0)).purged == 1000
         index(e, ("x", "late", "t"))  # above the bound: nothing more a merge could purge
         assert await e.maybe_merge(5.0) is None
+        await e.close()
+
+    run(go())
+
+
+def test_a_second_merge_rewrites_the_keys_the_first_left_under_their_own_batch(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        index(e, *[(str(i), f"own{i} shared", "t") for i in range(5)])
+        index(e, *[(str(i), f"own{i} shared", "t") for i in range(5, 10)])
+        await e.force_merge()  # "own7" is in one batch only: its key stays under that batch
+        e.write([DeleteOp("7")], lambda i, outcome: None)
+        result = await e.force_merge()
+        assert result.purged == 1
+        reader = searched(e)
+        assert reader.postings("body", b"own7").seqs.tolist() == []
+        assert keys(e, ix.term_prefix("body", b"own7")) == []
+        assert 7 not in reader.doc_values("tag").seqs.tolist()
+        assert reader.field_stats("body")[0] == 9
+        await e.close()
+
+    run(go())
+
+
+def written_history(primary, requests) -> list:
+    """What a replica is sent of the primary's write: (operation, payload, indexed)."""
+    written = []
+    primary.write(requests, lambda i, outcome: written.append((i, outcome.operation)))
+    return [(op, ops.encode(op), getattr(requests[i], "indexed", None))
+            for i, op in sorted(written, key=lambda w: w[1].seq_no)]
+
+
+def test_merges_on_a_replica_that_took_operations_in_any_order_never_change_what_a_search_finds(tmp_path):
+    async def go():
+        for seed in range(25):
+            rng = random.Random(seed)
+            primary = await opened(tmp_path / f"p{seed}")
+            requests = [DeleteOp(str(rng.randrange(12))) if rng.random() < 0.2 else
+                        IndexOp(str(rng.randrange(12)), b"{}",
+                                indexed=doc(f"w{rng.randrange(6)} common", f"t{rng.randrange(3)}"))
+                        for _ in range(150)]
+            history = written_history(primary, requests)
+            replica = await opened(tmp_path / f"r{seed}", global_checkpoint=-1)
+            rng.shuffle(history)
+            at = 0
+            while at < len(history):
+                size = rng.randrange(1, 40)
+                replica.apply_operations(history[at:at + size])
+                at += size
+                if rng.random() < 0.5:
+                    replica.translog.global_checkpoint = replica.tracker.checkpoint
+                    await replica.force_merge()
+            await primary.force_merge()
+            replica.translog.global_checkpoint = replica.tracker.checkpoint
+            await replica.force_merge()
+            expected, actual = searched(primary), searched(replica)
+            for term in [f"w{n}".encode() for n in range(6)] + [b"common"]:
+                found = actual.postings("body", term, positions=True)
+                assert found.seqs.tolist() == sorted(found.seqs.tolist()), seed
+                assert found.seqs.tolist() == expected.postings("body", term).seqs.tolist(), (seed, term)
+                assert actual.doc_freq("body", term) == expected.doc_freq("body", term), (seed, term)
+            assert actual.docs().tolist() == expected.docs().tolist(), seed
+            column, wanted = actual.doc_values("tag"), expected.doc_values("tag")
+            assert (column.seqs.tolist(), column.values.tolist()) == \
+                   (wanted.seqs.tolist(), wanted.values.tolist()), seed
+            for name in ("body", "tag"):
+                assert actual.field_stats(name) == expected.field_stats(name), (seed, name)
+            assert keys(replica, ix.DEAD) == [], seed
+            await primary.close()
+            await replica.close()
+
+    run(go())
+
+
+def test_versions_indexed_before_exact_fields_kept_statistics_are_not_taken_out_of_them(tmp_path):
+    async def go():
+        e = await opened(tmp_path)
+        index(e, ("1", "first", "old"))  # seq 0
+        # as a store written before exact fields counted statistics holds it: headerless
+        # postings, and nothing counted
+        e.db.put(ix.term_prefix("tag", b"old") + ix.SEQ.pack(0), msgspec.msgpack.encode([[0], None, None]))
+        e.db.put(ix.stats_key("tag"), ix.encode_stats([0, 0]))
+        e._field_stats.pop("tag", None)
+        index(e, ("1", "second", "new"))  # seq 1 replaces seq 0, and is counted
+        assert (await e.force_merge()).purged == 1
+        assert list(searched(e).field_stats("tag")) == [1, 1]
         await e.close()
 
     run(go())

@@ -259,6 +259,7 @@ class Engine:
         self._prune_lock = asyncio.Lock()
         self._merge_lock = asyncio.Lock()  # one merge at a time (merge.py)
         self._merged_below = -2  # the bound of the last background merge (see maybe_merge)
+        self._unpurged = 0  # purgeable-looking markers the last background merge left (see there)
         self._undone: dict[tuple[int, int], int] = {}  # (seq_no, term) -> generation: see u<...>
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -961,17 +962,22 @@ class Engine:
         MIN_DEAD_TO_MERGE. A merge rewrites every key of the batches it covers (their keys
         spread over the whole keyspace), so it waits for that share rather than running
         after every few batches; an index never updated never merges. A bound no higher
-        than the last merge's finds nothing new to purge (writes since are above it)."""
+        than the last merge's finds nothing new to purge (writes since are above it), and
+        the markers a merge left (versions in a batch that reaches past the bound) do not
+        count towards the next: only a merge that could purge enough new ones runs."""
         if self.closed or self.failure is not None or self._merge_lock.locked():
             return None
         bound = min(self.translog.global_checkpoint, self.tracker.checkpoint)
         if bound <= self._merged_below:
             return None
         dead = await self.read_off_loop(self._purgeable, bound, executor=executor)
-        if dead < MIN_DEAD_TO_MERGE or dead * 100 <= deletes_pct_allowed * (self._doc_count + dead):
+        fresh = dead - self._unpurged
+        if fresh < MIN_DEAD_TO_MERGE or dead * 100 <= deletes_pct_allowed * (self._doc_count + dead):
             return None
         self._merged_below = bound
-        return await self.force_merge(executor=executor)
+        result = await self.force_merge(executor=executor)
+        self._unpurged = max(0, dead - result.purged)
+        return result
 
     def _purgeable(self, bound: int) -> int:
         """Dead markers whose successor is at or below `bound`. Blocking."""
@@ -989,7 +995,7 @@ class Engine:
                 current = self._field_stats.get(name)
                 if current is None:
                     current = index_structures.decode_stats(self.db.get(index_structures.stats_key(name)))
-                stats[name] = [current[0] - docs, current[1] - total]
+                stats[name] = [max(0, current[0] - docs), max(0, current[1] - total)]
             try:
                 with self.db.write_batch() as wb:
                     for key, value in chunk.changes.items():

@@ -15,7 +15,11 @@ The bound is the lower of the global and the local checkpoint:
   their own keys, and every operation the store has not taken yet is above the local
   checkpoint, so no rollback and no later write touches a merged batch's keys;
 - a dead version is purged only when what replaced it is at or below the bound: only a
-  rollback of what replaced a version makes it live again;
+  rollback of what replaced a version makes it live again. Its marker goes unless the
+  version is in a batch left out; a version in no batch (a delete a replica took after a
+  newer version) is in no key either;
+- every key below the first batch left out is rewritten, so a key an earlier merge left
+  under its own batch's base (a term only one batch held) is merged too;
 - the merged batches are the first ones in base order, up to one whose documents all come
   before the next batch's base, so keys in order stay documents in order (what the block
   cache's incremental postings rely on).
@@ -41,6 +45,7 @@ from .index_structures import SEQ
 _encode = msgspec.msgpack.Encoder().encode
 
 CHUNK_BYTES = 1 << 20
+_HEADERLESS_POSTINGS = 0x93  # msgpack fixarray of 3: [deltas, freqs, positions], before the base
 
 
 @dataclass
@@ -77,8 +82,8 @@ def _deltas(seqs: list[int], base: int) -> list[int]:
     return [seqs[0] - base, *(b - a for a, b in pairwise(seqs))] if seqs else []
 
 
-def merged_batches(snapshot, bound: int) -> list[tuple[int, list[int]]]:
-    """The batches to merge as (base, seqs), in base order."""
+def merged_batches(snapshot, bound: int) -> tuple[list[tuple[int, list[int]]], list[tuple[int, list[int]]]]:
+    """The batches to merge and those after them, as (base, seqs) in base order."""
     batches = [(SEQ.unpack(key[1:])[0], list(accumulate(ix.decode_docs(raw))))
                for key, raw in snapshot.iterator(prefix=ix.DOCS)]
     chosen: list[tuple[int, list[int]]] = []
@@ -92,32 +97,37 @@ def merged_batches(snapshot, bound: int) -> list[tuple[int, list[int]]]:
         if max(max(s) for _, s in chosen if s) < following:
             break
         chosen.pop()
-    return chosen
+    return chosen, batches[len(chosen):]
 
 
 def plan(snapshot, bound: int, result: MergeResult) -> Iterator[Chunk]:
     """The chunks that merge the batches at or below `bound` in `snapshot`, purging the dead
     versions whose successor is at or below it. Blocking (reads the store): each `next`
     belongs on a thread that holds the engine's read gate."""
-    batches = merged_batches(snapshot, bound)
-    seqs_in = {s for _, seqs in batches for s in seqs}
+    batches, after = merged_batches(snapshot, bound)
+    # The keys to rewrite: every key below the first batch left out, a key an earlier merge
+    # left under its own batch's base included.
+    stop = after[0][0] if after else None
+    # A marker whose successor is at or below the bound goes unless its version is in a
+    # batch left out: a version in no batch at all (a delete a replica took after a newer
+    # version) is in no key either.
+    left_out = {s for _, seqs in after for s in seqs}
     purged = set()
     for key, raw in snapshot.iterator(prefix=ix.DEAD):
         seq = SEQ.unpack(key[1:])[0]
-        if seq in seqs_in and SEQ.unpack(raw)[0] <= bound:
+        if SEQ.unpack(raw)[0] <= bound and seq not in left_out:
             purged.add(seq)
-    if len(batches) < 2 and not purged:
+    if not batches or (len(batches) < 2 and not purged):
         return
     result.batches, result.purged = len(batches), len(purged)
-    first, last = batches[0][0], batches[-1][0]
+    first = batches[0][0]
     chunk = Chunk()
     exact_docs: dict[str, set[int]] = {}  # field -> purged documents already counted
     for kind in (ix.POSTINGS, ix.DOC_VALUES, ix.NORMS):
         group: list[tuple[bytes, bytes]] = []
         stem = None
         for key, raw in snapshot.iterator(prefix=kind):
-            base = SEQ.unpack(key[-8:])[0]
-            if base > last:
+            if stop is not None and SEQ.unpack(key[-8:])[0] >= stop:
                 continue  # a batch after the merged ones
             if key[:-8] != stem:
                 if group:
@@ -130,7 +140,7 @@ def plan(snapshot, bound: int, result: MergeResult) -> Iterator[Chunk]:
                 chunk = Chunk()
         if group:
             _merge_group(chunk, kind, stem, group, first, purged, exact_docs, result)
-    docs = [s for _, seqs in batches for s in seqs if s not in purged]
+    docs = sorted(s for _, seqs in batches for s in seqs if s not in purged)
     for base, _ in batches:
         chunk.put(ix.DOCS + SEQ.pack(base), None)
     if docs:
@@ -147,7 +157,7 @@ def _merge_group(chunk: Chunk, kind: bytes, stem: bytes, group: list[tuple[bytes
     """One term's (or one column's) keys of the merged batches, as one key under `first`."""
     name = stem[1:stem.index(b"\x00")].decode()
     if kind == ix.POSTINGS:
-        seqs, freqs, positions, exact = [], [], [], False
+        seqs, freqs, positions, exact, counted = [], [], [], False, []
         for _, raw in group:
             deltas, f, p = ix.decode_postings(raw)
             found = list(accumulate(deltas))
@@ -155,13 +165,16 @@ def _merge_group(chunk: Chunk, kind: bytes, stem: bytes, group: list[tuple[bytes
             exact = exact or f is None
             freqs.extend(f if f is not None else [1] * len(found))
             positions.extend(p if p is not None else [None] * len(found))
-        keep = [i for i, s in enumerate(seqs) if s not in purged]
-        if exact and len(keep) < len(seqs):
-            counted = exact_docs.setdefault(name, set())
-            gone = [s for s in seqs if s in purged]
-            fresh = set(gone) - counted
-            counted.update(fresh)
-            chunk.subtract(name, len(fresh), len(gone))
+            # exact fields' statistics began with the base header: older values never counted
+            counted.extend([raw[0] != _HEADERLESS_POSTINGS] * len(found))
+        keep = [i for i in sorted(range(len(seqs)), key=seqs.__getitem__) if seqs[i] not in purged]
+        if exact:
+            gone = [s for s, c in zip(seqs, counted, strict=True) if c and s in purged]
+            if gone:
+                seen = exact_docs.setdefault(name, set())
+                fresh = set(gone) - seen
+                seen.update(fresh)
+                chunk.subtract(name, len(fresh), len(gone))
         if len(group) == 1 and len(keep) == len(seqs):
             return  # one key, nothing purged: it stays as it is
         left = [seqs[i] for i in keep]
@@ -182,7 +195,7 @@ def _merge_group(chunk: Chunk, kind: bytes, stem: bytes, group: list[tuple[bytes
             chunk.subtract(name, len(gone), sum(gone))
         if len(group) == 1 and not gone:
             return
-        pairs = [(s, v) for s, v in pairs if s not in purged]
+        pairs = sorted(((s, v) for s, v in pairs if s not in purged), key=lambda pair: pair[0])
         value = None
         if pairs:
             value = _encode([first, _deltas([s for s, _ in pairs], first), [v for _, v in pairs]])
