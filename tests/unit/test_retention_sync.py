@@ -28,6 +28,9 @@ class _Engine:
     async def prune_history(self, executor):
         return 0
 
+    async def maybe_merge(self, deletes_pct_allowed, executor):
+        return None
+
 
 def _primary(relocated: bool):
     stale = RetentionLease("peer_recovery/gone", 0, 0, "peer recovery")  # renewed at the epoch
@@ -36,8 +39,9 @@ def _primary(relocated: bool):
                             allocation_id="a0", ref=SimpleNamespace(shard=0))
     service = SimpleNamespace(name="i", metadata=SimpleNamespace(
         uuid="u", setting=lambda key: PERIOD_SECONDS))
-    node = SimpleNamespace(executors={"recovery": None}, coordination=SimpleNamespace(
-        content=SimpleNamespace(routing_table=SimpleNamespace(indices={}))))
+    node = SimpleNamespace(executors={"recovery": None}, force_merges=asyncio.Lock(),
+                           coordination=SimpleNamespace(
+                               content=SimpleNamespace(routing_table=SimpleNamespace(indices={}))))
     return RetentionLeaseSync(node), service, shard
 
 
