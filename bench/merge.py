@@ -115,6 +115,12 @@ def main() -> None:
             engine.write(ops, lambda i, outcome: None, decode_segment(raw))
         engine.translog.global_checkpoint = engine.tracker.checkpoint
         await engine.flush(force=True)
+        # what indexing left is garbage now: a collection in the middle of a timed search
+        # would walk it (the node freezes its start-up objects out of the collector too)
+        batches.clear()
+        segments.clear()
+        gc.collect()
+        gc.freeze()
         keys, size = structures(engine.db)
         engine.refresh()
         dead = len(engine.searcher().dead)
