@@ -464,6 +464,26 @@ def _absolute(base: int, deltas: list[int]) -> list[int]:
     return deltas
 
 
+def deltas_from(seqs: list[int], base: int) -> list[int]:
+    """Deltas of ascending sequence numbers, the first from the value's `base`."""
+    return [seqs[0] - base, *map(sub, seqs[1:], seqs)] if seqs else []
+
+
+def encode_postings(base: int, seqs: list[int], freqs: list[int] | None, flat_positions: list[int] | None
+                    ) -> bytes:
+    """A term's postings under `base` by sequence number (what rollbacks and merges
+    rewrite; a batch's own are encoded against places in the batch, EncodedSegment)."""
+    return _encode([base, deltas_from(seqs, base), freqs, flat_positions])
+
+
+def encode_column(base: int, seqs: list[int], values: list[Any]) -> bytes:
+    return _encode([base, deltas_from(seqs, base), values])
+
+
+def encode_docs(base: int, seqs: list[int]) -> bytes:
+    return _encode([base, deltas_from(seqs, base)])
+
+
 def decode_postings(raw: bytes) -> tuple[list[int], list[int] | None, list[list[int]] | None]:
     """One batch's postings of a term: (seq deltas, freqs, positions per document); freqs
     and positions are None for exact terms."""

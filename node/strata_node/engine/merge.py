@@ -35,14 +35,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate, pairwise
-
-import msgspec
+from itertools import accumulate
 
 from . import index_structures as ix
 from .index_structures import SEQ
-
-_encode = msgspec.msgpack.Encoder().encode
 
 CHUNK_BYTES = 1 << 20
 _HEADERLESS_POSTINGS = 0x93  # msgpack fixarray of 3: [deltas, freqs, positions], before the base
@@ -76,10 +72,6 @@ class MergeResult:
     def to_json(self) -> dict[str, int]:
         return {"batches": self.batches, "purged": self.purged, "keys_before": self.keys_before,
                 "keys_after": self.keys_after}
-
-
-def _deltas(seqs: list[int], base: int) -> list[int]:
-    return [seqs[0] - base, *(b - a for a, b in pairwise(seqs))] if seqs else []
 
 
 def merged_batches(snapshot, bound: int) -> tuple[list[tuple[int, list[int]]], list[tuple[int, list[int]]]]:
@@ -144,7 +136,7 @@ def plan(snapshot, bound: int, result: MergeResult) -> Iterator[Chunk]:
     for base, _ in batches:
         chunk.put(ix.DOCS + SEQ.pack(base), None)
     if docs:
-        chunk.put(ix.DOCS + SEQ.pack(first), _encode([first, _deltas(docs, first)]))
+        chunk.put(ix.DOCS + SEQ.pack(first), ix.encode_docs(first, docs))
     result.keys_before += len(batches)
     result.keys_after += 1 if docs else 0
     for seq in sorted(purged):
@@ -179,12 +171,12 @@ def _merge_group(chunk: Chunk, kind: bytes, stem: bytes, group: list[tuple[bytes
             return  # one key, nothing purged: it stays as it is
         left = [seqs[i] for i in keep]
         if exact:
-            value = _encode([first, _deltas(left, first), None, None]) if keep else None
+            value = ix.encode_postings(first, left, None, None) if keep else None
         else:
             flat = None
             if all(positions[i] is not None for i in keep):
                 flat = [p for i in keep for p in positions[i]]
-            value = _encode([first, _deltas(left, first), [freqs[i] for i in keep], flat]) if keep else None
+            value = ix.encode_postings(first, left, [freqs[i] for i in keep], flat) if keep else None
     else:
         pairs = []
         for _, raw in group:
@@ -198,7 +190,7 @@ def _merge_group(chunk: Chunk, kind: bytes, stem: bytes, group: list[tuple[bytes
         pairs = sorted(((s, v) for s, v in pairs if s not in purged), key=lambda pair: pair[0])
         value = None
         if pairs:
-            value = _encode([first, _deltas([s for s, _ in pairs], first), [v for _, v in pairs]])
+            value = ix.encode_column(first, [s for s, _ in pairs], [v for _, v in pairs])
     for key, _ in group:
         chunk.put(key, None)
     if value is not None:

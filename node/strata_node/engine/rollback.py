@@ -30,9 +30,7 @@ needs more is failed and recovers again, as before rollbacks existed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import accumulate, pairwise
-
-import msgspec
+from itertools import accumulate
 
 from ..common.to_the_end import on_thread
 from . import index_structures as ix
@@ -49,8 +47,6 @@ from .engine import (
     undone_key,
 )
 from .index_structures import SEQ
-
-_encode = msgspec.msgpack.Encoder().encode
 
 
 class RollbackRefused(Exception):
@@ -224,10 +220,10 @@ def _take_out(db, changes: dict[bytes, bytes | None], stats: dict[str, list[int]
         if keep and new is not None:
             left = [seqs[i] for i in keep]
             if freqs is None:
-                changes[stem + new] = _encode([to, _deltas(left, to), None, None])
+                changes[stem + new] = ix.encode_postings(to, left, None, None)
             else:
                 flat = [p for i in keep for p in positions[i]] if positions is not None else None
-                changes[stem + new] = _encode([to, _deltas(left, to), [freqs[i] for i in keep], flat])
+                changes[stem + new] = ix.encode_postings(to, left, [freqs[i] for i in keep], flat)
     for name, found in exact_found.items():
         totals = stats.setdefault(name, [0, 0])
         totals[0] -= len(found)
@@ -247,20 +243,16 @@ def _take_out(db, changes: dict[bytes, bytes | None], stats: dict[str, list[int]
         pairs = [(s, v) for s, v in pairs if s not in undone]
         changes[prefix + old] = None
         if pairs and new is not None:
-            changes[prefix + new] = _encode([to, _deltas([s for s, _ in pairs], to), [v for _, v in pairs]])
+            changes[prefix + new] = ix.encode_column(to, [s for s, _ in pairs], [v for _, v in pairs])
     docs_key = ix.DOCS + old
     left = [s for s in accumulate(ix.decode_docs(_current(db, changes, docs_key))) if s not in undone]
     changes[docs_key] = None
     if left and new is not None:
-        changes[ix.DOCS + new] = _encode([to, _deltas(left, to)])
+        changes[ix.DOCS + new] = ix.encode_docs(to, left)
 
 
 def _current(db, changes: dict[bytes, bytes | None], key: bytes) -> bytes | None:
     return changes[key] if key in changes else db.get(key)
-
-
-def _deltas(seqs: list[int], base: int) -> list[int]:
-    return [seqs[0] - base, *(b - a for a, b in pairwise(seqs))] if seqs else []
 
 
 def write(engine, rollback: Rollback) -> None:
