@@ -85,6 +85,15 @@ MATCH_ANY = -3  # version: no constraint
 MAX_VERSION = (1 << 63) - 1  # versions are Java longs in Elasticsearch, and in the d<id> pointer
 
 
+def write_changes(wb, changes: dict[bytes, bytes | None]) -> None:
+    """Put each key's new value into a write batch; None deletes the key."""
+    for key, value in changes.items():
+        if value is None:
+            wb.delete(key)
+        else:
+            wb.put(key, value)
+
+
 def history_key(seq_no: int) -> bytes:
     return HISTORY + SEQ.pack(seq_no)
 
@@ -940,7 +949,7 @@ class Engine:
         chunk of about a megabyte is written."""
         async with self._merge_lock:
             self.ensure_open()
-            bound = min(self.translog.global_checkpoint, self.tracker.checkpoint)
+            bound = self._merge_bound()
             result = result if result is not None else merge.MergeResult()
             snapshot = self.db.snapshot()
             try:
@@ -967,7 +976,7 @@ class Engine:
         count towards the next: only a merge that could purge enough new ones runs."""
         if self.closed or self.failure is not None or self._merge_lock.locked():
             return None
-        bound = min(self.translog.global_checkpoint, self.tracker.checkpoint)
+        bound = self._merge_bound()
         if bound <= self._merged_below:
             return None
         dead = await self.read_off_loop(self._purgeable, bound, executor=executor)
@@ -978,6 +987,11 @@ class Engine:
         result = await self.force_merge(executor=executor)
         self._unpurged = max(0, dead - result.purged)
         return result
+
+    def _merge_bound(self) -> int:
+        """What a merge may cover: no rollback undoes and no write to come adds anything at
+        or below the global and the local checkpoint (merge.py)."""
+        return min(self.translog.global_checkpoint, self.tracker.checkpoint)
 
     def _purgeable(self, bound: int) -> int:
         """Dead markers whose successor is at or below `bound`. Blocking."""
@@ -992,17 +1006,11 @@ class Engine:
             self.ensure_open()
             stats = {}
             for name, (docs, total) in chunk.stats.items():
-                current = self._field_stats.get(name)
-                if current is None:
-                    current = index_structures.decode_stats(self.db.get(index_structures.stats_key(name)))
+                current = self._field_stats_of(name)
                 stats[name] = [max(0, current[0] - docs), max(0, current[1] - total)]
             try:
                 with self.db.write_batch() as wb:
-                    for key, value in chunk.changes.items():
-                        if value is None:
-                            wb.delete(key)
-                        else:
-                            wb.put(key, value)
+                    write_changes(wb, chunk.changes)
                     for name, totals in stats.items():
                         wb.put(index_structures.stats_key(name), index_structures.encode_stats(totals))
             except Exception as e:
@@ -1092,13 +1100,18 @@ class Engine:
         else:
             segment.emit(wb.put, base, totals, seq_of)
         for name, (docs, length) in totals.items():
-            current = self._field_stats.get(name)
-            if current is None:
-                current = index_structures.decode_stats(self.db.get(index_structures.stats_key(name)))
-                self._field_stats[name] = current
+            current = self._field_stats_of(name)
             current[0] += docs
             current[1] += length
             wb.put(index_structures.stats_key(name), index_structures.encode_stats(current))
+
+    def _field_stats_of(self, name: str) -> list[int]:
+        """A field's statistics as the writes so far left them (read once, then kept)."""
+        current = self._field_stats.get(name)
+        if current is None:
+            current = self._field_stats[name] = index_structures.decode_stats(
+                self.db.get(index_structures.stats_key(name)))
+        return current
 
     def searcher(self) -> SegmentReader:
         """The search structures as of the last refresh (one reader per refresh, so what

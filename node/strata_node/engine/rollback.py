@@ -45,6 +45,7 @@ from .engine import (
     history_key,
     prior_key,
     undone_key,
+    write_changes,
 )
 from .index_structures import SEQ
 
@@ -261,11 +262,7 @@ def write(engine, rollback: Rollback) -> None:
     Engine._write_commit), since it rewrites keys those wrote. Blocking."""
     engine._flush_memtable()
     with engine.db.write_batch(sync=True) as wb:
-        for key, value in rollback.changes.items():
-            if value is None:
-                wb.delete(key)
-            else:
-                wb.put(key, value)
+        write_changes(wb, rollback.changes)
 
 
 def adopt(engine, rollback: Rollback) -> None:
