@@ -131,20 +131,22 @@ def test_a_search_phase_running_when_close_begins_stops_at_its_next_check(tmp_pa
 def test_the_history_size_of_index_stats_holds_the_store_open(tmp_path):
     from types import SimpleNamespace
 
-    from strata_node.action.index_stats import retained_history
+    from strata_node.action.nodes_stats import measure
 
     async def go():
         e = await holding_one_document(tmp_path)
         e.history_size = walk = HeldStep(lambda: sum(1 for _ in e.db.iterator(include_value=False)) and 1)
-        shard = SimpleNamespace(is_active=True, engine=e, ref=REF)
-        counting = asyncio.get_running_loop().run_in_executor(None, retained_history, shard)
+        shard = SimpleNamespace(is_active=True, engine=e, ref=REF, path=tmp_path)
+        figures = {}
+        counting = asyncio.get_running_loop().run_in_executor(None, measure, shard, figures, True)
         await walk.until_started()
         closing = asyncio.ensure_future(e.close())
         await asyncio.sleep(0.2)
         assert not closing.done()
         walk.release.set()
         await closing
-        assert await counting == 0  # one operation, one live document
+        await counting
+        assert figures["docs_deleted"] == 0  # one operation, one live document
 
     asyncio.run(go())
 

@@ -372,6 +372,7 @@ class BulkAction:
 
     async def _shard_request(self, service: IndexService, shard: IndexShard, items: list[BulkItem],
                              positions: list[int], responses: list, options: WriteOptions) -> None:
+        started = time.perf_counter_ns()
         try:
             engine = shard.active_engine()
             await self._check_active_shards(service, shard, options)
@@ -562,6 +563,10 @@ class BulkAction:
             service.after_write(shard)
         for pos, r in zip(positions, results, strict=True):
             responses[pos] = r
+        bulk = shard.bulk_stats  # ES's afterBulk: one shard request, its time and documents' bytes
+        bulk[0] += 1
+        bulk[1] += time.perf_counter_ns() - started
+        bulk[2] += sum(len(item.source) for item in items if item.source is not None)
 
     async def _check_active_shards(self, service: IndexService, shard: IndexShard,
                                    options: WriteOptions) -> None:
@@ -634,6 +639,7 @@ class BulkAction:
                 current_source = orjson.loads(current.source)
                 merged, changed = merge(current_source, spec.doc or {})
                 if spec.detect_noop and not changed and not stale:
+                    shard.noop_updates += 1
                     body = {"_index": service.name, "_id": item.id, "_version": current.version,
                             "result": "noop", "_shards": {"total": 0, "successful": 0, "failed": 0},
                             "_seq_no": current.seq_no, "_primary_term": current.primary_term}

@@ -74,6 +74,13 @@ def register(node) -> None:
 
 def get_on_shard(indices: IndicesService, req: GetShardRequest) -> GetShardResponse:
     shard = indices.local_shard(req.index, req.shard, req.index_uuid)
+    with shard.read_stats.get() as found:
+        response = _get(indices, shard, req)
+        found[0] = response.found
+    return response
+
+
+def _get(indices: IndicesService, shard, req: GetShardRequest) -> GetShardResponse:
     engine = shard.active_engine()
     if req.refresh:
         engine.refresh()

@@ -16,7 +16,7 @@ from ..index.metadata import IndexMetadata
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .cluster_health import index_health, index_views
-from .nodes_stats import dir_size, shard_figures
+from .nodes_stats import copies_figures
 from .resolve import IndicesOptions, resolve_names
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ class ShardCopyStats(Message):
     refresh_millis: int = 0
     flush_periodic: int = 0  # flushes the translog's size started (ES's periodic flushes)
     flush_millis: int = 0
+    # Every counter of the copy by name, as index/shard_stats.py builds sections from them.
+    counters: dict[str, int] = {}
 
 
 class IndexStatsNodeResponse(Message):
@@ -61,37 +63,23 @@ class IndexStatsNodeResponse(Message):
 
 
 async def local_copies(node, names: list[str], history: bool = False) -> list[ShardCopyStats]:
-    """This node's copies of `names` (every index when empty), with their figures; store
-    sizes (and history sizes, when asked for) are read off the event loop."""
+    """This node's copies of `names` (every index when empty), with their figures; what
+    needs the disk (and the history, when asked for) is read off the event loop."""
     wanted = set(names)
     shards = [(service, shard) for name, service in list(node.indices.indices.items())
               if not wanted or name in wanted for shard in service.shards]
-    figures = [shard_figures(shard) for _, shard in shards]
-    sizes = await asyncio.to_thread(lambda: [dir_size(shard.path) for _, shard in shards])
-    deleted = await asyncio.to_thread(lambda: [retained_history(shard) if history else None
-                                               for _, shard in shards])
+    figures = await copies_figures(node, [shard for _, shard in shards], history)
     return [ShardCopyStats(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
-                           state=shard.state, docs=f["docs"], store_bytes=size, index_total=f["index_total"],
-                           refresh_total=f["refresh_total"], flush_total=f["flush_total"],
-                           max_seq_no=f["max_seq_no"], local_checkpoint=f["local_checkpoint"],
-                           path=str(shard.path), primary=shard.primary,
+                           state=shard.state, docs=f["docs"], store_bytes=f["store_bytes"],
+                           index_total=f["index_total"], refresh_total=f["refresh_total"],
+                           flush_total=f["flush_total"], max_seq_no=f["max_seq_no"],
+                           local_checkpoint=f["local_checkpoint"], path=str(shard.path),
+                           primary=shard.primary,
                            global_checkpoint=f["global_checkpoint"], retention_leases=f["retention_leases"],
-                           docs_deleted=d, refresh_millis=f["refresh_millis"],
-                           flush_periodic=f["flush_periodic"], flush_millis=f["flush_millis"])
-            for (service, shard), f, size, d in zip(shards, figures, sizes, deleted, strict=True)]
-
-
-def retained_history(shard) -> int | None:
-    """History operations beyond each live document's own. Blocking."""
-    if not shard.is_active:
-        return None
-    engine = shard.engine
-    try:
-        with engine.reads.entered():  # a close waits for the walk (see engine/read_gate.py)
-            return engine.history_size() - engine.doc_count
-    except StrataError as e:  # closed or failed meanwhile
-        log.info("%s: no history size for stats: %s", shard.ref, e)
-        return None
+                           docs_deleted=f["docs_deleted"], refresh_millis=f["refresh_nanos"] // 1_000_000,
+                           flush_periodic=f["flush_periodic"], flush_millis=f["flush_nanos"] // 1_000_000,
+                           counters={k: v for k, v in f.items() if isinstance(v, int)})
+            for (service, shard), f in zip(shards, figures, strict=True)]
 
 
 def register(node) -> None:

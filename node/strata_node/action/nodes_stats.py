@@ -4,9 +4,8 @@ transport with one `cluster:monitor/nodes/stats[n]` request per node.
 A Python process has no JVM, so `jvm.mem` reports the process's resident memory as the
 heap in use and the machine's memory as the heap's maximum (what `_cat/nodes` turns into
 heap.percent). CPU percentages are measured between two calls (the first call since
-start-up compares with the process start). Shard figures come from the engines: live
-documents, store size on disk, index operations, refreshes and flushes. Counters the
-services do not keep yet (search, get, merges, segments, query cache, ...) are zeros.
+start-up compares with the process start). The indices section sums the copies' figures
+into ES's sections (index/shard_stats.py).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from .. import ES_COMPAT_VERSION
 from ..common.errors import StrataError
 from ..common.machine import STARTED_AT, disk_space, meminfo
 from ..index.shard import IndexShard
+from ..index.shard_stats import sections
 from ..tasks.task import Task
 from ..transport.wire import Message
 from .node_selection import select_nodes
@@ -168,9 +168,10 @@ def dir_size(path: Path) -> int:
     return total
 
 
-def shard_figures(shard: IndexShard) -> dict[str, Any]:
-    """What one shard copy can say of itself (store size on disk is read by the caller,
-    off the event loop)."""
+def shard_figures(shard: IndexShard, open_contexts: int = 0) -> dict[str, Any]:
+    """What one shard copy can say of itself at once (shard_stats.py): its counters and
+    sequence numbers. What needs the disk (store size, segments, deleted documents) the
+    caller adds with `measure`, off the event loop."""
     engine = shard.engine
     docs = None
     try:
@@ -180,20 +181,64 @@ def shard_figures(shard: IndexShard) -> dict[str, Any]:
         log.info("%s: no document count for stats: %s", shard.ref, e)
         docs = None
     tracker = engine.tracker
+    index_current, delete_current = engine.current_operations()
+    bulk_requests, bulk_nanos, bulk_bytes = shard.bulk_stats
     return {
         "docs": docs,
-        "index_total": engine.stats.get("operations_total", 0),
-        "refresh_total": engine.stats.get("refresh_total", 0),
-        "refresh_millis": engine.stats.get("refresh_nanos", 0) // 1_000_000,
-        "flush_total": engine.stats.get("flush_total", 0),
-        "flush_periodic": engine.stats.get("flush_periodic", 0),
-        "flush_millis": engine.stats.get("flush_nanos", 0) // 1_000_000,
+        **engine.stats,
+        "index_current": index_current,
+        "delete_current": delete_current,
+        "noop_update_total": shard.noop_updates,
+        **shard.read_stats.figures(),
+        "open_contexts": open_contexts,
+        "bulk_operations": bulk_requests,
+        "bulk_nanos": bulk_nanos,
+        "bulk_bytes": bulk_bytes,
+        **engine.translog_figures(),
+        "max_unsafe_auto_id": engine.max_unsafe_auto_id_timestamp,
         "max_seq_no": getattr(tracker, "max_seq_no", -1),
         "local_checkpoint": getattr(tracker, "checkpoint", -1),
         "global_checkpoint": engine.translog.global_checkpoint if engine.translog is not None else -1,
         "retention_leases": (shard.tracker.retention_leases().to_json() if shard.primary and shard.tracker
                              else engine.retention_leases.to_json()),
     }
+
+
+def measure(shard: IndexShard, figures: dict[str, Any], history: bool = False) -> None:
+    """Add what a copy's files say to its figures: store size, segments and, with
+    `history`, the operations the history retains beyond live documents (walks it).
+    Blocking."""
+    figures["store_bytes"] = dir_size(shard.path)
+    figures["segments"] = None
+    figures["docs_deleted"] = None
+    if not shard.is_active:
+        return
+    engine = shard.engine
+    try:
+        with engine.reads.entered():  # a close waits for the walks (see engine/read_gate.py)
+            figures["segments"] = engine.segment_count()
+            if history:
+                figures["docs_deleted"] = engine.history_size() - engine.doc_count
+    except StrataError as e:  # closed or failed meanwhile
+        log.info("%s: no segment count or history size for stats: %s", shard.ref, e)
+
+
+async def copies_figures(node, shards: list[IndexShard], history: bool = False) -> list[dict[str, Any]]:
+    """`shard_figures` of this node's `shards`, measured (`measure`) on a thread."""
+    search = getattr(node, "search_shards", None)  # the search contexts kept for fetches
+    contexts = search.contexts.open_by_shard() if search is not None else {}
+    figures = [shard_figures(s, contexts.get((s.ref.index, s.ref.shard), 0)) for s in shards]
+    recoveries = getattr(node, "recoveries", None)
+    if recoveries is not None:
+        for shard, f in zip(shards, figures, strict=True):
+            f.update(recoveries.figures(shard))
+
+    def measure_all() -> None:
+        for shard, f in zip(shards, figures, strict=True):
+            measure(shard, f, history)
+
+    await asyncio.to_thread(measure_all)
+    return figures
 
 
 # -- one node's stats -------------------------------------------------------------------
@@ -306,90 +351,6 @@ def _zeros(*names: str) -> dict[str, int]:
     return dict.fromkeys(names, 0)
 
 
-def indices_stats(figures: list[dict[str, Any]], store_bytes: int) -> dict[str, Any]:
-    docs = sum(f["docs"] or 0 for f in figures)
-    return {
-        "docs": {"count": docs, "deleted": 0},
-        "shard_stats": {"total_count": len(figures)},
-        "store": {
-            "size_in_bytes": store_bytes,
-            "total_data_set_size_in_bytes": store_bytes,
-            "reserved_in_bytes": 0,
-        },
-        "indexing": {
-            "index_total": sum(f["index_total"] for f in figures),
-            "index_time_in_millis": 0,
-            "index_current": 0,
-            "index_failed": 0,
-            "delete_total": 0,
-            "delete_time_in_millis": 0,
-            "delete_current": 0,
-            "noop_update_total": 0,
-            "is_throttled": False,
-            "throttle_time_in_millis": 0,
-        },
-        "get": _zeros(
-            "total",
-            "time_in_millis",
-            "exists_total",
-            "exists_time_in_millis",
-            "missing_total",
-            "missing_time_in_millis",
-            "current",
-        ),
-        "search": _zeros(
-            "open_contexts",
-            "query_total",
-            "query_time_in_millis",
-            "query_current",
-            "fetch_total",
-            "fetch_time_in_millis",
-            "fetch_current",
-            "scroll_total",
-            "scroll_time_in_millis",
-            "scroll_current",
-            "suggest_total",
-            "suggest_time_in_millis",
-            "suggest_current",
-        ),
-        "merges": _zeros(
-            "current",
-            "current_docs",
-            "current_size_in_bytes",
-            "total",
-            "total_time_in_millis",
-            "total_docs",
-            "total_size_in_bytes",
-        ),
-        "refresh": {
-            "total": sum(f["refresh_total"] for f in figures),
-            "total_time_in_millis": sum(f["refresh_millis"] for f in figures),
-            "external_total": sum(f["refresh_total"] for f in figures),
-            "external_total_time_in_millis": sum(f["refresh_millis"] for f in figures),
-            "listeners": 0,
-        },
-        "flush": {"total": sum(f["flush_total"] for f in figures),
-                  "periodic": sum(f["flush_periodic"] for f in figures),
-                  "total_time_in_millis": sum(f["flush_millis"] for f in figures)},
-        "query_cache": _zeros(
-            "memory_size_in_bytes",
-            "total_count",
-            "hit_count",
-            "miss_count",
-            "cache_size",
-            "cache_count",
-            "evictions",
-        ),
-        "fielddata": _zeros("memory_size_in_bytes", "evictions"),
-        "completion": _zeros("size_in_bytes"),
-        "segments": _zeros("count", "memory_in_bytes"),
-        "translog": _zeros(
-            "operations", "size_in_bytes", "uncommitted_operations", "uncommitted_size_in_bytes"
-        ),
-        "request_cache": _zeros("memory_size_in_bytes", "evictions", "hit_count", "miss_count"),
-    }
-
-
 async def local_stats(node, metrics: list[str]) -> dict[str, Any]:
     wanted = set(metrics) if metrics and "_all" not in metrics else set(METRICS)
     now_ms = int(time.time() * 1000)
@@ -414,12 +375,8 @@ async def local_stats(node, metrics: list[str]) -> dict[str, Any]:
     }
     if "indices" in wanted:
         shards = [s for service in list(node.indices.indices.values()) for s in service.shards]
-        figures = [shard_figures(s) for s in shards]
-        store = await asyncio.to_thread(lambda: sum(dir_size(s.path) for s in shards))
-        out["indices"] = indices_stats(figures, store)
-        search = getattr(node, "search_shards", None)  # the search contexts kept for fetches
-        if search is not None:
-            out["indices"]["search"]["open_contexts"] = len(search.contexts)
+        # No history walk here (`_cat/nodes` asks for these): docs.deleted is index stats'.
+        out["indices"] = sections(await copies_figures(node, shards))
     process_percent, machine_percent = SAMPLER.sample()
     if "os" in wanted:
         out["os"] = _os_stats(now_ms, machine_percent)

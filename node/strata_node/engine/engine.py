@@ -187,9 +187,22 @@ class _StagedWrite(NamedTuple):
     first_seq: int
     last_seq: int
     seq_nos: list[int] | None = None  # a replica's, which may leave gaps; else first..last
+    indexed: int = 0  # index and delete operations among them (no-ops are neither)
+    deleted: int = 0
+    started: int = 0  # perf_counter_ns when staging began: what indexing stats time
 
 
 T = TypeVar("T")
+
+# The engine's counters, as index and node stats show them (times in nanoseconds): the
+# operations of primary and replica writes (not of translog replay or peer recovery, as
+# ES's indexing listener skips recovery origins), the writes' time
+# from staging to landing shared between their index and delete operations, merges,
+# refreshes and flushes.
+STATS = ("index_total", "index_nanos", "index_failed", "delete_total", "delete_nanos",
+         "merge_total", "merge_nanos", "merge_docs", "merge_bytes", "merge_current", "merge_current_docs",
+         "merge_current_bytes", "refresh_total", "refresh_nanos", "flush_total", "flush_periodic",
+         "flush_nanos")
 
 # The threads `write_async` writes LevelDB batches on. Any number of engines share them;
 # each engine has at most one write in flight.
@@ -250,8 +263,8 @@ class Engine:
         # Reads of the store on other threads (searches, history reads): see read_gate.
         self.reads = ReadGate(str(shard), lambda: EngineClosed(f"{shard} engine is closed"))
         # Counters and the time spent (nanoseconds), as the index and node stats show them.
-        self.stats = {"operations_total": 0, "refresh_total": 0, "refresh_nanos": 0, "flush_total": 0,
-                      "flush_periodic": 0, "flush_nanos": 0}
+        self.stats = dict.fromkeys(STATS, 0)
+        self._staged_in_flight: _StagedWrite | None = None  # what index_current and delete_current count
         # What opening found: a new store, or the operations replayed from the translog
         # (what the recovery APIs report for a copy recovered from its own store).
         self.created_empty = False
@@ -610,6 +623,8 @@ class Engine:
             staged.batch.write()
         except Exception as e:
             raise self._write_failed(e) from e
+        finally:
+            self._staged_in_flight = None
         return self._landed(staged)
 
     async def writes_landed(self) -> None:
@@ -658,6 +673,7 @@ class Engine:
             self.translog.append(staged.payloads, staged.first_seq, staged.last_seq)
         except Exception as e:
             raise self._write_failed(e) from e
+        self._staged_in_flight = staged
 
     async def _land(self, staged: _StagedWrite) -> int:
         """Write a staged batch on a store-writer thread; releases the write lock."""
@@ -667,6 +683,7 @@ class Engine:
             raise self._write_failed(e) from e
         finally:
             self._in_flight = False
+            self._staged_in_flight = None
             self._write_lock.release()
         return self._landed(staged)
 
@@ -683,8 +700,20 @@ class Engine:
             for seq_no in staged.seq_nos:
                 self.tracker.mark_processed(seq_no)
         self._dirty = True
-        self.stats["operations_total"] += len(staged.payloads)
+        if staged.started:
+            stats = self.stats
+            spent = time.perf_counter_ns() - staged.started
+            on_index = spent * staged.indexed // max(1, staged.indexed + staged.deleted)
+            stats["index_total"] += staged.indexed
+            stats["index_nanos"] += on_index
+            stats["delete_total"] += staged.deleted
+            stats["delete_nanos"] += spent - on_index if staged.deleted else 0
         return len(staged.payloads)
+
+    def current_operations(self) -> tuple[int, int]:
+        """Index and delete operations staged and not yet in the store."""
+        staged = self._staged_in_flight
+        return (staged.indexed, staged.deleted) if staged is not None else (0, 0)
 
     def _stage_write(self, requests: list[IndexOp | DeleteOp],
                      on_item: Callable[[int, WriteResult | StrataError], None],
@@ -692,6 +721,7 @@ class Engine:
         """Sequence numbers, version checks and the LevelDB batch of a primary's write;
         None when every request failed. Nothing is written yet."""
         self.ensure_open()
+        started = time.perf_counter_ns()
         wb = self.db.write_batch()
         put = wb.put
         encode = ops.encode
@@ -701,6 +731,7 @@ class Engine:
         writer = SegmentWriter() if segment is None else None
         failed: list[int] = []  # requests that wrote nothing
         count_delta = 0
+        deletes = 0
         first_seq = self.tracker.max_seq_no + 1
         seq_no = first_seq - 1
         term = self.primary_term
@@ -735,6 +766,8 @@ class Engine:
                 version = 1 if retried_id else self._check(req, current)
             except StrataError as e:
                 failed.append(i)
+                if req.__class__ is IndexOp:
+                    self.stats["index_failed"] += 1
                 on_item(i, e)
                 continue
             seq_no += 1
@@ -753,6 +786,7 @@ class Engine:
                 op = Operation(ops.DELETE, seq_no, term, version, req.id, None, req.routing)
                 result = "deleted" if was_live else "not_found"
                 count_delta -= 1 if was_live else 0
+                deletes += 1
             payload = encode(op)
             payloads.append(payload)
             pointer = DocVersion.of(op)
@@ -770,7 +804,7 @@ class Engine:
         self._doc_count += count_delta
         wb.put(COUNT_KEY, str(self._doc_count).encode())
         self.tracker.advance_max_seq_no(seq_no)
-        return _StagedWrite(wb, payloads, first_seq, seq_no)
+        return _StagedWrite(wb, payloads, first_seq, seq_no, None, len(payloads) - deletes, deletes, started)
 
     def apply_operations(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]],
                          prebuilt: PrebuiltSegment | None = None) -> int:
@@ -788,32 +822,36 @@ class Engine:
 
     async def apply_operations_async(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]],
                                      prebuilt: PrebuiltSegment | None = None,
-                                     admit: Callable[[], bool] = lambda: True) -> int | None:
+                                     admit: Callable[[], bool] = lambda: True,
+                                     counted: bool = False) -> int | None:
         """`apply_operations` for the event loop, a replica's write: its batch goes to the
         store on a store-writer thread as a primary's does (`write_async`), one write at a
         time. `admit` is asked once this write's turn has come: when it says no (a term
-        change began while the write waited), nothing is written and None is returned."""
+        change began while the write waited), nothing is written and None is returned.
+        `counted`: a replica's write, which indexing stats count (a recovery's is not)."""
         admitted = False
 
         def stage() -> _StagedWrite | None:
             nonlocal admitted
             admitted = admit()
-            return self._stage_apply(operations, prebuilt) if admitted else None
+            return self._stage_apply(operations, prebuilt, counted) if admitted else None
 
         written = await self._write_in_turn(stage)
         return written if written is not None else (0 if admitted else None)
 
     def _stage_apply(self, operations: list[tuple[Operation, bytes, IndexedDocument | None]],
-                     prebuilt: PrebuiltSegment | None) -> _StagedWrite | None:
+                     prebuilt: PrebuiltSegment | None, counted: bool = False) -> _StagedWrite | None:
         """The LevelDB batch of operations applied with their sequence numbers; None when
         this copy has processed them all. Nothing is written yet."""
         self.ensure_open()
+        started = time.perf_counter_ns() if counted else 0
         wb = self.db.write_batch()
         staged: dict[str, DocVersion] = {}
         priors: dict[int, DocVersion | None] = {}
         segment = SegmentWriter() if prebuilt is None else _IndexedElsewhere()
         payloads: list[bytes] = []
         seqs: list[int] = []
+        kinds: list[int] = []
         delta = 0
         seen: set[int] = set()
         for op, payload, indexed in operations:
@@ -824,6 +862,7 @@ class Engine:
                                         indexed if prebuilt is None else _PREBUILT, priors)
             payloads.append(payload)
             seqs.append(op.seq_no)
+            kinds.append(op.op_type)
         if not payloads:
             return None
         if prebuilt is None:
@@ -832,7 +871,10 @@ class Engine:
             prebuilt.write_into(self, wb, segment.seq_nos)
         self._doc_count += delta
         wb.put(COUNT_KEY, str(self._doc_count).encode())
-        return _StagedWrite(wb, payloads, min(seqs), max(seqs), seqs)
+        indexed = deleted = 0
+        if counted:
+            indexed, deleted = kinds.count(ops.INDEX), kinds.count(ops.DELETE)
+        return _StagedWrite(wb, payloads, min(seqs), max(seqs), seqs, indexed, deleted, started)
 
     def history(self, from_seq_no: int, to_seq_no: int) -> list[bytes]:
         """The encoded operations with sequence numbers in [from, to] the store holds, in
@@ -952,14 +994,25 @@ class Engine:
             bound = self._merge_bound()
             result = result if result is not None else merge.MergeResult()
             snapshot = self.db.snapshot()
+            stats = self.stats
+            started = time.perf_counter_ns()
+            stats["merge_current"] = 1
             try:
                 chunks = merge.plan(snapshot, bound, result)
                 while (chunk := await self.read_off_loop(next, chunks, None, executor=executor)) is not None:
+                    stats["merge_current_docs"] = result.docs
                     await self._write_merge_chunk(chunk)
+                    result.bytes += chunk.size
+                    stats["merge_current_bytes"] = result.bytes
             finally:
+                stats["merge_current"] = stats["merge_current_docs"] = stats["merge_current_bytes"] = 0
                 if not self.closed:  # a close released it with the store
                     snapshot.close()
             if result.batches:
+                stats["merge_total"] += 1
+                stats["merge_nanos"] += time.perf_counter_ns() - started
+                stats["merge_docs"] += result.docs
+                stats["merge_bytes"] += result.bytes
                 log.info("%s merged %d batches below seq_no [%d], purging %d dead versions: %d keys -> %d",
                          self.shard, result.batches, bound + 1, result.purged, result.keys_before,
                          result.keys_after)
@@ -1024,6 +1077,31 @@ class Engine:
         """How many operations the history holds. Blocking (walks the keyspace)."""
         self.ensure_open()
         return sum(1 for _ in self.db.iterator(prefix=HISTORY, include_value=False))
+
+    @property
+    def max_unsafe_auto_id_timestamp(self) -> int:
+        """The newest retried generated id's timestamp (Long.MAX_VALUE when a retry's id had
+        none), -1 while no retry came: what segment stats show."""
+        return min(self._max_unsafe_auto_id, 2**63 - 1)
+
+    def segment_count(self) -> int:
+        """How many segments (write batches, or what merges made of them) the search
+        structures hold: one documents key each. Blocking (walks those keys)."""
+        self.ensure_open()
+        return sum(1 for _ in self.db.iterator(prefix=index_structures.DOCS, include_value=False))
+
+    def translog_figures(self) -> dict[str, int]:
+        """Operations and bytes of the translog, all of it and what the last commit does
+        not cover (ES's translog stats)."""
+        translog = self.translog
+        if translog is None or self.commit is None:
+            return dict.fromkeys(("translog_operations", "translog_bytes", "translog_uncommitted_operations",
+                                  "translog_uncommitted_bytes"), 0)
+        committed = self.commit.translog_generation
+        return {"translog_operations": translog.operations(translog.min_generation),
+                "translog_bytes": translog.size_in_bytes(translog.min_generation),
+                "translog_uncommitted_operations": translog.operations(committed),
+                "translog_uncommitted_bytes": translog.size_in_bytes(committed)}
 
     # -- file sets (file-based peer recovery's first phase) ------------------------------
 

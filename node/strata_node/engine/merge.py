@@ -68,6 +68,8 @@ class MergeResult:
     purged: int = 0  # dead versions taken out of the search structures
     keys_before: int = 0  # keys of the merged batches before and after
     keys_after: int = 0
+    docs: int = 0  # documents of the merged batches, purged ones included
+    bytes: int = 0  # keys and values written and deleted so far
 
     def to_json(self) -> dict[str, int]:
         return {"batches": self.batches, "purged": self.purged, "keys_before": self.keys_before,
@@ -112,6 +114,7 @@ def plan(snapshot, bound: int, result: MergeResult) -> Iterator[Chunk]:
     if not batches or (len(batches) < 2 and not purged):
         return
     result.batches, result.purged = len(batches), len(purged)
+    result.docs = sum(len(seqs) for _, seqs in batches)
     first = batches[0][0]
     chunk = Chunk()
     exact_docs: dict[str, set[int]] = {}  # field -> purged documents already counted

@@ -108,6 +108,8 @@ class Translog:
             m = FILE_RE.match(f.name)
             if m and int(m.group(1)) < writer.generation:
                 self._sizes[int(m.group(1))] = f.stat().st_size
+        # Operations of the finished generations (what translog stats count), by generation.
+        self._ops: dict[int, int] = {}
 
     # -- creation and opening (blocking: call from an executor) ------------------------
 
@@ -175,7 +177,9 @@ class Translog:
                       num_ops=0, min_seq_no=-1, max_seq_no=-1)
         cls._write_checkpoint(path, ckp)
         fsync_dir(path)
-        return cls(path, ckp.translog_uuid, ckp, writer), payloads
+        translog = cls(path, ckp.translog_uuid, ckp, writer)
+        translog._ops = {gen: len(records) for gen, records in payloads}
+        return translog, payloads
 
     @staticmethod
     def _new_generation_file(path: Path, translog_uuid: bytes, generation: int) -> _Writer:
@@ -314,6 +318,11 @@ class Translog:
     def size_in_bytes(self, from_generation: int) -> int:
         return self._writer.offset + sum(size for gen, size in self._sizes.items() if gen >= from_generation)
 
+    def operations(self, from_generation: int) -> int:
+        """Operations in the generations from `from_generation` on (the current one's
+        appends included)."""
+        return self._writer.num_ops + sum(n for gen, n in self._ops.items() if gen >= from_generation)
+
     def current_generation_size(self) -> int:
         return self._writer.offset
 
@@ -379,6 +388,7 @@ class Translog:
                 self._check_usable()
             self._writer = new  # appends from here on go to the new generation
             self._sizes[old.generation] = old.offset
+            self._ops[old.generation] = old.num_ops
             ckp = self._checkpoint_for(new, new.offset)
 
             def finish() -> None:
@@ -425,6 +435,7 @@ class Translog:
                 raise self._failed(e) from e
             self._checkpoint = ckp
             self._sizes = {gen: size for gen, size in self._sizes.items() if gen >= generation}
+            self._ops = {gen: n for gen, n in self._ops.items() if gen >= generation}
 
     async def aclose(self, sync: bool = True) -> None:
         """Close once any sync, roll or trim in progress is done (they use the file),

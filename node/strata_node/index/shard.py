@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..common.errors import StrataError, UnavailableShards
 from ..engine.engine import Engine, ShardRef
+from .shard_stats import ReadStats
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,13 @@ class IndexShard:
         self.path = path
         self.engine = Engine(ref, path, primary_term)
         self.state = INITIALIZING
+        # Counters of this copy (index stats): gets and search phases, updates that were
+        # no-ops, and the shard bulk requests it took as the primary ([requests,
+        # nanoseconds, bytes of their documents]). The engine keeps its own writes'.
+        self.read_stats = ReadStats()
+        self.noop_updates = 0
+        self.bulk_stats = [0, 0, 0]
+        self.recoveries_as_source = 0  # peer recoveries this copy is serving
         self.failure: BaseException | None = None
         # The copy the cluster state routes here: its allocation id and role. A primary
         # keeps its replication group's tracker (replication/tracker.py).

@@ -238,7 +238,7 @@ class PeerRecovery:
                            cancellable=True)
 
         async def on_operations(request: ReplicaRequest, task: Task) -> ReplicaResponse:
-            return ReplicaResponse(local_checkpoint=await apply_on_copy(self.node, request))
+            return ReplicaResponse(local_checkpoint=await apply_on_copy(self.node, request, recovery=True))
 
         transport.register(RECOVERY_OPS, ReplicaRequest, ReplicaResponse, on_operations)
         self.files.register()
@@ -483,7 +483,24 @@ class PeerRecovery:
 
     # -- source side (the primary's node) --------------------------------------------------
 
+    def figures(self, shard: IndexShard) -> dict[str, int]:
+        """A copy's recoveries as index stats count them: those it serves as the source,
+        whether it is being recovered, and how long its last file copy was held back."""
+        running = self._running.get(shard.allocation_id) if shard.allocation_id is not None else None
+        state = self.states.get(shard.allocation_id) if shard.allocation_id is not None else None
+        return {"recoveries_as_source": shard.recoveries_as_source,
+                "recoveries_as_target": int(running is not None and not running.done()),
+                "recovery_throttle_millis": int(state.throttle_seconds * 1000) if state is not None else 0}
+
     async def _on_start(self, request: StartRecoveryRequest, task: Task) -> StartRecoveryResponse:
+        shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
+        shard.recoveries_as_source += 1
+        try:
+            return await self._serve(request, task)
+        finally:
+            shard.recoveries_as_source -= 1
+
+    async def _serve(self, request: StartRecoveryRequest, task: Task) -> StartRecoveryResponse:
         started = time.monotonic()
         node = self.node
         shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)

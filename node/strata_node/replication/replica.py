@@ -197,8 +197,9 @@ class _WorkerParse:
             self.session = None
 
 
-async def apply_on_copy(node, request: ReplicaRequest) -> int:
-    """Apply a primary's operations to this node's copy; its local checkpoint after."""
+async def apply_on_copy(node, request: ReplicaRequest, recovery: bool = False) -> int:
+    """Apply a primary's operations to this node's copy; its local checkpoint after. A
+    recovery's operations do not count in the copy's indexing stats, as in ES."""
     shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
     if request.target_allocation_id is not None and shard.allocation_id != request.target_allocation_id:
         raise ShardNotFound(request.index, request.index_uuid, request.shard,
@@ -222,7 +223,7 @@ async def apply_on_copy(node, request: ReplicaRequest) -> int:
     admit = _admit(shard, request)
     while True:
         await _refuse_an_older_term(shard, request)  # a newer primary may have come meanwhile
-        if await engine.apply_operations_async(operations, prebuilt, admit) is not None:
+        if await engine.apply_operations_async(operations, prebuilt, admit, counted=not recovery) is not None:
             break  # else a term change began while the write waited for its turn
     # Persisted with this request's operations: the global checkpoint this copy
     # acknowledges, which its retention lease retains from, is the one it finds after a

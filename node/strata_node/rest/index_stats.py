@@ -1,9 +1,10 @@
-"""`GET /_stats` and `GET /{index}/_stats`: the figures the copies report of themselves
-(`indices:monitor/stats`, action/index_stats.py), summed as Elasticsearch sums them (primaries and total), per
-index, and per copy with `level=shards`, where each copy also shows its routing, its
-sequence numbers and, on a primary, its retention leases (ES's shard-level stats).
+"""`GET /_stats`, `GET /{index}/_stats` and `.../_stats/{metric}`: the figures the
+copies report of themselves (`indices:monitor/stats`, action/index_stats.py), summed into
+Elasticsearch's sections (index/shard_stats.py) for primaries and in total, per index,
+and per copy with `level=shards`, where each copy also shows its routing, its sequence
+numbers and, on a primary, its retention leases (ES's shard-level stats). `{metric}`
+names the sections to show, as ES's metric flags do.
 
-Only the sections Strata measures are present: docs, store, indexing, refresh, flush.
 `docs.deleted` counts the operations the history retains beyond each live document's own,
 what soft deletes make Lucene report as deleted documents.
 """
@@ -14,9 +15,10 @@ from typing import Any
 
 from ..action.index_stats import INDICES_STATS, IndicesStatsRequest, IndicesStatsResponse, ShardCopyStats
 from ..common.errors import IllegalArgument
+from ..index.shard_stats import METRICS, sections
 from .controller import RestController, RestResponse
 from .indices import indices_options
-from .request import RestRequest
+from .request import RestRequest, metric_names
 
 PARAMS = ("level", "ignore_unavailable", "allow_no_indices", "expand_wildcards", "forbid_closed_indices",
           "groups", "fields", "completion_fields", "fielddata_fields", "include_segment_file_sizes",
@@ -24,24 +26,16 @@ PARAMS = ("level", "ignore_unavailable", "allow_no_indices", "expand_wildcards",
 LEVELS = ("cluster", "indices", "shards")
 
 
-def sections(copies: list[ShardCopyStats]) -> dict[str, Any]:
-    def total(field: str) -> int:
-        return sum(getattr(c, field) or 0 for c in copies)
-
-    return {"docs": {"count": total("docs"), "deleted": total("docs_deleted")},
-            "store": {"size_in_bytes": total("store_bytes"),
-                      "total_data_set_size_in_bytes": total("store_bytes")},
-            "indexing": {"index_total": total("index_total")},
-            "refresh": {"total": total("refresh_total"), "total_time_in_millis": total("refresh_millis")},
-            "flush": {"total": total("flush_total"), "periodic": total("flush_periodic"),
-                      "total_time_in_millis": total("flush_millis")}}
+def figures_of(copies: list[ShardCopyStats]) -> list[dict[str, Any]]:
+    return [{**c.counters, "docs": c.docs, "docs_deleted": c.docs_deleted, "store_bytes": c.store_bytes}
+            for c in copies]
 
 
-def shard_entry(copy, stats: ShardCopyStats) -> dict[str, Any]:
+def shard_entry(copy, stats: ShardCopyStats, metrics: list[str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "routing": {"state": copy.state, "primary": copy.primary, "node": copy.node,
                     "relocating_node": copy.relocating_node},
-        **sections([stats]),
+        **sections(figures_of([stats]), metrics),
         "seq_no": {"max_seq_no": stats.max_seq_no, "local_checkpoint": stats.local_checkpoint,
                    "global_checkpoint": stats.global_checkpoint},
         "shard_path": {"state_path": stats.path, "data_path": stats.path, "is_custom_data_path": False},
@@ -56,7 +50,7 @@ class IndexStatsHandlers:
         self.node = node
 
     def register(self, c: RestController) -> None:
-        for path in ("/_stats", "/{index}/_stats"):
+        for path in ("/_stats", "/{index}/_stats", "/_stats/{metric}", "/{index}/_stats/{metric}"):
             c.register("GET", path, self.stats, PARAMS, action=INDICES_STATS)
 
     async def stats(self, request: RestRequest) -> RestResponse:
@@ -64,6 +58,7 @@ class IndexStatsHandlers:
         if level not in LEVELS:
             raise IllegalArgument(f"level parameter must be one of [cluster] or [indices] or [shards] but "
                                   f"was [{level}]")
+        metrics = metric_names(request, "metric", METRICS)
         stats: IndicesStatsResponse = await self.node.client.execute(INDICES_STATS, IndicesStatsRequest(
             expression=request.param("index"), history=True,
             options=indices_options(request,
@@ -79,17 +74,19 @@ class IndexStatsHandlers:
             mine = [s for copy, s in answered if copy.primary]
             everything += every
             primaries += mine
-            body: dict[str, Any] = {"uuid": index.metadata.uuid, "primaries": sections(mine),
-                                    "total": sections(every)}
+            body: dict[str, Any] = {"uuid": index.metadata.uuid,
+                                    "primaries": sections(figures_of(mine), metrics),
+                                    "total": sections(figures_of(every), metrics)}
             if level == "shards":
                 shards: dict[str, list] = {}
                 for copy, figures in sorted(answered, key=lambda a: (a[0].shard, not a[0].primary)):
-                    shards.setdefault(str(copy.shard), []).append(shard_entry(copy, figures))
+                    shards.setdefault(str(copy.shard), []).append(shard_entry(copy, figures, metrics))
                 body["shards"] = shards
             indices[index.metadata.name] = body
         response: dict[str, Any] = {
             "_shards": {"total": copies_total, "successful": len(everything), "failed": 0},
-            "_all": {"primaries": sections(primaries), "total": sections(everything)}}
+            "_all": {"primaries": sections(figures_of(primaries), metrics),
+                     "total": sections(figures_of(everything), metrics)}}
         if level != "cluster":
             response["indices"] = indices
         return RestResponse(200, response)

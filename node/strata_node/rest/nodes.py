@@ -17,16 +17,14 @@ from ..action.nodes_stats import METRICS as STATS_METRICS
 from ..action.nodes_stats import NODES_STATS
 from ..common.cluster_settings import render
 from ..common.errors import IllegalArgument
+from ..index.shard_stats import METRICS as INDEX_METRICS
 from .controller import RestController, RestResponse
-from .request import RestRequest
+from .request import RestRequest, metric_names
 
 PARAMS = ("flat_settings", "timeout", "master_timeout")
 STATS_PARAMS = ("completion_fields", "fielddata_fields", "fields", "groups", "level", "types", "timeout",
                 "include_segment_file_sizes", "include_unloaded_segments", "master_timeout")
-INDEX_METRICS = ("docs", "store", "indexing", "get", "search", "merge", "flush", "refresh", "query_cache",
-                 "fielddata", "completion", "segments", "translog", "request_cache", "shard_stats", "_all")
 IDENTITY = ("timestamp", "name", "transport_address", "host", "ip", "roles", "attributes")
-INDEX_METRIC_SECTIONS = {"merge": "merges"}
 
 
 def info_targets(first: str | None, metric: str | None) -> tuple[list[str], list[str]]:
@@ -71,40 +69,25 @@ class NodesHandlers:
 
     async def stats(self, request: RestRequest) -> RestResponse:
         node_ids = request.list_param("node_id")
-        metrics = request.list_param("metric") or ["_all"]
-        unknown = [m for m in metrics if m not in STATS_METRICS and m != "_all"]
-        if unknown:
-            noun = "metric" if len(unknown) == 1 else "metrics"
-            raise IllegalArgument(f"request [{request.path}] contains unrecognized {noun}: "
-                                  f"[{', '.join(unknown)}]")
-        if "_all" in metrics and len(metrics) > 1:
-            raise IllegalArgument(f"request [{request.path}] contains _all and individual metrics "
-                                  f"[{','.join(metrics)}]")
-        index_metrics = request.list_param("index_metric")
-        if index_metrics:
-            if "indices" not in metrics and "_all" not in metrics:
-                raise IllegalArgument(f"request [{request.path}] contains index metrics "
-                                      f"[{','.join(index_metrics)}] but all stats requested")
-            bad = [m for m in index_metrics if m not in INDEX_METRICS]
-            if bad:
-                noun = "index metric" if len(bad) == 1 else "index metrics"
-                raise IllegalArgument(f"request [{request.path}] contains unrecognized {noun}: "
-                                      f"[{', '.join(bad)}]")
+        metrics = metric_names(request, "metric", STATS_METRICS)
+        index_metrics = metric_names(request, "index_metric", INDEX_METRICS, "index metric")
+        if index_metrics is not None and metrics is not None and "indices" not in metrics:
+            raise IllegalArgument(f"request [{request.path}] contains index metrics "
+                                  f"[{','.join(index_metrics)}] but all stats requested")
         level = request.param("level", "node")
         if level not in ("node", "indices", "shards"):
             raise IllegalArgument(f"level parameter must be one of [node] or [indices] or [shards] but was "
                                   f"[{level}]")
-        wanted = [] if "_all" in metrics else metrics
         response: NodesResponse = await self.node.client.execute(NODES_STATS, NodesRequest(
-            node_ids=node_ids, metrics=wanted))
+            node_ids=node_ids, metrics=metrics or []))
         nodes: dict[str, Any] = {}
         for node_id, s in response.nodes.items():
             body = {k: s[k] for k in IDENTITY if k in s}
             for metric in STATS_METRICS:
                 if metric in s:
                     body[metric] = s[metric]
-            if index_metrics and "_all" not in index_metrics and "indices" in body:
-                keep = {INDEX_METRIC_SECTIONS.get(m, m) for m in index_metrics}
+            if index_metrics is not None and "indices" in body:
+                keep = {INDEX_METRICS[m] for m in index_metrics}
                 body["indices"] = {k: v for k, v in body["indices"].items() if k in keep}
             nodes[node_id] = body
         return RestResponse(200, {"_nodes": _header(response), "cluster_name": self.node.cluster_name,

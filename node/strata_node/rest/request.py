@@ -84,6 +84,24 @@ class RestRequest:
         return xcontent.loads_object(self.body)
 
 
+def metric_names(request: RestRequest, param: str, known, what: str = "metric") -> list[str] | None:
+    """The names a metric path part lists, checked as ES's stats actions check them:
+    None for every metric (none named, or `_all` alone); `_all` beside other names and
+    names not in `known` are refused with the path in the message."""
+    names = request.list_param(param)
+    if not names or names == ["_all"]:
+        return None
+    if "_all" in names:
+        raise IllegalArgument(f"request [{request.path}] contains _all and individual {what}s "
+                              f"[{','.join(names)}]")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        noun = what if len(unknown) == 1 else f"{what}s"
+        raise IllegalArgument(f"request [{request.path}] contains unrecognized {noun}: "
+                              f"[{', '.join(unknown)}]")
+    return names
+
+
 def source_from_params(request: RestRequest) -> Any:
     """`_source`, `_source_includes` and `_source_excludes` as one fetch-source value
     (None when the request has none of them)."""

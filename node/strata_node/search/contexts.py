@@ -16,6 +16,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,6 +62,11 @@ class SearchContexts:
 
     def __len__(self) -> int:
         return len(self._open)
+
+    def open_by_shard(self) -> Counter[tuple[str, int]]:
+        """Contexts kept, by (index, shard): what index stats show as open contexts."""
+        with self._lock:
+            return Counter((entry.ctx.index, entry.ctx.shard_id) for entry in self._open.values())
 
     def open(self, ctx: ShardContext) -> str:
         """Keep `ctx` for a fetch; its id."""

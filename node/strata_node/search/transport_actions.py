@@ -26,6 +26,7 @@ import msgspec
 from ..common.errors import ShardNotFound
 from ..common.xcontent import loads
 from ..index.analysis import index_analyzers
+from ..index.shard_stats import ReadStats
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
 from .alias_filter import filtered
@@ -142,6 +143,13 @@ class ShardSearchService:
                             analyzers=index_analyzers(service.metadata.settings, index),
                             now_millis=now_millis, deadline=deadline, task=task)
 
+    def _stats(self, ctx: ShardContext) -> ReadStats:
+        """The copy's read counters (a context kept for a fetch may outlive its index:
+        then counters nobody reads)."""
+        service = self.node.indices.indices.get(ctx.index)
+        shard = service.local.get(ctx.shard_id) if service is not None else None
+        return shard.read_stats if shard is not None else ReadStats()
+
     def _wait_for_fault(self, ctx: ShardContext) -> None:
         end = time.monotonic() + self.query_delay
         while time.monotonic() < end:
@@ -156,7 +164,7 @@ class ShardSearchService:
             self._wait_for_fault(ctx)
         req, query = search_request(request)
         query = filtered(query, request.alias_filter)
-        with ctx.reader.reading():
+        with self._stats(ctx).timed("query"), ctx.reader.reading():
             result = query_phase(ctx, req, query, max_result_window=request.max_result_window,
                                  boost=request.boost)
         if not result.seqs:
@@ -166,7 +174,7 @@ class ShardSearchService:
 
     def fetch(self, request: FetchShardRequest, task: Task) -> FetchShardResponse:
         ctx = dataclasses.replace(self.contexts.take(request.context_id), task=task)
-        with ctx.reader.reading():
+        with self._stats(ctx).timed("fetch"), ctx.reader.reading():
             hits = fetch_phase(ctx, request.seqs, request.scores, request.sort_values, request.spec)
         return FetchShardResponse(hits=hits)
 
@@ -182,7 +190,7 @@ class ShardSearchService:
 
     def count(self, request: QueryOnlyRequest, task: Task) -> CountShardResponse:
         ctx, query = self._query_only(request, task)
-        with ctx.reader.reading():
+        with self._stats(ctx).timed("query"), ctx.reader.reading():
             count, early = count_phase(ctx, query, min_score=request.min_score,
                                        terminate_after=request.terminate_after)
         return CountShardResponse(count=count, terminated_early=early)
