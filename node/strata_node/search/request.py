@@ -22,7 +22,7 @@ from ..common.xcontent import field_locations, token_name
 from .aggregations import parse_aggregations
 from .query import parse_query
 from .query.query_string import parse_uri_query
-from .sort import SortKey, parse_sort, parse_sort_param
+from .sort import SortKey, is_relevance, parse_sort, parse_sort_param
 
 DEFAULT_TRACK_TOTAL_HITS = 10_000
 TRACK_ACCURATE = -1  # track_total_hits: true
@@ -349,7 +349,9 @@ def validate(req: SearchRequest) -> None:
         raise ActionRequestValidation(["`from` parameter must be set to 0 when `search_after` is used."])
     if req.explain:
         raise IllegalArgument("[explain] is not supported: Strata does not produce score explanations")
-    if req.search_after is not None and not req.sort:
+    if req.search_after is not None and is_relevance(req.sort):
+        # SortBuilder.buildSort drops a sort of `_score` desc alone, so SearchAfterBuilder
+        # finds no sort there either
         raise IllegalArgument("Sort must contain at least one field.")
     if req.search_after is not None and len(req.search_after) != len(req.sort):
         raise IllegalArgument(f"search_after has {len(req.search_after)} value(s) but sort has "

@@ -75,7 +75,9 @@ def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, max_result
     check_result_window(req, max_result_window)
     ctx.check_cancelled()
     keys = req.sort if not is_relevance(req.sort) else None
-    wants_hits = req.size > 0 or req.search_after is not None
+    # size 0 collects no top docs, so nothing is scored for them and no max_score is
+    # reported, search_after or not (search_after's values are still checked below)
+    wants_hits = req.size > 0
     score = (wants_hits and needs_scores(keys)) or req.track_scores or req.min_score is not None \
         or (req.aggs is not None and req.aggs.needs_scores)
     matches = query.execute(ctx, score=score)

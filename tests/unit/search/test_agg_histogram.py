@@ -55,10 +55,31 @@ def test_hard_bounds_cut_buckets_outside(tmp_path):
     out = one_shard(tmp_path / "a", MAPPING, DOCS, {"h": {"histogram": {
         "field": "price", "interval": 20, "hard_bounds": {"min": 20, "max": 60}}}})
     assert keys(out) == [(40.0, 1)]
-    clipped = one_shard(tmp_path / "b", MAPPING, DOCS, {"h": {"histogram": {
+    inside = one_shard(tmp_path / "b", MAPPING, DOCS, {"h": {"histogram": {
         "field": "price", "interval": 20, "hard_bounds": {"min": 20, "max": 60},
-        "extended_bounds": {"min": 0, "max": 200}}}})
-    assert keys(clipped) == [(20.0, 0), (40.0, 1), (60.0, 0)]
+        "extended_bounds": {"min": 20, "max": 60}}}})
+    assert keys(inside) == [(20.0, 0), (40.0, 1), (60.0, 0)]
+
+
+@pytest.mark.parametrize(("hard", "extended", "printed"), [
+    ({"min": 0, "max": 10}, {"min": -10, "max": 20}, "[0.0--10.0], extended bounds: [-10.0--20.0]"),
+    ({"min": 0, "max": 10}, {"min": 3, "max": 20}, "[0.0--10.0], extended bounds: [3.0--20.0]"),
+    ({"min": 3}, {"min": 0, "max": 20}, "[3.0--], extended bounds: [0.0--20.0]"),
+    ({"max": 10}, {"max": 20}, "[--10.0], extended bounds: [null--20.0]"),  # the message prints Java's null
+])
+def test_extended_bounds_past_the_hard_bounds_are_refused(tmp_path, hard, extended, printed):
+    body = {"h": {"histogram": {"field": "price", "interval": 5, "hard_bounds": hard,
+                                "extended_bounds": extended}}}
+    with pytest.raises(IllegalArgument) as e:
+        one_shard(tmp_path, MAPPING, DOCS, body)
+    assert str(e.value) == f"Extended bounds have to be inside hard bounds, hard bounds: {printed}"
+
+
+def test_extended_bounds_are_refused_even_on_an_unmapped_field(tmp_path):
+    body = {"h": {"histogram": {"field": "nope", "interval": 5, "hard_bounds": {"min": 0, "max": 10},
+                                "extended_bounds": {"min": 0, "max": 11}}}}
+    with pytest.raises(IllegalArgument, match=r"Extended bounds have to be inside hard bounds"):
+        one_shard(tmp_path, MAPPING, DOCS, body)
 
 
 def test_keyed_buckets_are_named_by_java_doubles(tmp_path):

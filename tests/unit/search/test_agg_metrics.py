@@ -1,6 +1,9 @@
 """min, max, sum, avg, stats, value_count and cardinality: values as Elasticsearch prints
-them, empty results, `missing`, dates, and exact reduction across shards."""
+them, empty results, `missing`, dates, and the reduce across shards (Kahan sums, as ES adds)."""
 
+import math
+
+import numpy as np
 import pytest
 
 from .shards import one_shard, run, shards
@@ -142,3 +145,60 @@ def test_numeric_metrics_refuse_keywords(tmp_path, agg):
 
     with pytest.raises(IllegalArgument, match=f"aggregation \\[{agg}\\]"):
         one_shard(tmp_path, MAPPING, DOCS, {"x": {agg: {"field": "k"}}})
+
+
+KAHAN = {"sum": {"sum": {"field": "f"}}, "avg": {"avg": {"field": "f"}}, "st": {"stats": {"field": "f"}}}
+
+
+@pytest.mark.parametrize(("values", "total"), [([0.1] * 100, 10.0), ([0.1, 0.2, 0.3], 0.6),
+                                               ([1e16, 1.0, 1.0, -1e16], 2.0)])
+def test_a_shard_sums_in_document_order_with_kahan_summation(tmp_path, values, total):
+    # numpy's pairwise sum gives 9.999999999999998, 0.6000000000000001 and 0.0
+    out = one_shard(tmp_path, MAPPING, [{"f": v} for v in values], KAHAN)
+    assert out["sum"] == {"value": total}
+    assert out["avg"] == {"value": total / len(values)}
+    assert out["st"]["sum"] == total and out["st"]["avg"] == total / len(values)
+
+
+def test_the_reduce_kahan_sums_the_shard_sums_in_shard_order(tmp_path):
+    # 1e16 + 1 loses the 1 to rounding and Kahan's compensation takes it back out with
+    # -1e16: ES answers 0.0 where an exact sum (math.fsum) answers 1.0
+    with shards(tmp_path, MAPPING, [[{"f": 1e16}], [{"f": 1.0}], [{"f": -1e16}]]) as ctxs:
+        out = run(KAHAN, ctxs)
+    assert out["sum"] == {"value": 0.0} and out["avg"] == {"value": 0.0}
+    assert out["st"]["sum"] == 0.0
+
+
+def test_missing_values_are_summed_where_their_documents_are(tmp_path):
+    # in document order 1e16, 1, -1e16 sums to 0.0; the fill added last would give 1.0
+    docs = [{"f": 1e16}, {"k": "no value"}, {"f": -1e16}]
+    out = one_shard(tmp_path, MAPPING, docs, {"s": {"sum": {"field": "f", "missing": 1}}})
+    assert out["s"] == {"value": 0.0}
+
+
+def test_compensated_sum_stops_at_an_infinite_or_nan_sum():
+    from strata_node.search.aggregations.metrics import compensated_sum
+
+    # the bare recurrence turns an overflow into NaN; CompensatedSum keeps the infinity
+    assert compensated_sum([1e308, 1e308, 1.0]) == math.inf
+    assert compensated_sum([-1e308, -1e308, 5.0]) == -math.inf
+    assert compensated_sum([math.inf, 1.0]) == math.inf
+    assert math.isnan(compensated_sum([math.inf, -math.inf, 1.0]))
+    assert math.isnan(compensated_sum([1.0, math.nan]))
+    assert compensated_sum([]) == 0.0
+
+
+@pytest.mark.parametrize("values", [
+    np.arange(-50, 150, dtype=np.int64),                           # longs: the exact fast path
+    np.full(100, -0.0),                                            # never a negative zero
+    np.array([2.0 ** 53] + [1.0] * 99),                            # too large to add exactly
+    np.array([3.0, 0.5] * 50),                                     # not whole numbers
+    np.array([2 ** 62, 1, 1] * 30, dtype=np.int64),                # longs beyond 2^53
+])
+def test_the_whole_number_fast_path_gives_the_kahan_sum(values):
+    from strata_node.search.aggregations.metrics import _shard_sum, compensated_sum
+
+    floats = values.astype(np.float64)
+    got = _shard_sum(values, floats)
+    want = compensated_sum(floats.tolist())
+    assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want)

@@ -97,6 +97,23 @@ def test_search_after_checks():
         parse_search({"sort": ["a"], "search_after": [1, 2]}, {})
 
 
+@pytest.mark.parametrize(("body", "params"), [
+    ({"sort": ["_score"]}, {}),
+    ({"sort": [{"_score": "desc"}]}, {}),
+    ({"sort": [{"_score": {"order": "desc"}}]}, {}),
+    ({}, {"sort": "_score"}),
+])
+def test_search_after_refuses_a_sort_of_score_descending_alone(body, params):
+    # ES drops that sort as the default order, so search_after finds no sort at all
+    with pytest.raises(IllegalArgument, match=r"Sort must contain at least one field\."):
+        parse_search({**body, "search_after": [1.5]}, params)
+
+
+def test_search_after_takes_score_ascending_or_with_a_tie_breaker():
+    assert parse_search({"sort": [{"_score": "asc"}], "search_after": [1.5]}, {}).search_after == [1.5]
+    assert parse_search({"sort": ["_score", "a"], "search_after": [1.5, 2]}, {}).search_after == [1.5, 2]
+
+
 def test_bad_values():
     with pytest.raises(ParseError, match="failed to parse setting \\[timeout\\] with value \\[soon\\]"):
         parse_search({"timeout": "soon"}, {})

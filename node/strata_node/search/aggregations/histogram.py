@@ -218,6 +218,18 @@ class Histogram(HistogramBase):
                 raise IllegalArgument(f"[{what}.{bound}] must be a finite number, got [{value}]")
         return low, high
 
+    def _shard_bounds(self, ctx, vs) -> Any:
+        """Refuses extended bounds reaching past the hard bounds, where ES refuses them: on
+        the shard, as HistogramAggregationBuilder.innerBuild builds the aggregator (so a
+        search that reaches no shard answers without the error)."""
+        if _outside(self.extended, self.hard):
+            # an absent end: empty in DoubleBounds.toString, Java's null where the message
+            # joins the extended bounds' ends itself
+            hard, extended = _bounds_text(self.hard, ""), _bounds_text(self.extended, "null")
+            raise IllegalArgument(f"Extended bounds have to be inside hard bounds, hard bounds: [{hard}], "
+                                  f"extended bounds: [{extended}]")
+        return None
+
     def _index(self, ctx, values: np.ndarray):
         interval, offset = self.interval, self.offset
         index = np.floor((values.astype(np.float64) - offset) / interval).astype(np.int64)
@@ -256,3 +268,22 @@ class Histogram(HistogramBase):
 
     def _render_key(self, key: Any) -> float:
         return float(key)
+
+
+_Bounds = tuple[float | None, float | None] | None
+
+
+def _outside(extended: _Bounds, hard: _Bounds) -> bool:
+    """The request's extended bounds reaching past its hard bounds, unrounded, as the
+    builder compares them (an absent end reaches nowhere)."""
+    if extended is None or hard is None:
+        return False
+    (low, high), (hard_low, hard_high) = extended, hard
+    return (high is not None and hard_high is not None and high > hard_high) or \
+        (low is not None and hard_low is not None and low < hard_low)
+
+
+def _bounds_text(bounds: _Bounds, absent: str) -> str:
+    """Bounds as `min--max` in Java doubles, `absent` for an end not given."""
+    low, high = bounds or (None, None)
+    return f"{absent if low is None else java_double(low)}--{absent if high is None else java_double(high)}"

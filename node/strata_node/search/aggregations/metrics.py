@@ -1,8 +1,11 @@
 """Single- and multi-value metrics over a numeric field: min, max, sum, avg, stats,
 value_count and cardinality.
 
-min, max, sum, avg and stats share one partial, {count, sum, min, max, fmt}, which
-reduces exactly (avg is a sum and a count until the end, as InternalAvg keeps it).
+min, max, sum, avg and stats share one partial, {count, sum, min, max, fmt} (avg is a
+sum and a count until the end, as InternalAvg keeps it). Sums are Elasticsearch's Kahan
+sums, to the last digit: a shard adds its values in document order, the reduce adds the
+shards' sums in shard order, and each shard's leftover compensation is dropped, as
+InternalSum, InternalAvg and InternalStats drop it.
 Values print as Elasticsearch prints doubles (200.0, never 200); `value_as_string`
 appears when the field has a format (dates, booleans, or the aggregation's `format`).
 """
@@ -20,22 +23,81 @@ from .formats import format_value
 from .values import NUMERIC, matched, ordinals, resolve, value_format, with_missing
 
 _VALUES_SOURCE_PARAMS = ("field", "missing", "format", "script", "value_type")
+_EXACT_LIMIT = float(1 << 53)  # integers below this add exactly, in any order
+_FAST_PATH_MIN = 64  # fewer values: the plain loop costs less than the numpy checks
+
+
+def compensated_sum(values: list[float]) -> float:
+    """CompensatedSum.add over `values` from zero, in order: Elasticsearch's Kahan sum,
+    whose digits differ from both a pairwise and an exact sum (100 x 0.1 is 10.0; 1e16,
+    1, -1e16 is 0.0). The first pass skips the finiteness checks; a result that is not
+    finite is redone with them, because ES stops adding once its sum is infinite or NaN
+    where the bare recurrence would turn an infinity into NaN."""
+    total = delta = 0.0
+    for value in values:
+        corrected = value + delta
+        updated = total + corrected
+        delta = corrected - (updated - total)
+        total = updated
+    return total if math.isfinite(total) else _compensated_sum_checked(values)
+
+
+def _compensated_sum_checked(values: list[float]) -> float:
+    """CompensatedSum.add exactly: an infinite or NaN value is added plainly, and once the
+    sum is not finite nothing changes it but another such value."""
+    total = delta = 0.0
+    for value in values:
+        if not math.isfinite(value):
+            total += value
+        elif math.isfinite(total):
+            corrected = value + delta
+            updated = total + corrected
+            delta = corrected - (updated - total)
+            total = updated
+    return total
+
+
+def _shard_sum(values: np.ndarray, floats: np.ndarray) -> float:
+    """A shard's Kahan sum of its values (in document order; `floats` is them as doubles,
+    which ES sums for long fields too). Whole numbers whose magnitudes add up to less
+    than 2^53 add exactly whatever the method, so those (most long and date fields) take
+    numpy's sum and skip the loop."""
+    if len(floats) >= _FAST_PATH_MIN and _adds_exactly(values, floats):
+        return float(floats.sum()) + 0.0  # + 0.0: a Kahan sum from 0.0 is never -0.0
+    return compensated_sum(floats.tolist())
+
+
+def _adds_exactly(values: np.ndarray, floats: np.ndarray) -> bool:
+    """Whether every partial sum, in any order, is a whole number below 2^53 (so no
+    addition rounds). NaN and infinities fail both tests."""
+    whole = values.dtype.kind in "iub" or np.array_equal(floats, np.trunc(floats))
+    return whole and float(np.abs(floats).sum()) < _EXACT_LIMIT
 
 
 def _stats_partial(values: np.ndarray, fmt: Any) -> dict[str, Any]:
     if not len(values):
         return {"count": 0, "sum": 0.0, "min": None, "max": None, "fmt": fmt}
     floats = values.astype(np.float64, copy=False)
-    return {"count": len(values), "sum": float(floats.sum()), "min": float(floats.min()),
+    return {"count": len(values), "sum": _shard_sum(values, floats), "min": float(floats.min()),
             "max": float(floats.max()), "fmt": fmt}
 
 
 def _reduce_stats(partials: list[dict[str, Any]]) -> dict[str, Any]:
     mins = [p["min"] for p in partials if p["min"] is not None]
     maxes = [p["max"] for p in partials if p["max"] is not None]
-    return {"count": sum(p["count"] for p in partials), "sum": math.fsum(p["sum"] for p in partials),
+    return {"count": sum(p["count"] for p in partials),
+            "sum": compensated_sum([p["sum"] for p in partials]),
             "min": min(mins) if mins else None, "max": max(maxes) if maxes else None,
             "fmt": next((p["fmt"] for p in partials if p["fmt"] is not None), None)}
+
+
+def _in_document_order(seqs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`matched` appends the `missing` fills after the documents' own values; the Kahan
+    sum depends on the order, and ES adds each document's value (own or missing) as it
+    meets the document."""
+    if not np.any(seqs[1:] < seqs[:-1]):
+        return values
+    return values[np.argsort(seqs, kind="stable")]  # stable: a document's values keep their order
 
 
 def _with_string(out: dict[str, Any], key: str, value: Any, fmt: Any) -> dict[str, Any]:
@@ -79,7 +141,9 @@ class NumericMetric(FieldMetric):
 
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
         vs = self.values_source(ctx)
-        _, values = matched(vs, ctx, matches.seqs, self.missing)
+        seqs, values = matched(vs, ctx, matches.seqs, self.missing)
+        if self.missing is not None and len(seqs) > 1:
+            values = _in_document_order(seqs, values)
         return _stats_partial(values, value_format(vs, self.format) if vs.mapped else None)
 
     def empty(self) -> dict[str, Any]:
