@@ -381,9 +381,10 @@ def test_a_restore_is_held_to_the_repository_rate_and_says_how_long(es):
 
 
 def shard_copy_throttled(es: Elasticsearch) -> bool:
-    """A shard's copy into a repository waits for the repository's rate."""
+    """A shard's copy into a repository waits for the repository's rate. (A copy's task
+    shows no status until it has opened the repository.)"""
     nodes = es.tasks.list(actions="internal:cluster/snapshot/shard", detailed=True)["nodes"]
-    return any(t["status"]["throttle_time_in_millis"] > 0
+    return any(t.get("status", {}).get("throttle_time_in_millis", 0) > 0
                for n in nodes.values() for t in n["tasks"].values())
 
 
