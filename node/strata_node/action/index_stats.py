@@ -35,26 +35,34 @@ class ShardCopyStats(Message):
     index_uuid: str
     shard: int
     state: str  # the node's own view of its copy: INITIALIZING, STARTED, FAILED, CLOSED
-    docs: int | None  # None when the copy cannot count (not started, or its engine failed)
-    store_bytes: int
-    index_total: int
-    refresh_total: int
-    flush_total: int
-    max_seq_no: int
-    local_checkpoint: int
     path: str
     primary: bool = False
-    global_checkpoint: int = -1
     # A primary's retention leases, as `GET /{index}/_stats?level=shards` shows them.
     retention_leases: dict | None = None
-    # Operations the history retains that are no document's live version (what soft
-    # deletes show as docs.deleted in ES), when asked for.
-    docs_deleted: int | None = None
-    refresh_millis: int = 0
-    flush_periodic: int = 0  # flushes the translog's size started (ES's periodic flushes)
-    flush_millis: int = 0
-    # Every counter of the copy by name, as index/shard_stats.py builds sections from them.
-    counters: dict[str, int] = {}
+    # Every figure of the copy by name (`shard_figures` and `measure` in nodes_stats.py),
+    # what index/shard_stats.py builds sections from; None where the copy could not say
+    # (documents of a copy not started, the history when not asked for).
+    figures: dict[str, int | None] = {}
+
+    @property
+    def docs(self) -> int | None:
+        return self.figures.get("docs")
+
+    @property
+    def store_bytes(self) -> int:
+        return self.figures.get("store_bytes") or 0
+
+    @property
+    def max_seq_no(self) -> int:
+        return self.figures.get("max_seq_no", -1)
+
+    @property
+    def local_checkpoint(self) -> int:
+        return self.figures.get("local_checkpoint", -1)
+
+    @property
+    def global_checkpoint(self) -> int:
+        return self.figures.get("global_checkpoint", -1)
 
 
 class IndexStatsNodeResponse(Message):
@@ -70,15 +78,8 @@ async def local_copies(node, names: list[str], history: bool = False) -> list[Sh
               if not wanted or name in wanted for shard in service.shards]
     figures = await copies_figures(node, [shard for _, shard in shards], history)
     return [ShardCopyStats(index=service.name, index_uuid=service.metadata.uuid, shard=shard.ref.shard,
-                           state=shard.state, docs=f["docs"], store_bytes=f["store_bytes"],
-                           index_total=f["index_total"], refresh_total=f["refresh_total"],
-                           flush_total=f["flush_total"], max_seq_no=f["max_seq_no"],
-                           local_checkpoint=f["local_checkpoint"], path=str(shard.path),
-                           primary=shard.primary,
-                           global_checkpoint=f["global_checkpoint"], retention_leases=f["retention_leases"],
-                           docs_deleted=f["docs_deleted"], refresh_millis=f["refresh_nanos"] // 1_000_000,
-                           flush_periodic=f["flush_periodic"], flush_millis=f["flush_nanos"] // 1_000_000,
-                           counters={k: v for k, v in f.items() if isinstance(v, int)})
+                           state=shard.state, path=str(shard.path), primary=shard.primary,
+                           retention_leases=f.pop("retention_leases"), figures=f)
             for (service, shard), f in zip(shards, figures, strict=True)]
 
 

@@ -245,7 +245,9 @@ class Engine:
         self._dirty = False  # writes since the last refresh
         self._flush_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()  # one write_async at a time: see there
-        self._in_flight = False  # a write_async's batch is on a store-writer thread
+        # The batch appended to the translog and on its way into the store (a write_async's
+        # is on a store-writer thread meanwhile); what index_current and delete_current count.
+        self._in_flight: _StagedWrite | None = None
         self._between_writes: asyncio.Future | None = None  # see run_between_writes
         self._doc_count = 0
         # The newest generated id a retried request carried (ES's maxUnsafeAutoIdTimestamp):
@@ -264,7 +266,6 @@ class Engine:
         self.reads = ReadGate(str(shard), lambda: EngineClosed(f"{shard} engine is closed"))
         # Counters and the time spent (nanoseconds), as the index and node stats show them.
         self.stats = dict.fromkeys(STATS, 0)
-        self._staged_in_flight: _StagedWrite | None = None  # what index_current and delete_current count
         # What opening found: a new store, or the operations replayed from the translog
         # (what the recovery APIs report for a copy recovered from its own store).
         self.created_empty = False
@@ -574,7 +575,7 @@ class Engine:
 
         The LevelDB batch is written on the calling thread: for in-process callers and
         tests. The event loop uses `write_async`, which must not overlap this."""
-        if self._in_flight:
+        if self._in_flight is not None:
             raise IllegalArgument(f"{self.shard} has a write in flight; use write_async")
         staged = self._stage_write(requests, on_item, segment)
         return 0 if staged is None else self._write_here(staged)
@@ -611,7 +612,6 @@ class Engine:
         if staged is None:
             self._write_lock.release()
             return None
-        self._in_flight = True
         task = asyncio.ensure_future(self._land(staged))
         task.add_done_callback(_retrieve)
         return await asyncio.shield(task)
@@ -624,7 +624,7 @@ class Engine:
         except Exception as e:
             raise self._write_failed(e) from e
         finally:
-            self._staged_in_flight = None
+            self._in_flight = None
         return self._landed(staged)
 
     async def writes_landed(self) -> None:
@@ -673,7 +673,7 @@ class Engine:
             self.translog.append(staged.payloads, staged.first_seq, staged.last_seq)
         except Exception as e:
             raise self._write_failed(e) from e
-        self._staged_in_flight = staged
+        self._in_flight = staged
 
     async def _land(self, staged: _StagedWrite) -> int:
         """Write a staged batch on a store-writer thread; releases the write lock."""
@@ -682,8 +682,7 @@ class Engine:
         except Exception as e:
             raise self._write_failed(e) from e
         finally:
-            self._in_flight = False
-            self._staged_in_flight = None
+            self._in_flight = None
             self._write_lock.release()
         return self._landed(staged)
 
@@ -712,7 +711,7 @@ class Engine:
 
     def current_operations(self) -> tuple[int, int]:
         """Index and delete operations staged and not yet in the store."""
-        staged = self._staged_in_flight
+        staged = self._in_flight
         return (staged.indexed, staged.deleted) if staged is not None else (0, 0)
 
     def _stage_write(self, requests: list[IndexOp | DeleteOp],
@@ -815,7 +814,7 @@ class Engine:
         one. Returns how many were applied. With `prebuilt`, the worker has indexed every
         index operation of the batch. The event loop uses `apply_operations_async`, which
         must not overlap this."""
-        if self._in_flight:
+        if self._in_flight is not None:
             raise IllegalArgument(f"{self.shard} has a write in flight; use apply_operations_async")
         staged = self._stage_apply(operations, prebuilt)
         return 0 if staged is None else self._write_here(staged)

@@ -496,14 +496,14 @@ class PeerRecovery:
         shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
         shard.recoveries_as_source += 1
         try:
-            return await self._serve(request, task)
+            return await self._serve(request, task, shard)
         finally:
             shard.recoveries_as_source -= 1
 
-    async def _serve(self, request: StartRecoveryRequest, task: Task) -> StartRecoveryResponse:
+    async def _serve(self, request: StartRecoveryRequest, task: Task,
+                     shard: IndexShard) -> StartRecoveryResponse:
         started = time.monotonic()
         node = self.node
-        shard = node.indices.local_shard(request.index, request.shard, request.index_uuid)
         self._check_serves(shard, request)
         service = node.indices.indices[request.index]
         engine = shard.active_engine()

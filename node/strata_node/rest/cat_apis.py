@@ -467,9 +467,9 @@ class CatHandlers:
                         "docs": f.docs,
                         "store": size,
                         "dataset": size,
-                        "indexing.index_total": f.index_total,
-                        "refresh.total": f.refresh_total,
-                        "flush.total": f.flush_total,
+                        "indexing.index_total": f.figures.get("index_total"),
+                        "refresh.total": f.figures.get("refresh_total"),
+                        "flush.total": f.figures.get("flush_total"),
                         "search.query_total": 0,
                         "seq_no.max": f.max_seq_no,
                         "seq_no.local_checkpoint": f.local_checkpoint,
@@ -526,7 +526,7 @@ def _load(value: float | None) -> str | None:
 
 
 def _sum(figures: list[ShardCopyStats], name: str) -> int:
-    return sum(getattr(f, name) for f in figures)
+    return sum(f.figures.get(name) or 0 for f in figures)
 
 
 def _iso(millis: int | None) -> str | None:

@@ -26,16 +26,11 @@ PARAMS = ("level", "ignore_unavailable", "allow_no_indices", "expand_wildcards",
 LEVELS = ("cluster", "indices", "shards")
 
 
-def figures_of(copies: list[ShardCopyStats]) -> list[dict[str, Any]]:
-    return [{**c.counters, "docs": c.docs, "docs_deleted": c.docs_deleted, "store_bytes": c.store_bytes}
-            for c in copies]
-
-
 def shard_entry(copy, stats: ShardCopyStats, metrics: list[str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "routing": {"state": copy.state, "primary": copy.primary, "node": copy.node,
                     "relocating_node": copy.relocating_node},
-        **sections(figures_of([stats]), metrics),
+        **sections([stats.figures], metrics),
         "seq_no": {"max_seq_no": stats.max_seq_no, "local_checkpoint": stats.local_checkpoint,
                    "global_checkpoint": stats.global_checkpoint},
         "shard_path": {"state_path": stats.path, "data_path": stats.path, "is_custom_data_path": False},
@@ -75,8 +70,8 @@ class IndexStatsHandlers:
             everything += every
             primaries += mine
             body: dict[str, Any] = {"uuid": index.metadata.uuid,
-                                    "primaries": sections(figures_of(mine), metrics),
-                                    "total": sections(figures_of(every), metrics)}
+                                    "primaries": sections([c.figures for c in mine], metrics),
+                                    "total": sections([c.figures for c in every], metrics)}
             if level == "shards":
                 shards: dict[str, list] = {}
                 for copy, figures in sorted(answered, key=lambda a: (a[0].shard, not a[0].primary)):
@@ -85,8 +80,8 @@ class IndexStatsHandlers:
             indices[index.metadata.name] = body
         response: dict[str, Any] = {
             "_shards": {"total": copies_total, "successful": len(everything), "failed": 0},
-            "_all": {"primaries": sections(figures_of(primaries), metrics),
-                     "total": sections(figures_of(everything), metrics)}}
+            "_all": {"primaries": sections([c.figures for c in primaries], metrics),
+                     "total": sections([c.figures for c in everything], metrics)}}
         if level != "cluster":
             response["indices"] = indices
         return RestResponse(200, response)

@@ -18,7 +18,7 @@ from ...common.units import LONG_MAX
 from ...index.mapping.dates import DEFAULT_FORMAT
 from .base import Params, check_bucket_count
 from .formats import date_format
-from .histogram import HistogramBase
+from .histogram import HistogramBase, extends_past
 from .rounding import CALENDAR_UNITS, Rounding
 from .values import parse_date, resolve, with_missing
 from .zones import parse_zone
@@ -139,7 +139,7 @@ class DateHistogram(HistogramBase):
         fmt = self._fmt(vs)
         extended = self._resolve_bounds(self.extended, fmt, ctx.now_millis)
         hard = self._resolve_bounds(self.hard, fmt, ctx.now_millis)
-        if _outside(extended, hard):
+        if extends_past(extended, hard):
             raise IllegalArgument(f"Extended bounds have to be inside hard bounds, hard bounds: "
                                   f"[{_bounds_text(self.hard)}], extended bounds: "
                                   f"[{_bounds_text(self.extended)}]")
@@ -185,13 +185,6 @@ def _contains(bounds: tuple[int | None, int | None], key: int) -> bool:
     """LongBounds.contain: the hard bounds keep min <= key < max."""
     low, high = bounds
     return (low is None or key >= low) and (high is None or key < high)
-
-
-def _outside(extended: tuple[int | None, int | None], hard: tuple[int | None, int | None]) -> bool:
-    """Rounded extended bounds reaching past the rounded hard bounds, which ES refuses."""
-    (low, high), (hard_low, hard_high) = extended, hard
-    return (high is not None and hard_high is not None and high > hard_high) or \
-        (low is not None and hard_low is not None and low < hard_low)
 
 
 def _bounds_text(bounds: dict[str, Any] | None) -> str:

@@ -222,7 +222,7 @@ class Histogram(HistogramBase):
         """Refuses extended bounds reaching past the hard bounds, where ES refuses them: on
         the shard, as HistogramAggregationBuilder.innerBuild builds the aggregator (so a
         search that reaches no shard answers without the error)."""
-        if _outside(self.extended, self.hard):
+        if extends_past(self.extended, self.hard):
             # an absent end: empty in DoubleBounds.toString, Java's null where the message
             # joins the extended bounds' ends itself
             hard, extended = _bounds_text(self.hard, ""), _bounds_text(self.extended, "null")
@@ -273,9 +273,9 @@ class Histogram(HistogramBase):
 _Bounds = tuple[float | None, float | None] | None
 
 
-def _outside(extended: _Bounds, hard: _Bounds) -> bool:
-    """The request's extended bounds reaching past its hard bounds, unrounded, as the
-    builder compares them (an absent end reaches nowhere)."""
+def extends_past(extended: _Bounds, hard: _Bounds) -> bool:
+    """Extended bounds reaching past hard bounds, which ES refuses (an absent end reaches
+    nowhere): a histogram compares the request's, a date histogram the rounded ones."""
     if extended is None or hard is None:
         return False
     (low, high), (hard_low, hard_high) = extended, hard
