@@ -100,3 +100,14 @@ def test_the_official_client_reads_a_metric(es, index):
     stats = es.indices.stats(index=index, metric="indexing")
     assert stats["indices"][index]["primaries"]["indexing"]["index_total"] == 1
     assert set(stats["_all"]["total"]) == {"indexing"}
+
+
+def test_cat_shards_shows_the_copy_s_query_count_and_global_checkpoint(http, index):
+    http.put(f"/{index}/_doc/1", params={"refresh": "true"}, json={"n": 1})
+    http.post(f"/{index}/_search", json={"query": {"match_all": {}}})
+    (row,) = http.get(f"/_cat/shards/{index}", params={
+        "h": "search.query_total,seq_no.local_checkpoint,seq_no.global_checkpoint", "format": "json"}).json()
+    shards = http.get(f"/{index}/_stats", params={"level": "shards"}).json()["indices"][index]["shards"]
+    stats = shards["0"][0]
+    assert row["search.query_total"] == "1"
+    assert row["seq_no.global_checkpoint"] == str(stats["seq_no"]["global_checkpoint"])

@@ -470,10 +470,10 @@ class CatHandlers:
                         "indexing.index_total": f.figures.get("index_total"),
                         "refresh.total": f.figures.get("refresh_total"),
                         "flush.total": f.figures.get("flush_total"),
-                        "search.query_total": 0,
+                        "search.query_total": f.figures.get("query_total"),
                         "seq_no.max": f.max_seq_no,
                         "seq_no.local_checkpoint": f.local_checkpoint,
-                        "seq_no.global_checkpoint": f.local_checkpoint,
+                        "seq_no.global_checkpoint": f.global_checkpoint,
                         "path.data": f.path,
                         "path.state": f.path,
                     })
