@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,9 @@ class ShardContext:
     deadline: float | None = None
     timed_out: bool = field(default=False)
     task: Task | None = None
+    # The parsed filter of the filtered alias the request searches through, if any: the
+    # query already carries it; `visible_docs` needs it apart.
+    alias_filter: Any = None
 
     def field(self, path: str) -> FieldMapper | None:
         return self.mapping.field(path)
@@ -49,6 +53,13 @@ class ShardContext:
             values[:] = mapper.constant
             return Column(docs, values)
         return self.reader.doc_values(path)
+
+    def visible_docs(self) -> np.ndarray:
+        """Every document the request may see here whatever its query (the global
+        aggregation's bucket): the live documents, through the alias filter if any."""
+        if self.alias_filter is None:
+            return self.reader.docs()
+        return self.alias_filter.execute(self, score=False).seqs
 
     def past_deadline(self) -> bool:
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -173,7 +173,7 @@ def _total(req: SearchRequest, total: int) -> Any:
 
 
 def _reduce_aggs(req: SearchRequest, results: list[ShardQueryResult]) -> dict[str, Any]:
-    reduced = req.aggs.reduce([r.aggs for r in results])
+    reduced = req.aggs.run_pipelines(req.aggs.reduce([r.aggs for r in results]))
     return req.aggs.render(reduced, typed_keys=req.typed_keys)
 
 

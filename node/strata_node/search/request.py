@@ -345,8 +345,13 @@ def parse_search(body: Mapping[str, Any] | None, params: Mapping[str, str], raw:
 
 def validate(req: SearchRequest) -> None:
     """SearchRequest.validate: combinations refused before anything runs."""
+    errors = []
     if req.search_after is not None and req.from_ > 0:
-        raise ActionRequestValidation(["`from` parameter must be set to 0 when `search_after` is used."])
+        errors.append("`from` parameter must be set to 0 when `search_after` is used.")
+    if req.aggs is not None:
+        errors.extend(req.aggs.validate())  # pipeline aggregations' paths and parents
+    if errors:
+        raise ActionRequestValidation(errors)
     if req.explain:
         raise IllegalArgument("[explain] is not supported: Strata does not produce score explanations")
     if req.search_after is not None and is_relevance(req.sort):

@@ -25,6 +25,7 @@ from ..index.mapping.dates import formatter
 from ..index.mapping.errors import java_string
 from ..index.mapping.numbers import NUMERIC_TYPES, UNSIGNED, unshift_unsigned
 from ..transport.wire import Message
+from .aggregations.single_bucket import check_placement
 from .context import ShardContext
 from .matches import Matches
 from .request import TRACK_DISABLED, SearchRequest
@@ -91,6 +92,7 @@ def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, max_result
         n = req.terminate_after
         matches = Matches(matches.seqs[:n], None if matches.scores is None else matches.scores[:n])
         terminated_early = True
+    check_placement(req.aggs)
     partial = req.aggs.collect(ctx, matches) if req.aggs is not None else None
     ctx.check_cancelled()
     hits = matches

@@ -164,6 +164,8 @@ class ShardSearchService:
             self._wait_for_fault(ctx)
         req, query = search_request(request)
         query = filtered(query, request.alias_filter)
+        if request.alias_filter is not None:
+            ctx.alias_filter = parse_query(request.alias_filter)
         with self._stats(ctx).timed("query"), ctx.reader.reading():
             result = query_phase(ctx, req, query, max_result_window=request.max_result_window,
                                  boost=request.boost)

@@ -129,10 +129,11 @@ def match_all(ctx: ShardContext, scored: bool = False) -> Matches:
 
 
 def run(body: dict, contexts: list[ShardContext], matches=None) -> dict:
-    """Parse, collect on every shard, reduce and render, as the coordinator does."""
+    """Parse, collect on every shard, reduce, run the pipelines and render, as the
+    coordinator does."""
     aggs = parse_aggregations(body)
     partials = [aggs.collect(ctx, matches(ctx) if matches else match_all(ctx)) for ctx in contexts]
-    return aggs.render(aggs.reduce(partials))
+    return aggs.render(aggs.run_pipelines(aggs.reduce(partials)))
 
 
 def one_shard(tmp_path, mapping: dict, docs: list[dict], body: dict, **kwargs) -> dict:

@@ -40,6 +40,13 @@ class TooManyBuckets(StrataError):
 MAX_BUCKETS = 65_536
 
 
+class AggregationExecutionError(StrataError):
+    """AggregationExecutionException: ES gives it no status of its own, hence 500."""
+
+    type = "aggregation_execution_exception"
+    status = 500
+
+
 class AggregationInitializationError(StrataError):
     """An aggregation tree ES cannot build (a metric with sub-aggregations)."""
 
@@ -306,6 +313,8 @@ def empty_subs(agg: Aggregator) -> dict[str, Any]:
 
 def render_subs(agg: Aggregator, reduced: dict[str, Any], out: dict[str, Any],
                 typed_keys: bool) -> dict[str, Any]:
-    if agg.subs:
+    """The bucket's sub-aggregations, and the results pipelines added to it (a bucket may
+    hold only those: a derivative of `_count`)."""
+    if agg.subs or getattr(agg.subs, "pipelines", None):
         out.update(agg.subs.render(reduced, typed_keys=typed_keys))
     return out

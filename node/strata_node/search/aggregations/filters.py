@@ -15,7 +15,7 @@ import numpy as np
 from ...common.errors import IllegalArgument, ParsingError
 from ...common.xcontent import token_name
 from ..matches import Matches
-from .base import Aggregator, Params, collect_subs, reduce_subs, render_subs, subset
+from .base import Aggregator, Params, collect_subs, empty_subs, reduce_subs, render_subs, subset
 
 
 def _parse_query(body: Any, where: str):
@@ -34,29 +34,16 @@ def _intersect(ctx, query, matches: Matches) -> np.ndarray:
     return np.intersect1d(matches.seqs, found, assume_unique=True)
 
 
-def _single_bucket_sort_value(agg: Aggregator, reduced: dict[str, Any], path: list[str]) -> float:
-    """`filter_agg` or `filter_agg>_count` is the doc count; `filter_agg>metric` reaches in."""
-    if not path or path == ["_count"] or path == ["doc_count"]:
-        return float(reduced["doc_count"])
-    sub = agg.subs.get(path[0]) if agg.subs else None
-    if sub is None:
-        raise IllegalArgument(f"No aggregation found for path [{'>'.join(path)}]")
-    return sub.sort_value(reduced["subs"][path[0]], path[1:])
+class SingleBucket(Aggregator):
+    """A doc count and the sub-aggregations of one bucket (InternalSingleBucketAggregation):
+    filter's, and missing's and global's (single_bucket.py). A terms `order` path reaches
+    through it: `agg` or `agg>_count` is the doc count, `agg>metric` reaches in."""
 
-
-class Filter(Aggregator):
-    type_name = "filter"
-
-    def __init__(self, name: str, subs, meta, body: dict[str, Any]):
-        super().__init__(name, subs, meta)
-        self.query = _parse_query(body, "filter")
-
-    def collect(self, ctx, matches: Matches) -> dict[str, Any]:
-        seqs = _intersect(ctx, self.query, matches)
-        return {"doc_count": len(seqs), "subs": collect_subs(self, ctx, subset(matches, seqs))}
+    def bucket(self, ctx, docs: Matches) -> dict[str, Any]:
+        return {"doc_count": len(docs), "subs": collect_subs(self, ctx, docs)}
 
     def empty(self) -> dict[str, Any]:
-        return {"doc_count": 0, "subs": self.subs.empty() if self.subs else {}}
+        return {"doc_count": 0, "subs": empty_subs(self)}
 
     def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
         return {"doc_count": sum(p["doc_count"] for p in partials),
@@ -66,7 +53,12 @@ class Filter(Aggregator):
         return render_subs(self, reduced["subs"], {"doc_count": reduced["doc_count"]}, typed_keys)
 
     def sort_value(self, reduced: dict[str, Any], path: list[str]) -> float:
-        return _single_bucket_sort_value(self, reduced, path)
+        if not path or path == ["_count"] or path == ["doc_count"]:
+            return float(reduced["doc_count"])
+        sub = self.subs.get(path[0]) if self.subs else None
+        if sub is None:
+            raise IllegalArgument(f"No aggregation found for path [{'>'.join(path)}]")
+        return sub.sort_value(reduced["subs"][path[0]], path[1:])
 
     def check_order_path(self, path: list[str]) -> None:
         if not path or path in (["_count"], ["doc_count"]):
@@ -75,6 +67,17 @@ class Filter(Aggregator):
         if sub is None:
             raise IllegalArgument(f"No aggregation found for path [{'>'.join(path)}]")
         sub.check_order_path(path[1:])
+
+
+class Filter(SingleBucket):
+    type_name = "filter"
+
+    def __init__(self, name: str, subs, meta, body: dict[str, Any]):
+        super().__init__(name, subs, meta)
+        self.query = _parse_query(body, "filter")
+
+    def collect(self, ctx, matches: Matches) -> dict[str, Any]:
+        return self.bucket(ctx, subset(matches, _intersect(ctx, self.query, matches)))
 
 
 class Filters(Aggregator):

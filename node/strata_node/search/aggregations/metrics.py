@@ -1,13 +1,16 @@
 """Single- and multi-value metrics over a numeric field: min, max, sum, avg, stats,
-value_count and cardinality.
+extended_stats, weighted_avg, value_count and cardinality.
 
-min, max, sum, avg and stats share one partial, {count, sum, min, max, fmt} (avg is a
-sum and a count until the end, as InternalAvg keeps it). Sums are Elasticsearch's Kahan
-sums, to the last digit: a shard adds its values in document order, the reduce adds the
-shards' sums in shard order, and each shard's leftover compensation is dropped, as
-InternalSum, InternalAvg and InternalStats drop it.
-Values print as Elasticsearch prints doubles (200.0, never 200); `value_as_string`
-appears when the field has a format (dates, booleans, or the aggregation's `format`).
+min, max, sum, avg, stats and extended_stats share one partial, {count, sum, min, max,
+fmt} (avg is a sum and a count until the end, as InternalAvg keeps it; extended_stats adds
+its sum of squares). Sums are Elasticsearch's Kahan sums, to the last digit: a shard adds
+its values in document order (a document's own values ascending, as SortedNumericDocValues
+hands them out), the reduce adds the shards' sums in shard order, and each shard's leftover
+compensation is dropped, as InternalSum, InternalAvg, InternalStats, InternalExtendedStats
+and InternalWeightedAvg drop it.
+Values print as Elasticsearch prints doubles (200.0, never 200; NaN and the infinities as
+the strings Jackson writes for them); `value_as_string` appears when the field has a format
+(dates, booleans, or the aggregation's `format`).
 """
 
 from __future__ import annotations
@@ -17,10 +20,25 @@ from typing import Any
 
 import numpy as np
 
+from ...common.errors import IllegalArgument, ParsingError, XContentParseError
+from ...common.units import LONG_MAX, LONG_MIN
+from ...common.xcontent import token_name
+from ...engine.segment_reader import EMPTY_COLUMN
+from ...index.mapping.dates import DEFAULT_FORMAT
+from ...index.mapping.numbers import java_double
 from ..matches import Matches
 from .base import Aggregator, Params, sorted_unique
-from .formats import format_value
-from .values import NUMERIC, matched, ordinals, resolve, value_format, with_missing
+from .formats import BOOL_FORMAT, date_format, decimal_format, format_value
+from .values import (
+    NUMERIC,
+    ValuesSource,
+    is_multi_valued,
+    matched,
+    ordinals,
+    resolve,
+    value_format,
+    with_missing,
+)
 
 _VALUES_SOURCE_PARAMS = ("field", "missing", "format", "script", "value_type")
 _EXACT_LIMIT = float(1 << 53)  # integers below this add exactly, in any order
@@ -91,19 +109,54 @@ def _reduce_stats(partials: list[dict[str, Any]]) -> dict[str, Any]:
             "fmt": next((p["fmt"] for p in partials if p["fmt"] is not None), None)}
 
 
-def _in_document_order(seqs: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """`matched` appends the `missing` fills after the documents' own values; the Kahan
-    sum depends on the order, and ES adds each document's value (own or missing) as it
-    meets the document."""
-    if not np.any(seqs[1:] < seqs[:-1]):
-        return values
-    return values[np.argsort(seqs, kind="stable")]  # stable: a document's values keep their order
+def _in_document_order(vs: ValuesSource, seqs: np.ndarray, values: np.ndarray,
+                       missing: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(seqs, values) in the order ES adds them, on which a Kahan sum depends: document by
+    document, a document's own values ascending (SortedNumericDocValues; a column keeps them
+    as the source listed them) and a `missing` fill where its document is (`matched` appends
+    the fills after every document's own values)."""
+    multi = is_multi_valued(vs.column.seqs)
+    if len(seqs) < 2 or (missing is None and not multi):
+        return seqs, values
+    if multi:
+        order = np.lexsort((values, seqs))
+    elif np.any(seqs[1:] < seqs[:-1]):
+        order = np.argsort(seqs, kind="stable")
+    else:
+        return seqs, values
+    return seqs[order], values[order]
+
+
+def _json_double(value: float | None) -> float | str | None:
+    """A double as Jackson writes it: NaN and the infinities have no JSON number, so they
+    go out as the strings "NaN", "Infinity" and "-Infinity"."""
+    if value is None or math.isfinite(value):
+        return value
+    return java_double(value)
+
+
+def _as_string(fmt: Any, value: float) -> str:
+    """DocValueFormat.format(double). A date format casts to long first, as Java casts (NaN
+    to 0, past the ends of the range to the ends), so a variance of dates still prints."""
+    if fmt[0] == "date":
+        value = 0 if math.isnan(value) else LONG_MAX if value >= 2.0 ** 63 else \
+            LONG_MIN if value <= -2.0 ** 63 else int(value)
+    return format_value(fmt, value)
+
+
+def _java_div(a: float, b: float) -> float:
+    """Java's double division, where dividing by zero gives NaN or an infinity."""
+    if b:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 def _with_string(out: dict[str, Any], key: str, value: Any, fmt: Any) -> dict[str, Any]:
-    out[key] = value
+    out[key] = _json_double(value)
     if fmt is not None and value is not None:
-        out[f"{key}_as_string"] = format_value(fmt, value)
+        out[f"{key}_as_string"] = _as_string(fmt, value)
     return out
 
 
@@ -142,12 +195,15 @@ class NumericMetric(FieldMetric):
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
         vs = self.values_source(ctx)
         seqs, values = matched(vs, ctx, matches.seqs, self.missing)
-        if self.missing is not None and len(seqs) > 1:
-            values = _in_document_order(seqs, values)
-        return _stats_partial(values, value_format(vs, self.format) if vs.mapped else None)
+        _, values = _in_document_order(vs, seqs, values, self.missing)
+        return self.partial(values, value_format(vs, self.format) if vs.mapped else None)
+
+    def partial(self, values: np.ndarray, fmt: Any) -> dict[str, Any]:
+        """One shard's partial from its values in document order."""
+        return _stats_partial(values, fmt)
 
     def empty(self) -> dict[str, Any]:
-        return _stats_partial(np.empty(0), None)
+        return self.partial(np.empty(0), None)
 
     def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
         return _reduce_stats(partials)
@@ -202,6 +258,8 @@ class Stats(NumericMetric):
     0.0 when no document had a value."""
 
     type_name = "stats"
+    # the metric names an `order` may give after the aggregation's (InternalStats.Metrics)
+    _METRICS: tuple[str, ...] = ("count", "min", "max", "avg", "sum")
 
     def render(self, reduced: dict[str, Any], typed_keys: bool = False) -> dict[str, Any]:
         count = reduced["count"]
@@ -209,30 +267,257 @@ class Stats(NumericMetric):
             return {"count": 0, "min": None, "max": None, "avg": None, "sum": 0.0}
         values = {"min": reduced["min"], "max": reduced["max"], "avg": reduced["sum"] / count,
                   "sum": float(reduced["sum"])}
-        out: dict[str, Any] = {"count": count, **values}
+        out: dict[str, Any] = {"count": count, **{key: _json_double(v) for key, v in values.items()}}
         fmt = reduced["fmt"]
         if fmt is not None:
             for key, value in values.items():
-                out[f"{key}_as_string"] = format_value(fmt, value)
+                out[f"{key}_as_string"] = _as_string(fmt, value)
         return out
 
-    def sort_value(self, reduced: dict[str, Any], path: list[str]) -> float:
-        if len(path) != 1 or path[0] not in ("count", "min", "max", "avg", "sum"):
-            from ...common.errors import IllegalArgument
-
-            raise IllegalArgument(f"Found unknown metric name [{'.'.join(path)}] in multi-value metric "
-                                  f"aggregation [{self.name}]" if path else
-                                  f"Missing value key in [{self.name}] which refers to a multi-value metric "
-                                  f"aggregation")
-        key = path[0]
+    def metric(self, reduced: dict[str, Any], key: str) -> float:
+        """InternalStats.value(name): an empty result has min +Infinity, max -Infinity and a
+        NaN avg, which is where ordering by them puts it."""
         count = reduced["count"]
         if key == "count":
             return float(count)
         if key == "sum":
             return float(reduced["sum"])
+        if key == "avg":
+            return _java_div(reduced["sum"], count)
         if not count:
-            return {"min": math.inf, "max": -math.inf, "avg": math.nan}[key]
-        return reduced["sum"] / count if key == "avg" else reduced[key]
+            return math.inf if key == "min" else -math.inf
+        return reduced[key]
+
+    def sort_value(self, reduced: dict[str, Any], path: list[str]) -> float:
+        if len(path) != 1 or path[0] not in self._METRICS:
+            raise IllegalArgument(f"Found unknown metric name [{'.'.join(path)}] in multi-value metric "
+                                  f"aggregation [{self.name}]" if path else
+                                  f"Missing value key in [{self.name}] which refers to a multi-value metric "
+                                  f"aggregation")
+        return self.metric(reduced, path[0])
+
+
+# InternalExtendedStats' fields after stats' own, and its bounds: the name in the response
+# and the metric name an `order` uses for each
+_EXTENDED = ("sum_of_squares", "variance", "variance_population", "variance_sampling", "std_deviation",
+             "std_deviation_population", "std_deviation_sampling")
+_BOUNDS = {"upper": "std_upper", "lower": "std_lower", "upper_population": "std_upper_population",
+           "lower_population": "std_lower_population", "upper_sampling": "std_upper_sampling",
+           "lower_sampling": "std_lower_sampling"}
+
+
+class ExtendedStats(Stats):
+    """stats with the sum of squares, the variances and standard deviations (population
+    and sampling; the plain ones are the population ones) and the bounds `sigma` standard
+    deviations either side of the mean (InternalExtendedStats), in Java's arithmetic: one
+    value makes the sampling figures 0 / 0, which ES prints as "NaN"; no value makes every
+    figure past the sum null."""
+
+    type_name = "extended_stats"
+    extra_params = ("sigma",)
+    _METRICS = (*Stats._METRICS, *_EXTENDED, *_BOUNDS.values())
+
+    def configure(self, p: Params) -> None:
+        super().configure(p)
+        self.sigma = 2.0
+        if not p.has("sigma"):
+            return
+        raw = p.get("sigma")
+        if raw is None or isinstance(raw, bool | list | dict):  # ObjectParser's DOUBLE: numbers and strings
+            raise XContentParseError(f"[{self.type_name}] sigma doesn't support values of type: "
+                                     f"{token_name(raw)}")
+        sigma = p.number("sigma")
+        if sigma < 0.0:  # the builder's setter, which the parser wraps; NaN passes, as in Java
+            raise p.fail("sigma", IllegalArgument(
+                f"[sigma] must be greater than or equal to 0. Found [{java_double(sigma)}] in [{self.name}]"))
+        self.sigma = sigma
+
+    def partial(self, values: np.ndarray, fmt: Any) -> dict[str, Any]:
+        out = _stats_partial(values, fmt)
+        floats = values.astype(np.float64, copy=False)
+        with np.errstate(over="ignore"):  # a square past the doubles is Infinity, as in Java
+            squares = floats * floats
+        out["sum_of_squares"] = _shard_sum(squares, squares)
+        return out
+
+    def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
+        out = _reduce_stats(partials)
+        out["sum_of_squares"] = compensated_sum([p["sum_of_squares"] for p in partials])
+        return out
+
+    def figures(self, reduced: dict[str, Any]) -> dict[str, float]:
+        """InternalExtendedStats.value(name) for each of its extended names."""
+        count, total, squares = reduced["count"], float(reduced["sum"]), reduced["sum_of_squares"]
+        avg = _java_div(total, count)
+        spread = squares - _java_div(total * total, count)
+        population = _not_negative(_java_div(spread, count))
+        sampling = _not_negative(_java_div(spread, count - 1))
+        std_population, std_sampling = math.sqrt(population), math.sqrt(sampling)
+        upper, lower = avg + std_population * self.sigma, avg - std_population * self.sigma
+        return {"sum_of_squares": squares, "variance": population, "variance_population": population,
+                "variance_sampling": sampling, "std_deviation": std_population,
+                "std_deviation_population": std_population, "std_deviation_sampling": std_sampling,
+                "std_upper": upper, "std_lower": lower, "std_upper_population": upper,
+                "std_lower_population": lower, "std_upper_sampling": avg + std_sampling * self.sigma,
+                "std_lower_sampling": avg - std_sampling * self.sigma}
+
+    def render(self, reduced: dict[str, Any], typed_keys: bool = False) -> dict[str, Any]:
+        out = super().render(reduced, typed_keys)
+        if not reduced["count"]:
+            out.update(dict.fromkeys(_EXTENDED))
+            out["std_deviation_bounds"] = dict.fromkeys(_BOUNDS)
+            return out
+        figures = self.figures(reduced)
+        bounds = {key: figures[metric] for key, metric in _BOUNDS.items()}
+        out.update({key: _json_double(figures[key]) for key in _EXTENDED})
+        out["std_deviation_bounds"] = {key: _json_double(value) for key, value in bounds.items()}
+        fmt = reduced["fmt"]
+        if fmt is not None:
+            out.update({f"{key}_as_string": _as_string(fmt, figures[key]) for key in _EXTENDED})
+            out["std_deviation_bounds_as_string"] = {key: _as_string(fmt, v) for key, v in bounds.items()}
+        return out
+
+    def metric(self, reduced: dict[str, Any], key: str) -> float:
+        if key in Stats._METRICS:
+            return super().metric(reduced, key)
+        return self.figures(reduced)[key]
+
+
+def _not_negative(variance: float) -> float:
+    return 0.0 if variance < 0 else variance  # NaN stays NaN, as `variance < 0 ? 0 : variance` keeps it
+
+
+# ValueType.lenientParse's names for the numeric types, as weighted_avg's `value_type` takes
+# them; "string" and "ip" parse but are not numeric, anything else parses to nothing
+_NUMERIC_VALUE_TYPES = {"double": "double", "float": "double", "long": "long", "integer": "long",
+                        "short": "long", "byte": "long", "date": "date", "boolean": "boolean"}
+_FIELD_CONFIG_PARAMS = ("field", "missing", "script")
+
+
+class WeightedAvg(Aggregator):
+    """sum(value * weight) / sum(weight) over the matched documents (WeightedAvgAggregator),
+    each of a document's values taking the document's one weight. A document without a
+    value or without a weight (and no `missing` for it) is skipped; one with several
+    weights is refused. Both sums are Kahan sums, as ES keeps them.
+
+    The format comes from the request alone (MultiValuesSourceAggregationBuilder.resolveFormat),
+    never from the fields: `format` as a DecimalFormat pattern, or with a `value_type` that
+    type's own format (dates print as dates, longs and doubles never print a string)."""
+
+    type_name = "weighted_avg"
+    accepts_subs = False
+    kinds = NUMERIC
+
+    def __init__(self, name: str, subs, meta, body: dict[str, Any]):
+        super().__init__(name, subs, meta)
+        p = Params(self.type_name, body, ("value", "weight", "format", "value_type"))
+        self.configs: dict[str, tuple[str, Any]] = {}
+        self.value_type: str | None = None
+        pattern = None
+        for key in body:  # in body order, as ObjectParser meets them
+            if key == "format":
+                pattern = p.string("format")
+            elif key == "value_type":
+                self.value_type = self._value_type(p)
+            else:
+                self.configs[key] = self._field_config(p, key)
+        if self.value_type is None:
+            self.fmt = None if pattern is None else decimal_format(pattern)
+        else:
+            self.fmt = {"date": date_format(DEFAULT_FORMAT), "boolean": BOOL_FORMAT}.get(self.value_type)
+
+    def _value_type(self, p: Params) -> str:
+        raw = p.get("value_type")
+        if not isinstance(raw, str):
+            raise XContentParseError(f"[{self.type_name}] value_type doesn't support values of type: "
+                                     f"{token_name(raw)}")
+        if raw in ("string", "ip"):
+            raise p.fail("value_type", ParsingError(
+                f"Aggregation [{self.type_name}] was configured with an incompatible value type [{raw}].  "
+                "It can only work on value off type [numeric]"))
+        if raw not in _NUMERIC_VALUE_TYPES:
+            raise p.fail("value_type")  # ES: lenientParse answers null, and checking null throws
+        return _NUMERIC_VALUE_TYPES[raw]
+
+    def _field_config(self, p: Params, key: str) -> tuple[str, Any]:
+        """A `value` or `weight` object (MultiValuesSourceFieldConfig): its problems are
+        reported inside "failed to parse field [value]", as the outer parser wraps them."""
+        raw = p.get(key)
+        if not isinstance(raw, dict):
+            raise XContentParseError(f"[{self.type_name}] {key} doesn't support values of type: "
+                                     f"{token_name(raw)}")
+        try:
+            inner = Params("field_config", raw, _FIELD_CONFIG_PARAMS)
+            missing = raw.get("missing")
+            if isinstance(missing, list | dict):
+                raise XContentParseError(f"[field_config] missing doesn't support values of type: "
+                                         f"{token_name(missing)}")
+            field = inner.string("field")
+        except XContentParseError as e:
+            raise p.fail(key, e) from None
+        if "script" in raw:
+            raise IllegalArgument(f"[{self.type_name}] scripts are not supported by Strata")
+        if not field:
+            raise p.fail(key, IllegalArgument(
+                "[field] and [script] cannot both be null.  Please specify one or the other."))
+        return field, missing
+
+    def collect(self, ctx, matches: Matches) -> dict[str, Any]:
+        if not self.configs:  # no values source at all: ES builds its unmapped aggregator
+            return self.empty()
+        sources = {key: self._source(ctx, field, missing) for key, (field, missing) in self.configs.items()}
+        absent = next((key for key in ("value", "weight") if key not in sources), None)
+        if absent is not None:  # the collector asks for both fields on each of the shard's segments
+            if len(ctx.reader.docs()):
+                raise IllegalArgument(f"Could not find field name [{absent}] in multiValuesSource")
+            return self.empty()
+        value_seqs, values = self._matched(sources["value"], ctx, matches, self.configs["value"][1])
+        weight_seqs, weights = self._matched(sources["weight"], ctx, matches, self.configs["weight"][1])
+        if not len(value_seqs) or not len(weight_seqs):
+            return self.empty()
+        starts = np.flatnonzero(np.concatenate(([True], weight_seqs[1:] != weight_seqs[:-1])))
+        weighted_docs = weight_seqs[starts]
+        at = np.minimum(np.searchsorted(weighted_docs, value_seqs), len(weighted_docs) - 1)
+        weighted = weighted_docs[at] == value_seqs  # the values whose document has a weight
+        at = at[weighted]
+        if len(starts) < len(weight_seqs) and np.any(np.diff(np.append(starts, len(weight_seqs)))[at] > 1):
+            raise IllegalArgument("Encountered more than one weight for a single document. Use a script to "
+                                  "combine multiple weights-per-doc into a single value.")
+        value_weights = weights[starts[at]]
+        with np.errstate(over="ignore", invalid="ignore"):  # Infinity and NaN, as Java's doubles give
+            products = values[weighted] * value_weights
+        return {"sum": _shard_sum(products, products), "weight": _shard_sum(value_weights, value_weights)}
+
+    def _source(self, ctx, field: str, missing: Any) -> ValuesSource:
+        """The field, or for an unmapped one with `missing` a field of no values whose
+        documents all take it, of the `value_type`'s kind (ES's NUMERIC by default)."""
+        vs = resolve(ctx, field, self.type_name, NUMERIC)
+        if vs.mapped or missing is None:
+            return vs
+        kind = self.value_type if self.value_type in ("date", "boolean") else "double"
+        fmt = date_format(DEFAULT_FORMAT) if kind == "date" else BOOL_FORMAT if kind == "boolean" else None
+        return ValuesSource(field, kind, EMPTY_COLUMN, fmt)
+
+    @staticmethod
+    def _matched(vs: ValuesSource, ctx, matches: Matches, missing: Any) -> tuple[np.ndarray, np.ndarray]:
+        seqs, values = _in_document_order(vs, *matched(vs, ctx, matches.seqs, missing), missing)
+        return seqs, values.astype(np.float64, copy=False)  # as SortedNumericDoubleValues reads them
+
+    def empty(self) -> dict[str, Any]:
+        return {"sum": 0.0, "weight": 0.0}
+
+    def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"sum": compensated_sum([p["sum"] for p in partials]),
+                "weight": compensated_sum([p["weight"] for p in partials])}
+
+    def render(self, reduced: dict[str, Any], typed_keys: bool = False) -> dict[str, Any]:
+        weight = reduced["weight"]
+        return _with_string({}, "value", reduced["sum"] / weight if weight != 0 else None, self.fmt)
+
+    def sort_value(self, reduced: dict[str, Any], path: list[str]) -> float:
+        if path and path != ["value"]:
+            return super().sort_value(reduced, path)
+        return _java_div(reduced["sum"], reduced["weight"])
 
 
 class ValueCount(FieldMetric):
@@ -276,8 +561,6 @@ class Cardinality(FieldMetric):
     def configure(self, p: Params) -> None:
         threshold = p.integer("precision_threshold")
         if threshold is not None and threshold < 0:
-            from ...common.errors import IllegalArgument
-
             raise IllegalArgument("[precisionThreshold] must be greater than or equal to 0. Found "
                                   f"[{threshold}] in [{self.name}]")
 
