@@ -48,12 +48,16 @@ def validate_alias_filter(alias: str, filter: dict[str, Any], metadata: IndexMet
         raise IllegalArgument(f"failed to parse filter for alias [{alias}]", caused_by=e) from e
 
 
-def filtered(query: Query, filter: dict[str, Any] | None) -> Query:
+def parse_alias_filter(filter: dict[str, Any] | None) -> Query | None:
+    return None if filter is None else parse_query(filter)
+
+
+def filtered(query: Query, filter: Query | None) -> Query:
     """`query` restricted to the documents an alias filter matches, scores unchanged (the
     filter is a non-scoring clause, as ES's alias filter is)."""
     if filter is None:
         return query
     combined = Bool()
     combined.must.append(query)
-    combined.filter.append(parse_query(filter))
+    combined.filter.append(filter)
     return combined

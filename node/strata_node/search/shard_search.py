@@ -74,6 +74,7 @@ def _float32(value: float) -> float:
 def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, max_result_window: int,
                 boost: float = 1.0) -> ShardQueryResult:
     check_result_window(req, max_result_window)
+    check_placement(req.aggs)  # as ES refuses a nested global: building aggregators, before searching
     ctx.check_cancelled()
     keys = req.sort if not is_relevance(req.sort) else None
     # size 0 collects no top docs, so nothing is scored for them and no max_score is
@@ -92,7 +93,6 @@ def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, max_result
         n = req.terminate_after
         matches = Matches(matches.seqs[:n], None if matches.scores is None else matches.scores[:n])
         terminated_early = True
-    check_placement(req.aggs)
     partial = req.aggs.collect(ctx, matches) if req.aggs is not None else None
     ctx.check_cancelled()
     hits = matches

@@ -29,7 +29,7 @@ from ..index.analysis import index_analyzers
 from ..index.shard_stats import ReadStats
 from ..tasks.task import Task
 from ..transport.wire import Empty, Message
-from .alias_filter import filtered
+from .alias_filter import filtered, parse_alias_filter
 from .context import ShardContext
 from .contexts import SearchContexts
 from .query import parse_query
@@ -163,9 +163,9 @@ class ShardSearchService:
         if self.query_delay:
             self._wait_for_fault(ctx)
         req, query = search_request(request)
-        query = filtered(query, request.alias_filter)
-        if request.alias_filter is not None:
-            ctx.alias_filter = parse_query(request.alias_filter)
+        # parsed once: the query is filtered by it, and global's bucket (visible_docs) too
+        ctx.alias_filter = parse_alias_filter(request.alias_filter)
+        query = filtered(query, ctx.alias_filter)
         with self._stats(ctx).timed("query"), ctx.reader.reading():
             result = query_phase(ctx, req, query, max_result_window=request.max_result_window,
                                  boost=request.boost)
@@ -185,10 +185,11 @@ class ShardSearchService:
 
     def _query_only(self, request: QueryOnlyRequest, task: Task) -> tuple[ShardContext, Any]:
         ctx = self._context(request.index, request.index_uuid, request.shard, request.now_millis, None, task)
+        alias_filter = parse_alias_filter(request.alias_filter)
         if request.parsed is not None:
-            return ctx, filtered(request.parsed, request.alias_filter)
+            return ctx, filtered(request.parsed, alias_filter)
         body = loads(request.body) if request.body.strip() else {}
-        return ctx, filtered(parse_count_query(body, request.params), request.alias_filter)
+        return ctx, filtered(parse_count_query(body, request.params), alias_filter)
 
     def count(self, request: QueryOnlyRequest, task: Task) -> CountShardResponse:
         ctx, query = self._query_only(request, task)

@@ -202,3 +202,53 @@ def test_the_whole_number_fast_path_gives_the_kahan_sum(values):
     got = _shard_sum(values, floats)
     want = compensated_sum(floats.tolist())
     assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want)
+
+
+def test_a_multi_valued_documents_values_add_in_ascending_order(tmp_path):
+    # ES reads a document's values sorted: -1e16, 1, 3, 1e16 sums to 4.0 (5.0 as listed)
+    docs = [{"f": [3.0, 1e16, -1e16, 1.0]}, {"k": "no value"}]
+    out = one_shard(tmp_path, MAPPING, docs, {**KAHAN, "m": {"sum": {"field": "f", "missing": 1}}})
+    assert out["sum"] == {"value": 4.0} and out["st"]["sum"] == 4.0 and out["avg"] == {"value": 1.0}
+    assert out["m"] == {"value": 5.0}
+
+
+def test_min_max_and_exact_sums_leave_the_values_unsorted(tmp_path, monkeypatch):
+    # order matters to the Kahan loop alone: min and max never add, and whole numbers add
+    # exactly in any order, so none of them sorts a multi-valued field's values
+    from strata_node.search.aggregations import metrics, parse_aggregations
+
+    from .shards import match_all
+
+    docs = [{"n": [i, -i], "f": [i + 0.5, -i]} for i in range(50)]
+    body = {"min": {"min": {"field": "f"}}, "max": {"max": {"field": "f"}}, "s": {"sum": {"field": "n"}},
+            "st": {"stats": {"field": "n", "missing": 1}}}
+    aggs = parse_aggregations(body)
+    with shards(tmp_path, MAPPING, [docs]) as (ctx,):
+        aggs.collect(ctx, match_all(ctx))  # the columns are read and cached first
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("sorted or Kahan-summed")
+
+        monkeypatch.setattr(np, "lexsort", refuse)
+        monkeypatch.setattr(np, "argsort", refuse)
+        monkeypatch.setattr(metrics, "compensated_sum", refuse)
+        partial = aggs.collect(ctx, match_all(ctx))
+        monkeypatch.undo()
+    out = aggs.render(aggs.reduce([partial]))
+    assert out["min"] == {"value": -49.0} and out["max"] == {"value": 49.5}
+    assert out["s"] == {"value": 0.0} and out["st"]["sum"] == 0.0
+
+
+@pytest.mark.parametrize(("agg", "fill"), [("min", "-Infinity"), ("max", "Infinity")])
+def test_an_infinite_min_or_max_prints_null_and_no_string(tmp_path, agg, fill):
+    # InternalMin/InternalMax: hasValue = !Double.isInfinite(value)
+    body = {"m": {agg: {"field": "f", "missing": fill, "format": "0.0"}},
+            "st": {"stats": {"field": "f", "missing": fill}}}
+    out = one_shard(tmp_path, MAPPING, DOCS, body)
+    assert out["m"] == {"value": None}
+    assert out["st"][agg] == fill  # InternalStats prints its min and max as doubles, as Jackson writes them
+
+
+def test_a_nan_min_still_prints(tmp_path):
+    out = one_shard(tmp_path, MAPPING, DOCS, {"m": {"min": {"field": "f", "missing": "NaN"}}})
+    assert out["m"] == {"value": "NaN"}

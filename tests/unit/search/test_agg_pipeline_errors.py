@@ -263,6 +263,30 @@ def test_bucket_sort_gap_policy_must_be_a_string():
     assert error.reason == "[bucket_sort] gap_policy doesn't support values of type: VALUE_NUMBER"
 
 
+@pytest.mark.parametrize(("key", "number"), [("size", 2**40), ("from", -2**31 - 1), ("size", 1e20),
+                                            ("from", 2147483647.5)])
+def test_bucket_sort_refuses_a_number_past_the_int_range_in_jacksons_words(key, number):
+    # declareInt reads XContentParser.intValue, where Jackson refuses what an int cannot hold;
+    # it quotes the number's JSON text, which for a fraction Strata no longer has
+    error = parse_error(bucket_sort({"sort": ["_key"], key: number}), XContentParseError)
+    assert (error.status, error.reason) == (400, f"[bucket_sort] failed to parse field [{key}]")
+    cause = error.caused_by
+    assert cause.type == "x_content_parse_exception"
+    assert cause.reason == f"Numeric value ({number}) out of range of int (-2147483648 - 2147483647)"
+
+
+def test_bucket_sort_refuses_a_text_number_past_the_int_range():
+    error = parse_error(bucket_sort({"size": "1e20"}), XContentParseError)
+    assert (error.reason, error.caused_by.reason) == ("[bucket_sort] failed to parse field [size]",
+                                                      "Value [1e20] is out of range for an integer")
+
+
+def test_bucket_sort_truncates_a_fraction_within_the_int_range():
+    body = bucket_sort({"size": 2147483647.0, "from": 1.9})
+    pipeline = parse_aggregations(body).get("t").subs.pipeline("o")
+    assert (pipeline.size, pipeline.from_) == (2147483647, 1)
+
+
 def test_a_pipeline_cannot_have_sub_aggregations():
     body = {"m": {"max_bucket": {"buckets_path": "h>s"}, "aggs": {"x": {"avg": {"field": "n"}}}}}
     error = parse_error(body, IllegalArgument)

@@ -6,12 +6,9 @@ The data: a histogram of `n` by 10 has buckets 0 (2 docs, prices 10 and 30), 10 
 one price: 20), 20 (empty) and 30 (1 doc, price 5); terms on `k` are a (2 docs, 10 + 20),
 c (2 docs, 5 and no price) and b (1 doc, 30), in that order."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from strata_node.search.aggregations import parse_aggregations
-from strata_node.search.coordinator import _reduce_aggs
 
 from .shards import match_all, run, shards
 
@@ -73,6 +70,31 @@ def test_max_bucket_lists_every_key_tied_for_the_largest_value(tmp_path):
 def test_stats_bucket_gives_count_min_max_avg_and_sum(tmp_path):
     out = search(tmp_path, {"h": HISTO, "p": {"stats_bucket": {"buckets_path": "h>s"}}})
     assert out["p"] == {"count": 3, "min": 5.0, "max": 40.0, "avg": 65.0 / 3, "sum": 65.0}
+
+
+def test_stats_bucket_prints_its_figures_as_stats_prints_them(tmp_path):
+    # two bucket sums of 1e308 add up past the doubles: Jackson writes "Infinity" for both
+    docs = [{"n": 1, "price": 1e308}, {"n": 12, "price": 1e308}]
+    body = {"h": HISTO, "p": {"stats_bucket": {"buckets_path": "h>s"}},
+            "f": {"stats_bucket": {"buckets_path": "h>s", "format": "0.0"}},
+            "st": {"stats": {"field": "price"}}}
+    out = search(tmp_path, body, docs)
+    assert out["p"] == {"count": 2, "min": 1e308, "max": 1e308, "avg": "Infinity", "sum": "Infinity"}
+    assert {key: out["st"][key] for key in ("avg", "sum")} == {"avg": "Infinity", "sum": "Infinity"}
+    assert (out["f"]["sum"], out["f"]["sum_as_string"]) == ("Infinity", "∞")
+
+
+def test_running_sibling_pipelines_leaves_the_parsed_request_unchanged(tmp_path):
+    # one parsed request may serve searches running at once: a run keeps its figures to itself
+    kinds = ("avg_bucket", "sum_bucket", "min_bucket", "max_bucket", "stats_bucket")
+    body = {"h": HISTO, **{kind: {kind: {"buckets_path": "h>s"}} for kind in kinds}}
+    aggs = parse_aggregations(body)
+    before = {p.name: dict(vars(p)) for p in aggs.pipelines}
+    with shards(tmp_path, MAPPING, [DOCS]) as (ctx,):
+        reduced = aggs.reduce([aggs.collect(ctx, match_all(ctx))])
+    first = aggs.render(aggs.run_pipelines(reduced))
+    assert {p.name: vars(p) for p in aggs.pipelines} == before
+    assert aggs.render(aggs.run_pipelines(reduced)) == first
 
 
 def test_bucket_metrics_over_no_buckets_have_no_value(tmp_path):
@@ -336,12 +358,12 @@ def test_running_pipelines_leaves_the_reduced_value_alone(tmp_path):
     assert "c" in final["h"]["buckets"][0][2] and "c" not in reduced["h"]["buckets"][0][2]
 
 
-def test_the_coordinator_runs_pipelines_after_the_final_reduce(tmp_path):
+def test_pipelines_run_after_the_final_reduce_of_every_shard(tmp_path):
     aggs = parse_aggregations({"h": HISTO, "p": {"sum_bucket": {"buckets_path": "h>s"}}})
     with shards(tmp_path, MAPPING, [DOCS[:2], DOCS[2:]]) as contexts:
-        results = [SimpleNamespace(aggs=aggs.collect(ctx, match_all(ctx))) for ctx in contexts]
-    out = _reduce_aggs(SimpleNamespace(aggs=aggs, typed_keys=False), results)
-    assert out["p"] == {"value": 65.0}
+        partials = [aggs.collect(ctx, match_all(ctx)) for ctx in contexts]
+    assert all("p" not in partial for partial in partials)
+    assert aggs.render(aggs.run_pipelines(aggs.reduce(partials)))["p"] == {"value": 65.0}
 
 
 def test_typed_keys_name_each_pipeline_result_type(tmp_path):

@@ -109,6 +109,15 @@ def test_a_shard_kahan_sums_in_document_order(tmp_path):
     assert out == {"w": {"value": 0.1}}
 
 
+def test_a_documents_values_add_in_ascending_order(tmp_path):
+    # -1e16, 1, 3, 1e16 sums to 4.0 over a weight of 4 (5.0 in the order listed); the second
+    # document's weight comes from `missing`
+    docs = [{"grade": [3.0, 1e16, -1e16, 1.0], "weight": 1}, {"grade": 0.5}]
+    assert one_shard(tmp_path, MAPPING, docs[:1], wavg()) == {"w": {"value": 1.0}}
+    out = one_shard(tmp_path / "filled", MAPPING, docs, wavg(weight={"missing": 2}))
+    assert out == {"w": {"value": 5.0 / 6}}
+
+
 def test_the_reduce_kahan_sums_the_shard_sums_in_shard_order(tmp_path):
     # 1e16, 1, -1e16 in shard order: Kahan answers 0.0 where an exact sum answers 1.0
     docs = [[{"grade": 1e16, "weight": 1}], [{"grade": 1.0, "weight": 1}], [{"grade": -1e16, "weight": 1}]]
@@ -145,6 +154,20 @@ def test_value_type_long_drops_the_format(tmp_path):
     # a value_type's own format wins, and a long's is RAW: no value_as_string at all
     out = one_shard(tmp_path, MAPPING, EXAMS, wavg(value_type="long", format="0.00"))
     assert out == {"w": {"value": 65.0}}
+
+
+@pytest.mark.parametrize("value_type", ["numeric", "number", "integer", "short", "byte"])
+def test_every_name_lenient_parse_reads_as_long_is_a_long(tmp_path, value_type):
+    # ValueType.lenientParse: number, numeric, long, integer, short and byte are LONG, whose format is RAW
+    out = one_shard(tmp_path, MAPPING, EXAMS, wavg(value_type=value_type, format="0.00"))
+    assert out == {"w": {"value": 65.0}}
+
+
+def test_value_type_ip_is_refused_by_its_description():
+    with pytest.raises(XContentParseError) as caught:
+        parse_aggregations(wavg(value_type="ip"))
+    assert caught.value.caused_by.reason == ("Aggregation [weighted_avg] was configured with an incompatible "
+                                             "value type [ip].  It can only work on value off type [numeric]")
 
 
 def test_value_type_string_is_refused_as_not_numeric():

@@ -315,6 +315,41 @@ def render_subs(agg: Aggregator, reduced: dict[str, Any], out: dict[str, Any],
                 typed_keys: bool) -> dict[str, Any]:
     """The bucket's sub-aggregations, and the results pipelines added to it (a bucket may
     hold only those: a derivative of `_count`)."""
-    if agg.subs or getattr(agg.subs, "pipelines", None):
+    if agg.subs or agg.subs.pipelines:
         out.update(agg.subs.render(reduced, typed_keys=typed_keys))
     return out
+
+
+class SingleBucket(Aggregator):
+    """A doc count and the sub-aggregations of one bucket (InternalSingleBucketAggregation):
+    filter's (filters.py), and missing's and global's (single_bucket.py). A terms `order`
+    path reaches through it: `agg` or `agg>_count` is the doc count, `agg>metric` reaches in."""
+
+    def bucket(self, ctx, docs: Matches) -> dict[str, Any]:
+        return {"doc_count": len(docs), "subs": collect_subs(self, ctx, docs)}
+
+    def empty(self) -> dict[str, Any]:
+        return {"doc_count": 0, "subs": empty_subs(self)}
+
+    def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"doc_count": sum(p["doc_count"] for p in partials),
+                "subs": reduce_subs(self, [p["subs"] for p in partials])}
+
+    def render(self, reduced: dict[str, Any], typed_keys: bool = False) -> dict[str, Any]:
+        return render_subs(self, reduced["subs"], {"doc_count": reduced["doc_count"]}, typed_keys)
+
+    def sort_value(self, reduced: dict[str, Any], path: list[str]) -> float:
+        if not path or path == ["_count"] or path == ["doc_count"]:
+            return float(reduced["doc_count"])
+        sub = self.subs.get(path[0]) if self.subs else None
+        if sub is None:
+            raise IllegalArgument(f"No aggregation found for path [{'>'.join(path)}]")
+        return sub.sort_value(reduced["subs"][path[0]], path[1:])
+
+    def check_order_path(self, path: list[str]) -> None:
+        if not path or path in (["_count"], ["doc_count"]):
+            return
+        sub = self.subs.get(path[0]) if self.subs else None
+        if sub is None:
+            raise IllegalArgument(f"No aggregation found for path [{'>'.join(path)}]")
+        sub.check_order_path(path[1:])

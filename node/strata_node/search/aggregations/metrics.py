@@ -3,14 +3,16 @@ extended_stats, weighted_avg, value_count and cardinality.
 
 min, max, sum, avg, stats and extended_stats share one partial, {count, sum, min, max,
 fmt} (avg is a sum and a count until the end, as InternalAvg keeps it; extended_stats adds
-its sum of squares). Sums are Elasticsearch's Kahan sums, to the last digit: a shard adds
-its values in document order (a document's own values ascending, as SortedNumericDocValues
-hands them out), the reduce adds the shards' sums in shard order, and each shard's leftover
-compensation is dropped, as InternalSum, InternalAvg, InternalStats, InternalExtendedStats
-and InternalWeightedAvg drop it.
+its sum of squares; min and max never add, and leave the sum at 0.0). Sums are
+Elasticsearch's Kahan sums, to the last digit: a shard adds its values in document order (a
+document's own values ascending, as SortedNumericDocValues hands them out), the reduce adds
+the shards' sums in shard order, and each shard's leftover compensation is dropped, as
+InternalSum, InternalAvg, InternalStats, InternalExtendedStats and InternalWeightedAvg drop
+it. Only that loop needs the order, so only it sorts (DocumentOrder).
 Values print as Elasticsearch prints doubles (200.0, never 200; NaN and the infinities as
-the strings Jackson writes for them); `value_as_string` appears when the field has a format
-(dates, booleans, or the aggregation's `format`).
+the strings Jackson writes for them, save an infinite min or max, which is no value);
+`value_as_string` appears when the field has a format (dates, booleans, or the
+aggregation's `format`). The pipelines print their stats and extremes with the same code.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from .base import Aggregator, Params, sorted_unique
 from .formats import BOOL_FORMAT, date_format, decimal_format, format_value
 from .values import (
     NUMERIC,
+    VALUE_TYPES,
     ValuesSource,
+    ValueType,
     is_multi_valued,
     matched,
     ordinals,
@@ -75,14 +79,14 @@ def _compensated_sum_checked(values: list[float]) -> float:
     return total
 
 
-def _shard_sum(values: np.ndarray, floats: np.ndarray) -> float:
-    """A shard's Kahan sum of its values (in document order; `floats` is them as doubles,
-    which ES sums for long fields too). Whole numbers whose magnitudes add up to less
-    than 2^53 add exactly whatever the method, so those (most long and date fields) take
-    numpy's sum and skip the loop."""
+def _shard_sum(values: np.ndarray, floats: np.ndarray, order: DocumentOrder | None = None) -> float:
+    """A shard's Kahan sum of its values (`floats` is them as doubles, which ES sums for
+    long fields too). Whole numbers whose magnitudes add up to less than 2^53 add exactly
+    whatever the method, so those (most long and date fields) take numpy's sum in any
+    order and skip the loop; only the loop needs `order`, so only it pays for the sort."""
     if len(floats) >= _FAST_PATH_MIN and _adds_exactly(values, floats):
         return float(floats.sum()) + 0.0  # + 0.0: a Kahan sum from 0.0 is never -0.0
-    return compensated_sum(floats.tolist())
+    return compensated_sum((floats if order is None else order(floats)).tolist())
 
 
 def _adds_exactly(values: np.ndarray, floats: np.ndarray) -> bool:
@@ -92,42 +96,60 @@ def _adds_exactly(values: np.ndarray, floats: np.ndarray) -> bool:
     return whole and float(np.abs(floats).sum()) < _EXACT_LIMIT
 
 
-def _stats_partial(values: np.ndarray, fmt: Any) -> dict[str, Any]:
+class DocumentOrder:
+    """The order ES adds a shard's values in, on which a Kahan sum's last digits depend:
+    document by document, a document's own values ascending (SortedNumericDocValues; a
+    column keeps them as the source listed them), a `missing` fill where its document is
+    (`matched` appends the fills after every document's own values). Sorting a million
+    values costs more than the exact sums that need no order, so the permutation is found
+    on first use, by the Kahan loop alone."""
+
+    _UNSORTED: Any = object()
+
+    def __init__(self, seqs: np.ndarray, values: np.ndarray, column_seqs: np.ndarray, missing: Any):
+        self._seqs, self._values, self._column_seqs, self._missing = seqs, values, column_seqs, missing
+        self._order = self._UNSORTED
+
+    def __call__(self, aligned: np.ndarray) -> np.ndarray:
+        """`aligned` (one entry per value, as collected) in document order."""
+        if self._order is self._UNSORTED:
+            self._order = self._permutation()
+        return aligned if self._order is None else aligned[self._order]
+
+    def _permutation(self) -> np.ndarray | None:
+        seqs = self._seqs
+        multi = is_multi_valued(self._column_seqs)
+        if len(seqs) < 2 or (self._missing is None and not multi):
+            return None
+        if multi:
+            return np.lexsort((self._values, seqs))
+        if np.any(seqs[1:] < seqs[:-1]):
+            return np.argsort(seqs, kind="stable")
+        return None
+
+
+def _stats_partial(values: np.ndarray, fmt: Any, order: DocumentOrder | None) -> dict[str, Any]:
+    """count, sum, min and max of a shard; `order` None leaves the sum out (0.0), for min
+    and max, which never read it."""
     if not len(values):
         return {"count": 0, "sum": 0.0, "min": None, "max": None, "fmt": fmt}
     floats = values.astype(np.float64, copy=False)
-    return {"count": len(values), "sum": _shard_sum(values, floats), "min": float(floats.min()),
-            "max": float(floats.max()), "fmt": fmt}
+    total = 0.0 if order is None else _shard_sum(values, floats, order)
+    return {"count": len(values), "sum": total, "min": float(floats.min()), "max": float(floats.max()),
+            "fmt": fmt}
 
 
-def _reduce_stats(partials: list[dict[str, Any]]) -> dict[str, Any]:
+def _reduce_stats(partials: list[dict[str, Any]], summed: bool = True) -> dict[str, Any]:
+    """The shards' partials in one; without `summed` the sum stays 0.0 (min and max)."""
     mins = [p["min"] for p in partials if p["min"] is not None]
     maxes = [p["max"] for p in partials if p["max"] is not None]
     return {"count": sum(p["count"] for p in partials),
-            "sum": compensated_sum([p["sum"] for p in partials]),
+            "sum": compensated_sum([p["sum"] for p in partials]) if summed else 0.0,
             "min": min(mins) if mins else None, "max": max(maxes) if maxes else None,
             "fmt": next((p["fmt"] for p in partials if p["fmt"] is not None), None)}
 
 
-def _in_document_order(vs: ValuesSource, seqs: np.ndarray, values: np.ndarray,
-                       missing: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(seqs, values) in the order ES adds them, on which a Kahan sum depends: document by
-    document, a document's own values ascending (SortedNumericDocValues; a column keeps them
-    as the source listed them) and a `missing` fill where its document is (`matched` appends
-    the fills after every document's own values)."""
-    multi = is_multi_valued(vs.column.seqs)
-    if len(seqs) < 2 or (missing is None and not multi):
-        return seqs, values
-    if multi:
-        order = np.lexsort((values, seqs))
-    elif np.any(seqs[1:] < seqs[:-1]):
-        order = np.argsort(seqs, kind="stable")
-    else:
-        return seqs, values
-    return seqs[order], values[order]
-
-
-def _json_double(value: float | None) -> float | str | None:
+def json_double(value: float | None) -> float | str | None:
     """A double as Jackson writes it: NaN and the infinities have no JSON number, so they
     go out as the strings "NaN", "Infinity" and "-Infinity"."""
     if value is None or math.isfinite(value):
@@ -135,7 +157,7 @@ def _json_double(value: float | None) -> float | str | None:
     return java_double(value)
 
 
-def _as_string(fmt: Any, value: float) -> str:
+def as_string(fmt: Any, value: float) -> str:
     """DocValueFormat.format(double). A date format casts to long first, as Java casts (NaN
     to 0, past the ends of the range to the ends), so a variance of dates still prints."""
     if fmt[0] == "date":
@@ -144,7 +166,7 @@ def _as_string(fmt: Any, value: float) -> str:
     return format_value(fmt, value)
 
 
-def _java_div(a: float, b: float) -> float:
+def java_divide(a: float, b: float) -> float:
     """Java's double division, where dividing by zero gives NaN or an infinity."""
     if b:
         return a / b
@@ -154,10 +176,52 @@ def _java_div(a: float, b: float) -> float:
 
 
 def _with_string(out: dict[str, Any], key: str, value: Any, fmt: Any) -> dict[str, Any]:
-    out[key] = _json_double(value)
+    out[key] = json_double(value)
     if fmt is not None and value is not None:
-        out[f"{key}_as_string"] = _as_string(fmt, value)
+        out[f"{key}_as_string"] = as_string(fmt, value)
     return out
+
+
+def extreme_body(value: float | None, fmt: Any) -> dict[str, Any]:
+    """InternalMin and InternalMax (InternalBucketMetricValue too): an infinite value is
+    what no value leaves behind (the fold starts at +/-Infinity), so ES prints null and no
+    string for it, even when a `missing` of "-Infinity" put it there; NaN still prints."""
+    if value is None or math.isinf(value):
+        return {"value": None}
+    return _with_string({}, "value", value, fmt)
+
+
+STATS_METRIC_NAMES = ("count", "min", "max", "avg", "sum")  # InternalStats.Metrics
+
+
+def stats_body(reduced: dict[str, Any], fmt: Any) -> dict[str, Any]:
+    """InternalStats.doXContentBody, stats_bucket's too: null min/max/avg and a sum of 0.0
+    when nothing was counted; else the four as doubles, their `*_as_string` after them."""
+    count = reduced["count"]
+    if not count:
+        return {"count": 0, "min": None, "max": None, "avg": None, "sum": 0.0}
+    values = {"min": reduced["min"], "max": reduced["max"], "avg": reduced["sum"] / count,
+              "sum": float(reduced["sum"])}
+    out: dict[str, Any] = {"count": count, **{key: json_double(v) for key, v in values.items()}}
+    if fmt is not None:
+        for key, value in values.items():
+            out[f"{key}_as_string"] = as_string(fmt, value)
+    return out
+
+
+def stats_metric(reduced: dict[str, Any], key: str) -> float:
+    """InternalStats.value(name) for a name of STATS_METRIC_NAMES: an empty result has min
+    +Infinity, max -Infinity and a NaN avg, which is where ordering by them puts it."""
+    count = reduced["count"]
+    if key == "count":
+        return float(count)
+    if key == "sum":
+        return float(reduced["sum"])
+    if key == "avg":
+        return java_divide(reduced["sum"], count)
+    if not count:
+        return math.inf if key == "min" else -math.inf
+    return reduced[key]
 
 
 class FieldMetric(Aggregator):
@@ -195,15 +259,16 @@ class NumericMetric(FieldMetric):
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
         vs = self.values_source(ctx)
         seqs, values = matched(vs, ctx, matches.seqs, self.missing)
-        _, values = _in_document_order(vs, seqs, values, self.missing)
-        return self.partial(values, value_format(vs, self.format) if vs.mapped else None)
+        order = DocumentOrder(seqs, values, vs.column.seqs, self.missing)
+        return self.partial(values, order, value_format(vs, self.format) if vs.mapped else None)
 
-    def partial(self, values: np.ndarray, fmt: Any) -> dict[str, Any]:
-        """One shard's partial from its values in document order."""
-        return _stats_partial(values, fmt)
+    def partial(self, values: np.ndarray, order: DocumentOrder, fmt: Any) -> dict[str, Any]:
+        """One shard's partial from its values as collected; `order` puts them in the order
+        ES adds them."""
+        return _stats_partial(values, fmt, order)
 
     def empty(self) -> dict[str, Any]:
-        return self.partial(np.empty(0), None)
+        return _stats_partial(np.empty(0), None, None)
 
     def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
         return _reduce_stats(partials)
@@ -223,7 +288,20 @@ class NumericMetric(FieldMetric):
     _no_value = math.nan
 
 
-class Min(NumericMetric):
+class _Extreme(NumericMetric):
+    """min and max: no sum to add up, and an infinite value prints as no value."""
+
+    def partial(self, values: np.ndarray, order: DocumentOrder, fmt: Any) -> dict[str, Any]:
+        return _stats_partial(values, fmt, None)
+
+    def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
+        return _reduce_stats(partials, summed=False)
+
+    def render(self, reduced: dict[str, Any], typed_keys: bool = False) -> dict[str, Any]:
+        return extreme_body(self.value(reduced), reduced["fmt"])
+
+
+class Min(_Extreme):
     type_name = "min"
     _no_value = math.inf
 
@@ -231,7 +309,7 @@ class Min(NumericMetric):
         return reduced["min"]
 
 
-class Max(NumericMetric):
+class Max(_Extreme):
     type_name = "max"
     _no_value = -math.inf
 
@@ -258,35 +336,14 @@ class Stats(NumericMetric):
     0.0 when no document had a value."""
 
     type_name = "stats"
-    # the metric names an `order` may give after the aggregation's (InternalStats.Metrics)
-    _METRICS: tuple[str, ...] = ("count", "min", "max", "avg", "sum")
+    # the metric names an `order` may give after the aggregation's
+    _METRICS: tuple[str, ...] = STATS_METRIC_NAMES
 
     def render(self, reduced: dict[str, Any], typed_keys: bool = False) -> dict[str, Any]:
-        count = reduced["count"]
-        if not count:
-            return {"count": 0, "min": None, "max": None, "avg": None, "sum": 0.0}
-        values = {"min": reduced["min"], "max": reduced["max"], "avg": reduced["sum"] / count,
-                  "sum": float(reduced["sum"])}
-        out: dict[str, Any] = {"count": count, **{key: _json_double(v) for key, v in values.items()}}
-        fmt = reduced["fmt"]
-        if fmt is not None:
-            for key, value in values.items():
-                out[f"{key}_as_string"] = _as_string(fmt, value)
-        return out
+        return stats_body(reduced, reduced["fmt"])
 
     def metric(self, reduced: dict[str, Any], key: str) -> float:
-        """InternalStats.value(name): an empty result has min +Infinity, max -Infinity and a
-        NaN avg, which is where ordering by them puts it."""
-        count = reduced["count"]
-        if key == "count":
-            return float(count)
-        if key == "sum":
-            return float(reduced["sum"])
-        if key == "avg":
-            return _java_div(reduced["sum"], count)
-        if not count:
-            return math.inf if key == "min" else -math.inf
-        return reduced[key]
+        return stats_metric(reduced, key)
 
     def sort_value(self, reduced: dict[str, Any], path: list[str]) -> float:
         if len(path) != 1 or path[0] not in self._METRICS:
@@ -332,13 +389,16 @@ class ExtendedStats(Stats):
                 f"[sigma] must be greater than or equal to 0. Found [{java_double(sigma)}] in [{self.name}]"))
         self.sigma = sigma
 
-    def partial(self, values: np.ndarray, fmt: Any) -> dict[str, Any]:
-        out = _stats_partial(values, fmt)
+    def partial(self, values: np.ndarray, order: DocumentOrder, fmt: Any) -> dict[str, Any]:
+        out = _stats_partial(values, fmt, order)
         floats = values.astype(np.float64, copy=False)
         with np.errstate(over="ignore"):  # a square past the doubles is Infinity, as in Java
             squares = floats * floats
-        out["sum_of_squares"] = _shard_sum(squares, squares)
+        out["sum_of_squares"] = _shard_sum(squares, squares, order)
         return out
+
+    def empty(self) -> dict[str, Any]:
+        return {**super().empty(), "sum_of_squares": 0.0}
 
     def reduce(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
         out = _reduce_stats(partials)
@@ -348,10 +408,10 @@ class ExtendedStats(Stats):
     def figures(self, reduced: dict[str, Any]) -> dict[str, float]:
         """InternalExtendedStats.value(name) for each of its extended names."""
         count, total, squares = reduced["count"], float(reduced["sum"]), reduced["sum_of_squares"]
-        avg = _java_div(total, count)
-        spread = squares - _java_div(total * total, count)
-        population = _not_negative(_java_div(spread, count))
-        sampling = _not_negative(_java_div(spread, count - 1))
+        avg = java_divide(total, count)
+        spread = squares - java_divide(total * total, count)
+        population = _not_negative(java_divide(spread, count))
+        sampling = _not_negative(java_divide(spread, count - 1))
         std_population, std_sampling = math.sqrt(population), math.sqrt(sampling)
         upper, lower = avg + std_population * self.sigma, avg - std_population * self.sigma
         return {"sum_of_squares": squares, "variance": population, "variance_population": population,
@@ -369,12 +429,12 @@ class ExtendedStats(Stats):
             return out
         figures = self.figures(reduced)
         bounds = {key: figures[metric] for key, metric in _BOUNDS.items()}
-        out.update({key: _json_double(figures[key]) for key in _EXTENDED})
-        out["std_deviation_bounds"] = {key: _json_double(value) for key, value in bounds.items()}
+        out.update({key: json_double(figures[key]) for key in _EXTENDED})
+        out["std_deviation_bounds"] = {key: json_double(value) for key, value in bounds.items()}
         fmt = reduced["fmt"]
         if fmt is not None:
-            out.update({f"{key}_as_string": _as_string(fmt, figures[key]) for key in _EXTENDED})
-            out["std_deviation_bounds_as_string"] = {key: _as_string(fmt, v) for key, v in bounds.items()}
+            out.update({f"{key}_as_string": as_string(fmt, figures[key]) for key in _EXTENDED})
+            out["std_deviation_bounds_as_string"] = {key: as_string(fmt, v) for key, v in bounds.items()}
         return out
 
     def metric(self, reduced: dict[str, Any], key: str) -> float:
@@ -387,10 +447,8 @@ def _not_negative(variance: float) -> float:
     return 0.0 if variance < 0 else variance  # NaN stays NaN, as `variance < 0 ? 0 : variance` keeps it
 
 
-# ValueType.lenientParse's names for the numeric types, as weighted_avg's `value_type` takes
-# them; "string" and "ip" parse but are not numeric, anything else parses to nothing
-_NUMERIC_VALUE_TYPES = {"double": "double", "float": "double", "long": "long", "integer": "long",
-                        "short": "long", "byte": "long", "date": "date", "boolean": "boolean"}
+# the values source types ValueType.isA counts as numeric: what weighted_avg's value_type may name
+_NUMERIC_SOURCES = ("numeric", "date", "boolean")
 _FIELD_CONFIG_PARAMS = ("field", "missing", "script")
 
 
@@ -412,7 +470,7 @@ class WeightedAvg(Aggregator):
         super().__init__(name, subs, meta)
         p = Params(self.type_name, body, ("value", "weight", "format", "value_type"))
         self.configs: dict[str, tuple[str, Any]] = {}
-        self.value_type: str | None = None
+        self.value_type: ValueType | None = None
         pattern = None
         for key in body:  # in body order, as ObjectParser meets them
             if key == "format":
@@ -424,20 +482,22 @@ class WeightedAvg(Aggregator):
         if self.value_type is None:
             self.fmt = None if pattern is None else decimal_format(pattern)
         else:
-            self.fmt = {"date": date_format(DEFAULT_FORMAT), "boolean": BOOL_FORMAT}.get(self.value_type)
+            formats = {"date": date_format(DEFAULT_FORMAT), "boolean": BOOL_FORMAT}  # the others are RAW
+            self.fmt = formats.get(self.value_type.source)
 
-    def _value_type(self, p: Params) -> str:
+    def _value_type(self, p: Params) -> ValueType:
         raw = p.get("value_type")
         if not isinstance(raw, str):
             raise XContentParseError(f"[{self.type_name}] value_type doesn't support values of type: "
                                      f"{token_name(raw)}")
-        if raw in ("string", "ip"):
-            raise p.fail("value_type", ParsingError(
-                f"Aggregation [{self.type_name}] was configured with an incompatible value type [{raw}].  "
-                "It can only work on value off type [numeric]"))
-        if raw not in _NUMERIC_VALUE_TYPES:
+        value_type = VALUE_TYPES.get(raw)
+        if value_type is None:
             raise p.fail("value_type")  # ES: lenientParse answers null, and checking null throws
-        return _NUMERIC_VALUE_TYPES[raw]
+        if value_type.source not in _NUMERIC_SOURCES:
+            raise p.fail("value_type", ParsingError(
+                f"Aggregation [{self.type_name}] was configured with an incompatible value type "
+                f"[{value_type.description}].  It can only work on value off type [numeric]"))
+        return value_type
 
     def _field_config(self, p: Params, key: str) -> tuple[str, Any]:
         """A `value` or `weight` object (MultiValuesSourceFieldConfig): its problems are
@@ -471,8 +531,9 @@ class WeightedAvg(Aggregator):
             if len(ctx.reader.docs()):
                 raise IllegalArgument(f"Could not find field name [{absent}] in multiValuesSource")
             return self.empty()
-        value_seqs, values = self._matched(sources["value"], ctx, matches, self.configs["value"][1])
-        weight_seqs, weights = self._matched(sources["weight"], ctx, matches, self.configs["weight"][1])
+        value_missing, weight_missing = self.configs["value"][1], self.configs["weight"][1]
+        value_seqs, raw_values = matched(sources["value"], ctx, matches.seqs, value_missing)
+        weight_seqs, weights = self._weights(sources["weight"], ctx, matches, weight_missing)
         if not len(value_seqs) or not len(weight_seqs):
             return self.empty()
         starts = np.flatnonzero(np.concatenate(([True], weight_seqs[1:] != weight_seqs[:-1])))
@@ -484,9 +545,13 @@ class WeightedAvg(Aggregator):
             raise IllegalArgument("Encountered more than one weight for a single document. Use a script to "
                                   "combine multiple weights-per-doc into a single value.")
         value_weights = weights[starts[at]]
+        raw_values = raw_values[weighted]
+        values = raw_values.astype(np.float64, copy=False)  # as SortedNumericDoubleValues reads them
         with np.errstate(over="ignore", invalid="ignore"):  # Infinity and NaN, as Java's doubles give
-            products = values[weighted] * value_weights
-        return {"sum": _shard_sum(products, products), "weight": _shard_sum(value_weights, value_weights)}
+            products = values * value_weights
+        order = DocumentOrder(value_seqs[weighted], raw_values, sources["value"].column.seqs, value_missing)
+        return {"sum": _shard_sum(products, products, order),
+                "weight": _shard_sum(value_weights, value_weights, order)}
 
     def _source(self, ctx, field: str, missing: Any) -> ValuesSource:
         """The field, or for an unmapped one with `missing` a field of no values whose
@@ -494,14 +559,20 @@ class WeightedAvg(Aggregator):
         vs = resolve(ctx, field, self.type_name, NUMERIC)
         if vs.mapped or missing is None:
             return vs
-        kind = self.value_type if self.value_type in ("date", "boolean") else "double"
+        source = self.value_type.source if self.value_type is not None else None
+        kind = source if source in ("date", "boolean") else "double"
         fmt = date_format(DEFAULT_FORMAT) if kind == "date" else BOOL_FORMAT if kind == "boolean" else None
         return ValuesSource(field, kind, EMPTY_COLUMN, fmt)
 
     @staticmethod
-    def _matched(vs: ValuesSource, ctx, matches: Matches, missing: Any) -> tuple[np.ndarray, np.ndarray]:
-        seqs, values = _in_document_order(vs, *matched(vs, ctx, matches.seqs, missing), missing)
-        return seqs, values.astype(np.float64, copy=False)  # as SortedNumericDoubleValues reads them
+    def _weights(vs: ValuesSource, ctx, matches: Matches, missing: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The weights in seq order, which finding each value's weight needs (`missing`
+        fills come after the documents' own weights)."""
+        seqs, weights = matched(vs, ctx, matches.seqs, missing)
+        if missing is not None and len(seqs) > 1 and np.any(seqs[1:] < seqs[:-1]):
+            order = np.argsort(seqs, kind="stable")
+            seqs, weights = seqs[order], weights[order]
+        return seqs, weights.astype(np.float64, copy=False)  # as SortedNumericDoubleValues reads them
 
     def empty(self) -> dict[str, Any]:
         return {"sum": 0.0, "weight": 0.0}
@@ -517,7 +588,7 @@ class WeightedAvg(Aggregator):
     def sort_value(self, reduced: dict[str, Any], path: list[str]) -> float:
         if path and path != ["value"]:
             return super().sort_value(reduced, path)
-        return _java_div(reduced["sum"], reduced["weight"])
+        return java_divide(reduced["sum"], reduced["weight"])
 
 
 class ValueCount(FieldMetric):

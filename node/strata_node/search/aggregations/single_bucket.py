@@ -21,20 +21,10 @@ from .base import (
     AggregationExecutionError,
     Aggregator,
     Params,
+    SingleBucket,
     subset,
 )
-from .filters import SingleBucket
-from .values import missing_value, resolve
-
-# ValueType.lenientParse: the `value_type` names ES reads, each as its ValueType's
-# description (what the type-conflict message prints) and its values source type.
-_VALUE_TYPES = {
-    "string": ("string", "keyword"),
-    "double": ("float|double", "numeric"), "float": ("float|double", "numeric"),
-    **{name: ("byte|short|integer|long", "numeric")
-       for name in ("number", "numeric", "long", "integer", "short", "byte")},
-    "date": ("date", "date"), "ip": ("ip", "ip"), "boolean": ("boolean", "boolean"),
-}
+from .values import VALUE_TYPES, ValueType, missing_value, resolve
 
 
 def _values_source_type(type_name: str) -> str | None:
@@ -57,22 +47,21 @@ class Missing(SingleBucket):
         p = Params(self.type_name, body, ("field", "missing", "value_type", "valueType", "format", "script"))
         self.field = p.field()
         self.missing = p.get("missing")
-        self.value_type = None
+        self.value_type: ValueType | None = None
         for key in ("value_type", "valueType"):
             if p.get(key) is not None:
                 hint = p.string(key)
-                if hint not in _VALUE_TYPES:
+                if hint not in VALUE_TYPES:
                     raise p.fail(key, IllegalArgument(f"Unknown value type [{hint}]"))
-                self.value_type = _VALUE_TYPES[hint]
+                self.value_type = VALUE_TYPES[hint]
         p.string("format")  # read only to refuse a value of the wrong kind: the bucket prints no value
 
     def collect(self, ctx, matches: Matches) -> dict[str, Any]:
         vs = resolve(ctx, self.field, self.type_name, self.kinds)
-        if vs.mapped and self.value_type is not None:
-            described, wanted = self.value_type
-            if wanted != _values_source_type(vs.type_name or vs.kind):
-                raise IllegalArgument(f"Field type [{vs.type_name or vs.kind}] is incompatible with "
-                                      f"specified value_type [{described}]")
+        hint = self.value_type
+        if vs.mapped and hint is not None and hint.source != _values_source_type(vs.type_name or vs.kind):
+            raise IllegalArgument(f"Field type [{vs.type_name or vs.kind}] is incompatible with specified "
+                                  f"value_type [{hint.description}]")
         if self.missing is not None:
             # A `missing` value gives every document a value (MissingValues), so none is missing.
             if vs.mapped:

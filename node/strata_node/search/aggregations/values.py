@@ -18,7 +18,7 @@ import ipaddress
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,6 +32,25 @@ from .formats import BOOL_FORMAT, UNSIGNED_FORMAT, date_format
 
 NUMERIC = ("long", "double", "date", "boolean")
 _BITMAP_LIMIT = 1 << 28  # seq numbers past this use binary search only
+
+
+class ValueType(NamedTuple):
+    """A `value_type` hint: the description ES's messages print (ValueType.toString) and
+    the values source type it asks for (keyword, numeric, date, ip or boolean)."""
+
+    description: str
+    source: str
+
+
+_LONG = ValueType("byte|short|integer|long", "numeric")
+_DOUBLE = ValueType("float|double", "numeric")
+# ValueType.lenientParse: every name a `value_type` may give; any other parses to null
+VALUE_TYPES: dict[str, ValueType] = {
+    "string": ValueType("string", "keyword"), "double": _DOUBLE, "float": _DOUBLE,
+    **dict.fromkeys(("number", "numeric", "long", "integer", "short", "byte"), _LONG),
+    "date": ValueType("date", "date"), "ip": ValueType("ip", "ip"),
+    "boolean": ValueType("boolean", "boolean"),
+}
 
 
 def kind_of(type_name: str) -> str:

@@ -146,7 +146,7 @@ def _each_bucket(agg, value: dict[str, Any], rewrite) -> dict[str, Any]:
     """A copy of `value` whose buckets' sub-aggregations went through `rewrite`."""
     if buckets.cardinality(agg) == buckets.MANY:
         return buckets.with_rows(value, [buckets.with_subs(agg, row, rewrite(buckets.subs_of(agg, row)))
-                                         for row in buckets.rows(agg, value)])
+                                         for row in buckets.rows(value)])
     return {**value, "subs": rewrite(value["subs"])}
 
 

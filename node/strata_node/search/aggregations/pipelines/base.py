@@ -16,7 +16,6 @@ from typing import Any
 from ....common.errors import IllegalArgument, IllegalState, ParsingError, StrataError
 from ....common.xcontent import scalar_text, token_name
 from ..formats import decimal_format, format_value
-from . import buckets
 from .paths import GAP_POLICIES, java_list
 
 
@@ -41,6 +40,8 @@ class Pipeline:
         self.buckets_paths: list[str] = []
         self.format: str | None = None
         self.parse(body)
+        # built once: every bucket's result prints with it
+        self.fmt: list | None = decimal_format(self.format) if self.format is not None else None
 
     def parse(self, body: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -48,10 +49,6 @@ class Pipeline:
     def validate(self, level, parent, errors: list[str]) -> None:
         """PipelineAggregationBuilder.validate: `level` holds the pipeline's siblings, `parent`
         is the aggregation whose `aggs` it is in (None at the top)."""
-
-    @property
-    def fmt(self) -> list | None:
-        return decimal_format(self.format) if self.format is not None else None
 
     # sibling pipelines
     def compute(self, level, values: dict[str, Any]) -> dict[str, Any]:
@@ -82,36 +79,6 @@ def value_body(value: float, fmt: list | None, key: str = "value") -> dict[str, 
     if fmt is not None:
         out[f"{key}_as_string"] = format_value(fmt, value)
     return out
-
-
-def stats_body(result: dict[str, Any], fmt: list | None) -> dict[str, Any]:
-    """InternalStats: count, then min, max, avg and sum (null, and a sum of 0.0, when
-    nothing was counted), their `*_as_string` after them."""
-    count = result["count"]
-    if not count:
-        return {"count": 0, "min": None, "max": None, "avg": None, "sum": 0.0}
-    values = {"min": result["min"], "max": result["max"], "avg": result["sum"] / count, "sum": result["sum"]}
-    out: dict[str, Any] = {"count": count, **values}
-    if fmt is not None:
-        for key, value in values.items():
-            out[f"{key}_as_string"] = format_value(fmt, value)
-    return out
-
-
-def stats_value(result: dict[str, Any], name: str) -> float:
-    """InternalStats.value(name), by its Metrics enum."""
-    count = result["count"]
-    if name == "count":
-        return float(count)
-    if name == "sum":
-        return result["sum"]
-    if name == "min":
-        return result["min"] if count else math.inf
-    if name == "max":
-        return result["max"] if count else -math.inf
-    if name == "avg":
-        return result["sum"] / count if count else math.nan
-    raise IllegalArgument(f"No enum constant {buckets.STATS_METRICS}.{name}")
 
 
 def parse_gap_policy(text: str) -> str:

@@ -96,7 +96,7 @@ def bucket_class(agg) -> str:
 # -- the buckets of a multi-bucket aggregation ----------------------------------------------
 
 
-def rows(agg, reduced: dict[str, Any]) -> list:
+def rows(reduced: dict[str, Any]) -> list:
     return reduced["buckets"]
 
 
@@ -140,7 +140,7 @@ def key_string(agg, reduced: dict[str, Any], row: Any) -> str:
     return str(key)
 
 
-def key_value(agg, reduced: dict[str, Any], row: Any) -> Any:
+def key_value(agg, row: Any) -> Any:
     """Bucket.getKey as a path sees it: a number, or the class of what ES returns."""
     key = row[0]
     if agg.type_name == "date_histogram":
@@ -152,7 +152,7 @@ def key_value(agg, reduced: dict[str, Any], row: Any) -> Any:
     return key
 
 
-def sort_key(agg, reduced: dict[str, Any], row: Any) -> Any:
+def sort_key(agg, row: Any) -> Any:
     """Bucket.getKey as bucket_sort compares it: numbers (dates by their instant), strings
     in UTF-16 order as Java compares them."""
     key = row[0]
@@ -163,6 +163,6 @@ def sort_key(agg, reduced: dict[str, Any], row: Any) -> Any:
     return key
 
 
-def histogram_key(agg, row: Any) -> float:
+def histogram_key(row: Any) -> float:
     """HistogramFactory.getKey: a histogram's key, a date histogram's epoch millis."""
     return float(row[0])

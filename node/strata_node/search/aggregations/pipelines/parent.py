@@ -17,8 +17,9 @@ from ....common.errors import (
     XContentParseError,
 )
 from ....common.suggest import did_you_mean
-from ....common.xcontent import token_name
+from ....common.xcontent import scalar_text, token_name
 from ....index.mapping.numbers import parse_java_double
+from ..metrics import java_divide
 from . import buckets
 from .base import Pipeline, parent_check, parse_gap_policy, path_texts, value_body
 from .errors import ClassCastError
@@ -27,7 +28,9 @@ from .paths import SKIPPABLE, java_list, parse_path, path_strings, resolve_bucke
 
 def _parse_simple(pipeline: Pipeline, body: dict[str, Any], strings: tuple[str, ...], what: str) -> dict:
     """The hand-written parsers of cumulative_sum and derivative: string fields, or an
-    array for buckets_path; anything else is refused by its token."""
+    array for buckets_path; anything else is refused by its token. BucketMetricsParser
+    (sibling.py) reads the same shapes but words every refusal otherwise, so the two stay
+    apart."""
     found: dict[str, Any] = {}
     for key, value in body.items():
         if isinstance(value, str):
@@ -65,7 +68,7 @@ class CumulativeSum(Pipeline):
         path = path_strings(parse_path(self.buckets_paths[0]))
         total = 0.0
         rows = []
-        for row in buckets.rows(agg, reduced):
+        for row in buckets.rows(reduced):
             value = resolve_bucket_value(agg, reduced, row, path, "insert_zeros")
             if value is not None and math.isfinite(value):
                 total += value
@@ -112,15 +115,6 @@ def time_value_millis(text: str, setting: str) -> int:
                           "missing or unrecognized")
 
 
-def java_divide(a: float, b: float) -> float:
-    """Double division, which gives infinities or NaN where Python raises."""
-    if b == 0.0:
-        if a == 0.0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
-
-
 class Derivative(Pipeline):
     """The difference of a metric between each bucket and the one before, divided by the
     keys' distance in `unit`s (normalized_value) when a unit is given."""
@@ -150,8 +144,8 @@ class Derivative(Pipeline):
         path = path_strings(parse_path(self.buckets_paths[0]))
         rows = []
         last_key = last_value = None
-        for row in buckets.rows(agg, reduced):
-            key = buckets.histogram_key(agg, row)
+        for row in buckets.rows(reduced):
+            key = buckets.histogram_key(row)
             value = resolve_bucket_value(agg, reduced, row, path, self.gap_policy)
             if last_value is not None and value is not None:
                 factor = -1.0 if units is None else java_divide(key - last_key, units)
@@ -257,7 +251,7 @@ class BucketSort(Pipeline):
         if buckets.cardinality(agg) != buckets.MANY:
             raise ClassCastError(f"class {buckets.agg_class(agg, reduced)} cannot be cast to class "
                                  "org.elasticsearch.search.aggregations.InternalMultiBucketAggregation")
-        rows = buckets.rows(agg, reduced)
+        rows = buckets.rows(reduced)
         size = len(rows) if self.size is None else self.size
         if self.from_ >= len(rows):
             return buckets.with_rows(reduced, [])
@@ -269,7 +263,7 @@ class BucketSort(Pipeline):
             values: dict[int, Any] = {}
             for i, path in enumerate(paths):
                 if path is None:
-                    values[i] = buckets.sort_key(agg, reduced, row)
+                    values[i] = buckets.sort_key(agg, row)
                     continue
                 value = resolve_bucket_value(agg, reduced, row, path, self.gap_policy)
                 if self.gap_policy in SKIPPABLE and (value is None or math.isnan(value)):
@@ -319,8 +313,13 @@ def _build_failure(cause: IllegalArgument) -> XContentParseError:
                               caused_by=cause)
 
 
+_INT_MIN, _INT_MAX = -2**31, 2**31 - 1
+
+
 def _int_value(key: str, value: Any) -> int:
-    """ObjectParser's declareInt: a number (a fraction truncated) or its text."""
+    """ObjectParser's declareInt, XContentParser.intValue: a number (a fraction truncated)
+    or its text, either within Java's int range. Jackson refuses a number past it with its
+    own words (the location ES adds to them is not known here)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise XContentParseError(f"[bucket_sort] {key} doesn't support values of type: {token_name(value)}")
     if isinstance(value, str):
@@ -328,9 +327,12 @@ def _int_value(key: str, value: Any) -> int:
             number = parse_java_double(value)
         except Exception:  # any refusal of Double.parseDouble
             raise _field_failure(key, NumberFormatError(f'For input string: "{value}"')) from None
-        if not -2**31 <= number <= 2**31 - 1:
+        if not _INT_MIN <= number <= _INT_MAX:
             raise _field_failure(key, IllegalArgument(f"Value [{value}] is out of range for an integer"))
         return int(number)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise _field_failure(key, XContentParseError(
+            f"Numeric value ({scalar_text(value)}) out of range of int ({_INT_MIN} - {_INT_MAX})"))
     return int(value)
 
 

@@ -31,7 +31,7 @@ class PathElement(NamedTuple):
     metric: str | None
 
 
-class Missing(Exception):
+class PathNotFound(Exception):
     """InvalidAggregationPathException: nothing at the path in this bucket. Resolving a
     bucket's value answers None for it (the bucket is passed over), as ES catches it."""
 
@@ -116,9 +116,9 @@ def resolve_bucket_value(agg, reduced: dict[str, Any], row: Any, path: list[str]
     count = buckets.count_of(agg, row)
     try:
         value = bucket_property(agg.subs, buckets.subs_of(agg, row), count,
-                                lambda: buckets.key_value(agg, reduced, row), agg.name, path,
+                                lambda: buckets.key_value(agg, row), agg.name, path,
                                 buckets.bucket_class(agg))
-    except Missing:
+    except PathNotFound:
         return None
     if value is None:
         raise AggregationExecutionError("buckets_path must reference either a number value or a single value "
@@ -148,11 +148,11 @@ def bucket_property(level, subs: dict[str, Any], count: int, key, containing: st
     head = path[0]
     if head == "_count":
         if len(path) > 1:
-            raise Missing("_count must be the last element in the path")
+            raise PathNotFound("_count must be the last element in the path")
         return count
     if head == "_key":
         if len(path) > 1:
-            raise Missing("_key must be the last element in the path")
+            raise PathNotFound("_key must be the last element in the path")
         return key()
     return named_property(level, subs, head, containing, path[1:])
 
@@ -166,7 +166,7 @@ def named_property(level, subs: dict[str, Any], name: str, containing: str, rest
         pipeline = level.pipeline(name) if level is not None else None
         if pipeline is not None:
             return pipeline.property(subs[name], rest)
-    raise Missing(f"Cannot find an aggregation named [{name}] in [{containing}]")
+    raise PathNotFound(f"Cannot find an aggregation named [{name}] in [{containing}]")
 
 
 def agg_property(agg, reduced: Any, path: list[str]) -> Any:
@@ -176,15 +176,11 @@ def agg_property(agg, reduced: Any, path: list[str]) -> Any:
         if not path:
             return buckets.JavaObject(buckets.agg_class(agg, reduced))
         head = path[0]
-        rows = buckets.rows(agg, reduced)
+        rows = buckets.rows(reduced)
         if head == "_bucket_count":
             return len(rows)
         if head.startswith("'") and head.endswith("'"):
-            wanted = head[1:-1]
-            for row in rows:
-                if buckets.key_string(agg, reduced, row) == wanted:
-                    return _row_property(agg, reduced, row, path[1:])
-            raise Missing(f"Cannot find an key [{head}] in [{agg.name}]")
+            return _row_property(agg, reduced, keyed_bucket(agg, reduced, head), path[1:])
         for row in rows:  # each bucket answers (its errors surface) before the array is refused
             _row_property(agg, reduced, row, path)
         return buckets.JavaObject("Object[]")
@@ -193,7 +189,7 @@ def agg_property(agg, reduced: Any, path: list[str]) -> Any:
             return buckets.JavaObject(buckets.agg_class(agg, reduced))
         if path[0] == "_count":
             if len(path) > 1:
-                raise Missing("_count must be the last element in the path")
+                raise PathNotFound("_count must be the last element in the path")
             return reduced["doc_count"]
         return named_property(agg.subs, reduced["subs"], path[0], agg.name, path[1:])
     if agg.type_name in buckets.SINGLE_VALUE:
@@ -214,7 +210,17 @@ def agg_property(agg, reduced: Any, path: list[str]) -> Any:
     raise IllegalArgument(f"path not supported for [{agg.name}]: {java_list(path)}")
 
 
+def keyed_bucket(agg, reduced: dict[str, Any], quoted: str) -> Any:
+    """InternalMultiBucketAggregation.getProperty of a quoted key: the first bucket whose
+    key prints as the text between the quotes."""
+    wanted = quoted[1:-1]
+    for row in buckets.rows(reduced):
+        if buckets.key_string(agg, reduced, row) == wanted:
+            return row
+    raise PathNotFound(f"Cannot find an key [{quoted}] in [{agg.name}]")
+
+
 def _row_property(agg, reduced: dict[str, Any], row: Any, path: list[str]) -> Any:
     return bucket_property(agg.subs, buckets.subs_of(agg, row), buckets.count_of(agg, row),
-                           lambda: buckets.key_value(agg, reduced, row), agg.name, path,
+                           lambda: buckets.key_value(agg, row), agg.name, path,
                            buckets.bucket_class(agg))

@@ -3,20 +3,31 @@ avg_bucket, sum_bucket, min_bucket, max_bucket and stats_bucket (BucketMetricsPi
 
 Every bucket's value is resolved through the rest of the path with the gap policy (skip
 by default); NaN values (skipped gaps) are left out. Sums are plain `+=`, as ES adds them.
+A run folds the values into its own accumulator: the parsed request serves every search
+that runs it, so it holds no running figures.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
-from ....common.errors import ParsingError
+from ....common.errors import IllegalArgument, ParsingError
 from ....common.xcontent import token_name
-from ..formats import format_value
+from ..metrics import STATS_METRIC_NAMES, extreme_body, stats_body, stats_metric
 from . import buckets
-from .base import Pipeline, parse_gap_policy, path_texts, stats_body, stats_value
+from .base import Pipeline, parse_gap_policy, path_texts
 from .errors import InvalidAggregationPathError, InvalidPath
-from .paths import has_bucket_key, java_list, parse_path, path_strings, resolve_bucket_value
+from .paths import (
+    PathNotFound,
+    has_bucket_key,
+    java_list,
+    keyed_bucket,
+    parse_path,
+    path_strings,
+    resolve_bucket_value,
+)
 
 
 def same_double(a: float, b: float) -> bool:
@@ -78,7 +89,7 @@ class BucketMetrics(Pipeline):
                           f"{buckets.builder_class(agg)} for buckets path: {self.path}")
 
     def compute(self, level, values: dict[str, Any]) -> dict[str, Any]:
-        self.start()
+        totals = self.start()
         path = parse_path(self.path)
         target = _Node.named(level, values, path[0].name)
         if target is not None:
@@ -105,21 +116,21 @@ class BucketMetrics(Pipeline):
                 raise InvalidPath(f"did not find multi-bucket aggregation for extraction.{found}")
             rest = path_strings(path[i:])[1:]
             agg, reduced = target.agg, target.value
-            for row in buckets.rows(agg, reduced):
+            for row in buckets.rows(reduced):
                 value = resolve_bucket_value(agg, reduced, row, rest, self.gap_policy)
                 if value is not None and not math.isnan(value):
-                    self.collect(buckets.key_string(agg, reduced, row), value)
-        return self.build()
+                    self.collect(totals, buckets.key_string(agg, reduced, row), value)
+        return self.build(totals)
 
-    # -- the fold -------------------------------------------------------------------------
+    # -- the fold, into an accumulator of this run's own ----------------------------------
 
-    def start(self) -> None:
+    def start(self) -> Any:
         raise NotImplementedError
 
-    def collect(self, key: str, value: float) -> None:
+    def collect(self, totals: Any, key: str, value: float) -> None:
         raise NotImplementedError
 
-    def build(self) -> dict[str, Any]:
+    def build(self, totals: Any) -> dict[str, Any]:
         raise NotImplementedError
 
 
@@ -137,41 +148,58 @@ class _Node:
         return cls(name, level.get(name), values[name])
 
     def bucket(self, quoted: str) -> Any:
-        """InternalMultiBucketAggregation.getProperty of a quoted key: the bucket whose
-        key prints as it."""
-        for row in buckets.rows(self.agg, self.value):
-            if buckets.key_string(self.agg, self.value, row) == quoted[1:-1]:
-                return row
-        raise InvalidAggregationPathError(f"Cannot find an key [{quoted}] in [{self.name}]")
+        """The bucket a quoted key names; here ES lets the path exception escape (500)."""
+        try:
+            return keyed_bucket(self.agg, self.value, quoted)
+        except PathNotFound as e:
+            raise InvalidAggregationPathError(str(e)) from None
+
+
+@dataclass
+class _Totals:
+    """One run's count, sum, min and max of the bucket values."""
+
+    count: int = 0
+    sum: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+
+
+@dataclass
+class _Best:
+    """One run's extreme value so far and the keys of the buckets that have it."""
+
+    value: float
+    keys: list[str] = field(default_factory=list)
 
 
 class AvgBucket(BucketMetrics):
     type_name = "avg_bucket"
     result_type = "simple_value"
 
-    def start(self) -> None:
-        self._count, self._sum = 0, 0.0
+    def start(self) -> _Totals:
+        return _Totals()
 
-    def collect(self, key: str, value: float) -> None:
-        self._count += 1
-        self._sum += value
+    def collect(self, totals: _Totals, key: str, value: float) -> None:
+        totals.count += 1
+        totals.sum += value
 
-    def build(self) -> dict[str, Any]:
-        return {"value": self._sum / self._count if self._count else math.nan}
+    def build(self, totals: _Totals) -> dict[str, Any]:
+        return {"value": totals.sum / totals.count if totals.count else math.nan}
 
 
 class SumBucket(BucketMetrics):
     type_name = "sum_bucket"
     result_type = "simple_value"
 
-    def start(self) -> None:
-        self._sum = 0.0
+    def start(self) -> _Totals:
+        return _Totals()
 
-    def collect(self, key: str, value: float) -> None:
-        self._sum += value
+    def collect(self, totals: _Totals, key: str, value: float) -> None:
+        totals.sum += value
 
-    def build(self) -> dict[str, Any]:
-        return {"value": self._sum}
+    def build(self, totals: _Totals) -> dict[str, Any]:
+        return {"value": totals.sum}
 
 
 class _Extreme(BucketMetrics):
@@ -180,29 +208,25 @@ class _Extreme(BucketMetrics):
     result_type = "bucket_metric_value"
     _start = 0.0
 
-    def start(self) -> None:
-        self._value, self._keys = self._start, []
+    def start(self) -> _Best:
+        return _Best(self._start)
 
-    def beats(self, value: float) -> bool:
+    def beats(self, value: float, best: float) -> bool:
         raise NotImplementedError
 
-    def collect(self, key: str, value: float) -> None:
-        if self.beats(value):
-            self._value, self._keys = value, [key]
-        elif same_double(value, self._value):
-            self._keys.append(key)
+    def collect(self, totals: _Best, key: str, value: float) -> None:
+        if self.beats(value, totals.value):
+            totals.value, totals.keys = value, [key]
+        elif same_double(value, totals.value):
+            totals.keys.append(key)
 
-    def build(self) -> dict[str, Any]:
-        return {"value": self._value, "keys": list(self._keys)}
+    def build(self, totals: _Best) -> dict[str, Any]:
+        return {"value": totals.value, "keys": list(totals.keys)}
 
     def render(self, result: dict[str, Any]) -> dict[str, Any]:
-        """InternalBucketMetricValue: null only for an infinite value (no bucket had one)."""
-        value = result["value"]
-        out: dict[str, Any] = {"value": None if math.isinf(value) else value}
-        if not math.isinf(value) and self.fmt is not None:
-            out["value_as_string"] = format_value(self.fmt, value)
-        out["keys"] = result["keys"]
-        return out
+        """InternalBucketMetricValue, which prints its value as InternalMin does (null when
+        no bucket had one), then the keys."""
+        return {**extreme_body(result["value"], self.fmt), "keys": result["keys"]}
 
     def property(self, result: dict[str, Any], path: list[str]) -> Any:
         if path == ["keys"]:
@@ -214,35 +238,36 @@ class MinBucket(_Extreme):
     type_name = "min_bucket"
     _start = math.inf
 
-    def beats(self, value: float) -> bool:
-        return value < self._value
+    def beats(self, value: float, best: float) -> bool:
+        return value < best
 
 
 class MaxBucket(_Extreme):
     type_name = "max_bucket"
     _start = -math.inf
 
-    def beats(self, value: float) -> bool:
-        return value > self._value
+    def beats(self, value: float, best: float) -> bool:
+        return value > best
 
 
 class StatsBucket(BucketMetrics):
     type_name = "stats_bucket"
     result_type = "stats_bucket"
 
-    def start(self) -> None:
-        self._count, self._sum, self._min, self._max = 0, 0.0, math.inf, -math.inf
+    def start(self) -> _Totals:
+        return _Totals()
 
-    def collect(self, key: str, value: float) -> None:
-        self._sum += value
-        self._min = java_min(self._min, value)
-        self._max = java_max(self._max, value)
-        self._count += 1
+    def collect(self, totals: _Totals, key: str, value: float) -> None:
+        totals.sum += value
+        totals.min = java_min(totals.min, value)
+        totals.max = java_max(totals.max, value)
+        totals.count += 1
 
-    def build(self) -> dict[str, Any]:
-        return {"count": self._count, "sum": self._sum, "min": self._min, "max": self._max}
+    def build(self, totals: _Totals) -> dict[str, Any]:
+        return {"count": totals.count, "sum": totals.sum, "min": totals.min, "max": totals.max}
 
     def render(self, result: dict[str, Any]) -> dict[str, Any]:
+        """InternalStatsBucket prints as InternalStats does."""
         return stats_body(result, self.fmt)
 
     def property(self, result: dict[str, Any], path: list[str]) -> Any:
@@ -250,7 +275,9 @@ class StatsBucket(BucketMetrics):
         if not path:
             return buckets.JavaObject("InternalStatsBucket", multi_value=True)
         if len(path) == 1:
-            return stats_value(result, path[0])
+            if path[0] not in STATS_METRIC_NAMES:
+                raise IllegalArgument(f"No enum constant {buckets.STATS_METRICS}.{path[0]}")
+            return stats_metric(result, path[0])
         return super().property(result, path)
 
 
