@@ -3,6 +3,7 @@ and the sections index and node stats print from them (index/shard_stats.py)."""
 
 import asyncio
 import threading
+import time
 
 from strata_node.engine import operation as ops
 from strata_node.engine.engine import DeleteOp, Engine, IndexOp, ShardRef
@@ -182,16 +183,41 @@ def test_recovery_figures_count_a_copy_served_and_one_being_recovered():
 
     async def go():
         recoveries = PeerRecovery(SimpleNamespace())
-        target = SimpleNamespace(allocation_id="t", recoveries_as_source=0)
-        source = SimpleNamespace(allocation_id="s", recoveries_as_source=1)
+        target = SimpleNamespace(allocation_id="t", recoveries_as_source=0, recovery_throttle_seconds=0.0)
+        source = SimpleNamespace(allocation_id="s", recoveries_as_source=1, recovery_throttle_seconds=0.0)
         running = asyncio.get_running_loop().create_future()
         recoveries._running["t"] = running
-        state = recoveries.states["t"] = RecoveryState("logs", 0, "n1", "n2")
-        state.throttle_seconds = 1.5
+        recoveries.states["t"] = RecoveryState("logs", 0, "n1", "n2")
         assert recoveries.figures(target) == {"recoveries_as_source": 0, "recoveries_as_target": 1,
-                                              "recovery_throttle_millis": 1500}
+                                              "recovery_throttle_millis": 0}
         assert recoveries.figures(source)["recoveries_as_source"] == 1
         running.set_result(None)
         assert recoveries.figures(target)["recoveries_as_target"] == 0
 
     run(go())
+
+
+def test_recovery_throttle_time_sums_each_sides_own_waits():
+    """ES's RecoveryStats: the source's waits for max_bytes_per_sec count on the source copy,
+    over every recovery it served; a restore's waits for its rates on the restored copy."""
+    from types import SimpleNamespace
+
+    from strata_node.replication.recovery import PeerRecovery, RecoveryState
+
+    recoveries = PeerRecovery(SimpleNamespace(cluster_settings={"indices.recovery.max_bytes_per_sec": 1000}))
+    source = SimpleNamespace(allocation_id="s", recoveries_as_source=0, recovery_throttle_seconds=0.0)
+
+    async def serve_one() -> None:
+        state = RecoveryState("logs", 0, "n1", "n2")
+        state.bytes_recovered = 50  # 50 ms ahead of 1000 bytes/s
+        await recoveries.throttle(state, time.monotonic(), source)
+        assert state.throttle_seconds >= 0.04  # the target's _recovery still shows the source's wait
+
+    run(serve_one())
+    run(serve_one())
+    assert recoveries.figures(source)["recovery_throttle_millis"] >= 80
+
+    restored = SimpleNamespace(allocation_id="r", recoveries_as_source=0, recovery_throttle_seconds=0.0)
+    state = recoveries.states["r"] = RecoveryState("logs", 0, None, "n2")
+    state.add_target_throttle(0.25)
+    assert recoveries.figures(restored)["recovery_throttle_millis"] == 250

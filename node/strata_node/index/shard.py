@@ -35,6 +35,7 @@ class IndexShard:
         self.noop_updates = 0
         self.bulk_stats = [0, 0, 0]
         self.recoveries_as_source = 0  # peer recoveries this copy is serving
+        self.recovery_throttle_seconds = 0.0  # held back serving them, all of them (max_bytes_per_sec)
         self.failure: BaseException | None = None
         # The copy the cluster state routes here: its allocation id and role. A primary
         # keeps its replication group's tracker (replication/tracker.py).

@@ -123,7 +123,7 @@ async def send_file_set(recoveries, request, shard, address: str | None, state, 
                             checksum=checksum if last else 0), address=address)
                         position += len(data)
                         state.bytes_recovered += len(data)
-                        await recoveries.throttle(state, started)
+                        await recoveries.throttle(state, started, shard)
                         if last:
                             break
                 state.files_recovered += 1

@@ -485,12 +485,17 @@ class PeerRecovery:
 
     def figures(self, shard: IndexShard) -> dict[str, int]:
         """A copy's recoveries as index stats count them: those it serves as the source,
-        whether it is being recovered, and how long its last file copy was held back."""
+        whether it is being recovered, and how long it was held back, as ES's RecoveryStats
+        sums it: each side its own waits, the source's over every recovery it served, the
+        target's (a restore's rates) over its own recovery."""
         running = self._running.get(shard.allocation_id) if shard.allocation_id is not None else None
         state = self.states.get(shard.allocation_id) if shard.allocation_id is not None else None
+        throttled = shard.recovery_throttle_seconds
+        if state is not None:
+            throttled += state.target_throttle_seconds
         return {"recoveries_as_source": shard.recoveries_as_source,
                 "recoveries_as_target": int(running is not None and not running.done()),
-                "recovery_throttle_millis": int(state.throttle_seconds * 1000) if state is not None else 0}
+                "recovery_throttle_millis": int(throttled * 1000)}
 
     async def _on_start(self, request: StartRecoveryRequest, task: Task) -> StartRecoveryResponse:
         shard = self.node.indices.local_shard(request.index, request.shard, request.index_uuid)
@@ -651,14 +656,15 @@ class PeerRecovery:
                 return copy.primary and copy.state == "RELOCATING" and copy.relocating_node == target_node
         return False
 
-    async def throttle(self, state: RecoveryState, started: float) -> None:
-        """Hold the source back to `indices.recovery.max_bytes_per_sec` (0 or -1: no limit,
-        as in ES); the limit is read at every chunk, so a change applies at once."""
+    async def throttle(self, state: RecoveryState, started: float, shard: IndexShard) -> None:
+        """Hold the source `shard` back to `indices.recovery.max_bytes_per_sec` (0 or -1: no
+        limit, as in ES); the limit is read at every chunk, so a change applies at once."""
         limit = self.node.cluster_settings.get("indices.recovery.max_bytes_per_sec")
         if limit > 0:
             ahead = state.bytes_recovered / limit - (time.monotonic() - started)
             if ahead > 0:
                 state.throttle_seconds += ahead
+                shard.recovery_throttle_seconds += ahead
                 await asyncio.sleep(ahead)
 
     async def _send_operations(self, service: IndexService, shard: IndexShard, address: str | None,
