@@ -45,8 +45,8 @@ def test_names_with_brackets_or_angle_brackets_are_refused():
 
 
 def test_a_known_elasticsearch_type_strata_lacks_says_so():
-    with pytest.raises(ParsingError, match=r"Aggregation type \[percentiles\] is not supported"):
-        parse_aggregations({"p": {"percentiles": {"field": "n"}}})
+    with pytest.raises(ParsingError, match=r"Aggregation type \[percentiles_bucket\] is not supported"):
+        parse_aggregations({"p": {"percentiles_bucket": {"buckets_path": "h>_count"}}})
 
 
 def test_an_unknown_parameter_is_named_with_its_aggregation():

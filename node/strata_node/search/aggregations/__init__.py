@@ -18,6 +18,7 @@ documents to sub-aggregations), values.py (fields and their doc values), formats
 (how values print), zones.py and rounding.py (dates), order.py (bucket order),
 metrics.py, terms.py, histogram.py, date_histogram.py, range.py, filters.py,
 top_hits.py, geo.py (geo_bounds, geo_centroid, geohash_grid, geotile_grid, geo_distance),
+percentiles.py (percentiles and percentile_ranks over tdigest.py, ES's t-digest),
 pipelines/ (the pipeline aggregations).
 """
 
@@ -36,6 +37,7 @@ from .filters import Filter, Filters
 from .geo import GeoBounds, GeoCentroid, GeoDistance, GeohashGrid, GeotileGrid
 from .histogram import Histogram
 from .metrics import Avg, Cardinality, ExtendedStats, Max, Min, Stats, Sum, ValueCount, WeightedAvg
+from .percentiles import PercentileRanks, Percentiles
 from .pipelines import PIPELINES, Pipeline, resolve_order, run_tree, validate_tree
 from .range import DateRange, Range
 from .single_bucket import Global, Missing
@@ -45,7 +47,7 @@ from .top_hits import TopHits
 AGGREGATIONS: dict[str, type[Aggregator]] = {cls.type_name: cls for cls in (
     Avg, Cardinality, ExtendedStats, Max, Min, Stats, Sum, ValueCount, WeightedAvg, Terms, Histogram,
     DateHistogram, Range, DateRange, Filter, Filters, Global, Missing, TopHits, GeoBounds, GeoCentroid,
-    GeohashGrid, GeotileGrid, GeoDistance,
+    GeohashGrid, GeotileGrid, GeoDistance, Percentiles, PercentileRanks,
 )}
 
 # Every aggregation Elasticsearch 8 registers (SearchModule and the default x-pack

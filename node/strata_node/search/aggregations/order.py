@@ -93,9 +93,13 @@ class BucketOrder:
 
 
 def split_path(what: str) -> list[str]:
-    """`a>b.max` -> [a, b, max]; a metric name after the last `.` of the last element."""
+    """`a>b.max` -> [a, b, max]; a metric name after the first `.` of the last element, or
+    a multi-value metric's key in its brackets (`a>pct[99.9]` -> [a, pct, 99.9])."""
     parts = what.split(">")
     last = parts[-1]
+    if last.endswith("]") and "[" in last:  # `pct[99.9]`: a multi-value metric's key
+        agg, _, key = last[:-1].rpartition("[")
+        return [*parts[:-1], agg, key]
     if "." in last:
         agg, metric = last.split(".", 1)
         return [*parts[:-1], agg, metric]

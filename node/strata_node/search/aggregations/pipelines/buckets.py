@@ -28,7 +28,7 @@ _ROWS = {
 _SINGLE = frozenset({"filter", "global", "missing", "nested", "reverse_nested", "sampler"})
 SINGLE_VALUE = frozenset({"avg", "sum", "min", "max", "value_count", "cardinality", "weighted_avg",
                           "median_absolute_deviation", "rate"})
-MULTI_VALUE = frozenset({"stats", "extended_stats"})
+MULTI_VALUE = frozenset({"stats", "extended_stats", "percentiles", "percentile_ranks"})
 STATS_METRICS = "org.elasticsearch.search.aggregations.metrics.InternalStats.Metrics"
 
 _CLASSES = {
@@ -38,7 +38,8 @@ _CLASSES = {
     "geohash_grid": "InternalGeoHashGrid", "geotile_grid": "InternalGeoTileGrid",
     "top_hits": "InternalTopHits",
     "geo_bounds": "InternalGeoBounds", "geo_centroid": "InternalGeoCentroid", "stats": "InternalStats",
-    "extended_stats": "InternalExtendedStats",
+    "extended_stats": "InternalExtendedStats", "percentiles": "InternalTDigestPercentiles",
+    "percentile_ranks": "InternalTDigestPercentileRanks",
 }
 _TERMS_CLASSES = {"keyword": "StringTerms", "ip": "StringTerms", "double": "DoubleTerms",
                   None: "UnmappedTerms"}

@@ -199,6 +199,8 @@ def agg_property(agg, reduced: Any, path: list[str]) -> Any:
     if agg.type_name in buckets.MULTI_VALUE:
         if not path:
             return buckets.JavaObject(buckets.agg_class(agg, reduced), multi_value=True)
+        if len(path) == 1 and hasattr(agg, "path_value"):  # percentiles: any key, as a double
+            return agg.path_value(reduced, path[0])
         if len(path) == 1:
             try:
                 return agg.sort_value(reduced, path)
