@@ -74,8 +74,9 @@ def test_percentile_ranks(es, indices, shards):
                                        "ri": {"percentile_ranks": {"field": "int_field", "values": [99, 50],
                                                                    "format": "0.0"}}})
     assert got["r"]["values"] == {"50.0": None, "99.0": None}  # an unmapped field
-    assert got["ri"]["values"] == {"50.0": 25.0, "50.0_as_string": "25.0", "99.0": 50.0,
-                                   "99.0_as_string": "50.0"}
+    # the later Dist.cdf, as 420_percentile_ranks_tdigest_metric.yml expects (37 and 61.5)
+    assert got["ri"]["values"] == {"50.0": 37.0, "50.0_as_string": "37.0", "99.0": 61.5,
+                                   "99.0_as_string": "61.5"}
 
 
 def test_three_thousand_values_go_through_the_merging_digest(es, many):
@@ -123,6 +124,15 @@ def test_negative_compression_and_a_keyword_field_are_400s(es, indices):
         search(es, indices[1], {"r": {"percentile_ranks": {"field": "int_field"}}})
     assert e.value.status_code == 400
     assert e.value.body["error"]["caused_by"]["reason"] == "[values] must not be null: [r]"
+
+
+def test_a_compression_that_is_not_finite_is_a_400(es, indices):
+    for compression in ("NaN", "1e309"):  # the client can't send a bare 1e309; a string reads the same
+        with pytest.raises(ApiError) as e:
+            search(es, indices[1], {"p": {"percentiles": {"field": "int_field",
+                                                          "tdigest": {"compression": compression}}}})
+        assert e.value.status_code == 400
+        assert "[compression] must be a finite number" in str(e.value.body)
 
 
 def test_hdr_is_refused_as_unsupported(es, indices):

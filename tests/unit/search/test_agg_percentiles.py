@@ -98,13 +98,22 @@ def test_many_values_switch_to_the_merging_digest(tmp_path):
 
 
 def test_percentile_ranks_are_the_cdf_in_percent(tmp_path):
-    out = one_shard(tmp_path, MAPPING, DOCS, ranks(values=[99, 50, 51, 200, 0]))["r"]
-    assert out == {"values": {"0.0": 0.0, "50.0": 25.0, "51.0": 37.5, "99.0": 50.0, "200.0": 100.0}}
+    # the later Dist.cdf, interpolated between neighbouring values (420_percentile_ranks_tdigest_metric.yml
+    # expects 37 and 61.5 for 50 and 99; the old mid-point rule gave 25 and 50)
+    out = one_shard(tmp_path, MAPPING, DOCS, ranks(values=[99, 50, 51, 40, 140, 200, 0, 1, 151]))["r"]
+    assert out == {"values": {"0.0": 0.0, "1.0": 12.5, "40.0": 32.0, "50.0": 37.0, "51.0": 37.5, "99.0": 61.5,
+                              "140.0": 82.0, "151.0": 87.5, "200.0": 100.0}}
 
 
 def test_percentile_ranks_non_keyed_and_formatted(tmp_path):
     out = one_shard(tmp_path, MAPPING, DOCS, ranks(values=[51], keyed=False, format="0.0"))["r"]
     assert out == {"values": [{"key": 51.0, "value": 37.5, "value_as_string": "37.5"}]}
+
+
+def test_keys_sort_as_java_sorts_doubles(tmp_path):
+    # Arrays.sort: NaN last, duplicates kept, -0.0 before 0.0
+    keys = parse_aggregations(ranks(values=["NaN", 51, 0.0, -0.0, 51, 1])).get("r").keys
+    assert [repr(k) for k in keys] == ["-0.0", "0.0", "1.0", "51.0", "51.0", "nan"]
 
 
 def test_percentile_ranks_with_missing_on_an_unmapped_field(tmp_path):
@@ -126,9 +135,17 @@ def test_typed_keys_name_the_tdigest_results(tmp_path):
                                                                "tdigest_percentile_ranks#r"]
 
 
-def test_compression_and_execution_hint_are_accepted(tmp_path):
-    body = pct(percents=[50], tdigest={"compression": 200, "execution_hint": "high_accuracy"})
+@pytest.mark.parametrize("hint", ["high_accuracy", "default", "", "DEFAULT", "HIGH_ACCURACY"])
+def test_compression_and_execution_hint_are_accepted(tmp_path, hint):
+    # TDigestExecutionHint.parse: its two names, "", and Enum.valueOf's DEFAULT and HIGH_ACCURACY
+    body = pct(percents=[50], tdigest={"compression": 200, "execution_hint": hint})
     assert one_shard(tmp_path, MAPPING, DOCS, body)["p"] == {"values": {"50.0": 76.0}}
+
+
+def test_percents_and_compression_are_read_as_java_doubles(tmp_path):
+    body = pct(percents=["50", " 25.0 ", "1e1"], tdigest={"compression": "200"})
+    assert one_shard(tmp_path, MAPPING, DOCS, body)["p"] == \
+        {"values": {"10.0": 16.0, "25.0": 38.5, "50.0": 76.0}}
 
 
 # -- refusals ------------------------------------------------------------------------------
@@ -158,6 +175,23 @@ def test_null_or_text_percents_are_refused():
     e = build_error(pct(percents=["foo"]))
     assert e.reason == "[percentiles] failed to parse field [percents]"
     assert isinstance(e.caused_by, NumberFormatError)
+
+
+def test_underscored_numbers_are_refused():
+    # Double.parseDouble knows no '_' separators (Python's float() does)
+    e = build_error(pct(percents=["1_0"]))
+    assert e.reason == "[percentiles] failed to parse field [percents]"
+    assert str(e.caused_by) == 'For input string: "1_0"'
+    e = build_error(pct(tdigest={"compression": "1_0"}))
+    assert isinstance(e.caused_by.caused_by, NumberFormatError)
+
+
+@pytest.mark.parametrize(("compression", "shown"), [
+    ("NaN", "NaN"), (1e309, "Infinity"), ("Infinity", "Infinity"), (10**400, "Infinity")])
+def test_a_compression_that_is_not_finite_is_refused(compression, shown):
+    e = build_error(pct(tdigest={"compression": compression}))
+    assert e.reason == "[percentiles] failed to parse field [tdigest]"
+    assert str(e.caused_by.caused_by) == f"[compression] must be a finite number. Found [{shown}]"
 
 
 def test_negative_compression_is_refused():

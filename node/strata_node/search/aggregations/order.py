@@ -94,7 +94,10 @@ class BucketOrder:
 
 def split_path(what: str) -> list[str]:
     """`a>b.max` -> [a, b, max]; a metric name after the first `.` of the last element, or
-    a multi-value metric's key in its brackets (`a>pct[99.9]` -> [a, pct, 99.9])."""
+    a multi-value metric's key in its brackets (`a>pct[99.9]` -> [a, pct, 99.9]).
+
+    Strata splits the last element at its first `.`, so `pct.99.9` reads key `99.9`; ES's
+    AggregationPath.parse splits at the last `.` (name `pct.99`, key `9`). Kept as it is."""
     parts = what.split(">")
     last = parts[-1]
     if last.endswith("]") and "[" in last:  # `pct[99.9]`: a multi-value metric's key

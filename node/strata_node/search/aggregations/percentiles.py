@@ -7,12 +7,14 @@ and compresses it, as AbstractInternalTDigestPercentiles.reduce does. Percentile
 digest's quantile(percent / 100); ranks are its cdf(value), kept within [0, 1], times 100.
 
 The request is read as AbstractPercentilesAggregationBuilder's ConstructingObjectParser
-reads it: `percents` (sorted; the defaults 1, 5, 25, 50, 75, 95, 99) or `values` (required,
-sorted), `keyed`, `tdigest: {compression, execution_hint}`, the values-source fields; the
-builder's refusals come wrapped in "Failed to build [...] after last required field
-arrived". The `hdr` method (HdrHistogram) is refused as not supported by Strata, and the
-`high_accuracy` execution hint (an AVLTreeDigest in ES) is accepted but computed with the
-default HybridDigest.
+reads it: `percents` (sorted as Arrays.sort sorts doubles; the defaults 1, 5, 25, 50, 75, 95,
+99) or `values` (required, sorted the same way), `keyed`, `tdigest: {compression,
+execution_hint}`, the values-source fields; the builder's refusals come wrapped in "Failed
+to build [...] after last required field arrived". The `hdr` method (HdrHistogram) is refused
+as not supported by Strata, and the `high_accuracy` execution hint (an AVLTreeDigest in ES)
+is accepted, as TDigestExecutionHint.parse accepts it (and DEFAULT and HIGH_ACCURACY), but
+computed with the default HybridDigest. A compression that is NaN or infinite is refused
+here (ES takes it and fails building the digest).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import numpy as np
 
 from ...common.errors import IllegalArgument, NumberFormatError, XContentParseError
 from ...common.xcontent import token_name
-from ...index.mapping.numbers import java_double
+from ...index.mapping.errors import MalformedValue
+from ...index.mapping.numbers import java_double, parse_java_double
 from ..matches import Matches
 from .base import Params
 from .metrics import DocumentOrder, FieldMetric, as_string, json_double
@@ -33,7 +36,30 @@ from .values import NUMERIC, matched, value_format
 
 DEFAULT_PERCENTS = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
 DEFAULT_COMPRESSION = 100.0
-EXECUTION_HINTS = ("default", "high_accuracy", "")
+# TDigestExecutionHint.parse: the two lower-case names and "", else Enum.valueOf's exact names
+EXECUTION_HINTS = ("default", "high_accuracy", "", "DEFAULT", "HIGH_ACCURACY")
+
+
+def java_double_value(p: Params, name: str, value: Any) -> float:
+    """XContentParser.doubleValue of a number or a string (Double.parseDouble's grammar: no
+    '_' separators; "NaN" and "Infinity" are read as such); an integer beyond a double's
+    range is infinite, as Java's BigInteger.doubleValue makes it."""
+    if isinstance(value, bool) or value is None or isinstance(value, list | dict):
+        raise p.fail(name)
+    if isinstance(value, str):
+        try:
+            return parse_java_double(value)
+        except MalformedValue:
+            raise p.fail(name, NumberFormatError(f'For input string: "{value}"')) from None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def java_sorted_doubles(values: list[float]) -> list[float]:
+    """Arrays.sort(double[]): ascending, -0.0 before 0.0, NaN last, duplicates kept."""
+    return sorted(values, key=lambda v: (math.isnan(v), 0.0 if math.isnan(v) else v, math.copysign(1.0, v)))
 
 
 class _TDigestMetric(FieldMetric):
@@ -52,7 +78,6 @@ class _TDigestMetric(FieldMetric):
         self.keyed = p.boolean("keyed", True)
         keys = self._parse_keys(p) if p.has(self.keys_field) else None
         self.compression = DEFAULT_COMPRESSION
-        self.execution_hint = "default"
         if p.has("tdigest"):
             self._parse_tdigest(p)
         if p.has("hdr"):
@@ -80,18 +105,8 @@ class _TDigestMetric(FieldMetric):
         if raw is None or isinstance(raw, dict):
             raise XContentParseError(f"[{self.type_name}] {self.keys_field} doesn't support values of type: "
                                      f"{token_name(raw)}")
-        out: list[float] = []
-        for item in raw if isinstance(raw, list) else [raw]:
-            if isinstance(item, bool) or item is None or isinstance(item, list | dict):
-                raise p.fail(self.keys_field)
-            if isinstance(item, str):
-                try:
-                    out.append(float(item.strip()))
-                except ValueError:
-                    raise p.fail(self.keys_field, NumberFormatError(f'For input string: "{item}"')) from None
-            else:
-                out.append(float(item))
-        return out
+        items = raw if isinstance(raw, list) else [raw]
+        return [java_double_value(p, self.keys_field, item) for item in items]
 
     def _parse_tdigest(self, p: Params) -> None:
         raw = p.get("tdigest")
@@ -101,18 +116,20 @@ class _TDigestMetric(FieldMetric):
         try:
             inner = Params("tdigest", raw, ("compression", "execution_hint"))
             if inner.has("compression"):
-                compression = inner.number("compression")
+                compression = java_double_value(inner, "compression", inner.get("compression"))
                 if compression < 0.0:
                     raise inner.fail("compression", IllegalArgument(
                         "[compression] must be greater than or equal to 0. Found "
                         f"[{java_double(compression)}]"))
+                if not math.isfinite(compression):  # ES takes it and fails building the digest
+                    raise inner.fail("compression", IllegalArgument(
+                        f"[compression] must be a finite number. Found [{java_double(compression)}]"))
                 self.compression = compression
             if inner.has("execution_hint"):
                 hint = inner.string("execution_hint")
                 if hint not in EXECUTION_HINTS:
                     raise inner.fail("execution_hint", IllegalArgument(
                         f"Invalid execution_hint [{hint}], valid values are [default, high_accuracy]"))
-                self.execution_hint = hint or "default"
         except XContentParseError as e:
             raise p.fail("tdigest", e) from None
 
@@ -203,7 +220,7 @@ class Percentiles(_TDigestMetric):
             return list(DEFAULT_PERCENTS)
         if not keys:
             raise self.build_error(IllegalArgument(f"[percents] must not be empty: [{self.name}]"))
-        ordered = sorted(keys)
+        ordered = java_sorted_doubles(keys)
         for percent in ordered:
             if percent < 0.0 or percent > 100.0 or math.isnan(percent):
                 raise self.build_error(IllegalArgument(
@@ -229,7 +246,7 @@ class PercentileRanks(_TDigestMetric):
             raise self.build_error(IllegalArgument(f"[values] must not be null: [{self.name}]"))
         if not keys:
             raise self.build_error(IllegalArgument(f"[values] must not be an empty array: [{self.name}]"))
-        return sorted(keys)
+        return java_sorted_doubles(keys)
 
     def value_of(self, digest: HybridDigest | None, key: float) -> float:
         """InternalTDigestPercentileRanks.percentileRank: the cdf within [0, 1], as a percent."""

@@ -1,23 +1,29 @@
-"""Elasticsearch's t-digest (org.elasticsearch.tdigest), ported step for step, so percentiles
-and percentile ranks come out with ES's digits.
+"""Elasticsearch 8.17's t-digest (org.elasticsearch.tdigest), ported step for step, so
+percentiles and percentile ranks come out with ES 8.17's digits.
 
 ES 8.9+ builds every percentiles state as a HybridDigest (TDigestState with the DEFAULT
 execution hint): a SortingDigest, which keeps every value and answers exactly, until the
 state would hold round(compression) * 20 values (2000 at the default compression of 100),
 then a MergingDigest fed with the values kept so far, in the order they were kept.
 
-    SortingDigest   every value; quantile and cdf from the sorted values (Dist)
+    SortingDigest   every value; quantile from the sorted values (Dist.quantile, at
+                    q * (n - 1)); cdf by the later Dist.cdf, which treats the values as
+                    weight-1 centroids the way MergingDigest.cdf does (interpolated across
+                    the mid-points to the neighbouring values; first and last count half)
     MergingDigest   a buffer of incoming points merged, when full, with the centroids into
                     new centroids under the K_2 scale function's weight limit, alternately
-                    upward and downward; its working compression is sqrt(4) times the
-                    public one (two-level compression), the public one on compress()
+                    upward and downward, never past its array's size (the last centroid takes
+                    the rest, ES PR #111644, 8.16+); its working compression is sqrt(4) times
+                    the public one (two-level compression), the public one on compress();
+                    quantile and cdf as 8.17 has them (index = q * totalWeight; cdf between
+                    centroid mid-points, min and max counting half their centroids' weight)
 
 Everything that decides a digit is kept as Java does it: the buffer sizes the constructor
 derives, the stable sort by (value, position) with Double.compare's order, the weight
 limit's arithmetic in the same order, the merge direction flipping on each merge, and
 quantile/cdf interpolation. Batches of values are added a buffer at a time (numpy), which
 is the same as adding them one by one because a merge only ever happens when the buffer
-is full and one more value arrives.
+is full and one more value arrives. NaN and the infinities are refused (checkValue).
 
 A digest travels between shards and the coordinator as `to_partial()`: plain lists and
 floats (its centroids, as TDigestState.write sends them, and min and max).
@@ -91,15 +97,69 @@ def dist_quantile(q: float, data: np.ndarray) -> float:
     return low_value + weight * (high_value - low_value)
 
 
+def java_compare(a: float, b: float) -> int:
+    """Double.compare: -0.0 sorts before 0.0, NaN after everything (and equal to NaN)."""
+    if math.isnan(a) or math.isnan(b):
+        return (1 if math.isnan(a) else 0) - (1 if math.isnan(b) else 0)
+    if a < b:
+        return -1
+    if a > b:
+        return 1
+    sign_a, sign_b = math.copysign(1.0, a), math.copysign(1.0, b)
+    return 0 if sign_a == sign_b else (-1 if sign_a < sign_b else 1)
+
+
+def interpolate(x: float, x0: float, x1: float) -> float:
+    """AbstractTDigest.interpolate."""
+    return (x - x0) / (x1 - x0)
+
+
 def dist_cdf(x: float, data: np.ndarray) -> float:
-    """Dist.cdf, the mid-point rule: the values below x count one each, those equal to x
-    half each (Java's primitive comparisons: 0.0 and -0.0 are equal)."""
-    n = len(data)
-    if n == 0:
+    """Dist.cdf over sorted values, the version that mirrors MergingDigest.cdf with every
+    value a centroid of weight 1: values equal to the first or last one count half, and
+    between them the rank is interpolated across the mid-points to the neighbouring values."""
+    length = len(data)
+    if length == 0:
         return math.nan
-    below = int(np.count_nonzero(data < x))
-    equal = int(np.count_nonzero(data == x))
-    return (below + 0.5 * equal) / n
+    values = data.tolist()
+    if length == 1:
+        if x < values[0]:
+            return 0.0
+        if x > values[0]:
+            return 1.0
+        return 0.5
+    if java_compare(x, values[0]) < 0:
+        return 0.0
+    if java_compare(x, values[0]) == 0:  # one or more values equal to x, taken as one
+        dw = 0.0
+        i = 0
+        while i < length and java_compare(values[i], x) == 0:
+            dw += 1
+            i += 1
+        return dw / 2.0 / length
+    if x > values[-1]:
+        return 1.0
+    if x == values[-1]:
+        dw = 0.0
+        i = length - 1
+        while i >= 0 and java_compare(values[i], x) == 0:
+            dw += 1
+            i -= 1
+        return (length - dw / 2.0) / length
+    left = (values[1] - values[0]) / 2  # the left width starts equal to the right one
+    weight_so_far = 0.0
+    for i in range(length - 1):
+        right = (values[i + 1] - values[i]) / 2
+        if x < values[i] + right:
+            value = (weight_so_far + interpolate(x, values[i] - left, values[i] + right)) / length
+            return max(value, 0.0)
+        weight_so_far += 1
+        left = right
+    last = length - 1  # the last value: its right width is taken as its left one
+    right = (values[last] - values[last - 1]) / 2
+    if x < values[last] + right:
+        return (weight_so_far + interpolate(x, values[last] - right, values[last] + right)) / length
+    return 1.0
 
 
 class SortingDigest:
@@ -179,10 +239,9 @@ class MergingDigest:
         return int(self.total_weight + self.unmerged_weight)
 
     def add_many(self, values: np.ndarray, weights: np.ndarray | None = None) -> None:
-        """add(x, w) for each value in order (weights 1 without `weights`); only NaN is
-        refused (MergingDigest.add)."""
-        if len(values) and np.isnan(values).any():
-            raise IllegalArgument("Cannot add NaN to t-digest")
+        """add(x, w) for each value in order (weights 1 without `weights`); NaN and the
+        infinities are refused (checkValue)."""
+        _check_values(values)
         done, total = 0, len(values)
         while done < total:
             room = self.buffer_size - len(self.mean) - 1 - len(self.temp_mean)
@@ -190,14 +249,17 @@ class MergingDigest:
                 self._merge_new_values(self.compression)
                 continue
             chunk = values[done:done + room]
-            chunk_weights = [1.0] * len(chunk) if weights is None else \
-                weights[done:done + room].astype(np.float64).tolist()
+            if weights is None:
+                chunk_weights = [1.0] * len(chunk)
+                added = float(len(chunk))
+            else:
+                chunk_weight_array = weights[done:done + room].astype(np.float64)
+                chunk_weights = chunk_weight_array.tolist()
+                added = float(chunk_weight_array.sum())
             self.temp_mean.extend(chunk.tolist())
             self.temp_weight.extend(chunk_weights)
-            unmerged = self.unmerged_weight
-            for w in chunk_weights:  # the running double sum, as Java adds it
-                unmerged += w
-            self.unmerged_weight = unmerged
+            # Java adds w one at a time; whole-number weights add exactly, so one sum is the same
+            self.unmerged_weight += added
             low, high = float(chunk.min()), float(chunk.max())
             if low < self.min:
                 self.min = low
@@ -241,6 +303,8 @@ class MergingDigest:
                 q0 = w_so_far / total
                 q2 = (w_so_far + proposed) / total
                 add_this = proposed <= total * min(q0 * (1 - q0) / normalizer, q2 * (1 - q2) / normalizer)
+            if len(mean) == self.capacity:  # the last centroid there is room for takes the rest
+                add_this = True
             if add_this:
                 weight[-1] += w_ix
                 mean[-1] = mean[-1] + (incoming_mean[ix] - mean[-1]) * w_ix / weight[-1]
@@ -262,7 +326,7 @@ class MergingDigest:
 
     def quantile(self, q: float) -> float:
         if q < 0 or q > 1:
-            raise IllegalArgument(f"q should be in [0,1], got {q}")
+            raise IllegalArgument(f"q should be in [0,1], got {java_double(q)}")
         self._merge_new_values(self.compression)
         mean, weight = self.mean, self.weight
         n = len(mean)
@@ -271,27 +335,25 @@ class MergingDigest:
         if n == 1:
             return mean[0]
         total = self.total_weight
-        index = q * (total - 1)  # the offset in the sorted values
+        index = q * total  # the offset in the sorted values
         if index < 0:
             return self.min
         if index >= total:
             return self.max
-        weight_so_far = 0.0 if weight[0] == 1 else weight[0] / 2
-        if weight[0] == 1 and index <= weight[0]:  # a singleton at min: interpolate to the next
-            return self.min + index * (mean[1] - self.min)
-        if weight[0] > 1 and index < weight_so_far:
-            return self.min + (index - 1) / (weight_so_far - 1) * (mean[0] - self.min)
-        if weight[n - 1] > 1 and total - index <= weight[n - 1] / 2:
+        weight_so_far = weight[0] / 2
+        if weight[0] > 1 and index < weight_so_far:  # one sample sits at min: interpolate with less weight
+            return weighted_average(self.min, weight_so_far - index, mean[0], index)
+        if weight[n - 1] > 1 and total - index <= weight[n - 1] / 2:  # one sample sits at max
             return self.max - (total - index - 1) / (weight[n - 1] / 2 - 1) * (self.max - mean[n - 1])
-        for i in range(n - 1):
+        for i in range(n - 1):  # between the extremes: interpolate between centroids
             dw = (weight[i] + weight[i + 1]) / 2
             if weight_so_far + dw > index:
                 z1 = index - weight_so_far
                 z2 = weight_so_far + dw - index
                 return weighted_average(mean[i], z2, mean[i + 1], z1)
             weight_so_far += dw
-        z1 = index - total - weight[n - 1] / 2.0
-        z2 = weight[n - 1] / 2 - z1
+        z1 = index - weight_so_far  # between the last mean and max
+        z2 = weight[n - 1] / 2.0 - z1
         return weighted_average(mean[n - 1], z1, self.max, z2)
 
     def cdf(self, x: float) -> float:
@@ -299,66 +361,49 @@ class MergingDigest:
         self._merge_new_values(self.compression)
         mean, weight = self.mean, self.weight
         n = len(mean)
-        total = self.total_weight
         if n == 0:
             return math.nan
         lo, hi = self.min, self.max
         if n == 1:
-            width = hi - lo
             if x < lo:
                 return 0.0
             if x > hi:
                 return 1.0
-            if x - lo <= width:
-                return 0.5
-            return (x - lo) / (hi - lo)
+            return 0.5
+        size = float(self.size())
         if x < lo:
             return 0.0
+        if java_compare(x, lo) == 0:  # one or more centroids at x, taken as one
+            dw = 0.0
+            i = 0
+            while i < n and java_compare(mean[i], x) == 0:
+                dw += weight[i]
+                i += 1
+            return dw / 2.0 / size
         if x > hi:
             return 1.0
-        if x < mean[0]:  # the left tail
-            if mean[0] - lo > 0:
-                if x == lo:
-                    return 0.5 / total
-                return (1 + (x - lo) / (mean[0] - lo) * (weight[0] / 2 - 1)) / total
-            return 0.0
-        if x > mean[n - 1]:  # the right tail
-            if hi - mean[n - 1] > 0:
-                if x == hi:
-                    return 1 - 0.5 / total
-                dq = (1 + (hi - x) / (hi - mean[n - 1]) * (weight[n - 1] / 2 - 1)) / total
-                return 1 - dq
-            return 1.0
+        if x == hi:
+            dw = 0.0
+            i = n - 1
+            while i >= 0 and java_compare(mean[i], x) == 0:
+                dw += weight[i]
+                i -= 1
+            return (size - dw / 2.0) / size
+        left = (mean[1] - mean[0]) / 2  # the left width starts equal to the right one
         weight_so_far = 0.0
-        it = 0
-        while it < n - 1:
-            if mean[it] == x:  # one or more centroids at x, taken as one
-                dw = 0.0
-                while it < n and mean[it] == x:
-                    dw += weight[it]
-                    it += 1
-                return (weight_so_far + dw / 2) / total
-            if mean[it] <= x < mean[it + 1]:
-                if mean[it + 1] - mean[it] > 0:
-                    left_excluded = right_excluded = 0.0
-                    if weight[it] == 1:
-                        if weight[it + 1] == 1:  # two singletons: no interpolation
-                            return (weight_so_far + 1) / total
-                        left_excluded = 0.5
-                    elif weight[it + 1] == 1:
-                        right_excluded = 0.5
-                    dw = (weight[it] + weight[it + 1]) / 2
-                    left, right = mean[it], mean[it + 1]
-                    dw_no_singleton = dw - left_excluded - right_excluded
-                    base = weight_so_far + weight[it] / 2 + left_excluded
-                    return (base + dw_no_singleton * (x - left) / (right - left)) / total
-                dw = (weight[it] + weight[it + 1]) / 2
-                return (weight_so_far + dw) / total
-            weight_so_far += weight[it]
-            it += 1
-        if x == mean[n - 1]:
-            return 1 - 0.5 / total
-        raise IllegalArgument("Can't happen ... loop fell through")
+        for i in range(n - 1):
+            right = (mean[i + 1] - mean[i]) / 2
+            if x < mean[i] + right:
+                value = (weight_so_far + weight[i] * interpolate(x, mean[i] - left, mean[i] + right)) / size
+                return max(value, 0.0)
+            weight_so_far += weight[i]
+            left = right
+        last = n - 1  # the last centroid: its right width is taken as its left one
+        right = (mean[last] - mean[last - 1]) / 2
+        if x < mean[last] + right:
+            share = interpolate(x, mean[last] - right, mean[last] + right)
+            return (weight_so_far + weight[last] * share) / size
+        return 1.0
 
 
 class HybridDigest:
