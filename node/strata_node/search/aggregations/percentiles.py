@@ -183,8 +183,8 @@ class _TDigestMetric(FieldMetric):
         """InternalNumericMetricsAggregation.MultiValue.value(name) (a buckets_path's
         `agg.99` or `agg[99.0]`): the figure of any key, requested or not."""
         try:
-            key = float(name)
-        except ValueError:
+            key = parse_java_double(name)  # Double.parseDouble, as ES reads the key
+        except MalformedValue:
             raise NumberFormatError(f'For input string: "{name}"') from None
         state = reduced["state"]
         return self.value_of(HybridDigest.from_partial(state) if state is not None else None, key)
@@ -201,8 +201,8 @@ class _TDigestMetric(FieldMetric):
 
     def _has_metric(self, name: str) -> bool:
         try:
-            return float(name) in self.keys
-        except ValueError:
+            return parse_java_double(name) in self.keys
+        except MalformedValue:
             return False
 
 
