@@ -41,10 +41,19 @@ from strata_node.index.analysis import index_analyzers  # noqa: E402
 from strata_node.index.indexing import DocumentIndexer, encode_documents, index_part  # noqa: E402
 from strata_node.index.mapping import Mapping  # noqa: E402
 from strata_node.rest.bulk import parse_bulk  # noqa: E402
+from strata_node.settings import index_setting  # noqa: E402
 
 PART = 250
 TARGET_US = 1e6 / 30_000
 LOOP_GC = (50_000, 10, 10)  # as the node's __main__ sets it
+
+
+class _Metadata:
+    """What ShardMapper reads of an index's metadata: its settings (none set here)."""
+
+    @staticmethod
+    def setting(key: str):
+        return index_setting({}, key)
 
 
 class _Service:
@@ -52,6 +61,7 @@ class _Service:
 
     def __init__(self, mapping: Mapping):
         self.mapping = mapping
+        self.metadata = _Metadata()
 
 
 def best_of(runs: int, fn) -> tuple[float, object]:

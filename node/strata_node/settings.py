@@ -24,6 +24,7 @@ from .common.units import (
     RelativeByteSize,
     human_bytes,
     java_int,
+    java_long,
     parse_bytes,
     parse_relative_bytes,
     parse_time,
@@ -49,6 +50,20 @@ def _int(minimum: int | None = None, maximum: int | None = None) -> Callable[[An
             raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be >= {minimum}")
         if maximum is not None and n > maximum:
             raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be <= {maximum}")
+        return n
+
+    return parse
+
+
+def _long(minimum: int) -> Callable[[Any, str], int]:
+    """Setting.longSetting: a Java long, at least `minimum`."""
+    def parse(value: Any, key: str) -> int:
+        n = java_long(str(value).strip()) if isinstance(value, int | str) and not isinstance(value, bool) \
+            else None
+        if n is None:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}]")
+        if n < minimum:
+            raise SettingsError(f"Failed to parse value [{value}] for setting [{key}] must be >= {minimum}")
         return n
 
     return parse
@@ -504,6 +519,14 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.translog.flush_threshold_size", 512 * 1024 * 1024, _bytes, dynamic=True),
     Setting("index.translog.generation_threshold_size", 64 * 1024 * 1024, _bytes, dynamic=True),
     Setting("index.max_result_window", 10000, _int(1), dynamic=True),
+    # The size limits of the mapping (index/mapping/limits.py). Nested mappings are refused,
+    # so the nested limits always hold; they are accepted as Elasticsearch accepts them.
+    Setting("index.mapping.total_fields.limit", 1000, _long(0), dynamic=True),
+    Setting("index.mapping.total_fields.ignore_dynamic_beyond_limit", False, _bool, dynamic=True),
+    Setting("index.mapping.depth.limit", 20, _long(1), dynamic=True),
+    Setting("index.mapping.field_name_length.limit", (1 << 63) - 1, _long(1), dynamic=True),
+    Setting("index.mapping.nested_fields.limit", 50, _long(0), dynamic=True),
+    Setting("index.mapping.nested_objects.limit", 10000, _long(0), dynamic=True),
     Setting("index.auto_expand_replicas", "false", _str, dynamic=True),
     Setting("index.hidden", False, _bool, dynamic=True),
     # The copies of each shard that must be active: what create, open and close wait for

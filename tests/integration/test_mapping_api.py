@@ -192,3 +192,48 @@ def test_dynamic_fields_survive_a_crash_right_after_the_write(fresh_node):
     assert before["properties"]["when"] == {"type": "date"}
     with pytest.raises(BadRequestError):
         es.index(index="logs", id="2", document={"when": "not a date"})
+
+
+def test_a_document_past_the_total_fields_limit_fails_and_maps_nothing(es, index):
+    es.indices.create(index=index, settings={"index.mapping.total_fields.limit": 3})
+    with pytest.raises(BadRequestError) as e:
+        es.index(index=index, id="1", document={"a": 1, "b": "text", "c": 2})
+    assert e.value.error == "mapper_parsing_exception"
+    reason = "Limit of total fields [3] has been exceeded while adding new fields [4]"
+    assert e.value.body["error"]["reason"] == f"failed to parse: {reason}"
+    assert e.value.body["error"]["caused_by"] == {"type": "illegal_argument_exception", "reason": reason}
+    assert mapping_of(es, index) == {}
+    es.index(index=index, id="2", document={"a": 1, "b": "text"})  # 1 + 2 fields: at the limit
+    assert sorted(mapping_of(es, index)["properties"]) == ["a", "b"]
+
+
+def test_a_put_mapping_past_the_limit_is_refused_until_the_limit_is_raised(es, index):
+    es.indices.create(index=index, settings={"index.mapping.total_fields.limit": 2})
+    body = {"properties": {"x": {"type": "long"}, "y": {"type": "long"}, "z": {"type": "long"}}}
+    with pytest.raises(BadRequestError) as e:
+        es.indices.put_mapping(index=index, body=body)
+    assert e.value.error == "illegal_argument_exception"
+    assert e.value.body["error"]["reason"] == "Limit of total fields [2] has been exceeded"
+    es.indices.put_settings(index=index, settings={"index.mapping.total_fields.limit": 3})
+    es.indices.put_mapping(index=index, body=body)
+    assert sorted(mapping_of(es, index)["properties"]) == ["x", "y", "z"]
+
+
+def test_an_index_created_with_a_mapping_over_its_limits_is_refused(es, index):
+    with pytest.raises(BadRequestError) as e:
+        es.indices.create(index=index, settings={"index.mapping.depth.limit": 2},
+                          mappings={"properties": {"a": {"properties": {"b": {"properties": {
+                              "c": {"type": "long"}}}}}}})
+    assert e.value.body["error"]["reason"] == ("Limit of mapping depth [2] has been exceeded due to "
+                                               "object field [a.b]")
+    assert not es.indices.exists(index=index)
+
+
+def test_ignore_dynamic_beyond_limit_indexes_the_document_and_leaves_the_rest_unmapped(es, index):
+    es.indices.create(index=index, settings={"index.mapping.total_fields.limit": 2,
+                                             "index.mapping.total_fields.ignore_dynamic_beyond_limit": True})
+    es.index(index=index, id="1", document={"a": 1, "b": 2, "c": "text"}, refresh=True)
+    assert sorted(mapping_of(es, index)["properties"]) == ["a", "b"]
+    assert es.get(index=index, id="1")["_source"] == {"a": 1, "b": 2, "c": "text"}
+    assert es.search(index=index, query={"term": {"b": 2}})["hits"]["total"]["value"] == 1
+    assert es.search(index=index, query={"exists": {"field": "c"}})["hits"]["total"]["value"] == 0

@@ -20,6 +20,7 @@ import orjson
 
 from ..common.errors import InternalError, MapperParsingError, StrataError
 from ..index.mapping import Mapping, ParsedDocument
+from ..index.mapping.limits import MappingLimits, check_limits
 from ..index.service import IndexService
 
 
@@ -29,6 +30,8 @@ class ShardMapper:
         self.base: Mapping = service.mapping  # the published mapping this request started from
         self.mapping: Mapping = self.base  # with the fields this request's documents added
         self.dirty = False
+        self._limits: MappingLimits | None = None
+        self._limits_of = None
 
     @staticmethod
     def load(source: bytes) -> dict[str, Any]:
@@ -41,11 +44,23 @@ class ShardMapper:
             raise MapperParsingError("Malformed content, must start with an object")
         return doc
 
+    @property
+    def limits(self) -> MappingLimits:
+        """The index's mapping limits, read once per metadata version."""
+        metadata = self.service.metadata
+        if metadata is not self._limits_of:
+            self._limits = MappingLimits.of(metadata.setting)
+            self._limits_of = metadata
+        return self._limits
+
     def parse(self, doc: dict[str, Any], doc_id: str) -> ParsedDocument:
         """Parse a document; raises the error its item fails with."""
-        parsed = self.mapping.parse_document(doc, doc_id)
+        limits = self.limits
+        parsed = self.mapping.parse_document(doc, doc_id, limits)
         if parsed.dynamic_update is not None:
-            self.mapping = self.mapping.merge(parsed.dynamic_update)
+            mapping = self.mapping.merge(parsed.dynamic_update)
+            check_limits(mapping, limits)
+            self.mapping = mapping
             self.dirty = True
         return parsed
 
@@ -62,11 +77,14 @@ class ShardMapper:
         async with self.service.metadata_lock:
             current = self.service.mapping
             if current is not self.base:
+                limits = self.limits
                 for key, doc, doc_id in pending:
                     try:
-                        parsed = current.parse_document(doc, doc_id)
+                        parsed = current.parse_document(doc, doc_id, limits)
                         if parsed.dynamic_update is not None:
-                            current = current.merge(parsed.dynamic_update)
+                            merged = current.merge(parsed.dynamic_update)
+                            check_limits(merged, limits)
+                            current = merged
                     except StrataError as e:
                         failures[key] = e
                         continue

@@ -32,6 +32,7 @@ from ..common.patterns import simple_match
 from ..index import aliases
 from ..index import mapping as mappings
 from ..index.analysis.registry import validate_analysis_settings
+from ..index.mapping.limits import MappingLimits, check_limits
 from ..index.metadata import VERSION_CREATED, IndexMetadata, setting_string
 from ..index.service import analysis_names, parse_create_body
 from ..index.templates.resolve import compose_create_body
@@ -321,7 +322,9 @@ def put_mapping(content: ClusterStateContent, names: list[str],
         metadata = _index(content, name)
         analysis = analysis_names(metadata.settings, name)
         parsed = mappings.Mapping.parse_update(source, analysis=analysis)
-        merged = mappings.Mapping.parse(metadata.mappings).merge(parsed).to_dict()
+        mapping = mappings.Mapping.parse(metadata.mappings).merge(parsed)
+        check_limits(mapping, MappingLimits.of(metadata.setting))
+        merged = mapping.to_dict()
         if merged != metadata.mappings:
             indices[name] = metadata.with_mappings(merged)
             changed = True
@@ -427,7 +430,9 @@ def merge_dynamic_mapping(content: ClusterStateContent, name: str, uuid: str,
     metadata = _index(content, name, uuid)
     if wanted == metadata.mappings:
         return content
-    merged = mappings.Mapping.parse(metadata.mappings).merge(mappings.Mapping.parse(wanted)).to_dict()
+    mapping = mappings.Mapping.parse(metadata.mappings).merge(mappings.Mapping.parse(wanted))
+    check_limits(mapping, MappingLimits.of(metadata.setting))  # two nodes' new fields together
+    merged = mapping.to_dict()
     if merged == metadata.mappings:
         return content
     return _with_indices(content, {**content.metadata.indices, name: metadata.with_mappings(merged)})

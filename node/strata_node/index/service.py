@@ -38,6 +38,7 @@ from . import mapping as mappings
 from . import routing, shard_folders
 from .analysis import index_analyzers
 from .indexing import DocumentIndexer
+from .mapping.limits import MappingLimits, check_limits
 from .metadata import IndexMetadata, setting_string
 from .names import validate_index_name
 from .shard import IndexShard
@@ -295,6 +296,7 @@ def parse_create_body(name: str, body: Mapping[str, Any]) -> tuple[dict[str, Any
         raise IllegalArgument("The mapping definition cannot be nested under a type [_doc] unless "
                               "include_type_name is set to true.")
     mapping = mappings.Mapping.parse(mapping_source, analysis=analysis_names(flat, name))
+    check_limits(mapping, MappingLimits.of_settings(flat))
     return flat, mapping.to_dict(), alias_resolution.parse_create_aliases(name, aliases)
 
 
@@ -411,8 +413,10 @@ class IndicesService:
             raise IllegalArgument("Types cannot be provided in put mapping requests")
         for name in names:  # a conflict is reported before the master is asked
             blocks.check(self.metadata(name), blocks.METADATA_WRITE)
-            analysis = analysis_names(self.metadata(name).settings, name)
-            self.mapping(name).merge(mappings.Mapping.parse_update(source, analysis=analysis))
+            metadata = self.metadata(name)
+            analysis = analysis_names(metadata.settings, name)
+            merged = self.mapping(name).merge(mappings.Mapping.parse_update(source, analysis=analysis))
+            check_limits(merged, MappingLimits.of(metadata.setting))
 
     # -- applying the cluster state ------------------------------------------------------
 

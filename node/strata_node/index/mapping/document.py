@@ -19,6 +19,7 @@ from .definition import METADATA_FIELDS
 from .dynamic import infer_field
 from .errors import DocumentParseError, EmptyNumber, MalformedValue, StrictDynamicMapping, java_string
 from .geo import geohash, is_point_array
+from .limits import FieldBudget, MappingLimits
 from .mappers import FieldMapper, ObjectMapper, RootMapper
 from .paths import child_path, split_path
 
@@ -62,10 +63,15 @@ def _over(text: str, limit: int) -> bool:
 
 
 class _DocumentParser:
-    __slots__ = ("additions", "doc_id", "fields", "ignored", "lookup", "new", "root")
+    __slots__ = ("additions", "budget", "doc_id", "fields", "ignored", "limits", "lookup", "new", "root",
+                 "total")
 
-    def __init__(self, root: RootMapper, lookup: dict[str, FieldMapper | ObjectMapper], doc_id: str):
+    def __init__(self, root: RootMapper, lookup: dict[str, FieldMapper | ObjectMapper], doc_id: str,
+                 limits: MappingLimits | None = None, total: int = 0):
         self.root = root
+        self.limits = limits  # the index's, for the fields this document adds (None: no count)
+        self.total = total  # the fields of the mapping
+        self.budget: FieldBudget | None = None  # made at the first new field
         self.lookup = lookup  # full path -> mapper, every object and leaf (multi-fields too)
         self.doc_id = doc_id
         self.fields: dict[str, list[Any]] = {}
@@ -192,6 +198,8 @@ class _DocumentParser:
                 if dynamic == "false":
                     return None
                 child = self.add(obj, ObjectMapper(part, child_path(obj.path, part)))
+                if child is None:  # over the field limit, left out
+                    return None
             elif child.__class__ is FieldMapper:
                 raise _not_an_object(name, child)
             elif child.enabled is False:
@@ -204,6 +212,18 @@ class _DocumentParser:
     # -- new fields -------------------------------------------------------------------------
 
     def add(self, parent: ObjectMapper, mapper: FieldMapper | ObjectMapper) -> Any:
+        """Add a new mapper to the document's update; None when the index's field limit
+        leaves it out (its path is then ignored, with everything below it)."""
+        if self.limits is not None and mapper.path not in self.lookup:  # (not a constant's value)
+            if self.budget is None:
+                self.budget = FieldBudget(self.limits, self.total)
+            try:
+                admitted = self.budget.admit(mapper)
+            except IllegalArgument as e:
+                raise DocumentParseError(f"failed to parse: {e.reason}", caused_by=e) from None
+            if not admitted:
+                self.ignore(mapper.path)
+                return None
         if self.new is None:
             self.new, self.additions = {}, []
         self.new[mapper.path] = mapper
@@ -233,10 +253,12 @@ class _DocumentParser:
                     self.object_value(child, name, element, dynamic)
         elif cls is dict:
             new = self.add(obj, ObjectMapper(name, child_path(obj.path, name)))
-            self.object(new, value, dynamic)
+            if new is not None:
+                self.object(new, value, dynamic)
         else:
             mapper = self.add(obj, infer_field(self.root, name, child_path(obj.path, name), value))
-            self.value(mapper, value, True)
+            if mapper is not None:
+                self.value(mapper, value, True)
 
     # -- leaf values ------------------------------------------------------------------------
 
@@ -314,6 +336,8 @@ class _DocumentParser:
             if dynamic == "false" or value is None:
                 return
             mapper = self.add(obj, infer_field(self.root, parts[-1], target, value))
+            if mapper is None:
+                return
         if mapper.__class__ is not FieldMapper:
             raise DocumentParseError(f"Cannot copy field [{source.path}] to fields [{target}]. Copy-to "
                                      "currently only works for value-type fields, not objects.")
@@ -345,8 +369,8 @@ class _DocumentParser:
 
 
 def parse_document(root: RootMapper, lookup: dict[str, FieldMapper | ObjectMapper], source: dict[str, Any],
-                   doc_id: str) -> ParsedDocument:
-    parser = _DocumentParser(root, lookup, doc_id)
+                   doc_id: str, limits: MappingLimits | None = None, total: int = 0) -> ParsedDocument:
+    parser = _DocumentParser(root, lookup, doc_id, limits, total)
     if root.enabled is not False:
         try:
             parser.object(root, source, root.dynamic or "true")

@@ -10,6 +10,7 @@ from ...common.errors import StrataError
 from .definition import AnalysisNames, parse_mapping, validate
 from .document import ParsedDocument, parse_document
 from .errors import FailedToParseMapping
+from .limits import MappingLimits
 from .mappers import FieldMapper, ObjectMapper, RootMapper
 from .merge import merge_root
 
@@ -62,8 +63,17 @@ class Mapping:
         validate(merged)
         return Mapping(merged)
 
-    def parse_document(self, source: dict[str, Any], doc_id: str) -> ParsedDocument:
-        return parse_document(self.root, self.lookup, source, doc_id)
+    @property
+    def total_fields(self) -> int:
+        """What `index.mapping.total_fields.limit` counts: every leaf (multi-fields too)
+        and every object, not the root nor the metadata fields."""
+        return len(self.fields) + len(self.objects)
+
+    def parse_document(self, source: dict[str, Any], doc_id: str,
+                       limits: MappingLimits | None = None) -> ParsedDocument:
+        """`limits`: the index's, counted against the fields the document adds (None: a
+        replica or a replay, whose primary counted them)."""
+        return parse_document(self.root, self.lookup, source, doc_id, limits, self.total_fields)
 
     def field(self, path: str) -> FieldMapper | None:
         return self.fields.get(path)

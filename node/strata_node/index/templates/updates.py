@@ -29,6 +29,7 @@ from ...reservedstate.metadata import refuse_reserved
 from ...settings import SettingsError, check_soft_deletes, validate_index_settings
 from .. import mapping as mappings
 from ..aliases import parse_definition
+from ..mapping.limits import MappingLimits, check_limits
 from ..service import analysis_names
 from .errors import IndexTemplateMissing, InvalidIndexTemplate, TemplateNotFound
 from .metadata import ComponentTemplate, ComposableIndexTemplate, Template
@@ -118,7 +119,8 @@ def _validate_settings(settings: Mapping[str, Any]) -> None:
 
 def _parse_mappings(name: str, settings: Mapping[str, Any], source: Mapping[str, Any] | None) -> None:
     if source:
-        mappings.Mapping.parse(dict(source), analysis=analysis_names(settings, name))
+        mapping = mappings.Mapping.parse(dict(source), analysis=analysis_names(settings, name))
+        check_limits(mapping, MappingLimits.of_settings(settings))
 
 
 def _validate_composed(name: str, template: ComposableIndexTemplate,
