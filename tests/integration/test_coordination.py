@@ -189,6 +189,27 @@ def _settings(node: NodeProcess, local: bool = False) -> dict:
         return c.get("/_cluster/settings", params=params).json()["persistent"]
 
 
+def test_a_state_the_master_has_applied_is_applied_on_every_node_already(three):
+    """The master applies a state last, once every node answered that it applied it, as
+    ES does: whatever a request waited for on the master (here green health after the
+    shards started) holds on every node when the request returns."""
+    master = three.node(three.master_name(three.nodes[0]))
+    others = [n for n in three.nodes if n is not master]
+    for i in range(6):
+        name = f"applied-everywhere-{i}"
+        with master.client(timeout=60) as c:
+            created = c.put(f"/{name}", json={"settings": {"number_of_shards": 3, "number_of_replicas": 1}})
+            assert created.status_code == 200, created.text
+            health = c.get(f"/_cluster/health/{name}", params={"wait_for_status": "green", "timeout": "50s"})
+            assert health.json()["status"] == "green", health.text
+            version = c.get("/_cluster/state/version", params={"local": "true"}).json()["version"]
+        for node in others:
+            with node.client(timeout=10) as c:
+                assert c.get("/_cluster/state/version", params={"local": "true"}).json()["version"] >= version
+                local = c.get(f"/_cluster/health/{name}", params={"local": "true"}).json()
+                assert local["status"] == "green", (node.name, local)
+
+
 def test_a_partitioned_node_cannot_elect_itself_or_change_the_cluster_state(three):
     master = three.node(three.master_name(three.nodes[0]))
     isolated = next(n for n in three.nodes if n is not master)

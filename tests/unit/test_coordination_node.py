@@ -17,6 +17,7 @@ from strata_node.cluster.coordination import (
 from strata_node.cluster.coordination.discovery_node import DiscoveryNode
 from strata_node.cluster.coordination.election_scheduler import ElectionScheduler
 from strata_node.cluster.coordination.messages import (
+    ApplyCommitResponse,
     FollowerCheckRequest,
     Join,
     JoinRequest,
@@ -576,3 +577,61 @@ def test_a_member_the_checks_dropped_that_joins_again_before_its_removal_is_publ
     assert (node.mode, node.leader) == (Mode.FOLLOWER, leader_id)
     assert node.applied_state is not None
     assert node.applied_state.version == leader.last_accepted_state.version
+
+
+def _publish_holding_apply_answers(network: Network, leader_id: str) -> list[tuple[str, object]]:
+    """Submit a change on the leader and deliver everything but the followers' answers to
+    its commit, which are returned."""
+    network.take(leader_id, network.nodes[leader_id].submit(lambda value: (*(value or ()), "x")))
+    held = []
+    while network.queue:
+        destination, message = network.queue.pop(0)
+        if isinstance(message, ApplyCommitResponse):
+            held.append((destination, message))
+        elif destination not in network.cut_off and message.source not in network.cut_off:
+            network.take(destination, network.nodes[destination].handle(message))
+    return held
+
+
+def test_the_leader_applies_a_committed_state_only_once_its_followers_applied_it():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    leader = network.nodes[leader_id]
+    held = _publish_holding_apply_answers(network, leader_id)
+    followers = [n for n in network.nodes if n != leader_id]
+    assert sorted(destination for destination, _ in held) == [leader_id, leader_id]
+    assert all(network.nodes[n].applied_state.value == ("x",) for n in followers)
+    assert leader.committed_state.value == ("x",) and leader.applied_state.value != ("x",)
+    network.queue.extend(held[:1])
+    network.deliver()
+    assert leader.applied_state.value != ("x",)  # one follower still applying
+    network.queue.extend(held[1:])
+    network.deliver()
+    assert leader.applied_state.value == ("x",) and not leader.publication_in_progress
+
+
+def test_the_leader_applies_a_committed_state_when_the_publication_times_out_on_a_follower():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    leader = network.nodes[leader_id]
+    silent = next(n for n in network.nodes if n != leader_id)
+    network.cut_off = {silent}
+    network.take(leader_id, leader.submit(lambda value: (*(value or ()), "x")))
+    network.deliver()
+    assert leader.committed_state.value == ("x",) and leader.applied_state.value != ("x",)
+    for _ in range(SETTINGS.publish_timeout):
+        network.take(leader_id, leader.tick())
+        network.deliver()
+    assert leader.applied_state.value == ("x",)
+    assert network.applied[leader_id][-1] == (leader.current_term, leader.committed_state.version)
+
+
+def test_a_leader_that_steps_down_applies_the_state_it_committed():
+    network = formed(["a", "b", "c"])
+    leader_id = network.leaders()[0]
+    leader = network.nodes[leader_id]
+    _publish_holding_apply_answers(network, leader_id)
+    other = next(n for n in network.nodes if n != leader_id)
+    network.take(leader_id, leader.handle(StartJoinRequest(source=other, term=leader.current_term + 1)))
+    assert leader.mode is Mode.CANDIDATE
+    assert leader.applied_state.value == ("x",)

@@ -184,6 +184,10 @@ class CoordinationService:
         self._tick_pending = False
         self._applied_queue: asyncio.Queue[ClusterState] = asyncio.Queue()
         self.applied_state: ClusterState | None = None
+        # A follower's answers to its master's commits, by (term, version): sent once the
+        # appliers have run, as ES's ApplyCommit handler answers from the applier's listener
+        # (the master applies last, once they answered).
+        self._apply_commit_answers: dict[tuple[int, int], tuple[str, ApplyCommitResponse]] = {}
         self._appliers: list[Applier] = []
         self._listeners: list[Applier] = []
         self._state_changed = asyncio.Condition()
@@ -367,8 +371,12 @@ class CoordinationService:
                               "coordination from its persisted state", self.local_node.name)
                 self._restart(f"failed to persist the cluster state: {e}")
                 continue
+            applying = {(state.term, state.version) for state in output.applied}
             for destination, message in output.messages:
-                self._send(destination, message)
+                if isinstance(message, ApplyCommitResponse) and (message.term, message.version) in applying:
+                    self._apply_commit_answers[(message.term, message.version)] = (destination, message)
+                else:
+                    self._send(destination, message)
             for state in output.applied:
                 self._applied_queue.put_nowait(state)
             self._after_step()
@@ -443,12 +451,12 @@ class CoordinationService:
         state = coordinator.last_accepted_state
         if self._publishing is not None:
             term, version, started = self._publishing
-            applied = coordinator.applied_state
-            if applied is not None and (applied.term, applied.version) == (term, version) and (
+            done = coordinator.committed_state  # (a master applies its own state only on completion)
+            if done is not None and (done.term, done.version) == (term, version) and (
                     self.stats.committed_version != (term, version)):
                 self.stats.record_commit((term, version), now - started)
             if not in_flight or (state.term, state.version) != (term, version):
-                committed = applied is not None and (applied.term, applied.version) >= (term, version)
+                committed = done is not None and (done.term, done.version) >= (term, version)
                 self.stats.record_completion(now - started, committed and coordinator.mode is Mode.LEADER)
                 self._publishing = None
         if in_flight and self._publishing is None:
@@ -502,6 +510,9 @@ class CoordinationService:
                 self._state_changed.notify_all()
             async with self._applied_reports:  # a node that left never acknowledges
                 self._applied_reports.notify_all()
+            answer = self._apply_commit_answers.pop((state.term, state.version), None)
+            if answer is not None:
+                self._send(*answer)
             for listener in self._listeners:
                 await _call(listener, old, state, "listener")
             self._report_applied(state)

@@ -123,6 +123,7 @@ class Coordinator:
         self.max_term_seen = self.coordination_state.current_term
         self.last_join: Join | None = None
         self.applied_state: ClusterState | None = None
+        self.committed_state: ClusterState | None = None  # the last this node committed as leader
         # candidate
         self._election_scheduler: ElectionScheduler | None = ElectionScheduler(settings, random, self.now)
         self._pre_voting_round: PreVotingRound | None = None
@@ -307,8 +308,12 @@ class Coordinator:
         self._maybe_publish()
 
     def _stop_leading(self) -> None:
-        """Abandon leadership: the publication in flight fails, queued changes are dropped
-        (their submitters must retry with the next master)."""
+        """Abandon leadership: the publication in flight fails (or, committed already, is
+        applied here as it stands), queued changes are dropped (their submitters must retry
+        with the next master)."""
+        publication = self._publication
+        if publication is not None and publication.commit is not None:
+            self._apply(publication.state)
         self._publication = None
         self._followers_checker = None
         self._pending_updates = []
@@ -628,11 +633,15 @@ class Coordinator:
         self._update_max_term_seen(message.current_term)
 
     def _on_committed(self, commit: ApplyCommitRequest) -> None:
+        """The leader applies a committed state last, once the publication is over
+        (`_check_publication`): whatever waits on the master's state then finds every
+        node that applied in time at it too, as ES's CoordinatorPublication applies
+        locally only on completion."""
         publication = self._publication
         assert publication is not None
         publication.commit = commit
         self.coordination_state.handle_commit(commit)
-        self._apply(self.coordination_state.last_accepted_state)
+        self.committed_state = publication.state
         for node_id in sorted(publication.accepted - {self.node_id}):
             self._send(node_id, commit)
 
@@ -661,6 +670,7 @@ class Coordinator:
         if not publication.is_complete() and self.now < publication.deadline:
             return
         self._publication = None
+        self._apply(publication.state)
         deadline = self.now + self.settings.follower_lag_timeout
         for node_id in sorted(publication.lagging()):
             self._lag_checks.append((node_id, publication.state.version, deadline))
