@@ -88,17 +88,15 @@ def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, max_result
         matches = Matches(matches.seqs, (matches.scores * np.float32(boost)).astype(np.float32))
     if req.min_score is not None and matches.scores is not None:
         matches = _keep(matches, matches.scores >= np.float32(req.min_score))
-    terminated_early = False
-    if req.terminate_after and len(matches) > req.terminate_after:
-        n = req.terminate_after
-        matches = Matches(matches.seqs[:n], None if matches.scores is None else matches.scores[:n])
-        terminated_early = True
-    partial = req.aggs.collect(ctx, matches) if req.aggs is not None else None
-    ctx.check_cancelled()
-    hits = matches
+    kept = None
     if req.post_filter is not None:
         filtered = req.post_filter.execute(ctx, score=False)
-        hits = _keep(matches, np.isin(matches.seqs, filtered.seqs, assume_unique=True))
+        kept = np.isin(matches.seqs, filtered.seqs, assume_unique=True)
+        ctx.check_cancelled()
+    matches, kept, terminated_early = _terminate_after(matches, kept, req.terminate_after)
+    partial = req.aggs.collect(ctx, matches) if req.aggs is not None else None
+    ctx.check_cancelled()
+    hits = matches if kept is None else _keep(matches, kept)
     total = len(hits) if req.track_total_hits != TRACK_DISABLED else 0
     max_score = None
     if wants_hits and hits.scores is not None and len(hits) and (keys is None or req.track_scores):
@@ -116,6 +114,24 @@ def query_phase(ctx: ShardContext, req: SearchRequest, query: Any, *, max_result
     return ShardQueryResult(total=total, seqs=seqs, scores=scores, sort_values=sort_values,
                             merge_values=merge_values, max_score=max_score, aggs=partial,
                             timed_out=ctx.past_deadline(), terminated_early=terminated_early)
+
+
+def _terminate_after(matches: Matches, kept: np.ndarray | None,
+                     terminate_after: int) -> tuple[Matches, np.ndarray | None, bool]:
+    """ES's QueryPhaseCollector counts terminate_after on the documents that pass the
+    post_filter (`kept`), in document order, and stops at the first one past the limit:
+    the hits are the first `terminate_after` that pass, and the aggregations see every
+    match before the stopping document, whether the post_filter kept it or not. Returns
+    the matches collected, their post_filter mask and whether collection stopped early."""
+    if not terminate_after:
+        return matches, kept, False
+    passing = np.flatnonzero(kept) if kept is not None else None
+    count = len(passing) if passing is not None else len(matches)
+    if count <= terminate_after:
+        return matches, kept, False
+    stop = int(passing[terminate_after]) if passing is not None else terminate_after
+    collected = Matches(matches.seqs[:stop], None if matches.scores is None else matches.scores[:stop])
+    return collected, None if kept is None else kept[:stop], True
 
 
 def _top_docs(ctx: ShardContext, req: SearchRequest, keys: list[SortKey] | None, hits: Matches,

@@ -44,3 +44,35 @@ def test_search_after_still_pages_and_tracks_scores_with_a_size(ctx):
 def test_size_zero_still_reads_the_search_after_values(ctx):
     with pytest.raises(IllegalArgument, match=r"Failed to parse search_after value for field \[n\]\."):
         run(ctx, {"query": QUERY, "size": 0, "sort": [{"n": "asc"}], "search_after": ["abc"]})
+
+
+TAGGED = [{"n": 0, "tag": "a"}, {"n": 1, "tag": "b"}, {"n": 2, "tag": "a"}, {"n": 3, "tag": "c"},
+          {"n": 4, "tag": "b"}, {"n": 5, "tag": "c"}]
+
+
+def _tagged(tmp_path, body: dict):
+    with shard(tmp_path, {"properties": {"n": {"type": "long"}, "tag": {"type": "keyword"}}}, TAGGED) as ctx:
+        req = parse_search({"query": {"match_all": {}}, "aggs": {"n": {"sum": {"field": "n"}}}, **body}, {})
+        result = query_phase(ctx, req, req.query, max_result_window=10_000)
+        summed = req.aggs.render(req.aggs.reduce([result.aggs]))["n"]["value"]
+        return result, [ctx.reader.document(seq).id for seq in result.seqs], summed
+
+
+def test_terminate_after_counts_only_the_documents_the_post_filter_keeps(tmp_path):
+    # ES's QueryPhaseCollector applies terminate_after after the post_filter: doc 3 is the
+    # first tagged c, so it is the hit; the aggregations saw docs 0..3, stopped at doc 5
+    result, hit_ids, summed = _tagged(tmp_path, {"post_filter": {"term": {"tag": "c"}}, "terminate_after": 1})
+    assert hit_ids == ["3"] and result.total == 1 and result.terminated_early
+    assert summed == 0 + 1 + 2 + 3 + 4
+
+
+def test_terminate_after_not_reached_by_the_post_filtered_documents(tmp_path):
+    result, hit_ids, summed = _tagged(tmp_path, {"post_filter": {"term": {"tag": "c"}}, "terminate_after": 2})
+    assert sorted(hit_ids) == ["3", "5"] and result.total == 2 and not result.terminated_early
+    assert summed == 15
+
+
+def test_terminate_after_without_post_filter_stops_the_aggregations_too(tmp_path):
+    result, hit_ids, summed = _tagged(tmp_path, {"terminate_after": 2})
+    assert hit_ids == ["0", "1"] and result.total == 2 and result.terminated_early
+    assert summed == 1
