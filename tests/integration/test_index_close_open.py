@@ -177,7 +177,8 @@ def test_a_closed_index_keeps_its_replicas_in_sync_and_every_node_refuses_it(tmp
         assert health["active_shards"] == 4
         Elasticsearch(second.url, request_timeout=60).indices.open(index="pair")
         wait_until(lambda: client.cluster.health(index="pair")["status"] == "green")
-        for preference in ("_primary", "_replica"):
+        for node_id in client.nodes.info()["nodes"]:  # each node holds a copy of both shards
+            preference = f"_only_nodes:{node_id}"
             answer = client.search(index="pair", preference=preference, size=0)
             assert answer["hits"]["total"]["value"] == 20, preference
     finally:

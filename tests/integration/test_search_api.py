@@ -378,6 +378,37 @@ def test_routing_narrows_the_shards(http, corpus):
     assert body["_shards"]["total"] == 1
 
 
+def test_a_shards_preference_searches_only_the_shards_it_lists(http, corpus):
+    # OperationRouting leaves the unlisted shards out of the search and of _shards.total
+    per_shard = [search(http, corpus[5], {"size": 0}, preference=f"_shards:{n}") for n in range(5)]
+    assert [b["_shards"]["total"] for b in per_shard] == [1] * 5
+    counts = [b["hits"]["total"]["value"] for b in per_shard]
+    assert sum(counts) == 40
+    body = search(http, corpus[5], {"size": 40}, preference="_shards:0,2")
+    assert body["_shards"] == {"total": 2, "successful": 2, "skipped": 0, "failed": 0}
+    assert body["hits"]["total"]["value"] == len(body["hits"]["hits"]) == counts[0] + counts[2]
+    then_local = search(http, corpus[5], {"size": 0}, preference="_shards:0|_local")
+    assert then_local["_shards"]["total"] == 1 and then_local["hits"]["total"]["value"] == counts[0]
+    r = http.get(f"/{corpus[5]}/_count", params={"preference": "_shards:1,3"})
+    assert r.json() == {"count": counts[1] + counts[3],
+                        "_shards": {"total": 2, "successful": 2, "skipped": 0, "failed": 0}}
+
+
+def test_an_unknown_underscore_preference_is_refused(http, corpus):
+    refused = (("_bogus", "_bogus"), ("_primary", "_primary"), ("_shards:0|_replica", "_replica"))
+    for preference, name in refused:
+        for path in (f"/{corpus[3]}/_search", f"/{corpus[3]}/_count"):
+            r = http.get(path, params={"preference": preference})
+            assert r.status_code == 400, (path, preference)
+            error = r.json()["error"]
+            assert error["type"] == "illegal_argument_exception"
+            assert error["reason"] == f"no Preference for [{name}]"
+    r = http.get(f"/{corpus[3]}/_search", params={"preference": "_shards:x"})
+    assert r.status_code == 400 and r.json()["error"]["reason"] == 'For input string: "x"'
+    assert search(http, corpus[3], {"size": 0}, preference="_only_local")["_shards"]["failed"] == 0
+    assert search(http, corpus[3], {"size": 0}, preference="custom")["hits"]["total"]["value"] == 40
+
+
 def test_indices_boost(http, corpus):
     body = search(http, "books-1,books-3", {"size": 1, "indices_boost": [{"books-3": 2.0}]})
     assert body["hits"]["hits"][0]["_index"] == "books-3" and body["hits"]["max_score"] == 2.0

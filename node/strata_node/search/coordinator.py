@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cluster import blocks
+from ..cluster.shard_copies import shard_preference
 from ..common.errors import (
     InternalError,
     SearchPhaseExecutionError,
@@ -76,6 +77,7 @@ class ShardTarget:
     boost: float = 1.0
     max_result_window: int = 10_000
     alias_filter: dict[str, Any] | None = None
+    preference: str | None = None  # what picks the copy read (`shard_preference`)
     node: str | None = None  # the node of the copy tried last: the one that answered, or failed
 
     def tried(self, node_id: str) -> None:
@@ -83,10 +85,13 @@ class ShardTarget:
 
 
 def shard_targets(indices, names: list[str], boosts: dict[str, float] | None = None,
-                  routing: str | None = None, scope: IndexScope | None = None) -> list[ShardTarget]:
+                  routing: str | None = None, scope: IndexScope | None = None,
+                  preference: str | None = None) -> list[ShardTarget]:
     """Every shard of the target indices (only those `routing` values route to, when
-    given; an alias's search routing per index in `scope`), ordered by index name then
-    shard number: that order is the tie-break of equal hits from different shards."""
+    given; an alias's search routing per index in `scope`; only the shard numbers a
+    `_shards:` preference lists, as ES leaves the others out of the search and its
+    `_shards.total`), ordered by index name then shard number: that order is the
+    tie-break of equal hits from different shards."""
     targets = []
     for name in sorted(names):
         metadata = indices.metadata(name)
@@ -97,8 +102,12 @@ def shard_targets(indices, names: list[str], boosts: dict[str, float] | None = N
             else range(metadata.number_of_shards)
         alias_filter = scope.filters.get(name) if scope is not None else None
         for n in numbers:
+            searched, copy_preference = shard_preference(preference, n)
+            if not searched:
+                continue
             targets.append(ShardTarget(len(targets), name, metadata.uuid, n, (boosts or {}).get(name, 1.0),
-                                       metadata.setting("index.max_result_window"), alias_filter))
+                                       metadata.setting("index.max_result_window"), alias_filter,
+                                       copy_preference))
     return targets
 
 
@@ -211,7 +220,7 @@ class SearchCoordinator:
         start = time.monotonic()
         now_millis = utc_now_millis()
         deadline = _deadline(req, start)
-        targets = shard_targets(self.node.indices, names, boosts, routing, scope)
+        targets = shard_targets(self.node.indices, names, boosts, routing, scope, preference)
         if not targets:
             return self._empty(req, start)
         failures = ShardFailures()
@@ -231,7 +240,7 @@ class SearchCoordinator:
 
             try:
                 result: ShardQueryResult = await self.router.on_copy(
-                    QUERY, target.index, target.shard, request, preference, on_node=target.tried)
+                    QUERY, target.index, target.shard, request, target.preference, on_node=target.tried)
             except Exception as e:
                 failures.add(target, e)
                 return None
@@ -367,7 +376,7 @@ class SearchCoordinator:
                     min_score: float | None = None, terminate_after: int = 0, routing: str | None = None,
                     preference: str | None = None, scope: IndexScope | None = None) -> dict[str, Any]:
         now_millis = utc_now_millis()
-        targets = shard_targets(self.node.indices, names, routing=routing, scope=scope)
+        targets = shard_targets(self.node.indices, names, routing=routing, scope=scope, preference=preference)
         failures = ShardFailures()
 
         async def run(target: ShardTarget) -> CountShardResponse | None:
@@ -378,8 +387,8 @@ class SearchCoordinator:
                                         alias_filter=target.alias_filter, parsed=query if local else None)
 
             try:
-                return await self.router.on_copy(COUNT, target.index, target.shard, request, preference,
-                                                 on_node=target.tried)
+                return await self.router.on_copy(COUNT, target.index, target.shard, request,
+                                                 target.preference, on_node=target.tried)
             except Exception as e:
                 failures.add(target, e)
                 return None
