@@ -226,3 +226,80 @@ def test_terms_at_one_position_score_as_one_synonym_clause(ctx):
     assert got == pytest.approx({str(d): title_score(d, 2) for d in (1, 2)}, abs=1e-6)
     phrase = {"query": "lazy brown hound", "analyzer": "syn"}
     assert ids(synonyms, {"match_phrase": {"title": phrase}}) == ["2"]
+
+
+# -- cross_fields: BlendedTermQuery's document frequencies --------------------------------------
+
+CROSS_DOCS = [
+    {"title": "the quick brown fox", "body": "the fox jumps over the lazy dog"},
+    {"title": "brown bear", "body": "a bear in the woods"},
+    {"title": "lazy brown dog", "body": "the dog sleeps"},
+    {"title": "lazy cat", "body": "the cat sleeps all day"},
+    {"title": "brown", "body": "brown brown brown", "extra": "brown"},
+]
+CROSS_TITLE = [len(d["title"].split()) for d in CROSS_DOCS]  # 12 in all
+CROSS_BODY = [len(d["body"].split()) for d in CROSS_DOCS]  # 23 in all
+
+
+def cross_score(field: str, doc: int, doc_freq: int, freq: int = 1) -> float:
+    lengths = CROSS_TITLE if field == "title" else CROSS_BODY
+    return expected(freq, lengths[doc], doc_freq, len(CROSS_DOCS), sum(lengths))
+
+
+@pytest.fixture
+def cross(tmp_path):
+    mapping = {"properties": {"title": {"type": "text"}, "body": {"type": "text"}, "extra": {"type": "text"}}}
+    with shard(tmp_path, mapping, CROSS_DOCS) as context:
+        yield context
+
+
+def test_cross_fields_blends_document_frequencies_as_blended_term_query(cross):
+    # brown: df 4 in title, 1 in body. BlendedTermQuery.blend walks the fields from the
+    # largest df down: title keeps 4, body (below it) takes one more, 5 (its docCount caps
+    # it at 5). fox: df 1 in both, so both keep 1. Not the largest df everywhere (4 and 4).
+    query = {"query": "brown fox", "fields": ["title", "body"], "type": "cross_fields"}
+    got = hits(cross, {"multi_match": query})
+    fox = max(cross_score("title", 0, 1), cross_score("body", 0, 1))
+    want = {"0": float(F(cross_score("title", 0, 4) + fox)), "1": cross_score("title", 1, 4),
+            "2": cross_score("title", 2, 4),
+            # body's brown (freq 3, df 5) scores below title's; with df 4 it would have won
+            "4": max(cross_score("title", 4, 4), cross_score("body", 4, 5, freq=3))}
+    assert cross_score("body", 4, 4, freq=3) > want["4"] == cross_score("title", 4, 4)
+    assert got == pytest.approx(want, abs=1e-7)
+
+
+def test_cross_fields_caps_document_frequencies_by_the_smallest_sum_of_term_frequencies(cross):
+    # extra holds one term in one document: its sumTotalTermFreq, 1, caps every field's
+    # blended df (ES caps maxDoc with the smallest sumTTF among the fields holding the term)
+    got = hits(cross, {"multi_match": {"query": "brown", "fields": ["title", "body", "extra"],
+                                       "type": "cross_fields"}})
+    extra = expected(1, 1, 1, 1, 1)
+    assert got == pytest.approx({"0": cross_score("title", 0, 1), "1": cross_score("title", 1, 1),
+                                 "2": cross_score("title", 2, 1),
+                                 "4": max(cross_score("title", 4, 1), cross_score("body", 4, 1, freq=3),
+                                          extra)}, abs=1e-7)
+
+
+def test_cross_fields_blends_as_query_string_does(cross):
+    # QueryStringQueryParser hands a term to MultiMatchQueryParser with the query's type
+    body = {"query_string": {"query": "brown", "fields": ["title", "body"], "type": "cross_fields"}}
+    multi = {"multi_match": {"query": "brown", "fields": ["title", "body"], "type": "cross_fields"}}
+    assert hits(cross, body) == hits(cross, multi)
+    assert hits(cross, body)["4"] == pytest.approx(cross_score("title", 4, 4), abs=1e-7)
+
+
+def test_cross_fields_blends_the_terms_at_one_position_together(cross):
+    import dataclasses
+
+    from strata_node.index.analysis import Analyzer, IndexAnalyzers
+    from strata_node.index.analysis.tokenizers import WhitespaceTokenizer
+
+    syn = Analyzer("syn", WhitespaceTokenizer(), (_SameSpot(),))
+    synonyms = dataclasses.replace(cross, analyzers=IndexAnalyzers(analyzers={"syn": syn}))
+    query = {"query": "hound", "analyzer": "syn", "fields": ["title", "body"], "type": "cross_fields",
+             "tie_breaker": 0.5}
+    got = hits(synonyms, {"multi_match": query})
+    # blendTerms makes one BlendedTermQuery of hound and dog in both fields: dog has df 2
+    # in body and 1 in title, so title's dog is blended to 3 (2 if blended per term)
+    doc2 = float(F(cross_score("body", 2, 2) + F(cross_score("title", 2, 3)) * F(0.5)))
+    assert got == pytest.approx({"0": cross_score("body", 0, 2), "2": doc2}, abs=1e-7)

@@ -20,7 +20,7 @@ import numpy as np
 from ...common.errors import IllegalArgument, ParseError, ParsingError, StrataError
 from ..context import ShardContext
 from ..matches import Matches
-from ..similarity import term_scores
+from ..similarity import field_statistics, term_scores
 from .analysis import minimum_should_match, positions_and_terms
 from .base import (
     Query,
@@ -370,10 +370,11 @@ class MultiMatch(Query):
 
     def _cross_fields(self, ctx: ShardContext, fields: list[tuple[str, np.float32]], opts: MatchOptions,
                       scored: bool, boost: np.float32, tie: float) -> Matches:
-        """One field made of several: each term is looked for in every field with the
-        largest document frequency among them (BlendedTermQuery.dismaxBlendedQuery),
-        and the terms then combine as a match's would. Fields are grouped by analyzer;
-        fields that are not text or keyword are queried on their own."""
+        """One field made of several (MultiMatchQueryParser.buildCrossFieldQuery): fields
+        are grouped by analyzer, and in a group of several each position of the text is
+        one BlendedTermQuery over every field and term there (`_blended`); a group of one
+        field is a plain match on it. The positions then combine as a match's would.
+        Fields that are not text or keyword are queried on their own."""
         groups: dict[str, list[tuple[str, np.float32]]] = {}
         singles: list[Matches] = []
         for name, field_boost in fields:
@@ -396,7 +397,12 @@ class MultiMatch(Query):
             if not positions:
                 results.append(_zero_terms(ctx, opts, scored, boost))
                 continue
-            clauses = [self._blended(ctx, group, terms, scored, boost, tie) for _, terms in positions]
+            if len(group) == 1:
+                name, field_boost = group[0]
+                clauses = [_clause(ctx, name, terms, opts, scored, np.float32(boost * field_boost))
+                           for _, terms in positions]
+            else:
+                clauses = [_blended(ctx, group, terms, scored, boost, tie) for _, terms in positions]
             if len(clauses) == 1:
                 results.append(clauses[0])
             elif opts.operator == "and":
@@ -406,19 +412,50 @@ class MultiMatch(Query):
                 results.append(disjunction(clauses, scored, max(minimum, 1)))
         return dis_max(results, scored, tie)
 
-    @staticmethod
-    def _blended(ctx: ShardContext, group: list[tuple[str, np.float32]], terms: list[str], scored: bool,
-                 boost: np.float32, tie: float) -> Matches:
-        reader = ctx.reader
-        per_term = []
-        for term in terms:
-            encoded = term.encode()
-            freqs = [reader.doc_freq(name, encoded) for name, _ in group]
-            top = max(freqs)
-            per_field = [term_matches(ctx, name, encoded, scored, np.float32(boost * field_boost), top)
-                         for (name, field_boost), df in zip(group, freqs, strict=True) if df]
-            per_term.append(dis_max(per_field, scored, tie))
-        return per_term[0] if len(per_term) == 1 else disjunction(per_term, scored)
+
+def _blended(ctx: ShardContext, group: list[tuple[str, np.float32]], terms: list[str], scored: bool,
+             boost: np.float32, tie: float) -> Matches:
+    """MultiMatchQueryParser.blendTerms: one position's terms (several for synonyms) in
+    every field of the group, as BlendedTermQuery.dismaxBlendedQuery makes them: a
+    dis_max of term queries, each scored with the document frequency `blend` gives it."""
+    reader = ctx.reader
+    pairs = [(name, field_boost, term.encode()) for name, field_boost in group for term in terms]
+    doc_freqs = blend(reader, [name for name, _, _ in pairs],
+                      [reader.doc_freq(name, term) for name, _, term in pairs])
+    per_pair = [term_matches(ctx, name, term, scored, np.float32(boost * field_boost), df)
+                for (name, field_boost, term), df in zip(pairs, doc_freqs, strict=True) if df]
+    return dis_max(per_pair, scored, tie)
+
+
+def blend(reader, fields: list[str], doc_freqs: list[int]) -> list[int]:
+    """BlendedTermQuery.blend: the document frequency each (field, term) is scored with.
+    The fields are walked from the largest frequency down (ties in their order); the
+    first takes the largest, and each one below the one before it takes one more than
+    the previous took, so a term is rarest where it is most common and a field where it
+    is rare is not ranked for the rarity. Each is capped by its field's document count
+    and by the smallest sum of term frequencies of the fields that hold the term (ES caps
+    maxDoc with it; a field's document count never exceeds maxDoc, so that cap is the one
+    that counts). The total term frequencies blend too, but BM25 does not read them."""
+    if len(doc_freqs) <= 1:
+        return doc_freqs
+    top = max(doc_freqs)
+    if top == 0:
+        return doc_freqs
+    stats = [field_statistics(reader, field, df) for field, df in zip(fields, doc_freqs, strict=True)]
+    min_sum_ttf = min(st.sum_total_term_freq for st, df in zip(stats, doc_freqs, strict=True) if df > 0)
+    order = sorted(range(len(doc_freqs)), key=lambda i: -doc_freqs[i])  # stable, as InPlaceMergeSorter
+    prev = doc_freqs[order[0]]
+    actual = min(min_sum_ttf, top)
+    blended = list(doc_freqs)
+    for i in order:
+        current = doc_freqs[i]
+        if current == 0:
+            break
+        if prev > current:
+            actual += 1
+        blended[i] = min(actual, stats[i].doc_count, min_sum_ttf)
+        prev = current
+    return blended
 
 
 _MULTI_PARAMS = {"operator", "minimum_should_match", "analyzer", "fuzziness", "prefix_length",

@@ -28,7 +28,15 @@ from .analysis import normalize
 from .base import Query, parse_operator, register, set_common, to_bool, to_float, to_int, to_str, unsupported
 from .compound import Bool, DisMax
 from .fields import TEXT
-from .full_text import PHRASE, Match, MatchOptions, parse_field_boost, parse_match_type, resolve_fields
+from .full_text import (
+    PHRASE,
+    Match,
+    MatchOptions,
+    MultiMatch,
+    parse_field_boost,
+    parse_match_type,
+    resolve_fields,
+)
 from .fuzzy import AUTO, Fuzziness, FuzzyOptions, parse_fuzziness
 from .range import Range
 from .string_queries import (
@@ -379,11 +387,26 @@ class _Builder:
             if searches_every_field(self.opts.fields):
                 return MatchAll()
             return DisMax([Exists(name) for name, _ in self.fields(None)] or [MatchNone()], 0.0)
-        per_field = [on_field(self._field_query(node, name), boost, self.lenient)
-                     for name, boost in self.fields(node.field)]
+        fields = self.fields(node.field)
+        if self.opts.type == "cross_fields" and node.kind == "term" and node.fuzzy is None and fields:
+            return self._cross_fields(node, fields)
+        per_field = [on_field(self._field_query(node, name), boost, self.lenient) for name, boost in fields]
         tie = self.opts.tie_breaker if self.opts.tie_breaker is not None else (
             1.0 if self.opts.type == "most_fields" else 0.0)
         return across_fields(per_field, tie)
+
+    def _cross_fields(self, node: Node, fields: list[tuple[str, np.float32]]) -> Query:
+        """A term with `type: cross_fields`: QueryStringQueryParser hands it to
+        MultiMatchQueryParser with the query's type, so its fields blend as a
+        cross_fields multi_match's do."""
+        query = MultiMatch()
+        query.text = node.text
+        query.fields = fields
+        query.type = "cross_fields"
+        query.tie_breaker = self.opts.tie_breaker
+        query.opts = MatchOptions(operator="and" if self.opts.default_and else "or",
+                                  analyzer=self.opts.analyzer, lenient=self.lenient, kind="query_string")
+        return query
 
     def _field_query(self, node: Node, name: str) -> Query:
         """The query one piece of the syntax tree makes on one field."""
