@@ -7,7 +7,8 @@ Elasticsearch's QueryStringQueryParser reads it.
 The text is parsed when the query runs on a shard (a syntax error is a
 query_shard_exception "Failed to parse query [...]", as in Elasticsearch), into a tree of
 the DSL's own queries: a term becomes a match on each field (a dis_max across several,
-with `tie_breaker`), a quoted text a match_phrase, `*`/`?` a wildcard, `~` fuzzy or slop,
+with `tie_breaker`; with `type: cross_fields`, one cross_fields multi_match over them),
+a quoted text a match_phrase, `*`/`?` a wildcard, `~` fuzzy or slop,
 brackets a range. Clauses combine with Lucene's rules for `+`, `-`, `NOT`, `AND`, `OR`
 and `default_operator`.
 """
