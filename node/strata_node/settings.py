@@ -21,6 +21,7 @@ import yaml
 
 from .common.machine import available_processors
 from .common.units import (
+    INT_MAX,
     RelativeByteSize,
     human_bytes,
     java_int,
@@ -67,6 +68,34 @@ def _long(minimum: int) -> Callable[[Any, str], int]:
         return n
 
     return parse
+
+
+AUTO_EXPAND_REPLICAS = "index.auto_expand_replicas"
+
+
+def auto_expand_replicas(value: Any) -> tuple[int, int] | None:
+    """AutoExpandReplicas.parse: `false` (None), or `min-max` with max a number or `all`
+    (Java's Integer.MAX_VALUE)."""
+    text = str(value)
+    if text == "false":
+        return None
+    dash = text.find("-")
+    failed = SettingsError(f"failed to parse [{AUTO_EXPAND_REPLICAS}] from value: [{text}] at index {dash}")
+    if dash < 0:
+        raise failed
+    low = java_int(text[:dash])
+    high = INT_MAX if text[dash + 1:] == "all" else java_int(text[dash + 1:])
+    if low is None or high is None:
+        raise failed
+    if low > high:
+        raise SettingsError(f"[{AUTO_EXPAND_REPLICAS}] minReplicas must be =< maxReplicas but wasn't "
+                            f"{low} > {high}")
+    return low, high
+
+
+def _auto_expand(value: Any, key: str) -> str:
+    auto_expand_replicas(value)
+    return str(value)
 
 
 def _port(value: Any, key: str) -> int:
@@ -527,7 +556,8 @@ INDEX_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("index.mapping.field_name_length.limit", (1 << 63) - 1, _long(1), dynamic=True),
     Setting("index.mapping.nested_fields.limit", 50, _long(0), dynamic=True),
     Setting("index.mapping.nested_objects.limit", 10000, _long(0), dynamic=True),
-    Setting("index.auto_expand_replicas", "false", _str, dynamic=True),
+    # The replicas follow the data nodes the index may be on (allocation/allocator.py).
+    Setting(AUTO_EXPAND_REPLICAS, "false", _auto_expand, dynamic=True),
     Setting("index.hidden", False, _bool, dynamic=True),
     # The copies of each shard that must be active: what create, open and close wait for
     # when the request does not say.

@@ -169,3 +169,20 @@ def test_soft_deletes_cannot_be_changed_on_an_index_as_any_static_setting(http, 
     reason = response.json()["error"]["reason"]
     assert reason == ("Can't update non dynamic settings [[index.soft_deletes.enabled]] for open indices "
                       f"[[{index}/{uuid}]]")
+
+
+def test_auto_expand_replicas_follows_the_nodes_so_a_lone_node_stays_green(http, index_name):
+    created = http.put(f"/{index_name}", json={"settings": {"number_of_replicas": 2,
+                                                            "auto_expand_replicas": "0-all"}})
+    assert created.status_code == 200, created.text
+    health = http.get(f"/_cluster/health/{index_name}", params={"wait_for_status": "green", "timeout": "10s"})
+    assert health.json()["status"] == "green", health.text
+    settings = http.get(f"/{index_name}/_settings").json()[index_name]["settings"]["index"]
+    assert settings["number_of_replicas"] == "0" and settings["auto_expand_replicas"] == "0-all"
+
+
+def test_a_malformed_auto_expand_replicas_is_refused_as_elasticsearch_words_it(http, index):
+    refused = put_settings(http, index, {"index.auto_expand_replicas": "bad"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["reason"] == ("failed to parse [index.auto_expand_replicas] from value: "
+                                                 "[bad] at index -1")

@@ -25,7 +25,7 @@ import orjson
 from ..allocation import allocator
 from ..cluster import blocks
 from ..cluster.shard_copies import ACTIVE
-from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting, content_of
+from ..cluster.state import ClusterStateContent, RoutingTable, content_of
 from ..common.errors import IllegalArgument, IndexNotFound, ResourceAlreadyExists, StrataError
 from ..common.ids import random_base64_uuid
 from ..common.patterns import simple_match
@@ -358,7 +358,7 @@ def update_settings(content: ClusterStateContent, names: list[str], settings: di
         indices[name] = metadata.with_settings(merged)
         if indices[name].number_of_replicas != metadata.number_of_replicas and name in routing:
             replicas = indices[name].number_of_replicas  # the default again when reset with null
-            routing[name] = _with_replicas(routing[name], metadata.number_of_shards, replicas)
+            routing[name] = allocator.with_replicas(routing[name], metadata.number_of_shards, replicas)
     if not changed:
         return content
     content = _with_indices(content, indices)
@@ -401,26 +401,6 @@ def check_closed_index_settings(name: str, settings: dict[str, Any], mapping: di
     except (SettingsError, ValueError) as e:
         raise IllegalArgument(str(e)) from None
     mappings.Mapping.parse(mapping, analysis=analysis_names(settings, name))
-
-
-def _with_replicas(copies: tuple[ShardRouting, ...], shards: int, replicas: int) -> tuple[ShardRouting, ...]:
-    order = {"UNASSIGNED": 0, "INITIALIZING": 1, "RELOCATING": 2, "STARTED": 3}
-    out: list[ShardRouting] = []
-    for shard in range(shards):
-        mine = [c for c in copies if c.shard == shard]
-        primaries = [c for c in mine if c.primary]
-        # A relocation target is no copy of its own (it takes its source's place): it is not
-        # counted, and stays exactly while its source does.
-        targets = [c for c in mine if allocator.is_relocation_target(c)]
-        replica_copies = [c for c in mine if not c.primary and c not in targets]
-        kept = sorted(replica_copies, key=lambda c: order[c.state], reverse=True)[:replicas]
-        out.extend(primaries)
-        out.extend(kept)
-        sources = {c.node for c in primaries + kept if c.state == "RELOCATING"}
-        out.extend(t for t in targets if t.relocating_node in sources)
-        out.extend(ShardRouting(copies[0].index, shard, False, unassigned_reason="REPLICA_ADDED")
-                   for _ in range(replicas - len(kept)))
-    return tuple(out)
 
 
 def merge_dynamic_mapping(content: ClusterStateContent, name: str, uuid: str,

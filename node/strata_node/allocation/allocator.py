@@ -1,6 +1,8 @@
 """Shard allocation on the master: pure functions from a cluster state's content and its
 nodes to the next content (Elasticsearch's AllocationService; the balancer is balancer.py).
 
+- first, an index with `index.auto_expand_replicas` gets the replicas its range allows
+  on the data nodes it may be on (`auto_expand`);
 - a copy whose node left becomes UNASSIGNED (NODE_LEFT), remembering its node and
   allocation id; a replica whose node restarted (a new ephemeral id) too;
 - a primary whose node left or restarted (or that failed) first takes down the copies
@@ -41,9 +43,20 @@ from ..cluster.coordination.discovery_node import DiscoveryNode
 from ..cluster.state import ClusterStateContent, RoutingTable, ShardRouting
 from ..common.ids import random_base64_uuid
 from ..index.metadata import IndexMetadata
+from ..settings import AUTO_EXPAND_REPLICAS, SettingsError, auto_expand_replicas
 from .balancer import rebalance, relocate
 from .cluster_info import EMPTY, ClusterInfo
-from .deciders import NO, THROTTLE, YES, Allocation, active_primary_node, can_remain, decide, force_primary
+from .deciders import (
+    NO,
+    THROTTLE,
+    YES,
+    Allocation,
+    active_primary_node,
+    can_remain,
+    decide,
+    force_primary,
+    may_hold,
+)
 
 __all__ = ["Clock", "delay_of", "next_delay_expiry", "relocate", "reroute", "shard_failed", "shard_started"]
 
@@ -117,6 +130,67 @@ def _bump_term(metadata: IndexMetadata, shard: int) -> IndexMetadata:
     return metadata.with_primary_term(shard, metadata.primary_terms[shard] + 1)
 
 
+def with_replicas(copies: tuple[ShardRouting, ...], shards: int, replicas: int) -> tuple[ShardRouting, ...]:
+    """The copies of an index with `replicas` replicas of each shard: unassigned ones added,
+    or the least advanced ones dropped (unassigned, then recovering, then started)."""
+    order = {"UNASSIGNED": 0, "INITIALIZING": 1, "RELOCATING": 2, "STARTED": 3}
+    out: list[ShardRouting] = []
+    for shard in range(shards):
+        mine = [c for c in copies if c.shard == shard]
+        primaries = [c for c in mine if c.primary]
+        # A relocation target is no copy of its own (it takes its source's place): it is not
+        # counted, and stays exactly while its source does.
+        targets = [c for c in mine if is_relocation_target(c)]
+        replica_copies = [c for c in mine if not c.primary and c not in targets]
+        kept = sorted(replica_copies, key=lambda c: order[c.state], reverse=True)[:replicas]
+        out.extend(primaries)
+        out.extend(kept)
+        sources = {c.node for c in primaries + kept if c.state == "RELOCATING"}
+        out.extend(t for t in targets if t.relocating_node in sources)
+        out.extend(ShardRouting(copies[0].index, shard, False, unassigned_reason="REPLICA_ADDED")
+                   for _ in range(replicas - len(kept)))
+    return tuple(out)
+
+
+def auto_expand(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
+                info: ClusterInfo = EMPTY, node_settings: Mapping[str, Any] = {}) -> ClusterStateContent:
+    """Each index with `index.auto_expand_replicas` given the replicas its range allows on
+    the data nodes it may be on (AllocationService.adaptAutoExpandReplicas, first in every
+    reroute): one fewer than those nodes, held within min and max. The nodes it may be on
+    are those the filters, its tier preference and shutdown markers allow (the deciders'
+    shouldAutoExpandToNode)."""
+    indices = content.metadata.indices
+    routing = dict(content.routing_table.indices)
+    changed: dict[str, IndexMetadata] = {}
+    alloc = None  # made for the first index that auto-expands (most clusters have none)
+    for name, metadata in indices.items():
+        raw = metadata.settings.get(AUTO_EXPAND_REPLICAS)
+        if raw is None or raw == "false":
+            continue
+        try:
+            bounds = auto_expand_replicas(raw)
+        except SettingsError:  # validated on the way in; a reroute never fails on it
+            continue
+        if bounds is None:
+            continue
+        low, high = bounds
+        if alloc is None:
+            alloc = Allocation(content, nodes, info=info, node_settings=node_settings)
+        replicas = sum(1 for node in alloc.data_nodes if may_hold(alloc, name, node)) - 1
+        replicas = low if replicas < low else high if replicas > high else replicas
+        if replicas == metadata.number_of_replicas:
+            continue
+        settings = {**metadata.settings, "index.number_of_replicas": str(replicas)}
+        changed[name] = metadata.with_settings(settings)
+        if name in routing:
+            routing[name] = with_replicas(routing[name], metadata.number_of_shards, replicas)
+    if not changed:
+        return content
+    return msgspec.structs.replace(
+        content, metadata=msgspec.structs.replace(content.metadata, indices={**indices, **changed}),
+        routing_table=RoutingTable(content.routing_table.version + 1, routing))
+
+
 def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
             now_ms: int | None = None, info: ClusterInfo = EMPTY,
             node_settings: Mapping[str, Any] = {}) -> ClusterStateContent:
@@ -124,6 +198,7 @@ def reroute(content: ClusterStateContent, nodes: Mapping[str, DiscoveryNode], *,
     deciders; the same content (identical) when nothing changes. `info` and
     `node_settings` are the master's cluster info and own settings (deciders.Allocation)."""
     clock = Clock(now_ms)
+    content = auto_expand(content, nodes, info=info, node_settings=node_settings)
     routing = {name: copies for name, copies in content.routing_table.indices.items()
                if name in content.metadata.indices}
     for name, metadata in content.metadata.indices.items():

@@ -35,11 +35,11 @@ from .deciders import (
     NO,
     YES,
     Allocation,
-    _filter,
     active_primary_node,
     can_rebalance,
     can_rebalance_cluster,
     decide,
+    may_hold,
 )
 
 
@@ -116,14 +116,6 @@ class Model:
         return sorted(self.of_index, key=lambda i: (-spread(i), i))
 
 
-def _may_hold(alloc: Allocation, index: str, node: str) -> bool:
-    """ES's canAllocate(index, node): the index-level deciders (filters, a node leaving, the
-    data tier)."""
-    preference = alloc.index(index).tier_preference
-    return (not alloc.removing(node) and _filter(alloc.data_nodes[node], alloc, index).type != NO
-            and not (preference and node in alloc.out_of_tier(preference)))
-
-
 def rebalance(routing: dict[str, list[ShardRouting]], alloc: Allocation) -> set[str]:
     """Move started copies from heavy to light nodes (ES's balanceByWeights), relocating in
     `routing` the moves the deciders allow now; the names of the indices changed."""
@@ -137,7 +129,7 @@ def rebalance(routing: dict[str, list[ShardRouting]], alloc: Allocation) -> set[
     threshold = alloc.settings.threshold
     simulated: set[str] = set()  # allocation ids moved in the model only (throttled)
     for index in model.weight_ordered_indices():
-        relevant = [n for n in model.nodes if model.of_index[index][n] or _may_hold(alloc, index, n)]
+        relevant = [n for n in model.nodes if model.of_index[index][n] or may_hold(alloc, index, n)]
         if len(relevant) < 2:
             continue
 

@@ -576,6 +576,14 @@ def _filter(node: NodeInfo, alloc: Allocation, index: str) -> Decision:
     return Decision(YES, "filter", "node passes include/exclude/require filters")
 
 
+def may_hold(alloc: Allocation, index: str, node: str) -> bool:
+    """ES's canAllocate(index, node) and shouldAutoExpandToNode: the index-level deciders
+    (filters, a node leaving, the data tier)."""
+    preference = alloc.index(index).tier_preference
+    return (not alloc.removing(node) and _filter(alloc.data_nodes[node], alloc, index).type != NO
+            and not (preference and node in alloc.out_of_tier(preference)))
+
+
 def filter_(copy: ShardRouting, node: NodeInfo, shard: Copies, alloc: Allocation) -> Decision:
     return _filter(node, alloc, copy.index)
 

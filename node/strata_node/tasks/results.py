@@ -25,7 +25,10 @@ from .task import Task, TaskId
 log = logging.getLogger("strata.tasks")
 
 TASKS_INDEX = ".tasks"
-TASKS_INDEX_SETTINGS = {"settings": {"index.number_of_shards": 1, "index.hidden": True},
+# As TaskResultsService.getTaskResultIndexSettings: one shard, a replica only where there
+# is a second node (a lone node stays green).
+TASKS_INDEX_SETTINGS = {"settings": {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1",
+                                     "index.hidden": True},
                         "mappings": {"dynamic": False, "properties": {"completed": {"type": "boolean"}}}}
 
 
