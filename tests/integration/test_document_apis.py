@@ -200,6 +200,42 @@ def test_a_failed_request_lists_its_causes_after_nested_and_traces_its_root_caus
     assert error["root_cause"][0]["stack_trace"].startswith("MapperParsingException[")
 
 
+# -- delete ---------------------------------------------------------------------------------------
+
+
+def bulk(http: httpx.Client, *lines) -> httpx.Response:
+    return http.post("/_bulk", content="".join(json.dumps(line) + "\n" for line in lines), headers=NDJSON)
+
+
+def test_a_delete_of_a_missing_index_is_index_not_found_and_creates_nothing(http, index_name):
+    response = http.delete(f"/{index_name}/_doc/1")
+    assert response.status_code == 404, response.text
+    error = response.json()["error"]
+    assert (error["type"], error["reason"]) == ("index_not_found_exception", f"no such index [{index_name}]")
+    assert error["index"] == index_name
+    item = bulk(http, {"delete": {"_index": index_name, "_id": "1"}}).json()["items"][0]["delete"]
+    assert item["status"] == 404
+    assert (item["error"]["type"], item["error"]["reason"]) == ("index_not_found_exception",
+                                                                f"no such index [{index_name}]")
+    assert http.head(f"/{index_name}").status_code == 404
+
+
+def test_a_bulk_delete_finds_the_index_another_item_of_the_bulk_creates(http, index_name):
+    items = bulk(http, {"delete": {"_index": index_name, "_id": "1"}},
+                 {"index": {"_index": index_name, "_id": "2"}}, {"a": 1}).json()["items"]
+    assert items[0]["delete"]["status"] == 404 and items[0]["delete"]["result"] == "not_found"
+    assert items[1]["index"]["status"] == 201
+    assert http.head(f"/{index_name}").status_code == 200
+
+
+@pytest.mark.parametrize("version_type", ["external", "external_gte"])
+def test_a_delete_with_external_versioning_creates_the_missing_index(http, index_name, version_type):
+    response = http.delete(f"/{index_name}/_doc/1", params={"version": "5", "version_type": version_type})
+    assert response.status_code == 404, response.text
+    assert response.json()["result"] == "not_found"
+    assert http.head(f"/{index_name}").status_code == 200
+
+
 # -- update ---------------------------------------------------------------------------------------
 
 

@@ -195,6 +195,14 @@ def _shards_header(service: IndexService, successful: int = 1) -> dict[str, int]
     return {"total": 1 + service.metadata.number_of_replicas, "successful": successful, "failed": 0}
 
 
+def _may_create_index(item: BulkItem) -> bool:
+    """Whether the item's index is created when missing: a delete creates it only with
+    external versioning, as TransportBulkAction skips the other deletes when it gathers
+    the indices to create (a delete of a missing index has nothing to delete), so such a
+    delete fails with index_not_found_exception unless another item creates the index."""
+    return item.action != "delete" or item.version_type in ("external", "external_gte")
+
+
 def _auto_create_allowed(setting: str, name: str) -> bool:
     value = setting.strip().lower()
     if value in ("true", ""):
@@ -316,6 +324,7 @@ class BulkAction:
         rewritten to the alias's write index, with the alias's index routing."""
         services: dict[str, IndexMetadata] = {}
         targets: dict[str, tuple[IndexMetadata, str | None] | StrataError] = {}
+        creating = {item.index for item in items if _may_create_index(item)}
         for i, item in enumerate(items):
             if item.error is not None:
                 responses[i] = self._failure(item, item.error)
@@ -323,7 +332,7 @@ class BulkAction:
             name = item.index
             if name not in targets:
                 try:
-                    targets[name] = await self._index_for_write(name, item)
+                    targets[name] = await self._index_for_write(name, item, may_create=name in creating)
                 except StrataError as e:
                     targets[name] = e
             target = targets[name]
@@ -341,9 +350,11 @@ class BulkAction:
             services[metadata.name] = metadata
         return services
 
-    async def _index_for_write(self, name: str, item: BulkItem) -> tuple[IndexMetadata, str | None]:
+    async def _index_for_write(self, name: str, item: BulkItem, *,
+                               may_create: bool) -> tuple[IndexMetadata, str | None]:
         """The index (and alias, when `name` is one) a write to `name` goes to, the index
-        created first when it is missing and auto-creation allows it."""
+        created first when it is missing, an item of the request `may_create` it and
+        auto-creation allows it."""
         if name in self.indices.aliases.aliases:
             metadata, alias = self.indices.write_target(name)
             blocks.check(metadata, blocks.WRITE)
@@ -355,6 +366,8 @@ class BulkAction:
             existing, _ = self.indices.write_target(name)  # a closed index fails here
             blocks.check(existing, blocks.WRITE)
             return existing, None
+        if not may_create:
+            raise IndexNotFound(name)
         setting = self.auto_create_index() if callable(self.auto_create_index) else self.auto_create_index
         allowed = template_allows_auto_create(self.index_templates(), name)
         if allowed is None and not _auto_create_allowed(setting, name):
