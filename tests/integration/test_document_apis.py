@@ -254,6 +254,25 @@ def test_a_misspelt_update_field_is_answered_with_the_fields_it_is_close_to(http
 # -- get ------------------------------------------------------------------------------------------
 
 
+def test_reads_of_an_index_that_requires_routing_refuse_a_document_without_it(http, index_name):
+    """Every read without routing is routing_missing_exception, as every write is: the
+    document's shard is unknown (IndexRouting.checkRoutingRequired)."""
+    created = http.put(f"/{index_name}", json={"mappings": {"_routing": {"required": True}}})
+    assert created.status_code == 200, created.text
+    assert http.put(f"/{index_name}/_doc/1", params={"routing": "r"}, json={"a": 1}).status_code == 201
+    reason = f"routing is required for [{index_name}]/[1]"
+    for path in (f"/{index_name}/_doc/1", f"/{index_name}/_source/1"):
+        assert refused(http.get(path), "routing_missing_exception") == reason
+    head = http.head(f"/{index_name}/_doc/1")
+    assert head.status_code == 400 and head.content == b""
+    assert http.get(f"/{index_name}/_doc/1", params={"routing": "r"}).json()["_source"] == {"a": 1}
+    docs = mget(http, {"docs": [{"_id": "1"}, {"_id": "1", "routing": "r"}]}, f"/{index_name}/_mget").json()
+    error = docs["docs"][0]["error"]
+    assert docs["docs"][0]["_index"] == index_name and docs["docs"][0]["_id"] == "1"
+    assert (error["type"], error["reason"]) == ("routing_missing_exception", reason)
+    assert docs["docs"][1]["_source"] == {"a": 1}
+
+
 def test_get_refuses_a_version_type_that_does_not_exist(http, index):
     response = http.get(f"/{index}/_doc/1", params={"version_type": "newest"})
     assert refused(response, "illegal_argument_exception") == "No version type match [newest]"

@@ -26,6 +26,7 @@ from ..common.errors import (
     IllegalArgument,
     IndexClosed,
     IndexNotFound,
+    RoutingMissing,
     ShardNotFound,
     StrataError,
     UnavailableShards,
@@ -62,16 +63,6 @@ log = logging.getLogger(__name__)
 
 STATUS = {"created": 201, "updated": 200, "deleted": 200, "not_found": 404, "noop": 200}
 BULK_SHARD = "indices:data/write/bulk[s]"
-
-
-class RoutingMissing(StrataError):
-    """An index whose mapping says `_routing.required` got a write without routing."""
-
-    type = "routing_missing_exception"
-    status = 400
-
-    def __init__(self, index: str, id: str):
-        super().__init__(f"routing is required for [{index}]/[{id}]", index_uuid="_na_", index=index)
 
 
 @dataclass(slots=True)

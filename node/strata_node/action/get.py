@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ..cluster import blocks
-from ..common.errors import IllegalArgument, StrataError, VersionConflict, error_body
+from ..common.errors import IllegalArgument, RoutingMissing, StrataError, VersionConflict, error_body
 from ..common.xcontent import raw
 from ..index.service import IndicesService
 from ..search.shard_search import stored_field_values
@@ -111,6 +111,10 @@ async def get_document(node, req: GetRequest) -> dict[str, Any]:
     # An alias of one index reads that index, with the alias's index routing.
     metadata, routing = node.indices.single_index_target(req.index, req.routing)
     blocks.check(metadata, blocks.READ)
+    if routing is None and node.indices.mapping(metadata.name).routing_required:
+        # Without its routing the document's shard is unknown: refused as a write is
+        # (ES's IndexRouting.getShard checks it for gets too).
+        raise RoutingMissing(metadata.name, req.id)
     try:
         shard = metadata.shard_for(req.id, routing)
     except ValueError as e:
@@ -175,7 +179,9 @@ def register_actions(node) -> None:
                 docs.append(await get_document(node, item))
             except StrataError as e:  # one item's failure is that item's answer
                 failure = error_body(e, stack_trace=request.error_trace)["error"]
-                docs.append({"_index": item.index, "_id": item.id, "error": failure})
+                # A missing routing names the concrete index, as TransportMultiGetAction does.
+                index = e.index if isinstance(e, RoutingMissing) else item.index
+                docs.append({"_index": index, "_id": item.id, "error": failure})
         return MultiGetResponse(docs=docs)
 
     node.transport.register(GET, GetDocumentRequest, GetDocumentResponse, on_get)

@@ -264,6 +264,18 @@ class IndexNotFound(StrataError):
                               "index_uuid": "_na_", "index": index})
 
 
+class RoutingMissing(StrataError):
+    """A document of an index whose mapping says `_routing.required`, written or read
+    without routing (IndexRouting.checkRoutingRequired); `index` is the concrete index."""
+
+    type = "routing_missing_exception"
+    status = 400
+
+    def __init__(self, index: str, id: str):
+        super().__init__(f"routing is required for [{index}]/[{id}]", index_uuid="_na_", index=index)
+        self.index = index
+
+
 class IndexClosed(StrataError):
     """A read or write of a closed index (Elasticsearch's IndexClosedException)."""
 
