@@ -236,6 +236,35 @@ def test_a_delete_with_external_versioning_creates_the_missing_index(http, index
     assert http.head(f"/{index_name}").status_code == 200
 
 
+# -- pipeline -------------------------------------------------------------------------------------
+
+
+def test_the_none_pipeline_indexes_documents_as_sent(http, index):
+    """`_none` is IngestService.NOOP_PIPELINE_NAME: no pipeline, in the URL or an action line."""
+    assert http.put(f"/{index}/_doc/11", params={"pipeline": "_none"}, json={"a": 1}).status_code == 201
+    response = http.post(f"/{index}/_bulk", params={"pipeline": "_none"}, headers=NDJSON,
+                         content=json.dumps({"index": {"_id": "12", "pipeline": "_none"}}) + '\n{"a": 2}\n'
+                         + json.dumps({"create": {"_id": "13"}}) + '\n{"a": 3}\n')
+    assert response.json()["errors"] is False, response.text
+    for id, a in (("11", 1), ("12", 2), ("13", 3)):
+        assert http.get(f"/{index}/_doc/{id}").json()["_source"] == {"a": a}
+
+
+def test_an_items_own_pipeline_wins_over_the_bulks_and_a_missing_one_fails_only_its_item(http, index):
+    body = "".join(json.dumps(line) + "\n" for line in (
+        {"index": {"_id": "11", "pipeline": "_none"}}, {"a": 1}, {"index": {"_id": "12"}}, {"a": 2},
+        {"delete": {"_id": "13"}}))
+    response = http.post(f"/{index}/_bulk", params={"pipeline": "nope"}, content=body, headers=NDJSON)
+    items = response.json()["items"]
+    assert items[0]["index"]["status"] == 201
+    assert items[1]["index"]["status"] == 400
+    assert items[1]["index"]["error"] == {"type": "illegal_argument_exception",
+                                          "reason": "pipeline with id [nope] does not exist"}
+    assert items[2]["delete"]["result"] == "not_found"
+    response = http.put(f"/{index}/_doc/14", params={"pipeline": "nope"}, json={"a": 4})
+    assert refused(response, "illegal_argument_exception") == "pipeline with id [nope] does not exist"
+
+
 # -- update ---------------------------------------------------------------------------------------
 
 

@@ -63,6 +63,14 @@ log = logging.getLogger(__name__)
 
 STATUS = {"created": 201, "updated": 200, "deleted": 200, "not_found": 404, "noop": 200}
 BULK_SHARD = "indices:data/write/bulk[s]"
+NOOP_PIPELINE_NAME = "_none"  # the pipeline name that asks for none (IngestService.NOOP_PIPELINE_NAME)
+
+
+def names_pipeline(pipeline: str | None) -> bool:
+    """Whether a write's `pipeline` names an ingest pipeline; Strata has none, so one that
+    does is refused as Elasticsearch refuses a pipeline that does not exist. `_none` and an
+    empty name ask for no pipeline: the document is indexed as sent."""
+    return bool(pipeline) and pipeline != NOOP_PIPELINE_NAME
 
 
 @dataclass(slots=True)
@@ -253,7 +261,7 @@ class BulkAction:
         return BulkShardResponse(items=[_to_result(r, request.error_trace) for r in responses])
 
     async def execute(self, items: list[BulkItem], options: WriteOptions) -> list[ItemResponse]:
-        if options.pipeline:
+        if names_pipeline(options.pipeline):
             raise IllegalArgument(f"pipeline with id [{options.pipeline}] does not exist")
         responses: list[ItemResponse | None] = [None] * len(items)
         services = await self._resolve_indices(items, responses)
@@ -722,7 +730,8 @@ def took_since(start: float) -> int:
     return int((time.monotonic() - start) * 1000)
 
 
-__all__ = ["BulkAction", "BulkItem", "ItemResponse", "WriteOptions", "item_to_json", "raw", "took_since"]
+__all__ = ["BulkAction", "BulkItem", "ItemResponse", "WriteOptions", "item_to_json", "names_pipeline", "raw",
+           "took_since"]
 
 
 def _shipped(segment: EncodedSegment, batch: list[tuple], seq_of: list[int | None]) -> PrebuiltSegment | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..action.bulk import BulkItem
+from ..action.bulk import BulkItem, names_pipeline
 from ..action.source_filter import check_fetch_source
 from ..action.update import as_long, parse_update_body
 from ..action.write_actions import BULK, BulkRequest, BulkResponse, WriteRequestOptions
@@ -122,13 +122,27 @@ def _item(action: str, meta: dict[str, Any], defaults: dict[str, Any]) -> BulkIt
     if action == "update" and ("version" in meta or item.version_type != "internal"):
         raise IllegalArgument("Update requests do not support versioning. "
                               "Please use `if_seq_no` and `if_primary_term` instead")
-    if meta.get("pipeline"):
-        item.error = IllegalArgument(f"pipeline with id [{meta['pipeline']}] does not exist")
     return item
 
 
+def _check_pipeline(item: BulkItem, meta: dict[str, Any], default_pipeline: str | None) -> None:
+    """An item's own `pipeline` wins over the request's, which only index and create items
+    take (BulkRequestParser). A named pipeline fails its item, as IngestService fails an
+    item whose pipeline does not exist; `_none` asks for none, so the item is indexed."""
+    if item.error is not None:
+        return
+    if "pipeline" in meta:
+        pipeline = _text(meta["pipeline"])
+    elif item.action in ("index", "create"):
+        pipeline = default_pipeline
+    else:
+        return
+    if names_pipeline(pipeline):
+        item.error = IllegalArgument(f"pipeline with id [{pipeline}] does not exist")
+
+
 def parse_bulk(body: bytes, default_index: str | None, default_routing: str | None,
-               default_require_alias: bool) -> list[BulkItem]:
+               default_require_alias: bool, default_pipeline: str | None = None) -> list[BulkItem]:
     if not body:
         raise ParseError("request body is required")
     *lines, tail = body.split(b"\n")
@@ -143,6 +157,7 @@ def parse_bulk(body: bytes, default_index: str | None, default_routing: str | No
             continue
         action, meta = parse_action_line(line, n)
         item = _item(action, meta, defaults)
+        _check_pipeline(item, meta, default_pipeline)
         if action != "delete":
             if n >= len(lines):
                 if tail:
@@ -210,7 +225,8 @@ class BulkHandlers:
     async def bulk(self, request: RestRequest) -> RestResponse:
         options = write_options(request)
         items = parse_bulk(request.body, request.param("index"), request.param("routing"),
-                           request.bool_param("require_alias"))
+                           request.bool_param("require_alias"), options.pipeline)
+        options.pipeline = None  # the items took it: a pipeline fails them one by one
         fetch = source_from_params(request)
         for item in items:
             if item.update is not None and item.update.fetch_source is None:
