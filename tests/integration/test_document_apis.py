@@ -307,6 +307,19 @@ def test_get_refuses_a_version_type_that_does_not_exist(http, index):
     assert refused(response, "illegal_argument_exception") == "No version type match [newest]"
 
 
+def test_external_gt_is_external_versioning(http, index):
+    gt = {"version_type": "external_gt"}
+    written = http.put(f"/{index}/_doc/5", params={"version": "7", **gt}, json={"a": 5})
+    assert written.status_code == 201, written.text
+    assert written.json()["_version"] == 7
+    again = http.put(f"/{index}/_doc/5", params={"version": "7", **gt}, json={"a": 6})
+    assert again.status_code == 409, again.text
+    response = http.post(f"/{index}/_bulk", headers=NDJSON, content=json.dumps(
+        {"index": {"_id": "5", "version": 8, **gt}}) + '\n{"a": 8}\n')
+    assert response.json()["items"][0]["index"]["_version"] == 8, response.text
+    assert http.get(f"/{index}/_doc/5", params={"version": "8", **gt}).status_code == 200
+
+
 def test_create_endpoint_refuses_any_op_type_but_create(http, index):
     response = http.put(f"/{index}/_create/9", params={"op_type": "index"}, json={"a": 1})
     assert response.status_code == 400

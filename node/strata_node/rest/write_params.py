@@ -27,7 +27,10 @@ from ..engine.engine import MATCH_ANY, UNASSIGNED_SEQ_NO
 from .request import RestRequest
 
 MAX_ID_BYTES = 512
-VERSION_TYPES = ("internal", "external", "external_gte")
+# The names VersionType.fromString reads, and the version type each is: `external_gt` is
+# another name of `external`.
+VERSION_TYPES = {"internal": "internal", "external": "external", "external_gt": "external",
+                 "external_gte": "external_gte"}
 
 
 def parse_long(name: str, value: Any) -> int:
@@ -45,9 +48,10 @@ def parse_long(name: str, value: Any) -> int:
 def parse_version_type(value: str | None) -> str:
     if value is None:
         return "internal"
-    if value not in VERSION_TYPES:
+    version_type = VERSION_TYPES.get(value)
+    if version_type is None:
         raise IllegalArgument(f"No version type match [{value}]")
-    return value
+    return version_type
 
 
 def check_cas_values(if_seq_no: int, if_primary_term: int) -> None:
