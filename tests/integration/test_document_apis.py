@@ -307,6 +307,31 @@ def test_get_refuses_a_version_type_that_does_not_exist(http, index):
     assert refused(response, "illegal_argument_exception") == "No version type match [newest]"
 
 
+@pytest.mark.parametrize(("params", "reason"), [
+    ({"version": "-5"}, "illegal version value [-5] for version type [INTERNAL]"),
+    ({"version": "0"}, "illegal version value [0] for version type [INTERNAL]"),
+    ({"version": "-1", "version_type": "external"}, "illegal version value [-1] for version type [EXTERNAL]"),
+    ({"version": "-1", "version_type": "external_gt"},
+     "illegal version value [-1] for version type [EXTERNAL]"),
+    ({"version": "-2", "version_type": "external_gte"},
+     "illegal version value [-2] for version type [EXTERNAL_GTE]"),
+])
+def test_get_refuses_a_version_its_version_type_cannot_have(http, index, params, reason):
+    for path in (f"/{index}/_doc/1", f"/{index}/_source/1"):
+        response = http.get(path, params=params)
+        assert refused(response, "action_request_validation_exception") == f"Validation Failed: 1: {reason};"
+    assert http.head(f"/{index}/_doc/1", params=params).status_code == 400
+
+
+def test_get_with_version_match_any_or_an_external_zero_reads_as_versions_are_compared(http, index):
+    assert http.get(f"/{index}/_doc/1", params={"version": "-3"}).json()["_source"] == {"a": 1, "b": 2}
+    assert http.get(f"/{index}/_source/1", params={"version": "-3"}).json() == {"a": 1, "b": 2}
+    conflict = http.get(f"/{index}/_doc/1", params={"version": "0", "version_type": "external"})
+    assert conflict.status_code == 409, conflict.text
+    docs = mget(http, {"docs": [{"_id": "1", "version": -3}]}, f"/{index}/_mget").json()["docs"]
+    assert docs[0]["found"] is True and docs[0]["_version"] == 1
+
+
 def test_external_gt_is_external_versioning(http, index):
     gt = {"version_type": "external_gt"}
     written = http.put(f"/{index}/_doc/5", params={"version": "7", **gt}, json={"a": 5})

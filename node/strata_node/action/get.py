@@ -16,6 +16,7 @@ import orjson
 from ..cluster import blocks
 from ..common.errors import IllegalArgument, RoutingMissing, StrataError, VersionConflict, error_body
 from ..common.xcontent import raw
+from ..engine.engine import MATCH_ANY
 from ..index.service import IndicesService
 from ..search.shard_search import stored_field_values
 from ..tasks.task import Task
@@ -87,7 +88,7 @@ def _get(indices: IndicesService, shard, req: GetShardRequest) -> GetShardRespon
     op = engine.get(req.id) if req.realtime else engine.get_refreshed(req.id)
     if op is None:
         return GetShardResponse(found=False)
-    if req.version is not None and req.version != op.version:
+    if req.version is not None and req.version != MATCH_ANY and req.version != op.version:
         raise VersionConflict(f"[{req.id}]: version conflict, current version [{op.version}] is different "
                               f"than the one provided [{req.version}]", index_uuid=req.index_uuid,
                               shard=str(req.shard), index=req.index)

@@ -30,6 +30,7 @@ from .write_params import (
     check_source,
     parse_long,
     parse_version_type,
+    read_version_errors,
     validate_item,
     write_options,
 )
@@ -153,14 +154,21 @@ class DocumentHandlers:
 
     def _single_get(self, request: RestRequest) -> GetRequest:
         version = request.param("version")
-        parse_version_type(request.param("version_type"))
+        version_type = parse_version_type(request.param("version_type"))
         stored = request.list_param("stored_fields") if request.has_param("stored_fields") else None
-        return self._get_request(request, request.param("index"), request.param("id"),
-                                 routing=request.param("routing"), fetch=fetch_from_params(request),
-                                 stored_fields=stored,
-                                 version=parse_long("version", version) if version is not None else None)
+        req = self._get_request(request, request.param("index"), request.param("id"),
+                                routing=request.param("routing"), fetch=fetch_from_params(request),
+                                stored_fields=stored,
+                                version=parse_long("version", version) if version is not None else None)
+        req.version_type = version_type
+        return req
 
     async def _get(self, req: GetRequest) -> dict:
+        """Executes a get after GetRequest.validate's check of its version; an mget's docs
+        are not checked (MultiGetRequest.validate does not), a bad version conflicts there."""
+        errors = read_version_errors(req.version, req.version_type) if req.version is not None else []
+        if errors:
+            raise ActionRequestValidation(errors)
         response: GetDocumentResponse = await self.node.client.execute(GET, GetDocumentRequest(get=req))
         return response.body
 

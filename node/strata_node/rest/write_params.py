@@ -126,6 +126,15 @@ def _cas_errors(item: BulkItem) -> list[str]:
     return errors
 
 
+def read_version_errors(version: int, version_type: str) -> list[str]:
+    """What GetRequest.validate says of a get's version (VersionType.validateVersionForReads):
+    internal versions are positive, external ones at least 0, and -3 (MATCH_ANY) is any."""
+    valid = version == MATCH_ANY or (version > 0 if version_type == "internal" else version >= 0)
+    if valid:
+        return []
+    return [f"illegal version value [{version}] for version type [{version_type.upper()}]"]
+
+
 def _id_length_errors(id: str | None) -> list[str]:
     if id is not None and len(id.encode()) > MAX_ID_BYTES:
         return [f"id [{id}] is too long, must be no longer than {MAX_ID_BYTES} bytes but was: "
