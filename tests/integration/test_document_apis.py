@@ -332,6 +332,13 @@ def test_get_with_version_match_any_or_an_external_zero_reads_as_versions_are_co
     assert docs[0]["found"] is True and docs[0]["_version"] == 1
 
 
+def test_the_source_endpoint_refuses_to_disable_the_source(http, index):
+    response = http.get(f"/{index}/_source/1", params={"_source": "false"})
+    assert refused(response, "action_request_validation_exception") == (
+        "Validation Failed: 1: fetching source can not be disabled;")
+    assert http.get(f"/{index}/_source/1", params={"_source": "a"}).json() == {"a": 1}
+
+
 def test_external_gt_is_external_versioning(http, index):
     gt = {"version_type": "external_gt"}
     written = http.put(f"/{index}/_doc/5", params={"version": "7", **gt}, json={"a": 5})

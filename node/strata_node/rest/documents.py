@@ -178,6 +178,10 @@ class DocumentHandlers:
 
     async def get_source(self, request: RestRequest) -> RestResponse:
         req = self._single_get(request)
+        if not req.fetch_source:
+            # `_source=false` asks this endpoint for nothing: RestGetSourceAction refuses it
+            # before anything is read.
+            raise ActionRequestValidation(["fetching source can not be disabled"])
         body = await self._get(req)
         if not body["found"]:
             raise _ResourceNotFound(f"Document not found [{req.index}]/[{req.id}]")
