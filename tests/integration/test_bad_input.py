@@ -279,10 +279,11 @@ def test_create_with_an_explicit_version_is_refused(http, index):
 
 
 def test_bulk_if_seq_no_that_is_not_a_number_fails_the_whole_bulk(http, index):
+    """XContentParser.longValue() reports text that is no number as an IllegalArgumentException."""
     body = ndjson({"index": {"_index": index, "_id": "1"}}, {"a": 1},
                   {"index": {"_index": index, "_id": "2", "if_seq_no": "abc", "if_primary_term": 1}},
                   {"a": 2})
-    err = error(bulk(http, body), 400, "number_format_exception")
+    err = error(bulk(http, body), 400, "illegal_argument_exception")
     assert err["reason"] == 'For input string: "abc"'
     assert count(http, index) == 0
 

@@ -4,14 +4,21 @@ replaces), and detecting no-ops."""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ..common.errors import IllegalArgument, NumberFormatError, StrataError
+from ..common.units import INT_MAX, INT_MIN, LONG_MAX, LONG_MIN, java_long
 from ..common.xcontent import ObjectFields
+from ..index.mapping.numbers import is_java_double, parse_java_double
 from .source_filter import check_fetch_source
 
-LONG_MIN, LONG_MAX = -(1 << 63), (1 << 63) - 1
+# What `new BigDecimal(text)` reads: the fraction's digits (either form) and the exponent
+_BIG_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?([0-9]*)|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
+_LONG_DIGITS = 19  # the digits of Long.MAX_VALUE: toLong checks a BigDecimal's scale against it
 
 
 def merge(current: dict[str, Any], changes: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -79,7 +86,7 @@ def parse_update_body(raw: bytes, *, line_offset: int = 0) -> UpdateSpec:
         elif key in ("if_seq_no", "if_primary_term"):
             try:
                 setattr(spec, key, as_long(value))
-            except NumberFormatError as e:
+            except IllegalArgument as e:  # ObjectParser wraps whatever its field parser throws
                 raise fail(key, f"failed to parse field [{key}]", cause=e) from None
         elif key == "_source":
             try:
@@ -93,18 +100,83 @@ def parse_update_body(raw: bytes, *, line_offset: int = 0) -> UpdateSpec:
 
 
 def as_long(value: Any) -> int:
-    """A long from a JSON number or numeric string, as XContentParser.longValue reads one."""
+    """A long as XContentParser.longValue() reads one, coercing as Elasticsearch always does
+    (DEFAULT_NUMBER_COERCE_POLICY): text as AbstractXContentParser.toLong reads it, and a
+    JSON number with its fraction dropped, as Jackson's getLongValue drops it (7.5 is 7)."""
     if isinstance(value, str):
-        try:
-            value = int(value) if value.strip().lstrip("-").isdigit() else float(value)
-        except ValueError:
-            raise NumberFormatError(f'For input string: "{value}"') from None
+        return _long_of_text(value)
     if isinstance(value, float):
-        if not value.is_integer():
-            raise NumberFormatError(f"Value [{value}] has a decimal part")
-        if not LONG_MIN <= value <= LONG_MAX:
-            raise IllegalArgument(f"Value [{value}] is out of range for a long")
-        value = int(value)
+        # Jackson casts a double between the longs' bounds as doubles (2^63 saturating to
+        # Long.MAX_VALUE) and refuses one past them.
+        if not -(2.0 ** 63) <= value <= 2.0 ** 63:
+            raise _long_out_of_range(value)
+        return min(int(value), LONG_MAX)
     if not LONG_MIN <= value <= LONG_MAX:
-        raise IllegalArgument(f"Value [{value}] is out of range for a long")
+        raise _long_out_of_range(value)
     return value
+
+
+def _long_of_text(text: str) -> int:
+    """AbstractXContentParser.toLong, coercing: Long.parseLong, else `new BigDecimal(text)`
+    truncated toward zero ("8.5" is 8, "1e3" 1000); text that is no number at all is
+    `For input string`, as an IllegalArgumentException. As in Elasticsearch 8.15+, the
+    BigDecimal's scale is checked first: below -19 it is out of range ("0e20" too), above 19
+    the number is 0 whatever its integer part."""
+    number = java_long(text)
+    if number is not None:
+        return number
+    scale = _big_decimal_scale(text)
+    if scale is None:
+        raise IllegalArgument(f'For input string: "{text}"')
+    if scale < -_LONG_DIGITS:
+        raise _long_out_of_range(text)
+    if scale > _LONG_DIGITS:
+        return 0
+    decimal = Decimal(text)
+    if decimal.adjusted() >= _LONG_DIGITS:  # 10^19 or more: past a long, not worth converting
+        raise _long_out_of_range(text)
+    whole = int(decimal)  # toward zero, as BigDecimal.toBigInteger
+    if not LONG_MIN <= whole <= LONG_MAX:
+        raise _long_out_of_range(text)
+    return whole
+
+
+def _big_decimal_scale(text: str) -> int | None:
+    """The scale `new BigDecimal(text)` gives (its fraction's digits less its exponent);
+    None when it refuses the text, as it refuses an exponent or a scale past an int."""
+    match = _BIG_DECIMAL.fullmatch(text)
+    if match is None:
+        return None
+    fraction, only_fraction, exponent_text = match.groups()
+    exponent = 0
+    if exponent_text is not None:
+        if len(exponent_text.lstrip("+-").lstrip("0")) > 10:  # BigDecimal: too many exponent digits
+            return None
+        exponent = int(exponent_text)
+    scale = len(fraction or only_fraction or "") - exponent
+    if not INT_MIN <= exponent <= INT_MAX or not INT_MIN <= scale <= INT_MAX:
+        return None
+    return scale
+
+
+def _long_out_of_range(value: Any) -> IllegalArgument:
+    return IllegalArgument(f"Value [{value}] is out of range for a long")
+
+
+def as_int(value: Any) -> int:
+    """An int as XContentParser.intValue() reads one, coercing: text through
+    Double.parseDouble, range-checked and truncated ("7.5" is 7; text that is no number is
+    Java's NumberFormatException, which intValue does not turn into an
+    IllegalArgumentException as toLong does), and a JSON number with its fraction dropped."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise NumberFormatError("empty String")
+        if not is_java_double(value):
+            raise NumberFormatError(f'For input string: "{value.strip()}"')
+        number = parse_java_double(value)
+        if number < INT_MIN or number > INT_MAX:
+            raise IllegalArgument(f"Value [{value}] is out of range for an integer")
+        return 0 if math.isnan(number) else int(number)  # Java's (int) of NaN is 0
+    if not INT_MIN <= value <= INT_MAX:
+        raise IllegalArgument(f"Value [{value}] is out of range for an integer")
+    return int(value)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..action.bulk import BulkItem, names_pipeline
 from ..action.source_filter import check_fetch_source
-from ..action.update import as_long, parse_update_body
+from ..action.update import as_int, as_long, parse_update_body
 from ..action.write_actions import BULK, BulkRequest, BulkResponse, WriteRequestOptions
 from ..common.errors import ActionRequestValidation, IllegalArgument, ParseError, StrataError
 from ..common.ids import time_based_id
@@ -37,10 +37,11 @@ from .write_params import (
 
 ACTIONS = ("index", "create", "update", "delete")
 TEXT_FIELDS = {"_index", "_id", "routing", "op_type", "pipeline", "version_type"}
-LONG_FIELDS = {"version", "if_seq_no", "if_primary_term", "retry_on_conflict"}
+LONG_FIELDS = {"version", "if_seq_no", "if_primary_term"}
+INT_FIELDS = {"retry_on_conflict"}
 BOOLEAN_FIELDS = {"require_alias", "require_data_stream", "list_executed_pipelines"}
 OBJECT_FIELDS = {"_source", "dynamic_templates"}
-KNOWN_FIELDS = TEXT_FIELDS | LONG_FIELDS | BOOLEAN_FIELDS | OBJECT_FIELDS
+KNOWN_FIELDS = TEXT_FIELDS | LONG_FIELDS | INT_FIELDS | BOOLEAN_FIELDS | OBJECT_FIELDS
 SIMPLE_FIELDS = frozenset({"_index", "_id"})
 BULK_PARAMS = ("routing", "refresh", "timeout", "wait_for_active_shards", "pipeline", "require_alias",
                "_source", "_source_includes", "_source_excludes", "list_executed_pipelines")
@@ -104,11 +105,13 @@ def _item(action: str, meta: dict[str, Any], defaults: dict[str, Any]) -> BulkIt
                     id=_text(meta["_id"]) if "_id" in meta else None)
     item.routing = _text(meta["routing"]) if "routing" in meta else defaults["routing"]
     item.version_type = parse_version_type(_text(meta["version_type"]) if "version_type" in meta else None)
+    # BulkRequestParser reads these with longValue() and retry_on_conflict with intValue(),
+    # coercing (7.5 and "7.5" are 7)
     longs = {key: as_long(meta[key]) for key in LONG_FIELDS if key in meta}
     item.version = longs.get("version", item.version)
     item.if_seq_no = longs.get("if_seq_no", item.if_seq_no)
     item.if_primary_term = longs.get("if_primary_term", item.if_primary_term)
-    item.retry_on_conflict = longs.get("retry_on_conflict", 0)
+    item.retry_on_conflict = as_int(meta["retry_on_conflict"]) if "retry_on_conflict" in meta else 0
     check_cas_values(item.if_seq_no, item.if_primary_term)
     item.require_alias = _boolean(meta["require_alias"]) if "require_alias" in meta \
         else defaults["require_alias"]
