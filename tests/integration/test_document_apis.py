@@ -360,6 +360,16 @@ def test_create_endpoint_refuses_any_op_type_but_create(http, index):
     assert http.put(f"/{index}/_create/9", params={"op_type": "create"}, json={"a": 1}).status_code == 201
 
 
+def test_the_op_type_parameter_is_read_in_any_case(http, index):
+    assert http.put(f"/{index}/_doc/9", params={"op_type": "CREATE"}, json={"a": 1}).status_code == 201
+    again = http.put(f"/{index}/_doc/9", params={"op_type": "Create"}, json={"a": 2})
+    assert again.status_code == 409, again.text
+    assert http.put(f"/{index}/_doc/9", params={"op_type": "INDEX"}, json={"a": 3}).status_code == 200
+    response = http.put(f"/{index}/_doc/9", params={"op_type": "upsert"}, json={"a": 4})
+    reason = refused(response, "illegal_argument_exception")
+    assert reason == "opType must be 'create' or 'index', found: [upsert]"
+
+
 def test_a_write_without_wait_for_active_shards_waits_for_what_the_index_setting_asks(http, index_name):
     """ES's ActiveShardCount.DEFAULT: the index's index.write.wait_for_active_shards. On one
     node the replica stays unassigned, so two copies are never active."""

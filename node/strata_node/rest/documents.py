@@ -103,9 +103,10 @@ class DocumentHandlers:
 
     async def index(self, request: RestRequest) -> RestResponse:
         op_type = request.param("op_type", "index")
-        if op_type not in ("index", "create"):
+        action = op_type.lower()  # IndexRequest.opType(String) reads it in any case
+        if action not in ("index", "create"):
             raise IllegalArgument(f"opType must be 'create' or 'index', found: [{op_type}]")
-        item = self._item(request, op_type)
+        item = self._item(request, action)
         item.source = self._source(request)
         return await self._write(request, item)
 
