@@ -360,6 +360,22 @@ def test_create_endpoint_refuses_any_op_type_but_create(http, index):
     assert http.put(f"/{index}/_create/9", params={"op_type": "create"}, json={"a": 1}).status_code == 201
 
 
+def test_the_location_of_a_created_document_carries_its_routing_url_encoded(http, index):
+    created = http.put(f"/{index}/_doc/loc%2F1", params={"routing": "a b"}, json={"a": 1})
+    assert created.status_code == 201, created.text
+    assert created.headers["location"] == f"/{index}/_doc/loc%2F1?routing=a+b"
+    assert http.post(f"/{index}/_doc/x%20y", json={"a": 1}).headers["location"] == f"/{index}/_doc/x+y"
+    upserted = http.post(f"/{index}/_update/u", params={"routing": "r"}, json={"doc": {"a": 1},
+                                                                               "doc_as_upsert": True})
+    assert upserted.status_code == 201, upserted.text
+    assert upserted.headers["location"] == f"/{index}/_doc/u?routing=r"
+    aliased = http.post("/_aliases", json={"actions": [{"add": {"index": index, "alias": f"{index}-al",
+                                                                "index_routing": "k"}}]})
+    assert aliased.status_code == 200, aliased.text
+    through_alias = http.put(f"/{index}-al/_doc/v", json={"a": 1})
+    assert through_alias.headers["location"] == f"/{index}/_doc/v?routing=k"  # the alias's routing
+
+
 def test_the_op_type_parameter_is_read_in_any_case(http, index):
     assert http.put(f"/{index}/_doc/9", params={"op_type": "CREATE"}, json={"a": 1}).status_code == 201
     again = http.put(f"/{index}/_doc/9", params={"op_type": "Create"}, json={"a": 2})

@@ -7,6 +7,7 @@ from strata_node.action.update import as_int, as_long, parse_update_body
 from strata_node.common.errors import IllegalArgument, NumberFormatError, XContentParseError
 from strata_node.common.units import LONG_MAX, LONG_MIN
 from strata_node.rest.bulk import parse_bulk
+from strata_node.rest.documents import location
 from strata_node.rest.write_params import parse_version_type, read_version_errors
 
 
@@ -115,3 +116,17 @@ def test_update_body_numbers_are_coerced_and_a_bad_one_is_located():
     assert raised.value.reason == "[1:26] [UpdateRequest] failed to parse field [if_seq_no]"
     cause = raised.value.caused_by
     assert (cause.type, cause.reason) == ("illegal_argument_exception", 'For input string: "abc"')
+
+
+# -- the Location of a created document ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("index", "id", "routing", "expected"), [
+    ("t1", "loc/1", "a b", "/t1/_doc/loc%2F1?routing=a+b"),
+    ("t1", "1", None, "/t1/_doc/1"),
+    ("t1", "a b~*._-", "", "/t1/_doc/a+b%7E*._-?routing="),
+    ("t1", "é日+%", "r&s=t", "/t1/_doc/%C3%A9%E6%97%A5%2B%25?routing=r%26s%3Dt"),
+])
+def test_the_location_of_a_created_document_is_url_encoded_as_doc_write_response_encodes_it(
+        index, id, routing, expected):
+    assert location(index, id, routing) == expected

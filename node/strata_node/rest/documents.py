@@ -5,7 +5,7 @@ follows the same path to the shard."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import string
 
 from ..action.bulk import BulkItem
 from ..action.get import (
@@ -90,7 +90,8 @@ class DocumentHandlers:
         body = response.body
         headers = None
         if response.status == 201:
-            headers = {"Location": f"/{quote(body['_index'], safe='')}/_doc/{quote(body['_id'], safe='')}"}
+            # The write resolved the item's routing (an alias's, none for an empty one).
+            headers = {"Location": location(body["_index"], body["_id"], item.routing)}
         return RestResponse(response.status, body, headers)
 
     @staticmethod
@@ -211,6 +212,25 @@ class DocumentHandlers:
         response: MultiGetResponse = await self.node.client.execute(
             MGET, MultiGetRequest(items=gets, error_trace=request.error_trace))
         return RestResponse(200, {"docs": response.docs})
+
+
+# What java.net.URLEncoder leaves as it is
+_URL_SAFE = frozenset(string.ascii_letters + string.digits + ".-*_")
+
+
+def url_encode(text: str) -> str:
+    """java.net.URLEncoder.encode(text, UTF_8): a space is `+`, every other byte outside
+    letters, digits and `.-*_` is `%XX` (`~` included, which Python's quote keeps); a lone
+    surrogate is `?`, as Java's encoder replaces it."""
+    return "".join(c if c in _URL_SAFE else "+" if c == " "
+                   else "".join(f"%{b:02X}" for b in c.encode("utf-8", "replace")) for c in text)
+
+
+def location(index: str, id: str, routing: str | None) -> str:
+    """The `Location` of a created document (DocWriteResponse.getLocation): index, id and
+    routing each URL-encoded, the routing as a query parameter."""
+    path = f"/{url_encode(index)}/_doc/{url_encode(id)}"
+    return path if routing is None else f"{path}?routing={url_encode(routing)}"
 
 
 def fetch_from_params(request: RestRequest) -> Fetch | None:
