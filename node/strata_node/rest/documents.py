@@ -145,25 +145,24 @@ class DocumentHandlers:
 
     def _get_request(self, request: RestRequest, index: str, id: str, *, routing: str | None = None,
                      fetch: Fetch | None = None, stored_fields: list[str] | None = None,
-                     version: int | None = None) -> GetRequest:
+                     version: int | None = None, version_type: str = "internal") -> GetRequest:
         fetch_source, includes, excludes = resolve_fetch(fetch, stored_fields)
         return GetRequest(index=index, id=id, routing=routing,
                           realtime=request.bool_param("realtime", True),
                           refresh=request.bool_param("refresh", False),
                           fetch_source=fetch_source, includes=tuple(includes), excludes=tuple(excludes),
-                          version=version, preference=request.param("preference"),
+                          version=version, version_type=version_type, preference=request.param("preference"),
                           stored_fields=tuple(stored_fields or ()))
 
     def _single_get(self, request: RestRequest) -> GetRequest:
         version = request.param("version")
         version_type = parse_version_type(request.param("version_type"))
         stored = request.list_param("stored_fields") if request.has_param("stored_fields") else None
-        req = self._get_request(request, request.param("index"), request.param("id"),
-                                routing=request.param("routing"), fetch=fetch_from_params(request),
-                                stored_fields=stored,
-                                version=parse_long("version", version) if version is not None else None)
-        req.version_type = version_type
-        return req
+        return self._get_request(request, request.param("index"), request.param("id"),
+                                 routing=request.param("routing"), fetch=fetch_from_params(request),
+                                 stored_fields=stored,
+                                 version=parse_long("version", version) if version is not None else None,
+                                 version_type=version_type)
 
     async def _get(self, req: GetRequest) -> dict:
         """Executes a get after GetRequest.validate's check of its version; an mget's docs
@@ -208,7 +207,7 @@ class DocumentHandlers:
             raise ActionRequestValidation(errors or ["no documents to get"])
         gets = [self._get_request(request, item.index, item.id, routing=item.routing,
                                   fetch=item.fetch or default_fetch, stored_fields=item.stored_fields,
-                                  version=item.version) for item in items]
+                                  version=item.version, version_type=item.version_type) for item in items]
         response: MultiGetResponse = await self.node.client.execute(
             MGET, MultiGetRequest(items=gets, error_trace=request.error_trace))
         return RestResponse(200, {"docs": response.docs})
@@ -221,7 +220,7 @@ _URL_SAFE = frozenset(string.ascii_letters + string.digits + ".-*_")
 def url_encode(text: str) -> str:
     """java.net.URLEncoder.encode(text, UTF_8): a space is `+`, every other byte outside
     letters, digits and `.-*_` is `%XX` (`~` included, which Python's quote keeps); a lone
-    surrogate is `?`, as Java's encoder replaces it."""
+    surrogate is encoded as `?`, which Java's encoder puts in its place."""
     return "".join(c if c in _URL_SAFE else "+" if c == " "
                    else "".join(f"%{b:02X}" for b in c.encode("utf-8", "replace")) for c in text)
 
