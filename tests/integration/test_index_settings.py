@@ -40,6 +40,26 @@ def test_an_unknown_setting_is_refused_and_nothing_changes(http, index):
     assert "refresh_interval" not in http.get(f"/{index}/_settings").json()[index]["settings"]["index"]
 
 
+def test_a_wildcard_that_matches_nothing_is_not_found_unless_no_indices_are_allowed(http, index_name):
+    """UpdateSettingsRequest's indices options are fromOptions(false, false, true, true)."""
+    refused = put_settings(http, f"{index_name}-nope*", {"index.refresh_interval": "5s"})
+    assert refused.status_code == 404
+    error = refused.json()["error"]
+    assert error["type"] == "index_not_found_exception"
+    assert error["reason"] == f"no such index [{index_name}-nope*]"
+    allowed = http.put(f"/{index_name}-nope*/_settings", params={"allow_no_indices": "true"},
+                       json={"index.refresh_interval": "5s"})
+    assert (allowed.status_code, allowed.json()) == (200, {"acknowledged": True})
+
+
+def test_each_wildcard_of_the_expression_must_match_an_index(http, index):
+    """Even beside an index that exists: WildcardExpressionResolver checks each wildcard."""
+    refused = put_settings(http, f"{index},{index}-nope*", {"index.refresh_interval": "5s"})
+    assert refused.status_code == 404
+    assert refused.json()["error"]["reason"] == f"no such index [{index}-nope*]"
+    assert "refresh_interval" not in http.get(f"/{index}/_settings").json()[index]["settings"]["index"]
+
+
 def test_the_number_of_replicas_changes_the_copies_the_cluster_wants(http, index):
     put_settings(http, index, {"index": {"number_of_replicas": 2}})
     health = http.get(f"/_cluster/health/{index}").json()

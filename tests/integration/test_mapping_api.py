@@ -95,6 +95,17 @@ def test_put_mapping_on_a_missing_index_is_not_found(es, index):
         es.indices.put_mapping(index=index, properties={"a": {"type": "long"}})
 
 
+def test_put_mapping_on_a_wildcard_that_matches_nothing_is_not_found_unless_allowed(es, index):
+    """PutMappingRequest refuses empty wildcard expansions (allowEmptyExpressions(false))."""
+    with pytest.raises(NotFoundError) as e:
+        es.indices.put_mapping(index=f"{index}-nope*", properties={"a": {"type": "long"}})
+    assert e.value.body["error"]["type"] == "index_not_found_exception"
+    assert e.value.body["error"]["reason"] == f"no such index [{index}-nope*]"
+    allowed = es.indices.put_mapping(index=f"{index}-nope*", properties={"a": {"type": "long"}},
+                                     allow_no_indices=True)
+    assert allowed.body == {"acknowledged": True}
+
+
 def test_documents_add_dynamic_fields_to_the_mapping(es, index):
     es.index(index=index, id="1", document={"title": "hello", "when": "2024-01-01T00:00:00Z", "n": 5,
                                             "ratio": 0.5, "ok": True, "tags": ["a"], "user": {"id": 7}})

@@ -249,6 +249,19 @@ def test_an_alias_resolves_to_its_indices_and_wildcards_match_aliases():
     assert aliases.resolve("g,-b", lookup).names == ["a"]
 
 
+def test_without_allow_no_indices_every_wildcard_must_match_and_nothing_is_not_found():
+    lookup = lookup_of(an_index("a", g={}), an_index("b"))
+    assert aliases.resolve("a,x*", lookup).names == ["a"]
+    with pytest.raises(IndexNotFound, match=r"^no such index \[x\*\]$"):
+        aliases.resolve("a,x*", lookup, allow_no_indices=False)
+    assert aliases.resolve("a,g*", lookup, allow_no_indices=False).names == ["a"]
+    with pytest.raises(IndexNotFound, match=r"^no such index \[_all\] and no indices exist$"):
+        aliases.resolve(None, lookup_of(), allow_no_indices=False)
+    with pytest.raises(IndexNotFound, match=r"^no such index \[null\]$") as e:
+        aliases.resolve("x,y", lookup, ignore_unavailable=True, allow_no_indices=False)
+    assert e.value.metadata == {"resource.type": "index_expression", "resource.id": ["x", "y"]}
+
+
 def test_a_dot_prefixed_index_is_hidden_only_when_index_hidden_says_so():
     hidden = an_index(".secret", settings={"index.hidden": "true"})
     lookup = lookup_of(an_index(".dot"), hidden, an_index("a"))

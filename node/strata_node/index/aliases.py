@@ -275,10 +275,12 @@ def resolve(expression: str | None, lookup: AliasLookup, *, ignore_unavailable: 
         elif "*" in part:
             if wildcards_off:
                 continue
+            matched = False
             for n in sorted(universe):
                 if simple_match(part, n) and expanded(n) and (include_hidden or not _hidden_index(universe[n])
                                                               or part.startswith(".")):
                     out.add(n, n)
+                    matched = True
             if allow_aliases:
                 for alias in sorted(lookup.aliases):
                     if simple_match(part, alias) and (include_hidden or not lookup.hidden(alias)
@@ -286,6 +288,9 @@ def resolve(expression: str | None, lookup: AliasLookup, *, ignore_unavailable: 
                         for n in lookup.aliases[alias]:
                             if expanded(n):
                                 out.add(n, alias)
+                                matched = True
+            if not matched and not allow_no_indices:
+                raise IndexNotFound(part)  # each wildcard must match (WildcardExpressionResolver)
         elif part in universe:
             out.add(part, part)
         elif part in lookup.aliases:
@@ -302,8 +307,21 @@ def resolve(expression: str | None, lookup: AliasLookup, *, ignore_unavailable: 
         for n in closed:
             del out.via[n]
     if not out.via and not allow_no_indices:
-        raise IndexNotFound(expression or "_all")
+        raise no_indices_error(expression, parts)
     return out
+
+
+def no_indices_error(expression: str | None, parts: list[str]) -> IndexNotFound:
+    """What an expression that resolved to no index says when that is not allowed
+    (IndexNameExpressionResolver.notFoundException): `_all` or nothing, that no index
+    exists; one expression, its name; several, no name at all (Java's null)."""
+    if expression is None or parts == ["_all"]:
+        return IndexNotFound("_all", "no such index [_all] and no indices exist")
+    if len(parts) == 1:
+        return IndexNotFound(parts[0])
+    error = IndexNotFound("null")
+    error.metadata = {"resource.type": "index_expression", "resource.id": list(parts)}
+    return error
 
 
 def alias_filter(resolved: Resolved, lookup: AliasLookup, index: str) -> dict[str, Any] | None:

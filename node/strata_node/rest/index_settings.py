@@ -43,7 +43,7 @@ class IndexSettingsHandlers:
         ack_timeout = request.time_param("timeout", 30.0)
         applied: AppliedVersion = await self.node.client.execute(UPDATE_ACTION, UpdateSettingsRequest(
             settings=orjson.dumps(settings), expression=request.param("index"),
-            options=indices_options(request, "open,closed"), ack_timeout=ack_timeout,
+            options=indices_options(request, "open,closed", allow_no_indices=False), ack_timeout=ack_timeout,
             preserve_existing=request.bool_param("preserve_existing"), master_timeout=master_timeout))
         return RestResponse(200, {"acknowledged": applied.acknowledged})
 

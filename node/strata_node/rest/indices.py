@@ -217,11 +217,13 @@ def _render(settings: Mapping[str, str], flat: bool) -> dict[str, Any]:
 
 
 def indices_options(request: RestRequest, expand_wildcards: str = "open", *,
-                    forbid_closed: bool = False) -> IndicesOptions:
+                    forbid_closed: bool = False, allow_no_indices: bool = True) -> IndicesOptions:
     """The request's options over the action's defaults: which indices wildcards expand to,
-    and whether a closed index fails the action (those acting on an index's data)."""
+    whether an expression may name no index at all (not for the changes of settings and
+    mappings, whose requests default allow_no_indices to false), and whether a closed
+    index fails the action (those acting on an index's data)."""
     return IndicesOptions(ignore_unavailable=request.bool_param("ignore_unavailable"),
-                          allow_no_indices=request.bool_param("allow_no_indices", True),
+                          allow_no_indices=request.bool_param("allow_no_indices", allow_no_indices),
                           expand_wildcards=request.expand_wildcards_param(expand_wildcards),
                           forbid_closed=forbid_closed)
 

@@ -45,14 +45,16 @@ class MappingHandlers:
         return RestResponse(200, {md.name: {"mappings": md.mappings} for md in indices})
 
     async def put_mapping(self, request: RestRequest) -> RestResponse:
-        """`PUT /{index}/_mapping`: the body is a mapping definition, merged in."""
+        """`PUT /{index}/_mapping`: the body is a mapping definition, merged in. A wildcard
+        must match some index unless `allow_no_indices` (PutMappingRequest refuses empty
+        expansions); closed indices are reached too."""
         ack_timeout = request.time_param("timeout", 30.0)
         master_timeout = request.time_param("master_timeout", DEFAULT_MASTER_TIMEOUT)
         request.bool_param("write_index_only")
         body = request.json_body(required=True)
         applied: AppliedVersion = await self.node.client.execute(PUT_MAPPING, PutMappingRequest(
             source=orjson.dumps(body), expression=request.param("index"),
-            options=indices_options(request, "open,closed"), ack_timeout=ack_timeout,
+            options=indices_options(request, "open,closed", allow_no_indices=False), ack_timeout=ack_timeout,
             master_timeout=master_timeout))
         return RestResponse(200, {"acknowledged": applied.acknowledged})
 
