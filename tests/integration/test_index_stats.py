@@ -111,3 +111,15 @@ def test_cat_shards_shows_the_copy_s_query_count_and_global_checkpoint(http, ind
     stats = shards["0"][0]
     assert row["search.query_total"] == "1"
     assert row["seq_no.global_checkpoint"] == str(stats["seq_no"]["global_checkpoint"])
+
+
+def test_each_index_shows_its_health_and_status_after_its_uuid(http, index):
+    """IndicesStatsResponse: uuid, health (lowercase), status (the metadata's state), then
+    the sections; a closed index reached with forbid_closed_indices=false says `close`."""
+    http.get(f"/_cluster/health/{index}", params={"wait_for_status": "green"})
+    entry = http.get(f"/{index}/_stats").json()["indices"][index]
+    assert list(entry)[:5] == ["uuid", "health", "status", "primaries", "total"]
+    assert (entry["health"], entry["status"]) == ("green", "open")
+    assert http.post(f"/{index}/_close").status_code == 200
+    closed = http.get(f"/{index}/_stats", params={"forbid_closed_indices": "false"}).json()
+    assert (closed["indices"][index]["health"], closed["indices"][index]["status"]) == ("green", "close")

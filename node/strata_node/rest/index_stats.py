@@ -69,7 +69,10 @@ class IndexStatsHandlers:
             mine = [s for copy, s in answered if copy.primary]
             everything += every
             primaries += mine
-            body: dict[str, Any] = {"uuid": index.metadata.uuid,
+            # health from the routing table and status from the metadata, as ES's
+            # IndicesStatsResponse prints them (`close` for a closed index)
+            body: dict[str, Any] = {"uuid": index.metadata.uuid, "health": index.health,
+                                    "status": index.metadata.state,
                                     "primaries": sections([c.figures for c in mine], metrics),
                                     "total": sections([c.figures for c in every], metrics)}
             if level == "shards":
