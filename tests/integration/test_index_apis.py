@@ -1,5 +1,5 @@
 """Index APIs over raw HTTP, where elasticsearch-py would hide the detail: get-settings
-filtered by name, and flush's parameter validation."""
+filtered by name, get index's features, and flush's parameter validation."""
 
 from __future__ import annotations
 
@@ -97,6 +97,29 @@ def test_get_index_with_include_defaults_adds_the_defaults_beside_the_settings(h
     body = http.get("/settings-a", params={"include_defaults": "true"}).json()["settings-a"]
     assert body["defaults"]["index"]["translog"]["durability"] == "request"
     assert "defaults" not in http.get("/settings-a").json()["settings-a"]
+
+
+def test_get_index_features_leave_the_other_sections_empty(http, indices):
+    """GetIndexResponse prints every section; those `features` leaves out are empty, and
+    the defaults only come with the settings."""
+    body = http.get("/settings-a", params={"features": "aliases,settings"}).json()["settings-a"]
+    assert body["mappings"] == {} and body["aliases"] == {}
+    assert body["settings"]["index"]["number_of_shards"] == "5"
+    only_mappings = http.get("/settings-a", params={"features": "MAPPINGS", "include_defaults": "true"})
+    assert only_mappings.json() == {"settings-a": {"aliases": {}, "mappings": {}, "settings": {}}}
+
+
+@pytest.mark.parametrize(("features", "reason"), [
+    ("bogus", "Invalid features specified [bogus]"),
+    ("bogus,aliases,x", "Invalid features specified [bogus,x]"),
+    ("", "Invalid features specified []"),
+])
+def test_get_index_refuses_unknown_features_naming_them_all(http, indices, features, reason):
+    response = http.get("/settings-a", params={"features": features})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["type"], error["reason"]) == ("illegal_argument_exception", reason)
+    assert http.head("/settings-a", params={"features": features}).status_code == 400
 
 
 @pytest.mark.parametrize(("params", "reason"), [

@@ -37,6 +37,7 @@ from ..action.index_reads import GET_INDEX, GET_SETTINGS, IndexReadRequest, Inde
 from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..action.resolve import IndicesOptions
 from ..common.cluster_settings import index_defaults
+from ..common.errors import IllegalArgument
 from ..common.patterns import simple_match_any
 from ..index.metadata import IndexMetadata, settings_tree
 from ..node_client import observing
@@ -94,20 +95,26 @@ class IndexHandlers:
                                   "shards_acknowledged": response.shards_acknowledged, "index": name})
 
     async def get(self, request: RestRequest) -> RestResponse:
+        """Every section is printed, as GetIndexResponse prints them; those the `features`
+        parameter leaves out are empty (and `defaults`, of the settings, only with them)."""
+        features = get_index_features(request)
         indices = await self._read(request, GET_INDEX)
         flat = request.bool_param("flat_settings")
-        defaults = request.bool_param("include_defaults")
+        defaults = request.bool_param("include_defaults") and "settings" in features
         body = {}
         for md in indices:
-            body[md.name] = {"aliases": dict(md.aliases), "mappings": dict(md.mappings),
-                             "settings": _render(md.settings, flat)}
+            body[md.name] = {"aliases": dict(md.aliases) if "aliases" in features else {},
+                             "mappings": dict(md.mappings) if "mappings" in features else {},
+                             "settings": _render(md.settings, flat) if "settings" in features else {}}
             if defaults:
                 body[md.name]["defaults"] = _render(index_defaults(md.settings), flat)
         return RestResponse(200, body)
 
     async def exists(self, request: RestRequest) -> RestResponse:
         """`HEAD /{index}`: 200 when the expression names at least one index; a wildcard
-        that matches nothing is 404 here, though `GET` of it is an empty 200."""
+        that matches nothing is 404 here, though `GET` of it is an empty 200. The same
+        handler as `GET` in Elasticsearch, so a bad `features` is refused here too."""
+        get_index_features(request)
         return RestResponse(200 if await self._read(request, GET_INDEX) else 404)
 
     async def delete(self, request: RestRequest) -> RestResponse:
@@ -194,6 +201,34 @@ class IndexHandlers:
                 if include_defaults:
                     body[md.name]["defaults"] = _render(defaults, flat)
         return RestResponse(200, body)
+
+
+GET_INDEX_FEATURES = ("aliases", "mappings", "settings")
+
+
+def get_index_features(request: RestRequest) -> set[str]:
+    """GetIndexRequest.Feature.fromRequest: `features` is a comma list of aliases, mappings
+    and settings in any case (absent: all three); any other name, an empty one included, is
+    refused, all of them named in one message."""
+    text = request.param("features")
+    if text is None:
+        return set(GET_INDEX_FEATURES)
+    names = _java_split(text)
+    invalid = [n for n in names if n.lower() not in GET_INDEX_FEATURES]
+    if invalid:
+        raise IllegalArgument(f"Invalid features specified [{','.join(invalid)}]")
+    return {n.lower() for n in names}
+
+
+def _java_split(text: str) -> list[str]:
+    """Java's String.split(","): a text without a comma is itself (an empty one too),
+    otherwise its pieces less the trailing empty ones."""
+    if "," not in text:
+        return [text]
+    parts = text.split(",")
+    while parts and parts[-1] == "":
+        parts.pop()
+    return parts
 
 
 def active_shards_param(request: RestRequest) -> int | str | None:
