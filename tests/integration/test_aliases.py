@@ -68,6 +68,13 @@ def test_put_and_delete_alias_endpoints(http, pair):
     assert http.get(f"/{a}/_alias").json() == {a: {"aliases": {}}}
 
 
+@pytest.mark.parametrize("body", [{"actions": []}, {}])
+def test_update_aliases_without_any_action_is_refused_before_validation(http, body):
+    """RestIndicesAliasesAction: IllegalArgumentException, not the request's validation."""
+    assert error_of(http.post("/_aliases", json=body)) == (400, "illegal_argument_exception",
+                                                           "No action specified")
+
+
 def test_get_of_a_missing_alias_is_404_with_elasticsearchs_flat_error(http, pair):
     a, _ = pair
     update(http, {"add": {"index": a, "alias": "al-there"}})

@@ -398,9 +398,10 @@ ACTION_KEYS = {
 }
 
 
-def parse_actions(body: Mapping[str, Any]) -> list[AliasAction]:
+def parse_actions(body: Mapping[str, Any], *, validate: bool = True) -> list[AliasAction]:
     """The `actions` of a `POST /_aliases` body, checked as IndicesAliasesRequest validates
-    them before anything is resolved."""
+    them before anything is resolved (unless `validate` is off: the REST layer looks at
+    what was parsed first)."""
     for key in body:
         if key != "actions":
             raise ParsingError(f"[aliases] unknown field [{key}]")
@@ -432,7 +433,7 @@ def parse_actions(body: Mapping[str, Any]) -> list[AliasAction]:
                                    None if must_exist is None else _flag("", "must_exist", must_exist)))
     if not actions and not errors:
         errors.append("Must specify at least one alias action")
-    if errors:
+    if errors and validate:
         raise ActionRequestValidation(errors)
     return actions
 

@@ -17,7 +17,9 @@ from ..action.index_admin import UPDATE_ALIASES, UpdateAliasesRequest, UpdateAli
 from ..action.index_reads import GET_ALIASES, IndexReadRequest, IndexReadResponse
 from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..action.resolve import IndicesOptions
+from ..common.errors import IllegalArgument
 from ..common.patterns import simple_match
+from ..index.aliases import parse_actions
 from .cat import CAT_PARAMS, CatTable, col
 from .controller import RestController, RestResponse
 from .indices import read_metadata
@@ -65,7 +67,12 @@ class AliasHandlers:
         return RestResponse(200, render_update(response))
 
     async def update_aliases(self, request: RestRequest) -> RestResponse:
-        return await self._update(request, request.json_body(required=True))
+        """A body that parses to no action at all (`{"actions": []}`, `{}`) is refused here,
+        before the request is validated, as RestIndicesAliasesAction refuses it."""
+        body = request.json_body(required=True)
+        if not parse_actions(body, validate=False):
+            raise IllegalArgument("No action specified")
+        return await self._update(request, body)
 
     async def put_alias(self, request: RestRequest) -> RestResponse:
         """The body, when there is one, is the alias definition (`filter`, `routing`, ...)."""
