@@ -68,6 +68,19 @@ def test_put_and_delete_alias_endpoints(http, pair):
     assert http.get(f"/{a}/_alias").json() == {a: {"aliases": {}}}
 
 
+def test_put_alias_reads_only_the_keys_rest_index_put_alias_action_knows(http, pair, index_name):
+    """`is_hidden` is not one of them: the alias it makes is visible; unknown keys are
+    ignored rather than refused, and the routings have camelCase and dashed spellings."""
+    a, _ = pair
+    response = http.put(f"/{a}/_alias/{index_name}-h", json={"is_hidden": True, "indexRouting": "1",
+                                                              "search-routing": "2", "bogus": 1})
+    assert response.json() == {"acknowledged": True, "errors": False}
+    assert http.get(f"/{a}/_alias/{index_name}-h").json() == {a: {"aliases": {f"{index_name}-h": {
+        "index_routing": "1", "search_routing": "2"}}}}
+    assert http.get(f"/{index_name}-h*/_count").json()["_shards"]["total"] == 1  # a wildcard reaches it
+    assert error_of(http.put(f"/{a}/_alias/x,y"))[:2] == (400, "invalid_alias_name_exception")
+
+
 @pytest.mark.parametrize("body", [{"actions": []}, {}])
 def test_update_aliases_without_any_action_is_refused_before_validation(http, body):
     """RestIndicesAliasesAction: IllegalArgumentException, not the request's validation."""

@@ -96,6 +96,38 @@ def test_comma_lists_and_arrays_are_both_names():
     assert action.indices == ("a", "b", "c") and action.aliases == ("x",)
 
 
+def test_an_alias_name_is_taken_whole_and_a_comma_in_it_is_refused_by_the_name_rules():
+    [action] = aliases.parse_actions({"actions": [{"add": {"index": "a", "alias": "x,y"}}]})
+    assert action.aliases == ("x,y",)
+    with pytest.raises(InvalidAliasName, match=r"^Invalid alias name \[x,y\]: must not contain"):
+        aliases.apply_actions({"a": an_index("a")}, [action])
+
+
+def test_put_alias_reads_its_body_as_rest_index_put_alias_action_does():
+    action = aliases.put_alias_action(["i"], "al", {
+        "indexRouting": 1, "search-routing": "2,3", "is_write_index": "true", "is_hidden": True,
+        "must_exist": True, "bogus": {"x": 1}, "filter": {"term": {"t": "x"}}, "routing": None})
+    assert action == {"indices": ["i"], "aliases": ["al"], "index_routing": "1", "search_routing": "2,3",
+                      "is_write_index": True, "filter": {"term": {"t": "x"}}}
+    [parsed] = aliases.parse_actions({"actions": [{"add": action}]})
+    assert aliases.parse_definition("al", parsed.definition) == {
+        "filter": {"term": {"t": "x"}}, "index_routing": "1", "search_routing": "2,3", "is_write_index": True}
+
+
+def test_put_alias_body_keys_count_wherever_the_token_walk_meets_them():
+    """Nested objects are walked into (only `filter` is read whole), array values each
+    overwrite the last, `index` and `alias` replace the path's, a non-object body is no
+    definition at all."""
+    action = aliases.put_alias_action(["i"], "al", {"x": {"routing": "r"}, "index": "j,k", "alias": "other",
+                                                    "search_routing": ["a", "b"]})
+    assert action == {"indices": ["j", "k"], "aliases": ["other"], "routing": "r", "search_routing": "b"}
+    assert aliases.put_alias_action(["i"], "al", [1, {"routing": 2}]) == {
+        "indices": ["i"], "aliases": ["al"], "routing": "2"}
+    assert aliases.put_alias_action(["i"], "al", None) == {"indices": ["i"], "aliases": ["al"]}
+    with pytest.raises(IllegalArgument, match="as only \\[true\\] or \\[false\\] are allowed"):
+        aliases.put_alias_action(["i"], "al", {"is_write_index": 1})
+
+
 # -- the update -------------------------------------------------------------------------------
 
 

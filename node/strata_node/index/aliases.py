@@ -28,6 +28,7 @@ from ..common.errors import (
     StrataError,
 )
 from ..common.patterns import simple_match
+from ..common.xcontent import scalar_text
 from .metadata import IndexMetadata
 from .names import validate_index_or_alias_name
 
@@ -127,6 +128,53 @@ def parse_definition(alias: str, body: Mapping[str, Any] | None) -> dict[str, An
         if body.get(key) is not None:
             out[key] = _flag(alias, key, body[key])
     return out
+
+
+# The keys RestIndexPutAliasAction reads as routings, under each spelling it knows.
+PUT_ALIAS_ROUTINGS = {"routing": "routing", "index_routing": "index_routing", "indexRouting": "index_routing",
+                      "index-routing": "index_routing", "search_routing": "search_routing",
+                      "searchRouting": "search_routing", "search-routing": "search_routing"}
+
+
+def put_alias_action(indices: list[str], alias: str, body: Any) -> dict[str, Any]:
+    """The `add` action of `PUT /{index}/_alias/{name}`, whose body (any JSON value, None
+    when there is none) RestIndexPutAliasAction reads token by token rather than as an
+    alias definition: `index` and `alias` replace the path's, `routing` and the index and
+    search routings (each in three spellings) are read as text, `filter` as an object and
+    `is_write_index` as a boolean. Every other key is ignored, `is_hidden` and `must_exist`
+    too (such an alias is visible), and so are nulls; a known key nested in some other
+    object or array still counts, as the token walk meets it there."""
+    action: dict[str, Any] = {"indices": indices, "aliases": [alias]}
+    current: str | None = None  # the last field name the walk met, as the parser's
+
+    def walk(value: Any) -> None:
+        nonlocal current
+        if isinstance(value, Mapping):
+            if current == "filter":
+                action["filter"] = dict(value)
+                return
+            for key, item in value.items():
+                current = key
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif value is not None:
+            _read_put_alias_value(action, alias, current, value)
+
+    walk(body)
+    return action
+
+
+def _read_put_alias_value(action: dict[str, Any], alias: str, key: str | None, value: Any) -> None:
+    if key == "index":
+        action["indices"] = [n for n in scalar_text(value).split(",") if n]
+    elif key == "alias":
+        action["aliases"] = [scalar_text(value)]
+    elif key in PUT_ALIAS_ROUTINGS:
+        action[PUT_ALIAS_ROUTINGS[key]] = scalar_text(value)
+    elif key == "is_write_index":
+        action["is_write_index"] = _flag(alias, key, value)
 
 
 def parse_create_aliases(index: str, aliases: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -379,7 +427,10 @@ class AliasAction:
     must_exist: bool | None = None
 
 
-def _names(action: str, body: Mapping[str, Any], one: str, many: str) -> tuple[str, ...]:
+def _names(action: str, body: Mapping[str, Any], one: str, many: str, *,
+           split: bool = True) -> tuple[str, ...]:
+    """Index expressions are comma lists; alias names are taken whole (AliasActions.alias
+    and aliases split nothing, so `a,b` is one name, which the name rules then refuse)."""
     if one in body and many in body:
         raise IllegalArgument(f"Only one of [{one}] and [{many}] is supported")
     value = body.get(one, body.get(many))
@@ -388,6 +439,8 @@ def _names(action: str, body: Mapping[str, Any], one: str, many: str) -> tuple[s
     values = value if isinstance(value, list) else [value]
     if not all(isinstance(v, str) for v in values):
         raise IllegalArgument(f"[{action}] [{many}] must be strings")
+    if not split:
+        return tuple(v for v in values if v)
     return tuple(n for v in values for n in v.split(",") if n)
 
 
@@ -422,7 +475,7 @@ def parse_actions(body: Mapping[str, Any], *, validate: bool = True) -> list[Ali
             if key not in ACTION_KEYS[kind]:
                 raise ParsingError(f"[{kind}] unknown field [{key}]")
         indices = _names(kind, spec, "index", "indices")
-        aliases = () if kind == "remove_index" else _names(kind, spec, "alias", "aliases")
+        aliases = () if kind == "remove_index" else _names(kind, spec, "alias", "aliases", split=False)
         if not indices:
             errors.append("One of [index] or [indices] is required")
         if kind != "remove_index" and not aliases:

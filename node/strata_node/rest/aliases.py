@@ -19,7 +19,8 @@ from ..action.master import DEFAULT_MASTER_TIMEOUT
 from ..action.resolve import IndicesOptions
 from ..common.errors import IllegalArgument
 from ..common.patterns import simple_match
-from ..index.aliases import parse_actions
+from ..common.xcontent import loads
+from ..index.aliases import parse_actions, put_alias_action
 from .cat import CAT_PARAMS, CatTable, col
 from .controller import RestController, RestResponse
 from .indices import read_metadata
@@ -75,9 +76,13 @@ class AliasHandlers:
         return await self._update(request, body)
 
     async def put_alias(self, request: RestRequest) -> RestResponse:
-        """The body, when there is one, is the alias definition (`filter`, `routing`, ...)."""
-        body = request.json_body() if request.has_body else {}
-        action = {"indices": request.list_param("index"), "aliases": request.list_param("name"), **body}
+        """The body, when there is one, is read as RestIndexPutAliasAction reads it
+        (put_alias_action: known keys only, unknown ones ignored); `{name}` is one alias
+        name, commas and all, as ES takes it (DELETE splits its `{name}`, PUT does not)."""
+        if request.body and not request.has_body:
+            raise IllegalArgument("No index alias is specified")  # content, but no token in it
+        body = loads(request.body) if request.has_body else None
+        action = put_alias_action(request.list_param("index"), request.param("name"), body)
         return await self._update(request, {"actions": [{"add": action}]})
 
     async def delete_alias(self, request: RestRequest) -> RestResponse:
