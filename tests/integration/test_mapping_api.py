@@ -90,6 +90,19 @@ def test_put_mapping_on_several_indices_applies_to_all_or_none(es, index):
     assert mapping_of(es, f"{index}-a")["properties"]["y"] == mapping_of(es, f"{index}-b")["properties"]["y"]
 
 
+def test_a_text_field_with_only_a_search_analyzer_shows_the_default_index_analyzer(es, index):
+    """TextParams.Analyzers prints the index analyzer whenever it differs from the search
+    one, at creation and after a put mapping alike."""
+    es.indices.create(index=index, mappings={"properties": {
+        "t": {"type": "text", "search_analyzer": "whitespace"}}})
+    assert mapping_of(es, index)["properties"]["t"] == {"type": "text", "analyzer": "default",
+                                                        "search_analyzer": "whitespace"}
+    es.indices.put_mapping(index=index, properties={"u": {"type": "text", "search_quote_analyzer": "simple"}})
+    assert mapping_of(es, index)["properties"]["u"] == {"type": "text", "analyzer": "default",
+                                                        "search_analyzer": "default",
+                                                        "search_quote_analyzer": "simple"}
+
+
 def test_put_mapping_on_a_missing_index_is_not_found(es, index):
     with pytest.raises(NotFoundError):
         es.indices.put_mapping(index=index, properties={"a": {"type": "long"}})

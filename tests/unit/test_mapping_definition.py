@@ -80,6 +80,30 @@ def test_multi_fields_copy_to_and_null_values_normalize():
     assert out["b"] == {"type": "boolean", "null_value": True}
 
 
+def text_field(**analyzers) -> dict:
+    return normalized({"properties": {"t": {"type": "text", **analyzers}}})["properties"]["t"]
+
+
+@pytest.mark.parametrize(("analyzers", "shown"), [
+    # TextParams.Analyzers: the index analyzer shows whenever it differs from the search or
+    # search-quote analyzer, the search analyzer whenever it differs from the search-quote one
+    ({"search_analyzer": "whitespace"}, {"analyzer": "default", "search_analyzer": "whitespace"}),
+    ({"search_quote_analyzer": "whitespace"},
+     {"analyzer": "default", "search_analyzer": "default", "search_quote_analyzer": "whitespace"}),
+    ({"analyzer": "whitespace", "search_quote_analyzer": "standard"},
+     {"analyzer": "whitespace", "search_analyzer": "whitespace", "search_quote_analyzer": "standard"}),
+    ({"analyzer": "whitespace"}, {"analyzer": "whitespace"}),
+    ({"analyzer": "whitespace", "search_analyzer": "whitespace", "search_quote_analyzer": "whitespace"},
+     {"analyzer": "whitespace"}),
+    ({"analyzer": "whitespace", "search_analyzer": "default"},
+     {"analyzer": "whitespace", "search_analyzer": "default"}),
+    ({"analyzer": "default", "search_analyzer": "default"}, {}),
+])
+def test_text_analyzers_show_as_elasticsearch_serializes_them(analyzers, shown):
+    assert text_field(**analyzers) == {"type": "text", **shown}
+    assert text_field(**shown) == {"type": "text", **shown}  # and read back to the same
+
+
 def test_the_normalized_form_reads_back_to_itself():
     source = {"dynamic": "false", "properties": {
         "m": {"type": "text", "analyzer": "standard",

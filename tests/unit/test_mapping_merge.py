@@ -137,3 +137,11 @@ def test_merging_the_same_mapping_changes_nothing():
                               "d": {"type": "date", "format": "yyyy"},
                               "n": {"type": "short", "null_value": 1}}}
     assert merged(current, current) == Mapping.parse(current).to_dict()
+
+
+def test_an_update_that_sets_a_search_analyzer_shows_the_index_analyzer_beside_it():
+    current = {"properties": {"t": {"type": "text"}}}
+    assert merged(current, {"properties": {"t": {"type": "text", "search_analyzer": "whitespace"}}}) == {
+        "properties": {"t": {"type": "text", "analyzer": "default", "search_analyzer": "whitespace"}}}
+    with_search = {"properties": {"t": {"type": "text", "search_analyzer": "whitespace"}}}
+    assert merged(with_search, {"properties": {"t": {"type": "text"}}}) == current  # updatable: reset

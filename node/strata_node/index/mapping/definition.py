@@ -233,6 +233,8 @@ class _Parser:
         for key in field_type.required:
             if key not in params:
                 raise MappingParseError(f"Field [{key}] is required")
+        if field_type.complete is not None:
+            field_type.complete(params)
         if self.analysis is not None:
             for key in ANALYZER_PARAMS:
                 if key in params and not self.analysis.analyzer(params[key]):

@@ -50,6 +50,9 @@ class FieldType:
     # (resolved parameter getter, the field's path) -> converter
     converter: Callable[[Callable[[str], Any], str], Callable[[Any], Any]]
     required: tuple[str, ...] = ()  # parameters a definition must give
+    # Fills in, on a definition's parsed parameters, those whose value depends on others
+    # and must be kept to be printed (the analyzers of a text field).
+    complete: Callable[[dict[str, Any]], None] | None = None
 
 
 def text_of(value: Any) -> str:
@@ -70,8 +73,45 @@ def _text_converter(get: Callable[[str], Any], path: str) -> Callable[[Any], str
     return text_of
 
 
+def analyzers_in_effect(params: dict[str, Any]) -> tuple[str, str, str]:
+    """A text field's index, search and search-quote analyzers (TextParams.Analyzers): the
+    search analyzer defaults to the index analyzer, the search-quote one to the search one."""
+    analyzer = params.get("analyzer", "default")
+    search = params.get("search_analyzer", analyzer)
+    return analyzer, search, params.get("search_quote_analyzer", search)
+
+
+@dataclass(frozen=True)
+class _AnalyzerParam(Param):
+    """An analyzer of a text field, printed by TextParams.Analyzers' serializer checks: each
+    when configured (set to something other than what it defaults to), and besides, the
+    index analyzer whenever it differs from the search or search-quote analyzer, the
+    search analyzer whenever it differs from the search-quote one, so that the printed
+    mapping reads back to the same analyzers. (An index's `default_search` analyzer, which
+    ES also takes as the search default, is not considered.)"""
+
+    def printed(self, params: dict[str, Any]) -> bool:
+        analyzer, search, quote = analyzers_in_effect(params)
+        if self.name == "analyzer":
+            return analyzer != "default" or analyzer != search or analyzer != quote
+        if self.name == "search_analyzer":
+            return search != analyzer or search != quote
+        return quote != search
+
+
+def _complete_analyzers(params: dict[str, Any]) -> None:
+    """The analyzers a printed mapping needs that the definition left to their defaults:
+    the index analyzer beside a search or search-quote one, the search analyzer beside a
+    search-quote one (see _AnalyzerParam)."""
+    if "search_analyzer" in params or "search_quote_analyzer" in params:
+        params.setdefault("analyzer", "default")
+    if "search_quote_analyzer" in params:
+        params.setdefault("search_analyzer", params["analyzer"])
+
+
 def _analyzer_param(name: str, updatable: bool) -> Param:
-    return string_param(name, "default", updatable=updatable)
+    plain = string_param(name, "default", updatable=updatable)
+    return _AnalyzerParam(name, plain.default, plain.parse, updatable=updatable)
 
 
 TEXT = FieldType("text", {p.name: p for p in (
@@ -89,7 +129,7 @@ TEXT = FieldType("text", {p.name: p for p in (
     TERM_VECTOR,
     bool_param("index_phrases", False),
     META,
-)}, _text_converter)
+)}, _text_converter, complete=_complete_analyzers)
 
 
 def _keyword_null(value: Any, field: str) -> str | None:
