@@ -112,6 +112,30 @@ def test_cat_indices(http, two):
     assert http.get("/_cat/indices", params={"s": "nope"}).status_code == 400
 
 
+def test_cat_count_counts_what_a_search_sees(http, index_name):
+    """RestCountAction: epoch, timestamp and the exact hit count of a size-0 search, whose
+    query comes from `q` or the body; deleted documents are not counted."""
+    a, b = f"{index_name}-a", f"{index_name}-b"
+    http.put(f"/{a}", json={"settings": {"number_of_shards": 2, "number_of_replicas": 0}})
+    http.put(f"/{b}", json={"settings": {"number_of_shards": 1, "number_of_replicas": 0}})
+    for i in range(4):
+        http.put(f"/{a}/_doc/{i}", json={"n": i, "tag": "odd" if i % 2 else "even"})
+    http.put(f"/{b}/_doc/1", json={"n": 1})
+    http.delete(f"/{a}/_doc/0")
+    http.post(f"/{index_name}-*/_refresh")
+    header, line = http.get(f"/_cat/count/{index_name}-*", params={"v": "true"}).text.splitlines()
+    assert header.split() == ["epoch", "timestamp", "count"]
+    assert re.fullmatch(r"\d+ \d\d:\d\d:\d\d  4", line)
+    assert http.get(f"/_cat/count/{a}", params={"format": "json", "h": "dc"}).json() == [{"dc": "3"}]
+    assert http.get(f"/{a}/_count").json()["count"] == 3
+    assert http.get(f"/_cat/count/{a}", params={"h": "count", "q": "tag:odd"}).text == "2\n"
+    body = {"query": {"term": {"n": 1}}}
+    assert http.request("GET", f"/_cat/count/{index_name}-*", params={"h": "count"}, json=body).text == "2\n"
+    assert http.get(f"/_cat/count/{a}", params={"ts": "false", "format": "json"}).json() == [{"count": "3"}]
+    assert http.get("/_cat/count/nope-nothing").status_code == 404
+    assert "/_cat/count/{index}" in http.get("/_cat").text.splitlines()
+
+
 def test_cat_shards_and_allocation(http, two):
     a, b = two
     lines = http.get(f"/_cat/shards/{b}", params={"s": "shard,prirep"}).text.splitlines()

@@ -1,10 +1,11 @@
-"""`_cat/nodes`, `_cat/master`, `_cat/health`, `_cat/indices`, `_cat/shards` and
-`_cat/allocation`, as Elasticsearch 8 renders them (rest/cat.py does the table).
+"""`_cat/nodes`, `_cat/master`, `_cat/health`, `_cat/indices`, `_cat/count`, `_cat/shards`
+and `_cat/allocation`, as Elasticsearch 8 renders them (rest/cat.py does the table).
 
 Node rows come from the applied cluster state and each node's own stats (fanned out over
 the transport); master and health from this node's view of the cluster; index and shard
 rows from the cluster state's metadata and routing table, with the figures of each copy
-from the node holding it (action/index_stats.py), so any node answers the same.
+from the node holding it (action/index_stats.py), so any node answers the same; the
+count from a search, as `_count` counts.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from ..action.index_stats import (
 from ..action.nodes_info import NodesRequest, NodesResponse
 from ..action.nodes_stats import NODES_STATS, role_letters
 from ..action.resolve import IndicesOptions
+from ..action.search_actions import (
+    SEARCH,
+    CountOptions,
+    SearchActionRequest,
+    SearchActionResponse,
+    body_object,
+)
 from ..common.errors import IllegalArgument
+from ..search.request import QUERY_STRING_PARAMS, parse_count_query
 from .cat import CAT_PARAMS, ByteSize, CatTable, Millis, col
 from .controller import RestController, RestResponse
 from .request import RestRequest
@@ -34,6 +43,7 @@ UNIT_PARAMS = ("bytes", "time")
 NODE_PARAMS = (*CAT_PARAMS, *UNIT_PARAMS, "full_id", "include_unloaded_segments", "local", "master_timeout")
 MASTER_PARAMS = (*CAT_PARAMS, "local", "master_timeout")
 HEALTH_PARAMS = (*CAT_PARAMS, "time", "ts", "local", "master_timeout")
+COUNT_PARAMS = (*CAT_PARAMS, "ts", *QUERY_STRING_PARAMS)
 INDICES_PARAMS = (
     *CAT_PARAMS,
     *UNIT_PARAMS,
@@ -59,6 +69,8 @@ CAT_ENDPOINTS = (
     "/_cat/tasks",
     "/_cat/indices",
     "/_cat/indices/{index}",
+    "/_cat/count",
+    "/_cat/count/{index}",
     "/_cat/health",
 )
 
@@ -136,6 +148,12 @@ HEALTH_COLUMNS = [
     col("pending_tasks", "pt,pendingTasks", "number of pending tasks", right=True),
     col("max_task_wait_time", "mtwt,maxTaskWaitTime", "wait time of longest task pending", right=True),
     col("active_shards_percent", "asp,activeShardsPercent", "active number of shards in percent", right=True),
+]
+
+COUNT_COLUMNS = [
+    col("epoch", "t,time", "seconds since 1970-01-01 00:00:00"),
+    col("timestamp", "ts,hms,hhmmss", "time in HH:MM:SS"),
+    col("count", "dc,docs.count,docsCount", "the document count"),
 ]
 
 INDEX_COLUMNS = [
@@ -237,6 +255,8 @@ class CatHandlers:
         c.register("GET", "/_cat/health", self.health, HEALTH_PARAMS, action=HEALTH)
         for path in ("/_cat/indices", "/_cat/indices/{index}"):
             c.register("GET", path, self.indices, INDICES_PARAMS, action=INDICES_STATS)
+        for path in ("/_cat/count", "/_cat/count/{index}"):
+            c.register("GET", path, self.count, COUNT_PARAMS, action=SEARCH)
         for path in ("/_cat/shards", "/_cat/shards/{index}"):
             c.register("GET", path, self.shards, SHARDS_PARAMS, action=INDICES_STATS)
         for path in ("/_cat/allocation", "/_cat/allocation/{node_id}"):
@@ -369,6 +389,24 @@ class CatHandlers:
         request = HealthRequest(local=local, timeout=0.0, master_timeout=master_timeout)
         response: HealthResponse = await self.node.client.execute(HEALTH, request)
         return response.body
+
+    # -- count ------------------------------------------------------------------------------
+
+    async def count(self, request: RestRequest) -> RestResponse:
+        """One row: how many documents a search of `{index}` (every index when absent) finds,
+        counted exactly, as RestCountAction counts them with a size-0 search tracking total
+        hits; the query is the body's or `q`'s, read as `_count` reads it, and the index
+        options are a search's defaults. The time is taken once the count is known."""
+        with_timestamps = request.bool_param("ts", True)
+        query = parse_count_query(body_object(request.body), request.params)
+        response: SearchActionResponse = await self.node.client.execute(SEARCH, SearchActionRequest(
+            index=request.param("index"), options={}, body=request.body, params=dict(request.params),
+            local_parsed=query, count=CountOptions()))
+        now = time.time()
+        table = CatTable(COUNT_COLUMNS)
+        table.add({"epoch": int(now), "timestamp": time.strftime("%H:%M:%S", time.gmtime(now)),
+                   "count": response.body["count"]})
+        return table.response(request, with_timestamps=with_timestamps)
 
     # -- indices and shards -------------------------------------------------------------------
 
