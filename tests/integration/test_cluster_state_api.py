@@ -120,3 +120,19 @@ def test_a_node_without_a_master_shows_the_no_master_block(fresh_node):
         rows = c.get("/_cat/master", params={"format": "json"}).json()
         assert rows == [{"id": "-", "host": "-", "ip": "-", "node": "-"}]
         assert c.get("/_cat/master").text.split() == ["-", "-", "-", "-"]
+
+
+def test_health_on_a_node_without_a_master_answers_without_waiting_for_a_state(fresh_node):
+    """ES's health ignores global blocks: red at once with `local`, and
+    master_not_discovered_exception after `master_timeout`, not the state-not-recovered block
+    after half a minute."""
+    n = fresh_node("cluster.initial_master_nodes=nobody", "discovery.seed_hosts=127.0.0.1:1").start()
+    with n.client(timeout=20) as c:
+        start = time.monotonic()
+        local = c.get("/_cluster/health", params={"local": "true"})
+        assert local.status_code == 200 and local.json()["status"] == "red"
+        assert local.json()["number_of_nodes"] == 1
+        refused = c.get("/_cluster/health", params={"master_timeout": "300ms"})
+        assert refused.status_code == 503
+        assert refused.json()["error"]["type"] == "master_not_discovered_exception"
+        assert time.monotonic() - start < 10

@@ -94,8 +94,11 @@ def raw_uri(request: Request) -> str:
 
 # Routes that answer from what the node knows without a cluster state (who it is, who it
 # thinks is master, its tasks); everything else waits for the first one.
+# Health too: ES's TransportClusterHealthAction ignores global blocks, so a node that has not
+# joined answers red locally, or master_not_discovered_exception after `master_timeout`.
 STATELESS_ROOTS = frozenset({(), ("_nodes",), ("_tasks",), ("_strata",), ("_cat", "master"),
-                             ("_cat", "nodes"), ("_cat", "tasks"), ("_cluster", "state")})
+                             ("_cat", "nodes"), ("_cat", "tasks"), ("_cluster", "state"),
+                             ("_cluster", "health")})
 
 
 class RestController:
