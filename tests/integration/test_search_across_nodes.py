@@ -188,9 +188,11 @@ def test_a_shard_error_reads_the_same_from_every_node(cluster, node_ids):
         errors.append(r.json())
     error = the_same(errors)["error"]
     assert error["type"] == "search_phase_execution_exception"
+    with cluster.nodes[0].client() as c:
+        uuid = c.get("/logs/_settings").json()["logs"]["settings"]["index"]["uuid"]
     assert error["root_cause"] == [{"type": "query_shard_exception",
                                     "reason": "No mapping found for [nope] in order to sort on",
-                                    "index_uuid": "_na_", "index": "logs"}]
+                                    "index_uuid": uuid, "index": "logs"}]
     assert {f["node"] for f in error["failed_shards"]} <= set(node_ids.values())
 
 

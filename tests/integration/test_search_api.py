@@ -344,9 +344,10 @@ def test_sort_errors_fail_every_shard(http, corpus):
     assert "Fielddata is disabled on [title]" in error["root_cause"][0]["reason"]
     r = http.post(f"/{corpus[3]}/_search", json={"sort": ["nope"]})
     assert r.status_code == 400
+    uuid = http.get(f"/{corpus[3]}/_settings").json()[corpus[3]]["settings"]["index"]["uuid"]
     assert r.json()["error"]["root_cause"][0] == {"type": "query_shard_exception",
                                                   "reason": "No mapping found for [nope] in order to sort on",
-                                                  "index_uuid": "_na_", "index": corpus[3]}
+                                                  "index_uuid": uuid, "index": corpus[3]}
     body = search(http, corpus[3], {"sort": [{"nope": {"unmapped_type": "long"}}], "size": 1})
     assert body["hits"]["hits"][0]["sort"] == [9223372036854775807]
 

@@ -31,6 +31,7 @@ from ..cluster import blocks
 from ..cluster.shard_copies import shard_preference
 from ..common.errors import (
     InternalError,
+    QueryShardError,
     SearchPhaseExecutionError,
     StrataError,
     detailed_message,
@@ -121,6 +122,10 @@ class ShardFailures:
         if not isinstance(error, StrataError):
             log.error("search on [%s][%d] failed", target.index, target.shard, exc_info=error)
             error = InternalError(str(error) or type(error).__name__, caused_by=error)
+        elif error.type == QueryShardError.type:
+            # ES's QueryShardException always names the index of the shard it failed on
+            # (its context's), whatever raised it.
+            error.with_metadata(index=target.index, index_uuid=target.index_uuid)
         self.entries.append((target, error, target.node))
 
     def __len__(self) -> int:

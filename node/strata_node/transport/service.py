@@ -84,6 +84,11 @@ class RemoteTransportError(StrataError):
         if isinstance(cause, dict):
             self.caused_by = RemoteTransportError(cause)
 
+    def with_metadata(self, **metadata: Any) -> StrataError:
+        super().with_metadata(**metadata)
+        self.body = {**self.body, **self.metadata}  # what to_dict renders
+        return self
+
     def to_dict(self, *, stack_trace: bool = False) -> dict[str, Any]:
         return {k: v for k, v in self.body.items() if k != "status"}
 
