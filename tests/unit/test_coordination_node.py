@@ -635,3 +635,15 @@ def test_a_leader_that_steps_down_applies_the_state_it_committed():
     network.take(leader_id, leader.handle(StartJoinRequest(source=other, term=leader.current_term + 1)))
     assert leader.mode is Mode.CANDIDATE
     assert leader.applied_state.value == ("x",)
+
+
+def test_the_leader_applies_a_reconfiguration_as_committed_with_its_new_configuration():
+    network = Network(["a", "b", "c"])
+    for node_id, node in network.nodes.items():  # a alone is the first voter; b and c join it
+        network.take(node_id, node.bootstrap(VotingConfiguration.of("a")))
+    network.run(40)
+    leader = network.nodes["a"]
+    assert leader.mode is Mode.LEADER
+    applied = leader.applied_state
+    assert applied.last_accepted_configuration.node_ids == frozenset({"a", "b", "c"})
+    assert applied.last_committed_configuration == applied.last_accepted_configuration

@@ -213,7 +213,7 @@ def register(node) -> None:
             )
 
         update(coordination().content)  # refuse a bad request before it is queued
-        state = await coordination().submit("cluster_update_settings", update, "IMMEDIATE")
+        state = await coordination().submit("cluster_update_settings", update, "IMMEDIATE", acked=True)
         acknowledged = await coordination().wait_for_acks(state, request.timeout)
         return UpdateSettingsResponse(persistent=applied["persistent"], transient=applied["transient"],
                                       acknowledged=acknowledged)

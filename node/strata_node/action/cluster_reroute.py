@@ -176,7 +176,7 @@ def register(node) -> None:
     async def coordinate_reroute(request: RerouteRequest, task: Task) -> RerouteResponse:
         """A reroute that changed the state answers once this node has applied it."""
         answer: RerouteResponse = await node.master_actions.on_master(REROUTE, request, task)
-        if not request.dry_run:
+        if not request.dry_run and answer.acknowledged:  # (not acknowledged: answered at once, as ES)
             await node.index_admin.wait_for_version(answer.term, answer.version)
         return answer
 

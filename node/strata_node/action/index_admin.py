@@ -470,7 +470,7 @@ class IndexAdmin:
         """The master's answer, once this node has applied the state carrying the change
         (so a request that follows on this node sees it)."""
         applied: AppliedVersion = await self.node.master_actions.on_master(action, request, task)
-        await self.wait_for_version(applied.term, applied.version)
+        await self.wait_for_applied(applied)
         return applied
 
     async def _coordinate_create(self, request: CreateIndexRequest, task: Task) -> CreateIndexResponse:
@@ -482,7 +482,9 @@ class IndexAdmin:
             # the caller can use the index at once.
             await self.wait_for_index(request.name)
             raise
-        await self.wait_for_version(response.applied.term, response.applied.version)
+        if not response.applied.acknowledged:  # as ES: no wait for shards (NOT_ACKNOWLEDGED)
+            return msgspec.structs.replace(response, shards_acknowledged=False)
+        await self.wait_for_applied(response.applied)
         acknowledged = await self.wait_for_active_shards([request.name], request.wait_for_active_shards,
                                                          request.timeout)
         return msgspec.structs.replace(response, shards_acknowledged=acknowledged)
@@ -543,7 +545,9 @@ class IndexAdmin:
             return IndexStateResponse(applied=self._current_version(), indices=[],
                                       shards_acknowledged=action == OPEN)
         response: IndexStateResponse = await self.node.master_actions.on_master(action, request, task)
-        await self.wait_for_version(response.applied.term, response.applied.version)
+        if not response.applied.acknowledged:  # as ES: no wait for shards
+            return msgspec.structs.replace(response, shards_acknowledged=False)
+        await self.wait_for_applied(response.applied)
         if action == CLOSE and not response.indices:
             return response  # every one was closed already: nothing to wait for (as ES)
         acknowledged = await self.wait_for_active_shards(request.names, request.wait_for_active_shards,
@@ -555,7 +559,7 @@ class IndexAdmin:
         aliases.parse_actions(orjson.loads(request.actions))  # a malformed request fails before the master
         response: UpdateAliasesResponse = await self.node.master_actions.on_master(UPDATE_ALIASES, request,
                                                                                    task)
-        await self.wait_for_version(response.applied.term, response.applied.version)
+        await self.wait_for_applied(response.applied)
         return response
 
     def _current_version(self) -> AppliedVersion:
@@ -567,6 +571,14 @@ class IndexAdmin:
 
     async def _execute(self, action: str, request: MasterNodeRequest) -> None:
         await self.node.master_actions.execute(action, request)
+
+    async def wait_for_applied(self, applied: AppliedVersion) -> None:
+        """An acknowledged change has reached this node too: every node applied it, so a
+        request that follows here sees it. One not acknowledged in time is answered at once,
+        as ES answers it, whatever this node has applied (the master itself applies a state
+        last, once its publication is over)."""
+        if applied.acknowledged:
+            await self.wait_for_version(applied.term, applied.version)
 
     async def wait_for_version(self, term: int, version: int, timeout: float = APPLY_TIMEOUT) -> None:
         def reached(state) -> bool:
@@ -643,7 +655,7 @@ class IndexAdmin:
         AckedClusterStateUpdateTask): the answer also says whether every node applied it
         within that time."""
         coordination = self.node.coordination
-        state = await coordination.submit(source, update, priority)
+        state = await coordination.submit(source, update, priority, acked=ack_timeout is not None)
         acknowledged = True if ack_timeout is None else await coordination.wait_for_acks(state, ack_timeout)
         return AppliedVersion(term=state.term, version=state.version, acknowledged=acknowledged)
 

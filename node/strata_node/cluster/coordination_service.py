@@ -302,13 +302,17 @@ class CoordinationService:
 
     # -- the master service ---------------------------------------------------------------
 
-    async def submit(self, source: str, update: ContentUpdate, priority: str = "NORMAL") -> ClusterState:
-        """Run `update` on the master's next state; answers with the applied state that
-        carries it. Raises NotMasterError unless this node is the elected master.
-        `priority` is Elasticsearch's for this kind of update, shown in the pending tasks."""
+    async def submit(self, source: str, update: ContentUpdate, priority: str = "NORMAL", *,
+                     acked: bool = False) -> ClusterState:
+        """Run `update` on the master's next state; answers with the state that carries it,
+        once this master applied it (`acked`: once it is committed, for a submitter that
+        then waits with `wait_for_acks`, as ES answers an acknowledged update at its ack
+        timeout even while the publication still waits for a slow node). Raises
+        NotMasterError unless this node is the elected master. `priority` is
+        Elasticsearch's for this kind of update, shown in the pending tasks."""
         if not self.is_master:
             raise NotMasterError(f"node [{self.local_node.name}] is not the elected master")
-        task = UpdateTask(source, update, asyncio.get_running_loop().create_future(), priority)
+        task = UpdateTask(source, update, asyncio.get_running_loop().create_future(), priority, acked=acked)
         self._pending.add(task)
         self._inputs.put_nowait(("submit", task))
         return await task.future
@@ -416,6 +420,8 @@ class CoordinationService:
         self._time_publications()
         if coordinator.mode is Mode.LEADER and self.applied_state is not None:
             self._pending.settle_unpublished(coordinator.last_accepted_state)
+            if coordinator.committed_state is not None:
+                self._pending.committed(coordinator.committed_state)
             self._pending.applied(self.applied_state)
         if coordinator.mode is not self._last_mode or coordinator.leader != self._last_leader:
             if coordinator.mode is Mode.LEADER:
@@ -552,18 +558,20 @@ class CoordinationService:
         return Empty()
 
     async def wait_for_acks(self, state: ClusterState, timeout: float) -> bool:
-        """Whether every other node of `state` applied it (or a later state) within
-        `timeout` seconds (-1: no limit): what an acknowledged update answers as
-        `acknowledged` (ES's AckedClusterStateUpdateTask). A node that left the cluster
-        meanwhile never will."""
+        """Whether every node of `state`, this master too, applied it (or a later state)
+        within `timeout` seconds (-1: no limit): what an acknowledged update answers as
+        `acknowledged` (ES's AckedClusterStateUpdateTask, whose ack countdown starts at the
+        commit and counts the master's own apply). A node that left the cluster meanwhile
+        never will."""
         wanted = (state.term, state.version)
         others = set(state.nodes) - {self.node_id}
 
         def acked() -> bool | None:
             """True when every node applied it, False once one of them left, else None."""
-            current = self.applied_state.nodes if self.applied_state is not None else state.nodes
+            here = self.applied_state
+            current = here.nodes if here is not None else state.nodes
             missing = [n for n in others if self._applied_by.get(n, (0, 0)) < wanted]
-            if not missing:
+            if not missing and here is not None and (here.term, here.version) >= wanted:
                 return True
             return False if any(n not in current for n in missing) else None
 

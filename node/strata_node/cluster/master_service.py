@@ -46,6 +46,10 @@ class UpdateTask:
     insert_order: int = 0
     # (term, version) of the state that carries this task, once it is built
     published_in: tuple[int, int] | None = None
+    # An acknowledged update (ES's AckedClusterStateUpdateTask) is answered once its state
+    # is committed: its submitter then waits for every node's apply, this master's included,
+    # up to its ack timeout. Others once this master applied it.
+    acked: bool = False
 
 
 class PendingTasks:
@@ -106,13 +110,19 @@ class PendingTasks:
                 task.published_in = (accepted.term, accepted.version)
 
     def applied(self, state: ClusterState) -> None:
+        self._settle(state, acked_only=False)
+
+    def committed(self, state: ClusterState) -> None:
+        """A state this master committed: the acknowledged updates it carries are answered."""
+        self._settle(state, acked_only=True)
+
+    def _settle(self, state: ClusterState, acked_only: bool) -> None:
         remaining = []
         for task in self._tasks:
             if task.future.done():
                 continue
-            if task.published_in is not None and task.published_in[0] == state.term and (
-                task.published_in[1] <= state.version
-            ):
+            if (task.acked or not acked_only) and task.published_in is not None and (
+                    task.published_in[0] == state.term and task.published_in[1] <= state.version):
                 task.future.set_result(state)
             else:
                 remaining.append(task)

@@ -313,7 +313,7 @@ class Coordinator:
         with the next master)."""
         publication = self._publication
         if publication is not None and publication.commit is not None:
-            self._apply(publication.state)
+            self._apply(self.committed_state)
         self._publication = None
         self._followers_checker = None
         self._pending_updates = []
@@ -641,7 +641,8 @@ class Coordinator:
         assert publication is not None
         publication.commit = commit
         self.coordination_state.handle_commit(commit)
-        self.committed_state = publication.state
+        # the state as committed: its last committed configuration is now the accepted one
+        self.committed_state = self.coordination_state.last_accepted_state
         for node_id in sorted(publication.accepted - {self.node_id}):
             self._send(node_id, commit)
 
@@ -670,7 +671,7 @@ class Coordinator:
         if not publication.is_complete() and self.now < publication.deadline:
             return
         self._publication = None
-        self._apply(publication.state)
+        self._apply(self.committed_state)
         deadline = self.now + self.settings.follower_lag_timeout
         for node_id in sorted(publication.lagging()):
             self._lag_checks.append((node_id, publication.state.version, deadline))
