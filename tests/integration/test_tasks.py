@@ -183,6 +183,27 @@ def test_a_cancellation_renders_its_tasks_grouped_by_parents_or_flat(cluster):
             wait_for(lambda o=opaque: not tasks_of(client, o))
 
 
+def test_listing_and_cancelling_resolve_node_selectors_over_the_whole_cluster(cluster):
+    """`nodes` names any node of the cluster as DiscoveryNodes.resolveNodes reads it: a
+    name, `_master`, `_local`, a role, several at once."""
+    a, b, _ = cluster
+    id_a, id_b, id_c = node_ids(cluster)
+    with a.client() as client:
+        master = next(n for n in cluster if n.name == LocalCluster.master_name(a))
+        listed = {selector: set(client.get("/_tasks", params={"nodes": selector}).json()["nodes"])
+                  for selector in ("b", "b,c", "_local", "_master", "master:true", "_all,master:false")}
+        assert listed == {"b": {id_b}, "b,c": {id_b, id_c}, "_local": {id_a},
+                          "_master": {node_ids([master])[0]}, "master:true": {id_a, id_b, id_c},
+                          "_all,master:false": set()}
+        start_sleep(b, [], opaque="on-b")
+        [running] = once_running(client, "on-b", 1)
+        cancelled = client.post("/_tasks/_cancel",
+                                params={"nodes": "b", "actions": "cluster:admin/strata/sleep"})
+        assert set(cancelled.json()["nodes"]) == {id_b}
+        assert running in cancelled.json()["nodes"][id_b]["tasks"]
+        wait_for(lambda: not tasks_of(client, "on-b"))
+
+
 def test_a_client_that_disconnects_cancels_its_task_and_the_children(cluster):
     a, b, c = cluster
     with pytest.raises(httpx.ReadTimeout), a.client(timeout=1.0) as short:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..action.node_selection import select_nodes
 from ..common.errors import IllegalArgument, StrataError, error_to_dict
 from ..transport.wire import Message
 from .actions import CANCEL_NODE, LIST_NODE, CancelTasks, ListNodeTasks, NodeTasks, TaskFilter
@@ -73,13 +74,10 @@ class TaskApiActions:
         transport.register(CANCEL, CancelTasksRequest, ListTasksResponse, self._cancel)
 
     def _targets(self, wanted: list[str]) -> dict[str, str | None]:
-        """node id -> address (None for this node), filtered by `nodes`."""
-        targets = self.node.cluster_nodes()
-        if wanted and "_all" not in wanted:
-            names = {self.node.node_id: self.node.name}
-            targets = {n: a for n, a in targets.items() if n in wanted or names.get(n) in wanted
-                       or (wanted == ["_local"] and a is None)}
-        return targets
+        """node id -> address (None for this node) of the nodes `nodes` names, resolved
+        against the whole cluster as ES's TransportTasksAction does (DiscoveryNodes.resolveNodes):
+        any node's name, `_master`, `role:true`, `attr:value`..."""
+        return select_nodes(self.node, wanted, self.node.cluster_nodes())
 
     async def _fan_out(self, action: str, message: Message, targets: dict[str, str | None],
                        timeout: float = 30.0, *, raise_timed_out: bool = False,
