@@ -204,6 +204,13 @@ def test_listing_and_cancelling_resolve_node_selectors_over_the_whole_cluster(cl
         wait_for(lambda: not tasks_of(client, "on-b"))
 
 
+def test_a_listing_or_cancellation_matching_nothing_names_no_node(cluster):
+    a = cluster[0]
+    with a.client() as client:
+        assert client.get("/_tasks", params={"actions": "nonexistent"}).json() == {"nodes": {}}
+        assert client.post("/_tasks/_cancel", params={"actions": "nonexistent"}).json() == {"nodes": {}}
+
+
 def test_a_client_that_disconnects_cancels_its_task_and_the_children(cluster):
     a, b, c = cluster
     with pytest.raises(httpx.ReadTimeout), a.client(timeout=1.0) as short:

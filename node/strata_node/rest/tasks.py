@@ -118,14 +118,29 @@ class TaskHandlers:
                     roots[task_id] = info
             body["tasks"] = roots
         else:
-            body["nodes"] = {a.node_id: {"name": a.node_name, "transport_address": a.transport_address,
-                                         "host": a.transport_address.rsplit(":", 1)[0],
-                                         "ip": a.transport_address,
-                                         "roles": a.roles,
-                                         "attributes": {},
-                                         "tasks": {f"{t['node']}:{t['id']}": t for t in a.tasks}}
-                             for a in answers}
+            # ES groups the tasks found by the node running them (getPerNodeTasks): a node
+            # with no matching task is not listed at all.
+            body["nodes"] = {a.node_id: self._grouped_node(a) for a in answers if a.tasks}
         return body
+
+    def _grouped_node(self, answer: NodeTasks) -> dict[str, Any]:
+        """A node's entry of a listing grouped by node (ListTasksResponse.groupedByNode):
+        `attributes` only when the node has some."""
+        grouped: dict[str, Any] = {"name": answer.node_name, "transport_address": answer.transport_address,
+                                   "host": answer.transport_address.rsplit(":", 1)[0],
+                                   "ip": answer.transport_address, "roles": answer.roles}
+        attributes = self._attributes(answer.node_id)
+        if attributes:
+            grouped["attributes"] = attributes
+        grouped["tasks"] = {f"{t['node']}:{t['id']}": t for t in answer.tasks}
+        return grouped
+
+    def _attributes(self, node_id: str) -> dict[str, str]:
+        """A node's custom attributes, as the cluster state this node applied tells them."""
+        coordination = self.node.coordination
+        state = coordination.applied_state if coordination is not None else None
+        details = state.node_details.get(node_id) if state is not None else None
+        return dict(details.attributes) if details is not None else {}
 
     async def get(self, request: RestRequest) -> RestResponse:
         task_id = request.param("task_id")
