@@ -209,6 +209,10 @@ def test_a_listing_or_cancellation_matching_nothing_names_no_node(cluster):
     with a.client() as client:
         assert client.get("/_tasks", params={"actions": "nonexistent"}).json() == {"nodes": {}}
         assert client.post("/_tasks/_cancel", params={"actions": "nonexistent"}).json() == {"nodes": {}}
+        refused = client.get("/_tasks", params={"group_by": "foo"})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["reason"] == \
+            "[group_by] must be one of [nodes], [parents] or [none] but was [foo]"
 
 
 def test_a_client_that_disconnects_cancels_its_task_and_the_children(cluster):

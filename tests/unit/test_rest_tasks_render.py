@@ -1,5 +1,6 @@
 """How `_tasks` and `_tasks/_cancel` render the nodes' answers (ES's ListTasksResponse
-groupedByNode, groupedByParent and groupedByNone)."""
+groupedByNode, groupedByParent and groupedByNone) and refuse an unknown grouping
+(RestListTasksAction.listTasksResponseListener)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from strata_node.cluster.coordination.discovery_node import DiscoveryNode
-from strata_node.rest.tasks import TaskHandlers
+from strata_node.common.errors import IllegalArgument
+from strata_node.rest.request import RestRequest
+from strata_node.rest.tasks import TaskHandlers, _group_by
 from strata_node.tasks.actions import NodeTasks
 
 
@@ -47,3 +50,11 @@ def test_a_node_entry_has_attributes_only_when_the_node_has_some():
     assert rendered["n1"]["attributes"] == {"zone": "a"}
     assert "attributes" not in rendered["n2"]
     assert list(rendered["n1"]) == ["name", "transport_address", "host", "ip", "roles", "attributes", "tasks"]
+
+
+def test_an_unknown_grouping_is_refused_with_elasticsearchs_message():
+    request = RestRequest("GET", "/_tasks", {"group_by": "foo"}, {}, b"")
+    with pytest.raises(IllegalArgument) as refused:
+        _group_by(request)
+    assert str(refused.value) == "[group_by] must be one of [nodes], [parents] or [none] but was [foo]"
+    assert refused.value.status == 400

@@ -206,5 +206,5 @@ def _group_by(request: RestRequest) -> str:
     """How a listing or a cancellation renders its tasks (ES's listTasksResponseListener)."""
     group_by = request.param("group_by", "nodes")
     if group_by not in GROUP_BY:
-        raise IllegalArgument(f"unknown value for group_by [{group_by}], must be one of {list(GROUP_BY)}")
+        raise IllegalArgument(f"[group_by] must be one of [nodes], [parents] or [none] but was [{group_by}]")
     return group_by
