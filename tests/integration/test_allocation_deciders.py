@@ -152,10 +152,10 @@ def test_explain_an_unassigned_replica_with_each_nodes_deciders(http):
     )
     assert body["unassigned_info"]["reason"] == "INDEX_CREATED"
     assert body["can_allocate"] == "no"
-    assert (
-        body["allocate_explanation"]
-        == "cannot allocate because allocation is not permitted to any of the nodes"
-    )
+    assert body["allocate_explanation"] == (
+        "Elasticsearch isn't allowed to allocate this shard to any of the nodes in the cluster. Choose a "
+        "node to which you expect this shard to be allocated, find this node in the node-by-node "
+        "explanation, and address the reasons which prevent Elasticsearch from allocating this shard there.")
     decisions = {d["node_name"]: d for d in body["node_allocation_decisions"]}
     assert set(decisions) == {"n0", "n1", "n2"}
     assert decisions["n2"]["deciders"][0]["decider"] == "same_shard"

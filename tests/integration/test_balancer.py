@@ -124,8 +124,11 @@ def test_a_third_node_waits_while_rebalancing_is_off_then_receives_shards_until_
     body = http.post("/_cluster/allocation/explain", json={"index": "spread", "shard": 0,
                                                            "primary": True}).json()
     assert (body["can_rebalance_cluster"], body["can_rebalance_to_other_node"]) == ("yes", "no")
-    assert body["rebalance_explanation"] == ("cannot rebalance as no target node exists that can both "
-                                             "allocate this shard and improve the cluster balance")
+    assert body["rebalance_explanation"] == (
+        "This shard is in a well-balanced location and satisfies all allocation rules so it will remain on "
+        "this node. Elasticsearch cannot improve the cluster balance by moving it to another node. If you "
+        "expect this shard to be rebalanced to another node, find the other node in the node-by-node "
+        "explanation and address the reasons which prevent Elasticsearch from rebalancing this shard there.")
     # every copy holds its documents: counted node by node, each document twice (1 replica)
     total = 0
     for node_id in names(http):

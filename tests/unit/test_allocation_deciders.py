@@ -728,10 +728,10 @@ def test_explain_an_unassigned_replica_with_every_nodes_deciders():
         "at": "2023-11-14T22:13:20.000Z",
         "last_allocation_status": "no",
     }
-    assert (
-        body["allocate_explanation"]
-        == "cannot allocate because allocation is not permitted to any of the nodes"
-    )
+    assert body["allocate_explanation"] == (
+        "Elasticsearch isn't allowed to allocate this shard to any of the nodes in the cluster. Choose a "
+        "node to which you expect this shard to be allocated, find this node in the node-by-node "
+        "explanation, and address the reasons which prevent Elasticsearch from allocating this shard there.")
     decisions = {d["node_name"]: d for d in body["node_allocation_decisions"]}
     assert [x["decider"] for x in decisions["name-a"]["deciders"]] == ["same_shard"]
     assert decisions["name-b"]["deciders"] == [
@@ -774,13 +774,20 @@ def test_explain_a_started_copy_and_an_in_sync_primary_with_no_copy_left():
         "yes",
     )
     assert body["can_rebalance_to_other_node"] == "no"
-    assert body["rebalance_explanation"] == ("cannot rebalance as no target node exists that can both "
-                                             "allocate this shard and improve the cluster balance")
+    assert body["rebalance_explanation"] == (
+        "This shard is in a well-balanced location and satisfies all allocation rules so it will remain on "
+        "this node. Elasticsearch cannot improve the cluster balance by moving it to another node. If you "
+        "expect this shard to be rebalanced to another node, find the other node in the node-by-node "
+        "explanation and address the reasons which prevent Elasticsearch from rebalancing this shard there.")
     assert body["current_node"]["id"] == primary.node
     lost = allocator.reroute(content, {}, now_ms=NOW)
     primary = explain.find_shard(lost, {}, "logs", 0, True, None)
     body = explain.explain(lost, cluster(node("c")), primary)
     assert body["can_allocate"] == "no_valid_shard_copy"
+    assert body["allocate_explanation"] == (
+        "Elasticsearch can't allocate this shard because there are no copies of its data in the cluster. "
+        "Elasticsearch will allocate this shard when a node holding a good copy of its data joins the "
+        "cluster. If no such node is available, restore this index from a recent snapshot.")
     assert body["node_allocation_decisions"][0]["store"] == {"found": False}
     with pytest.raises(IllegalArgument, match=r"unable to find primary shard assigned to node \[name-b\]"):
         explain.find_shard(

@@ -263,7 +263,7 @@ def test_explain_says_a_started_copy_can_rebalance_to_a_lighter_node():
     body = explain.explain(content, three, copy, now_ms=NOW)
     assert (body["can_remain_on_current_node"], body["can_rebalance_cluster"],
             body["can_rebalance_to_other_node"], body["rebalance_explanation"]) == (
-        "yes", "yes", "yes", "can rebalance shard")
+        "yes", "yes", "yes", "Elasticsearch can rebalance this shard to another node.")
     assert body["target_node"]["id"] == "c"
     assert "can_rebalance_cluster_decisions" not in body
     decisions = {d["node_id"]: d["node_decision"] for d in body["node_allocation_decisions"]}
@@ -281,8 +281,27 @@ def test_explain_shows_the_rebalance_deciders_that_refuse():
     assert (body["can_rebalance_cluster"], body["can_rebalance_to_other_node"]) == ("no", "no")
     assert body["can_rebalance_cluster_decisions"] == [
         {"decider": "enable", "decision": "NO", "explanation": NONE_EXPLANATION}]
-    assert body["rebalance_explanation"] == ("rebalancing is not allowed, even though there is at least one "
-                                             "node on which the shard can be allocated")
+    assert body["rebalance_explanation"] == (
+        "Elasticsearch is allowed to allocate this shard on another node, and there is at least one node to "
+        "which it could move this shard that would improve the overall cluster balance, but it isn't allowed "
+        "to rebalance this shard there. If you expect this shard to be rebalanced to another node, check the "
+        "cluster-wide rebalancing decisions and address any reasons preventing Elasticsearch from "
+        "rebalancing shards within the cluster, and then find the expected node in the node-by-node "
+        "explanation and address the reasons which prevent Elasticsearch from moving this shard there.")
+
+
+def test_explain_says_rebalancing_is_refused_with_no_node_that_would_better_the_balance():
+    """A node whose deciders say yes but where the copy would not better the balance is
+    `worse_balance`: it is not the node CANNOT_REBALANCE_CAN_ALLOCATE speaks of."""
+    two = cluster("a", "b")
+    content, _ = settle(create(ClusterStateContent(), "logs", two, shards=4, replicas=0), two)
+    content = with_settings(content, cluster__routing__rebalance__enable="none")
+    body = explain.explain(content, two, explain.find_shard(content, two, "logs", 0, True, None))
+    assert [d["node_decision"] for d in body["node_allocation_decisions"]] == ["worse_balance"]
+    assert body["rebalance_explanation"] == (
+        "Elasticsearch is not allowed to allocate or rebalance this shard to another node. If you expect "
+        "this shard to be rebalanced to another node, find this node in the node-by-node explanation and "
+        "address the reasons which prevent Elasticsearch from rebalancing this shard there.")
 
 
 def test_explain_says_rebalancing_is_throttled_at_the_concurrent_limit():
@@ -294,7 +313,9 @@ def test_explain_says_rebalancing_is_throttled_at_the_concurrent_limit():
     body = explain.explain(moving, three, explain.find_shard(moving, three, "logs", started.shard, True,
                                                              None))
     assert (body["can_rebalance_cluster"], body["can_rebalance_to_other_node"],
-            body["rebalance_explanation"]) == ("throttled", "throttled", "rebalancing is throttled")
+            body["rebalance_explanation"]) == (
+        "throttled", "throttled", "Elasticsearch is currently busy with other activities. It will rebalance "
+                                  "this shard when those activities finish. Please wait.")
     assert [d["decider"] for d in body["can_rebalance_cluster_decisions"]] == ["concurrent_rebalance"]
 
 
@@ -371,11 +392,28 @@ def test_explain_a_delayed_replica_as_elasticsearch():
     body = explain.explain(content, left, waiting, now_ms=NOW + 200)
     assert body["can_allocate"] == "allocation_delayed"
     assert body["allocate_explanation"] == (
-        "cannot allocate because the cluster is still waiting 59.8s for the departed node holding a replica "
-        "to rejoin, despite being allowed to allocate the shard to at least one other node")
+        "The node containing this shard copy recently left the cluster. Elasticsearch is waiting for it to "
+        "return. If the node does not return within [59.8s] then Elasticsearch will allocate this shard to "
+        "another node. Please wait.")
     assert (body["configured_delay"], body["configured_delay_in_millis"]) == ("1m", 60_000)
     assert (body["remaining_delay"], body["remaining_delay_in_millis"]) == ("59.8s", 59_800)
     assert body["unassigned_info"]["reason"] == "NODE_LEFT"
+
+
+def test_explain_a_delayed_replica_no_other_node_may_take_as_elasticsearch():
+    nodes = cluster("a", "b")
+    content, _ = settle(create(ClusterStateContent(), "logs", nodes, shards=1, replicas=1), nodes)
+    gone = next(c for c in replicas_of(content)).node
+    left = {n: d for n, d in nodes.items() if n != gone}
+    content = allocator.reroute(content, left, now_ms=NOW)
+    waiting = next(c for c in all_copies(content) if c.delayed)
+    body = explain.explain(content, left, waiting, now_ms=NOW + 200)
+    assert body["allocate_explanation"] == (
+        "The node holding this shard copy recently left the cluster. Elasticsearch is waiting for it to "
+        "return. If the node does not return within [59.8s] then Elasticsearch will attempt to allocate this "
+        "shard to another node, but it cannot be allocated to any other node currently in the cluster. If "
+        "you expect this shard to be allocated to another node, find this node in the node-by-node "
+        "explanation and address the reasons which prevent Elasticsearch from allocating this shard there.")
 
 
 # -- convergence over random clusters -------------------------------------------------------------------

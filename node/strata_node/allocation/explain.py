@@ -48,7 +48,84 @@ NO_UNASSIGNED = (
     "No shard was specified in the request which means the response should explain a randomly-chosen "
     "unassigned shard, but there are no unassigned shards in this cluster. To explain the allocation of "
     "an assigned shard you must specify the target shard in the request.")
-NOT_PERMITTED = "cannot allocate because allocation is not permitted to any of the nodes"
+
+
+class Explanations:
+    """ES 8's Explanations: the sentence each decision closes with (AllocateUnassignedDecision,
+    MoveDecision .getExplanation), written to say what to do next."""
+
+    class Allocation:
+        YES = "Elasticsearch can allocate the shard."
+        THROTTLED = (
+            "Elasticsearch is currently busy with other activities. It expects to be able to allocate this "
+            "shard when those activities finish. Please wait.")
+        NO_COPIES = (
+            "Elasticsearch can't allocate this shard because there are no copies of its data in the "
+            "cluster. Elasticsearch will allocate this shard when a node holding a good copy of its data "
+            "joins the cluster. If no such node is available, restore this index from a recent snapshot.")
+        DELAYED_WITH_ALTERNATIVE = (
+            "The node containing this shard copy recently left the cluster. Elasticsearch is waiting for it "
+            "to return. If the node does not return within [{}] then Elasticsearch will allocate this shard "
+            "to another node. Please wait.")
+        DELAYED_WITHOUT_ALTERNATIVE = (
+            "The node holding this shard copy recently left the cluster. Elasticsearch is waiting for it to "
+            "return. If the node does not return within [{}] then Elasticsearch will attempt to allocate "
+            "this shard to another node, but it cannot be allocated to any other node currently in the "
+            "cluster. If you expect this shard to be allocated to another node, find this node in the "
+            "node-by-node explanation and address the reasons which prevent Elasticsearch from allocating "
+            "this shard there.")
+        EXISTING_STORES_FORBIDDEN = (
+            "Elasticsearch isn't allowed to allocate this shard to any of the nodes in the cluster that "
+            "hold an in-sync copy of its data. Choose a node to which you expect this shard to be "
+            "allocated, find this node in the node-by-node explanation, and address the reasons which "
+            "prevent Elasticsearch from allocating this shard there.")
+        ALL_NODES_FORBIDDEN = (
+            "Elasticsearch isn't allowed to allocate this shard to any of the nodes in the cluster. Choose "
+            "a node to which you expect this shard to be allocated, find this node in the node-by-node "
+            "explanation, and address the reasons which prevent Elasticsearch from allocating this shard "
+            "there.")
+
+    class Rebalance:
+        YES = "Elasticsearch can rebalance this shard to another node."
+        ALREADY_BALANCED = (
+            "This shard is in a well-balanced location and satisfies all allocation rules so it will remain "
+            "on this node. Elasticsearch cannot improve the cluster balance by moving it to another node. "
+            "If you expect this shard to be rebalanced to another node, find the other node in the "
+            "node-by-node explanation and address the reasons which prevent Elasticsearch from rebalancing "
+            "this shard there.")
+        CLUSTER_THROTTLE = (
+            "Elasticsearch is currently busy with other activities. It will rebalance this shard when those "
+            "activities finish. Please wait.")
+        NODE_THROTTLE = (
+            "Elasticsearch is attempting to rebalance this shard to another node, but the nodes involved "
+            "are currently busy with other activities. The shard will be rebalanced when those activities "
+            "finish. Please wait.")
+        CANNOT_REBALANCE_CAN_ALLOCATE = (
+            "Elasticsearch is allowed to allocate this shard on another node, and there is at least one "
+            "node to which it could move this shard that would improve the overall cluster balance, but it "
+            "isn't allowed to rebalance this shard there. If you expect this shard to be rebalanced to "
+            "another node, check the cluster-wide rebalancing decisions and address any reasons preventing "
+            "Elasticsearch from rebalancing shards within the cluster, and then find the expected node in "
+            "the node-by-node explanation and address the reasons which prevent Elasticsearch from moving "
+            "this shard there.")
+        CANNOT_REBALANCE_CANNOT_ALLOCATE = (
+            "Elasticsearch is not allowed to allocate or rebalance this shard to another node. If you "
+            "expect this shard to be rebalanced to another node, find this node in the node-by-node "
+            "explanation and address the reasons which prevent Elasticsearch from rebalancing this shard "
+            "there.")
+
+    class Move:
+        YES = "This shard may not remain on its current node. Elasticsearch will move it to another node."
+        THROTTLED = (
+            "This shard may not remain on its current node. Elasticsearch is currently busy with other "
+            "activities and will move this shard to another node when those activities finish. Please wait.")
+        NO = (
+            "This shard may not remain on its current node, but Elasticsearch isn't allowed to move it to "
+            "another node. Choose a node to which you expect this shard to be allocated, find this node in "
+            "the node-by-node explanation, and address the reasons which prevent Elasticsearch from "
+            "allocating this shard there.")
+
+
 # AllocationDecision, in ES's order (node decisions sort by it).
 ORDER = {"yes": 0, "throttled": 1, "no": 2, "worse_balance": 3, "awaiting_info": 4, "allocation_delayed": 5,
          "no_valid_shard_copy": 6, "no_attempt": 7}
@@ -224,21 +301,20 @@ def _unassigned(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocatio
     remaining = copy.unassigned_at + delay - clock()
     if copy.delayed and remaining > 0:
         # ES's ReplicaShardAllocator: the replica waits for the node that left with its data.
-        despite = (", despite being allowed to allocate the shard to at least one other node"
-                   if any(r["node_decision"] == "yes" for r in results) else "")
+        delayed = (Explanations.Allocation.DELAYED_WITH_ALTERNATIVE
+                   if any(r["node_decision"] == "yes" for r in results)
+                   else Explanations.Allocation.DELAYED_WITHOUT_ALTERNATIVE)
         out.update(can_allocate="allocation_delayed",
-                   allocate_explanation="cannot allocate because the cluster is still waiting "
-                                        f"{human_millis(remaining)} for the departed node holding a replica "
-                                        f"to rejoin{despite}",
+                   allocate_explanation=delayed.format(human_millis(remaining)),
                    configured_delay=human_millis(delay), configured_delay_in_millis=delay,
                    remaining_delay=human_millis(remaining), remaining_delay_in_millis=remaining)
     elif best is not None and best[1] == YES:
-        out.update(can_allocate="yes", allocate_explanation="can allocate the shard",
+        out.update(can_allocate="yes", allocate_explanation=Explanations.Allocation.YES,
                    target_node=node_json(alloc.data_nodes[best[2]].node, True))
     elif best is not None:
-        out.update(can_allocate="throttled", allocate_explanation="allocation temporarily throttled")
+        out.update(can_allocate="throttled", allocate_explanation=Explanations.Allocation.THROTTLED)
     else:
-        out.update(can_allocate="no", allocate_explanation=NOT_PERMITTED)
+        out.update(can_allocate="no", allocate_explanation=Explanations.Allocation.ALL_NODES_FORBIDDEN)
     if results:
         out["node_allocation_decisions"] = _sorted(results)
     return out
@@ -254,9 +330,10 @@ def _existing_primary(copy: ShardRouting, copies: list[ShardRouting], alloc: All
     others = [_node_result(info, "no", None, store={"found": False})
               for n, info in alloc.data_nodes.items() if n not in holders]
     if not candidates:
+        # ES says ALL_COPIES_INVALID when a node holds a stale or corrupt copy; Strata lists
+        # in-sync holders only, so every other node shows no copy at all.
         return {"can_allocate": "no_valid_shard_copy",
-                "allocate_explanation": "cannot allocate because a previous copy of the primary shard "
-                                        "existed but can no longer be found on the nodes in the cluster",
+                "allocate_explanation": Explanations.Allocation.NO_COPIES,
                 "node_allocation_decisions": _sorted(others)}
     decided = [(n, aid, *decide(copy, alloc.data_nodes[n], copies, alloc)) for n, aid in candidates]
     if all(kind == NO for _, _, kind, _ in decided):  # every holder refuses: force it back to its data
@@ -268,13 +345,12 @@ def _existing_primary(copy: ShardRouting, copies: list[ShardRouting], alloc: All
     out: dict[str, Any] = {}
     chosen = next(((n, aid) for n, aid, kind, _ in decided if kind == YES), None)
     if chosen is not None:
-        out.update(can_allocate="yes", allocate_explanation="can allocate the shard",
+        out.update(can_allocate="yes", allocate_explanation=Explanations.Allocation.YES,
                    target_node=node_json(alloc.data_nodes[chosen[0]].node, True), allocation_id=chosen[1])
     elif any(kind == THROTTLE for _, _, kind, _ in decided):
-        out.update(can_allocate="throttled", allocate_explanation="allocation temporarily throttled")
-    else:
-        out.update(can_allocate="no",
-                   allocate_explanation=NOT_PERMITTED + " that hold an in-sync shard copy")
+        out.update(can_allocate="throttled", allocate_explanation=Explanations.Allocation.THROTTLED)
+    else:  # reuseStore: only the nodes holding its data were asked
+        out.update(can_allocate="no", allocate_explanation=Explanations.Allocation.EXISTING_STORES_FORBIDDEN)
     out["node_allocation_decisions"] = _sorted(results + others)
     return out
 
@@ -290,13 +366,11 @@ def _started(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation,
     current_weight = model.weight(copy.node, copy.index)  # type: ignore[arg-type]
     threshold = alloc.settings.threshold
     results = []
-    any_yes = False
     best: tuple[int, str, str] | None = None  # (order of the decision, node, decision)
     for n in sorted(alloc.data_nodes, key=ranking.__getitem__):
         if n == copy.node:
             continue
         node_kind, decisions = decide(copy, alloc.data_nodes[n], copies, alloc)
-        any_yes = any_yes or node_kind == YES
         decision = _NODE_DECISION[node_kind]
         if kind != NO and decision != "no" and not improves(current_weight, model.weight(n, copy.index),
                                                              threshold):
@@ -307,7 +381,9 @@ def _started(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation,
     if kind == NO:
         target, out = _force_move(remain, best, alloc)
     else:
-        target, out = _rebalance(copy, copies, alloc, best, any_yes)
+        # atLeastOneNodeWithYesDecision: a node that takes it and improves the balance.
+        better = any(r["node_decision"] == "yes" for r in results)
+        target, out = _rebalance(copy, copies, alloc, best, better)
     if target is not None:  # MoveDecision.toXContent: the target node first
         out = {"target_node": node_json(alloc.data_nodes[target].node, True), **out}
     if results:
@@ -325,20 +401,20 @@ def _force_move(remain: list[Decision], best: tuple[int, str, str] | None,
         "can_remain_decisions": [d.as_json() for d in remain if d.type == NO or alloc.include_yes],
         "can_move_to_other_node": "no" if target is None else "yes"}
     if best is None:
-        out["move_explanation"] = ("cannot move shard to another node, even though it is not allowed to "
-                                   "remain on its current node")
+        out["move_explanation"] = Explanations.Move.NO
     elif target is not None:
-        out["move_explanation"] = "shard cannot remain on this node and is force-moved to another node"
+        out["move_explanation"] = Explanations.Move.YES
     else:
-        out["move_explanation"] = ("shard cannot remain on this node but is throttled on moving to another "
-                                   "node")
+        out["move_explanation"] = Explanations.Move.THROTTLED
     return target, out
 
 
 def _rebalance(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation,
-               best: tuple[int, str, str] | None, any_yes: bool) -> tuple[str | None, dict[str, Any]]:
+               best: tuple[int, str, str] | None, better: bool) -> tuple[str | None, dict[str, Any]]:
     """A copy that may remain: the rebalance deciders' answer (`throttled` when one
-    throttles, their decisions shown unless it is yes) and the node that would take it."""
+    throttles, their decisions shown unless it is yes) and the node that would take it;
+    refused, the explanation says whether some node would have taken it for a better
+    balance (`better`)."""
     cluster_kind, cluster_decisions = can_rebalance(copy, copies, alloc)
     out: dict[str, Any] = {"can_remain_on_current_node": "yes",
                            "can_rebalance_cluster": _NODE_DECISION[cluster_kind]}
@@ -346,18 +422,17 @@ def _rebalance(copy: ShardRouting, copies: list[ShardRouting], alloc: Allocation
         out["can_rebalance_cluster_decisions"] = [d.as_json() for d in cluster_decisions]
     if cluster_kind == NO:
         out["can_rebalance_to_other_node"] = "no"
-        out["rebalance_explanation"] = "rebalancing is not allowed" + (
-            ", even though there is at least one node on which the shard can be allocated" if any_yes else "")
+        out["rebalance_explanation"] = (Explanations.Rebalance.CANNOT_REBALANCE_CAN_ALLOCATE if better
+                                        else Explanations.Rebalance.CANNOT_REBALANCE_CANNOT_ALLOCATE)
     elif cluster_kind == THROTTLE:
         out["can_rebalance_to_other_node"] = "throttled"
-        out["rebalance_explanation"] = "rebalancing is throttled"
+        out["rebalance_explanation"] = Explanations.Rebalance.CLUSTER_THROTTLE
     elif best is None:
         out["can_rebalance_to_other_node"] = "no"
-        out["rebalance_explanation"] = ("cannot rebalance as no target node exists that can both allocate "
-                                        "this shard and improve the cluster balance")
+        out["rebalance_explanation"] = Explanations.Rebalance.ALREADY_BALANCED
     else:
         out["can_rebalance_to_other_node"] = best[2]
-        out["rebalance_explanation"] = ("can rebalance shard" if best[2] == "yes"
-                                        else "shard rebalancing throttled")
+        out["rebalance_explanation"] = (Explanations.Rebalance.YES if best[2] == "yes"
+                                        else Explanations.Rebalance.NODE_THROTTLE)
         return best[1], out
     return None, out
