@@ -101,6 +101,12 @@ def render_node(details) -> dict[str, Any]:
     }
 
 
+# The reasons ES records the node a copy was unassigned from (UnassignedInfo.lastAllocatedNodeId:
+# disassociateDeadNodes, applyFailedShards, a replica failed with its primary); a cancelled
+# copy (CancelAllocationCommand) has none, though Strata still remembers where it was.
+LAST_NODE_REASONS = frozenset({"NODE_LEFT", "NODE_RESTARTING", "ALLOCATION_FAILED", "PRIMARY_FAILED"})
+
+
 def render_shard(copy: ShardRouting) -> dict[str, Any]:
     out: dict[str, Any] = {
         "state": copy.state,
@@ -121,6 +127,8 @@ def render_shard(copy: ShardRouting) -> dict[str, Any]:
         if copy.failed_attempts:
             info["failed_attempts"] = copy.failed_attempts
         info["delayed"] = copy.delayed
+        if copy.last_node and copy.unassigned_reason in LAST_NODE_REASONS:
+            info["last_node"] = copy.last_node
         if copy.unassigned_details:
             info["details"] = copy.unassigned_details
         info["allocation_status"] = copy.allocation_status
