@@ -399,6 +399,8 @@ def test_deleting_a_running_snapshot_aborts_it_and_removes_what_it_wrote(es, rep
                               indices="logs-abort", wait_for_completion=True)
         wait_until(lambda: es.snapshot.status(repository="aborting")["snapshots"], timeout=30)
         wait_until(lambda: shard_copy_throttled(es), timeout=30)
+        [running] = es.cat.snapshots(repository="aborting", format="json", h="id,status,duration", time="ms")
+        assert running["status"] == "IN_PROGRESS" and int(running["duration"]) > 0  # now - start, as ES
         assert es.snapshot.delete(repository="aborting", snapshot="long")["acknowledged"] is True
         with pytest.raises(ApiError) as aborted:
             waiting.result(timeout=60)

@@ -13,6 +13,7 @@ import pytest
 from strata_node.action.index_admin import build_index_metadata, create_index, delete_indices
 from strata_node.cluster.state import ClusterStateContent, ShardRouting
 from strata_node.common.errors import IllegalArgument, IndexNotFound
+from strata_node.rest.snapshots import duration_millis
 from strata_node.snapshots import in_progress, repository
 from strata_node.snapshots.blobs import BlobAlreadyExists, FsBlobContainer
 from strata_node.snapshots.in_progress import (
@@ -580,3 +581,12 @@ def test_a_wait_for_the_rate_gives_up_when_interrupted():
     with pytest.raises(InterruptedError):
         pace([limiter], 10 * 1024, interrupt, sleep=clock.sleep)  # a 10s wait
     assert clock.now == 1.0
+
+
+def test_cat_snapshots_shows_a_running_snapshot_for_as_long_as_it_has_run():
+    """RestSnapshotAction: an IN_PROGRESS snapshot's duration is now - start; a finished
+    one's, end - start."""
+    running = {"state": "IN_PROGRESS", "start_time_in_millis": 1_000, "end_time_in_millis": 0}
+    assert duration_millis(running, now_ms=91_000) == 90_000
+    done = {"state": "SUCCESS", "start_time_in_millis": 1_000, "end_time_in_millis": 4_500}
+    assert duration_millis(done, now_ms=91_000) == 3_500

@@ -242,11 +242,20 @@ class SnapshotHandlers:
                 "id": s["snapshot"], "repository": s["repository"], "status": s["state"],
                 "start_epoch": start // 1000, "start_time": _clock(start),
                 "end_epoch": end // 1000, "end_time": _clock(end),
-                "duration": Millis(max(end - start, 0) if end else 0), "indices": len(s["indices"]),
+                "duration": Millis(duration_millis(s, int(time.time() * 1000))), "indices": len(s["indices"]),
                 "successful_shards": s["shards"]["successful"], "failed_shards": s["shards"]["failed"],
                 "total_shards": s["shards"]["total"],
                 "reason": "; ".join(f.get("reason", "") for f in s.get("failures", [])) or None})
         return table.response(request, with_timestamps=False)
+
+
+def duration_millis(snapshot: dict, now_ms: int) -> int:
+    """RestSnapshotAction's duration: a snapshot still running has run since it started
+    (now - start); a finished one, from its start to its end."""
+    start = snapshot["start_time_in_millis"]
+    if snapshot["state"] == "IN_PROGRESS":
+        return now_ms - start
+    return snapshot.get("end_time_in_millis", 0) - start
 
 
 def _clock(millis: int) -> str:
