@@ -75,13 +75,19 @@ def test_a_bad_key_rejects_the_whole_request(http):
     assert unknown_field.json()["error"]["type"] == "x_content_parse_exception"
 
 
-def test_include_defaults(http):
+def test_include_defaults(http, node):
     http.put("/_cluster/settings", json={"persistent": {"action.auto_create_index": "false"}})
     body = http.get("/_cluster/settings", params={"include_defaults": "true", "flat_settings": "true"}).json()
     assert body["defaults"]["action.destructive_requires_name"] == "false"  # the node's own -E value
     assert "action.auto_create_index" not in body["defaults"]
     assert "transport.secret" not in body["defaults"]
     assert body["defaults"]["cluster.max_voting_config_exclusions"] == "10"
+    # List settings print as JSON arrays, flat and nested, as ES's ListSetting does.
+    assert body["defaults"]["path.data"] == [str(node.data)]
+    assert body["defaults"]["discovery.seed_hosts"] == []
+    nested = http.get("/_cluster/settings", params={"include_defaults": "true"}).json()["defaults"]
+    assert nested["path"]["data"] == [str(node.data)]
+    assert nested["network"]["host"] == ["127.0.0.1"]
 
 
 def test_settings_change_what_the_node_does(http, index_name):

@@ -108,6 +108,22 @@ def test_defaults_list_node_values_and_hide_secrets():
     assert out["search.default_search_timeout"] == "-1"
 
 
+def test_defaults_print_list_settings_as_lists_as_elasticsearchs_list_setting_does():
+    """ListSetting.diff: the node's comma list split and trimmed, a one-value setting ES
+    declares as a list (path.data, network.host) a one-element list, flat and nested."""
+    node = NodeSettings({"discovery.seed_hosts": "127.0.0.1:9300, 127.0.0.1:9301",
+                         "cluster.initial_master_nodes": "a,b", "path.data": "/var/data",
+                         "path.repo": "/backups"})
+    out = defaults(node)
+    assert out["discovery.seed_hosts"] == ["127.0.0.1:9300", "127.0.0.1:9301"]
+    assert out["cluster.initial_master_nodes"] == ["a", "b"]
+    assert (out["path.data"], out["path.repo"], out["network.host"]) == (["/var/data"], ["/backups"],
+                                                                         ["127.0.0.1"])
+    assert out["cluster.routing.allocation.awareness.attributes"] == []
+    assert out["path.logs"] == "logs"  # a plain string setting stays one
+    assert render(out, False)["discovery"]["seed_hosts"] == ["127.0.0.1:9300", "127.0.0.1:9301"]
+
+
 def test_defaults_print_as_elasticsearch_prints_them():
     """Times and sizes with the largest unit that divides them, other numbers as they are."""
     from strata_node.common.cluster_settings import index_defaults

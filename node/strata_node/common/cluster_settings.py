@@ -174,19 +174,40 @@ def time_text(seconds: float) -> str:
     return "0s"
 
 
+# Settings Elasticsearch declares as lists (Setting.listSetting: the data paths and the
+# hosts to bind and publish) that Strata reads as one value.
+LIST_SETTINGS = frozenset({"path.data", "network.host", "http.host", "transport.host"})
+
+
 def defaults(node_settings: NodeSettings, *, exclude: Mapping[str, Any] = {}) -> dict[str, Any]:
     """Every registered node setting not set in the cluster state, with the node's value
-    (`include_defaults`)."""
+    (`include_defaults`); a list setting as a list, however the node was given it."""
     out: dict[str, Any] = {}
     for key in NODE_SETTINGS:
         if key in HIDDEN_SETTINGS or key in exclude:
             continue
         raw = node_settings.values.get(key)
-        value = setting_text(raw) if raw is not None else default_text(NODE_SETTINGS[key],
-                                                                          node_settings.get(key))
+        parsed = node_settings.get(key)
+        if key in LIST_SETTINGS or isinstance(parsed, list | tuple):
+            value = setting_text(as_list(parsed))
+        elif raw is not None:
+            value = setting_text(raw)
+        else:
+            value = default_text(NODE_SETTINGS[key], parsed)
         if value is not None and value != "None":
             out[key] = value
     return out
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list setting's value as ListSetting.diff puts it in the defaults
+    (Settings.getAsList): a list as it is, a string split at its commas, each part trimmed
+    and empty parts dropped."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    if value is None:
+        return []
+    return [part.strip() for part in str(value).split(",") if part.strip()]
 
 
 _BYTE_UNITS = (("pb", 1 << 50), ("tb", 1 << 40), ("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10))
