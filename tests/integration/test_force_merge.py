@@ -65,6 +65,8 @@ def test_force_merge_without_waiting_answers_with_a_task_whose_result_is_stored(
     done = es.tasks.get(task_id=started["task"], wait_for_completion=True, timeout="30s")
     assert done["completed"] is True
     assert done["task"]["action"] == "indices:admin/forcemerge"
+    assert done["task"]["description"] == ("Force-merge indices [fm-detached], maxSegments[-1], "
+                                           "onlyExpungeDeletes[false], flush[true]")
     assert done["response"]["_shards"]["failed"] == 0
 
 

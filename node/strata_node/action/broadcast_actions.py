@@ -45,6 +45,17 @@ class ForceMergeRequest(RefreshRequest):
     only_expunge_deletes: bool = False
     flush: bool = True
 
+    @property
+    def description(self) -> str:
+        """ForceMergeRequest.getDescription: the indices as the request names them
+        (Arrays.toString), the segment count `-1` when unset, Java's booleans."""
+        names = (self.expression or "").split(",")
+        while names and not names[-1]:  # String.split drops trailing empty parts
+            names.pop()
+        return (f"Force-merge indices [{', '.join(names)}], maxSegments[{self.max_num_segments}], "
+                f"onlyExpungeDeletes[{str(self.only_expunge_deletes).lower()}], "
+                f"flush[{str(self.flush).lower()}]")
+
 
 class BroadcastResponse(Message):
     shards: dict[str, Any]  # `_shards`: total, successful, failed and the failures

@@ -149,6 +149,11 @@ class CreateSnapshotRequest(MasterNodeRequest):
     body: bytes  # JSON
     wait_for_completion: bool = False
 
+    @property
+    def description(self) -> str:
+        """CreateSnapshotRequest.getDescription."""
+        return f"snapshot [{self.repository}:{self.snapshot}]"
+
 
 class SnapshotResponse(Message):
     body: bytes  # JSON: the REST answer
@@ -189,11 +194,22 @@ class DeleteSnapshotRequest(MasterNodeRequest):
     repository: str
     snapshots: list[str]
 
+    @property
+    def description(self) -> str:
+        """DeleteSnapshotRequest.getDescription: `[repository]` and the names as
+        Arrays.toString prints them."""
+        return f"[{self.repository}][{', '.join(self.snapshots)}]"
+
 
 class RestoreRequest(MasterNodeRequest):
     repository: str
     snapshot: str
     body: bytes  # JSON
+
+    @property
+    def description(self) -> str:
+        """RestoreSnapshotRequest.getDescription."""
+        return f"snapshot [{self.repository}:{self.snapshot}]"
 
 
 class RestoreResponse(Message):
