@@ -83,6 +83,7 @@ from .rest.search import SearchHandlers
 from .rest.snapshots import SnapshotHandlers
 from .rest.tasks import TaskHandlers
 from .rest.templates import TemplateHandlers
+from .search import scroll as search_scroll
 from .search import transport_actions as search_transport_actions
 from .settings import NodeSettings
 from .snapshots import shards as snapshot_shards
@@ -281,6 +282,7 @@ class Node:
         analyze_action.register(self)
         index_stats.register_stats(self)
         search_transport_actions.register(self)
+        search_scroll.register(self)
         reserved_state.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task

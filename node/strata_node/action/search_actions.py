@@ -116,7 +116,7 @@ class SearchActions:
 
     async def _execute(self, request: SearchActionRequest) -> dict[str, Any]:
         req, options = request.parsed(), request.options
-        names, scope = self._scope(request.index, options, options.get("routing"))
+        names, scope = self.scope(request.index, options, options.get("routing"))
         boosts = self._boosts(req, names, options)
         query = req.query if req.query is not None else parse_query({"match_all": {}})
         if req.timeout is None:
@@ -131,7 +131,7 @@ class SearchActions:
         query = request.local_parsed if request.local_parsed is not None \
             else parse_count_query(body_object(request.body), request.params)
         routing = request.options.get("routing")
-        names, scope = self._scope(request.index, request.options, routing)
+        names, scope = self.scope(request.index, request.options, routing)
         return await self.coordinator.count(
             names, query, body=request.body, params=query_string_params(request.params),
             min_score=count.min_score, terminate_after=count.terminate_after, routing=routing,
@@ -184,7 +184,7 @@ class SearchActions:
             allow_no_indices=parse_flag(options.get("allow_no_indices"), True),
             expand_wildcards=expand_wildcards(options.get("expand_wildcards", "open")), forbid_closed=True)
 
-    def _scope(self, expression: str | None, options: dict[str, Any],
+    def scope(self, expression: str | None, options: dict[str, Any],
                routing: str | None) -> tuple[list[str], IndexScope]:
         """The target indices and, per index, the filter and routing the aliases that
         reached it add (an index also named itself is searched unfiltered, as in ES)."""

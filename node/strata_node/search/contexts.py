@@ -4,7 +4,8 @@ mapping, analyzers and clock it used, so the fetch reads the same refresh even w
 coordinating node is another one.
 
 A context is freed by its fetch, by the coordinator when the shard made no hit of the
-page (`indices:data/read/search[free_context]`), and otherwise by the reaper once it has
+page (`indices:data/read/search[free_context]`; a scroll's, search/scroll.py, the same
+way once its action is done with the shard), and otherwise by the reaper once it has
 been idle for its keep-alive, so a coordinator that died leaks nothing. The reaper also
 frees the contexts of shards closed since (an index deleted or closed, a copy moved
 away): their fetch could only fail, and their readers hold caches of a store that is gone.
@@ -68,11 +69,13 @@ class SearchContexts:
         with self._lock:
             return Counter((entry.ctx.index, entry.ctx.shard_id) for entry in self._open.values())
 
-    def open(self, ctx: ShardContext) -> str:
-        """Keep `ctx` for a fetch; its id."""
+    def open(self, ctx: ShardContext, *, keep_alive: float | None = None) -> str:
+        """Keep `ctx` for a fetch (or a scroll's pages, `keep_alive` seconds from now);
+        its id."""
         context_id = f"{self._session}:{next(self._ids)}"
+        keep = self.keep_alive if keep_alive is None else keep_alive
         with self._lock:
-            self._open[context_id] = _Open(ctx, self._clock() + self.keep_alive)
+            self._open[context_id] = _Open(ctx, self._clock() + keep)
             if self._reaper is None and self._reap_every is not None:
                 # Started by the first context, so a node that never holds one runs no thread.
                 self._reaper = threading.Thread(target=self._reap_forever, name="search-context-reaper",
@@ -87,6 +90,15 @@ class SearchContexts:
         if entry is None:
             raise SearchContextMissing(context_id)
         return entry.ctx
+
+    def touch(self, context_id: str, keep_alive: float) -> ShardContext:
+        """A scroll's context, kept: alive `keep_alive` seconds from now on."""
+        with self._lock:
+            entry = self._open.get(context_id)
+            if entry is None:
+                raise SearchContextMissing(context_id)
+            entry.expires = self._clock() + keep_alive
+            return entry.ctx
 
     def free(self, context_id: str) -> bool:
         with self._lock:

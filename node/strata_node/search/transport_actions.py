@@ -133,7 +133,7 @@ class ShardSearchService:
         # cancellably, before it runs, so a test can catch a search while it runs.
         self.query_delay = 0.0
 
-    def _context(self, index: str, index_uuid: str, shard: int, now_millis: int, deadline: float | None,
+    def context(self, index: str, index_uuid: str, shard: int, now_millis: int, deadline: float | None,
                   task: Task) -> ShardContext:
         service = self.node.indices.indices.get(index)
         if service is None or service.metadata.uuid != index_uuid:
@@ -143,7 +143,7 @@ class ShardSearchService:
                             analyzers=index_analyzers(service.metadata.settings, index),
                             now_millis=now_millis, deadline=deadline, task=task)
 
-    def _stats(self, ctx: ShardContext) -> ReadStats:
+    def stats(self, ctx: ShardContext) -> ReadStats:
         """The copy's read counters (a context kept for a fetch may outlive its index:
         then counters nobody reads)."""
         service = self.node.indices.indices.get(ctx.index)
@@ -158,7 +158,7 @@ class ShardSearchService:
 
     def query(self, request: QueryShardRequest, task: Task) -> ShardQueryResult:
         deadline = None if request.time_left is None else time.monotonic() + request.time_left
-        ctx = self._context(request.index, request.index_uuid, request.shard, request.now_millis, deadline,
+        ctx = self.context(request.index, request.index_uuid, request.shard, request.now_millis, deadline,
                             task)
         if self.query_delay:
             self._wait_for_fault(ctx)
@@ -166,7 +166,7 @@ class ShardSearchService:
         # parsed once: the query is filtered by it, and global's bucket (visible_docs) too
         ctx.alias_filter = parse_alias_filter(request.alias_filter)
         query = filtered(query, ctx.alias_filter)
-        with self._stats(ctx).timed("query"), ctx.reader.reading():
+        with self.stats(ctx).timed("query"), ctx.reader.reading():
             result = query_phase(ctx, req, query, max_result_window=request.max_result_window,
                                  boost=request.boost)
         if not result.seqs:
@@ -176,7 +176,7 @@ class ShardSearchService:
 
     def fetch(self, request: FetchShardRequest, task: Task) -> FetchShardResponse:
         ctx = dataclasses.replace(self.contexts.take(request.context_id), task=task)
-        with self._stats(ctx).timed("fetch"), ctx.reader.reading():
+        with self.stats(ctx).timed("fetch"), ctx.reader.reading():
             hits = fetch_phase(ctx, request.seqs, request.scores, request.sort_values, request.spec)
         return FetchShardResponse(hits=hits)
 
@@ -184,7 +184,7 @@ class ShardSearchService:
         return FreeContextResponse(freed=self.contexts.free(request.context_id))
 
     def _query_only(self, request: QueryOnlyRequest, task: Task) -> tuple[ShardContext, Any]:
-        ctx = self._context(request.index, request.index_uuid, request.shard, request.now_millis, None, task)
+        ctx = self.context(request.index, request.index_uuid, request.shard, request.now_millis, None, task)
         alias_filter = parse_alias_filter(request.alias_filter)
         if request.parsed is not None:
             return ctx, filtered(request.parsed, alias_filter)
@@ -193,7 +193,7 @@ class ShardSearchService:
 
     def count(self, request: QueryOnlyRequest, task: Task) -> CountShardResponse:
         ctx, query = self._query_only(request, task)
-        with self._stats(ctx).timed("query"), ctx.reader.reading():
+        with self.stats(ctx).timed("query"), ctx.reader.reading():
             count, early = count_phase(ctx, query, min_score=request.min_score,
                                        terminate_after=request.terminate_after)
         return CountShardResponse(count=count, terminated_early=early)
