@@ -21,6 +21,7 @@ from .action import (
     analyze_action,
     broadcast,
     broadcast_actions,
+    bulk_by_scroll,
     cluster_admin,
     cluster_reroute,
     fault,
@@ -64,6 +65,7 @@ from .rest.allocation import AllocationHandlers
 from .rest.analyze import AnalyzeHandlers
 from .rest.autoscaling import AutoscalingHandlers
 from .rest.bulk import BulkHandlers
+from .rest.bulk_by_scroll import BulkByScrollHandlers
 from .rest.cat_apis import CatHandlers
 from .rest.cluster import ClusterHandlers
 from .rest.controller import RestController
@@ -143,6 +145,7 @@ class Node:
         AliasHandlers(self).register(self.rest)
         TemplateHandlers(self).register(self.rest)
         AutoscalingHandlers(self).register(self.rest)
+        BulkByScrollHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -283,6 +286,7 @@ class Node:
         index_stats.register_stats(self)
         search_transport_actions.register(self)
         search_scroll.register(self)
+        self.bulk_by_scroll = bulk_by_scroll.register(self)
         reserved_state.register(self)
         self.rest.tasks = self.tasks
         self.rest.cancel = self.cancel_task

@@ -229,6 +229,25 @@ def test_the_search_contexts_kept_for_fetches_are_all_freed(cluster):
     wait_until(lambda: set(open_contexts(cluster.nodes[0]).values()) == {0}, timeout=10)
 
 
+def test_reindex_and_by_query_actions_scroll_every_shard_on_its_node_and_free_the_scrolls(cluster):
+    # `logs` is only read: the copy, one shard on each node too, takes the writes.
+    with cluster.nodes[1].client() as c:
+        assert c.put("/logs-copy", json={"settings": {"number_of_shards": 3, "number_of_replicas": 0},
+                                         "mappings": MAPPING}).status_code == 200
+        copied = c.post("/_reindex", params={"refresh": "true"},
+                        json={"source": {"index": "logs", "size": 7}, "dest": {"index": "logs-copy"}}).json()
+    assert (copied["total"], copied["created"], copied["batches"], copied["failures"]) == (60, 60, 9, [])
+    with cluster.nodes[2].client() as c:
+        updated = c.post("/logs-copy/_update_by_query", params={"scroll_size": "6", "refresh": "true"},
+                         json={"query": {"term": {"tag": "red"}}}).json()
+        deleted = c.post("/logs-copy/_delete_by_query", params={"refresh": "true"},
+                         json={"query": {"range": {"n": {"lt": 30}}}}).json()
+        remaining = c.post("/logs-copy/_count").json()["count"]
+    assert (updated["updated"], updated["batches"]) == (20, 4)
+    assert (deleted["deleted"], remaining) == (30, 30)
+    wait_until(lambda: set(open_contexts(cluster.nodes[0]).values()) == {0}, timeout=10)
+
+
 def search_tasks(node: NodeProcess) -> dict[str, dict]:
     with node.client() as c:
         listed = c.get("/_tasks", params={"actions": "indices:data/read/search*", "detailed": "true"}).json()
