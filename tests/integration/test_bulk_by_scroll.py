@@ -51,7 +51,7 @@ def test_delete_by_query_deletes_the_matches_in_batches_and_answers_as_es_does(e
 
 def test_delete_by_query_takes_the_query_from_q(es):
     load(es, "dbq-q", 4)
-    response = es.delete_by_query(index="dbq-q", q="n:2", refresh=True)
+    response = es.delete_by_query(index="dbq-q", q="n:2", refresh=True, search_timeout="-1")
     assert (response["total"], response["deleted"]) == (1, 1)
     assert sorted(h["_id"] for h in es.search(index="dbq-q")["hits"]["hits"]) == ["0", "1", "3"]
 

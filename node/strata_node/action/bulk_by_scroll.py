@@ -654,13 +654,17 @@ class ScrollSource:
         body = orjson.dumps({"query": request.query}) if request.query is not None else b""
         query = request.local_query if request.local_query is not None else \
             parse_query(request.query) if request.query is not None else None
+        timeout = request.search_timeout
+        if timeout is None:  # the cluster's default, as every search takes it
+            timeout = self.node.cluster_settings.get("search.default_search_timeout")
+        time_left = timeout if timeout >= 0 else None  # -1: none
 
         async def run(target: ShardTarget) -> ScrollOpened | BaseException:
             def message(local: bool) -> OpenScrollRequest:
                 return OpenScrollRequest(index=target.index, index_uuid=target.index_uuid, shard=target.shard,
                                          now_millis=now_millis, keep_alive=request.scroll, body=body,
                                          params=request.query_params, alias_filter=target.alias_filter,
-                                         time_left=request.search_timeout,
+                                         time_left=time_left,
                                          terminate_after=request.terminate_after,
                                          parsed=query if local and query is not None else None)
 
