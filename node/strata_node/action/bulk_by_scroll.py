@@ -51,7 +51,8 @@ from ..common.errors import (
     error_to_dict,
 )
 from ..common.flags import parse_flag
-from ..common.units import java_int, parse_time
+from ..common.params import int_param, time_param
+from ..common.units import java_int
 from ..common.xcontent import ObjectFields, loads, scalar_text, token_name
 from ..engine.engine import MATCH_ANY
 from ..index.mapping.dates import utc_now_millis
@@ -170,26 +171,6 @@ def parse_requests_per_second(value: str | None) -> float:
     return rate
 
 
-def _int_param(params: Mapping[str, str], name: str) -> int | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    number = java_int(value)
-    if number is None:
-        raise IllegalArgument(f"Failed to parse int parameter [{name}] with value [{value}]")
-    return number
-
-
-def _time_param(params: Mapping[str, str], name: str) -> float | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    try:
-        return parse_time(value, name)
-    except ValueError as e:
-        raise ParseError(str(e)) from None
-
-
 def _set_max_docs(current: int, value: int) -> int:
     """setMaxDocsValidateIdentical: the body's and the URL's must agree."""
     if value < 0:
@@ -228,7 +209,7 @@ class _Common:
 
 def _common(params: Mapping[str, str]) -> _Common:
     common = _Common(refresh=parse_flag(params.get("refresh"), False))
-    timeout = _time_param(params, "timeout")
+    timeout = time_param(params, "timeout")
     if timeout is not None:
         common.timeout = timeout
     check_slices(params.get("slices"))
@@ -237,8 +218,8 @@ def _common(params: Mapping[str, str]) -> _Common:
         raise IllegalArgument(f"Illegal value for wait_for_active_shards: [{wait}]")
     common.wait_for_active_shards = wait
     common.requests_per_second = parse_requests_per_second(params.get("requests_per_second"))
-    common.max_docs = _int_param(params, "max_docs")
-    scroll = _time_param(params, "scroll")
+    common.max_docs = int_param(params, "max_docs")
+    scroll = time_param(params, "scroll")
     if scroll is not None:
         common.scroll = scroll
     return common
@@ -303,14 +284,14 @@ def parse_by_query(kind: str, index: str, body: bytes, params: Mapping[str, str]
     size_given = "size" in document
     req = parse_search(document, search_params, body)
     size = req.size if size_given else DEFAULT_SCROLL_SIZE
-    scroll_size = _int_param(params, "scroll_size")
+    scroll_size = int_param(params, "scroll_size")
     if scroll_size is not None:
         size = _batch_size(scroll_size)
     if "conflicts" in params:
         abort = _conflicts(params["conflicts"])
     search_timeout = req.timeout
     if "search_timeout" in params:
-        search_timeout = _time_param(params, "search_timeout")
+        search_timeout = time_param(params, "search_timeout")
     common = _common(params)
     if common.max_docs is not None:
         max_docs = _set_max_docs(max_docs, common.max_docs)

@@ -11,7 +11,7 @@ from ..action.resolve import EXPAND_WILDCARDS
 from ..common import xcontent
 from ..common.errors import IllegalArgument, ParseError
 from ..common.flags import parse_flag
-from ..common.units import java_int, parse_time
+from ..common.params import int_param, time_param
 
 
 @dataclass
@@ -36,22 +36,12 @@ class RestRequest:
         return parse_flag(self.params.get(name), default)
 
     def int_param(self, name: str, default: int) -> int:
-        value = self.params.get(name)
-        if value is None:
-            return default
-        n = java_int(value)
-        if n is None:
-            raise IllegalArgument(f"Failed to parse int parameter [{name}] with value [{value}]")
-        return n
+        value = int_param(self.params, name)
+        return default if value is None else value
 
     def time_param(self, name: str, default: float) -> float:
-        value = self.params.get(name)
-        if value is None:
-            return default
-        try:
-            return parse_time(value, name)
-        except ValueError as e:
-            raise ParseError(str(e)) from None
+        value = time_param(self.params, name)
+        return default if value is None else value
 
     def expand_wildcards_param(self, default: str) -> str:
         """`expand_wildcards`: a comma list of open, closed, hidden, none and all; anything
