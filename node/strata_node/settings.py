@@ -443,6 +443,8 @@ NODE_SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("action.destructive_requires_name", True, _bool, dynamic=True),
     # The timeout of a search that sets none (-1: none), as in Elasticsearch.
     Setting("search.default_search_timeout", -1.0, _time, dynamic=True),
+    # The longest a scroll context may be kept between pages (the bulk-by-scroll actions').
+    Setting("search.max_keep_alive", 86400.0, _time_min(0.001), dynamic=True),
     # Shard allocation (allocation/deciders.py), read from the cluster state's metadata.
     Setting("cluster.routing.allocation.enable", "all", _enum("all", "primaries", "new_primaries", "none"),
             dynamic=True),

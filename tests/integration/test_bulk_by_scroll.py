@@ -302,6 +302,8 @@ def test_scripts_are_refused(es):
     ({"size": "5"}, "invalid parameter [size], use [max_docs] instead"),
     ({"scroll_size": "0"}, "[size] cannot be [0] in a scroll context"),
     ({"bogus": "1"}, "contains unrecognized parameter: [bogus]"),
+    ({"scroll": "2d"}, "Keep alive for request (2d) is too large. It must be less than (1d). This limit can "
+                       "be set by changing the [search.max_keep_alive] cluster level setting."),
 ])
 def test_bad_parameters_are_refused_before_anything_runs(http, params, reason):
     response = http.post("/any-index/_delete_by_query", params=params, json={"query": {"match_all": {}}})

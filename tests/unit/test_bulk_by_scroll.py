@@ -2,7 +2,9 @@
 as ES's REST handlers and request classes read them, the throttle, the status and the
 counting of bulk answers, and the writes built from hits."""
 
+import asyncio
 import math
+import time
 from types import SimpleNamespace
 
 import orjson
@@ -13,6 +15,8 @@ from strata_node.action.bulk_by_scroll import (
     BulkByScrollRequest,
     Destination,
     Progress,
+    ScrollSource,
+    _Shard,
     build_items,
     check_slices,
     dest_routing,
@@ -346,3 +350,22 @@ def test_a_scroll_context_lives_as_long_as_its_pages_ask():
     assert contexts.reap() == 1
     with pytest.raises(SearchContextMissing):
         contexts.touch(context_id, 10.0)
+
+
+def test_a_batch_that_ends_a_shard_keeps_the_next_shards_context_alive_too():
+    """The shard a batch moved on to was never paged: its context is refreshed with the
+    ones after it, or a long throttle wait lets it expire before its first page."""
+    source = ScrollSource.__new__(ScrollSource)
+    soon = time.monotonic() + 1.0
+    source._shards = [_Shard(None, None, 100, soon, next=100),  # done and freed
+                      _Shard(None, "b", 100, soon), _Shard(None, "c", 100, soon)]
+    source._current = 1
+    refreshed = []
+
+    async def page(shard, start, count, keep_alive):
+        refreshed.append((shard.context_id, start, count))
+        shard.expires = time.monotonic() + keep_alive
+
+    source._page = page
+    asyncio.run(source._keep_alive(60.0))
+    assert refreshed == [("b", 0, 0), ("c", 0, 0)]

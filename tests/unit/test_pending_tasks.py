@@ -86,3 +86,47 @@ def test_time_in_queue_counts_from_submission():
         assert pending.max_wait_millis(later) == listed["time_in_queue_millis"]
 
     asyncio.run(run())
+
+
+class _State:
+    """What PendingTasks reads of a cluster state."""
+
+    def __init__(self, term: int, version: int):
+        self.term, self.version = term, version
+
+
+def _published(pending: PendingTasks, term: int, version: int, *, acked: bool) -> UpdateTask:
+    task = UpdateTask("update", lambda c: c, asyncio.get_running_loop().create_future(), acked=acked)
+    pending.add(task)
+    task.published_in = (term, version)
+    return task
+
+
+def test_an_acknowledged_update_is_answered_at_the_commit_and_others_once_applied():
+    async def run():
+        pending = PendingTasks()
+        acked = _published(pending, 3, 7, acked=True)
+        plain = _published(pending, 3, 7, acked=False)
+        committed = _State(3, 7)
+        pending.committed(committed)
+        assert acked.future.result() is committed and not plain.future.done()
+        pending.applied(committed)
+        assert plain.future.result() is committed
+
+    asyncio.run(run())
+
+
+def test_a_master_that_steps_down_keeps_the_updates_of_the_state_it_committed():
+    async def run():
+        pending = PendingTasks()
+        carried = _published(pending, 3, 7, acked=False)
+        beyond = _published(pending, 3, 8, acked=False)
+        pending.fail_all("this node stopped being the master", _State(3, 7))
+        with pytest.raises(FailedToCommitClusterState):
+            await beyond.future
+        assert not carried.future.done()
+        applied = _State(3, 7)
+        pending.applied(applied)  # the applier reaches the committed state
+        assert carried.future.result() is applied
+
+    asyncio.run(run())

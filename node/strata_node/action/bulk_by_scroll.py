@@ -52,7 +52,7 @@ from ..common.errors import (
 )
 from ..common.flags import parse_flag
 from ..common.params import int_param, time_param
-from ..common.units import java_int
+from ..common.units import human_millis, java_int
 from ..common.xcontent import ObjectFields, loads, scalar_text, token_name
 from ..engine.engine import MATCH_ANY
 from ..index.mapping.dates import utc_now_millis
@@ -626,6 +626,12 @@ class ScrollSource:
 
     async def open(self) -> Opened:
         request = self.request
+        longest = self.node.cluster_settings.get("search.max_keep_alive")
+        if request.scroll > longest:  # SearchService.validateKeepAlives
+            raise IllegalArgument(
+                f"Keep alive for request ({human_millis(request.scroll * 1000)}) is too large. It must be "
+                f"less than ({human_millis(longest * 1000)}). This limit can be set by changing the "
+                "[search.max_keep_alive] cluster level setting.")
         options = request.options
         expression = ",".join(request.indices) or None
         names, scope = self.node.search_actions.scope(expression, options, options.get("routing"))
@@ -696,10 +702,11 @@ class ScrollSource:
         return page
 
     async def _keep_alive(self, keep_alive: float) -> None:
-        """A shard not reached yet keeps its context as long as the scroll goes on: asked
-        for nothing, it lives on (ES's scroll requests reach every shard each round)."""
+        """A shard not paged lately keeps its context as long as the scroll goes on: asked
+        for nothing, it lives on (ES's scroll requests reach every shard each round). The
+        current shard counts: a batch that ended a shard moves on to one never paged."""
         soon = time.monotonic() + keep_alive / 2
-        waiting = [s for s in self._shards[self._current + 1:]
+        waiting = [s for s in self._shards[self._current:]
                    if s.context_id is not None and s.expires < soon]
         await asyncio.gather(*(self._page(s, s.next, 0, keep_alive) for s in waiting))
 

@@ -344,10 +344,17 @@ class CoordinationService:
         and the node starts over as a candidate from its last persisted term and state; a
         master steps down and its pending updates fail, as ES fails a publication it could
         not write."""
-        peers = self.coordinator.peers
+        old = self.coordinator
+        committed, applied = old.committed_state, old.applied_state
+        if committed is not None and (applied is None or committed.version > applied.version):
+            # A state this master committed and had not applied yet (its publication still
+            # waiting for the last nodes) is applied here all the same, its tasks answered.
+            self._applied_queue.put_nowait(committed)
+        else:
+            committed = None
         self.coordinator = self._new_coordinator()
-        self.coordinator.set_peers(peers)
-        self._pending.fail_all(reason)
+        self.coordinator.set_peers(old.peers)
+        self._pending.fail_all(reason, committed)
         self._assigning_uuid = False
         self._after_step()
 
@@ -431,8 +438,8 @@ class CoordinationService:
                          self._name_of(coordinator.leader), coordinator.leader, coordinator.current_term)
             else:
                 log.info("[%s] no master: %s", self.local_node.name, coordinator.mode.value)
-            if self._last_mode is Mode.LEADER:
-                self._pending.fail_all("this node stopped being the master")
+            if self._last_mode is Mode.LEADER:  # (what it committed is on its way to the applier)
+                self._pending.fail_all("this node stopped being the master", coordinator.committed_state)
                 self._assigning_uuid = False
             self._last_mode, self._last_leader = coordinator.mode, coordinator.leader
             self._notify_soon()
@@ -500,6 +507,13 @@ class CoordinationService:
         while True:
             state = await self._applied_queue.get()
             old = self.applied_state
+            if old is not None and state.term == old.term and state.version <= old.version:
+                # (a core rebuilt after a failed step may hand over again what the last one
+                # committed: it is applied once)
+                answer = self._apply_commit_answers.pop((state.term, state.version), None)
+                if answer is not None:
+                    self._send(*answer)
+                continue
             content = content_of(state)
             for applier in self._appliers:
                 await _call(applier, old, state, "applier")

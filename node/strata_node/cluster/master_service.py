@@ -128,11 +128,18 @@ class PendingTasks:
                 remaining.append(task)
         self._tasks = remaining
 
-    def fail_all(self, reason: str) -> None:
-        """This node stopped leading: what it had not applied may or may not commit under
-        the next master, and the submitters must find out from it."""
+    def fail_all(self, reason: str, committed: ClusterState | None = None) -> None:
+        """This node stopped leading: what it had not committed may or may not commit under
+        the next master, and the submitters must find out from it. The tasks of a state it
+        committed (`committed`, on its way to this node's applier) stay, answered when it is
+        applied, as ES completes a committed publication it cancels."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
-            if not task.future.done():
-                task.future.set_exception(FailedToCommitClusterState(
-                    f"failed to publish cluster state update [{task.source}]: {reason}"))
+            if task.future.done():
+                continue
+            if committed is not None and task.published_in is not None and (
+                    task.published_in[0] == committed.term and task.published_in[1] <= committed.version):
+                self._tasks.append(task)
+                continue
+            task.future.set_exception(FailedToCommitClusterState(
+                f"failed to publish cluster state update [{task.source}]: {reason}"))

@@ -689,7 +689,7 @@ class SnapshotsService:
             lambda content: self._checked_put(content, request.name, definition),
             ack_timeout=request.ack_timeout)
         log.info("put repository [%s]", request.name)
-        if request.verify:
+        if request.verify and applied.acknowledged:  # as ES: the nodes may not have it yet otherwise
             await self._verify_repository(VerifyRepositoryRequest(name=request.name), task)
         return applied
 
