@@ -52,10 +52,14 @@ BODIES = {
     ("PUT", "_autoscaling/policy/{name}"): b'{"roles":[],"deciders":{"fixed":{}}}',
     ("GET", "_analyze"): b'{"text":"hi"}', ("POST", "_analyze"): b'{"text":"hi"}',
     ("GET", "{index}/_analyze"): b'{"text":"hi"}', ("POST", "{index}/_analyze"): b'{"text":"hi"}',
+    ("POST", "_reindex"): b'{"source":{"index":"logs"},"dest":{"index":"copy"}}',
+    ("POST", "{index}/_delete_by_query"): b'{"query":{"match_all":{}}}',
 }
 BODIES.update({(method, "_snapshot/{repository}"): b'{"type":"fs","settings":{"location":"r"}}'
                for method in ("PUT", "POST")})
 PARAMS = {("POST", "_cluster/voting_config_exclusions"): {"node_names": "node-x"}}
+PARAMS.update({("POST", f"{action}/{{task_id}}/_rethrottle"): {"requests_per_second": "10"}
+               for action in ("_reindex", "_update_by_query", "_delete_by_query")})
 
 
 class Executed(Exception):
