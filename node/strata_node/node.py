@@ -41,6 +41,7 @@ from .action.health_action import ClusterHealthAction
 from .action.index_admin import IndexAdmin
 from .action.master import MasterActions
 from .action.persistent_tasks import PersistentTasksService
+from .action.rollover import RolloverAction
 from .action.search_actions import SearchActions
 from .action.shard_router import ShardRouter
 from .action.templates import TemplateActions
@@ -80,6 +81,7 @@ from .rest.nodes import NodesHandlers
 from .rest.persistent_tasks import PersistentTaskHandlers
 from .rest.recovery import RecoveryHandlers
 from .rest.reserved_state import ReservedStateHandlers
+from .rest.rollover import RolloverHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
 from .rest.snapshots import SnapshotHandlers
@@ -146,6 +148,7 @@ class Node:
         TemplateHandlers(self).register(self.rest)
         AutoscalingHandlers(self).register(self.rest)
         BulkByScrollHandlers(self).register(self.rest)
+        RolloverHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -250,6 +253,7 @@ class Node:
         self.index_admin = IndexAdmin(self)
         self.index_admin.register()
         self.indices.admin = self.index_admin
+        RolloverAction(self).register()
         self.template_actions = TemplateActions(self)
         self.template_actions.register()
         self.autoscaling = AutoscalingService(self)

@@ -47,3 +47,23 @@ def test_every_node_answers_get_alias_as_soon_as_the_change_is_acknowledged(clus
         assert ok(node, "GET", "/_alias/from-n2") == expected
     ok(n0, "DELETE", f"/{INDEX}/_alias/from-n2")
     assert call(n1, "GET", "/_alias/from-n2").status_code == 404
+
+
+def test_a_rollover_through_any_node_counts_the_primaries_on_every_node(cluster):
+    """The conditions see the documents of every primary, wherever it is; the new index
+    and the moved alias come in one state that every node has applied when it answers."""
+    n0, n1, n2 = cluster.nodes
+    ok(n0, "PUT", "/rolled-000001", json={"settings": {"number_of_shards": 3, "number_of_replicas": 0},
+                                          "aliases": {"rolled": {"is_write_index": True}}})
+    for n in range(9):
+        assert call(n1, "PUT", f"/rolled/_doc/{n}", json={"tag": "x"}).status_code == 201
+    ok(n1, "POST", "/rolled/_refresh")
+    unmet = ok(n1, "POST", "/rolled/_rollover", json={"conditions": {"max_docs": 10}})
+    assert (unmet["rolled_over"], unmet["conditions"]) == (False, {"[max_docs: 10]": False})
+    met = ok(n2, "POST", "/rolled/_rollover", json={"conditions": {"max_docs": 9},
+                                                    "settings": {"number_of_replicas": 0}})
+    assert (met["rolled_over"], met["new_index"], met["shards_acknowledged"]) == (True, "rolled-000002", True)
+    expected = {"rolled-000001": {"aliases": {"rolled": {"is_write_index": False}}},
+                "rolled-000002": {"aliases": {"rolled": {"is_write_index": True}}}}
+    for node in (n0, n1, n2):
+        assert ok(node, "GET", "/_alias/rolled") == expected

@@ -17,7 +17,7 @@ from strata_node.settings import NodeSettings
 
 PATH_PARAMS = {"index": "logs", "id": "1", "name": "n", "task_id": "node-x:7", "node_id": "_local",
                "metric": "_all", "index_metric": "docs", "fields": "message", "repository": "r",
-               "snapshot": "s"}
+               "snapshot": "s", "new_index": "logs-2"}
 NDJSON_BULK = b'{"index":{"_index":"logs"}}\n{"message":"hi"}\n'
 # Bodies and parameters of the routes that refuse to run without them (method, path).
 BODIES = {
@@ -54,6 +54,7 @@ BODIES = {
     ("GET", "{index}/_analyze"): b'{"text":"hi"}', ("POST", "{index}/_analyze"): b'{"text":"hi"}',
     ("POST", "_reindex"): b'{"source":{"index":"logs"},"dest":{"index":"copy"}}',
     ("POST", "{index}/_delete_by_query"): b'{"query":{"match_all":{}}}',
+    ("POST", "{index}/_rollover"): b'{"conditions":{"max_docs":1,"min_age":"1d"}}',
 }
 BODIES.update({(method, "_snapshot/{repository}"): b'{"type":"fs","settings":{"location":"r"}}'
                for method in ("PUT", "POST")})

@@ -118,7 +118,9 @@ def _merge_properties(base: Mapping[str, Any], update: Mapping[str, Any]) -> dic
     return merged
 
 
-def _request_hidden(settings: Mapping[str, Any]) -> bool:
+def request_hidden(settings: Mapping[str, Any]) -> bool:
+    """Whether a create request's own (normalized) settings make the index hidden, which
+    keeps match-all templates from matching it."""
     value = settings.get("index.hidden")
     return value is not None and bool(index_setting({"index.hidden": setting_string(value)}, "index.hidden"))
 
@@ -128,7 +130,7 @@ def compose_create_body(metadata: Metadata, index: str, body: Mapping[str, Any])
     body, which takes precedence; the request's body as it is when no template matches.
     Index creation then validates it as a whole, template aliases included."""
     request_settings = normalize_index_settings(body.get("settings") or {})
-    name = find_template(metadata.index_templates, index, hidden=_request_hidden(request_settings))
+    name = find_template(metadata.index_templates, index, hidden=request_hidden(request_settings))
     if name is None:
         return dict(body)
     parts = composed_parts(metadata.index_templates[name], metadata.component_templates)
