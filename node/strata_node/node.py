@@ -33,6 +33,7 @@ from .action import (
     nodes_info,
     recovery_action,
     reserved_state,
+    resolve_index,
     write_actions,
 )
 from .action.bulk import BulkAction
@@ -81,6 +82,7 @@ from .rest.nodes import NodesHandlers
 from .rest.persistent_tasks import PersistentTaskHandlers
 from .rest.recovery import RecoveryHandlers
 from .rest.reserved_state import ReservedStateHandlers
+from .rest.resolve_index import ResolveIndexHandlers
 from .rest.rollover import RolloverHandlers
 from .rest.root import RootHandlers
 from .rest.search import SearchHandlers
@@ -149,6 +151,7 @@ class Node:
         AutoscalingHandlers(self).register(self.rest)
         BulkByScrollHandlers(self).register(self.rest)
         RolloverHandlers(self).register(self.rest)
+        ResolveIndexHandlers(self).register(self.rest)
         self.http_address = ""  # set by the launcher once the HTTP socket is bound
         # Set by the launcher: stops the transport server, so stop() shuts it before the services.
         self.stop_transport_server: Callable[[], Awaitable[None]] | None = None
@@ -283,6 +286,7 @@ class Node:
         broadcast.register(self)
         broadcast_actions.register(self)
         index_reads.register(self)
+        resolve_index.register(self)
         ClusterHealthAction(self).register()
         ClusterStateAction(self).register()
         main.register(self)
