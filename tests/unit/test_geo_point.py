@@ -84,7 +84,7 @@ def test_ignore_malformed_wraps_a_point_into_range_and_drops_one_that_does_not_p
     assert parsed({"p": {"lat": 91, "lon": 0}}, mapping) == [geo.encode(89, 180)]
     assert parsed({"p": [190, 10]}, mapping) == [geo.encode(10, -170)]
     document = Mapping.parse(mapping).parse_document({"p": {"lat": "north", "lon": 0}}, "1")
-    assert document.fields == {} and document.ignored == ["p"]
+    assert document.fields == {"_ignored": ["p"]} and document.ignored == ["p"]
 
 
 @pytest.mark.parametrize(("value", "reason"), [

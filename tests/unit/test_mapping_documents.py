@@ -153,10 +153,10 @@ def test_text_and_keyword_index_strings_and_the_text_of_scalars():
 def test_keywords_above_ignore_above_are_left_out_and_recorded():
     mapping = {"properties": {"k": {"type": "keyword", "ignore_above": 3}}}
     parsed = parse(mapping, {"k": ["abc", "abcd", "é" * 3]})
-    assert parsed.fields == {"k": ["abc", "ééé"]}
+    assert parsed.fields == {"k": ["abc", "ééé"], "_ignored": ["k"]}
     assert parsed.ignored == ["k"]
     # ignore_above counts UTF-16 units, as Java's String.length()
-    assert parse(mapping, {"k": "😀😀"}).fields == {}
+    assert parse(mapping, {"k": "😀😀"}).fields == {"_ignored": ["k"]}
 
 
 @pytest.mark.parametrize("type_name, value, expected", [
@@ -268,7 +268,7 @@ def test_ignore_malformed_leaves_out_bad_scalars_but_not_objects():
     mapping = {"properties": {"n": {"type": "integer", "ignore_malformed": True,
                                     "fields": {"raw": {"type": "keyword"}}}}}
     parsed = parse(mapping, {"n": ["x", 3]})
-    assert parsed.fields == {"n": [3], "n.raw": ["x", "3"]}
+    assert parsed.fields == {"n": [3], "n.raw": ["x", "3"], "_ignored": ["n"]}
     assert parsed.ignored == ["n"]
     error = failure(mapping, {"n": {"a": 1}})
     assert error.reason.endswith("Preview of field's value: '{a=1}'")

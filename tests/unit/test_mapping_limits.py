@@ -60,14 +60,14 @@ def test_ignore_dynamic_beyond_limit_keeps_the_document_and_lists_what_it_left_o
     limits = MappingLimits(total_fields=3, ignore_dynamic_beyond_limit=True)
     parsed = Mapping.empty().parse_document({"a": 1, "b": "x", "c": 2, "d": {"e": 1}}, "1", limits)
     assert parsed.ignored == ["c", "d"]
-    assert parsed.fields == {"a": [1], "b": ["x"], "b.keyword": ["x"]}
+    assert parsed.fields == {"a": [1], "b": ["x"], "b.keyword": ["x"], "_ignored": ["c", "d"]}
     assert sorted(Mapping.empty().merge(parsed.dynamic_update).fields) == ["a", "b", "b.keyword"]
 
 
 def test_ignore_dynamic_beyond_limit_still_admits_a_smaller_field_after_a_bigger_one():
     limits = MappingLimits(total_fields=1, ignore_dynamic_beyond_limit=True)
     parsed = Mapping.empty().parse_document({"t": "text", "n": 1}, "1", limits)
-    assert parsed.ignored == ["t"] and parsed.fields == {"n": [1]}
+    assert parsed.ignored == ["t"] and parsed.fields == {"n": [1], "_ignored": ["t"]}
 
 
 def test_a_dynamic_object_deeper_than_the_depth_limit_fails_the_document():

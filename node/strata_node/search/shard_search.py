@@ -23,6 +23,7 @@ from ..common.errors import IllegalArgument, StrataError
 from ..index.mapping import geo
 from ..index.mapping.dates import formatter
 from ..index.mapping.errors import java_string
+from ..index.mapping.mappers import IGNORED
 from ..index.mapping.numbers import NUMERIC_TYPES, UNSIGNED, unshift_unsigned
 from ..transport.wire import Message
 from .aggregations.single_bucket import check_placement
@@ -348,7 +349,7 @@ def _fetch_fields(ctx: ShardContext, patterns: list[dict[str, Any]], doc_id: str
         pattern = item["field"]
         for path, values in parsed.items():
             mapper = ctx.field(path)
-            if mapper is None or path in out or not fnmatch.fnmatchcase(path, pattern):
+            if mapper is None or path in out or path == IGNORED or not fnmatch.fnmatchcase(path, pattern):
                 continue
             out[path] = [_format_fetched(mapper, v, item.get("format")) for v in values]
         for path, mapper in ctx.mapping.fields.items():  # every document has a constant_keyword's value

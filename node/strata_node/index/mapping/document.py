@@ -20,7 +20,7 @@ from .dynamic import infer_field
 from .errors import DocumentParseError, EmptyNumber, MalformedValue, StrictDynamicMapping, java_string
 from .geo import geohash, is_point_array
 from .limits import FieldBudget, MappingLimits
-from .mappers import FieldMapper, ObjectMapper, RootMapper
+from .mappers import IGNORED, FieldMapper, ObjectMapper, RootMapper
 from .paths import child_path, split_path
 
 _NOTHING_IGNORED: tuple[str, ...] = ()
@@ -31,9 +31,12 @@ class ParsedDocument:
     """What one document gives the index.
 
     fields: field path -> normalized values, in document order (multi-fields under
-        their own path, `message.keyword`; copy_to targets under theirs);
-    ignored: fields left out by `ignore_malformed` or `ignore_above` (Elasticsearch's
-        `_ignored` metadata field);
+        their own path, `message.keyword`; copy_to targets under theirs); a document
+        that left fields out also has `_ignored`, their paths sorted, which the index
+        takes as any keyword (IgnoredFieldMapper.postParse: terms and doc values), so it
+        travels wherever the fields go (the indexing worker, replicas, replays);
+    ignored: the fields left out by `ignore_malformed`, `ignore_above` or the field
+        limit under `ignore_dynamic_beyond_limit`, in the order met;
     dynamic_update: the new fields, as a mapping fragment to merge, or None.
     """
 
@@ -376,4 +379,9 @@ def parse_document(root: RootMapper, lookup: dict[str, FieldMapper | ObjectMappe
             parser.object(root, source, root.dynamic or "true")
         except RecursionError:
             raise DocumentParseError("failed to parse: the document is nested too deeply") from None
-    return ParsedDocument(parser.fields, parser.ignored or _NOTHING_IGNORED, parser.update())
+    ignored = parser.ignored
+    if ignored is None:  # most documents: nothing more to do
+        return ParsedDocument(parser.fields, _NOTHING_IGNORED, parser.update())
+    # Doc values are a sorted set: Python's order of str is UTF-8 byte order, Lucene's.
+    parser.fields[IGNORED] = sorted(ignored)
+    return ParsedDocument(parser.fields, ignored, parser.update())

@@ -223,5 +223,13 @@ class RootMapper(ObjectMapper):
                           routing_required=self.routing_required, source_enabled=self.source_enabled)
 
 
+IGNORED = "_ignored"
+# The `_ignored` metadata field (IgnoredFieldMapper, as indices made since 8.15 have it):
+# indexed and with doc values, not stored, searched as a keyword is. Every mapping has it;
+# no mapping definition names it (a root property of that name is refused, a document
+# key too), so it is known by path alone (Mapping.field).
+IGNORED_FIELD = FieldMapper(IGNORED, IGNORED, "keyword", {})
+
+
 def child_path(parent: str, name: str) -> str:
     return f"{parent}.{name}" if parent else name

@@ -11,7 +11,7 @@ from .definition import AnalysisNames, parse_mapping, validate
 from .document import ParsedDocument, parse_document
 from .errors import FailedToParseMapping
 from .limits import MappingLimits
-from .mappers import FieldMapper, ObjectMapper, RootMapper
+from .mappers import IGNORED, IGNORED_FIELD, FieldMapper, ObjectMapper, RootMapper
 from .merge import merge_root
 
 
@@ -76,7 +76,12 @@ class Mapping:
         return parse_document(self.root, self.lookup, source, doc_id, limits, self.total_fields)
 
     def field(self, path: str) -> FieldMapper | None:
-        return self.fields.get(path)
+        """A leaf by full path; `_ignored` too, which every mapping has (not in `fields`:
+        wildcards over the mapping leave metadata fields out, as ES's do)."""
+        mapper = self.fields.get(path)
+        if mapper is None and path == IGNORED:
+            return IGNORED_FIELD
+        return mapper
 
     @property
     def routing_required(self) -> bool:

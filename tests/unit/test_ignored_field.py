@@ -1,0 +1,172 @@
+"""The `_ignored` metadata field (ES's IgnoredFieldMapper since 8.15): the fields a document
+left out (`ignore_above`, `ignore_malformed`, the field limit under
+`ignore_dynamic_beyond_limit`) are indexed as a keyword with doc values on every path that
+indexes a document (in-process, the indexing worker, replicas, translog replay, merges),
+searched and aggregated as one, and shown in hits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from strata_node.engine.engine import Engine, IndexOp, ShardRef
+from strata_node.engine.index_structures import SegmentWriter, decode_segment
+from strata_node.index.analysis import index_analyzers
+from strata_node.index.indexing import DocumentIndexer, encode_documents, index_part
+from strata_node.index.mapping import DocumentParseError, Mapping
+from strata_node.search.request import parse_search
+from strata_node.search.shard_search import query_phase
+from tests.unit.search.shards import ids, run, shard, shards
+
+MAPPING = {"properties": {"k": {"type": "keyword", "ignore_above": 3},
+                          "n": {"type": "long", "ignore_malformed": True},
+                          "d": {"type": "date", "ignore_malformed": True},
+                          "t": {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 5}}}}}
+DOCS = [
+    {"k": "abc", "n": 1},  # 0: nothing left out
+    {"k": "abcd", "n": 2},  # 1: k
+    {"k": "abcd", "n": "two", "d": "today"},  # 2: d, k, n
+    {"n": "three", "t": "a long text"},  # 3: n, t.raw
+    {"t": "short"},  # 4: nothing
+]
+
+
+def compiled() -> Mapping:
+    return Mapping.parse(MAPPING)
+
+
+# -- parsing and indexing ---------------------------------------------------------------------
+
+
+def test_the_fields_a_document_left_out_are_its_ignored_values_sorted():
+    parsed = compiled().parse_document({"n": "x", "k": "long", "d": "never"}, "1")
+    assert parsed.ignored == ["n", "k", "d"]  # as met
+    assert parsed.fields["_ignored"] == ["d", "k", "n"]  # as the sorted set of doc values
+    assert parsed.fields == {"_ignored": ["d", "k", "n"]}
+    twice = compiled().parse_document({"k": ["long", "longer"], "t": "a multi-field left out"}, "2")
+    assert twice.fields["_ignored"] == ["k", "t.raw"]
+
+
+def test_a_document_that_leaves_nothing_out_has_no_ignored_field():
+    parsed = compiled().parse_document({"k": "abc", "n": 5, "t": "short"}, "1")
+    assert "_ignored" not in parsed.fields and parsed.ignored == ()
+
+
+def test_a_document_may_not_set_ignored_itself():
+    with pytest.raises(DocumentParseError) as raised:
+        compiled().parse_document({"_ignored": ["k"]}, "1")
+    inner = ("Field [_ignored] is a metadata field and cannot be added inside a document. Use the index API "
+             "request parameters.")
+    assert raised.value.reason == f"failed to parse: {inner}"
+    assert raised.value.root_causes()[0]["reason"] == inner
+    # below the root it is a field like any other
+    assert compiled().parse_document({"o": {"_ignored": "x"}}, "1").fields["o._ignored"] == ["x"]
+
+
+def test_every_mapping_has_ignored_as_an_indexed_keyword_with_doc_values_outside_its_fields():
+    for mapping in (Mapping.empty(), compiled()):
+        field = mapping.field("_ignored")
+        assert (field.type_name, field.index, field.doc_values, field.store) == ("keyword", True, True, False)
+        assert "_ignored" not in mapping.fields  # wildcards over the mapping leave it out
+        assert "_ignored" not in str(mapping.to_dict())
+        assert mapping.total_fields == len(mapping.fields) + len(mapping.objects)
+
+
+def test_the_indexer_gives_ignored_terms_and_doc_values():
+    mapping = compiled()
+    indexed = DocumentIndexer(mapping, index_analyzers({}, "i"))(mapping.parse_document(DOCS[2], "2"))
+    assert indexed.terms["_ignored"] == (["d", "k", "n"], None)
+    assert indexed.doc_values["_ignored"] == ["d", "k", "n"]
+
+
+def test_the_worker_indexes_ignored_as_the_event_loop_does():
+    """index_part (the indexing worker's side of bulk requests and replica batches) takes
+    `_ignored` from the parsed fields it is sent, as the in-process indexer does."""
+    mapping = compiled()
+    indexer = DocumentIndexer(mapping, index_analyzers({}, "i"))
+    docs = DOCS * 60
+    parsed = [mapping.parse_document(d, str(i)) for i, d in enumerate(docs)]
+    writer = SegmentWriter()
+    for i, p in enumerate(parsed):
+        writer.add_local(i, indexer(p))
+    fields = [p.fields for p in parsed]
+    numbers = list(range(len(fields)))
+    plans = indexer.plans(fields)
+    assert index_part(3, plans, numbers[:250], encode_documents(fields[:250]), False) is None
+    segment = decode_segment(index_part(3, plans, numbers[250:], encode_documents(fields[250:]), True))
+    assert segment == writer.encode()
+    assert "_ignored" in {name for name, *_ in segment.postings}
+    assert "_ignored" in {name for _, name, _ in segment.columns}
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    with shard(tmp_path, MAPPING, DOCS) as context:
+        yield context
+
+
+def test_term_terms_exists_prefix_and_wildcard_find_what_was_left_out(ctx):
+    assert ids(ctx, {"term": {"_ignored": "k"}}) == ["1", "2"]
+    assert ids(ctx, {"term": {"_ignored": "t.raw"}}) == ["3"]
+    assert ids(ctx, {"terms": {"_ignored": ["d", "t.raw"]}}) == ["2", "3"]
+    assert ids(ctx, {"exists": {"field": "_ignored"}}) == ["1", "2", "3"]
+    assert ids(ctx, {"bool": {"must_not": {"exists": {"field": "_ignored"}}}}) == ["0", "4"]
+    assert ids(ctx, {"prefix": {"_ignored": "t"}}) == ["3"]
+    assert ids(ctx, {"wildcard": {"_ignored": "?"}}) == ["1", "2", "3"]
+    assert ids(ctx, {"term": {"_ignored": "nothing"}}) == []
+    assert ids(ctx, {"regexp": {"_ignored": "[dk]"}}) == ["1", "2"]
+    assert ids(ctx, {"range": {"_ignored": {"gte": "n"}}}) == ["2", "3"]
+    assert ids(ctx, {"match": {"_ignored": "t.raw"}}) == ["3"]
+
+
+def test_a_terms_aggregation_counts_the_documents_per_field_left_out(tmp_path):
+    with shards(tmp_path, MAPPING, [DOCS[:3], DOCS[3:]]) as contexts:
+        out = run({"f": {"terms": {"field": "_ignored"}}}, contexts)
+    assert out["f"]["buckets"] == [{"key": "k", "doc_count": 2}, {"key": "n", "doc_count": 2},
+                                   {"key": "d", "doc_count": 1}, {"key": "t.raw", "doc_count": 1}]
+
+
+def test_hits_sort_on_ignored_as_on_a_keyword(ctx):
+    req = parse_search({"query": {"match_all": {}}, "sort": [{"_ignored": "desc"}], "size": 5}, {})
+    result = query_phase(ctx, req, req.query, max_result_window=10_000)
+    assert [ctx.reader.document(s).id for s in result.seqs] == ["3", "2", "1", "0", "4"]
+    assert result.sort_values[:3] == [["t.raw"], ["n"], ["k"]]
+
+
+# -- merges ----------------------------------------------------------------------------------
+
+
+def test_a_force_merge_keeps_ignored_and_purges_replaced_versions(tmp_path):
+    mapping = compiled()
+    indexer = DocumentIndexer(mapping, index_analyzers({}, "i"))
+
+    def write(engine, docs: dict[str, dict]) -> None:
+        engine.write([IndexOp(i, orjson.dumps(d), indexed=indexer(mapping.parse_document(d, i)))
+                      for i, d in docs.items()], lambda i, outcome: None)
+
+    async def go():
+        engine = Engine(ShardRef("i", "u", 0), tmp_path, 1)
+        await engine.open()
+        engine.translog.global_checkpoint = 1_000_000
+        for b in range(3):
+            write(engine, {f"{b}-{i}": d for i, d in enumerate(DOCS)})
+        write(engine, {"1-2": {"k": "ok"}})  # replaces a document that left three fields out
+        engine.refresh()
+        before = engine.searcher()
+        expected = before.doc_values("_ignored")
+        result = await engine.force_merge()
+        engine.refresh()
+        after = engine.searcher()
+        assert result.batches == 4 and result.purged == 1
+        assert after.doc_values("_ignored").seqs.tolist() == expected.seqs.tolist()
+        assert after.doc_values("_ignored").values.tolist() == expected.values.tolist()
+        assert len(after.postings("_ignored", b"d").seqs) == 2
+        assert after.field_stats("_ignored") == (8, 15)  # 9 documents, 18 terms, less the replaced one's
+        await engine.close()
+
+    asyncio.run(go())
