@@ -7,17 +7,23 @@ searched and aggregated as one, and shown in hits."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import orjson
 import pytest
 
+from strata_node.action.bulk import BulkItem, WriteOptions
+from strata_node.engine import operation as ops
 from strata_node.engine.engine import Engine, IndexOp, ShardRef
 from strata_node.engine.index_structures import SegmentWriter, decode_segment
 from strata_node.index.analysis import index_analyzers
 from strata_node.index.indexing import DocumentIndexer, encode_documents, index_part
 from strata_node.index.mapping import DocumentParseError, Mapping
+from strata_node.index.mapping.limits import LONG_MAX, MappingLimits
+from strata_node.replication import replica
 from strata_node.search.request import parse_search
 from strata_node.search.shard_search import query_phase
+from tests.support.local_master import local_bulk, open_indices
 from tests.unit.search.shards import ids, run, shard, shards
 
 MAPPING = {"properties": {"k": {"type": "keyword", "ignore_above": 3},
@@ -138,7 +144,36 @@ def test_hits_sort_on_ignored_as_on_a_keyword(ctx):
     assert result.sort_values[:3] == [["t.raw"], ["n"], ["k"]]
 
 
-# -- merges ----------------------------------------------------------------------------------
+# -- the paths that index a document again ------------------------------------------------------
+
+
+def test_copies_leave_out_again_the_fields_the_limit_left_out():
+    assert MappingLimits(total_fields=5).for_copies() is None
+    limits = MappingLimits(total_fields=5, depth=3, field_name_length=9, ignore_dynamic_beyond_limit=True)
+    assert limits.for_copies() == MappingLimits(5, LONG_MAX, LONG_MAX, True)
+    primary = MappingLimits(total_fields=3, ignore_dynamic_beyond_limit=True)
+    doc = {"a": 1, "b": "x", "c": 2, "d": {"e": 1}}
+    written = Mapping.empty().parse_document(doc, "1", primary)
+    mapping = Mapping.empty().merge(written.dynamic_update)  # what the primary published
+    again = mapping.parse_document(doc, "1", primary.for_copies())
+    assert again.dynamic_update is None
+    assert again.fields == written.fields and again.fields["_ignored"] == ["c", "d"]
+
+
+def test_a_replica_batch_leaves_out_what_its_primary_left_out():
+    primary = MappingLimits(total_fields=2, ignore_dynamic_beyond_limit=True)
+    doc = {"a": 1, "b": 2, "c": "over the limit"}
+    mapping = Mapping.empty()
+    mapping = mapping.merge(mapping.parse_document(doc, "0", primary).dynamic_update)
+    indexer = DocumentIndexer(mapping, index_analyzers({}, "i"))
+    service = SimpleNamespace(indexer=indexer, name="i", copy_limits=primary.for_copies())
+    batch = [ops.Operation(ops.INDEX, n, 1, 1, str(n), source=orjson.dumps(doc)) for n in range(3)]
+    # (no node: a document needing a mapping it lacks would wait for one)
+    applied, prebuilt = asyncio.run(replica.index_operations(None, service, [ops.encode(op) for op in batch]))
+    assert prebuilt is None
+    assert all(indexed.terms["_ignored"] == (["c"], None) for _, _, indexed in applied)
+
+
 
 
 def test_a_force_merge_keeps_ignored_and_purges_replaced_versions(tmp_path):
@@ -168,5 +203,42 @@ def test_a_force_merge_keeps_ignored_and_purges_replaced_versions(tmp_path):
         assert len(after.postings("_ignored", b"d").seqs) == 2
         assert after.field_stats("_ignored") == (8, 15)  # 9 documents, 18 terms, less the replaced one's
         await engine.close()
+
+    asyncio.run(go())
+
+
+SETTINGS = {"index.mapping.total_fields.limit": 2,
+            "index.mapping.total_fields.ignore_dynamic_beyond_limit": True}
+
+
+def test_a_replayed_translog_gives_the_ignored_of_the_write(tmp_path):
+    async def go():
+        indices = await open_indices(tmp_path)
+        keyword = {"type": "keyword", "ignore_above": 3}
+        await indices.create("lim", {"settings": SETTINGS, "mappings": {"properties": {"k": keyword}}})
+        items = [BulkItem("index", "lim", "1", source=b'{"k": "abcd", "a": 1, "b": 2}'),
+                 BulkItem("index", "lim", "2", source=b'{"k": "abc"}')]
+        assert all(r.error is None for r in await local_bulk(indices).execute(items, WriteOptions()))
+        service = indices.get("lim")
+        assert sorted(service.mapping.fields) == ["a", "k"]
+        engine = service.shard(0).engine
+        engine.refresh()
+        written = engine.searcher().postings("_ignored", b"b").seqs.tolist()
+        assert written == [0]
+        # Lose the store's copy, as a power loss would before LevelDB synced: the translog
+        # replays the writes through the parser again.
+        for key in list(engine.db.iterator(include_value=False)):
+            if key[:1] in (b"t", b"v", b"n", b"a", b"h", b"d", b"s"):
+                engine.db.delete(key)
+        await engine.close(flush=False)
+        await indices.stop()
+        indices = await open_indices(tmp_path)
+        engine = indices.get("lim").shard(0).engine
+        engine.refresh()
+        reader = engine.searcher()
+        assert reader.postings("_ignored", b"b").seqs.tolist() == written
+        assert reader.doc_values("_ignored").values.tolist() == ["b", "k"]
+        assert list(reader.terms("b")) == []  # left out again, not indexed as a new field
+        await indices.stop()
 
     asyncio.run(go())

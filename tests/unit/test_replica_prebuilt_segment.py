@@ -84,7 +84,7 @@ class RecordingSession:
 def test_a_replica_batch_that_fails_to_parse_after_parts_went_to_the_worker_is_given_up(monkeypatch):
     session = RecordingSession()
     monkeypatch.setattr(replica, "POOL", SimpleNamespace(session=lambda: session))
-    service = SimpleNamespace(indexer=INDEXER, name="logs")
+    service = SimpleNamespace(indexer=INDEXER, name="logs", copy_limits=None)
     batch = [ops.Operation(ops.INDEX, n, 1, 1, f"d{n}", source=orjson.dumps({"n": "boom" if n == 300 else n}))
              for n in range(400)]
     with pytest.raises(StrataError):
@@ -103,7 +103,7 @@ def test_a_replica_batch_whose_last_part_cannot_be_built_is_given_up_and_indexed
             raise RuntimeError("plans failed")
         return INDEXER.plans(fields)
 
-    service = SimpleNamespace(indexer=_Indexer(plans), name="logs")
+    service = SimpleNamespace(indexer=_Indexer(plans), name="logs", copy_limits=None)
     batch = [ops.Operation(ops.INDEX, n, 1, 1, f"d{n}", source=orjson.dumps({"n": n})) for n in range(300)]
     payloads = [ops.encode(op) for op in batch]
     operations, prebuilt = asyncio.run(replica.index_operations(None, service, payloads))

@@ -106,6 +106,8 @@ class IndexService:
         self._indexer_settings: Mapping[str, Any] | None = None
         self._mapping: mappings.Mapping | None = None
         self._mapping_of: Mapping[str, Any] | None = None
+        self._copy_limits: MappingLimits | None = None
+        self._copy_limits_of: IndexMetadata | None = None
         # Held while the metadata file is rewritten (mapping updates) and while the index
         # is deleted, so that no update lands in the folder of a deleted index.
         self.metadata_lock = asyncio.Lock()
@@ -138,11 +140,25 @@ class IndexService:
             self._indexer_settings = self.metadata.settings
         return self._indexer
 
+    @property
+    def copy_limits(self) -> MappingLimits | None:
+        """The limits a document written already is parsed again with (MappingLimits.
+        for_copies), read once per metadata version."""
+        metadata = self.metadata
+        if metadata is not self._copy_limits_of:
+            self._copy_limits = MappingLimits.of(metadata.setting).for_copies()
+            self._copy_limits_of = metadata
+        return self._copy_limits
+
+    def parse_again(self, op: Operation) -> mappings.ParsedDocument:
+        """An index operation's document parsed again with the current mapping, as it was
+        when written (the fields its primary left out left out again)."""
+        return self.indexer.mapping.parse_document(orjson.loads(op.source), op.id, self.copy_limits)
+
     def index_replayed(self, op: Operation) -> IndexedDocument | None:
         """The search structures of an operation replayed from the translog. Its fields
         were published before it was acknowledged, so the current mapping has them."""
-        indexer = self.indexer
-        return indexer(indexer.mapping.parse_document(orjson.loads(op.source), op.id))
+        return self.indexer(self.parse_again(op))
 
     @property
     def analysis_names(self) -> mappings.AnalysisNames:

@@ -113,13 +113,15 @@ async def index_operations(node, service: IndexService,
         parse = _WorkerParse(service) if _for_the_worker(decoded) else None
         indexer = service.indexer
         mapping = indexer.mapping
+        limits = service.copy_limits
         out: Applied = []
         missing = None
         try:
             for op, payload in decoded:
                 indexed = None
                 if op.op_type == ops.INDEX:
-                    parsed = mapping.parse_document(orjson.loads(op.source), op.id)
+                    # the fields the primary left out by the field limit are left out here too
+                    parsed = mapping.parse_document(orjson.loads(op.source), op.id, limits)
                     if parsed.dynamic_update:
                         missing = op.id
                         break

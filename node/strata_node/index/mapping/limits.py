@@ -52,6 +52,18 @@ class MappingLimits:
         """The limits of flat index settings not yet in any metadata (a new index, a template)."""
         return cls.of(partial(index_setting, settings))
 
+    def for_copies(self) -> MappingLimits | None:
+        """What a document written already is parsed again with (a replica, a translog
+        replay, a rollback, a get of `_ignored`): the primary counted its new fields and
+        published those it kept, so nothing is refused again, but under
+        `ignore_dynamic_beyond_limit` the fields it left out must be left out (and listed
+        in `_ignored`) again, not mapped: the same total limit, nothing else. None when
+        the index does not leave fields out: the document then adds none the mapping
+        lacks, unless the mapping has not reached this node yet (a replica waits for it)."""
+        if not self.ignore_dynamic_beyond_limit:
+            return None
+        return MappingLimits(self.total_fields, LONG_MAX, LONG_MAX, True)
+
 
 UNLIMITED = MappingLimits(LONG_MAX, LONG_MAX, LONG_MAX)
 
