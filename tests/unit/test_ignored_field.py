@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from strata_node.action.bulk import BulkItem, WriteOptions
+from strata_node.action.get import GetShardRequest, get_on_shard
 from strata_node.engine import operation as ops
 from strata_node.engine.engine import Engine, IndexOp, ShardRef
 from strata_node.engine.index_structures import SegmentWriter, decode_segment
@@ -22,7 +23,7 @@ from strata_node.index.mapping import DocumentParseError, Mapping
 from strata_node.index.mapping.limits import LONG_MAX, MappingLimits
 from strata_node.replication import replica
 from strata_node.search.request import parse_search
-from strata_node.search.shard_search import query_phase
+from strata_node.search.shard_search import FetchSpec, fetch_phase, query_phase
 from tests.support.local_master import local_bulk, open_indices
 from tests.unit.search.shards import ids, run, shard, shards
 
@@ -137,11 +138,40 @@ def test_a_terms_aggregation_counts_the_documents_per_field_left_out(tmp_path):
                                    {"key": "d", "doc_count": 1}, {"key": "t.raw", "doc_count": 1}]
 
 
+def test_hits_show_ignored_from_its_doc_values_unless_stored_fields_are_off(ctx):
+    seqs = ctx.reader.docs().tolist()
+
+    def fetched(body):
+        spec = FetchSpec.of(parse_search(body, {}), source_explicit="_source" in body)
+        return fetch_phase(ctx, seqs, [1.0] * len(seqs), None, spec)
+
+    hits = fetched({})
+    assert [h.get("_ignored") for h in hits] == [None, ["k"], ["d", "k", "n"], ["n", "t.raw"], None]
+    assert list(hits[2]) == ["_index", "_id", "_score", "_ignored", "_source"]
+    assert fetched({"stored_fields": ["k"]})[1]["_ignored"] == ["k"]
+    assert all("_ignored" not in h for h in fetched({"stored_fields": "_none_"}))
+    # `fields` names it (a pattern does not), `docvalue_fields` reads its doc values
+    hits = fetched({"fields": ["_ignored", "n"], "_source": False})
+    assert hits[2]["_ignored"] == ["d", "k", "n"] and hits[2]["fields"] == {"_ignored": ["d", "k", "n"]}
+    assert hits[1]["fields"] == {"n": [2], "_ignored": ["k"]}
+    assert all("_ignored" not in h.get("fields", {}) for h in fetched({"fields": ["*"]}))
+    hits = fetched({"docvalue_fields": ["_ignored"]})
+    assert [h.get("fields") for h in hits] == [None, {"_ignored": ["k"]}, {"_ignored": ["d", "k", "n"]},
+                                              {"_ignored": ["n", "t.raw"]}, None]
+
+
 def test_hits_sort_on_ignored_as_on_a_keyword(ctx):
     req = parse_search({"query": {"match_all": {}}, "sort": [{"_ignored": "desc"}], "size": 5}, {})
     result = query_phase(ctx, req, req.query, max_result_window=10_000)
     assert [ctx.reader.document(s).id for s in result.seqs] == ["3", "2", "1", "0", "4"]
     assert result.sort_values[:3] == [["t.raw"], ["n"], ["k"]]
+
+
+def test_top_hits_show_ignored(tmp_path):
+    with shards(tmp_path, MAPPING, [DOCS]) as contexts:
+        out = run({"h": {"top_hits": {"size": 5, "_source": False, "sort": ["_doc"]}}}, contexts)
+    assert [h.get("_ignored") for h in out["h"]["hits"]["hits"]] == \
+        [None, ["k"], ["d", "k", "n"], ["n", "t.raw"], None]
 
 
 # -- the paths that index a document again ------------------------------------------------------
@@ -172,8 +202,6 @@ def test_a_replica_batch_leaves_out_what_its_primary_left_out():
     applied, prebuilt = asyncio.run(replica.index_operations(None, service, [ops.encode(op) for op in batch]))
     assert prebuilt is None
     assert all(indexed.terms["_ignored"] == (["c"], None) for _, _, indexed in applied)
-
-
 
 
 def test_a_force_merge_keeps_ignored_and_purges_replaced_versions(tmp_path):
@@ -211,7 +239,7 @@ SETTINGS = {"index.mapping.total_fields.limit": 2,
             "index.mapping.total_fields.ignore_dynamic_beyond_limit": True}
 
 
-def test_a_replayed_translog_gives_the_ignored_of_the_write(tmp_path):
+def test_a_replayed_translog_and_a_get_give_the_ignored_of_the_write(tmp_path):
     async def go():
         indices = await open_indices(tmp_path)
         keyword = {"type": "keyword", "ignore_above": 3}
@@ -221,6 +249,14 @@ def test_a_replayed_translog_gives_the_ignored_of_the_write(tmp_path):
         assert all(r.error is None for r in await local_bulk(indices).execute(items, WriteOptions()))
         service = indices.get("lim")
         assert sorted(service.mapping.fields) == ["a", "k"]
+
+        def get(doc_id, stored_fields=("_ignored",)):
+            request = GetShardRequest(index="lim", index_uuid=service.metadata.uuid, shard=0, id=doc_id,
+                                      stored_fields=stored_fields)
+            return get_on_shard(indices, request)
+
+        assert get("1").ignored == ["b", "k"] and get("2").ignored is None
+        assert get("1", ()).ignored is None  # only when stored_fields names it
         engine = service.shard(0).engine
         engine.refresh()
         written = engine.searcher().postings("_ignored", b"b").seqs.tolist()

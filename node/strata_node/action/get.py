@@ -17,6 +17,7 @@ from ..cluster import blocks
 from ..common.errors import IllegalArgument, RoutingMissing, StrataError, VersionConflict, error_body
 from ..common.xcontent import raw
 from ..engine.engine import MATCH_ANY
+from ..index.mapping.mappers import IGNORED
 from ..index.service import IndicesService
 from ..search.shard_search import stored_field_values
 from ..tasks.task import Task
@@ -64,6 +65,7 @@ class GetShardResponse(Message):
     routing: str | None = None
     source: bytes | None = None  # JSON, filtered when the request asked for that
     fields: dict[str, list[Any]] | None = None  # the stored fields asked for
+    ignored: list[str] | None = None  # the document's `_ignored`, when stored_fields named it
 
 
 def register(node) -> None:
@@ -99,12 +101,25 @@ def _get(indices: IndicesService, shard, req: GetShardRequest) -> GetShardRespon
         if req.includes or req.excludes:
             source = orjson.dumps(filter_source(orjson.loads(op.source), list(req.includes),
                                                 list(req.excludes)))
-    fields = None
+    fields = ignored = None
     if req.stored_fields:
         fields = stored_field_values(indexer.mapping, indexer.analyzers, req.stored_fields, op.source,
                                      op.id) or None
+        if IGNORED in req.stored_fields:
+            ignored = _ignored(indices.indices[req.index], op)
     return GetShardResponse(found=True, version=op.version, seq_no=op.seq_no, primary_term=op.primary_term,
-                            routing=op.routing, source=source, fields=fields)
+                            routing=op.routing, source=source, fields=fields, ignored=ignored)
+
+
+def _ignored(service, op) -> list[str] | None:
+    """A document's `_ignored`, which ES's get shows only when `stored_fields` names it
+    (ShardGetService reads it from doc values since 8.15). Strata keeps no stored fields
+    and reads the store directly, so the source is parsed again, as its stored fields are,
+    with the limits of a replay: the fields the write left out are left out again."""
+    try:
+        return service.parse_again(op).fields.get(IGNORED)
+    except StrataError:  # a mapping changed since so that the source no longer parses
+        return None
 
 
 async def get_document(node, req: GetRequest) -> dict[str, Any]:
@@ -134,6 +149,8 @@ async def get_document(node, req: GetRequest) -> dict[str, Any]:
                  "_primary_term": response.primary_term})
     if response.routing is not None:
         body["_routing"] = response.routing
+    if response.ignored:  # GetResult's metadata fields, before `found`
+        body[IGNORED] = response.ignored
     body["found"] = True
     if response.source is not None:
         body["_source"] = raw(response.source)

@@ -11,7 +11,7 @@ import numpy as np
 from ..engine.segment_reader import EMPTY_COLUMN, Column, SegmentReader
 from ..index.analysis import IndexAnalyzers
 from ..index.mapping import Mapping
-from ..index.mapping.mappers import FieldMapper
+from ..index.mapping.mappers import IGNORED, FieldMapper
 from ..tasks.task import Task
 
 
@@ -53,6 +53,18 @@ class ShardContext:
             values[:] = mapper.constant
             return Column(docs, values)
         return self.reader.doc_values(path)
+
+    def ignored(self, seq: int) -> list[str] | None:
+        """The fields the document left out (its `_ignored`), sorted, as a hit shows them:
+        read from the field's doc values (cached with the reader), as ES reads them since
+        8.15; None when it left none out."""
+        column = self.reader.doc_values(IGNORED)
+        if not len(column):
+            return None
+        lo, hi = np.searchsorted(column.seqs, [seq, seq + 1]).tolist()
+        if lo == hi:
+            return None
+        return sorted(column.values[lo:hi].tolist())
 
     def visible_docs(self) -> np.ndarray:
         """Every document the request may see here whatever its query (the global

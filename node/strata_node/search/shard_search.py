@@ -225,6 +225,11 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
     columns: dict[str, Any] = {}
     if seqs and spec.fields:
         _check_fetch_formats(ctx, spec.fields)
+    # FetchFieldsPhase fetches `_ignored` (and `_routing`) with every hit unless stored
+    # fields are off (`_none_`) and no `fields` are asked for; `fields` shows it too when
+    # named (a pattern leaves metadata fields out).
+    show_ignored = spec.stored_fields != ["_none_"] or bool(spec.fields)
+    ignored_in_fields = any(item["field"] == IGNORED for item in spec.fields)
     for i, seq in enumerate(seqs):
         ctx.check_cancelled()
         op = ctx.reader.document(seq)
@@ -238,6 +243,9 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
             hit["_primary_term"] = op.primary_term
         score = scores[i]
         hit["_score"] = None if score is None or math.isnan(score) else score
+        ignored = ctx.ignored(seq) if show_ignored else None
+        if ignored:
+            hit[IGNORED] = ignored
         if op.routing is not None and spec.show_id:
             hit["_routing"] = op.routing
         source = None
@@ -253,6 +261,8 @@ def fetch_phase(ctx: ShardContext, seqs: list[int], scores: list[float | None],
             if spec.stored_fields else {}
         if spec.fields and shown is not None:  # `fields` reads the source, as ES's does
             fields.update(_fetch_fields(ctx, spec.fields, op.id, source))
+        if ignored_in_fields and ignored:  # (from doc values, as ES's)
+            fields[IGNORED] = ignored
         for item in spec.docvalue_fields:
             fields.update(_docvalue_field(ctx, columns, item, seq))
         if fields:

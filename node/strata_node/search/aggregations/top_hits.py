@@ -102,6 +102,9 @@ class TopHits(Aggregator):
             hit["_seq_no"] = op.seq_no
             hit["_primary_term"] = op.primary_term
         hit["_score"] = _float32(float(scores[i])) if self.scores_shown and scores is not None else None
+        ignored = ctx.ignored(seq)
+        if ignored:
+            hit["_ignored"] = ignored
         if op.routing is not None:
             hit["_routing"] = op.routing
         if self.fetch_source and op.source is not None and ctx.mapping.source_enabled:
