@@ -176,8 +176,8 @@ def register(node) -> None:
     async def coordinate_reroute(request: RerouteRequest, task: Task) -> RerouteResponse:
         """A reroute that changed the state answers once this node has applied it."""
         answer: RerouteResponse = await node.master_actions.on_master(REROUTE, request, task)
-        if not request.dry_run and answer.acknowledged:  # (not acknowledged: answered at once, as ES)
-            await node.index_admin.wait_for_version(answer.term, answer.version)
+        if not request.dry_run:
+            await node.index_admin.wait_for_applied(answer)
         return answer
 
     node.master_actions.register(REROUTE, RerouteRequest, RerouteResponse, reroute,

@@ -572,8 +572,10 @@ class IndexAdmin:
     async def _execute(self, action: str, request: MasterNodeRequest) -> None:
         await self.node.master_actions.execute(action, request)
 
-    async def wait_for_applied(self, applied: AppliedVersion) -> None:
-        """An acknowledged change has reached this node too: every node applied it, so a
+    async def wait_for_applied(self, applied: AppliedVersion | Any) -> None:
+        """(`applied`: an AppliedVersion, or another master answer carrying the same term,
+        version and acknowledged, a reroute's.) An acknowledged change has reached this
+        node too: every node applied it, so a
         request that follows here sees it. One not acknowledged in time is answered at once,
         as ES answers it, whatever this node has applied (the master itself applies a state
         last, once its publication is over)."""
